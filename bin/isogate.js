@@ -1,0 +1,3 @@
+#!/usr/bin/env -S node --no-node-snapshot
+// Installed entry point: runs the compiled CLI (npm run build first when running from a clone).
+import '../dist/src/cli.js';

@@ -1,0 +1,45 @@
+import type { SelectorConfig } from '../model/selector.js';
+import type { SelectorFailure, SelectorRequest, SelectorStatus, TrialResult } from '../selector/types.js';
+
+/** A node as the explanation lists it. */
+export interface NodeRef {
+  id: string;
+  name: string;
+  url: string;
+}
+
+/**
+ * Every step of the balance stage for one sample request (`POST /admin/apis/:id/selector/test`):
+ * the candidates after each filter, the selector's run and the algorithm's pick.
+ */
+export interface BalanceExplanation {
+  steps: {
+    enabled: NodeRef[];
+    rules: NodeRef[];
+    health: NodeRef[];
+    selector: NodeRef[];
+  };
+  pick: NodeRef | null;
+  selector: {
+    ran: boolean;
+    durationUs: number;
+    console: string[];
+    error: SelectorFailure | null;
+    /** What the gateway did about an error: went on with the input list, or rejected. */
+    fallback: 'use-all' | 'reject' | null;
+  };
+  /** The gateway error code a real request would get, or null when a node was picked. */
+  errorCode: string | null;
+}
+
+/** What the admin API needs from the running gateway (implemented by the process that hosts both). */
+export interface AdminRuntime {
+  /** Called after every successful write; resolves once the new config version is serving. */
+  applied(): Promise<void>;
+  /** Compiles the selector in the sandbox and runs it once on a sample request against the API's nodes. */
+  trialSelector(apiId: string, config: SelectorConfig, request: SelectorRequest): Promise<TrialResult>;
+  /** Runs the whole balance stage for a sample request, with the stored selector or the given one. */
+  explain(apiId: string, request: SelectorRequest, selector?: SelectorConfig | null): Promise<BalanceExplanation>;
+  /** Runtime state of the API's selector, or null when it has none. */
+  selectorStatus(apiId: string): SelectorStatus | null;
+}

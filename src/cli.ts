@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+import { startIsogate, StartupError } from './app.js';
+import { OptionsError, parseOptions, usage } from './config/options.js';
+import { createLogger } from './log.js';
+
+/** `isogate start [options]`: runs the gateway, admin API and status port until SIGTERM/SIGINT. */
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(usage() + '\n');
+    return command === undefined ? 1 : 0;
+  }
+  if (command !== 'start') {
+    process.stderr.write(`isogate: unknown command ${command}\n${usage()}\n`);
+    return 1;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(usage() + '\n');
+    return 0;
+  }
+  let options;
+  try {
+    options = parseOptions(rest, process.env);
+  } catch (err) {
+    if (err instanceof OptionsError) {
+      process.stderr.write(`isogate: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const { log, flush } = createLogger(options.logLevel);
+  let app;
+  try {
+    app = await startIsogate(options, log);
+  } catch (err) {
+    flush();
+    if (err instanceof StartupError) {
+      process.stderr.write(`isogate: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`isogate: failed to start: ${(err as Error).stack ?? err}\n`);
+    return 1;
+  }
+  if (app.adminTokenGenerated) {
+    process.stderr.write(`isogate: generated the admin token (shown once; also in ${options.dataDir}/admin-token): ${app.adminToken}\n`);
+  }
+  process.stderr.write(
+    `isogate: gateway http://${app.gateway.address}:${app.gateway.port}  admin http://${app.admin.address}:${app.admin.port}  status http://${app.status.address}:${app.status.port}/status\n`,
+  );
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping: draining in-flight requests');
+      app.close().then(
+        () => {
+          log.info('stopped');
+          flush();
+          resolve(0);
+        },
+        (err) => {
+          log.error({ err }, 'stop failed');
+          flush();
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`isogate: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

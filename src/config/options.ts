@@ -1,0 +1,139 @@
+import { z } from 'zod';
+import { checkTrustedProxy } from '../gateway/client-ip.js';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const host = z.string().min(1).max(255);
+
+/** Process options: each flag `--gateway-port` is also `ISOGATE_GATEWAY_PORT`; flags win over the environment. */
+export const Options = z.strictObject({
+  gatewayHost: host.default('0.0.0.0'),
+  gatewayPort: port.default(8080),
+  adminHost: host.default('127.0.0.1'),
+  adminPort: port.default(9180),
+  statusHost: host.default('0.0.0.0'),
+  statusPort: port.default(7085),
+  dataDir: z.string().min(1).default('data'),
+  demo: z.boolean().default(true),
+  demoPortBase: port.default(19081),
+  /** Peers whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated in flags). */
+  trustProxy: z
+    .array(z.string().trim().min(1))
+    .default([])
+    .superRefine((list, ctx) => {
+      for (const entry of list) {
+        const problem = checkTrustedProxy(entry);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }
+    }),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  accessLog: z.boolean().default(true),
+  /** How often the config version is checked as a safety net for writes from other processes. */
+  pollMs: z.coerce.number().int().min(50).max(60_000).default(1000),
+  /** Longest wait for in-flight requests on shutdown. */
+  drainMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** Most sockets per upstream origin. */
+  upstreamConnections: z.coerce.number().int().min(1).max(10_000).default(128),
+  /** Most sandbox processes for selectors (APIs beyond share them). */
+  selectorProcesses: z.coerce.number().int().min(1).max(64).default(8),
+});
+export type Options = z.infer<typeof Options>;
+
+/** Flag name → option key, and whether the flag takes a value. */
+const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boolean }> = {
+  '--gateway-host': { key: 'gatewayHost', value: true },
+  '--gateway-port': { key: 'gatewayPort', value: true },
+  '--admin-host': { key: 'adminHost', value: true },
+  '--admin-port': { key: 'adminPort', value: true },
+  '--status-host': { key: 'statusHost', value: true },
+  '--status-port': { key: 'statusPort', value: true },
+  '--data-dir': { key: 'dataDir', value: true },
+  '--no-demo': { key: 'demo', value: false, negate: true },
+  '--demo-port-base': { key: 'demoPortBase', value: true },
+  '--trust-proxy': { key: 'trustProxy', value: true },
+  '--log-level': { key: 'logLevel', value: true },
+  '--no-access-log': { key: 'accessLog', value: false, negate: true },
+  '--poll-ms': { key: 'pollMs', value: true },
+  '--drain-ms': { key: 'drainMs', value: true },
+  '--upstream-connections': { key: 'upstreamConnections', value: true },
+  '--selector-processes': { key: 'selectorProcesses', value: true },
+};
+
+/** The flag that sets an option (for error messages). */
+export function flagOf(key: keyof Options): string {
+  return Object.entries(FLAGS).find(([, f]) => f.key === key && !f.negate)?.[0] ?? Object.entries(FLAGS).find(([, f]) => f.key === key)![0];
+}
+
+/** Environment variable for a flag: `--gateway-port` → `ISOGATE_GATEWAY_PORT`, `--no-demo` → `ISOGATE_NO_DEMO`. */
+export function envOf(flag: string): string {
+  return 'ISOGATE_' + flag.slice(2).toUpperCase().replace(/-/g, '_');
+}
+
+/** Thrown for bad flags or values; the message names the flag. */
+export class OptionsError extends Error {}
+
+/** Parses flags (`--x v` or `--x=v`) over environment variables over defaults. */
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
+  const raw: Record<string, unknown> = {};
+  const source: Record<string, string> = {};
+  const setValue = (flag: string, value: string) => {
+    const f = FLAGS[flag]!;
+    if (f.negate) raw[f.key] = !isTrue(value) ? true : false;
+    else raw[f.key] = f.key === 'trustProxy' ? value.split(',').filter((s) => s.trim() !== '') : value;
+    source[f.key] = flag;
+  };
+  for (const flag of Object.keys(FLAGS)) {
+    const value = env[envOf(flag)];
+    if (value !== undefined && value !== '') setValue(flag, value);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const f = FLAGS[flag];
+    if (!f) throw new OptionsError(`unknown option ${arg} (see --help)`);
+    if (!f.value) {
+      if (eq > 0) throw new OptionsError(`${flag} takes no value`);
+      raw[f.key] = false;
+      source[f.key] = flag;
+      continue;
+    }
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new OptionsError(`${flag} needs a value`);
+    setValue(flag, value);
+  }
+  const parsed = Options.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0]) as keyof Options;
+    throw new OptionsError(`${source[key] ?? flagOf(key)}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+function isTrue(value: string): boolean {
+  return value === '1' || value.toLowerCase() === 'true' || value.toLowerCase() === 'yes';
+}
+
+/** Usage text for `--help`. */
+export function usage(): string {
+  return [
+    'Usage: isogate start [options]',
+    '',
+    'Options (each also as an environment variable, e.g. --gateway-port → ISOGATE_GATEWAY_PORT):',
+    '  --gateway-host H / --gateway-port N   data plane (default 0.0.0.0:8080)',
+    '  --admin-host H / --admin-port N       admin API and console (default 127.0.0.1:9180)',
+    '  --status-host H / --status-port N     /status and /status/ready (default 0.0.0.0:7085)',
+    '  --data-dir DIR                        SQLite file and admin token (default ./data)',
+    '  --no-demo                             do not seed the demo or start its echo upstreams',
+    '  --demo-port-base N                    first port of the demo echo upstreams (default 19081)',
+    '  --trust-proxy LIST                    IPs/CIDRs whose X-Forwarded-For is trusted',
+    '  --log-level L                         fatal|error|warn|info|debug|trace|silent (default info)',
+    '  --no-access-log                       no per-request log line',
+    '  --poll-ms N                           config version check interval (default 1000)',
+    '  --drain-ms N                          longest wait for in-flight requests on shutdown (default 10000)',
+    '  --upstream-connections N              most sockets per upstream origin (default 128)',
+    '  --selector-processes N                most selector sandbox processes (default 8)',
+    '',
+    'ISOGATE_ADMIN_TOKEN sets the admin token; otherwise one is generated into <data-dir>/admin-token.',
+  ].join('\n');
+}

@@ -1,0 +1,71 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CompiledApi, CompiledNode, Snapshot } from '../snapshot/snapshot.js';
+import type { SelectorErrorKind } from '../selector/types.js';
+import type { GatewayErrorCode } from './errors.js';
+
+/** How the selector stage went for one request (for the log line and metrics). */
+export type SelectorOutcomeTag = 'none' | 'ok' | 'empty' | `error:${SelectorErrorKind}`;
+
+/**
+ * The one typed context every stage reads and writes (APISIX `ctx`, Envoy `LoadBalancerContext`).
+ * A class so every request has the same shape (monomorphic property access on the hot path).
+ */
+export class RequestContext {
+  readonly startedAt = performance.now();
+  /** Path without query, dot segments resolved. */
+  path: string;
+  /** Everything after `?` (without it), or ''. */
+  rawQuery: string;
+  readonly method: string;
+  /** Host header without port, lower-cased. */
+  host: string;
+  clientIp: string;
+  /** Key for hashing algorithms. */
+  hashKey: string;
+
+  api: CompiledApi | null = null;
+  /** Candidates after the selector (the list the algorithm and retries pick from). */
+  candidates: readonly CompiledNode[] = [];
+  node: CompiledNode | null = null;
+  /** Indices (in the API's catalog) of nodes tried so far. */
+  readonly tried: number[] = [];
+  /** The request body when it was read into memory (for the selector, and so retries can resend it). */
+  body: Buffer | null = null;
+
+  selectorOutcome: SelectorOutcomeTag = 'none';
+  selectorUs = 0;
+
+  errorCode: GatewayErrorCode | null = null;
+  /** `Allow` header for 405. */
+  allow: string | null = null;
+  /** Status sent to the client (0 until sent). */
+  status = 0;
+  /** Time until the upstream's response headers, in ms (0 when no upstream answered). */
+  upstreamMs = 0;
+  /** Last upstream error's code, for the log. */
+  upstreamError: string | null = null;
+  /** Aborts the upstream exchange when the client goes away (set once per request by the proxy). */
+  aborter: (() => void) | null = null;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly snapshot: Snapshot,
+    path: string,
+    rawQuery: string,
+    host: string,
+    clientIp: string,
+  ) {
+    this.method = req.method ?? 'GET';
+    this.path = path;
+    this.rawQuery = rawQuery;
+    this.host = host;
+    this.clientIp = clientIp;
+    this.hashKey = clientIp;
+  }
+
+  /** Records a gateway error; the respond stage turns it into the response. */
+  fail(code: GatewayErrorCode): void {
+    this.errorCode = code;
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Every error the gateway itself makes, with its stable code, HTTP status and message (fastify's
+ * lib/errors.js is the model). Tests check that this table, the README and real responses agree.
+ */
+export const GATEWAY_ERRORS = {
+  ROUTE_NOT_FOUND: { status: 404, message: 'No API matches this host, method and path.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'The API does not accept this method.' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than this API accepts.' },
+  NO_ENABLED_NODE: { status: 503, message: 'The API has no enabled node.' },
+  RULES_EXCLUDED_ALL: { status: 503, message: "No node's rules hold for the current variables." },
+  SELECTOR_EMPTY: { status: 503, message: 'The selector returned no node for this request.' },
+  SELECTOR_FAILED: { status: 503, message: 'The selector failed and the API rejects on selector errors.' },
+  UPSTREAM_CONNECT_FAILED: { status: 502, message: 'Could not connect to the chosen node.' },
+  ALL_NODES_TRIED: { status: 502, message: 'Every candidate node was tried and none could be reached.' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'The node did not answer in time.' },
+  UPSTREAM_ERROR: { status: 502, message: 'The node closed the connection or sent an invalid response.' },
+  NOT_READY: { status: 503, message: 'The gateway has not loaded its configuration yet.' },
+  INTERNAL_ERROR: { status: 500, message: 'The gateway failed while handling the request.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+/** A gateway error code. */
+export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
+
+/** The response header that carries the code, so clients can tell gateway errors from upstream ones. */
+export const ERROR_HEADER = 'x-isogate-error';
+
+const bodies = new Map<GatewayErrorCode, Buffer>(
+  (Object.keys(GATEWAY_ERRORS) as GatewayErrorCode[]).map((code) => [
+    code,
+    Buffer.from(JSON.stringify({ error: { code, message: GATEWAY_ERRORS[code].message } })),
+  ]),
+);
+
+/** The prebuilt JSON body for a code: `{ "error": { "code", "message" } }`. */
+export function errorBody(code: GatewayErrorCode): Buffer {
+  return bodies.get(code)!;
+}

@@ -1,0 +1,71 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { SnapshotHolder } from '../snapshot/holder.js';
+import type { ClientIpResolver } from './client-ip.js';
+import { RequestContext } from './context.js';
+import { ERROR_HEADER, errorBody, GATEWAY_ERRORS } from './errors.js';
+import { runLifecycle } from './lifecycle.js';
+import { logStage } from './stages/log.js';
+import { respondStage } from './stages/respond.js';
+import { hostOf, normalizePath } from './stages/route.js';
+
+/** What the data-plane server needs. */
+export interface GatewayDeps {
+  holder: SnapshotHolder;
+  clientIp: ClientIpResolver;
+  /** Access log (one line per request); null turns it off. */
+  accessLog: Logger | null;
+}
+
+/**
+ * The data-plane HTTP server: a bare node:http server (no framework on the hot path) that runs the
+ * lifecycle on the snapshot current when each request arrived.
+ */
+export function createGatewayServer(deps: GatewayDeps): Server {
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    void handle(deps, req, res);
+  });
+  server.headersTimeout = 60_000;
+  return server;
+}
+
+async function handle(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const snapshot = deps.holder.acquire();
+  if (snapshot === null) {
+    plainError(res, 'NOT_READY');
+    return;
+  }
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = normalizePath(q < 0 ? url : url.slice(0, q));
+  const peer = req.socket.remoteAddress ?? '';
+  const ctx = new RequestContext(
+    req,
+    res,
+    snapshot,
+    path ?? '/',
+    q < 0 ? '' : url.slice(q + 1),
+    hostOf(req.headers.host),
+    deps.clientIp(peer, req.headers['x-forwarded-for']),
+  );
+  try {
+    if (path !== null && url.charCodeAt(0) === 47 /* / */) await runLifecycle(ctx);
+    else {
+      ctx.fail('ROUTE_NOT_FOUND');
+      respondStage(ctx);
+    }
+  } finally {
+    deps.holder.release(snapshot);
+    if (deps.accessLog) logStage(ctx, deps.accessLog);
+  }
+}
+
+function plainError(res: ServerResponse, code: keyof typeof GATEWAY_ERRORS): void {
+  const body = errorBody(code);
+  res.writeHead(GATEWAY_ERRORS[code].status, {
+    'content-type': 'application/json',
+    'content-length': body.length,
+    [ERROR_HEADER]: code,
+  });
+  res.end(body);
+}

@@ -1,0 +1,86 @@
+import type { OnSelectorError, SelectorConfig } from '../model/selector.js';
+
+/** The `request` argument of `select(request, env, nodes)`. */
+export interface SelectorRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  /** Parsed query; repeated keys become arrays. */
+  query: Record<string, string | string[]>;
+  /** Lower-cased header names, as Node gives them. */
+  headers: Record<string, string | string[] | undefined>;
+  /** The body as UTF-8 text when it was buffered (small bodies with a known length), else null. */
+  body: string | null;
+  clientIp: string;
+}
+
+/** One entry of the `nodes` argument, as the selector sees it. */
+export interface SelectorNode {
+  id: string;
+  name: string;
+  url: string;
+  weight: number;
+  tags: string[];
+}
+
+/** Why a selector call failed; each kind is logged and counted. */
+export type SelectorErrorKind =
+  | 'compile' // syntax error or no `select` function
+  | 'throw' // the script threw
+  | 'timeout' // CPU time limit
+  | 'memory' // isolate heap limit
+  | 'crash' // the sandbox process died while running it (a V8 abort)
+  | 'bad-result' // not an array of node objects / ids, or an id it was not given
+  | 'quarantined' // not run: the selector is quarantined
+  | 'unavailable'; // not run: no sandbox could take the call
+
+/** A selector failure with the script's line when known. */
+export interface SelectorFailure {
+  kind: SelectorErrorKind;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+/** Result of one call: indices into the candidate list passed in, or a failure. */
+export type SelectOutcome =
+  | { ok: true; picked: number[]; durationUs: number }
+  | { ok: false; error: SelectorFailure; durationUs: number };
+
+/** The result of a trial run (`PUT …/selector` checks and `POST …/selector/test`). */
+export interface TrialResult {
+  ok: boolean;
+  /** Ids of the nodes the selector returned (when ok). */
+  picked: string[];
+  error?: SelectorFailure;
+  durationUs: number;
+  /** What the script printed with console.log, one string per call. */
+  console: string[];
+}
+
+/** Runtime state of one API's selector, for the admin API. */
+export interface SelectorStatus {
+  state: 'active' | 'quarantined';
+  /** Calls and failures since this version was loaded. */
+  calls: number;
+  failures: number;
+  quarantinedAt: string | null;
+  /** Newest first, at most 10. */
+  lastErrors: Array<SelectorFailure & { at: string }>;
+}
+
+/** Identifies one loaded selector version; the same code and limits share one compiled script. */
+export interface SelectorSpec {
+  apiId: string;
+  config: SelectorConfig;
+}
+
+export type { OnSelectorError };
+
+/** One API's selector loaded for one config version (catalog and env live in the sandbox). */
+export interface SelectorHandle {
+  /** `candidates`: indices into the catalog; resolves with picked catalog indices or a failure. Never rejects. */
+  select(request: SelectorRequest, candidates: readonly number[]): Promise<SelectOutcome>;
+  /** Called when the config version that loaded it is retired, so the sandbox can drop its catalog. */
+  release(): void;
+}

@@ -1,0 +1,122 @@
+import type { Pool } from 'undici';
+import { createAlgorithm } from '../balance/algorithms/index.js';
+import { connectorTarget } from '../connectors/registry.js';
+import type { PoolRegistry } from '../gateway/pools.js';
+import { compileRouter } from '../gateway/stages/route.js';
+import { rulesHold } from '../model/rule.js';
+import type { Api } from '../model/api.js';
+import type { Node } from '../model/node.js';
+import type { SelectorSandbox } from '../selector/sandbox.js';
+import { SelectorCompileError } from '../selector/sandbox.js';
+import type { SelectorNode } from '../selector/types.js';
+import type { ConfigState } from '../store/store.js';
+import type { CompiledApi, CompiledNode, CompiledSelector, Snapshot } from './snapshot.js';
+
+/** What compiling needs besides the config. */
+export interface CompileDeps {
+  pools: PoolRegistry;
+  sandbox: SelectorSandbox;
+  /** The snapshot being replaced: algorithms keep their state (rotation, current weights) across versions. */
+  previous: Snapshot | null;
+}
+
+/** A compiled snapshot and the pools it holds (so unused ones can be closed when it retires). */
+export interface CompiledConfig {
+  snapshot: Snapshot;
+  pools: ReadonlySet<Pool>;
+}
+
+/**
+ * Compiles a config state into an immutable snapshot: nodes resolved to targets and pools, rules
+ * evaluated against this version's variables, selectors loaded in the sandbox, routes indexed.
+ */
+export async function compileSnapshot(state: ConfigState, deps: CompileDeps): Promise<CompiledConfig> {
+  const variables = new Map(state.variables.map((v) => [v.name, v.value]));
+  const env = Object.fromEntries(variables);
+  const nodesByApi = new Map<string, Node[]>();
+  for (const node of state.nodes) {
+    const list = nodesByApi.get(node.apiId);
+    if (list) list.push(node);
+    else nodesByApi.set(node.apiId, [node]);
+  }
+  const pools = new Set<Pool>();
+  const apis = await Promise.all(
+    state.apis.map((api) => compileApi(api, nodesByApi.get(api.id) ?? [], variables, env, deps, pools)),
+  );
+  const byId = new Map(apis.map((a) => [a.api.id, a]));
+  return {
+    snapshot: Object.freeze({
+      version: state.version,
+      loadedAt: Date.now(),
+      apis: byId,
+      router: compileRouter(apis),
+      variables,
+    }),
+    pools,
+  };
+}
+
+async function compileApi(
+  api: Api,
+  stored: Node[],
+  variables: ReadonlyMap<string, string>,
+  env: Record<string, string>,
+  deps: CompileDeps,
+  pools: Set<Pool>,
+): Promise<CompiledApi> {
+  const nodes: CompiledNode[] = stored.map((node, index) => {
+    const target = connectorTarget(node.connector);
+    const pool = deps.pools.get(target.origin, api.timeouts.connectMs);
+    pools.add(pool);
+    const view: SelectorNode = Object.freeze({
+      id: node.id,
+      name: node.name,
+      url: target.url,
+      weight: node.weight,
+      tags: Object.freeze([...node.tags]) as string[],
+    });
+    return Object.freeze({
+      index,
+      id: node.id,
+      weight: node.weight,
+      name: node.name,
+      node,
+      target,
+      pool,
+      view,
+      ref: { id: node.id, name: node.name, url: target.url },
+    });
+  });
+  const enabled = nodes.filter((n) => n.node.enabled);
+  const eligible = enabled.filter((n) => rulesHold(n.node.rules, variables));
+  return Object.freeze({
+    api,
+    nodes,
+    enabled,
+    eligible,
+    eligibleIndices: eligible.map((n) => n.index),
+    methods: new Set(api.methods),
+    strip: api.stripPrefix && api.path.endsWith('/*') ? api.path.slice(0, -2) : '',
+    algorithm: sameAlgorithm(deps.previous?.apis.get(api.id), api) ?? createAlgorithm(api.algorithm),
+    selector: api.selector ? await loadSelector(api, nodes, env, deps.sandbox) : null,
+  });
+}
+
+async function loadSelector(
+  api: Api,
+  nodes: readonly CompiledNode[],
+  env: Record<string, string>,
+  sandbox: SelectorSandbox,
+): Promise<CompiledSelector> {
+  try {
+    const handle = await sandbox.load({ apiId: api.id, config: api.selector! }, nodes.map((n) => n.view), env);
+    return { state: 'loaded', handle };
+  } catch (err) {
+    if (err instanceof SelectorCompileError) return { state: 'broken', error: err.failure };
+    return { state: 'broken', error: { kind: 'unavailable', message: err instanceof Error ? err.message : String(err) } };
+  }
+}
+
+function sameAlgorithm(previous: CompiledApi | undefined, api: Api): CompiledApi['algorithm'] | null {
+  return previous && previous.api.algorithm === api.algorithm ? previous.algorithm : null;
+}

@@ -1,0 +1,129 @@
+import type { Logger } from 'pino';
+import type { PoolRegistry } from '../gateway/pools.js';
+import type { SelectorSandbox } from '../selector/sandbox.js';
+import type { Store } from '../store/store.js';
+import { compileSnapshot } from './compile.js';
+import type { Snapshot } from './snapshot.js';
+
+interface Held {
+  snapshot: Snapshot;
+  pools: ReadonlySet<unknown>;
+  inFlight: number;
+  retired: boolean;
+}
+
+/**
+ * Holds the snapshot the data plane serves from. Requests acquire the current one and keep it to
+ * the end; a new version is compiled beside it and swapped in whole; the old one is released (its
+ * selectors dropped, its unused pools closed) once its last request finished.
+ */
+export class SnapshotHolder {
+  private held: Held | null = null;
+  private readonly byVersion = new Map<number, Held>();
+  private refreshing: Promise<void> | null = null;
+  private again = false;
+  private poller: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly sandbox: SelectorSandbox,
+    private readonly pools: PoolRegistry,
+    private readonly log: Logger,
+  ) {}
+
+  /** The snapshot serving now, or null before the first load. */
+  get current(): Snapshot | null {
+    return this.held?.snapshot ?? null;
+  }
+
+  /** Takes the current snapshot for one request; pair with `release`. */
+  acquire(): Snapshot | null {
+    const held = this.held;
+    if (held === null) return null;
+    held.inFlight++;
+    return held.snapshot;
+  }
+
+  /** Ends a request's hold on its snapshot. */
+  release(snapshot: Snapshot): void {
+    const held = this.byVersion.get(snapshot.version);
+    if (!held) return;
+    held.inFlight--;
+    if (held.retired && held.inFlight === 0) this.dispose(held);
+  }
+
+  /**
+   * Loads the stored config when its version moved and swaps it in. Concurrent calls share one load,
+   * and a call made during a load triggers one more, so a write is never missed.
+   */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.again = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.loadIfChanged();
+        } while (this.again);
+      } finally {
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  /** Polls the store's version as a safety net for changes made by other processes. */
+  startPolling(intervalMs: number): void {
+    this.stopPolling();
+    this.poller = setInterval(() => {
+      this.refresh().catch((err) => this.log.warn({ err }, 'config refresh failed; serving the last snapshot'));
+    }, intervalMs);
+    this.poller.unref();
+  }
+
+  /** Stops the version poll. */
+  stopPolling(): void {
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
+  }
+
+  private async loadIfChanged(): Promise<void> {
+    const version = await this.store.version();
+    if (this.held && this.held.snapshot.version === version) return;
+    const state = await this.store.loadConfig();
+    if (this.held && this.held.snapshot.version >= state.version) return;
+    const compiled = await compileSnapshot(state, {
+      pools: this.pools,
+      sandbox: this.sandbox,
+      previous: this.held?.snapshot ?? null,
+    });
+    const next: Held = { snapshot: compiled.snapshot, pools: compiled.pools, inFlight: 0, retired: false };
+    const previous = this.held;
+    this.held = next;
+    this.byVersion.set(next.snapshot.version, next);
+    this.log.info({ version: next.snapshot.version, apis: next.snapshot.apis.size }, 'config version serving');
+    if (previous) {
+      previous.retired = true;
+      if (previous.inFlight === 0) this.dispose(previous);
+    }
+  }
+
+  private dispose(held: Held): void {
+    this.byVersion.delete(held.snapshot.version);
+    for (const api of held.snapshot.apis.values()) {
+      if (api.selector?.state === 'loaded') api.selector.handle.release();
+    }
+    const inUse = new Set<never>();
+    for (const h of this.byVersion.values()) for (const p of h.pools) inUse.add(p as never);
+    this.pools.prune(inUse);
+  }
+
+  /** Stops polling and releases every snapshot. */
+  close(): void {
+    this.stopPolling();
+    for (const held of [...this.byVersion.values()]) this.dispose(held);
+    this.held = null;
+  }
+}

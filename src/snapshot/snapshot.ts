@@ -1,0 +1,51 @@
+import type { Dispatcher } from 'undici';
+import type { NodeRef } from '../admin/runtime.js';
+import type { Algorithm, BalanceNode } from '../balance/algorithms/algorithm.js';
+import type { HttpTarget } from '../connectors/kind.js';
+import type { Api } from '../model/api.js';
+import type { Node } from '../model/node.js';
+import type { SelectorFailure, SelectorHandle, SelectorNode } from '../selector/types.js';
+import type { Router } from '../gateway/stages/route.js';
+
+/** A node ready to serve: its stored form, target, pool, and the views selectors and logs use. */
+export interface CompiledNode extends BalanceNode {
+  readonly node: Node;
+  readonly name: string;
+  readonly target: HttpTarget;
+  readonly pool: Dispatcher;
+  /** What the selector sees (frozen). */
+  readonly view: SelectorNode;
+  readonly ref: NodeRef;
+}
+
+/** An API's selector as the snapshot holds it: loaded in the sandbox, or broken (compile failed at load). */
+export type CompiledSelector =
+  | { readonly state: 'loaded'; readonly handle: SelectorHandle }
+  | { readonly state: 'broken'; readonly error: SelectorFailure };
+
+/** One API, compiled: its nodes in catalog order and the candidates that survive the static filters. */
+export interface CompiledApi {
+  readonly api: Api;
+  /** All nodes, in creation order; a node's `index` is its position here (the selector's catalog). */
+  readonly nodes: readonly CompiledNode[];
+  /** Nodes the admin ticked. */
+  readonly enabled: readonly CompiledNode[];
+  /** Enabled nodes whose rules all hold for this snapshot's variables. */
+  readonly eligible: readonly CompiledNode[];
+  /** `eligible` as catalog indices (what the selector is given as candidates). */
+  readonly eligibleIndices: readonly number[];
+  readonly methods: ReadonlySet<string>;
+  /** The prefix removed upstream when `stripPrefix` is set (`/a` for `/a/*`), else ''. */
+  readonly strip: string;
+  readonly algorithm: Algorithm;
+  readonly selector: CompiledSelector | null;
+}
+
+/** The immutable config the data plane serves from; swapped whole when the version changes. */
+export interface Snapshot {
+  readonly version: number;
+  readonly loadedAt: number;
+  readonly apis: ReadonlyMap<string, CompiledApi>;
+  readonly router: Router;
+  readonly variables: ReadonlyMap<string, string>;
+}

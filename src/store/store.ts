@@ -1,0 +1,68 @@
+import type { Api, ApiCreate } from '../model/api.js';
+import type { Node, NodeCreate } from '../model/node.js';
+import type { SelectorConfig } from '../model/selector.js';
+import type { Variable } from '../model/variable.js';
+
+/** How many saved selector versions each API keeps (older ones are pruned on save). */
+export const SELECTOR_HISTORY_LIMIT = 20;
+
+/** The whole configuration at one version, read in one transaction. */
+export interface ConfigState {
+  readonly version: number;
+  readonly apis: readonly Api[];
+  readonly nodes: readonly Node[];
+  readonly variables: readonly Variable[];
+}
+
+/** One saved version of an API's selector (kept so the console can roll back). */
+export interface SelectorVersion {
+  readonly apiId: string;
+  readonly version: number;
+  readonly selector: SelectorConfig | null;
+  readonly savedAt: string;
+}
+
+/**
+ * Turns the current stored object into the next one. Runs inside the write transaction; returns the
+ * full next object (validated by the store before writing) or throws to abort without writing.
+ */
+export type Mutator<T> = (current: T) => T;
+
+/**
+ * The repository every store driver implements (SQLite now, PostgreSQL later). Every write is one
+ * transaction that also bumps the config version; a failed write leaves nothing behind.
+ */
+export interface Store {
+  /** Current config version; every successful write increases it by one. */
+  version(): Promise<number>;
+  /** The whole config, consistent at one version. */
+  loadConfig(): Promise<ConfigState>;
+
+  listApis(): Promise<Api[]>;
+  getApi(id: string): Promise<Api | null>;
+  createApi(input: ApiCreate): Promise<Api>;
+  /** Read-modify-write in one transaction; null when the API does not exist. */
+  updateApi(id: string, mutate: Mutator<Api>): Promise<Api | null>;
+  /** Deletes the API and its nodes; false when it did not exist. */
+  deleteApi(id: string): Promise<boolean>;
+
+  listNodes(apiId: string): Promise<Node[]>;
+  getNode(apiId: string, nodeId: string): Promise<Node | null>;
+  /** Null when the API does not exist. */
+  createNode(apiId: string, input: NodeCreate): Promise<Node | null>;
+  updateNode(apiId: string, nodeId: string, mutate: Mutator<Node>): Promise<Node | null>;
+  deleteNode(apiId: string, nodeId: string): Promise<boolean>;
+
+  listVariables(): Promise<Variable[]>;
+  getVariable(name: string): Promise<Variable | null>;
+  /** Creates or replaces; returns the stored variable. */
+  putVariable(name: string, value: string): Promise<Variable>;
+  deleteVariable(name: string): Promise<boolean>;
+
+  /** Sets (or clears, with null) an API's selector and records it in the selector history. */
+  setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null>;
+  /** Saved selector versions of an API, newest first (at most the last 20). */
+  listSelectorVersions(apiId: string): Promise<SelectorVersion[]>;
+
+  close(): Promise<void>;
+}
