@@ -1,0 +1,108 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ZodError } from 'zod';
+import { StoreConflictError } from '../store/errors.js';
+
+/** Every error the admin API answers with: its stable code, HTTP status and default message. */
+export const adminErrors = {
+  UNAUTHORIZED: { status: 401, message: 'missing or wrong admin token (send Authorization: Bearer <token>)' },
+  VALIDATION_FAILED: { status: 400, message: 'the request is not valid' },
+  SELECTOR_INVALID: { status: 400, message: 'the selector failed its trial run; nothing was saved' },
+  BAD_REQUEST: { status: 400, message: 'bad request' },
+  NOT_FOUND: { status: 404, message: 'no such admin route' },
+  API_NOT_FOUND: { status: 404, message: 'no API with this id' },
+  NODE_NOT_FOUND: { status: 404, message: 'no node with this id in this API' },
+  VARIABLE_NOT_FOUND: { status: 404, message: 'no variable with this name' },
+  SELECTOR_VERSION_NOT_FOUND: { status: 404, message: 'no saved selector version with this number' },
+  API_NAME_TAKEN: { status: 409, message: 'an API with this name already exists' },
+  ROUTE_CONFLICT: { status: 409, message: 'another API already serves this route' },
+  BODY_TOO_LARGE: { status: 413, message: 'request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send the body as application/json' },
+  INTERNAL_ERROR: { status: 500, message: 'internal error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+/** A stable admin error code. */
+export type AdminErrorCode = keyof typeof adminErrors;
+
+/** One field-level problem of a request. */
+export interface ErrorDetail {
+  /** Dotted path into the body (`nodes.0.weight`), or the parameter name. */
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+/** The JSON body of every admin error response. */
+export interface ErrorBody {
+  error: { code: AdminErrorCode; message: string; details?: ErrorDetail[] };
+}
+
+/** An error the admin API answers with as is. */
+export class AdminError extends Error {
+  override readonly name = 'AdminError';
+  readonly statusCode: number;
+
+  constructor(
+    readonly code: AdminErrorCode,
+    message: string = adminErrors[code].message,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message);
+    this.statusCode = adminErrors[code].status;
+  }
+
+  /** The response body. */
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) } };
+  }
+}
+
+/** Field-level details of a zod failure; `prefix` names where the value came from when it is not the body. */
+export function zodDetails(error: ZodError, prefix?: string): ErrorDetail[] {
+  const details: ErrorDetail[] = [];
+  for (const issue of error.issues) {
+    const base = prefix === undefined ? issue.path : [prefix, ...issue.path];
+    // One detail per unknown key, so the path points at the field to remove.
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) details.push({ path: joinPath([...base, key]), message: 'unknown field' });
+    } else {
+      details.push({ path: joinPath(base), message: issue.message });
+    }
+  }
+  return details;
+}
+
+function joinPath(path: readonly PropertyKey[]): string {
+  return path.map((p) => String(p)).join('.');
+}
+
+/** Maps anything thrown while handling an admin request to the AdminError it is answered with. */
+export function toAdminError(err: unknown): AdminError {
+  if (err instanceof AdminError) return err;
+  if (err instanceof ZodError) return new AdminError('VALIDATION_FAILED', undefined, zodDetails(err));
+  if (err instanceof StoreConflictError) return new AdminError(err.code, err.message);
+  const fastifyError = err as Partial<FastifyError>;
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AdminError('BODY_TOO_LARGE');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AdminError('UNSUPPORTED_MEDIA_TYPE');
+  }
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new AdminError('BAD_REQUEST', fastifyError.message || adminErrors.BAD_REQUEST.message);
+  }
+  return new AdminError('INTERNAL_ERROR');
+}
+
+/** The admin scope's error handler: every failure becomes `{ error: { code, message, details? } }`. */
+export function handleAdminError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const adminError = toAdminError(err);
+  if (adminError.statusCode >= 500) request.log.error({ err }, 'admin request failed');
+  return reply.code(adminError.statusCode).send(adminError.toBody());
+}
+
+/** The admin scope's 404 handler for unknown routes. */
+export function handleAdminNotFound(_request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply.code(404).send(new AdminError('NOT_FOUND').toBody());
+}

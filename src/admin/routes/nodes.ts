@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify';
+import { NodeCreate, NodePatch } from '../../model/node.js';
+import { awaitApplied } from '../applied.js';
+import type { AdminDeps } from '../deps.js';
+import { AdminError } from '../errors.js';
+import { nodeNotFound, requireApi, requireNode } from '../lookup.js';
+import { parseInput } from '../validate.js';
+
+type ApiParams = { Params: { id: string } };
+type NodeParams = { Params: { id: string; nodeId: string } };
+
+/** `/admin/apis/:id/nodes` and `/admin/apis/:id/nodes/:nodeId`: list, create, read, patch, delete. */
+export function registerNodeRoutes(app: FastifyInstance, { store, runtime }: AdminDeps): void {
+  app.get<ApiParams>('/apis/:id/nodes', async (request) => {
+    const api = await requireApi(store, request.params.id);
+    return store.listNodes(api.id);
+  });
+
+  app.post<ApiParams>('/apis/:id/nodes', async (request, reply) => {
+    const input = parseInput(NodeCreate, request.body);
+    const node = await store.createNode(request.params.id, input);
+    if (!node) throw new AdminError('API_NOT_FOUND', `no API with id ${request.params.id}`);
+    await awaitApplied(runtime, request.log);
+    return reply.code(201).send(node);
+  });
+
+  app.get<NodeParams>('/apis/:id/nodes/:nodeId', async (request) =>
+    requireNode(store, request.params.id, request.params.nodeId),
+  );
+
+  app.patch<NodeParams>('/apis/:id/nodes/:nodeId', async (request) => {
+    const { id, nodeId } = request.params;
+    const patch = parseInput(NodePatch, request.body);
+    const updated = await store.updateNode(id, nodeId, (node) => ({ ...node, ...patch }));
+    if (!updated) throw await nodeNotFound(store, id, nodeId);
+    await awaitApplied(runtime, request.log);
+    return updated;
+  });
+
+  app.delete<NodeParams>('/apis/:id/nodes/:nodeId', async (request, reply) => {
+    const { id, nodeId } = request.params;
+    if (!(await store.deleteNode(id, nodeId))) throw await nodeNotFound(store, id, nodeId);
+    await awaitApplied(runtime, request.log);
+    return reply.code(204).send();
+  });
+}

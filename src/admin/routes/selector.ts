@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { SelectorConfig } from '../../model/selector.js';
+import { awaitApplied } from '../applied.js';
+import type { AdminDeps } from '../deps.js';
+import { AdminError } from '../errors.js';
+import { requireApi } from '../lookup.js';
+import { SampleRequest, toSelectorRequest } from '../sample.js';
+import { requireSelectorTrial } from '../trial.js';
+import { parseInput } from '../validate.js';
+
+type IdParams = { Params: { id: string } };
+
+/** Body of `PUT /admin/apis/:id/selector`: the selector plus the sample request its trial runs on. */
+export const SelectorPut = SelectorConfig.extend({ sample: SampleRequest.optional() });
+
+/** Body of `POST /admin/apis/:id/selector/rollback`. */
+export const SelectorRollback = z.strictObject({
+  version: z.number().int().min(1),
+  sample: SampleRequest.optional(),
+});
+
+/** Body of `POST /admin/apis/:id/selector/test`: without `selector` the stored one runs; null runs none. */
+export const SelectorTest = z.strictObject({
+  request: SampleRequest.optional(),
+  selector: SelectorConfig.nullable().optional(),
+});
+
+/** `/admin/apis/:id/selector`: read with status and history, save after a trial, clear, roll back, test. */
+export function registerSelectorRoutes(app: FastifyInstance, { store, runtime }: AdminDeps): void {
+  app.get<IdParams>('/apis/:id/selector', async (request) => {
+    const api = await requireApi(store, request.params.id);
+    return {
+      selector: api.selector,
+      status: runtime.selectorStatus(api.id),
+      versions: await store.listSelectorVersions(api.id),
+    };
+  });
+
+  app.put<IdParams>('/apis/:id/selector', async (request) => {
+    const { sample, ...config } = parseInput(SelectorPut, request.body);
+    const api = await requireApi(store, request.params.id);
+    await requireSelectorTrial(runtime, api.id, config, toSelectorRequest(sample, api));
+    const saved = await store.setSelector(api.id, config);
+    if (!saved) throw new AdminError('API_NOT_FOUND', `no API with id ${api.id}`);
+    await awaitApplied(runtime, request.log);
+    return saved;
+  });
+
+  app.delete<IdParams>('/apis/:id/selector', async (request, reply) => {
+    const cleared = await store.setSelector(request.params.id, null);
+    if (!cleared) throw new AdminError('API_NOT_FOUND', `no API with id ${request.params.id}`);
+    await awaitApplied(runtime, request.log);
+    return reply.code(204).send();
+  });
+
+  app.post<IdParams>('/apis/:id/selector/rollback', async (request) => {
+    const { version, sample } = parseInput(SelectorRollback, request.body);
+    const api = await requireApi(store, request.params.id);
+    const saved = (await store.listSelectorVersions(api.id)).find((v) => v.version === version);
+    if (!saved) throw new AdminError('SELECTOR_VERSION_NOT_FOUND', `API ${api.id} has no saved selector version ${version}`);
+    // The nodes may have changed since that version was saved, so it is trialled again like a new one.
+    if (saved.selector) await requireSelectorTrial(runtime, api.id, saved.selector, toSelectorRequest(sample, api));
+    const restored = await store.setSelector(api.id, saved.selector);
+    if (!restored) throw new AdminError('API_NOT_FOUND', `no API with id ${api.id}`);
+    await awaitApplied(runtime, request.log);
+    return restored;
+  });
+
+  app.post<IdParams>('/apis/:id/selector/test', async (request) => {
+    const body = parseInput(SelectorTest, request.body ?? {});
+    const api = await requireApi(store, request.params.id);
+    return runtime.explain(api.id, toSelectorRequest(body.request, api), body.selector);
+  });
+}

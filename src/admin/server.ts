@@ -1,0 +1,46 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { requireAdminToken } from './auth.js';
+import type { AdminDeps } from './deps.js';
+import { handleAdminError, handleAdminNotFound } from './errors.js';
+import { ADMIN_BODY_LIMIT, acceptJsonBodiesOnly } from './json-body.js';
+import { registerApiRoutes } from './routes/apis.js';
+import { registerConfigRoutes } from './routes/config.js';
+import { registerConnectorRoutes } from './routes/connectors.js';
+import { registerNodeRoutes } from './routes/nodes.js';
+import { registerSelectorRoutes } from './routes/selector.js';
+import { registerVariableRoutes } from './routes/variables.js';
+
+export type { AdminDeps } from './deps.js';
+
+/**
+ * Builds the admin API (every route under `/admin`, bearer-token protected). Not listening yet: the
+ * caller may add more routes (the console) and then calls `listen`.
+ */
+export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    // Typed as fastify's logger interface so the instance has the plain FastifyInstance type callers expect.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: ADMIN_BODY_LIMIT,
+  });
+
+  // One encapsulated scope: its auth hook, JSON-only parser and error shape stay off whatever else the
+  // caller registers on this server. The hook runs after routing, so it sees the decoded route,
+  // not a raw URL prefix that percent-encoding could dodge.
+  await app.register(
+    async (admin) => {
+      acceptJsonBodiesOnly(admin);
+      admin.setErrorHandler(handleAdminError);
+      admin.setNotFoundHandler(handleAdminNotFound);
+      admin.addHook('onRequest', requireAdminToken(deps.token));
+      registerApiRoutes(admin, deps);
+      registerNodeRoutes(admin, deps);
+      registerVariableRoutes(admin, deps);
+      registerSelectorRoutes(admin, deps);
+      registerConnectorRoutes(admin, deps);
+      registerConfigRoutes(admin, deps);
+    },
+    // warn: fastify's per-request info lines would log every console poll; failures still log.
+    { prefix: '/admin', logLevel: 'warn' },
+  );
+  return app;
+}

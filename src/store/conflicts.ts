@@ -1,0 +1,36 @@
+import type { Api } from '../model/api.js';
+import { StoreConflictError } from './errors.js';
+
+type RouteFields = Pick<Api, 'id' | 'name' | 'host' | 'methods' | 'path'>;
+
+/** The key API names are unique by (case-insensitive). */
+export function apiNameKey(name: string): string {
+  return name.normalize('NFC').toLowerCase();
+}
+
+/** Whether two APIs would answer the same request: same host (or both any), same path, a shared method. */
+export function routesCollide(a: RouteFields, b: RouteFields): boolean {
+  return a.host === b.host && a.path === b.path && a.methods.some((m) => b.methods.includes(m));
+}
+
+/**
+ * Throws the StoreConflictError `api` would cause among `others` (the stored APIs with the same name
+ * key or path; `api` itself may be among them and is skipped).
+ */
+export function assertNoApiConflict(api: RouteFields, others: readonly RouteFields[]): void {
+  const key = apiNameKey(api.name);
+  for (const other of others) {
+    if (other.id === api.id) continue;
+    if (apiNameKey(other.name) === key) {
+      throw new StoreConflictError('API_NAME_TAKEN', `an API named "${other.name}" already exists`, other.id);
+    }
+  }
+  for (const other of others) {
+    if (other.id === api.id) continue;
+    if (routesCollide(api, other)) {
+      const shared = api.methods.filter((m) => other.methods.includes(m)).join(',');
+      const where = `${other.host ?? '(any host)'}${other.path}`;
+      throw new StoreConflictError('ROUTE_CONFLICT', `route ${shared} ${where} is already served by API "${other.name}"`, other.id);
+    }
+  }
+}

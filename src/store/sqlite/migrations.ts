@@ -1,0 +1,103 @@
+import type BetterSqlite3 from 'better-sqlite3';
+
+/** One schema step; applied once, in order, in its own transaction. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+// SQL kept to what PostgreSQL also accepts: TEXT ids and ISO 8601 timestamps, nested fields as JSON
+// text, BOOLEAN/BIGINT column types (SQLite stores them as integers).
+/** Every migration, oldest first. Append only: never edit one that has shipped. */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE meta (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        config_version BIGINT NOT NULL
+      );
+      INSERT INTO meta (id, config_version) VALUES (1, 0);
+
+      CREATE TABLE apis (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL UNIQUE,
+        host TEXT,
+        methods TEXT NOT NULL,
+        path TEXT NOT NULL,
+        strip_prefix BOOLEAN NOT NULL,
+        algorithm TEXT NOT NULL,
+        timeouts TEXT NOT NULL,
+        retries INTEGER NOT NULL,
+        max_body_bytes BIGINT NOT NULL,
+        selector TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX apis_path ON apis (path);
+
+      CREATE TABLE nodes (
+        id TEXT PRIMARY KEY,
+        api_id TEXT NOT NULL REFERENCES apis (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        connector TEXT NOT NULL,
+        enabled BOOLEAN NOT NULL,
+        weight INTEGER NOT NULL,
+        tags TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (api_id, position)
+      );
+
+      CREATE TABLE variables (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+
+      CREATE TABLE selector_versions (
+        api_id TEXT NOT NULL REFERENCES apis (id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        selector TEXT,
+        saved_at TEXT NOT NULL,
+        PRIMARY KEY (api_id, version)
+      );
+    `,
+  },
+];
+
+/** Brings the database to the newest schema, applying each missing migration once; returns the versions applied. */
+export function migrate(db: BetterSqlite3.Database, list: readonly Migration[] = migrations): number[] {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY,
+      name TEXT NOT NULL,
+      applied_at TEXT NOT NULL
+    )
+  `);
+  const newest = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+  const known = list.at(-1)?.version ?? 0;
+  if (newest.v !== null && newest.v > known) {
+    throw new Error(`database schema version ${newest.v} is newer than this isogate supports (${known}); upgrade isogate`);
+  }
+
+  const isApplied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const applied: number[] = [];
+  for (const m of list) {
+    // IMMEDIATE takes the write lock before the check, so two processes opening the same file at
+    // once cannot both apply a migration.
+    db.transaction(() => {
+      if (isApplied.get(m.version) !== undefined) return;
+      db.exec(m.sql);
+      record.run(m.version, m.name, new Date().toISOString());
+      applied.push(m.version);
+    }).immediate();
+  }
+  return applied;
+}

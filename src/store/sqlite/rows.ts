@@ -1,0 +1,149 @@
+import { Api } from '../../model/api.js';
+import { Node } from '../../model/node.js';
+import { SelectorConfig } from '../../model/selector.js';
+import { Variable } from '../../model/variable.js';
+import type { SelectorVersion } from '../store.js';
+import { apiNameKey } from '../conflicts.js';
+
+/** An `apis` row as SQLite returns it. */
+export interface ApiRow {
+  id: string;
+  name: string;
+  name_key: string;
+  host: string | null;
+  methods: string;
+  path: string;
+  strip_prefix: number;
+  algorithm: string;
+  timeouts: string;
+  retries: number;
+  max_body_bytes: number;
+  selector: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A `nodes` row as SQLite returns it (position is set by the store, not by the model). */
+export interface NodeRow {
+  id: string;
+  api_id: string;
+  position: number;
+  name: string;
+  connector: string;
+  enabled: number;
+  weight: number;
+  tags: string;
+  rules: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A `variables` row. */
+export interface VariableRow {
+  name: string;
+  value: string;
+  updated_at: string;
+}
+
+/** A `selector_versions` row. */
+export interface SelectorVersionRow {
+  api_id: string;
+  version: number;
+  selector: string | null;
+  saved_at: string;
+}
+
+// Rows are validated on the way out too, so a row damaged outside isogate fails loudly here rather
+// than deep inside the gateway.
+
+/** Maps an `apis` row to the model. */
+export function apiFromRow(row: ApiRow): Api {
+  return Api.parse({
+    id: row.id,
+    name: row.name,
+    host: row.host,
+    methods: JSON.parse(row.methods),
+    path: row.path,
+    stripPrefix: row.strip_prefix !== 0,
+    algorithm: row.algorithm,
+    timeouts: JSON.parse(row.timeouts),
+    retries: row.retries,
+    maxBodyBytes: row.max_body_bytes,
+    selector: row.selector === null ? null : JSON.parse(row.selector),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  });
+}
+
+/** Maps a validated API to its row. */
+export function apiToRow(api: Api): ApiRow {
+  return {
+    id: api.id,
+    name: api.name,
+    name_key: apiNameKey(api.name),
+    host: api.host,
+    methods: JSON.stringify(api.methods),
+    path: api.path,
+    strip_prefix: api.stripPrefix ? 1 : 0,
+    algorithm: api.algorithm,
+    timeouts: JSON.stringify(api.timeouts),
+    retries: api.retries,
+    max_body_bytes: api.maxBodyBytes,
+    selector: selectorToText(api.selector),
+    created_at: api.createdAt,
+    updated_at: api.updatedAt,
+  };
+}
+
+/** Maps a `nodes` row to the model. */
+export function nodeFromRow(row: NodeRow): Node {
+  return Node.parse({
+    id: row.id,
+    apiId: row.api_id,
+    name: row.name,
+    connector: JSON.parse(row.connector),
+    enabled: row.enabled !== 0,
+    weight: row.weight,
+    tags: JSON.parse(row.tags),
+    rules: JSON.parse(row.rules),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  });
+}
+
+/** Maps a validated node to its row. */
+export function nodeToRow(node: Node, position: number): NodeRow {
+  return {
+    id: node.id,
+    api_id: node.apiId,
+    position,
+    name: node.name,
+    connector: JSON.stringify(node.connector),
+    enabled: node.enabled ? 1 : 0,
+    weight: node.weight,
+    tags: JSON.stringify(node.tags),
+    rules: JSON.stringify(node.rules),
+    created_at: node.createdAt,
+    updated_at: node.updatedAt,
+  };
+}
+
+/** Maps a `variables` row to the model. */
+export function variableFromRow(row: VariableRow): Variable {
+  return Variable.parse({ name: row.name, value: row.value, updatedAt: row.updated_at });
+}
+
+/** Maps a `selector_versions` row to the model. */
+export function selectorVersionFromRow(row: SelectorVersionRow): SelectorVersion {
+  return {
+    apiId: row.api_id,
+    version: row.version,
+    selector: row.selector === null ? null : SelectorConfig.parse(JSON.parse(row.selector)),
+    savedAt: row.saved_at,
+  };
+}
+
+/** The stored text of a selector (null clears it). */
+export function selectorToText(selector: SelectorConfig | null): string | null {
+  return selector === null ? null : JSON.stringify(selector);
+}

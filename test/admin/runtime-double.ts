@@ -1,0 +1,65 @@
+import type { AdminRuntime, BalanceExplanation, NodeRef } from '../../src/admin/runtime.js';
+import type { Node } from '../../src/model/node.js';
+import type { SelectorConfig } from '../../src/model/selector.js';
+import type { SelectorRequest, SelectorStatus, TrialResult } from '../../src/selector/types.js';
+import type { Store } from '../../src/store/store.js';
+
+/**
+ * A small honest AdminRuntime over the real store: `applied` reloads the config (so it always sees
+ * committed data) and counts calls; a selector whose code contains `throw` fails its trial with the
+ * line and column of that word; `explain` runs the enabled → rules → selector steps without a sandbox.
+ */
+export class RuntimeDouble implements AdminRuntime {
+  appliedCalls = 0;
+  /** The config version the last `applied()` loaded. */
+  servingVersion = 0;
+  readonly trials: Array<{ apiId: string; config: SelectorConfig; request: SelectorRequest }> = [];
+  readonly explains: Array<{ apiId: string; request: SelectorRequest; selector: SelectorConfig | null | undefined }> = [];
+  private serving = new Map<string, SelectorConfig>();
+
+  constructor(private readonly store: Store) {}
+
+  async applied(): Promise<void> {
+    this.appliedCalls++;
+    const config = await this.store.loadConfig();
+    this.servingVersion = config.version;
+    this.serving = new Map(config.apis.flatMap((a) => (a.selector ? [[a.id, a.selector] as const] : [])));
+  }
+
+  async trialSelector(apiId: string, config: SelectorConfig, request: SelectorRequest): Promise<TrialResult> {
+    this.trials.push({ apiId, config, request });
+    const at = config.code.indexOf('throw');
+    if (at >= 0) {
+      const before = config.code.slice(0, at);
+      const line = before.split('\n').length;
+      const column = at - before.lastIndexOf('\n');
+      return { ok: false, picked: [], error: { kind: 'throw', message: 'Error: selector threw', line, column }, durationUs: 10, console: [] };
+    }
+    const nodes = await this.store.listNodes(apiId);
+    return { ok: true, picked: nodes.filter((n) => n.enabled).map((n) => n.id), durationUs: 10, console: [] };
+  }
+
+  async explain(apiId: string, request: SelectorRequest, selector?: SelectorConfig | null): Promise<BalanceExplanation> {
+    this.explains.push({ apiId, request, selector });
+    const variables = new Map((await this.store.listVariables()).map((v) => [v.name, v.value]));
+    const enabled = (await this.store.listNodes(apiId)).filter((n) => n.enabled);
+    const rules = enabled.filter((n) => n.rules.every((r) => variables.get(r.variable) === r.value));
+    const effective = selector === undefined ? (this.serving.get(apiId) ?? null) : selector;
+    const pick = rules[0] ?? null;
+    return {
+      steps: { enabled: enabled.map(ref), rules: rules.map(ref), health: rules.map(ref), selector: rules.map(ref) },
+      pick: pick && ref(pick),
+      selector: { ran: effective !== null, durationUs: 0, console: [], error: null, fallback: null },
+      errorCode: pick ? null : 'NO_NODE',
+    };
+  }
+
+  selectorStatus(apiId: string): SelectorStatus | null {
+    if (!this.serving.has(apiId)) return null;
+    return { state: 'active', calls: 0, failures: 0, quarantinedAt: null, lastErrors: [] };
+  }
+}
+
+function ref(node: Node): NodeRef {
+  return { id: node.id, name: node.name, url: node.connector.url };
+}
