@@ -12,6 +12,7 @@ import { seedDemo, startDemoUpstreams } from './demo/seed.js';
 import type { EchoUpstream } from './demo/echo.js';
 import { clientIpResolver } from './gateway/client-ip.js';
 import { explainBalance } from './gateway/explain.js';
+import { NodeStats } from './gateway/node-stats.js';
 import { PoolRegistry } from './gateway/pools.js';
 import { createGatewayServer } from './gateway/server.js';
 import { SelectorSandbox } from './selector/sandbox.js';
@@ -99,10 +100,12 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
     await snapshots.refresh();
     snapshots.startPolling(options.pollMs);
 
+    const stats = new NodeStats();
     const gateway = createGatewayServer({
       holder: snapshots,
       clientIp: clientIpResolver(options.trustProxy),
       accessLog: options.accessLog ? log.child({ component: 'access' }) : null,
+      stats,
     });
     const gatewayAddress = await listenHttp(gateway, options.gatewayHost, options.gatewayPort, 'gatewayPort');
     cleanups.push(() => closeHttp(gateway, options.drainMs));
@@ -121,6 +124,7 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
         return explainBalance(snapshot, api, request, selector === undefined ? api.api.selector : selector, sandbox);
       },
       selectorStatus: (apiId) => sandbox.status(apiId),
+      nodeStats: (nodeIds) => Object.fromEntries(nodeIds.map((id) => [id, stats.view(id)])),
     };
     const admin = await createAdminServer({ store, token: token.token, runtime, logger: log.child({ component: 'admin' }) });
     cleanups.push(() => admin.close());

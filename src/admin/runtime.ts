@@ -1,3 +1,4 @@
+import type { NodeStatsView } from '../gateway/node-stats.js';
 import type { SelectorConfig } from '../model/selector.js';
 import type { SelectorFailure, SelectorRequest, SelectorStatus, TrialResult } from '../selector/types.js';
 
@@ -42,4 +43,6 @@ export interface AdminRuntime {
   explain(apiId: string, request: SelectorRequest, selector?: SelectorConfig | null): Promise<BalanceExplanation>;
   /** Runtime state of the API's selector, or null when it has none. */
   selectorStatus(apiId: string): SelectorStatus | null;
+  /** Recent requests, errors and latency of each given node (by id) as this process served them. */
+  nodeStats(nodeIds: readonly string[]): Record<string, NodeStatsView>;
 }

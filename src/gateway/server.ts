@@ -5,6 +5,7 @@ import type { ClientIpResolver } from './client-ip.js';
 import { RequestContext } from './context.js';
 import { ERROR_HEADER, errorBody, GATEWAY_ERRORS } from './errors.js';
 import { runLifecycle } from './lifecycle.js';
+import type { NodeStats } from './node-stats.js';
 import { logStage } from './stages/log.js';
 import { respondStage } from './stages/respond.js';
 import { hostOf, normalizePath } from './stages/route.js';
@@ -15,6 +16,7 @@ export interface GatewayDeps {
   clientIp: ClientIpResolver;
   /** Access log (one line per request); null turns it off. */
   accessLog: Logger | null;
+  stats: NodeStats;
 }
 
 /**
@@ -56,7 +58,7 @@ async function handle(deps: GatewayDeps, req: IncomingMessage, res: ServerRespon
     }
   } finally {
     deps.holder.release(snapshot);
-    if (deps.accessLog) logStage(ctx, deps.accessLog);
+    logStage(ctx, deps);
   }
 }
 

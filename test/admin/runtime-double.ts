@@ -1,4 +1,5 @@
 import type { AdminRuntime, BalanceExplanation, NodeRef } from '../../src/admin/runtime.js';
+import type { NodeStatsView } from '../../src/gateway/node-stats.js';
 import type { Node } from '../../src/model/node.js';
 import type { SelectorConfig } from '../../src/model/selector.js';
 import type { SelectorRequest, SelectorStatus, TrialResult } from '../../src/selector/types.js';
@@ -52,6 +53,11 @@ export class RuntimeDouble implements AdminRuntime {
       selector: { ran: effective !== null, durationUs: 0, console: [], error: null, fallback: null },
       errorCode: pick ? null : 'NO_NODE',
     };
+  }
+
+  nodeStats(nodeIds: readonly string[]): Record<string, NodeStatsView> {
+    const idle = { requests: 0, errors: 0, rps: 0, errorRate: 0, p99Ms: null };
+    return Object.fromEntries(nodeIds.map((id) => [id, { lastMinute: idle, lastFiveMinutes: idle }]));
   }
 
   selectorStatus(apiId: string): SelectorStatus | null {

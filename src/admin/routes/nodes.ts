@@ -24,6 +24,13 @@ export function registerNodeRoutes(app: FastifyInstance, { store, runtime }: Adm
     return reply.code(201).send(node);
   });
 
+  // Recent requests, errors and latency of each node, as this process served them.
+  app.get<ApiParams>('/apis/:id/stats', async (request) => {
+    const api = await requireApi(store, request.params.id);
+    const nodes = await store.listNodes(api.id);
+    return { nodes: runtime.nodeStats(nodes.map((n) => n.id)) };
+  });
+
   app.get<NodeParams>('/apis/:id/nodes/:nodeId', async (request) =>
     requireNode(store, request.params.id, request.params.nodeId),
   );

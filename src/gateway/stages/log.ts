@@ -1,8 +1,20 @@
 import type { Logger } from 'pino';
 import type { RequestContext } from '../context.js';
+import type { NodeStats } from '../node-stats.js';
 
-/** Stage 6 — log: one access-log line per request (API, node, status, durations, selector time and outcome). */
-export function logStage(ctx: RequestContext, log: Logger): void {
+/** Where finished requests are reported. */
+export interface LogSinks {
+  /** One line per request; null turns it off. */
+  accessLog: Logger | null;
+  stats: NodeStats;
+}
+
+/** Stage 6 — log: the access-log line (API, node, status, durations, selector time and outcome) and per-node stats. */
+export function logStage(ctx: RequestContext, sinks: LogSinks): void {
+  const ms = performance.now() - ctx.startedAt;
+  if (ctx.node !== null) sinks.stats.record(ctx.node.id, ctx.errorCode !== null || ctx.status >= 500 || ctx.status === 0, ms);
+  const log = sinks.accessLog;
+  if (log === null) return;
   const api = ctx.api;
   log.info({
     method: ctx.method,
@@ -14,7 +26,7 @@ export function logStage(ctx: RequestContext, log: Logger): void {
     code: ctx.errorCode,
     tries: ctx.tried.length,
     upstreamError: ctx.upstreamError,
-    ms: round(performance.now() - ctx.startedAt),
+    ms: round(ms),
     upstreamMs: round(ctx.upstreamMs),
     selector: ctx.selectorOutcome,
     selectorUs: ctx.selectorUs,

@@ -1,0 +1,192 @@
+// `npm run bench`: direct upstream vs isogate (no selector) vs isogate (canary selector over 20 nodes),
+// loaded by wrk on 127.0.0.1 for a bounded time. Not a test: it prints figures.
+//
+// Env: DUR (10s) WARM (3s) CONNS (50) THREADS (2) ACCESS_LOG (1: keep the per-request log line on).
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DUR = process.env.DUR ?? '10s';
+const WARM = process.env.WARM ?? '3s';
+const CONNS = process.env.CONNS ?? '50';
+const THREADS = process.env.THREADS ?? '2';
+const ACCESS_LOG = process.env.ACCESS_LOG !== '0';
+const HOST = '127.0.0.1';
+const UP_PORTS = [18281, 18282, 18283];
+const GW = 18290, ADMIN = 18291, STATUS = 18292;
+const TOKEN = 'bench-token-0123456789abcdef';
+const work = mkdtempSync(join(tmpdir(), 'isogate-bench-'));
+const started = [];
+
+const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+
+function ensureTools() {
+  const missing = ['wrk', 'nginx'].filter((c) => !has(c));
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    console.error(`missing ${missing.join(', ')}: install them (Debian: apt-get install -y ${missing.join(' ')})`);
+    process.exit(1);
+  }
+  log(`installing ${missing.join(' ')}`);
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+function startUpstreams() {
+  // Same shape as the shared anchors: nginx `return 200` with a 100-byte JSON body per port.
+  const lines = [
+    `worker_processes 1; daemon off; pid ${work}/nginx.pid; error_log ${work}/nginx-error.log warn;`,
+    'events { worker_connections 8192; }',
+    `http { access_log off; keepalive_requests 1000000; keepalive_timeout 120s;`,
+    `  client_body_temp_path ${work}/t1; proxy_temp_path ${work}/t2; fastcgi_temp_path ${work}/t3; uwsgi_temp_path ${work}/t4; scgi_temp_path ${work}/t5;`,
+  ];
+  for (const p of UP_PORTS) {
+    const body = `{"service":"echo","ok":true,"node":"${String(p).slice(-2)}","msg":"hello from upstream","pad":"0123456789abcdefghijklm"}`;
+    lines.push(`  server { listen ${HOST}:${p} backlog=4096; location / { default_type application/json; return 200 '${body}'; } }`);
+  }
+  lines.push('}');
+  writeFileSync(join(work, 'nginx.conf'), lines.join('\n'));
+  const nginx = spawn('nginx', ['-p', work, '-c', join(work, 'nginx.conf')], { stdio: 'ignore', detached: true });
+  started.push(nginx);
+}
+
+async function waitOk(url, tries = 200) {
+  for (let i = 0; i < tries; i++) {
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      if (r.ok) return;
+    } catch {}
+    await sleep(50);
+  }
+  throw new Error(`${url} not ready`);
+}
+
+function startGateway() {
+  const out = createWriteStream(join(work, 'gateway.log'));
+  const args = ['--no-node-snapshot', join(root, 'dist/src/cli.js'), 'start', '--no-demo', '--data-dir', join(work, 'data'),
+    '--gateway-host', HOST, '--gateway-port', String(GW), '--admin-port', String(ADMIN), '--status-host', HOST, '--status-port', String(STATUS)];
+  if (!ACCESS_LOG) args.push('--no-access-log');
+  const gw = spawn(process.execPath, args, { env: { ...process.env, ISOGATE_ADMIN_TOKEN: TOKEN, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  gw.stdout.pipe(out);
+  gw.stderr.pipe(out);
+  started.push(gw);
+  return gw;
+}
+
+async function admin(method, path, body) {
+  const r = await fetch(`http://${HOST}:${ADMIN}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await r.json();
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function configure() {
+  const plain = await admin('POST', '/admin/apis', { name: 'plain', path: '/plain', algorithm: 'round_robin', methods: ['GET'] });
+  for (const [i, p] of UP_PORTS.entries()) await admin('POST', `/admin/apis/${plain.id}/nodes`, { name: `up${i + 1}`, connector: { kind: 'simple-url', url: `http://${HOST}:${p}` } });
+  const canary = await admin('POST', '/admin/apis', { name: 'canary', path: '/canary', algorithm: 'round_robin', methods: ['GET'] });
+  for (let i = 0; i < 20; i++) {
+    await admin('POST', `/admin/apis/${canary.id}/nodes`, {
+      name: `n${i + 1}`,
+      connector: { kind: 'simple-url', url: `http://${HOST}:${UP_PORTS[i % 3]}` },
+      tags: i >= 18 ? ['temp'] : [],
+    });
+  }
+  const code = readFileSync(join(root, 'scripts-examples', 'canary-by-query.js'), 'utf8');
+  await admin('PUT', `/admin/apis/${canary.id}/selector`, { code });
+}
+
+function toMs(v) {
+  if (!v) return NaN;
+  const n = parseFloat(v);
+  if (v.endsWith('us')) return n / 1000;
+  if (v.endsWith('ms')) return n;
+  if (v.endsWith('s')) return n * 1000;
+  return NaN;
+}
+
+function wrk(url, dur) {
+  const r = spawnSync('wrk', [`-t${THREADS}`, `-c${CONNS}`, `-d${dur}`, '--latency', url], { encoding: 'utf8' });
+  const text = r.stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? 0);
+  const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(text)?.[1]);
+  const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(text)?.[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
+  const sockErr = /Socket errors: (.*)/.exec(text)?.[1] ?? '';
+  return { rps, p50, p99, non2xx, sockErr };
+}
+
+function measure(name, url) {
+  wrk(url, WARM);
+  const r = wrk(url, DUR);
+  log(`${name}: ${Math.round(r.rps)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx} ${r.sockErr}`);
+  return { name, ...r };
+}
+
+function selectorCostFromLog() {
+  const lines = readFileSync(join(work, 'gateway.log'), 'utf8').split('\n');
+  const us = [];
+  for (const line of lines) {
+    if (!line.includes('"api":"canary"')) continue;
+    const m = /"selectorUs":([\d.]+)/.exec(line);
+    if (m) us.push(Number(m[1]));
+  }
+  us.sort((a, b) => a - b);
+  const q = (p) => us[Math.min(us.length - 1, Math.floor(us.length * p))] ?? NaN;
+  return { calls: us.length, mean: us.reduce((a, b) => a + b, 0) / (us.length || 1), p50: q(0.5), p99: q(0.99) };
+}
+
+async function main() {
+  ensureTools();
+  startUpstreams();
+  for (const p of UP_PORTS) await waitOk(`http://${HOST}:${p}/`);
+  startGateway();
+  await waitOk(`http://${HOST}:${STATUS}/status/ready`);
+  await configure();
+  const canaryCheck = await fetch(`http://${HOST}:${GW}/canary?select_code=temp_node`);
+  if (canaryCheck.status !== 200) throw new Error(`canary route answers ${canaryCheck.status}`);
+  log(`wrk -t${THREADS} -c${CONNS} -d${DUR} (after ${WARM} warm-up), node ${process.version}, access log ${ACCESS_LOG ? 'on' : 'off'}`);
+  const rows = [
+    measure('direct (one upstream)', `http://${HOST}:${UP_PORTS[0]}/echo`),
+    measure('isogate, no selector', `http://${HOST}:${GW}/plain`),
+    measure('isogate, canary selector, 20 nodes', `http://${HOST}:${GW}/canary`),
+  ];
+  const direct = rows[0].rps;
+  const cost = ACCESS_LOG ? selectorCostFromLog() : null;
+  console.log('\n| target | req/s | × direct | p50 ms | p99 ms | errors |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(`| ${r.name} | ${Math.round(r.rps)} | ${(r.rps / direct).toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx}${r.sockErr ? ' ' + r.sockErr : ''} |`);
+  }
+  if (cost) console.log(`\nselector time inside the sandbox (from the access log, ${cost.calls} calls): mean ${cost.mean.toFixed(1)} µs, p50 ${cost.p50} µs, p99 ${cost.p99} µs`);
+  const sel = rows[2];
+  console.log(`\ntargets: selector ≥ 25% of direct: ${(sel.rps / direct * 100).toFixed(1)}% ${sel.rps / direct >= 0.25 ? 'MET' : 'MISSED'}; p99 < 5 ms: ${sel.p99.toFixed(2)} ms ${sel.p99 < 5 ? 'MET' : 'MISSED'}`);
+}
+
+function stopAll() {
+  for (const c of started) {
+    try { process.kill(-c.pid, 'SIGTERM'); } catch {}
+  }
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    stopAll();
+    await sleep(500);
+    for (const c of started) { try { process.kill(-c.pid, 'SIGKILL'); } catch {} }
+    if (process.exitCode) console.error(`gateway log: ${join(work, 'gateway.log')}`);
+    else rmSync(work, { recursive: true, force: true });
+  });

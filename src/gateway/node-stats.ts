@@ -1,0 +1,94 @@
+/** Upper bounds (ms) of the latency histogram buckets; the last bucket takes everything above. */
+const LATENCY_BOUNDS = [0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000];
+const SLOT_MS = 10_000;
+const SLOTS = 30; // 5 minutes
+const WIDTH = 3 + LATENCY_BOUNDS.length + 1; // slot id, requests, errors, histogram
+
+/** Recent traffic of one node over a window. */
+export interface NodeStatsWindow {
+  requests: number;
+  errors: number;
+  /** Requests per second over the window. */
+  rps: number;
+  /** errors ÷ requests (0 when idle). */
+  errorRate: number;
+  /** 99th percentile latency in ms (upper bound of its histogram bucket), null when idle. */
+  p99Ms: number | null;
+}
+
+/** A node's recent traffic, as the console shows it. */
+export interface NodeStatsView {
+  lastMinute: NodeStatsWindow;
+  lastFiveMinutes: NodeStatsWindow;
+}
+
+/**
+ * Per-node request, error and latency counts in 10-second slots over the last 5 minutes. Recording is
+ * a few array writes on the hot path; reading sums the slots.
+ */
+export class NodeStats {
+  private readonly byNode = new Map<string, Float64Array>();
+
+  /** Counts one finished request on a node; `error` for gateway errors and upstream 5xx. */
+  record(nodeId: string, error: boolean, ms: number, now = Date.now()): void {
+    let slots = this.byNode.get(nodeId);
+    if (!slots) this.byNode.set(nodeId, (slots = new Float64Array(SLOTS * WIDTH)));
+    const slotId = Math.floor(now / SLOT_MS);
+    const base = (slotId % SLOTS) * WIDTH;
+    if (slots[base] !== slotId) {
+      slots.fill(0, base, base + WIDTH);
+      slots[base] = slotId;
+    }
+    slots[base + 1]!++;
+    if (error) slots[base + 2]!++;
+    let bucket = 0;
+    while (bucket < LATENCY_BOUNDS.length && ms > LATENCY_BOUNDS[bucket]!) bucket++;
+    slots[base + 3 + bucket]!++;
+  }
+
+  /** The recent traffic of one node (zeros when it has none). */
+  view(nodeId: string, now = Date.now()): NodeStatsView {
+    return { lastMinute: this.window(nodeId, 6, now), lastFiveMinutes: this.window(nodeId, SLOTS, now) };
+  }
+
+  /** Forgets nodes that are not in `keep` (deleted nodes). */
+  retain(keep: ReadonlySet<string>): void {
+    for (const id of this.byNode.keys()) if (!keep.has(id)) this.byNode.delete(id);
+  }
+
+  private window(nodeId: string, slotCount: number, now: number): NodeStatsWindow {
+    const slots = this.byNode.get(nodeId);
+    const current = Math.floor(now / SLOT_MS);
+    const histogram = new Array<number>(LATENCY_BOUNDS.length + 1).fill(0);
+    let requests = 0;
+    let errors = 0;
+    if (slots) {
+      for (let slotId = current - slotCount + 1; slotId <= current; slotId++) {
+        const base = (slotId % SLOTS) * WIDTH;
+        if (slots[base] !== slotId) continue;
+        requests += slots[base + 1]!;
+        errors += slots[base + 2]!;
+        for (let b = 0; b < histogram.length; b++) histogram[b]! += slots[base + 3 + b]!;
+      }
+    }
+    // The current slot is partly elapsed: divide by the time the window really covers.
+    const seconds = (slotCount - 1) * (SLOT_MS / 1000) + (now % SLOT_MS) / 1000;
+    return {
+      requests,
+      errors,
+      rps: seconds > 0 ? requests / seconds : 0,
+      errorRate: requests > 0 ? errors / requests : 0,
+      p99Ms: requests > 0 ? percentile(histogram, requests, 0.99) : null,
+    };
+  }
+}
+
+function percentile(histogram: readonly number[], total: number, q: number): number {
+  const rank = Math.ceil(total * q);
+  let seen = 0;
+  for (let b = 0; b < histogram.length; b++) {
+    seen += histogram[b]!;
+    if (seen >= rank) return LATENCY_BOUNDS[b] ?? Infinity;
+  }
+  return Infinity;
+}

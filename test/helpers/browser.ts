@@ -1,0 +1,77 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Where the browser tests save their screenshots (git-ignored). */
+export const SCREENSHOT_DIR = join(root, 'test-output', 'screenshots');
+
+/** Debian's Chromium; the tests never download a browser. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Fails with a clear message unless the console is built and Chromium is installed. */
+export function requireConsoleAndBrowser(): void {
+  if (!existsSync(join(root, 'web', 'dist', 'index.html'))) {
+    throw new Error('web/dist/index.html is missing: build the console first with `npm run build` (npm test does this).');
+  }
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium).`);
+}
+
+/** Starts headless Chromium with the flags that keep it quiet and off the network. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
+}
+
+/** What a page reported: console errors, uncaught exceptions, and failed responses by `METHOD path status`. */
+export interface PageWatch {
+  consoleErrors: string[];
+  pageErrors: string[];
+  /** Every response with status >= 400, e.g. `PUT /admin/apis/…/selector 400`. */
+  failures: string[];
+  /** Console errors other than Chromium's "Failed to load resource" line for a failed response (those are checked through `failures`). */
+  unexpectedConsoleErrors(): string[];
+  /** Returns the failed responses seen since the last call and forgets them. */
+  takeFailures(): string[];
+}
+
+/** Records a page's console errors, page errors and failed responses. */
+export function watchPage(page: Page): PageWatch {
+  const watch: PageWatch = {
+    consoleErrors: [],
+    pageErrors: [],
+    failures: [],
+    unexpectedConsoleErrors: () => watch.consoleErrors.filter((m) => !/^Failed to load resource: the server responded with a status of \d+/.test(m)),
+    takeFailures: () => watch.failures.splice(0),
+  };
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') watch.consoleErrors.push(msg.text());
+  });
+  page.on('pageerror', (err) => watch.pageErrors.push(err.message));
+  page.on('response', (res) => {
+    if (res.status() >= 400) {
+      const url = new URL(res.url());
+      watch.failures.push(`${res.request().method()} ${url.pathname} ${res.status()}`);
+    }
+  });
+  return watch;
+}
+
+/** Saves a full-page screenshot as `test-output/screenshots/<name>.png`. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  // The caret blinks and toasts fade: hide both so screenshots are stable.
+  await page.addStyleTag({ content: '.toasts{display:none!important} *{caret-color:transparent!important}' });
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+  await page.evaluate(() => document.querySelectorAll('style').forEach((s) => s.textContent?.startsWith('.toasts{display:none') && s.remove()));
+}
+
+/** A browser context of the given size. */
+export function newContext(browser: Browser, width: number, height: number): Promise<BrowserContext> {
+  return browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, reducedMotion: 'reduce' });
+}
