@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
-import { StoreConflictError } from '../store/errors.js';
+import { StoreConflictError, StoreUnavailableError } from '../store/errors.js';
 
 /** Every error the admin API answers with: its stable code, HTTP status and default message. */
 export const adminErrors = {
@@ -18,6 +18,7 @@ export const adminErrors = {
   BODY_TOO_LARGE: { status: 413, message: 'request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send the body as application/json' },
   INTERNAL_ERROR: { status: 500, message: 'internal error' },
+  STORE_UNAVAILABLE: { status: 503, message: 'the config store cannot be reached; try again shortly' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable admin error code. */
@@ -81,6 +82,8 @@ export function toAdminError(err: unknown): AdminError {
   if (err instanceof AdminError) return err;
   if (err instanceof ZodError) return new AdminError('VALIDATION_FAILED', undefined, zodDetails(err));
   if (err instanceof StoreConflictError) return new AdminError(err.code, err.message);
+  // The default message only: the cause names database hosts and ports, which stay in the log.
+  if (err instanceof StoreUnavailableError) return new AdminError('STORE_UNAVAILABLE');
   const fastifyError = err as Partial<FastifyError>;
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -14,3 +14,17 @@ export class StoreConflictError extends Error {
     super(message);
   }
 }
+
+/**
+ * The store's database cannot be reached (refused, dropped, timed out, shutting down). The request
+ * may be retried later; for a write whose connection dropped during COMMIT the outcome is unknown.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  /** Stable code the admin API answers with (503). */
+  readonly code = 'STORE_UNAVAILABLE';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

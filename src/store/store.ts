@@ -28,8 +28,16 @@ export interface SelectorVersion {
  */
 export type Mutator<T> = (current: T) => T;
 
+/** Whether a networked store reaches its database right now. */
+export interface StoreHealth {
+  /** True while the last attempt to use the database (a query, or the change listener) succeeded. */
+  readonly connected: boolean;
+  /** Why it is not connected (the last connection error); null while connected. */
+  readonly lastError: string | null;
+}
+
 /**
- * The repository every store driver implements (SQLite now, PostgreSQL later). Every write is one
+ * The repository every store driver implements (SQLite and PostgreSQL). Every write is one
  * transaction that also bumps the config version; a failed write leaves nothing behind.
  */
 export interface Store {
@@ -63,6 +71,17 @@ export interface Store {
   setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null>;
   /** Saved selector versions of an API, newest first (at most the last 20). */
   listSelectorVersions(apiId: string): Promise<SelectorVersion[]>;
+
+  /**
+   * Optional; drivers shared by several processes (PostgreSQL) implement it. Calls `onVersion` with
+   * the new config version soon after any process commits a write, and with the current version each
+   * time its listening connection (re)connects, so changes made while disconnected are not missed.
+   * A version may be reported more than once; callers load the config when it differs from theirs and
+   * keep a periodic `version()` check as the safety net. Returns a function that stops watching.
+   */
+  watch?(onVersion: (version: number) => void): () => void;
+  /** Optional; whether the driver reaches its database (absent: an embedded store that always does). */
+  health?(): StoreHealth;
 
   close(): Promise<void>;
 }

@@ -1,31 +1,15 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ZodError } from 'zod';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Api } from '../../src/model/api.js';
-import { Node } from '../../src/model/node.js';
-import type { SelectorConfig } from '../../src/model/selector.js';
-import { StoreConflictError } from '../../src/store/errors.js';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
 import type { Store } from '../../src/store/store.js';
-import { apiInput, nodeInput, tempDir } from './fixtures.js';
+import { tempDir } from './fixtures.js';
+import { describeStoreContract, type StoreFixture } from './store-contract.js';
 
-const selector = (code: string): SelectorConfig => ({ code, onError: 'use-all', timeoutMs: 20, memoryMb: 32 });
-
-describe('SqliteStore', () => {
-  let dir: { dir: string; remove: () => void };
-  let file: string;
-  let store: Store;
-
-  beforeEach(async () => {
-    dir = tempDir();
-    file = join(dir.dir, 'isogate.db');
-    store = await openSqliteStore(file);
-  });
-  afterEach(async () => {
-    await store.close();
-    dir.remove();
-  });
+/** A fresh SQLite file in its own temp directory. */
+async function freshSqlite(): Promise<StoreFixture> {
+  const dir = tempDir();
+  const file = join(dir.dir, 'isogate.db');
+  const opened: Store[] = [await openSqliteStore(file)];
 
   /** Runs raw SQL on the same file through a second connection. */
   function raw<T>(fn: (db: Database.Database) => T): T {
@@ -37,293 +21,28 @@ describe('SqliteStore', () => {
     }
   }
 
-  describe('APIs', () => {
-    it('creates an API with an id and timestamps and reads it back unchanged', async () => {
-      const created = await store.createApi(apiInput({ host: 'API.Example.com', methods: ['GET', 'GET', 'POST'] }));
-      expect(created.id).toMatch(/^[0-9a-f-]{36}$/);
-      expect(created.host).toBe('api.example.com');
-      expect(created.methods).toEqual(['GET', 'POST']);
-      expect(created.timeouts).toEqual({ connectMs: 3000, headersMs: 30000, bodyMs: 60000 });
-      expect(created.createdAt).toBe(created.updatedAt);
-      expect(Number.isNaN(Date.parse(created.createdAt))).toBe(false);
-      expect(await store.getApi(created.id)).toEqual(created);
-      expect(await store.listApis()).toEqual([created]);
-    });
-
-    it('returns null or false for unknown ids without touching the version', async () => {
-      expect(await store.getApi('nope')).toBeNull();
-      expect(await store.updateApi('nope', (a) => a)).toBeNull();
-      expect(await store.deleteApi('nope')).toBe(false);
-      expect(await store.setSelector('nope', selector('function select(r,e,n){return n}'))).toBeNull();
-      expect(await store.version()).toBe(0);
-    });
-
-    it('updates through the mutator and keeps id and createdAt whatever it returns', async () => {
-      const api = await store.createApi(apiInput());
-      const updated = await store.updateApi(api.id, (cur) => ({
-        ...cur,
-        id: 'forged',
-        createdAt: '1999-01-01T00:00:00.000Z',
-        retries: 3,
-        timeouts: { ...cur.timeouts, connectMs: 500 },
-      }));
-      expect(updated).not.toBeNull();
-      expect(updated!.id).toBe(api.id);
-      expect(updated!.createdAt).toBe(api.createdAt);
-      expect(updated!.retries).toBe(3);
-      expect(updated!.timeouts).toEqual({ connectMs: 500, headersMs: 30000, bodyMs: 60000 });
-      expect(await store.getApi(api.id)).toEqual(updated);
-      expect(await store.getApi('forged')).toBeNull();
-    });
-
-    it('bumps the config version exactly once per successful write', async () => {
-      expect(await store.version()).toBe(0);
-      const api = await store.createApi(apiInput());
-      expect(await store.version()).toBe(1);
-      await store.updateApi(api.id, (a) => ({ ...a, retries: 2 }));
-      expect(await store.version()).toBe(2);
-      const node = await store.createNode(api.id, nodeInput());
-      expect(await store.version()).toBe(3);
-      await store.updateNode(api.id, node!.id, (n) => ({ ...n, weight: 5 }));
-      expect(await store.version()).toBe(4);
-      await store.putVariable('IP1_enable', 'true');
-      expect(await store.version()).toBe(5);
-      await store.setSelector(api.id, selector('function select(r,e,n){return n}'));
-      expect(await store.version()).toBe(6);
-      await store.deleteNode(api.id, node!.id);
-      expect(await store.version()).toBe(7);
-      await store.deleteVariable('IP1_enable');
-      expect(await store.version()).toBe(8);
-      await store.deleteApi(api.id);
-      expect(await store.version()).toBe(9);
-    });
-
-    it('writes nothing when the mutator throws', async () => {
-      const api = await store.createApi(apiInput());
-      const before = await store.version();
-      await expect(
-        store.updateApi(api.id, () => {
-          throw new Error('changed my mind');
-        }),
-      ).rejects.toThrow('changed my mind');
-      expect(await store.version()).toBe(before);
-      expect(await store.getApi(api.id)).toEqual(api);
-    });
-
-    it('rejects an invalid mutator result with a ZodError and writes nothing', async () => {
-      const api = await store.createApi(apiInput());
-      const before = await store.version();
-      const err = await store.updateApi(api.id, (a) => ({ ...a, retries: 99, path: 'no-slash' })).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(ZodError);
-      const paths = (err as ZodError).issues.map((i) => i.path.join('.')).sort();
-      expect(paths).toEqual(['path', 'retries']);
-      expect(await store.version()).toBe(before);
-      expect(await store.getApi(api.id)).toEqual(api);
-    });
-
-    it('treats API names as unique regardless of case', async () => {
-      const first = await store.createApi(apiInput({ name: 'Orders', path: '/a' }));
-      const err = await store.createApi(apiInput({ name: 'oRDERS', path: '/b' })).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(StoreConflictError);
-      expect((err as StoreConflictError).code).toBe('API_NAME_TAKEN');
-      expect((err as StoreConflictError).conflictingApiId).toBe(first.id);
-      expect(await store.listApis()).toHaveLength(1);
-      expect(await store.version()).toBe(1);
-    });
-
-    it('refuses colliding routes and allows ones that differ in host or methods', async () => {
-      await store.createApi(apiInput({ name: 'a', path: '/x', methods: ['GET', 'POST'] }));
-      const clash = await store.createApi(apiInput({ name: 'b', path: '/x', methods: ['POST', 'PUT'] })).catch((e: unknown) => e);
-      expect(clash).toBeInstanceOf(StoreConflictError);
-      expect((clash as StoreConflictError).code).toBe('ROUTE_CONFLICT');
-      expect((clash as StoreConflictError).message).toContain('POST');
-
-      await store.createApi(apiInput({ name: 'c', path: '/x', methods: ['PUT'] }));
-      await store.createApi(apiInput({ name: 'd', path: '/x', methods: ['GET'], host: 'a.example.com' }));
-      const hostClash = await store
-        .createApi(apiInput({ name: 'e', path: '/x', methods: ['GET'], host: 'A.EXAMPLE.COM' }))
-        .catch((e: unknown) => e);
-      expect((hostClash as StoreConflictError).code).toBe('ROUTE_CONFLICT');
-      expect((await store.listApis()).map((a) => a.name).sort()).toEqual(['a', 'c', 'd']);
-    });
-
-    it('checks conflicts on update too, but never against the API itself', async () => {
-      const a = await store.createApi(apiInput({ name: 'a', path: '/a' }));
-      const b = await store.createApi(apiInput({ name: 'b', path: '/b' }));
-      const before = await store.version();
-
-      await expect(store.updateApi(b.id, (cur) => ({ ...cur, path: '/a' }))).rejects.toMatchObject({ code: 'ROUTE_CONFLICT' });
-      await expect(store.updateApi(b.id, (cur) => ({ ...cur, name: 'A' }))).rejects.toMatchObject({ code: 'API_NAME_TAKEN' });
-      expect(await store.version()).toBe(before);
-      expect(await store.getApi(b.id)).toEqual(b);
-
-      const renamed = await store.updateApi(a.id, (cur) => ({ ...cur, name: 'A', retries: 0 }));
-      expect(renamed!.name).toBe('A');
-    });
-
-    it('deletes an API with its nodes and selector history', async () => {
-      const api = await store.createApi(apiInput());
-      const other = await store.createApi(apiInput({ name: 'other', path: '/other' }));
-      await store.createNode(api.id, nodeInput({ name: 'a' }));
-      await store.createNode(api.id, nodeInput({ name: 'b' }));
-      const kept = await store.createNode(other.id, nodeInput({ name: 'kept' }));
-      await store.setSelector(api.id, selector('function select(r,e,n){return n}'));
-
-      expect(await store.deleteApi(api.id)).toBe(true);
-      expect(await store.getApi(api.id)).toBeNull();
-      expect(await store.listNodes(api.id)).toEqual([]);
-      expect(await store.listSelectorVersions(api.id)).toEqual([]);
-      raw((db) => {
-        expect(db.prepare('SELECT COUNT(*) FROM nodes WHERE api_id = ?').pluck().get(api.id)).toBe(0);
-        expect(db.prepare('SELECT COUNT(*) FROM selector_versions WHERE api_id = ?').pluck().get(api.id)).toBe(0);
-      });
-      expect(await store.listNodes(other.id)).toEqual([kept]);
-    });
-  });
-
-  describe('nodes', () => {
-    it('creates, lists in creation order, updates and deletes nodes', async () => {
-      const api = await store.createApi(apiInput());
-      const names = ['zeta', 'alpha', 'mid'];
-      const created = [];
-      for (const name of names) created.push(await store.createNode(api.id, nodeInput({ name })));
-      expect((await store.listNodes(api.id)).map((n) => n.name)).toEqual(names);
-
-      const first = created[0]!;
-      expect(first.enabled).toBe(true);
-      expect(first.weight).toBe(1);
-      expect(first.apiId).toBe(api.id);
-      expect(await store.getNode(api.id, first.id)).toEqual(first);
-
-      const rules = [{ variable: 'IP1_enable', op: 'eq' as const, value: 'true' }];
-      const updated = await store.updateNode(api.id, first.id, (n) => ({ ...n, enabled: false, tags: ['temp'], rules, apiId: 'x' }));
-      expect(updated).toMatchObject({ enabled: false, tags: ['temp'], rules, apiId: api.id });
-      expect(await store.getNode(api.id, first.id)).toEqual(updated);
-      // An update keeps the node's place.
-      expect((await store.listNodes(api.id)).map((n) => n.name)).toEqual(names);
-
-      expect(await store.deleteNode(api.id, first.id)).toBe(true);
-      expect(await store.deleteNode(api.id, first.id)).toBe(false);
-      expect((await store.listNodes(api.id)).map((n) => n.name)).toEqual(['alpha', 'mid']);
-      const last = await store.createNode(api.id, nodeInput({ name: 'last' }));
-      expect((await store.listNodes(api.id)).map((n) => n.id).at(-1)).toBe(last!.id);
-    });
-
-    it('returns null for a node of an unknown API or an unknown node, without a version bump', async () => {
-      const api = await store.createApi(apiInput());
-      const node = await store.createNode(api.id, nodeInput());
-      const other = await store.createApi(apiInput({ name: 'other', path: '/other' }));
-      const before = await store.version();
-      expect(await store.createNode('missing', nodeInput())).toBeNull();
-      expect(await store.getNode(other.id, node!.id)).toBeNull();
-      expect(await store.updateNode(other.id, node!.id, (n) => n)).toBeNull();
-      expect(await store.deleteNode(other.id, node!.id)).toBe(false);
-      expect(await store.version()).toBe(before);
-    });
-
-    it('rejects an invalid node from a mutator and writes nothing', async () => {
-      const api = await store.createApi(apiInput());
-      const node = await store.createNode(api.id, nodeInput());
-      const before = await store.version();
-      await expect(
-        store.updateNode(api.id, node!.id, (n) => ({ ...n, weight: 0, connector: { kind: 'simple-url', url: 'ftp://x' } })),
-      ).rejects.toBeInstanceOf(ZodError);
-      expect(await store.version()).toBe(before);
-      expect(await store.getNode(api.id, node!.id)).toEqual(node);
-    });
-  });
-
-  describe('variables', () => {
-    it('creates, replaces, lists by name and deletes variables', async () => {
-      const a = await store.putVariable('IP1_enable', 'true');
-      expect(a).toMatchObject({ name: 'IP1_enable', value: 'true' });
-      await store.putVariable('A_first', 'x');
-      const replaced = await store.putVariable('IP1_enable', 'false');
-      expect(replaced.value).toBe('false');
-      expect(await store.getVariable('IP1_enable')).toEqual(replaced);
-      expect((await store.listVariables()).map((v) => v.name)).toEqual(['A_first', 'IP1_enable']);
-      expect(await store.deleteVariable('IP1_enable')).toBe(true);
-      expect(await store.deleteVariable('IP1_enable')).toBe(false);
-      expect(await store.getVariable('IP1_enable')).toBeNull();
-      expect(await store.version()).toBe(4);
-    });
-
-    it('refuses an invalid variable name without writing', async () => {
-      await expect(store.putVariable('1bad', 'x')).rejects.toBeInstanceOf(ZodError);
-      expect(await store.version()).toBe(0);
-      expect(await store.listVariables()).toEqual([]);
-    });
-  });
-
-  describe('selectors', () => {
-    it('records every save, newest first, and keeps only the last 20', async () => {
-      const api = await store.createApi(apiInput());
-      for (let i = 1; i <= 25; i++) await store.setSelector(api.id, selector(`function select(r,e,n){return n} // ${i}`));
-      await store.setSelector(api.id, null);
-
-      const versions = await store.listSelectorVersions(api.id);
-      expect(versions).toHaveLength(20);
-      expect(versions.map((v) => v.version)).toEqual(Array.from({ length: 20 }, (_, i) => 26 - i));
-      expect(versions[0]!.selector).toBeNull();
-      expect(versions[1]!.selector!.code).toContain('// 25');
-      expect(versions.at(-1)!.selector!.code).toContain('// 7');
-      raw((db) => expect(db.prepare('SELECT COUNT(*) FROM selector_versions').pluck().get()).toBe(20));
-      expect((await store.getApi(api.id))!.selector).toBeNull();
-    });
-
-    it('fills selector defaults and records selectors set at creation or through updateApi', async () => {
-      const api = await store.createApi(apiInput({ selector: { code: 'function select(r,e,n){return n}' } }));
-      expect(api.selector).toEqual(selector('function select(r,e,n){return n}'));
-      await store.updateApi(api.id, (a) => ({ ...a, retries: 4 }));
-      await store.updateApi(api.id, (a) => ({ ...a, selector: { ...a.selector!, timeoutMs: 50 } }));
-      const versions = await store.listSelectorVersions(api.id);
-      expect(versions.map((v) => [v.version, v.selector?.timeoutMs])).toEqual([
-        [2, 50],
-        [1, 20],
-      ]);
-    });
-
-    it('leaves the API and version untouched when recording the history fails mid-way', async () => {
-      const api = await store.createApi(apiInput({ selector: { code: 'function select(r,e,n){return n}' } }));
-      const before = await store.version();
+  return {
+    store: opened[0]!,
+    async openAnother() {
+      const store = await openSqliteStore(file);
+      opened.push(store);
+      return store;
+    },
+    async countRows(table, apiId) {
+      return raw((db) =>
+        apiId === undefined
+          ? (db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number)
+          : (db.prepare(`SELECT COUNT(*) FROM ${table} WHERE api_id = ?`).pluck().get(apiId) as number),
+      );
+    },
+    async breakSelectorHistory() {
       raw((db) => db.exec("CREATE TRIGGER fail_history BEFORE INSERT ON selector_versions BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"));
+    },
+    async dispose() {
+      for (const store of opened) await store.close();
+      dir.remove();
+    },
+  };
+}
 
-      await expect(store.setSelector(api.id, selector('function select(r,e,n){return []}'))).rejects.toThrow('disk on fire');
-      expect(await store.version()).toBe(before);
-      expect(await store.getApi(api.id)).toEqual(api);
-      expect(await store.listSelectorVersions(api.id)).toHaveLength(1);
-    });
-  });
-
-  describe('loadConfig and persistence', () => {
-    it('loads everything at one version and survives a reopen', async () => {
-      const api = await store.createApi(apiInput());
-      const n1 = await store.createNode(api.id, nodeInput({ name: 'n1', tags: ['temp'] }));
-      const n2 = await store.createNode(api.id, nodeInput({ name: 'n2', rules: [{ variable: 'v', op: 'in', value: ['a', 'b'] }] }));
-      const v = await store.putVariable('v', 'a');
-
-      const config = await store.loadConfig();
-      expect(config).toEqual({ version: 4, apis: [api], nodes: [n1, n2], variables: [v] });
-      for (const a of config.apis) Api.parse(a);
-      for (const n of config.nodes) Node.parse(n);
-
-      await store.close();
-      store = await openSqliteStore(file);
-      expect(await store.loadConfig()).toEqual(config);
-    });
-
-    it('sees writes made through another connection to the same file', async () => {
-      const other = await openSqliteStore(file);
-      try {
-        await other.createApi(apiInput());
-        await store.putVariable('x', '1');
-        expect(await store.version()).toBe(2);
-        expect(await other.version()).toBe(2);
-        expect((await store.loadConfig()).apis).toHaveLength(1);
-        await expect(store.createApi(apiInput({ path: '/elsewhere' }))).rejects.toMatchObject({ code: 'API_NAME_TAKEN' });
-      } finally {
-        await other.close();
-      }
-    });
-  });
-});
+describeStoreContract('SqliteStore', { fresh: freshSqlite });

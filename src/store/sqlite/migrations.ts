@@ -1,11 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
+import type { Migration } from '../migration.js';
 
-/** One schema step; applied once, in order, in its own transaction. */
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+export type { Migration } from '../migration.js';
 
 // SQL kept to what PostgreSQL also accepts: TEXT ids and ISO 8601 timestamps, nested fields as JSON
 // text, BOOLEAN/BIGINT column types (SQLite stores them as integers).

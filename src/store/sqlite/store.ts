@@ -19,7 +19,7 @@ import {
   type NodeRow,
   type SelectorVersionRow,
   type VariableRow,
-} from './rows.js';
+} from '../rows.js';
 
 /** How long a write waits for another process's write lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5_000;

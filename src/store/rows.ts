@@ -1,11 +1,20 @@
-import { Api } from '../../model/api.js';
-import { Node } from '../../model/node.js';
-import { SelectorConfig } from '../../model/selector.js';
-import { Variable } from '../../model/variable.js';
-import type { SelectorVersion } from '../store.js';
-import { apiNameKey } from '../conflicts.js';
+import { Api } from '../model/api.js';
+import { Node } from '../model/node.js';
+import { SelectorConfig } from '../model/selector.js';
+import { Variable } from '../model/variable.js';
+import type { SelectorVersion } from './store.js';
+import { apiNameKey } from './conflicts.js';
 
-/** An `apis` row as SQLite returns it. */
+// The row mapping every driver shares: both schemas store the same columns with the same meaning
+// (JSON as text, ISO 8601 timestamps as text). Only booleans differ on the way out.
+
+/**
+ * A stored boolean: SQLite returns 0/1, PostgreSQL true/false. Rows are written with 0/1, which both
+ * accept (PostgreSQL reads the text '1'/'0' as a boolean).
+ */
+export type SqlBoolean = number | boolean;
+
+/** An `apis` row as a driver returns it. */
 export interface ApiRow {
   id: string;
   name: string;
@@ -13,7 +22,7 @@ export interface ApiRow {
   host: string | null;
   methods: string;
   path: string;
-  strip_prefix: number;
+  strip_prefix: SqlBoolean;
   algorithm: string;
   timeouts: string;
   retries: number;
@@ -23,14 +32,14 @@ export interface ApiRow {
   updated_at: string;
 }
 
-/** A `nodes` row as SQLite returns it (position is set by the store, not by the model). */
+/** A `nodes` row as a driver returns it (position is set by the store, not by the model). */
 export interface NodeRow {
   id: string;
   api_id: string;
   position: number;
   name: string;
   connector: string;
-  enabled: number;
+  enabled: SqlBoolean;
   weight: number;
   tags: string;
   rules: string;
@@ -64,7 +73,7 @@ export function apiFromRow(row: ApiRow): Api {
     host: row.host,
     methods: JSON.parse(row.methods),
     path: row.path,
-    stripPrefix: row.strip_prefix !== 0,
+    stripPrefix: fromSqlBoolean(row.strip_prefix),
     algorithm: row.algorithm,
     timeouts: JSON.parse(row.timeouts),
     retries: row.retries,
@@ -102,7 +111,7 @@ export function nodeFromRow(row: NodeRow): Node {
     apiId: row.api_id,
     name: row.name,
     connector: JSON.parse(row.connector),
-    enabled: row.enabled !== 0,
+    enabled: fromSqlBoolean(row.enabled),
     weight: row.weight,
     tags: JSON.parse(row.tags),
     rules: JSON.parse(row.rules),
@@ -146,4 +155,8 @@ export function selectorVersionFromRow(row: SelectorVersionRow): SelectorVersion
 /** The stored text of a selector (null clears it). */
 export function selectorToText(selector: SelectorConfig | null): string | null {
   return selector === null ? null : JSON.stringify(selector);
+}
+
+function fromSqlBoolean(value: SqlBoolean): boolean {
+  return value === true || value === 1;
 }

@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { Migration } from '../migration.js';
+import { assertSchemaName, quoteIdent } from './connection.js';
+
+// The same versions, names and logical schema as the SQLite list (a test holds them equal). Types:
+// TEXT ids; timestamps as ISO 8601 TEXT and nested fields (methods, timeouts, connector, tags, rules,
+// selector) as JSON TEXT, exactly as SQLite stores them, so both drivers share the row mapping and
+// nothing needs JSON operators; BOOLEAN and BIGINT as declared. Keys and ordered columns use the "C"
+// collation so uniqueness and ORDER BY are bytewise, as in SQLite, whatever the database's locale.
+/** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE meta (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        config_version BIGINT NOT NULL
+      );
+      INSERT INTO meta (id, config_version) VALUES (1, 0);
+
+      CREATE TABLE apis (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT COLLATE "C" NOT NULL UNIQUE,
+        host TEXT COLLATE "C",
+        methods TEXT NOT NULL,
+        path TEXT COLLATE "C" NOT NULL,
+        strip_prefix BOOLEAN NOT NULL,
+        algorithm TEXT NOT NULL,
+        timeouts TEXT NOT NULL,
+        retries INTEGER NOT NULL,
+        max_body_bytes BIGINT NOT NULL,
+        selector TEXT,
+        created_at TEXT COLLATE "C" NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX apis_path ON apis (path);
+
+      CREATE TABLE nodes (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        api_id TEXT COLLATE "C" NOT NULL REFERENCES apis (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        connector TEXT NOT NULL,
+        enabled BOOLEAN NOT NULL,
+        weight INTEGER NOT NULL,
+        tags TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (api_id, position)
+      );
+
+      CREATE TABLE variables (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+
+      CREATE TABLE selector_versions (
+        api_id TEXT COLLATE "C" NOT NULL REFERENCES apis (id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        selector TEXT,
+        saved_at TEXT NOT NULL,
+        PRIMARY KEY (api_id, version)
+      );
+    `,
+  },
+];
+
+// First key of the two-int advisory lock ('isog'); the second is derived from the schema, so stores
+// in different schemas of one database migrate independently.
+const LOCK_CLASS = 0x69736f67;
+
+/** The advisory lock key pair that guards migrating `schema`. */
+function lockKey(schema: string): [number, number] {
+  return [LOCK_CLASS, createHash('sha256').update(schema).digest().readInt32BE(0)];
+}
+
+/**
+ * Brings the schema to the newest version, applying each missing migration once in its own
+ * transaction; returns the versions applied. `client` is a dedicated connection whose search_path
+ * starts with `schema` (created here if missing); undefined means the connection's current schema.
+ * Safe when several processes start at once: they take turns on a session-level advisory lock, and
+ * whoever comes second finds the work done.
+ */
+export async function migrate(
+  client: pg.ClientBase,
+  schema?: string,
+  list: readonly Migration[] = migrations,
+): Promise<number[]> {
+  if (schema !== undefined) assertSchemaName(schema);
+  const target = schema ?? (await currentSchema(client));
+  if (target === null) throw new Error('none of the schemas on the PostgreSQL search_path exists; give the store a schema');
+
+  const key = lockKey(target);
+  await client.query('SELECT pg_advisory_lock($1, $2)', key);
+  try {
+    if (schema !== undefined) {
+      // Under the lock: concurrent CREATE SCHEMA IF NOT EXISTS can still fail on a duplicate key.
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+      const active = await currentSchema(client);
+      if (active !== schema) throw new Error(`the connection's search_path does not start with schema "${schema}" (it resolves to ${active})`);
+    }
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        applied_at TEXT NOT NULL
+      )
+    `);
+    const { rows } = await client.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+    const newest = rows[0]?.v ?? null;
+    const known = list.at(-1)?.version ?? 0;
+    if (newest !== null && newest > known) {
+      throw new Error(`database schema version ${newest} is newer than this isogate supports (${known}); upgrade isogate`);
+    }
+
+    const applied: number[] = [];
+    for (const m of list) {
+      if (await applyOne(client, m)) applied.push(m.version);
+    }
+    return applied;
+  } finally {
+    // Closing the session would release it too; unlocking keeps a reused connection clean.
+    await client.query('SELECT pg_advisory_unlock($1, $2)', key).catch(() => undefined);
+  }
+}
+
+/** Applies one migration in its own transaction unless it is recorded already; true when applied. */
+async function applyOne(client: pg.ClientBase, m: Migration): Promise<boolean> {
+  await client.query('BEGIN');
+  try {
+    const done = await client.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
+    if (done.rowCount === 0) {
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      ]);
+    }
+    await client.query('COMMIT');
+    return done.rowCount === 0;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+async function currentSchema(client: pg.ClientBase): Promise<string | null> {
+  const { rows } = await client.query<{ s: string | null }>('SELECT current_schema() AS s');
+  return rows[0]?.s ?? null;
+}
