@@ -42,10 +42,14 @@ export interface SelectorFailure {
   column?: number;
 }
 
-/** Result of one call: indices into the candidate list passed in, or a failure. */
+/**
+ * Result of one call: the picked catalog indices (a subset of the candidates passed in, in the
+ * order the script returned them), or a failure. `durationUs` is the wait the caller saw;
+ * `runUs`, when present, is the time spent inside the isolate.
+ */
 export type SelectOutcome =
-  | { ok: true; picked: number[]; durationUs: number }
-  | { ok: false; error: SelectorFailure; durationUs: number };
+  | { ok: true; picked: number[]; durationUs: number; runUs?: number }
+  | { ok: false; error: SelectorFailure; durationUs: number; runUs?: number };
 
 /** The result of a trial run (`PUT …/selector` checks and `POST …/selector/test`). */
 export interface TrialResult {
@@ -67,6 +71,10 @@ export interface SelectorStatus {
   quarantinedAt: string | null;
   /** Newest first, at most 10. */
   lastErrors: Array<SelectorFailure & { at: string }>;
+  /** Calls answered `quarantined` without running (included in `failures`). */
+  skipped?: number;
+  /** console.log lines dropped by the per-API rate limit. */
+  consoleDropped?: number;
 }
 
 /** Identifies one loaded selector version; the same code and limits share one compiled script. */

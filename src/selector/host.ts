@@ -1,0 +1,290 @@
+/**
+ * Sandbox host: the child process that runs selectors (started by host-process.ts, never imported).
+ *
+ * It answers requests strictly in arrival order and writes every reply with a synchronous write the
+ * moment it is known, so that when a script takes the process down (a V8 abort cannot be caught)
+ * every earlier answer has already reached the gateway and the oldest unanswered request is the one
+ * that killed it.
+ */
+import { writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { IsolateRunner, type ConsoleOutput } from './isolate-runner.js';
+import { FrameReader, REPLY_FD, REQUEST_FD, Tag, encodeFrame } from './protocol.js';
+import { FailureWindow, countsTowardsQuarantine, type QuarantinePolicy } from './quarantine.js';
+import { LineBudget } from './rate-limit.js';
+import type { SelectorConfig } from '../model/selector.js';
+import type { SelectorFailure, SelectorNode, SelectorRequest, TrialResult } from './types.js';
+
+/** How long a reply write may wait for the gateway to drain the pipe before the host gives up. */
+const WRITE_STALL_LIMIT_MS = 30_000;
+
+interface Program {
+  id: number;
+  runner: IsolateRunner;
+  window: FailureWindow;
+  quarantined: boolean;
+  budget: LineBudget;
+  /** Console lines dropped here and not yet reported. */
+  unreported: number;
+  reportedAt: number;
+  datasets: Set<number>;
+}
+
+const programs = new Map<number, Program>();
+const datasets = new Map<number, Program>();
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Writes all of `frame`; the reply fd is a blocking socket, so EAGAIN only comes if a platform made it non-blocking. */
+function writeAll(frame: Buffer): void {
+  let off = 0;
+  let stalledMs = 0;
+  while (off < frame.length) {
+    try {
+      off += writeSync(REPLY_FD, frame, off, frame.length - off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || stalledMs >= WRITE_STALL_LIMIT_MS) throw err;
+      Atomics.wait(sleeper, 0, 0, 1);
+      stalledMs++;
+    }
+  }
+}
+
+let answered = 0;
+
+/** Writes the one answer (R, E, A or J) a request gets. */
+function reply(text: string): void {
+  writeAll(encodeFrame(text));
+  answered++;
+}
+
+/** Writes a notice (console lines, ready), which answers no request. */
+function notice(text: string): void {
+  writeAll(encodeFrame(text));
+}
+
+function failed(opId: string, runUs: number, failure: SelectorFailure): void {
+  reply(`${Tag.failed}${opId}\t${runUs}\t${JSON.stringify(failure)}`);
+}
+
+function forwardConsole(program: Program, output: ConsoleOutput, now: number): void {
+  program.unreported += output.dropped;
+  const lines: string[] = [];
+  for (const line of output.lines) {
+    if (program.budget.take(now)) lines.push(line);
+    else program.unreported++;
+  }
+  // A script that only prints dropped lines reports its drops at most once a second.
+  if (lines.length === 0 && (program.unreported === 0 || now - program.reportedAt < 1000)) return;
+  notice(`${Tag.console}${program.id}\t${program.unreported}\t${JSON.stringify(lines)}`);
+  program.unreported = 0;
+  program.reportedAt = now;
+}
+
+/** Splits "X<f0>\t<f1>\t…" into `count` fields; the last one keeps any further tabs. */
+function fields(msg: string, count: number): string[] {
+  const out: string[] = [];
+  let start = 1;
+  for (let i = 0; i < count - 1; i++) {
+    const tab = msg.indexOf('\t', start);
+    if (tab < 0) break;
+    out.push(msg.slice(start, tab));
+    start = tab + 1;
+  }
+  out.push(msg.slice(start));
+  return out;
+}
+
+function onCall(msg: string): void {
+  const t1 = msg.indexOf('\t');
+  const t2 = msg.indexOf('\t', t1 + 1);
+  const t3 = msg.indexOf('\t', t2 + 1);
+  const opId = msg.slice(1, t1);
+  const datasetId = Number(msg.slice(t1 + 1, t2));
+  const program = datasets.get(datasetId);
+  if (program === undefined) {
+    failed(opId, 0, { kind: 'unavailable', message: 'the selector is not loaded in this sandbox process' });
+    return;
+  }
+  if (program.quarantined) {
+    failed(opId, 0, { kind: 'quarantined', message: 'the selector is quarantined after repeated failures' });
+    return;
+  }
+  const result = program.runner.call(datasetId, msg.slice(t2 + 1, t3), msg.slice(t3 + 1));
+  if (result.console !== null) forwardConsole(program, result.console, Date.now());
+  if (result.ok) {
+    reply(`${Tag.ok}${opId}\t${result.runUs}\t${result.positions}`);
+    return;
+  }
+  // Stop running a failing script at once rather than working through its queued calls; the gateway
+  // reaches the same verdict from the same failures.
+  if (countsTowardsQuarantine(result.failure.kind) && program.window.record(Date.now())) program.quarantined = true;
+  failed(opId, result.runUs, result.failure);
+}
+
+function onProgram(msg: string): void {
+  const [opId = '', programId, timeoutMs, memoryMb, failures, windowMs, consoleRate, codeJson = '""'] = fields(msg, 8);
+  const id = Number(programId);
+  const runner = new IsolateRunner(JSON.parse(codeJson) as string, Number(timeoutMs), Number(memoryMb));
+  const started = runner.start();
+  if (started.failure !== null) {
+    runner.dispose();
+    failed(opId, 0, started.failure);
+    return;
+  }
+  dropProgram(id);
+  const policy: QuarantinePolicy = { failures: Number(failures), windowMs: Number(windowMs) };
+  const program: Program = {
+    id,
+    runner,
+    window: new FailureWindow(policy),
+    quarantined: false,
+    budget: new LineBudget(Number(consoleRate)),
+    unreported: 0,
+    reportedAt: 0,
+    datasets: new Set(),
+  };
+  programs.set(id, program);
+  if (started.console !== null) forwardConsole(program, started.console, Date.now());
+  reply(`${Tag.ack}${opId}`);
+}
+
+function onDataset(msg: string): void {
+  const [opId = '', programId, datasetId, catalogJson = '[]', envJson = '{}'] = fields(msg, 5);
+  const program = programs.get(Number(programId));
+  if (program === undefined) {
+    failed(opId, 0, { kind: 'unavailable', message: 'the selector is not loaded in this sandbox process' });
+    return;
+  }
+  const id = Number(datasetId);
+  const failure = program.runner.loadDataset(id, catalogJson, envJson);
+  if (failure !== null) {
+    failed(opId, 0, failure);
+    return;
+  }
+  program.datasets.add(id);
+  datasets.set(id, program);
+  reply(`${Tag.ack}${opId}`);
+}
+
+function dropProgram(id: number): void {
+  const program = programs.get(id);
+  if (program === undefined) return;
+  programs.delete(id);
+  for (const datasetId of program.datasets) datasets.delete(datasetId);
+  program.runner.dispose();
+}
+
+function onDropDataset(msg: string): void {
+  const [opId = '', datasetId] = fields(msg, 2);
+  const id = Number(datasetId);
+  const program = datasets.get(id);
+  if (program !== undefined) {
+    datasets.delete(id);
+    program.datasets.delete(id);
+    program.runner.dropDataset(id);
+  }
+  reply(`${Tag.ack}${opId}`);
+}
+
+function onDropProgram(msg: string): void {
+  const [opId = '', programId] = fields(msg, 2);
+  dropProgram(Number(programId));
+  reply(`${Tag.ack}${opId}`);
+}
+
+interface TrialPayload {
+  config: Pick<SelectorConfig, 'code' | 'timeoutMs' | 'memoryMb'>;
+  request: SelectorRequest;
+  env: Record<string, string>;
+  nodes: SelectorNode[];
+}
+
+function consoleLines(output: ConsoleOutput | null, into: string[]): void {
+  if (output === null) return;
+  into.push(...output.lines);
+  if (output.dropped > 0) into.push(`… ${output.dropped} more console lines dropped`);
+}
+
+/** Compiles fresh, runs once, disposes; nothing is kept between trials. */
+function trial(payload: TrialPayload): TrialResult {
+  const { config, request, env, nodes } = payload;
+  const printed: string[] = [];
+  const runner = new IsolateRunner(config.code, config.timeoutMs, config.memoryMb);
+  try {
+    const started = runner.start();
+    consoleLines(started.console, printed);
+    if (started.failure !== null) return { ok: false, picked: [], error: started.failure, durationUs: 0, console: printed };
+    const loadFailure = runner.loadDataset(0, JSON.stringify(nodes), JSON.stringify(env));
+    if (loadFailure !== null) return { ok: false, picked: [], error: loadFailure, durationUs: 0, console: printed };
+    const result = runner.call(0, nodes.map((_, i) => i).join(','), JSON.stringify(request));
+    consoleLines(result.console, printed);
+    if (!result.ok) return { ok: false, picked: [], error: result.failure, durationUs: result.runUs, console: printed };
+    const picked = result.positions === '' ? [] : result.positions.split(',').map((p) => nodes[Number(p)]!.id);
+    return { ok: true, picked, durationUs: result.runUs, console: printed };
+  } finally {
+    runner.dispose();
+  }
+}
+
+function onTrial(msg: string): void {
+  const [opId = '', payloadJson = '{}'] = fields(msg, 2);
+  reply(`${Tag.trialResult}${opId}\t${JSON.stringify(trial(JSON.parse(payloadJson) as TrialPayload))}`);
+}
+
+function dispatch(msg: string): void {
+  switch (msg[0]) {
+    case Tag.call:
+      return onCall(msg);
+    case Tag.program:
+      return onProgram(msg);
+    case Tag.dataset:
+      return onDataset(msg);
+    case Tag.dropDataset:
+      return onDropDataset(msg);
+    case Tag.dropProgram:
+      return onDropProgram(msg);
+    case Tag.trial:
+      return onTrial(msg);
+    default:
+      throw new Error(`unknown sandbox request ${JSON.stringify(msg.slice(0, 20))}`);
+  }
+}
+
+/** Runs one request; a bug here still answers it, so the gateway's request order stays in step. */
+function dispatchSafely(msg: string): void {
+  const before = answered;
+  try {
+    dispatch(msg);
+  } catch (err) {
+    if (answered !== before) throw err;
+    const tab = msg.indexOf('\t');
+    failed(msg.slice(1, tab < 0 ? msg.length : tab), 0, {
+      kind: 'unavailable',
+      message: `sandbox error: ${err instanceof Error ? err.message : String(err)}`,
+    });
+  }
+}
+
+function onFrame(buf: Buffer, start: number, end: number): void {
+  const text = buf.toString('utf8', start, end);
+  let from = 0;
+  // Bounded by the frame length: every turn consumes at least one character.
+  while (from <= text.length) {
+    let nl = text.indexOf('\n', from);
+    if (nl < 0) nl = text.length;
+    if (nl > from) dispatchSafely(text.slice(from, nl));
+    from = nl + 1;
+  }
+}
+
+// A terminal's Ctrl-C reaches the whole process group; the gateway decides when hosts end (it closes
+// the request pipe or kills them), so a host must not die under a call it would then be blamed for.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
+
+const reader = new FrameReader(onFrame);
+const input = new Socket({ fd: REQUEST_FD, readable: true, writable: false });
+input.on('data', (chunk: Buffer) => reader.push(chunk));
+input.on('end', () => process.exit(0));
+input.on('error', () => process.exit(0));
+notice(`${Tag.ready}${process.pid}`);

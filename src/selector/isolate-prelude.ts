@@ -1,0 +1,197 @@
+/** File name the user's script is compiled under; error locations are read back from it. */
+export const SCRIPT_NAME = 'selector.js';
+
+/** console.log lines one run keeps (the rest are counted as dropped). */
+export const MAX_LINES_PER_RUN = 50;
+/** Longest console line kept, in characters. */
+export const MAX_LINE_CHARS = 1000;
+/** Candidate lists remembered per catalog before the cache starts over. */
+export const MAX_CACHED_CANDIDATE_SETS = 256;
+
+/**
+ * Source evaluated in every selector isolate before the user's script. It evaluates to an object of
+ * closures the host calls through references: bind, load, drop, call, takeConsole.
+ *
+ * Everything it relies on is captured before user code runs, so a script that overwrites
+ * `JSON.parse` or `Array.prototype.slice` only breaks itself; the host still checks every position
+ * it returns. It removes the few globals that reach outside a single thread (SharedArrayBuffer,
+ * Atomics, WebAssembly) and installs a frozen `console` that buffers lines.
+ *
+ * `call` returns one string: "-" or "+<n>:<n chars of console JSON>", then "=<positions>" on success
+ * or "!<kind>\t<line>\t<column>\t<message>" when the script threw or returned the wrong shape.
+ */
+export const PRELUDE = `(function () {
+  'use strict';
+  const g = globalThis;
+  const uncurry = (f) => Function.prototype.call.bind(f);
+  const parse = JSON.parse;
+  const stringify = JSON.stringify;
+  const freeze = Object.freeze;
+  const create = Object.create;
+  const defineProperty = Object.defineProperty;
+  const isArray = Array.isArray;
+  const toStr = String;
+  const indirectEval = eval;
+  const slice = uncurry(Array.prototype.slice);
+  const split = uncurry(String.prototype.split);
+  const strSlice = uncurry(String.prototype.slice);
+  const exec = uncurry(RegExp.prototype.exec);
+  const RangeErr = RangeError;
+  const LOCATION = /${SCRIPT_NAME.replace('.', '\\.')}:(\\d+):(\\d+)/;
+  const MAX_LINES = ${MAX_LINES_PER_RUN};
+  const MAX_LINE = ${MAX_LINE_CHARS};
+  const MAX_CACHED = ${MAX_CACHED_CANDIDATE_SETS};
+
+  delete g.SharedArrayBuffer;
+  delete g.Atomics;
+  delete g.WebAssembly;
+
+  let lines = [];
+  let dropped = 0;
+  function show(v) {
+    if (typeof v === 'string') return v;
+    try { const s = stringify(v); if (typeof s === 'string') return s; } catch (e) {}
+    try { return toStr(v); } catch (e) { return '[unprintable]'; }
+  }
+  function log() {
+    if (lines.length >= MAX_LINES) { dropped++; return; }
+    let s = '';
+    for (let i = 0; i < arguments.length; i++) s += (i === 0 ? '' : ' ') + show(arguments[i]);
+    if (s.length > MAX_LINE) s = strSlice(s, 0, MAX_LINE) + '\\u2026';
+    lines[lines.length] = s;
+  }
+  defineProperty(g, 'console', {
+    value: freeze({ log: log, info: log, warn: log, error: log, debug: log }),
+    writable: false, configurable: false, enumerable: false,
+  });
+
+  function takeConsole() {
+    if (lines.length === 0 && dropped === 0) return '';
+    const out = stringify([dropped, lines]);
+    lines = [];
+    dropped = 0;
+    return out;
+  }
+  function withConsole(body) {
+    const c = takeConsole();
+    return c === '' ? '-' + body : '+' + c.length + ':' + c + body;
+  }
+
+  let select = null;
+  function bind() {
+    const f = indirectEval('typeof select === "function" ? select : undefined');
+    if (typeof f !== 'function') return false;
+    select = f;
+    return true;
+  }
+
+  let datasets = create(null);
+  function load(id, catalogJson, envJson) {
+    const raw = parse(catalogJson);
+    const nodes = [];
+    for (let i = 0; i < raw.length; i++) {
+      const n = raw[i];
+      nodes[i] = freeze({ id: n.id, name: n.name, url: n.url, weight: n.weight, tags: freeze(n.tags) });
+    }
+    datasets[id] = { nodes: nodes, env: freeze(parse(envJson)), cache: create(null), cached: 0 };
+  }
+  function drop(id) {
+    delete datasets[id];
+  }
+
+  function entryFor(d, cands) {
+    const hit = d.cache[cands];
+    if (hit !== undefined) return hit;
+    const list = cands === '' ? [] : split(cands, ',');
+    const nodes = [];
+    const pos = create(null);
+    for (let i = 0; i < list.length; i++) {
+      const n = d.nodes[+list[i]];
+      if (n === undefined) return null;
+      nodes[i] = n;
+      if (pos[n.id] === undefined) pos[n.id] = i;
+    }
+    const entry = { nodes: freeze(nodes), pos: pos, mark: [], gen: 0 };
+    if (d.cached >= MAX_CACHED) { d.cache = create(null); d.cached = 0; }
+    d.cache[cands] = entry;
+    d.cached++;
+    return entry;
+  }
+
+  function describe(v) {
+    return v === null ? 'null' : isArray(v) ? 'an array' : typeof v;
+  }
+  function quote(id) {
+    return stringify(id.length > 100 ? strSlice(id, 0, 100) + '\\u2026' : id);
+  }
+  function convert(out, entry) {
+    if (!isArray(out)) {
+      return '!bad-result\\t\\t\\tselect must return an array of nodes or node ids, got ' + describe(out);
+    }
+    if (entry.gen > 1e9) { entry.mark = []; entry.gen = 0; }
+    const gen = ++entry.gen;
+    const n = out.length;
+    let s = '';
+    let first = true;
+    for (let i = 0; i < n; i++) {
+      const v = out[i];
+      let id;
+      if (typeof v === 'string') id = v;
+      else if (v !== null && typeof v === 'object') id = v.id;
+      if (typeof id !== 'string') {
+        return '!bad-result\\t\\t\\telement ' + i + ' of the result is not a node or a node id (' + describe(v) + ')';
+      }
+      const p = entry.pos[id];
+      if (p === undefined) return '!bad-result\\t\\t\\t' + quote(id) + ' is not one of the nodes given';
+      if (entry.mark[p] !== gen) {
+        entry.mark[p] = gen;
+        s = first ? '' + p : s + ',' + p;
+        first = false;
+      }
+    }
+    return '=' + s;
+  }
+
+  function thrown(err) {
+    let kind = 'throw';
+    let message;
+    let line = '';
+    let column = '';
+    try {
+      if (err !== null && typeof err === 'object') {
+        const name = err.name;
+        const msg = err.message;
+        const stack = err.stack;
+        message = (typeof name === 'string' && name !== '' ? name + ': ' : '') + (typeof msg === 'string' ? msg : show(err));
+        if (typeof stack === 'string') {
+          const m = exec(LOCATION, stack);
+          if (m !== null) { line = m[1]; column = m[2]; }
+        }
+        if (err instanceof RangeErr && msg === 'Array buffer allocation failed') kind = 'memory';
+      } else message = 'threw ' + show(err);
+    } catch (e) {
+      message = 'threw a value that cannot be printed';
+    }
+    if (message.length > 500) message = strSlice(message, 0, 500) + '\\u2026';
+    return '!' + kind + '\\t' + line + '\\t' + column + '\\t' + message;
+  }
+
+  function call(id, cands, requestJson) {
+    lines = [];
+    dropped = 0;
+    const d = datasets[id];
+    if (d === undefined) return '-!unavailable\\t\\t\\tthe catalog is not loaded in this sandbox';
+    const entry = entryFor(d, cands);
+    if (entry === null) return '-!unavailable\\t\\t\\tinvalid candidate list';
+    const request = parse(requestJson);
+    let body;
+    try {
+      body = convert(select(request, d.env, slice(entry.nodes)), entry);
+    } catch (err) {
+      body = thrown(err);
+    }
+    return withConsole(body);
+  }
+
+  return freeze({ bind: bind, load: load, drop: drop, call: call, takeConsole: takeConsole });
+})()`;
