@@ -9,4 +9,8 @@ export interface AdminDeps {
   token: string;
   runtime: AdminRuntime;
   logger: Logger;
+  /** The built web console served at `/` (default `web/dist` under the package root). */
+  consoleDir?: string;
+  /** Where `GET /admin/selector-templates` reads its `*.js` files (default `scripts-examples/`). */
+  templatesDir?: string;
 }

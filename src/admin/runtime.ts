@@ -41,8 +41,8 @@ export interface AdminRuntime {
   trialSelector(apiId: string, config: SelectorConfig, request: SelectorRequest): Promise<TrialResult>;
   /** Runs the whole balance stage for a sample request, with the stored selector or the given one. */
   explain(apiId: string, request: SelectorRequest, selector?: SelectorConfig | null): Promise<BalanceExplanation>;
-  /** Runtime state of the API's selector, or null when it has none. */
-  selectorStatus(apiId: string): SelectorStatus | null;
-  /** Recent requests, errors and latency of each given node (by id) as this process served them. */
-  nodeStats(nodeIds: readonly string[]): Record<string, NodeStatsView>;
+  /** Runtime state of the API's selector across the gateway processes, or null when it has none. */
+  selectorStatus(apiId: string): Promise<SelectorStatus | null>;
+  /** Recent requests, errors and latency of each given node (by id), summed over the gateway processes. */
+  nodeStats(nodeIds: readonly string[]): Promise<Record<string, NodeStatsView>>;
 }

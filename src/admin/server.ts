@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { requireAdminToken } from './auth.js';
+import { registerConsole } from './console.js';
 import type { AdminDeps } from './deps.js';
 import { handleAdminError, handleAdminNotFound } from './errors.js';
 import { ADMIN_BODY_LIMIT, acceptJsonBodiesOnly } from './json-body.js';
@@ -8,13 +9,15 @@ import { registerConfigRoutes } from './routes/config.js';
 import { registerConnectorRoutes } from './routes/connectors.js';
 import { registerNodeRoutes } from './routes/nodes.js';
 import { registerSelectorRoutes } from './routes/selector.js';
+import { registerTemplateRoutes } from './routes/templates.js';
+import { registerVariableUsageRoutes } from './routes/variable-usage.js';
 import { registerVariableRoutes } from './routes/variables.js';
 
 export type { AdminDeps } from './deps.js';
 
 /**
- * Builds the admin API (every route under `/admin`, bearer-token protected). Not listening yet: the
- * caller may add more routes (the console) and then calls `listen`.
+ * Builds the admin API (every route under `/admin`, bearer-token protected) and the web console at `/`.
+ * Not listening yet: the caller may add more routes and then calls `listen`.
  */
 export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -38,9 +41,12 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       registerSelectorRoutes(admin, deps);
       registerConnectorRoutes(admin, deps);
       registerConfigRoutes(admin, deps);
+      registerTemplateRoutes(admin, deps);
+      registerVariableUsageRoutes(admin, deps);
     },
     // warn: fastify's per-request info lines would log every console poll; failures still log.
     { prefix: '/admin', logLevel: 'warn' },
   );
+  await registerConsole(app, deps.consoleDir);
   return app;
 }

@@ -37,13 +37,20 @@ export interface AdminHarness {
   close(): Promise<void>;
 }
 
-/** Starts the real admin server on an ephemeral port (silent unless given a logger). */
-export async function startAdmin(options: { logger?: Logger } = {}): Promise<AdminHarness> {
+/** Starts the real admin server on an ephemeral port (silent unless given a logger); the dirs override the console's and templates' folders. */
+export async function startAdmin(options: { logger?: Logger; consoleDir?: string; templatesDir?: string } = {}): Promise<AdminHarness> {
   const dir = tempDir('isogate-admin-');
   const file = join(dir.dir, 'isogate.db');
   const store = await openSqliteStore(file);
   const runtime = new RuntimeDouble(store);
-  const app = await createAdminServer({ store, token: TOKEN, runtime, logger: options.logger ?? pino({ level: 'silent' }) });
+  const app = await createAdminServer({
+    store,
+    token: TOKEN,
+    runtime,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
+    ...(options.templatesDir === undefined ? {} : { templatesDir: options.templatesDir }),
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 

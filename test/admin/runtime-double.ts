@@ -55,12 +55,12 @@ export class RuntimeDouble implements AdminRuntime {
     };
   }
 
-  nodeStats(nodeIds: readonly string[]): Record<string, NodeStatsView> {
+  async nodeStats(nodeIds: readonly string[]): Promise<Record<string, NodeStatsView>> {
     const idle = { requests: 0, errors: 0, rps: 0, errorRate: 0, p99Ms: null };
     return Object.fromEntries(nodeIds.map((id) => [id, { lastMinute: idle, lastFiveMinutes: idle }]));
   }
 
-  selectorStatus(apiId: string): SelectorStatus | null {
+  async selectorStatus(apiId: string): Promise<SelectorStatus | null> {
     if (!this.serving.has(apiId)) return null;
     return { state: 'active', calls: 0, failures: 0, quarantinedAt: null, lastErrors: [] };
   }

@@ -62,12 +62,12 @@ export function watchPage(page: Page): PageWatch {
   return watch;
 }
 
-/** Saves a full-page screenshot as `test-output/screenshots/<name>.png`. */
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** Saves a screenshot as `test-output/screenshots/<name>.png`: the full page, or the viewport (for dialogs). */
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   // The caret blinks and toasts fade: hide both so screenshots are stable.
   await page.addStyleTag({ content: '.toasts{display:none!important} *{caret-color:transparent!important}' });
-  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: options.fullPage ?? true });
   await page.evaluate(() => document.querySelectorAll('style').forEach((s) => s.textContent?.startsWith('.toasts{display:none') && s.remove()));
 }
 

@@ -28,11 +28,13 @@ export function registerApiRoutes(app: FastifyInstance, { store, runtime }: Admi
       if (node.enabled) c.enabled++;
       counts.set(node.apiId, c);
     }
-    return config.apis.map((api) => ({
-      ...api,
-      nodeCounts: counts.get(api.id) ?? { enabled: 0, total: 0 },
-      selectorState: runtime.selectorStatus(api.id)?.state ?? 'none',
-    }));
+    return Promise.all(
+      config.apis.map(async (api) => ({
+        ...api,
+        nodeCounts: counts.get(api.id) ?? { enabled: 0, total: 0 },
+        selectorState: (await runtime.selectorStatus(api.id))?.state ?? 'none',
+      })),
+    );
   });
 
   app.post('/apis', async (request, reply) => {

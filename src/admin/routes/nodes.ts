@@ -28,7 +28,7 @@ export function registerNodeRoutes(app: FastifyInstance, { store, runtime }: Adm
   app.get<ApiParams>('/apis/:id/stats', async (request) => {
     const api = await requireApi(store, request.params.id);
     const nodes = await store.listNodes(api.id);
-    return { nodes: runtime.nodeStats(nodes.map((n) => n.id)) };
+    return { nodes: await runtime.nodeStats(nodes.map((n) => n.id)) };
   });
 
   app.get<NodeParams>('/apis/:id/nodes/:nodeId', async (request) =>

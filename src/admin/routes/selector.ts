@@ -32,7 +32,7 @@ export function registerSelectorRoutes(app: FastifyInstance, { store, runtime }:
     const api = await requireApi(store, request.params.id);
     return {
       selector: api.selector,
-      status: runtime.selectorStatus(api.id),
+      status: await runtime.selectorStatus(api.id),
       versions: await store.listSelectorVersions(api.id),
     };
   });

@@ -1,0 +1,140 @@
+import type {
+  Api,
+  ApiSummary,
+  BackendNode,
+  BalanceExplanation,
+  ConnectorKindInfo,
+  ErrorDetail,
+  NodeStatsView,
+  SampleRequest,
+  SelectorConfig,
+  SelectorTemplate,
+  SelectorView,
+  Variable,
+  VariableUsage,
+  VariableUse,
+} from './types.js';
+
+const TOKEN_KEY = 'isogate.token';
+
+/** The admin token of this browser tab, or null when signed out. */
+export function getToken(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** Keeps the token for this browser session only: it is gone when the tab closes. */
+export function setToken(token: string): void {
+  sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+/** Forgets the token. */
+export function clearToken(): void {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+/** A failed admin call: the API's error code, message and field details, or a network failure. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    /** HTTP status; 0 when the admin API could not be reached. */
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: ErrorDetail[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Whether an error is the abort of a request whose page was left; such errors are not shown. */
+export function isAbort(err: unknown): boolean {
+  return err instanceof DOMException && err.name === 'AbortError';
+}
+
+let unauthorized: () => void = () => undefined;
+
+/** Sets what happens when the API answers 401: the app sends the user back to sign-in. */
+export function onUnauthorized(handler: () => void): void {
+  unauthorized = handler;
+}
+
+interface CallOptions {
+  signal?: AbortSignal;
+  /** Use this token instead of the stored one and leave a 401 to the caller (sign-in checks). */
+  token?: string;
+}
+
+/** Calls the admin API; resolves with the parsed JSON body (undefined for 204) or throws ApiError. */
+export async function call<T>(method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
+  const token = options.token ?? getToken();
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: options.signal ?? null,
+      cache: 'no-store',
+    });
+  } catch (err) {
+    if (isAbort(err)) throw err;
+    throw new ApiError(0, 'NETWORK', 'Could not reach the admin API. Is isogate running?');
+  }
+  const text = await res.text();
+  let parsed: unknown = undefined;
+  if (text !== '') {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new ApiError(res.status, 'BAD_RESPONSE', `The admin API answered ${res.status} with something that is not JSON.`);
+    }
+  }
+  if (res.ok) return parsed as T;
+  const error = (parsed as { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | undefined)?.error;
+  const apiError = new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? `The admin API answered ${res.status}.`, error?.details ?? []);
+  if (res.status === 401 && options.token === undefined) {
+    clearToken();
+    unauthorized();
+  }
+  throw apiError;
+}
+
+const enc = encodeURIComponent;
+type Opt = { signal?: AbortSignal };
+
+/** Typed calls of every admin route the console uses. */
+export const admin = {
+  checkToken: (token: string) => call<{ version: number }>('GET', '/admin/config/version', undefined, { token }),
+  configVersion: (o?: Opt) => call<{ version: number }>('GET', '/admin/config/version', undefined, o),
+
+  listApis: (o?: Opt) => call<ApiSummary[]>('GET', '/admin/apis', undefined, o),
+  getApi: (id: string, o?: Opt) => call<Api>('GET', `/admin/apis/${enc(id)}`, undefined, o),
+  createApi: (body: Record<string, unknown>) => call<Api>('POST', '/admin/apis', body),
+  patchApi: (id: string, body: Record<string, unknown>) => call<Api>('PATCH', `/admin/apis/${enc(id)}`, body),
+  deleteApi: (id: string) => call<void>('DELETE', `/admin/apis/${enc(id)}`),
+
+  listNodes: (apiId: string, o?: Opt) => call<BackendNode[]>('GET', `/admin/apis/${enc(apiId)}/nodes`, undefined, o),
+  createNode: (apiId: string, body: Record<string, unknown>) => call<BackendNode>('POST', `/admin/apis/${enc(apiId)}/nodes`, body),
+  patchNode: (apiId: string, nodeId: string, body: Record<string, unknown>) =>
+    call<BackendNode>('PATCH', `/admin/apis/${enc(apiId)}/nodes/${enc(nodeId)}`, body),
+  deleteNode: (apiId: string, nodeId: string) => call<void>('DELETE', `/admin/apis/${enc(apiId)}/nodes/${enc(nodeId)}`),
+  nodeStats: (apiId: string, o?: Opt) =>
+    call<{ nodes: Record<string, NodeStatsView> }>('GET', `/admin/apis/${enc(apiId)}/stats`, undefined, o),
+  listConnectors: (o?: Opt) => call<ConnectorKindInfo[]>('GET', '/admin/connectors', undefined, o),
+
+  listVariables: (o?: Opt) => call<Variable[]>('GET', '/admin/variables', undefined, o),
+  variableUsage: (o?: Opt) => call<VariableUsage[]>('GET', '/admin/variable-usage', undefined, o),
+  putVariable: (name: string, value: string) => call<Variable>('PUT', `/admin/variables/${enc(name)}`, { value }),
+  deleteVariable: (name: string) => call<{ deleted: string; usedBy: VariableUse[] }>('DELETE', `/admin/variables/${enc(name)}`),
+
+  getSelector: (apiId: string, o?: Opt) => call<SelectorView>('GET', `/admin/apis/${enc(apiId)}/selector`, undefined, o),
+  putSelector: (apiId: string, body: SelectorConfig & { sample?: SampleRequest }) => call<Api>('PUT', `/admin/apis/${enc(apiId)}/selector`, body),
+  deleteSelector: (apiId: string) => call<void>('DELETE', `/admin/apis/${enc(apiId)}/selector`),
+  rollbackSelector: (apiId: string, version: number) => call<Api>('POST', `/admin/apis/${enc(apiId)}/selector/rollback`, { version }),
+  testSelector: (apiId: string, body: { request: SampleRequest; selector?: SelectorConfig | null }) =>
+    call<BalanceExplanation>('POST', `/admin/apis/${enc(apiId)}/selector/test`, body),
+  selectorTemplates: (o?: Opt) => call<SelectorTemplate[]>('GET', '/admin/selector-templates', undefined, o),
+};

@@ -1,0 +1,100 @@
+import { clearToken, getToken, onUnauthorized } from './api.js';
+import { h, replace } from './components/dom.js';
+import { notificationRegion } from './components/notify.js';
+import { clearAllDrafts } from './drafts.js';
+import { interceptLinks, match, navigate, onNavigate, type Route } from './router.js';
+import { apiPageView } from './views/api-page.js';
+import { apiCreateView } from './views/api-form.js';
+import { apisView } from './views/apis.js';
+import { notFoundView } from './views/not-found.js';
+import { signInView } from './views/sign-in.js';
+import { variablesView } from './views/variables.js';
+
+const routes: Route[] = [
+  { pattern: '/sign-in', view: signInView, public: true },
+  { pattern: '/apis', view: apisView },
+  { pattern: '/apis/new', view: apiCreateView },
+  { pattern: '/apis/:id/:tab', view: apiPageView },
+  { pattern: '/variables', view: variablesView },
+];
+
+/** Builds the page shell (skip link, header with navigation, main, notifications) and starts routing. */
+export function startApp(mount: HTMLElement): void {
+  const nav = h(
+    'nav',
+    { class: 'nav', 'aria-label': 'Main' },
+    h('a', { href: '/apis', dataset: { section: 'apis' } }, 'APIs'),
+    h('a', { href: '/variables', dataset: { section: 'variables' } }, 'Variables'),
+  );
+  const signOut = h('button', { type: 'button', class: 'btn btn-small btn-quiet sign-out' }, 'Sign out');
+  const main = h('main', { id: 'main', tabindex: '-1' });
+  const header = h(
+    'header',
+    { class: 'topbar' },
+    h('div', { class: 'topbar-inner' }, h('a', { class: 'brand', href: '/apis' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'isogate'), nav, signOut),
+  );
+  replace(mount, h('a', { class: 'skip-link', href: '#main' }, 'Skip to content'), header, main, notificationRegion());
+
+  signOut.addEventListener('click', () => {
+    clearToken();
+    clearAllDrafts();
+    navigate('/sign-in', { replace: true });
+  });
+  // The skip link targets #main; handled here so the router does not treat it as a navigation.
+  mount.querySelector('.skip-link')!.addEventListener('click', (e) => {
+    e.preventDefault();
+    main.focus();
+  });
+
+  // Any 401 means the token is gone or wrong: back to sign-in, then back here. Drafts stay.
+  onUnauthorized(() => {
+    const next = location.pathname + location.search;
+    if (location.pathname !== '/sign-in') navigate(`/sign-in?expired=1&next=${encodeURIComponent(next)}`, { replace: true });
+  });
+
+  let controller: AbortController | null = null;
+  let first = true;
+  const render = () => {
+    controller?.abort();
+    controller = new AbortController();
+    const path = location.pathname.replace(/\/+$/, '') || '/';
+    const query = new URLSearchParams(location.search);
+    const found = match(routes, path);
+    if (path === '/' || (found === null && /^\/apis\/[^/]+$/.test(path))) {
+      // `/` and `/apis/:id` are shortcuts to the main pages.
+      navigate(path === '/' ? '/apis' : `${path}/nodes`, { replace: true });
+      return;
+    }
+    if (!found?.route.public && !getToken()) {
+      navigate(`/sign-in?next=${encodeURIComponent(path + location.search)}`, { replace: true });
+      return;
+    }
+    const signedIn = getToken() !== null && path !== '/sign-in';
+    nav.hidden = !signedIn;
+    signOut.hidden = !signedIn;
+    for (const a of nav.querySelectorAll<HTMLAnchorElement>('a')) {
+      if (path.startsWith(`/${a.dataset.section}`)) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    main.replaceChildren();
+    const view = found?.route.view ?? notFoundView;
+    const result = view({ root: main, params: found?.params ?? {}, query, signal: controller.signal });
+    // Move focus to the new page's heading so screen readers announce it; not on the first load.
+    if (!first) {
+      const heading = main.querySelector<HTMLElement>('h1');
+      if (heading) {
+        heading.tabIndex = -1;
+        heading.focus({ preventScroll: true });
+      }
+      window.scrollTo(0, 0);
+    }
+    first = false;
+    void Promise.resolve(result).catch((err: unknown) => {
+      // Views handle their own errors; anything left is a bug worth seeing in the page, not only the console.
+      main.appendChild(h('div', { class: 'form-error', role: 'alert' }, `This page failed: ${err instanceof Error ? err.message : String(err)}`));
+    });
+  };
+  onNavigate(render);
+  interceptLinks();
+  render();
+}

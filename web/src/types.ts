@@ -1,0 +1,112 @@
+// The admin API's shapes. Where the server defines them in browser-safe modules they are imported as
+// types (erased at build), so a change there breaks this build instead of the page.
+import type { Api } from '../../src/model/api.js';
+import type { Node } from '../../src/model/node.js';
+
+export type { Api, AlgorithmName, HttpMethod } from '../../src/model/api.js';
+export type { Rule } from '../../src/model/rule.js';
+export type { Variable } from '../../src/model/variable.js';
+export type { SelectorConfig, OnSelectorError } from '../../src/model/selector.js';
+export type { BalanceExplanation, NodeRef } from '../../src/admin/runtime.js';
+export type { SelectorFailure, SelectorStatus, SelectorErrorKind } from '../../src/selector/types.js';
+export type { SelectorVersion } from '../../src/store/store.js';
+export type { NodeStatsView, NodeStatsWindow } from '../../src/gateway/node-stats.js';
+
+/** A node of an API ("Node" is the DOM's name, so the console calls it BackendNode). */
+export type BackendNode = Node;
+
+/** A node's connector as the console handles it: any registered kind plus its settings. */
+export type ConnectorValue = { kind: string } & Record<string, unknown>;
+
+/** An API as `GET /admin/apis` lists it. */
+export type ApiSummary = Api & {
+  nodeCounts: { enabled: number; total: number };
+  selectorState: 'active' | 'quarantined' | 'none';
+};
+
+/** A connector kind from `GET /admin/connectors`. */
+export interface ConnectorKindInfo {
+  kind: string;
+  title: string;
+  description: string;
+  settings: JsonSchema;
+}
+
+/** The part of JSON Schema the console renders forms from. */
+export interface JsonSchema {
+  type?: string | string[];
+  title?: string;
+  description?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  enum?: unknown[];
+  const?: unknown;
+  default?: unknown;
+  format?: string;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  items?: JsonSchema;
+  additionalProperties?: boolean | JsonSchema;
+}
+
+/** `GET /admin/selector-templates`. */
+export interface SelectorTemplate {
+  name: string;
+  title: string;
+  description: string;
+  code: string;
+}
+
+/** One node whose rules read a variable (`GET /admin/variable-usage`). */
+export interface VariableNodeUse {
+  apiId: string;
+  apiName: string;
+  nodeId: string;
+  nodeName: string;
+  holds: boolean;
+}
+
+/** A variable (value null: used by rules, not defined) with the nodes it controls. */
+export interface VariableUsage {
+  name: string;
+  value: string | null;
+  uses: VariableNodeUse[];
+}
+
+/** A rule that used a deleted variable (`DELETE /admin/variables/:name`). */
+export interface VariableUse {
+  apiId: string;
+  apiName: string;
+  nodeId: string;
+  nodeName: string;
+}
+
+/** One field-level problem in an admin error. */
+export interface ErrorDetail {
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+/** `GET /admin/apis/:id/selector`. */
+export interface SelectorView {
+  selector: import('../../src/model/selector.js').SelectorConfig | null;
+  status: import('../../src/selector/types.js').SelectorStatus | null;
+  versions: import('../../src/store/store.js').SelectorVersion[];
+}
+
+/** The sample request of the selector test panel and trials. */
+export interface SampleRequest {
+  method?: string;
+  path?: string;
+  query?: Record<string, string | string[]>;
+  headers?: Record<string, string | string[]>;
+  body?: string | null;
+  clientIp?: string;
+}

@@ -1,0 +1,259 @@
+import { admin } from '../api.js';
+import { h, replace, uid } from '../components/dom.js';
+import { busy, checkboxField, clearErrors, field, fieldGroup, formErrorBox, showErrors } from '../components/form.js';
+import { notify } from '../components/notify.js';
+import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
+import { bytes } from '../format.js';
+import { navigate, type ViewContext } from '../router.js';
+import type { Api } from '../types.js';
+import { ALGORITHMS, METHODS } from './words-ui.js';
+
+/** The values of the API form as typed. */
+interface ApiFormValues {
+  name: string;
+  host: string;
+  path: string;
+  methods: string[];
+  stripPrefix: boolean;
+  algorithm: string;
+  retries: string;
+  maxBodyBytes: string;
+  connectMs: string;
+  headersMs: string;
+  bodyMs: string;
+}
+
+const DEFAULTS: ApiFormValues = {
+  name: '',
+  host: '',
+  path: '',
+  methods: [...METHODS],
+  stripPrefix: false,
+  algorithm: 'round_robin',
+  retries: '1',
+  maxBodyBytes: String(10 * 1024 * 1024),
+  connectMs: '3000',
+  headersMs: '30000',
+  bodyMs: '60000',
+};
+
+function valuesOf(api: Api): ApiFormValues {
+  return {
+    name: api.name,
+    host: api.host ?? '',
+    path: api.path,
+    methods: [...api.methods],
+    stripPrefix: api.stripPrefix,
+    algorithm: api.algorithm,
+    retries: String(api.retries),
+    maxBodyBytes: String(api.maxBodyBytes),
+    connectMs: String(api.timeouts.connectMs),
+    headersMs: String(api.timeouts.headersMs),
+    bodyMs: String(api.timeouts.bodyMs),
+  };
+}
+
+/** A number input's value for the API: a number, the raw text when it is not one (the API names it), or undefined. */
+function numberOf(text: string): number | string | undefined {
+  const t = text.trim();
+  if (t === '') return undefined;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : t;
+}
+
+/**
+ * The API form (create and settings): name, route, methods, algorithm, and under "Timeouts and
+ * limits" the rest. What is typed is kept as a draft until it is saved.
+ */
+function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: string; onSubmit: (body: Record<string, unknown>) => Promise<void>; cancelHref: string }): HTMLFormElement {
+  const draft = loadDraft<ApiFormValues>(o.draftKey);
+  const start = { ...o.initial, ...(draft ?? {}) };
+  const name = h('input', { type: 'text', name: 'name', value: start.name, autocomplete: 'off', maxlength: 100 });
+  const path = h('input', { type: 'text', name: 'path', value: start.path, autocomplete: 'off', spellcheck: 'false', placeholder: '/orders/*' });
+  const host = h('input', { type: 'text', name: 'host', value: start.host, autocomplete: 'off', spellcheck: 'false', placeholder: 'api.example.com' });
+  const methodBoxes = METHODS.map((m) => h('input', { type: 'checkbox', name: 'methods', value: m, checked: start.methods.includes(m), id: uid('m') }));
+  const strip = h('input', { type: 'checkbox', name: 'stripPrefix', checked: start.stripPrefix });
+  const algorithmRadios = ALGORITHMS.map((a) => h('input', { type: 'radio', name: `algorithm-${o.draftKey}`, value: a.name, checked: start.algorithm === a.name, id: uid('alg') }));
+  const retries = h('input', { type: 'number', name: 'retries', min: 0, max: 10, step: 1, inputmode: 'numeric', value: start.retries });
+  const maxBody = h('input', { type: 'number', name: 'maxBodyBytes', min: 0, step: 1, inputmode: 'numeric', value: start.maxBodyBytes });
+  const maxBodyHint = h('span');
+  const timeout = (value: string) => h('input', { type: 'number', min: 1, step: 1, inputmode: 'numeric', value });
+  const connectMs = timeout(start.connectMs);
+  const headersMs = timeout(start.headersMs);
+  const bodyMs = timeout(start.bodyMs);
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, o.submitLabel);
+
+  const read = (): ApiFormValues => ({
+    name: name.value,
+    host: host.value,
+    path: path.value,
+    methods: methodBoxes.filter((b) => b.checked).map((b) => b.value),
+    stripPrefix: strip.checked,
+    algorithm: algorithmRadios.find((r) => r.checked)?.value ?? '',
+    retries: retries.value,
+    maxBodyBytes: maxBody.value,
+    connectMs: connectMs.value,
+    headersMs: headersMs.value,
+    bodyMs: bodyMs.value,
+  });
+  const showBytes = () => {
+    const n = Number(maxBody.value);
+    maxBodyHint.textContent = maxBody.value !== '' && Number.isInteger(n) && n >= 0 ? `${bytes(n)}; larger bodies get 413.` : 'Larger bodies get 413.';
+  };
+  showBytes();
+
+  const restored = draft
+    ? h(
+        'div',
+        { class: 'notice', role: 'status' },
+        'Restored what you typed before. ',
+        h('button', { type: 'button', class: 'btn-link', onclick: () => discard() }, 'Discard it'),
+      )
+    : null;
+
+  const details = h(
+    'details',
+    { class: 'more', open: draft !== null && (start.retries !== o.initial.retries || start.maxBodyBytes !== o.initial.maxBodyBytes) },
+    h('summary', null, 'Timeouts and limits'),
+    h(
+      'div',
+      { class: 'grid-3' },
+      field({ label: 'Connect timeout (ms)', path: 'timeouts.connectMs', control: connectMs, hint: 'TCP/TLS connect to a node.' }),
+      field({ label: 'Headers timeout (ms)', path: 'timeouts.headersMs', control: headersMs, hint: 'Until the response headers arrive.' }),
+      field({ label: 'Body timeout (ms)', path: 'timeouts.bodyMs', control: bodyMs, hint: 'Longest pause in the response body.' }),
+      field({ label: 'Retries', path: 'retries', control: retries, hint: 'Extra tries on another node after a connect failure.' }),
+      field({ label: 'Largest request body (bytes)', path: 'maxBodyBytes', control: maxBody, hint: maxBodyHint }),
+    ),
+  );
+
+  const form = h(
+    'form',
+    { class: 'stack api-form', novalidate: true },
+    restored,
+    formErrorBox(),
+    h(
+      'div',
+      { class: 'grid-2' },
+      field({ label: 'Name', path: 'name', control: name, required: true }),
+      field({
+        label: 'Path',
+        path: 'path',
+        control: path,
+        required: true,
+        hint: [h('code', null, '/orders/*'), ' matches /orders and everything under it; ', h('code', null, '/orders/list'), ' only itself.'],
+      }),
+      field({ label: 'Host', path: 'host', control: host, hint: ['Leave empty for any host. ', h('code', null, '*.example.com'), ' matches its subdomains.'] }),
+      checkboxField({ label: 'Strip the prefix', path: 'stripPrefix', control: strip, hint: 'Send /orders/1 upstream as /1 when the path is /orders/*.' }),
+    ),
+    fieldGroup({
+      legend: 'Methods',
+      path: 'methods',
+      class: 'methods',
+      children: methodBoxes.map((box) => h('span', { class: 'check' }, box, h('label', { for: box.id }, box.value))),
+    }),
+    fieldGroup({
+      legend: 'Algorithm',
+      path: 'algorithm',
+      hint: 'How one node is picked from the nodes that are left after the ticks, rules and selector.',
+      class: 'choice-cards',
+      children: algorithmRadios.map((radio, i) => {
+        const a = ALGORITHMS[i]!;
+        return h('label', { class: 'choice', for: radio.id }, radio, h('span', null, h('strong', null, a.title), h('span', { class: 'muted small' }, a.words)));
+      }),
+    }),
+    details,
+    h('div', { class: 'actions actions-start' }, submit, h('a', { class: 'btn', href: o.cancelHref }, 'Cancel')),
+  );
+
+  function discard(): void {
+    clearDraft(o.draftKey);
+    const fresh = apiForm({ ...o });
+    form.replaceWith(fresh);
+    fresh.querySelector<HTMLInputElement>('input')?.focus();
+  }
+
+  form.addEventListener('input', () => {
+    saveDraft(o.draftKey, read());
+    showBytes();
+  });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const v = read();
+    const body: Record<string, unknown> = {
+      name: v.name.trim(),
+      host: v.host.trim() === '' ? null : v.host.trim(),
+      path: v.path.trim(),
+      methods: v.methods,
+      stripPrefix: v.stripPrefix,
+      ...(v.algorithm ? { algorithm: v.algorithm } : {}),
+    };
+    const timeouts: Record<string, unknown> = {};
+    for (const key of ['connectMs', 'headersMs', 'bodyMs'] as const) {
+      const n = numberOf(v[key]);
+      if (n !== undefined) timeouts[key] = n;
+    }
+    body.timeouts = timeouts;
+    const r = numberOf(v.retries);
+    if (r !== undefined) body.retries = r;
+    const m = numberOf(v.maxBodyBytes);
+    if (m !== undefined) body.maxBodyBytes = m;
+    void busy(submit, async () => {
+      try {
+        await o.onSubmit(body);
+        clearDraft(o.draftKey);
+        restored?.remove();
+      } catch (err) {
+        // Errors under a closed <details> would be invisible: open it when one lands there.
+        showErrors(form, err, { focus: false });
+        if (details.querySelector('[aria-invalid="true"]')) details.open = true;
+        form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+      }
+    });
+  });
+  return form;
+}
+
+/** `/apis/new`: the form that creates an API, then goes to its nodes. */
+export function apiCreateView({ root }: ViewContext): void {
+  document.title = 'New API · isogate';
+  const form = apiForm({
+    initial: DEFAULTS,
+    draftKey: 'api:new',
+    submitLabel: 'Create API',
+    cancelHref: '/apis',
+    async onSubmit(body) {
+      const api = await admin.createApi(body);
+      clearDraft('api:new');
+      notify(`API ${api.name} created. Add its nodes next.`);
+      navigate(`/apis/${encodeURIComponent(api.id)}/nodes`);
+    },
+  });
+  replace(
+    root,
+    h(
+      'div',
+      { class: 'page page-narrow' },
+      h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/apis' }, 'APIs'), h('span', { 'aria-hidden': 'true' }, ' / '), h('span', { 'aria-current': 'page' }, 'New API')),
+      h('h1', null, 'New API'),
+      h('section', { class: 'card' }, form),
+    ),
+  );
+  form.querySelector<HTMLInputElement>('input[name="name"]')?.focus();
+}
+
+/** The settings tab of an API: the same form, saved with PATCH. */
+export function apiSettingsPanel(container: HTMLElement, api: Api, onSaved: (api: Api) => void): void {
+  const form = apiForm({
+    initial: valuesOf(api),
+    draftKey: `api:${api.id}`,
+    submitLabel: 'Save changes',
+    cancelHref: `/apis/${encodeURIComponent(api.id)}/nodes`,
+    async onSubmit(body) {
+      const saved = await admin.patchApi(api.id, body);
+      notify(`API ${saved.name} saved; it applies from the next request.`);
+      onSaved(saved);
+    },
+  });
+  replace(container, h('section', { class: 'card' }, form));
+}

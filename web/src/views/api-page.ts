@@ -1,0 +1,74 @@
+import { admin, ApiError, isAbort } from '../api.js';
+import { h, replace } from '../components/dom.js';
+import { errorSentence } from '../words.js';
+import type { ViewContext } from '../router.js';
+import type { Api } from '../types.js';
+import { apiSettingsPanel } from './api-form.js';
+import { nodesPanel } from './nodes.js';
+import { notFoundView } from './not-found.js';
+import { selectorPanel } from './selector.js';
+import { algorithmTitle, methodsText, routeText } from './words-ui.js';
+
+const TABS = [
+  { tab: 'nodes', title: 'Nodes' },
+  { tab: 'selector', title: 'Selector' },
+  { tab: 'settings', title: 'Settings' },
+] as const;
+
+/** `/apis/:id/:tab`: one API's header and its Nodes, Selector or Settings tab. */
+export async function apiPageView(ctx: ViewContext): Promise<void> {
+  const { root, params, signal } = ctx;
+  const tab = TABS.find((t) => t.tab === params.tab);
+  if (!tab) return notFoundView(ctx);
+  const id = params.id!;
+  const title = h('h1', null, 'API');
+  const summary = h('p', { class: 'api-summary muted' });
+  const content = h('div', { class: 'tab-content' }, h('div', { class: 'loading', role: 'status' }, 'Loading…'));
+  const tabs = h(
+    'nav',
+    { class: 'tabs', 'aria-label': 'API sections' },
+    TABS.map((t) =>
+      h('a', { href: `/apis/${encodeURIComponent(id)}/${t.tab}`, 'aria-current': t.tab === tab.tab ? 'page' : undefined }, t.title),
+    ),
+  );
+  const crumbName = h('span', { 'aria-current': 'page' }, '…');
+  replace(
+    root,
+    h(
+      'div',
+      { class: 'page' },
+      h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/apis' }, 'APIs'), h('span', { 'aria-hidden': 'true' }, ' / '), crumbName),
+      h('div', { class: 'page-head' }, title),
+      summary,
+      tabs,
+      content,
+    ),
+  );
+
+  const showApi = (api: Api) => {
+    title.textContent = api.name;
+    crumbName.textContent = api.name;
+    document.title = `${api.name} · ${tab.title} · isogate`;
+    replace(summary, h('code', null, routeText(api)), ` · ${methodsText(api.methods)} · ${algorithmTitle(api.algorithm)}`);
+  };
+
+  let api: Api;
+  try {
+    api = await admin.getApi(id, { signal });
+  } catch (err) {
+    if (isAbort(err)) return;
+    if (err instanceof ApiError && err.code === 'API_NOT_FOUND') {
+      title.textContent = 'API not found';
+      crumbName.textContent = 'Not found';
+      tabs.remove();
+      replace(content, h('p', null, 'There is no API with this id; it may have been deleted. ', h('a', { href: '/apis' }, 'Back to the APIs'), '.'));
+      return;
+    }
+    replace(content, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+    return;
+  }
+  showApi(api);
+  if (tab.tab === 'nodes') await nodesPanel(content, api, signal);
+  else if (tab.tab === 'selector') await selectorPanel(content, api, signal);
+  else apiSettingsPanel(content, api, showApi);
+}

@@ -1,0 +1,109 @@
+import { admin, ApiError, isAbort } from '../api.js';
+import { confirmDialog } from '../components/dialog.js';
+import { h, replace } from '../components/dom.js';
+import { cell } from '../components/table.js';
+import { notify } from '../components/notify.js';
+import { errorSentence } from '../words.js';
+import { plural } from '../format.js';
+import type { ViewContext } from '../router.js';
+import type { ApiSummary } from '../types.js';
+import { algorithmTitle, methodsText, routeText, selectorBadge } from './words-ui.js';
+
+/** The APIs page: every API with its route, algorithm, node counts and selector state. */
+export async function apisView({ root, signal }: ViewContext): Promise<void> {
+  document.title = 'APIs · isogate';
+  const body = h('div', { class: 'loading', role: 'status' }, 'Loading APIs…');
+  replace(
+    root,
+    h(
+      'div',
+      { class: 'page' },
+      h('div', { class: 'page-head' }, h('h1', null, 'APIs'), h('a', { class: 'btn btn-primary', href: '/apis/new' }, 'New API')),
+      h('p', { class: 'lead' }, 'An API publishes a route and balances its requests over its nodes.'),
+      body,
+    ),
+  );
+
+  async function load(): Promise<void> {
+    try {
+      const apis = await admin.listApis({ signal });
+      replace(body, apis.length === 0 ? emptyState() : table(apis));
+      body.className = '';
+      body.removeAttribute('role');
+    } catch (err) {
+      if (isAbort(err)) return;
+      replace(body, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+    }
+  }
+
+  function table(apis: ApiSummary[]): HTMLElement {
+    return h(
+      'table',
+      { class: 'table table-cards' },
+      h('caption', { class: 'sr-only' }, 'APIs'),
+      h(
+        'thead',
+        null,
+        h('tr', null, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Route'), h('th', { scope: 'col' }, 'Algorithm'), h('th', { scope: 'col' }, 'Nodes'), h('th', { scope: 'col' }, 'Selector'), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions'))),
+      ),
+      h(
+        'tbody',
+        null,
+        apis.map((api) => {
+          const del = h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete API ${api.name}` }, 'Delete');
+          del.addEventListener('click', () => void remove(api, del));
+          const { enabled, total } = api.nodeCounts;
+          return h(
+            'tr',
+            { dataset: { api: api.name } },
+            cell('Name', [h('a', { class: 'strong', href: `/apis/${encodeURIComponent(api.id)}/nodes` }, api.name)]),
+            cell('Route', [h('code', null, routeText(api)), h('div', { class: 'muted small' }, methodsText(api.methods))]),
+            cell('Algorithm', [algorithmTitle(api.algorithm)]),
+            cell('Nodes', [h('span', { class: enabled === 0 && total > 0 ? 'text-warn' : '' }, `${enabled} / ${total} enabled`)], { class: 'node-counts' }),
+            cell('Selector', [selectorBadge(api.selectorState)]),
+            h(
+              'td',
+              { class: 'row-actions' },
+              h('a', { class: 'btn btn-small btn-quiet', href: `/apis/${encodeURIComponent(api.id)}/settings`, 'aria-label': `Edit API ${api.name}` }, 'Edit'),
+              del,
+            ),
+          );
+        }),
+      ),
+    );
+  }
+
+  async function remove(api: ApiSummary, button: HTMLButtonElement): Promise<void> {
+    const ok = await confirmDialog({
+      title: `Delete the API “${api.name}”?`,
+      message: [
+        h('p', null, `Its ${plural(api.nodeCounts.total, 'node')}${api.selectorState === 'none' ? '' : ' and its selector'} are deleted with it.`),
+        h('p', null, 'Requests to ', h('code', null, routeText(api)), ' get ROUTE_NOT_FOUND (404) from the next request on.'),
+      ],
+      confirmLabel: 'Delete API',
+      danger: true,
+    });
+    if (!ok) return;
+    button.disabled = true;
+    try {
+      await admin.deleteApi(api.id);
+      await load();
+      notify(`API ${api.name} deleted.`);
+    } catch (err) {
+      button.disabled = false;
+      notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+    }
+  }
+
+  await load();
+}
+
+function emptyState(): HTMLElement {
+  return h(
+    'div',
+    { class: 'empty card' },
+    h('h2', null, 'No APIs yet'),
+    h('p', null, 'Create an API with its route (host, methods, path) and algorithm, then add its nodes.'),
+    h('a', { class: 'btn btn-primary', href: '/apis/new' }, 'Create your first API'),
+  );
+}
