@@ -3,14 +3,14 @@ import { startIsogate, StartupError } from './app.js';
 import { OptionsError, parseOptions, usage } from './config/options.js';
 import { createLogger } from './log.js';
 
-/** `isogate start [options]`: runs the gateway, admin API and status port until SIGTERM/SIGINT. */
+/** `isogate start|gateway|admin [options]`: runs that role until SIGTERM/SIGINT. */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(usage() + '\n');
     return command === undefined ? 1 : 0;
   }
-  if (command !== 'start') {
+  if (command !== 'start' && command !== 'gateway' && command !== 'admin') {
     process.stderr.write(`isogate: unknown command ${command}\n${usage()}\n`);
     return 1;
   }
@@ -31,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
   const { log, flush } = createLogger(options.logLevel);
   let app;
   try {
-    app = await startIsogate(options, log);
+    app = await startIsogate(options, log, process.env, command);
   } catch (err) {
     flush();
     if (err instanceof StartupError) {
@@ -44,9 +44,12 @@ async function main(argv: string[]): Promise<number> {
   if (app.adminTokenGenerated) {
     process.stderr.write(`isogate: generated the admin token (shown once; also in ${options.dataDir}/admin-token): ${app.adminToken}\n`);
   }
-  process.stderr.write(
-    `isogate: gateway http://${app.gateway.address}:${app.gateway.port}  admin http://${app.admin.address}:${app.admin.port}  status http://${app.status.address}:${app.status.port}/status\n`,
-  );
+  const where = [
+    app.gateway && `gateway http://${app.gateway.address}:${app.gateway.port}${app.workers ? ` (${options.workers} workers)` : ''}`,
+    app.admin && `admin http://${app.admin.address}:${app.admin.port}`,
+    app.status && `status http://${app.status.address}:${app.status.port}/status`,
+  ];
+  process.stderr.write(`isogate ${command}: ${where.filter(Boolean).join('  ')}\n`);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { checkTrustedProxy } from '../gateway/client-ip.js';
 
@@ -13,6 +14,10 @@ export const Options = z.strictObject({
   statusHost: host.default('0.0.0.0'),
   statusPort: port.default(7085),
   dataDir: z.string().min(1).default('data'),
+  /** Where the config lives: empty for SQLite under the data dir, a SQLite file path, or a postgres:// URL. */
+  store: z.string().default(''),
+  /** Gateway worker processes sharing the gateway port; 0 serves in the main process. */
+  workers: z.coerce.number().int().min(0).max(64).default(availableParallelism()),
   demo: z.boolean().default(true),
   demoPortBase: port.default(19081),
   /** Peers whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated in flags). */
@@ -47,6 +52,8 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--status-host': { key: 'statusHost', value: true },
   '--status-port': { key: 'statusPort', value: true },
   '--data-dir': { key: 'dataDir', value: true },
+  '--store': { key: 'store', value: true },
+  '--workers': { key: 'workers', value: true },
   '--no-demo': { key: 'demo', value: false, negate: true },
   '--demo-port-base': { key: 'demoPortBase', value: true },
   '--trust-proxy': { key: 'trustProxy', value: true },
@@ -117,13 +124,19 @@ function isTrue(value: string): boolean {
 /** Usage text for `--help`. */
 export function usage(): string {
   return [
-    'Usage: isogate start [options]',
+    'Usage: isogate start|gateway|admin [options]',
+    '',
+    '  start     everything in one command: gateway, admin API and console, status',
+    '  gateway   data plane only: gateway and status ports',
+    '  admin     control plane only: admin API and console',
     '',
     'Options (each also as an environment variable, e.g. --gateway-port → ISOGATE_GATEWAY_PORT):',
     '  --gateway-host H / --gateway-port N   data plane (default 0.0.0.0:8080)',
     '  --admin-host H / --admin-port N       admin API and console (default 127.0.0.1:9180)',
     '  --status-host H / --status-port N     /status and /status/ready (default 0.0.0.0:7085)',
     '  --data-dir DIR                        SQLite file and admin token (default ./data)',
+    '  --store URL                           postgres://user@host/db for several machines (default: SQLite in --data-dir)',
+    '  --workers N                           gateway processes sharing the port (default: cores; 0 = in this process)',
     '  --no-demo                             do not seed the demo or start its echo upstreams',
     '  --demo-port-base N                    first port of the demo echo upstreams (default 19081)',
     '  --trust-proxy LIST                    IPs/CIDRs whose X-Forwarded-For is trusted',

@@ -18,6 +18,8 @@ export interface CompileDeps {
   sandbox: SelectorSandbox;
   /** The snapshot being replaced: algorithms keep their state (rotation, current weights) across versions. */
   previous: Snapshot | null;
+  /** False for a process that only explains (a control plane): selectors are not loaded for serving. */
+  loadSelectors: boolean;
 }
 
 /** A compiled snapshot and the pools it holds (so unused ones can be closed when it retires). */
@@ -98,7 +100,7 @@ async function compileApi(
     methods: new Set(api.methods),
     strip: api.stripPrefix && api.path.endsWith('/*') ? api.path.slice(0, -2) : '',
     algorithm: sameAlgorithm(deps.previous?.apis.get(api.id), api) ?? createAlgorithm(api.algorithm),
-    selector: api.selector ? await loadSelector(api, nodes, env, deps.sandbox) : null,
+    selector: api.selector && deps.loadSelectors ? await loadSelector(api, nodes, env, deps.sandbox) : null,
   });
 }
 

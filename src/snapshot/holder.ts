@@ -29,6 +29,8 @@ export class SnapshotHolder {
     private readonly sandbox: SelectorSandbox,
     private readonly pools: PoolRegistry,
     private readonly log: Logger,
+    /** False in a control plane, which compiles snapshots only to explain them. */
+    private readonly loadSelectors = true,
   ) {}
 
   /** The snapshot serving now, or null before the first load. */
@@ -98,6 +100,7 @@ export class SnapshotHolder {
       pools: this.pools,
       sandbox: this.sandbox,
       previous: this.held?.snapshot ?? null,
+      loadSelectors: this.loadSelectors,
     });
     const next: Held = { snapshot: compiled.snapshot, pools: compiled.pools, inFlight: 0, retired: false };
     const previous = this.held;

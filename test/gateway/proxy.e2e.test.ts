@@ -70,7 +70,7 @@ describe('forwarding', () => {
     expect(seen.headers['keep-alive']).toBeUndefined();
     expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen.headers['x-forwarded-proto']).toBe('http');
-    expect(seen.headers['x-forwarded-host']).toBe(`127.0.0.1:${t.app.gateway.port}`); // the Host the client sent
+    expect(seen.headers['x-forwarded-host']).toBe(`127.0.0.1:${t.app.gateway!.port}`); // the Host the client sent
     expect(seen.headers.host).toBe(`127.0.0.1:${up('a').port}`);
   });
 

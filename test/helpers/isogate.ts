@@ -30,7 +30,7 @@ export async function startTestGateway(extraArgs: string[] = [], env: NodeJS.Pro
       '--gateway-host', '127.0.0.1', '--gateway-port', '0',
       '--admin-port', '0',
       '--status-host', '127.0.0.1', '--status-port', '0',
-      '--no-demo', '--poll-ms', '200', '--drain-ms', '2000',
+      '--no-demo', '--poll-ms', '200', '--drain-ms', '2000', '--workers', '0',
       ...extraArgs,
     ],
     {},
@@ -39,19 +39,19 @@ export async function startTestGateway(extraArgs: string[] = [], env: NodeJS.Pro
     ISOGATE_ADMIN_TOKEN: 'test-token-0123456789abcdef',
     ...env,
   });
-  const gatewayUrl = `http://127.0.0.1:${app.gateway.port}`;
-  const adminUrl = `http://127.0.0.1:${app.admin.port}`;
+  const gatewayUrl = `http://127.0.0.1:${app.gateway!.port}`;
+  const adminUrl = `http://127.0.0.1:${app.admin!.port}`;
   const t: TestGateway = {
     app,
     dataDir,
     gatewayUrl,
     adminUrl,
-    statusUrl: `http://127.0.0.1:${app.status.port}`,
+    statusUrl: `http://127.0.0.1:${app.status!.port}`,
     async admin(method, path, body) {
       const res = await fetch(adminUrl + path, {
         method,
         headers: {
-          authorization: `Bearer ${app.adminToken}`,
+          authorization: `Bearer ${app.adminToken!}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),

@@ -1,0 +1,68 @@
+import type { NodeStatsView, NodeStatsWindow } from '../../gateway/node-stats.js';
+import type { SelectorStatus } from '../../selector/types.js';
+
+/** Primary → worker. Every request carries an id its answer repeats. */
+export type ToWorker =
+  | { t: 'refresh'; id: number }
+  | { t: 'selectorStatus'; id: number; apiId: string }
+  | { t: 'nodeStats'; id: number; nodeIds: string[] };
+
+/** A request to workers before the primary gives it an id. */
+export type WorkerQuery = ToWorker extends infer T ? (T extends ToWorker ? Omit<T, 'id'> : never) : never;
+
+/** Worker → primary. */
+export type FromWorker =
+  | { t: 'ready'; version: number }
+  | { t: 'version'; version: number }
+  | { t: 'failed'; flag: string | null; message: string }
+  | { t: 'answer'; id: number; value: unknown; error?: string };
+
+/** Environment variable carrying the parsed options to workers. */
+export const WORKER_OPTIONS_ENV = 'ISOGATE_WORKER_OPTIONS';
+
+/** One selector status for the whole machine: quarantined where any worker quarantined it, counts summed. */
+export function mergeSelectorStatus(parts: ReadonlyArray<SelectorStatus | null>): SelectorStatus | null {
+  const present = parts.filter((p): p is SelectorStatus => p !== null);
+  if (present.length === 0) return null;
+  const quarantinedAt = present.map((p) => p.quarantinedAt).filter((q): q is string => q !== null).sort()[0] ?? null;
+  return {
+    state: present.some((p) => p.state === 'quarantined') ? 'quarantined' : 'active',
+    calls: present.reduce((n, p) => n + p.calls, 0),
+    failures: present.reduce((n, p) => n + p.failures, 0),
+    quarantinedAt,
+    lastErrors: present
+      .flatMap((p) => p.lastErrors)
+      .sort((a, b) => (a.at < b.at ? 1 : -1))
+      .slice(0, 10),
+  };
+}
+
+function mergeWindow(parts: readonly NodeStatsWindow[]): NodeStatsWindow {
+  const requests = parts.reduce((n, p) => n + p.requests, 0);
+  const errors = parts.reduce((n, p) => n + p.errors, 0);
+  const p99s = parts.map((p) => p.p99Ms).filter((p): p is number => p !== null);
+  return {
+    requests,
+    errors,
+    rps: parts.reduce((n, p) => n + p.rps, 0),
+    errorRate: requests > 0 ? errors / requests : 0,
+    // Workers keep separate histograms; the slowest worker's p99 bounds the machine's from above.
+    p99Ms: p99s.length > 0 ? Math.max(...p99s) : null,
+  };
+}
+
+/** Node stats summed over workers. */
+export function mergeNodeStats(parts: ReadonlyArray<Record<string, NodeStatsView>>, nodeIds: readonly string[]): Record<string, NodeStatsView> {
+  return Object.fromEntries(
+    nodeIds.map((id) => {
+      const views = parts.map((p) => p[id]).filter((v): v is NodeStatsView => v !== undefined);
+      return [
+        id,
+        {
+          lastMinute: mergeWindow(views.map((v) => v.lastMinute)),
+          lastFiveMinutes: mergeWindow(views.map((v) => v.lastFiveMinutes)),
+        },
+      ];
+    }),
+  );
+}

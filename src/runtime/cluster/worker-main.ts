@@ -1,0 +1,65 @@
+import { Options } from '../../config/options.js';
+import { createLogger } from '../../log.js';
+import { openStore } from '../../store/open.js';
+import { startDataPlane } from '../data-plane.js';
+import { StartupError } from '../listen.js';
+import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker } from './messages.js';
+
+// A gateway worker process (forked by the primary with `--workers N`): one data plane sharing the
+// gateway port with its siblings, steered by the primary over the cluster IPC channel.
+const options = Options.parse(JSON.parse(process.env[WORKER_OPTIONS_ENV] ?? '{}'));
+const { log, flush } = createLogger(options.logLevel);
+const send = (message: FromWorker) => process.send?.(message);
+
+async function main(): Promise<void> {
+  const store = await openStore(options.store, options.dataDir, log);
+  const plane = await startDataPlane(options, store, log);
+  let lastVersion = plane.holder.current?.version ?? 0;
+  const reportVersion = () => {
+    const version = plane.holder.current?.version ?? 0;
+    if (version !== lastVersion) send({ t: 'version', version: (lastVersion = version) });
+  };
+  setInterval(reportVersion, 250).unref();
+
+  process.on('message', (message: ToWorker) => {
+    const answer = (value: unknown) => send({ t: 'answer', id: message.id, value });
+    const fail = (err: unknown) => send({ t: 'answer', id: message.id, value: null, error: (err as Error).message });
+    switch (message.t) {
+      case 'refresh':
+        plane.holder.refresh().then(() => answer(plane.holder.current?.version ?? 0), fail);
+        break;
+      case 'selectorStatus':
+        answer(plane.sandbox.status(message.apiId));
+        break;
+      case 'nodeStats':
+        answer(Object.fromEntries(message.nodeIds.map((id) => [id, plane.stats.view(id)])));
+        break;
+    }
+  });
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    plane
+      .close()
+      .then(() => store.close())
+      .finally(() => {
+        flush();
+        process.exit(0);
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => undefined); // the primary decides; Ctrl-C reaches the whole group
+  // The primary is gone: nobody restarts or steers us, so finish what is in flight and leave.
+  process.on('disconnect', stop);
+  send({ t: 'ready', version: plane.holder.current?.version ?? 0 });
+}
+
+main().catch((err) => {
+  // The primary reports it (one line naming the flag) and stops the others.
+  send({ t: 'failed', flag: err instanceof StartupError ? err.flag : null, message: (err as Error).message });
+  log.fatal({ err }, 'gateway worker failed to start');
+  flush();
+  process.exit(1);
+});

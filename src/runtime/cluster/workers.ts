@@ -1,0 +1,170 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+import type { Options } from '../../config/options.js';
+import { resolveEntry } from '../../paths.js';
+import { StartupError } from '../listen.js';
+import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker, type WorkerQuery } from './messages.js';
+
+/** How long the primary waits for a worker's answer before going on without it. */
+const ANSWER_TIMEOUT_MS = 5_000;
+/** A worker that dies sooner than this after starting counts towards crash-loop backoff. */
+const EARLY_DEATH_MS = 5_000;
+const RESTART_BACKOFF_MAX_MS = 30_000;
+
+interface Slot {
+  worker: Worker | null;
+  startedAt: number;
+  ready: boolean;
+  version: number;
+  earlyDeaths: number;
+}
+
+/** What one worker reported, for /status. */
+export interface WorkerView {
+  pid: number | null;
+  ready: boolean;
+  version: number;
+  restarts: number;
+}
+
+/**
+ * The gateway worker processes of one machine (`--workers N`), sharing the gateway port. A worker
+ * that dies is forked again at once (with backoff when it keeps dying on start); the others serve on.
+ */
+export class WorkerSet {
+  private readonly slots: Slot[];
+  private nextId = 1;
+  private readonly pending = new Map<number, { answers: Map<Worker, unknown>; expect: Set<Worker>; done: () => void }>();
+  private stopping = false;
+  private restarts = 0;
+  private readyWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
+
+  constructor(
+    private readonly options: Options,
+    private readonly log: Logger,
+  ) {
+    this.slots = Array.from({ length: options.workers }, () => ({ worker: null, startedAt: 0, ready: false, version: 0, earlyDeaths: 0 }));
+    const entry = resolveEntry(import.meta.url, 'worker-main');
+    cluster.setupPrimary({ exec: entry.entry, execArgv: entry.execArgv, silent: false });
+  }
+
+  /** Forks every worker; resolves once all report ready, rejects if one fails before that. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.readyWaiter = { resolve, reject };
+      for (let i = 0; i < this.slots.length; i++) this.fork(i);
+    });
+  }
+
+  /** True while every worker is up and serving. */
+  allReady(): boolean {
+    return this.slots.every((s) => s.ready);
+  }
+
+  /** Per-worker state for /status. */
+  views(): WorkerView[] {
+    return this.slots.map((s) => ({ pid: s.worker?.process.pid ?? null, ready: s.ready, version: s.version, restarts: this.restarts }));
+  }
+
+  /** Asks every ready worker and collects their answers (a worker that does not answer in time is left out). */
+  ask(message: WorkerQuery): Promise<unknown[]> {
+    const id = this.nextId++;
+    const expect = new Set(this.slots.filter((s) => s.ready && s.worker).map((s) => s.worker!));
+    if (expect.size === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const answers = new Map<Worker, unknown>();
+      const timer = setTimeout(() => finish(), ANSWER_TIMEOUT_MS);
+      const finish = () => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        resolve([...answers.values()]);
+      };
+      this.pending.set(id, { answers, expect, done: finish });
+      for (const worker of expect) worker.send({ ...message, id } as ToWorker);
+    });
+  }
+
+  /** Stops every worker (each drains its in-flight requests) and waits for them to exit. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    const alive = this.slots.map((s) => s.worker).filter((w): w is Worker => w !== null && !w.isDead());
+    await Promise.all(
+      alive.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            const kill = setTimeout(() => worker.process.kill('SIGKILL'), graceMs + 5_000);
+            worker.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            worker.process.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+
+  private fork(index: number): void {
+    const slot = this.slots[index]!;
+    const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(this.options) });
+    slot.worker = worker;
+    slot.startedAt = Date.now();
+    slot.ready = false;
+    worker.on('message', (message: FromWorker) => this.onMessage(slot, worker, message));
+    worker.on('exit', (code, signal) => this.onExit(index, worker, code, signal));
+  }
+
+  private onMessage(slot: Slot, worker: Worker, message: FromWorker): void {
+    if (message.t === 'failed') {
+      const err = message.flag ? new StartupError(message.flag, message.message.replace(`${message.flag}: `, '')) : new Error(message.message);
+      if (this.readyWaiter) {
+        this.stopping = true;
+        this.readyWaiter.reject(err);
+        this.readyWaiter = null;
+      }
+      return;
+    }
+    if (message.t === 'ready' || message.t === 'version') {
+      slot.version = message.version;
+      if (message.t === 'ready') {
+        slot.ready = true;
+        slot.earlyDeaths = 0;
+        if (this.allReady() && this.readyWaiter) {
+          this.readyWaiter.resolve();
+          this.readyWaiter = null;
+        }
+      }
+      return;
+    }
+    const pending = this.pending.get(message.id);
+    if (!pending) return;
+    if (message.error) this.log.warn({ pid: worker.process.pid, error: message.error }, 'worker could not answer');
+    else pending.answers.set(worker, message.value);
+    pending.expect.delete(worker);
+    if (pending.expect.size === 0) pending.done();
+  }
+
+  private onExit(index: number, worker: Worker, code: number | null, signal: string | null): void {
+    const slot = this.slots[index]!;
+    if (slot.worker !== worker) return;
+    slot.worker = null;
+    slot.ready = false;
+    for (const pending of this.pending.values()) {
+      if (pending.expect.delete(worker) && pending.expect.size === 0) pending.done();
+    }
+    if (this.stopping) return;
+    if (this.readyWaiter) {
+      this.readyWaiter.reject(new Error(`gateway worker exited during start (code ${code}, signal ${signal})`));
+      this.readyWaiter = null;
+      this.stopping = true;
+      return;
+    }
+    this.restarts++;
+    const early = Date.now() - slot.startedAt < EARLY_DEATH_MS;
+    slot.earlyDeaths = early ? slot.earlyDeaths + 1 : 0;
+    const delay = slot.earlyDeaths <= 1 ? 0 : Math.min(RESTART_BACKOFF_MAX_MS, 250 * 2 ** (slot.earlyDeaths - 2));
+    this.log.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'gateway worker died; restarting it');
+    setTimeout(() => {
+      if (!this.stopping) this.fork(index);
+    }, delay).unref();
+  }
+}

@@ -1,0 +1,62 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Options } from '../config/options.js';
+import { clientIpResolver } from '../gateway/client-ip.js';
+import { NodeStats } from '../gateway/node-stats.js';
+import { PoolRegistry } from '../gateway/pools.js';
+import { createGatewayServer } from '../gateway/server.js';
+import { SelectorSandbox } from '../selector/sandbox.js';
+import { SnapshotHolder } from '../snapshot/holder.js';
+import type { Store } from '../store/store.js';
+import { closeHttp, listenHttp } from './listen.js';
+
+/** A running data plane: the gateway server and what serves it. */
+export interface DataPlane {
+  readonly address: AddressInfo;
+  readonly holder: SnapshotHolder;
+  readonly sandbox: SelectorSandbox;
+  readonly stats: NodeStats;
+  /** Stops accepting, finishes in-flight requests (up to drainMs), releases the sandbox and pools. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the data plane on a store: loads the config (ready to serve before it listens), follows
+ * changes (store notifications where the driver has them, plus the version poll), then listens.
+ */
+export async function startDataPlane(options: Options, store: Store, log: Logger): Promise<DataPlane> {
+  const sandbox = await SelectorSandbox.start({ logger: log.child({ component: 'selector' }), maxHosts: options.selectorProcesses });
+  const pools = new PoolRegistry({ connections: options.upstreamConnections, keepAliveMs: 60_000 });
+  const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }));
+  let server: Server | null = null;
+  let unwatch: (() => void) | null = null;
+  const close = async () => {
+    unwatch?.();
+    holder.stopPolling();
+    if (server) await closeHttp(server, options.drainMs);
+    holder.close();
+    await pools.close();
+    await sandbox.close();
+  };
+  try {
+    await holder.refresh();
+    holder.startPolling(options.pollMs);
+    unwatch =
+      store.watch?.(() => {
+        holder.refresh().catch((err) => log.warn({ err }, 'config refresh failed; serving the last snapshot'));
+      }) ?? null;
+    const stats = new NodeStats();
+    server = createGatewayServer({
+      holder,
+      clientIp: clientIpResolver(options.trustProxy),
+      accessLog: options.accessLog ? log.child({ component: 'access' }) : null,
+      stats,
+    });
+    const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
+    return { address, holder, sandbox, stats, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,33 @@
+import type { AdminRuntime } from '../admin/runtime.js';
+import { explainBalance } from '../gateway/explain.js';
+import type { SelectorSandbox } from '../selector/sandbox.js';
+import type { SnapshotHolder } from '../snapshot/holder.js';
+import type { DataPlane } from './data-plane.js';
+
+/** The admin runtime's trial and explain, over a snapshot holder and a sandbox of this process. */
+export function explainer(holder: SnapshotHolder, sandbox: SelectorSandbox): Pick<AdminRuntime, 'trialSelector' | 'explain'> {
+  return {
+    async trialSelector(apiId, config, request) {
+      const snapshot = holder.current;
+      const api = snapshot?.apis.get(apiId);
+      const env = Object.fromEntries(snapshot?.variables ?? []);
+      return sandbox.trial(config, request, env, (api?.eligible ?? []).map((n) => n.view));
+    },
+    async explain(apiId, request, selector) {
+      const snapshot = holder.current;
+      const api = snapshot?.apis.get(apiId);
+      if (!snapshot || !api) throw new Error(`API ${apiId} is not in the serving config`);
+      return explainBalance(snapshot, api, request, selector === undefined ? api.api.selector : selector, sandbox);
+    },
+  };
+}
+
+/** The admin runtime when the data plane runs in this very process (`--workers 0`). */
+export function localAdminRuntime(plane: DataPlane): AdminRuntime {
+  return {
+    applied: () => plane.holder.refresh(),
+    ...explainer(plane.holder, plane.sandbox),
+    selectorStatus: async (apiId) => plane.sandbox.status(apiId),
+    nodeStats: async (nodeIds) => Object.fromEntries(nodeIds.map((id) => [id, plane.stats.view(id)])),
+  };
+}
