@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
 import type { SnapshotHolder } from '../snapshot/holder.js';
+import type { AccessLog } from './access-log.js';
 import type { ClientIpResolver } from './client-ip.js';
 import { RequestContext } from './context.js';
 import { ERROR_HEADER, errorBody, GATEWAY_ERRORS } from './errors.js';
@@ -15,7 +15,7 @@ export interface GatewayDeps {
   holder: SnapshotHolder;
   clientIp: ClientIpResolver;
   /** Access log (one line per request); null turns it off. */
-  accessLog: Logger | null;
+  accessLog: AccessLog | null;
   stats: NodeStats;
 }
 

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Options } from '../config/options.js';
+import { AccessLog } from '../gateway/access-log.js';
 import { clientIpResolver } from '../gateway/client-ip.js';
 import { NodeStats } from '../gateway/node-stats.js';
 import { PoolRegistry } from '../gateway/pools.js';
@@ -50,7 +51,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     server = createGatewayServer({
       holder,
       clientIp: clientIpResolver(options.trustProxy),
-      accessLog: options.accessLog ? log.child({ component: 'access' }) : null,
+      accessLog: options.accessLog ? AccessLog.of(log) : null,
       stats,
     });
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');

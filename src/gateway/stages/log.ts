@@ -1,11 +1,11 @@
-import type { Logger } from 'pino';
+import type { AccessLog } from '../access-log.js';
 import type { RequestContext } from '../context.js';
 import type { NodeStats } from '../node-stats.js';
 
 /** Where finished requests are reported. */
 export interface LogSinks {
   /** One line per request; null turns it off. */
-  accessLog: Logger | null;
+  accessLog: AccessLog | null;
   stats: NodeStats;
 }
 
@@ -15,25 +15,20 @@ export function logStage(ctx: RequestContext, sinks: LogSinks): void {
   if (ctx.node !== null) sinks.stats.record(ctx.node.id, ctx.errorCode !== null || ctx.status >= 500 || ctx.status === 0, ms);
   const log = sinks.accessLog;
   if (log === null) return;
-  const api = ctx.api;
-  log.info({
+  log.write({
     method: ctx.method,
     path: ctx.path,
     clientIp: ctx.clientIp,
-    api: api?.api.name ?? null,
+    api: ctx.api?.api.name ?? null,
     node: ctx.node?.name ?? null,
     status: ctx.res.destroyed && ctx.status === 0 ? 499 : ctx.status,
     code: ctx.errorCode,
     tries: ctx.tried.length,
     upstreamError: ctx.upstreamError,
-    ms: round(ms),
-    upstreamMs: round(ctx.upstreamMs),
+    ms,
+    upstreamMs: ctx.upstreamMs,
     selector: ctx.selectorOutcome,
     selectorUs: ctx.selectorUs,
     version: ctx.snapshot.version,
   });
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
 }

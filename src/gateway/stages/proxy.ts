@@ -140,6 +140,7 @@ function dropConnectionTokens(headers: string[], tokens: string): void {
 /** undici's raw dispatch handler: streams the node's response into the client's, with backpressure. */
 class ProxyHandler implements Dispatcher.DispatchHandler {
   private abort: ((err?: Error) => void) | null = null;
+  private resume: (() => void) | null = null;
   private started = false;
   private finished = false;
 
@@ -176,12 +177,16 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const res = ctx.res;
     ctx.status = statusCode;
     res.writeHead(statusCode, out);
-    res.on('drain', resume);
+    this.resume = resume;
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    return this.ctx.res.write(chunk);
+    const res = this.ctx.res;
+    if (res.write(chunk)) return true;
+    // Backpressure: undici pauses the upstream until the client's socket drains.
+    res.once('drain', this.resume!);
+    return false;
   }
 
   onComplete(): void {
