@@ -26,7 +26,10 @@ async function main(): Promise<void> {
     const fail = (err: unknown) => send({ t: 'answer', id: message.id, value: null, error: (err as Error).message });
     switch (message.t) {
       case 'refresh':
-        plane.holder.refresh().then(() => answer(plane.holder.current?.version ?? 0), fail);
+        plane.holder.refresh().then(() => {
+          reportVersion();
+          answer(plane.holder.current?.version ?? 0);
+        }, fail);
         break;
       case 'selectorStatus':
         answer(plane.sandbox.status(message.apiId));

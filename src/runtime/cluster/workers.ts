@@ -44,6 +44,9 @@ export class WorkerSet {
     private readonly log: Logger,
   ) {
     this.slots = Array.from({ length: options.workers }, () => ({ worker: null, startedAt: 0, ready: false, version: 0, earlyDeaths: 0 }));
+    // Workers accept from the shared socket themselves: the primary never holds a connection, so a
+    // dying worker cannot strand one it was being handed (round-robin hand-off), and costs no CPU.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     const entry = resolveEntry(import.meta.url, 'worker-main');
     cluster.setupPrimary({ exec: entry.entry, execArgv: entry.execArgv, silent: false });
   }

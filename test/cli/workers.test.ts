@@ -1,0 +1,119 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startUpstreams, startUpstream, type TestUpstream } from '../helpers/upstreams.js';
+
+// `isogate start --workers 2`: the primary runs the admin API and status port, two forked workers
+// share the gateway port. Requests go on fresh connections so they spread over both workers.
+const cli = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'src', 'cli.js');
+const TOKEN = 'workers-test-token-0123456789';
+let child: ChildProcess;
+let dataDir: string;
+let ups: TestUpstream[];
+let gw = 0;
+let admin = 0;
+let status = 0;
+
+async function freePort(): Promise<number> {
+  const u = await startUpstream('probe');
+  await u.close();
+  return u.port;
+}
+
+/** One request on its own connection; resolves with the answering node (x-node) or the status. */
+function once(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: gw, path, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(String(res.headers['x-node'] ?? res.statusCode)));
+    });
+    req.on('error', reject);
+    req.setTimeout(5_000, () => req.destroy(new Error('no answer in 5 s')));
+    req.end();
+  });
+}
+
+async function adminCall(method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`http://127.0.0.1:${admin}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return res.status === 204 ? null : res.json();
+}
+
+async function statusDetails(): Promise<any> {
+  return (await fetch(`http://127.0.0.1:${status}/status`)).json();
+}
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, tries = 200): Promise<T> {
+  let last!: T;
+  for (let i = 0; i < tries; i++) {
+    try {
+      last = await fn();
+      if (ok(last)) return last;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`condition not reached; last: ${JSON.stringify(last)}`);
+}
+
+beforeAll(async () => {
+  ups = await startUpstreams(['a', 'b']);
+  dataDir = mkdtempSync(join(tmpdir(), 'isogate-workers-'));
+  [gw, admin, status] = [await freePort(), await freePort(), await freePort()];
+  child = spawn(
+    process.execPath,
+    ['--no-node-snapshot', cli, 'start', '--workers', '2', '--no-demo', '--data-dir', dataDir, '--gateway-host', '127.0.0.1', '--gateway-port', String(gw), '--admin-port', String(admin), '--status-host', '127.0.0.1', '--status-port', String(status), '--log-level', 'warn'],
+    { env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: TOKEN }, stdio: 'ignore' },
+  );
+  await until(() => fetch(`http://127.0.0.1:${status}/status/ready`).then((r) => r.status), (s) => s === 200);
+});
+
+afterAll(async () => {
+  if (child?.exitCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await Promise.all((ups ?? []).map((u) => u.close()));
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('isogate start --workers 2', () => {
+  it('reports both workers in /status, serving the same config version', async () => {
+    const details = await statusDetails();
+    expect(details.workers).toHaveLength(2);
+    expect(details.workers.every((w: { ready: boolean; pid: number }) => w.ready && w.pid > 0)).toBe(true);
+  });
+
+  it('an admin write is served by every worker from the next request on', async () => {
+    const api = await adminCall('POST', '/admin/apis', { name: 'w', path: '/w', algorithm: 'round_robin' });
+    await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: 'a', connector: { kind: 'simple-url', url: ups[0]!.url } });
+    const b = await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: 'b', connector: { kind: 'simple-url', url: ups[1]!.url } });
+    const before = await Promise.all(Array.from({ length: 20 }, () => once('/w')));
+    expect(new Set(before)).toEqual(new Set(['a', 'b']));
+
+    await adminCall('PATCH', `/admin/apis/${api.id}/nodes/${b.id}`, { enabled: false });
+    const after = await Promise.all(Array.from({ length: 20 }, () => once('/w')));
+    expect(after.every((n) => n === 'a')).toBe(true);
+    const versions = (await statusDetails()).workers.map((w: { version: number }) => w.version);
+    expect(new Set(versions).size).toBe(1);
+  });
+
+  it('a killed worker is replaced at once and requests keep being answered', async () => {
+    const [first] = (await statusDetails()).workers as Array<{ pid: number }>;
+    process.kill(first!.pid, 'SIGKILL');
+    const answers = await Promise.all(Array.from({ length: 20 }, () => once('/w')));
+    expect(answers.every((n) => n === 'a')).toBe(true);
+    const replaced = await until(statusDetails, (d) => d.workers.every((w: { ready: boolean; pid: number }) => w.ready && w.pid !== first!.pid));
+    expect(replaced.workers[0].restarts).toBeGreaterThanOrEqual(1);
+    expect(await once('/w')).toBe('a');
+  });
+});
