@@ -1,6 +1,7 @@
 /**
  * Cost of one selector call through SelectorSandbox: sequential latency, throughput with many calls
- * in flight, the gateway process's CPU per call, and the time spent inside the isolate.
+ * in flight, the gateway process's CPU per call, and the time spent inside the isolate; then the
+ * same selector with `memoize: true`, answered from its result cache.
  *
  *   node --no-node-snapshot --import tsx bench/selector-cost.ts [calls] [concurrency]
  */
@@ -117,11 +118,34 @@ async function throughput(
   };
 }
 
+/** Sequential calls of the same selector with `memoize: true`: all but the first are cache hits. */
+async function memoizedHits(sandbox: SelectorSandbox): Promise<string> {
+  const handle = await sandbox.load(
+    { apiId: 'bench-memo', config: { code: CANARY, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: true } },
+    nodes,
+    { IP1_enable: 'true' },
+  );
+  check(await handle.select(request, candidates));
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let hits = 0;
+  for (let i = 0; i < CALLS; i++) {
+    const outcome = await handle.select(request, candidates);
+    check(outcome);
+    if (outcome.ok && outcome.cached) hits++;
+  }
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  handle.release();
+  return `memoized (memoize: true), sequential: ${CALLS} calls, ${hits} cache hits, ${((ms * 1000) / CALLS).toFixed(2)} µs/call wall;` +
+    ` gateway CPU ${((cpu.user + cpu.system) / CALLS).toFixed(2)} µs/call`;
+}
+
 async function main(): Promise<void> {
   const sandbox = await SelectorSandbox.start({ logger: pino({ level: 'warn' }) });
   try {
     const handle = await sandbox.load(
-      { apiId: 'bench', config: { code: CANARY, onError: 'use-all', timeoutMs: 20, memoryMb: 32 } },
+      { apiId: 'bench', config: { code: CANARY, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: false } },
       nodes,
       { IP1_enable: 'true' },
     );
@@ -157,6 +181,7 @@ async function main(): Promise<void> {
         ` gateway CPU ${r.gatewayUs.toFixed(2)} µs/call; host CPU ${r.hostUs === null ? 'n/a' : r.hostUs.toFixed(1)} µs/call;` +
         ` in isolate ${r.isolateUs.toFixed(1)} µs/call; ${r.perWrite.toFixed(1)} calls per write`);
     }
+    console.log(await memoizedHits(sandbox));
   } finally {
     await sandbox.close();
   }

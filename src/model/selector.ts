@@ -15,5 +15,10 @@ export const SelectorConfig = z.strictObject({
   timeoutMs: z.number().int().min(1).max(1000).default(20),
   /** Isolate heap limit (isolated-vm's minimum is 8 MB). */
   memoryMb: z.number().int().min(8).max(512).default(32),
+  /**
+   * The operator's promise that `select` keeps no state between calls and its result depends only on
+   * its arguments: the gateway then replays recorded request reads instead of running it again.
+   */
+  memoize: z.boolean().default(false),
 });
 export type SelectorConfig = z.infer<typeof SelectorConfig>;

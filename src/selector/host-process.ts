@@ -38,7 +38,8 @@ export interface HostExit {
 
 /** What a host reports; `T` is the sandbox's request type. */
 export interface HostEvents<T extends Op> {
-  onOk(host: HostProcess<T>, op: T, runUs: number, positions: number[] | null): void;
+  /** `trace`: the reads of a cacheable traced call (JSON text), else null. */
+  onOk(host: HostProcess<T>, op: T, runUs: number, positions: number[] | null, trace: string | null): void;
   onFailed(host: HostProcess<T>, op: T, runUs: number, failure: SelectorFailure): void;
   onAck(host: HostProcess<T>, op: T): void;
   onTrial(host: HostProcess<T>, op: T, result: TrialResult): void;
@@ -182,7 +183,7 @@ export class HostProcess<T extends Op> {
 
   private onFrame(buf: Buffer, start: number, end: number): void {
     if (buf[start] === OK_TAG_CODE) {
-      // R<opId>\t<runUs>\t<positions>, read straight from the bytes: the hot path.
+      // R<opId>\t<runUs>\t<positions>[\t<trace>], read straight from the bytes: the hot path.
       let i = start + 1;
       let opId = 0;
       for (; i < end && buf[i] !== 0x09; i++) opId = opId * 10 + (buf[i]! - 0x30);
@@ -190,7 +191,10 @@ export class HostProcess<T extends Op> {
       for (i++; i < end && buf[i] !== 0x09; i++) runUs = runUs * 10 + (buf[i]! - 0x30);
       const op = this.next(opId);
       if (op === null) return this.kill('protocol');
-      this.events.onOk(this, op, runUs, parseIndexList(buf, i + 1, end));
+      let cut = i + 1;
+      while (cut < end && buf[cut] !== 0x09) cut++;
+      const trace = cut < end ? buf.toString('utf8', cut + 1, end) : null;
+      this.events.onOk(this, op, runUs, parseIndexList(buf, i + 1, cut), trace);
       return;
     }
     const text = buf.toString('utf8', start, end);

@@ -94,7 +94,7 @@ function fields(msg: string, count: number): string[] {
   return out;
 }
 
-function onCall(msg: string): void {
+function onCall(msg: string, traced: boolean): void {
   const t1 = msg.indexOf('\t');
   const t2 = msg.indexOf('\t', t1 + 1);
   const t3 = msg.indexOf('\t', t2 + 1);
@@ -109,10 +109,11 @@ function onCall(msg: string): void {
     failed(opId, 0, { kind: 'quarantined', message: 'the selector is quarantined after repeated failures' });
     return;
   }
-  const result = program.runner.call(datasetId, msg.slice(t2 + 1, t3), msg.slice(t3 + 1));
+  const result = program.runner.call(datasetId, msg.slice(t2 + 1, t3), msg.slice(t3 + 1), traced);
   if (result.console !== null) forwardConsole(program, result.console, Date.now());
   if (result.ok) {
-    reply(`${Tag.ok}${opId}\t${result.runUs}\t${result.positions}`);
+    const trace = result.trace === null ? '' : `\t${result.trace}`;
+    reply(`${Tag.ok}${opId}\t${result.runUs}\t${result.positions}${trace}`);
     return;
   }
   // Stop running a failing script at once rather than working through its queued calls; the gateway
@@ -234,7 +235,9 @@ function onTrial(msg: string): void {
 function dispatch(msg: string): void {
   switch (msg[0]) {
     case Tag.call:
-      return onCall(msg);
+      return onCall(msg, false);
+    case Tag.tracedCall:
+      return onCall(msg, true);
     case Tag.program:
       return onProgram(msg);
     case Tag.dataset:

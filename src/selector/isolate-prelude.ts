@@ -7,6 +7,10 @@ export const MAX_LINES_PER_RUN = 50;
 export const MAX_LINE_CHARS = 1000;
 /** Candidate lists remembered per catalog before the cache starts over. */
 export const MAX_CACHED_CANDIDATE_SETS = 256;
+/** Distinct request reads one traced call may record; a script reading more is not memoized. */
+export const MAX_TRACE_READS = 64;
+/** Longest trace text a traced call may return, in characters (large header or body values). */
+export const MAX_TRACE_CHARS = 8192;
 
 /**
  * Source evaluated in every selector isolate before the user's script. It evaluates to an object of
@@ -19,6 +23,13 @@ export const MAX_CACHED_CANDIDATE_SETS = 256;
  *
  * `call` returns one string: "-" or "+<n>:<n chars of console JSON>", then "=<positions>" on success
  * or "!<kind>\t<line>\t<column>\t<message>" when the script threw or returned the wrong shape.
+ *
+ * A traced call (memoized selectors) hands the script a recording view of `request` and, when the
+ * run stayed cacheable, appends "\t<trace>" to a success: a JSON array of [path, valueKey] reads in
+ * first-read order (value keys as in memo.ts; the two sides must agree). The run is not cacheable
+ * once the script looks at structure rather than values (keys, `in`, descriptors, prototypes,
+ * symbols such as an iterator, inherited members), writes to the request, reads a view kept from an
+ * earlier call, calls Math.random, Date.now, Date() or new Date(), or prints with console.
  */
 export const PRELUDE = `(function () {
   'use strict';
@@ -37,6 +48,24 @@ export const PRELUDE = `(function () {
   const strSlice = uncurry(String.prototype.slice);
   const exec = uncurry(RegExp.prototype.exec);
   const RangeErr = RangeError;
+  const is = Object.is;
+  const hasOwn = uncurry(Object.prototype.hasOwnProperty);
+  const ProxyCtor = Proxy;
+  const R = Reflect;
+  const rApply = R.apply;
+  const rConstruct = R.construct;
+  const rHas = R.has;
+  const rOwnKeys = R.ownKeys;
+  const rGetOwn = R.getOwnPropertyDescriptor;
+  const rDefine = R.defineProperty;
+  const rDelete = R.deleteProperty;
+  const rSet = R.set;
+  const rGetProto = R.getPrototypeOf;
+  const rSetProto = R.setPrototypeOf;
+  const rIsExt = R.isExtensible;
+  const rPrevent = R.preventExtensions;
+  const MAX_READS = ${MAX_TRACE_READS};
+  const MAX_TRACE = ${MAX_TRACE_CHARS};
   const LOCATION = /${SCRIPT_NAME.replace('.', '\\.')}:(\\d+):(\\d+)/;
   const MAX_LINES = ${MAX_LINES_PER_RUN};
   const MAX_LINE = ${MAX_LINE_CHARS};
@@ -64,6 +93,88 @@ export const PRELUDE = `(function () {
     value: freeze({ log: log, info: log, warn: log, error: log, debug: log }),
     writable: false, configurable: false, enumerable: false,
   });
+
+  // Sources of non-determinism a memoized run must not touch. They are wrapped for every script
+  // (a program is shared by memoized and plain versions of the same code) and only raise a flag.
+  let impure = false;
+  const realRandom = Math.random;
+  defineProperty(Math, 'random', {
+    value: { random() { impure = true; return realRandom(); } }.random,
+    writable: true, configurable: true, enumerable: false,
+  });
+  const RealDate = Date;
+  const realNow = RealDate.now;
+  defineProperty(RealDate, 'now', {
+    value: { now() { impure = true; return realNow(); } }.now,
+    writable: true, configurable: true, enumerable: false,
+  });
+  // Null-prototype trap tables: a script adding Object.prototype.get must not install a trap.
+  const dateTraps = create(null);
+  dateTraps.apply = function (target, self, args) { impure = true; return rApply(target, self, args); };
+  dateTraps.construct = function (target, args, newTarget) {
+    if (args.length === 0) impure = true;
+    return rConstruct(target, args, newTarget === DateView ? target : newTarget);
+  };
+  const DateView = new ProxyCtor(RealDate, dateTraps);
+  defineProperty(RealDate.prototype, 'constructor', { value: DateView, writable: true, configurable: true, enumerable: false });
+  defineProperty(g, 'Date', { value: DateView, writable: true, configurable: true, enumerable: false });
+
+  // Per traced call: the paths read so far, the trace text, and one view per object (identity holds).
+  let gen = 0;
+  let seen = null;
+  let views = null;
+  let reads = 0;
+  let trace = '';
+
+  function valueKey(v) {
+    switch (typeof v) {
+      case 'string': return 's' + v;
+      case 'number': return is(v, -0) ? 'n-0' : 'n' + v;
+      case 'boolean': return v ? 'bt' : 'bf';
+      case 'undefined': return 'u';
+      case 'object': return v === null ? 'z' : isArray(v) ? 'a' : 'o';
+      default: return null;
+    }
+  }
+  // A repeated read is not recorded again: with no writes allowed it finds the same value.
+  function record(path, v) {
+    if (seen[path] === 1) return;
+    seen[path] = 1;
+    const key = valueKey(v);
+    if (key === null || ++reads > MAX_READS) { impure = true; return; }
+    const entry = '[[' + path + '],' + stringify(key) + ']';
+    trace = trace === '' ? entry : trace + ',' + entry;
+    if (trace.length > MAX_TRACE) impure = true;
+  }
+  // path: the JSON of each key from the root, comma-separated ('' for the root).
+  function view(target, path) {
+    const known = views[path];
+    if (known !== undefined) return known;
+    const mine = gen;
+    const traps = create(null);
+    traps.get = function (t, key) {
+      if (typeof key !== 'string' || mine !== gen) { impure = true; return t[key]; }
+      let v;
+      if (hasOwn(t, key)) v = t[key];
+      else if (key in t) { impure = true; return t[key]; }
+      const at = path === '' ? stringify(key) : path + ',' + stringify(key);
+      if (!impure) record(at, v);
+      return v !== null && typeof v === 'object' && views !== null ? view(v, at) : v;
+    };
+    traps.has = function (t, key) { impure = true; return rHas(t, key); };
+    traps.ownKeys = function (t) { impure = true; return rOwnKeys(t); };
+    traps.getOwnPropertyDescriptor = function (t, key) { impure = true; return rGetOwn(t, key); };
+    traps.defineProperty = function (t, key, d) { impure = true; return rDefine(t, key, d); };
+    traps.deleteProperty = function (t, key) { impure = true; return rDelete(t, key); };
+    traps.set = function (t, key, v) { impure = true; return rSet(t, key, v); };
+    traps.getPrototypeOf = function (t) { impure = true; return rGetProto(t); };
+    traps.setPrototypeOf = function (t, p) { impure = true; return rSetProto(t, p); };
+    traps.isExtensible = function (t) { impure = true; return rIsExt(t); };
+    traps.preventExtensions = function (t) { impure = true; return rPrevent(t); };
+    const p = new ProxyCtor(target, traps);
+    views[path] = p;
+    return p;
+  }
 
   function takeConsole() {
     if (lines.length === 0 && dropped === 0) return '';
@@ -176,19 +287,36 @@ export const PRELUDE = `(function () {
     return '!' + kind + '\\t' + line + '\\t' + column + '\\t' + message;
   }
 
-  function call(id, cands, requestJson) {
+  function call(id, cands, requestJson, traced) {
     lines = [];
     dropped = 0;
+    // Views handed out by earlier calls go stale: reading one now means the script kept state.
+    gen++;
     const d = datasets[id];
     if (d === undefined) return '-!unavailable\\t\\t\\tthe catalog is not loaded in this sandbox';
     const entry = entryFor(d, cands);
     if (entry === null) return '-!unavailable\\t\\t\\tinvalid candidate list';
-    const request = parse(requestJson);
+    let request = parse(requestJson);
+    if (traced === true) {
+      impure = false;
+      seen = create(null);
+      views = create(null);
+      reads = 0;
+      trace = '';
+      request = view(request, '');
+    }
     let body;
     try {
       body = convert(select(request, d.env, slice(entry.nodes)), entry);
     } catch (err) {
       body = thrown(err);
+    }
+    if (traced === true) {
+      gen++;
+      if (!impure && lines.length === 0 && dropped === 0 && body[0] === '=') body = body + '\\t[' + trace + ']';
+      seen = null;
+      views = null;
+      trace = '';
     }
     return withConsole(body);
   }

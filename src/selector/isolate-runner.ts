@@ -15,7 +15,7 @@ export interface ConsoleOutput {
 
 /** One call's result inside the host: positions into the candidates, or a failure. */
 export type RunResult =
-  | { ok: true; positions: string; runUs: number; console: ConsoleOutput | null }
+  | { ok: true; positions: string; runUs: number; console: ConsoleOutput | null; trace: string | null }
   | { ok: false; failure: SelectorFailure; runUs: number; console: ConsoleOutput | null };
 
 type Fn = ivm.Reference<(...args: unknown[]) => unknown>;
@@ -114,8 +114,11 @@ export class IsolateRunner {
     }
   }
 
-  /** Runs `select` on one request: `cands` is "i,j,k" into catalog `datasetId`. */
-  call(datasetId: number, cands: string, requestJson: string): RunResult {
+  /**
+   * Runs `select` on one request: `cands` is "i,j,k" into catalog `datasetId`. `traced` records the
+   * request reads of a memoized selector; a cacheable success then carries them as `trace`.
+   */
+  call(datasetId: number, cands: string, requestJson: string, traced = false): RunResult {
     if (this.session === null || this.session.isolate.isDisposed) {
       const t0 = performance.now();
       const started = this.start();
@@ -129,7 +132,7 @@ export class IsolateRunner {
     const t0 = performance.now();
     let raw: unknown;
     try {
-      raw = session.call.applySync(undefined, [datasetId, cands, requestJson], { timeout: this.wallMs });
+      raw = session.call.applySync(undefined, [datasetId, cands, requestJson, traced], { timeout: this.wallMs });
     } catch (err) {
       const runUs = elapsedUs(t0);
       let failure = runFailure(err, isolate, this.timeoutMs, this.memoryMb);
@@ -193,7 +196,7 @@ function parseConsole(json: string): ConsoleOutput | null {
 
 const KINDS: ReadonlySet<string> = new Set<SelectorErrorKind>(['throw', 'memory', 'bad-result', 'unavailable']);
 
-/** Decodes the prelude's "-=1,0" / "+<n>:<json>!kind\tline\tcol\tmessage" answer. */
+/** Decodes the prelude's "-=1,0[\t<trace>]" / "+<n>:<json>!kind\tline\tcol\tmessage" answer. */
 function decodeCall(raw: string, runUs: number): RunResult {
   let console: ConsoleOutput | null = null;
   let body = raw.slice(1);
@@ -203,7 +206,11 @@ function decodeCall(raw: string, runUs: number): RunResult {
     console = parseConsole(raw.slice(colon + 1, colon + 1 + length));
     body = raw.slice(colon + 1 + length);
   }
-  if (body.charCodeAt(0) === 0x3d /* = */) return { ok: true, positions: body.slice(1), runUs, console };
+  if (body.charCodeAt(0) === 0x3d /* = */) {
+    const tab = body.indexOf('\t');
+    if (tab < 0) return { ok: true, positions: body.slice(1), runUs, console, trace: null };
+    return { ok: true, positions: body.slice(1, tab), runUs, console, trace: body.slice(tab + 1) };
+  }
   if (body.charCodeAt(0) === 0x21 /* ! */) {
     const [kind = '', line = '', column = '', ...rest] = body.slice(1).split('\t');
     const failure: SelectorFailure = {

@@ -9,6 +9,7 @@
  *
  * Requests (first character, then tab-separated fields):
  *   C opId datasetId candidates requestJson   call a loaded selector (candidates: "3,0,7")
+ *   M opId datasetId candidates requestJson   the same, recording the request reads (memoized selectors)
  *   P opId programId timeoutMs memoryMb quarantineFailures quarantineWindowMs consoleLinesPerSecond codeJson
  *                                              compile a selector version
  *   D opId programId datasetId catalogJson envJson   give a compiled selector one catalog + env
@@ -17,6 +18,8 @@
  *   T opId {config,request,env,nodes}          trial run in a fresh isolate (one JSON field)
  * Replies (every request gets exactly one of R, E, A, J, in request order):
  *   R opId runUs positions                     call ok: positions into its candidates ("1,0")
+ *   R opId runUs positions traceJson           M call ok and cacheable: also the reads it made, a JSON
+ *                                              array of [path, valueKey] in first-read order (memo.ts)
  *   E opId runUs failureJson                   call or load failed (a SelectorFailure)
  *   A opId                                     load or drop done
  *   J opId trialResultJson                     trial done
@@ -34,6 +37,7 @@ export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Request and reply tags (the first character of a message). */
 export const Tag = {
   call: 'C',
+  tracedCall: 'M',
   program: 'P',
   dataset: 'D',
   dropDataset: 'd',

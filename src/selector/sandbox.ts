@@ -5,6 +5,7 @@ import { SelectorCompileError } from './errors.js';
 import { resolveHostCommand } from './host-command.js';
 import { HostProcess, type HostExit, type Op } from './host-process.js';
 import { wallTimeoutMs } from './limits.js';
+import { MemoCache, parseTrace } from './memo.js';
 import { DEFAULT_HANG_GRACE_MS, DEFAULT_MAX_HOSTS, HostPool, type HostRole } from './pool.js';
 import { DEFAULT_QUARANTINE, SelectorHealth, type QuarantinePolicy } from './quarantine.js';
 import { CONSOLE_LINES_PER_SECOND, LineBudget } from './rate-limit.js';
@@ -13,6 +14,7 @@ import type {
   SelectorFailure,
   SelectorHandle,
   SelectorNode,
+  SelectorCacheStatus,
   SelectorRequest,
   SelectorSpec,
   SelectorStatus,
@@ -64,6 +66,8 @@ class Program {
   readonly health: SelectorHealth;
   idleTimer: NodeJS.Timeout | null = null;
   loaded!: Promise<void>;
+  /** Cache counters since a memoized config of this version was first loaded (null: never). */
+  memo: Omit<SelectorCacheStatus, 'entries'> | null = null;
 
   constructor(
     readonly id: number,
@@ -94,6 +98,8 @@ class Dataset {
     readonly program: Program,
     /** The D request's fields after its id. */
     readonly payload: string,
+    /** Results of a memoized selector for this catalog and env; dropped on release. */
+    public memo: MemoCache | null,
   ) {}
 }
 
@@ -101,6 +107,8 @@ interface CallOp extends Op {
   kind: 'call';
   dataset: Dataset;
   candidates: readonly number[];
+  /** The candidate list's cache key when the call is traced for the cache, else null. */
+  memoKey: string | null;
   startedAt: number;
   resolve: (outcome: SelectOutcome) => void;
 }
@@ -173,7 +181,7 @@ export class SelectorSandbox {
         hangGraceMs: options.hangGraceMs ?? DEFAULT_HANG_GRACE_MS,
       },
       {
-        onOk: (_h, op, runUs, positions) => this.onOk(op, runUs, positions),
+        onOk: (_h, op, runUs, positions, trace) => this.onOk(op, runUs, positions, trace),
         onFailed: (_h, op, runUs, failure) => this.onFailed(op, runUs, failure),
         onAck: (_h, op) => this.onAck(op),
         onTrial: (_h, op, result) => this.onTrial(op, result),
@@ -210,7 +218,9 @@ export class SelectorSandbox {
     this.cancelIdle(program);
     const nodes = catalog.map((n) => ({ id: n.id, name: n.name, url: n.url, weight: n.weight, tags: n.tags }));
     const datasetId = ++this.seq;
-    const dataset = new Dataset(datasetId, program, `${program.id}\t${datasetId}\t${JSON.stringify(nodes)}\t${JSON.stringify(env)}`);
+    const payload = `${program.id}\t${datasetId}\t${JSON.stringify(nodes)}\t${JSON.stringify(env)}`;
+    const dataset = new Dataset(datasetId, program, payload, config.memoize === true ? new MemoCache() : null);
+    if (dataset.memo !== null) program.memo ??= { hits: 0, misses: 0, refused: 0, uncacheable: 0 };
     program.datasets.add(dataset);
     try {
       await program.loaded;
@@ -264,7 +274,15 @@ export class SelectorSandbox {
 
   /** Runtime state of the API's current selector version, or null when none is loaded. */
   status(apiId: string): SelectorStatus | null {
-    return this.current.get(apiId)?.health.status() ?? null;
+    const program = this.current.get(apiId);
+    if (program === undefined) return null;
+    const status = program.health.status();
+    if (program.memo !== null) {
+      let entries = 0;
+      for (const dataset of program.datasets) entries += dataset.memo?.entries ?? 0;
+      status.cache = { ...program.memo, entries };
+    }
+    return status;
   }
 
   /** Which processes serve which slot, and how many ended unexpectedly. */
@@ -344,18 +362,33 @@ export class SelectorSandbox {
     if (this.closed) return Promise.resolve({ ok: false, error: unavailable('the selector sandbox is closed'), durationUs: 0 });
     health.calls++;
     if (dataset.released) return Promise.resolve(this.callFailed(program, unavailable('the selector was released'), 0));
+    const cands = candidates.join(',');
+    const memo = dataset.memo;
+    let memoKey: string | null = null;
+    if (memo !== null) {
+      const t0 = performance.now();
+      const cached = memo.lookup(request, cands);
+      if (cached !== null) {
+        program.memo!.hits++;
+        // A copy: the caller owns the outcome, the cache keeps its leaf.
+        return Promise.resolve({ ok: true, picked: cached.slice(), durationUs: sinceUs(t0), cached: true });
+      }
+      program.memo!.misses++;
+      // Once full nothing more is stored, so the run need not pay for recording its reads.
+      if (!memo.full) memoKey = cands;
+    }
     const host = this.hostForSlot(program.slot);
     if (host === null || host.pending >= MAX_PENDING_PER_HOST) {
       const message = host === null ? 'no sandbox process is available' : 'the sandbox process is overloaded';
       return Promise.resolve(this.callFailed(program, unavailable(message), 0));
     }
     const id = ++this.seq;
-    const msg = `C${id}\t${dataset.id}\t${candidates.join(',')}\t${JSON.stringify(request)}`;
+    const msg = `${memoKey === null ? 'C' : 'M'}${id}\t${dataset.id}\t${cands}\t${JSON.stringify(request)}`;
     const startedAt = performance.now();
     // A script may be rebuilt inside the call after it hit its memory limit: top level, bind, call.
     const timeoutMs = wallTimeoutMs(program.config.timeoutMs) * 3;
     return new Promise((resolve) => {
-      host.send({ kind: 'call', id, msg, timeoutMs, resent: false, dataset, candidates, startedAt, resolve });
+      host.send({ kind: 'call', id, msg, timeoutMs, resent: false, dataset, candidates, memoKey, startedAt, resolve });
     });
   }
 
@@ -370,6 +403,7 @@ export class SelectorSandbox {
   private release(dataset: Dataset): void {
     if (dataset.released) return;
     dataset.released = true;
+    dataset.memo = null;
     const program = dataset.program;
     program.datasets.delete(dataset);
     if (dataset.state === 'ready' && program.state === 'ready') this.sendDrop(program.slot, `d`, dataset.id);
@@ -444,7 +478,7 @@ export class SelectorSandbox {
     }
   }
 
-  private onOk(op: SandboxOp, runUs: number, positions: number[] | null): void {
+  private onOk(op: SandboxOp, runUs: number, positions: number[] | null, trace: string | null): void {
     if (op.kind !== 'call') return this.onFailed(op, runUs, unavailable('unexpected answer from the sandbox'));
     const candidates = op.candidates;
     if (positions !== null) {
@@ -461,7 +495,21 @@ export class SelectorSandbox {
       const failure: SelectorFailure = { kind: 'bad-result', message: 'the sandbox returned an invalid node position' };
       return op.resolve(this.callFailed(op.dataset.program, failure, sinceUs(op.startedAt), runUs));
     }
+    if (op.memoKey !== null) this.remember(op, positions, trace);
     op.resolve({ ok: true, picked: positions, durationUs: sinceUs(op.startedAt), runUs });
+  }
+
+  /** Stores the picks of a traced run when it was cacheable and its handle is still loaded. */
+  private remember(op: CallOp, picked: readonly number[], trace: string | null): void {
+    const memo = op.dataset.memo;
+    const stats = op.dataset.program.memo;
+    if (memo === null || stats === null) return;
+    const reads = trace === null ? null : parseTrace(trace);
+    if (reads === null) {
+      stats.uncacheable++;
+      return;
+    }
+    if (memo.insert(op.memoKey!, reads, picked) === 'full') stats.refused++;
   }
 
   private onFailed(op: SandboxOp, runUs: number, failure: SelectorFailure): void {

@@ -45,10 +45,11 @@ export interface SelectorFailure {
 /**
  * Result of one call: the picked catalog indices (a subset of the candidates passed in, in the
  * order the script returned them), or a failure. `durationUs` is the wait the caller saw;
- * `runUs`, when present, is the time spent inside the isolate.
+ * `runUs`, when present, is the time spent inside the isolate; `cached` marks picks replayed from
+ * a memoized selector's cache without running it.
  */
 export type SelectOutcome =
-  | { ok: true; picked: number[]; durationUs: number; runUs?: number }
+  | { ok: true; picked: number[]; durationUs: number; runUs?: number; cached?: true }
   | { ok: false; error: SelectorFailure; durationUs: number; runUs?: number };
 
 /** The result of a trial run (`PUT …/selector` checks and `POST …/selector/test`). */
@@ -75,6 +76,22 @@ export interface SelectorStatus {
   skipped?: number;
   /** console.log lines dropped by the per-API rate limit. */
   consoleDropped?: number;
+  /** Memoized selectors only: the result cache of this version (see SelectorCacheStatus). */
+  cache?: SelectorCacheStatus;
+}
+
+/** Result cache counters of a memoized selector version (since it was loaded). */
+export interface SelectorCacheStatus {
+  /** Calls answered from the cache. */
+  hits: number;
+  /** Calls that ran in the sandbox (not quarantined). */
+  misses: number;
+  /** Results held by the loaded config versions. */
+  entries: number;
+  /** Cacheable results not stored because the cache was full. */
+  refused: number;
+  /** Successful runs that could not be cached (the script read structure, time, randomness or printed). */
+  uncacheable: number;
 }
 
 /** Identifies one loaded selector version; the same code and limits share one compiled script. */

@@ -112,7 +112,7 @@ describe('admin selector', () => {
   });
 
   it('refuses to roll back to a version that no longer passes its trial', async () => {
-    await h.store.setSelector(apiId, { code: bad, onError: 'use-all', timeoutMs: 20, memoryMb: 32 });
+    await h.store.setSelector(apiId, { code: bad, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: false });
     await h.call('PUT', `/admin/apis/${apiId}/selector`, { code: good(2) });
     const version = await h.store.version();
     const res = await h.call('POST', `/admin/apis/${apiId}/selector/rollback`, { version: 1 });

@@ -32,7 +32,7 @@ export function request(fields: Partial<SelectorRequest> = {}): SelectorRequest 
 
 /** A selector config with the defaults the API schema applies. */
 export function config(code: string, limits: Partial<Omit<SelectorConfig, 'code'>> = {}): SelectorConfig {
-  return { code, onError: 'use-all', timeoutMs: 20, memoryMb: 32, ...limits };
+  return { code, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: false, ...limits };
 }
 
 const examplesDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts-examples');

@@ -25,7 +25,7 @@ export interface StoreDriver {
   fresh(): Promise<StoreFixture>;
 }
 
-const selector = (code: string): SelectorConfig => ({ code, onError: 'use-all', timeoutMs: 20, memoryMb: 32 });
+const selector = (code: string): SelectorConfig => ({ code, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: false });
 
 /**
  * The behaviour every Store driver must show, as one suite: registers it under `name` for `driver`.

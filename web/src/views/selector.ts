@@ -2,7 +2,7 @@ import { admin, ApiError, isAbort } from '../api.js';
 import type { CodeEditor } from '../components/code-editor.js';
 import { confirmDialog } from '../components/dialog.js';
 import { h, replace } from '../components/dom.js';
-import { busy, clearErrors, field, formErrorBox, showErrors, showFormError } from '../components/form.js';
+import { busy, checkboxField, clearErrors, field, formErrorBox, showErrors, showFormError } from '../components/form.js';
 import { notify } from '../components/notify.js';
 import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { ago, dateTime } from '../format.js';
@@ -29,6 +29,7 @@ interface SelectorDraft {
   onError: string;
   timeoutMs: string;
   memoryMb: string;
+  memoize: boolean;
 }
 
 function draftOf(config: SelectorConfig | null, code: string): SelectorDraft {
@@ -37,11 +38,12 @@ function draftOf(config: SelectorConfig | null, code: string): SelectorDraft {
     onError: config?.onError ?? 'use-all',
     timeoutMs: String(config?.timeoutMs ?? 20),
     memoryMb: String(config?.memoryMb ?? 32),
+    memoize: config?.memoize ?? false,
   };
 }
 
 function same(a: SelectorDraft, b: SelectorDraft): boolean {
-  return a.code === b.code && a.onError === b.onError && a.timeoutMs.trim() === b.timeoutMs.trim() && a.memoryMb.trim() === b.memoryMb.trim();
+  return a.code === b.code && a.onError === b.onError && a.timeoutMs.trim() === b.timeoutMs.trim() && a.memoryMb.trim() === b.memoryMb.trim() && (a.memoize === true) === (b.memoize === true);
 }
 
 function numberOr(text: string): number | string {
@@ -91,6 +93,8 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
   );
   const timeoutMs = h('input', { type: 'number', name: 'timeoutMs', min: 1, max: 1000, step: 1, inputmode: 'numeric', value: start.timeoutMs });
   const memoryMb = h('input', { type: 'number', name: 'memoryMb', min: 8, max: 512, step: 1, inputmode: 'numeric', value: start.memoryMb });
+  // Drafts kept before the setting existed have no memoize.
+  const memoize = h('input', { type: 'checkbox', name: 'memoize', checked: start.memoize === true });
 
   // Editor.
   const editorHost = h('div', { class: 'code-editor' });
@@ -133,6 +137,12 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
       field({ label: 'Time limit (ms of CPU per call)', path: 'timeoutMs', control: timeoutMs, hint: '1–1000' }),
       field({ label: 'Memory limit (MB)', path: 'memoryMb', control: memoryMb, hint: '8–512' }),
     ),
+    checkboxField({
+      label: 'Memoize (pure selector)',
+      path: 'memoize',
+      control: memoize,
+      hint: 'Only if select() keeps no state and its result depends only on its arguments: repeated requests are answered from a cache without running it.',
+    }),
     h('div', { class: 'actions actions-start' }, saveButton, revertButton, h('span', { class: 'spacer' }), removeButton),
   );
 
@@ -155,8 +165,9 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
   );
   replace(container, layout);
 
-  const current = (): SelectorDraft => ({ code: editor.getCode(), onError: onError.value, timeoutMs: timeoutMs.value, memoryMb: memoryMb.value });
-  const configOf = (d: SelectorDraft) => ({ code: d.code, onError: d.onError, timeoutMs: numberOr(d.timeoutMs), memoryMb: numberOr(d.memoryMb) }) as SelectorConfig;
+  const current = (): SelectorDraft => ({ code: editor.getCode(), onError: onError.value, timeoutMs: timeoutMs.value, memoryMb: memoryMb.value, memoize: memoize.checked });
+  const configOf = (d: SelectorDraft) =>
+    ({ code: d.code, onError: d.onError, timeoutMs: numberOr(d.timeoutMs), memoryMb: numberOr(d.memoryMb), memoize: d.memoize === true }) as SelectorConfig;
 
   function refreshDirty(): void {
     const dirty = !same(current(), savedDraft());
@@ -209,6 +220,7 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
     onError.value = d.onError;
     timeoutMs.value = d.timeoutMs;
     memoryMb.value = d.memoryMb;
+    memoize.checked = d.memoize === true;
     editor.clearError();
     clearErrors(layout);
     restoredNote.hidden = true;
@@ -293,6 +305,13 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
         h('dd', { class: s.failures > 0 ? 'text-danger' : '' }, String(s.failures)),
         s.skipped ? [h('dt', null, 'Not run (quarantined)'), h('dd', null, String(s.skipped))] : null,
         s.consoleDropped ? [h('dt', null, 'Console lines dropped'), h('dd', null, String(s.consoleDropped))] : null,
+        s.cache
+          ? [
+              h('dt', null, 'Answered from the cache'),
+              h('dd', null, `${s.cache.hits} of ${s.cache.hits + s.cache.misses} (${s.cache.entries} results kept)`),
+              s.cache.uncacheable ? [h('dt', null, 'Runs not cacheable'), h('dd', null, String(s.cache.uncacheable))] : null,
+            ]
+          : null,
       ),
       h('h3', { class: 'small-head' }, 'Last errors'),
       s.lastErrors.length === 0
@@ -335,6 +354,7 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
             onError.value = ver.selector.onError;
             timeoutMs.value = String(ver.selector.timeoutMs);
             memoryMb.value = String(ver.selector.memoryMb);
+            memoize.checked = ver.selector.memoize === true;
             refreshDirty();
             notify(`Version ${ver.version} is in the editor; save to use it, or Ctrl+Z to undo.`);
             editor.focus();

@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addNode, createApi, setSelector } from '../helpers/fixtures.js';
+import { spread, startTestGateway, type TestGateway } from '../helpers/isogate.js';
+import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
+
+// A memoized selector end to end: real isogate, real upstreams, steered through the admin API.
+let t: TestGateway;
+let ups: TestUpstream[];
+
+beforeAll(async () => {
+  t = await startTestGateway();
+  ups = await startUpstreams(['a', 'b', 'temp']);
+});
+
+afterAll(async () => {
+  await t?.stop();
+  await Promise.all((ups ?? []).map((u) => u.close()));
+});
+
+const up = (name: string) => ups.find((u) => u.name === name)!;
+const canary = readFileSync(new URL('../../scripts-examples/canary-by-query.js', import.meta.url), 'utf8');
+
+describe('memoized selector', () => {
+  it('canary with memoize: true sends select_code=temp_node only to temp nodes, others never, mostly from the cache', async () => {
+    const id = await createApi(t, { name: 'memo-canary', path: '/memo/*', algorithm: 'round_robin' });
+    await addNode(t, id, up('a'));
+    await addNode(t, id, up('b'));
+    await addNode(t, id, up('temp'), { tags: ['temp'] });
+    await setSelector(t, id, { code: canary, memoize: true });
+    const saved = await t.admin('GET', `/admin/apis/${id}/selector`);
+    expect(saved.body.selector).toMatchObject({ memoize: true });
+
+    expect(await spread(t, '/memo/q?select_code=temp_node', 20)).toEqual({ temp: 20 });
+    expect(await spread(t, '/memo/q', 20)).toEqual({ a: 10, b: 10 });
+    expect(await spread(t, '/memo/q?select_code=other', 20)).toEqual({ a: 10, b: 10 });
+    expect(await spread(t, '/memo/q?select_code=temp_node&x=1', 10)).toEqual({ temp: 10 });
+
+    const { body } = await t.admin('GET', `/admin/apis/${id}/selector`);
+    // One run per distinct select_code (temp_node, absent, other); everything else replayed.
+    expect(body.status.cache).toEqual({ hits: 67, misses: 3, entries: 3, refused: 0, uncacheable: 0 });
+    expect(body.status).toMatchObject({ state: 'active', calls: 70, failures: 0 });
+  });
+
+  it('memoize defaults to false', async () => {
+    const id = await createApi(t, { name: 'memo-off', path: '/memo-off/*', algorithm: 'round_robin' });
+    await addNode(t, id, up('a'));
+    await setSelector(t, id, { code: canary });
+    expect(await spread(t, '/memo-off/q', 5)).toEqual({ a: 5 });
+    const { body } = await t.admin('GET', `/admin/apis/${id}/selector`);
+    expect(body.selector.memoize).toBe(false);
+    expect(body.status.cache).toBeUndefined();
+  });
+});

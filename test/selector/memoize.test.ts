@@ -1,0 +1,226 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_MEMO_ENTRIES } from '../../src/selector/memo.js';
+import type { SelectorSandbox } from '../../src/selector/sandbox.js';
+import type { SelectOutcome, SelectorHandle } from '../../src/selector/types.js';
+import { CANARY, config, node, request, startSandbox } from './fixtures.js';
+
+// Memoized selectors through real sandbox processes: which calls are answered from the cache, that
+// the answers are those the script gives, and which scripts are never cached.
+let sandbox: SelectorSandbox;
+let apiSeq = 0;
+
+beforeAll(async () => {
+  ({ sandbox } = await startSandbox());
+});
+afterAll(async () => {
+  await sandbox?.close();
+});
+
+const catalog = [node('a'), node('b', ['temp']), node('c'), node('d', ['pc'])];
+const all = [0, 1, 2, 3];
+
+/** Loads `code` for a fresh API id (memoized unless told otherwise); returns the handle and API id. */
+async function load(code: string, memoize = true, env: Record<string, string> = {}) {
+  const apiId = `memo-${++apiSeq}`;
+  const handle = await sandbox.load({ apiId, config: config(code, { memoize }) }, catalog, env);
+  return { handle, apiId };
+}
+
+function picked(outcome: SelectOutcome): number[] {
+  if (!outcome.ok) throw new Error(`selector failed: ${JSON.stringify(outcome.error)}`);
+  return outcome.picked;
+}
+
+/** Calls once; returns the picks and whether they came from the cache. */
+async function call(handle: SelectorHandle, fields: Parameters<typeof request>[0] = {}, candidates = all) {
+  const outcome = await handle.select(request(fields), candidates);
+  return { picked: picked(outcome), cached: outcome.ok && outcome.cached === true };
+}
+
+function cache(apiId: string) {
+  return sandbox.status(apiId)?.cache;
+}
+
+describe('memoized selector results', () => {
+  it('runs once per distinct select_code, then answers from the cache with the same picks', async () => {
+    const { handle, apiId } = await load(CANARY);
+    const temp = { query: { select_code: 'temp_node' } };
+    const other = { query: { select_code: 'other' } };
+
+    expect(await call(handle, temp)).toEqual({ picked: [1], cached: false });
+    expect(await call(handle, temp)).toEqual({ picked: [1], cached: true });
+    expect(await call(handle, other)).toEqual({ picked: [0, 2, 3], cached: false });
+    expect(await call(handle, {})).toEqual({ picked: [0, 2, 3], cached: false });
+    for (let i = 0; i < 5; i++) {
+      expect(await call(handle, temp)).toEqual({ picked: [1], cached: true });
+      expect(await call(handle, other)).toEqual({ picked: [0, 2, 3], cached: true });
+      expect(await call(handle, {})).toEqual({ picked: [0, 2, 3], cached: true });
+    }
+    // Unrelated fields are not part of the key: the script never read them.
+    expect(await call(handle, { ...temp, headers: { 'x-other': '1' }, path: '/elsewhere' })).toEqual({ picked: [1], cached: true });
+    expect(cache(apiId)).toEqual({ hits: 17, misses: 3, entries: 3, refused: 0, uncacheable: 0 });
+    expect(sandbox.status(apiId)).toMatchObject({ calls: 20, failures: 0 });
+  });
+
+  it('keys each candidate list separately', async () => {
+    const { handle } = await load(CANARY);
+    const temp = { query: { select_code: 'temp_node' } };
+    expect(await call(handle, temp, [1, 2])).toEqual({ picked: [1], cached: false });
+    expect(await call(handle, temp, [0, 2])).toEqual({ picked: [], cached: false });
+    expect(await call(handle, temp, [1, 2])).toEqual({ picked: [1], cached: true });
+    expect(await call(handle, temp, [0, 2])).toEqual({ picked: [], cached: true });
+  });
+
+  it('caches branches that read different fields (a header only in one mode)', async () => {
+    const { handle, apiId } = await load(`function select(request, env, nodes) {
+      if (request.query.mode === 'h') return request.headers['x-a'] === '1' ? ['a'] : ['b'];
+      return ['c'];
+    }`);
+    const cases: Array<[Parameters<typeof request>[0], number[]]> = [
+      [{ query: { mode: 'h' }, headers: { 'x-a': '1' } }, [0]],
+      [{ query: { mode: 'h' }, headers: { 'x-a': '2' } }, [1]],
+      [{ query: { mode: 'h' } }, [1]],
+      [{ query: { mode: 'q' }, headers: { 'x-a': '1' } }, [2]],
+      [{ query: {} }, [2]],
+    ];
+    for (const [fields, expected] of cases) expect(await call(handle, fields)).toEqual({ picked: expected, cached: false });
+    for (const [fields, expected] of cases) expect(await call(handle, fields)).toEqual({ picked: expected, cached: true });
+    // Another x-a in mode q does not matter; in mode h it is a new leaf.
+    expect(await call(handle, { query: { mode: 'q' }, headers: { 'x-a': '9' } })).toEqual({ picked: [2], cached: true });
+    expect(await call(handle, { query: { mode: 'h' }, headers: { 'x-a': '9' } })).toEqual({ picked: [1], cached: false });
+    expect(cache(apiId)).toMatchObject({ entries: 6 });
+  });
+
+  it('tells a repeated query key (an array) from a single value at the same name', async () => {
+    const { handle } = await load(`function select(request, env, nodes) {
+      const v = request.query.v;
+      return v[0] === 'x' ? ['a'] : ['b'];
+    }`);
+    expect(await call(handle, { query: { v: ['x', 'y'] } })).toEqual({ picked: [0], cached: false });
+    expect(await call(handle, { query: { v: 'xz' } })).toEqual({ picked: [0], cached: false });
+    expect(await call(handle, { query: { v: ['y', 'x'] } })).toEqual({ picked: [1], cached: false });
+    expect(await call(handle, { query: { v: 'yx' } })).toEqual({ picked: [1], cached: false });
+    expect(await call(handle, { query: { v: ['x', 'q'] } })).toEqual({ picked: [0], cached: true });
+    expect(await call(handle, { query: { v: 'yx' } })).toEqual({ picked: [1], cached: true });
+  });
+
+  it('sees the env of its own config version only', async () => {
+    const code = 'function select(request, env, nodes) { return request.method === "GET" ? [env.PICK] : ["d"]; }';
+    const first = await load(code, true, { PICK: 'a' });
+    expect(await call(first.handle)).toEqual({ picked: [0], cached: false });
+    expect(await call(first.handle)).toEqual({ picked: [0], cached: true });
+    // A new config version (new env, same code) gets a new handle and starts with an empty cache.
+    const second = await sandbox.load({ apiId: first.apiId, config: config(code, { memoize: true }) }, catalog, { PICK: 'c' });
+    expect(await call(second)).toEqual({ picked: [2], cached: false });
+    expect(await call(second)).toEqual({ picked: [2], cached: true });
+    first.handle.release();
+    expect(cache(first.apiId)).toMatchObject({ entries: 1 });
+    second.release();
+  });
+
+  it('with memoize: false (the default) runs every call', async () => {
+    const { handle, apiId } = await load(CANARY, false);
+    for (let i = 0; i < 3; i++) expect(await call(handle, { query: { select_code: 'temp_node' } })).toEqual({ picked: [1], cached: false });
+    expect(sandbox.status(apiId)?.cache).toBeUndefined();
+  });
+
+  it('stops storing at the bound and keeps answering uncached, and right', async () => {
+    const { handle, apiId } = await load('function select(request, env, nodes) { return request.query.n.length % 2 ? ["a"] : ["b"]; }');
+    const value = (i: number) => 'x'.repeat(i % 7) + String(i);
+    const outcomes = await Promise.all(
+      Array.from({ length: MAX_MEMO_ENTRIES + 20 }, (_, i) => handle.select(request({ query: { n: value(i) } }), all)),
+    );
+    outcomes.forEach((o, i) => expect(picked(o)).toEqual(value(i).length % 2 ? [0] : [1]));
+    expect(cache(apiId)).toMatchObject({ entries: MAX_MEMO_ENTRIES, misses: MAX_MEMO_ENTRIES + 20, refused: 20 });
+    // Stored values still hit; values past the bound are run every time, with the right answer.
+    expect(await call(handle, { query: { n: value(5) } })).toEqual({ picked: value(5).length % 2 ? [0] : [1], cached: true });
+    for (const i of [MAX_MEMO_ENTRIES + 30, MAX_MEMO_ENTRIES + 31]) {
+      expect(await call(handle, { query: { n: value(i) } })).toEqual({ picked: value(i).length % 2 ? [0] : [1], cached: false });
+    }
+    expect(cache(apiId)).toMatchObject({ entries: MAX_MEMO_ENTRIES, hits: 1 });
+  });
+});
+
+describe('runs that are never cached', () => {
+  it.each([
+    ['Math.random', 'return Math.random() < 2 ? ["a"] : ["b"];'],
+    ['Date.now', 'return Date.now() > 0 ? ["a"] : ["b"];'],
+    ['new Date()', 'return new Date().getTime() > 0 ? ["a"] : ["b"];'],
+    ['Date()', 'return Date().length > 0 ? ["a"] : ["b"];'],
+    ['console.log', 'console.log("hi", request.query.k); return ["a"];'],
+    ['console.warn', 'console.warn(request.query.k); return ["a"];'],
+    ['Object.keys(request.query)', 'return Object.keys(request.query).length ? ["a"] : ["b"];'],
+    ['JSON.stringify(request)', 'return JSON.stringify(request).length > 0 ? ["a"] : ["b"];'],
+    ['JSON.stringify of a sub-object', 'return JSON.stringify(request.headers).length > 0 ? ["a"] : ["b"];'],
+    ['the in operator', 'return "k" in request.query ? ["a"] : ["b"];'],
+    ['spreading', 'const q = { ...request.query }; return q.k ? ["a"] : ["b"];'],
+    ['for…in', 'for (const k in request.query) return ["a"]; return ["b"];'],
+    ['iterating a repeated query key', 'for (const v of request.query.k) if (v === "1") return ["a"]; return ["b"];'],
+    ['an inherited member', 'return request.query.hasOwnProperty("k") ? ["a"] : ["b"];'],
+    ['a write to the request', 'request.query.k = "2"; return request.query.k === "2" ? ["a"] : ["b"];'],
+  ])('%s', async (_label, body) => {
+    const { handle, apiId } = await load(`function select(request, env, nodes) { ${body} }`);
+    const sample = { query: { k: ['1', '2'] } };
+    for (let i = 0; i < 3; i++) {
+      const outcome = await handle.select(request(sample), all);
+      expect(outcome.ok).toBe(true);
+      expect(outcome.ok && outcome.cached).toBeFalsy();
+    }
+    expect(cache(apiId)).toMatchObject({ hits: 0, misses: 3, entries: 0 });
+  });
+
+  it('a view of the request kept from an earlier call makes later runs uncacheable', async () => {
+    const { handle, apiId } = await load('function select(request) { globalThis.kept ??= request; return globalThis.kept.query.k === "1" ? ["a"] : ["b"]; }');
+    // The first run cannot be told from a pure one; the reads through the stale view later can.
+    expect(await call(handle, { query: { k: '1' } })).toEqual({ picked: [0], cached: false });
+    expect(await call(handle, { query: { k: '2' } })).toEqual({ picked: [0], cached: false });
+    expect(await call(handle, { query: { k: '2' } })).toEqual({ picked: [0], cached: false });
+    expect(cache(apiId)).toMatchObject({ entries: 1, uncacheable: 2 });
+  });
+
+  it('a Date made from a request value is still cached (it does not read the clock)', async () => {
+    const { handle } = await load(
+      'function select(request) { return new Date(request.headers.since).getUTCFullYear() > 2020 ? ["a"] : ["b"]; }',
+    );
+    const since = { headers: { since: '2024-01-01T00:00:00Z' } };
+    expect(await call(handle, since)).toEqual({ picked: [0], cached: false });
+    expect(await call(handle, since)).toEqual({ picked: [0], cached: true });
+    expect(await call(handle, { headers: { since: '2001-01-01T00:00:00Z' } })).toEqual({ picked: [1], cached: false });
+  });
+
+  it('errors are never cached: a throwing input keeps failing until the selector is quarantined', async () => {
+    const { handle, apiId } = await load(`function select(request, env, nodes) {
+      if (request.query.boom) throw new Error('boom');
+      return ['a'];
+    }`);
+    expect(await call(handle)).toEqual({ picked: [0], cached: false });
+    for (let i = 0; i < 5; i++) {
+      const outcome = await handle.select(request({ query: { boom: '1' } }), all);
+      expect(outcome.ok ? null : outcome.error.kind).toBe('throw');
+    }
+    const status = sandbox.status(apiId)!;
+    expect(status).toMatchObject({ state: 'quarantined', failures: 5 });
+    // Quarantine comes first, even for a request whose answer is cached.
+    const after = await handle.select(request(), all);
+    expect(after.ok ? null : after.error.kind).toBe('quarantined');
+    expect(cache(apiId)).toMatchObject({ hits: 0, misses: 6, entries: 1 });
+  });
+
+  it('a bad result is a failure, never cached', async () => {
+    const { handle, apiId } = await load('function select(request) { return request.query.k === "1" ? ["zzz"] : ["a"]; }');
+    for (let i = 0; i < 2; i++) {
+      const outcome = await handle.select(request({ query: { k: '1' } }), all);
+      expect(outcome.ok ? null : outcome.error.kind).toBe('bad-result');
+    }
+    expect(cache(apiId)).toMatchObject({ entries: 0, misses: 2 });
+  });
+
+  it('a trial never uses the cache', async () => {
+    const code = 'function select(request) { console.log("ran"); return request.query.k === "1" ? ["a"] : ["b"]; }';
+    const cfg = config(code, { memoize: true });
+    for (let i = 0; i < 2; i++) {
+      const result = await sandbox.trial(cfg, request({ query: { k: '1' } }), {}, catalog);
+      expect(result).toMatchObject({ ok: true, picked: ['a'], console: ['ran'] });
+    }
+  });
+});
