@@ -147,7 +147,8 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
       workers,
       close() {
         draining = true;
-        closing ??= cleanup();
+        // Ready turns 503 first; the ports stay open until load balancers had time to notice.
+        closing ??= new Promise((r) => setTimeout(r, options.drainWaitMs)).then(cleanup);
         return closing;
       },
     };

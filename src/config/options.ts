@@ -36,6 +36,8 @@ export const Options = z.strictObject({
   pollMs: z.coerce.number().int().min(50).max(60_000).default(1000),
   /** Longest wait for in-flight requests on shutdown. */
   drainMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** On shutdown, how long /status/ready answers 503 before the ports close (for load balancers to notice). */
+  drainWaitMs: z.coerce.number().int().min(0).max(600_000).default(0),
   /** Most sockets per upstream origin. */
   upstreamConnections: z.coerce.number().int().min(1).max(10_000).default(128),
   /** Most sandbox processes for selectors (APIs beyond share them). */
@@ -61,6 +63,7 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--no-access-log': { key: 'accessLog', value: false, negate: true },
   '--poll-ms': { key: 'pollMs', value: true },
   '--drain-ms': { key: 'drainMs', value: true },
+  '--drain-wait-ms': { key: 'drainWaitMs', value: true },
   '--upstream-connections': { key: 'upstreamConnections', value: true },
   '--selector-processes': { key: 'selectorProcesses', value: true },
 };
@@ -144,6 +147,7 @@ export function usage(): string {
     '  --no-access-log                       no per-request log line',
     '  --poll-ms N                           config version check interval (default 1000)',
     '  --drain-ms N                          longest wait for in-flight requests on shutdown (default 10000)',
+    '  --drain-wait-ms N                     on shutdown, /status/ready is 503 this long before ports close (default 0)',
     '  --upstream-connections N              most sockets per upstream origin (default 128)',
     '  --selector-processes N                most selector sandbox processes (default 8)',
     '',

@@ -155,3 +155,20 @@ describe('isogate start', () => {
     slow.close();
   });
 });
+
+describe('rolling restart', () => {
+  it('SIGTERM turns /status/ready to 503 first and keeps serving for --drain-wait-ms', async () => {
+    const dataDir = tempDir();
+    const [gw, admin, status] = [await freePort(), await freePort(), await freePort()];
+    const r = run(['start', '--workers', '0', '--no-demo', '--drain-wait-ms', '1500', '--data-dir', dataDir, '--gateway-host', '127.0.0.1', '--gateway-port', String(gw), '--admin-port', String(admin), '--status-host', '127.0.0.1', '--status-port', String(status)], {
+      ISOGATE_ADMIN_TOKEN: 'cli-test-token-0123456789',
+    });
+    await waitFor(`http://127.0.0.1:${status}/status/ready`);
+    r.child.kill('SIGTERM');
+    await waitFor(`http://127.0.0.1:${status}/status/ready`, 503);
+    // Draining, not gone: the gateway still answers (404: no API configured) and /status stays 200.
+    expect((await fetch(`http://127.0.0.1:${gw}/anything`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${status}/status`)).status).toBe(200);
+    expect(await r.exit).toBe(0);
+  });
+});
