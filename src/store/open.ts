@@ -4,10 +4,14 @@ import { openPostgresStore } from './postgres/store.js';
 import { openSqliteStore } from './sqlite/store.js';
 import type { Store } from './store.js';
 
-/** Opens the configured store: a `postgres://` URL, or the SQLite file under the data dir when none is given. */
+/** Opens the configured store: a `postgres://` URL (optionally `?schema=`), or the SQLite file under the data dir when none is given. */
 export async function openStore(spec: string, dataDir: string, log: Logger): Promise<Store> {
   if (spec.startsWith('postgres://') || spec.startsWith('postgresql://')) {
-    return openPostgresStore(spec, { logger: log.child({ component: 'store' }) });
+    // `?schema=name` keeps isogate's tables in their own schema (created when missing).
+    const url = new URL(spec);
+    const schema = url.searchParams.get('schema') ?? undefined;
+    url.searchParams.delete('schema');
+    return openPostgresStore(url.toString(), { logger: log.child({ component: 'store' }), ...(schema ? { schema } : {}) });
   }
   return openSqliteStore(spec === '' ? join(dataDir, 'isogate.db') : spec);
 }
