@@ -51,11 +51,6 @@ export class NodeStats {
     return { lastMinute: this.window(nodeId, 6, now), lastFiveMinutes: this.window(nodeId, SLOTS, now) };
   }
 
-  /** Forgets nodes that are not in `keep` (deleted nodes). */
-  retain(keep: ReadonlySet<string>): void {
-    for (const id of this.byNode.keys()) if (!keep.has(id)) this.byNode.delete(id);
-  }
-
   private window(nodeId: string, slotCount: number, now: number): NodeStatsWindow {
     const slots = this.byNode.get(nodeId);
     const current = Math.floor(now / SLOT_MS);

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropSchema, PG_URL, requirePostgres, uniqueSchema } from '../store/pg-fixtures.js';
-import { startUpstreams, startUpstream, type TestUpstream } from '../helpers/upstreams.js';
+import { adminClient, freePort, requestOnce, until } from '../helpers/processes.js';
+import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
 // Two machines' worth of processes on one PostgreSQL: `isogate admin` (control plane) and
 // `isogate gateway --workers 2` (data plane); a write through the admin reaches both workers via
@@ -20,12 +20,8 @@ let ups: TestUpstream[];
 let gw = 0;
 let admin = 0;
 let status = 0;
-
-async function freePort(): Promise<number> {
-  const u = await startUpstream('probe');
-  await u.close();
-  return u.port;
-}
+const adminCall = adminClient(() => admin, TOKEN);
+const once = (path: string) => requestOnce(gw, path);
 
 function start(args: string[]): void {
   const dir = mkdtempSync(join(tmpdir(), 'isogate-pg-'));
@@ -39,49 +35,14 @@ function start(args: string[]): void {
   );
 }
 
-function once(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: gw, path, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(String(res.headers['x-node'] ?? res.headers['x-isogate-error'] ?? res.statusCode)));
-    });
-    req.on('error', reject);
-    req.setTimeout(5_000, () => req.destroy(new Error('no answer in 5 s')));
-    req.end();
-  });
-}
-
-async function adminCall(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`http://127.0.0.1:${admin}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return res.json();
-}
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, tries = 200): Promise<T> {
-  let last!: T;
-  for (let i = 0; i < tries; i++) {
-    try {
-      last = await fn();
-      if (ok(last)) return last;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`condition not reached; last: ${JSON.stringify(last)}`);
-}
-
 beforeAll(async () => {
   await requirePostgres();
   ups = await startUpstreams(['ip1', 'ip2']);
   [gw, admin, status] = [await freePort(), await freePort(), await freePort()];
   start(['admin', '--admin-port', String(admin)]);
-  await until(() => fetch(`http://127.0.0.1:${admin}/admin/config/version`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.status), (s) => s === 200);
+  await until(() => fetch(`http://127.0.0.1:${admin}/admin/config/version`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.status), (s) => s === 200, 200, 25);
   start(['gateway', '--workers', '2', '--gateway-host', '127.0.0.1', '--gateway-port', String(gw), '--status-host', '127.0.0.1', '--status-port', String(status)]);
-  await until(() => fetch(`http://127.0.0.1:${status}/status/ready`).then((r) => r.status), (s) => s === 200);
+  await until(() => fetch(`http://127.0.0.1:${status}/status/ready`).then((r) => r.status), (s) => s === 200, 200, 25);
 });
 
 afterAll(async () => {
@@ -109,12 +70,14 @@ describe('isogate admin + isogate gateway on PostgreSQL', () => {
     });
     await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: 'ip2', connector: { kind: 'simple-url', url: ups[1]!.url } });
     // The poll is set to a minute, so only the notification can bring the change this fast.
-    await until(() => Promise.all(Array.from({ length: 10 }, () => once('/pg'))), (a) => new Set(a).size === 2);
+    await until(() => Promise.all(Array.from({ length: 10 }, () => once('/pg'))), (a) => new Set(a).size === 2, 200, 25);
 
     const { version } = await adminCall('PUT', '/admin/variables/IP1_enable', { value: 'false' }).then(() => adminCall('GET', '/admin/config/version'));
     const served = await until(
       () => fetch(`http://127.0.0.1:${status}/status`).then((r) => r.json()),
       (d: any) => d.workers.every((w: { version: number }) => w.version === version),
+      200,
+      25,
     );
     expect(served.workers).toHaveLength(2);
     const answers = await Promise.all(Array.from({ length: 20 }, () => once('/pg')));

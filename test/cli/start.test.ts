@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startUpstream } from '../helpers/upstreams.js';
+import { freePort } from '../helpers/processes.js';
 
 // The real command a user runs (`npm start` runs the same compiled CLI), as a child process.
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,12 +22,6 @@ function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'isogate-cli-'));
   dirs.push(d);
   return d;
-}
-
-async function freePort(): Promise<number> {
-  const u = await startUpstream('probe');
-  await u.close();
-  return u.port;
 }
 
 interface Run {

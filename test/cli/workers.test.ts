@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startUpstreams, startUpstream, type TestUpstream } from '../helpers/upstreams.js';
+import { adminClient, freePort, requestOnce, until } from '../helpers/processes.js';
+import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
 // `isogate start --workers 2`: the primary runs the admin API and status port, two forked workers
 // share the gateway port. Requests go on fresh connections so they spread over both workers.
@@ -17,51 +17,11 @@ let ups: TestUpstream[];
 let gw = 0;
 let admin = 0;
 let status = 0;
-
-async function freePort(): Promise<number> {
-  const u = await startUpstream('probe');
-  await u.close();
-  return u.port;
-}
-
-/** One request on its own connection; resolves with the answering node (x-node) or the status. */
-function once(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: gw, path, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(String(res.headers['x-node'] ?? res.statusCode)));
-    });
-    req.on('error', reject);
-    req.setTimeout(5_000, () => req.destroy(new Error('no answer in 5 s')));
-    req.end();
-  });
-}
-
-async function adminCall(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`http://127.0.0.1:${admin}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return res.status === 204 ? null : res.json();
-}
+const adminCall = adminClient(() => admin, TOKEN);
+const once = (path: string) => requestOnce(gw, path);
 
 async function statusDetails(): Promise<any> {
   return (await fetch(`http://127.0.0.1:${status}/status`)).json();
-}
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, tries = 200): Promise<T> {
-  let last!: T;
-  for (let i = 0; i < tries; i++) {
-    try {
-      last = await fn();
-      if (ok(last)) return last;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`condition not reached; last: ${JSON.stringify(last)}`);
 }
 
 beforeAll(async () => {
