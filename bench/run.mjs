@@ -1,7 +1,9 @@
 // `npm run bench`: direct upstream vs isogate (no selector) vs isogate (canary selector over 20 nodes),
 // loaded by wrk on 127.0.0.1 for a bounded time. Not a test: it prints figures.
 //
-// Env: DUR (10s) WARM (3s) CONNS (50) THREADS (2) ACCESS_LOG (1: keep the per-request log line on).
+// Env: DUR (10s) WARM (3s) CONNS (50) THREADS (2) ROUNDS (3) ACCESS_LOG (1: keep the per-request log line on).
+// Each round measures direct and every target back to back, so each ratio compares figures taken
+// under the same machine conditions; the summary gives each target's median over the rounds.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +15,7 @@ const DUR = process.env.DUR ?? '10s';
 const WARM = process.env.WARM ?? '3s';
 const CONNS = process.env.CONNS ?? '50';
 const THREADS = process.env.THREADS ?? '2';
+const ROUNDS = Math.max(1, Math.min(10, Number(process.env.ROUNDS ?? 3) || 3));
 const ACCESS_LOG = process.env.ACCESS_LOG !== '0';
 const HOST = '127.0.0.1';
 const UP_PORTS = [18281, 18282, 18283];
@@ -163,23 +166,46 @@ async function main() {
   await configure();
   const canaryCheck = await fetch(`http://${HOST}:${GW}/canary?select_code=temp_node`);
   if (canaryCheck.status !== 200) throw new Error(`canary route answers ${canaryCheck.status}`);
-  log(`wrk -t${THREADS} -c${CONNS} -d${DUR} (after ${WARM} warm-up), node ${process.version}, access log ${ACCESS_LOG ? 'on' : 'off'}`);
-  const rows = [
-    measure('direct (one upstream)', `http://${HOST}:${UP_PORTS[0]}/echo`),
-    measure('isogate, no selector', `http://${HOST}:${GW}/plain`),
-    measure('isogate, canary selector, 20 nodes', `http://${HOST}:${GW}/canary`),
-    measure('isogate, canary selector, 20 nodes, memoize', `http://${HOST}:${GW}/canary-memo`),
+  log(`wrk -t${THREADS} -c${CONNS} -d${DUR} (after ${WARM} warm-up), ${ROUNDS} rounds, node ${process.version}, access log ${ACCESS_LOG ? 'on' : 'off'}`);
+  const targets = [
+    ['direct (one upstream)', `http://${HOST}:${UP_PORTS[0]}/echo`],
+    ['isogate, no selector', `http://${HOST}:${GW}/plain`],
+    ['isogate, canary selector, 20 nodes', `http://${HOST}:${GW}/canary`],
+    ['isogate, canary selector, 20 nodes, memoize', `http://${HOST}:${GW}/canary-memo`],
   ];
-  const direct = rows[0].rps;
-  const cost = ACCESS_LOG ? selectorCostFromLog() : null;
-  console.log('\n| target | req/s | × direct | p50 ms | p99 ms | errors |');
-  console.log('|---|---:|---:|---:|---:|---:|');
-  for (const r of rows) {
-    console.log(`| ${r.name} | ${Math.round(r.rps)} | ${(r.rps / direct).toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx}${r.sockErr ? ' ' + r.sockErr : ''} |`);
+  const rounds = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    log(`round ${round}/${ROUNDS}`);
+    const rows = targets.map(([name, url]) => measure(name, url));
+    for (const r of rows) r.ratio = r.rps / rows[0].rps;
+    rounds.push(rows);
   }
+  const cost = ACCESS_LOG ? selectorCostFromLog() : null;
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  console.log('\n| round | target | req/s | × direct | p50 ms | p99 ms | errors |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|');
+  rounds.forEach((rows, i) => {
+    for (const r of rows) {
+      console.log(`| ${i + 1} | ${r.name} | ${Math.round(r.rps)} | ${r.ratio.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx}${r.sockErr ? ' ' + r.sockErr : ''} |`);
+    }
+  });
+  const summary = targets.map(([name], t) => ({
+    name,
+    rps: median(rounds.map((rows) => rows[t].rps)),
+    ratio: median(rounds.map((rows) => rows[t].ratio)),
+    p50: median(rounds.map((rows) => rows[t].p50)),
+    p99: median(rounds.map((rows) => rows[t].p99)),
+  }));
+  console.log(`\nmedian of ${ROUNDS} rounds:\n`);
+  console.log('| target | req/s | × direct | p50 ms | p99 ms |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const r of summary) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.ratio.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`);
   if (cost) console.log(`\nselector call time seen by the gateway (round trip incl. queueing, from the access log, ${cost.calls} calls): mean ${cost.mean.toFixed(1)} µs, p50 ${cost.p50} µs, p99 ${cost.p99} µs`);
-  for (const sel of rows.slice(2)) {
-    console.log(`target (${sel.name}): ≥ 25% of direct: ${(sel.rps / direct * 100).toFixed(1)}% ${sel.rps / direct >= 0.25 ? 'MET' : 'MISSED'}; p99 < 5 ms: ${sel.p99.toFixed(2)} ms ${sel.p99 < 5 ? 'MET' : 'MISSED'}`);
+  for (const sel of summary.slice(2)) {
+    console.log(`target (${sel.name}): ≥ 25% of direct: ${(sel.ratio * 100).toFixed(1)}% ${sel.ratio >= 0.25 ? 'MET' : 'MISSED'}; p99 < 5 ms: ${sel.p99.toFixed(2)} ms ${sel.p99 < 5 ? 'MET' : 'MISSED'}`);
   }
 }
 
