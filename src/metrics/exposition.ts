@@ -71,7 +71,7 @@ export function registerTrafficMetrics(registry: Registry, traffic: Traffic): vo
       }
       return out;
     }),
-    new CellMetric('isogate_request_duration_seconds', 'Time from the request’s arrival to the end of the answer, by API and node.', 'histogram', () => {
+    new CellMetric('isogate_request_duration_seconds', 'Time from the arrival of the request to the end of the answer, by API and node.', 'histogram', () => {
       const out: Sample[] = [];
       for (const cell of traffic.nodes()) {
         if (countOf(cell.duration, LATENCY_LE.length) === 0) continue;
@@ -81,7 +81,7 @@ export function registerTrafficMetrics(registry: Registry, traffic: Traffic): vo
     }),
     new CellMetric(
       'isogate_upstream_response_seconds',
-      'Time from the request’s arrival to the node’s response headers (balance stage and retries included), by API and node.',
+      'Time from the arrival of the request to the response headers of the node (balance stage and retries included), by API and node.',
       'histogram',
       () => {
         const out: Sample[] = [];

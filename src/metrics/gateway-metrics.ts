@@ -51,7 +51,7 @@ export class GatewayMetrics {
     });
     new Gauge({
       name: 'isogate_selector_quarantined',
-      help: 'Whether the API’s current selector version is quarantined (1) or active (0) (with workers: quarantined in any).',
+      help: '1 while the current selector version of the API is quarantined, else 0 (with workers: quarantined in any).',
       labelNames: ['api'],
       registers,
       aggregator: 'max',
