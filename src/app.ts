@@ -9,6 +9,9 @@ import type { Options } from './config/options.js';
 import { seedDemo, startDemoUpstreams } from './demo/seed.js';
 import type { NodeStatsView } from './gateway/node-stats.js';
 import { PoolRegistry } from './gateway/pools.js';
+import { aggregateMetrics } from './metrics/cluster.js';
+import type { MetricsJson } from './metrics/gateway-metrics.js';
+import { processRegistry } from './metrics/process.js';
 import { WorkerSet } from './runtime/cluster/workers.js';
 import { mergeNodeStats, mergeSelectorStatus } from './runtime/cluster/messages.js';
 import { startDataPlane, type DataPlane } from './runtime/data-plane.js';
@@ -97,6 +100,14 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
           ...(workers ? { workers: workers.views() } : {}),
           store: store.health?.() ?? { connected: true, lastError: null },
         }),
+        async metrics() {
+          if (plane) return plane.metrics.text();
+          // The primary's own process metrics plus every worker's, summed (a worker that does not
+          // answer within the ask timeout is left out; isogate_gateway_processes shows it).
+          const own = await processRegistry().getMetricsAsJSON();
+          const parts = workers ? ((await workers.ask({ t: 'metrics' })) as MetricsJson[]) : [];
+          return aggregateMetrics([own, ...parts]);
+        },
       });
       cleanups.push(() => server.close());
       status = await listenFastify(server, options.statusHost, options.statusPort, 'statusPort');

@@ -16,11 +16,26 @@ export interface NodeStatsWindow {
   p99Ms: number | null;
 }
 
+/** One 10-second slot of a node's traffic. */
+export interface NodeStatsSlot {
+  /** Start of the slot (ms since the epoch). */
+  at: number;
+  requests: number;
+  errors: number;
+  /** 99th percentile latency in ms (bucket upper bound), null when idle. */
+  p99Ms: number | null;
+}
+
 /** A node's recent traffic, as the console shows it. */
 export interface NodeStatsView {
   lastMinute: NodeStatsWindow;
   lastFiveMinutes: NodeStatsWindow;
+  /** The last five minutes slot by slot, oldest first (the current, partly elapsed slot last). */
+  recent: NodeStatsSlot[];
 }
+
+/** Length of one slot of `NodeStatsView.recent`, in seconds. */
+export const STATS_SLOT_SECONDS = SLOT_MS / 1000;
 
 /**
  * Per-node request, error and latency counts in 10-second slots over the last 5 minutes. Recording is
@@ -48,7 +63,25 @@ export class NodeStats {
 
   /** The recent traffic of one node (zeros when it has none). */
   view(nodeId: string, now = Date.now()): NodeStatsView {
-    return { lastMinute: this.window(nodeId, 6, now), lastFiveMinutes: this.window(nodeId, SLOTS, now) };
+    return { lastMinute: this.window(nodeId, 6, now), lastFiveMinutes: this.window(nodeId, SLOTS, now), recent: this.recent(nodeId, now) };
+  }
+
+  private recent(nodeId: string, now: number): NodeStatsSlot[] {
+    const slots = this.byNode.get(nodeId);
+    const current = Math.floor(now / SLOT_MS);
+    const out: NodeStatsSlot[] = [];
+    for (let slotId = current - SLOTS + 1; slotId <= current; slotId++) {
+      const base = (slotId % SLOTS) * WIDTH;
+      const live = slots !== undefined && slots[base] === slotId;
+      const requests = live ? slots[base + 1]! : 0;
+      out.push({
+        at: slotId * SLOT_MS,
+        requests,
+        errors: live ? slots[base + 2]! : 0,
+        p99Ms: live && requests > 0 ? percentile(Array.from(slots.subarray(base + 3, base + WIDTH)), requests, 0.99) : null,
+      });
+    }
+    return out;
   }
 
   private window(nodeId: string, slotCount: number, now: number): NodeStatsWindow {

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { AccessLog } from './access-log.js';
 import type { ClientIpResolver } from './client-ip.js';
@@ -17,6 +18,8 @@ export interface GatewayDeps {
   /** Access log (one line per request); null turns it off. */
   accessLog: AccessLog | null;
   stats: NodeStats;
+  /** Prometheus counters of this process. */
+  metrics: GatewayMetrics;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Options } from '../config/options.js';
 import { AccessLog } from '../gateway/access-log.js';
 import { clientIpResolver } from '../gateway/client-ip.js';
 import { NodeStats } from '../gateway/node-stats.js';
+import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { PoolRegistry } from '../gateway/pools.js';
 import { createGatewayServer } from '../gateway/server.js';
 import { SelectorSandbox } from '../selector/sandbox.js';
@@ -18,6 +19,8 @@ export interface DataPlane {
   readonly holder: SnapshotHolder;
   readonly sandbox: SelectorSandbox;
   readonly stats: NodeStats;
+  /** This process's Prometheus metrics. */
+  readonly metrics: GatewayMetrics;
   /** Stops accepting, finishes in-flight requests (up to drainMs), releases the sandbox and pools. */
   close(): Promise<void>;
 }
@@ -27,9 +30,20 @@ export interface DataPlane {
  * changes (store notifications where the driver has them, plus the version poll), then listens.
  */
 export async function startDataPlane(options: Options, store: Store, log: Logger): Promise<DataPlane> {
-  const sandbox = await SelectorSandbox.start({ logger: log.child({ component: 'selector' }), maxHosts: options.selectorProcesses });
+  // The metrics read the holder and sandbox at scrape time; the sandbox reports quarantines to them.
+  const refs: { holder?: SnapshotHolder; sandbox?: SelectorSandbox } = {};
+  const metrics = new GatewayMetrics({
+    current: () => refs.holder?.current ?? null,
+    selectorStatus: (apiId) => refs.sandbox?.status(apiId) ?? null,
+  });
+  const sandbox = await SelectorSandbox.start({
+    logger: log.child({ component: 'selector' }),
+    maxHosts: options.selectorProcesses,
+    onQuarantine: (apiId) => metrics.quarantined(apiId),
+  });
   const pools = new PoolRegistry({ connections: options.upstreamConnections, keepAliveMs: 60_000 });
   const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }));
+  Object.assign(refs, { holder, sandbox });
   let server: Server | null = null;
   let unwatch: (() => void) | null = null;
   const close = async () => {
@@ -53,9 +67,10 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       clientIp: clientIpResolver(options.trustProxy),
       accessLog: options.accessLog ? AccessLog.of(log) : null,
       stats,
+      metrics,
     });
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
-    return { address, holder, sandbox, stats, close };
+    return { address, holder, sandbox, stats, metrics, close };
   } catch (err) {
     await close();
     throw err;

@@ -46,6 +46,8 @@ export interface SandboxOptions {
   consoleLinesPerSecond?: number;
   /** CPU time a host late past a request's limit may burn without answering before it is killed (default 2 s). */
   hangGraceMs?: number;
+  /** Told when a selector version goes into quarantine (for metrics). */
+  onQuarantine?: (apiId: string, kind: SelectorFailure['kind']) => void;
 }
 
 /** Which process runs what, for diagnostics and tests. */
@@ -159,6 +161,7 @@ export class SelectorSandbox {
   private readonly pool: HostPool<SandboxOp>;
   private readonly policy: QuarantinePolicy;
   private readonly consoleRate: number;
+  private readonly onQuarantine: ((apiId: string, kind: SelectorFailure['kind']) => void) | null;
   private readonly programsByKey = new Map<string, Program>();
   private readonly programsById = new Map<number, Program>();
   private readonly programsBySlot = new Map<number, Set<Program>>();
@@ -174,6 +177,7 @@ export class SelectorSandbox {
     this.logger = options.logger;
     this.policy = options.quarantine ?? DEFAULT_QUARANTINE;
     this.consoleRate = options.consoleLinesPerSecond ?? CONSOLE_LINES_PER_SECOND;
+    this.onQuarantine = options.onQuarantine ?? null;
     this.pool = new HostPool<SandboxOp>(
       {
         command: resolveHostCommand(),
@@ -396,7 +400,10 @@ export class SelectorSandbox {
   private callFailed(program: Program, failure: SelectorFailure, durationUs: number, runUs?: number, atOnce = false): SelectOutcome {
     const quarantinedNow = program.health.fail(failure, Date.now(), atOnce);
     this.logger.warn({ apiId: program.apiId, ...failure }, 'selector call failed');
-    if (quarantinedNow) this.logger.error({ apiId: program.apiId, kind: failure.kind }, 'selector quarantined');
+    if (quarantinedNow) {
+      this.logger.error({ apiId: program.apiId, kind: failure.kind }, 'selector quarantined');
+      this.onQuarantine?.(program.apiId, failure.kind);
+    }
     return runUs === undefined ? { ok: false, error: failure, durationUs } : { ok: false, error: failure, durationUs, runUs };
   }
 

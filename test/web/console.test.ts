@@ -200,6 +200,29 @@ describe('web console', () => {
     await screenshot(page, 'desktop-nodes');
   });
 
+  it('the Traffic tab shows each node’s requests/s, error rate, p99 and a sparkline, and they move after more traffic', async () => {
+    const tabs = page.getByRole('navigation', { name: 'API sections' });
+    await tabs.getByRole('link', { name: 'Traffic' }).click();
+    await page.waitForURL(/\/traffic$/);
+    const rps = async (name: string) => Number.parseFloat((await row(name).locator('.traffic-rps-minute').textContent()) ?? '');
+    for (const name of ['ip1-a', 'ip2-a', 'ip1-temp']) {
+      await poll(() => row(name).locator('.sparkline').getAttribute('data-total')).toBe('10');
+      expect(await rps(name)).toBeGreaterThan(0);
+      expect(await row(name).locator('.traffic-errors-minute').textContent()).toBe('0%');
+      expect(await row(name).locator('.traffic-p99-minute').textContent()).toMatch(/^≤ \d+(\.\d+)? ms$/);
+      expect(await row(name).locator('.sparkline polyline.spark-requests').getAttribute('points')).toBeTruthy();
+    }
+    const before = await rps('ip1-a');
+    expect(await spread(t, '/shop/item', 30)).toEqual({ 'ip1-a': 10, 'ip2-a': 10, 'ip1-temp': 10 });
+    // No click: the tab polls on its own.
+    await poll(() => row('ip1-a').locator('.sparkline').getAttribute('data-total')).toBe('20');
+    expect(await rps('ip1-a')).toBeGreaterThan(before);
+    expect(await row('ip1-a').locator('.trend').getAttribute('title')).toMatch(/^Requests per 10 s over the last 5 minutes: peak \d+, latest \d+, 0 errors$/);
+    await screenshot(page, 'desktop-traffic');
+    await tabs.getByRole('link', { name: 'Nodes' }).click();
+    await row('ip1-a').locator('.node-state').waitFor();
+  });
+
   it('unticking a node (from the keyboard) takes it out from the very next request, and ticking brings it back', async () => {
     const tick = row('ip2-a').getByRole('checkbox', { name: 'Enabled: ip2-a' });
     await tick.focus();
@@ -440,6 +463,7 @@ describe('web console', () => {
       for (const [path, name, ready] of [
         ['/apis', 'narrow-apis', 'tr[data-api="shop"]'],
         [`/apis/${apiId}/nodes`, 'narrow-nodes', 'tr[data-node="ip1-a"]'],
+        [`/apis/${apiId}/traffic`, 'narrow-traffic', 'tr[data-node="ip1-a"] .sparkline'],
         ['/variables', 'narrow-variables', 'tr[data-variable="IP1_enable"]'],
         [`/apis/${apiId}/selector`, 'narrow-selector', '.cm-content'],
       ] as const) {

@@ -10,7 +10,7 @@ export type { SelectorConfig, OnSelectorError } from '../../src/model/selector.j
 export type { BalanceExplanation, NodeRef } from '../../src/admin/runtime.js';
 export type { SelectorFailure, SelectorStatus, SelectorErrorKind } from '../../src/selector/types.js';
 export type { SelectorVersion } from '../../src/store/store.js';
-export type { NodeStatsView, NodeStatsWindow } from '../../src/gateway/node-stats.js';
+export type { NodeStatsSlot, NodeStatsView, NodeStatsWindow } from '../../src/gateway/node-stats.js';
 
 /** A node of an API ("Node" is the DOM's name, so the console calls it BackendNode). */
 export type BackendNode = Node;

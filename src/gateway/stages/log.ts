@@ -1,3 +1,4 @@
+import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 import type { AccessLog } from '../access-log.js';
 import type { RequestContext } from '../context.js';
 import type { NodeStats } from '../node-stats.js';
@@ -7,12 +8,15 @@ export interface LogSinks {
   /** One line per request; null turns it off. */
   accessLog: AccessLog | null;
   stats: NodeStats;
+  /** Prometheus counters of this process. */
+  metrics: GatewayMetrics;
 }
 
-/** Stage 6 — log: the access-log line (API, node, status, durations, selector time and outcome) and per-node stats. */
+/** Stage 6 — log: the access-log line (API, node, status, durations, selector time and outcome), per-node stats and metrics. */
 export function logStage(ctx: RequestContext, sinks: LogSinks): void {
   const ms = performance.now() - ctx.startedAt;
   if (ctx.node !== null) sinks.stats.record(ctx.node.id, ctx.errorCode !== null || ctx.status >= 500 || ctx.status === 0, ms);
+  sinks.metrics.record(ctx, ms);
   const log = sinks.accessLog;
   if (log === null) return;
   log.write({

@@ -1,11 +1,12 @@
-import type { NodeStatsView, NodeStatsWindow } from '../../gateway/node-stats.js';
+import type { NodeStatsSlot, NodeStatsView, NodeStatsWindow } from '../../gateway/node-stats.js';
 import type { SelectorStatus } from '../../selector/types.js';
 
 /** Primary → worker. Every request carries an id its answer repeats. */
 export type ToWorker =
   | { t: 'refresh'; id: number }
   | { t: 'selectorStatus'; id: number; apiId: string }
-  | { t: 'nodeStats'; id: number; nodeIds: string[] };
+  | { t: 'nodeStats'; id: number; nodeIds: string[] }
+  | { t: 'metrics'; id: number };
 
 /** A request to workers before the primary gives it an id. */
 export type WorkerQuery = ToWorker extends infer T ? (T extends ToWorker ? Omit<T, 'id'> : never) : never;
@@ -51,6 +52,25 @@ function mergeWindow(parts: readonly NodeStatsWindow[]): NodeStatsWindow {
   };
 }
 
+// Slots are aligned on wall-clock 10-s boundaries, so workers' slots match by start time; a worker
+// that answered just after a boundary has one newer slot, and the newest ones are kept.
+function mergeRecent(parts: ReadonlyArray<readonly NodeStatsSlot[]>): NodeStatsSlot[] {
+  const byAt = new Map<number, NodeStatsSlot>();
+  for (const slots of parts) {
+    for (const slot of slots) {
+      const seen = byAt.get(slot.at);
+      if (!seen) byAt.set(slot.at, { ...slot });
+      else {
+        seen.requests += slot.requests;
+        seen.errors += slot.errors;
+        seen.p99Ms = seen.p99Ms === null ? slot.p99Ms : slot.p99Ms === null ? seen.p99Ms : Math.max(seen.p99Ms, slot.p99Ms);
+      }
+    }
+  }
+  const length = Math.max(0, ...parts.map((p) => p.length));
+  return [...byAt.values()].sort((a, b) => a.at - b.at).slice(-length);
+}
+
 /** Node stats summed over workers. */
 export function mergeNodeStats(parts: ReadonlyArray<Record<string, NodeStatsView>>, nodeIds: readonly string[]): Record<string, NodeStatsView> {
   return Object.fromEntries(
@@ -61,6 +81,7 @@ export function mergeNodeStats(parts: ReadonlyArray<Record<string, NodeStatsView
         {
           lastMinute: mergeWindow(views.map((v) => v.lastMinute)),
           lastFiveMinutes: mergeWindow(views.map((v) => v.lastFiveMinutes)),
+          recent: mergeRecent(views.map((v) => v.recent)),
         },
       ];
     }),

@@ -37,6 +37,9 @@ async function main(): Promise<void> {
       case 'nodeStats':
         answer(Object.fromEntries(message.nodeIds.map((id) => [id, plane.stats.view(id)])));
         break;
+      case 'metrics':
+        plane.metrics.json().then(answer, fail);
+        break;
     }
   });
 

@@ -7,15 +7,17 @@ import { apiSettingsPanel } from './api-form.js';
 import { nodesPanel } from './nodes.js';
 import { notFoundView } from './not-found.js';
 import { selectorPanel } from './selector.js';
+import { trafficPanel } from './traffic.js';
 import { algorithmTitle, methodsText, routeText } from './words-ui.js';
 
 const TABS = [
   { tab: 'nodes', title: 'Nodes' },
+  { tab: 'traffic', title: 'Traffic' },
   { tab: 'selector', title: 'Selector' },
   { tab: 'settings', title: 'Settings' },
 ] as const;
 
-/** `/apis/:id/:tab`: one API's header and its Nodes, Selector or Settings tab. */
+/** `/apis/:id/:tab`: one API's header and its Nodes, Traffic, Selector or Settings tab. */
 export async function apiPageView(ctx: ViewContext): Promise<void> {
   const { root, params, signal } = ctx;
   const tab = TABS.find((t) => t.tab === params.tab);
@@ -69,6 +71,7 @@ export async function apiPageView(ctx: ViewContext): Promise<void> {
   }
   showApi(api);
   if (tab.tab === 'nodes') await nodesPanel(content, api, signal);
+  else if (tab.tab === 'traffic') await trafficPanel(content, api, signal);
   else if (tab.tab === 'selector') await selectorPanel(content, api, signal);
   else apiSettingsPanel(content, api, showApi);
 }

@@ -1,0 +1,100 @@
+import { Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { RequestContext } from '../gateway/context.js';
+import type { SelectorStatus } from '../selector/types.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import { registerTrafficMetrics } from './exposition.js';
+import { processRegistry } from './process.js';
+import { Traffic } from './traffic.js';
+
+/** Metrics in the JSON form prom-client's `getMetricsAsJSON()` gives and `AggregatorRegistry.aggregate()` takes. */
+export type MetricsJson = Array<MetricObjectWithValues<MetricValue<string>>>;
+
+/** What the gateway metrics read at scrape time. */
+export interface MetricsSources {
+  /** The snapshot serving now (null before the first load). */
+  current(): Snapshot | null;
+  /** The runtime state of an API's selector in this process, or null. */
+  selectorStatus(apiId: string): SelectorStatus | null;
+}
+
+/**
+ * One gateway process's Prometheus metrics: the request counters (recorded by the log stage), the
+ * config version and age, selector quarantine state, and the process's default metrics. Each
+ * process keeps its own; a primary with workers merges theirs (see `cluster.ts`).
+ */
+export class GatewayMetrics {
+  readonly traffic = new Traffic();
+  private readonly registry = new Registry();
+
+  constructor(private readonly sources: MetricsSources) {
+    registerTrafficMetrics(this.registry, this.traffic);
+    const registers = [this.registry];
+    new Gauge({
+      name: 'isogate_config_version',
+      help: 'Config version this gateway serves (with workers: the lowest, so a lagging worker shows).',
+      registers,
+      aggregator: 'min',
+      collect() {
+        const snapshot = sources.current();
+        if (snapshot) this.set(snapshot.version);
+      },
+    });
+    new Gauge({
+      name: 'isogate_config_age_seconds',
+      help: 'Seconds since this gateway started serving its config version (with workers: the oldest).',
+      registers,
+      aggregator: 'max',
+      collect() {
+        const snapshot = sources.current();
+        if (snapshot) this.set((Date.now() - snapshot.loadedAt) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'isogate_selector_quarantined',
+      help: '1 while the current selector version of the API is quarantined, else 0 (with workers: quarantined in any).',
+      labelNames: ['api'],
+      registers,
+      aggregator: 'max',
+      collect() {
+        this.reset();
+        for (const api of sources.current()?.apis.values() ?? []) {
+          if (api.selector === null) continue;
+          const status = sources.selectorStatus(api.api.id);
+          this.set({ api: api.api.name }, status?.state === 'quarantined' ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'isogate_gateway_processes',
+      help: 'Gateway processes whose metrics are in this scrape (with workers: those that answered in time).',
+      registers,
+      aggregator: 'sum',
+      collect() {
+        this.set(1);
+      },
+    });
+  }
+
+  /** Counts one finished request (called by the log stage); `ms` is its total time. */
+  record(ctx: RequestContext, ms: number): void {
+    this.traffic.record(ctx, ms);
+  }
+
+  /** Counts a selector quarantine reported by the sandbox. */
+  quarantined(apiId: string): void {
+    this.traffic.quarantined(apiId, this.sources.current());
+  }
+
+  /** This process's metrics (gateway and process) as JSON, for the primary to merge. */
+  async json(): Promise<MetricsJson> {
+    this.traffic.prune(this.sources.current());
+    const [own, proc] = await Promise.all([this.registry.getMetricsAsJSON(), processRegistry().getMetricsAsJSON()]);
+    return [...own, ...proc];
+  }
+
+  /** This process's metrics in the Prometheus text format. */
+  async text(): Promise<string> {
+    this.traffic.prune(this.sources.current());
+    return Registry.merge([this.registry, processRegistry()]).metrics();
+  }
+}

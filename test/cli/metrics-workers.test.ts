@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scrape } from '../helpers/metrics.js';
+import { adminClient, freePort, requestOnce, until } from '../helpers/processes.js';
+import { closedPort, startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
+
+// `isogate start --workers 2`: the primary serves /metrics by asking both workers for their
+// registries and merging them (counters and histograms summed, gauges by their own rule).
+const cli = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'src', 'cli.js');
+const TOKEN = 'metrics-workers-token-0123456789';
+let child: ChildProcess;
+let dataDir: string;
+let ups: TestUpstream[];
+let gw = 0;
+let admin = 0;
+let status = 0;
+const adminCall = adminClient(() => admin, TOKEN);
+const metrics = () => scrape(`http://127.0.0.1:${status}/metrics`);
+
+beforeAll(async () => {
+  ups = await startUpstreams(['a', 'b']);
+  dataDir = mkdtempSync(join(tmpdir(), 'isogate-metrics-'));
+  [gw, admin, status] = [await freePort(), await freePort(), await freePort()];
+  child = spawn(
+    process.execPath,
+    ['--no-node-snapshot', cli, 'start', '--workers', '2', '--no-demo', '--no-access-log', '--data-dir', dataDir, '--gateway-host', '127.0.0.1', '--gateway-port', String(gw), '--admin-port', String(admin), '--status-host', '127.0.0.1', '--status-port', String(status), '--log-level', 'warn'],
+    { env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: TOKEN }, stdio: 'ignore' },
+  );
+  await until(() => fetch(`http://127.0.0.1:${status}/status/ready`).then((r) => r.status), (s) => s === 200);
+});
+
+afterAll(async () => {
+  if (child?.exitCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await Promise.all((ups ?? []).map((u) => u.close()));
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('GET /metrics with --workers 2', () => {
+  it('sums both workers: requests by node and class, connect failures and retries, and reports two gateway processes', async () => {
+    const api = await adminCall('POST', '/admin/apis', { name: 'mw', path: '/mw', algorithm: 'round_robin', retries: 2 });
+    await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: 'a', connector: { kind: 'simple-url', url: ups[0]!.url } });
+    await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: 'b', connector: { kind: 'simple-url', url: ups[1]!.url } });
+    await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: 'dead', connector: { kind: 'simple-url', url: `http://127.0.0.1:${await closedPort()}` } });
+    const before = { a: ups[0]!.hits, b: ups[1]!.hits };
+
+    // Fresh connections, several at a time, so both workers take some.
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) answers.push(...(await Promise.all(Array.from({ length: 10 }, () => requestOnce(gw, '/mw')))));
+    expect(answers.every((n) => n === 'a' || n === 'b')).toBe(true);
+
+    const m = await metrics();
+    expect(m.sum('isogate_gateway_processes')).toBe(2);
+    expect(m.sum('isogate_requests_total', { api: 'mw', class: '2xx' })).toBe(60);
+    expect(m.sum('isogate_requests_total', { api: 'mw', node: 'a' })).toBe(ups[0]!.hits - before.a);
+    expect(m.sum('isogate_requests_total', { api: 'mw', node: 'b' })).toBe(ups[1]!.hits - before.b);
+    expect(m.sum('isogate_request_duration_seconds_count', { api: 'mw' })).toBe(60);
+    const failures = m.sum('isogate_upstream_connect_failures_total', { api: 'mw', node: 'dead' });
+    expect(failures).toBeGreaterThan(0);
+    expect(m.sum('isogate_upstream_retries_total', { api: 'mw', reason: 'connect' })).toBe(failures);
+    // The primary's process metrics are in the sum too: three processes' memory.
+    expect(m.sum('process_resident_memory_bytes')).toBeGreaterThan(3 * 10_000_000);
+  });
+
+  it('the config version gauge is the version both workers serve after an admin write', async () => {
+    const version = (await adminCall('GET', '/admin/config/version')).version as number;
+    expect((await metrics()).sum('isogate_config_version')).toBe(version);
+    await adminCall('PUT', '/admin/variables/MW_flag', { value: 'on' });
+    expect((await metrics()).sum('isogate_config_version')).toBe(version + 1);
+  });
+});
