@@ -7,6 +7,8 @@ import { clientIpResolver } from '../gateway/client-ip.js';
 import { NodeStats } from '../gateway/node-stats.js';
 import { PoolRegistry } from '../gateway/pools.js';
 import { createGatewayServer } from '../gateway/server.js';
+import { ActiveChecker } from '../health/active.js';
+import { HealthRegistry } from '../health/registry.js';
 import { SelectorSandbox } from '../selector/sandbox.js';
 import { SnapshotHolder } from '../snapshot/holder.js';
 import type { Store } from '../store/store.js';
@@ -18,6 +20,8 @@ export interface DataPlane {
   readonly holder: SnapshotHolder;
   readonly sandbox: SelectorSandbox;
   readonly stats: NodeStats;
+  /** Node health of this process (`view()` for the admin API and metrics). */
+  readonly health: HealthRegistry;
   /** Stops accepting, finishes in-flight requests (up to drainMs), releases the sandbox and pools. */
   close(): Promise<void>;
 }
@@ -29,13 +33,18 @@ export interface DataPlane {
 export async function startDataPlane(options: Options, store: Store, log: Logger): Promise<DataPlane> {
   const sandbox = await SelectorSandbox.start({ logger: log.child({ component: 'selector' }), maxHosts: options.selectorProcesses });
   const pools = new PoolRegistry({ connections: options.upstreamConnections, keepAliveMs: 60_000 });
-  const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }));
+  const health = new HealthRegistry(log.child({ component: 'health' }));
+  const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }), true, health);
+  const checker = new ActiveChecker(log.child({ component: 'health' }));
+  // Registered before the first load, so probes start with the config, not with the first request.
+  holder.onServing((snapshot) => checker.follow(snapshot));
   let server: Server | null = null;
   let unwatch: (() => void) | null = null;
   const close = async () => {
     unwatch?.();
     holder.stopPolling();
     if (server) await closeHttp(server, options.drainMs);
+    await checker.close();
     holder.close();
     await pools.close();
     await sandbox.close();
@@ -55,7 +64,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       stats,
     });
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
-    return { address, holder, sandbox, stats, close };
+    return { address, holder, sandbox, stats, health, close };
   } catch (err) {
     await close();
     throw err;

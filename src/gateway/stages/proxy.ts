@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
+import type { HttpMethod } from '../../model/method.js';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
-import type { RequestContext } from '../context.js';
+import type { RequestContext, RetryReason } from '../context.js';
 import type { GatewayErrorCode } from '../errors.js';
 import { hasBody } from './access.js';
 import { pickNext } from './balance.js';
@@ -21,6 +22,7 @@ const HOP_BY_HOP = new Set([
   'x-forwarded-proto',
   'x-forwarded-host',
 ]);
+const CLIENT_GONE = 'client went away';
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 // Errors that mean the request never reached the node, so another node may be tried.
@@ -34,37 +36,84 @@ const CONNECT_ERRORS = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/** A try's failure before response headers, by what it means for retries and passive health checks. */
+type TryFailure = 'connect' | 'timeout' | 'reset' | 'client';
+
 /**
  * Stage 4 — proxy: forwards the request to the picked node through its keep-alive pool, streaming
- * both bodies. On a connect failure it tries another node not tried yet, at most `retries` times.
+ * both bodies. A failed try moves to another node not tried yet, at most `retries` times and within
+ * `retry.deadlineMs`: after a connect failure for any method (the node never saw the request); after
+ * a timeout, a reset or a status in `retry.statuses` only for `retry.methods`. A body that is being
+ * streamed is never resent. Every try's outcome goes to the node's passive health check.
  */
 export function proxyStage(ctx: RequestContext): Promise<boolean> {
-  return new Promise((resolve) => attempt(ctx, resolve));
+  const deadlineMs = ctx.api!.api.retry.deadlineMs;
+  const deadlineAt = deadlineMs === null ? Infinity : performance.now() + deadlineMs;
+  return new Promise((resolve) => attempt(ctx, resolve, deadlineAt));
 }
 
-function attempt(ctx: RequestContext, done: (ok: boolean) => void): void {
+function attempt(ctx: RequestContext, done: (ok: boolean) => void, deadlineAt: number): void {
   const node = ctx.node!;
   const api = ctx.api!.api;
+  const passive = api.health.passive;
   const streamed = ctx.body === null && hasBody(ctx);
-  const handler = new ProxyHandler(ctx, node, (err) => {
-    const code = errorCode(err);
-    ctx.upstreamError = code;
-    if (!CONNECT_ERRORS.has(code)) ctx.fail(timeoutOrError(code));
-    else {
-      // A streamed body may already be consumed, so only requests without one (or buffered) are retried.
-      if (!streamed && ctx.tried.length <= api.retries) {
-        const next = pickNext(ctx);
-        if (next !== null) {
-          ctx.node = next;
-          attempt(ctx, done);
-          return;
-        }
+  let headersTimeout = api.timeouts.headersMs;
+  // The last try gets what is left of the deadline; a timeout it causes is not the node's fault.
+  const clamped = deadlineAt !== Infinity && deadlineAt - performance.now() < headersTimeout;
+  if (clamped) headersTimeout = Math.max(1, Math.floor(deadlineAt - performance.now()));
+
+  const retry = (reason: RetryReason): CompiledNode | null => {
+    if (streamed || ctx.tried.length > api.retries || ctx.res.destroyed) return null;
+    if (reason !== 'connect' && !api.retry.methods.includes(ctx.method as HttpMethod)) return null;
+    if (performance.now() >= deadlineAt) return null;
+    const next = pickNext(ctx);
+    if (next !== null) ctx.retryReasons.push(reason);
+    return next;
+  };
+
+  const hooks: TryHooks = {
+    failed(err) {
+      const code = errorCode(err);
+      ctx.upstreamError = code;
+      const kind = failureKind(err, code, ctx);
+      if (kind === 'client') {
+        ctx.upstreamError = 'CLIENT_ABORTED';
+        done(false);
+        return;
       }
-      const allTried = ctx.tried.length > 1 && ctx.candidates.every((n) => ctx.tried.includes(n.index));
-      ctx.fail(allTried ? 'ALL_NODES_TRIED' : 'UPSTREAM_CONNECT_FAILED');
-    }
-    done(false);
-  }, done);
+      if (passive !== null && (kind !== 'timeout' || (passive.timeouts && !clamped))) node.health.failed(kind, code, passive);
+      const next = kind === 'timeout' && !api.retry.timeouts ? null : retry(kind);
+      if (next !== null) {
+        ctx.node = next;
+        attempt(ctx, done, deadlineAt);
+        return;
+      }
+      if (kind === 'connect') {
+        const allTried = ctx.tried.length > 1 && ctx.candidates.every((n) => ctx.tried.includes(n.index));
+        ctx.fail(allTried ? 'ALL_NODES_TRIED' : 'UPSTREAM_CONNECT_FAILED');
+      } else ctx.fail(kind === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR');
+      done(false);
+    },
+    answered(status) {
+      if (passive !== null) {
+        if (passive.statuses.includes(status)) node.health.failed('status', `HTTP ${status}`, passive);
+        else node.health.passed();
+      }
+      if (!api.retry.statuses.includes(status)) return null;
+      const next = retry('status');
+      if (next === null) return null;
+      ctx.node = next;
+      return () => attempt(ctx, done, deadlineAt);
+    },
+    broken(err) {
+      const code = errorCode(err);
+      if (passive === null || ctx.res.destroyed) return;
+      const timeout = code === 'UND_ERR_BODY_TIMEOUT';
+      if (!timeout || passive.timeouts) node.health.failed(timeout ? 'timeout' : 'reset', code, passive);
+    },
+  };
+  const handler = new ProxyHandler(ctx, node, hooks, done);
+  node.health.inFlight++;
   const target = node.target;
   node.pool.dispatch(
     {
@@ -73,11 +122,18 @@ function attempt(ctx: RequestContext, done: (ok: boolean) => void): void {
       path: upstreamPath(ctx),
       headers: forwardHeaders(ctx, node),
       body: ctx.body ?? (streamed ? ctx.req : null),
-      headersTimeout: api.timeouts.headersMs,
+      headersTimeout,
       bodyTimeout: api.timeouts.bodyMs,
     },
     handler,
   );
+}
+
+function failureKind(err: Error, code: string, ctx: RequestContext): TryFailure {
+  if (ctx.res.destroyed || err.message === CLIENT_GONE) return 'client';
+  if (CONNECT_ERRORS.has(code)) return 'connect';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
+  return 'reset';
 }
 
 function timeoutOrError(code: string): GatewayErrorCode {
@@ -137,35 +193,68 @@ function dropConnectionTokens(headers: string[], tokens: string): void {
   }
 }
 
+/** What one try reports back to the retry logic. */
+interface TryHooks {
+  /** The try failed before response headers (the client has seen nothing yet). */
+  failed(err: Error): void;
+  /** Response headers arrived: returns how to start the retry when this response is dropped for one, else null. */
+  answered(status: number): (() => void) | null;
+  /** The response broke after its headers were sent on. */
+  broken(err: Error): void;
+}
+
 /** undici's raw dispatch handler: streams the node's response into the client's, with backpressure. */
 class ProxyHandler implements Dispatcher.DispatchHandler {
   private abort: ((err?: Error) => void) | null = null;
   private resume: (() => void) | null = null;
   private started = false;
   private finished = false;
+  /** The response is being dropped for a retry: nothing more of it reaches the client. */
+  private dropped = false;
+  private settled = false;
 
   constructor(
     private readonly ctx: RequestContext,
     private readonly node: CompiledNode,
-    private readonly onFailureBeforeHeaders: (err: Error) => void,
+    private readonly hooks: TryHooks,
     private readonly done: (ok: boolean) => void,
   ) {}
 
+  /** Ends the try's in-flight count, once. */
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.node.health.inFlight--;
+  }
+
   onConnect(abort: (err?: Error) => void): void {
     this.abort = abort;
-    const res = this.ctx.res;
-    if (res.destroyed) abort(new Error('client went away'));
-    else if (!this.ctx.aborter) {
-      this.ctx.aborter = () => {
-        if (!this.finished) this.abort?.(new Error('client went away'));
-      };
-      res.once('close', () => this.ctx.aborter?.());
+    const ctx = this.ctx;
+    const res = ctx.res;
+    if (res.destroyed) {
+      abort(new Error(CLIENT_GONE));
+      return;
     }
+    // One close listener per request, always aborting the current try (a retry replaces the aborter).
+    if (!ctx.aborter) res.once('close', () => ctx.aborter?.());
+    ctx.aborter = () => {
+      if (!this.finished) this.abort?.(new Error(CLIENT_GONE));
+    };
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 1xx: wait for the final response
     const ctx = this.ctx;
+    const retry = this.hooks.answered(statusCode);
+    if (retry !== null) {
+      // Drop this answer (closing its connection: reading a 5xx body to keep it alive is not worth the wait).
+      this.dropped = true;
+      this.finished = true;
+      this.abort?.(new Error('dropped for a retry'));
+      this.settle();
+      retry();
+      return false;
+    }
     ctx.upstreamMs = performance.now() - ctx.startedAt;
     ctx.node = this.node;
     this.started = true;
@@ -182,6 +271,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.dropped) return true;
     const res = this.ctx.res;
     if (res.write(chunk)) return true;
     // Backpressure: undici pauses the upstream until the client's socket drains.
@@ -190,24 +280,24 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
+    if (this.dropped) return;
     this.finished = true;
+    this.settle();
     this.ctx.res.end();
     this.done(true);
   }
 
   onError(err: Error): void {
+    if (this.dropped) return;
     this.finished = true;
+    this.settle();
     if (!this.started) {
-      if (this.ctx.res.destroyed) {
-        this.ctx.upstreamError = 'CLIENT_ABORTED';
-        this.done(false);
-        return;
-      }
-      this.onFailureBeforeHeaders(err);
+      this.hooks.failed(err);
       return;
     }
     // Headers are out: the only honest signal left is to cut the client's connection.
     this.ctx.upstreamError = errorCode(err);
+    this.hooks.broken(err);
     this.ctx.res.destroy(err);
     this.done(false);
   }

@@ -37,6 +37,9 @@ async function main(): Promise<void> {
       case 'nodeStats':
         answer(Object.fromEntries(message.nodeIds.map((id) => [id, plane.stats.view(id)])));
         break;
+      case 'nodeHealth':
+        answer(plane.health.view(message.nodeIds));
+        break;
     }
   });
 
