@@ -37,7 +37,7 @@ const CONNECT_ERRORS = new Set([
 ]);
 
 /** A try's failure before response headers, by what it means for retries and passive health checks. */
-type TryFailure = 'connect' | 'timeout' | 'reset' | 'client';
+type TryFailure = 'connect' | 'timeout' | 'reset' | 'client' | 'deadline';
 
 /**
  * Stage 4 — proxy: forwards the request to the picked node through its keep-alive pool, streaming
@@ -48,24 +48,46 @@ type TryFailure = 'connect' | 'timeout' | 'reset' | 'client';
  */
 export function proxyStage(ctx: RequestContext): Promise<boolean> {
   const deadlineMs = ctx.api!.api.retry.deadlineMs;
-  const deadlineAt = deadlineMs === null ? Infinity : performance.now() + deadlineMs;
-  return new Promise((resolve) => attempt(ctx, resolve, deadlineAt));
+  return new Promise((resolve) => {
+    const exchange: Exchange = { done: resolve, deadlineAt: Infinity, expired: false, current: null };
+    if (deadlineMs !== null) {
+      exchange.deadlineAt = performance.now() + deadlineMs;
+      // A timer of our own: undici's headers timeout ticks in half seconds, too coarse for a deadline.
+      const timer = setTimeout(() => {
+        exchange.expired = true;
+        exchange.current?.expire();
+      }, deadlineMs);
+      exchange.done = (ok) => {
+        clearTimeout(timer);
+        resolve(ok);
+      };
+    }
+    attempt(ctx, exchange);
+  });
 }
 
-function attempt(ctx: RequestContext, done: (ok: boolean) => void, deadlineAt: number): void {
+/** One request's tries: how it ends, its deadline, and the try in progress. */
+interface Exchange {
+  done: (ok: boolean) => void;
+  deadlineAt: number;
+  expired: boolean;
+  current: ProxyHandler | null;
+}
+
+/** The error a try is aborted with when the total deadline passes. */
+const DEADLINE = 'ISOGATE_RETRY_DEADLINE';
+
+function attempt(ctx: RequestContext, exchange: Exchange): void {
   const node = ctx.node!;
   const api = ctx.api!.api;
   const passive = api.health.passive;
   const streamed = ctx.body === null && hasBody(ctx);
-  let headersTimeout = api.timeouts.headersMs;
-  // The last try gets what is left of the deadline; a timeout it causes is not the node's fault.
-  const clamped = deadlineAt !== Infinity && deadlineAt - performance.now() < headersTimeout;
-  if (clamped) headersTimeout = Math.max(1, Math.floor(deadlineAt - performance.now()));
+  const done = exchange.done;
 
   const retry = (reason: RetryReason): CompiledNode | null => {
-    if (streamed || ctx.tried.length > api.retries || ctx.res.destroyed) return null;
+    if (streamed || ctx.tried.length > api.retries || ctx.res.destroyed || exchange.expired) return null;
     if (reason !== 'connect' && !api.retry.methods.includes(ctx.method as HttpMethod)) return null;
-    if (performance.now() >= deadlineAt) return null;
+    if (performance.now() >= exchange.deadlineAt) return null;
     const next = pickNext(ctx);
     if (next !== null) ctx.retryReasons.push(reason);
     return next;
@@ -81,11 +103,16 @@ function attempt(ctx: RequestContext, done: (ok: boolean) => void, deadlineAt: n
         done(false);
         return;
       }
-      if (passive !== null && (kind !== 'timeout' || (passive.timeouts && !clamped))) node.health.failed(kind, code, passive);
+      if (kind === 'deadline') {
+        ctx.fail('UPSTREAM_TIMEOUT');
+        done(false);
+        return;
+      }
+      if (passive !== null && (kind !== 'timeout' || passive.timeouts)) node.health.failed(kind, code, passive);
       const next = kind === 'timeout' && !api.retry.timeouts ? null : retry(kind);
       if (next !== null) {
         ctx.node = next;
-        attempt(ctx, done, deadlineAt);
+        attempt(ctx, exchange);
         return;
       }
       if (kind === 'connect') {
@@ -103,7 +130,7 @@ function attempt(ctx: RequestContext, done: (ok: boolean) => void, deadlineAt: n
       const next = retry('status');
       if (next === null) return null;
       ctx.node = next;
-      return () => attempt(ctx, done, deadlineAt);
+      return () => attempt(ctx, exchange);
     },
     broken(err) {
       const code = errorCode(err);
@@ -112,7 +139,8 @@ function attempt(ctx: RequestContext, done: (ok: boolean) => void, deadlineAt: n
       if (!timeout || passive.timeouts) node.health.failed(timeout ? 'timeout' : 'reset', code, passive);
     },
   };
-  const handler = new ProxyHandler(ctx, node, hooks, done);
+  const handler = new ProxyHandler(ctx, node, hooks, done, () => exchange.expired);
+  exchange.current = handler;
   node.health.inFlight++;
   const target = node.target;
   node.pool.dispatch(
@@ -122,7 +150,7 @@ function attempt(ctx: RequestContext, done: (ok: boolean) => void, deadlineAt: n
       path: upstreamPath(ctx),
       headers: forwardHeaders(ctx, node),
       body: ctx.body ?? (streamed ? ctx.req : null),
-      headersTimeout,
+      headersTimeout: api.timeouts.headersMs,
       bodyTimeout: api.timeouts.bodyMs,
     },
     handler,
@@ -131,6 +159,7 @@ function attempt(ctx: RequestContext, done: (ok: boolean) => void, deadlineAt: n
 
 function failureKind(err: Error, code: string, ctx: RequestContext): TryFailure {
   if (ctx.res.destroyed || err.message === CLIENT_GONE) return 'client';
+  if (err.message === DEADLINE) return 'deadline';
   if (CONNECT_ERRORS.has(code)) return 'connect';
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
   return 'reset';
@@ -218,7 +247,13 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     private readonly node: CompiledNode,
     private readonly hooks: TryHooks,
     private readonly done: (ok: boolean) => void,
+    private readonly expiredBeforeConnect: () => boolean,
   ) {}
+
+  /** The total deadline passed: a try still waiting for its answer ends now (one already answering goes on). */
+  expire(): void {
+    if (!this.started && !this.finished) this.abort?.(new Error(DEADLINE));
+  }
 
   /** Ends the try's in-flight count, once. */
   private settle(): void {
@@ -233,6 +268,10 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const res = ctx.res;
     if (res.destroyed) {
       abort(new Error(CLIENT_GONE));
+      return;
+    }
+    if (this.expiredBeforeConnect()) {
+      abort(new Error(DEADLINE));
       return;
     }
     // One close listener per request, always aborting the current try (a retry replaces the aborter).
