@@ -1,5 +1,5 @@
 import type { NodeStatsView } from '../gateway/node-stats.js';
-import type { MergedNodeHealthView } from '../health/view.js';
+import type { HealthSource, MergedNodeHealthView } from '../health/view.js';
 import type { SelectorConfig } from '../model/selector.js';
 import type { SelectorFailure, SelectorRequest, SelectorStatus, TrialResult } from '../selector/types.js';
 
@@ -35,9 +35,6 @@ export interface BalanceExplanation {
   /** Whether the health step used real health (false: this process has no health view, every node passed), and whether panic mode applied. */
   health: { known: boolean; panic: boolean };
 }
-
-/** Where a health answer comes from: this process's data plane, its gateway workers, or nowhere (an admin-only process). */
-export type HealthSource = 'process' | 'workers' | 'none';
 
 /** The health of some nodes as the admin runtime sees it. */
 export interface HealthReport {

@@ -55,7 +55,7 @@ export class NodeHealth {
     if (++this.#failures < passive.consecutiveFailures) return;
     const streak = this.#failures;
     this.#failures = 0;
-    this.#change(now, `${streak} failed requests in a row (last: ${kind} ${detail})`, () => {
+    this.#change(now, `${streak} failed request${streak === 1 ? '' : 's'} in a row (last: ${kind} ${detail})`, () => {
       // Envoy lowers the multiplier while a node stays in: one step per base time since its last ejection ended.
       if (this.#lastEjectionEnd !== 0) this.#ejections = Math.max(0, this.#ejections - Math.floor((now - this.#lastEjectionEnd) / passive.baseEjectionMs));
       this.#ejections++;
@@ -72,7 +72,7 @@ export class NodeHealth {
       this.#probeFails = 0;
       this.#probePasses++;
       if (!this.#probeHealthy && this.#probePasses >= active.healthyThreshold) {
-        this.#change(now, `${this.#probePasses} probes passed in a row`, () => (this.#probeHealthy = true));
+        this.#change(now, `${this.#probePasses} probe${this.#probePasses === 1 ? '' : 's'} passed in a row`, () => (this.#probeHealthy = true));
       }
       if (this.#probeHealthy && this.#ejectedUntil !== 0) this.#change(now, 'a probe passed during the ejection', () => this.#endEjection(now));
     } else {
@@ -80,7 +80,7 @@ export class NodeHealth {
       this.#probeFails++;
       if (this.#probeHealthy && this.#probeFails >= active.unhealthyThreshold) {
         const last = result.status !== null ? `HTTP ${result.status}` : (result.error ?? 'no answer');
-        this.#change(now, `${this.#probeFails} probes failed in a row (last: ${last})`, () => (this.#probeHealthy = false));
+        this.#change(now, `${this.#probeFails} probe${this.#probeFails === 1 ? '' : 's'} failed in a row (last: ${last})`, () => (this.#probeHealthy = false));
       }
     }
   }

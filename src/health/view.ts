@@ -1,3 +1,8 @@
+import type { ApiHealth } from '../model/health.js';
+
+/** Where a health answer comes from: this process's data plane, its gateway workers, or nowhere (an admin-only process). */
+export type HealthSource = 'process' | 'workers' | 'none';
+
 /** A node's health: taking traffic, out by active probes, or ejected by passive checks; unknown where nothing serves. */
 export type HealthState = 'healthy' | 'unhealthy' | 'ejected' | 'unknown';
 
@@ -74,4 +79,16 @@ export function mergeNodeHealth(parts: ReadonlyArray<Record<string, NodeHealthVi
 /** The view of a node nobody here keeps health for. */
 export function unknownHealth(reason: string): NodeHealthView {
   return { state: 'unknown', reason, since: null, ejections: 0, ejectedUntil: null, consecutiveFailures: 0, lastProbe: null, inFlight: 0 };
+}
+
+/** One node in `GET /admin/apis/:id/health`. */
+export type NodeHealthEntry = { id: string; name: string; enabled: boolean } & MergedNodeHealthView;
+
+/** `GET /admin/apis/:id/health`. */
+export interface ApiHealthReport {
+  apiId: string;
+  /** `process`: this process serves traffic; `workers`: merged over its gateway workers; `none`: no view here (admin-only). */
+  source: HealthSource;
+  settings: ApiHealth;
+  nodes: NodeHealthEntry[];
 }
