@@ -201,7 +201,7 @@ describe('web console', () => {
   });
 
   it('shows each node’s health: a node whose upstream stops is ejected with its reason, and healthy once it is back', async () => {
-    const quick = { passive: { consecutiveFailures: 1, baseEjectionMs: 1_500, maxEjectionMs: 1_500 } };
+    const quick = { passive: { consecutiveFailures: 1, baseEjectionMs: 4_000, maxEjectionMs: 4_000 } };
     expect((await t.admin('PATCH', `/admin/apis/${apiId}`, { health: quick })).status).toBe(200);
     for (const name of ['ip1-a', 'ip2-a', 'ip1-temp']) await poll(() => row(name).locator('.health-badge').textContent()).toBe('Healthy');
     const stopped = up('ip2-a');
@@ -210,6 +210,7 @@ describe('web console', () => {
     const seen = await spread(t, '/shop/item', 6);
     expect(seen['ip2-a']).toBeUndefined();
     expect(Object.values(seen).reduce((a, b) => a + b, 0)).toBe(6);
+    await page.getByRole('button', { name: 'Refresh' }).click();
     await poll(() => row('ip2-a').locator('.health-badge').textContent()).toBe('Ejected');
     expect(await row('ip2-a').locator('.health-reason').textContent()).toMatch(/^1 failed request in a row \(last: connect ECONNREFUSED\) until /);
     expect(await row('ip1-a').locator('.health-badge').textContent()).toBe('Healthy');
