@@ -211,6 +211,12 @@ export class HealthRegistry {
     return Object.fromEntries(nodeIds.map((id) => [id, this.#byId.get(id)?.view(now) ?? new NodeHealth(id, '', this).view(now)]));
   }
 
+  /** The health of every node this process knows (for a node-health gauge). */
+  viewAll(): Record<string, NodeHealthView> {
+    const now = Date.now();
+    return Object.fromEntries([...this.#byId].map(([id, entry]) => [id, entry.view(now)]));
+  }
+
   /** Called by an entry when its state moved. */
   moved(entry: NodeHealth, before: HealthState, after: HealthState, reason: string): void {
     if (this.#byId.get(entry.nodeId) !== entry) return; // a forgotten entry still held by an old snapshot

@@ -80,66 +80,7 @@ const DEADLINE = 'ISOGATE_RETRY_DEADLINE';
 function attempt(ctx: RequestContext, exchange: Exchange): void {
   const node = ctx.node!;
   const api = ctx.api!.api;
-  const passive = api.health.passive;
-  const streamed = ctx.body === null && hasBody(ctx);
-  const done = exchange.done;
-
-  const retry = (reason: RetryReason): CompiledNode | null => {
-    if (streamed || ctx.tried.length > api.retries || ctx.res.destroyed || exchange.expired) return null;
-    if (reason !== 'connect' && !api.retry.methods.includes(ctx.method as HttpMethod)) return null;
-    if (performance.now() >= exchange.deadlineAt) return null;
-    const next = pickNext(ctx);
-    if (next !== null) ctx.retryReasons.push(reason);
-    return next;
-  };
-
-  const hooks: TryHooks = {
-    failed(err) {
-      const code = errorCode(err);
-      ctx.upstreamError = code;
-      const kind = failureKind(err, code, ctx);
-      if (kind === 'client') {
-        ctx.upstreamError = 'CLIENT_ABORTED';
-        done(false);
-        return;
-      }
-      if (kind === 'deadline') {
-        ctx.fail('UPSTREAM_TIMEOUT');
-        done(false);
-        return;
-      }
-      if (passive !== null && (kind !== 'timeout' || passive.timeouts)) node.health.failed(kind, code, passive);
-      const next = kind === 'timeout' && !api.retry.timeouts ? null : retry(kind);
-      if (next !== null) {
-        ctx.node = next;
-        attempt(ctx, exchange);
-        return;
-      }
-      if (kind === 'connect') {
-        const allTried = ctx.tried.length > 1 && ctx.candidates.every((n) => ctx.tried.includes(n.index));
-        ctx.fail(allTried ? 'ALL_NODES_TRIED' : 'UPSTREAM_CONNECT_FAILED');
-      } else ctx.fail(kind === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR');
-      done(false);
-    },
-    answered(status) {
-      if (passive !== null) {
-        if (passive.statuses.includes(status)) node.health.failed('status', `HTTP ${status}`, passive);
-        else node.health.passed();
-      }
-      if (!api.retry.statuses.includes(status)) return null;
-      const next = retry('status');
-      if (next === null) return null;
-      ctx.node = next;
-      return () => attempt(ctx, exchange);
-    },
-    broken(err) {
-      const code = errorCode(err);
-      if (passive === null || ctx.res.destroyed) return;
-      const timeout = code === 'UND_ERR_BODY_TIMEOUT';
-      if (!timeout || passive.timeouts) node.health.failed(timeout ? 'timeout' : 'reset', code, passive);
-    },
-  };
-  const handler = new ProxyHandler(ctx, node, hooks, done, () => exchange.expired);
+  const handler = new ProxyHandler(ctx, node, exchange);
   exchange.current = handler;
   node.health.inFlight++;
   const target = node.target;
@@ -149,12 +90,23 @@ function attempt(ctx: RequestContext, exchange: Exchange): void {
       method: ctx.method as Dispatcher.HttpMethod,
       path: upstreamPath(ctx),
       headers: forwardHeaders(ctx, node),
-      body: ctx.body ?? (streamed ? ctx.req : null),
+      body: ctx.body ?? (handler.streamed ? ctx.req : null),
       headersTimeout: api.timeouts.headersMs,
       bodyTimeout: api.timeouts.bodyMs,
     },
     handler,
   );
+}
+
+/** The next node for a retry after `reason`, or null when this request may not be retried (any more). */
+function retryNode(ctx: RequestContext, exchange: Exchange, streamed: boolean, reason: RetryReason): CompiledNode | null {
+  const api = ctx.api!.api;
+  if (streamed || ctx.tried.length > api.retries || ctx.res.destroyed || exchange.expired) return null;
+  if (reason !== 'connect' && !api.retry.methods.includes(ctx.method as HttpMethod)) return null;
+  if (performance.now() >= exchange.deadlineAt) return null;
+  const next = pickNext(ctx);
+  if (next !== null) ctx.retryReasons.push(reason);
+  return next;
 }
 
 function failureKind(err: Error, code: string, ctx: RequestContext): TryFailure {
@@ -222,18 +174,14 @@ function dropConnectionTokens(headers: string[], tokens: string): void {
   }
 }
 
-/** What one try reports back to the retry logic. */
-interface TryHooks {
-  /** The try failed before response headers (the client has seen nothing yet). */
-  failed(err: Error): void;
-  /** Response headers arrived: returns how to start the retry when this response is dropped for one, else null. */
-  answered(status: number): (() => void) | null;
-  /** The response broke after its headers were sent on. */
-  broken(err: Error): void;
-}
-
-/** undici's raw dispatch handler: streams the node's response into the client's, with backpressure. */
+/**
+ * undici's raw dispatch handler for one try: streams the node's response into the client's, with
+ * backpressure, reports the outcome to the node's passive check, and starts the retry when there is one.
+ * (Methods rather than per-try closures: this runs for every request.)
+ */
 class ProxyHandler implements Dispatcher.DispatchHandler {
+  /** The request body streams from the client (not buffered), so it cannot be sent twice. */
+  readonly streamed: boolean;
   private abort: ((err?: Error) => void) | null = null;
   private resume: (() => void) | null = null;
   private started = false;
@@ -245,10 +193,68 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   constructor(
     private readonly ctx: RequestContext,
     private readonly node: CompiledNode,
-    private readonly hooks: TryHooks,
-    private readonly done: (ok: boolean) => void,
-    private readonly expiredBeforeConnect: () => boolean,
-  ) {}
+    private readonly exchange: Exchange,
+  ) {
+    this.streamed = ctx.body === null && hasBody(ctx);
+  }
+
+  /** The try failed before response headers (the client has seen nothing yet): retry or fail. */
+  private failed(err: Error): void {
+    const ctx = this.ctx;
+    const api = ctx.api!.api;
+    const passive = api.health.passive;
+    const done = this.exchange.done;
+    const code = errorCode(err);
+    ctx.upstreamError = code;
+    const kind = failureKind(err, code, ctx);
+    if (kind === 'client') {
+      ctx.upstreamError = 'CLIENT_ABORTED';
+      done(false);
+      return;
+    }
+    if (kind === 'deadline') {
+      ctx.fail('UPSTREAM_TIMEOUT');
+      done(false);
+      return;
+    }
+    if (passive !== null && (kind !== 'timeout' || passive.timeouts)) this.node.health.failed(kind, code, passive);
+    const next = kind === 'timeout' && !api.retry.timeouts ? null : retryNode(ctx, this.exchange, this.streamed, kind);
+    if (next !== null) {
+      ctx.node = next;
+      attempt(ctx, this.exchange);
+      return;
+    }
+    if (kind === 'connect') {
+      const allTried = ctx.tried.length > 1 && ctx.candidates.every((n) => ctx.tried.includes(n.index));
+      ctx.fail(allTried ? 'ALL_NODES_TRIED' : 'UPSTREAM_CONNECT_FAILED');
+    } else ctx.fail(kind === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR');
+    done(false);
+  }
+
+  /** Response headers arrived: the passive check hears of it; true when this answer is dropped for a retry on `ctx.node`. */
+  private answered(status: number): boolean {
+    const ctx = this.ctx;
+    const api = ctx.api!.api;
+    const passive = api.health.passive;
+    if (passive !== null) {
+      if (passive.statuses.includes(status)) this.node.health.failed('status', `HTTP ${status}`, passive);
+      else this.node.health.passed();
+    }
+    if (!api.retry.statuses.includes(status)) return false;
+    const next = retryNode(ctx, this.exchange, this.streamed, 'status');
+    if (next === null) return false;
+    ctx.node = next;
+    return true;
+  }
+
+  /** The response broke after its headers were sent on: only the passive check can still learn from it. */
+  private broken(err: Error): void {
+    const passive = this.ctx.api!.api.health.passive;
+    if (passive === null || this.ctx.res.destroyed) return;
+    const code = errorCode(err);
+    const timeout = code === 'UND_ERR_BODY_TIMEOUT';
+    if (!timeout || passive.timeouts) this.node.health.failed(timeout ? 'timeout' : 'reset', code, passive);
+  }
 
   /** The total deadline passed: a try still waiting for its answer ends now (one already answering goes on). */
   expire(): void {
@@ -270,7 +276,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       abort(new Error(CLIENT_GONE));
       return;
     }
-    if (this.expiredBeforeConnect()) {
+    if (this.exchange.expired) {
       abort(new Error(DEADLINE));
       return;
     }
@@ -284,14 +290,13 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 1xx: wait for the final response
     const ctx = this.ctx;
-    const retry = this.hooks.answered(statusCode);
-    if (retry !== null) {
+    if (this.answered(statusCode)) {
       // Drop this answer (closing its connection: reading a 5xx body to keep it alive is not worth the wait).
       this.dropped = true;
       this.finished = true;
       this.abort?.(new Error('dropped for a retry'));
       this.settle();
-      retry();
+      attempt(ctx, this.exchange);
       return false;
     }
     ctx.upstreamMs = performance.now() - ctx.startedAt;
@@ -323,7 +328,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.finished = true;
     this.settle();
     this.ctx.res.end();
-    this.done(true);
+    this.exchange.done(true);
   }
 
   onError(err: Error): void {
@@ -331,13 +336,13 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.finished = true;
     this.settle();
     if (!this.started) {
-      this.hooks.failed(err);
+      this.failed(err);
       return;
     }
     // Headers are out: the only honest signal left is to cut the client's connection.
     this.ctx.upstreamError = errorCode(err);
-    this.hooks.broken(err);
+    this.broken(err);
     this.ctx.res.destroy(err);
-    this.done(false);
+    this.exchange.done(false);
   }
 }
