@@ -8,6 +8,7 @@ import type { AdminRuntime } from './admin/runtime.js';
 import type { Options } from './config/options.js';
 import { seedDemo, startDemoUpstreams } from './demo/seed.js';
 import type { NodeStatsView } from './gateway/node-stats.js';
+import { mergeNodeHealth, unknownHealth, type NodeHealthView } from './health/view.js';
 import { PoolRegistry } from './gateway/pools.js';
 import { aggregateMetrics } from './metrics/cluster.js';
 import type { MetricsJson } from './metrics/gateway-metrics.js';
@@ -189,12 +190,29 @@ async function controlPlaneRuntime(
   cleanups.push(() => holder.close());
   await holder.refresh();
   holder.startPolling(options.pollMs);
+  const nodeHealth: AdminRuntime['nodeHealth'] = async (nodeIds) => {
+    if (!workers) {
+      const none = unknownHealth('this process serves no traffic: each gateway process keeps the health of the nodes it sends to');
+      return { source: 'none', nodes: Object.fromEntries(nodeIds.map((id) => [id, none])) };
+    }
+    const parts = (await workers.ask({ t: 'nodeHealth', nodeIds: [...nodeIds] })) as Array<Record<string, NodeHealthView>>;
+    return { source: 'workers', nodes: mergeNodeHealth(parts, nodeIds) };
+  };
   return {
     async applied() {
       await holder.refresh();
       if (workers) await workers.ask({ t: 'refresh' });
     },
-    ...explainer(holder, sandbox),
+    ...explainer(holder, sandbox, async (ids) => {
+      if (!workers) return null;
+      const { nodes } = await nodeHealth(ids);
+      // A node no worker reported on passes, as it does in a worker that never sent to it.
+      return (node) => {
+        const state = nodes[node.id]?.state;
+        return state === undefined || state === 'healthy' || state === 'unknown';
+      };
+    }),
+    nodeHealth,
     async selectorStatus(apiId) {
       if (!workers) return null;
       return mergeSelectorStatus((await workers.ask({ t: 'selectorStatus', apiId })) as Array<SelectorStatus | null>);

@@ -1,4 +1,5 @@
 import type { NodeStatsView } from '../gateway/node-stats.js';
+import type { HealthSource, MergedNodeHealthView } from '../health/view.js';
 import type { SelectorConfig } from '../model/selector.js';
 import type { SelectorFailure, SelectorRequest, SelectorStatus, TrialResult } from '../selector/types.js';
 
@@ -31,6 +32,14 @@ export interface BalanceExplanation {
   };
   /** The gateway error code a real request would get, or null when a node was picked. */
   errorCode: string | null;
+  /** Whether the health step used real health (false: this process has no health view, every node passed), and whether panic mode applied. */
+  health: { known: boolean; panic: boolean };
+}
+
+/** The health of some nodes as the admin runtime sees it. */
+export interface HealthReport {
+  source: HealthSource;
+  nodes: Record<string, MergedNodeHealthView>;
 }
 
 /** What the admin API needs from the running gateway (implemented by the process that hosts both). */
@@ -45,4 +54,6 @@ export interface AdminRuntime {
   selectorStatus(apiId: string): Promise<SelectorStatus | null>;
   /** Recent requests, errors and latency of each given node (by id), summed over the gateway processes. */
   nodeStats(nodeIds: readonly string[]): Promise<Record<string, NodeStatsView>>;
+  /** Health of each given node (by id), merged over the gateway processes of this machine. */
+  nodeHealth(nodeIds: readonly string[]): Promise<HealthReport>;
 }

@@ -7,6 +7,7 @@ import { ADMIN_BODY_LIMIT, acceptJsonBodiesOnly } from './json-body.js';
 import { registerApiRoutes } from './routes/apis.js';
 import { registerConfigRoutes } from './routes/config.js';
 import { registerConnectorRoutes } from './routes/connectors.js';
+import { registerHealthRoutes } from './routes/health.js';
 import { registerNodeRoutes } from './routes/nodes.js';
 import { registerSelectorRoutes } from './routes/selector.js';
 import { registerTemplateRoutes } from './routes/templates.js';
@@ -37,6 +38,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       admin.addHook('onRequest', requireAdminToken(deps.token));
       registerApiRoutes(admin, deps);
       registerNodeRoutes(admin, deps);
+      registerHealthRoutes(admin, deps);
       registerVariableRoutes(admin, deps);
       registerSelectorRoutes(admin, deps);
       registerConnectorRoutes(admin, deps);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { ApiCreate } from '../model/api.js';
 import { packageRoot } from '../paths.js';
 import type { Store } from '../store/store.js';
 import { startEchoUpstream, type EchoUpstream } from './echo.js';
@@ -25,7 +26,7 @@ export async function seedDemo(store: Store, portBase: number): Promise<void> {
   await store.putVariable('IP1_enable', 'true');
   await store.putVariable('IP2_enable', 'true');
   const code = readFileSync(join(packageRoot(), 'scripts-examples', 'canary-by-query.js'), 'utf8');
-  const demo = await store.createApi({
+  const demo = await store.createApi(ApiCreate.parse({
     name: 'demo',
     host: null,
     methods: ['GET', 'HEAD', 'POST'],
@@ -36,8 +37,8 @@ export async function seedDemo(store: Store, portBase: number): Promise<void> {
     retries: 1,
     maxBodyBytes: 1024 * 1024,
     selector: null,
-  });
-  const sticky = await store.createApi({
+  }));
+  const sticky = await store.createApi(ApiCreate.parse({
     name: 'demo-sticky',
     host: null,
     methods: ['GET', 'HEAD'],
@@ -48,7 +49,7 @@ export async function seedDemo(store: Store, portBase: number): Promise<void> {
     retries: 1,
     maxBodyBytes: 1024 * 1024,
     selector: null,
-  });
+  }));
   const apiIds: Record<string, string> = { demo: demo.id, 'demo-sticky': sticky.id };
   for (const [i, n] of DEMO_NODES.entries()) {
     await store.createNode(apiIds[n.api]!, {

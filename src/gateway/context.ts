@@ -1,7 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BalanceNode } from '../balance/algorithms/algorithm.js';
 import type { CompiledApi, CompiledNode, Snapshot } from '../snapshot/snapshot.js';
 import type { SelectorErrorKind } from '../selector/types.js';
 import type { GatewayErrorCode } from './errors.js';
+
+/** Why a try was retried on another node: connect failure, response-headers timeout, reset before the response, a listed status. */
+export type RetryReason = 'connect' | 'timeout' | 'reset' | 'status';
 
 /** How the selector stage went for one request (for the log line and metrics). */
 export type SelectorOutcomeTag = 'none' | 'ok' | 'empty' | `error:${SelectorErrorKind}`;
@@ -29,6 +33,10 @@ export class RequestContext {
   node: CompiledNode | null = null;
   /** Indices (in the API's catalog) of nodes tried so far. */
   readonly tried: number[] = [];
+  /** Why each retry happened, in order (`tried.length - 1` entries once the proxy is done). */
+  readonly retryReasons: RetryReason[] = [];
+  /** True when every candidate was unhealthy and the API's panic mode sent the request to all of them. */
+  panic = false;
   /** The request body when it was read into memory (for the selector, and so retries can resend it). */
   body: Buffer | null = null;
 
@@ -62,6 +70,11 @@ export class RequestContext {
     this.host = host;
     this.clientIp = clientIp;
     this.hashKey = clientIp;
+  }
+
+  /** In-flight requests to a node of this process (what `least_conn` weighs). */
+  inFlight(node: BalanceNode): number {
+    return (node as CompiledNode).health.inFlight;
   }
 
   /** Records a gateway error; the respond stage turns it into the response. */

@@ -1,13 +1,22 @@
 import { z } from 'zod';
+import { ApiHealth, ApiHealthPatch } from './health.js';
+import { HttpMethod } from './method.js';
+import { RetryPolicy, RetryPolicyPatch } from './retry.js';
 import { SelectorConfig } from './selector.js';
 
-/** Methods an API can accept. */
-export const HttpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-export type HttpMethod = z.infer<typeof HttpMethod>;
+export { HttpMethod } from './method.js';
 
 /** Algorithms the balance stage can pick a node with (the keys of `src/balance/algorithms/`). */
-export const AlgorithmName = z.enum(['ip_hash', 'round_robin', 'weighted']);
+export const AlgorithmName = z.enum(['ip_hash', 'round_robin', 'weighted', 'least_conn', 'hash']);
 export type AlgorithmName = z.infer<typeof AlgorithmName>;
+
+/** Where the `hash` algorithm reads its key; a request without it hashes its client IP instead. */
+export const HashOn = z.strictObject({
+  source: z.enum(['header', 'query', 'cookie']),
+  /** Header (case-insensitive), query parameter or cookie name. */
+  name: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$/, 'must be 1–256 token characters (letters, digits, !#$%&\'*+.^_`|~-)'),
+});
+export type HashOn = z.infer<typeof HashOn>;
 
 /** A route path: exact (`/a/b`) or prefix (`/a/*`, which also matches `/a`; `/*` matches all). */
 export const RoutePath = z
@@ -53,8 +62,12 @@ const apiFields = {
   stripPrefix: z.boolean(),
   algorithm: AlgorithmName,
   timeouts: ApiTimeouts,
-  /** Extra tries on another not-yet-tried node after a connect failure. */
+  /** Extra tries, each on a node not tried yet (so at most nodes − 1); `retry` says which failures. */
   retries: z.number().int().min(0).max(10),
+  retry: RetryPolicy,
+  health: ApiHealth,
+  /** The key of the `hash` algorithm (required with it, ignored by the others). */
+  hashOn: HashOn.nullable(),
   /** Largest request body accepted (413 above it). */
   maxBodyBytes: z.number().int().min(0).max(1024 * 1024 * 1024),
   selector: SelectorConfig.nullable(),
@@ -67,7 +80,15 @@ const defaults = {
   retries: 1,
   maxBodyBytes: 10 * 1024 * 1024,
   selector: null,
+  hashOn: null,
 };
+
+/** Checks across fields, on every form an API is written or read in. */
+function crossChecks(api: { algorithm?: AlgorithmName | undefined; hashOn?: HashOn | null | undefined }, ctx: z.RefinementCtx): void {
+  if (api.algorithm === 'hash' && !api.hashOn) {
+    ctx.addIssue({ code: 'custom', path: ['hashOn'], message: 'is required with algorithm "hash" ({"source": "header"|"query"|"cookie", "name": ...})' });
+  }
+}
 
 /** Body of `POST /admin/apis`: `name`, `path` and `algorithm` are required, the rest has defaults. */
 export const ApiCreate = z.strictObject({
@@ -79,20 +100,25 @@ export const ApiCreate = z.strictObject({
   retries: apiFields.retries.default(defaults.retries),
   maxBodyBytes: apiFields.maxBodyBytes.default(defaults.maxBodyBytes),
   selector: apiFields.selector.default(defaults.selector),
-});
+  retry: RetryPolicy.default(() => RetryPolicy.parse({})),
+  health: ApiHealth.default(() => ApiHealth.parse({})),
+  hashOn: apiFields.hashOn.default(defaults.hashOn),
+}).superRefine(crossChecks);
 export type ApiCreate = z.infer<typeof ApiCreate>;
 
-/** Body of `PATCH /admin/apis/:id`: any subset; `timeouts` may be partial. */
+/** Body of `PATCH /admin/apis/:id`: any subset; `timeouts`, `retry` and `health` may be partial (they merge). */
 export const ApiPatch = z
-  .strictObject({ ...apiFields, timeouts: ApiTimeoutsPatch })
+  .strictObject({ ...apiFields, timeouts: ApiTimeoutsPatch, retry: RetryPolicyPatch, health: ApiHealthPatch })
   .partial();
 export type ApiPatch = z.infer<typeof ApiPatch>;
 
 /** A published endpoint, as stored and returned (nodes are listed separately). */
-export const Api = z.object({
-  id: z.string(),
-  ...apiFields,
-  createdAt: z.string(),
-  updatedAt: z.string(),
-});
+export const Api = z
+  .object({
+    id: z.string(),
+    ...apiFields,
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .superRefine(crossChecks);
 export type Api = z.infer<typeof Api>;

@@ -8,6 +8,8 @@ import { NodeStats } from '../gateway/node-stats.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { PoolRegistry } from '../gateway/pools.js';
 import { createGatewayServer } from '../gateway/server.js';
+import { ActiveChecker } from '../health/active.js';
+import { HealthRegistry } from '../health/registry.js';
 import { SelectorSandbox } from '../selector/sandbox.js';
 import { SnapshotHolder } from '../snapshot/holder.js';
 import type { Store } from '../store/store.js';
@@ -21,6 +23,8 @@ export interface DataPlane {
   readonly stats: NodeStats;
   /** This process's Prometheus metrics. */
   readonly metrics: GatewayMetrics;
+  /** Node health of this process (`view()` for the admin API and metrics). */
+  readonly health: HealthRegistry;
   /** Stops accepting, finishes in-flight requests (up to drainMs), releases the sandbox and pools. */
   close(): Promise<void>;
 }
@@ -42,7 +46,11 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     onQuarantine: (apiId) => metrics.quarantined(apiId),
   });
   const pools = new PoolRegistry({ connections: options.upstreamConnections, keepAliveMs: 60_000 });
-  const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }));
+  const health = new HealthRegistry(log.child({ component: 'health' }));
+  const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }), true, health);
+  const checker = new ActiveChecker(log.child({ component: 'health' }));
+  // Registered before the first load, so probes start with the config, not with the first request.
+  holder.onServing((snapshot) => checker.follow(snapshot));
   Object.assign(refs, { holder, sandbox });
   let server: Server | null = null;
   let unwatch: (() => void) | null = null;
@@ -50,6 +58,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     unwatch?.();
     holder.stopPolling();
     if (server) await closeHttp(server, options.drainMs);
+    await checker.close();
     holder.close();
     await pools.close();
     await sandbox.close();
@@ -70,7 +79,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       metrics,
     });
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
-    return { address, holder, sandbox, stats, metrics, close };
+    return { address, holder, sandbox, stats, metrics, health, close };
   } catch (err) {
     await close();
     throw err;

@@ -1,11 +1,18 @@
 import type { AdminRuntime } from '../admin/runtime.js';
-import { explainBalance } from '../gateway/explain.js';
+import { explainBalance, type HealthLookup } from '../gateway/explain.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { DataPlane } from './data-plane.js';
 
-/** The admin runtime's trial and explain, over a snapshot holder and a sandbox of this process. */
-export function explainer(holder: SnapshotHolder, sandbox: SelectorSandbox): Pick<AdminRuntime, 'trialSelector' | 'explain'> {
+/**
+ * The admin runtime's trial and explain, over a snapshot holder and a sandbox of this process;
+ * `health` gives the health step its view (null: this process has none).
+ */
+export function explainer(
+  holder: SnapshotHolder,
+  sandbox: SelectorSandbox,
+  health: (apiNodeIds: readonly string[]) => Promise<HealthLookup>,
+): Pick<AdminRuntime, 'trialSelector' | 'explain'> {
   return {
     async trialSelector(apiId, config, request) {
       const snapshot = holder.current;
@@ -17,7 +24,8 @@ export function explainer(holder: SnapshotHolder, sandbox: SelectorSandbox): Pic
       const snapshot = holder.current;
       const api = snapshot?.apis.get(apiId);
       if (!snapshot || !api) throw new Error(`API ${apiId} is not in the serving config`);
-      return explainBalance(snapshot, api, request, selector === undefined ? api.api.selector : selector, sandbox);
+      const healthy = await health(api.nodes.map((n) => n.id));
+      return explainBalance(snapshot, api, request, selector === undefined ? api.api.selector : selector, sandbox, healthy);
     },
   };
 }
@@ -26,8 +34,9 @@ export function explainer(holder: SnapshotHolder, sandbox: SelectorSandbox): Pic
 export function localAdminRuntime(plane: DataPlane): AdminRuntime {
   return {
     applied: () => plane.holder.refresh(),
-    ...explainer(plane.holder, plane.sandbox),
+    ...explainer(plane.holder, plane.sandbox, async () => (node) => node.health.state() === 'healthy'),
     selectorStatus: async (apiId) => plane.sandbox.status(apiId),
     nodeStats: async (nodeIds) => Object.fromEntries(nodeIds.map((id) => [id, plane.stats.view(id)])),
+    nodeHealth: async (nodeIds) => ({ source: 'process', nodes: plane.health.view(nodeIds) }),
   };
 }

@@ -2,6 +2,7 @@ import type { Pool } from 'undici';
 import { createAlgorithm } from '../balance/algorithms/index.js';
 import { connectorTarget } from '../connectors/registry.js';
 import type { PoolRegistry } from '../gateway/pools.js';
+import type { HealthRegistry } from '../health/registry.js';
 import { compileRouter } from '../gateway/stages/route.js';
 import { rulesHold } from '../model/rule.js';
 import type { Api } from '../model/api.js';
@@ -20,6 +21,8 @@ export interface CompileDeps {
   previous: Snapshot | null;
   /** False for a process that only explains (a control plane): selectors are not loaded for serving. */
   loadSelectors: boolean;
+  /** Node health outlives snapshots: each compiled node gets its entry. */
+  health: HealthRegistry;
 }
 
 /** A compiled snapshot and the pools it holds (so unused ones can be closed when it retires). */
@@ -53,6 +56,7 @@ export async function compileSnapshot(state: ConfigState, deps: CompileDeps): Pr
       apis: byId,
       router: compileRouter(apis),
       variables,
+      health: deps.health,
     }),
     pools,
   };
@@ -87,6 +91,7 @@ async function compileApi(
       pool,
       view,
       ref: { id: node.id, name: node.name, url: target.url },
+      health: deps.health.entry(node.id, target.url),
     });
   });
   const enabled = nodes.filter((n) => n.node.enabled);
@@ -101,6 +106,10 @@ async function compileApi(
     strip: api.stripPrefix && api.path.endsWith('/*') ? api.path.slice(0, -2) : '',
     algorithm: sameAlgorithm(deps.previous?.apis.get(api.id), api) ?? createAlgorithm(api.algorithm),
     selector: api.selector && deps.loadSelectors ? await loadSelector(api, nodes, env, deps.sandbox) : null,
+    hashOn:
+      api.algorithm === 'hash' && api.hashOn
+        ? Object.freeze({ source: api.hashOn.source, name: api.hashOn.source === 'header' ? api.hashOn.name.toLowerCase() : api.hashOn.name })
+        : null,
   });
 }
 

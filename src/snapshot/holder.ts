@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { PoolRegistry } from '../gateway/pools.js';
+import { HealthRegistry } from '../health/registry.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';
 import type { Store } from '../store/store.js';
 import { compileSnapshot } from './compile.js';
@@ -23,6 +24,7 @@ export class SnapshotHolder {
   private refreshing: Promise<void> | null = null;
   private again = false;
   private poller: NodeJS.Timeout | null = null;
+  private readonly listeners: Array<(snapshot: Snapshot) => void> = [];
 
   constructor(
     private readonly store: Store,
@@ -31,7 +33,14 @@ export class SnapshotHolder {
     private readonly log: Logger,
     /** False in a control plane, which compiles snapshots only to explain them. */
     private readonly loadSelectors = true,
+    /** Node health, which outlives snapshots (a control plane's stays idle). */
+    readonly health: HealthRegistry = new HealthRegistry(),
   ) {}
+
+  /** Calls `fn` with every snapshot as it starts serving (health checks follow the config this way). */
+  onServing(fn: (snapshot: Snapshot) => void): void {
+    this.listeners.push(fn);
+  }
 
   /** The snapshot serving now, or null before the first load. */
   get current(): Snapshot | null {
@@ -101,12 +110,21 @@ export class SnapshotHolder {
       sandbox: this.sandbox,
       previous: this.held?.snapshot ?? null,
       loadSelectors: this.loadSelectors,
+      health: this.health,
     });
     const next: Held = { snapshot: compiled.snapshot, pools: compiled.pools, inFlight: 0, retired: false };
     const previous = this.held;
     this.held = next;
     this.byVersion.set(next.snapshot.version, next);
     this.log.info({ version: next.snapshot.version, apis: next.snapshot.apis.size }, 'config version serving');
+    this.health.follow(next.snapshot);
+    for (const fn of this.listeners) {
+      try {
+        fn(next.snapshot);
+      } catch (err) {
+        this.log.error({ err }, 'a config listener failed');
+      }
+    }
     if (previous) {
       previous.retired = true;
       if (previous.inFlight === 0) this.dispose(previous);

@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { NodeRef } from '../admin/runtime.js';
 import type { Algorithm, BalanceNode } from '../balance/algorithms/algorithm.js';
 import type { HttpTarget } from '../connectors/kind.js';
+import type { HealthRegistry, NodeHealth } from '../health/registry.js';
 import type { Api } from '../model/api.js';
 import type { Node } from '../model/node.js';
 import type { SelectorFailure, SelectorHandle, SelectorNode } from '../selector/types.js';
@@ -16,6 +17,14 @@ export interface CompiledNode extends BalanceNode {
   /** What the selector sees (frozen). */
   readonly view: SelectorNode;
   readonly ref: NodeRef;
+  /** Health and in-flight count, shared with every snapshot holding this node. */
+  readonly health: NodeHealth;
+}
+
+/** Where the `hash` algorithm reads its key (header names lower-cased). */
+export interface CompiledHashOn {
+  readonly source: 'header' | 'query' | 'cookie';
+  readonly name: string;
 }
 
 /** An API's selector as the snapshot holds it: loaded in the sandbox, or broken (compile failed at load). */
@@ -39,6 +48,8 @@ export interface CompiledApi {
   readonly strip: string;
   readonly algorithm: Algorithm;
   readonly selector: CompiledSelector | null;
+  /** The `hash` algorithm's key source; null for the other algorithms. */
+  readonly hashOn: CompiledHashOn | null;
 }
 
 /** The immutable config the data plane serves from; swapped whole when the version changes. */
@@ -48,4 +59,6 @@ export interface Snapshot {
   readonly apis: ReadonlyMap<string, CompiledApi>;
   readonly router: Router;
   readonly variables: ReadonlyMap<string, string>;
+  /** The process's node health (live, outlives this snapshot): the balance stage filters with it. */
+  readonly health: HealthRegistry;
 }

@@ -1,4 +1,6 @@
 import { Api } from '../model/api.js';
+import { ApiHealth } from '../model/health.js';
+import { RetryPolicy } from '../model/retry.js';
 import { Node } from '../model/node.js';
 import { SelectorConfig } from '../model/selector.js';
 import { Variable } from '../model/variable.js';
@@ -28,6 +30,11 @@ export interface ApiRow {
   retries: number;
   max_body_bytes: number;
   selector: string | null;
+  /** JSON; NULL in rows from before migration 2 (read as the defaults). */
+  retry: string | null;
+  /** JSON; NULL in rows from before migration 2 (read as the defaults). */
+  health: string | null;
+  hash_on: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -79,6 +86,9 @@ export function apiFromRow(row: ApiRow): Api {
     retries: row.retries,
     maxBodyBytes: row.max_body_bytes,
     selector: row.selector === null ? null : JSON.parse(row.selector),
+    retry: row.retry === null ? RetryPolicy.parse({}) : JSON.parse(row.retry),
+    health: row.health === null ? ApiHealth.parse({}) : JSON.parse(row.health),
+    hashOn: row.hash_on === null ? null : JSON.parse(row.hash_on),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
@@ -99,6 +109,9 @@ export function apiToRow(api: Api): ApiRow {
     retries: api.retries,
     max_body_bytes: api.maxBodyBytes,
     selector: selectorToText(api.selector),
+    retry: JSON.stringify(api.retry),
+    health: JSON.stringify(api.health),
+    hash_on: api.hashOn === null ? null : JSON.stringify(api.hashOn),
     created_at: api.createdAt,
     updated_at: api.updatedAt,
   };

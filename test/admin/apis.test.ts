@@ -32,6 +32,13 @@ describe('admin APIs', () => {
       retries: 1,
       maxBodyBytes: 10 * 1024 * 1024,
       selector: null,
+      retry: { methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'], timeouts: true, statuses: [502, 503, 504], deadlineMs: null },
+      health: {
+        active: null,
+        passive: { consecutiveFailures: 5, statuses: [500, 502, 503, 504], timeouts: true, baseEjectionMs: 30000, maxEjectionMs: 300000 },
+        panic: 'use-all',
+      },
+      hashOn: null,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });

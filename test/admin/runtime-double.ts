@@ -1,4 +1,5 @@
-import type { AdminRuntime, BalanceExplanation, NodeRef } from '../../src/admin/runtime.js';
+import type { AdminRuntime, BalanceExplanation, HealthReport, NodeRef } from '../../src/admin/runtime.js';
+import { unknownHealth } from '../../src/health/view.js';
 import type { NodeStatsView } from '../../src/gateway/node-stats.js';
 import type { Node } from '../../src/model/node.js';
 import type { SelectorConfig } from '../../src/model/selector.js';
@@ -52,12 +53,18 @@ export class RuntimeDouble implements AdminRuntime {
       pick: pick && ref(pick),
       selector: { ran: effective !== null, durationUs: 0, console: [], error: null, fallback: null },
       errorCode: pick ? null : 'NO_NODE',
+      health: { known: false, panic: false },
     };
   }
 
   async nodeStats(nodeIds: readonly string[]): Promise<Record<string, NodeStatsView>> {
     const idle = { requests: 0, errors: 0, rps: 0, errorRate: 0, p99Ms: null };
     return Object.fromEntries(nodeIds.map((id) => [id, { lastMinute: idle, lastFiveMinutes: idle, recent: [] }]));
+  }
+
+  /** Like an admin-only process: no data plane, so no health view. */
+  async nodeHealth(nodeIds: readonly string[]): Promise<HealthReport> {
+    return { source: 'none', nodes: Object.fromEntries(nodeIds.map((id) => [id, unknownHealth('no data plane in this double')])) };
   }
 
   async selectorStatus(apiId: string): Promise<SelectorStatus | null> {

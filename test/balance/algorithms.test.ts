@@ -67,7 +67,7 @@ describe('algorithm registry', () => {
   });
 
   it('refuses a name that is not registered', () => {
-    expect(() => createAlgorithm('least_conn' as AlgorithmName)).toThrow(/unknown balance algorithm: least_conn/);
+    expect(() => createAlgorithm('random' as AlgorithmName)).toThrow(/unknown balance algorithm: random/);
   });
 });
 
@@ -427,5 +427,64 @@ describe('ip_hash (weighted rendezvous hashing)', () => {
       const expected = weight / (sumOf(weights) + weight);
       expect(Math.abs(moved / ipKeys.length - expected)).toBeLessThanOrEqual(0.03);
     });
+  });
+});
+
+describe('least_conn', () => {
+  // Each step: candidates, in-flight counts (id → requests) → the node expected.
+  const cases: { name: string; weights: Weights; steps: [candidates: string, inFlight: Record<string, number>, pick: string][] }[] = [
+    { name: 'fewest in flight wins', weights: { a: 1, b: 1, c: 1 }, steps: [['abc', { a: 3, b: 1, c: 2 }, 'b'], ['abc', { a: 0, b: 1, c: 2 }, 'a']] },
+    {
+      name: 'in flight ÷ weight: 4 on weight 4 beats 2 on weight 1',
+      weights: { a: 4, b: 1 },
+      steps: [['ab', { a: 4, b: 2 }, 'a'], ['ab', { a: 9, b: 2 }, 'b']],
+    },
+    {
+      name: 'ties rotate: the tied node picked longest ago goes next',
+      weights: { a: 1, b: 1, c: 1 },
+      steps: [['abc', {}, 'a'], ['abc', {}, 'b'], ['abc', {}, 'c'], ['abc', {}, 'a'], ['abc', { a: 1 }, 'b'], ['abc', { a: 1 }, 'c']],
+    },
+    {
+      name: 'only the candidates count (a busy node that left the list is not picked)',
+      weights: { a: 1, b: 1, c: 1 },
+      steps: [['bc', { a: 0, b: 5, c: 7 }, 'b'], ['c', { c: 100 }, 'c']],
+    },
+    { name: 'zero in flight on every node, weights do not break the tie order', weights: { a: 5, b: 1 }, steps: [['ab', {}, 'a'], ['ab', {}, 'b']] },
+  ];
+
+  it.each(cases)('$name', ({ weights, steps }) => {
+    const algorithm = createAlgorithm('least_conn');
+    const all = nodesOf(weights);
+    for (const [candidates, inFlight, want] of steps) {
+      const picked = algorithm.pick(subset(all, candidates), { hashKey: '', inFlight: (n) => inFlight[n.id] ?? 0 });
+      expect(picked.id, `${candidates} ${JSON.stringify(inFlight)}`).toBe(want);
+    }
+  });
+
+  it('spreads requests that each stay in flight in proportion to the weights', () => {
+    const algorithm = createAlgorithm('least_conn');
+    const all = nodesOf({ a: 3, b: 1 });
+    const inFlight: Record<string, number> = { a: 0, b: 0 };
+    for (let i = 0; i < 400; i++) inFlight[algorithm.pick(all, { hashKey: '', inFlight: (n) => inFlight[n.id]! }).id]!++;
+    expect(inFlight).toEqual({ a: 300, b: 100 });
+  });
+});
+
+describe('hash', () => {
+  it('is the same weighted rendezvous hashing as ip_hash, on whatever key the balance stage passes', () => {
+    const hash = createAlgorithm('hash');
+    const ipHash = createAlgorithm('ip_hash');
+    const nodes = nodesOf({ 'node-1': 1, 'node-2': 2, 'node-3': 1 });
+    const keys = ['user-1', 'user-2', 'session=abc', ...ipKeys.slice(0, 500)];
+    expect(keys.map((hashKey) => hash.pick(nodes, { hashKey }).id)).toEqual(keys.map((hashKey) => ipHash.pick(nodes, { hashKey }).id));
+  });
+
+  it('keeps a key on its node when another node leaves', () => {
+    const hash = createAlgorithm('hash');
+    const all = nodesOf({ 'node-1': 1, 'node-2': 1, 'node-3': 1 });
+    const keys = Array.from({ length: 3000 }, (_, i) => `user-${i}`);
+    const before = keys.map((hashKey) => hash.pick(all, { hashKey }).id);
+    const after = keys.map((hashKey) => hash.pick(all.filter((n) => n.id !== 'node-2'), { hashKey }).id);
+    for (let i = 0; i < keys.length; i++) if (before[i] !== 'node-2') expect(after[i]).toBe(before[i]);
   });
 });

@@ -36,6 +36,27 @@ describe('sqlite migrations', () => {
     }
   });
 
+  it('migration 2: an API stored before it reads with the default retry and health settings and no hash key', async () => {
+    const db = new Database(file);
+    migrate(db, migrations.slice(0, 1));
+    db.prepare(`INSERT INTO apis (id, name, name_key, host, methods, path, strip_prefix, algorithm, timeouts, retries, max_body_bytes, selector, created_at, updated_at)
+      VALUES ('old', 'old', 'old', NULL, '["GET"]', '/old', 0, 'round_robin', '{"connectMs":1,"headersMs":2,"bodyMs":3}', 2, 10, NULL, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`).run();
+    db.close();
+    const store = await openSqliteStore(file);
+    try {
+      const api = await store.getApi('old');
+      expect(api).toMatchObject({ retries: 2, hashOn: null, retry: { statuses: [502, 503, 504], deadlineMs: null }, health: { active: null, panic: 'use-all' } });
+      expect(api!.health.passive).toMatchObject({ consecutiveFailures: 5 });
+      // A write stores the settings in full from then on.
+      await store.updateApi('old', (a) => ({ ...a, retries: 3 }));
+      const raw = new Database(file, { readonly: true });
+      expect(JSON.parse(raw.prepare("SELECT retry FROM apis WHERE id = 'old'").pluck().get() as string)).toEqual(api!.retry);
+      raw.close();
+    } finally {
+      await store.close();
+    }
+  });
+
   it('returns the versions it applied, and none the second time', () => {
     const db = new Database(file);
     try {

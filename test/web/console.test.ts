@@ -223,6 +223,28 @@ describe('web console', () => {
     await row('ip1-a').locator('.node-state').waitFor();
   });
 
+  it('shows each node’s health: a node whose upstream stops is ejected with its reason, and healthy once it is back', async () => {
+    const quick = { passive: { consecutiveFailures: 1, baseEjectionMs: 4_000, maxEjectionMs: 4_000 } };
+    expect((await t.admin('PATCH', `/admin/apis/${apiId}`, { health: quick })).status).toBe(200);
+    for (const name of ['ip1-a', 'ip2-a', 'ip1-temp']) await poll(() => row(name).locator('.health-badge').textContent()).toBe('Healthy');
+    const stopped = up('ip2-a');
+    await stopped.close();
+    // Retries hide the stopped node from clients; its first failure ejects it.
+    const seen = await spread(t, '/shop/item', 6);
+    expect(seen['ip2-a']).toBeUndefined();
+    expect(Object.values(seen).reduce((a, b) => a + b, 0)).toBe(6);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await poll(() => row('ip2-a').locator('.health-badge').textContent()).toBe('Ejected');
+    expect(await row('ip2-a').locator('.health-reason').textContent()).toMatch(/^1 failed request in a row \(last: connect ECONNREFUSED\) until /);
+    expect(await row('ip1-a').locator('.health-badge').textContent()).toBe('Healthy');
+    await screenshot(page, 'desktop-nodes-health');
+    const { startUpstream } = await import('../helpers/upstreams.js');
+    ups[ups.indexOf(stopped)] = await startUpstream('ip2-a', stopped.port);
+    await poll(() => row('ip2-a').locator('.health-badge').textContent()).toBe('Healthy');
+    expect(await row('ip2-a').locator('.health-reason').textContent()).toBe('ejection ended');
+    expect((await t.admin('PATCH', `/admin/apis/${apiId}`, { health: { passive: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000 } } })).status).toBe(200);
+  });
+
   it('unticking a node (from the keyboard) takes it out from the very next request, and ticking brings it back', async () => {
     const tick = row('ip2-a').getByRole('checkbox', { name: 'Enabled: ip2-a' });
     await tick.focus();

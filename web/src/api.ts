@@ -6,6 +6,7 @@ import type {
   ConnectorKindInfo,
   ErrorDetail,
   NodeStatsView,
+  ApiHealthReport,
   SampleRequest,
   SelectorConfig,
   SelectorTemplate,
@@ -123,6 +124,7 @@ export const admin = {
   deleteNode: (apiId: string, nodeId: string) => call<void>('DELETE', `/admin/apis/${enc(apiId)}/nodes/${enc(nodeId)}`),
   nodeStats: (apiId: string, o?: Opt) =>
     call<{ nodes: Record<string, NodeStatsView> }>('GET', `/admin/apis/${enc(apiId)}/stats`, undefined, o),
+  nodeHealth: (apiId: string, o?: Opt) => call<ApiHealthReport>('GET', `/admin/apis/${enc(apiId)}/health`, undefined, o),
   listConnectors: (o?: Opt) => call<ConnectorKindInfo[]>('GET', '/admin/connectors', undefined, o),
 
   listVariables: (o?: Opt) => call<Variable[]>('GET', '/admin/variables', undefined, o),

@@ -11,6 +11,7 @@ export type { BalanceExplanation, NodeRef } from '../../src/admin/runtime.js';
 export type { SelectorFailure, SelectorStatus, SelectorErrorKind } from '../../src/selector/types.js';
 export type { SelectorVersion } from '../../src/store/store.js';
 export type { NodeStatsSlot, NodeStatsView, NodeStatsWindow } from '../../src/gateway/node-stats.js';
+export type { ApiHealthReport, NodeHealthEntry, HealthState } from '../../src/health/view.js';
 
 /** A node of an API ("Node" is the DOM's name, so the console calls it BackendNode). */
 export type BackendNode = Node;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ApiCreate, ApiPatch, type Api } from '../../model/api.js';
+import { mergeHealth } from '../../model/health.js';
 import { awaitApplied } from '../applied.js';
 import type { AdminDeps } from '../deps.js';
 import { AdminError } from '../errors.js';
@@ -56,10 +57,13 @@ export function registerApiRoutes(app: FastifyInstance, { store, runtime }: Admi
     if (patch.selector) {
       await requireSelectorTrial(runtime, current.id, patch.selector, toSelectorRequest(undefined, { path: patch.path ?? current.path }));
     }
+    // The merged API is validated again by the store (cross-field checks such as hash → hashOn included).
     const updated = await store.updateApi(current.id, (api) => ({
       ...api,
       ...patch,
       timeouts: { ...api.timeouts, ...patch.timeouts },
+      retry: { ...api.retry, ...patch.retry },
+      health: mergeHealth(api.health, patch.health),
     }));
     if (!updated) throw new AdminError('API_NOT_FOUND', `no API with id ${current.id}`);
     await awaitApplied(runtime, request.log);

@@ -9,8 +9,10 @@ export interface BalanceNode {
 
 /** Per-request input to a pick. */
 export interface PickContext {
-  /** Key for hashing algorithms (the client IP for `ip_hash`). */
+  /** Key for hashing algorithms (the client IP for `ip_hash`, the `hashOn` value for `hash`). */
   readonly hashKey: string;
+  /** Requests in flight to a node from this process (for `least_conn`; absent: all idle). */
+  inFlight?(node: BalanceNode): number;
 }
 
 /**

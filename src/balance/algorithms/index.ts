@@ -1,6 +1,8 @@
 import type { AlgorithmName } from '../../model/api.js';
 import type { Algorithm, AlgorithmFactory } from './algorithm.js';
+import { hash } from './hash/index.js';
 import { ipHash } from './ip-hash/index.js';
+import { leastConn } from './least-conn/index.js';
 import { roundRobin } from './round-robin/index.js';
 import { weighted } from './weighted/index.js';
 
@@ -11,6 +13,8 @@ const byName: Record<AlgorithmName, AlgorithmFactory> = {
   ip_hash: ipHash,
   round_robin: roundRobin,
   weighted,
+  least_conn: leastConn,
+  hash,
 };
 
 /** Every algorithm by its config name (= its folder, with `_` written `-`). */

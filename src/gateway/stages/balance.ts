@@ -1,5 +1,5 @@
 import { parse as parseQuery } from 'node:querystring';
-import type { CompiledApi, CompiledNode } from '../../snapshot/snapshot.js';
+import type { CompiledApi, CompiledHashOn, CompiledNode } from '../../snapshot/snapshot.js';
 import type { SelectorRequest } from '../../selector/types.js';
 import type { RequestContext } from '../context.js';
 import { hasBody } from './access.js';
@@ -9,35 +9,50 @@ export const SELECTOR_BODY_LIMIT = 64 * 1024;
 
 /**
  * Stage 3 — balance: enabled nodes → rules hold → healthy → selector narrows → algorithm picks.
- * The static filters (enabled, rules) were applied when the snapshot was compiled.
+ * The static filters (enabled, rules) were applied when the snapshot was compiled; health is live.
  */
 export function balanceStage(ctx: RequestContext): boolean | Promise<boolean> {
   const api = ctx.api!;
   if (api.enabled.length === 0) return fail(ctx, 'NO_ENABLED_NODE');
   if (api.eligible.length === 0) return fail(ctx, 'RULES_EXCLUDED_ALL');
-  // Health filtering comes with active/passive checks; until then every eligible node is healthy.
-  if (api.selector === null) {
-    ctx.candidates = api.eligible;
+  let healthy = ctx.snapshot.health.available(api.eligible);
+  if (healthy.length === 0) {
+    if (api.api.health.panic === 'reject') return fail(ctx, 'NO_HEALTHY_NODE');
+    // Panic (Envoy's reasoning): when every node looks down the health view itself may be wrong
+    // (a probe path that broke, a shared dependency), and trying all beats failing every request.
+    ctx.panic = true;
+    healthy = api.eligible;
+  }
+  if (api.hashOn !== null) ctx.hashKey = hashKeyOf(api.hashOn, ctx.req.headers, (name) => firstQueryValue(ctx.rawQuery, name), ctx.clientIp);
+  // Retries resend small bodies, so they are buffered when another try may need them.
+  const buffer = api.api.retries > 0 && ctx.body === null && hasBody(ctx);
+  if (api.selector === null && !buffer) {
+    ctx.candidates = healthy;
     return pickFirst(ctx);
   }
-  return runSelector(ctx, api);
+  return runSelector(ctx, api, healthy);
 }
 
-async function runSelector(ctx: RequestContext, api: CompiledApi): Promise<boolean> {
-  const selector = api.selector!;
-  if (selector.state === 'broken') {
-    ctx.selectorOutcome = `error:${selector.error.kind}`;
-    return onSelectorError(ctx, api);
-  }
+async function runSelector(ctx: RequestContext, api: CompiledApi, healthy: readonly CompiledNode[]): Promise<boolean> {
   if (ctx.body === null && hasBody(ctx)) {
     const length = Number(ctx.req.headers['content-length']);
     if (length > 0 && length <= SELECTOR_BODY_LIMIT) ctx.body = await readBody(ctx, length);
   }
-  const outcome = await selector.handle.select(selectorRequest(ctx), api.eligibleIndices);
+  const selector = api.selector;
+  if (selector === null) {
+    ctx.candidates = healthy;
+    return pickFirst(ctx);
+  }
+  if (selector.state === 'broken') {
+    ctx.selectorOutcome = `error:${selector.error.kind}`;
+    return onSelectorError(ctx, api, healthy);
+  }
+  const indices = healthy === api.eligible ? api.eligibleIndices : healthy.map((n) => n.index);
+  const outcome = await selector.handle.select(selectorRequest(ctx), indices);
   ctx.selectorUs = outcome.durationUs;
   if (!outcome.ok) {
     ctx.selectorOutcome = `error:${outcome.error.kind}`;
-    return onSelectorError(ctx, api);
+    return onSelectorError(ctx, api, healthy);
   }
   if (outcome.picked.length === 0) {
     ctx.selectorOutcome = 'empty';
@@ -50,10 +65,42 @@ async function runSelector(ctx: RequestContext, api: CompiledApi): Promise<boole
   return pickFirst(ctx);
 }
 
-function onSelectorError(ctx: RequestContext, api: CompiledApi): boolean {
+function onSelectorError(ctx: RequestContext, api: CompiledApi, healthy: readonly CompiledNode[]): boolean {
   if (api.api.selector?.onError === 'reject') return fail(ctx, 'SELECTOR_FAILED');
-  ctx.candidates = api.eligible;
+  ctx.candidates = healthy;
   return pickFirst(ctx);
+}
+
+/** The `hash` algorithm's key: the configured header, query parameter or cookie, else the client IP. */
+export function hashKeyOf(
+  on: CompiledHashOn,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  query: (name: string) => string | undefined,
+  clientIp: string,
+): string {
+  let value: string | undefined;
+  if (on.source === 'header') {
+    const raw = headers[on.name];
+    value = Array.isArray(raw) ? raw.join(', ') : raw;
+  } else if (on.source === 'query') value = query(on.name);
+  else {
+    const raw = headers['cookie'];
+    value = cookieValue(Array.isArray(raw) ? raw.join('; ') : raw, on.name);
+  }
+  return value ? value : clientIp;
+}
+
+/** A cookie's value from a Cookie header (RFC 6265 §5.4: `name=value` pairs separated by `;`). */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
+    let value = pair.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    return value;
+  }
+  return undefined;
 }
 
 function pickFirst(ctx: RequestContext): boolean {
@@ -92,6 +139,12 @@ export function selectorRequest(ctx: RequestContext): SelectorRequest {
 function fail(ctx: RequestContext, code: Parameters<RequestContext['fail']>[0]): false {
   ctx.fail(code);
   return false;
+}
+
+function firstQueryValue(rawQuery: string, name: string): string | undefined {
+  if (rawQuery === '') return undefined;
+  const raw = parseQuery(rawQuery)[name];
+  return Array.isArray(raw) ? raw[0] : raw;
 }
 
 function readBody(ctx: RequestContext, length: number): Promise<Buffer> {

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
+import type { HttpMethod } from '../../model/method.js';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
-import type { RequestContext } from '../context.js';
+import type { RequestContext, RetryReason } from '../context.js';
 import type { GatewayErrorCode } from '../errors.js';
 import { hasBody } from './access.js';
 import { pickNext } from './balance.js';
@@ -21,6 +22,7 @@ const HOP_BY_HOP = new Set([
   'x-forwarded-proto',
   'x-forwarded-host',
 ]);
+const CLIENT_GONE = 'client went away';
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 // Errors that mean the request never reached the node, so another node may be tried.
@@ -34,37 +36,53 @@ const CONNECT_ERRORS = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/** A try's failure before response headers, by what it means for retries and passive health checks. */
+type TryFailure = 'connect' | 'timeout' | 'reset' | 'client' | 'deadline';
+
 /**
  * Stage 4 — proxy: forwards the request to the picked node through its keep-alive pool, streaming
- * both bodies. On a connect failure it tries another node not tried yet, at most `retries` times.
+ * both bodies. A failed try moves to another node not tried yet, at most `retries` times and within
+ * `retry.deadlineMs`: after a connect failure for any method (the node never saw the request); after
+ * a timeout, a reset or a status in `retry.statuses` only for `retry.methods`. A body that is being
+ * streamed is never resent. Every try's outcome goes to the node's passive health check.
  */
 export function proxyStage(ctx: RequestContext): Promise<boolean> {
-  return new Promise((resolve) => attempt(ctx, resolve));
+  const deadlineMs = ctx.api!.api.retry.deadlineMs;
+  return new Promise((resolve) => {
+    const exchange: Exchange = { done: resolve, deadlineAt: Infinity, expired: false, current: null };
+    if (deadlineMs !== null) {
+      exchange.deadlineAt = performance.now() + deadlineMs;
+      // A timer of our own: undici's headers timeout ticks in half seconds, too coarse for a deadline.
+      const timer = setTimeout(() => {
+        exchange.expired = true;
+        exchange.current?.expire();
+      }, deadlineMs);
+      exchange.done = (ok) => {
+        clearTimeout(timer);
+        resolve(ok);
+      };
+    }
+    attempt(ctx, exchange);
+  });
 }
 
-function attempt(ctx: RequestContext, done: (ok: boolean) => void): void {
+/** One request's tries: how it ends, its deadline, and the try in progress. */
+interface Exchange {
+  done: (ok: boolean) => void;
+  deadlineAt: number;
+  expired: boolean;
+  current: ProxyHandler | null;
+}
+
+/** The error a try is aborted with when the total deadline passes. */
+const DEADLINE = 'ISOGATE_RETRY_DEADLINE';
+
+function attempt(ctx: RequestContext, exchange: Exchange): void {
   const node = ctx.node!;
   const api = ctx.api!.api;
-  const streamed = ctx.body === null && hasBody(ctx);
-  const handler = new ProxyHandler(ctx, node, (err) => {
-    const code = errorCode(err);
-    ctx.upstreamError = code;
-    if (!CONNECT_ERRORS.has(code)) ctx.fail(timeoutOrError(code));
-    else {
-      // A streamed body may already be consumed, so only requests without one (or buffered) are retried.
-      if (!streamed && ctx.tried.length <= api.retries) {
-        const next = pickNext(ctx);
-        if (next !== null) {
-          ctx.node = next;
-          attempt(ctx, done);
-          return;
-        }
-      }
-      const allTried = ctx.tried.length > 1 && ctx.candidates.every((n) => ctx.tried.includes(n.index));
-      ctx.fail(allTried ? 'ALL_NODES_TRIED' : 'UPSTREAM_CONNECT_FAILED');
-    }
-    done(false);
-  }, done);
+  const handler = new ProxyHandler(ctx, node, exchange);
+  exchange.current = handler;
+  node.health.inFlight++;
   const target = node.target;
   node.pool.dispatch(
     {
@@ -72,12 +90,31 @@ function attempt(ctx: RequestContext, done: (ok: boolean) => void): void {
       method: ctx.method as Dispatcher.HttpMethod,
       path: upstreamPath(ctx),
       headers: forwardHeaders(ctx, node),
-      body: ctx.body ?? (streamed ? ctx.req : null),
+      body: ctx.body ?? (handler.streamed ? ctx.req : null),
       headersTimeout: api.timeouts.headersMs,
       bodyTimeout: api.timeouts.bodyMs,
     },
     handler,
   );
+}
+
+/** The next node for a retry after `reason`, or null when this request may not be retried (any more). */
+function retryNode(ctx: RequestContext, exchange: Exchange, streamed: boolean, reason: RetryReason): CompiledNode | null {
+  const api = ctx.api!.api;
+  if (streamed || ctx.tried.length > api.retries || ctx.res.destroyed || exchange.expired) return null;
+  if (reason !== 'connect' && !api.retry.methods.includes(ctx.method as HttpMethod)) return null;
+  if (performance.now() >= exchange.deadlineAt) return null;
+  const next = pickNext(ctx);
+  if (next !== null) ctx.retryReasons.push(reason);
+  return next;
+}
+
+function failureKind(err: Error, code: string, ctx: RequestContext): TryFailure {
+  if (ctx.res.destroyed || err.message === CLIENT_GONE) return 'client';
+  if (err.message === DEADLINE) return 'deadline';
+  if (CONNECT_ERRORS.has(code)) return 'connect';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
+  return 'reset';
 }
 
 function timeoutOrError(code: string): GatewayErrorCode {
@@ -137,35 +174,131 @@ function dropConnectionTokens(headers: string[], tokens: string): void {
   }
 }
 
-/** undici's raw dispatch handler: streams the node's response into the client's, with backpressure. */
+/**
+ * undici's raw dispatch handler for one try: streams the node's response into the client's, with
+ * backpressure, reports the outcome to the node's passive check, and starts the retry when there is one.
+ * (Methods rather than per-try closures: this runs for every request.)
+ */
 class ProxyHandler implements Dispatcher.DispatchHandler {
+  /** The request body streams from the client (not buffered), so it cannot be sent twice. */
+  readonly streamed: boolean;
   private abort: ((err?: Error) => void) | null = null;
   private resume: (() => void) | null = null;
   private started = false;
   private finished = false;
+  /** The response is being dropped for a retry: nothing more of it reaches the client. */
+  private dropped = false;
+  private settled = false;
 
   constructor(
     private readonly ctx: RequestContext,
     private readonly node: CompiledNode,
-    private readonly onFailureBeforeHeaders: (err: Error) => void,
-    private readonly done: (ok: boolean) => void,
-  ) {}
+    private readonly exchange: Exchange,
+  ) {
+    this.streamed = ctx.body === null && hasBody(ctx);
+  }
+
+  /** The try failed before response headers (the client has seen nothing yet): retry or fail. */
+  private failed(err: Error): void {
+    const ctx = this.ctx;
+    const api = ctx.api!.api;
+    const passive = api.health.passive;
+    const done = this.exchange.done;
+    const code = errorCode(err);
+    ctx.upstreamError = code;
+    const kind = failureKind(err, code, ctx);
+    if (kind === 'client') {
+      ctx.upstreamError = 'CLIENT_ABORTED';
+      done(false);
+      return;
+    }
+    if (kind === 'deadline') {
+      ctx.fail('UPSTREAM_TIMEOUT');
+      done(false);
+      return;
+    }
+    if (passive !== null && (kind !== 'timeout' || passive.timeouts)) this.node.health.failed(kind, code, passive);
+    const next = kind === 'timeout' && !api.retry.timeouts ? null : retryNode(ctx, this.exchange, this.streamed, kind);
+    if (next !== null) {
+      ctx.node = next;
+      attempt(ctx, this.exchange);
+      return;
+    }
+    if (kind === 'connect') {
+      const allTried = ctx.tried.length > 1 && ctx.candidates.every((n) => ctx.tried.includes(n.index));
+      ctx.fail(allTried ? 'ALL_NODES_TRIED' : 'UPSTREAM_CONNECT_FAILED');
+    } else ctx.fail(kind === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR');
+    done(false);
+  }
+
+  /** Response headers arrived: the passive check hears of it; true when this answer is dropped for a retry on `ctx.node`. */
+  private answered(status: number): boolean {
+    const ctx = this.ctx;
+    const api = ctx.api!.api;
+    const passive = api.health.passive;
+    if (passive !== null) {
+      if (passive.statuses.includes(status)) this.node.health.failed('status', `HTTP ${status}`, passive);
+      else this.node.health.passed();
+    }
+    if (!api.retry.statuses.includes(status)) return false;
+    const next = retryNode(ctx, this.exchange, this.streamed, 'status');
+    if (next === null) return false;
+    ctx.node = next;
+    return true;
+  }
+
+  /** The response broke after its headers were sent on: only the passive check can still learn from it. */
+  private broken(err: Error): void {
+    const passive = this.ctx.api!.api.health.passive;
+    if (passive === null || this.ctx.res.destroyed) return;
+    const code = errorCode(err);
+    const timeout = code === 'UND_ERR_BODY_TIMEOUT';
+    if (!timeout || passive.timeouts) this.node.health.failed(timeout ? 'timeout' : 'reset', code, passive);
+  }
+
+  /** The total deadline passed: a try still waiting for its answer ends now (one already answering goes on). */
+  expire(): void {
+    if (!this.started && !this.finished) this.abort?.(new Error(DEADLINE));
+  }
+
+  /** Ends the try's in-flight count, once. */
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.node.health.inFlight--;
+  }
 
   onConnect(abort: (err?: Error) => void): void {
     this.abort = abort;
-    const res = this.ctx.res;
-    if (res.destroyed) abort(new Error('client went away'));
-    else if (!this.ctx.aborter) {
-      this.ctx.aborter = () => {
-        if (!this.finished) this.abort?.(new Error('client went away'));
-      };
-      res.once('close', () => this.ctx.aborter?.());
+    const ctx = this.ctx;
+    const res = ctx.res;
+    if (res.destroyed) {
+      abort(new Error(CLIENT_GONE));
+      return;
     }
+    if (this.exchange.expired) {
+      abort(new Error(DEADLINE));
+      return;
+    }
+    // One close listener per request, always aborting the current try (a retry replaces the aborter).
+    if (!ctx.aborter) res.once('close', () => ctx.aborter?.());
+    ctx.aborter = () => {
+      if (!this.finished) this.abort?.(new Error(CLIENT_GONE));
+    };
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 1xx: wait for the final response
     const ctx = this.ctx;
+    if (this.answered(statusCode)) {
+      // Drop this answer (closing its connection: reading a 5xx body to keep it alive is not worth the wait).
+      this.dropped = true;
+      this.finished = true;
+      this.abort?.(new Error('dropped for a retry'));
+      this.settle();
+      attempt(ctx, this.exchange);
+      return false;
+    }
     ctx.upstreamMs = performance.now() - ctx.startedAt;
     ctx.node = this.node;
     this.started = true;
@@ -182,6 +315,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.dropped) return true;
     const res = this.ctx.res;
     if (res.write(chunk)) return true;
     // Backpressure: undici pauses the upstream until the client's socket drains.
@@ -190,25 +324,25 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
+    if (this.dropped) return;
     this.finished = true;
+    this.settle();
     this.ctx.res.end();
-    this.done(true);
+    this.exchange.done(true);
   }
 
   onError(err: Error): void {
+    if (this.dropped) return;
     this.finished = true;
+    this.settle();
     if (!this.started) {
-      if (this.ctx.res.destroyed) {
-        this.ctx.upstreamError = 'CLIENT_ABORTED';
-        this.done(false);
-        return;
-      }
-      this.onFailureBeforeHeaders(err);
+      this.failed(err);
       return;
     }
     // Headers are out: the only honest signal left is to cut the client's connection.
     this.ctx.upstreamError = errorCode(err);
+    this.broken(err);
     this.ctx.res.destroy(err);
-    this.done(false);
+    this.exchange.done(false);
   }
 }

@@ -6,7 +6,8 @@ export type ToWorker =
   | { t: 'refresh'; id: number }
   | { t: 'selectorStatus'; id: number; apiId: string }
   | { t: 'nodeStats'; id: number; nodeIds: string[] }
-  | { t: 'metrics'; id: number };
+  | { t: 'metrics'; id: number }
+  | { t: 'nodeHealth'; id: number; nodeIds: string[] };
 
 /** A request to workers before the primary gives it an id. */
 export type WorkerQuery = ToWorker extends infer T ? (T extends ToWorker ? Omit<T, 'id'> : never) : never;

@@ -40,6 +40,9 @@ async function main(): Promise<void> {
       case 'metrics':
         plane.metrics.json().then(answer, fail);
         break;
+      case 'nodeHealth':
+        answer(plane.health.view(message.nodeIds));
+        break;
     }
   });
 

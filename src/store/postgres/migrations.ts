@@ -68,6 +68,16 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'api-retry-health-hash',
+    // NULL in rows written before: read as this version's defaults (see apiFromRow).
+    sql: `
+      ALTER TABLE apis ADD COLUMN retry TEXT;
+      ALTER TABLE apis ADD COLUMN health TEXT;
+      ALTER TABLE apis ADD COLUMN hash_on TEXT;
+    `,
+  },
 ];
 
 // First key of the two-int advisory lock ('isog'); the second is derived from the schema, so stores

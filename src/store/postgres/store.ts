@@ -80,6 +80,9 @@ const API_COLUMN_LIST = [
   'retries',
   'max_body_bytes',
   'selector',
+  'retry',
+  'health',
+  'hash_on',
   'created_at',
   'updated_at',
 ] as const satisfies ReadonlyArray<keyof ApiRow>;

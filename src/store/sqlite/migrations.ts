@@ -65,6 +65,16 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'api-retry-health-hash',
+    // NULL in rows written before: read as this version's defaults (see apiFromRow).
+    sql: `
+      ALTER TABLE apis ADD COLUMN retry TEXT;
+      ALTER TABLE apis ADD COLUMN health TEXT;
+      ALTER TABLE apis ADD COLUMN hash_on TEXT;
+    `,
+  },
 ];
 
 /** Brings the database to the newest schema, applying each missing migration once; returns the versions applied. */

@@ -31,7 +31,7 @@ interface WriteOutcome<T> {
 }
 
 const API_COLUMNS =
-  'id, name, name_key, host, methods, path, strip_prefix, algorithm, timeouts, retries, max_body_bytes, selector, created_at, updated_at';
+  'id, name, name_key, host, methods, path, strip_prefix, algorithm, timeouts, retries, max_body_bytes, selector, retry, health, hash_on, created_at, updated_at';
 const NODE_COLUMNS = 'id, api_id, position, name, connector, enabled, weight, tags, rules, created_at, updated_at';
 
 function prepareStatements(db: Database.Database) {
@@ -45,10 +45,11 @@ function prepareStatements(db: Database.Database) {
     apisByNameOrPath: db.prepare('SELECT id, name, host, methods, path FROM apis WHERE name_key = ? OR path = ?'),
     insertApi: db.prepare(`INSERT INTO apis (${API_COLUMNS}) VALUES (
       @id, @name, @name_key, @host, @methods, @path, @strip_prefix, @algorithm, @timeouts, @retries, @max_body_bytes,
-      @selector, @created_at, @updated_at)`),
+      @selector, @retry, @health, @hash_on, @created_at, @updated_at)`),
     updateApi: db.prepare(`UPDATE apis SET name = @name, name_key = @name_key, host = @host, methods = @methods,
       path = @path, strip_prefix = @strip_prefix, algorithm = @algorithm, timeouts = @timeouts, retries = @retries,
-      max_body_bytes = @max_body_bytes, selector = @selector, updated_at = @updated_at WHERE id = @id`),
+      max_body_bytes = @max_body_bytes, selector = @selector, retry = @retry, health = @health, hash_on = @hash_on,
+      updated_at = @updated_at WHERE id = @id`),
     setApiSelector: db.prepare('UPDATE apis SET selector = ?, updated_at = ? WHERE id = ?'),
     deleteApi: db.prepare('DELETE FROM apis WHERE id = ?'),
 

@@ -16,6 +16,8 @@ interface ApiFormValues {
   methods: string[];
   stripPrefix: boolean;
   algorithm: string;
+  hashSource: string;
+  hashName: string;
   retries: string;
   maxBodyBytes: string;
   connectMs: string;
@@ -30,6 +32,8 @@ const DEFAULTS: ApiFormValues = {
   methods: [...METHODS],
   stripPrefix: false,
   algorithm: 'round_robin',
+  hashSource: 'header',
+  hashName: '',
   retries: '1',
   maxBodyBytes: String(10 * 1024 * 1024),
   connectMs: '3000',
@@ -45,6 +49,8 @@ function valuesOf(api: Api): ApiFormValues {
     methods: [...api.methods],
     stripPrefix: api.stripPrefix,
     algorithm: api.algorithm,
+    hashSource: api.hashOn?.source ?? 'header',
+    hashName: api.hashOn?.name ?? '',
     retries: String(api.retries),
     maxBodyBytes: String(api.maxBodyBytes),
     connectMs: String(api.timeouts.connectMs),
@@ -74,6 +80,12 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
   const methodBoxes = METHODS.map((m) => h('input', { type: 'checkbox', name: 'methods', value: m, checked: start.methods.includes(m), id: uid('m') }));
   const strip = h('input', { type: 'checkbox', name: 'stripPrefix', checked: start.stripPrefix });
   const algorithmRadios = ALGORITHMS.map((a) => h('input', { type: 'radio', name: `algorithm-${o.draftKey}`, value: a.name, checked: start.algorithm === a.name, id: uid('alg') }));
+  const hashSource = h(
+    'select',
+    { name: 'hashSource' },
+    ['header', 'query', 'cookie'].map((v) => h('option', { value: v, selected: start.hashSource === v }, v === 'query' ? 'query parameter' : v)),
+  );
+  const hashName = h('input', { type: 'text', name: 'hashName', value: start.hashName, autocomplete: 'off', spellcheck: false });
   const retries = h('input', { type: 'number', name: 'retries', min: 0, max: 10, step: 1, inputmode: 'numeric', value: start.retries });
   const maxBody = h('input', { type: 'number', name: 'maxBodyBytes', min: 0, step: 1, inputmode: 'numeric', value: start.maxBodyBytes });
   const maxBodyHint = h('span');
@@ -90,6 +102,8 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
     methods: methodBoxes.filter((b) => b.checked).map((b) => b.value),
     stripPrefix: strip.checked,
     algorithm: algorithmRadios.find((r) => r.checked)?.value ?? '',
+    hashSource: hashSource.value,
+    hashName: hashName.value,
     retries: retries.value,
     maxBodyBytes: maxBody.value,
     connectMs: connectMs.value,
@@ -121,7 +135,12 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
       field({ label: 'Connect timeout (ms)', path: 'timeouts.connectMs', control: connectMs, hint: 'TCP/TLS connect to a node.' }),
       field({ label: 'Headers timeout (ms)', path: 'timeouts.headersMs', control: headersMs, hint: 'Until the response headers arrive.' }),
       field({ label: 'Body timeout (ms)', path: 'timeouts.bodyMs', control: bodyMs, hint: 'Longest pause in the response body.' }),
-      field({ label: 'Retries', path: 'retries', control: retries, hint: 'Extra tries on another node after a connect failure.' }),
+      field({
+        label: 'Retries',
+        path: 'retries',
+        control: retries,
+        hint: 'Extra tries on another node: after a connect failure, and for GET, HEAD, OPTIONS, PUT, DELETE after a timeout or a 502/503/504.',
+      }),
       field({ label: 'Largest request body (bytes)', path: 'maxBodyBytes', control: maxBody, hint: maxBodyHint }),
     ),
   );
@@ -161,6 +180,12 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
         return h('label', { class: 'choice', for: radio.id }, radio, h('span', null, h('strong', null, a.title), h('span', { class: 'muted small' }, a.words)));
       }),
     }),
+    h(
+      'div',
+      { class: 'grid-2' },
+      field({ label: 'Hash key source', path: 'hashOn.source', control: hashSource, hint: 'Used by “Hash on a key” only.' }),
+      field({ label: 'Hash key', path: 'hashOn', control: hashName, hint: ['The header, query parameter or cookie to hash, e.g. ', h('code', null, 'X-User-Id'), '.'] }),
+    ),
     details,
     h('div', { class: 'actions actions-start' }, submit, h('a', { class: 'btn', href: o.cancelHref }, 'Cancel')),
   );
@@ -187,6 +212,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
       methods: v.methods,
       stripPrefix: v.stripPrefix,
       ...(v.algorithm ? { algorithm: v.algorithm } : {}),
+      hashOn: v.hashName.trim() === '' ? null : { source: v.hashSource, name: v.hashName.trim() },
     };
     const timeouts: Record<string, unknown> = {};
     for (const key of ['connectMs', 'headersMs', 'bodyMs'] as const) {

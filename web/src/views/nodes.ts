@@ -6,7 +6,7 @@ import { notify } from '../components/notify.js';
 import { percent, plural, rate } from '../format.js';
 import { every } from '../router.js';
 import { ruleHolds, ruleText } from '../rules.js';
-import type { Api, BackendNode, ConnectorKindInfo, ConnectorValue, NodeStatsView, Rule } from '../types.js';
+import type { Api, ApiHealthReport, BackendNode, ConnectorKindInfo, ConnectorValue, HealthState, NodeHealthEntry, NodeStatsView, Rule } from '../types.js';
 import { errorSentence } from '../words.js';
 import { openNodeForm } from './node-form.js';
 
@@ -18,6 +18,23 @@ function nodeState(node: BackendNode, variables: ReadonlyMap<string, string>): {
   const failing = node.rules.filter((r) => !ruleHolds(r, variables));
   if (failing.length > 0) return { on: false, text: `Off: ${failing.length === 1 ? 'a rule does' : `${failing.length} rules do`} not hold` };
   return { on: true, text: 'Takes traffic' };
+}
+
+const HEALTH_WORDS: Record<HealthState, string> = { healthy: 'Healthy', unhealthy: 'Unhealthy', ejected: 'Ejected', unknown: 'Unknown' };
+
+/** A node's health in words: the state, why, and until when an ejection lasts. */
+function fillHealth(cell: HTMLElement, entry: NodeHealthEntry | undefined): void {
+  if (!entry) {
+    replace(cell, h('span', { class: 'muted' }, '—'));
+    return;
+  }
+  const until = entry.ejectedUntil ? ` until ${new Date(entry.ejectedUntil).toLocaleTimeString()}` : '';
+  const votes = entry.workers && entry.state !== 'healthy' ? ` (${entry.workers[entry.state as 'unhealthy' | 'ejected'] ?? 0} of ${entry.workers.healthy + entry.workers.unhealthy + entry.workers.ejected} workers)` : '';
+  replace(
+    cell,
+    h('span', { class: `health-badge health-${entry.state}` }, HEALTH_WORDS[entry.state]),
+    entry.reason ? h('div', { class: 'health-reason small muted' }, `${entry.reason}${until}${votes}`) : null,
+  );
 }
 
 /** The connector's settings in a line (`url http://…`), without the kind. */
@@ -36,6 +53,7 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
   let variables = new Map<string, string>();
   let connectors: ConnectorKindInfo[] = [];
   let stats: Record<string, NodeStatsView> = {};
+  let health: ApiHealthReport | null = null;
 
   const addButton = h('button', { type: 'button', class: 'btn btn-primary' }, 'Add node');
   const refreshButton = h('button', { type: 'button', class: 'btn btn-quiet' }, 'Refresh');
@@ -47,13 +65,22 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
       'section',
       { 'aria-labelledby': 'nodes-title' },
       h('div', { class: 'section-head' }, h('h2', { id: 'nodes-title' }, 'Nodes'), h('div', { class: 'toolbar' }, refreshButton, addButton)),
-      h('p', { class: 'lead small' }, 'A ticked node whose rules all hold takes traffic. Changes apply from the next request. Requests and errors are for the last minute, as this gateway process served them.'),
+      h('p', { class: 'lead small' }, 'A ticked node whose rules all hold takes traffic. Changes apply from the next request. Health is what the gateway learned from probes and failed requests: an unhealthy or ejected node takes no traffic until it recovers. Requests and errors are for the last minute, as this gateway process served them.'),
       summary,
       tableHost,
     ),
   );
 
   const statCells = new Map<string, HTMLElement>();
+  const healthCells = new Map<string, HTMLElement>();
+  const healthOf = (id: string) => health?.nodes.find((n) => n.id === id);
+
+  function healthCell(id: string): HTMLElement {
+    const td = cell('Health', [], { class: 'health', dataset: { node: id } });
+    healthCells.set(id, cellBody(td));
+    fillHealth(cellBody(td), healthOf(id));
+    return td;
+  }
 
   function statsCell(id: string): HTMLElement {
     const td = cell('Last minute', [], { class: 'stats', dataset: { node: id } });
@@ -79,6 +106,7 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
 
   function render(): void {
     statCells.clear();
+    healthCells.clear();
     const on = nodes.filter((n) => nodeState(n, variables).on).length;
     summary.textContent = nodes.length === 0 ? '' : `${plural(nodes.length, 'node')}: ${nodes.filter((n) => n.enabled).length} ticked, ${on} taking traffic.`;
     if (nodes.length === 0) {
@@ -106,7 +134,7 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
           h(
             'tr',
             null,
-            ['Enabled', 'Node', 'Weight', 'Connector', 'Tags', 'Rules', 'Last minute'].map((t) => h('th', { scope: 'col' }, t)),
+            ['Enabled', 'Node', 'Health', 'Weight', 'Connector', 'Tags', 'Rules', 'Last minute'].map((t) => h('th', { scope: 'col' }, t)),
             h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')),
           ),
         ),
@@ -133,6 +161,7 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
         h('span', { class: 'strong' }, node.name),
         h('div', { id: `state-${node.id}`, class: `node-state small ${state.on ? 'text-ok' : 'text-muted'}` }, state.text),
       ]),
+      healthCell(node.id),
       cell('Weight', [String(node.weight)], { class: 'num' }),
       cell('Connector', [
         h('div', null, kinds.get(connector.kind) ?? connector.kind),
@@ -214,12 +243,14 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
 
   async function load(): Promise<void> {
     try {
-      const [n, v, c, s] = await Promise.all([
+      const [n, v, c, s, hl] = await Promise.all([
         admin.listNodes(api.id, { signal }),
         admin.listVariables({ signal }),
         connectors.length ? Promise.resolve(connectors) : admin.listConnectors({ signal }),
         admin.nodeStats(api.id, { signal }),
+        admin.nodeHealth(api.id, { signal }),
       ]);
+      health = hl;
       nodes = n;
       variables = new Map(v.map((x) => [x.name, x.value]));
       connectors = c;
@@ -232,9 +263,11 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
   }
 
   async function refreshStats(): Promise<void> {
-    const s = await admin.nodeStats(api.id, { signal });
+    const [s, hl] = await Promise.all([admin.nodeStats(api.id, { signal }), admin.nodeHealth(api.id, { signal })]);
     stats = s.nodes;
+    health = hl;
     for (const [id, cell] of statCells) fillStats(cell, stats[id]);
+    for (const [id, cell] of healthCells) fillHealth(cell, healthOf(id));
   }
 
   addButton.addEventListener('click', () => {

@@ -1,0 +1,122 @@
+import type { Logger } from 'pino';
+import { Agent, request } from 'undici';
+import { statusExpected, type ActiveCheck } from '../model/health.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import type { NodeHealth } from './registry.js';
+import type { ProbeResult } from './view.js';
+
+/** One node's probe loop. */
+interface Probe {
+  /** Settings and URL it was started with: a change restarts it. */
+  readonly key: string;
+  readonly url: string;
+  readonly settings: ActiveCheck;
+  readonly health: NodeHealth;
+  timer: NodeJS.Timeout | null;
+  stopped: boolean;
+}
+
+/** Probe answers are read and dropped up to this size; a bigger body ends the connection instead. */
+const PROBE_BODY_LIMIT = 64 * 1024;
+
+/**
+ * Active health checks of one gateway process: a probe loop per enabled node of every API with
+ * `health.active`, started as soon as a config version serves (not on the first request) and
+ * reconciled with every new version: new nodes start, removed or disabled ones stop, changed
+ * settings restart. Each process probes on its own, as nginx and APISIX workers do.
+ */
+export class ActiveChecker {
+  readonly #probes = new Map<string, Probe>();
+  // Probes use their own connections, so a node's traffic pool limits never delay (or hide) a probe.
+  readonly #agent = new Agent({ connections: 2, keepAliveTimeout: 4_000, connect: { timeout: 10_000 } });
+  #closed = false;
+
+  constructor(private readonly log: Logger | null = null) {}
+
+  /** Starts, restarts and stops probe loops to match the snapshot now serving. */
+  follow(snapshot: Snapshot): void {
+    if (this.#closed) return;
+    const wanted = new Map<string, { url: string; settings: ActiveCheck; health: NodeHealth; key: string }>();
+    for (const api of snapshot.apis.values()) {
+      const active = api.api.health.active;
+      if (active === null) continue;
+      for (const node of api.enabled) {
+        const url = node.target.origin + node.target.basePath + active.path;
+        wanted.set(node.id, { url, settings: active, health: node.health, key: `${url}|${JSON.stringify(active)}` });
+      }
+    }
+    for (const [id, probe] of this.#probes) {
+      const want = wanted.get(id);
+      if (want === undefined || want.key !== probe.key || want.health !== probe.health) this.#stop(id, probe);
+    }
+    for (const [id, want] of wanted) {
+      if (this.#probes.has(id)) continue;
+      const probe: Probe = { ...want, timer: null, stopped: false };
+      this.#probes.set(id, probe);
+      // At once: a node that is down when the config loads should leave rotation within `unhealthyThreshold` probes.
+      void this.#run(probe);
+    }
+  }
+
+  /** Nodes probed now (for tests and the log). */
+  get probing(): number {
+    return this.#probes.size;
+  }
+
+  /** Stops every probe and closes the probe connections. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const [id, probe] of this.#probes) this.#stop(id, probe);
+    await this.#agent.close().catch(() => undefined);
+  }
+
+  #stop(id: string, probe: Probe): void {
+    probe.stopped = true;
+    if (probe.timer) clearTimeout(probe.timer);
+    this.#probes.delete(id);
+  }
+
+  async #run(probe: Probe): Promise<void> {
+    if (probe.stopped) return;
+    const result = await this.#probe(probe.url, probe.settings);
+    if (probe.stopped) return;
+    probe.health.probed(result, probe.settings);
+    this.log?.debug({ node: probe.health.nodeId, ...result }, 'health probe');
+    // The next probe is timed from the end of this one, so probes of one node never overlap.
+    probe.timer = setTimeout(() => void this.#run(probe), probe.settings.intervalMs);
+    probe.timer.unref();
+  }
+
+  async #probe(url: string, settings: ActiveCheck): Promise<ProbeResult> {
+    const started = performance.now();
+    const done = (ok: boolean, status: number | null, error: string | null): ProbeResult => ({
+      at: new Date().toISOString(),
+      ok,
+      status,
+      error,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+    });
+    try {
+      const res = await request(url, {
+        dispatcher: this.#agent,
+        method: 'GET',
+        headers: { 'user-agent': 'isogate-health-check' },
+        headersTimeout: settings.timeoutMs,
+        bodyTimeout: settings.timeoutMs,
+        signal: AbortSignal.timeout(settings.timeoutMs),
+      });
+      // The verdict needs the whole answer in time: a node that sends headers and then stalls is not healthy.
+      await res.body.dump({ limit: PROBE_BODY_LIMIT });
+      const ok = statusExpected(res.statusCode, settings.expectedStatuses);
+      return done(ok, res.statusCode, null);
+    } catch (err) {
+      return done(false, null, probeError(err));
+    }
+  }
+}
+
+function probeError(err: unknown): string {
+  const e = err as { name?: string; code?: string; cause?: { code?: string } } | null;
+  if (e?.name === 'TimeoutError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
+  return e?.code ?? e?.cause?.code ?? e?.name ?? 'error';
+}

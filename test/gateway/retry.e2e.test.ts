@@ -1,0 +1,170 @@
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_HEADER } from '../../src/gateway/errors.js';
+import { addNode, createApi } from '../helpers/fixtures.js';
+import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
+import { FlakyUpstream, startFlaky } from '../health/flaky-upstream.js';
+
+let t: TestGateway;
+const flaky: FlakyUpstream[] = [];
+
+beforeAll(async () => {
+  t = await startTestGateway();
+});
+
+afterAll(async () => {
+  await t?.stop();
+  await Promise.all(flaky.map((u) => u.stop()));
+});
+
+async function upstreams(...names: string[]): Promise<FlakyUpstream[]> {
+  const list = await startFlaky(names);
+  flaky.push(...list);
+  return list;
+}
+
+// Passive checks off, so these tests see retries alone (ejection would hide the failing node).
+const noPassive = { passive: null };
+
+/** A request with a body sent in chunks without Content-Length (streamed, so never buffered). */
+function chunkedPut(url: string, body: string): Promise<{ status: number; code: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'PUT', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, code: res.headers[ERROR_HEADER] as string | undefined }));
+    });
+    req.on('error', reject);
+    req.write(body.slice(0, 5));
+    setTimeout(() => req.end(body.slice(5)), 20);
+  });
+}
+
+describe('retries after the request reached a node', () => {
+  it('retries a GET that got a listed status (503) on another node; a POST gets the 503 as is', async () => {
+    const [good, busy] = await upstreams('good', 'busy');
+    busy!.mode = 'fail503';
+    const id = await createApi(t, { name: 'st', path: '/st', algorithm: 'round_robin', retries: 1, health: noPassive });
+    await addNode(t, id, busy!);
+    await addNode(t, id, good!);
+    for (let i = 0; i < 6; i++) expect(await t.nodeOf('/st')).toBe('good');
+    // Round robin's "waited longest goes next": the retry on good makes busy the next first try again.
+    expect(busy!.hits).toBe(6);
+    const posts: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await t.get('/st', { method: 'POST', body: 'x' });
+      await res.arrayBuffer();
+      expect(res.headers.get(ERROR_HEADER)).toBeNull(); // the node's own answer
+      posts.push(res.status);
+    }
+    expect(posts.sort()).toEqual([200, 200, 503, 503]);
+  });
+
+  it('passes a status that is not in retry.statuses on as is', async () => {
+    const [bad, good] = await upstreams('bad', 'good2');
+    bad!.mode = 'fail500';
+    const id = await createApi(t, { name: 'st500', path: '/st500', algorithm: 'round_robin', retries: 1, health: noPassive });
+    await addNode(t, id, bad!);
+    await addNode(t, id, good!);
+    const res = await t.get('/st500');
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ node: 'bad', status: 500 });
+    expect(good!.hits).toBe(0);
+    // Listing 500 makes it retried.
+    expect((await t.admin('PATCH', `/admin/apis/${id}`, { retry: { statuses: [500] } })).status).toBe(200);
+    expect(await t.nodeOf('/st500')).toBe('good2');
+    expect(await t.nodeOf('/st500')).toBe('good2');
+  });
+
+  it('retries at most nodes − 1 times, whatever `retries` says, and passes the last answer on', async () => {
+    const list = await upstreams('x1', 'x2', 'x3');
+    for (const u of list) u.mode = 'fail503';
+    const id = await createApi(t, { name: 'cap', path: '/cap', algorithm: 'round_robin', retries: 10, health: noPassive });
+    for (const u of list) await addNode(t, id, u);
+    const res = await t.get('/cap');
+    expect(res.status).toBe(503);
+    expect(res.headers.get(ERROR_HEADER)).toBeNull();
+    expect(list.map((u) => u.hits)).toEqual([1, 1, 1]);
+  });
+
+  it('retries a timed-out GET, resends a small PUT body, and never resends a streamed body', async () => {
+    const [hung, ok] = await upstreams('hung', 'ok');
+    hung!.mode = 'hang';
+    const id = await createApi(t, { name: 'to', path: '/to', algorithm: 'round_robin', retries: 1, timeouts: { headersMs: 200 }, health: noPassive });
+    await addNode(t, id, hung!);
+    await addNode(t, id, ok!);
+    expect(await t.nodeOf('/to')).toBe('ok'); // hung first (round robin), then ok
+    expect(hung!.hits).toBe(1);
+    // A body with Content-Length is buffered, so it can be resent whole.
+    const put = await t.get('/to', { method: 'PUT', body: 'the whole body' });
+    await put.arrayBuffer();
+    expect(put.headers.get('x-node')).toBe('ok');
+    expect(hung!.hits).toBe(2); // it went to hung first (round robin), then was resent
+    expect(hung!.bodies.at(-1)).toBe('the whole body');
+    expect(ok!.bodies.at(-1)).toBe('the whole body');
+    // A chunked body streams through as it arrives: after a timeout it is gone, so no retry.
+    let streamedTimeouts = 0;
+    for (let i = 0; i < 2; i++) {
+      const r = await chunkedPut(`${t.gatewayUrl}/to`, 'streamed body');
+      if (r.code === 'UPSTREAM_TIMEOUT') streamedTimeouts++;
+      else expect(r.status).toBe(200);
+    }
+    expect(streamedTimeouts).toBe(1); // the try that went to hung
+  });
+
+  it('a timeout is not retried when retry.timeouts is false', async () => {
+    const [hung, ok] = await upstreams('hung2', 'ok2');
+    hung!.mode = 'hang';
+    const id = await createApi(t, {
+      name: 'noto',
+      path: '/noto',
+      algorithm: 'round_robin',
+      retries: 1,
+      timeouts: { headersMs: 150 },
+      retry: { timeouts: false },
+      health: noPassive,
+    });
+    await addNode(t, id, hung!);
+    await addNode(t, id, ok!);
+    expect(await t.nodeOf('/noto')).toBe('error:UPSTREAM_TIMEOUT');
+    expect(ok!.hits).toBe(0);
+  });
+
+  it('ends at the total deadline: the try in progress is cut and no other starts (UPSTREAM_TIMEOUT)', async () => {
+    const list = await upstreams('h1', 'h2', 'h3');
+    for (const u of list) u.mode = 'hang';
+    const id = await createApi(t, {
+      name: 'deadline',
+      path: '/deadline',
+      algorithm: 'round_robin',
+      retries: 2,
+      timeouts: { headersMs: 1_000 },
+      retry: { deadlineMs: 450 },
+      health: noPassive,
+    });
+    for (const u of list) await addNode(t, id, u);
+    const started = performance.now();
+    expect(await t.nodeOf('/deadline')).toBe('error:UPSTREAM_TIMEOUT');
+    const ms = performance.now() - started;
+    console.log(`deadline 450 ms, per try 1000 ms: answered after ${ms.toFixed(0)} ms`);
+    // The deadline cut the first try short: one try, not three of 1000 ms each.
+    expect(list.map((u) => u.hits).reduce((a, b) => a + b)).toBe(1);
+    expect(ms).toBeGreaterThanOrEqual(440);
+    expect(ms).toBeLessThan(950);
+  });
+});
+
+describe('retries after a connect failure', () => {
+  it('retries every method, POST included (the node never saw the request)', async () => {
+    const [ok] = await upstreams('okc');
+    const { closedPort } = await import('../helpers/upstreams.js');
+    const id = await createApi(t, { name: 'conn', path: '/conn', algorithm: 'round_robin', retries: 1, retry: { deadlineMs: 2_000 }, health: noPassive });
+    await addNode(t, id, { name: 'dead', url: `http://127.0.0.1:${await closedPort()}` });
+    await addNode(t, id, ok!);
+    for (let i = 0; i < 4; i++) {
+      const res = await t.get('/conn', { method: 'POST', body: `post ${i}` });
+      expect(res.headers.get('x-node')).toBe('okc');
+      await res.arrayBuffer();
+    }
+    expect(ok!.bodies).toEqual(['post 0', 'post 1', 'post 2', 'post 3']);
+  });
+});
