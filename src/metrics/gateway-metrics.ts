@@ -19,7 +19,7 @@ export interface MetricsSources {
 
 /**
  * One gateway process's Prometheus metrics: the request counters (recorded by the log stage), the
- * config version and age, selector quarantine state, and the process's default metrics. Each
+ * config version and age, selector quarantine state, node health, and the process's default metrics. Each
  * process keeps its own; a primary with workers merges theirs (see `cluster.ts`).
  */
 export class GatewayMetrics {
@@ -61,6 +61,22 @@ export class GatewayMetrics {
           if (api.selector === null) continue;
           const status = sources.selectorStatus(api.api.id);
           this.set({ api: api.api.name }, status?.state === 'quarantined' ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'isogate_node_healthy',
+      help: '1 while the enabled node is healthy in this gateway (active and passive checks), 0 while unhealthy or ejected (with workers: 0 if any worker sees it down).',
+      labelNames: ['api', 'node', 'node_id'],
+      registers,
+      aggregator: 'min',
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const api of sources.current()?.apis.values() ?? []) {
+          for (const node of api.enabled) {
+            this.set({ api: api.api.name, node: node.name, node_id: node.node.id }, node.health.view(now).state === 'healthy' ? 1 : 0);
+          }
         }
       },
     });

@@ -1,4 +1,4 @@
-import type { RequestContext } from '../gateway/context.js';
+import type { RequestContext, RetryReason } from '../gateway/context.js';
 import { GATEWAY_ERRORS, type GatewayErrorCode } from '../gateway/errors.js';
 import type { SelectorErrorKind } from '../selector/types.js';
 import type { CompiledApi, Snapshot } from '../snapshot/snapshot.js';
@@ -9,9 +9,7 @@ export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx'] as const;
 /** Gateway error codes in table order (the `code` label). */
 export const ERROR_CODES = Object.keys(GATEWAY_ERRORS) as GatewayErrorCode[];
 /** Why an upstream attempt was given up and another node tried (the `reason` label). */
-export const RETRY_REASONS = ['connect', 'timeout', 'status'] as const;
-/** One retry reason. */
-export type RetryReason = (typeof RETRY_REASONS)[number];
+export const RETRY_REASONS = ['connect', 'timeout', 'reset', 'status'] as const satisfies readonly RetryReason[];
 /** Selector call outcomes (the `outcome` label). */
 export const SELECTOR_OUTCOMES = ['ok', 'empty', 'error'] as const;
 /** Selector failure kinds (the `kind` label), in the order of `SelectorErrorKind`. */
@@ -28,7 +26,7 @@ export const SELECTOR_ERROR_KINDS = Object.keys({
 
 const CODE_INDEX = new Map<string, number>(ERROR_CODES.map((c, i) => [c, i]));
 const KIND_INDEX = new Map<string, number>(SELECTOR_ERROR_KINDS.map((k, i) => [k, i]));
-const CONNECT = 0;
+const REASON_INDEX = new Map<string, number>(RETRY_REASONS.map((r, i) => [r, i]));
 
 /** Counts of one (API, node) pair; node '' for requests answered before a node was picked. */
 export class NodeCell {
@@ -97,12 +95,15 @@ export class Traffic {
 
     const tried = ctx.tried;
     if (tried.length > 0) {
-      // Today only a connect failure moves a request to another node, so every node tried before
-      // the last one refused; the last one did too when the request ended on a connect error.
-      const lastFailed = code === 'UPSTREAM_CONNECT_FAILED' || code === 'ALL_NODES_TRIED';
-      const failed = lastFailed ? tried.length : tried.length - 1;
-      for (let i = 0; i < failed; i++) entry.nodes[tried[i]!]!.connectFailures++;
-      if (tried.length > 1) cell.retries[CONNECT]! += tried.length - 1;
+      // retryReasons[i] says why the i-th node tried was given up; the last node tried failed to
+      // connect too when the request ended on a connect error.
+      const reasons = ctx.retryReasons;
+      for (let i = 0; i < reasons.length; i++) {
+        const reason = reasons[i]!;
+        cell.retries[REASON_INDEX.get(reason)!]!++;
+        if (reason === 'connect') entry.nodes[tried[i]!]!.connectFailures++;
+      }
+      if (code === 'UPSTREAM_CONNECT_FAILED' || code === 'ALL_NODES_TRIED') entry.nodes[tried[tried.length - 1]!]!.connectFailures++;
     }
 
     const outcome = ctx.selectorOutcome;

@@ -3,6 +3,7 @@ import { addNode, createApi, setSelector } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { scrape, type Scrape } from '../helpers/metrics.js';
 import { closedPort, startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
+import { startFlaky, type FlakyUpstream } from '../health/flaky-upstream.js';
 
 // `GET /metrics` on the status port of an in-process gateway (`--workers 0`): real upstreams on
 // 127.0.0.1, a closed port for connect failures, real selectors in the sandbox.
@@ -17,9 +18,12 @@ beforeAll(async () => {
   ups = await startUpstreams(['a', 'b']);
 });
 
+const flaky: FlakyUpstream[] = [];
+
 afterAll(async () => {
   await t?.stop();
   await Promise.all((ups ?? []).map((u) => u.close()));
+  await Promise.all(flaky.map((u) => u.stop()));
 });
 
 async function send(path: string, n: number, init?: RequestInit): Promise<string[]> {
@@ -79,6 +83,35 @@ describe('GET /metrics', () => {
     expect(n.sum('isogate_requests_total', { api: 'lone', node: 'dead2', class: '5xx' })).toBe(3);
     expect(n.sum('isogate_gateway_errors_total', { api: 'lone', code: 'UPSTREAM_CONNECT_FAILED' })).toBe(3);
     expect(n.sum('isogate_upstream_retries_total', { api: 'lone' })).toBe(0);
+  });
+
+  it('counts a retry after a listed 5xx by its reason, and the node health gauge follows the passive ejection', async () => {
+    const [busy, good] = await startFlaky(['busy', 'good']);
+    flaky.push(busy!, good!);
+    busy!.mode = 'fail503';
+    const api = await createApi(t, {
+      name: 'h',
+      path: '/h',
+      algorithm: 'round_robin',
+      retries: 1,
+      health: { passive: { consecutiveFailures: 2, baseEjectionMs: 60_000, maxEjectionMs: 60_000 } },
+    });
+    const busyId = await addNode(t, api, { name: 'busy', url: busy!.url });
+    await addNode(t, api, { name: 'good', url: good!.url });
+    const before = await metrics();
+    expect(before.sum('isogate_node_healthy', { api: 'h', node: 'busy', node_id: busyId })).toBe(1);
+    expect(before.sum('isogate_node_healthy', { api: 'h', node: 'good' })).toBe(1);
+
+    const answers = await send('/h', 6);
+    expect(answers.every((n) => n === 'good')).toBe(true);
+    const m = await metrics();
+    // busy answered 503 twice (each retried on good), then was ejected and saw no more traffic.
+    expect(m.sum('isogate_upstream_retries_total', { api: 'h', reason: 'status' })).toBe(2);
+    expect(m.sum('isogate_upstream_retries_total', { api: 'h', reason: 'connect' })).toBe(0);
+    expect(m.sum('isogate_upstream_connect_failures_total', { api: 'h' })).toBe(0);
+    expect(m.sum('isogate_requests_total', { api: 'h', node: 'good', class: '2xx' })).toBe(6);
+    expect(m.sum('isogate_node_healthy', { api: 'h', node: 'busy' })).toBe(0);
+    expect(m.sum('isogate_node_healthy', { api: 'h', node: 'good' })).toBe(1);
   });
 
   it('counts selector calls, errors by kind, use-all fallbacks, time, and a quarantine', async () => {
