@@ -65,7 +65,7 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
       'section',
       { 'aria-labelledby': 'nodes-title' },
       h('div', { class: 'section-head' }, h('h2', { id: 'nodes-title' }, 'Nodes'), h('div', { class: 'toolbar' }, refreshButton, addButton)),
-      h('p', { class: 'lead small' }, 'A ticked node whose rules all hold takes traffic. Changes apply from the next request. Health is what the gateway learned from probes and failed requests: an unhealthy or ejected node takes no traffic until it recovers. Requests and errors are for the last minute, summed over this machine's gateway processes.'),
+      h('p', { class: 'lead small' }, 'A ticked node whose rules all hold takes traffic. Changes apply from the next request. Health is what the gateway learned from probes and failed requests: an unhealthy or ejected node takes no traffic until it recovers. Requests and errors are for the last minute, summed over the gateway processes of this machine.'),
       summary,
       tableHost,
     ),
