@@ -70,7 +70,7 @@ describe('PostgresStore on a shared PostgreSQL', () => {
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [s],
     );
-    expect(tables.map((t) => t.table_name)).toEqual(['apis', 'meta', 'nodes', 'schema_migrations', 'selector_versions', 'variables']);
+    expect(tables.map((t) => t.table_name)).toEqual(['apis', 'meta', 'nodes', 'processes', 'schema_migrations', 'selector_versions', 'variables']);
     for (const bad of ['bad-name', 'x"; DROP TABLE apis; --', '1abc', '']) {
       await expect(openPostgresStore(PG_URL, { schema: bad })).rejects.toThrow(/invalid PostgreSQL schema name/);
     }
@@ -121,6 +121,36 @@ describe('PostgresStore on a shared PostgreSQL', () => {
     await sleep(200);
     expect(seen).toEqual([0, 1, 2]);
     expect(await sql("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [`isogate-listener:${s}`])).toEqual([]);
+  });
+
+  it('heartbeats neither notify watchers nor wait for a config writer holding the meta lock', async () => {
+    const s = schema();
+    const store = await open(s);
+    const seen: number[] = [];
+    const stop = store.watch((v) => seen.push(v));
+    cleanups.push(async () => stop());
+    await waitFor('the initial version', () => seen.includes(0));
+    const beat = {
+      id: 'gw', host: 'h', pid: 1, role: 'gateway', worker: null, serves: 'gateway',
+      startedAt: new Date().toISOString(), configVersion: 0, heartbeatMs: 1000,
+    } as const;
+    for (let i = 0; i < 5; i++) await store.heartbeat({ ...beat, configVersion: i });
+    await store.pruneProcesses(60_000);
+    await store.removeProcess('gw');
+    await sleep(200);
+    expect(seen).toEqual([0]);
+
+    // A config write in progress holds the meta row; a heartbeat must not queue behind it.
+    const blocker = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${s}` });
+    await blocker.connect();
+    cleanups.push(() => blocker.end());
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT config_version FROM meta WHERE id = 1 FOR UPDATE');
+    const started = Date.now();
+    await store.heartbeat(beat);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await blocker.query('ROLLBACK');
+    expect((await store.listProcesses()).processes.map((p) => p.id)).toEqual(['gw']);
   });
 
   it('watch reconnects after the server kills its connection and reports the version written meanwhile', async () => {

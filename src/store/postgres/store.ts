@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { Api, type ApiCreate } from '../../model/api.js';
+import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
 import { Node, type NodeCreate } from '../../model/node.js';
 import { SelectorConfig } from '../../model/selector.js';
 import { Variable } from '../../model/variable.js';
@@ -12,11 +13,15 @@ import {
   apiToRow,
   nodeFromRow,
   nodeToRow,
+  processBeatValues,
+  processFromRow,
+  PROCESS_BEAT_COLUMNS,
   selectorToText,
   selectorVersionFromRow,
   variableFromRow,
   type ApiRow,
   type NodeRow,
+  type ProcessRow,
   type SelectorVersionRow,
   type VariableRow,
 } from '../rows.js';
@@ -101,6 +106,10 @@ const API_UPDATE_COLUMNS = API_COLUMN_LIST.filter((c) => c !== 'id' && c !== 'cr
 const API_COLUMNS = API_COLUMN_LIST.join(', ');
 const NODE_COLUMNS = NODE_COLUMN_LIST.join(', ');
 const placeholders = (n: number): string => Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ');
+// The database's clock as ISO 8601 UTC with milliseconds (the format of every timestamp column);
+// clock_timestamp rather than now(), which is frozen at the start of the transaction.
+const isoUtc = (timestamp: string): string => `to_char((${timestamp}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const PROCESS_COLUMNS = PROCESS_BEAT_COLUMNS.join(', ');
 
 const SQL = {
   version: 'SELECT config_version FROM meta WHERE id = 1',
@@ -142,6 +151,17 @@ const SQL = {
   insertSelectorVersion: 'INSERT INTO selector_versions (api_id, version, selector, saved_at) VALUES ($1, $2, $3, $4)',
   pruneSelectorVersions: 'DELETE FROM selector_versions WHERE api_id = $1 AND version <= $2',
   listSelectorVersions: 'SELECT api_id, version, selector, saved_at FROM selector_versions WHERE api_id = $1 ORDER BY version DESC LIMIT $2',
+
+  upsertProcess: `INSERT INTO processes (${PROCESS_COLUMNS}, last_seen)
+    VALUES (${placeholders(PROCESS_BEAT_COLUMNS.length)}, ${isoUtc('clock_timestamp()')})
+    ON CONFLICT (id) DO UPDATE SET ${PROCESS_BEAT_COLUMNS.filter((c) => c !== 'id')
+      .map((c) => `${c} = excluded.${c}`)
+      .join(', ')}, last_seen = excluded.last_seen`,
+  deleteProcess: 'DELETE FROM processes WHERE id = $1',
+  listProcesses: `SELECT ${PROCESS_COLUMNS}, last_seen, ${isoUtc('clock_timestamp()')} AS now FROM processes
+    ORDER BY role COLLATE "C", host COLLATE "C", worker NULLS FIRST, started_at COLLATE "C", id`,
+  now: `SELECT ${isoUtc('clock_timestamp()')} AS now`,
+  pruneProcesses: `DELETE FROM processes WHERE last_seen < ${isoUtc("clock_timestamp() - $1::bigint * interval '1 millisecond'")}`,
 } as const;
 
 /**
@@ -331,6 +351,31 @@ export class PostgresStore implements Store {
       const rows = (await c.query<SelectorVersionRow>(SQL.listSelectorVersions, [apiId, SELECTOR_HISTORY_LIMIT])).rows;
       return rows.map(selectorVersionFromRow);
     });
+  }
+
+  // Heartbeats go through the read path: one statement each, idempotent, so its single retry on a
+  // dead pooled connection is safe; they never take the meta lock, bump the version or notify.
+
+  async heartbeat(beat: ProcessBeat): Promise<void> {
+    const values = processBeatValues(ProcessBeat.parse(beat));
+    await this.read(async (c) => c.query(SQL.upsertProcess, values));
+  }
+
+  async removeProcess(id: string): Promise<boolean> {
+    return this.read(async (c) => ((await c.query(SQL.deleteProcess, [id])).rowCount ?? 0) > 0);
+  }
+
+  async listProcesses(): Promise<ClusterState> {
+    return this.read(async (c) => {
+      const { rows } = await c.query<ProcessRow & { now: string }>(SQL.listProcesses);
+      // With no rows, the clock still has to come from the database.
+      const now = rows[0]?.now ?? (await c.query<{ now: string }>(SQL.now)).rows[0]!.now;
+      return { now, processes: rows.map(processFromRow) };
+    });
+  }
+
+  async pruneProcesses(olderThanMs: number): Promise<number> {
+    return this.read(async (c) => (await c.query(SQL.pruneProcesses, [Math.max(0, Math.round(olderThanMs))])).rowCount ?? 0);
   }
 
   /**
