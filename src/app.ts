@@ -9,6 +9,7 @@ import type { Options } from './config/options.js';
 import { seedDemo, startDemoUpstreams } from './demo/seed.js';
 import type { NodeStatsView } from './gateway/node-stats.js';
 import { PoolRegistry } from './gateway/pools.js';
+import { Heartbeat } from './runtime/cluster/heartbeat.js';
 import { WorkerSet } from './runtime/cluster/workers.js';
 import { mergeNodeStats, mergeSelectorStatus } from './runtime/cluster/messages.js';
 import { startDataPlane, type DataPlane } from './runtime/data-plane.js';
@@ -117,7 +118,9 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
       cleanups.push(() => plane!.close());
       gateway = plane.address;
     } else if (withGateway) {
-      workers = new WorkerSet(options, log);
+      workers = new WorkerSet(options, log, role, (processId) => {
+        store.removeProcess(processId).catch(() => undefined);
+      });
       const set = workers;
       cleanups.push(() => set.stop(options.drainMs));
       await set.start();
@@ -125,11 +128,34 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
     }
 
     let admin: AddressInfo | null = null;
+    // The version this process applies, for the cluster view: its data plane's, else its control plane's.
+    let appliedVersion: () => number | null = () => plane?.holder.current?.version ?? null;
     if (withAdmin) {
-      const runtime = plane ? localAdminRuntime(plane) : await controlPlaneRuntime(options, store, log, workers, cleanups);
+      let runtime: AdminRuntime;
+      if (plane) runtime = localAdminRuntime(plane);
+      else {
+        const control = await controlPlaneRuntime(options, store, log, workers, cleanups);
+        runtime = control.runtime;
+        appliedVersion = () => control.holder.current?.version ?? null;
+      }
       const server = await createAdminServer({ store, token: token!.token, runtime, logger: log.child({ component: 'admin' }) });
       cleanups.push(() => server.close());
       admin = await listenFastify(server, options.adminHost, options.adminPort, 'adminPort');
+    }
+
+    // One row per process that serves: the in-process data plane and/or the admin API (workers register themselves).
+    if (plane || withAdmin) {
+      const heartbeat = new Heartbeat({
+        role,
+        worker: null,
+        serves: plane && withAdmin ? 'both' : plane ? 'gateway' : 'admin',
+        store,
+        intervalMs: options.heartbeatMs,
+        version: appliedVersion,
+        log: log.child({ component: 'cluster' }),
+      });
+      heartbeat.start();
+      cleanups.push(() => heartbeat.stop());
     }
 
     ready = true;
@@ -169,7 +195,7 @@ async function controlPlaneRuntime(
   log: Logger,
   workers: WorkerSet | null,
   cleanups: Array<() => Promise<void> | void>,
-): Promise<AdminRuntime> {
+): Promise<{ runtime: AdminRuntime; holder: SnapshotHolder }> {
   const sandbox = await SelectorSandbox.start({ logger: log.child({ component: 'selector' }), maxHosts: 1 });
   cleanups.push(() => sandbox.close());
   const pools = new PoolRegistry({ connections: 1, keepAliveMs: 1_000 });
@@ -178,7 +204,12 @@ async function controlPlaneRuntime(
   cleanups.push(() => holder.close());
   await holder.refresh();
   holder.startPolling(options.pollMs);
-  return {
+  // Writes made through other admin processes reach this one's explain view (and cluster row) at once too.
+  const unwatch = store.watch?.(() => {
+    holder.refresh().catch((err) => log.warn({ err }, 'config refresh failed; explaining the last snapshot'));
+  });
+  if (unwatch) cleanups.push(unwatch);
+  const runtime: AdminRuntime = {
     async applied() {
       await holder.refresh();
       if (workers) await workers.ask({ t: 'refresh' });
@@ -193,4 +224,5 @@ async function controlPlaneRuntime(
       return mergeNodeStats(parts, nodeIds);
     },
   };
+  return { runtime, holder };
 }

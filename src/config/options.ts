@@ -34,6 +34,8 @@ export const Options = z.strictObject({
   accessLog: z.boolean().default(true),
   /** How often the config version is checked as a safety net for writes from other processes. */
   pollMs: z.coerce.number().int().min(50).max(60_000).default(1000),
+  /** How often each process refreshes its row in the cluster view (stale after three missed). */
+  heartbeatMs: z.coerce.number().int().min(50).max(60_000).default(5_000),
   /** Longest wait for in-flight requests on shutdown. */
   drainMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** On shutdown, how long /status/ready answers 503 before the ports close (for load balancers to notice). */
@@ -62,6 +64,7 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--log-level': { key: 'logLevel', value: true },
   '--no-access-log': { key: 'accessLog', value: false, negate: true },
   '--poll-ms': { key: 'pollMs', value: true },
+  '--heartbeat-ms': { key: 'heartbeatMs', value: true },
   '--drain-ms': { key: 'drainMs', value: true },
   '--drain-wait-ms': { key: 'drainWaitMs', value: true },
   '--upstream-connections': { key: 'upstreamConnections', value: true },
@@ -146,6 +149,7 @@ export function usage(): string {
     '  --log-level L                         fatal|error|warn|info|debug|trace|silent (default info)',
     '  --no-access-log                       no per-request log line',
     '  --poll-ms N                           config version check interval (default 1000)',
+    '  --heartbeat-ms N                      cluster view heartbeat interval; stale after 3 missed (default 5000)',
     '  --drain-ms N                          longest wait for in-flight requests on shutdown (default 10000)',
     '  --drain-wait-ms N                     on shutdown, /status/ready is 503 this long before ports close (default 0)',
     '  --upstream-connections N              most sockets per upstream origin (default 128)',

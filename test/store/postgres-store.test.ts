@@ -219,6 +219,29 @@ describe('PostgresStore on a shared PostgreSQL', () => {
     expect(gateway.health()).toEqual({ connected: true, lastError: null });
   });
 
+  it('survives PostgreSQL going away in the middle of a query: the call fails, the process does not', async () => {
+    const s = schema();
+    const proxy = await startTcpProxy(urlTarget(PG_URL));
+    cleanups.push(() => proxy.close());
+    const store = await open(s, { connectTimeoutMs: 500 }, viaProxy(PG_URL, proxy));
+    expect(await store.version()).toBe(0);
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    cleanups.push(async () => process.off('uncaughtException', onUncaught));
+    // The query leaves but its answer never comes; then every socket is cut while it waits.
+    proxy.blackhole();
+    const pending = store.version().catch((e: unknown) => e);
+    await sleep(100);
+    await proxy.stop();
+    expect(await pending).toBeInstanceOf(StoreUnavailableError);
+    await sleep(50);
+    expect(uncaught).toEqual([]);
+    proxy.restore();
+    await proxy.start();
+    expect(await store.version()).toBe(0);
+  });
+
   it('watch notices a silent network cut by its heartbeat and catches up once the network is back', async () => {
     const s = schema();
     const proxy = await startTcpProxy(urlTarget(PG_URL));

@@ -185,6 +185,10 @@ export class PostgresStore implements Store {
     // process. The pool discards that connection itself, and health is left alone: an idle connection
     // closing (server restart, proxy idle timeout) says nothing about whether the next one will work.
     pool.on('error', (err) => this.log.warn({ err: describe(err) }, 'idle store connection lost'));
+    // pg-pool drops its error listener while a connection is checked out, and pg emits 'error' when
+    // the server goes away mid-query (besides rejecting the query): without this listener that
+    // emit is an uncaught exception that kills the gateway. The query's rejection reports it.
+    pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   /** Connects, creates the schema if needed and applies pending migrations (unless told not to). */
