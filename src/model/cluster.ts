@@ -51,3 +51,21 @@ export function processState(process: ClusterProcess, now: string): { state: Pro
   const ageMs = Math.max(0, Date.parse(now) - Date.parse(process.lastSeen));
   return { state: ageMs > STALE_AFTER_BEATS * process.heartbeatMs ? 'stale' : 'alive', ageMs };
 }
+
+/** One process of `GET /admin/cluster`: its last heartbeat, its state and how long ago it beat. */
+export const ClusterProcessView = ClusterProcess.extend({
+  state: ProcessState,
+  ageMs: z.number().int().min(0),
+});
+export type ClusterProcessView = z.infer<typeof ClusterProcessView>;
+
+/** The body of `GET /admin/cluster`. */
+export const ClusterView = z.strictObject({
+  /** The store's clock when it was read (ages are measured against it). */
+  now: z.iso.datetime(),
+  /** The stored config version: what every alive process should be serving. */
+  configVersion: z.number().int().min(0),
+  staleAfterBeats: z.number().int().positive(),
+  processes: z.array(ClusterProcessView),
+});
+export type ClusterView = z.infer<typeof ClusterView>;

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterView } from '../../src/admin/routes/cluster.js';
+import { ClusterView } from '../../src/model/cluster.js';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { until } from '../helpers/processes.js';
