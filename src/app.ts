@@ -77,7 +77,7 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
   try {
     let store: Store;
     try {
-      store = await openStore(options.store, dataDir, log);
+      store = await openStore(options.store, dataDir, log, options.storeTimeoutMs);
     } catch (err) {
       throw new StartupError(options.store === '' ? '--data-dir' : '--store', `cannot open the store (${(err as Error).message})`);
     }
@@ -97,6 +97,8 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
           version: plane?.holder.current?.version ?? (workers ? Math.min(...workers.views().map((w) => w.version)) : null),
           ...(workers ? { workers: workers.views() } : {}),
           store: store.health?.() ?? { connected: true, lastError: null },
+          // Still 200 for the load balancer: this process serves its last config while the store is away.
+          degraded: !(store.health?.().connected ?? true),
         }),
       });
       cleanups.push(() => server.close());
@@ -124,6 +126,12 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
       const set = workers;
       cleanups.push(() => set.stop(options.drainMs));
       await set.start();
+      if (!withAdmin) {
+        // Nothing else in this primary uses the store: probe it so /status reports an outage (the workers ride it out on their own).
+        const probe = setInterval(() => void store.version().catch(() => undefined), options.pollMs);
+        probe.unref();
+        cleanups.push(() => clearInterval(probe));
+      }
       gateway = { address: options.gatewayHost, family: 'IPv4', port: options.gatewayPort };
     }
 

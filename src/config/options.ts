@@ -16,6 +16,8 @@ export const Options = z.strictObject({
   dataDir: z.string().min(1).default('data'),
   /** Where the config lives: empty for SQLite under the data dir, a SQLite file path, or a postgres:// URL. */
   store: z.string().default(''),
+  /** How long connecting to a networked store, or one store operation, may take before it counts as unreachable. */
+  storeTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(5_000),
   /** Gateway worker processes sharing the gateway port; 0 serves in the main process. */
   workers: z.coerce.number().int().min(0).max(64).default(availableParallelism()),
   demo: z.boolean().default(true),
@@ -57,6 +59,7 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--status-port': { key: 'statusPort', value: true },
   '--data-dir': { key: 'dataDir', value: true },
   '--store': { key: 'store', value: true },
+  '--store-timeout-ms': { key: 'storeTimeoutMs', value: true },
   '--workers': { key: 'workers', value: true },
   '--no-demo': { key: 'demo', value: false, negate: true },
   '--demo-port-base': { key: 'demoPortBase', value: true },
@@ -142,6 +145,7 @@ export function usage(): string {
     '  --status-host H / --status-port N     /status and /status/ready (default 0.0.0.0:7085)',
     '  --data-dir DIR                        SQLite file and admin token (default ./data)',
     '  --store URL                           postgres://user@host/db for several machines (default: SQLite in --data-dir)',
+    '  --store-timeout-ms N                  PostgreSQL connect and per-operation timeout (default 5000)',
     '  --workers N                           gateway processes sharing the port (default: cores; 0 = in this process)',
     '  --no-demo                             do not seed the demo or start its echo upstreams',
     '  --demo-port-base N                    first port of the demo echo upstreams (default 19081)',

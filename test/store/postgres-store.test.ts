@@ -242,6 +242,28 @@ describe('PostgresStore on a shared PostgreSQL', () => {
     expect(await store.version()).toBe(0);
   });
 
+  it('fails reads and writes within the operation timeout on a silent network cut, and serves again once it heals', async () => {
+    const s = schema();
+    const proxy = await startTcpProxy(urlTarget(PG_URL));
+    cleanups.push(() => proxy.close());
+    const store = await open(s, { connectTimeoutMs: 300, operationTimeoutMs: 300 }, viaProxy(PG_URL, proxy));
+    await store.putVariable('a', '1');
+    proxy.blackhole();
+    for (const call of [() => store.version(), () => store.loadConfig(), () => store.putVariable('b', '2')]) {
+      const started = Date.now();
+      const err = await call().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect(Date.now() - started).toBeLessThan(1_500);
+    }
+    // The first call timed out on its pooled connection, later ones already on connecting.
+    expect(store.health()).toEqual({ connected: false, lastError: expect.stringMatching(/no answer within 300 ms|connection timeout/) });
+    proxy.restore();
+    // The connections that timed out were dropped, not handed out again.
+    expect(await store.version()).toBe(1);
+    expect((await store.loadConfig()).variables.map((v) => v.name)).toEqual(['a']);
+    expect(store.health().connected).toBe(true);
+  });
+
   it('watch notices a silent network cut by its heartbeat and catches up once the network is back', async () => {
     const s = schema();
     const proxy = await startTcpProxy(urlTarget(PG_URL));

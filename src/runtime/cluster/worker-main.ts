@@ -18,7 +18,7 @@ const { log, flush } = createLogger(options.logLevel);
 const send = (message: FromWorker) => process.send?.(message);
 
 async function main(): Promise<void> {
-  const store = await openStore(options.store, options.dataDir, log);
+  const store = await openStore(options.store, options.dataDir, log, options.storeTimeoutMs);
   const plane = await startDataPlane(options, store, log);
   const heartbeat = new Heartbeat({
     ...identity,

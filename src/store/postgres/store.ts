@@ -49,6 +49,12 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** How long making a connection may take before the call fails with StoreUnavailableError (default 5 s). */
   connectTimeoutMs?: number;
+  /**
+   * How long one operation (a read, or a write transaction up to its COMMIT) may take on its
+   * connection before it fails with StoreUnavailableError and the connection is dropped (default 10 s).
+   * Without it, a silent network cut leaves the call waiting until TCP gives up, minutes later.
+   */
+  operationTimeoutMs?: number;
   /** Reconnect backoff of `watch` listeners (default 100 ms doubling up to 5 s). */
   reconnect?: Partial<Backoff>;
   /** How often an idle `watch` connection is checked (default 15 s). */
@@ -180,6 +186,7 @@ export class PostgresStore implements Store {
     private readonly log: Logger,
     private readonly backoff: Backoff,
     private readonly heartbeatMs: number,
+    private readonly operationTimeoutMs: number,
   ) {
     // An idle pooled connection the server drops emits here; without a listener it would crash the
     // process. The pool discards that connection itself, and health is left alone: an idle connection
@@ -198,7 +205,7 @@ export class PostgresStore implements Store {
     const backoff = { initialMs: options.reconnect?.initialMs ?? 100, maxMs: options.reconnect?.maxMs ?? 5_000 };
     if (options.migrate !== false) await migrateOnce(settings);
     const pool = new pg.Pool({ ...clientConfig(settings, 'store'), max: options.poolSize ?? 5 });
-    return new PostgresStore(pool, settings, log, backoff, options.heartbeatMs ?? 15_000);
+    return new PostgresStore(pool, settings, log, backoff, options.heartbeatMs ?? 15_000, options.operationTimeoutMs ?? 10_000);
   }
 
   async version(): Promise<number> {
@@ -472,16 +479,34 @@ export class PostgresStore implements Store {
       throw this.failure(err);
     }
     let broken = false;
-    try {
+    let timer: NodeJS.Timeout | undefined;
+    const run = (async () => {
       if (begin !== null) await client.query(begin);
       const result = await work(client);
       if (begin !== null) await client.query('COMMIT');
+      return result;
+    })();
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailableError(`PostgreSQL store unreachable: no answer within ${this.operationTimeoutMs} ms`)),
+        this.operationTimeoutMs,
+      );
+    });
+    try {
+      const result = await Promise.race([run, deadline]);
       this.tracker.poolSucceeded();
       return result;
     } catch (err) {
-      broken = isConnectionError(err) || (begin !== null && !(await rollback(client)));
+      // A timed-out connection is in an unknown state (maybe mid-transaction): never reused, and its late outcome ignored.
+      if (err instanceof StoreUnavailableError) {
+        run.catch(() => undefined);
+        broken = true;
+      } else {
+        broken = isConnectionError(err) || (begin !== null && !(await rollback(client)));
+      }
       throw err;
     } finally {
+      clearTimeout(timer);
       // A broken connection is destroyed rather than handed to the next caller.
       client.release(broken ? true : undefined);
     }
