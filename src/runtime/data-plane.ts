@@ -18,6 +18,12 @@ export interface DataPlane {
   readonly holder: SnapshotHolder;
   readonly sandbox: SelectorSandbox;
   readonly stats: NodeStats;
+  /**
+   * Starts draining: every response from now on carries `Connection: close`, so keep-alive clients
+   * (a load balancer's pooled connections) move to new connections while the port still accepts;
+   * once it closes they are refused, which a load balancer can always retry elsewhere.
+   */
+  drain(): void;
   /** Stops accepting, finishes in-flight requests (up to drainMs), releases the sandbox and pools. */
   close(): Promise<void>;
 }
@@ -54,8 +60,22 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       accessLog: options.accessLog ? AccessLog.of(log) : null,
       stats,
     });
+    let draining = false;
+    // Before the gateway's own handler, so the header is set whatever it answers.
+    server.prependListener('request', (_req, res) => {
+      if (draining) res.setHeader('connection', 'close');
+    });
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
-    return { address, holder, sandbox, stats, close };
+    return {
+      address,
+      holder,
+      sandbox,
+      stats,
+      drain: () => {
+        draining = true;
+      },
+      close,
+    };
   } catch (err) {
     await close();
     throw err;

@@ -37,10 +37,15 @@ export class IsogateProcesses {
    * Runs `isogate <command> …args` on free gateway/admin/status ports (127.0.0.1), log level warn.
    * Resolves once it is ready: `/status/ready` 200 for gateway and start, the admin API for admin.
    */
-  async start(command: 'start' | 'gateway' | 'admin', args: string[], env: NodeJS.ProcessEnv = {}): Promise<IsogateProcess> {
+  async start(
+    command: 'start' | 'gateway' | 'admin',
+    args: string[],
+    options: { env?: NodeJS.ProcessEnv; ports?: { gateway: number; admin: number; status: number } } = {},
+  ): Promise<IsogateProcess> {
+    const env = options.env ?? {};
     const dir = mkdtempSync(join(tmpdir(), 'isogate-cluster-'));
     this.dirs.push(dir);
-    const [gateway, admin, status] = [await freePort(), await freePort(), await freePort()];
+    const { gateway, admin, status } = options.ports ?? { gateway: await freePort(), admin: await freePort(), status: await freePort() };
     const child = spawn(
       process.execPath,
       [
@@ -137,7 +142,11 @@ export interface Load {
  * (a new one after an error), until stopped, for at most `maxMs` and `maxRequests` in total.
  * A 200 from the expected upstreams counts as ok; anything else is a failure with its reason.
  */
-export function startLoad(port: number, path: string, options: { clients: number; maxMs?: number; maxRequests?: number; pauseMs?: number }): Load {
+export function startLoad(
+  port: number,
+  path: string,
+  options: { clients: number; maxMs?: number; maxRequests?: number; pauseMs?: number; method?: 'GET' | 'POST' },
+): Load {
   const answers: LoadAnswer[] = [];
   const deadline = Date.now() + (options.maxMs ?? 60_000);
   const maxRequests = options.maxRequests ?? 200_000;
@@ -145,7 +154,7 @@ export function startLoad(port: number, path: string, options: { clients: number
   const loop = async (client: number) => {
     let agent = new Agent({ keepAlive: true, maxSockets: 1 });
     while (!stopped && Date.now() < deadline && answers.length < maxRequests) {
-      const answer = await once(agent, port, path, client);
+      const answer = await once(agent, port, path, client, options.method ?? 'GET');
       answers.push(answer);
       if (!answer.ok && answer.outcome.startsWith('error:')) {
         // The connection is gone: carry on from a new one, as a client would.
@@ -167,11 +176,13 @@ export function startLoad(port: number, path: string, options: { clients: number
   };
 }
 
-function once(agent: Agent, port: number, path: string, client: number): Promise<LoadAnswer> {
+function once(agent: Agent, port: number, path: string, client: number, method: 'GET' | 'POST'): Promise<LoadAnswer> {
   return new Promise((resolve) => {
     let localPort: number | null = null;
     const done = (outcome: string, ok: boolean) => resolve({ client, localPort, outcome, ok, at: Date.now() });
-    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+    const body = method === 'POST' ? JSON.stringify({ client, at: Date.now() }) : null;
+    const headers = body === null ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    const req = request({ host: '127.0.0.1', port, path, agent, method, headers }, (res) => {
       localPort = res.socket?.localPort ?? localPort;
       res.resume();
       res.on('end', () => {
@@ -189,7 +200,7 @@ function once(agent: Agent, port: number, path: string, client: number): Promise
     });
     req.on('error', (e) => done(`error:${(e as NodeJS.ErrnoException).code ?? e.message}`, false));
     req.setTimeout(10_000, () => req.destroy(new Error('no answer in 10 s')));
-    req.end();
+    req.end(body ?? undefined);
   });
 }
 

@@ -59,9 +59,12 @@ async function main(): Promise<void> {
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    // The row goes first: this worker is leaving, whatever draining still takes.
-    heartbeat
-      .stop()
+    // The primary sends SIGTERM as soon as it starts draining: keep accepting for --drain-wait-ms
+    // while telling keep-alive clients to reconnect, then close.
+    plane.drain();
+    new Promise((resolve) => setTimeout(resolve, options.drainWaitMs))
+      // The row goes first: this worker is leaving, whatever draining still takes.
+      .then(() => heartbeat.stop())
       .then(() => plane.close())
       .then(() => store.close())
       .finally(() => {
