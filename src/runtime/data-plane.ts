@@ -19,12 +19,9 @@ export interface DataPlane {
   readonly sandbox: SelectorSandbox;
   readonly stats: NodeStats;
   /**
-   * Starts draining: every response from now on carries `Connection: close`, so keep-alive clients
-   * (a load balancer's pooled connections) move to new connections while the port still accepts;
-   * once it closes they are refused, which a load balancer can always retry elsewhere.
+   * Stops accepting, finishes in-flight requests (up to drainMs; requests on open keep-alive
+   * connections meanwhile are served with `Connection: close`), releases the sandbox and pools.
    */
-  drain(): void;
-  /** Stops accepting, finishes in-flight requests (up to drainMs), releases the sandbox and pools. */
   close(): Promise<void>;
 }
 
@@ -37,10 +34,14 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   const pools = new PoolRegistry({ connections: options.upstreamConnections, keepAliveMs: 60_000 });
   const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }));
   let server: Server | null = null;
+  let draining = false;
   let unwatch: (() => void) | null = null;
   const close = async () => {
     unwatch?.();
     holder.stopPolling();
+    // Refused from now on, which a load balancer can retry anywhere; connections it still has are
+    // served and closed by us after their response, never under a request it is sending.
+    draining = true;
     if (server) await closeHttp(server, options.drainMs);
     holder.close();
     await pools.close();
@@ -60,22 +61,12 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       accessLog: options.accessLog ? AccessLog.of(log) : null,
       stats,
     });
-    let draining = false;
     // Before the gateway's own handler, so the header is set whatever it answers.
     server.prependListener('request', (_req, res) => {
       if (draining) res.setHeader('connection', 'close');
     });
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
-    return {
-      address,
-      holder,
-      sandbox,
-      stats,
-      drain: () => {
-        draining = true;
-      },
-      close,
-    };
+    return { address, holder, sandbox, stats, close };
   } catch (err) {
     await close();
     throw err;

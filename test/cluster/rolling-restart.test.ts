@@ -105,6 +105,11 @@ describe('rolling restart behind nginx', () => {
       console.log(
         `rolling restart: ${answers.length} requests through nginx (${posts!.length} POST), ${during.length} while a gateway restarted, ${failed.length} failed`,
       );
+      for (const f of failed) {
+        const w = windows.find((x) => f.at >= x.from - 1_000 && f.at <= x.to + 5_000);
+        console.log(`failed: ${f.outcome} ${w ? `${f.at - w.from} ms after SIGTERM` : 'outside a restart'}`);
+      }
+      if (failed.length > 0) console.log(readFileSync(join(nginxDir, 'error.log'), 'utf8').split('\n').filter((l) => /\[error\]/.test(l)).slice(-10).join('\n'));
       expect(failed.slice(0, 5)).toEqual([]);
       expect(during.length).toBeGreaterThan(100);
       expect(posts!.filter((a) => a.ok).length).toBeGreaterThan(20);

@@ -59,9 +59,8 @@ async function main(): Promise<void> {
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    // The primary sends SIGTERM as soon as it starts draining: keep accepting for --drain-wait-ms
-    // while telling keep-alive clients to reconnect, then close.
-    plane.drain();
+    // The primary sends SIGTERM as soon as it starts draining: keep serving for --drain-wait-ms
+    // (load balancers see /status/ready 503 meanwhile), then close.
     new Promise((resolve) => setTimeout(resolve, options.drainWaitMs))
       // The row goes first: this worker is leaving, whatever draining still takes.
       .then(() => heartbeat.stop())
