@@ -29,7 +29,7 @@ let nginxPort = 0;
 const call = adminClient(() => admin.admin, TOKEN);
 
 /** The README's nginx config with the two gateways and the listen address of this test. */
-export function nginxSnippet(gw1: number, gw2: number, port: number): string {
+function nginxSnippet(gw1: number, gw2: number, port: number): string {
   const text = readFileSync(join(root, 'deploy', 'nginx-isogate.conf'), 'utf8');
   const swapped = text
     .replace('10.0.0.11:8080', `127.0.0.1:${gw1}`)
@@ -76,6 +76,11 @@ afterAll(async () => {
 });
 
 describe('rolling restart behind nginx', () => {
+  it('runs the very config the README shows', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    expect(readme).toContain('```nginx\n' + readFileSync(join(root, 'deploy', 'nginx-isogate.conf'), 'utf8') + '```');
+  });
+
   it('restarts each gateway in turn without a failed request', async () => {
     const loads = [
       startLoad(nginxPort, '/roll', { clients: 6, maxMs: 60_000, pauseMs: 2 }),
