@@ -180,12 +180,9 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
       plane,
       workers,
       close() {
-        if (closing) return closing;
         draining = true;
         // Ready turns 503 first; the ports stay open until load balancers had time to notice.
-        // Workers get SIGTERM now and wait as long themselves.
-        const workersStopped = workers?.stop(options.drainWaitMs + options.drainMs);
-        closing = Promise.all([new Promise((r) => setTimeout(r, options.drainWaitMs)), workersStopped]).then(cleanup);
+        closing ??= new Promise((r) => setTimeout(r, options.drainWaitMs)).then(cleanup);
         return closing;
       },
     };

@@ -59,11 +59,9 @@ async function main(): Promise<void> {
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    // The primary sends SIGTERM as soon as it starts draining: keep serving for --drain-wait-ms
-    // (load balancers see /status/ready 503 meanwhile), then close.
-    new Promise((resolve) => setTimeout(resolve, options.drainWaitMs))
-      // The row goes first: this worker is leaving, whatever draining still takes.
-      .then(() => heartbeat.stop())
+    // The row goes first: this worker is leaving, whatever draining still takes.
+    heartbeat
+      .stop()
       .then(() => plane.close())
       .then(() => store.close())
       .finally(() => {
