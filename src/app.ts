@@ -13,6 +13,7 @@ import { PoolRegistry } from './gateway/pools.js';
 import { aggregateMetrics } from './metrics/cluster.js';
 import type { MetricsJson } from './metrics/gateway-metrics.js';
 import { processRegistry } from './metrics/process.js';
+import { Heartbeat } from './runtime/cluster/heartbeat.js';
 import { WorkerSet } from './runtime/cluster/workers.js';
 import { mergeNodeStats, mergeSelectorStatus } from './runtime/cluster/messages.js';
 import { startDataPlane, type DataPlane } from './runtime/data-plane.js';
@@ -80,7 +81,7 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
   try {
     let store: Store;
     try {
-      store = await openStore(options.store, dataDir, log);
+      store = await openStore(options.store, dataDir, log, options.storeTimeoutMs);
     } catch (err) {
       throw new StartupError(options.store === '' ? '--data-dir' : '--store', `cannot open the store (${(err as Error).message})`);
     }
@@ -100,6 +101,8 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
           version: plane?.holder.current?.version ?? (workers ? Math.min(...workers.views().map((w) => w.version)) : null),
           ...(workers ? { workers: workers.views() } : {}),
           store: store.health?.() ?? { connected: true, lastError: null },
+          // Still 200 for the load balancer: this process serves its last config while the store is away.
+          degraded: !(store.health?.().connected ?? true),
         }),
         async metrics() {
           if (plane) return plane.metrics.text();
@@ -129,19 +132,50 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
       cleanups.push(() => plane!.close());
       gateway = plane.address;
     } else if (withGateway) {
-      workers = new WorkerSet(options, log);
+      workers = new WorkerSet(options, log, role, (processId) => {
+        store.removeProcess(processId).catch(() => undefined);
+      });
       const set = workers;
       cleanups.push(() => set.stop(options.drainMs));
       await set.start();
+      if (!withAdmin) {
+        // Nothing else in this primary uses the store: probe it so /status reports an outage (the workers ride it out on their own).
+        const probe = setInterval(() => void store.version().catch(() => undefined), options.pollMs);
+        probe.unref();
+        cleanups.push(() => clearInterval(probe));
+      }
       gateway = { address: options.gatewayHost, family: 'IPv4', port: options.gatewayPort };
     }
 
     let admin: AddressInfo | null = null;
+    // The version this process applies, for the cluster view: its data plane's, else its control plane's.
+    let appliedVersion: () => number | null = () => plane?.holder.current?.version ?? null;
     if (withAdmin) {
-      const runtime = plane ? localAdminRuntime(plane) : await controlPlaneRuntime(options, store, log, workers, cleanups);
+      let runtime: AdminRuntime;
+      if (plane) runtime = localAdminRuntime(plane);
+      else {
+        const control = await controlPlaneRuntime(options, store, log, workers, cleanups);
+        runtime = control.runtime;
+        appliedVersion = () => control.holder.current?.version ?? null;
+      }
       const server = await createAdminServer({ store, token: token!.token, runtime, logger: log.child({ component: 'admin' }) });
       cleanups.push(() => server.close());
       admin = await listenFastify(server, options.adminHost, options.adminPort, 'adminPort');
+    }
+
+    // One row per process that serves: the in-process data plane and/or the admin API (workers register themselves).
+    if (plane || withAdmin) {
+      const heartbeat = new Heartbeat({
+        role,
+        worker: null,
+        serves: plane && withAdmin ? 'both' : plane ? 'gateway' : 'admin',
+        store,
+        intervalMs: options.heartbeatMs,
+        version: appliedVersion,
+        log: log.child({ component: 'cluster' }),
+      });
+      heartbeat.start();
+      cleanups.push(() => heartbeat.stop());
     }
 
     ready = true;
@@ -181,7 +215,7 @@ async function controlPlaneRuntime(
   log: Logger,
   workers: WorkerSet | null,
   cleanups: Array<() => Promise<void> | void>,
-): Promise<AdminRuntime> {
+): Promise<{ runtime: AdminRuntime; holder: SnapshotHolder }> {
   const sandbox = await SelectorSandbox.start({ logger: log.child({ component: 'selector' }), maxHosts: 1 });
   cleanups.push(() => sandbox.close());
   const pools = new PoolRegistry({ connections: 1, keepAliveMs: 1_000 });
@@ -198,7 +232,12 @@ async function controlPlaneRuntime(
     const parts = (await workers.ask({ t: 'nodeHealth', nodeIds: [...nodeIds] })) as Array<Record<string, NodeHealthView>>;
     return { source: 'workers', nodes: mergeNodeHealth(parts, nodeIds) };
   };
-  return {
+  // Writes made through other admin processes reach this one's explain view (and cluster row) at once too.
+  const unwatch = store.watch?.(() => {
+    holder.refresh().catch((err) => log.warn({ err }, 'config refresh failed; explaining the last snapshot'));
+  });
+  if (unwatch) cleanups.push(unwatch);
+  const runtime: AdminRuntime = {
     async applied() {
       await holder.refresh();
       if (workers) await workers.ask({ t: 'refresh' });
@@ -222,4 +261,5 @@ async function controlPlaneRuntime(
       return mergeNodeStats(parts, nodeIds);
     },
   };
+  return { runtime, holder };
 }

@@ -5,6 +5,7 @@ import type { AdminDeps } from './deps.js';
 import { handleAdminError, handleAdminNotFound } from './errors.js';
 import { ADMIN_BODY_LIMIT, acceptJsonBodiesOnly } from './json-body.js';
 import { registerApiRoutes } from './routes/apis.js';
+import { registerClusterRoutes } from './routes/cluster.js';
 import { registerConfigRoutes } from './routes/config.js';
 import { registerConnectorRoutes } from './routes/connectors.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -43,6 +44,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       registerSelectorRoutes(admin, deps);
       registerConnectorRoutes(admin, deps);
       registerConfigRoutes(admin, deps);
+      registerClusterRoutes(admin, deps);
       registerTemplateRoutes(admin, deps);
       registerVariableUsageRoutes(admin, deps);
     },

@@ -16,6 +16,8 @@ export const Options = z.strictObject({
   dataDir: z.string().min(1).default('data'),
   /** Where the config lives: empty for SQLite under the data dir, a SQLite file path, or a postgres:// URL. */
   store: z.string().default(''),
+  /** How long connecting to a networked store, or one store operation, may take before it counts as unreachable. */
+  storeTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(5_000),
   /** Gateway worker processes sharing the gateway port; 0 serves in the main process. */
   workers: z.coerce.number().int().min(0).max(64).default(availableParallelism()),
   demo: z.boolean().default(true),
@@ -34,6 +36,8 @@ export const Options = z.strictObject({
   accessLog: z.boolean().default(true),
   /** How often the config version is checked as a safety net for writes from other processes. */
   pollMs: z.coerce.number().int().min(50).max(60_000).default(1000),
+  /** How often each process refreshes its row in the cluster view (stale after three missed). */
+  heartbeatMs: z.coerce.number().int().min(50).max(60_000).default(5_000),
   /** Longest wait for in-flight requests on shutdown. */
   drainMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** On shutdown, how long /status/ready answers 503 before the ports close (for load balancers to notice). */
@@ -55,6 +59,7 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--status-port': { key: 'statusPort', value: true },
   '--data-dir': { key: 'dataDir', value: true },
   '--store': { key: 'store', value: true },
+  '--store-timeout-ms': { key: 'storeTimeoutMs', value: true },
   '--workers': { key: 'workers', value: true },
   '--no-demo': { key: 'demo', value: false, negate: true },
   '--demo-port-base': { key: 'demoPortBase', value: true },
@@ -62,6 +67,7 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--log-level': { key: 'logLevel', value: true },
   '--no-access-log': { key: 'accessLog', value: false, negate: true },
   '--poll-ms': { key: 'pollMs', value: true },
+  '--heartbeat-ms': { key: 'heartbeatMs', value: true },
   '--drain-ms': { key: 'drainMs', value: true },
   '--drain-wait-ms': { key: 'drainWaitMs', value: true },
   '--upstream-connections': { key: 'upstreamConnections', value: true },
@@ -139,6 +145,7 @@ export function usage(): string {
     '  --status-host H / --status-port N     /status and /status/ready (default 0.0.0.0:7085)',
     '  --data-dir DIR                        SQLite file and admin token (default ./data)',
     '  --store URL                           postgres://user@host/db for several machines (default: SQLite in --data-dir)',
+    '  --store-timeout-ms N                  PostgreSQL connect and per-operation timeout (default 5000)',
     '  --workers N                           gateway processes sharing the port (default: cores; 0 = in this process)',
     '  --no-demo                             do not seed the demo or start its echo upstreams',
     '  --demo-port-base N                    first port of the demo echo upstreams (default 19081)',
@@ -146,6 +153,7 @@ export function usage(): string {
     '  --log-level L                         fatal|error|warn|info|debug|trace|silent (default info)',
     '  --no-access-log                       no per-request log line',
     '  --poll-ms N                           config version check interval (default 1000)',
+    '  --heartbeat-ms N                      cluster view heartbeat interval; stale after 3 missed (default 5000)',
     '  --drain-ms N                          longest wait for in-flight requests on shutdown (default 10000)',
     '  --drain-wait-ms N                     on shutdown, /status/ready is 503 this long before ports close (default 0)',
     '  --upstream-connections N              most sockets per upstream origin (default 128)',

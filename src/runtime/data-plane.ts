@@ -25,7 +25,10 @@ export interface DataPlane {
   readonly metrics: GatewayMetrics;
   /** Node health of this process (`view()` for the admin API and metrics). */
   readonly health: HealthRegistry;
-  /** Stops accepting, finishes in-flight requests (up to drainMs), releases the sandbox and pools. */
+  /**
+   * Stops accepting, finishes in-flight requests (up to drainMs; requests on open keep-alive
+   * connections meanwhile are served with `Connection: close`), releases the sandbox and pools.
+   */
   close(): Promise<void>;
 }
 
@@ -53,10 +56,14 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   holder.onServing((snapshot) => checker.follow(snapshot));
   Object.assign(refs, { holder, sandbox });
   let server: Server | null = null;
+  let draining = false;
   let unwatch: (() => void) | null = null;
   const close = async () => {
     unwatch?.();
     holder.stopPolling();
+    // Refused from now on, which a load balancer can retry anywhere; connections it still has are
+    // served and closed by us after their response, never under a request it is sending.
+    draining = true;
     if (server) await closeHttp(server, options.drainMs);
     await checker.close();
     holder.close();
@@ -77,6 +84,10 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       accessLog: options.accessLog ? AccessLog.of(log) : null,
       stats,
       metrics,
+    });
+    // Before the gateway's own handler, so the header is set whatever it answers.
+    server.prependListener('request', (_req, res) => {
+      if (draining) res.setHeader('connection', 'close');
     });
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
     return { address, holder, sandbox, stats, metrics, health, close };

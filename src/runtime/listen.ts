@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { flagOf, type Options } from '../config/options.js';
 
@@ -39,17 +39,35 @@ export function listenHttp(server: Server, host: string, port: number, key: keyo
   });
 }
 
-/** Stops accepting, lets in-flight requests finish for up to `drainMs`, then cuts what is left. */
+/**
+ * How long, after the port closed, an idle keep-alive connection is left open before it is closed.
+ * A client that sends on an idle connection just as the server closes it sees a reset it cannot
+ * safely retry (the request may have been sent); a load balancer whose idle upstream timeout is
+ * shorter than this (nginx `keepalive_timeout 1s` in the upstream block) closes them itself first.
+ */
+export const IDLE_CLOSE_GRACE_MS = 2_000;
+
+/**
+ * Stops accepting, lets in-flight requests finish for up to `drainMs`, then cuts what is left. Until
+ * then, requests still arriving on open keep-alive connections are served (the caller marks their
+ * responses `Connection: close`), and idle connections are closed only after IDLE_CLOSE_GRACE_MS.
+ */
 export function closeHttp(server: Server, drainMs: number): Promise<void> {
   return new Promise((done) => {
     const timer = setTimeout(() => server.closeAllConnections(), drainMs);
-    // Keep-alive sockets become idle as their last response ends; close them as they do.
-    const sweep = setInterval(() => server.closeIdleConnections(), 50);
-    server.close(() => {
+    let sweep: NodeJS.Timeout | undefined;
+    // Keep-alive sockets become idle as their last response ends; after the grace, close them as they do.
+    const grace = setTimeout(() => {
+      server.closeIdleConnections();
+      sweep = setInterval(() => server.closeIdleConnections(), 50);
+    }, Math.min(IDLE_CLOSE_GRACE_MS, drainMs));
+    // net's close, not http's: since Node 19 http.Server#close also closes every idle connection at
+    // once, racing a client that is writing a request on one (it gets a reset, not an answer).
+    NetServer.prototype.close.call(server, () => {
       clearTimeout(timer);
+      clearTimeout(grace);
       clearInterval(sweep);
       done();
     });
-    server.closeIdleConnections();
   });
 }

@@ -1,6 +1,7 @@
 import { Api } from '../model/api.js';
 import { ApiHealth } from '../model/health.js';
 import { RetryPolicy } from '../model/retry.js';
+import { ClusterProcess, type ProcessBeat } from '../model/cluster.js';
 import { Node } from '../model/node.js';
 import { SelectorConfig } from '../model/selector.js';
 import { Variable } from '../model/variable.js';
@@ -68,6 +69,33 @@ export interface SelectorVersionRow {
   selector: string | null;
   saved_at: string;
 }
+
+/** A `processes` row (a heartbeat). */
+export interface ProcessRow {
+  id: string;
+  host: string;
+  pid: number;
+  role: string;
+  worker: number | null;
+  serves: string;
+  started_at: string;
+  config_version: number | null;
+  heartbeat_ms: number;
+  last_seen: string;
+}
+
+/** The columns a heartbeat writes, in order; last_seen is set by the store's clock. */
+export const PROCESS_BEAT_COLUMNS = [
+  'id',
+  'host',
+  'pid',
+  'role',
+  'worker',
+  'serves',
+  'started_at',
+  'config_version',
+  'heartbeat_ms',
+] as const satisfies ReadonlyArray<keyof ProcessRow>;
 
 // Rows are validated on the way out too, so a row damaged outside isogate fails loudly here rather
 // than deep inside the gateway.
@@ -163,6 +191,27 @@ export function selectorVersionFromRow(row: SelectorVersionRow): SelectorVersion
     selector: row.selector === null ? null : SelectorConfig.parse(JSON.parse(row.selector)),
     savedAt: row.saved_at,
   };
+}
+
+/** Maps a validated heartbeat to its column values, in PROCESS_BEAT_COLUMNS order. */
+export function processBeatValues(beat: ProcessBeat): unknown[] {
+  return [beat.id, beat.host, beat.pid, beat.role, beat.worker, beat.serves, beat.startedAt, beat.configVersion, beat.heartbeatMs];
+}
+
+/** Maps a `processes` row to the model. */
+export function processFromRow(row: ProcessRow): ClusterProcess {
+  return ClusterProcess.parse({
+    id: row.id,
+    host: row.host,
+    pid: row.pid,
+    role: row.role,
+    worker: row.worker,
+    serves: row.serves,
+    startedAt: row.started_at,
+    configVersion: row.config_version,
+    heartbeatMs: row.heartbeat_ms,
+    lastSeen: row.last_seen,
+  });
 }
 
 /** The stored text of a selector (null clears it). */

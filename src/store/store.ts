@@ -1,4 +1,5 @@
 import type { Api, ApiCreate } from '../model/api.js';
+import type { ClusterState, ProcessBeat } from '../model/cluster.js';
 import type { Node, NodeCreate } from '../model/node.js';
 import type { SelectorConfig } from '../model/selector.js';
 import type { Variable } from '../model/variable.js';
@@ -71,6 +72,18 @@ export interface Store {
   setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null>;
   /** Saved selector versions of an API, newest first (at most the last 20). */
   listSelectorVersions(apiId: string): Promise<SelectorVersion[]>;
+
+  // The cluster view. Heartbeats are not config: they never bump the version, never notify `watch`
+  // callers and never wait for a config writer's lock.
+
+  /** Registers a process or refreshes its row; last seen is set by the store's clock. Validates `beat`. */
+  heartbeat(beat: ProcessBeat): Promise<void>;
+  /** Removes a process's row (it stopped cleanly); false when there was none. */
+  removeProcess(id: string): Promise<boolean>;
+  /** Every registered process (by role, host, worker, start time) with the store's clock at reading. */
+  listProcesses(): Promise<ClusterState>;
+  /** Deletes rows not seen for more than `olderThanMs` by the store's clock; returns how many. */
+  pruneProcesses(olderThanMs: number): Promise<number>;
 
   /**
    * Optional; drivers shared by several processes (PostgreSQL) implement it. Calls `onVersion` with

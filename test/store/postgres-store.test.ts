@@ -70,7 +70,7 @@ describe('PostgresStore on a shared PostgreSQL', () => {
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [s],
     );
-    expect(tables.map((t) => t.table_name)).toEqual(['apis', 'meta', 'nodes', 'schema_migrations', 'selector_versions', 'variables']);
+    expect(tables.map((t) => t.table_name)).toEqual(['apis', 'meta', 'nodes', 'processes', 'schema_migrations', 'selector_versions', 'variables']);
     for (const bad of ['bad-name', 'x"; DROP TABLE apis; --', '1abc', '']) {
       await expect(openPostgresStore(PG_URL, { schema: bad })).rejects.toThrow(/invalid PostgreSQL schema name/);
     }
@@ -121,6 +121,36 @@ describe('PostgresStore on a shared PostgreSQL', () => {
     await sleep(200);
     expect(seen).toEqual([0, 1, 2]);
     expect(await sql("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [`isogate-listener:${s}`])).toEqual([]);
+  });
+
+  it('heartbeats neither notify watchers nor wait for a config writer holding the meta lock', async () => {
+    const s = schema();
+    const store = await open(s);
+    const seen: number[] = [];
+    const stop = store.watch((v) => seen.push(v));
+    cleanups.push(async () => stop());
+    await waitFor('the initial version', () => seen.includes(0));
+    const beat = {
+      id: 'gw', host: 'h', pid: 1, role: 'gateway', worker: null, serves: 'gateway',
+      startedAt: new Date().toISOString(), configVersion: 0, heartbeatMs: 1000,
+    } as const;
+    for (let i = 0; i < 5; i++) await store.heartbeat({ ...beat, configVersion: i });
+    await store.pruneProcesses(60_000);
+    await store.removeProcess('gw');
+    await sleep(200);
+    expect(seen).toEqual([0]);
+
+    // A config write in progress holds the meta row; a heartbeat must not queue behind it.
+    const blocker = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${s}` });
+    await blocker.connect();
+    cleanups.push(() => blocker.end());
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT config_version FROM meta WHERE id = 1 FOR UPDATE');
+    const started = Date.now();
+    await store.heartbeat(beat);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await blocker.query('ROLLBACK');
+    expect((await store.listProcesses()).processes.map((p) => p.id)).toEqual(['gw']);
   });
 
   it('watch reconnects after the server kills its connection and reports the version written meanwhile', async () => {
@@ -187,6 +217,51 @@ describe('PostgresStore on a shared PostgreSQL', () => {
     expect(seen.filter((v) => v === 2)).toEqual([]);
     expect((await gateway.loadConfig()).variables.map((v) => v.name)).toEqual(['a', 'b']);
     expect(gateway.health()).toEqual({ connected: true, lastError: null });
+  });
+
+  it('survives PostgreSQL going away in the middle of a query: the call fails, the process does not', async () => {
+    const s = schema();
+    const proxy = await startTcpProxy(urlTarget(PG_URL));
+    cleanups.push(() => proxy.close());
+    const store = await open(s, { connectTimeoutMs: 500 }, viaProxy(PG_URL, proxy));
+    expect(await store.version()).toBe(0);
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    cleanups.push(async () => process.off('uncaughtException', onUncaught));
+    // The query leaves but its answer never comes; then every socket is cut while it waits.
+    proxy.blackhole();
+    const pending = store.version().catch((e: unknown) => e);
+    await sleep(100);
+    await proxy.stop();
+    expect(await pending).toBeInstanceOf(StoreUnavailableError);
+    await sleep(50);
+    expect(uncaught).toEqual([]);
+    proxy.restore();
+    await proxy.start();
+    expect(await store.version()).toBe(0);
+  });
+
+  it('fails reads and writes within the operation timeout on a silent network cut, and serves again once it heals', async () => {
+    const s = schema();
+    const proxy = await startTcpProxy(urlTarget(PG_URL));
+    cleanups.push(() => proxy.close());
+    const store = await open(s, { connectTimeoutMs: 300, operationTimeoutMs: 300 }, viaProxy(PG_URL, proxy));
+    await store.putVariable('a', '1');
+    proxy.blackhole();
+    for (const call of [() => store.version(), () => store.loadConfig(), () => store.putVariable('b', '2')]) {
+      const started = Date.now();
+      const err = await call().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect(Date.now() - started).toBeLessThan(1_500);
+    }
+    // The first call timed out on its pooled connection, later ones already on connecting.
+    expect(store.health()).toEqual({ connected: false, lastError: expect.stringMatching(/no answer within 300 ms|connection timeout/) });
+    proxy.restore();
+    // The connections that timed out were dropped, not handed out again.
+    expect(await store.version()).toBe(1);
+    expect((await store.loadConfig()).variables.map((v) => v.name)).toEqual(['a']);
+    expect(store.health().connected).toBe(true);
   });
 
   it('watch notices a silent network cut by its heartbeat and catches up once the network is back', async () => {

@@ -1,11 +1,30 @@
 import { ZodError } from 'zod';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Api } from '../../src/model/api.js';
+import { processState, type ProcessBeat } from '../../src/model/cluster.js';
 import { Node } from '../../src/model/node.js';
 import type { SelectorConfig } from '../../src/model/selector.js';
 import { StoreConflictError } from '../../src/store/errors.js';
 import type { Store } from '../../src/store/store.js';
 import { apiInput, nodeInput } from './fixtures.js';
+
+/** A valid heartbeat of a made-up gateway worker. */
+function beat(fields: Partial<ProcessBeat> = {}): ProcessBeat {
+  return {
+    id: 'p-1',
+    host: 'gw-1.internal',
+    pid: 4242,
+    role: 'gateway',
+    worker: 1,
+    serves: 'gateway',
+    startedAt: '2026-01-02T03:04:05.678Z',
+    configVersion: 0,
+    heartbeatMs: 5000,
+    ...fields,
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One fresh, empty store for one test, with what the contract needs to look under it. */
 export interface StoreFixture {
@@ -315,6 +334,75 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         expect(await store.version()).toBe(before);
         expect(await store.getApi(api.id)).toEqual(api);
         expect(await store.listSelectorVersions(api.id)).toHaveLength(1);
+      });
+    });
+
+    describe('cluster processes', () => {
+      it('registers a process, refreshes it on each beat by the store clock, and removes it', async () => {
+        const before = Date.now();
+        await store.heartbeat(beat());
+        const first = await store.listProcesses();
+        expect(first.processes).toEqual([{ ...beat(), lastSeen: expect.any(String) }]);
+        const seen = Date.parse(first.processes[0]!.lastSeen);
+        // The store's clock, which on this machine is ours: within the test's time, millisecond text.
+        expect(seen).toBeGreaterThanOrEqual(before - 1_000);
+        expect(first.processes[0]!.lastSeen).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        expect(Date.parse(first.now)).toBeGreaterThanOrEqual(seen);
+        expect(processState(first.processes[0]!, first.now).state).toBe('alive');
+
+        await sleep(15);
+        await store.heartbeat(beat({ configVersion: 7 }));
+        const second = await store.listProcesses();
+        expect(second.processes).toHaveLength(1);
+        expect(second.processes[0]!.configVersion).toBe(7);
+        expect(Date.parse(second.processes[0]!.lastSeen)).toBeGreaterThan(seen);
+
+        expect(await store.removeProcess('p-1')).toBe(true);
+        expect(await store.removeProcess('p-1')).toBe(false);
+        expect((await store.listProcesses()).processes).toEqual([]);
+      });
+
+      it('never bumps the config version, and lists by role, host and worker', async () => {
+        await store.heartbeat(beat({ id: 'w2', worker: 2 }));
+        await store.heartbeat(beat({ id: 'w1', worker: 1 }));
+        await store.heartbeat(beat({ id: 'adm', role: 'admin', worker: null, serves: 'admin', host: 'ctl', configVersion: null }));
+        await store.heartbeat(beat({ id: 'main', worker: null, host: 'gw-1.internal' }));
+        await store.removeProcess('nope');
+        await store.pruneProcesses(60_000);
+        expect(await store.version()).toBe(0);
+        expect((await store.loadConfig()).version).toBe(0);
+        expect((await store.listProcesses()).processes.map((p) => p.id)).toEqual(['adm', 'main', 'w1', 'w2']);
+        expect(await store.version()).toBe(0);
+      });
+
+      it('shows a process as stale after three missed intervals and prunes only rows older than asked', async () => {
+        await store.heartbeat(beat({ id: 'old', heartbeatMs: 50 }));
+        await sleep(200);
+        await store.heartbeat(beat({ id: 'fresh', heartbeatMs: 50 }));
+        const state = await store.listProcesses();
+        const byId = Object.fromEntries(state.processes.map((p) => [p.id, processState(p, state.now).state]));
+        expect(byId).toEqual({ old: 'stale', fresh: 'alive' });
+
+        expect(await store.pruneProcesses(60_000)).toBe(0);
+        expect(await store.pruneProcesses(150)).toBe(1);
+        expect((await store.listProcesses()).processes.map((p) => p.id)).toEqual(['fresh']);
+      });
+
+      it('refuses an invalid heartbeat without writing', async () => {
+        await expect(store.heartbeat(beat({ pid: -1 }))).rejects.toBeInstanceOf(ZodError);
+        await expect(store.heartbeat({ ...beat(), role: 'boss' } as unknown as ProcessBeat)).rejects.toBeInstanceOf(ZodError);
+        await expect(store.heartbeat({ ...beat(), extra: 1 } as unknown as ProcessBeat)).rejects.toBeInstanceOf(ZodError);
+        expect((await store.listProcesses()).processes).toEqual([]);
+      });
+
+      it('sees the beats of another connection to the same data', async () => {
+        const other = await fx.openAnother();
+        try {
+          await other.heartbeat(beat({ id: 'elsewhere' }));
+          expect((await store.listProcesses()).processes.map((p) => p.id)).toEqual(['elsewhere']);
+        } finally {
+          await other.close();
+        }
       });
     });
 

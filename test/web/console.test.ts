@@ -473,6 +473,37 @@ describe('web console', () => {
     await poll(() => page.locator('.api-summary').textContent()).toContain('Weighted');
   });
 
+  it('shows the Cluster page: this process alive on the stored version, one that stopped beating as stale', async () => {
+    await t.app.store.heartbeat({
+      id: 'gw-gone',
+      host: 'gw-2.internal',
+      pid: 4321,
+      role: 'gateway',
+      worker: 2,
+      serves: 'gateway',
+      startedAt: new Date(Date.now() - 60_000).toISOString(),
+      configVersion: 1,
+      heartbeatMs: 50,
+    });
+    const { version } = (await t.admin('GET', '/admin/config/version')).body;
+    await navLink('Cluster').click();
+    await page.waitForURL(/\/cluster$/);
+    const self = page.locator(`tr[data-pid="${process.pid}"]`);
+    await poll(() => self.getAttribute('data-state')).toBe('alive');
+    await poll(() => self.locator('.config-version').textContent()).toBe(String(version));
+    expect(await self.textContent()).toContain('gateway + admin');
+    expect(await self.locator('.badge').allTextContents()).toEqual(['current', 'alive']);
+    // The made-up worker beat once, 50 ms intervals: stale after 150 ms, and behind the stored version.
+    const gone = page.locator('tr[data-process="gw-gone"]');
+    await poll(() => gone.getAttribute('data-state')).toBe('stale');
+    expect(await gone.locator('.badge').allTextContents()).toEqual(['behind', 'stale']);
+    expect(await gone.textContent()).toContain('worker 2');
+    await poll(() => page.locator('.cluster-summary').textContent()).toBe(
+      `2 processes: 1 alive, 1 stale · stored config version ${version} · serving it: 1 of 1 alive gateway process`,
+    );
+    await screenshot(page, 'desktop-cluster');
+  });
+
   it('works on a 390-px wide screen without sideways scrolling', async () => {
     const narrow = await newContext(browser, 390, 844);
     const phone = await narrow.newPage();
@@ -488,6 +519,7 @@ describe('web console', () => {
         [`/apis/${apiId}/traffic`, 'narrow-traffic', 'tr[data-node="ip1-a"] .sparkline'],
         ['/variables', 'narrow-variables', 'tr[data-variable="IP1_enable"]'],
         [`/apis/${apiId}/selector`, 'narrow-selector', '.cm-content'],
+        ['/cluster', 'narrow-cluster', 'tr[data-process="gw-gone"]'],
       ] as const) {
         await phone.goto(url(path));
         await phone.locator(ready).first().waitFor();

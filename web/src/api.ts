@@ -3,6 +3,7 @@ import type {
   ApiSummary,
   BackendNode,
   BalanceExplanation,
+  ClusterView,
   ConnectorKindInfo,
   ErrorDetail,
   NodeStatsView,
@@ -139,4 +140,6 @@ export const admin = {
   testSelector: (apiId: string, body: { request: SampleRequest; selector?: SelectorConfig | null }) =>
     call<BalanceExplanation>('POST', `/admin/apis/${enc(apiId)}/selector/test`, body),
   selectorTemplates: (o?: Opt) => call<SelectorTemplate[]>('GET', '/admin/selector-templates', undefined, o),
+
+  cluster: (o?: Opt) => call<ClusterView>('GET', '/admin/cluster', undefined, o),
 };

@@ -6,6 +6,7 @@ import { interceptLinks, match, navigate, onNavigate, type Route } from './route
 import { apiPageView } from './views/api-page.js';
 import { apiCreateView } from './views/api-form.js';
 import { apisView } from './views/apis.js';
+import { clusterView } from './views/cluster.js';
 import { notFoundView } from './views/not-found.js';
 import { signInView } from './views/sign-in.js';
 import { variablesView } from './views/variables.js';
@@ -16,6 +17,7 @@ const routes: Route[] = [
   { pattern: '/apis/new', view: apiCreateView },
   { pattern: '/apis/:id/:tab', view: apiPageView },
   { pattern: '/variables', view: variablesView },
+  { pattern: '/cluster', view: clusterView },
 ];
 
 /** Builds the page shell (skip link, header with navigation, main, notifications) and starts routing. */
@@ -25,6 +27,7 @@ export function startApp(mount: HTMLElement): void {
     { class: 'nav', 'aria-label': 'Main' },
     h('a', { href: '/apis', dataset: { section: 'apis' } }, 'APIs'),
     h('a', { href: '/variables', dataset: { section: 'variables' } }, 'Variables'),
+    h('a', { href: '/cluster', dataset: { section: 'cluster' } }, 'Cluster'),
   );
   const signOut = h('button', { type: 'button', class: 'btn btn-small btn-quiet sign-out' }, 'Sign out');
   const main = h('main', { id: 'main', tabindex: '-1' });

@@ -1,19 +1,34 @@
+import { z } from 'zod';
 import { Options } from '../../config/options.js';
 import { createLogger } from '../../log.js';
+import { ProcessRole } from '../../model/cluster.js';
 import { openStore } from '../../store/open.js';
 import { startDataPlane } from '../data-plane.js';
 import { StartupError } from '../listen.js';
+import { Heartbeat, WORKER_IDENTITY_ENV } from './heartbeat.js';
 import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker } from './messages.js';
 
 // A gateway worker process (forked by the primary with `--workers N`): one data plane sharing the
 // gateway port with its siblings, steered by the primary over the cluster IPC channel.
 const options = Options.parse(JSON.parse(process.env[WORKER_OPTIONS_ENV] ?? '{}'));
+const identity = z
+  .object({ id: z.string().min(1), role: ProcessRole, worker: z.number().int().min(1) })
+  .parse(JSON.parse(process.env[WORKER_IDENTITY_ENV] ?? '{}'));
 const { log, flush } = createLogger(options.logLevel);
 const send = (message: FromWorker) => process.send?.(message);
 
 async function main(): Promise<void> {
-  const store = await openStore(options.store, options.dataDir, log);
+  const store = await openStore(options.store, options.dataDir, log, options.storeTimeoutMs);
   const plane = await startDataPlane(options, store, log);
+  const heartbeat = new Heartbeat({
+    ...identity,
+    serves: 'gateway',
+    store,
+    intervalMs: options.heartbeatMs,
+    version: () => plane.holder.current?.version ?? null,
+    log: log.child({ component: 'cluster' }),
+  });
+  heartbeat.start();
   let lastVersion = plane.holder.current?.version ?? 0;
   const reportVersion = () => {
     const version = plane.holder.current?.version ?? 0;
@@ -50,8 +65,10 @@ async function main(): Promise<void> {
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    plane
-      .close()
+    // The row goes first: this worker is leaving, whatever draining still takes.
+    heartbeat
+      .stop()
+      .then(() => plane.close())
       .then(() => store.close())
       .finally(() => {
         flush();

@@ -1,8 +1,11 @@
 import cluster, { type Worker } from 'node:cluster';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Options } from '../../config/options.js';
+import type { ProcessRole } from '../../model/cluster.js';
 import { resolveEntry } from '../../paths.js';
 import { StartupError } from '../listen.js';
+import { WORKER_IDENTITY_ENV } from './heartbeat.js';
 import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker, type WorkerQuery } from './messages.js';
 
 /** How long the primary waits for a worker's answer before going on without it. */
@@ -13,6 +16,8 @@ const RESTART_BACKOFF_MAX_MS = 30_000;
 
 interface Slot {
   worker: Worker | null;
+  /** The worker's row id in the cluster view (new for each fork). */
+  processId: string;
   startedAt: number;
   ready: boolean;
   version: number;
@@ -22,6 +27,8 @@ interface Slot {
 /** What one worker reported, for /status. */
 export interface WorkerView {
   pid: number | null;
+  /** Its row id in the cluster view (`GET /admin/cluster`). */
+  processId: string;
   ready: boolean;
   version: number;
   restarts: number;
@@ -42,8 +49,12 @@ export class WorkerSet {
   constructor(
     private readonly options: Options,
     private readonly log: Logger,
+    /** The command the workers serve for (their role in the cluster view). */
+    private readonly role: ProcessRole = 'start',
+    /** Called with the cluster-view row id of a worker that died, so its row goes at once rather than going stale. */
+    private readonly onWorkerGone: (processId: string) => void = () => undefined,
   ) {
-    this.slots = Array.from({ length: options.workers }, () => ({ worker: null, startedAt: 0, ready: false, version: 0, earlyDeaths: 0 }));
+    this.slots = Array.from({ length: options.workers }, () => ({ worker: null, processId: '', startedAt: 0, ready: false, version: 0, earlyDeaths: 0 }));
     // Workers accept from the shared socket themselves: the primary never holds a connection, so a
     // dying worker cannot strand one it was being handed (round-robin hand-off), and costs no CPU.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -66,7 +77,7 @@ export class WorkerSet {
 
   /** Per-worker state for /status. */
   views(): WorkerView[] {
-    return this.slots.map((s) => ({ pid: s.worker?.process.pid ?? null, ready: s.ready, version: s.version, restarts: this.restarts }));
+    return this.slots.map((s) => ({ pid: s.worker?.process.pid ?? null, processId: s.processId, ready: s.ready, version: s.version, restarts: this.restarts }));
   }
 
   /** Asks every ready worker and collects their answers (a worker that does not answer in time is left out). */
@@ -108,7 +119,11 @@ export class WorkerSet {
 
   private fork(index: number): void {
     const slot = this.slots[index]!;
-    const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(this.options) });
+    slot.processId = randomUUID();
+    const worker = cluster.fork({
+      [WORKER_OPTIONS_ENV]: JSON.stringify(this.options),
+      [WORKER_IDENTITY_ENV]: JSON.stringify({ id: slot.processId, role: this.role, worker: index + 1 }),
+    });
     slot.worker = worker;
     slot.startedAt = Date.now();
     slot.ready = false;
@@ -155,6 +170,7 @@ export class WorkerSet {
       if (pending.expect.delete(worker) && pending.expect.size === 0) pending.done();
     }
     if (this.stopping) return;
+    this.onWorkerGone(slot.processId);
     if (this.readyWaiter) {
       this.readyWaiter.reject(new Error(`gateway worker exited during start (code ${code}, signal ${signal})`));
       this.readyWaiter = null;

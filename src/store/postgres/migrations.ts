@@ -78,6 +78,27 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE apis ADD COLUMN hash_on TEXT;
     `,
   },
+  {
+    version: 3,
+    name: 'cluster_processes',
+    // Heartbeats, not config: writing here never bumps meta.config_version nor notifies. last_seen is
+    // the database's clock (ISO 8601 UTC text, which sorts as time), so skewed machine clocks still compare.
+    sql: `
+      CREATE TABLE processes (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        worker INTEGER,
+        serves TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        config_version BIGINT,
+        heartbeat_ms INTEGER NOT NULL,
+        last_seen TEXT COLLATE "C" NOT NULL
+      );
+      CREATE INDEX processes_last_seen ON processes (last_seen);
+    `,
+  },
 ];
 
 // First key of the two-int advisory lock ('isog'); the second is derived from the schema, so stores

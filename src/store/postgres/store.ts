@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { Api, type ApiCreate } from '../../model/api.js';
+import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
 import { Node, type NodeCreate } from '../../model/node.js';
 import { SelectorConfig } from '../../model/selector.js';
 import { Variable } from '../../model/variable.js';
@@ -12,11 +13,15 @@ import {
   apiToRow,
   nodeFromRow,
   nodeToRow,
+  processBeatValues,
+  processFromRow,
+  PROCESS_BEAT_COLUMNS,
   selectorToText,
   selectorVersionFromRow,
   variableFromRow,
   type ApiRow,
   type NodeRow,
+  type ProcessRow,
   type SelectorVersionRow,
   type VariableRow,
 } from '../rows.js';
@@ -44,6 +49,12 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** How long making a connection may take before the call fails with StoreUnavailableError (default 5 s). */
   connectTimeoutMs?: number;
+  /**
+   * How long one operation (a read, or a write transaction up to its COMMIT) may take on its
+   * connection before it fails with StoreUnavailableError and the connection is dropped (default 10 s).
+   * Without it, a silent network cut leaves the call waiting until TCP gives up, minutes later.
+   */
+  operationTimeoutMs?: number;
   /** Reconnect backoff of `watch` listeners (default 100 ms doubling up to 5 s). */
   reconnect?: Partial<Backoff>;
   /** How often an idle `watch` connection is checked (default 15 s). */
@@ -104,6 +115,10 @@ const API_UPDATE_COLUMNS = API_COLUMN_LIST.filter((c) => c !== 'id' && c !== 'cr
 const API_COLUMNS = API_COLUMN_LIST.join(', ');
 const NODE_COLUMNS = NODE_COLUMN_LIST.join(', ');
 const placeholders = (n: number): string => Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ');
+// The database's clock as ISO 8601 UTC with milliseconds (the format of every timestamp column);
+// clock_timestamp rather than now(), which is frozen at the start of the transaction.
+const isoUtc = (timestamp: string): string => `to_char((${timestamp}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const PROCESS_COLUMNS = PROCESS_BEAT_COLUMNS.join(', ');
 
 const SQL = {
   version: 'SELECT config_version FROM meta WHERE id = 1',
@@ -145,6 +160,17 @@ const SQL = {
   insertSelectorVersion: 'INSERT INTO selector_versions (api_id, version, selector, saved_at) VALUES ($1, $2, $3, $4)',
   pruneSelectorVersions: 'DELETE FROM selector_versions WHERE api_id = $1 AND version <= $2',
   listSelectorVersions: 'SELECT api_id, version, selector, saved_at FROM selector_versions WHERE api_id = $1 ORDER BY version DESC LIMIT $2',
+
+  upsertProcess: `INSERT INTO processes (${PROCESS_COLUMNS}, last_seen)
+    VALUES (${placeholders(PROCESS_BEAT_COLUMNS.length)}, ${isoUtc('clock_timestamp()')})
+    ON CONFLICT (id) DO UPDATE SET ${PROCESS_BEAT_COLUMNS.filter((c) => c !== 'id')
+      .map((c) => `${c} = excluded.${c}`)
+      .join(', ')}, last_seen = excluded.last_seen`,
+  deleteProcess: 'DELETE FROM processes WHERE id = $1',
+  listProcesses: `SELECT ${PROCESS_COLUMNS}, last_seen, ${isoUtc('clock_timestamp()')} AS now FROM processes
+    ORDER BY role COLLATE "C", host COLLATE "C", worker NULLS FIRST, started_at COLLATE "C", id`,
+  now: `SELECT ${isoUtc('clock_timestamp()')} AS now`,
+  pruneProcesses: `DELETE FROM processes WHERE last_seen < ${isoUtc("clock_timestamp() - $1::bigint * interval '1 millisecond'")}`,
 } as const;
 
 /**
@@ -163,11 +189,16 @@ export class PostgresStore implements Store {
     private readonly log: Logger,
     private readonly backoff: Backoff,
     private readonly heartbeatMs: number,
+    private readonly operationTimeoutMs: number,
   ) {
     // An idle pooled connection the server drops emits here; without a listener it would crash the
     // process. The pool discards that connection itself, and health is left alone: an idle connection
     // closing (server restart, proxy idle timeout) says nothing about whether the next one will work.
     pool.on('error', (err) => this.log.warn({ err: describe(err) }, 'idle store connection lost'));
+    // pg-pool drops its error listener while a connection is checked out, and pg emits 'error' when
+    // the server goes away mid-query (besides rejecting the query): without this listener that
+    // emit is an uncaught exception that kills the gateway. The query's rejection reports it.
+    pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   /** Connects, creates the schema if needed and applies pending migrations (unless told not to). */
@@ -177,7 +208,7 @@ export class PostgresStore implements Store {
     const backoff = { initialMs: options.reconnect?.initialMs ?? 100, maxMs: options.reconnect?.maxMs ?? 5_000 };
     if (options.migrate !== false) await migrateOnce(settings);
     const pool = new pg.Pool({ ...clientConfig(settings, 'store'), max: options.poolSize ?? 5 });
-    return new PostgresStore(pool, settings, log, backoff, options.heartbeatMs ?? 15_000);
+    return new PostgresStore(pool, settings, log, backoff, options.heartbeatMs ?? 15_000, options.operationTimeoutMs ?? 10_000);
   }
 
   async version(): Promise<number> {
@@ -336,6 +367,31 @@ export class PostgresStore implements Store {
     });
   }
 
+  // Heartbeats go through the read path: one statement each, idempotent, so its single retry on a
+  // dead pooled connection is safe; they never take the meta lock, bump the version or notify.
+
+  async heartbeat(beat: ProcessBeat): Promise<void> {
+    const values = processBeatValues(ProcessBeat.parse(beat));
+    await this.read(async (c) => c.query(SQL.upsertProcess, values));
+  }
+
+  async removeProcess(id: string): Promise<boolean> {
+    return this.read(async (c) => ((await c.query(SQL.deleteProcess, [id])).rowCount ?? 0) > 0);
+  }
+
+  async listProcesses(): Promise<ClusterState> {
+    return this.read(async (c) => {
+      const { rows } = await c.query<ProcessRow & { now: string }>(SQL.listProcesses);
+      // With no rows, the clock still has to come from the database.
+      const now = rows[0]?.now ?? (await c.query<{ now: string }>(SQL.now)).rows[0]!.now;
+      return { now, processes: rows.map(processFromRow) };
+    });
+  }
+
+  async pruneProcesses(olderThanMs: number): Promise<number> {
+    return this.read(async (c) => (await c.query(SQL.pruneProcesses, [Math.max(0, Math.round(olderThanMs))])).rowCount ?? 0);
+  }
+
   /**
    * Reports config versions as writes commit (in any process), over a dedicated LISTEN connection
    * that reconnects with backoff and reports the current version after each (re)connect. Returns a
@@ -426,16 +482,34 @@ export class PostgresStore implements Store {
       throw this.failure(err);
     }
     let broken = false;
-    try {
+    let timer: NodeJS.Timeout | undefined;
+    const run = (async () => {
       if (begin !== null) await client.query(begin);
       const result = await work(client);
       if (begin !== null) await client.query('COMMIT');
+      return result;
+    })();
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailableError(`PostgreSQL store unreachable: no answer within ${this.operationTimeoutMs} ms`)),
+        this.operationTimeoutMs,
+      );
+    });
+    try {
+      const result = await Promise.race([run, deadline]);
       this.tracker.poolSucceeded();
       return result;
     } catch (err) {
-      broken = isConnectionError(err) || (begin !== null && !(await rollback(client)));
+      // A timed-out connection is in an unknown state (maybe mid-transaction): never reused, and its late outcome ignored.
+      if (err instanceof StoreUnavailableError) {
+        run.catch(() => undefined);
+        broken = true;
+      } else {
+        broken = isConnectionError(err) || (begin !== null && !(await rollback(client)));
+      }
       throw err;
     } finally {
+      clearTimeout(timer);
       // A broken connection is destroyed rather than handed to the next caller.
       client.release(broken ? true : undefined);
     }

@@ -75,6 +75,27 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE apis ADD COLUMN hash_on TEXT;
     `,
   },
+  {
+    version: 3,
+    name: 'cluster_processes',
+    // Heartbeats, not config: writing here never bumps meta.config_version. last_seen is the store's
+    // clock (ISO 8601 UTC text, which sorts as time), so machines with skewed clocks still compare.
+    sql: `
+      CREATE TABLE processes (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        worker INTEGER,
+        serves TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        config_version BIGINT,
+        heartbeat_ms INTEGER NOT NULL,
+        last_seen TEXT NOT NULL
+      );
+      CREATE INDEX processes_last_seen ON processes (last_seen);
+    `,
+  },
 ];
 
 /** Brings the database to the newest schema, applying each missing migration once; returns the versions applied. */

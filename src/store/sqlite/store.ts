@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { Api, type ApiCreate } from '../../model/api.js';
+import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
 import { Node, type NodeCreate } from '../../model/node.js';
 import { SelectorConfig } from '../../model/selector.js';
 import { Variable } from '../../model/variable.js';
@@ -12,11 +13,15 @@ import {
   apiToRow,
   nodeFromRow,
   nodeToRow,
+  processBeatValues,
+  processFromRow,
+  PROCESS_BEAT_COLUMNS,
   selectorToText,
   selectorVersionFromRow,
   variableFromRow,
   type ApiRow,
   type NodeRow,
+  type ProcessRow,
   type SelectorVersionRow,
   type VariableRow,
 } from '../rows.js';
@@ -33,6 +38,8 @@ interface WriteOutcome<T> {
 const API_COLUMNS =
   'id, name, name_key, host, methods, path, strip_prefix, algorithm, timeouts, retries, max_body_bytes, selector, retry, health, hash_on, created_at, updated_at';
 const NODE_COLUMNS = 'id, api_id, position, name, connector, enabled, weight, tags, rules, created_at, updated_at';
+// The store's clock as ISO 8601 UTC with milliseconds, the format of every timestamp column.
+const NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
 function prepareStatements(db: Database.Database) {
   return {
@@ -75,6 +82,18 @@ function prepareStatements(db: Database.Database) {
     listSelectorVersions: db.prepare(
       'SELECT api_id, version, selector, saved_at FROM selector_versions WHERE api_id = ? ORDER BY version DESC LIMIT ?',
     ),
+
+    upsertProcess: db.prepare(`INSERT INTO processes (${PROCESS_BEAT_COLUMNS.join(', ')}, last_seen)
+      VALUES (${PROCESS_BEAT_COLUMNS.map(() => '?').join(', ')}, ${NOW})
+      ON CONFLICT (id) DO UPDATE SET ${PROCESS_BEAT_COLUMNS.filter((c) => c !== 'id')
+        .map((c) => `${c} = excluded.${c}`)
+        .join(', ')}, last_seen = excluded.last_seen`),
+    deleteProcess: db.prepare('DELETE FROM processes WHERE id = ?'),
+    listProcesses: db.prepare(`SELECT ${PROCESS_BEAT_COLUMNS.join(', ')}, last_seen FROM processes
+      ORDER BY role, host, worker NULLS FIRST, started_at, id`),
+    now: db.prepare(`SELECT ${NOW}`).pluck(),
+    // The modifier is '-<seconds> seconds'.
+    pruneProcesses: db.prepare(`DELETE FROM processes WHERE last_seen < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)`),
   };
 }
 
@@ -248,6 +267,27 @@ export class SqliteStore implements Store {
   async listSelectorVersions(apiId: string): Promise<SelectorVersion[]> {
     const rows = this.stmt.listSelectorVersions.all(apiId, SELECTOR_HISTORY_LIMIT) as SelectorVersionRow[];
     return rows.map(selectorVersionFromRow);
+  }
+
+  async heartbeat(beat: ProcessBeat): Promise<void> {
+    this.stmt.upsertProcess.run(...processBeatValues(ProcessBeat.parse(beat)));
+  }
+
+  async removeProcess(id: string): Promise<boolean> {
+    return this.stmt.deleteProcess.run(id).changes > 0;
+  }
+
+  async listProcesses(): Promise<ClusterState> {
+    return this.inTransaction.deferred(
+      (): ClusterState => ({
+        now: this.stmt.now.get() as string,
+        processes: (this.stmt.listProcesses.all() as ProcessRow[]).map(processFromRow),
+      }),
+    ) as ClusterState;
+  }
+
+  async pruneProcesses(olderThanMs: number): Promise<number> {
+    return this.stmt.pruneProcesses.run(`-${Math.max(0, olderThanMs) / 1000} seconds`).changes;
   }
 
   async close(): Promise<void> {
