@@ -38,20 +38,32 @@ describe('a gateway worker killed under load', () => {
   it('is restarted at once, and no request on another worker fails', async () => {
     const before = (await workers()).map((w) => w.pid);
     expect(before).toHaveLength(3);
-    const load = startLoad(gateway.gateway, '/w', { clients: 12, maxMs: 30_000, pauseMs: 1 });
+    const load = startLoad(gateway.gateway, '/w', { clients: 12, maxMs: 30_000, pauseMs: 1, reconnectEvery: 20 });
     try {
-      // Each client's current connection and the worker holding it (the kernel spreads accepts unevenly).
+      // Each client's connection and the worker holding it. The kernel spreads accepts unevenly, so
+      // clients reconnect now and then until their connections sit on at least two workers; then
+      // they hold them, and the map is read from requests sent after that.
       let owners = new Map<number, number | null>();
       await until(
         async () => {
+          load.hold(true);
+          const heldAt = Date.now();
+          await until(
+            async () => new Set(load.answers.filter((a) => a.at > heldAt + 20).map((a) => a.client)).size,
+            (n) => n === 12,
+            200,
+            25,
+          );
           const latest = new Map<number, number>();
           for (const a of load.answers) if (a.localPort !== null) latest.set(a.client, a.localPort);
           owners = new Map([...latest.values()].map((port) => [port, connectionOwner(gateway.gateway, port, before)]));
-          return latest.size === 12 && new Set(owners.values()).size;
+          const distinct = new Set(owners.values()).size;
+          if (distinct < 2) load.hold(false);
+          return distinct;
         },
-        (distinct) => distinct !== false && distinct >= 2,
+        (distinct) => distinct >= 2,
+        40,
         200,
-        25,
       );
       // Kill the worker of the first client's connection: at least one connection is on it, and one elsewhere.
       const firstPort = [...load.answers].reverse().find((a) => a.client === 0 && a.localPort !== null)!.localPort!;

@@ -135,6 +135,8 @@ export interface Load {
   readonly answers: LoadAnswer[];
   /** Stops the loops and resolves once they finished. */
   stop(): Promise<LoadAnswer[]>;
+  /** With `reconnectEvery`: switches reconnecting off (true) or on again (false). */
+  hold(on: boolean): void;
 }
 
 /**
@@ -145,18 +147,25 @@ export interface Load {
 export function startLoad(
   port: number,
   path: string,
-  options: { clients: number; maxMs?: number; maxRequests?: number; pauseMs?: number; method?: 'GET' | 'POST' },
+  options: { clients: number; maxMs?: number; maxRequests?: number; pauseMs?: number; method?: 'GET' | 'POST'; reconnectEvery?: number },
 ): Load {
   const answers: LoadAnswer[] = [];
+  let held = false;
   const deadline = Date.now() + (options.maxMs ?? 60_000);
   const maxRequests = options.maxRequests ?? 200_000;
   let stopped = false;
   const loop = async (client: number) => {
     let agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    let sent = 0;
     while (!stopped && Date.now() < deadline && answers.length < maxRequests) {
       const answer = await once(agent, port, path, client, options.method ?? 'GET');
       answers.push(answer);
-      if (!answer.ok && answer.outcome.startsWith('error:')) {
+      sent++;
+      if (options.reconnectEvery && !held && sent % options.reconnectEvery === 0) {
+        // A fresh connection now and then, so the kernel's uneven accepts get another chance to spread them.
+        agent.destroy();
+        agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      } else if (!answer.ok && answer.outcome.startsWith('error:')) {
         // The connection is gone: carry on from a new one, as a client would.
         agent.destroy();
         agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -168,6 +177,9 @@ export function startLoad(
   const loops = Array.from({ length: options.clients }, (_, i) => loop(i));
   return {
     answers,
+    hold(on) {
+      held = on;
+    },
     async stop() {
       stopped = true;
       await Promise.all(loops);
