@@ -5,7 +5,8 @@
 // Each round measures direct and every target back to back, so each ratio compares figures taken
 // under the same machine conditions; the summary gives each target's median over the rounds.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,10 +145,11 @@ function measure(name, url) {
   return { name, ...r };
 }
 
-function selectorCostFromLog() {
-  const lines = readFileSync(join(work, 'gateway.log'), 'utf8').split('\n');
+async function selectorCostFromLog() {
+  // Streamed: a bench run's access log is hundreds of MB.
   const us = [];
-  for (const line of lines) {
+  const lines = createInterface({ input: createReadStream(join(work, 'gateway.log'), 'utf8'), crlfDelay: Infinity });
+  for await (const line of lines) {
     if (!line.includes('"api":"canary"')) continue; // the unmemoized one: every call runs in the sandbox
     const m = /"selectorUs":([\d.]+)/.exec(line);
     if (m) us.push(Number(m[1]));
@@ -180,7 +182,7 @@ async function main() {
     for (const r of rows) r.ratio = r.rps / rows[0].rps;
     rounds.push(rows);
   }
-  const cost = ACCESS_LOG ? selectorCostFromLog() : null;
+  const cost = ACCESS_LOG ? await selectorCostFromLog() : null;
   const median = (xs) => {
     const s = [...xs].sort((a, b) => a - b);
     return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

@@ -30,14 +30,27 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
+/** Lines are handed to the destination once this many characters are pending… */
+export const ACCESS_LOG_BATCH_CHARS = 32 * 1024;
+/** …or this long after the first pending line, whichever comes first. */
+export const ACCESS_LOG_FLUSH_MS = 100;
+
 /**
  * The per-request access log: the same JSON line pino would write (level, ISO time, pid, component,
- * fields), built by hand and handed to the logger's own destination. pino's generic serializer was a
- * fifth of the gateway's CPU per request; this keeps the format and the buffered writer, not the cost.
+ * fields), built by hand and handed to the logger's own destination (so it stays ordered with the
+ * other log lines). pino's generic serializer was a fifth of the gateway's CPU per request; handing
+ * the destination one batch of lines instead of one write per line saved another sixth. A line
+ * reaches the destination at most ACCESS_LOG_FLUSH_MS after its request ended.
  */
 export class AccessLog {
   private lastMs = 0;
   private lastTime = '';
+  private pending = '';
+  private timer: NodeJS.Timeout | null = null;
+  private readonly flushLater = () => {
+    this.timer = null;
+    this.flush();
+  };
 
   private constructor(
     private readonly stream: { write(line: string): unknown },
@@ -59,11 +72,24 @@ export class AccessLog {
       this.lastMs = now;
       this.lastTime = `"${new Date(now).toISOString()}"`;
     }
-    this.stream.write(
+    this.pending +=
       `${this.prefix}${this.lastTime},"pid":${process.pid},"component":"access","method":${str(r.method)},"path":${str(r.path)},` +
         `"clientIp":${str(r.clientIp)},"api":${str(r.api)},"node":${str(r.node)},"status":${r.status},"code":${str(r.code)},` +
         `"tries":${r.tries},"upstreamError":${str(r.upstreamError)},"ms":${round(r.ms)},"upstreamMs":${round(r.upstreamMs)},` +
-        `"selector":${str(r.selector)},"selectorUs":${r.selectorUs},"version":${r.version}}\n`,
-    );
+        `"selector":${str(r.selector)},"selectorUs":${r.selectorUs},"version":${r.version}}\n`;
+    if (this.pending.length >= ACCESS_LOG_BATCH_CHARS) this.flush();
+    else if (this.timer === null) this.timer = setTimeout(this.flushLater, ACCESS_LOG_FLUSH_MS).unref();
+  }
+
+  /** Hands the pending lines to the destination now (on shutdown, before the logger's own flush). */
+  flush(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.pending === '') return;
+    const lines = this.pending;
+    this.pending = '';
+    this.stream.write(lines);
   }
 }

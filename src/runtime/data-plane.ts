@@ -55,6 +55,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   // Registered before the first load, so probes start with the config, not with the first request.
   holder.onServing((snapshot) => checker.follow(snapshot));
   Object.assign(refs, { holder, sandbox });
+  const accessLog = options.accessLog ? AccessLog.of(log) : null;
   let server: Server | null = null;
   let draining = false;
   let unwatch: (() => void) | null = null;
@@ -65,6 +66,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     // served and closed by us after their response, never under a request it is sending.
     draining = true;
     if (server) await closeHttp(server, options.drainMs);
+    accessLog?.flush();
     await checker.close();
     holder.close();
     await pools.close();
@@ -81,7 +83,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     server = createGatewayServer({
       holder,
       clientIp: clientIpResolver(options.trustProxy),
-      accessLog: options.accessLog ? AccessLog.of(log) : null,
+      accessLog,
       stats,
       metrics,
     });

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { AccessLog } from '../../src/gateway/access-log.js';
+import { ACCESS_LOG_BATCH_CHARS, ACCESS_LOG_FLUSH_MS, AccessLog } from '../../src/gateway/access-log.js';
 
 function capture(level = 'info') {
   const lines: string[] = [];
@@ -34,12 +34,44 @@ const record = {
 describe('AccessLog', () => {
   it('writes one pino-format JSON line per request, escaping what needs it', async () => {
     const { log, lines } = capture();
-    AccessLog.of(log)!.write(record);
+    const access = AccessLog.of(log)!;
+    access.write(record);
+    access.flush();
     await new Promise((r) => setImmediate(r));
     expect(lines).toHaveLength(1);
     const parsed = JSON.parse(lines[0]!);
     expect(parsed).toMatchObject({ ...record, level: 30, pid: process.pid, component: 'access', ms: 1.23 });
     expect(new Date(parsed.time).toISOString()).toBe(parsed.time);
+  });
+
+  it('hands the destination one batch of lines, within the flush time or at once on flush()', async () => {
+    const { log, lines } = capture();
+    const stream = (log as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym]!;
+    let writes = 0;
+    const write = stream.write.bind(stream);
+    stream.write = (line: string) => {
+      writes++;
+      return write(line);
+    };
+    const access = AccessLog.of(log)!;
+    for (let i = 0; i < 3; i++) access.write({ ...record, version: i });
+    await new Promise((r) => setImmediate(r));
+    expect(lines).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, ACCESS_LOG_FLUSH_MS + 50));
+    expect(writes).toBe(1);
+    expect(lines.map((l) => JSON.parse(l).version)).toEqual([0, 1, 2]);
+
+    access.write({ ...record, version: 3 });
+    access.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toBe(2);
+    expect(JSON.parse(lines[3]!).version).toBe(3);
+
+    // A full batch goes at once, without waiting for the timer.
+    const long = { ...record, path: '/' + 'x'.repeat(1000) };
+    for (let i = 0; i < Math.ceil(ACCESS_LOG_BATCH_CHARS / 1000); i++) access.write(long);
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toBe(3);
   });
 
   it('is off when the logger does not log at info level', () => {

@@ -13,6 +13,13 @@ const ANSWER_TIMEOUT_MS = 5_000;
 /** A worker that dies sooner than this after starting counts towards crash-loop backoff. */
 const EARLY_DEATH_MS = 5_000;
 const RESTART_BACKOFF_MAX_MS = 30_000;
+/**
+ * V8 flags of a gateway worker. A young generation of 32 MiB semi-spaces (V8's default is 16 MiB at
+ * most, starting at 1) keeps each request's short-lived objects out of old space: on the proxy
+ * benchmark it cut the worker's CPU per request by about a tenth and its p99 by a third. `npm start`
+ * and `bin/isogate.js` pass the same flag to the process that serves with `--workers 0`.
+ */
+export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=32'];
 
 interface Slot {
   worker: Worker | null;
@@ -59,7 +66,7 @@ export class WorkerSet {
     // dying worker cannot strand one it was being handed (round-robin hand-off), and costs no CPU.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     const entry = resolveEntry(import.meta.url, 'worker-main');
-    cluster.setupPrimary({ exec: entry.entry, execArgv: entry.execArgv, silent: false });
+    cluster.setupPrimary({ exec: entry.entry, execArgv: [...entry.execArgv, ...GATEWAY_NODE_FLAGS], silent: false });
   }
 
   /** Forks every worker; resolves once all report ready, rejects if one fails before that. */
