@@ -129,7 +129,18 @@ try {
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
     return res.json();
   };
-  const api = await call('POST', '/admin/apis', { name: 'soak', path: '/soak/*', algorithm: 'round_robin', retries: 2 });
+  // Active probes every 500 ms bring flappy back soon after it is up; passive checks eject it after
+  // 3 failed requests, for 1 s growing with each ejection (capped at 10 s).
+  const api = await call('POST', '/admin/apis', {
+    name: 'soak',
+    path: '/soak/*',
+    algorithm: 'round_robin',
+    retries: 2,
+    health: {
+      active: { path: '/', intervalMs: 500, timeoutMs: 300, healthyThreshold: 1, unhealthyThreshold: 2 },
+      passive: { consecutiveFailures: 3, baseEjectionMs: 1_000, maxEjectionMs: 10_000 },
+    },
+  });
   for (const u of ups) await call('POST', `/admin/apis/${api.id}/nodes`, { name: u.name, connector: { kind: 'simple-url', url: `http://127.0.0.1:${u.port}` } });
 
   const pool = new Pool(`http://127.0.0.1:${gw}`, { connections: CONNECTIONS, pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
@@ -192,7 +203,7 @@ try {
 
   console.log('');
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${mib(totalmem())} RAM, Node ${process.version}; load average ${load0[0].toFixed(2)} before, ${load1[0].toFixed(2)} after`);
-  console.log(`gateway: isogate start --workers ${WORKERS}, access log on (to a file), 1 API round robin over 3 node:http upstreams, retries 2`);
+  console.log(`gateway: isogate start --workers ${WORKERS}, access log on (to a file), 1 API round robin over 3 node:http upstreams, retries 2, active probes every 500 ms, passive ejection after 3 failures (1 s base, 10 s cap)`);
   console.log(`load: ${CONNECTIONS} keep-alive connections for ${elapsed.toFixed(1)} s; "flappy" went down/up ${flaps} times (every ${FLAP_SECONDS} s, connections cut)`);
   console.log('');
   console.log(`requests sent: ${sent} (${Math.round(sent / elapsed)}/s)`);
@@ -204,8 +215,12 @@ try {
   console.log('');
   console.log('the gateway counted (/metrics, during the soak):');
   for (const cls of ['2xx', '4xx', '5xx']) console.log(`  isogate_requests_total{class="${cls}"}  ${delta('isogate_requests_total', { api: 'soak', class: cls })}`);
+  for (const u of ups) console.log(`  isogate_requests_total{node="${u.name}"}  ${delta('isogate_requests_total', { api: 'soak', node: u.name })}`);
   for (const u of ups) console.log(`  isogate_upstream_connect_failures_total{node="${u.name}"}  ${delta('isogate_upstream_connect_failures_total', { api: 'soak', node: u.name })}`);
-  console.log(`  isogate_upstream_retries_total{reason="connect"}  ${delta('isogate_upstream_retries_total', { api: 'soak', reason: 'connect' })}`);
+  for (const reason of ['connect', 'timeout', 'reset', 'status']) {
+    console.log(`  isogate_upstream_retries_total{reason="${reason}"}  ${delta('isogate_upstream_retries_total', { api: 'soak', reason })}`);
+  }
+  for (const u of ups) console.log(`  isogate_node_healthy{node="${u.name}"} at the end  ${after.samples.find((s) => s.name === 'isogate_node_healthy' && s.labels.api === 'soak' && s.labels.node === u.name)?.value ?? '-'}`);
   for (const code of new Set(after.samples.filter((s) => s.name === 'isogate_gateway_errors_total' && s.labels.api === 'soak').map((s) => s.labels.code))) {
     console.log(`  isogate_gateway_errors_total{code="${code}"}  ${delta('isogate_gateway_errors_total', { api: 'soak', code })}`);
   }

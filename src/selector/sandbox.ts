@@ -146,6 +146,16 @@ function unavailable(message: string): SelectorFailure {
   return { kind: 'unavailable', message };
 }
 
+// The wire form of a candidate list, kept per array: the balance stage passes the same array for
+// every request while all of an API's nodes are healthy.
+const candidateKeys = new WeakMap<readonly number[], string>();
+
+function candidateKey(candidates: readonly number[]): string {
+  let key = candidateKeys.get(candidates);
+  if (key === undefined) candidateKeys.set(candidates, (key = candidates.join(',')));
+  return key;
+}
+
 function sinceUs(t0: number): number {
   return Math.round((performance.now() - t0) * 1000);
 }
@@ -356,7 +366,7 @@ export class SelectorSandbox {
     });
   }
 
-  private call(dataset: Dataset, request: SelectorRequest, candidates: readonly number[]): Promise<SelectOutcome> {
+  private call(dataset: Dataset, request: SelectorRequest, candidates: readonly number[]): SelectOutcome | Promise<SelectOutcome> {
     const program = dataset.program;
     const health = program.health;
     if (health.quarantined) {
@@ -366,7 +376,7 @@ export class SelectorSandbox {
     if (this.closed) return Promise.resolve({ ok: false, error: unavailable('the selector sandbox is closed'), durationUs: 0 });
     health.calls++;
     if (dataset.released) return Promise.resolve(this.callFailed(program, unavailable('the selector was released'), 0));
-    const cands = candidates.join(',');
+    const cands = candidateKey(candidates);
     const memo = dataset.memo;
     let memoKey: string | null = null;
     if (memo !== null) {
@@ -375,7 +385,7 @@ export class SelectorSandbox {
       if (cached !== null) {
         program.memo!.hits++;
         // A copy: the caller owns the outcome, the cache keeps its leaf.
-        return Promise.resolve({ ok: true, picked: cached.slice(), durationUs: sinceUs(t0), cached: true });
+        return { ok: true, picked: cached.slice(), durationUs: sinceUs(t0), cached: true };
       }
       program.memo!.misses++;
       // Once full nothing more is stored, so the run need not pay for recording its reads.

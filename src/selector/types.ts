@@ -104,8 +104,11 @@ export type { OnSelectorError };
 
 /** One API's selector loaded for one config version (catalog and env live in the sandbox). */
 export interface SelectorHandle {
-  /** `candidates`: indices into the catalog; resolves with picked catalog indices or a failure. Never rejects. */
-  select(request: SelectorRequest, candidates: readonly number[]): Promise<SelectOutcome>;
+  /**
+   * `candidates`: indices into the catalog; picked catalog indices or a failure, at once when the
+   * answer is known without the sandbox (a memoized result), else as a promise. Never rejects.
+   */
+  select(request: SelectorRequest, candidates: readonly number[]): SelectOutcome | Promise<SelectOutcome>;
   /** Called when the config version that loaded it is retired, so the sandbox can drop its catalog. */
   release(): void;
 }

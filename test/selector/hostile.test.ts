@@ -82,8 +82,8 @@ afterEach(async () => {
 
 /** Fires CALLS calls at each API, interleaved, in small bursts, all in flight together. */
 async function fire(good: SelectorHandle, bad: SelectorHandle): Promise<{ goodOut: SelectOutcome[]; badOut: SelectOutcome[] }> {
-  const goodCalls: Array<Promise<SelectOutcome>> = [];
-  const badCalls: Array<Promise<SelectOutcome>> = [];
+  const goodCalls: Array<SelectOutcome | Promise<SelectOutcome>> = [];
+  const badCalls: Array<SelectOutcome | Promise<SelectOutcome>> = [];
   for (let i = 0; i < CALLS; i++) {
     goodCalls.push(good.select(goodRequest(i), all));
     badCalls.push(bad.select(request(), all));
@@ -169,7 +169,7 @@ describe('trials', () => {
     sandbox = started.sandbox;
     const good = await sandbox.load({ apiId: 'good', config: config(CANARY) }, catalog, {});
     const before = sandbox.hosts();
-    const goodCalls: Array<Promise<SelectOutcome>> = [];
+    const goodCalls: Array<SelectOutcome | Promise<SelectOutcome>> = [];
     for (let i = 0; i < CALLS; i++) goodCalls.push(good.select(goodRequest(i), all));
     const trial = sandbox.trial(config('function select(r, env, nodes) { new Array(5e7).fill(0); return nodes; }'), request(), {}, catalog);
     for (let i = CALLS; i < 2 * CALLS; i++) goodCalls.push(good.select(goodRequest(i), all));

@@ -1,6 +1,6 @@
 import { parse as parseQuery } from 'node:querystring';
 import type { CompiledApi, CompiledHashOn, CompiledNode } from '../../snapshot/snapshot.js';
-import type { SelectorRequest } from '../../selector/types.js';
+import type { SelectOutcome, SelectorRequest } from '../../selector/types.js';
 import type { RequestContext } from '../context.js';
 import { hasBody } from './access.js';
 
@@ -33,11 +33,22 @@ export function balanceStage(ctx: RequestContext): boolean | Promise<boolean> {
   return runSelector(ctx, api, healthy);
 }
 
-async function runSelector(ctx: RequestContext, api: CompiledApi, healthy: readonly CompiledNode[]): Promise<boolean> {
+function runSelector(ctx: RequestContext, api: CompiledApi, healthy: readonly CompiledNode[]): boolean | Promise<boolean> {
   if (ctx.body === null && hasBody(ctx)) {
     const length = Number(ctx.req.headers['content-length']);
-    if (length > 0 && length <= SELECTOR_BODY_LIMIT) ctx.body = await readBody(ctx, length);
+    if (length > 0 && length <= SELECTOR_BODY_LIMIT) {
+      return readBody(ctx, length).then((body) => {
+        ctx.body = body;
+        return select(ctx, api, healthy);
+      });
+    }
   }
+  return select(ctx, api, healthy);
+}
+
+// Synchronous when the selector answers at once (a memoized result), so such requests take no
+// promise turn here.
+function select(ctx: RequestContext, api: CompiledApi, healthy: readonly CompiledNode[]): boolean | Promise<boolean> {
   const selector = api.selector;
   if (selector === null) {
     ctx.candidates = healthy;
@@ -48,7 +59,11 @@ async function runSelector(ctx: RequestContext, api: CompiledApi, healthy: reado
     return onSelectorError(ctx, api, healthy);
   }
   const indices = healthy === api.eligible ? api.eligibleIndices : healthy.map((n) => n.index);
-  const outcome = await selector.handle.select(selectorRequest(ctx), indices);
+  const outcome = selector.handle.select(selectorRequest(ctx), indices);
+  return outcome instanceof Promise ? outcome.then((o) => selected(ctx, api, healthy, o)) : selected(ctx, api, healthy, outcome);
+}
+
+function selected(ctx: RequestContext, api: CompiledApi, healthy: readonly CompiledNode[], outcome: SelectOutcome): boolean {
   ctx.selectorUs = outcome.durationUs;
   if (!outcome.ok) {
     ctx.selectorOutcome = `error:${outcome.error.kind}`;
