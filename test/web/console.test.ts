@@ -434,6 +434,8 @@ describe('web console', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/variables$/);
     await page.locator('tr[data-variable="IP1_enable"]').waitFor();
+    // The page's other request with the expired token may have answered after the redirect: 401s only.
+    expect(watch.takeFailures().every((f) => f.endsWith(' 401'))).toBe(true);
   });
 
   it('deleting a variable that rules use asks first and names them', async () => {
