@@ -1,19 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrape } from '../helpers/metrics.js';
-import { adminClient, freePort, requestOnce, until } from '../helpers/processes.js';
+import { IsogateProcesses } from '../helpers/cluster.js';
+import { adminClient, requestOnce, until } from '../helpers/processes.js';
 import { closedPort, startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
 // `isogate start --workers 2`: the primary serves /metrics by asking both workers for their
 // registries and merging them (counters and histograms summed, gauges by their own rule).
-const cli = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'src', 'cli.js');
 const TOKEN = 'metrics-workers-token-0123456789';
-let child: ChildProcess;
-let dataDir: string;
+const procs = new IsogateProcesses(TOKEN);
 let ups: TestUpstream[];
 let gw = 0;
 let admin = 0;
@@ -23,24 +17,12 @@ const metrics = () => scrape(`http://127.0.0.1:${status}/metrics`);
 
 beforeAll(async () => {
   ups = await startUpstreams(['a', 'b']);
-  dataDir = mkdtempSync(join(tmpdir(), 'isogate-metrics-'));
-  [gw, admin, status] = [await freePort(), await freePort(), await freePort()];
-  child = spawn(
-    process.execPath,
-    ['--no-node-snapshot', cli, 'start', '--workers', '2', '--no-demo', '--no-access-log', '--data-dir', dataDir, '--gateway-host', '127.0.0.1', '--gateway-port', String(gw), '--admin-port', String(admin), '--status-host', '127.0.0.1', '--status-port', String(status), '--log-level', 'warn'],
-    { env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: TOKEN }, stdio: 'ignore' },
-  );
-  await until(() => fetch(`http://127.0.0.1:${status}/status/ready`).then((r) => r.status), (s) => s === 200);
+  ({ gateway: gw, admin, status } = await procs.start('start', ['--workers', '2', '--no-demo']));
 });
 
 afterAll(async () => {
-  if (child?.exitCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await procs.stopAll();
   await Promise.all((ups ?? []).map((u) => u.close()));
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('GET /metrics with --workers 2', () => {

@@ -1,20 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminClient, freePort, requestOnce, until } from '../helpers/processes.js';
+import { IsogateProcesses } from '../helpers/cluster.js';
+import { adminClient, requestOnce, until } from '../helpers/processes.js';
 import { closedPort } from '../helpers/upstreams.js';
 import { FlakyUpstream, startFlaky } from '../health/flaky-upstream.js';
 
 // Health with `--workers 2`: each worker probes and ejects on its own; the primary's admin API asks
 // both and merges (the worst state wins, with the count of workers seeing each state). An `admin`
 // process on the same store serves no traffic and says it has no health view.
-const cli = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'src', 'cli.js');
 const TOKEN = 'workers-health-token-0123456789';
-const children: ChildProcess[] = [];
-let dataDir: string;
+const procs = new IsogateProcesses(TOKEN);
 let ups: FlakyUpstream[];
 let gw = 0;
 let admin = 0;
@@ -22,37 +16,16 @@ let adminOnly = 0;
 const adminCall = adminClient(() => admin, TOKEN);
 const adminOnlyCall = adminClient(() => adminOnly, TOKEN);
 
-function start(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--no-node-snapshot', cli, ...args, '--no-demo', '--data-dir', dataDir, '--log-level', 'warn'], {
-    env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: TOKEN },
-    stdio: 'ignore',
-  });
-  children.push(child);
-  return child;
-}
-
 beforeAll(async () => {
   ups = await startFlaky(['ok', 'sick']);
-  dataDir = mkdtempSync(join(tmpdir(), 'isogate-workers-health-'));
-  const status = await freePort();
-  [gw, admin, adminOnly] = [await freePort(), await freePort(), await freePort()];
-  start(['start', '--workers', '2', '--gateway-host', '127.0.0.1', '--gateway-port', String(gw), '--admin-port', String(admin), '--status-host', '127.0.0.1', '--status-port', String(status)]);
-  await until(() => fetch(`http://127.0.0.1:${status}/status/ready`).then((r) => r.status), (s) => s === 200);
-  start(['admin', '--admin-port', String(adminOnly)]);
-  await until(() => adminOnlyCall('GET', '/admin/config/version'), (v) => typeof v.version === 'number');
+  const start = await procs.start('start', ['--workers', '2', '--no-demo']);
+  ({ gateway: gw, admin } = start);
+  ({ admin: adminOnly } = await procs.start('admin', ['--no-demo'], { dataDir: start.dataDir }));
 });
 
 afterAll(async () => {
-  await Promise.all(
-    children.map(async (child) => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }),
-  );
+  await procs.stopAll();
   await Promise.all((ups ?? []).map((u) => u.stop()));
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('health with --workers 2', () => {

@@ -1,18 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminClient, freePort, requestOnce, until } from '../helpers/processes.js';
+import { IsogateProcesses } from '../helpers/cluster.js';
+import { adminClient, requestOnce, until } from '../helpers/processes.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
 // `isogate start --workers 2`: the primary runs the admin API and status port, two forked workers
 // share the gateway port. Requests go on fresh connections so they spread over both workers.
-const cli = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'src', 'cli.js');
 const TOKEN = 'workers-test-token-0123456789';
-let child: ChildProcess;
-let dataDir: string;
+const procs = new IsogateProcesses(TOKEN);
 let ups: TestUpstream[];
 let gw = 0;
 let admin = 0;
@@ -26,24 +20,12 @@ async function statusDetails(): Promise<any> {
 
 beforeAll(async () => {
   ups = await startUpstreams(['a', 'b']);
-  dataDir = mkdtempSync(join(tmpdir(), 'isogate-workers-'));
-  [gw, admin, status] = [await freePort(), await freePort(), await freePort()];
-  child = spawn(
-    process.execPath,
-    ['--no-node-snapshot', cli, 'start', '--workers', '2', '--no-demo', '--data-dir', dataDir, '--gateway-host', '127.0.0.1', '--gateway-port', String(gw), '--admin-port', String(admin), '--status-host', '127.0.0.1', '--status-port', String(status), '--log-level', 'warn'],
-    { env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: TOKEN }, stdio: 'ignore' },
-  );
-  await until(() => fetch(`http://127.0.0.1:${status}/status/ready`).then((r) => r.status), (s) => s === 200);
+  ({ gateway: gw, admin, status } = await procs.start('start', ['--workers', '2', '--no-demo']));
 });
 
 afterAll(async () => {
-  if (child?.exitCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await procs.stopAll();
   await Promise.all((ups ?? []).map((u) => u.close()));
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('isogate start --workers 2', () => {

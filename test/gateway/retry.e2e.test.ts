@@ -3,10 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_HEADER } from '../../src/gateway/errors.js';
 import { addNode, createApi } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
-import { FlakyUpstream, startFlaky } from '../health/flaky-upstream.js';
+import { FlakyFleet } from '../health/flaky-upstream.js';
 
 let t: TestGateway;
-const flaky: FlakyUpstream[] = [];
+const flaky = new FlakyFleet();
+const upstreams = (...names: string[]) => flaky.start(...names);
 
 beforeAll(async () => {
   t = await startTestGateway();
@@ -14,14 +15,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await t?.stop();
-  await Promise.all(flaky.map((u) => u.stop()));
+  await flaky.stopAll();
 });
-
-async function upstreams(...names: string[]): Promise<FlakyUpstream[]> {
-  const list = await startFlaky(names);
-  flaky.push(...list);
-  return list;
-}
 
 // Passive checks off, so these tests see retries alone (ejection would hide the failing node).
 const noPassive = { passive: null };

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addNode, createApi } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
-import { FlakyUpstream, startFlaky } from './flaky-upstream.js';
+import { FlakyFleet } from './flaky-upstream.js';
 import { waitFor } from './load.js';
 
 let t: TestGateway;
-const flaky: FlakyUpstream[] = [];
+const flaky = new FlakyFleet();
+const upstreams = (...names: string[]) => flaky.start(...names);
 
 beforeAll(async () => {
   t = await startTestGateway();
@@ -13,14 +14,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await t?.stop();
-  await Promise.all(flaky.map((u) => u.stop()));
+  await flaky.stopAll();
 });
-
-async function upstreams(...names: string[]): Promise<FlakyUpstream[]> {
-  const list = await startFlaky(names);
-  flaky.push(...list);
-  return list;
-}
 
 const fast = { path: '/health', intervalMs: 100, timeoutMs: 80, healthyThreshold: 2, unhealthyThreshold: 2 };
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));

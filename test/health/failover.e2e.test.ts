@@ -3,11 +3,12 @@ import { ERROR_HEADER } from '../../src/gateway/errors.js';
 import { addNode, createApi, setSelector } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { closedPort } from '../helpers/upstreams.js';
-import { FlakyUpstream, startFlaky } from './flaky-upstream.js';
+import { FlakyFleet, FlakyUpstream } from './flaky-upstream.js';
 import { startLoad, waitFor } from './load.js';
 
 let t: TestGateway;
-const flaky: FlakyUpstream[] = [];
+const flaky = new FlakyFleet();
+const upstreams = (...names: string[]) => flaky.start(...names);
 
 beforeAll(async () => {
   t = await startTestGateway();
@@ -15,14 +16,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await t?.stop();
-  await Promise.all(flaky.map((u) => u.stop()));
+  await flaky.stopAll();
 });
-
-async function upstreams(...names: string[]): Promise<FlakyUpstream[]> {
-  const list = await startFlaky(names);
-  flaky.push(...list);
-  return list;
-}
 
 type NodeHealth = { name: string; state: string; reason: string | null; since: string | null; ejections: number; ejectedUntil: string | null; lastProbe: { ok: boolean } | null };
 
@@ -170,7 +165,7 @@ describe('panic mode when every node is down', () => {
     expect(res.headers.get(ERROR_HEADER)).toBe('ALL_NODES_TRIED'); // tried, not refused up front
     const back = await new FlakyUpstream('panicall-1');
     back.port = ports[1]!;
-    flaky.push(await back.start());
+    flaky.keep(await back.start());
     expect(await t.nodeOf('/panicall')).toBe('panicall-1');
     expect((await health(id))['panicall-1']!.state).toBe('ejected'); // still ejected: panic sent it traffic anyway
   });

@@ -76,3 +76,24 @@ export class FlakyUpstream {
 export function startFlaky(names: readonly string[]): Promise<FlakyUpstream[]> {
   return Promise.all(names.map((n) => new FlakyUpstream(n).start()));
 }
+
+/** The flaky upstreams one test file started, stopped together in its afterAll. */
+export class FlakyFleet {
+  private readonly started: FlakyUpstream[] = [];
+
+  /** Starts upstreams with the given names and keeps them for stopAll(). */
+  async start(...names: string[]): Promise<FlakyUpstream[]> {
+    return this.keep(...(await startFlaky(names)));
+  }
+
+  /** Keeps upstreams started some other way (e.g. again on an old port) for stopAll(). */
+  keep(...upstreams: FlakyUpstream[]): FlakyUpstream[] {
+    this.started.push(...upstreams);
+    return upstreams;
+  }
+
+  /** Stops every upstream kept. */
+  async stopAll(): Promise<void> {
+    await Promise.all(this.started.map((u) => u.stop()));
+  }
+}

@@ -20,13 +20,15 @@ export interface IsogateProcess {
   readonly gateway: number;
   readonly admin: number;
   readonly status: number;
+  /** Its data dir (SQLite file and admin token). */
+  readonly dataDir: string;
   /** What it wrote to stderr (its start line, warnings and errors), for failure messages. */
   stderr(): string;
   /** Sends `signal` and resolves with the exit code once it exited (bounded by `timeoutMs`, then SIGKILL). */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
 
-/** Starts and stops `isogate` commands on free ports, each with its own temp data dir. */
+/** Starts and stops `isogate` commands on free ports, each with its own temp data dir unless given one. */
 export class IsogateProcesses {
   private readonly started: IsogateProcess[] = [];
   private readonly dirs: string[] = [];
@@ -40,11 +42,14 @@ export class IsogateProcesses {
   async start(
     command: 'start' | 'gateway' | 'admin',
     args: string[],
-    options: { env?: NodeJS.ProcessEnv; ports?: { gateway: number; admin: number; status: number } } = {},
+    options: { env?: NodeJS.ProcessEnv; ports?: { gateway: number; admin: number; status: number }; dataDir?: string } = {},
   ): Promise<IsogateProcess> {
     const env = options.env ?? {};
-    const dir = mkdtempSync(join(tmpdir(), 'isogate-cluster-'));
-    this.dirs.push(dir);
+    let dir = options.dataDir;
+    if (dir === undefined) {
+      dir = mkdtempSync(join(tmpdir(), 'isogate-cluster-'));
+      this.dirs.push(dir);
+    }
     const { gateway, admin, status } = options.ports ?? { gateway: await freePort(), admin: await freePort(), status: await freePort() };
     const child = spawn(
       process.execPath,
@@ -69,6 +74,7 @@ export class IsogateProcesses {
       gateway,
       admin,
       status,
+      dataDir: dir,
       stderr: () => err,
       async stop(signal = 'SIGTERM', timeoutMs = 20_000) {
         if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

@@ -3,7 +3,7 @@ import { addNode, createApi, setSelector } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { scrape, type Scrape } from '../helpers/metrics.js';
 import { closedPort, startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
-import { startFlaky, type FlakyUpstream } from '../health/flaky-upstream.js';
+import { FlakyFleet } from '../health/flaky-upstream.js';
 
 // `GET /metrics` on the status port of an in-process gateway (`--workers 0`): real upstreams on
 // 127.0.0.1, a closed port for connect failures, real selectors in the sandbox.
@@ -18,12 +18,12 @@ beforeAll(async () => {
   ups = await startUpstreams(['a', 'b']);
 });
 
-const flaky: FlakyUpstream[] = [];
+const flaky = new FlakyFleet();
 
 afterAll(async () => {
   await t?.stop();
   await Promise.all((ups ?? []).map((u) => u.close()));
-  await Promise.all(flaky.map((u) => u.stop()));
+  await flaky.stopAll();
 });
 
 async function send(path: string, n: number, init?: RequestInit): Promise<string[]> {
@@ -86,8 +86,7 @@ describe('GET /metrics', () => {
   });
 
   it('counts a retry after a listed 5xx by its reason, and the node health gauge follows the passive ejection', async () => {
-    const [busy, good] = await startFlaky(['busy', 'good']);
-    flaky.push(busy!, good!);
+    const [busy, good] = await flaky.start('busy', 'good');
     busy!.mode = 'fail503';
     const api = await createApi(t, {
       name: 'h',
