@@ -11,11 +11,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { freePort, log, sleep, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PG_URL = process.env.ISOGATE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -31,19 +31,6 @@ const storeUrl = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}schema=${schema}`;
 const work = mkdtempSync(join(tmpdir(), 'isogate-bench-cluster-'));
 const children = [];
 
-const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, HOST, () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function sql(text) {
   const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3_000 });
@@ -126,13 +113,10 @@ function probe(agent, port) {
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 
-function wrk(url, dur) {
-  const r = spawnSync('wrk', [`-t${THREADS}`, `-c${CONNS}`, `-d${dur}`, '--latency', url], { encoding: 'utf8' });
+function load(url, dur) {
+  const r = wrk(url, { threads: THREADS, conns: CONNS, dur });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? NaN);
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
-  const errors = /Socket errors:.*/.exec(r.stdout)?.[0] ?? '';
-  return { rps, non2xx, errors };
+  return r;
 }
 
 async function main() {
@@ -202,10 +186,10 @@ async function main() {
   for (const workers of [1, 2]) {
     const g = await isogate('gateway', ['--workers', String(workers)]);
     const url = `http://${HOST}:${g.gateway}/ip1`;
-    wrk(url, WARM);
-    const r = wrk(url, DUR);
+    load(url, WARM);
+    const r = load(url, DUR);
     results.push(r.rps);
-    console.log(`  --workers ${workers}: ${Math.round(r.rps)} req/s${r.non2xx ? `, ${r.non2xx} non-2xx` : ''}${r.errors ? `, ${r.errors}` : ''}`);
+    console.log(`  --workers ${workers}: ${Math.round(r.rps)} req/s${r.non2xx ? `, ${r.non2xx} non-2xx` : ''}${r.sockErr ? `, Socket errors: ${r.sockErr}` : ''}`);
     await stop(g);
   }
   console.log(`  --workers 2 / --workers 1: ${(results[1] / results[0]).toFixed(2)}×  (machine cores: ${(await import('node:os')).availableParallelism()}, shared with wrk and nginx)`);

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { freePort, sleep } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = process.env.ISOGATE_CLI ?? join(root, 'dist/src/cli.js');
@@ -21,7 +22,6 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const TOKEN = 'cpu-bench-token-0123456789abcdef';
 const TICK_S = 1 / 100; // USER_HZ on Linux
 const work = mkdtempSync(join(tmpdir(), 'isogate-cpu-'));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** utime + stime of a process, in seconds. */
 function cpuSeconds(pid) {
@@ -30,13 +30,6 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) * TICK_S;
 }
 
-async function freePort() {
-  const s = createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function until(fn, tries = 200) {
   for (let i = 0; i < tries; i++) {

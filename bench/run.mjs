@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { log, sleep, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DUR = process.env.DUR ?? '10s';
@@ -25,8 +26,6 @@ const TOKEN = 'bench-token-0123456789abcdef';
 const work = mkdtempSync(join(tmpdir(), 'isogate-bench-'));
 const started = [];
 
-const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 function ensureTools() {
@@ -118,31 +117,11 @@ async function configure() {
   await admin('PUT', `/admin/apis/${memo.id}/selector`, { code, memoize: true });
 }
 
-function toMs(v) {
-  if (!v) return NaN;
-  const n = parseFloat(v);
-  if (v.endsWith('us')) return n / 1000;
-  if (v.endsWith('ms')) return n;
-  if (v.endsWith('s')) return n * 1000;
-  return NaN;
-}
-
-function wrk(url, dur) {
-  const r = spawnSync('wrk', [`-t${THREADS}`, `-c${CONNS}`, `-d${dur}`, '--latency', url], { encoding: 'utf8' });
-  const text = r.stdout;
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? 0);
-  const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(text)?.[1]);
-  const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(text)?.[1]);
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
-  const sockErr = /Socket errors: (.*)/.exec(text)?.[1] ?? '';
-  return { rps, p50, p99, non2xx, sockErr };
-}
-
 function measure(name, url) {
-  wrk(url, WARM);
-  const r = wrk(url, DUR);
+  wrk(url, { threads: THREADS, conns: CONNS, dur: WARM });
+  const r = wrk(url, { threads: THREADS, conns: CONNS, dur: DUR });
   log(`${name}: ${Math.round(r.rps)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx} ${r.sockErr}`);
-  return { name, ...r };
+  return { name, rps: r.rps, p50: r.p50, p99: r.p99, non2xx: r.non2xx, sockErr: r.sockErr };
 }
 
 async function selectorCostFromLog() {

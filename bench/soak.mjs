@@ -14,6 +14,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { freePort, log, sleep } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
@@ -23,17 +24,8 @@ const WORKERS = Number(process.env.SOAK_WORKERS ?? 2);
 const MAX_REQUESTS = Number(process.env.SOAK_MAX_REQUESTS ?? 5_000_000);
 const TOKEN = 'soak-token-0123456789abcdef';
 const work = mkdtempSync(join(tmpdir(), 'isogate-soak-'));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
-async function freePort() {
-  const s = createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** An upstream on a fixed port that can go down (connections cut) and come back. */
 function upstream(name, port) {
