@@ -181,6 +181,9 @@ async function main() {
   for (const a of agents) a.destroy();
   await Promise.all(gateways.map(stop));
 
+  // An odd FLIPS leaves IP1_enable off, and the API's only node with it: put it back before loading.
+  await adminCall(admin, 'PUT', '/admin/variables/IP1_enable', { value: 'true' });
+
   console.log(`\nOne gateway, wrk -t${THREADS} -c${CONNS} -d${DUR} (after ${WARM} warm-up) on /ip1 (one nginx upstream):`);
   const results = [];
   for (const workers of [1, 2]) {
