@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, IsogateProcesses, ms, percentile, withSchema, type IsogateProcess } from '../helpers/cluster.js';
+import { createFlipApi, getJson, IsogateProcesses, ms, percentile, withSchema, type IsogateProcess } from '../helpers/cluster.js';
 import { adminClient, requestOnce, until } from '../helpers/processes.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 import { dropSchema, PG_URL, requirePostgres, uniqueSchema } from '../store/pg-fixtures.js';
@@ -21,14 +21,7 @@ beforeAll(async () => {
   await requirePostgres();
   ups = await startUpstreams(['ip1', 'ip2']);
   admin = await procs.start('admin', ['--store', url, '--heartbeat-ms', '500']);
-  await call('PUT', '/admin/variables/IP1_enable', { value: 'true' });
-  const api = await call('POST', '/admin/apis', { name: 'flip', path: '/flip', algorithm: 'round_robin' });
-  await call('POST', `/admin/apis/${api.id}/nodes`, {
-    name: 'ip1',
-    connector: { kind: 'simple-url', url: ups[0]!.url },
-    rules: [{ variable: 'IP1_enable', op: 'eq', value: 'true' }],
-  });
-  await call('POST', `/admin/apis/${api.id}/nodes`, { name: 'ip2', connector: { kind: 'simple-url', url: ups[1]!.url } });
+  await createFlipApi(call, 'flip', ups);
   const gatewayArgs = ['--store', url, '--workers', '0', '--poll-ms', '60000', '--heartbeat-ms', '500'];
   gateways = await Promise.all([0, 1, 2].map(() => procs.start('gateway', gatewayArgs)));
 }, 120_000);

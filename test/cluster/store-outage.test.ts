@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/store.js';
-import { getJson, IsogateProcesses, startLoad, withSchema, type IsogateProcess } from '../helpers/cluster.js';
+import { createFlipApi, getJson, IsogateProcesses, startLoad, withSchema, type IsogateProcess } from '../helpers/cluster.js';
 import { adminClient, requestOnce, until } from '../helpers/processes.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 import { dropSchema, PG_URL, requirePostgres, uniqueSchema } from '../store/pg-fixtures.js';
@@ -27,14 +27,7 @@ beforeAll(async () => {
   const common = ['--store', url, '--store-timeout-ms', '1000', '--poll-ms', '200', '--heartbeat-ms', '300'];
   admin = await procs.start('admin', common);
   direct = await openPostgresStore(PG_URL, { schema });
-  await call('PUT', '/admin/variables/IP1_enable', { value: 'true' });
-  const api = await call('POST', '/admin/apis', { name: 'out', path: '/out', algorithm: 'round_robin' });
-  await call('POST', `/admin/apis/${api.id}/nodes`, {
-    name: 'ip1',
-    connector: { kind: 'simple-url', url: ups[0]!.url },
-    rules: [{ variable: 'IP1_enable', op: 'eq', value: 'true' }],
-  });
-  await call('POST', `/admin/apis/${api.id}/nodes`, { name: 'ip2', connector: { kind: 'simple-url', url: ups[1]!.url } });
+  await createFlipApi(call, 'out', ups);
   gateways = await Promise.all([procs.start('gateway', [...common, '--workers', '0']), procs.start('gateway', [...common, '--workers', '1'])]);
 }, 120_000);
 

@@ -4,7 +4,8 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, until } from './processes.js';
+import { type adminClient, freePort, until } from './processes.js';
+import type { TestUpstream } from './upstreams.js';
 
 /** The built CLI the cluster tests run (`npm run build` first). */
 export const CLI = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'src', 'cli.js');
@@ -267,4 +268,19 @@ export function ms(n: number): string {
 export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/**
+ * The API the HA tests flip, at `/<name>` round robin: node `ip1` (on `ups[0]`) takes traffic while
+ * `IP1_enable` is "true" (set so first), node `ip2` (on `ups[1]`) always.
+ */
+export async function createFlipApi(call: ReturnType<typeof adminClient>, name: string, ups: readonly TestUpstream[]): Promise<void> {
+  await call('PUT', '/admin/variables/IP1_enable', { value: 'true' });
+  const api = await call('POST', '/admin/apis', { name, path: `/${name}`, algorithm: 'round_robin' });
+  await call('POST', `/admin/apis/${api.id}/nodes`, {
+    name: 'ip1',
+    connector: { kind: 'simple-url', url: ups[0]!.url },
+    rules: [{ variable: 'IP1_enable', op: 'eq', value: 'true' }],
+  });
+  await call('POST', `/admin/apis/${api.id}/nodes`, { name: 'ip2', connector: { kind: 'simple-url', url: ups[1]!.url } });
 }
