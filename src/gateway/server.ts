@@ -20,6 +20,8 @@ export interface GatewayDeps {
   stats: NodeStats;
   /** Prometheus counters of this process. */
   metrics: GatewayMetrics;
+  /** True once the server is closing: every answer then carries `Connection: close`. */
+  draining: () => boolean;
 }
 
 /**
@@ -35,6 +37,8 @@ export function createGatewayServer(deps: GatewayDeps): Server {
 }
 
 async function handle(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // First, so the header is set whatever the gateway answers.
+  if (deps.draining()) res.setHeader('connection', 'close');
   const snapshot = deps.holder.acquire();
   if (snapshot === null) {
     plainError(res, 'NOT_READY');

@@ -86,10 +86,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       accessLog,
       stats,
       metrics,
-    });
-    // Before the gateway's own handler, so the header is set whatever it answers.
-    server.prependListener('request', (_req, res) => {
-      if (draining) res.setHeader('connection', 'close');
+      draining: () => draining,
     });
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
     return { address, holder, sandbox, stats, metrics, health, close };
