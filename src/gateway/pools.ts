@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { UpstreamPool } from '../upstream/pool.js';
 
 /** Options shared by every upstream pool. */
 export interface PoolOptions {
@@ -8,43 +8,48 @@ export interface PoolOptions {
   keepAliveMs: number;
 }
 
+/** How often idle connections past their keep-alive time are closed. */
+const SWEEP_MS = 1_000;
+
 /**
  * Keep-alive pools by origin and connect timeout. Pools outlive snapshots, so a config change (a tick,
  * a variable flip) never drops warm connections; pools no snapshot uses any more are closed.
  */
 export class PoolRegistry {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, UpstreamPool>();
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly options: PoolOptions) {}
+  constructor(private readonly options: PoolOptions) {
+    this.sweeper = setInterval(() => {
+      for (const pool of this.pools.values()) pool.sweep();
+    }, SWEEP_MS);
+    this.sweeper.unref();
+  }
 
   /** The pool for an origin, created on first use. */
-  get(origin: string, connectMs: number): Pool {
+  get(origin: string, connectMs: number): UpstreamPool {
     const key = `${origin}|${connectMs}`;
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = new Pool(origin, {
-        connections: this.options.connections,
-        pipelining: 1,
-        keepAliveTimeout: this.options.keepAliveMs,
-        connect: { timeout: connectMs },
-      });
+      pool = new UpstreamPool(origin, { connections: this.options.connections, keepAliveMs: this.options.keepAliveMs, connectMs });
       this.pools.set(key, pool);
     }
     return pool;
   }
 
   /** Closes (gracefully: in-flight requests finish) every pool not in `inUse`. */
-  prune(inUse: ReadonlySet<Pool>): void {
+  prune(inUse: ReadonlySet<UpstreamPool>): void {
     for (const [key, pool] of this.pools) {
       if (!inUse.has(pool)) {
         this.pools.delete(key);
-        void pool.close().catch(() => undefined);
+        void pool.close();
       }
     }
   }
 
   /** Closes every pool, waiting for in-flight requests. */
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     const all = [...this.pools.values()];
     this.pools.clear();
     await Promise.allSettled(all.map((p) => p.close()));

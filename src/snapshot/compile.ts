@@ -1,4 +1,4 @@
-import type { Pool } from 'undici';
+import type { UpstreamPool } from '../upstream/pool.js';
 import { createAlgorithm } from '../balance/algorithms/index.js';
 import { connectorTarget } from '../connectors/registry.js';
 import type { PoolRegistry } from '../gateway/pools.js';
@@ -28,7 +28,7 @@ export interface CompileDeps {
 /** A compiled snapshot and the pools it holds (so unused ones can be closed when it retires). */
 export interface CompiledConfig {
   snapshot: Snapshot;
-  pools: ReadonlySet<Pool>;
+  pools: ReadonlySet<UpstreamPool>;
 }
 
 /**
@@ -44,7 +44,7 @@ export async function compileSnapshot(state: ConfigState, deps: CompileDeps): Pr
     if (list) list.push(node);
     else nodesByApi.set(node.apiId, [node]);
   }
-  const pools = new Set<Pool>();
+  const pools = new Set<UpstreamPool>();
   const apis = await Promise.all(
     state.apis.map((api) => compileApi(api, nodesByApi.get(api.id) ?? [], variables, env, deps, pools)),
   );
@@ -68,7 +68,7 @@ async function compileApi(
   variables: ReadonlyMap<string, string>,
   env: Record<string, string>,
   deps: CompileDeps,
-  pools: Set<Pool>,
+  pools: Set<UpstreamPool>,
 ): Promise<CompiledApi> {
   const nodes: CompiledNode[] = stored.map((node, index) => {
     const target = connectorTarget(node.connector);

@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import type { UpstreamPool } from '../upstream/pool.js';
 import type { NodeRef } from '../admin/runtime.js';
 import type { Algorithm, BalanceNode } from '../balance/algorithms/algorithm.js';
 import type { HttpTarget } from '../connectors/kind.js';
@@ -13,7 +13,7 @@ export interface CompiledNode extends BalanceNode {
   readonly node: Node;
   readonly name: string;
   readonly target: HttpTarget;
-  readonly pool: Dispatcher;
+  readonly pool: UpstreamPool;
   /** What the selector sees (frozen). */
   readonly view: SelectorNode;
   readonly ref: NodeRef;

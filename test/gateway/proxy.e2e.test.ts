@@ -104,6 +104,35 @@ describe('forwarding', () => {
     expect(res.status).toBe(200);
     expect((await res.arrayBuffer()).byteLength).toBe(size);
   });
+
+  it('streams a large chunked upload through, and HEAD and 204 answers carry no body', async () => {
+    const url = await rawUpstream((req, res) => {
+      let size = 0;
+      req.on('data', (c: Buffer) => (size += c.length));
+      req.on('end', () => {
+        if (req.url === '/up/empty') res.writeHead(204).end();
+        else res.writeHead(200, { 'content-type': 'application/json', 'x-node': 'up' }).end(JSON.stringify({ size, te: req.headers['transfer-encoding'] ?? null }));
+      });
+    });
+    const id = await createApi(t, { name: 'upload', path: '/up/*', algorithm: 'round_robin', methods: ['POST', 'HEAD', 'GET'], maxBodyBytes: 16 * 1024 * 1024 });
+    await addNode(t, id, { name: 'up', url });
+    const chunk = Buffer.alloc(256 * 1024, 1);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 16; i++) controller.enqueue(chunk);
+        controller.close();
+      },
+    });
+    const res = await fetch(`${t.gatewayUrl}/up/file`, { method: 'POST', body, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ size: 16 * chunk.length, te: 'chunked' });
+    const head = await fetch(`${t.gatewayUrl}/up/file`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    const empty = await t.get('/up/empty');
+    expect(empty.status).toBe(204);
+    expect(await empty.text()).toBe('');
+  });
 });
 
 describe('retries', () => {

@@ -1,6 +1,6 @@
-import type { Dispatcher } from 'undici';
 import type { HttpMethod } from '../../model/method.js';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
+import type { UpstreamHandler } from '../../upstream/types.js';
 import type { RequestContext, RetryReason } from '../context.js';
 import type { GatewayErrorCode } from '../errors.js';
 import { hasBody } from './access.js';
@@ -52,7 +52,7 @@ export function proxyStage(ctx: RequestContext): Promise<boolean> {
     const exchange: Exchange = { done: resolve, deadlineAt: Infinity, expired: false, current: null };
     if (deadlineMs !== null) {
       exchange.deadlineAt = performance.now() + deadlineMs;
-      // A timer of our own: undici's headers timeout ticks in half seconds, too coarse for a deadline.
+      // A timer of the request's own: the pool's timeouts are per phase, the deadline spans every try.
       const timer = setTimeout(() => {
         exchange.expired = true;
         exchange.current?.expire();
@@ -83,11 +83,9 @@ function attempt(ctx: RequestContext, exchange: Exchange): void {
   const handler = new ProxyHandler(ctx, node, exchange);
   exchange.current = handler;
   node.health.inFlight++;
-  const target = node.target;
   node.pool.dispatch(
     {
-      origin: target.origin,
-      method: ctx.method as Dispatcher.HttpMethod,
+      method: ctx.method,
       path: upstreamPath(ctx),
       headers: forwardHeaders(ctx, node),
       body: ctx.body ?? (handler.streamed ? ctx.req : null),
@@ -175,11 +173,11 @@ function dropConnectionTokens(headers: string[], tokens: string): void {
 }
 
 /**
- * undici's raw dispatch handler for one try: streams the node's response into the client's, with
+ * The upstream pool's handler for one try: streams the node's response into the client's, with
  * backpressure, reports the outcome to the node's passive check, and starts the retry when there is one.
  * (Methods rather than per-try closures: this runs for every request.)
  */
-class ProxyHandler implements Dispatcher.DispatchHandler {
+class ProxyHandler implements UpstreamHandler {
   /** The request body streams from the client (not buffered), so it cannot be sent twice. */
   readonly streamed: boolean;
   private abort: ((err?: Error) => void) | null = null;
@@ -287,7 +285,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     };
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+  onHeaders(statusCode: number, headers: string[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 1xx: wait for the final response
     const ctx = this.ctx;
     if (this.answered(statusCode)) {
@@ -303,9 +301,9 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     ctx.node = this.node;
     this.started = true;
     const out: string[] = [];
-    for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i]!.toString('latin1');
-      if (!RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) out.push(name, rawHeaders[i + 1]!.toString('latin1'));
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      if (name.length > 17 || !RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) out.push(name, headers[i + 1]!);
     }
     const res = ctx.res;
     ctx.status = statusCode;
@@ -318,7 +316,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (this.dropped) return true;
     const res = this.ctx.res;
     if (res.write(chunk)) return true;
-    // Backpressure: undici pauses the upstream until the client's socket drains.
+    // Backpressure: the pool pauses the upstream until the client's socket drains.
     res.once('drain', this.resume!);
     return false;
   }

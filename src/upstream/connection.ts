@@ -1,0 +1,320 @@
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { connect as connectTls } from 'node:tls';
+import { UPSTREAM_ERRORS, upstreamError } from './errors.js';
+import { ResponseParser, type ResponseHead, type ResponseSink } from './response-parser.js';
+import type { UpstreamHandler, UpstreamRequest } from './types.js';
+
+/** Where a pool connects. */
+export interface UpstreamTarget {
+  host: string;
+  port: number;
+  tls: boolean;
+}
+
+/** What a connection needs from its pool. */
+export interface ConnectionOwner {
+  readonly target: UpstreamTarget;
+  readonly connectMs: number;
+  /** The response is complete; `keepAliveHintMs` is the node's `Keep-Alive: timeout` (ms) or -1. */
+  release(conn: UpstreamConnection, reusable: boolean, keepAliveHintMs: number): void;
+  /** The connection is gone (closed, failed or destroyed); called once. */
+  forget(conn: UpstreamConnection): void;
+}
+
+/** One request from `dispatch` to its end. */
+export class PendingRequest {
+  conn: UpstreamConnection | null = null;
+  ended = false;
+  /** Handed to `onConnect`: ends the request with `err`, wherever it is (queued, connecting, running). */
+  readonly abort = (err?: Error): void => this.onAbort(this, err ?? new Error('aborted'));
+
+  constructor(
+    readonly request: UpstreamRequest,
+    readonly handler: UpstreamHandler,
+    private readonly onAbort: (p: PendingRequest, err: Error) => void,
+  ) {}
+
+  /** Ends the request with an error, once. */
+  fail(err: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.handler.onError(err);
+  }
+}
+
+const IDLE = 0;
+const AWAITING_HEADERS = 1;
+const RECEIVING_BODY = 2;
+
+/**
+ * One keep-alive HTTP/1.1 connection to a node, one request at a time: writes the request (head and
+ * body in one write when the body is buffered; a client's stream with backpressure, chunked when it
+ * has no length), parses the response, enforces the connect, headers and body timeouts, and tells its
+ * pool whether it can carry the next request.
+ */
+export class UpstreamConnection implements ResponseSink {
+  readonly socket: Socket;
+  /** Idle connections past this time (performance.now ms) are closed instead of reused. */
+  expiresAt = 0;
+  forgotten = false;
+  private current: PendingRequest | null;
+  private connected = false;
+  private readonly parser = new ResponseParser(this);
+  private phase = IDLE;
+  private keepAlive = false;
+  private keepAliveHintMs = -1;
+  private connectTimer: NodeJS.Timeout | null = null;
+  private headersTimer: NodeJS.Timeout | null = null;
+  private headersTimerMs = 0;
+  private bodyTimer: NodeJS.Timeout | null = null;
+  private bodyTimerMs = 0;
+  /** The request's body has been written completely. */
+  private bodyDone = true;
+  private bodySource: Readable | null = null;
+  private bodyChunked = false;
+  private readonly resume = (): void => {
+    this.socket.resume();
+  };
+
+  constructor(
+    private readonly owner: ConnectionOwner,
+    first: PendingRequest,
+  ) {
+    this.current = first;
+    first.conn = this;
+    const { host, port, tls } = owner.target;
+    this.socket = tls
+      ? connectTls({ host, port, servername: isIP(host) === 0 ? host : undefined, ALPNProtocols: ['http/1.1'] })
+      : connectTcp({ host, port, noDelay: true });
+    const socket = this.socket;
+    socket.on(tls ? 'secureConnect' : 'connect', () => this.onConnected());
+    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on('end', () => this.onSocketEnd());
+    socket.on('error', (err: Error) => this.onSocketError(err));
+    socket.on('close', () => this.onSocketClose());
+    socket.on('drain', () => this.bodySource?.resume());
+    if (owner.connectMs > 0) {
+      this.connectTimer = setTimeout(() => {
+        if (!this.connected) this.fail(upstreamError(UPSTREAM_ERRORS.connectTimeout, `connect timeout after ${owner.connectMs} ms`));
+      }, owner.connectMs);
+      this.connectTimer.unref();
+    }
+  }
+
+  /** True while the socket can carry a request. */
+  get usable(): boolean {
+    return this.connected && !this.socket.destroyed && this.current === null;
+  }
+
+  /** Sends `p` on this (connected, idle) connection. */
+  run(p: PendingRequest): void {
+    this.current = p;
+    p.conn = this;
+    const r = p.request;
+    this.parser.expect(r.method === 'HEAD');
+    this.keepAlive = false;
+    this.keepAliveHintMs = -1;
+    const body = r.body;
+    const headers = r.headers;
+    let head = `${r.method} ${r.path} HTTP/1.1\r\n`;
+    if (body === null) {
+      for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+      this.bodyDone = true;
+      this.socket.write(head + '\r\n', 'latin1');
+    } else if (Buffer.isBuffer(body)) {
+      // The framing is the gateway's own: the buffered body's length.
+      for (let i = 0; i < headers.length; i += 2) if (!isFraming(headers[i]!)) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+      this.bodyDone = true;
+      this.socket.cork();
+      this.socket.write(`${head}content-length: ${body.length}\r\n\r\n`, 'latin1');
+      this.socket.write(body);
+      this.socket.uncork();
+    } else {
+      let length = false;
+      for (let i = 0; i < headers.length; i += 2) {
+        const name = headers[i]!;
+        if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') continue;
+        if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
+        head += `${name}: ${headers[i + 1]}\r\n`;
+      }
+      this.bodyChunked = !length;
+      this.bodyDone = false;
+      this.socket.write(this.bodyChunked ? `${head}transfer-encoding: chunked\r\n\r\n` : `${head}\r\n`, 'latin1');
+      this.bodySource = body;
+      body.on('data', this.onBodyData);
+      body.on('end', this.onBodyEnd);
+      body.on('error', this.onBodyError);
+    }
+    this.phase = AWAITING_HEADERS;
+    if (r.headersTimeout > 0) this.armHeadersTimer(r.headersTimeout);
+  }
+
+  /** Ends the current request with `err` and closes the connection. */
+  fail(err: Error): void {
+    const p = this.current;
+    this.current = null;
+    this.phase = IDLE;
+    this.parser.stop();
+    this.detachBody();
+    this.destroy();
+    if (p !== null) p.fail(err);
+  }
+
+  /** Closes the connection (its pool forgets it at once). */
+  destroy(): void {
+    this.clearTimers();
+    if (!this.socket.destroyed) this.socket.destroy();
+    this.owner.forget(this);
+  }
+
+  onHead(head: ResponseHead): void {
+    const p = this.current;
+    if (p === null) return;
+    if (head.status < 200) {
+      p.handler.onHeaders(head.status, head.headers, this.resume);
+      return;
+    }
+    this.phase = RECEIVING_BODY;
+    this.keepAlive = head.keepAlive;
+    this.keepAliveHintMs = head.keepAliveHintMs;
+    if (!p.handler.onHeaders(head.status, head.headers, this.resume) && this.current === p) this.socket.pause();
+  }
+
+  onBody(chunk: Buffer): void {
+    const p = this.current;
+    if (p !== null && !p.handler.onData(chunk) && this.current === p) this.socket.pause();
+  }
+
+  onEnd(extra: boolean): void {
+    const p = this.current;
+    if (p === null) return;
+    this.current = null;
+    this.phase = IDLE;
+    p.ended = true;
+    const reusable = this.keepAlive && !extra && this.bodyDone && this.socket.readable;
+    if (!this.bodyDone) this.detachBody();
+    p.handler.onComplete();
+    this.owner.release(this, reusable, this.keepAliveHintMs);
+  }
+
+  private onConnected(): void {
+    this.connected = true;
+    if (this.connectTimer !== null) {
+      clearTimeout(this.connectTimer);
+      this.connectTimer = null;
+    }
+    const p = this.current;
+    if (p === null || p.ended) {
+      // Aborted while connecting: keep the fresh connection for the next request.
+      this.current = null;
+      this.owner.release(this, true, -1);
+      return;
+    }
+    this.run(p);
+  }
+
+  private onSocketData(chunk: Buffer): void {
+    if (this.current === null) {
+      this.destroy(); // bytes nobody asked for: this connection cannot be trusted with another request
+      return;
+    }
+    try {
+      this.parser.execute(chunk);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    if (this.phase === RECEIVING_BODY && this.current !== null) {
+      const ms = this.current.request.bodyTimeout;
+      if (ms > 0) this.armBodyTimer(ms);
+    }
+  }
+
+  private onSocketEnd(): void {
+    if (this.current !== null && this.connected && !this.parser.finishAtEof()) {
+      this.fail(upstreamError(UPSTREAM_ERRORS.socketClosed, 'the node closed the connection before its response was complete'));
+    }
+    this.destroy();
+  }
+
+  private onSocketError(err: Error): void {
+    if (this.current !== null) this.fail(err);
+    else this.destroy();
+  }
+
+  private onSocketClose(): void {
+    if (this.current !== null) this.fail(upstreamError(UPSTREAM_ERRORS.socketClosed, 'the connection to the node closed'));
+    else this.destroy();
+  }
+
+  private readonly onBodyData = (chunk: Buffer): void => {
+    const socket = this.socket;
+    let ok: boolean;
+    if (this.bodyChunked) {
+      socket.cork();
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      ok = socket.write('\r\n', 'latin1');
+      socket.uncork();
+    } else ok = socket.write(chunk);
+    if (!ok) this.bodySource?.pause();
+  };
+
+  private readonly onBodyEnd = (): void => {
+    if (this.bodyChunked) this.socket.write('0\r\n\r\n', 'latin1');
+    this.bodyDone = true;
+    this.detachBody();
+  };
+
+  private readonly onBodyError = (err: Error): void => {
+    this.fail(err);
+  };
+
+  private detachBody(): void {
+    const body = this.bodySource;
+    if (body === null) return;
+    this.bodySource = null;
+    body.off('data', this.onBodyData);
+    body.off('end', this.onBodyEnd);
+    body.off('error', this.onBodyError);
+    // A body the node no longer reads is left to its server, which discards the rest.
+    if (!this.bodyDone) body.resume();
+  }
+
+  private armHeadersTimer(ms: number): void {
+    if (this.headersTimer !== null && this.headersTimerMs === ms) {
+      this.headersTimer.refresh();
+      return;
+    }
+    if (this.headersTimer !== null) clearTimeout(this.headersTimer);
+    this.headersTimerMs = ms;
+    this.headersTimer = setTimeout(() => {
+      if (this.phase === AWAITING_HEADERS) this.fail(upstreamError(UPSTREAM_ERRORS.headersTimeout, `no response headers within ${ms} ms`));
+    }, ms);
+    this.headersTimer.unref();
+  }
+
+  private armBodyTimer(ms: number): void {
+    if (this.bodyTimer !== null && this.bodyTimerMs === ms) {
+      this.bodyTimer.refresh();
+      return;
+    }
+    if (this.bodyTimer !== null) clearTimeout(this.bodyTimer);
+    this.bodyTimerMs = ms;
+    this.bodyTimer = setTimeout(() => {
+      if (this.phase === RECEIVING_BODY) this.fail(upstreamError(UPSTREAM_ERRORS.bodyTimeout, `response body paused for over ${ms} ms`));
+    }, ms);
+    this.bodyTimer.unref();
+  }
+
+  private clearTimers(): void {
+    for (const t of [this.connectTimer, this.headersTimer, this.bodyTimer]) if (t !== null) clearTimeout(t);
+    this.connectTimer = this.headersTimer = this.bodyTimer = null;
+  }
+}
+
+// Content-Length and Transfer-Encoding: replaced when the gateway frames a buffered body itself.
+function isFraming(name: string): boolean {
+  return (name.length === 14 || name.length === 17) && (name.toLowerCase() === 'content-length' || name.toLowerCase() === 'transfer-encoding');
+}

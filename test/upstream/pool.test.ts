@@ -1,0 +1,196 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { UpstreamPool } from '../../src/upstream/pool.js';
+import type { UpstreamRequest } from '../../src/upstream/types.js';
+import { closedPort } from '../helpers/upstreams.js';
+
+const servers: Array<Server | TcpServer> = [];
+const pools: UpstreamPool[] = [];
+
+afterEach(() => {
+  for (const p of pools.splice(0)) p.destroy();
+});
+afterAll(async () => {
+  for (const s of servers) {
+    if ('closeAllConnections' in s) s.closeAllConnections();
+    s.close();
+  }
+});
+
+/** A node:http upstream that counts its connections and answers with what it received. */
+async function httpUpstream(handler?: (req: IncomingMessage, body: string) => { status?: number; headers?: Record<string, string>; body?: string }) {
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const server = createHttpServer((req, res) => {
+    let body = '';
+    req.setEncoding('latin1');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const out = handler?.(req, body) ?? {};
+      res.writeHead(out.status ?? 200, { 'content-type': 'application/json', ...out.headers });
+      res.end(out.body ?? JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }));
+    });
+  });
+  server.on('connection', (s) => {
+    connections++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections, open: () => sockets.size, server };
+}
+
+/** A TCP upstream that answers every request with `reply(socket)`. */
+async function rawUpstream(reply: (socket: Socket, request: string) => void): Promise<string> {
+  const server = createTcpServer((socket) => {
+    let seen = '';
+    socket.on('data', (d) => {
+      seen += d.toString('latin1');
+      if (seen.includes('\r\n\r\n')) {
+        const request = seen;
+        seen = '';
+        reply(socket, request);
+      }
+    });
+    socket.on('error', () => {});
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function pool(origin: string, options: Partial<{ connections: number; keepAliveMs: number; connectMs: number }> = {}): UpstreamPool {
+  const p = new UpstreamPool(origin, { connections: 8, keepAliveMs: 10_000, connectMs: 1_000, ...options });
+  pools.push(p);
+  return p;
+}
+
+interface Result {
+  status: number;
+  headers: string[];
+  body: string;
+}
+
+/** Sends one request through the pool and collects the answer (rejects with the pool's error). */
+function send(p: UpstreamPool, req: Partial<UpstreamRequest> = {}, onAbort?: (abort: (err?: Error) => void) => void): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const out: Result = { status: 0, headers: [], body: '' };
+    p.dispatch(
+      { method: 'GET', path: '/', headers: ['host', 'upstream'], body: null, headersTimeout: 2_000, bodyTimeout: 2_000, ...req },
+      {
+        onConnect: (abort) => onAbort?.(abort),
+        onHeaders: (status, headers) => {
+          if (status >= 200) Object.assign(out, { status, headers });
+          return true;
+        },
+        onData: (chunk) => {
+          out.body += chunk.toString('latin1');
+          return true;
+        },
+        onComplete: () => resolve(out),
+        onError: reject,
+      },
+    );
+  });
+}
+
+describe('UpstreamPool', () => {
+  it('reuses one keep-alive connection for requests one after another', async () => {
+    const up = await httpUpstream();
+    const p = pool(up.origin);
+    for (let i = 0; i < 5; i++) {
+      const r = await send(p, { path: `/n/${i}?q=1`, headers: ['host', 'upstream', 'X-Trace', String(i)] });
+      expect(r.status).toBe(200);
+      const echoed = JSON.parse(r.body);
+      expect(echoed).toMatchObject({ method: 'GET', url: `/n/${i}?q=1`, headers: { host: 'upstream', 'x-trace': String(i) } });
+    }
+    expect(up.connections()).toBe(1);
+  });
+
+  it('opens at most `connections` sockets and queues the rest in order', async () => {
+    const up = await httpUpstream();
+    const p = pool(up.origin, { connections: 2 });
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => send(p, { path: `/${i}` })));
+    expect(results.map((r) => JSON.parse(r.body).url)).toEqual(Array.from({ length: 10 }, (_, i) => `/${i}`));
+    expect(up.connections()).toBe(2);
+  });
+
+  it('sends a buffered body with its own length, and a stream with or without one', async () => {
+    const up = await httpUpstream();
+    const p = pool(up.origin);
+    const buffered = JSON.parse((await send(p, { method: 'POST', headers: ['host', 'u', 'content-length', '999'], body: Buffer.from('abc') })).body);
+    expect(buffered).toMatchObject({ body: 'abc', headers: { 'content-length': '3' } });
+    const chunked = JSON.parse((await send(p, { method: 'POST', body: Readable.from([Buffer.from('one,'), Buffer.from('two')]) })).body);
+    expect(chunked).toMatchObject({ body: 'one,two', headers: { 'transfer-encoding': 'chunked' } });
+    const sized = JSON.parse((await send(p, { method: 'PUT', headers: ['host', 'u', 'Content-Length', '6'], body: Readable.from([Buffer.from('abc'), Buffer.from('def')]) })).body);
+    expect(sized).toMatchObject({ body: 'abcdef', headers: { 'content-length': '6' } });
+    expect(sized.headers['transfer-encoding']).toBeUndefined();
+    expect(up.connections()).toBe(1);
+  });
+
+  it('passes chunked and close-delimited response bodies through decoded', async () => {
+    const chunkedOrigin = await rawUpstream((s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'));
+    expect((await send(pool(chunkedOrigin))).body).toBe('abc');
+    const closeOrigin = await rawUpstream((s) => s.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end'));
+    const p = pool(closeOrigin);
+    expect((await send(p)).body).toBe('until the end');
+    expect((await send(p)).body).toBe('until the end'); // a new connection: the old one ended with its body
+  });
+
+  it('does not reuse a connection the node asked to close or is about to close', async () => {
+    const closing = await httpUpstream(() => ({ headers: { connection: 'close' } }));
+    const p1 = pool(closing.origin);
+    await send(p1);
+    await send(p1);
+    expect(closing.connections()).toBe(2);
+    const shortKeepAlive = await httpUpstream();
+    shortKeepAlive.server.keepAliveTimeout = 1_000; // announced as Keep-Alive: timeout=1, within the safety margin
+    const p2 = pool(shortKeepAlive.origin);
+    await send(p2);
+    await send(p2);
+    expect(shortKeepAlive.connections()).toBe(2);
+  });
+
+  it('fails with the system code when the node refuses, and with timeout codes when it is slow', async () => {
+    await expect(send(pool(`http://127.0.0.1:${await closedPort()}`))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    const silent = await rawUpstream(() => {});
+    await expect(send(pool(silent), { headersTimeout: 100 })).rejects.toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
+    const stalls = await rawUpstream((s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'));
+    await expect(send(pool(stalls), { bodyTimeout: 100 })).rejects.toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
+    const cuts = await rawUpstream((s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'));
+    await expect(send(pool(cuts))).rejects.toMatchObject({ code: 'UND_ERR_SOCKET' });
+    const garbage = await rawUpstream((s) => s.write('SSH-2.0-OpenSSH\r\n\r\n'));
+    await expect(send(pool(garbage))).rejects.toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE' });
+  });
+
+  it('abort ends a running or a queued request with the given error, and the pool goes on', async () => {
+    const slow = await httpUpstream();
+    slow.server.removeAllListeners('request');
+    slow.server.on('request', (_req, res) => setTimeout(() => res.end('late'), 300));
+    const p = pool(slow.origin, { connections: 1 });
+    let abortRunning: ((err?: Error) => void) | undefined;
+    let abortQueued: ((err?: Error) => void) | undefined;
+    const running = send(p, {}, (a) => (abortRunning = a));
+    const queued = send(p, {}, (a) => (abortQueued = a));
+    const third = send(p);
+    abortQueued!(new Error('client went away'));
+    await expect(queued).rejects.toThrow('client went away');
+    abortRunning!(new Error('deadline'));
+    await expect(running).rejects.toThrow('deadline');
+    expect((await third).body).toBe('late');
+  });
+
+  it('close() lets running requests finish, then closes every connection; later requests fail', async () => {
+    const up = await httpUpstream();
+    const p = pool(up.origin);
+    await send(p);
+    const inFlight = send(p, { path: '/last' });
+    await p.close();
+    expect(JSON.parse((await inFlight).body).url).toBe('/last');
+    expect(p.size).toBe(0);
+    await expect(send(p)).rejects.toMatchObject({ code: 'UND_ERR_CLOSED' });
+  });
+});
