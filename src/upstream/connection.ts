@@ -73,6 +73,11 @@ export class UpstreamConnection implements ResponseSink {
   private bodyDone = true;
   private bodySource: Readable | null = null;
   private bodyChunked = false;
+  /**
+   * The latest body chunk, held back until the end of the read that brought it: when the response
+   * ends in that read (the usual case) it goes out with `onComplete`, one write instead of two.
+   */
+  private held: Buffer | null = null;
   private readonly resume = (): void => {
     this.socket.resume();
   };
@@ -155,6 +160,7 @@ export class UpstreamConnection implements ResponseSink {
     const p = this.current;
     this.current = null;
     this.phase = IDLE;
+    this.held = null;
     this.parser.stop();
     this.detachBody();
     this.destroy();
@@ -182,6 +188,13 @@ export class UpstreamConnection implements ResponseSink {
   }
 
   onBody(chunk: Buffer): void {
+    if (this.held !== null) this.deliverHeld();
+    this.held = chunk;
+  }
+
+  private deliverHeld(): void {
+    const chunk = this.held!;
+    this.held = null;
     const p = this.current;
     if (p !== null && !p.handler.onData(chunk) && this.current === p) this.socket.pause();
   }
@@ -192,9 +205,11 @@ export class UpstreamConnection implements ResponseSink {
     this.current = null;
     this.phase = IDLE;
     p.ended = true;
+    const last = this.held;
+    this.held = null;
     const reusable = this.keepAlive && !extra && this.bodyDone && this.socket.readable;
     if (!this.bodyDone) this.detachBody();
-    p.handler.onComplete();
+    p.handler.onComplete(last);
     this.owner.release(this, reusable, this.keepAliveHintMs);
   }
 
@@ -225,6 +240,7 @@ export class UpstreamConnection implements ResponseSink {
       this.fail(err instanceof Error ? err : new Error(String(err)));
       return;
     }
+    if (this.held !== null) this.deliverHeld();
     if (this.phase === RECEIVING_BODY && this.current !== null) {
       const ms = this.current.request.bodyTimeout;
       if (ms > 0) this.armBodyTimer(ms);

@@ -30,6 +30,7 @@ export interface UpstreamHandler {
   onHeaders(status: number, headers: string[], resume: () => void): boolean;
   /** False pauses the response until `resume` is called. */
   onData(chunk: Buffer): boolean;
-  onComplete(): void;
+  /** The response is complete; `last` is its final body chunk when it was held back for this call. */
+  onComplete(last: Buffer | null): void;
   onError(err: Error): void;
 }

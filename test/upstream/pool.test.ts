@@ -90,7 +90,10 @@ function send(p: UpstreamPool, req: Partial<UpstreamRequest> = {}, onAbort?: (ab
           out.body += chunk.toString('latin1');
           return true;
         },
-        onComplete: () => resolve(out),
+        onComplete: (last) => {
+          if (last !== null) out.body += last.toString('latin1');
+          resolve(out);
+        },
         onError: reject,
       },
     );

@@ -321,11 +321,12 @@ class ProxyHandler implements UpstreamHandler {
     return false;
   }
 
-  onComplete(): void {
+  onComplete(last: Buffer | null): void {
     if (this.dropped) return;
     this.finished = true;
     this.settle();
-    this.ctx.res.end();
+    if (last === null) this.ctx.res.end();
+    else this.ctx.res.end(last);
     this.exchange.done(true);
   }
 
