@@ -91,8 +91,9 @@ export class UpstreamConnection implements ResponseSink {
     const { host, port, tls } = owner.target;
     this.socket = tls
       ? connectTls({ host, port, servername: isIP(host) === 0 ? host : undefined, ALPNProtocols: ['http/1.1'] })
-      : connectTcp({ host, port, noDelay: true });
+      : connectTcp({ host, port });
     const socket = this.socket;
+    socket.setNoDelay(true);
     socket.on(tls ? 'secureConnect' : 'connect', () => this.onConnected());
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     socket.on('end', () => this.onSocketEnd());

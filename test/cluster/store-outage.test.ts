@@ -87,6 +87,7 @@ describe('PostgreSQL away under load', () => {
       const answers = (await Promise.all(loads.map((l) => l.stop()))).flat();
       const failed = answers.filter((a) => !a.ok);
       console.log(`store outage: ${answers.length} requests through two gateways, ${failed.length} failed`);
+      if (failed.length > 0) for (const g of gateways) console.log(`gateway :${g.gateway} stderr:\n${g.stderr().slice(-4000)}`);
       expect(failed.slice(0, 5)).toEqual([]);
       expect(answers.length).toBeGreaterThan(100);
     }
