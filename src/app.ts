@@ -179,7 +179,9 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
     }
 
     ready = true;
-    log.info({ role, gateway, admin, status, workers: options.workers, version: await store.version() }, 'isogate serving');
+    // No store call after `ready`: the store may go away the moment the process serves, and that
+    // must not fail the start (the version logged is the one serving, when there is one).
+    log.info({ role, gateway, admin, status, workers: options.workers, version: appliedVersion() }, 'isogate serving');
     let closing: Promise<void> | null = null;
     return {
       role,
