@@ -210,6 +210,9 @@ export class UpstreamConnection implements ResponseSink {
     this.held = null;
     const reusable = this.keepAlive && !extra && this.bodyDone && this.socket.readable;
     if (!this.bodyDone) this.detachBody();
+    // Paused by backpressure on the last chunk: an idle connection must go on reading, or it would
+    // never notice the node closing it.
+    if (reusable && this.socket.isPaused()) this.socket.resume();
     p.handler.onComplete(last);
     this.owner.release(this, reusable, this.keepAliveHintMs);
   }
@@ -237,11 +240,11 @@ export class UpstreamConnection implements ResponseSink {
     }
     try {
       this.parser.execute(chunk);
+      if (this.held !== null) this.deliverHeld();
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    if (this.held !== null) this.deliverHeld();
     if (this.phase === RECEIVING_BODY && this.current !== null) {
       const ms = this.current.request.bodyTimeout;
       if (ms > 0) this.armBodyTimer(ms);
@@ -276,6 +279,8 @@ export class UpstreamConnection implements ResponseSink {
       socket.uncork();
     } else ok = socket.write(chunk);
     if (!ok) this.bodySource?.pause();
+    // As undici does: an upload in progress keeps the response-headers timeout from running out.
+    if (this.phase === AWAITING_HEADERS) this.headersTimer?.refresh();
   };
 
   private readonly onBodyEnd = (): void => {

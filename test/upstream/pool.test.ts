@@ -134,6 +134,22 @@ describe('UpstreamPool', () => {
     expect(up.connections()).toBe(1);
   });
 
+  it('an upload still arriving keeps the response-headers timeout from running out', async () => {
+    const up = await httpUpstream();
+    const slowBody = new Readable({ read() {} });
+    let sent = 0;
+    const timer = setInterval(() => {
+      slowBody.push(Buffer.from(`part${sent};`));
+      if (++sent === 8) {
+        clearInterval(timer);
+        slowBody.push(null);
+      }
+    }, 50);
+    // 8 parts 50 ms apart: twice the 200 ms headers timeout, which each written part restarts.
+    const r = await send(pool(up.origin), { method: 'POST', body: slowBody, headersTimeout: 200 });
+    expect(JSON.parse(r.body).body).toBe(Array.from({ length: 8 }, (_, i) => `part${i};`).join(''));
+  });
+
   it('passes chunked and close-delimited response bodies through decoded', async () => {
     const chunkedOrigin = await rawUpstream((s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'));
     expect((await send(pool(chunkedOrigin))).body).toBe('abc');
