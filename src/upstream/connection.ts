@@ -269,6 +269,7 @@ export class UpstreamConnection implements ResponseSink {
   }
 
   private readonly onBodyData = (chunk: Buffer): void => {
+    if (chunk.length === 0) return; // in chunked coding an empty chunk would end the body
     const socket = this.socket;
     let ok: boolean;
     if (this.bodyChunked) {
