@@ -64,11 +64,15 @@ export class UpstreamConnection implements ResponseSink {
   private phase = IDLE;
   private keepAlive = false;
   private keepAliveHintMs = -1;
-  private connectTimer: NodeJS.Timeout | null = null;
-  private headersTimer: NodeJS.Timeout | null = null;
-  private headersTimerMs = 0;
-  private bodyTimer: NodeJS.Timeout | null = null;
-  private bodyTimerMs = 0;
+  private readonly connectTimer = new PhaseTimer((ms) => {
+    if (!this.connected) this.fail(upstreamError(UPSTREAM_ERRORS.connectTimeout, `connect timeout after ${ms} ms`));
+  });
+  private readonly headersTimer = new PhaseTimer((ms) => {
+    if (this.phase === AWAITING_HEADERS) this.fail(upstreamError(UPSTREAM_ERRORS.headersTimeout, `no response headers within ${ms} ms`));
+  });
+  private readonly bodyTimer = new PhaseTimer((ms) => {
+    if (this.phase === RECEIVING_BODY) this.fail(upstreamError(UPSTREAM_ERRORS.bodyTimeout, `response body paused for over ${ms} ms`));
+  });
   /** The request's body has been written completely. */
   private bodyDone = true;
   private bodySource: Readable | null = null;
@@ -100,12 +104,7 @@ export class UpstreamConnection implements ResponseSink {
     socket.on('error', (err: Error) => this.onSocketError(err));
     socket.on('close', () => this.onSocketClose());
     socket.on('drain', () => this.bodySource?.resume());
-    if (owner.connectMs > 0) {
-      this.connectTimer = setTimeout(() => {
-        if (!this.connected) this.fail(upstreamError(UPSTREAM_ERRORS.connectTimeout, `connect timeout after ${owner.connectMs} ms`));
-      }, owner.connectMs);
-      this.connectTimer.unref();
-    }
+    if (owner.connectMs > 0) this.connectTimer.arm(owner.connectMs);
   }
 
   /** True while the socket can carry a request. */
@@ -130,7 +129,7 @@ export class UpstreamConnection implements ResponseSink {
       this.socket.write(head + '\r\n', 'latin1');
     } else if (Buffer.isBuffer(body)) {
       // The framing is the gateway's own: the buffered body's length.
-      for (let i = 0; i < headers.length; i += 2) if (!isFraming(headers[i]!)) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+      for (let i = 0; i < headers.length; i += 2) if (framing(headers[i]!) === null) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
       this.bodyDone = true;
       this.socket.cork();
       this.socket.write(`${head}content-length: ${body.length}\r\n\r\n`, 'latin1');
@@ -140,8 +139,9 @@ export class UpstreamConnection implements ResponseSink {
       let length = false;
       for (let i = 0; i < headers.length; i += 2) {
         const name = headers[i]!;
-        if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') continue;
-        if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
+        const f = framing(name);
+        if (f === 'transfer-encoding') continue;
+        if (f === 'content-length') length = true;
         head += `${name}: ${headers[i + 1]}\r\n`;
       }
       this.bodyChunked = !length;
@@ -153,7 +153,7 @@ export class UpstreamConnection implements ResponseSink {
       body.on('error', this.onBodyError);
     }
     this.phase = AWAITING_HEADERS;
-    if (r.headersTimeout > 0) this.armHeadersTimer(r.headersTimeout);
+    if (r.headersTimeout > 0) this.headersTimer.arm(r.headersTimeout);
   }
 
   /** Ends the current request with `err` and closes the connection. */
@@ -219,18 +219,9 @@ export class UpstreamConnection implements ResponseSink {
 
   private onConnected(): void {
     this.connected = true;
-    if (this.connectTimer !== null) {
-      clearTimeout(this.connectTimer);
-      this.connectTimer = null;
-    }
-    const p = this.current;
-    if (p === null || p.ended) {
-      // Aborted while connecting: keep the fresh connection for the next request.
-      this.current = null;
-      this.owner.release(this, true, -1);
-      return;
-    }
-    this.run(p);
+    this.connectTimer.clear();
+    // An abort while connecting destroyed the socket, so the request is still there.
+    this.run(this.current!);
   }
 
   private onSocketData(chunk: Buffer): void {
@@ -247,7 +238,7 @@ export class UpstreamConnection implements ResponseSink {
     }
     if (this.phase === RECEIVING_BODY && this.current !== null) {
       const ms = this.current.request.bodyTimeout;
-      if (ms > 0) this.armBodyTimer(ms);
+      if (ms > 0) this.bodyTimer.arm(ms);
     }
   }
 
@@ -281,7 +272,7 @@ export class UpstreamConnection implements ResponseSink {
     } else ok = socket.write(chunk);
     if (!ok) this.bodySource?.pause();
     // As undici does: an upload in progress keeps the response-headers timeout from running out.
-    if (this.phase === AWAITING_HEADERS) this.headersTimer?.refresh();
+    if (this.phase === AWAITING_HEADERS) this.headersTimer.refresh();
   };
 
   private readonly onBodyEnd = (): void => {
@@ -305,39 +296,52 @@ export class UpstreamConnection implements ResponseSink {
     if (!this.bodyDone) body.resume();
   }
 
-  private armHeadersTimer(ms: number): void {
-    if (this.headersTimer !== null && this.headersTimerMs === ms) {
-      this.headersTimer.refresh();
-      return;
-    }
-    if (this.headersTimer !== null) clearTimeout(this.headersTimer);
-    this.headersTimerMs = ms;
-    this.headersTimer = setTimeout(() => {
-      if (this.phase === AWAITING_HEADERS) this.fail(upstreamError(UPSTREAM_ERRORS.headersTimeout, `no response headers within ${ms} ms`));
-    }, ms);
-    this.headersTimer.unref();
-  }
-
-  private armBodyTimer(ms: number): void {
-    if (this.bodyTimer !== null && this.bodyTimerMs === ms) {
-      this.bodyTimer.refresh();
-      return;
-    }
-    if (this.bodyTimer !== null) clearTimeout(this.bodyTimer);
-    this.bodyTimerMs = ms;
-    this.bodyTimer = setTimeout(() => {
-      if (this.phase === RECEIVING_BODY) this.fail(upstreamError(UPSTREAM_ERRORS.bodyTimeout, `response body paused for over ${ms} ms`));
-    }, ms);
-    this.bodyTimer.unref();
-  }
-
   private clearTimers(): void {
-    for (const t of [this.connectTimer, this.headersTimer, this.bodyTimer]) if (t !== null) clearTimeout(t);
-    this.connectTimer = this.headersTimer = this.bodyTimer = null;
+    this.connectTimer.clear();
+    this.headersTimer.clear();
+    this.bodyTimer.clear();
   }
 }
 
-// Content-Length and Transfer-Encoding: replaced when the gateway frames a buffered body itself.
-function isFraming(name: string): boolean {
-  return (name.length === 14 || name.length === 17) && (name.toLowerCase() === 'content-length' || name.toLowerCase() === 'transfer-encoding');
+/**
+ * One of a connection's timeouts, kept across its requests: arming it again with the same duration
+ * refreshes the timer instead of creating one. It fires `onFire` with its duration; the callback
+ * checks whether the phase it guards is still on.
+ */
+class PhaseTimer {
+  private timer: NodeJS.Timeout | null = null;
+  private ms = 0;
+  private readonly fire = (): void => this.onFire(this.ms);
+
+  constructor(private readonly onFire: (ms: number) => void) {}
+
+  /** (Re)starts the countdown of `ms`. */
+  arm(ms: number): void {
+    if (this.timer !== null && this.ms === ms) {
+      this.timer.refresh();
+      return;
+    }
+    this.clear();
+    this.ms = ms;
+    this.timer = setTimeout(this.fire, ms);
+    this.timer.unref();
+  }
+
+  /** Restarts the countdown if the timer is armed. */
+  refresh(): void {
+    this.timer?.refresh();
+  }
+
+  clear(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+// The framing headers, by lower-cased name, or null for any other header: the gateway frames a buffered
+// body itself, and a streamed one by its Content-Length or else chunked.
+function framing(name: string): 'content-length' | 'transfer-encoding' | null {
+  if (name.length !== 14 && name.length !== 17) return null;
+  const lower = name.toLowerCase();
+  return lower === 'content-length' || lower === 'transfer-encoding' ? lower : null;
 }

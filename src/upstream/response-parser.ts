@@ -79,11 +79,6 @@ export class ResponseParser {
     return this.state === DONE && !this.stopped;
   }
 
-  /** No response is expected (before the first request, between requests, after an error). */
-  get idle(): boolean {
-    return this.state === DONE;
-  }
-
   /** Stops parsing the current buffer (the request was aborted from a callback). */
   stop(): void {
     this.stopped = true;
