@@ -42,6 +42,10 @@ export const Options = z.strictObject({
   drainMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** On shutdown, how long /status/ready answers 503 before the ports close (for load balancers to notice). */
   drainWaitMs: z.coerce.number().int().min(0).max(600_000).default(0),
+  /** Longest time from a client's first byte of a request (or its new connection) to the end of the request head. */
+  clientHeaderTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(60_000),
+  /** Longest idle time of a client's keep-alive connection between two requests. */
+  clientKeepaliveTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(65_000),
   /** Most sockets per upstream origin. */
   upstreamConnections: z.coerce.number().int().min(1).max(10_000).default(128),
   /** Most sandbox processes for selectors (APIs beyond share them). */
@@ -70,6 +74,8 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--heartbeat-ms': { key: 'heartbeatMs', value: true },
   '--drain-ms': { key: 'drainMs', value: true },
   '--drain-wait-ms': { key: 'drainWaitMs', value: true },
+  '--client-header-timeout-ms': { key: 'clientHeaderTimeoutMs', value: true },
+  '--client-keepalive-timeout-ms': { key: 'clientKeepaliveTimeoutMs', value: true },
   '--upstream-connections': { key: 'upstreamConnections', value: true },
   '--selector-processes': { key: 'selectorProcesses', value: true },
 };
@@ -156,6 +162,8 @@ export function usage(): string {
     '  --heartbeat-ms N                      cluster view heartbeat interval; stale after 3 missed (default 5000)',
     '  --drain-ms N                          longest wait for in-flight requests on shutdown (default 10000)',
     '  --drain-wait-ms N                     on shutdown, /status/ready is 503 this long before ports close (default 0)',
+    '  --client-header-timeout-ms N          longest wait for a request head from its first byte; then 408 (default 60000)',
+    '  --client-keepalive-timeout-ms N       idle client keep-alive connections close after this (default 65000)',
     '  --upstream-connections N              most sockets per upstream origin (default 128)',
     '  --selector-processes N                most selector sandbox processes (default 8)',
     '',

@@ -1,8 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BalanceNode } from '../balance/algorithms/algorithm.js';
 import type { CompiledApi, CompiledNode, Snapshot } from '../snapshot/snapshot.js';
 import type { SelectorErrorKind } from '../selector/types.js';
 import type { GatewayErrorCode } from './errors.js';
+import type { ClientRequest } from './http/client-request.js';
+import type { ClientResponse } from './http/client-response.js';
 
 /** Why a try was retried on another node: connect failure, response-headers timeout, reset before the response, a listed status. */
 export type RetryReason = 'connect' | 'timeout' | 'reset' | 'status';
@@ -56,15 +57,15 @@ export class RequestContext {
   aborter: (() => void) | null = null;
 
   constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    readonly req: ClientRequest,
+    readonly res: ClientResponse,
     readonly snapshot: Snapshot,
     path: string,
     rawQuery: string,
     host: string,
     clientIp: string,
   ) {
-    this.method = req.method ?? 'GET';
+    this.method = req.method;
     this.path = path;
     this.rawQuery = rawQuery;
     this.host = host;

@@ -17,6 +17,13 @@ export const GATEWAY_ERRORS = {
   UPSTREAM_ERROR: { status: 502, message: 'The node closed the connection or sent an invalid response.' },
   NOT_READY: { status: 503, message: 'The gateway has not loaded its configuration yet.' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed while handling the request.' },
+  BAD_REQUEST: { status: 400, message: 'The request is not valid HTTP/1.1.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request head did not arrive in time.' },
+  URI_TOO_LONG: { status: 414, message: 'The request line is longer than the gateway accepts.' },
+  EXPECTATION_FAILED: { status: 417, message: 'The gateway supports no expectation but 100-continue.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request head is larger than the gateway accepts.' },
+  TRANSFER_CODING_UNSUPPORTED: { status: 501, message: 'The request uses a transfer coding other than chunked.' },
+  HTTP_VERSION_UNSUPPORTED: { status: 505, message: 'The gateway speaks HTTP/1.0 and HTTP/1.1 only.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A gateway error code. */

@@ -1,7 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { AccessLog } from './access-log.js';
+import type { ClientRequest } from './http/client-request.js';
+import type { ClientResponse } from './http/client-response.js';
+import { GatewayHttpServer, type ClientTimeouts } from './http/server.js';
 import type { ClientIpResolver } from './client-ip.js';
 import { RequestContext } from './context.js';
 import { ERROR_HEADER, errorBody, GATEWAY_ERRORS } from './errors.js';
@@ -25,29 +27,27 @@ export interface GatewayDeps {
 }
 
 /**
- * The data-plane HTTP server: a bare node:http server (no framework on the hot path) that runs the
- * lifecycle on the snapshot current when each request arrived.
+ * The data-plane HTTP server: the gateway's own HTTP/1.1 server (no framework on the hot path) that
+ * runs the lifecycle on the snapshot current when each request arrived.
  */
-export function createGatewayServer(deps: GatewayDeps): Server {
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+export function createGatewayServer(deps: GatewayDeps, timeouts: ClientTimeouts): GatewayHttpServer {
+  return new GatewayHttpServer(timeouts, (req, res) => {
     void handle(deps, req, res);
   });
-  server.headersTimeout = 60_000;
-  return server;
 }
 
-async function handle(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  // First, so the header is set whatever the gateway answers.
-  if (deps.draining()) res.setHeader('connection', 'close');
+async function handle(deps: GatewayDeps, req: ClientRequest, res: ClientResponse): Promise<void> {
+  // First, so it holds whatever the gateway answers.
+  if (deps.draining()) res.keepAlive = false;
   const snapshot = deps.holder.acquire();
   if (snapshot === null) {
     plainError(res, 'NOT_READY');
     return;
   }
-  const url = req.url ?? '/';
+  const url = req.url;
   const q = url.indexOf('?');
   const path = normalizePath(q < 0 ? url : url.slice(0, q));
-  const peer = req.socket.remoteAddress ?? '';
+  const peer = req.remoteAddress;
   const ctx = new RequestContext(
     req,
     res,
@@ -69,7 +69,7 @@ async function handle(deps: GatewayDeps, req: IncomingMessage, res: ServerRespon
   }
 }
 
-function plainError(res: ServerResponse, code: keyof typeof GATEWAY_ERRORS): void {
+function plainError(res: ClientResponse, code: keyof typeof GATEWAY_ERRORS): void {
   const body = errorBody(code);
   res.writeHead(GATEWAY_ERRORS[code].status, {
     'content-type': 'application/json',

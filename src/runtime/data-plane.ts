@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { GatewayHttpServer } from '../gateway/http/server.js';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Options } from '../config/options.js';
@@ -56,7 +56,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   holder.onServing((snapshot) => checker.follow(snapshot));
   Object.assign(refs, { holder, sandbox });
   const accessLog = options.accessLog ? AccessLog.of(log) : null;
-  let server: Server | null = null;
+  let server: GatewayHttpServer | null = null;
   let draining = false;
   let unwatch: (() => void) | null = null;
   const close = async () => {
@@ -87,7 +87,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       stats,
       metrics,
       draining: () => draining,
-    });
+    }, { headerTimeoutMs: options.clientHeaderTimeoutMs, keepAliveTimeoutMs: options.clientKeepaliveTimeoutMs });
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
     return { address, holder, sandbox, stats, metrics, health, close };
   } catch (err) {

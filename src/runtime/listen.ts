@@ -1,5 +1,4 @@
-import type { Server } from 'node:http';
-import { Server as NetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { flagOf, type Options } from '../config/options.js';
 
@@ -31,12 +30,18 @@ export async function listenFastify(app: FastifyInstance, host: string, port: nu
   return app.server.address() as AddressInfo;
 }
 
-/** Listens a node:http server; a bind failure becomes a StartupError naming the flag. */
+/** Listens a net server (the gateway port's); a bind failure becomes a StartupError naming the flag. */
 export function listenHttp(server: Server, host: string, port: number, key: keyof Options): Promise<AddressInfo> {
   return new Promise((resolvePromise, reject) => {
     server.once('error', (err) => reject(bindError(err, key, host, port)));
     server.listen({ host, port, backlog: 4096 }, () => resolvePromise(server.address() as AddressInfo));
   });
+}
+
+/** A server whose connections can be closed when idle or all at once (the gateway port's). */
+export interface DrainableServer extends Server {
+  closeIdleConnections(): void;
+  closeAllConnections(): void;
 }
 
 /**
@@ -52,7 +57,7 @@ export const IDLE_CLOSE_GRACE_MS = 2_000;
  * then, requests still arriving on open keep-alive connections are served (the caller marks their
  * responses `Connection: close`), and idle connections are closed only after IDLE_CLOSE_GRACE_MS.
  */
-export function closeHttp(server: Server, drainMs: number): Promise<void> {
+export function closeHttp(server: DrainableServer, drainMs: number): Promise<void> {
   return new Promise((done) => {
     const timer = setTimeout(() => server.closeAllConnections(), drainMs);
     let sweep: NodeJS.Timeout | undefined;
@@ -61,9 +66,9 @@ export function closeHttp(server: Server, drainMs: number): Promise<void> {
       server.closeIdleConnections();
       sweep = setInterval(() => server.closeIdleConnections(), 50);
     }, Math.min(IDLE_CLOSE_GRACE_MS, drainMs));
-    // net's close, not http's: since Node 19 http.Server#close also closes every idle connection at
-    // once, racing a client that is writing a request on one (it gets a reset, not an answer).
-    NetServer.prototype.close.call(server, () => {
+    // Only stops accepting: closing every idle connection at once would race a client that is
+    // writing a request on one (it would get a reset, not an answer).
+    server.close(() => {
       clearTimeout(timer);
       clearTimeout(grace);
       clearInterval(sweep);

@@ -154,6 +154,8 @@ export class UpstreamConnection implements ResponseSink {
     }
     this.phase = AWAITING_HEADERS;
     if (r.headersTimeout > 0) this.headersTimer.arm(r.headersTimeout);
+    // A body that failed before it was handed over emits nothing more: fail with its error now.
+    if (body !== null && !Buffer.isBuffer(body) && body.destroyed) this.fail(body.errored ?? upstreamError(UPSTREAM_ERRORS.socketClosed, 'request body destroyed'));
   }
 
   /** Ends the current request with `err` and closes the connection. */

@@ -17,6 +17,13 @@ export const GATEWAY_ERROR_WORDS: Record<string, string> = {
   UPSTREAM_ERROR: 'The node closed the connection or sent an invalid response.',
   NOT_READY: 'The gateway has not loaded its configuration yet.',
   INTERNAL_ERROR: 'The gateway failed while handling the request.',
+  BAD_REQUEST: 'The request is not valid HTTP/1.1.',
+  REQUEST_TIMEOUT: 'The request head did not arrive in time.',
+  URI_TOO_LONG: 'The request line is longer than the gateway accepts.',
+  EXPECTATION_FAILED: 'The gateway supports no expectation but 100-continue.',
+  HEADERS_TOO_LARGE: 'The request head is larger than the gateway accepts.',
+  TRANSFER_CODING_UNSUPPORTED: 'The request uses a transfer coding other than chunked.',
+  HTTP_VERSION_UNSUPPORTED: 'The gateway speaks HTTP/1.0 and HTTP/1.1 only.',
 };
 
 /** Selector failure kinds in words. */

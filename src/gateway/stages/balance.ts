@@ -166,7 +166,15 @@ function readBody(ctx: RequestContext, length: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const req = ctx.req;
+    const req = ctx.req.body;
+    if (req === null) {
+      resolve(Buffer.alloc(0));
+      return;
+    }
+    if (req.destroyed) {
+      reject(req.errored ?? new Error('request body destroyed'));
+      return;
+    }
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > length) req.destroy(new Error('body longer than its content-length'));

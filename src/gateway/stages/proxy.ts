@@ -3,6 +3,7 @@ import type { CompiledNode } from '../../snapshot/snapshot.js';
 import type { UpstreamHandler } from '../../upstream/types.js';
 import type { RequestContext, RetryReason } from '../context.js';
 import type { GatewayErrorCode } from '../errors.js';
+import { RequestParseError } from '../http/request-parser.js';
 import { hasBody } from './access.js';
 import { pickNext } from './balance.js';
 
@@ -37,7 +38,7 @@ const CONNECT_ERRORS = new Set([
 ]);
 
 /** A try's failure before response headers, by what it means for retries and passive health checks. */
-type TryFailure = 'connect' | 'timeout' | 'reset' | 'client' | 'deadline';
+type TryFailure = 'connect' | 'timeout' | 'reset' | 'client' | 'bad-body' | 'deadline';
 
 /**
  * Stage 4 — proxy: forwards the request to the picked node through its keep-alive pool, streaming
@@ -88,7 +89,7 @@ function attempt(ctx: RequestContext, exchange: Exchange): void {
       method: ctx.method,
       path: upstreamPath(ctx),
       headers: forwardHeaders(ctx, node),
-      body: ctx.body ?? (handler.streamed ? ctx.req : null),
+      body: ctx.body ?? (handler.streamed ? ctx.req.body : null),
       headersTimeout: api.timeouts.headersMs,
       bodyTimeout: api.timeouts.bodyMs,
     },
@@ -109,6 +110,7 @@ function retryNode(ctx: RequestContext, exchange: Exchange, streamed: boolean, r
 
 function failureKind(err: Error, code: string, ctx: RequestContext): TryFailure {
   if (ctx.res.destroyed || err.message === CLIENT_GONE) return 'client';
+  if (err instanceof RequestParseError) return 'bad-body';
   if (err.message === DEADLINE) return 'deadline';
   if (CONNECT_ERRORS.has(code)) return 'connect';
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
@@ -150,7 +152,7 @@ function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[] {
     out.push(name, raw[i + 1]!);
   }
   if (connectionTokens !== undefined) dropConnectionTokens(out, connectionTokens);
-  const peer = ctx.req.socket.remoteAddress ?? '';
+  const peer = ctx.req.remoteAddress;
   out.push(
     'host',
     node.target.origin.slice(node.target.origin.indexOf('//') + 2),
@@ -207,6 +209,13 @@ class ProxyHandler implements UpstreamHandler {
     const kind = failureKind(err, code, ctx);
     if (kind === 'client') {
       ctx.upstreamError = 'CLIENT_ABORTED';
+      done(false);
+      return;
+    }
+    if (kind === 'bad-body') {
+      // The client's streamed body turned out malformed: its fault, not the node's.
+      ctx.upstreamError = null;
+      ctx.fail((err as RequestParseError).code);
       done(false);
       return;
     }
@@ -279,7 +288,7 @@ class ProxyHandler implements UpstreamHandler {
       return;
     }
     // One close listener per request, always aborting the current try (a retry replaces the aborter).
-    if (!ctx.aborter) res.once('close', () => ctx.aborter?.());
+    if (!ctx.aborter) res.onClose(() => ctx.aborter?.());
     ctx.aborter = () => {
       if (!this.finished) this.abort?.(new Error(CLIENT_GONE));
     };
@@ -317,7 +326,7 @@ class ProxyHandler implements UpstreamHandler {
     const res = this.ctx.res;
     if (res.write(chunk)) return true;
     // Backpressure: the pool pauses the upstream until the client's socket drains.
-    res.once('drain', this.resume!);
+    res.onDrain(this.resume!);
     return false;
   }
 

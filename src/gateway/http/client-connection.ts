@@ -1,0 +1,250 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { errorBody, ERROR_HEADER, GATEWAY_ERRORS } from '../errors.js';
+import { ClientRequest, RequestBody, type BodySource } from './client-request.js';
+import { ClientResponse, dateHeader, type ResponseOwner } from './client-response.js';
+import { MAX_REQUEST_HEAD_BYTES, RequestParseError, RequestParser, type RequestHead, type RequestSink } from './request-parser.js';
+
+/** What a client connection needs from its server. */
+export interface ConnectionOwner {
+  /** Runs the gateway's lifecycle for one request. */
+  readonly handler: (req: ClientRequest, res: ClientResponse) => void;
+  readonly headerTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  /** True once the server is closing: answers then end their connection. */
+  readonly closing: boolean;
+  /** The connection is gone (the server forgets it). */
+  forget(conn: ClientConnection): void;
+}
+
+/** How long, after its last answer, a connection whose request body was not read keeps discarding it before it is cut. */
+const LINGER_MS = 2_000;
+
+const WAITING = 0; // for (the first byte of) a request head
+const READING = 1; // a head is arriving
+const ACTIVE = 2; // a request is being answered
+const CLOSING = 3; // the last answer is out; the socket is ending
+
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+/**
+ * One client connection on the gateway port: parses its requests one at a time (pipelined ones wait,
+ * buffered, until the answer before them is complete), hands each to the lifecycle with its
+ * response, sends `100 Continue` when the body is first read, answers a malformed request with its
+ * gateway error and closes, and enforces the head and keep-alive timeouts (the server's sweep calls
+ * `expire`).
+ */
+export class ClientConnection implements RequestSink, ResponseOwner, BodySource {
+  private readonly parser = new RequestParser(this);
+  readonly keepAliveSeconds: number;
+  private state = WAITING;
+  /** When the current wait (head or keep-alive) runs out (performance.now() ms); Infinity while answering. */
+  deadline: number;
+  private req: ClientRequest | null = null;
+  private res: ClientResponse | null = null;
+  private body: RequestBody | null = null;
+  private continueOwed = false;
+  /** Bytes of the next request(s), read while an answer was still in progress. */
+  private pending: Buffer | null = null;
+  private paused = false;
+  private readonly remoteAddress: string;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly owner: ConnectionOwner,
+  ) {
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.keepAliveSeconds = Math.max(1, Math.floor(owner.keepAliveTimeoutMs / 1000));
+    this.deadline = performance.now() + owner.headerTimeoutMs;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.res?.drained());
+    socket.on('error', () => {}); // a reset client: 'close' follows
+    socket.on('close', () => this.onClose());
+  }
+
+  /** Idle between requests: nothing of a next request read and no answer in progress. */
+  get idle(): boolean {
+    return this.state === WAITING && this.pending === null;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === CLOSING) return; // discarding what follows the last answer
+    if (this.pending !== null || (this.state === ACTIVE && this.parser.complete)) {
+      // The next request arrived before this answer is complete: keep it for later, bounded.
+      this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+      if (this.pending.length > MAX_REQUEST_HEAD_BYTES) this.pause();
+      return;
+    }
+    this.feed(chunk);
+  }
+
+  /** Parses `chunk`, starting as many (pipelined) requests as can start now. */
+  private feed(chunk: Buffer): void {
+    let rest = chunk;
+    try {
+      while (rest.length > 0) {
+        if (this.state === WAITING) {
+          this.state = READING;
+          this.deadline = performance.now() + this.owner.headerTimeoutMs;
+        }
+        const used = this.parser.execute(rest);
+        rest = used === rest.length ? EMPTY : rest.subarray(used);
+        if (this.state === READING && this.parser.idle) this.state = WAITING; // only empty lines so far
+        if (!this.parser.complete) continue;
+        if (this.state === ACTIVE) {
+          // Complete while its answer is still being made: what follows waits for the answer.
+          if (rest.length > 0) this.pending = rest;
+          return;
+        }
+        // The answer was already done (before the body had all arrived): next request.
+        if (this.state === CLOSING) return;
+        this.parser.next();
+        this.state = WAITING;
+        this.deadline = performance.now() + this.owner.keepAliveTimeoutMs;
+      }
+    } catch (err) {
+      if (!(err instanceof RequestParseError)) throw err;
+      this.reject(err);
+    }
+  }
+
+  onHead(head: RequestHead): void {
+    this.state = ACTIVE;
+    this.deadline = Infinity;
+    const hasBody = head.chunked || head.contentLength > 0;
+    const body = hasBody ? new RequestBody(this) : null;
+    this.body = body;
+    this.continueOwed = head.expectContinue;
+    const req = new ClientRequest(head, this.remoteAddress, body);
+    const res = new ClientResponse(this, head.minor, head.method === 'HEAD', head.keepAlive && !this.owner.closing);
+    this.req = req;
+    this.res = res;
+    this.owner.handler(req, res);
+  }
+
+  onBody(chunk: Buffer): void {
+    const body = this.body;
+    if (body === null || body.destroyed) return; // answered already: the rest of the body is dropped
+    if (!body.push(chunk)) this.pause();
+  }
+
+  onEnd(): void {
+    const body = this.body;
+    if (body !== null && !body.destroyed) body.push(null);
+  }
+
+  /** The body's consumer wants more. */
+  pull(): void {
+    if (this.continueOwed) {
+      this.continueOwed = false;
+      if (this.res !== null && !this.res.headersSent && !this.socket.destroyed) this.socket.write(CONTINUE, 'latin1');
+    }
+    if (this.paused && (this.pending === null || this.pending.length <= MAX_REQUEST_HEAD_BYTES)) this.resume();
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
+  canKeepAlive(): boolean {
+    // A body not yet read to its end would leave bytes on the connection that are not a request.
+    return this.parser.complete && !this.owner.closing;
+  }
+
+  responseDone(keepAlive: boolean): void {
+    const body = this.body;
+    this.req = null;
+    this.res = null;
+    this.body = null;
+    if (!keepAlive || !this.parser.complete) {
+      this.finish(body);
+      return;
+    }
+    this.parser.next();
+    this.state = WAITING;
+    this.deadline = performance.now() + this.owner.keepAliveTimeoutMs;
+    const pending = this.pending;
+    if (pending !== null) {
+      this.pending = null;
+      this.resume();
+      this.feed(pending);
+    } else this.resume();
+  }
+
+  /** The last answer is out: end the socket, discarding whatever the client still sends for a while. */
+  private finish(body: RequestBody | null): void {
+    this.state = CLOSING;
+    this.pending = null;
+    this.deadline = performance.now() + LINGER_MS;
+    if (body !== null && !body.readableEnded) body.destroy();
+    this.resume();
+    this.socket.end();
+  }
+
+  /** Answers a request the parser refused (or whose head timed out) with its gateway error, and closes. */
+  private reject(err: RequestParseError | HeadTimeout): void {
+    const res = this.res;
+    if (this.state === ACTIVE && res !== null) {
+      // The head was fine and its answer is being made; its body is not: the body fails with the
+      // parse error (the proxy answers it as the client's fault), and that answer is the connection's last.
+      this.body?.destroy(err as RequestParseError);
+      this.body = null;
+      res.keepAlive = false;
+      this.state = CLOSING;
+      this.socket.pause();
+      return;
+    }
+    const code = err.code;
+    const payload = errorBody(code);
+    if (!this.socket.destroyed) {
+      const status = GATEWAY_ERRORS[code].status;
+      this.socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${payload.length}\r\n${ERROR_HEADER}: ${code}\r\n${dateHeader()}connection: close\r\n\r\n`,
+        'latin1',
+      );
+      this.socket.write(payload);
+    }
+    this.finish(null);
+  }
+
+  /** Called by the server's sweep: the head or keep-alive wait ran out (`now` ≥ deadline). */
+  expire(): void {
+    if (this.state === READING) {
+      this.reject({ code: 'REQUEST_TIMEOUT', message: 'request head not complete in time' });
+      return;
+    }
+    this.socket.destroy(); // idle keep-alive, a silent new connection, or a lingering close
+  }
+
+  /** Closes the connection now (server shutdown). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    this.deadline = Infinity;
+    const body = this.body;
+    if (body !== null && !body.readableEnded && !body.destroyed) {
+      body.destroy(Object.assign(new Error('client went away'), { code: 'ECONNRESET' }));
+    }
+    this.res?.closed();
+    this.owner.forget(this);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A head that did not arrive in time, answered like a parse error. */
+interface HeadTimeout {
+  code: 'REQUEST_TIMEOUT';
+  message: string;
+}

@@ -1,0 +1,333 @@
+/** Longest request head (request line and headers, with their line ends) a client may send. */
+export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
+/** Longest request line (without its CRLF). */
+export const MAX_REQUEST_LINE_BYTES = 8 * 1024;
+/** Longest chunk-size line of a chunked body. */
+const MAX_CHUNK_LINE_BYTES = 4 * 1024;
+
+/** What the head of one request says: its target, headers, framing and the connection's fate. */
+export interface RequestHead {
+  /** A token, as sent. */
+  method: string;
+  /** The request target as sent (origin-form `/a?b`, absolute-form, authority-form or `*`). */
+  url: string;
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  minor: number;
+  /** Flat `[name, value, …]` in the client's order and case, values without surrounding whitespace. */
+  rawHeaders: string[];
+  /** Lower-cased names; a repeated header's values joined with `, ` (`cookie` with `; `). */
+  headers: Record<string, string>;
+  /** The connection may carry another request after this one. */
+  keepAlive: boolean;
+  /** The body's length: 0 without a body, -1 when chunked. */
+  contentLength: number;
+  chunked: boolean;
+  /** The client waits for `100 Continue` before it sends the body. */
+  expectContinue: boolean;
+}
+
+/** Where the parser reports one request. */
+export interface RequestSink {
+  onHead(head: RequestHead): void;
+  /** Body bytes, transfer coding removed; never empty; slices of the input, never copies. */
+  onBody(chunk: Buffer): void;
+  /** The message is complete. */
+  onEnd(): void;
+}
+
+/** The gateway error a malformed request is answered with (all are in the gateway's error table). */
+export type RequestErrorCode =
+  | 'BAD_REQUEST'
+  | 'URI_TOO_LONG'
+  | 'HEADERS_TOO_LARGE'
+  | 'EXPECTATION_FAILED'
+  | 'TRANSFER_CODING_UNSUPPORTED'
+  | 'HTTP_VERSION_UNSUPPORTED';
+
+/** A request the gateway will not handle; the connection answers with `code` and closes. */
+export class RequestParseError extends Error {
+  constructor(
+    readonly code: RequestErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const HEAD = 0;
+const LENGTH = 1;
+const CHUNK_SIZE = 2;
+const CHUNK_DATA = 3;
+const CHUNK_END = 4;
+const TRAILERS = 5;
+const DONE = 6;
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const VERSION = /^HTTP\/(\d)\.(\d)$/;
+// Control characters other than HTAB may not appear in a head; CR and LF only together, as a line end.
+const BAD_HEAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
+// A request target: visible characters only (no space, no control character, no DEL).
+const BAD_TARGET_CHAR = /[\x00-\x20\x7f]/;
+const HEX = /^[0-9a-fA-F]{1,12}$/;
+const DIGITS = /^\d{1,15}$/;
+
+function bad(message: string): RequestParseError {
+  return new RequestParseError('BAD_REQUEST', message);
+}
+
+/**
+ * An incremental HTTP/1.1 request parser (RFC 9112). It is strict wherever leniency would let a
+ * client smuggle a second request past the gateway or confuse a node: only CRLF line ends, no
+ * obsolete line folding, no control characters, exactly one Host on HTTP/1.1, one Content-Length of
+ * digits only, never both Content-Length and Transfer-Encoding, and `chunked` as the only transfer
+ * coding. It parses one message at a time: after `onEnd` it consumes nothing until `next()`, so
+ * pipelined requests wait their turn.
+ */
+export class RequestParser {
+  private state = HEAD;
+  private remaining = 0;
+  /** Unfinished head, or unfinished chunk-size / trailer line. */
+  private partial: Buffer | null = null;
+  private line = '';
+  private trailerBytes = 0;
+  private started = false;
+
+  constructor(private readonly sink: RequestSink) {}
+
+  /** True after `onEnd`, until `next()`. */
+  get complete(): boolean {
+    return this.state === DONE;
+  }
+
+  /** True while no byte of a (next) request has been read. */
+  get idle(): boolean {
+    return this.state === HEAD && !this.started;
+  }
+
+  /** Prepares for the next request on the connection. */
+  next(): void {
+    this.state = HEAD;
+    this.partial = null;
+    this.line = '';
+    this.trailerBytes = 0;
+    this.started = false;
+  }
+
+  /**
+   * Feeds bytes read from the connection and returns how many it consumed: all of them, or fewer
+   * when the request completed (the rest belongs to the next one). Throws a RequestParseError.
+   */
+  execute(input: Buffer): number {
+    let buf = input;
+    let off = 0;
+    let shift = 0; // bytes of an earlier read prepended to `buf`
+    while (off < buf.length) {
+      switch (this.state) {
+        case HEAD: {
+          if (this.partial !== null) {
+            shift = this.partial.length;
+            buf = Buffer.concat([this.partial, input]);
+            this.partial = null;
+          }
+          // Empty lines before a request line are ignored (RFC 9112 §2.2).
+          while (!this.started && buf[off] === 13 && buf[off + 1] === 10) off += 2;
+          if (off === buf.length) return input.length;
+          if (!this.started && buf[off] === 13 && off + 1 === buf.length) {
+            this.partial = buf.subarray(off);
+            return input.length;
+          }
+          this.started = true;
+          const end = buf.indexOf(CRLFCRLF, Math.max(off, shift - 3));
+          if (end < 0) {
+            this.headTooLong(buf, off, Math.max(off, shift - 1));
+            this.partial = buf.subarray(off);
+            return input.length;
+          }
+          if (end + 4 - off > MAX_REQUEST_HEAD_BYTES) this.headTooLong(buf, off, buf.length);
+          this.head(buf.toString('latin1', off, end));
+          off = end + 4;
+          break;
+        }
+        case LENGTH:
+        case CHUNK_DATA: {
+          const n = Math.min(this.remaining, buf.length - off);
+          const chunk = buf.subarray(off, off + n);
+          off += n;
+          this.remaining -= n;
+          if (this.remaining === 0) this.state = this.state === LENGTH ? DONE : CHUNK_END;
+          this.sink.onBody(chunk);
+          break;
+        }
+        case CHUNK_SIZE:
+        case CHUNK_END:
+        case TRAILERS: {
+          const nl = buf.indexOf(10, off);
+          if (nl < 0) {
+            this.line += buf.toString('latin1', off, buf.length);
+            this.lineTooLong();
+            return input.length;
+          }
+          const line = this.line + buf.toString('latin1', off, nl);
+          this.line = '';
+          off = nl + 1;
+          if (!line.endsWith('\r')) throw bad('line not ended by CRLF');
+          this.lineDone(line.slice(0, -1));
+          break;
+        }
+        default:
+          return off - shift; // DONE: the rest is the next request's
+      }
+      if (this.state === DONE) {
+        this.sink.onEnd();
+        return off - shift;
+      }
+    }
+    return off - shift;
+  }
+
+  /** An unfinished head (from `off`) that is already too long, or that cannot become valid (new bytes from `from`). */
+  private headTooLong(buf: Buffer, off: number, from: number): void {
+    if (from > off && buf[from] === 10) from--; // start at the CR of a CRLF, not between them
+    const lineEnd = buf.indexOf(10, off);
+    const lineLength = (lineEnd < 0 ? buf.length : lineEnd - 1) - off;
+    if (lineLength > MAX_REQUEST_LINE_BYTES) throw new RequestParseError('URI_TOO_LONG', 'request line too long');
+    if (buf.length - off > MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'request head too large');
+    // A bare LF would never end the head: fail now rather than at the headers timeout.
+    if (from < buf.length && BAD_HEAD_CHAR.test(buf.toString('latin1', from, buf.length - (buf[buf.length - 1] === 13 ? 1 : 0)))) {
+      throw bad('control character or bare line feed in the request head');
+    }
+  }
+
+  private lineTooLong(): void {
+    if (this.state === TRAILERS) {
+      if (this.trailerBytes + this.line.length > MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'trailer section too large');
+    } else if (this.line.length > MAX_CHUNK_LINE_BYTES) throw bad('chunk line too long');
+  }
+
+  private lineDone(line: string): void {
+    if (this.state === CHUNK_SIZE) {
+      if (line.length > MAX_CHUNK_LINE_BYTES || BAD_HEAD_CHAR.test(line)) throw bad('invalid chunk line');
+      const semi = line.indexOf(';');
+      const size = semi < 0 ? line : line.slice(0, semi).trimEnd();
+      if (!HEX.test(size)) throw bad('invalid chunk size');
+      this.remaining = parseInt(size, 16);
+      this.state = this.remaining === 0 ? TRAILERS : CHUNK_DATA;
+    } else if (this.state === CHUNK_END) {
+      if (line !== '') throw bad('chunk data not followed by CRLF');
+      this.state = CHUNK_SIZE;
+    } else {
+      // TRAILERS: dropped (the gateway forwards none), but bounded and checked.
+      if (line === '') {
+        this.state = DONE;
+        return;
+      }
+      this.trailerBytes += line.length + 2;
+      if (this.trailerBytes > MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'trailer section too large');
+      const colon = line.indexOf(':');
+      if (colon <= 0 || !TOKEN.test(line.slice(0, colon)) || BAD_HEAD_CHAR.test(line)) throw bad('invalid trailer field');
+    }
+  }
+
+  private head(text: string): void {
+    if (BAD_HEAD_CHAR.test(text)) throw bad('control character or bare line end in the request head');
+    const lines = text.split('\r\n');
+    const requestLine = lines[0]!;
+    if (requestLine.length > MAX_REQUEST_LINE_BYTES) throw new RequestParseError('URI_TOO_LONG', 'request line too long');
+    const sp1 = requestLine.indexOf(' ');
+    const sp2 = requestLine.indexOf(' ', sp1 + 1);
+    if (sp1 <= 0 || sp2 < 0 || sp2 === sp1 + 1 || requestLine.indexOf(' ', sp2 + 1) >= 0) throw bad('invalid request line');
+    const method = requestLine.slice(0, sp1);
+    const url = requestLine.slice(sp1 + 1, sp2);
+    if (!TOKEN.test(method)) throw bad('invalid method');
+    if (BAD_TARGET_CHAR.test(url)) throw bad('invalid request target');
+    const version = VERSION.exec(requestLine.slice(sp2 + 1));
+    if (version === null) throw bad('invalid HTTP version');
+    if (version[1] !== '1' || (version[2] !== '0' && version[2] !== '1')) {
+      throw new RequestParseError('HTTP_VERSION_UNSUPPORTED', `HTTP/${version[1]}.${version[2]} is not supported`);
+    }
+    const minor = version[2] === '1' ? 1 : 0;
+
+    const rawHeaders: string[] = [];
+    const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+    let hosts = 0;
+    let contentLength = -1;
+    let transferEncoding: string | null = null;
+    let connection = '';
+    let expect: string | null = null;
+    for (let i = 1; i < lines.length; i++) {
+      const l = lines[i]!;
+      const colon = l.indexOf(':');
+      if (colon <= 0) throw bad('invalid header line');
+      const name = l.slice(0, colon);
+      if (!TOKEN.test(name)) throw bad('invalid header name');
+      const value = l.slice(colon + 1).trim();
+      rawHeaders.push(name, value);
+      const lower = name.toLowerCase();
+      const prior = headers[lower];
+      headers[lower] = prior === undefined ? value : `${prior}${lower === 'cookie' ? '; ' : ', '}${value}`;
+      switch (lower) {
+        case 'host':
+          hosts++;
+          break;
+        case 'content-length':
+          if (contentLength >= 0) throw bad('repeated content-length');
+          if (!DIGITS.test(value)) throw bad('invalid content-length');
+          contentLength = Number(value);
+          break;
+        case 'transfer-encoding':
+          transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
+          break;
+        case 'connection':
+          connection = connection === '' ? value : `${connection}, ${value}`;
+          break;
+        case 'expect':
+          expect = expect === null ? value : `${expect}, ${value}`;
+          break;
+      }
+    }
+    if (hosts > 1 || (hosts === 0 && minor === 1)) throw bad(hosts > 1 ? 'repeated host' : 'missing host');
+    let chunked = false;
+    if (transferEncoding !== null) {
+      if (contentLength >= 0) throw bad('both content-length and transfer-encoding');
+      if (minor === 0) throw bad('transfer-encoding on HTTP/1.0');
+      if (transferEncoding.toLowerCase() !== 'chunked') {
+        throw new RequestParseError('TRANSFER_CODING_UNSUPPORTED', 'chunked is the only transfer coding supported');
+      }
+      chunked = true;
+    }
+    const hasBody = chunked || contentLength > 0;
+    let expectContinue = false;
+    if (expect !== null) {
+      if (expect.toLowerCase() !== '100-continue') throw new RequestParseError('EXPECTATION_FAILED', 'unsupported expectation');
+      expectContinue = hasBody && minor === 1;
+    }
+    let keepAlive = minor === 1;
+    if (connection !== '') {
+      for (const token of connection.toLowerCase().split(',')) {
+        const t = token.trim();
+        if (t === 'close') {
+          keepAlive = false;
+          break;
+        }
+        if (t === 'keep-alive') keepAlive = true;
+      }
+    }
+    if (chunked) this.state = CHUNK_SIZE;
+    else if (contentLength > 0) {
+      this.remaining = contentLength;
+      this.state = LENGTH;
+    } else this.state = DONE;
+    this.sink.onHead({
+      method,
+      url,
+      minor,
+      rawHeaders,
+      headers,
+      keepAlive,
+      contentLength: chunked ? -1 : Math.max(contentLength, 0),
+      chunked,
+      expectContinue,
+    });
+  }
+}

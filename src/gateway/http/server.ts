@@ -1,0 +1,80 @@
+import { Server as NetServer, type Socket } from 'node:net';
+import { ClientConnection, type ConnectionOwner } from './client-connection.js';
+import type { ClientRequest } from './client-request.js';
+import type { ClientResponse } from './client-response.js';
+
+/** Timeouts of the client side. */
+export interface ClientTimeouts {
+  /** Longest time from a request's first byte (or a new connection) to the end of its head, ms. */
+  headerTimeoutMs: number;
+  /** Longest idle time of a keep-alive connection between two requests, ms. */
+  keepAliveTimeoutMs: number;
+}
+
+/**
+ * The gateway port's HTTP/1.1 server: a net.Server whose connections are ClientConnections (the
+ * gateway's own request parser and response writer, in place of node:http's). Timeouts are checked
+ * by one sweep over the connections rather than a timer per request; `closeIdleConnections` and
+ * `closeAllConnections` serve the graceful drain as node:http's do.
+ */
+export class GatewayHttpServer extends NetServer implements ConnectionOwner {
+  readonly headerTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  /** True once `close` was called: every answer from then on ends its connection. */
+  closing = false;
+  private readonly clients = new Set<ClientConnection>();
+  private sweep: NodeJS.Timeout | null = null;
+
+  constructor(
+    timeouts: ClientTimeouts,
+    readonly handler: (req: ClientRequest, res: ClientResponse) => void,
+  ) {
+    super({ noDelay: true });
+    this.headerTimeoutMs = timeouts.headerTimeoutMs;
+    this.keepAliveTimeoutMs = timeouts.keepAliveTimeoutMs;
+    this.on('connection', (socket: Socket) => this.clients.add(new ClientConnection(socket, this)));
+    this.on('listening', () => this.startSweep());
+    this.on('close', () => this.stopSweep());
+  }
+
+  /** Stops accepting; connections stay until their answers end them (see closeIdleConnections). */
+  override close(callback?: (err?: Error) => void): this {
+    this.closing = true;
+    return super.close(callback);
+  }
+
+  forget(conn: ClientConnection): void {
+    this.clients.delete(conn);
+  }
+
+  /** Closes every connection that has no request in progress. */
+  closeIdleConnections(): void {
+    for (const conn of this.clients) if (conn.idle) conn.destroy();
+  }
+
+  /** Closes every connection. */
+  closeAllConnections(): void {
+    for (const conn of this.clients) conn.destroy();
+  }
+
+  /** Open client connections. */
+  get connectionCount(): number {
+    return this.clients.size;
+  }
+
+  private startSweep(): void {
+    if (this.sweep !== null) return;
+    // A quarter of the shortest timeout, at most a second: deadlines are honoured within that.
+    const every = Math.min(1_000, Math.max(10, Math.floor(Math.min(this.headerTimeoutMs, this.keepAliveTimeoutMs) / 4)));
+    this.sweep = setInterval(() => {
+      const now = performance.now();
+      for (const conn of this.clients) if (now >= conn.deadline) conn.expire();
+    }, every);
+    this.sweep.unref();
+  }
+
+  private stopSweep(): void {
+    if (this.sweep !== null) clearInterval(this.sweep);
+    this.sweep = null;
+  }
+}
