@@ -200,7 +200,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
       this.body = null;
       res.keepAlive = false;
       this.state = CLOSING;
-      this.socket.pause();
+      this.pause();
       return;
     }
     const code = err.code;
