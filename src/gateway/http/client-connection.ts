@@ -44,6 +44,8 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
   private res: ClientResponse | null = null;
   private body: RequestBody | null = null;
   private continueOwed = false;
+  /** A head was parsed and its lifecycle is still to start (right after the parser returns). */
+  private unstarted = false;
   /** Bytes of the next request(s), read while an answer was still in progress. */
   private pending: Buffer | null = null;
   private paused = false;
@@ -90,18 +92,18 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
         }
         const used = this.parser.execute(rest);
         rest = used === rest.length ? EMPTY : rest.subarray(used);
-        if (this.state === READING && this.parser.idle) this.state = WAITING; // only empty lines so far
-        if (!this.parser.complete) continue;
-        if (this.state === ACTIVE) {
-          // Complete while its answer is still being made: what follows waits for the answer.
-          if (rest.length > 0) this.pending = rest;
-          return;
+        // The lifecycle starts once the parser has returned: an answer it makes at once (a 404)
+        // may then move this connection on to the next request without re-entering the parser.
+        if (this.unstarted) {
+          this.unstarted = false;
+          this.owner.handler(this.req!, this.res!);
         }
-        // The answer was already done (before the body had all arrived): next request.
+        if (this.state === READING && this.parser.idle) this.state = WAITING; // only empty lines so far
         if (this.state === CLOSING) return;
-        this.parser.next();
-        this.state = WAITING;
-        this.deadline = performance.now() + this.owner.keepAliveTimeoutMs;
+        if (!this.parser.complete) continue; // more of this request, or the next one after an answer made at once
+        // Complete while its answer is still being made: what follows waits for the answer.
+        if (rest.length > 0) this.pending = rest;
+        return;
       }
     } catch (err) {
       if (!(err instanceof RequestParseError)) throw err;
@@ -120,7 +122,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     const res = new ClientResponse(this, head.minor, head.method === 'HEAD', head.keepAlive && !this.owner.closing);
     this.req = req;
     this.res = res;
-    this.owner.handler(req, res);
+    this.unstarted = true;
   }
 
   onBody(chunk: Buffer): void {
@@ -193,7 +195,13 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
   /** Answers a request the parser refused (or whose head timed out) with its gateway error, and closes. */
   private reject(err: RequestParseError | HeadTimeout): void {
     const res = this.res;
-    if (this.state === ACTIVE && res !== null) {
+    if (this.unstarted) {
+      // The body failed in the read that brought its head: no lifecycle has seen this request.
+      this.unstarted = false;
+      this.req = null;
+      this.res = null;
+      this.body = null;
+    } else if (this.state === ACTIVE && res !== null) {
       // The head was fine and its answer is being made; its body is not: the body fails with the
       // parse error (the proxy answers it as the client's fault), and that answer is the connection's last.
       this.body?.destroy(err as RequestParseError);

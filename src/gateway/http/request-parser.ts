@@ -249,7 +249,8 @@ export class RequestParser {
     const minor = version[2] === '1' ? 1 : 0;
 
     const rawHeaders: string[] = [];
-    const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+    // A plain object (a prototype-less one would be a slow dictionary); `__proto__` stays in rawHeaders only.
+    const headers: Record<string, string> = {};
     let hosts = 0;
     let contentLength = -1;
     let transferEncoding: string | null = null;
@@ -264,7 +265,8 @@ export class RequestParser {
       const value = l.slice(colon + 1).trim();
       rawHeaders.push(name, value);
       const lower = name.toLowerCase();
-      const prior = headers[lower];
+      if (lower === '__proto__') continue;
+      const prior = Object.hasOwn(headers, lower) ? headers[lower] : undefined;
       headers[lower] = prior === undefined ? value : `${prior}${lower === 'cookie' ? '; ' : ', '}${value}`;
       switch (lower) {
         case 'host':

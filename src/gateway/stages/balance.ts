@@ -95,7 +95,7 @@ export function hashKeyOf(
 ): string {
   let value: string | undefined;
   if (on.source === 'header') {
-    const raw = headers[on.name];
+    const raw = Object.hasOwn(headers, on.name) ? headers[on.name] : undefined;
     value = Array.isArray(raw) ? raw.join(', ') : raw;
   } else if (on.source === 'query') value = query(on.name);
   else {
