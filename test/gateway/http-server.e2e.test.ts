@@ -392,6 +392,10 @@ function echoBody(res: WireResponse): string {
   return Buffer.from(echoOf(res).body, 'base64').toString('latin1');
 }
 
+/** What the big upstream answers, in one write (and how many requests it got). */
+const BIG_BODY = Buffer.alloc(16 * 1024, 'x');
+let bigCount = 0;
+
 /** What the chunky upstream sends, in two writes, without Content-Length. */
 const CHUNKY_PARTS = ['first part, ', 'second part'] as const;
 
@@ -430,6 +434,13 @@ beforeAll(async () => {
     setTimeout(() => res.writeHead(200, { 'content-length': 4, 'x-node': 'slow' }).end('slow'), 200);
   });
   await addNode(t, slow, { name: 'slow', url: slowUrl });
+
+  const big = await createApi(t, { name: 'big', path: '/big/*', algorithm: 'round_robin' });
+  const bigUrl = await rawUpstream((_req, res) => {
+    bigCount++;
+    res.writeHead(200, { 'content-length': BIG_BODY.length, 'x-node': 'big' }).end(BIG_BODY);
+  });
+  await addNode(t, big, { name: 'big', url: bigUrl });
 
   const small = await createApi(t, { name: 'small', path: '/small', algorithm: 'round_robin', methods: ['POST'], maxBodyBytes: 10 });
   await addNode(t, small, up('b'));
@@ -546,6 +557,36 @@ describe('pipelining', () => {
     expect(responses.map((r) => r.headers['x-node'])).toEqual(['b', 'a', 'c']);
     expect([up('b').last!.url, up('a').last!.url, up('c').last!.url]).toEqual(['/b/p?i=1', '/a/p?i=2', '/c/p?i=3']);
     expect(await c.waitClosed(200)).toBe(false);
+  });
+
+  it('a client that pipelines without reading gets no further answers made until it reads (no unbounded buffering)', async () => {
+    const before = bigCount;
+    // Answers the gateway writes in one go (no backpressure inside one answer), 48 MiB in all: far
+    // more than the kernel's socket buffers hold.
+    const sent = 3000;
+    const socket = connect({ host: '127.0.0.1', port });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.pause(); // reads nothing for now
+    socket.write(Array.from({ length: sent }, (_, i) => get(`/big/${i}`)).join(''));
+    await sleep(1000);
+    const whileUnread = bigCount - before;
+    // The kernel's socket buffers hold some answers; the rest wait for the client to read.
+    expect(whileUnread).toBeGreaterThan(0);
+    expect(whileUnread).toBeLessThan(sent / 2);
+    let seen = 0;
+    let tail = '';
+    const all = new Promise<void>((resolve) => {
+      socket.on('data', (chunk: Buffer) => {
+        const text = tail + chunk.toString('latin1');
+        seen += text.split('HTTP/1.1 200 OK\r\n').length - 1;
+        tail = text.slice(-20);
+        if (seen === sent) resolve();
+      });
+    });
+    socket.resume();
+    await all;
+    expect(bigCount - before).toBe(sent);
+    socket.destroy();
   });
 
   it('a slow first answer still comes before a fast second one', async () => {

@@ -46,6 +46,8 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
   private continueOwed = false;
   /** A head was parsed and its lifecycle is still to start (right after the parser returns). */
   private unstarted = false;
+  /** The last answer is not yet flushed to the client: the next request waits for 'drain'. */
+  private stalled = false;
   /** Bytes of the next request(s), read while an answer was still in progress. */
   private pending: Buffer | null = null;
   private paused = false;
@@ -60,19 +62,19 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     this.deadline = performance.now() + owner.headerTimeoutMs;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.res?.drained());
+    socket.on('drain', () => this.onDrain());
     socket.on('error', () => {}); // a reset client: 'close' follows
     socket.on('close', () => this.onClose());
   }
 
   /** Idle between requests: nothing of a next request read and no answer in progress. */
   get idle(): boolean {
-    return this.state === WAITING && this.pending === null;
+    return this.state === WAITING && this.pending === null && !this.stalled;
   }
 
   private onData(chunk: Buffer): void {
     if (this.state === CLOSING) return; // discarding what follows the last answer
-    if (this.pending !== null || (this.state === ACTIVE && this.parser.complete)) {
+    if (this.pending !== null || this.stalled || (this.state === ACTIVE && this.parser.complete)) {
       // The next request arrived before this answer is complete: keep it for later, bounded.
       this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
       if (this.pending.length > MAX_REQUEST_HEAD_BYTES) this.pause();
@@ -174,12 +176,33 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     this.parser.next();
     this.state = WAITING;
     this.deadline = performance.now() + this.owner.keepAliveTimeoutMs;
+    if (this.socket.writableNeedDrain) {
+      // A client that sends requests faster than it reads the answers: the next request waits
+      // (buffered, bounded) until its socket has drained, so unread answers cannot pile up here.
+      this.stalled = true;
+      if (this.pending !== null) this.pause();
+      return;
+    }
+    this.next();
+  }
+
+  /** Starts on the request(s) read while the last answer was being made, or reads on. */
+  private next(): void {
     const pending = this.pending;
     if (pending !== null) {
       this.pending = null;
       this.resume();
       this.feed(pending);
     } else this.resume();
+  }
+
+  private onDrain(): void {
+    if (this.stalled) {
+      this.stalled = false;
+      if (this.state === WAITING) this.next();
+      return;
+    }
+    this.res?.drained();
   }
 
   /** The last answer is out: end the socket, discarding whatever the client still sends for a while. */
