@@ -102,6 +102,11 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
         }
         if (this.state === READING && this.parser.idle) this.state = WAITING; // only empty lines so far
         if (this.state === CLOSING) return;
+        if (this.stalled) {
+          // An answer made at once did not flush: the rest waits for the client to read.
+          if (rest.length > 0) this.pending = rest;
+          return;
+        }
         if (!this.parser.complete) continue; // more of this request, or the next one after an answer made at once
         // Complete while its answer is still being made: what follows waits for the answer.
         if (rest.length > 0) this.pending = rest;
