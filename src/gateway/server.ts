@@ -31,9 +31,13 @@ export interface GatewayDeps {
  * runs the lifecycle on the snapshot current when each request arrived.
  */
 export function createGatewayServer(deps: GatewayDeps, timeouts: ClientTimeouts): GatewayHttpServer {
-  return new GatewayHttpServer(timeouts, (req, res) => {
-    void handle(deps, req, res);
-  });
+  return new GatewayHttpServer(
+    timeouts,
+    (req, res) => {
+      void handle(deps, req, res);
+    },
+    (code) => deps.metrics.traffic.rejected(code),
+  );
 }
 
 async function handle(deps: GatewayDeps, req: ClientRequest, res: ClientResponse): Promise<void> {

@@ -119,6 +119,12 @@ export class Traffic {
     }
   }
 
+  /** Counts a request refused at the HTTP layer, before any API (a malformed request, a head timeout). */
+  rejected(code: GatewayErrorCode): void {
+    countRequest(this.noneNode, GATEWAY_ERRORS[code].status, 0, 0);
+    this.none.errors[CODE_INDEX.get(code)!]!++;
+  }
+
   /** Counts a selector version put in quarantine (reported by the sandbox, not by a request). */
   quarantined(apiId: string, snapshot: Snapshot | null): void {
     const api = snapshot?.apis.get(apiId);

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addNode, createApi, setSelector } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
@@ -185,6 +186,26 @@ describe('GET /metrics', () => {
     m = await metrics();
     expect(m.has('isogate_requests_total', { api: 'gone' })).toBe(false);
     expect(m.has('isogate_request_duration_seconds_count', { api: 'gone' })).toBe(false);
+  });
+
+  it('counts requests refused at the HTTP layer as gateway errors, with no API', async () => {
+    const before = await metrics();
+    const refused = (bytes: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: t.app.gateway!.port }, () => socket.end(bytes));
+        let answer = '';
+        socket.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    expect(await refused('GET / HTTP/1.1\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /); // no Host
+    expect(await refused('GET / HTTP/2.0\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 505 /);
+    const m = await metrics();
+    const delta = (name: string, labels: Record<string, string>) => m.sum(name, labels) - before.sum(name, labels);
+    expect(delta('isogate_gateway_errors_total', { api: '', code: 'BAD_REQUEST' })).toBe(1);
+    expect(delta('isogate_gateway_errors_total', { api: '', code: 'HTTP_VERSION_UNSUPPORTED' })).toBe(1);
+    expect(delta('isogate_requests_total', { api: '', node: '', class: '4xx' })).toBe(1);
+    expect(delta('isogate_requests_total', { api: '', node: '', class: '5xx' })).toBe(1);
   });
 
   it('includes the process metrics and one gateway process', async () => {

@@ -15,6 +15,8 @@ export interface ConnectionOwner {
   readonly closing: boolean;
   /** The connection is gone (the server forgets it). */
   forget(conn: ClientConnection): void;
+  /** A request was refused before any API saw it (for the metrics). */
+  rejected(code: RejectCode): void;
 }
 
 /** How long, after its last answer, a connection whose request body was not read keeps discarding it before it is cut. */
@@ -240,6 +242,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
       return;
     }
     const code = err.code;
+    this.owner.rejected(code);
     const payload = errorBody(code);
     if (!this.socket.destroyed) {
       const status = GATEWAY_ERRORS[code].status;
@@ -278,6 +281,9 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The gateway errors a connection answers by itself, before any API sees the request. */
+export type RejectCode = RequestParseError['code'] | HeadTimeout['code'];
 
 /** A head that did not arrive in time, answered like a parse error. */
 interface HeadTimeout {

@@ -1,5 +1,5 @@
 import { Server as NetServer, type Socket } from 'node:net';
-import { ClientConnection, type ConnectionOwner } from './client-connection.js';
+import { ClientConnection, type ConnectionOwner, type RejectCode } from './client-connection.js';
 import type { ClientRequest } from './client-request.js';
 import type { ClientResponse } from './client-response.js';
 
@@ -28,6 +28,8 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
   constructor(
     timeouts: ClientTimeouts,
     readonly handler: (req: ClientRequest, res: ClientResponse) => void,
+    /** Hears of every request refused at the HTTP layer (malformed, too large, head timeout). */
+    readonly rejected: (code: RejectCode) => void = () => {},
   ) {
     super({ noDelay: true });
     this.headerTimeoutMs = timeouts.headerTimeoutMs;
