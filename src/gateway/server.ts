@@ -40,6 +40,8 @@ export function createGatewayServer(deps: GatewayDeps, timeouts: ClientTimeouts)
   );
 }
 
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)/i;
+
 async function handle(deps: GatewayDeps, req: ClientRequest, res: ClientResponse): Promise<void> {
   // First, so it holds whatever the gateway answers.
   if (deps.draining()) res.keepAlive = false;
@@ -48,7 +50,16 @@ async function handle(deps: GatewayDeps, req: ClientRequest, res: ClientResponse
     plainError(res, 'NOT_READY');
     return;
   }
-  const url = req.url;
+  let url = req.url;
+  let host = req.headers.host;
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    // Absolute-form (RFC 9112 §3.2.2): the target's authority is the host, whatever Host says.
+    const abs = ABSOLUTE_FORM.exec(url);
+    if (abs !== null) {
+      host = abs[1]!.slice(abs[1]!.lastIndexOf('@') + 1);
+      url = abs[2]!.charCodeAt(0) === 47 ? abs[2]! : `/${abs[2]!}`;
+    }
+  }
   const q = url.indexOf('?');
   const path = normalizePath(q < 0 ? url : url.slice(0, q));
   const peer = req.remoteAddress;
@@ -58,7 +69,7 @@ async function handle(deps: GatewayDeps, req: ClientRequest, res: ClientResponse
     snapshot,
     path ?? '/',
     q < 0 ? '' : url.slice(q + 1),
-    hostOf(req.headers.host),
+    hostOf(host),
     deps.clientIp(peer, req.headers['x-forwarded-for']),
   );
   try {

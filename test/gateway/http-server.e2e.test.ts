@@ -539,6 +539,15 @@ describe('request heads', () => {
     expect(up('a').last!.headers['x-some-header']).toBe('1');
   });
 
+  it('an absolute-form target is routed by its own host and path (RFC 9112 §3.2.2)', async () => {
+    const c = await RawClient.connect(port);
+    c.write('GET http://isogate.test/b/absolute?q=1 HTTP/1.1\r\nHost: ignored.test\r\n\r\n');
+    const [res] = await c.read(1);
+    expect(res!.status, res!.text).toBe(200);
+    expect(res!.headers['x-node']).toBe('b');
+    expect(up('b').last!.url).toBe('/b/absolute?q=1');
+  });
+
   it('empty lines before a request line are skipped', async () => {
     const c = await RawClient.connect(port);
     c.write(`\r\n\r\n${get('/b/after-empty-lines')}`);
