@@ -1005,6 +1005,21 @@ describe('keep-alive timeout (--client-keepalive-timeout-ms 300)', () => {
     expect(c.unreadBytes, `unexpected bytes: ${c.leftover()}`).toBe(0);
   });
 
+  it('empty lines sent on an idle connection do not keep it open', async () => {
+    const c = await RawClient.connect(gPort);
+    c.write(get('/a/then-blank-lines'));
+    await c.read(1);
+    const answered = Date.now();
+    const blanks = setInterval(() => c.write('\r\n'), 100);
+    try {
+      expect(await c.waitClosed(3000)).toBe(true);
+    } finally {
+      clearInterval(blanks);
+    }
+    expect(c.closedAt - answered).toBeLessThan(1500);
+    expect(c.unreadBytes, `unexpected bytes: ${c.leftover()}`).toBe(0);
+  });
+
   it('a request within the idle time keeps the connection going', async () => {
     const c = await RawClient.connect(gPort);
     c.write(get('/a/first'));

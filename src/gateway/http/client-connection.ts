@@ -88,9 +88,11 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
   /** Parses `chunk`, starting as many (pipelined) requests as can start now. */
   private feed(chunk: Buffer): void {
     let rest = chunk;
+    let waitDeadline = this.deadline;
     try {
       while (rest.length > 0) {
         if (this.state === WAITING) {
+          waitDeadline = this.deadline;
           this.state = READING;
           this.deadline = performance.now() + this.owner.headerTimeoutMs;
         }
@@ -102,7 +104,11 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
           this.unstarted = false;
           this.owner.handler(this.req!, this.res!);
         }
-        if (this.state === READING && this.parser.idle) this.state = WAITING; // only empty lines so far
+        if (this.state === READING && this.parser.idle) {
+          // Only empty lines so far: they do not count as a request, nor extend the wait.
+          this.state = WAITING;
+          this.deadline = waitDeadline;
+        }
         if (this.state === CLOSING) return;
         if (this.stalled) {
           // An answer made at once did not flush: the rest waits for the client to read.
