@@ -87,8 +87,12 @@ function bad(message: string): RequestParseError {
 export class RequestParser {
   private state = HEAD;
   private remaining = 0;
-  /** Unfinished head, or unfinished chunk-size / trailer line. */
-  private partial: Buffer | null = null;
+  /**
+   * An unfinished head: its bytes are `acc[0, accLength)`; `acc` has room to grow (doubling), so a
+   * head that arrives a byte at a time costs linear copying, not quadratic.
+   */
+  private acc: Buffer | null = null;
+  private accLength = 0;
   private line = '';
   private trailerBytes = 0;
   private started = false;
@@ -108,7 +112,7 @@ export class RequestParser {
   /** Prepares for the next request on the connection. */
   next(): void {
     this.state = HEAD;
-    this.partial = null;
+    this.acc = null;
     this.line = '';
     this.trailerBytes = 0;
     this.started = false;
@@ -122,26 +126,34 @@ export class RequestParser {
     let buf = input;
     let off = 0;
     let shift = 0; // bytes of an earlier read prepended to `buf`
+    let acc: Buffer | null = null; // the buffer `buf` lies in when it was joined
     while (off < buf.length) {
       switch (this.state) {
         case HEAD: {
-          if (this.partial !== null) {
-            shift = this.partial.length;
-            buf = Buffer.concat([this.partial, input]);
-            this.partial = null;
+          if (this.acc !== null) {
+            acc = this.acc;
+            shift = this.accLength;
+            this.acc = null; // `buf` owns it now: body bytes after the head may be handed out as slices of it
+            if (acc.length < shift + input.length) {
+              const grown = Buffer.allocUnsafe(Math.max(acc.length * 2, shift + input.length));
+              acc.copy(grown, 0, 0, shift);
+              acc = grown;
+            }
+            input.copy(acc, shift);
+            buf = acc.subarray(0, shift + input.length);
           }
           // Empty lines before a request line are ignored (RFC 9112 §2.2).
           while (!this.started && buf[off] === 13 && buf[off + 1] === 10) off += 2;
           if (off === buf.length) return input.length;
           if (!this.started && buf[off] === 13 && off + 1 === buf.length) {
-            this.partial = buf.subarray(off);
+            this.keep(buf, off, acc);
             return input.length;
           }
           this.started = true;
           const end = buf.indexOf(CRLFCRLF, Math.max(off, shift - 3));
           if (end < 0) {
             this.headTooLong(buf, off, Math.max(off, shift - 1));
-            this.partial = buf.subarray(off);
+            this.keep(buf, off, acc);
             return input.length;
           }
           if (end + 4 - off > MAX_REQUEST_HEAD_BYTES) this.headTooLong(buf, off, buf.length);
@@ -184,6 +196,17 @@ export class RequestParser {
       }
     }
     return off - shift;
+  }
+
+  /** Keeps `buf[off..]`, an unfinished head, for the next read (in `acc` when `buf` lies in it). */
+  private keep(buf: Buffer, off: number, acc: Buffer | null): void {
+    const length = buf.length - off;
+    if (acc === null) {
+      acc = Buffer.allocUnsafe(Math.max(length * 2, 1024));
+      buf.copy(acc, 0, off);
+    } else if (off > 0) acc.copyWithin(0, off, buf.length);
+    this.acc = acc;
+    this.accLength = length;
   }
 
   /** An unfinished head (from `off`) that is already too long, or that cannot become valid (new bytes from `from`). */
