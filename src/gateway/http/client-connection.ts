@@ -51,7 +51,8 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
   /** The last answer is not yet flushed to the client: the next request waits for 'drain'. */
   private stalled = false;
   /** Bytes of the next request(s), read while an answer was still in progress. */
-  private pending: Buffer | null = null;
+  private pending: Buffer[] | null = null;
+  private pendingBytes = 0;
   private paused = false;
   private readonly remoteAddress: string;
 
@@ -74,12 +75,19 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     return this.state === WAITING && this.pending === null && !this.stalled;
   }
 
+  /** Keeps bytes of the next request(s) for later (joined once, when they are parsed). */
+  private hold(chunk: Buffer): void {
+    if (this.pending === null) this.pending = [chunk];
+    else this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+  }
+
   private onData(chunk: Buffer): void {
     if (this.state === CLOSING) return; // discarding what follows the last answer
     if (this.pending !== null || this.stalled || (this.state === ACTIVE && this.parser.complete)) {
       // The next request arrived before this answer is complete: keep it for later, bounded.
-      this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
-      if (this.pending.length > MAX_REQUEST_HEAD_BYTES) this.pause();
+      this.hold(chunk);
+      if (this.pendingBytes > MAX_REQUEST_HEAD_BYTES) this.pause();
       return;
     }
     this.feed(chunk);
@@ -112,12 +120,12 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
         if (this.state === CLOSING) return;
         if (this.stalled) {
           // An answer made at once did not flush: the rest waits for the client to read.
-          if (rest.length > 0) this.pending = rest;
+          if (rest.length > 0) this.hold(rest);
           return;
         }
         if (!this.parser.complete) continue; // more of this request, or the next one after an answer made at once
         // Complete while its answer is still being made: what follows waits for the answer.
-        if (rest.length > 0) this.pending = rest;
+        if (rest.length > 0) this.hold(rest);
         return;
       }
     } catch (err) {
@@ -157,7 +165,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
       this.continueOwed = false;
       if (this.res !== null && !this.res.headersSent && !this.socket.destroyed) this.socket.write(CONTINUE, 'latin1');
     }
-    if (this.paused && (this.pending === null || this.pending.length <= MAX_REQUEST_HEAD_BYTES)) this.resume();
+    if (this.paused && this.pendingBytes <= MAX_REQUEST_HEAD_BYTES) this.resume();
   }
 
   private pause(): void {
@@ -204,8 +212,9 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     const pending = this.pending;
     if (pending !== null) {
       this.pending = null;
+      this.pendingBytes = 0;
       this.resume();
-      this.feed(pending);
+      this.feed(pending.length === 1 ? pending[0]! : Buffer.concat(pending));
     } else this.resume();
   }
 
@@ -222,6 +231,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
   private finish(body: RequestBody | null): void {
     this.state = CLOSING;
     this.pending = null;
+    this.pendingBytes = 0;
     this.deadline = performance.now() + LINGER_MS;
     if (body !== null && !body.readableEnded) body.destroy();
     this.resume();
