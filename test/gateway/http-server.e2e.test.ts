@@ -914,23 +914,28 @@ describe('request smuggling', () => {
 // Timeouts and drain (each on its own gateway)
 // ---------------------------------------------------------------------------------------------
 
-describe('headers timeout (--client-header-timeout-ms 300)', () => {
-  let g: TestGateway;
-  let gPort: number;
-
+/**
+ * Starts a gateway of its own, with `args`, for the enclosing describe block, with API `a` on
+ * upstream a; returns its port (known once the block's tests run).
+ */
+function ownGateway(args: string[]): () => number {
+  let g: TestGateway | undefined;
   beforeAll(async () => {
-    g = await startTestGateway(['--client-header-timeout-ms', '300']);
-    gPort = g.app.gateway!.port;
+    g = await startTestGateway(args);
     const id = await createApi(g, { name: 'a', path: '/a/*', algorithm: 'round_robin' });
     await addNode(g, id, up('a'));
   });
-
   afterAll(async () => {
     await g?.stop();
   });
+  return () => g!.app.gateway!.port;
+}
+
+describe('headers timeout (--client-header-timeout-ms 300)', () => {
+  const gPort = ownGateway(['--client-header-timeout-ms', '300']);
 
   it('a stalled partial head gets 408 REQUEST_TIMEOUT after about 300 ms, then the connection closes', async () => {
-    const c = await RawClient.connect(gPort);
+    const c = await RawClient.connect(gPort());
     const started = Date.now();
     c.write(`GET /a/ HTTP/1.1\r\n${HOST}\r\n`);
     const [res] = await c.read(1, { timeoutMs: 5000 });
@@ -943,7 +948,7 @@ describe('headers timeout (--client-header-timeout-ms 300)', () => {
   });
 
   it('the timeout runs from the first byte: a head trickling in a line every 100 ms still times out', async () => {
-    const c = await RawClient.connect(gPort);
+    const c = await RawClient.connect(gPort());
     const started = Date.now();
     c.write('GET /a/ HTTP/1.1\r\n');
     let i = 0;
@@ -958,14 +963,14 @@ describe('headers timeout (--client-header-timeout-ms 300)', () => {
   });
 
   it('a connection that sends nothing gets no 408 (the timeout is for a head that has started)', async () => {
-    const c = await RawClient.connect(gPort);
+    const c = await RawClient.connect(gPort());
     await sleep(600);
     // Closing such a connection silently is allowed; answering it 408 is not.
     expect(c.received).toBe('');
   });
 
   it('a head completed within the timeout, sent in pieces, is served', async () => {
-    const c = await RawClient.connect(gPort);
+    const c = await RawClient.connect(gPort());
     c.write('GET /a/pieces HTTP/1.1\r\n');
     await sleep(100);
     c.write(`${HOST}\r\n`);
@@ -978,22 +983,10 @@ describe('headers timeout (--client-header-timeout-ms 300)', () => {
 });
 
 describe('keep-alive timeout (--client-keepalive-timeout-ms 300)', () => {
-  let g: TestGateway;
-  let gPort: number;
-
-  beforeAll(async () => {
-    g = await startTestGateway(['--client-keepalive-timeout-ms', '300']);
-    gPort = g.app.gateway!.port;
-    const id = await createApi(g, { name: 'a', path: '/a/*', algorithm: 'round_robin' });
-    await addNode(g, id, up('a'));
-  });
-
-  afterAll(async () => {
-    await g?.stop();
-  });
+  const gPort = ownGateway(['--client-keepalive-timeout-ms', '300']);
 
   it('an idle keep-alive connection is closed after about 300 ms, silently', async () => {
-    const c = await RawClient.connect(gPort);
+    const c = await RawClient.connect(gPort());
     c.write(get('/a/idle'));
     const [res] = await c.read(1);
     const answered = Date.now();
@@ -1006,7 +999,7 @@ describe('keep-alive timeout (--client-keepalive-timeout-ms 300)', () => {
   });
 
   it('empty lines sent on an idle connection do not keep it open', async () => {
-    const c = await RawClient.connect(gPort);
+    const c = await RawClient.connect(gPort());
     c.write(get('/a/then-blank-lines'));
     await c.read(1);
     const answered = Date.now();
@@ -1021,7 +1014,7 @@ describe('keep-alive timeout (--client-keepalive-timeout-ms 300)', () => {
   });
 
   it('a request within the idle time keeps the connection going', async () => {
-    const c = await RawClient.connect(gPort);
+    const c = await RawClient.connect(gPort());
     c.write(get('/a/first'));
     await c.read(1);
     await sleep(150);

@@ -11,6 +11,7 @@ export interface ConnectionOwner {
   readonly handler: (req: ClientRequest, res: ClientResponse) => void;
   readonly headerTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  readonly keepAliveSeconds: number;
   /** True once the server is closing: answers then end their connection. */
   readonly closing: boolean;
   /** The connection is gone (the server forgets it). */
@@ -38,7 +39,6 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
  */
 export class ClientConnection implements RequestSink, ResponseOwner, BodySource {
   private readonly parser = new RequestParser(this);
-  readonly keepAliveSeconds: number;
   private state = WAITING;
   /** When the current wait (head or keep-alive) runs out (performance.now() ms); Infinity while answering. */
   deadline: number;
@@ -61,13 +61,15 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     private readonly owner: ConnectionOwner,
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';
-    this.keepAliveSeconds = Math.max(1, Math.floor(owner.keepAliveTimeoutMs / 1000));
     this.deadline = performance.now() + owner.headerTimeoutMs;
-    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => {}); // a reset client: 'close' follows
     socket.on('close', () => this.onClose());
+  }
+
+  get keepAliveSeconds(): number {
+    return this.owner.keepAliveSeconds;
   }
 
   /** Idle between requests: nothing of a next request read and no answer in progress. */

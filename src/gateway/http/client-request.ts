@@ -33,8 +33,6 @@ export class ClientRequest {
   readonly headers: Record<string, string>;
   /** Flat `[name, value, …]` as sent. */
   readonly rawHeaders: string[];
-  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
-  readonly minor: number;
 
   constructor(
     head: RequestHead,
@@ -47,6 +45,5 @@ export class ClientRequest {
     this.url = head.url;
     this.headers = head.headers;
     this.rawHeaders = head.rawHeaders;
-    this.minor = head.minor;
   }
 }

@@ -67,6 +67,7 @@ export class ClientResponse {
   keepAlive: boolean;
   private headerLines = '';
   private hasLength = false;
+  private hasDate = false;
   private chunked = false;
   private noBody: boolean;
   private onDrainOnce: (() => void) | null = null;
@@ -102,8 +103,6 @@ export class ClientResponse {
     else if (kind === 'date') this.hasDate = true;
     return `${name}: ${value}\r\n`;
   }
-
-  private hasDate = false;
 
   /** The head as it goes out; `endLength` is the whole body's length when the response is ended at once. */
   private head(endLength: number): string {

@@ -20,6 +20,8 @@ export interface ClientTimeouts {
 export class GatewayHttpServer extends NetServer implements ConnectionOwner {
   readonly headerTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /** The keep-alive timeout announced in `Keep-Alive: timeout=N`. */
+  readonly keepAliveSeconds: number;
   /** True once `close` was called: every answer from then on ends its connection. */
   closing = false;
   private readonly clients = new Set<ClientConnection>();
@@ -34,6 +36,7 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
     super({ noDelay: true });
     this.headerTimeoutMs = timeouts.headerTimeoutMs;
     this.keepAliveTimeoutMs = timeouts.keepAliveTimeoutMs;
+    this.keepAliveSeconds = Math.max(1, Math.floor(timeouts.keepAliveTimeoutMs / 1000));
     this.on('connection', (socket: Socket) => this.clients.add(new ClientConnection(socket, this)));
     this.on('listening', () => this.startSweep());
     this.on('close', () => this.stopSweep());
@@ -57,11 +60,6 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
   /** Closes every connection. */
   closeAllConnections(): void {
     for (const conn of this.clients) conn.destroy();
-  }
-
-  /** Open client connections. */
-  get connectionCount(): number {
-    return this.clients.size;
   }
 
   private startSweep(): void {
