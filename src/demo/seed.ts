@@ -61,7 +61,7 @@ export async function seedDemo(store: Store, portBase: number): Promise<void> {
       rules: [{ variable: `${n.server}_enable`, op: 'eq', value: 'true' }],
     });
   }
-  await store.setSelector(demo.id, { code, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: false });
+  await store.setSelector(demo.id, { code, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: 'auto' });
 }
 
 /** Starts the demo's echo upstreams; a port already in use is logged and skipped. */

@@ -4,6 +4,10 @@ import { z } from 'zod';
 export const OnSelectorError = z.enum(['use-all', 'reject']);
 export type OnSelectorError = z.infer<typeof OnSelectorError>;
 
+/** How an API's selector results may be memoized (see SelectorConfig.memoize). */
+export const MemoizeMode = z.union([z.boolean(), z.literal('auto')]);
+export type MemoizeMode = z.infer<typeof MemoizeMode>;
+
 /** Largest selector source accepted, in characters. */
 export const SELECTOR_MAX_CODE = 64 * 1024;
 
@@ -16,9 +20,10 @@ export const SelectorConfig = z.strictObject({
   /** Isolate heap limit (isolated-vm's minimum is 8 MB). */
   memoryMb: z.number().int().min(8).max(512).default(32),
   /**
-   * The operator's promise that `select` keeps no state between calls and its result depends only on
-   * its arguments: the gateway then replays recorded request reads instead of running it again.
+   * Whether the gateway may answer from recorded results instead of running `select` again:
+   * `"auto"` when the script is found to keep no state between calls (state-analysis.ts), `true` on
+   * the operator's promise that it keeps none, `false` never.
    */
-  memoize: z.boolean().default(false),
+  memoize: MemoizeMode.default('auto'),
 });
 export type SelectorConfig = z.infer<typeof SelectorConfig>;

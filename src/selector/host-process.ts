@@ -41,7 +41,8 @@ export interface HostEvents<T extends Op> {
   /** `trace`: the reads of a cacheable traced call (JSON text), else null. */
   onOk(host: HostProcess<T>, op: T, runUs: number, positions: number[] | null, trace: string | null): void;
   onFailed(host: HostProcess<T>, op: T, runUs: number, failure: SelectorFailure): void;
-  onAck(host: HostProcess<T>, op: T): void;
+  /** `unguarded`: why a guarded program could not be made read-only, else null. */
+  onAck(host: HostProcess<T>, op: T, unguarded: string | null): void;
   onTrial(host: HostProcess<T>, op: T, result: TrialResult): void;
   onConsole(host: HostProcess<T>, programId: number, dropped: number, lines: string[]): void;
   onReady(host: HostProcess<T>): void;
@@ -217,7 +218,10 @@ export class HostProcess<T extends Op> {
     }
     const op = this.next(Number(text.slice(1, t1 < 0 ? text.length : t1)));
     if (op === null) return this.kill('protocol');
-    if (tag === Tag.ack) return this.events.onAck(this, op);
+    if (tag === Tag.ack) {
+      const reason = t1 < 0 ? null : safeJson(text.slice(t1 + 1));
+      return this.events.onAck(this, op, typeof reason === 'string' ? reason : null);
+    }
     if (tag === Tag.failed) {
       const t2 = text.indexOf('\t', t1 + 1);
       const failure = safeJson(text.slice(t2 + 1)) as SelectorFailure | undefined;

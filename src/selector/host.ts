@@ -123,9 +123,10 @@ function onCall(msg: string, traced: boolean): void {
 }
 
 function onProgram(msg: string): void {
-  const [opId = '', programId, timeoutMs, memoryMb, failures, windowMs, consoleRate, codeJson = '""'] = fields(msg, 8);
+  const [opId = '', programId, timeoutMs, memoryMb, failures, windowMs, consoleRate, guardJson = 'null', codeJson = '""'] = fields(msg, 9);
   const id = Number(programId);
-  const runner = new IsolateRunner(JSON.parse(codeJson) as string, Number(timeoutMs), Number(memoryMb));
+  const guard = JSON.parse(guardJson) as string[] | null;
+  const runner = new IsolateRunner(JSON.parse(codeJson) as string, Number(timeoutMs), Number(memoryMb), guard);
   const started = runner.start();
   if (started.failure !== null) {
     runner.dispose();
@@ -146,7 +147,7 @@ function onProgram(msg: string): void {
   };
   programs.set(id, program);
   if (started.console !== null) forwardConsole(program, started.console, Date.now());
-  reply(`${Tag.ack}${opId}`);
+  reply(started.unguarded === null ? `${Tag.ack}${opId}` : `${Tag.ack}${opId}\t${JSON.stringify(started.unguarded)}`);
 }
 
 function onDataset(msg: string): void {
@@ -195,6 +196,8 @@ function onDropProgram(msg: string): void {
 
 interface TrialPayload {
   config: Pick<SelectorConfig, 'code' | 'timeoutMs' | 'memoryMb'>;
+  /** Top-level names to make read-only, as for a served selector memoized by state analysis. */
+  guard: string[] | null;
   request: SelectorRequest;
   env: Record<string, string>;
   nodes: SelectorNode[];
@@ -208,9 +211,9 @@ function consoleLines(output: ConsoleOutput | null, into: string[]): void {
 
 /** Compiles fresh, runs once, disposes; nothing is kept between trials. */
 function trial(payload: TrialPayload): TrialResult {
-  const { config, request, env, nodes } = payload;
+  const { config, request, env, nodes, guard } = payload;
   const printed: string[] = [];
-  const runner = new IsolateRunner(config.code, config.timeoutMs, config.memoryMb);
+  const runner = new IsolateRunner(config.code, config.timeoutMs, config.memoryMb, guard ?? null);
   try {
     const started = runner.start();
     consoleLines(started.console, printed);

@@ -14,7 +14,7 @@ export const MAX_TRACE_CHARS = 8192;
 
 /**
  * Source evaluated in every selector isolate before the user's script. It evaluates to an object of
- * closures the host calls through references: bind, load, drop, call, takeConsole.
+ * closures the host calls through references: bind, guard, load, drop, call, takeConsole.
  *
  * Everything it relies on is captured before user code runs, so a script that overwrites
  * `JSON.parse` or `Array.prototype.slice` only breaks itself; the host still checks every position
@@ -188,6 +188,78 @@ export const PRELUDE = `(function () {
     return c === '' ? '-' + body : '+' + c.length + ':' + c + body;
   }
 
+  // Memoized "auto" selectors (state-analysis.ts): once the top level has run, everything its
+  // bindings hold is made read-only, so a call cannot keep state in it even through an alias.
+  // Built-ins are left alone: the analysis refuses direct writes to them.
+  const builtins = new WeakSet();
+  const wsAdd = uncurry(WeakSet.prototype.add);
+  const wsHas = uncurry(WeakSet.prototype.has);
+  const tagOf = uncurry(Object.prototype.toString);
+  const fnText = uncurry(Function.prototype.toString);
+  const mapForEach = uncurry(Map.prototype.forEach);
+  const setForEach = uncurry(Set.prototype.forEach);
+  const includes = uncurry(String.prototype.includes);
+  const startsWith = uncurry(String.prototype.startsWith);
+  const TypeErr = TypeError;
+  (function () {
+    const add = (v) => { if ((typeof v === 'object' || typeof v === 'function') && v !== null) wsAdd(builtins, v); };
+    add(g);
+    const names = rOwnKeys(g);
+    for (let i = 0; i < names.length; i++) {
+      const d = rGetOwn(g, names[i]);
+      if (d === undefined || !('value' in d)) continue;
+      add(d.value);
+      if (typeof d.value === 'function') { const p = rGetOwn(d.value, 'prototype'); if (p !== undefined) add(p.value); }
+    }
+    add(RealDate); add(RealDate.prototype); add(DateView);
+  })();
+  const DATE_SETTERS = [];
+  (function () {
+    const names = rOwnKeys(RealDate.prototype);
+    for (let i = 0; i < names.length; i++) if (typeof names[i] === 'string' && startsWith(names[i], 'set')) DATE_SETTERS[DATE_SETTERS.length] = names[i];
+  })();
+  const SHADOWED = create(null);
+  SHADOWED.Map = ['set', 'delete', 'clear'];
+  SHADOWED.Set = ['add', 'delete', 'clear'];
+  SHADOWED.Date = DATE_SETTERS;
+  const REFUSED = ['WeakMap', 'WeakSet', 'WeakRef', 'FinalizationRegistry', 'ArrayBuffer', 'SharedArrayBuffer', 'DataView', 'Promise'];
+  function readOnly() { throw new TypeErr('this value is kept at the top level, which is read-only while the selector is memoized'); }
+  function guard(namesJson) {
+    const names = parse(namesJson);
+    if (names.length === 0) return '';
+    // The names are identifiers the analysis read from the script's own top level.
+    const todo = indirectEval('[' + names.join(',') + ']');
+    const found = [];
+    const visited = new WeakSet();
+    while (todo.length > 0) {
+      const v = todo.pop();
+      if ((typeof v !== 'object' && typeof v !== 'function') || v === null) continue;
+      if (wsHas(builtins, v) || wsHas(visited, v)) continue;
+      wsAdd(visited, v);
+      if (typeof v === 'function' && includes(fnText(v), '[native code]')) continue;
+      const tag = strSlice(tagOf(v), 8, -1);
+      if (REFUSED.indexOf(tag) >= 0 || ArrayBuffer.isView(v)) return 'keeps a ' + tag + ' at the top level, which cannot be made read-only';
+      if (tag === 'RegExp' && (v.global || v.sticky)) return 'keeps a regular expression with the g or y flag at the top level';
+      if (tag === 'Map') mapForEach(v, (value, key) => { todo[todo.length] = value; todo[todo.length] = key; });
+      if (tag === 'Set') setForEach(v, (value) => { todo[todo.length] = value; });
+      found[found.length] = [v, tag];
+      const keys = rOwnKeys(v);
+      for (let i = 0; i < keys.length; i++) {
+        const d = rGetOwn(v, keys[i]);
+        if (d !== undefined && 'value' in d) todo[todo.length] = d.value;
+      }
+    }
+    for (let i = 0; i < found.length; i++) {
+      const v = found[i][0];
+      const shadow = SHADOWED[found[i][1]];
+      if (shadow !== undefined && typeof v === 'object') {
+        for (let j = 0; j < shadow.length; j++) rDefine(v, shadow[j], { value: readOnly, writable: false, configurable: false, enumerable: false });
+      }
+      freeze(v);
+    }
+    return '';
+  }
+
   let select = null;
   function bind() {
     const f = indirectEval('typeof select === "function" ? select : undefined');
@@ -321,5 +393,5 @@ export const PRELUDE = `(function () {
     return withConsole(body);
   }
 
-  return freeze({ bind: bind, load: load, drop: drop, call: call, takeConsole: takeConsole });
+  return freeze({ bind: bind, guard: guard, load: load, drop: drop, call: call, takeConsole: takeConsole });
 })()`;

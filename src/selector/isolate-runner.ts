@@ -4,6 +4,13 @@ import { PRELUDE, SCRIPT_NAME } from './isolate-prelude.js';
 import { wallTimeoutMs } from './limits.js';
 import type { SelectorErrorKind, SelectorFailure } from './types.js';
 
+/** Prefix that compiles a guarded script in strict mode (a write to a frozen value then throws). */
+const STRICT_PREFIX = "'use strict';";
+/** The hint added to a guarded script's failed write. */
+const READ_ONLY_HINT =
+  ' (memoize is "auto": values kept at the top level are read-only; set memoize to false for a selector that keeps state)';
+const READ_ONLY_ERROR = /read[- ]only|not extensible|Cannot (assign|add|delete|define|redefine)/;
+
 /** Time the prelude's own work (freezing a catalog) may take, at least. */
 const LOAD_TIMEOUT_FLOOR_MS = 250;
 
@@ -22,6 +29,7 @@ type Fn = ivm.Reference<(...args: unknown[]) => unknown>;
 
 interface Session {
   isolate: ivm.Isolate;
+  guard: Fn;
   call: Fn;
   load: Fn;
   drop: Fn;
@@ -44,12 +52,21 @@ export class IsolateRunner {
     /** CPU time a call may use. */
     readonly timeoutMs: number,
     readonly memoryMb: number,
+    /**
+     * For a selector memoized by state analysis: its top-level names, whose values are made
+     * read-only once the top level has run (and the script is compiled in strict mode); else null.
+     */
+    readonly guard: readonly string[] | null = null,
   ) {
     this.wallMs = wallTimeoutMs(timeoutMs);
   }
 
-  /** Compiles the script and runs its top level; `failure` is null when it defined `select`. */
-  start(): { failure: SelectorFailure | null; console: ConsoleOutput | null } {
+  /**
+   * Compiles the script and runs its top level; `failure` is null when it defined `select`.
+   * `unguarded` says why a guarded script's values could not be made read-only (it must then not be
+   * memoized), else null.
+   */
+  start(): { failure: SelectorFailure | null; console: ConsoleOutput | null; unguarded: string | null } {
     this.disposeIsolate();
     const isolate = new ivm.Isolate({ memoryLimit: this.memoryMb });
     let session: Session | null = null;
@@ -60,27 +77,43 @@ export class IsolateRunner {
         Record<string, unknown>
       >;
       const ref = (name: string) => api.getSync(name, { reference: true }) as Fn;
-      session = { isolate, call: ref('call'), load: ref('load'), drop: ref('drop'), takeConsole: ref('takeConsole') };
+      session = {
+        isolate,
+        guard: ref('guard'),
+        call: ref('call'),
+        load: ref('load'),
+        drop: ref('drop'),
+        takeConsole: ref('takeConsole'),
+      };
       const bind = ref('bind');
       let script: ivm.Script;
       try {
-        script = isolate.compileScriptSync(this.code, { filename: SCRIPT_NAME });
+        script =
+          this.guard === null
+            ? isolate.compileScriptSync(this.code, { filename: SCRIPT_NAME })
+            : isolate.compileScriptSync(STRICT_PREFIX + this.code, { filename: SCRIPT_NAME, columnOffset: -STRICT_PREFIX.length });
       } catch (err) {
-        return { failure: compileFailure(err), console: null };
+        return { failure: compileFailure(err), console: null, unguarded: null };
       }
       script.runSync(context, { timeout: this.wallMs });
       const bound = bind.applySync(undefined, [], { timeout: this.wallMs });
       const output = readConsole(session);
       if (bound !== true) {
-        return { failure: { kind: 'compile', message: 'the script does not define a function named select' }, console: output };
+        const failure: SelectorFailure = { kind: 'compile', message: 'the script does not define a function named select' };
+        return { failure, console: output, unguarded: null };
+      }
+      let unguarded: string | null = null;
+      if (this.guard !== null) {
+        const answer = session.guard.applySync(undefined, [JSON.stringify(this.guard)], { timeout: Math.max(LOAD_TIMEOUT_FLOOR_MS, this.wallMs) });
+        unguarded = typeof answer === 'string' && answer !== '' ? answer : null;
       }
       for (const [id, data] of this.datasets) this.loadInto(session, id, data.catalog, data.env);
       this.session = session;
       started = true;
-      return { failure: null, console: output };
+      return { failure: null, console: output, unguarded };
     } catch (err) {
       const output = session !== null && !isolate.isDisposed ? readConsole(session) : null;
-      return { failure: runFailure(err, isolate, this.timeoutMs, this.memoryMb), console: output };
+      return { failure: runFailure(err, isolate, this.timeoutMs, this.memoryMb), console: output, unguarded: null };
     } finally {
       if (!started && !isolate.isDisposed) isolate.dispose();
     }
@@ -148,7 +181,11 @@ export class IsolateRunner {
       }
       return { ok: false, failure, runUs, console: null };
     }
-    return decodeCall(typeof raw === 'string' ? raw : '', elapsedUs(t0));
+    const result = decodeCall(typeof raw === 'string' ? raw : '', elapsedUs(t0));
+    if (!result.ok && this.guard !== null && result.failure.kind === 'throw' && READ_ONLY_ERROR.test(result.failure.message)) {
+      result.failure.message += READ_ONLY_HINT;
+    }
+    return result;
   }
 
   /** Releases the isolate; the runner must not be used afterwards. */

@@ -10,8 +10,9 @@
  * Requests (first character, then tab-separated fields):
  *   C opId datasetId candidates requestJson   call a loaded selector (candidates: "3,0,7")
  *   M opId datasetId candidates requestJson   the same, recording the request reads (memoized selectors)
- *   P opId programId timeoutMs memoryMb quarantineFailures quarantineWindowMs consoleLinesPerSecond codeJson
- *                                              compile a selector version
+ *   P opId programId timeoutMs memoryMb quarantineFailures quarantineWindowMs consoleLinesPerSecond guardJson codeJson
+ *                                              compile a selector version (guardJson: null, or the
+ *                                              top-level names to make read-only, see state-analysis.ts)
  *   D opId programId datasetId catalogJson envJson   give a compiled selector one catalog + env
  *   d opId datasetId                           drop a catalog
  *   p opId programId                           drop a selector version
@@ -21,7 +22,8 @@
  *   R opId runUs positions traceJson           M call ok and cacheable: also the reads it made, a JSON
  *                                              array of [path, valueKey] in first-read order (memo.ts)
  *   E opId runUs failureJson                   call or load failed (a SelectorFailure)
- *   A opId                                     load or drop done
+ *   A opId [unguardedJson]                     load or drop done (a guarded load whose values could
+ *                                              not be made read-only says why: it must not be memoized)
  *   J opId trialResultJson                     trial done
  * Notices (not replies): Y pid (ready), L programId dropped linesJson (console output).
  */

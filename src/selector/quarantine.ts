@@ -91,7 +91,7 @@ export class SelectorHealth {
   }
 
   /** A copy for the admin API. */
-  status(): SelectorStatus {
+  status(): Omit<SelectorStatus, 'memoization'> {
     return {
       state: this.quarantined ? 'quarantined' : 'active',
       calls: this.calls,

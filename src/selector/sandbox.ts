@@ -6,6 +6,7 @@ import { resolveHostCommand } from './host-command.js';
 import { HostProcess, type HostExit, type Op } from './host-process.js';
 import { wallTimeoutMs } from './limits.js';
 import { MemoCache, parseTrace } from './memo.js';
+import { analyzeState, describeVerdict, type StateVerdict } from './state-analysis.js';
 import { DEFAULT_HANG_GRACE_MS, DEFAULT_MAX_HOSTS, HostPool, type HostRole } from './pool.js';
 import { DEFAULT_QUARANTINE, SelectorHealth, type QuarantinePolicy } from './quarantine.js';
 import { CONSOLE_LINES_PER_SECOND, LineBudget } from './rate-limit.js';
@@ -15,6 +16,7 @@ import type {
   SelectorHandle,
   SelectorNode,
   SelectorCacheStatus,
+  SelectorMemoization,
   SelectorRequest,
   SelectorSpec,
   SelectorStatus,
@@ -34,6 +36,8 @@ const HOUSEKEEPING_TIMEOUT_MS = 1000;
 const COMPILE_ALLOWANCE_MS = 1000;
 /** Selector versions remembered as killing their host while loading, so they are not loaded again. */
 const POISONED_KEYS = 256;
+/** State-analysis verdicts remembered by code (one per distinct script). */
+const VERDICTS_KEPT = 256;
 
 /** Settings of the sandbox. */
 export interface SandboxOptions {
@@ -70,6 +74,10 @@ class Program {
   loaded!: Promise<void>;
   /** Cache counters since a memoized config of this version was first loaded (null: never). */
   memo: Omit<SelectorCacheStatus, 'entries'> | null = null;
+  /** The memoization verdict of the newest config loaded with this version. */
+  memoization: SelectorMemoization = { mode: false, active: false, reason: null };
+  /** Why the host could not make a guarded program's values read-only (then it is not memoized). */
+  unguarded: string | null = null;
 
   constructor(
     readonly id: number,
@@ -79,6 +87,8 @@ class Program {
     readonly slot: number,
     readonly policy: QuarantinePolicy,
     readonly consoleRate: number,
+    /** Top-level names the host makes read-only (a selector memoized by state analysis), else null. */
+    readonly guard: readonly string[] | null,
   ) {
     this.health = new SelectorHealth(policy);
   }
@@ -87,7 +97,8 @@ class Program {
   payload(): string {
     const c = this.config;
     const p = this.policy;
-    return `${this.id}\t${c.timeoutMs}\t${c.memoryMb}\t${p.failures}\t${p.windowMs}\t${this.consoleRate}\t${JSON.stringify(c.code)}`;
+    const guard = JSON.stringify(this.guard);
+    return `${this.id}\t${c.timeoutMs}\t${c.memoryMb}\t${p.failures}\t${p.windowMs}\t${this.consoleRate}\t${guard}\t${JSON.stringify(c.code)}`;
   }
 }
 
@@ -179,6 +190,7 @@ export class SelectorSandbox {
   private readonly consoleBudgets = new Map<string, LineBudget>();
   /** Code and limits whose load crashed or hung a host: every new config version would repeat it. */
   private readonly poisoned = new Map<string, SelectorFailure>();
+  private readonly verdicts = new Map<string, StateVerdict>();
   private seq = 0;
   private exits = 0;
   private closed = false;
@@ -197,7 +209,7 @@ export class SelectorSandbox {
       {
         onOk: (_h, op, runUs, positions, trace) => this.onOk(op, runUs, positions, trace),
         onFailed: (_h, op, runUs, failure) => this.onFailed(op, runUs, failure),
-        onAck: (_h, op) => this.onAck(op),
+        onAck: (_h, op, unguarded) => this.onAck(op, unguarded),
         onTrial: (_h, op, result) => this.onTrial(op, result),
         onConsole: (_h, programId, dropped, lines) => this.onConsole(programId, dropped, lines),
         onExit: (host, role, unanswered, exit) => this.onExit(host, role, unanswered, exit),
@@ -225,19 +237,29 @@ export class SelectorSandbox {
   async load(spec: SelectorSpec, catalog: SelectorNode[], env: Record<string, string>): Promise<SelectorHandle> {
     if (this.closed) throw new Error('selector sandbox is closed');
     const { apiId, config } = spec;
-    const key = `${apiId}\0${config.timeoutMs}\0${config.memoryMb}\0${config.code}`;
+    // "auto": memoized when the script keeps no state (state-analysis.ts), with its kept values
+    // made read-only in the sandbox; `true` is the operator's promise and is not guarded.
+    const verdict = config.memoize === 'auto' ? this.verdictOf(config.code) : null;
+    const guard = verdict?.stateless === true ? verdict.keptNames : null;
+    const key = `${apiId}\0${config.timeoutMs}\0${config.memoryMb}\0${guard === null ? '' : 'guarded'}\0${config.code}`;
     const poison = this.poisoned.get(key);
     if (poison !== undefined) throw new SelectorCompileError(poison);
-    const program = this.programsByKey.get(key) ?? this.createProgram(apiId, config, key);
+    const program = this.programsByKey.get(key) ?? this.createProgram(apiId, config, key, guard);
     this.cancelIdle(program);
     const nodes = catalog.map((n) => ({ id: n.id, name: n.name, url: n.url, weight: n.weight, tags: n.tags }));
     const datasetId = ++this.seq;
     const payload = `${program.id}\t${datasetId}\t${JSON.stringify(nodes)}\t${JSON.stringify(env)}`;
-    const dataset = new Dataset(datasetId, program, payload, config.memoize === true ? new MemoCache() : null);
-    if (dataset.memo !== null) program.memo ??= { hits: 0, misses: 0, refused: 0, uncacheable: 0 };
+    const dataset = new Dataset(datasetId, program, payload, null);
     program.datasets.add(dataset);
     try {
       await program.loaded;
+      const reason = verdict === null ? null : (describeVerdict(verdict) ?? program.unguarded);
+      const active = config.memoize === true || (verdict !== null && reason === null);
+      program.memoization = { mode: config.memoize, active, reason };
+      if (active) {
+        dataset.memo = new MemoCache();
+        program.memo ??= { hits: 0, misses: 0, refused: 0, uncacheable: 0 };
+      }
       if (program.health.quarantined) dataset.state = 'ready';
       else await this.loadDataset(dataset);
     } catch (err) {
@@ -267,8 +289,11 @@ export class SelectorSandbox {
       return Promise.resolve({ ok: false, picked: [], error: unavailable('no sandbox process is available'), durationUs: 0, console: [] });
     }
     const id = ++this.seq;
+    // Run as it will be served: a selector memoized by state analysis runs guarded.
+    const verdict = config.memoize === 'auto' ? this.verdictOf(config.code) : null;
     const payload = {
       config: { code: config.code, timeoutMs: config.timeoutMs, memoryMb: config.memoryMb },
+      guard: verdict?.stateless === true ? verdict.keptNames : null,
       request,
       env,
       nodes: nodes.map((n) => ({ id: n.id, name: n.name, url: n.url, weight: n.weight, tags: n.tags })),
@@ -290,7 +315,7 @@ export class SelectorSandbox {
   status(apiId: string): SelectorStatus | null {
     const program = this.current.get(apiId);
     if (program === undefined) return null;
-    const status = program.health.status();
+    const status: SelectorStatus = { ...program.health.status(), memoization: { ...program.memoization } };
     if (program.memo !== null) {
       let entries = 0;
       for (const dataset of program.datasets) entries += dataset.memo?.entries ?? 0;
@@ -311,8 +336,19 @@ export class SelectorSandbox {
     await this.pool.close();
   }
 
-  private createProgram(apiId: string, config: SelectorConfig, key: string): Program {
-    const program = new Program(++this.seq, key, apiId, config, this.pool.slotFor(apiId), this.policy, this.consoleRate);
+  /** The state analysis of `code`, remembered per script. */
+  private verdictOf(code: string): StateVerdict {
+    let verdict = this.verdicts.get(code);
+    if (verdict === undefined) {
+      verdict = analyzeState(code);
+      if (this.verdicts.size >= VERDICTS_KEPT) this.verdicts.clear();
+      this.verdicts.set(code, verdict);
+    }
+    return verdict;
+  }
+
+  private createProgram(apiId: string, config: SelectorConfig, key: string, guard: readonly string[] | null): Program {
+    const program = new Program(++this.seq, key, apiId, config, this.pool.slotFor(apiId), this.policy, this.consoleRate, guard);
     this.programsByKey.set(key, program);
     this.programsById.set(program.id, program);
     let inSlot = this.programsBySlot.get(program.slot);
@@ -550,8 +586,11 @@ export class SelectorSandbox {
     }
   }
 
-  private onAck(op: SandboxOp): void {
-    if (op.kind === 'load') op.done(null);
+  private onAck(op: SandboxOp, unguarded: string | null): void {
+    if (op.kind === 'load') {
+      if (op.dataset === null && unguarded !== null) op.program.unguarded = unguarded;
+      op.done(null);
+    }
     else if (op.kind !== 'drop') this.onFailed(op, 0, unavailable('unexpected answer from the sandbox'));
   }
 

@@ -76,8 +76,20 @@ export interface SelectorStatus {
   skipped?: number;
   /** console.log lines dropped by the per-API rate limit. */
   consoleDropped?: number;
+  /** Whether this version's results are memoized, and why not when `memoize` is "auto". */
+  memoization: SelectorMemoization;
   /** Memoized selectors only: the result cache of this version (see SelectorCacheStatus). */
   cache?: SelectorCacheStatus;
+}
+
+/** The memoization verdict of one selector version. */
+export interface SelectorMemoization {
+  /** The configured `memoize`. */
+  mode: boolean | 'auto';
+  /** Results are memoized. */
+  active: boolean;
+  /** Why an "auto" selector is not memoized (the first state found, with its line), else null. */
+  reason: string | null;
 }
 
 /** Result cache counters of a memoized selector version (since it was loaded). */

@@ -69,7 +69,7 @@ export class RuntimeDouble implements AdminRuntime {
 
   async selectorStatus(apiId: string): Promise<SelectorStatus | null> {
     if (!this.serving.has(apiId)) return null;
-    return { state: 'active', calls: 0, failures: 0, quarantinedAt: null, lastErrors: [] };
+    return { state: 'active', calls: 0, failures: 0, quarantinedAt: null, lastErrors: [], memoization: { mode: false, active: false, reason: null } };
   }
 }
 

@@ -16,7 +16,7 @@ describe('admin selector', () => {
   it('saves a selector that passes its trial, applies it and shows it with status and history', async () => {
     const res = await h.call('PUT', `/admin/apis/${apiId}/selector`, { code: good(1), timeoutMs: 50 });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: apiId, selector: { code: good(1), onError: 'use-all', timeoutMs: 50, memoryMb: 32 } });
+    expect(res.body).toMatchObject({ id: apiId, selector: { code: good(1), onError: 'use-all', timeoutMs: 50, memoryMb: 32, memoize: 'auto' } });
     expect(h.runtime.trials).toHaveLength(1);
     expect(h.runtime.trials[0]!.request).toEqual({ method: 'GET', path: '/shop/', query: {}, headers: {}, body: null, clientIp: '127.0.0.1' });
     expect(h.runtime.servingVersion).toBe(await h.store.version());
@@ -25,7 +25,7 @@ describe('admin selector', () => {
     expect(got.status).toBe(200);
     expect(got.body).toEqual({
       selector: res.body.selector,
-      status: { state: 'active', calls: 0, failures: 0, quarantinedAt: null, lastErrors: [] },
+      status: { state: 'active', calls: 0, failures: 0, quarantinedAt: null, lastErrors: [], memoization: { mode: false, active: false, reason: null } },
       versions: [{ apiId, version: 1, selector: res.body.selector, savedAt: expect.any(String) }],
     });
   });

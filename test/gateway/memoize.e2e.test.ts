@@ -42,13 +42,41 @@ describe('memoized selector', () => {
     expect(body.status).toMatchObject({ state: 'active', calls: 70, failures: 0 });
   });
 
-  it('memoize defaults to false', async () => {
+  it('memoize defaults to "auto": a stateless canary is memoized, a counting script is not and says why', async () => {
+    const id = await createApi(t, { name: 'memo-auto', path: '/memo-auto/*', algorithm: 'round_robin' });
+    await addNode(t, id, up('a'));
+    await addNode(t, id, up('temp'), { tags: ['temp'] });
+    await setSelector(t, id, { code: canary });
+    expect(await spread(t, '/memo-auto/q?select_code=temp_node', 10)).toEqual({ temp: 10 });
+    expect(await spread(t, '/memo-auto/q', 10)).toEqual({ a: 10 });
+    let { body } = await t.admin('GET', `/admin/apis/${id}/selector`);
+    expect(body.selector.memoize).toBe('auto');
+    expect(body.status.memoization).toEqual({ mode: 'auto', active: true, reason: null });
+    expect(body.status.cache).toMatchObject({ hits: 18, misses: 2, entries: 2 });
+
+    // Every third request to the temp node: state kept between calls, so every call must run.
+    const counting = [
+      'let count = 0;',
+      'function select(request, env, nodes) {',
+      '  count++;',
+      '  return nodes.filter((n) => n.tags.includes("temp") === (count % 3 === 0));',
+      '}',
+    ].join('\n');
+    await setSelector(t, id, { code: counting });
+    expect(await spread(t, '/memo-auto/q', 30)).toEqual({ a: 20, temp: 10 });
+    ({ body } = await t.admin('GET', `/admin/apis/${id}/selector`));
+    expect(body.status.memoization).toEqual({ mode: 'auto', active: false, reason: 'line 3: assigns to `count`, which is kept between calls' });
+    expect(body.status.cache).toBeUndefined();
+  });
+
+  it('memoize: false runs every call', async () => {
     const id = await createApi(t, { name: 'memo-off', path: '/memo-off/*', algorithm: 'round_robin' });
     await addNode(t, id, up('a'));
-    await setSelector(t, id, { code: canary });
+    await setSelector(t, id, { code: canary, memoize: false });
     expect(await spread(t, '/memo-off/q', 5)).toEqual({ a: 5 });
     const { body } = await t.admin('GET', `/admin/apis/${id}/selector`);
     expect(body.selector.memoize).toBe(false);
+    expect(body.status.memoization).toEqual({ mode: false, active: false, reason: null });
     expect(body.status.cache).toBeUndefined();
   });
 });

@@ -20,7 +20,7 @@ const catalog = [node('a'), node('b', ['temp']), node('c'), node('d', ['pc'])];
 const all = [0, 1, 2, 3];
 
 /** Loads `code` for a fresh API id (memoized unless told otherwise); returns the handle and API id. */
-async function load(code: string, memoize = true, env: Record<string, string> = {}) {
+async function load(code: string, memoize: boolean | 'auto' = true, env: Record<string, string> = {}) {
   const apiId = `memo-${++apiSeq}`;
   const handle = await sandbox.load({ apiId, config: config(code, { memoize }) }, catalog, env);
   return { handle, apiId };
@@ -118,7 +118,7 @@ describe('memoized selector results', () => {
     second.release();
   });
 
-  it('with memoize: false (the default) runs every call', async () => {
+  it('with memoize: false runs every call', async () => {
     const { handle, apiId } = await load(CANARY, false);
     for (let i = 0; i < 3; i++) expect(await call(handle, { query: { select_code: 'temp_node' } })).toEqual({ picked: [1], cached: false });
     expect(sandbox.status(apiId)?.cache).toBeUndefined();
@@ -222,5 +222,91 @@ describe('runs that are never cached', () => {
       const result = await sandbox.trial(cfg, request({ query: { k: '1' } }), {}, catalog);
       expect(result).toMatchObject({ ok: true, picked: ['a'], console: ['ran'] });
     }
+  });
+
+  describe('memoize: "auto"', () => {
+    it('memoizes a stateless script, with the same answers as running it', async () => {
+      const { handle, apiId } = await load(CANARY, 'auto');
+      expect(sandbox.status(apiId)?.memoization).toEqual({ mode: 'auto', active: true, reason: null });
+      const temp = { query: { select_code: 'temp_node' } };
+      expect(await call(handle, temp)).toEqual({ picked: [1], cached: false });
+      expect(await call(handle, temp)).toEqual({ picked: [1], cached: true });
+      expect(await call(handle, {})).toEqual({ picked: [0, 2, 3], cached: false });
+      expect(await call(handle, {})).toEqual({ picked: [0, 2, 3], cached: true });
+      handle.release();
+    });
+
+    it('runs every call of a script that keeps state, and says why', async () => {
+      const code = 'let n = 0;\nfunction select(request, env, nodes) {\n  n++;\n  return [nodes[n % nodes.length]];\n}';
+      const { handle, apiId } = await load(code, 'auto');
+      expect(sandbox.status(apiId)?.memoization).toEqual({
+        mode: 'auto',
+        active: false,
+        reason: 'line 3: assigns to `n`, which is kept between calls',
+      });
+      const seen: number[][] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await call(handle, {});
+        expect(r.cached).toBe(false);
+        seen.push(r.picked);
+      }
+      // The script's own rotation, which a cache would have frozen at its first answer.
+      expect(seen).toEqual([[1], [2], [3], [0], [1]]);
+      expect(sandbox.status(apiId)?.cache).toBeUndefined();
+      handle.release();
+    });
+
+    it('makes values kept at the top level read-only, so state kept through an alias fails loudly and is never cached', async () => {
+      const code = [
+        'const hits = { n: 0 };',
+        'function bump(counter) { counter.n++; }',
+        'function select(request, env, nodes) {',
+        '  bump(hits);',
+        '  return nodes;',
+        '}',
+      ].join('\n');
+      const { handle, apiId } = await load(code, 'auto');
+      expect(sandbox.status(apiId)?.memoization.active).toBe(true);
+      for (let i = 0; i < 2; i++) {
+        const outcome = await handle.select(request({}), all);
+        expect(outcome.ok).toBe(false);
+        if (outcome.ok) continue;
+        expect(outcome.error).toMatchObject({ kind: 'throw', line: 2 });
+        expect(outcome.error.message).toMatch(/read only property 'n'.*memoize is "auto"/);
+      }
+      expect(sandbox.status(apiId)?.cache).toMatchObject({ entries: 0, hits: 0 });
+      handle.release();
+    });
+
+    it('refuses writes to a kept Map or Set through an alias', async () => {
+      const code = 'const seen = new Set(["x"]);\nfunction remember(s, v) { s.add(v); }\nfunction select(request, env, nodes) { remember(seen, request.clientIp); return nodes; }';
+      const { handle } = await load(code, 'auto');
+      const outcome = await handle.select(request({}), all);
+      expect(outcome.ok).toBe(false);
+      if (!outcome.ok) expect(outcome.error.message).toMatch(/kept at the top level, which is read-only/);
+      handle.release();
+    });
+
+    it('does not memoize a script keeping a value that cannot be made read-only (a typed array)', async () => {
+      const code = 'const buf = new Uint8Array(4);\nfunction select(request, env, nodes) { return nodes.slice(0, 1); }';
+      const { handle, apiId } = await load(code, 'auto');
+      expect(sandbox.status(apiId)?.memoization).toEqual({
+        mode: 'auto',
+        active: false,
+        reason: 'keeps a Uint8Array at the top level, which cannot be made read-only',
+      });
+      expect(await call(handle, {})).toEqual({ picked: [0], cached: false });
+      expect(await call(handle, {})).toEqual({ picked: [0], cached: false });
+      handle.release();
+    });
+
+    it('leaves a script loaded with memoize: true unguarded (the operator\'s promise)', async () => {
+      const code = 'const hits = { n: 0 };\nfunction bump(c) { c.n++; }\nfunction select(request, env, nodes) { bump(hits); return nodes.slice(0, 1); }';
+      const { handle, apiId } = await load(code, true);
+      expect(sandbox.status(apiId)?.memoization).toEqual({ mode: true, active: true, reason: null });
+      expect(await call(handle, {})).toEqual({ picked: [0], cached: false });
+      expect(await call(handle, {})).toEqual({ picked: [0], cached: true });
+      handle.release();
+    });
   });
 });

@@ -36,7 +36,21 @@ export function mergeSelectorStatus(parts: ReadonlyArray<SelectorStatus | null>)
       .flatMap((p) => p.lastErrors)
       .sort((a, b) => (a.at < b.at ? 1 : -1))
       .slice(0, 10),
+    // Every worker analyses the same code the same way; memoized only where all of them memoize.
+    memoization: {
+      ...present[0]!.memoization,
+      active: present.every((p) => p.memoization.active),
+      reason: present.find((p) => p.memoization.reason !== null)?.memoization.reason ?? null,
+    },
+    ...mergeCache(present),
   };
+}
+
+function mergeCache(present: readonly SelectorStatus[]): Pick<SelectorStatus, 'cache'> {
+  const caches = present.map((p) => p.cache).filter((c) => c !== undefined);
+  if (caches.length === 0) return {};
+  const sum = (key: keyof NonNullable<SelectorStatus['cache']>) => caches.reduce((n, c) => n + c[key], 0);
+  return { cache: { hits: sum('hits'), misses: sum('misses'), entries: sum('entries'), refused: sum('refused'), uncacheable: sum('uncacheable') } };
 }
 
 function mergeWindow(parts: readonly NodeStatsWindow[]): NodeStatsWindow {
