@@ -297,6 +297,10 @@ describe('web console', () => {
     await page.locator('.cm-content').waitFor();
     const starter = await editorText();
     expect(starter).toContain('function select(request, env, nodes)');
+    // A new selector memoizes automatically (when the gateway finds it keeps no state).
+    const memoize = page.getByLabel('Memoize results');
+    expect(await memoize.inputValue()).toBe('auto');
+    expect(await memoize.locator('option').allTextContents()).toEqual(['Automatic — when the script keeps no state', 'Always — I promise it keeps no state', 'Never']);
     // The templates of scripts-examples/ are offered; loading one is a change that Ctrl+Z takes back.
     const templates = (await t.admin('GET', '/admin/selector-templates')).body as Array<{ name: string; code: string }>;
     const picker = page.getByLabel('Template');
@@ -351,6 +355,9 @@ describe('web console', () => {
     expect(await spread(t, '/shop/item', 10)).toEqual({ 'ip1-a': 5, 'ip2-a': 5 });
     await page.locator('.versions li[data-version="1"]').waitFor();
     await poll(() => page.locator('.selector-side .badge-ok').first().textContent()).toBe('Active');
+    // Sent as the string "auto"; the canary keeps nothing between calls, so it is memoized.
+    expect((await t.admin('GET', `/admin/apis/${apiId}/selector`)).body.selector.memoize).toBe('auto');
+    await poll(() => page.locator('.selector-side dd.memoization').textContent()).toBe('yes');
   });
 
   it('refuses a broken selector: the error is shown at its line, nothing is saved and the old one keeps serving', async () => {
@@ -381,9 +388,20 @@ describe('web console', () => {
   });
 
   it('keeps the saved versions and rolls back to one', async () => {
+    // The three memoize settings are told apart: "Never" differs from the saved "auto".
+    const memoize = page.getByLabel('Memoize results');
+    const badge = page.locator('.editor-toolbar .badge');
+    await memoize.selectOption('false');
+    await poll(() => badge.textContent()).toBe('Unsaved changes');
+    await memoize.selectOption('auto');
+    await poll(() => badge.textContent()).toBe('Saved');
+
     await typeInEditor(ALL_NODES);
+    await memoize.selectOption('false');
     await page.getByRole('button', { name: 'Save selector' }).click();
     await toast(/Selector saved/).waitFor();
+    expect((await t.admin('GET', `/admin/apis/${apiId}/selector`)).body.selector).toMatchObject({ code: ALL_NODES, memoize: false });
+    await poll(() => page.locator('.selector-side dd.memoization').textContent()).toBe('no (memoize is off)');
     expect(await spread(t, '/shop/item?select_code=temp_node', 3)).not.toEqual({ 'ip1-temp': 3 });
     await page.locator('.versions li[data-version="2"]').waitFor();
     await page.getByRole('button', { name: 'Roll back to version 1' }).click();
@@ -391,6 +409,7 @@ describe('web console', () => {
     await toast(/Rolled back to version 1/).waitFor();
     expect(await spread(t, '/shop/item?select_code=temp_node', 3)).toEqual({ 'ip1-temp': 3 });
     expect((await t.admin('GET', `/admin/apis/${apiId}/selector`)).body.versions.map((v: { version: number }) => v.version)).toEqual([3, 2, 1]);
+    await poll(() => page.locator('.selector-side dd.memoization').textContent()).toBe('yes');
   });
 
   it('lists the API with its algorithm, node counts and selector state', async () => {

@@ -2,12 +2,12 @@ import { admin, ApiError, isAbort } from '../api.js';
 import type { CodeEditor } from '../components/code-editor.js';
 import { confirmDialog } from '../components/dialog.js';
 import { h, replace } from '../components/dom.js';
-import { busy, checkboxField, clearErrors, field, formErrorBox, showErrors, showFormError } from '../components/form.js';
+import { busy, clearErrors, field, formErrorBox, showErrors, showFormError } from '../components/form.js';
 import { notify } from '../components/notify.js';
 import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { ago, dateTime } from '../format.js';
 import { every } from '../router.js';
-import type { Api, SelectorConfig, SelectorTemplate, SelectorView } from '../types.js';
+import type { Api, MemoizeMode, SelectorConfig, SelectorMemoization, SelectorTemplate, SelectorView } from '../types.js';
 import { errorSentence, sentence, SELECTOR_ERROR_KINDS } from '../words.js';
 import { selectorTestPanel } from './selector-test.js';
 
@@ -29,7 +29,12 @@ interface SelectorDraft {
   onError: string;
   timeoutMs: string;
   memoryMb: string;
-  memoize: boolean;
+  memoize: MemoizeMode;
+}
+
+/** A memoize setting as stored or typed; drafts kept before the setting existed have none: "auto". */
+function memoizeOf(v: unknown): MemoizeMode {
+  return v === true || v === false ? v : 'auto';
 }
 
 function draftOf(config: SelectorConfig | null, code: string): SelectorDraft {
@@ -38,12 +43,19 @@ function draftOf(config: SelectorConfig | null, code: string): SelectorDraft {
     onError: config?.onError ?? 'use-all',
     timeoutMs: String(config?.timeoutMs ?? 20),
     memoryMb: String(config?.memoryMb ?? 32),
-    memoize: config?.memoize ?? false,
+    memoize: memoizeOf(config?.memoize),
   };
 }
 
 function same(a: SelectorDraft, b: SelectorDraft): boolean {
-  return a.code === b.code && a.onError === b.onError && a.timeoutMs.trim() === b.timeoutMs.trim() && a.memoryMb.trim() === b.memoryMb.trim() && (a.memoize === true) === (b.memoize === true);
+  return a.code === b.code && a.onError === b.onError && a.timeoutMs.trim() === b.timeoutMs.trim() && a.memoryMb.trim() === b.memoryMb.trim() && a.memoize === b.memoize;
+}
+
+/** The status panel's memoization verdict: "yes", or "no" with why. */
+function memoizationText(m: SelectorMemoization): string {
+  if (m.active) return 'yes';
+  if (m.mode === false) return 'no (memoize is off)';
+  return m.reason ? `no — ${m.reason}` : 'no';
 }
 
 function numberOr(text: string): number | string {
@@ -81,7 +93,8 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
   const draftKey = `selector:${api.id}`;
   let saved: SelectorConfig | null = view.selector;
   const savedDraft = () => draftOf(saved, STARTER);
-  const stored = loadDraft<SelectorDraft>(draftKey);
+  const kept = loadDraft<SelectorDraft>(draftKey);
+  const stored = kept && { ...kept, memoize: memoizeOf(kept.memoize) };
   const start = stored ?? savedDraft();
 
   // Settings.
@@ -93,8 +106,14 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
   );
   const timeoutMs = h('input', { type: 'number', name: 'timeoutMs', min: 1, max: 1000, step: 1, inputmode: 'numeric', value: start.timeoutMs });
   const memoryMb = h('input', { type: 'number', name: 'memoryMb', min: 8, max: 512, step: 1, inputmode: 'numeric', value: start.memoryMb });
-  // Drafts kept before the setting existed have no memoize.
-  const memoize = h('input', { type: 'checkbox', name: 'memoize', checked: start.memoize === true });
+  const memoize = h(
+    'select',
+    { name: 'memoize' },
+    h('option', { value: 'auto', selected: start.memoize === 'auto' }, 'Automatic — when the script keeps no state'),
+    h('option', { value: 'true', selected: start.memoize === true }, 'Always — I promise it keeps no state'),
+    h('option', { value: 'false', selected: start.memoize === false }, 'Never'),
+  );
+  const memoizeValue = (): MemoizeMode => (memoize.value === 'auto' ? 'auto' : memoize.value === 'true');
 
   // Editor.
   const editorHost = h('div', { class: 'code-editor' });
@@ -137,11 +156,11 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
       field({ label: 'Time limit (ms of CPU per call)', path: 'timeoutMs', control: timeoutMs, hint: '1–1000' }),
       field({ label: 'Memory limit (MB)', path: 'memoryMb', control: memoryMb, hint: '8–512' }),
     ),
-    checkboxField({
-      label: 'Memoize (pure selector)',
+    field({
+      label: 'Memoize results',
       path: 'memoize',
       control: memoize,
-      hint: 'Only if select() keeps no state and its result depends only on its arguments: repeated requests are answered from a cache without running it.',
+      hint: 'Repeated requests are answered from a cache without running select(). Automatic: only when the gateway finds the script keeps no state between calls.',
     }),
     h('div', { class: 'actions actions-start' }, saveButton, revertButton, h('span', { class: 'spacer' }), removeButton),
   );
@@ -165,9 +184,9 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
   );
   replace(container, layout);
 
-  const current = (): SelectorDraft => ({ code: editor.getCode(), onError: onError.value, timeoutMs: timeoutMs.value, memoryMb: memoryMb.value, memoize: memoize.checked });
+  const current = (): SelectorDraft => ({ code: editor.getCode(), onError: onError.value, timeoutMs: timeoutMs.value, memoryMb: memoryMb.value, memoize: memoizeValue() });
   const configOf = (d: SelectorDraft) =>
-    ({ code: d.code, onError: d.onError, timeoutMs: numberOr(d.timeoutMs), memoryMb: numberOr(d.memoryMb), memoize: d.memoize === true }) as SelectorConfig;
+    ({ code: d.code, onError: d.onError, timeoutMs: numberOr(d.timeoutMs), memoryMb: numberOr(d.memoryMb), memoize: d.memoize }) as SelectorConfig;
 
   function refreshDirty(): void {
     const dirty = !same(current(), savedDraft());
@@ -220,7 +239,7 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
     onError.value = d.onError;
     timeoutMs.value = d.timeoutMs;
     memoryMb.value = d.memoryMb;
-    memoize.checked = d.memoize === true;
+    memoize.value = String(d.memoize);
     editor.clearError();
     clearErrors(layout);
     restoredNote.hidden = true;
@@ -305,6 +324,8 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
         h('dd', { class: s.failures > 0 ? 'text-danger' : '' }, String(s.failures)),
         s.skipped ? [h('dt', null, 'Not run (quarantined)'), h('dd', null, String(s.skipped))] : null,
         s.consoleDropped ? [h('dt', null, 'Console lines dropped'), h('dd', null, String(s.consoleDropped))] : null,
+        h('dt', null, 'Memoized'),
+        h('dd', { class: 'memoization' }, memoizationText(s.memoization)),
         s.cache
           ? [
               h('dt', null, 'Answered from the cache'),
@@ -354,7 +375,7 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
             onError.value = ver.selector.onError;
             timeoutMs.value = String(ver.selector.timeoutMs);
             memoryMb.value = String(ver.selector.memoryMb);
-            memoize.checked = ver.selector.memoize === true;
+            memoize.value = String(memoizeOf(ver.selector.memoize));
             refreshDirty();
             notify(`Version ${ver.version} is in the editor; save to use it, or Ctrl+Z to undo.`);
             editor.focus();
