@@ -43,6 +43,18 @@ const FORBIDDEN_MEMBERS = new Set(['prototype', 'constructor', '__proto__']);
 /** Globals whose use means code built at run time or the global object itself. */
 const FORBIDDEN_GLOBALS = new Set(['eval', 'Function', 'globalThis']);
 
+/**
+ * Globals that may be used as values (`nodes.map(String)`): primitives and plain functions. Any other
+ * global object used as a value (`const M = Math`) could be changed through the alias, unseen.
+ */
+const GLOBAL_VALUES = new Set([
+  'undefined', 'NaN', 'Infinity', 'String', 'Number', 'Boolean', 'BigInt', 'Symbol', 'parseInt', 'parseFloat',
+  'isNaN', 'isFinite', 'encodeURIComponent', 'decodeURIComponent', 'encodeURI', 'decodeURI',
+]);
+
+/** RegExp's legacy static members, which carry the last match of any call over to the next. */
+const REGEXP_LEGACY = /^(\$.*|input|lastMatch|lastParen|leftContext|rightContext)$/;
+
 type AnyNode = Node & Record<string, any>;
 
 /** Thrown inside the walk with the first state found. */
@@ -198,10 +210,11 @@ class Analysis {
         return;
       case 'Identifier':
         this.reference(node, this.top);
+        this.bare(node, this.top);
         if (!functions && this.kinds.get(node.name) === 'code') refuse(`\`${node.name}\` handed to a built-in`);
         return;
       case 'ThisExpression':
-        return;
+        throw new Found('keeps `this` of the top level, which is the global object', lineOf(node));
       case 'TemplateLiteral':
         for (const e of node.expressions) this.inert(e, false);
         return;
@@ -254,7 +267,8 @@ class Analysis {
         return;
       case 'MemberExpression':
         this.memberExpression(node, this.top);
-        this.inert(node.object, false);
+        if (node.object.type === 'Identifier') this.reference(node.object, this.top);
+        else this.inert(node.object, false);
         if (node.computed) this.inert(node.property, false);
         return;
       case 'CallExpression':
@@ -317,6 +331,7 @@ class Analysis {
     switch (node.type) {
       case 'Identifier':
         this.reference(node, scope);
+        this.bare(node, scope);
         return;
       case 'FunctionDeclaration':
       case 'FunctionExpression':
@@ -383,12 +398,20 @@ class Analysis {
         return;
       case 'UnaryExpression':
         if (node.operator === 'delete') this.pattern(node.argument, scope, true);
+        else if (node.operator === 'typeof' && node.argument.type === 'Identifier') this.reference(node.argument, scope);
         else this.visit(node.argument, scope);
         return;
       case 'MemberExpression':
         this.memberExpression(node, scope);
-        this.visit(node.object, scope);
+        if (node.object.type === 'Identifier') this.reference(node.object, scope);
+        else this.visit(node.object, scope);
         if (node.computed) this.visit(node.property, scope);
+        return;
+      case 'BinaryExpression':
+        // `x instanceof Map` names the global without handing it anywhere.
+        this.visit(node.left, scope);
+        if (node.operator === 'instanceof' && node.right.type === 'Identifier') this.reference(node.right, scope);
+        else this.visit(node.right, scope);
         return;
       case 'CallExpression':
       case 'NewExpression': {
@@ -402,7 +425,8 @@ class Analysis {
             if (kept !== null) throw new Found(`calls \`${name}\` on \`${kept}\`, which is kept between calls`, lineOf(node));
           }
         }
-        this.visit(node.callee, scope);
+        if (node.callee.type === 'Identifier') this.reference(node.callee, scope);
+        else this.visit(node.callee, scope);
         for (const a of node.arguments) this.visit(a, scope);
         return;
       }
@@ -471,8 +495,19 @@ class Analysis {
     }
   }
 
-  private memberExpression(node: AnyNode, _scope: Scope): void {
+  /** A global object used as a value, not through its members: it could be changed through the alias. */
+  private bare(node: AnyNode, scope: Scope): void {
+    if (!GLOBAL_VALUES.has(node.name) && scope.resolve(node.name) === null) {
+      throw new Found(`uses the global \`${node.name}\` itself as a value (only its members are memoizable)`, lineOf(node));
+    }
+  }
+
+  private memberExpression(node: AnyNode, scope: Scope): void {
     if (!node.computed || node.property.type === 'Literal') this.memberName(node.property, node);
+    const name = memberName(node);
+    if (node.object.type === 'Identifier' && node.object.name === 'RegExp' && scope.resolve('RegExp') === null && name !== null && REGEXP_LEGACY.test(name)) {
+      throw new Found(`reads \`RegExp.${name}\`, which carries the last match over from an earlier call`, lineOf(node));
+    }
   }
 
   private memberName(key: AnyNode, at: AnyNode): void {

@@ -31,6 +31,11 @@ describe('state analysis', () => {
     ],
     ['helpers and function values in kept tables', 'const RULES = [{ tag: "temp", test: (r) => r.query.select_code === "temp_node" }];\nfunction pick(nodes, tag) { return nodes.filter((n) => n.tags.includes(tag)); }\nfunction select(r, e, nodes) { const rule = RULES.find((x) => x.test(r)); return rule ? pick(nodes, rule.tag) : nodes; }', ['RULES', 'pick', 'select']],
     ['fresh copies and classes made per call', 'class Box { constructor(v) { this.v = v; } }\nfunction select(r, e, nodes) { const o = Object.assign({}, { a: 1 }); o.b = 2; const b = new Box(o); b.v.c = 3; return nodes; }', ['Box', 'select']],
+    [
+      'globals named, not handed around',
+      'function select(r, e, nodes) { const m = new Map(); const ok = m instanceof Map && typeof Intl === "object"; return ok ? nodes.map(String).length && nodes.filter(Boolean) : nodes; }',
+      ['select'],
+    ],
     ['a non-global regular expression', 'const MOBILE = /Mobile|Android/i;\nfunction select(r, e, nodes) { return MOBILE.test(r.headers["user-agent"] || "") ? nodes.slice(0, 1) : nodes; }', ['MOBILE', 'select']],
   ];
   it.each(stateless)('stateless: %s', (_name, code, kept) => {
@@ -53,6 +58,10 @@ describe('state analysis', () => {
     ['eval', 'function select(r, e, nodes) { return eval("nodes"); }', 'line 1: uses `eval`, which is not memoizable'],
     ['the Function constructor through a member', 'function select(r, e, nodes) { return nodes.filter.constructor("return 1")() ? nodes : []; }', 'line 1: reaches `constructor`, which is not memoizable'],
     ['globalThis', 'function select(r, e, nodes) { return globalThis.nodes || nodes; }', 'line 1: uses `globalThis`, which is not memoizable'],
+    ['the global object kept at load', 'const G = this;\nfunction select(r, e, nodes) { return nodes; }', 'line 1: keeps `this` of the top level, which is the global object'],
+    ['a built-in kept whole', 'const M = Math;\nfunction touch(o) { o.calls = 1; }\nfunction select(r, e, nodes) { touch(M); return nodes; }', 'line 1: uses the global `Math` itself as a value (only its members are memoizable)'],
+    ['a built-in aliased in a call', 'function select(r, e, nodes) {\n  const j = JSON;\n  j.seen = 1;\n  return nodes;\n}', 'line 2: uses the global `JSON` itself as a value (only its members are memoizable)'],
+    ['RegExp legacy statics', 'function select(r, e, nodes) { return RegExp.$1 ? nodes : []; }', 'line 1: reads `RegExp.$1`, which carries the last match over from an earlier call'],
     ['a static class block', 'class K { static { } }\nfunction select(r, e, nodes) { return nodes; }', 'line 1: a class at the top level has a static field or block (it runs when the script loads)'],
   ];
   it.each(stateful)('not stateless: %s', (_name, code, reason) => {
