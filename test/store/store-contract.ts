@@ -44,7 +44,7 @@ export interface StoreDriver {
   fresh(): Promise<StoreFixture>;
 }
 
-const selector = (code: string): SelectorConfig => ({ code, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: false });
+const selector = (code: string): SelectorConfig => ({ code, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: 'auto' });
 
 /**
  * The behaviour every Store driver must show, as one suite: registers it under `name` for `driver`.
