@@ -122,7 +122,7 @@ export function registerTrafficMetrics(registry: Registry, traffic: Traffic): vo
         .filter((cell) => cell.selectorQuarantines > 0)
         .map((cell) => ({ labels: { api: cell.api }, value: cell.selectorQuarantines })),
     ),
-    new CellMetric('isogate_selector_duration_seconds', 'Selector call time as the gateway saw it (sandbox round trip or memo hit), by API.', 'histogram', () => {
+    new CellMetric('isogate_selector_duration_seconds', 'Selector call time as the gateway saw it (the sandbox round trip; memoized answers are not timed), by API.', 'histogram', () => {
       const out: Sample[] = [];
       for (const cell of traffic.apis()) {
         if (countOf(cell.selectorTime, SELECTOR_LE.length) === 0) continue;

@@ -1,4 +1,4 @@
-import type { SelectorRequest } from './types.js';
+import type { SelectOutcome, SelectorRequest } from './types.js';
 
 /**
  * Memoized selector results (gateway side), for selectors configured with `memoize: true`.
@@ -61,13 +61,14 @@ export interface Read {
   value: string;
 }
 
-/** A trie node: an inner node reads `path` and follows `next`; a leaf (`path` null) holds `picked`. */
+/** A trie node: an inner node reads `path` and follows `next`; a leaf (`path` null) holds its answer. */
 class TrieNode {
   constructor(
     readonly path: readonly string[] | null,
     readonly pathKey: string,
     readonly next: Map<string, TrieNode> | null,
-    readonly picked: readonly number[] | null,
+    /** A leaf's answer, frozen and shared by every request it answers. */
+    readonly hit: SelectOutcome | null,
   ) {}
 }
 
@@ -106,8 +107,11 @@ export class MemoCache {
     return this.entries >= MAX_MEMO_ENTRIES;
   }
 
-  /** The cached picks for this request and candidate list (`candidatesKey`: "3,0,7"), or null. */
-  lookup(request: SelectorRequest, candidatesKey: string): readonly number[] | null {
+  /**
+   * The cached answer for this request and candidate list (`candidatesKey`: "3,0,7"), or null. The
+   * answer is frozen and the same object for every request that reaches its leaf.
+   */
+  lookup(request: SelectorRequest, candidatesKey: string): SelectOutcome | null {
     let node = this.roots.get(candidatesKey);
     if (node === undefined) return null;
     // Bounded by the trace length of the deepest insert (MAX_TRACE_READS).
@@ -116,7 +120,7 @@ export class MemoCache {
       if (child === undefined) return null;
       node = child;
     }
-    return node.picked;
+    return node.hit;
   }
 
   /** Stores the picks of one run whose reads were `trace`. */
@@ -149,7 +153,8 @@ export class MemoCache {
 
 /** The chain of nodes for `trace[from..]` ending in a leaf with `picked`. */
 function branch(trace: readonly Read[], from: number, picked: readonly number[]): TrieNode {
-  let node = new TrieNode(null, '', null, Object.freeze(picked.slice()));
+  const hit: SelectOutcome = Object.freeze({ ok: true as const, picked: Object.freeze(picked.slice()), durationUs: 0, cached: true as const });
+  let node = new TrieNode(null, '', null, hit);
   for (let i = trace.length - 1; i >= from; i--) {
     const read = trace[i]!;
     node = new TrieNode(read.path, read.pathKey, new Map([[read.value, node]]), null);

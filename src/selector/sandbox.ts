@@ -416,12 +416,10 @@ export class SelectorSandbox {
     const memo = dataset.memo;
     let memoKey: string | null = null;
     if (memo !== null) {
-      const t0 = performance.now();
-      const cached = memo.lookup(request, cands);
-      if (cached !== null) {
+      const hit = memo.lookup(request, cands);
+      if (hit !== null) {
         program.memo!.hits++;
-        // A copy: the caller owns the outcome, the cache keeps its leaf.
-        return { ok: true, picked: cached.slice(), durationUs: sinceUs(t0), cached: true };
+        return hit;
       }
       program.memo!.misses++;
       // Once full nothing more is stored, so the run need not pay for recording its reads.

@@ -46,10 +46,11 @@ export interface SelectorFailure {
  * Result of one call: the picked catalog indices (a subset of the candidates passed in, in the
  * order the script returned them), or a failure. `durationUs` is the wait the caller saw;
  * `runUs`, when present, is the time spent inside the isolate; `cached` marks picks replayed from
- * a memoized selector's cache without running it.
+ * a memoized selector's cache without running it (one frozen outcome per cache entry, shared by every
+ * request it answers, with `durationUs` 0: a hit is not timed).
  */
 export type SelectOutcome =
-  | { ok: true; picked: number[]; durationUs: number; runUs?: number; cached?: true }
+  | { ok: true; picked: readonly number[]; durationUs: number; runUs?: number; cached?: true }
   | { ok: false; error: SelectorFailure; durationUs: number; runUs?: number };
 
 /** The result of a trial run (`PUT …/selector` checks and `POST …/selector/test`). */

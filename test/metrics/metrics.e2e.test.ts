@@ -123,6 +123,8 @@ describe('GET /metrics', () => {
         if (request.headers['x-boom']) throw new Error('boom');
         return nodes.filter((n) => n.name === 'b');
       }`,
+      // Every call runs in the sandbox (a memoized hit is not timed).
+      memoize: false,
     });
     expect(await send('/s', 2)).toEqual(['b', 'b']);
     // onError use-all: the request goes on with both nodes.

@@ -24,7 +24,7 @@ function load(code: string, env: Record<string, string> = {}, limits = {}) {
 
 function picked(outcome: SelectOutcome): number[] {
   if (!outcome.ok) throw new Error(`selector failed: ${JSON.stringify(outcome.error)}`);
-  return outcome.picked;
+  return [...outcome.picked];
 }
 
 function failure(outcome: SelectOutcome) {

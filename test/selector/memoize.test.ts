@@ -28,7 +28,7 @@ async function load(code: string, memoize: boolean | 'auto' = true, env: Record<
 
 function picked(outcome: SelectOutcome): number[] {
   if (!outcome.ok) throw new Error(`selector failed: ${JSON.stringify(outcome.error)}`);
-  return outcome.picked;
+  return [...outcome.picked];
 }
 
 /** Calls once; returns the picks and whether they came from the cache. */

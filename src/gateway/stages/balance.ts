@@ -74,10 +74,24 @@ function selected(ctx: RequestContext, api: CompiledApi, healthy: readonly Compi
     return fail(ctx, 'SELECTOR_EMPTY');
   }
   ctx.selectorOutcome = 'ok';
-  const picked: CompiledNode[] = [];
-  for (const index of outcome.picked) picked.push(api.nodes[index]!);
-  ctx.candidates = picked;
+  ctx.candidates = outcome.cached === true ? cachedNodes(api, outcome.picked) : nodesAt(api, outcome.picked);
   return pickFirst(ctx);
+}
+
+function nodesAt(api: CompiledApi, indices: readonly number[]): CompiledNode[] {
+  const nodes: CompiledNode[] = [];
+  for (const index of indices) nodes.push(api.nodes[index]!);
+  return nodes;
+}
+
+// A memoized answer's picks are one frozen array per cache entry (each config version loads its own
+// selector and cache): their nodes are looked up once per entry and compiled API.
+const pickedNodes = new WeakMap<readonly number[], { api: CompiledApi; nodes: readonly CompiledNode[] }>();
+
+function cachedNodes(api: CompiledApi, indices: readonly number[]): readonly CompiledNode[] {
+  let entry = pickedNodes.get(indices);
+  if (entry === undefined || entry.api !== api) pickedNodes.set(indices, (entry = { api, nodes: Object.freeze(nodesAt(api, indices)) }));
+  return entry.nodes;
 }
 
 function onSelectorError(ctx: RequestContext, api: CompiledApi, healthy: readonly CompiledNode[]): boolean {
