@@ -1,4 +1,5 @@
 import { UPSTREAM_ERRORS, upstreamError } from './errors.js';
+import { hasBadHeadByte } from '../http/head-bytes.js';
 
 /** Longest response head (status line and headers) accepted from a node. */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -119,6 +120,7 @@ export class ResponseParser {
             return;
           }
           if (end - base > MAX_HEAD_BYTES) throw bad('response head too large');
+          if (hasBadHeadByte(buf, base, end, false)) throw bad('control character in the response head');
           off = end + 4;
           this.head(buf.toString('latin1', base, end));
           if (this.complete()) {
@@ -195,8 +197,8 @@ export class ResponseParser {
     }
   }
 
+  /** Parses a head whose bytes were checked (hasBadHeadByte). */
   private head(text: string): void {
-    if (BAD_HEAD_CHAR.test(text)) throw bad('control character in the response head');
     const lines = text.split('\r\n');
     const m = STATUS_LINE.exec(lines[0]!);
     if (m === null) throw bad('invalid status line');

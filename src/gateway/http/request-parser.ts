@@ -1,3 +1,5 @@
+import { hasBadHeadByte } from '../../http/head-bytes.js';
+
 /** Longest request head (request line and headers, with their line ends) a client may send. */
 export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
 /** Longest request line (without its CRLF). */
@@ -157,6 +159,7 @@ export class RequestParser {
             return input.length;
           }
           if (end + 4 - off > MAX_REQUEST_HEAD_BYTES) this.headTooLong(buf, off, buf.length);
+          if (hasBadHeadByte(buf, off, end, true)) throw bad('control character or bare line end in the request head');
           this.head(buf.toString('latin1', off, end));
           off = end + 4;
           break;
@@ -252,8 +255,8 @@ export class RequestParser {
     }
   }
 
+  /** Parses a head whose bytes were checked (hasBadHeadByte). */
   private head(text: string): void {
-    if (BAD_HEAD_CHAR.test(text)) throw bad('control character or bare line end in the request head');
     const lines = text.split('\r\n');
     const requestLine = lines[0]!;
     if (requestLine.length > MAX_REQUEST_LINE_BYTES) throw new RequestParseError('URI_TOO_LONG', 'request line too long');
