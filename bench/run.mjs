@@ -1,7 +1,8 @@
 // `npm run bench`: direct upstream vs isogate (no selector) vs isogate (canary selector over 20 nodes),
 // loaded by wrk on 127.0.0.1 for a bounded time. Not a test: it prints figures.
 //
-// Env: DUR (10s) WARM (3s) CONNS (50) THREADS (2) ROUNDS (3) ACCESS_LOG (1: keep the per-request log line on),
+// Env: DUR (10s) WARM (3s) CONNS (50) THREADS (2) ROUNDS (3) SELECTOR_COST (0: skip bench/selector-cost.ts)
+// ACCESS_LOG (1: keep the per-request log line on),
 // LOG_TO (null, the default: the gateway's output, access log included, is written to /dev/null, so
 // every line is built and written but the VM's disk is not part of the figures; file: to a file in the
 // work dir, whose writeback bursts land in the later rounds).
@@ -131,9 +132,21 @@ function measure(name, url) {
   return { name, rps: r.rps, p50: r.p50, p99: r.p99, non2xx: r.non2xx, sockErr: r.sockErr };
 }
 
+/** GET with a few tries: a keep-alive connection left from the start may have been closed while idle. */
+async function fetchText(url) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await fetch(url)).text();
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      await sleep(100);
+    }
+  }
+}
+
 /** Selector time per API from the gateway's own histogram: calls, mean, and the buckets holding p50 and p99. */
 async function selectorCostFromMetrics(api) {
-  const text = await (await fetch(`http://${HOST}:${STATUS}/metrics`)).text();
+  const text = await fetchText(`http://${HOST}:${STATUS}/metrics`);
   const mine = text.split('\n').filter((l) => l.startsWith('isogate_selector_duration_seconds') && l.includes(`api="${api}"`));
   const value = (suffix) => Number(mine.find((l) => l.startsWith(`isogate_selector_duration_seconds_${suffix}`))?.split(' ').pop() ?? NaN);
   const count = value('count');
@@ -217,8 +230,18 @@ async function main() {
   }
   if (memoCache) console.log(`  canary (memoize "auto"): ${memoCache.hits} answers from the cache, ${memoCache.misses} runs in the sandbox, ${memoCache.entries} entries`);
   for (const sel of summary.slice(2)) {
-    console.log(`target (${sel.name}): ≥ 25% of direct: ${(sel.ratio * 100).toFixed(1)}% ${sel.ratio >= 0.25 ? 'MET' : 'MISSED'}; p99 < 5 ms: ${sel.p99.toFixed(2)} ms ${sel.p99 < 5 ? 'MET' : 'MISSED'}`);
+    verdicts.push(`target (${sel.name}): ≥ 25% of direct: ${(sel.ratio * 100).toFixed(1)}% ${sel.ratio >= 0.25 ? 'MET' : 'MISSED'}; p99 < 5 ms: ${sel.p99.toFixed(2)} ms ${sel.p99 < 5 ? 'MET' : 'MISSED'}`);
   }
+}
+
+/** The target lines, printed last. */
+const verdicts = [];
+
+/** The selector's own cost per call, measured through the sandbox on the now idle machine. */
+function selectorCost() {
+  if (process.env.SELECTOR_COST === '0') return;
+  console.log(`\nthe selector's own cost per call (bench/selector-cost.ts, after the load, on the idle machine):`);
+  spawnSync(process.execPath, ['--no-node-snapshot', '--import', 'tsx', join(root, 'bench', 'selector-cost.ts'), '20000', '50'], { cwd: root, stdio: 'inherit' });
 }
 
 function stopAll() {
@@ -237,5 +260,10 @@ main()
     await sleep(500);
     for (const c of started) { try { process.kill(-c.pid, 'SIGKILL'); } catch {} }
     if (process.exitCode) console.error(`gateway log: ${join(work, 'gateway.log')}`);
-    else rmSync(work, { recursive: true, force: true });
+    else {
+      rmSync(work, { recursive: true, force: true });
+      selectorCost();
+      console.log('');
+      for (const line of verdicts) console.log(line);
+    }
   });
