@@ -237,10 +237,7 @@ export class SelectorSandbox {
   async load(spec: SelectorSpec, catalog: SelectorNode[], env: Record<string, string>): Promise<SelectorHandle> {
     if (this.closed) throw new Error('selector sandbox is closed');
     const { apiId, config } = spec;
-    // "auto": memoized when the script keeps no state (state-analysis.ts), with its kept values
-    // made read-only in the sandbox; `true` is the operator's promise and is not guarded.
-    const verdict = config.memoize === 'auto' ? this.verdictOf(config.code) : null;
-    const guard = verdict?.stateless === true ? verdict.keptNames : null;
+    const { verdict, guard } = this.guardFor(config);
     const key = `${apiId}\0${config.timeoutMs}\0${config.memoryMb}\0${guard === null ? '' : 'guarded'}\0${config.code}`;
     const poison = this.poisoned.get(key);
     if (poison !== undefined) throw new SelectorCompileError(poison);
@@ -289,11 +286,10 @@ export class SelectorSandbox {
       return Promise.resolve({ ok: false, picked: [], error: unavailable('no sandbox process is available'), durationUs: 0, console: [] });
     }
     const id = ++this.seq;
-    // Run as it will be served: a selector memoized by state analysis runs guarded.
-    const verdict = config.memoize === 'auto' ? this.verdictOf(config.code) : null;
     const payload = {
       config: { code: config.code, timeoutMs: config.timeoutMs, memoryMb: config.memoryMb },
-      guard: verdict?.stateless === true ? verdict.keptNames : null,
+      // Run as it will be served: a selector memoized by state analysis runs guarded.
+      guard: this.guardFor(config).guard,
       request,
       env,
       nodes: nodes.map((n) => ({ id: n.id, name: n.name, url: n.url, weight: n.weight, tags: n.tags })),
@@ -334,6 +330,17 @@ export class SelectorSandbox {
     this.closed = true;
     for (const program of this.programsById.values()) this.cancelIdle(program);
     await this.pool.close();
+  }
+
+  /**
+   * "auto": the state analysis of the script, and the top-level names the sandbox makes read-only
+   * when it found no state (the selector is then memoized guarded). `true` is the operator's promise
+   * and `false` no memoization: neither is analysed nor guarded.
+   */
+  private guardFor(config: SelectorConfig): { verdict: StateVerdict | null; guard: readonly string[] | null } {
+    if (config.memoize !== 'auto') return { verdict: null, guard: null };
+    const verdict = this.verdictOf(config.code);
+    return { verdict, guard: verdict.stateless ? verdict.keptNames : null };
   }
 
   /** The state analysis of `code`, remembered per script. */

@@ -282,9 +282,8 @@ class Analysis {
         if (!global && !onData) refuse('a call of the script\'s own code');
         if (callee.type === 'MemberExpression') this.inert(callee, false);
         else this.reference(callee, this.top);
-        if (callee.type === 'MemberExpression' && MUTATORS.has(memberName(callee) ?? '') && memberName(callee) !== 'freeze') {
-          refuse(`a call of \`${memberName(callee)}\``);
-        }
+        const method = callee.type === 'MemberExpression' ? memberName(callee) : null;
+        if (method !== null && method !== 'freeze' && MUTATORS.has(method)) refuse(`a call of \`${method}\``);
         for (const a of node.arguments as AnyNode[]) this.inert(a.type === 'SpreadElement' ? a.argument : a, false);
         return;
       }

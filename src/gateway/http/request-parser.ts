@@ -220,7 +220,7 @@ export class RequestParser {
     if (lineLength > MAX_REQUEST_LINE_BYTES) throw new RequestParseError('URI_TOO_LONG', 'request line too long');
     if (buf.length - off > MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'request head too large');
     // A bare LF would never end the head: fail now rather than at the headers timeout.
-    if (from < buf.length && BAD_HEAD_CHAR.test(buf.toString('latin1', from, buf.length - (buf[buf.length - 1] === 13 ? 1 : 0)))) {
+    if (from < buf.length && hasBadHeadByte(buf, from, buf.length - (buf[buf.length - 1] === 13 ? 1 : 0), true)) {
       throw bad('control character or bare line feed in the request head');
     }
   }
