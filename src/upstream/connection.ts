@@ -48,6 +48,13 @@ const AWAITING_HEADERS = 1;
 const RECEIVING_BODY = 2;
 
 /**
+ * The one buffer every plain-TCP connection of this process reads into (the socket's `onread`): a
+ * read is parsed before the next read can happen, so no read allocates, and no byte of it is kept
+ * past its callback (the parser copies an unfinished head; body chunks are copied as they leave).
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+/**
  * One keep-alive HTTP/1.1 connection to a node, one request at a time: writes the request (head and
  * body in one write when the body is buffered; a client's stream with backpressure, chunked when it
  * has no length), parses the response, enforces the connect, headers and body timeouts, and tells its
@@ -82,6 +89,8 @@ export class UpstreamConnection implements ResponseSink {
    * ends in that read (the usual case) it goes out with `onComplete`, one write instead of two.
    */
   private held: Buffer | null = null;
+  /** The bytes being parsed are the shared READ_BUFFER's: a chunk leaving this connection is copied. */
+  private shared = false;
   private readonly resume = (): void => {
     this.socket.resume();
   };
@@ -95,11 +104,13 @@ export class UpstreamConnection implements ResponseSink {
     const { host, port, tls } = owner.target;
     this.socket = tls
       ? connectTls({ host, port, servername: isIP(host) === 0 ? host : undefined, ALPNProtocols: ['http/1.1'] })
-      : connectTcp({ host, port });
+      : connectTcp({ host, port, onread: { buffer: READ_BUFFER, callback: (n) => this.onSharedRead(n) } });
     const socket = this.socket;
     socket.setNoDelay(true);
     socket.on(tls ? 'secureConnect' : 'connect', () => this.onConnected());
-    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+    if (tls) socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+    // With `onread` no 'data' is emitted, but the stream must flow for 'end' to be.
+    else socket.resume();
     socket.on('end', () => this.onSocketEnd());
     socket.on('error', (err: Error) => this.onSocketError(err));
     socket.on('close', () => this.onSocketClose());
@@ -196,7 +207,7 @@ export class UpstreamConnection implements ResponseSink {
   }
 
   private deliverHeld(): void {
-    const chunk = this.held!;
+    const chunk = this.leaving(this.held!);
     this.held = null;
     const p = this.current;
     if (p !== null && !p.handler.onData(chunk) && this.current === p) this.socket.pause();
@@ -208,7 +219,7 @@ export class UpstreamConnection implements ResponseSink {
     this.current = null;
     this.phase = IDLE;
     p.ended = true;
-    const last = this.held;
+    const last = this.held === null ? null : this.leaving(this.held);
     this.held = null;
     const reusable = this.keepAlive && !extra && this.bodyDone && this.socket.readable;
     if (!this.bodyDone) this.detachBody();
@@ -224,6 +235,22 @@ export class UpstreamConnection implements ResponseSink {
     this.connectTimer.clear();
     // An abort while connecting destroyed the socket, so the request is still there.
     this.run(this.current!);
+  }
+
+  /** A body chunk as it leaves for the handler: a copy when it lies in the shared read buffer. */
+  private leaving(chunk: Buffer): Buffer {
+    return this.shared ? Buffer.from(chunk) : chunk;
+  }
+
+  /** `n` bytes were read into READ_BUFFER; true: read on (a handler pauses the socket itself). */
+  private onSharedRead(n: number): boolean {
+    this.shared = true;
+    try {
+      this.onSocketData(READ_BUFFER.subarray(0, n));
+    } finally {
+      this.shared = false;
+    }
+    return true;
   }
 
   private onSocketData(chunk: Buffer): void {

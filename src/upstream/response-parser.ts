@@ -1,5 +1,6 @@
 import { UPSTREAM_ERRORS, upstreamError } from './errors.js';
 import { hasBadHeadByte } from '../http/head-bytes.js';
+import { decimal, isToken, sameName, trimmedSlice } from '../http/header-names.js';
 
 /** Longest response head (status line and headers) accepted from a node. */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -35,8 +36,6 @@ const UNTIL_CLOSE = 6;
 const DONE = 7;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: |$)/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Control characters other than HTAB, CR and LF may not appear in a head (CR and LF only as line ends).
 const BAD_HEAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)/;
 const HEX = /^[0-9a-fA-F]{1,12}$/;
@@ -51,7 +50,8 @@ function bad(message: string): Error {
  * connection, and none for HEAD, 1xx, 204 and 304. It is strict where leniency would let a node
  * smuggle a second response or bad bytes to the client: obsolete line folding, control characters,
  * conflicting lengths, and Content-Length together with Transfer-Encoding are errors. Body chunks
- * are slices of the socket's buffers, never copies.
+ * are slices of the input, never copies; nothing of the input is kept once `execute` returns (an
+ * unfinished head is copied), so the input may be a read buffer that is reused.
  */
 export class ResponseParser {
   private state: number = DONE;
@@ -116,11 +116,12 @@ export class ResponseParser {
           const end = buf.indexOf(CRLFCRLF, searchFrom);
           if (end < 0) {
             if (buf.length - base > MAX_HEAD_BYTES) throw bad('response head too large');
-            this.partial = buf.subarray(base);
+            // A copy: the input may be a read buffer that is reused once this call returns.
+            this.partial = Buffer.from(buf.subarray(base));
             return;
           }
           if (end - base > MAX_HEAD_BYTES) throw bad('response head too large');
-          if (hasBadHeadByte(buf, base, end, false)) throw bad('control character in the response head');
+          if (hasBadHeadByte(buf, base, end, true)) throw bad('control character or bare line feed in the response head');
           off = end + 4;
           this.head(buf.toString('latin1', base, end));
           if (this.complete()) {
@@ -197,45 +198,63 @@ export class ResponseParser {
     }
   }
 
-  /** Parses a head whose bytes were checked (hasBadHeadByte). */
+  /** Parses a head whose bytes were checked (hasBadHeadByte: no bare CR or LF, no control character). */
   private head(text: string): void {
-    const lines = text.split('\r\n');
-    const m = STATUS_LINE.exec(lines[0]!);
-    if (m === null) throw bad('invalid status line');
-    const http10 = m[1] === '0';
-    const status = Number(m[2]);
+    let eol = text.indexOf('\r\n');
+    if (eol < 0) eol = text.length;
+    // HTTP/1.x SSS, then a reason phrase after a space, or nothing.
+    if (
+      eol < 12 ||
+      !text.startsWith('HTTP/1.') ||
+      (text.charCodeAt(7) !== 48 && text.charCodeAt(7) !== 49) ||
+      text.charCodeAt(8) !== 32 ||
+      (eol > 12 && text.charCodeAt(12) !== 32)
+    ) {
+      throw bad('invalid status line');
+    }
+    const status = decimal(text.slice(9, 12), 3);
+    if (status < 100) throw bad('invalid status line');
+    const http10 = text.charCodeAt(7) === 48;
     const headers: string[] = [];
     let contentLength = -1;
     let chunked = false;
     let transferEncoding = false;
     let close = http10;
     let keepAliveHintMs = -1;
-    for (let i = 1; i < lines.length; i++) {
-      const l = lines[i]!;
-      const colon = l.indexOf(':');
-      if (colon <= 0) throw bad('invalid header line');
-      const name = l.slice(0, colon);
-      if (!TOKEN.test(name)) throw bad('invalid header name');
-      const value = l.slice(colon + 1).trim();
+    for (let at = eol + 2; at < text.length; at = eol + 2) {
+      eol = text.indexOf('\r\n', at);
+      if (eol < 0) eol = text.length;
+      const colon = text.indexOf(':', at);
+      if (colon <= at || colon > eol) throw bad('invalid header line');
+      const name = text.slice(at, colon);
+      if (!isToken(name)) throw bad('invalid header name');
+      const value = trimmedSlice(text, colon + 1, eol);
       headers.push(name, value);
-      if (name.length < 10 || name.length > 17) continue; // only the names below matter here
-      const lower = name.toLowerCase();
-      if (lower === 'content-length') {
-        if (!/^\d{1,15}$/.test(value)) throw bad('invalid content-length');
-        const n = Number(value);
-        if (contentLength >= 0 && contentLength !== n) throw bad('conflicting content-length');
-        contentLength = n;
-      } else if (lower === 'transfer-encoding') {
-        transferEncoding = true;
-        const codings = value.toLowerCase().split(',');
-        chunked = codings[codings.length - 1]!.trim() === 'chunked';
-      } else if (lower === 'connection') {
-        const tokens = value.toLowerCase();
-        if (tokens.includes('close')) close = true;
-        else if (http10 && tokens.includes('keep-alive')) close = false;
-      } else if (lower === 'keep-alive') {
-        const t = /(?:^|[\s,])timeout\s*=\s*(\d+)/i.exec(value);
-        if (t) keepAliveHintMs = Number(t[1]) * 1000;
+      switch (name.length) {
+        case 14:
+          if (!sameName(name, 'content-length')) break;
+          {
+            const n = decimal(value, 15);
+            if (n < 0) throw bad('invalid content-length');
+            if (contentLength >= 0 && contentLength !== n) throw bad('conflicting content-length');
+            contentLength = n;
+          }
+          break;
+        case 17:
+          if (!sameName(name, 'transfer-encoding')) break;
+          transferEncoding = true;
+          chunked = sameName(trimmedSlice(value, value.lastIndexOf(',') + 1, value.length), 'chunked');
+          break;
+        case 10:
+          if (sameName(name, 'connection')) {
+            const tokens = value.toLowerCase();
+            if (tokens.includes('close')) close = true;
+            else if (http10 && tokens.includes('keep-alive')) close = false;
+          } else if (sameName(name, 'keep-alive')) {
+            const t = /(?:^|[\s,])timeout\s*=\s*(\d+)/i.exec(value);
+            if (t) keepAliveHintMs = Number(t[1]) * 1000;
+          }
+          break;
       }
     }
     if (transferEncoding && contentLength >= 0) throw bad('both content-length and transfer-encoding');

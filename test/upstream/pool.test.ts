@@ -134,6 +134,45 @@ describe('UpstreamPool', () => {
     expect(up.connections()).toBe(1);
   });
 
+  it('body chunks stay as they were when the handler keeps them, across many reads and connections', async () => {
+    // The pool reads every plain connection into one shared buffer: what it hands out must be the
+    // handler's to keep (a client socket that is full holds on to it until it drains).
+    const payloads = [0, 1].map((k) => Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7 + k * 13) % 251)));
+    const origin = await rawUpstream((socket, request) => {
+      const payload = payloads[request.startsWith('GET /1') ? 1 : 0]!;
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${payload.length}\r\n\r\n`);
+      // In pieces with pauses between them, so the response takes many reads.
+      let at = 0;
+      const next = () => {
+        if (at >= payload.length) return;
+        socket.write(payload.subarray(at, (at += 4096)));
+        setImmediate(next);
+      };
+      next();
+    });
+    const p = pool(origin);
+    const collect = (path: string) =>
+      new Promise<Buffer>((resolve, reject) => {
+        const kept: Buffer[] = [];
+        p.dispatch(
+          { method: 'GET', path, headers: ['host', 'upstream'], body: null, headersTimeout: 2_000, bodyTimeout: 2_000 },
+          {
+            onConnect: () => {},
+            onHeaders: () => true,
+            onData: (chunk) => (kept.push(chunk), true),
+            onComplete: (last) => {
+              if (last !== null) kept.push(last);
+              resolve(Buffer.concat(kept));
+            },
+            onError: reject,
+          },
+        );
+      });
+    const [a, b] = await Promise.all([collect('/0'), collect('/1')]);
+    expect(a.equals(payloads[0]!)).toBe(true);
+    expect(b.equals(payloads[1]!)).toBe(true);
+  });
+
   it('an upload still arriving keeps the response-headers timeout from running out', async () => {
     const up = await httpUpstream();
     const slowBody = new Readable({ read() {} });

@@ -96,6 +96,14 @@ describe('ResponseParser', () => {
     ['a space before the colon', 'HTTP/1.1 200 OK\r\nX-A : 1\r\n\r\n'],
     ['a control character', 'HTTP/1.1 200 OK\r\nX-A: a\x01b\r\n\r\n'],
     ['a bare CR', 'HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n'],
+    ['a bare LF (it would split the header when forwarded)', 'HTTP/1.1 200 OK\r\nX-A: a\nSet-Cookie: b\r\n\r\n'],
+    ['an empty header name', 'HTTP/1.1 200 OK\r\n: v\r\n\r\n'],
+    ['a line without a colon', 'HTTP/1.1 200 OK\r\nX-A\r\n\r\n'],
+    ['a status below 100', 'HTTP/1.1 099 Odd\r\n\r\n'],
+    ['a four-digit status', 'HTTP/1.1 2000 OK\r\n\r\n'],
+    ['a status without its space', 'HTTP/1.1200 OK\r\n\r\n'],
+    ['HTTP/1.2', 'HTTP/1.2 200 OK\r\n\r\n'],
+    ['a signed length', 'HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\n'],
     ['a bad status line', 'HTTP/2 200 OK\r\n\r\n'],
     ['a bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
     ['a chunk without its CRLF', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n'],
@@ -108,6 +116,31 @@ describe('ResponseParser', () => {
       parser.expect(false);
       expect(() => parser.execute(Buffer.from(text, 'latin1'))).toThrow(expect.objectContaining({ code: 'UPSTREAM_BAD_RESPONSE' }));
     }
+  });
+
+  it('reads a status line without a reason phrase, names in any case, and values trimmed of spaces and tabs only', () => {
+    const r = parse(['HTTP/1.1 204\r\nCONTENT-LENGTH: 0\r\nX-A: \t a\u00a0 \r\nConnection: Close\r\n\r\n']);
+    expect(r.heads[0]).toMatchObject({ status: 204, keepAlive: false, headers: ['CONTENT-LENGTH', '0', 'X-A', 'a\u00a0', 'Connection', 'Close'] });
+    const chunked = parse(['HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked \r\n\r\n2\r\nok\r\n0\r\n\r\n']);
+    expect(chunked.body).toBe('ok');
+  });
+
+  it('keeps nothing of its input between calls: a head split across reads survives the reuse of the read buffer', () => {
+    const heads: { status: number; headers: string[] }[] = [];
+    let body = '';
+    const parser = new ResponseParser({ onHead: (h) => heads.push(h), onBody: (c) => (body += c.toString('latin1')), onEnd: () => {} });
+    parser.expect(false);
+    const shared = Buffer.alloc(64);
+    const feed = (text: string) => {
+      const n = shared.write(text, 'latin1');
+      parser.execute(shared.subarray(0, n));
+      shared.fill(0x78); // what the next read would overwrite
+    };
+    feed('HTTP/1.1 200 OK\r\nX-Par');
+    feed('t: one\r\nContent-Length: 2\r');
+    feed('\n\r\nok');
+    expect(heads[0]!.headers).toEqual(['X-Part', 'one', 'Content-Length', '2']);
+    expect(body).toBe('ok');
   });
 
   it('rejects a head larger than 64 KiB, even in pieces', () => {

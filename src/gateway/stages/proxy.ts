@@ -1,3 +1,4 @@
+import { headerNameSet, sameName } from '../../http/header-names.js';
 import type { HttpMethod } from '../../model/method.js';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
 import type { UpstreamHandler } from '../../upstream/types.js';
@@ -7,8 +8,9 @@ import { RequestParseError } from '../http/request-parser.js';
 import { hasBody } from './access.js';
 import { pickNext } from './balance.js';
 
-// Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded; host is set to the node's.
-const HOP_BY_HOP = new Set([
+// Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded; host is set to the node's, and the
+// X-Forwarded-* ones are the gateway's to set.
+const HOP_BY_HOP = headerNameSet([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -24,7 +26,7 @@ const HOP_BY_HOP = new Set([
   'x-forwarded-host',
 ]);
 const CLIENT_GONE = 'client went away';
-const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const RESPONSE_HOP_BY_HOP = headerNameSet(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 // Errors that mean the request never reached the node, so another node may be tried.
 const CONNECT_ERRORS = new Set([
@@ -142,11 +144,10 @@ function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[] {
   let host = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.length <= 17 ? name.toLowerCase() : name; // every hop-by-hop name is ≤ 17 chars
-    if (HOP_BY_HOP.has(lower)) {
-      if (lower === 'connection') connectionTokens = raw[i + 1];
-      else if (lower === 'x-forwarded-for') priorForwardedFor = priorForwardedFor ? `${priorForwardedFor}, ${raw[i + 1]}` : raw[i + 1];
-      else if (lower === 'host') host = raw[i + 1]!;
+    if (HOP_BY_HOP(name)) {
+      if (sameName(name, 'connection')) connectionTokens = raw[i + 1];
+      else if (sameName(name, 'x-forwarded-for')) priorForwardedFor = priorForwardedFor ? `${priorForwardedFor}, ${raw[i + 1]}` : raw[i + 1];
+      else if (sameName(name, 'host')) host = raw[i + 1]!;
       continue;
     }
     out.push(name, raw[i + 1]!);
@@ -312,7 +313,7 @@ class ProxyHandler implements UpstreamHandler {
     const out: string[] = [];
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
-      if (name.length > 17 || !RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) out.push(name, headers[i + 1]!);
+      if (!RESPONSE_HOP_BY_HOP(name)) out.push(name, headers[i + 1]!);
     }
     const res = ctx.res;
     ctx.status = statusCode;
