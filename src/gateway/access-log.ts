@@ -21,9 +21,30 @@ export interface AccessRecord {
 // Characters that may stand in a JSON string as they are (no quote, backslash or control character).
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
+/** `value` as a JSON string (or null). */
 function str(value: string | null): string {
   if (value === null) return 'null';
   return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
+}
+
+/**
+ * JSON strings of the fields that take few values (method, API and node names, codes, selector
+ * outcome), kept once made: these strings live in the snapshot, so the lookup hashes nothing new.
+ * Bounded; cleared when full (names of deleted APIs would otherwise stay).
+ */
+class JsonStrings {
+  private readonly known = new Map<string, string>();
+
+  of(value: string | null): string {
+    if (value === null) return 'null';
+    let json = this.known.get(value);
+    if (json === undefined) {
+      json = str(value);
+      if (this.known.size >= 4096) this.known.clear();
+      this.known.set(value, json);
+    }
+    return json;
+  }
 }
 
 function round(ms: number): number {
@@ -55,6 +76,10 @@ export class AccessLog {
     this.flush();
   };
 
+  private readonly names = new JsonStrings();
+  /** From `,"pid"` to the method's name, the same on every line. */
+  private readonly fixed = `,"pid":${process.pid},"component":"access","method":`;
+
   private constructor(
     private readonly stream: { write(line: string): unknown },
     private readonly prefix: string,
@@ -75,11 +100,13 @@ export class AccessLog {
       this.lastMs = now;
       this.lastTime = `"${new Date(now).toISOString()}"`;
     }
+    const names = this.names;
+    // The path and client address vary per request: escaped as needed, not kept.
     const line =
-      `${this.prefix}${this.lastTime},"pid":${process.pid},"component":"access","method":${str(r.method)},"path":${str(r.path)},` +
-        `"clientIp":${str(r.clientIp)},"api":${str(r.api)},"node":${str(r.node)},"status":${r.status},"code":${str(r.code)},` +
-        `"tries":${r.tries},"upstreamError":${str(r.upstreamError)},"ms":${round(r.ms)},"upstreamMs":${round(r.upstreamMs)},` +
-        `"selector":${str(r.selector)},"selectorUs":${r.selectorUs},"version":${r.version}}\n`;
+      `${this.prefix}${this.lastTime}${this.fixed}${names.of(r.method)},"path":${str(r.path)},` +
+        `"clientIp":${str(r.clientIp)},"api":${names.of(r.api)},"node":${names.of(r.node)},"status":${r.status},"code":${names.of(r.code)},` +
+        `"tries":${r.tries},"upstreamError":${names.of(r.upstreamError)},"ms":${round(r.ms)},"upstreamMs":${round(r.upstreamMs)},` +
+        `"selector":${names.of(r.selector)},"selectorUs":${r.selectorUs},"version":${r.version}}\n`;
     this.pending.push(line);
     this.pendingChars += line.length;
     if (this.pendingChars >= ACCESS_LOG_BATCH_CHARS) this.flush();

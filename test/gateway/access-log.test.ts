@@ -44,6 +44,16 @@ describe('AccessLog', () => {
     expect(new Date(parsed.time).toISOString()).toBe(parsed.time);
   });
 
+  it('escapes names the same way when they repeat (they are kept once escaped)', async () => {
+    const { log, lines } = capture();
+    const access = AccessLog.of(log)!;
+    const odd = { ...record, api: 'dé"mo\\', node: 'n\u2028', code: null, upstreamError: 'UND_ERR_SOCKET', selector: 'ok' };
+    for (let i = 0; i < 3; i++) access.write({ ...odd, tries: i });
+    access.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(lines.map((l) => JSON.parse(l))).toEqual([0, 1, 2].map((tries) => expect.objectContaining({ ...odd, tries, ms: 1.23 })));
+  });
+
   it('hands the destination one batch of lines, within the flush time or at once on flush()', async () => {
     const { log, lines } = capture();
     const stream = (log as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym]!;

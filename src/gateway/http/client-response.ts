@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { sameName } from '../../http/header-names.js';
 
 /** What a response needs from its connection. */
 export interface ResponseOwner {
@@ -35,13 +36,13 @@ export function dateHeader(): string {
 function headerKind(name: string): 'length' | 'te' | 'connection' | 'date' | null {
   switch (name.length) {
     case 4:
-      return name.toLowerCase() === 'date' ? 'date' : null;
+      return sameName(name, 'date') ? 'date' : null;
     case 10:
-      return name.toLowerCase() === 'connection' ? 'connection' : null;
+      return sameName(name, 'connection') ? 'connection' : null;
     case 14:
-      return name.toLowerCase() === 'content-length' ? 'length' : null;
+      return sameName(name, 'content-length') ? 'length' : null;
     case 17:
-      return name.toLowerCase() === 'transfer-encoding' ? 'te' : null;
+      return sameName(name, 'transfer-encoding') ? 'te' : null;
     default:
       return null;
   }

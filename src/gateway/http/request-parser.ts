@@ -1,4 +1,5 @@
 import { hasBadHeadByte } from '../../http/head-bytes.js';
+import { decimal, isToken, trimmedSlice } from '../../http/header-names.js';
 
 /** Longest request head (request line and headers, with their line ends) a client may send. */
 export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
@@ -65,14 +66,11 @@ const TRAILERS = 5;
 const DONE = 6;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const VERSION = /^HTTP\/(\d)\.(\d)$/;
 // Control characters other than HTAB may not appear in a head; CR and LF only together, as a line end.
 const BAD_HEAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 // A request target: visible characters only (no space, no control character, no DEL).
 const BAD_TARGET_CHAR = /[\x00-\x20\x7f]/;
 const HEX = /^[0-9a-fA-F]{1,12}$/;
-const DIGITS = /^\d{1,15}$/;
 
 function bad(message: string): RequestParseError {
   return new RequestParseError('BAD_REQUEST', message);
@@ -251,28 +249,32 @@ export class RequestParser {
       this.trailerBytes += line.length + 2;
       if (this.trailerBytes > MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'trailer section too large');
       const colon = line.indexOf(':');
-      if (colon <= 0 || !TOKEN.test(line.slice(0, colon)) || BAD_HEAD_CHAR.test(line)) throw bad('invalid trailer field');
+      if (colon <= 0 || !isToken(line.slice(0, colon)) || BAD_HEAD_CHAR.test(line)) throw bad('invalid trailer field');
     }
   }
 
-  /** Parses a head whose bytes were checked (hasBadHeadByte). */
+  /** Parses a head whose bytes were checked (hasBadHeadByte: no bare CR or LF, no control character). */
   private head(text: string): void {
-    const lines = text.split('\r\n');
-    const requestLine = lines[0]!;
-    if (requestLine.length > MAX_REQUEST_LINE_BYTES) throw new RequestParseError('URI_TOO_LONG', 'request line too long');
-    const sp1 = requestLine.indexOf(' ');
-    const sp2 = requestLine.indexOf(' ', sp1 + 1);
-    if (sp1 <= 0 || sp2 < 0 || sp2 === sp1 + 1 || requestLine.indexOf(' ', sp2 + 1) >= 0) throw bad('invalid request line');
-    const method = requestLine.slice(0, sp1);
-    const url = requestLine.slice(sp1 + 1, sp2);
-    if (!TOKEN.test(method)) throw bad('invalid method');
+    let eol = text.indexOf('\r\n');
+    if (eol < 0) eol = text.length;
+    if (eol > MAX_REQUEST_LINE_BYTES) throw new RequestParseError('URI_TOO_LONG', 'request line too long');
+    // method SP request-target SP HTTP-version, with exactly these two spaces.
+    const sp1 = text.indexOf(' ');
+    const sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
+    if (sp1 <= 0 || sp2 < 0 || sp2 >= eol || sp2 === sp1 + 1 || text.lastIndexOf(' ', eol - 1) !== sp2) throw bad('invalid request line');
+    const method = text.slice(0, sp1);
+    const url = text.slice(sp1 + 1, sp2);
+    if (!isToken(method)) throw bad('invalid method');
     if (BAD_TARGET_CHAR.test(url)) throw bad('invalid request target');
-    const version = VERSION.exec(requestLine.slice(sp2 + 1));
-    if (version === null) throw bad('invalid HTTP version');
-    if (version[1] !== '1' || (version[2] !== '0' && version[2] !== '1')) {
-      throw new RequestParseError('HTTP_VERSION_UNSUPPORTED', `HTTP/${version[1]}.${version[2]} is not supported`);
+    // HTTP/d.d
+    const v = sp2 + 1;
+    const major = text.charCodeAt(v + 5) - 48;
+    const minorDigit = text.charCodeAt(v + 7) - 48;
+    if (eol - v !== 8 || !text.startsWith('HTTP/', v) || text.charCodeAt(v + 6) !== 46 || !(major >= 0 && major <= 9) || !(minorDigit >= 0 && minorDigit <= 9)) {
+      throw bad('invalid HTTP version');
     }
-    const minor = version[2] === '1' ? 1 : 0;
+    if (major !== 1 || minorDigit > 1) throw new RequestParseError('HTTP_VERSION_UNSUPPORTED', `HTTP/${major}.${minorDigit} is not supported`);
+    const minor = minorDigit;
 
     const rawHeaders: string[] = [];
     // A plain object (a prototype-less one would be a slow dictionary); `__proto__` stays in rawHeaders only.
@@ -282,13 +284,14 @@ export class RequestParser {
     let transferEncoding: string | null = null;
     let connection = '';
     let expect: string | null = null;
-    for (let i = 1; i < lines.length; i++) {
-      const l = lines[i]!;
-      const colon = l.indexOf(':');
-      if (colon <= 0) throw bad('invalid header line');
-      const name = l.slice(0, colon);
-      if (!TOKEN.test(name)) throw bad('invalid header name');
-      const value = l.slice(colon + 1).trim();
+    for (let at = eol + 2; at < text.length; at = eol + 2) {
+      eol = text.indexOf('\r\n', at);
+      if (eol < 0) eol = text.length;
+      const colon = text.indexOf(':', at);
+      if (colon <= at || colon > eol) throw bad('invalid header line');
+      const name = text.slice(at, colon);
+      if (!isToken(name)) throw bad('invalid header name');
+      const value = trimmedSlice(text, colon + 1, eol);
       rawHeaders.push(name, value);
       const lower = name.toLowerCase();
       if (lower === '__proto__') continue;
@@ -300,8 +303,8 @@ export class RequestParser {
           break;
         case 'content-length':
           if (contentLength >= 0) throw bad('repeated content-length');
-          if (!DIGITS.test(value)) throw bad('invalid content-length');
-          contentLength = Number(value);
+          contentLength = decimal(value, 15);
+          if (contentLength < 0) throw bad('invalid content-length');
           break;
         case 'transfer-encoding':
           transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
