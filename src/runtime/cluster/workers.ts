@@ -20,10 +20,18 @@ const RESTART_BACKOFF_MAX_MS = 30_000;
  * space means fewer pauses of the same length: on the proxy benchmark 16 → 32 MiB cut the worker's
  * CPU per request by about a tenth, and 32 → 64 MiB took its p99 from 4.5–14 ms to 4–5 ms. The
  * space grows only as far as the allocation rate needs (about 135 MB of RSS per worker under the
- * benchmark's load with either size). `npm start` and `bin/isogate.js` pass the same flag to the
- * process that serves with `--workers 0`.
+ * benchmark's load with either size).
+ *
+ * No allocation-site pretenuring: when requests that wait on a sandbox round trip outlive a few
+ * scavenges, V8 starts allocating the objects of the sites they share with every other request
+ * straight into old space, and keeps doing so after that traffic stops. Each of those objects, dead
+ * a millisecond later, then keeps the young objects it points to alive until the next full GC: every
+ * scavenge promoted about 9 MB and took 15–35 ms instead of 1–2, and p99 went from 3 to 20–27 ms on
+ * routes that never call a sandbox. With the flag no worker degraded in 8 trials; without it 3 of 4
+ * did (README, Benchmark). `npm start` and `bin/isogate.js` pass the same flags to the process that
+ * serves with `--workers 0`.
  */
-export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=64'];
+export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=64', '--no-allocation-site-pretenuring'];
 
 interface Slot {
   worker: Worker | null;
