@@ -27,8 +27,8 @@ const RESTART_BACKOFF_MAX_MS = 30_000;
  * straight into old space, and keeps doing so after that traffic stops. Each of those objects, dead
  * a millisecond later, then keeps the young objects it points to alive until the next full GC: every
  * scavenge promoted about 9 MB and took 15–35 ms instead of 1–2, and p99 went from 3 to 20–27 ms on
- * routes that never call a sandbox. With the flag no worker degraded in 8 trials; without it 3 of 4
- * did (README, Benchmark). `npm start` and `bin/isogate.js` pass the same flags to the process that
+ * routes that never call a sandbox. Without the flag 3 of 4 workers degraded so in two trials;
+ * with it none did, in eight load phases after such traffic (README, Benchmark). `npm start` and `bin/isogate.js` pass the same flags to the process that
  * serves with `--workers 0`.
  */
 export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=64', '--no-allocation-site-pretenuring'];
