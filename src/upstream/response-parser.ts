@@ -1,6 +1,6 @@
 import { UPSTREAM_ERRORS, upstreamError } from './errors.js';
 import { hasBadHeadByte } from '../http/head-bytes.js';
-import { decimal, isToken, sameName, trimmedSlice } from '../http/header-names.js';
+import { BAD_FIELD_LINE, BAD_FIELD_NAME, decimal, FieldLines, FIELDS_END, sameName, trimmedSlice } from '../http/header-names.js';
 
 /** Longest response head (status line and headers) accepted from a node. */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -55,6 +55,7 @@ function bad(message: string): Error {
  */
 export class ResponseParser {
   private state: number = DONE;
+  private readonly fields = new FieldLines();
   private noBody = false;
   private remaining = 0;
   /** Unfinished head, or unfinished chunk-size / trailer line. */
@@ -221,14 +222,13 @@ export class ResponseParser {
     let transferEncoding = false;
     let close = http10;
     let keepAliveHintMs = -1;
-    for (let at = eol + 2; at < text.length; at = eol + 2) {
-      eol = text.indexOf('\r\n', at);
-      if (eol < 0) eol = text.length;
-      const colon = text.indexOf(':', at);
-      if (colon <= at || colon > eol) throw bad('invalid header line');
-      const name = text.slice(at, colon);
-      if (!isToken(name)) throw bad('invalid header name');
-      const value = trimmedSlice(text, colon + 1, eol);
+    const fields = this.fields;
+    fields.reset(text, eol);
+    for (let found = fields.next(); found !== FIELDS_END; found = fields.next()) {
+      if (found === BAD_FIELD_LINE) throw bad('invalid header line');
+      if (found === BAD_FIELD_NAME) throw bad('invalid header name');
+      const name = fields.name;
+      const value = fields.value;
       headers.push(name, value);
       switch (name.length) {
         case 14:

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decimal, headerNameSet, isToken, sameName, trimmedSlice } from '../../src/http/header-names.js';
+import { BAD_FIELD_LINE, BAD_FIELD_NAME, decimal, FIELD, FieldLines, FIELDS_END, headerNameSet, isToken, sameName, trimmedSlice } from '../../src/http/header-names.js';
 
 describe('header names', () => {
   it('compares a name with a lower-case one ignoring ASCII case only', () => {
@@ -47,5 +47,26 @@ describe('header names', () => {
     for (const bad of ['', '1000000000000000', '+1', '-1', ' 1', '1 ', '1e3', '0x10', '١']) expect(decimal(bad, 15)).toBe(-1);
     expect(decimal('200', 3)).toBe(200);
     expect(decimal('2000', 3)).toBe(-1);
+  });
+});
+
+describe('FieldLines', () => {
+  const walk = (text: string, firstLineEnd: number) => {
+    const fields = new FieldLines();
+    fields.reset(text, firstLineEnd);
+    const out: (string | number)[] = [];
+    for (let found = fields.next(); found !== FIELDS_END; found = fields.next()) out.push(found === FIELD ? `${fields.name}=${fields.value}` : found);
+    return out;
+  };
+
+  it('reads each field line after the first line, values trimmed of spaces and tabs', () => {
+    const head = 'HTTP/1.1 200 OK\r\nA: 1\r\nB-b:\t two words \r\nC:\r\nD:x:y';
+    expect(walk(head, head.indexOf('\r\n'))).toEqual(['A=1', 'B-b=two words', 'C=', 'D=x:y']);
+    expect(walk('GET / HTTP/1.1', 14)).toEqual([]);
+  });
+
+  it('reports a line without a name or colon, and a name that is not a token, and goes on after them', () => {
+    const head = 'X\r\nno colon\r\n: empty\r\nSp ace: 1\r\n folded: 2\r\nOk: 3';
+    expect(walk(head, 1)).toEqual([BAD_FIELD_LINE, BAD_FIELD_LINE, BAD_FIELD_NAME, BAD_FIELD_NAME, 'Ok=3']);
   });
 });
