@@ -67,19 +67,11 @@ export function isToken(text: string): boolean {
 const TOKEN_CHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[c.charCodeAt(0)] = 1;
 
-/** `FieldLines.next` found a field line: `name` and `value` hold it. */
-export const FIELD = 1;
-/** `FieldLines.next` is past the last line. */
-export const FIELDS_END = 0;
-/** A line without a colon, or with nothing before it. */
-export const BAD_FIELD_LINE = -1;
-/** A field name that is not a token (a space before the colon, obsolete line folding, …). */
-export const BAD_FIELD_NAME = -2;
-
 /**
  * Walks the field lines of a head whose bytes were checked (CRLF line ends only, no control
  * character), after its first line: each line's name as sent and its value without surrounding
- * spaces and tabs. One per parser, reset for each head.
+ * spaces and tabs. A line without a colon or name, or a name that is not a token (a space before the
+ * colon, obsolete line folding), is thrown as the parser's own error. One per parser, reset per head.
  */
 export class FieldLines {
   name = '';
@@ -87,29 +79,31 @@ export class FieldLines {
   private text = '';
   private at = 0;
 
+  constructor(private readonly fail: (message: string) => Error) {}
+
   /** Starts on the head `text`, whose first line ends at `firstLineEnd`. */
   reset(text: string, firstLineEnd: number): void {
     this.text = text;
     this.at = firstLineEnd + 2;
   }
 
-  /** Reads the next line: FIELD, FIELDS_END, BAD_FIELD_LINE or BAD_FIELD_NAME. */
-  next(): number {
+  /** Reads the next line into `name` and `value`; false past the last one. */
+  next(): boolean {
     const text = this.text;
     const at = this.at;
     if (at >= text.length) {
       this.text = ''; // the head is not kept past its parse
-      return FIELDS_END;
+      return false;
     }
     let eol = text.indexOf('\r\n', at);
     if (eol < 0) eol = text.length;
     this.at = eol + 2;
     const colon = text.indexOf(':', at);
-    if (colon <= at || colon > eol) return BAD_FIELD_LINE;
+    if (colon <= at || colon > eol) throw this.fail('invalid header line');
     const name = text.slice(at, colon);
-    if (!isToken(name)) return BAD_FIELD_NAME;
+    if (!isToken(name)) throw this.fail('invalid header name');
     this.name = name;
     this.value = trimmedSlice(text, colon + 1, eol);
-    return FIELD;
+    return true;
   }
 }

@@ -1,6 +1,6 @@
 import { UPSTREAM_ERRORS, upstreamError } from './errors.js';
 import { hasBadHeadByte } from '../http/head-bytes.js';
-import { BAD_FIELD_LINE, BAD_FIELD_NAME, decimal, FieldLines, FIELDS_END, sameName, trimmedSlice } from '../http/header-names.js';
+import { decimal, FieldLines, sameName, trimmedSlice } from '../http/header-names.js';
 
 /** Longest response head (status line and headers) accepted from a node. */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -55,7 +55,7 @@ function bad(message: string): Error {
  */
 export class ResponseParser {
   private state: number = DONE;
-  private readonly fields = new FieldLines();
+  private readonly fields = new FieldLines(bad);
   private noBody = false;
   private remaining = 0;
   /** Unfinished head, or unfinished chunk-size / trailer line. */
@@ -224,11 +224,8 @@ export class ResponseParser {
     let keepAliveHintMs = -1;
     const fields = this.fields;
     fields.reset(text, eol);
-    for (let found = fields.next(); found !== FIELDS_END; found = fields.next()) {
-      if (found === BAD_FIELD_LINE) throw bad('invalid header line');
-      if (found === BAD_FIELD_NAME) throw bad('invalid header name');
-      const name = fields.name;
-      const value = fields.value;
+    while (fields.next()) {
+      const { name, value } = fields;
       headers.push(name, value);
       switch (name.length) {
         case 14:

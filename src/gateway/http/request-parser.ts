@@ -1,5 +1,5 @@
 import { hasBadHeadByte } from '../../http/head-bytes.js';
-import { BAD_FIELD_LINE, BAD_FIELD_NAME, decimal, FieldLines, FIELDS_END, isToken } from '../../http/header-names.js';
+import { decimal, FieldLines, isToken } from '../../http/header-names.js';
 
 /** Longest request head (request line and headers, with their line ends) a client may send. */
 export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
@@ -86,7 +86,7 @@ function bad(message: string): RequestParseError {
  */
 export class RequestParser {
   private state = HEAD;
-  private readonly fields = new FieldLines();
+  private readonly fields = new FieldLines(bad);
   private remaining = 0;
   /**
    * An unfinished head: its bytes are `acc[0, accLength)`; `acc` has room to grow (doubling), so a
@@ -287,11 +287,8 @@ export class RequestParser {
     let expect: string | null = null;
     const fields = this.fields;
     fields.reset(text, eol);
-    for (let found = fields.next(); found !== FIELDS_END; found = fields.next()) {
-      if (found === BAD_FIELD_LINE) throw bad('invalid header line');
-      if (found === BAD_FIELD_NAME) throw bad('invalid header name');
-      const name = fields.name;
-      const value = fields.value;
+    while (fields.next()) {
+      const { name, value } = fields;
       rawHeaders.push(name, value);
       const lower = name.toLowerCase();
       if (lower === '__proto__') continue;
