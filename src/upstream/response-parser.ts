@@ -49,9 +49,10 @@ function bad(message: string): Error {
  * Content-Length, chunked transfer coding (decoded; trailers are read and dropped) or the end of the
  * connection, and none for HEAD, 1xx, 204 and 304. It is strict where leniency would let a node
  * smuggle a second response or bad bytes to the client: obsolete line folding, control characters,
- * a bare CR or LF in the head, conflicting lengths, and Content-Length together with Transfer-Encoding are errors. Body chunks
- * are slices of the input, never copies; nothing of the input is kept once `execute` returns (an
- * unfinished head is copied), so the input may be a read buffer that is reused.
+ * a bare CR or LF in the head, conflicting lengths, and Content-Length together with
+ * Transfer-Encoding are errors. Body chunks are slices of the input, never copies; nothing of the
+ * input is kept once `execute` returns (an unfinished head is copied), so the input may be a read
+ * buffer that is reused.
  */
 export class ResponseParser {
   private state: number = DONE;
