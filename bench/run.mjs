@@ -204,21 +204,19 @@ async function main() {
   for (let round = 1; round <= ROUNDS; round++) {
     log(`round ${round}/${ROUNDS}`);
     const [directName, directUrl] = targets[0];
-    let before = measure(directName, directUrl);
-    const rows = [before];
+    const own = [measure(directName, directUrl)]; // this round's direct runs, in order
+    const rows = [own[0]];
     for (const [name, url] of targets.slice(1)) {
       const row = measure(name, url);
-      const after = measure(directName, directUrl);
-      row.direct = (before.rps + after.rps) / 2;
+      own.push(measure(directName, directUrl));
+      row.direct = (own.at(-2).rps + own.at(-1).rps) / 2;
       row.ratio = row.rps / row.direct;
       rows.push(row);
-      directs.push(before, after);
-      before = after;
     }
+    directs.push(...own);
     // The round's direct row: the mean rate of its direct runs, the median of their latencies.
-    const own = [...new Set(directs.slice(-(targets.length - 1) * 2))];
     rows[0] = {
-      ...rows[0],
+      ...own[0],
       rps: own.reduce((a, r) => a + r.rps, 0) / own.length,
       p50: median(own.map((r) => r.p50)),
       p99: median(own.map((r) => r.p99)),
@@ -237,7 +235,7 @@ async function main() {
       console.log(`| ${i + 1} | ${r.name} | ${Math.round(r.rps)} | ${around} | ${r.ratio.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx}${r.sockErr ? ' ' + r.sockErr : ''} |`);
     }
   });
-  console.log(`\nevery direct run, in order: ${[...new Set(directs)].map((r) => Math.round(r.rps)).join(', ')} req/s`);
+  console.log(`\nevery direct run, in order: ${directs.map((r) => Math.round(r.rps)).join(', ')} req/s`);
   const summary = targets.map(([name], t) => ({
     name,
     rps: median(rounds.map((rows) => rows[t].rps)),

@@ -228,31 +228,22 @@ export class ResponseParser {
     while (fields.next()) {
       const { name, value } = fields;
       headers.push(name, value);
-      switch (name.length) {
-        case 14:
-          if (!sameName(name, 'content-length')) break;
-          {
-            const n = decimal(value, 15);
-            if (n < 0) throw bad('invalid content-length');
-            if (contentLength >= 0 && contentLength !== n) throw bad('conflicting content-length');
-            contentLength = n;
-          }
-          break;
-        case 17:
-          if (!sameName(name, 'transfer-encoding')) break;
-          transferEncoding = true;
-          chunked = sameName(trimmedSlice(value, value.lastIndexOf(',') + 1, value.length), 'chunked');
-          break;
-        case 10:
-          if (sameName(name, 'connection')) {
-            const tokens = value.toLowerCase();
-            if (tokens.includes('close')) close = true;
-            else if (http10 && tokens.includes('keep-alive')) close = false;
-          } else if (sameName(name, 'keep-alive')) {
-            const t = /(?:^|[\s,])timeout\s*=\s*(\d+)/i.exec(value);
-            if (t) keepAliveHintMs = Number(t[1]) * 1000;
-          }
-          break;
+      // sameName compares lengths first, so each test below costs one comparison for other names.
+      if (sameName(name, 'content-length')) {
+        const n = decimal(value, 15);
+        if (n < 0) throw bad('invalid content-length');
+        if (contentLength >= 0 && contentLength !== n) throw bad('conflicting content-length');
+        contentLength = n;
+      } else if (sameName(name, 'transfer-encoding')) {
+        transferEncoding = true;
+        chunked = sameName(trimmedSlice(value, value.lastIndexOf(',') + 1, value.length), 'chunked');
+      } else if (sameName(name, 'connection')) {
+        const tokens = value.toLowerCase();
+        if (tokens.includes('close')) close = true;
+        else if (http10 && tokens.includes('keep-alive')) close = false;
+      } else if (sameName(name, 'keep-alive')) {
+        const t = /(?:^|[\s,])timeout\s*=\s*(\d+)/i.exec(value);
+        if (t) keepAliveHintMs = Number(t[1]) * 1000;
       }
     }
     if (transferEncoding && contentLength >= 0) throw bad('both content-length and transfer-encoding');

@@ -34,18 +34,11 @@ export function dateHeader(): string {
 
 /** How a response's header list names its own framing. */
 function headerKind(name: string): 'length' | 'te' | 'connection' | 'date' | null {
-  switch (name.length) {
-    case 4:
-      return sameName(name, 'date') ? 'date' : null;
-    case 10:
-      return sameName(name, 'connection') ? 'connection' : null;
-    case 14:
-      return sameName(name, 'content-length') ? 'length' : null;
-    case 17:
-      return sameName(name, 'transfer-encoding') ? 'te' : null;
-    default:
-      return null;
-  }
+  if (sameName(name, 'date')) return 'date';
+  if (sameName(name, 'connection')) return 'connection';
+  if (sameName(name, 'content-length')) return 'length';
+  if (sameName(name, 'transfer-encoding')) return 'te';
+  return null;
 }
 
 /**

@@ -270,12 +270,11 @@ export class RequestParser {
     // HTTP/d.d
     const v = sp2 + 1;
     const major = text.charCodeAt(v + 5) - 48;
-    const minorDigit = text.charCodeAt(v + 7) - 48;
-    if (eol - v !== 8 || !text.startsWith('HTTP/', v) || text.charCodeAt(v + 6) !== 46 || !(major >= 0 && major <= 9) || !(minorDigit >= 0 && minorDigit <= 9)) {
+    const minor = text.charCodeAt(v + 7) - 48;
+    if (eol - v !== 8 || !text.startsWith('HTTP/', v) || text.charCodeAt(v + 6) !== 46 || !(major >= 0 && major <= 9) || !(minor >= 0 && minor <= 9)) {
       throw bad('invalid HTTP version');
     }
-    if (major !== 1 || minorDigit > 1) throw new RequestParseError('HTTP_VERSION_UNSUPPORTED', `HTTP/${major}.${minorDigit} is not supported`);
-    const minor = minorDigit;
+    if (major !== 1 || minor > 1) throw new RequestParseError('HTTP_VERSION_UNSUPPORTED', `HTTP/${major}.${minor} is not supported`);
 
     const rawHeaders: string[] = [];
     // A plain object (a prototype-less one would be a slow dictionary); `__proto__` stays in rawHeaders only.
