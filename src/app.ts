@@ -36,6 +36,8 @@ export interface Isogate {
   readonly role: Role;
   /** Gateway address (null for `admin`). */
   readonly gateway: AddressInfo | null;
+  /** The gateway's TLS port address (null for `admin`, or when `--gateway-tls-port` is not given). */
+  readonly gatewayTls: AddressInfo | null;
   /** Admin address (null for `gateway`). */
   readonly admin: AddressInfo | null;
   /** Status address (null for `admin`). */
@@ -127,10 +129,12 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
     }
 
     let gateway: AddressInfo | null = null;
+    let gatewayTls: AddressInfo | null = null;
     if (withGateway && options.workers === 0) {
       plane = await startDataPlane(options, store, log);
       cleanups.push(() => plane!.close());
       gateway = plane.address;
+      gatewayTls = plane.tlsAddress;
     } else if (withGateway) {
       workers = new WorkerSet(options, log, role, (processId) => {
         store.removeProcess(processId).catch(() => undefined);
@@ -145,6 +149,7 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
         cleanups.push(() => clearInterval(probe));
       }
       gateway = { address: options.gatewayHost, family: 'IPv4', port: options.gatewayPort };
+      if (options.gatewayTlsPort !== null) gatewayTls = { address: options.gatewayHost, family: 'IPv4', port: options.gatewayTlsPort };
     }
 
     let admin: AddressInfo | null = null;
@@ -181,11 +186,12 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
     ready = true;
     // No store call after `ready`: the store may go away the moment the process serves, and that
     // must not fail the start (the version logged is the one serving, when there is one).
-    log.info({ role, gateway, admin, status, workers: options.workers, version: appliedVersion() }, 'isogate serving');
+    log.info({ role, gateway, gatewayTls, admin, status, workers: options.workers, version: appliedVersion() }, 'isogate serving');
     let closing: Promise<void> | null = null;
     return {
       role,
       gateway,
+      gatewayTls,
       admin,
       status,
       adminToken: token?.token ?? null,

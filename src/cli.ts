@@ -46,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const where = [
     app.gateway && `gateway http://${app.gateway.address}:${app.gateway.port}${app.workers ? ` (${options.workers} workers)` : ''}`,
+    app.gatewayTls && `https://${app.gatewayTls.address}:${app.gatewayTls.port}`,
     app.admin && `admin http://${app.admin.address}:${app.admin.port}`,
     app.status && `status http://${app.status.address}:${app.status.port}/status`,
   ];

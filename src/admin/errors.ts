@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
-import { StoreConflictError, StoreUnavailableError } from '../store/errors.js';
+import { CertificateProblem } from '../model/certificate-check.js';
+import { CertificateConflictError, StoreConflictError, StoreUnavailableError } from '../store/errors.js';
 
 /** Every error the admin API answers with: its stable code, HTTP status and default message. */
 export const adminErrors = {
@@ -8,13 +9,22 @@ export const adminErrors = {
   VALIDATION_FAILED: { status: 400, message: 'the request is not valid' },
   SELECTOR_INVALID: { status: 400, message: 'the selector failed its trial run; nothing was saved' },
   BAD_REQUEST: { status: 400, message: 'bad request' },
+  CERTIFICATE_INVALID: { status: 400, message: 'the certificate is not a PEM certificate chain that parses' },
+  PRIVATE_KEY_INVALID: { status: 400, message: 'the private key is not an unencrypted PEM private key' },
+  KEY_MISMATCH: { status: 400, message: 'the private key does not belong to the certificate' },
+  CHAIN_INVALID: { status: 400, message: 'the chain is not in order (leaf first, then each issuer)' },
+  CERTIFICATE_EXPIRED: { status: 400, message: 'a certificate of the chain has expired' },
+  CERTIFICATE_NOT_YET_VALID: { status: 400, message: 'a certificate of the chain is not valid yet' },
+  CERTIFICATE_NO_NAMES: { status: 400, message: 'the certificate names no DNS host in its subjectAltName' },
   NOT_FOUND: { status: 404, message: 'no such admin route' },
   API_NOT_FOUND: { status: 404, message: 'no API with this id' },
   NODE_NOT_FOUND: { status: 404, message: 'no node with this id in this API' },
   VARIABLE_NOT_FOUND: { status: 404, message: 'no variable with this name' },
   SELECTOR_VERSION_NOT_FOUND: { status: 404, message: 'no saved selector version with this number' },
+  CERTIFICATE_NOT_FOUND: { status: 404, message: 'no certificate with this id' },
   API_NAME_TAKEN: { status: 409, message: 'an API with this name already exists' },
   ROUTE_CONFLICT: { status: 409, message: 'another API already serves this route' },
+  CERTIFICATE_NAME_TAKEN: { status: 409, message: 'another certificate already serves one of these names' },
   BODY_TOO_LARGE: { status: 413, message: 'request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send the body as application/json' },
   INTERNAL_ERROR: { status: 500, message: 'internal error' },
@@ -82,6 +92,7 @@ export function toAdminError(err: unknown): AdminError {
   if (err instanceof AdminError) return err;
   if (err instanceof ZodError) return new AdminError('VALIDATION_FAILED', undefined, zodDetails(err));
   if (err instanceof StoreConflictError) return new AdminError(err.code, err.message);
+  if (err instanceof CertificateProblem || err instanceof CertificateConflictError) return new AdminError(err.code, err.message);
   // The default message only: the cause names database hosts and ports, which stay in the log.
   if (err instanceof StoreUnavailableError) return new AdminError('STORE_UNAVAILABLE');
   const fastifyError = err as Partial<FastifyError>;

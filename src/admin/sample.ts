@@ -16,12 +16,13 @@ export const SampleRequest = z.strictObject({
   headers: z.record(z.string().max(256), QueryValue).optional(),
   body: z.string().max(256 * 1024).nullable().optional(),
   clientIp: z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' }).optional(),
+  tls: z.boolean().optional(),
 });
 export type SampleRequest = z.infer<typeof SampleRequest>;
 
 /**
  * The selector's `request` for a sample, with the defaults filled: GET, the API's path without its
- * trailing `*`, no query, headers or body, client 127.0.0.1.
+ * trailing `*`, no query, headers or body, client 127.0.0.1, not TLS.
  */
 export function toSelectorRequest(sample: SampleRequest | undefined, api: Pick<Api, 'path'>): SelectorRequest {
   const headers: SelectorRequest['headers'] = {};
@@ -34,5 +35,6 @@ export function toSelectorRequest(sample: SampleRequest | undefined, api: Pick<A
     headers,
     body: sample?.body ?? null,
     clientIp: sample?.clientIp ?? '127.0.0.1',
+    tls: sample?.tls ?? false,
   };
 }

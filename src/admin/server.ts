@@ -5,6 +5,7 @@ import type { AdminDeps } from './deps.js';
 import { handleAdminError, handleAdminNotFound } from './errors.js';
 import { ADMIN_BODY_LIMIT, acceptJsonBodiesOnly } from './json-body.js';
 import { registerApiRoutes } from './routes/apis.js';
+import { registerCertificateRoutes } from './routes/certificates.js';
 import { registerClusterRoutes } from './routes/cluster.js';
 import { registerConfigRoutes } from './routes/config.js';
 import { registerConnectorRoutes } from './routes/connectors.js';
@@ -47,6 +48,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       registerClusterRoutes(admin, deps);
       registerTemplateRoutes(admin, deps);
       registerVariableUsageRoutes(admin, deps);
+      registerCertificateRoutes(admin, deps);
     },
     // warn: fastify's per-request info lines would log every console poll; failures still log.
     { prefix: '/admin', logLevel: 'warn' },

@@ -9,6 +9,8 @@ const host = z.string().min(1).max(255);
 export const Options = z.strictObject({
   gatewayHost: host.default('0.0.0.0'),
   gatewayPort: port.default(8080),
+  /** The TLS port (HTTPS and HTTP/2 by ALPN) on the gateway host; off unless given. */
+  gatewayTlsPort: port.nullable().default(null),
   adminHost: host.default('127.0.0.1'),
   adminPort: port.default(9180),
   statusHost: host.default('0.0.0.0'),
@@ -57,6 +59,7 @@ export type Options = z.infer<typeof Options>;
 const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boolean }> = {
   '--gateway-host': { key: 'gatewayHost', value: true },
   '--gateway-port': { key: 'gatewayPort', value: true },
+  '--gateway-tls-port': { key: 'gatewayTlsPort', value: true },
   '--admin-host': { key: 'adminHost', value: true },
   '--admin-port': { key: 'adminPort', value: true },
   '--status-host': { key: 'statusHost', value: true },
@@ -147,6 +150,7 @@ export function usage(): string {
     '',
     'Options (each also as an environment variable, e.g. --gateway-port → ISOGATE_GATEWAY_PORT):',
     '  --gateway-host H / --gateway-port N   data plane (default 0.0.0.0:8080)',
+    '  --gateway-tls-port N                  HTTPS and HTTP/2 on the gateway host, certificates by SNI (default off)',
     '  --admin-host H / --admin-port N       admin API and console (default 127.0.0.1:9180)',
     '  --status-host H / --status-port N     /status and /status/ready (default 0.0.0.0:7085)',
     '  --data-dir DIR                        SQLite file and admin token (default ./data)',

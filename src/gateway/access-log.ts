@@ -16,6 +16,10 @@ export interface AccessRecord {
   selector: string;
   selectorUs: number;
   version: number;
+  /** The request came over TLS. */
+  tls: boolean;
+  /** `http/1.1` or `h2`. */
+  proto: string;
 }
 
 // Characters that may stand in a JSON string as they are (no quote, backslash or control character).
@@ -106,7 +110,7 @@ export class AccessLog {
       `${this.prefix}${this.lastTime}${this.fixed}${names.of(r.method)},"path":${str(r.path)},` +
         `"clientIp":${str(r.clientIp)},"api":${names.of(r.api)},"node":${names.of(r.node)},"status":${r.status},"code":${names.of(r.code)},` +
         `"tries":${r.tries},"upstreamError":${names.of(r.upstreamError)},"ms":${round(r.ms)},"upstreamMs":${round(r.upstreamMs)},` +
-        `"selector":${names.of(r.selector)},"selectorUs":${r.selectorUs},"version":${r.version}}\n`;
+        `"selector":${names.of(r.selector)},"selectorUs":${r.selectorUs},"version":${r.version},"tls":${r.tls},"proto":${names.of(r.proto)}}\n`;
     this.pending.push(line);
     this.pendingChars += line.length;
     if (this.pendingChars >= ACCESS_LOG_BATCH_CHARS) this.flush();

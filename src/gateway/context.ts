@@ -2,8 +2,7 @@ import type { BalanceNode } from '../balance/algorithms/algorithm.js';
 import type { CompiledApi, CompiledNode, Snapshot } from '../snapshot/snapshot.js';
 import type { SelectorErrorKind } from '../selector/types.js';
 import type { GatewayErrorCode } from './errors.js';
-import type { ClientRequest } from './http/client-request.js';
-import type { ClientResponse } from './http/client-response.js';
+import type { GatewayRequest, GatewayResponse } from './exchange.js';
 
 /** Why a try was retried on another node: connect failure, response-headers timeout, reset before the response, a listed status. */
 export type RetryReason = 'connect' | 'timeout' | 'reset' | 'status';
@@ -47,6 +46,10 @@ export class RequestContext {
   errorCode: GatewayErrorCode | null = null;
   /** `Allow` header for 405. */
   allow: string | null = null;
+  /** Where a plain-HTTP request to an API with `httpsRedirect` is sent (the respond stage answers 301/308). */
+  redirect: string | null = null;
+  /** The gateway's TLS port, for those redirects (443 when this gateway has none: TLS ends in front of it). */
+  httpsPort = 443;
   /** Status sent to the client (0 until sent). */
   status = 0;
   /** Time until the upstream's response headers, in ms (0 when no upstream answered). */
@@ -57,8 +60,8 @@ export class RequestContext {
   aborter: (() => void) | null = null;
 
   constructor(
-    readonly req: ClientRequest,
-    readonly res: ClientResponse,
+    readonly req: GatewayRequest,
+    readonly res: GatewayResponse,
     readonly snapshot: Snapshot,
     path: string,
     rawQuery: string,

@@ -1,8 +1,7 @@
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { AccessLog } from './access-log.js';
-import type { ClientRequest } from './http/client-request.js';
-import type { ClientResponse } from './http/client-response.js';
+import type { GatewayRequest, GatewayResponse } from './exchange.js';
 import { GatewayHttpServer, type ClientTimeouts } from './http/server.js';
 import type { ClientIpResolver } from './client-ip.js';
 import { RequestContext } from './context.js';
@@ -24,6 +23,8 @@ export interface GatewayDeps {
   metrics: GatewayMetrics;
   /** True once the server is closing: every answer then carries `Connection: close`. */
   draining: () => boolean;
+  /** The gateway's TLS port (where `httpsRedirect` sends plain requests), or null when it has none. */
+  httpsPort: number | null;
 }
 
 /**
@@ -34,7 +35,7 @@ export function createGatewayServer(deps: GatewayDeps, timeouts: ClientTimeouts)
   return new GatewayHttpServer(
     timeouts,
     (req, res) => {
-      void handle(deps, req, res);
+      void handleRequest(deps, req, res);
     },
     (code) => deps.metrics.traffic.rejected(code),
   );
@@ -42,7 +43,11 @@ export function createGatewayServer(deps: GatewayDeps, timeouts: ClientTimeouts)
 
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)/i;
 
-async function handle(deps: GatewayDeps, req: ClientRequest, res: ClientResponse): Promise<void> {
+/**
+ * Runs one client request through the lifecycle on the snapshot current when it arrived, whichever
+ * protocol carried it (HTTP/1.1 on either port, an HTTP/2 stream).
+ */
+export async function handleRequest(deps: GatewayDeps, req: GatewayRequest, res: GatewayResponse): Promise<void> {
   // First, so it holds whatever the gateway answers.
   if (deps.draining()) res.keepAlive = false;
   const snapshot = deps.holder.acquire();
@@ -72,6 +77,7 @@ async function handle(deps: GatewayDeps, req: ClientRequest, res: ClientResponse
     hostOf(host),
     deps.clientIp(peer, req.headers['x-forwarded-for']),
   );
+  if (deps.httpsPort !== null) ctx.httpsPort = deps.httpsPort;
   try {
     if (path !== null && url.charCodeAt(0) === 47 /* / */) await runLifecycle(ctx);
     else {
@@ -84,7 +90,7 @@ async function handle(deps: GatewayDeps, req: ClientRequest, res: ClientResponse
   }
 }
 
-function plainError(res: ClientResponse, code: keyof typeof GATEWAY_ERRORS): void {
+function plainError(res: GatewayResponse, code: keyof typeof GATEWAY_ERRORS): void {
   const body = errorBody(code);
   res.writeHead(GATEWAY_ERRORS[code].status, {
     'content-type': 'application/json',

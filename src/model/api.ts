@@ -39,6 +39,8 @@ const timeoutFields = {
   headersMs: z.number().int().min(1).max(600_000),
   /** Longest pause between two chunks of the response body. */
   bodyMs: z.number().int().min(1).max(600_000),
+  /** An upgraded connection (WebSocket) with no byte either way for this long is closed. */
+  upgradeIdleMs: z.number().int().min(1_000).max(86_400_000),
 };
 
 /** Per-API upstream timeouts, in milliseconds. */
@@ -46,6 +48,7 @@ export const ApiTimeouts = z.strictObject({
   connectMs: timeoutFields.connectMs.default(3_000),
   headersMs: timeoutFields.headersMs.default(30_000),
   bodyMs: timeoutFields.bodyMs.default(60_000),
+  upgradeIdleMs: timeoutFields.upgradeIdleMs.default(300_000),
 });
 export type ApiTimeouts = z.infer<typeof ApiTimeouts>;
 
@@ -71,6 +74,8 @@ const apiFields = {
   /** Largest request body accepted (413 above it). */
   maxBodyBytes: z.number().int().min(0).max(1024 * 1024 * 1024),
   selector: SelectorConfig.nullable(),
+  /** Plain-HTTP requests get a 308 to the same URL on https (the TLS port); TLS requests are served. */
+  httpsRedirect: z.boolean(),
 };
 
 const defaults = {
@@ -81,6 +86,7 @@ const defaults = {
   maxBodyBytes: 10 * 1024 * 1024,
   selector: null,
   hashOn: null,
+  httpsRedirect: false,
 };
 
 /** Checks across fields, on every form an API is written or read in. */
@@ -103,6 +109,7 @@ export const ApiCreate = z.strictObject({
   retry: RetryPolicy.default(() => RetryPolicy.parse({})),
   health: ApiHealth.default(() => ApiHealth.parse({})),
   hashOn: apiFields.hashOn.default(defaults.hashOn),
+  httpsRedirect: apiFields.httpsRedirect.default(defaults.httpsRedirect),
 }).superRefine(crossChecks);
 export type ApiCreate = z.infer<typeof ApiCreate>;
 

@@ -7,17 +7,21 @@ import { clientIpResolver } from '../gateway/client-ip.js';
 import { NodeStats } from '../gateway/node-stats.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { PoolRegistry } from '../gateway/pools.js';
-import { createGatewayServer } from '../gateway/server.js';
+import { createGatewayServer, type GatewayDeps } from '../gateway/server.js';
 import { ActiveChecker } from '../health/active.js';
 import { HealthRegistry } from '../health/registry.js';
 import { SelectorSandbox } from '../selector/sandbox.js';
 import { SnapshotHolder } from '../snapshot/holder.js';
 import type { Store } from '../store/store.js';
+import { GatewayTlsServer } from '../gateway/tls/listener.js';
+import { ticketKeys } from '../gateway/tls/settings.js';
 import { closeHttp, listenHttp } from './listen.js';
 
 /** A running data plane: the gateway server and what serves it. */
 export interface DataPlane {
   readonly address: AddressInfo;
+  /** The TLS port's address, or null when it is off. */
+  readonly tlsAddress: AddressInfo | null;
   readonly holder: SnapshotHolder;
   readonly sandbox: SelectorSandbox;
   readonly stats: NodeStats;
@@ -54,6 +58,8 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   const checker = new ActiveChecker(log.child({ component: 'health' }));
   // Registered before the first load, so probes start with the config, not with the first request.
   holder.onServing((snapshot) => checker.follow(snapshot));
+  let tls: GatewayTlsServer | null = null;
+  holder.onServing((snapshot) => tls?.serve(snapshot));
   Object.assign(refs, { holder, sandbox });
   const accessLog = options.accessLog ? AccessLog.of(log) : null;
   let server: GatewayHttpServer | null = null;
@@ -65,7 +71,10 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     // Refused from now on, which a load balancer can retry anywhere; connections it still has are
     // served and closed by us after their response, never under a request it is sending.
     draining = true;
-    if (server) await closeHttp(server, options.drainMs);
+    const closing: Array<Promise<void>> = [];
+    if (server) closing.push(closeHttp(server, options.drainMs));
+    if (tls) closing.push(closeHttp(tls, options.drainMs));
+    await Promise.all(closing);
     accessLog?.flush();
     await checker.close();
     holder.close();
@@ -80,16 +89,29 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
         holder.refresh().catch((err) => log.warn({ err }, 'config refresh failed; serving the last snapshot'));
       }) ?? null;
     const stats = new NodeStats();
-    server = createGatewayServer({
+    const deps: GatewayDeps = {
       holder,
       clientIp: clientIpResolver(options.trustProxy),
       accessLog,
       stats,
       metrics,
       draining: () => draining,
-    }, { headerTimeoutMs: options.clientHeaderTimeoutMs, keepAliveTimeoutMs: options.clientKeepaliveTimeoutMs });
+      httpsPort: options.gatewayTlsPort,
+    };
+    server = createGatewayServer(deps, { headerTimeoutMs: options.clientHeaderTimeoutMs, keepAliveTimeoutMs: options.clientKeepaliveTimeoutMs });
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
-    return { address, holder, sandbox, stats, metrics, health, close };
+    let tlsAddress: AddressInfo | null = null;
+    if (options.gatewayTlsPort !== null) {
+      tls = new GatewayTlsServer(
+        { http: server, h2: null },
+        { handshakeTimeoutMs: options.clientHeaderTimeoutMs, ticketKeys: ticketKeys(), certificates: () => holder.current?.tls ?? null },
+      );
+      tls.serve(holder.current!);
+      tlsAddress = await listenHttp(tls, options.gatewayHost, options.gatewayTlsPort, 'gatewayTlsPort');
+      deps.httpsPort = tlsAddress.port; // the port bound, when it was given as 0
+
+    }
+    return { address, tlsAddress, holder, sandbox, stats, metrics, health, close };
   } catch (err) {
     await close();
     throw err;

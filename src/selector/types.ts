@@ -12,6 +12,8 @@ export interface SelectorRequest {
   /** The body as UTF-8 text when it was buffered (small bodies with a known length), else null. */
   body: string | null;
   clientIp: string;
+  /** The request came over TLS (HTTPS, or HTTP/2 on the TLS port); the gateway always sets it. */
+  tls?: boolean;
 }
 
 /** One entry of the `nodes` argument, as the selector sees it. */

@@ -4,6 +4,7 @@ import { connectorTarget } from '../connectors/registry.js';
 import type { PoolRegistry } from '../gateway/pools.js';
 import type { HealthRegistry } from '../health/registry.js';
 import { compileRouter } from '../gateway/stages/route.js';
+import { TlsCertificates } from '../gateway/tls/certificates.js';
 import { rulesHold } from '../model/rule.js';
 import type { Api } from '../model/api.js';
 import type { Node } from '../model/node.js';
@@ -33,7 +34,8 @@ export interface CompiledConfig {
 
 /**
  * Compiles a config state into an immutable snapshot: nodes resolved to targets and pools, rules
- * evaluated against this version's variables, selectors loaded in the sandbox, routes indexed.
+ * evaluated against this version's variables, selectors loaded in the sandbox, routes indexed,
+ * certificates made into TLS contexts.
  */
 export async function compileSnapshot(state: ConfigState, deps: CompileDeps): Promise<CompiledConfig> {
   const variables = new Map(state.variables.map((v) => [v.name, v.value]));
@@ -56,6 +58,7 @@ export async function compileSnapshot(state: ConfigState, deps: CompileDeps): Pr
       apis: byId,
       router: compileRouter(apis),
       variables,
+      tls: new TlsCertificates(state.certificates, deps.previous?.tls ?? null),
       health: deps.health,
     }),
     pools,

@@ -7,6 +7,7 @@ import type { Api } from '../model/api.js';
 import type { Node } from '../model/node.js';
 import type { SelectorFailure, SelectorHandle, SelectorNode } from '../selector/types.js';
 import type { Router } from '../gateway/stages/route.js';
+import type { TlsCertificates } from '../gateway/tls/certificates.js';
 
 /** A node ready to serve: its stored form, target, pool, and the views selectors and logs use. */
 export interface CompiledNode extends BalanceNode {
@@ -59,6 +60,8 @@ export interface Snapshot {
   readonly apis: ReadonlyMap<string, CompiledApi>;
   readonly router: Router;
   readonly variables: ReadonlyMap<string, string>;
+  /** The TLS port's certificates by SNI name. */
+  readonly tls: TlsCertificates;
   /** The process's node health (live, outlives this snapshot): the balance stage filters with it. */
   readonly health: HealthRegistry;
 }

@@ -1,5 +1,6 @@
 import type { Api } from '../model/api.js';
-import { StoreConflictError } from './errors.js';
+import type { Certificate } from '../model/certificate.js';
+import { CertificateConflictError, StoreConflictError } from './errors.js';
 
 type RouteFields = Pick<Api, 'id' | 'name' | 'host' | 'methods' | 'path'>;
 
@@ -32,5 +33,17 @@ export function assertNoApiConflict(api: RouteFields, others: readonly RouteFiel
       const where = `${other.host ?? '(any host)'}${other.path}`;
       throw new StoreConflictError('ROUTE_CONFLICT', `route ${shared} ${where} is already served by API "${other.name}"`, other.id);
     }
+  }
+}
+
+/**
+ * Throws the CertificateConflictError `cert` would cause among `others` (every stored certificate;
+ * `cert` itself may be among them): one name is served by one certificate, so SNI never has to choose.
+ */
+export function assertNoCertificateConflict(cert: Pick<Certificate, 'id' | 'names'>, others: ReadonlyArray<Pick<Certificate, 'id' | 'names'>>): void {
+  for (const other of others) {
+    if (other.id === cert.id) continue;
+    const shared = cert.names.find((n) => other.names.includes(n));
+    if (shared !== undefined) throw new CertificateConflictError(shared, other.id);
   }
 }

@@ -15,6 +15,21 @@ export class StoreConflictError extends Error {
   }
 }
 
+/** A certificate whose name another stored certificate already serves; nothing was written. */
+export class CertificateConflictError extends Error {
+  override readonly name = 'CertificateConflictError';
+  /** Stable code the admin API answers with (409). */
+  readonly code = 'CERTIFICATE_NAME_TAKEN';
+
+  constructor(
+    readonly certificateName: string,
+    /** The stored certificate that serves the name. */
+    readonly conflictingCertificateId: string,
+  ) {
+    super(`the name ${certificateName} is already served by certificate ${conflictingCertificateId}`);
+  }
+}
+
 /**
  * The store's database cannot be reached (refused, dropped, timed out, shutting down). The request
  * may be retried later; for a write whose connection dropped during COMMIT the outcome is unknown.

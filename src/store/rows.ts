@@ -5,6 +5,7 @@ import { ClusterProcess, type ProcessBeat } from '../model/cluster.js';
 import { Node } from '../model/node.js';
 import { SelectorConfig } from '../model/selector.js';
 import { Variable } from '../model/variable.js';
+import { Certificate } from '../model/certificate.js';
 import type { SelectorVersion } from './store.js';
 import { apiNameKey } from './conflicts.js';
 
@@ -36,6 +37,8 @@ export interface ApiRow {
   /** JSON; NULL in rows from before migration 2 (read as the defaults). */
   health: string | null;
   hash_on: string | null;
+  /** NULL in rows from before the TLS migration (read as false). */
+  https_redirect: SqlBoolean | null;
   created_at: string;
   updated_at: string;
 }
@@ -69,6 +72,38 @@ export interface SelectorVersionRow {
   selector: string | null;
   saved_at: string;
 }
+
+/** A `certificates` row. */
+export interface CertificateRow {
+  id: string;
+  names: string;
+  certificate: string;
+  private_key: string;
+  is_default: SqlBoolean;
+  not_before: string;
+  not_after: string;
+  fingerprint: string;
+  subject: string;
+  issuer: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The `certificates` columns, in the order drivers insert them. */
+export const CERTIFICATE_COLUMNS = [
+  'id',
+  'names',
+  'certificate',
+  'private_key',
+  'is_default',
+  'not_before',
+  'not_after',
+  'fingerprint',
+  'subject',
+  'issuer',
+  'created_at',
+  'updated_at',
+] as const satisfies ReadonlyArray<keyof CertificateRow>;
 
 /** A `processes` row (a heartbeat). */
 export interface ProcessRow {
@@ -117,6 +152,7 @@ export function apiFromRow(row: ApiRow): Api {
     retry: row.retry === null ? RetryPolicy.parse({}) : JSON.parse(row.retry),
     health: row.health === null ? ApiHealth.parse({}) : JSON.parse(row.health),
     hashOn: row.hash_on === null ? null : JSON.parse(row.hash_on),
+    httpsRedirect: row.https_redirect === null ? false : fromSqlBoolean(row.https_redirect),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
@@ -140,6 +176,7 @@ export function apiToRow(api: Api): ApiRow {
     retry: JSON.stringify(api.retry),
     health: JSON.stringify(api.health),
     hash_on: api.hashOn === null ? null : JSON.stringify(api.hashOn),
+    https_redirect: api.httpsRedirect ? 1 : 0,
     created_at: api.createdAt,
     updated_at: api.updatedAt,
   };
@@ -212,6 +249,42 @@ export function processFromRow(row: ProcessRow): ClusterProcess {
     heartbeatMs: row.heartbeat_ms,
     lastSeen: row.last_seen,
   });
+}
+
+/** Maps a `certificates` row to the model. */
+export function certificateFromRow(row: CertificateRow): Certificate {
+  return Certificate.parse({
+    id: row.id,
+    names: JSON.parse(row.names),
+    certificate: row.certificate,
+    privateKey: row.private_key,
+    isDefault: fromSqlBoolean(row.is_default),
+    notBefore: row.not_before,
+    notAfter: row.not_after,
+    fingerprint: row.fingerprint,
+    subject: row.subject,
+    issuer: row.issuer,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  });
+}
+
+/** Maps a validated certificate to its column values, in CERTIFICATE_COLUMNS order. */
+export function certificateValues(cert: Certificate): unknown[] {
+  return [
+    cert.id,
+    JSON.stringify(cert.names),
+    cert.certificate,
+    cert.privateKey,
+    cert.isDefault ? 1 : 0,
+    cert.notBefore,
+    cert.notAfter,
+    cert.fingerprint,
+    cert.subject,
+    cert.issuer,
+    cert.createdAt,
+    cert.updatedAt,
+  ];
 }
 
 /** The stored text of a selector (null clears it). */

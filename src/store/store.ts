@@ -3,6 +3,7 @@ import type { ClusterState, ProcessBeat } from '../model/cluster.js';
 import type { Node, NodeCreate } from '../model/node.js';
 import type { SelectorConfig } from '../model/selector.js';
 import type { Variable } from '../model/variable.js';
+import type { Certificate, CertificateRecord } from '../model/certificate.js';
 
 /** How many saved selector versions each API keeps (older ones are pruned on save). */
 export const SELECTOR_HISTORY_LIMIT = 20;
@@ -13,6 +14,8 @@ export interface ConfigState {
   readonly apis: readonly Api[];
   readonly nodes: readonly Node[];
   readonly variables: readonly Variable[];
+  /** TLS certificates with their keys (the gateway's TLS port serves them by SNI). */
+  readonly certificates: readonly Certificate[];
 }
 
 /** One saved version of an API's selector (kept so the console can roll back). */
@@ -72,6 +75,18 @@ export interface Store {
   setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null>;
   /** Saved selector versions of an API, newest first (at most the last 20). */
   listSelectorVersions(apiId: string): Promise<SelectorVersion[]>;
+
+  /** Every certificate, oldest first. */
+  listCertificates(): Promise<Certificate[]>;
+  getCertificate(id: string): Promise<Certificate | null>;
+  /**
+   * Stores a checked certificate. A name another certificate has is a CertificateConflictError; when
+   * it is the default, the previous default stops being one (in the same transaction).
+   */
+  createCertificate(record: CertificateRecord): Promise<Certificate>;
+  /** Read-modify-write in one transaction (same checks as create); null when it does not exist. */
+  updateCertificate(id: string, mutate: Mutator<Certificate>): Promise<Certificate | null>;
+  deleteCertificate(id: string): Promise<boolean>;
 
   // The cluster view. Heartbeats are not config: they never bump the version, never notify `watch`
   // callers and never wait for a config writer's lock.

@@ -29,6 +29,8 @@ const record = {
   selector: 'empty',
   selectorUs: 42,
   version: 7,
+  tls: true,
+  proto: 'h2',
 };
 
 describe('AccessLog', () => {

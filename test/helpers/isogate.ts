@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { startIsogate, type Isogate } from '../../src/app.js';
 import { parseOptions } from '../../src/config/options.js';
 
@@ -21,8 +21,8 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-/** Starts isogate in this process on 127.0.0.1 with port 0 everywhere, no demo unless asked. */
-export async function startTestGateway(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+/** Starts isogate in this process on 127.0.0.1 with port 0 everywhere, no demo unless asked (silent unless given a logger). */
+export async function startTestGateway(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, logger?: Logger): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'isogate-test-'));
   const options = parseOptions(
     [
@@ -35,7 +35,7 @@ export async function startTestGateway(extraArgs: string[] = [], env: NodeJS.Pro
     ],
     {},
   );
-  const app = await startIsogate(options, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), {
+  const app = await startIsogate(options, logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), {
     ISOGATE_ADMIN_TOKEN: 'test-token-0123456789abcdef',
     ...env,
   });

@@ -27,6 +27,7 @@ const WAITING = 0; // for (the first byte of) a request head
 const READING = 1; // a head is arriving
 const ACTIVE = 2; // a request is being answered
 const CLOSING = 3; // the last answer is out; the socket is ending
+const SWITCHED = 4; // a 101 went out: the socket belongs to a tunnel (it still counts as this server's connection)
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
@@ -55,14 +56,18 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
   private pendingBytes = 0;
   private paused = false;
   private readonly remoteAddress: string;
+  /** The socket is a TLS one (the TLS port's, after its handshake). */
+  private readonly tls: boolean;
+  private readonly onSocketData = (chunk: Buffer): void => this.onData(chunk);
 
   constructor(
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';
+    this.tls = (socket as Socket & { encrypted?: boolean }).encrypted === true;
     this.deadline = performance.now() + owner.headerTimeoutMs;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('data', this.onSocketData);
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => {}); // a reset client: 'close' follows
     socket.on('close', () => this.onClose());
@@ -143,7 +148,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     const body = hasBody ? new RequestBody(this) : null;
     this.body = body;
     this.continueOwed = head.expectContinue;
-    const req = new ClientRequest(head, this.remoteAddress, body);
+    const req = new ClientRequest(head, this.remoteAddress, body, this.tls);
     const res = new ClientResponse(this, head.minor, head.method === 'HEAD', head.keepAlive && !this.owner.closing);
     this.req = req;
     this.res = res;
@@ -207,6 +212,20 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
       return;
     }
     this.next();
+  }
+
+  switched(): Buffer {
+    this.state = SWITCHED;
+    this.deadline = Infinity;
+    this.req = null;
+    this.res = null;
+    this.body = null;
+    this.socket.off('data', this.onSocketData);
+    const pending = this.pending;
+    this.pending = null;
+    this.pendingBytes = 0;
+    this.resume();
+    return pending === null ? EMPTY : Buffer.concat(pending);
   }
 
   /** Starts on the request(s) read while the last answer was being made, or reads on. */

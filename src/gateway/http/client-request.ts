@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { GatewayRequest } from '../exchange.js';
 import type { RequestHead } from './request-parser.js';
 
 /** What a request body's stream asks of its connection. */
@@ -24,8 +25,11 @@ export class RequestBody extends Readable {
   }
 }
 
-/** One request as the gateway's lifecycle sees it: the parsed head, the peer, and the body stream. */
-export class ClientRequest {
+// `Connection: upgrade` among the connection options (RFC 9110 §7.8).
+const UPGRADE_OPTION = /(?:^|,)[ \t]*upgrade[ \t]*(?:,|$)/i;
+
+/** One HTTP/1.1 request as the gateway's lifecycle sees it: the parsed head, the peer, and the body stream. */
+export class ClientRequest implements GatewayRequest {
   readonly method: string;
   /** The request target as sent. */
   readonly url: string;
@@ -33,6 +37,9 @@ export class ClientRequest {
   readonly headers: Record<string, string>;
   /** Flat `[name, value, …]` as sent. */
   readonly rawHeaders: string[];
+  readonly protocol = 'http/1.1';
+  /** What an `Upgrade` request asks for; only HTTP/1.1 requests without a body are switched. */
+  readonly upgrade: string | null = null;
 
   constructor(
     head: RequestHead,
@@ -40,10 +47,14 @@ export class ClientRequest {
     readonly remoteAddress: string,
     /** The body, or null when the request has none. */
     readonly body: RequestBody | null,
+    /** The connection is a TLS one. */
+    readonly tls: boolean,
   ) {
     this.method = head.method;
     this.url = head.url;
     this.headers = head.headers;
     this.rawHeaders = head.rawHeaders;
+    const upgrade = head.headers['upgrade'];
+    if (upgrade !== undefined && head.minor === 1 && body === null && UPGRADE_OPTION.test(head.headers['connection'] ?? '')) this.upgrade = upgrade;
   }
 }

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { sameName } from '../../http/header-names.js';
+import type { GatewayResponse, UpgradedClient } from '../exchange.js';
 
 /** What a response needs from its connection. */
 export interface ResponseOwner {
@@ -11,6 +12,8 @@ export interface ResponseOwner {
   canKeepAlive(): boolean;
   /** The response has been written completely (`keepAlive`: the connection stays open). */
   responseDone(keepAlive: boolean): void;
+  /** A 101 went out: the connection stops speaking HTTP; returns the bytes read past the request head. */
+  switched(): Buffer;
 }
 
 // Bodies up to this size are copied behind the head so the whole response leaves in one write.
@@ -48,7 +51,7 @@ function headerKind(name: string): 'length' | 'te' | 'connection' | 'date' | nul
  * 1xx, 204 and 304 answers have no body. Every answer gets `Date`, and `Connection` as the
  * connection's fate requires.
  */
-export class ClientResponse {
+export class ClientResponse implements GatewayResponse {
   /** Status sent (0 until `writeHead`). */
   statusCode = 0;
   /** The head has been written to the socket. */
@@ -167,6 +170,21 @@ export class ClientResponse {
     this.onDrainOnce = null;
     this.onCloseOnce = null;
     this.owner.responseDone(this.keepAlive);
+  }
+
+  /** Sends the node's 101 head as is and hands over the socket (see GatewayResponse). */
+  switchProtocols(headers: readonly string[]): UpgradedClient | null {
+    const socket = this.owner.socket;
+    if (this.headersSent || this.destroyed || this.finished || socket.destroyed) return null;
+    this.statusCode = 101;
+    this.headersSent = true;
+    this.finished = true;
+    this.onDrainOnce = null;
+    this.onCloseOnce = null;
+    let lines = '';
+    for (let i = 0; i < headers.length; i += 2) lines += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\n${lines}\r\n`, 'latin1');
+    return { socket, head: this.owner.switched() };
   }
 
   /** Cuts the response and the client's connection (the only signal left once the head is out). */

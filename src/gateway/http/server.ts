@@ -37,7 +37,7 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
     this.headerTimeoutMs = timeouts.headerTimeoutMs;
     this.keepAliveTimeoutMs = timeouts.keepAliveTimeoutMs;
     this.keepAliveSeconds = Math.max(1, Math.floor(timeouts.keepAliveTimeoutMs / 1000));
-    this.on('connection', (socket: Socket) => this.clients.add(new ClientConnection(socket, this)));
+    this.on('connection', (socket: Socket) => this.adopt(socket));
     this.on('listening', () => this.startSweep());
     this.on('close', () => this.stopSweep());
   }
@@ -46,6 +46,14 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
   override close(callback?: (err?: Error) => void): this {
     this.closing = true;
     return super.close(callback);
+  }
+
+  /**
+   * Serves HTTP/1.1 on an accepted connection: the plain port's own, and the TLS port's after their
+   * handshake (so both share one connection set, its limits, timeouts and drain).
+   */
+  adopt(socket: Socket): void {
+    this.clients.add(new ClientConnection(socket, this));
   }
 
   forget(conn: ClientConnection): void {

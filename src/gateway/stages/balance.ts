@@ -162,6 +162,7 @@ export function selectorRequest(ctx: RequestContext): SelectorRequest {
     headers: ctx.req.headers,
     body: ctx.body === null ? null : ctx.body.toString('utf8'),
     clientIp: ctx.clientIp,
+    tls: ctx.req.tls,
   };
 }
 

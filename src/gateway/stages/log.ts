@@ -34,5 +34,7 @@ export function logStage(ctx: RequestContext, sinks: LogSinks): void {
     selector: ctx.selectorOutcome,
     selectorUs: ctx.selectorUs,
     version: ctx.snapshot.version,
+    tls: ctx.req.tls,
+    proto: ctx.req.protocol,
   });
 }

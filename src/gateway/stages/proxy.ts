@@ -160,7 +160,7 @@ function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[] {
     'x-forwarded-for',
     priorForwardedFor ? `${priorForwardedFor}, ${peer}` : peer,
     'x-forwarded-proto',
-    'http',
+    ctx.req.tls ? 'https' : 'http',
     'x-forwarded-host',
     host,
   );

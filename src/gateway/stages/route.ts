@@ -142,5 +142,15 @@ export function routeStage(ctx: RequestContext): boolean {
     return false;
   }
   ctx.api = match.api;
+  if (match.api.api.httpsRedirect && !ctx.req.tls) {
+    ctx.redirect = httpsLocation(ctx);
+    return false;
+  }
   return true;
+}
+
+/** The https URL of a plain request: its host, the gateway's TLS port, its (normalized) path and query. */
+function httpsLocation(ctx: RequestContext): string {
+  const port = ctx.httpsPort === 443 ? '' : `:${ctx.httpsPort}`;
+  return `https://${ctx.host}${port}${ctx.path}${ctx.rawQuery === '' ? '' : `?${ctx.rawQuery}`}`;
 }

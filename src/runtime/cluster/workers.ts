@@ -6,6 +6,7 @@ import type { ProcessRole } from '../../model/cluster.js';
 import { resolveEntry } from '../../paths.js';
 import { StartupError } from '../listen.js';
 import { WORKER_IDENTITY_ENV } from './heartbeat.js';
+import { TICKET_KEYS_ENV, ticketKeys } from '../../gateway/tls/settings.js';
 import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker, type WorkerQuery } from './messages.js';
 
 /** How long the primary waits for a worker's answer before going on without it. */
@@ -64,6 +65,8 @@ export class WorkerSet {
   private stopping = false;
   private restarts = 0;
   private readyWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
+  /** One set of TLS session ticket keys for every worker, so a ticket resumes whichever worker accepts. */
+  private readonly ticketKeys = ticketKeys();
 
   constructor(
     private readonly options: Options,
@@ -142,6 +145,7 @@ export class WorkerSet {
     const worker = cluster.fork({
       [WORKER_OPTIONS_ENV]: JSON.stringify(this.options),
       [WORKER_IDENTITY_ENV]: JSON.stringify({ id: slot.processId, role: this.role, worker: index + 1 }),
+      [TICKET_KEYS_ENV]: this.ticketKeys.toString('hex'),
     });
     slot.worker = worker;
     slot.startedAt = Date.now();

@@ -99,6 +99,30 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX processes_last_seen ON processes (last_seen);
     `,
   },
+  {
+    version: 4,
+    name: 'tls-certificates',
+    // Certificates are config (every write bumps the version). The private key is stored as its
+    // unencrypted PEM text, like every other config value; see docs/tls-websocket-http2.md.
+    // https_redirect is NULL in rows written before: read as false (see apiFromRow).
+    sql: `
+      CREATE TABLE certificates (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        names TEXT NOT NULL,
+        certificate TEXT NOT NULL,
+        private_key TEXT NOT NULL,
+        is_default BOOLEAN NOT NULL,
+        not_before TEXT NOT NULL,
+        not_after TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        created_at TEXT COLLATE "C" NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      ALTER TABLE apis ADD COLUMN https_redirect BOOLEAN;
+    `,
+  },
 ];
 
 // First key of the two-int advisory lock ('isog'); the second is derived from the schema, so stores

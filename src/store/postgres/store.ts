@@ -6,11 +6,15 @@ import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
 import { Node, type NodeCreate } from '../../model/node.js';
 import { SelectorConfig } from '../../model/selector.js';
 import { Variable } from '../../model/variable.js';
-import { apiNameKey, assertNoApiConflict } from '../conflicts.js';
+import { Certificate, CertificateRecord } from '../../model/certificate.js';
+import { apiNameKey, assertNoApiConflict, assertNoCertificateConflict } from '../conflicts.js';
 import { StoreUnavailableError } from '../errors.js';
 import {
   apiFromRow,
   apiToRow,
+  certificateFromRow,
+  certificateValues,
+  CERTIFICATE_COLUMNS,
   nodeFromRow,
   nodeToRow,
   processBeatValues,
@@ -20,6 +24,7 @@ import {
   selectorVersionFromRow,
   variableFromRow,
   type ApiRow,
+  type CertificateRow,
   type NodeRow,
   type ProcessRow,
   type SelectorVersionRow,
@@ -94,6 +99,7 @@ const API_COLUMN_LIST = [
   'retry',
   'health',
   'hash_on',
+  'https_redirect',
   'created_at',
   'updated_at',
 ] as const satisfies ReadonlyArray<keyof ApiRow>;
@@ -119,6 +125,7 @@ const placeholders = (n: number): string => Array.from({ length: n }, (_, i) => 
 // clock_timestamp rather than now(), which is frozen at the start of the transaction.
 const isoUtc = (timestamp: string): string => `to_char((${timestamp}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 const PROCESS_COLUMNS = PROCESS_BEAT_COLUMNS.join(', ');
+const CERT_COLUMNS = CERTIFICATE_COLUMNS.join(', ');
 
 const SQL = {
   version: 'SELECT config_version FROM meta WHERE id = 1',
@@ -160,6 +167,13 @@ const SQL = {
   insertSelectorVersion: 'INSERT INTO selector_versions (api_id, version, selector, saved_at) VALUES ($1, $2, $3, $4)',
   pruneSelectorVersions: 'DELETE FROM selector_versions WHERE api_id = $1 AND version <= $2',
   listSelectorVersions: 'SELECT api_id, version, selector, saved_at FROM selector_versions WHERE api_id = $1 ORDER BY version DESC LIMIT $2',
+
+  listCertificates: `SELECT ${CERT_COLUMNS} FROM certificates ORDER BY created_at, id`,
+  getCertificateForUpdate: `SELECT ${CERT_COLUMNS} FROM certificates WHERE id = $1 FOR UPDATE`,
+  getCertificate: `SELECT ${CERT_COLUMNS} FROM certificates WHERE id = $1`,
+  insertCertificate: `INSERT INTO certificates (${CERT_COLUMNS}) VALUES (${placeholders(CERTIFICATE_COLUMNS.length)})`,
+  deleteCertificate: 'DELETE FROM certificates WHERE id = $1',
+  clearDefaultCertificate: 'UPDATE certificates SET is_default = false WHERE id <> $1 AND is_default',
 
   upsertProcess: `INSERT INTO processes (${PROCESS_COLUMNS}, last_seen)
     VALUES (${placeholders(PROCESS_BEAT_COLUMNS.length)}, ${isoUtc('clock_timestamp()')})
@@ -223,6 +237,7 @@ export class PostgresStore implements Store {
         apis: (await tx.query<ApiRow>(SQL.listApis)).rows.map(apiFromRow),
         nodes: (await tx.query<NodeRow>(SQL.listAllNodes)).rows.map(nodeFromRow),
         variables: (await tx.query<VariableRow>(SQL.listVariables)).rows.map(variableFromRow),
+        certificates: (await tx.query<CertificateRow>(SQL.listCertificates)).rows.map(certificateFromRow),
       }),
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
     );
@@ -364,6 +379,44 @@ export class PostgresStore implements Store {
     return this.read(async (c) => {
       const rows = (await c.query<SelectorVersionRow>(SQL.listSelectorVersions, [apiId, SELECTOR_HISTORY_LIMIT])).rows;
       return rows.map(selectorVersionFromRow);
+    });
+  }
+
+  async listCertificates(): Promise<Certificate[]> {
+    return this.read(async (c) => (await c.query<CertificateRow>(SQL.listCertificates)).rows.map(certificateFromRow));
+  }
+
+  async getCertificate(id: string): Promise<Certificate | null> {
+    return this.read(async (c) => {
+      const row = (await c.query<CertificateRow>(SQL.getCertificate, [id])).rows[0];
+      return row ? certificateFromRow(row) : null;
+    });
+  }
+
+  async createCertificate(record: CertificateRecord): Promise<Certificate> {
+    return this.write(async (tx) => {
+      const now = new Date().toISOString();
+      const cert = Certificate.parse({ ...CertificateRecord.parse(record), id: randomUUID(), createdAt: now, updatedAt: now });
+      await putCertificate(tx, cert, false);
+      return { wrote: true, value: cert };
+    });
+  }
+
+  async updateCertificate(id: string, mutate: Mutator<Certificate>): Promise<Certificate | null> {
+    return this.write<Certificate | null>(async (tx) => {
+      const row = (await tx.query<CertificateRow>(SQL.getCertificateForUpdate, [id])).rows[0];
+      if (!row) return { wrote: false, value: null };
+      const current = certificateFromRow(row);
+      const next = Certificate.parse({ ...mutate(current), id: current.id, createdAt: current.createdAt, updatedAt: new Date().toISOString() });
+      await putCertificate(tx, next, true);
+      return { wrote: true, value: next };
+    });
+  }
+
+  async deleteCertificate(id: string): Promise<boolean> {
+    return this.write(async (tx) => {
+      const wrote = ((await tx.query(SQL.deleteCertificate, [id])).rowCount ?? 0) > 0;
+      return { wrote, value: wrote };
     });
   }
 
@@ -573,6 +626,14 @@ async function assertNoConflict(tx: Tx, api: Api): Promise<void> {
     api,
     rows.map((r) => ({ ...r, methods: JSON.parse(r.methods) as Api['methods'] })),
   );
+}
+
+/** Writes a certificate (inside a write, under the meta lock) after the name check; a default one takes over from the previous default. */
+async function putCertificate(tx: Tx, cert: Certificate, replace: boolean): Promise<void> {
+  assertNoCertificateConflict(cert, (await tx.query<CertificateRow>(SQL.listCertificates)).rows.map(certificateFromRow));
+  if (replace) await tx.query(SQL.deleteCertificate, [cert.id]);
+  await tx.query(SQL.insertCertificate, certificateValues(cert));
+  if (cert.isDefault) await tx.query(SQL.clearDefaultCertificate, [cert.id]);
 }
 
 async function recordSelector(tx: Tx, apiId: string, selector: SelectorConfig | null, savedAt: string): Promise<void> {

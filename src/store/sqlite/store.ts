@@ -5,12 +5,16 @@ import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
 import { Node, type NodeCreate } from '../../model/node.js';
 import { SelectorConfig } from '../../model/selector.js';
 import { Variable } from '../../model/variable.js';
-import { apiNameKey, assertNoApiConflict } from '../conflicts.js';
+import { Certificate, CertificateRecord } from '../../model/certificate.js';
+import { apiNameKey, assertNoApiConflict, assertNoCertificateConflict } from '../conflicts.js';
 import { SELECTOR_HISTORY_LIMIT, type ConfigState, type Mutator, type SelectorVersion, type Store } from '../store.js';
 import { migrate } from './migrations.js';
 import {
   apiFromRow,
   apiToRow,
+  certificateFromRow,
+  certificateValues,
+  CERTIFICATE_COLUMNS,
   nodeFromRow,
   nodeToRow,
   processBeatValues,
@@ -20,6 +24,7 @@ import {
   selectorVersionFromRow,
   variableFromRow,
   type ApiRow,
+  type CertificateRow,
   type NodeRow,
   type ProcessRow,
   type SelectorVersionRow,
@@ -36,7 +41,8 @@ interface WriteOutcome<T> {
 }
 
 const API_COLUMNS =
-  'id, name, name_key, host, methods, path, strip_prefix, algorithm, timeouts, retries, max_body_bytes, selector, retry, health, hash_on, created_at, updated_at';
+  'id, name, name_key, host, methods, path, strip_prefix, algorithm, timeouts, retries, max_body_bytes, selector, retry, health, hash_on, https_redirect, created_at, updated_at';
+const CERT_COLUMNS = CERTIFICATE_COLUMNS.join(', ');
 const NODE_COLUMNS = 'id, api_id, position, name, connector, enabled, weight, tags, rules, created_at, updated_at';
 // The store's clock as ISO 8601 UTC with milliseconds, the format of every timestamp column.
 const NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -52,11 +58,11 @@ function prepareStatements(db: Database.Database) {
     apisByNameOrPath: db.prepare('SELECT id, name, host, methods, path FROM apis WHERE name_key = ? OR path = ?'),
     insertApi: db.prepare(`INSERT INTO apis (${API_COLUMNS}) VALUES (
       @id, @name, @name_key, @host, @methods, @path, @strip_prefix, @algorithm, @timeouts, @retries, @max_body_bytes,
-      @selector, @retry, @health, @hash_on, @created_at, @updated_at)`),
+      @selector, @retry, @health, @hash_on, @https_redirect, @created_at, @updated_at)`),
     updateApi: db.prepare(`UPDATE apis SET name = @name, name_key = @name_key, host = @host, methods = @methods,
       path = @path, strip_prefix = @strip_prefix, algorithm = @algorithm, timeouts = @timeouts, retries = @retries,
       max_body_bytes = @max_body_bytes, selector = @selector, retry = @retry, health = @health, hash_on = @hash_on,
-      updated_at = @updated_at WHERE id = @id`),
+      https_redirect = @https_redirect, updated_at = @updated_at WHERE id = @id`),
     setApiSelector: db.prepare('UPDATE apis SET selector = ?, updated_at = ? WHERE id = ?'),
     deleteApi: db.prepare('DELETE FROM apis WHERE id = ?'),
 
@@ -82,6 +88,12 @@ function prepareStatements(db: Database.Database) {
     listSelectorVersions: db.prepare(
       'SELECT api_id, version, selector, saved_at FROM selector_versions WHERE api_id = ? ORDER BY version DESC LIMIT ?',
     ),
+
+    listCertificates: db.prepare(`SELECT ${CERT_COLUMNS} FROM certificates ORDER BY created_at, id`),
+    getCertificate: db.prepare(`SELECT ${CERT_COLUMNS} FROM certificates WHERE id = ?`),
+    insertCertificate: db.prepare(`INSERT INTO certificates (${CERT_COLUMNS}) VALUES (${CERTIFICATE_COLUMNS.map(() => '?').join(', ')})`),
+    deleteCertificate: db.prepare('DELETE FROM certificates WHERE id = ?'),
+    clearDefaultCertificate: db.prepare('UPDATE certificates SET is_default = 0 WHERE id <> ? AND is_default <> 0'),
 
     upsertProcess: db.prepare(`INSERT INTO processes (${PROCESS_BEAT_COLUMNS.join(', ')}, last_seen)
       VALUES (${PROCESS_BEAT_COLUMNS.map(() => '?').join(', ')}, ${NOW})
@@ -138,6 +150,7 @@ export class SqliteStore implements Store {
         apis: (this.stmt.listApis.all() as ApiRow[]).map(apiFromRow),
         nodes: (this.stmt.listAllNodes.all() as NodeRow[]).map(nodeFromRow),
         variables: (this.stmt.listVariables.all() as VariableRow[]).map(variableFromRow),
+        certificates: (this.stmt.listCertificates.all() as CertificateRow[]).map(certificateFromRow),
       }),
     ) as ConfigState;
   }
@@ -269,6 +282,42 @@ export class SqliteStore implements Store {
     return rows.map(selectorVersionFromRow);
   }
 
+  async listCertificates(): Promise<Certificate[]> {
+    return (this.stmt.listCertificates.all() as CertificateRow[]).map(certificateFromRow);
+  }
+
+  async getCertificate(id: string): Promise<Certificate | null> {
+    const row = this.stmt.getCertificate.get(id) as CertificateRow | undefined;
+    return row ? certificateFromRow(row) : null;
+  }
+
+  async createCertificate(record: CertificateRecord): Promise<Certificate> {
+    return this.write(() => {
+      const now = new Date().toISOString();
+      const cert = Certificate.parse({ ...CertificateRecord.parse(record), id: randomUUID(), createdAt: now, updatedAt: now });
+      this.putCertificate(cert, false);
+      return { wrote: true, value: cert };
+    });
+  }
+
+  async updateCertificate(id: string, mutate: Mutator<Certificate>): Promise<Certificate | null> {
+    return this.write<Certificate | null>(() => {
+      const row = this.stmt.getCertificate.get(id) as CertificateRow | undefined;
+      if (!row) return { wrote: false, value: null };
+      const current = certificateFromRow(row);
+      const next = Certificate.parse({ ...mutate(current), id: current.id, createdAt: current.createdAt, updatedAt: new Date().toISOString() });
+      this.putCertificate(next, true);
+      return { wrote: true, value: next };
+    });
+  }
+
+  async deleteCertificate(id: string): Promise<boolean> {
+    return this.write(() => {
+      const wrote = this.stmt.deleteCertificate.run(id).changes > 0;
+      return { wrote, value: wrote };
+    });
+  }
+
   async heartbeat(beat: ProcessBeat): Promise<void> {
     this.stmt.upsertProcess.run(...processBeatValues(ProcessBeat.parse(beat)));
   }
@@ -320,6 +369,14 @@ export class SqliteStore implements Store {
       api,
       rows.map((r) => ({ ...r, methods: JSON.parse(r.methods) as Api['methods'] })),
     );
+  }
+
+  /** Writes a certificate (inside a write) after the name check; a default one takes over from the previous default. */
+  private putCertificate(cert: Certificate, replace: boolean): void {
+    assertNoCertificateConflict(cert, (this.stmt.listCertificates.all() as CertificateRow[]).map(certificateFromRow));
+    if (replace) this.stmt.deleteCertificate.run(cert.id);
+    this.stmt.insertCertificate.run(...certificateValues(cert));
+    if (cert.isDefault) this.stmt.clearDefaultCertificate.run(cert.id);
   }
 
   private recordSelector(apiId: string, selector: SelectorConfig | null, savedAt: string): void {

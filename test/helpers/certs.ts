@@ -1,0 +1,55 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A certificate made at test time: the PEM chain (leaf, then the CA), its key, and the CA to trust. */
+export interface TestCertificate {
+  certificate: string;
+  /** The leaf alone. */
+  leaf: string;
+  privateKey: string;
+  ca: string;
+}
+
+/** A private CA (made with the openssl CLI, EC P-256 keys) that issues leaf certificates for tests. */
+export class TestCa {
+  private readonly dir = mkdtempSync(join(tmpdir(), 'isogate-ca-'));
+  private serial = 1;
+  readonly cert: string;
+
+  constructor() {
+    this.openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', this.path('ca.key'),
+      '-out', this.path('ca.pem'), '-days', '3650', '-subj', '/CN=isogate test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
+      '-addext', 'keyUsage=critical,keyCertSign');
+    this.cert = readFileSync(this.path('ca.pem'), 'utf8');
+  }
+
+  /** A leaf for `names` (SAN DNS entries), valid for `days` (negative: expired that many days ago). */
+  issue(names: readonly string[], days = 365): TestCertificate {
+    const n = this.serial++;
+    const key = this.path(`leaf${n}.key`);
+    const csr = this.path(`leaf${n}.csr`);
+    const pem = this.path(`leaf${n}.pem`);
+    const ext = this.path(`leaf${n}.ext`);
+    writeFileSync(ext, `subjectAltName=${names.map((name) => `DNS:${name}`).join(',')}\nbasicConstraints=CA:FALSE\n`);
+    this.openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${names[0] ?? 'none'}`);
+    this.openssl('x509', '-req', '-in', csr, '-CA', this.path('ca.pem'), '-CAkey', this.path('ca.key'), '-set_serial', String(n),
+      '-days', String(days), '-extfile', ext, '-out', pem);
+    const leaf = readFileSync(pem, 'utf8');
+    return { certificate: leaf + this.cert, leaf, privateKey: readFileSync(key, 'utf8'), ca: this.cert };
+  }
+
+  /** Removes the CA's files. */
+  dispose(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  private openssl(...args: string[]): void {
+    execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+}
