@@ -22,7 +22,7 @@ export type SampleRequest = z.infer<typeof SampleRequest>;
 
 /**
  * The selector's `request` for a sample, with the defaults filled: GET, the API's path without its
- * trailing `*`, no query, headers or body, client 127.0.0.1, not TLS.
+ * trailing `*`, no query, headers or body, client 127.0.0.1, not TLS (`tls` left out).
  */
 export function toSelectorRequest(sample: SampleRequest | undefined, api: Pick<Api, 'path'>): SelectorRequest {
   const headers: SelectorRequest['headers'] = {};
@@ -35,6 +35,7 @@ export function toSelectorRequest(sample: SampleRequest | undefined, api: Pick<A
     headers,
     body: sample?.body ?? null,
     clientIp: sample?.clientIp ?? '127.0.0.1',
-    tls: sample?.tls ?? false,
+    // Only when asked: a selector reads a missing `tls` as false, as for a plain request.
+    ...(sample?.tls === undefined ? {} : { tls: sample.tls }),
   };
 }

@@ -28,7 +28,7 @@ describe('admin APIs', () => {
       path: '/orders/*',
       stripPrefix: false,
       algorithm: 'round_robin',
-      timeouts: { connectMs: 3000, headersMs: 30000, bodyMs: 60000 },
+      timeouts: { connectMs: 3000, headersMs: 30000, bodyMs: 60000, upgradeIdleMs: 300000 },
       retries: 1,
       maxBodyBytes: 10 * 1024 * 1024,
       selector: null,
@@ -39,6 +39,7 @@ describe('admin APIs', () => {
         panic: 'use-all',
       },
       hashOn: null,
+      httpsRedirect: false,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
@@ -91,7 +92,7 @@ describe('admin APIs', () => {
     const api = await create({ timeouts: { headersMs: 1234 }, retries: 3 });
     const res = await h.call('PATCH', `/admin/apis/${api.id}`, { timeouts: { connectMs: 500 }, stripPrefix: true });
     expect(res.status).toBe(200);
-    expect(res.body.timeouts).toEqual({ connectMs: 500, headersMs: 1234, bodyMs: 60000 });
+    expect(res.body.timeouts).toEqual({ connectMs: 500, headersMs: 1234, bodyMs: 60000, upgradeIdleMs: 300000 });
     expect(res.body).toMatchObject({ stripPrefix: true, retries: 3, name: 'orders', id: api.id, createdAt: api.createdAt });
     expect(await h.store.getApi(api.id)).toEqual(res.body);
     expect(h.runtime.appliedCalls).toBe(2);

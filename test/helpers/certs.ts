@@ -25,14 +25,15 @@ export class TestCa {
     this.cert = readFileSync(this.path('ca.pem'), 'utf8');
   }
 
-  /** A leaf for `names` (SAN DNS entries), valid for `days` (negative: expired that many days ago). */
+  /** A leaf for `names` (SAN DNS entries; none: no SAN at all), valid for `days` (negative: expired that many days ago). */
   issue(names: readonly string[], days = 365): TestCertificate {
     const n = this.serial++;
     const key = this.path(`leaf${n}.key`);
     const csr = this.path(`leaf${n}.csr`);
     const pem = this.path(`leaf${n}.pem`);
     const ext = this.path(`leaf${n}.ext`);
-    writeFileSync(ext, `subjectAltName=${names.map((name) => `DNS:${name}`).join(',')}\nbasicConstraints=CA:FALSE\n`);
+    const san = names.length === 0 ? '' : `subjectAltName=${names.map((name) => `DNS:${name}`).join(',')}\n`;
+    writeFileSync(ext, `${san}basicConstraints=CA:FALSE\n`);
     this.openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${names[0] ?? 'none'}`);
     this.openssl('x509', '-req', '-in', csr, '-CA', this.path('ca.pem'), '-CAkey', this.path('ca.key'), '-set_serial', String(n),
       '-days', String(days), '-extfile', ext, '-out', pem);

@@ -4,9 +4,26 @@ import { Api } from '../../src/model/api.js';
 import { processState, type ProcessBeat } from '../../src/model/cluster.js';
 import { Node } from '../../src/model/node.js';
 import type { SelectorConfig } from '../../src/model/selector.js';
-import { StoreConflictError } from '../../src/store/errors.js';
+import type { CertificateRecord } from '../../src/model/certificate.js';
+import { CertificateConflictError, StoreConflictError } from '../../src/store/errors.js';
 import type { Store } from '../../src/store/store.js';
 import { apiInput, nodeInput } from './fixtures.js';
+
+/** A certificate record as the admin API stores it after its checks (the store does not parse PEM). */
+function certRecord(names: string[], fields: Partial<CertificateRecord> = {}): CertificateRecord {
+  return {
+    names,
+    certificate: `-----BEGIN CERTIFICATE-----\n${names.join(',')}\n-----END CERTIFICATE-----\n`,
+    privateKey: '-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n',
+    isDefault: false,
+    notBefore: '2026-01-01T00:00:00.000Z',
+    notAfter: '2027-01-01T00:00:00.000Z',
+    fingerprint: 'AB:CD',
+    subject: `CN=${names[0]}`,
+    issuer: 'CN=test CA',
+    ...fields,
+  };
+}
 
 /** A valid heartbeat of a made-up gateway worker. */
 function beat(fields: Partial<ProcessBeat> = {}): ProcessBeat {
@@ -70,7 +87,7 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         expect(created.id).toMatch(/^[0-9a-f-]{36}$/);
         expect(created.host).toBe('api.example.com');
         expect(created.methods).toEqual(['GET', 'POST']);
-        expect(created.timeouts).toEqual({ connectMs: 3000, headersMs: 30000, bodyMs: 60000 });
+        expect(created.timeouts).toEqual({ connectMs: 3000, headersMs: 30000, bodyMs: 60000, upgradeIdleMs: 300000 });
         expect(created.createdAt).toBe(created.updatedAt);
         expect(Number.isNaN(Date.parse(created.createdAt))).toBe(false);
         expect(await store.getApi(created.id)).toEqual(created);
@@ -109,7 +126,7 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         expect(updated!.id).toBe(api.id);
         expect(updated!.createdAt).toBe(api.createdAt);
         expect(updated!.retries).toBe(3);
-        expect(updated!.timeouts).toEqual({ connectMs: 500, headersMs: 30000, bodyMs: 60000 });
+        expect(updated!.timeouts).toEqual({ connectMs: 500, headersMs: 30000, bodyMs: 60000, upgradeIdleMs: 300000 });
         expect(await store.getApi(api.id)).toEqual(updated);
         expect(await store.getApi('forged')).toBeNull();
       });
@@ -406,6 +423,52 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
       });
     });
 
+    describe('certificates', () => {
+      it('stores, lists oldest first, replaces and deletes certificates, each write one version', async () => {
+        const v0 = await store.version();
+        const a = await store.createCertificate(certRecord(['a.test', '*.b.test']));
+        const b = await store.createCertificate(certRecord(['c.test']));
+        expect(a).toMatchObject({ id: expect.any(String), names: ['a.test', '*.b.test'], privateKey: expect.stringContaining('secret') });
+        expect((await store.listCertificates()).map((c) => c.id)).toEqual([a.id, b.id]);
+        expect(await store.getCertificate(a.id)).toEqual(a);
+        const replaced = await store.updateCertificate(a.id, (cur) => ({ ...cur, names: ['a.test'], fingerprint: 'EF:01' }));
+        expect(replaced).toMatchObject({ id: a.id, createdAt: a.createdAt, names: ['a.test'], fingerprint: 'EF:01' });
+        expect((await store.loadConfig()).certificates).toEqual([replaced, b]);
+        expect(await store.deleteCertificate(b.id)).toBe(true);
+        expect(await store.deleteCertificate(b.id)).toBe(false);
+        expect(await store.updateCertificate(b.id, (c) => c)).toBeNull();
+        expect(await store.version()).toBe(v0 + 4);
+      });
+
+      it('refuses a name another certificate serves, and writes nothing', async () => {
+        const a = await store.createCertificate(certRecord(['a.test', '*.b.test']));
+        const v = await store.version();
+        const err = await store.createCertificate(certRecord(['x.test', '*.b.test'])).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(CertificateConflictError);
+        expect(err).toMatchObject({ code: 'CERTIFICATE_NAME_TAKEN', certificateName: '*.b.test', conflictingCertificateId: a.id });
+        const b = await store.createCertificate(certRecord(['c.test']));
+        await expect(store.updateCertificate(b.id, (cur) => ({ ...cur, names: ['a.test'] }))).rejects.toBeInstanceOf(CertificateConflictError);
+        expect((await store.listCertificates()).map((c) => c.names)).toEqual([['a.test', '*.b.test'], ['c.test']]);
+        expect(await store.version()).toBe(v + 1);
+      });
+
+      it('keeps one default: a new default takes over from the previous one', async () => {
+        const a = await store.createCertificate(certRecord(['a.test'], { isDefault: true }));
+        const b = await store.createCertificate(certRecord(['b.test'], { isDefault: true }));
+        expect((await store.listCertificates()).map((c) => [c.id, c.isDefault])).toEqual([
+          [a.id, false],
+          [b.id, true],
+        ]);
+        await store.updateCertificate(a.id, (cur) => ({ ...cur, isDefault: true }));
+        expect((await store.listCertificates()).map((c) => c.isDefault)).toEqual([true, false]);
+      });
+
+      it('validates records', async () => {
+        await expect(store.createCertificate(certRecord(['Not A Name']))).rejects.toBeInstanceOf(ZodError);
+        expect(await store.listCertificates()).toEqual([]);
+      });
+    });
+
     describe('loadConfig and persistence', () => {
       it('loads everything at one version and survives a reopen', async () => {
         const api = await store.createApi(apiInput());
@@ -414,7 +477,7 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         const v = await store.putVariable('v', 'a');
 
         const config = await store.loadConfig();
-        expect(config).toEqual({ version: 4, apis: [api], nodes: [n1, n2], variables: [v] });
+        expect(config).toEqual({ version: 4, apis: [api], nodes: [n1, n2], variables: [v], certificates: [] });
         for (const a of config.apis) Api.parse(a);
         for (const n of config.nodes) Node.parse(n);
 
