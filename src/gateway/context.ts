@@ -3,6 +3,7 @@ import type { CompiledApi, CompiledNode, Snapshot } from '../snapshot/snapshot.j
 import type { SelectorErrorKind } from '../selector/types.js';
 import type { GatewayErrorCode } from './errors.js';
 import type { GatewayRequest, GatewayResponse } from './exchange.js';
+import type { TunnelRegistry } from './upgrade/tunnel.js';
 
 /** Why a try was retried on another node: connect failure, response-headers timeout, reset before the response, a listed status. */
 export type RetryReason = 'connect' | 'timeout' | 'reset' | 'status';
@@ -50,6 +51,8 @@ export class RequestContext {
   redirect: string | null = null;
   /** The gateway's TLS port, for those redirects (443 when this gateway has none: TLS ends in front of it). */
   httpsPort = 443;
+  /** This process's open upgraded connections, where an upgrade request's tunnel goes. */
+  tunnels: TunnelRegistry | null = null;
   /** Status sent to the client (0 until sent). */
   status = 0;
   /** Time until the upstream's response headers, in ms (0 when no upstream answered). */

@@ -32,6 +32,8 @@ export interface NodeStatsView {
   lastFiveMinutes: NodeStatsWindow;
   /** The last five minutes slot by slot, oldest first (the current, partly elapsed slot last). */
   recent: NodeStatsSlot[];
+  /** Upgraded connections (WebSockets) to the node open now. */
+  upgraded: number;
 }
 
 /** Length of one slot of `NodeStatsView.recent`, in seconds. */
@@ -43,6 +45,14 @@ export const STATS_SLOT_SECONDS = SLOT_MS / 1000;
  */
 export class NodeStats {
   private readonly byNode = new Map<string, Float64Array>();
+  private readonly upgraded = new Map<string, number>();
+
+  /** An upgraded connection to a node opened (+1) or closed (−1). */
+  upgrade(nodeId: string, delta: 1 | -1): void {
+    const open = (this.upgraded.get(nodeId) ?? 0) + delta;
+    if (open > 0) this.upgraded.set(nodeId, open);
+    else this.upgraded.delete(nodeId);
+  }
 
   /** Counts one finished request on a node; `error` for gateway errors and upstream 5xx. */
   record(nodeId: string, error: boolean, ms: number, now = Date.now()): void {
@@ -63,7 +73,12 @@ export class NodeStats {
 
   /** The recent traffic of one node (zeros when it has none). */
   view(nodeId: string, now = Date.now()): NodeStatsView {
-    return { lastMinute: this.window(nodeId, 6, now), lastFiveMinutes: this.window(nodeId, SLOTS, now), recent: this.recent(nodeId, now) };
+    return {
+      lastMinute: this.window(nodeId, 6, now),
+      lastFiveMinutes: this.window(nodeId, SLOTS, now),
+      recent: this.recent(nodeId, now),
+      upgraded: this.upgraded.get(nodeId) ?? 0,
+    };
   }
 
   private recent(nodeId: string, now: number): NodeStatsSlot[] {

@@ -11,6 +11,7 @@ import type { NodeStats } from './node-stats.js';
 import { logStage } from './stages/log.js';
 import { respondStage } from './stages/respond.js';
 import { hostOf, normalizePath } from './stages/route.js';
+import type { TunnelRegistry } from './upgrade/tunnel.js';
 
 /** What the data-plane server needs. */
 export interface GatewayDeps {
@@ -25,6 +26,8 @@ export interface GatewayDeps {
   draining: () => boolean;
   /** The gateway's TLS port (where `httpsRedirect` sends plain requests), or null when it has none. */
   httpsPort: number | null;
+  /** Open upgraded connections (WebSockets) of this process. */
+  tunnels: TunnelRegistry;
 }
 
 /**
@@ -78,6 +81,7 @@ export async function handleRequest(deps: GatewayDeps, req: GatewayRequest, res:
     deps.clientIp(peer, req.headers['x-forwarded-for']),
   );
   if (deps.httpsPort !== null) ctx.httpsPort = deps.httpsPort;
+  ctx.tunnels = deps.tunnels;
   try {
     if (path !== null && url.charCodeAt(0) === 47 /* / */) await runLifecycle(ctx);
     else {

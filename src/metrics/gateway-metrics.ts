@@ -2,6 +2,7 @@ import { Gauge, Registry, type MetricObjectWithValues, type MetricValue } from '
 import type { RequestContext } from '../gateway/context.js';
 import type { SelectorStatus } from '../selector/types.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
+import type { TunnelCount } from '../gateway/upgrade/tunnel.js';
 import { registerTrafficMetrics } from './exposition.js';
 import { processRegistry } from './process.js';
 import { Traffic } from './traffic.js';
@@ -15,6 +16,8 @@ export interface MetricsSources {
   current(): Snapshot | null;
   /** The runtime state of an API's selector in this process, or null. */
   selectorStatus(apiId: string): SelectorStatus | null;
+  /** Open upgraded connections (WebSockets) by API and node. */
+  tunnels(): readonly TunnelCount[];
 }
 
 /**
@@ -78,6 +81,17 @@ export class GatewayMetrics {
             this.set({ api: api.api.name, node: node.name, node_id: node.node.id }, node.health.view(now).state === 'healthy' ? 1 : 0);
           }
         }
+      },
+    });
+    new Gauge({
+      name: 'isogate_upgraded_connections',
+      help: 'Upgraded connections (WebSockets) open now, by API and node (with workers: summed).',
+      labelNames: ['api', 'node', 'node_id'],
+      registers,
+      aggregator: 'sum',
+      collect() {
+        this.reset();
+        for (const t of sources.tunnels()) this.set({ api: t.api, node: t.node, node_id: t.nodeId }, t.open);
       },
     });
     new Gauge({

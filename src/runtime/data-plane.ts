@@ -15,6 +15,7 @@ import { SnapshotHolder } from '../snapshot/holder.js';
 import type { Store } from '../store/store.js';
 import { GatewayTlsServer } from '../gateway/tls/listener.js';
 import { ticketKeys } from '../gateway/tls/settings.js';
+import { TunnelRegistry } from '../gateway/upgrade/tunnel.js';
 import { closeHttp, listenHttp } from './listen.js';
 
 /** A running data plane: the gateway server and what serves it. */
@@ -43,9 +44,12 @@ export interface DataPlane {
 export async function startDataPlane(options: Options, store: Store, log: Logger): Promise<DataPlane> {
   // The metrics read the holder and sandbox at scrape time; the sandbox reports quarantines to them.
   const refs: { holder?: SnapshotHolder; sandbox?: SelectorSandbox } = {};
+  const stats = new NodeStats();
+  const tunnels = new TunnelRegistry((nodeId, delta) => stats.upgrade(nodeId, delta));
   const metrics = new GatewayMetrics({
     current: () => refs.holder?.current ?? null,
     selectorStatus: (apiId) => refs.sandbox?.status(apiId) ?? null,
+    tunnels: () => tunnels.counts(),
   });
   const sandbox = await SelectorSandbox.start({
     logger: log.child({ component: 'selector' }),
@@ -74,6 +78,9 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     const closing: Array<Promise<void>> = [];
     if (server) closing.push(closeHttp(server, options.drainMs));
     if (tls) closing.push(closeHttp(tls, options.drainMs));
+    // Upgraded connections never finish on their own: they end as the ports close (their clients
+    // reconnect to another gateway), rather than holding the drain for its whole length.
+    tunnels.endAll();
     await Promise.all(closing);
     accessLog?.flush();
     await checker.close();
@@ -88,7 +95,6 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       store.watch?.(() => {
         holder.refresh().catch((err) => log.warn({ err }, 'config refresh failed; serving the last snapshot'));
       }) ?? null;
-    const stats = new NodeStats();
     const deps: GatewayDeps = {
       holder,
       clientIp: clientIpResolver(options.trustProxy),
@@ -97,6 +103,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       metrics,
       draining: () => draining,
       httpsPort: options.gatewayTlsPort,
+      tunnels,
     };
     server = createGatewayServer(deps, { headerTimeoutMs: options.clientHeaderTimeoutMs, keepAliveTimeoutMs: options.clientKeepaliveTimeoutMs });
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');

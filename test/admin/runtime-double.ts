@@ -59,7 +59,7 @@ export class RuntimeDouble implements AdminRuntime {
 
   async nodeStats(nodeIds: readonly string[]): Promise<Record<string, NodeStatsView>> {
     const idle = { requests: 0, errors: 0, rps: 0, errorRate: 0, p99Ms: null };
-    return Object.fromEntries(nodeIds.map((id) => [id, { lastMinute: idle, lastFiveMinutes: idle, recent: [] }]));
+    return Object.fromEntries(nodeIds.map((id) => [id, { lastMinute: idle, lastFiveMinutes: idle, recent: [], upgraded: 0 }]));
   }
 
   /** Like an admin-only process: no data plane, so no health view. */

@@ -7,6 +7,7 @@ import type { GatewayErrorCode } from '../errors.js';
 import { RequestParseError } from '../http/request-parser.js';
 import { hasBody } from './access.js';
 import { pickNext } from './balance.js';
+import { proxyUpgrade } from '../upgrade/proxy-upgrade.js';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded; host is set to the node's, and the
 // X-Forwarded-* ones are the gateway's to set.
@@ -26,10 +27,11 @@ const HOP_BY_HOP = headerNameSet([
   'x-forwarded-host',
 ]);
 const CLIENT_GONE = 'client went away';
-const RESPONSE_HOP_BY_HOP = headerNameSet(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+/** Response headers never passed to the client (the connection's own; `upgrade` only in a 101). */
+export const RESPONSE_HOP_BY_HOP = headerNameSet(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-// Errors that mean the request never reached the node, so another node may be tried.
-const CONNECT_ERRORS = new Set([
+/** Errors that mean the request never reached the node, so another node may be tried. */
+export const CONNECT_ERRORS = new Set([
   'ECONNREFUSED',
   'EHOSTUNREACH',
   'ENETUNREACH',
@@ -50,6 +52,7 @@ type TryFailure = 'connect' | 'timeout' | 'reset' | 'client' | 'bad-body' | 'dea
  * streamed is never resent. Every try's outcome goes to the node's passive health check.
  */
 export function proxyStage(ctx: RequestContext): Promise<boolean> {
+  if (ctx.req.upgrade !== null) return proxyUpgrade(ctx);
   const deadlineMs = ctx.api!.api.retry.deadlineMs;
   return new Promise((resolve) => {
     const exchange: Exchange = { done: resolve, deadlineAt: Infinity, expired: false, current: null };
@@ -123,12 +126,14 @@ function timeoutOrError(code: string): GatewayErrorCode {
   return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR';
 }
 
-function errorCode(err: unknown): string {
+/** The `code` of an error (a system or upstream error code), or UNKNOWN. */
+export function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : 'UNKNOWN';
 }
 
-function upstreamPath(ctx: RequestContext): string {
+/** The path and query sent to the node: the API's prefix stripped if asked, the node's base path in front. */
+export function upstreamPath(ctx: RequestContext): string {
   const api = ctx.api!;
   let path = ctx.path;
   if (api.strip !== '') path = path.slice(api.strip.length) || '/';
@@ -136,7 +141,8 @@ function upstreamPath(ctx: RequestContext): string {
   return ctx.rawQuery === '' ? path : `${path}?${ctx.rawQuery}`;
 }
 
-function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[] {
+/** The client's headers as the node gets them: hop-by-hop ones dropped, Host the node's, X-Forwarded-* set. */
+export function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[] {
   const raw = ctx.req.rawHeaders;
   const out: string[] = [];
   let connectionTokens: string | undefined;

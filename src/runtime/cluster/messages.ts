@@ -97,6 +97,7 @@ export function mergeNodeStats(parts: ReadonlyArray<Record<string, NodeStatsView
           lastMinute: mergeWindow(views.map((v) => v.lastMinute)),
           lastFiveMinutes: mergeWindow(views.map((v) => v.lastFiveMinutes)),
           recent: mergeRecent(views.map((v) => v.recent)),
+          upgraded: views.reduce((n, v) => n + (v.upgraded ?? 0), 0),
         },
       ];
     }),

@@ -7,6 +7,8 @@ import { addNode, createApi, setSelector } from '../../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../../helpers/isogate.js';
 import { handshake, httpsGet } from '../../helpers/tls-client.js';
 import { startUpstreams, type TestUpstream } from '../../helpers/upstreams.js';
+import { startWsUpstream } from '../../helpers/ws-upstreams.js';
+import WebSocket from 'ws';
 
 // The TLS port end to end, in one process (--workers 0): certificates made at test time by a private
 // CA, uploaded through the admin API, picked per handshake by SNI.
@@ -124,6 +126,26 @@ describe('the TLS port', () => {
       ['secure', true, 'http/1.1'],
       ['plain', false, 'http/1.1'],
     ]);
+  });
+
+  it('carries WebSockets over TLS (wss), the node told X-Forwarded-Proto https', async () => {
+    const node = await startWsUpstream('wss-node');
+    try {
+      const id = await createApi(t, { name: 'wss', path: '/wss', algorithm: 'round_robin' });
+      await addNode(t, id, node);
+      const ws = new WebSocket(`wss://127.0.0.1:${tlsPort}/wss`, { ca: certs.exact!.ca, servername: 'a.test', headers: { host: 'a.test' } });
+      const hello = await new Promise<string>((resolve, reject) => {
+        ws.once('message', (d) => resolve(String(d)));
+        ws.once('error', reject);
+      });
+      expect(hello).toBe('hello wss-node');
+      ws.send('over tls');
+      expect(await new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d))))).toBe('over tls');
+      expect(node.seen.at(-1)!.headers['x-forwarded-proto']).toBe('https');
+      ws.close();
+    } finally {
+      await node.close();
+    }
   });
 
   it('redirects plain HTTP to HTTPS for an API that asks for it (301 for GET, 308 otherwise) and serves it over TLS', async () => {

@@ -1,0 +1,248 @@
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { hasBadHeadByte } from '../../http/head-bytes.js';
+import { FieldLines, headerNameSet } from '../../http/header-names.js';
+import type { CompiledNode } from '../../snapshot/snapshot.js';
+import { UPSTREAM_ERRORS, upstreamError } from '../../upstream/errors.js';
+import { MAX_HEAD_BYTES, ResponseParser, type ResponseHead, type ResponseSink } from '../../upstream/response-parser.js';
+import type { RequestContext } from '../context.js';
+import { pickNext } from '../stages/balance.js';
+import { CONNECT_ERRORS, errorCode, forwardHeaders, RESPONSE_HOP_BY_HOP, upstreamPath } from '../stages/proxy.js';
+import { Tunnel } from './tunnel.js';
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+// A 101's own headers that say nothing past this hop; `connection` and `upgrade` are the switch itself and stay.
+const SWITCH_HOP_BY_HOP = headerNameSet(['keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding']);
+const CLIENT_GONE = 'CLIENT_ABORTED';
+
+function bad(message: string): Error {
+  return upstreamError(UPSTREAM_ERRORS.badResponse, message);
+}
+
+/**
+ * The proxy stage for an upgrade request (RFC 9110 §7.8; a WebSocket opening handshake, RFC 6455
+ * §4): the node the balance stage picked gets the request on a connection of its own, never a pooled
+ * keep-alive one. A `101` starts a tunnel between the two sockets; any other answer is passed on as a
+ * normal response and that connection is closed. A connect failure moves to another node not tried
+ * yet (the node never saw the request), within the API's retries; once the request was sent nothing is
+ * retried. Outcomes feed the node's passive health check as for other requests.
+ */
+export function proxyUpgrade(ctx: RequestContext): Promise<boolean> {
+  return new Promise((done) => new UpgradeTry(ctx, ctx.node!, done).start());
+}
+
+/** One try of an upgrade request on one node. */
+class UpgradeTry implements ResponseSink {
+  private socket: Socket | null = null;
+  private sent = false;
+  private settled = false;
+  private head: Buffer | null = null;
+  private parser: ResponseParser | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly ctx: RequestContext,
+    private readonly node: CompiledNode,
+    private readonly done: (ok: boolean) => void,
+  ) {}
+
+  start(): void {
+    const ctx = this.ctx;
+    const api = ctx.api!.api;
+    if (ctx.res.destroyed) {
+      this.finish(false, CLIENT_GONE);
+      return;
+    }
+    const { host, port, tls } = this.node.pool.target;
+    const socket = tls
+      ? connectTls({ host, port, servername: isIP(host) === 0 ? host : undefined, ALPNProtocols: ['http/1.1'] })
+      : connectTcp({ host, port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    this.arm(api.timeouts.connectMs, () => socket.destroy(upstreamError(UPSTREAM_ERRORS.connectTimeout, `connect timeout after ${api.timeouts.connectMs} ms`)));
+    socket.once(tls ? 'secureConnect' : 'connect', () => this.send());
+    socket.on('data', this.onData);
+    socket.on('end', this.onSocketEnd);
+    socket.on('error', (err: Error) => this.failed(err));
+    socket.on('close', () => this.failed(upstreamError(UPSTREAM_ERRORS.socketClosed, 'the connection to the node closed')));
+    ctx.res.onClose(() => {
+      socket.destroy();
+      this.finish(false, CLIENT_GONE);
+    });
+  }
+
+  private arm(ms: number, fire: () => void): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(fire, ms);
+  }
+
+  private send(): void {
+    const ctx = this.ctx;
+    const headers = forwardHeaders(ctx, this.node);
+    headers.push('connection', 'upgrade', 'upgrade', ctx.req.upgrade!);
+    let head = `${ctx.method} ${upstreamPath(ctx)} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    this.sent = true;
+    this.socket!.write(head + '\r\n', 'latin1');
+    const ms = ctx.api!.api.timeouts.headersMs;
+    this.arm(ms, () => this.socket!.destroy(upstreamError(UPSTREAM_ERRORS.headersTimeout, `no response headers within ${ms} ms`)));
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.parser !== null) {
+      this.parse(chunk);
+      return;
+    }
+    const buf = this.head === null ? chunk : Buffer.concat([this.head, chunk]);
+    const end = buf.indexOf(CRLFCRLF);
+    if (end < 0) {
+      if (buf.length > MAX_HEAD_BYTES) this.socket!.destroy(bad('response head too large'));
+      else this.head = buf;
+      return;
+    }
+    this.head = null;
+    if (buf.length >= 12 && buf.toString('latin1', 0, 13) === 'HTTP/1.1 101 ') this.switchProtocols(buf, end);
+    else {
+      // Not switching: an ordinary answer (the node refused the upgrade), framed as usual.
+      this.parser = new ResponseParser(this);
+      this.parser.expect(this.ctx.method === 'HEAD');
+      this.parse(buf);
+    }
+  };
+
+  private parse(chunk: Buffer): void {
+    try {
+      this.parser!.execute(chunk);
+    } catch (err) {
+      this.socket!.destroy(err as Error);
+    }
+  }
+
+  private switchProtocols(buf: Buffer, end: number): void {
+    const ctx = this.ctx;
+    const socket = this.socket!;
+    let headers: string[];
+    try {
+      if (hasBadHeadByte(buf, 0, end, true)) throw bad('control character or bare line feed in the response head');
+      headers = switchHeaders(buf.toString('latin1', 0, end));
+    } catch (err) {
+      socket.destroy(err as Error);
+      return;
+    }
+    this.answered(101);
+    socket.off('data', this.onData);
+    socket.off('end', this.onSocketEnd);
+    socket.removeAllListeners('close');
+    socket.removeAllListeners('error');
+    socket.pause();
+    const client = ctx.res.switchProtocols(headers);
+    if (client === null || ctx.tunnels === null) {
+      socket.destroy();
+      this.finish(false, CLIENT_GONE);
+      return;
+    }
+    ctx.status = 101;
+    ctx.upstreamMs = performance.now() - ctx.startedAt;
+    const api = ctx.api!.api;
+    new Tunnel(ctx.tunnels, api.name, this.node, api.timeouts.upgradeIdleMs, client.socket, socket).start(client.head, buf.subarray(end + 4));
+    this.finish(true, null);
+  }
+
+  onHead(head: ResponseHead): void {
+    if (head.status < 200) return; // interim answers are not passed on
+    const ctx = this.ctx;
+    this.answered(head.status);
+    ctx.status = head.status;
+    ctx.upstreamMs = performance.now() - ctx.startedAt;
+    const out: string[] = [];
+    for (let i = 0; i < head.headers.length; i += 2) if (!RESPONSE_HOP_BY_HOP(head.headers[i]!)) out.push(head.headers[i]!, head.headers[i + 1]!);
+    ctx.res.writeHead(head.status, out);
+    const ms = ctx.api!.api.timeouts.bodyMs;
+    this.arm(ms, () => this.socket!.destroy(upstreamError(UPSTREAM_ERRORS.bodyTimeout, `response body paused for over ${ms} ms`)));
+  }
+
+  onBody(chunk: Buffer): void {
+    this.timer?.refresh();
+    if (this.ctx.res.write(Buffer.from(chunk))) return;
+    const socket = this.socket!;
+    socket.pause();
+    this.ctx.res.onDrain(() => socket.resume());
+  }
+
+  onEnd(): void {
+    this.ctx.res.end();
+    this.socket!.destroy();
+    this.finish(true, null);
+  }
+
+  private readonly onSocketEnd = (): void => {
+    if (this.parser?.finishAtEof()) return;
+    this.failed(upstreamError(UPSTREAM_ERRORS.socketClosed, 'the node closed the connection before its response was complete'));
+  };
+
+  /** The node answered: its passive check hears of the status. */
+  private answered(status: number): void {
+    const passive = this.ctx.api!.api.health.passive;
+    if (passive === null) return;
+    if (passive.statuses.includes(status)) this.node.health.failed('status', `HTTP ${status}`, passive);
+    else this.node.health.passed();
+  }
+
+  private failed(err: Error): void {
+    if (this.settled) return;
+    const ctx = this.ctx;
+    const api = ctx.api!.api;
+    const passive = api.health.passive;
+    const code = errorCode(err);
+    this.socket?.destroy();
+    if (ctx.res.destroyed) {
+      this.finish(false, CLIENT_GONE);
+      return;
+    }
+    if (ctx.res.headersSent) {
+      // A refusal's body broke halfway: only cutting the client's connection says so.
+      ctx.res.destroy(err);
+      this.finish(false, code);
+      return;
+    }
+    const connect = !this.sent && (CONNECT_ERRORS.has(code) || code === UPSTREAM_ERRORS.connectTimeout);
+    const timeout = code === UPSTREAM_ERRORS.headersTimeout;
+    if (passive !== null && (!timeout || passive.timeouts)) this.node.health.failed(connect ? 'connect' : timeout ? 'timeout' : 'reset', code, passive);
+    if (connect) {
+      // Nothing was sent: another node may be tried (the upgrade itself is never sent twice).
+      const next = ctx.tried.length <= api.retries ? pickNext(ctx) : null;
+      if (next !== null) {
+        ctx.retryReasons.push('connect');
+        ctx.node = next;
+        this.settle();
+        new UpgradeTry(ctx, next, this.done).start();
+        return;
+      }
+      const allTried = ctx.tried.length > 1 && ctx.candidates.every((n) => ctx.tried.includes(n.index));
+      ctx.fail(allTried ? 'ALL_NODES_TRIED' : 'UPSTREAM_CONNECT_FAILED');
+    } else ctx.fail(timeout ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR');
+    this.finish(false, code);
+  }
+
+  private settle(): void {
+    this.settled = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+  }
+
+  private finish(ok: boolean, upstreamErrorCode: string | null): void {
+    if (this.settled) return;
+    this.settle();
+    if (upstreamErrorCode !== null) this.ctx.upstreamError = upstreamErrorCode;
+    this.done(ok);
+  }
+}
+
+/** The headers of a `101` head (checked bytes), as passed to the client. */
+function switchHeaders(text: string): string[] {
+  const eol = text.indexOf('\r\n');
+  const fields = new FieldLines(bad);
+  fields.reset(text, eol < 0 ? text.length : eol);
+  const out: string[] = [];
+  while (fields.next()) if (!SWITCH_HOP_BY_HOP(fields.name)) out.push(fields.name, fields.value);
+  return out;
+}
