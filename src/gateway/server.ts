@@ -3,6 +3,7 @@ import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { AccessLog } from './access-log.js';
 import type { GatewayRequest, GatewayResponse } from './exchange.js';
 import { GatewayHttpServer, type ClientTimeouts } from './http/server.js';
+import { H2Sessions } from './h2/sessions.js';
 import type { ClientIpResolver } from './client-ip.js';
 import { RequestContext } from './context.js';
 import { ERROR_HEADER, errorBody, GATEWAY_ERRORS } from './errors.js';
@@ -42,6 +43,16 @@ export function createGatewayServer(deps: GatewayDeps, timeouts: ClientTimeouts)
     },
     (code) => deps.metrics.traffic.rejected(code),
   );
+}
+
+/** HTTP/2 sessions for the TLS port, whose streams run the same lifecycle. */
+export function createH2Sessions(deps: GatewayDeps, idleTimeoutMs: number): H2Sessions {
+  return new H2Sessions({
+    idleTimeoutMs,
+    handler: (req, res) => {
+      void handleRequest(deps, req, res);
+    },
+  });
 }
 
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)/i;

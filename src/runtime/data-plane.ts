@@ -7,7 +7,7 @@ import { clientIpResolver } from '../gateway/client-ip.js';
 import { NodeStats } from '../gateway/node-stats.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { PoolRegistry } from '../gateway/pools.js';
-import { createGatewayServer, type GatewayDeps } from '../gateway/server.js';
+import { createGatewayServer, createH2Sessions, type GatewayDeps } from '../gateway/server.js';
 import { ActiveChecker } from '../health/active.js';
 import { HealthRegistry } from '../health/registry.js';
 import { SelectorSandbox } from '../selector/sandbox.js';
@@ -110,7 +110,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     let tlsAddress: AddressInfo | null = null;
     if (options.gatewayTlsPort !== null) {
       tls = new GatewayTlsServer(
-        { http: server, h2: null },
+        { http: server, h2: createH2Sessions(deps, options.clientKeepaliveTimeoutMs) },
         { handshakeTimeoutMs: options.clientHeaderTimeoutMs, ticketKeys: ticketKeys(), certificates: () => holder.current?.tls ?? null },
       );
       tls.serve(holder.current!);

@@ -8,13 +8,11 @@ export function accessStage(ctx: RequestContext): boolean {
     ctx.fail('BODY_TOO_LARGE');
     return false;
   }
+  if (length === undefined) ctx.req.limitBody?.(api.api.maxBodyBytes);
   return true;
 }
 
-/** Whether the request carries a body (a length above zero, or chunked). */
+/** Whether the request carries a body (a length above zero, chunked, or HTTP/2 DATA frames). */
 export function hasBody(ctx: RequestContext): boolean {
-  const h = ctx.req.headers;
-  const length = h['content-length'];
-  if (length !== undefined) return length !== '0';
-  return h['transfer-encoding'] !== undefined;
+  return ctx.req.body !== null;
 }

@@ -4,6 +4,7 @@ import type { CompiledNode } from '../../snapshot/snapshot.js';
 import type { UpstreamHandler } from '../../upstream/types.js';
 import type { RequestContext, RetryReason } from '../context.js';
 import type { GatewayErrorCode } from '../errors.js';
+import { BodyTooLargeError } from '../exchange.js';
 import { RequestParseError } from '../http/request-parser.js';
 import { hasBody } from './access.js';
 import { pickNext } from './balance.js';
@@ -115,7 +116,7 @@ function retryNode(ctx: RequestContext, exchange: Exchange, streamed: boolean, r
 
 function failureKind(err: Error, code: string, ctx: RequestContext): TryFailure {
   if (ctx.res.destroyed || err.message === CLIENT_GONE) return 'client';
-  if (err instanceof RequestParseError) return 'bad-body';
+  if (err instanceof RequestParseError || err instanceof BodyTooLargeError) return 'bad-body';
   if (err.message === DEADLINE) return 'deadline';
   if (CONNECT_ERRORS.has(code)) return 'connect';
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
@@ -222,7 +223,7 @@ class ProxyHandler implements UpstreamHandler {
     if (kind === 'bad-body') {
       // The client's streamed body turned out malformed: its fault, not the node's.
       ctx.upstreamError = null;
-      ctx.fail((err as RequestParseError).code);
+      ctx.fail((err as RequestParseError | BodyTooLargeError).code);
       done(false);
       return;
     }

@@ -133,7 +133,7 @@ describe('the TLS port', () => {
     try {
       const id = await createApi(t, { name: 'wss', path: '/wss', algorithm: 'round_robin' });
       await addNode(t, id, node);
-      const ws = new WebSocket(`wss://127.0.0.1:${tlsPort}/wss`, { ca: certs.exact!.ca, servername: 'a.test', headers: { host: 'a.test' } });
+      const ws = new WebSocket(`wss://127.0.0.1:${tlsPort}/wss`, { ca: certs.exact!.ca, servername: 'a.test', headers: { host: 'a.test' } } as WebSocket.ClientOptions);
       const hello = await new Promise<string>((resolve, reject) => {
         ws.once('message', (d) => resolve(String(d)));
         ws.once('error', reject);
