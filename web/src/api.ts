@@ -8,6 +8,7 @@ import type {
   ErrorDetail,
   NodeStatsView,
   ApiHealthReport,
+  CertificateView,
   SampleRequest,
   SelectorConfig,
   SelectorTemplate,
@@ -142,4 +143,8 @@ export const admin = {
   selectorTemplates: (o?: Opt) => call<SelectorTemplate[]>('GET', '/admin/selector-templates', undefined, o),
 
   cluster: (o?: Opt) => call<ClusterView>('GET', '/admin/cluster', undefined, o),
+  listCertificates: (o?: Opt) => call<CertificateView[]>('GET', '/admin/certificates', undefined, o),
+  uploadCertificate: (body: { certificate: string; privateKey: string; isDefault?: boolean }) => call<CertificateView>('POST', '/admin/certificates', body),
+  setDefaultCertificate: (id: string) => call<CertificateView>('PATCH', `/admin/certificates/${enc(id)}`, { isDefault: true }),
+  deleteCertificate: (id: string) => call<void>('DELETE', `/admin/certificates/${enc(id)}`),
 };

@@ -6,6 +6,7 @@ import type { Node } from '../../src/model/node.js';
 export type { Api, AlgorithmName, HttpMethod } from '../../src/model/api.js';
 export type { Rule } from '../../src/model/rule.js';
 export type { Variable } from '../../src/model/variable.js';
+export type { CertificateView } from '../../src/model/certificate.js';
 export type { ClusterProcessView, ClusterView } from '../../src/model/cluster.js';
 export type { SelectorConfig, OnSelectorError, MemoizeMode } from '../../src/model/selector.js';
 export type { BalanceExplanation, NodeRef } from '../../src/admin/runtime.js';

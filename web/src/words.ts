@@ -42,6 +42,14 @@ export const SELECTOR_ERROR_KINDS: Record<string, string> = {
 const CODE_FIELDS: Record<string, string> = {
   API_NAME_TAKEN: 'name',
   ROUTE_CONFLICT: 'path',
+  CERTIFICATE_INVALID: 'certificate',
+  CHAIN_INVALID: 'certificate',
+  CERTIFICATE_EXPIRED: 'certificate',
+  CERTIFICATE_NOT_YET_VALID: 'certificate',
+  CERTIFICATE_NO_NAMES: 'certificate',
+  CERTIFICATE_NAME_TAKEN: 'certificate',
+  PRIVATE_KEY_INVALID: 'privateKey',
+  KEY_MISMATCH: 'privateKey',
 };
 
 /** The form field an admin error without details is about, if any. */

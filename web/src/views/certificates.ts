@@ -1,0 +1,191 @@
+import { admin, ApiError, isAbort } from '../api.js';
+import { confirmDialog } from '../components/dialog.js';
+import { h, replace } from '../components/dom.js';
+import { busy, checkboxField, clearErrors, field, formErrorBox, showErrors } from '../components/form.js';
+import { notify } from '../components/notify.js';
+import { cell } from '../components/table.js';
+import { dateTime, plural } from '../format.js';
+import type { ViewContext } from '../router.js';
+import type { CertificateView } from '../types.js';
+import { errorSentence } from '../words.js';
+
+/** "expires in 12 days", "expired 3 days ago". */
+function expiryText(c: CertificateView): string {
+  const d = c.expiresInDays;
+  if (d < 0) return `expired ${plural(-d, 'day')} ago`;
+  if (d === 0) return 'expires today';
+  return `expires in ${plural(d, 'day')}`;
+}
+
+/**
+ * The Certificates page: every certificate of the TLS port with the names it serves (from its SAN),
+ * its expiry (a warning within 30 days), which one is the default, and upload, make default, delete.
+ * The private key is never shown, and unlike other forms this one keeps no draft: a key is not
+ * written to the browser's storage.
+ */
+export async function certificatesView({ root, signal }: ViewContext): Promise<void> {
+  document.title = 'Certificates · isogate';
+  const listHost = h('div', null, h('div', { class: 'loading', role: 'status' }, 'Loading certificates…'));
+  const warnHost = h('div');
+  const upload = uploadForm(() => void load());
+  replace(
+    root,
+    h(
+      'div',
+      { class: 'page' },
+      h('div', { class: 'page-head' }, h('h1', null, 'Certificates')),
+      h(
+        'p',
+        { class: 'lead' },
+        'The gateway’s TLS port picks a certificate for each connection by the name the client asks for (SNI): a certificate naming it exactly, then one with a matching ',
+        h('code', null, '*.'),
+        ' name, then the default. A change applies to the next handshake in every gateway process.',
+      ),
+      warnHost,
+      h('section', { 'aria-labelledby': 'certs-title' }, h('h2', { id: 'certs-title', class: 'sr-only' }, 'All certificates'), listHost),
+      h('section', { class: 'card', 'aria-labelledby': 'upload-title' }, h('h2', { id: 'upload-title' }, 'Upload a certificate'), upload),
+    ),
+  );
+
+  async function load(): Promise<void> {
+    try {
+      render(await admin.listCertificates({ signal }));
+    } catch (err) {
+      if (isAbort(err)) return;
+      replace(listHost, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+    }
+  }
+
+  function render(certs: CertificateView[]): void {
+    const soon = certs.filter((c) => c.expiringSoon);
+    replace(
+      warnHost,
+      soon.length === 0
+        ? null
+        : h(
+            'section',
+            { class: 'card card-warn cert-warning', role: 'status', 'aria-labelledby': 'expiring-title' },
+            h('h2', { id: 'expiring-title' }, `${plural(soon.length, 'certificate')} ${soon.length === 1 ? 'expires' : 'expire'} within 30 days`),
+            h('ul', { class: 'plain-list' }, soon.map((c) => h('li', null, h('strong', null, c.names.join(', ')), ` — ${expiryText(c)} (${dateTime(c.notAfter)})`))),
+            h('p', { class: 'small' }, 'Upload the renewed certificate before then; clients refuse an expired one.'),
+          ),
+    );
+    if (certs.length === 0) {
+      replace(
+        listHost,
+        h('div', { class: 'empty card' }, h('h3', null, 'No certificates yet'), h('p', null, 'Until one is uploaded the TLS port refuses every handshake. The first one serves as the default.')),
+      );
+      return;
+    }
+    replace(
+      listHost,
+      h(
+        'table',
+        { class: 'table table-cards certs-table' },
+        h('caption', { class: 'sr-only' }, 'Certificates'),
+        h(
+          'thead',
+          null,
+          h('tr', null, ['Names', 'Expires', 'Issuer', 'Default'].map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions'))),
+        ),
+        h('tbody', null, certs.map((c) => row(c))),
+      ),
+    );
+  }
+
+  function row(c: CertificateView): HTMLTableRowElement {
+    const actions: HTMLElement[] = [];
+    if (!c.servesAsDefault) {
+      const makeDefault = h('button', { type: 'button', class: 'btn btn-small btn-quiet', dataset: { busyLabel: 'Saving…' } }, 'Make default');
+      makeDefault.addEventListener('click', () =>
+        void busy(makeDefault, async () => {
+          try {
+            await admin.setDefaultCertificate(c.id);
+            notify(`${c.names[0]} is now the default certificate.`);
+            await load();
+          } catch (err) {
+            notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+          }
+        }),
+      );
+      actions.push(makeDefault);
+    }
+    const del = h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete the certificate for ${c.names.join(', ')}` }, 'Delete');
+    del.addEventListener('click', () => void remove(c));
+    actions.push(del);
+    const expiry = h('span', { class: c.expiringSoon ? 'text-danger cert-expiry' : 'cert-expiry', title: dateTime(c.notAfter) }, expiryText(c));
+    return h(
+      'tr',
+      { dataset: { certificate: c.id, expiringSoon: String(c.expiringSoon) } },
+      cell('Names', [h('span', { class: 'cert-names' }, c.names.map((n, i) => [i > 0 ? ', ' : '', h('code', null, n)]))], {}, 'th'),
+      cell('Expires', [expiry, c.expiringSoon ? h('span', { class: 'badge badge-warn' }, 'renew soon') : null, h('div', { class: 'muted small' }, dateTime(c.notAfter))]),
+      cell('Issuer', [h('span', { class: 'small' }, c.issuer)]),
+      cell('Default', [c.servesAsDefault ? h('span', { class: 'badge badge-ok cert-default' }, c.isDefault ? 'default' : 'default (oldest)') : h('span', { class: 'muted' }, '—')]),
+      h('td', { class: 'row-actions' }, actions),
+    );
+  }
+
+  async function remove(c: CertificateView): Promise<void> {
+    const ok = await confirmDialog({
+      title: 'Delete this certificate?',
+      message: [
+        `Clients asking for ${c.names.join(', ')} will get `,
+        c.servesAsDefault ? 'another certificate as the default, or no handshake at all if none is left.' : 'the default certificate instead.',
+      ],
+      confirmLabel: 'Delete',
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      await admin.deleteCertificate(c.id);
+      notify(`Deleted the certificate for ${c.names.join(', ')}.`);
+      await load();
+    } catch (err) {
+      notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+    }
+  }
+
+  await load();
+}
+
+/** The upload form: the PEM chain and key pasted or read from files, and whether it becomes the default. */
+function uploadForm(uploaded: () => void): HTMLFormElement {
+  const certificate = h('textarea', { name: 'certificate', rows: 6, spellcheck: 'false', placeholder: '-----BEGIN CERTIFICATE-----', class: 'mono' });
+  const privateKey = h('textarea', { name: 'privateKey', rows: 6, spellcheck: 'false', placeholder: '-----BEGIN PRIVATE KEY-----', class: 'mono', autocomplete: 'off' });
+  const isDefault = h('input', { type: 'checkbox', name: 'isDefault' });
+  const fromFile = (target: HTMLTextAreaElement, label: string) => {
+    const input = h('input', { type: 'file', accept: '.pem,.crt,.key,.cer,text/plain', 'aria-label': label, class: 'file-input' });
+    input.addEventListener('change', () => {
+      const file = input.files?.[0];
+      if (file) void file.text().then((text) => (target.value = text));
+    });
+    return input;
+  };
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Checking…' } }, 'Upload');
+  const form = h(
+    'form',
+    { class: 'cert-form', novalidate: true },
+    formErrorBox(),
+    field({ label: 'Certificate chain (PEM)', path: 'certificate', control: certificate, required: true, hint: ['The certificate first, then each intermediate. ', fromFile(certificate, 'Read the certificate chain from a file')] }),
+    field({ label: 'Private key (PEM, unencrypted)', path: 'privateKey', control: privateKey, required: true, hint: ['Never shown again after upload. ', fromFile(privateKey, 'Read the private key from a file')] }),
+    checkboxField({ label: 'Default certificate', path: 'isDefault', control: isDefault, hint: 'Served to clients whose name no certificate has, and to clients that send none.' }),
+    h('div', { class: 'actions actions-start' }, submit),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    void busy(submit, async () => {
+      try {
+        const cert = await admin.uploadCertificate({ certificate: certificate.value, privateKey: privateKey.value, isDefault: isDefault.checked });
+        certificate.value = '';
+        privateKey.value = '';
+        isDefault.checked = false;
+        notify(`Uploaded the certificate for ${cert.names.join(', ')}; it serves the next handshake.`);
+        uploaded();
+      } catch (err) {
+        showErrors(form, err);
+      }
+    });
+  });
+  return form;
+}
