@@ -64,7 +64,7 @@ export async function trafficPanel(container: HTMLElement, api: Api, signal: Abo
       h(
         'p',
         { class: 'lead small' },
-        'Each node’s requests per second, error rate (gateway errors and upstream 5xx) and 99th-percentile latency over the last minute and the last five minutes, for every gateway process of this machine. The line shows requests per 10 seconds over the last five minutes, errors in red. Refreshed every few seconds; Prometheus metrics are on the status port at /metrics.',
+        'Each node’s requests per second, error rate (gateway errors and upstream 5xx) and 99th-percentile latency over the last minute and the last five minutes, and its WebSockets (upgraded connections) open now, for every gateway process of this machine. The line shows requests per 10 seconds over the last five minutes, errors in red. Refreshed every few seconds; Prometheus metrics are on the status port at /metrics.',
       ),
       tableHost,
       updated,
@@ -85,12 +85,13 @@ export async function trafficPanel(container: HTMLElement, api: Api, signal: Abo
         h(
           'thead',
           null,
-          h('tr', null, h('th', { scope: 'col' }, 'Node'), h('th', { scope: 'colgroup', colspan: 3, class: 'num' }, 'Last minute'), h('th', { scope: 'colgroup', colspan: 3, class: 'num' }, 'Last 5 minutes'), h('th', { scope: 'col' }, 'Requests per 10 s')),
+          h('tr', null, h('th', { scope: 'col' }, 'Node'), h('th', { scope: 'colgroup', colspan: 3, class: 'num' }, 'Last minute'), h('th', { scope: 'colgroup', colspan: 3, class: 'num' }, 'Last 5 minutes'), h('th', { scope: 'col', class: 'num' }, 'Open WebSockets'), h('th', { scope: 'col' }, 'Requests per 10 s')),
           h(
             'tr',
             { class: 'subhead' },
             h('th', { 'aria-hidden': 'true' }),
             ['Req/s', 'Errors', 'p99', 'Req/s', 'Errors', 'p99'].map((t) => h('th', { scope: 'col', class: 'num small' }, t)),
+            h('th', { 'aria-hidden': 'true' }),
             h('th', { 'aria-hidden': 'true' }),
           ),
         ),
@@ -105,6 +106,8 @@ export async function trafficPanel(container: HTMLElement, api: Api, signal: Abo
               cell('Node', [h('span', { class: 'strong' }, node.name), node.enabled ? null : h('div', { class: 'muted small' }, 'Not ticked')], {}, 'th'),
               windowCells('last minute', view?.lastMinute, 'minute'),
               windowCells('last 5 minutes', view?.lastFiveMinutes, 'five'),
+              // Upgraded connections (WebSockets) open now, over every gateway process of this machine.
+              cell('Open WebSockets', [h('span', { class: 'traffic-upgraded' }, String(view?.upgraded ?? 0))], { class: 'num' }),
               cell('Requests per 10 s', [trend(view)]),
             );
           }),
