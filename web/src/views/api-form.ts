@@ -15,6 +15,7 @@ interface ApiFormValues {
   path: string;
   methods: string[];
   stripPrefix: boolean;
+  httpsRedirect: boolean;
   algorithm: string;
   hashSource: string;
   hashName: string;
@@ -23,6 +24,7 @@ interface ApiFormValues {
   connectMs: string;
   headersMs: string;
   bodyMs: string;
+  upgradeIdleMs: string;
 }
 
 const DEFAULTS: ApiFormValues = {
@@ -31,6 +33,7 @@ const DEFAULTS: ApiFormValues = {
   path: '',
   methods: [...METHODS],
   stripPrefix: false,
+  httpsRedirect: false,
   algorithm: 'round_robin',
   hashSource: 'header',
   hashName: '',
@@ -39,6 +42,7 @@ const DEFAULTS: ApiFormValues = {
   connectMs: '3000',
   headersMs: '30000',
   bodyMs: '60000',
+  upgradeIdleMs: '300000',
 };
 
 function valuesOf(api: Api): ApiFormValues {
@@ -48,6 +52,7 @@ function valuesOf(api: Api): ApiFormValues {
     path: api.path,
     methods: [...api.methods],
     stripPrefix: api.stripPrefix,
+    httpsRedirect: api.httpsRedirect,
     algorithm: api.algorithm,
     hashSource: api.hashOn?.source ?? 'header',
     hashName: api.hashOn?.name ?? '',
@@ -56,6 +61,7 @@ function valuesOf(api: Api): ApiFormValues {
     connectMs: String(api.timeouts.connectMs),
     headersMs: String(api.timeouts.headersMs),
     bodyMs: String(api.timeouts.bodyMs),
+    upgradeIdleMs: String(api.timeouts.upgradeIdleMs),
   };
 }
 
@@ -79,6 +85,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
   const host = h('input', { type: 'text', name: 'host', value: start.host, autocomplete: 'off', spellcheck: 'false', placeholder: 'api.example.com' });
   const methodBoxes = METHODS.map((m) => h('input', { type: 'checkbox', name: 'methods', value: m, checked: start.methods.includes(m), id: uid('m') }));
   const strip = h('input', { type: 'checkbox', name: 'stripPrefix', checked: start.stripPrefix });
+  const httpsRedirect = h('input', { type: 'checkbox', name: 'httpsRedirect', checked: start.httpsRedirect });
   const algorithmRadios = ALGORITHMS.map((a) => h('input', { type: 'radio', name: `algorithm-${o.draftKey}`, value: a.name, checked: start.algorithm === a.name, id: uid('alg') }));
   const hashSource = h(
     'select',
@@ -93,6 +100,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
   const connectMs = timeout(start.connectMs);
   const headersMs = timeout(start.headersMs);
   const bodyMs = timeout(start.bodyMs);
+  const upgradeIdleMs = timeout(start.upgradeIdleMs);
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, o.submitLabel);
 
   const read = (): ApiFormValues => ({
@@ -101,6 +109,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
     path: path.value,
     methods: methodBoxes.filter((b) => b.checked).map((b) => b.value),
     stripPrefix: strip.checked,
+    httpsRedirect: httpsRedirect.checked,
     algorithm: algorithmRadios.find((r) => r.checked)?.value ?? '',
     hashSource: hashSource.value,
     hashName: hashName.value,
@@ -109,6 +118,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
     connectMs: connectMs.value,
     headersMs: headersMs.value,
     bodyMs: bodyMs.value,
+    upgradeIdleMs: upgradeIdleMs.value,
   });
   const showBytes = () => {
     const n = Number(maxBody.value);
@@ -135,6 +145,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
       field({ label: 'Connect timeout (ms)', path: 'timeouts.connectMs', control: connectMs, hint: 'TCP/TLS connect to a node.' }),
       field({ label: 'Headers timeout (ms)', path: 'timeouts.headersMs', control: headersMs, hint: 'Until the response headers arrive.' }),
       field({ label: 'Body timeout (ms)', path: 'timeouts.bodyMs', control: bodyMs, hint: 'Longest pause in the response body.' }),
+      field({ label: 'WebSocket idle timeout (ms)', path: 'timeouts.upgradeIdleMs', control: upgradeIdleMs, hint: 'An upgraded connection with no message either way is closed after this.' }),
       field({
         label: 'Retries',
         path: 'retries',
@@ -163,6 +174,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
       }),
       field({ label: 'Host', path: 'host', control: host, hint: ['Leave empty for any host. ', h('code', null, '*.example.com'), ' matches its subdomains.'] }),
       checkboxField({ label: 'Strip the prefix', path: 'stripPrefix', control: strip, hint: 'Send /orders/1 upstream as /1 when the path is /orders/*.' }),
+      checkboxField({ label: 'Redirect HTTP to HTTPS', path: 'httpsRedirect', control: httpsRedirect, hint: 'Plain requests get a redirect to the same URL on the TLS port.' }),
     ),
     fieldGroup({
       legend: 'Methods',
@@ -211,11 +223,12 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
       path: v.path.trim(),
       methods: v.methods,
       stripPrefix: v.stripPrefix,
+      httpsRedirect: v.httpsRedirect,
       ...(v.algorithm ? { algorithm: v.algorithm } : {}),
       hashOn: v.hashName.trim() === '' ? null : { source: v.hashSource, name: v.hashName.trim() },
     };
     const timeouts: Record<string, unknown> = {};
-    for (const key of ['connectMs', 'headersMs', 'bodyMs'] as const) {
+    for (const key of ['connectMs', 'headersMs', 'bodyMs', 'upgradeIdleMs'] as const) {
       const n = numberOf(v[key]);
       if (n !== undefined) timeouts[key] = n;
     }
