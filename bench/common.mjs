@@ -30,9 +30,9 @@ function toMs(v) {
   return NaN;
 }
 
-/** Runs `wrk -t<threads> -c<conns> -d<dur> --latency url` (bounded by `dur`) and parses what it printed. */
-export function wrk(url, { threads, conns, dur }) {
-  const r = spawnSync('wrk', [`-t${threads}`, `-c${conns}`, `-d${dur}`, '--latency', url], { encoding: 'utf8' });
+/** Runs `wrk -t<threads> -c<conns> -d<dur> --latency [args…] url` (bounded by `dur`) and parses what it printed. */
+export function wrk(url, { threads, conns, dur, args = [] }) {
+  const r = spawnSync('wrk', [`-t${threads}`, `-c${conns}`, `-d${dur}`, '--latency', ...args, url], { encoding: 'utf8' });
   const text = r.stdout ?? '';
   return {
     status: r.status,
