@@ -30,8 +30,9 @@ const TICKET_KEYS_BYTES = 48;
 
 /**
  * The session ticket keys of this process: the primary's (from TICKET_KEYS_ENV) in a worker, so a
- * ticket one worker issued resumes on any sibling, else new random ones. They live as long as the
- * process; TLS 1.3 resumption still runs an (EC)DHE exchange, so a ticket key does not unlock past traffic.
+ * ticket one worker issued resumes on any sibling, else new random ones. They live in memory as long
+ * as the process and are never stored: TLS 1.2 resumption runs no new key exchange, so a leaked ticket
+ * key would expose the sessions resumed with it (TLS 1.3's runs an (EC)DHE exchange).
  */
 export function ticketKeys(env: NodeJS.ProcessEnv = process.env): Buffer {
   const hex = env[TICKET_KEYS_ENV];
