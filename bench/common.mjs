@@ -1,5 +1,5 @@
-// What the bench scripts share: a timestamped log, sleep, a free port on 127.0.0.1, and wrk with its
-// output parsed.
+// What the bench scripts share: a timestamped log, sleep, a free port on 127.0.0.1, wrk with its
+// output parsed, the nginx echo upstreams, readiness polling, an admin client and a median.
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 
@@ -44,4 +44,46 @@ export function wrk(url, { threads, conns, dur, args = [] }) {
     /** wrk's "Socket errors: …" details, or ''. */
     sockErr: /Socket errors: (.*)/.exec(text)?.[1] ?? '',
   };
+}
+
+/** nginx `server` blocks answering `return 200` with a 100-byte JSON body on each port (the shared anchors' shape). */
+export function nginxEchoServers(host, ports) {
+  return ports.map((p) => {
+    const body = `{"service":"echo","ok":true,"node":"${String(p).slice(-2)}","msg":"hello from upstream","pad":"0123456789abcdefghijklm"}`;
+    return `  server { listen ${host}:${p} backlog=4096; location / { default_type application/json; return 200 '${body}'; } }`;
+  });
+}
+
+/** Polls `url` until it answers 2xx, every 50 ms, at most `tries` times. */
+export async function waitOk(url, tries = 200) {
+  for (let i = 0; i < tries; i++) {
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      if (r.ok) return;
+    } catch {}
+    await sleep(50);
+  }
+  throw new Error(`${url} not ready`);
+}
+
+/** An admin API client for `base` (`http://host:port`): `(method, path, body?)` → parsed JSON; throws on a status ≥ 300. */
+export function adminClient(base, token) {
+  return async (method, path, body) => {
+    const r = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await r.json();
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+}
+
+/** The median of numbers (NaN ones left out; NaN when none is left). */
+export function median(xs) {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }

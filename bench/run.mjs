@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { log, sleep, wrk } from './common.mjs';
+import { adminClient, log, median, nginxEchoServers, sleep, waitOk, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DUR = process.env.DUR ?? '10s';
@@ -55,26 +55,10 @@ function startUpstreams() {
     `http { access_log off; keepalive_requests 1000000; keepalive_timeout 120s;`,
     `  client_body_temp_path ${work}/t1; proxy_temp_path ${work}/t2; fastcgi_temp_path ${work}/t3; uwsgi_temp_path ${work}/t4; scgi_temp_path ${work}/t5;`,
   ];
-  for (const p of UP_PORTS) {
-    const body = `{"service":"echo","ok":true,"node":"${String(p).slice(-2)}","msg":"hello from upstream","pad":"0123456789abcdefghijklm"}`;
-    lines.push(`  server { listen ${HOST}:${p} backlog=4096; location / { default_type application/json; return 200 '${body}'; } }`);
-  }
-  lines.push('}');
+  lines.push(...nginxEchoServers(HOST, UP_PORTS), '}');
   writeFileSync(join(work, 'nginx.conf'), lines.join('\n'));
   const nginx = spawn('nginx', ['-p', work, '-c', join(work, 'nginx.conf')], { stdio: 'ignore', detached: true });
   started.push(nginx);
-}
-
-async function waitOk(url, tries = 200) {
-  for (let i = 0; i < tries; i++) {
-    try {
-      const r = await fetch(url);
-      await r.arrayBuffer();
-      if (r.ok) return;
-    } catch {}
-    await sleep(50);
-  }
-  throw new Error(`${url} not ready`);
 }
 
 function startGateway() {
@@ -88,16 +72,7 @@ function startGateway() {
   return gw;
 }
 
-async function admin(method, path, body) {
-  const r = await fetch(`http://${HOST}:${ADMIN}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await r.json();
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const admin = adminClient(`http://${HOST}:${ADMIN}`, TOKEN);
 
 async function configure() {
   const plain = await admin('POST', '/admin/apis', { name: 'plain', path: '/plain', algorithm: 'round_robin', methods: ['GET'] });
@@ -132,12 +107,6 @@ function measure(name, url) {
   const r = wrk(url, { threads: THREADS, conns: CONNS, dur: DUR });
   log(`${name}: ${Math.round(r.rps)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx} ${r.sockErr}`);
   return { name, rps: r.rps, p50: r.p50, p99: r.p99, non2xx: r.non2xx, sockErr: r.sockErr };
-}
-
-/** The median of numbers. */
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** GET with a few tries: a keep-alive connection left from the start may have been closed while idle. */

@@ -8,12 +8,12 @@
 // Env: DUR (10s) WARM (3s) CONNS (50) THREADS (2) ROUNDS (3) H2_CLIENTS (10) H2_STREAMS (10)
 // WS_CONNS (50) WS_SECONDS (10). Smoke run: DUR=2s WARM=1s ROUNDS=1 WS_SECONDS=2 npm run bench:tls
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { log, sleep, wrk } from './common.mjs';
+import { adminClient, log, median, nginxEchoServers, sleep, waitOk, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DUR = process.env.DUR ?? '10s';
@@ -62,10 +62,7 @@ function startNginx({ cert, key }) {
     `  upstream ups { ${upstreams} keepalive 128; }`,
     `  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }`,
   ];
-  for (const p of UP_PORTS) {
-    const body = `{"service":"echo","ok":true,"node":"${String(p).slice(-2)}","msg":"hello from upstream","pad":"0123456789abcdefghijklm"}`;
-    lines.push(`  server { listen ${HOST}:${p} backlog=4096; location / { default_type application/json; return 200 '${body}'; } }`);
-  }
+  lines.push(...nginxEchoServers(HOST, UP_PORTS));
   // The proxy: the same certificate, TLS 1.2+, tickets and a session cache, HTTP/2, keep-alive upstreams.
   const proxy = `location / { proxy_pass http://ups; proxy_http_version 1.1; proxy_set_header Connection ""; }
     location /ws { proxy_pass http://${HOST}:${WS_PORT}; proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; proxy_read_timeout 300s; }`;
@@ -90,31 +87,9 @@ function startGateway() {
   started.push(spawn(process.execPath, args, { env: { ...process.env, ISOGATE_ADMIN_TOKEN: TOKEN, NODE_ENV: 'production' }, stdio: 'ignore', detached: true }));
 }
 
-async function waitOk(url, tries = 300) {
-  for (let i = 0; i < tries; i++) {
-    try {
-      const r = await fetch(url);
-      await r.arrayBuffer();
-      if (r.ok) return;
-    } catch {}
-    await sleep(50);
-  }
-  throw new Error(`${url} not ready`);
-}
-
-async function admin(method, path, body) {
-  const r = await fetch(`http://${HOST}:${ADMIN}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await r.json();
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const admin = adminClient(`http://${HOST}:${ADMIN}`, TOKEN);
 
 async function configure({ cert, key }) {
-  const { readFileSync } = await import('node:fs');
   await admin('POST', '/admin/certificates', { certificate: readFileSync(cert, 'utf8'), privateKey: readFileSync(key, 'utf8') });
   const plain = await admin('POST', '/admin/apis', { name: 'plain', path: '/plain', algorithm: 'round_robin', methods: ['GET'] });
   for (const [i, p] of UP_PORTS.entries()) await admin('POST', `/admin/apis/${plain.id}/nodes`, { name: `up${i + 1}`, connector: { kind: 'simple-url', url: `http://${HOST}:${p}` } });
@@ -172,12 +147,6 @@ async function runWs(name, url) {
   return { rate, p99: NaN, errors: 0 };
 }
 
-function median(xs) {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
 async function main() {
   requireTools();
   const pem = makeCertificate();
@@ -185,7 +154,7 @@ async function main() {
   await startWsEcho();
   for (const p of UP_PORTS) await waitOk(`http://${HOST}:${p}/`);
   startGateway();
-  await waitOk(`http://${HOST}:${STATUS}/status/ready`);
+  await waitOk(`http://${HOST}:${STATUS}/status/ready`, 300);
   await configure(pem);
   log(`wrk -t${THREADS} -c${CONNS} -d${DUR} (after ${WARM}), h2load -c${H2_CLIENTS} -m${H2_STREAMS}, ${WS_CONNS} WebSockets for ${WS_SECONDS} s, ${ROUNDS} rounds, node ${process.version}`);
   // [what, unit, isogate run, reference run, reference name]
