@@ -163,7 +163,7 @@ class UpgradeTry implements ResponseSink {
 
   onBody(chunk: Buffer): void {
     this.timer?.refresh();
-    if (this.ctx.res.write(Buffer.from(chunk))) return;
+    if (this.ctx.res.write(chunk)) return;
     const socket = this.socket!;
     socket.pause();
     this.ctx.res.onDrain(() => socket.resume());
