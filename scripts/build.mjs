@@ -34,7 +34,11 @@ export function inputsHash(root) {
   for (const f of INPUT_FILES) if (existsSync(join(root, f))) files.push(join(root, f));
   const hash = createHash('sha256');
   for (const file of files.map((f) => relative(root, f)).sort()) {
-    hash.update(file).update('\0').update(readFileSync(join(root, file))).update('\0');
+    hash
+      .update(file)
+      .update('\0')
+      .update(readFileSync(join(root, file)))
+      .update('\0');
   }
   return hash.digest('hex');
 }

@@ -33,7 +33,23 @@ export const TOOLS = {
 /** The services: where they listen, the package that has the server, and how to start it. */
 export const SERVICES = {
   postgres: { name: 'PostgreSQL', pkg: 'postgresql' },
-  redis: { name: 'Redis', pkg: 'redis-server', start: ['redis-server', '--daemonize', 'yes', '--bind', '127.0.0.1', '--port', '6379', '--save', '', '--appendonly', 'no'] },
+  redis: {
+    name: 'Redis',
+    pkg: 'redis-server',
+    start: [
+      'redis-server',
+      '--daemonize',
+      'yes',
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      '6379',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ],
+  },
 };
 
 /** The PostgreSQL the tests use (the same default as test/store/pg-fixtures.ts). */
@@ -59,14 +75,20 @@ export function plan(s) {
   const start = s.down.filter((service) => service !== 'postgres' || s.localPg);
   const remotePgDown = s.down.includes('postgres') && !s.localPg;
   if (remotePgDown) {
-    return { install: [], start: [], stop: 'PostgreSQL at ISOGATE_TEST_PG does not answer: start it, or unset ISOGATE_TEST_PG to use a local one on 127.0.0.1:5432' };
+    return {
+      install: [],
+      start: [],
+      stop: 'PostgreSQL at ISOGATE_TEST_PG does not answer: start it, or unset ISOGATE_TEST_PG to use a local one on 127.0.0.1:5432',
+    };
   }
   if (install.length > 0 && (!s.root || !s.apt)) {
     const cmd = `apt-get update && apt-get install -y ${install.join(' ')}`;
     return {
       install,
       start,
-      stop: s.apt ? `missing ${install.join(', ')}; install them as root: sudo sh -c '${cmd}'` : `missing ${install.join(', ')} (Debian package names); install them with this machine's package manager`,
+      stop: s.apt
+        ? `missing ${install.join(', ')}; install them as root: sudo sh -c '${cmd}'`
+        : `missing ${install.join(', ')} (Debian package names); install them with this machine's package manager`,
     };
   }
   if (start.length > 0 && !s.root) {
@@ -76,7 +98,12 @@ export function plan(s) {
         : SERVICES[service].start.map(q).join(' '),
     );
     // Redis runs as any user; PostgreSQL's cluster is started by root (or its owner).
-    if (start.includes('postgres')) return { install, start, stop: `${start.map((x) => SERVICES[x].name).join(' and ')} not running; start ${start.length > 1 ? 'them' : 'it'}: ${commands.join(' && ')}` };
+    if (start.includes('postgres'))
+      return {
+        install,
+        start,
+        stop: `${start.map((x) => SERVICES[x].name).join(' and ')} not running; start ${start.length > 1 ? 'them' : 'it'}: ${commands.join(' && ')}`,
+      };
   }
   return { install, start, stop: null };
 }
@@ -153,7 +180,10 @@ function fail(line) {
 
 function run(cmd, args, env = {}) {
   say(`${cmd} ${args.map(q).join(' ')}`);
-  execFileSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', ...env } });
+  execFileSync(cmd, args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', ...env },
+  });
 }
 
 /**
@@ -204,7 +234,8 @@ async function checkPostgresLogin(freshlyInstalled, version) {
 async function main(purposes) {
   if (process.env.ISOGATE_SKIP_PREPARE === '1') return;
   const unknown = purposes.filter((p) => !(p in NEEDS));
-  if (purposes.length === 0 || unknown.length > 0) fail(`usage: node scripts/prepare.mjs ${Object.keys(NEEDS).join('|')} (got ${purposes.join(' ') || 'nothing'})`);
+  if (purposes.length === 0 || unknown.length > 0)
+    fail(`usage: node scripts/prepare.mjs ${Object.keys(NEEDS).join('|')} (got ${purposes.join(' ') || 'nothing'})`);
   const tools = [...new Set(purposes.flatMap((p) => NEEDS[p].tools))];
   const services = [...new Set(purposes.flatMap((p) => NEEDS[p].services))];
   const missingTools = tools.filter((t) => !toolPresent(t));
@@ -215,7 +246,10 @@ async function main(purposes) {
     purpose: purposes[0],
     missingTools,
     down,
-    serverInstalled: { postgres: postgresVersion() !== null && hasCommand('pg_ctlcluster'), redis: hasCommand('redis-server') },
+    serverInstalled: {
+      postgres: postgresVersion() !== null && hasCommand('pg_ctlcluster'),
+      redis: hasCommand('redis-server'),
+    },
     root: process.getuid?.() === 0,
     apt: hasCommand('apt-get'),
     pgVersion: postgresVersion(),
@@ -235,7 +269,10 @@ async function main(purposes) {
     if (await up(service)) continue; // a package's install may have started it
     if (service === 'postgres') {
       const version = postgresVersion();
-      if (!version) fail('PostgreSQL is installed but has no cluster under /etc/postgresql: create one with pg_createcluster <version> main');
+      if (!version)
+        fail(
+          'PostgreSQL is installed but has no cluster under /etc/postgresql: create one with pg_createcluster <version> main',
+        );
       try {
         run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start']);
       } catch {
@@ -250,7 +287,9 @@ async function main(purposes) {
   const pg = postgresUrl();
   const ready = [
     ...tools,
-    ...services.map((s) => (s === 'postgres' ? `PostgreSQL ${pg.hostname}:${pg.port || 5432}` : 'Redis 127.0.0.1:6379')),
+    ...services.map((s) =>
+      s === 'postgres' ? `PostgreSQL ${pg.hostname}:${pg.port || 5432}` : 'Redis 127.0.0.1:6379',
+    ),
   ];
   say(`ready for ${purposes.join(', ')}: ${ready.join(', ')}`);
 }

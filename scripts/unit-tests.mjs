@@ -56,6 +56,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     }
     process.exit(0);
   }
-  const r = spawnSync(process.execPath, [join(root, 'test', 'run.mjs'), ...unitTestFiles(root), ...args], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [join(root, 'test', 'run.mjs'), ...unitTestFiles(root), ...args], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   process.exit(r.status ?? 1);
 }

@@ -20,7 +20,8 @@ export function prepareDataDir(path: string): string {
   const missing: string[] = [];
   let at = dir;
   while (!existsSync(at)) {
-    if (missing.length === MAX_NEW_LEVELS || dirname(at) === at) fail('too many folders to create', new Error(`more than ${MAX_NEW_LEVELS} levels`));
+    if (missing.length === MAX_NEW_LEVELS || dirname(at) === at)
+      fail('too many folders to create', new Error(`more than ${MAX_NEW_LEVELS} levels`));
     missing.unshift(at);
     at = dirname(at);
   }

@@ -32,9 +32,17 @@ export function watchSqliteFile(file: string, log: Logger, onWrite: () => void):
       if (name === null || names.has(String(name))) onWrite();
     });
   } catch (err) {
-    log.warn({ err, file: path }, 'cannot watch the SQLite file; writes from other processes arrive with the version poll');
+    log.warn(
+      { err, file: path },
+      'cannot watch the SQLite file; writes from other processes arrive with the version poll',
+    );
     return () => undefined;
   }
-  watcher.on('error', (err) => log.warn({ err, file: path }, 'watching the SQLite file failed; writes from other processes arrive with the version poll'));
+  watcher.on('error', (err) =>
+    log.warn(
+      { err, file: path },
+      'watching the SQLite file failed; writes from other processes arrive with the version poll',
+    ),
+  );
   return () => watcher.close();
 }

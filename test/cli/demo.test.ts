@@ -36,16 +36,27 @@ describe('the demo across starts', () => {
 
     p = await procs.start('start', [...args, '--reset-demo'], { ports, dataDir });
     expect(p.stderr()).toContain('are back as first seeded');
-    const vars = Object.fromEntries((await call('GET', '/admin/variables')).map((v: { name: string; value: string }) => [v.name, v.value]));
+    const vars = Object.fromEntries(
+      (await call('GET', '/admin/variables')).map((v: { name: string; value: string }) => [v.name, v.value]),
+    );
     expect(vars).toEqual({ IP1_enable: 'true', IP2_enable: 'true', MINE: 'x' });
-    expect((await call('GET', '/admin/apis')).map((a: { name: string }) => a.name).sort()).toEqual(['demo', 'demo-sticky', 'mine']);
+    expect((await call('GET', '/admin/apis')).map((a: { name: string }) => a.name).sort()).toEqual([
+      'demo',
+      'demo-sticky',
+      'mine',
+    ]);
     expect((await call('GET', `/admin/apis/${mine.id}`)).name).toBe('mine');
     const seen = new Set<string>();
-    await until(async () => {
-      const res = await fetch(`http://127.0.0.1:${ports.gateway}/demo/x`);
-      seen.add(((await res.json()) as { node: string }).node);
-      return seen.size;
-    }, (n) => n === 2, 40, 0);
+    await until(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${ports.gateway}/demo/x`);
+        seen.add(((await res.json()) as { node: string }).node);
+        return seen.size;
+      },
+      (n) => n === 2,
+      40,
+      0,
+    );
     expect([...seen].sort()).toEqual(['ip1-a', 'ip2-a']);
     expect(await p.stop()).toBe(0);
   });

@@ -44,7 +44,9 @@ describe('prepareDataDir', () => {
   it('a folder under /proc (where recursive mkdir never returns) is refused at once, naming --data-dir', () => {
     const err = refusal('/proc/isogate-data/deeper');
     expect(err.flag).toBe('--data-dir');
-    expect(err.message).toMatch(/^--data-dir: \/proc\/isogate-data\/deeper cannot be used as the data directory: cannot create \/proc\/isogate-data \(E[A-Z]+\)$/);
+    expect(err.message).toMatch(
+      /^--data-dir: \/proc\/isogate-data\/deeper cannot be used as the data directory: cannot create \/proc\/isogate-data \(E[A-Z]+\)$/,
+    );
   });
 
   it('/proc itself exists but takes no files: refused', () => {

@@ -8,7 +8,13 @@ import { DOC_SCREENSHOT_DIR, DOC_SCREENSHOTS } from '../helpers/doc-screenshots.
 // a moved file or a renamed heading breaks the build instead of a reader's click.
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const docsDir = join(root, 'docs');
-const pages = ['README.md', 'CHANGELOG.md', ...readdirSync(docsDir).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  'CHANGELOG.md',
+  ...readdirSync(docsDir)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** The text outside fenced code blocks (links and paths in shell examples are not claims about this repository). */
 function prose(text: string): string {
@@ -39,14 +45,18 @@ function linksOf(markdown: string): string[] {
 /** Repository paths named in inline code (`src/gateway/lifecycle.ts`, `docs/grafana-dashboard.json`). */
 function pathsOf(markdown: string): string[] {
   const tops = 'src|test|bench|deploy|docs|scripts|scripts-examples|web|bin|\\.ci';
-  return [...prose(markdown).matchAll(new RegExp(`\`((?:${tops})/[A-Za-z0-9_./-]*)\``, 'g'))].map((m) => m[1]!).filter((p) => !p.includes('<'));
+  return [...prose(markdown).matchAll(new RegExp(`\`((?:${tops})/[A-Za-z0-9_./-]*)\``, 'g'))]
+    .map((m) => m[1]!)
+    .filter((p) => !p.includes('<'));
 }
 
 const read = (page: string) => readFileSync(join(root, page), 'utf8');
 
 describe('docs links', () => {
   it('finds the pages it checks', () => {
-    expect(pages).toEqual(expect.arrayContaining(['README.md', 'docs/operations.md', 'docs/errors.md', 'docs/console.md']));
+    expect(pages).toEqual(
+      expect.arrayContaining(['README.md', 'docs/operations.md', 'docs/errors.md', 'docs/console.md']),
+    );
   });
 
   it.each(pages)('every link and anchor in %s leads somewhere', (page) => {
@@ -80,14 +90,26 @@ describe('docs links', () => {
   });
 
   it('the anchor rule matches GitHub on the headings these pages use', () => {
-    const anchors = anchorsOf('# How a request flows\n## High availability (`npm run bench:cluster`)\n## What `npm test` prepares\n## Notes\n## Notes\n```sh\n# not a heading\n```\n');
-    expect([...anchors]).toEqual(['how-a-request-flows', 'high-availability-npm-run-benchcluster', 'what-npm-test-prepares', 'notes', 'notes-1']);
+    const anchors = anchorsOf(
+      '# How a request flows\n## High availability (`npm run bench:cluster`)\n## What `npm test` prepares\n## Notes\n## Notes\n```sh\n# not a heading\n```\n',
+    );
+    expect([...anchors]).toEqual([
+      'how-a-request-flows',
+      'high-availability-npm-run-benchcluster',
+      'what-npm-test-prepares',
+      'notes',
+      'notes-1',
+    ]);
   });
 });
 
 describe('docs screenshots', () => {
   const shown = new Set(
-    pages.flatMap((p) => linksOf(read(p)).filter((l) => l.endsWith('.png')).map((l) => relative(DOC_SCREENSHOT_DIR, resolve(dirname(join(root, p)), l)))),
+    pages.flatMap((p) =>
+      linksOf(read(p))
+        .filter((l) => l.endsWith('.png'))
+        .map((l) => relative(DOC_SCREENSHOT_DIR, resolve(dirname(join(root, p)), l))),
+    ),
   );
   const files = readdirSync(DOC_SCREENSHOT_DIR).filter((f) => f.endsWith('.png'));
 

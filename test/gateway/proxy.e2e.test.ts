@@ -19,7 +19,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
   await Promise.all((ups ?? []).map((u) => u.close()));
-  for (const s of extra) s.closeAllConnections(), s.close();
+  for (const s of extra) {
+    s.closeAllConnections();
+    s.close();
+  }
 });
 
 const up = (name: string) => ups.find((u) => u.name === name)!;

@@ -17,9 +17,9 @@ const semver = createRequire(root + 'package.json')('semver') as {
 describe('package engines', () => {
   const supported: string = read('package.json').engines.node;
   const oldest = semver.minVersion(supported)!.version;
-  const locked = Object.entries(read('package-lock.json').packages as Record<string, { version?: string; engines?: { node?: string } }>).filter(
-    ([path, p]) => path !== '' && typeof p.engines?.node === 'string',
-  );
+  const locked = Object.entries(
+    read('package-lock.json').packages as Record<string, { version?: string; engines?: { node?: string } }>,
+  ).filter(([path, p]) => path !== '' && typeof p.engines?.node === 'string');
 
   it('the project supports the Node.js it runs on', () => {
     expect(semver.satisfies(process.version, supported)).toBe(true);
@@ -28,7 +28,9 @@ describe('package engines', () => {
 
   it('every locked package accepts the oldest supported Node.js and this one', () => {
     const refusing = locked
-      .filter(([, p]) => !semver.satisfies(oldest, p.engines!.node!) || !semver.satisfies(process.version, p.engines!.node!))
+      .filter(
+        ([, p]) => !semver.satisfies(oldest, p.engines!.node!) || !semver.satisfies(process.version, p.engines!.node!),
+      )
       .map(([path, p]) => `${path.replace(/^node_modules\//, '')}@${p.version} wants node ${p.engines!.node}`);
     expect(refusing).toEqual([]);
   });

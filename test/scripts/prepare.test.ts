@@ -34,12 +34,18 @@ describe('scripts/prepare.mjs', () => {
   });
 
   it('a service that is up needs no package, even when its server is not installed here', () => {
-    expect(plan({ ...base, serverInstalled: { postgres: false, redis: false } })).toEqual({ install: [], start: [], stop: null });
+    expect(plan({ ...base, serverInstalled: { postgres: false, redis: false } })).toEqual({
+      install: [],
+      start: [],
+      stop: null,
+    });
   });
 
   it('not root: stops with the exact apt-get command', () => {
     const p = plan({ ...base, root: false, missingTools: ['chromium', 'nginx'] });
-    expect(p.stop).toBe("missing chromium, nginx; install them as root: sudo sh -c 'apt-get update && apt-get install -y chromium nginx'");
+    expect(p.stop).toBe(
+      "missing chromium, nginx; install them as root: sudo sh -c 'apt-get update && apt-get install -y chromium nginx'",
+    );
   });
 
   it('not Debian: says which packages are missing', () => {

@@ -26,7 +26,10 @@ async function twoConnections(): Promise<{ file: string; writer: Store; reader: 
   const file = join(dir.dir, 'isogate.db');
   const writer = await openSqliteStore(file);
   const reader = await openSqliteStore(file);
-  cleanups.push(() => writer.close(), () => reader.close());
+  cleanups.push(
+    () => writer.close(),
+    () => reader.close(),
+  );
   return { file, writer, reader };
 }
 

@@ -1,6 +1,13 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, newContext, requireConsoleAndBrowser, screenshot, watchPage, type PageWatch } from '../helpers/browser.js';
+import {
+  launchChromium,
+  newContext,
+  requireConsoleAndBrowser,
+  screenshot,
+  watchPage,
+  type PageWatch,
+} from '../helpers/browser.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
@@ -22,7 +29,10 @@ beforeAll(async () => {
   ups = await startUpstreams(['a']);
   const api = await t.admin('POST', '/admin/apis', { name: 'shop', path: '/shop/*', algorithm: 'round_robin' });
   apiId = api.body.id;
-  await t.admin('POST', `/admin/apis/${apiId}/nodes`, { name: 'a', connector: { kind: 'simple-url', url: ups[0]!.url } });
+  await t.admin('POST', `/admin/apis/${apiId}/nodes`, {
+    name: 'a',
+    connector: { kind: 'simple-url', url: ups[0]!.url },
+  });
   browser = await launchChromium();
   context = await newContext(browser, 1280, 800);
   page = await context.newPage();
@@ -43,7 +53,12 @@ afterAll(async () => {
 
 const poll = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 10_000, interval: 50 });
 const section = () => page.locator('details.health-settings');
-const errorOf = (label: string) => section().locator('.field').filter({ has: page.getByLabel(label, { exact: true }) }).locator('.field-error').first();
+const errorOf = (label: string) =>
+  section()
+    .locator('.field')
+    .filter({ has: page.getByLabel(label, { exact: true }) })
+    .locator('.field-error')
+    .first();
 
 describe('API settings: health checks, panic mode and retries', () => {
   it('shows the defaults: probes off with their fields hidden, ejection on, panic uses all, idempotent methods retried', async () => {
@@ -54,7 +69,9 @@ describe('API settings: health checks, panic mode and retries', () => {
     expect(await page.getByLabel('Eject nodes whose requests fail (passive health checks)').isChecked()).toBe(true);
     expect(await page.getByLabel('Failed requests in a row').inputValue()).toBe('5');
     expect(await page.getByLabel('When every node looks down (panic mode)').inputValue()).toBe('use-all');
-    const retried = await section().locator('input[name="retryMethods"]:checked').evaluateAll((boxes) => boxes.map((b) => (b as HTMLInputElement).value));
+    const retried = await section()
+      .locator('input[name="retryMethods"]:checked')
+      .evaluateAll((boxes) => boxes.map((b) => (b as HTMLInputElement).value));
     expect(retried).toEqual(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
   });
 
@@ -83,14 +100,30 @@ describe('API settings: health checks, panic mode and retries', () => {
     await page.getByLabel('Retry on these statuses').fill('502 503');
     await page.getByLabel('Deadline for all tries (ms)').fill('3000');
     await page.getByRole('button', { name: 'Save changes' }).click();
-    await page.locator('.toast').filter({ hasText: /API shop saved/ }).first().waitFor();
+    await page
+      .locator('.toast')
+      .filter({ hasText: /API shop saved/ })
+      .first()
+      .waitFor();
     const api = (await t.admin('GET', `/admin/apis/${apiId}`)).body;
     expect(api.health).toEqual({
-      active: { path: '/healthz', intervalMs: 1000, timeoutMs: 500, healthyThreshold: 2, unhealthyThreshold: 3, expectedStatuses: [200, '3xx'] },
+      active: {
+        path: '/healthz',
+        intervalMs: 1000,
+        timeoutMs: 500,
+        healthyThreshold: 2,
+        unhealthyThreshold: 3,
+        expectedStatuses: [200, '3xx'],
+      },
       passive: null,
       panic: 'reject',
     });
-    expect(api.retry).toEqual({ methods: ['GET', 'HEAD', 'OPTIONS'], timeouts: true, statuses: [502, 503], deadlineMs: 3000 });
+    expect(api.retry).toEqual({
+      methods: ['GET', 'HEAD', 'OPTIONS'],
+      timeouts: true,
+      statuses: [502, 503],
+      deadlineMs: 3000,
+    });
     // The gateway serves it: its health view knows the probe's settings.
     expect((await t.admin('GET', `/admin/apis/${apiId}/health`)).body.settings.active.path).toBe('/healthz');
   });

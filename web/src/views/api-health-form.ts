@@ -138,9 +138,14 @@ export function healthBody(v: HealthValues): { health: Record<string, unknown>; 
  * be turned off, which hides its fields), panic mode, and which failed tries are retried. Field paths
  * are the body's (`health.active.intervalMs`), so the API's errors land next to their fields.
  */
-export function healthSection(start: HealthValues, open: boolean): { element: HTMLDetailsElement; read: () => HealthValues } {
-  const num = (name: string, value: string, min = 1) => h('input', { type: 'number', name, min, step: 1, inputmode: 'numeric', value });
-  const text = (name: string, value: string, placeholder = '') => h('input', { type: 'text', name, value, placeholder, autocomplete: 'off', spellcheck: 'false' });
+export function healthSection(
+  start: HealthValues,
+  open: boolean,
+): { element: HTMLDetailsElement; read: () => HealthValues } {
+  const num = (name: string, value: string, min = 1) =>
+    h('input', { type: 'number', name, min, step: 1, inputmode: 'numeric', value });
+  const text = (name: string, value: string, placeholder = '') =>
+    h('input', { type: 'text', name, value, placeholder, autocomplete: 'off', spellcheck: 'false' });
   const box = (name: string, checked: boolean) => h('input', { type: 'checkbox', name, checked });
 
   const activeOn = box('activeOn', start.activeOn);
@@ -162,7 +167,15 @@ export function healthSection(start: HealthValues, open: boolean): { element: HT
     h('option', { value: 'use-all', selected: start.panic === 'use-all' }, 'Send to all of them anyway'),
     h('option', { value: 'reject', selected: start.panic === 'reject' }, 'Answer 503 NO_HEALTHY_NODE'),
   );
-  const methodBoxes = METHODS.map((m) => h('input', { type: 'checkbox', name: 'retryMethods', value: m, checked: start.retryMethods.includes(m), id: uid('rm') }));
+  const methodBoxes = METHODS.map((m) =>
+    h('input', {
+      type: 'checkbox',
+      name: 'retryMethods',
+      value: m,
+      checked: start.retryMethods.includes(m),
+      id: uid('rm'),
+    }),
+  );
   const retryTimeouts = box('retryTimeouts', start.retryTimeouts);
   const retryStatuses = text('retryStatuses', start.retryStatuses, '502, 503, 504');
   const deadlineMs = num('deadlineMs', start.deadlineMs);
@@ -170,20 +183,48 @@ export function healthSection(start: HealthValues, open: boolean): { element: HT
   const activeFields = h(
     'div',
     { class: 'grid-3' },
-    field({ label: 'Probe request', path: 'health.active.path', control: activePath, hint: 'A path on each node’s URL, e.g. /healthz.' }),
+    field({
+      label: 'Probe request',
+      path: 'health.active.path',
+      control: activePath,
+      hint: 'A path on each node’s URL, e.g. /healthz.',
+    }),
     field({ label: 'Probe every (ms)', path: 'health.active.intervalMs', control: intervalMs }),
-    field({ label: 'Probe timeout (ms)', path: 'health.active.timeoutMs', control: probeTimeoutMs, hint: 'Not longer than the interval.' }),
+    field({
+      label: 'Probe timeout (ms)',
+      path: 'health.active.timeoutMs',
+      control: probeTimeoutMs,
+      hint: 'Not longer than the interval.',
+    }),
     field({ label: 'Passes to come back', path: 'health.active.healthyThreshold', control: healthyThreshold }),
     field({ label: 'Failures to go out', path: 'health.active.unhealthyThreshold', control: unhealthyThreshold }),
-    field({ label: 'Passing statuses', path: 'health.active.expectedStatuses', control: expectedStatuses, hint: 'Codes or classes, e.g. 200, 3xx.' }),
+    field({
+      label: 'Passing statuses',
+      path: 'health.active.expectedStatuses',
+      control: expectedStatuses,
+      hint: 'Codes or classes, e.g. 200, 3xx.',
+    }),
   );
   const passiveFields = h(
     'div',
     { class: 'grid-3' },
-    field({ label: 'Failed requests in a row', path: 'health.passive.consecutiveFailures', control: consecutiveFailures }),
+    field({
+      label: 'Failed requests in a row',
+      path: 'health.passive.consecutiveFailures',
+      control: consecutiveFailures,
+    }),
     field({ label: 'Failing statuses', path: 'health.passive.statuses', control: passiveStatuses }),
-    checkboxField({ label: 'A headers timeout counts as a failure', path: 'health.passive.timeouts', control: passiveTimeouts }),
-    field({ label: 'First ejection (ms)', path: 'health.passive.baseEjectionMs', control: baseEjectionMs, hint: 'The n-th in a row lasts n times this.' }),
+    checkboxField({
+      label: 'A headers timeout counts as a failure',
+      path: 'health.passive.timeouts',
+      control: passiveTimeouts,
+    }),
+    field({
+      label: 'First ejection (ms)',
+      path: 'health.passive.baseEjectionMs',
+      control: baseEjectionMs,
+      hint: 'The n-th in a row lasts n times this.',
+    }),
     field({ label: 'Longest ejection (ms)', path: 'health.passive.maxEjectionMs', control: maxEjectionMs }),
   );
   const showParts = () => {
@@ -212,7 +253,12 @@ export function healthSection(start: HealthValues, open: boolean): { element: HT
       hint: 'Failed real requests in a row take a node out for a while.',
     }),
     passiveFields,
-    field({ label: 'When every node looks down (panic mode)', path: 'health.panic', control: panic, hint: 'All of them anyway is usually right: a broken health check should not become an outage.' }),
+    field({
+      label: 'When every node looks down (panic mode)',
+      path: 'health.panic',
+      control: panic,
+      hint: 'All of them anyway is usually right: a broken health check should not become an outage.',
+    }),
     fieldGroup({
       legend: 'Retry these methods after the request may have reached a node',
       path: 'retry.methods',
@@ -225,7 +271,12 @@ export function healthSection(start: HealthValues, open: boolean): { element: HT
       { class: 'grid-3' },
       field({ label: 'Retry on these statuses', path: 'retry.statuses', control: retryStatuses }),
       checkboxField({ label: 'Retry after a headers timeout', path: 'retry.timeouts', control: retryTimeouts }),
-      field({ label: 'Deadline for all tries (ms)', path: 'retry.deadlineMs', control: deadlineMs, hint: 'Empty: no deadline of its own.' }),
+      field({
+        label: 'Deadline for all tries (ms)',
+        path: 'retry.deadlineMs',
+        control: deadlineMs,
+        hint: 'Empty: no deadline of its own.',
+      }),
     ),
   );
 
