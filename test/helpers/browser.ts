@@ -81,3 +81,12 @@ export async function screenshot(page: Page, name: string, options: { fullPage?:
 export function newContext(browser: Browser, width: number, height: number): Promise<BrowserContext> {
   return browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, reducedMotion: 'reduce' });
 }
+
+/** A browser with one page (1280×800, 10 s default timeout) whose errors are watched; `close` ends it. */
+export async function openBrowserPage(): Promise<{ page: Page; watch: PageWatch; close: () => Promise<void> }> {
+  const browser = await launchChromium();
+  const context = await newContext(browser, 1280, 800);
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  return { page, watch: watchPage(page), close: () => context.close().then(() => browser.close()) };
+}

@@ -1,13 +1,6 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  launchChromium,
-  newContext,
-  requireConsoleAndBrowser,
-  screenshot,
-  watchPage,
-  type PageWatch,
-} from '../helpers/browser.js';
+import { openBrowserPage, requireConsoleAndBrowser, screenshot, type PageWatch } from '../helpers/browser.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
@@ -17,10 +10,9 @@ import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 const TOKEN = 'test-token-0123456789abcdef';
 let t: TestGateway;
 let ups: TestUpstream[];
-let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 let watch: PageWatch;
+let closeBrowser: (() => Promise<void>) | undefined;
 let apiId = '';
 
 beforeAll(async () => {
@@ -33,11 +25,7 @@ beforeAll(async () => {
     name: 'a',
     connector: { kind: 'simple-url', url: ups[0]!.url },
   });
-  browser = await launchChromium();
-  context = await newContext(browser, 1280, 800);
-  page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  watch = watchPage(page);
+  ({ page, watch, close: closeBrowser } = await openBrowserPage());
   await page.goto(`${t.adminUrl}/sign-in`);
   await page.getByLabel('Admin token').fill(TOKEN);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -45,8 +33,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await context?.close();
-  await browser?.close();
+  await closeBrowser?.();
   await t?.stop();
   await Promise.all((ups ?? []).map((u) => u.close()));
 });
