@@ -64,7 +64,7 @@ export async function seedDemo(store: Store, portBase: number): Promise<void> {
   await store.setSelector(demo.id, { code, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: 'auto' });
 }
 
-/** The names of the demo's APIs and variables: what `--reset-demo` puts back. */
+/** The names of the demo's APIs: the ones `--reset-demo` deletes and seeds again. */
 export const DEMO_APIS = ['demo', 'demo-sticky'] as const;
 
 /**
