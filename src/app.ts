@@ -1,12 +1,13 @@
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createAdminServer } from './admin/server.js';
 import { resolveAdminToken } from './admin/token.js';
 import type { AdminRuntime } from './admin/runtime.js';
+import { prepareDataDir } from './config/data-dir.js';
 import type { Options } from './config/options.js';
-import { seedDemo, startDemoUpstreams } from './demo/seed.js';
+import { parseStoreSpec, UnsupportedStoreError } from './config/store-spec.js';
+import { resetDemo, seedDemo, startDemoUpstreams } from './demo/seed.js';
 import type { NodeStatsView } from './gateway/node-stats.js';
 import { mergeNodeHealth, unknownHealth, type NodeHealthView } from './health/view.js';
 import { PoolRegistry } from './gateway/pools.js';
@@ -22,6 +23,7 @@ import { explainer, localAdminRuntime } from './runtime/local-runtime.js';
 import { SelectorSandbox } from './selector/sandbox.js';
 import type { SelectorStatus } from './selector/types.js';
 import { SnapshotHolder } from './snapshot/holder.js';
+import { watchStoreWrites } from './snapshot/store-watch.js';
 import { createStatusServer } from './status/server.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
@@ -49,6 +51,8 @@ export interface Isogate {
   readonly plane: DataPlane | null;
   /** The gateway worker processes (`--workers N`), else null. */
   readonly workers: WorkerSet | null;
+  /** What `start` did with the demo: seeded it into an empty store, kept the stored config, reset it; null without the demo. */
+  readonly demo: 'seeded' | 'kept' | 'reset' | null;
   /** Stops accepting, finishes in-flight requests (bounded by drainMs), closes everything. */
   close(): Promise<void>;
 }
@@ -58,13 +62,14 @@ export interface Isogate {
  * (config loaded before the gateway port opens), the admin API; ready once the config serves.
  */
 export async function startIsogate(options: Options, log: Logger, env: NodeJS.ProcessEnv = process.env, role: Role = 'start'): Promise<Isogate> {
-  const dataDir = resolve(options.dataDir);
   try {
-    mkdirSync(dataDir, { recursive: true });
-    accessSync(dataDir, constants.W_OK);
+    // An unsupported store is named before anything is created.
+    parseStoreSpec(options.store, options.dataDir);
   } catch (err) {
-    throw new StartupError('--data-dir', `${dataDir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    if (err instanceof UnsupportedStoreError) throw new StartupError('--store', err.message);
+    throw err;
   }
+  const dataDir = prepareDataDir(options.dataDir);
   const withAdmin = role !== 'gateway';
   const withGateway = role !== 'admin';
   let token: ReturnType<typeof resolveAdminToken> | null = null;
@@ -119,11 +124,17 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
       status = await listenFastify(server, options.statusHost, options.statusPort, 'statusPort');
     }
 
+    let demo: Isogate['demo'] = null;
     if (options.demo && role === 'start') {
       if ((await store.version()) === 0) {
         await seedDemo(store, options.demoPortBase);
+        demo = 'seeded';
         log.info('seeded the demo config (APIs demo and demo-sticky; variables IP1_enable, IP2_enable)');
-      }
+      } else if (options.resetDemo) {
+        await resetDemo(store, options.demoPortBase);
+        demo = 'reset';
+        log.info('reset the demo config (APIs demo and demo-sticky; variables IP1_enable, IP2_enable)');
+      } else demo = 'kept';
       const upstreams = await startDemoUpstreams(options.demoPortBase, log);
       cleanups.push(() => Promise.all(upstreams.map((u) => u.close())).then(() => undefined));
     }
@@ -141,15 +152,24 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
       });
       const set = workers;
       cleanups.push(() => set.stop(options.drainMs));
-      await set.start();
+      // With --gateway-port 0 the workers share one port the system picked: the first to listen names it.
+      const bound = firstWorkerPort();
+      try {
+        await set.start();
+      } finally {
+        bound.cancel();
+      }
       if (!withAdmin) {
         // Nothing else in this primary uses the store: probe it so /status reports an outage (the workers ride it out on their own).
         const probe = setInterval(() => void store.version().catch(() => undefined), options.pollMs);
         probe.unref();
         cleanups.push(() => clearInterval(probe));
       }
-      gateway = { address: options.gatewayHost, family: 'IPv4', port: options.gatewayPort };
-      if (options.gatewayTlsPort !== null) gatewayTls = { address: options.gatewayHost, family: 'IPv4', port: options.gatewayTlsPort };
+      gateway = { address: options.gatewayHost, family: 'IPv4', port: options.gatewayPort === 0 ? (bound.ports[0] ?? 0) : options.gatewayPort };
+      if (options.gatewayTlsPort !== null) {
+        const port = options.gatewayTlsPort === 0 ? (bound.ports[1] ?? 0) : options.gatewayTlsPort;
+        gatewayTls = { address: options.gatewayHost, family: 'IPv4', port };
+      }
     }
 
     let admin: AddressInfo | null = null;
@@ -199,6 +219,7 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
       store,
       plane,
       workers,
+      demo,
       close() {
         draining = true;
         // Ready turns 503 first; the ports stay open until load balancers had time to notice.
@@ -210,6 +231,24 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
     await cleanup();
     throw err;
   }
+}
+
+/** Records the port of the first gateway worker that listens (the cluster's 'listening' event), until cancelled. */
+function firstWorkerPort(): { readonly ports: readonly number[]; cancel(): void } {
+  // A worker listens on the plain port first, then on the TLS port: the first worker to report both names them.
+  const byWorker = new Map<number, number[]>();
+  const seen: { ports: number[]; cancel(): void } = {
+    ports: [],
+    cancel: () => cluster.off('listening', onListening),
+  };
+  const onListening = (worker: { id: number }, address: { port: number }) => {
+    const ports = byWorker.get(worker.id) ?? [];
+    ports.push(address.port);
+    byWorker.set(worker.id, ports);
+    if (ports.length > seen.ports.length) seen.ports = ports;
+  };
+  cluster.on('listening', onListening);
+  return seen;
 }
 
 /**
@@ -241,7 +280,7 @@ async function controlPlaneRuntime(
     return { source: 'workers', nodes: mergeNodeHealth(parts, nodeIds) };
   };
   // Writes made through other admin processes reach this one's explain view (and cluster row) at once too.
-  const unwatch = store.watch?.(() => {
+  const unwatch = watchStoreWrites(store, parseStoreSpec(options.store, options.dataDir), log, () => {
     holder.refresh().catch((err) => log.warn({ err }, 'config refresh failed; explaining the last snapshot'));
   });
   if (unwatch) cleanups.push(unwatch);

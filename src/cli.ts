@@ -1,11 +1,33 @@
 #!/usr/bin/env node
-import { startIsogate, StartupError } from './app.js';
-import { OptionsError, parseOptions, usage } from './config/options.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startIsogate, StartupError, type Isogate } from './app.js';
+import { OptionsError, parseOptions, usage, type Options } from './config/options.js';
 import { createLogger } from './log.js';
+import { packageRoot } from './paths.js';
+
+/** `isogate <version>` from package.json. */
+function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** What the start line adds about the demo: that changes to it persist, and how to undo them. */
+function demoNote(app: Isogate, options: Options): string | null {
+  const where = options.store === '' ? join(options.dataDir, 'isogate.db') : 'the store';
+  const undo = '--reset-demo (npm start -- --reset-demo) puts the demo back as first seeded';
+  if (app.demo === 'seeded') return `seeded the demo APIs demo and demo-sticky; what you change is kept in ${where}, and ${undo}`;
+  if (app.demo === 'kept') return `the config is as you left it, demo changes included (kept in ${where}); ${undo}`;
+  if (app.demo === 'reset') return 'the demo APIs demo and demo-sticky and the variables IP1_enable and IP2_enable are back as first seeded';
+  return null;
+}
 
 /** `isogate start|gateway|admin [options]`: runs that role until SIGTERM/SIGINT. */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`isogate ${version()}\n`);
+    return 0;
+  }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(usage() + '\n');
     return command === undefined ? 1 : 0;
@@ -45,12 +67,14 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`isogate: generated the admin token (shown once; also in ${options.dataDir}/admin-token): ${app.adminToken}\n`);
   }
   const where = [
-    app.gateway && `gateway http://${app.gateway.address}:${app.gateway.port}${app.workers ? ` (${options.workers} workers)` : ''}`,
+    app.gateway && `gateway http://${app.gateway.address}:${app.gateway.port}${app.workers ? ` (${options.workers} worker${options.workers === 1 ? '' : 's'})` : ''}`,
     app.gatewayTls && `https://${app.gatewayTls.address}:${app.gatewayTls.port}`,
     app.admin && `admin http://${app.admin.address}:${app.admin.port}`,
     app.status && `status http://${app.status.address}:${app.status.port}/status`,
   ];
   process.stderr.write(`isogate ${command}: ${where.filter(Boolean).join('  ')}\n`);
+  const note = demoNote(app, options);
+  if (note) process.stderr.write(`isogate ${command}: ${note}\n`);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

@@ -18,6 +18,11 @@ import { registerVariableRoutes } from './routes/variables.js';
 
 export type { AdminDeps } from './deps.js';
 
+/** Every JSON answer ends with a newline, so `curl` output ends its line in a terminal. */
+function jsonLine(payload: unknown): string {
+  return JSON.stringify(payload) + '\n';
+}
+
 /**
  * Builds the admin API (every route under `/admin`, bearer-token protected) and the web console at `/`.
  * Not listening yet: the caller may add more routes and then calls `listen`.
@@ -35,8 +40,10 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
   await app.register(
     async (admin) => {
       acceptJsonBodiesOnly(admin);
+      admin.setReplySerializer(jsonLine);
       admin.setErrorHandler(handleAdminError);
-      admin.setNotFoundHandler(handleAdminNotFound);
+      // The 404 route is fastify's own and does not take the scope's serializer.
+      admin.setNotFoundHandler((request, reply) => handleAdminNotFound(request, reply.type('application/json; charset=utf-8').serializer(jsonLine)));
       admin.addHook('onRequest', requireAdminToken(deps.token));
       registerApiRoutes(admin, deps);
       registerNodeRoutes(admin, deps);

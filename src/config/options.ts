@@ -23,6 +23,8 @@ export const Options = z.strictObject({
   /** Gateway worker processes sharing the gateway port; 0 serves in the main process. */
   workers: z.coerce.number().int().min(0).max(64).default(availableParallelism()),
   demo: z.boolean().default(true),
+  /** Put the demo back as first seeded (its APIs and variables), keeping everything else. */
+  resetDemo: z.boolean().default(false),
   demoPortBase: port.default(19081),
   /** Peers whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated in flags). */
   trustProxy: z
@@ -69,6 +71,7 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--store-timeout-ms': { key: 'storeTimeoutMs', value: true },
   '--workers': { key: 'workers', value: true },
   '--no-demo': { key: 'demo', value: false, negate: true },
+  '--reset-demo': { key: 'resetDemo', value: false },
   '--demo-port-base': { key: 'demoPortBase', value: true },
   '--trust-proxy': { key: 'trustProxy', value: true },
   '--log-level': { key: 'logLevel', value: true },
@@ -103,6 +106,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
   const setValue = (flag: string, value: string) => {
     const f = FLAGS[flag]!;
     if (f.negate) raw[f.key] = !isTrue(value) ? true : false;
+    else if (!f.value) raw[f.key] = isTrue(value);
     else raw[f.key] = f.key === 'trustProxy' ? value.split(',').filter((s) => s.trim() !== '') : value;
     source[f.key] = flag;
   };
@@ -118,7 +122,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
     if (!f) throw new OptionsError(`unknown option ${arg} (see --help)`);
     if (!f.value) {
       if (eq > 0) throw new OptionsError(`${flag} takes no value`);
-      raw[f.key] = false;
+      raw[f.key] = !f.negate;
       source[f.key] = flag;
       continue;
     }
@@ -142,7 +146,7 @@ function isTrue(value: string): boolean {
 /** Usage text for `--help`. */
 export function usage(): string {
   return [
-    'Usage: isogate start|gateway|admin [options]',
+    'Usage: isogate start|gateway|admin [options]    isogate --version',
     '',
     '  start     everything in one command: gateway, admin API and console, status',
     '  gateway   data plane only: gateway and status ports',
@@ -159,6 +163,7 @@ export function usage(): string {
     '  --workers N                           gateway processes sharing the port (default: cores; 0 = in this process)',
     '  --no-demo                             do not seed the demo or start its echo upstreams',
     '  --demo-port-base N                    first port of the demo echo upstreams (default 19081)',
+    '  --reset-demo                          put the demo APIs and variables back as first seeded',
     '  --trust-proxy LIST                    IPs/CIDRs whose X-Forwarded-For is trusted',
     '  --log-level L                         fatal|error|warn|info|debug|trace|silent (default info)',
     '  --no-access-log                       no per-request log line',

@@ -64,6 +64,22 @@ export async function seedDemo(store: Store, portBase: number): Promise<void> {
   await store.setSelector(demo.id, { code, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: 'auto' });
 }
 
+/** The names of the demo's APIs: the ones `--reset-demo` deletes and seeds again. */
+export const DEMO_APIS = ['demo', 'demo-sticky'] as const;
+
+/**
+ * Puts the demo back as first seeded: deletes the APIs named `demo` and `demo-sticky` (with their
+ * nodes) and seeds them and both variables again. Other APIs and variables are left alone. Each step
+ * is its own write, as an operator's would be: a route another API took meanwhile fails the seed
+ * with ROUTE_CONFLICT after the old demo APIs are gone.
+ */
+export async function resetDemo(store: Store, portBase: number): Promise<void> {
+  for (const api of await store.listApis()) {
+    if ((DEMO_APIS as readonly string[]).includes(api.name)) await store.deleteApi(api.id);
+  }
+  await seedDemo(store, portBase);
+}
+
 /** Starts the demo's echo upstreams; a port already in use is logged and skipped. */
 export async function startDemoUpstreams(portBase: number, log: Logger): Promise<EchoUpstream[]> {
   const started: EchoUpstream[] = [];

@@ -1,6 +1,6 @@
 /**
  * Every error the gateway itself makes, with its stable code, HTTP status and message (fastify's
- * lib/errors.js is the model). Tests check that this table, the README and real responses agree.
+ * lib/errors.js is the model). Tests check that this table, docs/errors.md and real responses agree.
  */
 export const GATEWAY_ERRORS = {
   ROUTE_NOT_FOUND: { status: 404, message: 'No API matches this host, method and path.' },

@@ -2,6 +2,7 @@ import type { GatewayHttpServer } from '../gateway/http/server.js';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Options } from '../config/options.js';
+import { parseStoreSpec } from '../config/store-spec.js';
 import { AccessLog } from '../gateway/access-log.js';
 import { clientIpResolver } from '../gateway/client-ip.js';
 import { NodeStats } from '../gateway/node-stats.js';
@@ -12,6 +13,7 @@ import { ActiveChecker } from '../health/active.js';
 import { HealthRegistry } from '../health/registry.js';
 import { SelectorSandbox } from '../selector/sandbox.js';
 import { SnapshotHolder } from '../snapshot/holder.js';
+import { watchStoreWrites } from '../snapshot/store-watch.js';
 import type { Store } from '../store/store.js';
 import { GatewayTlsServer } from '../gateway/tls/listener.js';
 import { ticketKeys } from '../gateway/tls/settings.js';
@@ -39,7 +41,7 @@ export interface DataPlane {
 
 /**
  * Starts the data plane on a store: loads the config (ready to serve before it listens), follows
- * changes (store notifications where the driver has them, plus the version poll), then listens.
+ * changes (store notifications, or a watch on the SQLite file, plus the version poll), then listens.
  */
 export async function startDataPlane(options: Options, store: Store, log: Logger): Promise<DataPlane> {
   // The metrics read the holder and sandbox at scrape time; the sandbox reports quarantines to them.
@@ -91,10 +93,9 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   try {
     await holder.refresh();
     holder.startPolling(options.pollMs);
-    unwatch =
-      store.watch?.(() => {
-        holder.refresh().catch((err) => log.warn({ err }, 'config refresh failed; serving the last snapshot'));
-      }) ?? null;
+    unwatch = watchStoreWrites(store, parseStoreSpec(options.store, options.dataDir), log, () => {
+      holder.refresh().catch((err) => log.warn({ err }, 'config refresh failed; serving the last snapshot'));
+    });
     const deps: GatewayDeps = {
       holder,
       clientIp: clientIpResolver(options.trustProxy),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrape } from '../helpers/metrics.js';
 import { IsogateProcesses } from '../helpers/cluster.js';
-import { adminClient, requestOnce, until } from '../helpers/processes.js';
+import { adminClient, requestOnce } from '../helpers/processes.js';
 import { closedPort, startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
 // `isogate start --workers 2`: the primary serves /metrics by asking both workers for their

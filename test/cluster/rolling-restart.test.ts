@@ -9,7 +9,7 @@ import { adminClient, freePort, requestOnce, until } from '../helpers/processes.
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 import { dropSchema, PG_URL, requirePostgres, uniqueSchema } from '../store/pg-fixtures.js';
 
-// A rolling restart behind a real nginx, with the nginx config the README shows (deploy/), only its
+// A rolling restart behind a real nginx, with the nginx config docs/operations.md shows (deploy/), only its
 // addresses changed: two `isogate gateway` processes on PostgreSQL, each restarted in turn
 // (SIGTERM, --drain-wait-ms, start again on the same ports) while GET and POST load runs through
 // nginx. No request may fail.
@@ -28,7 +28,7 @@ let nginxDir = '';
 let nginxPort = 0;
 const call = adminClient(() => admin.admin, TOKEN);
 
-/** The README's nginx config with the two gateways and the listen address of this test. */
+/** The documented nginx config with the two gateways and the listen address of this test. */
 function nginxSnippet(gw1: number, gw2: number, port: number): string {
   const text = readFileSync(join(root, 'deploy', 'nginx-isogate.conf'), 'utf8');
   const swapped = text
@@ -76,9 +76,9 @@ afterAll(async () => {
 });
 
 describe('rolling restart behind nginx', () => {
-  it('runs the very config the README shows', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    expect(readme).toContain('```nginx\n' + readFileSync(join(root, 'deploy', 'nginx-isogate.conf'), 'utf8') + '```');
+  it('runs the very config docs/operations.md shows', () => {
+    const page = readFileSync(join(root, 'docs', 'operations.md'), 'utf8');
+    expect(page).toContain('```nginx\n' + readFileSync(join(root, 'deploy', 'nginx-isogate.conf'), 'utf8') + '```');
   });
 
   it('restarts each gateway in turn without a failed request', async () => {

@@ -17,7 +17,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
   await Promise.all((ups ?? []).map((u) => u.close()));
-  for (const s of servers) s.closeAllConnections(), s.close();
+  for (const s of servers) {
+    s.closeAllConnections();
+    s.close();
+  }
 });
 
 /** An upstream that holds every request until `release()`, and answers at once from then on. */

@@ -453,7 +453,10 @@ afterEach(() => {
 afterAll(async () => {
   await t?.stop();
   await Promise.all((ups ?? []).map((u) => u.close()));
-  for (const s of rawServers) s.closeAllConnections(), s.close();
+  for (const s of rawServers) {
+    s.closeAllConnections();
+    s.close();
+  }
 });
 
 // ---------------------------------------------------------------------------------------------

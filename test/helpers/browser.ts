@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { updateDocScreenshot } from './doc-screenshots.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -62,16 +63,30 @@ export function watchPage(page: Page): PageWatch {
   return watch;
 }
 
-/** Saves a screenshot as `test-output/screenshots/<name>.png`: the full page, or the viewport (for dialogs). */
+/**
+ * Saves a screenshot as `test-output/screenshots/<name>.png`: the full page, or the viewport (for
+ * dialogs). The ones the docs show are also written to `docs/screenshots/` with UPDATE_SCREENSHOTS=1.
+ */
 export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   // The caret blinks and toasts fade: hide both so screenshots are stable.
   await page.addStyleTag({ content: '.toasts{display:none!important} *{caret-color:transparent!important}' });
-  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: options.fullPage ?? true });
+  const file = join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: options.fullPage ?? true });
+  updateDocScreenshot(name, file);
   await page.evaluate(() => document.querySelectorAll('style').forEach((s) => s.textContent?.startsWith('.toasts{display:none') && s.remove()));
 }
 
 /** A browser context of the given size. */
 export function newContext(browser: Browser, width: number, height: number): Promise<BrowserContext> {
   return browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, reducedMotion: 'reduce' });
+}
+
+/** A browser with one page (1280×800, 10 s default timeout) whose errors are watched; `close` ends it. */
+export async function openBrowserPage(): Promise<{ page: Page; watch: PageWatch; close: () => Promise<void> }> {
+  const browser = await launchChromium();
+  const context = await newContext(browser, 1280, 800);
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  return { page, watch: watchPage(page), close: () => context.close().then(() => browser.close()) };
 }

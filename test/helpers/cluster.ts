@@ -102,7 +102,7 @@ export class IsogateProcesses {
         50,
       );
     } catch (e) {
-      throw new Error(`isogate ${command} did not become ready: ${(e as Error).message}\n${err}`);
+      throw new Error(`isogate ${command} did not become ready: ${(e as Error).message}\n${err}`, { cause: e });
     }
     if (child.exitCode !== null) throw new Error(`isogate ${command} exited with ${child.exitCode}:\n${err}`);
     return proc;

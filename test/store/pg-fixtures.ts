@@ -20,6 +20,7 @@ export async function requirePostgres(): Promise<void> {
       `PostgreSQL is not reachable at ${PG_URL} (${(err as Error).message || String(err)}). ` +
         'The PostgreSQL store tests need it: start it (e.g. `pg_ctlcluster --skip-systemctl-redirect <version> main start`) ' +
         'or point ISOGATE_TEST_PG at one.',
+      { cause: err },
     );
   } finally {
     await client.end().catch(() => undefined);

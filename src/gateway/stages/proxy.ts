@@ -3,7 +3,6 @@ import type { HttpMethod } from '../../model/method.js';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
 import type { UpstreamHandler } from '../../upstream/types.js';
 import type { RequestContext, RetryReason } from '../context.js';
-import type { GatewayErrorCode } from '../errors.js';
 import { BodyTooLargeError } from '../exchange.js';
 import { RequestParseError } from '../http/request-parser.js';
 import { hasBody } from './access.js';
@@ -121,10 +120,6 @@ function failureKind(err: Error, code: string, ctx: RequestContext): TryFailure 
   if (CONNECT_ERRORS.has(code)) return 'connect';
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
   return 'reset';
-}
-
-function timeoutOrError(code: string): GatewayErrorCode {
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR';
 }
 
 /** The `code` of an error (a system or upstream error code), or UNKNOWN. */

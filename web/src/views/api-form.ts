@@ -6,6 +6,7 @@ import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { bytes } from '../format.js';
 import { navigate, type ViewContext } from '../router.js';
 import type { Api } from '../types.js';
+import { healthBody, healthDefaults, healthSection, healthValuesOf, numberOf, type HealthValues } from './api-health-form.js';
 import { ALGORITHMS, METHODS } from './words-ui.js';
 
 /** The values of the API form as typed. */
@@ -25,6 +26,7 @@ interface ApiFormValues {
   headersMs: string;
   bodyMs: string;
   upgradeIdleMs: string;
+  health: HealthValues;
 }
 
 const DEFAULTS: ApiFormValues = {
@@ -43,6 +45,7 @@ const DEFAULTS: ApiFormValues = {
   headersMs: '30000',
   bodyMs: '60000',
   upgradeIdleMs: '300000',
+  health: healthDefaults(),
 };
 
 function valuesOf(api: Api): ApiFormValues {
@@ -62,20 +65,14 @@ function valuesOf(api: Api): ApiFormValues {
     headersMs: String(api.timeouts.headersMs),
     bodyMs: String(api.timeouts.bodyMs),
     upgradeIdleMs: String(api.timeouts.upgradeIdleMs),
+    health: healthValuesOf(api),
   };
 }
 
-/** A number input's value for the API: a number, the raw text when it is not one (the API names it), or undefined. */
-function numberOf(text: string): number | string | undefined {
-  const t = text.trim();
-  if (t === '') return undefined;
-  const n = Number(t);
-  return Number.isFinite(n) ? n : t;
-}
-
 /**
- * The API form (create and settings): name, route, methods, algorithm, and under "Timeouts and
- * limits" the rest. What is typed is kept as a draft until it is saved.
+ * The API form (create and settings): name, route, methods, algorithm, under "Timeouts and limits"
+ * the timeouts, retries and body limit, and under "Health checks and retries" the rest. What is
+ * typed is kept as a draft until it is saved.
  */
 function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: string; onSubmit: (body: Record<string, unknown>) => Promise<void>; cancelHref: string }): HTMLFormElement {
   const draft = loadDraft<ApiFormValues>(o.draftKey);
@@ -101,6 +98,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
   const headersMs = timeout(start.headersMs);
   const bodyMs = timeout(start.bodyMs);
   const upgradeIdleMs = timeout(start.upgradeIdleMs);
+  const health = healthSection(start.health, draft !== null && JSON.stringify(start.health) !== JSON.stringify(o.initial.health));
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, o.submitLabel);
 
   const read = (): ApiFormValues => ({
@@ -119,6 +117,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
     headersMs: headersMs.value,
     bodyMs: bodyMs.value,
     upgradeIdleMs: upgradeIdleMs.value,
+    health: health.read(),
   });
   const showBytes = () => {
     const n = Number(maxBody.value);
@@ -199,6 +198,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
       field({ label: 'Hash key', path: 'hashOn', control: hashName, hint: ['The header, query parameter or cookie to hash, e.g. ', h('code', null, 'X-User-Id'), '.'] }),
     ),
     details,
+    health.element,
     h('div', { class: 'actions actions-start' }, submit, h('a', { class: 'btn', href: o.cancelHref }, 'Cancel')),
   );
 
@@ -237,6 +237,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
     if (r !== undefined) body.retries = r;
     const m = numberOf(v.maxBodyBytes);
     if (m !== undefined) body.maxBodyBytes = m;
+    Object.assign(body, healthBody(v.health));
     void busy(submit, async () => {
       try {
         await o.onSubmit(body);
@@ -245,7 +246,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
       } catch (err) {
         // Errors under a closed <details> would be invisible: open it when one lands there.
         showErrors(form, err, { focus: false });
-        if (details.querySelector('[aria-invalid="true"]')) details.open = true;
+        for (const part of [details, health.element]) if (part.querySelector('[aria-invalid="true"]')) part.open = true;
         form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
       }
     });

@@ -2,8 +2,8 @@ import { admin } from '../api.js';
 import { openModal } from '../components/dialog.js';
 import { h, uid } from '../components/dom.js';
 import { busy, checkboxField, clearErrors, field, formErrorBox, showErrors } from '../components/form.js';
-import { rulesEditor, type RulesEditor } from '../components/rules-editor.js';
-import { schemaForm, splitList, type SchemaForm } from '../components/schema-form.js';
+import { rulesEditor } from '../components/rules-editor.js';
+import { schemaForm, splitList } from '../components/schema-form.js';
 import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import type { Api, BackendNode, ConnectorKindInfo, ConnectorValue, Rule } from '../types.js';
 
@@ -112,8 +112,6 @@ export function openNodeForm(o: {
     const enabled = h('input', { type: 'checkbox', name: 'enabled', checked: draft.enabled });
     const weight = h('input', { type: 'number', name: 'weight', min: 1, max: 10000, step: 1, inputmode: 'numeric', value: draft.weight });
     const tags = h('input', { type: 'text', name: 'tags', value: draft.tags, autocomplete: 'off', spellcheck: 'false', placeholder: 'temp, eu' });
-    let settings: SchemaForm;
-    let rules: RulesEditor;
     const sync = () => {
       draft.name = name.value;
       draft.enabled = enabled.checked;
@@ -123,8 +121,8 @@ export function openNodeForm(o: {
       draft.rules = rules.read();
       save();
     };
-    settings = schemaForm(kind.settings, draft.settings[kind.kind] ?? {}, 'connector', sync);
-    rules = rulesEditor(draft.rules, o.variables, sync);
+    const settings = schemaForm(kind.settings, draft.settings[kind.kind] ?? {}, 'connector', sync);
+    const rules = rulesEditor(draft.rules, o.variables, sync);
     const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, o.node ? 'Save node' : 'Add node');
     const change = h('button', { type: 'button', class: 'btn btn-small btn-quiet' }, 'Change connector');
     change.addEventListener('click', () => {
