@@ -1,4 +1,4 @@
-import type { BalanceExplanation, NodeRef } from '../admin/runtime.js';
+import type { BalanceExplanation, NodeRef } from '../explain/explanation.js';
 import { createAlgorithm } from '../balance/algorithms/index.js';
 import type { SelectorConfig } from '../model/selector.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';

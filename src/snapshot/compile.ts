@@ -3,7 +3,6 @@ import { createAlgorithm } from '../balance/algorithms/index.js';
 import { connectorTarget } from '../connectors/registry.js';
 import type { PoolRegistry } from '../gateway/pools.js';
 import type { HealthRegistry } from '../health/registry.js';
-import { compileRouter } from '../gateway/stages/route.js';
 import { rulesHold } from '../model/rule.js';
 import type { Api } from '../model/api.js';
 import type { Node } from '../model/node.js';
@@ -11,6 +10,7 @@ import type { SelectorSandbox } from '../selector/sandbox.js';
 import { SelectorCompileError } from '../selector/sandbox.js';
 import type { SelectorNode } from '../selector/types.js';
 import type { ConfigState } from '../store/store.js';
+import { compileRouter } from './router.js';
 import type { CompiledApi, CompiledNode, CompiledSelector, Snapshot } from './snapshot.js';
 
 /** What compiling needs besides the config. */

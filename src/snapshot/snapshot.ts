@@ -1,12 +1,11 @@
 import type { UpstreamPool } from '../upstream/pool.js';
-import type { NodeRef } from '../admin/runtime.js';
+import type { NodeRef } from '../explain/explanation.js';
 import type { Algorithm, BalanceNode } from '../balance/algorithms/algorithm.js';
 import type { HttpTarget } from '../connectors/kind.js';
 import type { HealthRegistry, NodeHealth } from '../health/registry.js';
 import type { Api } from '../model/api.js';
 import type { Node } from '../model/node.js';
 import type { SelectorFailure, SelectorHandle, SelectorNode } from '../selector/types.js';
-import type { Router } from '../gateway/stages/route.js';
 
 /** A node ready to serve: its stored form, target, pool, and the views selectors and logs use. */
 export interface CompiledNode extends BalanceNode {
@@ -50,6 +49,16 @@ export interface CompiledApi {
   readonly selector: CompiledSelector | null;
   /** The `hash` algorithm's key source; null for the other algorithms. */
   readonly hashOn: CompiledHashOn | null;
+}
+
+/** The outcome of a route lookup. */
+export type RouteMatch =
+  | { readonly api: CompiledApi }
+  | { readonly api: null; readonly allowed: readonly string[] | null };
+
+/** Host → path tables, compiled once per snapshot (`compileRouter` in router.ts). */
+export interface Router {
+  lookup(host: string, path: string, method: string): RouteMatch;
 }
 
 /** The immutable config the data plane serves from; swapped whole when the version changes. */
