@@ -43,3 +43,4 @@ const bodies = new Map<GatewayErrorCode, Buffer>(
 export function errorBody(code: GatewayErrorCode): Buffer {
   return bodies.get(code)!;
 }
+

@@ -6,7 +6,7 @@ import type { RequestContext, RetryReason } from '../context.js';
 import type { GatewayErrorCode } from '../errors.js';
 import { RequestParseError } from '../http/request-parser.js';
 import { hasBody } from './access.js';
-import { pickNext } from './balance.js';
+import { nextPick } from '../../balance/decision.js';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded; host is set to the node's, and the
 // X-Forwarded-* ones are the gateway's to set.
@@ -105,8 +105,10 @@ function retryNode(ctx: RequestContext, exchange: Exchange, streamed: boolean, r
   if (streamed || ctx.tried.length > api.retries || ctx.res.destroyed || exchange.expired) return null;
   if (reason !== 'connect' && !api.retry.methods.includes(ctx.method as HttpMethod)) return null;
   if (performance.now() >= exchange.deadlineAt) return null;
-  const next = pickNext(ctx);
-  if (next !== null) ctx.retryReasons.push(reason);
+  const next = nextPick(ctx.api!.algorithm, ctx.candidates, ctx.tried, ctx);
+  if (next === null) return null;
+  ctx.tried.push(next.index);
+  ctx.retryReasons.push(reason);
   return next;
 }
 
