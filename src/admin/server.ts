@@ -8,6 +8,7 @@ import { registerApiRoutes } from './routes/apis.js';
 import { registerClusterRoutes } from './routes/cluster.js';
 import { registerConfigRoutes } from './routes/config.js';
 import { registerConnectorRoutes } from './routes/connectors.js';
+import { registerConsumerRoutes } from './routes/consumers.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerNodeRoutes } from './routes/nodes.js';
 import { registerSelectorRoutes } from './routes/selector.js';
@@ -47,6 +48,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       registerClusterRoutes(admin, deps);
       registerTemplateRoutes(admin, deps);
       registerVariableUsageRoutes(admin, deps);
+      registerConsumerRoutes(admin, deps);
     },
     // warn: fastify's per-request info lines would log every console poll; failures still log.
     { prefix: '/admin', logLevel: 'warn' },

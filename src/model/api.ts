@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ApiAccess, NO_ACCESS } from './access.js';
 import { ApiHealth, ApiHealthPatch } from './health.js';
 import { HttpMethod } from './method.js';
 import { RetryPolicy, RetryPolicyPatch } from './retry.js';
@@ -71,6 +72,8 @@ const apiFields = {
   /** Largest request body accepted (413 above it). */
   maxBodyBytes: z.number().int().min(0).max(1024 * 1024 * 1024),
   selector: SelectorConfig.nullable(),
+  /** Authentication, consumers, rate limits, IP lists and CORS (the access stage); replaced whole on PATCH. */
+  access: ApiAccess,
 };
 
 const defaults = {
@@ -103,6 +106,7 @@ export const ApiCreate = z.strictObject({
   retry: RetryPolicy.default(() => RetryPolicy.parse({})),
   health: ApiHealth.default(() => ApiHealth.parse({})),
   hashOn: apiFields.hashOn.default(defaults.hashOn),
+  access: ApiAccess.default(NO_ACCESS),
 }).superRefine(crossChecks);
 export type ApiCreate = z.infer<typeof ApiCreate>;
 

@@ -1,4 +1,5 @@
 import type { Api } from '../model/api.js';
+import { credentialLookup, type Consumer } from '../model/consumer.js';
 import { StoreConflictError } from './errors.js';
 
 type RouteFields = Pick<Api, 'id' | 'name' | 'host' | 'methods' | 'path'>;
@@ -31,6 +32,34 @@ export function assertNoApiConflict(api: RouteFields, others: readonly RouteFiel
       const shared = api.methods.filter((m) => other.methods.includes(m)).join(',');
       const where = `${other.host ?? '(any host)'}${other.path}`;
       throw new StoreConflictError('ROUTE_CONFLICT', `route ${shared} ${where} is already served by API "${other.name}"`, other.id);
+    }
+  }
+}
+
+/** The key consumer names are unique by (case-insensitive). */
+export function consumerNameKey(name: string): string {
+  return name.normalize('NFC').toLowerCase();
+}
+
+/**
+ * Throws the StoreConflictError `consumer` would cause among `others` (every stored consumer;
+ * `consumer` itself may be among them): a name taken, or a credential another consumer holds (the
+ * same API key, Basic username or JWT subject would make the gateway's lookup ambiguous).
+ */
+export function assertNoConsumerConflict(consumer: Consumer, others: readonly Consumer[]): void {
+  const key = consumerNameKey(consumer.name);
+  const mine = new Map<string, string>();
+  for (const c of consumer.credentials) {
+    const lookup = credentialLookup(c);
+    if (mine.has(lookup)) throw new StoreConflictError('CREDENTIAL_TAKEN', `the consumer lists the same ${c.kind} credential twice`, consumer.id);
+    mine.set(lookup, c.kind);
+  }
+  for (const other of others) {
+    if (other.id === consumer.id) continue;
+    if (consumerNameKey(other.name) === key) throw new StoreConflictError('CONSUMER_NAME_TAKEN', `a consumer named "${other.name}" already exists`, other.id);
+    for (const c of other.credentials) {
+      const kind = mine.get(credentialLookup(c));
+      if (kind !== undefined) throw new StoreConflictError('CREDENTIAL_TAKEN', `consumer "${other.name}" already holds this ${kind} credential`, other.id);
     }
   }
 }
