@@ -19,11 +19,6 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-/** Whether two hex digests are equal, in time that does not depend on where they differ. */
-export function sameDigest(a: string, b: string): boolean {
-  return a.length === b.length && timingSafeEqual(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'));
-}
-
 function scryptAsync(password: string, salt: Buffer, N: number, r: number, p: number, length: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     // maxmem: the default (32 MiB) is just enough for N=16384, r=8; allow headroom for stored costs up to 4x.

@@ -34,5 +34,7 @@ export function toSelectorRequest(sample: SampleRequest | undefined, api: Pick<A
     headers,
     body: sample?.body ?? null,
     clientIp: sample?.clientIp ?? '127.0.0.1',
+    // Explain replaces it with the consumer its access decision finds for the sample's credentials.
+    consumer: null,
   };
 }

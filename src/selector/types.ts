@@ -12,6 +12,8 @@ export interface SelectorRequest {
   /** The body as UTF-8 text when it was buffered (small bodies with a known length), else null. */
   body: string | null;
   clientIp: string;
+  /** The consumer the access stage authenticated (`{ name, tags }`), or null (no authentication, or anonymous). */
+  consumer?: { readonly name: string; readonly tags: readonly string[] } | null;
 }
 
 /** One entry of the `nodes` argument, as the selector sees it. */

@@ -1,4 +1,7 @@
 import type { UpstreamPool } from '../upstream/pool.js';
+import { compileAccess } from '../access/compile.js';
+import { compileConsumers } from '../access/consumers.js';
+import type { LimitRegistry } from '../access/limits/registry.js';
 import { createAlgorithm } from '../balance/algorithms/index.js';
 import { connectorTarget } from '../connectors/registry.js';
 import type { PoolRegistry } from '../gateway/pools.js';
@@ -23,6 +26,8 @@ export interface CompileDeps {
   loadSelectors: boolean;
   /** Node health outlives snapshots: each compiled node gets its entry. */
   health: HealthRegistry;
+  /** Rate-limit buckets outlive snapshots too (and hold the Redis link of cluster limits). */
+  limits: LimitRegistry;
 }
 
 /** A compiled snapshot and the pools it holds (so unused ones can be closed when it retires). */
@@ -56,6 +61,7 @@ export async function compileSnapshot(state: ConfigState, deps: CompileDeps): Pr
       apis: byId,
       router: compileRouter(apis),
       variables,
+      consumers: compileConsumers(state.consumers),
       health: deps.health,
     }),
     pools,
@@ -98,11 +104,12 @@ async function compileApi(
   const eligible = enabled.filter((n) => rulesHold(n.node.rules, variables));
   return Object.freeze({
     api,
+    // With CORS, preflights (OPTIONS) route to the API; the access stage refuses other OPTIONS it does not accept.
+    methods: new Set(api.access.cors === null ? api.methods : [...api.methods, 'OPTIONS']),
     nodes,
     enabled,
     eligible,
     eligibleIndices: eligible.map((n) => n.index),
-    methods: new Set(api.methods),
     strip: api.stripPrefix && api.path.endsWith('/*') ? api.path.slice(0, -2) : '',
     algorithm: sameAlgorithm(deps.previous?.apis.get(api.id), api) ?? createAlgorithm(api.algorithm),
     selector: api.selector && deps.loadSelectors ? await loadSelector(api, nodes, env, deps.sandbox) : null,
@@ -110,6 +117,7 @@ async function compileApi(
       api.algorithm === 'hash' && api.hashOn
         ? Object.freeze({ source: api.hashOn.source, name: api.hashOn.source === 'header' ? api.hashOn.name.toLowerCase() : api.hashOn.name })
         : null,
+    access: compileAccess(api, deps.limits),
   });
 }
 

@@ -1,3 +1,5 @@
+import type { CompiledAccess } from '../access/compile.js';
+import type { CompiledConsumers } from '../access/consumers.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { NodeRef } from '../explain/explanation.js';
 import type { Algorithm, BalanceNode } from '../balance/algorithms/algorithm.js';
@@ -49,6 +51,8 @@ export interface CompiledApi {
   readonly selector: CompiledSelector | null;
   /** The `hash` algorithm's key source; null for the other algorithms. */
   readonly hashOn: CompiledHashOn | null;
+  /** Authentication, limits, IP lists and CORS; null when the API has none (the access stage then checks the body size only). */
+  readonly access: CompiledAccess | null;
 }
 
 /** The outcome of a route lookup. */
@@ -68,6 +72,8 @@ export interface Snapshot {
   readonly apis: ReadonlyMap<string, CompiledApi>;
   readonly router: Router;
   readonly variables: ReadonlyMap<string, string>;
+  /** Every consumer, indexed by credential. */
+  readonly consumers: CompiledConsumers;
   /** The process's node health (live, outlives this snapshot): the balance stage filters with it. */
   readonly health: HealthRegistry;
 }

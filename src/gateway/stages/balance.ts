@@ -112,6 +112,7 @@ export function selectorRequest(ctx: RequestContext): SelectorRequest {
     headers: ctx.req.headers,
     body: ctx.body === null ? null : ctx.body.toString('utf8'),
     clientIp: ctx.clientIp,
+    consumer: ctx.consumer === null ? null : ctx.consumer.view,
   };
 }
 

@@ -5,7 +5,7 @@ import type { UpstreamHandler } from '../../upstream/types.js';
 import type { RequestContext, RetryReason } from '../context.js';
 import type { GatewayErrorCode } from '../errors.js';
 import { RequestParseError } from '../http/request-parser.js';
-import { hasBody } from './access.js';
+import { hasBody, withAccessHeaders } from './access.js';
 import { nextPick } from '../../balance/decision.js';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded; host is set to the node's, and the
@@ -319,7 +319,7 @@ class ProxyHandler implements UpstreamHandler {
     }
     const res = ctx.res;
     ctx.status = statusCode;
-    res.writeHead(statusCode, out);
+    res.writeHead(statusCode, withAccessHeaders(ctx, out));
     this.resume = resume;
     return true;
   }
