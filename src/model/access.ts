@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { HttpMethod } from './method.js';
 import { Tag } from './node.js';
@@ -132,10 +131,14 @@ export const Cidr = z.string().superRefine((entry, ctx) => {
   if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+const IPV4 = z.ipv4();
+const IPV6 = z.ipv6();
+
 /** Why `entry` is not an IP or CIDR, or null. */
 export function cidrProblem(entry: string): string | null {
   const [addr, bits, extra] = entry.split('/');
-  const family = isIP(addr ?? '');
+  // zod's checks rather than node:net, so the console can share this model.
+  const family = IPV4.safeParse(addr).success ? 4 : IPV6.safeParse(addr).success ? 6 : 0;
   if (family === 0 || extra !== undefined) return `${entry} is not an IP address or CIDR`;
   if (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 6 ? 128 : 32))) return `${entry} has an invalid prefix length`;
   return null;
