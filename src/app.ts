@@ -254,7 +254,7 @@ async function controlPlaneRuntime(
         const state = nodes[node.id]?.state;
         return state === undefined || state === 'healthy' || state === 'unknown';
       };
-    }),
+    }, false),
     nodeHealth,
     async selectorStatus(apiId) {
       if (!workers) return null;

@@ -1,5 +1,6 @@
 import { createAlgorithm } from '../balance/algorithms/index.js';
 import { afterSelector, filterNodes, hashKeyOf, nextPick, nodesAt, type SelectorRun } from '../balance/decision.js';
+import { explainAccess } from '../access/explain.js';
 import type { BalanceExplanation, NodeRef } from '../explain/explanation.js';
 import type { SelectorConfig } from '../model/selector.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';
@@ -29,6 +30,7 @@ export async function explainBalance(
     pick: null,
     selector: { ran: false, durationUs: 0, console: [], error: null, fallback: null },
     errorCode: null,
+    access: null,
     health: { known: healthy !== null, panic: false },
   };
   const filtered = filterNodes(api, afterHealth, api.api.health.panic);
@@ -62,4 +64,34 @@ function first(value: string | string[] | undefined): string | undefined {
 
 function lowerCaseKeys(headers: SelectorRequest['headers']): Record<string, string | string[] | undefined> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/**
+ * Explains a sample request the way it would be served: the access decision first (its credentials,
+ * client IP and origin; rate limits looked at, not spent), then, if it passes, the balance steps
+ * with the consumer it found as `request.consumer` and its credentials stripped.
+ */
+export async function explainRequest(
+  snapshot: Snapshot,
+  api: CompiledApi,
+  request: SelectorRequest,
+  selector: SelectorConfig | null,
+  sandbox: SelectorSandbox,
+  healthy: HealthLookup,
+  limitsKnown: boolean,
+): Promise<BalanceExplanation> {
+  if (api.access === null) return explainBalance(snapshot, api, { ...request, consumer: null }, selector, sandbox, healthy);
+  const access = await explainAccess(api.access, snapshot.consumers, request, limitsKnown);
+  if (!access.decision.ok || access.decision.preflight) {
+    const refs = (nodes: readonly CompiledNode[]): NodeRef[] => nodes.map((n) => n.ref);
+    return {
+      steps: { enabled: refs(api.enabled), rules: refs(api.eligible), health: [], selector: [] },
+      pick: null,
+      selector: { ran: false, durationUs: 0, console: [], error: null, fallback: null },
+      errorCode: access.decision.code,
+      access: access.explanation,
+      health: { known: healthy !== null, panic: false },
+    };
+  }
+  return { ...(await explainBalance(snapshot, api, access.request, selector, sandbox, healthy)), access: access.explanation };
 }

@@ -13,7 +13,7 @@ let keyB = '';
 
 beforeAll(async () => {
   t = await startTestGateway(['--trust-proxy', '127.0.0.1']);
-  [up] = await startUpstreams(['u']);
+  up = (await startUpstreams(['u']))[0]!;
   const a = await t.admin('POST', '/admin/consumers', { name: 'a', credentials: [{ kind: 'key' }] });
   const b = await t.admin('POST', '/admin/consumers', { name: 'b', credentials: [{ kind: 'key' }] });
   keyA = a.body.credentials[0].secret;
@@ -147,5 +147,42 @@ describe('CORS', () => {
   it('a plain OPTIONS (no preflight) is still authenticated and proxied', async () => {
     const res = await t.get('/cors/x', { method: 'OPTIONS', headers: { 'x-api-key': keyA } });
     expect(res.status).toBe(200);
+  });
+});
+
+describe('explain (POST /admin/apis/:id/selector/test)', () => {
+  it('shows the access decision before the balance steps, with the consumer the credentials name', async () => {
+    const id = await createApi(t, {
+      name: 'explained',
+      path: '/explained/*',
+      algorithm: 'round_robin',
+      access: { auth: { methods: [{ kind: 'key' }] }, limits: [{ by: 'consumer', rate: 5, per: 'minute' }], ip: { deny: ['192.0.2.66'] } },
+    });
+    await addNode(t, id, up);
+    await t.admin('PUT', `/admin/apis/${id}/selector`, {
+      code: 'function select(request, env, nodes) { console.log(request.consumer && request.consumer.name, request.headers["x-api-key"] || "stripped"); return nodes; }',
+    });
+    const good = await t.admin('POST', `/admin/apis/${id}/selector/test`, { request: { headers: { 'X-Api-Key': keyA }, clientIp: '192.0.2.5' } });
+    expect(good.status).toBe(200);
+    expect(good.body.errorCode).toBeNull();
+    expect(good.body.pick.name).toBe('u');
+    expect(good.body.access).toMatchObject({
+      errorCode: null,
+      ip: { clientIp: '192.0.2.5', verdict: 'allowed', deny: [] },
+      auth: { methods: ['key'], method: 'key', consumer: { name: 'a', tags: [] } },
+      limits: [{ by: 'consumer', key: 'c:a', remaining: 4, wouldRefuse: false, known: true, policy: 'local' }],
+      headers: { 'ratelimit-limit': '5', 'ratelimit-remaining': '4' },
+    });
+    // The selector saw the consumer, and not the key (stripped as serving strips it).
+    expect(good.body.selector.console).toEqual(['a stripped']);
+    // Explaining spends no tokens.
+    const again = await t.admin('POST', `/admin/apis/${id}/selector/test`, { request: { headers: { 'x-api-key': keyA } } });
+    expect(again.body.access.limits[0].remaining).toBe(4);
+
+    const none = await t.admin('POST', `/admin/apis/${id}/selector/test`, { request: {} });
+    expect(none.body).toMatchObject({ errorCode: 'AUTH_REQUIRED', pick: null, access: { step: 'auth', auth: { method: null, consumer: null } } });
+    expect(none.body.access.headers['www-authenticate']).toContain('ApiKey');
+    const denied = await t.admin('POST', `/admin/apis/${id}/selector/test`, { request: { clientIp: '192.0.2.66', headers: { 'x-api-key': keyA } } });
+    expect(denied.body).toMatchObject({ errorCode: 'IP_FORBIDDEN', access: { step: 'ip', ip: { verdict: 'denied', deny: ['192.0.2.66'] } } });
   });
 });

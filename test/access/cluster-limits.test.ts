@@ -24,7 +24,7 @@ let admin: ReturnType<typeof adminClient>;
 beforeAll(async () => {
   proxy = await startTcpProxy(REDIS);
   redis = new Redis({ ...REDIS, keyPrefix: prefix, maxRetriesPerRequest: 1 });
-  [up] = await startUpstreams(['u']);
+  up = (await startUpstreams(['u']))[0]!;
   const args = ['--workers', '0', '--poll-ms', '100', '--redis', `redis://127.0.0.1:${proxy.port}`, '--redis-prefix', prefix, '--redis-timeout-ms', '200'];
   const first = await procs.start('start', [...args, '--no-demo']);
   const store = join(first.dataDir, 'isogate.db');
