@@ -7,6 +7,7 @@ import { apiPageView } from './views/api-page.js';
 import { apiCreateView } from './views/api-form.js';
 import { apisView } from './views/apis.js';
 import { clusterView } from './views/cluster.js';
+import { consumersView } from './views/consumers.js';
 import { notFoundView } from './views/not-found.js';
 import { signInView } from './views/sign-in.js';
 import { variablesView } from './views/variables.js';
@@ -17,6 +18,7 @@ const routes: Route[] = [
   { pattern: '/apis/new', view: apiCreateView },
   { pattern: '/apis/:id/:tab', view: apiPageView },
   { pattern: '/variables', view: variablesView },
+  { pattern: '/consumers', view: consumersView },
   { pattern: '/cluster', view: clusterView },
 ];
 
@@ -27,6 +29,7 @@ export function startApp(mount: HTMLElement): void {
     { class: 'nav', 'aria-label': 'Main' },
     h('a', { href: '/apis', dataset: { section: 'apis' } }, 'APIs'),
     h('a', { href: '/variables', dataset: { section: 'variables' } }, 'Variables'),
+    h('a', { href: '/consumers', dataset: { section: 'consumers' } }, 'Consumers'),
     h('a', { href: '/cluster', dataset: { section: 'cluster' } }, 'Cluster'),
   );
   const signOut = h('button', { type: 'button', class: 'btn btn-small btn-quiet sign-out' }, 'Sign out');
