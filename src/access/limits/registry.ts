@@ -29,7 +29,7 @@ export class LimitRegistry {
     return limiter;
   }
 
-  /** Drops the state of limits no config version in use has (`ids` from `limiterIds`). */
+  /** Drops the state of the limits of APIs no longer in the config (called with the API ids of each version as it starts serving). */
   retain(apiIds: ReadonlySet<string>): void {
     for (const id of this.limiters.keys()) if (!apiIds.has(id.slice(0, id.indexOf(':')))) this.limiters.delete(id);
   }
