@@ -15,6 +15,8 @@ export interface FilteredApi<N> {
   readonly enabled: readonly N[];
   /** Enabled nodes whose rules hold. */
   readonly eligible: readonly N[];
+  /** `allHealthy(eligible)`, made once when the snapshot is compiled: the common answer allocates nothing. */
+  readonly whenAllHealthy?: FilterDecision<N>;
 }
 
 /** What the node filters decided: the list the selector gets (and whether panic mode made it), or why none. */
@@ -34,9 +36,15 @@ const NO_HEALTHY = { ok: false, code: 'NO_HEALTHY_NODE', step: 'health' } as con
 export function filterNodes<N>(api: FilteredApi<N>, healthy: readonly N[], panic: 'use-all' | 'reject'): FilterDecision<N> {
   if (api.enabled.length === 0) return NO_ENABLED;
   if (api.eligible.length === 0) return NO_ELIGIBLE;
-  if (healthy.length > 0) return { ok: true, nodes: healthy, panic: false };
+  if (healthy === api.eligible && api.whenAllHealthy !== undefined) return api.whenAllHealthy;
+  if (healthy.length > 0) return allHealthy(healthy);
   if (panic === 'reject') return NO_HEALTHY;
   return { ok: true, nodes: api.eligible, panic: true };
+}
+
+/** The decision for a list of nodes that are all taken as they are. */
+export function allHealthy<N>(nodes: readonly N[]): FilterDecision<N> {
+  return { ok: true, nodes, panic: false };
 }
 
 /** How the selector ran, as the decision needs it: no selector, its picks, or a failure. */

@@ -51,4 +51,3 @@ const bodies = new Map<GatewayErrorCode, Buffer>(
 export function errorBody(code: GatewayErrorCode): Buffer {
   return bodies.get(code)!;
 }
-

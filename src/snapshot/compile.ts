@@ -3,6 +3,7 @@ import { compileAccess } from '../access/compile.js';
 import { compileConsumers } from '../access/consumers.js';
 import type { LimitRegistry } from '../access/limits/registry.js';
 import { createAlgorithm } from '../balance/algorithms/index.js';
+import { allHealthy } from '../balance/decision.js';
 import { connectorTarget } from '../connectors/registry.js';
 import type { PoolRegistry } from '../gateway/pools.js';
 import type { HealthRegistry } from '../health/registry.js';
@@ -109,6 +110,7 @@ async function compileApi(
     nodes,
     enabled,
     eligible,
+    whenAllHealthy: Object.freeze(allHealthy(eligible)),
     eligibleIndices: eligible.map((n) => n.index),
     strip: api.stripPrefix && api.path.endsWith('/*') ? api.path.slice(0, -2) : '',
     algorithm: sameAlgorithm(deps.previous?.apis.get(api.id), api) ?? createAlgorithm(api.algorithm),

@@ -3,6 +3,7 @@ import type { CompiledConsumers } from '../access/consumers.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { NodeRef } from '../explain/explanation.js';
 import type { Algorithm, BalanceNode } from '../balance/algorithms/algorithm.js';
+import type { FilterDecision } from '../balance/decision.js';
 import type { HttpTarget } from '../connectors/kind.js';
 import type { HealthRegistry, NodeHealth } from '../health/registry.js';
 import type { Api } from '../model/api.js';
@@ -42,6 +43,8 @@ export interface CompiledApi {
   readonly enabled: readonly CompiledNode[];
   /** Enabled nodes whose rules all hold for this snapshot's variables. */
   readonly eligible: readonly CompiledNode[];
+  /** The node filters' decision when every eligible node is healthy (made once, see balance/decision.ts). */
+  readonly whenAllHealthy: FilterDecision<CompiledNode>;
   /** `eligible` as catalog indices (what the selector is given as candidates). */
   readonly eligibleIndices: readonly number[];
   readonly methods: ReadonlySet<string>;
