@@ -83,8 +83,8 @@ describe('cluster rate limits on Redis', () => {
     const closedId = await limitedApi('strict', { rate: 1_000_000, per: 'minute', onRedisDown: 'closed' });
     const loads = gws.map((g) => startLoad(g.gateway, '/resilient/x', { clients: 2, maxMs: 30_000, maxRequests: 20_000 }));
     await until(async () => loads.reduce((n, l) => n + l.answers.length, 0), (n) => n > 60);
-    const spentBefore = Number(await redis.hget(`rl:${id}:0:`, 'tk'));
-    expect(spentBefore).toBeLessThan(1_000_000);
+    // The shared bucket is in use: each take writes Redis's clock (ms) into it.
+    expect(Number(await redis.hget(`rl:${id}:0:`, 'ts'))).toBeGreaterThan(0);
 
     await proxy.stop();
     for (const g of gws) await until(() => getJson(g.status, '/status'), (s) => s.body.redis.connected === false && s.body.degraded === true, 200, 50);
@@ -100,6 +100,8 @@ describe('cluster rate limits on Redis', () => {
 
     await proxy.start();
     for (const g of gws) await until(() => getJson(g.status, '/status'), (s) => s.body.redis.connected === true, 200, 50);
+    const [seconds, micros] = await redis.time();
+    const recoveredAt = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     const backAt = loads.reduce((n, l) => n + l.answers.length, 0);
     await until(async () => loads.reduce((n, l) => n + l.answers.length, 0), (n) => n > backAt + 100);
     const answers = (await Promise.all(loads.map((l) => l.stop()))).flat();
@@ -107,9 +109,9 @@ describe('cluster rate limits on Redis', () => {
     // No request failed that the local policy would have let through (its bucket never empties here).
     const failures = answers.filter((a) => !a.ok).map((a) => a.outcome);
     expect(failures).toEqual([]);
-    // Shared again: the Redis bucket moves, and the strict API serves.
-    const spentAfter = Number(await redis.hget(`rl:${id}:0:`, 'tk'));
-    expect(spentAfter).toBeLessThan(spentBefore);
+    // Shared again: the bucket was taken from after Redis came back (the bucket itself refills too fast
+    // at this rate to compare token counts), and the strict API serves.
+    expect(Number(await redis.hget(`rl:${id}:0:`, 'ts'))).toBeGreaterThanOrEqual(recoveredAt);
     expect(await status(gws[1]!.gateway, '/strict/x')).toBe(200);
     expect(closedId).toBeTruthy();
   });
