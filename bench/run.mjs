@@ -2,6 +2,8 @@
 // loaded by wrk on 127.0.0.1 for a bounded time. Not a test: it prints figures.
 //
 // Env: DUR (10s) WARM (3s) CONNS (50) THREADS (2) ROUNDS (3) SELECTOR_COST (0: skip bench/selector-cost.ts)
+// REDIS (redis://127.0.0.1:6379; 0: no cluster-limit row) for the access rows: key authentication with
+// a local rate limit that never triggers, and the same with a cluster limit on Redis.
 // ACCESS_LOG (1: keep the per-request log line on),
 // LOG_TO (null, the default: the gateway's output, access log included, is written to /dev/null, so
 // every line is built and written but the VM's disk is not part of the figures; file: to a file in the
@@ -30,6 +32,9 @@ const HOST = '127.0.0.1';
 const UP_PORTS = [18281, 18282, 18283];
 const GW = 18290, ADMIN = 18291, STATUS = 18292;
 const TOKEN = 'bench-token-0123456789abcdef';
+const REDIS = process.env.REDIS === '0' ? null : (process.env.REDIS ?? 'redis://127.0.0.1:6379');
+// This run's keys only, removed at the end.
+const REDIS_PREFIX = `isogate-bench-${process.pid}:`;
 const work = mkdtempSync(join(tmpdir(), 'isogate-bench-'));
 const started = [];
 
@@ -67,6 +72,7 @@ function startGateway() {
   const args = ['--no-node-snapshot', join(root, 'dist/src/cli.js'), 'start', '--no-demo', '--data-dir', join(work, 'data'),
     '--gateway-host', HOST, '--gateway-port', String(GW), '--admin-port', String(ADMIN), '--status-host', HOST, '--status-port', String(STATUS)];
   if (!ACCESS_LOG) args.push('--no-access-log');
+  if (REDIS) args.push('--redis', REDIS, '--redis-prefix', REDIS_PREFIX);
   const gw = spawn(process.execPath, args, { env: { ...process.env, ISOGATE_ADMIN_TOKEN: TOKEN, NODE_ENV: 'production' }, stdio: ['ignore', out, out], detached: true });
   started.push(gw);
   return gw;
@@ -99,7 +105,52 @@ async function configure() {
     });
   }
   await admin('PUT', `/admin/apis/${memo.id}/selector`, { code, memoize: false });
-  return canary.id;
+  // The access rows: the plain API's nodes behind key authentication (the key in the query, so wrk
+  // needs no header) and a per-consumer limit far above any rate reached, local or on Redis.
+  const consumer = await admin('POST', '/admin/consumers', { name: 'bench', credentials: [{ kind: 'key' }] });
+  const key = consumer.credentials[0].secret;
+  for (const policy of ['local', 'cluster']) {
+    const api = await admin('POST', '/admin/apis', {
+      name: `keyed-${policy}`,
+      path: `/keyed-${policy}`,
+      algorithm: 'round_robin',
+      methods: ['GET'],
+      access: { auth: { methods: [{ kind: 'key', header: null, query: 'apikey' }] }, limits: [{ by: 'consumer', rate: 1_000_000_000, per: 'second', policy }] },
+    });
+    for (const [i, p] of UP_PORTS.entries()) await admin('POST', `/admin/apis/${api.id}/nodes`, { name: `up${i + 1}`, connector: { kind: 'simple-url', url: `http://${HOST}:${p}` } });
+  }
+  return { canaryId: canary.id, key };
+}
+
+/** Redis's count of script calls (EVALSHA/EVAL), to show the cluster limit takes batches, not one call per request. */
+async function redisScriptCalls() {
+  if (!REDIS) return null;
+  const { Redis } = await import('ioredis');
+  const r = new Redis(REDIS, { maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await r.connect();
+    const info = await r.info('commandstats');
+    return ['evalsha', 'eval'].reduce((n, c) => n + Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(info)?.[1] ?? 0), 0);
+  } catch {
+    return null;
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function dropRedisKeys() {
+  if (!REDIS) return;
+  const { Redis } = await import('ioredis');
+  const r = new Redis(REDIS, { maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await r.connect();
+    const keys = await r.keys(`${REDIS_PREFIX}*`);
+    if (keys.length > 0) await r.del(...keys);
+  } catch {
+    // best effort: the keys expire on their own
+  } finally {
+    r.disconnect();
+  }
 }
 
 function measure(name, url) {
@@ -156,7 +207,7 @@ async function main() {
   for (const p of UP_PORTS) await waitOk(`http://${HOST}:${p}/`);
   startGateway();
   await waitOk(`http://${HOST}:${STATUS}/status/ready`);
-  const canaryId = await configure();
+  const { canaryId, key } = await configure();
   const canaryCheck = await fetch(`http://${HOST}:${GW}/canary?select_code=temp_node`);
   if (canaryCheck.status !== 200) throw new Error(`canary route answers ${canaryCheck.status}`);
   const memoization = (await admin('GET', `/admin/apis/${canaryId}/selector`)).status?.memoization;
@@ -167,7 +218,14 @@ async function main() {
     ['isogate, no selector', `http://${HOST}:${GW}/plain`],
     ['isogate, canary selector, 20 nodes (memoize "auto", the default)', `http://${HOST}:${GW}/canary`],
     ['isogate, canary selector, 20 nodes, memoize false', `http://${HOST}:${GW}/canary-run`],
+    ['isogate, key auth + local limit (never triggers)', `http://${HOST}:${GW}/keyed-local?apikey=${key}`],
+    ...(REDIS ? [['isogate, key auth + cluster limit on Redis (never triggers)', `http://${HOST}:${GW}/keyed-cluster?apikey=${key}`]] : []),
   ];
+  for (const [, url] of targets.slice(4)) {
+    const check = await fetch(url);
+    if (check.status !== 200) throw new Error(`${url.replace(key, '…')} answers ${check.status}`);
+  }
+  const scriptCallsBefore = await redisScriptCalls();
   const rounds = [];
   const directs = [];
   for (let round = 1; round <= ROUNDS; round++) {
@@ -193,6 +251,7 @@ async function main() {
     };
     rounds.push(rows);
   }
+  const scriptCallsAfter = await redisScriptCalls();
   const cost = ACCESS_LOG && LOG_TO === 'file' ? await selectorCostFromLog() : null;
   const perApi = [['canary-run', await selectorCostFromMetrics('canary-run')]];
   const memoCache = (await admin('GET', `/admin/apis/${canaryId}/selector`)).status?.cache;
@@ -222,8 +281,18 @@ async function main() {
     console.log(`  ${api} (memoize false, a sandbox round trip incl. queueing): ${c.calls} calls, mean ${c.mean.toFixed(1)} µs, p50 ≤ ${c.p50} µs, p99 ≤ ${c.p99} µs`);
   }
   if (memoCache) console.log(`  canary (memoize "auto"): ${memoCache.hits} answers from the cache, ${memoCache.misses} runs in the sandbox, ${memoCache.entries} entries`);
-  for (const sel of summary.slice(2)) {
+  for (const sel of summary.slice(2, 4)) {
     verdicts.push(`target (${sel.name}): ≥ 25% of direct: ${(sel.ratio * 100).toFixed(1)}% ${sel.ratio >= 0.25 ? 'MET' : 'MISSED'}; p99 < 5 ms: ${sel.p99.toFixed(2)} ms ${sel.p99 < 5 ? 'MET' : 'MISSED'}`);
+  }
+  // Access: the cost against the plain API, each round's ratios compared within the round.
+  const plainAt = 1;
+  for (const t of [4, 5].filter((i) => i < targets.length)) {
+    const cost = median(rounds.map((rows) => 1 - rows[t].ratio / rows[plainAt].ratio));
+    verdicts.push(`target (${targets[t][0]}): cost ≤ 10% of the plain API's throughput: ${(cost * 100).toFixed(1)}% ${t === 4 ? (cost <= 0.1 ? 'MET' : 'MISSED') : '(no target; reported)'}`);
+  }
+  if (scriptCallsBefore !== null && scriptCallsAfter !== null) {
+    const requests = rounds.reduce((n, rows) => n + (rows[5] ? rows[5].rps * parseFloat(DUR) : 0), 0);
+    verdicts.push(`cluster limit: ${scriptCallsAfter - scriptCallsBefore} Redis script calls (token reservations) for about ${Math.round(requests)} requests in the measured runs (warm-ups, other runs and other clients of this Redis add some): no round trip per request`);
   }
 }
 
@@ -250,6 +319,7 @@ main()
   })
   .finally(async () => {
     stopAll();
+    await dropRedisKeys();
     await sleep(500);
     for (const c of started) { try { process.kill(-c.pid, 'SIGKILL'); } catch {} }
     if (process.exitCode) console.error(`gateway log: ${join(work, 'gateway.log')}`);

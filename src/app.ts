@@ -108,8 +108,10 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
           version: plane?.holder.current?.version ?? (workers ? Math.min(...workers.views().map((w) => w.version)) : null),
           ...(workers ? { workers: workers.views() } : {}),
           store: store.health?.() ?? { connected: true, lastError: null },
-          // Still 200 for the load balancer: this process serves its last config while the store is away.
-          degraded: !(store.health?.().connected ?? true),
+          ...(plane?.limits.redis ? { redis: plane.limits.status() } : {}),
+          // Still 200 for the load balancer: this process serves its last config while the store (or
+          // Redis, where cluster limits then count locally) is away.
+          degraded: !(store.health?.().connected ?? true) || (plane?.limits.redis ? !plane.limits.status().connected : false) || (workers?.views().some((w) => w.redis?.connected === false) ?? false),
         }),
         async metrics() {
           if (plane) return plane.metrics.text();
@@ -297,7 +299,7 @@ async function controlPlaneRuntime(
         const state = nodes[node.id]?.state;
         return state === undefined || state === 'healthy' || state === 'unknown';
       };
-    }),
+    }, false),
     nodeHealth,
     async selectorStatus(apiId) {
       if (!workers) return null;

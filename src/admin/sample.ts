@@ -37,5 +37,7 @@ export function toSelectorRequest(sample: SampleRequest | undefined, api: Pick<A
     clientIp: sample?.clientIp ?? '127.0.0.1',
     // Only when asked: a selector reads a missing `tls` as false, as for a plain request.
     ...(sample?.tls === undefined ? {} : { tls: sample.tls }),
+    // Explain replaces it with the consumer its access decision finds for the sample's credentials.
+    consumer: null,
   };
 }

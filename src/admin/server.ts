@@ -9,6 +9,7 @@ import { registerCertificateRoutes } from './routes/certificates.js';
 import { registerClusterRoutes } from './routes/cluster.js';
 import { registerConfigRoutes } from './routes/config.js';
 import { registerConnectorRoutes } from './routes/connectors.js';
+import { registerConsumerRoutes } from './routes/consumers.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerNodeRoutes } from './routes/nodes.js';
 import { registerSelectorRoutes } from './routes/selector.js';
@@ -56,6 +57,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       registerTemplateRoutes(admin, deps);
       registerVariableUsageRoutes(admin, deps);
       registerCertificateRoutes(admin, deps);
+      registerConsumerRoutes(admin, deps);
     },
     // warn: fastify's per-request info lines would log every console poll; failures still log.
     { prefix: '/admin', logLevel: 'warn' },

@@ -52,6 +52,12 @@ export const Options = z.strictObject({
   clientKeepaliveTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(65_000),
   /** Most sockets per upstream origin. */
   upstreamConnections: z.coerce.number().int().min(1).max(10_000).default(128),
+  /** Redis for cluster rate limits (`redis://host:port/db`); empty: cluster limits count locally. */
+  redis: z.string().default('').refine((u) => u === '' || /^rediss?:\/\//.test(u), 'must be a redis:// or rediss:// URL'),
+  /** Prefix of every Redis key this gateway writes. */
+  redisPrefix: z.string().max(128).default('isogate:'),
+  /** Longest wait for one Redis command before Redis counts as unreachable. */
+  redisTimeoutMs: z.coerce.number().int().min(10).max(60_000).default(250),
   /** Most sandbox processes for selectors (APIs beyond share them). */
   selectorProcesses: z.coerce.number().int().min(1).max(64).default(8),
 });
@@ -84,6 +90,9 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--client-keepalive-timeout-ms': { key: 'clientKeepaliveTimeoutMs', value: true },
   '--upstream-connections': { key: 'upstreamConnections', value: true },
   '--selector-processes': { key: 'selectorProcesses', value: true },
+  '--redis': { key: 'redis', value: true },
+  '--redis-prefix': { key: 'redisPrefix', value: true },
+  '--redis-timeout-ms': { key: 'redisTimeoutMs', value: true },
 };
 
 /** The flag that sets an option (for error messages). */
@@ -175,6 +184,9 @@ export function usage(): string {
     '  --client-keepalive-timeout-ms N       idle client keep-alive connections close after this (default 65000)',
     '  --upstream-connections N              most sockets per upstream origin (default 128)',
     '  --selector-processes N                most selector sandbox processes (default 8)',
+    '  --redis URL                           redis://host:port for cluster rate limits (default: none, they count locally)',
+    '  --redis-prefix P                      prefix of every Redis key (default isogate:)',
+    '  --redis-timeout-ms N                  longest wait for one Redis command (default 250)',
     '',
     'ISOGATE_ADMIN_TOKEN sets the admin token; otherwise one is generated into <data-dir>/admin-token.',
   ].join('\n');

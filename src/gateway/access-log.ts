@@ -5,6 +5,8 @@ export interface AccessRecord {
   method: string;
   path: string;
   clientIp: string;
+  /** The consumer the access stage authenticated, or null. */
+  consumer: string | null;
   api: string | null;
   node: string | null;
   status: number;
@@ -108,7 +110,7 @@ export class AccessLog {
     // The path and client address vary per request: escaped as needed, not kept.
     const line =
       `${this.prefix}${this.lastTime}${this.fixed}${names.of(r.method)},"path":${str(r.path)},` +
-        `"clientIp":${str(r.clientIp)},"api":${names.of(r.api)},"node":${names.of(r.node)},"status":${r.status},"code":${names.of(r.code)},` +
+        `"clientIp":${str(r.clientIp)},"consumer":${names.of(r.consumer)},"api":${names.of(r.api)},"node":${names.of(r.node)},"status":${r.status},"code":${names.of(r.code)},` +
         `"tries":${r.tries},"upstreamError":${names.of(r.upstreamError)},"ms":${round(r.ms)},"upstreamMs":${round(r.upstreamMs)},` +
         `"selector":${names.of(r.selector)},"selectorUs":${r.selectorUs},"version":${r.version},"tls":${r.tls},"proto":${names.of(r.proto)}}\n`;
     this.pending.push(line);

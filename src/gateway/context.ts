@@ -1,3 +1,4 @@
+import type { CompiledConsumer } from '../access/consumers.js';
 import type { BalanceNode } from '../balance/algorithms/algorithm.js';
 import type { CompiledApi, CompiledNode, Snapshot } from '../snapshot/snapshot.js';
 import type { SelectorErrorKind } from '../selector/types.js';
@@ -40,6 +41,11 @@ export class RequestContext {
   panic = false;
   /** The request body when it was read into memory (for the selector, and so retries can resend it). */
   body: Buffer | null = null;
+
+  /** The consumer the access stage authenticated (null: none, or anonymous). */
+  consumer: CompiledConsumer | null = null;
+  /** Headers the access stage adds to whatever answer this request gets (CORS, RateLimit-*, WWW-Authenticate), `[name, value, …]`. */
+  responseHeaders: string[] | null = null;
 
   selectorOutcome: SelectorOutcomeTag = 'none';
   selectorUs = 0;

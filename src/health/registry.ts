@@ -1,7 +1,11 @@
 import type { Logger } from 'pino';
 import type { ActiveCheck, PassiveCheck } from '../model/health.js';
-import type { Snapshot } from '../snapshot/snapshot.js';
 import type { HealthState, NodeHealthView, ProbeResult } from './view.js';
+
+/** What `follow` reads of a snapshot (structural, so health imports nothing from the snapshot that holds it). */
+export interface FollowedConfig {
+  readonly apis: ReadonlyMap<string, { readonly api: { readonly health: { readonly active: unknown; readonly passive: unknown } }; readonly nodes: ReadonlyArray<{ readonly id: string; readonly health: NodeHealth }> }>;
+}
 
 /** Why one request to a node failed, as passive checks count it. */
 export type FailureKind = 'connect' | 'timeout' | 'reset' | 'status';
@@ -172,7 +176,7 @@ export class HealthRegistry {
   }
 
   /** Follows a config version now serving: settings turned off clear their verdicts; nodes that left are dropped. */
-  follow(snapshot: Snapshot): void {
+  follow(snapshot: FollowedConfig): void {
     const ids = new Set<string>();
     for (const api of snapshot.apis.values()) {
       const { active, passive } = api.api.health;

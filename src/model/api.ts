@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ApiAccess, NO_ACCESS } from './access.js';
 import { ApiHealth, ApiHealthPatch } from './health.js';
 import { HttpMethod } from './method.js';
 import { RetryPolicy, RetryPolicyPatch } from './retry.js';
@@ -76,6 +77,8 @@ const apiFields = {
   selector: SelectorConfig.nullable(),
   /** Plain-HTTP requests get a 308 to the same URL on https (the TLS port); TLS requests are served. */
   httpsRedirect: z.boolean(),
+  /** Authentication, consumers, rate limits, IP lists and CORS (the access stage); replaced whole on PATCH. */
+  access: ApiAccess,
 };
 
 const defaults = {
@@ -110,6 +113,7 @@ export const ApiCreate = z.strictObject({
   health: ApiHealth.default(() => ApiHealth.parse({})),
   hashOn: apiFields.hashOn.default(defaults.hashOn),
   httpsRedirect: apiFields.httpsRedirect.default(defaults.httpsRedirect),
+  access: ApiAccess.default(NO_ACCESS),
 }).superRefine(crossChecks);
 export type ApiCreate = z.infer<typeof ApiCreate>;
 

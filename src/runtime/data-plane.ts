@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Options } from '../config/options.js';
 import { parseStoreSpec } from '../config/store-spec.js';
+import { LimitRegistry } from '../access/limits/registry.js';
+import { RedisLink } from '../access/limits/redis.js';
 import { AccessLog } from '../gateway/access-log.js';
 import { clientIpResolver } from '../gateway/client-ip.js';
 import { NodeStats } from '../gateway/node-stats.js';
@@ -16,7 +18,7 @@ import { SnapshotHolder } from '../snapshot/holder.js';
 import { watchStoreWrites } from '../snapshot/store-watch.js';
 import type { Store } from '../store/store.js';
 import { GatewayTlsServer } from '../gateway/tls/listener.js';
-import { ticketKeys } from '../gateway/tls/settings.js';
+import { ticketKeys } from '../tls/settings.js';
 import { TunnelRegistry } from '../gateway/upgrade/tunnel.js';
 import { closeHttp, listenHttp } from './listen.js';
 
@@ -32,6 +34,8 @@ export interface DataPlane {
   readonly metrics: GatewayMetrics;
   /** Node health of this process (`view()` for the admin API and metrics). */
   readonly health: HealthRegistry;
+  /** Rate-limit buckets and the Redis link of cluster limits. */
+  readonly limits: LimitRegistry;
   /**
    * Stops accepting, finishes in-flight requests (up to drainMs; requests on open keep-alive
    * connections meanwhile are served with `Connection: close`), releases the sandbox and pools.
@@ -60,7 +64,10 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   });
   const pools = new PoolRegistry({ connections: options.upstreamConnections, keepAliveMs: 60_000 });
   const health = new HealthRegistry(log.child({ component: 'health' }));
-  const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }), true, health);
+  const limitLog = log.child({ component: 'limits' });
+  const redis = options.redis === '' ? null : new RedisLink({ url: options.redis, prefix: options.redisPrefix, commandTimeoutMs: options.redisTimeoutMs, log: limitLog });
+  const limits = new LimitRegistry(redis, limitLog);
+  const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }), true, health, limits);
   const checker = new ActiveChecker(log.child({ component: 'health' }));
   // Registered before the first load, so probes start with the config, not with the first request.
   holder.onServing((snapshot) => checker.follow(snapshot));
@@ -89,6 +96,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     holder.close();
     await pools.close();
     await sandbox.close();
+    await limits.close();
   };
   try {
     await holder.refresh();
@@ -117,9 +125,8 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       tls.serve(holder.current!);
       tlsAddress = await listenHttp(tls, options.gatewayHost, options.gatewayTlsPort, 'gatewayTlsPort');
       deps.httpsPort = tlsAddress.port; // the port bound, when it was given as 0
-
     }
-    return { address, tlsAddress, holder, sandbox, stats, metrics, health, close };
+    return { address, tlsAddress, holder, sandbox, stats, metrics, health, limits, close };
   } catch (err) {
     await close();
     throw err;

@@ -1,5 +1,5 @@
 import type { AdminRuntime } from '../admin/runtime.js';
-import { explainBalance, type HealthLookup } from '../gateway/explain.js';
+import { explainRequest, type HealthLookup } from '../gateway/explain.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { DataPlane } from './data-plane.js';
@@ -12,6 +12,8 @@ export function explainer(
   holder: SnapshotHolder,
   sandbox: SelectorSandbox,
   health: (apiNodeIds: readonly string[]) => Promise<HealthLookup>,
+  /** Whether this process's rate-limit buckets are the serving ones (a data plane in this process). */
+  limitsKnown: boolean,
 ): Pick<AdminRuntime, 'trialSelector' | 'explain'> {
   return {
     async trialSelector(apiId, config, request) {
@@ -25,7 +27,7 @@ export function explainer(
       const api = snapshot?.apis.get(apiId);
       if (!snapshot || !api) throw new Error(`API ${apiId} is not in the serving config`);
       const healthy = await health(api.nodes.map((n) => n.id));
-      return explainBalance(snapshot, api, request, selector === undefined ? api.api.selector : selector, sandbox, healthy);
+      return explainRequest(snapshot, api, request, selector === undefined ? api.api.selector : selector, sandbox, healthy, limitsKnown);
     },
   };
 }
@@ -34,7 +36,7 @@ export function explainer(
 export function localAdminRuntime(plane: DataPlane): AdminRuntime {
   return {
     applied: () => plane.holder.refresh(),
-    ...explainer(plane.holder, plane.sandbox, async () => (node) => node.health.state() === 'healthy'),
+    ...explainer(plane.holder, plane.sandbox, async () => (node) => node.health.state() === 'healthy', true),
     selectorStatus: async (apiId) => plane.sandbox.status(apiId),
     nodeStats: async (nodeIds) => Object.fromEntries(nodeIds.map((id) => [id, plane.stats.view(id)])),
     nodeHealth: async (nodeIds) => ({ source: 'process', nodes: plane.health.view(nodeIds) }),

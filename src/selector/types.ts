@@ -14,6 +14,8 @@ export interface SelectorRequest {
   clientIp: string;
   /** The request came over TLS (HTTPS, or HTTP/2 on the TLS port); the gateway always sets it. */
   tls?: boolean;
+  /** The consumer the access stage authenticated (`{ name, tags }`), or null (no authentication, or anonymous). */
+  consumer?: { readonly name: string; readonly tags: readonly string[] } | null;
 }
 
 /** One entry of the `nodes` argument, as the selector sees it. */

@@ -1,10 +1,13 @@
 import type { UpstreamPool } from '../upstream/pool.js';
+import { compileAccess } from '../access/compile.js';
+import { compileConsumers } from '../access/consumers.js';
+import type { LimitRegistry } from '../access/limits/registry.js';
 import { createAlgorithm } from '../balance/algorithms/index.js';
+import { allHealthy } from '../balance/decision.js';
 import { connectorTarget } from '../connectors/registry.js';
 import type { PoolRegistry } from '../gateway/pools.js';
 import type { HealthRegistry } from '../health/registry.js';
-import { compileRouter } from '../gateway/stages/route.js';
-import { TlsCertificates } from '../gateway/tls/certificates.js';
+import { TlsCertificates } from '../tls/certificates.js';
 import { rulesHold } from '../model/rule.js';
 import type { Api } from '../model/api.js';
 import type { Node } from '../model/node.js';
@@ -12,6 +15,7 @@ import type { SelectorSandbox } from '../selector/sandbox.js';
 import { SelectorCompileError } from '../selector/sandbox.js';
 import type { SelectorNode } from '../selector/types.js';
 import type { ConfigState } from '../store/store.js';
+import { compileRouter } from './router.js';
 import type { CompiledApi, CompiledNode, CompiledSelector, Snapshot } from './snapshot.js';
 
 /** What compiling needs besides the config. */
@@ -24,6 +28,8 @@ export interface CompileDeps {
   loadSelectors: boolean;
   /** Node health outlives snapshots: each compiled node gets its entry. */
   health: HealthRegistry;
+  /** Rate-limit buckets outlive snapshots too (and hold the Redis link of cluster limits). */
+  limits: LimitRegistry;
 }
 
 /** A compiled snapshot and the pools it holds (so unused ones can be closed when it retires). */
@@ -59,6 +65,7 @@ export async function compileSnapshot(state: ConfigState, deps: CompileDeps): Pr
       router: compileRouter(apis),
       variables,
       tls: new TlsCertificates(state.certificates, deps.previous?.tls ?? null),
+      consumers: compileConsumers(state.consumers),
       health: deps.health,
     }),
     pools,
@@ -101,11 +108,13 @@ async function compileApi(
   const eligible = enabled.filter((n) => rulesHold(n.node.rules, variables));
   return Object.freeze({
     api,
+    // With CORS, preflights (OPTIONS) route to the API; the access stage refuses other OPTIONS it does not accept.
+    methods: new Set(api.access.cors === null ? api.methods : [...api.methods, 'OPTIONS']),
     nodes,
     enabled,
     eligible,
+    whenAllHealthy: Object.freeze(allHealthy(eligible)),
     eligibleIndices: eligible.map((n) => n.index),
-    methods: new Set(api.methods),
     strip: api.stripPrefix && api.path.endsWith('/*') ? api.path.slice(0, -2) : '',
     algorithm: sameAlgorithm(deps.previous?.apis.get(api.id), api) ?? createAlgorithm(api.algorithm),
     selector: api.selector && deps.loadSelectors ? await loadSelector(api, nodes, env, deps.sandbox) : null,
@@ -113,6 +122,7 @@ async function compileApi(
       api.algorithm === 'hash' && api.hashOn
         ? Object.freeze({ source: api.hashOn.source, name: api.hashOn.source === 'header' ? api.hashOn.name.toLowerCase() : api.hashOn.name })
         : null,
+    access: compileAccess(api, deps.limits),
   });
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { PoolRegistry } from '../gateway/pools.js';
+import { LimitRegistry } from '../access/limits/registry.js';
 import { HealthRegistry } from '../health/registry.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';
 import type { Store } from '../store/store.js';
@@ -35,6 +36,8 @@ export class SnapshotHolder {
     private readonly loadSelectors = true,
     /** Node health, which outlives snapshots (a control plane's stays idle). */
     readonly health: HealthRegistry = new HealthRegistry(),
+    /** Rate-limit buckets (a control plane's only explain them). */
+    readonly limits: LimitRegistry = new LimitRegistry(null),
   ) {}
 
   /** Calls `fn` with every snapshot as it starts serving (health checks follow the config this way). */
@@ -111,6 +114,7 @@ export class SnapshotHolder {
       previous: this.held?.snapshot ?? null,
       loadSelectors: this.loadSelectors,
       health: this.health,
+      limits: this.limits,
     });
     const next: Held = { snapshot: compiled.snapshot, pools: compiled.pools, inFlight: 0, retired: false };
     const previous = this.held;
@@ -118,6 +122,7 @@ export class SnapshotHolder {
     this.byVersion.set(next.snapshot.version, next);
     this.log.info({ version: next.snapshot.version, apis: next.snapshot.apis.size }, 'config version serving');
     this.health.follow(next.snapshot);
+    this.limits.retain(new Set(next.snapshot.apis.keys()));
     for (const fn of this.listeners) {
       try {
         fn(next.snapshot);

@@ -1,13 +1,15 @@
+import type { CompiledAccess } from '../access/compile.js';
+import type { CompiledConsumers } from '../access/consumers.js';
 import type { UpstreamPool } from '../upstream/pool.js';
-import type { NodeRef } from '../admin/runtime.js';
+import type { NodeRef } from '../explain/explanation.js';
 import type { Algorithm, BalanceNode } from '../balance/algorithms/algorithm.js';
+import type { FilterDecision } from '../balance/decision.js';
 import type { HttpTarget } from '../connectors/kind.js';
 import type { HealthRegistry, NodeHealth } from '../health/registry.js';
 import type { Api } from '../model/api.js';
 import type { Node } from '../model/node.js';
 import type { SelectorFailure, SelectorHandle, SelectorNode } from '../selector/types.js';
-import type { Router } from '../gateway/stages/route.js';
-import type { TlsCertificates } from '../gateway/tls/certificates.js';
+import type { TlsCertificates } from '../tls/certificates.js';
 
 /** A node ready to serve: its stored form, target, pool, and the views selectors and logs use. */
 export interface CompiledNode extends BalanceNode {
@@ -42,6 +44,8 @@ export interface CompiledApi {
   readonly enabled: readonly CompiledNode[];
   /** Enabled nodes whose rules all hold for this snapshot's variables. */
   readonly eligible: readonly CompiledNode[];
+  /** The node filters' decision when every eligible node is healthy (made once, see balance/decision.ts). */
+  readonly whenAllHealthy: FilterDecision<CompiledNode>;
   /** `eligible` as catalog indices (what the selector is given as candidates). */
   readonly eligibleIndices: readonly number[];
   readonly methods: ReadonlySet<string>;
@@ -51,6 +55,18 @@ export interface CompiledApi {
   readonly selector: CompiledSelector | null;
   /** The `hash` algorithm's key source; null for the other algorithms. */
   readonly hashOn: CompiledHashOn | null;
+  /** Authentication, limits, IP lists and CORS; null when the API has none (the access stage then checks the body size only). */
+  readonly access: CompiledAccess | null;
+}
+
+/** The outcome of a route lookup. */
+export type RouteMatch =
+  | { readonly api: CompiledApi }
+  | { readonly api: null; readonly allowed: readonly string[] | null };
+
+/** Host → path tables, compiled once per snapshot (`compileRouter` in router.ts). */
+export interface Router {
+  lookup(host: string, path: string, method: string): RouteMatch;
 }
 
 /** The immutable config the data plane serves from; swapped whole when the version changes. */
@@ -62,6 +78,8 @@ export interface Snapshot {
   readonly variables: ReadonlyMap<string, string>;
   /** The TLS port's certificates by SNI name. */
   readonly tls: TlsCertificates;
+  /** Every consumer, indexed by credential. */
+  readonly consumers: CompiledConsumers;
   /** The process's node health (live, outlives this snapshot): the balance stage filters with it. */
   readonly health: HealthRegistry;
 }

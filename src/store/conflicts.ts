@@ -1,5 +1,6 @@
 import type { Api } from '../model/api.js';
 import type { Certificate } from '../model/certificate.js';
+import { credentialLookup, type Consumer } from '../model/consumer.js';
 import { CertificateConflictError, StoreConflictError } from './errors.js';
 
 type RouteFields = Pick<Api, 'id' | 'name' | 'host' | 'methods' | 'path'>;
@@ -45,5 +46,33 @@ export function assertNoCertificateConflict(cert: Pick<Certificate, 'id' | 'name
     if (other.id === cert.id) continue;
     const shared = cert.names.find((n) => other.names.includes(n));
     if (shared !== undefined) throw new CertificateConflictError(shared, other.id);
+  }
+}
+
+/** The key consumer names are unique by (case-insensitive). */
+export function consumerNameKey(name: string): string {
+  return name.normalize('NFC').toLowerCase();
+}
+
+/**
+ * Throws the StoreConflictError `consumer` would cause among `others` (every stored consumer;
+ * `consumer` itself may be among them): a name taken, or a credential another consumer holds (the
+ * same API key, Basic username or JWT subject would make the gateway's lookup ambiguous).
+ */
+export function assertNoConsumerConflict(consumer: Consumer, others: readonly Consumer[]): void {
+  const key = consumerNameKey(consumer.name);
+  const mine = new Map<string, string>();
+  for (const c of consumer.credentials) {
+    const lookup = credentialLookup(c);
+    if (mine.has(lookup)) throw new StoreConflictError('CREDENTIAL_TAKEN', `the consumer lists the same ${c.kind} credential twice`, consumer.id);
+    mine.set(lookup, c.kind);
+  }
+  for (const other of others) {
+    if (other.id === consumer.id) continue;
+    if (consumerNameKey(other.name) === key) throw new StoreConflictError('CONSUMER_NAME_TAKEN', `a consumer named "${other.name}" already exists`, other.id);
+    for (const c of other.credentials) {
+      const kind = mine.get(credentialLookup(c));
+      if (kind !== undefined) throw new StoreConflictError('CREDENTIAL_TAKEN', `consumer "${other.name}" already holds this ${kind} credential`, other.id);
+    }
   }
 }

@@ -1,5 +1,5 @@
 /** Why a write conflicts with what is already stored. */
-export type StoreConflictCode = 'API_NAME_TAKEN' | 'ROUTE_CONFLICT';
+export type StoreConflictCode = 'API_NAME_TAKEN' | 'ROUTE_CONFLICT' | 'CONSUMER_NAME_TAKEN' | 'CREDENTIAL_TAKEN';
 
 /** A write refused because it conflicts with another stored object; nothing was written. */
 export class StoreConflictError extends Error {
@@ -8,7 +8,7 @@ export class StoreConflictError extends Error {
   constructor(
     readonly code: StoreConflictCode,
     message: string,
-    /** The stored API the write conflicts with. */
+    /** The stored API (or consumer) the write conflicts with. */
     readonly conflictingApiId: string,
   ) {
     super(message);

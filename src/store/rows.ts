@@ -1,4 +1,6 @@
+import { NO_ACCESS } from '../model/access.js';
 import { Api } from '../model/api.js';
+import { Consumer } from '../model/consumer.js';
 import { ApiHealth } from '../model/health.js';
 import { RetryPolicy } from '../model/retry.js';
 import { ClusterProcess, type ProcessBeat } from '../model/cluster.js';
@@ -7,7 +9,7 @@ import { SelectorConfig } from '../model/selector.js';
 import { Variable } from '../model/variable.js';
 import { Certificate } from '../model/certificate.js';
 import type { SelectorVersion } from './store.js';
-import { apiNameKey } from './conflicts.js';
+import { apiNameKey, consumerNameKey } from './conflicts.js';
 
 // The row mapping every driver shares: both schemas store the same columns with the same meaning
 // (JSON as text, ISO 8601 timestamps as text). Only booleans differ on the way out.
@@ -39,6 +41,20 @@ export interface ApiRow {
   hash_on: string | null;
   /** NULL in rows from before the TLS migration (read as false). */
   https_redirect: SqlBoolean | null;
+  /** JSON; NULL in rows from before the access migration (read as no access config). */
+  access: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A `consumers` row. */
+export interface ConsumerRow {
+  id: string;
+  name: string;
+  name_key: string;
+  tags: string;
+  /** JSON array of stored (hashed) credentials. */
+  credentials: string;
   created_at: string;
   updated_at: string;
 }
@@ -153,6 +169,7 @@ export function apiFromRow(row: ApiRow): Api {
     health: row.health === null ? ApiHealth.parse({}) : JSON.parse(row.health),
     hashOn: row.hash_on === null ? null : JSON.parse(row.hash_on),
     httpsRedirect: row.https_redirect === null ? false : fromSqlBoolean(row.https_redirect),
+    access: row.access === null ? NO_ACCESS : JSON.parse(row.access),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
@@ -177,6 +194,7 @@ export function apiToRow(api: Api): ApiRow {
     health: JSON.stringify(api.health),
     hash_on: api.hashOn === null ? null : JSON.stringify(api.hashOn),
     https_redirect: api.httpsRedirect ? 1 : 0,
+    access: JSON.stringify(api.access),
     created_at: api.createdAt,
     updated_at: api.updatedAt,
   };
@@ -214,6 +232,34 @@ export function nodeToRow(node: Node, position: number): NodeRow {
     updated_at: node.updatedAt,
   };
 }
+
+/** Maps a `consumers` row to the model. */
+export function consumerFromRow(row: ConsumerRow): Consumer {
+  return Consumer.parse({
+    id: row.id,
+    name: row.name,
+    tags: JSON.parse(row.tags),
+    credentials: JSON.parse(row.credentials),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  });
+}
+
+/** Maps a validated consumer to its row. */
+export function consumerToRow(consumer: Consumer): ConsumerRow {
+  return {
+    id: consumer.id,
+    name: consumer.name,
+    name_key: consumerNameKey(consumer.name),
+    tags: JSON.stringify(consumer.tags),
+    credentials: JSON.stringify(consumer.credentials),
+    created_at: consumer.createdAt,
+    updated_at: consumer.updatedAt,
+  };
+}
+
+/** The columns of a `consumers` row, in order. */
+export const CONSUMER_COLUMNS = ['id', 'name', 'name_key', 'tags', 'credentials', 'created_at', 'updated_at'] as const satisfies ReadonlyArray<keyof ConsumerRow>;
 
 /** Maps a `variables` row to the model. */
 export function variableFromRow(row: VariableRow): Variable {

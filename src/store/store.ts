@@ -1,5 +1,6 @@
 import type { Api, ApiCreate } from '../model/api.js';
 import type { ClusterState, ProcessBeat } from '../model/cluster.js';
+import type { Consumer } from '../model/consumer.js';
 import type { Node, NodeCreate } from '../model/node.js';
 import type { SelectorConfig } from '../model/selector.js';
 import type { Variable } from '../model/variable.js';
@@ -16,7 +17,11 @@ export interface ConfigState {
   readonly variables: readonly Variable[];
   /** TLS certificates with their keys (the gateway's TLS port serves them by SNI). */
   readonly certificates: readonly Certificate[];
+  readonly consumers: readonly Consumer[];
 }
+
+/** A consumer to create: its stored (hashed) credentials already made. */
+export type NewConsumer = Pick<Consumer, 'name' | 'tags' | 'credentials'>;
 
 /** One saved version of an API's selector (kept so the console can roll back). */
 export interface SelectorVersion {
@@ -70,6 +75,14 @@ export interface Store {
   /** Creates or replaces; returns the stored variable. */
   putVariable(name: string, value: string): Promise<Variable>;
   deleteVariable(name: string): Promise<boolean>;
+
+  listConsumers(): Promise<Consumer[]>;
+  getConsumer(id: string): Promise<Consumer | null>;
+  /** Throws StoreConflictError CONSUMER_NAME_TAKEN or CREDENTIAL_TAKEN. */
+  createConsumer(input: NewConsumer): Promise<Consumer>;
+  /** Read-modify-write in one transaction (credentials included); null when it does not exist. */
+  updateConsumer(id: string, mutate: Mutator<Consumer>): Promise<Consumer | null>;
+  deleteConsumer(id: string): Promise<boolean>;
 
   /** Sets (or clears, with null) an API's selector and records it in the selector history. */
   setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null>;

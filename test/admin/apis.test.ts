@@ -40,6 +40,7 @@ describe('admin APIs', () => {
       },
       hashOn: null,
       httpsRedirect: false,
+      access: { auth: null, limits: [], ip: null, cors: null },
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
@@ -151,7 +152,7 @@ describe('admin APIs', () => {
     const res = await h.call('POST', '/admin/apis', { ...minimal, selector: { code: 'function select() {\n  throw new Error("x");\n}' } });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'SELECTOR_INVALID', details: [{ path: 'code', line: 2, column: 3 }] });
-    expect(h.runtime.trials.at(-1)!.request).toEqual({ method: 'GET', path: '/orders/', query: {}, headers: {}, body: null, clientIp: '127.0.0.1' });
+    expect(h.runtime.trials.at(-1)!.request).toEqual({ method: 'GET', path: '/orders/', query: {}, headers: {}, body: null, clientIp: '127.0.0.1', consumer: null });
     expect(await h.store.listApis()).toEqual([]);
     expect(await h.store.version()).toBe(0);
   });

@@ -53,6 +53,7 @@ export class RuntimeDouble implements AdminRuntime {
       pick: pick && ref(pick),
       selector: { ran: effective !== null, durationUs: 0, console: [], error: null, fallback: null },
       errorCode: pick ? null : 'NO_NODE',
+      access: null,
       health: { known: false, panic: false },
     };
   }

@@ -18,7 +18,7 @@ describe('admin selector', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: apiId, selector: { code: good(1), onError: 'use-all', timeoutMs: 50, memoryMb: 32, memoize: 'auto' } });
     expect(h.runtime.trials).toHaveLength(1);
-    expect(h.runtime.trials[0]!.request).toEqual({ method: 'GET', path: '/shop/', query: {}, headers: {}, body: null, clientIp: '127.0.0.1' });
+    expect(h.runtime.trials[0]!.request).toEqual({ method: 'GET', path: '/shop/', query: {}, headers: {}, body: null, clientIp: '127.0.0.1', consumer: null });
     expect(h.runtime.servingVersion).toBe(await h.store.version());
 
     const got = await h.call('GET', `/admin/apis/${apiId}/selector`);
@@ -35,7 +35,7 @@ describe('admin selector', () => {
     const res = await h.call('PUT', `/admin/apis/${apiId}/selector`, { code: good(1), sample });
     expect(res.status).toBe(200);
     expect(res.body.selector).not.toHaveProperty('sample');
-    expect(h.runtime.trials[0]!.request).toEqual({ ...sample, method: 'POST', headers: { 'x-user': 'u1' } });
+    expect(h.runtime.trials[0]!.request).toEqual({ ...sample, method: 'POST', headers: { 'x-user': 'u1' }, consumer: null });
 
     const badSample = await h.call('PUT', `/admin/apis/${apiId}/selector`, { code: good(2), sample: { clientIp: 'nope', path: 'x' } });
     expect(badSample.status).toBe(400);
@@ -131,7 +131,7 @@ describe('admin selector', () => {
     expect(stored.body).toMatchObject({ pick: { name: 'a', url: 'http://10.0.0.1' }, errorCode: null });
     expect(h.runtime.explains.at(-1)).toEqual({
       apiId,
-      request: { method: 'GET', path: '/shop/', query: { a: '1' }, headers: {}, body: null, clientIp: '127.0.0.1' },
+      request: { method: 'GET', path: '/shop/', query: { a: '1' }, headers: {}, body: null, clientIp: '127.0.0.1', consumer: null },
       selector: undefined,
     });
 

@@ -18,6 +18,7 @@ const record = {
   method: 'GET',
   path: '/a/"quoted"\\path\u0001',
   clientIp: '127.0.0.1',
+  consumer: 'acme',
   api: 'demo',
   node: null,
   status: 503,

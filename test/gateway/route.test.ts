@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileRouter, hostOf, normalizePath } from '../../src/gateway/stages/route.js';
+import { hostOf, normalizePath } from '../../src/gateway/stages/route.js';
+import { compileRouter } from '../../src/snapshot/router.js';
 import type { CompiledApi } from '../../src/snapshot/snapshot.js';
 
 function api(name: string, path: string, host: string | null = null, methods = ['GET']): CompiledApi {

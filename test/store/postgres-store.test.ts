@@ -70,7 +70,7 @@ describe('PostgresStore on a shared PostgreSQL', () => {
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [s],
     );
-    expect(tables.map((t) => t.table_name)).toEqual(['apis', 'certificates', 'meta', 'nodes', 'processes', 'schema_migrations', 'selector_versions', 'variables']);
+    expect(tables.map((t) => t.table_name)).toEqual(['apis', 'certificates', 'consumers', 'meta', 'nodes', 'processes', 'schema_migrations', 'selector_versions', 'variables']);
     for (const bad of ['bad-name', 'x"; DROP TABLE apis; --', '1abc', '']) {
       await expect(openPostgresStore(PG_URL, { schema: bad })).rejects.toThrow(/invalid PostgreSQL schema name/);
     }

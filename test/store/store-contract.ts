@@ -469,6 +469,51 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
       });
     });
 
+    describe('consumers and access', () => {
+      const key = (hash: string) => ({ id: `k-${hash.slice(0, 4)}`, kind: 'key' as const, hash, hint: 'abcd', createdAt: '2026-01-01T00:00:00.000Z' });
+      const basic = (username: string) => ({ id: `b-${username}`, kind: 'basic' as const, username, hash: 'scrypt$16384$8$1$c2FsdA$aGFzaA', createdAt: '2026-01-01T00:00:00.000Z' });
+
+      it('creates, lists, updates and deletes consumers, each write one version', async () => {
+        const c = await store.createConsumer({ name: 'acme', tags: ['beta'], credentials: [key('a'.repeat(64)), basic('acme')] });
+        expect(c.id).toMatch(/^[0-9a-f-]{36}$/);
+        expect(await store.getConsumer(c.id)).toEqual(c);
+        expect(await store.listConsumers()).toEqual([c]);
+        expect(await store.version()).toBe(1);
+        const renamed = await store.updateConsumer(c.id, (x) => ({ ...x, name: 'acme-corp', credentials: x.credentials.slice(1) }));
+        expect(renamed).toMatchObject({ id: c.id, name: 'acme-corp', createdAt: c.createdAt, credentials: [basic('acme')] });
+        expect((await store.loadConfig()).consumers).toEqual([renamed]);
+        expect(await store.deleteConsumer(c.id)).toBe(true);
+        expect(await store.deleteConsumer(c.id)).toBe(false);
+        expect(await store.updateConsumer(c.id, (x) => x)).toBeNull();
+        expect(await store.version()).toBe(3);
+      });
+
+      it('refuses a taken name or a credential another consumer holds, and writes nothing', async () => {
+        const first = await store.createConsumer({ name: 'Acme', tags: [], credentials: [key('b'.repeat(64)), basic('shared')] });
+        const codeOf = async (p: Promise<unknown>) => p.then(() => 'written', (err: unknown) => (err as StoreConflictError).code);
+        expect(await codeOf(store.createConsumer({ name: 'ACME', tags: [], credentials: [] }))).toBe('CONSUMER_NAME_TAKEN');
+        expect(await codeOf(store.createConsumer({ name: 'other', tags: [], credentials: [key('b'.repeat(64))] }))).toBe('CREDENTIAL_TAKEN');
+        expect(await codeOf(store.createConsumer({ name: 'other', tags: [], credentials: [basic('shared')] }))).toBe('CREDENTIAL_TAKEN');
+        const second = await store.createConsumer({ name: 'other', tags: [], credentials: [] });
+        expect(await codeOf(store.updateConsumer(second.id, (x) => ({ ...x, credentials: [basic('shared')] })))).toBe('CREDENTIAL_TAKEN');
+        expect(await store.version()).toBe(2);
+        expect(await store.getConsumer(first.id)).toEqual(first);
+      });
+
+      it('stores an API access config and reads rows without one as none', async () => {
+        const access = {
+          auth: { methods: [{ kind: 'key', header: 'x-key', query: null }, { kind: 'anonymous' }], forwardCredentials: false, consumers: ['acme'], tags: [] },
+          limits: [{ by: 'consumer', header: null, rate: 10, per: 'second', burst: 20, policy: 'cluster', onRedisDown: 'closed' }],
+          ip: { allow: ['10.0.0.0/8', '2001:db8::/32'], deny: [] },
+          cors: { origins: ['https://app.example.com'], methods: [], headers: ['x-key'], exposeHeaders: [], credentials: true, maxAgeSec: 60 },
+        };
+        const api = await store.createApi(apiInput({ access }));
+        expect((await store.getApi(api.id))!.access).toEqual(access);
+        const plain = await store.createApi(apiInput({ name: 'plain', path: '/plain' }));
+        expect(plain.access).toEqual({ auth: null, limits: [], ip: null, cors: null });
+      });
+    });
+
     describe('loadConfig and persistence', () => {
       it('loads everything at one version and survives a reopen', async () => {
         const api = await store.createApi(apiInput());
@@ -477,7 +522,7 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         const v = await store.putVariable('v', 'a');
 
         const config = await store.loadConfig();
-        expect(config).toEqual({ version: 4, apis: [api], nodes: [n1, n2], variables: [v], certificates: [] });
+        expect(config).toEqual({ version: 4, apis: [api], nodes: [n1, n2], variables: [v], certificates: [], consumers: [] });
         for (const a of config.apis) Api.parse(a);
         for (const n of config.nodes) Node.parse(n);
 

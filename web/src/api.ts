@@ -5,6 +5,8 @@ import type {
   BalanceExplanation,
   ClusterView,
   ConnectorKindInfo,
+  ConsumerView,
+  CredentialView,
   ErrorDetail,
   NodeStatsView,
   ApiHealthReport,
@@ -147,4 +149,12 @@ export const admin = {
   uploadCertificate: (body: { certificate: string; privateKey: string; isDefault?: boolean }) => call<CertificateView>('POST', '/admin/certificates', body),
   setDefaultCertificate: (id: string) => call<CertificateView>('PATCH', `/admin/certificates/${enc(id)}`, { isDefault: true }),
   deleteCertificate: (id: string) => call<void>('DELETE', `/admin/certificates/${enc(id)}`),
+
+  listConsumers: (o?: Opt) => call<ConsumerView[]>('GET', '/admin/consumers', undefined, o),
+  /** The answer carries generated secrets (`credentials[i].secret`) this once. */
+  createConsumer: (body: Record<string, unknown>) => call<Omit<ConsumerView, 'credentials'> & { credentials: Array<CredentialView & { secret?: string }> }>('POST', '/admin/consumers', body),
+  patchConsumer: (id: string, body: Record<string, unknown>) => call<ConsumerView>('PATCH', `/admin/consumers/${enc(id)}`, body),
+  deleteConsumer: (id: string) => call<void>('DELETE', `/admin/consumers/${enc(id)}`),
+  addCredential: (id: string, body: Record<string, unknown>) => call<CredentialView & { secret?: string }>('POST', `/admin/consumers/${enc(id)}/credentials`, body),
+  deleteCredential: (id: string, credentialId: string) => call<void>('DELETE', `/admin/consumers/${enc(id)}/credentials/${enc(credentialId)}`),
 };

@@ -8,6 +8,7 @@ import { apiCreateView } from './views/api-form.js';
 import { apisView } from './views/apis.js';
 import { certificatesView } from './views/certificates.js';
 import { clusterView } from './views/cluster.js';
+import { consumersView } from './views/consumers.js';
 import { notFoundView } from './views/not-found.js';
 import { signInView } from './views/sign-in.js';
 import { variablesView } from './views/variables.js';
@@ -19,6 +20,7 @@ const routes: Route[] = [
   { pattern: '/apis/:id/:tab', view: apiPageView },
   { pattern: '/variables', view: variablesView },
   { pattern: '/certificates', view: certificatesView },
+  { pattern: '/consumers', view: consumersView },
   { pattern: '/cluster', view: clusterView },
 ];
 
@@ -30,6 +32,7 @@ export function startApp(mount: HTMLElement): void {
     h('a', { href: '/apis', dataset: { section: 'apis' } }, 'APIs'),
     h('a', { href: '/variables', dataset: { section: 'variables' } }, 'Variables'),
     h('a', { href: '/certificates', dataset: { section: 'certificates' } }, 'Certificates'),
+    h('a', { href: '/consumers', dataset: { section: 'consumers' } }, 'Consumers'),
     h('a', { href: '/cluster', dataset: { section: 'cluster' } }, 'Cluster'),
   );
   const signOut = h('button', { type: 'button', class: 'btn btn-small btn-quiet sign-out' }, 'Sign out');

@@ -1,28 +1,25 @@
 import { parse as parseQuery } from 'node:querystring';
-import type { CompiledApi, CompiledHashOn, CompiledNode } from '../../snapshot/snapshot.js';
+import { afterSelector, filterNodes, hashKeyOf, nextPick, nodesAt, type SelectorDecision } from '../../balance/decision.js';
+import type { CompiledApi, CompiledNode } from '../../snapshot/snapshot.js';
 import type { SelectOutcome, SelectorRequest } from '../../selector/types.js';
 import type { RequestContext } from '../context.js';
+import type { GatewayErrorCode } from '../errors.js';
 import { hasBody } from './access.js';
 
 /** Bodies up to this size are read into memory so the selector sees them (and retries can resend them). */
 export const SELECTOR_BODY_LIMIT = 64 * 1024;
 
 /**
- * Stage 3 — balance: enabled nodes → rules hold → healthy → selector narrows → algorithm picks.
- * The static filters (enabled, rules) were applied when the snapshot was compiled; health is live.
+ * Stage 3 — balance: enabled nodes → rules hold → healthy → selector narrows → algorithm picks, each
+ * step decided by `balance/decision.ts` (which explain and the proxy's retry call too). The static
+ * filters (enabled, rules) were applied when the snapshot was compiled; health is live.
  */
 export function balanceStage(ctx: RequestContext): boolean | Promise<boolean> {
   const api = ctx.api!;
-  if (api.enabled.length === 0) return fail(ctx, 'NO_ENABLED_NODE');
-  if (api.eligible.length === 0) return fail(ctx, 'RULES_EXCLUDED_ALL');
-  let healthy = ctx.snapshot.health.available(api.eligible);
-  if (healthy.length === 0) {
-    if (api.api.health.panic === 'reject') return fail(ctx, 'NO_HEALTHY_NODE');
-    // Panic (Envoy's reasoning): when every node looks down the health view itself may be wrong
-    // (a probe path that broke, a shared dependency), and trying all beats failing every request.
-    ctx.panic = true;
-    healthy = api.eligible;
-  }
+  const filtered = filterNodes(api, ctx.snapshot.health.available(api.eligible), api.api.health.panic);
+  if (!filtered.ok) return fail(ctx, filtered.code);
+  ctx.panic = filtered.panic;
+  const healthy = filtered.nodes;
   if (api.hashOn !== null) ctx.hashKey = hashKeyOf(api.hashOn, ctx.req.headers, (name) => firstQueryValue(ctx.rawQuery, name), ctx.clientIp);
   // Retries resend small bodies, so they are buffered when another try may need them.
   const buffer = api.api.retries > 0 && ctx.body === null && hasBody(ctx);
@@ -50,38 +47,35 @@ function runSelector(ctx: RequestContext, api: CompiledApi, healthy: readonly Co
 // promise turn here.
 function select(ctx: RequestContext, api: CompiledApi, healthy: readonly CompiledNode[]): boolean | Promise<boolean> {
   const selector = api.selector;
-  if (selector === null) {
-    ctx.candidates = healthy;
-    return pickFirst(ctx);
-  }
+  if (selector === null) return decided(ctx, afterSelector(NO_SELECTOR, healthy, 'use-all'));
   if (selector.state === 'broken') {
     ctx.selectorOutcome = `error:${selector.error.kind}`;
-    return onSelectorError(ctx, api, healthy);
+    return decided(ctx, afterSelector(FAILED, healthy, api.api.selector?.onError ?? 'use-all'));
   }
   const indices = healthy === api.eligible ? api.eligibleIndices : healthy.map((n) => n.index);
   const outcome = selector.handle.select(selectorRequest(ctx), indices);
   return outcome instanceof Promise ? outcome.then((o) => selected(ctx, api, healthy, o)) : selected(ctx, api, healthy, outcome);
 }
 
+const NO_SELECTOR = { kind: 'none' } as const;
+const FAILED = { kind: 'failed' } as const;
+
 function selected(ctx: RequestContext, api: CompiledApi, healthy: readonly CompiledNode[], outcome: SelectOutcome): boolean {
   ctx.selectorUs = outcome.durationUs;
+  const onError = api.api.selector?.onError ?? 'use-all';
   if (!outcome.ok) {
     ctx.selectorOutcome = `error:${outcome.error.kind}`;
-    return onSelectorError(ctx, api, healthy);
+    return decided(ctx, afterSelector(FAILED, healthy, onError));
   }
-  if (outcome.picked.length === 0) {
-    ctx.selectorOutcome = 'empty';
-    return fail(ctx, 'SELECTOR_EMPTY');
-  }
-  ctx.selectorOutcome = 'ok';
-  ctx.candidates = outcome.cached === true ? cachedNodes(api, outcome.picked) : nodesAt(api, outcome.picked);
-  return pickFirst(ctx);
+  const nodes = outcome.cached === true ? cachedNodes(api, outcome.picked) : nodesAt(api.nodes, outcome.picked);
+  ctx.selectorOutcome = nodes.length === 0 ? 'empty' : 'ok';
+  return decided(ctx, afterSelector({ kind: 'picked', nodes }, healthy, onError));
 }
 
-function nodesAt(api: CompiledApi, indices: readonly number[]): CompiledNode[] {
-  const nodes: CompiledNode[] = [];
-  for (const index of indices) nodes.push(api.nodes[index]!);
-  return nodes;
+function decided(ctx: RequestContext, decision: SelectorDecision<CompiledNode>): boolean {
+  if (!decision.ok) return fail(ctx, decision.code);
+  ctx.candidates = decision.candidates;
+  return pickFirst(ctx);
 }
 
 // A memoized answer's picks are one frozen array per cache entry (each config version loads its own
@@ -90,46 +84,8 @@ const pickedNodes = new WeakMap<readonly number[], { api: CompiledApi; nodes: re
 
 function cachedNodes(api: CompiledApi, indices: readonly number[]): readonly CompiledNode[] {
   let entry = pickedNodes.get(indices);
-  if (entry === undefined || entry.api !== api) pickedNodes.set(indices, (entry = { api, nodes: Object.freeze(nodesAt(api, indices)) }));
+  if (entry === undefined || entry.api !== api) pickedNodes.set(indices, (entry = { api, nodes: Object.freeze(nodesAt(api.nodes, indices)) }));
   return entry.nodes;
-}
-
-function onSelectorError(ctx: RequestContext, api: CompiledApi, healthy: readonly CompiledNode[]): boolean {
-  if (api.api.selector?.onError === 'reject') return fail(ctx, 'SELECTOR_FAILED');
-  ctx.candidates = healthy;
-  return pickFirst(ctx);
-}
-
-/** The `hash` algorithm's key: the configured header, query parameter or cookie, else the client IP. */
-export function hashKeyOf(
-  on: CompiledHashOn,
-  headers: Readonly<Record<string, string | string[] | undefined>>,
-  query: (name: string) => string | undefined,
-  clientIp: string,
-): string {
-  let value: string | undefined;
-  if (on.source === 'header') {
-    const raw = Object.hasOwn(headers, on.name) ? headers[on.name] : undefined;
-    value = Array.isArray(raw) ? raw.join(', ') : raw;
-  } else if (on.source === 'query') value = query(on.name);
-  else {
-    const raw = headers['cookie'];
-    value = cookieValue(Array.isArray(raw) ? raw.join('; ') : raw, on.name);
-  }
-  return value ? value : clientIp;
-}
-
-/** A cookie's value from a Cookie header (RFC 6265 §5.4: `name=value` pairs separated by `;`). */
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined;
-  for (const pair of header.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
-    let value = pair.slice(eq + 1).trim();
-    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    return value;
-  }
-  return undefined;
 }
 
 function pickFirst(ctx: RequestContext): boolean {
@@ -142,14 +98,8 @@ function pickFirst(ctx: RequestContext): boolean {
  * every candidate was tried.
  */
 export function pickNext(ctx: RequestContext): CompiledNode | null {
-  const all = ctx.candidates;
-  let left: readonly CompiledNode[] = all;
-  if (ctx.tried.length > 0) {
-    left = all.filter((n) => !ctx.tried.includes(n.index));
-    if (left.length === 0) return null;
-  }
-  const picked = ctx.api!.algorithm.pick(left, ctx) as CompiledNode;
-  ctx.tried.push(picked.index);
+  const picked = nextPick(ctx.api!.algorithm, ctx.candidates, ctx.tried, ctx);
+  if (picked !== null) ctx.tried.push(picked.index);
   return picked;
 }
 
@@ -163,10 +113,11 @@ export function selectorRequest(ctx: RequestContext): SelectorRequest {
     body: ctx.body === null ? null : ctx.body.toString('utf8'),
     clientIp: ctx.clientIp,
     tls: ctx.req.tls,
+    consumer: ctx.consumer === null ? null : ctx.consumer.view,
   };
 }
 
-function fail(ctx: RequestContext, code: Parameters<RequestContext['fail']>[0]): false {
+function fail(ctx: RequestContext, code: GatewayErrorCode): false {
   ctx.fail(code);
   return false;
 }

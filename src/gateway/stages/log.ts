@@ -23,6 +23,7 @@ export function logStage(ctx: RequestContext, sinks: LogSinks): void {
     method: ctx.method,
     path: ctx.path,
     clientIp: ctx.clientIp,
+    consumer: ctx.consumer === null ? null : ctx.consumer.name,
     api: ctx.api?.api.name ?? null,
     node: ctx.node?.name ?? null,
     status: ctx.res.destroyed && ctx.status === 0 ? 499 : ctx.status,

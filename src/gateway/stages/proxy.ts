@@ -5,9 +5,8 @@ import type { UpstreamHandler } from '../../upstream/types.js';
 import type { RequestContext, RetryReason } from '../context.js';
 import { BodyTooLargeError } from '../exchange.js';
 import { RequestParseError } from '../http/request-parser.js';
-import { hasBody } from './access.js';
-import { pickNext } from './balance.js';
-import { proxyUpgrade } from '../upgrade/proxy-upgrade.js';
+import { hasBody, withAccessHeaders } from './access.js';
+import { nextPick } from '../../balance/decision.js';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded; host is set to the node's, and the
 // X-Forwarded-* ones are the gateway's to set.
@@ -52,7 +51,6 @@ type TryFailure = 'connect' | 'timeout' | 'reset' | 'client' | 'bad-body' | 'dea
  * streamed is never resent. Every try's outcome goes to the node's passive health check.
  */
 export function proxyStage(ctx: RequestContext): Promise<boolean> {
-  if (ctx.req.upgrade !== null) return proxyUpgrade(ctx);
   const deadlineMs = ctx.api!.api.retry.deadlineMs;
   return new Promise((resolve) => {
     const exchange: Exchange = { done: resolve, deadlineAt: Infinity, expired: false, current: null };
@@ -108,8 +106,10 @@ function retryNode(ctx: RequestContext, exchange: Exchange, streamed: boolean, r
   if (streamed || ctx.tried.length > api.retries || ctx.res.destroyed || exchange.expired) return null;
   if (reason !== 'connect' && !api.retry.methods.includes(ctx.method as HttpMethod)) return null;
   if (performance.now() >= exchange.deadlineAt) return null;
-  const next = pickNext(ctx);
-  if (next !== null) ctx.retryReasons.push(reason);
+  const next = nextPick(ctx.api!.algorithm, ctx.candidates, ctx.tried, ctx);
+  if (next === null) return null;
+  ctx.tried.push(next.index);
+  ctx.retryReasons.push(reason);
   return next;
 }
 
@@ -319,7 +319,7 @@ class ProxyHandler implements UpstreamHandler {
     }
     const res = ctx.res;
     ctx.status = statusCode;
-    res.writeHead(statusCode, out);
+    res.writeHead(statusCode, withAccessHeaders(ctx, out));
     this.resume = resume;
     return true;
   }

@@ -18,12 +18,9 @@ export function respondStage(ctx: RequestContext): void {
   const { status } = GATEWAY_ERRORS[code];
   const body = errorBody(code);
   ctx.status = status;
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/json',
-    'content-length': body.length,
-    [ERROR_HEADER]: code,
-  };
-  if (ctx.allow !== null) headers['allow'] = ctx.allow;
+  const headers: string[] = ['content-type', 'application/json', 'content-length', String(body.length), ERROR_HEADER, code];
+  if (ctx.allow !== null) headers.push('allow', ctx.allow);
+  if (ctx.responseHeaders !== null) headers.push(...ctx.responseHeaders);
   res.writeHead(status, headers);
   res.end(ctx.method === 'HEAD' ? undefined : body);
 }

@@ -1,8 +1,8 @@
 import { Server as TlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { Snapshot } from '../../snapshot/snapshot.js';
 import type { GatewayHttpServer } from '../http/server.js';
-import type { TlsCertificates } from './certificates.js';
-import { TLS_PROTOCOL_OPTIONS } from './settings.js';
+import type { TlsCertificates } from '../../tls/certificates.js';
+import { TLS_PROTOCOL_OPTIONS } from '../../tls/settings.js';
 
 /** Where the TLS port hands connections after their handshake, by ALPN (RFC 7301). */
 export interface TlsHandoff {

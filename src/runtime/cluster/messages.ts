@@ -1,4 +1,5 @@
 import type { NodeStatsSlot, NodeStatsView, NodeStatsWindow } from '../../gateway/node-stats.js';
+import type { RedisStatus } from '../../access/limits/redis.js';
 import type { SelectorStatus } from '../../selector/types.js';
 
 /** Primary → worker. Every request carries an id its answer repeats. */
@@ -17,6 +18,7 @@ export type FromWorker =
   | { t: 'ready'; version: number }
   | { t: 'version'; version: number }
   | { t: 'failed'; flag: string | null; message: string }
+  | { t: 'redis'; status: RedisStatus }
   | { t: 'answer'; id: number; value: unknown; error?: string };
 
 /** Environment variable carrying the parsed options to workers. */

@@ -34,7 +34,17 @@ async function main(): Promise<void> {
     const version = plane.holder.current?.version ?? 0;
     if (version !== lastVersion) send({ t: 'version', version: (lastVersion = version) });
   };
-  setInterval(reportVersion, 250).unref();
+  let lastRedis = '';
+  const reportRedis = () => {
+    if (plane.limits.redis === null) return;
+    const status = plane.limits.status();
+    const text = JSON.stringify(status);
+    if (text !== lastRedis) send({ t: 'redis', status: JSON.parse((lastRedis = text)) });
+  };
+  setInterval(() => {
+    reportVersion();
+    reportRedis();
+  }, 250).unref();
 
   process.on('message', (message: ToWorker) => {
     const answer = (value: unknown) => send({ t: 'answer', id: message.id, value });

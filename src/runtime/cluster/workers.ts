@@ -2,11 +2,12 @@ import cluster, { type Worker } from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Options } from '../../config/options.js';
+import type { RedisStatus } from '../../access/limits/redis.js';
 import type { ProcessRole } from '../../model/cluster.js';
 import { resolveEntry } from '../../paths.js';
 import { StartupError } from '../listen.js';
 import { WORKER_IDENTITY_ENV } from './heartbeat.js';
-import { TICKET_KEYS_ENV, ticketKeys } from '../../gateway/tls/settings.js';
+import { TICKET_KEYS_ENV, ticketKeys } from '../../tls/settings.js';
 import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker, type WorkerQuery } from './messages.js';
 
 /** How long the primary waits for a worker's answer before going on without it. */
@@ -42,6 +43,8 @@ interface Slot {
   ready: boolean;
   version: number;
   earlyDeaths: number;
+  /** The worker's Redis link for cluster rate limits, as it last reported (null: not reported). */
+  redis: RedisStatus | null;
 }
 
 /** What one worker reported, for /status. */
@@ -52,6 +55,8 @@ export interface WorkerView {
   ready: boolean;
   version: number;
   restarts: number;
+  /** Whether its cluster rate limits reach Redis (present once the worker reported it). */
+  redis?: RedisStatus;
 }
 
 /**
@@ -76,7 +81,7 @@ export class WorkerSet {
     /** Called with the cluster-view row id of a worker that died, so its row goes at once rather than going stale. */
     private readonly onWorkerGone: (processId: string) => void = () => undefined,
   ) {
-    this.slots = Array.from({ length: options.workers }, () => ({ worker: null, processId: '', startedAt: 0, ready: false, version: 0, earlyDeaths: 0 }));
+    this.slots = Array.from({ length: options.workers }, () => ({ worker: null, processId: '', startedAt: 0, ready: false, version: 0, earlyDeaths: 0, redis: null }));
     // Workers accept from the shared socket themselves: the primary never holds a connection, so a
     // dying worker cannot strand one it was being handed (round-robin hand-off), and costs no CPU.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -99,7 +104,14 @@ export class WorkerSet {
 
   /** Per-worker state for /status. */
   views(): WorkerView[] {
-    return this.slots.map((s) => ({ pid: s.worker?.process.pid ?? null, processId: s.processId, ready: s.ready, version: s.version, restarts: this.restarts }));
+    return this.slots.map((s) => ({
+      pid: s.worker?.process.pid ?? null,
+      processId: s.processId,
+      ready: s.ready,
+      version: s.version,
+      restarts: this.restarts,
+      ...(s.redis === null ? {} : { redis: s.redis }),
+    }));
   }
 
   /** Asks every ready worker and collects their answers (a worker that does not answer in time is left out). */
@@ -162,6 +174,10 @@ export class WorkerSet {
         this.readyWaiter.reject(err);
         this.readyWaiter = null;
       }
+      return;
+    }
+    if (message.t === 'redis') {
+      slot.redis = message.status;
       return;
     }
     if (message.t === 'ready' || message.t === 'version') {

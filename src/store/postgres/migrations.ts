@@ -123,6 +123,25 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE apis ADD COLUMN https_redirect BOOLEAN;
     `,
   },
+  {
+    version: 5,
+    name: 'access-consumers',
+    // An API's access config (NULL in rows written before: no access config, see apiFromRow) and the
+    // consumers, their credentials as one JSON array of stored (hashed) forms.
+    sql: `
+      ALTER TABLE apis ADD COLUMN access TEXT;
+
+      CREATE TABLE consumers (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT COLLATE "C" NOT NULL UNIQUE,
+        tags TEXT NOT NULL,
+        credentials TEXT NOT NULL,
+        created_at TEXT COLLATE "C" NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 // First key of the two-int advisory lock ('isog'); the second is derived from the schema, so stores

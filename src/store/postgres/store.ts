@@ -7,7 +7,8 @@ import { Node, type NodeCreate } from '../../model/node.js';
 import { SelectorConfig } from '../../model/selector.js';
 import { Variable } from '../../model/variable.js';
 import { Certificate, CertificateRecord } from '../../model/certificate.js';
-import { apiNameKey, assertNoApiConflict, assertNoCertificateConflict } from '../conflicts.js';
+import { apiNameKey, assertNoApiConflict, assertNoCertificateConflict, assertNoConsumerConflict } from '../conflicts.js';
+import { Consumer } from '../../model/consumer.js';
 import { StoreUnavailableError } from '../errors.js';
 import {
   apiFromRow,
@@ -15,6 +16,9 @@ import {
   certificateFromRow,
   certificateValues,
   CERTIFICATE_COLUMNS,
+  CONSUMER_COLUMNS,
+  consumerFromRow,
+  consumerToRow,
   nodeFromRow,
   nodeToRow,
   processBeatValues,
@@ -25,6 +29,7 @@ import {
   variableFromRow,
   type ApiRow,
   type CertificateRow,
+  type ConsumerRow,
   type NodeRow,
   type ProcessRow,
   type SelectorVersionRow,
@@ -34,6 +39,7 @@ import {
   SELECTOR_HISTORY_LIMIT,
   type ConfigState,
   type Mutator,
+  type NewConsumer,
   type SelectorVersion,
   type Store,
   type StoreHealth,
@@ -100,6 +106,7 @@ const API_COLUMN_LIST = [
   'health',
   'hash_on',
   'https_redirect',
+  'access',
   'created_at',
   'updated_at',
 ] as const satisfies ReadonlyArray<keyof ApiRow>;
@@ -162,6 +169,13 @@ const SQL = {
   putVariable: `INSERT INTO variables (name, value, updated_at) VALUES ($1, $2, $3)
     ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
   deleteVariable: 'DELETE FROM variables WHERE name = $1',
+
+  listConsumers: `SELECT ${CONSUMER_COLUMNS.join(', ')} FROM consumers ORDER BY created_at, name_key`,
+  getConsumer: `SELECT ${CONSUMER_COLUMNS.join(', ')} FROM consumers WHERE id = $1`,
+  getConsumerForUpdate: `SELECT ${CONSUMER_COLUMNS.join(', ')} FROM consumers WHERE id = $1 FOR UPDATE`,
+  insertConsumer: `INSERT INTO consumers (${CONSUMER_COLUMNS.join(', ')}) VALUES (${placeholders(CONSUMER_COLUMNS.length)})`,
+  updateConsumer: 'UPDATE consumers SET name = $2, name_key = $3, tags = $4, credentials = $5, updated_at = $6 WHERE id = $1',
+  deleteConsumer: 'DELETE FROM consumers WHERE id = $1',
 
   nextSelectorVersion: 'SELECT COALESCE(MAX(version), 0) + 1 AS version FROM selector_versions WHERE api_id = $1',
   insertSelectorVersion: 'INSERT INTO selector_versions (api_id, version, selector, saved_at) VALUES ($1, $2, $3, $4)',
@@ -238,6 +252,7 @@ export class PostgresStore implements Store {
         nodes: (await tx.query<NodeRow>(SQL.listAllNodes)).rows.map(nodeFromRow),
         variables: (await tx.query<VariableRow>(SQL.listVariables)).rows.map(variableFromRow),
         certificates: (await tx.query<CertificateRow>(SQL.listCertificates)).rows.map(certificateFromRow),
+        consumers: (await tx.query<ConsumerRow>(SQL.listConsumers)).rows.map(consumerFromRow),
       }),
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
     );
@@ -360,6 +375,49 @@ export class PostgresStore implements Store {
   async deleteVariable(name: string): Promise<boolean> {
     return this.write(async (tx) => {
       const wrote = ((await tx.query(SQL.deleteVariable, [name])).rowCount ?? 0) > 0;
+      return { wrote, value: wrote };
+    });
+  }
+
+  async listConsumers(): Promise<Consumer[]> {
+    return this.read(async (c) => (await c.query<ConsumerRow>(SQL.listConsumers)).rows.map(consumerFromRow));
+  }
+
+  async getConsumer(id: string): Promise<Consumer | null> {
+    return this.read(async (c) => {
+      const row = (await c.query<ConsumerRow>(SQL.getConsumer, [id])).rows[0];
+      return row ? consumerFromRow(row) : null;
+    });
+  }
+
+  async createConsumer(input: NewConsumer): Promise<Consumer> {
+    return this.write(async (tx) => {
+      const now = new Date().toISOString();
+      const consumer = Consumer.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
+      // Writers queue on the meta row, so every consumer committed before this one is in the list.
+      assertNoConsumerConflict(consumer, (await tx.query<ConsumerRow>(SQL.listConsumers)).rows.map(consumerFromRow));
+      const row = consumerToRow(consumer);
+      await tx.query(SQL.insertConsumer, CONSUMER_COLUMNS.map((c) => row[c]));
+      return { wrote: true, value: consumer };
+    });
+  }
+
+  async updateConsumer(id: string, mutate: Mutator<Consumer>): Promise<Consumer | null> {
+    return this.write<Consumer | null>(async (tx) => {
+      const row = (await tx.query<ConsumerRow>(SQL.getConsumerForUpdate, [id])).rows[0];
+      if (!row) return { wrote: false, value: null };
+      const current = consumerFromRow(row);
+      const next = Consumer.parse({ ...mutate(current), id: current.id, createdAt: current.createdAt, updatedAt: new Date().toISOString() });
+      assertNoConsumerConflict(next, (await tx.query<ConsumerRow>(SQL.listConsumers)).rows.map(consumerFromRow));
+      const r = consumerToRow(next);
+      await tx.query(SQL.updateConsumer, [r.id, r.name, r.name_key, r.tags, r.credentials, r.updated_at]);
+      return { wrote: true, value: next };
+    });
+  }
+
+  async deleteConsumer(id: string): Promise<boolean> {
+    return this.write(async (tx) => {
+      const wrote = ((await tx.query(SQL.deleteConsumer, [id])).rowCount ?? 0) > 0;
       return { wrote, value: wrote };
     });
   }

@@ -120,6 +120,25 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE apis ADD COLUMN https_redirect BOOLEAN;
     `,
   },
+  {
+    version: 5,
+    name: 'access-consumers',
+    // An API's access config (NULL in rows written before: no access config, see apiFromRow) and the
+    // consumers, their credentials as one JSON array of stored (hashed) forms.
+    sql: `
+      ALTER TABLE apis ADD COLUMN access TEXT;
+
+      CREATE TABLE consumers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL UNIQUE,
+        tags TEXT NOT NULL,
+        credentials TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Brings the database to the newest schema, applying each missing migration once; returns the versions applied. */

@@ -6,8 +6,9 @@ import { Node, type NodeCreate } from '../../model/node.js';
 import { SelectorConfig } from '../../model/selector.js';
 import { Variable } from '../../model/variable.js';
 import { Certificate, CertificateRecord } from '../../model/certificate.js';
-import { apiNameKey, assertNoApiConflict, assertNoCertificateConflict } from '../conflicts.js';
-import { SELECTOR_HISTORY_LIMIT, type ConfigState, type Mutator, type SelectorVersion, type Store } from '../store.js';
+import { apiNameKey, assertNoApiConflict, assertNoCertificateConflict, assertNoConsumerConflict } from '../conflicts.js';
+import { Consumer } from '../../model/consumer.js';
+import { SELECTOR_HISTORY_LIMIT, type ConfigState, type Mutator, type NewConsumer, type SelectorVersion, type Store } from '../store.js';
 import { migrate } from './migrations.js';
 import {
   apiFromRow,
@@ -15,6 +16,9 @@ import {
   certificateFromRow,
   certificateValues,
   CERTIFICATE_COLUMNS,
+  CONSUMER_COLUMNS,
+  consumerFromRow,
+  consumerToRow,
   nodeFromRow,
   nodeToRow,
   processBeatValues,
@@ -25,6 +29,7 @@ import {
   variableFromRow,
   type ApiRow,
   type CertificateRow,
+  type ConsumerRow,
   type NodeRow,
   type ProcessRow,
   type SelectorVersionRow,
@@ -41,7 +46,7 @@ interface WriteOutcome<T> {
 }
 
 const API_COLUMNS =
-  'id, name, name_key, host, methods, path, strip_prefix, algorithm, timeouts, retries, max_body_bytes, selector, retry, health, hash_on, https_redirect, created_at, updated_at';
+  'id, name, name_key, host, methods, path, strip_prefix, algorithm, timeouts, retries, max_body_bytes, selector, retry, health, hash_on, https_redirect, access, created_at, updated_at';
 const CERT_COLUMNS = CERTIFICATE_COLUMNS.join(', ');
 const NODE_COLUMNS = 'id, api_id, position, name, connector, enabled, weight, tags, rules, created_at, updated_at';
 // The store's clock as ISO 8601 UTC with milliseconds, the format of every timestamp column.
@@ -58,11 +63,11 @@ function prepareStatements(db: Database.Database) {
     apisByNameOrPath: db.prepare('SELECT id, name, host, methods, path FROM apis WHERE name_key = ? OR path = ?'),
     insertApi: db.prepare(`INSERT INTO apis (${API_COLUMNS}) VALUES (
       @id, @name, @name_key, @host, @methods, @path, @strip_prefix, @algorithm, @timeouts, @retries, @max_body_bytes,
-      @selector, @retry, @health, @hash_on, @https_redirect, @created_at, @updated_at)`),
+      @selector, @retry, @health, @hash_on, @https_redirect, @access, @created_at, @updated_at)`),
     updateApi: db.prepare(`UPDATE apis SET name = @name, name_key = @name_key, host = @host, methods = @methods,
       path = @path, strip_prefix = @strip_prefix, algorithm = @algorithm, timeouts = @timeouts, retries = @retries,
       max_body_bytes = @max_body_bytes, selector = @selector, retry = @retry, health = @health, hash_on = @hash_on,
-      https_redirect = @https_redirect, updated_at = @updated_at WHERE id = @id`),
+      https_redirect = @https_redirect, access = @access, updated_at = @updated_at WHERE id = @id`),
     setApiSelector: db.prepare('UPDATE apis SET selector = ?, updated_at = ? WHERE id = ?'),
     deleteApi: db.prepare('DELETE FROM apis WHERE id = ?'),
 
@@ -81,6 +86,13 @@ function prepareStatements(db: Database.Database) {
     putVariable: db.prepare(`INSERT INTO variables (name, value, updated_at) VALUES (@name, @value, @updated_at)
       ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`),
     deleteVariable: db.prepare('DELETE FROM variables WHERE name = ?'),
+
+    listConsumers: db.prepare(`SELECT ${CONSUMER_COLUMNS.join(', ')} FROM consumers ORDER BY created_at, name_key`),
+    getConsumer: db.prepare(`SELECT ${CONSUMER_COLUMNS.join(', ')} FROM consumers WHERE id = ?`),
+    insertConsumer: db.prepare(`INSERT INTO consumers (${CONSUMER_COLUMNS.join(', ')}) VALUES (${CONSUMER_COLUMNS.map((c) => '@' + c).join(', ')})`),
+    updateConsumer: db.prepare(`UPDATE consumers SET name = @name, name_key = @name_key, tags = @tags, credentials = @credentials,
+      updated_at = @updated_at WHERE id = @id`),
+    deleteConsumer: db.prepare('DELETE FROM consumers WHERE id = ?'),
 
     nextSelectorVersion: db.prepare('SELECT COALESCE(MAX(version), 0) + 1 FROM selector_versions WHERE api_id = ?').pluck(),
     insertSelectorVersion: db.prepare('INSERT INTO selector_versions (api_id, version, selector, saved_at) VALUES (?, ?, ?, ?)'),
@@ -151,6 +163,7 @@ export class SqliteStore implements Store {
         nodes: (this.stmt.listAllNodes.all() as NodeRow[]).map(nodeFromRow),
         variables: (this.stmt.listVariables.all() as VariableRow[]).map(variableFromRow),
         certificates: (this.stmt.listCertificates.all() as CertificateRow[]).map(certificateFromRow),
+        consumers: (this.stmt.listConsumers.all() as ConsumerRow[]).map(consumerFromRow),
       }),
     ) as ConfigState;
   }
@@ -263,6 +276,44 @@ export class SqliteStore implements Store {
   async deleteVariable(name: string): Promise<boolean> {
     return this.write(() => {
       const wrote = this.stmt.deleteVariable.run(name).changes > 0;
+      return { wrote, value: wrote };
+    });
+  }
+
+  async listConsumers(): Promise<Consumer[]> {
+    return (this.stmt.listConsumers.all() as ConsumerRow[]).map(consumerFromRow);
+  }
+
+  async getConsumer(id: string): Promise<Consumer | null> {
+    const row = this.stmt.getConsumer.get(id) as ConsumerRow | undefined;
+    return row ? consumerFromRow(row) : null;
+  }
+
+  async createConsumer(input: NewConsumer): Promise<Consumer> {
+    return this.write(() => {
+      const now = new Date().toISOString();
+      const consumer = Consumer.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
+      assertNoConsumerConflict(consumer, (this.stmt.listConsumers.all() as ConsumerRow[]).map(consumerFromRow));
+      this.stmt.insertConsumer.run(consumerToRow(consumer));
+      return { wrote: true, value: consumer };
+    });
+  }
+
+  async updateConsumer(id: string, mutate: Mutator<Consumer>): Promise<Consumer | null> {
+    return this.write<Consumer | null>(() => {
+      const row = this.stmt.getConsumer.get(id) as ConsumerRow | undefined;
+      if (!row) return { wrote: false, value: null };
+      const current = consumerFromRow(row);
+      const next = Consumer.parse({ ...mutate(current), id: current.id, createdAt: current.createdAt, updatedAt: new Date().toISOString() });
+      assertNoConsumerConflict(next, (this.stmt.listConsumers.all() as ConsumerRow[]).map(consumerFromRow));
+      this.stmt.updateConsumer.run(consumerToRow(next));
+      return { wrote: true, value: next };
+    });
+  }
+
+  async deleteConsumer(id: string): Promise<boolean> {
+    return this.write(() => {
+      const wrote = this.stmt.deleteConsumer.run(id).changes > 0;
       return { wrote, value: wrote };
     });
   }

@@ -3,6 +3,7 @@ import { h, replace } from '../components/dom.js';
 import { errorSentence } from '../words.js';
 import type { ViewContext } from '../router.js';
 import type { Api } from '../types.js';
+import { accessPanel } from './access.js';
 import { apiSettingsPanel } from './api-form.js';
 import { nodesPanel } from './nodes.js';
 import { notFoundView } from './not-found.js';
@@ -14,6 +15,7 @@ const TABS = [
   { tab: 'nodes', title: 'Nodes' },
   { tab: 'traffic', title: 'Traffic' },
   { tab: 'selector', title: 'Selector' },
+  { tab: 'access', title: 'Access' },
   { tab: 'settings', title: 'Settings' },
 ] as const;
 
@@ -73,5 +75,6 @@ export async function apiPageView(ctx: ViewContext): Promise<void> {
   if (tab.tab === 'nodes') await nodesPanel(content, api, signal);
   else if (tab.tab === 'traffic') await trafficPanel(content, api, signal);
   else if (tab.tab === 'selector') await selectorPanel(content, api, signal);
+  else if (tab.tab === 'access') accessPanel(content, api);
   else apiSettingsPanel(content, api, showApi);
 }

@@ -4,7 +4,8 @@ import { busy, clearErrors, field, fieldGroup, formErrorBox, showErrors, showFie
 import { loadDraft, saveDraft } from '../drafts.js';
 import { parseHeaders, parseQuery } from '../sample.js';
 import { micros, plural } from '../format.js';
-import type { Api, BalanceExplanation, NodeRef, SampleRequest, SelectorConfig, SelectorFailure } from '../types.js';
+import type {
+  AccessExplanation, Api, BalanceExplanation, NodeRef, SampleRequest, SelectorConfig, SelectorFailure } from '../types.js';
 import { GATEWAY_ERROR_WORDS, SELECTOR_ERROR_KINDS } from '../words.js';
 import { METHODS } from './words-ui.js';
 
@@ -197,6 +198,7 @@ export function renderExplanation(x: BalanceExplanation, mode: TestMode): HTMLEl
   return h(
     'div',
     { class: 'explanation' },
+    x.access ? renderAccess(x.access) : null,
     h(
       'ol',
       { class: 'pipeline', 'aria-label': 'Nodes after each step' },
@@ -228,5 +230,41 @@ export function renderExplanation(x: BalanceExplanation, mode: TestMode): HTMLEl
           sel.console.length ? h('pre', { class: 'console' }, sel.console.join('\n')) : h('p', { class: 'muted small' }, 'Nothing was logged.'),
         )
       : null,
+  );
+}
+
+/** The access decision of a test (before the balance steps): IP, CORS, who is calling, each limit. */
+function renderAccess(a: AccessExplanation): HTMLElement {
+  const verdict = (ok: boolean, words: string) => h('span', { class: ok ? 'text-ok' : 'text-danger' }, words);
+  const items: HTMLElement[] = [];
+  if (a.ip) items.push(h('li', { dataset: { access: 'ip' } }, h('strong', null, 'IP '), `${a.ip.clientIp}: `, verdict(a.ip.verdict === 'allowed', a.ip.verdict === 'allowed' ? 'allowed' : a.ip.verdict === 'denied' ? `denied (${a.ip.deny.join(', ')})` : 'not on the allow list')));
+  if (a.cors) items.push(h('li', { dataset: { access: 'cors' } }, h('strong', null, 'CORS '), a.cors.origin === null ? 'no Origin header' : `${a.cors.origin}: ${a.cors.verdict ?? '—'}`));
+  if (a.auth) {
+    const who = a.auth.consumer
+      ? verdict(true, `consumer ${a.auth.consumer.name}${a.auth.consumer.tags.length ? ` (tags ${a.auth.consumer.tags.join(', ')})` : ''} by ${a.auth.method}`)
+      : a.auth.method === 'anonymous'
+        ? verdict(true, 'anonymous')
+        : a.auth.method === null
+          ? verdict(a.step !== 'auth', a.step === 'auth' ? `no credential for ${a.auth.methods.join(', ')}` : 'not reached')
+          : verdict(false, `${a.auth.method} failed: ${a.auth.reason ?? ''}`);
+    items.push(h('li', { dataset: { access: 'auth' } }, h('strong', null, 'Caller '), who, a.step === 'consumer' ? verdict(false, ' — not allowed on this API') : null));
+  }
+  for (const l of a.limits) {
+    items.push(
+      h(
+        'li',
+        { dataset: { access: 'limit' } },
+        h('strong', null, `Limit by ${l.by} `),
+        `${l.rate}/${l.per}, burst ${l.burst}, ${l.policy}: `,
+        verdict(!l.wouldRefuse, l.wouldRefuse ? 'would refuse (429)' : `${l.remaining} left`),
+        l.known ? null : h('span', { class: 'muted' }, ' (this process serves no traffic: its buckets are not the gateways’)'),
+      ),
+    );
+  }
+  return h(
+    'section',
+    { class: 'access-explanation', 'aria-label': 'Access' },
+    h('div', { class: 'step-title' }, 'Access', a.errorCode ? h('code', { class: 'step-count' }, a.errorCode) : h('span', { class: 'step-count' }, a.preflight ? 'preflight answered' : 'passes')),
+    h('ul', { class: 'plain-list small' }, items),
   );
 }

@@ -1,5 +1,5 @@
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { defaultCertificate, type Certificate } from '../../model/certificate.js';
+import { defaultCertificate, type Certificate } from '../model/certificate.js';
 import { TLS_PROTOCOL_OPTIONS } from './settings.js';
 
 /** One certificate ready for handshakes: its context and the key it was built from. */

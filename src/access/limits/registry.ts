@@ -1,0 +1,60 @@
+import type { Logger } from 'pino';
+import { PERIOD_MS, type RateLimit } from '../../model/access.js';
+import { ClusterLimiter } from './cluster.js';
+import { LocalLimiter } from './local.js';
+import type { RedisLink, RedisStatus } from './redis.js';
+import type { Limiter } from './result.js';
+
+/**
+ * The rate-limit state of one gateway process: every limit's buckets, kept across config versions
+ * while the limit stays the same (a config change elsewhere does not refill anyone's bucket), and
+ * the process's Redis link for cluster limits (null without `--redis`: they count locally).
+ */
+export class LimitRegistry {
+  private readonly limiters = new Map<string, Limiter>();
+  private warnedNoRedis = false;
+
+  constructor(
+    readonly redis: RedisLink | null,
+    private readonly log: Logger | null = null,
+    /** Redis key prefix of this cluster's buckets (after the link's own prefix). */
+    private readonly keyPrefix = 'rl:',
+  ) {}
+
+  /** The limiter of limit `index` of an API (the same one while the limit's settings stay the same). */
+  limiter(apiId: string, index: number, limit: RateLimit): Limiter {
+    const id = `${apiId}:${index}:${limit.rate}/${limit.per}:${limit.burst ?? limit.rate}:${limit.policy}:${limit.onRedisDown}:${limit.by}:${limit.header ?? ''}`;
+    let limiter = this.limiters.get(id);
+    if (limiter === undefined) this.limiters.set(id, (limiter = this.create(apiId, index, limit)));
+    return limiter;
+  }
+
+  /** Drops the state of the limits of APIs no longer in the config (called with the API ids of each version as it starts serving). */
+  retain(apiIds: ReadonlySet<string>): void {
+    for (const id of this.limiters.keys()) if (!apiIds.has(id.slice(0, id.indexOf(':')))) this.limiters.delete(id);
+  }
+
+  /** Whether cluster limits reach Redis (for `/status`). */
+  status(): RedisStatus {
+    return this.redis?.status() ?? { configured: false, connected: false, lastError: null, downSince: null };
+  }
+
+  async close(): Promise<void> {
+    await this.redis?.close();
+  }
+
+  private create(apiId: string, index: number, limit: RateLimit): Limiter {
+    const capacity = limit.burst ?? limit.rate;
+    const periodMs = PERIOD_MS[limit.per];
+    const refillPerMs = limit.rate / periodMs;
+    if (limit.policy === 'local') return new LocalLimiter(capacity, refillPerMs);
+    const fallback = new LocalLimiter(capacity, refillPerMs, 'local-fallback');
+    if (this.redis === null) {
+      if (!this.warnedNoRedis) this.log?.warn({ apiId }, 'a cluster rate limit is configured but this gateway has no --redis: it counts locally');
+      this.warnedNoRedis = true;
+      return fallback;
+    }
+    const key = `${this.keyPrefix}${apiId}:${index}:`;
+    return new ClusterLimiter(this.redis, key, capacity, refillPerMs, periodMs, fallback, limit.onRedisDown === 'closed');
+  }
+}

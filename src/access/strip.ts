@@ -1,0 +1,36 @@
+import type { Authenticator } from './auth/kind.js';
+
+/** The parts of a client request credentials are stripped from (its own parsed head). */
+export interface StrippableRequest {
+  readonly headers: Record<string, string>;
+  readonly rawHeaders: string[];
+}
+
+/**
+ * Removes every configured method's credential (headers, query parameters) from the request before
+ * it is proxied or shown to the selector; returns the query string without them. Only what a method
+ * reads goes: an API with key auth in `x-api-key` keeps an `Authorization` header meant for the node.
+ */
+export function stripCredentials(req: StrippableRequest, rawQuery: string, methods: readonly Authenticator[]): string {
+  let query = rawQuery;
+  for (const m of methods) {
+    for (const name of m.carriers.headers) {
+      if (!(name in req.headers)) continue;
+      delete req.headers[name];
+      const raw = req.rawHeaders;
+      for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i]!.toLowerCase() === name) raw.splice(i, 2);
+    }
+    for (const param of m.carriers.query) if (query !== '') query = withoutParam(query, param);
+  }
+  return query;
+}
+
+function withoutParam(rawQuery: string, name: string): string {
+  return rawQuery
+    .split('&')
+    .filter((pair) => {
+      const eq = pair.indexOf('=');
+      return (eq < 0 ? pair : pair.slice(0, eq)) !== name;
+    })
+    .join('&');
+}

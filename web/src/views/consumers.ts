@@ -1,0 +1,242 @@
+import { admin, ApiError, isAbort } from '../api.js';
+import { confirmDialog } from '../components/dialog.js';
+import { h, replace } from '../components/dom.js';
+import { busy, clearErrors, field, formErrorBox, showErrors } from '../components/form.js';
+import { notify } from '../components/notify.js';
+import { cell } from '../components/table.js';
+import type { ViewContext } from '../router.js';
+import type { ConsumerView, CredentialView } from '../types.js';
+import { errorSentence } from '../words.js';
+
+/** A credential in words, masked: nothing in it lets anyone use it. */
+function credentialText(c: CredentialView): string {
+  switch (c.kind) {
+    case 'key':
+      return `API key …${c.hint}`;
+    case 'basic':
+      return `Basic user ${c.username}`;
+    case 'jwt':
+      return `JWT subject ${c.subject}${c.hasSecret ? ' (HS secret)' : c.publicKey ? ' (public key)' : ' (JWKS)'}`;
+  }
+}
+
+/** Splits "a, b c" into tags. */
+function tagsOf(text: string): string[] {
+  return text
+    .split(/[\s,]+/)
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+}
+
+/**
+ * The Consumers page: named callers with tags and credentials. A new consumer (or credential) shows
+ * its generated API key or JWT secret once, in a box to copy it from; afterwards credentials are
+ * listed masked.
+ */
+export async function consumersView({ root, signal }: ViewContext): Promise<void> {
+  document.title = 'Consumers · isogate';
+  const listHost = h('div', null, h('div', { class: 'loading', role: 'status' }, 'Loading consumers…'));
+  const secretsHost = h('div', { role: 'status', 'aria-live': 'polite' });
+  const createForm = newConsumerForm((created) => {
+    showSecrets(created.name, created.credentials.flatMap((c) => (c.secret ? [{ label: credentialText(c), secret: c.secret }] : [])));
+    void load();
+  });
+  replace(
+    root,
+    h(
+      'div',
+      { class: 'page' },
+      h('div', { class: 'page-head' }, h('h1', null, 'Consumers')),
+      h(
+        'p',
+        { class: 'lead' },
+        'A consumer is a named caller with credentials. APIs with authentication tell which consumer calls, and selectors see it as ',
+        h('code', null, 'request.consumer'),
+        ' (name and tags), so one customer or every consumer tagged beta can go to a canary.',
+      ),
+      secretsHost,
+      h('section', { class: 'card', 'aria-labelledby': 'new-consumer-title' }, h('h2', { id: 'new-consumer-title' }, 'New consumer'), createForm),
+      h('section', { 'aria-labelledby': 'consumers-title' }, h('h2', { id: 'consumers-title', class: 'sr-only' }, 'All consumers'), listHost),
+    ),
+  );
+
+  function showSecrets(name: string, secrets: Array<{ label: string; secret: string }>): void {
+    if (secrets.length === 0) {
+      replace(secretsHost);
+      return;
+    }
+    replace(
+      secretsHost,
+      h(
+        'div',
+        { class: 'notice secrets' },
+        h('p', null, h('strong', null, `Copy the secrets of ${name} now: `), 'they are shown this once and only their hashes are kept.'),
+        h(
+          'ul',
+          null,
+          secrets.map((s) => h('li', null, `${s.label}: `, h('code', { class: 'secret' }, s.secret))),
+        ),
+        h('button', { type: 'button', class: 'btn', onclick: () => replace(secretsHost) }, 'I have copied them'),
+      ),
+    );
+  }
+
+  async function load(): Promise<void> {
+    let consumers: ConsumerView[];
+    try {
+      consumers = await admin.listConsumers({ signal });
+    } catch (err) {
+      if (isAbort(err)) return;
+      replace(listHost, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+      return;
+    }
+    if (consumers.length === 0) {
+      replace(listHost, h('p', { class: 'empty muted' }, 'No consumers yet.'));
+      return;
+    }
+    replace(
+      listHost,
+      h(
+        'table',
+        { class: 'table consumers' },
+        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Tags'), h('th', { scope: 'col' }, 'Credentials'), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
+        h('tbody', null, consumers.map((c) => row(c))),
+      ),
+    );
+  }
+
+  function row(c: ConsumerView): HTMLTableRowElement {
+    const addKey = h('button', { type: 'button', class: 'btn btn-small' }, 'Add API key');
+    addKey.addEventListener('click', () =>
+      busy(addKey, async () => {
+        try {
+          const made = await admin.addCredential(c.id, { kind: 'key' });
+          showSecrets(c.name, [{ label: credentialText(made), secret: made.secret ?? '' }]);
+          await load();
+        } catch (err) {
+          notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+        }
+      }),
+    );
+    const remove = h('button', { type: 'button', class: 'btn btn-small btn-danger' }, 'Delete');
+    remove.addEventListener('click', async () => {
+      if (!(await confirmDialog({ title: `Delete consumer ${c.name}?`, message: 'Its credentials stop working at the next request.', confirmLabel: 'Delete', danger: true }))) return;
+      try {
+        await admin.deleteConsumer(c.id);
+        notify(`Consumer ${c.name} deleted`);
+        await load();
+      } catch (err) {
+        notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+      }
+    });
+    const creds = c.credentials.length
+      ? h(
+          'ul',
+          { class: 'plain-list' },
+          c.credentials.map((cr) =>
+            h(
+              'li',
+              null,
+              credentialText(cr),
+              ' ',
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'btn-link',
+                  'aria-label': `Remove ${credentialText(cr)} of ${c.name}`,
+                  onclick: async () => {
+                    try {
+                      await admin.deleteCredential(c.id, cr.id);
+                      notify(`Removed ${credentialText(cr)}`);
+                      await load();
+                    } catch (err) {
+                      notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+                    }
+                  },
+                },
+                'Remove',
+              ),
+            ),
+          ),
+        )
+      : h('span', { class: 'muted' }, 'None');
+    return h(
+      'tr',
+      { dataset: { consumer: c.name } },
+      cell('Name', [h('strong', null, c.name)], {}, 'th'),
+      cell('Tags', [c.tags.length ? c.tags.map((t) => h('span', { class: 'chip' }, t)) : h('span', { class: 'muted' }, '—')]),
+      cell('Credentials', [creds]),
+      cell('Actions', [h('div', { class: 'actions' }, addKey, remove)]),
+    );
+  }
+
+  await load();
+}
+
+/** The new-consumer form: name, tags and the first credentials (a generated key, a Basic login, a JWT subject). */
+function newConsumerForm(onCreated: (created: Awaited<ReturnType<typeof admin.createConsumer>>) => void): HTMLFormElement {
+  const name = h('input', { type: 'text', name: 'name', autocomplete: 'off', spellcheck: false, maxlength: 100 });
+  const tags = h('input', { type: 'text', name: 'tags', autocomplete: 'off', spellcheck: false, placeholder: 'beta, gold' });
+  const withKey = h('input', { type: 'checkbox', name: 'withKey', checked: true, id: 'consumer-with-key' });
+  const username = h('input', { type: 'text', name: 'username', autocomplete: 'off', spellcheck: false });
+  const password = h('input', { type: 'password', name: 'password', autocomplete: 'new-password' });
+  const subject = h('input', { type: 'text', name: 'subject', autocomplete: 'off', spellcheck: false });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Creating…' } }, 'Create consumer');
+  const form = h(
+    'form',
+    { class: 'stack consumer-form', novalidate: true },
+    formErrorBox(),
+    h(
+      'div',
+      { class: 'grid-2' },
+      field({ label: 'Name', path: 'name', control: name, required: true, hint: 'Letters, digits, _ . @ : - (selectors see it as request.consumer.name).' }),
+      field({ label: 'Tags', path: 'tags', control: tags, hint: 'Separated by commas or spaces.' }),
+    ),
+    h('div', { class: 'field field-check', dataset: { path: 'credentials.0' } }, h('div', { class: 'check' }, withKey, h('label', { for: withKey.id }, 'Generate an API key')), h('p', { class: 'field-error', hidden: true })),
+    h(
+      'div',
+      { class: 'grid-3' },
+      field({ label: 'Basic username', path: 'basic.username', control: username, hint: 'Optional: a login for HTTP Basic.' }),
+      field({ label: 'Basic password', path: 'basic.password', control: password, hint: 'At least 8 characters; stored as scrypt.' }),
+      field({ label: 'JWT subject', path: 'jwt.subject', control: subject, hint: 'Optional: the token claim (sub) naming this consumer; verified by the API’s JWKS.' }),
+    ),
+    h('div', { class: 'actions actions-start' }, submit),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const credentials: Array<Record<string, unknown>> = [];
+    const where: string[] = [];
+    if (withKey.checked) {
+      credentials.push({ kind: 'key' });
+      where.push('credentials.0');
+    }
+    if (username.value !== '' || password.value !== '') {
+      credentials.push({ kind: 'basic', username: username.value, password: password.value });
+      where.push('basic');
+    }
+    if (subject.value.trim() !== '') {
+      credentials.push({ kind: 'jwt', subject: subject.value.trim() });
+      where.push('jwt');
+    }
+    void busy(submit, async () => {
+      try {
+        const created = await admin.createConsumer({ name: name.value.trim(), tags: tagsOf(tags.value), credentials });
+        notify(`Consumer ${created.name} created`);
+        form.reset();
+        withKey.checked = true;
+        onCreated(created);
+      } catch (err) {
+        // credentials.1.password → basic.password: the details name the list position, the form its kind.
+        showErrors(form, err, {
+          mapPath: (path) => {
+            const m = /^credentials\.(\d+)(.*)$/.exec(path);
+            return m ? `${where[Number(m[1])] ?? 'credentials'}${m[2]}` : path;
+          },
+        });
+      }
+    });
+  });
+  return form;
+}
