@@ -41,10 +41,12 @@ export interface HostEvents<T extends Op> {
   /** `trace`: the reads of a cacheable traced call (JSON text), else null. */
   onOk(host: HostProcess<T>, op: T, runUs: number, positions: number[] | null, trace: string | null): void;
   onFailed(host: HostProcess<T>, op: T, runUs: number, failure: SelectorFailure): void;
-  /** `unguarded`: why a guarded program could not be made read-only, else null. */
-  onAck(host: HostProcess<T>, op: T, unguarded: string | null): void;
+  /** `notMemoized`: why a memoized program cannot be memoized, else null. */
+  onAck(host: HostProcess<T>, op: T, notMemoized: string | null): void;
   onTrial(host: HostProcess<T>, op: T, result: TrialResult): void;
   onConsole(host: HostProcess<T>, programId: number, dropped: number, lines: string[]): void;
+  /** A run of a memoized program changed the state its top level left: memoization must end. */
+  onStateful(host: HostProcess<T>, programId: number, reason: string): void;
   onReady(host: HostProcess<T>): void;
   /** The process is gone; `unanswered` are its requests without an answer, oldest first. */
   onExit(host: HostProcess<T>, unanswered: T[], exit: HostExit): void;
@@ -218,6 +220,11 @@ export class HostProcess<T extends Op> {
       if (Array.isArray(lines)) {
         this.events.onConsole(this, Number(text.slice(1, t1)), Number(text.slice(t1 + 1, t2)), lines.map(String));
       }
+      return;
+    }
+    if (tag === Tag.stateful) {
+      const reason = safeJson(text.slice(t1 + 1));
+      this.events.onStateful(this, Number(text.slice(1, t1)), typeof reason === 'string' ? reason : 'a run changed kept state');
       return;
     }
     const op = this.next(Number(text.slice(1, t1 < 0 ? text.length : t1)));

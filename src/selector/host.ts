@@ -8,7 +8,7 @@
  */
 import { writeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { IsolateRunner, type ConsoleOutput } from './isolate-runner.js';
+import { IsolateRunner, type ConsoleOutput, type MemoMode } from './isolate/runner.js';
 import { FrameReader, REPLY_FD, REQUEST_FD, Tag, encodeFrame } from './protocol.js';
 import { FailureWindow, countsTowardsQuarantine, type QuarantinePolicy } from './quarantine.js';
 import { LineBudget } from './rate-limit.js';
@@ -111,6 +111,7 @@ function onCall(msg: string, traced: boolean): void {
   }
   const result = program.runner.call(datasetId, msg.slice(t2 + 1, t3), msg.slice(t3 + 1), traced);
   if (result.console !== null) forwardConsole(program, result.console, Date.now());
+  if (result.stateChange !== null) notice(`${Tag.stateful}${program.id}\t${JSON.stringify(result.stateChange)}`);
   if (result.ok) {
     const trace = result.trace === null ? '' : `\t${result.trace}`;
     reply(`${Tag.ok}${opId}\t${result.runUs}\t${result.positions}${trace}`);
@@ -123,10 +124,9 @@ function onCall(msg: string, traced: boolean): void {
 }
 
 function onProgram(msg: string): void {
-  const [opId = '', programId, timeoutMs, memoryMb, failures, windowMs, consoleRate, guardJson = 'null', codeJson = '""'] = fields(msg, 9);
+  const [opId = '', programId, timeoutMs, memoryMb, failures, windowMs, consoleRate, memo = 'off', codeJson = '""'] = fields(msg, 9);
   const id = Number(programId);
-  const guard = JSON.parse(guardJson) as string[] | null;
-  const runner = new IsolateRunner(JSON.parse(codeJson) as string, Number(timeoutMs), Number(memoryMb), guard);
+  const runner = new IsolateRunner(JSON.parse(codeJson) as string, Number(timeoutMs), Number(memoryMb), memoMode(memo));
   const started = runner.start();
   if (started.failure !== null) {
     runner.dispose();
@@ -147,7 +147,11 @@ function onProgram(msg: string): void {
   };
   programs.set(id, program);
   if (started.console !== null) forwardConsole(program, started.console, Date.now());
-  reply(started.unguarded === null ? `${Tag.ack}${opId}` : `${Tag.ack}${opId}\t${JSON.stringify(started.unguarded)}`);
+  reply(started.notMemoized === null ? `${Tag.ack}${opId}` : `${Tag.ack}${opId}\t${JSON.stringify(started.notMemoized)}`);
+}
+
+function memoMode(text: string): MemoMode {
+  return text === 'checked' || text === 'trusted' ? text : 'off';
 }
 
 function onDataset(msg: string): void {
@@ -196,8 +200,6 @@ function onDropProgram(msg: string): void {
 
 interface TrialPayload {
   config: Pick<SelectorConfig, 'code' | 'timeoutMs' | 'memoryMb'>;
-  /** Top-level names to make read-only, as for a served selector memoized by state analysis. */
-  guard: string[] | null;
   request: SelectorRequest;
   env: Record<string, string>;
   nodes: SelectorNode[];
@@ -211,9 +213,10 @@ function consoleLines(output: ConsoleOutput | null, into: string[]): void {
 
 /** Compiles fresh, runs once, disposes; nothing is kept between trials. */
 function trial(payload: TrialPayload): TrialResult {
-  const { config, request, env, nodes, guard } = payload;
+  const { config, request, env, nodes } = payload;
   const printed: string[] = [];
-  const runner = new IsolateRunner(config.code, config.timeoutMs, config.memoryMb, guard ?? null);
+  // The realm is the same whether a selector is memoized or not, so a trial runs it plainly.
+  const runner = new IsolateRunner(config.code, config.timeoutMs, config.memoryMb);
   try {
     const started = runner.start();
     consoleLines(started.console, printed);

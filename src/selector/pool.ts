@@ -69,6 +69,7 @@ export class HostPool<T extends Op> {
       onAck: events.onAck,
       onTrial: events.onTrial,
       onConsole: events.onConsole,
+      onStateful: events.onStateful,
       onReady: () => this.onReady(),
       onExit: (h, unanswered, exit) => this.onExit(h, unanswered, exit),
     };

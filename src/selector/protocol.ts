@@ -10,9 +10,9 @@
  * Requests (first character, then tab-separated fields):
  *   C opId datasetId candidates requestJson   call a loaded selector (candidates: "3,0,7")
  *   M opId datasetId candidates requestJson   the same, recording the request reads (memoized selectors)
- *   P opId programId timeoutMs memoryMb quarantineFailures quarantineWindowMs consoleLinesPerSecond guardJson codeJson
- *                                              compile a selector version (guardJson: null, or the
- *                                              top-level names to make read-only, see state-analysis.ts)
+ *   P opId programId timeoutMs memoryMb quarantineFailures quarantineWindowMs consoleLinesPerSecond memo codeJson
+ *                                              compile a selector version (memo: off, checked or trusted,
+ *                                              see isolate/runner.ts MemoMode)
  *   D opId programId datasetId catalogJson envJson   give a compiled selector one catalog + env
  *   d opId datasetId                           drop a catalog
  *   p opId programId                           drop a selector version
@@ -22,10 +22,12 @@
  *   R opId runUs positions traceJson           M call ok and cacheable: also the reads it made, a JSON
  *                                              array of [path, valueKey] in first-read order (memo.ts)
  *   E opId runUs failureJson                   call or load failed (a SelectorFailure)
- *   A opId [unguardedJson]                     load or drop done (a guarded load whose values could
- *                                              not be made read-only says why: it must not be memoized)
+ *   A opId [reasonJson]                        load or drop done (a memoized version that cannot be
+ *                                              memoized says why)
  *   J opId trialResultJson                     trial done
- * Notices (not replies): Y pid (ready), L programId dropped linesJson (console output).
+ * Notices (not replies): Y pid (ready), L programId dropped linesJson (console output),
+ *   S programId reasonJson (a run of a memoized version changed its kept state: memoization ends;
+ *   sent before that run's reply).
  */
 
 /** File descriptor of the gateway → host request pipe, as the host sees it. */
@@ -51,6 +53,7 @@ export const Tag = {
   trialResult: 'J',
   ready: 'Y',
   console: 'L',
+  stateful: 'S',
 } as const;
 
 /** Char code of the reply tag `R`, to dispatch on the first byte without decoding the frame. */

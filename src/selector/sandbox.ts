@@ -5,6 +5,7 @@ import { SelectorCompileError } from './errors.js';
 import { resolveHostCommand } from './host-command.js';
 import { HostProcess, type HostExit, type Op } from './host-process.js';
 import { wallTimeoutMs } from './limits.js';
+import type { MemoMode } from './isolate/runner.js';
 import { MemoCache, parseTrace } from './memo.js';
 import { analyzeState, describeVerdict, type StateVerdict } from './state-analysis.js';
 import { DEFAULT_HANG_GRACE_MS, DEFAULT_MAX_HOSTS, HostPool, type HostRole } from './pool.js';
@@ -32,8 +33,8 @@ export const MAX_PENDING_PER_HOST = 10_000;
 export const PROGRAM_IDLE_MS = 60_000;
 /** Time a drop request may take before the watchdog counts the host as hung. */
 const HOUSEKEEPING_TIMEOUT_MS = 1000;
-/** Allowance for compiling a script, on top of its own time limits. */
-const COMPILE_ALLOWANCE_MS = 1000;
+/** Allowance for building a locked-down realm and compiling a script, on top of its own time limits. */
+const COMPILE_ALLOWANCE_MS = 3000;
 /** Selector versions remembered as killing their host while loading, so they are not loaded again. */
 const POISONED_KEYS = 256;
 /** State-analysis verdicts remembered by code (one per distinct script). */
@@ -76,8 +77,8 @@ class Program {
   memo: Omit<SelectorCacheStatus, 'entries'> | null = null;
   /** The memoization verdict of the newest config loaded with this version. */
   memoization: SelectorMemoization = { mode: false, active: false, reason: null };
-  /** Why the host could not make a guarded program's values read-only (then it is not memoized). */
-  unguarded: string | null = null;
+  /** Why the sandbox found this version cannot be memoized after all (when loaded, or by a run). */
+  notMemoized: string | null = null;
 
   constructor(
     readonly id: number,
@@ -87,8 +88,8 @@ class Program {
     readonly slot: number,
     readonly policy: QuarantinePolicy,
     readonly consoleRate: number,
-    /** Top-level names the host makes read-only (a selector memoized by state analysis), else null. */
-    readonly guard: readonly string[] | null,
+    /** How its realm records state for memoization (see isolate/runner.ts). */
+    readonly memoMode: MemoMode,
   ) {
     this.health = new SelectorHealth(policy);
   }
@@ -97,8 +98,7 @@ class Program {
   payload(): string {
     const c = this.config;
     const p = this.policy;
-    const guard = JSON.stringify(this.guard);
-    return `${this.id}\t${c.timeoutMs}\t${c.memoryMb}\t${p.failures}\t${p.windowMs}\t${this.consoleRate}\t${guard}\t${JSON.stringify(c.code)}`;
+    return `${this.id}\t${c.timeoutMs}\t${c.memoryMb}\t${p.failures}\t${p.windowMs}\t${this.consoleRate}\t${this.memoMode}\t${JSON.stringify(c.code)}`;
   }
 }
 
@@ -209,7 +209,8 @@ export class SelectorSandbox {
       {
         onOk: (_h, op, runUs, positions, trace) => this.onOk(op, runUs, positions, trace),
         onFailed: (_h, op, runUs, failure) => this.onFailed(op, runUs, failure),
-        onAck: (_h, op, unguarded) => this.onAck(op, unguarded),
+        onAck: (_h, op, notMemoized) => this.onAck(op, notMemoized),
+        onStateful: (_h, programId, reason) => this.onStateful(programId, reason),
         onTrial: (_h, op, result) => this.onTrial(op, result),
         onConsole: (_h, programId, dropped, lines) => this.onConsole(programId, dropped, lines),
         onExit: (host, role, unanswered, exit) => this.onExit(host, role, unanswered, exit),
@@ -237,11 +238,11 @@ export class SelectorSandbox {
   async load(spec: SelectorSpec, catalog: SelectorNode[], env: Record<string, string>): Promise<SelectorHandle> {
     if (this.closed) throw new Error('selector sandbox is closed');
     const { apiId, config } = spec;
-    const { verdict, guard } = this.guardFor(config);
-    const key = `${apiId}\0${config.timeoutMs}\0${config.memoryMb}\0${guard === null ? '' : 'guarded'}\0${config.code}`;
+    const { verdict, memo } = this.memoFor(config);
+    const key = `${apiId}\0${config.timeoutMs}\0${config.memoryMb}\0${memo}\0${config.code}`;
     const poison = this.poisoned.get(key);
     if (poison !== undefined) throw new SelectorCompileError(poison);
-    const program = this.programsByKey.get(key) ?? this.createProgram(apiId, config, key, guard);
+    const program = this.programsByKey.get(key) ?? this.createProgram(apiId, config, key, memo);
     this.cancelIdle(program);
     const nodes = catalog.map((n) => ({ id: n.id, name: n.name, url: n.url, weight: n.weight, tags: n.tags }));
     const datasetId = ++this.seq;
@@ -250,8 +251,8 @@ export class SelectorSandbox {
     program.datasets.add(dataset);
     try {
       await program.loaded;
-      const reason = verdict === null ? null : (describeVerdict(verdict) ?? program.unguarded);
-      const active = config.memoize === true || (verdict !== null && reason === null);
+      const reason = (verdict === null ? null : describeVerdict(verdict)) ?? program.notMemoized;
+      const active = memo !== 'off' && reason === null;
       program.memoization = { mode: config.memoize, active, reason };
       if (active) {
         dataset.memo = new MemoCache();
@@ -288,8 +289,6 @@ export class SelectorSandbox {
     const id = ++this.seq;
     const payload = {
       config: { code: config.code, timeoutMs: config.timeoutMs, memoryMb: config.memoryMb },
-      // Run as it will be served: a selector memoized by state analysis runs guarded.
-      guard: this.guardFor(config).guard,
       request,
       env,
       nodes: nodes.map((n) => ({ id: n.id, name: n.name, url: n.url, weight: n.weight, tags: n.tags })),
@@ -333,14 +332,15 @@ export class SelectorSandbox {
   }
 
   /**
-   * "auto": the state analysis of the script, and the top-level names the sandbox makes read-only
-   * when it found no state (the selector is then memoized guarded). `true` is the operator's promise
-   * and `false` no memoization: neither is analysed nor guarded.
+   * "auto": the state analysis is a pre-filter (a script it finds keeping state is not memoized, with
+   * its line); one it passes is memoized `checked`: the realm records what its top level left and
+   * checks it after every run. `true` is `trusted` (recorded and checked where it can be), `false` off.
    */
-  private guardFor(config: SelectorConfig): { verdict: StateVerdict | null; guard: readonly string[] | null } {
-    if (config.memoize !== 'auto') return { verdict: null, guard: null };
+  private memoFor(config: SelectorConfig): { verdict: StateVerdict | null; memo: MemoMode } {
+    if (config.memoize === false) return { verdict: null, memo: 'off' };
+    if (config.memoize === true) return { verdict: null, memo: 'trusted' };
     const verdict = this.verdictOf(config.code);
-    return { verdict, guard: verdict.stateless ? verdict.keptNames : null };
+    return { verdict, memo: verdict.stateless ? 'checked' : 'off' };
   }
 
   /** The state analysis of `code`, remembered per script. */
@@ -354,8 +354,8 @@ export class SelectorSandbox {
     return verdict;
   }
 
-  private createProgram(apiId: string, config: SelectorConfig, key: string, guard: readonly string[] | null): Program {
-    const program = new Program(++this.seq, key, apiId, config, this.pool.slotFor(apiId), this.policy, this.consoleRate, guard);
+  private createProgram(apiId: string, config: SelectorConfig, key: string, memo: MemoMode): Program {
+    const program = new Program(++this.seq, key, apiId, config, this.pool.slotFor(apiId), this.policy, this.consoleRate, memo);
     this.programsByKey.set(key, program);
     this.programsById.set(program.id, program);
     let inSlot = this.programsBySlot.get(program.slot);
@@ -591,9 +591,19 @@ export class SelectorSandbox {
     }
   }
 
-  private onAck(op: SandboxOp, unguarded: string | null): void {
+  /** A run showed the version keeps state (or the host could not keep checking it): memoization ends. */
+  private onStateful(programId: number, reason: string): void {
+    const program = this.programsById.get(programId);
+    if (program === undefined || program.notMemoized !== null) return;
+    program.notMemoized = reason;
+    program.memoization = { ...program.memoization, active: false, reason };
+    for (const dataset of program.datasets) dataset.memo = null;
+    this.logger.warn({ apiId: program.apiId, reason }, 'selector memoization ended: the selector keeps state');
+  }
+
+  private onAck(op: SandboxOp, notMemoized: string | null): void {
     if (op.kind === 'load') {
-      if (op.dataset === null && unguarded !== null) op.program.unguarded = unguarded;
+      if (op.dataset === null && notMemoized !== null && op.program.notMemoized === null) op.program.notMemoized = notMemoized;
       op.done(null);
     }
     else if (op.kind !== 'drop') this.onFailed(op, 0, unavailable('unexpected answer from the sandbox'));
