@@ -51,6 +51,11 @@ export interface SandboxOptions {
   consoleLinesPerSecond?: number;
   /** CPU time a host late past a request's limit may burn without answering before it is killed (default 2 s). */
   hangGraceMs?: number;
+  /**
+   * Whether memoize: "auto" consults the static pre-filter first (default true). Without it the
+   * realm's own record and checks decide alone, which is what the guarantee rests on.
+   */
+  stateAnalysis?: boolean;
   /** Told when a selector version goes into quarantine (for metrics). */
   onQuarantine?: (apiId: string, kind: SelectorFailure['kind']) => void;
 }
@@ -191,6 +196,7 @@ export class SelectorSandbox {
   /** Code and limits whose load crashed or hung a host: every new config version would repeat it. */
   private readonly poisoned = new Map<string, SelectorFailure>();
   private readonly verdicts = new Map<string, StateVerdict>();
+  private readonly stateAnalysis: boolean;
   private seq = 0;
   private exits = 0;
   private closed = false;
@@ -200,6 +206,7 @@ export class SelectorSandbox {
     this.policy = options.quarantine ?? DEFAULT_QUARANTINE;
     this.consoleRate = options.consoleLinesPerSecond ?? CONSOLE_LINES_PER_SECOND;
     this.onQuarantine = options.onQuarantine ?? null;
+    this.stateAnalysis = options.stateAnalysis ?? true;
     this.pool = new HostPool<SandboxOp>(
       {
         command: resolveHostCommand(),
@@ -339,6 +346,7 @@ export class SelectorSandbox {
   private memoFor(config: SelectorConfig): { verdict: StateVerdict | null; memo: MemoMode } {
     if (config.memoize === false) return { verdict: null, memo: 'off' };
     if (config.memoize === true) return { verdict: null, memo: 'trusted' };
+    if (!this.stateAnalysis) return { verdict: null, memo: 'checked' };
     const verdict = this.verdictOf(config.code);
     return { verdict, memo: verdict.stateless ? 'checked' : 'off' };
   }

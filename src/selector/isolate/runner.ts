@@ -171,8 +171,8 @@ export class IsolateRunner {
           failure = { kind: 'unavailable', message };
         }
       }
-      // A run cut off halfway may have left anything changed.
-      const stateChange = this.checking ? this.stopChecking(`a call was cut off (${failure.kind}), which may leave kept state half changed`) : null;
+      // A run cut off halfway is checked like any other (a lost isolate is rebuilt as it was loaded).
+      const stateChange = this.checking && this.session !== null ? this.check(session) : null;
       return { ok: false, failure, runUs, console: null, stateChange };
     }
     const result = decodeCall(typeof raw === 'string' ? raw : '', elapsedUs(t0));
@@ -203,10 +203,7 @@ export class IsolateRunner {
       if (session.isolate.isDisposed) this.session = null;
       why = `the state check failed: ${err instanceof Error ? err.message : String(err)}`;
     }
-    return typeof why === 'string' && why !== '' ? this.stopChecking(why) : null;
-  }
-
-  private stopChecking(why: string): string {
+    if (typeof why !== 'string' || why === '') return null;
     this.checking = false;
     return why;
   }
