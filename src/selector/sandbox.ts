@@ -7,6 +7,7 @@ import { HostProcess, type HostExit, type Op } from './host-process.js';
 import { wallTimeoutMs } from './limits.js';
 import type { MemoMode } from './isolate/runner.js';
 import { MemoCache, parseTrace } from './memo.js';
+import { MemoVerifier, verificationCounts, type Rerun, type VerificationCounts, type VerifyTarget } from './verifier.js';
 import { analyzeState, describeVerdict, type StateVerdict } from './state-analysis.js';
 import { DEFAULT_HANG_GRACE_MS, DEFAULT_MAX_HOSTS, HostPool, type HostRole } from './pool.js';
 import { DEFAULT_QUARANTINE, SelectorHealth, type QuarantinePolicy } from './quarantine.js';
@@ -58,7 +59,15 @@ export interface SandboxOptions {
   stateAnalysis?: boolean;
   /** Told when a selector version goes into quarantine (for metrics). */
   onQuarantine?: (apiId: string, kind: SelectorFailure['kind']) => void;
+  /** Told when memoization of a selector version ends: a run changed kept state, or the verifier disagreed. */
+  onMemoEnded?: (apiId: string, cause: MemoEndCause) => void;
 }
+
+/** Why memoization of a version ended while it served. */
+export type MemoEndCause = 'stateful' | 'mismatch';
+
+/** A re-run for the verifier waits behind at most this many requests on its host, else it is skipped. */
+const VERIFY_MAX_HOST_PENDING = 8;
 
 /** Which process runs what, for diagnostics and tests. */
 export interface SandboxHosts {
@@ -79,11 +88,13 @@ class Program {
   idleTimer: NodeJS.Timeout | null = null;
   loaded!: Promise<void>;
   /** Cache counters since a memoized config of this version was first loaded (null: never). */
-  memo: Omit<SelectorCacheStatus, 'entries'> | null = null;
+  memo: Pick<SelectorCacheStatus, 'hits' | 'misses' | 'refused' | 'uncacheable'> | null = null;
   /** The memoization verdict of the newest config loaded with this version. */
   memoization: SelectorMemoization = { mode: false, active: false, reason: null };
   /** Why the sandbox found this version cannot be memoized after all (when loaded, or by a run). */
   notMemoized: string | null = null;
+  /** What the verifier did for this version. */
+  readonly verification = verificationCounts();
 
   constructor(
     readonly id: number,
@@ -107,7 +118,7 @@ class Program {
   }
 }
 
-class Dataset {
+class Dataset implements VerifyTarget {
   state: 'loading' | 'ready' | 'failed' = 'loading';
   released = false;
 
@@ -118,7 +129,16 @@ class Dataset {
     readonly payload: string,
     /** Results of a memoized selector for this catalog and env; dropped on release. */
     public memo: MemoCache | null,
+    readonly nodeIds: readonly string[],
   ) {}
+
+  get verification(): VerificationCounts {
+    return this.program.verification;
+  }
+
+  get memoized(): boolean {
+    return this.memo !== null;
+  }
 }
 
 interface CallOp extends Op {
@@ -140,6 +160,13 @@ interface LoadOp extends Op {
   done: (failure: SelectorFailure | null) => void;
 }
 
+interface VerifyOp extends Op {
+  kind: 'verify';
+  dataset: Dataset;
+  candidates: readonly number[];
+  resolve: (result: Rerun) => void;
+}
+
 interface DropOp extends Op {
   kind: 'drop';
 }
@@ -150,7 +177,7 @@ interface TrialOp extends Op {
   resolve: (result: TrialResult) => void;
 }
 
-type SandboxOp = CallOp | LoadOp | DropOp | TrialOp;
+type SandboxOp = CallOp | LoadOp | DropOp | TrialOp | VerifyOp;
 
 const QUARANTINED: SelectOutcome = Object.freeze({
   ok: false as const,
@@ -188,6 +215,11 @@ export class SelectorSandbox {
   private readonly policy: QuarantinePolicy;
   private readonly consoleRate: number;
   private readonly onQuarantine: ((apiId: string, kind: SelectorFailure['kind']) => void) | null;
+  private readonly onMemoEnded: ((apiId: string, cause: MemoEndCause) => void) | null;
+  private readonly verifier = new MemoVerifier<Dataset>(
+    (dataset, request, candidates) => this.rerun(dataset, request, candidates),
+    (dataset, reason) => this.endMemo(dataset.program, reason, 'mismatch'),
+  );
   private readonly programsByKey = new Map<string, Program>();
   private readonly programsById = new Map<number, Program>();
   private readonly programsBySlot = new Map<number, Set<Program>>();
@@ -206,6 +238,7 @@ export class SelectorSandbox {
     this.policy = options.quarantine ?? DEFAULT_QUARANTINE;
     this.consoleRate = options.consoleLinesPerSecond ?? CONSOLE_LINES_PER_SECOND;
     this.onQuarantine = options.onQuarantine ?? null;
+    this.onMemoEnded = options.onMemoEnded ?? null;
     this.stateAnalysis = options.stateAnalysis ?? true;
     this.pool = new HostPool<SandboxOp>(
       {
@@ -254,7 +287,7 @@ export class SelectorSandbox {
     const nodes = catalog.map((n) => ({ id: n.id, name: n.name, url: n.url, weight: n.weight, tags: n.tags }));
     const datasetId = ++this.seq;
     const payload = `${program.id}\t${datasetId}\t${JSON.stringify(nodes)}\t${JSON.stringify(env)}`;
-    const dataset = new Dataset(datasetId, program, payload, null);
+    const dataset = new Dataset(datasetId, program, payload, null, nodes.map((n) => n.id));
     program.datasets.add(dataset);
     try {
       await program.loaded;
@@ -321,9 +354,14 @@ export class SelectorSandbox {
     if (program.memo !== null) {
       let entries = 0;
       for (const dataset of program.datasets) entries += dataset.memo?.entries ?? 0;
-      status.cache = { ...program.memo, entries };
+      status.cache = { ...program.memo, entries, ...program.verification };
     }
     return status;
+  }
+
+  /** Memoized answers the verifier ran again, over all selectors of this process. */
+  memoVerifications(): { verified: number; mismatches: number; skipped: number } {
+    return { ...this.verifier.totals };
   }
 
   /** Which processes serve which slot, and how many ended unexpectedly. */
@@ -431,10 +469,10 @@ export class SelectorSandbox {
     const memo = dataset.memo;
     let memoKey: string | null = null;
     if (memo !== null) {
-      const hit = memo.lookup(request, cands);
-      if (hit !== null) {
-        program.memo!.hits++;
-        return hit;
+      const leaf = memo.lookup(request, cands);
+      if (leaf !== null) {
+        this.verifier.onHit(dataset, leaf, ++program.memo!.hits, request, candidates);
+        return leaf.hit!;
       }
       program.memo!.misses++;
       // Once full nothing more is stored, so the run need not pay for recording its reads.
@@ -545,6 +583,11 @@ export class SelectorSandbox {
   }
 
   private onOk(op: SandboxOp, runUs: number, positions: number[] | null, trace: string | null): void {
+    if (op.kind === 'verify') {
+      const picked = positions?.every((p) => p < op.candidates.length) ? positions.map((p) => op.candidates[p]!) : null;
+      if (picked === null) return op.resolve({ ok: false, failure: { kind: 'bad-result', message: 'the sandbox returned an invalid node position' } });
+      return op.resolve({ ok: true, picked, cacheable: trace !== null });
+    }
     if (op.kind !== 'call') return this.onFailed(op, runUs, unavailable('unexpected answer from the sandbox'));
     const candidates = op.candidates;
     if (positions !== null) {
@@ -594,6 +637,9 @@ export class SelectorSandbox {
         return op.done(failure);
       case 'trial':
         return op.resolve({ ok: false, picked: [], error: failure, durationUs: runUs, console: [] });
+      case 'verify':
+        // A re-run's failure is the verifier's evidence, not a request's failure.
+        return op.resolve({ ok: false, failure });
       case 'drop':
         return;
     }
@@ -602,11 +648,30 @@ export class SelectorSandbox {
   /** A run showed the version keeps state (or the host could not keep checking it): memoization ends. */
   private onStateful(programId: number, reason: string): void {
     const program = this.programsById.get(programId);
-    if (program === undefined || program.notMemoized !== null) return;
+    if (program !== undefined) this.endMemo(program, reason, 'stateful');
+  }
+
+  /** Ends memoization of a version at once: its records are dropped and every later call runs. */
+  private endMemo(program: Program, reason: string, cause: MemoEndCause): void {
+    if (program.notMemoized !== null) return;
     program.notMemoized = reason;
     program.memoization = { ...program.memoization, active: false, reason };
     for (const dataset of program.datasets) dataset.memo = null;
-    this.logger.warn({ apiId: program.apiId, reason }, 'selector memoization ended: the selector keeps state');
+    this.logger.warn({ apiId: program.apiId, reason, cause }, 'selector memoization ended');
+    this.onMemoEnded?.(program.apiId, cause);
+  }
+
+  /** Sends one traced re-run of a memoized answer for the verifier; null when its host cannot take one now. */
+  private rerun(dataset: Dataset, request: SelectorRequest, candidates: readonly number[]): Promise<Rerun> | null {
+    const program = dataset.program;
+    if (this.closed || dataset.released || program.health.quarantined) return null;
+    const host = this.pool.hostOf(program.slot);
+    if (host === null || !host.alive || host.pending >= VERIFY_MAX_HOST_PENDING) return null;
+    const id = ++this.seq;
+    const msg = `M${id}\t${dataset.id}\t${candidateKey(candidates)}\t${JSON.stringify(request)}`;
+    return new Promise((resolve) => {
+      host.send({ kind: 'verify', id, msg, timeoutMs: wallTimeoutMs(program.config.timeoutMs) * 3, resent: false, dataset, candidates, resolve });
+    });
   }
 
   private onAck(op: SandboxOp, notMemoized: string | null): void {
@@ -677,6 +742,10 @@ export class SelectorSandbox {
     for (const op of rest) {
       if (op.kind === 'load' && op.replay) continue; // the replacement got a fresh replay
       if (op.kind === 'drop') continue;
+      if (op.kind === 'verify') {
+        op.resolve({ ok: false, failure: unavailable('its sandbox process exited') });
+        continue;
+      }
       if (op.kind === 'call' && op.dataset.program.health.quarantined) {
         op.dataset.program.health.skip(true);
         op.resolve(QUARANTINED);
@@ -712,6 +781,9 @@ export class SelectorSandbox {
         return;
       case 'trial':
         return op.resolve({ ok: false, picked: [], error: failure, durationUs: sinceUs(op.startedAt), console: [] });
+      case 'verify':
+        this.callFailed(op.dataset.program, failure, 0, undefined, true);
+        return op.resolve({ ok: false, failure });
       case 'drop':
         return;
     }
@@ -732,6 +804,8 @@ export class SelectorSandbox {
         return op.done(failure);
       case 'trial':
         return op.resolve({ ok: false, picked: [], error: failure, durationUs: sinceUs(op.startedAt), console: [] });
+      case 'verify':
+        return op.resolve({ ok: false, failure: unavailable(failure.message) });
       case 'drop':
         return;
     }

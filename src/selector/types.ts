@@ -105,6 +105,12 @@ export interface SelectorCacheStatus {
   refused: number;
   /** Successful runs that could not be cached (the script read structure, time, randomness or printed). */
   uncacheable: number;
+  /** Answers from the cache the verifier ran again and compared (verifier.ts). */
+  verified: number;
+  /** Of those, answers that differed (memoization ended at the first). */
+  mismatches: number;
+  /** Sampled answers not run again: too many re-runs in flight, or the sandbox busy. */
+  skipped: number;
 }
 
 /** Identifies one loaded selector version; the same code and limits share one compiled script. */

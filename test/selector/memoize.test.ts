@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_MEMO_ENTRIES } from '../../src/selector/memo.js';
+import { FIRST_HITS_VERIFIED, MAX_MEMO_ENTRIES } from '../../src/selector/memo.js';
+import { VERIFY_EVERY } from '../../src/selector/verifier.js';
 import type { SelectorSandbox } from '../../src/selector/sandbox.js';
 import type { SelectOutcome, SelectorHandle } from '../../src/selector/types.js';
 import { CANARY, config, node, request, startSandbox } from './fixtures.js';
@@ -41,6 +42,43 @@ function cache(apiId: string) {
   return sandbox.status(apiId)?.cache;
 }
 
+/** Waits (bounded) until `done` holds. */
+async function until(done: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('the verifier (answers from the cache run again, off the request path)', () => {
+  it('catches hidden state the sandbox was told to trust (memoize: true on a closure counter) at an entry\'s first hits', async () => {
+    const code = 'const next = (() => { let n = 0; return () => ++n; })();\nfunction select(request, env, nodes) { return [nodes[next() % 2]]; }';
+    const { handle, apiId } = await load(code, true);
+    expect(await call(handle)).toEqual({ picked: [1], cached: false });
+    // Answered from the record (wrongly, the script would now say [0]), then re-run and compared.
+    expect(await call(handle)).toEqual({ picked: [1], cached: true });
+    await until(() => sandbox.status(apiId)?.memoization.active === false);
+    expect(sandbox.status(apiId)?.memoization.reason).toBe('the verifier ran a recorded request again and got [a] where the record says [b]');
+    expect(cache(apiId)).toMatchObject({ mismatches: 1 });
+    // From then on every call runs: the script's own rotation.
+    const later = [];
+    for (let i = 0; i < 3; i++) later.push(await call(handle));
+    expect(later.every((r) => !r.cached)).toBe(true);
+    handle.release();
+  });
+
+  it('samples one hit in VERIFY_EVERY after the first ones', async () => {
+    const { handle, apiId } = await load(CANARY, 'auto');
+    const temp = { query: { select_code: 'temp_node' } };
+    await call(handle, temp);
+    for (let i = 0; i < VERIFY_EVERY * 2; i++) await handle.select(request(temp), all);
+    await until(() => cache(apiId)!.verified + cache(apiId)!.skipped === FIRST_HITS_VERIFIED + 2);
+    expect(cache(apiId)).toMatchObject({ hits: VERIFY_EVERY * 2, mismatches: 0 });
+    handle.release();
+  });
+});
+
 describe('memoized selector results', () => {
   it('runs once per distinct select_code, then answers from the cache with the same picks', async () => {
     const { handle, apiId } = await load(CANARY);
@@ -58,8 +96,12 @@ describe('memoized selector results', () => {
     }
     // Unrelated fields are not part of the key: the script never read them.
     expect(await call(handle, { ...temp, headers: { 'x-other': '1' }, path: '/elsewhere' })).toEqual({ picked: [1], cached: true });
-    expect(cache(apiId)).toEqual({ hits: 17, misses: 3, entries: 3, refused: 0, uncacheable: 0 });
+    expect(cache(apiId)).toMatchObject({ hits: 17, misses: 3, entries: 3, refused: 0, uncacheable: 0, mismatches: 0 });
     expect(sandbox.status(apiId)).toMatchObject({ calls: 20, failures: 0 });
+    // The verifier ran the first two hits of each entry again, off the request path, and agreed.
+    await until(() => cache(apiId)!.verified + cache(apiId)!.skipped === 3 * FIRST_HITS_VERIFIED);
+    expect(cache(apiId)).toMatchObject({ mismatches: 0 });
+    expect(sandbox.status(apiId)?.memoization.active).toBe(true);
   });
 
   it('keys each candidate list separately', async () => {
