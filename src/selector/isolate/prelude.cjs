@@ -87,7 +87,7 @@
     const ErrorCtor = Error;
     const lockdown = g.lockdown;
 
-    /** @type {{ scriptName: string, maxLines: number, maxLineChars: number, maxCachedCandidateSets: number, maxTraceReads: number, maxTraceChars: number, maxKeptObjects: number, maxKeptSlots: number }} */
+    /** @type {{ scriptName: string, maxLines: number, maxLineChars: number, maxCachedCandidateSets: number, maxTraceReads: number, maxTraceChars: number, maxKeptObjects: number, maxKeptSlots: number, maxCheckedObjects: number }} */
     const limits = parse(configJson);
     const LOCATION = new RegExpCtor(limits.scriptName.replace('.', '\\.') + ':(\\d+):(\\d+)');
 
@@ -450,7 +450,7 @@
         if (wsHas(intrinsics, v) || wsHas(visited, v)) continue;
         wsAdd(visited, v);
         if (found.length >= limits.maxKeptObjects || slotCount > limits.maxKeptSlots) {
-          return 'keeps more values at the top level than the sandbox checks after each call (' + limits.maxKeptObjects + ' objects)';
+          return 'keeps more values at the top level than the sandbox walks when it loads (' + limits.maxKeptObjects + ' objects)';
         }
         if (wsHas(proxies, v)) {
           if (facts.strict) return 'keeps a Proxy (`' + path + '`), whose handler cannot be checked';
@@ -484,6 +484,9 @@
       for (let i = 0; i < found.length; i++) {
         const r = /** @type {KeptRecord} */ (found[i]);
         if (!isFrozen(r.v)) records[records.length] = r;
+      }
+      if (records.length > limits.maxCheckedObjects) {
+        return 'keeps ' + records.length + ' values a call could change (at most ' + limits.maxCheckedObjects + ' are compared after each run; Object.freeze the tables it only reads)';
       }
       mutated = '';
       checking = true;
@@ -564,11 +567,31 @@
       }
       for (let i = 0; i < records.length; i++) {
         const r = /** @type {KeptRecord} */ (records[i]);
-        if (rGetProto(r.v) !== r.proto || rIsExt(r.v) !== r.ext || !sameSlots(snapshot(r.v), r.slots)) {
+        if (rGetProto(r.v) !== r.proto || rIsExt(r.v) !== r.ext || !unchanged(r.v, r.slots)) {
           return 'a call changed `' + r.path + '`, which the top level kept';
         }
       }
       return '';
+    }
+
+    /**
+     * Whether `v`'s own properties are still those `snapshot` recorded in `slots` (compared in place:
+     * this runs after every run of a memoized selector, for every kept object not frozen).
+     * @param {object} v @param {unknown[]} slots
+     */
+    function unchanged(v, slots) {
+      const keys = rOwnKeys(v);
+      if (keys.length * 4 !== slots.length) return false;
+      for (let i = 0, j = 0; i < keys.length; i++, j += 4) {
+        const key = keys[i];
+        if (key !== slots[j]) return false;
+        const d = /** @type {PropertyDescriptor} */ (rGetOwn(v, key));
+        const flags = (d.enumerable ? 1 : 0) | (d.configurable ? 2 : 0) | (d.writable ? 4 : 0);
+        if ('value' in d) {
+          if (flags !== slots[j + 3] || !is(d.value, slots[j + 1])) return false;
+        } else if ((flags | 8) !== slots[j + 3] || d.get !== slots[j + 1] || d.set !== slots[j + 2]) return false;
+      }
+      return true;
     }
 
     /** @param {any[]} list @param {PropertyKey} key */

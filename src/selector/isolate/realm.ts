@@ -15,10 +15,12 @@ export const MAX_CACHED_CANDIDATE_SETS = 256;
 export const MAX_TRACE_READS = 64;
 /** Longest trace text a traced call may return, in characters (large header or body values). */
 export const MAX_TRACE_CHARS = 8192;
-/** Objects a memoized selector's top level may leave reachable (each is compared after every run). */
-export const MAX_KEPT_OBJECTS = 2000;
+/** Objects a memoized selector's top level may leave reachable (walked once, when it loads). */
+export const MAX_KEPT_OBJECTS = 10_000;
 /** Property slots over all those objects. */
-export const MAX_KEPT_SLOTS = 40_000;
+export const MAX_KEPT_SLOTS = 100_000;
+/** Of those, objects not frozen, which are compared after every run (about 0.3 µs each). */
+export const MAX_CHECKED_OBJECTS = 1000;
 
 // Read once per process: SES's lockdown (a plain script defining `lockdown` and `harden`) and the
 // realm prelude, a real source file next to this one (its compiled copy under dist/).
@@ -34,6 +36,7 @@ const LIMITS = JSON.stringify({
   maxTraceChars: MAX_TRACE_CHARS,
   maxKeptObjects: MAX_KEPT_OBJECTS,
   maxKeptSlots: MAX_KEPT_SLOTS,
+  maxCheckedObjects: MAX_CHECKED_OBJECTS,
 });
 
 /** V8's code cache for the two scripts, made by the first isolate and reused by later ones. */
