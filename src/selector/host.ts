@@ -9,7 +9,8 @@
 import { writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { IsolateRunner, type ConsoleOutput, type MemoMode } from './isolate/runner.js';
-import { FrameReader, REPLY_FD, REQUEST_FD, Tag, encodeFrame } from './protocol.js';
+import { capConsole, capFailure, capText, capTrace, validPositions } from './host-limits.js';
+import { FrameReader, HOST_PROTOCOL_EXIT_CODE, MAX_REPLY_FRAME_BYTES, MAX_REQUEST_FRAME_BYTES, REPLY_FD, REQUEST_FD, Tag, encodeFrame } from './protocol.js';
 import { FailureWindow, countsTowardsQuarantine, type QuarantinePolicy } from './quarantine.js';
 import { LineBudget } from './rate-limit.js';
 import type { SelectorConfig } from '../model/selector.js';
@@ -51,22 +52,33 @@ function writeAll(frame: Buffer): void {
 
 let answered = 0;
 
-/** Writes the one answer (R, E, A or J) a request gets. */
+/**
+ * Writes the one answer (R, E, A or J) a request gets. Everything put in one is capped already; an
+ * answer still over the frame cap is replaced by that request's failure, so the cap holds here.
+ */
 function reply(text: string): void {
-  writeAll(encodeFrame(text));
+  let frame = encodeFrame(text);
+  if (frame.length - 4 > MAX_REPLY_FRAME_BYTES) {
+    const tab = text.indexOf('\t');
+    const failure = { kind: 'bad-result', message: `the answer was ${frame.length - 4} bytes, over the sandbox's cap` };
+    frame = encodeFrame(`${Tag.failed}${text.slice(1, tab < 0 ? 20 : tab)}\t0\t${JSON.stringify(failure)}`);
+  }
+  writeAll(frame);
   answered++;
 }
 
-/** Writes a notice (console lines, ready), which answers no request. */
+/** Writes a notice (console lines, ready), which answers no request; one over the frame cap is dropped. */
 function notice(text: string): void {
-  writeAll(encodeFrame(text));
+  const frame = encodeFrame(text);
+  if (frame.length - 4 <= MAX_REPLY_FRAME_BYTES) writeAll(frame);
 }
 
 function failed(opId: string, runUs: number, failure: SelectorFailure): void {
-  reply(`${Tag.failed}${opId}\t${runUs}\t${JSON.stringify(failure)}`);
+  reply(`${Tag.failed}${opId}\t${runUs}\t${JSON.stringify(capFailure(failure))}`);
 }
 
-function forwardConsole(program: Program, output: ConsoleOutput, now: number): void {
+function forwardConsole(program: Program, raw: ConsoleOutput, now: number): void {
+  const output = capConsole(raw);
   program.unreported += output.dropped;
   const lines: string[] = [];
   for (const line of output.lines) {
@@ -109,12 +121,17 @@ function onCall(msg: string, traced: boolean): void {
     failed(opId, 0, { kind: 'quarantined', message: 'the selector is quarantined after repeated failures' });
     return;
   }
-  const result = program.runner.call(datasetId, msg.slice(t2 + 1, t3), msg.slice(t3 + 1), traced);
+  const cands = msg.slice(t2 + 1, t3);
+  const result = program.runner.call(datasetId, cands, msg.slice(t3 + 1), traced);
   if (result.console !== null) forwardConsole(program, result.console, Date.now());
-  if (result.stateChange !== null) notice(`${Tag.stateful}${program.id}\t${JSON.stringify(result.stateChange)}`);
+  if (result.stateChange !== null) notice(`${Tag.stateful}${program.id}\t${JSON.stringify(capText(result.stateChange))}`);
   if (result.ok) {
-    const trace = result.trace === null ? '' : `\t${result.trace}`;
-    reply(`${Tag.ok}${opId}\t${result.runUs}\t${result.positions}${trace}`);
+    if (!validPositions(result.positions, countOf(cands))) {
+      failed(opId, result.runUs, { kind: 'bad-result', message: 'the sandbox returned an invalid node position' });
+      return;
+    }
+    const trace = capTrace(result.trace);
+    reply(`${Tag.ok}${opId}\t${result.runUs}\t${result.positions}${trace === null ? '' : `\t${trace}`}`);
     return;
   }
   // Stop running a failing script at once rather than working through its queued calls; the gateway
@@ -147,7 +164,7 @@ function onProgram(msg: string): void {
   };
   programs.set(id, program);
   if (started.console !== null) forwardConsole(program, started.console, Date.now());
-  reply(started.notMemoized === null ? `${Tag.ack}${opId}` : `${Tag.ack}${opId}\t${JSON.stringify(started.notMemoized)}`);
+  reply(started.notMemoized === null ? `${Tag.ack}${opId}` : `${Tag.ack}${opId}\t${JSON.stringify(capText(started.notMemoized))}`);
 }
 
 function memoMode(text: string): MemoMode {
@@ -205,8 +222,9 @@ interface TrialPayload {
   nodes: SelectorNode[];
 }
 
-function consoleLines(output: ConsoleOutput | null, into: string[]): void {
-  if (output === null) return;
+function consoleLines(raw: ConsoleOutput | null, into: string[]): void {
+  if (raw === null) return;
+  const output = capConsole(raw);
   into.push(...output.lines);
   if (output.dropped > 0) into.push(`… ${output.dropped} more console lines dropped`);
 }
@@ -226,6 +244,9 @@ function trial(payload: TrialPayload): TrialResult {
     const result = runner.call(0, nodes.map((_, i) => i).join(','), JSON.stringify(request));
     consoleLines(result.console, printed);
     if (!result.ok) return { ok: false, picked: [], error: result.failure, durationUs: result.runUs, console: printed };
+    if (!validPositions(result.positions, nodes.length)) {
+      return { ok: false, picked: [], error: { kind: 'bad-result', message: 'the sandbox returned an invalid node position' }, durationUs: result.runUs, console: printed };
+    }
     const picked = result.positions === '' ? [] : result.positions.split(',').map((p) => nodes[Number(p)]!.id);
     return { ok: true, picked, durationUs: result.runUs, console: printed };
   } finally {
@@ -235,7 +256,17 @@ function trial(payload: TrialPayload): TrialResult {
 
 function onTrial(msg: string): void {
   const [opId = '', payloadJson = '{}'] = fields(msg, 2);
-  reply(`${Tag.trialResult}${opId}\t${JSON.stringify(trial(JSON.parse(payloadJson) as TrialPayload))}`);
+  const result = trial(JSON.parse(payloadJson) as TrialPayload);
+  if (result.error !== undefined) result.error = capFailure(result.error);
+  reply(`${Tag.trialResult}${opId}\t${JSON.stringify(result)}`);
+}
+
+/** Candidates in a "3,0,7" list. */
+function countOf(cands: string): number {
+  if (cands === '') return 0;
+  let n = 1;
+  for (let i = 0; i < cands.length; i++) if (cands.charCodeAt(i) === 0x2c) n++;
+  return n;
 }
 
 function dispatch(msg: string): void {
@@ -291,7 +322,8 @@ function onFrame(buf: Buffer, start: number, end: number): void {
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 
-const reader = new FrameReader(onFrame);
+// The gateway never sends a frame over the cap: one means the stream is broken, and only a new host helps.
+const reader = new FrameReader(onFrame, MAX_REQUEST_FRAME_BYTES, () => process.exit(HOST_PROTOCOL_EXIT_CODE));
 const input = new Socket({ fd: REQUEST_FD, readable: true, writable: false });
 input.on('data', (chunk: Buffer) => reader.push(chunk));
 input.on('end', () => process.exit(0));

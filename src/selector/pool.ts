@@ -70,6 +70,7 @@ export class HostPool<T extends Op> {
       onTrial: events.onTrial,
       onConsole: events.onConsole,
       onStateful: events.onStateful,
+      onOversized: events.onOversized,
       onReady: () => this.onReady(),
       onExit: (h, unanswered, exit) => this.onExit(h, unanswered, exit),
     };

@@ -4,6 +4,7 @@ import type { SelectorConfig } from '../model/selector.js';
 import { SelectorCompileError } from './errors.js';
 import { resolveHostCommand } from './host-command.js';
 import { HostProcess, type HostExit, type Op } from './host-process.js';
+import { MAX_REPLY_FRAME_BYTES, MAX_REQUEST_FRAME_BYTES } from './protocol.js';
 import { wallTimeoutMs } from './limits.js';
 import type { MemoMode } from './isolate/runner.js';
 import { MemoCache, parseTrace } from './memo.js';
@@ -185,6 +186,9 @@ const QUARANTINED: SelectOutcome = Object.freeze({
   durationUs: 0,
 });
 
+/** Why a message was not sent: it does not fit in a request frame. */
+const TOO_LARGE = `the message for the sandbox is over its ${MAX_REQUEST_FRAME_BYTES}-byte frame cap`;
+
 function unavailable(message: string): SelectorFailure {
   return { kind: 'unavailable', message };
 }
@@ -251,6 +255,7 @@ export class SelectorSandbox {
         onFailed: (_h, op, runUs, failure) => this.onFailed(op, runUs, failure),
         onAck: (_h, op, notMemoized) => this.onAck(op, notMemoized),
         onStateful: (_h, programId, reason) => this.onStateful(programId, reason),
+        onOversized: (_h, op, programId, bytes) => this.onOversized(op, programId, bytes),
         onTrial: (_h, op, result) => this.onTrial(op, result),
         onConsole: (_h, programId, dropped, lines) => this.onConsole(programId, dropped, lines),
         onExit: (host, role, unanswered, exit) => this.onExit(host, role, unanswered, exit),
@@ -334,7 +339,7 @@ export class SelectorSandbox {
       nodes: nodes.map((n) => ({ id: n.id, name: n.name, url: n.url, weight: n.weight, tags: n.tags })),
     };
     return new Promise((resolve) => {
-      host.send({
+      const sent = host.send({
         kind: 'trial',
         id,
         msg: `T${id}\t${JSON.stringify(payload)}`,
@@ -343,6 +348,7 @@ export class SelectorSandbox {
         startedAt,
         resolve,
       });
+      if (!sent) resolve({ ok: false, picked: [], error: unavailable(TOO_LARGE), durationUs: 0, console: [] });
     });
   }
 
@@ -442,7 +448,7 @@ export class SelectorSandbox {
     if (host === null) return done(unavailable('no sandbox process is available'));
     const id = ++this.seq;
     const timeoutMs = wallTimeoutMs(program.config.timeoutMs);
-    host.send({
+    const sent = host.send({
       kind: 'load',
       id,
       msg: dataset === null ? `P${id}\t${program.payload()}` : `D${id}\t${dataset.payload}`,
@@ -453,6 +459,7 @@ export class SelectorSandbox {
       replay,
       done,
     });
+    if (!sent) done(unavailable(TOO_LARGE));
   }
 
   private call(dataset: Dataset, request: SelectorRequest, candidates: readonly number[]): SelectOutcome | Promise<SelectOutcome> {
@@ -489,7 +496,8 @@ export class SelectorSandbox {
     // A script may be rebuilt inside the call after it hit its memory limit: top level, bind, call.
     const timeoutMs = wallTimeoutMs(program.config.timeoutMs) * 3;
     return new Promise((resolve) => {
-      host.send({ kind: 'call', id, msg, timeoutMs, resent: false, dataset, candidates, memoKey, startedAt, resolve });
+      const sent = host.send({ kind: 'call', id, msg, timeoutMs, resent: false, dataset, candidates, memoKey, startedAt, resolve });
+      if (!sent) resolve({ ok: false, error: unavailable(TOO_LARGE), durationUs: 0 });
     });
   }
 
@@ -645,6 +653,32 @@ export class SelectorSandbox {
     }
   }
 
+  /**
+   * The host wrote a frame over the cap (skipped, never held whole): the selector's failure, and
+   * quarantined at once, as a crash is.
+   */
+  private onOversized(op: SandboxOp | null, programId: number | null, bytes: number): void {
+    const failure: SelectorFailure = { kind: 'bad-result', message: `its sandbox wrote an answer of ${bytes} bytes, over the ${MAX_REPLY_FRAME_BYTES}-byte cap` };
+    if (op === null) {
+      const program = programId === null ? undefined : this.programsById.get(programId);
+      if (program !== undefined) this.callFailed(program, failure, 0, undefined, true);
+      return;
+    }
+    switch (op.kind) {
+      case 'call':
+        return op.resolve(this.callFailed(op.dataset.program, failure, sinceUs(op.startedAt), undefined, true));
+      case 'verify':
+        this.callFailed(op.dataset.program, failure, 0, undefined, true);
+        return op.resolve({ ok: false, failure });
+      case 'load':
+        return op.done(failure);
+      case 'trial':
+        return op.resolve({ ok: false, picked: [], error: failure, durationUs: sinceUs(op.startedAt), console: [] });
+      case 'drop':
+        return;
+    }
+  }
+
   /** A run showed the version keeps state (or the host could not keep checking it): memoization ends. */
   private onStateful(programId: number, reason: string): void {
     const program = this.programsById.get(programId);
@@ -670,7 +704,8 @@ export class SelectorSandbox {
     const id = ++this.seq;
     const msg = `M${id}\t${dataset.id}\t${candidateKey(candidates)}\t${JSON.stringify(request)}`;
     return new Promise((resolve) => {
-      host.send({ kind: 'verify', id, msg, timeoutMs: wallTimeoutMs(program.config.timeoutMs) * 3, resent: false, dataset, candidates, resolve });
+      const sent = host.send({ kind: 'verify', id, msg, timeoutMs: wallTimeoutMs(program.config.timeoutMs) * 3, resent: false, dataset, candidates, resolve });
+      if (!sent) resolve({ ok: false, failure: unavailable(TOO_LARGE) });
     });
   }
 
@@ -753,7 +788,7 @@ export class SelectorSandbox {
         this.settle(op, unavailable(op.resent ? 'its sandbox process exited twice' : 'no sandbox process is available'));
       } else {
         op.resent = true;
-        next.send(op);
+        if (!next.send(op)) this.settle(op, unavailable(TOO_LARGE));
       }
     }
   }

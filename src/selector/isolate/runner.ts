@@ -1,5 +1,6 @@
 import ivm from 'isolated-vm';
 import { performance } from 'node:perf_hooks';
+import { MAX_ANSWER_CHARS } from '../host-limits.js';
 import { wallTimeoutMs } from '../limits.js';
 import type { SelectorErrorKind, SelectorFailure } from '../types.js';
 import { buildRealm, SCRIPT_NAME, type RealmApi } from './realm.js';
@@ -175,7 +176,9 @@ export class IsolateRunner {
       const stateChange = this.checking && this.session !== null ? this.check(session) : null;
       return { ok: false, failure, runUs, console: null, stateChange };
     }
-    const result = decodeCall(typeof raw === 'string' ? raw : '', elapsedUs(t0));
+    // The prelude bounds its answer; this bound holds whatever the realm did.
+    const answer = typeof raw === 'string' && raw.length <= MAX_ANSWER_CHARS ? raw : '';
+    const result = decodeCall(answer, elapsedUs(t0));
     if (this.checking) result.stateChange = this.check(session);
     return result;
   }
