@@ -19,8 +19,8 @@ export interface Op {
   readonly msg: string;
   /** The request's own time limit, for the hang watchdog. */
   readonly timeoutMs: number;
-  /** Already sent again once after a host died. */
-  resent: boolean;
+  /** Times sent again to a replacement after a host died (bounded, see blame.ts). */
+  resends: number;
 }
 
 /** Why and how a host ended. */

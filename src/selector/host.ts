@@ -7,11 +7,11 @@
  * that killed it.
  */
 import { writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { Socket } from 'node:net';
 import { IsolateRunner, type ConsoleOutput, type MemoMode } from './isolate/runner.js';
 import { capConsole, capFailure, capText, capTrace, validPositions } from './host-limits.js';
 import { FrameReader, HOST_PROTOCOL_EXIT_CODE, MAX_REPLY_FRAME_BYTES, MAX_REQUEST_FRAME_BYTES, REPLY_FD, REQUEST_FD, Tag, encodeFrame } from './protocol.js';
-import { FailureWindow, countsTowardsQuarantine, type QuarantinePolicy } from './quarantine.js';
 import { LineBudget } from './rate-limit.js';
 import type { SelectorConfig } from '../model/selector.js';
 import type { SelectorFailure, SelectorNode, SelectorRequest, TrialResult } from './types.js';
@@ -22,7 +22,7 @@ const WRITE_STALL_LIMIT_MS = 30_000;
 interface Program {
   id: number;
   runner: IsolateRunner;
-  window: FailureWindow;
+  /** The gateway quarantined it: its calls are answered `quarantined` without running. */
   quarantined: boolean;
   budget: LineBudget;
   /** Console lines dropped here and not yet reported. */
@@ -134,14 +134,11 @@ function onCall(msg: string, traced: boolean): void {
     reply(`${Tag.ok}${opId}\t${result.runUs}\t${result.positions}${trace === null ? '' : `\t${trace}`}`);
     return;
   }
-  // Stop running a failing script at once rather than working through its queued calls; the gateway
-  // reaches the same verdict from the same failures.
-  if (countsTowardsQuarantine(result.failure.kind) && program.window.record(Date.now())) program.quarantined = true;
   failed(opId, result.runUs, result.failure);
 }
 
 function onProgram(msg: string): void {
-  const [opId = '', programId, timeoutMs, memoryMb, failures, windowMs, consoleRate, memo = 'off', codeJson = '""'] = fields(msg, 9);
+  const [opId = '', programId, timeoutMs, memoryMb, consoleRate, memo = 'off', codeJson = '""'] = fields(msg, 7);
   const id = Number(programId);
   const runner = new IsolateRunner(JSON.parse(codeJson) as string, Number(timeoutMs), Number(memoryMb), memoMode(memo));
   const started = runner.start();
@@ -151,11 +148,9 @@ function onProgram(msg: string): void {
     return;
   }
   dropProgram(id);
-  const policy: QuarantinePolicy = { failures: Number(failures), windowMs: Number(windowMs) };
   const program: Program = {
     id,
     runner,
-    window: new FailureWindow(policy),
     quarantined: false,
     budget: new LineBudget(Number(consoleRate)),
     unreported: 0,
@@ -212,6 +207,12 @@ function onDropDataset(msg: string): void {
 function onDropProgram(msg: string): void {
   const [opId = '', programId] = fields(msg, 2);
   dropProgram(Number(programId));
+  reply(`${Tag.ack}${opId}`);
+}
+
+/** The quarantine itself took effect when the message arrived (see onFrame); this is its answer. */
+function onQuarantine(msg: string): void {
+  const [opId = ''] = fields(msg, 1);
   reply(`${Tag.ack}${opId}`);
 }
 
@@ -285,6 +286,8 @@ function dispatch(msg: string): void {
       return onDropProgram(msg);
     case Tag.trial:
       return onTrial(msg);
+    case Tag.quarantine:
+      return onQuarantine(msg);
     default:
       throw new Error(`unknown sandbox request ${JSON.stringify(msg.slice(0, 20))}`);
   }
@@ -305,6 +308,13 @@ function dispatchSafely(msg: string): void {
   }
 }
 
+/** Requests received and not yet run, in arrival order (the gateway bounds how many it sends). */
+const queue: string[] = [];
+let queueHead = 0;
+let draining = false;
+/** Work a turn may do before the host reads its input again, so a quarantine arriving meanwhile is seen. */
+const TURN_BUDGET_MS = 2;
+
 function onFrame(buf: Buffer, start: number, end: number): void {
   const text = buf.toString('utf8', start, end);
   let from = 0;
@@ -312,9 +322,44 @@ function onFrame(buf: Buffer, start: number, end: number): void {
   while (from <= text.length) {
     let nl = text.indexOf('\n', from);
     if (nl < 0) nl = text.length;
-    if (nl > from) dispatchSafely(text.slice(from, nl));
+    if (nl > from) {
+      const msg = text.slice(from, nl);
+      // The gateway's quarantine takes effect on arrival: calls already queued are not run.
+      if (msg[0] === Tag.quarantine) quarantine(msg);
+      queue.push(msg);
+    }
     from = nl + 1;
   }
+  if (!draining) drain();
+}
+
+function quarantine(msg: string): void {
+  const [, programId] = fields(msg, 2);
+  const program = programs.get(Number(programId));
+  if (program !== undefined) program.quarantined = true;
+}
+
+/** Runs queued requests in order; yields to read input after TURN_BUDGET_MS of work. */
+function drain(): void {
+  draining = true;
+  const t0 = performance.now();
+  while (queueHead < queue.length) {
+    const msg = queue[queueHead]!;
+    queue[queueHead++] = '';
+    dispatchSafely(msg);
+    if (performance.now() - t0 > TURN_BUDGET_MS && queueHead < queue.length) {
+      // Keep the queue from growing under a steady stream: drop what has run.
+      if (queueHead >= 1024) {
+        queue.splice(0, queueHead);
+        queueHead = 0;
+      }
+      setImmediate(drain);
+      return;
+    }
+  }
+  queue.length = 0;
+  queueHead = 0;
+  draining = false;
 }
 
 // A terminal's Ctrl-C reaches the whole process group; the gateway decides when hosts end (it closes

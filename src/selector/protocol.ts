@@ -10,13 +10,16 @@
  * Requests (first character, then tab-separated fields):
  *   C opId datasetId candidates requestJson   call a loaded selector (candidates: "3,0,7")
  *   M opId datasetId candidates requestJson   the same, recording the request reads (memoized selectors)
- *   P opId programId timeoutMs memoryMb quarantineFailures quarantineWindowMs consoleLinesPerSecond memo codeJson
+ *   P opId programId timeoutMs memoryMb consoleLinesPerSecond memo codeJson
  *                                              compile a selector version (memo: off, checked or trusted,
  *                                              see isolate/runner.ts MemoMode)
  *   D opId programId datasetId catalogJson envJson   give a compiled selector one catalog + env
  *   d opId datasetId                           drop a catalog
  *   p opId programId                           drop a selector version
  *   T opId {config,request,env,nodes}          trial run in a fresh isolate (one JSON field)
+ *   q opId programId                           the gateway quarantined this version: its calls are
+ *                                              answered quarantined without running, from the moment
+ *                                              the message arrives (calls queued before it included)
  * Replies (every request gets exactly one of R, E, A, J, in request order):
  *   R opId runUs positions                     call ok: positions into its candidates ("1,0")
  *   R opId runUs positions traceJson           M call ok and cacheable: also the reads it made, a JSON
@@ -60,6 +63,7 @@ export const Tag = {
   dropDataset: 'd',
   dropProgram: 'p',
   trial: 'T',
+  quarantine: 'q',
   ok: 'R',
   failed: 'E',
   ack: 'A',

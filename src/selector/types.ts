@@ -113,10 +113,15 @@ export interface SelectorCacheStatus {
   skipped: number;
 }
 
-/** Identifies one loaded selector version; the same code and limits share one compiled script. */
+/** Identifies one loaded selector version; the same save, code and limits share one compiled script. */
 export interface SelectorSpec {
   apiId: string;
   config: SelectorConfig;
+  /**
+   * The save it comes from (the API's `updatedAt`, which every save of the API or its selector
+   * changes): a new one compiles the selector afresh even with identical code, ending a quarantine.
+   */
+  revision?: string;
 }
 
 export type { OnSelectorError };

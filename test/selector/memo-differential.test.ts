@@ -32,7 +32,7 @@ interface Row {
   name: string;
   kind: Kind;
   code: string;
-  /** Intl loads its locale data on first use, which can take longer than the default 20 ms. */
+  /** CPU limit per call (default 500 ms, so a busy machine never cuts one mode's call short); Intl loads its data on first use. */
   timeoutMs?: number;
 }
 
@@ -226,7 +226,7 @@ function shape(outcome: SelectOutcome): string {
 let seq = 0;
 async function run(sandbox: SelectorSandbox, row: Row, memoize: boolean | 'auto') {
   const apiId = `diff-${++seq}`;
-  const handle = await sandbox.load({ apiId, config: config(row.code, { memoize, timeoutMs: row.timeoutMs ?? 20 }) }, catalog, { PICK: 'd' });
+  const handle = await sandbox.load({ apiId, config: config(row.code, { memoize, timeoutMs: row.timeoutMs ?? 500 }) }, catalog, { PICK: 'd' });
   const outcomes: SelectOutcome[] = [];
   for (const req of sequence) outcomes.push(await handle.select(req, all));
   const status = sandbox.status(apiId);
