@@ -13,6 +13,7 @@ export const adminErrors = {
   NODE_NOT_FOUND: { status: 404, message: 'no node with this id in this API' },
   VARIABLE_NOT_FOUND: { status: 404, message: 'no variable with this name' },
   SELECTOR_VERSION_NOT_FOUND: { status: 404, message: 'no saved selector version with this number' },
+  SELECTOR_NOT_FOUND: { status: 404, message: 'this API has no selector' },
   API_NAME_TAKEN: { status: 409, message: 'an API with this name already exists' },
   ROUTE_CONFLICT: { status: 409, message: 'another API already serves this route' },
   BODY_TOO_LARGE: { status: 413, message: 'request body is too large' },

@@ -1,17 +1,17 @@
 import type { Logger } from 'pino';
 import type { SelectorConfig } from '../model/selector.js';
-import { blamedFailure, exitCause, MAX_RESENDS, outsideKillsFailure } from './blame.js';
+import { HostExits } from './blame.js';
 import { Calls } from './calls.js';
 import { SelectorCompileError } from './errors.js';
 import { resolveHostCommand } from './host-command.js';
-import { HostProcess, type HostExit } from './host-process.js';
+import { HostProcess } from './host-process.js';
 import { wallTimeoutMs } from './limits.js';
 import { MemoModes } from './memo-mode.js';
-import { DEFAULT_HANG_GRACE_MS, DEFAULT_MAX_HOSTS, HostPool, type HostRole } from './pool.js';
-import { QUARANTINED, TOO_LARGE, sinceUs, unavailable, type Dataset, type LoadOp, type Program, type SandboxOp } from './program.js';
+import { DEFAULT_HANG_GRACE_MS, DEFAULT_MAX_HOSTS, HostPool } from './pool.js';
+import { TOO_LARGE, sinceUs, unavailable, type Dataset, type LoadOp, type Program, type SandboxOp } from './program.js';
 import { Programs } from './programs.js';
 import { MAX_REPLY_FRAME_BYTES } from './protocol.js';
-import { DEFAULT_QUARANTINE, FailureRecorder, OUTSIDE_KILLS, OUTSIDE_KILLS_WINDOW_MS, type QuarantinePolicy } from './quarantine.js';
+import { DEFAULT_QUARANTINE, FailureRecorder, type QuarantinePolicy } from './quarantine.js';
 import { CONSOLE_LINES_PER_SECOND, LineBudget } from './rate-limit.js';
 import { replaySlot } from './replay.js';
 import { COMPILE_ALLOWANCE_MS, runTrial } from './trials.js';
@@ -85,9 +85,8 @@ export class SelectorSandbox {
   private readonly verifier: MemoVerifier<Dataset>;
   private readonly calls: Calls;
   private readonly consoleBudgets = new Map<string, LineBudget>();
+  private exits!: HostExits;
   private seq = 0;
-  private exits = 0;
-  private outsideKills = 0;
   closed = false;
 
   private constructor(options: SandboxOptions) {
@@ -110,7 +109,7 @@ export class SelectorSandbox {
         onOversized: (_h, op, programId, bytes) => this.onOversized(op, programId, bytes),
         onTrial: (_h, op, result) => (op.kind === 'trial' ? op.resolve(result) : this.onFailed(op, 0, unavailable('unexpected answer from the sandbox'))),
         onConsole: (_h, programId, dropped, lines) => this.onConsole(programId, dropped, lines),
-        onExit: (host, role, unanswered, exit) => this.onExit(host, role, unanswered, exit),
+        onExit: (host, role, unanswered, exit) => this.exits.onExit(host, role, unanswered, exit),
       },
     );
     this.programs = new Programs(
@@ -131,6 +130,10 @@ export class SelectorSandbox {
       (dataset, request, candidates) => this.calls.rerun(dataset, request, candidates),
       (dataset, reason) => this.endMemo(dataset.program, reason, 'mismatch'),
     );
+    this.exits = new HostExits(this.logger, this.pool, this.programs, this.failures, {
+      isClosed: () => this.closed,
+      hostForSlot: (slot) => this.hostForSlot(slot),
+    });
     this.calls = new Calls(
       {
         isClosed: () => this.closed,
@@ -202,7 +205,7 @@ export class SelectorSandbox {
 
   /** Which processes serve which slot, and how many ended unexpectedly. */
   hosts(): SandboxHosts {
-    return { ...this.pool.describe(), exits: this.exits, killedFromOutside: this.outsideKills, written: { ...HostProcess.written } };
+    return { ...this.pool.describe(), exits: this.exits.count, killedFromOutside: this.exits.outside, written: { ...HostProcess.written } };
   }
 
   /** Kills all hosts; pending calls resolve `unavailable`, pending loads reject. */
@@ -339,114 +342,5 @@ export class SelectorSandbox {
       else lost++;
     }
     program.health.consoleDropped += lost;
-  }
-
-  /** A host ended: blame (blame.ts) decides who failed, and the rest is sent to its replacement. */
-  private onExit(host: HostProcess<SandboxOp>, role: HostRole | null, unanswered: SandboxOp[], exit: HostExit): void {
-    const cause = exitCause(exit, this.closed);
-    if (cause === 'closing') {
-      for (const op of unanswered) this.settle(op, unavailable('the selector sandbox is closed'), true);
-      return;
-    }
-    this.exits++;
-    if (cause === 'outside') this.outsideKills++;
-    this.logger.warn(
-      {
-        pid: host.pid,
-        role: role?.kind ?? null,
-        code: exit.code,
-        signal: exit.signal,
-        killedFor: exit.killedFor,
-        cause,
-        unanswered: unanswered.length,
-        stderr: exit.stderrTail.trim().slice(-1000) || undefined,
-      },
-      'selector sandbox process exited',
-    );
-    let rest = unanswered;
-    const running = exit.wasReady && exit.written > 0 ? unanswered[0] : undefined;
-    if (running !== undefined && cause === 'script') {
-      this.blame(running, exit);
-      rest = unanswered.slice(1);
-    } else if (running !== undefined && cause === 'outside') {
-      this.killedFromOutside(running, exit);
-    }
-    if (role === null || role.kind === 'spare') {
-      for (const op of rest) this.settle(op, unavailable('its sandbox process exited'));
-      return;
-    }
-    const next =
-      role.kind === 'trial'
-        ? rest.length > 0
-          ? this.pool.trial()
-          : null
-        : rest.length > 0 || this.programs.hasLive(role.slot)
-          ? this.hostForSlot(role.slot)
-          : null;
-    for (const op of rest) {
-      if (op.kind === 'load' && op.replay) continue; // the replacement got a fresh replay
-      if (op.kind === 'housekeeping') continue;
-      if (op.kind === 'verify') {
-        op.resolve({ ok: false, failure: unavailable('its sandbox process exited') });
-        continue;
-      }
-      if (op.kind === 'call' && op.dataset.program.health.quarantined) {
-        op.dataset.program.health.skip(true);
-        op.resolve(QUARANTINED);
-      } else if (op.resends >= MAX_RESENDS || next === null) {
-        this.settle(op, unavailable(next === null ? 'no sandbox process is available' : `its sandbox process exited ${op.resends + 1} times`));
-      } else {
-        op.resends++;
-        if (!next.send(op)) this.settle(op, unavailable(TOO_LARGE));
-      }
-    }
-  }
-
-  /** The request that was running when its host died or hung by the script's doing: it failed, quarantined at once. */
-  private blame(op: SandboxOp, exit: HostExit): void {
-    const failure = blamedFailure(exit);
-    switch (op.kind) {
-      case 'call':
-        return op.resolve(this.failures.record(op.dataset.program, failure, sinceUs(op.startedAt), undefined, true));
-      case 'verify':
-        this.failures.record(op.dataset.program, failure, 0, undefined, true);
-        return op.resolve({ ok: false, failure });
-      case 'load':
-        if (op.replay || op.dataset !== null) this.failures.record(op.program, failure, 0, undefined, true);
-        else this.programs.poison(op.program, failure);
-        if (!op.replay) op.done(failure);
-        return;
-      case 'trial':
-        return op.resolve({ ok: false, picked: [], error: failure, durationUs: sinceUs(op.startedAt), console: [] });
-      case 'housekeeping':
-        return;
-    }
-  }
-
-  /**
-   * Its host was killed from outside while `op` ran: nobody's fault (it is sent again), unless the
-   * same version keeps being the one running when that happens.
-   */
-  private killedFromOutside(op: SandboxOp, exit: HostExit): void {
-    const program = op.kind === 'call' || op.kind === 'verify' ? op.dataset.program : op.kind === 'load' ? op.program : null;
-    if (program === null || !program.health.killedFromOutside(Date.now())) return;
-    this.failures.record(program, outsideKillsFailure(exit, OUTSIDE_KILLS, OUTSIDE_KILLS_WINDOW_MS), 0, undefined, true);
-  }
-
-  /** Fails a request that got no answer; `quiet` on shutdown, where it is neither logged nor counted. */
-  private settle(op: SandboxOp, failure: SelectorFailure, quiet = false): void {
-    switch (op.kind) {
-      case 'call':
-        if (quiet) return op.resolve({ ok: false, error: failure, durationUs: sinceUs(op.startedAt) });
-        return op.resolve(this.failures.record(op.dataset.program, failure, sinceUs(op.startedAt)));
-      case 'verify':
-        return op.resolve({ ok: false, failure: unavailable(failure.message) });
-      case 'load':
-        return op.done(failure);
-      case 'trial':
-        return op.resolve({ ok: false, picked: [], error: failure, durationUs: sinceUs(op.startedAt), console: [] });
-      case 'housekeeping':
-        return;
-    }
   }
 }
