@@ -108,7 +108,7 @@ export class HostExits {
     let rest = unanswered;
     const running = exit.wasReady && exit.written > 0 ? unanswered[0] : undefined;
     if (running !== undefined && cause === 'script') {
-      this.blame(running, exit);
+      this.blame(running, blamedFailure(exit));
       rest = unanswered.slice(1);
     } else if (running !== undefined && cause === 'outside') {
       this.killedFromOutside(running, exit);
@@ -144,9 +144,11 @@ export class HostExits {
     }
   }
 
-  /** The request that was running when its host died or hung by the script's doing: it failed, quarantined at once. */
-  private blame(op: SandboxOp, exit: HostExit): void {
-    const failure = blamedFailure(exit);
+  /**
+   * A request whose selector took its host down, hung it, or wrote an answer over the cap: it
+   * failed, and its version is quarantined at once (a version whose first load did it is poisoned).
+   */
+  blame(op: SandboxOp, failure: SelectorFailure): void {
     switch (op.kind) {
       case 'call':
         return op.resolve(this.failures.record(op.dataset.program, failure, sinceUs(op.startedAt), undefined, true));

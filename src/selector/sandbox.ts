@@ -8,7 +8,7 @@ import { HostProcess } from './host-process.js';
 import { wallTimeoutMs } from './limits.js';
 import { MemoModes } from './memo-mode.js';
 import { DEFAULT_HANG_GRACE_MS, DEFAULT_MAX_HOSTS, HostPool } from './pool.js';
-import { TOO_LARGE, sinceUs, unavailable, type Dataset, type LoadOp, type Program, type SandboxOp } from './program.js';
+import { TOO_LARGE, unavailable, type Dataset, type LoadOp, type Program, type SandboxOp } from './program.js';
 import { Programs } from './programs.js';
 import { MAX_REPLY_FRAME_BYTES } from './protocol.js';
 import { DEFAULT_QUARANTINE, FailureRecorder, type QuarantinePolicy } from './quarantine.js';
@@ -315,19 +315,7 @@ export class SelectorSandbox {
       if (program !== undefined) this.failures.record(program, failure, 0, undefined, true);
       return;
     }
-    switch (op.kind) {
-      case 'call':
-        return op.resolve(this.failures.record(op.dataset.program, failure, sinceUs(op.startedAt), undefined, true));
-      case 'verify':
-        this.failures.record(op.dataset.program, failure, 0, undefined, true);
-        return op.resolve({ ok: false, failure });
-      case 'load':
-        return op.done(failure);
-      case 'trial':
-        return op.resolve({ ok: false, picked: [], error: failure, durationUs: sinceUs(op.startedAt), console: [] });
-      case 'housekeeping':
-        return;
-    }
+    this.exits.blame(op, failure);
   }
 
   private onConsole(programId: number, dropped: number, lines: string[]): void {

@@ -53,11 +53,9 @@
     const exec = uncurry(RegExp.prototype.exec);
     const fnText = uncurry(FunctionProto.toString);
     const RangeErr = RangeError;
-    const TypeErr = TypeError;
     const RegExpCtor = RegExp;
     const is = Object.is;
     const hasOwn = uncurry(Object.prototype.hasOwnProperty);
-    const ProxyCtor = Proxy;
     const R = Reflect;
     const rApply = R.apply;
     const rConstruct = R.construct;
@@ -493,42 +491,23 @@
       return '';
     }
 
-    /** @param {unknown} v */
-    function isBuffer(v) {
+    /**
+     * Whether `v` has the internal slots `check` needs (a built-in getter or method that throws on
+     * anything else, and reads nothing the script can change).
+     * @param {(v: any) => unknown} check @param {unknown} v
+     */
+    function branded(check, v) {
       try {
-        bufferLength(v);
+        check(v);
         return true;
       } catch (e) {
         return false;
       }
     }
-    /** @param {unknown} v */
-    function isWeakMap(v) {
-      try {
-        weakMapHas(v, g);
-        return true;
-      } catch (e) {
-        return false;
-      }
-    }
-    /** @param {unknown} v */
-    function isMap(v) {
-      try {
-        mapSize(v);
-        return true;
-      } catch (e) {
-        return false;
-      }
-    }
-    /** @param {unknown} v */
-    function isSet(v) {
-      try {
-        setSize(v);
-        return true;
-      } catch (e) {
-        return false;
-      }
-    }
+    const isBuffer = (/** @type {unknown} */ v) => branded(bufferLength, v);
+    const isWeakMap = (/** @type {unknown} */ v) => branded((x) => weakMapHas(x, g), v);
+    const isMap = (/** @type {unknown} */ v) => branded(mapSize, v);
+    const isSet = (/** @type {unknown} */ v) => branded(setSize, v);
 
     /**
      * After a run of a memoized selector (a separate call, so the run's promise jobs have run):
