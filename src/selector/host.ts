@@ -212,7 +212,7 @@ function onDropProgram(msg: string): void {
 
 /** The quarantine itself took effect when the message arrived (see onFrame); this is its answer. */
 function onQuarantine(msg: string): void {
-  const [opId = ''] = fields(msg, 1);
+  const [opId = ''] = fields(msg, 2);
   reply(`${Tag.ack}${opId}`);
 }
 

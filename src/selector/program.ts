@@ -6,7 +6,7 @@ import type { MemoCache } from './memo.js';
 import { MAX_REQUEST_FRAME_BYTES } from './protocol.js';
 import { SelectorHealth, type QuarantinePolicy } from './quarantine.js';
 import type { SelectOutcome, SelectorCacheStatus, SelectorFailure, SelectorMemoization, TrialResult } from './types.js';
-import { verificationCounts, type VerificationCounts, type VerifyTarget } from './verifier.js';
+import { verificationCounts, type Rerun, type VerificationCounts, type VerifyTarget } from './verifier.js';
 
 /**
  * One selector version as the gateway keeps it: compiled once per save (the API's revision), code,
@@ -90,7 +90,7 @@ export interface VerifyOp extends Op {
   kind: 'verify';
   dataset: Dataset;
   candidates: readonly number[];
-  resolve: (result: import('./verifier.js').Rerun) => void;
+  resolve: (result: Rerun) => void;
 }
 
 /** Compiling a program (dataset null) or giving it a catalog. */
