@@ -172,6 +172,14 @@ async function fetchText(url) {
   }
 }
 
+/** The verifier's runs over all selectors, from the gateway's counter (summed over workers). */
+async function verificationsFromMetrics() {
+  const text = await fetchText(`http://${HOST}:${STATUS}/metrics`);
+  const lines = text.split('\n').filter((l) => l.startsWith('isogate_selector_memo_verifications_total{'));
+  if (lines.length === 0) return null;
+  return lines.map((l) => `${/outcome="(\w+)"/.exec(l)?.[1]} ${l.split(' ').pop()}`).join(', ');
+}
+
 /** Selector time per API from the gateway's own histogram: calls, mean, and the buckets holding p50 and p99. */
 async function selectorCostFromMetrics(api) {
   const text = await fetchText(`http://${HOST}:${STATUS}/metrics`);
@@ -280,7 +288,13 @@ async function main() {
   for (const [api, c] of perApi) {
     console.log(`  ${api} (memoize false, a sandbox round trip incl. queueing): ${c.calls} calls, mean ${c.mean.toFixed(1)} µs, p50 ≤ ${c.p50} µs, p99 ≤ ${c.p99} µs`);
   }
-  if (memoCache) console.log(`  canary (memoize "auto"): ${memoCache.hits} answers from the cache, ${memoCache.misses} runs in the sandbox, ${memoCache.entries} entries`);
+  if (memoCache) {
+    console.log(`  canary (memoize "auto"): ${memoCache.hits} answers from the cache, ${memoCache.misses} runs in the sandbox, ${memoCache.entries} entries`);
+    // The verifier's cost: each of these is one more sandbox run, off the request path.
+    console.log(`  canary (memoize "auto") verifier: ${memoCache.verified} answers run again and compared (${memoCache.mismatches} differed), ${memoCache.skipped} samples skipped (sandbox busy) — ${((memoCache.verified + memoCache.skipped) / Math.max(1, memoCache.hits) * 100).toFixed(2)}% of the hits`);
+  }
+  const verifications = await verificationsFromMetrics();
+  if (verifications) console.log(`  all selectors, from isogate_selector_memo_verifications_total: ${verifications}`);
   for (const sel of summary.slice(2, 4)) {
     verdicts.push(`target (${sel.name}): ≥ 25% of direct: ${(sel.ratio * 100).toFixed(1)}% ${sel.ratio >= 0.25 ? 'MET' : 'MISSED'}; p99 < 5 ms: ${sel.p99.toFixed(2)} ms ${sel.p99 < 5 ? 'MET' : 'MISSED'}`);
   }

@@ -22,6 +22,7 @@ export const adminErrors = {
   VARIABLE_NOT_FOUND: { status: 404, message: 'no variable with this name' },
   SELECTOR_VERSION_NOT_FOUND: { status: 404, message: 'no saved selector version with this number' },
   CERTIFICATE_NOT_FOUND: { status: 404, message: 'no certificate with this id' },
+  SELECTOR_NOT_FOUND: { status: 404, message: 'this API has no selector' },
   API_NAME_TAKEN: { status: 409, message: 'an API with this name already exists' },
   ROUTE_CONFLICT: { status: 409, message: 'another API already serves this route' },
   CERTIFICATE_NAME_TAKEN: { status: 409, message: 'another certificate already serves one of these names' },

@@ -1,6 +1,6 @@
 import type { Aggregator, Metric, Registry } from 'prom-client';
 import { LATENCY_BOUNDS_MS, SELECTOR_BOUNDS_US } from './buckets.js';
-import { ERROR_CODES, RETRY_REASONS, SELECTOR_ERROR_KINDS, SELECTOR_OUTCOMES, STATUS_CLASSES, type Traffic } from './traffic.js';
+import { ERROR_CODES, MEMO_END_CAUSES, RETRY_REASONS, SELECTOR_ERROR_KINDS, SELECTOR_OUTCOMES, STATUS_CLASSES, type Traffic } from './traffic.js';
 
 type Labels = Record<string, string | number>;
 /** One sample as prom-client's registries and `AggregatorRegistry.aggregate()` expect it. */
@@ -121,6 +121,11 @@ export function registerTrafficMetrics(registry: Registry, traffic: Traffic): vo
         .apis()
         .filter((cell) => cell.selectorQuarantines > 0)
         .map((cell) => ({ labels: { api: cell.api }, value: cell.selectorQuarantines })),
+    ),
+    new CellMetric('isogate_selector_memo_ended_total', 'Selector versions whose memoization ended while serving, by API and cause (stateful: a run changed what the top level kept; mismatch: the verifier got another answer).', 'counter', () =>
+      traffic.apis().flatMap((cell) =>
+        MEMO_END_CAUSES.map((cause, i) => ({ labels: { api: cell.api, cause }, value: cell.memoEnded[i]! })).filter((sample) => sample.value > 0),
+      ),
     ),
     new CellMetric('isogate_selector_duration_seconds', 'Selector call time as the gateway saw it (the sandbox round trip; memoized answers are not timed), by API.', 'histogram', () => {
       const out: Sample[] = [];

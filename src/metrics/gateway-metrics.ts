@@ -1,5 +1,6 @@
-import { Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { RequestContext } from '../gateway/context.js';
+import type { MemoEndCause } from '../selector/sandbox.js';
 import type { SelectorStatus } from '../selector/types.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { TunnelCount } from '../gateway/upgrade/tunnel.js';
@@ -18,6 +19,8 @@ export interface MetricsSources {
   selectorStatus(apiId: string): SelectorStatus | null;
   /** Open upgraded connections (WebSockets) by API and node. */
   tunnels(): readonly TunnelCount[];
+  /** Memoized answers the sandbox's verifier ran again, over all selectors (verifier.ts). */
+  memoVerifications(): { verified: number; mismatches: number; skipped: number };
 }
 
 /**
@@ -67,6 +70,19 @@ export class GatewayMetrics {
         }
       },
     });
+    new Counter({
+      name: 'isogate_selector_memo_verifications_total',
+      help: 'Memoized selector answers run again by the verifier, by outcome (verified: compared; mismatch: differed, memoization ended; skipped: sampled but not run, the sandbox busy).',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const totals = sources.memoVerifications();
+        this.reset();
+        this.inc({ outcome: 'verified' }, totals.verified);
+        this.inc({ outcome: 'mismatch' }, totals.mismatches);
+        this.inc({ outcome: 'skipped' }, totals.skipped);
+      },
+    });
     new Gauge({
       name: 'isogate_node_healthy',
       help: '1 while the enabled node is healthy in this gateway (active and passive checks), 0 while unhealthy or ejected (with workers: 0 if any worker sees it down).',
@@ -113,6 +129,11 @@ export class GatewayMetrics {
   /** Counts a selector quarantine reported by the sandbox. */
   quarantined(apiId: string): void {
     this.traffic.quarantined(apiId, this.sources.current());
+  }
+
+  /** Counts the end of a selector version's memoization reported by the sandbox. */
+  memoEnded(apiId: string, cause: MemoEndCause): void {
+    this.traffic.memoEnded(apiId, cause, this.sources.current());
   }
 
   /** This process's metrics (gateway and process) as JSON, for the primary to merge. */

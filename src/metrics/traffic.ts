@@ -1,5 +1,6 @@
 import type { RequestContext, RetryReason } from '../gateway/context.js';
 import { GATEWAY_ERRORS, type GatewayErrorCode } from '../gateway/errors.js';
+import type { MemoEndCause } from '../selector/sandbox.js';
 import type { SelectorErrorKind } from '../selector/types.js';
 import type { CompiledApi, Snapshot } from '../snapshot/snapshot.js';
 import { histogramCells, LATENCY_BOUNDS_MS, observe, SELECTOR_BOUNDS_US } from './buckets.js';
@@ -23,6 +24,9 @@ export const SELECTOR_ERROR_KINDS = Object.keys({
   quarantined: 0,
   unavailable: 0,
 } satisfies Record<SelectorErrorKind, 0>) as SelectorErrorKind[];
+
+/** Why memoization of a selector version ended: a run changed kept state, or the verifier disagreed. */
+export const MEMO_END_CAUSES: readonly MemoEndCause[] = ['stateful', 'mismatch'];
 
 const CODE_INDEX = new Map<string, number>(ERROR_CODES.map((c, i) => [c, i]));
 const KIND_INDEX = new Map<string, number>(SELECTOR_ERROR_KINDS.map((k, i) => [k, i]));
@@ -51,6 +55,8 @@ export class ApiCell {
   readonly selectorTime = histogramCells(SELECTOR_BOUNDS_US);
   selectorFallbacks = 0;
   selectorQuarantines = 0;
+  /** Memoization of a selector version ended while serving, by cause (MEMO_END_CAUSES order). */
+  readonly memoEnded = new Float64Array(MEMO_END_CAUSES.length);
 
   constructor(readonly api: string) {}
 }
@@ -129,6 +135,12 @@ export class Traffic {
   quarantined(apiId: string, snapshot: Snapshot | null): void {
     const api = snapshot?.apis.get(apiId);
     if (api) this.apiCell(api).selectorQuarantines++;
+  }
+
+  /** Counts the end of a selector version's memoization (reported by the sandbox). */
+  memoEnded(apiId: string, cause: MemoEndCause, snapshot: Snapshot | null): void {
+    const api = snapshot?.apis.get(apiId);
+    if (api) this.apiCell(api).memoEnded[MEMO_END_CAUSES.indexOf(cause)]!++;
   }
 
   /**

@@ -56,11 +56,13 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     current: () => refs.holder?.current ?? null,
     selectorStatus: (apiId) => refs.sandbox?.status(apiId) ?? null,
     tunnels: () => tunnels.counts(),
+    memoVerifications: () => refs.sandbox?.memoVerifications() ?? { verified: 0, mismatches: 0, skipped: 0 },
   });
   const sandbox = await SelectorSandbox.start({
     logger: log.child({ component: 'selector' }),
     maxHosts: options.selectorProcesses,
     onQuarantine: (apiId) => metrics.quarantined(apiId),
+    onMemoEnded: (apiId, cause) => metrics.memoEnded(apiId, cause),
   });
   const pools = new PoolRegistry({ connections: options.upstreamConnections, keepAliveMs: 60_000 });
   const health = new HealthRegistry(log.child({ component: 'health' }));

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { HostCommand } from './host-command.js';
-import { FrameReader, OK_TAG_CODE, Tag, encodeFrame, parseIndexList } from './protocol.js';
+import { FrameReader, MAX_REPLY_FRAME_BYTES, MAX_REQUEST_FRAME_BYTES, OK_TAG_CODE, Tag, encodeFrame, parseIndexList } from './protocol.js';
 import type { SelectorFailure, TrialResult } from './types.js';
 
 /** Longest a host may take to start before it counts as failed. */
@@ -19,8 +19,8 @@ export interface Op {
   readonly msg: string;
   /** The request's own time limit, for the hang watchdog. */
   readonly timeoutMs: number;
-  /** Already sent again once after a host died. */
-  resent: boolean;
+  /** Times sent again to a replacement after a host died (bounded, see blame.ts). */
+  resends: number;
 }
 
 /** Why and how a host ended. */
@@ -41,10 +41,17 @@ export interface HostEvents<T extends Op> {
   /** `trace`: the reads of a cacheable traced call (JSON text), else null. */
   onOk(host: HostProcess<T>, op: T, runUs: number, positions: number[] | null, trace: string | null): void;
   onFailed(host: HostProcess<T>, op: T, runUs: number, failure: SelectorFailure): void;
-  /** `unguarded`: why a guarded program could not be made read-only, else null. */
-  onAck(host: HostProcess<T>, op: T, unguarded: string | null): void;
+  /** `notMemoized`: why a memoized program cannot be memoized, else null. */
+  onAck(host: HostProcess<T>, op: T, notMemoized: string | null): void;
   onTrial(host: HostProcess<T>, op: T, result: TrialResult): void;
   onConsole(host: HostProcess<T>, programId: number, dropped: number, lines: string[]): void;
+  /** A run of a memoized program changed the state its top level left: memoization must end. */
+  onStateful(host: HostProcess<T>, programId: number, reason: string): void;
+  /**
+   * The host wrote a frame over MAX_REPLY_FRAME_BYTES (skipped unread): the answer to `op`, or a
+   * notice of `programId`; both null when the head names neither.
+   */
+  onOversized(host: HostProcess<T>, op: T | null, programId: number | null, bytes: number): void;
   onReady(host: HostProcess<T>): void;
   /** The process is gone; `unanswered` are its requests without an answer, oldest first. */
   onExit(host: HostProcess<T>, unanswered: T[], exit: HostExit): void;
@@ -88,7 +95,11 @@ export class HostProcess<T extends Op> {
     this.input = this.child.stdio[3] as Writable;
     const output = this.child.stdio[4] as Readable;
     const stderr = this.child.stdio[2] as Readable;
-    const reader = new FrameReader((buf, start, end) => this.onFrame(buf, start, end));
+    const reader = new FrameReader(
+      (buf, start, end) => this.onFrame(buf, start, end),
+      MAX_REPLY_FRAME_BYTES,
+      (head, bytes) => this.onOversized(head, bytes),
+    );
     output.on('data', (chunk: Buffer) => {
       try {
         reader.push(chunk);
@@ -124,9 +135,13 @@ export class HostProcess<T extends Op> {
     return this.queue.length - this.head;
   }
 
-  /** Queues a request; it is written with the others of this event-loop turn. */
-  send(op: T): void {
+  /**
+   * Queues a request; it is written with the others of this event-loop turn. A message that could
+   * not fit in a frame is refused (false) and never queued.
+   */
+  send(op: T): boolean {
     if (this.exited) throw new Error('sandbox host has exited');
+    if (op.msg.length * 3 > MAX_REQUEST_FRAME_BYTES && Buffer.byteLength(op.msg) > MAX_REQUEST_FRAME_BYTES) return false;
     if (this.head === this.queue.length) this.lastProgressAt = performance.now();
     this.queue.push(op);
     this.outgoing.push(op.msg);
@@ -134,6 +149,7 @@ export class HostProcess<T extends Op> {
       this.flushScheduled = true;
       setImmediate(this.flushNow);
     }
+    return true;
   }
 
   /**
@@ -164,9 +180,40 @@ export class HostProcess<T extends Op> {
     if (parts.length === 0 || this.exited) return;
     this.outgoing = [];
     this.writtenTo = this.queue.length;
-    HostProcess.written.frames++;
     HostProcess.written.requests += parts.length;
-    this.input.write(encodeFrame(parts.length === 1 ? parts[0]! : parts.join('\n')));
+    if (parts.length === 1) return this.writeFrame(parts[0]!);
+    // One frame per turn while it stays under the cap (each message is, see send).
+    let from = 0;
+    let bytes = 0;
+    for (let i = 0; i < parts.length; i++) {
+      const size = Buffer.byteLength(parts[i]!) + 1;
+      if (bytes + size > MAX_REQUEST_FRAME_BYTES && i > from) {
+        this.writeFrame(parts.slice(from, i).join('\n'));
+        from = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    this.writeFrame(from === 0 ? parts.join('\n') : parts.slice(from).join('\n'));
+  }
+
+  private writeFrame(text: string): void {
+    HostProcess.written.frames++;
+    this.input.write(encodeFrame(text));
+  }
+
+  /** A reply frame over the cap, skipped as it arrived: whose it was, from its first bytes. */
+  private onOversized(head: Buffer, bytes: number): void {
+    const text = head.toString('latin1');
+    const tag = text[0];
+    const id = Number(/^.(\d+)/.exec(text)?.[1] ?? NaN);
+    if (tag === Tag.console || tag === Tag.stateful) return this.events.onOversized(this, null, Number.isFinite(id) ? id : null, bytes);
+    if (tag === Tag.ok || tag === Tag.failed || tag === Tag.ack || tag === Tag.trialResult) {
+      const op = Number.isFinite(id) ? this.next(id) : null;
+      if (op !== null) return this.events.onOversized(this, op, null, bytes);
+    }
+    this.events.onOversized(this, null, null, bytes);
+    this.kill('protocol');
   }
 
   private next(opId: number): T | null {
@@ -218,6 +265,11 @@ export class HostProcess<T extends Op> {
       if (Array.isArray(lines)) {
         this.events.onConsole(this, Number(text.slice(1, t1)), Number(text.slice(t1 + 1, t2)), lines.map(String));
       }
+      return;
+    }
+    if (tag === Tag.stateful) {
+      const reason = safeJson(text.slice(t1 + 1));
+      this.events.onStateful(this, Number(text.slice(1, t1)), typeof reason === 'string' ? reason : 'a run changed kept state');
       return;
     }
     const op = this.next(Number(text.slice(1, t1 < 0 ? text.length : t1)));

@@ -7,10 +7,11 @@
  * that killed it.
  */
 import { writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { Socket } from 'node:net';
-import { IsolateRunner, type ConsoleOutput } from './isolate-runner.js';
-import { FrameReader, REPLY_FD, REQUEST_FD, Tag, encodeFrame } from './protocol.js';
-import { FailureWindow, countsTowardsQuarantine, type QuarantinePolicy } from './quarantine.js';
+import { IsolateRunner, type ConsoleOutput, type MemoMode } from './isolate/runner.js';
+import { capConsole, capFailure, capText, capTrace, validPositions } from './host-limits.js';
+import { FrameReader, HOST_PROTOCOL_EXIT_CODE, MAX_REPLY_FRAME_BYTES, MAX_REQUEST_FRAME_BYTES, REPLY_FD, REQUEST_FD, Tag, encodeFrame } from './protocol.js';
 import { LineBudget } from './rate-limit.js';
 import type { SelectorConfig } from '../model/selector.js';
 import type { SelectorFailure, SelectorNode, SelectorRequest, TrialResult } from './types.js';
@@ -21,7 +22,7 @@ const WRITE_STALL_LIMIT_MS = 30_000;
 interface Program {
   id: number;
   runner: IsolateRunner;
-  window: FailureWindow;
+  /** The gateway quarantined it: its calls are answered `quarantined` without running. */
   quarantined: boolean;
   budget: LineBudget;
   /** Console lines dropped here and not yet reported. */
@@ -51,22 +52,33 @@ function writeAll(frame: Buffer): void {
 
 let answered = 0;
 
-/** Writes the one answer (R, E, A or J) a request gets. */
+/**
+ * Writes the one answer (R, E, A or J) a request gets. Everything put in one is capped already; an
+ * answer still over the frame cap is replaced by that request's failure, so the cap holds here.
+ */
 function reply(text: string): void {
-  writeAll(encodeFrame(text));
+  let frame = encodeFrame(text);
+  if (frame.length - 4 > MAX_REPLY_FRAME_BYTES) {
+    const tab = text.indexOf('\t');
+    const failure = { kind: 'bad-result', message: `the answer was ${frame.length - 4} bytes, over the sandbox's cap` };
+    frame = encodeFrame(`${Tag.failed}${text.slice(1, tab < 0 ? 20 : tab)}\t0\t${JSON.stringify(failure)}`);
+  }
+  writeAll(frame);
   answered++;
 }
 
-/** Writes a notice (console lines, ready), which answers no request. */
+/** Writes a notice (console lines, ready), which answers no request; one over the frame cap is dropped. */
 function notice(text: string): void {
-  writeAll(encodeFrame(text));
+  const frame = encodeFrame(text);
+  if (frame.length - 4 <= MAX_REPLY_FRAME_BYTES) writeAll(frame);
 }
 
 function failed(opId: string, runUs: number, failure: SelectorFailure): void {
-  reply(`${Tag.failed}${opId}\t${runUs}\t${JSON.stringify(failure)}`);
+  reply(`${Tag.failed}${opId}\t${runUs}\t${JSON.stringify(capFailure(failure))}`);
 }
 
-function forwardConsole(program: Program, output: ConsoleOutput, now: number): void {
+function forwardConsole(program: Program, raw: ConsoleOutput, now: number): void {
+  const output = capConsole(raw);
   program.unreported += output.dropped;
   const lines: string[] = [];
   for (const line of output.lines) {
@@ -109,24 +121,26 @@ function onCall(msg: string, traced: boolean): void {
     failed(opId, 0, { kind: 'quarantined', message: 'the selector is quarantined after repeated failures' });
     return;
   }
-  const result = program.runner.call(datasetId, msg.slice(t2 + 1, t3), msg.slice(t3 + 1), traced);
+  const cands = msg.slice(t2 + 1, t3);
+  const result = program.runner.call(datasetId, cands, msg.slice(t3 + 1), traced);
   if (result.console !== null) forwardConsole(program, result.console, Date.now());
+  if (result.stateChange !== null) notice(`${Tag.stateful}${program.id}\t${JSON.stringify(capText(result.stateChange))}`);
   if (result.ok) {
-    const trace = result.trace === null ? '' : `\t${result.trace}`;
-    reply(`${Tag.ok}${opId}\t${result.runUs}\t${result.positions}${trace}`);
+    if (!validPositions(result.positions, countOf(cands))) {
+      failed(opId, result.runUs, { kind: 'bad-result', message: 'the sandbox returned an invalid node position' });
+      return;
+    }
+    const trace = capTrace(result.trace);
+    reply(`${Tag.ok}${opId}\t${result.runUs}\t${result.positions}${trace === null ? '' : `\t${trace}`}`);
     return;
   }
-  // Stop running a failing script at once rather than working through its queued calls; the gateway
-  // reaches the same verdict from the same failures.
-  if (countsTowardsQuarantine(result.failure.kind) && program.window.record(Date.now())) program.quarantined = true;
   failed(opId, result.runUs, result.failure);
 }
 
 function onProgram(msg: string): void {
-  const [opId = '', programId, timeoutMs, memoryMb, failures, windowMs, consoleRate, guardJson = 'null', codeJson = '""'] = fields(msg, 9);
+  const [opId = '', programId, timeoutMs, memoryMb, consoleRate, memo = 'off', codeJson = '""'] = fields(msg, 7);
   const id = Number(programId);
-  const guard = JSON.parse(guardJson) as string[] | null;
-  const runner = new IsolateRunner(JSON.parse(codeJson) as string, Number(timeoutMs), Number(memoryMb), guard);
+  const runner = new IsolateRunner(JSON.parse(codeJson) as string, Number(timeoutMs), Number(memoryMb), memoMode(memo));
   const started = runner.start();
   if (started.failure !== null) {
     runner.dispose();
@@ -134,11 +148,9 @@ function onProgram(msg: string): void {
     return;
   }
   dropProgram(id);
-  const policy: QuarantinePolicy = { failures: Number(failures), windowMs: Number(windowMs) };
   const program: Program = {
     id,
     runner,
-    window: new FailureWindow(policy),
     quarantined: false,
     budget: new LineBudget(Number(consoleRate)),
     unreported: 0,
@@ -147,7 +159,11 @@ function onProgram(msg: string): void {
   };
   programs.set(id, program);
   if (started.console !== null) forwardConsole(program, started.console, Date.now());
-  reply(started.unguarded === null ? `${Tag.ack}${opId}` : `${Tag.ack}${opId}\t${JSON.stringify(started.unguarded)}`);
+  reply(started.notMemoized === null ? `${Tag.ack}${opId}` : `${Tag.ack}${opId}\t${JSON.stringify(capText(started.notMemoized))}`);
+}
+
+function memoMode(text: string): MemoMode {
+  return text === 'checked' || text === 'trusted' ? text : 'off';
 }
 
 function onDataset(msg: string): void {
@@ -194,26 +210,32 @@ function onDropProgram(msg: string): void {
   reply(`${Tag.ack}${opId}`);
 }
 
+/** The quarantine itself took effect when the message arrived (see onFrame); this is its answer. */
+function onQuarantine(msg: string): void {
+  const [opId = ''] = fields(msg, 2);
+  reply(`${Tag.ack}${opId}`);
+}
+
 interface TrialPayload {
   config: Pick<SelectorConfig, 'code' | 'timeoutMs' | 'memoryMb'>;
-  /** Top-level names to make read-only, as for a served selector memoized by state analysis. */
-  guard: string[] | null;
   request: SelectorRequest;
   env: Record<string, string>;
   nodes: SelectorNode[];
 }
 
-function consoleLines(output: ConsoleOutput | null, into: string[]): void {
-  if (output === null) return;
+function consoleLines(raw: ConsoleOutput | null, into: string[]): void {
+  if (raw === null) return;
+  const output = capConsole(raw);
   into.push(...output.lines);
   if (output.dropped > 0) into.push(`… ${output.dropped} more console lines dropped`);
 }
 
 /** Compiles fresh, runs once, disposes; nothing is kept between trials. */
 function trial(payload: TrialPayload): TrialResult {
-  const { config, request, env, nodes, guard } = payload;
+  const { config, request, env, nodes } = payload;
   const printed: string[] = [];
-  const runner = new IsolateRunner(config.code, config.timeoutMs, config.memoryMb, guard ?? null);
+  // The realm is the same whether a selector is memoized or not, so a trial runs it plainly.
+  const runner = new IsolateRunner(config.code, config.timeoutMs, config.memoryMb);
   try {
     const started = runner.start();
     consoleLines(started.console, printed);
@@ -223,6 +245,9 @@ function trial(payload: TrialPayload): TrialResult {
     const result = runner.call(0, nodes.map((_, i) => i).join(','), JSON.stringify(request));
     consoleLines(result.console, printed);
     if (!result.ok) return { ok: false, picked: [], error: result.failure, durationUs: result.runUs, console: printed };
+    if (!validPositions(result.positions, nodes.length)) {
+      return { ok: false, picked: [], error: { kind: 'bad-result', message: 'the sandbox returned an invalid node position' }, durationUs: result.runUs, console: printed };
+    }
     const picked = result.positions === '' ? [] : result.positions.split(',').map((p) => nodes[Number(p)]!.id);
     return { ok: true, picked, durationUs: result.runUs, console: printed };
   } finally {
@@ -232,7 +257,17 @@ function trial(payload: TrialPayload): TrialResult {
 
 function onTrial(msg: string): void {
   const [opId = '', payloadJson = '{}'] = fields(msg, 2);
-  reply(`${Tag.trialResult}${opId}\t${JSON.stringify(trial(JSON.parse(payloadJson) as TrialPayload))}`);
+  const result = trial(JSON.parse(payloadJson) as TrialPayload);
+  if (result.error !== undefined) result.error = capFailure(result.error);
+  reply(`${Tag.trialResult}${opId}\t${JSON.stringify(result)}`);
+}
+
+/** Candidates in a "3,0,7" list. */
+function countOf(cands: string): number {
+  if (cands === '') return 0;
+  let n = 1;
+  for (let i = 0; i < cands.length; i++) if (cands.charCodeAt(i) === 0x2c) n++;
+  return n;
 }
 
 function dispatch(msg: string): void {
@@ -251,6 +286,8 @@ function dispatch(msg: string): void {
       return onDropProgram(msg);
     case Tag.trial:
       return onTrial(msg);
+    case Tag.quarantine:
+      return onQuarantine(msg);
     default:
       throw new Error(`unknown sandbox request ${JSON.stringify(msg.slice(0, 20))}`);
   }
@@ -271,6 +308,13 @@ function dispatchSafely(msg: string): void {
   }
 }
 
+/** Requests received and not yet run, in arrival order (the gateway bounds how many it sends). */
+const queue: string[] = [];
+let queueHead = 0;
+let draining = false;
+/** Work a turn may do before the host reads its input again, so a quarantine arriving meanwhile is seen. */
+const TURN_BUDGET_MS = 2;
+
 function onFrame(buf: Buffer, start: number, end: number): void {
   const text = buf.toString('utf8', start, end);
   let from = 0;
@@ -278,9 +322,44 @@ function onFrame(buf: Buffer, start: number, end: number): void {
   while (from <= text.length) {
     let nl = text.indexOf('\n', from);
     if (nl < 0) nl = text.length;
-    if (nl > from) dispatchSafely(text.slice(from, nl));
+    if (nl > from) {
+      const msg = text.slice(from, nl);
+      // The gateway's quarantine takes effect on arrival: calls already queued are not run.
+      if (msg[0] === Tag.quarantine) quarantine(msg);
+      queue.push(msg);
+    }
     from = nl + 1;
   }
+  if (!draining) drain();
+}
+
+function quarantine(msg: string): void {
+  const [, programId] = fields(msg, 2);
+  const program = programs.get(Number(programId));
+  if (program !== undefined) program.quarantined = true;
+}
+
+/** Runs queued requests in order; yields to read input after TURN_BUDGET_MS of work. */
+function drain(): void {
+  draining = true;
+  const t0 = performance.now();
+  while (queueHead < queue.length) {
+    const msg = queue[queueHead]!;
+    queue[queueHead++] = '';
+    dispatchSafely(msg);
+    if (performance.now() - t0 > TURN_BUDGET_MS && queueHead < queue.length) {
+      // Keep the queue from growing under a steady stream: drop what has run.
+      if (queueHead >= 1024) {
+        queue.splice(0, queueHead);
+        queueHead = 0;
+      }
+      setImmediate(drain);
+      return;
+    }
+  }
+  queue.length = 0;
+  queueHead = 0;
+  draining = false;
 }
 
 // A terminal's Ctrl-C reaches the whole process group; the gateway decides when hosts end (it closes
@@ -288,7 +367,8 @@ function onFrame(buf: Buffer, start: number, end: number): void {
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 
-const reader = new FrameReader(onFrame);
+// The gateway never sends a frame over the cap: one means the stream is broken, and only a new host helps.
+const reader = new FrameReader(onFrame, MAX_REQUEST_FRAME_BYTES, () => process.exit(HOST_PROTOCOL_EXIT_CODE));
 const input = new Socket({ fd: REQUEST_FD, readable: true, writable: false });
 input.on('data', (chunk: Buffer) => reader.push(chunk));
 input.on('end', () => process.exit(0));

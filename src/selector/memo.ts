@@ -1,7 +1,9 @@
 import type { SelectOutcome, SelectorRequest } from './types.js';
 
 /**
- * Memoized selector results (gateway side), for selectors configured with `memoize: true`.
+ * Memoized selector results (gateway side), for memoized selector versions (isolate/runner.ts
+ * MemoMode): the sandbox only traces runs whose realm it checks keeps no state, and the verifier
+ * (verifier.ts) re-runs a sample of the answers given from here.
  *
  * A traced run in the sandbox returns the request reads the script made, in order: (path, value).
  * For a pure script the first read is always the same path, and each next path depends only on
@@ -61,8 +63,14 @@ export interface Read {
   value: string;
 }
 
+/** Answers of a new entry re-run by the verifier before it samples only 1 in VERIFY_EVERY. */
+export const FIRST_HITS_VERIFIED = 2;
+
 /** A trie node: an inner node reads `path` and follows `next`; a leaf (`path` null) holds its answer. */
 class TrieNode {
+  /** A leaf's first hits still to be re-run by the verifier. */
+  unverified = FIRST_HITS_VERIFIED;
+
   constructor(
     readonly path: readonly string[] | null,
     readonly pathKey: string,
@@ -70,6 +78,12 @@ class TrieNode {
     /** A leaf's answer, frozen and shared by every request it answers. */
     readonly hit: SelectOutcome | null,
   ) {}
+}
+
+/** A leaf of the trie: its recorded answer, and how many of its first hits the verifier still takes. */
+export interface MemoLeaf {
+  readonly hit: SelectOutcome | null;
+  unverified: number;
 }
 
 /** How an insert went: a new leaf, one already there, no room, or a trace that contradicts the trie. */
@@ -108,10 +122,10 @@ export class MemoCache {
   }
 
   /**
-   * The cached answer for this request and candidate list (`candidatesKey`: "3,0,7"), or null. The
-   * answer is frozen and the same object for every request that reaches its leaf.
+   * The leaf holding the cached answer for this request and candidate list (`candidatesKey`:
+   * "3,0,7"), or null. Its answer is frozen and the same object for every request that reaches it.
    */
-  lookup(request: SelectorRequest, candidatesKey: string): SelectOutcome | null {
+  lookup(request: SelectorRequest, candidatesKey: string): MemoLeaf | null {
     let node = this.roots.get(candidatesKey);
     if (node === undefined) return null;
     // Bounded by the trace length of the deepest insert (MAX_TRACE_READS).
@@ -120,7 +134,7 @@ export class MemoCache {
       if (child === undefined) return null;
       node = child;
     }
-    return node.hit;
+    return node;
   }
 
   /** Stores the picks of one run whose reads were `trace`. */

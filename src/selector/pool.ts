@@ -69,6 +69,8 @@ export class HostPool<T extends Op> {
       onAck: events.onAck,
       onTrial: events.onTrial,
       onConsole: events.onConsole,
+      onStateful: events.onStateful,
+      onOversized: events.onOversized,
       onReady: () => this.onReady(),
       onExit: (h, unanswered, exit) => this.onExit(h, unanswered, exit),
     };

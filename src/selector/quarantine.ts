@@ -1,4 +1,13 @@
-import type { SelectorErrorKind, SelectorFailure, SelectorStatus } from './types.js';
+import type { Logger } from 'pino';
+import type { SelectOutcome, SelectorErrorKind, SelectorFailure, SelectorStatus } from './types.js';
+
+/**
+ * Quarantine, decided here and nowhere else: SelectorHealth.fail() is the one decision, and
+ * FailureRecorder.record() the one path every failure of a selector version takes to it (calls,
+ * crashes blamed on it, oversized answers, repeated deaths of its host). The host process only
+ * carries the decision out: told by the gateway, it answers the version's queued calls as
+ * quarantined without running them.
+ */
 
 /** Failures within QUARANTINE_WINDOW_MS that quarantine a selector. */
 export const QUARANTINE_FAILURES = 5;
@@ -16,13 +25,18 @@ export interface QuarantinePolicy {
 /** The default policy: QUARANTINE_FAILURES within QUARANTINE_WINDOW_MS. */
 export const DEFAULT_QUARANTINE: QuarantinePolicy = { failures: QUARANTINE_FAILURES, windowMs: QUARANTINE_WINDOW_MS };
 
+/** Deaths of a version's host by a signal the gateway did not send, within OUTSIDE_KILLS_WINDOW_MS, that quarantine it. */
+export const OUTSIDE_KILLS = 5;
+/** Window for OUTSIDE_KILLS, in milliseconds. */
+export const OUTSIDE_KILLS_WINDOW_MS = 60_000;
+
 /** Failure kinds that are the script's doing and so count towards quarantine. */
-export function countsTowardsQuarantine(kind: SelectorErrorKind): boolean {
+function countsTowardsQuarantine(kind: SelectorErrorKind): boolean {
   return kind === 'throw' || kind === 'timeout' || kind === 'memory' || kind === 'bad-result' || kind === 'crash';
 }
 
 /** Failure kinds that quarantine at once: the script took its whole sandbox process down. */
-export function quarantinesAtOnce(kind: SelectorErrorKind): boolean {
+function quarantinesAtOnce(kind: SelectorErrorKind): boolean {
   return kind === 'crash';
 }
 
@@ -56,6 +70,8 @@ export class SelectorHealth {
   consoleDropped = 0;
   quarantinedAt: string | null = null;
   private readonly window: FailureWindow;
+  /** Deaths of its host from outside while it ran (the OOM killer, an operator's kill -9). */
+  private readonly outsideKills = new FailureWindow({ failures: OUTSIDE_KILLS, windowMs: OUTSIDE_KILLS_WINDOW_MS });
   private readonly lastErrors: Array<SelectorFailure & { at: string }> = [];
 
   constructor(policy: QuarantinePolicy = DEFAULT_QUARANTINE) {
@@ -83,6 +99,14 @@ export class SelectorHealth {
     return false;
   }
 
+  /**
+   * Records that its host was killed from outside while running it: no fault of the script, unless
+   * it keeps happening (true when this one completes OUTSIDE_KILLS within the window).
+   */
+  killedFromOutside(now: number): boolean {
+    return !this.quarantined && this.outsideKills.record(now);
+  }
+
   /** Records a call answered `quarantined` without running; `counted` when `calls` already has it. */
   skip(counted = false): void {
     if (!counted) this.calls++;
@@ -101,5 +125,36 @@ export class SelectorHealth {
       skipped: this.skipped,
       consoleDropped: this.consoleDropped,
     };
+  }
+}
+
+/** What the recorder needs to know of a selector version. */
+export interface Quarantinable {
+  readonly apiId: string;
+  readonly health: SelectorHealth;
+}
+
+/**
+ * Records failures of selector versions: counts and logs each, and when SelectorHealth decides on
+ * quarantine, logs it, tells the metrics and tells the version's host to stop running it.
+ */
+export class FailureRecorder<P extends Quarantinable> {
+  constructor(
+    private readonly logger: Logger,
+    private readonly quarantined: (program: P, kind: SelectorErrorKind) => void,
+  ) {}
+
+  /**
+   * Records a failure of `program` and builds the call's outcome; `atOnce` quarantines whatever the
+   * kind (its host died or hung running it, or wrote an answer over the cap).
+   */
+  record(program: P, failure: SelectorFailure, durationUs: number, runUs?: number, atOnce = false): SelectOutcome {
+    const now = program.health.fail(failure, Date.now(), atOnce);
+    this.logger.warn({ apiId: program.apiId, ...failure }, 'selector call failed');
+    if (now) {
+      this.logger.error({ apiId: program.apiId, kind: failure.kind }, 'selector quarantined');
+      this.quarantined(program, failure.kind);
+    }
+    return runUs === undefined ? { ok: false, error: failure, durationUs } : { ok: false, error: failure, durationUs, runUs };
   }
 }

@@ -1,11 +1,12 @@
 import { parse, type Node } from 'acorn';
 
 /**
- * Static state analysis of a selector script, for `memoize: "auto"`: finds whether `select` can
- * keep state from one call to the next. Memoizing a script is exact when its answer depends only on
- * the request fields it reads, `env` and `nodes` (the sandbox traces those reads and refuses to
- * cache a run that touched time, randomness or the console); what would break it is state kept
- * between calls. State can live in four places, and the analysis closes each:
+ * Static state analysis of a selector script: the fast pre-filter of `memoize: "auto"`. A script it
+ * finds keeping state between calls is not memoized, and its `reason` names the line; the
+ * guarantee that a memoized answer is the script's own answer does not rest on it (a source
+ * analysis cannot be sound for JavaScript): the sandbox records what a memoized script's top level
+ * left and checks it after every run (isolate/prelude.cjs `settle` and `check`, see
+ * docs/selector-sandbox.md). What it refuses, with the line:
  *
  * - **Top-level bindings** (`let count = 0`): no function may assign to a binding that is not its own
  *   or an enclosing function's, nor to a global.
@@ -13,18 +14,16 @@ import { parse, type Node } from 'acorn';
  *   the top level may only declare functions, classes without static parts, and values built from
  *   literals and built-ins with plain data; it runs no code of the script's own.
  * - **Objects kept at the top level** (`const seen = new Set()`): direct writes and mutating method
- *   calls on them are refused here with their line; writes through an alias are stopped in the
- *   sandbox, which freezes everything the top-level bindings hold once the script has loaded
- *   (isolate-prelude.ts `guard`), and compiles the script in strict mode so such a write throws.
+ *   calls on them.
  * - **Built-ins and the global object** (`Math.count = 1`, `globalThis`, prototypes): direct writes,
  *   mutating calls, `globalThis`, `eval`, `Function`, `with` and the members `prototype`,
- *   `constructor` and `__proto__` are refused.
+ *   `constructor` and `__proto__`.
  *
  * It is conservative: a script it refuses may still be stateless (its `reason` says what it saw),
  * and `memoize: true` stays the operator's override.
  */
 
-/** The verdict: stateless with the top-level names the sandbox freezes, or the first state found. */
+/** The verdict: stateless (with the script's top-level names), or the first state found. */
 export type StateVerdict =
   | { stateless: true; keptNames: string[] }
   | { stateless: false; reason: string; line: number | null };
@@ -94,12 +93,6 @@ export function analyzeState(code: string): StateVerdict {
     program = parse(code, { ecmaVersion: 'latest', sourceType: 'script', locations: true }) as AnyNode;
   } catch (err) {
     return { stateless: false, reason: `the script does not parse: ${(err as Error).message}`, line: lineOfError(err) };
-  }
-  try {
-    parse(`'use strict';${code}`, { ecmaVersion: 'latest', sourceType: 'script' });
-  } catch (err) {
-    // The sandbox compiles a memoized script in strict mode, so that a write to a frozen value throws.
-    return { stateless: false, reason: `not valid in strict mode: ${(err as Error).message}`, line: lineOfError(err) };
   }
   try {
     return { stateless: true, keptNames: new Analysis().run(program) };

@@ -109,12 +109,23 @@ export interface SelectorCacheStatus {
   refused: number;
   /** Successful runs that could not be cached (the script read structure, time, randomness or printed). */
   uncacheable: number;
+  /** Answers from the cache the verifier ran again and compared (verifier.ts). */
+  verified: number;
+  /** Of those, answers that differed (memoization ended at the first). */
+  mismatches: number;
+  /** Sampled answers not run again: too many re-runs in flight, or the sandbox busy. */
+  skipped: number;
 }
 
-/** Identifies one loaded selector version; the same code and limits share one compiled script. */
+/** Identifies one loaded selector version; the same save, code and limits share one compiled script. */
 export interface SelectorSpec {
   apiId: string;
   config: SelectorConfig;
+  /**
+   * The save it comes from (the API's `updatedAt`, which every save of the API or its selector
+   * changes): a new one compiles the selector afresh even with identical code, ending a quarantine.
+   */
+  revision?: string;
 }
 
 export type { OnSelectorError };

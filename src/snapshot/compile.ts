@@ -133,7 +133,7 @@ async function loadSelector(
   sandbox: SelectorSandbox,
 ): Promise<CompiledSelector> {
   try {
-    const handle = await sandbox.load({ apiId: api.id, config: api.selector! }, nodes.map((n) => n.view), env);
+    const handle = await sandbox.load({ apiId: api.id, config: api.selector!, revision: api.updatedAt }, nodes.map((n) => n.view), env);
     return { state: 'loaded', handle };
   } catch (err) {
     if (err instanceof SelectorCompileError) return { state: 'broken', error: err.failure };

@@ -16,7 +16,7 @@ const consumers = compileConsumers([
 
 function parsedApi(access: Record<string, unknown>): Api {
   return Api.parse({
-    ...{ id: 'api-1', name: 'orders', host: null, methods: ['GET'], path: '/o', stripPrefix: false, algorithm: 'round_robin', retries: 0, hashOn: null, maxBodyBytes: 1, selector: null },
+    ...{ id: 'api-1', name: 'orders', host: null, methods: ['GET'], path: '/o', stripPrefix: false, algorithm: 'round_robin', retries: 0, hashOn: null, maxBodyBytes: 1, selector: null, httpsRedirect: false },
     timeouts: { connectMs: 1, headersMs: 1, bodyMs: 1 },
     retry: { methods: [], timeouts: false, statuses: [], deadlineMs: null },
     health: { active: null, passive: null, panic: 'use-all' },

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addNode, createApi, setSelector } from '../helpers/fixtures.js';
+import { scrape } from '../helpers/metrics.js';
 import { spread, startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
@@ -38,7 +39,7 @@ describe('memoized selector', () => {
 
     const { body } = await t.admin('GET', `/admin/apis/${id}/selector`);
     // One run per distinct select_code (temp_node, absent, other); everything else replayed.
-    expect(body.status.cache).toEqual({ hits: 67, misses: 3, entries: 3, refused: 0, uncacheable: 0 });
+    expect(body.status.cache).toMatchObject({ hits: 67, misses: 3, entries: 3, refused: 0, uncacheable: 0, mismatches: 0 });
     expect(body.status).toMatchObject({ state: 'active', calls: 70, failures: 0 });
   });
 
@@ -67,6 +68,27 @@ describe('memoized selector', () => {
     ({ body } = await t.admin('GET', `/admin/apis/${id}/selector`));
     expect(body.status.memoization).toEqual({ mode: 'auto', active: false, reason: 'line 3: assigns to `count`, which is kept between calls' });
     expect(body.status.cache).toBeUndefined();
+  });
+
+  it('a script past the pre-filter that keeps state through an alias: memoization ends at its first run, with the reason in the admin API and a metric', async () => {
+    const id = await createApi(t, { name: 'memo-alias', path: '/memo-alias/*', algorithm: 'round_robin' });
+    await addNode(t, id, up('a'));
+    await addNode(t, id, up('temp'), { tags: ['temp'] });
+    // Every third request to the temp node, counted in a kept object through a helper.
+    const aliased = [
+      'const hits = { n: 0 };',
+      'function bump(c) { c.n++; }',
+      'function select(request, env, nodes) {',
+      '  bump(hits);',
+      '  return nodes.filter((n) => n.tags.includes("temp") === (hits.n % 3 === 0));',
+      '}',
+    ].join('\n');
+    await setSelector(t, id, { code: aliased });
+    expect(await spread(t, '/memo-alias/q', 30)).toEqual({ a: 20, temp: 10 });
+    const { body } = await t.admin('GET', `/admin/apis/${id}/selector`);
+    expect(body.status.memoization).toEqual({ mode: 'auto', active: false, reason: 'a call changed `hits`, which the top level kept' });
+    const m = await scrape(`${t.statusUrl}/metrics`);
+    expect(m.sum('isogate_selector_memo_ended_total', { api: 'memo-alias', cause: 'stateful' })).toBe(1);
   });
 
   it('memoize: false runs every call', async () => {

@@ -2,7 +2,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain .mjs script without type declarations
 import { inputsHash, upToDate, writeStamp } from '../../scripts/build.mjs';
 
 // `npm start` and `npm test` build only when a source changed: the up-to-date check on a project tree.

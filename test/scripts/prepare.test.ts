@@ -1,12 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain .mjs script without type declarations
 import { NEEDS, plan, postgresUrl } from '../../scripts/prepare.mjs';
 
 // What `npm test` does to a machine before the suite: the decisions, from what is there.
 const base = {
-  purpose: 'test',
+  purpose: 'test' as const,
   missingTools: [] as string[],
   down: [] as string[],
   serverInstalled: { postgres: true, redis: true },

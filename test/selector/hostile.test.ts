@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SelectorSandbox } from '../../src/selector/sandbox.js';
 import type { SelectOutcome, SelectorErrorKind, SelectorHandle } from '../../src/selector/types.js';
+import { MAX_MESSAGE_CHARS } from '../../src/selector/host-limits.js';
+import { MAX_LINE_CHARS, MAX_LINES_PER_RUN } from '../../src/selector/isolate/realm.js';
 import { CANARY, config, node, request, startSandbox } from './fixtures.js';
 
 const catalog = [node('a'), node('b', ['temp']), node('c')];
@@ -29,7 +31,8 @@ const cases: HostileCase[] = [
   { name: 'infinite loop', code: 'function select() { for (;;) {} }', kinds: ['timeout'] },
   {
     name: 'unbounded heap allocation',
-    code: 'function select() { const a = []; for (;;) a.push(a.length); }',
+    // Chunks of a thousand, so that the heap fills well within the time limit on a busy machine.
+    code: 'function select() { const a = []; for (;;) a.push(new Array(1000).fill(a.length)); }',
     kinds: ['memory'],
     timeoutMs: 1000,
   },
@@ -112,10 +115,15 @@ function expectBadFailures(outcomes: SelectOutcome[], c: HostileCase): SelectorE
   expect(c.kinds).toContain(kinds[0]);
   const allowed = new Set<string>([...c.kinds, 'quarantined', ...(c.succeedsFirst ? ['ok'] : [])]);
   expect(kinds.filter((k) => !allowed.has(k))).toEqual([]);
-  // Quarantine comes at the threshold (5) or at once after a crash, and then it stays.
+  // Quarantine comes at the threshold (5) or at once after a crash, and then it stays. The gateway
+  // decides it; calls its host already ran before hearing of it keep their own failure, so a burst
+  // answered faster than the decision travels may have no quarantined answer (the caller checks
+  // the state and the next call).
   const firstQuarantined = kinds.indexOf('quarantined');
-  expect(firstQuarantined).toBeGreaterThan(0);
-  expect(kinds.slice(firstQuarantined).every((k) => k === 'quarantined')).toBe(true);
+  if (firstQuarantined >= 0) {
+    expect(firstQuarantined).toBeGreaterThan(0);
+    expect(kinds.slice(firstQuarantined).every((k) => k === 'quarantined')).toBe(true);
+  }
   return kinds[0] as SelectorErrorKind;
 }
 
@@ -216,5 +224,89 @@ describe('loading hostile code', () => {
       .catch((e: { failure?: { kind: string } }) => e);
     expect(again).toMatchObject({ failure: { kind: 'crash' } });
     expect(sandbox.hosts().exits).toBe(1);
+  });
+});
+
+describe('built-ins rewritten to defeat the sandbox\'s own code', () => {
+  // The realm is locked down before the script loads and the sandbox's code captured what it uses,
+  // so these only break the script itself; the host caps what comes back whatever happened inside.
+  // Limits generous enough that a loaded machine finishes the 5 MB strings in time.
+  const rewrites: Array<{ name: string; code: string; expect: 'ok' | SelectorErrorKind; timeoutMs: number }> = [
+    {
+      name: 'console caps: Array.prototype.toJSON and JSON.stringify replaced, a 5 MB line, 1000 lines',
+      code: [
+        'try { Object.defineProperty(Array.prototype, "toJSON", { value() { return "x".repeat(4e6); } }); } catch (e) {}',
+        'try { JSON.stringify = () => "y".repeat(4e6); } catch (e) {}',
+        'try { String.prototype.slice = function () { return this; }; } catch (e) {}',
+        'function select(r, env, nodes) { console.log([1], "z".repeat(5e6)); for (let i = 0; i < 1000; i++) console.log(i); return nodes; }',
+      ].join('\n'),
+      expect: 'ok',
+      timeoutMs: 1000,
+    },
+    {
+      name: 'result encoding: a node id 5 MB long',
+      code: 'function select(r, env, nodes) { return [{ get id() { return "q".repeat(5e6); } }]; }',
+      expect: 'bad-result',
+      timeoutMs: 1000,
+    },
+    {
+      name: 'result encoding: a result claiming 500 million elements',
+      code: 'function select(r, env, nodes) { return new Proxy(nodes.slice(), { get(t, k) { return k === "length" ? 5e8 : t[0]; } }); }',
+      expect: 'timeout',
+      timeoutMs: 20,
+    },
+    {
+      name: 'error reporting: a 5 MB message, a stack formatter of its own, a name that throws',
+      code: [
+        'try { Error.prepareStackTrace = () => "s".repeat(5e6); } catch (e) {}',
+        'function select(r) {',
+        '  if (r.query.n) throw { get name() { throw new Error("no"); } };',
+        '  const e = new Error("x"); Object.defineProperty(e, "message", { get() { return "m".repeat(5e6); } }); throw e;',
+        '}',
+      ].join('\n'),
+      expect: 'throw',
+      timeoutMs: 1000,
+    },
+  ];
+
+  it.each(rewrites)('$name: the good API is answered right, and nothing over the caps leaves the sandbox', async (c) => {
+    const started = await startSandbox({ maxHosts: 1, quarantine: { failures: 1000, windowMs: 10_000 } });
+    sandbox = started.sandbox;
+    const good = await sandbox.load({ apiId: 'good', config: config(CANARY, { memoize: false }) }, catalog, {});
+    const bad = await sandbox.load({ apiId: 'bad', config: config(c.code, { timeoutMs: c.timeoutMs, memoize: false }) }, catalog, {});
+    const latencies: number[] = [];
+    const goodCalls: Array<Promise<SelectOutcome>> = [];
+    const badCalls: Array<SelectOutcome | Promise<SelectOutcome>> = [];
+    for (let i = 0; i < 40; i++) {
+      const t0 = performance.now();
+      goodCalls.push(Promise.resolve(good.select(goodRequest(i), all)).then((o) => (latencies.push(performance.now() - t0), o)));
+      badCalls.push(bad.select(request({ query: i % 2 ? { n: '1' } : {} }), all));
+      if (i % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expectGoodAllCorrect(await Promise.all(goodCalls));
+    const badOut = await Promise.all(badCalls);
+    for (const o of badOut) {
+      const kind = o.ok ? 'ok' : o.error.kind;
+      // A busy machine may stop a looping call before its CPU limit (not the script's fault).
+      expect([c.expect, ...(c.expect === 'timeout' ? ['unavailable'] : [])]).toContain(kind);
+      if (!o.ok) expect(o.error.message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS + 1);
+    }
+    const lines = started.records.filter((r) => r.msg === 'selector console').map((r) => String(r.line));
+    expect(lines.every((line) => line.length <= MAX_LINE_CHARS + 1)).toBe(true);
+    for (const e of sandbox.status('bad')!.lastErrors) expect(e.message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS + 1);
+    const sorted = latencies.sort((a, b) => a - b);
+    console.log(`${c.name}: good API p50 ${sorted[20]!.toFixed(1)} ms, max ${sorted[39]!.toFixed(1)} ms over 40 calls sharing the host`);
+  });
+
+  it('a trial of such a script reports capped console lines and errors', async () => {
+    const started = await startSandbox();
+    sandbox = started.sandbox;
+    const result = await sandbox.trial(config(rewrites[0]!.code, { timeoutMs: 1000 }), request(), {}, catalog);
+    expect(result.ok).toBe(true);
+    expect(result.console.length).toBeLessThanOrEqual(MAX_LINES_PER_RUN + 1);
+    expect(result.console.every((line) => line.length <= MAX_LINE_CHARS + 1)).toBe(true);
+    const failed = await sandbox.trial(config(rewrites[3]!.code, { timeoutMs: 1000 }), request(), {}, catalog);
+    expect(failed.error?.kind).toBe('throw');
+    expect(failed.error!.message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS + 1);
   });
 });

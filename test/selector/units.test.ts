@@ -1,25 +1,55 @@
 import { describe, expect, it } from 'vitest';
-import { FrameReader, encodeFrame, parseIndexList } from '../../src/selector/protocol.js';
+import { FrameReader, OVERSIZED_HEAD_BYTES, encodeFrame, parseIndexList } from '../../src/selector/protocol.js';
 import { FailureWindow, SelectorHealth } from '../../src/selector/quarantine.js';
 import { LineBudget } from '../../src/selector/rate-limit.js';
 
 describe('frames', () => {
+  const noOversized = () => {
+    throw new Error('no frame here is over the cap');
+  };
+
   it('reassembles frames split across and packed into chunks', () => {
     const texts = ['R1\t5\t0,1', 'héllo\tworld', '', 'L3\t0\t["x"]'];
     const bytes = Buffer.concat(texts.map(encodeFrame));
     for (const cut of [1, 2, 3, 5, 7, bytes.length]) {
       const got: string[] = [];
-      const reader = new FrameReader((buf, start, end) => got.push(buf.toString('utf8', start, end)));
+      const reader = new FrameReader((buf, start, end) => got.push(buf.toString('utf8', start, end)), 1024, noOversized);
       for (let i = 0; i < bytes.length; i += cut) reader.push(bytes.subarray(i, i + cut));
       expect(got).toEqual(texts);
     }
   });
 
-  it('refuses a length beyond the limit', () => {
-    const reader = new FrameReader(() => {});
-    const header = Buffer.alloc(4);
-    header.writeUInt32LE(0xffffffff, 0);
-    expect(() => reader.push(header)).toThrow(/exceeds/);
+  it('skips a frame over the cap as it arrives, reports its head and length, and goes on with the next', () => {
+    const big = 'R7\t1\t' + 'x'.repeat(5000);
+    const bytes = Buffer.concat([encodeFrame('A1'), encodeFrame(big), encodeFrame('A2')]);
+    for (const cut of [1, 3, 64, 1000, bytes.length]) {
+      const got: string[] = [];
+      const over: Array<[string, number]> = [];
+      const reader = new FrameReader((buf, start, end) => got.push(buf.toString('utf8', start, end)), 1024, (head, size) => over.push([head.toString(), size]));
+      for (let i = 0; i < bytes.length; i += cut) reader.push(bytes.subarray(i, i + cut));
+      expect(got).toEqual(['A1', 'A2']);
+      expect(over).toEqual([[big.slice(0, OVERSIZED_HEAD_BYTES), Buffer.byteLength(big)]]);
+    }
+  });
+
+  it('assembles a large frame from 64 KiB chunks with one copy of each byte (linear), and skips one over the cap without copying it', () => {
+    for (const mb of [5, 40]) {
+      const frame = encodeFrame('R1\t1\t' + 'y'.repeat(mb * 1024 * 1024));
+      let got = 0;
+      const reader = new FrameReader((_buf, start, end) => (got += end - start), 64 * 1024 * 1024, noOversized);
+      const t0 = process.cpuUsage();
+      for (let i = 0; i < frame.length; i += 65536) reader.push(frame.subarray(i, i + 65536));
+      const used = process.cpuUsage(t0);
+      expect(got).toBe(frame.length - 4);
+      expect(reader.copiedBytes).toBe(frame.length);
+      console.log(`frame of ${mb} MB in 64 KiB chunks: ${((used.user + used.system) / 1000).toFixed(1)} ms CPU`);
+
+      let over = 0;
+      const capped = new FrameReader(() => {}, 1024 * 1024, (_head, size) => (over = size));
+      for (let i = 0; i < frame.length; i += 65536) capped.push(frame.subarray(i, i + 65536));
+      expect(over).toBe(frame.length - 4);
+      expect(capped.copiedBytes).toBe(4 + OVERSIZED_HEAD_BYTES);
+    }
   });
 
   it.each([

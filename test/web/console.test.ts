@@ -412,6 +412,21 @@ describe('web console', () => {
     await poll(() => page.locator('.selector-side dd.memoization').textContent()).toBe('yes');
   });
 
+  it('shows a quarantined selector with a button that lifts the quarantine (the selector starts afresh)', async () => {
+    const boom = 'function select(request, env, nodes) {\n  if (request.headers["x-boom"]) throw new Error("boom");\n  return nodes;\n}';
+    await t.admin('PUT', `/admin/apis/${apiId}/selector`, { code: boom, memoize: false });
+    await spread(t, '/shop/item', 5, { headers: { 'x-boom': '1' } });
+    const lift = page.getByRole('button', { name: 'Lift quarantine' });
+    await lift.waitFor();
+    expect(await page.locator('.selector-side .badge-danger').textContent()).toBe('Quarantined');
+    await lift.click();
+    await toast(/Quarantine lifted/).waitFor();
+    await poll(() => lift.count()).toBe(0);
+    expect(await page.locator('.selector-side .badge-ok', { hasText: 'Active' }).count()).toBe(1);
+    expect((await t.admin('GET', `/admin/apis/${apiId}/selector`)).body.status).toMatchObject({ state: 'active', failures: 0 });
+    await t.admin('PUT', `/admin/apis/${apiId}/selector`, { code: CANARY });
+  });
+
   it('lists the API with its algorithm, node counts and selector state', async () => {
     // A second API, set up through the admin API, so the list shows more than one kind of entry.
     const accounts = (await t.admin('POST', '/admin/apis', { name: 'accounts', host: 'api.example.com', methods: ['GET', 'POST'], path: '/accounts/*', algorithm: 'ip_hash' })).body.id;

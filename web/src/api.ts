@@ -140,6 +140,8 @@ export const admin = {
   putSelector: (apiId: string, body: SelectorConfig & { sample?: SampleRequest }) => call<Api>('PUT', `/admin/apis/${enc(apiId)}/selector`, body),
   deleteSelector: (apiId: string) => call<void>('DELETE', `/admin/apis/${enc(apiId)}/selector`),
   rollbackSelector: (apiId: string, version: number) => call<Api>('POST', `/admin/apis/${enc(apiId)}/selector/rollback`, { version }),
+  restartSelector: (apiId: string) =>
+    call<{ selector: SelectorConfig; status: SelectorView['status'] }>('POST', `/admin/apis/${enc(apiId)}/selector/restart`),
   testSelector: (apiId: string, body: { request: SampleRequest; selector?: SelectorConfig | null }) =>
     call<BalanceExplanation>('POST', `/admin/apis/${enc(apiId)}/selector/test`, body),
   selectorTemplates: (o?: Opt) => call<SelectorTemplate[]>('GET', '/admin/selector-templates', undefined, o),

@@ -72,6 +72,7 @@ const CODE_WORDS: Record<string, string> = {
   NODE_NOT_FOUND: 'This node no longer exists; someone may have deleted it.',
   VARIABLE_NOT_FOUND: 'This variable no longer exists.',
   SELECTOR_VERSION_NOT_FOUND: 'That selector version is no longer kept.',
+  SELECTOR_NOT_FOUND: 'This API has no selector any more; someone may have removed it.',
   BODY_TOO_LARGE: 'What you sent is too large.',
   INTERNAL_ERROR: 'The admin API failed; see the isogate log.',
 };

@@ -26,7 +26,7 @@ export const SelectorTest = z.strictObject({
   selector: SelectorConfig.nullable().optional(),
 });
 
-/** `/admin/apis/:id/selector`: read with status and history, save after a trial, clear, roll back, test. */
+/** `/admin/apis/:id/selector`: read with status and history, save after a trial, clear, roll back, restart, test. */
 export function registerSelectorRoutes(app: FastifyInstance, { store, runtime }: AdminDeps): void {
   app.get<IdParams>('/apis/:id/selector', async (request) => {
     const api = await requireApi(store, request.params.id);
@@ -65,6 +65,17 @@ export function registerSelectorRoutes(app: FastifyInstance, { store, runtime }:
     if (!restored) throw new AdminError('API_NOT_FOUND', `no API with id ${api.id}`);
     await awaitApplied(runtime, request.log);
     return restored;
+  });
+
+  // Saves the same selector again: every gateway process compiles it afresh (a version is keyed by
+  // its save), which lifts a quarantine and turns memoization back on. The code ran before, so no trial.
+  app.post<IdParams>('/apis/:id/selector/restart', async (request) => {
+    const api = await requireApi(store, request.params.id);
+    if (!api.selector) throw new AdminError('SELECTOR_NOT_FOUND', `API ${api.id} has no selector to restart`);
+    const saved = await store.setSelector(api.id, api.selector);
+    if (!saved) throw new AdminError('API_NOT_FOUND', `no API with id ${api.id}`);
+    await awaitApplied(runtime, request.log);
+    return { selector: saved.selector, status: await runtime.selectorStatus(api.id) };
   });
 
   app.post<IdParams>('/apis/:id/selector/test', async (request) => {

@@ -52,7 +52,18 @@ function mergeCache(present: readonly SelectorStatus[]): Pick<SelectorStatus, 'c
   const caches = present.map((p) => p.cache).filter((c) => c !== undefined);
   if (caches.length === 0) return {};
   const sum = (key: keyof NonNullable<SelectorStatus['cache']>) => caches.reduce((n, c) => n + c[key], 0);
-  return { cache: { hits: sum('hits'), misses: sum('misses'), entries: sum('entries'), refused: sum('refused'), uncacheable: sum('uncacheable') } };
+  return {
+    cache: {
+      hits: sum('hits'),
+      misses: sum('misses'),
+      entries: sum('entries'),
+      refused: sum('refused'),
+      uncacheable: sum('uncacheable'),
+      verified: sum('verified'),
+      mismatches: sum('mismatches'),
+      skipped: sum('skipped'),
+    },
+  };
 }
 
 function mergeWindow(parts: readonly NodeStatsWindow[]): NodeStatsWindow {

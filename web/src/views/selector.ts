@@ -313,7 +313,10 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
       statusHost,
       h('p', null, s.state === 'active' ? h('span', { class: 'badge badge-ok' }, 'Active') : h('span', { class: 'badge badge-danger' }, 'Quarantined')),
       s.state === 'quarantined'
-        ? h('p', { class: 'small' }, `Quarantined ${s.quarantinedAt ? ago(s.quarantinedAt) : ''}: the gateway stopped running it after repeated failures and treats every request as a selector failure (onError: ${v.selector.onError}). Save a fixed version to load it afresh.`)
+        ? [
+            h('p', { class: 'small' }, `Quarantined ${s.quarantinedAt ? ago(s.quarantinedAt) : ''}: the gateway stopped running it after repeated failures and treats every request as a selector failure (onError: ${v.selector.onError}). Save a fixed version, or lift the quarantine to start this one afresh.`),
+            liftButton(),
+          ]
         : null,
       h(
         'dl',
@@ -331,6 +334,8 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
               h('dt', null, 'Answered from the cache'),
               h('dd', null, `${s.cache.hits} of ${s.cache.hits + s.cache.misses} (${s.cache.entries} results kept)`),
               s.cache.uncacheable ? [h('dt', null, 'Runs not cacheable'), h('dd', null, String(s.cache.uncacheable))] : null,
+              h('dt', null, 'Checked by running again'),
+              h('dd', { class: s.cache.mismatches > 0 ? 'text-danger' : '' }, `${s.cache.verified} (${s.cache.mismatches} differed)`),
             ]
           : null,
       ),
@@ -398,6 +403,23 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
         }),
       ),
     );
+  }
+
+  /** Lifts a quarantine: the same selector is saved again, and every gateway process starts it afresh. */
+  function liftButton(): HTMLButtonElement {
+    const button = h('button', { type: 'button', class: 'btn btn-small', dataset: { busyLabel: 'Restarting…' } }, 'Lift quarantine');
+    button.addEventListener('click', () => {
+      void busy(button, async () => {
+        try {
+          await admin.restartSelector(api.id);
+          notify('Quarantine lifted: the selector starts afresh from the next request.');
+          await refreshStatus();
+        } catch (err) {
+          notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+        }
+      });
+    });
+    return button;
   }
 
   async function doRollback(version: number, removes: boolean, button: HTMLButtonElement): Promise<void> {

@@ -1,18 +1,12 @@
 import ivm from 'isolated-vm';
 import { performance } from 'node:perf_hooks';
-import { PRELUDE, SCRIPT_NAME } from './isolate-prelude.js';
-import { wallTimeoutMs } from './limits.js';
-import type { SelectorErrorKind, SelectorFailure } from './types.js';
+import { wallTimeoutMs } from '../limits.js';
+import type { SelectorErrorKind, SelectorFailure } from '../types.js';
+import { buildRealm, MAX_ANSWER_CHARS, SCRIPT_NAME, type RealmApi } from './realm.js';
+import { sourceFacts } from './source-facts.js';
 
-/** Prefix that compiles a guarded script in strict mode (a write to a frozen value then throws). */
-const STRICT_PREFIX = "'use strict';";
-/** The hint added to a guarded script's failed write. */
-const READ_ONLY_HINT =
-  ' (memoize is "auto": values kept at the top level are read-only; set memoize to false for a selector that keeps state)';
-const READ_ONLY_ERROR = /read[- ]only|not extensible|Cannot (assign|add|delete|define|redefine)/;
-
-/** Time the prelude's own work (freezing a catalog) may take, at least. */
-const LOAD_TIMEOUT_FLOOR_MS = 250;
+/** Time the realm's own work (building it, freezing a catalog, checking kept state) may take, at least. */
+const REALM_TIMEOUT_FLOOR_MS = 2000;
 
 /** What a script printed during one run: lines kept and how many were dropped. */
 export interface ConsoleOutput {
@@ -20,100 +14,93 @@ export interface ConsoleOutput {
   lines: string[];
 }
 
-/** One call's result inside the host: positions into the candidates, or a failure. */
-export type RunResult =
-  | { ok: true; positions: string; runUs: number; console: ConsoleOutput | null; trace: string | null }
-  | { ok: false; failure: SelectorFailure; runUs: number; console: ConsoleOutput | null };
+/**
+ * How a selector version is memoized, as far as its realm is concerned: `off` (never), `checked`
+ * (memoize: "auto": refused when the top level leaves anything the sandbox cannot compare after a
+ * run), `trusted` (memoize: true: the operator's word for what cannot be compared; what can still is).
+ */
+export type MemoMode = 'off' | 'checked' | 'trusted';
 
-type Fn = ivm.Reference<(...args: unknown[]) => unknown>;
+/**
+ * One call's result inside the host: positions into the candidates, or a failure. `stateChange`
+ * says what a run of a memoized selector changed in the state its top level left (it then keeps
+ * state, and memoization ends), else null.
+ */
+export type RunResult =
+  | { ok: true; positions: string; runUs: number; console: ConsoleOutput | null; trace: string | null; stateChange: string | null }
+  | { ok: false; failure: SelectorFailure; runUs: number; console: ConsoleOutput | null; stateChange: string | null };
 
 interface Session {
   isolate: ivm.Isolate;
-  guard: Fn;
-  call: Fn;
-  load: Fn;
-  drop: Fn;
-  takeConsole: Fn;
+  api: RealmApi;
 }
 
 /**
- * One selector version in its own isolate (host side): compiles the user's script behind the
- * prelude, holds its catalogs, runs calls under the CPU and memory limits, and classifies failures.
- * After the isolate is lost to its memory limit the next use rebuilds it from the kept source and
- * catalogs.
+ * One selector version in its own isolate (host side): builds the locked-down realm, runs the
+ * user's script in it, holds its catalogs, runs calls under the CPU and memory limits, classifies
+ * failures, and for a memoized version checks after every run that nothing the top level left has
+ * changed. After the isolate is lost to its memory limit the next use rebuilds it from the kept
+ * source and catalogs (the top level reads no clock or randomness, or the version is not memoized,
+ * so the rebuilt realm answers as the lost one did).
  */
 export class IsolateRunner {
   private session: Session | null = null;
   private readonly datasets = new Map<number, { catalog: string; env: string }>();
   private readonly wallMs: number;
+  /** Memoized and not found stateful yet: every run is followed by a check. */
+  private checking: boolean;
 
   constructor(
     readonly code: string,
     /** CPU time a call may use. */
     readonly timeoutMs: number,
     readonly memoryMb: number,
-    /**
-     * For a selector memoized by state analysis: its top-level names, whose values are made
-     * read-only once the top level has run (and the script is compiled in strict mode); else null.
-     */
-    readonly guard: readonly string[] | null = null,
+    readonly memo: MemoMode = 'off',
   ) {
     this.wallMs = wallTimeoutMs(timeoutMs);
+    this.checking = memo !== 'off';
   }
 
   /**
-   * Compiles the script and runs its top level; `failure` is null when it defined `select`.
-   * `unguarded` says why a guarded script's values could not be made read-only (it must then not be
-   * memoized), else null.
+   * Builds the realm, compiles the script and runs its top level; `failure` is null when it defined
+   * `select`. `notMemoized` says why a memoized version cannot be (it is then run as with
+   * memoize: false), else null.
    */
-  start(): { failure: SelectorFailure | null; console: ConsoleOutput | null; unguarded: string | null } {
+  start(): { failure: SelectorFailure | null; console: ConsoleOutput | null; notMemoized: string | null } {
     this.disposeIsolate();
     const isolate = new ivm.Isolate({ memoryLimit: this.memoryMb });
     let session: Session | null = null;
     let started = false;
+    const realmMs = Math.max(REALM_TIMEOUT_FLOOR_MS, this.wallMs);
     try {
-      const context = isolate.createContextSync();
-      const api = context.evalSync(PRELUDE, { reference: true, filename: 'isogate-prelude.js' }) as ivm.Reference<
-        Record<string, unknown>
-      >;
-      const ref = (name: string) => api.getSync(name, { reference: true }) as Fn;
-      session = {
-        isolate,
-        guard: ref('guard'),
-        call: ref('call'),
-        load: ref('load'),
-        drop: ref('drop'),
-        takeConsole: ref('takeConsole'),
-      };
-      const bind = ref('bind');
+      const realm = buildRealm(isolate, realmMs);
+      session = { isolate, api: realm.api };
       let script: ivm.Script;
       try {
-        script =
-          this.guard === null
-            ? isolate.compileScriptSync(this.code, { filename: SCRIPT_NAME })
-            : isolate.compileScriptSync(STRICT_PREFIX + this.code, { filename: SCRIPT_NAME, columnOffset: -STRICT_PREFIX.length });
+        script = isolate.compileScriptSync(this.code, { filename: SCRIPT_NAME });
       } catch (err) {
-        return { failure: compileFailure(err), console: null, unguarded: null };
+        return { failure: compileFailure(err), console: null, notMemoized: null };
       }
-      script.runSync(context, { timeout: this.wallMs });
-      const bound = bind.applySync(undefined, [], { timeout: this.wallMs });
+      script.runSync(realm.context, { timeout: this.wallMs });
+      const topLevelImpure = session.api.afterTopLevel.applySync(undefined, [], { timeout: realmMs }) === true;
+      const bound = session.api.bind.applySync(undefined, [], { timeout: this.wallMs });
       const output = readConsole(session);
       if (bound !== true) {
         const failure: SelectorFailure = { kind: 'compile', message: 'the script does not define a function named select' };
-        return { failure, console: output, unguarded: null };
+        return { failure, console: output, notMemoized: null };
       }
-      let unguarded: string | null = null;
-      if (this.guard !== null) {
-        const answer = session.guard.applySync(undefined, [JSON.stringify(this.guard)], { timeout: Math.max(LOAD_TIMEOUT_FLOOR_MS, this.wallMs) });
-        unguarded = typeof answer === 'string' && answer !== '' ? answer : null;
+      let notMemoized: string | null = null;
+      if (this.checking) {
+        notMemoized = topLevelImpure ? 'the top level reads the clock or randomness, so every load could answer differently' : this.settle(session, realmMs);
+        if (notMemoized !== null) this.checking = false;
       }
       for (const [id, data] of this.datasets) this.loadInto(session, id, data.catalog, data.env);
       this.session = session;
       started = true;
-      return { failure: null, console: output, unguarded };
+      return { failure: null, console: output, notMemoized };
     } catch (err) {
       const output = session !== null && !isolate.isDisposed ? readConsole(session) : null;
-      return { failure: runFailure(err, isolate, this.timeoutMs, this.memoryMb), console: output, unguarded: null };
+      return { failure: runFailure(err, isolate, this.timeoutMs, this.memoryMb), console: output, notMemoized: null };
     } finally {
       if (!started && !isolate.isDisposed) isolate.dispose();
     }
@@ -141,7 +128,7 @@ export class IsolateRunner {
     const session = this.session;
     if (session === null || session.isolate.isDisposed) return;
     try {
-      session.drop.applySync(undefined, [id], { timeout: LOAD_TIMEOUT_FLOOR_MS });
+      session.api.drop.applySync(undefined, [id], { timeout: REALM_TIMEOUT_FLOOR_MS });
     } catch {
       // The next rebuild starts without it anyway.
     }
@@ -149,14 +136,19 @@ export class IsolateRunner {
 
   /**
    * Runs `select` on one request: `cands` is "i,j,k" into catalog `datasetId`. `traced` records the
-   * request reads of a memoized selector; a cacheable success then carries them as `trace`.
+   * request reads; a cacheable success then carries them as `trace`. A memoized version's run is
+   * followed by the check of its kept state (a separate call, so the run's promise jobs have run).
    */
   call(datasetId: number, cands: string, requestJson: string, traced = false): RunResult {
     if (this.session === null || this.session.isolate.isDisposed) {
       const t0 = performance.now();
       const started = this.start();
       if (started.failure !== null) {
-        return { ok: false, failure: started.failure, runUs: elapsedUs(t0), console: started.console };
+        return { ok: false, failure: started.failure, runUs: elapsedUs(t0), console: started.console, stateChange: started.notMemoized };
+      }
+      if (started.notMemoized !== null) {
+        const result = this.call(datasetId, cands, requestJson, traced);
+        return { ...result, stateChange: result.stateChange ?? started.notMemoized };
       }
     }
     const session = this.session!;
@@ -165,7 +157,7 @@ export class IsolateRunner {
     const t0 = performance.now();
     let raw: unknown;
     try {
-      raw = session.call.applySync(undefined, [datasetId, cands, requestJson, traced], { timeout: this.wallMs });
+      raw = session.api.call.applySync(undefined, [datasetId, cands, requestJson, traced], { timeout: this.wallMs });
     } catch (err) {
       const runUs = elapsedUs(t0);
       let failure = runFailure(err, isolate, this.timeoutMs, this.memoryMb);
@@ -179,12 +171,14 @@ export class IsolateRunner {
           failure = { kind: 'unavailable', message };
         }
       }
-      return { ok: false, failure, runUs, console: null };
+      // A run cut off halfway is checked like any other (a lost isolate is rebuilt as it was loaded).
+      const stateChange = this.checking && this.session !== null ? this.check(session) : null;
+      return { ok: false, failure, runUs, console: null, stateChange };
     }
-    const result = decodeCall(typeof raw === 'string' ? raw : '', elapsedUs(t0));
-    if (!result.ok && this.guard !== null && result.failure.kind === 'throw' && READ_ONLY_ERROR.test(result.failure.message)) {
-      result.failure.message += READ_ONLY_HINT;
-    }
+    // The prelude bounds its answer; this bound holds whatever the realm did.
+    const answer = typeof raw === 'string' && raw.length <= MAX_ANSWER_CHARS ? raw : '';
+    const result = decodeCall(answer, elapsedUs(t0));
+    if (this.checking) result.stateChange = this.check(session);
     return result;
   }
 
@@ -194,9 +188,31 @@ export class IsolateRunner {
     this.datasets.clear();
   }
 
+  /** Records what the top level left; why it cannot be memoized, or null. */
+  private settle(session: Session, timeoutMs: number): string | null {
+    const facts = sourceFacts(this.code);
+    if (facts === null) return 'the sandbox could not read the script to place its functions';
+    const payload = JSON.stringify({ ...facts, code: this.code, strict: this.memo === 'checked' });
+    const why = session.api.settle.applySync(undefined, [payload], { timeout: timeoutMs });
+    return typeof why === 'string' && why !== '' ? why : null;
+  }
+
+  private check(session: Session): string | null {
+    let why: unknown;
+    try {
+      why = session.api.check.applySync(undefined, [], { timeout: Math.max(REALM_TIMEOUT_FLOOR_MS, this.wallMs) });
+    } catch (err) {
+      if (session.isolate.isDisposed) this.session = null;
+      why = `the state check failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    if (typeof why !== 'string' || why === '') return null;
+    this.checking = false;
+    return why;
+  }
+
   private loadInto(session: Session, id: number, catalogJson: string, envJson: string): void {
-    session.load.applySync(undefined, [id, catalogJson, envJson], {
-      timeout: Math.max(LOAD_TIMEOUT_FLOOR_MS, this.wallMs),
+    session.api.load.applySync(undefined, [id, catalogJson, envJson], {
+      timeout: Math.max(REALM_TIMEOUT_FLOOR_MS, this.wallMs),
     });
   }
 
@@ -213,7 +229,7 @@ function elapsedUs(t0: number): number {
 
 function readConsole(session: Session): ConsoleOutput | null {
   try {
-    const raw = session.takeConsole.applySync(undefined, [], { timeout: LOAD_TIMEOUT_FLOOR_MS });
+    const raw = session.api.takeConsole.applySync(undefined, [], { timeout: REALM_TIMEOUT_FLOOR_MS });
     return typeof raw === 'string' && raw !== '' ? parseConsole(raw) : null;
   } catch {
     return null;
@@ -245,8 +261,8 @@ function decodeCall(raw: string, runUs: number): RunResult {
   }
   if (body.charCodeAt(0) === 0x3d /* = */) {
     const tab = body.indexOf('\t');
-    if (tab < 0) return { ok: true, positions: body.slice(1), runUs, console, trace: null };
-    return { ok: true, positions: body.slice(1, tab), runUs, console, trace: body.slice(tab + 1) };
+    if (tab < 0) return { ok: true, positions: body.slice(1), runUs, console, trace: null, stateChange: null };
+    return { ok: true, positions: body.slice(1, tab), runUs, console, trace: body.slice(tab + 1), stateChange: null };
   }
   if (body.charCodeAt(0) === 0x21 /* ! */) {
     const [kind = '', line = '', column = '', ...rest] = body.slice(1).split('\t');
@@ -256,9 +272,9 @@ function decodeCall(raw: string, runUs: number): RunResult {
     };
     if (line !== '') failure.line = Number(line);
     if (column !== '') failure.column = Number(column);
-    return { ok: false, failure, runUs, console };
+    return { ok: false, failure, runUs, console, stateChange: null };
   }
-  return { ok: false, failure: { kind: 'bad-result', message: 'the sandbox returned an unreadable result' }, runUs, console };
+  return { ok: false, failure: { kind: 'bad-result', message: 'the sandbox returned an unreadable result' }, runUs, console, stateChange: null };
 }
 
 const COMPILE_LOCATION = new RegExp(`\\[${SCRIPT_NAME.replace('.', '\\.')}:(\\d+):(\\d+)\\]$`);
