@@ -104,14 +104,16 @@ describe('cluster rate limits on Redis', () => {
     const recoveredAt = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     const backAt = loads.reduce((n, l) => n + l.answers.length, 0);
     await until(async () => loads.reduce((n, l) => n + l.answers.length, 0), (n) => n > backAt + 100);
+    // Shared again: the bucket is taken from after Redis came back (the bucket itself refills too fast
+    // at this rate to compare token counts). A batch reserved just before that reading may still be
+    // spent, so wait (bounded) for the next take rather than expecting it by a fixed point.
+    await until(async () => Number(await redis.hget(`rl:${id}:0:`, 'ts')), (ts) => ts >= recoveredAt);
     const answers = (await Promise.all(loads.map((l) => l.stop()))).flat();
 
     // No request failed that the local policy would have let through (its bucket never empties here).
     const failures = answers.filter((a) => !a.ok).map((a) => a.outcome);
     expect(failures).toEqual([]);
-    // Shared again: the bucket was taken from after Redis came back (the bucket itself refills too fast
-    // at this rate to compare token counts), and the strict API serves.
-    expect(Number(await redis.hget(`rl:${id}:0:`, 'ts'))).toBeGreaterThanOrEqual(recoveredAt);
+    // And the API that fails closed serves again.
     expect(await status(gws[1]!.gateway, '/strict/x')).toBe(200);
     expect(closedId).toBeTruthy();
   });
