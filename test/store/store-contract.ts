@@ -35,6 +35,8 @@ export interface StoreFixture {
   countRows(table: 'nodes' | 'selector_versions', apiId?: string): Promise<number>;
   /** Makes every later insert into selector_versions fail with the message "disk on fire". */
   breakSelectorHistory(): Promise<void>;
+  /** Deletes every audit row, as if the writes were made before the log was kept. */
+  clearAudit(): Promise<void>;
   /** Closes every store it opened and removes the data. */
   dispose(): Promise<void>;
 }

@@ -1,0 +1,96 @@
+import type { AuditEntry } from '../model/audit.js';
+import { StoreRefusedError } from './errors.js';
+
+/** The config kinds a plan can write (tokens are not config and are never reverted or applied). */
+export type PlanKind = 'api' | 'node' | 'variable';
+
+/**
+ * One object a plan sets: `next` is the whole object it should be (null: deleted). Objects are
+ * matched by id (a variable's id is its name); a `next` for an id that does not exist creates it.
+ */
+export interface PlannedWrite {
+  readonly kind: PlanKind;
+  readonly id: string;
+  readonly next: object | null;
+}
+
+// Deletes go children first, puts parents first, so nodes never outlive or precede their API; variables
+// are set before the APIs; within a kind, updates go before creates (a rename frees a name a create takes).
+function phase(w: PlannedWrite, exists: boolean): number {
+  if (w.next === null) return { node: 0, api: 1, variable: 2 }[w.kind];
+  return { variable: 3, api: 4, node: 6 }[w.kind] + (exists ? 0 : 1);
+}
+
+/** The plan's writes in the order they can be executed (stable within a phase). */
+export function orderPlan(plan: readonly PlannedWrite[], exists: (w: PlannedWrite) => boolean): PlannedWrite[] {
+  return plan
+    .map((w, i) => ({ w, i, p: phase(w, exists(w)) }))
+    .sort((a, b) => a.p - b.p || a.i - b.i)
+    .map((x) => x.w);
+}
+
+/** The key of an object in the maps the planners take. */
+export function objectKey(kind: string, id: string): string {
+  return `${kind}\u0000${id}`;
+}
+
+const TIMESTAMPS = new Set(['createdAt', 'updatedAt']);
+
+/** Whether two stored objects are the same but for their timestamps (such a put changes nothing). */
+export function sameContent(a: object | null, b: object | null): boolean {
+  const strip = (o: object | null) => (o === null ? null : JSON.stringify(o, (k, v: unknown) => (TIMESTAMPS.has(k) ? undefined : v)));
+  return strip(a) === strip(b);
+}
+
+/**
+ * Undoes one write: every object it changed goes back to how it was before. Refused (REVERT_CONFLICT)
+ * when one of them changed again since, so a revert never silently undoes a later write.
+ * `entries` are the write's audit entries, `current` each touched object as stored now.
+ */
+export function planRevert(version: number, entries: readonly AuditEntry[], current: ReadonlyMap<string, object | null>): PlannedWrite[] {
+  return entries.map((e) => {
+    const now = current.get(objectKey(e.kind, e.objectId)) ?? null;
+    if (JSON.stringify(now) !== JSON.stringify(e.after ?? null)) {
+      throw new StoreRefusedError('REVERT_CONFLICT', `${e.kind} ${e.objectName} was changed again after version ${version}; revert the later writes first or restore a version`);
+    }
+    return { kind: e.kind as PlanKind, id: e.objectId, next: (e.before as object | null) ?? null };
+  });
+}
+
+/**
+ * Brings every object changed after a version back to how it was at that version: the `before` of
+ * the first change to it after the version. `entries` are every config write's audit entries after
+ * the version, oldest first.
+ */
+export function planRestore(entries: readonly AuditEntry[]): PlannedWrite[] {
+  const seen = new Set<string>();
+  const plan: PlannedWrite[] = [];
+  for (const e of entries) {
+    const key = objectKey(e.kind, e.objectId);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    plan.push({ kind: e.kind as PlanKind, id: e.objectId, next: (e.before as object | null) ?? null });
+  }
+  return plan;
+}
+
+/** Throws unless the audit log holds the write that made `version` (`entries` are its entries). */
+export function requireLoggedWrite(version: number, current: number, entries: readonly AuditEntry[]): void {
+  if (entries.length > 0) return;
+  if (version < 1 || version > current) throw new StoreRefusedError('VERSION_NOT_FOUND', `no write made config version ${version} (the current one is ${current})`);
+  throw new StoreRefusedError('AUDIT_INCOMPLETE', `the audit log does not hold the write that made version ${version} (made before it was kept, or pruned)`);
+}
+
+/**
+ * Throws unless the audit log holds every write from `version` (exclusive) to `current`: each config
+ * write makes one version and at least one entry, so `versionsLogged` must be `current - version`.
+ */
+export function requireCompleteHistory(version: number, current: number, versionsLogged: number): void {
+  if (version > current || version < 0) throw new StoreRefusedError('VERSION_NOT_FOUND', `there is no config version ${version} (the current one is ${current})`);
+  if (versionsLogged < current - version) {
+    throw new StoreRefusedError(
+      'AUDIT_INCOMPLETE',
+      `the audit log does not hold every write after version ${version} (${current - version - versionsLogged} of ${current - version} are missing: made before it was kept, or pruned)`,
+    );
+  }
+}

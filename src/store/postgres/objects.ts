@@ -1,0 +1,136 @@
+import type pg from 'pg';
+import { Api } from '../../model/api.js';
+import { Node } from '../../model/node.js';
+import type { SelectorConfig } from '../../model/selector.js';
+import { Variable } from '../../model/variable.js';
+import { change, type Change } from '../changes.js';
+import { apiNameKey, assertNoApiConflict } from '../conflicts.js';
+import { orderPlan, sameContent, type PlannedWrite, type PlanKind } from '../plans.js';
+import { apiFromRow, apiToRow, nodeFromRow, nodeToRow, selectorToText, variableFromRow, type ApiRow, type NodeRow, type VariableRow } from '../rows.js';
+import { SELECTOR_HISTORY_LIMIT } from '../store.js';
+import { API_COLUMN_LIST, API_UPDATE_COLUMNS, NODE_COLUMN_LIST, SQL } from './sql.js';
+
+// The object primitives every PostgreSQL write is made of (the SQLite driver has the same ones,
+// synchronous). Each runs inside a write transaction and returns the change it made, which the
+// store's write helper audits.
+
+/** One pooled connection, inside a transaction. */
+export type Tx = pg.PoolClient;
+
+/** The stored API, or null. */
+export async function readApi(tx: Tx, id: string, forUpdate = false): Promise<Api | null> {
+  const row = (await tx.query<ApiRow>(forUpdate ? SQL.getApiForUpdate : SQL.getApi, [id])).rows[0];
+  return row ? apiFromRow(row) : null;
+}
+
+/** The stored variable, or null. */
+export async function readVariable(tx: Tx, name: string): Promise<Variable | null> {
+  const row = (await tx.query<VariableRow>(SQL.getVariable, [name])).rows[0];
+  return row ? variableFromRow(row) : null;
+}
+
+/** Any config object by kind and id (a variable's id is its name). */
+export async function readObject(tx: Tx, kind: PlanKind, id: string): Promise<object | null> {
+  if (kind === 'api') return readApi(tx, id);
+  if (kind === 'variable') return readVariable(tx, id);
+  const row = (await tx.query<NodeRow>(SQL.getNodeById, [id])).rows[0];
+  return row ? nodeFromRow(row) : null;
+}
+
+/** Inserts or updates an API after the conflict checks; `forceHistory` records the selector even when unchanged. */
+export async function saveApi(tx: Tx, next: Api, current: Api | null, forceHistory = false): Promise<Change> {
+  await assertNoConflict(tx, next);
+  const r = apiToRow(next);
+  if (current) await tx.query(SQL.updateApi, [r.id, ...API_UPDATE_COLUMNS.map((c) => r[c])]);
+  else await tx.query(SQL.insertApi, API_COLUMN_LIST.map((c) => r[c]));
+  const selectorChanged = current === null ? next.selector !== null : selectorToText(next.selector) !== selectorToText(current.selector);
+  if (forceHistory || selectorChanged) await recordSelector(tx, next.id, next.selector, next.updatedAt);
+  return change('api', current, next);
+}
+
+/** Inserts a node after its API's last one, or updates it in place. */
+export async function saveNode(tx: Tx, next: Node, current: Node | null): Promise<Change> {
+  if (current) {
+    const r = nodeToRow(next, 0);
+    await tx.query(SQL.updateNode, [r.id, r.name, r.connector, r.enabled, r.weight, r.tags, r.rules, r.updated_at]);
+  } else {
+    const position = (await tx.query<{ position: number }>(SQL.nextNodePosition, [next.apiId])).rows[0]!.position;
+    const row = nodeToRow(next, position);
+    await tx.query(SQL.insertNode, NODE_COLUMN_LIST.map((c) => row[c]));
+  }
+  return change('node', current, next, await nodeName(tx, next));
+}
+
+/** Creates or replaces a variable. */
+export async function saveVariable(tx: Tx, next: Variable, current: Variable | null): Promise<Change> {
+  await tx.query(SQL.putVariable, [next.name, next.value, next.updatedAt]);
+  return change('variable', current, next);
+}
+
+/** Deletes an API and its nodes: the API's change first, then one per node. */
+export async function removeApi(tx: Tx, id: string): Promise<Change[]> {
+  const api = await readApi(tx, id, true);
+  if (!api) return [];
+  const nodes = (await tx.query<NodeRow>(SQL.listNodes, [id])).rows.map(nodeFromRow);
+  await tx.query(SQL.deleteApi, [id]);
+  return [change('api', api, null), ...nodes.map((n) => change('node', n, null, `${api.name}/${n.name}`))];
+}
+
+/** Deletes a node. */
+export async function removeNode(tx: Tx, node: Node): Promise<Change> {
+  const named = change('node', node, null, await nodeName(tx, node));
+  await tx.query(SQL.deleteNode, [node.id]);
+  return named;
+}
+
+/** Deletes a variable. */
+export async function removeVariable(tx: Tx, variable: Variable): Promise<Change> {
+  await tx.query(SQL.deleteVariable, [variable.name]);
+  return change('variable', variable, null);
+}
+
+/** Executes a plan's writes in a safe order; a put that changes nothing but timestamps is skipped. */
+export async function execute(tx: Tx, plan: readonly PlannedWrite[]): Promise<Change[]> {
+  const exists = new Map<PlannedWrite, boolean>();
+  for (const w of plan) exists.set(w, (await readObject(tx, w.kind, w.id)) !== null);
+  const changes: Change[] = [];
+  const now = new Date().toISOString();
+  for (const w of orderPlan(plan, (x) => exists.get(x)!)) {
+    const current = await readObject(tx, w.kind, w.id);
+    if (w.next === null) {
+      if (current === null) continue;
+      if (w.kind === 'api') changes.push(...(await removeApi(tx, w.id)));
+      else if (w.kind === 'node') changes.push(await removeNode(tx, current as Node));
+      else changes.push(await removeVariable(tx, current as Variable));
+      continue;
+    }
+    if (sameContent(current, w.next)) continue;
+    const stamps = { createdAt: (current as { createdAt?: string } | null)?.createdAt ?? (w.next as { createdAt?: string }).createdAt ?? now, updatedAt: now };
+    if (w.kind === 'api') changes.push(await saveApi(tx, Api.parse({ ...w.next, id: w.id, ...stamps }), current as Api | null));
+    else if (w.kind === 'node') changes.push(await saveNode(tx, Node.parse({ ...w.next, id: w.id, ...stamps }), current as Node | null));
+    else changes.push(await saveVariable(tx, Variable.parse({ ...w.next, name: w.id, updatedAt: now }), current as Variable | null));
+  }
+  return changes;
+}
+
+/** `api/node`, the name a node has in the audit log. */
+async function nodeName(tx: Tx, node: Node): Promise<string> {
+  return `${(await readApi(tx, node.apiId))?.name ?? node.apiId}/${node.name}`;
+}
+
+async function assertNoConflict(tx: Tx, api: Api): Promise<void> {
+  const { rows } = await tx.query<Pick<ApiRow, 'id' | 'name' | 'host' | 'methods' | 'path'>>(SQL.apisByNameOrPath, [
+    apiNameKey(api.name),
+    api.path,
+  ]);
+  assertNoApiConflict(
+    api,
+    rows.map((r) => ({ ...r, methods: JSON.parse(r.methods) as Api['methods'] })),
+  );
+}
+
+async function recordSelector(tx: Tx, apiId: string, selector: SelectorConfig | null, savedAt: string): Promise<void> {
+  const version = (await tx.query<{ version: number }>(SQL.nextSelectorVersion, [apiId])).rows[0]!.version;
+  await tx.query(SQL.insertSelectorVersion, [apiId, version, selectorToText(selector), savedAt]);
+  await tx.query(SQL.pruneSelectorVersions, [apiId, version - SELECTOR_HISTORY_LIMIT]);
+}
