@@ -38,7 +38,7 @@ export function registerApiRoutes(app: FastifyInstance, { store, runtime }: Admi
     );
   });
 
-  app.post('/apis', async (request, reply) => {
+  app.post('/apis', { config: { successStatus: 201 } }, async (request, reply) => {
     const input = parseInput(ApiCreate, request.body);
     if (input.selector !== null) {
       // A new API has no nodes: an id no API has yet makes the runtime trial against an empty list.

@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NodeCreate, NodePatch } from '../../model/node.js';
+import type { Role } from '../../model/token.js';
 import { awaitApplied } from '../applied.js';
 import type { AdminDeps } from '../deps.js';
 import { AdminError } from '../errors.js';
@@ -7,6 +8,13 @@ import { nodeNotFound, requireApi, requireNode } from '../lookup.js';
 import { parseInput } from '../validate.js';
 
 type ApiParams = { Params: { id: string } };
+
+/** A node PATCH that only sets the tick is an operator's; any other change an editor's. */
+export function nodePatchRole(request: FastifyRequest): Role {
+  const body = request.body;
+  const onlyTick = typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).every((k) => k === 'enabled');
+  return onlyTick ? 'operator' : 'editor';
+}
 type NodeParams = { Params: { id: string; nodeId: string } };
 
 /** `/admin/apis/:id/nodes` and `/admin/apis/:id/nodes/:nodeId`: list, create, read, patch, delete. */
@@ -16,7 +24,7 @@ export function registerNodeRoutes(app: FastifyInstance, { store, runtime }: Adm
     return store.listNodes(api.id);
   });
 
-  app.post<ApiParams>('/apis/:id/nodes', async (request, reply) => {
+  app.post<ApiParams>('/apis/:id/nodes', { config: { successStatus: 201 } }, async (request, reply) => {
     const input = parseInput(NodeCreate, request.body);
     const node = await store.createNode(request.params.id, input);
     if (!node) throw new AdminError('API_NOT_FOUND', `no API with id ${request.params.id}`);
@@ -35,7 +43,7 @@ export function registerNodeRoutes(app: FastifyInstance, { store, runtime }: Adm
     requireNode(store, request.params.id, request.params.nodeId),
   );
 
-  app.patch<NodeParams>('/apis/:id/nodes/:nodeId', async (request) => {
+  app.patch<NodeParams>('/apis/:id/nodes/:nodeId', { config: { role: nodePatchRole } }, async (request) => {
     const { id, nodeId } = request.params;
     const patch = parseInput(NodePatch, request.body);
     const updated = await store.updateNode(id, nodeId, (node) => ({ ...node, ...patch }));
