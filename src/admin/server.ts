@@ -48,7 +48,9 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       admin.decorateRequest('actor', null as never);
       admin.decorateRequest('idempotency', undefined);
       // A dry run reaches the store's commit and is rolled back there; its answer is what it would change.
-      admin.setErrorHandler((err, request, reply) => (err instanceof DryRunResult ? reply.code(200).send(dryRunAnswer(err)) : handleAdminError(err, request, reply)));
+      admin.setErrorHandler(async (err, request, reply) =>
+        err instanceof DryRunResult ? reply.code(200).send(await dryRunAnswer(err, deps, request.log)) : handleAdminError(err, request, reply),
+      );
       admin.setNotFoundHandler(handleAdminNotFound);
       admin.addHook('onRequest', authenticate(deps.token, deps.store));
       admin.addHook('preHandler', authorize);

@@ -5,6 +5,7 @@ import { awaitApplied } from '../applied.js';
 import type { AdminDeps } from '../deps.js';
 import { AdminError } from '../errors.js';
 import { nodeNotFound, requireApi, requireNode } from '../lookup.js';
+import { apiTraffic } from '../traffic.js';
 import { parseInput } from '../validate.js';
 
 type ApiParams = { Params: { id: string } };
@@ -32,11 +33,12 @@ export function registerNodeRoutes(app: FastifyInstance, { store, runtime }: Adm
     return reply.code(201).send(node);
   });
 
-  // Recent requests, errors and latency of each node, as this process served them.
+  // Recent requests, errors and latency of the API (gateway-made errors included, by code) and of each node.
   app.get<ApiParams>('/apis/:id/stats', async (request) => {
     const api = await requireApi(store, request.params.id);
     const nodes = await store.listNodes(api.id);
-    return { nodes: await runtime.nodeStats(nodes.map((n) => n.id)) };
+    const [nodeStats, traffic] = await Promise.all([runtime.nodeStats(nodes.map((n) => n.id)), apiTraffic(runtime, api.id)]);
+    return { api: traffic, nodes: nodeStats };
   });
 
   app.get<NodeParams>('/apis/:id/nodes/:nodeId', async (request) =>
