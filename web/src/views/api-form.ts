@@ -5,6 +5,7 @@ import { notify } from '../components/notify.js';
 import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { bytes } from '../format.js';
 import { navigate, type ViewContext } from '../router.js';
+import { can, gate } from '../session.js';
 import type { Api } from '../types.js';
 import { ALGORITHMS, METHODS } from './words-ui.js';
 
@@ -93,7 +94,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
   const connectMs = timeout(start.connectMs);
   const headersMs = timeout(start.headersMs);
   const bodyMs = timeout(start.bodyMs);
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, o.submitLabel);
+  const submit = gate(h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, o.submitLabel), 'editor');
 
   const read = (): ApiFormValues => ({
     name: name.value,
@@ -224,6 +225,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
     if (r !== undefined) body.retries = r;
     const m = numberOf(v.maxBodyBytes);
     if (m !== undefined) body.maxBodyBytes = m;
+    if (!can('editor')) return;
     void busy(submit, async () => {
       try {
         await o.onSubmit(body);
