@@ -12,13 +12,14 @@ export function impactLines(impact: Impact | null): HTMLElement | null {
     'div',
     { class: 'impact' },
     losing.map((line) => h('p', { class: 'impact-line impact-loses' }, h('strong', null, 'This ', line, '.'))),
-    rest.map((line) => h('p', { class: 'impact-line' }, line.charAt(0).toUpperCase() + line.slice(1), '.')),
+    // API names keep their case, so the lines are not capitalised.
+    rest.map((line) => h('p', { class: 'impact-line' }, line, '.')),
   );
 }
 
 /** What a previewed write would do, as one sentence for a notification (empty when nothing). */
 export function impactText(impact: Impact | null): string {
-  return impact && impact.summary.length > 0 ? ` ${impact.summary.map((l) => l.charAt(0).toUpperCase() + l.slice(1)).join('; ')}.` : '';
+  return impact && impact.summary.length > 0 ? ` Impact: ${impact.summary.join('; ')}.` : '';
 }
 
 /**
