@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 import { startIsogate, StartupError } from './app.js';
+import { runConfigCommand } from './config-files/cli.js';
 import { OptionsError, parseOptions, usage } from './config/options.js';
 import { createLogger } from './log.js';
 
-/** `isogate start|gateway|admin [options]`: runs that role until SIGTERM/SIGINT. */
+/** `isogate start|gateway|admin [options]`: runs that role until SIGTERM/SIGINT; `isogate config …` works on config files. */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(usage() + '\n');
     return command === undefined ? 1 : 0;
   }
+  if (command === 'config') return runConfigCommand(rest, process.env);
   if (command !== 'start' && command !== 'gateway' && command !== 'admin') {
     process.stderr.write(`isogate: unknown command ${command}\n${usage()}\n`);
     return 1;

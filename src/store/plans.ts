@@ -36,10 +36,18 @@ export function objectKey(kind: string, id: string): string {
 
 const TIMESTAMPS = new Set(['createdAt', 'updatedAt']);
 
+/** JSON with every object's keys sorted (and `skip` keys left out), so equal objects compare equal whatever their key order. */
+function canonical(value: unknown, skip: ReadonlySet<string> = new Set()): string {
+  return JSON.stringify(value, (k, v: unknown) => {
+    if (skip.has(k)) return undefined;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  });
+}
+
 /** Whether two stored objects are the same but for their timestamps (such a put changes nothing). */
 export function sameContent(a: object | null, b: object | null): boolean {
-  const strip = (o: object | null) => (o === null ? null : JSON.stringify(o, (k, v: unknown) => (TIMESTAMPS.has(k) ? undefined : v)));
-  return strip(a) === strip(b);
+  return canonical(a, TIMESTAMPS) === canonical(b, TIMESTAMPS);
 }
 
 /**
@@ -50,7 +58,7 @@ export function sameContent(a: object | null, b: object | null): boolean {
 export function planRevert(version: number, entries: readonly AuditEntry[], current: ReadonlyMap<string, object | null>): PlannedWrite[] {
   return entries.map((e) => {
     const now = current.get(objectKey(e.kind, e.objectId)) ?? null;
-    if (JSON.stringify(now) !== JSON.stringify(e.after ?? null)) {
+    if (canonical(now) !== canonical(e.after ?? null)) {
       throw new StoreRefusedError('REVERT_CONFLICT', `${e.kind} ${e.objectName} was changed again after version ${version}; revert the later writes first or restore a version`);
     }
     return { kind: e.kind as PlanKind, id: e.objectId, next: (e.before as object | null) ?? null };

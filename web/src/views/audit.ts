@@ -3,6 +3,7 @@ import { confirmDialog } from '../components/dialog.js';
 import { h, replace } from '../components/dom.js';
 import { notify } from '../components/notify.js';
 import { cell } from '../components/table.js';
+import { fieldChanges } from '../../../src/model/field-diff.js';
 import { ago, dateTime } from '../format.js';
 import { impactLines } from '../impact.js';
 import type { ViewContext } from '../router.js';
@@ -18,25 +19,6 @@ const KINDS = [
   ['variable', 'Variables'],
   ['token', 'Admin tokens'],
 ] as const;
-
-/** A value in a line: strings as they are, the rest as JSON, cut short. */
-function short(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
-}
-
-/** What an update changed, field by field (`enabled: true → false`); timestamps left out. */
-export function fieldChanges(before: unknown, after: unknown): string[] {
-  if (before === null || after === null || typeof before !== 'object' || typeof after !== 'object') return [];
-  const b = before as Record<string, unknown>;
-  const a = after as Record<string, unknown>;
-  const lines: string[] = [];
-  for (const key of new Set([...Object.keys(b), ...Object.keys(a)])) {
-    if (key === 'updatedAt' || key === 'createdAt') continue;
-    if (JSON.stringify(b[key]) !== JSON.stringify(a[key])) lines.push(`${key}: ${short(b[key])} → ${short(a[key])}`);
-  }
-  return lines;
-}
 
 /** One change in words: "update node shop/a" and its fields. */
 function changeItem(c: Pick<PlannedChange, 'op' | 'kind' | 'name' | 'before' | 'after'>): HTMLElement {
