@@ -23,9 +23,17 @@ export const REPLAYED_HEADER = 'idempotent-replayed';
 // Visible ASCII, as Stripe and the IETF draft allow; long enough for a UUID with a prefix.
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
-/** `If-Match` as the write scope takes it: '*', a list of entity tags, or undefined when absent. */
-export function parseIfMatch(header: string | undefined): readonly string[] | '*' | undefined {
-  if (header === undefined) return undefined;
+/**
+ * `If-Match` as the write scope takes it: '*', a list of entity tags, or undefined when absent. It is
+ * for updates of the one object a route addresses (PUT, PATCH, DELETE); on a GET it means nothing
+ * and is ignored, on a POST (a create, a revert, an apply) it is refused rather than checked against
+ * whatever object such a write happens to change first.
+ */
+export function parseIfMatch(header: string | undefined, method: string): readonly string[] | '*' | undefined {
+  if (header === undefined || method === 'GET' || method === 'HEAD') return undefined;
+  if (method === 'POST') {
+    throw new AdminError('VALIDATION_FAILED', 'If-Match is for updates (PUT, PATCH, DELETE); a POST takes Idempotency-Key', [{ path: 'If-Match', message: 'not allowed on POST' }]);
+  }
   const value = header.trim();
   if (value === '*') return '*';
   const tags = value.split(',').map((t) => t.trim()).filter((t) => t !== '');
@@ -81,7 +89,7 @@ export function replayIdempotentRequests(store: Store) {
 export function openWriteScope(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
   let scope;
   try {
-    scope = { actor: request.actor, ifMatch: parseIfMatch(request.headers['if-match']), dryRun: isDryRun(request), idempotency: request.idempotency };
+    scope = { actor: request.actor, ifMatch: parseIfMatch(request.headers['if-match'], request.method), dryRun: isDryRun(request), idempotency: request.idempotency };
   } catch (err) {
     done(err as Error);
     return;

@@ -71,6 +71,8 @@ describe('Idempotency-Key, ETag and If-Match (SQLite)', () => {
     expect((await h.call('DELETE', `/admin/apis/${api.body.id}/nodes/${node.body.id}`, undefined, { headers: { 'if-match': etag } })).status).toBe(412);
     expect((await h.call('GET', `/admin/apis/${api.body.id}/nodes/${node.body.id}`)).body.weight).toBe(4);
     expect((await h.call('PATCH', `/admin/apis/${api.body.id}/nodes/${node.body.id}`, { weight: 9 }, { headers: { 'if-match': 'nonsense' } })).status).toBe(400);
+    const onPost = await h.call('POST', `/admin/apis/${api.body.id}/nodes`, NODE, { headers: { 'if-match': etag } });
+    expect([onPost.status, onPost.body.error.details[0].path]).toEqual([400, 'If-Match']);
 
     // Variables and APIs too; the selector's writes take its API's tag.
     await h.call('PUT', '/admin/variables/x', { value: '1' });

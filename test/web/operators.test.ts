@@ -201,6 +201,34 @@ describe('the console on a bad night', () => {
     expect((await t.admin('GET', `/admin/apis/${ids.demo}`)).body.selector).toBeNull();
   });
 
+  it('shows the audit page and an API in outage on a 390-px wide screen without sideways scrolling', async () => {
+    await t.admin('PUT', '/admin/variables/IP1_enable', { value: 'false' });
+    const narrow = await newContext(browser, 390, 844);
+    const phone = await narrow.newPage();
+    const phoneWatch = watchPage(phone);
+    try {
+      await phone.goto(url('/sign-in'));
+      await phone.getByLabel('Admin token').fill(ADMIN_TOKEN);
+      await phone.getByRole('button', { name: 'Sign in' }).click();
+      await phone.waitForURL(/\/apis$/);
+      for (const [path, name, ready] of [
+        ['/audit', 'narrow-audit', '.audit-table tbody tr'],
+        [`/apis/${ids.sticky}/nodes`, 'narrow-outage-banner', '.outage-banner'],
+        ['/apis', 'narrow-apis-outage', 'tr[data-api="sticky"] .api-state .badge-danger'],
+      ] as const) {
+        await phone.goto(url(path));
+        await phone.locator(ready).first().waitFor();
+        expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), `${path} scrolls sideways`).toBeLessThanOrEqual(0);
+        await screenshot(phone, name);
+      }
+      expect(phoneWatch.pageErrors).toEqual([]);
+      expect(phoneWatch.failures).toEqual([]);
+    } finally {
+      await narrow.close();
+      await t.admin('PUT', '/admin/variables/IP1_enable', { value: 'true' });
+    }
+  });
+
   it('logged no console errors and threw no page errors along the way', () => {
     expect(watch.pageErrors).toEqual([]);
     expect(watch.unexpectedConsoleErrors()).toEqual([]);
