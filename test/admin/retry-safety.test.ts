@@ -62,6 +62,7 @@ describe('Idempotency-Key, ETag and If-Match (SQLite)', () => {
     const etag = read.headers.get('etag')!;
     expect(etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
     expect(node.headers.get('etag')).toBe(etag);
+    expect((await h.call('HEAD', `/admin/apis/${api.body.id}/nodes/${node.body.id}`)).headers.get('etag')).toBe(etag);
 
     const ok = await h.call('PATCH', `/admin/apis/${api.body.id}/nodes/${node.body.id}`, { weight: 4 }, { headers: { 'if-match': etag } });
     expect(ok.status).toBe(200);
