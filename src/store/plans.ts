@@ -1,4 +1,7 @@
+import { Api } from '../model/api.js';
 import type { AuditEntry } from '../model/audit.js';
+import { Node } from '../model/node.js';
+import { Variable } from '../model/variable.js';
 import { StoreRefusedError } from './errors.js';
 
 /** The config kinds a plan can write (tokens are not config and are never reverted or applied). */
@@ -27,6 +30,24 @@ export function orderPlan(plan: readonly PlannedWrite[], exists: (w: PlannedWrit
     .map((w, i) => ({ w, i, p: phase(w, exists(w)) }))
     .sort((a, b) => a.p - b.p || a.i - b.i)
     .map((x) => x.w);
+}
+
+/** What to do for one planned write, given the object as stored now. */
+export type PlanStep = { action: 'skip' } | { action: 'remove'; current: object } | { action: 'save'; current: object | null; next: object };
+
+const MODELS: Record<PlanKind, { parse(o: unknown): object }> = { api: Api, node: Node, variable: Variable };
+
+/**
+ * The step for one planned write: remove what exists and should not, skip a put that changes nothing
+ * but timestamps, else save the object, validated by its model, with the store's timestamps (creation
+ * kept, update now). Both drivers execute plans step by step with it.
+ */
+export function planStep(w: PlannedWrite, current: object | null, now: string): PlanStep {
+  if (w.next === null) return current === null ? { action: 'skip' } : { action: 'remove', current };
+  if (sameContent(current, w.next)) return { action: 'skip' };
+  const createdAt = (current as { createdAt?: string } | null)?.createdAt ?? (w.next as { createdAt?: string }).createdAt ?? now;
+  const identity = w.kind === 'variable' ? { name: w.id, updatedAt: now } : { id: w.id, createdAt, updatedAt: now };
+  return { action: 'save', current, next: MODELS[w.kind].parse({ ...w.next, ...identity }) };
 }
 
 /** The key of an object in the maps the planners take. */

@@ -1,11 +1,11 @@
 import type pg from 'pg';
-import { Api } from '../../model/api.js';
-import { Node } from '../../model/node.js';
+import type { Api } from '../../model/api.js';
+import type { Node } from '../../model/node.js';
 import type { SelectorConfig } from '../../model/selector.js';
-import { Variable } from '../../model/variable.js';
+import type { Variable } from '../../model/variable.js';
 import { change, type Change } from '../changes.js';
 import { apiNameKey, assertNoApiConflict } from '../conflicts.js';
-import { orderPlan, sameContent, type PlannedWrite, type PlanKind } from '../plans.js';
+import { orderPlan, planStep, type PlannedWrite, type PlanKind } from '../plans.js';
 import { apiFromRow, apiToRow, nodeFromRow, nodeToRow, selectorToText, variableFromRow, type ApiRow, type NodeRow, type VariableRow } from '../rows.js';
 import { SELECTOR_HISTORY_LIMIT } from '../store.js';
 import { API_COLUMN_LIST, API_UPDATE_COLUMNS, NODE_COLUMN_LIST, SQL } from './sql.js';
@@ -89,26 +89,22 @@ export async function removeVariable(tx: Tx, variable: Variable): Promise<Change
   return change('variable', variable, null);
 }
 
-/** Executes a plan's writes in a safe order; a put that changes nothing but timestamps is skipped. */
+/** Executes a plan's writes in a safe order, step by step (`planStep`). */
 export async function execute(tx: Tx, plan: readonly PlannedWrite[]): Promise<Change[]> {
   const exists = new Map<PlannedWrite, boolean>();
   for (const w of plan) exists.set(w, (await readObject(tx, w.kind, w.id)) !== null);
   const changes: Change[] = [];
   const now = new Date().toISOString();
   for (const w of orderPlan(plan, (x) => exists.get(x)!)) {
-    const current = await readObject(tx, w.kind, w.id);
-    if (w.next === null) {
-      if (current === null) continue;
+    const step = planStep(w, await readObject(tx, w.kind, w.id), now);
+    if (step.action === 'skip') continue;
+    if (step.action === 'remove') {
       if (w.kind === 'api') changes.push(...(await removeApi(tx, w.id)));
-      else if (w.kind === 'node') changes.push(await removeNode(tx, current as Node));
-      else changes.push(await removeVariable(tx, current as Variable));
-      continue;
-    }
-    if (sameContent(current, w.next)) continue;
-    const stamps = { createdAt: (current as { createdAt?: string } | null)?.createdAt ?? (w.next as { createdAt?: string }).createdAt ?? now, updatedAt: now };
-    if (w.kind === 'api') changes.push(await saveApi(tx, Api.parse({ ...w.next, id: w.id, ...stamps }), current as Api | null));
-    else if (w.kind === 'node') changes.push(await saveNode(tx, Node.parse({ ...w.next, id: w.id, ...stamps }), current as Node | null));
-    else changes.push(await saveVariable(tx, Variable.parse({ ...w.next, name: w.id, updatedAt: now }), current as Variable | null));
+      else if (w.kind === 'node') changes.push(await removeNode(tx, step.current as Node));
+      else changes.push(await removeVariable(tx, step.current as Variable));
+    } else if (w.kind === 'api') changes.push(await saveApi(tx, step.next as Api, step.current as Api | null));
+    else if (w.kind === 'node') changes.push(await saveNode(tx, step.next as Node, step.current as Node | null));
+    else changes.push(await saveVariable(tx, step.next as Variable, step.current as Variable | null));
   }
   return changes;
 }

@@ -9,21 +9,18 @@ import { SelectorConfig } from '../../model/selector.js';
 import { AdminToken, type TokenCreate } from '../../model/token.js';
 import { Variable } from '../../model/variable.js';
 import { auditEntryFromRow, auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
-import { change, isConfigWrite, summarize, type Change } from '../changes.js';
+import { isConfigWrite, summarize, type Change } from '../changes.js';
 import {
   AUDIT_COLUMNS,
-  AUDIT_KEEP,
   auditRows,
   checkBeforeCommit,
-  IDEMPOTENCY_COLUMNS,
-  IDEMPOTENCY_KEEP,
   idempotencyCutoff,
   idempotencyFromRow,
   idempotencyRow,
   type IdempotencyRecord,
   type IdempotencyRow,
 } from '../commit.js';
-import { StoreOutcomeUnknownError, StoreRefusedError, StoreUnavailableError } from '../errors.js';
+import { StoreOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
 import { objectKey, planRestore, planRevert, requireCompleteHistory, requireLoggedWrite, type PlannedWrite, type PlanKind } from '../plans.js';
 import {
   nodeFromRow,
@@ -32,8 +29,6 @@ import {
   processFromRow,
   selectorVersionFromRow,
   tokenFromRow,
-  tokenToRow,
-  TOKEN_COLUMNS,
   variableFromRow,
   type ApiRow,
   type NodeRow,
@@ -51,12 +46,14 @@ import {
   type Store,
   type StoreHealth,
 } from '../store.js';
+import { newToken } from '../tokens.js';
 import { currentWriteScope } from '../write-scope.js';
 import { CONFIG_CHANNEL, clientConfig, type ConnectionSettings } from './connection.js';
 import { HealthTracker } from './health.js';
 import { ConfigListener, type Backoff } from './listener.js';
 import { migrate } from './migrations.js';
 import { execute, readApi, readObject, readVariable, removeApi, removeNode, removeVariable, saveApi, saveNode, saveVariable, type Tx } from './objects.js';
+import { changeToken, insertToken, pruneAudit, recordKey, removeToken } from './records.js';
 import { AUDIT_COLUMN_LIST, SQL } from './sql.js';
 import { asStoreError, describe, isConnectionError } from './unavailable.js';
 
@@ -302,36 +299,15 @@ export class PostgresStore implements Store {
   }
 
   async createToken(input: TokenCreate, secretHash: string): Promise<AdminToken> {
-    return this.write(async (tx) => {
-      const now = nowIso();
-      const token = AdminToken.parse({ ...input, id: randomUUID(), createdBy: currentWriteScope().actor.name, createdAt: now, updatedAt: now });
-      const row = tokenToRow(token, secretHash);
-      await assertTokenNameFree(tx, row.name_key, token.id);
-      await tx.query(SQL.insertToken, TOKEN_COLUMNS.map((c) => row[c]));
-      return { value: token, changes: [change('token', null, token)] };
-    });
+    return this.write((tx) => insertToken(tx, newToken(input), secretHash));
   }
 
   async updateToken(id: string, mutate: Mutator<AdminToken>): Promise<AdminToken | null> {
-    return this.write<AdminToken | null>(async (tx) => {
-      const row = (await tx.query<TokenRow>(SQL.getToken, [id])).rows[0];
-      if (!row) return { value: null, changes: [] };
-      const current = tokenFromRow(row);
-      const next = AdminToken.parse({ ...mutate({ ...current }), id, createdBy: current.createdBy, createdAt: current.createdAt, updatedAt: nowIso() });
-      const r = tokenToRow(next, row.secret_hash);
-      await assertTokenNameFree(tx, r.name_key, id);
-      await tx.query(SQL.updateToken, [id, r.name, r.name_key, r.role, r.updated_at]);
-      return { value: next, changes: [change('token', current, next)] };
-    });
+    return this.write((tx) => changeToken(tx, id, mutate));
   }
 
   async deleteToken(id: string): Promise<boolean> {
-    return this.write(async (tx) => {
-      const row = (await tx.query<TokenRow>(SQL.getToken, [id])).rows[0];
-      if (!row) return { value: false, changes: [] };
-      await tx.query(SQL.deleteToken, [id]);
-      return { value: true, changes: [change('token', tokenFromRow(row), null)] };
-    });
+    return this.write((tx) => removeToken(tx, id));
   }
 
   async findIdempotencyKey(actorId: string, key: string): Promise<IdempotencyRecord | null> {
@@ -573,7 +549,7 @@ async function rollback(client: Tx): Promise<boolean> {
   }
 }
 
-
+/** The whole config, read on `tx` (in one snapshot when `tx` is a repeatable-read transaction). */
 async function readConfig(tx: Tx): Promise<ConfigState> {
   return {
     version: await currentVersion(tx),
@@ -581,29 +557,4 @@ async function readConfig(tx: Tx): Promise<ConfigState> {
     nodes: (await tx.query<NodeRow>(SQL.listAllNodes)).rows.map(nodeFromRow),
     variables: (await tx.query<VariableRow>(SQL.listVariables)).rows.map(variableFromRow),
   };
-}
-
-/** Prunes the oldest audit entries beyond AUDIT_KEEP, a whole write at a time (a restore must never see half of one). */
-async function pruneAudit(tx: Tx): Promise<void> {
-  const cutoff = Number((await tx.query<{ id: number }>(SQL.lastAuditId)).rows[0]!.id) - AUDIT_KEEP;
-  if (cutoff <= 0) return;
-  const version = (await tx.query<{ version: number | null }>(SQL.lastPrunedVersion, [cutoff])).rows[0]?.version ?? -1;
-  await tx.query(SQL.pruneAudit, [cutoff, version]);
-}
-
-/** Records an Idempotency-Key (pruning expired ones); IDEMPOTENCY_KEY_IN_USE when another request saved it first. */
-async function recordKey(tx: Tx, row: IdempotencyRow): Promise<void> {
-  await tx.query(SQL.pruneKeys, [idempotencyCutoff(), IDEMPOTENCY_KEEP]);
-  // 23505 is unique_violation: the (actor, key) pair was committed by a concurrent request.
-  try {
-    await tx.query(SQL.insertKey, IDEMPOTENCY_COLUMNS.map((c) => row[c]));
-  } catch (err) {
-    if ((err as { code?: string }).code !== '23505') throw err;
-    throw new StoreRefusedError('IDEMPOTENCY_KEY_IN_USE', `another request with Idempotency-Key ${row.idem_key} was saved first; retry to get its answer`);
-  }
-}
-
-async function assertTokenNameFree(tx: Tx, nameKey: string, id: string): Promise<void> {
-  const holder = (await tx.query<{ id: string }>(SQL.tokenByNameKey, [nameKey])).rows[0]?.id;
-  if (holder !== undefined && holder !== id) throw new StoreRefusedError('TOKEN_NAME_TAKEN', 'another admin token has this name');
 }

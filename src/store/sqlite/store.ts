@@ -5,7 +5,7 @@ import type { AuditPage, AuditQuery, PlanResult } from '../../model/audit.js';
 import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
 import { Node, type NodeCreate } from '../../model/node.js';
 import { SelectorConfig } from '../../model/selector.js';
-import { AdminToken, type TokenCreate } from '../../model/token.js';
+import type { AdminToken, TokenCreate } from '../../model/token.js';
 import { Variable } from '../../model/variable.js';
 import { auditEntryFromRow, auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
 import { change, isConfigWrite, summarize, type Change } from '../changes.js';
@@ -20,17 +20,13 @@ import {
   type IdempotencyRecord,
   type IdempotencyRow,
 } from '../commit.js';
-import { apiNameKey, assertNoApiConflict } from '../conflicts.js';
 import { StoreRefusedError } from '../errors.js';
-import { objectKey, orderPlan, planRestore, planRevert, requireCompleteHistory, requireLoggedWrite, sameContent, type PlannedWrite, type PlanKind } from '../plans.js';
+import { objectKey, planRestore, planRevert, requireCompleteHistory, requireLoggedWrite, type PlannedWrite, type PlanKind } from '../plans.js';
 import {
   apiFromRow,
-  apiToRow,
   nodeFromRow,
-  nodeToRow,
   processBeatValues,
   processFromRow,
-  selectorToText,
   selectorVersionFromRow,
   tokenFromRow,
   tokenToRow,
@@ -43,8 +39,10 @@ import {
   type VariableRow,
 } from '../rows.js';
 import { SELECTOR_HISTORY_LIMIT, type ConfigState, type Mutator, type Planner, type SelectorVersion, type Store } from '../store.js';
+import { newToken, updatedToken } from '../tokens.js';
 import { currentWriteScope } from '../write-scope.js';
 import { migrate } from './migrations.js';
+import { execute, readApi, readObject, readVariable, removeApi, removeNode, removeVariable, saveApi, saveNode, saveVariable } from './objects.js';
 import { AUDIT_COLUMN_LIST, prepareStatements, type Statements } from './statements.js';
 
 /** How long a write waits for another process's write lock before failing with SQLITE_BUSY. */
@@ -101,30 +99,30 @@ export class SqliteStore implements Store {
   }
 
   async getApi(id: string): Promise<Api | null> {
-    return this.readApi(id);
+    return readApi(this.stmt, id);
   }
 
   async createApi(input: ApiCreate): Promise<Api> {
     return this.write(() => {
       const now = nowIso();
       const api = Api.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
-      return { value: api, changes: [this.saveApi(api, null)] };
+      return { value: api, changes: [saveApi(this.stmt, api, null)] };
     }).value;
   }
 
   async updateApi(id: string, mutate: Mutator<Api>): Promise<Api | null> {
     return this.write<Api | null>(() => {
-      const current = this.readApi(id);
+      const current = readApi(this.stmt, id);
       if (!current) return { value: null, changes: [] };
       // Identity and creation time belong to the store, whatever the mutator returns.
       const next = Api.parse({ ...mutate(structuredClone(current)), id: current.id, createdAt: current.createdAt, updatedAt: nowIso() });
-      return { value: next, changes: [this.saveApi(next, current)] };
+      return { value: next, changes: [saveApi(this.stmt, next, current)] };
     }).value;
   }
 
   async deleteApi(id: string): Promise<boolean> {
     return this.write(() => {
-      const changes = this.removeApi(id);
+      const changes = removeApi(this.stmt, id);
       return { value: changes.length > 0, changes };
     }).value;
   }
@@ -140,10 +138,10 @@ export class SqliteStore implements Store {
 
   async createNode(apiId: string, input: NodeCreate): Promise<Node | null> {
     return this.write<Node | null>(() => {
-      if (!this.readApi(apiId)) return { value: null, changes: [] };
+      if (!readApi(this.stmt, apiId)) return { value: null, changes: [] };
       const now = nowIso();
       const node = Node.parse({ ...input, id: randomUUID(), apiId, createdAt: now, updatedAt: now });
-      return { value: node, changes: [this.saveNode(node, null)] };
+      return { value: node, changes: [saveNode(this.stmt, node, null)] };
     }).value;
   }
 
@@ -153,14 +151,14 @@ export class SqliteStore implements Store {
       if (!row) return { value: null, changes: [] };
       const current = nodeFromRow(row);
       const next = Node.parse({ ...mutate(structuredClone(current)), id: current.id, apiId: current.apiId, createdAt: current.createdAt, updatedAt: nowIso() });
-      return { value: next, changes: [this.saveNode(next, current)] };
+      return { value: next, changes: [saveNode(this.stmt, next, current)] };
     }).value;
   }
 
   async deleteNode(apiId: string, nodeId: string): Promise<boolean> {
     return this.write(() => {
       const node = this.stmt.getNode.get(apiId, nodeId) as NodeRow | undefined;
-      const changes = node ? [this.removeNode(nodeFromRow(node))] : [];
+      const changes = node ? [removeNode(this.stmt, nodeFromRow(node))] : [];
       return { value: changes.length > 0, changes };
     }).value;
   }
@@ -170,20 +168,20 @@ export class SqliteStore implements Store {
   }
 
   async getVariable(name: string): Promise<Variable | null> {
-    return this.readVariable(name);
+    return readVariable(this.stmt, name);
   }
 
   async putVariable(name: string, value: string): Promise<Variable> {
     return this.write(() => {
       const variable = Variable.parse({ name, value, updatedAt: nowIso() });
-      return { value: variable, changes: [this.saveVariable(variable, this.readVariable(variable.name))] };
+      return { value: variable, changes: [saveVariable(this.stmt, variable, readVariable(this.stmt, variable.name))] };
     }).value;
   }
 
   async deleteVariable(name: string): Promise<boolean> {
     return this.write(() => {
-      const current = this.readVariable(name);
-      const changes = current ? [this.removeVariable(current)] : [];
+      const current = readVariable(this.stmt, name);
+      const changes = current ? [removeVariable(this.stmt, current)] : [];
       return { value: changes.length > 0, changes };
     }).value;
   }
@@ -191,10 +189,10 @@ export class SqliteStore implements Store {
   async setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null> {
     return this.write<Api | null>(() => {
       const valid = SelectorConfig.nullable().parse(selector);
-      const current = this.readApi(apiId);
+      const current = readApi(this.stmt, apiId);
       if (!current) return { value: null, changes: [] };
       const next = Api.parse({ ...current, selector: valid, updatedAt: nowIso() });
-      return { value: next, changes: [this.saveApi(next, current, true)] };
+      return { value: next, changes: [saveApi(this.stmt, next, current, true)] };
     }).value;
   }
 
@@ -212,7 +210,7 @@ export class SqliteStore implements Store {
     return this.writePlan(() => {
       const entries = (this.stmt.auditOfVersion.all(version) as StoredAuditRow[]).map(auditEntryFromRow);
       requireLoggedWrite(version, this.currentVersion(), entries);
-      const current = new Map(entries.map((e) => [objectKey(e.kind, e.objectId), this.readObject(e.kind as PlanKind, e.objectId)]));
+      const current = new Map(entries.map((e) => [objectKey(e.kind, e.objectId), readObject(this.stmt, e.kind as PlanKind, e.objectId)]));
       return planRevert(version, entries, current);
     }, `revert of version ${version}`);
   }
@@ -244,8 +242,7 @@ export class SqliteStore implements Store {
 
   async createToken(input: TokenCreate, secretHash: string): Promise<AdminToken> {
     return this.write(() => {
-      const now = nowIso();
-      const token = AdminToken.parse({ ...input, id: randomUUID(), createdBy: currentWriteScope().actor.name, createdAt: now, updatedAt: now });
+      const token = newToken(input);
       const row = tokenToRow(token, secretHash);
       this.assertTokenNameFree(row.name_key, token.id);
       this.stmt.insertToken.run(row);
@@ -258,7 +255,7 @@ export class SqliteStore implements Store {
       const row = this.stmt.getToken.get(id) as TokenRow | undefined;
       if (!row) return { value: null, changes: [] };
       const current = tokenFromRow(row);
-      const next = AdminToken.parse({ ...mutate({ ...current }), id, createdBy: current.createdBy, createdAt: current.createdAt, updatedAt: nowIso() });
+      const next = updatedToken(current, mutate);
       const nextRow = tokenToRow(next, row.secret_hash);
       this.assertTokenNameFree(nextRow.name_key, id);
       this.stmt.updateToken.run(nextRow);
@@ -344,7 +341,7 @@ export class SqliteStore implements Store {
   /** A write that executes a plan (revert, restore, config apply) and answers with what it changed. */
   private async writePlan(plan: () => PlannedWrite[], cause: string): Promise<PlanResult> {
     const { value, version } = this.write(() => {
-      const changes = this.execute(plan());
+      const changes = execute(this.stmt, plan());
       return { value: changes, changes };
     }, cause);
     return summarize(value, version);
@@ -370,116 +367,6 @@ export class SqliteStore implements Store {
   private assertTokenNameFree(nameKey: string, id: string): void {
     const holder = this.stmt.tokenByNameKey.get(nameKey) as string | undefined;
     if (holder !== undefined && holder !== id) throw new StoreRefusedError('TOKEN_NAME_TAKEN', 'another admin token has this name');
-  }
-
-  // The object primitives every write is made of. Each runs inside a write transaction and returns
-  // the change it made, which `write` audits.
-
-  private readApi(id: string): Api | null {
-    const row = this.stmt.getApi.get(id) as ApiRow | undefined;
-    return row ? apiFromRow(row) : null;
-  }
-
-  private readVariable(name: string): Variable | null {
-    const row = this.stmt.getVariable.get(name) as VariableRow | undefined;
-    return row ? variableFromRow(row) : null;
-  }
-
-  private readObject(kind: PlanKind, id: string): object | null {
-    if (kind === 'api') return this.readApi(id);
-    if (kind === 'variable') return this.readVariable(id);
-    const row = this.stmt.getNodeById.get(id) as NodeRow | undefined;
-    return row ? nodeFromRow(row) : null;
-  }
-
-  /** Inserts or updates an API (validated by the caller) after the conflict checks; `forceHistory` records the selector even when unchanged. */
-  private saveApi(next: Api, current: Api | null, forceHistory = false): Change {
-    this.assertNoConflict(next);
-    if (current) this.stmt.updateApi.run(apiToRow(next));
-    else this.stmt.insertApi.run(apiToRow(next));
-    const selectorChanged = current === null ? next.selector !== null : selectorToText(next.selector) !== selectorToText(current.selector);
-    if (forceHistory || selectorChanged) this.recordSelector(next.id, next.selector, next.updatedAt);
-    return change('api', current, next);
-  }
-
-  /** Inserts a node after its API's last one, or updates it in place. */
-  private saveNode(next: Node, current: Node | null): Change {
-    if (current) {
-      const row = this.stmt.getNodeById.get(next.id) as NodeRow;
-      this.stmt.updateNode.run(nodeToRow(next, row.position));
-    } else {
-      this.stmt.insertNode.run(nodeToRow(next, this.stmt.nextNodePosition.get(next.apiId) as number));
-    }
-    return change('node', current, next, this.nodeName(next));
-  }
-
-  private saveVariable(next: Variable, current: Variable | null): Change {
-    this.stmt.putVariable.run({ name: next.name, value: next.value, updated_at: next.updatedAt });
-    return change('variable', current, next);
-  }
-
-  /** Deletes an API and its nodes: the API's change first, then one per node. */
-  private removeApi(id: string): Change[] {
-    const api = this.readApi(id);
-    if (!api) return [];
-    const nodes = (this.stmt.listNodes.all(id) as NodeRow[]).map(nodeFromRow);
-    const changes = [change('api', api, null), ...nodes.map((n) => change('node', n, null, `${api.name}/${n.name}`))];
-    this.stmt.deleteApi.run(id);
-    return changes;
-  }
-
-  private removeNode(node: Node): Change {
-    const named = change('node', node, null, this.nodeName(node));
-    this.stmt.deleteNode.run(node.id);
-    return named;
-  }
-
-  private removeVariable(variable: Variable): Change {
-    this.stmt.deleteVariable.run(variable.name);
-    return change('variable', variable, null);
-  }
-
-  /** Executes a plan's writes in a safe order; a put that changes nothing but timestamps is skipped. */
-  private execute(plan: readonly PlannedWrite[]): Change[] {
-    const changes: Change[] = [];
-    const now = nowIso();
-    for (const w of orderPlan(plan, (x) => this.readObject(x.kind, x.id) !== null)) {
-      const current = this.readObject(w.kind, w.id);
-      if (w.next === null) {
-        if (current === null) continue;
-        if (w.kind === 'api') changes.push(...this.removeApi(w.id));
-        else if (w.kind === 'node') changes.push(this.removeNode(current as Node));
-        else changes.push(this.removeVariable(current as Variable));
-        continue;
-      }
-      if (sameContent(current, w.next)) continue;
-      const stamps = { createdAt: (current as { createdAt?: string } | null)?.createdAt ?? (w.next as { createdAt?: string }).createdAt ?? now, updatedAt: now };
-      if (w.kind === 'api') changes.push(this.saveApi(Api.parse({ ...w.next, id: w.id, ...stamps }), current as Api | null));
-      else if (w.kind === 'node') changes.push(this.saveNode(Node.parse({ ...w.next, id: w.id, ...stamps }), current as Node | null));
-      else changes.push(this.saveVariable(Variable.parse({ ...w.next, name: w.id, updatedAt: now }), current as Variable | null));
-    }
-    return changes;
-  }
-
-  /** `api/node`, the name a node has in the audit log. */
-  private nodeName(node: Node): string {
-    return `${this.readApi(node.apiId)?.name ?? node.apiId}/${node.name}`;
-  }
-
-  private assertNoConflict(api: Api): void {
-    const rows = this.stmt.apisByNameOrPath.all(apiNameKey(api.name), api.path) as Array<
-      Pick<ApiRow, 'id' | 'name' | 'host' | 'methods' | 'path'>
-    >;
-    assertNoApiConflict(
-      api,
-      rows.map((r) => ({ ...r, methods: JSON.parse(r.methods) as Api['methods'] })),
-    );
-  }
-
-  private recordSelector(apiId: string, selector: SelectorConfig | null, savedAt: string): void {
-    const version = this.stmt.nextSelectorVersion.get(apiId) as number;
-    this.stmt.insertSelectorVersion.run(apiId, version, selectorToText(selector), savedAt);
-    this.stmt.pruneSelectorVersions.run(apiId, version - SELECTOR_HISTORY_LIMIT);
   }
 }
 
