@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterEach, beforeEach } from 'vitest';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -74,4 +75,27 @@ export async function screenshot(page: Page, name: string, options: { fullPage?:
 /** A browser context of the given size. */
 export function newContext(browser: Browser, width: number, height: number): Promise<BrowserContext> {
   return browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, reducedMotion: 'reduce' });
+}
+
+/** A desktop-sized page (1280×800) in a fresh headless Chromium, with its watch. */
+export async function openDesktopPage(): Promise<{ browser: Browser; context: BrowserContext; page: Page; watch: PageWatch }> {
+  const browser = await launchChromium();
+  const context = await newContext(browser, 1280, 800);
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  return { browser, context, page, watch: watchPage(page) };
+}
+
+/**
+ * For files whose tests build on each other (one signed-in page): after a failure the rest are
+ * skipped rather than timing out one by one.
+ */
+export function skipAfterFirstFailure(): void {
+  let failed = false;
+  beforeEach((ctx) => {
+    if (failed) ctx.skip();
+  });
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') failed = true;
+  });
 }

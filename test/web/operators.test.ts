@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium, newContext, requireConsoleAndBrowser, screenshot, watchPage, type PageWatch } from '../helpers/browser.js';
+import { newContext, openDesktopPage, requireConsoleAndBrowser, screenshot, skipAfterFirstFailure, watchPage, type PageWatch } from '../helpers/browser.js';
 import { spread, startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
@@ -33,20 +33,10 @@ beforeAll(async () => {
   await t.admin('POST', `/admin/apis/${ids.demo}/nodes`, { name: 'ip2-a', connector: { kind: 'simple-url', url: up('ip2-a') }, rules: rule('IP2_enable') });
   ids.ip1b = (await t.admin('POST', `/admin/apis/${ids.sticky}/nodes`, { name: 'ip1-b', connector: { kind: 'simple-url', url: up('ip1-b') }, rules: rule('IP1_enable') })).body.id;
   for (const role of ['viewer', 'operator']) secrets[role] = (await t.admin('POST', '/admin/tokens', { name: `${role}-bot`, role })).body.secret;
-  browser = await launchChromium();
-  context = await newContext(browser, 1280, 800);
-  page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  watch = watchPage(page);
+  ({ browser, context, page, watch } = await openDesktopPage());
 });
 
-let failed = false;
-beforeEach((ctx) => {
-  if (failed) ctx.skip();
-});
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') failed = true;
-});
+skipAfterFirstFailure();
 
 afterAll(async () => {
   await context?.close();

@@ -1,6 +1,7 @@
 import { AUDIT_COLUMNS, IDEMPOTENCY_COLUMNS } from '../commit.js';
 import { PROCESS_BEAT_COLUMNS, TOKEN_COLUMNS, type ApiRow, type NodeRow } from '../rows.js';
 
+/** The `apis` columns, in insert order. */
 export const API_COLUMN_LIST = [
   'id',
   'name',
@@ -20,6 +21,7 @@ export const API_COLUMN_LIST = [
   'created_at',
   'updated_at',
 ] as const satisfies ReadonlyArray<keyof ApiRow>;
+/** The `nodes` columns, in insert order. */
 export const NODE_COLUMN_LIST = [
   'id',
   'api_id',
@@ -33,7 +35,7 @@ export const NODE_COLUMN_LIST = [
   'created_at',
   'updated_at',
 ] as const satisfies ReadonlyArray<keyof NodeRow>;
-// Identity and creation time never change.
+/** The `apis` columns an update sets: identity and creation time never change. */
 export const API_UPDATE_COLUMNS = API_COLUMN_LIST.filter((c) => c !== 'id' && c !== 'created_at');
 const API_COLUMNS = API_COLUMN_LIST.join(', ');
 const NODE_COLUMNS = NODE_COLUMN_LIST.join(', ');

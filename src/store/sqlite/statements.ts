@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { AUDIT_COLUMNS, IDEMPOTENCY_COLUMNS } from '../commit.js';
 import { PROCESS_BEAT_COLUMNS, TOKEN_COLUMNS } from '../rows.js';
 
-export const API_COLUMNS =
+const API_COLUMNS =
   'id, name, name_key, host, methods, path, strip_prefix, algorithm, timeouts, retries, max_body_bytes, selector, retry, health, hash_on, created_at, updated_at';
 const NODE_COLUMNS = 'id, api_id, position, name, connector, enabled, weight, tags, rules, created_at, updated_at';
 /** The audit columns as one list, for SELECTs. */
