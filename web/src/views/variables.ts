@@ -227,10 +227,18 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
       clearErrors(form);
       void busy(save, async () => {
         try {
+          const { go, impact } = await confirmWithImpact({
+            method: 'PUT',
+            path: paths.variable(v.name),
+            body: { value: input.value },
+            title: `Set ${v.name} to “${input.value}”?`,
+            confirmLabel: 'Save',
+          });
+          if (!go) return;
           await admin.putVariable(v.name, input.value);
           clearDraft(draftKey);
           await load();
-          notify(`${v.name} saved; it applies from the next request.`);
+          notify(`${v.name} saved; it applies from the next request.${impactText(impact)}`);
         } catch (err) {
           showErrors(form, err);
         }
