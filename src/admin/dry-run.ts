@@ -45,3 +45,11 @@ export async function dryRunAnswer(result: DryRunResult, { store, runtime }: Pic
   }
   return { dryRun: true, changes: plannedChanges(result.changes), impact };
 }
+
+/**
+ * The answer to a dry run of a write that would change nothing (a revert, restore or apply whose
+ * objects are already as asked): the store made no transaction to roll back, so the route answers it.
+ */
+export function nothingToChange(): DryRunAnswer {
+  return { dryRun: true, changes: [], impact: { apis: [], losesLastNode: [], summary: [] } };
+}

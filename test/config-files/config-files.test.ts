@@ -108,6 +108,25 @@ describe('config as files', () => {
     expect(await spread(b, '/w/x', 8)).toEqual({ 'w-big': 6, 'w-small': 2 });
   });
 
+  it('dry-runs an apply over the admin API: what it would change and do to traffic, nothing written', async () => {
+    const post = (query: string, body: unknown) =>
+      fetch(`${b.adminUrl}/admin/config/apply${query}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${b.app.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const file = parseYaml(await exportText(b));
+    expect(await post('?dryRun=true', file)).toEqual({ status: 200, body: { dryRun: true, changes: [], impact: { apis: [], losesLastNode: [], summary: [] } } });
+    file.variables[0].value = 'false';
+    const dry = await post('?dryRun=true', file);
+    expect(dry.body).toMatchObject({
+      dryRun: true,
+      changes: [{ op: 'update', kind: 'variable', name: 'IP1_enable', after: { value: 'false' } }],
+      impact: { losesLastNode: ['shop'] },
+    });
+    expect((await b.admin('GET', '/admin/variables/IP1_enable')).body.value).toBe('true');
+  });
+
   it('applies a changed file in place: ids kept, only what differs changes, all audited as one write', async () => {
     const shop = (await b.admin('GET', '/admin/apis')).body.find((x: { name: string }) => x.name === 'shop');
     const shopNodes = (await b.admin('GET', `/admin/apis/${shop.id}/nodes`)).body;

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { applyConfigFile } from '../../config-files/apply.js';
 import { ConfigFile, ConfigSyntaxError, configFileSchema, exportConfig, formatConfig, parseConfigText } from '../../config-files/format.js';
 import type { Role } from '../../model/token.js';
-import { awaitApplied } from '../applied.js';
 import type { AdminDeps } from '../deps.js';
 import { AdminError } from '../errors.js';
 import { parseInput } from '../validate.js';
+import { planAnswer } from './audit.js';
 
 /** Query of `GET /admin/config/export`. */
 export const ExportQuery = z.strictObject({
@@ -55,9 +55,7 @@ export function registerConfigRoutes(app: FastifyInstance, { store, runtime }: A
     });
     scope.post('/config/apply', async (request) => {
       const file = parseInput(ConfigFile, request.body) as ConfigFile;
-      const result = await applyConfigFile(store, file);
-      if (result.version !== null) await awaitApplied(runtime, request.log);
-      return result;
+      return planAnswer(request, await applyConfigFile(store, file), { runtime });
     });
   });
 }
