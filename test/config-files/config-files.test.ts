@@ -69,7 +69,7 @@ describe('config as files', () => {
     const text = await exportText(a);
     expect(text.startsWith('# isogate config (format 1)')).toBe(true);
     const file = parseYaml(text);
-    expect(Object.keys(file)).toEqual(['isogate', 'variables', 'apis', 'nodes']);
+    expect(Object.keys(file)).toEqual(['isogate', 'variables', 'apis', 'nodes', 'certificates', 'consumers']);
     expect(file.variables).toEqual([{ name: 'IP1_enable', value: 'true' }, { name: 'IP2_enable', value: 'false' }]);
     // By name, so an export does not depend on the order things were made in.
     expect(file.apis.map((x: { name: string }) => x.name)).toEqual(['hashed', 'shop', 'weighted']);
@@ -229,7 +229,7 @@ describe('config as files', () => {
   it('publishes the file format as JSON Schema, from the same models', async () => {
     const schema = (await b.admin('GET', '/admin/config/schema')).body;
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
-    expect(Object.keys(schema.properties)).toEqual(['isogate', 'variables', 'apis', 'nodes']);
+    expect(Object.keys(schema.properties)).toEqual(['isogate', 'variables', 'apis', 'nodes', 'certificates', 'consumers']);
     expect(schema.properties.apis.items.properties.algorithm.enum).toEqual(['ip_hash', 'round_robin', 'weighted', 'least_conn', 'hash']);
     expect(schema.properties.nodes.items.required).toEqual(['api', 'name', 'connector']);
     expect(JSON.parse((await cli(['schema'])).out)).toEqual(schema);

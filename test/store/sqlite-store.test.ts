@@ -4,6 +4,7 @@ import { openSqliteStore } from '../../src/store/sqlite/store.js';
 import type { Store } from '../../src/store/store.js';
 import { tempDir } from './fixtures.js';
 import { describeAuditContract } from './audit-contract.js';
+import { describeSecretsAuditContract } from './secrets-audit-contract.js';
 import { describeStoreContract, type StoreFixture } from './store-contract.js';
 
 /** A fresh SQLite file in its own temp directory. */
@@ -51,3 +52,4 @@ async function freshSqlite(): Promise<StoreFixture> {
 
 describeStoreContract('SqliteStore', { fresh: freshSqlite });
 describeAuditContract('SqliteStore', { fresh: freshSqlite });
+describeSecretsAuditContract('SqliteStore', { fresh: freshSqlite });

@@ -4,26 +4,9 @@ import { Api } from '../../src/model/api.js';
 import { processState, type ProcessBeat } from '../../src/model/cluster.js';
 import { Node } from '../../src/model/node.js';
 import type { SelectorConfig } from '../../src/model/selector.js';
-import type { CertificateRecord } from '../../src/model/certificate.js';
 import { CertificateConflictError, StoreConflictError } from '../../src/store/errors.js';
 import type { Store } from '../../src/store/store.js';
-import { apiInput, nodeInput } from './fixtures.js';
-
-/** A certificate record as the admin API stores it after its checks (the store does not parse PEM). */
-function certRecord(names: string[], fields: Partial<CertificateRecord> = {}): CertificateRecord {
-  return {
-    names,
-    certificate: `-----BEGIN CERTIFICATE-----\n${names.join(',')}\n-----END CERTIFICATE-----\n`,
-    privateKey: '-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n',
-    isDefault: false,
-    notBefore: '2026-01-01T00:00:00.000Z',
-    notAfter: '2027-01-01T00:00:00.000Z',
-    fingerprint: 'AB:CD',
-    subject: `CN=${names[0]}`,
-    issuer: 'CN=test CA',
-    ...fields,
-  };
-}
+import { apiInput, certRecord, nodeInput } from './fixtures.js';
 
 /** A valid heartbeat of a made-up gateway worker. */
 function beat(fields: Partial<ProcessBeat> = {}): ProcessBeat {
