@@ -251,7 +251,7 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
 
   async function remove(v: Variable, button: HTMLButtonElement): Promise<void> {
     const uses = usesOf(v.name);
-    let impact = null;
+    let impact;
     try {
       impact = (await admin.preview('DELETE', paths.variable(v.name))).impact;
     } catch (err) {
