@@ -8,7 +8,7 @@ import { ago, dateTime } from '../format.js';
 import { impactLines } from '../impact.js';
 import type { ViewContext } from '../router.js';
 import { gate } from '../session.js';
-import type { AuditEntry, PlannedChange } from '../types.js';
+import type { AuditEntry, ObjectKind, PlannedChange } from '../types.js';
 import { errorSentence } from '../words.js';
 
 const PAGE = 50;
@@ -17,8 +17,10 @@ const KINDS = [
   ['api', 'APIs'],
   ['node', 'Nodes'],
   ['variable', 'Variables'],
+  ['certificate', 'Certificates'],
+  ['consumer', 'Consumers'],
   ['token', 'Admin tokens'],
-] as const;
+] as const satisfies ReadonlyArray<readonly [ObjectKind | '', string]>;
 
 /** One change in words: "update node shop/a" and its fields. */
 function changeItem(c: Pick<PlannedChange, 'op' | 'kind' | 'name' | 'before' | 'after'>): HTMLElement {
