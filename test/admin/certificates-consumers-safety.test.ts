@@ -56,6 +56,13 @@ describe('certificates and consumers under roles, audit and retry safety', () =>
     expect(await h.store.listCertificates()).toEqual([]);
   });
 
+  it('answers a dry run of an upload with the certificate as it would be stored, without its key', async () => {
+    const dry = await h.call('POST', '/admin/certificates?dryRun=true', { certificate: shop.certificate, privateKey: shop.privateKey });
+    expect(dry.body).toMatchObject({ dryRun: true, changes: [{ op: 'create', kind: 'certificate', name: 'shop.test', after: { names: ['shop.test', '*.shop.test'] } }] });
+    expect(JSON.stringify(dry.body)).not.toContain('PRIVATE KEY');
+    expect(await h.store.listCertificates()).toEqual([]);
+  });
+
   it('answers a retried certificate upload or consumer creation once, without a secret', async () => {
     const first = await upload(shop, { 'idempotency-key': 'upload-shop' });
     expect(first.status).toBe(201);

@@ -19,7 +19,8 @@ function content(config: ConfigState): unknown {
   return JSON.parse(JSON.stringify({ apis: config.apis, nodes: config.nodes, variables: config.variables }, (k, v: unknown) => (k === 'updatedAt' ? undefined : v)));
 }
 
-async function refusal(promise: Promise<unknown>): Promise<string> {
+/** The StoreRefusedError code a write fails with ('no error' when it went through). */
+export async function refusal(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (err) {

@@ -3,9 +3,9 @@ import { withoutPrivateKey } from '../../src/model/certificate.js';
 import { consumerView, type StoredCredential } from '../../src/model/consumer.js';
 import type { Actor } from '../../src/model/token.js';
 import { objectEtag } from '../../src/store/changes.js';
-import { StoreRefusedError } from '../../src/store/errors.js';
 import type { Store } from '../../src/store/store.js';
 import { withWriteScope, type WriteScope } from '../../src/store/write-scope.js';
+import { refusal } from './audit-contract.js';
 import { certRecord } from './fixtures.js';
 import type { StoreDriver, StoreFixture } from './store-contract.js';
 
@@ -25,16 +25,6 @@ const keyCredential: StoredCredential = { id: 'cred-key', kind: 'key', hash: KEY
 const basicCredential: StoredCredential = { id: 'cred-basic', kind: 'basic', username: 'acme', hash: PASSWORD_HASH, createdAt: at };
 const jwtCredential: StoredCredential = { id: 'cred-jwt', kind: 'jwt', subject: 'acme', secret: JWT_SECRET, publicKey: null, createdAt: at };
 const publicKeyCredential: StoredCredential = { id: 'cred-pub', kind: 'jwt', subject: 'acme-rs', secret: null, publicKey: '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n', createdAt: at };
-
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof StoreRefusedError) return err.code;
-    throw err;
-  }
-  return 'no error';
-}
 
 /**
  * Certificates and consumers through the audited write helper (issues 15, 16 and 17): every write of
