@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startIsogate, StartupError, type Isogate } from './app.js';
+import { runConfigCommand } from './config-files/cli.js';
 import { OptionsError, parseOptions, usage, type Options } from './config/options.js';
 import { createLogger } from './log.js';
 import { packageRoot } from './paths.js';
@@ -21,7 +22,7 @@ function demoNote(app: Isogate, options: Options): string | null {
   return null;
 }
 
-/** `isogate start|gateway|admin [options]`: runs that role until SIGTERM/SIGINT. */
+/** `isogate start|gateway|admin [options]`: runs that role until SIGTERM/SIGINT; `isogate config …` works on config files. */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '--version' || command === '-v' || command === 'version') {
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return command === undefined ? 1 : 0;
   }
+  if (command === 'config') return runConfigCommand(rest, process.env);
   if (command !== 'start' && command !== 'gateway' && command !== 'admin') {
     process.stderr.write(`isogate: unknown command ${command}\n${usage()}\n`);
     return 1;

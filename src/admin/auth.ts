@@ -1,5 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Actor } from '../model/token.js';
+import type { Store } from '../store/store.js';
 import { AdminError } from './errors.js';
 
 /** Whether the presented token equals the expected one, in time that does not depend on where they differ. */
@@ -16,10 +18,40 @@ export function bearerToken(header: string | undefined): string | null {
   return match?.[1] ?? null;
 }
 
-/** An onRequest hook that answers 401 UNAUTHORIZED unless the request carries the admin token. */
-export function requireAdminToken(token: string) {
-  return async function checkAdminToken(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+/** Who the data dir's token (or ISOGATE_ADMIN_TOKEN) is: an admin, named in the audit log as `admin-token`. */
+export const BOOTSTRAP_ACTOR: Actor = { id: 'bootstrap', name: 'admin-token', role: 'admin' };
+
+/** Names named tokens may not take: they are the bootstrap token's and isogate's own in the audit log. */
+export const RESERVED_TOKEN_NAMES = new Set(['admin-token', 'system', 'cli']);
+
+/** A new named token's secret: `isg_` and 32 random bytes (the prefix makes leaked ones easy to scan for). */
+export function newTokenSecret(): string {
+  return `isg_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * What the store keeps of a named token's secret. One SHA-256 is enough: the secrets are 256 random
+ * bits, so there is nothing to guess, and a lookup by hash needs no per-token salt.
+ */
+export function hashTokenSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+/**
+ * An onRequest hook that finds who calls: the bootstrap token is an admin (checked first, so it works
+ * while the store is away); any other token must be a stored named token. Sets `request.actor`;
+ * answers 401 UNAUTHORIZED otherwise.
+ */
+export function authenticate(bootstrapToken: string, store: Store) {
+  return async function identifyCaller(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const presented = bearerToken(request.headers.authorization);
-    if (presented === null || !tokenMatches(token, presented)) throw new AdminError('UNAUTHORIZED');
+    if (presented === null) throw new AdminError('UNAUTHORIZED');
+    if (tokenMatches(bootstrapToken, presented)) {
+      request.actor = BOOTSTRAP_ACTOR;
+      return;
+    }
+    const token = await store.findTokenByHash(hashTokenSecret(presented));
+    if (token === null) throw new AdminError('UNAUTHORIZED');
+    request.actor = { id: token.id, name: token.name, role: token.role };
   };
 }

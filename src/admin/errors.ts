@@ -1,11 +1,12 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
 import { CertificateProblem } from '../model/certificate-check.js';
-import { CertificateConflictError, StoreConflictError, StoreUnavailableError } from '../store/errors.js';
+import { CertificateConflictError, StoreConflictError, StoreOutcomeUnknownError, StoreRefusedError, StoreUnavailableError } from '../store/errors.js';
 
 /** Every error the admin API answers with: its stable code, HTTP status and default message. */
 export const adminErrors = {
   UNAUTHORIZED: { status: 401, message: 'missing or wrong admin token (send Authorization: Bearer <token>)' },
+  FORBIDDEN: { status: 403, message: "this admin token's role does not allow this" },
   VALIDATION_FAILED: { status: 400, message: 'the request is not valid' },
   SELECTOR_INVALID: { status: 400, message: 'the selector failed its trial run; nothing was saved' },
   BAD_REQUEST: { status: 400, message: 'bad request' },
@@ -23,17 +24,33 @@ export const adminErrors = {
   SELECTOR_VERSION_NOT_FOUND: { status: 404, message: 'no saved selector version with this number' },
   CERTIFICATE_NOT_FOUND: { status: 404, message: 'no certificate with this id' },
   SELECTOR_NOT_FOUND: { status: 404, message: 'this API has no selector' },
+  CONSUMER_NOT_FOUND: { status: 404, message: 'no consumer with this id' },
+  CREDENTIAL_NOT_FOUND: { status: 404, message: 'no credential with this id for this consumer' },
+  TOKEN_NOT_FOUND: { status: 404, message: 'no admin token with this id' },
+  VERSION_NOT_FOUND: { status: 404, message: 'no such config version' },
   API_NAME_TAKEN: { status: 409, message: 'an API with this name already exists' },
   ROUTE_CONFLICT: { status: 409, message: 'another API already serves this route' },
   CERTIFICATE_NAME_TAKEN: { status: 409, message: 'another certificate already serves one of these names' },
-  CONSUMER_NOT_FOUND: { status: 404, message: 'no consumer with this id' },
-  CREDENTIAL_NOT_FOUND: { status: 404, message: 'no credential with this id for this consumer' },
   CONSUMER_NAME_TAKEN: { status: 409, message: 'a consumer with this name already exists' },
   CREDENTIAL_TAKEN: { status: 409, message: 'another consumer already holds this credential' },
+  TOKEN_NAME_TAKEN: { status: 409, message: 'another admin token has this name' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, message: 'another request with this Idempotency-Key was saved first; retry to get its answer' },
+  REVERT_CONFLICT: { status: 409, message: 'an object this write touched was changed again since; nothing was reverted' },
+  AUDIT_INCOMPLETE: { status: 409, message: 'the audit log does not hold every write this needs; nothing was changed' },
+  SECRET_NOT_STORED: {
+    status: 409,
+    message: 'this would put a certificate or credential whose private key or secret is no longer stored (the audit log and exports without secrets never hold one); nothing was changed',
+  },
+  PRECONDITION_FAILED: { status: 412, message: 'If-Match does not name the stored version of the object; nothing was written' },
   BODY_TOO_LARGE: { status: 413, message: 'request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send the body as application/json' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'this Idempotency-Key was used for another request; use a new key for a new request' },
   INTERNAL_ERROR: { status: 500, message: 'internal error' },
-  STORE_UNAVAILABLE: { status: 503, message: 'the config store cannot be reached; try again shortly' },
+  STORE_UNAVAILABLE: { status: 503, message: 'the config store cannot be reached; nothing was written; try again shortly' },
+  STORE_OUTCOME_UNKNOWN: {
+    status: 503,
+    message: 'the connection to the config store was lost while the write was committing: it may or may not have been saved; read it back, or retry with the same Idempotency-Key',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable admin error code. */
@@ -96,9 +113,10 @@ function joinPath(path: readonly PropertyKey[]): string {
 export function toAdminError(err: unknown): AdminError {
   if (err instanceof AdminError) return err;
   if (err instanceof ZodError) return new AdminError('VALIDATION_FAILED', undefined, zodDetails(err));
-  if (err instanceof StoreConflictError) return new AdminError(err.code, err.message);
+  if (err instanceof StoreConflictError || err instanceof StoreRefusedError) return new AdminError(err.code, err.message);
   if (err instanceof CertificateProblem || err instanceof CertificateConflictError) return new AdminError(err.code, err.message);
   // The default message only: the cause names database hosts and ports, which stay in the log.
+  if (err instanceof StoreOutcomeUnknownError) return new AdminError('STORE_OUTCOME_UNKNOWN');
   if (err instanceof StoreUnavailableError) return new AdminError('STORE_UNAVAILABLE');
   const fastifyError = err as Partial<FastifyError>;
   switch (fastifyError.code) {

@@ -1,10 +1,15 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { requireAdminToken } from './auth.js';
+import { DryRunResult } from '../store/errors.js';
+import { authenticate } from './auth.js';
 import { registerConsole } from './console.js';
 import type { AdminDeps } from './deps.js';
+import { dryRunAnswer } from './dry-run.js';
 import { handleAdminError, handleAdminNotFound } from './errors.js';
 import { ADMIN_BODY_LIMIT, acceptJsonBodiesOnly } from './json-body.js';
+import { addEntityTag, openWriteScope, replayIdempotentRequests } from './retry-safety.js';
+import { authorize } from './roles.js';
 import { registerApiRoutes } from './routes/apis.js';
+import { registerAuditRoutes } from './routes/audit.js';
 import { registerCertificateRoutes } from './routes/certificates.js';
 import { registerClusterRoutes } from './routes/cluster.js';
 import { registerConfigRoutes } from './routes/config.js';
@@ -14,6 +19,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerNodeRoutes } from './routes/nodes.js';
 import { registerSelectorRoutes } from './routes/selector.js';
 import { registerTemplateRoutes } from './routes/templates.js';
+import { registerTokenRoutes } from './routes/tokens.js';
 import { registerVariableUsageRoutes } from './routes/variable-usage.js';
 import { registerVariableRoutes } from './routes/variables.js';
 
@@ -27,6 +33,11 @@ function jsonLine(payload: unknown): string {
 /**
  * Builds the admin API (every route under `/admin`, bearer-token protected) and the web console at `/`.
  * Not listening yet: the caller may add more routes and then calls `listen`.
+ *
+ * Every `/admin` request goes through, in order: authentication (who: the bootstrap token or a named
+ * token), the role check (what the route declares, else by method: src/admin/roles.ts), the
+ * Idempotency-Key replay, and the write scope in which the route runs, so that every store write it
+ * makes is audited under that actor with If-Match and dry run honoured (src/admin/retry-safety.ts).
  */
 export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -42,10 +53,21 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
     async (admin) => {
       acceptJsonBodiesOnly(admin);
       admin.setReplySerializer(jsonLine);
-      admin.setErrorHandler(handleAdminError);
+      admin.decorateRequest('actor', null as never);
+      admin.decorateRequest('idempotency', undefined);
+      // A dry run reaches the store's commit and is rolled back there; its answer is what it would change.
+      admin.setErrorHandler(async (err, request, reply) =>
+        err instanceof DryRunResult ? reply.code(200).send(await dryRunAnswer(err, deps, request.log)) : handleAdminError(err, request, reply),
+      );
       // The 404 route is fastify's own and does not take the scope's serializer.
       admin.setNotFoundHandler((request, reply) => handleAdminNotFound(request, reply.type('application/json; charset=utf-8').serializer(jsonLine)));
-      admin.addHook('onRequest', requireAdminToken(deps.token));
+      admin.addHook('onRequest', authenticate(deps.token, deps.store));
+      admin.addHook('preHandler', authorize);
+      admin.addHook('preHandler', replayIdempotentRequests(deps.store));
+      admin.addHook('preHandler', openWriteScope);
+      admin.addHook('onSend', addEntityTag);
+      registerTokenRoutes(admin, deps);
+      registerAuditRoutes(admin, deps);
       registerApiRoutes(admin, deps);
       registerNodeRoutes(admin, deps);
       registerHealthRoutes(admin, deps);

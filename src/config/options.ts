@@ -156,10 +156,12 @@ function isTrue(value: string): boolean {
 export function usage(): string {
   return [
     'Usage: isogate start|gateway|admin [options]    isogate --version',
+    '       isogate config export|apply|schema …   (see isogate config --help)',
     '',
     '  start     everything in one command: gateway, admin API and console, status',
     '  gateway   data plane only: gateway and status ports',
     '  admin     control plane only: admin API and console',
+    '  config    export the config to a YAML or JSON file, or apply one in one transaction',
     '',
     'Options (each also as an environment variable, e.g. --gateway-port → ISOGATE_GATEWAY_PORT):',
     '  --gateway-host H / --gateway-port N   data plane (default 0.0.0.0:8080)',

@@ -40,8 +40,18 @@ export interface NodeStatsView {
 export const STATS_SLOT_SECONDS = SLOT_MS / 1000;
 
 /**
- * Per-node request, error and latency counts in 10-second slots over the last 5 minutes. Recording is
- * a few array writes on the hot path; reading sums the slots.
+ * The stats key of an API's gateway-made errors of one code. The API's own totals are kept under its
+ * id: node and API ids are UUIDs, so one keyed store serves both, and the admin runtime's node-stats
+ * query (which the worker processes answer and the primary sums) reads API figures too (issue 17).
+ */
+export function apiErrorKey(apiId: string, code: string): string {
+  return `${apiId} ${code}`;
+}
+
+/**
+ * Request, error and latency counts in 10-second slots over the last 5 minutes, by key: a node's id,
+ * an API's id (every request the API answered, gateway-made errors included), or `apiErrorKey`.
+ * Recording is a few array writes on the hot path; reading sums the slots.
  */
 export class NodeStats {
   private readonly byNode = new Map<string, Float64Array>();
@@ -54,7 +64,7 @@ export class NodeStats {
     else this.upgraded.delete(nodeId);
   }
 
-  /** Counts one finished request on a node; `error` for gateway errors and upstream 5xx. */
+  /** Counts one finished request under a key (a node, an API, an API's error code); `error` for gateway errors and upstream 5xx. */
   record(nodeId: string, error: boolean, ms: number, now = Date.now()): void {
     let slots = this.byNode.get(nodeId);
     if (!slots) this.byNode.set(nodeId, (slots = new Float64Array(SLOTS * WIDTH)));

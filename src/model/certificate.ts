@@ -58,8 +58,17 @@ export const Certificate = z.object({
 });
 export type Certificate = z.infer<typeof Certificate>;
 
+/** A stored certificate without its private key: what the audit log keeps and entity tags are made of. */
+export type CertificateRecordView = Omit<Certificate, 'privateKey'>;
+
+/** A stored certificate with its private key left out. */
+export function withoutPrivateKey(cert: Certificate): CertificateRecordView {
+  const { privateKey: _key, ...rest } = cert;
+  return rest;
+}
+
 /** A certificate as the admin API answers it: never the private key. */
-export type CertificateView = Omit<Certificate, 'privateKey'> & {
+export type CertificateView = CertificateRecordView & {
   /** Whole days until `notAfter` (negative once expired). */
   expiresInDays: number;
   /** True when it expires within EXPIRY_WARNING_DAYS. */
@@ -85,7 +94,7 @@ export function defaultCertificate<C extends Pick<Certificate, 'isDefault' | 'cr
 
 /** The admin view of a stored certificate: its private key left out, its expiry in days. */
 export function certificateView(cert: Certificate, servesAsDefault: boolean, now = Date.now()): CertificateView {
-  const { privateKey: _key, ...rest } = cert;
+  const rest = withoutPrivateKey(cert);
   const expiresInDays = Math.floor((Date.parse(cert.notAfter) - now) / DAY_MS);
   return { ...rest, expiresInDays, expiringSoon: expiresInDays < EXPIRY_WARNING_DAYS, servesAsDefault };
 }

@@ -1,3 +1,5 @@
+import type { Change } from './changes.js';
+
 /** Why a write conflicts with what is already stored. */
 export type StoreConflictCode = 'API_NAME_TAKEN' | 'ROUTE_CONFLICT' | 'CONSUMER_NAME_TAKEN' | 'CREDENTIAL_TAKEN';
 
@@ -30,16 +32,76 @@ export class CertificateConflictError extends Error {
   }
 }
 
+/** Why a write was refused before anything was written (each is an admin error code of the same name). */
+export type StoreRefusalCode =
+  /** `If-Match` named another version of the object than the stored one (412). */
+  | 'PRECONDITION_FAILED'
+  /** Another request with the same `Idempotency-Key` committed first (409). */
+  | 'IDEMPOTENCY_KEY_IN_USE'
+  /** An object the reverted write touched was changed again since (409). */
+  | 'REVERT_CONFLICT'
+  /** The audit log does not hold every write needed (made before it was kept, or pruned) (409). */
+  | 'AUDIT_INCOMPLETE'
+  /** No such config version (404). */
+  | 'VERSION_NOT_FOUND'
+  /** Another admin token has this name (409). */
+  | 'TOKEN_NAME_TAKEN'
+  /**
+   * A revert, restore or config apply would put a certificate or a consumer's credential whose secret
+   * (private key, credential hash) is no longer stored and not given: the audit log and files exported
+   * without secrets never hold one (409).
+   */
+  | 'SECRET_NOT_STORED';
+
+/** A write the store refused; nothing was written. */
+export class StoreRefusedError extends Error {
+  override readonly name = 'StoreRefusedError';
+
+  constructor(
+    readonly code: StoreRefusalCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
  * The store's database cannot be reached (refused, dropped, timed out, shutting down). The request
- * may be retried later; for a write whose connection dropped during COMMIT the outcome is unknown.
+ * may be retried later; nothing was written.
  */
 export class StoreUnavailableError extends Error {
-  override readonly name = 'StoreUnavailableError';
+  override readonly name: string = 'StoreUnavailableError';
   /** Stable code the admin API answers with (503). */
-  readonly code = 'STORE_UNAVAILABLE';
+  readonly code: 'STORE_UNAVAILABLE' | 'STORE_OUTCOME_UNKNOWN' = 'STORE_UNAVAILABLE';
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+  }
+}
+
+/**
+ * The connection died after COMMIT was sent and before its answer arrived: the write may or may not
+ * have been saved. Read the object back, or retry with the same `Idempotency-Key`, which answers
+ * with the first outcome if it was saved.
+ */
+export class StoreOutcomeUnknownError extends StoreUnavailableError {
+  override readonly name = 'StoreOutcomeUnknownError';
+  override readonly code = 'STORE_OUTCOME_UNKNOWN';
+}
+
+/**
+ * Not a failure: a write made in dry-run mode went as far as its commit and was rolled back. Thrown
+ * by the store's write helper so that every write, whatever its route, can be tried without effect.
+ */
+export class DryRunResult extends Error {
+  override readonly name = 'DryRunResult';
+
+  constructor(
+    /** What the write would have returned. */
+    readonly value: unknown,
+    /** What it would have changed. */
+    readonly changes: readonly Change[],
+  ) {
+    super('dry run: rolled back');
   }
 }

@@ -6,6 +6,7 @@ import { RetryPolicy } from '../model/retry.js';
 import { ClusterProcess, type ProcessBeat } from '../model/cluster.js';
 import { Node } from '../model/node.js';
 import { SelectorConfig } from '../model/selector.js';
+import { AdminToken } from '../model/token.js';
 import { Variable } from '../model/variable.js';
 import { Certificate } from '../model/certificate.js';
 import type { SelectorVersion } from './store.js';
@@ -133,6 +134,56 @@ export interface ProcessRow {
   config_version: number | null;
   heartbeat_ms: number;
   last_seen: string;
+}
+
+/** An `admin_tokens` row. */
+export interface TokenRow {
+  id: string;
+  name: string;
+  name_key: string;
+  role: string;
+  secret_hash: string;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The columns of a token row, in insert order. */
+export const TOKEN_COLUMNS = [
+  'id',
+  'name',
+  'name_key',
+  'role',
+  'secret_hash',
+  'created_by',
+  'created_at',
+  'updated_at',
+] as const satisfies ReadonlyArray<keyof TokenRow>;
+
+/** Maps an `admin_tokens` row to the model (without the hash). */
+export function tokenFromRow(row: TokenRow): AdminToken {
+  return AdminToken.parse({
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  });
+}
+
+/** Maps a validated token and its secret's hash to its row. */
+export function tokenToRow(token: AdminToken, secretHash: string): TokenRow {
+  return {
+    id: token.id,
+    name: token.name,
+    name_key: token.name.normalize('NFC').toLowerCase(),
+    role: token.role,
+    secret_hash: secretHash,
+    created_by: token.createdBy,
+    created_at: token.createdAt,
+    updated_at: token.updatedAt,
+  };
 }
 
 /** The columns a heartbeat writes, in order; last_seen is set by the store's clock. */

@@ -1,10 +1,14 @@
 import type { Api, ApiCreate } from '../model/api.js';
+import type { AuditPage, AuditQuery, PlanResult } from '../model/audit.js';
+import type { Certificate, CertificateRecord } from '../model/certificate.js';
 import type { ClusterState, ProcessBeat } from '../model/cluster.js';
 import type { Consumer } from '../model/consumer.js';
 import type { Node, NodeCreate } from '../model/node.js';
 import type { SelectorConfig } from '../model/selector.js';
+import type { AdminToken, TokenCreate } from '../model/token.js';
 import type { Variable } from '../model/variable.js';
-import type { Certificate, CertificateRecord } from '../model/certificate.js';
+import type { IdempotencyRecord } from './commit.js';
+import type { PlannedWrite } from './plans.js';
 
 /** How many saved selector versions each API keeps (older ones are pruned on save). */
 export const SELECTOR_HISTORY_LIMIT = 20;
@@ -46,8 +50,20 @@ export interface StoreHealth {
 }
 
 /**
+ * Decides a plan from the config as stored inside the write transaction (so nothing can change
+ * between the decision and the write). Pure: it may throw to refuse.
+ */
+export type Planner = (current: ConfigState) => PlannedWrite[];
+
+/**
  * The repository every store driver implements (SQLite and PostgreSQL). Every write is one
  * transaction that also bumps the config version; a failed write leaves nothing behind.
+ *
+ * Every write goes through the driver's one write helper, and every write step reports the object
+ * changes it made (`Change`, src/store/changes.ts). From those the helper, in the same transaction,
+ * records one audit row per change with the actor of the current write scope (src/store/write-scope.ts),
+ * checks `If-Match`, rolls back dry runs, records the request's Idempotency-Key, and bumps the config
+ * version when a config object changed. A new write method is audited by writing its step that way.
  */
 export interface Store {
   /** Current config version; every successful write increases it by one. */
@@ -100,6 +116,32 @@ export interface Store {
   /** Read-modify-write in one transaction (same checks as create); null when it does not exist. */
   updateCertificate(id: string, mutate: Mutator<Certificate>): Promise<Certificate | null>;
   deleteCertificate(id: string): Promise<boolean>;
+
+  // The audit log, and writes made from it or from a config file: each is one transaction and one
+  // config version (none when nothing changed), audited like any other write.
+
+  /** A page of the audit log, newest first. */
+  listAudit(query: AuditQuery): Promise<AuditPage>;
+  /** Undoes the write that made `version` (REVERT_CONFLICT when an object it touched changed since). */
+  revertVersion(version: number): Promise<PlanResult>;
+  /** Brings every config object back to how it was at `version` (AUDIT_INCOMPLETE when the log lacks writes since). */
+  restoreVersion(version: number): Promise<PlanResult>;
+  /** Runs `planner` on the stored config inside one write transaction and executes its plan; `cause` goes into the audit rows. */
+  applyPlan(planner: Planner, cause: string): Promise<PlanResult>;
+
+  // Named admin tokens: not config (no version, gateways never see them), but audited.
+
+  listTokens(): Promise<AdminToken[]>;
+  getToken(id: string): Promise<AdminToken | null>;
+  /** The token whose secret hashes to `secretHash`, or null. */
+  findTokenByHash(secretHash: string): Promise<AdminToken | null>;
+  /** Stores a new token with the hash of its secret (TOKEN_NAME_TAKEN when the name is in use). */
+  createToken(input: TokenCreate, secretHash: string): Promise<AdminToken>;
+  updateToken(id: string, mutate: Mutator<AdminToken>): Promise<AdminToken | null>;
+  deleteToken(id: string): Promise<boolean>;
+
+  /** The Idempotency-Key `key` of `actorId` when it was recorded within the last 24 hours, else null. */
+  findIdempotencyKey(actorId: string, key: string): Promise<IdempotencyRecord | null>;
 
   // The cluster view. Heartbeats are not config: they never bump the version, never notify `watch`
   // callers and never wait for a config writer's lock.

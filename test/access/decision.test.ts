@@ -16,10 +16,11 @@ const consumers = compileConsumers([
 
 function parsedApi(access: Record<string, unknown>): Api {
   return Api.parse({
-    ...{ id: 'api-1', name: 'orders', host: null, methods: ['GET'], path: '/o', stripPrefix: false, algorithm: 'round_robin', retries: 0, hashOn: null, maxBodyBytes: 1, selector: null, httpsRedirect: false },
-    timeouts: { connectMs: 1, headersMs: 1, bodyMs: 1 },
+    ...{ id: 'api-1', name: 'orders', host: null, methods: ['GET'], path: '/o', stripPrefix: false, algorithm: 'round_robin', retries: 0, hashOn: null, maxBodyBytes: 1, selector: null },
+    timeouts: { connectMs: 1, headersMs: 1, bodyMs: 1, upgradeIdleMs: 1_000 },
     retry: { methods: [], timeouts: false, statuses: [], deadlineMs: null },
     health: { active: null, passive: null, panic: 'use-all' },
+    httpsRedirect: false,
     access,
     createdAt: '',
     updatedAt: '',

@@ -144,8 +144,20 @@ describe('admin APIs', () => {
     const res = await h.call('GET', '/admin/apis');
     expect(res.status).toBe(200);
     const byName = new Map(res.body.map((a: { name: string }) => [a.name, a]));
-    expect(byName.get('plain')).toEqual({ ...(await h.store.getApi(plain.id)), nodeCounts: { enabled: 2, total: 3 }, selectorState: 'none' });
-    expect(byName.get('sel')).toMatchObject({ id: withSelector.id, nodeCounts: { enabled: 0, total: 0 }, selectorState: 'active' });
+    const idle = { requests: 0, errors: 0, rps: 0, errorRate: 0, p99Ms: null };
+    expect(byName.get('plain')).toEqual({
+      ...(await h.store.getApi(plain.id)),
+      nodeCounts: { enabled: 2, total: 3 },
+      selectorState: 'none',
+      availability: expect.objectContaining({ state: 'ok', usable: 2 }),
+      traffic: { lastMinute: idle },
+    });
+    expect(byName.get('sel')).toMatchObject({
+      id: withSelector.id,
+      nodeCounts: { enabled: 0, total: 0 },
+      selectorState: 'active',
+      availability: { state: 'down', reason: 'no-nodes', usable: 0 },
+    });
   });
 
   it('trial-runs a selector given at creation and refuses a failing one', async () => {

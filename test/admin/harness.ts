@@ -37,11 +37,14 @@ export interface AdminHarness {
   close(): Promise<void>;
 }
 
-/** Starts the real admin server on an ephemeral port (silent unless given a logger); the dirs override the console's and templates' folders. */
-export async function startAdmin(options: { logger?: Logger; consoleDir?: string; templatesDir?: string } = {}): Promise<AdminHarness> {
+/**
+ * Starts the real admin server on an ephemeral port (silent unless given a logger); the dirs override
+ * the console's and templates' folders; `store` replaces the SQLite file (and is closed with the harness).
+ */
+export async function startAdmin(options: { logger?: Logger; consoleDir?: string; templatesDir?: string; store?: Store } = {}): Promise<AdminHarness> {
   const dir = tempDir('isogate-admin-');
   const file = join(dir.dir, 'isogate.db');
-  const store = await openSqliteStore(file);
+  const store = options.store ?? (await openSqliteStore(file));
   const runtime = new RuntimeDouble(store);
   const app = await createAdminServer({
     store,

@@ -44,7 +44,7 @@ async function startAdminOver(store: PostgresStore, lines: string[]) {
   return { app, call };
 }
 
-const UNAVAILABLE = { error: { code: 'STORE_UNAVAILABLE', message: 'the config store cannot be reached; try again shortly' } };
+const UNAVAILABLE = { error: { code: 'STORE_UNAVAILABLE', message: 'the config store cannot be reached; nothing was written; try again shortly' } };
 
 describe('admin API while the store is unreachable', () => {
   const cleanups: Array<() => Promise<unknown>> = [];

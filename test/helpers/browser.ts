@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterEach, beforeEach } from 'vitest';
 import { updateDocScreenshot } from './doc-screenshots.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -82,11 +83,31 @@ export function newContext(browser: Browser, width: number, height: number): Pro
   return browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, reducedMotion: 'reduce' });
 }
 
-/** A browser with one page (1280×800, 10 s default timeout) whose errors are watched; `close` ends it. */
-export async function openBrowserPage(): Promise<{ page: Page; watch: PageWatch; close: () => Promise<void> }> {
+/** A desktop-sized page (1280×800, 10 s default timeout) in a fresh headless Chromium, with its watch. */
+export async function openDesktopPage(): Promise<{ browser: Browser; context: BrowserContext; page: Page; watch: PageWatch }> {
   const browser = await launchChromium();
   const context = await newContext(browser, 1280, 800);
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
-  return { page, watch: watchPage(page), close: () => context.close().then(() => browser.close()) };
+  return { browser, context, page, watch: watchPage(page) };
+}
+
+/** A desktop page as `openDesktopPage`, with one `close` that ends its context and browser. */
+export async function openBrowserPage(): Promise<{ page: Page; watch: PageWatch; close: () => Promise<void> }> {
+  const { browser, context, page, watch } = await openDesktopPage();
+  return { page, watch, close: () => context.close().then(() => browser.close()) };
+}
+
+/**
+ * For files whose tests build on each other (one signed-in page): after a failure the rest are
+ * skipped rather than timing out one by one.
+ */
+export function skipAfterFirstFailure(): void {
+  let failed = false;
+  beforeEach((ctx) => {
+    if (failed) ctx.skip();
+  });
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') failed = true;
+  });
 }

@@ -5,6 +5,8 @@ import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from
 import type { Store } from '../../src/store/store.js';
 import { apiInput } from './fixtures.js';
 import { dropSchema, PG_URL, requirePostgres, sql, uniqueSchema, waitFor } from './pg-fixtures.js';
+import { describeAuditContract } from './audit-contract.js';
+import { describeSecretsAuditContract } from './secrets-audit-contract.js';
 import { describeStoreContract, type StoreFixture } from './store-contract.js';
 import { startTcpProxy, urlTarget, viaProxy } from './tcp-proxy.js';
 
@@ -33,6 +35,9 @@ async function freshPostgres(): Promise<StoreFixture> {
       await sql("CREATE FUNCTION fail_history() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$", [], schema);
       await sql('CREATE TRIGGER fail_history BEFORE INSERT ON selector_versions FOR EACH ROW EXECUTE FUNCTION fail_history()', [], schema);
     },
+    async clearAudit() {
+      await sql('DELETE FROM audit_log', [], schema);
+    },
     async dispose() {
       for (const store of opened) await store.close();
       await dropSchema(schema);
@@ -41,6 +46,8 @@ async function freshPostgres(): Promise<StoreFixture> {
 }
 
 describeStoreContract('PostgresStore', { fresh: freshPostgres });
+describeAuditContract('PostgresStore', { fresh: freshPostgres });
+describeSecretsAuditContract('PostgresStore', { fresh: freshPostgres });
 
 describe('PostgresStore on a shared PostgreSQL', () => {
   // Run in reverse order: stores close before their schema is dropped.
@@ -70,7 +77,20 @@ describe('PostgresStore on a shared PostgreSQL', () => {
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [s],
     );
-    expect(tables.map((t) => t.table_name)).toEqual(['apis', 'certificates', 'consumers', 'meta', 'nodes', 'processes', 'schema_migrations', 'selector_versions', 'variables']);
+    expect(tables.map((t) => t.table_name)).toEqual([
+      'admin_tokens',
+      'apis',
+      'audit_log',
+      'certificates',
+      'consumers',
+      'idempotency_keys',
+      'meta',
+      'nodes',
+      'processes',
+      'schema_migrations',
+      'selector_versions',
+      'variables',
+    ]);
     for (const bad of ['bad-name', 'x"; DROP TABLE apis; --', '1abc', '']) {
       await expect(openPostgresStore(PG_URL, { schema: bad })).rejects.toThrow(/invalid PostgreSQL schema name/);
     }

@@ -3,6 +3,8 @@ import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
 import type { Store } from '../../src/store/store.js';
 import { tempDir } from './fixtures.js';
+import { describeAuditContract } from './audit-contract.js';
+import { describeSecretsAuditContract } from './secrets-audit-contract.js';
 import { describeStoreContract, type StoreFixture } from './store-contract.js';
 
 /** A fresh SQLite file in its own temp directory. */
@@ -38,6 +40,9 @@ async function freshSqlite(): Promise<StoreFixture> {
     async breakSelectorHistory() {
       raw((db) => db.exec("CREATE TRIGGER fail_history BEFORE INSERT ON selector_versions BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"));
     },
+    async clearAudit() {
+      raw((db) => db.exec('DELETE FROM audit_log'));
+    },
     async dispose() {
       for (const store of opened) await store.close();
       dir.remove();
@@ -46,3 +51,5 @@ async function freshSqlite(): Promise<StoreFixture> {
 }
 
 describeStoreContract('SqliteStore', { fresh: freshSqlite });
+describeAuditContract('SqliteStore', { fresh: freshSqlite });
+describeSecretsAuditContract('SqliteStore', { fresh: freshSqlite });

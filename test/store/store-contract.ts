@@ -4,26 +4,9 @@ import { Api } from '../../src/model/api.js';
 import { processState, type ProcessBeat } from '../../src/model/cluster.js';
 import { Node } from '../../src/model/node.js';
 import type { SelectorConfig } from '../../src/model/selector.js';
-import type { CertificateRecord } from '../../src/model/certificate.js';
 import { CertificateConflictError, StoreConflictError } from '../../src/store/errors.js';
 import type { Store } from '../../src/store/store.js';
-import { apiInput, nodeInput } from './fixtures.js';
-
-/** A certificate record as the admin API stores it after its checks (the store does not parse PEM). */
-function certRecord(names: string[], fields: Partial<CertificateRecord> = {}): CertificateRecord {
-  return {
-    names,
-    certificate: `-----BEGIN CERTIFICATE-----\n${names.join(',')}\n-----END CERTIFICATE-----\n`,
-    privateKey: '-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n',
-    isDefault: false,
-    notBefore: '2026-01-01T00:00:00.000Z',
-    notAfter: '2027-01-01T00:00:00.000Z',
-    fingerprint: 'AB:CD',
-    subject: `CN=${names[0]}`,
-    issuer: 'CN=test CA',
-    ...fields,
-  };
-}
+import { apiInput, certRecord, nodeInput } from './fixtures.js';
 
 /** A valid heartbeat of a made-up gateway worker. */
 function beat(fields: Partial<ProcessBeat> = {}): ProcessBeat {
@@ -52,6 +35,8 @@ export interface StoreFixture {
   countRows(table: 'nodes' | 'selector_versions', apiId?: string): Promise<number>;
   /** Makes every later insert into selector_versions fail with the message "disk on fire". */
   breakSelectorHistory(): Promise<void>;
+  /** Deletes every audit row, as if the writes were made before the log was kept. */
+  clearAudit(): Promise<void>;
   /** Closes every store it opened and removes the data. */
   dispose(): Promise<void>;
 }
@@ -424,9 +409,13 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
     });
 
     describe('certificates', () => {
+      // Certificates list by creation time, then id: two made within one millisecond would list in id order.
+      const nextMillisecond = () => new Promise((resolve) => setTimeout(resolve, 2));
+
       it('stores, lists oldest first, replaces and deletes certificates, each write one version', async () => {
         const v0 = await store.version();
         const a = await store.createCertificate(certRecord(['a.test', '*.b.test']));
+        await nextMillisecond();
         const b = await store.createCertificate(certRecord(['c.test']));
         expect(a).toMatchObject({ id: expect.any(String), names: ['a.test', '*.b.test'], privateKey: expect.stringContaining('secret') });
         expect((await store.listCertificates()).map((c) => c.id)).toEqual([a.id, b.id]);
@@ -448,12 +437,15 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         expect(err).toMatchObject({ code: 'CERTIFICATE_NAME_TAKEN', certificateName: '*.b.test', conflictingCertificateId: a.id });
         const b = await store.createCertificate(certRecord(['c.test']));
         await expect(store.updateCertificate(b.id, (cur) => ({ ...cur, names: ['a.test'] }))).rejects.toBeInstanceOf(CertificateConflictError);
-        expect((await store.listCertificates()).map((c) => c.names)).toEqual([['a.test', '*.b.test'], ['c.test']]);
+        // By id: two certificates made within one millisecond list in id order.
+        const names = new Map((await store.listCertificates()).map((c) => [c.id, c.names]));
+        expect(names).toEqual(new Map([[a.id, ['a.test', '*.b.test']], [b.id, ['c.test']]]));
         expect(await store.version()).toBe(v + 1);
       });
 
       it('keeps one default: a new default takes over from the previous one', async () => {
         const a = await store.createCertificate(certRecord(['a.test'], { isDefault: true }));
+        await nextMillisecond();
         const b = await store.createCertificate(certRecord(['b.test'], { isDefault: true }));
         expect((await store.listCertificates()).map((c) => [c.id, c.isDefault])).toEqual([
           [a.id, false],

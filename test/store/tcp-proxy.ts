@@ -11,6 +11,12 @@ export interface TcpProxy {
   blackhole(): void;
   /** Forwards again (bytes dropped meanwhile stay lost). */
   restore(): void;
+  /**
+   * Once: forwards the next client chunk that contains `text` to the server, then half-closes that
+   * connection towards the server and cuts it towards the client, so the server acts on the request
+   * but its answer never arrives (a COMMIT whose outcome the client cannot know).
+   */
+  cutAfterClientSends(text: string): void;
   close(): Promise<void>;
 }
 
@@ -18,6 +24,7 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let dropping = false;
+  let cutAfter: Buffer | null = null;
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -25,12 +32,23 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   };
   const server = net.createServer((downstream) => {
     const upstream = net.connect(target.port, target.host);
+    let cut = false;
     track(downstream);
     track(upstream);
     // Forwarded by hand rather than piped, so a blackhole can drop bytes without closing anything.
-    downstream.on('data', (chunk) => dropping || upstream.write(chunk));
+    downstream.on('data', (chunk: Buffer) => {
+      if (dropping) return;
+      upstream.write(chunk);
+      if (cutAfter !== null && chunk.includes(cutAfter)) {
+        cutAfter = null;
+        cut = true;
+        // end() lets the bytes written reach the server; the server answers into the void.
+        upstream.end();
+        downstream.destroy();
+      }
+    });
     upstream.on('data', (chunk) => dropping || downstream.write(chunk));
-    downstream.on('close', () => upstream.destroy());
+    downstream.on('close', () => cut || upstream.destroy());
     upstream.on('close', () => downstream.destroy());
   });
   let port = 0;
@@ -61,6 +79,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     restore: () => {
       dropping = false;
+    },
+    cutAfterClientSends: (text) => {
+      cutAfter = Buffer.from(text);
     },
     close: stop,
   };

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { launchChromium, newContext, requireConsoleAndBrowser, screenshot, watchPage, type PageWatch } from '../helpers/browser.js';
+import { newContext, openDesktopPage, requireConsoleAndBrowser, screenshot, skipAfterFirstFailure, watchPage, type PageWatch } from '../helpers/browser.js';
 import { spread, startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
@@ -39,21 +39,10 @@ beforeAll(async () => {
   requireConsoleAndBrowser();
   t = await startTestGateway();
   ups = await startUpstreams(['ip1-a', 'ip2-a', 'ip1-temp']);
-  browser = await launchChromium();
-  context = await newContext(browser, 1280, 800);
-  page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  watch = watchPage(page);
+  ({ browser, context, page, watch } = await openDesktopPage());
 });
 
-// Each test builds on the one before: after a failure the rest are skipped rather than timing out one by one.
-let failed = false;
-beforeEach((ctx) => {
-  if (failed) ctx.skip();
-});
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') failed = true;
-});
+skipAfterFirstFailure();
 
 afterAll(async () => {
   await context?.close();

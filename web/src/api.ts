@@ -1,5 +1,11 @@
 import type {
+  Actor,
   Api,
+  ApiTraffic,
+  AuditPage,
+  Availability,
+  DryRunAnswer,
+  PlanResult,
   ApiSummary,
   BackendNode,
   BalanceExplanation,
@@ -21,6 +27,9 @@ import type {
 } from './types.js';
 
 const TOKEN_KEY = 'isogate.token';
+
+/** Dispatched on `document` after every write the console made, so views showing derived state (the outage banner) refresh at once. */
+export const CONFIG_CHANGED = 'isogate:config-changed';
 
 /** The admin token of this browser tab, or null when signed out. */
 export function getToken(): string | null {
@@ -97,7 +106,10 @@ export async function call<T>(method: string, path: string, body?: unknown, opti
       throw new ApiError(res.status, 'BAD_RESPONSE', `The admin API answered ${res.status} with something that is not JSON.`);
     }
   }
-  if (res.ok) return parsed as T;
+  if (res.ok) {
+    if (method !== 'GET' && !path.includes('dryRun=true')) document.dispatchEvent(new Event(CONFIG_CHANGED));
+    return parsed as T;
+  }
   const error = (parsed as { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | undefined)?.error;
   const apiError = new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? `The admin API answered ${res.status}.`, error?.details ?? []);
   if (res.status === 401 && options.token === undefined) {
@@ -127,7 +139,8 @@ export const admin = {
     call<BackendNode>('PATCH', `/admin/apis/${enc(apiId)}/nodes/${enc(nodeId)}`, body),
   deleteNode: (apiId: string, nodeId: string) => call<void>('DELETE', `/admin/apis/${enc(apiId)}/nodes/${enc(nodeId)}`),
   nodeStats: (apiId: string, o?: Opt) =>
-    call<{ nodes: Record<string, NodeStatsView> }>('GET', `/admin/apis/${enc(apiId)}/stats`, undefined, o),
+    call<{ api: ApiTraffic; nodes: Record<string, NodeStatsView> }>('GET', `/admin/apis/${enc(apiId)}/stats`, undefined, o),
+  availability: (apiId: string, o?: Opt) => call<Availability>('GET', `/admin/apis/${enc(apiId)}/availability`, undefined, o),
   nodeHealth: (apiId: string, o?: Opt) => call<ApiHealthReport>('GET', `/admin/apis/${enc(apiId)}/health`, undefined, o),
   listConnectors: (o?: Opt) => call<ConnectorKindInfo[]>('GET', '/admin/connectors', undefined, o),
 
@@ -159,4 +172,18 @@ export const admin = {
   deleteConsumer: (id: string) => call<void>('DELETE', `/admin/consumers/${enc(id)}`),
   addCredential: (id: string, body: Record<string, unknown>) => call<CredentialView & { secret?: string }>('POST', `/admin/consumers/${enc(id)}/credentials`, body),
   deleteCredential: (id: string, credentialId: string) => call<void>('DELETE', `/admin/consumers/${enc(id)}/credentials/${enc(credentialId)}`),
+
+  whoami: (o?: Opt) => call<Actor>('GET', '/admin/whoami', undefined, o),
+  audit: (query: Record<string, string>, o?: Opt) => call<AuditPage>('GET', `/admin/audit?${new URLSearchParams(query)}`, undefined, o),
+  revert: (version: number) => call<PlanResult>('POST', '/admin/audit/revert', { version }),
+  restore: (version: number) => call<PlanResult>('POST', '/admin/config/restore', { version }),
+  /** Any write as a dry run: what it would change and its impact on traffic; nothing is written. */
+  preview: (method: string, path: string, body?: unknown) => call<DryRunAnswer>(method, `${path}?dryRun=true`, body),
+};
+
+/** The admin paths of the writes the console previews. */
+export const paths = {
+  variable: (name: string) => `/admin/variables/${enc(name)}`,
+  node: (apiId: string, nodeId: string) => `/admin/apis/${enc(apiId)}/nodes/${enc(nodeId)}`,
+  api: (apiId: string) => `/admin/apis/${enc(apiId)}`,
 };

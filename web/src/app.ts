@@ -1,11 +1,13 @@
-import { clearToken, getToken, onUnauthorized } from './api.js';
+import { ApiError, clearToken, getToken, onUnauthorized } from './api.js';
 import { h, replace } from './components/dom.js';
 import { notificationRegion } from './components/notify.js';
 import { clearAllDrafts } from './drafts.js';
+import { clearSession, currentActor, onSession, refreshSession } from './session.js';
 import { interceptLinks, match, navigate, onNavigate, type Route } from './router.js';
 import { apiPageView } from './views/api-page.js';
 import { apiCreateView } from './views/api-form.js';
 import { apisView } from './views/apis.js';
+import { auditView } from './views/audit.js';
 import { certificatesView } from './views/certificates.js';
 import { clusterView } from './views/cluster.js';
 import { consumersView } from './views/consumers.js';
@@ -22,6 +24,7 @@ const routes: Route[] = [
   { pattern: '/certificates', view: certificatesView },
   { pattern: '/consumers', view: consumersView },
   { pattern: '/cluster', view: clusterView },
+  { pattern: '/audit', view: auditView },
 ];
 
 /** Builds the page shell (skip link, header with navigation, main, notifications) and starts routing. */
@@ -34,18 +37,26 @@ export function startApp(mount: HTMLElement): void {
     h('a', { href: '/certificates', dataset: { section: 'certificates' } }, 'Certificates'),
     h('a', { href: '/consumers', dataset: { section: 'consumers' } }, 'Consumers'),
     h('a', { href: '/cluster', dataset: { section: 'cluster' } }, 'Cluster'),
+    h('a', { href: '/audit', dataset: { section: 'audit' } }, 'Audit'),
   );
   const signOut = h('button', { type: 'button', class: 'btn btn-small btn-quiet sign-out' }, 'Sign out');
+  // Who is signed in, so an operator sharing a screen knows which token acts (and the audit log names it).
+  const who = h('span', { class: 'who', 'aria-live': 'polite' });
+  onSession((actor) => {
+    who.textContent = actor ? `${actor.name} · ${actor.role}` : '';
+    who.title = actor ? `Signed in with the admin token "${actor.name}" (role: ${actor.role})` : '';
+  });
   const main = h('main', { id: 'main', tabindex: '-1' });
   const header = h(
     'header',
     { class: 'topbar' },
-    h('div', { class: 'topbar-inner' }, h('a', { class: 'brand', href: '/apis' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'isogate'), nav, signOut),
+    h('div', { class: 'topbar-inner' }, h('a', { class: 'brand', href: '/apis' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'isogate'), nav, who, signOut),
   );
   replace(mount, h('a', { class: 'skip-link', href: '#main' }, 'Skip to content'), header, main, notificationRegion());
 
   signOut.addEventListener('click', () => {
     clearToken();
+    clearSession();
     clearAllDrafts();
     navigate('/sign-in', { replace: true });
   });
@@ -57,6 +68,7 @@ export function startApp(mount: HTMLElement): void {
 
   // Any 401 means the token is gone or wrong: back to sign-in, then back here. Drafts stay.
   onUnauthorized(() => {
+    clearSession();
     const next = location.pathname + location.search;
     if (location.pathname !== '/sign-in') navigate(`/sign-in?expired=1&next=${encodeURIComponent(next)}`, { replace: true });
   });
@@ -79,8 +91,18 @@ export function startApp(mount: HTMLElement): void {
       return;
     }
     const signedIn = getToken() !== null && path !== '/sign-in';
+    if (signedIn && currentActor() === null) {
+      // The role decides what each page offers: learn it before the first page renders.
+      refreshSession().then(render, (err: unknown) => {
+        // A 401 has already sent the user to sign-in; anything else is shown where the page would be.
+        if (err instanceof ApiError && err.status === 401) return;
+        main.replaceChildren(h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? err.message : String(err)));
+      });
+      return;
+    }
     nav.hidden = !signedIn;
     signOut.hidden = !signedIn;
+    who.hidden = !signedIn;
     for (const a of nav.querySelectorAll<HTMLAnchorElement>('a')) {
       if (path.startsWith(`/${a.dataset.section}`)) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');

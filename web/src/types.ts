@@ -17,6 +17,12 @@ export type { SelectorFailure, SelectorMemoization, SelectorStatus, SelectorErro
 export type { SelectorVersion } from '../../src/store/store.js';
 export type { NodeStatsSlot, NodeStatsView, NodeStatsWindow } from '../../src/gateway/node-stats.js';
 export type { ApiHealthReport, NodeHealthEntry, HealthState } from '../../src/health/view.js';
+export type { Availability, AvailabilityReason } from '../../src/admin/availability.js';
+export type { ApiImpact, Impact } from '../../src/admin/impact.js';
+export type { ApiTraffic, ErrorsByCode } from '../../src/admin/traffic.js';
+export type { DryRunAnswer, PlannedChange } from '../../src/admin/dry-run.js';
+export type { AuditEntry, AuditPage, ChangeOp, ObjectKind, PlanResult } from '../../src/model/audit.js';
+export type { Actor, Role } from '../../src/model/token.js';
 
 /** A node of an API ("Node" is the DOM's name, so the console calls it BackendNode). */
 export type BackendNode = Node;
@@ -24,10 +30,12 @@ export type BackendNode = Node;
 /** A node's connector as the console handles it: any registered kind plus its settings. */
 export type ConnectorValue = { kind: string } & Record<string, unknown>;
 
-/** An API as `GET /admin/apis` lists it. */
+/** An API as `GET /admin/apis` lists it (the same shape as `ApiSummary` in src/admin/routes/apis.ts). */
 export type ApiSummary = Api & {
   nodeCounts: { enabled: number; total: number };
   selectorState: 'active' | 'quarantined' | 'none';
+  availability: import('../../src/admin/availability.js').Availability;
+  traffic: { lastMinute: import('../../src/gateway/node-stats.js').NodeStatsWindow };
 };
 
 /** A connector kind from `GET /admin/connectors`. */

@@ -1,44 +1,61 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ApiCreate, ApiPatch, type Api } from '../../model/api.js';
+import type { NodeStatsWindow } from '../../gateway/node-stats.js';
 import { mergeHealth } from '../../model/health.js';
+import { availabilityOf, loadRuntimeView, type Availability } from '../availability.js';
 import { awaitApplied } from '../applied.js';
 import type { AdminDeps } from '../deps.js';
 import { AdminError } from '../errors.js';
 import { requireApi } from '../lookup.js';
 import { toSelectorRequest } from '../sample.js';
+import { lastMinuteOf } from '../traffic.js';
 import { requireSelectorTrial } from '../trial.js';
 import { parseInput } from '../validate.js';
 
 type IdParams = { Params: { id: string } };
 
-/** An API as `GET /admin/apis` lists it. */
+/** An API as `GET /admin/apis` lists it: with its node counts, selector state, availability and last minute of traffic. */
 export type ApiSummary = Api & {
   nodeCounts: { enabled: number; total: number };
   selectorState: 'active' | 'quarantined' | 'none';
+  availability: Availability;
+  /** Every request the API answered in the last minute, gateway-made errors included. */
+  traffic: { lastMinute: NodeStatsWindow };
 };
 
-/** `/admin/apis` and `/admin/apis/:id`: list, create, read, patch, delete. */
+/** `/admin/apis` and `/admin/apis/:id`: list, create, read, patch, delete; and an API's availability. */
 export function registerApiRoutes(app: FastifyInstance, { store, runtime }: AdminDeps): void {
   app.get('/apis', async (): Promise<ApiSummary[]> => {
     const config = await store.loadConfig();
-    const counts = new Map<string, { enabled: number; total: number }>();
-    for (const node of config.nodes) {
-      const c = counts.get(node.apiId) ?? { enabled: 0, total: 0 };
-      c.total++;
-      if (node.enabled) c.enabled++;
-      counts.set(node.apiId, c);
-    }
-    return Promise.all(
-      config.apis.map(async (api) => ({
+    const apiIds = config.apis.map((a) => a.id);
+    const [view, traffic, states] = await Promise.all([
+      loadRuntimeView(runtime, apiIds, config.nodes.map((n) => n.id)),
+      lastMinuteOf(runtime, apiIds),
+      Promise.all(config.apis.map(async (api) => (await runtime.selectorStatus(api.id))?.state ?? 'none')),
+    ]);
+    const variables = new Map(config.variables.map((v) => [v.name, v.value]));
+    return config.apis.map((api, i) => {
+      const nodes = config.nodes.filter((n) => n.apiId === api.id);
+      return {
         ...api,
-        nodeCounts: counts.get(api.id) ?? { enabled: 0, total: 0 },
-        selectorState: (await runtime.selectorStatus(api.id))?.state ?? 'none',
-      })),
-    );
+        nodeCounts: { enabled: nodes.filter((n) => n.enabled).length, total: nodes.length },
+        selectorState: states[i]!,
+        availability: availabilityOf(api, nodes, variables, view),
+        traffic: { lastMinute: traffic[api.id]! },
+      };
+    });
   });
 
-  app.post('/apis', async (request, reply) => {
+  // Whether the API has a node that could take traffic now, and if not why (the console's banner).
+  app.get<IdParams>('/apis/:id/availability', async (request): Promise<Availability> => {
+    const api = await requireApi(store, request.params.id);
+    const [nodes, variables] = await Promise.all([store.listNodes(api.id), store.listVariables()]);
+    const view = await loadRuntimeView(runtime, [api.id], nodes.map((n) => n.id));
+    return availabilityOf(api, nodes, new Map(variables.map((v) => [v.name, v.value])), view);
+  });
+
+  app.post('/apis', { config: { successStatus: 201 } }, async (request, reply) => {
     const input = parseInput(ApiCreate, request.body);
     if (input.selector !== null) {
       // A new API has no nodes: an id no API has yet makes the runtime trial against an empty list.

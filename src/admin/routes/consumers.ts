@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { storeCredential } from '../../access/secrets.js';
 import { ConsumerCreate, ConsumerPatch, consumerView, CredentialInput, credentialView, type Consumer, type ConsumerView, type CredentialView } from '../../model/consumer.js';
+import { objectEtag } from '../../store/changes.js';
 import type { Store } from '../../store/store.js';
 import { awaitApplied } from '../applied.js';
 import type { AdminDeps } from '../deps.js';
@@ -23,19 +24,22 @@ async function requireConsumer(store: Store, id: string): Promise<Consumer> {
  * `/admin/consumers`, `/admin/consumers/:id` and `/admin/consumers/:id/credentials[/:credentialId]`:
  * list, create, read, patch, delete consumers; add and remove credentials. Secrets are hashed
  * before they reach the store; a generated API key or JWT secret is in the creating answer only,
- * and no answer ever carries a stored secret or hash.
+ * and no answer (nor the audit log, nor a replayed Idempotency-Key) ever carries a stored secret or
+ * hash. Reading is a viewer's, writing an editor's (the role defaults); a consumer's ETag is that of
+ * its view (`GET /admin/consumers/:id`), which If-Match on PATCH, DELETE and a credential's DELETE takes.
  */
 export function registerConsumerRoutes(app: FastifyInstance, { store, runtime }: AdminDeps): void {
   app.get('/consumers', async (): Promise<ConsumerView[]> => (await store.listConsumers()).map(consumerView));
 
-  app.post('/consumers', async (request, reply) => {
+  app.post('/consumers', { config: { successStatus: 201 } }, async (request, reply) => {
     const input = parseInput(ConsumerCreate, request.body);
     const made = await Promise.all(input.credentials.map(storeCredential));
     const consumer = await store.createConsumer({ name: input.name, tags: input.tags, credentials: made.map((m) => m.stored) });
     await awaitApplied(runtime, request.log);
     const view = consumerView(consumer);
     const credentials: CreatedCredential[] = view.credentials.map((c, i) => withSecret(c, made[i]!.secret));
-    return reply.code(201).send({ ...view, credentials });
+    // The consumer's own entity tag: the answer also holds the generated secrets, shown this once.
+    return reply.code(201).header('etag', objectEtag('consumer', consumer)).send({ ...view, credentials });
   });
 
   app.get<IdParams>('/consumers/:id', async (request) => consumerView(await requireConsumer(store, request.params.id)));
@@ -54,14 +58,15 @@ export function registerConsumerRoutes(app: FastifyInstance, { store, runtime }:
     return reply.code(204).send();
   });
 
-  app.post<IdParams>('/consumers/:id/credentials', async (request, reply) => {
+  app.post<IdParams>('/consumers/:id/credentials', { config: { successStatus: 201 } }, async (request, reply) => {
     const input = parseInput(CredentialInput, request.body);
     await requireConsumer(store, request.params.id);
     const made = await storeCredential(input);
     const updated = await store.updateConsumer(request.params.id, (c) => ({ ...c, credentials: [...c.credentials, made.stored] }));
     if (!updated) throw new AdminError('CONSUMER_NOT_FOUND', `no consumer with id ${request.params.id}`);
     await awaitApplied(runtime, request.log);
-    return reply.code(201).send(withSecret(credentialView(made.stored), made.secret));
+    // The ETag is the consumer's (the object this write changed), for a following If-Match.
+    return reply.code(201).header('etag', objectEtag('consumer', updated)).send(withSecret(credentialView(made.stored), made.secret));
   });
 
   app.delete<CredentialParams>('/consumers/:id/credentials/:credentialId', async (request, reply) => {

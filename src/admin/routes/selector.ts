@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { SelectorConfig } from '../../model/selector.js';
+import { etagOf } from '../../store/changes.js';
 import { awaitApplied } from '../applied.js';
 import type { AdminDeps } from '../deps.js';
 import { AdminError } from '../errors.js';
@@ -28,8 +29,10 @@ export const SelectorTest = z.strictObject({
 
 /** `/admin/apis/:id/selector`: read with status and history, save after a trial, clear, roll back, restart, test. */
 export function registerSelectorRoutes(app: FastifyInstance, { store, runtime }: AdminDeps): void {
-  app.get<IdParams>('/apis/:id/selector', async (request) => {
+  app.get<IdParams>('/apis/:id/selector', async (request, reply) => {
     const api = await requireApi(store, request.params.id);
+    // The selector is part of its API: a selector write's If-Match takes the API's entity tag.
+    reply.header('etag', etagOf(api));
     return {
       selector: api.selector,
       status: await runtime.selectorStatus(api.id),
@@ -78,7 +81,8 @@ export function registerSelectorRoutes(app: FastifyInstance, { store, runtime }:
     return { selector: saved.selector, status: await runtime.selectorStatus(api.id) };
   });
 
-  app.post<IdParams>('/apis/:id/selector/test', async (request) => {
+  // Runs nothing that is kept: a viewer may test.
+  app.post<IdParams>('/apis/:id/selector/test', { config: { role: 'viewer' } }, async (request) => {
     const body = parseInput(SelectorTest, request.body ?? {});
     const api = await requireApi(store, request.params.id);
     return runtime.explain(api.id, toSelectorRequest(body.request, api), body.selector);

@@ -15,7 +15,7 @@ export interface VariableUse {
   nodeName: string;
 }
 
-/** `/admin/variables` and `/admin/variables/:name`: list, read, create or replace, delete. */
+/** `/admin/variables` and `/admin/variables/:name`: list, read, create or replace, delete (writes are an operator's). */
 export function registerVariableRoutes(app: FastifyInstance, { store, runtime }: AdminDeps): void {
   app.get('/variables', async () => store.listVariables());
 
@@ -26,7 +26,7 @@ export function registerVariableRoutes(app: FastifyInstance, { store, runtime }:
     return variable;
   });
 
-  app.put<NameParams>('/variables/:name', async (request, reply) => {
+  app.put<NameParams>('/variables/:name', { config: { role: 'operator' } }, async (request, reply) => {
     const name = parseInput(VariableName, request.params.name, 'name');
     const { value } = parseInput(VariableInput, request.body);
     // Only decides 200 vs 201; two racing creators may both hear 201, the stored value is the same either way.
@@ -36,7 +36,7 @@ export function registerVariableRoutes(app: FastifyInstance, { store, runtime }:
     return reply.code(existed ? 200 : 201).send(variable);
   });
 
-  app.delete<NameParams>('/variables/:name', async (request) => {
+  app.delete<NameParams>('/variables/:name', { config: { role: 'operator' } }, async (request) => {
     const name = parseInput(VariableName, request.params.name, 'name');
     const config = await store.loadConfig();
     const apiNames = new Map(config.apis.map((a) => [a.id, a.name]));

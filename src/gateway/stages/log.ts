@@ -1,7 +1,7 @@
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 import type { AccessLog } from '../access-log.js';
 import type { RequestContext } from '../context.js';
-import type { NodeStats } from '../node-stats.js';
+import { apiErrorKey, type NodeStats } from '../node-stats.js';
 
 /** Where finished requests are reported. */
 export interface LogSinks {
@@ -15,7 +15,13 @@ export interface LogSinks {
 /** Stage 6 — log: the access-log line (API, node, status, durations, selector time and outcome), per-node stats and metrics. */
 export function logStage(ctx: RequestContext, sinks: LogSinks): void {
   const ms = performance.now() - ctx.startedAt;
-  if (ctx.node !== null) sinks.stats.record(ctx.node.id, ctx.errorCode !== null || ctx.status >= 500 || ctx.status === 0, ms);
+  const error = ctx.errorCode !== null || ctx.status >= 500 || ctx.status === 0;
+  if (ctx.node !== null) sinks.stats.record(ctx.node.id, error, ms);
+  // Per API as well, so the console sees gateway-made errors (no node, selector empty, …) where it looks.
+  if (ctx.api !== null) {
+    sinks.stats.record(ctx.api.api.id, error, ms);
+    if (ctx.errorCode !== null) sinks.stats.record(apiErrorKey(ctx.api.api.id, ctx.errorCode), true, ms);
+  }
   sinks.metrics.record(ctx, ms);
   const log = sinks.accessLog;
   if (log === null) return;

@@ -2,37 +2,41 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { Api, type ApiCreate } from '../../model/api.js';
+import type { AuditPage, AuditQuery, PlanResult } from '../../model/audit.js';
+import { Certificate, CertificateRecord } from '../../model/certificate.js';
 import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
+import { Consumer } from '../../model/consumer.js';
 import { Node, type NodeCreate } from '../../model/node.js';
 import { SelectorConfig } from '../../model/selector.js';
+import { AdminToken, type TokenCreate } from '../../model/token.js';
 import { Variable } from '../../model/variable.js';
-import { Certificate, CertificateRecord } from '../../model/certificate.js';
-import { apiNameKey, assertNoApiConflict, assertNoCertificateConflict, assertNoConsumerConflict } from '../conflicts.js';
-import { Consumer } from '../../model/consumer.js';
-import { StoreUnavailableError } from '../errors.js';
+import { auditEntryFromRow, auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
+import { isConfigWrite, summarize, type Change } from '../changes.js';
 import {
-  apiFromRow,
-  apiToRow,
-  certificateFromRow,
-  certificateValues,
-  CERTIFICATE_COLUMNS,
-  CONSUMER_COLUMNS,
-  consumerFromRow,
-  consumerToRow,
+  AUDIT_COLUMNS,
+  auditRows,
+  checkBeforeCommit,
+  idempotencyCutoff,
+  idempotencyFromRow,
+  idempotencyRow,
+  type IdempotencyRecord,
+  type IdempotencyRow,
+} from '../commit.js';
+import { StoreOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
+import { objectKey, planRestore, planRevert, requireCompleteHistory, requireLoggedWrite, type PlannedWrite, type PlanKind } from '../plans.js';
+import {
   nodeFromRow,
-  nodeToRow,
+  apiFromRow,
   processBeatValues,
   processFromRow,
-  PROCESS_BEAT_COLUMNS,
-  selectorToText,
   selectorVersionFromRow,
+  tokenFromRow,
   variableFromRow,
   type ApiRow,
-  type CertificateRow,
-  type ConsumerRow,
   type NodeRow,
   type ProcessRow,
   type SelectorVersionRow,
+  type TokenRow,
   type VariableRow,
 } from '../rows.js';
 import {
@@ -40,14 +44,40 @@ import {
   type ConfigState,
   type Mutator,
   type NewConsumer,
+  type Planner,
   type SelectorVersion,
   type Store,
   type StoreHealth,
 } from '../store.js';
+import { newToken } from '../tokens.js';
+import { currentWriteScope } from '../write-scope.js';
 import { CONFIG_CHANNEL, clientConfig, type ConnectionSettings } from './connection.js';
 import { HealthTracker } from './health.js';
 import { ConfigListener, type Backoff } from './listener.js';
 import { migrate } from './migrations.js';
+import {
+  execute,
+  listCertificates,
+  listConsumers,
+  readApi,
+  readCertificate,
+  readConsumer,
+  readObject,
+  readVariable,
+  removeApi,
+  removeCertificate,
+  removeConsumer,
+  removeNode,
+  removeVariable,
+  saveApi,
+  saveCertificate,
+  saveConsumer,
+  saveNode,
+  saveVariable,
+  type Tx,
+} from './objects.js';
+import { changeToken, insertToken, pruneAudit, recordKey, removeToken } from './records.js';
+import { AUDIT_COLUMN_LIST, SQL } from './sql.js';
 import { asStoreError, describe, isConnectionError } from './unavailable.js';
 
 /** Options of `openPostgresStore`. */
@@ -80,126 +110,13 @@ export interface PostgresStoreOptions {
 /** How long `close` waits for pooled connections to end. */
 const CLOSE_TIMEOUT_MS = 5_000;
 
-/** What a write step reports: its result, and whether it changed anything (only then the version moves). */
+/** What a write step reports: its result and the objects it changed (none: no version, no audit row). */
 interface WriteOutcome<T> {
-  wrote: boolean;
   value: T;
+  changes: Change[];
 }
 
-/** One pooled connection, inside a transaction for writes and loadConfig. */
-type Tx = pg.PoolClient;
-
-const API_COLUMN_LIST = [
-  'id',
-  'name',
-  'name_key',
-  'host',
-  'methods',
-  'path',
-  'strip_prefix',
-  'algorithm',
-  'timeouts',
-  'retries',
-  'max_body_bytes',
-  'selector',
-  'retry',
-  'health',
-  'hash_on',
-  'https_redirect',
-  'access',
-  'created_at',
-  'updated_at',
-] as const satisfies ReadonlyArray<keyof ApiRow>;
-const NODE_COLUMN_LIST = [
-  'id',
-  'api_id',
-  'position',
-  'name',
-  'connector',
-  'enabled',
-  'weight',
-  'tags',
-  'rules',
-  'created_at',
-  'updated_at',
-] as const satisfies ReadonlyArray<keyof NodeRow>;
-// Identity and creation time never change.
-const API_UPDATE_COLUMNS = API_COLUMN_LIST.filter((c) => c !== 'id' && c !== 'created_at');
-const API_COLUMNS = API_COLUMN_LIST.join(', ');
-const NODE_COLUMNS = NODE_COLUMN_LIST.join(', ');
-const placeholders = (n: number): string => Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ');
-// The database's clock as ISO 8601 UTC with milliseconds (the format of every timestamp column);
-// clock_timestamp rather than now(), which is frozen at the start of the transaction.
-const isoUtc = (timestamp: string): string => `to_char((${timestamp}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const PROCESS_COLUMNS = PROCESS_BEAT_COLUMNS.join(', ');
-const CERT_COLUMNS = CERTIFICATE_COLUMNS.join(', ');
-
-const SQL = {
-  version: 'SELECT config_version FROM meta WHERE id = 1',
-  // Every write locks the meta row first: writers (in any process) queue here, so each one's reads
-  // and conflict checks see every write committed before it, and versions move by exactly one.
-  lockMeta: 'SELECT config_version FROM meta WHERE id = 1 FOR UPDATE',
-  bumpVersion: 'UPDATE meta SET config_version = config_version + 1 WHERE id = 1 RETURNING config_version',
-  // Queued by NOTIFY, sent on COMMIT only; current_schema() tells listeners of other schemas apart.
-  notify: "SELECT pg_notify($1, current_schema() || ':' || $2)",
-
-  listApis: `SELECT ${API_COLUMNS} FROM apis ORDER BY created_at, name_key`,
-  getApi: `SELECT ${API_COLUMNS} FROM apis WHERE id = $1`,
-  getApiForUpdate: `SELECT ${API_COLUMNS} FROM apis WHERE id = $1 FOR UPDATE`,
-  apiExists: 'SELECT 1 FROM apis WHERE id = $1',
-  apisByNameOrPath: 'SELECT id, name, host, methods, path FROM apis WHERE name_key = $1 OR path = $2',
-  insertApi: `INSERT INTO apis (${API_COLUMNS}) VALUES (${placeholders(API_COLUMN_LIST.length)})`,
-  // $1 is the id; then every column the update sets, in API_UPDATE_COLUMNS order.
-  updateApi: `UPDATE apis SET ${API_UPDATE_COLUMNS.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`,
-  setApiSelector: `UPDATE apis SET selector = $1, updated_at = $2 WHERE id = $3 RETURNING ${API_COLUMNS}`,
-  deleteApi: 'DELETE FROM apis WHERE id = $1',
-
-  listAllNodes: `SELECT ${NODE_COLUMNS} FROM nodes ORDER BY api_id, position`,
-  listNodes: `SELECT ${NODE_COLUMNS} FROM nodes WHERE api_id = $1 ORDER BY position`,
-  getNode: `SELECT ${NODE_COLUMNS} FROM nodes WHERE api_id = $1 AND id = $2`,
-  getNodeForUpdate: `SELECT ${NODE_COLUMNS} FROM nodes WHERE api_id = $1 AND id = $2 FOR UPDATE`,
-  nextNodePosition: 'SELECT COALESCE(MAX(position), -1) + 1 AS position FROM nodes WHERE api_id = $1',
-  insertNode: `INSERT INTO nodes (${NODE_COLUMNS}) VALUES (${placeholders(NODE_COLUMN_LIST.length)})`,
-  updateNode: `UPDATE nodes SET name = $3, connector = $4, enabled = $5, weight = $6, tags = $7, rules = $8, updated_at = $9
-    WHERE api_id = $1 AND id = $2`,
-  deleteNode: 'DELETE FROM nodes WHERE api_id = $1 AND id = $2',
-
-  listVariables: 'SELECT name, value, updated_at FROM variables ORDER BY name',
-  getVariable: 'SELECT name, value, updated_at FROM variables WHERE name = $1',
-  putVariable: `INSERT INTO variables (name, value, updated_at) VALUES ($1, $2, $3)
-    ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-  deleteVariable: 'DELETE FROM variables WHERE name = $1',
-
-  listConsumers: `SELECT ${CONSUMER_COLUMNS.join(', ')} FROM consumers ORDER BY created_at, name_key`,
-  getConsumer: `SELECT ${CONSUMER_COLUMNS.join(', ')} FROM consumers WHERE id = $1`,
-  getConsumerForUpdate: `SELECT ${CONSUMER_COLUMNS.join(', ')} FROM consumers WHERE id = $1 FOR UPDATE`,
-  insertConsumer: `INSERT INTO consumers (${CONSUMER_COLUMNS.join(', ')}) VALUES (${placeholders(CONSUMER_COLUMNS.length)})`,
-  updateConsumer: 'UPDATE consumers SET name = $2, name_key = $3, tags = $4, credentials = $5, updated_at = $6 WHERE id = $1',
-  deleteConsumer: 'DELETE FROM consumers WHERE id = $1',
-
-  nextSelectorVersion: 'SELECT COALESCE(MAX(version), 0) + 1 AS version FROM selector_versions WHERE api_id = $1',
-  insertSelectorVersion: 'INSERT INTO selector_versions (api_id, version, selector, saved_at) VALUES ($1, $2, $3, $4)',
-  pruneSelectorVersions: 'DELETE FROM selector_versions WHERE api_id = $1 AND version <= $2',
-  listSelectorVersions: 'SELECT api_id, version, selector, saved_at FROM selector_versions WHERE api_id = $1 ORDER BY version DESC LIMIT $2',
-
-  listCertificates: `SELECT ${CERT_COLUMNS} FROM certificates ORDER BY created_at, id`,
-  getCertificateForUpdate: `SELECT ${CERT_COLUMNS} FROM certificates WHERE id = $1 FOR UPDATE`,
-  getCertificate: `SELECT ${CERT_COLUMNS} FROM certificates WHERE id = $1`,
-  insertCertificate: `INSERT INTO certificates (${CERT_COLUMNS}) VALUES (${placeholders(CERTIFICATE_COLUMNS.length)})`,
-  deleteCertificate: 'DELETE FROM certificates WHERE id = $1',
-  clearDefaultCertificate: 'UPDATE certificates SET is_default = false WHERE id <> $1 AND is_default',
-
-  upsertProcess: `INSERT INTO processes (${PROCESS_COLUMNS}, last_seen)
-    VALUES (${placeholders(PROCESS_BEAT_COLUMNS.length)}, ${isoUtc('clock_timestamp()')})
-    ON CONFLICT (id) DO UPDATE SET ${PROCESS_BEAT_COLUMNS.filter((c) => c !== 'id')
-      .map((c) => `${c} = excluded.${c}`)
-      .join(', ')}, last_seen = excluded.last_seen`,
-  deleteProcess: 'DELETE FROM processes WHERE id = $1',
-  listProcesses: `SELECT ${PROCESS_COLUMNS}, last_seen, ${isoUtc('clock_timestamp()')} AS now FROM processes
-    ORDER BY role COLLATE "C", host COLLATE "C", worker NULLS FIRST, started_at COLLATE "C", id`,
-  now: `SELECT ${isoUtc('clock_timestamp()')} AS now`,
-  pruneProcesses: `DELETE FROM processes WHERE last_seen < ${isoUtc("clock_timestamp() - $1::bigint * interval '1 millisecond'")}`,
-} as const;
+const nowIso = (): string => new Date().toISOString();
 
 /**
  * The PostgreSQL driver of the Store: a small pool, every write one READ COMMITTED transaction
@@ -245,17 +162,7 @@ export class PostgresStore implements Store {
 
   async loadConfig(): Promise<ConfigState> {
     // One snapshot for the version and every row; read only, so it never waits for writers.
-    return this.read(
-      async (tx): Promise<ConfigState> => ({
-        version: await currentVersion(tx),
-        apis: (await tx.query<ApiRow>(SQL.listApis)).rows.map(apiFromRow),
-        nodes: (await tx.query<NodeRow>(SQL.listAllNodes)).rows.map(nodeFromRow),
-        variables: (await tx.query<VariableRow>(SQL.listVariables)).rows.map(variableFromRow),
-        certificates: (await tx.query<CertificateRow>(SQL.listCertificates)).rows.map(certificateFromRow),
-        consumers: (await tx.query<ConsumerRow>(SQL.listConsumers)).rows.map(consumerFromRow),
-      }),
-      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-    );
+    return this.read(readConfig, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   }
 
   async listApis(): Promise<Api[]> {
@@ -263,45 +170,31 @@ export class PostgresStore implements Store {
   }
 
   async getApi(id: string): Promise<Api | null> {
-    return this.read(async (c) => {
-      const row = (await c.query<ApiRow>(SQL.getApi, [id])).rows[0];
-      return row ? apiFromRow(row) : null;
-    });
+    return this.read((c) => readApi(c, id));
   }
 
   async createApi(input: ApiCreate): Promise<Api> {
     return this.write(async (tx) => {
-      const now = new Date().toISOString();
+      const now = nowIso();
       const api = Api.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
-      await assertNoConflict(tx, api);
-      await tx.query(SQL.insertApi, apiParams(api));
-      if (api.selector !== null) await recordSelector(tx, api.id, api.selector, now);
-      return { wrote: true, value: api };
+      return { value: api, changes: [await saveApi(tx, api, null)] };
     });
   }
 
   async updateApi(id: string, mutate: Mutator<Api>): Promise<Api | null> {
     return this.write<Api | null>(async (tx) => {
-      const row = (await tx.query<ApiRow>(SQL.getApiForUpdate, [id])).rows[0];
-      if (!row) return { wrote: false, value: null };
-      const current = apiFromRow(row);
-      // Taken before the mutator runs, in case it edits `current` in place.
-      const previousSelector = selectorToText(current.selector);
-      const now = new Date().toISOString();
+      const current = await readApi(tx, id, true);
+      if (!current) return { value: null, changes: [] };
       // Identity and creation time belong to the store, whatever the mutator returns.
-      const next = Api.parse({ ...mutate(current), id: current.id, createdAt: current.createdAt, updatedAt: now });
-      await assertNoConflict(tx, next);
-      const r = apiToRow(next);
-      await tx.query(SQL.updateApi, [r.id, ...API_UPDATE_COLUMNS.map((c) => r[c])]);
-      if (selectorToText(next.selector) !== previousSelector) await recordSelector(tx, id, next.selector, now);
-      return { wrote: true, value: next };
+      const next = Api.parse({ ...mutate(structuredClone(current)), id: current.id, createdAt: current.createdAt, updatedAt: nowIso() });
+      return { value: next, changes: [await saveApi(tx, next, current)] };
     });
   }
 
   async deleteApi(id: string): Promise<boolean> {
     return this.write(async (tx) => {
-      const wrote = ((await tx.query(SQL.deleteApi, [id])).rowCount ?? 0) > 0;
-      return { wrote, value: wrote };
+      const changes = await removeApi(tx, id);
+      return { value: changes.length > 0, changes };
     });
   }
 
@@ -318,38 +211,28 @@ export class PostgresStore implements Store {
 
   async createNode(apiId: string, input: NodeCreate): Promise<Node | null> {
     return this.write<Node | null>(async (tx) => {
-      if ((await tx.query(SQL.apiExists, [apiId])).rowCount === 0) return { wrote: false, value: null };
-      const now = new Date().toISOString();
+      if (!(await readApi(tx, apiId))) return { value: null, changes: [] };
+      const now = nowIso();
       const node = Node.parse({ ...input, id: randomUUID(), apiId, createdAt: now, updatedAt: now });
-      const position = (await tx.query<{ position: number }>(SQL.nextNodePosition, [apiId])).rows[0]!.position;
-      const row = nodeToRow(node, position);
-      await tx.query(SQL.insertNode, NODE_COLUMN_LIST.map((c) => row[c]));
-      return { wrote: true, value: node };
+      return { value: node, changes: [await saveNode(tx, node, null)] };
     });
   }
 
   async updateNode(apiId: string, nodeId: string, mutate: Mutator<Node>): Promise<Node | null> {
     return this.write<Node | null>(async (tx) => {
       const row = (await tx.query<NodeRow>(SQL.getNodeForUpdate, [apiId, nodeId])).rows[0];
-      if (!row) return { wrote: false, value: null };
+      if (!row) return { value: null, changes: [] };
       const current = nodeFromRow(row);
-      const next = Node.parse({
-        ...mutate(current),
-        id: current.id,
-        apiId: current.apiId,
-        createdAt: current.createdAt,
-        updatedAt: new Date().toISOString(),
-      });
-      const r = nodeToRow(next, row.position);
-      await tx.query(SQL.updateNode, [r.api_id, r.id, r.name, r.connector, r.enabled, r.weight, r.tags, r.rules, r.updated_at]);
-      return { wrote: true, value: next };
+      const next = Node.parse({ ...mutate(structuredClone(current)), id: current.id, apiId: current.apiId, createdAt: current.createdAt, updatedAt: nowIso() });
+      return { value: next, changes: [await saveNode(tx, next, current)] };
     });
   }
 
   async deleteNode(apiId: string, nodeId: string): Promise<boolean> {
     return this.write(async (tx) => {
-      const wrote = ((await tx.query(SQL.deleteNode, [apiId, nodeId])).rowCount ?? 0) > 0;
-      return { wrote, value: wrote };
+      const row = (await tx.query<NodeRow>(SQL.getNodeForUpdate, [apiId, nodeId])).rows[0];
+      const changes = row ? [await removeNode(tx, nodeFromRow(row))] : [];
+      return { value: changes.length > 0, changes };
     });
   }
 
@@ -358,78 +241,64 @@ export class PostgresStore implements Store {
   }
 
   async getVariable(name: string): Promise<Variable | null> {
-    return this.read(async (c) => {
-      const row = (await c.query<VariableRow>(SQL.getVariable, [name])).rows[0];
-      return row ? variableFromRow(row) : null;
-    });
+    return this.read((c) => readVariable(c, name));
   }
 
   async putVariable(name: string, value: string): Promise<Variable> {
     return this.write(async (tx) => {
-      const variable = Variable.parse({ name, value, updatedAt: new Date().toISOString() });
-      await tx.query(SQL.putVariable, [variable.name, variable.value, variable.updatedAt]);
-      return { wrote: true, value: variable };
+      const variable = Variable.parse({ name, value, updatedAt: nowIso() });
+      return { value: variable, changes: [await saveVariable(tx, variable, await readVariable(tx, variable.name))] };
     });
   }
 
   async deleteVariable(name: string): Promise<boolean> {
     return this.write(async (tx) => {
-      const wrote = ((await tx.query(SQL.deleteVariable, [name])).rowCount ?? 0) > 0;
-      return { wrote, value: wrote };
+      const current = await readVariable(tx, name);
+      const changes = current ? [await removeVariable(tx, current)] : [];
+      return { value: changes.length > 0, changes };
     });
   }
 
   async listConsumers(): Promise<Consumer[]> {
-    return this.read(async (c) => (await c.query<ConsumerRow>(SQL.listConsumers)).rows.map(consumerFromRow));
+    return this.read(listConsumers);
   }
 
   async getConsumer(id: string): Promise<Consumer | null> {
-    return this.read(async (c) => {
-      const row = (await c.query<ConsumerRow>(SQL.getConsumer, [id])).rows[0];
-      return row ? consumerFromRow(row) : null;
-    });
+    return this.read((c) => readConsumer(c, id));
   }
 
   async createConsumer(input: NewConsumer): Promise<Consumer> {
     return this.write(async (tx) => {
-      const now = new Date().toISOString();
+      const now = nowIso();
       const consumer = Consumer.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
-      // Writers queue on the meta row, so every consumer committed before this one is in the list.
-      assertNoConsumerConflict(consumer, (await tx.query<ConsumerRow>(SQL.listConsumers)).rows.map(consumerFromRow));
-      const row = consumerToRow(consumer);
-      await tx.query(SQL.insertConsumer, CONSUMER_COLUMNS.map((c) => row[c]));
-      return { wrote: true, value: consumer };
+      return { value: consumer, changes: [await saveConsumer(tx, consumer, null)] };
     });
   }
 
   async updateConsumer(id: string, mutate: Mutator<Consumer>): Promise<Consumer | null> {
     return this.write<Consumer | null>(async (tx) => {
-      const row = (await tx.query<ConsumerRow>(SQL.getConsumerForUpdate, [id])).rows[0];
-      if (!row) return { wrote: false, value: null };
-      const current = consumerFromRow(row);
-      const next = Consumer.parse({ ...mutate(current), id: current.id, createdAt: current.createdAt, updatedAt: new Date().toISOString() });
-      assertNoConsumerConflict(next, (await tx.query<ConsumerRow>(SQL.listConsumers)).rows.map(consumerFromRow));
-      const r = consumerToRow(next);
-      await tx.query(SQL.updateConsumer, [r.id, r.name, r.name_key, r.tags, r.credentials, r.updated_at]);
-      return { wrote: true, value: next };
+      const current = await readConsumer(tx, id, true);
+      if (!current) return { value: null, changes: [] };
+      const next = Consumer.parse({ ...mutate(structuredClone(current)), id: current.id, createdAt: current.createdAt, updatedAt: nowIso() });
+      return { value: next, changes: [await saveConsumer(tx, next, current)] };
     });
   }
 
   async deleteConsumer(id: string): Promise<boolean> {
     return this.write(async (tx) => {
-      const wrote = ((await tx.query(SQL.deleteConsumer, [id])).rowCount ?? 0) > 0;
-      return { wrote, value: wrote };
+      const current = await readConsumer(tx, id, true);
+      const changes = current ? [await removeConsumer(tx, current)] : [];
+      return { value: changes.length > 0, changes };
     });
   }
 
   async setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null> {
     return this.write<Api | null>(async (tx) => {
       const valid = SelectorConfig.nullable().parse(selector);
-      const now = new Date().toISOString();
-      const row = (await tx.query<ApiRow>(SQL.setApiSelector, [selectorToText(valid), now, apiId])).rows[0];
-      if (!row) return { wrote: false, value: null };
-      await recordSelector(tx, apiId, valid, now);
-      return { wrote: true, value: apiFromRow(row) };
+      const current = await readApi(tx, apiId, true);
+      if (!current) return { value: null, changes: [] };
+      const next = Api.parse({ ...current, selector: valid, updatedAt: nowIso() });
+      return { value: next, changes: [await saveApi(tx, next, current, true)] };
     });
   }
 
@@ -441,40 +310,99 @@ export class PostgresStore implements Store {
   }
 
   async listCertificates(): Promise<Certificate[]> {
-    return this.read(async (c) => (await c.query<CertificateRow>(SQL.listCertificates)).rows.map(certificateFromRow));
+    return this.read(listCertificates);
   }
 
   async getCertificate(id: string): Promise<Certificate | null> {
-    return this.read(async (c) => {
-      const row = (await c.query<CertificateRow>(SQL.getCertificate, [id])).rows[0];
-      return row ? certificateFromRow(row) : null;
-    });
+    return this.read((c) => readCertificate(c, id));
   }
 
   async createCertificate(record: CertificateRecord): Promise<Certificate> {
     return this.write(async (tx) => {
-      const now = new Date().toISOString();
+      const now = nowIso();
       const cert = Certificate.parse({ ...CertificateRecord.parse(record), id: randomUUID(), createdAt: now, updatedAt: now });
-      await putCertificate(tx, cert, false);
-      return { wrote: true, value: cert };
+      return { value: cert, changes: await saveCertificate(tx, cert, null) };
     });
   }
 
   async updateCertificate(id: string, mutate: Mutator<Certificate>): Promise<Certificate | null> {
     return this.write<Certificate | null>(async (tx) => {
-      const row = (await tx.query<CertificateRow>(SQL.getCertificateForUpdate, [id])).rows[0];
-      if (!row) return { wrote: false, value: null };
-      const current = certificateFromRow(row);
-      const next = Certificate.parse({ ...mutate(current), id: current.id, createdAt: current.createdAt, updatedAt: new Date().toISOString() });
-      await putCertificate(tx, next, true);
-      return { wrote: true, value: next };
+      const current = await readCertificate(tx, id, true);
+      if (!current) return { value: null, changes: [] };
+      const next = Certificate.parse({ ...mutate(structuredClone(current)), id: current.id, createdAt: current.createdAt, updatedAt: nowIso() });
+      return { value: next, changes: await saveCertificate(tx, next, current) };
     });
   }
 
   async deleteCertificate(id: string): Promise<boolean> {
     return this.write(async (tx) => {
-      const wrote = ((await tx.query(SQL.deleteCertificate, [id])).rowCount ?? 0) > 0;
-      return { wrote, value: wrote };
+      const current = await readCertificate(tx, id, true);
+      const changes = current ? [await removeCertificate(tx, current)] : [];
+      return { value: changes.length > 0, changes };
+    });
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditPage> {
+    const { sql, values } = auditSelect(AUDIT_COLUMN_LIST, query, (i) => `$${i}`);
+    return this.read(async (c) => auditPage((await c.query<StoredAuditRow>(sql, values)).rows, query.limit));
+  }
+
+  async revertVersion(version: number): Promise<PlanResult> {
+    return this.writePlan(async (tx) => {
+      const entries = (await tx.query<StoredAuditRow>(SQL.auditOfVersion, [version])).rows.map(auditEntryFromRow);
+      requireLoggedWrite(version, await currentVersion(tx), entries);
+      const current = new Map<string, object | null>();
+      for (const e of entries) current.set(objectKey(e.kind, e.objectId), await readObject(tx, e.kind as PlanKind, e.objectId));
+      return planRevert(version, entries, current);
+    }, `revert of version ${version}`);
+  }
+
+  async restoreVersion(version: number): Promise<PlanResult> {
+    return this.writePlan(async (tx) => {
+      const logged = (await tx.query<{ n: number }>(SQL.loggedVersionsAfter, [version])).rows[0]!.n;
+      requireCompleteHistory(version, await currentVersion(tx), logged);
+      return planRestore((await tx.query<StoredAuditRow>(SQL.auditAfterVersion, [version])).rows.map(auditEntryFromRow));
+    }, `restore of version ${version}`);
+  }
+
+  async applyPlan(planner: Planner, cause: string): Promise<PlanResult> {
+    return this.writePlan(async (tx) => planner(await readConfig(tx)), cause);
+  }
+
+  async listTokens(): Promise<AdminToken[]> {
+    return this.read(async (c) => (await c.query<TokenRow>(SQL.listTokens)).rows.map(tokenFromRow));
+  }
+
+  async getToken(id: string): Promise<AdminToken | null> {
+    return this.read(async (c) => {
+      const row = (await c.query<TokenRow>(SQL.getToken, [id])).rows[0];
+      return row ? tokenFromRow(row) : null;
+    });
+  }
+
+  async findTokenByHash(secretHash: string): Promise<AdminToken | null> {
+    return this.read(async (c) => {
+      const row = (await c.query<TokenRow>(SQL.tokenByHash, [secretHash])).rows[0];
+      return row ? tokenFromRow(row) : null;
+    });
+  }
+
+  async createToken(input: TokenCreate, secretHash: string): Promise<AdminToken> {
+    return this.write((tx) => insertToken(tx, newToken(input), secretHash));
+  }
+
+  async updateToken(id: string, mutate: Mutator<AdminToken>): Promise<AdminToken | null> {
+    return this.write((tx) => changeToken(tx, id, mutate));
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    return this.write((tx) => removeToken(tx, id));
+  }
+
+  async findIdempotencyKey(actorId: string, key: string): Promise<IdempotencyRecord | null> {
+    return this.read(async (c) => {
+      const row = (await c.query<IdempotencyRow>(SQL.findKey, [actorId, key, idempotencyCutoff()])).rows[0];
+      return row ? idempotencyFromRow(row) : null;
     });
   }
 
@@ -548,24 +476,52 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Runs one write transaction and bumps the config version once if the step wrote, notifying
-   * listeners on commit. A throw anywhere (validation, conflict, constraint) rolls everything back.
+   * Runs one write transaction, serialized on the meta row. When the step changed something, the
+   * audit rows, If-Match, dry run and Idempotency-Key of the current write scope are handled here
+   * (src/store/commit.ts), and a config change bumps the version once and notifies listeners on
+   * commit. A throw anywhere (validation, conflict, constraint) rolls everything back.
    */
-  private async write<T>(step: (tx: Tx) => Promise<WriteOutcome<T>>): Promise<T> {
+  private async write<T>(step: (tx: Tx) => Promise<WriteOutcome<T>>, cause: string | null = null): Promise<T> {
+    return (await this.writeVersioned(step, cause)).value;
+  }
+
+  private async writeVersioned<T>(step: (tx: Tx) => Promise<WriteOutcome<T>>, cause: string | null): Promise<{ value: T; version: number | null }> {
+    const scope = currentWriteScope();
     try {
-      return await this.onConnection(async (tx) => {
-        await tx.query(SQL.lockMeta);
-        const { wrote, value } = await step(tx);
-        if (wrote) {
-          const version = (await tx.query<{ config_version: number }>(SQL.bumpVersion)).rows[0]!.config_version;
-          await tx.query(SQL.notify, [CONFIG_CHANNEL, String(version)]);
-        }
-        return value;
-      }, 'BEGIN');
+      return await this.onConnection(
+        async (tx) => {
+          await tx.query(SQL.lockMeta);
+          const { value, changes } = await step(tx);
+          if (changes.length === 0) return { value, version: null };
+          checkBeforeCommit(scope, changes, value);
+          let version: number | null = null;
+          if (isConfigWrite(changes)) {
+            version = (await tx.query<{ config_version: number }>(SQL.bumpVersion)).rows[0]!.config_version;
+            await tx.query(SQL.notify, [CONFIG_CHANNEL, String(version)]);
+          }
+          const at = nowIso();
+          for (const row of auditRows(scope, changes, version, cause, at)) await tx.query(SQL.insertAudit, AUDIT_COLUMNS.map((c) => row[c]));
+          await pruneAudit(tx);
+          const key = idempotencyRow(scope, value, changes, version, at);
+          if (key) await recordKey(tx, key);
+          return { value, version };
+        },
+        'BEGIN',
+        true,
+      );
     } catch (err) {
       // Never retried: a connection lost during COMMIT leaves the outcome unknown.
       throw this.failure(err);
     }
+  }
+
+  /** A write that executes a plan (revert, restore, config apply) and answers with what it changed. */
+  private async writePlan(plan: (tx: Tx) => Promise<PlannedWrite[]>, cause: string): Promise<PlanResult> {
+    const { value, version } = await this.writeVersioned(async (tx) => {
+      const changes = await execute(tx, await plan(tx));
+      return { value: changes, changes };
+    }, cause);
+    return summarize(value, version);
   }
 
   /** Runs a read; retried once on a fresh connection when a pooled one turns out to be dead. */
@@ -584,8 +540,12 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Runs `work` on one pooled connection, in a transaction opened with `begin` when given. */
-  private async onConnection<T>(work: (client: Tx) => Promise<T>, begin: string | null): Promise<T> {
+  /**
+   * Runs `work` on one pooled connection, in a transaction opened with `begin` when given. For a
+   * write, a connection lost (or timed out) once COMMIT was sent is StoreOutcomeUnknownError: the
+   * server may have committed before the answer was lost, so "nothing was written" would be a lie.
+   */
+  private async onConnection<T>(work: (client: Tx) => Promise<T>, begin: string | null, writes = false): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -593,11 +553,15 @@ export class PostgresStore implements Store {
       throw this.failure(err);
     }
     let broken = false;
+    let commitSent = false;
     let timer: NodeJS.Timeout | undefined;
     const run = (async () => {
       if (begin !== null) await client.query(begin);
       const result = await work(client);
-      if (begin !== null) await client.query('COMMIT');
+      if (begin !== null) {
+        commitSent = true;
+        await client.query('COMMIT');
+      }
       return result;
     })();
     const deadline = new Promise<never>((_, reject) => {
@@ -617,6 +581,10 @@ export class PostgresStore implements Store {
         broken = true;
       } else {
         broken = isConnectionError(err) || (begin !== null && !(await rollback(client)));
+      }
+      if (writes && commitSent && (err instanceof StoreUnavailableError || isConnectionError(err))) {
+        this.tracker.poolFailed(describe(err));
+        throw new StoreOutcomeUnknownError(`PostgreSQL connection lost after COMMIT was sent: ${describe(err)}`, { cause: err });
       }
       throw err;
     } finally {
@@ -670,32 +638,14 @@ async function rollback(client: Tx): Promise<boolean> {
   }
 }
 
-function apiParams(api: Api): unknown[] {
-  const row = apiToRow(api);
-  return API_COLUMN_LIST.map((c) => row[c]);
-}
-
-async function assertNoConflict(tx: Tx, api: Api): Promise<void> {
-  const { rows } = await tx.query<Pick<ApiRow, 'id' | 'name' | 'host' | 'methods' | 'path'>>(SQL.apisByNameOrPath, [
-    apiNameKey(api.name),
-    api.path,
-  ]);
-  assertNoApiConflict(
-    api,
-    rows.map((r) => ({ ...r, methods: JSON.parse(r.methods) as Api['methods'] })),
-  );
-}
-
-/** Writes a certificate (inside a write, under the meta lock) after the name check; a default one takes over from the previous default. */
-async function putCertificate(tx: Tx, cert: Certificate, replace: boolean): Promise<void> {
-  assertNoCertificateConflict(cert, (await tx.query<CertificateRow>(SQL.listCertificates)).rows.map(certificateFromRow));
-  if (replace) await tx.query(SQL.deleteCertificate, [cert.id]);
-  await tx.query(SQL.insertCertificate, certificateValues(cert));
-  if (cert.isDefault) await tx.query(SQL.clearDefaultCertificate, [cert.id]);
-}
-
-async function recordSelector(tx: Tx, apiId: string, selector: SelectorConfig | null, savedAt: string): Promise<void> {
-  const version = (await tx.query<{ version: number }>(SQL.nextSelectorVersion, [apiId])).rows[0]!.version;
-  await tx.query(SQL.insertSelectorVersion, [apiId, version, selectorToText(selector), savedAt]);
-  await tx.query(SQL.pruneSelectorVersions, [apiId, version - SELECTOR_HISTORY_LIMIT]);
+/** The whole config, read on `tx` (in one snapshot when `tx` is a repeatable-read transaction). */
+async function readConfig(tx: Tx): Promise<ConfigState> {
+  return {
+    version: await currentVersion(tx),
+    apis: (await tx.query<ApiRow>(SQL.listApis)).rows.map(apiFromRow),
+    nodes: (await tx.query<NodeRow>(SQL.listAllNodes)).rows.map(nodeFromRow),
+    variables: (await tx.query<VariableRow>(SQL.listVariables)).rows.map(variableFromRow),
+    certificates: await listCertificates(tx),
+    consumers: await listConsumers(tx),
+  };
 }

@@ -139,6 +139,57 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'audit-tokens-idempotency',
+    // The audit log (one row per object a write changed, with the config version it made: null for
+    // token writes, which are not config), named admin tokens (only the hash of each secret) and the
+    // Idempotency-Keys of recent creating writes with the answer a retry replays (issue 17).
+    sql: `
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL,
+        op TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        object_id TEXT NOT NULL,
+        object_name TEXT NOT NULL,
+        api_id TEXT,
+        before_json TEXT,
+        after_json TEXT,
+        config_version BIGINT,
+        cause TEXT
+      );
+      CREATE INDEX audit_log_version ON audit_log (config_version);
+      CREATE INDEX audit_log_object ON audit_log (kind, object_id);
+      CREATE INDEX audit_log_api ON audit_log (api_id);
+
+      CREATE TABLE admin_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+
+      CREATE TABLE idempotency_keys (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        actor_id TEXT NOT NULL,
+        idem_key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        config_version BIGINT,
+        created_at TEXT NOT NULL,
+        UNIQUE (actor_id, idem_key)
+      );
+      CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+    `,
+  },
 ];
 
 /** Brings the database to the newest schema, applying each missing migration once; returns the versions applied. */

@@ -1,129 +1,85 @@
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { Api, type ApiCreate } from '../../model/api.js';
+import type { AuditPage, AuditQuery, PlanResult } from '../../model/audit.js';
+import { Certificate, CertificateRecord } from '../../model/certificate.js';
 import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
+import { Consumer } from '../../model/consumer.js';
 import { Node, type NodeCreate } from '../../model/node.js';
 import { SelectorConfig } from '../../model/selector.js';
+import type { AdminToken, TokenCreate } from '../../model/token.js';
 import { Variable } from '../../model/variable.js';
-import { Certificate, CertificateRecord } from '../../model/certificate.js';
-import { apiNameKey, assertNoApiConflict, assertNoCertificateConflict, assertNoConsumerConflict } from '../conflicts.js';
-import { Consumer } from '../../model/consumer.js';
-import { SELECTOR_HISTORY_LIMIT, type ConfigState, type Mutator, type NewConsumer, type SelectorVersion, type Store } from '../store.js';
-import { migrate } from './migrations.js';
+import { auditEntryFromRow, auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
+import { change, isConfigWrite, summarize, type Change } from '../changes.js';
+import {
+  AUDIT_KEEP,
+  auditRows,
+  checkBeforeCommit,
+  IDEMPOTENCY_KEEP,
+  idempotencyCutoff,
+  idempotencyFromRow,
+  idempotencyRow,
+  type IdempotencyRecord,
+  type IdempotencyRow,
+} from '../commit.js';
+import { StoreRefusedError } from '../errors.js';
+import { objectKey, planRestore, planRevert, requireCompleteHistory, requireLoggedWrite, type PlannedWrite, type PlanKind } from '../plans.js';
 import {
   apiFromRow,
-  apiToRow,
-  certificateFromRow,
-  certificateValues,
-  CERTIFICATE_COLUMNS,
-  CONSUMER_COLUMNS,
-  consumerFromRow,
-  consumerToRow,
   nodeFromRow,
-  nodeToRow,
   processBeatValues,
   processFromRow,
-  PROCESS_BEAT_COLUMNS,
-  selectorToText,
   selectorVersionFromRow,
+  tokenFromRow,
+  tokenToRow,
   variableFromRow,
   type ApiRow,
-  type CertificateRow,
-  type ConsumerRow,
   type NodeRow,
   type ProcessRow,
   type SelectorVersionRow,
+  type TokenRow,
   type VariableRow,
 } from '../rows.js';
+import { SELECTOR_HISTORY_LIMIT, type ConfigState, type Mutator, type NewConsumer, type Planner, type SelectorVersion, type Store } from '../store.js';
+import { newToken, updatedToken } from '../tokens.js';
+import { currentWriteScope } from '../write-scope.js';
+import { migrate } from './migrations.js';
+import {
+  execute,
+  listCertificates,
+  listConsumers,
+  readApi,
+  readCertificate,
+  readConsumer,
+  readObject,
+  readVariable,
+  removeApi,
+  removeCertificate,
+  removeConsumer,
+  removeNode,
+  removeVariable,
+  saveApi,
+  saveCertificate,
+  saveConsumer,
+  saveNode,
+  saveVariable,
+} from './objects.js';
+import { AUDIT_COLUMN_LIST, prepareStatements, type Statements } from './statements.js';
 
 /** How long a write waits for another process's write lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5_000;
 
-/** What a write step reports: its result, and whether it changed anything (only then the version moves). */
+/** What a write step reports: its result and the objects it changed (none: no version, no audit row). */
 interface WriteOutcome<T> {
-  wrote: boolean;
   value: T;
+  changes: Change[];
 }
 
-const API_COLUMNS =
-  'id, name, name_key, host, methods, path, strip_prefix, algorithm, timeouts, retries, max_body_bytes, selector, retry, health, hash_on, https_redirect, access, created_at, updated_at';
-const CERT_COLUMNS = CERTIFICATE_COLUMNS.join(', ');
-const NODE_COLUMNS = 'id, api_id, position, name, connector, enabled, weight, tags, rules, created_at, updated_at';
-// The store's clock as ISO 8601 UTC with milliseconds, the format of every timestamp column.
-const NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
-
-function prepareStatements(db: Database.Database) {
-  return {
-    version: db.prepare('SELECT config_version FROM meta WHERE id = 1').pluck(),
-    bumpVersion: db.prepare('UPDATE meta SET config_version = config_version + 1 WHERE id = 1'),
-
-    listApis: db.prepare(`SELECT ${API_COLUMNS} FROM apis ORDER BY created_at, name_key`),
-    getApi: db.prepare(`SELECT ${API_COLUMNS} FROM apis WHERE id = ?`),
-    apiExists: db.prepare('SELECT 1 FROM apis WHERE id = ?').pluck(),
-    apisByNameOrPath: db.prepare('SELECT id, name, host, methods, path FROM apis WHERE name_key = ? OR path = ?'),
-    insertApi: db.prepare(`INSERT INTO apis (${API_COLUMNS}) VALUES (
-      @id, @name, @name_key, @host, @methods, @path, @strip_prefix, @algorithm, @timeouts, @retries, @max_body_bytes,
-      @selector, @retry, @health, @hash_on, @https_redirect, @access, @created_at, @updated_at)`),
-    updateApi: db.prepare(`UPDATE apis SET name = @name, name_key = @name_key, host = @host, methods = @methods,
-      path = @path, strip_prefix = @strip_prefix, algorithm = @algorithm, timeouts = @timeouts, retries = @retries,
-      max_body_bytes = @max_body_bytes, selector = @selector, retry = @retry, health = @health, hash_on = @hash_on,
-      https_redirect = @https_redirect, access = @access, updated_at = @updated_at WHERE id = @id`),
-    setApiSelector: db.prepare('UPDATE apis SET selector = ?, updated_at = ? WHERE id = ?'),
-    deleteApi: db.prepare('DELETE FROM apis WHERE id = ?'),
-
-    listAllNodes: db.prepare(`SELECT ${NODE_COLUMNS} FROM nodes ORDER BY api_id, position`),
-    listNodes: db.prepare(`SELECT ${NODE_COLUMNS} FROM nodes WHERE api_id = ? ORDER BY position`),
-    getNode: db.prepare(`SELECT ${NODE_COLUMNS} FROM nodes WHERE api_id = ? AND id = ?`),
-    nextNodePosition: db.prepare('SELECT COALESCE(MAX(position), -1) + 1 FROM nodes WHERE api_id = ?').pluck(),
-    insertNode: db.prepare(`INSERT INTO nodes (${NODE_COLUMNS}) VALUES (
-      @id, @api_id, @position, @name, @connector, @enabled, @weight, @tags, @rules, @created_at, @updated_at)`),
-    updateNode: db.prepare(`UPDATE nodes SET name = @name, connector = @connector, enabled = @enabled,
-      weight = @weight, tags = @tags, rules = @rules, updated_at = @updated_at WHERE api_id = @api_id AND id = @id`),
-    deleteNode: db.prepare('DELETE FROM nodes WHERE api_id = ? AND id = ?'),
-
-    listVariables: db.prepare('SELECT name, value, updated_at FROM variables ORDER BY name'),
-    getVariable: db.prepare('SELECT name, value, updated_at FROM variables WHERE name = ?'),
-    putVariable: db.prepare(`INSERT INTO variables (name, value, updated_at) VALUES (@name, @value, @updated_at)
-      ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`),
-    deleteVariable: db.prepare('DELETE FROM variables WHERE name = ?'),
-
-    listConsumers: db.prepare(`SELECT ${CONSUMER_COLUMNS.join(', ')} FROM consumers ORDER BY created_at, name_key`),
-    getConsumer: db.prepare(`SELECT ${CONSUMER_COLUMNS.join(', ')} FROM consumers WHERE id = ?`),
-    insertConsumer: db.prepare(`INSERT INTO consumers (${CONSUMER_COLUMNS.join(', ')}) VALUES (${CONSUMER_COLUMNS.map((c) => '@' + c).join(', ')})`),
-    updateConsumer: db.prepare(`UPDATE consumers SET name = @name, name_key = @name_key, tags = @tags, credentials = @credentials,
-      updated_at = @updated_at WHERE id = @id`),
-    deleteConsumer: db.prepare('DELETE FROM consumers WHERE id = ?'),
-
-    nextSelectorVersion: db.prepare('SELECT COALESCE(MAX(version), 0) + 1 FROM selector_versions WHERE api_id = ?').pluck(),
-    insertSelectorVersion: db.prepare('INSERT INTO selector_versions (api_id, version, selector, saved_at) VALUES (?, ?, ?, ?)'),
-    pruneSelectorVersions: db.prepare('DELETE FROM selector_versions WHERE api_id = ? AND version <= ?'),
-    listSelectorVersions: db.prepare(
-      'SELECT api_id, version, selector, saved_at FROM selector_versions WHERE api_id = ? ORDER BY version DESC LIMIT ?',
-    ),
-
-    listCertificates: db.prepare(`SELECT ${CERT_COLUMNS} FROM certificates ORDER BY created_at, id`),
-    getCertificate: db.prepare(`SELECT ${CERT_COLUMNS} FROM certificates WHERE id = ?`),
-    insertCertificate: db.prepare(`INSERT INTO certificates (${CERT_COLUMNS}) VALUES (${CERTIFICATE_COLUMNS.map(() => '?').join(', ')})`),
-    deleteCertificate: db.prepare('DELETE FROM certificates WHERE id = ?'),
-    clearDefaultCertificate: db.prepare('UPDATE certificates SET is_default = 0 WHERE id <> ? AND is_default <> 0'),
-
-    upsertProcess: db.prepare(`INSERT INTO processes (${PROCESS_BEAT_COLUMNS.join(', ')}, last_seen)
-      VALUES (${PROCESS_BEAT_COLUMNS.map(() => '?').join(', ')}, ${NOW})
-      ON CONFLICT (id) DO UPDATE SET ${PROCESS_BEAT_COLUMNS.filter((c) => c !== 'id')
-        .map((c) => `${c} = excluded.${c}`)
-        .join(', ')}, last_seen = excluded.last_seen`),
-    deleteProcess: db.prepare('DELETE FROM processes WHERE id = ?'),
-    listProcesses: db.prepare(`SELECT ${PROCESS_BEAT_COLUMNS.join(', ')}, last_seen FROM processes
-      ORDER BY role, host, worker NULLS FIRST, started_at, id`),
-    now: db.prepare(`SELECT ${NOW}`).pluck(),
-    // The modifier is '-<seconds> seconds'.
-    pruneProcesses: db.prepare(`DELETE FROM processes WHERE last_seen < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)`),
-  };
-}
+const nowIso = (): string => new Date().toISOString();
 
 /** The SQLite driver of the Store: one better-sqlite3 connection, WAL mode, every write one IMMEDIATE transaction. */
 export class SqliteStore implements Store {
-  private readonly stmt: ReturnType<typeof prepareStatements>;
+  private readonly stmt: Statements;
   // One transaction wrapper for every step; the casts below restore the step's result type, which
   // better-sqlite3's typings cannot carry through a generic function.
   private readonly inTransaction: Database.Transaction<(step: () => unknown) => unknown>;
@@ -156,16 +112,7 @@ export class SqliteStore implements Store {
 
   async loadConfig(): Promise<ConfigState> {
     // A read transaction so the version and every row come from the same WAL snapshot.
-    return this.inTransaction.deferred(
-      (): ConfigState => ({
-        version: this.currentVersion(),
-        apis: (this.stmt.listApis.all() as ApiRow[]).map(apiFromRow),
-        nodes: (this.stmt.listAllNodes.all() as NodeRow[]).map(nodeFromRow),
-        variables: (this.stmt.listVariables.all() as VariableRow[]).map(variableFromRow),
-        certificates: (this.stmt.listCertificates.all() as CertificateRow[]).map(certificateFromRow),
-        consumers: (this.stmt.listConsumers.all() as ConsumerRow[]).map(consumerFromRow),
-      }),
-    ) as ConfigState;
+    return this.inTransaction.deferred(() => this.readConfig()) as ConfigState;
   }
 
   async listApis(): Promise<Api[]> {
@@ -173,43 +120,32 @@ export class SqliteStore implements Store {
   }
 
   async getApi(id: string): Promise<Api | null> {
-    const row = this.stmt.getApi.get(id) as ApiRow | undefined;
-    return row ? apiFromRow(row) : null;
+    return readApi(this.stmt, id);
   }
 
   async createApi(input: ApiCreate): Promise<Api> {
     return this.write(() => {
-      const now = new Date().toISOString();
+      const now = nowIso();
       const api = Api.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
-      this.assertNoConflict(api);
-      this.stmt.insertApi.run(apiToRow(api));
-      if (api.selector !== null) this.recordSelector(api.id, api.selector, now);
-      return { wrote: true, value: api };
-    });
+      return { value: api, changes: [saveApi(this.stmt, api, null)] };
+    }).value;
   }
 
   async updateApi(id: string, mutate: Mutator<Api>): Promise<Api | null> {
     return this.write<Api | null>(() => {
-      const row = this.stmt.getApi.get(id) as ApiRow | undefined;
-      if (!row) return { wrote: false, value: null };
-      const current = apiFromRow(row);
-      // Taken before the mutator runs, in case it edits `current` in place.
-      const previousSelector = selectorToText(current.selector);
-      const now = new Date().toISOString();
+      const current = readApi(this.stmt, id);
+      if (!current) return { value: null, changes: [] };
       // Identity and creation time belong to the store, whatever the mutator returns.
-      const next = Api.parse({ ...mutate(current), id: current.id, createdAt: current.createdAt, updatedAt: now });
-      this.assertNoConflict(next);
-      this.stmt.updateApi.run(apiToRow(next));
-      if (selectorToText(next.selector) !== previousSelector) this.recordSelector(id, next.selector, now);
-      return { wrote: true, value: next };
-    });
+      const next = Api.parse({ ...mutate(structuredClone(current)), id: current.id, createdAt: current.createdAt, updatedAt: nowIso() });
+      return { value: next, changes: [saveApi(this.stmt, next, current)] };
+    }).value;
   }
 
   async deleteApi(id: string): Promise<boolean> {
     return this.write(() => {
-      const wrote = this.stmt.deleteApi.run(id).changes > 0;
-      return { wrote, value: wrote };
-    });
+      const changes = removeApi(this.stmt, id);
+      return { value: changes.length > 0, changes };
+    }).value;
   }
 
   async listNodes(apiId: string): Promise<Node[]> {
@@ -223,37 +159,29 @@ export class SqliteStore implements Store {
 
   async createNode(apiId: string, input: NodeCreate): Promise<Node | null> {
     return this.write<Node | null>(() => {
-      if (this.stmt.apiExists.get(apiId) === undefined) return { wrote: false, value: null };
-      const now = new Date().toISOString();
+      if (!readApi(this.stmt, apiId)) return { value: null, changes: [] };
+      const now = nowIso();
       const node = Node.parse({ ...input, id: randomUUID(), apiId, createdAt: now, updatedAt: now });
-      const position = this.stmt.nextNodePosition.get(apiId) as number;
-      this.stmt.insertNode.run(nodeToRow(node, position));
-      return { wrote: true, value: node };
-    });
+      return { value: node, changes: [saveNode(this.stmt, node, null)] };
+    }).value;
   }
 
   async updateNode(apiId: string, nodeId: string, mutate: Mutator<Node>): Promise<Node | null> {
     return this.write<Node | null>(() => {
       const row = this.stmt.getNode.get(apiId, nodeId) as NodeRow | undefined;
-      if (!row) return { wrote: false, value: null };
+      if (!row) return { value: null, changes: [] };
       const current = nodeFromRow(row);
-      const next = Node.parse({
-        ...mutate(current),
-        id: current.id,
-        apiId: current.apiId,
-        createdAt: current.createdAt,
-        updatedAt: new Date().toISOString(),
-      });
-      this.stmt.updateNode.run(nodeToRow(next, row.position));
-      return { wrote: true, value: next };
-    });
+      const next = Node.parse({ ...mutate(structuredClone(current)), id: current.id, apiId: current.apiId, createdAt: current.createdAt, updatedAt: nowIso() });
+      return { value: next, changes: [saveNode(this.stmt, next, current)] };
+    }).value;
   }
 
   async deleteNode(apiId: string, nodeId: string): Promise<boolean> {
     return this.write(() => {
-      const wrote = this.stmt.deleteNode.run(apiId, nodeId).changes > 0;
-      return { wrote, value: wrote };
-    });
+      const node = this.stmt.getNode.get(apiId, nodeId) as NodeRow | undefined;
+      const changes = node ? [removeNode(this.stmt, nodeFromRow(node))] : [];
+      return { value: changes.length > 0, changes };
+    }).value;
   }
 
   async listVariables(): Promise<Variable[]> {
@@ -261,71 +189,65 @@ export class SqliteStore implements Store {
   }
 
   async getVariable(name: string): Promise<Variable | null> {
-    const row = this.stmt.getVariable.get(name) as VariableRow | undefined;
-    return row ? variableFromRow(row) : null;
+    return readVariable(this.stmt, name);
   }
 
   async putVariable(name: string, value: string): Promise<Variable> {
     return this.write(() => {
-      const variable = Variable.parse({ name, value, updatedAt: new Date().toISOString() });
-      this.stmt.putVariable.run({ name: variable.name, value: variable.value, updated_at: variable.updatedAt });
-      return { wrote: true, value: variable };
-    });
+      const variable = Variable.parse({ name, value, updatedAt: nowIso() });
+      return { value: variable, changes: [saveVariable(this.stmt, variable, readVariable(this.stmt, variable.name))] };
+    }).value;
   }
 
   async deleteVariable(name: string): Promise<boolean> {
     return this.write(() => {
-      const wrote = this.stmt.deleteVariable.run(name).changes > 0;
-      return { wrote, value: wrote };
-    });
+      const current = readVariable(this.stmt, name);
+      const changes = current ? [removeVariable(this.stmt, current)] : [];
+      return { value: changes.length > 0, changes };
+    }).value;
   }
 
   async listConsumers(): Promise<Consumer[]> {
-    return (this.stmt.listConsumers.all() as ConsumerRow[]).map(consumerFromRow);
+    return listConsumers(this.stmt);
   }
 
   async getConsumer(id: string): Promise<Consumer | null> {
-    const row = this.stmt.getConsumer.get(id) as ConsumerRow | undefined;
-    return row ? consumerFromRow(row) : null;
+    return readConsumer(this.stmt, id);
   }
 
   async createConsumer(input: NewConsumer): Promise<Consumer> {
     return this.write(() => {
-      const now = new Date().toISOString();
+      const now = nowIso();
       const consumer = Consumer.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
-      assertNoConsumerConflict(consumer, (this.stmt.listConsumers.all() as ConsumerRow[]).map(consumerFromRow));
-      this.stmt.insertConsumer.run(consumerToRow(consumer));
-      return { wrote: true, value: consumer };
-    });
+      return { value: consumer, changes: [saveConsumer(this.stmt, consumer, null)] };
+    }).value;
   }
 
   async updateConsumer(id: string, mutate: Mutator<Consumer>): Promise<Consumer | null> {
     return this.write<Consumer | null>(() => {
-      const row = this.stmt.getConsumer.get(id) as ConsumerRow | undefined;
-      if (!row) return { wrote: false, value: null };
-      const current = consumerFromRow(row);
-      const next = Consumer.parse({ ...mutate(current), id: current.id, createdAt: current.createdAt, updatedAt: new Date().toISOString() });
-      assertNoConsumerConflict(next, (this.stmt.listConsumers.all() as ConsumerRow[]).map(consumerFromRow));
-      this.stmt.updateConsumer.run(consumerToRow(next));
-      return { wrote: true, value: next };
-    });
+      const current = readConsumer(this.stmt, id);
+      if (!current) return { value: null, changes: [] };
+      const next = Consumer.parse({ ...mutate(structuredClone(current)), id: current.id, createdAt: current.createdAt, updatedAt: nowIso() });
+      return { value: next, changes: [saveConsumer(this.stmt, next, current)] };
+    }).value;
   }
 
   async deleteConsumer(id: string): Promise<boolean> {
     return this.write(() => {
-      const wrote = this.stmt.deleteConsumer.run(id).changes > 0;
-      return { wrote, value: wrote };
-    });
+      const current = readConsumer(this.stmt, id);
+      const changes = current ? [removeConsumer(this.stmt, current)] : [];
+      return { value: changes.length > 0, changes };
+    }).value;
   }
 
   async setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null> {
     return this.write<Api | null>(() => {
       const valid = SelectorConfig.nullable().parse(selector);
-      const now = new Date().toISOString();
-      if (this.stmt.setApiSelector.run(selectorToText(valid), now, apiId).changes === 0) return { wrote: false, value: null };
-      this.recordSelector(apiId, valid, now);
-      return { wrote: true, value: apiFromRow(this.stmt.getApi.get(apiId) as ApiRow) };
-    });
+      const current = readApi(this.stmt, apiId);
+      if (!current) return { value: null, changes: [] };
+      const next = Api.parse({ ...current, selector: valid, updatedAt: nowIso() });
+      return { value: next, changes: [saveApi(this.stmt, next, current, true)] };
+    }).value;
   }
 
   async listSelectorVersions(apiId: string): Promise<SelectorVersion[]> {
@@ -334,39 +256,112 @@ export class SqliteStore implements Store {
   }
 
   async listCertificates(): Promise<Certificate[]> {
-    return (this.stmt.listCertificates.all() as CertificateRow[]).map(certificateFromRow);
+    return listCertificates(this.stmt);
   }
 
   async getCertificate(id: string): Promise<Certificate | null> {
-    const row = this.stmt.getCertificate.get(id) as CertificateRow | undefined;
-    return row ? certificateFromRow(row) : null;
+    return readCertificate(this.stmt, id);
   }
 
   async createCertificate(record: CertificateRecord): Promise<Certificate> {
     return this.write(() => {
-      const now = new Date().toISOString();
+      const now = nowIso();
       const cert = Certificate.parse({ ...CertificateRecord.parse(record), id: randomUUID(), createdAt: now, updatedAt: now });
-      this.putCertificate(cert, false);
-      return { wrote: true, value: cert };
-    });
+      return { value: cert, changes: saveCertificate(this.stmt, cert, null) };
+    }).value;
   }
 
   async updateCertificate(id: string, mutate: Mutator<Certificate>): Promise<Certificate | null> {
     return this.write<Certificate | null>(() => {
-      const row = this.stmt.getCertificate.get(id) as CertificateRow | undefined;
-      if (!row) return { wrote: false, value: null };
-      const current = certificateFromRow(row);
-      const next = Certificate.parse({ ...mutate(current), id: current.id, createdAt: current.createdAt, updatedAt: new Date().toISOString() });
-      this.putCertificate(next, true);
-      return { wrote: true, value: next };
-    });
+      const current = readCertificate(this.stmt, id);
+      if (!current) return { value: null, changes: [] };
+      const next = Certificate.parse({ ...mutate(structuredClone(current)), id: current.id, createdAt: current.createdAt, updatedAt: nowIso() });
+      return { value: next, changes: saveCertificate(this.stmt, next, current) };
+    }).value;
   }
 
   async deleteCertificate(id: string): Promise<boolean> {
     return this.write(() => {
-      const wrote = this.stmt.deleteCertificate.run(id).changes > 0;
-      return { wrote, value: wrote };
-    });
+      const current = readCertificate(this.stmt, id);
+      const changes = current ? [removeCertificate(this.stmt, current)] : [];
+      return { value: changes.length > 0, changes };
+    }).value;
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditPage> {
+    const { sql, values } = auditSelect(AUDIT_COLUMN_LIST, query, () => '?');
+    return auditPage(this.db.prepare(sql).all(...values) as StoredAuditRow[], query.limit);
+  }
+
+  async revertVersion(version: number): Promise<PlanResult> {
+    return this.writePlan(() => {
+      const entries = (this.stmt.auditOfVersion.all(version) as StoredAuditRow[]).map(auditEntryFromRow);
+      requireLoggedWrite(version, this.currentVersion(), entries);
+      const current = new Map(entries.map((e) => [objectKey(e.kind, e.objectId), readObject(this.stmt, e.kind as PlanKind, e.objectId)]));
+      return planRevert(version, entries, current);
+    }, `revert of version ${version}`);
+  }
+
+  async restoreVersion(version: number): Promise<PlanResult> {
+    return this.writePlan(() => {
+      requireCompleteHistory(version, this.currentVersion(), this.stmt.loggedVersionsAfter.get(version) as number);
+      return planRestore((this.stmt.auditAfterVersion.all(version) as StoredAuditRow[]).map(auditEntryFromRow));
+    }, `restore of version ${version}`);
+  }
+
+  async applyPlan(planner: Planner, cause: string): Promise<PlanResult> {
+    return this.writePlan(() => planner(this.readConfig()), cause);
+  }
+
+  async listTokens(): Promise<AdminToken[]> {
+    return (this.stmt.listTokens.all() as TokenRow[]).map(tokenFromRow);
+  }
+
+  async getToken(id: string): Promise<AdminToken | null> {
+    const row = this.stmt.getToken.get(id) as TokenRow | undefined;
+    return row ? tokenFromRow(row) : null;
+  }
+
+  async findTokenByHash(secretHash: string): Promise<AdminToken | null> {
+    const row = this.stmt.tokenByHash.get(secretHash) as TokenRow | undefined;
+    return row ? tokenFromRow(row) : null;
+  }
+
+  async createToken(input: TokenCreate, secretHash: string): Promise<AdminToken> {
+    return this.write(() => {
+      const token = newToken(input);
+      const row = tokenToRow(token, secretHash);
+      this.assertTokenNameFree(row.name_key, token.id);
+      this.stmt.insertToken.run(row);
+      return { value: token, changes: [change('token', null, token)] };
+    }).value;
+  }
+
+  async updateToken(id: string, mutate: Mutator<AdminToken>): Promise<AdminToken | null> {
+    return this.write<AdminToken | null>(() => {
+      const row = this.stmt.getToken.get(id) as TokenRow | undefined;
+      if (!row) return { value: null, changes: [] };
+      const current = tokenFromRow(row);
+      const next = updatedToken(current, mutate);
+      const nextRow = tokenToRow(next, row.secret_hash);
+      this.assertTokenNameFree(nextRow.name_key, id);
+      this.stmt.updateToken.run(nextRow);
+      return { value: next, changes: [change('token', current, next)] };
+    }).value;
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    return this.write(() => {
+      const row = this.stmt.getToken.get(id) as TokenRow | undefined;
+      if (!row) return { value: false, changes: [] };
+      this.stmt.deleteToken.run(id);
+      return { value: true, changes: [change('token', tokenFromRow(row), null)] };
+    }).value;
+  }
+
+  async findIdempotencyKey(actorId: string, key: string): Promise<IdempotencyRecord | null> {
+    const row = this.stmt.findKey.get(actorId, key, idempotencyCutoff()) as Pick<IdempotencyRow, 'fingerprint' | 'status' | 'body' | 'created_at'> | undefined;
+    return row ? idempotencyFromRow(row) : null;
   }
 
   async heartbeat(beat: ProcessBeat): Promise<void> {
@@ -398,42 +393,69 @@ export class SqliteStore implements Store {
     return this.stmt.version.get() as number;
   }
 
+  private readConfig(): ConfigState {
+    return {
+      version: this.currentVersion(),
+      apis: (this.stmt.listApis.all() as ApiRow[]).map(apiFromRow),
+      nodes: (this.stmt.listAllNodes.all() as NodeRow[]).map(nodeFromRow),
+      variables: (this.stmt.listVariables.all() as VariableRow[]).map(variableFromRow),
+      certificates: listCertificates(this.stmt),
+      consumers: listConsumers(this.stmt),
+    };
+  }
+
   /**
-   * Runs one write transaction and bumps the config version once if the step wrote. A throw anywhere
-   * (validation, conflict, constraint) rolls everything back, version included.
+   * Runs one write transaction. When the step changed something, the audit rows, If-Match, dry run
+   * and Idempotency-Key of the current write scope are handled here (src/store/commit.ts) and the
+   * config version is bumped once for a config change. A throw anywhere rolls everything back.
    */
-  private write<T>(step: () => WriteOutcome<T>): T {
+  private write<T>(step: () => WriteOutcome<T>, cause: string | null = null): { value: T; version: number | null } {
+    const scope = currentWriteScope();
     // IMMEDIATE takes the write lock up front: a DEFERRED read-then-write can fail with SQLITE_BUSY
     // without waiting when another process wrote in between.
     return this.inTransaction.immediate(() => {
-      const { wrote, value } = step();
-      if (wrote) this.stmt.bumpVersion.run();
-      return value;
-    }) as T;
+      const { value, changes } = step();
+      if (changes.length === 0) return { value, version: null };
+      checkBeforeCommit(scope, changes, value);
+      const version = isConfigWrite(changes) ? (this.stmt.bumpVersion.get() as number) : null;
+      const at = nowIso();
+      for (const row of auditRows(scope, changes, version, cause, at)) this.stmt.insertAudit.run(row);
+      this.pruneAudit();
+      const key = idempotencyRow(scope, value, changes, version, at);
+      if (key) this.recordKey(key);
+      return { value, version };
+    }) as { value: T; version: number | null };
   }
 
-  private assertNoConflict(api: Api): void {
-    const rows = this.stmt.apisByNameOrPath.all(apiNameKey(api.name), api.path) as Array<
-      Pick<ApiRow, 'id' | 'name' | 'host' | 'methods' | 'path'>
-    >;
-    assertNoApiConflict(
-      api,
-      rows.map((r) => ({ ...r, methods: JSON.parse(r.methods) as Api['methods'] })),
-    );
+  /** A write that executes a plan (revert, restore, config apply) and answers with what it changed. */
+  private async writePlan(plan: () => PlannedWrite[], cause: string): Promise<PlanResult> {
+    const { value, version } = this.write(() => {
+      const changes = execute(this.stmt, plan());
+      return { value: changes, changes };
+    }, cause);
+    return summarize(value, version);
   }
 
-  /** Writes a certificate (inside a write) after the name check; a default one takes over from the previous default. */
-  private putCertificate(cert: Certificate, replace: boolean): void {
-    assertNoCertificateConflict(cert, (this.stmt.listCertificates.all() as CertificateRow[]).map(certificateFromRow));
-    if (replace) this.stmt.deleteCertificate.run(cert.id);
-    this.stmt.insertCertificate.run(...certificateValues(cert));
-    if (cert.isDefault) this.stmt.clearDefaultCertificate.run(cert.id);
+  private pruneAudit(): void {
+    const cutoff = (this.stmt.lastAuditId.get() as number) - AUDIT_KEEP;
+    if (cutoff <= 0) return;
+    // A whole write at a time: a restore must never see half of one.
+    this.stmt.pruneAudit.run({ id: cutoff, version: (this.stmt.lastPrunedVersion.get(cutoff) as number | null) ?? -1 });
   }
 
-  private recordSelector(apiId: string, selector: SelectorConfig | null, savedAt: string): void {
-    const version = this.stmt.nextSelectorVersion.get(apiId) as number;
-    this.stmt.insertSelectorVersion.run(apiId, version, selectorToText(selector), savedAt);
-    this.stmt.pruneSelectorVersions.run(apiId, version - SELECTOR_HISTORY_LIMIT);
+  private recordKey(row: IdempotencyRow): void {
+    this.stmt.pruneKeys.run({ cutoff: idempotencyCutoff(), keep: IDEMPOTENCY_KEEP });
+    try {
+      this.stmt.insertKey.run(row);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw err;
+      throw new StoreRefusedError('IDEMPOTENCY_KEY_IN_USE', `another request with Idempotency-Key ${row.idem_key} was saved first; retry to get its answer`);
+    }
+  }
+
+  private assertTokenNameFree(nameKey: string, id: string): void {
+    const holder = this.stmt.tokenByNameKey.get(nameKey) as string | undefined;
+    if (holder !== undefined && holder !== id) throw new StoreRefusedError('TOKEN_NAME_TAKEN', 'another admin token has this name');
   }
 }
 

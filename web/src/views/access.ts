@@ -2,6 +2,7 @@ import { admin } from '../api.js';
 import { h, replace, uid } from '../components/dom.js';
 import { busy, checkboxField, clearErrors, field, fieldGroup, formErrorBox, showErrors } from '../components/form.js';
 import { notify } from '../components/notify.js';
+import { gate } from '../session.js';
 import type { Api, ApiAccess, AuthMethod, RateLimit } from '../types.js';
 
 const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
@@ -95,7 +96,7 @@ export function accessPanel(root: HTMLElement, api: Api): void {
   const corsCredentials = h('input', { type: 'checkbox', checked: a.cors?.credentials ?? false });
   const corsMaxAge = number(a.cors?.maxAgeSec ?? 600);
 
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, 'Save access');
+  const submit = gate(h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, 'Save access'), 'editor');
   const methodsError = h('p', { class: 'field-error', hidden: true });
 
   const read = (): ApiAccess | Record<string, unknown> => {

@@ -5,6 +5,7 @@ import { notify } from '../components/notify.js';
 import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { bytes } from '../format.js';
 import { navigate, type ViewContext } from '../router.js';
+import { can, gate } from '../session.js';
 import type { Api } from '../types.js';
 import { healthBody, healthDefaults, healthSection, healthValuesOf, numberOf, type HealthValues } from './api-health-form.js';
 import { ALGORITHMS, METHODS } from './words-ui.js';
@@ -99,7 +100,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
   const bodyMs = timeout(start.bodyMs);
   const upgradeIdleMs = timeout(start.upgradeIdleMs);
   const health = healthSection(start.health, draft !== null && JSON.stringify(start.health) !== JSON.stringify(o.initial.health));
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, o.submitLabel);
+  const submit = gate(h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, o.submitLabel), 'editor');
 
   const read = (): ApiFormValues => ({
     name: name.value,
@@ -238,6 +239,7 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
     const m = numberOf(v.maxBodyBytes);
     if (m !== undefined) body.maxBodyBytes = m;
     Object.assign(body, healthBody(v.health));
+    if (!can('editor')) return;
     void busy(submit, async () => {
       try {
         await o.onSubmit(body);

@@ -1,7 +1,7 @@
-import { admin, ApiError, isAbort } from '../api.js';
+import { admin, ApiError, CONFIG_CHANGED, isAbort } from '../api.js';
 import { h, replace } from '../components/dom.js';
 import { errorSentence } from '../words.js';
-import type { ViewContext } from '../router.js';
+import { every, type ViewContext } from '../router.js';
 import type { Api } from '../types.js';
 import { accessPanel } from './access.js';
 import { apiSettingsPanel } from './api-form.js';
@@ -9,7 +9,10 @@ import { nodesPanel } from './nodes.js';
 import { notFoundView } from './not-found.js';
 import { selectorPanel } from './selector.js';
 import { trafficPanel } from './traffic.js';
+import { outageBanner } from './availability.js';
 import { algorithmTitle, methodsText, routeText } from './words-ui.js';
+
+const BANNER_EVERY_MS = 3000;
 
 const TABS = [
   { tab: 'nodes', title: 'Nodes' },
@@ -27,6 +30,7 @@ export async function apiPageView(ctx: ViewContext): Promise<void> {
   const id = params.id!;
   const title = h('h1', null, 'API');
   const summary = h('p', { class: 'api-summary muted' });
+  const banner = h('div', { class: 'banner-host' });
   const content = h('div', { class: 'tab-content' }, h('div', { class: 'loading', role: 'status' }, 'Loading…'));
   const tabs = h(
     'nav',
@@ -44,6 +48,7 @@ export async function apiPageView(ctx: ViewContext): Promise<void> {
       h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/apis' }, 'APIs'), h('span', { 'aria-hidden': 'true' }, ' / '), crumbName),
       h('div', { class: 'page-head' }, title),
       summary,
+      banner,
       tabs,
       content,
     ),
@@ -72,6 +77,11 @@ export async function apiPageView(ctx: ViewContext): Promise<void> {
     return;
   }
   showApi(api);
+  // The outage banner shows on every tab and follows flips made anywhere (issue 17).
+  const showBanner = async () => replace(banner, outageBanner(await admin.availability(id, { signal })));
+  void showBanner().catch(() => undefined);
+  every(BANNER_EVERY_MS, signal, showBanner);
+  document.addEventListener(CONFIG_CHANGED, () => void showBanner().catch(() => undefined), { signal });
   if (tab.tab === 'nodes') await nodesPanel(content, api, signal);
   else if (tab.tab === 'traffic') await trafficPanel(content, api, signal);
   else if (tab.tab === 'selector') await selectorPanel(content, api, signal);

@@ -7,9 +7,11 @@ import { errorSentence } from '../words.js';
 import { plural } from '../format.js';
 import type { ViewContext } from '../router.js';
 import type { ApiSummary } from '../types.js';
+import { can, gate } from '../session.js';
+import { availabilityBadge, trafficText } from './availability.js';
 import { algorithmTitle, methodsText, routeText, selectorBadge } from './words-ui.js';
 
-/** The APIs page: every API with its route, algorithm, node counts and selector state. */
+/** The APIs page: every API with its route, algorithm, node counts, whether it can take traffic, its last minute and selector state. */
 export async function apisView({ root, signal }: ViewContext): Promise<void> {
   document.title = 'APIs · isogate';
   const body = h('div', { class: 'loading', role: 'status' }, 'Loading APIs…');
@@ -18,7 +20,7 @@ export async function apisView({ root, signal }: ViewContext): Promise<void> {
     h(
       'div',
       { class: 'page' },
-      h('div', { class: 'page-head' }, h('h1', null, 'APIs'), h('a', { class: 'btn btn-primary', href: '/apis/new' }, 'New API')),
+      h('div', { class: 'page-head' }, h('h1', null, 'APIs'), can('editor') ? h('a', { class: 'btn btn-primary', href: '/apis/new' }, 'New API') : null),
       h('p', { class: 'lead' }, 'An API publishes a route and balances its requests over its nodes.'),
       body,
     ),
@@ -44,13 +46,18 @@ export async function apisView({ root, signal }: ViewContext): Promise<void> {
       h(
         'thead',
         null,
-        h('tr', null, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Route'), h('th', { scope: 'col' }, 'Algorithm'), h('th', { scope: 'col' }, 'Nodes'), h('th', { scope: 'col' }, 'Selector'), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions'))),
+        h(
+          'tr',
+          null,
+          ['Name', 'Route', 'Algorithm', 'Nodes', 'State', 'Last minute', 'Selector'].map((t) => h('th', { scope: 'col' }, t)),
+          h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')),
+        ),
       ),
       h(
         'tbody',
         null,
         apis.map((api) => {
-          const del = h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete API ${api.name}` }, 'Delete');
+          const del = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete API ${api.name}` }, 'Delete'), 'editor');
           del.addEventListener('click', () => void remove(api, del));
           const { enabled, total } = api.nodeCounts;
           return h(
@@ -60,11 +67,13 @@ export async function apisView({ root, signal }: ViewContext): Promise<void> {
             cell('Route', [h('code', null, routeText(api)), h('div', { class: 'muted small' }, methodsText(api.methods))]),
             cell('Algorithm', [algorithmTitle(api.algorithm)]),
             cell('Nodes', [h('span', { class: enabled === 0 && total > 0 ? 'text-warn' : '' }, `${enabled} / ${total} enabled`)], { class: 'node-counts' }),
+            cell('State', [availabilityBadge(api.availability), h('div', { class: 'muted small' }, `${api.availability.usable} take traffic`)], { class: 'api-state', dataset: { state: api.availability.state } }),
+            cell('Last minute', [trafficText(api.traffic.lastMinute)], { class: 'api-traffic' }),
             cell('Selector', [selectorBadge(api.selectorState)]),
             h(
               'td',
               { class: 'row-actions' },
-              h('a', { class: 'btn btn-small btn-quiet', href: `/apis/${encodeURIComponent(api.id)}/settings`, 'aria-label': `Edit API ${api.name}` }, 'Edit'),
+              can('editor') ? h('a', { class: 'btn btn-small btn-quiet', href: `/apis/${encodeURIComponent(api.id)}/settings`, 'aria-label': `Edit API ${api.name}` }, 'Edit') : null,
               del,
             ),
           );
@@ -104,6 +113,6 @@ function emptyState(): HTMLElement {
     { class: 'empty card' },
     h('h2', null, 'No APIs yet'),
     h('p', null, 'Create an API with its route (host, methods, path) and algorithm, then add its nodes.'),
-    h('a', { class: 'btn btn-primary', href: '/apis/new' }, 'Create your first API'),
+    can('editor') ? h('a', { class: 'btn btn-primary', href: '/apis/new' }, 'Create your first API') : null,
   );
 }

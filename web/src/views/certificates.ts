@@ -6,6 +6,7 @@ import { notify } from '../components/notify.js';
 import { cell } from '../components/table.js';
 import { dateTime, plural } from '../format.js';
 import type { ViewContext } from '../router.js';
+import { gate } from '../session.js';
 import type { CertificateView } from '../types.js';
 import { errorSentence } from '../words.js';
 
@@ -96,7 +97,7 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
   function row(c: CertificateView): HTMLTableRowElement {
     const actions: HTMLElement[] = [];
     if (!c.servesAsDefault) {
-      const makeDefault = h('button', { type: 'button', class: 'btn btn-small btn-quiet', dataset: { busyLabel: 'Saving…' } }, 'Make default');
+      const makeDefault = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet', dataset: { busyLabel: 'Saving…' } }, 'Make default'), 'editor');
       makeDefault.addEventListener('click', () =>
         void busy(makeDefault, async () => {
           try {
@@ -110,7 +111,7 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
       );
       actions.push(makeDefault);
     }
-    const del = h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete the certificate for ${c.names.join(', ')}` }, 'Delete');
+    const del = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete the certificate for ${c.names.join(', ')}` }, 'Delete'), 'editor');
     del.addEventListener('click', () => void remove(c));
     actions.push(del);
     const expiry = h('span', { class: c.expiringSoon ? 'text-danger cert-expiry' : 'cert-expiry', title: dateTime(c.notAfter) }, expiryText(c));
@@ -161,7 +162,7 @@ function uploadForm(uploaded: () => void): HTMLFormElement {
     });
     return input;
   };
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Checking…' } }, 'Upload');
+  const submit = gate(h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Checking…' } }, 'Upload'), 'editor');
   const form = h(
     'form',
     { class: 'cert-form', novalidate: true },

@@ -5,6 +5,7 @@ import { busy, clearErrors, field, formErrorBox, showErrors } from '../component
 import { notify } from '../components/notify.js';
 import { cell } from '../components/table.js';
 import type { ViewContext } from '../router.js';
+import { gate } from '../session.js';
 import type { ConsumerView, CredentialView } from '../types.js';
 import { errorSentence } from '../words.js';
 
@@ -106,7 +107,7 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
   }
 
   function row(c: ConsumerView): HTMLTableRowElement {
-    const addKey = h('button', { type: 'button', class: 'btn btn-small' }, 'Add API key');
+    const addKey = gate(h('button', { type: 'button', class: 'btn btn-small' }, 'Add API key'), 'editor');
     addKey.addEventListener('click', () =>
       busy(addKey, async () => {
         try {
@@ -118,7 +119,7 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
         }
       }),
     );
-    const remove = h('button', { type: 'button', class: 'btn btn-small btn-danger' }, 'Delete');
+    const remove = gate(h('button', { type: 'button', class: 'btn btn-small btn-danger' }, 'Delete'), 'editor');
     remove.addEventListener('click', async () => {
       if (!(await confirmDialog({ title: `Delete consumer ${c.name}?`, message: 'Its credentials stop working at the next request.', confirmLabel: 'Delete', danger: true }))) return;
       try {
@@ -139,23 +140,26 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
               null,
               credentialText(cr),
               ' ',
-              h(
-                'button',
-                {
-                  type: 'button',
-                  class: 'btn-link',
-                  'aria-label': `Remove ${credentialText(cr)} of ${c.name}`,
-                  onclick: async () => {
-                    try {
-                      await admin.deleteCredential(c.id, cr.id);
-                      notify(`Removed ${credentialText(cr)}`);
-                      await load();
-                    } catch (err) {
-                      notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
-                    }
+              gate(
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'btn-link',
+                    'aria-label': `Remove ${credentialText(cr)} of ${c.name}`,
+                    onclick: async () => {
+                      try {
+                        await admin.deleteCredential(c.id, cr.id);
+                        notify(`Removed ${credentialText(cr)}`);
+                        await load();
+                      } catch (err) {
+                        notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+                      }
+                    },
                   },
-                },
-                'Remove',
+                  'Remove',
+                ),
+                'editor',
               ),
             ),
           ),
@@ -182,7 +186,7 @@ function newConsumerForm(onCreated: (created: Awaited<ReturnType<typeof admin.cr
   const username = h('input', { type: 'text', name: 'username', autocomplete: 'off', spellcheck: false });
   const password = h('input', { type: 'password', name: 'password', autocomplete: 'new-password' });
   const subject = h('input', { type: 'text', name: 'subject', autocomplete: 'off', spellcheck: false });
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Creating…' } }, 'Create consumer');
+  const submit = gate(h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Creating…' } }, 'Create consumer'), 'editor');
   const form = h(
     'form',
     { class: 'stack consumer-form', novalidate: true },

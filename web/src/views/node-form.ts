@@ -1,10 +1,11 @@
-import { admin } from '../api.js';
+import { admin, paths } from '../api.js';
 import { openModal } from '../components/dialog.js';
 import { h, uid } from '../components/dom.js';
 import { busy, checkboxField, clearErrors, field, formErrorBox, showErrors } from '../components/form.js';
 import { rulesEditor } from '../components/rules-editor.js';
 import { schemaForm, splitList } from '../components/schema-form.js';
 import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
+import { confirmWithImpact } from '../impact.js';
 import type { Api, BackendNode, ConnectorKindInfo, ConnectorValue, Rule } from '../types.js';
 
 /** What the node form holds while it is typed (and keeps as a draft). */
@@ -168,6 +169,11 @@ export function openNodeForm(o: {
       };
       void busy(submit, async () => {
         try {
+          if (o.node) {
+            // A change of tick or rules that leaves an API without a node asks first (issue 17).
+            const { go } = await confirmWithImpact({ method: 'PATCH', path: paths.node(o.api.id, o.node.id), body, title: `Save node ${o.node.name}?`, confirmLabel: 'Save node' });
+            if (!go) return;
+          }
           const saved = o.node ? await admin.patchNode(o.api.id, o.node.id, body) : await admin.createNode(o.api.id, body);
           clearDraft(draftKey);
           modal.close();

@@ -1,5 +1,4 @@
-import { admin, ApiError, isAbort } from '../api.js';
-import { confirmDialog } from '../components/dialog.js';
+import { admin, ApiError, isAbort, paths } from '../api.js';
 import { h, replace } from '../components/dom.js';
 import { cell, cellBody } from '../components/table.js';
 import { notify } from '../components/notify.js';
@@ -7,6 +6,8 @@ import { percent, plural, rate } from '../format.js';
 import { every } from '../router.js';
 import { ruleHolds, ruleText } from '../rules.js';
 import type { Api, ApiHealthReport, BackendNode, ConnectorKindInfo, ConnectorValue, HealthState, NodeHealthEntry, NodeStatsView, Rule } from '../types.js';
+import { confirmWithImpact, impactText } from '../impact.js';
+import { gate } from '../session.js';
 import { errorSentence } from '../words.js';
 import { openNodeForm } from './node-form.js';
 
@@ -55,7 +56,7 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
   let stats: Record<string, NodeStatsView> = {};
   let health: ApiHealthReport | null = null;
 
-  const addButton = h('button', { type: 'button', class: 'btn btn-primary' }, 'Add node');
+  const addButton = gate(h('button', { type: 'button', class: 'btn btn-primary' }, 'Add node'), 'editor');
   const refreshButton = h('button', { type: 'button', class: 'btn btn-quiet' }, 'Refresh');
   const tableHost = h('div', { class: 'table-host' }, h('div', { class: 'loading', role: 'status' }, 'Loading nodes…'));
   const summary = h('p', { class: 'muted small', 'aria-live': 'polite' });
@@ -146,11 +147,11 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
   function row(node: BackendNode, kinds: Map<string, string>): HTMLTableRowElement {
     const state = nodeState(node, variables);
     const tickError = h('p', { class: 'field-error', 'aria-live': 'polite', hidden: true });
-    const tick = h('input', { type: 'checkbox', class: 'tick', checked: node.enabled, 'aria-label': `Enabled: ${node.name}`, 'aria-describedby': `state-${node.id}` });
+    const tick = gate(h('input', { type: 'checkbox', class: 'tick', checked: node.enabled, 'aria-label': `Enabled: ${node.name}`, 'aria-describedby': `state-${node.id}` }), 'operator');
     tick.addEventListener('change', () => void setEnabled(node, tick, tickError));
-    const edit = h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Edit node ${node.name}` }, 'Edit');
+    const edit = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Edit node ${node.name}` }, 'Edit'), 'editor');
     edit.addEventListener('click', () => openForm(node));
-    const del = h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete node ${node.name}` }, 'Delete');
+    const del = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete node ${node.name}` }, 'Delete'), 'editor');
     del.addEventListener('click', () => void remove(node, del));
     const connector = node.connector as ConnectorValue;
     return h(
@@ -192,9 +193,23 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
     tick.disabled = true;
     error.hidden = true;
     try {
+      // What the tick would do first; an untick that leaves an API without a node asks before it applies.
+      const { go, impact } = await confirmWithImpact({
+        method: 'PATCH',
+        path: paths.node(api.id, node.id),
+        body: { enabled: want },
+        title: `Untick ${node.name}?`,
+        confirmLabel: `Untick ${node.name}`,
+      });
+      if (!go) {
+        tick.checked = !want;
+        tick.disabled = false;
+        tick.focus();
+        return;
+      }
       const saved = await admin.patchNode(api.id, node.id, { enabled: want });
       nodes = nodes.map((n) => (n.id === saved.id ? saved : n));
-      notify(`${saved.name} ${want ? 'ticked: it takes traffic' : 'unticked: it takes no traffic'} from the next request.`);
+      notify(`${saved.name} ${want ? 'ticked: it takes traffic' : 'unticked: it takes no traffic'} from the next request.${impactText(impact)}`);
       render();
       // The row was re-rendered: keep the keyboard user on the same tick.
       container.querySelector<HTMLInputElement>(`tr[data-node="${CSS.escape(saved.name)}"] input.tick`)?.focus();
@@ -207,15 +222,21 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
   }
 
   async function remove(node: BackendNode, button: HTMLButtonElement): Promise<void> {
-    const ok = await confirmDialog({
-      title: `Delete node “${node.name}”?`,
-      message: h('p', null, `It is removed from ${api.name} and takes no traffic from the next request on.`),
-      confirmLabel: 'Delete node',
-      danger: true,
-    });
-    if (!ok) return;
     button.disabled = true;
     try {
+      const { go } = await confirmWithImpact({
+        method: 'DELETE',
+        path: paths.node(api.id, node.id),
+        title: `Delete node “${node.name}”?`,
+        message: h('p', null, `It is removed from ${api.name} and takes no traffic from the next request on.`),
+        confirmLabel: 'Delete node',
+        always: true,
+        danger: true,
+      });
+      if (!go) {
+        button.disabled = false;
+        return;
+      }
       await admin.deleteNode(api.id, node.id);
       await load();
       notify(`Node ${node.name} deleted.`);

@@ -9,6 +9,7 @@ import { ago, dateTime } from '../format.js';
 import { every } from '../router.js';
 import type { Api, MemoizeMode, SelectorConfig, SelectorMemoization, SelectorTemplate, SelectorView } from '../types.js';
 import { errorSentence, sentence, SELECTOR_ERROR_KINDS } from '../words.js';
+import { can, gate } from '../session.js';
 import { selectorTestPanel } from './selector-test.js';
 
 const STATUS_EVERY_MS = 5000;
@@ -135,9 +136,9 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
     templateInfo.hidden = templateInfo.textContent === '';
   });
 
-  const saveButton = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Checking and saving…' } }, 'Save selector');
+  const saveButton = gate(h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Checking and saving…' } }, 'Save selector'), 'editor');
   const revertButton = h('button', { type: 'button', class: 'btn' }, 'Revert to saved');
-  const removeButton = h('button', { type: 'button', class: 'btn btn-quiet btn-danger-text' }, 'Remove selector');
+  const removeButton = gate(h('button', { type: 'button', class: 'btn btn-quiet btn-danger-text' }, 'Remove selector'), 'editor');
   const restoredNote = h('div', { class: 'notice', role: 'status', hidden: stored === null || same(stored, savedDraft()) }, 'Restored your unsaved changes from before. "Revert to saved" drops them.');
 
   const form = h(
@@ -273,7 +274,7 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
     clearErrors(layout);
     editor.clearError();
     const sample = test.sample();
-    if (!sample) return;
+    if (!sample || !can('editor')) return;
     const body = { ...configOf(current()), sample };
     void busy(saveButton, async () => {
       try {
@@ -385,7 +386,7 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
             notify(`Version ${ver.version} is in the editor; save to use it, or Ctrl+Z to undo.`);
             editor.focus();
           });
-          const rollback = h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Roll back to version ${ver.version}` }, 'Roll back');
+          const rollback = gate(h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Roll back to version ${ver.version}` }, 'Roll back'), 'editor');
           rollback.addEventListener('click', () => void doRollback(ver.version, ver.selector === null, rollback));
           return h(
             'li',

@@ -2,6 +2,7 @@ import { admin, ApiError, setToken } from '../api.js';
 import { h, replace } from '../components/dom.js';
 import { busy, clearErrors, field, formErrorBox, showErrors, showFieldError } from '../components/form.js';
 import { navigate, type ViewContext } from '../router.js';
+import { refreshSession } from '../session.js';
 
 /** Where to go after signing in: the page that sent the user here, if it is a console page. */
 function nextPath(query: URLSearchParams): string {
@@ -27,7 +28,13 @@ export function signInView({ root, query }: ViewContext): void {
       path: 'token',
       control: token,
       required: true,
-      hint: ['Printed once on first start and kept in ', h('code', null, 'data/admin-token'), ' (or the ', h('code', null, 'ISOGATE_ADMIN_TOKEN'), ' you set).'],
+      hint: [
+        'Printed once on first start and kept in ',
+        h('code', null, 'data/admin-token'),
+        ' (or the ',
+        h('code', null, 'ISOGATE_ADMIN_TOKEN'),
+        ' you set), or a named token an admin made for you.',
+      ],
     }),
     h('div', { class: 'check' }, show, h('label', { for: 'show-token' }, 'Show token')),
     h('div', { class: 'actions actions-start' }, submit),
@@ -45,6 +52,7 @@ export function signInView({ root, query }: ViewContext): void {
       try {
         await admin.checkToken(value);
         setToken(value);
+        await refreshSession();
         navigate(nextPath(query), { replace: true });
       } catch (err) {
         if (err instanceof ApiError && err.status === 401) {

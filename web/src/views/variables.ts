@@ -1,4 +1,4 @@
-import { admin, ApiError, isAbort } from '../api.js';
+import { admin, ApiError, isAbort, paths } from '../api.js';
 import { confirmDialog } from '../components/dialog.js';
 import { h, replace, uid } from '../components/dom.js';
 import { cell, cellBody } from '../components/table.js';
@@ -9,6 +9,8 @@ import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { ago, dateTime, plural } from '../format.js';
 import type { ViewContext } from '../router.js';
 import type { Variable, VariableNodeUse, VariableUsage } from '../types.js';
+import { confirmWithImpact, impactLines, impactText } from '../impact.js';
+import { can, gate } from '../session.js';
 import { errorSentence } from '../words.js';
 
 /** "4 nodes in 3 APIs", or "No rule uses it". */
@@ -48,7 +50,7 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
         h('code', null, 'IP1_enable'),
         ' to false and every node whose rule wants it true stops taking traffic, in every API, from the next request.',
       ),
-      h('section', { class: 'card', 'aria-labelledby': 'new-var-title' }, h('h2', { id: 'new-var-title' }, 'New variable'), createForm.form),
+      can('operator') ? h('section', { class: 'card', 'aria-labelledby': 'new-var-title' }, h('h2', { id: 'new-var-title' }, 'New variable'), createForm.form) : null,
       missingHost,
       h('section', { 'aria-labelledby': 'vars-title' }, h('h2', { id: 'vars-title', class: 'sr-only' }, 'All variables'), listHost),
     ),
@@ -90,7 +92,7 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
                   null,
                   h('code', null, m.name),
                   ` — ${usageText(m.uses)} `,
-                  h('button', { type: 'button', class: 'btn btn-small', onclick: () => createForm.prefill(m.name) }, `Define ${m.name}`),
+                  gate(h('button', { type: 'button', class: 'btn btn-small', onclick: () => createForm.prefill(m.name) }, `Define ${m.name}`), 'operator'),
                 ),
               ),
             ),
@@ -123,18 +125,21 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
     const error = h('p', { class: 'field-error', 'aria-live': 'polite', hidden: true });
     const showValue = () => {
       if (isBoolean(v.value)) {
-        const sw = toggleSwitch({
-          checked: v.value === 'true',
-          label: v.name,
-          onchange: (checked, input) => void setValue(v, checked ? 'true' : 'false', input, error),
-        });
+        const sw = gate(
+          toggleSwitch({
+            checked: v.value === 'true',
+            label: v.name,
+            onchange: (checked, input) => void setValue(v, checked ? 'true' : 'false', input, error),
+          }),
+          'operator',
+        );
         replace(valueCell, h('span', { class: 'switch-line' }, sw, h('code', { class: 'switch-value' }, v.value)), error);
       } else replace(valueCell, h('code', { class: 'wrap' }, v.value === '' ? '""' : v.value), error);
     };
     showValue();
-    const edit = h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Edit ${v.name}` }, 'Edit');
+    const edit = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Edit ${v.name}` }, 'Edit'), 'operator');
     edit.addEventListener('click', () => editValue(v, valueCell, showValue));
-    const del = h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete ${v.name}` }, 'Delete');
+    const del = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete ${v.name}` }, 'Delete'), 'operator');
     del.addEventListener('click', () => void remove(v, del));
     return h(
       'tr',
@@ -179,10 +184,24 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
     input.disabled = true;
     error.hidden = true;
     try {
+      // What the flip would do first; one that leaves an API without a node asks before it applies.
+      const { go, impact } = await confirmWithImpact({
+        method: 'PUT',
+        path: paths.variable(v.name),
+        body: { value },
+        title: `Set ${v.name} to ${value}?`,
+        confirmLabel: `Set ${v.name} to ${value}`,
+      });
+      if (!go) {
+        input.checked = !input.checked;
+        input.disabled = false;
+        input.focus();
+        return;
+      }
       await admin.putVariable(v.name, value);
       const uses = usesOf(v.name);
       await load();
-      notify(`${v.name} is now ${value}: ${uses.length ? `${usageText(uses)} follow` : 'no rule uses it'} from the next request.`);
+      notify(`${v.name} is now ${value}: ${uses.length ? `${usageText(uses)} follow` : 'no rule uses it'} from the next request.${impactText(impact)}`);
       listHost.querySelector<HTMLElement>(`tr[data-variable="${CSS.escape(v.name)}"] [role="switch"]`)?.focus();
     } catch (err) {
       input.checked = !input.checked;
@@ -208,10 +227,18 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
       clearErrors(form);
       void busy(save, async () => {
         try {
+          const { go, impact } = await confirmWithImpact({
+            method: 'PUT',
+            path: paths.variable(v.name),
+            body: { value: input.value },
+            title: `Set ${v.name} to “${input.value}”?`,
+            confirmLabel: 'Save',
+          });
+          if (!go) return;
           await admin.putVariable(v.name, input.value);
           clearDraft(draftKey);
           await load();
-          notify(`${v.name} saved; it applies from the next request.`);
+          notify(`${v.name} saved; it applies from the next request.${impactText(impact)}`);
         } catch (err) {
           showErrors(form, err);
         }
@@ -224,6 +251,13 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
 
   async function remove(v: Variable, button: HTMLButtonElement): Promise<void> {
     const uses = usesOf(v.name);
+    let impact;
+    try {
+      impact = (await admin.preview('DELETE', paths.variable(v.name))).impact;
+    } catch (err) {
+      notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+      return;
+    }
     const ok = await confirmDialog({
       title: `Delete the variable ${v.name}?`,
       message:
@@ -233,6 +267,7 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
               h('p', null, `Rules of ${usageText(uses)} read it:`),
               h('ul', { class: 'plain-list' }, uses.map((u) => h('li', null, h('strong', null, u.apiName), ' › ', u.nodeName))),
               h('p', null, 'Once it is gone these rules never hold, so those nodes stop taking traffic from the next request.'),
+              impactLines(impact),
             ],
       confirmLabel: 'Delete variable',
       danger: true,

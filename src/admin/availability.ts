@@ -1,0 +1,94 @@
+import type { Api } from '../model/api.js';
+import type { Node } from '../model/node.js';
+import { rulesHold } from '../model/rule.js';
+import type { HealthState } from '../health/view.js';
+import type { AdminRuntime, HealthReport } from './runtime.js';
+
+/** Why an API takes no traffic, or takes it only by falling back. */
+export type AvailabilityReason = 'no-nodes' | 'unticked' | 'rules' | 'health' | 'selector-quarantined';
+
+/**
+ * Whether an API has a node that could take traffic now: `down` when it has none (every request is a
+ * 503), `degraded` when requests only get through by a fallback (panic mode over unhealthy nodes, a
+ * quarantined selector bypassed with `use-all`), else `ok`.
+ */
+export interface Availability {
+  state: 'ok' | 'degraded' | 'down';
+  reason: AvailabilityReason | null;
+  /** One sentence for the console's banner. */
+  message: string;
+  /** Nodes that could take a request now (0 when down). */
+  usable: number;
+  /** How many nodes pass each step of the balance stage before the selector. */
+  nodes: { total: number; ticked: number; rulesHold: number; healthy: number };
+  /** The variables whose values make rules fail on ticked nodes (reason `rules`). */
+  variables: string[];
+}
+
+/** What availability needs beyond the config: the gateway's view of node health and of the selector. */
+export interface RuntimeView {
+  /** A node's health; undefined or `unknown` counts as able to serve (nothing says otherwise). */
+  health(nodeId: string): HealthState | undefined;
+  /** Whether the API's selector is quarantined now. */
+  quarantined(apiId: string): boolean;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Availability of one API from its nodes (in any order), the variables and the runtime view. */
+export function availabilityOf(api: Api, nodes: readonly Node[], variables: ReadonlyMap<string, string>, runtime: RuntimeView): Availability {
+  const ticked = nodes.filter((n) => n.enabled);
+  const holding = ticked.filter((n) => rulesHold(n.rules, variables));
+  const healthy = holding.filter((n) => {
+    const state = runtime.health(n.id);
+    return state !== 'unhealthy' && state !== 'ejected';
+  });
+  const counts = { total: nodes.length, ticked: ticked.length, rulesHold: holding.length, healthy: healthy.length };
+  const base = { nodes: counts, variables: [] as string[] };
+  if (nodes.length === 0) return { ...base, state: 'down', reason: 'no-nodes', usable: 0, message: 'No node takes traffic: the API has no nodes (NO_ENABLED_NODE).' };
+  if (ticked.length === 0) {
+    return { ...base, state: 'down', reason: 'unticked', usable: 0, message: `No node takes traffic: none of its ${plural(nodes.length, 'node')} is ticked (NO_ENABLED_NODE).` };
+  }
+  if (holding.length === 0) {
+    const failing = new Set<string>();
+    for (const n of ticked) for (const r of n.rules) if (!rulesHold([r], variables)) failing.add(r.variable);
+    const names = [...failing].sort();
+    return {
+      ...base,
+      variables: names,
+      state: 'down',
+      reason: 'rules',
+      usable: 0,
+      message: `No node takes traffic: the rules of all ${plural(ticked.length, 'ticked node')} fail (${names.map((v) => `${v} = ${variables.get(v) ?? 'not defined'}`).join(', ')}) (RULES_EXCLUDED_ALL).`,
+    };
+  }
+  let usable = healthy.length;
+  let degraded: Availability | null = null;
+  if (healthy.length === 0) {
+    if (api.health.panic === 'reject') {
+      return { ...base, state: 'down', reason: 'health', usable: 0, message: `No node takes traffic: all ${plural(holding.length, 'candidate')} are unhealthy or ejected and panic mode rejects (NO_HEALTHY_NODE).` };
+    }
+    usable = holding.length;
+    degraded = { ...base, state: 'degraded', reason: 'health', usable, message: `Every candidate is unhealthy or ejected; panic mode sends requests to all ${plural(holding.length, 'candidate')} anyway.` };
+  }
+  if (api.selector !== null && runtime.quarantined(api.id)) {
+    if (api.selector.onError === 'reject') {
+      return { ...base, state: 'down', reason: 'selector-quarantined', usable: 0, message: 'No request gets a node: the selector is quarantined and the API rejects on selector errors (SELECTOR_FAILED).' };
+    }
+    degraded ??= { ...base, state: 'degraded', reason: 'selector-quarantined', usable, message: 'The selector is quarantined: requests go to every candidate until a new version is saved.' };
+  }
+  return degraded ?? { ...base, state: 'ok', reason: null, usable, message: `${plural(usable, 'node')} can take traffic.` };
+}
+
+/**
+ * The runtime view for some APIs and nodes, read once from the gateway processes (health merged over
+ * workers: a node any worker took out counts as out).
+ */
+export async function loadRuntimeView(runtime: AdminRuntime, apiIds: readonly string[], nodeIds: readonly string[]): Promise<RuntimeView> {
+  const [health, statuses] = await Promise.all([
+    nodeIds.length > 0 ? runtime.nodeHealth(nodeIds) : Promise.resolve<HealthReport>({ source: 'none', nodes: {} }),
+    Promise.all(apiIds.map(async (id) => [id, (await runtime.selectorStatus(id))?.state === 'quarantined'] as const)),
+  ]);
+  const quarantined = new Map(statuses);
+  return { health: (id) => health.nodes[id]?.state, quarantined: (id) => quarantined.get(id) ?? false };
+}

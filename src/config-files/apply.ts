@@ -1,0 +1,51 @@
+import { fieldChanges } from '../model/field-diff.js';
+import type { PlanResult } from '../model/audit.js';
+import { opOf, type Change } from '../store/changes.js';
+import { DryRunResult } from '../store/errors.js';
+import type { Planner, Store } from '../store/store.js';
+import { withWriteScope, type WriteScope } from '../store/write-scope.js';
+import { ConfigFile } from './format.js';
+import { SECTIONS, type PlanContext } from './sections.js';
+
+/** The cause audit rows of a config apply carry. */
+export const APPLY_CAUSE = 'config apply';
+
+/** Validates a parsed file; throws the ZodError (every bad field with its path) when it is not a valid config file. */
+export function parseConfigFile(value: unknown): ConfigFile {
+  return ConfigFile.parse(value) as ConfigFile;
+}
+
+/**
+ * The planner that makes the stored config equal to the file: each section in turn matches its
+ * entries by name, puts what differs and deletes what the file leaves out. Runs inside the store's
+ * write transaction, so the decision and the write see the same config.
+ */
+export function applyPlanner(file: ConfigFile): Planner {
+  return (state) => {
+    const ctx: PlanContext = { state, apiIds: new Map(), now: new Date().toISOString() };
+    return SECTIONS.flatMap((section) => section.plan((file[section.key] ?? []) as never[], ctx));
+  };
+}
+
+/** Applies a valid file in one transaction (one config version, audited as `config apply`). */
+export function applyConfigFile(store: Store, file: ConfigFile): Promise<PlanResult> {
+  return store.applyPlan(applyPlanner(file), APPLY_CAUSE);
+}
+
+/** What applying a file would change, worked out in a rolled-back transaction; nothing is written. */
+export async function previewConfigFile(store: Store, file: ConfigFile, scope: WriteScope): Promise<readonly Change[]> {
+  try {
+    await withWriteScope({ ...scope, dryRun: true }, () => applyConfigFile(store, file));
+  } catch (err) {
+    if (err instanceof DryRunResult) return err.changes;
+    throw err;
+  }
+  // No change at all: the store made no version and had nothing to roll back.
+  return [];
+}
+
+/** A diff for people: `+ api demo`, `~ node demo/ip1-a` with its changed fields, `- variable X`. */
+export function diffLines(changes: readonly Change[]): string[] {
+  const sign = { create: '+', update: '~', delete: '-' } as const;
+  return changes.flatMap((c) => [`${sign[opOf(c)]} ${c.kind} ${c.name}`, ...(opOf(c) === 'update' ? fieldChanges(c.before, c.after, 120).map((l) => `    ${l}`) : [])]);
+}

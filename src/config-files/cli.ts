@@ -1,0 +1,169 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import pino from 'pino';
+import { ZodError } from 'zod';
+import { zodDetails } from '../admin/errors.js';
+import { OptionsError, parseOptions } from '../config/options.js';
+import type { Actor } from '../model/token.js';
+import { StoreOutcomeUnknownError } from '../store/errors.js';
+import { openStore } from '../store/open.js';
+import { withWriteScope } from '../store/write-scope.js';
+import { applyConfigFile, diffLines, parseConfigFile, previewConfigFile } from './apply.js';
+import { ConfigSyntaxError, configFileSchema, exportConfig, formatConfig, parseConfigText } from './format.js';
+
+/** Where the command writes; the tests pass their own. */
+export interface CommandIo {
+  out(text: string): void;
+  err(text: string): void;
+  /** Reads FILE, or standard input for `-`. */
+  read(file: string): string;
+}
+
+const processIo: CommandIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  read: (file) => readFileSync(file === '-' ? 0 : file, 'utf8'),
+};
+
+/** Usage of `isogate config`. */
+export const CONFIG_USAGE = [
+  'Usage: isogate config export [--format yaml|json] [--secrets] [--output FILE] [store options]',
+  '       isogate config apply FILE [--dry-run] [store options]     (FILE - reads standard input)',
+  '       isogate config schema                                      (the file format as JSON Schema)',
+  '',
+  'Store options, as for the other commands: --store URL, --data-dir DIR, --store-timeout-ms N.',
+  'apply makes the stored config equal to the file (creates, updates, deletes) in one transaction,',
+  'after printing what it changes; --dry-run prints it and writes nothing.',
+  'export leaves secrets (private keys, credential hashes) out unless --secrets; apply keeps the',
+  'stored secret of an entry that has none.',
+].join('\n');
+
+/** The audit log's actor for writes made from the command line. */
+function cliActor(): Actor {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (a container's arbitrary uid)
+  }
+  return { id: 'cli', name: `cli (${user}@${hostname()})`, role: 'admin' };
+}
+
+interface Parsed {
+  sub: string | undefined;
+  file: string | undefined;
+  format: 'yaml' | 'json';
+  secrets: boolean;
+  output: string | undefined;
+  dryRun: boolean;
+  storeFlags: string[];
+}
+
+function parseArgs(argv: readonly string[]): Parsed {
+  const [sub, ...rest] = argv;
+  const parsed: Parsed = { sub, file: undefined, format: 'yaml', secrets: false, output: undefined, dryRun: false, storeFlags: [] };
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = () => inline ?? rest[++i] ?? (() => { throw new OptionsError(`${flag} needs a value`); })();
+    if (flag === '--format') {
+      const f = value();
+      if (f !== 'yaml' && f !== 'json') throw new OptionsError('--format: must be yaml or json');
+      parsed.format = f;
+    } else if (flag === '--secrets') parsed.secrets = true;
+    else if (flag === '--output' || flag === '-o') parsed.output = value();
+    else if (flag === '--dry-run') parsed.dryRun = true;
+    else if (flag === '--store' || flag === '--data-dir' || flag === '--store-timeout-ms' || flag === '--log-level') parsed.storeFlags.push(flag, value());
+    else if (!arg.startsWith('--') && parsed.file === undefined) parsed.file = arg;
+    else throw new OptionsError(`unknown option ${arg} (see isogate config --help)`);
+  }
+  return parsed;
+}
+
+/** `isogate config …`; resolves with the exit code. */
+export async function runConfigCommand(argv: readonly string[], env: NodeJS.ProcessEnv, io: CommandIo = processIo): Promise<number> {
+  let args: Parsed;
+  try {
+    args = parseArgs(argv);
+    if (args.sub === undefined || args.sub === '--help' || args.sub === '-h' || argv.includes('--help')) {
+      io.out(CONFIG_USAGE + '\n');
+      return args.sub === undefined ? 1 : 0;
+    }
+    if (args.sub === 'schema') {
+      io.out(JSON.stringify(configFileSchema(), null, 2) + '\n');
+      return 0;
+    }
+    if (args.sub !== 'export' && args.sub !== 'apply') throw new OptionsError(`unknown config command ${args.sub}\n${CONFIG_USAGE}`);
+    if (args.sub === 'apply' && args.file === undefined) throw new OptionsError('apply needs the FILE to apply');
+  } catch (err) {
+    if (!(err instanceof OptionsError)) throw err;
+    io.err(`isogate config: ${err.message}\n`);
+    return 1;
+  }
+
+  let file;
+  if (args.sub === 'apply') {
+    try {
+      file = parseConfigFile(parseConfigText(io.read(args.file!)));
+    } catch (err) {
+      if (err instanceof ConfigSyntaxError) {
+        io.err(`isogate config: ${args.file} is not YAML or JSON${err.line === undefined ? '' : ` (line ${err.line}, column ${err.column})`}: ${err.message}\n`);
+      } else if (err instanceof ZodError) {
+        io.err(`isogate config: ${args.file} is not a valid config file; nothing was applied:\n${zodDetails(err).map((d) => `  ${d.path || '(top)'}: ${d.message}\n`).join('')}`);
+      } else {
+        io.err(`isogate config: cannot read ${args.file}: ${(err as Error).message}\n`);
+      }
+      return 1;
+    }
+  }
+
+  let options;
+  try {
+    options = parseOptions(args.storeFlags, env);
+  } catch (err) {
+    if (!(err instanceof OptionsError)) throw err;
+    io.err(`isogate config: ${err.message}\n`);
+    return 1;
+  }
+  const log = pino({ level: options.logLevel === 'info' ? 'warn' : options.logLevel }, pino.destination(2));
+  let store;
+  try {
+    store = await openStore(options.store, options.dataDir, log, options.storeTimeoutMs);
+  } catch (err) {
+    io.err(`isogate config: cannot open the store (${(err as Error).message})\n`);
+    return 1;
+  }
+  try {
+    if (args.sub === 'export') {
+      const text = formatConfig(exportConfig(await store.loadConfig(), { secrets: args.secrets }), args.format);
+      if (args.output) writeFileSync(args.output, text, { mode: args.secrets ? 0o600 : 0o644 });
+      else io.out(text);
+      return 0;
+    }
+    const scope = { actor: cliActor() };
+    const changes = await previewConfigFile(store, file!, scope);
+    for (const line of diffLines(changes)) io.out(line + '\n');
+    if (changes.length === 0) {
+      io.out('The stored config already matches the file; nothing to apply.\n');
+      return 0;
+    }
+    if (args.dryRun) {
+      io.out(`${changes.length} ${changes.length === 1 ? 'change' : 'changes'} (dry run: nothing was written).\n`);
+      return 0;
+    }
+    const result = await withWriteScope(scope, () => applyConfigFile(store, file!));
+    io.out(`Applied ${result.changes.length} ${result.changes.length === 1 ? 'change' : 'changes'} in one transaction: config version ${result.version}.\n`);
+    return 0;
+  } catch (err) {
+    // A problem only the stored config shows (an entry whose names are not its certificate's).
+    if (err instanceof ZodError) {
+      io.err(`isogate config: ${args.file} does not fit the stored config; nothing was applied:\n${zodDetails(err).map((d) => `  ${d.path}: ${d.message}\n`).join('')}`);
+      return 1;
+    }
+    const outcome = err instanceof StoreOutcomeUnknownError ? 'it may or may not have been saved (export to check)' : 'nothing was written';
+    io.err(`isogate config: ${args.sub} failed; ${outcome}: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await store.close();
+  }
+}
