@@ -33,6 +33,17 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }
 
+let unknownUser: string | null = null;
+
+/**
+ * A stored form no password matches (random salt and key, today's cost), checked for a username no
+ * consumer has so that the answer takes as long as for a wrong password.
+ */
+export function unknownUserHash(): string {
+  unknownUser ??= `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${randomBytes(16).toString('base64url')}$${randomBytes(SCRYPT.keyLength).toString('base64url')}`;
+  return unknownUser;
+}
+
 /** Whether `password` matches a stored `scrypt$…` hash (false for a malformed one). */
 export async function verifyPassword(stored: string, password: string): Promise<boolean> {
   const parts = stored.split('$');

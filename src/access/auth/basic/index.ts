@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { BasicAuth } from '../../../model/access.js';
-import { verifyPassword } from '../../secrets.js';
+import { unknownUserHash, verifyPassword } from '../../secrets.js';
 import { failed, headerValue, okOutcome, quoted, type AuthKindFactory, type AuthOutcome } from '../kind.js';
 import { VerifiedCache } from './verified-cache.js';
 
@@ -34,18 +34,19 @@ export const basicAuth: AuthKindFactory<z.infer<typeof BasicAuth>> = {
         const colon = decoded.indexOf(':');
         if (colon <= 0) return malformed;
         const entry = consumers.byUsername.get(decoded.slice(0, colon));
-        if (entry === undefined) return wrong;
         const password = decoded.slice(colon + 1);
-        const key = VerifiedCache.keyOf(entry.hash, password);
-        if (verified.has(key)) return okOutcome('basic', entry.consumer);
+        const key = entry === undefined ? null : VerifiedCache.keyOf(entry.hash, password);
+        if (key !== null && verified.has(key)) return okOutcome('basic', entry!.consumer);
         if (pending >= MAX_PENDING_VERIFICATIONS) return busy;
         pending++;
-        return verifyPassword(entry.hash, password).then(
+        // An unknown username pays the same scrypt as a wrong password, so timing does not tell
+        // which usernames exist.
+        return verifyPassword(entry?.hash ?? unknownUserHash(), password).then(
           (ok) => {
             pending--;
-            if (!ok) return wrong;
+            if (!ok || key === null) return wrong;
             verified.add(key);
-            return okOutcome('basic', entry.consumer);
+            return okOutcome('basic', entry!.consumer);
           },
           () => {
             pending--;
