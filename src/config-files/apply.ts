@@ -16,14 +16,18 @@ export function parseConfigFile(value: unknown): ConfigFile {
 }
 
 /**
- * The planner that makes the stored config equal to the file: each section in turn matches its
- * entries by name, puts what differs and deletes what the file leaves out. Runs inside the store's
- * write transaction, so the decision and the write see the same config.
+ * The planner that makes the stored config equal to the file: each section the file lists matches its
+ * entries by name, puts what differs and deletes what the list leaves out; a section the file omits
+ * is left as stored. Runs inside the store's write transaction, so the decision and the write see
+ * the same config.
  */
 export function applyPlanner(file: ConfigFile): Planner {
   return (state) => {
     const ctx: PlanContext = { state, apiIds: new Map(), now: new Date().toISOString() };
-    return SECTIONS.flatMap((section) => section.plan((file[section.key] ?? []) as never[], ctx));
+    return SECTIONS.flatMap((section) => {
+      const entries = file[section.key];
+      return entries === undefined ? [] : section.plan(entries as never[], ctx);
+    });
   };
 }
 

@@ -13,12 +13,15 @@ export const CONFIG_FILE_MAX_BYTES = 16 * 1024 * 1024;
 
 
 /** Checks across entries: unique names, nodes naming an API of the file, no two APIs on one route. */
-function crossChecks(file: {
-  variables: Array<{ name: string }>;
-  apis: Array<{ name: string; host?: string | null; path: string; methods?: string[]; selector?: { code?: unknown } | null }>;
-  nodes: Array<{ api: string; name: string }>;
+function crossChecks(given: {
+  variables?: Array<{ name: string }>;
+  apis?: Array<{ name: string; host?: string | null; path: string; methods?: string[]; selector?: { code?: unknown } | null }>;
+  nodes?: Array<{ api: string; name: string }>;
 }): FileIssue[] {
   const issues: FileIssue[] = [];
+  // Nodes name their API, so a file that lists nodes lists the APIs too (an omitted list is left alone).
+  if (given.nodes !== undefined && given.apis === undefined) issues.push({ path: ['nodes'], message: 'a file that lists nodes must list their apis too' });
+  const file = { variables: given.variables ?? [], apis: given.apis ?? [], nodes: given.nodes ?? [] };
   const firstOf = <T>(list: T[], key: (x: T) => string, path: (i: number) => PropertyKey[], what: (x: T, first: number) => string) => {
     const seen = new Map<string, number>();
     list.forEach((x, i) => {
@@ -65,14 +68,15 @@ function route(a: { name: string; host?: string | null; path: string; methods?: 
 export const ConfigFile = z
   .strictObject({
     isogate: z.literal(FORMAT_VERSION, { error: `must be ${FORMAT_VERSION} (the config file format version)` }),
-    ...Object.fromEntries(SECTIONS.map((s) => [s.key, z.array(s.entry).max(s.max).default([])])),
+    // An omitted list leaves that kind as it is stored; an empty one deletes every object of it.
+    ...Object.fromEntries(SECTIONS.map((s) => [s.key, z.array(s.entry).max(s.max).optional()])),
   })
   .superRefine((file, ctx) => {
     const sections = SECTIONS.flatMap((s) => s.check?.(((file as Record<string, unknown>)[s.key] ?? []) as never[]) ?? []);
     for (const issue of [...crossChecks(file as unknown as Parameters<typeof crossChecks>[0]), ...sections]) ctx.addIssue({ code: 'custom', ...issue });
   });
 /** A parsed config file: the format version and each section's entries. */
-export type ConfigFile = { isogate: typeof FORMAT_VERSION } & Record<string, unknown[]>;
+export type ConfigFile = { isogate: typeof FORMAT_VERSION } & Record<string, unknown[] | undefined>;
 
 /** The JSON Schema of a config file (draft 2020-12), for editors and CI checks. */
 export function configFileSchema(): unknown {

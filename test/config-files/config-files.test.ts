@@ -168,6 +168,26 @@ describe('config as files', () => {
     expect((await cli(['apply', path, '--data-dir', b.dataDir])).out).toBe('The stored config already matches the file; nothing to apply.\n');
   });
 
+  it('a file that lists only some kinds leaves the others as stored; nodes need their apis', async () => {
+    const before = parseYaml(await exportText(b));
+    const version = (await b.admin('GET', '/admin/config/version')).body.version;
+    const path = join(dir, 'only-variables.yaml');
+    writeFileSync(path, 'isogate: 1\nvariables:\n  - { name: IP1_enable, value: "true" }\n  - { name: IP2_enable, value: "false" }\n');
+    const res = await cli(['apply', path, '--data-dir', b.dataDir]);
+    expect(res.code).toBe(0);
+    expect(res.out.split('\n')[0]).toBe('~ variable IP2_enable');
+    const after = parseYaml(await exportText(b));
+    expect(after.apis).toEqual(before.apis);
+    expect(after.nodes).toEqual(before.nodes);
+    expect(after.variables).toEqual([{ name: 'IP1_enable', value: 'true' }, { name: 'IP2_enable', value: 'false' }]);
+
+    writeFileSync(path, 'isogate: 1\nnodes: []\n');
+    const lonely = await cli(['apply', path, '--data-dir', b.dataDir]);
+    expect(lonely.code).toBe(1);
+    expect(lonely.err).toContain('nodes: a file that lists nodes must list their apis too');
+    expect((await b.admin('GET', '/admin/config/version')).body.version).toBe(version + 1);
+  });
+
   it('a bad file stores nothing and names each bad field with its path', async () => {
     const version = (await b.admin('GET', '/admin/config/version')).body.version;
     const exported = await exportText(b);
