@@ -220,7 +220,7 @@ async function controlPlaneRuntime(
 ): Promise<{ runtime: AdminRuntime; holder: SnapshotHolder }> {
   const sandbox = await SelectorSandbox.start({ logger: log.child({ component: 'selector' }), maxHosts: 1 });
   cleanups.push(() => sandbox.close());
-  const pools = new PoolRegistry({ connections: 1, keepAliveMs: 1_000 });
+  const pools = new PoolRegistry({ connections: 1, keepAliveMs: 1_000, maxWaiting: 0, waitMs: 1_000 });
   cleanups.push(() => pools.close());
   const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }), false);
   cleanups.push(() => holder.close());

@@ -1,6 +1,7 @@
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { AccessLog } from './access-log.js';
+import type { Admission } from './admission.js';
 import type { ClientRequest } from './http/client-request.js';
 import type { ClientResponse } from './http/client-response.js';
 import { GatewayHttpServer, type ClientTimeouts } from './http/server.js';
@@ -30,13 +31,14 @@ export interface GatewayDeps {
  * The data-plane HTTP server: the gateway's own HTTP/1.1 server (no framework on the hot path) that
  * runs the lifecycle on the snapshot current when each request arrived.
  */
-export function createGatewayServer(deps: GatewayDeps, timeouts: ClientTimeouts): GatewayHttpServer {
+export function createGatewayServer(deps: GatewayDeps, timeouts: ClientTimeouts, admission: Admission): GatewayHttpServer {
   return new GatewayHttpServer(
     timeouts,
     (req, res) => {
       void handle(deps, req, res);
     },
     (code) => deps.metrics.traffic.rejected(code),
+    admission,
   );
 }
 

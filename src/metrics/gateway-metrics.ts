@@ -2,6 +2,7 @@ import { Gauge, Registry, type MetricObjectWithValues, type MetricValue } from '
 import type { RequestContext } from '../gateway/context.js';
 import type { SelectorStatus } from '../selector/types.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
+import { registerEdgeMetrics, type EdgeStats } from './edge.js';
 import { registerTrafficMetrics } from './exposition.js';
 import { processRegistry } from './process.js';
 import { Traffic } from './traffic.js';
@@ -15,6 +16,8 @@ export interface MetricsSources {
   current(): Snapshot | null;
   /** The runtime state of an API's selector in this process, or null. */
   selectorStatus(apiId: string): SelectorStatus | null;
+  /** The edge's counters (admission limits, slow clients, waits for a node), when there is a gateway port. */
+  edge?: EdgeStats;
 }
 
 /**
@@ -28,6 +31,7 @@ export class GatewayMetrics {
 
   constructor(private readonly sources: MetricsSources) {
     registerTrafficMetrics(this.registry, this.traffic);
+    if (sources.edge !== undefined) registerEdgeMetrics(this.registry, sources.edge);
     const registers = [this.registry];
     new Gauge({
       name: 'isogate_config_version',

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Options } from '../config/options.js';
 import { AccessLog } from '../gateway/access-log.js';
+import { Admission } from '../gateway/admission.js';
 import { clientIpResolver } from '../gateway/client-ip.js';
 import { NodeStats } from '../gateway/node-stats.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -13,6 +14,7 @@ import { HealthRegistry } from '../health/registry.js';
 import { SelectorSandbox } from '../selector/sandbox.js';
 import { SnapshotHolder } from '../snapshot/holder.js';
 import type { Store } from '../store/store.js';
+import { connectionsWithin, openFileLimit } from './fd-limit.js';
 import { closeHttp, listenHttp } from './listen.js';
 
 /** A running data plane: the gateway server and what serves it. */
@@ -37,24 +39,47 @@ export interface DataPlane {
  * changes (store notifications where the driver has them, plus the version poll), then listens.
  */
 export async function startDataPlane(options: Options, store: Store, log: Logger): Promise<DataPlane> {
+  let maxConnections = options.maxClientConnections;
+  const files = openFileLimit();
+  if (files !== null && connectionsWithin(files) < maxConnections) {
+    maxConnections = connectionsWithin(files);
+    log.warn(
+      { maxClientConnections: options.maxClientConnections, openFileLimit: files, effective: maxConnections },
+      'the open-file limit is too low for --max-client-connections; the gateway holds fewer client connections',
+    );
+  }
+  const admission = new Admission(
+    {
+      maxConnections,
+      maxConnectionsPerIp: options.maxClientConnectionsPerIp,
+      maxHeadMemoryBytes: options.clientHeadMemoryMb * 1024 * 1024,
+    },
+    options.trustProxy,
+  );
   // The metrics read the holder and sandbox at scrape time; the sandbox reports quarantines to them.
-  const refs: { holder?: SnapshotHolder; sandbox?: SelectorSandbox } = {};
+  const refs: { holder?: SnapshotHolder; sandbox?: SelectorSandbox; pools?: PoolRegistry } = {};
   const metrics = new GatewayMetrics({
     current: () => refs.holder?.current ?? null,
     selectorStatus: (apiId) => refs.sandbox?.status(apiId) ?? null,
+    edge: { admission, upstreamWaiting: () => refs.pools?.waiting() ?? 0 },
   });
   const sandbox = await SelectorSandbox.start({
     logger: log.child({ component: 'selector' }),
     maxHosts: options.selectorProcesses,
     onQuarantine: (apiId) => metrics.quarantined(apiId),
   });
-  const pools = new PoolRegistry({ connections: options.upstreamConnections, keepAliveMs: 60_000 });
+  const pools = new PoolRegistry({
+    connections: options.upstreamConnections,
+    keepAliveMs: 60_000,
+    maxWaiting: options.upstreamMaxWaiting,
+    waitMs: options.upstreamWaitMs,
+  });
   const health = new HealthRegistry(log.child({ component: 'health' }));
   const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }), true, health);
   const checker = new ActiveChecker(log.child({ component: 'health' }));
   // Registered before the first load, so probes start with the config, not with the first request.
   holder.onServing((snapshot) => checker.follow(snapshot));
-  Object.assign(refs, { holder, sandbox });
+  Object.assign(refs, { holder, sandbox, pools });
   const accessLog = options.accessLog ? AccessLog.of(log) : null;
   let server: GatewayHttpServer | null = null;
   let draining = false;
@@ -87,7 +112,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       stats,
       metrics,
       draining: () => draining,
-    }, { headerTimeoutMs: options.clientHeaderTimeoutMs, keepAliveTimeoutMs: options.clientKeepaliveTimeoutMs });
+    }, { headerTimeoutMs: options.clientHeaderTimeoutMs, keepAliveTimeoutMs: options.clientKeepaliveTimeoutMs }, admission);
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
     return { address, holder, sandbox, stats, metrics, health, close };
   } catch (err) {

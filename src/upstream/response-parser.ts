@@ -1,4 +1,4 @@
-import { UPSTREAM_ERRORS, upstreamError } from './errors.js';
+import { BadResponseError } from './errors.js';
 import { hasBadHeadByte } from '../http/head-bytes.js';
 import { decimal, FieldLines, sameName, trimmedSlice } from '../http/header-names.js';
 
@@ -41,7 +41,7 @@ const BAD_HEAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)/;
 const HEX = /^[0-9a-fA-F]{1,12}$/;
 
 function bad(message: string): Error {
-  return upstreamError(UPSTREAM_ERRORS.badResponse, message);
+  return new BadResponseError(message);
 }
 
 /**

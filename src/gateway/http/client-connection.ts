@@ -1,7 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { errorBody, ERROR_HEADER, GATEWAY_ERRORS } from '../errors.js';
-import { ClientRequest, RequestBody, type BodySource } from './client-request.js';
+import type { Admission, AdmissionTicket, Evictable } from '../admission.js';
+import { errorBody, ERROR_HEADER, GATEWAY_ERRORS, type GatewayErrorCode } from '../errors.js';
+import { ClientClosedError, ClientRequest, RequestBody, type BodySource } from './client-request.js';
 import { ClientResponse, dateHeader, type ResponseOwner } from './client-response.js';
 import { MAX_REQUEST_HEAD_BYTES, RequestParseError, RequestParser, type RequestHead, type RequestSink } from './request-parser.js';
 
@@ -14,6 +15,8 @@ export interface ConnectionOwner {
   readonly keepAliveSeconds: number;
   /** True once the server is closing: answers then end their connection. */
   readonly closing: boolean;
+  /** The admission limits the connection is counted in. */
+  readonly admission: Admission;
   /** The connection is gone (the server forgets it). */
   forget(conn: ClientConnection): void;
   /** A request was refused before any API saw it (for the metrics). */
@@ -37,7 +40,7 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
  * gateway error and closes, and enforces the head and keep-alive timeouts (the server's sweep calls
  * `expire`).
  */
-export class ClientConnection implements RequestSink, ResponseOwner, BodySource {
+export class ClientConnection implements RequestSink, ResponseOwner, BodySource, Evictable {
   private readonly parser = new RequestParser(this);
   private state = WAITING;
   /** When the current wait (head or keep-alive) runs out (performance.now() ms); Infinity while answering. */
@@ -59,13 +62,17 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
   constructor(
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
+    /** Its entry in the admission limits. */
+    private readonly ticket: AdmissionTicket,
   ) {
+    ticket.conn = this;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.deadline = performance.now() + owner.headerTimeoutMs;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => {}); // a reset client: 'close' follows
     socket.on('close', () => this.onClose());
+    owner.admission.markIdle(ticket, this.deadline - owner.headerTimeoutMs);
   }
 
   get keepAliveSeconds(): number {
@@ -75,6 +82,12 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
   /** Idle between requests: nothing of a next request read and no answer in progress. */
   get idle(): boolean {
     return this.state === WAITING && this.pending === null && !this.stalled;
+  }
+
+  /** Tells the admission whether the connection is idle now (evictable) or not. */
+  private settle(): void {
+    if (!this.idle) this.owner.admission.markBusy(this.ticket);
+    else if (!this.ticket.linked) this.owner.admission.markIdle(this.ticket, performance.now());
   }
 
   /** Keeps bytes of the next request(s) for later (joined once, when they are parsed). */
@@ -90,9 +103,11 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
       // The next request arrived before this answer is complete: keep it for later, bounded.
       this.hold(chunk);
       if (this.pendingBytes > MAX_REQUEST_HEAD_BYTES) this.pause();
+      this.owner.admission.markBusy(this.ticket);
       return;
     }
     this.feed(chunk);
+    this.settle();
   }
 
   /** Parses `chunk`, starting as many (pipelined) requests as can start now. */
@@ -161,6 +176,10 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     if (body !== null && !body.destroyed) body.push(null);
   }
 
+  holdHead(bytes: number): boolean {
+    return this.owner.admission.holdHead(this.ticket, bytes);
+  }
+
   /** The body's consumer wants more. */
   pull(): void {
     if (this.continueOwed) {
@@ -207,6 +226,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
       return;
     }
     this.next();
+    this.settle();
   }
 
   /** Starts on the request(s) read while the last answer was being made, or reads on. */
@@ -224,6 +244,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     if (this.stalled) {
       this.stalled = false;
       if (this.state === WAITING) this.next();
+      this.settle();
       return;
     }
     this.res?.drained();
@@ -261,15 +282,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     }
     const code = err.code;
     this.owner.rejected(code);
-    const payload = errorBody(code);
-    if (!this.socket.destroyed) {
-      const status = GATEWAY_ERRORS[code].status;
-      this.socket.write(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${payload.length}\r\n${ERROR_HEADER}: ${code}\r\n${dateHeader()}connection: close\r\n\r\n`,
-        'latin1',
-      );
-      this.socket.write(payload);
-    }
+    if (!this.socket.destroyed) this.socket.write(gatewayErrorAnswer(code));
     this.finish(null);
   }
 
@@ -287,11 +300,17 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     this.socket.destroy();
   }
 
+  /** Closed by the admission to make room (it is idle: nothing of a request read, no answer owed). */
+  evict(): void {
+    this.socket.destroy();
+  }
+
   private onClose(): void {
     this.deadline = Infinity;
+    this.owner.admission.release(this.ticket);
     const body = this.body;
     if (body !== null && !body.readableEnded && !body.destroyed) {
-      body.destroy(Object.assign(new Error('client went away'), { code: 'ECONNRESET' }));
+      body.destroy(new ClientClosedError('the client went away before its request body was complete'));
     }
     this.res?.closed();
     this.owner.forget(this);
@@ -299,6 +318,14 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A gateway error as a whole HTTP/1.1 answer that closes its connection (for answers made before any API saw the request). */
+export function gatewayErrorAnswer(code: GatewayErrorCode): Buffer {
+  const status = GATEWAY_ERRORS[code].status;
+  const payload = errorBody(code);
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${payload.length}\r\n${ERROR_HEADER}: ${code}\r\n${dateHeader()}connection: close\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), payload]);
+}
 
 /** The gateway errors a connection answers by itself, before any API sees the request. */
 export type RejectCode = RequestParseError['code'] | HeadTimeout['code'];

@@ -1,6 +1,11 @@
 import { Readable } from 'node:stream';
 import type { RequestHead } from './request-parser.js';
 
+/** The client's connection closed before its request body was complete: the body fails with this. */
+export class ClientClosedError extends Error {
+  readonly code = 'CLIENT_CLOSED';
+}
+
 /** What a request body's stream asks of its connection. */
 export interface BodySource {
   /** The consumer wants more: resume reading the socket, and send `100 Continue` if it is owed. */

@@ -36,6 +36,11 @@ export interface RequestSink {
   onBody(chunk: Buffer): void;
   /** The message is complete. */
   onEnd(): void;
+  /**
+   * The parser now holds `bytes` of buffer for an unfinished head (0: none any more); false refuses
+   * the growth, and the parser fails the request with HEAD_MEMORY_FULL.
+   */
+  holdHead?(bytes: number): boolean;
 }
 
 /** The gateway error a malformed request is answered with (all are in the gateway's error table). */
@@ -45,7 +50,8 @@ export type RequestErrorCode =
   | 'HEADERS_TOO_LARGE'
   | 'EXPECTATION_FAILED'
   | 'TRANSFER_CODING_UNSUPPORTED'
-  | 'HTTP_VERSION_UNSUPPORTED';
+  | 'HTTP_VERSION_UNSUPPORTED'
+  | 'HEAD_MEMORY_FULL';
 
 /** A request the gateway will not handle; the connection answers with `code` and closes. */
 export class RequestParseError extends Error {
@@ -88,10 +94,7 @@ export class RequestParser {
   private state = HEAD;
   private readonly fields = new FieldLines(bad);
   private remaining = 0;
-  /**
-   * An unfinished head: its bytes are `acc[0, accLength)`; `acc` has room to grow (doubling), so a
-   * head that arrives a byte at a time costs linear copying, not quadratic.
-   */
+  /** An unfinished head: its bytes are `acc[0, accLength)`; `acc` is never larger than the head limit. */
   private acc: Buffer | null = null;
   private accLength = 0;
   private line = '';
@@ -113,7 +116,7 @@ export class RequestParser {
   /** Prepares for the next request on the connection. */
   next(): void {
     this.state = HEAD;
-    this.acc = null;
+    this.dropHead();
     this.line = '';
     this.trailerBytes = 0;
     this.started = false;
@@ -124,49 +127,46 @@ export class RequestParser {
    * when the request completed (the rest belongs to the next one). Throws a RequestParseError.
    */
   execute(input: Buffer): number {
-    let buf = input;
     let off = 0;
-    let shift = 0; // bytes of an earlier read prepended to `buf`
-    let acc: Buffer | null = null; // the buffer `buf` lies in when it was joined
-    while (off < buf.length) {
+    while (off < input.length) {
       switch (this.state) {
         case HEAD: {
           if (this.acc !== null) {
-            acc = this.acc;
-            shift = this.accLength;
-            this.acc = null; // `buf` owns it now: body bytes after the head may be handed out as slices of it
-            if (acc.length < shift + input.length) {
-              const grown = Buffer.allocUnsafe(Math.max(acc.length * 2, shift + input.length));
-              acc.copy(grown, 0, 0, shift);
-              acc = grown;
+            if (!this.started && input[0] === 10) {
+              // The CR kept from the last read and this LF are an empty line before the request line.
+              this.dropHead();
+              off = 1;
+              break;
             }
-            input.copy(acc, shift);
-            buf = acc.subarray(0, shift + input.length);
+            this.started = true;
+            off = this.joinHead(input);
+            if (this.state === HEAD) return input.length;
+            break;
           }
           // Empty lines before a request line are ignored (RFC 9112 §2.2).
-          while (!this.started && buf[off] === 13 && buf[off + 1] === 10) off += 2;
-          if (off === buf.length) return input.length;
-          if (!this.started && buf[off] === 13 && off + 1 === buf.length) {
-            this.keep(buf, off, acc);
+          while (!this.started && input[off] === 13 && input[off + 1] === 10) off += 2;
+          if (off === input.length) return input.length;
+          if (!this.started && input[off] === 13 && off + 1 === input.length) {
+            this.keep(input, off);
             return input.length;
           }
           this.started = true;
-          const end = buf.indexOf(CRLFCRLF, Math.max(off, shift - 3));
+          const end = input.indexOf(CRLFCRLF, off);
           if (end < 0) {
-            this.headTooLong(buf, off, Math.max(off, shift - 1));
-            this.keep(buf, off, acc);
+            this.headTooLong(input, off, off);
+            this.keep(input, off);
             return input.length;
           }
-          if (end + 4 - off > MAX_REQUEST_HEAD_BYTES) this.headTooLong(buf, off, buf.length);
-          if (hasBadHeadByte(buf, off, end, true)) throw bad('control character or bare line end in the request head');
-          this.head(buf.toString('latin1', off, end));
+          if (end + 4 - off > MAX_REQUEST_HEAD_BYTES) this.headTooLong(input, off, input.length);
+          if (hasBadHeadByte(input, off, end, true)) throw bad('control character or bare line end in the request head');
+          this.head(input.toString('latin1', off, end));
           off = end + 4;
           break;
         }
         case LENGTH:
         case CHUNK_DATA: {
-          const n = Math.min(this.remaining, buf.length - off);
-          const chunk = buf.subarray(off, off + n);
+          const n = Math.min(this.remaining, input.length - off);
+          const chunk = input.subarray(off, off + n);
           off += n;
           this.remaining -= n;
           if (this.remaining === 0) this.state = this.state === LENGTH ? DONE : CHUNK_END;
@@ -176,13 +176,13 @@ export class RequestParser {
         case CHUNK_SIZE:
         case CHUNK_END:
         case TRAILERS: {
-          const nl = buf.indexOf(10, off);
+          const nl = input.indexOf(10, off);
           if (nl < 0) {
-            this.line += buf.toString('latin1', off, buf.length);
+            this.line += input.toString('latin1', off, input.length);
             this.lineTooLong();
             return input.length;
           }
-          const line = this.line + buf.toString('latin1', off, nl);
+          const line = this.line + input.toString('latin1', off, nl);
           this.line = '';
           off = nl + 1;
           if (!line.endsWith('\r')) throw bad('line not ended by CRLF');
@@ -190,25 +190,79 @@ export class RequestParser {
           break;
         }
         default:
-          return off - shift; // DONE: the rest is the next request's
+          return off; // DONE: the rest is the next request's
       }
       if (this.state === DONE) {
         this.sink.onEnd();
-        return off - shift;
+        return off;
       }
     }
-    return off - shift;
+    return off;
   }
 
-  /** Keeps `buf[off..]`, an unfinished head, for the next read (in `acc` when `buf` lies in it). */
-  private keep(buf: Buffer, off: number, acc: Buffer | null): void {
+  /**
+   * Adds the start of `input` to the unfinished head kept from earlier reads, taking no more than a
+   * head may still hold (the buffer never grows past the head limit). Returns how many bytes of
+   * `input` it used: all of them while the head is unfinished, else up to the end of the head, which
+   * it parses.
+   */
+  private joinHead(input: Buffer): number {
+    const had = this.accLength;
+    const take = Math.min(input.length, MAX_REQUEST_HEAD_BYTES - had);
+    const acc = this.acc!.length >= had + take ? this.acc! : this.grow(had + take);
+    input.copy(acc, had, 0, take);
+    const joined = acc.subarray(0, had + take);
+    const end = joined.indexOf(CRLFCRLF, Math.max(0, had - 3));
+    if (end < 0) {
+      this.headTooLong(joined, 0, Math.max(0, had - 1));
+      this.accLength = joined.length;
+      return input.length;
+    }
+    if (hasBadHeadByte(joined, 0, end, true)) throw bad('control character or bare line end in the request head');
+    const text = joined.toString('latin1', 0, end);
+    this.dropHead();
+    this.head(text);
+    return end + 4 - had;
+  }
+
+  /** Keeps `buf[off..]`, the start of an unfinished head, for the next read. */
+  private keep(buf: Buffer, off: number): void {
     const length = buf.length - off;
-    if (acc === null) {
-      acc = Buffer.allocUnsafe(Math.max(length * 2, 1024));
-      buf.copy(acc, 0, off);
-    } else if (off > 0) acc.copyWithin(0, off, buf.length);
+    let size = 1024;
+    while (size < length * 2 && size < MAX_REQUEST_HEAD_BYTES) size *= 2;
+    this.hold(size);
+    const acc = Buffer.allocUnsafe(size);
+    buf.copy(acc, 0, off);
     this.acc = acc;
     this.accLength = length;
+  }
+
+  /**
+   * A larger buffer for the unfinished head, at most the head limit: doubling, so a head that
+   * arrives a byte at a time costs linear copying, not quadratic.
+   */
+  private grow(needed: number): Buffer {
+    const size = Math.min(MAX_REQUEST_HEAD_BYTES, Math.max(this.acc!.length * 2, needed));
+    this.hold(size);
+    const grown = Buffer.allocUnsafe(size);
+    this.acc!.copy(grown, 0, 0, this.accLength);
+    this.acc = grown;
+    return grown;
+  }
+
+  /** Reports the head buffer's new size to the sink; throws HEAD_MEMORY_FULL when it is refused. */
+  private hold(bytes: number): void {
+    if (this.sink.holdHead !== undefined && !this.sink.holdHead(bytes)) {
+      throw new RequestParseError('HEAD_MEMORY_FULL', 'unfinished request heads hold all the memory the gateway gives them');
+    }
+  }
+
+  /** Lets go of the unfinished head's buffer. */
+  private dropHead(): void {
+    if (this.acc === null) return;
+    this.acc = null;
+    this.accLength = 0;
+    this.sink.holdHead?.(0);
   }
 
   /** An unfinished head (from `off`) that is already too long, or that cannot become valid (new bytes from `from`). */
@@ -217,7 +271,8 @@ export class RequestParser {
     const lineEnd = buf.indexOf(10, off);
     const lineLength = (lineEnd < 0 ? buf.length : lineEnd - 1) - off;
     if (lineLength > MAX_REQUEST_LINE_BYTES) throw new RequestParseError('URI_TOO_LONG', 'request line too long');
-    if (buf.length - off > MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'request head too large');
+    // Without its end, a head that already fills the limit cannot end within it.
+    if (buf.length - off >= MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'request head too large');
     // A bare LF would never end the head: fail now rather than at the headers timeout.
     if (from < buf.length && hasBadHeadByte(buf, from, buf.length - (buf[buf.length - 1] === 13 ? 1 : 0), true)) {
       throw bad('control character or bare line feed in the request head');

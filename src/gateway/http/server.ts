@@ -1,5 +1,6 @@
 import { Server as NetServer, type Socket } from 'node:net';
-import { ClientConnection, type ConnectionOwner, type RejectCode } from './client-connection.js';
+import { Admission, type AdmissionRefusal } from '../admission.js';
+import { ClientConnection, gatewayErrorAnswer, type ConnectionOwner, type RejectCode } from './client-connection.js';
 import type { ClientRequest } from './client-request.js';
 import type { ClientResponse } from './client-response.js';
 
@@ -10,6 +11,14 @@ export interface ClientTimeouts {
   /** Longest idle time of a keep-alive connection between two requests, ms. */
   keepAliveTimeoutMs: number;
 }
+
+/** Refused connections answered at once; past this many still closing, a refused connection is closed without an answer (a flood). */
+const MAX_REFUSING = 256;
+/** How long a refused connection may take to read its answer before it is closed. */
+const REFUSE_LINGER_MS = 1_000;
+
+/** Admission with no limit (for servers built without one). */
+const UNLIMITED = { maxConnections: Infinity, maxConnectionsPerIp: Infinity, maxHeadMemoryBytes: Infinity };
 
 /**
  * The gateway port's HTTP/1.1 server: a net.Server whose connections are ClientConnections (the
@@ -26,18 +35,26 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
   closing = false;
   private readonly clients = new Set<ClientConnection>();
   private sweep: NodeJS.Timeout | null = null;
+  /** Refused connections still closing. */
+  private refusing = 0;
 
   constructor(
     timeouts: ClientTimeouts,
     readonly handler: (req: ClientRequest, res: ClientResponse) => void,
-    /** Hears of every request refused at the HTTP layer (malformed, too large, head timeout). */
-    readonly rejected: (code: RejectCode) => void = () => {},
+    /** Hears of every request refused at the HTTP layer (malformed, too large, head timeout, a refused connection). */
+    readonly rejected: (code: RejectCode | AdmissionRefusal) => void = () => {},
+    /** The connection limits (shared with any other listener of this process). */
+    readonly admission: Admission = new Admission(UNLIMITED),
   ) {
     super({ noDelay: true });
     this.headerTimeoutMs = timeouts.headerTimeoutMs;
     this.keepAliveTimeoutMs = timeouts.keepAliveTimeoutMs;
     this.keepAliveSeconds = Math.max(1, Math.floor(timeouts.keepAliveTimeoutMs / 1000));
-    this.on('connection', (socket: Socket) => this.clients.add(new ClientConnection(socket, this)));
+    this.on('connection', (socket: Socket) => {
+      const ticket = this.admission.admit(socket.remoteAddress ?? '');
+      if (typeof ticket === 'string') this.refuse(socket, ticket);
+      else this.clients.add(new ClientConnection(socket, this, ticket));
+    });
     this.on('listening', () => this.startSweep());
     this.on('close', () => this.stopSweep());
   }
@@ -46,6 +63,27 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
   override close(callback?: (err?: Error) => void): this {
     this.closing = true;
     return super.close(callback);
+  }
+
+  /**
+   * Answers a connection the admission refused with its gateway error before any request (clients
+   * read it as the answer to the request they send) and closes it; under a flood, closes it silently.
+   */
+  private refuse(socket: Socket, code: AdmissionRefusal): void {
+    this.rejected(code);
+    socket.on('error', () => {});
+    if (this.refusing >= MAX_REFUSING) {
+      socket.destroy();
+      return;
+    }
+    this.refusing++;
+    const linger = setTimeout(() => socket.destroy(), REFUSE_LINGER_MS);
+    linger.unref();
+    socket.on('close', () => {
+      this.refusing--;
+      clearTimeout(linger);
+    });
+    socket.end(gatewayErrorAnswer(code));
   }
 
   forget(conn: ClientConnection): void {

@@ -513,7 +513,7 @@ describe('RequestParser', () => {
       expect(rejection(pieces(text, 3000))).toBe('HEADERS_TOO_LARGE');
     });
 
-    it('rejects with HEADERS_TOO_LARGE on the read that crosses 16 KiB, across many execute() calls', () => {
+    it('rejects with HEADERS_TOO_LARGE on the read that fills 16 KiB without the end of the head, across many execute() calls', () => {
       const { parser } = newParser();
       const reads = ['GET / HTTP/1.1\r\n', 'Host: h\r\n'];
       let total = reads.join('').length;
@@ -523,12 +523,41 @@ describe('RequestParser', () => {
         reads.push(line);
         total += line.length;
       }
-      const last = `X-Last: ${'b'.repeat(MAX_REQUEST_HEAD_BYTES - total - 'X-Last: '.length)}`;
+      // Its end (CRLF CRLF) counts in the head: a head that holds 16 KiB without it cannot end within the limit.
+      const last = `X-Last: ${'b'.repeat(MAX_REQUEST_HEAD_BYTES - 1 - total - 'X-Last: '.length)}`;
       reads.push(last);
       total += last.length;
-      expect(total).toBe(MAX_REQUEST_HEAD_BYTES);
-      expect(feedUntilError(parser, reads)).toEqual({ code: 'none', fed: MAX_REQUEST_HEAD_BYTES });
+      expect(total).toBe(MAX_REQUEST_HEAD_BYTES - 1);
+      expect(feedUntilError(parser, reads)).toEqual({ code: 'none', fed: MAX_REQUEST_HEAD_BYTES - 1 });
       expect(feedUntilError(parser, ['b'])).toEqual({ code: 'HEADERS_TOO_LARGE', fed: 1 });
+    });
+
+    it('keeps an unfinished head in a buffer never larger than 16 KiB, tells the sink its size, and fails with HEAD_MEMORY_FULL when refused', () => {
+      const sizes: number[] = [];
+      let budget = Infinity;
+      const heads: RequestHead[] = [];
+      const parser = new RequestParser({
+        onHead: (h) => heads.push(h),
+        onBody: () => {},
+        onEnd: () => {},
+        holdHead: (n) => {
+          if (n > budget) return false;
+          sizes.push(n);
+          return true;
+        },
+      });
+      const text = head('GET / HTTP/1.1', 'Host: h', `X-Pad: ${'a'.repeat(MAX_REQUEST_HEAD_BYTES - 100)}`);
+      // One byte at a time, then the rest in 64 KiB reads: the buffer doubles up to the limit and no further.
+      feedUntilError(parser, [...byteByByte(text.slice(0, 3000)), text.slice(3000)]);
+      expect(heads).toHaveLength(1);
+      expect(sizes.slice(0, 3)).toEqual([1024, 2048, 4096]); // doubling while bytes trickle in
+      expect(sizes.at(-1)).toBe(0); // let go once the head is parsed
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_REQUEST_HEAD_BYTES);
+      parser.next();
+      sizes.length = 0;
+      budget = 2048;
+      expect(feedUntilError(parser, ['GET / HTTP/1.1\r\n', 'x'.repeat(3000)])).toEqual({ code: 'HEAD_MEMORY_FULL', fed: 3016 });
+      expect(sizes).toEqual([1024]);
     });
 
     it('rejects a trailer section over 16 KiB with HEADERS_TOO_LARGE', () => {
