@@ -56,6 +56,8 @@ export const Options = z.strictObject({
   clientSendTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   /** How much of a response is buffered for a client that reads slower than the node sends before the node is paused (KiB). */
   clientResponseBufferKb: z.coerce.number().int().min(16).max(1_048_576).default(256),
+  /** Most memory one gateway process gives answers buffered for slow clients, all together (MiB). */
+  clientBufferMemoryMb: z.coerce.number().int().min(1).max(65_536).default(256),
   /** Most sockets per upstream origin. */
   upstreamConnections: z.coerce.number().int().min(1).max(10_000).default(128),
   /** Most requests waiting for a connection to one upstream origin; more are refused with UPSTREAM_QUEUE_FULL. */
@@ -95,6 +97,7 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--client-head-memory-mb': { key: 'clientHeadMemoryMb', value: true },
   '--client-send-timeout-ms': { key: 'clientSendTimeoutMs', value: true },
   '--client-response-buffer-kb': { key: 'clientResponseBufferKb', value: true },
+  '--client-buffer-memory-mb': { key: 'clientBufferMemoryMb', value: true },
   '--upstream-connections': { key: 'upstreamConnections', value: true },
   '--upstream-max-waiting': { key: 'upstreamMaxWaiting', value: true },
   '--upstream-wait-ms': { key: 'upstreamWaitMs', value: true },
@@ -190,6 +193,7 @@ export function usage(): string {
     '  --client-head-memory-mb N             memory for unfinished request heads per process (default 64)',
     '  --client-send-timeout-ms N            a client that reads nothing of its answer this long is cut (default 30000)',
     '  --client-response-buffer-kb N         answer buffered for a slow client before the node is paused (default 256)',
+    '  --client-buffer-memory-mb N           memory for answers buffered for slow clients per process (default 256)',
     '  --upstream-connections N              most sockets per upstream origin (default 128)',
     '  --upstream-max-waiting N              most requests waiting for a socket of one origin; then 503 (default 1024)',
     '  --upstream-wait-ms N                  longest wait for a socket of an origin; then 503 (default 2000)',

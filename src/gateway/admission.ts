@@ -13,6 +13,11 @@ export interface AdmissionLimits {
   maxConnectionsPerIp: number;
   /** Most bytes this process holds for unfinished request heads, all connections together. */
   maxHeadMemoryBytes: number;
+  /**
+   * Most connections buffering an answer beyond their socket's own buffer at once (each up to the
+   * per-response bound); past it, a slow client's node is paused at the socket's buffer.
+   */
+  maxBufferedResponses: number;
 }
 
 /**
@@ -68,6 +73,8 @@ export interface AdmissionStats {
   headMemoryRefused: number;
   /** Connections cut because their client read nothing of its answer for the send timeout. */
   slowReadersCut: number;
+  /** Connections buffering an answer beyond their socket's own buffer now. */
+  buffering: number;
 }
 
 /** See AdmissionLimits. */
@@ -80,6 +87,7 @@ export class Admission implements AdmissionStats {
   evicted = 0;
   headMemoryRefused = 0;
   slowReadersCut = 0;
+  buffering = 0;
   private readonly perIp = new Map<string, number>();
   private oldest: AdmissionTicket | null = null;
   private newest: AdmissionTicket | null = null;
@@ -178,6 +186,18 @@ export class Admission implements AdmissionStats {
     this.headMemoryBytes += grow;
     t.headBytes = bytes;
     return true;
+  }
+
+  /** A connection's client reads slower than its answer comes: true when it may buffer beyond its socket's buffer. */
+  holdBuffer(): boolean {
+    if (this.buffering >= this.limits.maxBufferedResponses) return false;
+    this.buffering++;
+    return true;
+  }
+
+  /** The connection's buffer drained (or it closed): its place is free. */
+  releaseBuffer(): void {
+    this.buffering--;
   }
 
   /** Open connections from `ip` (for tests and the status details). */

@@ -31,6 +31,9 @@ export function registerEdgeMetrics(registry: Registry, edge: EdgeStats): void {
     new CellMetric('isogate_client_slow_readers_cut_total', 'Client connections cut because they read nothing of their answer for the send timeout.', 'counter', () =>
       one(stats.slowReadersCut),
     ),
+    new CellMetric('isogate_client_responses_buffered', 'Client connections holding an answer beyond their socket buffer (a client slower than its node).', 'gauge', () =>
+      one(stats.buffering),
+    ),
     new CellMetric('isogate_upstream_waiting', 'Requests waiting for a connection to a node.', 'gauge', () => one(edge.upstreamWaiting())),
   ];
   for (const metric of metrics) registry.registerMetric(metric as unknown as Metric);

@@ -53,6 +53,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       maxConnections,
       maxConnectionsPerIp: options.maxClientConnectionsPerIp,
       maxHeadMemoryBytes: options.clientHeadMemoryMb * 1024 * 1024,
+      maxBufferedResponses: Math.max(1, Math.floor(options.clientBufferMemoryMb / (options.clientResponseBufferKb / 1024))),
     },
     options.trustProxy,
   );
@@ -112,7 +113,12 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       stats,
       metrics,
       draining: () => draining,
-    }, { headerTimeoutMs: options.clientHeaderTimeoutMs, keepAliveTimeoutMs: options.clientKeepaliveTimeoutMs }, admission);
+    }, {
+      headerTimeoutMs: options.clientHeaderTimeoutMs,
+      keepAliveTimeoutMs: options.clientKeepaliveTimeoutMs,
+      sendTimeoutMs: options.clientSendTimeoutMs,
+      responseBufferBytes: options.clientResponseBufferKb * 1024,
+    }, admission);
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
     return { address, holder, sandbox, stats, metrics, health, close };
   } catch (err) {

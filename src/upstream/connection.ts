@@ -1,7 +1,15 @@
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { connect as connectTls } from 'node:tls';
-import { BodyTimeoutError, ConnectError, ConnectTimeoutError, HeadersTimeoutError, RequestBodyTooLargeError, SocketClosedError } from './errors.js';
+import {
+  BodyTimeoutError,
+  ConnectError,
+  ConnectTimeoutError,
+  HeadersTimeoutError,
+  RequestBodyTooLargeError,
+  SocketClosedError,
+  TlsHandshakeError,
+} from './errors.js';
 import { ResponseParser, type ResponseHead, type ResponseSink } from './response-parser.js';
 import type { UpstreamHandler, UpstreamRequest } from './types.js';
 
@@ -69,6 +77,8 @@ export class UpstreamConnection implements ResponseSink {
   forgotten = false;
   private current: PendingRequest | null;
   private connected = false;
+  /** The TCP connection is up (for TLS, before its handshake is done). */
+  private tcpUp = false;
   private readonly parser = new ResponseParser(this);
   private phase = IDLE;
   private keepAlive = false;
@@ -121,6 +131,7 @@ export class UpstreamConnection implements ResponseSink {
       : connectTcp({ host, port, onread: { buffer: READ_BUFFER, callback: (n) => this.onSharedRead(n) } });
     const socket = this.socket;
     socket.setNoDelay(true);
+    socket.once('connect', () => (this.tcpUp = true));
     socket.on(tls ? 'secureConnect' : 'connect', () => this.onConnected());
     if (tls) socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     // With `onread` no 'data' is emitted, but the stream must flow for 'end' to be.
@@ -307,6 +318,7 @@ export class UpstreamConnection implements ResponseSink {
 
   private onSocketError(err: NodeJS.ErrnoException): void {
     if (this.current === null) this.destroy();
+    else if (!this.connected && this.tcpUp) this.fail(new TlsHandshakeError(`TLS handshake with the node failed: ${err.message}`, { cause: err }));
     else if (!this.connected) this.fail(new ConnectError(err.code ?? 'ECONNECT', err.message, { cause: err }));
     else this.fail(new SocketClosedError(`the connection to the node failed: ${err.message}`, { cause: err }));
   }

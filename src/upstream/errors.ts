@@ -23,6 +23,11 @@ export class ConnectError extends UpstreamError {
   }
 }
 
+/** The TLS handshake with the node failed (its certificate is not trusted, no common protocol, …): the node is misconfigured. */
+export class TlsHandshakeError extends UpstreamError {
+  readonly code = 'UPSTREAM_TLS_FAILED';
+}
+
 /** No connection within the API's `connectMs`. */
 export class ConnectTimeoutError extends UpstreamError {
   readonly code = 'UPSTREAM_CONNECT_TIMEOUT';

@@ -13,6 +13,10 @@ export interface ConnectionOwner {
   readonly headerTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly keepAliveSeconds: number;
+  /** A client that reads nothing of what it was sent for this long is cut, ms. */
+  readonly sendTimeoutMs: number;
+  /** How much of an answer a client may leave unread before its node is paused, bytes. */
+  readonly responseBufferBytes: number;
   /** True once the server is closing: answers then end their connection. */
   readonly closing: boolean;
   /** The admission limits the connection is counted in. */
@@ -45,6 +49,12 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
   private state = WAITING;
   /** When the current wait (head or keep-alive) runs out (performance.now() ms); Infinity while answering. */
   deadline: number;
+  /** When the client must have read some of what it was sent (performance.now() ms); Infinity while nothing waits for it. */
+  sendDeadline = Infinity;
+  /** Unflushed bytes when the send deadline was last set: fewer later is progress. */
+  private sendMark = 0;
+  /** Holds a place in the process's budget of answers buffered beyond the socket's buffer. */
+  private buffering = false;
   private req: ClientRequest | null = null;
   private res: ClientResponse | null = null;
   private body: RequestBody | null = null;
@@ -56,6 +66,9 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
   /** Bytes of the next request(s), read while an answer was still in progress. */
   private pending: Buffer[] | null = null;
   private pendingBytes = 0;
+  /** Body bytes of the current read, decoded (slices of the read), handed on together at its end. */
+  private readonly parts: Buffer[] = [];
+  private partBytes = 0;
   private paused = false;
   private readonly remoteAddress: string;
 
@@ -110,8 +123,13 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
     this.settle();
   }
 
-  /** Parses `chunk`, starting as many (pipelined) requests as can start now. */
+  /** Parses `chunk`, starting as many (pipelined) requests as can start now; the body bytes it held go out as one piece. */
   private feed(chunk: Buffer): void {
+    this.parse(chunk);
+    if (this.parts.length > 0) this.flushBody();
+  }
+
+  private parse(chunk: Buffer): void {
     let rest = chunk;
     let waitDeadline = this.deadline;
     try {
@@ -168,11 +186,25 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
   onBody(chunk: Buffer): void {
     const body = this.body;
     if (body === null || body.destroyed) return; // answered already: the rest of the body is dropped
-    if (!body.push(chunk)) this.pause();
+    // Held until the end of the read: a body sent in tiny chunks reaches the node in one piece per
+    // read, not in one write per chunk.
+    this.parts.push(chunk);
+    this.partBytes += chunk.length;
+  }
+
+  /** Hands the body bytes of this read to the body stream, joined. */
+  private flushBody(): void {
+    const parts = this.parts;
+    const body = this.body;
+    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.partBytes);
+    parts.length = 0;
+    this.partBytes = 0;
+    if (body !== null && !body.destroyed && !body.push(data)) this.pause();
   }
 
   onEnd(): void {
     const body = this.body;
+    if (this.parts.length > 0) this.flushBody();
     if (body !== null && !body.destroyed) body.push(null);
   }
 
@@ -240,7 +272,44 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
     } else this.resume();
   }
 
+  backlogged(): boolean {
+    const socket = this.socket;
+    if (this.sendDeadline === Infinity) {
+      this.sendDeadline = performance.now() + this.owner.sendTimeoutMs;
+      this.sendMark = socket.writableLength;
+    }
+    // A node's answer is read on into memory up to the bound, so a client slower than its node (or
+    // one that reads nothing) does not hold the node's connection for a small answer.
+    if (!this.buffering) this.buffering = this.owner.admission.holdBuffer();
+    return this.buffering && socket.writableLength <= this.owner.responseBufferBytes;
+  }
+
+  /** Gives back the place in the budget of buffered answers and stops the send timeout. */
+  private unbuffer(): void {
+    this.sendDeadline = Infinity;
+    if (this.buffering) {
+      this.buffering = false;
+      this.owner.admission.releaseBuffer();
+    }
+  }
+
+  /**
+   * Called by the server's sweep once the send deadline passed: a client that read some of its
+   * answer since gets another send timeout; one that read nothing is cut (its node's request with it).
+   */
+  sendExpired(now: number): void {
+    const left = this.socket.writableLength;
+    if (left < this.sendMark) {
+      this.sendMark = left;
+      this.sendDeadline = now + this.owner.sendTimeoutMs;
+      return;
+    }
+    this.owner.admission.slowReadersCut++;
+    this.socket.destroy();
+  }
+
   private onDrain(): void {
+    this.unbuffer();
     if (this.stalled) {
       this.stalled = false;
       if (this.state === WAITING) this.next();
@@ -307,6 +376,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
 
   private onClose(): void {
     this.deadline = Infinity;
+    this.unbuffer();
     this.owner.admission.release(this.ticket);
     const body = this.body;
     if (body !== null && !body.readableEnded && !body.destroyed) {

@@ -11,6 +11,11 @@ export interface ResponseOwner {
   canKeepAlive(): boolean;
   /** The response has been written completely (`keepAlive`: the connection stays open). */
   responseDone(keepAlive: boolean): void;
+  /**
+   * A write left the client's socket over its own buffer: the client's send timeout starts; true when
+   * the response may go on without waiting for 'drain' (the answer is buffered within its bounds).
+   */
+  backlogged(): boolean;
 }
 
 // Bodies up to this size are copied behind the head so the whole response leaves in one write.
@@ -117,19 +122,22 @@ export class ClientResponse {
     return `HTTP/1.1 ${this.statusCode} ${STATUS_CODES[this.statusCode] ?? 'Unknown'}\r\n${this.headerLines}${this.hasDate ? '' : dateHeader()}${connection}${framing}\r\n`;
   }
 
-  /** Writes a body chunk; false when the client's socket is full (wait for `onDrain`). */
+  /**
+   * Writes a body chunk; false when the client has more unread than its answer may buffer (wait for
+   * `onDrain`).
+   */
   write(chunk: Buffer): boolean {
     const socket = this.owner.socket;
     if (this.destroyed || this.finished || socket.destroyed) return true;
     if (!this.headersSent) socket.write(this.head(-1), 'latin1');
-    if (this.noBody || chunk.length === 0) return !socket.writableNeedDrain;
-    if (!this.chunked) return socket.write(chunk);
+    if (this.noBody || chunk.length === 0) return !socket.writableNeedDrain || this.owner.backlogged();
+    if (!this.chunked) return socket.write(chunk) || this.owner.backlogged();
     socket.cork();
     socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
     socket.write(chunk);
     const ok = socket.write(CRLF, 'latin1');
     socket.uncork();
-    return ok;
+    return ok || this.owner.backlogged();
   }
 
   /** Ends the response, with its last body chunk if given. */
@@ -164,6 +172,7 @@ export class ClientResponse {
         socket.uncork();
       }
     } else if (body !== null) socket.write(body);
+    if (socket.writableNeedDrain) this.owner.backlogged();
     this.onDrainOnce = null;
     this.onCloseOnce = null;
     this.owner.responseDone(this.keepAlive);

@@ -10,6 +10,10 @@ export interface ClientTimeouts {
   headerTimeoutMs: number;
   /** Longest idle time of a keep-alive connection between two requests, ms. */
   keepAliveTimeoutMs: number;
+  /** A client that reads nothing of what it was sent for this long is cut, ms (default 30 s). */
+  sendTimeoutMs?: number;
+  /** How much of an answer a client may leave unread before its node is paused, bytes (default 256 KiB). */
+  responseBufferBytes?: number;
 }
 
 /** Refused connections answered at once; past this many still closing, a refused connection is closed without an answer (a flood). */
@@ -18,7 +22,7 @@ const MAX_REFUSING = 256;
 const REFUSE_LINGER_MS = 1_000;
 
 /** Admission with no limit (for servers built without one). */
-const UNLIMITED = { maxConnections: Infinity, maxConnectionsPerIp: Infinity, maxHeadMemoryBytes: Infinity };
+const UNLIMITED = { maxConnections: Infinity, maxConnectionsPerIp: Infinity, maxHeadMemoryBytes: Infinity, maxBufferedResponses: Infinity };
 
 /**
  * The gateway port's HTTP/1.1 server: a net.Server whose connections are ClientConnections (the
@@ -31,6 +35,8 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
   readonly keepAliveTimeoutMs: number;
   /** The keep-alive timeout announced in `Keep-Alive: timeout=N`. */
   readonly keepAliveSeconds: number;
+  readonly sendTimeoutMs: number;
+  readonly responseBufferBytes: number;
   /** True once `close` was called: every answer from then on ends its connection. */
   closing = false;
   private readonly clients = new Set<ClientConnection>();
@@ -50,6 +56,8 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
     this.headerTimeoutMs = timeouts.headerTimeoutMs;
     this.keepAliveTimeoutMs = timeouts.keepAliveTimeoutMs;
     this.keepAliveSeconds = Math.max(1, Math.floor(timeouts.keepAliveTimeoutMs / 1000));
+    this.sendTimeoutMs = timeouts.sendTimeoutMs ?? 30_000;
+    this.responseBufferBytes = timeouts.responseBufferBytes ?? 256 * 1024;
     this.on('connection', (socket: Socket) => {
       const ticket = this.admission.admit(socket.remoteAddress ?? '');
       if (typeof ticket === 'string') this.refuse(socket, ticket);
@@ -103,10 +111,13 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
   private startSweep(): void {
     if (this.sweep !== null) return;
     // A quarter of the shortest timeout, at most a second: deadlines are honoured within that.
-    const every = Math.min(1_000, Math.max(10, Math.floor(Math.min(this.headerTimeoutMs, this.keepAliveTimeoutMs) / 4)));
+    const every = Math.min(1_000, Math.max(10, Math.floor(Math.min(this.headerTimeoutMs, this.keepAliveTimeoutMs, this.sendTimeoutMs) / 4)));
     this.sweep = setInterval(() => {
       const now = performance.now();
-      for (const conn of this.clients) if (now >= conn.deadline) conn.expire();
+      for (const conn of this.clients) {
+        if (now >= conn.deadline) conn.expire();
+        else if (now >= conn.sendDeadline) conn.sendExpired(now);
+      }
     }, every);
     this.sweep.unref();
   }
