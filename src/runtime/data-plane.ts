@@ -27,6 +27,8 @@ export interface DataPlane {
   readonly metrics: GatewayMetrics;
   /** Node health of this process (`view()` for the admin API and metrics). */
   readonly health: HealthRegistry;
+  /** What closing now would cut: open client connections, and those with a request in progress. */
+  unfinished(): { clientConnections: number; requestsInProgress: number };
   /**
    * Stops accepting, finishes in-flight requests (up to drainMs; requests on open keep-alive
    * connections meanwhile are served with `Connection: close`), releases the sandbox and pools.
@@ -120,7 +122,8 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       responseBufferBytes: options.clientResponseBufferKb * 1024,
     }, admission);
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
-    return { address, holder, sandbox, stats, metrics, health, close };
+    const unfinished = () => ({ clientConnections: admission.open, requestsInProgress: admission.open - admission.idle });
+    return { address, holder, sandbox, stats, metrics, health, close, unfinished };
   } catch (err) {
     await close();
     throw err;
