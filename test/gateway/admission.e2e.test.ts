@@ -6,6 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EVICT_AFTER_IDLE_MS } from '../../src/gateway/admission.js';
 import { addNode, createApi } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { scrape } from '../helpers/metrics.js';
@@ -74,6 +75,8 @@ describe('the per-process connection limit', () => {
     const { port, metrics } = await gateway(['--max-client-connections', '200']);
     const idle = await openIdle(port, 200);
     await until(metrics, (m) => m.sum('isogate_client_connections') === 200);
+    // Idle long enough to be closed for room (a just-opened one is given EVICT_AFTER_IDLE_MS to send).
+    await new Promise((r) => setTimeout(r, EVICT_AFTER_IDLE_MS + 50));
     // Each new connection (kept open, idle again once answered, and the newest) closes the oldest idle one.
     for (let i = 0; i < 30; i++) expect(await getOnce(port, '/a/x', true)).toEqual({ status: 200, code: undefined });
     await until(async () => idle.slice(0, 30).every((c) => c.closed()), (ok) => ok, 100, 20);

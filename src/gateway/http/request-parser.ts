@@ -1,12 +1,12 @@
+import { METHODS } from 'node:http';
+import { ChunkedDecoder, type ChunkedRules } from '../../http/chunked.js';
 import { hasBadHeadByte } from '../../http/head-bytes.js';
-import { decimal, FieldLines, isToken } from '../../http/header-names.js';
+import { CONNECTION_CLOSE, CONNECTION_KEEP_ALIVE, connectionOptions, decimal, FieldLines } from '../../http/header-names.js';
 
 /** Longest request head (request line and headers, with their line ends) a client may send. */
 export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
 /** Longest request line (without its CRLF). */
 export const MAX_REQUEST_LINE_BYTES = 8 * 1024;
-/** Longest chunk-size line of a chunked body. */
-const MAX_CHUNK_LINE_BYTES = 4 * 1024;
 
 /** What the head of one request says: its target, headers, framing and the connection's fate. */
 export interface RequestHead {
@@ -65,18 +65,42 @@ export class RequestParseError extends Error {
 
 const HEAD = 0;
 const LENGTH = 1;
-const CHUNK_SIZE = 2;
-const CHUNK_DATA = 3;
-const CHUNK_END = 4;
-const TRAILERS = 5;
-const DONE = 6;
+const CHUNKED = 2;
+const DONE = 3;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-// Control characters other than HTAB may not appear in a head; CR and LF only together, as a line end.
-const BAD_HEAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
-// A request target: visible characters only (no space, no control character, no DEL).
-const BAD_TARGET_CHAR = /[\x00-\x20\x7f]/;
-const HEX = /^[0-9a-fA-F]{1,12}$/;
+// A request target: visible ASCII only (no space, no control character, no DEL, no byte past 0x7F:
+// llhttp refuses those too, and a node behind the gateway most likely reads with llhttp).
+const BAD_TARGET_CHAR = /[\x00-\x20\x7f-\xff]/;
+/** The methods a request may have: llhttp's own list (node:http's METHODS), which it refuses any other than. */
+const KNOWN_METHODS = new Set(METHODS);
+// Absolute-form (RFC 9112 §3.2.2) as the gateway reads it: http(s), a non-empty authority, then the
+// path or query, if any.
+const ABSOLUTE_FORM = /^https?:\/\/[A-Za-z0-9._~%!$&'()*+,;=:@[\]-]+(?:[/?]|$)/i;
+
+/**
+ * A request target of one of RFC 9112's forms (§3.2): origin-form, absolute-form, `*`, or
+ * authority-form for CONNECT only. llhttp refuses the others too (`?x`, `host:443` in a GET).
+ */
+function validTarget(method: string, url: string): boolean {
+  const first = url.charCodeAt(0);
+  if (first === 47 /* / */) return true;
+  if (url === '*') return true;
+  if (method === 'CONNECT') return !/[/?#]/.test(url);
+  return ABSOLUTE_FORM.test(url);
+}
+
+/**
+ * A chunked request body (the decoder is shared with the response side): a chunk line of at most
+ * 4 KiB (BAD_REQUEST past it, as for any malformed chunk), trailers of at most the head limit
+ * (HEADERS_TOO_LARGE, as a head).
+ */
+const CHUNKED_RULES: ChunkedRules = {
+  maxLineBytes: 4 * 1024,
+  maxTrailerBytes: 16 * 1024,
+  malformed: (message) => new RequestParseError('BAD_REQUEST', message),
+  trailersTooLarge: () => new RequestParseError('HEADERS_TOO_LARGE', 'trailer section too large'),
+};
 
 function bad(message: string): RequestParseError {
   return new RequestParseError('BAD_REQUEST', message);
@@ -87,8 +111,11 @@ function bad(message: string): RequestParseError {
  * client smuggle a second request past the gateway or confuse a node: only CRLF line ends, no
  * obsolete line folding, no control characters, exactly one Host on HTTP/1.1, one Content-Length of
  * digits only, never both Content-Length and Transfer-Encoding, and `chunked` as the only transfer
- * coding. It parses one message at a time: after `onEnd` it consumes nothing until `next()`, so
- * pipelined requests wait their turn.
+ * coding; its chunked decoder and field-line reader serve the response side too (src/http/). Nothing
+ * it accepts is refused or framed differently by llhttp in strict mode, the parser a node behind the
+ * gateway most likely reads with (test/http/differential.test.ts): so it also refuses methods llhttp
+ * does not know, and targets llhttp would not take. It parses one message at a time: after `onEnd`
+ * it consumes nothing until `next()`, so pipelined requests wait their turn.
  */
 export class RequestParser {
   private state = HEAD;
@@ -97,11 +124,12 @@ export class RequestParser {
   /** An unfinished head: its bytes are `acc[0, accLength)`; `acc` is never larger than the head limit. */
   private acc: Buffer | null = null;
   private accLength = 0;
-  private line = '';
-  private trailerBytes = 0;
   private started = false;
+  private readonly chunked: ChunkedDecoder;
 
-  constructor(private readonly sink: RequestSink) {}
+  constructor(private readonly sink: RequestSink) {
+    this.chunked = new ChunkedDecoder(CHUNKED_RULES, sink);
+  }
 
   /** True after `onEnd`, until `next()`. */
   get complete(): boolean {
@@ -117,8 +145,6 @@ export class RequestParser {
   next(): void {
     this.state = HEAD;
     this.dropHead();
-    this.line = '';
-    this.trailerBytes = 0;
     this.started = false;
   }
 
@@ -163,32 +189,19 @@ export class RequestParser {
           off = end + 4;
           break;
         }
-        case LENGTH:
-        case CHUNK_DATA: {
+        case LENGTH: {
           const n = Math.min(this.remaining, input.length - off);
           const chunk = input.subarray(off, off + n);
           off += n;
           this.remaining -= n;
-          if (this.remaining === 0) this.state = this.state === LENGTH ? DONE : CHUNK_END;
+          if (this.remaining === 0) this.state = DONE;
           this.sink.onBody(chunk);
           break;
         }
-        case CHUNK_SIZE:
-        case CHUNK_END:
-        case TRAILERS: {
-          const nl = input.indexOf(10, off);
-          if (nl < 0) {
-            this.line += input.toString('latin1', off, input.length);
-            this.lineTooLong();
-            return input.length;
-          }
-          const line = this.line + input.toString('latin1', off, nl);
-          this.line = '';
-          off = nl + 1;
-          if (!line.endsWith('\r')) throw bad('line not ended by CRLF');
-          this.lineDone(line.slice(0, -1));
+        case CHUNKED:
+          off = this.chunked.execute(input, off);
+          if (this.chunked.done) this.state = DONE;
           break;
-        }
         default:
           return off; // DONE: the rest is the next request's
       }
@@ -279,36 +292,6 @@ export class RequestParser {
     }
   }
 
-  private lineTooLong(): void {
-    if (this.state === TRAILERS) {
-      if (this.trailerBytes + this.line.length > MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'trailer section too large');
-    } else if (this.line.length > MAX_CHUNK_LINE_BYTES) throw bad('chunk line too long');
-  }
-
-  private lineDone(line: string): void {
-    if (this.state === CHUNK_SIZE) {
-      if (line.length > MAX_CHUNK_LINE_BYTES || BAD_HEAD_CHAR.test(line)) throw bad('invalid chunk line');
-      const semi = line.indexOf(';');
-      const size = semi < 0 ? line : line.slice(0, semi).trimEnd();
-      if (!HEX.test(size)) throw bad('invalid chunk size');
-      this.remaining = parseInt(size, 16);
-      this.state = this.remaining === 0 ? TRAILERS : CHUNK_DATA;
-    } else if (this.state === CHUNK_END) {
-      if (line !== '') throw bad('chunk data not followed by CRLF');
-      this.state = CHUNK_SIZE;
-    } else {
-      // TRAILERS: dropped (the gateway forwards none), but bounded and checked.
-      if (line === '') {
-        this.state = DONE;
-        return;
-      }
-      this.trailerBytes += line.length + 2;
-      if (this.trailerBytes > MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'trailer section too large');
-      const colon = line.indexOf(':');
-      if (colon <= 0 || !isToken(line.slice(0, colon)) || BAD_HEAD_CHAR.test(line)) throw bad('invalid trailer field');
-    }
-  }
-
   /** Parses a head whose bytes were checked (hasBadHeadByte: no bare CR or LF, no control character). */
   private head(text: string): void {
     let eol = text.indexOf('\r\n');
@@ -320,8 +303,8 @@ export class RequestParser {
     if (sp1 <= 0 || sp2 < 0 || sp2 >= eol || sp2 === sp1 + 1 || text.lastIndexOf(' ', eol - 1) !== sp2) throw bad('invalid request line');
     const method = text.slice(0, sp1);
     const url = text.slice(sp1 + 1, sp2);
-    if (!isToken(method)) throw bad('invalid method');
-    if (BAD_TARGET_CHAR.test(url)) throw bad('invalid request target');
+    if (!KNOWN_METHODS.has(method)) throw bad('invalid method');
+    if (BAD_TARGET_CHAR.test(url) || !validTarget(method, url)) throw bad('invalid request target');
     // HTTP/d.d
     const v = sp2 + 1;
     const major = text.charCodeAt(v + 5) - 48;
@@ -354,10 +337,12 @@ export class RequestParser {
           break;
         case 'content-length':
           if (contentLength >= 0) throw bad('repeated content-length');
+          if (fields.tabAfter) throw bad('a tab after content-length');
           contentLength = decimal(value, 15);
           if (contentLength < 0) throw bad('invalid content-length');
           break;
         case 'transfer-encoding':
+          if (fields.tabAfter) throw bad('a tab after transfer-encoding');
           transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
           break;
         case 'connection':
@@ -386,16 +371,15 @@ export class RequestParser {
     }
     let keepAlive = minor === 1;
     if (connection !== '') {
-      for (const token of connection.toLowerCase().split(',')) {
-        const t = token.trim();
-        if (t === 'close') {
-          keepAlive = false;
-          break;
-        }
-        if (t === 'keep-alive') keepAlive = true;
-      }
+      // `close` wins over `keep-alive` (RFC 9112 §9.6), also on HTTP/1.0.
+      const options = connectionOptions(connection);
+      if (options & CONNECTION_CLOSE) keepAlive = false;
+      else if (options & CONNECTION_KEEP_ALIVE) keepAlive = true;
     }
-    if (chunked) this.state = CHUNK_SIZE;
+    if (chunked) {
+      this.chunked.reset();
+      this.state = CHUNKED;
+    }
     else if (contentLength > 0) {
       this.remaining = contentLength;
       this.state = LENGTH;
