@@ -1,26 +1,21 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Admission, AdmissionTicket, Evictable } from '../admission.js';
+import type { AdmissionTicket, Evictable } from '../admission.js';
 import { errorBody, ERROR_HEADER, GATEWAY_ERRORS, type GatewayErrorCode } from '../errors.js';
 import { ClientClosedError, ClientRequest, RequestBody, type BodySource } from './client-request.js';
 import { ClientResponse, dateHeader, type ResponseOwner } from './client-response.js';
+import { SendWatch, type SendLimits } from './send-watch.js';
 import { MAX_REQUEST_HEAD_BYTES, RequestParseError, RequestParser, type RequestHead, type RequestSink } from './request-parser.js';
 
 /** What a client connection needs from its server. */
-export interface ConnectionOwner {
+export interface ConnectionOwner extends SendLimits {
   /** Runs the gateway's lifecycle for one request. */
   readonly handler: (req: ClientRequest, res: ClientResponse) => void;
   readonly headerTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly keepAliveSeconds: number;
-  /** A client that reads nothing of what it was sent for this long is cut, ms. */
-  readonly sendTimeoutMs: number;
-  /** How much of an answer a client may leave unread before its node is paused, bytes. */
-  readonly responseBufferBytes: number;
   /** True once the server is closing: answers then end their connection. */
   readonly closing: boolean;
-  /** The admission limits the connection is counted in. */
-  readonly admission: Admission;
   /** The connection is gone (the server forgets it). */
   forget(conn: ClientConnection): void;
   /** A request was refused before any API saw it (for the metrics). */
@@ -49,12 +44,8 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
   private state = WAITING;
   /** When the current wait (head or keep-alive) runs out (performance.now() ms); Infinity while answering. */
   deadline: number;
-  /** When the client must have read some of what it was sent (performance.now() ms); Infinity while nothing waits for it. */
-  sendDeadline = Infinity;
-  /** Unflushed bytes when the send deadline was last set: fewer later is progress. */
-  private sendMark = 0;
-  /** Holds a place in the process's budget of answers buffered beyond the socket's buffer. */
-  private buffering = false;
+  /** The slow-reader policy: the send deadline the server's sweep checks, and the answer's buffer. */
+  readonly send: SendWatch;
   private req: ClientRequest | null = null;
   private res: ClientResponse | null = null;
   private body: RequestBody | null = null;
@@ -79,6 +70,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
     private readonly ticket: AdmissionTicket,
   ) {
     ticket.conn = this;
+    this.send = new SendWatch(socket, owner);
     this.remoteAddress = socket.remoteAddress ?? '';
     this.deadline = performance.now() + owner.headerTimeoutMs;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -273,43 +265,18 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
   }
 
   backlogged(): boolean {
-    const socket = this.socket;
-    if (this.sendDeadline === Infinity) {
-      this.sendDeadline = performance.now() + this.owner.sendTimeoutMs;
-      this.sendMark = socket.writableLength;
-    }
-    // A node's answer is read on into memory up to the bound, so a client slower than its node (or
-    // one that reads nothing) does not hold the node's connection for a small answer.
-    if (!this.buffering) this.buffering = this.owner.admission.holdBuffer();
-    return this.buffering && socket.writableLength <= this.owner.responseBufferBytes;
+    return this.send.backlogged();
   }
 
-  /** Gives back the place in the budget of buffered answers and stops the send timeout. */
-  private unbuffer(): void {
-    this.sendDeadline = Infinity;
-    if (this.buffering) {
-      this.buffering = false;
-      this.owner.admission.releaseBuffer();
-    }
-  }
-
-  /**
-   * Called by the server's sweep once the send deadline passed: a client that read some of its
-   * answer since gets another send timeout; one that read nothing is cut (its node's request with it).
-   */
+  /** Called by the server's sweep once the send deadline passed: a client that read nothing since is cut (its node's request with it). */
   sendExpired(now: number): void {
-    const left = this.socket.writableLength;
-    if (left < this.sendMark) {
-      this.sendMark = left;
-      this.sendDeadline = now + this.owner.sendTimeoutMs;
-      return;
-    }
+    if (!this.send.expired(now)) return;
     this.owner.admission.slowReadersCut++;
     this.socket.destroy();
   }
 
   private onDrain(): void {
-    this.unbuffer();
+    this.send.drained();
     if (this.stalled) {
       this.stalled = false;
       if (this.state === WAITING) this.next();
@@ -376,7 +343,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
 
   private onClose(): void {
     this.deadline = Infinity;
-    this.unbuffer();
+    this.send.drained();
     this.owner.admission.release(this.ticket);
     const body = this.body;
     if (body !== null && !body.readableEnded && !body.destroyed) {

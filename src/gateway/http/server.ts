@@ -116,7 +116,7 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
       const now = performance.now();
       for (const conn of this.clients) {
         if (now >= conn.deadline) conn.expire();
-        else if (now >= conn.sendDeadline) conn.sendExpired(now);
+        else if (now >= conn.send.deadline) conn.sendExpired(now);
       }
     }, every);
     this.sweep.unref();
