@@ -1,7 +1,9 @@
-// What the bench scripts share: a timestamped log, sleep, a free port on 127.0.0.1, and wrk with its
-// output parsed.
-import { spawnSync } from 'node:child_process';
+// What the bench scripts share: a timestamped log, sleep, a free port on 127.0.0.1, waiting for a URL,
+// nginx upstreams, and wrk with its output parsed.
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 /** Logs to stderr with the time of day, so stdout keeps only the figures. */
 export const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -19,6 +21,50 @@ export function freePort() {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** GETs `url` until it answers 2xx, 50 ms apart, at most `tries` times. */
+export async function waitOk(url, tries = 200) {
+  for (let i = 0; i < tries; i++) {
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      if (r.ok) return;
+    } catch {}
+    await sleep(50);
+  }
+  throw new Error(`${url} not ready`);
+}
+
+/**
+ * Starts nginx in the foreground with these `server { … }` lines (one worker, no access log, long
+ * keep-alive), its pid, logs and temp paths under `work`; returns the child process.
+ */
+export function startNginx(work, servers, { detached = false } = {}) {
+  const lines = [
+    `worker_processes 1; daemon off; pid ${work}/nginx.pid; error_log ${work}/nginx-error.log warn;`,
+    'events { worker_connections 8192; }',
+    'http { access_log off; keepalive_requests 1000000; keepalive_timeout 120s;',
+    `  client_body_temp_path ${work}/t1; proxy_temp_path ${work}/t2; fastcgi_temp_path ${work}/t3; uwsgi_temp_path ${work}/t4; scgi_temp_path ${work}/t5;`,
+    ...servers.map((server) => `  ${server}`),
+    '}',
+  ];
+  writeFileSync(join(work, 'nginx.conf'), lines.join('\n'));
+  return spawn('nginx', ['-p', work, '-e', join(work, 'nginx-error.log'), '-c', join(work, 'nginx.conf')], { stdio: 'ignore', detached });
+}
+
+/** An admin API client for 127.0.0.1:`port` with a bearer token: `(method, path, body?)` → the parsed JSON (throws on a status ≥ 300). */
+export function adminClient(port, token) {
+  return async (method, path, body) => {
+    const r = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await r.json();
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+    return json;
+  };
 }
 
 function toMs(v) {

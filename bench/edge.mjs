@@ -15,13 +15,13 @@
 // Env: IDLE (10000), SLOWLORIS (10000), HEAD_BYTES (100), SLOW (5000), CONNS (50), THREADS (2),
 // DUR (10s), RATE (200), LOAD_SECONDS (30), SLOW_NODE_MS (5000). SMOKE=1: small counts, a few seconds.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, log, sleep, wrk } from './common.mjs';
+import { adminClient, freePort, log, sleep, startNginx, waitOk, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SMOKE = process.env.SMOKE === '1';
@@ -46,19 +46,10 @@ function need(cmd) {
   if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) throw new Error(`${cmd} is missing (Debian: apt-get install -y ${cmd})`);
 }
 
-/** nginx `return 200` upstreams (each naming itself in x-node). */
+/** nginx `return 200` upstreams, each naming itself in x-node. */
 async function nginx(n) {
   const ports = await Promise.all(Array.from({ length: n }, freePort));
-  const conf = [
-    `worker_processes 1; daemon off; pid ${work}/nginx.pid; error_log ${work}/nginx-error.log warn;`,
-    'events { worker_connections 8192; }',
-    'http { access_log off; keepalive_requests 1000000; keepalive_timeout 120s;',
-    `  client_body_temp_path ${work}/t1; proxy_temp_path ${work}/t2; fastcgi_temp_path ${work}/t3; uwsgi_temp_path ${work}/t4; scgi_temp_path ${work}/t5;`,
-    ...ports.map((p, i) => `  server { listen ${HOST}:${p} backlog=4096; location / { add_header x-node fast${i + 1}; default_type application/json; return 200 '{"node":"fast${i + 1}"}'; } }`),
-    '}',
-  ];
-  writeFileSync(join(work, 'nginx.conf'), conf.join('\n'));
-  children.push(spawn('nginx', ['-p', work, '-e', join(work, 'nginx-error.log'), '-c', join(work, 'nginx.conf')], { stdio: 'ignore' }));
+  children.push(startNginx(work, ports.map((p, i) => `server { listen ${HOST}:${p} backlog=4096; location / { add_header x-node fast${i + 1}; default_type application/json; return 200 '{"node":"fast${i + 1}"}'; } }`)));
   return ports;
 }
 
@@ -68,18 +59,6 @@ async function slowNode() {
   const code = `require('node:http').createServer((q, s) => setTimeout(() => { s.writeHead(200, { 'x-node': 'slow' }); s.end('slow'); }, ${SLOW_NODE_MS})).listen(${port}, '${HOST}')`;
   children.push(spawn(process.execPath, ['-e', code], { stdio: 'ignore' }));
   return port;
-}
-
-async function waitOk(url, tries = 400) {
-  for (let i = 0; i < tries; i++) {
-    try {
-      const r = await fetch(url);
-      await r.arrayBuffer();
-      if (r.ok) return;
-    } catch {}
-    await sleep(50);
-  }
-  throw new Error(`${url} not ready`);
 }
 
 async function startGateway() {
@@ -93,20 +72,10 @@ async function startGateway() {
   ];
   const child = spawn(process.execPath, args, { env: { ...process.env, ISOGATE_ADMIN_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);
-  await waitOk(`http://${HOST}:${status}/status/ready`);
+  await waitOk(`http://${HOST}:${status}/status/ready`, 400);
   return { child, gw, admin, status };
 }
 
-async function adminCall(g, method, path, body) {
-  const r = await fetch(`http://${HOST}:${g.admin}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await r.json();
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
 
 /** The gateway's resident memory (/proc) and the sums of some of its metrics. */
 async function sample(g) {
@@ -230,11 +199,12 @@ async function main() {
   const fast = await nginx(2);
   const slowPort = await slowNode();
   const g = await startGateway();
-  const plain = await adminCall(g, 'POST', '/admin/apis', { name: 'plain', path: '/plain', algorithm: 'round_robin', methods: ['GET'] });
-  for (const [i, p] of fast.entries()) await adminCall(g, 'POST', `/admin/apis/${plain.id}/nodes`, { name: `fast${i + 1}`, connector: { kind: 'simple-url', url: `http://${HOST}:${p}` } });
-  const three = await adminCall(g, 'POST', '/admin/apis', { name: 'three', path: '/three', algorithm: 'round_robin', methods: ['GET'], retries: 0 });
-  for (const [i, p] of fast.entries()) await adminCall(g, 'POST', `/admin/apis/${three.id}/nodes`, { name: `fast${i + 1}`, connector: { kind: 'simple-url', url: `http://${HOST}:${p}` } });
-  await adminCall(g, 'POST', `/admin/apis/${three.id}/nodes`, { name: 'slow', connector: { kind: 'simple-url', url: `http://${HOST}:${slowPort}` } });
+  const admin = adminClient(g.admin, TOKEN);
+  const plain = await admin('POST', '/admin/apis', { name: 'plain', path: '/plain', algorithm: 'round_robin', methods: ['GET'] });
+  for (const [i, p] of fast.entries()) await admin('POST', `/admin/apis/${plain.id}/nodes`, { name: `fast${i + 1}`, connector: { kind: 'simple-url', url: `http://${HOST}:${p}` } });
+  const three = await admin('POST', '/admin/apis', { name: 'three', path: '/three', algorithm: 'round_robin', methods: ['GET'], retries: 0 });
+  for (const [i, p] of fast.entries()) await admin('POST', `/admin/apis/${three.id}/nodes`, { name: `fast${i + 1}`, connector: { kind: 'simple-url', url: `http://${HOST}:${p}` } });
+  await admin('POST', `/admin/apis/${three.id}/nodes`, { name: 'slow', connector: { kind: 'simple-url', url: `http://${HOST}:${slowPort}` } });
   await waitOk(`http://${HOST}:${g.gw}/plain`);
   log(`gateway pid ${g.child.pid}; ${SMOKE ? 'SMOKE run: small counts' : 'full run'}; node ${process.version}`);
 

@@ -11,12 +11,12 @@
 // VM the direct rate alone moves by 2× from one run to the next, so one direct run per round made
 // each round's ratios mostly noise. The summary gives each target's median over the rounds.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { log, sleep, wrk } from './common.mjs';
+import { adminClient, log, sleep, startNginx, waitOk, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DUR = process.env.DUR ?? '10s';
@@ -49,32 +49,11 @@ function ensureTools() {
 
 function startUpstreams() {
   // Same shape as the shared anchors: nginx `return 200` with a 100-byte JSON body per port.
-  const lines = [
-    `worker_processes 1; daemon off; pid ${work}/nginx.pid; error_log ${work}/nginx-error.log warn;`,
-    'events { worker_connections 8192; }',
-    `http { access_log off; keepalive_requests 1000000; keepalive_timeout 120s;`,
-    `  client_body_temp_path ${work}/t1; proxy_temp_path ${work}/t2; fastcgi_temp_path ${work}/t3; uwsgi_temp_path ${work}/t4; scgi_temp_path ${work}/t5;`,
-  ];
-  for (const p of UP_PORTS) {
+  const servers = UP_PORTS.map((p) => {
     const body = `{"service":"echo","ok":true,"node":"${String(p).slice(-2)}","msg":"hello from upstream","pad":"0123456789abcdefghijklm"}`;
-    lines.push(`  server { listen ${HOST}:${p} backlog=4096; location / { default_type application/json; return 200 '${body}'; } }`);
-  }
-  lines.push('}');
-  writeFileSync(join(work, 'nginx.conf'), lines.join('\n'));
-  const nginx = spawn('nginx', ['-p', work, '-c', join(work, 'nginx.conf')], { stdio: 'ignore', detached: true });
-  started.push(nginx);
-}
-
-async function waitOk(url, tries = 200) {
-  for (let i = 0; i < tries; i++) {
-    try {
-      const r = await fetch(url);
-      await r.arrayBuffer();
-      if (r.ok) return;
-    } catch {}
-    await sleep(50);
-  }
-  throw new Error(`${url} not ready`);
+    return `server { listen ${HOST}:${p} backlog=4096; location / { default_type application/json; return 200 '${body}'; } }`;
+  });
+  started.push(startNginx(work, servers, { detached: true }));
 }
 
 function startGateway() {
@@ -88,16 +67,7 @@ function startGateway() {
   return gw;
 }
 
-async function admin(method, path, body) {
-  const r = await fetch(`http://${HOST}:${ADMIN}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await r.json();
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const admin = adminClient(ADMIN, TOKEN);
 
 async function configure() {
   const plain = await admin('POST', '/admin/apis', { name: 'plain', path: '/plain', algorithm: 'round_robin', methods: ['GET'] });

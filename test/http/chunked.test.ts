@@ -8,37 +8,41 @@ import { RequestParseError, RequestParser } from '../../src/gateway/http/request
 import { BadResponseError } from '../../src/upstream/errors.js';
 import { ResponseParser } from '../../src/upstream/response-parser.js';
 
-/** The body the request parser decodes from `chunks` (fed whole, then byte by byte: the same), or its error code. */
-function requestBody(chunks: string): string {
-  const results = [chunks.length].map(() => '');
-  const run = (pieces: string[]): string => {
-    let body = '';
-    let ended = false;
-    const parser = new RequestParser({ onHead: () => {}, onBody: (c) => (body += c.toString('latin1')), onEnd: () => (ended = true) });
-    try {
-      for (const p of ['POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n', ...pieces]) parser.execute(Buffer.from(p, 'latin1'));
-    } catch (err) {
-      if (err instanceof RequestParseError) return err.code;
-      throw err;
-    }
-    return ended ? body : 'unfinished';
-  };
-  results[0] = run([chunks]);
-  expect(run(chunks.split('')), 'byte by byte').toBe(results[0]);
-  return results[0]!;
+/** A parser run on a chunked body: `execute` feeds it one piece; its errors are of class `failure`. */
+interface Side {
+  start(onBody: (c: Buffer) => void, onEnd: () => void): (piece: Buffer) => void;
+  failure: new (...args: never[]) => Error & { code: string };
 }
 
-/** The same through the response parser. */
-function responseBody(chunks: string): string {
+const REQUEST: Side = {
+  start(onBody, onEnd) {
+    const parser = new RequestParser({ onHead: () => {}, onBody, onEnd });
+    parser.execute(Buffer.from('POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n'));
+    return (piece) => void parser.execute(piece);
+  },
+  failure: RequestParseError,
+};
+
+const RESPONSE: Side = {
+  start(onBody, onEnd) {
+    const parser = new ResponseParser({ onHead: () => {}, onBody, onEnd });
+    parser.expect(false);
+    parser.execute(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'));
+    return (piece) => void parser.execute(piece);
+  },
+  failure: BadResponseError,
+};
+
+/** The body a side decodes from `chunks` (fed whole, then byte by byte: the same), or its error code. */
+function decoded(side: Side, chunks: string): string {
   const run = (pieces: string[]): string => {
     let body = '';
     let ended = false;
-    const parser = new ResponseParser({ onHead: () => {}, onBody: (c) => (body += c.toString('latin1')), onEnd: () => (ended = true) });
-    parser.expect(false);
     try {
-      for (const p of ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', ...pieces]) parser.execute(Buffer.from(p, 'latin1'));
+      const feed = side.start((c) => (body += c.toString('latin1')), () => (ended = true));
+      for (const p of pieces) feed(Buffer.from(p, 'latin1'));
     } catch (err) {
-      if (err instanceof BadResponseError) return err.code;
+      if (err instanceof side.failure) return err.code;
       throw err;
     }
     return ended ? body : 'unfinished';
@@ -47,6 +51,9 @@ function responseBody(chunks: string): string {
   expect(run(chunks.split('')), 'byte by byte').toBe(whole);
   return whole;
 }
+
+const requestBody = (chunks: string) => decoded(REQUEST, chunks);
+const responseBody = (chunks: string) => decoded(RESPONSE, chunks);
 
 describe('chunked bodies, both directions', () => {
   it.each([

@@ -200,86 +200,100 @@ function cuts(r: Rand, length: number): number[] {
 // The gateway's parsers, read as frames
 // ---------------------------------------------------------------------------------------------
 
+/** The messages a parser's sink reports, as frames. */
+class Frames {
+  readonly list: Frame[] = [];
+  private body: Buffer[] = [];
+
+  head(frame: Omit<Frame, 'body' | 'upgrade'>): void {
+    this.list.push({ ...frame, body: Buffer.alloc(0), upgrade: false });
+    this.body = [];
+  }
+
+  readonly onBody = (chunk: Buffer): void => {
+    this.body.push(Buffer.from(chunk));
+  };
+
+  readonly onEnd = (): void => {
+    const f = this.list.at(-1)!;
+    f.body = Buffer.concat(this.body);
+    f.complete = true;
+  };
+}
+
+/** Feeds `input` in pieces cut at `at`; `step` parses from the start of what is left and returns the bytes it used, or -1 to stop. */
+function feedPieces(input: Buffer, at: number[], step: (rest: Buffer) => number): void {
+  let from = 0;
+  for (const to of [...at, input.length]) {
+    let rest = input.subarray(from, to);
+    from = to;
+    while (rest.length > 0) {
+      const used = step(rest);
+      if (used < 0) return;
+      rest = rest.subarray(used);
+    }
+  }
+}
+
 /** Feeds `input` to the request parser in the given pieces; messages until a parse error, or one that closes the connection. */
 function gatewayRequests(input: Buffer, at: number[]): Parsed {
-  const frames: Frame[] = [];
-  let body: Buffer[] = [];
+  const frames = new Frames();
   const parser = new RequestParser({
-    onHead: (h) => {
-      frames.push({ method: h.method, url: h.url, headers: h.rawHeaders, body: Buffer.alloc(0), keepAlive: h.keepAlive, upgrade: false, complete: false });
-      body = [];
-    },
-    onBody: (c) => body.push(Buffer.from(c)),
-    onEnd: () => {
-      const f = frames.at(-1)!;
-      f.body = Buffer.concat(body);
-      f.complete = true;
-    },
+    onHead: (h) => frames.head({ method: h.method, url: h.url, headers: h.rawHeaders, keepAlive: h.keepAlive, complete: false }),
+    onBody: frames.onBody,
+    onEnd: frames.onEnd,
   });
   try {
-    let from = 0;
-    for (const to of [...at, input.length]) {
-      let rest = input.subarray(from, to);
-      from = to;
-      while (rest.length > 0) {
-        const used = parser.execute(rest);
-        rest = rest.subarray(used);
-        if (parser.complete) {
-          if (!frames.at(-1)!.keepAlive) return { frames, error: null };
-          parser.next();
-        }
+    feedPieces(input, at, (rest) => {
+      const used = parser.execute(rest);
+      if (parser.complete) {
+        if (!frames.list.at(-1)!.keepAlive) return -1;
+        parser.next();
       }
-    }
+      return used;
+    });
   } catch (err) {
-    if (err instanceof RequestParseError) return { frames, error: err.code };
+    if (err instanceof RequestParseError) return { frames: frames.list, error: err.code };
     throw err;
   }
-  return { frames, error: null };
+  return { frames: frames.list, error: null };
 }
 
 /** Feeds `input` to the response parser as the answers to `heads` (true: a HEAD), then ends it as a closed connection. */
 function gatewayResponses(input: Buffer, heads: readonly boolean[], at: number[]): Parsed {
-  const frames: Frame[] = [];
-  let body: Buffer[] = [];
+  const frames = new Frames();
   let index = 0;
   let ended = false;
   const parser = new ResponseParser({
-    onHead: (h) => {
-      const head = h.status >= 200 && heads[index] === true;
-      frames.push({ status: h.status, headers: h.headers, body: Buffer.alloc(0), keepAlive: h.keepAlive, upgrade: false, complete: h.status < 200, head });
-      body = [];
-    },
-    onBody: (c) => body.push(Buffer.from(c)),
+    onHead: (h) => frames.head({ status: h.status, headers: h.headers, keepAlive: h.keepAlive, complete: h.status < 200, head: h.status >= 200 && heads[index] === true }),
+    onBody: frames.onBody,
     onEnd: () => {
-      const f = frames.at(-1)!;
-      f.body = Buffer.concat(body);
-      f.complete = true;
+      frames.onEnd();
       ended = true;
     },
   });
   parser.expect(heads[0] === true);
   try {
-    let from = 0;
-    for (const to of [...at, input.length]) {
-      let rest = input.subarray(from, to);
-      from = to;
-      while (rest.length > 0) {
-        const used = parser.execute(rest);
-        rest = rest.subarray(used);
-        if (ended) {
-          // The connection is reused only when the response said so (connection.ts does the same).
-          if (!frames.at(-1)!.keepAlive) return { frames, error: null };
-          ended = false;
-          parser.expect(heads[++index] === true);
+    let closed = false;
+    feedPieces(input, at, (rest) => {
+      const used = parser.execute(rest);
+      if (ended) {
+        // The connection is reused only when the response said so (connection.ts does the same).
+        if (!frames.list.at(-1)!.keepAlive) {
+          closed = true;
+          return -1;
         }
+        ended = false;
+        parser.expect(heads[++index] === true);
       }
-    }
-    parser.finishAtEof();
+      return used;
+    });
+    if (!closed) parser.finishAtEof();
   } catch (err) {
-    if (err instanceof UpstreamError) return { frames, error: err.code };
+    if (err instanceof UpstreamError) return { frames: frames.list, error: err.code };
     throw err;
   }
-  return { frames, error: null };
+  return { frames: frames.list, error: null };
 }
 
 // ---------------------------------------------------------------------------------------------
