@@ -30,7 +30,6 @@ import {
   openClients,
   post,
   RawClient,
-  show,
   sleep,
   within,
   writeInPieces,

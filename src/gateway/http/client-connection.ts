@@ -72,12 +72,13 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
     ticket.conn = this;
     this.send = new SendWatch(socket, owner);
     this.remoteAddress = socket.remoteAddress ?? '';
-    this.deadline = performance.now() + owner.headerTimeoutMs;
+    const now = performance.now();
+    this.deadline = now + owner.headerTimeoutMs;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => {}); // a reset client: 'close' follows
     socket.on('close', () => this.onClose());
-    owner.admission.markIdle(ticket, this.deadline - owner.headerTimeoutMs);
+    owner.admission.markIdle(ticket, now);
   }
 
   get keepAliveSeconds(): number {

@@ -13,7 +13,6 @@ import {
 } from '../../upstream/errors.js';
 import type { UpstreamHandler } from '../../upstream/types.js';
 import type { RequestContext, RetryReason } from '../context.js';
-import type { GatewayErrorCode } from '../errors.js';
 import { ClientClosedError } from '../http/client-request.js';
 import { RequestParseError } from '../http/request-parser.js';
 import { hasBody } from './access.js';
