@@ -74,6 +74,21 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 const BAD_TARGET_CHAR = /[\x00-\x20\x7f-\xff]/;
 /** The methods a request may have: llhttp's own list (node:http's METHODS), which it refuses any other than. */
 const KNOWN_METHODS = new Set(METHODS);
+
+/** Whether llhttp knows `method`; the usual ones by comparison, without hashing the fresh string. */
+function knownMethod(method: string): boolean {
+  switch (method) {
+    case 'GET':
+    case 'POST':
+    case 'PUT':
+    case 'HEAD':
+    case 'DELETE':
+    case 'PATCH':
+    case 'OPTIONS':
+      return true;
+  }
+  return KNOWN_METHODS.has(method);
+}
 // Absolute-form (RFC 9112 §3.2.2) as the gateway reads it: http(s), a non-empty authority, then the
 // path or query, if any.
 const ABSOLUTE_FORM = /^https?:\/\/[A-Za-z0-9._~%!$&'()*+,;=:@[\]-]+(?:[/?]|$)/i;
@@ -303,7 +318,7 @@ export class RequestParser {
     if (sp1 <= 0 || sp2 < 0 || sp2 >= eol || sp2 === sp1 + 1 || text.lastIndexOf(' ', eol - 1) !== sp2) throw bad('invalid request line');
     const method = text.slice(0, sp1);
     const url = text.slice(sp1 + 1, sp2);
-    if (!KNOWN_METHODS.has(method)) throw bad('invalid method');
+    if (!knownMethod(method)) throw bad('invalid method');
     if (BAD_TARGET_CHAR.test(url) || !validTarget(method, url)) throw bad('invalid request target');
     // HTTP/d.d
     const v = sp2 + 1;
