@@ -1,11 +1,6 @@
 import { trustedPeers } from './client-ip.js';
 
-/**
- * The admission limits of the gateway port's client connections. A listener (the plain HTTP/1.1 one
- * here; a TLS or HTTP/2 listener the same way) asks `admit` for every socket it accepts, reports when
- * the connection turns idle or busy, and releases it when the socket closes. Admission holds
- * counters and one list, never a timer or a scan: every operation is O(1).
- */
+/** The bounds an Admission keeps (docs/edge-limits.md). */
 export interface AdmissionLimits {
   /** Most open client connections of this process. */
   maxConnections: number;
@@ -77,7 +72,13 @@ export interface AdmissionStats {
   buffering: number;
 }
 
-/** See AdmissionLimits. */
+/**
+ * The admission limits of the gateway port's client connections, for any listener: the plain
+ * HTTP/1.1 one here, a TLS or HTTP/2 listener the same way. A listener asks `admit` for every socket
+ * it accepts (and answers or closes a refused one itself), reports when the connection turns idle or
+ * busy, the head memory it holds, and releases it when the socket closes. Admission holds counters
+ * and one list, never a timer or a scan: every operation is O(1).
+ */
 export class Admission implements AdmissionStats {
   open = 0;
   idle = 0;
