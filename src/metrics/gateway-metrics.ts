@@ -3,6 +3,7 @@ import type { RequestContext } from '../gateway/context.js';
 import type { SelectorStatus } from '../selector/types.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { TunnelCount } from '../gateway/upgrade/tunnel.js';
+import { registerEdgeMetrics, type EdgeStats } from './edge.js';
 import { registerTrafficMetrics } from './exposition.js';
 import { processRegistry } from './process.js';
 import { Traffic } from './traffic.js';
@@ -18,6 +19,8 @@ export interface MetricsSources {
   selectorStatus(apiId: string): SelectorStatus | null;
   /** Open upgraded connections (WebSockets) by API and node. */
   tunnels(): readonly TunnelCount[];
+  /** The edge's counters (admission limits, slow clients, waits for a node), when there is a gateway port. */
+  edge?: EdgeStats;
 }
 
 /**
@@ -31,6 +34,7 @@ export class GatewayMetrics {
 
   constructor(private readonly sources: MetricsSources) {
     registerTrafficMetrics(this.registry, this.traffic);
+    if (sources.edge !== undefined) registerEdgeMetrics(this.registry, sources.edge);
     const registers = [this.registry];
     new Gauge({
       name: 'isogate_config_version',
