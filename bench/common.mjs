@@ -1,5 +1,6 @@
 // What the bench scripts share: a timestamped log, sleep, a free port on 127.0.0.1, wrk with its
-// output parsed, nginx and its echo upstreams, readiness polling, an admin client and a median.
+// output parsed, nginx and its echo upstreams, readiness polling, an admin client, a median, and how
+// a bench script ends.
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -105,4 +106,19 @@ export function median(xs) {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return NaN;
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Runs a bench script's `main`, then its `cleanup` whatever happened, and exits 0, or 1 after printing the failure. */
+export function runBench(main, cleanup) {
+  main().then(
+    () => {
+      cleanup();
+      process.exit(0);
+    },
+    (err) => {
+      console.error(err);
+      cleanup();
+      process.exit(1);
+    },
+  );
 }

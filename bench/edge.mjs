@@ -21,7 +21,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { adminClient, freePort, log, sleep, startNginx, waitOk, wrk } from './common.mjs';
+import { adminClient, freePort, log, runBench, sleep, startNginx, waitOk, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SMOKE = process.env.SMOKE === '1';
@@ -255,14 +255,4 @@ function cleanup() {
   rmSync(work, { recursive: true, force: true });
 }
 
-main().then(
-  () => {
-    cleanup();
-    process.exit(0);
-  },
-  (err) => {
-    console.error(err);
-    cleanup();
-    process.exit(1);
-  },
-);
+runBench(main, cleanup);
