@@ -9,13 +9,13 @@
 // CONNS (50), THREADS (2). The schema is dropped at the end.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { freePort, log, sleep, wrk } from './common.mjs';
+import { freePort, log, sleep, startNginx, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PG_URL = process.env.ISOGATE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -45,16 +45,8 @@ async function sql(text) {
 /** nginx `return 200` upstreams, as `npm run bench` uses, each naming itself in x-node. */
 async function startUpstreams(n) {
   const ports = await Promise.all(Array.from({ length: n }, freePort));
-  const lines = [
-    `worker_processes 1; daemon off; pid ${work}/nginx.pid; error_log ${work}/nginx-error.log warn;`,
-    'events { worker_connections 8192; }',
-    'http { access_log off; keepalive_requests 1000000; keepalive_timeout 120s;',
-    `  client_body_temp_path ${work}/t1; proxy_temp_path ${work}/t2; fastcgi_temp_path ${work}/t3; uwsgi_temp_path ${work}/t4; scgi_temp_path ${work}/t5;`,
-    ...ports.map((p, i) => `  server { listen ${HOST}:${p} backlog=4096; location / { add_header x-node up${i}; default_type application/json; return 200 '{"node":"up${i}"}'; } }`),
-    '}',
-  ];
-  writeFileSync(join(work, 'nginx.conf'), lines.join('\n'));
-  children.push(spawn('nginx', ['-p', work, '-e', join(work, 'nginx-error.log'), '-c', join(work, 'nginx.conf')], { stdio: 'ignore' }));
+  const servers = ports.map((p, i) => `server { listen ${HOST}:${p} backlog=4096; location / { add_header x-node up${i}; default_type application/json; return 200 '{"node":"up${i}"}'; } }`);
+  children.push(startNginx(work, servers));
   return ports;
 }
 

@@ -1,7 +1,10 @@
 // What the bench scripts share: a timestamped log, sleep, a free port on 127.0.0.1, wrk with its
-// output parsed, the nginx echo upstreams, readiness polling, an admin client and a median.
-import { spawnSync } from 'node:child_process';
+// output parsed, nginx and its echo upstreams, readiness polling, an admin client, a median, and how
+// a bench script ends.
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 /** Logs to stderr with the time of day, so stdout keeps only the figures. */
 export const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -50,8 +53,25 @@ export function wrk(url, { threads, conns, dur, args = [] }) {
 export function nginxEchoServers(host, ports) {
   return ports.map((p) => {
     const body = `{"service":"echo","ok":true,"node":"${String(p).slice(-2)}","msg":"hello from upstream","pad":"0123456789abcdefghijklm"}`;
-    return `  server { listen ${host}:${p} backlog=4096; location / { default_type application/json; return 200 '${body}'; } }`;
+    return `server { listen ${host}:${p} backlog=4096; location / { default_type application/json; return 200 '${body}'; } }`;
   });
+}
+
+/**
+ * Starts nginx in the foreground with these `server { … }` lines (one worker, no access log, long
+ * keep-alive), its pid, logs and temp paths under `work`; returns the child process.
+ */
+export function startNginx(work, servers, { detached = false } = {}) {
+  const lines = [
+    `worker_processes 1; daemon off; pid ${work}/nginx.pid; error_log ${work}/nginx-error.log warn;`,
+    'events { worker_connections 8192; }',
+    'http { access_log off; keepalive_requests 1000000; keepalive_timeout 120s;',
+    `  client_body_temp_path ${work}/t1; proxy_temp_path ${work}/t2; fastcgi_temp_path ${work}/t3; uwsgi_temp_path ${work}/t4; scgi_temp_path ${work}/t5;`,
+    ...servers.map((server) => `  ${server}`),
+    '}',
+  ];
+  writeFileSync(join(work, 'nginx.conf'), lines.join('\n'));
+  return spawn('nginx', ['-p', work, '-e', join(work, 'nginx-error.log'), '-c', join(work, 'nginx.conf')], { stdio: 'ignore', detached });
 }
 
 /** Polls `url` until it answers 2xx, every 50 ms, at most `tries` times. */
@@ -86,4 +106,19 @@ export function median(xs) {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return NaN;
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Runs a bench script's `main`, then its `cleanup` whatever happened, and exits 0, or 1 after printing the failure. */
+export function runBench(main, cleanup) {
+  main().then(
+    () => {
+      cleanup();
+      process.exit(0);
+    },
+    (err) => {
+      console.error(err);
+      cleanup();
+      process.exit(1);
+    },
+  );
 }

@@ -13,12 +13,12 @@
 // VM the direct rate alone moves by 2× from one run to the next, so one direct run per round made
 // each round's ratios mostly noise. The summary gives each target's median over the rounds.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { adminClient, log, median, nginxEchoServers, sleep, waitOk, wrk } from './common.mjs';
+import { adminClient, log, median, nginxEchoServers, sleep, startNginx, waitOk, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DUR = process.env.DUR ?? '10s';
@@ -54,16 +54,7 @@ function ensureTools() {
 
 function startUpstreams() {
   // Same shape as the shared anchors: nginx `return 200` with a 100-byte JSON body per port.
-  const lines = [
-    `worker_processes 1; daemon off; pid ${work}/nginx.pid; error_log ${work}/nginx-error.log warn;`,
-    'events { worker_connections 8192; }',
-    `http { access_log off; keepalive_requests 1000000; keepalive_timeout 120s;`,
-    `  client_body_temp_path ${work}/t1; proxy_temp_path ${work}/t2; fastcgi_temp_path ${work}/t3; uwsgi_temp_path ${work}/t4; scgi_temp_path ${work}/t5;`,
-  ];
-  lines.push(...nginxEchoServers(HOST, UP_PORTS), '}');
-  writeFileSync(join(work, 'nginx.conf'), lines.join('\n'));
-  const nginx = spawn('nginx', ['-p', work, '-c', join(work, 'nginx.conf')], { stdio: 'ignore', detached: true });
-  started.push(nginx);
+  started.push(startNginx(work, nginxEchoServers(HOST, UP_PORTS), { detached: true }));
 }
 
 function startGateway() {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { adminClient, log, median, nginxEchoServers, sleep, waitOk, wrk } from './common.mjs';
+import { adminClient, log, median, nginxEchoServers, runBench, sleep, waitOk, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DUR = process.env.DUR ?? '10s';
@@ -200,14 +200,4 @@ function cleanup() {
   rmSync(work, { recursive: true, force: true });
 }
 
-main().then(
-  () => {
-    cleanup();
-    process.exit(0);
-  },
-  (err) => {
-    console.error(err);
-    cleanup();
-    process.exit(1);
-  },
-);
+runBench(main, cleanup);

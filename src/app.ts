@@ -55,6 +55,8 @@ export interface Isogate {
   readonly demo: 'seeded' | 'kept' | 'reset' | null;
   /** Stops accepting, finishes in-flight requests (bounded by drainMs), closes everything. */
   close(): Promise<void>;
+  /** What stopping now would cut: open client connections and requests in progress, or workers still running. */
+  unfinished(): Record<string, unknown>;
 }
 
 /**
@@ -100,13 +102,15 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
     let ready = false;
     if (withGateway) {
       const server = await createStatusServer({
-        ready: () => ready && !draining && (workers === null || workers.allReady()),
+        // With workers: ready while at least one serves (a load balancer must not pull a machine
+        // whose other workers serve while one restarts); the details say how many do.
+        ready: () => ready && !draining && (workers === null || workers.serving() > 0),
         details: () => ({
           role,
           pid: process.pid,
           draining,
           version: plane?.holder.current?.version ?? (workers ? Math.min(...workers.views().map((w) => w.version)) : null),
-          ...(workers ? { workers: workers.views() } : {}),
+          ...(workers ? { workers: workers.views(), workersServing: workers.serving(), workersWanted: options.workers } : {}),
           store: store.health?.() ?? { connected: true, lastError: null },
           ...(plane?.limits.redis ? { redis: plane.limits.status() } : {}),
           // Still 200 for the load balancer: this process serves its last config while the store (or
@@ -222,6 +226,10 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
       plane,
       workers,
       demo,
+      unfinished() {
+        if (plane) return plane.unfinished();
+        return workers ? { workersRunning: workers.running() } : {};
+      },
       close() {
         draining = true;
         // Ready turns 503 first; the ports stay open until load balancers had time to notice.
@@ -267,7 +275,7 @@ async function controlPlaneRuntime(
 ): Promise<{ runtime: AdminRuntime; holder: SnapshotHolder }> {
   const sandbox = await SelectorSandbox.start({ logger: log.child({ component: 'selector' }), maxHosts: 1 });
   cleanups.push(() => sandbox.close());
-  const pools = new PoolRegistry({ connections: 1, keepAliveMs: 1_000 });
+  const pools = new PoolRegistry({ connections: 1, keepAliveMs: 1_000, maxWaiting: 0, waitMs: 1_000 });
   cleanups.push(() => pools.close());
   const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }), false);
   cleanups.push(() => holder.close());

@@ -6,6 +6,7 @@ import { runConfigCommand } from './config-files/cli.js';
 import { OptionsError, parseOptions, usage, type Options } from './config/options.js';
 import { createLogger } from './log.js';
 import { packageRoot } from './paths.js';
+import { LOG_CLOSE_MS, stopOnce } from './runtime/shutdown.js';
 
 /** `isogate <version>` from package.json. */
 function version(): string {
@@ -52,12 +53,13 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const { log, flush } = createLogger(options.logLevel);
+  const logger = createLogger(options.logLevel);
+  const { log } = logger;
   let app;
   try {
     app = await startIsogate(options, log, process.env, command);
   } catch (err) {
-    flush();
+    await logger.close(LOG_CLOSE_MS);
     if (err instanceof StartupError) {
       process.stderr.write(`isogate: ${err.message}\n`);
       return 1;
@@ -77,25 +79,17 @@ async function main(argv: string[]): Promise<number> {
   process.stderr.write(`isogate ${command}: ${where.filter(Boolean).join('  ')}\n`);
   const note = demoNote(app, options);
   if (note) process.stderr.write(`isogate ${command}: ${note}\n`);
+  const running = app;
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'stopping: draining in-flight requests');
-      app.close().then(
-        () => {
-          log.info('stopped');
-          flush();
-          resolve(0);
-        },
-        (err) => {
-          log.error({ err }, 'stop failed');
-          flush();
-          resolve(1);
-        },
-      );
-    };
+    // A stop always ends: a second signal, or the drain bounds passing, ends it at once.
+    const stop = stopOnce({
+      log,
+      stop: () => running.close(),
+      boundMs: options.drainWaitMs + options.drainMs,
+      unfinished: () => running.unfinished(),
+      cut: () => running.workers?.kill(),
+      exit: (code) => void logger.close(LOG_CLOSE_MS).then(() => resolve(code)),
+    });
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });

@@ -50,8 +50,26 @@ export const Options = z.strictObject({
   clientHeaderTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(60_000),
   /** Longest idle time of a client's keep-alive connection between two requests. */
   clientKeepaliveTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(65_000),
+  /** Longest time for a TLS handshake on the gateway's TLS port, from accept. */
+  clientHandshakeTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** Most open client connections of one gateway process (idle ones are closed, oldest first, to make room). */
+  maxClientConnections: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** Most open client connections of one gateway process from one address (peers in --trust-proxy are not limited). */
+  maxClientConnectionsPerIp: z.coerce.number().int().min(1).max(1_000_000).default(1_024),
+  /** Most memory one gateway process gives unfinished request heads, all connections together (MiB). */
+  clientHeadMemoryMb: z.coerce.number().int().min(1).max(65_536).default(64),
+  /** A client that reads nothing of what it was sent for this long is cut. */
+  clientSendTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** How much of a response is buffered for a client that reads slower than the node sends before the node is paused (KiB). */
+  clientResponseBufferKb: z.coerce.number().int().min(16).max(1_048_576).default(256),
+  /** Most memory one gateway process gives answers buffered for slow clients, all together (MiB). */
+  clientBufferMemoryMb: z.coerce.number().int().min(1).max(65_536).default(256),
   /** Most sockets per upstream origin. */
   upstreamConnections: z.coerce.number().int().min(1).max(10_000).default(128),
+  /** Most requests waiting for a connection to one upstream origin; more are refused with UPSTREAM_QUEUE_FULL. */
+  upstreamMaxWaiting: z.coerce.number().int().min(0).max(1_000_000).default(1_024),
+  /** Longest wait for a connection to an upstream origin; then UPSTREAM_QUEUE_TIMEOUT. */
+  upstreamWaitMs: z.coerce.number().int().min(10).max(600_000).default(2_000),
   /** Redis for cluster rate limits (`redis://host:port/db`); empty: cluster limits count locally. */
   redis: z.string().default('').refine((u) => u === '' || /^rediss?:\/\//.test(u), 'must be a redis:// or rediss:// URL'),
   /** Prefix of every Redis key this gateway writes. */
@@ -88,7 +106,16 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--drain-wait-ms': { key: 'drainWaitMs', value: true },
   '--client-header-timeout-ms': { key: 'clientHeaderTimeoutMs', value: true },
   '--client-keepalive-timeout-ms': { key: 'clientKeepaliveTimeoutMs', value: true },
+  '--client-handshake-timeout-ms': { key: 'clientHandshakeTimeoutMs', value: true },
+  '--max-client-connections': { key: 'maxClientConnections', value: true },
+  '--max-client-connections-per-ip': { key: 'maxClientConnectionsPerIp', value: true },
+  '--client-head-memory-mb': { key: 'clientHeadMemoryMb', value: true },
+  '--client-send-timeout-ms': { key: 'clientSendTimeoutMs', value: true },
+  '--client-response-buffer-kb': { key: 'clientResponseBufferKb', value: true },
+  '--client-buffer-memory-mb': { key: 'clientBufferMemoryMb', value: true },
   '--upstream-connections': { key: 'upstreamConnections', value: true },
+  '--upstream-max-waiting': { key: 'upstreamMaxWaiting', value: true },
+  '--upstream-wait-ms': { key: 'upstreamWaitMs', value: true },
   '--selector-processes': { key: 'selectorProcesses', value: true },
   '--redis': { key: 'redis', value: true },
   '--redis-prefix': { key: 'redisPrefix', value: true },
@@ -184,7 +211,16 @@ export function usage(): string {
     '  --drain-wait-ms N                     on shutdown, /status/ready is 503 this long before ports close (default 0)',
     '  --client-header-timeout-ms N          longest wait for a request head from its first byte; then 408 (default 60000)',
     '  --client-keepalive-timeout-ms N       idle client keep-alive connections close after this (default 65000)',
+    '  --client-handshake-timeout-ms N       longest TLS handshake on the TLS port, from accept; then closed (default 10000)',
+    '  --max-client-connections N            most open client connections per gateway process; idle ones close oldest first (default 10000)',
+    '  --max-client-connections-per-ip N     most per client address; --trust-proxy peers exempt (default 1024)',
+    '  --client-head-memory-mb N             memory for unfinished request heads per process (default 64)',
+    '  --client-send-timeout-ms N            a client that reads nothing of its answer this long is cut (default 30000)',
+    '  --client-response-buffer-kb N         answer buffered for a slow client before the node is paused (default 256)',
+    '  --client-buffer-memory-mb N           memory for answers buffered for slow clients per process (default 256)',
     '  --upstream-connections N              most sockets per upstream origin (default 128)',
+    '  --upstream-max-waiting N              most requests waiting for a socket of one origin; then 503 (default 1024)',
+    '  --upstream-wait-ms N                  longest wait for a socket of an origin; then 503 (default 2000)',
     '  --selector-processes N                most selector sandbox processes (default 8)',
     '  --redis URL                           redis://host:port for cluster rate limits (default: none, they count locally)',
     '  --redis-prefix P                      prefix of every Redis key (default isogate:)',

@@ -11,17 +11,7 @@ export interface ClientIpResolver {
  */
 export function clientIpResolver(trusted: readonly string[]): ClientIpResolver {
   if (trusted.length === 0) return (peer) => stripMapped(peer);
-  const list = new BlockList();
-  for (const entry of trusted) {
-    const [addr, bits] = entry.split('/') as [string, string | undefined];
-    const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-    if (bits === undefined) list.addAddress(addr, family);
-    else list.addSubnet(addr, Number(bits), family);
-  }
-  const isTrusted = (ip: string) => {
-    const family = isIP(ip);
-    return family !== 0 && list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
-  };
+  const isTrusted = trustedPeers(trusted);
   return (peer, forwardedFor) => {
     let ip = stripMapped(peer);
     if (!isTrusted(ip) || forwardedFor === undefined) return ip;
@@ -34,6 +24,23 @@ export function clientIpResolver(trusted: readonly string[]): ClientIpResolver {
       if (!isTrusted(ip)) return ip;
     }
     return ip;
+  };
+}
+
+/** A test for addresses in the trusted proxy list (IPs or CIDRs); an IPv4-mapped IPv6 peer counts as its IPv4 address. */
+export function trustedPeers(trusted: readonly string[]): (ip: string) => boolean {
+  if (trusted.length === 0) return () => false;
+  const list = new BlockList();
+  for (const entry of trusted) {
+    const [addr, bits] = entry.split('/') as [string, string | undefined];
+    const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr, family);
+    else list.addSubnet(addr, Number(bits), family);
+  }
+  return (peer) => {
+    const ip = stripMapped(peer);
+    const family = isIP(ip);
+    return family !== 0 && list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
   };
 }
 

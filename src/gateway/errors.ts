@@ -32,6 +32,11 @@ export const GATEWAY_ERRORS = {
   HEADERS_TOO_LARGE: { status: 431, message: 'The request head is larger than the gateway accepts.' },
   TRANSFER_CODING_UNSUPPORTED: { status: 501, message: 'The request uses a transfer coding other than chunked.' },
   HTTP_VERSION_UNSUPPORTED: { status: 505, message: 'The gateway speaks HTTP/1.0 and HTTP/1.1 only.' },
+  TOO_MANY_CONNECTIONS: { status: 503, message: 'The gateway holds as many client connections as it accepts.' },
+  CLIENT_CONNECTION_LIMIT: { status: 429, message: 'This address holds as many connections as the gateway accepts from one client.' },
+  HEAD_MEMORY_FULL: { status: 503, message: 'Unfinished request heads hold all the memory the gateway gives them.' },
+  UPSTREAM_QUEUE_FULL: { status: 503, message: 'Too many requests are waiting for a connection to the chosen node.' },
+  UPSTREAM_QUEUE_TIMEOUT: { status: 503, message: 'No connection to the chosen node became free in time.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A gateway error code. */

@@ -24,20 +24,15 @@ export interface GatewayRequest {
   readonly protocol: ClientProtocol;
   /** What an HTTP/1.1 `Upgrade` request asks for (`websocket`), else null. */
   readonly upgrade: string | null;
-  /**
-   * Caps a body whose length was not announced (the access stage checks a Content-Length itself):
-   * past `maxBytes` the body stream fails with BodyTooLargeError. HTTP/2 streams implement it.
-   */
-  limitBody?(maxBytes: number): void;
 }
 
-/** A streamed body grew past its API's `maxBodyBytes`; the proxy answers BODY_TOO_LARGE. */
-export class BodyTooLargeError extends Error {
-  readonly code = 'BODY_TOO_LARGE';
-
-  constructor(readonly maxBytes: number) {
-    super(`the request body is larger than ${maxBytes} bytes`);
-  }
+/**
+ * The client's connection (or its HTTP/2 stream) closed before its request body was complete: the
+ * body stream fails with this. A body past its API's `maxBodyBytes` is counted where it is sent to
+ * the node, for every protocol alike (RequestBodyTooLargeError in `upstream/errors.ts`).
+ */
+export class ClientClosedError extends Error {
+  readonly code = 'CLIENT_CLOSED';
 }
 
 /** The client's byte stream after a `101 Switching Protocols`, for the tunnel to the node. */

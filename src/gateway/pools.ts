@@ -6,6 +6,10 @@ export interface PoolOptions {
   connections: number;
   /** Idle keep-alive sockets are closed after this long. */
   keepAliveMs: number;
+  /** Most requests waiting for a socket of one origin. */
+  maxWaiting: number;
+  /** Longest wait for a socket of an origin, ms. */
+  waitMs: number;
 }
 
 /** How often idle connections past their keep-alive time are closed. */
@@ -31,10 +35,17 @@ export class PoolRegistry {
     const key = `${origin}|${connectMs}`;
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = new UpstreamPool(origin, { connections: this.options.connections, keepAliveMs: this.options.keepAliveMs, connectMs });
+      pool = new UpstreamPool(origin, { ...this.options, connectMs });
       this.pools.set(key, pool);
     }
     return pool;
+  }
+
+  /** Requests waiting for a connection, all pools together. */
+  waiting(): number {
+    let n = 0;
+    for (const pool of this.pools.values()) n += pool.waiting;
+    return n;
   }
 
   /** Closes (gracefully: in-flight requests finish) every pool not in `inUse`. */

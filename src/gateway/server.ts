@@ -1,6 +1,7 @@
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { AccessLog } from './access-log.js';
+import type { Admission } from './admission.js';
 import type { GatewayRequest, GatewayResponse } from './exchange.js';
 import { GatewayHttpServer, type ClientTimeouts } from './http/server.js';
 import { H2Sessions } from './h2/sessions.js';
@@ -35,20 +36,22 @@ export interface GatewayDeps {
  * The data-plane HTTP server: the gateway's own HTTP/1.1 server (no framework on the hot path) that
  * runs the lifecycle on the snapshot current when each request arrived.
  */
-export function createGatewayServer(deps: GatewayDeps, timeouts: ClientTimeouts): GatewayHttpServer {
+export function createGatewayServer(deps: GatewayDeps, timeouts: ClientTimeouts, admission: Admission): GatewayHttpServer {
   return new GatewayHttpServer(
     timeouts,
     (req, res) => {
       void handleRequest(deps, req, res);
     },
     (code) => deps.metrics.traffic.rejected(code),
+    admission,
   );
 }
 
-/** HTTP/2 sessions for the TLS port, whose streams run the same lifecycle. */
-export function createH2Sessions(deps: GatewayDeps, idleTimeoutMs: number): H2Sessions {
+/** HTTP/2 sessions for the TLS port, whose streams run the same lifecycle; each session is a client connection of `admission`. */
+export function createH2Sessions(deps: GatewayDeps, idleTimeoutMs: number, admission: Admission): H2Sessions {
   return new H2Sessions({
     idleTimeoutMs,
+    admission,
     handler: (req, res) => {
       void handleRequest(deps, req, res);
     },

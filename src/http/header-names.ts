@@ -52,6 +52,32 @@ export function decimal(text: string, maxDigits: number): number {
   return v;
 }
 
+/** `Connection: close` (a bit of `connectionOptions`). */
+export const CONNECTION_CLOSE = 1;
+/** `Connection: keep-alive` (a bit of `connectionOptions`). */
+export const CONNECTION_KEEP_ALIVE = 2;
+
+/**
+ * The `close` and `keep-alive` options of a Connection value (RFC 9110 §7.6.1) as bits, each a whole
+ * token in any case (`closed` or `close;x` is neither), as llhttp reads them too.
+ */
+export function connectionOptions(value: string): number {
+  let bits = 0;
+  let start = 0;
+  while (start <= value.length) {
+    let end = value.indexOf(',', start);
+    if (end < 0) end = value.length;
+    let a = start;
+    let b = end;
+    while (a < b && isOws(value.charCodeAt(a))) a++;
+    while (b > a && isOws(value.charCodeAt(b - 1))) b--;
+    if (b - a === 5 && sameName(value.slice(a, b), 'close')) bits |= CONNECTION_CLOSE;
+    else if (b - a === 10 && sameName(value.slice(a, b), 'keep-alive')) bits |= CONNECTION_KEEP_ALIVE;
+    start = end + 1;
+  }
+  return bits;
+}
+
 /** True when `text` is a non-empty token (RFC 9110 §5.6.2), as a header name or method must be. */
 export function isToken(text: string): boolean {
   const n = text.length;
@@ -61,6 +87,11 @@ export function isToken(text: string): boolean {
     if (c > 127 || TOKEN_CHAR[c] === 0) return false;
   }
   return true;
+}
+
+/** True when the byte `c` is a tchar (RFC 9110 §5.6.2). */
+export function isTokenByte(c: number): boolean {
+  return c < 128 && TOKEN_CHAR[c] === 1;
 }
 
 // tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
@@ -76,6 +107,12 @@ for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl
 export class FieldLines {
   name = '';
   value = '';
+  /**
+   * The line had a tab after its value. llhttp refuses one after Content-Length's digits and after
+   * Transfer-Encoding's `chunked` (a space there it takes), so the parsers refuse it there too: a node
+   * reading with llhttp must never see a request the gateway framed as it does not.
+   */
+  tabAfter = false;
   private text = '';
   private at = 0;
 
@@ -103,7 +140,13 @@ export class FieldLines {
     const name = text.slice(at, colon);
     if (!isToken(name)) throw this.fail('invalid header name');
     this.name = name;
-    this.value = trimmedSlice(text, colon + 1, eol);
+    let start = colon + 1;
+    let end = eol;
+    while (start < end && isOws(text.charCodeAt(start))) start++;
+    let tab = false;
+    for (let c = text.charCodeAt(end - 1); end > start && isOws(c); c = text.charCodeAt(--end - 1)) if (c === 9) tab = true;
+    this.value = text.slice(start, end);
+    this.tabAfter = tab;
     return true;
   }
 }

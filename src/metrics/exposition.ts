@@ -4,7 +4,7 @@ import { ERROR_CODES, MEMO_END_CAUSES, RETRY_REASONS, SELECTOR_ERROR_KINDS, SELE
 
 type Labels = Record<string, string | number>;
 /** One sample as prom-client's registries and `AggregatorRegistry.aggregate()` expect it. */
-interface Sample {
+export interface Sample {
   value: number;
   labels: Labels;
   metricName?: string;
@@ -16,7 +16,7 @@ type MetricType = 'counter' | 'gauge' | 'histogram';
  * (`name`, `help`, `type`, `aggregator`, `get()`), so a Registry renders it and the primary's
  * `AggregatorRegistry.aggregate()` merges it like a built-in one.
  */
-class CellMetric {
+export class CellMetric {
   constructor(
     readonly name: string,
     readonly help: string,

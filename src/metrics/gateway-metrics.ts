@@ -4,6 +4,7 @@ import type { MemoEndCause } from '../selector/sandbox.js';
 import type { SelectorStatus } from '../selector/types.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { TunnelCount } from '../gateway/upgrade/tunnel.js';
+import { registerEdgeMetrics, type EdgeStats } from './edge.js';
 import { registerTrafficMetrics } from './exposition.js';
 import { processRegistry } from './process.js';
 import { Traffic } from './traffic.js';
@@ -21,6 +22,8 @@ export interface MetricsSources {
   tunnels(): readonly TunnelCount[];
   /** Memoized answers the sandbox's verifier ran again, over all selectors (verifier.ts). */
   memoVerifications(): { verified: number; mismatches: number; skipped: number };
+  /** The edge's counters (admission limits, slow clients, waits for a node), when there is a gateway port. */
+  edge?: EdgeStats;
 }
 
 /**
@@ -34,6 +37,7 @@ export class GatewayMetrics {
 
   constructor(private readonly sources: MetricsSources) {
     registerTrafficMetrics(this.registry, this.traffic);
+    if (sources.edge !== undefined) registerEdgeMetrics(this.registry, sources.edge);
     const registers = [this.registry];
     new Gauge({
       name: 'isogate_config_version',

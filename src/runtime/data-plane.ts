@@ -6,6 +6,7 @@ import { parseStoreSpec } from '../config/store-spec.js';
 import { LimitRegistry } from '../access/limits/registry.js';
 import { RedisLink } from '../access/limits/redis.js';
 import { AccessLog } from '../gateway/access-log.js';
+import { Admission } from '../gateway/admission.js';
 import { clientIpResolver } from '../gateway/client-ip.js';
 import { NodeStats } from '../gateway/node-stats.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -20,6 +21,7 @@ import type { Store } from '../store/store.js';
 import { GatewayTlsServer } from '../gateway/tls/listener.js';
 import { ticketKeys } from '../tls/settings.js';
 import { TunnelRegistry } from '../gateway/upgrade/tunnel.js';
+import { connectionsWithin, openFileLimit } from './fd-limit.js';
 import { closeHttp, listenHttp } from './listen.js';
 
 /** A running data plane: the gateway server and what serves it. */
@@ -36,6 +38,8 @@ export interface DataPlane {
   readonly health: HealthRegistry;
   /** Rate-limit buckets and the Redis link of cluster limits. */
   readonly limits: LimitRegistry;
+  /** What closing now would cut: open client connections, and those with a request in progress. */
+  unfinished(): { clientConnections: number; requestsInProgress: number };
   /**
    * Stops accepting, finishes in-flight requests (up to drainMs; requests on open keep-alive
    * connections meanwhile are served with `Connection: close`), releases the sandbox and pools.
@@ -48,8 +52,26 @@ export interface DataPlane {
  * changes (store notifications, or a watch on the SQLite file, plus the version poll), then listens.
  */
 export async function startDataPlane(options: Options, store: Store, log: Logger): Promise<DataPlane> {
+  let maxConnections = options.maxClientConnections;
+  const files = openFileLimit();
+  if (files !== null && connectionsWithin(files) < maxConnections) {
+    maxConnections = connectionsWithin(files);
+    log.warn(
+      { maxClientConnections: options.maxClientConnections, openFileLimit: files, effective: maxConnections },
+      'the open-file limit is too low for --max-client-connections; the gateway holds fewer client connections',
+    );
+  }
+  const admission = new Admission(
+    {
+      maxConnections,
+      maxConnectionsPerIp: options.maxClientConnectionsPerIp,
+      maxHeadMemoryBytes: options.clientHeadMemoryMb * 1024 * 1024,
+      maxBufferedResponses: Math.max(1, Math.floor(options.clientBufferMemoryMb / (options.clientResponseBufferKb / 1024))),
+    },
+    options.trustProxy,
+  );
   // The metrics read the holder and sandbox at scrape time; the sandbox reports quarantines to them.
-  const refs: { holder?: SnapshotHolder; sandbox?: SelectorSandbox } = {};
+  const refs: { holder?: SnapshotHolder; sandbox?: SelectorSandbox; pools?: PoolRegistry } = {};
   const stats = new NodeStats();
   const tunnels = new TunnelRegistry((nodeId, delta) => stats.upgrade(nodeId, delta));
   const metrics = new GatewayMetrics({
@@ -57,6 +79,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     selectorStatus: (apiId) => refs.sandbox?.status(apiId) ?? null,
     tunnels: () => tunnels.counts(),
     memoVerifications: () => refs.sandbox?.memoVerifications() ?? { verified: 0, mismatches: 0, skipped: 0 },
+    edge: { admission, upstreamWaiting: () => refs.pools?.waiting() ?? 0 },
   });
   const sandbox = await SelectorSandbox.start({
     logger: log.child({ component: 'selector' }),
@@ -64,7 +87,12 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     onQuarantine: (apiId) => metrics.quarantined(apiId),
     onMemoEnded: (apiId, cause) => metrics.memoEnded(apiId, cause),
   });
-  const pools = new PoolRegistry({ connections: options.upstreamConnections, keepAliveMs: 60_000 });
+  const pools = new PoolRegistry({
+    connections: options.upstreamConnections,
+    keepAliveMs: 60_000,
+    maxWaiting: options.upstreamMaxWaiting,
+    waitMs: options.upstreamWaitMs,
+  });
   const health = new HealthRegistry(log.child({ component: 'health' }));
   const limitLog = log.child({ component: 'limits' });
   const redis = options.redis === '' ? null : new RedisLink({ url: options.redis, prefix: options.redisPrefix, commandTimeoutMs: options.redisTimeoutMs, log: limitLog });
@@ -75,7 +103,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   holder.onServing((snapshot) => checker.follow(snapshot));
   let tls: GatewayTlsServer | null = null;
   holder.onServing((snapshot) => tls?.serve(snapshot));
-  Object.assign(refs, { holder, sandbox });
+  Object.assign(refs, { holder, sandbox, pools });
   const accessLog = options.accessLog ? AccessLog.of(log) : null;
   let server: GatewayHttpServer | null = null;
   let draining = false;
@@ -116,19 +144,36 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       httpsPort: options.gatewayTlsPort,
       tunnels,
     };
-    server = createGatewayServer(deps, { headerTimeoutMs: options.clientHeaderTimeoutMs, keepAliveTimeoutMs: options.clientKeepaliveTimeoutMs });
+    server = createGatewayServer(
+      deps,
+      {
+        headerTimeoutMs: options.clientHeaderTimeoutMs,
+        keepAliveTimeoutMs: options.clientKeepaliveTimeoutMs,
+        sendTimeoutMs: options.clientSendTimeoutMs,
+        responseBufferBytes: options.clientResponseBufferKb * 1024,
+      },
+      admission,
+    );
     const address = await listenHttp(server, options.gatewayHost, options.gatewayPort, 'gatewayPort');
     let tlsAddress: AddressInfo | null = null;
     if (options.gatewayTlsPort !== null) {
       tls = new GatewayTlsServer(
-        { http: server, h2: createH2Sessions(deps, options.clientKeepaliveTimeoutMs) },
-        { handshakeTimeoutMs: options.clientHeaderTimeoutMs, ticketKeys: ticketKeys(), certificates: () => holder.current?.tls ?? null },
+        { http: server, h2: createH2Sessions(deps, options.clientKeepaliveTimeoutMs, admission) },
+        {
+          handshakeTimeoutMs: options.clientHandshakeTimeoutMs,
+          ticketKeys: ticketKeys(),
+          certificates: () => holder.current?.tls ?? null,
+          admission,
+          rejected: (code) => metrics.traffic.rejected(code),
+        },
       );
       tls.serve(holder.current!);
       tlsAddress = await listenHttp(tls, options.gatewayHost, options.gatewayTlsPort, 'gatewayTlsPort');
       deps.httpsPort = tlsAddress.port; // the port bound, when it was given as 0
     }
-    return { address, tlsAddress, holder, sandbox, stats, metrics, health, limits, close };
+    // Upgraded connections count as open client connections with a request in progress.
+    const unfinished = () => ({ clientConnections: admission.open, requestsInProgress: admission.open - admission.idle });
+    return { address, tlsAddress, holder, sandbox, stats, metrics, health, limits, close, unfinished };
   } catch (err) {
     await close();
     throw err;

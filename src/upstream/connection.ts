@@ -1,7 +1,8 @@
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { connect as connectTls } from 'node:tls';
-import { UPSTREAM_ERRORS, upstreamError } from './errors.js';
+import { BodyTimeoutError, ConnectTimeoutError, HeadersTimeoutError, RequestBodyTooLargeError, SocketClosedError, socketFailure } from './errors.js';
+import { PhaseTimer } from './phase-timer.js';
 import { ResponseParser, type ResponseHead, type ResponseSink } from './response-parser.js';
 import type { UpstreamHandler, UpstreamRequest } from './types.js';
 
@@ -26,8 +27,10 @@ export interface ConnectionOwner {
 export class PendingRequest {
   conn: UpstreamConnection | null = null;
   ended = false;
+  /** When it started waiting for a connection (performance.now() ms), while it waits. */
+  queuedAt = 0;
   /** Handed to `onConnect`: ends the request with `err`, wherever it is (queued, connecting, running). */
-  readonly abort = (err?: Error): void => this.onAbort(this, err ?? new Error('aborted'));
+  readonly abort = (err: Error): void => this.onAbort(this, err);
 
   constructor(
     readonly request: UpstreamRequest,
@@ -67,23 +70,33 @@ export class UpstreamConnection implements ResponseSink {
   forgotten = false;
   private current: PendingRequest | null;
   private connected = false;
+  /** The TCP connection is up (for TLS, before its handshake is done). */
+  private tcpUp = false;
   private readonly parser = new ResponseParser(this);
   private phase = IDLE;
   private keepAlive = false;
   private keepAliveHintMs = -1;
   private readonly connectTimer = new PhaseTimer((ms) => {
-    if (!this.connected) this.fail(upstreamError(UPSTREAM_ERRORS.connectTimeout, `connect timeout after ${ms} ms`));
+    if (!this.connected) this.fail(new ConnectTimeoutError(`connect timeout after ${ms} ms`));
   });
   private readonly headersTimer = new PhaseTimer((ms) => {
-    if (this.phase === AWAITING_HEADERS) this.fail(upstreamError(UPSTREAM_ERRORS.headersTimeout, `no response headers within ${ms} ms`));
+    if (this.phase === AWAITING_HEADERS) this.fail(new HeadersTimeoutError(`no response headers within ${ms} ms`));
   });
   private readonly bodyTimer = new PhaseTimer((ms) => {
-    if (this.phase === RECEIVING_BODY) this.fail(upstreamError(UPSTREAM_ERRORS.bodyTimeout, `response body paused for over ${ms} ms`));
+    if (this.phase === RECEIVING_BODY && !this.clientPaused) this.fail(new BodyTimeoutError(`response body paused for over ${ms} ms`));
   });
   /** The request's body has been written completely. */
   private bodyDone = true;
   private bodySource: Readable | null = null;
   private bodyChunked = false;
+  /** Bytes of a streamed request body sent so far, and the most it may have. */
+  private bodySent = 0;
+  private bodyLimit = Infinity;
+  /**
+   * The response is paused because the client reads slower than the node sends: the node is not at
+   * fault, so its body timeout does not run (the client's send timeout does, on the client side).
+   */
+  private clientPaused = false;
   /**
    * The latest body chunk, held back until the end of the read that brought it: when the response
    * ends in that read (the usual case) it goes out with `onComplete`, one write instead of two.
@@ -92,7 +105,11 @@ export class UpstreamConnection implements ResponseSink {
   /** The bytes being parsed are the shared READ_BUFFER's: a chunk leaving this connection is copied. */
   private shared = false;
   private readonly resume = (): void => {
+    if (!this.clientPaused) return;
+    this.clientPaused = false;
     this.socket.resume();
+    const p = this.current;
+    if (p !== null && this.phase === RECEIVING_BODY && p.request.bodyTimeout > 0) this.bodyTimer.arm(p.request.bodyTimeout);
   };
 
   constructor(
@@ -107,6 +124,7 @@ export class UpstreamConnection implements ResponseSink {
       : connectTcp({ host, port, onread: { buffer: READ_BUFFER, callback: (n) => this.onSharedRead(n) } });
     const socket = this.socket;
     socket.setNoDelay(true);
+    socket.once('connect', () => (this.tcpUp = true));
     socket.on(tls ? 'secureConnect' : 'connect', () => this.onConnected());
     if (tls) socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     // With `onread` no 'data' is emitted, but the stream must flow for 'end' to be.
@@ -157,6 +175,8 @@ export class UpstreamConnection implements ResponseSink {
       }
       this.bodyChunked = !length;
       this.bodyDone = false;
+      this.bodySent = 0;
+      this.bodyLimit = r.maxBodyBytes;
       this.socket.write(this.bodyChunked ? `${head}transfer-encoding: chunked\r\n\r\n` : `${head}\r\n`, 'latin1');
       this.bodySource = body;
       body.on('data', this.onBodyData);
@@ -166,7 +186,7 @@ export class UpstreamConnection implements ResponseSink {
     this.phase = AWAITING_HEADERS;
     if (r.headersTimeout > 0) this.headersTimer.arm(r.headersTimeout);
     // A body that failed before it was handed over emits nothing more: fail with its error now.
-    if (body !== null && !Buffer.isBuffer(body) && body.destroyed) this.fail(body.errored ?? upstreamError(UPSTREAM_ERRORS.socketClosed, 'request body destroyed'));
+    if (body !== null && !Buffer.isBuffer(body) && body.destroyed) this.fail(body.errored ?? new SocketClosedError('the request body was destroyed'));
   }
 
   /** Ends the current request with `err` and closes the connection. */
@@ -198,7 +218,15 @@ export class UpstreamConnection implements ResponseSink {
     this.phase = RECEIVING_BODY;
     this.keepAlive = head.keepAlive;
     this.keepAliveHintMs = head.keepAliveHintMs;
-    if (!p.handler.onHeaders(head.status, head.headers, this.resume) && this.current === p) this.socket.pause();
+    this.clientPaused = false;
+    if (!p.handler.onHeaders(head.status, head.headers, this.resume) && this.current === p) this.pauseForClient();
+  }
+
+  /** Stops reading the node until the handler calls `resume` (its client is full). */
+  private pauseForClient(): void {
+    this.clientPaused = true;
+    this.bodyTimer.clear();
+    this.socket.pause();
   }
 
   onBody(chunk: Buffer): void {
@@ -210,7 +238,7 @@ export class UpstreamConnection implements ResponseSink {
     const chunk = this.leaving(this.held!);
     this.held = null;
     const p = this.current;
-    if (p !== null && !p.handler.onData(chunk) && this.current === p) this.socket.pause();
+    if (p !== null && !p.handler.onData(chunk) && this.current === p) this.pauseForClient();
   }
 
   onEnd(extra: boolean): void {
@@ -225,7 +253,10 @@ export class UpstreamConnection implements ResponseSink {
     if (!this.bodyDone) this.detachBody();
     // Paused by backpressure on the last chunk: an idle connection must go on reading, or it would
     // never notice the node closing it.
-    if (reusable && this.socket.isPaused()) this.socket.resume();
+    if (this.clientPaused) {
+      this.clientPaused = false;
+      if (reusable) this.socket.resume();
+    }
     p.handler.onComplete(last);
     this.owner.release(this, reusable, this.keepAliveHintMs);
   }
@@ -265,7 +296,7 @@ export class UpstreamConnection implements ResponseSink {
       this.fail(err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    if (this.phase === RECEIVING_BODY && this.current !== null) {
+    if (this.phase === RECEIVING_BODY && this.current !== null && !this.clientPaused) {
       const ms = this.current.request.bodyTimeout;
       if (ms > 0) this.bodyTimer.arm(ms);
     }
@@ -273,23 +304,29 @@ export class UpstreamConnection implements ResponseSink {
 
   private onSocketEnd(): void {
     if (this.current !== null && this.connected && !this.parser.finishAtEof()) {
-      this.fail(upstreamError(UPSTREAM_ERRORS.socketClosed, 'the node closed the connection before its response was complete'));
+      this.fail(new SocketClosedError('the node closed the connection before its response was complete'));
     }
     this.destroy();
   }
 
-  private onSocketError(err: Error): void {
-    if (this.current !== null) this.fail(err);
-    else this.destroy();
+  private onSocketError(err: NodeJS.ErrnoException): void {
+    if (this.current === null) this.destroy();
+    else this.fail(socketFailure(err, this.tcpUp, this.connected));
   }
 
   private onSocketClose(): void {
-    if (this.current !== null) this.fail(upstreamError(UPSTREAM_ERRORS.socketClosed, 'the connection to the node closed'));
+    if (this.current !== null) this.fail(new SocketClosedError('the connection to the node closed'));
     else this.destroy();
   }
 
   private readonly onBodyData = (chunk: Buffer): void => {
     if (chunk.length === 0) return; // in chunked coding an empty chunk would end the body
+    this.bodySent += chunk.length;
+    if (this.bodySent > this.bodyLimit) {
+      // Counted as it streams: a chunked body has no length to check before it starts.
+      this.fail(new RequestBodyTooLargeError(`the request body passed ${this.bodyLimit} bytes`));
+      return;
+    }
     const socket = this.socket;
     let ok: boolean;
     if (this.bodyChunked) {
@@ -329,41 +366,6 @@ export class UpstreamConnection implements ResponseSink {
     this.connectTimer.clear();
     this.headersTimer.clear();
     this.bodyTimer.clear();
-  }
-}
-
-/**
- * One of a connection's timeouts, kept across its requests: arming it again with the same duration
- * refreshes the timer instead of creating one. It fires `onFire` with its duration; the callback
- * checks whether the phase it guards is still on.
- */
-class PhaseTimer {
-  private timer: NodeJS.Timeout | null = null;
-  private ms = 0;
-  private readonly fire = (): void => this.onFire(this.ms);
-
-  constructor(private readonly onFire: (ms: number) => void) {}
-
-  /** (Re)starts the countdown of `ms`. */
-  arm(ms: number): void {
-    if (this.timer !== null && this.ms === ms) {
-      this.timer.refresh();
-      return;
-    }
-    this.clear();
-    this.ms = ms;
-    this.timer = setTimeout(this.fire, ms);
-    this.timer.unref();
-  }
-
-  /** Restarts the countdown if the timer is armed. */
-  refresh(): void {
-    this.timer?.refresh();
-  }
-
-  clear(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
   }
 }
 

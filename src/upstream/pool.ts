@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { PendingRequest, UpstreamConnection, type ConnectionOwner, type UpstreamTarget } from './connection.js';
-import { UPSTREAM_ERRORS, upstreamError } from './errors.js';
+import { PoolClosedError, QueueFullError, QueueTimeoutError } from './errors.js';
 import type { UpstreamHandler, UpstreamRequest } from './types.js';
 
 /** How a pool connects and keeps connections. */
@@ -11,6 +11,10 @@ export interface UpstreamPoolOptions {
   keepAliveMs: number;
   /** Longest wait for a new connection. */
   connectMs: number;
+  /** Most requests waiting for a connection; more fail with QueueFullError at once. */
+  maxWaiting: number;
+  /** Longest wait for a connection, ms; then QueueTimeoutError. */
+  waitMs: number;
 }
 
 /** A node's `Keep-Alive: timeout` is cut by this much, so the gateway never reuses a connection the node is closing. */
@@ -19,8 +23,11 @@ const KEEP_ALIVE_MARGIN_MS = 1_000;
 /**
  * Keep-alive connections to one origin (`http://host:port` or `https://…`): an idle connection is
  * reused (most recently used first), a new one is opened while fewer than `connections` are open,
- * otherwise the request waits its turn. The gateway's own HTTP/1.1 client: undici cost about as much
- * CPU per proxied request as all of the gateway's stages together (README, Benchmark).
+ * otherwise the request waits its turn, at most `maxWaiting` of them and each at most `waitMs` (as
+ * Envoy bounds pending requests per cluster: a slow node's latency stays its own answer time plus a
+ * bounded wait, and the requests beyond are refused rather than queued without end). The gateway's
+ * own HTTP/1.1 client: undici cost about as much CPU per proxied request as all of the gateway's
+ * stages together (README, Benchmark).
  */
 export class UpstreamPool implements ConnectionOwner {
   readonly target: UpstreamTarget;
@@ -30,6 +37,18 @@ export class UpstreamPool implements ConnectionOwner {
   private readonly queue: PendingRequest[] = [];
   private closing = false;
   private onClosed: (() => void) | null = null;
+  /** Fires at the oldest waiting request's deadline (one timer for the whole queue, none while it is empty). */
+  private waitTimer: NodeJS.Timeout | null = null;
+  private readonly expireWaiting = (): void => {
+    this.waitTimer = null;
+    const queue = this.queue;
+    const now = performance.now();
+    const waitMs = this.options.waitMs;
+    while (queue.length > 0 && queue[0]!.queuedAt + waitMs <= now) {
+      queue.shift()!.fail(new QueueTimeoutError(`no connection to ${this.origin} became free within ${waitMs} ms`));
+    }
+    this.armWait();
+  };
   private readonly abortRequest = (p: PendingRequest, err: Error): void => {
     if (p.ended) return;
     if (p.conn !== null) p.conn.fail(err);
@@ -56,16 +75,28 @@ export class UpstreamPool implements ConnectionOwner {
     return this.all.size;
   }
 
+  /** Requests waiting for a connection now. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
   /** Sends a request; the handler hears of it as `UpstreamHandler` describes. */
   dispatch(request: UpstreamRequest, handler: UpstreamHandler): void {
     const p = new PendingRequest(request, handler, this.abortRequest);
     handler.onConnect(p.abort);
     if (p.ended) return;
     if (this.closing) {
-      p.fail(upstreamError(UPSTREAM_ERRORS.closed, 'the pool is closed'));
+      p.fail(new PoolClosedError('the pool is closed'));
       return;
     }
     this.start(p);
+  }
+
+  private armWait(): void {
+    if (this.waitTimer !== null || this.queue.length === 0) return;
+    const due = this.queue[0]!.queuedAt + this.options.waitMs - performance.now();
+    this.waitTimer = setTimeout(this.expireWaiting, Math.max(1, Math.ceil(due)));
+    this.waitTimer.unref();
   }
 
   private start(p: PendingRequest): void {
@@ -86,7 +117,13 @@ export class UpstreamPool implements ConnectionOwner {
       this.all.add(conn);
       return;
     }
+    if (this.queue.length >= this.options.maxWaiting) {
+      p.fail(new QueueFullError(`${this.queue.length} requests already wait for a connection to ${this.origin}`));
+      return;
+    }
+    p.queuedAt = performance.now();
     this.queue.push(p);
+    this.armWait();
   }
 
   release(conn: UpstreamConnection, reusable: boolean, keepAliveHintMs: number): void {
@@ -144,7 +181,7 @@ export class UpstreamPool implements ConnectionOwner {
   /** Closes every connection now; requests in progress or waiting fail. */
   destroy(): void {
     this.closing = true;
-    const err = upstreamError(UPSTREAM_ERRORS.closed, 'the pool was destroyed');
+    const err = new PoolClosedError('the pool was destroyed');
     for (const p of this.queue.splice(0)) p.fail(err);
     for (const conn of [...this.all]) conn.fail(err);
   }

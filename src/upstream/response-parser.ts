@@ -1,11 +1,10 @@
-import { UPSTREAM_ERRORS, upstreamError } from './errors.js';
+import { BadResponseError } from './errors.js';
+import { ChunkedDecoder, type ChunkedRules } from '../http/chunked.js';
 import { hasBadHeadByte } from '../http/head-bytes.js';
-import { decimal, FieldLines, sameName, trimmedSlice } from '../http/header-names.js';
+import { CONNECTION_CLOSE, CONNECTION_KEEP_ALIVE, connectionOptions, decimal, FieldLines, sameName, trimmedSlice } from '../http/header-names.js';
 
 /** Longest response head (status line and headers) accepted from a node. */
 export const MAX_HEAD_BYTES = 64 * 1024;
-/** Longest chunk-size line or trailer section accepted. */
-const MAX_LINE_BYTES = 8 * 1024;
 
 /** What the head of one response says about framing and the connection. */
 export interface ResponseHead {
@@ -28,52 +27,60 @@ export interface ResponseSink {
 
 const HEAD = 0;
 const LENGTH = 1;
-const CHUNK_SIZE = 2;
-const CHUNK_DATA = 3;
-const CHUNK_END = 4;
-const TRAILERS = 5;
-const UNTIL_CLOSE = 6;
-const DONE = 7;
+const CHUNKED = 2;
+const UNTIL_CLOSE = 3;
+const DONE = 4;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-// Control characters other than HTAB, CR and LF may not appear in a head (CR and LF only as line ends).
-const BAD_HEAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)/;
-const HEX = /^[0-9a-fA-F]{1,12}$/;
 
 function bad(message: string): Error {
-  return upstreamError(UPSTREAM_ERRORS.badResponse, message);
+  return new BadResponseError(message);
 }
+
+/**
+ * A node's chunked body: the request side's grammar (one decoder for both), with a chunk line and a
+ * trailer section of at most 8 KiB each; anything else is UPSTREAM_BAD_RESPONSE.
+ */
+const CHUNKED_RULES: ChunkedRules = {
+  maxLineBytes: 8 * 1024,
+  maxTrailerBytes: 8 * 1024,
+  malformed: bad,
+  trailersTooLarge: () => bad('trailer section too large'),
+};
 
 /**
  * An incremental HTTP/1.1 response parser (RFC 9112): the head, then the body framed by
  * Content-Length, chunked transfer coding (decoded; trailers are read and dropped) or the end of the
  * connection, and none for HEAD, 1xx, 204 and 304. It is strict where leniency would let a node
  * smuggle a second response or bad bytes to the client: obsolete line folding, control characters,
- * a bare CR or LF in the head, conflicting lengths, and Content-Length together with
- * Transfer-Encoding are errors. Body chunks are slices of the input, never copies; nothing of the
- * input is kept once `execute` returns (an unfinished head is copied), so the input may be a read
- * buffer that is reused.
+ * a bare CR or LF in the head, a repeated Content-Length (even with the same value), and
+ * Content-Length together with Transfer-Encoding are errors, and its chunked decoder and field-line
+ * reader are the request side's (src/http/). What differs from the request side, on purpose: any
+ * transfer coding is passed on (a body whose last coding is not chunked is read until the close,
+ * RFC 9112 §6.3), there is no Host, and the head may be 64 KiB. Nothing it accepts is refused or
+ * framed differently by llhttp (test/http/differential.test.ts). Body chunks are slices of the
+ * input, never copies; nothing of the input is kept once `execute` returns (an unfinished head is
+ * copied), so the input may be a read buffer that is reused.
  */
 export class ResponseParser {
   private state: number = DONE;
   private readonly fields = new FieldLines(bad);
   private noBody = false;
   private remaining = 0;
-  /** Unfinished head, or unfinished chunk-size / trailer line. */
+  /** Unfinished head. */
   private partial: Buffer | null = null;
-  private line = '';
-  private trailerBytes = 0;
   private stopped = false;
+  private readonly chunked: ChunkedDecoder;
 
-  constructor(private readonly sink: ResponseSink) {}
+  constructor(private readonly sink: ResponseSink) {
+    this.chunked = new ChunkedDecoder(CHUNKED_RULES, sink);
+  }
 
   /** Expects the response to a new request (`head`: the request was HEAD, so no body follows). */
   expect(head: boolean): void {
     this.state = HEAD;
     this.noBody = head;
     this.partial = null;
-    this.line = '';
-    this.trailerBytes = 0;
     this.stopped = false;
   }
 
@@ -98,11 +105,13 @@ export class ResponseParser {
 
   /**
    * Feeds bytes read from the connection; throws an `UPSTREAM_BAD_RESPONSE` error on invalid input.
-   * Returns right after the response completes: the sink may hand the connection to a new request.
+   * Returns right after the response completes (the sink may hand the connection to a new request),
+   * with the number of bytes of `input` it used.
    */
-  execute(input: Buffer): void {
+  execute(input: Buffer): number {
     let buf = input;
     let off = 0;
+    let shift = 0; // bytes of an earlier read in front of `buf`
     this.stopped = false;
     while (off < buf.length && !this.stopped) {
       switch (this.state) {
@@ -111,6 +120,7 @@ export class ResponseParser {
           let searchFrom = off;
           if (this.partial !== null) {
             searchFrom = Math.max(0, this.partial.length - 3);
+            shift = this.partial.length;
             buf = Buffer.concat([this.partial, buf.subarray(off)]);
             base = 0;
             this.partial = null;
@@ -120,7 +130,7 @@ export class ResponseParser {
             if (buf.length - base > MAX_HEAD_BYTES) throw bad('response head too large');
             // A copy: the input may be a read buffer that is reused once this call returns.
             this.partial = Buffer.from(buf.subarray(base));
-            return;
+            return input.length;
           }
           if (end - base > MAX_HEAD_BYTES) throw bad('response head too large');
           if (hasBadHeadByte(buf, base, end, true)) throw bad('control character or bare line feed in the response head');
@@ -128,48 +138,35 @@ export class ResponseParser {
           this.head(buf.toString('latin1', base, end));
           if (this.complete()) {
             this.sink.onEnd(off < buf.length);
-            return;
+            return off - shift;
           }
           break;
         }
-        case LENGTH:
-        case CHUNK_DATA: {
+        case LENGTH: {
           const n = Math.min(this.remaining, buf.length - off);
           const chunk = buf.subarray(off, off + n);
           off += n;
           this.remaining -= n;
-          if (this.remaining === 0) this.state = this.state === LENGTH ? DONE : CHUNK_END;
+          if (this.remaining === 0) this.state = DONE;
           this.sink.onBody(chunk);
           if (this.complete()) {
             this.sink.onEnd(off < buf.length);
-            return;
+            return off - shift;
           }
           break;
         }
+        case CHUNKED:
+          off = this.chunked.execute(buf, off);
+          if (this.chunked.done && !this.stopped) {
+            this.state = DONE;
+            this.sink.onEnd(off < buf.length);
+            return off - shift;
+          }
+          break;
         case UNTIL_CLOSE: {
           const chunk = off === 0 ? buf : buf.subarray(off);
           off = buf.length;
           this.sink.onBody(chunk);
-          break;
-        }
-        case CHUNK_SIZE:
-        case CHUNK_END:
-        case TRAILERS: {
-          const nl = buf.indexOf(10, off);
-          if (nl < 0) {
-            this.line += buf.toString('latin1', off, buf.length);
-            if (this.line.length > MAX_LINE_BYTES) throw bad('chunk line too long');
-            return;
-          }
-          let line = this.line + buf.toString('latin1', off, nl);
-          this.line = '';
-          off = nl + 1;
-          if (line.endsWith('\r')) line = line.slice(0, -1);
-          this.lineDone(line);
-          if (this.complete()) {
-            this.sink.onEnd(off < buf.length);
-            return;
-          }
           break;
         }
         default:
@@ -177,28 +174,9 @@ export class ResponseParser {
           throw bad('unexpected data from the node');
       }
     }
+    return off - shift;
   }
 
-  private lineDone(line: string): void {
-    if (this.state === CHUNK_SIZE) {
-      const semi = line.indexOf(';');
-      const size = (semi < 0 ? line : line.slice(0, semi)).trim();
-      if (!HEX.test(size)) throw bad('invalid chunk size');
-      this.remaining = parseInt(size, 16);
-      this.state = this.remaining === 0 ? TRAILERS : CHUNK_DATA;
-    } else if (this.state === CHUNK_END) {
-      if (line !== '') throw bad('chunk not followed by CRLF');
-      this.state = CHUNK_SIZE;
-    } else {
-      // TRAILERS: dropped (the gateway does not forward trailers), but bounded and checked.
-      if (line === '') {
-        this.state = DONE;
-        return;
-      }
-      this.trailerBytes += line.length;
-      if (this.trailerBytes > MAX_LINE_BYTES || BAD_HEAD_CHAR.test(line)) throw bad('invalid trailer section');
-    }
-  }
 
   /** Parses a head whose bytes were checked (hasBadHeadByte: no bare CR or LF, no control character). */
   private head(text: string): void {
@@ -230,17 +208,20 @@ export class ResponseParser {
       headers.push(name, value);
       // sameName compares lengths first, so each test below costs one comparison for other names.
       if (sameName(name, 'content-length')) {
-        const n = decimal(value, 15);
-        if (n < 0) throw bad('invalid content-length');
-        if (contentLength >= 0 && contentLength !== n) throw bad('conflicting content-length');
-        contentLength = n;
+        // A repeated Content-Length is refused, even with the same value: llhttp refuses it too,
+        // and passing both on would tell the client twice.
+        if (contentLength >= 0) throw bad('repeated content-length');
+        if (fields.tabAfter) throw bad('a tab after content-length');
+        contentLength = decimal(value, 15);
+        if (contentLength < 0) throw bad('invalid content-length');
       } else if (sameName(name, 'transfer-encoding')) {
+        if (fields.tabAfter) throw bad('a tab after transfer-encoding');
         transferEncoding = true;
         chunked = sameName(trimmedSlice(value, value.lastIndexOf(',') + 1, value.length), 'chunked');
       } else if (sameName(name, 'connection')) {
-        const tokens = value.toLowerCase();
-        if (tokens.includes('close')) close = true;
-        else if (http10 && tokens.includes('keep-alive')) close = false;
+        const options = connectionOptions(value);
+        if (options & CONNECTION_CLOSE) close = true;
+        else if (http10 && options & CONNECTION_KEEP_ALIVE) close = false;
       } else if (sameName(name, 'keep-alive')) {
         const t = /(?:^|[\s,])timeout\s*=\s*(\d+)/i.exec(value);
         if (t) keepAliveHintMs = Number(t[1]) * 1000;
@@ -250,13 +231,18 @@ export class ResponseParser {
     if (status === 101) throw bad('unexpected 101 switching protocols');
     const head: ResponseHead = { status, headers, keepAlive: !close, keepAliveHintMs };
     if (status < 200) {
+      // An interim response that closes the connection (HTTP/1.0 has none) leaves no room for the final one.
+      if (close) throw bad('an interim response that closes the connection');
       this.state = HEAD; // an interim response; the final one follows
       this.sink.onHead(head);
       return;
     }
     if (this.noBody || status === 204 || status === 304) this.state = DONE;
     else if (transferEncoding) {
-      if (chunked) this.state = CHUNK_SIZE;
+      if (chunked) {
+        this.chunked.reset();
+        this.state = CHUNKED;
+      }
       else {
         this.state = UNTIL_CLOSE;
         head.keepAlive = false;

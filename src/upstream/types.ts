@@ -16,6 +16,8 @@ export interface UpstreamRequest {
   headersTimeout: number;
   /** Longest pause between two chunks of the response body, ms. */
   bodyTimeout: number;
+  /** Most bytes a streamed body may have (counted as it goes out; Infinity for no limit). */
+  maxBodyBytes: number;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface UpstreamRequest {
  */
 export interface UpstreamHandler {
   /** `abort` ends the request at once (its `onError` gets the error); a no-op once it has ended. */
-  onConnect(abort: (err?: Error) => void): void;
+  onConnect(abort: (err: Error) => void): void;
   /** False pauses the response until `resume` is called. */
   onHeaders(status: number, headers: string[], resume: () => void): boolean;
   /** False pauses the response until `resume` is called. */

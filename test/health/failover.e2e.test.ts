@@ -85,7 +85,7 @@ describe('a node that hangs', () => {
     expect(hung!.hits).toBe(2); // two timeouts in a row, then ejected
     const h = await health(id);
     expect(h['hung']!.state).toBe('ejected');
-    expect(h['hung']!.reason).toMatch(/timeout UND_ERR_HEADERS_TIMEOUT/);
+    expect(h['hung']!.reason).toMatch(/timeout UPSTREAM_HEADERS_TIMEOUT/);
     expect(h['hung']!.ejections).toBe(1);
     expect(Date.parse(h['hung']!.ejectedUntil!) - Date.parse(h['hung']!.since!)).toBe(60_000);
     // Once ejected, requests no longer wait for the hanging node.

@@ -43,7 +43,15 @@ export class IsogateProcesses {
   async start(
     command: 'start' | 'gateway' | 'admin',
     args: string[],
-    options: { env?: NodeJS.ProcessEnv; ports?: { gateway: number; admin: number; status: number }; dataDir?: string } = {},
+    options: {
+      env?: NodeJS.ProcessEnv;
+      ports?: { gateway: number; admin: number; status: number };
+      dataDir?: string;
+      /** The process's open-file limit (`ulimit -n`), when lower than the test's own. */
+      openFiles?: number;
+      /** Where its stdout goes (default: ignored). */
+      stdout?: 'ignore' | 'pipe';
+    } = {},
   ): Promise<IsogateProcess> {
     const env = options.env ?? {};
     let dir = options.dataDir;
@@ -52,17 +60,18 @@ export class IsogateProcesses {
       this.dirs.push(dir);
     }
     const { gateway, admin, status } = options.ports ?? { gateway: await freePort(), admin: await freePort(), status: await freePort() };
+    const argv = [
+      '--no-node-snapshot', CLI, command,
+      '--data-dir', dir, '--log-level', 'warn', '--no-access-log',
+      '--gateway-host', '127.0.0.1', '--gateway-port', String(gateway),
+      '--admin-port', String(admin),
+      '--status-host', '127.0.0.1', '--status-port', String(status),
+      ...args,
+    ];
     const child = spawn(
-      process.execPath,
-      [
-        '--no-node-snapshot', CLI, command,
-        '--data-dir', dir, '--log-level', 'warn', '--no-access-log',
-        '--gateway-host', '127.0.0.1', '--gateway-port', String(gateway),
-        '--admin-port', String(admin),
-        '--status-host', '127.0.0.1', '--status-port', String(status),
-        ...args,
-      ],
-      { env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: this.token, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
+      options.openFiles === undefined ? process.execPath : 'sh',
+      options.openFiles === undefined ? argv : ['-c', `ulimit -n ${options.openFiles} && exec "$0" "$@"`, process.execPath, ...argv],
+      { env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: this.token, ...env }, stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'] },
     );
     let err = '';
     child.stderr!.on('data', (chunk: Buffer) => {

@@ -2,7 +2,17 @@ import { createServer as createHttpServer, type IncomingMessage, type Server } f
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { UpstreamPool } from '../../src/upstream/pool.js';
+import {
+  BadResponseError,
+  BodyTimeoutError,
+  ConnectError,
+  HeadersTimeoutError,
+  PoolClosedError,
+  QueueFullError,
+  QueueTimeoutError,
+  SocketClosedError,
+} from '../../src/upstream/errors.js';
+import { UpstreamPool, type UpstreamPoolOptions } from '../../src/upstream/pool.js';
 import type { UpstreamRequest } from '../../src/upstream/types.js';
 import { closedPort } from '../helpers/upstreams.js';
 
@@ -62,8 +72,8 @@ async function rawUpstream(reply: (socket: Socket, request: string) => void): Pr
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function pool(origin: string, options: Partial<{ connections: number; keepAliveMs: number; connectMs: number }> = {}): UpstreamPool {
-  const p = new UpstreamPool(origin, { connections: 8, keepAliveMs: 10_000, connectMs: 1_000, ...options });
+function pool(origin: string, options: Partial<UpstreamPoolOptions> = {}): UpstreamPool {
+  const p = new UpstreamPool(origin, { connections: 8, keepAliveMs: 10_000, connectMs: 1_000, maxWaiting: 1_024, waitMs: 10_000, ...options });
   pools.push(p);
   return p;
 }
@@ -75,11 +85,11 @@ interface Result {
 }
 
 /** Sends one request through the pool and collects the answer (rejects with the pool's error). */
-function send(p: UpstreamPool, req: Partial<UpstreamRequest> = {}, onAbort?: (abort: (err?: Error) => void) => void): Promise<Result> {
+function send(p: UpstreamPool, req: Partial<UpstreamRequest> = {}, onAbort?: (abort: (err: Error) => void) => void): Promise<Result> {
   return new Promise((resolve, reject) => {
     const out: Result = { status: 0, headers: [], body: '' };
     p.dispatch(
-      { method: 'GET', path: '/', headers: ['host', 'upstream'], body: null, headersTimeout: 2_000, bodyTimeout: 2_000, ...req },
+      { method: 'GET', path: '/', headers: ['host', 'upstream'], body: null, headersTimeout: 2_000, bodyTimeout: 2_000, maxBodyBytes: Infinity, ...req },
       {
         onConnect: (abort) => onAbort?.(abort),
         onHeaders: (status, headers) => {
@@ -155,7 +165,7 @@ describe('UpstreamPool', () => {
       new Promise<Buffer>((resolve, reject) => {
         const kept: Buffer[] = [];
         p.dispatch(
-          { method: 'GET', path, headers: ['host', 'upstream'], body: null, headersTimeout: 2_000, bodyTimeout: 2_000 },
+          { method: 'GET', path, headers: ['host', 'upstream'], body: null, headersTimeout: 2_000, bodyTimeout: 2_000, maxBodyBytes: Infinity },
           {
             onConnect: () => {},
             onHeaders: () => true,
@@ -212,16 +222,36 @@ describe('UpstreamPool', () => {
     expect(shortKeepAlive.connections()).toBe(2);
   });
 
-  it('fails with the system code when the node refuses, and with timeout codes when it is slow', async () => {
-    await expect(send(pool(`http://127.0.0.1:${await closedPort()}`))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  it('fails with one error class per failure: the system code when the node refuses, timeout classes when it is slow', async () => {
+    const refused = send(pool(`http://127.0.0.1:${await closedPort()}`));
+    await expect(refused).rejects.toBeInstanceOf(ConnectError);
+    await expect(refused).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     const silent = await rawUpstream(() => {});
-    await expect(send(pool(silent), { headersTimeout: 100 })).rejects.toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
+    const slowHead = send(pool(silent), { headersTimeout: 100 });
+    await expect(slowHead).rejects.toBeInstanceOf(HeadersTimeoutError);
+    await expect(slowHead).rejects.toMatchObject({ code: 'UPSTREAM_HEADERS_TIMEOUT' });
     const stalls = await rawUpstream((s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'));
-    await expect(send(pool(stalls), { bodyTimeout: 100 })).rejects.toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
+    await expect(send(pool(stalls), { bodyTimeout: 100 })).rejects.toBeInstanceOf(BodyTimeoutError);
     const cuts = await rawUpstream((s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'));
-    await expect(send(pool(cuts))).rejects.toMatchObject({ code: 'UND_ERR_SOCKET' });
+    await expect(send(pool(cuts))).rejects.toBeInstanceOf(SocketClosedError);
     const garbage = await rawUpstream((s) => s.write('SSH-2.0-OpenSSH\r\n\r\n'));
-    await expect(send(pool(garbage))).rejects.toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE' });
+    const bad = send(pool(garbage));
+    await expect(bad).rejects.toBeInstanceOf(BadResponseError);
+    await expect(bad).rejects.toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE' });
+  });
+
+  it('bounds the requests waiting for a connection: past maxWaiting they fail at once, and none waits past waitMs', async () => {
+    const slow = await httpUpstream();
+    slow.server.removeAllListeners('request');
+    slow.server.on('request', (_req, res) => setTimeout(() => res.end('late'), 1_500));
+    const p = pool(slow.origin, { connections: 1, maxWaiting: 2, waitMs: 300 });
+    const running = send(p);
+    const waiting = [send(p), send(p)];
+    expect(p.waiting).toBe(2);
+    await expect(send(p)).rejects.toBeInstanceOf(QueueFullError);
+    for (const w of waiting) await expect(w).rejects.toBeInstanceOf(QueueTimeoutError);
+    expect(p.waiting).toBe(0);
+    expect((await running).body).toBe('late');
   });
 
   it('abort ends a running or a queued request with the given error, and the pool goes on', async () => {
@@ -229,8 +259,8 @@ describe('UpstreamPool', () => {
     slow.server.removeAllListeners('request');
     slow.server.on('request', (_req, res) => setTimeout(() => res.end('late'), 300));
     const p = pool(slow.origin, { connections: 1 });
-    let abortRunning: ((err?: Error) => void) | undefined;
-    let abortQueued: ((err?: Error) => void) | undefined;
+    let abortRunning: ((err: Error) => void) | undefined;
+    let abortQueued: ((err: Error) => void) | undefined;
     const running = send(p, {}, (a) => (abortRunning = a));
     const queued = send(p, {}, (a) => (abortQueued = a));
     const third = send(p);
@@ -249,6 +279,6 @@ describe('UpstreamPool', () => {
     await p.close();
     expect(JSON.parse((await inFlight).body).url).toBe('/last');
     expect(p.size).toBe(0);
-    await expect(send(p)).rejects.toMatchObject({ code: 'UND_ERR_CLOSED' });
+    await expect(send(p)).rejects.toBeInstanceOf(PoolClosedError);
   });
 });

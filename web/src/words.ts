@@ -32,6 +32,11 @@ export const GATEWAY_ERROR_WORDS: Record<string, string> = {
   HEADERS_TOO_LARGE: 'The request head is larger than the gateway accepts.',
   TRANSFER_CODING_UNSUPPORTED: 'The request uses a transfer coding other than chunked.',
   HTTP_VERSION_UNSUPPORTED: 'The gateway speaks HTTP/1.0 and HTTP/1.1 only.',
+  TOO_MANY_CONNECTIONS: 'The gateway holds as many client connections as it accepts.',
+  CLIENT_CONNECTION_LIMIT: 'This address holds as many connections as the gateway accepts from one client.',
+  HEAD_MEMORY_FULL: 'Unfinished request heads hold all the memory the gateway gives them.',
+  UPSTREAM_QUEUE_FULL: 'Too many requests are waiting for a connection to the chosen node.',
+  UPSTREAM_QUEUE_TIMEOUT: 'No connection to the chosen node became free in time.',
 };
 
 /** Selector failure kinds in words. */

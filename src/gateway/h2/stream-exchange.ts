@@ -1,7 +1,7 @@
 import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { Readable } from 'node:stream';
 import { headerNameSet } from '../../http/header-names.js';
-import { BodyTooLargeError, type GatewayRequest, type GatewayResponse, type UpgradedClient } from '../exchange.js';
+import { ClientClosedError, type GatewayRequest, type GatewayResponse, type UpgradedClient } from '../exchange.js';
 
 // Connection-specific fields may not appear in HTTP/2 (RFC 9113 §8.2.2); node refuses to send them.
 const CONNECTION_SPECIFIC = headerNameSet(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host']);
@@ -11,28 +11,14 @@ const CONNECTION_SPECIFIC = headerNameSet(['connection', 'keep-alive', 'proxy-co
  * paused, so node stops granting the client flow-control window (RFC 9113 §5.2) until it reads on.
  */
 class StreamBody extends Readable {
-  private received = 0;
-  private limit = Infinity;
-
   constructor(private readonly stream: ServerHttp2Stream) {
     super({ highWaterMark: 64 * 1024 });
     this.on('error', () => {}); // its readers listen themselves
     stream.on('data', (chunk: Buffer) => {
-      this.received += chunk.length;
-      if (this.received > this.limit) {
-        this.destroy(new BodyTooLargeError(this.limit));
-        return;
-      }
       if (!this.push(chunk)) stream.pause();
     });
     stream.on('end', () => this.push(null));
-    stream.on('aborted', () => this.destroy(Object.assign(new Error('client went away'), { code: 'ECONNRESET' })));
-  }
-
-  /** Fails the body once more than `maxBytes` arrived. */
-  cap(maxBytes: number): void {
-    this.limit = maxBytes;
-    if (this.received > maxBytes) this.destroy(new BodyTooLargeError(maxBytes));
+    stream.on('aborted', () => this.destroy(new ClientClosedError('the client reset the stream before its request body was complete')));
   }
 
   override _read(): void {
@@ -72,11 +58,6 @@ export class StreamRequest implements GatewayRequest {
       this.rawHeaders.push('host', authority);
     }
     this.body = stream.endAfterHeaders ? null : new StreamBody(stream);
-  }
-
-  /** A body without Content-Length is counted as it streams: past `maxBytes` it fails with BODY_TOO_LARGE. */
-  limitBody(maxBytes: number): void {
-    this.body?.cap(maxBytes);
   }
 }
 

@@ -1,12 +1,15 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { errorBody, ERROR_HEADER, GATEWAY_ERRORS } from '../errors.js';
+import type { AdmissionTicket, Evictable } from '../admission.js';
+import { errorBody, ERROR_HEADER, GATEWAY_ERRORS, type GatewayErrorCode } from '../errors.js';
+import { ClientClosedError } from '../exchange.js';
 import { ClientRequest, RequestBody, type BodySource } from './client-request.js';
 import { ClientResponse, dateHeader, type ResponseOwner } from './client-response.js';
+import { SendWatch, type SendLimits } from './send-watch.js';
 import { MAX_REQUEST_HEAD_BYTES, RequestParseError, RequestParser, type RequestHead, type RequestSink } from './request-parser.js';
 
 /** What a client connection needs from its server. */
-export interface ConnectionOwner {
+export interface ConnectionOwner extends SendLimits {
   /** Runs the gateway's lifecycle for one request. */
   readonly handler: (req: ClientRequest, res: ClientResponse) => void;
   readonly headerTimeoutMs: number;
@@ -38,11 +41,13 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
  * gateway error and closes, and enforces the head and keep-alive timeouts (the server's sweep calls
  * `expire`).
  */
-export class ClientConnection implements RequestSink, ResponseOwner, BodySource {
+export class ClientConnection implements RequestSink, ResponseOwner, BodySource, Evictable {
   private readonly parser = new RequestParser(this);
   private state = WAITING;
   /** When the current wait (head or keep-alive) runs out (performance.now() ms); Infinity while answering. */
   deadline: number;
+  /** The slow-reader policy: the send deadline the server's sweep checks, and the answer's buffer. */
+  readonly send: SendWatch;
   private req: ClientRequest | null = null;
   private res: ClientResponse | null = null;
   private body: RequestBody | null = null;
@@ -54,6 +59,9 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
   /** Bytes of the next request(s), read while an answer was still in progress. */
   private pending: Buffer[] | null = null;
   private pendingBytes = 0;
+  /** Body bytes of the current read, decoded (slices of the read), handed on together at its end. */
+  private readonly parts: Buffer[] = [];
+  private partBytes = 0;
   private paused = false;
   private readonly remoteAddress: string;
   /** The socket is a TLS one (the TLS port's, after its handshake). */
@@ -63,14 +71,20 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
   constructor(
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
+    /** Its entry in the admission limits. */
+    private readonly ticket: AdmissionTicket,
   ) {
+    ticket.conn = this;
+    this.send = new SendWatch(socket, owner);
     this.remoteAddress = socket.remoteAddress ?? '';
     this.tls = (socket as Socket & { encrypted?: boolean }).encrypted === true;
-    this.deadline = performance.now() + owner.headerTimeoutMs;
+    const now = performance.now();
+    this.deadline = now + owner.headerTimeoutMs;
     socket.on('data', this.onSocketData);
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => {}); // a reset client: 'close' follows
     socket.on('close', () => this.onClose());
+    owner.admission.markIdle(ticket, now);
   }
 
   get keepAliveSeconds(): number {
@@ -80,6 +94,12 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
   /** Idle between requests: nothing of a next request read and no answer in progress. */
   get idle(): boolean {
     return this.state === WAITING && this.pending === null && !this.stalled;
+  }
+
+  /** Tells the admission whether the connection is idle now (evictable) or not. */
+  private settle(): void {
+    if (!this.idle) this.owner.admission.markBusy(this.ticket);
+    else if (!this.ticket.linked) this.owner.admission.markIdle(this.ticket, performance.now());
   }
 
   /** Keeps bytes of the next request(s) for later (joined once, when they are parsed). */
@@ -95,13 +115,20 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
       // The next request arrived before this answer is complete: keep it for later, bounded.
       this.hold(chunk);
       if (this.pendingBytes > MAX_REQUEST_HEAD_BYTES) this.pause();
+      this.owner.admission.markBusy(this.ticket);
       return;
     }
     this.feed(chunk);
+    this.settle();
   }
 
-  /** Parses `chunk`, starting as many (pipelined) requests as can start now. */
+  /** Parses `chunk`, starting as many (pipelined) requests as can start now; the body bytes it held go out as one piece. */
   private feed(chunk: Buffer): void {
+    this.parse(chunk);
+    if (this.parts.length > 0) this.flushBody();
+  }
+
+  private parse(chunk: Buffer): void {
     let rest = chunk;
     let waitDeadline = this.deadline;
     try {
@@ -158,12 +185,30 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
   onBody(chunk: Buffer): void {
     const body = this.body;
     if (body === null || body.destroyed) return; // answered already: the rest of the body is dropped
-    if (!body.push(chunk)) this.pause();
+    // Held until the end of the read: a body sent in tiny chunks reaches the node in one piece per
+    // read, not in one write per chunk.
+    this.parts.push(chunk);
+    this.partBytes += chunk.length;
+  }
+
+  /** Hands the body bytes of this read to the body stream, joined. */
+  private flushBody(): void {
+    const parts = this.parts;
+    const body = this.body;
+    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.partBytes);
+    parts.length = 0;
+    this.partBytes = 0;
+    if (body !== null && !body.destroyed && !body.push(data)) this.pause();
   }
 
   onEnd(): void {
     const body = this.body;
+    if (this.parts.length > 0) this.flushBody();
     if (body !== null && !body.destroyed) body.push(null);
+  }
+
+  holdHead(bytes: number): boolean {
+    return this.owner.admission.holdHead(this.ticket, bytes);
   }
 
   /** The body's consumer wants more. */
@@ -212,11 +257,16 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
       return;
     }
     this.next();
+    this.settle();
   }
 
   switched(): Buffer {
     this.state = SWITCHED;
     this.deadline = Infinity;
+    // The tunnel owns the socket's backpressure from now on; the connection stays counted, as busy
+    // (never closed to make room), until the socket closes.
+    this.send.drained();
+    this.owner.admission.markBusy(this.ticket);
     this.req = null;
     this.res = null;
     this.body = null;
@@ -239,10 +289,23 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     } else this.resume();
   }
 
+  backlogged(): boolean {
+    return this.send.backlogged();
+  }
+
+  /** Called by the server's sweep once the send deadline passed: a client that read nothing since is cut (its node's request with it). */
+  sendExpired(now: number): void {
+    if (!this.send.expired(now)) return;
+    this.owner.admission.slowReadersCut++;
+    this.socket.destroy();
+  }
+
   private onDrain(): void {
+    this.send.drained();
     if (this.stalled) {
       this.stalled = false;
       if (this.state === WAITING) this.next();
+      this.settle();
       return;
     }
     this.res?.drained();
@@ -280,15 +343,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     }
     const code = err.code;
     this.owner.rejected(code);
-    const payload = errorBody(code);
-    if (!this.socket.destroyed) {
-      const status = GATEWAY_ERRORS[code].status;
-      this.socket.write(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${payload.length}\r\n${ERROR_HEADER}: ${code}\r\n${dateHeader()}connection: close\r\n\r\n`,
-        'latin1',
-      );
-      this.socket.write(payload);
-    }
+    if (!this.socket.destroyed) this.socket.write(gatewayErrorAnswer(code));
     this.finish(null);
   }
 
@@ -306,11 +361,18 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
     this.socket.destroy();
   }
 
+  /** Closed by the admission to make room (it is idle: nothing of a request read, no answer owed). */
+  evict(): void {
+    this.socket.destroy();
+  }
+
   private onClose(): void {
     this.deadline = Infinity;
+    this.send.drained();
+    this.owner.admission.release(this.ticket);
     const body = this.body;
     if (body !== null && !body.readableEnded && !body.destroyed) {
-      body.destroy(Object.assign(new Error('client went away'), { code: 'ECONNRESET' }));
+      body.destroy(new ClientClosedError('the client went away before its request body was complete'));
     }
     this.res?.closed();
     this.owner.forget(this);
@@ -318,6 +380,14 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource 
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A gateway error as a whole HTTP/1.1 answer that closes its connection (for answers made before any API saw the request). */
+export function gatewayErrorAnswer(code: GatewayErrorCode): Buffer {
+  const status = GATEWAY_ERRORS[code].status;
+  const payload = errorBody(code);
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${payload.length}\r\n${ERROR_HEADER}: ${code}\r\n${dateHeader()}connection: close\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), payload]);
+}
 
 /** The gateway errors a connection answers by itself, before any API sees the request. */
 export type RejectCode = RequestParseError['code'] | HeadTimeout['code'];

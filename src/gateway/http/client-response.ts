@@ -14,6 +14,11 @@ export interface ResponseOwner {
   responseDone(keepAlive: boolean): void;
   /** A 101 went out: the connection stops speaking HTTP; returns the bytes read past the request head. */
   switched(): Buffer;
+  /**
+   * A write left the client's socket over its own buffer: the client's send timeout starts; true when
+   * the response may go on without waiting for 'drain' (the answer is buffered within its bounds).
+   */
+  backlogged(): boolean;
 }
 
 // Bodies up to this size are copied behind the head so the whole response leaves in one write.
@@ -120,19 +125,22 @@ export class ClientResponse implements GatewayResponse {
     return `HTTP/1.1 ${this.statusCode} ${STATUS_CODES[this.statusCode] ?? 'Unknown'}\r\n${this.headerLines}${this.hasDate ? '' : dateHeader()}${connection}${framing}\r\n`;
   }
 
-  /** Writes a body chunk; false when the client's socket is full (wait for `onDrain`). */
+  /**
+   * Writes a body chunk; false when the client has more unread than its answer may buffer (wait for
+   * `onDrain`).
+   */
   write(chunk: Buffer): boolean {
     const socket = this.owner.socket;
     if (this.destroyed || this.finished || socket.destroyed) return true;
     if (!this.headersSent) socket.write(this.head(-1), 'latin1');
-    if (this.noBody || chunk.length === 0) return !socket.writableNeedDrain;
-    if (!this.chunked) return socket.write(chunk);
+    if (this.noBody || chunk.length === 0) return !socket.writableNeedDrain || this.owner.backlogged();
+    if (!this.chunked) return socket.write(chunk) || this.owner.backlogged();
     socket.cork();
     socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
     socket.write(chunk);
     const ok = socket.write(CRLF, 'latin1');
     socket.uncork();
-    return ok;
+    return ok || this.owner.backlogged();
   }
 
   /** Ends the response, with its last body chunk if given. */
@@ -167,6 +175,7 @@ export class ClientResponse implements GatewayResponse {
         socket.uncork();
       }
     } else if (body !== null) socket.write(body);
+    if (socket.writableNeedDrain) this.owner.backlogged();
     this.onDrainOnce = null;
     this.onCloseOnce = null;
     this.owner.responseDone(this.keepAlive);

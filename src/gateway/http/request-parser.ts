@@ -1,12 +1,12 @@
+import { METHODS } from 'node:http';
+import { ChunkedDecoder, type ChunkedRules } from '../../http/chunked.js';
 import { hasBadHeadByte } from '../../http/head-bytes.js';
-import { decimal, FieldLines, isToken } from '../../http/header-names.js';
+import { CONNECTION_CLOSE, CONNECTION_KEEP_ALIVE, connectionOptions, decimal, FieldLines } from '../../http/header-names.js';
 
 /** Longest request head (request line and headers, with their line ends) a client may send. */
 export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
 /** Longest request line (without its CRLF). */
 export const MAX_REQUEST_LINE_BYTES = 8 * 1024;
-/** Longest chunk-size line of a chunked body. */
-const MAX_CHUNK_LINE_BYTES = 4 * 1024;
 
 /** What the head of one request says: its target, headers, framing and the connection's fate. */
 export interface RequestHead {
@@ -36,6 +36,11 @@ export interface RequestSink {
   onBody(chunk: Buffer): void;
   /** The message is complete. */
   onEnd(): void;
+  /**
+   * The parser now holds `bytes` of buffer for an unfinished head (0: none any more); false refuses
+   * the growth, and the parser fails the request with HEAD_MEMORY_FULL.
+   */
+  holdHead?(bytes: number): boolean;
 }
 
 /** The gateway error a malformed request is answered with (all are in the gateway's error table). */
@@ -45,7 +50,8 @@ export type RequestErrorCode =
   | 'HEADERS_TOO_LARGE'
   | 'EXPECTATION_FAILED'
   | 'TRANSFER_CODING_UNSUPPORTED'
-  | 'HTTP_VERSION_UNSUPPORTED';
+  | 'HTTP_VERSION_UNSUPPORTED'
+  | 'HEAD_MEMORY_FULL';
 
 /** A request the gateway will not handle; the connection answers with `code` and closes. */
 export class RequestParseError extends Error {
@@ -59,18 +65,57 @@ export class RequestParseError extends Error {
 
 const HEAD = 0;
 const LENGTH = 1;
-const CHUNK_SIZE = 2;
-const CHUNK_DATA = 3;
-const CHUNK_END = 4;
-const TRAILERS = 5;
-const DONE = 6;
+const CHUNKED = 2;
+const DONE = 3;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-// Control characters other than HTAB may not appear in a head; CR and LF only together, as a line end.
-const BAD_HEAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
-// A request target: visible characters only (no space, no control character, no DEL).
-const BAD_TARGET_CHAR = /[\x00-\x20\x7f]/;
-const HEX = /^[0-9a-fA-F]{1,12}$/;
+// A request target: visible ASCII only (no space, no control character, no DEL, no byte past 0x7F:
+// llhttp refuses those too, and a node behind the gateway most likely reads with llhttp).
+const BAD_TARGET_CHAR = /[\x00-\x20\x7f-\xff]/;
+/** The methods a request may have: llhttp's own list (node:http's METHODS), which it refuses any other than. */
+const KNOWN_METHODS = new Set(METHODS);
+
+/** Whether llhttp knows `method`; the usual ones by comparison, without hashing the fresh string. */
+function knownMethod(method: string): boolean {
+  switch (method) {
+    case 'GET':
+    case 'POST':
+    case 'PUT':
+    case 'HEAD':
+    case 'DELETE':
+    case 'PATCH':
+    case 'OPTIONS':
+      return true;
+  }
+  return KNOWN_METHODS.has(method);
+}
+// Absolute-form (RFC 9112 §3.2.2) as the gateway reads it: http(s), a non-empty authority, then the
+// path or query, if any.
+const ABSOLUTE_FORM = /^https?:\/\/[A-Za-z0-9._~%!$&'()*+,;=:@[\]-]+(?:[/?]|$)/i;
+
+/**
+ * A request target of one of RFC 9112's forms (§3.2): origin-form, absolute-form, `*`, or
+ * authority-form for CONNECT only. llhttp refuses the others too (`?x`, `host:443` in a GET).
+ */
+function validTarget(method: string, url: string): boolean {
+  const first = url.charCodeAt(0);
+  if (first === 47 /* / */) return true;
+  if (url === '*') return true;
+  if (method === 'CONNECT') return !/[/?#]/.test(url);
+  return ABSOLUTE_FORM.test(url);
+}
+
+/**
+ * A chunked request body (the decoder is shared with the response side): a chunk line of at most
+ * 4 KiB (BAD_REQUEST past it, as for any malformed chunk), trailers of at most the head limit
+ * (HEADERS_TOO_LARGE, as a head).
+ */
+const CHUNKED_RULES: ChunkedRules = {
+  maxLineBytes: 4 * 1024,
+  maxTrailerBytes: 16 * 1024,
+  malformed: (message) => new RequestParseError('BAD_REQUEST', message),
+  trailersTooLarge: () => new RequestParseError('HEADERS_TOO_LARGE', 'trailer section too large'),
+};
 
 function bad(message: string): RequestParseError {
   return new RequestParseError('BAD_REQUEST', message);
@@ -81,24 +126,25 @@ function bad(message: string): RequestParseError {
  * client smuggle a second request past the gateway or confuse a node: only CRLF line ends, no
  * obsolete line folding, no control characters, exactly one Host on HTTP/1.1, one Content-Length of
  * digits only, never both Content-Length and Transfer-Encoding, and `chunked` as the only transfer
- * coding. It parses one message at a time: after `onEnd` it consumes nothing until `next()`, so
- * pipelined requests wait their turn.
+ * coding; its chunked decoder and field-line reader serve the response side too (src/http/). Nothing
+ * it accepts is refused or framed differently by llhttp in strict mode, the parser a node behind the
+ * gateway most likely reads with (test/http/differential.test.ts): so it also refuses methods llhttp
+ * does not know, and targets llhttp would not take. It parses one message at a time: after `onEnd`
+ * it consumes nothing until `next()`, so pipelined requests wait their turn.
  */
 export class RequestParser {
   private state = HEAD;
   private readonly fields = new FieldLines(bad);
   private remaining = 0;
-  /**
-   * An unfinished head: its bytes are `acc[0, accLength)`; `acc` has room to grow (doubling), so a
-   * head that arrives a byte at a time costs linear copying, not quadratic.
-   */
+  /** An unfinished head: its bytes are `acc[0, accLength)`; `acc` is never larger than the head limit. */
   private acc: Buffer | null = null;
   private accLength = 0;
-  private line = '';
-  private trailerBytes = 0;
   private started = false;
+  private readonly chunked: ChunkedDecoder;
 
-  constructor(private readonly sink: RequestSink) {}
+  constructor(private readonly sink: RequestSink) {
+    this.chunked = new ChunkedDecoder(CHUNKED_RULES, sink);
+  }
 
   /** True after `onEnd`, until `next()`. */
   get complete(): boolean {
@@ -113,9 +159,7 @@ export class RequestParser {
   /** Prepares for the next request on the connection. */
   next(): void {
     this.state = HEAD;
-    this.acc = null;
-    this.line = '';
-    this.trailerBytes = 0;
+    this.dropHead();
     this.started = false;
   }
 
@@ -124,91 +168,129 @@ export class RequestParser {
    * when the request completed (the rest belongs to the next one). Throws a RequestParseError.
    */
   execute(input: Buffer): number {
-    let buf = input;
     let off = 0;
-    let shift = 0; // bytes of an earlier read prepended to `buf`
-    let acc: Buffer | null = null; // the buffer `buf` lies in when it was joined
-    while (off < buf.length) {
+    while (off < input.length) {
       switch (this.state) {
         case HEAD: {
           if (this.acc !== null) {
-            acc = this.acc;
-            shift = this.accLength;
-            this.acc = null; // `buf` owns it now: body bytes after the head may be handed out as slices of it
-            if (acc.length < shift + input.length) {
-              const grown = Buffer.allocUnsafe(Math.max(acc.length * 2, shift + input.length));
-              acc.copy(grown, 0, 0, shift);
-              acc = grown;
+            if (!this.started && input[0] === 10) {
+              // The CR kept from the last read and this LF are an empty line before the request line.
+              this.dropHead();
+              off = 1;
+              break;
             }
-            input.copy(acc, shift);
-            buf = acc.subarray(0, shift + input.length);
+            this.started = true;
+            off = this.joinHead(input);
+            if (this.state === HEAD) return input.length;
+            break;
           }
           // Empty lines before a request line are ignored (RFC 9112 §2.2).
-          while (!this.started && buf[off] === 13 && buf[off + 1] === 10) off += 2;
-          if (off === buf.length) return input.length;
-          if (!this.started && buf[off] === 13 && off + 1 === buf.length) {
-            this.keep(buf, off, acc);
+          while (!this.started && input[off] === 13 && input[off + 1] === 10) off += 2;
+          if (off === input.length) return input.length;
+          if (!this.started && input[off] === 13 && off + 1 === input.length) {
+            this.keep(input, off);
             return input.length;
           }
           this.started = true;
-          const end = buf.indexOf(CRLFCRLF, Math.max(off, shift - 3));
+          const end = input.indexOf(CRLFCRLF, off);
           if (end < 0) {
-            this.headTooLong(buf, off, Math.max(off, shift - 1));
-            this.keep(buf, off, acc);
+            this.headTooLong(input, off, off);
+            this.keep(input, off);
             return input.length;
           }
-          if (end + 4 - off > MAX_REQUEST_HEAD_BYTES) this.headTooLong(buf, off, buf.length);
-          if (hasBadHeadByte(buf, off, end, true)) throw bad('control character or bare line end in the request head');
-          this.head(buf.toString('latin1', off, end));
+          if (end + 4 - off > MAX_REQUEST_HEAD_BYTES) this.headTooLong(input, off, input.length);
+          if (hasBadHeadByte(input, off, end, true)) throw bad('control character or bare line end in the request head');
+          this.head(input.toString('latin1', off, end));
           off = end + 4;
           break;
         }
-        case LENGTH:
-        case CHUNK_DATA: {
-          const n = Math.min(this.remaining, buf.length - off);
-          const chunk = buf.subarray(off, off + n);
+        case LENGTH: {
+          const n = Math.min(this.remaining, input.length - off);
+          const chunk = input.subarray(off, off + n);
           off += n;
           this.remaining -= n;
-          if (this.remaining === 0) this.state = this.state === LENGTH ? DONE : CHUNK_END;
+          if (this.remaining === 0) this.state = DONE;
           this.sink.onBody(chunk);
           break;
         }
-        case CHUNK_SIZE:
-        case CHUNK_END:
-        case TRAILERS: {
-          const nl = buf.indexOf(10, off);
-          if (nl < 0) {
-            this.line += buf.toString('latin1', off, buf.length);
-            this.lineTooLong();
-            return input.length;
-          }
-          const line = this.line + buf.toString('latin1', off, nl);
-          this.line = '';
-          off = nl + 1;
-          if (!line.endsWith('\r')) throw bad('line not ended by CRLF');
-          this.lineDone(line.slice(0, -1));
+        case CHUNKED:
+          off = this.chunked.execute(input, off);
+          if (this.chunked.done) this.state = DONE;
           break;
-        }
         default:
-          return off - shift; // DONE: the rest is the next request's
+          return off; // DONE: the rest is the next request's
       }
       if (this.state === DONE) {
         this.sink.onEnd();
-        return off - shift;
+        return off;
       }
     }
-    return off - shift;
+    return off;
   }
 
-  /** Keeps `buf[off..]`, an unfinished head, for the next read (in `acc` when `buf` lies in it). */
-  private keep(buf: Buffer, off: number, acc: Buffer | null): void {
+  /**
+   * Adds the start of `input` to the unfinished head kept from earlier reads, taking no more than a
+   * head may still hold (the buffer never grows past the head limit). Returns how many bytes of
+   * `input` it used: all of them while the head is unfinished, else up to the end of the head, which
+   * it parses.
+   */
+  private joinHead(input: Buffer): number {
+    const had = this.accLength;
+    const take = Math.min(input.length, MAX_REQUEST_HEAD_BYTES - had);
+    const acc = this.acc!.length >= had + take ? this.acc! : this.grow(had + take);
+    input.copy(acc, had, 0, take);
+    const joined = acc.subarray(0, had + take);
+    const end = joined.indexOf(CRLFCRLF, Math.max(0, had - 3));
+    if (end < 0) {
+      this.headTooLong(joined, 0, Math.max(0, had - 1));
+      this.accLength = joined.length;
+      return input.length;
+    }
+    if (hasBadHeadByte(joined, 0, end, true)) throw bad('control character or bare line end in the request head');
+    const text = joined.toString('latin1', 0, end);
+    this.dropHead();
+    this.head(text);
+    return end + 4 - had;
+  }
+
+  /** Keeps `buf[off..]`, the start of an unfinished head, for the next read. */
+  private keep(buf: Buffer, off: number): void {
     const length = buf.length - off;
-    if (acc === null) {
-      acc = Buffer.allocUnsafe(Math.max(length * 2, 1024));
-      buf.copy(acc, 0, off);
-    } else if (off > 0) acc.copyWithin(0, off, buf.length);
+    let size = 1024;
+    while (size < length * 2 && size < MAX_REQUEST_HEAD_BYTES) size *= 2;
+    this.hold(size);
+    const acc = Buffer.allocUnsafe(size);
+    buf.copy(acc, 0, off);
     this.acc = acc;
     this.accLength = length;
+  }
+
+  /**
+   * A larger buffer for the unfinished head, at most the head limit: doubling, so a head that
+   * arrives a byte at a time costs linear copying, not quadratic.
+   */
+  private grow(needed: number): Buffer {
+    const size = Math.min(MAX_REQUEST_HEAD_BYTES, Math.max(this.acc!.length * 2, needed));
+    this.hold(size);
+    const grown = Buffer.allocUnsafe(size);
+    this.acc!.copy(grown, 0, 0, this.accLength);
+    this.acc = grown;
+    return grown;
+  }
+
+  /** Reports the head buffer's new size to the sink; throws HEAD_MEMORY_FULL when it is refused. */
+  private hold(bytes: number): void {
+    if (this.sink.holdHead !== undefined && !this.sink.holdHead(bytes)) {
+      throw new RequestParseError('HEAD_MEMORY_FULL', 'unfinished request heads hold all the memory the gateway gives them');
+    }
+  }
+
+  /** Lets go of the unfinished head's buffer. */
+  private dropHead(): void {
+    if (this.acc === null) return;
+    this.acc = null;
+    this.accLength = 0;
+    this.sink.holdHead?.(0);
   }
 
   /** An unfinished head (from `off`) that is already too long, or that cannot become valid (new bytes from `from`). */
@@ -217,40 +299,11 @@ export class RequestParser {
     const lineEnd = buf.indexOf(10, off);
     const lineLength = (lineEnd < 0 ? buf.length : lineEnd - 1) - off;
     if (lineLength > MAX_REQUEST_LINE_BYTES) throw new RequestParseError('URI_TOO_LONG', 'request line too long');
-    if (buf.length - off > MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'request head too large');
+    // Without its end, a head that already fills the limit cannot end within it.
+    if (buf.length - off >= MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'request head too large');
     // A bare LF would never end the head: fail now rather than at the headers timeout.
     if (from < buf.length && hasBadHeadByte(buf, from, buf.length - (buf[buf.length - 1] === 13 ? 1 : 0), true)) {
       throw bad('control character or bare line feed in the request head');
-    }
-  }
-
-  private lineTooLong(): void {
-    if (this.state === TRAILERS) {
-      if (this.trailerBytes + this.line.length > MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'trailer section too large');
-    } else if (this.line.length > MAX_CHUNK_LINE_BYTES) throw bad('chunk line too long');
-  }
-
-  private lineDone(line: string): void {
-    if (this.state === CHUNK_SIZE) {
-      if (line.length > MAX_CHUNK_LINE_BYTES || BAD_HEAD_CHAR.test(line)) throw bad('invalid chunk line');
-      const semi = line.indexOf(';');
-      const size = semi < 0 ? line : line.slice(0, semi).trimEnd();
-      if (!HEX.test(size)) throw bad('invalid chunk size');
-      this.remaining = parseInt(size, 16);
-      this.state = this.remaining === 0 ? TRAILERS : CHUNK_DATA;
-    } else if (this.state === CHUNK_END) {
-      if (line !== '') throw bad('chunk data not followed by CRLF');
-      this.state = CHUNK_SIZE;
-    } else {
-      // TRAILERS: dropped (the gateway forwards none), but bounded and checked.
-      if (line === '') {
-        this.state = DONE;
-        return;
-      }
-      this.trailerBytes += line.length + 2;
-      if (this.trailerBytes > MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'trailer section too large');
-      const colon = line.indexOf(':');
-      if (colon <= 0 || !isToken(line.slice(0, colon)) || BAD_HEAD_CHAR.test(line)) throw bad('invalid trailer field');
     }
   }
 
@@ -265,8 +318,8 @@ export class RequestParser {
     if (sp1 <= 0 || sp2 < 0 || sp2 >= eol || sp2 === sp1 + 1 || text.lastIndexOf(' ', eol - 1) !== sp2) throw bad('invalid request line');
     const method = text.slice(0, sp1);
     const url = text.slice(sp1 + 1, sp2);
-    if (!isToken(method)) throw bad('invalid method');
-    if (BAD_TARGET_CHAR.test(url)) throw bad('invalid request target');
+    if (!knownMethod(method)) throw bad('invalid method');
+    if (BAD_TARGET_CHAR.test(url) || !validTarget(method, url)) throw bad('invalid request target');
     // HTTP/d.d
     const v = sp2 + 1;
     const major = text.charCodeAt(v + 5) - 48;
@@ -299,10 +352,12 @@ export class RequestParser {
           break;
         case 'content-length':
           if (contentLength >= 0) throw bad('repeated content-length');
+          if (fields.tabAfter) throw bad('a tab after content-length');
           contentLength = decimal(value, 15);
           if (contentLength < 0) throw bad('invalid content-length');
           break;
         case 'transfer-encoding':
+          if (fields.tabAfter) throw bad('a tab after transfer-encoding');
           transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
           break;
         case 'connection':
@@ -331,16 +386,15 @@ export class RequestParser {
     }
     let keepAlive = minor === 1;
     if (connection !== '') {
-      for (const token of connection.toLowerCase().split(',')) {
-        const t = token.trim();
-        if (t === 'close') {
-          keepAlive = false;
-          break;
-        }
-        if (t === 'keep-alive') keepAlive = true;
-      }
+      // `close` wins over `keep-alive` (RFC 9112 §9.6), also on HTTP/1.0.
+      const options = connectionOptions(connection);
+      if (options & CONNECTION_CLOSE) keepAlive = false;
+      else if (options & CONNECTION_KEEP_ALIVE) keepAlive = true;
     }
-    if (chunked) this.state = CHUNK_SIZE;
+    if (chunked) {
+      this.chunked.reset();
+      this.state = CHUNKED;
+    }
     else if (contentLength > 0) {
       this.remaining = contentLength;
       this.state = LENGTH;

@@ -14,7 +14,6 @@ export function accessStage(ctx: RequestContext): boolean | Promise<boolean> {
     ctx.fail('BODY_TOO_LARGE');
     return false;
   }
-  if (length === undefined) ctx.req.limitBody?.(api.api.maxBodyBytes);
   const access = api.access;
   if (access === null) return true;
   // The context has the decision's input fields (method, clientIp, rawQuery) and the request its headers.

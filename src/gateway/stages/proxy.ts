@@ -1,9 +1,19 @@
 import { headerNameSet, sameName } from '../../http/header-names.js';
 import type { HttpMethod } from '../../model/method.js';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
+import {
+  BodyTimeoutError,
+  ConnectError,
+  ConnectTimeoutError,
+  HeadersTimeoutError,
+  PoolClosedError,
+  QueueFullError,
+  QueueTimeoutError,
+  RequestBodyTooLargeError,
+} from '../../upstream/errors.js';
 import type { UpstreamHandler } from '../../upstream/types.js';
 import type { RequestContext, RetryReason } from '../context.js';
-import { BodyTooLargeError } from '../exchange.js';
+import { ClientClosedError } from '../exchange.js';
 import { RequestParseError } from '../http/request-parser.js';
 import { hasBody, withAccessHeaders } from './access.js';
 import { nextPick } from '../../balance/decision.js';
@@ -25,23 +35,26 @@ const HOP_BY_HOP = headerNameSet([
   'x-forwarded-proto',
   'x-forwarded-host',
 ]);
-const CLIENT_GONE = 'client went away';
 /** Response headers never passed to the client (the connection's own; `upgrade` only in a 101). */
 export const RESPONSE_HOP_BY_HOP = headerNameSet(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-/** Errors that mean the request never reached the node, so another node may be tried. */
-export const CONNECT_ERRORS = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
 /** A try's failure before response headers, by what it means for retries and passive health checks. */
-type TryFailure = 'connect' | 'timeout' | 'reset' | 'client' | 'bad-body' | 'deadline';
+type TryFailure = 'connect' | 'timeout' | 'reset' | 'client' | 'bad-body' | 'too-large' | 'deadline' | 'queue';
+
+/** The client went away: the try is aborted. */
+class ClientGoneError extends Error {
+  readonly code = 'CLIENT_ABORTED';
+}
+
+/** The request's total deadline (`retry.deadlineMs`) passed while a try waited for its answer. */
+class RetryDeadlineError extends Error {
+  readonly code = 'RETRY_DEADLINE';
+}
+
+/** A listed status was answered and another node is tried: this answer is dropped. */
+class DroppedForRetryError extends Error {
+  readonly code = 'DROPPED_FOR_RETRY';
+}
 
 /**
  * Stage 4 — proxy: forwards the request to the picked node through its keep-alive pool, streaming
@@ -78,9 +91,6 @@ interface Exchange {
   current: ProxyHandler | null;
 }
 
-/** The error a try is aborted with when the total deadline passes. */
-const DEADLINE = 'ISOGATE_RETRY_DEADLINE';
-
 function attempt(ctx: RequestContext, exchange: Exchange): void {
   const node = ctx.node!;
   const api = ctx.api!.api;
@@ -95,6 +105,7 @@ function attempt(ctx: RequestContext, exchange: Exchange): void {
       body: ctx.body ?? (handler.streamed ? ctx.req.body : null),
       headersTimeout: api.timeouts.headersMs,
       bodyTimeout: api.timeouts.bodyMs,
+      maxBodyBytes: api.maxBodyBytes,
     },
     handler,
   );
@@ -113,12 +124,16 @@ function retryNode(ctx: RequestContext, exchange: Exchange, streamed: boolean, r
   return next;
 }
 
-function failureKind(err: Error, code: string, ctx: RequestContext): TryFailure {
-  if (ctx.res.destroyed || err.message === CLIENT_GONE) return 'client';
-  if (err instanceof RequestParseError || err instanceof BodyTooLargeError) return 'bad-body';
-  if (err.message === DEADLINE) return 'deadline';
-  if (CONNECT_ERRORS.has(code)) return 'connect';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
+/** What a try's failure means, by the error's class (never by its message). */
+function failureKind(err: Error, ctx: RequestContext): TryFailure {
+  if (ctx.res.destroyed || err instanceof ClientGoneError || err instanceof ClientClosedError) return 'client';
+  if (err instanceof RequestParseError) return 'bad-body';
+  if (err instanceof RequestBodyTooLargeError) return 'too-large';
+  if (err instanceof RetryDeadlineError) return 'deadline';
+  if (err instanceof QueueFullError || err instanceof QueueTimeoutError) return 'queue';
+  // The node never saw the request: another node may be tried for any method.
+  if (err instanceof ConnectError || err instanceof ConnectTimeoutError || err instanceof PoolClosedError) return 'connect';
+  if (err instanceof HeadersTimeoutError) return 'timeout';
   return 'reset';
 }
 
@@ -185,7 +200,7 @@ function dropConnectionTokens(headers: string[], tokens: string): void {
 class ProxyHandler implements UpstreamHandler {
   /** The request body streams from the client (not buffered), so it cannot be sent twice. */
   readonly streamed: boolean;
-  private abort: ((err?: Error) => void) | null = null;
+  private abort: ((err: Error) => void) | null = null;
   private resume: (() => void) | null = null;
   private started = false;
   private finished = false;
@@ -209,21 +224,27 @@ class ProxyHandler implements UpstreamHandler {
     const done = this.exchange.done;
     const code = errorCode(err);
     ctx.upstreamError = code;
-    const kind = failureKind(err, code, ctx);
+    const kind = failureKind(err, ctx);
     if (kind === 'client') {
       ctx.upstreamError = 'CLIENT_ABORTED';
       done(false);
       return;
     }
-    if (kind === 'bad-body') {
-      // The client's streamed body turned out malformed: its fault, not the node's.
+    if (kind === 'bad-body' || kind === 'too-large') {
+      // The client's streamed body turned out malformed or too large: its fault, not the node's.
       ctx.upstreamError = null;
-      ctx.fail((err as RequestParseError | BodyTooLargeError).code);
+      ctx.fail(err instanceof RequestParseError ? err.code : 'BODY_TOO_LARGE');
       done(false);
       return;
     }
     if (kind === 'deadline') {
       ctx.fail('UPSTREAM_TIMEOUT');
+      done(false);
+      return;
+    }
+    if (kind === 'queue') {
+      // Refused by the pool's own bounds: the node is busy, not failing, and another try would wait the same.
+      ctx.fail(err instanceof QueueFullError ? 'UPSTREAM_QUEUE_FULL' : 'UPSTREAM_QUEUE_TIMEOUT');
       done(false);
       return;
     }
@@ -261,14 +282,15 @@ class ProxyHandler implements UpstreamHandler {
   private broken(err: Error): void {
     const passive = this.ctx.api!.api.health.passive;
     if (passive === null || this.ctx.res.destroyed) return;
-    const code = errorCode(err);
-    const timeout = code === 'UND_ERR_BODY_TIMEOUT';
-    if (!timeout || passive.timeouts) this.node.health.failed(timeout ? 'timeout' : 'reset', code, passive);
+    // A body the client's own limit cut, or a client that left, says nothing about the node.
+    if (err instanceof RequestBodyTooLargeError || err instanceof ClientClosedError) return;
+    const timeout = err instanceof BodyTimeoutError;
+    if (!timeout || passive.timeouts) this.node.health.failed(timeout ? 'timeout' : 'reset', errorCode(err), passive);
   }
 
   /** The total deadline passed: a try still waiting for its answer ends now (one already answering goes on). */
   expire(): void {
-    if (!this.started && !this.finished) this.abort?.(new Error(DEADLINE));
+    if (!this.started && !this.finished) this.abort?.(new RetryDeadlineError('the request deadline passed'));
   }
 
   /** Ends the try's in-flight count, once. */
@@ -278,22 +300,22 @@ class ProxyHandler implements UpstreamHandler {
     this.node.health.inFlight--;
   }
 
-  onConnect(abort: (err?: Error) => void): void {
+  onConnect(abort: (err: Error) => void): void {
     this.abort = abort;
     const ctx = this.ctx;
     const res = ctx.res;
     if (res.destroyed) {
-      abort(new Error(CLIENT_GONE));
+      abort(new ClientGoneError('the client went away'));
       return;
     }
     if (this.exchange.expired) {
-      abort(new Error(DEADLINE));
+      abort(new RetryDeadlineError('the request deadline passed'));
       return;
     }
     // One close listener per request, always aborting the current try (a retry replaces the aborter).
     if (!ctx.aborter) res.onClose(() => ctx.aborter?.());
     ctx.aborter = () => {
-      if (!this.finished) this.abort?.(new Error(CLIENT_GONE));
+      if (!this.finished) this.abort?.(new ClientGoneError('the client went away'));
     };
   }
 
@@ -304,7 +326,7 @@ class ProxyHandler implements UpstreamHandler {
       // Drop this answer (closing its connection: reading a 5xx body to keep it alive is not worth the wait).
       this.dropped = true;
       this.finished = true;
-      this.abort?.(new Error('dropped for a retry'));
+      this.abort?.(new DroppedForRetryError('dropped for a retry'));
       this.settle();
       attempt(ctx, this.exchange);
       return false;

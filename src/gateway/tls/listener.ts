@@ -1,5 +1,7 @@
+import type { Socket } from 'node:net';
 import { Server as TlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { Snapshot } from '../../snapshot/snapshot.js';
+import type { Admission, AdmissionRefusal, AdmissionTicket } from '../admission.js';
 import type { GatewayHttpServer } from '../http/server.js';
 import type { TlsCertificates } from '../../tls/certificates.js';
 import { TLS_PROTOCOL_OPTIONS } from '../../tls/settings.js';
@@ -9,17 +11,27 @@ export interface TlsHandoff {
   /** HTTP/1.1 (ALPN `http/1.1`, or none): the plain port's own server, so its limits and drain apply alike. */
   readonly http: GatewayHttpServer;
   /** HTTP/2 sessions (ALPN `h2`); null offers HTTP/1.1 only. */
-  readonly h2: { adopt(socket: TLSSocket): void; closeIdleSessions(): void; closeAllSessions(): void } | null;
+  readonly h2: { adopt(socket: TLSSocket, ticket: AdmissionTicket): void; closeIdleSessions(): void; closeAllSessions(): void } | null;
 }
 
 /** How the TLS port runs. */
 export interface TlsListenerOptions {
-  /** Longest time for a new connection's handshake (the head timeout's bound). */
+  /** Longest time for a new connection's handshake (`--client-handshake-timeout-ms`). */
   handshakeTimeoutMs: number;
+  /** The connection limits, shared with the plain port: a connection counts from accept, its handshake included. */
+  admission: Admission;
+  /** Hears of every connection the admission refused (closed without an answer: HTTP has no word before the handshake). */
+  rejected(code: AdmissionRefusal): void;
   /** Session ticket keys (shared by the gateway workers of a process, see settings.ts). */
   ticketKeys: Buffer;
   /** The certificates of the snapshot serving now (null before the first load). */
   certificates(): TlsCertificates | null;
+}
+
+/** A connection in its handshake: admitted at accept, idle (nothing of a request read) until it is handed off. */
+interface Handshake {
+  readonly raw: Socket;
+  readonly ticket: AdmissionTicket;
 }
 
 /**
@@ -29,9 +41,16 @@ export interface TlsListenerOptions {
  * done, to HTTP/1.1 or HTTP/2 by ALPN. Clients without SNI get the default certificate, which this
  * server holds as its own context (`serve` swaps it when a config version changes it). With no
  * certificate stored, handshakes are refused.
+ *
+ * Every connection counts against the admission limits from accept, so half-open handshakes are
+ * bounded by the same caps as everything else (and by the handshake timeout): one the admission
+ * refuses is closed at once (no HTTP answer is possible before the handshake); one in its handshake
+ * is idle, closed first when the process needs room, like a plain connection that has sent nothing.
  */
 export class GatewayTlsServer extends TlsServer {
   private defaultKey: string | null = null;
+  /** Connections in their handshake, by peer address and port (a TLSSocket shares its raw socket's peer). */
+  private readonly handshaking = new Map<string, Handshake>();
 
   constructor(
     private readonly handoff: TlsHandoff,
@@ -49,12 +68,49 @@ export class GatewayTlsServer extends TlsServer {
         else done(null, context);
       },
     });
-    this.on('secureConnection', (socket: TLSSocket) => {
-      if (socket.alpnProtocol === 'h2' && handoff.h2 !== null) handoff.h2.adopt(socket);
-      else handoff.http.adopt(socket);
-    });
+    // Runs after tls.Server's own listener has wrapped the socket; closing the raw socket ends both.
+    this.on('connection', (raw: Socket) => this.admit(raw));
+    this.on('secureConnection', (socket: TLSSocket) => this.handOff(socket));
     // A failed handshake (no certificate, no shared version or suite, a timeout) only ends its connection.
     this.on('tlsClientError', (_err, socket) => socket.destroy());
+  }
+
+  private admit(raw: Socket): void {
+    const peer = raw.remoteAddress;
+    const port = raw.remotePort;
+    if (peer === undefined || port === undefined) {
+      raw.destroy(); // reset before it was accepted
+      return;
+    }
+    const admission = this.options.admission;
+    const ticket = admission.admit(peer);
+    if (typeof ticket === 'string') {
+      this.options.rejected(ticket);
+      raw.destroy();
+      return;
+    }
+    const key = `${peer}|${port}`;
+    this.handshaking.set(key, { raw, ticket });
+    ticket.conn = { evict: () => raw.destroy() };
+    admission.markIdle(ticket, performance.now());
+    raw.once('close', () => {
+      if (this.handshaking.get(key)?.ticket === ticket) this.handshaking.delete(key);
+      admission.release(ticket); // a no-op once the connection it was handed to released it
+    });
+  }
+
+  private handOff(socket: TLSSocket): void {
+    const key = `${socket.remoteAddress}|${socket.remotePort}`;
+    const handshake = this.handshaking.get(key);
+    if (handshake === undefined) {
+      socket.destroy(); // gone (or closed to make room) while its handshake ended
+      return;
+    }
+    this.handshaking.delete(key);
+    // Busy for a moment: the connection it is handed to marks it idle from its own start.
+    this.options.admission.markBusy(handshake.ticket);
+    if (socket.alpnProtocol === 'h2' && this.handoff.h2 !== null) this.handoff.h2.adopt(socket, handshake.ticket);
+    else this.handoff.http.adopt(socket, handshake.ticket);
   }
 
   /** Follows a config version: the context for clients without SNI becomes its default certificate's. */
@@ -68,15 +124,21 @@ export class GatewayTlsServer extends TlsServer {
     this.setSecureContext(context);
   }
 
-  /** Closes idle HTTP/1.1 connections (the plain port's server holds them) and idle HTTP/2 sessions. */
+  /** Closes connections still in their handshake, idle HTTP/1.1 connections (the plain port's server holds them) and idle HTTP/2 sessions. */
   closeIdleConnections(): void {
+    this.closeHandshakes();
     this.handoff.http.closeIdleConnections();
     this.handoff.h2?.closeIdleSessions();
   }
 
   /** Closes every connection of this port. */
   closeAllConnections(): void {
+    this.closeHandshakes();
     this.handoff.http.closeAllConnections();
     this.handoff.h2?.closeAllSessions();
+  }
+
+  private closeHandshakes(): void {
+    for (const { raw } of this.handshaking.values()) raw.destroy();
   }
 }

@@ -3,11 +3,19 @@ import { connect as connectTls } from 'node:tls';
 import { hasBadHeadByte } from '../../http/head-bytes.js';
 import { FieldLines, headerNameSet } from '../../http/header-names.js';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
-import { UPSTREAM_ERRORS, upstreamError } from '../../upstream/errors.js';
+import {
+  BadResponseError,
+  BodyTimeoutError,
+  ConnectError,
+  ConnectTimeoutError,
+  HeadersTimeoutError,
+  SocketClosedError,
+  socketFailure,
+} from '../../upstream/errors.js';
 import { MAX_HEAD_BYTES, ResponseParser, type ResponseHead, type ResponseSink } from '../../upstream/response-parser.js';
 import type { RequestContext } from '../context.js';
 import { pickNext } from '../stages/balance.js';
-import { CONNECT_ERRORS, errorCode, forwardHeaders, RESPONSE_HOP_BY_HOP, upstreamPath } from '../stages/proxy.js';
+import { errorCode, forwardHeaders, RESPONSE_HOP_BY_HOP, upstreamPath } from '../stages/proxy.js';
 import { Tunnel } from './tunnel.js';
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -16,7 +24,7 @@ const SWITCH_HOP_BY_HOP = headerNameSet(['keep-alive', 'proxy-connection', 'te',
 const CLIENT_GONE = 'CLIENT_ABORTED';
 
 function bad(message: string): Error {
-  return upstreamError(UPSTREAM_ERRORS.badResponse, message);
+  return new BadResponseError(message);
 }
 
 /**
@@ -34,6 +42,10 @@ export function proxyUpgrade(ctx: RequestContext): Promise<boolean> {
 /** One try of an upgrade request on one node. */
 class UpgradeTry implements ResponseSink {
   private socket: Socket | null = null;
+  /** TCP is up (a TLS node's handshake may still be running). */
+  private tcpUp = false;
+  /** The connection can carry the request (TCP up, and the TLS handshake done for a TLS node). */
+  private connected = false;
   private sent = false;
   private settled = false;
   private head: Buffer | null = null;
@@ -59,12 +71,16 @@ class UpgradeTry implements ResponseSink {
       : connectTcp({ host, port });
     this.socket = socket;
     socket.setNoDelay(true);
-    this.arm(api.timeouts.connectMs, () => socket.destroy(upstreamError(UPSTREAM_ERRORS.connectTimeout, `connect timeout after ${api.timeouts.connectMs} ms`)));
-    socket.once(tls ? 'secureConnect' : 'connect', () => this.send());
+    this.arm(api.timeouts.connectMs, () => socket.destroy(new ConnectTimeoutError(`connect timeout after ${api.timeouts.connectMs} ms`)));
+    socket.once('connect', () => (this.tcpUp = true));
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
+      this.connected = true;
+      this.send();
+    });
     socket.on('data', this.onData);
     socket.on('end', this.onSocketEnd);
-    socket.on('error', (err: Error) => this.failed(err));
-    socket.on('close', () => this.failed(upstreamError(UPSTREAM_ERRORS.socketClosed, 'the connection to the node closed')));
+    socket.on('error', (err: NodeJS.ErrnoException) => this.failed(socketFailure(err, this.tcpUp, this.connected)));
+    socket.on('close', () => this.failed(new SocketClosedError('the connection to the node closed')));
     ctx.res.onClose(() => {
       socket.destroy();
       this.finish(false, CLIENT_GONE);
@@ -85,7 +101,7 @@ class UpgradeTry implements ResponseSink {
     this.sent = true;
     this.socket!.write(head + '\r\n', 'latin1');
     const ms = ctx.api!.api.timeouts.headersMs;
-    this.arm(ms, () => this.socket!.destroy(upstreamError(UPSTREAM_ERRORS.headersTimeout, `no response headers within ${ms} ms`)));
+    this.arm(ms, () => this.socket!.destroy(new HeadersTimeoutError(`no response headers within ${ms} ms`)));
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -158,7 +174,7 @@ class UpgradeTry implements ResponseSink {
     for (let i = 0; i < head.headers.length; i += 2) if (!RESPONSE_HOP_BY_HOP(head.headers[i]!)) out.push(head.headers[i]!, head.headers[i + 1]!);
     ctx.res.writeHead(head.status, out);
     const ms = ctx.api!.api.timeouts.bodyMs;
-    this.arm(ms, () => this.socket!.destroy(upstreamError(UPSTREAM_ERRORS.bodyTimeout, `response body paused for over ${ms} ms`)));
+    this.arm(ms, () => this.socket!.destroy(new BodyTimeoutError(`response body paused for over ${ms} ms`)));
   }
 
   onBody(chunk: Buffer): void {
@@ -177,7 +193,7 @@ class UpgradeTry implements ResponseSink {
 
   private readonly onSocketEnd = (): void => {
     if (this.parser?.finishAtEof()) return;
-    this.failed(upstreamError(UPSTREAM_ERRORS.socketClosed, 'the node closed the connection before its response was complete'));
+    this.failed(new SocketClosedError('the node closed the connection before its response was complete'));
   };
 
   /** The node answered: its passive check hears of the status. */
@@ -205,8 +221,9 @@ class UpgradeTry implements ResponseSink {
       this.finish(false, code);
       return;
     }
-    const connect = !this.sent && (CONNECT_ERRORS.has(code) || code === UPSTREAM_ERRORS.connectTimeout);
-    const timeout = code === UPSTREAM_ERRORS.headersTimeout;
+    // By the error's class, as the proxy stage classifies (a TLS handshake failure is not a connect failure: the node is misconfigured).
+    const connect = !this.sent && (err instanceof ConnectError || err instanceof ConnectTimeoutError);
+    const timeout = err instanceof HeadersTimeoutError;
     if (passive !== null && (!timeout || passive.timeouts)) this.node.health.failed(connect ? 'connect' : timeout ? 'timeout' : 'reset', code, passive);
     if (connect) {
       // Nothing was sent: another node may be tried (the upgrade itself is never sent twice).

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { z } from 'zod';
 import { Options } from '../../config/options.js';
 import { createLogger } from '../../log.js';
@@ -5,6 +6,7 @@ import { ProcessRole } from '../../model/cluster.js';
 import { openStore } from '../../store/open.js';
 import { startDataPlane } from '../data-plane.js';
 import { StartupError } from '../listen.js';
+import { LOG_CLOSE_MS, stopOnce } from '../shutdown.js';
 import { Heartbeat, WORKER_IDENTITY_ENV } from './heartbeat.js';
 import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker } from './messages.js';
 
@@ -14,8 +16,13 @@ const options = Options.parse(JSON.parse(process.env[WORKER_OPTIONS_ENV] ?? '{}'
 const identity = z
   .object({ id: z.string().min(1), role: ProcessRole, worker: z.number().int().min(1) })
   .parse(JSON.parse(process.env[WORKER_IDENTITY_ENV] ?? '{}'));
-const { log, flush } = createLogger(options.logLevel);
-const send = (message: FromWorker) => process.send?.(message);
+const logger = createLogger(options.logLevel);
+const { log } = logger;
+// Once the primary is gone there is nobody to tell.
+const send = (message: FromWorker) => {
+  if (process.connected) process.send?.(message);
+};
+const exit = (code: number) => void logger.close(LOG_CLOSE_MS).then(() => process.exit(code));
 
 async function main(): Promise<void> {
   const store = await openStore(options.store, options.dataDir, log, options.storeTimeoutMs);
@@ -71,24 +78,26 @@ async function main(): Promise<void> {
     }
   });
 
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
+  const stop = stopOnce({
+    log,
     // The row goes first: this worker is leaving, whatever draining still takes.
-    heartbeat
-      .stop()
-      .then(() => plane.close())
-      .then(() => store.close())
-      .finally(() => {
-        flush();
-        process.exit(0);
-      });
-  };
-  process.on('SIGTERM', stop);
+    stop: () => heartbeat.stop().then(() => plane.close()).then(() => store.close()),
+    boundMs: options.drainMs,
+    unfinished: () => plane.unfinished(),
+    exit,
+  });
+  process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => undefined); // the primary decides; Ctrl-C reaches the whole group
-  // The primary is gone: nobody restarts or steers us, so finish what is in flight and leave.
-  process.on('disconnect', stop);
+  // The primary is gone: nobody restarts or steers this worker, so it stops accepting, finishes what
+  // is in flight (bounded by --drain-ms) and leaves, as nginx workers do when their master dies.
+  // Node's cluster code exits a worker at once when its channel to the primary closes, unless the
+  // worker asked for the disconnect itself (lib/internal/cluster/child.js: `process.once('disconnect')`
+  // checks `worker.exitedAfterDisconnect` right after emitting the worker's 'disconnect'); that exit
+  // would reset every request in flight. Marking the disconnect as asked for keeps the worker alive.
+  cluster.worker?.once('disconnect', () => {
+    cluster.worker!.exitedAfterDisconnect = true;
+    stop('the primary process is gone');
+  });
   send({ t: 'ready', version: plane.holder.current?.version ?? 0 });
 }
 
@@ -96,6 +105,5 @@ main().catch((err) => {
   // The primary reports it (one line naming the flag) and stops the others.
   send({ t: 'failed', flag: err instanceof StartupError ? err.flag : null, message: (err as Error).message });
   log.fatal({ err }, 'gateway worker failed to start');
-  flush();
-  process.exit(1);
+  exit(1);
 });

@@ -102,6 +102,22 @@ export class WorkerSet {
     return this.slots.every((s) => s.ready);
   }
 
+  /** Workers up and serving now. */
+  serving(): number {
+    return this.slots.filter((s) => s.ready).length;
+  }
+
+  /** Worker processes still running (serving, starting or draining). */
+  running(): number {
+    return this.slots.filter((s) => s.worker !== null && !s.worker.isDead()).length;
+  }
+
+  /** Kills every worker at once (a stop cut short: they would otherwise drain on their own once this process is gone). */
+  kill(): void {
+    this.stopping = true;
+    for (const s of this.slots) if (s.worker !== null && !s.worker.isDead()) s.worker.process.kill('SIGKILL');
+  }
+
   /** Per-worker state for /status. */
   views(): WorkerView[] {
     return this.slots.map((s) => ({

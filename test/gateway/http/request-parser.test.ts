@@ -220,8 +220,7 @@ describe('RequestParser', () => {
       ['GET http://h/x?y=1 HTTP/1.1', 'GET', 'http://h/x?y=1'],
       ['CONNECT h:443 HTTP/1.1', 'CONNECT', 'h:443'],
       ['PURGE /cache/item HTTP/1.1', 'PURGE', '/cache/item'],
-      ['get /lower HTTP/1.1', 'get', '/lower'],
-      ['GET /caf\xe9?%20 HTTP/1.1', 'GET', '/caf\u00e9?%20'],
+      ['GET /caf%C3%A9?%20 HTTP/1.1', 'GET', '/caf%C3%A9?%20'],
     ])('keeps method and target as sent: %s', (line, method, url) => {
       expect(headOf(head(line, 'Host: h'))).toMatchObject({ method, url, minor: 1 });
     });
@@ -513,7 +512,7 @@ describe('RequestParser', () => {
       expect(rejection(pieces(text, 3000))).toBe('HEADERS_TOO_LARGE');
     });
 
-    it('rejects with HEADERS_TOO_LARGE on the read that crosses 16 KiB, across many execute() calls', () => {
+    it('rejects with HEADERS_TOO_LARGE on the read that fills 16 KiB without the end of the head, across many execute() calls', () => {
       const { parser } = newParser();
       const reads = ['GET / HTTP/1.1\r\n', 'Host: h\r\n'];
       let total = reads.join('').length;
@@ -523,12 +522,41 @@ describe('RequestParser', () => {
         reads.push(line);
         total += line.length;
       }
-      const last = `X-Last: ${'b'.repeat(MAX_REQUEST_HEAD_BYTES - total - 'X-Last: '.length)}`;
+      // Its end (CRLF CRLF) counts in the head: a head that holds 16 KiB without it cannot end within the limit.
+      const last = `X-Last: ${'b'.repeat(MAX_REQUEST_HEAD_BYTES - 1 - total - 'X-Last: '.length)}`;
       reads.push(last);
       total += last.length;
-      expect(total).toBe(MAX_REQUEST_HEAD_BYTES);
-      expect(feedUntilError(parser, reads)).toEqual({ code: 'none', fed: MAX_REQUEST_HEAD_BYTES });
+      expect(total).toBe(MAX_REQUEST_HEAD_BYTES - 1);
+      expect(feedUntilError(parser, reads)).toEqual({ code: 'none', fed: MAX_REQUEST_HEAD_BYTES - 1 });
       expect(feedUntilError(parser, ['b'])).toEqual({ code: 'HEADERS_TOO_LARGE', fed: 1 });
+    });
+
+    it('keeps an unfinished head in a buffer never larger than 16 KiB, tells the sink its size, and fails with HEAD_MEMORY_FULL when refused', () => {
+      const sizes: number[] = [];
+      let budget = Infinity;
+      const heads: RequestHead[] = [];
+      const parser = new RequestParser({
+        onHead: (h) => heads.push(h),
+        onBody: () => {},
+        onEnd: () => {},
+        holdHead: (n) => {
+          if (n > budget) return false;
+          sizes.push(n);
+          return true;
+        },
+      });
+      const text = head('GET / HTTP/1.1', 'Host: h', `X-Pad: ${'a'.repeat(MAX_REQUEST_HEAD_BYTES - 100)}`);
+      // One byte at a time, then the rest in 64 KiB reads: the buffer doubles up to the limit and no further.
+      feedUntilError(parser, [...byteByByte(text.slice(0, 3000)), text.slice(3000)]);
+      expect(heads).toHaveLength(1);
+      expect(sizes.slice(0, 3)).toEqual([1024, 2048, 4096]); // doubling while bytes trickle in
+      expect(sizes.at(-1)).toBe(0); // let go once the head is parsed
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_REQUEST_HEAD_BYTES);
+      parser.next();
+      sizes.length = 0;
+      budget = 2048;
+      expect(feedUntilError(parser, ['GET / HTTP/1.1\r\n', 'x'.repeat(3000)])).toEqual({ code: 'HEAD_MEMORY_FULL', fed: 3016 });
+      expect(sizes).toEqual([1024]);
     });
 
     it('rejects a trailer section over 16 KiB with HEADERS_TOO_LARGE', () => {
@@ -562,6 +590,11 @@ describe('RequestParser', () => {
       ['DEL in the target', head('GET /a\x7fb HTTP/1.1', 'Host: h'), 'BAD_REQUEST'],
       ['a method that is not a token', head('G(T / HTTP/1.1', 'Host: h'), 'BAD_REQUEST'],
       ['an empty method', head(' / HTTP/1.1', 'Host: h'), 'BAD_REQUEST'],
+      // llhttp knows its methods by name, case included, and refuses any other (so does the gateway)
+      ['a method llhttp does not know', head('FROB / HTTP/1.1', 'Host: h'), 'BAD_REQUEST'],
+      ['a lower-case method', head('get /lower HTTP/1.1', 'Host: h'), 'BAD_REQUEST'],
+      // llhttp refuses bytes past 0x7F in a target (percent-encode them)
+      ['a byte past 0x7F in the target', head('GET /caf\xe9 HTTP/1.1', 'Host: h'), 'BAD_REQUEST'],
       // line ends
       ['a bare LF after the request line', 'GET / HTTP/1.1\nHost: h\r\n\r\n', 'BAD_REQUEST'],
       ['a bare LF after a header', 'GET / HTTP/1.1\r\nHost: h\nX-A: 1\r\n\r\n', 'BAD_REQUEST'],
