@@ -4,7 +4,8 @@ module.exports = {
     {
       name: 'no-circular',
       severity: 'error',
-      comment: 'Modules must not import each other in a circle, type-only imports included: contracts live in modules that import nothing from their users.',
+      comment:
+        'Modules must not import each other in a circle, type-only imports included: contracts live in modules that import nothing from their users.',
       from: {},
       to: { circular: true },
     },
@@ -13,7 +14,9 @@ module.exports = {
       severity: 'error',
       comment:
         'Contracts (the compiled snapshot and router types, the explanation, the model) and the pure balance and access decisions are used by the gateway and the admin API alike, so they import nothing from either.',
-      from: { path: '^src/(snapshot/(snapshot|router)\\.ts|explain/|model/|balance/decision\\.ts|access/decision\\.ts)' },
+      from: {
+        path: '^src/(snapshot/(snapshot|router)\\.ts|explain/|model/|balance/decision\\.ts|access/decision\\.ts)',
+      },
       to: { path: '^src/(gateway|admin)/' },
     },
   ],

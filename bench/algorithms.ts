@@ -10,7 +10,9 @@ const WARMUP = 200_000;
 const ROUNDS = 5;
 
 /** Client keys to rotate through, so ip_hash hashes a different key on each pick. */
-const keys = Array.from({ length: 4_096 }, (_, i) => ({ hashKey: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` }));
+const keys = Array.from({ length: 4_096 }, (_, i) => ({
+  hashKey: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+}));
 
 function nodes(count: number): BalanceNode[] {
   return Array.from({ length: count }, (_, index) => ({

@@ -31,7 +31,6 @@ const storeUrl = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}schema=${schema}`;
 const work = mkdtempSync(join(tmpdir(), 'isogate-bench-cluster-'));
 const children = [];
 
-
 async function sql(text) {
   const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3_000 });
   await client.connect();
@@ -45,7 +44,10 @@ async function sql(text) {
 /** nginx `return 200` upstreams, as `npm run bench` uses, each naming itself in x-node. */
 async function startUpstreams(n) {
   const ports = await Promise.all(Array.from({ length: n }, freePort));
-  const servers = ports.map((p, i) => `server { listen ${HOST}:${p} backlog=4096; location / { add_header x-node up${i}; default_type application/json; return 200 '{"node":"up${i}"}'; } }`);
+  const servers = ports.map(
+    (p, i) =>
+      `server { listen ${HOST}:${p} backlog=4096; location / { add_header x-node up${i}; default_type application/json; return 200 '{"node":"up${i}"}'; } }`,
+  );
   children.push(startNginx(work, servers));
   return ports;
 }
@@ -56,12 +58,34 @@ async function isogate(command, args) {
   const dir = mkdtempSync(join(work, `${command}-`));
   const child = spawn(
     process.execPath,
-    ['--no-node-snapshot', join(root, 'dist/src/cli.js'), command, '--store', storeUrl, '--data-dir', dir, '--log-level', 'warn', '--no-access-log',
-      '--gateway-host', HOST, '--gateway-port', String(gateway), '--admin-port', String(admin), '--status-host', HOST, '--status-port', String(status), ...args],
+    [
+      '--no-node-snapshot',
+      join(root, 'dist/src/cli.js'),
+      command,
+      '--store',
+      storeUrl,
+      '--data-dir',
+      dir,
+      '--log-level',
+      'warn',
+      '--no-access-log',
+      '--gateway-host',
+      HOST,
+      '--gateway-port',
+      String(gateway),
+      '--admin-port',
+      String(admin),
+      '--status-host',
+      HOST,
+      '--status-port',
+      String(status),
+      ...args,
+    ],
     { env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'inherit'] },
   );
   children.push(child);
-  const probe = command === 'admin' ? `http://${HOST}:${admin}/admin/config/version` : `http://${HOST}:${status}/status/ready`;
+  const probe =
+    command === 'admin' ? `http://${HOST}:${admin}/admin/config/version` : `http://${HOST}:${status}/status/ready`;
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`isogate ${command} exited with ${child.exitCode}`);
     try {
@@ -95,7 +119,9 @@ function probe(agent, port) {
   return new Promise((resolve, reject) => {
     const req = request({ host: HOST, port, path: '/ip1', agent }, (res) => {
       res.resume();
-      res.on('end', () => resolve(res.statusCode === 200 ? 'ip1' : String(res.headers['x-isogate-error'] ?? res.statusCode)));
+      res.on('end', () =>
+        resolve(res.statusCode === 200 ? 'ip1' : String(res.headers['x-isogate-error'] ?? res.statusCode)),
+      );
     });
     req.on('error', reject);
     req.setTimeout(5_000, () => req.destroy(new Error('no answer in 5 s')));
@@ -113,7 +139,8 @@ function load(url, dur) {
 
 async function main() {
   for (const cmd of ['wrk', 'nginx']) {
-    if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) throw new Error(`${cmd} is missing (Debian: apt-get install -y ${cmd})`);
+    if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0)
+      throw new Error(`${cmd} is missing (Debian: apt-get install -y ${cmd})`);
   }
   await sql('SELECT 1').catch((err) => {
     throw new Error(`PostgreSQL is not reachable at ${PG_URL} (${err.message}); set ISOGATE_BENCH_PG`);
@@ -166,17 +193,27 @@ async function main() {
     if (current === 4) break;
     await sleep(50);
   }
-  console.log(`\nPropagation over ${FLIPS} IP1_enable flips to 3 gateway processes (admin PUT sent → every gateway serves it):`);
-  console.log(`  p50 ${f(pct(sorted, 50))}   p90 ${f(pct(sorted, 90))}   p99 ${f(pct(sorted, 99))}   max ${f(sorted.at(-1))}   (target p99 < 100 ms)`);
-  console.log(`  of which the admin's answer to the PUT (write committed, its own snapshot rebuilt): p50 ${f(pct(puts, 50))}   p99 ${f(pct(puts, 99))}`);
-  console.log(`  cluster view: ${view.processes.length} processes, ${current} alive on config version ${view.configVersion}`);
+  console.log(
+    `\nPropagation over ${FLIPS} IP1_enable flips to 3 gateway processes (admin PUT sent → every gateway serves it):`,
+  );
+  console.log(
+    `  p50 ${f(pct(sorted, 50))}   p90 ${f(pct(sorted, 90))}   p99 ${f(pct(sorted, 99))}   max ${f(sorted.at(-1))}   (target p99 < 100 ms)`,
+  );
+  console.log(
+    `  of which the admin's answer to the PUT (write committed, its own snapshot rebuilt): p50 ${f(pct(puts, 50))}   p99 ${f(pct(puts, 99))}`,
+  );
+  console.log(
+    `  cluster view: ${view.processes.length} processes, ${current} alive on config version ${view.configVersion}`,
+  );
   for (const a of agents) a.destroy();
   await Promise.all(gateways.map(stop));
 
   // An odd FLIPS leaves IP1_enable off, and the API's only node with it: put it back before loading.
   await adminCall(admin, 'PUT', '/admin/variables/IP1_enable', { value: 'true' });
 
-  console.log(`\nOne gateway, wrk -t${THREADS} -c${CONNS} -d${DUR} (after ${WARM} warm-up) on /ip1 (one nginx upstream):`);
+  console.log(
+    `\nOne gateway, wrk -t${THREADS} -c${CONNS} -d${DUR} (after ${WARM} warm-up) on /ip1 (one nginx upstream):`,
+  );
   const results = [];
   for (const workers of [1, 2]) {
     const g = await isogate('gateway', ['--workers', String(workers)]);
@@ -184,10 +221,14 @@ async function main() {
     load(url, WARM);
     const r = load(url, DUR);
     results.push(r.rps);
-    console.log(`  --workers ${workers}: ${Math.round(r.rps)} req/s${r.non2xx ? `, ${r.non2xx} non-2xx` : ''}${r.sockErr ? `, Socket errors: ${r.sockErr}` : ''}`);
+    console.log(
+      `  --workers ${workers}: ${Math.round(r.rps)} req/s${r.non2xx ? `, ${r.non2xx} non-2xx` : ''}${r.sockErr ? `, Socket errors: ${r.sockErr}` : ''}`,
+    );
     await stop(g);
   }
-  console.log(`  --workers 2 / --workers 1: ${(results[1] / results[0]).toFixed(2)}×  (machine cores: ${(await import('node:os')).availableParallelism()}, shared with wrk and nginx)`);
+  console.log(
+    `  --workers 2 / --workers 1: ${(results[1] / results[0]).toFixed(2)}×  (machine cores: ${(await import('node:os')).availableParallelism()}, shared with wrk and nginx)`,
+  );
   await stop(admin);
 }
 
@@ -199,6 +240,8 @@ main()
   .finally(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await sleep(500);
-    await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch((err) => console.error(`could not drop schema ${schema}: ${err.message}`));
+    await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch((err) =>
+      console.error(`could not drop schema ${schema}: ${err.message}`),
+    );
     rmSync(work, { recursive: true, force: true });
   });

@@ -35,7 +35,9 @@ function toMs(v) {
 
 /** Runs `wrk -t<threads> -c<conns> -d<dur> --latency [args…] url` (bounded by `dur`) and parses what it printed. */
 export function wrk(url, { threads, conns, dur, args = [] }) {
-  const r = spawnSync('wrk', [`-t${threads}`, `-c${conns}`, `-d${dur}`, '--latency', ...args, url], { encoding: 'utf8' });
+  const r = spawnSync('wrk', [`-t${threads}`, `-c${conns}`, `-d${dur}`, '--latency', ...args, url], {
+    encoding: 'utf8',
+  });
   const text = r.stdout ?? '';
   return {
     status: r.status,
@@ -71,7 +73,10 @@ export function startNginx(work, servers, { detached = false } = {}) {
     '}',
   ];
   writeFileSync(join(work, 'nginx.conf'), lines.join('\n'));
-  return spawn('nginx', ['-p', work, '-e', join(work, 'nginx-error.log'), '-c', join(work, 'nginx.conf')], { stdio: 'ignore', detached });
+  return spawn('nginx', ['-p', work, '-e', join(work, 'nginx-error.log'), '-c', join(work, 'nginx.conf')], {
+    stdio: 'ignore',
+    detached,
+  });
 }
 
 /** Polls `url` until it answers 2xx, every 50 ms, at most `tries` times. */

@@ -43,13 +43,22 @@ const children = [];
 const sockets = new Set();
 
 function need(cmd) {
-  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) throw new Error(`${cmd} is missing (Debian: apt-get install -y ${cmd})`);
+  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0)
+    throw new Error(`${cmd} is missing (Debian: apt-get install -y ${cmd})`);
 }
 
 /** nginx `return 200` upstreams, each naming itself in x-node. */
 async function nginx(n) {
   const ports = await Promise.all(Array.from({ length: n }, freePort));
-  children.push(startNginx(work, ports.map((p, i) => `server { listen ${HOST}:${p} backlog=4096; location / { add_header x-node fast${i + 1}; default_type application/json; return 200 '{"node":"fast${i + 1}"}'; } }`)));
+  children.push(
+    startNginx(
+      work,
+      ports.map(
+        (p, i) =>
+          `server { listen ${HOST}:${p} backlog=4096; location / { add_header x-node fast${i + 1}; default_type application/json; return 200 '{"node":"fast${i + 1}"}'; } }`,
+      ),
+    ),
+  );
   return ports;
 }
 
@@ -64,24 +73,51 @@ async function slowNode() {
 async function startGateway() {
   const [gw, admin, status] = [await freePort(), await freePort(), await freePort()];
   const args = [
-    '--no-node-snapshot', '--max-semi-space-size=64', '--no-allocation-site-pretenuring', join(root, 'dist/src/cli.js'), 'start',
-    '--workers', '0', '--no-demo', '--no-access-log', '--log-level', 'warn', '--data-dir', join(work, 'data'),
-    '--gateway-host', HOST, '--gateway-port', String(gw), '--admin-port', String(admin), '--status-host', HOST, '--status-port', String(status),
+    '--no-node-snapshot',
+    '--max-semi-space-size=64',
+    '--no-allocation-site-pretenuring',
+    join(root, 'dist/src/cli.js'),
+    'start',
+    '--workers',
+    '0',
+    '--no-demo',
+    '--no-access-log',
+    '--log-level',
+    'warn',
+    '--data-dir',
+    join(work, 'data'),
+    '--gateway-host',
+    HOST,
+    '--gateway-port',
+    String(gw),
+    '--admin-port',
+    String(admin),
+    '--status-host',
+    HOST,
+    '--status-port',
+    String(status),
     // Every client here is 127.0.0.1.
-    '--max-client-connections-per-ip', '1000000',
+    '--max-client-connections-per-ip',
+    '1000000',
   ];
-  const child = spawn(process.execPath, args, { env: { ...process.env, ISOGATE_ADMIN_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ISOGATE_ADMIN_TOKEN: TOKEN },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   children.push(child);
   await waitOk(`http://${HOST}:${status}/status/ready`, 400);
   return { child, gw, admin, status };
 }
 
-
 /** The gateway's resident memory (/proc) and the sums of some of its metrics. */
 async function sample(g) {
   const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${g.child.pid}/status`, 'utf8'))[1]) * 1024;
   const text = await (await fetch(`http://${HOST}:${g.status}/metrics`)).text();
-  const sum = (name) => text.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+  const sum = (name) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+      .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
   return {
     rss,
     heap: sum('nodejs_heap_size_used_bytes'),
@@ -107,19 +143,21 @@ async function openMany(port, n, first, pause = false) {
   const opened = [];
   for (let at = 0; at < n; at += 100) {
     await Promise.all(
-      Array.from({ length: Math.min(100, n - at) }, () =>
-        new Promise((resolve) => {
-          const s = connect({ host: HOST, port });
-          sockets.add(s);
-          s.on('error', () => resolve());
-          s.on('close', () => sockets.delete(s));
-          s.once('connect', () => {
-            if (pause) s.pause();
-            if (first !== null) s.write(first);
-            opened.push(s);
-            resolve();
-          });
-        }),
+      Array.from(
+        { length: Math.min(100, n - at) },
+        () =>
+          new Promise((resolve) => {
+            const s = connect({ host: HOST, port });
+            sockets.add(s);
+            s.on('error', () => resolve());
+            s.on('close', () => sockets.delete(s));
+            s.once('connect', () => {
+              if (pause) s.pause();
+              if (first !== null) s.write(first);
+              opened.push(s);
+              resolve();
+            });
+          }),
       ),
     );
   }
@@ -138,7 +176,10 @@ async function memoryOf(g, label, n, open) {
   await sleep(500);
   const before = await sample(g);
   const list = await open();
-  const held = await until(() => sample(g), (s) => s.open + s.refusedHead >= before.open + n - 5 || s.open >= before.open + list.length);
+  const held = await until(
+    () => sample(g),
+    (s) => s.open + s.refusedHead >= before.open + n - 5 || s.open >= before.open + list.length,
+  );
   await sleep(1_000);
   const after = await sample(g);
   const admitted = after.open - before.open;
@@ -148,8 +189,17 @@ async function memoryOf(g, label, n, open) {
       `heap +${mb(after.heap - before.heap)} MB (${kbPer(after.heap - before.heap, admitted)} KiB each), head memory ${mb(after.headMemory)} MB`,
   );
   closeAll(list);
-  await until(() => sample(g), (s) => s.open <= held.open - admitted + 5);
-  return { n, admitted, refused, rssPer: (after.rss - before.rss) / Math.max(1, admitted), heapPer: (after.heap - before.heap) / Math.max(1, admitted) };
+  await until(
+    () => sample(g),
+    (s) => s.open <= held.open - admitted + 5,
+  );
+  return {
+    n,
+    admitted,
+    refused,
+    rssPer: (after.rss - before.rss) / Math.max(1, admitted),
+    heapPer: (after.heap - before.heap) / Math.max(1, admitted),
+  };
 }
 
 /** RATE requests/s for LOAD_SECONDS, open loop; latency and outcome of each, by node. */
@@ -169,7 +219,10 @@ async function openLoop(g, path) {
         const req = request({ host: HOST, port: g.gw, path, agent }, (res) => {
           res.resume();
           res.on('end', () => {
-            results.push({ who: res.headers['x-node'] ?? res.headers['x-isogate-error'] ?? String(res.statusCode), ms: performance.now() - t0 });
+            results.push({
+              who: res.headers['x-node'] ?? res.headers['x-isogate-error'] ?? String(res.statusCode),
+              ms: performance.now() - t0,
+            });
             resolve();
           });
         });
@@ -200,25 +253,51 @@ async function main() {
   const slowPort = await slowNode();
   const g = await startGateway();
   const admin = adminClient(`http://${HOST}:${g.admin}`, TOKEN);
-  const plain = await admin('POST', '/admin/apis', { name: 'plain', path: '/plain', algorithm: 'round_robin', methods: ['GET'] });
-  for (const [i, p] of fast.entries()) await admin('POST', `/admin/apis/${plain.id}/nodes`, { name: `fast${i + 1}`, connector: { kind: 'simple-url', url: `http://${HOST}:${p}` } });
-  const three = await admin('POST', '/admin/apis', { name: 'three', path: '/three', algorithm: 'round_robin', methods: ['GET'], retries: 0 });
-  for (const [i, p] of fast.entries()) await admin('POST', `/admin/apis/${three.id}/nodes`, { name: `fast${i + 1}`, connector: { kind: 'simple-url', url: `http://${HOST}:${p}` } });
-  await admin('POST', `/admin/apis/${three.id}/nodes`, { name: 'slow', connector: { kind: 'simple-url', url: `http://${HOST}:${slowPort}` } });
+  const plain = await admin('POST', '/admin/apis', {
+    name: 'plain',
+    path: '/plain',
+    algorithm: 'round_robin',
+    methods: ['GET'],
+  });
+  for (const [i, p] of fast.entries())
+    await admin('POST', `/admin/apis/${plain.id}/nodes`, {
+      name: `fast${i + 1}`,
+      connector: { kind: 'simple-url', url: `http://${HOST}:${p}` },
+    });
+  const three = await admin('POST', '/admin/apis', {
+    name: 'three',
+    path: '/three',
+    algorithm: 'round_robin',
+    methods: ['GET'],
+    retries: 0,
+  });
+  for (const [i, p] of fast.entries())
+    await admin('POST', `/admin/apis/${three.id}/nodes`, {
+      name: `fast${i + 1}`,
+      connector: { kind: 'simple-url', url: `http://${HOST}:${p}` },
+    });
+  await admin('POST', `/admin/apis/${three.id}/nodes`, {
+    name: 'slow',
+    connector: { kind: 'simple-url', url: `http://${HOST}:${slowPort}` },
+  });
   await waitOk(`http://${HOST}:${g.gw}/plain`);
   log(`gateway pid ${g.child.pid}; ${SMOKE ? 'SMOKE run: small counts' : 'full run'}; node ${process.version}`);
 
   console.log('\n# Memory (one gateway process, --workers 0; kernel socket buffers not included)');
   await memoryOf(g, 'idle connections', IDLE, () => openMany(g.gw, IDLE, null));
   const partial = (bytes) => `GET /plain HTTP/1.1\r\nHost: h\r\nX-Pad: ${'p'.repeat(Math.max(0, bytes - 41))}`;
-  await memoryOf(g, `slowloris, ${HEAD_BYTES}-byte heads`, SLOWLORIS, () => openMany(g.gw, SLOWLORIS, partial(HEAD_BYTES)));
+  await memoryOf(g, `slowloris, ${HEAD_BYTES}-byte heads`, SLOWLORIS, () =>
+    openMany(g.gw, SLOWLORIS, partial(HEAD_BYTES)),
+  );
   await memoryOf(g, 'slowloris, 12 KiB heads', SLOWLORIS, () => openMany(g.gw, SLOWLORIS, partial(12 * 1024)));
 
   console.log(`\n# Another client's latency (wrk -t${THREADS} -c${CONNS} -d${DUR} on /plain)`);
   const url = `http://${HOST}:${g.gw}/plain`;
   wrk(url, { threads: THREADS, conns: CONNS, dur: '1s' });
   const quiet = wrk(url, { threads: THREADS, conns: CONNS, dur: DUR });
-  console.log(`no slow connections:        ${Math.round(quiet.rps)} req/s  p50 ${quiet.p50.toFixed(2)} ms  p99 ${quiet.p99.toFixed(2)} ms  non-2xx ${quiet.non2xx}`);
+  console.log(
+    `no slow connections:        ${Math.round(quiet.rps)} req/s  p50 ${quiet.p50.toFixed(2)} ms  p99 ${quiet.p99.toFixed(2)} ms  non-2xx ${quiet.non2xx}`,
+  );
   const lorises = await openMany(g.gw, SLOW / 2, partial(HEAD_BYTES));
   // Slow readers: 200 pipelined GETs each, never read.
   const readers = await openMany(g.gw, SLOW / 2, `GET /plain HTTP/1.1\r\nHost: h\r\n\r\n`.repeat(200), true);
@@ -233,7 +312,9 @@ async function main() {
   closeAll(readers);
   await sleep(1_000);
 
-  console.log(`\n# A slow node (${SLOW_NODE_MS} ms) beside two fast ones: ${RATE} req/s for ${LOAD_SECONDS} s, open loop, default limits`);
+  console.log(
+    `\n# A slow node (${SLOW_NODE_MS} ms) beside two fast ones: ${RATE} req/s for ${LOAD_SECONDS} s, open loop, default limits`,
+  );
   const results = await openLoop(g, '/three');
   const by = new Map();
   for (const r of results) {
@@ -241,7 +322,9 @@ async function main() {
     by.get(r.who).push(r.ms);
   }
   for (const [who, ms] of [...by.entries()].sort()) {
-    console.log(`${who.padEnd(24)} ${String(ms.length).padStart(6)}  p50 ${quantile(ms, 0.5).toFixed(0)} ms  p99 ${quantile(ms, 0.99).toFixed(0)} ms  max ${Math.max(...ms).toFixed(0)} ms`);
+    console.log(
+      `${who.padEnd(24)} ${String(ms.length).padStart(6)}  p50 ${quantile(ms, 0.5).toFixed(0)} ms  p99 ${quantile(ms, 0.99).toFixed(0)} ms  max ${Math.max(...ms).toFixed(0)} ms`,
+    );
   }
 }
 

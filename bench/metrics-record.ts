@@ -43,8 +43,20 @@ bench('isogate Traffic.record (flat arrays)', (i) => traffic.record(contexts[i %
 
 const registers = [new Registry()];
 const requests = new Counter({ name: 'r', help: 'r', labelNames: ['api', 'node', 'node_id', 'class'], registers });
-const duration = new Histogram({ name: 'd', help: 'd', labelNames: ['api', 'node', 'node_id'], buckets: BUCKETS, registers });
-const upstream = new Histogram({ name: 'u', help: 'u', labelNames: ['api', 'node', 'node_id'], buckets: BUCKETS, registers });
+const duration = new Histogram({
+  name: 'd',
+  help: 'd',
+  labelNames: ['api', 'node', 'node_id'],
+  buckets: BUCKETS,
+  registers,
+});
+const upstream = new Histogram({
+  name: 'u',
+  help: 'u',
+  labelNames: ['api', 'node', 'node_id'],
+  buckets: BUCKETS,
+  registers,
+});
 bench('prom-client, label objects per call', (i) => {
   const n = api.nodes[i % 3]!;
   const labels = { api: 'demo', node: n.name, node_id: n.id };

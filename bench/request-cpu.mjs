@@ -30,7 +30,6 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) * TICK_S;
 }
 
-
 async function until(fn, tries = 200) {
   for (let i = 0; i < tries; i++) {
     try {
@@ -50,9 +49,33 @@ await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
 const [gw, admin, status] = [await freePort(), await freePort(), await freePort()];
 const child = spawn(
   process.execPath,
-  ['--no-node-snapshot', CLI, 'start', '--workers', '0', '--no-demo', '--no-access-log', '--log-level', 'warn', '--data-dir', join(work, 'data'),
-    '--gateway-host', '127.0.0.1', '--gateway-port', String(gw), '--admin-port', String(admin), '--status-host', '127.0.0.1', '--status-port', String(status)],
-  { env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: TOKEN, NODE_ENV: 'production' }, stdio: ['ignore', 'ignore', 'inherit'] },
+  [
+    '--no-node-snapshot',
+    CLI,
+    'start',
+    '--workers',
+    '0',
+    '--no-demo',
+    '--no-access-log',
+    '--log-level',
+    'warn',
+    '--data-dir',
+    join(work, 'data'),
+    '--gateway-host',
+    '127.0.0.1',
+    '--gateway-port',
+    String(gw),
+    '--admin-port',
+    String(admin),
+    '--status-host',
+    '127.0.0.1',
+    '--status-port',
+    String(status),
+  ],
+  {
+    env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: TOKEN, NODE_ENV: 'production' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  },
 );
 try {
   await until(async () => (await fetch(`http://127.0.0.1:${status}/status/ready`)).status === 200);
@@ -65,7 +88,10 @@ try {
     return res.json();
   };
   const api = await call('POST', '/admin/apis', { name: 'cpu', path: '/cpu/*', algorithm: 'round_robin' });
-  await call('POST', `/admin/apis/${api.id}/nodes`, { name: 'up', connector: { kind: 'simple-url', url: `http://127.0.0.1:${upstream.address().port}` } });
+  await call('POST', `/admin/apis/${api.id}/nodes`, {
+    name: 'up',
+    connector: { kind: 'simple-url', url: `http://127.0.0.1:${upstream.address().port}` },
+  });
 
   const pool = new Pool(`http://127.0.0.1:${gw}`, { connections: CONCURRENCY, pipelining: 1 });
   const load = async (n) => {
@@ -92,10 +118,14 @@ try {
     const wall = (performance.now() - t0) / 1000;
     const cpu = cpuSeconds(child.pid) - before;
     perRequest.push((cpu / REQUESTS) * 1e6);
-    console.log(`round ${r + 1}: ${REQUESTS} requests in ${wall.toFixed(2)} s, gateway CPU ${cpu.toFixed(2)} s = ${((cpu / REQUESTS) * 1e6).toFixed(1)} µs/request`);
+    console.log(
+      `round ${r + 1}: ${REQUESTS} requests in ${wall.toFixed(2)} s, gateway CPU ${cpu.toFixed(2)} s = ${((cpu / REQUESTS) * 1e6).toFixed(1)} µs/request`,
+    );
   }
   perRequest.sort((a, b) => a - b);
-  console.log(`median gateway CPU per request: ${perRequest[Math.floor(perRequest.length / 2)].toFixed(1)} µs (${CLI.startsWith(root) ? 'this checkout' : CLI})`);
+  console.log(
+    `median gateway CPU per request: ${perRequest[Math.floor(perRequest.length / 2)].toFixed(1)} µs (${CLI.startsWith(root) ? 'this checkout' : CLI})`,
+  );
   await pool.close();
 } finally {
   child.kill('SIGTERM');

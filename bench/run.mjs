@@ -30,7 +30,9 @@ const ACCESS_LOG = process.env.ACCESS_LOG !== '0';
 const LOG_TO = process.env.LOG_TO === 'file' ? 'file' : 'null';
 const HOST = '127.0.0.1';
 const UP_PORTS = [18281, 18282, 18283];
-const GW = 18290, ADMIN = 18291, STATUS = 18292;
+const GW = 18290,
+  ADMIN = 18291,
+  STATUS = 18292;
 const TOKEN = 'bench-token-0123456789abcdef';
 const REDIS = process.env.REDIS === '0' ? null : (process.env.REDIS ?? 'redis://127.0.0.1:6379');
 // This run's keys only, removed at the end.
@@ -49,7 +51,10 @@ function ensureTools() {
   }
   log(`installing ${missing.join(' ')}`);
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...missing], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 }
 
 function startUpstreams() {
@@ -60,11 +65,31 @@ function startUpstreams() {
 function startGateway() {
   // A file descriptor, not a pipe through this process, so logging costs only the gateway's own write.
   const out = openSync(LOG_TO === 'null' ? '/dev/null' : join(work, 'gateway.log'), 'a');
-  const args = ['--no-node-snapshot', join(root, 'dist/src/cli.js'), 'start', '--no-demo', '--data-dir', join(work, 'data'),
-    '--gateway-host', HOST, '--gateway-port', String(GW), '--admin-port', String(ADMIN), '--status-host', HOST, '--status-port', String(STATUS)];
+  const args = [
+    '--no-node-snapshot',
+    join(root, 'dist/src/cli.js'),
+    'start',
+    '--no-demo',
+    '--data-dir',
+    join(work, 'data'),
+    '--gateway-host',
+    HOST,
+    '--gateway-port',
+    String(GW),
+    '--admin-port',
+    String(ADMIN),
+    '--status-host',
+    HOST,
+    '--status-port',
+    String(STATUS),
+  ];
   if (!ACCESS_LOG) args.push('--no-access-log');
   if (REDIS) args.push('--redis', REDIS, '--redis-prefix', REDIS_PREFIX);
-  const gw = spawn(process.execPath, args, { env: { ...process.env, ISOGATE_ADMIN_TOKEN: TOKEN, NODE_ENV: 'production' }, stdio: ['ignore', out, out], detached: true });
+  const gw = spawn(process.execPath, args, {
+    env: { ...process.env, ISOGATE_ADMIN_TOKEN: TOKEN, NODE_ENV: 'production' },
+    stdio: ['ignore', out, out],
+    detached: true,
+  });
   started.push(gw);
   return gw;
 }
@@ -72,9 +97,23 @@ function startGateway() {
 const admin = adminClient(`http://${HOST}:${ADMIN}`, TOKEN);
 
 async function configure() {
-  const plain = await admin('POST', '/admin/apis', { name: 'plain', path: '/plain', algorithm: 'round_robin', methods: ['GET'] });
-  for (const [i, p] of UP_PORTS.entries()) await admin('POST', `/admin/apis/${plain.id}/nodes`, { name: `up${i + 1}`, connector: { kind: 'simple-url', url: `http://${HOST}:${p}` } });
-  const canary = await admin('POST', '/admin/apis', { name: 'canary', path: '/canary', algorithm: 'round_robin', methods: ['GET'] });
+  const plain = await admin('POST', '/admin/apis', {
+    name: 'plain',
+    path: '/plain',
+    algorithm: 'round_robin',
+    methods: ['GET'],
+  });
+  for (const [i, p] of UP_PORTS.entries())
+    await admin('POST', `/admin/apis/${plain.id}/nodes`, {
+      name: `up${i + 1}`,
+      connector: { kind: 'simple-url', url: `http://${HOST}:${p}` },
+    });
+  const canary = await admin('POST', '/admin/apis', {
+    name: 'canary',
+    path: '/canary',
+    algorithm: 'round_robin',
+    methods: ['GET'],
+  });
   for (let i = 0; i < 20; i++) {
     await admin('POST', `/admin/apis/${canary.id}/nodes`, {
       name: `n${i + 1}`,
@@ -87,7 +126,12 @@ async function configure() {
   // stateless script.
   await admin('PUT', `/admin/apis/${canary.id}/selector`, { code });
   // The same API and selector again with memoization off: a sandbox round trip on every request.
-  const memo = await admin('POST', '/admin/apis', { name: 'canary-run', path: '/canary-run', algorithm: 'round_robin', methods: ['GET'] });
+  const memo = await admin('POST', '/admin/apis', {
+    name: 'canary-run',
+    path: '/canary-run',
+    algorithm: 'round_robin',
+    methods: ['GET'],
+  });
   for (let i = 0; i < 20; i++) {
     await admin('POST', `/admin/apis/${memo.id}/nodes`, {
       name: `m${i + 1}`,
@@ -106,9 +150,16 @@ async function configure() {
       path: `/keyed-${policy}`,
       algorithm: 'round_robin',
       methods: ['GET'],
-      access: { auth: { methods: [{ kind: 'key', header: null, query: 'apikey' }] }, limits: [{ by: 'consumer', rate: 1_000_000_000, per: 'second', policy }] },
+      access: {
+        auth: { methods: [{ kind: 'key', header: null, query: 'apikey' }] },
+        limits: [{ by: 'consumer', rate: 1_000_000_000, per: 'second', policy }],
+      },
     });
-    for (const [i, p] of UP_PORTS.entries()) await admin('POST', `/admin/apis/${api.id}/nodes`, { name: `up${i + 1}`, connector: { kind: 'simple-url', url: `http://${HOST}:${p}` } });
+    for (const [i, p] of UP_PORTS.entries())
+      await admin('POST', `/admin/apis/${api.id}/nodes`, {
+        name: `up${i + 1}`,
+        connector: { kind: 'simple-url', url: `http://${HOST}:${p}` },
+      });
   }
   return { canaryId: canary.id, key };
 }
@@ -121,7 +172,10 @@ async function redisScriptCalls() {
   try {
     await r.connect();
     const info = await r.info('commandstats');
-    return ['evalsha', 'eval'].reduce((n, c) => n + Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(info)?.[1] ?? 0), 0);
+    return ['evalsha', 'eval'].reduce(
+      (n, c) => n + Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(info)?.[1] ?? 0),
+      0,
+    );
   } catch {
     return null;
   } finally {
@@ -147,7 +201,9 @@ async function dropRedisKeys() {
 function measure(name, url) {
   wrk(url, { threads: THREADS, conns: CONNS, dur: WARM });
   const r = wrk(url, { threads: THREADS, conns: CONNS, dur: DUR });
-  log(`${name}: ${Math.round(r.rps)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx} ${r.sockErr}`);
+  log(
+    `${name}: ${Math.round(r.rps)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx} ${r.sockErr}`,
+  );
   return { name, rps: r.rps, p50: r.p50, p99: r.p99, non2xx: r.non2xx, sockErr: r.sockErr };
 }
 
@@ -174,8 +230,16 @@ async function verificationsFromMetrics() {
 /** Selector time per API from the gateway's own histogram: calls, mean, and the buckets holding p50 and p99. */
 async function selectorCostFromMetrics(api) {
   const text = await fetchText(`http://${HOST}:${STATUS}/metrics`);
-  const mine = text.split('\n').filter((l) => l.startsWith('isogate_selector_duration_seconds') && l.includes(`api="${api}"`));
-  const value = (suffix) => Number(mine.find((l) => l.startsWith(`isogate_selector_duration_seconds_${suffix}`))?.split(' ').pop() ?? NaN);
+  const mine = text
+    .split('\n')
+    .filter((l) => l.startsWith('isogate_selector_duration_seconds') && l.includes(`api="${api}"`));
+  const value = (suffix) =>
+    Number(
+      mine
+        .find((l) => l.startsWith(`isogate_selector_duration_seconds_${suffix}`))
+        ?.split(' ')
+        .pop() ?? NaN,
+    );
   const count = value('count');
   const buckets = mine
     .filter((l) => l.startsWith('isogate_selector_duration_seconds_bucket'))
@@ -211,14 +275,23 @@ async function main() {
   if (canaryCheck.status !== 200) throw new Error(`canary route answers ${canaryCheck.status}`);
   const memoization = (await admin('GET', `/admin/apis/${canaryId}/selector`)).status?.memoization;
   log(`canary selector saved with the default memoize "auto": ${JSON.stringify(memoization)}`);
-  log(`wrk -t${THREADS} -c${CONNS} -d${DUR} (after ${WARM} warm-up), ${ROUNDS} rounds, node ${process.version}, access log ${ACCESS_LOG ? `on, to ${LOG_TO === 'null' ? '/dev/null' : 'a file'}` : 'off'}`);
+  log(
+    `wrk -t${THREADS} -c${CONNS} -d${DUR} (after ${WARM} warm-up), ${ROUNDS} rounds, node ${process.version}, access log ${ACCESS_LOG ? `on, to ${LOG_TO === 'null' ? '/dev/null' : 'a file'}` : 'off'}`,
+  );
   const targets = [
     ['direct (one upstream)', `http://${HOST}:${UP_PORTS[0]}/echo`],
     ['isogate, no selector', `http://${HOST}:${GW}/plain`],
     ['isogate, canary selector, 20 nodes (memoize "auto", the default)', `http://${HOST}:${GW}/canary`],
     ['isogate, canary selector, 20 nodes, memoize false', `http://${HOST}:${GW}/canary-run`],
     ['isogate, key auth + local limit (never triggers)', `http://${HOST}:${GW}/keyed-local?apikey=${key}`],
-    ...(REDIS ? [['isogate, key auth + cluster limit on Redis (never triggers)', `http://${HOST}:${GW}/keyed-cluster?apikey=${key}`]] : []),
+    ...(REDIS
+      ? [
+          [
+            'isogate, key auth + cluster limit on Redis (never triggers)',
+            `http://${HOST}:${GW}/keyed-cluster?apikey=${key}`,
+          ],
+        ]
+      : []),
   ];
   for (const [, url] of targets.slice(4)) {
     const check = await fetch(url);
@@ -259,7 +332,9 @@ async function main() {
   rounds.forEach((rows, i) => {
     for (const r of rows) {
       const around = r.direct === undefined ? '(mean of the round)' : String(Math.round(r.direct));
-      console.log(`| ${i + 1} | ${r.name} | ${Math.round(r.rps)} | ${around} | ${r.ratio.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx}${r.sockErr ? ' ' + r.sockErr : ''} |`);
+      console.log(
+        `| ${i + 1} | ${r.name} | ${Math.round(r.rps)} | ${around} | ${r.ratio.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx}${r.sockErr ? ' ' + r.sockErr : ''} |`,
+      );
     }
   });
   console.log(`\nevery direct run, in order: ${directs.map((r) => Math.round(r.rps)).join(', ')} req/s`);
@@ -273,31 +348,51 @@ async function main() {
   console.log(`\nmedian of ${ROUNDS} rounds:\n`);
   console.log('| target | req/s | × direct | p50 ms | p99 ms |');
   console.log('|---|---:|---:|---:|---:|');
-  for (const r of summary) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.ratio.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`);
-  if (cost) console.log(`\nselector call time seen by the gateway (round trip incl. queueing, from the access log, ${cost.calls} calls): mean ${cost.mean.toFixed(1)} µs, p50 ${cost.p50} µs, p99 ${cost.p99} µs`);
-  console.log('\nselector call time seen by the gateway, from its isogate_selector_duration_seconds histogram (p50/p99: the bucket holding them):');
+  for (const r of summary)
+    console.log(
+      `| ${r.name} | ${Math.round(r.rps)} | ${r.ratio.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`,
+    );
+  if (cost)
+    console.log(
+      `\nselector call time seen by the gateway (round trip incl. queueing, from the access log, ${cost.calls} calls): mean ${cost.mean.toFixed(1)} µs, p50 ${cost.p50} µs, p99 ${cost.p99} µs`,
+    );
+  console.log(
+    '\nselector call time seen by the gateway, from its isogate_selector_duration_seconds histogram (p50/p99: the bucket holding them):',
+  );
   for (const [api, c] of perApi) {
-    console.log(`  ${api} (memoize false, a sandbox round trip incl. queueing): ${c.calls} calls, mean ${c.mean.toFixed(1)} µs, p50 ≤ ${c.p50} µs, p99 ≤ ${c.p99} µs`);
+    console.log(
+      `  ${api} (memoize false, a sandbox round trip incl. queueing): ${c.calls} calls, mean ${c.mean.toFixed(1)} µs, p50 ≤ ${c.p50} µs, p99 ≤ ${c.p99} µs`,
+    );
   }
   if (memoCache) {
-    console.log(`  canary (memoize "auto"): ${memoCache.hits} answers from the cache, ${memoCache.misses} runs in the sandbox, ${memoCache.entries} entries`);
+    console.log(
+      `  canary (memoize "auto"): ${memoCache.hits} answers from the cache, ${memoCache.misses} runs in the sandbox, ${memoCache.entries} entries`,
+    );
     // The verifier's cost: each of these is one more sandbox run, off the request path.
-    console.log(`  canary (memoize "auto") verifier: ${memoCache.verified} answers run again and compared (${memoCache.mismatches} differed), ${memoCache.skipped} samples skipped (sandbox busy) — ${((memoCache.verified + memoCache.skipped) / Math.max(1, memoCache.hits) * 100).toFixed(2)}% of the hits`);
+    console.log(
+      `  canary (memoize "auto") verifier: ${memoCache.verified} answers run again and compared (${memoCache.mismatches} differed), ${memoCache.skipped} samples skipped (sandbox busy) — ${(((memoCache.verified + memoCache.skipped) / Math.max(1, memoCache.hits)) * 100).toFixed(2)}% of the hits`,
+    );
   }
   const verifications = await verificationsFromMetrics();
   if (verifications) console.log(`  all selectors, from isogate_selector_memo_verifications_total: ${verifications}`);
   for (const sel of summary.slice(2, 4)) {
-    verdicts.push(`target (${sel.name}): ≥ 25% of direct: ${(sel.ratio * 100).toFixed(1)}% ${sel.ratio >= 0.25 ? 'MET' : 'MISSED'}; p99 < 5 ms: ${sel.p99.toFixed(2)} ms ${sel.p99 < 5 ? 'MET' : 'MISSED'}`);
+    verdicts.push(
+      `target (${sel.name}): ≥ 25% of direct: ${(sel.ratio * 100).toFixed(1)}% ${sel.ratio >= 0.25 ? 'MET' : 'MISSED'}; p99 < 5 ms: ${sel.p99.toFixed(2)} ms ${sel.p99 < 5 ? 'MET' : 'MISSED'}`,
+    );
   }
   // Access: the cost against the plain API, each round's ratios compared within the round.
   const plainAt = 1;
   for (const t of [4, 5].filter((i) => i < targets.length)) {
     const cost = median(rounds.map((rows) => 1 - rows[t].ratio / rows[plainAt].ratio));
-    verdicts.push(`target (${targets[t][0]}): cost ≤ 10% of the plain API's throughput: ${(cost * 100).toFixed(1)}% ${t === 4 ? (cost <= 0.1 ? 'MET' : 'MISSED') : '(no target; reported)'}`);
+    verdicts.push(
+      `target (${targets[t][0]}): cost ≤ 10% of the plain API's throughput: ${(cost * 100).toFixed(1)}% ${t === 4 ? (cost <= 0.1 ? 'MET' : 'MISSED') : '(no target; reported)'}`,
+    );
   }
   if (scriptCallsBefore !== null && scriptCallsAfter !== null) {
     const requests = rounds.reduce((n, rows) => n + (rows[5] ? rows[5].rps * parseFloat(DUR) : 0), 0);
-    verdicts.push(`cluster limit: ${scriptCallsAfter - scriptCallsBefore} Redis script calls (token reservations) for about ${Math.round(requests)} requests in the measured runs (warm-ups, other runs and other clients of this Redis add some): no round trip per request`);
+    verdicts.push(
+      `cluster limit: ${scriptCallsAfter - scriptCallsBefore} Redis script calls (token reservations) for about ${Math.round(requests)} requests in the measured runs (warm-ups, other runs and other clients of this Redis add some): no round trip per request`,
+    );
   }
 }
 
@@ -308,12 +403,18 @@ const verdicts = [];
 function selectorCost() {
   if (process.env.SELECTOR_COST === '0') return;
   console.log(`\nthe selector's own cost per call (bench/selector-cost.ts, after the load, on the idle machine):`);
-  spawnSync(process.execPath, ['--no-node-snapshot', '--import', 'tsx', join(root, 'bench', 'selector-cost.ts'), '20000', '50'], { cwd: root, stdio: 'inherit' });
+  spawnSync(
+    process.execPath,
+    ['--no-node-snapshot', '--import', 'tsx', join(root, 'bench', 'selector-cost.ts'), '20000', '50'],
+    { cwd: root, stdio: 'inherit' },
+  );
 }
 
 function stopAll() {
   for (const c of started) {
-    try { process.kill(-c.pid, 'SIGTERM'); } catch {}
+    try {
+      process.kill(-c.pid, 'SIGTERM');
+    } catch {}
   }
 }
 
@@ -326,7 +427,11 @@ main()
     stopAll();
     await dropRedisKeys();
     await sleep(500);
-    for (const c of started) { try { process.kill(-c.pid, 'SIGKILL'); } catch {} }
+    for (const c of started) {
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {}
+    }
     if (process.exitCode) console.error(`gateway log: ${join(work, 'gateway.log')}`);
     else {
       rmSync(work, { recursive: true, force: true });

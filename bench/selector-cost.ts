@@ -140,9 +140,11 @@ async function memoizedHits(sandbox: SelectorSandbox): Promise<string> {
   await new Promise((resolve) => setTimeout(resolve, 200));
   const verifier = sandbox.memoVerifications();
   handle.release();
-  return `memoized (memoize: true), sequential: ${CALLS} calls, ${hits} cache hits, ${((ms * 1000) / CALLS).toFixed(2)} µs/call wall;` +
+  return (
+    `memoized (memoize: true), sequential: ${CALLS} calls, ${hits} cache hits, ${((ms * 1000) / CALLS).toFixed(2)} µs/call wall;` +
     ` gateway CPU ${((cpu.user + cpu.system) / CALLS).toFixed(2)} µs/call (the verifier's sampling included);` +
-    ` verifier: ${verifier.verified} re-runs compared, ${verifier.mismatches} differed, ${verifier.skipped} skipped`;
+    ` verifier: ${verifier.verified} re-runs compared, ${verifier.mismatches} differed, ${verifier.skipped} skipped`
+  );
 }
 
 async function main(): Promise<void> {
@@ -177,13 +179,20 @@ async function main(): Promise<void> {
 
     const us = (ms: number, n: number) => ((ms * 1000) / n).toFixed(1);
     console.log(`selector call cost (${nodes.length} nodes, ${candidates.length} candidates, Node ${process.version})`);
-    console.log(`sequential: ${seqCalls} calls, ${us(seqMs, seqCalls)} µs/call wall;` +
-      ` latency p50 ${percentile(latencies, 0.5)} µs, p99 ${percentile(latencies, 0.99)} µs;` +
-      ` in isolate ${(runUs / seqCalls).toFixed(1)} µs/call`);
-    for (const [label, r] of [['idle gateway', free], [`busy gateway (+${BUSY_US} µs work per call, not counted)`, busy]] as const) {
-      console.log(`concurrent, ${CONCURRENCY} in flight, ${label}: ${Math.round((CALLS / r.ms) * 1000)} calls/s;` +
-        ` gateway CPU ${r.gatewayUs.toFixed(2)} µs/call; host CPU ${r.hostUs === null ? 'n/a' : r.hostUs.toFixed(1)} µs/call;` +
-        ` in isolate ${r.isolateUs.toFixed(1)} µs/call; ${r.perWrite.toFixed(1)} calls per write`);
+    console.log(
+      `sequential: ${seqCalls} calls, ${us(seqMs, seqCalls)} µs/call wall;` +
+        ` latency p50 ${percentile(latencies, 0.5)} µs, p99 ${percentile(latencies, 0.99)} µs;` +
+        ` in isolate ${(runUs / seqCalls).toFixed(1)} µs/call`,
+    );
+    for (const [label, r] of [
+      ['idle gateway', free],
+      [`busy gateway (+${BUSY_US} µs work per call, not counted)`, busy],
+    ] as const) {
+      console.log(
+        `concurrent, ${CONCURRENCY} in flight, ${label}: ${Math.round((CALLS / r.ms) * 1000)} calls/s;` +
+          ` gateway CPU ${r.gatewayUs.toFixed(2)} µs/call; host CPU ${r.hostUs === null ? 'n/a' : r.hostUs.toFixed(1)} µs/call;` +
+          ` in isolate ${r.isolateUs.toFixed(1)} µs/call; ${r.perWrite.toFixed(1)} calls per write`,
+      );
     }
     console.log(await memoizedHits(sandbox));
   } finally {

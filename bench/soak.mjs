@@ -26,7 +26,6 @@ const TOKEN = 'soak-token-0123456789abcdef';
 const work = mkdtempSync(join(tmpdir(), 'isogate-soak-'));
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
-
 /** An upstream on a fixed port that can go down (connections cut) and come back. */
 function upstream(name, port) {
   const body = JSON.stringify({ node: name, pad: 'x'.repeat(80) });
@@ -39,17 +38,19 @@ function upstream(name, port) {
   return {
     name,
     port,
-    up: () => new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    }),
-    down: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    up: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }),
+    down: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -70,7 +71,9 @@ function parseMetrics(text) {
   for (const line of text.split('\n')) {
     const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m) continue;
-    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
+    const labels = Object.fromEntries(
+      [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]),
+    );
     samples.push({ name: m[1], labels, value: Number(m[3]) });
   }
   return samples;
@@ -78,7 +81,9 @@ function parseMetrics(text) {
 
 function rssOf(pid) {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
     return Number(line.split(/\s+/)[1]) * 1024;
   } catch {
     return NaN;
@@ -93,7 +98,10 @@ async function memory(statusPort) {
     samples,
     rss: sum('process_resident_memory_bytes'),
     heap: sum('nodejs_heap_size_used_bytes'),
-    processes: [{ role: 'primary', pid: details.pid }, ...(details.workers ?? []).map((w, i) => ({ role: `worker ${i + 1}`, pid: w.pid }))].map((p) => ({ ...p, rss: rssOf(p.pid) })),
+    processes: [
+      { role: 'primary', pid: details.pid },
+      ...(details.workers ?? []).map((w, i) => ({ role: `worker ${i + 1}`, pid: w.pid })),
+    ].map((p) => ({ ...p, rss: rssOf(p.pid) })),
   };
 }
 
@@ -109,15 +117,39 @@ const [gw, admin, status] = [await freePort(), await freePort(), await freePort(
 const out = openSync(join(work, 'gateway.log'), 'a');
 const child = spawn(
   process.execPath,
-  ['--no-node-snapshot', join(root, 'dist/src/cli.js'), 'start', '--workers', String(WORKERS), '--no-demo', '--log-level', 'warn', '--data-dir', join(work, 'data'),
-    '--gateway-host', '127.0.0.1', '--gateway-port', String(gw), '--admin-port', String(admin), '--status-host', '127.0.0.1', '--status-port', String(status)],
+  [
+    '--no-node-snapshot',
+    join(root, 'dist/src/cli.js'),
+    'start',
+    '--workers',
+    String(WORKERS),
+    '--no-demo',
+    '--log-level',
+    'warn',
+    '--data-dir',
+    join(work, 'data'),
+    '--gateway-host',
+    '127.0.0.1',
+    '--gateway-port',
+    String(gw),
+    '--admin-port',
+    String(admin),
+    '--status-host',
+    '127.0.0.1',
+    '--status-port',
+    String(status),
+  ],
   { env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: TOKEN, NODE_ENV: 'production' }, stdio: ['ignore', out, out] },
 );
 let flapper = null;
 try {
   await until(async () => (await fetch(`http://127.0.0.1:${status}/status/ready`)).status === 200);
   const call = async (method, path, body) => {
-    const res = await fetch(`http://127.0.0.1:${admin}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`http://127.0.0.1:${admin}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
     return res.json();
   };
@@ -133,9 +165,18 @@ try {
       passive: { consecutiveFailures: 3, baseEjectionMs: 1_000, maxEjectionMs: 10_000 },
     },
   });
-  for (const u of ups) await call('POST', `/admin/apis/${api.id}/nodes`, { name: u.name, connector: { kind: 'simple-url', url: `http://127.0.0.1:${u.port}` } });
+  for (const u of ups)
+    await call('POST', `/admin/apis/${api.id}/nodes`, {
+      name: u.name,
+      connector: { kind: 'simple-url', url: `http://127.0.0.1:${u.port}` },
+    });
 
-  const pool = new Pool(`http://127.0.0.1:${gw}`, { connections: CONNECTIONS, pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const pool = new Pool(`http://127.0.0.1:${gw}`, {
+    connections: CONNECTIONS,
+    pipelining: 1,
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
   const outcomes = new Map();
   const latencies = [];
   let sent = 0;
@@ -172,10 +213,13 @@ try {
   let flaps = 0;
   let isUp = true;
   flapper = setInterval(() => {
-    (isUp ? flappy.down() : flappy.up()).then(() => {
-      isUp = !isUp;
-      flaps++;
-    }, (err) => log('flap failed', err.message));
+    (isUp ? flappy.down() : flappy.up()).then(
+      () => {
+        isUp = !isUp;
+        flaps++;
+      },
+      (err) => log('flap failed', err.message),
+    );
   }, FLAP_SECONDS * 1000);
   const startedAt = performance.now();
   await load(Date.now() + SECONDS * 1000, true);
@@ -190,31 +234,61 @@ try {
 
   latencies.sort((a, b) => a - b);
   const metric = (samples, name, filter = {}) =>
-    samples.filter((s) => s.name === name && Object.entries(filter).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
+    samples
+      .filter((s) => s.name === name && Object.entries(filter).every(([k, v]) => s.labels[k] === v))
+      .reduce((n, s) => n + s.value, 0);
   const delta = (name, filter) => metric(after.samples, name, filter) - metric(before.samples, name, filter);
 
   console.log('');
-  console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${mib(totalmem())} RAM, Node ${process.version}; load average ${load0[0].toFixed(2)} before, ${load1[0].toFixed(2)} after`);
-  console.log(`gateway: isogate start --workers ${WORKERS}, access log on (to a file), 1 API round robin over 3 node:http upstreams, retries 2, active probes every 500 ms, passive ejection after 3 failures (1 s base, 10 s cap)`);
-  console.log(`load: ${CONNECTIONS} keep-alive connections for ${elapsed.toFixed(1)} s; "flappy" went down/up ${flaps} times (every ${FLAP_SECONDS} s, connections cut)`);
+  console.log(
+    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${mib(totalmem())} RAM, Node ${process.version}; load average ${load0[0].toFixed(2)} before, ${load1[0].toFixed(2)} after`,
+  );
+  console.log(
+    `gateway: isogate start --workers ${WORKERS}, access log on (to a file), 1 API round robin over 3 node:http upstreams, retries 2, active probes every 500 ms, passive ejection after 3 failures (1 s base, 10 s cap)`,
+  );
+  console.log(
+    `load: ${CONNECTIONS} keep-alive connections for ${elapsed.toFixed(1)} s; "flappy" went down/up ${flaps} times (every ${FLAP_SECONDS} s, connections cut)`,
+  );
   console.log('');
   console.log(`requests sent: ${sent} (${Math.round(sent / elapsed)}/s)`);
   console.log(`2xx:           ${ok}`);
   const bad = [...outcomes.entries()].sort((a, b) => b[1] - a[1]);
   console.log(`non-2xx:       ${sent - ok}${bad.length ? '' : ' (none)'}`);
   for (const [key, n] of bad) console.log(`  ${String(n).padStart(8)}  ${key}`);
-  console.log(`latency ms:    p50 ${percentile(latencies, 0.5).toFixed(2)}  p90 ${percentile(latencies, 0.9).toFixed(2)}  p99 ${percentile(latencies, 0.99).toFixed(2)}  max ${latencies.at(-1)?.toFixed(1)}`);
+  console.log(
+    `latency ms:    p50 ${percentile(latencies, 0.5).toFixed(2)}  p90 ${percentile(latencies, 0.9).toFixed(2)}  p99 ${percentile(latencies, 0.99).toFixed(2)}  max ${latencies.at(-1)?.toFixed(1)}`,
+  );
   console.log('');
   console.log('the gateway counted (/metrics, during the soak):');
-  for (const cls of ['2xx', '4xx', '5xx']) console.log(`  isogate_requests_total{class="${cls}"}  ${delta('isogate_requests_total', { api: 'soak', class: cls })}`);
-  for (const u of ups) console.log(`  isogate_requests_total{node="${u.name}"}  ${delta('isogate_requests_total', { api: 'soak', node: u.name })}`);
-  for (const u of ups) console.log(`  isogate_upstream_connect_failures_total{node="${u.name}"}  ${delta('isogate_upstream_connect_failures_total', { api: 'soak', node: u.name })}`);
+  for (const cls of ['2xx', '4xx', '5xx'])
+    console.log(
+      `  isogate_requests_total{class="${cls}"}  ${delta('isogate_requests_total', { api: 'soak', class: cls })}`,
+    );
+  for (const u of ups)
+    console.log(
+      `  isogate_requests_total{node="${u.name}"}  ${delta('isogate_requests_total', { api: 'soak', node: u.name })}`,
+    );
+  for (const u of ups)
+    console.log(
+      `  isogate_upstream_connect_failures_total{node="${u.name}"}  ${delta('isogate_upstream_connect_failures_total', { api: 'soak', node: u.name })}`,
+    );
   for (const reason of ['connect', 'timeout', 'reset', 'status']) {
-    console.log(`  isogate_upstream_retries_total{reason="${reason}"}  ${delta('isogate_upstream_retries_total', { api: 'soak', reason })}`);
+    console.log(
+      `  isogate_upstream_retries_total{reason="${reason}"}  ${delta('isogate_upstream_retries_total', { api: 'soak', reason })}`,
+    );
   }
-  for (const u of ups) console.log(`  isogate_node_healthy{node="${u.name}"} at the end  ${after.samples.find((s) => s.name === 'isogate_node_healthy' && s.labels.api === 'soak' && s.labels.node === u.name)?.value ?? '-'}`);
-  for (const code of new Set(after.samples.filter((s) => s.name === 'isogate_gateway_errors_total' && s.labels.api === 'soak').map((s) => s.labels.code))) {
-    console.log(`  isogate_gateway_errors_total{code="${code}"}  ${delta('isogate_gateway_errors_total', { api: 'soak', code })}`);
+  for (const u of ups)
+    console.log(
+      `  isogate_node_healthy{node="${u.name}"} at the end  ${after.samples.find((s) => s.name === 'isogate_node_healthy' && s.labels.api === 'soak' && s.labels.node === u.name)?.value ?? '-'}`,
+    );
+  for (const code of new Set(
+    after.samples
+      .filter((s) => s.name === 'isogate_gateway_errors_total' && s.labels.api === 'soak')
+      .map((s) => s.labels.code),
+  )) {
+    console.log(
+      `  isogate_gateway_errors_total{code="${code}"}  ${delta('isogate_gateway_errors_total', { api: 'soak', code })}`,
+    );
   }
   console.log('');
   console.log('gateway memory               before        after');

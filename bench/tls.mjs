@@ -28,14 +28,20 @@ const WS_SECONDS = Number(process.env.WS_SECONDS ?? 10);
 const HOST = '127.0.0.1';
 const UP_PORTS = [18381, 18382, 18383];
 const WS_PORT = 18384;
-const GW = 18390, GW_TLS = 18393, ADMIN = 18391, STATUS = 18392;
-const NGX = 18395, NGX_TLS = 18396;
+const GW = 18390,
+  GW_TLS = 18393,
+  ADMIN = 18391,
+  STATUS = 18392;
+const NGX = 18395,
+  NGX_TLS = 18396;
 const TOKEN = 'bench-token-0123456789abcdef';
 const work = mkdtempSync(join(tmpdir(), 'isogate-bench-tls-'));
 const started = [];
 
 function requireTools() {
-  const missing = ['wrk', 'nginx', 'h2load', 'openssl'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
+  const missing = ['wrk', 'nginx', 'h2load', 'openssl'].filter(
+    (c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0,
+  );
   if (missing.length > 0) {
     console.error(`missing ${missing.join(', ')} (Debian: apt-get install -y wrk nginx nghttp2-client openssl)`);
     process.exit(1);
@@ -46,8 +52,29 @@ function requireTools() {
 function makeCertificate() {
   const cert = join(work, 'cert.pem');
   const key = join(work, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '30', '-subj', '/CN=bench.test', '-addext', 'subjectAltName=DNS:bench.test'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '30',
+      '-subj',
+      '/CN=bench.test',
+      '-addext',
+      'subjectAltName=DNS:bench.test',
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 }
 
@@ -75,26 +102,73 @@ function startNginx({ cert, key }) {
 }
 
 function startWsEcho() {
-  const child = spawn(process.execPath, [join(root, 'bench', 'ws-echo.mjs'), String(WS_PORT)], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  const child = spawn(process.execPath, [join(root, 'bench', 'ws-echo.mjs'), String(WS_PORT)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
   started.push(child);
   return new Promise((resolve) => child.stdout.once('data', resolve));
 }
 
 function startGateway() {
-  const args = ['--no-node-snapshot', join(root, 'dist/src/cli.js'), 'start', '--no-demo', '--no-access-log', '--data-dir', join(work, 'data'),
-    '--gateway-host', HOST, '--gateway-port', String(GW), '--gateway-tls-port', String(GW_TLS), '--admin-port', String(ADMIN),
-    '--status-host', HOST, '--status-port', String(STATUS)];
-  started.push(spawn(process.execPath, args, { env: { ...process.env, ISOGATE_ADMIN_TOKEN: TOKEN, NODE_ENV: 'production' }, stdio: 'ignore', detached: true }));
+  const args = [
+    '--no-node-snapshot',
+    join(root, 'dist/src/cli.js'),
+    'start',
+    '--no-demo',
+    '--no-access-log',
+    '--data-dir',
+    join(work, 'data'),
+    '--gateway-host',
+    HOST,
+    '--gateway-port',
+    String(GW),
+    '--gateway-tls-port',
+    String(GW_TLS),
+    '--admin-port',
+    String(ADMIN),
+    '--status-host',
+    HOST,
+    '--status-port',
+    String(STATUS),
+  ];
+  started.push(
+    spawn(process.execPath, args, {
+      env: { ...process.env, ISOGATE_ADMIN_TOKEN: TOKEN, NODE_ENV: 'production' },
+      stdio: 'ignore',
+      detached: true,
+    }),
+  );
 }
 
 const admin = adminClient(`http://${HOST}:${ADMIN}`, TOKEN);
 
 async function configure({ cert, key }) {
-  await admin('POST', '/admin/certificates', { certificate: readFileSync(cert, 'utf8'), privateKey: readFileSync(key, 'utf8') });
-  const plain = await admin('POST', '/admin/apis', { name: 'plain', path: '/plain', algorithm: 'round_robin', methods: ['GET'] });
-  for (const [i, p] of UP_PORTS.entries()) await admin('POST', `/admin/apis/${plain.id}/nodes`, { name: `up${i + 1}`, connector: { kind: 'simple-url', url: `http://${HOST}:${p}` } });
-  const ws = await admin('POST', '/admin/apis', { name: 'ws', path: '/ws', algorithm: 'round_robin', methods: ['GET'] });
-  await admin('POST', `/admin/apis/${ws.id}/nodes`, { name: 'echo', connector: { kind: 'simple-url', url: `http://${HOST}:${WS_PORT}` } });
+  await admin('POST', '/admin/certificates', {
+    certificate: readFileSync(cert, 'utf8'),
+    privateKey: readFileSync(key, 'utf8'),
+  });
+  const plain = await admin('POST', '/admin/apis', {
+    name: 'plain',
+    path: '/plain',
+    algorithm: 'round_robin',
+    methods: ['GET'],
+  });
+  for (const [i, p] of UP_PORTS.entries())
+    await admin('POST', `/admin/apis/${plain.id}/nodes`, {
+      name: `up${i + 1}`,
+      connector: { kind: 'simple-url', url: `http://${HOST}:${p}` },
+    });
+  const ws = await admin('POST', '/admin/apis', {
+    name: 'ws',
+    path: '/ws',
+    algorithm: 'round_robin',
+    methods: ['GET'],
+  });
+  await admin('POST', `/admin/apis/${ws.id}/nodes`, {
+    name: 'echo',
+    connector: { kind: 'simple-url', url: `http://${HOST}:${WS_PORT}` },
+  });
 }
 
 function runWrk(name, url, headers = []) {
@@ -108,7 +182,11 @@ function runWrk(name, url, headers = []) {
 /** h2load for DUR seconds after WARM: H2_CLIENTS connections with H2_STREAMS streams each. */
 function runH2load(name, url) {
   const seconds = (v) => String(Math.max(1, parseFloat(v)));
-  const r = spawnSync('h2load', ['-c', H2_CLIENTS, '-m', H2_STREAMS, '-t', THREADS, '-D', seconds(DUR), '--warm-up-time', seconds(WARM), url], { encoding: 'utf8' });
+  const r = spawnSync(
+    'h2load',
+    ['-c', H2_CLIENTS, '-m', H2_STREAMS, '-t', THREADS, '-D', seconds(DUR), '--warm-up-time', seconds(WARM), url],
+    { encoding: 'utf8' },
+  );
   const text = r.stdout ?? '';
   const rate = Number(/finished in [^,]+, ([\d.]+) req\/s/.exec(text)?.[1] ?? 0);
   const failed = Number(/(\d+) failed/.exec(text)?.[1] ?? 0);
@@ -121,11 +199,15 @@ function runH2load(name, url) {
 async function runWs(name, url) {
   const payload = Buffer.alloc(64, 120);
   const sockets = await Promise.all(
-    Array.from({ length: WS_CONNS }, () => new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { perMessageDeflate: false });
-      ws.once('open', () => resolve(ws));
-      ws.once('error', reject);
-    })),
+    Array.from(
+      { length: WS_CONNS },
+      () =>
+        new Promise((resolve, reject) => {
+          const ws = new WebSocket(url, { perMessageDeflate: false });
+          ws.once('open', () => resolve(ws));
+          ws.once('error', reject);
+        }),
+    ),
   );
   let count = 0;
   let stop = false;
@@ -156,14 +238,46 @@ async function main() {
   startGateway();
   await waitOk(`http://${HOST}:${STATUS}/status/ready`, 300);
   await configure(pem);
-  log(`wrk -t${THREADS} -c${CONNS} -d${DUR} (after ${WARM}), h2load -c${H2_CLIENTS} -m${H2_STREAMS}, ${WS_CONNS} WebSockets for ${WS_SECONDS} s, ${ROUNDS} rounds, node ${process.version}`);
+  log(
+    `wrk -t${THREADS} -c${CONNS} -d${DUR} (after ${WARM}), h2load -c${H2_CLIENTS} -m${H2_STREAMS}, ${WS_CONNS} WebSockets for ${WS_SECONDS} s, ${ROUNDS} rounds, node ${process.version}`,
+  );
   // [what, unit, isogate run, reference run, reference name]
   const pairs = [
-    ['plain HTTP keep-alive', 'req/s', () => runWrk('isogate http', `http://${HOST}:${GW}/plain`), () => runWrk('nginx http', `http://${HOST}:${NGX}/plain`), 'nginx'],
-    ['HTTPS keep-alive', 'req/s', () => runWrk('isogate https', `https://${HOST}:${GW_TLS}/plain`), () => runWrk('nginx https', `https://${HOST}:${NGX_TLS}/plain`), 'nginx'],
-    ['new TLS handshakes', 'handshakes/s', () => runWrk('isogate handshakes', `https://${HOST}:${GW_TLS}/plain`, ['Connection: close']), () => runWrk('nginx handshakes', `https://${HOST}:${NGX_TLS}/plain`, ['Connection: close']), 'nginx'],
-    ['HTTP/2', 'req/s', () => runH2load('isogate h2', `https://${HOST}:${GW_TLS}/plain`), () => runH2load('nginx h2', `https://${HOST}:${NGX_TLS}/plain`), 'nginx'],
-    ['WebSocket echo', 'messages/s', () => runWs('isogate ws', `ws://${HOST}:${GW}/ws`), () => runWs('direct ws', `ws://${HOST}:${WS_PORT}/ws`), 'direct'],
+    [
+      'plain HTTP keep-alive',
+      'req/s',
+      () => runWrk('isogate http', `http://${HOST}:${GW}/plain`),
+      () => runWrk('nginx http', `http://${HOST}:${NGX}/plain`),
+      'nginx',
+    ],
+    [
+      'HTTPS keep-alive',
+      'req/s',
+      () => runWrk('isogate https', `https://${HOST}:${GW_TLS}/plain`),
+      () => runWrk('nginx https', `https://${HOST}:${NGX_TLS}/plain`),
+      'nginx',
+    ],
+    [
+      'new TLS handshakes',
+      'handshakes/s',
+      () => runWrk('isogate handshakes', `https://${HOST}:${GW_TLS}/plain`, ['Connection: close']),
+      () => runWrk('nginx handshakes', `https://${HOST}:${NGX_TLS}/plain`, ['Connection: close']),
+      'nginx',
+    ],
+    [
+      'HTTP/2',
+      'req/s',
+      () => runH2load('isogate h2', `https://${HOST}:${GW_TLS}/plain`),
+      () => runH2load('nginx h2', `https://${HOST}:${NGX_TLS}/plain`),
+      'nginx',
+    ],
+    [
+      'WebSocket echo',
+      'messages/s',
+      () => runWs('isogate ws', `ws://${HOST}:${GW}/ws`),
+      () => runWs('direct ws', `ws://${HOST}:${WS_PORT}/ws`),
+      'direct',
+    ],
   ];
   const results = pairs.map(() => []);
   for (let round = 1; round <= ROUNDS; round++) {
@@ -181,10 +295,14 @@ async function main() {
     const rs = results[i];
     const p99 = (xs) => (Number.isFinite(median(xs)) ? median(xs).toFixed(2) : '—');
     const errors = rs.reduce((n, r) => n + r.a.errors + r.b.errors, 0);
-    console.log(`| ${what} (${unit}) | ${Math.round(median(rs.map((r) => r.a.rate)))} | ${ref} ${Math.round(median(rs.map((r) => r.b.rate)))} | ${median(rs.map((r) => r.ratio)).toFixed(3)} | ${p99(rs.map((r) => r.a.p99))} | ${p99(rs.map((r) => r.b.p99))} | ${errors} |`);
+    console.log(
+      `| ${what} (${unit}) | ${Math.round(median(rs.map((r) => r.a.rate)))} | ${ref} ${Math.round(median(rs.map((r) => r.b.rate)))} | ${median(rs.map((r) => r.ratio)).toFixed(3)} | ${p99(rs.map((r) => r.a.p99))} | ${p99(rs.map((r) => r.b.p99))} | ${errors} |`,
+    );
   }
   const base = median(results[0].map((r) => r.ratio));
-  console.log(`\ngoal: each TLS, HTTP/2 ratio to nginx at least the plain-HTTP ratio of this run (${base.toFixed(3)}):`);
+  console.log(
+    `\ngoal: each TLS, HTTP/2 ratio to nginx at least the plain-HTTP ratio of this run (${base.toFixed(3)}):`,
+  );
   for (const i of [1, 2, 3]) {
     const ratio = median(results[i].map((r) => r.ratio));
     console.log(`  ${pairs[i][0]}: ${ratio.toFixed(3)} ${ratio >= base ? 'MET' : 'MISSED'}`);

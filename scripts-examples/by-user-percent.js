@@ -4,13 +4,17 @@
 // without it. The same user always lands on the same side, so raising the percentage only moves
 // users onto the canary. Requests without a user id stay off the canary.
 function select(request, env, nodes) {
-  var canary = nodes.filter(function (n) { return n.tags.includes("temp"); });
-  var stable = nodes.filter(function (n) { return !n.tags.includes("temp"); });
+  var canary = nodes.filter(function (n) {
+    return n.tags.includes('temp');
+  });
+  var stable = nodes.filter(function (n) {
+    return !n.tags.includes('temp');
+  });
 
   var uid = request.query.uid;
   if (Array.isArray(uid)) uid = uid[0];
   if (!uid) {
-    uid = request.headers["x-user-id"];
+    uid = request.headers['x-user-id'];
     if (Array.isArray(uid)) uid = uid[0];
   }
   if (!uid) return stable;

@@ -7,7 +7,9 @@ function select(request, env, nodes) {
   var beta = false;
   if (consumer) {
     // An index loop rather than tags.includes: it reads only values, so results can be memoized.
-    for (var i = 0; i < consumer.tags.length; i++) if (consumer.tags[i] === "beta") beta = true;
+    for (var i = 0; i < consumer.tags.length; i++) if (consumer.tags[i] === 'beta') beta = true;
   }
-  return nodes.filter(function (n) { return n.tags.includes("temp") === beta; });
+  return nodes.filter(function (n) {
+    return n.tags.includes('temp') === beta;
+  });
 }

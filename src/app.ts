@@ -63,7 +63,12 @@ export interface Isogate {
  * Starts one role in this process. Order: store, status port (not ready yet), demo, the data plane
  * (config loaded before the gateway port opens), the admin API; ready once the config serves.
  */
-export async function startIsogate(options: Options, log: Logger, env: NodeJS.ProcessEnv = process.env, role: Role = 'start'): Promise<Isogate> {
+export async function startIsogate(
+  options: Options,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+  role: Role = 'start',
+): Promise<Isogate> {
   try {
     // An unsupported store is named before anything is created.
     parseStoreSpec(options.store, options.dataDir);
@@ -84,7 +89,8 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
   }
   const cleanups: Array<() => Promise<void> | void> = [];
   const cleanup = async () => {
-    for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch((err) => log.warn({ err }, 'shutdown step failed'));
+    for (const fn of cleanups.reverse())
+      await Promise.resolve(fn()).catch((err) => log.warn({ err }, 'shutdown step failed'));
   };
   let draining = false;
   try {
@@ -92,7 +98,10 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
     try {
       store = await openStore(options.store, dataDir, log, options.storeTimeoutMs);
     } catch (err) {
-      throw new StartupError(options.store === '' ? '--data-dir' : '--store', `cannot open the store (${(err as Error).message})`);
+      throw new StartupError(
+        options.store === '' ? '--data-dir' : '--store',
+        `cannot open the store (${(err as Error).message})`,
+      );
     }
     cleanups.push(() => store.close());
 
@@ -109,13 +118,19 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
           role,
           pid: process.pid,
           draining,
-          version: plane?.holder.current?.version ?? (workers ? Math.min(...workers.views().map((w) => w.version)) : null),
-          ...(workers ? { workers: workers.views(), workersServing: workers.serving(), workersWanted: options.workers } : {}),
+          version:
+            plane?.holder.current?.version ?? (workers ? Math.min(...workers.views().map((w) => w.version)) : null),
+          ...(workers
+            ? { workers: workers.views(), workersServing: workers.serving(), workersWanted: options.workers }
+            : {}),
           store: store.health?.() ?? { connected: true, lastError: null },
           ...(plane?.limits.redis ? { redis: plane.limits.status() } : {}),
           // Still 200 for the load balancer: this process serves its last config while the store (or
           // Redis, where cluster limits then count locally) is away.
-          degraded: !(store.health?.().connected ?? true) || (plane?.limits.redis ? !plane.limits.status().connected : false) || (workers?.views().some((w) => w.redis?.connected === false) ?? false),
+          degraded:
+            !(store.health?.().connected ?? true) ||
+            (plane?.limits.redis ? !plane.limits.status().connected : false) ||
+            (workers?.views().some((w) => w.redis?.connected === false) ?? false),
         }),
         async metrics() {
           if (plane) return plane.metrics.text();
@@ -171,7 +186,11 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
         probe.unref();
         cleanups.push(() => clearInterval(probe));
       }
-      gateway = { address: options.gatewayHost, family: 'IPv4', port: options.gatewayPort === 0 ? (bound.ports[0] ?? 0) : options.gatewayPort };
+      gateway = {
+        address: options.gatewayHost,
+        family: 'IPv4',
+        port: options.gatewayPort === 0 ? (bound.ports[0] ?? 0) : options.gatewayPort,
+      };
       if (options.gatewayTlsPort !== null) {
         const port = options.gatewayTlsPort === 0 ? (bound.ports[1] ?? 0) : options.gatewayTlsPort;
         gatewayTls = { address: options.gatewayHost, family: 'IPv4', port };
@@ -189,7 +208,12 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
         runtime = control.runtime;
         appliedVersion = () => control.holder.current?.version ?? null;
       }
-      const server = await createAdminServer({ store, token: token!.token, runtime, logger: log.child({ component: 'admin' }) });
+      const server = await createAdminServer({
+        store,
+        token: token!.token,
+        runtime,
+        logger: log.child({ component: 'admin' }),
+      });
       cleanups.push(() => server.close());
       admin = await listenFastify(server, options.adminHost, options.adminPort, 'adminPort');
     }
@@ -212,7 +236,10 @@ export async function startIsogate(options: Options, log: Logger, env: NodeJS.Pr
     ready = true;
     // No store call after `ready`: the store may go away the moment the process serves, and that
     // must not fail the start (the version logged is the one serving, when there is one).
-    log.info({ role, gateway, gatewayTls, admin, status, workers: options.workers, version: appliedVersion() }, 'isogate serving');
+    log.info(
+      { role, gateway, gatewayTls, admin, status, workers: options.workers, version: appliedVersion() },
+      'isogate serving',
+    );
     let closing: Promise<void> | null = null;
     return {
       role,
@@ -283,10 +310,14 @@ async function controlPlaneRuntime(
   holder.startPolling(options.pollMs);
   const nodeHealth: AdminRuntime['nodeHealth'] = async (nodeIds) => {
     if (!workers) {
-      const none = unknownHealth('this process serves no traffic: each gateway process keeps the health of the nodes it sends to');
+      const none = unknownHealth(
+        'this process serves no traffic: each gateway process keeps the health of the nodes it sends to',
+      );
       return { source: 'none', nodes: Object.fromEntries(nodeIds.map((id) => [id, none])) };
     }
-    const parts = (await workers.ask({ t: 'nodeHealth', nodeIds: [...nodeIds] })) as Array<Record<string, NodeHealthView>>;
+    const parts = (await workers.ask({ t: 'nodeHealth', nodeIds: [...nodeIds] })) as Array<
+      Record<string, NodeHealthView>
+    >;
     return { source: 'workers', nodes: mergeNodeHealth(parts, nodeIds) };
   };
   // Writes made through other admin processes reach this one's explain view (and cluster row) at once too.
@@ -299,22 +330,29 @@ async function controlPlaneRuntime(
       await holder.refresh();
       if (workers) await workers.ask({ t: 'refresh' });
     },
-    ...explainer(holder, sandbox, async (ids) => {
-      if (!workers) return null;
-      const { nodes } = await nodeHealth(ids);
-      // A node no worker reported on passes, as it does in a worker that never sent to it.
-      return (node) => {
-        const state = nodes[node.id]?.state;
-        return state === undefined || state === 'healthy' || state === 'unknown';
-      };
-    }, false),
+    ...explainer(
+      holder,
+      sandbox,
+      async (ids) => {
+        if (!workers) return null;
+        const { nodes } = await nodeHealth(ids);
+        // A node no worker reported on passes, as it does in a worker that never sent to it.
+        return (node) => {
+          const state = nodes[node.id]?.state;
+          return state === undefined || state === 'healthy' || state === 'unknown';
+        };
+      },
+      false,
+    ),
     nodeHealth,
     async selectorStatus(apiId) {
       if (!workers) return null;
       return mergeSelectorStatus((await workers.ask({ t: 'selectorStatus', apiId })) as Array<SelectorStatus | null>);
     },
     async nodeStats(nodeIds) {
-      const parts = workers ? ((await workers.ask({ t: 'nodeStats', nodeIds: [...nodeIds] })) as Array<Record<string, NodeStatsView>>) : [];
+      const parts = workers
+        ? ((await workers.ask({ t: 'nodeStats', nodeIds: [...nodeIds] })) as Array<Record<string, NodeStatsView>>)
+        : [];
       return mergeNodeStats(parts, nodeIds);
     },
   };

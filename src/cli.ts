@@ -17,9 +17,11 @@ function version(): string {
 function demoNote(app: Isogate, options: Options): string | null {
   const where = options.store === '' ? join(options.dataDir, 'isogate.db') : 'the store';
   const undo = '--reset-demo (npm start -- --reset-demo) puts the demo back as first seeded';
-  if (app.demo === 'seeded') return `seeded the demo APIs demo and demo-sticky; what you change is kept in ${where}, and ${undo}`;
+  if (app.demo === 'seeded')
+    return `seeded the demo APIs demo and demo-sticky; what you change is kept in ${where}, and ${undo}`;
   if (app.demo === 'kept') return `the config is as you left it, demo changes included (kept in ${where}); ${undo}`;
-  if (app.demo === 'reset') return 'the demo APIs demo and demo-sticky and the variables IP1_enable and IP2_enable are back as first seeded';
+  if (app.demo === 'reset')
+    return 'the demo APIs demo and demo-sticky and the variables IP1_enable and IP2_enable are back as first seeded';
   return null;
 }
 
@@ -68,10 +70,13 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (app.adminTokenGenerated) {
-    process.stderr.write(`isogate: generated the admin token (shown once; also in ${options.dataDir}/admin-token): ${app.adminToken}\n`);
+    process.stderr.write(
+      `isogate: generated the admin token (shown once; also in ${options.dataDir}/admin-token): ${app.adminToken}\n`,
+    );
   }
   const where = [
-    app.gateway && `gateway http://${app.gateway.address}:${app.gateway.port}${app.workers ? ` (${options.workers} worker${options.workers === 1 ? '' : 's'})` : ''}`,
+    app.gateway &&
+      `gateway http://${app.gateway.address}:${app.gateway.port}${app.workers ? ` (${options.workers} worker${options.workers === 1 ? '' : 's'})` : ''}`,
     app.gatewayTls && `https://${app.gatewayTls.address}:${app.gatewayTls.port}`,
     app.admin && `admin http://${app.admin.address}:${app.admin.port}`,
     app.status && `status http://${app.status.address}:${app.status.port}/status`,

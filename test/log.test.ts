@@ -60,7 +60,9 @@ describe('LogOutput', () => {
   });
 
   it('gives up an output that failed (no reader any more) and takes lines without error', async () => {
-    const out = new Writable({ write: (_c, _e, done) => done(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })) });
+    const out = new Writable({
+      write: (_c, _e, done) => done(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })),
+    });
     const log = new LogOutput(out);
     log.write('a\n');
     log.flush();

@@ -46,7 +46,8 @@ export function compileAccess(api: Api, limits: LimitRegistry): CompiledAccess |
       config: access.auth,
       methods,
       challenge: methods.flatMap((m) => (m.challenge === null ? [] : [m.challenge])).join(', '),
-      allowNames: access.auth.consumers.length > 0 || access.auth.tags.length > 0 ? new Set(access.auth.consumers) : null,
+      allowNames:
+        access.auth.consumers.length > 0 || access.auth.tags.length > 0 ? new Set(access.auth.consumers) : null,
       allowTags: access.auth.consumers.length > 0 || access.auth.tags.length > 0 ? new Set(access.auth.tags) : null,
     };
   }

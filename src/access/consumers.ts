@@ -45,7 +45,12 @@ export function compileConsumers(consumers: readonly Consumer[]): CompiledConsum
   const byJwtSubject = new Map<string, JwtCredential>();
   for (const c of consumers) {
     const tags = Object.freeze([...c.tags]);
-    const compiled: CompiledConsumer = Object.freeze({ id: c.id, name: c.name, tags, view: Object.freeze({ name: c.name, tags }) });
+    const compiled: CompiledConsumer = Object.freeze({
+      id: c.id,
+      name: c.name,
+      tags,
+      view: Object.freeze({ name: c.name, tags }),
+    });
     byName.set(c.name, compiled);
     for (const cred of c.credentials) {
       if (cred.kind === 'key') byKeyHash.set(cred.hash, compiled);

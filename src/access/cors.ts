@@ -16,7 +16,10 @@ export type CorsVerdict =
 /** An API's CORS config, compiled. */
 export interface CompiledCors {
   /** The verdict, and the response headers (`[name, value, …]`) it calls for. */
-  decide(method: string, headers: Readonly<Record<string, string | string[] | undefined>>): { verdict: CorsVerdict; headers: string[] };
+  decide(
+    method: string,
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+  ): { verdict: CorsVerdict; headers: string[] };
 }
 
 function one(value: string | string[] | undefined): string | undefined {
@@ -63,7 +66,11 @@ export function compileCors(cors: CorsConfig, apiMethods: readonly string[]): Co
           .split(',')
           .map((h) => h.trim().toLowerCase())
           .filter((h) => h !== '');
-        if (!originAllowed(origin) || !methods.includes(requested) || !wanted.every((h) => allowHeaders.has(h) || SAFELISTED.has(h))) {
+        if (
+          !originAllowed(origin) ||
+          !methods.includes(requested) ||
+          !wanted.every((h) => allowHeaders.has(h) || SAFELISTED.has(h))
+        ) {
           return { verdict: 'preflight-refused', headers: [] };
         }
         const out = originHeaders(origin);

@@ -97,7 +97,12 @@ class Decision implements AccessDecision {
  * Decides access for one request: synchronous unless a check waits (a password hash, a JWKS fetch,
  * a cluster limit's Redis take).
  */
-export function decideAccess(access: CompiledAccess, input: AccessInput, consumers: CompiledConsumers, mode: AccessMode): AccessDecision | Promise<AccessDecision> {
+export function decideAccess(
+  access: CompiledAccess,
+  input: AccessInput,
+  consumers: CompiledConsumers,
+  mode: AccessMode,
+): AccessDecision | Promise<AccessDecision> {
   const d = new Decision();
   if (access.ip !== null) {
     d.ip = access.ip.check(input.clientIp);
@@ -117,14 +122,25 @@ export function decideAccess(access: CompiledAccess, input: AccessInput, consume
   if (!access.methods.has(input.method)) return d.refuse('method', 'METHOD_NOT_ALLOWED');
   if (access.auth === null) return limit(access, input, d, mode);
   const outcome = authenticate(access.auth, input, consumers);
-  return outcome instanceof Promise ? outcome.then((o) => authenticated(access, input, d, o, mode)) : authenticated(access, input, d, outcome, mode);
+  return outcome instanceof Promise
+    ? outcome.then((o) => authenticated(access, input, d, o, mode))
+    : authenticated(access, input, d, outcome, mode);
 }
 
 /** No credential for any configured method (and no anonymous): 401 AUTH_REQUIRED. */
-const NONE: AuthOutcome = Object.freeze({ ok: false, code: 'AUTH_FAILED', method: 'anonymous', reason: 'no credential' });
+const NONE: AuthOutcome = Object.freeze({
+  ok: false,
+  code: 'AUTH_FAILED',
+  method: 'anonymous',
+  reason: 'no credential',
+});
 
 /** The first configured method whose credential the request carries decides (anonymous, last, takes the rest). */
-export function authenticate(auth: CompiledAuth, input: AccessInput, consumers: CompiledConsumers): AuthOutcome | Promise<AuthOutcome> {
+export function authenticate(
+  auth: CompiledAuth,
+  input: AccessInput,
+  consumers: CompiledConsumers,
+): AuthOutcome | Promise<AuthOutcome> {
   for (const method of auth.methods) {
     const credential = method.find(input);
     if (credential !== null) return method.verify(credential, consumers);
@@ -140,7 +156,13 @@ export function consumerAllowed(auth: CompiledAuth, consumer: CompiledConsumer |
   return false;
 }
 
-function authenticated(access: CompiledAccess, input: AccessInput, d: Decision, outcome: AuthOutcome, mode: AccessMode): AccessDecision | Promise<AccessDecision> {
+function authenticated(
+  access: CompiledAccess,
+  input: AccessInput,
+  d: Decision,
+  outcome: AuthOutcome,
+  mode: AccessMode,
+): AccessDecision | Promise<AccessDecision> {
   const auth = access.auth!;
   if (!outcome.ok) {
     d.auth = { method: outcome === NONE ? null : outcome.method, reason: outcome.reason };
@@ -154,7 +176,12 @@ function authenticated(access: CompiledAccess, input: AccessInput, d: Decision, 
 }
 
 /** The bucket key of a limit for this request: `consumer` falls back to the client IP for anonymous callers, a missing header shares one bucket. */
-export function limitKey(by: LimitKey, header: string | null, consumer: CompiledConsumer | null, input: AccessInput): string {
+export function limitKey(
+  by: LimitKey,
+  header: string | null,
+  consumer: CompiledConsumer | null,
+  input: AccessInput,
+): string {
   switch (by) {
     case 'api':
       return '';
@@ -169,7 +196,13 @@ export function limitKey(by: LimitKey, header: string | null, consumer: Compiled
   }
 }
 
-function limit(access: CompiledAccess, input: AccessInput, d: Decision, mode: AccessMode, from = 0): AccessDecision | Promise<AccessDecision> {
+function limit(
+  access: CompiledAccess,
+  input: AccessInput,
+  d: Decision,
+  mode: AccessMode,
+  from = 0,
+): AccessDecision | Promise<AccessDecision> {
   const limits = access.limits;
   for (let i = from; i < limits.length; i++) {
     const l: CompiledLimit = limits[i]!;
@@ -182,7 +215,15 @@ function limit(access: CompiledAccess, input: AccessInput, d: Decision, mode: Ac
   return finishLimits(d);
 }
 
-function limited(access: CompiledAccess, input: AccessInput, d: Decision, mode: AccessMode, i: number, key: string, result: LimitResult): AccessDecision | Promise<AccessDecision> {
+function limited(
+  access: CompiledAccess,
+  input: AccessInput,
+  d: Decision,
+  mode: AccessMode,
+  i: number,
+  key: string,
+  result: LimitResult,
+): AccessDecision | Promise<AccessDecision> {
   if (record(d, access.limits[i]!, key, result)) return finishLimits(d);
   return limit(access, input, d, mode, i + 1);
 }

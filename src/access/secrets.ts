@@ -22,7 +22,9 @@ export function sha256Hex(text: string): string {
 function scryptAsync(password: string, salt: Buffer, N: number, r: number, p: number, length: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     // maxmem: the default (32 MiB) is just enough for N=16384, r=8; allow headroom for stored costs up to 4x.
-    scrypt(password, salt, length, { N, r, p, maxmem: 256 * N * r + 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)));
+    scrypt(password, salt, length, { N, r, p, maxmem: 256 * N * r + 64 * 1024 * 1024 }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
   });
 }
 
@@ -70,14 +72,23 @@ export async function storeCredential(input: CredentialInput): Promise<NewCreden
   switch (input.kind) {
     case 'key': {
       const key = input.key ?? generateKey();
-      return { stored: { ...base, kind: 'key', hash: sha256Hex(key), hint: key.slice(-4) }, secret: input.key === undefined ? key : null };
+      return {
+        stored: { ...base, kind: 'key', hash: sha256Hex(key), hint: key.slice(-4) },
+        secret: input.key === undefined ? key : null,
+      };
     }
     case 'basic':
-      return { stored: { ...base, kind: 'basic', username: input.username, hash: await hashPassword(input.password) }, secret: null };
+      return {
+        stored: { ...base, kind: 'basic', username: input.username, hash: await hashPassword(input.password) },
+        secret: null,
+      };
     case 'jwt': {
       const generated = input.secret === 'generate' ? randomBytes(32).toString('base64url') : null;
       const secret = generated ?? input.secret ?? null;
-      return { stored: { ...base, kind: 'jwt', subject: input.subject, secret, publicKey: input.publicKey ?? null }, secret: generated };
+      return {
+        stored: { ...base, kind: 'jwt', subject: input.subject, secret, publicKey: input.publicKey ?? null },
+        secret: generated,
+      };
     }
   }
 }

@@ -36,7 +36,12 @@ export interface RuntimeView {
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Availability of one API from its nodes (in any order), the variables and the runtime view. */
-export function availabilityOf(api: Api, nodes: readonly Node[], variables: ReadonlyMap<string, string>, runtime: RuntimeView): Availability {
+export function availabilityOf(
+  api: Api,
+  nodes: readonly Node[],
+  variables: ReadonlyMap<string, string>,
+  runtime: RuntimeView,
+): Availability {
   const ticked = nodes.filter((n) => n.enabled);
   const holding = ticked.filter((n) => rulesHold(n.rules, variables));
   const healthy = holding.filter((n) => {
@@ -45,9 +50,22 @@ export function availabilityOf(api: Api, nodes: readonly Node[], variables: Read
   });
   const counts = { total: nodes.length, ticked: ticked.length, rulesHold: holding.length, healthy: healthy.length };
   const base = { nodes: counts, variables: [] as string[] };
-  if (nodes.length === 0) return { ...base, state: 'down', reason: 'no-nodes', usable: 0, message: 'No node takes traffic: the API has no nodes (NO_ENABLED_NODE).' };
+  if (nodes.length === 0)
+    return {
+      ...base,
+      state: 'down',
+      reason: 'no-nodes',
+      usable: 0,
+      message: 'No node takes traffic: the API has no nodes (NO_ENABLED_NODE).',
+    };
   if (ticked.length === 0) {
-    return { ...base, state: 'down', reason: 'unticked', usable: 0, message: `No node takes traffic: none of its ${plural(nodes.length, 'node')} is ticked (NO_ENABLED_NODE).` };
+    return {
+      ...base,
+      state: 'down',
+      reason: 'unticked',
+      usable: 0,
+      message: `No node takes traffic: none of its ${plural(nodes.length, 'node')} is ticked (NO_ENABLED_NODE).`,
+    };
   }
   if (holding.length === 0) {
     const failing = new Set<string>();
@@ -66,25 +84,56 @@ export function availabilityOf(api: Api, nodes: readonly Node[], variables: Read
   let degraded: Availability | null = null;
   if (healthy.length === 0) {
     if (api.health.panic === 'reject') {
-      return { ...base, state: 'down', reason: 'health', usable: 0, message: `No node takes traffic: all ${plural(holding.length, 'candidate')} are unhealthy or ejected and panic mode rejects (NO_HEALTHY_NODE).` };
+      return {
+        ...base,
+        state: 'down',
+        reason: 'health',
+        usable: 0,
+        message: `No node takes traffic: all ${plural(holding.length, 'candidate')} are unhealthy or ejected and panic mode rejects (NO_HEALTHY_NODE).`,
+      };
     }
     usable = holding.length;
-    degraded = { ...base, state: 'degraded', reason: 'health', usable, message: `Every candidate is unhealthy or ejected; panic mode sends requests to all ${plural(holding.length, 'candidate')} anyway.` };
+    degraded = {
+      ...base,
+      state: 'degraded',
+      reason: 'health',
+      usable,
+      message: `Every candidate is unhealthy or ejected; panic mode sends requests to all ${plural(holding.length, 'candidate')} anyway.`,
+    };
   }
   if (api.selector !== null && runtime.quarantined(api.id)) {
     if (api.selector.onError === 'reject') {
-      return { ...base, state: 'down', reason: 'selector-quarantined', usable: 0, message: 'No request gets a node: the selector is quarantined and the API rejects on selector errors (SELECTOR_FAILED).' };
+      return {
+        ...base,
+        state: 'down',
+        reason: 'selector-quarantined',
+        usable: 0,
+        message:
+          'No request gets a node: the selector is quarantined and the API rejects on selector errors (SELECTOR_FAILED).',
+      };
     }
-    degraded ??= { ...base, state: 'degraded', reason: 'selector-quarantined', usable, message: 'The selector is quarantined: requests go to every candidate until a new version is saved.' };
+    degraded ??= {
+      ...base,
+      state: 'degraded',
+      reason: 'selector-quarantined',
+      usable,
+      message: 'The selector is quarantined: requests go to every candidate until a new version is saved.',
+    };
   }
-  return degraded ?? { ...base, state: 'ok', reason: null, usable, message: `${plural(usable, 'node')} can take traffic.` };
+  return (
+    degraded ?? { ...base, state: 'ok', reason: null, usable, message: `${plural(usable, 'node')} can take traffic.` }
+  );
 }
 
 /**
  * The runtime view for some APIs and nodes, read once from the gateway processes (health merged over
  * workers: a node any worker took out counts as out).
  */
-export async function loadRuntimeView(runtime: AdminRuntime, apiIds: readonly string[], nodeIds: readonly string[]): Promise<RuntimeView> {
+export async function loadRuntimeView(
+  runtime: AdminRuntime,
+  apiIds: readonly string[],
+  nodeIds: readonly string[],
+): Promise<RuntimeView> {
   const [health, statuses] = await Promise.all([
     nodeIds.length > 0 ? runtime.nodeHealth(nodeIds) : Promise.resolve<HealthReport>({ source: 'none', nodes: {} }),
     Promise.all(apiIds.map(async (id) => [id, (await runtime.selectorStatus(id))?.state === 'quarantined'] as const)),

@@ -71,7 +71,12 @@ export async function registerConsole(app: FastifyInstance, dir: string = defaul
         if (!wantsConsolePage(request)) {
           return reply.code(404).type('text/plain; charset=utf-8').send('Not found\n');
         }
-        if (!built) return reply.code(200).type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(NOT_BUILT_PAGE);
+        if (!built)
+          return reply
+            .code(200)
+            .type('text/html; charset=utf-8')
+            .header('cache-control', 'no-cache')
+            .send(NOT_BUILT_PAGE);
         return reply.header('cache-control', 'no-cache').sendFile('index.html');
       });
     },

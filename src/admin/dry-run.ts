@@ -32,13 +32,19 @@ export function plannedChanges(changes: readonly Change[]): PlannedChange[] {
 }
 
 /** The answer to a dry run: its changes, and their impact on the APIs they reach with today's health and selector states. */
-export async function dryRunAnswer(result: DryRunResult, { store, runtime }: Pick<AdminDeps, 'store' | 'runtime'>, log: FastifyBaseLogger): Promise<DryRunAnswer> {
+export async function dryRunAnswer(
+  result: DryRunResult,
+  { store, runtime }: Pick<AdminDeps, 'store' | 'runtime'>,
+  log: FastifyBaseLogger,
+): Promise<DryRunAnswer> {
   let impact: Impact | null = null;
   try {
     const current = await store.loadConfig();
     const next = applyChanges(current, result.changes);
     const apiIds = [...new Set([...touchedApis(current, result.changes), ...touchedApis(next, result.changes)])];
-    const nodeIds = [...new Set([...current.nodes, ...next.nodes].filter((n) => apiIds.includes(n.apiId)).map((n) => n.id))];
+    const nodeIds = [
+      ...new Set([...current.nodes, ...next.nodes].filter((n) => apiIds.includes(n.apiId)).map((n) => n.id)),
+    ];
     impact = impactOf(current, result.changes, await loadRuntimeView(runtime, apiIds, nodeIds));
   } catch (err) {
     log.warn({ err }, 'dry run: could not work out the impact');

@@ -1,7 +1,13 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
 import { CertificateProblem } from '../model/certificate-check.js';
-import { CertificateConflictError, StoreConflictError, StoreOutcomeUnknownError, StoreRefusedError, StoreUnavailableError } from '../store/errors.js';
+import {
+  CertificateConflictError,
+  StoreConflictError,
+  StoreOutcomeUnknownError,
+  StoreRefusedError,
+  StoreUnavailableError,
+} from '../store/errors.js';
 
 /** Every error the admin API answers with: its stable code, HTTP status and default message. */
 export const adminErrors = {
@@ -34,22 +40,39 @@ export const adminErrors = {
   CONSUMER_NAME_TAKEN: { status: 409, message: 'a consumer with this name already exists' },
   CREDENTIAL_TAKEN: { status: 409, message: 'another consumer already holds this credential' },
   TOKEN_NAME_TAKEN: { status: 409, message: 'another admin token has this name' },
-  IDEMPOTENCY_KEY_IN_USE: { status: 409, message: 'another request with this Idempotency-Key was saved first; retry to get its answer' },
-  REVERT_CONFLICT: { status: 409, message: 'an object this write touched was changed again since; nothing was reverted' },
+  IDEMPOTENCY_KEY_IN_USE: {
+    status: 409,
+    message: 'another request with this Idempotency-Key was saved first; retry to get its answer',
+  },
+  REVERT_CONFLICT: {
+    status: 409,
+    message: 'an object this write touched was changed again since; nothing was reverted',
+  },
   AUDIT_INCOMPLETE: { status: 409, message: 'the audit log does not hold every write this needs; nothing was changed' },
   SECRET_NOT_STORED: {
     status: 409,
-    message: 'this would put a certificate or credential whose private key or secret is no longer stored (the audit log and exports without secrets never hold one); nothing was changed',
+    message:
+      'this would put a certificate or credential whose private key or secret is no longer stored (the audit log and exports without secrets never hold one); nothing was changed',
   },
-  PRECONDITION_FAILED: { status: 412, message: 'If-Match does not name the stored version of the object; nothing was written' },
+  PRECONDITION_FAILED: {
+    status: 412,
+    message: 'If-Match does not name the stored version of the object; nothing was written',
+  },
   BODY_TOO_LARGE: { status: 413, message: 'request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send the body as application/json' },
-  IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'this Idempotency-Key was used for another request; use a new key for a new request' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    message: 'this Idempotency-Key was used for another request; use a new key for a new request',
+  },
   INTERNAL_ERROR: { status: 500, message: 'internal error' },
-  STORE_UNAVAILABLE: { status: 503, message: 'the config store cannot be reached; nothing was written; try again shortly' },
+  STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'the config store cannot be reached; nothing was written; try again shortly',
+  },
   STORE_OUTCOME_UNKNOWN: {
     status: 503,
-    message: 'the connection to the config store was lost while the write was committing: it may or may not have been saved; read it back, or retry with the same Idempotency-Key',
+    message:
+      'the connection to the config store was lost while the write was committing: it may or may not have been saved; read it back, or retry with the same Idempotency-Key',
   },
 } as const satisfies Record<string, { status: number; message: string }>;
 
@@ -113,8 +136,10 @@ function joinPath(path: readonly PropertyKey[]): string {
 export function toAdminError(err: unknown): AdminError {
   if (err instanceof AdminError) return err;
   if (err instanceof ZodError) return new AdminError('VALIDATION_FAILED', undefined, zodDetails(err));
-  if (err instanceof StoreConflictError || err instanceof StoreRefusedError) return new AdminError(err.code, err.message);
-  if (err instanceof CertificateProblem || err instanceof CertificateConflictError) return new AdminError(err.code, err.message);
+  if (err instanceof StoreConflictError || err instanceof StoreRefusedError)
+    return new AdminError(err.code, err.message);
+  if (err instanceof CertificateProblem || err instanceof CertificateConflictError)
+    return new AdminError(err.code, err.message);
   // The default message only: the cause names database hosts and ports, which stay in the log.
   if (err instanceof StoreOutcomeUnknownError) return new AdminError('STORE_OUTCOME_UNKNOWN');
   if (err instanceof StoreUnavailableError) return new AdminError('STORE_UNAVAILABLE');

@@ -33,7 +33,11 @@ export function applyChanges(config: Pick<ConfigState, 'apis' | 'nodes' | 'varia
     if (c.after === null) target.delete(c.id);
     else (target as Map<string, object>).set(c.id, c.after);
   }
-  return { apis: [...apis.values()] as Api[], nodes: [...nodes.values()] as Node[], variables: [...variables.values()] as Variable[] };
+  return {
+    apis: [...apis.values()] as Api[],
+    nodes: [...nodes.values()] as Node[],
+    variables: [...variables.values()] as Variable[],
+  };
 }
 
 /**
@@ -53,12 +57,24 @@ export function touchedApis(config: Pick<ConfigState, 'nodes'>, changes: readonl
 
 type Objects = { apis: readonly Api[]; nodes: readonly Node[]; variables: readonly Variable[] };
 
-function availabilities(objects: Objects, ids: ReadonlySet<string>, runtime: RuntimeView): Map<string, { api: Api; availability: Availability }> {
+function availabilities(
+  objects: Objects,
+  ids: ReadonlySet<string>,
+  runtime: RuntimeView,
+): Map<string, { api: Api; availability: Availability }> {
   const values = new Map(objects.variables.map((v) => [v.name, v.value]));
   const out = new Map<string, { api: Api; availability: Availability }>();
   for (const api of objects.apis) {
     if (!ids.has(api.id)) continue;
-    out.set(api.id, { api, availability: availabilityOf(api, objects.nodes.filter((n) => n.apiId === api.id), values, runtime) });
+    out.set(api.id, {
+      api,
+      availability: availabilityOf(
+        api,
+        objects.nodes.filter((n) => n.apiId === api.id),
+        values,
+        runtime,
+      ),
+    });
   }
   return out;
 }
@@ -86,7 +102,10 @@ export function impactOf(current: Objects, changes: readonly Change[], runtime: 
     else if (will.state === 'down' && was.state !== 'down') {
       impact.losesLastNode.push(name);
       impact.summary.push(`leaves ${name} with 0 nodes that take traffic (${will.reason})`);
-    } else impact.summary.push(`${name}: nodes that take traffic ${was.usable} → ${will.usable}${will.state === 'ok' ? '' : ` (${will.state}: ${will.reason})`}`);
+    } else
+      impact.summary.push(
+        `${name}: nodes that take traffic ${was.usable} → ${will.usable}${will.state === 'ok' ? '' : ` (${will.state}: ${will.reason})`}`,
+      );
   }
   return impact;
 }

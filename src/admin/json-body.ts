@@ -7,7 +7,10 @@ export const ADMIN_BODY_LIMIT = 1024 * 1024;
 /** JSON.parse that refuses keys which could reach an object's prototype when the value is merged later. */
 export function parseJsonBody(text: string): unknown {
   return JSON.parse(text, (key, value: unknown) => {
-    if (key === '__proto__' || (key === 'constructor' && typeof value === 'object' && value !== null && 'prototype' in value)) {
+    if (
+      key === '__proto__' ||
+      (key === 'constructor' && typeof value === 'object' && value !== null && 'prototype' in value)
+    ) {
       throw new SyntaxError(`the key "${key}" is not allowed`);
     }
     return value;

@@ -32,13 +32,22 @@ const KEY = /^[\x21-\x7e]{1,255}$/;
 export function parseIfMatch(header: string | undefined, method: string): readonly string[] | '*' | undefined {
   if (header === undefined || method === 'GET' || method === 'HEAD') return undefined;
   if (method === 'POST') {
-    throw new AdminError('VALIDATION_FAILED', 'If-Match is for updates (PUT, PATCH, DELETE); a POST takes Idempotency-Key', [{ path: 'If-Match', message: 'not allowed on POST' }]);
+    throw new AdminError(
+      'VALIDATION_FAILED',
+      'If-Match is for updates (PUT, PATCH, DELETE); a POST takes Idempotency-Key',
+      [{ path: 'If-Match', message: 'not allowed on POST' }],
+    );
   }
   const value = header.trim();
   if (value === '*') return '*';
-  const tags = value.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  const tags = value
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
   if (tags.length === 0 || tags.some((t) => !/^(W\/)?"[\x21\x23-\x7e]*"$/.test(t))) {
-    throw new AdminError('VALIDATION_FAILED', 'If-Match must be * or a list of quoted entity tags (from an ETag)', [{ path: 'If-Match', message: 'not an entity tag' }]);
+    throw new AdminError('VALIDATION_FAILED', 'If-Match must be * or a list of quoted entity tags (from an ETag)', [
+      { path: 'If-Match', message: 'not an entity tag' },
+    ]);
   }
   return tags;
 }
@@ -49,7 +58,9 @@ export function isDryRun(request: FastifyRequest): boolean {
   if (value === undefined || request.method === 'GET' || request.method === 'HEAD') return false;
   if (value === 'true' || value === '1' || value === '') return true;
   if (value === 'false' || value === '0') return false;
-  throw new AdminError('VALIDATION_FAILED', 'dryRun must be true or false', [{ path: 'dryRun', message: 'must be true or false' }]);
+  throw new AdminError('VALIDATION_FAILED', 'dryRun must be true or false', [
+    { path: 'dryRun', message: 'must be true or false' },
+  ]);
 }
 
 /** The hash a key's first request is remembered by: method, URL and body. */
@@ -67,22 +78,36 @@ function fingerprint(request: FastifyRequest): string {
  * lost answer (even STORE_OUTCOME_UNKNOWN) finds it exactly when the write was saved.
  */
 export function replayIdempotentRequests(store: Store) {
-  return async function replayIdempotent(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  return async function replayIdempotent(
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> {
     request.idempotency = undefined;
     const key = request.headers['idempotency-key'];
     if (key === undefined || request.method !== 'POST' || isDryRun(request)) return undefined;
     if (typeof key !== 'string' || !KEY.test(key)) {
-      throw new AdminError('VALIDATION_FAILED', 'Idempotency-Key must be 1–255 visible ASCII characters', [{ path: 'Idempotency-Key', message: 'invalid key' }]);
+      throw new AdminError('VALIDATION_FAILED', 'Idempotency-Key must be 1–255 visible ASCII characters', [
+        { path: 'Idempotency-Key', message: 'invalid key' },
+      ]);
     }
     const print = fingerprint(request);
     const first = await store.findIdempotencyKey(request.actor.id, key);
     if (first === null) {
-      request.idempotency = { key, fingerprint: print, status: request.routeOptions.config.successStatus ?? 200, recorded: false };
+      request.idempotency = {
+        key,
+        fingerprint: print,
+        status: request.routeOptions.config.successStatus ?? 200,
+        recorded: false,
+      };
       return undefined;
     }
     if (first.fingerprint !== print) throw new AdminError('IDEMPOTENCY_KEY_REUSED');
     // The stored body is the JSON alone; every admin JSON answer ends with a newline.
-    return reply.code(first.status).header(REPLAYED_HEADER, 'true').type('application/json; charset=utf-8').send(first.body + '\n');
+    return reply
+      .code(first.status)
+      .header(REPLAYED_HEADER, 'true')
+      .type('application/json; charset=utf-8')
+      .send(first.body + '\n');
   };
 }
 
@@ -90,7 +115,12 @@ export function replayIdempotentRequests(store: Store) {
 export function openWriteScope(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
   let scope;
   try {
-    scope = { actor: request.actor, ifMatch: parseIfMatch(request.headers['if-match'], request.method), dryRun: isDryRun(request), idempotency: request.idempotency };
+    scope = {
+      actor: request.actor,
+      ifMatch: parseIfMatch(request.headers['if-match'], request.method),
+      dryRun: isDryRun(request),
+      idempotency: request.idempotency,
+    };
   } catch (err) {
     done(err as Error);
     return;
@@ -104,7 +134,13 @@ export function openWriteScope(request: FastifyRequest, _reply: FastifyReply, do
  */
 export async function addEntityTag(_request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
   const status = reply.statusCode;
-  if (status >= 200 && status < 300 && typeof payload === 'string' && !reply.hasHeader('etag') && String(reply.getHeader('content-type') ?? '').startsWith('application/json')) {
+  if (
+    status >= 200 &&
+    status < 300 &&
+    typeof payload === 'string' &&
+    !reply.hasHeader('etag') &&
+    String(reply.getHeader('content-type') ?? '').startsWith('application/json')
+  ) {
     reply.header('etag', etagOfText(payload.endsWith('\n') ? payload.slice(0, -1) : payload));
   }
   return payload;

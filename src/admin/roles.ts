@@ -38,6 +38,9 @@ export function requiredRole(request: FastifyRequest): Role {
 export async function authorize(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
   const need = requiredRole(request);
   if (!roleAllows(request.actor.role, need)) {
-    throw new AdminError('FORBIDDEN', `this needs the ${need} role; the token "${request.actor.name}" is ${request.actor.role}`);
+    throw new AdminError(
+      'FORBIDDEN',
+      `this needs the ${need} role; the token "${request.actor.name}" is ${request.actor.role}`,
+    );
   }
 }

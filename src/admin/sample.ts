@@ -14,7 +14,11 @@ export const SampleRequest = z.strictObject({
   path: z.string().startsWith('/', 'must start with /').max(4096).optional(),
   query: z.record(z.string().max(256), QueryValue).optional(),
   headers: z.record(z.string().max(256), QueryValue).optional(),
-  body: z.string().max(256 * 1024).nullable().optional(),
+  body: z
+    .string()
+    .max(256 * 1024)
+    .nullable()
+    .optional(),
   clientIp: z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' }).optional(),
   tls: z.boolean().optional(),
 });

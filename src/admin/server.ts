@@ -57,10 +57,14 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       admin.decorateRequest('idempotency', undefined);
       // A dry run reaches the store's commit and is rolled back there; its answer is what it would change.
       admin.setErrorHandler(async (err, request, reply) =>
-        err instanceof DryRunResult ? reply.code(200).send(await dryRunAnswer(err, deps, request.log)) : handleAdminError(err, request, reply),
+        err instanceof DryRunResult
+          ? reply.code(200).send(await dryRunAnswer(err, deps, request.log))
+          : handleAdminError(err, request, reply),
       );
       // The 404 route is fastify's own and does not take the scope's serializer.
-      admin.setNotFoundHandler((request, reply) => handleAdminNotFound(request, reply.type('application/json; charset=utf-8').serializer(jsonLine)));
+      admin.setNotFoundHandler((request, reply) =>
+        handleAdminNotFound(request, reply.type('application/json; charset=utf-8').serializer(jsonLine)),
+      );
       admin.addHook('onRequest', authenticate(deps.token, deps.store));
       admin.addHook('preHandler', authorize);
       admin.addHook('preHandler', replayIdempotentRequests(deps.store));

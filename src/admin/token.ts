@@ -22,7 +22,9 @@ export function resolveAdminToken(dataDir: string, env: NodeJS.ProcessEnv): Reso
   const fromEnv = env.ISOGATE_ADMIN_TOKEN;
   if (fromEnv !== undefined) {
     if (fromEnv.length < ADMIN_TOKEN_MIN_LENGTH) {
-      throw new Error(`ISOGATE_ADMIN_TOKEN must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters (got ${fromEnv.length})`);
+      throw new Error(
+        `ISOGATE_ADMIN_TOKEN must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters (got ${fromEnv.length})`,
+      );
     }
     return { token: fromEnv, generated: false, file: null };
   }
@@ -60,7 +62,9 @@ function readToken(file: string): string | null {
   }
   const token = text.trim();
   if (token.length < ADMIN_TOKEN_MIN_LENGTH) {
-    throw new Error(`${file} must hold a token of at least ${ADMIN_TOKEN_MIN_LENGTH} characters; delete it to generate a new one`);
+    throw new Error(
+      `${file} must hold a token of at least ${ADMIN_TOKEN_MIN_LENGTH} characters; delete it to generate a new one`,
+    );
   }
   return token;
 }

@@ -30,11 +30,19 @@ export async function apiTraffic(runtime: AdminRuntime, apiId: string): Promise<
     return out;
   };
   const own = stats[apiId]!;
-  return { lastMinute: own.lastMinute, lastFiveMinutes: own.lastFiveMinutes, recent: own.recent, errorsByCode: { lastMinute: byCode('lastMinute'), lastFiveMinutes: byCode('lastFiveMinutes') } };
+  return {
+    lastMinute: own.lastMinute,
+    lastFiveMinutes: own.lastFiveMinutes,
+    recent: own.recent,
+    errorsByCode: { lastMinute: byCode('lastMinute'), lastFiveMinutes: byCode('lastFiveMinutes') },
+  };
 }
 
 /** The last minute of each API's traffic (for the APIs list). */
-export async function lastMinuteOf(runtime: AdminRuntime, apiIds: readonly string[]): Promise<Record<string, NodeStatsWindow>> {
+export async function lastMinuteOf(
+  runtime: AdminRuntime,
+  apiIds: readonly string[],
+): Promise<Record<string, NodeStatsWindow>> {
   if (apiIds.length === 0) return {};
   const stats = await runtime.nodeStats(apiIds);
   return Object.fromEntries(apiIds.map((id) => [id, stats[id]!.lastMinute]));

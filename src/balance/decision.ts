@@ -7,7 +7,8 @@ import type { OnSelectorError } from '../model/selector.js';
 // → algorithm; a retry picks again among the candidates not tried yet).
 
 /** The gateway errors the balance decision can end in (keys of the gateway's error table). */
-export type BalanceErrorCode = 'NO_ENABLED_NODE' | 'RULES_EXCLUDED_ALL' | 'NO_HEALTHY_NODE' | 'SELECTOR_EMPTY' | 'SELECTOR_FAILED';
+export type BalanceErrorCode =
+  'NO_ENABLED_NODE' | 'RULES_EXCLUDED_ALL' | 'NO_HEALTHY_NODE' | 'SELECTOR_EMPTY' | 'SELECTOR_FAILED';
 
 /** An API as the node filters see it (the static filters were applied when the snapshot was compiled). */
 export interface FilteredApi<N> {
@@ -33,7 +34,11 @@ const NO_HEALTHY = { ok: false, code: 'NO_HEALTHY_NODE', step: 'health' } as con
  * array when every node is healthy). When none is healthy, panic `use-all` goes on with every
  * eligible node (Envoy's reasoning: when all look down, the health view itself may be wrong).
  */
-export function filterNodes<N>(api: FilteredApi<N>, healthy: readonly N[], panic: 'use-all' | 'reject'): FilterDecision<N> {
+export function filterNodes<N>(
+  api: FilteredApi<N>,
+  healthy: readonly N[],
+  panic: 'use-all' | 'reject',
+): FilterDecision<N> {
   if (api.enabled.length === 0) return NO_ENABLED;
   if (api.eligible.length === 0) return NO_ELIGIBLE;
   if (healthy === api.eligible && api.whenAllHealthy !== undefined) return api.whenAllHealthy;
@@ -48,7 +53,8 @@ export function allHealthy<N>(nodes: readonly N[]): FilterDecision<N> {
 }
 
 /** How the selector ran, as the decision needs it: no selector, its picks, or a failure. */
-export type SelectorRun<N> = { readonly kind: 'none' } | { readonly kind: 'picked'; readonly nodes: readonly N[] } | { readonly kind: 'failed' };
+export type SelectorRun<N> =
+  { readonly kind: 'none' } | { readonly kind: 'picked'; readonly nodes: readonly N[] } | { readonly kind: 'failed' };
 
 /** What the selector step decided: the candidates the algorithm and retries pick from, or why none. */
 export type SelectorDecision<N> =
@@ -62,9 +68,14 @@ const SELECTOR_REJECTED = { ok: false, code: 'SELECTOR_FAILED', fallback: 'rejec
  * The selector's outcome applied to the filtered list: its picks (empty: 503 SELECTOR_EMPTY), or on
  * a failure the API's `onSelectorError` (`use-all` goes on with the input list, `reject` is 503).
  */
-export function afterSelector<N>(run: SelectorRun<N>, filtered: readonly N[], onError: OnSelectorError): SelectorDecision<N> {
+export function afterSelector<N>(
+  run: SelectorRun<N>,
+  filtered: readonly N[],
+  onError: OnSelectorError,
+): SelectorDecision<N> {
   if (run.kind === 'none') return { ok: true, candidates: filtered, fallback: null };
-  if (run.kind === 'picked') return run.nodes.length === 0 ? SELECTOR_EMPTY : { ok: true, candidates: run.nodes, fallback: null };
+  if (run.kind === 'picked')
+    return run.nodes.length === 0 ? SELECTOR_EMPTY : { ok: true, candidates: run.nodes, fallback: null };
   return onError === 'reject' ? SELECTOR_REJECTED : { ok: true, candidates: filtered, fallback: 'use-all' };
 }
 
@@ -79,7 +90,12 @@ export function nodesAt<N>(catalog: readonly N[], indices: readonly number[]): N
  * The algorithm's pick among the candidates whose catalog index is not in `tried` (the first try and
  * every retry); null once every candidate was tried (APISIX: at most nodes − 1 retries).
  */
-export function nextPick<N extends BalanceNode>(algorithm: Algorithm, candidates: readonly N[], tried: readonly number[], ctx: PickContext): N | null {
+export function nextPick<N extends BalanceNode>(
+  algorithm: Algorithm,
+  candidates: readonly N[],
+  tried: readonly number[],
+  ctx: PickContext,
+): N | null {
   let left: readonly N[] = candidates;
   if (tried.length > 0) {
     left = candidates.filter((n) => !tried.includes(n.index));

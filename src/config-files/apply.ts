@@ -51,5 +51,8 @@ export async function previewConfigFile(store: Store, file: ConfigFile, scope: W
 /** A diff for people: `+ api demo`, `~ node demo/ip1-a` with its changed fields, `- variable X`. */
 export function diffLines(changes: readonly Change[]): string[] {
   const sign = { create: '+', update: '~', delete: '-' } as const;
-  return changes.flatMap((c) => [`${sign[opOf(c)]} ${c.kind} ${c.name}`, ...(opOf(c) === 'update' ? fieldChanges(c.before, c.after, 120).map((l) => `    ${l}`) : [])]);
+  return changes.flatMap((c) => [
+    `${sign[opOf(c)]} ${c.kind} ${c.name}`,
+    ...(opOf(c) === 'update' ? fieldChanges(c.before, c.after, 120).map((l) => `    ${l}`) : []),
+  ]);
 }

@@ -61,11 +61,27 @@ interface Parsed {
 
 function parseArgs(argv: readonly string[]): Parsed {
   const [sub, ...rest] = argv;
-  const parsed: Parsed = { sub, file: undefined, format: 'yaml', secrets: false, output: undefined, dryRun: false, storeFlags: [] };
+  const parsed: Parsed = {
+    sub,
+    file: undefined,
+    format: 'yaml',
+    secrets: false,
+    output: undefined,
+    dryRun: false,
+    storeFlags: [],
+  };
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = () => inline ?? rest[++i] ?? (() => { throw new OptionsError(`${flag} needs a value`); })();
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
+    const value = () =>
+      inline ??
+      rest[++i] ??
+      (() => {
+        throw new OptionsError(`${flag} needs a value`);
+      })();
     if (flag === '--format') {
       const f = value();
       if (f !== 'yaml' && f !== 'json') throw new OptionsError('--format: must be yaml or json');
@@ -73,7 +89,8 @@ function parseArgs(argv: readonly string[]): Parsed {
     } else if (flag === '--secrets') parsed.secrets = true;
     else if (flag === '--output' || flag === '-o') parsed.output = value();
     else if (flag === '--dry-run') parsed.dryRun = true;
-    else if (flag === '--store' || flag === '--data-dir' || flag === '--store-timeout-ms' || flag === '--log-level') parsed.storeFlags.push(flag, value());
+    else if (flag === '--store' || flag === '--data-dir' || flag === '--store-timeout-ms' || flag === '--log-level')
+      parsed.storeFlags.push(flag, value());
     else if (!arg.startsWith('--') && parsed.file === undefined) parsed.file = arg;
     else throw new OptionsError(`unknown option ${arg} (see isogate config --help)`);
   }
@@ -81,7 +98,11 @@ function parseArgs(argv: readonly string[]): Parsed {
 }
 
 /** `isogate config …`; resolves with the exit code. */
-export async function runConfigCommand(argv: readonly string[], env: NodeJS.ProcessEnv, io: CommandIo = processIo): Promise<number> {
+export async function runConfigCommand(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: CommandIo = processIo,
+): Promise<number> {
   let args: Parsed;
   try {
     args = parseArgs(argv);
@@ -93,7 +114,8 @@ export async function runConfigCommand(argv: readonly string[], env: NodeJS.Proc
       io.out(JSON.stringify(configFileSchema(), null, 2) + '\n');
       return 0;
     }
-    if (args.sub !== 'export' && args.sub !== 'apply') throw new OptionsError(`unknown config command ${args.sub}\n${CONFIG_USAGE}`);
+    if (args.sub !== 'export' && args.sub !== 'apply')
+      throw new OptionsError(`unknown config command ${args.sub}\n${CONFIG_USAGE}`);
     if (args.sub === 'apply' && args.file === undefined) throw new OptionsError('apply needs the FILE to apply');
   } catch (err) {
     if (!(err instanceof OptionsError)) throw err;
@@ -107,9 +129,15 @@ export async function runConfigCommand(argv: readonly string[], env: NodeJS.Proc
       file = parseConfigFile(parseConfigText(io.read(args.file!)));
     } catch (err) {
       if (err instanceof ConfigSyntaxError) {
-        io.err(`isogate config: ${args.file} is not YAML or JSON${err.line === undefined ? '' : ` (line ${err.line}, column ${err.column})`}: ${err.message}\n`);
+        io.err(
+          `isogate config: ${args.file} is not YAML or JSON${err.line === undefined ? '' : ` (line ${err.line}, column ${err.column})`}: ${err.message}\n`,
+        );
       } else if (err instanceof ZodError) {
-        io.err(`isogate config: ${args.file} is not a valid config file; nothing was applied:\n${zodDetails(err).map((d) => `  ${d.path || '(top)'}: ${d.message}\n`).join('')}`);
+        io.err(
+          `isogate config: ${args.file} is not a valid config file; nothing was applied:\n${zodDetails(err)
+            .map((d) => `  ${d.path || '(top)'}: ${d.message}\n`)
+            .join('')}`,
+        );
       } else {
         io.err(`isogate config: cannot read ${args.file}: ${(err as Error).message}\n`);
       }
@@ -152,15 +180,24 @@ export async function runConfigCommand(argv: readonly string[], env: NodeJS.Proc
       return 0;
     }
     const result = await withWriteScope(scope, () => applyConfigFile(store, file!));
-    io.out(`Applied ${result.changes.length} ${result.changes.length === 1 ? 'change' : 'changes'} in one transaction: config version ${result.version}.\n`);
+    io.out(
+      `Applied ${result.changes.length} ${result.changes.length === 1 ? 'change' : 'changes'} in one transaction: config version ${result.version}.\n`,
+    );
     return 0;
   } catch (err) {
     // A problem only the stored config shows (an entry whose names are not its certificate's).
     if (err instanceof ZodError) {
-      io.err(`isogate config: ${args.file} does not fit the stored config; nothing was applied:\n${zodDetails(err).map((d) => `  ${d.path}: ${d.message}\n`).join('')}`);
+      io.err(
+        `isogate config: ${args.file} does not fit the stored config; nothing was applied:\n${zodDetails(err)
+          .map((d) => `  ${d.path}: ${d.message}\n`)
+          .join('')}`,
+      );
       return 1;
     }
-    const outcome = err instanceof StoreOutcomeUnknownError ? 'it may or may not have been saved (export to check)' : 'nothing was written';
+    const outcome =
+      err instanceof StoreOutcomeUnknownError
+        ? 'it may or may not have been saved (export to check)'
+        : 'nothing was written';
     io.err(`isogate config: ${args.sub} failed; ${outcome}: ${(err as Error).message}\n`);
     return 1;
   } finally {

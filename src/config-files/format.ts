@@ -11,18 +11,29 @@ export const FORMAT_VERSION = 1;
 /** Largest config file read (the admin API's body limit is smaller). */
 export const CONFIG_FILE_MAX_BYTES = 16 * 1024 * 1024;
 
-
 /** Checks across entries: unique names, nodes naming an API of the file, no two APIs on one route. */
 function crossChecks(given: {
   variables?: Array<{ name: string }>;
-  apis?: Array<{ name: string; host?: string | null; path: string; methods?: string[]; selector?: { code?: unknown } | null }>;
+  apis?: Array<{
+    name: string;
+    host?: string | null;
+    path: string;
+    methods?: string[];
+    selector?: { code?: unknown } | null;
+  }>;
   nodes?: Array<{ api: string; name: string }>;
 }): FileIssue[] {
   const issues: FileIssue[] = [];
   // Nodes name their API, so a file that lists nodes lists the APIs too (an omitted list is left alone).
-  if (given.nodes !== undefined && given.apis === undefined) issues.push({ path: ['nodes'], message: 'a file that lists nodes must list their apis too' });
+  if (given.nodes !== undefined && given.apis === undefined)
+    issues.push({ path: ['nodes'], message: 'a file that lists nodes must list their apis too' });
   const file = { variables: given.variables ?? [], apis: given.apis ?? [], nodes: given.nodes ?? [] };
-  const firstOf = <T>(list: T[], key: (x: T) => string, path: (i: number) => PropertyKey[], what: (x: T, first: number) => string) => {
+  const firstOf = <T>(
+    list: T[],
+    key: (x: T) => string,
+    path: (i: number) => PropertyKey[],
+    what: (x: T, first: number) => string,
+  ) => {
     const seen = new Map<string, number>();
     list.forEach((x, i) => {
       const k = key(x);
@@ -32,11 +43,25 @@ function crossChecks(given: {
     });
     return seen;
   };
-  firstOf(file.variables, (v) => v.name, (i) => ['variables', i, 'name'], (v, first) => `variable ${v.name} is already set by variables.${first}`);
-  const apis = firstOf(file.apis, (a) => apiNameKey(a.name), (i) => ['apis', i, 'name'], (a, first) => `an API named "${a.name}" is already in apis.${first}`);
+  firstOf(
+    file.variables,
+    (v) => v.name,
+    (i) => ['variables', i, 'name'],
+    (v, first) => `variable ${v.name} is already set by variables.${first}`,
+  );
+  const apis = firstOf(
+    file.apis,
+    (a) => apiNameKey(a.name),
+    (i) => ['apis', i, 'name'],
+    (a, first) => `an API named "${a.name}" is already in apis.${first}`,
+  );
   file.apis.forEach((a, i) => {
     const other = file.apis.findIndex((b, j) => j < i && routesCollide(route(a), route(b)));
-    if (other >= 0) issues.push({ path: ['apis', i, 'path'], message: `apis.${other} (${file.apis[other]!.name}) already serves this route` });
+    if (other >= 0)
+      issues.push({
+        path: ['apis', i, 'path'],
+        message: `apis.${other} (${file.apis[other]!.name}) already serves this route`,
+      });
   });
   // The admin API trial-runs a selector before saving it; a file can at least not store one that does not parse.
   file.apis.forEach((a, i) => {
@@ -45,19 +70,34 @@ function crossChecks(given: {
     try {
       parseScript(code, { ecmaVersion: 'latest', sourceType: 'script' });
     } catch (err) {
-      issues.push({ path: ['apis', i, 'selector', 'code'], message: `the selector does not parse: ${(err as Error).message}` });
+      issues.push({
+        path: ['apis', i, 'selector', 'code'],
+        message: `the selector does not parse: ${(err as Error).message}`,
+      });
     }
   });
   file.nodes.forEach((n, i) => {
-    if (!apis.has(apiNameKey(n.api))) issues.push({ path: ['nodes', i, 'api'], message: `no API named "${n.api}" in this file's apis` });
+    if (!apis.has(apiNameKey(n.api)))
+      issues.push({ path: ['nodes', i, 'api'], message: `no API named "${n.api}" in this file's apis` });
   });
-  firstOf(file.nodes, (n) => `${apiNameKey(n.api)}\u0000${n.name}`, (i) => ['nodes', i, 'name'], (n, first) => `API ${n.api} already has a node named "${n.name}" (nodes.${first})`);
+  firstOf(
+    file.nodes,
+    (n) => `${apiNameKey(n.api)}\u0000${n.name}`,
+    (i) => ['nodes', i, 'name'],
+    (n, first) => `API ${n.api} already has a node named "${n.name}" (nodes.${first})`,
+  );
   return issues;
 }
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 function route(a: { name: string; host?: string | null; path: string; methods?: string[] }) {
-  return { id: a.name, name: a.name, host: a.host ?? null, path: a.path, methods: (a.methods ?? [...ALL_METHODS]) as (typeof ALL_METHODS)[number][] };
+  return {
+    id: a.name,
+    name: a.name,
+    host: a.host ?? null,
+    path: a.path,
+    methods: (a.methods ?? [...ALL_METHODS]) as (typeof ALL_METHODS)[number][],
+  };
 }
 
 /**
@@ -72,15 +112,22 @@ export const ConfigFile = z
     ...Object.fromEntries(SECTIONS.map((s) => [s.key, z.array(s.entry).max(s.max).optional()])),
   })
   .superRefine((file, ctx) => {
-    const sections = SECTIONS.flatMap((s) => s.check?.(((file as Record<string, unknown>)[s.key] ?? []) as never[]) ?? []);
-    for (const issue of [...crossChecks(file as unknown as Parameters<typeof crossChecks>[0]), ...sections]) ctx.addIssue({ code: 'custom', ...issue });
+    const sections = SECTIONS.flatMap(
+      (s) => s.check?.(((file as Record<string, unknown>)[s.key] ?? []) as never[]) ?? [],
+    );
+    for (const issue of [...crossChecks(file as unknown as Parameters<typeof crossChecks>[0]), ...sections])
+      ctx.addIssue({ code: 'custom', ...issue });
   });
 /** A parsed config file: the format version and each section's entries. */
 export type ConfigFile = { isogate: typeof FORMAT_VERSION } & Record<string, unknown[] | undefined>;
 
 /** The JSON Schema of a config file (draft 2020-12), for editors and CI checks. */
 export function configFileSchema(): unknown {
-  return { ...z.toJSONSchema(ConfigFile, { io: 'input' }), title: 'isogate config file', $id: 'https://isogate.dev/schema/config-file-1.json' };
+  return {
+    ...z.toJSONSchema(ConfigFile, { io: 'input' }),
+    title: 'isogate config file',
+    $id: 'https://isogate.dev/schema/config-file-1.json',
+  };
 }
 
 /** The config as a file's content (secrets left out unless asked for). */
@@ -93,7 +140,10 @@ export function exportConfig(state: ConfigState, options: ExportOptions = { secr
 /** A config file as text: YAML (the default, for review in git) or JSON. */
 export function formatConfig(file: unknown, format: 'yaml' | 'json'): string {
   if (format === 'json') return JSON.stringify(file, null, 2) + '\n';
-  return `# isogate config (format ${FORMAT_VERSION}); apply with: isogate config apply FILE\n` + stringify(file, { lineWidth: 0, aliasDuplicateObjects: false });
+  return (
+    `# isogate config (format ${FORMAT_VERSION}); apply with: isogate config apply FILE\n` +
+    stringify(file, { lineWidth: 0, aliasDuplicateObjects: false })
+  );
 }
 
 /** A config file's text that is not YAML or JSON at all. */
@@ -110,10 +160,12 @@ export class ConfigSyntaxError extends Error {
 
 /** Parses a config file's text (JSON is YAML too); throws ConfigSyntaxError with the line of the first error. */
 export function parseConfigText(text: string): unknown {
-  if (Buffer.byteLength(text, 'utf8') > CONFIG_FILE_MAX_BYTES) throw new ConfigSyntaxError(`the file is larger than ${CONFIG_FILE_MAX_BYTES} bytes`, undefined, undefined);
+  if (Buffer.byteLength(text, 'utf8') > CONFIG_FILE_MAX_BYTES)
+    throw new ConfigSyntaxError(`the file is larger than ${CONFIG_FILE_MAX_BYTES} bytes`, undefined, undefined);
   // One document only, no custom tags; aliases are capped by the yaml package (maxAliasCount).
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const error = doc.errors[0];
-  if (error) throw new ConfigSyntaxError(error.message.split('\n')[0]!, error.linePos?.[0].line, error.linePos?.[0].col);
+  if (error)
+    throw new ConfigSyntaxError(error.message.split('\n')[0]!, error.linePos?.[0].line, error.linePos?.[0].col);
   return doc.toJS({ maxAliasCount: 100 });
 }

@@ -16,7 +16,10 @@ import type { FileIssue, Section } from './section.js';
 // the same certificate or the credential of the same id (src/store/kept-secrets.ts). A secret that is
 // neither in the file nor stored refuses the whole apply with SECRET_NOT_STORED: nothing is written.
 
-const byFirst = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+const byFirst =
+  <T>(key: (x: T) => string) =>
+  (a: T, b: T) =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 
 /** A certificate in a file: the host names it serves (how it is matched), its PEM chain, its key (with secrets only). */
 const CertificateEntry = z.strictObject({
@@ -29,20 +32,38 @@ const CertificateEntry = z.strictObject({
 });
 type CertificateEntry = z.input<typeof CertificateEntry>;
 
-const sameNames = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((n) => b.includes(n));
+const sameNames = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((n) => b.includes(n));
 
 /** The stored certificate an entry updates: the first not yet taken that serves one of its names. */
-function matchCertificate(state: ConfigState, names: readonly string[], taken: ReadonlySet<string>): Certificate | null {
+function matchCertificate(
+  state: ConfigState,
+  names: readonly string[],
+  taken: ReadonlySet<string>,
+): Certificate | null {
   return state.certificates.find((c) => !taken.has(c.id) && c.names.some((n) => names.includes(n))) ?? null;
 }
 
 /** The whole certificate an entry stands for: the stored one when the PEM (and key, if given) are its own, else the upload checked afresh. */
-function certificateOf(e: z.output<typeof CertificateEntry>, current: Certificate | null, where: string): Omit<Certificate, 'id' | 'createdAt' | 'updatedAt'> {
-  const same = current !== null && current.certificate.trim() === e.certificate.trim() && (e.privateKey === undefined || e.privateKey.trim() === current.privateKey.trim());
+function certificateOf(
+  e: z.output<typeof CertificateEntry>,
+  current: Certificate | null,
+  where: string,
+): Omit<Certificate, 'id' | 'createdAt' | 'updatedAt'> {
+  const same =
+    current !== null &&
+    current.certificate.trim() === e.certificate.trim() &&
+    (e.privateKey === undefined || e.privateKey.trim() === current.privateKey.trim());
   if (same) return { ...current, isDefault: e.isDefault };
   if (e.privateKey === undefined) {
-    const why = current === null ? 'no certificate for these names is stored' : 'the stored certificate for these names is another one';
-    throw new StoreRefusedError('SECRET_NOT_STORED', `${where}: the entry has no privateKey and ${why}; give its privateKey (export with --secrets) or upload it through the admin API`);
+    const why =
+      current === null
+        ? 'no certificate for these names is stored'
+        : 'the stored certificate for these names is another one';
+    throw new StoreRefusedError(
+      'SECRET_NOT_STORED',
+      `${where}: the entry has no privateKey and ${why}; give its privateKey (export with --secrets) or upload it through the admin API`,
+    );
   }
   // The same checks as an upload (CertificateProblem codes), so a file cannot store what the API would refuse.
   return { ...checkCertificate({ certificate: e.certificate, privateKey: e.privateKey }), isDefault: e.isDefault };
@@ -54,9 +75,12 @@ export const certificatesSection: Section<CertificateEntry> = {
   max: 10_000,
   entry: CertificateEntry as unknown as z.ZodType<CertificateEntry>,
   export: (state, { secrets }) =>
-    [...state.certificates]
-      .sort(byFirst((c) => c.names[0]!))
-      .map((c) => ({ names: c.names, certificate: c.certificate, ...(secrets ? { privateKey: c.privateKey } : {}), isDefault: c.isDefault })),
+    [...state.certificates].sort(byFirst((c) => c.names[0]!)).map((c) => ({
+      names: c.names,
+      certificate: c.certificate,
+      ...(secrets ? { privateKey: c.privateKey } : {}),
+      isDefault: c.isDefault,
+    })),
   plan(entries, { state, now }) {
     const taken = new Set<string>();
     const plan: PlannedWrite[] = entries.map((entry, i) => {
@@ -80,12 +104,20 @@ export const certificatesSection: Section<CertificateEntry> = {
     entries.forEach((e, i) => {
       for (const name of e.names ?? []) {
         const first = owner.get(name);
-        if (first !== undefined && first !== i) issues.push({ path: ['certificates', i, 'names'], message: `${name} is already served by certificates.${first}` });
+        if (first !== undefined && first !== i)
+          issues.push({
+            path: ['certificates', i, 'names'],
+            message: `${name} is already served by certificates.${first}`,
+          });
         else owner.set(name, i);
       }
     });
     const defaults = entries.flatMap((e, i) => (e.isDefault ? [i] : []));
-    if (defaults.length > 1) issues.push({ path: ['certificates', defaults[1]!, 'isDefault'], message: `certificates.${defaults[0]} is the default already` });
+    if (defaults.length > 1)
+      issues.push({
+        path: ['certificates', defaults[1]!, 'isDefault'],
+        message: `certificates.${defaults[0]} is the default already`,
+      });
     return issues;
   },
 };
@@ -97,7 +129,9 @@ const [KeyCredential, BasicCredential, JwtCredential] = StoredCredential.options
 const CredentialEntry = z.discriminatedUnion('kind', [
   KeyCredential.partial({ hash: true, createdAt: true }),
   BasicCredential.partial({ hash: true, createdAt: true }),
-  JwtCredential.partial({ secret: true, createdAt: true }).extend({ publicKey: z.string().max(16_384).nullable().default(null) }),
+  JwtCredential.partial({ secret: true, createdAt: true }).extend({
+    publicKey: z.string().max(16_384).nullable().default(null),
+  }),
 ]);
 type CredentialEntry = z.output<typeof CredentialEntry>;
 
@@ -129,7 +163,10 @@ function credentialEntry(c: StoredCredential, secrets: boolean): z.input<typeof 
 function plannedCredential(c: CredentialEntry, stored: Consumer | undefined, now: string): object {
   const createdAt = c.createdAt ?? stored?.credentials.find((s) => s.id === c.id)?.createdAt ?? now;
   const secretGiven = c.kind === 'jwt' ? c.secret !== undefined : c.hash !== undefined;
-  if (secretGiven) return StoredCredential.parse(c.kind === 'jwt' ? { ...c, secret: c.secret ?? null, createdAt } : { ...c, createdAt });
+  if (secretGiven)
+    return StoredCredential.parse(
+      c.kind === 'jwt' ? { ...c, secret: c.secret ?? null, createdAt } : { ...c, createdAt },
+    );
   // A JWT credential with a public key has no secret: it can be made from the file alone.
   return c.kind === 'jwt' ? { ...c, hasSecret: c.publicKey === null, createdAt } : { ...c, createdAt };
 }
@@ -140,9 +177,11 @@ export const consumersSection: Section<ConsumerEntry> = {
   max: 100_000,
   entry: ConsumerEntry as unknown as z.ZodType<ConsumerEntry>,
   export: (state, { secrets }) =>
-    [...state.consumers]
-      .sort(byFirst((c) => consumerNameKey(c.name)))
-      .map((c) => ({ name: c.name, tags: c.tags, credentials: c.credentials.map((cr) => credentialEntry(cr, secrets)) })),
+    [...state.consumers].sort(byFirst((c) => consumerNameKey(c.name))).map((c) => ({
+      name: c.name,
+      tags: c.tags,
+      credentials: c.credentials.map((cr) => credentialEntry(cr, secrets)),
+    })),
   plan(entries, { state, now }) {
     const stored = new Map(state.consumers.map((c) => [consumerNameKey(c.name), c]));
     const kept = new Set<string>();
@@ -152,7 +191,11 @@ export const consumersSection: Section<ConsumerEntry> = {
       const id = current?.id ?? randomUUID();
       kept.add(id);
       const credentials = e.credentials.map((c) => plannedCredential(c, current, now));
-      return { kind: 'consumer', id, next: { name: e.name, tags: e.tags, credentials, id, createdAt: current?.createdAt ?? now, updatedAt: now } };
+      return {
+        kind: 'consumer',
+        id,
+        next: { name: e.name, tags: e.tags, credentials, id, createdAt: current?.createdAt ?? now, updatedAt: now },
+      };
     });
     for (const c of state.consumers) if (!kept.has(c.id)) plan.push({ kind: 'consumer', id: c.id, next: null });
     return plan;
@@ -163,11 +206,19 @@ export const consumersSection: Section<ConsumerEntry> = {
     entries.forEach((e, i) => {
       const key = consumerNameKey(e.name);
       const first = names.get(key);
-      if (first !== undefined) issues.push({ path: ['consumers', i, 'name'], message: `a consumer named "${e.name}" is already in consumers.${first}` });
+      if (first !== undefined)
+        issues.push({
+          path: ['consumers', i, 'name'],
+          message: `a consumer named "${e.name}" is already in consumers.${first}`,
+        });
       else names.set(key, i);
       const ids = new Set<string>();
       (e.credentials ?? []).forEach((c, j) => {
-        if (ids.has(c.id)) issues.push({ path: ['consumers', i, 'credentials', j, 'id'], message: `credential ${c.id} is listed twice` });
+        if (ids.has(c.id))
+          issues.push({
+            path: ['consumers', i, 'credentials', j, 'id'],
+            message: `credential ${c.id} is listed twice`,
+          });
         ids.add(c.id);
       });
     });

@@ -22,8 +22,14 @@ export const variablesSection: Section<{ name: string; value: string }> = {
   plan(entries, { state, now }) {
     const wanted = new Set(entries.map((e) => e.name));
     return [
-      ...entries.map((e) => ({ kind: 'variable' as const, id: e.name, next: Variable.parse({ ...e, updatedAt: now }) })),
-      ...state.variables.filter((v) => !wanted.has(v.name)).map((v) => ({ kind: 'variable' as const, id: v.name, next: null })),
+      ...entries.map((e) => ({
+        kind: 'variable' as const,
+        id: e.name,
+        next: Variable.parse({ ...e, updatedAt: now }),
+      })),
+      ...state.variables
+        .filter((v) => !wanted.has(v.name))
+        .map((v) => ({ kind: 'variable' as const, id: v.name, next: null })),
     ];
   },
 };
@@ -55,9 +61,14 @@ export const apisSection: Section<ApiEntry> = {
       const current = stored.get(key);
       const id = current?.id ?? randomUUID();
       apiIds.set(key, id);
-      plan.push({ kind: 'api', id, next: { ...ApiCreate.parse(entry), id, createdAt: current?.createdAt ?? now, updatedAt: now } });
+      plan.push({
+        kind: 'api',
+        id,
+        next: { ...ApiCreate.parse(entry), id, createdAt: current?.createdAt ?? now, updatedAt: now },
+      });
     }
-    for (const api of state.apis) if (!apiIds.has(apiNameKey(api.name))) plan.push({ kind: 'api', id: api.id, next: null });
+    for (const api of state.apis)
+      if (!apiIds.has(apiNameKey(api.name))) plan.push({ kind: 'api', id: api.id, next: null });
     return plan;
   },
 };
@@ -76,19 +87,32 @@ export const nodesSection: Section<NodeEntry> = {
     const order = new Map(apisInFileOrder(state).map((a, i) => [a.id, i]));
     // Stored nodes come by API and position; the file lists them in the APIs' order.
     const nodes = [...state.nodes].sort((a, b) => order.get(a.apiId)! - order.get(b.apiId)!);
-    return nodes.map((n) => ({ api: names.get(n.apiId)!, name: n.name, connector: n.connector, enabled: n.enabled, weight: n.weight, tags: n.tags, rules: n.rules }));
+    return nodes.map((n) => ({
+      api: names.get(n.apiId)!,
+      name: n.name,
+      connector: n.connector,
+      enabled: n.enabled,
+      weight: n.weight,
+      tags: n.tags,
+      rules: n.rules,
+    }));
   },
   plan(entries, { state, apiIds, now }) {
     const plan: PlannedWrite[] = [];
     const unmatched = new Map<string, Node[]>();
-    for (const n of state.nodes) unmatched.set(`${n.apiId}\u0000${n.name}`, [...(unmatched.get(`${n.apiId}\u0000${n.name}`) ?? []), n]);
+    for (const n of state.nodes)
+      unmatched.set(`${n.apiId}\u0000${n.name}`, [...(unmatched.get(`${n.apiId}\u0000${n.name}`) ?? []), n]);
     for (const entry of entries) {
       const apiId = apiIds.get(apiNameKey(entry.api))!;
       const { api: _api, ...fields } = NodeEntry.parse(entry);
       // Two stored nodes of one name (allowed outside files) match the file's in their order.
       const current = unmatched.get(`${apiId}\u0000${fields.name}`)?.shift();
       const id = current?.id ?? randomUUID();
-      plan.push({ kind: 'node', id, next: { ...fields, id, apiId, createdAt: current?.createdAt ?? now, updatedAt: now } });
+      plan.push({
+        kind: 'node',
+        id,
+        next: { ...fields, id, apiId, createdAt: current?.createdAt ?? now, updatedAt: now },
+      });
     }
     for (const left of unmatched.values()) for (const n of left) plan.push({ kind: 'node', id: n.id, next: null });
     return plan;
@@ -96,4 +120,10 @@ export const nodesSection: Section<NodeEntry> = {
 };
 
 /** Every section, in the order a file lists them and a plan is made (nodes need their APIs' ids). */
-export const SECTIONS: readonly Section<never>[] = [variablesSection, apisSection, nodesSection, certificatesSection, consumersSection] as unknown as Section<never>[];
+export const SECTIONS: readonly Section<never>[] = [
+  variablesSection,
+  apisSection,
+  nodesSection,
+  certificatesSection,
+  consumersSection,
+] as unknown as Section<never>[];

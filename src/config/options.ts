@@ -71,7 +71,10 @@ export const Options = z.strictObject({
   /** Longest wait for a connection to an upstream origin; then UPSTREAM_QUEUE_TIMEOUT. */
   upstreamWaitMs: z.coerce.number().int().min(10).max(600_000).default(2_000),
   /** Redis for cluster rate limits (`redis://host:port/db`); empty: cluster limits count locally. */
-  redis: z.string().default('').refine((u) => u === '' || /^rediss?:\/\//.test(u), 'must be a redis:// or rediss:// URL'),
+  redis: z
+    .string()
+    .default('')
+    .refine((u) => u === '' || /^rediss?:\/\//.test(u), 'must be a redis:// or rediss:// URL'),
   /** Prefix of every Redis key this gateway writes. */
   redisPrefix: z.string().max(128).default('isogate:'),
   /** Longest wait for one Redis command before Redis counts as unreachable. */
@@ -124,7 +127,10 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
 
 /** The flag that sets an option (for error messages). */
 export function flagOf(key: keyof Options): string {
-  return Object.entries(FLAGS).find(([, f]) => f.key === key && !f.negate)?.[0] ?? Object.entries(FLAGS).find(([, f]) => f.key === key)![0];
+  return (
+    Object.entries(FLAGS).find(([, f]) => f.key === key && !f.negate)?.[0] ??
+    Object.entries(FLAGS).find(([, f]) => f.key === key)![0]
+  );
 }
 
 /** Environment variable for a flag: `--gateway-port` → `ISOGATE_GATEWAY_PORT`, `--no-demo` → `ISOGATE_NO_DEMO`. */

@@ -22,7 +22,12 @@ export function connectorTarget(config: ConnectorConfig): HttpTarget {
 }
 
 /** The public description of every kind, with its settings as JSON Schema (`GET /admin/connectors`). */
-export function describeConnectorKinds(): Array<{ kind: string; title: string; description: string; settings: unknown }> {
+export function describeConnectorKinds(): Array<{
+  kind: string;
+  title: string;
+  description: string;
+  settings: unknown;
+}> {
   return [...connectorKinds.values()].map((k) => ({
     kind: k.kind,
     title: k.title,

@@ -26,30 +26,34 @@ export async function seedDemo(store: Store, portBase: number): Promise<void> {
   await store.putVariable('IP1_enable', 'true');
   await store.putVariable('IP2_enable', 'true');
   const code = readFileSync(join(packageRoot(), 'scripts-examples', 'canary-by-query.js'), 'utf8');
-  const demo = await store.createApi(ApiCreate.parse({
-    name: 'demo',
-    host: null,
-    methods: ['GET', 'HEAD', 'POST'],
-    path: '/demo/*',
-    stripPrefix: false,
-    algorithm: 'round_robin',
-    timeouts: { connectMs: 3000, headersMs: 30000, bodyMs: 60000 },
-    retries: 1,
-    maxBodyBytes: 1024 * 1024,
-    selector: null,
-  }));
-  const sticky = await store.createApi(ApiCreate.parse({
-    name: 'demo-sticky',
-    host: null,
-    methods: ['GET', 'HEAD'],
-    path: '/sticky/*',
-    stripPrefix: false,
-    algorithm: 'ip_hash',
-    timeouts: { connectMs: 3000, headersMs: 30000, bodyMs: 60000 },
-    retries: 1,
-    maxBodyBytes: 1024 * 1024,
-    selector: null,
-  }));
+  const demo = await store.createApi(
+    ApiCreate.parse({
+      name: 'demo',
+      host: null,
+      methods: ['GET', 'HEAD', 'POST'],
+      path: '/demo/*',
+      stripPrefix: false,
+      algorithm: 'round_robin',
+      timeouts: { connectMs: 3000, headersMs: 30000, bodyMs: 60000 },
+      retries: 1,
+      maxBodyBytes: 1024 * 1024,
+      selector: null,
+    }),
+  );
+  const sticky = await store.createApi(
+    ApiCreate.parse({
+      name: 'demo-sticky',
+      host: null,
+      methods: ['GET', 'HEAD'],
+      path: '/sticky/*',
+      stripPrefix: false,
+      algorithm: 'ip_hash',
+      timeouts: { connectMs: 3000, headersMs: 30000, bodyMs: 60000 },
+      retries: 1,
+      maxBodyBytes: 1024 * 1024,
+      selector: null,
+    }),
+  );
   const apiIds: Record<string, string> = { demo: demo.id, 'demo-sticky': sticky.id };
   for (const [i, n] of DEMO_NODES.entries()) {
     await store.createNode(apiIds[n.api]!, {

@@ -51,7 +51,12 @@ export interface AccessExplanation {
   preflight: boolean;
   ip: { clientIp: string; verdict: string | null; allow: string[]; deny: string[] } | null;
   cors: { origin: string | null; verdict: string | null } | null;
-  auth: { methods: string[]; method: string | null; reason: string | null; consumer: { name: string; tags: string[] } | null } | null;
+  auth: {
+    methods: string[];
+    method: string | null;
+    reason: string | null;
+    consumer: { name: string; tags: string[] } | null;
+  } | null;
   limits: Array<{
     by: string;
     key: string;

@@ -110,9 +110,9 @@ export class AccessLog {
     // The path and client address vary per request: escaped as needed, not kept.
     const line =
       `${this.prefix}${this.lastTime}${this.fixed}${names.of(r.method)},"path":${str(r.path)},` +
-        `"clientIp":${str(r.clientIp)},"consumer":${names.of(r.consumer)},"api":${names.of(r.api)},"node":${names.of(r.node)},"status":${r.status},"code":${names.of(r.code)},` +
-        `"tries":${r.tries},"upstreamError":${names.of(r.upstreamError)},"ms":${round(r.ms)},"upstreamMs":${round(r.upstreamMs)},` +
-        `"selector":${names.of(r.selector)},"selectorUs":${r.selectorUs},"version":${r.version},"tls":${r.tls},"proto":${names.of(r.proto)}}\n`;
+      `"clientIp":${str(r.clientIp)},"consumer":${names.of(r.consumer)},"api":${names.of(r.api)},"node":${names.of(r.node)},"status":${r.status},"code":${names.of(r.code)},` +
+      `"tries":${r.tries},"upstreamError":${names.of(r.upstreamError)},"ms":${round(r.ms)},"upstreamMs":${round(r.upstreamMs)},` +
+      `"selector":${names.of(r.selector)},"selectorUs":${r.selectorUs},"version":${r.version},"tls":${r.tls},"proto":${names.of(r.proto)}}\n`;
     this.pending.push(line);
     this.pendingChars += line.length;
     if (this.pendingChars >= ACCESS_LOG_BATCH_CHARS) this.flush();

@@ -13,7 +13,10 @@ export const GATEWAY_ERRORS = {
   CONSUMER_FORBIDDEN: { status: 403, message: 'This consumer may not call the API.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the time in Retry-After.' },
   AUTH_BUSY: { status: 503, message: 'Too many credential checks are in progress; retry shortly.' },
-  RATE_LIMIT_UNAVAILABLE: { status: 503, message: 'The shared rate limit cannot be checked and the API refuses without it.' },
+  RATE_LIMIT_UNAVAILABLE: {
+    status: 503,
+    message: 'The shared rate limit cannot be checked and the API refuses without it.',
+  },
   NO_ENABLED_NODE: { status: 503, message: 'The API has no enabled node.' },
   RULES_EXCLUDED_ALL: { status: 503, message: "No node's rules hold for the current variables." },
   SELECTOR_EMPTY: { status: 503, message: 'The selector returned no node for this request.' },
@@ -33,7 +36,10 @@ export const GATEWAY_ERRORS = {
   TRANSFER_CODING_UNSUPPORTED: { status: 501, message: 'The request uses a transfer coding other than chunked.' },
   HTTP_VERSION_UNSUPPORTED: { status: 505, message: 'The gateway speaks HTTP/1.0 and HTTP/1.1 only.' },
   TOO_MANY_CONNECTIONS: { status: 503, message: 'The gateway holds as many client connections as it accepts.' },
-  CLIENT_CONNECTION_LIMIT: { status: 429, message: 'This address holds as many connections as the gateway accepts from one client.' },
+  CLIENT_CONNECTION_LIMIT: {
+    status: 429,
+    message: 'This address holds as many connections as the gateway accepts from one client.',
+  },
   HEAD_MEMORY_FULL: { status: 503, message: 'Unfinished request heads hold all the memory the gateway gives them.' },
   UPSTREAM_QUEUE_FULL: { status: 503, message: 'Too many requests are waiting for a connection to the chosen node.' },
   UPSTREAM_QUEUE_TIMEOUT: { status: 503, message: 'No connection to the chosen node became free in time.' },

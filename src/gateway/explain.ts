@@ -39,11 +39,30 @@ export async function explainBalance(
   let run: SelectorRun<CompiledNode> = { kind: 'none' };
   if (selector) {
     const env = Object.fromEntries(snapshot.variables);
-    const trial = await sandbox.trial(selector, request, env, filtered.nodes.map((n) => n.view));
-    out.selector = { ran: true, durationUs: trial.durationUs, console: trial.console, error: trial.error ?? null, fallback: null };
+    const trial = await sandbox.trial(
+      selector,
+      request,
+      env,
+      filtered.nodes.map((n) => n.view),
+    );
+    out.selector = {
+      ran: true,
+      durationUs: trial.durationUs,
+      console: trial.console,
+      error: trial.error ?? null,
+      fallback: null,
+    };
     // The trial names its picks by id; as catalog indices they map to nodes the way serving maps them.
     const indexById = new Map(api.nodes.map((n) => [n.id, n.index]));
-    run = trial.ok ? { kind: 'picked', nodes: nodesAt(api.nodes, trial.picked.map((id) => indexById.get(id)!)) } : { kind: 'failed' };
+    run = trial.ok
+      ? {
+          kind: 'picked',
+          nodes: nodesAt(
+            api.nodes,
+            trial.picked.map((id) => indexById.get(id)!),
+          ),
+        }
+      : { kind: 'failed' };
   }
   const decision = afterSelector(run, filtered.nodes, selector?.onError ?? 'use-all');
   out.selector.fallback = decision.fallback;
@@ -80,7 +99,8 @@ export async function explainRequest(
   healthy: HealthLookup,
   limitsKnown: boolean,
 ): Promise<BalanceExplanation> {
-  if (api.access === null) return explainBalance(snapshot, api, { ...request, consumer: null }, selector, sandbox, healthy);
+  if (api.access === null)
+    return explainBalance(snapshot, api, { ...request, consumer: null }, selector, sandbox, healthy);
   const access = await explainAccess(api.access, snapshot.consumers, request, limitsKnown);
   if (!access.decision.ok || access.decision.preflight) {
     const refs = (nodes: readonly CompiledNode[]): NodeRef[] => nodes.map((n) => n.ref);
@@ -93,5 +113,8 @@ export async function explainRequest(
       health: { known: healthy !== null, panic: false },
     };
   }
-  return { ...(await explainBalance(snapshot, api, access.request, selector, sandbox, healthy)), access: access.explanation };
+  return {
+    ...(await explainBalance(snapshot, api, access.request, selector, sandbox, healthy)),
+    access: access.explanation,
+  };
 }

@@ -1,5 +1,7 @@
 /** Upper bounds (ms) of the latency histogram buckets; the last bucket takes everything above. */
-const LATENCY_BOUNDS = [0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000];
+const LATENCY_BOUNDS = [
+  0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000,
+];
 const SLOT_MS = 10_000;
 const SLOTS = 30; // 5 minutes
 const WIDTH = 3 + LATENCY_BOUNDS.length + 1; // slot id, requests, errors, histogram
@@ -103,7 +105,8 @@ export class NodeStats {
         at: slotId * SLOT_MS,
         requests,
         errors: live ? slots[base + 2]! : 0,
-        p99Ms: live && requests > 0 ? percentile(Array.from(slots.subarray(base + 3, base + WIDTH)), requests, 0.99) : null,
+        p99Ms:
+          live && requests > 0 ? percentile(Array.from(slots.subarray(base + 3, base + WIDTH)), requests, 0.99) : null,
       });
     }
     return out;

@@ -36,7 +36,11 @@ export interface GatewayDeps {
  * The data-plane HTTP server: the gateway's own HTTP/1.1 server (no framework on the hot path) that
  * runs the lifecycle on the snapshot current when each request arrived.
  */
-export function createGatewayServer(deps: GatewayDeps, timeouts: ClientTimeouts, admission: Admission): GatewayHttpServer {
+export function createGatewayServer(
+  deps: GatewayDeps,
+  timeouts: ClientTimeouts,
+  admission: Admission,
+): GatewayHttpServer {
   return new GatewayHttpServer(
     timeouts,
     (req, res) => {

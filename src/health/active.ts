@@ -117,6 +117,12 @@ export class ActiveChecker {
 
 function probeError(err: unknown): string {
   const e = err as { name?: string; code?: string; cause?: { code?: string } } | null;
-  if (e?.name === 'TimeoutError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
+  if (
+    e?.name === 'TimeoutError' ||
+    e?.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    e?.code === 'UND_ERR_BODY_TIMEOUT' ||
+    e?.code === 'UND_ERR_CONNECT_TIMEOUT'
+  )
+    return 'timeout';
   return e?.code ?? e?.cause?.code ?? e?.name ?? 'error';
 }

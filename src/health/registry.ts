@@ -4,7 +4,13 @@ import type { HealthState, NodeHealthView, ProbeResult } from './view.js';
 
 /** What `follow` reads of a snapshot (structural, so health imports nothing from the snapshot that holds it). */
 export interface FollowedConfig {
-  readonly apis: ReadonlyMap<string, { readonly api: { readonly health: { readonly active: unknown; readonly passive: unknown } }; readonly nodes: ReadonlyArray<{ readonly id: string; readonly health: NodeHealth }> }>;
+  readonly apis: ReadonlyMap<
+    string,
+    {
+      readonly api: { readonly health: { readonly active: unknown; readonly passive: unknown } };
+      readonly nodes: ReadonlyArray<{ readonly id: string; readonly health: NodeHealth }>;
+    }
+  >;
 }
 
 /** Why one request to a node failed, as passive checks count it. */
@@ -44,7 +50,8 @@ export class NodeHealth {
 
   /** The state now (an ejection past its end is ended here, lazily). */
   state(now = Date.now()): Exclude<HealthState, 'unknown'> {
-    if (this.#ejectedUntil !== 0 && now >= this.#ejectedUntil) this.#change(now, 'ejection ended', () => this.#endEjection(now));
+    if (this.#ejectedUntil !== 0 && now >= this.#ejectedUntil)
+      this.#change(now, 'ejection ended', () => this.#endEjection(now));
     return this.#rawState();
   }
 
@@ -61,9 +68,16 @@ export class NodeHealth {
     this.#failures = 0;
     this.#change(now, `${streak} failed request${streak === 1 ? '' : 's'} in a row (last: ${kind} ${detail})`, () => {
       // Envoy lowers the multiplier while a node stays in: one step per base time since its last ejection ended.
-      if (this.#lastEjectionEnd !== 0) this.#ejections = Math.max(0, this.#ejections - Math.floor((now - this.#lastEjectionEnd) / passive.baseEjectionMs));
+      if (this.#lastEjectionEnd !== 0)
+        this.#ejections = Math.max(
+          0,
+          this.#ejections - Math.floor((now - this.#lastEjectionEnd) / passive.baseEjectionMs),
+        );
       this.#ejections++;
-      const ms = Math.min(passive.baseEjectionMs * this.#ejections, Math.max(passive.maxEjectionMs, passive.baseEjectionMs));
+      const ms = Math.min(
+        passive.baseEjectionMs * this.#ejections,
+        Math.max(passive.maxEjectionMs, passive.baseEjectionMs),
+      );
       this.#ejectedUntil = now + ms;
       this.registry.scheduleExpiry(this.#ejectedUntil);
     });
@@ -76,15 +90,24 @@ export class NodeHealth {
       this.#probeFails = 0;
       this.#probePasses++;
       if (!this.#probeHealthy && this.#probePasses >= active.healthyThreshold) {
-        this.#change(now, `${this.#probePasses} probe${this.#probePasses === 1 ? '' : 's'} passed in a row`, () => (this.#probeHealthy = true));
+        this.#change(
+          now,
+          `${this.#probePasses} probe${this.#probePasses === 1 ? '' : 's'} passed in a row`,
+          () => (this.#probeHealthy = true),
+        );
       }
-      if (this.#probeHealthy && this.#ejectedUntil !== 0) this.#change(now, 'a probe passed during the ejection', () => this.#endEjection(now));
+      if (this.#probeHealthy && this.#ejectedUntil !== 0)
+        this.#change(now, 'a probe passed during the ejection', () => this.#endEjection(now));
     } else {
       this.#probePasses = 0;
       this.#probeFails++;
       if (this.#probeHealthy && this.#probeFails >= active.unhealthyThreshold) {
         const last = result.status !== null ? `HTTP ${result.status}` : (result.error ?? 'no answer');
-        this.#change(now, `${this.#probeFails} probe${this.#probeFails === 1 ? '' : 's'} failed in a row (last: ${last})`, () => (this.#probeHealthy = false));
+        this.#change(
+          now,
+          `${this.#probeFails} probe${this.#probeFails === 1 ? '' : 's'} failed in a row (last: ${last})`,
+          () => (this.#probeHealthy = false),
+        );
       }
     }
   }
@@ -212,7 +235,9 @@ export class HealthRegistry {
   /** The health of the given nodes (a node without an entry has seen nothing: healthy). */
   view(nodeIds: readonly string[]): Record<string, NodeHealthView> {
     const now = Date.now();
-    return Object.fromEntries(nodeIds.map((id) => [id, this.#byId.get(id)?.view(now) ?? new NodeHealth(id, '', this).view(now)]));
+    return Object.fromEntries(
+      nodeIds.map((id) => [id, this.#byId.get(id)?.view(now) ?? new NodeHealth(id, '', this).view(now)]),
+    );
   }
 
   /** The health of every node this process knows (for a node-health gauge). */

@@ -52,7 +52,10 @@ const SEVERITY: Record<HealthState, number> = { unknown: 0, healthy: 1, unhealth
  * and ejects on its own, so one worker's ejection is real traffic avoiding that node), with its
  * reason and times; counts and in-flight requests are summed, `workers` says how many see what.
  */
-export function mergeNodeHealth(parts: ReadonlyArray<Record<string, NodeHealthView>>, nodeIds: readonly string[]): Record<string, MergedNodeHealthView> {
+export function mergeNodeHealth(
+  parts: ReadonlyArray<Record<string, NodeHealthView>>,
+  nodeIds: readonly string[],
+): Record<string, MergedNodeHealthView> {
   return Object.fromEntries(
     nodeIds.map((id) => {
       const views = parts.map((p) => p[id]).filter((v): v is NodeHealthView => v !== undefined);
@@ -78,7 +81,16 @@ export function mergeNodeHealth(parts: ReadonlyArray<Record<string, NodeHealthVi
 
 /** The view of a node nobody here keeps health for. */
 export function unknownHealth(reason: string): NodeHealthView {
-  return { state: 'unknown', reason, since: null, ejections: 0, ejectedUntil: null, consecutiveFailures: 0, lastProbe: null, inFlight: 0 };
+  return {
+    state: 'unknown',
+    reason,
+    since: null,
+    ejections: 0,
+    ejectedUntil: null,
+    consecutiveFailures: 0,
+    lastProbe: null,
+    inFlight: 0,
+  };
 }
 
 /** One node in `GET /admin/apis/:id/health`. */

@@ -147,7 +147,8 @@ export class ChunkedDecoder {
           // qdtext: HTAB, SP, and visible characters but `"` and `\` (no obs-text, no control).
           if (c === 34) this.state = EXT_QUOTED_END;
           else if (c === 92 /* \ */) this.state = EXT_QUOTED_PAIR;
-          else if (!(c === 9 || (c >= 32 && c <= 126))) throw rules.malformed('invalid character in a quoted chunk extension');
+          else if (!(c === 9 || (c >= 32 && c <= 126)))
+            throw rules.malformed('invalid character in a quoted chunk extension');
           break;
         case EXT_QUOTED_PAIR:
           if (!(c === 9 || (c >= 32 && c <= 126))) throw rules.malformed('invalid quoted pair in a chunk extension');
@@ -222,7 +223,8 @@ export class ChunkedDecoder {
     if (n === 0) return;
     const buf = this.trailers!;
     // Without its last CRLF: the field-line reader walks lines separated by CRLF.
-    if (hasBadHeadByte(buf, 0, n - 2, true)) throw this.rules.malformed('control character or bare line end in the trailer section');
+    if (hasBadHeadByte(buf, 0, n - 2, true))
+      throw this.rules.malformed('control character or bare line end in the trailer section');
     const fields = this.fields;
     fields.reset(buf.toString('latin1', 0, n - 2), -2);
     while (fields.next());

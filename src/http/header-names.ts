@@ -96,7 +96,8 @@ export function isTokenByte(c: number): boolean {
 
 // tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
 const TOKEN_CHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[c.charCodeAt(0)] = 1;
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  TOKEN_CHAR[c.charCodeAt(0)] = 1;
 
 /**
  * Walks the field lines of a head whose bytes were checked (CRLF line ends only, no control
@@ -144,7 +145,8 @@ export class FieldLines {
     let end = eol;
     while (start < end && isOws(text.charCodeAt(start))) start++;
     let tab = false;
-    for (let c = text.charCodeAt(end - 1); end > start && isOws(c); c = text.charCodeAt(--end - 1)) if (c === 9) tab = true;
+    for (let c = text.charCodeAt(end - 1); end > start && isOws(c); c = text.charCodeAt(--end - 1))
+      if (c === 9) tab = true;
     this.value = text.slice(start, end);
     this.tabAfter = tab;
     return true;

@@ -19,22 +19,52 @@ export function registerEdgeMetrics(registry: Registry, edge: EdgeStats): void {
   const stats = edge.admission;
   const one = (value: number) => [{ labels: {}, value }];
   const metrics = [
-    new CellMetric('isogate_client_connections', 'Open client connections of the gateway ports (TLS ones from accept, HTTP/2 sessions and upgraded connections included).', 'gauge', () => one(stats.open)),
-    new CellMetric('isogate_client_connections_idle', 'Open client connections waiting for a request (closed oldest first when the limit is reached).', 'gauge', () => one(stats.idle)),
-    new CellMetric('isogate_client_head_memory_bytes', 'Memory held for unfinished request heads.', 'gauge', () => one(stats.headMemoryBytes)),
-    new CellMetric('isogate_client_connections_evicted_total', 'Idle client connections closed to make room for a new one.', 'counter', () => one(stats.evicted)),
-    new CellMetric('isogate_client_refusals_total', 'Client connections or requests refused by an admission limit, by limit.', 'counter', () => [
-      { labels: { limit: 'connections' }, value: stats.refusedProcess },
-      { labels: { limit: 'connections_per_ip' }, value: stats.refusedIp },
-      { labels: { limit: 'head_memory' }, value: stats.headMemoryRefused },
-    ]),
-    new CellMetric('isogate_client_slow_readers_cut_total', 'Client connections cut because they read nothing of their answer for the send timeout.', 'counter', () =>
-      one(stats.slowReadersCut),
+    new CellMetric(
+      'isogate_client_connections',
+      'Open client connections of the gateway ports (TLS ones from accept, HTTP/2 sessions and upgraded connections included).',
+      'gauge',
+      () => one(stats.open),
     ),
-    new CellMetric('isogate_client_responses_buffered', 'Client connections holding an answer beyond their socket buffer (a client slower than its node).', 'gauge', () =>
-      one(stats.buffering),
+    new CellMetric(
+      'isogate_client_connections_idle',
+      'Open client connections waiting for a request (closed oldest first when the limit is reached).',
+      'gauge',
+      () => one(stats.idle),
     ),
-    new CellMetric('isogate_upstream_waiting', 'Requests waiting for a connection to a node.', 'gauge', () => one(edge.upstreamWaiting())),
+    new CellMetric('isogate_client_head_memory_bytes', 'Memory held for unfinished request heads.', 'gauge', () =>
+      one(stats.headMemoryBytes),
+    ),
+    new CellMetric(
+      'isogate_client_connections_evicted_total',
+      'Idle client connections closed to make room for a new one.',
+      'counter',
+      () => one(stats.evicted),
+    ),
+    new CellMetric(
+      'isogate_client_refusals_total',
+      'Client connections or requests refused by an admission limit, by limit.',
+      'counter',
+      () => [
+        { labels: { limit: 'connections' }, value: stats.refusedProcess },
+        { labels: { limit: 'connections_per_ip' }, value: stats.refusedIp },
+        { labels: { limit: 'head_memory' }, value: stats.headMemoryRefused },
+      ],
+    ),
+    new CellMetric(
+      'isogate_client_slow_readers_cut_total',
+      'Client connections cut because they read nothing of their answer for the send timeout.',
+      'counter',
+      () => one(stats.slowReadersCut),
+    ),
+    new CellMetric(
+      'isogate_client_responses_buffered',
+      'Client connections holding an answer beyond their socket buffer (a client slower than its node).',
+      'gauge',
+      () => one(stats.buffering),
+    ),
+    new CellMetric('isogate_upstream_waiting', 'Requests waiting for a connection to a node.', 'gauge', () =>
+      one(edge.upstreamWaiting()),
+    ),
   ];
   for (const metric of metrics) registry.registerMetric(metric as unknown as Metric);
 }

@@ -98,7 +98,10 @@ export class GatewayMetrics {
         const now = Date.now();
         for (const api of sources.current()?.apis.values() ?? []) {
           for (const node of api.enabled) {
-            this.set({ api: api.api.name, node: node.name, node_id: node.node.id }, node.health.view(now).state === 'healthy' ? 1 : 0);
+            this.set(
+              { api: api.api.name, node: node.name, node_id: node.node.id },
+              node.health.view(now).state === 'healthy' ? 1 : 0,
+            );
           }
         }
       },

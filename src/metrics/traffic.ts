@@ -109,7 +109,8 @@ export class Traffic {
         cell.retries[REASON_INDEX.get(reason)!]!++;
         if (reason === 'connect') entry.nodes[tried[i]!]!.connectFailures++;
       }
-      if (code === 'UPSTREAM_CONNECT_FAILED' || code === 'ALL_NODES_TRIED') entry.nodes[tried[tried.length - 1]!]!.connectFailures++;
+      if (code === 'UPSTREAM_CONNECT_FAILED' || code === 'ALL_NODES_TRIED')
+        entry.nodes[tried[tried.length - 1]!]!.connectFailures++;
     }
 
     const outcome = ctx.selectorOutcome;

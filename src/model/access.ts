@@ -9,7 +9,7 @@ import { Tag } from './node.js';
 /** A header name (case-insensitive; stored lower-cased). */
 export const HeaderName = z
   .string()
-  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, 'must be 1–128 token characters (letters, digits, !#$%&\'*+.^_`|~-)')
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, "must be 1–128 token characters (letters, digits, !#$%&'*+.^_`|~-)")
   .transform((s) => s.toLowerCase());
 
 const QueryName = z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1–128 of letters, digits, . _ ~ -');
@@ -18,7 +18,10 @@ const QueryName = z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1–128 
 export const ConsumerName = z
   .string()
   .trim()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,99}$/, 'must be 1–100 of letters, digits, _ . @ : - (starting with a letter or digit)');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,99}$/,
+    'must be 1–100 of letters, digits, _ . @ : - (starting with a letter or digit)',
+  );
 
 /** API key authentication: the key in a header and/or a query parameter. */
 export const KeyAuth = z
@@ -27,13 +30,29 @@ export const KeyAuth = z
     header: HeaderName.nullable().default('x-api-key'),
     query: QueryName.nullable().default(null),
   })
-  .refine((m) => m.header !== null || m.query !== null, { message: 'needs a header or a query parameter to read the key from', path: ['header'] });
+  .refine((m) => m.header !== null || m.query !== null, {
+    message: 'needs a header or a query parameter to read the key from',
+    path: ['header'],
+  });
 
 /** HTTP Basic authentication (RFC 7617) against the consumers' usernames and hashed passwords. */
 export const BasicAuth = z.strictObject({ kind: z.literal('basic') });
 
 /** JWS algorithms a JWT method may accept (`none` never). */
-export const JwtAlgorithm = z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']);
+export const JwtAlgorithm = z.enum([
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+]);
 export type JwtAlgorithm = z.infer<typeof JwtAlgorithm>;
 
 /**
@@ -43,7 +62,11 @@ export type JwtAlgorithm = z.infer<typeof JwtAlgorithm>;
 export const JwtAuth = z.strictObject({
   kind: z.literal('jwt'),
   /** Only these algorithms are accepted: a token naming another (or `none`) fails. */
-  algorithms: z.array(JwtAlgorithm).min(1).max(12).transform((a) => [...new Set(a)]),
+  algorithms: z
+    .array(JwtAlgorithm)
+    .min(1)
+    .max(12)
+    .transform((a) => [...new Set(a)]),
   jwksUrl: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
     .max(2048)
@@ -54,7 +77,10 @@ export const JwtAuth = z.strictObject({
   /** Required `aud` (one of the token's audiences), when set. */
   audience: z.string().min(1).max(512).nullable().default(null),
   /** The claim naming the consumer (its JWT credential's `subject`). */
-  claim: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name').default('sub'),
+  claim: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name')
+    .default('sub'),
   /** Clock skew allowed on `exp` and `nbf`, in seconds. */
   clockToleranceSec: z.number().int().min(0).max(300).default(30),
 });
@@ -83,11 +109,16 @@ export const AuthConfig = z
   .superRefine((auth, ctx) => {
     const kinds = auth.methods.map((m) => m.kind);
     kinds.forEach((kind, i) => {
-      if (kinds.indexOf(kind) !== i) ctx.addIssue({ code: 'custom', path: ['methods', i, 'kind'], message: `"${kind}" is listed twice` });
+      if (kinds.indexOf(kind) !== i)
+        ctx.addIssue({ code: 'custom', path: ['methods', i, 'kind'], message: `"${kind}" is listed twice` });
     });
     const anonymous = kinds.indexOf('anonymous');
     if (anonymous >= 0 && anonymous !== kinds.length - 1) {
-      ctx.addIssue({ code: 'custom', path: ['methods', anonymous, 'kind'], message: 'anonymous must come last: it lets through what no method before it recognised' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['methods', anonymous, 'kind'],
+        message: 'anonymous must come last: it lets through what no method before it recognised',
+      });
     }
   });
 export type AuthConfig = z.infer<typeof AuthConfig>;
@@ -121,7 +152,8 @@ export const RateLimit = z
     onRedisDown: z.enum(['open', 'closed']).default('open'),
   })
   .superRefine((limit, ctx) => {
-    if (limit.by === 'header' && limit.header === null) ctx.addIssue({ code: 'custom', path: ['header'], message: 'is required with by "header"' });
+    if (limit.by === 'header' && limit.header === null)
+      ctx.addIssue({ code: 'custom', path: ['header'], message: 'is required with by "header"' });
   });
 export type RateLimit = z.infer<typeof RateLimit>;
 
@@ -140,7 +172,8 @@ export function cidrProblem(entry: string): string | null {
   // zod's checks rather than node:net, so the console can share this model.
   const family = IPV4.safeParse(addr).success ? 4 : IPV6.safeParse(addr).success ? 6 : 0;
   if (family === 0 || extra !== undefined) return `${entry} is not an IP address or CIDR`;
-  if (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 6 ? 128 : 32))) return `${entry} has an invalid prefix length`;
+  if (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 6 ? 128 : 32)))
+    return `${entry} has an invalid prefix length`;
   return null;
 }
 
@@ -155,7 +188,10 @@ export type IpRules = z.infer<typeof IpRules>;
 export const CorsOrigin = z
   .string()
   .max(512)
-  .regex(/^(\*|https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?)$/, 'must be *, or scheme://host[:port] (a leading *. matches subdomains)')
+  .regex(
+    /^(\*|https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?)$/,
+    'must be *, or scheme://host[:port] (a leading *. matches subdomains)',
+  )
   .transform((s) => s.toLowerCase());
 
 /** Cross-origin access from browsers (Fetch standard); preflights are answered by the gateway. */
@@ -174,7 +210,11 @@ export const CorsConfig = z
   })
   .superRefine((cors, ctx) => {
     if (cors.credentials && cors.origins.includes('*')) {
-      ctx.addIssue({ code: 'custom', path: ['origins'], message: 'cannot be * with credentials (browsers refuse it); list the origins' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['origins'],
+        message: 'cannot be * with credentials (browsers refuse it); list the origins',
+      });
     }
   });
 export type CorsConfig = z.infer<typeof CorsConfig>;

@@ -15,7 +15,9 @@ export type AlgorithmName = z.infer<typeof AlgorithmName>;
 export const HashOn = z.strictObject({
   source: z.enum(['header', 'query', 'cookie']),
   /** Header (case-insensitive), query parameter or cookie name. */
-  name: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$/, 'must be 1–256 token characters (letters, digits, !#$%&\'*+.^_`|~-)'),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$/, "must be 1–256 token characters (letters, digits, !#$%&'*+.^_`|~-)"),
 });
 export type HashOn = z.infer<typeof HashOn>;
 
@@ -23,15 +25,24 @@ export type HashOn = z.infer<typeof HashOn>;
 export const RoutePath = z
   .string()
   .max(1024)
-  .regex(/^\/([A-Za-z0-9._~!$&'()+,;=:@%-]+\/?)*(\*)?$/, 'must start with / and contain only URL path characters; a trailing /* makes it a prefix')
-  .refine((p) => !p.includes('//') && (!p.includes('*') || p.endsWith('/*')), 'a * is allowed only as the last segment (/a/*)');
+  .regex(
+    /^\/([A-Za-z0-9._~!$&'()+,;=:@%-]+\/?)*(\*)?$/,
+    'must start with / and contain only URL path characters; a trailing /* makes it a prefix',
+  )
+  .refine(
+    (p) => !p.includes('//') && (!p.includes('*') || p.endsWith('/*')),
+    'a * is allowed only as the last segment (/a/*)',
+  );
 
 /** A host name to match against the request's Host header (without port); `*.example.com` matches subdomains. */
 export const RouteHost = z
   .string()
   .toLowerCase()
   .max(253)
-  .regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a host name, optionally starting with *.');
+  .regex(
+    /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
+    'must be a host name, optionally starting with *.',
+  );
 
 const timeoutFields = {
   /** TCP (and TLS) connect to a node. */
@@ -60,7 +71,10 @@ const ApiTimeoutsPatch = z.strictObject(timeoutFields).partial();
 const apiFields = {
   name: z.string().trim().min(1).max(100),
   host: RouteHost.nullable(),
-  methods: z.array(HttpMethod).min(1).transform((m) => [...new Set(m)]),
+  methods: z
+    .array(HttpMethod)
+    .min(1)
+    .transform((m) => [...new Set(m)]),
   path: RoutePath,
   /** Remove the route's prefix (the part before `/*`) from the path sent upstream. */
   stripPrefix: z.boolean(),
@@ -73,7 +87,11 @@ const apiFields = {
   /** The key of the `hash` algorithm (required with it, ignored by the others). */
   hashOn: HashOn.nullable(),
   /** Largest request body accepted (413 above it). */
-  maxBodyBytes: z.number().int().min(0).max(1024 * 1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(1024 * 1024 * 1024),
   selector: SelectorConfig.nullable(),
   /** Plain-HTTP requests get a 308 to the same URL on https (the TLS port); TLS requests are served. */
   httpsRedirect: z.boolean(),
@@ -93,28 +111,37 @@ const defaults = {
 };
 
 /** Checks across fields, on every form an API is written or read in. */
-function crossChecks(api: { algorithm?: AlgorithmName | undefined; hashOn?: HashOn | null | undefined }, ctx: z.RefinementCtx): void {
+function crossChecks(
+  api: { algorithm?: AlgorithmName | undefined; hashOn?: HashOn | null | undefined },
+  ctx: z.RefinementCtx,
+): void {
   if (api.algorithm === 'hash' && !api.hashOn) {
-    ctx.addIssue({ code: 'custom', path: ['hashOn'], message: 'is required with algorithm "hash" ({"source": "header"|"query"|"cookie", "name": ...})' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['hashOn'],
+      message: 'is required with algorithm "hash" ({"source": "header"|"query"|"cookie", "name": ...})',
+    });
   }
 }
 
 /** Body of `POST /admin/apis`: `name`, `path` and `algorithm` are required, the rest has defaults. */
-export const ApiCreate = z.strictObject({
-  ...apiFields,
-  host: apiFields.host.default(defaults.host),
-  methods: apiFields.methods.default(defaults.methods),
-  stripPrefix: apiFields.stripPrefix.default(defaults.stripPrefix),
-  timeouts: ApiTimeouts.default(ApiTimeouts.parse({})),
-  retries: apiFields.retries.default(defaults.retries),
-  maxBodyBytes: apiFields.maxBodyBytes.default(defaults.maxBodyBytes),
-  selector: apiFields.selector.default(defaults.selector),
-  retry: RetryPolicy.default(() => RetryPolicy.parse({})),
-  health: ApiHealth.default(() => ApiHealth.parse({})),
-  hashOn: apiFields.hashOn.default(defaults.hashOn),
-  httpsRedirect: apiFields.httpsRedirect.default(defaults.httpsRedirect),
-  access: ApiAccess.default(NO_ACCESS),
-}).superRefine(crossChecks);
+export const ApiCreate = z
+  .strictObject({
+    ...apiFields,
+    host: apiFields.host.default(defaults.host),
+    methods: apiFields.methods.default(defaults.methods),
+    stripPrefix: apiFields.stripPrefix.default(defaults.stripPrefix),
+    timeouts: ApiTimeouts.default(ApiTimeouts.parse({})),
+    retries: apiFields.retries.default(defaults.retries),
+    maxBodyBytes: apiFields.maxBodyBytes.default(defaults.maxBodyBytes),
+    selector: apiFields.selector.default(defaults.selector),
+    retry: RetryPolicy.default(() => RetryPolicy.parse({})),
+    health: ApiHealth.default(() => ApiHealth.parse({})),
+    hashOn: apiFields.hashOn.default(defaults.hashOn),
+    httpsRedirect: apiFields.httpsRedirect.default(defaults.httpsRedirect),
+    access: ApiAccess.default(NO_ACCESS),
+  })
+  .superRefine(crossChecks);
 export type ApiCreate = z.infer<typeof ApiCreate>;
 
 /** Body of `PATCH /admin/apis/:id`: any subset; `timeouts`, `retry` and `health` may be partial (they merge). */

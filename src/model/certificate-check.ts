@@ -28,9 +28,13 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+?-----END C
 /** The PEM blocks of a chain, in order; refuses text that holds none or more than MAX_CHAIN_LENGTH. */
 function certificateBlocks(pem: string): string[] {
   const blocks = pem.match(PEM_CERT) ?? [];
-  if (blocks.length === 0) throw new CertificateProblem('CERTIFICATE_INVALID', 'the certificate holds no PEM "BEGIN CERTIFICATE" block');
+  if (blocks.length === 0)
+    throw new CertificateProblem('CERTIFICATE_INVALID', 'the certificate holds no PEM "BEGIN CERTIFICATE" block');
   if (blocks.length > MAX_CHAIN_LENGTH) {
-    throw new CertificateProblem('CHAIN_INVALID', `the chain holds ${blocks.length} certificates; at most ${MAX_CHAIN_LENGTH} are accepted`);
+    throw new CertificateProblem(
+      'CHAIN_INVALID',
+      `the chain holds ${blocks.length} certificates; at most ${MAX_CHAIN_LENGTH} are accepted`,
+    );
   }
   return blocks;
 }
@@ -39,12 +43,16 @@ function parseCertificate(block: string, position: number): X509Certificate {
   try {
     return new X509Certificate(block);
   } catch (err) {
-    throw new CertificateProblem('CERTIFICATE_INVALID', `certificate ${position} of the chain does not parse (${(err as Error).message})`);
+    throw new CertificateProblem(
+      'CERTIFICATE_INVALID',
+      `certificate ${position} of the chain does not parse (${(err as Error).message})`,
+    );
   }
 }
 
 function parseKey(pem: string): KeyObject {
-  if (/ENCRYPTED/.test(pem)) throw new CertificateProblem('PRIVATE_KEY_INVALID', 'the private key is encrypted; upload it without a passphrase');
+  if (/ENCRYPTED/.test(pem))
+    throw new CertificateProblem('PRIVATE_KEY_INVALID', 'the private key is encrypted; upload it without a passphrase');
   try {
     // A passphrase given so that an encrypted key fails here rather than prompting.
     return createPrivateKey({ key: pem, format: 'pem', passphrase: '' });
@@ -77,24 +85,38 @@ export function checkCertificate(upload: CertificateUpload, now = new Date()): O
   const key = parseKey(upload.privateKey);
   const leaf = chain[0]!;
   if (key.type !== 'private' || !leaf.checkPrivateKey(key)) {
-    throw new CertificateProblem('KEY_MISMATCH', 'the private key does not belong to the certificate (the first in the chain)');
+    throw new CertificateProblem(
+      'KEY_MISMATCH',
+      'the private key does not belong to the certificate (the first in the chain)',
+    );
   }
   for (let i = 1; i < chain.length; i++) {
     const child = chain[i - 1]!;
     const parent = chain[i]!;
     if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
-      throw new CertificateProblem('CHAIN_INVALID', `certificate ${i + 1} of the chain did not issue certificate ${i} (list the leaf first, then each issuer)`);
+      throw new CertificateProblem(
+        'CHAIN_INVALID',
+        `certificate ${i + 1} of the chain did not issue certificate ${i} (list the leaf first, then each issuer)`,
+      );
     }
   }
   chain.forEach((cert, i) => {
     const which = i === 0 ? 'the certificate' : `certificate ${i + 1} of the chain`;
-    if (new Date(cert.validTo) <= now) throw new CertificateProblem('CERTIFICATE_EXPIRED', `${which} expired on ${new Date(cert.validTo).toISOString()}`);
+    if (new Date(cert.validTo) <= now)
+      throw new CertificateProblem(
+        'CERTIFICATE_EXPIRED',
+        `${which} expired on ${new Date(cert.validTo).toISOString()}`,
+      );
     if (new Date(cert.validFrom) > now) {
-      throw new CertificateProblem('CERTIFICATE_NOT_YET_VALID', `${which} is valid only from ${new Date(cert.validFrom).toISOString()}`);
+      throw new CertificateProblem(
+        'CERTIFICATE_NOT_YET_VALID',
+        `${which} is valid only from ${new Date(cert.validFrom).toISOString()}`,
+      );
     }
   });
   const names = sanNames(leaf);
-  if (names.length === 0) throw new CertificateProblem('CERTIFICATE_NO_NAMES', 'the certificate names no DNS host in its subjectAltName');
+  if (names.length === 0)
+    throw new CertificateProblem('CERTIFICATE_NO_NAMES', 'the certificate names no DNS host in its subjectAltName');
   return {
     names,
     certificate: chain.map((c) => c.toString().trim()).join('\n') + '\n',

@@ -83,7 +83,9 @@ const DAY_MS = 86_400_000;
  * The certificate served when no name matches (or the client sent no SNI): the one marked default,
  * else the oldest (as nginx serves its first server block), so a single certificate needs no flag.
  */
-export function defaultCertificate<C extends Pick<Certificate, 'isDefault' | 'createdAt'>>(certs: readonly C[]): C | null {
+export function defaultCertificate<C extends Pick<Certificate, 'isDefault' | 'createdAt'>>(
+  certs: readonly C[],
+): C | null {
   let oldest: C | null = null;
   for (const cert of certs) {
     if (cert.isDefault) return cert;

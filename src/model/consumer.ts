@@ -27,8 +27,12 @@ export const CredentialInput = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('basic'),
     // Control characters are refused on purpose: a username travels in a header.
-    // eslint-disable-next-line no-control-regex
-    username: z.string().min(1).max(128).regex(/^[^:\x00-\x1f\x7f]+$/, 'must not contain ":" or control characters'),
+    username: z
+      .string()
+      .min(1)
+      .max(128)
+      // eslint-disable-next-line no-control-regex
+      .regex(/^[^:\x00-\x1f\x7f]+$/, 'must not contain ":" or control characters'),
     password: z.string().min(8, 'must be at least 8 characters').max(1024),
   }),
   z
@@ -37,15 +41,26 @@ export const CredentialInput = z.discriminatedUnion('kind', [
       /** The value of the API's `claim` (default `sub`) that names this consumer. */
       subject: z.string().min(1).max(256),
       /** HS* secret (at least 32 characters); `"generate"` makes a random one (returned once). */
-      secret: z.string().min(32, 'must be at least 32 characters, or "generate"').max(1024).or(z.literal('generate')).optional(),
+      secret: z
+        .string()
+        .min(32, 'must be at least 32 characters, or "generate"')
+        .max(1024)
+        .or(z.literal('generate'))
+        .optional(),
       /** RS*, PS* or ES* public key (PEM, SPKI). */
       publicKey: z
         .string()
         .max(16_384)
-        .regex(/^-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----\s*$/, 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)')
+        .regex(
+          /^-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----\s*$/,
+          'must be a PEM public key (-----BEGIN PUBLIC KEY-----)',
+        )
         .optional(),
     })
-    .refine((c) => c.secret === undefined || c.publicKey === undefined, { message: 'give a secret or a public key, not both', path: ['publicKey'] }),
+    .refine((c) => c.secret === undefined || c.publicKey === undefined, {
+      message: 'give a secret or a public key, not both',
+      path: ['publicKey'],
+    }),
 ]);
 export type CredentialInput = z.infer<typeof CredentialInput>;
 
@@ -86,7 +101,10 @@ export type CredentialView =
 
 const consumerFields = {
   name: ConsumerName,
-  tags: z.array(Tag).max(32).transform((t) => [...new Set(t)]),
+  tags: z
+    .array(Tag)
+    .max(32)
+    .transform((t) => [...new Set(t)]),
 };
 
 /** Most credentials one consumer holds. */
@@ -125,7 +143,14 @@ export function credentialView(c: StoredCredential): CredentialView {
     case 'basic':
       return { id: c.id, kind: 'basic', username: c.username, createdAt: c.createdAt };
     case 'jwt':
-      return { id: c.id, kind: 'jwt', subject: c.subject, hasSecret: c.secret !== null, publicKey: c.publicKey, createdAt: c.createdAt };
+      return {
+        id: c.id,
+        kind: 'jwt',
+        subject: c.subject,
+        hasSecret: c.secret !== null,
+        publicKey: c.publicKey,
+        createdAt: c.createdAt,
+      };
   }
 }
 

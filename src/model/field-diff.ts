@@ -17,7 +17,8 @@ export function fieldChanges(before: unknown, after: unknown, max = 60): string[
   const lines: string[] = [];
   for (const key of new Set([...Object.keys(b), ...Object.keys(a)])) {
     if (key === 'updatedAt' || key === 'createdAt') continue;
-    if (JSON.stringify(b[key]) !== JSON.stringify(a[key])) lines.push(`${key}: ${short(b[key], max)} → ${short(a[key], max)}`);
+    if (JSON.stringify(b[key]) !== JSON.stringify(a[key]))
+      lines.push(`${key}: ${short(b[key], max)} → ${short(a[key], max)}`);
   }
   return lines;
 }

@@ -1,12 +1,18 @@
 import { z } from 'zod';
 
 /** An expected probe answer: one status code (`200`) or a whole class (`"2xx"`). */
-export const ExpectedStatus = z.union([z.number().int().min(100).max(599), z.enum(['1xx', '2xx', '3xx', '4xx', '5xx'])]);
+export const ExpectedStatus = z.union([
+  z.number().int().min(100).max(599),
+  z.enum(['1xx', '2xx', '3xx', '4xx', '5xx']),
+]);
 export type ExpectedStatus = z.infer<typeof ExpectedStatus>;
 
 const activeFields = {
   /** Path (and query) of the probe request, sent to the node's base URL. */
-  path: z.string().max(1024).regex(/^\/[\x21-\x7e]*$/, 'must start with / and contain no spaces or control characters'),
+  path: z
+    .string()
+    .max(1024)
+    .regex(/^\/[\x21-\x7e]*$/, 'must start with / and contain no spaces or control characters'),
   /** Time between two probes of one node. */
   intervalMs: z.number().int().min(100).max(3_600_000),
   /** A probe without a complete answer by then fails. */
@@ -59,7 +65,10 @@ export const PassiveCheck = z
     baseEjectionMs: passiveFields.baseEjectionMs.default(30_000),
     maxEjectionMs: passiveFields.maxEjectionMs.default(300_000),
   })
-  .refine((p) => p.maxEjectionMs >= p.baseEjectionMs, { path: ['maxEjectionMs'], message: 'must not be shorter than baseEjectionMs' });
+  .refine((p) => p.maxEjectionMs >= p.baseEjectionMs, {
+    path: ['maxEjectionMs'],
+    message: 'must not be shorter than baseEjectionMs',
+  });
 export type PassiveCheck = z.infer<typeof PassiveCheck>;
 
 /**

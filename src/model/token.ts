@@ -18,7 +18,10 @@ export function roleAllows(have: Role, need: Role): boolean {
 export const TokenName = z
   .string()
   .trim()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$/, 'must be 1–64 letters, digits, spaces or . _ @ -, starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$/,
+    'must be 1–64 letters, digits, spaces or . _ @ -, starting with a letter or digit',
+  );
 
 /** Body of `POST /admin/tokens`. */
 export const TokenCreate = z.strictObject({ name: TokenName, role: Role });

@@ -3,7 +3,10 @@ import { z } from 'zod';
 /** A variable name: an identifier, as selectors see it in `env` (`IP1_enable`). */
 export const VariableName = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be an identifier: letters, digits, _ (max 64), not starting with a digit');
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]{0,63}$/,
+    'must be an identifier: letters, digits, _ (max 64), not starting with a digit',
+  );
 
 /** A variable value: always a string, as in ShowAPI's environment variables. */
 export const VariableValue = z.string().max(4096);

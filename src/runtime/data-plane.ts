@@ -66,7 +66,10 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       maxConnections,
       maxConnectionsPerIp: options.maxClientConnectionsPerIp,
       maxHeadMemoryBytes: options.clientHeadMemoryMb * 1024 * 1024,
-      maxBufferedResponses: Math.max(1, Math.floor(options.clientBufferMemoryMb / (options.clientResponseBufferKb / 1024))),
+      maxBufferedResponses: Math.max(
+        1,
+        Math.floor(options.clientBufferMemoryMb / (options.clientResponseBufferKb / 1024)),
+      ),
     },
     options.trustProxy,
   );
@@ -95,7 +98,15 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   });
   const health = new HealthRegistry(log.child({ component: 'health' }));
   const limitLog = log.child({ component: 'limits' });
-  const redis = options.redis === '' ? null : new RedisLink({ url: options.redis, prefix: options.redisPrefix, commandTimeoutMs: options.redisTimeoutMs, log: limitLog });
+  const redis =
+    options.redis === ''
+      ? null
+      : new RedisLink({
+          url: options.redis,
+          prefix: options.redisPrefix,
+          commandTimeoutMs: options.redisTimeoutMs,
+          log: limitLog,
+        });
   const limits = new LimitRegistry(redis, limitLog);
   const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }), true, health, limits);
   const checker = new ActiveChecker(log.child({ component: 'health' }));
@@ -172,7 +183,10 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       deps.httpsPort = tlsAddress.port; // the port bound, when it was given as 0
     }
     // Upgraded connections count as open client connections with a request in progress.
-    const unfinished = () => ({ clientConnections: admission.open, requestsInProgress: admission.open - admission.idle });
+    const unfinished = () => ({
+      clientConnections: admission.open,
+      requestsInProgress: admission.open - admission.idle,
+    });
     return { address, tlsAddress, holder, sandbox, stats, metrics, health, limits, close, unfinished };
   } catch (err) {
     await close();

@@ -16,12 +16,18 @@ function bindError(err: unknown, key: keyof Options, host: string, port: number)
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') return new StartupError(flagOf(key), `port ${port} is already in use`);
   if (code === 'EACCES') return new StartupError(flagOf(key), `no permission to listen on ${host}:${port}`);
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new StartupError(flagOf(key), `cannot listen on ${host}:${port} (${code})`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+    return new StartupError(flagOf(key), `cannot listen on ${host}:${port} (${code})`);
   return err as Error;
 }
 
 /** Listens a fastify app; a bind failure becomes a StartupError naming the flag. */
-export async function listenFastify(app: FastifyInstance, host: string, port: number, key: keyof Options): Promise<AddressInfo> {
+export async function listenFastify(
+  app: FastifyInstance,
+  host: string,
+  port: number,
+  key: keyof Options,
+): Promise<AddressInfo> {
   try {
     await app.listen({ host, port });
   } catch (err) {
@@ -62,10 +68,13 @@ export function closeHttp(server: DrainableServer, drainMs: number): Promise<voi
     const timer = setTimeout(() => server.closeAllConnections(), drainMs);
     let sweep: NodeJS.Timeout | undefined;
     // Keep-alive sockets become idle as their last response ends; after the grace, close them as they do.
-    const grace = setTimeout(() => {
-      server.closeIdleConnections();
-      sweep = setInterval(() => server.closeIdleConnections(), 50);
-    }, Math.min(IDLE_CLOSE_GRACE_MS, drainMs));
+    const grace = setTimeout(
+      () => {
+        server.closeIdleConnections();
+        sweep = setInterval(() => server.closeIdleConnections(), 50);
+      },
+      Math.min(IDLE_CLOSE_GRACE_MS, drainMs),
+    );
     // Only stops accepting: closing every idle connection at once would race a client that is
     // writing a request on one (it would get a reset, not an answer).
     server.close(() => {

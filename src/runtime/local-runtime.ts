@@ -20,14 +20,27 @@ export function explainer(
       const snapshot = holder.current;
       const api = snapshot?.apis.get(apiId);
       const env = Object.fromEntries(snapshot?.variables ?? []);
-      return sandbox.trial(config, request, env, (api?.eligible ?? []).map((n) => n.view));
+      return sandbox.trial(
+        config,
+        request,
+        env,
+        (api?.eligible ?? []).map((n) => n.view),
+      );
     },
     async explain(apiId, request, selector) {
       const snapshot = holder.current;
       const api = snapshot?.apis.get(apiId);
       if (!snapshot || !api) throw new Error(`API ${apiId} is not in the serving config`);
       const healthy = await health(api.nodes.map((n) => n.id));
-      return explainRequest(snapshot, api, request, selector === undefined ? api.api.selector : selector, sandbox, healthy, limitsKnown);
+      return explainRequest(
+        snapshot,
+        api,
+        request,
+        selector === undefined ? api.api.selector : selector,
+        sandbox,
+        healthy,
+        limitsKnown,
+      );
     },
   };
 }

@@ -45,7 +45,10 @@ export function stopOnce(options: StopOptions): (reason: string) => void {
     }
     requested = true;
     options.log.info({ reason }, 'stopping: draining in-flight requests');
-    const deadline = setTimeout(() => cut(`the stop did not finish within ${options.boundMs + STOP_GRACE_MS} ms`, reason), options.boundMs + STOP_GRACE_MS);
+    const deadline = setTimeout(
+      () => cut(`the stop did not finish within ${options.boundMs + STOP_GRACE_MS} ms`, reason),
+      options.boundMs + STOP_GRACE_MS,
+    );
     options.stop().then(
       () => {
         clearTimeout(deadline);

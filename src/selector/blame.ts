@@ -57,7 +57,9 @@ export function outsideKillsFailure(exit: HostExit, kills: number, windowMs: num
 /** The signal or exit code, and V8's own reason when it printed one. */
 function crashCause(exit: HostExit): string {
   const how = exit.signal ?? `exit code ${exit.code}`;
-  const line = exit.stderrTail.split('\n').find((l) => /fatal|out of memory|invalid (table |array )?(size|length)|CALL_AND_RETRY/i.test(l));
+  const line = exit.stderrTail
+    .split('\n')
+    .find((l) => /fatal|out of memory|invalid (table |array )?(size|length)|CALL_AND_RETRY/i.test(l));
   return line ? `${how}: ${line.trim().slice(0, 200)}` : how;
 }
 
@@ -136,7 +138,12 @@ export class HostExits {
         op.dataset.program.health.skip(true);
         op.resolve(QUARANTINED);
       } else if (op.resends >= MAX_RESENDS || next === null) {
-        this.settle(op, unavailable(next === null ? 'no sandbox process is available' : `its sandbox process exited ${op.resends + 1} times`));
+        this.settle(
+          op,
+          unavailable(
+            next === null ? 'no sandbox process is available' : `its sandbox process exited ${op.resends + 1} times`,
+          ),
+        );
       } else {
         op.resends++;
         if (!next.send(op)) this.settle(op, unavailable(TOO_LARGE));
@@ -172,9 +179,16 @@ export class HostExits {
    * same version keeps being the one running when that happens.
    */
   private killedFromOutside(op: SandboxOp, exit: HostExit): void {
-    const program = op.kind === 'call' || op.kind === 'verify' ? op.dataset.program : op.kind === 'load' ? op.program : null;
+    const program =
+      op.kind === 'call' || op.kind === 'verify' ? op.dataset.program : op.kind === 'load' ? op.program : null;
     if (program === null || !program.health.killedFromOutside(Date.now())) return;
-    this.failures.record(program, outsideKillsFailure(exit, OUTSIDE_KILLS, OUTSIDE_KILLS_WINDOW_MS), 0, undefined, true);
+    this.failures.record(
+      program,
+      outsideKillsFailure(exit, OUTSIDE_KILLS, OUTSIDE_KILLS_WINDOW_MS),
+      0,
+      undefined,
+      true,
+    );
   }
 
   /** Fails a request that got no answer; `quiet` on shutdown, where it is neither logged nor counted. */

@@ -2,7 +2,17 @@ import { performance } from 'node:perf_hooks';
 import type { HostProcess } from './host-process.js';
 import { wallTimeoutMs } from './limits.js';
 import { parseTrace } from './memo.js';
-import { QUARANTINED, TOO_LARGE, candidateKey, sinceUs, unavailable, type CallOp, type Dataset, type Program, type SandboxOp } from './program.js';
+import {
+  QUARANTINED,
+  TOO_LARGE,
+  candidateKey,
+  sinceUs,
+  unavailable,
+  type CallOp,
+  type Dataset,
+  type Program,
+  type SandboxOp,
+} from './program.js';
 import type { FailureRecorder } from './quarantine.js';
 import type { SelectOutcome, SelectorFailure, SelectorRequest } from './types.js';
 import type { MemoVerifier, Rerun } from './verifier.js';
@@ -36,16 +46,22 @@ export class Calls {
   ) {}
 
   /** Calls a loaded version on one request; at once when known without the sandbox, else a promise. */
-  call(dataset: Dataset, request: SelectorRequest, candidates: readonly number[]): SelectOutcome | Promise<SelectOutcome> {
+  call(
+    dataset: Dataset,
+    request: SelectorRequest,
+    candidates: readonly number[],
+  ): SelectOutcome | Promise<SelectOutcome> {
     const program = dataset.program;
     const health = program.health;
     if (health.quarantined) {
       health.skip();
       return Promise.resolve(QUARANTINED);
     }
-    if (this.link.isClosed()) return Promise.resolve({ ok: false, error: unavailable('the selector sandbox is closed'), durationUs: 0 });
+    if (this.link.isClosed())
+      return Promise.resolve({ ok: false, error: unavailable('the selector sandbox is closed'), durationUs: 0 });
     health.calls++;
-    if (dataset.released) return Promise.resolve(this.failures.record(program, unavailable('the selector was released'), 0));
+    if (dataset.released)
+      return Promise.resolve(this.failures.record(program, unavailable('the selector was released'), 0));
     const cands = candidateKey(candidates);
     const memo = dataset.memo;
     let memoKey: string | null = null;
@@ -70,7 +86,18 @@ export class Calls {
     // A script may be rebuilt inside the call after it hit its memory limit: realm, top level, call.
     const timeoutMs = wallTimeoutMs(program.config.timeoutMs) * 3;
     return new Promise((resolve) => {
-      const sent = host.send({ kind: 'call', id, msg, timeoutMs, resends: 0, dataset, candidates, memoKey, startedAt, resolve });
+      const sent = host.send({
+        kind: 'call',
+        id,
+        msg,
+        timeoutMs,
+        resends: 0,
+        dataset,
+        candidates,
+        memoKey,
+        startedAt,
+        resolve,
+      });
       if (!sent) resolve({ ok: false, error: unavailable(TOO_LARGE), durationUs: 0 });
     });
   }
@@ -104,7 +131,11 @@ export class Calls {
   /** A re-run's answer, for the verifier. */
   reran(op: Extract<SandboxOp, { kind: 'verify' }>, positions: number[] | null, trace: string | null): void {
     const picked = toCatalog(positions, op.candidates);
-    if (picked === null) return op.resolve({ ok: false, failure: { kind: 'bad-result', message: 'the sandbox returned an invalid node position' } });
+    if (picked === null)
+      return op.resolve({
+        ok: false,
+        failure: { kind: 'bad-result', message: 'the sandbox returned an invalid node position' },
+      });
     op.resolve({ ok: true, picked, cacheable: trace !== null });
   }
 

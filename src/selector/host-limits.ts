@@ -13,7 +13,16 @@ import type { SelectorErrorKind, SelectorFailure } from './types.js';
 export const MAX_MESSAGE_CHARS = 1000;
 
 const ELLIPSIS = '\u2026';
-const KINDS: ReadonlySet<string> = new Set<SelectorErrorKind>(['compile', 'throw', 'timeout', 'memory', 'crash', 'bad-result', 'quarantined', 'unavailable']);
+const KINDS: ReadonlySet<string> = new Set<SelectorErrorKind>([
+  'compile',
+  'throw',
+  'timeout',
+  'memory',
+  'crash',
+  'bad-result',
+  'quarantined',
+  'unavailable',
+]);
 
 /** `text` cut to `max` characters, marked when cut. */
 export function capText(text: string, max = MAX_MESSAGE_CHARS): string {

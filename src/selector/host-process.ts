@@ -2,7 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { HostCommand } from './host-command.js';
-import { FrameReader, MAX_REPLY_FRAME_BYTES, MAX_REQUEST_FRAME_BYTES, OK_TAG_CODE, Tag, encodeFrame, parseIndexList } from './protocol.js';
+import {
+  FrameReader,
+  MAX_REPLY_FRAME_BYTES,
+  MAX_REQUEST_FRAME_BYTES,
+  OK_TAG_CODE,
+  Tag,
+  encodeFrame,
+  parseIndexList,
+} from './protocol.js';
 import type { SelectorFailure, TrialResult } from './types.js';
 
 /** Longest a host may take to start before it counts as failed. */
@@ -141,7 +149,8 @@ export class HostProcess<T extends Op> {
    */
   send(op: T): boolean {
     if (this.exited) throw new Error('sandbox host has exited');
-    if (op.msg.length * 3 > MAX_REQUEST_FRAME_BYTES && Buffer.byteLength(op.msg) > MAX_REQUEST_FRAME_BYTES) return false;
+    if (op.msg.length * 3 > MAX_REQUEST_FRAME_BYTES && Buffer.byteLength(op.msg) > MAX_REQUEST_FRAME_BYTES)
+      return false;
     if (this.head === this.queue.length) this.lastProgressAt = performance.now();
     this.queue.push(op);
     this.outgoing.push(op.msg);
@@ -207,7 +216,8 @@ export class HostProcess<T extends Op> {
     const text = head.toString('latin1');
     const tag = text[0];
     const id = Number(/^.(\d+)/.exec(text)?.[1] ?? NaN);
-    if (tag === Tag.console || tag === Tag.stateful) return this.events.onOversized(this, null, Number.isFinite(id) ? id : null, bytes);
+    if (tag === Tag.console || tag === Tag.stateful)
+      return this.events.onOversized(this, null, Number.isFinite(id) ? id : null, bytes);
     if (tag === Tag.ok || tag === Tag.failed || tag === Tag.ack || tag === Tag.trialResult) {
       const op = Number.isFinite(id) ? this.next(id) : null;
       if (op !== null) return this.events.onOversized(this, op, null, bytes);
@@ -269,7 +279,11 @@ export class HostProcess<T extends Op> {
     }
     if (tag === Tag.stateful) {
       const reason = safeJson(text.slice(t1 + 1));
-      this.events.onStateful(this, Number(text.slice(1, t1)), typeof reason === 'string' ? reason : 'a run changed kept state');
+      this.events.onStateful(
+        this,
+        Number(text.slice(1, t1)),
+        typeof reason === 'string' ? reason : 'a run changed kept state',
+      );
       return;
     }
     const op = this.next(Number(text.slice(1, t1 < 0 ? text.length : t1)));
@@ -285,7 +299,11 @@ export class HostProcess<T extends Op> {
     }
     if (tag === Tag.trialResult) {
       const result = safeJson(text.slice(t1 + 1)) as TrialResult | undefined;
-      return this.events.onTrial(this, op, result ?? { ok: false, picked: [], error: unreadable(), durationUs: 0, console: [] });
+      return this.events.onTrial(
+        this,
+        op,
+        result ?? { ok: false, picked: [], error: unreadable(), durationUs: 0, console: [] },
+      );
     }
     this.kill('protocol');
   }

@@ -11,7 +11,16 @@ import { performance } from 'node:perf_hooks';
 import { Socket } from 'node:net';
 import { IsolateRunner, type ConsoleOutput, type MemoMode } from './isolate/runner.js';
 import { capConsole, capFailure, capText, capTrace, validPositions } from './host-limits.js';
-import { FrameReader, HOST_PROTOCOL_EXIT_CODE, MAX_REPLY_FRAME_BYTES, MAX_REQUEST_FRAME_BYTES, REPLY_FD, REQUEST_FD, Tag, encodeFrame } from './protocol.js';
+import {
+  FrameReader,
+  HOST_PROTOCOL_EXIT_CODE,
+  MAX_REPLY_FRAME_BYTES,
+  MAX_REQUEST_FRAME_BYTES,
+  REPLY_FD,
+  REQUEST_FD,
+  Tag,
+  encodeFrame,
+} from './protocol.js';
 import { LineBudget } from './rate-limit.js';
 import type { SelectorConfig } from '../model/selector.js';
 import type { SelectorFailure, SelectorNode, SelectorRequest, TrialResult } from './types.js';
@@ -124,7 +133,8 @@ function onCall(msg: string, traced: boolean): void {
   const cands = msg.slice(t2 + 1, t3);
   const result = program.runner.call(datasetId, cands, msg.slice(t3 + 1), traced);
   if (result.console !== null) forwardConsole(program, result.console, Date.now());
-  if (result.stateChange !== null) notice(`${Tag.stateful}${program.id}\t${JSON.stringify(capText(result.stateChange))}`);
+  if (result.stateChange !== null)
+    notice(`${Tag.stateful}${program.id}\t${JSON.stringify(capText(result.stateChange))}`);
   if (result.ok) {
     if (!validPositions(result.positions, countOf(cands))) {
       failed(opId, result.runUs, { kind: 'bad-result', message: 'the sandbox returned an invalid node position' });
@@ -159,7 +169,11 @@ function onProgram(msg: string): void {
   };
   programs.set(id, program);
   if (started.console !== null) forwardConsole(program, started.console, Date.now());
-  reply(started.notMemoized === null ? `${Tag.ack}${opId}` : `${Tag.ack}${opId}\t${JSON.stringify(capText(started.notMemoized))}`);
+  reply(
+    started.notMemoized === null
+      ? `${Tag.ack}${opId}`
+      : `${Tag.ack}${opId}\t${JSON.stringify(capText(started.notMemoized))}`,
+  );
 }
 
 function memoMode(text: string): MemoMode {
@@ -239,14 +253,21 @@ function trial(payload: TrialPayload): TrialResult {
   try {
     const started = runner.start();
     consoleLines(started.console, printed);
-    if (started.failure !== null) return { ok: false, picked: [], error: started.failure, durationUs: 0, console: printed };
+    if (started.failure !== null)
+      return { ok: false, picked: [], error: started.failure, durationUs: 0, console: printed };
     const loadFailure = runner.loadDataset(0, JSON.stringify(nodes), JSON.stringify(env));
     if (loadFailure !== null) return { ok: false, picked: [], error: loadFailure, durationUs: 0, console: printed };
     const result = runner.call(0, nodes.map((_, i) => i).join(','), JSON.stringify(request));
     consoleLines(result.console, printed);
     if (!result.ok) return { ok: false, picked: [], error: result.failure, durationUs: result.runUs, console: printed };
     if (!validPositions(result.positions, nodes.length)) {
-      return { ok: false, picked: [], error: { kind: 'bad-result', message: 'the sandbox returned an invalid node position' }, durationUs: result.runUs, console: printed };
+      return {
+        ok: false,
+        picked: [],
+        error: { kind: 'bad-result', message: 'the sandbox returned an invalid node position' },
+        durationUs: result.runUs,
+        console: printed,
+      };
     }
     const picked = result.positions === '' ? [] : result.positions.split(',').map((p) => nodes[Number(p)]!.id);
     return { ok: true, picked, durationUs: result.runUs, console: printed };

@@ -102,7 +102,12 @@ export function parseTrace(json: string): Read[] | null {
   for (const entry of raw as unknown[]) {
     if (!Array.isArray(entry) || entry.length !== 2) return null;
     const [path, value] = entry as [unknown, unknown];
-    if (!Array.isArray(path) || path.length === 0 || !path.every((k) => typeof k === 'string') || typeof value !== 'string') {
+    if (
+      !Array.isArray(path) ||
+      path.length === 0 ||
+      !path.every((k) => typeof k === 'string') ||
+      typeof value !== 'string'
+    ) {
       return null;
     }
     reads.push({ path: path as string[], pathKey: JSON.stringify(path), value });
@@ -167,7 +172,12 @@ export class MemoCache {
 
 /** The chain of nodes for `trace[from..]` ending in a leaf with `picked`. */
 function branch(trace: readonly Read[], from: number, picked: readonly number[]): TrieNode {
-  const hit: SelectOutcome = Object.freeze({ ok: true as const, picked: Object.freeze(picked.slice()), durationUs: 0, cached: true as const });
+  const hit: SelectOutcome = Object.freeze({
+    ok: true as const,
+    picked: Object.freeze(picked.slice()),
+    durationUs: 0,
+    cached: true as const,
+  });
   let node = new TrieNode(null, '', null, hit);
   for (let i = trace.length - 1; i >= from; i--) {
     const read = trace[i]!;

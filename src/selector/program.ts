@@ -121,7 +121,10 @@ export type SandboxOp = CallOp | VerifyOp | LoadOp | HousekeepingOp | TrialOp;
 /** The answer of every call of a quarantined version (not run). */
 export const QUARANTINED: SelectOutcome = Object.freeze({
   ok: false as const,
-  error: Object.freeze({ kind: 'quarantined' as const, message: 'the selector is quarantined after repeated failures' }),
+  error: Object.freeze({
+    kind: 'quarantined' as const,
+    message: 'the selector is quarantined after repeated failures',
+  }),
   durationUs: 0,
 });
 

@@ -44,7 +44,13 @@ export class Programs {
    * one new catalog; resolves once both are loaded. `refused` is the pre-filter's reason when
    * "auto" is off. Rejects with the failure when the version cannot be loaded.
    */
-  async load(spec: SelectorSpec, memo: MemoMode, refused: string | null, catalog: SelectorNode[], env: Record<string, string>): Promise<Dataset> {
+  async load(
+    spec: SelectorSpec,
+    memo: MemoMode,
+    refused: string | null,
+    catalog: SelectorNode[],
+    env: Record<string, string>,
+  ): Promise<Dataset> {
     const { apiId, config, revision } = spec;
     // Keyed by save: saving a selector again, even with the same code, starts it afresh.
     const key = `${apiId}\0${revision}\0${config.timeoutMs}\0${config.memoryMb}\0${memo}\0${config.code}`;
@@ -55,7 +61,13 @@ export class Programs {
     const nodes = catalog.map((n) => ({ id: n.id, name: n.name, url: n.url, weight: n.weight, tags: n.tags }));
     const datasetId = this.link.nextId();
     const payload = `${program.id}\t${datasetId}\t${JSON.stringify(nodes)}\t${JSON.stringify(env)}`;
-    const dataset = new Dataset(datasetId, program, payload, null, nodes.map((n) => n.id));
+    const dataset = new Dataset(
+      datasetId,
+      program,
+      payload,
+      null,
+      nodes.map((n) => n.id),
+    );
     program.datasets.add(dataset);
     try {
       await program.loaded;
@@ -126,7 +138,16 @@ export class Programs {
   }
 
   private create(apiId: string, config: SelectorConfig, key: string, memo: MemoMode): Program {
-    const program = new Program(this.link.nextId(), key, apiId, config, this.link.slotFor(apiId), this.policy, this.consoleRate, memo);
+    const program = new Program(
+      this.link.nextId(),
+      key,
+      apiId,
+      config,
+      this.link.slotFor(apiId),
+      this.policy,
+      this.consoleRate,
+      memo,
+    );
     this.byKey.set(key, program);
     this.byId.set(program.id, program);
     let inSlot = this.bySlot.get(program.slot);

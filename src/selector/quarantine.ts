@@ -155,6 +155,8 @@ export class FailureRecorder<P extends Quarantinable> {
       this.logger.error({ apiId: program.apiId, kind: failure.kind }, 'selector quarantined');
       this.quarantined(program, failure.kind);
     }
-    return runUs === undefined ? { ok: false, error: failure, durationUs } : { ok: false, error: failure, durationUs, runUs };
+    return runUs === undefined
+      ? { ok: false, error: failure, durationUs }
+      : { ok: false, error: failure, durationUs, runUs };
   }
 }

@@ -11,7 +11,11 @@ import type { SelectorFailure } from './types.js';
 export function replaySlot(
   programs: Programs,
   slot: number,
-  sendLoad: (program: Program, dataset: Parameters<Programs['release']>[0] | null, done: (failure: SelectorFailure | null) => void) => void,
+  sendLoad: (
+    program: Program,
+    dataset: Parameters<Programs['release']>[0] | null,
+    done: (failure: SelectorFailure | null) => void,
+  ) => void,
   lost: (program: Program, failure: SelectorFailure) => void,
 ): void {
   for (const program of programs.inSlot(slot)) {

@@ -15,7 +15,15 @@ import { DEFAULT_QUARANTINE, FailureRecorder, type QuarantinePolicy } from './qu
 import { CONSOLE_LINES_PER_SECOND, LineBudget } from './rate-limit.js';
 import { replaySlot } from './replay.js';
 import { COMPILE_ALLOWANCE_MS, runTrial } from './trials.js';
-import type { SelectorFailure, SelectorHandle, SelectorNode, SelectorRequest, SelectorSpec, SelectorStatus, TrialResult } from './types.js';
+import type {
+  SelectorFailure,
+  SelectorHandle,
+  SelectorNode,
+  SelectorRequest,
+  SelectorSpec,
+  SelectorStatus,
+  TrialResult,
+} from './types.js';
 import { MemoVerifier } from './verifier.js';
 
 export { SelectorCompileError } from './errors.js';
@@ -107,7 +115,10 @@ export class SelectorSandbox {
         onAck: (_h, op, notMemoized) => this.onAck(op, notMemoized),
         onStateful: (_h, programId, reason) => this.onStateful(programId, reason),
         onOversized: (_h, op, programId, bytes) => this.onOversized(op, programId, bytes),
-        onTrial: (_h, op, result) => (op.kind === 'trial' ? op.resolve(result) : this.onFailed(op, 0, unavailable('unexpected answer from the sandbox'))),
+        onTrial: (_h, op, result) =>
+          op.kind === 'trial'
+            ? op.resolve(result)
+            : this.onFailed(op, 0, unavailable('unexpected answer from the sandbox')),
         onConsole: (_h, programId, dropped, lines) => this.onConsole(programId, dropped, lines),
         onExit: (host, role, unanswered, exit) => this.exits.onExit(host, role, unanswered, exit),
       },
@@ -181,7 +192,12 @@ export class SelectorSandbox {
   }
 
   /** Admin trial: compiles fresh in the trial host and runs once; never registers or quarantines. */
-  trial(config: SelectorConfig, request: SelectorRequest, env: Record<string, string>, nodes: SelectorNode[]): Promise<TrialResult> {
+  trial(
+    config: SelectorConfig,
+    request: SelectorRequest,
+    env: Record<string, string>,
+    nodes: SelectorNode[],
+  ): Promise<TrialResult> {
     return runTrial(this.closed ? null : this.pool.trial(), ++this.seq, config, request, env, nodes);
   }
 
@@ -205,7 +221,12 @@ export class SelectorSandbox {
 
   /** Which processes serve which slot, and how many ended unexpectedly. */
   hosts(): SandboxHosts {
-    return { ...this.pool.describe(), exits: this.exits.count, killedFromOutside: this.exits.outside, written: { ...HostProcess.written } };
+    return {
+      ...this.pool.describe(),
+      exits: this.exits.count,
+      killedFromOutside: this.exits.outside,
+      written: { ...HostProcess.written },
+    };
   }
 
   /** Kills all hosts; pending calls resolve `unavailable`, pending loads reject. */
@@ -239,7 +260,13 @@ export class SelectorSandbox {
     const host = this.pool.hostOf(slot);
     if (host === null || !host.alive || this.closed) return;
     const id = ++this.seq;
-    host.send({ kind: 'housekeeping', id, msg: `${tag}${id}\t${target}`, timeoutMs: HOUSEKEEPING_TIMEOUT_MS, resends: 0 });
+    host.send({
+      kind: 'housekeeping',
+      id,
+      msg: `${tag}${id}\t${target}`,
+      timeoutMs: HOUSEKEEPING_TIMEOUT_MS,
+      resends: 0,
+    });
   }
 
   /** The slot's host; a new one (the spare) gets every live selector of the slot loaded first. */
@@ -283,7 +310,8 @@ export class SelectorSandbox {
 
   private onAck(op: SandboxOp, notMemoized: string | null): void {
     if (op.kind === 'load') {
-      if (op.dataset === null && notMemoized !== null && op.program.notMemoized === null) op.program.notMemoized = notMemoized;
+      if (op.dataset === null && notMemoized !== null && op.program.notMemoized === null)
+        op.program.notMemoized = notMemoized;
       op.done(null);
     } else if (op.kind !== 'housekeeping') this.onFailed(op, 0, unavailable('unexpected answer from the sandbox'));
   }
@@ -309,7 +337,10 @@ export class SelectorSandbox {
    * quarantined at once, as a crash is.
    */
   private onOversized(op: SandboxOp | null, programId: number | null, bytes: number): void {
-    const failure: SelectorFailure = { kind: 'bad-result', message: `its sandbox wrote an answer of ${bytes} bytes, over the ${MAX_REPLY_FRAME_BYTES}-byte cap` };
+    const failure: SelectorFailure = {
+      kind: 'bad-result',
+      message: `its sandbox wrote an answer of ${bytes} bytes, over the ${MAX_REPLY_FRAME_BYTES}-byte cap`,
+    };
     if (op === null) {
       const program = programId === null ? undefined : this.programs.get(programId);
       if (program !== undefined) this.failures.record(program, failure, 0, undefined, true);

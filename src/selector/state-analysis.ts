@@ -25,15 +25,38 @@ import { parse, type Node } from 'acorn';
 
 /** The verdict: stateless (with the script's top-level names), or the first state found. */
 export type StateVerdict =
-  | { stateless: true; keptNames: string[] }
-  | { stateless: false; reason: string; line: number | null };
+  { stateless: true; keptNames: string[] } | { stateless: false; reason: string; line: number | null };
 
 /** Method names that change the object they are called on (arrays, maps, sets, dates, typed arrays). */
 const MUTATORS = new Set([
-  'push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin',
-  'set', 'add', 'delete', 'clear', 'assign', 'defineProperty', 'defineProperties', 'setPrototypeOf',
-  'getPrototypeOf', 'deleteProperty', 'preventExtensions', 'freeze', 'seal', 'apply', 'call', 'bind',
-  '__defineGetter__', '__defineSetter__', 'compile',
+  'push',
+  'pop',
+  'shift',
+  'unshift',
+  'splice',
+  'sort',
+  'reverse',
+  'fill',
+  'copyWithin',
+  'set',
+  'add',
+  'delete',
+  'clear',
+  'assign',
+  'defineProperty',
+  'defineProperties',
+  'setPrototypeOf',
+  'getPrototypeOf',
+  'deleteProperty',
+  'preventExtensions',
+  'freeze',
+  'seal',
+  'apply',
+  'call',
+  'bind',
+  '__defineGetter__',
+  '__defineSetter__',
+  'compile',
 ]);
 
 /** Member names that reach prototypes or the Function constructor. */
@@ -47,8 +70,22 @@ const FORBIDDEN_GLOBALS = new Set(['eval', 'Function', 'globalThis']);
  * global object used as a value (`const M = Math`) could be changed through the alias, unseen.
  */
 const GLOBAL_VALUES = new Set([
-  'undefined', 'NaN', 'Infinity', 'String', 'Number', 'Boolean', 'BigInt', 'Symbol', 'parseInt', 'parseFloat',
-  'isNaN', 'isFinite', 'encodeURIComponent', 'decodeURIComponent', 'encodeURI', 'decodeURI',
+  'undefined',
+  'NaN',
+  'Infinity',
+  'String',
+  'Number',
+  'Boolean',
+  'BigInt',
+  'Symbol',
+  'parseInt',
+  'parseFloat',
+  'isNaN',
+  'isFinite',
+  'encodeURIComponent',
+  'decodeURIComponent',
+  'encodeURI',
+  'decodeURI',
 ]);
 
 /** RegExp's legacy static members, which carry the last match of any call over to the next. */
@@ -163,7 +200,10 @@ class Analysis {
         if (typeof stmt.directive === 'string') return;
         break;
     }
-    throw new Found('the top level runs code; only declarations of functions and of values built from literals are memoizable', lineOf(stmt));
+    throw new Found(
+      'the top level runs code; only declarations of functions and of values built from literals are memoizable',
+      lineOf(stmt),
+    );
   }
 
   private topPattern(pattern: AnyNode): void {
@@ -179,7 +219,10 @@ class Analysis {
     }
     for (const el of node.body.body as AnyNode[]) {
       if (el.type === 'StaticBlock' || (el.type === 'PropertyDefinition' && el.static)) {
-        throw new Found('a class at the top level has a static field or block (it runs when the script loads)', lineOf(el));
+        throw new Found(
+          'a class at the top level has a static field or block (it runs when the script loads)',
+          lineOf(el),
+        );
       }
       if (el.computed) this.inert(el.key, false);
     }
@@ -193,12 +236,18 @@ class Analysis {
    */
   private inert(node: AnyNode, functions: boolean): void {
     const refuse = (what: string): never => {
-      throw new Found(`the top level runs code (${what}); only values built from literals and built-ins are memoizable`, lineOf(node));
+      throw new Found(
+        `the top level runs code (${what}); only values built from literals and built-ins are memoizable`,
+        lineOf(node),
+      );
     };
     switch (node.type) {
       case 'Literal':
         if (node.regex && /[gy]/.test(node.regex.flags)) {
-          throw new Found('a regular expression kept at the top level with the g or y flag keeps its lastIndex between calls', lineOf(node));
+          throw new Found(
+            'a regular expression kept at the top level with the g or y flag keeps its lastIndex between calls',
+            lineOf(node),
+          );
         }
         return;
       case 'Identifier':
@@ -272,7 +321,7 @@ class Analysis {
         const root = rootOf(callee);
         const global = root.type === 'Identifier' && this.top.resolve(root.name) === null;
         const onData = callee.type === 'MemberExpression' && !holdsCode(callee.object, this.kinds);
-        if (!global && !onData) refuse('a call of the script\'s own code');
+        if (!global && !onData) refuse("a call of the script's own code");
         if (callee.type === 'MemberExpression') this.inert(callee, false);
         else this.reference(callee, this.top);
         const method = callee.type === 'MemberExpression' ? memberName(callee) : null;
@@ -312,7 +361,15 @@ class Analysis {
         // A field's initializer runs per instance, like the body of an arrow function.
         if (el.value) this.fn(synthetic({ type: 'ArrowFunctionExpression', params: [], body: el.value }), inner, true);
       } else if (el.type === 'StaticBlock') {
-        this.fn(synthetic({ type: 'FunctionExpression', params: [], body: synthetic({ type: 'BlockStatement', body: el.body }) }), inner, true);
+        this.fn(
+          synthetic({
+            type: 'FunctionExpression',
+            params: [],
+            body: synthetic({ type: 'BlockStatement', body: el.body }),
+          }),
+          inner,
+          true,
+        );
       }
     }
   }
@@ -357,7 +414,8 @@ class Analysis {
         const inner = new Scope(scope, false, scope.inClass);
         const head = node.type === 'ForStatement' ? node.init : node.left;
         if (head?.type === 'VariableDeclaration') {
-          if (head.kind !== 'var') for (const d of head.declarations) for (const n of patternNames(d.id)) inner.names.add(n);
+          if (head.kind !== 'var')
+            for (const d of head.declarations) for (const n of patternNames(d.id)) inner.names.add(n);
           this.visit(head, inner);
         } else if (node.type !== 'ForStatement') this.pattern(head, inner, true);
         else this.visit(head, inner);
@@ -390,7 +448,8 @@ class Analysis {
         return;
       case 'UnaryExpression':
         if (node.operator === 'delete') this.pattern(node.argument, scope, true);
-        else if (node.operator === 'typeof' && node.argument.type === 'Identifier') this.reference(node.argument, scope);
+        else if (node.operator === 'typeof' && node.argument.type === 'Identifier')
+          this.reference(node.argument, scope);
         else this.visit(node.argument, scope);
         return;
       case 'MemberExpression':
@@ -414,7 +473,8 @@ class Analysis {
           const fresh = name === 'assign' && ['ObjectExpression', 'ArrayExpression'].includes(node.arguments[0]?.type);
           if (name !== null && MUTATORS.has(name) && !fresh) {
             const kept = this.keptRoot(callee.object, scope);
-            if (kept !== null) throw new Found(`calls \`${name}\` on \`${kept}\`, which is kept between calls`, lineOf(node));
+            if (kept !== null)
+              throw new Found(`calls \`${name}\` on \`${kept}\`, which is kept between calls`, lineOf(node));
           }
         }
         if (node.callee.type === 'Identifier') this.reference(node.callee, scope);
@@ -463,7 +523,8 @@ class Analysis {
       }
       if (target.type === 'MemberExpression') {
         const root = rootOf(target);
-        if (root.type === 'ThisExpression' && !scope.inClass) throw new Found('writes to `this` outside a class', lineOf(target));
+        if (root.type === 'ThisExpression' && !scope.inClass)
+          throw new Found('writes to `this` outside a class', lineOf(target));
         const kept = this.keptRoot(target.object, scope);
         if (kept !== null) throw new Found(`changes \`${kept}\`, which is kept between calls`, lineOf(target));
         this.visit(target, scope);
@@ -490,14 +551,23 @@ class Analysis {
   /** A global object used as a value, not through its members: it could be changed through the alias. */
   private bare(node: AnyNode, scope: Scope): void {
     if (!GLOBAL_VALUES.has(node.name) && scope.resolve(node.name) === null) {
-      throw new Found(`uses the global \`${node.name}\` itself as a value (only its members are memoizable)`, lineOf(node));
+      throw new Found(
+        `uses the global \`${node.name}\` itself as a value (only its members are memoizable)`,
+        lineOf(node),
+      );
     }
   }
 
   private memberExpression(node: AnyNode, scope: Scope): void {
     if (!node.computed || node.property.type === 'Literal') this.memberName(node.property, node);
     const name = memberName(node);
-    if (node.object.type === 'Identifier' && node.object.name === 'RegExp' && scope.resolve('RegExp') === null && name !== null && REGEXP_LEGACY.test(name)) {
+    if (
+      node.object.type === 'Identifier' &&
+      node.object.name === 'RegExp' &&
+      scope.resolve('RegExp') === null &&
+      name !== null &&
+      REGEXP_LEGACY.test(name)
+    ) {
       throw new Found(`reads \`RegExp.${name}\`, which carries the last match over from an earlier call`, lineOf(node));
     }
   }

@@ -23,7 +23,13 @@ export function runTrial(
 ): Promise<TrialResult> {
   const startedAt = performance.now();
   if (host === null) {
-    return Promise.resolve({ ok: false, picked: [], error: unavailable('no sandbox process is available'), durationUs: 0, console: [] });
+    return Promise.resolve({
+      ok: false,
+      picked: [],
+      error: unavailable('no sandbox process is available'),
+      durationUs: 0,
+      console: [],
+    });
   }
   const payload = {
     config: { code: config.code, timeoutMs: config.timeoutMs, memoryMb: config.memoryMb },

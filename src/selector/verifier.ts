@@ -19,7 +19,8 @@ export const VERIFY_EVERY = 256;
 export const MAX_VERIFICATIONS_IN_FLIGHT = 32;
 
 /** A re-run's result: its picks (catalog indices) and whether it stayed cacheable, or its failure. */
-export type Rerun = { ok: true; picked: readonly number[]; cacheable: boolean } | { ok: false; failure: SelectorFailure };
+export type Rerun =
+  { ok: true; picked: readonly number[]; cacheable: boolean } | { ok: false; failure: SelectorFailure };
 
 /** The selector version a hit came from, as the verifier needs it. */
 export interface VerifyTarget {
@@ -56,7 +57,11 @@ export class MemoVerifier<T extends VerifyTarget> {
   readonly totals = { verified: 0, mismatches: 0, skipped: 0 };
 
   constructor(
-    private readonly rerun: (target: T, request: SelectorRequest, candidates: readonly number[]) => Promise<Rerun> | null,
+    private readonly rerun: (
+      target: T,
+      request: SelectorRequest,
+      candidates: readonly number[],
+    ) => Promise<Rerun> | null,
     private readonly mismatch: (target: T, reason: string) => void,
   ) {}
 
@@ -108,7 +113,8 @@ function differs(recorded: readonly number[], result: Rerun, nodeIds: readonly s
   if (!sameList(recorded, result.picked)) {
     return `the verifier ran a recorded request again and got [${names(result.picked, nodeIds)}] where the record says [${names(recorded, nodeIds)}]`;
   }
-  if (!result.cacheable) return 'the verifier ran a recorded request again and it read the clock, randomness or the console this time';
+  if (!result.cacheable)
+    return 'the verifier ran a recorded request again and it read the clock, randomness or the console this time';
   return null;
 }
 

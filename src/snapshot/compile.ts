@@ -120,7 +120,10 @@ async function compileApi(
     selector: api.selector && deps.loadSelectors ? await loadSelector(api, nodes, env, deps.sandbox) : null,
     hashOn:
       api.algorithm === 'hash' && api.hashOn
-        ? Object.freeze({ source: api.hashOn.source, name: api.hashOn.source === 'header' ? api.hashOn.name.toLowerCase() : api.hashOn.name })
+        ? Object.freeze({
+            source: api.hashOn.source,
+            name: api.hashOn.source === 'header' ? api.hashOn.name.toLowerCase() : api.hashOn.name,
+          })
         : null,
     access: compileAccess(api, deps.limits),
   });
@@ -133,11 +136,18 @@ async function loadSelector(
   sandbox: SelectorSandbox,
 ): Promise<CompiledSelector> {
   try {
-    const handle = await sandbox.load({ apiId: api.id, config: api.selector!, revision: api.updatedAt }, nodes.map((n) => n.view), env);
+    const handle = await sandbox.load(
+      { apiId: api.id, config: api.selector!, revision: api.updatedAt },
+      nodes.map((n) => n.view),
+      env,
+    );
     return { state: 'loaded', handle };
   } catch (err) {
     if (err instanceof SelectorCompileError) return { state: 'broken', error: err.failure };
-    return { state: 'broken', error: { kind: 'unavailable', message: err instanceof Error ? err.message : String(err) } };
+    return {
+      state: 'broken',
+      error: { kind: 'unavailable', message: err instanceof Error ? err.message : String(err) },
+    };
   }
 }
 

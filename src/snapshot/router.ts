@@ -58,7 +58,10 @@ export function compileRouter(apis: Iterable<CompiledApi>): Router {
           allowed = collect(allowed, exact);
         }
         for (const { prefix, apis } of table.prefixes) {
-          if (path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 47 /* / */)) {
+          if (
+            path.startsWith(prefix) &&
+            (path.length === prefix.length || path.charCodeAt(prefix.length) === 47) /* / */
+          ) {
             for (const api of apis) if (api.methods.has(method)) return api;
             allowed = collect(allowed, apis);
           }

@@ -61,8 +61,7 @@ export interface CompiledApi {
 
 /** The outcome of a route lookup. */
 export type RouteMatch =
-  | { readonly api: CompiledApi }
-  | { readonly api: null; readonly allowed: readonly string[] | null };
+  { readonly api: CompiledApi } | { readonly api: null; readonly allowed: readonly string[] | null };
 
 /** Host → path tables, compiled once per snapshot (`compileRouter` in router.ts). */
 export interface Router {

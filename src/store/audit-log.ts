@@ -27,7 +27,11 @@ export function auditEntryFromRow(row: StoredAuditRow): AuditEntry {
  * value (`?` for SQLite, `$n` for PostgreSQL). Newest first, one more row than the page to know
  * whether an older page follows.
  */
-export function auditSelect(columns: string, q: AuditQuery, param: (index: number) => string): { sql: string; values: unknown[] } {
+export function auditSelect(
+  columns: string,
+  q: AuditQuery,
+  param: (index: number) => string,
+): { sql: string; values: unknown[] } {
   const values: unknown[] = [];
   const where: string[] = [];
   const add = (clause: string, value: unknown) => {

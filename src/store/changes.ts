@@ -39,9 +39,21 @@ export const OBJECT_KINDS: Record<ObjectKind, KindInfo> = {
   node: { config: true, id: (o) => f(o).id!, name: (o) => f(o).name!, apiId: (o) => f(o).apiId! },
   variable: { config: true, id: (o) => f(o).name!, name: (o) => f(o).name!, apiId: () => null },
   // A certificate is named by the first host name it serves; its private key never reaches the log.
-  certificate: { config: true, id: (o) => f(o).id!, name: (o) => f(o).names![0]!, apiId: () => null, view: (o) => withoutPrivateKey(o as Certificate) },
+  certificate: {
+    config: true,
+    id: (o) => f(o).id!,
+    name: (o) => f(o).names![0]!,
+    apiId: () => null,
+    view: (o) => withoutPrivateKey(o as Certificate),
+  },
   // A consumer's credentials are logged as the admin API shows them (kind, hint, username, subject), never their hashes.
-  consumer: { config: true, id: (o) => f(o).id!, name: (o) => f(o).name!, apiId: () => null, view: (o) => consumerView(o as Consumer) },
+  consumer: {
+    config: true,
+    id: (o) => f(o).id!,
+    name: (o) => f(o).name!,
+    apiId: () => null,
+    view: (o) => consumerView(o as Consumer),
+  },
   token: { config: false, id: (o) => f(o).id!, name: (o) => f(o).name!, apiId: () => null },
 };
 
@@ -59,7 +71,14 @@ export function change(kind: ObjectKind, before: object | null, after: object | 
   const obj = (after ?? before)!;
   const info = OBJECT_KINDS[kind];
   const view = (o: object | null) => (o === null ? null : auditView(kind, o));
-  return { kind, id: info.id(obj), name: name ?? info.name(obj), apiId: info.apiId(obj), before: view(before), after: view(after) };
+  return {
+    kind,
+    id: info.id(obj),
+    name: name ?? info.name(obj),
+    apiId: info.apiId(obj),
+    before: view(before),
+    after: view(after),
+  };
 }
 
 /** create, update or delete. */

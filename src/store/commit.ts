@@ -20,9 +20,13 @@ export function checkBeforeCommit(scope: WriteScope, changes: readonly Change[],
   const target = changes[0]!;
   if (scope.ifMatch !== undefined) {
     const current = target.before;
-    if (current === null) throw new StoreRefusedError('PRECONDITION_FAILED', `If-Match: ${target.kind} ${target.name} does not exist yet`);
+    if (current === null)
+      throw new StoreRefusedError('PRECONDITION_FAILED', `If-Match: ${target.kind} ${target.name} does not exist yet`);
     if (scope.ifMatch !== '*' && !scope.ifMatch.includes(etagOf(current))) {
-      throw new StoreRefusedError('PRECONDITION_FAILED', `If-Match: ${target.kind} ${target.name} was changed since that version (its ETag is now ${etagOf(current)})`);
+      throw new StoreRefusedError(
+        'PRECONDITION_FAILED',
+        `If-Match: ${target.kind} ${target.name} was changed since that version (its ETag is now ${etagOf(current)})`,
+      );
     }
   }
   if (scope.dryRun) throw new DryRunResult(value, changes);
@@ -61,7 +65,13 @@ export const AUDIT_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof AuditRow>;
 
 /** The audit rows of one write: one per change, all with the write's config version (null when it made none). */
-export function auditRows(scope: WriteScope, changes: readonly Change[], version: number | null, cause: string | null, at: string): AuditRow[] {
+export function auditRows(
+  scope: WriteScope,
+  changes: readonly Change[],
+  version: number | null,
+  cause: string | null,
+  at: string,
+): AuditRow[] {
   return changes.map((c) => ({
     at,
     actor_id: scope.actor.id,
@@ -106,7 +116,14 @@ export const IDEMPOTENCY_COLUMNS = [
  */
 function replayValue(value: unknown, changes: readonly Change[]): unknown {
   const first = changes[0];
-  if (first === undefined || first.after === null || typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  if (
+    first === undefined ||
+    first.after === null ||
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value)
+  )
+    return value;
   const info = OBJECT_KINDS[first.kind];
   return info.view !== undefined && info.id(value) === first.id ? first.after : value;
 }
@@ -115,7 +132,13 @@ function replayValue(value: unknown, changes: readonly Change[]): unknown {
  * The row that records the request's Idempotency-Key with this write's result (the answer a retry
  * replays), or null when the request claimed none or an earlier write of it recorded it already.
  */
-export function idempotencyRow(scope: WriteScope, value: unknown, changes: readonly Change[], version: number | null, at: string): IdempotencyRow | null {
+export function idempotencyRow(
+  scope: WriteScope,
+  value: unknown,
+  changes: readonly Change[],
+  version: number | null,
+  at: string,
+): IdempotencyRow | null {
   const claim = scope.idempotency;
   if (!claim || claim.recorded) return null;
   claim.recorded = true;
@@ -145,6 +168,8 @@ export interface IdempotencyRecord {
 }
 
 /** Maps an `idempotency_keys` row. */
-export function idempotencyFromRow(row: Pick<IdempotencyRow, 'fingerprint' | 'status' | 'body' | 'created_at'>): IdempotencyRecord {
+export function idempotencyFromRow(
+  row: Pick<IdempotencyRow, 'fingerprint' | 'status' | 'body' | 'created_at'>,
+): IdempotencyRecord {
   return { fingerprint: row.fingerprint, status: Number(row.status), body: row.body, createdAt: row.created_at };
 }

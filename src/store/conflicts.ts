@@ -32,7 +32,11 @@ export function assertNoApiConflict(api: RouteFields, others: readonly RouteFiel
     if (routesCollide(api, other)) {
       const shared = api.methods.filter((m) => other.methods.includes(m)).join(',');
       const where = `${other.host ?? '(any host)'}${other.path}`;
-      throw new StoreConflictError('ROUTE_CONFLICT', `route ${shared} ${where} is already served by API "${other.name}"`, other.id);
+      throw new StoreConflictError(
+        'ROUTE_CONFLICT',
+        `route ${shared} ${where} is already served by API "${other.name}"`,
+        other.id,
+      );
     }
   }
 }
@@ -41,7 +45,10 @@ export function assertNoApiConflict(api: RouteFields, others: readonly RouteFiel
  * Throws the CertificateConflictError `cert` would cause among `others` (every stored certificate;
  * `cert` itself may be among them): one name is served by one certificate, so SNI never has to choose.
  */
-export function assertNoCertificateConflict(cert: Pick<Certificate, 'id' | 'names'>, others: ReadonlyArray<Pick<Certificate, 'id' | 'names'>>): void {
+export function assertNoCertificateConflict(
+  cert: Pick<Certificate, 'id' | 'names'>,
+  others: ReadonlyArray<Pick<Certificate, 'id' | 'names'>>,
+): void {
   for (const other of others) {
     if (other.id === cert.id) continue;
     const shared = cert.names.find((n) => other.names.includes(n));
@@ -64,15 +71,26 @@ export function assertNoConsumerConflict(consumer: Consumer, others: readonly Co
   const mine = new Map<string, string>();
   for (const c of consumer.credentials) {
     const lookup = credentialLookup(c);
-    if (mine.has(lookup)) throw new StoreConflictError('CREDENTIAL_TAKEN', `the consumer lists the same ${c.kind} credential twice`, consumer.id);
+    if (mine.has(lookup))
+      throw new StoreConflictError(
+        'CREDENTIAL_TAKEN',
+        `the consumer lists the same ${c.kind} credential twice`,
+        consumer.id,
+      );
     mine.set(lookup, c.kind);
   }
   for (const other of others) {
     if (other.id === consumer.id) continue;
-    if (consumerNameKey(other.name) === key) throw new StoreConflictError('CONSUMER_NAME_TAKEN', `a consumer named "${other.name}" already exists`, other.id);
+    if (consumerNameKey(other.name) === key)
+      throw new StoreConflictError('CONSUMER_NAME_TAKEN', `a consumer named "${other.name}" already exists`, other.id);
     for (const c of other.credentials) {
       const kind = mine.get(credentialLookup(c));
-      if (kind !== undefined) throw new StoreConflictError('CREDENTIAL_TAKEN', `consumer "${other.name}" already holds this ${kind} credential`, other.id);
+      if (kind !== undefined)
+        throw new StoreConflictError(
+          'CREDENTIAL_TAKEN',
+          `consumer "${other.name}" already holds this ${kind} credential`,
+          other.id,
+        );
     }
   }
 }

@@ -26,7 +26,8 @@ export function withStoredSecrets(kind: string, next: object, current: object | 
 /** The certificate with its private key: given, or the stored one's when it is the same certificate (same chain). */
 function certificateWithKey(next: CertificateInPlan, current: Certificate | null): CertificateInPlan {
   if (typeof next.privateKey === 'string') return next;
-  if (current !== null && current.fingerprint === next.fingerprint && current.certificate === next.certificate) return { ...next, privateKey: current.privateKey };
+  if (current !== null && current.fingerprint === next.fingerprint && current.certificate === next.certificate)
+    return { ...next, privateKey: current.privateKey };
   const why = current === null ? 'it is not stored any more' : 'the stored certificate is another one now';
   throw new StoreRefusedError(
     'SECRET_NOT_STORED',
@@ -44,7 +45,15 @@ function consumerWithSecrets(next: ConsumerInPlan, current: Consumer | null): Co
     if (StoredCredential.safeParse(c).success) return c;
     const stored = current?.credentials.find((s) => s.id === c.id && s.kind === c.kind);
     if (stored) return stored;
-    if (c.kind === 'jwt' && c.hasSecret === false) return { id: c.id, kind: 'jwt', subject: c.subject, secret: null, publicKey: c.publicKey ?? null, createdAt: c.createdAt };
+    if (c.kind === 'jwt' && c.hasSecret === false)
+      return {
+        id: c.id,
+        kind: 'jwt',
+        subject: c.subject,
+        secret: null,
+        publicKey: c.publicKey ?? null,
+        createdAt: c.createdAt,
+      };
     throw new StoreRefusedError(
       'SECRET_NOT_STORED',
       `consumer ${next.name}: its ${c.kind} credential ${c.id} is not stored any more and its secret is in neither the audit log nor a file exported without secrets; add the credential again`,

@@ -40,9 +40,16 @@ export function orderPlan(plan: readonly PlannedWrite[], exists: (w: PlannedWrit
 }
 
 /** What to do for one planned write, given the object as stored now. */
-export type PlanStep = { action: 'skip' } | { action: 'remove'; current: object } | { action: 'save'; current: object | null; next: object };
+export type PlanStep =
+  { action: 'skip' } | { action: 'remove'; current: object } | { action: 'save'; current: object | null; next: object };
 
-const MODELS: Record<PlanKind, { parse(o: unknown): object }> = { api: Api, node: Node, variable: Variable, certificate: Certificate, consumer: Consumer };
+const MODELS: Record<PlanKind, { parse(o: unknown): object }> = {
+  api: Api,
+  node: Node,
+  variable: Variable,
+  certificate: Certificate,
+  consumer: Consumer,
+};
 
 /**
  * The step for one planned write: remove what exists and should not, skip a put that changes nothing
@@ -54,7 +61,8 @@ export function planStep(w: PlannedWrite, current: object | null, now: string): 
   if (w.next === null) return current === null ? { action: 'skip' } : { action: 'remove', current };
   const whole = withStoredSecrets(w.kind, w.next, current);
   if (sameContent(current, whole)) return { action: 'skip' };
-  const createdAt = (current as { createdAt?: string } | null)?.createdAt ?? (whole as { createdAt?: string }).createdAt ?? now;
+  const createdAt =
+    (current as { createdAt?: string } | null)?.createdAt ?? (whole as { createdAt?: string }).createdAt ?? now;
   const identity = w.kind === 'variable' ? { name: w.id, updatedAt: now } : { id: w.id, createdAt, updatedAt: now };
   return { action: 'save', current, next: MODELS[w.kind].parse({ ...whole, ...identity }) };
 }
@@ -71,7 +79,9 @@ function canonical(value: unknown, skip: ReadonlySet<string> = new Set()): strin
   return JSON.stringify(value, (k, v: unknown) => {
     if (skip.has(k)) return undefined;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    );
   });
 }
 
@@ -86,11 +96,18 @@ export function sameContent(a: object | null, b: object | null): boolean {
  * `entries` are the write's audit entries, `current` each touched object as stored now (compared as
  * the audit log keeps it, secrets left out).
  */
-export function planRevert(version: number, entries: readonly AuditEntry[], current: ReadonlyMap<string, object | null>): PlannedWrite[] {
+export function planRevert(
+  version: number,
+  entries: readonly AuditEntry[],
+  current: ReadonlyMap<string, object | null>,
+): PlannedWrite[] {
   return entries.map((e) => {
     const now = current.get(objectKey(e.kind, e.objectId)) ?? null;
     if (canonical(now === null ? null : auditView(e.kind, now)) !== canonical(e.after ?? null)) {
-      throw new StoreRefusedError('REVERT_CONFLICT', `${e.kind} ${e.objectName} was changed again after version ${version}; revert the later writes first or restore a version`);
+      throw new StoreRefusedError(
+        'REVERT_CONFLICT',
+        `${e.kind} ${e.objectName} was changed again after version ${version}; revert the later writes first or restore a version`,
+      );
     }
     return { kind: e.kind as PlanKind, id: e.objectId, next: (e.before as object | null) ?? null };
   });
@@ -116,8 +133,15 @@ export function planRestore(entries: readonly AuditEntry[]): PlannedWrite[] {
 /** Throws unless the audit log holds the write that made `version` (`entries` are its entries). */
 export function requireLoggedWrite(version: number, current: number, entries: readonly AuditEntry[]): void {
   if (entries.length > 0) return;
-  if (version < 1 || version > current) throw new StoreRefusedError('VERSION_NOT_FOUND', `no write made config version ${version} (the current one is ${current})`);
-  throw new StoreRefusedError('AUDIT_INCOMPLETE', `the audit log does not hold the write that made version ${version} (made before it was kept, or pruned)`);
+  if (version < 1 || version > current)
+    throw new StoreRefusedError(
+      'VERSION_NOT_FOUND',
+      `no write made config version ${version} (the current one is ${current})`,
+    );
+  throw new StoreRefusedError(
+    'AUDIT_INCOMPLETE',
+    `the audit log does not hold the write that made version ${version} (made before it was kept, or pruned)`,
+  );
 }
 
 /**
@@ -125,7 +149,11 @@ export function requireLoggedWrite(version: number, current: number, entries: re
  * write makes one version and at least one entry, so `versionsLogged` must be `current - version`.
  */
 export function requireCompleteHistory(version: number, current: number, versionsLogged: number): void {
-  if (version > current || version < 0) throw new StoreRefusedError('VERSION_NOT_FOUND', `there is no config version ${version} (the current one is ${current})`);
+  if (version > current || version < 0)
+    throw new StoreRefusedError(
+      'VERSION_NOT_FOUND',
+      `there is no config version ${version} (the current one is ${current})`,
+    );
   if (versionsLogged < current - version) {
     throw new StoreRefusedError(
       'AUDIT_INCOMPLETE',

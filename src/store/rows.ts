@@ -310,7 +310,15 @@ export function consumerToRow(consumer: Consumer): ConsumerRow {
 }
 
 /** The columns of a `consumers` row, in order. */
-export const CONSUMER_COLUMNS = ['id', 'name', 'name_key', 'tags', 'credentials', 'created_at', 'updated_at'] as const satisfies ReadonlyArray<keyof ConsumerRow>;
+export const CONSUMER_COLUMNS = [
+  'id',
+  'name',
+  'name_key',
+  'tags',
+  'credentials',
+  'created_at',
+  'updated_at',
+] as const satisfies ReadonlyArray<keyof ConsumerRow>;
 
 /** Maps a `variables` row to the model. */
 export function variableFromRow(row: VariableRow): Variable {
@@ -329,7 +337,17 @@ export function selectorVersionFromRow(row: SelectorVersionRow): SelectorVersion
 
 /** Maps a validated heartbeat to its column values, in PROCESS_BEAT_COLUMNS order. */
 export function processBeatValues(beat: ProcessBeat): unknown[] {
-  return [beat.id, beat.host, beat.pid, beat.role, beat.worker, beat.serves, beat.startedAt, beat.configVersion, beat.heartbeatMs];
+  return [
+    beat.id,
+    beat.host,
+    beat.pid,
+    beat.role,
+    beat.worker,
+    beat.serves,
+    beat.startedAt,
+    beat.configVersion,
+    beat.heartbeatMs,
+  ];
 }
 
 /** Maps a `processes` row to the model. */

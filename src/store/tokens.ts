@@ -8,10 +8,22 @@ import { currentWriteScope } from './write-scope.js';
 /** A new token record, made by the actor of the current write scope. */
 export function newToken(input: TokenCreate): AdminToken {
   const now = new Date().toISOString();
-  return AdminToken.parse({ ...input, id: randomUUID(), createdBy: currentWriteScope().actor.name, createdAt: now, updatedAt: now });
+  return AdminToken.parse({
+    ...input,
+    id: randomUUID(),
+    createdBy: currentWriteScope().actor.name,
+    createdAt: now,
+    updatedAt: now,
+  });
 }
 
 /** A token after `mutate`; its id, maker and creation time belong to the store. */
 export function updatedToken(current: AdminToken, mutate: Mutator<AdminToken>): AdminToken {
-  return AdminToken.parse({ ...mutate({ ...current }), id: current.id, createdBy: current.createdBy, createdAt: current.createdAt, updatedAt: new Date().toISOString() });
+  return AdminToken.parse({
+    ...mutate({ ...current }),
+    id: current.id,
+    createdBy: current.createdBy,
+    createdAt: current.createdAt,
+    updatedAt: new Date().toISOString(),
+  });
 }

@@ -1,7 +1,14 @@
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { connect as connectTls } from 'node:tls';
-import { BodyTimeoutError, ConnectTimeoutError, HeadersTimeoutError, RequestBodyTooLargeError, SocketClosedError, socketFailure } from './errors.js';
+import {
+  BodyTimeoutError,
+  ConnectTimeoutError,
+  HeadersTimeoutError,
+  RequestBodyTooLargeError,
+  SocketClosedError,
+  socketFailure,
+} from './errors.js';
 import { PhaseTimer } from './phase-timer.js';
 import { ResponseParser, type ResponseHead, type ResponseSink } from './response-parser.js';
 import type { UpstreamHandler, UpstreamRequest } from './types.js';
@@ -83,7 +90,8 @@ export class UpstreamConnection implements ResponseSink {
     if (this.phase === AWAITING_HEADERS) this.fail(new HeadersTimeoutError(`no response headers within ${ms} ms`));
   });
   private readonly bodyTimer = new PhaseTimer((ms) => {
-    if (this.phase === RECEIVING_BODY && !this.clientPaused) this.fail(new BodyTimeoutError(`response body paused for over ${ms} ms`));
+    if (this.phase === RECEIVING_BODY && !this.clientPaused)
+      this.fail(new BodyTimeoutError(`response body paused for over ${ms} ms`));
   });
   /** The request's body has been written completely. */
   private bodyDone = true;
@@ -109,7 +117,8 @@ export class UpstreamConnection implements ResponseSink {
     this.clientPaused = false;
     this.socket.resume();
     const p = this.current;
-    if (p !== null && this.phase === RECEIVING_BODY && p.request.bodyTimeout > 0) this.bodyTimer.arm(p.request.bodyTimeout);
+    if (p !== null && this.phase === RECEIVING_BODY && p.request.bodyTimeout > 0)
+      this.bodyTimer.arm(p.request.bodyTimeout);
   };
 
   constructor(
@@ -158,7 +167,8 @@ export class UpstreamConnection implements ResponseSink {
       this.socket.write(head + '\r\n', 'latin1');
     } else if (Buffer.isBuffer(body)) {
       // The framing is the gateway's own: the buffered body's length.
-      for (let i = 0; i < headers.length; i += 2) if (framing(headers[i]!) === null) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+      for (let i = 0; i < headers.length; i += 2)
+        if (framing(headers[i]!) === null) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
       this.bodyDone = true;
       this.socket.cork();
       this.socket.write(`${head}content-length: ${body.length}\r\n\r\n`, 'latin1');
@@ -186,7 +196,8 @@ export class UpstreamConnection implements ResponseSink {
     this.phase = AWAITING_HEADERS;
     if (r.headersTimeout > 0) this.headersTimer.arm(r.headersTimeout);
     // A body that failed before it was handed over emits nothing more: fail with its error now.
-    if (body !== null && !Buffer.isBuffer(body) && body.destroyed) this.fail(body.errored ?? new SocketClosedError('the request body was destroyed'));
+    if (body !== null && !Buffer.isBuffer(body) && body.destroyed)
+      this.fail(body.errored ?? new SocketClosedError('the request body was destroyed'));
   }
 
   /** Ends the current request with `err` and closes the connection. */

@@ -81,7 +81,8 @@ export class RequestBodyTooLargeError extends UpstreamError {
  */
 export function socketFailure(err: NodeJS.ErrnoException, tcpUp: boolean, connected: boolean): Error {
   if (err instanceof UpstreamError) return err;
-  if (!connected && tcpUp) return new TlsHandshakeError(`TLS handshake with the node failed: ${err.message}`, { cause: err });
+  if (!connected && tcpUp)
+    return new TlsHandshakeError(`TLS handshake with the node failed: ${err.message}`, { cause: err });
   if (!connected) return new ConnectError(err.code ?? 'ECONNECT', err.message, { cause: err });
   return new SocketClosedError(`the connection to the node failed: ${err.message}`, { cause: err });
 }

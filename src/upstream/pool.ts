@@ -140,7 +140,10 @@ export class UpstreamPool implements ConnectionOwner {
       conn.destroy();
       return;
     }
-    const keepMs = keepAliveHintMs >= 0 ? Math.min(this.options.keepAliveMs, keepAliveHintMs - KEEP_ALIVE_MARGIN_MS) : this.options.keepAliveMs;
+    const keepMs =
+      keepAliveHintMs >= 0
+        ? Math.min(this.options.keepAliveMs, keepAliveHintMs - KEEP_ALIVE_MARGIN_MS)
+        : this.options.keepAliveMs;
     if (keepMs <= 0) {
       conn.destroy();
       return;

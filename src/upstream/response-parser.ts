@@ -1,7 +1,15 @@
 import { BadResponseError } from './errors.js';
 import { ChunkedDecoder, type ChunkedRules } from '../http/chunked.js';
 import { hasBadHeadByte } from '../http/head-bytes.js';
-import { CONNECTION_CLOSE, CONNECTION_KEEP_ALIVE, connectionOptions, decimal, FieldLines, sameName, trimmedSlice } from '../http/header-names.js';
+import {
+  CONNECTION_CLOSE,
+  CONNECTION_KEEP_ALIVE,
+  connectionOptions,
+  decimal,
+  FieldLines,
+  sameName,
+  trimmedSlice,
+} from '../http/header-names.js';
 
 /** Longest response head (status line and headers) accepted from a node. */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -133,7 +141,8 @@ export class ResponseParser {
             return input.length;
           }
           if (end - base > MAX_HEAD_BYTES) throw bad('response head too large');
-          if (hasBadHeadByte(buf, base, end, true)) throw bad('control character or bare line feed in the response head');
+          if (hasBadHeadByte(buf, base, end, true))
+            throw bad('control character or bare line feed in the response head');
           off = end + 4;
           this.head(buf.toString('latin1', base, end));
           if (this.complete()) {
@@ -176,7 +185,6 @@ export class ResponseParser {
     }
     return off - shift;
   }
-
 
   /** Parses a head whose bytes were checked (hasBadHeadByte: no bare CR or LF, no control character). */
   private head(text: string): void {
@@ -242,8 +250,7 @@ export class ResponseParser {
       if (chunked) {
         this.chunked.reset();
         this.state = CHUNKED;
-      }
-      else {
+      } else {
         this.state = UNTIL_CLOSE;
         head.keepAlive = false;
       }

@@ -26,7 +26,12 @@ beforeAll(async () => {
   await mk('per-consumer', '/pc/*', { auth: anyKey, limits: [{ by: 'consumer', rate: 1, per: 'hour', burst: 2 }] });
   await mk('per-ip', '/pi/*', { auth: anyKey, limits: [{ by: 'ip', rate: 1, per: 'hour', burst: 2 }] });
   await mk('per-header', '/ph/*', { limits: [{ by: 'header', header: 'X-Tenant', rate: 1, per: 'hour', burst: 1 }] });
-  await mk('two-limits', '/two/*', { limits: [{ by: 'api', rate: 100, per: 'minute' }, { by: 'ip', rate: 1, per: 'minute', burst: 3 }] });
+  await mk('two-limits', '/two/*', {
+    limits: [
+      { by: 'api', rate: 100, per: 'minute' },
+      { by: 'ip', rate: 1, per: 'minute', burst: 3 },
+    ],
+  });
   await mk('ips', '/ips/*', { ip: { allow: ['10.0.0.0/8', '2001:db8::/32'], deny: ['10.6.6.0/24'] } });
   await mk('cors', '/cors/*', {
     auth: { methods: [{ kind: 'key' }] },
@@ -116,7 +121,11 @@ describe('CORS', () => {
     const hits = up!.hits;
     const res = await t.get('/cors/x', {
       method: 'OPTIONS',
-      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-api-key' },
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'x-api-key',
+      },
     });
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
@@ -126,7 +135,10 @@ describe('CORS', () => {
   });
 
   it('refuses a preflight from another origin with 403 CORS_FORBIDDEN', async () => {
-    const res = await t.get('/cors/x', { method: 'OPTIONS', headers: { origin: 'https://evil.test', 'access-control-request-method': 'GET' } });
+    const res = await t.get('/cors/x', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.test', 'access-control-request-method': 'GET' },
+    });
     expect(res.status).toBe(403);
     expect(res.headers.get('x-isogate-error')).toBe('CORS_FORBIDDEN');
   });
@@ -156,13 +168,19 @@ describe('explain (POST /admin/apis/:id/selector/test)', () => {
       name: 'explained',
       path: '/explained/*',
       algorithm: 'round_robin',
-      access: { auth: { methods: [{ kind: 'key' }] }, limits: [{ by: 'consumer', rate: 5, per: 'minute' }], ip: { deny: ['192.0.2.66'] } },
+      access: {
+        auth: { methods: [{ kind: 'key' }] },
+        limits: [{ by: 'consumer', rate: 5, per: 'minute' }],
+        ip: { deny: ['192.0.2.66'] },
+      },
     });
     await addNode(t, id, up);
     await t.admin('PUT', `/admin/apis/${id}/selector`, {
       code: 'function select(request, env, nodes) { console.log(request.consumer && request.consumer.name, request.headers["x-api-key"] || "stripped"); return nodes; }',
     });
-    const good = await t.admin('POST', `/admin/apis/${id}/selector/test`, { request: { headers: { 'X-Api-Key': keyA }, clientIp: '192.0.2.5' } });
+    const good = await t.admin('POST', `/admin/apis/${id}/selector/test`, {
+      request: { headers: { 'X-Api-Key': keyA }, clientIp: '192.0.2.5' },
+    });
     expect(good.status).toBe(200);
     expect(good.body.errorCode).toBeNull();
     expect(good.body.pick.name).toBe('u');
@@ -176,13 +194,24 @@ describe('explain (POST /admin/apis/:id/selector/test)', () => {
     // The selector saw the consumer, and not the key (stripped as serving strips it).
     expect(good.body.selector.console).toEqual(['a stripped']);
     // Explaining spends no tokens.
-    const again = await t.admin('POST', `/admin/apis/${id}/selector/test`, { request: { headers: { 'x-api-key': keyA } } });
+    const again = await t.admin('POST', `/admin/apis/${id}/selector/test`, {
+      request: { headers: { 'x-api-key': keyA } },
+    });
     expect(again.body.access.limits[0].remaining).toBe(4);
 
     const none = await t.admin('POST', `/admin/apis/${id}/selector/test`, { request: {} });
-    expect(none.body).toMatchObject({ errorCode: 'AUTH_REQUIRED', pick: null, access: { step: 'auth', auth: { method: null, consumer: null } } });
+    expect(none.body).toMatchObject({
+      errorCode: 'AUTH_REQUIRED',
+      pick: null,
+      access: { step: 'auth', auth: { method: null, consumer: null } },
+    });
     expect(none.body.access.headers['www-authenticate']).toContain('ApiKey');
-    const denied = await t.admin('POST', `/admin/apis/${id}/selector/test`, { request: { clientIp: '192.0.2.66', headers: { 'x-api-key': keyA } } });
-    expect(denied.body).toMatchObject({ errorCode: 'IP_FORBIDDEN', access: { step: 'ip', ip: { verdict: 'denied', deny: ['192.0.2.66'] } } });
+    const denied = await t.admin('POST', `/admin/apis/${id}/selector/test`, {
+      request: { clientIp: '192.0.2.66', headers: { 'x-api-key': keyA } },
+    });
+    expect(denied.body).toMatchObject({
+      errorCode: 'IP_FORBIDDEN',
+      access: { step: 'ip', ip: { verdict: 'denied', deny: ['192.0.2.66'] } },
+    });
   });
 });

@@ -22,7 +22,12 @@ let apiKey = '';
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
 
-async function sign(key: Parameters<SignJWT['sign']>[0], alg: string, claims: Record<string, unknown>, kid?: string): Promise<string> {
+async function sign(
+  key: Parameters<SignJWT['sign']>[0],
+  alg: string,
+  claims: Record<string, unknown>,
+  kid?: string,
+): Promise<string> {
   return new SignJWT({ aud: 'orders', iss: 'https://idp.test', ...claims })
     .setProtectedHeader({ alg, ...(kid ? { kid } : {}) })
     .setIssuedAt()
@@ -57,9 +62,31 @@ beforeAll(async () => {
   apiKey = acme.body.credentials[0].secret;
   expect(apiKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
   const rsaPem = await exportSPKI(rsa.publicKey);
-  expect((await t.admin('POST', '/admin/consumers', { name: 'rsa-user', credentials: [{ kind: 'jwt', subject: 'rsa-user', publicKey: rsaPem }] })).status).toBe(201);
-  expect((await t.admin('POST', '/admin/consumers', { name: 'jwks-user', tags: ['gold'], credentials: [{ kind: 'jwt', subject: 'jwks-user' }] })).status).toBe(201);
-  expect((await t.admin('POST', '/admin/consumers', { name: 'outsider', credentials: [{ kind: 'key', key: 'outsider-key-0123456789abcdef' }] })).status).toBe(201);
+  expect(
+    (
+      await t.admin('POST', '/admin/consumers', {
+        name: 'rsa-user',
+        credentials: [{ kind: 'jwt', subject: 'rsa-user', publicKey: rsaPem }],
+      })
+    ).status,
+  ).toBe(201);
+  expect(
+    (
+      await t.admin('POST', '/admin/consumers', {
+        name: 'jwks-user',
+        tags: ['gold'],
+        credentials: [{ kind: 'jwt', subject: 'jwks-user' }],
+      })
+    ).status,
+  ).toBe(201);
+  expect(
+    (
+      await t.admin('POST', '/admin/consumers', {
+        name: 'outsider',
+        credentials: [{ kind: 'key', key: 'outsider-key-0123456789abcdef' }],
+      })
+    ).status,
+  ).toBe(201);
 
   const mk = async (name: string, path: string, auth: Record<string, unknown>) => {
     const id = await createApi(t, { name, path, algorithm: 'round_robin', access: { auth } });
@@ -68,7 +95,9 @@ beforeAll(async () => {
   };
   await mk('key', '/key/*', { methods: [{ kind: 'key', header: 'x-api-key', query: 'apikey' }] });
   await mk('basic', '/basic/*', { methods: [{ kind: 'basic' }] });
-  await mk('hs', '/hs/*', { methods: [{ kind: 'jwt', algorithms: ['HS256'], issuer: 'https://idp.test', audience: 'orders' }] });
+  await mk('hs', '/hs/*', {
+    methods: [{ kind: 'jwt', algorithms: ['HS256'], issuer: 'https://idp.test', audience: 'orders' }],
+  });
   await mk('rs', '/rs/*', { methods: [{ kind: 'jwt', algorithms: ['RS256'], audience: 'orders' }] });
   await mk('es', '/es/*', { methods: [{ kind: 'jwt', algorithms: ['ES256'], jwksUrl, audience: 'orders' }] });
   await mk('fwd', '/fwd/*', { methods: [{ kind: 'key' }], forwardCredentials: true });
@@ -84,42 +113,183 @@ afterAll(async () => {
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 
-type Case = [name: string, path: string, headers: () => Promise<Record<string, string>> | Record<string, string>, expected: number | string];
+type Case = [
+  name: string,
+  path: string,
+  headers: () => Promise<Record<string, string>> | Record<string, string>,
+  expected: number | string,
+];
 
 describe('credential kinds', () => {
   const cases: Case[] = [
     ['key: good (header)', '/key/x', () => ({ 'x-api-key': apiKey }), 'stable'],
     ['key: missing', '/key/x', () => ({}), 'AUTH_REQUIRED'],
-    ['key: wrong', '/key/x', () => ({ 'x-api-key': apiKey.slice(0, -1) + (apiKey.endsWith('A') ? 'B' : 'A') }), 'AUTH_FAILED'],
+    [
+      'key: wrong',
+      '/key/x',
+      () => ({ 'x-api-key': apiKey.slice(0, -1) + (apiKey.endsWith('A') ? 'B' : 'A') }),
+      'AUTH_FAILED',
+    ],
     ['basic: good', '/basic/x', () => ({ authorization: basic('acme', 'correct horse battery') }), 'stable'],
-    ['basic: good again (verified cache)', '/basic/x', () => ({ authorization: basic('acme', 'correct horse battery') }), 'stable'],
+    [
+      'basic: good again (verified cache)',
+      '/basic/x',
+      () => ({ authorization: basic('acme', 'correct horse battery') }),
+      'stable',
+    ],
     ['basic: missing', '/basic/x', () => ({}), 'AUTH_REQUIRED'],
     ['basic: wrong password', '/basic/x', () => ({ authorization: basic('acme', 'wrong horse') }), 'AUTH_FAILED'],
-    ['basic: unknown user', '/basic/x', () => ({ authorization: basic('nobody', 'correct horse battery') }), 'AUTH_FAILED'],
+    [
+      'basic: unknown user',
+      '/basic/x',
+      () => ({ authorization: basic('nobody', 'correct horse battery') }),
+      'AUTH_FAILED',
+    ],
     ['basic: malformed', '/basic/x', () => ({ authorization: 'Basic !!!' }), 'AUTH_FAILED'],
-    ['hs256: good', '/hs/x', async () => ({ authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS256', { sub: 'acme' })}` }), 'stable'],
+    [
+      'hs256: good',
+      '/hs/x',
+      async () => ({
+        authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS256', { sub: 'acme' })}`,
+      }),
+      'stable',
+    ],
     ['hs256: missing', '/hs/x', () => ({}), 'AUTH_REQUIRED'],
-    ['hs256: wrong secret', '/hs/x', async () => ({ authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET + 'x'), 'HS256', { sub: 'acme' })}` }), 'AUTH_FAILED'],
-    ['hs256: expired', '/hs/x', async () => ({ authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS256', { sub: 'acme', exp: now() - 120 })}` }), 'AUTH_FAILED'],
-    ['hs256: wrong audience', '/hs/x', async () => ({ authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS256', { sub: 'acme', aud: 'billing' })}` }), 'AUTH_FAILED'],
-    ['hs256: wrong issuer', '/hs/x', async () => ({ authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS256', { sub: 'acme', iss: 'https://evil.test' })}` }), 'AUTH_FAILED'],
-    ['hs256: not yet valid', '/hs/x', async () => ({ authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS256', { sub: 'acme', nbf: now() + 600 })}` }), 'AUTH_FAILED'],
-    ['hs256: wrong algorithm (HS384)', '/hs/x', async () => ({ authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS384', { sub: 'acme' })}` }), 'AUTH_FAILED'],
-    ['hs256: alg none', '/hs/x', () => ({ authorization: `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'acme', aud: 'orders', iss: 'https://idp.test', exp: now() + 300 })}.` }), 'AUTH_FAILED'],
-    ['hs256: unknown subject', '/hs/x', async () => ({ authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS256', { sub: 'nobody' })}` }), 'AUTH_FAILED'],
+    [
+      'hs256: wrong secret',
+      '/hs/x',
+      async () => ({
+        authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET + 'x'), 'HS256', { sub: 'acme' })}`,
+      }),
+      'AUTH_FAILED',
+    ],
+    [
+      'hs256: expired',
+      '/hs/x',
+      async () => ({
+        authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS256', { sub: 'acme', exp: now() - 120 })}`,
+      }),
+      'AUTH_FAILED',
+    ],
+    [
+      'hs256: wrong audience',
+      '/hs/x',
+      async () => ({
+        authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS256', { sub: 'acme', aud: 'billing' })}`,
+      }),
+      'AUTH_FAILED',
+    ],
+    [
+      'hs256: wrong issuer',
+      '/hs/x',
+      async () => ({
+        authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS256', { sub: 'acme', iss: 'https://evil.test' })}`,
+      }),
+      'AUTH_FAILED',
+    ],
+    [
+      'hs256: not yet valid',
+      '/hs/x',
+      async () => ({
+        authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS256', { sub: 'acme', nbf: now() + 600 })}`,
+      }),
+      'AUTH_FAILED',
+    ],
+    [
+      'hs256: wrong algorithm (HS384)',
+      '/hs/x',
+      async () => ({
+        authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS384', { sub: 'acme' })}`,
+      }),
+      'AUTH_FAILED',
+    ],
+    [
+      'hs256: alg none',
+      '/hs/x',
+      () => ({
+        authorization: `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'acme', aud: 'orders', iss: 'https://idp.test', exp: now() + 300 })}.`,
+      }),
+      'AUTH_FAILED',
+    ],
+    [
+      'hs256: unknown subject',
+      '/hs/x',
+      async () => ({
+        authorization: `Bearer ${await sign(new TextEncoder().encode(HS_SECRET), 'HS256', { sub: 'nobody' })}`,
+      }),
+      'AUTH_FAILED',
+    ],
     ['hs256: garbage', '/hs/x', () => ({ authorization: 'Bearer not.a.jwt' }), 'AUTH_FAILED'],
-    ['rs256: good (consumer public key)', '/rs/x', async () => ({ authorization: `Bearer ${await sign(rsa.privateKey, 'RS256', { sub: 'rsa-user' })}` }), 'stable'],
-    ['rs256: HS256 token signed with the public key text (algorithm confusion)', '/rs/x', async () => ({ authorization: `Bearer ${await sign(new TextEncoder().encode(await exportSPKI(rsa.publicKey)), 'HS256', { sub: 'rsa-user' })}` }), 'AUTH_FAILED'],
-    ['rs256: expired', '/rs/x', async () => ({ authorization: `Bearer ${await sign(rsa.privateKey, 'RS256', { sub: 'rsa-user', exp: now() - 120 })}` }), 'AUTH_FAILED'],
-    ['es256: good (JWKS)', '/es/x', async () => ({ authorization: `Bearer ${await sign(ec.privateKey, 'ES256', { sub: 'jwks-user' }, 'k1')}` }), 'stable'],
-    ['es256: key not in the JWKS', '/es/x', async () => ({ authorization: `Bearer ${await sign(otherEc.privateKey, 'ES256', { sub: 'jwks-user' }, 'k1')}` }), 'AUTH_FAILED'],
-    ['es256: wrong audience', '/es/x', async () => ({ authorization: `Bearer ${await sign(ec.privateKey, 'ES256', { sub: 'jwks-user', aud: 'billing' }, 'k1')}` }), 'AUTH_FAILED'],
-    ['es256: wrong algorithm (RS256)', '/es/x', async () => ({ authorization: `Bearer ${await sign(rsa.privateKey, 'RS256', { sub: 'jwks-user' }, 'k1')}` }), 'AUTH_FAILED'],
-    ['es256: alg none', '/es/x', () => ({ authorization: `Bearer ${b64({ alg: 'none' })}.${b64({ sub: 'jwks-user', aud: 'orders', exp: now() + 300 })}.` }), 'AUTH_FAILED'],
-    ['consumer not allowed (ACL by tag)', '/acl/x', () => ({ 'x-api-key': 'outsider-key-0123456789abcdef' }), 'CONSUMER_FORBIDDEN'],
+    [
+      'rs256: good (consumer public key)',
+      '/rs/x',
+      async () => ({ authorization: `Bearer ${await sign(rsa.privateKey, 'RS256', { sub: 'rsa-user' })}` }),
+      'stable',
+    ],
+    [
+      'rs256: HS256 token signed with the public key text (algorithm confusion)',
+      '/rs/x',
+      async () => ({
+        authorization: `Bearer ${await sign(new TextEncoder().encode(await exportSPKI(rsa.publicKey)), 'HS256', { sub: 'rsa-user' })}`,
+      }),
+      'AUTH_FAILED',
+    ],
+    [
+      'rs256: expired',
+      '/rs/x',
+      async () => ({
+        authorization: `Bearer ${await sign(rsa.privateKey, 'RS256', { sub: 'rsa-user', exp: now() - 120 })}`,
+      }),
+      'AUTH_FAILED',
+    ],
+    [
+      'es256: good (JWKS)',
+      '/es/x',
+      async () => ({ authorization: `Bearer ${await sign(ec.privateKey, 'ES256', { sub: 'jwks-user' }, 'k1')}` }),
+      'stable',
+    ],
+    [
+      'es256: key not in the JWKS',
+      '/es/x',
+      async () => ({ authorization: `Bearer ${await sign(otherEc.privateKey, 'ES256', { sub: 'jwks-user' }, 'k1')}` }),
+      'AUTH_FAILED',
+    ],
+    [
+      'es256: wrong audience',
+      '/es/x',
+      async () => ({
+        authorization: `Bearer ${await sign(ec.privateKey, 'ES256', { sub: 'jwks-user', aud: 'billing' }, 'k1')}`,
+      }),
+      'AUTH_FAILED',
+    ],
+    [
+      'es256: wrong algorithm (RS256)',
+      '/es/x',
+      async () => ({ authorization: `Bearer ${await sign(rsa.privateKey, 'RS256', { sub: 'jwks-user' }, 'k1')}` }),
+      'AUTH_FAILED',
+    ],
+    [
+      'es256: alg none',
+      '/es/x',
+      () => ({
+        authorization: `Bearer ${b64({ alg: 'none' })}.${b64({ sub: 'jwks-user', aud: 'orders', exp: now() + 300 })}.`,
+      }),
+      'AUTH_FAILED',
+    ],
+    [
+      'consumer not allowed (ACL by tag)',
+      '/acl/x',
+      () => ({ 'x-api-key': 'outsider-key-0123456789abcdef' }),
+      'CONSUMER_FORBIDDEN',
+    ],
     ['consumer allowed by tag', '/acl/x', () => ({ 'x-api-key': apiKey }), 'stable'],
     ['anonymous: no credential passes', '/anon/x', () => ({}), 'stable'],
-    ['anonymous: a wrong key still fails', '/anon/x', () => ({ 'x-api-key': 'wrong-key-0123456789abcdefgh' }), 'AUTH_FAILED'],
+    [
+      'anonymous: a wrong key still fails',
+      '/anon/x',
+      () => ({ 'x-api-key': 'wrong-key-0123456789abcdefgh' }),
+      'AUTH_FAILED',
+    ],
   ];
 
   it.each(cases)('%s', async (_name, path, headers, expected) => {
@@ -139,12 +309,16 @@ describe('credential kinds', () => {
 describe('what the node and the selector see', () => {
   it('strips the credential before proxying (header and query), unless the API forwards it', async () => {
     const up = ups[0]!;
-    expect((await t.get('/key/a', { headers: { 'x-api-key': apiKey, authorization: 'Bearer for-the-node' } })).status).toBe(200);
+    expect(
+      (await t.get('/key/a', { headers: { 'x-api-key': apiKey, authorization: 'Bearer for-the-node' } })).status,
+    ).toBe(200);
     expect(up.last!.headers['x-api-key']).toBeUndefined();
     expect(up.last!.headers['authorization']).toBe('Bearer for-the-node');
     expect((await t.get(`/key/b?apikey=${encodeURIComponent(apiKey)}&keep=1`)).status).toBe(200);
     expect(up.last!.url).toBe('/key/b?keep=1');
-    expect((await t.get('/basic/c', { headers: { authorization: basic('acme', 'correct horse battery') } })).status).toBe(200);
+    expect(
+      (await t.get('/basic/c', { headers: { authorization: basic('acme', 'correct horse battery') } })).status,
+    ).toBe(200);
     expect(up.last!.headers['authorization']).toBeUndefined();
     expect((await t.get('/fwd/d', { headers: { 'x-api-key': apiKey } })).status).toBe(200);
     expect(up.last!.headers['x-api-key']).toBe(apiKey);
@@ -156,7 +330,12 @@ describe('what the node and the selector see', () => {
   });
 
   it('passes the consumer to the selector as request.consumer (canary by tag)', async () => {
-    const id = await createApi(t, { name: 'canary', path: '/canary/*', algorithm: 'round_robin', access: { auth: { methods: [{ kind: 'key' }, { kind: 'anonymous' }] } } });
+    const id = await createApi(t, {
+      name: 'canary',
+      path: '/canary/*',
+      algorithm: 'round_robin',
+      access: { auth: { methods: [{ kind: 'key' }, { kind: 'anonymous' }] } },
+    });
     await addNode(t, id, ups[0]!);
     await addNode(t, id, ups[1]!, { tags: ['canary'] });
     await setSelector(t, id, {

@@ -25,12 +25,31 @@ beforeAll(async () => {
   proxy = await startTcpProxy(REDIS);
   redis = new Redis({ ...REDIS, keyPrefix: prefix, maxRetriesPerRequest: 1 });
   up = (await startUpstreams(['u']))[0]!;
-  const args = ['--workers', '0', '--poll-ms', '100', '--redis', `redis://127.0.0.1:${proxy.port}`, '--redis-prefix', prefix, '--redis-timeout-ms', '200'];
+  const args = [
+    '--workers',
+    '0',
+    '--poll-ms',
+    '100',
+    '--redis',
+    `redis://127.0.0.1:${proxy.port}`,
+    '--redis-prefix',
+    prefix,
+    '--redis-timeout-ms',
+    '200',
+  ];
   const first = await procs.start('start', [...args, '--no-demo']);
   const store = join(first.dataDir, 'isogate.db');
-  gws = [first, await procs.start('gateway', [...args, '--store', store]), await procs.start('gateway', [...args, '--store', store])];
+  gws = [
+    first,
+    await procs.start('gateway', [...args, '--store', store]),
+    await procs.start('gateway', [...args, '--store', store]),
+  ];
   admin = adminClient(() => first.admin, TOKEN);
-  for (const g of gws) await until(() => getJson(g.status, '/status'), (s) => s.body.redis?.connected === true);
+  for (const g of gws)
+    await until(
+      () => getJson(g.status, '/status'),
+      (s) => s.body.redis?.connected === true,
+    );
 }, 120_000);
 
 afterAll(async () => {
@@ -47,10 +66,19 @@ afterAll(async () => {
 
 /** Creates an API with one limit and waits until every gateway serves it (without spending its tokens). */
 async function limitedApi(name: string, limit: Record<string, unknown>): Promise<string> {
-  const api = await admin('POST', '/admin/apis', { name, path: `/${name}/*`, algorithm: 'round_robin', access: { limits: [{ by: 'api', policy: 'cluster', ...limit }] } });
+  const api = await admin('POST', '/admin/apis', {
+    name,
+    path: `/${name}/*`,
+    algorithm: 'round_robin',
+    access: { limits: [{ by: 'api', policy: 'cluster', ...limit }] },
+  });
   await admin('POST', `/admin/apis/${api.id}/nodes`, { name: 'u', connector: { kind: 'simple-url', url: up.url } });
   const { version } = await admin('GET', '/admin/config/version');
-  for (const g of gws) await until(() => getJson(g.status, '/status'), (s) => s.body.version >= version);
+  for (const g of gws)
+    await until(
+      () => getJson(g.status, '/status'),
+      (s) => s.body.version >= version,
+    );
   return api.id;
 }
 
@@ -81,15 +109,29 @@ describe('cluster rate limits on Redis', () => {
   it('falls back to the local policy when Redis is cut under load, reports it, and recovers by itself', async () => {
     const id = await limitedApi('resilient', { rate: 1_000_000, per: 'minute' });
     const closedId = await limitedApi('strict', { rate: 1_000_000, per: 'minute', onRedisDown: 'closed' });
-    const loads = gws.map((g) => startLoad(g.gateway, '/resilient/x', { clients: 2, maxMs: 30_000, maxRequests: 20_000 }));
-    await until(async () => loads.reduce((n, l) => n + l.answers.length, 0), (n) => n > 60);
+    const loads = gws.map((g) =>
+      startLoad(g.gateway, '/resilient/x', { clients: 2, maxMs: 30_000, maxRequests: 20_000 }),
+    );
+    await until(
+      async () => loads.reduce((n, l) => n + l.answers.length, 0),
+      (n) => n > 60,
+    );
     // The shared bucket is in use: each take writes Redis's clock (ms) into it.
     expect(Number(await redis.hget(`rl:${id}:0:`, 'ts'))).toBeGreaterThan(0);
 
     await proxy.stop();
-    for (const g of gws) await until(() => getJson(g.status, '/status'), (s) => s.body.redis.connected === false && s.body.degraded === true, 200, 50);
+    for (const g of gws)
+      await until(
+        () => getJson(g.status, '/status'),
+        (s) => s.body.redis.connected === false && s.body.degraded === true,
+        200,
+        50,
+      );
     const cutAt = loads.reduce((n, l) => n + l.answers.length, 0);
-    await until(async () => loads.reduce((n, l) => n + l.answers.length, 0), (n) => n > cutAt + 100);
+    await until(
+      async () => loads.reduce((n, l) => n + l.answers.length, 0),
+      (n) => n > cutAt + 100,
+    );
     // Failing closed: 503 RATE_LIMIT_UNAVAILABLE while Redis is away.
     const strict = await fetch(`http://127.0.0.1:${gws[1]!.gateway}/strict/x`);
     expect(strict.status).toBe(503);
@@ -99,15 +141,27 @@ describe('cluster rate limits on Redis', () => {
     expect(typeof details.lastError).toBe('string');
 
     await proxy.start();
-    for (const g of gws) await until(() => getJson(g.status, '/status'), (s) => s.body.redis.connected === true, 200, 50);
+    for (const g of gws)
+      await until(
+        () => getJson(g.status, '/status'),
+        (s) => s.body.redis.connected === true,
+        200,
+        50,
+      );
     const [seconds, micros] = await redis.time();
     const recoveredAt = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     const backAt = loads.reduce((n, l) => n + l.answers.length, 0);
-    await until(async () => loads.reduce((n, l) => n + l.answers.length, 0), (n) => n > backAt + 100);
+    await until(
+      async () => loads.reduce((n, l) => n + l.answers.length, 0),
+      (n) => n > backAt + 100,
+    );
     // Shared again: the bucket is taken from after Redis came back (the bucket itself refills too fast
     // at this rate to compare token counts). A batch reserved just before that reading may still be
     // spent, so wait (bounded) for the next take rather than expecting it by a fixed point.
-    await until(async () => Number(await redis.hget(`rl:${id}:0:`, 'ts')), (ts) => ts >= recoveredAt);
+    await until(
+      async () => Number(await redis.hget(`rl:${id}:0:`, 'ts')),
+      (ts) => ts >= recoveredAt,
+    );
     const answers = (await Promise.all(loads.map((l) => l.stop()))).flat();
 
     // No request failed that the local policy would have let through (its bucket never empties here).

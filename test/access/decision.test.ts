@@ -10,13 +10,39 @@ import { Api } from '../../src/model/api.js';
 // The access decision as data: an access config, consumers and requests → what it decided and why.
 
 const consumers = compileConsumers([
-  { id: 'c1', name: 'acme', tags: ['beta'], credentials: [{ id: 'k1', kind: 'key', hash: sha256Hex('acme-key-0123456789abcdef'), hint: 'cdef', createdAt: '' }], createdAt: '', updatedAt: '' },
-  { id: 'c2', name: 'globex', tags: [], credentials: [{ id: 'k2', kind: 'key', hash: sha256Hex('globex-key-0123456789abcd'), hint: 'abcd', createdAt: '' }], createdAt: '', updatedAt: '' },
+  {
+    id: 'c1',
+    name: 'acme',
+    tags: ['beta'],
+    credentials: [{ id: 'k1', kind: 'key', hash: sha256Hex('acme-key-0123456789abcdef'), hint: 'cdef', createdAt: '' }],
+    createdAt: '',
+    updatedAt: '',
+  },
+  {
+    id: 'c2',
+    name: 'globex',
+    tags: [],
+    credentials: [{ id: 'k2', kind: 'key', hash: sha256Hex('globex-key-0123456789abcd'), hint: 'abcd', createdAt: '' }],
+    createdAt: '',
+    updatedAt: '',
+  },
 ]);
 
 function parsedApi(access: Record<string, unknown>): Api {
   return Api.parse({
-    ...{ id: 'api-1', name: 'orders', host: null, methods: ['GET'], path: '/o', stripPrefix: false, algorithm: 'round_robin', retries: 0, hashOn: null, maxBodyBytes: 1, selector: null },
+    ...{
+      id: 'api-1',
+      name: 'orders',
+      host: null,
+      methods: ['GET'],
+      path: '/o',
+      stripPrefix: false,
+      algorithm: 'round_robin',
+      retries: 0,
+      hashOn: null,
+      maxBodyBytes: 1,
+      selector: null,
+    },
     timeouts: { connectMs: 1, headersMs: 1, bodyMs: 1, upgradeIdleMs: 1_000 },
     retry: { methods: [], timeouts: false, statuses: [], deadlineMs: null },
     health: { active: null, passive: null, panic: 'use-all' },
@@ -31,32 +57,65 @@ function api(access: Record<string, unknown>) {
   return compileAccess(parsedApi(access), new LimitRegistry(null))!;
 }
 
-const req = (headers: Record<string, string> = {}, clientIp = '192.0.2.1', method = 'GET') => ({ method, headers, rawQuery: '', clientIp });
+const req = (headers: Record<string, string> = {}, clientIp = '192.0.2.1', method = 'GET') => ({
+  method,
+  headers,
+  rawQuery: '',
+  clientIp,
+});
 
-async function decide(access: ReturnType<typeof api>, input: ReturnType<typeof req>, mode: 'serve' | 'explain' = 'serve'): Promise<AccessDecision> {
+async function decide(
+  access: ReturnType<typeof api>,
+  input: ReturnType<typeof req>,
+  mode: 'serve' | 'explain' = 'serve',
+): Promise<AccessDecision> {
   return decideAccess(access, input, consumers, mode);
 }
 
 describe('access decision', () => {
   it('an API without an access config compiles to nothing', () => {
-    expect(compileAccess(parsedApi({ auth: null, limits: [], ip: null, cors: null }), new LimitRegistry(null))).toBeNull();
+    expect(
+      compileAccess(parsedApi({ auth: null, limits: [], ip: null, cors: null }), new LimitRegistry(null)),
+    ).toBeNull();
   });
 
   const keyed = api({ auth: { methods: [{ kind: 'key' }], tags: ['beta'] }, ip: { deny: ['203.0.113.0/24'] } });
   it.each([
-    ['denied IP, before anything else', req({ 'x-api-key': 'acme-key-0123456789abcdef' }, '203.0.113.5'), { ok: false, step: 'ip', code: 'IP_FORBIDDEN' }],
+    [
+      'denied IP, before anything else',
+      req({ 'x-api-key': 'acme-key-0123456789abcdef' }, '203.0.113.5'),
+      { ok: false, step: 'ip', code: 'IP_FORBIDDEN' },
+    ],
     ['no credential', req(), { ok: false, step: 'auth', code: 'AUTH_REQUIRED' }],
     ['wrong key', req({ 'x-api-key': 'nope-0123456789abcdefghij' }), { ok: false, step: 'auth', code: 'AUTH_FAILED' }],
-    ['a consumer without the tag', req({ 'x-api-key': 'globex-key-0123456789abcd' }), { ok: false, step: 'consumer', code: 'CONSUMER_FORBIDDEN' }],
-    ['a consumer with the tag', req({ 'x-api-key': 'acme-key-0123456789abcdef' }), { ok: true, step: null, code: null }],
-    ['a method the API does not accept', req({ 'x-api-key': 'acme-key-0123456789abcdef' }, '192.0.2.1', 'POST'), { ok: false, step: 'method', code: 'METHOD_NOT_ALLOWED' }],
+    [
+      'a consumer without the tag',
+      req({ 'x-api-key': 'globex-key-0123456789abcd' }),
+      { ok: false, step: 'consumer', code: 'CONSUMER_FORBIDDEN' },
+    ],
+    [
+      'a consumer with the tag',
+      req({ 'x-api-key': 'acme-key-0123456789abcdef' }),
+      { ok: true, step: null, code: null },
+    ],
+    [
+      'a method the API does not accept',
+      req({ 'x-api-key': 'acme-key-0123456789abcdef' }, '192.0.2.1', 'POST'),
+      { ok: false, step: 'method', code: 'METHOD_NOT_ALLOWED' },
+    ],
   ])('%s', async (_name, input, expected) => {
     expect(await decide(keyed, input)).toMatchObject(expected);
   });
 
   it('names the consumer and the challenge', async () => {
-    expect((await decide(keyed, req({ 'x-api-key': 'acme-key-0123456789abcdef' }))).consumer?.view).toEqual({ name: 'acme', tags: ['beta'] });
-    expect((await decide(keyed, req())).headers).toEqual(['www-authenticate', 'ApiKey realm="orders", header="x-api-key"']);
+    expect((await decide(keyed, req({ 'x-api-key': 'acme-key-0123456789abcdef' }))).consumer?.view).toEqual({
+      name: 'acme',
+      tags: ['beta'],
+    });
+    expect((await decide(keyed, req())).headers).toEqual([
+      'www-authenticate',
+      'ApiKey realm="orders", header="x-api-key"',
+    ]);
   });
 
   it('explaining looks at the buckets; serving spends them', async () => {

@@ -18,17 +18,47 @@ const canary = [node('s1'), node('t1', ['temp']), node('s2'), node('t2', ['temp'
 const dedicated = [node('shared1'), node('d1', ['dedicated']), node('shared2')];
 const consumer = (name: string, tags: string[] = []) => ({ consumer: { name, tags } });
 
-const table: Record<string, Array<{ name: string; nodes: SelectorNode[]; request: Partial<SelectorRequest>; env?: Record<string, string>; picks: string[] }>> = {
+const table: Record<
+  string,
+  Array<{
+    name: string;
+    nodes: SelectorNode[];
+    request: Partial<SelectorRequest>;
+    env?: Record<string, string>;
+    picks: string[];
+  }>
+> = {
   'canary-by-consumer-tag.js': [
-    { name: 'tagged beta → temp nodes', nodes: canary, request: consumer('acme', ['gold', 'beta']), picks: ['t1', 't2'] },
+    {
+      name: 'tagged beta → temp nodes',
+      nodes: canary,
+      request: consumer('acme', ['gold', 'beta']),
+      picks: ['t1', 't2'],
+    },
     { name: 'other tags → stable nodes', nodes: canary, request: consumer('acme', ['gold']), picks: ['s1', 's2'] },
     { name: 'anonymous → stable nodes', nodes: canary, request: { consumer: null }, picks: ['s1', 's2'] },
   ],
   'by-consumer.js': [
     { name: 'the default customer → its nodes', nodes: dedicated, request: consumer('acme'), picks: ['d1'] },
-    { name: 'another consumer → shared nodes', nodes: dedicated, request: consumer('globex'), picks: ['shared1', 'shared2'] },
-    { name: 'the variable names the customer', nodes: dedicated, request: consumer('globex'), env: { DEDICATED_CONSUMER: 'globex' }, picks: ['d1'] },
-    { name: 'no dedicated node left → shared', nodes: [node('shared1')], request: consumer('acme'), picks: ['shared1'] },
+    {
+      name: 'another consumer → shared nodes',
+      nodes: dedicated,
+      request: consumer('globex'),
+      picks: ['shared1', 'shared2'],
+    },
+    {
+      name: 'the variable names the customer',
+      nodes: dedicated,
+      request: consumer('globex'),
+      env: { DEDICATED_CONSUMER: 'globex' },
+      picks: ['d1'],
+    },
+    {
+      name: 'no dedicated node left → shared',
+      nodes: [node('shared1')],
+      request: consumer('acme'),
+      picks: ['shared1'],
+    },
     { name: 'anonymous → shared nodes', nodes: dedicated, request: { consumer: null }, picks: ['shared1', 'shared2'] },
   ],
 };
@@ -36,10 +66,17 @@ const table: Record<string, Array<{ name: string; nodes: SelectorNode[]; request
 describe.each(Object.keys(table))('scripts-examples/%s', (file) => {
   it.each(table[file]!)('$name', async (row) => {
     const env = row.env ?? {};
-    const handle = await sandbox.load({ apiId: file, config: config(example(file), { memoize: 'auto' }) }, row.nodes, env);
+    const handle = await sandbox.load(
+      { apiId: file, config: config(example(file), { memoize: 'auto' }) },
+      row.nodes,
+      env,
+    );
     try {
       for (let i = 0; i < 2; i++) {
-        const outcome = await handle.select(request(row.request), row.nodes.map((_, j) => j));
+        const outcome = await handle.select(
+          request(row.request),
+          row.nodes.map((_, j) => j),
+        );
         expect(outcome.ok).toBe(true);
         if (outcome.ok) expect(outcome.picked.map((j) => row.nodes[j]!.id)).toEqual(row.picks);
       }

@@ -5,7 +5,9 @@ import { clientIpResolver } from '../../src/gateway/client-ip.js';
 import { CorsConfig, IpRules } from '../../src/model/access.js';
 
 describe('IP lists', () => {
-  const rules = compileIpRules(IpRules.parse({ allow: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'], deny: ['10.9.0.0/16', '2001:db8:bad::/48'] }));
+  const rules = compileIpRules(
+    IpRules.parse({ allow: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'], deny: ['10.9.0.0/16', '2001:db8:bad::/48'] }),
+  );
   it.each([
     ['v4 in the allow list', '10.1.2.3', 'allowed'],
     ['v4 single address', '192.0.2.7', 'allowed'],
@@ -46,14 +48,28 @@ describe('IP lists', () => {
 
 describe('CORS', () => {
   const cors = compileCors(
-    CorsConfig.parse({ origins: ['https://app.example.com', 'https://*.example.org'], headers: ['x-api-key', 'Content-Type'], exposeHeaders: ['x-node'], credentials: true, maxAgeSec: 120 }),
+    CorsConfig.parse({
+      origins: ['https://app.example.com', 'https://*.example.org'],
+      headers: ['x-api-key', 'Content-Type'],
+      exposeHeaders: ['x-node'],
+      credentials: true,
+      maxAgeSec: 120,
+    }),
     ['GET', 'POST'],
   );
   const pre = (origin: string, method: string, headers?: string) =>
-    cors.decide('OPTIONS', { origin, 'access-control-request-method': method, ...(headers ? { 'access-control-request-headers': headers } : {}) });
+    cors.decide('OPTIONS', {
+      origin,
+      'access-control-request-method': method,
+      ...(headers ? { 'access-control-request-headers': headers } : {}),
+    });
 
   it.each([
-    ['allowed origin, method and headers', pre('https://app.example.com', 'POST', 'x-api-key, content-type'), 'preflight'],
+    [
+      'allowed origin, method and headers',
+      pre('https://app.example.com', 'POST', 'x-api-key, content-type'),
+      'preflight',
+    ],
     ['a subdomain wildcard', pre('https://a.b.example.org', 'GET'), 'preflight'],
     ['the bare wildcard domain is not a subdomain', pre('https://example.org', 'GET'), 'preflight-refused'],
     ['another origin', pre('https://evil.example.net', 'GET'), 'preflight-refused'],
@@ -66,7 +82,9 @@ describe('CORS', () => {
 
   it('answers a preflight with the allowed methods, headers, credentials, max age, and echoes the origin', () => {
     const { headers } = pre('https://app.example.com', 'POST', 'x-api-key');
-    const h = Object.fromEntries(headers.reduce<string[][]>((acc, v, i) => (i % 2 ? (acc.at(-1)!.push(v), acc) : [...acc, [v]]), []));
+    const h = Object.fromEntries(
+      headers.reduce<string[][]>((acc, v, i) => (i % 2 ? (acc.at(-1)!.push(v), acc) : [...acc, [v]]), []),
+    );
     expect(h).toEqual({
       'access-control-allow-origin': 'https://app.example.com',
       vary: 'Origin',
@@ -79,7 +97,9 @@ describe('CORS', () => {
 
   it('adds headers to actual requests from allowed origins only', () => {
     expect(cors.decide('GET', { origin: 'https://app.example.com' }).verdict).toBe('allowed');
-    expect(cors.decide('GET', { origin: 'https://app.example.com' }).headers).toContain('access-control-expose-headers');
+    expect(cors.decide('GET', { origin: 'https://app.example.com' }).headers).toContain(
+      'access-control-expose-headers',
+    );
     expect(cors.decide('GET', { origin: 'https://evil.test' })).toEqual({ verdict: 'origin-not-allowed', headers: [] });
     expect(cors.decide('GET', {})).toEqual({ verdict: 'none', headers: [] });
   });

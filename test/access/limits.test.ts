@@ -10,7 +10,8 @@ function limiter(rate: number, perMs: number, burst: number, maxKeys = 100) {
   return { l, at: (ms: number) => void (now = ms) };
 }
 
-const taken = (l: LocalLimiter, key: string, n: number) => Array.from({ length: n }, () => (l.take(key).allowed ? 1 : 0)).reduce((a: number, b) => a + b, 0);
+const taken = (l: LocalLimiter, key: string, n: number) =>
+  Array.from({ length: n }, () => (l.take(key).allowed ? 1 : 0)).reduce((a: number, b) => a + b, 0);
 
 describe('local token bucket', () => {
   it.each([

@@ -32,10 +32,21 @@ describe('admin APIs', () => {
       retries: 1,
       maxBodyBytes: 10 * 1024 * 1024,
       selector: null,
-      retry: { methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'], timeouts: true, statuses: [502, 503, 504], deadlineMs: null },
+      retry: {
+        methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
+        timeouts: true,
+        statuses: [502, 503, 504],
+        deadlineMs: null,
+      },
       health: {
         active: null,
-        passive: { consecutiveFailures: 5, statuses: [500, 502, 503, 504], timeouts: true, baseEjectionMs: 30000, maxEjectionMs: 300000 },
+        passive: {
+          consecutiveFailures: 5,
+          statuses: [500, 502, 503, 504],
+          timeouts: true,
+          baseEjectionMs: 30000,
+          maxEjectionMs: 300000,
+        },
         panic: 'use-all',
       },
       hashOn: null,
@@ -94,7 +105,13 @@ describe('admin APIs', () => {
     const res = await h.call('PATCH', `/admin/apis/${api.id}`, { timeouts: { connectMs: 500 }, stripPrefix: true });
     expect(res.status).toBe(200);
     expect(res.body.timeouts).toEqual({ connectMs: 500, headersMs: 1234, bodyMs: 60000, upgradeIdleMs: 300000 });
-    expect(res.body).toMatchObject({ stripPrefix: true, retries: 3, name: 'orders', id: api.id, createdAt: api.createdAt });
+    expect(res.body).toMatchObject({
+      stripPrefix: true,
+      retries: 3,
+      name: 'orders',
+      id: api.id,
+      createdAt: api.createdAt,
+    });
     expect(await h.store.getApi(api.id)).toEqual(res.body);
     expect(h.runtime.appliedCalls).toBe(2);
   });
@@ -104,7 +121,11 @@ describe('admin APIs', () => {
     const before = await h.store.version();
     const res = await h.call('PATCH', `/admin/apis/${api.id}`, { timeouts: { bodyMs: -1 }, id: 'mine', name: '' });
     expect(res.status).toBe(400);
-    expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['id', 'name', 'timeouts.bodyMs']);
+    expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual([
+      'id',
+      'name',
+      'timeouts.bodyMs',
+    ]);
     expect(await h.store.version()).toBe(before);
     expect(await h.store.getApi(api.id)).toEqual(api);
   });
@@ -114,7 +135,12 @@ describe('admin APIs', () => {
     await create({ name: 'b', path: '/shop', methods: ['POST'] });
     const before = await h.store.version();
 
-    const route = await h.call('POST', '/admin/apis', { ...minimal, name: 'c', path: '/shop', methods: ['GET', 'PUT'] });
+    const route = await h.call('POST', '/admin/apis', {
+      ...minimal,
+      name: 'c',
+      path: '/shop',
+      methods: ['GET', 'PUT'],
+    });
     expect(route.status).toBe(409);
     expect(route.body.error).toEqual({ code: 'ROUTE_CONFLICT', message: expect.stringContaining('"a"') });
 
@@ -132,7 +158,11 @@ describe('admin APIs', () => {
 
   it('lists APIs with node counts and selector state', async () => {
     const plain = await create({ name: 'plain', path: '/plain' });
-    const withSelector = await create({ name: 'sel', path: '/sel', selector: { code: 'function select(r, e, n) { return n; }' } });
+    const withSelector = await create({
+      name: 'sel',
+      path: '/sel',
+      selector: { code: 'function select(r, e, n) { return n; }' },
+    });
     for (const enabled of [true, true, false]) {
       const res = await h.call('POST', `/admin/apis/${plain.id}/nodes`, {
         name: `n${Math.random()}`,
@@ -161,17 +191,31 @@ describe('admin APIs', () => {
   });
 
   it('trial-runs a selector given at creation and refuses a failing one', async () => {
-    const res = await h.call('POST', '/admin/apis', { ...minimal, selector: { code: 'function select() {\n  throw new Error("x");\n}' } });
+    const res = await h.call('POST', '/admin/apis', {
+      ...minimal,
+      selector: { code: 'function select() {\n  throw new Error("x");\n}' },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'SELECTOR_INVALID', details: [{ path: 'code', line: 2, column: 3 }] });
-    expect(h.runtime.trials.at(-1)!.request).toEqual({ method: 'GET', path: '/orders/', query: {}, headers: {}, body: null, clientIp: '127.0.0.1', consumer: null });
+    expect(h.runtime.trials.at(-1)!.request).toEqual({
+      method: 'GET',
+      path: '/orders/',
+      query: {},
+      headers: {},
+      body: null,
+      clientIp: '127.0.0.1',
+      consumer: null,
+    });
     expect(await h.store.listApis()).toEqual([]);
     expect(await h.store.version()).toBe(0);
   });
 
   it('deletes an API with 204, then answers 404', async () => {
     const api = await create();
-    await h.call('POST', `/admin/apis/${api.id}/nodes`, { name: 'n', connector: { kind: 'simple-url', url: 'http://10.0.0.1' } });
+    await h.call('POST', `/admin/apis/${api.id}/nodes`, {
+      name: 'n',
+      connector: { kind: 'simple-url', url: 'http://10.0.0.1' },
+    });
     const del = await h.call('DELETE', `/admin/apis/${api.id}`);
     expect(del.status).toBe(204);
     expect(del.body).toBeNull();

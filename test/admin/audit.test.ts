@@ -13,7 +13,8 @@ describe('audit log, revert and restore', () => {
 
   async function seed(): Promise<{ apiId: string; nodeId: string }> {
     await h.call('PUT', '/admin/variables/IP1_enable', { value: 'true' });
-    const apiId = (await h.call('POST', '/admin/apis', { name: 'shop', path: '/shop/*', algorithm: 'round_robin' })).body.id;
+    const apiId = (await h.call('POST', '/admin/apis', { name: 'shop', path: '/shop/*', algorithm: 'round_robin' }))
+      .body.id;
     const nodeId = (
       await h.call('POST', `/admin/apis/${apiId}/nodes`, {
         name: 'a',
@@ -30,20 +31,33 @@ describe('audit log, revert and restore', () => {
 
     const all = await h.call('GET', '/admin/audit');
     expect(all.status).toBe(200);
-    expect(all.body.entries.map((e: { version: number; op: string; kind: string; objectName: string }) => `${e.version} ${e.op} ${e.kind} ${e.objectName}`)).toEqual([
-      '4 update node shop/a',
-      '3 create node shop/a',
-      '2 create api shop',
-      '1 create variable IP1_enable',
-    ]);
-    expect(all.body.entries[0]).toMatchObject({ actor: { id: 'bootstrap', name: 'admin-token' }, apiId, objectId: nodeId, before: { enabled: true }, after: { enabled: false } });
+    expect(
+      all.body.entries.map(
+        (e: { version: number; op: string; kind: string; objectName: string }) =>
+          `${e.version} ${e.op} ${e.kind} ${e.objectName}`,
+      ),
+    ).toEqual(['4 update node shop/a', '3 create node shop/a', '2 create api shop', '1 create variable IP1_enable']);
+    expect(all.body.entries[0]).toMatchObject({
+      actor: { id: 'bootstrap', name: 'admin-token' },
+      apiId,
+      objectId: nodeId,
+      before: { enabled: true },
+      after: { enabled: false },
+    });
 
-    expect((await h.call('GET', `/admin/audit?apiId=${apiId}&op=create`)).body.entries.map((e: { kind: string }) => e.kind)).toEqual(['node', 'api']);
+    expect(
+      (await h.call('GET', `/admin/audit?apiId=${apiId}&op=create`)).body.entries.map((e: { kind: string }) => e.kind),
+    ).toEqual(['node', 'api']);
     expect((await h.call('GET', `/admin/audit?kind=variable`)).body.entries).toHaveLength(1);
-    expect((await h.call('GET', `/admin/audit?version=3`)).body.entries.map((e: { objectId: string }) => e.objectId)).toEqual([nodeId]);
+    expect(
+      (await h.call('GET', `/admin/audit?version=3`)).body.entries.map((e: { objectId: string }) => e.objectId),
+    ).toEqual([nodeId]);
     const page = await h.call('GET', '/admin/audit?limit=3');
     expect(page.body.entries).toHaveLength(3);
-    expect((await h.call('GET', `/admin/audit?limit=3&before=${page.body.next}`)).body).toMatchObject({ entries: [{ version: 1 }], next: null });
+    expect((await h.call('GET', `/admin/audit?limit=3&before=${page.body.next}`)).body).toMatchObject({
+      entries: [{ version: 1 }],
+      next: null,
+    });
   });
 
   it('names a bad filter with its path', async () => {
@@ -55,7 +69,11 @@ describe('audit log, revert and restore', () => {
       ['colour=red', 'colour'],
     ]) {
       const res = await h.call('GET', `/admin/audit?${query}`);
-      expect({ query, status: res.status, path: res.body.error.details?.[0]?.path }).toEqual({ query, status: 400, path });
+      expect({ query, status: res.status, path: res.body.error.details?.[0]?.path }).toEqual({
+        query,
+        status: 400,
+        path,
+      });
     }
   });
 
@@ -65,12 +83,20 @@ describe('audit log, revert and restore', () => {
     const applied = h.runtime.appliedCalls;
     const res = await h.call('POST', '/admin/audit/revert', { version: 4 });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ version: 5, changes: [{ op: 'update', kind: 'variable', id: 'IP1_enable', name: 'IP1_enable' }] });
+    expect(res.body).toEqual({
+      version: 5,
+      changes: [{ op: 'update', kind: 'variable', id: 'IP1_enable', name: 'IP1_enable' }],
+    });
     expect((await h.call('GET', '/admin/variables/IP1_enable')).body.value).toBe('true');
     expect(h.runtime.appliedCalls).toBe(applied + 1);
     expect(h.runtime.servingVersion).toBe(5);
     const [latest] = (await h.call('GET', '/admin/audit?limit=1')).body.entries;
-    expect(latest).toMatchObject({ version: 5, cause: 'revert of version 4', before: { value: 'false' }, after: { value: 'true' } });
+    expect(latest).toMatchObject({
+      version: 5,
+      cause: 'revert of version 4',
+      before: { value: 'false' },
+      after: { value: 'true' },
+    });
   });
 
   it('refuses a revert that would undo a later write, and an unknown version', async () => {
@@ -94,7 +120,9 @@ describe('audit log, revert and restore', () => {
     expect(res.body.version).toBe(6);
     expect((await h.call('GET', '/admin/apis')).body.map((a: { name: string }) => a.name)).toEqual(['shop']);
     const nodes = (await h.call('GET', `/admin/apis/${apiId}/nodes`)).body;
-    expect(nodes.map((n: { id: string; name: string; rules: unknown }) => [n.id, n.name, n.rules])).toEqual(before.map((n: { id: string; name: string; rules: unknown }) => [n.id, n.name, n.rules]));
+    expect(nodes.map((n: { id: string; name: string; rules: unknown }) => [n.id, n.name, n.rules])).toEqual(
+      before.map((n: { id: string; name: string; rules: unknown }) => [n.id, n.name, n.rules]),
+    );
   });
 
   it('dry-runs a revert: answers what it would change and writes nothing', async () => {
@@ -104,7 +132,9 @@ describe('audit log, revert and restore', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       dryRun: true,
-      changes: [{ op: 'update', kind: 'variable', name: 'IP1_enable', before: { value: 'false' }, after: { value: 'true' } }],
+      changes: [
+        { op: 'update', kind: 'variable', name: 'IP1_enable', before: { value: 'false' }, after: { value: 'true' } },
+      ],
     });
     expect((await h.call('GET', '/admin/variables/IP1_enable')).body.value).toBe('false');
     expect((await h.call('GET', '/admin/config/version')).body.version).toBe(4);

@@ -30,7 +30,12 @@ describe('admin auth', () => {
   });
 
   it('answers 401 before looking at the body or the method', async () => {
-    const write = await h.call('POST', '/admin/apis', { name: 'x', path: '/x', algorithm: 'weighted' }, { token: 'nope' });
+    const write = await h.call(
+      'POST',
+      '/admin/apis',
+      { name: 'x', path: '/x', algorithm: 'weighted' },
+      { token: 'nope' },
+    );
     expect(write.status).toBe(401);
     const badBody = await h.call('POST', '/admin/apis', undefined, { token: null, raw: '{not json' });
     expect(badBody.status).toBe(401);
@@ -51,7 +56,10 @@ describe('admin auth', () => {
 
   it('lets the right token through, with any case of the scheme', async () => {
     expect((await h.call('GET', '/admin/apis')).status).toBe(200);
-    const res = await h.call('GET', '/admin/config/version', undefined, { token: null, headers: { authorization: `bearer ${TOKEN}` } });
+    const res = await h.call('GET', '/admin/config/version', undefined, {
+      token: null,
+      headers: { authorization: `bearer ${TOKEN}` },
+    });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ version: 0 });
   });

@@ -21,7 +21,8 @@ beforeAll(async () => {
   shop = ca.issue(['shop.test', '*.shop.test']);
   api = ca.issue(['api.test']);
   h = await startAdmin();
-  for (const role of ['viewer', 'editor'] as const) tokens[role] = (await h.call('POST', '/admin/tokens', { name: `${role}-bot`, role })).body.secret;
+  for (const role of ['viewer', 'editor'] as const)
+    tokens[role] = (await h.call('POST', '/admin/tokens', { name: `${role}-bot`, role })).body.secret;
 }, 60_000);
 afterAll(async () => {
   await h?.close();
@@ -35,7 +36,10 @@ const upload = (cert: TestCertificate, headers: Record<string, string> = {}) =>
 function storedRows(): string {
   const db = new Database(h.file, { readonly: true });
   try {
-    return JSON.stringify([db.prepare('SELECT * FROM audit_log').all(), db.prepare('SELECT * FROM idempotency_keys').all()]);
+    return JSON.stringify([
+      db.prepare('SELECT * FROM audit_log').all(),
+      db.prepare('SELECT * FROM idempotency_keys').all(),
+    ]);
   } finally {
     db.close();
   }
@@ -46,19 +50,34 @@ describe('certificates and consumers under roles, audit and retry safety', () =>
     const viewer = { token: tokens.viewer! };
     expect((await h.call('GET', '/admin/certificates', undefined, viewer)).status).toBe(200);
     expect((await h.call('GET', '/admin/consumers', undefined, viewer)).status).toBe(200);
-    const refused = await h.call('POST', '/admin/certificates', { certificate: api.certificate, privateKey: api.privateKey }, viewer);
+    const refused = await h.call(
+      'POST',
+      '/admin/certificates',
+      { certificate: api.certificate, privateKey: api.privateKey },
+      viewer,
+    );
     expect([refused.status, refused.body.error.code]).toEqual([403, 'FORBIDDEN']);
     expect((await h.call('POST', '/admin/consumers', { name: 'nope' }, viewer)).status).toBe(403);
     const made = await h.call('POST', '/admin/consumers', { name: 'by-editor' }, { token: tokens.editor! });
     expect(made.status).toBe(201);
     expect((await h.call('DELETE', `/admin/consumers/${made.body.id}`, undefined, viewer)).status).toBe(403);
-    expect((await h.call('DELETE', `/admin/consumers/${made.body.id}`, undefined, { token: tokens.editor! })).status).toBe(204);
+    expect(
+      (await h.call('DELETE', `/admin/consumers/${made.body.id}`, undefined, { token: tokens.editor! })).status,
+    ).toBe(204);
     expect(await h.store.listCertificates()).toEqual([]);
   });
 
   it('answers a dry run of an upload with the certificate as it would be stored, without its key', async () => {
-    const dry = await h.call('POST', '/admin/certificates?dryRun=true', { certificate: shop.certificate, privateKey: shop.privateKey });
-    expect(dry.body).toMatchObject({ dryRun: true, changes: [{ op: 'create', kind: 'certificate', name: 'shop.test', after: { names: ['shop.test', '*.shop.test'] } }] });
+    const dry = await h.call('POST', '/admin/certificates?dryRun=true', {
+      certificate: shop.certificate,
+      privateKey: shop.privateKey,
+    });
+    expect(dry.body).toMatchObject({
+      dryRun: true,
+      changes: [
+        { op: 'create', kind: 'certificate', name: 'shop.test', after: { names: ['shop.test', '*.shop.test'] } },
+      ],
+    });
     expect(JSON.stringify(dry.body)).not.toContain('PRIVATE KEY');
     expect(await h.store.listCertificates()).toEqual([]);
   });
@@ -67,19 +86,32 @@ describe('certificates and consumers under roles, audit and retry safety', () =>
     const first = await upload(shop, { 'idempotency-key': 'upload-shop' });
     expect(first.status).toBe(201);
     const again = await upload(shop, { 'idempotency-key': 'upload-shop' });
-    expect([again.status, again.headers.get('idempotent-replayed'), again.body.id]).toEqual([201, 'true', first.body.id]);
+    expect([again.status, again.headers.get('idempotent-replayed'), again.body.id]).toEqual([
+      201,
+      'true',
+      first.body.id,
+    ]);
     expect(JSON.stringify(again.body)).not.toContain('PRIVATE KEY');
     expect((await h.call('GET', '/admin/certificates')).body).toHaveLength(1);
 
-    const body = { name: 'acme', credentials: [{ kind: 'key' }, { kind: 'basic', username: 'acme', password: PASSWORD }] };
+    const body = {
+      name: 'acme',
+      credentials: [{ kind: 'key' }, { kind: 'basic', username: 'acme', password: PASSWORD }],
+    };
     const created = await h.call('POST', '/admin/consumers', body, { headers: { 'idempotency-key': 'acme' } });
     const replayed = await h.call('POST', '/admin/consumers', body, { headers: { 'idempotency-key': 'acme' } });
     expect(replayed.headers.get('idempotent-replayed')).toBe('true');
     // The first answer shows the generated key once; the replay is the consumer as stored, without it.
-    expect(replayed.body).toEqual({ ...created.body, credentials: created.body.credentials.map(({ secret: _s, ...c }: { secret?: string }) => c) });
-    expect((await h.call('GET', '/admin/consumers')).body.filter((c: { name: string }) => c.name === 'acme')).toHaveLength(1);
+    expect(replayed.body).toEqual({
+      ...created.body,
+      credentials: created.body.credentials.map(({ secret: _s, ...c }: { secret?: string }) => c),
+    });
+    expect(
+      (await h.call('GET', '/admin/consumers')).body.filter((c: { name: string }) => c.name === 'acme'),
+    ).toHaveLength(1);
     const rows = storedRows();
-    for (const secret of ['PRIVATE KEY', PASSWORD, 'scrypt$', created.body.credentials[0].secret]) expect(rows).not.toContain(secret);
+    for (const secret of ['PRIVATE KEY', PASSWORD, 'scrypt$', created.body.credentials[0].secret])
+      expect(rows).not.toContain(secret);
   });
 
   it('takes If-Match on certificates: the ETag of a read or a write, 412 when stale, nothing written', async () => {
@@ -87,14 +119,26 @@ describe('certificates and consumers under roles, audit and retry safety', () =>
     const read = await h.call('GET', `/admin/certificates/${cert.id}`);
     const etag = read.headers.get('etag')!;
     expect(etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
-    const patched = await h.call('PATCH', `/admin/certificates/${cert.id}`, { isDefault: true }, { headers: { 'if-match': etag } });
+    const patched = await h.call(
+      'PATCH',
+      `/admin/certificates/${cert.id}`,
+      { isDefault: true },
+      { headers: { 'if-match': etag } },
+    );
     expect(patched.status).toBe(200);
     const next = patched.headers.get('etag')!;
     expect(next).not.toBe(etag);
     expect((await h.call('GET', `/admin/certificates/${cert.id}`)).headers.get('etag')).toBe(next);
-    const stale = await h.call('PATCH', `/admin/certificates/${cert.id}`, { isDefault: false }, { headers: { 'if-match': etag } });
+    const stale = await h.call(
+      'PATCH',
+      `/admin/certificates/${cert.id}`,
+      { isDefault: false },
+      { headers: { 'if-match': etag } },
+    );
     expect([stale.status, stale.body.error.code]).toEqual([412, 'PRECONDITION_FAILED']);
-    expect((await h.call('DELETE', `/admin/certificates/${cert.id}`, undefined, { headers: { 'if-match': etag } })).status).toBe(412);
+    expect(
+      (await h.call('DELETE', `/admin/certificates/${cert.id}`, undefined, { headers: { 'if-match': etag } })).status,
+    ).toBe(412);
     expect((await h.call('GET', `/admin/certificates/${cert.id}`)).body.isDefault).toBe(true);
   });
 
@@ -102,15 +146,40 @@ describe('certificates and consumers under roles, audit and retry safety', () =>
     const acme = (await h.call('GET', '/admin/consumers')).body.find((c: { name: string }) => c.name === 'acme');
     const read = await h.call('GET', `/admin/consumers/${acme.id}`);
     const etag = read.headers.get('etag')!;
-    const renamed = await h.call('PATCH', `/admin/consumers/${acme.id}`, { tags: ['gold'] }, { headers: { 'if-match': etag } });
+    const renamed = await h.call(
+      'PATCH',
+      `/admin/consumers/${acme.id}`,
+      { tags: ['gold'] },
+      { headers: { 'if-match': etag } },
+    );
     expect(renamed.status).toBe(200);
-    const stale = await h.call('PATCH', `/admin/consumers/${acme.id}`, { tags: ['silver'] }, { headers: { 'if-match': etag } });
+    const stale = await h.call(
+      'PATCH',
+      `/admin/consumers/${acme.id}`,
+      { tags: ['silver'] },
+      { headers: { 'if-match': etag } },
+    );
     expect([stale.status, stale.body.error.code]).toEqual([412, 'PRECONDITION_FAILED']);
     const credential = read.body.credentials[0].id;
-    expect((await h.call('DELETE', `/admin/consumers/${acme.id}/credentials/${credential}`, undefined, { headers: { 'if-match': etag } })).status).toBe(412);
+    expect(
+      (
+        await h.call('DELETE', `/admin/consumers/${acme.id}/credentials/${credential}`, undefined, {
+          headers: { 'if-match': etag },
+        })
+      ).status,
+    ).toBe(412);
     const current = renamed.headers.get('etag')!;
-    expect((await h.call('DELETE', `/admin/consumers/${acme.id}/credentials/${credential}`, undefined, { headers: { 'if-match': current } })).status).toBe(204);
-    expect((await h.call('GET', `/admin/consumers/${acme.id}`)).body).toMatchObject({ tags: ['gold'], credentials: [{ kind: 'basic' }] });
+    expect(
+      (
+        await h.call('DELETE', `/admin/consumers/${acme.id}/credentials/${credential}`, undefined, {
+          headers: { 'if-match': current },
+        })
+      ).status,
+    ).toBe(204);
+    expect((await h.call('GET', `/admin/consumers/${acme.id}`)).body).toMatchObject({
+      tags: ['gold'],
+      credentials: [{ kind: 'basic' }],
+    });
   });
 
   it('audits every such write without secrets and reverts what the stored secrets allow', async () => {
@@ -121,7 +190,10 @@ describe('certificates and consumers under roles, audit and retry safety', () =>
     for (const secret of ['PRIVATE KEY', PASSWORD, 'scrypt$', '"hash"']) expect(text).not.toContain(secret);
 
     // The credential removal above: its secret is gone, so it cannot come back.
-    const removal = entries.find((e: { kind: string; op: string; before: { credentials?: unknown[] } }) => e.kind === 'consumer' && e.op === 'update' && e.before.credentials?.length === 2);
+    const removal = entries.find(
+      (e: { kind: string; op: string; before: { credentials?: unknown[] } }) =>
+        e.kind === 'consumer' && e.op === 'update' && e.before.credentials?.length === 2,
+    );
     const version = (await h.call('GET', '/admin/config/version')).body.version;
     const refused = await h.call('POST', '/admin/audit/revert', { version: removal.version });
     expect([refused.status, refused.body.error.code]).toEqual([409, 'SECRET_NOT_STORED']);
@@ -131,7 +203,10 @@ describe('certificates and consumers under roles, audit and retry safety', () =>
     expect((await h.call('GET', '/admin/config/version')).body.version).toBe(version);
 
     // Making the certificate the default: its key is still stored, so the revert goes through.
-    const makeDefault = entries.find((e: { kind: string; after: { isDefault?: boolean }; before: { isDefault?: boolean } | null }) => e.kind === 'certificate' && e.before?.isDefault === false && e.after.isDefault);
+    const makeDefault = entries.find(
+      (e: { kind: string; after: { isDefault?: boolean }; before: { isDefault?: boolean } | null }) =>
+        e.kind === 'certificate' && e.before?.isDefault === false && e.after.isDefault,
+    );
     const reverted = await h.call('POST', '/admin/audit/revert', { version: makeDefault.version });
     expect(reverted.status).toBe(200);
     expect((await h.call('GET', `/admin/certificates/${makeDefault.objectId}`)).body.isDefault).toBe(false);

@@ -73,14 +73,49 @@ describe('admin certificates', () => {
 
   it.each([
     ['garbage', () => ({ certificate: 'hello', privateKey: c.good!.privateKey }), 'CERTIFICATE_INVALID'],
-    ['a damaged block', () => ({ certificate: c.good!.leaf.replace(/\n[A-Za-z0-9+/]{64}\n/, '\n'), privateKey: c.good!.privateKey }), 'CERTIFICATE_INVALID'],
-    ['a key that is not a key', () => ({ certificate: c.second!.certificate, privateKey: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' }), 'PRIVATE_KEY_INVALID'],
-    ['another certificate’s key', () => ({ certificate: c.second!.certificate, privateKey: c.good!.privateKey }), 'KEY_MISMATCH'],
-    ['a chain in the wrong order', () => ({ certificate: c.second!.ca + c.second!.leaf, privateKey: c.second!.privateKey }), 'KEY_MISMATCH'],
-    ['an issuer that did not sign it', () => ({ certificate: c.second!.leaf + c.foreign!.ca, privateKey: c.second!.privateKey }), 'CHAIN_INVALID'],
-    ['an expired certificate', () => ({ certificate: c.expired!.certificate, privateKey: c.expired!.privateKey }), 'CERTIFICATE_EXPIRED'],
-    ['no DNS name in its SAN', () => ({ certificate: c.noNames!.certificate, privateKey: c.noNames!.privateKey }), 'CERTIFICATE_NO_NAMES'],
-    ['an encrypted key', () => ({ certificate: c.second!.certificate, privateKey: encrypted(c.second!.privateKey) }), 'PRIVATE_KEY_INVALID'],
+    [
+      'a damaged block',
+      () => ({ certificate: c.good!.leaf.replace(/\n[A-Za-z0-9+/]{64}\n/, '\n'), privateKey: c.good!.privateKey }),
+      'CERTIFICATE_INVALID',
+    ],
+    [
+      'a key that is not a key',
+      () => ({
+        certificate: c.second!.certificate,
+        privateKey: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n',
+      }),
+      'PRIVATE_KEY_INVALID',
+    ],
+    [
+      'another certificate’s key',
+      () => ({ certificate: c.second!.certificate, privateKey: c.good!.privateKey }),
+      'KEY_MISMATCH',
+    ],
+    [
+      'a chain in the wrong order',
+      () => ({ certificate: c.second!.ca + c.second!.leaf, privateKey: c.second!.privateKey }),
+      'KEY_MISMATCH',
+    ],
+    [
+      'an issuer that did not sign it',
+      () => ({ certificate: c.second!.leaf + c.foreign!.ca, privateKey: c.second!.privateKey }),
+      'CHAIN_INVALID',
+    ],
+    [
+      'an expired certificate',
+      () => ({ certificate: c.expired!.certificate, privateKey: c.expired!.privateKey }),
+      'CERTIFICATE_EXPIRED',
+    ],
+    [
+      'no DNS name in its SAN',
+      () => ({ certificate: c.noNames!.certificate, privateKey: c.noNames!.privateKey }),
+      'CERTIFICATE_NO_NAMES',
+    ],
+    [
+      'an encrypted key',
+      () => ({ certificate: c.second!.certificate, privateKey: encrypted(c.second!.privateKey) }),
+      'PRIVATE_KEY_INVALID',
+    ],
   ])('refuses %s with a 400 naming the problem and stores nothing', async (_what, body, code) => {
     const before = (await call('GET', '/admin/certificates')).body.length;
     const version = await h.store.version();
@@ -101,7 +136,11 @@ describe('admin certificates', () => {
   });
 
   it('validates the body shape', async () => {
-    const res = await call('POST', '/admin/certificates', { certificate: c.good!.certificate, privateKey: c.good!.privateKey, extra: 1 });
+    const res = await call('POST', '/admin/certificates', {
+      certificate: c.good!.certificate,
+      privateKey: c.good!.privateKey,
+      extra: 1,
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_FAILED');
   });
@@ -115,11 +154,17 @@ describe('admin certificates', () => {
     const patched = await call('PATCH', `/admin/certificates/${first}`, { isDefault: true });
     expect(patched.body).toMatchObject({ isDefault: true, servesAsDefault: true });
     const renewed = ca.issue(['shop.test', '*.shop.test']);
-    const put = await call('PUT', `/admin/certificates/${first}`, { certificate: renewed.certificate, privateKey: renewed.privateKey });
+    const put = await call('PUT', `/admin/certificates/${first}`, {
+      certificate: renewed.certificate,
+      privateKey: renewed.privateKey,
+    });
     expect(put.status).toBe(200);
     expect(put.body).toMatchObject({ id: first, isDefault: true });
     expect(put.body.fingerprint).not.toBe(list[0]);
-    const badPut = await call('PUT', `/admin/certificates/${first}`, { certificate: c.expired!.certificate, privateKey: c.expired!.privateKey });
+    const badPut = await call('PUT', `/admin/certificates/${first}`, {
+      certificate: c.expired!.certificate,
+      privateKey: c.expired!.privateKey,
+    });
     expect(badPut.body.error.code).toBe('CERTIFICATE_EXPIRED');
     expect((await call('GET', `/admin/certificates/${first}`)).body.fingerprint).toBe(put.body.fingerprint);
     expect((await call('DELETE', `/admin/certificates/${second.body.id}`)).status).toBe(204);
@@ -144,7 +189,10 @@ describe('checkCertificate', () => {
   it('refuses a certificate that is not valid yet', () => {
     const err = (() => {
       try {
-        checkCertificate({ certificate: c.good!.certificate, privateKey: c.good!.privateKey }, new Date(Date.now() - 86_400_000));
+        checkCertificate(
+          { certificate: c.good!.certificate, privateKey: c.good!.privateKey },
+          new Date(Date.now() - 86_400_000),
+        );
       } catch (e) {
         return e;
       }
@@ -154,15 +202,24 @@ describe('checkCertificate', () => {
   });
 
   it('takes the names from the SAN, lower-cased, wildcards kept', () => {
-    expect(checkCertificate({ certificate: c.good!.certificate, privateKey: c.good!.privateKey }).names).toEqual(['shop.test', '*.shop.test']);
+    expect(checkCertificate({ certificate: c.good!.certificate, privateKey: c.good!.privateKey }).names).toEqual([
+      'shop.test',
+      '*.shop.test',
+    ]);
   });
 });
 
 /** The base64 body of a PEM key: what would show if a key leaked, whatever its framing. */
 function keyBody(pem: string): string {
-  return pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('').slice(0, 40);
+  return pem
+    .split('\n')
+    .filter((l) => l && !l.startsWith('-----'))
+    .join('')
+    .slice(0, 40);
 }
 
 function encrypted(pem: string): string {
-  return createPrivateKey(pem).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'secret' }).toString();
+  return createPrivateKey(pem)
+    .export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'secret' })
+    .toString();
 }

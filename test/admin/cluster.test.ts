@@ -27,7 +27,10 @@ describe('GET /admin/cluster', () => {
   });
 
   it('lists this process, alive, with the config version it serves, and follows a write at once', async () => {
-    const first = await until(() => t.admin('GET', '/admin/cluster'), (r) => r.body.processes.length === 1);
+    const first = await until(
+      () => t.admin('GET', '/admin/cluster'),
+      (r) => r.body.processes.length === 1,
+    );
     expect(first.status).toBe(200);
     const view = ClusterView.parse(first.body);
     expect(view.staleAfterBeats).toBe(3);
@@ -45,7 +48,12 @@ describe('GET /admin/cluster', () => {
 
     const written = await t.admin('PUT', '/admin/variables/IP1_enable', { value: 'false' });
     expect(written.status).toBe(201);
-    const after = await until(() => t.admin('GET', '/admin/cluster'), (r) => r.body.processes[0]?.configVersion === r.body.configVersion, 40, 50);
+    const after = await until(
+      () => t.admin('GET', '/admin/cluster'),
+      (r) => r.body.processes[0]?.configVersion === r.body.configVersion,
+      40,
+      50,
+    );
     expect(after.body.configVersion).toBe(view.configVersion + 1);
   });
 
@@ -63,7 +71,12 @@ describe('GET /admin/cluster', () => {
     });
     const fresh = (await t.admin('GET', '/admin/cluster')).body as ClusterView;
     expect(fresh.processes.find((p) => p.id === 'gone')?.state).toBe('alive');
-    const later = await until(() => t.admin('GET', '/admin/cluster'), (r) => r.body.processes.find((p: { id: string }) => p.id === 'gone')?.state === 'stale', 40, 50);
+    const later = await until(
+      () => t.admin('GET', '/admin/cluster'),
+      (r) => r.body.processes.find((p: { id: string }) => p.id === 'gone')?.state === 'stale',
+      40,
+      50,
+    );
     const states = Object.fromEntries((later.body as ClusterView).processes.map((p) => [p.pid, p.state]));
     expect(states).toEqual({ 99: 'stale', [process.pid]: 'alive' });
     expect((later.body as ClusterView).processes.find((p) => p.id === 'gone')!.ageMs).toBeGreaterThan(150);

@@ -17,7 +17,8 @@ describe('admin writes under concurrency and failure', () => {
   it('bumps the version by exactly the number of successful writes among 50 parallel requests', async () => {
     h = await startAdmin();
     const mk = async (name: string) =>
-      (await h.call('POST', '/admin/apis', { name, path: `/${name}`, methods: ['GET'], algorithm: 'weighted' })).body as Api;
+      (await h.call('POST', '/admin/apis', { name, path: `/${name}`, methods: ['GET'], algorithm: 'weighted' }))
+        .body as Api;
     const [a, b, c] = [await mk('a'), await mk('b'), await mk('c')];
     const node = (await h.call('POST', `/admin/apis/${a!.id}/nodes`, { name: 'n', connector })).body as Node;
     const startVersion = await h.store.version();
@@ -36,7 +37,10 @@ describe('admin writes under concurrency and failure', () => {
         () => h.call('PATCH', `/admin/apis/${c!.id}`, { name: 'A' }), // name conflict with a
         () => h.call('PATCH', `/admin/apis/${c!.id}`, { timeouts: { connectMs: -1 } }),
         () => h.call('PUT', `/admin/apis/${c!.id}/selector`, { code: `throw ${i}` }),
-        () => h.call('PATCH', `/admin/apis/${a!.id}/nodes/${node.id}`, { connector: { kind: 'simple-url', url: 'gopher://x' } }),
+        () =>
+          h.call('PATCH', `/admin/apis/${a!.id}/nodes/${node.id}`, {
+            connector: { kind: 'simple-url', url: 'gopher://x' },
+          }),
       ];
       requests.push(kinds[i % kinds.length]!);
     }
@@ -72,14 +76,22 @@ describe('admin writes under concurrency and failure', () => {
     });
     h = await startAdmin({ logger: pino({ level: 'info' }, sink) });
     const startupLines = lines.length;
-    const api = (await h.call('POST', '/admin/apis', { name: 'a', path: '/a', algorithm: 'weighted', selector: { code: goodSelector(0) } }))
-      .body as Api;
+    const api = (
+      await h.call('POST', '/admin/apis', {
+        name: 'a',
+        path: '/a',
+        algorithm: 'weighted',
+        selector: { code: goodSelector(0) },
+      })
+    ).body as Api;
     await h.call('GET', '/admin/apis');
     expect(lines.slice(startupLines)).toEqual([]); // successful admin requests stay quiet at info level
 
     // The API row is updated first; the history insert after it fails, inside the same transaction.
     const db = new Database(h.file);
-    db.exec("CREATE TRIGGER fail_history BEFORE INSERT ON selector_versions BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+    db.exec(
+      "CREATE TRIGGER fail_history BEFORE INSERT ON selector_versions BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+    );
     db.close();
     const version = await h.store.version();
     const applied = h.runtime.appliedCalls;

@@ -47,10 +47,26 @@ describe('admin consumers', () => {
     expect(res.body.tags).toEqual(['beta', 'gold']);
     const [gen, own, basic, jwt, jwtGen] = res.body.credentials;
     generatedKey = gen.secret;
-    expect(gen).toMatchObject({ kind: 'key', hint: generatedKey.slice(-4), secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
-    expect(own).toEqual({ id: expect.any(String), kind: 'key', hint: OWN_KEY.slice(-4), createdAt: expect.any(String) });
+    expect(gen).toMatchObject({
+      kind: 'key',
+      hint: generatedKey.slice(-4),
+      secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    });
+    expect(own).toEqual({
+      id: expect.any(String),
+      kind: 'key',
+      hint: OWN_KEY.slice(-4),
+      createdAt: expect.any(String),
+    });
     expect(basic).toEqual({ id: expect.any(String), kind: 'basic', username: 'acme', createdAt: expect.any(String) });
-    expect(jwt).toEqual({ id: expect.any(String), kind: 'jwt', subject: 'acme', hasSecret: true, publicKey: null, createdAt: expect.any(String) });
+    expect(jwt).toEqual({
+      id: expect.any(String),
+      kind: 'jwt',
+      subject: 'acme',
+      hasSecret: true,
+      publicKey: null,
+      createdAt: expect.any(String),
+    });
     expect(jwtGen.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     const stored = (await h.store.getConsumer(id))!;
@@ -77,7 +93,10 @@ describe('admin consumers', () => {
     const added = await h.call('POST', `/admin/consumers/${id}/credentials`, { kind: 'key' });
     expect(added.status).toBe(201);
     expect(added.body.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const other = await h.call('POST', '/admin/consumers', { name: 'other', credentials: [{ kind: 'key', key: OWN_KEY }] });
+    const other = await h.call('POST', '/admin/consumers', {
+      name: 'other',
+      credentials: [{ kind: 'key', key: OWN_KEY }],
+    });
     expect(other.status).toBe(409);
     expect(other.body.error.code).toBe('CREDENTIAL_TAKEN');
     expect(JSON.stringify(other.body)).not.toContain(OWN_KEY);
@@ -96,12 +115,23 @@ describe('admin consumers', () => {
     const version = await h.store.version();
     const res = await h.call('POST', '/admin/consumers', {
       name: 'bad name!',
-      credentials: [{ kind: 'key', key: 'short' }, { kind: 'basic', username: 'a:b', password: 'x' }, { kind: 'jwt', subject: 's', secret: 'too-short', publicKey: 'nope' }],
+      credentials: [
+        { kind: 'key', key: 'short' },
+        { kind: 'basic', username: 'a:b', password: 'x' },
+        { kind: 'jwt', subject: 's', secret: 'too-short', publicKey: 'nope' },
+      ],
     });
     answers.push(res.body);
     expect(res.status).toBe(400);
     expect([...new Set(res.body.error.details.map((d: { path: string }) => d.path))].sort()).toEqual(
-      ['credentials.0.key', 'credentials.1.password', 'credentials.1.username', 'credentials.2.publicKey', 'credentials.2.secret', 'name'].sort(),
+      [
+        'credentials.0.key',
+        'credentials.1.password',
+        'credentials.1.username',
+        'credentials.2.publicKey',
+        'credentials.2.secret',
+        'name',
+      ].sort(),
     );
     expect(await h.store.version()).toBe(version);
   });
@@ -118,6 +148,7 @@ describe('admin consumers', () => {
     const all = logged.join('\n');
     expect(all.length).toBeGreaterThan(0);
     for (const secret of [PASSWORD, OWN_KEY, generatedKey, JWT_SECRET]) expect(all).not.toContain(secret);
-    for (const answer of answers.slice(1)) for (const secret of [PASSWORD, OWN_KEY, JWT_SECRET]) expect(JSON.stringify(answer)).not.toContain(secret);
+    for (const answer of answers.slice(1))
+      for (const secret of [PASSWORD, OWN_KEY, JWT_SECRET]) expect(JSON.stringify(answer)).not.toContain(secret);
   });
 });

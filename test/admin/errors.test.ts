@@ -19,7 +19,9 @@ describe('admin error table', () => {
     const conflict = toAdminError(new StoreConflictError('ROUTE_CONFLICT', 'taken', 'id1'));
     expect([conflict.code, conflict.statusCode, conflict.message]).toEqual(['ROUTE_CONFLICT', 409, 'taken']);
 
-    const zod = toAdminError(z.strictObject({ a: z.object({ b: z.number() }) }).safeParse({ a: { b: 'x' }, c: 1 }).error as ZodError);
+    const zod = toAdminError(
+      z.strictObject({ a: z.object({ b: z.number() }) }).safeParse({ a: { b: 'x' }, c: 1 }).error as ZodError,
+    );
     expect(zod.code).toBe('VALIDATION_FAILED');
     expect(zod.details!.map((d) => d.path).sort()).toEqual(['a.b', 'c']);
 
@@ -57,13 +59,21 @@ describe('admin request errors', () => {
     expect(missing.status).toBe(400);
     expect(missing.body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ path: '' }] });
 
-    const text = await h.call('POST', '/admin/apis', undefined, { raw: 'name=x', headers: { 'content-type': 'text/plain' } });
+    const text = await h.call('POST', '/admin/apis', undefined, {
+      raw: 'name=x',
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(text.status).toBe(415);
     expect(text.body).toEqual({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.any(String) } });
   });
 
   it('answers a body over 1 MiB with 413 BODY_TOO_LARGE', async () => {
-    const res = await h.call('POST', '/admin/apis', { name: 'big', path: '/big', algorithm: 'weighted', pad: 'x'.repeat(1024 * 1024) });
+    const res = await h.call('POST', '/admin/apis', {
+      name: 'big',
+      path: '/big',
+      algorithm: 'weighted',
+      pad: 'x'.repeat(1024 * 1024),
+    });
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('BODY_TOO_LARGE');
     expect(await h.store.version()).toBe(0);

@@ -41,7 +41,9 @@ export interface AdminHarness {
  * Starts the real admin server on an ephemeral port (silent unless given a logger); the dirs override
  * the console's and templates' folders; `store` replaces the SQLite file (and is closed with the harness).
  */
-export async function startAdmin(options: { logger?: Logger; consoleDir?: string; templatesDir?: string; store?: Store } = {}): Promise<AdminHarness> {
+export async function startAdmin(
+  options: { logger?: Logger; consoleDir?: string; templatesDir?: string; store?: Store } = {},
+): Promise<AdminHarness> {
   const dir = tempDir('isogate-admin-');
   const file = join(dir.dir, 'isogate.db');
   const store = options.store ?? (await openSqliteStore(file));

@@ -15,13 +15,25 @@ describe('admin: health, retry and hash settings', () => {
       [{ health: { active: { intervalMs: 50, timeoutMs: 40 } } }, ['health.active.intervalMs']],
       [{ health: { active: { intervalMs: 1000, timeoutMs: 2000 } } }, ['health.active.timeoutMs']],
       [{ health: { active: { path: 'health' } } }, ['health.active.path']],
-      [{ health: { active: { expectedStatuses: ['6xx', 99] } } }, ['health.active.expectedStatuses.0', 'health.active.expectedStatuses.1']],
+      [
+        { health: { active: { expectedStatuses: ['6xx', 99] } } },
+        ['health.active.expectedStatuses.0', 'health.active.expectedStatuses.1'],
+      ],
       [{ health: { active: { expectedStatuses: [] } } }, ['health.active.expectedStatuses']],
-      [{ health: { active: { healthyThreshold: 0, unhealthyThreshold: 1.5 } } }, ['health.active.healthyThreshold', 'health.active.unhealthyThreshold']],
-      [{ health: { passive: { consecutiveFailures: 0, statuses: [404] } } }, ['health.passive.consecutiveFailures', 'health.passive.statuses.0']],
+      [
+        { health: { active: { healthyThreshold: 0, unhealthyThreshold: 1.5 } } },
+        ['health.active.healthyThreshold', 'health.active.unhealthyThreshold'],
+      ],
+      [
+        { health: { passive: { consecutiveFailures: 0, statuses: [404] } } },
+        ['health.passive.consecutiveFailures', 'health.passive.statuses.0'],
+      ],
       [{ health: { passive: { baseEjectionMs: 10_000, maxEjectionMs: 5_000 } } }, ['health.passive.maxEjectionMs']],
       [{ health: { panic: 'maybe', extra: 1 } }, ['health.extra', 'health.panic']],
-      [{ retry: { methods: ['GET', 'FETCH'], statuses: [200], deadlineMs: 0 } }, ['retry.deadlineMs', 'retry.methods.1', 'retry.statuses.0']],
+      [
+        { retry: { methods: ['GET', 'FETCH'], statuses: [200], deadlineMs: 0 } },
+        ['retry.deadlineMs', 'retry.methods.1', 'retry.statuses.0'],
+      ],
       [{ retry: { timeouts: 'yes' } }, ['retry.timeouts']],
       [{ algorithm: 'hash' }, ['hashOn']],
       [{ algorithm: 'hash', hashOn: { source: 'body', name: 'a b' } }, ['hashOn.name', 'hashOn.source']],
@@ -31,7 +43,10 @@ describe('admin: health, retry and hash settings', () => {
       const res = await h.call('POST', '/admin/apis', { ...minimal, ...fields });
       expect(res.status, JSON.stringify(fields)).toBe(400);
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
-      expect([...new Set(res.body.error.details.map((d: { path: string }) => d.path))].sort(), JSON.stringify(fields)).toEqual(paths);
+      expect(
+        [...new Set(res.body.error.details.map((d: { path: string }) => d.path))].sort(),
+        JSON.stringify(fields),
+      ).toEqual(paths);
     }
     expect(await h.store.version()).toBe(0);
   });
@@ -53,7 +68,12 @@ describe('admin: health, retry and hash settings', () => {
       unhealthyThreshold: 3,
       expectedStatuses: ['2xx', '3xx'],
     });
-    expect(created.body.retry).toEqual({ methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'], timeouts: true, statuses: [503], deadlineMs: null });
+    expect(created.body.retry).toEqual({
+      methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
+      timeouts: true,
+      statuses: [503],
+      deadlineMs: null,
+    });
     const id = created.body.id;
 
     const patched = await h.call('PATCH', `/admin/apis/${id}`, {
@@ -63,16 +83,34 @@ describe('admin: health, retry and hash settings', () => {
     expect(patched.status).toBe(200);
     expect(patched.body.health.active.path).toBe('/healthz');
     expect(patched.body.health.active.intervalMs).toBe(10_000);
-    expect(patched.body.health.passive).toEqual({ consecutiveFailures: 2, statuses: [500, 502, 503, 504], timeouts: true, baseEjectionMs: 30000, maxEjectionMs: 300000 });
+    expect(patched.body.health.passive).toEqual({
+      consecutiveFailures: 2,
+      statuses: [500, 502, 503, 504],
+      timeouts: true,
+      baseEjectionMs: 30000,
+      maxEjectionMs: 300000,
+    });
     expect(patched.body.health.panic).toBe('reject');
-    expect(patched.body.retry).toEqual({ methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'], timeouts: true, statuses: [503], deadlineMs: 5000 });
+    expect(patched.body.retry).toEqual({
+      methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
+      timeouts: true,
+      statuses: [503],
+      deadlineMs: 5000,
+    });
     expect((await h.call('GET', `/admin/apis/${id}`)).body).toEqual(patched.body);
 
     // null turns a check off; a partial active section on an API without one gets the defaults.
     const off = await h.call('PATCH', `/admin/apis/${id}`, { health: { active: null, passive: null } });
     expect(off.body.health).toEqual({ active: null, passive: null, panic: 'reject' });
     const on = await h.call('PATCH', `/admin/apis/${id}`, { health: { active: { intervalMs: 1000, timeoutMs: 500 } } });
-    expect(on.body.health.active).toEqual({ path: '/', intervalMs: 1000, timeoutMs: 500, healthyThreshold: 2, unhealthyThreshold: 3, expectedStatuses: ['2xx', '3xx'] });
+    expect(on.body.health.active).toEqual({
+      path: '/',
+      intervalMs: 1000,
+      timeoutMs: 500,
+      healthyThreshold: 2,
+      unhealthyThreshold: 3,
+      expectedStatuses: ['2xx', '3xx'],
+    });
   });
 
   it('checks a PATCH against the merged API: cross-field errors are 400 and nothing changes', async () => {
@@ -95,14 +133,25 @@ describe('admin: health, retry and hash settings', () => {
 
   it('GET /admin/apis/:id/health without a data plane says so: state unknown, with the reason', async () => {
     const id = (await h.call('POST', '/admin/apis', minimal)).body.id;
-    await h.call('POST', `/admin/apis/${id}/nodes`, { name: 'n1', connector: { kind: 'simple-url', url: 'http://127.0.0.1:9' } });
+    await h.call('POST', `/admin/apis/${id}/nodes`, {
+      name: 'n1',
+      connector: { kind: 'simple-url', url: 'http://127.0.0.1:9' },
+    });
     const res = await h.call('GET', `/admin/apis/${id}/health`);
     expect(res.status).toBe(200);
     expect(res.body.source).toBe('none');
     expect(res.body.settings.panic).toBe('use-all');
     expect(res.body.nodes).toEqual([
-      expect.objectContaining({ name: 'n1', enabled: true, state: 'unknown', reason: expect.any(String), lastProbe: null }),
+      expect.objectContaining({
+        name: 'n1',
+        enabled: true,
+        state: 'unknown',
+        reason: expect.any(String),
+        lastProbe: null,
+      }),
     ]);
-    expect((await h.call('GET', '/admin/apis/00000000-0000-0000-0000-000000000000/health')).body.error.code).toBe('API_NOT_FOUND');
+    expect((await h.call('GET', '/admin/apis/00000000-0000-0000-0000-000000000000/health')).body.error.code).toBe(
+      'API_NOT_FOUND',
+    );
   });
 });

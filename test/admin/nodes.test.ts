@@ -40,14 +40,19 @@ describe('admin nodes', () => {
     expect(list.body.map((n: { name: string }) => n.name)).toEqual(['a', 'b']);
     expect((await h.call('GET', `/admin/apis/${apiId}/nodes/${b.body.id}`)).body).toEqual(b.body);
 
-    const patched = await h.call('PATCH', `/admin/apis/${apiId}/nodes/${created.body.id}`, { enabled: false, weight: 3 });
+    const patched = await h.call('PATCH', `/admin/apis/${apiId}/nodes/${created.body.id}`, {
+      enabled: false,
+      weight: 3,
+    });
     expect(patched.status).toBe(200);
     expect(patched.body).toEqual({ ...created.body, enabled: false, weight: 3, updatedAt: expect.any(String) });
     expect(await h.store.getNode(apiId, created.body.id)).toEqual(patched.body);
 
     const del = await h.call('DELETE', `/admin/apis/${apiId}/nodes/${created.body.id}`);
     expect(del.status).toBe(204);
-    expect((await h.call('GET', `/admin/apis/${apiId}/nodes`)).body.map((n: { name: string }) => n.name)).toEqual(['b']);
+    expect((await h.call('GET', `/admin/apis/${apiId}/nodes`)).body.map((n: { name: string }) => n.name)).toEqual([
+      'b',
+    ]);
     // create API + 2 node creates + patch + delete
     expect(h.runtime.appliedCalls).toBe(5);
     expect(await h.store.version()).toBe(5);
@@ -61,7 +66,17 @@ describe('admin nodes', () => {
       [{ name: 'x', connector: { kind: 'carrier-pigeon' } }, ['connector.kind']],
       [{ name: 'x' }, ['connector']],
       [{ name: 'x', connector, rules: [{ variable: '9lives', op: 'eq', value: 'true' }] }, ['rules.0.variable']],
-      [{ name: 'x', connector, rules: [{ variable: 'v', op: 'eq', value: 'a' }, { variable: 'v', op: 'in', value: [] }] }, ['rules.1.value']],
+      [
+        {
+          name: 'x',
+          connector,
+          rules: [
+            { variable: 'v', op: 'eq', value: 'a' },
+            { variable: 'v', op: 'in', value: [] },
+          ],
+        },
+        ['rules.1.value'],
+      ],
       [{ name: 'x', connector, rules: [{ variable: 'v', op: 'like', value: 'a' }] }, ['rules.0.op']],
       [{ name: 'x', connector, weight: 0, tags: ['bad tag'] }, ['tags.0', 'weight']],
     ];
@@ -69,7 +84,10 @@ describe('admin nodes', () => {
       const res = await h.call('POST', `/admin/apis/${apiId}/nodes`, body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
-      expect([...new Set(res.body.error.details.map((d: { path: string }) => d.path))].sort(), JSON.stringify(body)).toEqual(paths);
+      expect(
+        [...new Set(res.body.error.details.map((d: { path: string }) => d.path))].sort(),
+        JSON.stringify(body),
+      ).toEqual(paths);
     }
     expect(await h.store.listNodes(apiId)).toEqual([]);
     expect(await h.store.version()).toBe(1);
@@ -83,7 +101,11 @@ describe('admin nodes', () => {
       apiId: 'elsewhere',
     });
     expect(res.status).toBe(400);
-    expect([...new Set(res.body.error.details.map((d: { path: string }) => d.path))].sort()).toEqual(['apiId', 'connector.url', 'rules.0.value']);
+    expect([...new Set(res.body.error.details.map((d: { path: string }) => d.path))].sort()).toEqual([
+      'apiId',
+      'connector.url',
+      'rules.0.value',
+    ]);
     expect(await h.store.getNode(apiId, node.id)).toEqual(node);
     expect(await h.store.version()).toBe(2);
   });

@@ -35,7 +35,12 @@ const listed = async () => (await t.admin('GET', '/admin/apis')).body.find((a: {
 
 describe('outages in the admin API', () => {
   it('says an API with ticked, ruled-in, healthy nodes is ok, in the list too', async () => {
-    expect(await availability()).toMatchObject({ state: 'ok', reason: null, usable: 2, nodes: { total: 2, ticked: 2, rulesHold: 2, healthy: 2 } });
+    expect(await availability()).toMatchObject({
+      state: 'ok',
+      reason: null,
+      usable: 2,
+      nodes: { total: 2, ticked: 2, rulesHold: 2, healthy: 2 },
+    });
     expect((await listed()).availability).toMatchObject({ state: 'ok', usable: 2 });
   });
 
@@ -45,7 +50,9 @@ describe('outages in the admin API', () => {
     expect(dry.body.impact).toMatchObject({
       losesLastNode: ['shop'],
       summary: ['leaves shop with 0 nodes that take traffic (rules)'],
-      apis: [{ apiName: 'shop', before: { state: 'ok', usable: 2 }, after: { state: 'down', reason: 'rules', usable: 0 } }],
+      apis: [
+        { apiName: 'shop', before: { state: 'ok', usable: 2 }, after: { state: 'down', reason: 'rules', usable: 0 } },
+      ],
     });
     expect((await t.admin('GET', '/admin/variables/IP1_enable')).body.value).toBe('true');
     expect(await spread(t, '/shop/x', 4)).toEqual({ 'ip1-a': 2, 'ip2-a': 2 });
@@ -56,7 +63,7 @@ describe('outages in the admin API', () => {
     expect(rules.body.impact).toEqual({ apis: [], losesLastNode: [], summary: [] });
   });
 
-  it('shows the outage a flip makes: the reason, and every 503 by code in the API\'s traffic', async () => {
+  it("shows the outage a flip makes: the reason, and every 503 by code in the API's traffic", async () => {
     await t.admin('PUT', '/admin/variables/IP1_enable', { value: 'false' });
     const a = await availability();
     expect(a).toMatchObject({ state: 'down', reason: 'rules', usable: 0, variables: ['IP1_enable'] });
@@ -79,7 +86,9 @@ describe('outages in the admin API', () => {
     expect(await availability()).toMatchObject({ state: 'down', reason: 'unticked' });
     for (const id of nodeIds) await t.admin('PATCH', `/admin/apis/${apiId}/nodes/${id}`, { enabled: true });
 
-    await t.admin('PUT', `/admin/apis/${apiId}/selector`, { code: 'function select(r, e, nodes) { return r.query.none ? [] : nodes; }' });
+    await t.admin('PUT', `/admin/apis/${apiId}/selector`, {
+      code: 'function select(r, e, nodes) { return r.query.none ? [] : nodes; }',
+    });
     expect(await spread(t, '/shop/x?none=1', 3)).toEqual({ 'error:SELECTOR_EMPTY': 3 });
     const stats = (await t.admin('GET', `/admin/apis/${apiId}/stats`)).body;
     expect(stats.api.errorsByCode.lastMinute).toEqual({ RULES_EXCLUDED_ALL: 5, SELECTOR_EMPTY: 3 });
@@ -99,17 +108,30 @@ describe('outages in the admin API', () => {
   });
 
   it('says when every candidate is ejected: down when panic rejects, degraded when it sends to all', async () => {
-    const dead = (await t.admin('POST', '/admin/apis', {
-      name: 'dead',
-      path: '/dead/*',
-      algorithm: 'round_robin',
-      retries: 0,
-      health: { passive: { consecutiveFailures: 1 }, panic: 'reject' },
-    })).body.id;
-    await t.admin('POST', `/admin/apis/${dead}/nodes`, { name: 'gone', connector: { kind: 'simple-url', url: 'http://127.0.0.1:1' } });
+    const dead = (
+      await t.admin('POST', '/admin/apis', {
+        name: 'dead',
+        path: '/dead/*',
+        algorithm: 'round_robin',
+        retries: 0,
+        health: { passive: { consecutiveFailures: 1 }, panic: 'reject' },
+      })
+    ).body.id;
+    await t.admin('POST', `/admin/apis/${dead}/nodes`, {
+      name: 'gone',
+      connector: { kind: 'simple-url', url: 'http://127.0.0.1:1' },
+    });
     expect(await spread(t, '/dead/x', 1)).toEqual({ 'error:UPSTREAM_CONNECT_FAILED': 1 });
-    expect((await t.admin('GET', `/admin/apis/${dead}/availability`)).body).toMatchObject({ state: 'down', reason: 'health', nodes: { rulesHold: 1, healthy: 0 } });
+    expect((await t.admin('GET', `/admin/apis/${dead}/availability`)).body).toMatchObject({
+      state: 'down',
+      reason: 'health',
+      nodes: { rulesHold: 1, healthy: 0 },
+    });
     await t.admin('PATCH', `/admin/apis/${dead}`, { health: { panic: 'use-all' } });
-    expect((await t.admin('GET', `/admin/apis/${dead}/availability`)).body).toMatchObject({ state: 'degraded', reason: 'health', usable: 1 });
+    expect((await t.admin('GET', `/admin/apis/${dead}/availability`)).body).toMatchObject({
+      state: 'degraded',
+      reason: 'health',
+      usable: 1,
+    });
   });
 });

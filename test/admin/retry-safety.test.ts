@@ -37,13 +37,23 @@ describe('Idempotency-Key, ETag and If-Match (SQLite)', () => {
 
   it('refuses a key reused for another request, keeps keys per token, and checks the key', async () => {
     await h.call('POST', '/admin/apis', API, { headers: { 'idempotency-key': 'k' } });
-    const reused = await h.call('POST', '/admin/apis', { ...API, name: 'other', path: '/other/*' }, { headers: { 'idempotency-key': 'k' } });
+    const reused = await h.call(
+      'POST',
+      '/admin/apis',
+      { ...API, name: 'other', path: '/other/*' },
+      { headers: { 'idempotency-key': 'k' } },
+    );
     expect([reused.status, reused.body.error.code]).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
     const bad = await h.call('POST', '/admin/apis', API, { headers: { 'idempotency-key': 'has space' } });
     expect([bad.status, bad.body.error.details[0].path]).toEqual([400, 'Idempotency-Key']);
 
     const editor = (await h.call('POST', '/admin/tokens', { name: 'ed', role: 'editor' })).body.secret;
-    const theirs = await h.call('POST', '/admin/apis', { ...API, name: 'theirs', path: '/theirs/*' }, { token: editor, headers: { 'idempotency-key': 'k' } });
+    const theirs = await h.call(
+      'POST',
+      '/admin/apis',
+      { ...API, name: 'theirs', path: '/theirs/*' },
+      { token: editor, headers: { 'idempotency-key': 'k' } },
+    );
     expect(theirs.status).toBe(201);
     expect(theirs.headers.get('idempotent-replayed')).toBeNull();
   });
@@ -64,32 +74,71 @@ describe('Idempotency-Key, ETag and If-Match (SQLite)', () => {
     expect(node.headers.get('etag')).toBe(etag);
     expect((await h.call('HEAD', `/admin/apis/${api.body.id}/nodes/${node.body.id}`)).headers.get('etag')).toBe(etag);
 
-    const ok = await h.call('PATCH', `/admin/apis/${api.body.id}/nodes/${node.body.id}`, { weight: 4 }, { headers: { 'if-match': etag } });
+    const ok = await h.call(
+      'PATCH',
+      `/admin/apis/${api.body.id}/nodes/${node.body.id}`,
+      { weight: 4 },
+      { headers: { 'if-match': etag } },
+    );
     expect(ok.status).toBe(200);
     expect(ok.headers.get('etag')).not.toBe(etag);
-    const stale = await h.call('PATCH', `/admin/apis/${api.body.id}/nodes/${node.body.id}`, { weight: 9 }, { headers: { 'if-match': etag } });
+    const stale = await h.call(
+      'PATCH',
+      `/admin/apis/${api.body.id}/nodes/${node.body.id}`,
+      { weight: 9 },
+      { headers: { 'if-match': etag } },
+    );
     expect([stale.status, stale.body.error.code]).toEqual([412, 'PRECONDITION_FAILED']);
-    expect((await h.call('DELETE', `/admin/apis/${api.body.id}/nodes/${node.body.id}`, undefined, { headers: { 'if-match': etag } })).status).toBe(412);
+    expect(
+      (
+        await h.call('DELETE', `/admin/apis/${api.body.id}/nodes/${node.body.id}`, undefined, {
+          headers: { 'if-match': etag },
+        })
+      ).status,
+    ).toBe(412);
     expect((await h.call('GET', `/admin/apis/${api.body.id}/nodes/${node.body.id}`)).body.weight).toBe(4);
-    expect((await h.call('PATCH', `/admin/apis/${api.body.id}/nodes/${node.body.id}`, { weight: 9 }, { headers: { 'if-match': 'nonsense' } })).status).toBe(400);
+    expect(
+      (
+        await h.call(
+          'PATCH',
+          `/admin/apis/${api.body.id}/nodes/${node.body.id}`,
+          { weight: 9 },
+          { headers: { 'if-match': 'nonsense' } },
+        )
+      ).status,
+    ).toBe(400);
     const onPost = await h.call('POST', `/admin/apis/${api.body.id}/nodes`, NODE, { headers: { 'if-match': etag } });
     expect([onPost.status, onPost.body.error.details[0].path]).toEqual([400, 'If-Match']);
 
     // Variables and APIs too; the selector's writes take its API's tag.
     await h.call('PUT', '/admin/variables/x', { value: '1' });
     const v = await h.call('GET', '/admin/variables/x');
-    expect((await h.call('PUT', '/admin/variables/x', { value: '2' }, { headers: { 'if-match': v.headers.get('etag')! } })).status).toBe(200);
-    expect((await h.call('PUT', '/admin/variables/x', { value: '3' }, { headers: { 'if-match': v.headers.get('etag')! } })).status).toBe(412);
+    expect(
+      (await h.call('PUT', '/admin/variables/x', { value: '2' }, { headers: { 'if-match': v.headers.get('etag')! } }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await h.call('PUT', '/admin/variables/x', { value: '3' }, { headers: { 'if-match': v.headers.get('etag')! } }))
+        .status,
+    ).toBe(412);
     const selectorTag = (await h.call('GET', `/admin/apis/${api.body.id}/selector`)).headers.get('etag')!;
     expect(selectorTag).toBe((await h.call('GET', `/admin/apis/${api.body.id}`)).headers.get('etag'));
-    const put = await h.call('PUT', `/admin/apis/${api.body.id}/selector`, { code: 'function select(r, e, n) { return n; }' }, { headers: { 'if-match': selectorTag } });
+    const put = await h.call(
+      'PUT',
+      `/admin/apis/${api.body.id}/selector`,
+      { code: 'function select(r, e, n) { return n; }' },
+      { headers: { 'if-match': selectorTag } },
+    );
     expect(put.status).toBe(200);
   });
 
   it('dry-runs a create: answers what it would do, stores nothing, remembers no key', async () => {
     const res = await h.call('POST', '/admin/apis?dryRun=true', API, { headers: { 'idempotency-key': 'dry' } });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ dryRun: true, changes: [{ op: 'create', kind: 'api', name: 'shop', before: null, after: { name: 'shop' } }] });
+    expect(res.body).toMatchObject({
+      dryRun: true,
+      changes: [{ op: 'create', kind: 'api', name: 'shop', before: null, after: { name: 'shop' } }],
+    });
     expect((await h.call('GET', '/admin/apis')).body).toEqual([]);
     expect((await h.call('POST', '/admin/apis', API, { headers: { 'idempotency-key': 'dry' } })).status).toBe(201);
     expect((await h.call('POST', '/admin/apis?dryRun=maybe', API)).status).toBe(400);
@@ -105,7 +154,9 @@ describe('on PostgreSQL', () => {
   beforeEach(async () => {
     schema = uniqueSchema();
     proxy = await startTcpProxy(urlTarget(PG_URL));
-    h = await startAdmin({ store: await openPostgresStore(viaProxy(PG_URL, proxy), { schema, connectTimeoutMs: 2_000 }) });
+    h = await startAdmin({
+      store: await openPostgresStore(viaProxy(PG_URL, proxy), { schema, connectTimeoutMs: 2_000 }),
+    });
   });
   afterEach(async () => {
     await h.close();
@@ -135,7 +186,11 @@ describe('on PostgreSQL', () => {
     const cut = await h.call('POST', '/admin/apis', API, { headers: { 'idempotency-key': 'before-commit' } });
     expect([cut.status, cut.body.error.code]).toEqual([503, 'STORE_UNAVAILABLE']);
     expect((await h.call('GET', '/admin/apis')).body).toEqual([]);
-    expect((await h.call('POST', '/admin/apis', API, { headers: { 'idempotency-key': 'before-commit' } })).headers.get('idempotent-replayed')).toBeNull();
+    expect(
+      (await h.call('POST', '/admin/apis', API, { headers: { 'idempotency-key': 'before-commit' } })).headers.get(
+        'idempotent-replayed',
+      ),
+    ).toBeNull();
   });
 
   it('loses no append when 30 writers read-modify-write one rules list with If-Match', async () => {

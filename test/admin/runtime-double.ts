@@ -16,7 +16,8 @@ export class RuntimeDouble implements AdminRuntime {
   /** The config version the last `applied()` loaded. */
   servingVersion = 0;
   readonly trials: Array<{ apiId: string; config: SelectorConfig; request: SelectorRequest }> = [];
-  readonly explains: Array<{ apiId: string; request: SelectorRequest; selector: SelectorConfig | null | undefined }> = [];
+  readonly explains: Array<{ apiId: string; request: SelectorRequest; selector: SelectorConfig | null | undefined }> =
+    [];
   private serving = new Map<string, SelectorConfig>();
 
   constructor(private readonly store: Store) {}
@@ -35,13 +36,23 @@ export class RuntimeDouble implements AdminRuntime {
       const before = config.code.slice(0, at);
       const line = before.split('\n').length;
       const column = at - before.lastIndexOf('\n');
-      return { ok: false, picked: [], error: { kind: 'throw', message: 'Error: selector threw', line, column }, durationUs: 10, console: [] };
+      return {
+        ok: false,
+        picked: [],
+        error: { kind: 'throw', message: 'Error: selector threw', line, column },
+        durationUs: 10,
+        console: [],
+      };
     }
     const nodes = await this.store.listNodes(apiId);
     return { ok: true, picked: nodes.filter((n) => n.enabled).map((n) => n.id), durationUs: 10, console: [] };
   }
 
-  async explain(apiId: string, request: SelectorRequest, selector?: SelectorConfig | null): Promise<BalanceExplanation> {
+  async explain(
+    apiId: string,
+    request: SelectorRequest,
+    selector?: SelectorConfig | null,
+  ): Promise<BalanceExplanation> {
     this.explains.push({ apiId, request, selector });
     const variables = new Map((await this.store.listVariables()).map((v) => [v.name, v.value]));
     const enabled = (await this.store.listNodes(apiId)).filter((n) => n.enabled);
@@ -60,17 +71,29 @@ export class RuntimeDouble implements AdminRuntime {
 
   async nodeStats(nodeIds: readonly string[]): Promise<Record<string, NodeStatsView>> {
     const idle = { requests: 0, errors: 0, rps: 0, errorRate: 0, p99Ms: null };
-    return Object.fromEntries(nodeIds.map((id) => [id, { lastMinute: idle, lastFiveMinutes: idle, recent: [], upgraded: 0 }]));
+    return Object.fromEntries(
+      nodeIds.map((id) => [id, { lastMinute: idle, lastFiveMinutes: idle, recent: [], upgraded: 0 }]),
+    );
   }
 
   /** Like an admin-only process: no data plane, so no health view. */
   async nodeHealth(nodeIds: readonly string[]): Promise<HealthReport> {
-    return { source: 'none', nodes: Object.fromEntries(nodeIds.map((id) => [id, unknownHealth('no data plane in this double')])) };
+    return {
+      source: 'none',
+      nodes: Object.fromEntries(nodeIds.map((id) => [id, unknownHealth('no data plane in this double')])),
+    };
   }
 
   async selectorStatus(apiId: string): Promise<SelectorStatus | null> {
     if (!this.serving.has(apiId)) return null;
-    return { state: 'active', calls: 0, failures: 0, quarantinedAt: null, lastErrors: [], memoization: { mode: false, active: false, reason: null } };
+    return {
+      state: 'active',
+      calls: 0,
+      failures: 0,
+      quarantinedAt: null,
+      lastErrors: [],
+      memoization: { mode: false, active: false, reason: null },
+    };
   }
 }
 

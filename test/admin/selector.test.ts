@@ -16,30 +16,66 @@ describe('admin selector', () => {
   it('saves a selector that passes its trial, applies it and shows it with status and history', async () => {
     const res = await h.call('PUT', `/admin/apis/${apiId}/selector`, { code: good(1), timeoutMs: 50 });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: apiId, selector: { code: good(1), onError: 'use-all', timeoutMs: 50, memoryMb: 32, memoize: 'auto' } });
+    expect(res.body).toMatchObject({
+      id: apiId,
+      selector: { code: good(1), onError: 'use-all', timeoutMs: 50, memoryMb: 32, memoize: 'auto' },
+    });
     expect(h.runtime.trials).toHaveLength(1);
-    expect(h.runtime.trials[0]!.request).toEqual({ method: 'GET', path: '/shop/', query: {}, headers: {}, body: null, clientIp: '127.0.0.1', consumer: null });
+    expect(h.runtime.trials[0]!.request).toEqual({
+      method: 'GET',
+      path: '/shop/',
+      query: {},
+      headers: {},
+      body: null,
+      clientIp: '127.0.0.1',
+      consumer: null,
+    });
     expect(h.runtime.servingVersion).toBe(await h.store.version());
 
     const got = await h.call('GET', `/admin/apis/${apiId}/selector`);
     expect(got.status).toBe(200);
     expect(got.body).toEqual({
       selector: res.body.selector,
-      status: { state: 'active', calls: 0, failures: 0, quarantinedAt: null, lastErrors: [], memoization: { mode: false, active: false, reason: null } },
+      status: {
+        state: 'active',
+        calls: 0,
+        failures: 0,
+        quarantinedAt: null,
+        lastErrors: [],
+        memoization: { mode: false, active: false, reason: null },
+      },
       versions: [{ apiId, version: 1, selector: res.body.selector, savedAt: expect.any(String) }],
     });
   });
 
   it('passes the sample request to the trial, with header names lower-cased', async () => {
-    const sample = { method: 'post', path: '/shop/cart', query: { select_code: 'temp_node' }, headers: { 'X-User': 'u1' }, body: '{}', clientIp: '10.1.2.3' };
+    const sample = {
+      method: 'post',
+      path: '/shop/cart',
+      query: { select_code: 'temp_node' },
+      headers: { 'X-User': 'u1' },
+      body: '{}',
+      clientIp: '10.1.2.3',
+    };
     const res = await h.call('PUT', `/admin/apis/${apiId}/selector`, { code: good(1), sample });
     expect(res.status).toBe(200);
     expect(res.body.selector).not.toHaveProperty('sample');
-    expect(h.runtime.trials[0]!.request).toEqual({ ...sample, method: 'POST', headers: { 'x-user': 'u1' }, consumer: null });
+    expect(h.runtime.trials[0]!.request).toEqual({
+      ...sample,
+      method: 'POST',
+      headers: { 'x-user': 'u1' },
+      consumer: null,
+    });
 
-    const badSample = await h.call('PUT', `/admin/apis/${apiId}/selector`, { code: good(2), sample: { clientIp: 'nope', path: 'x' } });
+    const badSample = await h.call('PUT', `/admin/apis/${apiId}/selector`, {
+      code: good(2),
+      sample: { clientIp: 'nope', path: 'x' },
+    });
     expect(badSample.status).toBe(400);
-    expect(badSample.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['sample.clientIp', 'sample.path']);
+    expect(badSample.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual([
+      'sample.clientIp',
+      'sample.path',
+    ]);
   });
 
   it('refuses a selector that fails its trial with 400 SELECTOR_INVALID and the line, keeping the old one', async () => {
@@ -72,7 +108,11 @@ describe('admin selector', () => {
   it('validates the selector body with field paths', async () => {
     const res = await h.call('PUT', `/admin/apis/${apiId}/selector`, { code: '', timeoutMs: 5000, onError: 'ignore' });
     expect(res.status).toBe(400);
-    expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['code', 'onError', 'timeoutMs']);
+    expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual([
+      'code',
+      'onError',
+      'timeoutMs',
+    ]);
     expect(h.runtime.trials).toHaveLength(0);
   });
 
@@ -83,14 +123,17 @@ describe('admin selector', () => {
     const got = await h.call('GET', `/admin/apis/${apiId}/selector`);
     expect(got.body.selector).toBeNull();
     expect(got.body.status).toBeNull();
-    expect(got.body.versions.map((v: { version: number; selector: unknown }) => [v.version, v.selector === null])).toEqual([
+    expect(
+      got.body.versions.map((v: { version: number; selector: unknown }) => [v.version, v.selector === null]),
+    ).toEqual([
       [2, true],
       [1, false],
     ]);
   });
 
   it('keeps the last 20 versions and rolls back to one after a fresh trial', async () => {
-    for (let i = 1; i <= 22; i++) expect((await h.call('PUT', `/admin/apis/${apiId}/selector`, { code: good(i) })).status).toBe(200);
+    for (let i = 1; i <= 22; i++)
+      expect((await h.call('PUT', `/admin/apis/${apiId}/selector`, { code: good(i) })).status).toBe(200);
     const versions = (await h.call('GET', `/admin/apis/${apiId}/selector`)).body.versions;
     expect(versions).toHaveLength(20);
     expect(versions[0].version).toBe(22);
@@ -123,7 +166,10 @@ describe('admin selector', () => {
   });
 
   it('explains a sample request with the stored, a given or no selector', async () => {
-    await h.call('POST', `/admin/apis/${apiId}/nodes`, { name: 'a', connector: { kind: 'simple-url', url: 'http://10.0.0.1' } });
+    await h.call('POST', `/admin/apis/${apiId}/nodes`, {
+      name: 'a',
+      connector: { kind: 'simple-url', url: 'http://10.0.0.1' },
+    });
     const version = await h.store.version();
 
     const stored = await h.call('POST', `/admin/apis/${apiId}/selector/test`, { request: { query: { a: '1' } } });
@@ -131,7 +177,15 @@ describe('admin selector', () => {
     expect(stored.body).toMatchObject({ pick: { name: 'a', url: 'http://10.0.0.1' }, errorCode: null });
     expect(h.runtime.explains.at(-1)).toEqual({
       apiId,
-      request: { method: 'GET', path: '/shop/', query: { a: '1' }, headers: {}, body: null, clientIp: '127.0.0.1', consumer: null },
+      request: {
+        method: 'GET',
+        path: '/shop/',
+        query: { a: '1' },
+        headers: {},
+        body: null,
+        clientIp: '127.0.0.1',
+        consumer: null,
+      },
       selector: undefined,
     });
 

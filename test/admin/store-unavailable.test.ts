@@ -35,7 +35,10 @@ async function startAdminOver(store: PostgresStore, lines: string[]) {
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(base + path, {
       method,
-      headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();
@@ -44,7 +47,12 @@ async function startAdminOver(store: PostgresStore, lines: string[]) {
   return { app, call };
 }
 
-const UNAVAILABLE = { error: { code: 'STORE_UNAVAILABLE', message: 'the config store cannot be reached; nothing was written; try again shortly' } };
+const UNAVAILABLE = {
+  error: {
+    code: 'STORE_UNAVAILABLE',
+    message: 'the config store cannot be reached; nothing was written; try again shortly',
+  },
+};
 
 describe('admin API while the store is unreachable', () => {
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -53,7 +61,9 @@ describe('admin API while the store is unreachable', () => {
   });
 
   it('maps StoreUnavailableError to 503 STORE_UNAVAILABLE without leaking the cause', () => {
-    const err = toAdminError(new StoreUnavailableError('PostgreSQL store unreachable: connect ECONNREFUSED 10.0.0.5:5432'));
+    const err = toAdminError(
+      new StoreUnavailableError('PostgreSQL store unreachable: connect ECONNREFUSED 10.0.0.5:5432'),
+    );
     expect([err.code, err.statusCode]).toEqual(['STORE_UNAVAILABLE', 503]);
     expect(err.toBody()).toEqual(UNAVAILABLE);
   });
@@ -72,7 +82,12 @@ describe('admin API while the store is unreachable', () => {
       ['PUT', '/admin/variables/IP1_enable', { value: 'true' }],
     ] as const) {
       const reply = await call(method, path, body);
-      expect({ method, path, status: reply.status, body: reply.body }).toEqual({ method, path, status: 503, body: UNAVAILABLE });
+      expect({ method, path, status: reply.status, body: reply.body }).toEqual({
+        method,
+        path,
+        status: 503,
+        body: UNAVAILABLE,
+      });
     }
     expect(lines.join('')).toMatch(/ECONNREFUSED/);
   });

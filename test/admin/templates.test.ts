@@ -29,8 +29,18 @@ describe('GET /admin/selector-templates', () => {
     const res = await h.call('GET', '/admin/selector-templates');
     expect(res.status).toBe(200);
     expect(res.body).toEqual([
-      { name: 'all_nodes', title: 'All nodes', description: '', code: 'function select(r, e, nodes) { return nodes; }\n' },
-      { name: 'canary-by-query', title: 'Canary by query parameter', description: 'Requests with ?select_code=temp_node go to the nodes tagged temp.', code: canary },
+      {
+        name: 'all_nodes',
+        title: 'All nodes',
+        description: '',
+        code: 'function select(r, e, nodes) { return nodes; }\n',
+      },
+      {
+        name: 'canary-by-query',
+        title: 'Canary by query parameter',
+        description: 'Requests with ?select_code=temp_node go to the nodes tagged temp.',
+        code: canary,
+      },
     ]);
   });
 
@@ -52,7 +62,11 @@ describe('GET /admin/selector-templates', () => {
 
 describe('describeTemplate', () => {
   it('skips leading blank lines and the path line, and stops at the first line of code', () => {
-    expect(describeTemplate('\n// scripts-examples/x.js\n// Routes by header.\n// More   words\n// here.\nfunction select() {}\n// later')).toEqual({
+    expect(
+      describeTemplate(
+        '\n// scripts-examples/x.js\n// Routes by header.\n// More   words\n// here.\nfunction select() {}\n// later',
+      ),
+    ).toEqual({
       title: 'Routes by header',
       description: 'More words here.',
     });

@@ -18,7 +18,9 @@ describe('resolveAdminToken', () => {
   });
 
   it('refuses an ISOGATE_ADMIN_TOKEN shorter than 16 characters', () => {
-    expect(() => resolveAdminToken(dir.dir, { ISOGATE_ADMIN_TOKEN: 'short' })).toThrow(/ISOGATE_ADMIN_TOKEN must be at least 16 characters/);
+    expect(() => resolveAdminToken(dir.dir, { ISOGATE_ADMIN_TOKEN: 'short' })).toThrow(
+      /ISOGATE_ADMIN_TOKEN must be at least 16 characters/,
+    );
     expect(() => resolveAdminToken(dir.dir, { ISOGATE_ADMIN_TOKEN: '' })).toThrow(/at least 16/);
   });
 

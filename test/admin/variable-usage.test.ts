@@ -12,7 +12,11 @@ describe('GET /admin/variable-usage', () => {
     return (await h.call('POST', '/admin/apis', { name, path: `/${name}/*`, algorithm: 'round_robin' })).body.id;
   }
   async function node(apiId: string, name: string, rules: unknown[]): Promise<string> {
-    const res = await h.call('POST', `/admin/apis/${apiId}/nodes`, { name, connector: { kind: 'simple-url', url: 'http://10.0.0.1' }, rules });
+    const res = await h.call('POST', `/admin/apis/${apiId}/nodes`, {
+      name,
+      connector: { kind: 'simple-url', url: 'http://10.0.0.1' },
+      rules,
+    });
     return res.body.id;
   }
 

@@ -56,17 +56,26 @@ describe('admin variables', () => {
     await h.call('PUT', '/admin/variables/IP1_enable', { value: 'true' });
     const api = (await h.call('POST', '/admin/apis', { name: 'shop', path: '/shop', algorithm: 'weighted' })).body;
     const connector = { kind: 'simple-url', url: 'http://10.0.0.1' };
-    const uses = (await h.call('POST', `/admin/apis/${api.id}/nodes`, {
-      name: 'ip1-a',
+    const uses = (
+      await h.call('POST', `/admin/apis/${api.id}/nodes`, {
+        name: 'ip1-a',
+        connector,
+        rules: [{ variable: 'IP1_enable', op: 'eq', value: 'true' }],
+      })
+    ).body;
+    await h.call('POST', `/admin/apis/${api.id}/nodes`, {
+      name: 'other',
       connector,
-      rules: [{ variable: 'IP1_enable', op: 'eq', value: 'true' }],
-    })).body;
-    await h.call('POST', `/admin/apis/${api.id}/nodes`, { name: 'other', connector, rules: [{ variable: 'IP2_enable', op: 'eq', value: 'true' }] });
+      rules: [{ variable: 'IP2_enable', op: 'eq', value: 'true' }],
+    });
     const before = await h.store.version();
 
     const res = await h.call('DELETE', '/admin/variables/IP1_enable');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ deleted: 'IP1_enable', usedBy: [{ apiId: api.id, apiName: 'shop', nodeId: uses.id, nodeName: 'ip1-a' }] });
+    expect(res.body).toEqual({
+      deleted: 'IP1_enable',
+      usedBy: [{ apiId: api.id, apiName: 'shop', nodeId: uses.id, nodeName: 'ip1-a' }],
+    });
     expect(await h.store.getVariable('IP1_enable')).toBeNull();
     expect(await h.store.version()).toBe(before + 1);
     // The rule stays: a rule on a missing variable does not hold, which is what the operator is warned about.

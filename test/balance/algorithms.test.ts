@@ -77,38 +77,85 @@ describe('round_robin', () => {
     {
       name: 'rotates through a fixed list',
       weights: { a: 1, b: 1, c: 1 },
-      steps: [['abc', 'a'], ['abc', 'b'], ['abc', 'c'], ['abc', 'a'], ['abc', 'b'], ['abc', 'c'], ['abc', 'a']],
+      steps: [
+        ['abc', 'a'],
+        ['abc', 'b'],
+        ['abc', 'c'],
+        ['abc', 'a'],
+        ['abc', 'b'],
+        ['abc', 'c'],
+        ['abc', 'a'],
+      ],
     },
     {
       name: 'ignores weights',
       weights: { a: 5, b: 1 },
-      steps: [['ab', 'a'], ['ab', 'b'], ['ab', 'a'], ['ab', 'b']],
+      steps: [
+        ['ab', 'a'],
+        ['ab', 'b'],
+        ['ab', 'a'],
+        ['ab', 'b'],
+      ],
     },
     {
       name: 'continues when a node leaves and comes back',
       weights: { a: 1, b: 1, c: 1 },
-      steps: [['abc', 'a'], ['abc', 'b'], ['ac', 'c'], ['ac', 'a'], ['abc', 'b'], ['abc', 'c'], ['abc', 'a']],
+      steps: [
+        ['abc', 'a'],
+        ['abc', 'b'],
+        ['ac', 'c'],
+        ['ac', 'a'],
+        ['abc', 'b'],
+        ['abc', 'c'],
+        ['abc', 'a'],
+      ],
     },
     {
       name: 'a retry without the tried node takes the next, and the rotation goes on from there',
       weights: { a: 1, b: 1, c: 1 },
-      steps: [['abc', 'a'], ['bc', 'b'], ['abc', 'c'], ['abc', 'a'], ['abc', 'b']],
+      steps: [
+        ['abc', 'a'],
+        ['bc', 'b'],
+        ['abc', 'c'],
+        ['abc', 'a'],
+        ['abc', 'b'],
+      ],
     },
     {
       // `counter % length` would give a t a t a t a here and starve b.
       name: 'stays fair when a selector alternates between subsets',
       weights: { a: 1, b: 1, t: 1 },
-      steps: [['ab', 'a'], ['t', 't'], ['ab', 'b'], ['t', 't'], ['ab', 'a'], ['t', 't'], ['ab', 'b']],
+      steps: [
+        ['ab', 'a'],
+        ['t', 't'],
+        ['ab', 'b'],
+        ['t', 't'],
+        ['ab', 'a'],
+        ['t', 't'],
+        ['ab', 'b'],
+      ],
     },
     {
       name: 'a node that joins is picked next, then takes its turn',
       weights: { a: 1, b: 1, c: 1 },
-      steps: [['ab', 'a'], ['ab', 'b'], ['abc', 'c'], ['abc', 'a'], ['abc', 'b'], ['abc', 'c']],
+      steps: [
+        ['ab', 'a'],
+        ['ab', 'b'],
+        ['abc', 'c'],
+        ['abc', 'a'],
+        ['abc', 'b'],
+        ['abc', 'c'],
+      ],
     },
     {
       name: 'follows the order of the candidates on the first round',
       weights: { a: 1, b: 1, c: 1 },
-      steps: [['cba', 'c'], ['cba', 'b'], ['cba', 'a'], ['abc', 'c']],
+      steps: [
+        ['cba', 'c'],
+        ['cba', 'b'],
+        ['cba', 'a'],
+        ['abc', 'c'],
+      ],
     },
   ];
 
@@ -230,20 +277,42 @@ describe('weighted (smooth weighted round robin)', () => {
       name: 'b leaves after its turn and comes back without a burst',
       weights: { a: 5, b: 1, c: 1 },
       steps: [
-        ['abc', 'a'], ['abc', 'a'], ['abc', 'b'],
-        ['ac', 'a'], ['ac', 'a'], ['ac', 'c'],
-        ['abc', 'a'], ['abc', 'a'], ['abc', 'a'], ['abc', 'c'], ['abc', 'a'], ['abc', 'a'], ['abc', 'a'], ['abc', 'b'],
+        ['abc', 'a'],
+        ['abc', 'a'],
+        ['abc', 'b'],
+        ['ac', 'a'],
+        ['ac', 'a'],
+        ['ac', 'c'],
+        ['abc', 'a'],
+        ['abc', 'a'],
+        ['abc', 'a'],
+        ['abc', 'c'],
+        ['abc', 'a'],
+        ['abc', 'a'],
+        ['abc', 'a'],
+        ['abc', 'b'],
       ],
     },
     {
       name: 'a retry without the tried node goes to the next best',
       weights: { a: 2, b: 1, c: 1 },
-      steps: [['abc', 'a'], ['bc', 'b'], ['abc', 'c'], ['abc', 'a']],
+      steps: [
+        ['abc', 'a'],
+        ['bc', 'b'],
+        ['abc', 'c'],
+        ['abc', 'a'],
+      ],
     },
     {
       name: 'a single candidate is picked without touching the others',
       weights: { a: 1, b: 1 },
-      steps: [['ab', 'a'], ['b', 'b'], ['b', 'b'], ['ab', 'b'], ['ab', 'a']],
+      steps: [
+        ['ab', 'a'],
+        ['b', 'b'],
+        ['b', 'b'],
+        ['ab', 'b'],
+        ['ab', 'a'],
+      ],
     },
   ];
 
@@ -264,7 +333,11 @@ describe('weighted (smooth weighted round robin)', () => {
     expect(Math.max(...maxRuns([...without]).values())).toBeLessThanOrEqual(6);
     const back = pickIds(w, all, 7_000);
     expect(back.indexOf('b')).toBeLessThan(7);
-    for (const [id, expected] of [['a', 5_000], ['b', 1_000], ['c', 1_000]] as const) {
+    for (const [id, expected] of [
+      ['a', 5_000],
+      ['b', 1_000],
+      ['c', 1_000],
+    ] as const) {
       expect(Math.abs(count(back, id) - expected)).toBeLessThanOrEqual(1);
     }
   });
@@ -302,9 +375,17 @@ describe.each(['round_robin', 'weighted'] as const)('%s after node id churn', (n
   it('still rotates exactly once thousands of node ids have come and gone', () => {
     const algorithm = createAlgorithm(name);
     for (let i = 0; i < 10_000; i++) {
-      algorithm.pick([{ index: 0, id: `gone-${i}`, weight: 1 }, { index: 1, id: 'stay', weight: 1 }], { hashKey: '' });
+      algorithm.pick(
+        [
+          { index: 0, id: `gone-${i}`, weight: 1 },
+          { index: 1, id: 'stay', weight: 1 },
+        ],
+        { hashKey: '' },
+      );
     }
-    expect(pickIds(algorithm, nodesOf({ a: 5, b: 1, c: 1 }), 14)).toBe(name === 'weighted' ? 'aabacaa'.repeat(2) : 'abc'.repeat(4) + 'ab');
+    expect(pickIds(algorithm, nodesOf({ a: 5, b: 1, c: 1 }), 14)).toBe(
+      name === 'weighted' ? 'aabacaa'.repeat(2) : 'abc'.repeat(4) + 'ab',
+    );
   });
 });
 
@@ -356,7 +437,10 @@ describe('ip_hash (weighted rendezvous hashing)', () => {
   });
 
   it('breaks a tie (ids with the same 32-bit FNV-1a hash) by id, whatever the candidate order', () => {
-    for (const [x, y] of [['costarring', 'liquid'], ['altarage', 'zinke']] as const) {
+    for (const [x, y] of [
+      ['costarring', 'liquid'],
+      ['altarage', 'zinke'],
+    ] as const) {
       const forward = nodesOf({ [x]: 1, [y]: 1, other: 1 });
       const backward = [...forward].reverse();
       const picks = new Set<string>();
@@ -412,7 +496,9 @@ describe('ip_hash (weighted rendezvous hashing)', () => {
       const rest = sumOf(weights) - weights[removed]!;
       for (const n of all) {
         if (n.id === removed) continue;
-        expect(Math.abs((movedTo.get(n.id) ?? 0) / moved - n.weight / rest), `share of ${n.id}`).toBeLessThanOrEqual(0.05);
+        expect(Math.abs((movedTo.get(n.id) ?? 0) / moved - n.weight / rest), `share of ${n.id}`).toBeLessThanOrEqual(
+          0.05,
+        );
       }
     });
 
@@ -432,24 +518,55 @@ describe('ip_hash (weighted rendezvous hashing)', () => {
 
 describe('least_conn', () => {
   // Each step: candidates, in-flight counts (id → requests) → the node expected.
-  const cases: { name: string; weights: Weights; steps: [candidates: string, inFlight: Record<string, number>, pick: string][] }[] = [
-    { name: 'fewest in flight wins', weights: { a: 1, b: 1, c: 1 }, steps: [['abc', { a: 3, b: 1, c: 2 }, 'b'], ['abc', { a: 0, b: 1, c: 2 }, 'a']] },
+  const cases: {
+    name: string;
+    weights: Weights;
+    steps: [candidates: string, inFlight: Record<string, number>, pick: string][];
+  }[] = [
+    {
+      name: 'fewest in flight wins',
+      weights: { a: 1, b: 1, c: 1 },
+      steps: [
+        ['abc', { a: 3, b: 1, c: 2 }, 'b'],
+        ['abc', { a: 0, b: 1, c: 2 }, 'a'],
+      ],
+    },
     {
       name: 'in flight ÷ weight: 4 on weight 4 beats 2 on weight 1',
       weights: { a: 4, b: 1 },
-      steps: [['ab', { a: 4, b: 2 }, 'a'], ['ab', { a: 9, b: 2 }, 'b']],
+      steps: [
+        ['ab', { a: 4, b: 2 }, 'a'],
+        ['ab', { a: 9, b: 2 }, 'b'],
+      ],
     },
     {
       name: 'ties rotate: the tied node picked longest ago goes next',
       weights: { a: 1, b: 1, c: 1 },
-      steps: [['abc', {}, 'a'], ['abc', {}, 'b'], ['abc', {}, 'c'], ['abc', {}, 'a'], ['abc', { a: 1 }, 'b'], ['abc', { a: 1 }, 'c']],
+      steps: [
+        ['abc', {}, 'a'],
+        ['abc', {}, 'b'],
+        ['abc', {}, 'c'],
+        ['abc', {}, 'a'],
+        ['abc', { a: 1 }, 'b'],
+        ['abc', { a: 1 }, 'c'],
+      ],
     },
     {
       name: 'only the candidates count (a busy node that left the list is not picked)',
       weights: { a: 1, b: 1, c: 1 },
-      steps: [['bc', { a: 0, b: 5, c: 7 }, 'b'], ['c', { c: 100 }, 'c']],
+      steps: [
+        ['bc', { a: 0, b: 5, c: 7 }, 'b'],
+        ['c', { c: 100 }, 'c'],
+      ],
     },
-    { name: 'zero in flight on every node, weights do not break the tie order', weights: { a: 5, b: 1 }, steps: [['ab', {}, 'a'], ['ab', {}, 'b']] },
+    {
+      name: 'zero in flight on every node, weights do not break the tie order',
+      weights: { a: 5, b: 1 },
+      steps: [
+        ['ab', {}, 'a'],
+        ['ab', {}, 'b'],
+      ],
+    },
   ];
 
   it.each(cases)('$name', ({ weights, steps }) => {
@@ -465,7 +582,8 @@ describe('least_conn', () => {
     const algorithm = createAlgorithm('least_conn');
     const all = nodesOf({ a: 3, b: 1 });
     const inFlight: Record<string, number> = { a: 0, b: 0 };
-    for (let i = 0; i < 400; i++) inFlight[algorithm.pick(all, { hashKey: '', inFlight: (n) => inFlight[n.id]! }).id]!++;
+    for (let i = 0; i < 400; i++)
+      inFlight[algorithm.pick(all, { hashKey: '', inFlight: (n) => inFlight[n.id]! }).id]!++;
     expect(inFlight).toEqual({ a: 300, b: 100 });
   });
 });
@@ -476,7 +594,9 @@ describe('hash', () => {
     const ipHash = createAlgorithm('ip_hash');
     const nodes = nodesOf({ 'node-1': 1, 'node-2': 2, 'node-3': 1 });
     const keys = ['user-1', 'user-2', 'session=abc', ...ipKeys.slice(0, 500)];
-    expect(keys.map((hashKey) => hash.pick(nodes, { hashKey }).id)).toEqual(keys.map((hashKey) => ipHash.pick(nodes, { hashKey }).id));
+    expect(keys.map((hashKey) => hash.pick(nodes, { hashKey }).id)).toEqual(
+      keys.map((hashKey) => ipHash.pick(nodes, { hashKey }).id),
+    );
   });
 
   it('keeps a key on its node when another node leaves', () => {
@@ -484,7 +604,13 @@ describe('hash', () => {
     const all = nodesOf({ 'node-1': 1, 'node-2': 1, 'node-3': 1 });
     const keys = Array.from({ length: 3000 }, (_, i) => `user-${i}`);
     const before = keys.map((hashKey) => hash.pick(all, { hashKey }).id);
-    const after = keys.map((hashKey) => hash.pick(all.filter((n) => n.id !== 'node-2'), { hashKey }).id);
+    const after = keys.map(
+      (hashKey) =>
+        hash.pick(
+          all.filter((n) => n.id !== 'node-2'),
+          { hashKey },
+        ).id,
+    );
     for (let i = 0; i < keys.length; i++) if (before[i] !== 'node-2') expect(after[i]).toBe(before[i]);
   });
 });

@@ -9,12 +9,42 @@ const [a, b, c] = [node(0), node(1), node(2)];
 
 describe('filterNodes', () => {
   it.each([
-    ['no enabled node', { enabled: [], eligible: [] }, [], 'use-all', { ok: false, code: 'NO_ENABLED_NODE', step: 'enabled' }],
-    ['rules exclude all', { enabled: [a], eligible: [] }, [], 'use-all', { ok: false, code: 'RULES_EXCLUDED_ALL', step: 'rules' }],
-    ['all healthy', { enabled: [a, b], eligible: [a, b] }, [a, b], 'use-all', { ok: true, nodes: [a, b], panic: false }],
+    [
+      'no enabled node',
+      { enabled: [], eligible: [] },
+      [],
+      'use-all',
+      { ok: false, code: 'NO_ENABLED_NODE', step: 'enabled' },
+    ],
+    [
+      'rules exclude all',
+      { enabled: [a], eligible: [] },
+      [],
+      'use-all',
+      { ok: false, code: 'RULES_EXCLUDED_ALL', step: 'rules' },
+    ],
+    [
+      'all healthy',
+      { enabled: [a, b], eligible: [a, b] },
+      [a, b],
+      'use-all',
+      { ok: true, nodes: [a, b], panic: false },
+    ],
     ['some healthy', { enabled: [a, b], eligible: [a, b] }, [b], 'reject', { ok: true, nodes: [b], panic: false }],
-    ['none healthy, panic use-all', { enabled: [a, b], eligible: [a, b] }, [], 'use-all', { ok: true, nodes: [a, b], panic: true }],
-    ['none healthy, panic reject', { enabled: [a, b], eligible: [a, b] }, [], 'reject', { ok: false, code: 'NO_HEALTHY_NODE', step: 'health' }],
+    [
+      'none healthy, panic use-all',
+      { enabled: [a, b], eligible: [a, b] },
+      [],
+      'use-all',
+      { ok: true, nodes: [a, b], panic: true },
+    ],
+    [
+      'none healthy, panic reject',
+      { enabled: [a, b], eligible: [a, b] },
+      [],
+      'reject',
+      { ok: false, code: 'NO_HEALTHY_NODE', step: 'health' },
+    ],
   ] as const)('%s', (_name, api, healthy, panic, expected) => {
     expect(filterNodes(api, healthy, panic)).toEqual(expected);
   });
@@ -56,7 +86,9 @@ describe('hashKeyOf', () => {
   it('reads a header, a query parameter or a cookie, else the client IP', () => {
     const headers = { 'x-user': 'u1', cookie: 'a=1; sid="s9"' };
     expect(hashKeyOf({ source: 'header', name: 'x-user' }, headers, () => undefined, '1.2.3.4')).toBe('u1');
-    expect(hashKeyOf({ source: 'query', name: 'q' }, headers, (n) => (n === 'q' ? 'v' : undefined), '1.2.3.4')).toBe('v');
+    expect(hashKeyOf({ source: 'query', name: 'q' }, headers, (n) => (n === 'q' ? 'v' : undefined), '1.2.3.4')).toBe(
+      'v',
+    );
     expect(hashKeyOf({ source: 'cookie', name: 'sid' }, headers, () => undefined, '1.2.3.4')).toBe('s9');
     expect(hashKeyOf({ source: 'header', name: 'x-none' }, headers, () => undefined, '1.2.3.4')).toBe('1.2.3.4');
   });

@@ -27,15 +27,30 @@ afterAll(async () => {
 
 describe('GET /metrics with --workers 2', () => {
   it('sums both workers: requests by node and class, connect failures and retries, and reports two gateway processes', async () => {
-    const api = await adminCall('POST', '/admin/apis', { name: 'mw', path: '/mw', algorithm: 'round_robin', retries: 2 });
-    await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: 'a', connector: { kind: 'simple-url', url: ups[0]!.url } });
-    await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: 'b', connector: { kind: 'simple-url', url: ups[1]!.url } });
-    await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: 'dead', connector: { kind: 'simple-url', url: `http://127.0.0.1:${await closedPort()}` } });
+    const api = await adminCall('POST', '/admin/apis', {
+      name: 'mw',
+      path: '/mw',
+      algorithm: 'round_robin',
+      retries: 2,
+    });
+    await adminCall('POST', `/admin/apis/${api.id}/nodes`, {
+      name: 'a',
+      connector: { kind: 'simple-url', url: ups[0]!.url },
+    });
+    await adminCall('POST', `/admin/apis/${api.id}/nodes`, {
+      name: 'b',
+      connector: { kind: 'simple-url', url: ups[1]!.url },
+    });
+    await adminCall('POST', `/admin/apis/${api.id}/nodes`, {
+      name: 'dead',
+      connector: { kind: 'simple-url', url: `http://127.0.0.1:${await closedPort()}` },
+    });
     const before = { a: ups[0]!.hits, b: ups[1]!.hits };
 
     // Fresh connections, several at a time, so both workers take some.
     const answers: string[] = [];
-    for (let i = 0; i < 6; i++) answers.push(...(await Promise.all(Array.from({ length: 10 }, () => requestOnce(gw, '/mw')))));
+    for (let i = 0; i < 6; i++)
+      answers.push(...(await Promise.all(Array.from({ length: 10 }, () => requestOnce(gw, '/mw')))));
     expect(answers.every((n) => n === 'a' || n === 'b')).toBe(true);
 
     const m = await metrics();

@@ -36,9 +36,16 @@ describe('isogate admin + isogate gateway on PostgreSQL', () => {
   it('an IP1_enable flip made through the admin process reaches every gateway worker', async () => {
     await createFlipApi(adminCall, 'pg', ups);
     // The poll is set to a minute, so only the notification can bring the change this fast.
-    await until(() => Promise.all(Array.from({ length: 10 }, () => once('/pg'))), (a) => new Set(a).size === 2, 200, 25);
+    await until(
+      () => Promise.all(Array.from({ length: 10 }, () => once('/pg'))),
+      (a) => new Set(a).size === 2,
+      200,
+      25,
+    );
 
-    const { version } = await adminCall('PUT', '/admin/variables/IP1_enable', { value: 'false' }).then(() => adminCall('GET', '/admin/config/version'));
+    const { version } = await adminCall('PUT', '/admin/variables/IP1_enable', { value: 'false' }).then(() =>
+      adminCall('GET', '/admin/config/version'),
+    );
     const served = await until(
       () => fetch(`http://127.0.0.1:${status}/status`).then((r) => r.json()),
       (d: any) => d.workers.every((w: { version: number }) => w.version === version),

@@ -62,7 +62,20 @@ describe('isogate start', () => {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const r = run(['start', '--data-dir', tempDir(), '--gateway-host', '127.0.0.1', '--gateway-port', String(port), '--admin-port', '0', '--status-port', '0', '--no-demo']);
+      const r = run([
+        'start',
+        '--data-dir',
+        tempDir(),
+        '--gateway-host',
+        '127.0.0.1',
+        '--gateway-port',
+        String(port),
+        '--admin-port',
+        '0',
+        '--status-port',
+        '0',
+        '--no-demo',
+      ]);
       expect(await r.exit).toBe(1);
       const lines = r.stderr().trim().split('\n');
       expect(lines).toHaveLength(1);
@@ -76,7 +89,17 @@ describe('isogate start', () => {
   it('an unwritable data dir is a one-line error naming the flag, exit code 1', async () => {
     const file = join(tempDir(), 'a-file');
     writeFileSync(file, 'not a directory');
-    const r = run(['start', '--data-dir', join(file, 'sub'), '--gateway-port', '0', '--admin-port', '0', '--status-port', '0']);
+    const r = run([
+      'start',
+      '--data-dir',
+      join(file, 'sub'),
+      '--gateway-port',
+      '0',
+      '--admin-port',
+      '0',
+      '--status-port',
+      '0',
+    ]);
     expect(await r.exit).toBe(1);
     const lines = r.stderr().trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -94,10 +117,32 @@ describe('isogate start', () => {
 
   it('first start seeds the demo: curl works at once, the canary goes to the temp node, token file is 0600; SIGTERM exits 0', async () => {
     const dataDir = tempDir();
-    const [gw, admin, status, demo] = [await freePort(), await freePort(), await freePort(), 20000 + Math.floor(Math.random() * 20000)];
-    const r = run(['start', '--data-dir', dataDir, '--gateway-host', '127.0.0.1', '--gateway-port', String(gw), '--admin-port', String(admin), '--status-host', '127.0.0.1', '--status-port', String(status)], {
-      ISOGATE_DEMO_PORT_BASE: String(demo),
-    });
+    const [gw, admin, status, demo] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      20000 + Math.floor(Math.random() * 20000),
+    ];
+    const r = run(
+      [
+        'start',
+        '--data-dir',
+        dataDir,
+        '--gateway-host',
+        '127.0.0.1',
+        '--gateway-port',
+        String(gw),
+        '--admin-port',
+        String(admin),
+        '--status-host',
+        '127.0.0.1',
+        '--status-port',
+        String(status),
+      ],
+      {
+        ISOGATE_DEMO_PORT_BASE: String(demo),
+      },
+    );
     await waitFor(`http://127.0.0.1:${status}/status/ready`);
     expect((await fetch(`http://127.0.0.1:${status}/status`)).status).toBe(200);
 
@@ -129,18 +174,48 @@ describe('isogate start', () => {
         setTimeout(() => res.end('slow done'), 700);
       });
       return new Promise<{ port: number; close: () => void }>((resolve) =>
-        s.listen(0, '127.0.0.1', () => resolve({ port: (s.address() as { port: number }).port, close: () => s.close() })),
+        s.listen(0, '127.0.0.1', () =>
+          resolve({ port: (s.address() as { port: number }).port, close: () => s.close() }),
+        ),
       );
     });
     const dataDir = tempDir();
     const [gw, admin, status] = [await freePort(), await freePort(), await freePort()];
-    const r = run(['start', '--data-dir', dataDir, '--no-demo', '--gateway-host', '127.0.0.1', '--gateway-port', String(gw), '--admin-port', String(admin), '--status-host', '127.0.0.1', '--status-port', String(status)], {
-      ISOGATE_ADMIN_TOKEN: 'cli-test-token-0123456789',
-    });
+    const r = run(
+      [
+        'start',
+        '--data-dir',
+        dataDir,
+        '--no-demo',
+        '--gateway-host',
+        '127.0.0.1',
+        '--gateway-port',
+        String(gw),
+        '--admin-port',
+        String(admin),
+        '--status-host',
+        '127.0.0.1',
+        '--status-port',
+        String(status),
+      ],
+      {
+        ISOGATE_ADMIN_TOKEN: 'cli-test-token-0123456789',
+      },
+    );
     await waitFor(`http://127.0.0.1:${status}/status/ready`);
     const auth = { authorization: 'Bearer cli-test-token-0123456789', 'content-type': 'application/json' };
-    const api = await (await fetch(`http://127.0.0.1:${admin}/admin/apis`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 's', path: '/s', algorithm: 'round_robin' }) })).json();
-    await fetch(`http://127.0.0.1:${admin}/admin/apis/${api.id}/nodes`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'slow', connector: { kind: 'simple-url', url: `http://127.0.0.1:${slow.port}` } }) });
+    const api = await (
+      await fetch(`http://127.0.0.1:${admin}/admin/apis`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ name: 's', path: '/s', algorithm: 'round_robin' }),
+      })
+    ).json();
+    await fetch(`http://127.0.0.1:${admin}/admin/apis/${api.id}/nodes`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ name: 'slow', connector: { kind: 'simple-url', url: `http://127.0.0.1:${slow.port}` } }),
+    });
     const inFlight = fetch(`http://127.0.0.1:${gw}/s`).then(async (res) => [res.status, await res.text()]);
     await reached;
     r.child.kill('SIGTERM');
@@ -154,9 +229,31 @@ describe('rolling restart', () => {
   it('SIGTERM turns /status/ready to 503 first and keeps serving for --drain-wait-ms', async () => {
     const dataDir = tempDir();
     const [gw, admin, status] = [await freePort(), await freePort(), await freePort()];
-    const r = run(['start', '--workers', '0', '--no-demo', '--drain-wait-ms', '1500', '--data-dir', dataDir, '--gateway-host', '127.0.0.1', '--gateway-port', String(gw), '--admin-port', String(admin), '--status-host', '127.0.0.1', '--status-port', String(status)], {
-      ISOGATE_ADMIN_TOKEN: 'cli-test-token-0123456789',
-    });
+    const r = run(
+      [
+        'start',
+        '--workers',
+        '0',
+        '--no-demo',
+        '--drain-wait-ms',
+        '1500',
+        '--data-dir',
+        dataDir,
+        '--gateway-host',
+        '127.0.0.1',
+        '--gateway-port',
+        String(gw),
+        '--admin-port',
+        String(admin),
+        '--status-host',
+        '127.0.0.1',
+        '--status-port',
+        String(status),
+      ],
+      {
+        ISOGATE_ADMIN_TOKEN: 'cli-test-token-0123456789',
+      },
+    );
     await waitFor(`http://127.0.0.1:${status}/status/ready`);
     r.child.kill('SIGTERM');
     await waitFor(`http://127.0.0.1:${status}/status/ready`, 503);

@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 describe('health with --workers 2', () => {
-  it('merges the workers\' probes: a node both see failing is unhealthy, with both votes', async () => {
+  it("merges the workers' probes: a node both see failing is unhealthy, with both votes", async () => {
     ups[1]!.mode = 'fail503';
     const api = await adminCall('POST', '/admin/apis', {
       name: 'wh',
@@ -37,13 +37,21 @@ describe('health with --workers 2', () => {
       algorithm: 'round_robin',
       health: { active: { path: '/health', intervalMs: 150, timeoutMs: 100, unhealthyThreshold: 2 } },
     });
-    for (const u of ups) await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: u.name, connector: { kind: 'simple-url', url: u.url } });
+    for (const u of ups)
+      await adminCall('POST', `/admin/apis/${api.id}/nodes`, {
+        name: u.name,
+        connector: { kind: 'simple-url', url: u.url },
+      });
     const report = await until(
       () => adminCall('GET', `/admin/apis/${api.id}/health`),
       (r) => r.nodes?.[1]?.state === 'unhealthy' && r.nodes[1].workers.unhealthy === 2,
     );
     expect(report.source).toBe('workers');
-    expect(report.nodes[0]).toMatchObject({ name: 'ok', state: 'healthy', workers: { healthy: 2, unhealthy: 0, ejected: 0 } });
+    expect(report.nodes[0]).toMatchObject({
+      name: 'ok',
+      state: 'healthy',
+      workers: { healthy: 2, unhealthy: 0, ejected: 0 },
+    });
     expect(report.nodes[1].reason).toBe('2 probes failed in a row (last: HTTP 503)');
     const answers = await Promise.all(Array.from({ length: 20 }, () => requestOnce(gw, '/wh')));
     expect(new Set(answers)).toEqual(new Set(['ok']));
@@ -63,8 +71,14 @@ describe('health with --workers 2', () => {
       retries: 1,
       health: { passive: { consecutiveFailures: 1, baseEjectionMs: 60_000 } },
     });
-    await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: 'ok', connector: { kind: 'simple-url', url: ups[0]!.url } });
-    await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: 'dead', connector: { kind: 'simple-url', url: `http://127.0.0.1:${await closedPort()}` } });
+    await adminCall('POST', `/admin/apis/${api.id}/nodes`, {
+      name: 'ok',
+      connector: { kind: 'simple-url', url: ups[0]!.url },
+    });
+    await adminCall('POST', `/admin/apis/${api.id}/nodes`, {
+      name: 'dead',
+      connector: { kind: 'simple-url', url: `http://127.0.0.1:${await closedPort()}` },
+    });
     const answers = await Promise.all(Array.from({ length: 20 }, () => requestOnce(gw, '/wp')));
     expect(new Set(answers)).toEqual(new Set(['ok'])); // retried
     const report = await adminCall('GET', `/admin/apis/${api.id}/health`);
@@ -83,7 +97,10 @@ describe('health with --workers 2', () => {
     expect(report.nodes.map((n: { state: string }) => n.state)).toEqual(['unknown', 'unknown']);
     expect(report.nodes[0].reason).toMatch(/serves no traffic/);
     // The admin process picks up the other process's writes with its version poll.
-    const explained = await until(() => adminOnlyCall('POST', `/admin/apis/${wh.id}/selector/test`, {}), (e) => e.health !== undefined);
+    const explained = await until(
+      () => adminOnlyCall('POST', `/admin/apis/${wh.id}/selector/test`, {}),
+      (e) => e.health !== undefined,
+    );
     expect(explained.health).toEqual({ known: false, panic: false });
     expect(explained.steps.health).toHaveLength(2);
   });

@@ -37,8 +37,14 @@ describe('isogate start --workers 2', () => {
 
   it('an admin write is served by every worker from the next request on', async () => {
     const api = await adminCall('POST', '/admin/apis', { name: 'w', path: '/w', algorithm: 'round_robin' });
-    await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: 'a', connector: { kind: 'simple-url', url: ups[0]!.url } });
-    const b = await adminCall('POST', `/admin/apis/${api.id}/nodes`, { name: 'b', connector: { kind: 'simple-url', url: ups[1]!.url } });
+    await adminCall('POST', `/admin/apis/${api.id}/nodes`, {
+      name: 'a',
+      connector: { kind: 'simple-url', url: ups[0]!.url },
+    });
+    const b = await adminCall('POST', `/admin/apis/${api.id}/nodes`, {
+      name: 'b',
+      connector: { kind: 'simple-url', url: ups[1]!.url },
+    });
     const before = await Promise.all(Array.from({ length: 20 }, () => once('/w')));
     expect(new Set(before)).toEqual(new Set(['a', 'b']));
 
@@ -54,7 +60,9 @@ describe('isogate start --workers 2', () => {
     process.kill(first!.pid, 'SIGKILL');
     const answers = await Promise.all(Array.from({ length: 20 }, () => once('/w')));
     expect(answers.every((n) => n === 'a')).toBe(true);
-    const replaced = await until(statusDetails, (d) => d.workers.every((w: { ready: boolean; pid: number }) => w.ready && w.pid !== first!.pid));
+    const replaced = await until(statusDetails, (d) =>
+      d.workers.every((w: { ready: boolean; pid: number }) => w.ready && w.pid !== first!.pid),
+    );
     expect(replaced.workers[0].restarts).toBeGreaterThanOrEqual(1);
     expect(await once('/w')).toBe('a');
   });

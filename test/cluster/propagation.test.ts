@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFlipApi, getJson, IsogateProcesses, ms, percentile, withSchema, type IsogateProcess } from '../helpers/cluster.js';
+import {
+  createFlipApi,
+  getJson,
+  IsogateProcesses,
+  ms,
+  percentile,
+  withSchema,
+  type IsogateProcess,
+} from '../helpers/cluster.js';
 import { adminClient, requestOnce, until } from '../helpers/processes.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 import { dropSchema, PG_URL, requirePostgres, uniqueSchema } from '../store/pg-fixtures.js';
@@ -33,7 +41,8 @@ afterAll(async () => {
 });
 
 /** The config version each gateway reports in /status. */
-const served = () => Promise.all(gateways.map(async (g) => (await getJson(g.status, '/status')).body.version as number));
+const served = () =>
+  Promise.all(gateways.map(async (g) => (await getJson(g.status, '/status')).body.version as number));
 
 describe('three gateway processes and one admin on PostgreSQL', () => {
   it('every gateway serves an IP1_enable flip made through the admin, within moments', async () => {
@@ -48,10 +57,14 @@ describe('three gateway processes and one admin on PostgreSQL', () => {
       // Bounded: 2 s at 5 ms steps per flip.
       await until(served, (v) => v.every((x) => x === version), 400, 5);
       times.push(performance.now() - started);
-      const answers = await Promise.all(gateways.flatMap((g) => Array.from({ length: 6 }, () => requestOnce(g.gateway, '/flip'))));
+      const answers = await Promise.all(
+        gateways.flatMap((g) => Array.from({ length: 6 }, () => requestOnce(g.gateway, '/flip'))),
+      );
       expect(new Set(answers)).toEqual(value === 'false' ? new Set(['ip2']) : new Set(['ip1', 'ip2']));
     }
-    console.log(`propagation to 3 gateways over ${times.length} flips: p50 ${ms(percentile(times, 50))}, max ${ms(Math.max(...times))}`);
+    console.log(
+      `propagation to 3 gateways over ${times.length} flips: p50 ${ms(percentile(times, 50))}, max ${ms(Math.max(...times))}`,
+    );
     // A generous bound (the benchmark measures it): LISTEN/NOTIFY, not the minute-long poll.
     expect(Math.max(...times)).toBeLessThan(2_000);
   });
@@ -60,7 +73,8 @@ describe('three gateway processes and one admin on PostgreSQL', () => {
     const { version } = await call('GET', '/admin/config/version');
     const view = await until(
       () => getJson(admin.admin, '/admin/cluster', TOKEN).then((r) => r.body),
-      (b) => b.processes?.length === 4 && b.processes.every((p: { configVersion: number }) => p.configVersion === version),
+      (b) =>
+        b.processes?.length === 4 && b.processes.every((p: { configVersion: number }) => p.configVersion === version),
       100,
       50,
     );
@@ -78,6 +92,8 @@ describe('three gateway processes and one admin on PostgreSQL', () => {
     const leaving = gateways.pop()!;
     expect(await leaving.stop()).toBe(0);
     const view = await getJson(admin.admin, '/admin/cluster', TOKEN);
-    expect(view.body.processes.map((p: { pid: number }) => p.pid).sort()).toEqual([admin.child.pid, ...gateways.map((g) => g.child.pid)].sort());
+    expect(view.body.processes.map((p: { pid: number }) => p.pid).sort()).toEqual(
+      [admin.child.pid, ...gateways.map((g) => g.child.pid)].sort(),
+    );
   });
 });

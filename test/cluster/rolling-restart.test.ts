@@ -19,7 +19,18 @@ const TOKEN = 'cluster-rolling-token-0123456789';
 const schema = uniqueSchema();
 const url = withSchema(PG_URL, schema);
 const procs = new IsogateProcesses(TOKEN);
-const gatewayArgs = ['--store', url, '--workers', '1', '--drain-wait-ms', '1500', '--drain-ms', '5000', '--heartbeat-ms', '500'];
+const gatewayArgs = [
+  '--store',
+  url,
+  '--workers',
+  '1',
+  '--drain-wait-ms',
+  '1500',
+  '--drain-ms',
+  '5000',
+  '--heartbeat-ms',
+  '500',
+];
 let ups: TestUpstream[];
 let admin: IsogateProcess;
 const gateways: IsogateProcess[] = [];
@@ -45,7 +56,8 @@ beforeAll(async () => {
   ups = await startUpstreams(['a', 'b']);
   admin = await procs.start('admin', ['--store', url]);
   const api = await call('POST', '/admin/apis', { name: 'roll', path: '/roll', algorithm: 'round_robin' });
-  for (const u of ups) await call('POST', `/admin/apis/${api.id}/nodes`, { name: u.name, connector: { kind: 'simple-url', url: u.url } });
+  for (const u of ups)
+    await call('POST', `/admin/apis/${api.id}/nodes`, { name: u.name, connector: { kind: 'simple-url', url: u.url } });
   gateways.push(...(await Promise.all([procs.start('gateway', gatewayArgs), procs.start('gateway', gatewayArgs)])));
 
   nginxDir = mkdtempSync(join(tmpdir(), 'isogate-nginx-'));
@@ -59,8 +71,15 @@ beforeAll(async () => {
     '}',
   ].join('\n');
   writeFileSync(join(nginxDir, 'nginx.conf'), conf);
-  nginx = spawn(NGINX, ['-p', nginxDir, '-e', join(nginxDir, 'error.log'), '-c', join(nginxDir, 'nginx.conf')], { stdio: 'ignore' });
-  await until(() => requestOnce(nginxPort, '/roll'), (n) => n === 'a' || n === 'b', 200, 25);
+  nginx = spawn(NGINX, ['-p', nginxDir, '-e', join(nginxDir, 'error.log'), '-c', join(nginxDir, 'nginx.conf')], {
+    stdio: 'ignore',
+  });
+  await until(
+    () => requestOnce(nginxPort, '/roll'),
+    (n) => n === 'a' || n === 'b',
+    200,
+    25,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -94,13 +113,22 @@ describe('rolling restart behind nginx', () => {
         const from = Date.now();
         const stopping = old.stop('SIGTERM');
         // /status/ready turns 503 at once, while the gateway port still serves.
-        await until(() => fetch(`http://127.0.0.1:${old.status}/status/ready`).then((r) => r.status), (s) => s === 503, 40, 25);
+        await until(
+          () => fetch(`http://127.0.0.1:${old.status}/status/ready`).then((r) => r.status),
+          (s) => s === 503,
+          40,
+          25,
+        );
         expect(await stopping).toBe(0);
-        gateways[i] = await procs.start('gateway', gatewayArgs, { ports: { gateway: old.gateway, admin: old.admin, status: old.status } });
+        gateways[i] = await procs.start('gateway', gatewayArgs, {
+          ports: { gateway: old.gateway, admin: old.admin, status: old.status },
+        });
         windows.push({ from, to: Date.now() });
         // nginx tries a failed server again after fail_timeout (3 s): only then may the other one go.
         await new Promise((r) => setTimeout(r, 3_500));
-        expect((await getJson(gateways[i]!.status, '/status')).body.workers.every((w: { ready: boolean }) => w.ready)).toBe(true);
+        expect(
+          (await getJson(gateways[i]!.status, '/status')).body.workers.every((w: { ready: boolean }) => w.ready),
+        ).toBe(true);
       }
     } finally {
       const [gets, posts] = await Promise.all(loads.map((l) => l.stop()));
@@ -114,7 +142,14 @@ describe('rolling restart behind nginx', () => {
         const w = windows.find((x) => f.at >= x.from - 1_000 && f.at <= x.to + 5_000);
         console.log(`failed: ${f.outcome} ${w ? `${f.at - w.from} ms after SIGTERM` : 'outside a restart'}`);
       }
-      if (failed.length > 0) console.log(readFileSync(join(nginxDir, 'error.log'), 'utf8').split('\n').filter((l) => /\[error\]/.test(l)).slice(-10).join('\n'));
+      if (failed.length > 0)
+        console.log(
+          readFileSync(join(nginxDir, 'error.log'), 'utf8')
+            .split('\n')
+            .filter((l) => /\[error\]/.test(l))
+            .slice(-10)
+            .join('\n'),
+        );
       expect(failed.slice(0, 5)).toEqual([]);
       expect(during.length).toBeGreaterThan(100);
       expect(posts!.filter((a) => a.ok).length).toBeGreaterThan(20);

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/store.js';
-import { createFlipApi, getJson, IsogateProcesses, startLoad, withSchema, type IsogateProcess } from '../helpers/cluster.js';
+import {
+  createFlipApi,
+  getJson,
+  IsogateProcesses,
+  startLoad,
+  withSchema,
+  type IsogateProcess,
+} from '../helpers/cluster.js';
 import { adminClient, requestOnce, until } from '../helpers/processes.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 import { dropSchema, PG_URL, requirePostgres, uniqueSchema } from '../store/pg-fixtures.js';
@@ -28,7 +35,10 @@ beforeAll(async () => {
   admin = await procs.start('admin', common);
   direct = await openPostgresStore(PG_URL, { schema });
   await createFlipApi(call, 'out', ups);
-  gateways = await Promise.all([procs.start('gateway', [...common, '--workers', '0']), procs.start('gateway', [...common, '--workers', '1'])]);
+  gateways = await Promise.all([
+    procs.start('gateway', [...common, '--workers', '0']),
+    procs.start('gateway', [...common, '--workers', '1']),
+  ]);
 }, 120_000);
 
 afterAll(async () => {
@@ -44,7 +54,9 @@ const degraded = async () => (await statuses()).map((s) => s.body.degraded as bo
 /** Every gateway serves `version` and its requests show IP1_enable = `ip1`. */
 async function allServe(version: number, ip1: boolean): Promise<void> {
   await until(statuses, (all) => all.every((s) => s.body.version === version), 200, 25);
-  const answers = await Promise.all(gateways.flatMap((g) => Array.from({ length: 6 }, () => requestOnce(g.gateway, '/out'))));
+  const answers = await Promise.all(
+    gateways.flatMap((g) => Array.from({ length: 6 }, () => requestOnce(g.gateway, '/out'))),
+  );
   expect(new Set(answers)).toEqual(ip1 ? new Set(['ip1', 'ip2']) : new Set(['ip2']));
 }
 
@@ -58,7 +70,9 @@ describe('PostgreSQL away under load', () => {
         await until(degraded, (d) => d.every(Boolean), 200, 50);
         const during = await statuses();
         expect(during.map((s) => s.status)).toEqual([200, 200]);
-        expect(during.every((s) => s.body.store.connected === false && typeof s.body.store.lastError === 'string')).toBe(true);
+        expect(
+          during.every((s) => s.body.store.connected === false && typeof s.body.store.lastError === 'string'),
+        ).toBe(true);
         expect((await fetch(`http://127.0.0.1:${gateways[0]!.status}/status/ready`)).status).toBe(200);
 
         const started = Date.now();
@@ -87,7 +101,8 @@ describe('PostgreSQL away under load', () => {
       const answers = (await Promise.all(loads.map((l) => l.stop()))).flat();
       const failed = answers.filter((a) => !a.ok);
       console.log(`store outage: ${answers.length} requests through two gateways, ${failed.length} failed`);
-      if (failed.length > 0) for (const g of gateways) console.log(`gateway :${g.gateway} stderr:\n${g.stderr().slice(-4000)}`);
+      if (failed.length > 0)
+        for (const g of gateways) console.log(`gateway :${g.gateway} stderr:\n${g.stderr().slice(-4000)}`);
       expect(failed.slice(0, 5)).toEqual([]);
       expect(answers.length).toBeGreaterThan(100);
     }

@@ -39,17 +39,31 @@ const fingerprintOf = async (cert: TestCertificate): Promise<string> => new X509
 describe('certificate propagation', () => {
   it('a certificate uploaded or replaced through the admin serves the next handshake in every worker (--workers 2)', async () => {
     const tlsPort = await freePort();
-    const proc: IsogateProcess = await procs.start('start', ['--workers', '2', '--gateway-tls-port', String(tlsPort), '--no-demo']);
+    const proc: IsogateProcess = await procs.start('start', [
+      '--workers',
+      '2',
+      '--gateway-tls-port',
+      String(tlsPort),
+      '--no-demo',
+    ]);
     const call = adminClient(() => proc.admin, TOKEN);
     expect((await handshake(tlsPort, 'shop.test')).ok).toBe(false);
-    const created = await call('POST', '/admin/certificates', { certificate: first.certificate, privateKey: first.privateKey });
+    const created = await call('POST', '/admin/certificates', {
+      certificate: first.certificate,
+      privateKey: first.privateKey,
+    });
     // The admin answers once every local worker serves the write.
     expect(await fingerprints(tlsPort, 12)).toEqual(new Set([await fingerprintOf(first)]));
-    await call('PUT', `/admin/certificates/${created.id}`, { certificate: second.certificate, privateKey: second.privateKey });
+    await call('PUT', `/admin/certificates/${created.id}`, {
+      certificate: second.certificate,
+      privateKey: second.privateKey,
+    });
     expect(await fingerprints(tlsPort, 12)).toEqual(new Set([await fingerprintOf(second)]));
     // Resumption works across the workers: they share one set of ticket keys.
     const h = await handshake(tlsPort, 'shop.test', { maxVersion: 'TLSv1.2' });
-    const reused = await Promise.all(Array.from({ length: 6 }, () => handshake(tlsPort, 'shop.test', { maxVersion: 'TLSv1.2', session: h.session! })));
+    const reused = await Promise.all(
+      Array.from({ length: 6 }, () => handshake(tlsPort, 'shop.test', { maxVersion: 'TLSv1.2', session: h.session! })),
+    );
     expect(reused.every((r) => r.reused)).toBe(true);
     expect(await proc.stop()).toBe(0);
   }, 120_000);
@@ -60,14 +74,36 @@ describe('certificate propagation', () => {
     const admin = await procs.start('admin', ['--store', url]);
     const tlsPort = await freePort();
     // The version poll is a minute: only LISTEN/NOTIFY can bring the certificate this soon.
-    await procs.start('gateway', ['--store', url, '--workers', '0', '--poll-ms', '60000', '--gateway-tls-port', String(tlsPort)]);
+    await procs.start('gateway', [
+      '--store',
+      url,
+      '--workers',
+      '0',
+      '--poll-ms',
+      '60000',
+      '--gateway-tls-port',
+      String(tlsPort),
+    ]);
     const call = adminClient(() => admin.admin, TOKEN);
     expect((await handshake(tlsPort, 'shop.test')).ok).toBe(false);
-    const created = await call('POST', '/admin/certificates', { certificate: first.certificate, privateKey: first.privateKey });
+    const created = await call('POST', '/admin/certificates', {
+      certificate: first.certificate,
+      privateKey: first.privateKey,
+    });
     expect(created.names).toEqual(['shop.test']);
     const want = await fingerprintOf(first);
-    await until(() => handshake(tlsPort, 'shop.test').then((r) => r.fingerprint), (f) => f === want, 100, 20);
+    await until(
+      () => handshake(tlsPort, 'shop.test').then((r) => r.fingerprint),
+      (f) => f === want,
+      100,
+      20,
+    );
     await call('DELETE', `/admin/certificates/${created.id}`);
-    await until(() => handshake(tlsPort, 'shop.test').then((r) => r.ok), (ok) => ok === false, 100, 20);
+    await until(
+      () => handshake(tlsPort, 'shop.test').then((r) => r.ok),
+      (ok) => ok === false,
+      100,
+      20,
+    );
   }, 120_000);
 });

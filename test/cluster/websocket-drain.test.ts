@@ -54,10 +54,13 @@ describe('1,000 WebSockets and SIGTERM', () => {
     expect(parseMetrics(text).sum('isogate_upgraded_connections', { api: 'held' })).toBe(COUNT);
     // Every one of them still carries messages.
     const echoes = await Promise.all(
-      clients.map((ws, i) => new Promise<string>((resolve) => {
-        ws.once('message', (d) => resolve(String(d)));
-        ws.send(`m${i}`);
-      })),
+      clients.map(
+        (ws, i) =>
+          new Promise<string>((resolve) => {
+            ws.once('message', (d) => resolve(String(d)));
+            ws.send(`m${i}`);
+          }),
+      ),
     );
     expect(echoes.every((e, i) => e === `m${i}`)).toBe(true);
 
@@ -66,6 +69,11 @@ describe('1,000 WebSockets and SIGTERM', () => {
     expect(await gw.stop('SIGTERM', 20_000)).toBe(0);
     const codes = await Promise.all(closes);
     expect(codes).toHaveLength(COUNT);
-    await until(async () => node.sockets.size, (n) => n === 0, 100, 50);
+    await until(
+      async () => node.sockets.size,
+      (n) => n === 0,
+      100,
+      50,
+    );
   }, 120_000);
 });

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectionOwner, getJson, IsogateProcesses, startLoad, withSchema, type IsogateProcess } from '../helpers/cluster.js';
+import {
+  connectionOwner,
+  getJson,
+  IsogateProcesses,
+  startLoad,
+  withSchema,
+  type IsogateProcess,
+} from '../helpers/cluster.js';
 import { adminClient, until } from '../helpers/processes.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 import { dropSchema, PG_URL, requirePostgres, uniqueSchema } from '../store/pg-fixtures.js';
@@ -22,7 +29,8 @@ beforeAll(async () => {
   const url = withSchema(PG_URL, schema);
   admin = await procs.start('admin', ['--store', url, '--heartbeat-ms', '300']);
   const api = await call('POST', '/admin/apis', { name: 'w', path: '/w', algorithm: 'round_robin' });
-  for (const u of ups) await call('POST', `/admin/apis/${api.id}/nodes`, { name: u.name, connector: { kind: 'simple-url', url: u.url } });
+  for (const u of ups)
+    await call('POST', `/admin/apis/${api.id}/nodes`, { name: u.name, connector: { kind: 'simple-url', url: u.url } });
   gateway = await procs.start('gateway', ['--store', url, '--workers', '3', '--heartbeat-ms', '300']);
 }, 120_000);
 
@@ -32,7 +40,8 @@ afterAll(async () => {
   await dropSchema(schema);
 });
 
-const workers = async () => (await getJson(gateway.status, '/status')).body.workers as Array<{ pid: number; ready: boolean; restarts: number }>;
+const workers = async () =>
+  (await getJson(gateway.status, '/status')).body.workers as Array<{ pid: number; ready: boolean; restarts: number }>;
 
 describe('a gateway worker killed under load', () => {
   it('is restarted at once, and no request on another worker fails', async () => {
@@ -73,7 +82,12 @@ describe('a gateway worker killed under load', () => {
       const killedAt = Date.now();
       process.kill(victim, 'SIGKILL');
 
-      const replaced = await until(workers, (ws) => ws.every((w) => w.ready && w.pid !== null && w.pid !== victim), 200, 25);
+      const replaced = await until(
+        workers,
+        (ws) => ws.every((w) => w.ready && w.pid !== null && w.pid !== victim),
+        200,
+        25,
+      );
       console.log(`worker ${victim} killed; all 3 workers ready again after ${Date.now() - killedAt} ms`);
       expect(replaced[0]!.restarts).toBeGreaterThanOrEqual(1);
       await new Promise((r) => setTimeout(r, 500));
@@ -81,7 +95,9 @@ describe('a gateway worker killed under load', () => {
 
       const failed = answers.filter((a) => !a.ok);
       const elsewhere = failed.filter((a) => a.localPort === null || !onVictim.has(a.localPort));
-      console.log(`${answers.length} requests, ${onVictim.size} of 12 connections on the killed worker, ${failed.length} failed (all on it: ${elsewhere.length === 0})`);
+      console.log(
+        `${answers.length} requests, ${onVictim.size} of 12 connections on the killed worker, ${failed.length} failed (all on it: ${elsewhere.length === 0})`,
+      );
       expect(elsewhere).toEqual([]);
       // At most the request in flight on each of the killed worker's connections.
       expect(failed.length).toBeLessThanOrEqual(onVictim.size);
@@ -96,12 +112,19 @@ describe('a gateway worker killed under load', () => {
     const pids = (await workers()).map((w) => w.pid);
     const view = await until(
       () => getJson(admin.admin, '/admin/cluster', TOKEN).then((r) => r.body),
-      (b) => b.processes.filter((p: { role: string }) => p.role === 'gateway').map((p: { pid: number }) => p.pid).sort().join() === [...pids].sort().join(),
+      (b) =>
+        b.processes
+          .filter((p: { role: string }) => p.role === 'gateway')
+          .map((p: { pid: number }) => p.pid)
+          .sort()
+          .join() === [...pids].sort().join(),
       100,
       50,
     );
     const rows = view.processes.filter((p: { role: string }) => p.role === 'gateway');
     expect(rows.map((p: { worker: number }) => p.worker).sort()).toEqual([1, 2, 3]);
-    expect(rows.every((p: { state: string; serves: string }) => p.state === 'alive' && p.serves === 'gateway')).toBe(true);
+    expect(rows.every((p: { state: string; serves: string }) => p.state === 'alive' && p.serves === 'gateway')).toBe(
+      true,
+    );
   });
 });

@@ -26,35 +26,80 @@ const dir = mkdtempSync(join(tmpdir(), 'isogate-config-files-'));
 async function cli(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const io: CommandIo = { out: (t) => (out += t), err: (t) => (err += t), read: (f) => (f === '-' ? stdin : readFileSync(f, 'utf8')) };
+  const io: CommandIo = {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+    read: (f) => (f === '-' ? stdin : readFileSync(f, 'utf8')),
+  };
   const code = await runConfigCommand(args, {}, io);
   return { code, out, err };
 }
 
-const exportText = async (t: TestGateway) => (await fetch(`${t.adminUrl}/admin/config/export?format=yaml`, { headers: { authorization: `Bearer ${t.app.adminToken}` } })).text();
+const exportText = async (t: TestGateway) =>
+  (
+    await fetch(`${t.adminUrl}/admin/config/export?format=yaml`, {
+      headers: { authorization: `Bearer ${t.app.adminToken}` },
+    })
+  ).text();
 
 beforeAll(async () => {
   ups = await startUpstreams(['ip1-a', 'ip2-a', 'ip1-temp', 'w-big', 'w-small']);
   const up = (name: string) => ups.find((u) => u.name === name)!.url;
   a = await startTestGateway();
-  for (const [name, value] of [['IP1_enable', 'true'], ['IP2_enable', 'false']]) await a.admin('PUT', `/admin/variables/${name}`, { value });
-  const shop = (await a.admin('POST', '/admin/apis', { name: 'shop', path: '/shop/*', algorithm: 'round_robin', selector: { code: CANARY } })).body.id;
-  for (const [name, variable, tags] of [['ip1-a', 'IP1_enable', []], ['ip2-a', 'IP2_enable', []], ['ip1-temp', 'IP1_enable', ['temp']]] as const) {
-    await a.admin('POST', `/admin/apis/${shop}/nodes`, { name, connector: { kind: 'simple-url', url: up(name) }, tags, rules: [{ variable, op: 'eq', value: 'true' }] });
+  for (const [name, value] of [
+    ['IP1_enable', 'true'],
+    ['IP2_enable', 'false'],
+  ])
+    await a.admin('PUT', `/admin/variables/${name}`, { value });
+  const shop = (
+    await a.admin('POST', '/admin/apis', {
+      name: 'shop',
+      path: '/shop/*',
+      algorithm: 'round_robin',
+      selector: { code: CANARY },
+    })
+  ).body.id;
+  for (const [name, variable, tags] of [
+    ['ip1-a', 'IP1_enable', []],
+    ['ip2-a', 'IP2_enable', []],
+    ['ip1-temp', 'IP1_enable', ['temp']],
+  ] as const) {
+    await a.admin('POST', `/admin/apis/${shop}/nodes`, {
+      name,
+      connector: { kind: 'simple-url', url: up(name) },
+      tags,
+      rules: [{ variable, op: 'eq', value: 'true' }],
+    });
   }
-  const weighted = (await a.admin('POST', '/admin/apis', {
-    name: 'weighted',
-    methods: ['GET', 'POST'],
-    path: '/w/*',
-    stripPrefix: true,
-    algorithm: 'weighted',
-    retries: 2,
-    retry: { statuses: [503], deadlineMs: 5000 },
-    health: { passive: { consecutiveFailures: 3 }, panic: 'reject' },
-  })).body.id;
-  await a.admin('POST', `/admin/apis/${weighted}/nodes`, { name: 'big', connector: { kind: 'simple-url', url: up('w-big') }, weight: 3 });
-  await a.admin('POST', `/admin/apis/${weighted}/nodes`, { name: 'small', connector: { kind: 'simple-url', url: up('w-small') }, weight: 1 });
-  await a.admin('POST', '/admin/apis', { name: 'hashed', host: 'api.example.com', path: '/h', algorithm: 'hash', hashOn: { source: 'header', name: 'x-user' } });
+  const weighted = (
+    await a.admin('POST', '/admin/apis', {
+      name: 'weighted',
+      methods: ['GET', 'POST'],
+      path: '/w/*',
+      stripPrefix: true,
+      algorithm: 'weighted',
+      retries: 2,
+      retry: { statuses: [503], deadlineMs: 5000 },
+      health: { passive: { consecutiveFailures: 3 }, panic: 'reject' },
+    })
+  ).body.id;
+  await a.admin('POST', `/admin/apis/${weighted}/nodes`, {
+    name: 'big',
+    connector: { kind: 'simple-url', url: up('w-big') },
+    weight: 3,
+  });
+  await a.admin('POST', `/admin/apis/${weighted}/nodes`, {
+    name: 'small',
+    connector: { kind: 'simple-url', url: up('w-small') },
+    weight: 1,
+  });
+  await a.admin('POST', '/admin/apis', {
+    name: 'hashed',
+    host: 'api.example.com',
+    path: '/h',
+    algorithm: 'hash',
+    hashOn: { source: 'header', name: 'x-user' },
+  });
   b = await startTestGateway();
 });
 afterAll(async () => {
@@ -70,16 +115,32 @@ describe('config as files', () => {
     expect(text.startsWith('# isogate config (format 1)')).toBe(true);
     const file = parseYaml(text);
     expect(Object.keys(file)).toEqual(['isogate', 'variables', 'apis', 'nodes', 'certificates', 'consumers']);
-    expect(file.variables).toEqual([{ name: 'IP1_enable', value: 'true' }, { name: 'IP2_enable', value: 'false' }]);
+    expect(file.variables).toEqual([
+      { name: 'IP1_enable', value: 'true' },
+      { name: 'IP2_enable', value: 'false' },
+    ]);
     // By name, so an export does not depend on the order things were made in.
     expect(file.apis.map((x: { name: string }) => x.name)).toEqual(['hashed', 'shop', 'weighted']);
     expect(file.apis[0]).toMatchObject({ host: 'api.example.com', hashOn: { source: 'header', name: 'x-user' } });
-    expect(file.apis[2]).toMatchObject({ stripPrefix: true, retries: 2, retry: { statuses: [503], deadlineMs: 5000 }, health: { panic: 'reject' } });
-    expect(file.nodes.map((n: { api: string; name: string }) => `${n.api}/${n.name}`)).toEqual(['shop/ip1-a', 'shop/ip2-a', 'shop/ip1-temp', 'weighted/big', 'weighted/small']);
+    expect(file.apis[2]).toMatchObject({
+      stripPrefix: true,
+      retries: 2,
+      retry: { statuses: [503], deadlineMs: 5000 },
+      health: { panic: 'reject' },
+    });
+    expect(file.nodes.map((n: { api: string; name: string }) => `${n.api}/${n.name}`)).toEqual([
+      'shop/ip1-a',
+      'shop/ip2-a',
+      'shop/ip1-temp',
+      'weighted/big',
+      'weighted/small',
+    ]);
     expect(text).not.toMatch(/\bid:|apiId|createdAt|updatedAt/);
     // The selector stays readable in review: a block, line by line.
     expect(text).toContain('      if (request.query.select_code === "temp_node")');
-    const json = await (await fetch(`${a.adminUrl}/admin/config/export`, { headers: { authorization: `Bearer ${a.app.adminToken}` } })).json();
+    const json = await (
+      await fetch(`${a.adminUrl}/admin/config/export`, { headers: { authorization: `Bearer ${a.app.adminToken}` } })
+    ).json();
     expect(json).toEqual(file);
   });
 
@@ -116,7 +177,10 @@ describe('config as files', () => {
         body: JSON.stringify(body),
       }).then(async (r) => ({ status: r.status, body: await r.json() }));
     const file = parseYaml(await exportText(b));
-    expect(await post('?dryRun=true', file)).toEqual({ status: 200, body: { dryRun: true, changes: [], impact: { apis: [], losesLastNode: [], summary: [] } } });
+    expect(await post('?dryRun=true', file)).toEqual({
+      status: 200,
+      body: { dryRun: true, changes: [], impact: { apis: [], losesLastNode: [], summary: [] } },
+    });
     file.variables[0].value = 'false';
     const dry = await post('?dryRun=true', file);
     expect(dry.body).toMatchObject({
@@ -164,22 +228,35 @@ describe('config as files', () => {
     ]);
     const { entries } = (await b.admin('GET', '/admin/audit?version=2')).body;
     expect(entries).toHaveLength(4);
-    expect(entries.every((e: { cause: string; actor: { name: string } }) => e.cause === 'config apply' && e.actor.name.startsWith('cli ('))).toBe(true);
-    expect((await cli(['apply', path, '--data-dir', b.dataDir])).out).toBe('The stored config already matches the file; nothing to apply.\n');
+    expect(
+      entries.every(
+        (e: { cause: string; actor: { name: string } }) =>
+          e.cause === 'config apply' && e.actor.name.startsWith('cli ('),
+      ),
+    ).toBe(true);
+    expect((await cli(['apply', path, '--data-dir', b.dataDir])).out).toBe(
+      'The stored config already matches the file; nothing to apply.\n',
+    );
   });
 
   it('a file that lists only some kinds leaves the others as stored; nodes need their apis', async () => {
     const before = parseYaml(await exportText(b));
     const version = (await b.admin('GET', '/admin/config/version')).body.version;
     const path = join(dir, 'only-variables.yaml');
-    writeFileSync(path, 'isogate: 1\nvariables:\n  - { name: IP1_enable, value: "true" }\n  - { name: IP2_enable, value: "false" }\n');
+    writeFileSync(
+      path,
+      'isogate: 1\nvariables:\n  - { name: IP1_enable, value: "true" }\n  - { name: IP2_enable, value: "false" }\n',
+    );
     const res = await cli(['apply', path, '--data-dir', b.dataDir]);
     expect(res.code).toBe(0);
     expect(res.out.split('\n')[0]).toBe('~ variable IP2_enable');
     const after = parseYaml(await exportText(b));
     expect(after.apis).toEqual(before.apis);
     expect(after.nodes).toEqual(before.nodes);
-    expect(after.variables).toEqual([{ name: 'IP1_enable', value: 'true' }, { name: 'IP2_enable', value: 'false' }]);
+    expect(after.variables).toEqual([
+      { name: 'IP1_enable', value: 'true' },
+      { name: 'IP2_enable', value: 'false' },
+    ]);
 
     writeFileSync(path, 'isogate: 1\nnodes: []\n');
     const lonely = await cli(['apply', path, '--data-dir', b.dataDir]);
@@ -204,7 +281,8 @@ describe('config as files', () => {
     const res = await cli(['apply', path, '--data-dir', b.dataDir]);
     expect(res.code).toBe(1);
     expect(res.err).toContain('is not a valid config file; nothing was applied');
-    for (const field of ['apis.3.path: must start with /', 'nodes.1.weight:', 'surprise: unknown field']) expect(res.err).toContain(field);
+    for (const field of ['apis.3.path: must start with /', 'nodes.1.weight:', 'surprise: unknown field'])
+      expect(res.err).toContain(field);
 
     const api = await fetch(`${b.adminUrl}/admin/config/apply`, {
       method: 'POST',
@@ -242,22 +320,38 @@ describe('config as files', () => {
     expect(JSON.parse(json.out)).toEqual(parseYaml(await exportText(b)));
     const same = await cli(['apply', '-', '--dry-run', '--data-dir', b.dataDir], json.out);
     expect(same.out).toBe('The stored config already matches the file; nothing to apply.\n');
-    expect((await cli(['export', '--format', 'toml', '--data-dir', b.dataDir])).err).toContain('--format: must be yaml or json');
+    expect((await cli(['export', '--format', 'toml', '--data-dir', b.dataDir])).err).toContain(
+      '--format: must be yaml or json',
+    );
     expect((await cli(['apply'])).err).toContain('apply needs the FILE');
   });
 
   it('publishes the file format as JSON Schema, from the same models', async () => {
     const schema = (await b.admin('GET', '/admin/config/schema')).body;
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
-    expect(Object.keys(schema.properties)).toEqual(['isogate', 'variables', 'apis', 'nodes', 'certificates', 'consumers']);
-    expect(schema.properties.apis.items.properties.algorithm.enum).toEqual(['ip_hash', 'round_robin', 'weighted', 'least_conn', 'hash']);
+    expect(Object.keys(schema.properties)).toEqual([
+      'isogate',
+      'variables',
+      'apis',
+      'nodes',
+      'certificates',
+      'consumers',
+    ]);
+    expect(schema.properties.apis.items.properties.algorithm.enum).toEqual([
+      'ip_hash',
+      'round_robin',
+      'weighted',
+      'least_conn',
+      'hash',
+    ]);
     expect(schema.properties.nodes.items.required).toEqual(['api', 'name', 'connector']);
     expect(JSON.parse((await cli(['schema'])).out)).toEqual(schema);
   });
 
   it('asks for the admin role to export secrets', async () => {
     const editor = (await b.admin('POST', '/admin/tokens', { name: 'ed', role: 'editor' })).body.secret;
-    const call = (query: string) => fetch(`${b.adminUrl}/admin/config/export${query}`, { headers: { authorization: `Bearer ${editor}` } });
+    const call = (query: string) =>
+      fetch(`${b.adminUrl}/admin/config/export${query}`, { headers: { authorization: `Bearer ${editor}` } });
     expect((await call('')).status).toBe(200);
     expect((await call('?secrets=true')).status).toBe(403);
     expect((await b.admin('GET', '/admin/config/export?secrets=true')).status).toBe(200);

@@ -32,7 +32,11 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 }
 
 const exportText = async (t: TestGateway, query = '') =>
-  (await fetch(`${t.adminUrl}/admin/config/export?format=yaml${query}`, { headers: { authorization: `Bearer ${t.app.adminToken}` } })).text();
+  (
+    await fetch(`${t.adminUrl}/admin/config/export?format=yaml${query}`, {
+      headers: { authorization: `Bearer ${t.app.adminToken}` },
+    })
+  ).text();
 const apply = async (t: TestGateway, text: string) => {
   const res = await fetch(`${t.adminUrl}/admin/config/apply`, {
     method: 'POST',
@@ -50,7 +54,12 @@ beforeAll(async () => {
   ups = await startUpstreams(['n1']);
   a = await startTestGateway(['--gateway-tls-port', '0']);
   b = await startTestGateway(['--gateway-tls-port', '0']);
-  for (const c of [certs.shop, certs.api]) await a.admin('POST', '/admin/certificates', { certificate: c.certificate, privateKey: c.privateKey, isDefault: c === certs.api });
+  for (const c of [certs.shop, certs.api])
+    await a.admin('POST', '/admin/certificates', {
+      certificate: c.certificate,
+      privateKey: c.privateKey,
+      isDefault: c === certs.api,
+    });
   await a.admin('POST', '/admin/consumers', {
     name: 'acme',
     tags: ['gold'],
@@ -105,7 +114,11 @@ describe('config files with certificates, consumers and access settings', () => 
     expect(file.apis[0]).toMatchObject({
       httpsRedirect: true,
       timeouts: { upgradeIdleMs: 45_000 },
-      access: { auth: { consumers: ['acme'] }, limits: [{ by: 'consumer', rate: 1000, per: 'minute' }], ip: { deny: ['10.9.9.9/32'] } },
+      access: {
+        auth: { consumers: ['acme'] },
+        limits: [{ by: 'consumer', rate: 1000, per: 'minute' }],
+        ip: { deny: ['10.9.9.9/32'] },
+      },
     });
     for (const secret of ['PRIVATE KEY', 'hash:', 'scrypt$', API_KEY, PASSWORD]) expect(text).not.toContain(secret);
   });
@@ -140,7 +153,9 @@ describe('config files with certificates, consumers and access settings', () => 
 
   it('round trip with secrets: the same config, certificates served by name, consumers authenticated', async () => {
     const viewerSecret = (await a.admin('POST', '/admin/tokens', { name: 'viewer', role: 'viewer' })).body.secret;
-    const asViewer = await fetch(`${a.adminUrl}/admin/config/export?secrets=true`, { headers: { authorization: `Bearer ${viewerSecret}` } });
+    const asViewer = await fetch(`${a.adminUrl}/admin/config/export?secrets=true`, {
+      headers: { authorization: `Bearer ${viewerSecret}` },
+    });
     expect(asViewer.status).toBe(403);
     const text = await exportText(a, '&secrets=true');
     expect(text).toContain('PRIVATE KEY');
@@ -155,7 +170,10 @@ describe('config files with certificates, consumers and access settings', () => 
 
     await b.app.plane!.holder.refresh();
     for (const name of ['shop.test', 'x.shop.test', 'api.test']) {
-      expect({ name, san: (await handshake(tlsPort(b), name)).san }).toEqual({ name, san: (await handshake(tlsPort(a), name)).san });
+      expect({ name, san: (await handshake(tlsPort(b), name)).san }).toEqual({
+        name,
+        san: (await handshake(tlsPort(a), name)).san,
+      });
     }
     // httpsRedirect: a plain-HTTP request is sent to https. The access decision is seen through
     // explain, which runs the same access step on a sample request's credentials.
@@ -168,18 +186,28 @@ describe('config files with certificates, consumers and access settings', () => 
     expect((await plain(b))[0]).toBe(301);
     const explain = async (t: TestGateway, headers: Record<string, string>) => {
       const api = (await t.admin('GET', '/admin/apis')).body.find((x: { name: string }) => x.name === 'orders');
-      const res = await t.admin('POST', `/admin/apis/${api.id}/selector/test`, { request: { method: 'GET', path: '/orders/x', headers } });
+      const res = await t.admin('POST', `/admin/apis/${api.id}/selector/test`, {
+        request: { method: 'GET', path: '/orders/x', headers },
+      });
       return { consumer: res.body.access?.auth?.consumer?.name ?? null, code: res.body.access?.errorCode ?? null };
     };
-    const samples: Array<Record<string, string>> = [{ 'x-api-key': API_KEY }, { authorization: basic('acme', PASSWORD) }, { authorization: basic('acme', 'wrong-password') }, {}];
+    const samples: Array<Record<string, string>> = [
+      { 'x-api-key': API_KEY },
+      { authorization: basic('acme', PASSWORD) },
+      { authorization: basic('acme', 'wrong-password') },
+      {},
+    ];
     for (const headers of samples) {
       expect(await explain(b, headers)).toEqual(await explain(a, headers));
     }
     expect(await explain(b, { 'x-api-key': API_KEY })).toEqual({ consumer: 'acme', code: null });
-    expect(await explain(b, { authorization: basic('acme', 'wrong-password') })).toMatchObject({ consumer: null, code: expect.any(String) });
+    expect(await explain(b, { authorization: basic('acme', 'wrong-password') })).toMatchObject({
+      consumer: null,
+      code: expect.any(String),
+    });
   });
 
-  it('refuses a certificate entry whose names are not its certificate\'s, or a key that is not its own, naming the entry', async () => {
+  it("refuses a certificate entry whose names are not its certificate's, or a key that is not its own, naming the entry", async () => {
     const version = (await b.admin('GET', '/admin/config/version')).body.version;
     const file = parseYaml(await exportText(b, '&secrets=true'));
     file.certificates[0].names = ['wrong.test'];

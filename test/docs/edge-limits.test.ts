@@ -27,15 +27,22 @@ describe('docs/edge-limits.md', () => {
     expect(doc).toMatch(new RegExp(`\\| \`${flag}\`[^|]*\\| \`${value}\``));
     expect(usage()).toContain(flag);
     // The flag and its environment variable set the same option.
-    const key = Object.keys(defaults).find((k) => parseOptions([flag, '777'], {})[k as keyof Options] === 777 && (defaults as Record<string, unknown>)[k] !== 777);
+    const key = Object.keys(defaults).find(
+      (k) =>
+        parseOptions([flag, '777'], {})[k as keyof Options] === 777 && (defaults as Record<string, unknown>)[k] !== 777,
+    );
     expect(key, flag).toBeDefined();
     expect(parseOptions([], { [envOf(flag)]: '777' })[key as keyof Options]).toBe(777);
   });
 
-  it.each(['TOO_MANY_CONNECTIONS', 'CLIENT_CONNECTION_LIMIT', 'HEAD_MEMORY_FULL', 'UPSTREAM_QUEUE_FULL', 'UPSTREAM_QUEUE_TIMEOUT', 'BODY_TOO_LARGE'] as const)(
-    'names %s with its status',
-    (code) => {
-      expect(doc).toContain(`${GATEWAY_ERRORS[code].status} ${code}`);
-    },
-  );
+  it.each([
+    'TOO_MANY_CONNECTIONS',
+    'CLIENT_CONNECTION_LIMIT',
+    'HEAD_MEMORY_FULL',
+    'UPSTREAM_QUEUE_FULL',
+    'UPSTREAM_QUEUE_TIMEOUT',
+    'BODY_TOO_LARGE',
+  ] as const)('names %s with its status', (code) => {
+    expect(doc).toContain(`${GATEWAY_ERRORS[code].status} ${code}`);
+  });
 });

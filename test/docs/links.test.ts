@@ -45,9 +45,13 @@ function linksOf(markdown: string): string[] {
 /** Repository paths named in inline code (`src/gateway/lifecycle.ts`, `docs/grafana-dashboard.json`). */
 function pathsOf(markdown: string): string[] {
   const tops = 'src|test|bench|deploy|docs|scripts|scripts-examples|web|bin|\\.ci';
-  return [...prose(markdown).matchAll(new RegExp(`\`((?:${tops})/[A-Za-z0-9_./-]*)\``, 'g'))]
-    .map((m) => m[1]!)
-    .filter((p) => !p.includes('<'));
+  return (
+    [...prose(markdown).matchAll(new RegExp(`\`((?:${tops})/[A-Za-z0-9_./-]*)\``, 'g'))]
+      .map((m) => m[1]!)
+      .filter((p) => !p.includes('<'))
+      // Build output (web/dist) is made by `npm run build`, not kept in the repository.
+      .filter((p) => !/^web\/dist(\/|$)/.test(p))
+  );
 }
 
 const read = (page: string) => readFileSync(join(root, page), 'utf8');

@@ -50,11 +50,20 @@ describe('AccessLog', () => {
   it('escapes names the same way when they repeat (they are kept once escaped)', async () => {
     const { log, lines } = capture();
     const access = AccessLog.of(log)!;
-    const odd = { ...record, api: 'dé"mo\\', node: 'n\u2028', code: null, upstreamError: 'UND_ERR_SOCKET', selector: 'ok' };
+    const odd = {
+      ...record,
+      api: 'dé"mo\\',
+      node: 'n\u2028',
+      code: null,
+      upstreamError: 'UND_ERR_SOCKET',
+      selector: 'ok',
+    };
     for (let i = 0; i < 3; i++) access.write({ ...odd, tries: i });
     access.flush();
     await new Promise((r) => setImmediate(r));
-    expect(lines.map((l) => JSON.parse(l))).toEqual([0, 1, 2].map((tries) => expect.objectContaining({ ...odd, tries, ms: 1.23 })));
+    expect(lines.map((l) => JSON.parse(l))).toEqual(
+      [0, 1, 2].map((tries) => expect.objectContaining({ ...odd, tries, ms: 1.23 })),
+    );
   });
 
   it('hands the destination one batch of lines, within the flush time or at once on flush()', async () => {

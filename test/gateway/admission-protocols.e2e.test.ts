@@ -62,14 +62,30 @@ afterAll(async () => {
 });
 
 /** A gateway with a TLS port and its certificate, the APIs /a/* (fast), /slow and /ws, and its metrics. */
-async function gateway(args: string[]): Promise<{ t: TestGateway; port: number; tlsPort: number; metrics: () => ReturnType<typeof scrape> }> {
+async function gateway(
+  args: string[],
+): Promise<{ t: TestGateway; port: number; tlsPort: number; metrics: () => ReturnType<typeof scrape> }> {
   const t = await startTestGateway(['--gateway-tls-port', '0', ...args]);
   gateways.push(t);
-  expect((await t.admin('POST', '/admin/certificates', { certificate: cert.certificate, privateKey: cert.privateKey })).status).toBe(201);
+  expect(
+    (await t.admin('POST', '/admin/certificates', { certificate: cert.certificate, privateKey: cert.privateKey }))
+      .status,
+  ).toBe(201);
   await addNode(t, await createApi(t, { name: 'a', path: '/a/*', algorithm: 'round_robin' }), ups[0]!);
-  await addNode(t, await createApi(t, { name: 'slow', path: '/slow', algorithm: 'round_robin' }), { name: 'slow', url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}` });
-  await addNode(t, await createApi(t, { name: 'ws', path: '/ws', algorithm: 'round_robin' }), { name: 'ws', url: ws.url });
-  return { t, port: t.app.gateway!.port, tlsPort: t.app.gatewayTls!.port, metrics: () => scrape(`${t.statusUrl}/metrics`) };
+  await addNode(t, await createApi(t, { name: 'slow', path: '/slow', algorithm: 'round_robin' }), {
+    name: 'slow',
+    url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}`,
+  });
+  await addNode(t, await createApi(t, { name: 'ws', path: '/ws', algorithm: 'round_robin' }), {
+    name: 'ws',
+    url: ws.url,
+  });
+  return {
+    t,
+    port: t.app.gateway!.port,
+    tlsPort: t.app.gatewayTls!.port,
+    metrics: () => scrape(`${t.statusUrl}/metrics`),
+  };
 }
 
 /** Opens `n` TCP connections to `port`, one after the other, each sending the first bytes of a TLS record and no more (a handshake that never ends). */
@@ -111,19 +127,35 @@ const idleLongEnough = () => new Promise((r) => setTimeout(r, EVICT_AFTER_IDLE_M
 
 describe('TLS connections count from accept', () => {
   it('bounds a flood of half-open handshakes by the connection limit while another client is served, and the handshake timeout ends them', async () => {
-    const { tlsPort, metrics } = await gateway(['--max-client-connections', '30', '--client-handshake-timeout-ms', '3000']);
+    const { tlsPort, metrics } = await gateway([
+      '--max-client-connections',
+      '30',
+      '--client-handshake-timeout-ms',
+      '3000',
+    ]);
     const flood = await halfOpenHandshakes(tlsPort, 90);
     // Never more than the limit open: the rest were refused at once or closed the oldest to make room.
-    const m = await until(metrics, (s) => s.sum('isogate_client_connections') <= 30 && flood.filter((c) => !c.closed()).length <= 30);
+    const m = await until(
+      metrics,
+      (s) => s.sum('isogate_client_connections') <= 30 && flood.filter((c) => !c.closed()).length <= 30,
+    );
     expect(m.sum('isogate_client_connections')).toBeGreaterThan(0);
-    expect(m.sum('isogate_client_refusals_total', { limit: 'connections' }) + m.sum('isogate_client_connections_evicted_total')).toBeGreaterThanOrEqual(60);
+    expect(
+      m.sum('isogate_client_refusals_total', { limit: 'connections' }) +
+        m.sum('isogate_client_connections_evicted_total'),
+    ).toBeGreaterThanOrEqual(60);
     // They are idle (nothing of a request read): a real client closes the oldest and is served.
     await idleLongEnough();
     const answer = await httpsGet(tlsPort, HOST, '/a/x', cert.ca);
     expect(answer.status).toBe(200);
     expect(answer.headers['x-node']).toBe('a');
     // The handshake timeout closes whatever of the flood is left.
-    await until(async () => flood.every((c) => c.closed()), (done) => done, 120, 50);
+    await until(
+      async () => flood.every((c) => c.closed()),
+      (done) => done,
+      120,
+      50,
+    );
     await until(metrics, (s) => s.sum('isogate_client_connections') === 0);
   });
 
@@ -143,7 +175,10 @@ describe('HTTP/2 sessions are client connections', () => {
     const { port, tlsPort, metrics } = await gateway(['--max-client-connections-per-ip', '3']);
     const open = [await session(tlsPort), await session(tlsPort), await session(tlsPort)];
     for (const s of open) expect((await h2Request(s, { ':path': '/a/x' })).status).toBe(200);
-    await until(metrics, (m) => m.sum('isogate_client_connections') === 3 && m.sum('isogate_client_connections_idle') === 3);
+    await until(
+      metrics,
+      (m) => m.sum('isogate_client_connections') === 3 && m.sum('isogate_client_connections_idle') === 3,
+    );
     await expect(session(tlsPort)).rejects.toThrow();
     // The same count holds on the plain port.
     expect(await plainGet(port, '/a/x')).toEqual({ status: 429, code: 'CLIENT_CONNECTION_LIMIT' });
@@ -162,12 +197,20 @@ describe('HTTP/2 sessions are client connections', () => {
     idle.on('error', () => {});
     const busy = await session(tlsPort);
     const pending = h2Request(busy, { ':path': '/slow' });
-    await until(metrics, (m) => m.sum('isogate_client_connections') === 2 && m.sum('isogate_client_connections_idle') === 1);
+    await until(
+      metrics,
+      (m) => m.sum('isogate_client_connections') === 2 && m.sum('isogate_client_connections_idle') === 1,
+    );
     await idleLongEnough();
     // A new client: the idle session makes room (GOAWAY, then closed); the one with a stream open is kept.
     const answer = await httpsGet(tlsPort, HOST, '/a/x', cert.ca);
     expect(answer.status).toBe(200);
-    await until(async () => idleClosed, (closed) => closed, 100, 50);
+    await until(
+      async () => idleClosed,
+      (closed) => closed,
+      100,
+      50,
+    );
     expect((await pending).status).toBe(200);
     expect(busy.closed || busy.destroyed).toBe(false);
     expect((await metrics()).sum('isogate_client_connections_evicted_total')).toBe(1);
@@ -184,7 +227,10 @@ describe('upgraded connections', () => {
       socket.once('error', reject);
     });
     expect(hello).toBe('hello ws');
-    await until(metrics, (m) => m.sum('isogate_client_connections') === 1 && m.sum('isogate_client_connections_idle') === 0);
+    await until(
+      metrics,
+      (m) => m.sum('isogate_client_connections') === 1 && m.sum('isogate_client_connections_idle') === 0,
+    );
     await idleLongEnough();
     const c = await RawClient.connect(port);
     c.write(get('/a/x'));

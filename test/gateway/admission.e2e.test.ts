@@ -36,7 +36,11 @@ async function openIdle(port: number, n: number): Promise<Array<{ socket: Socket
 }
 
 /** One GET on a fresh connection (left open with `keep`): the status and the gateway error code, if any. */
-async function getOnce(port: number, path: string, keep = false): Promise<{ status: number; code: string | undefined }> {
+async function getOnce(
+  port: number,
+  path: string,
+  keep = false,
+): Promise<{ status: number; code: string | undefined }> {
   const c = await RawClient.connect(port);
   c.write(get(path));
   const [res] = await c.read(1);
@@ -47,7 +51,9 @@ async function getOnce(port: number, path: string, keep = false): Promise<{ stat
 let ups: TestUpstream[];
 const gateways: TestGateway[] = [];
 
-async function gateway(args: string[]): Promise<{ t: TestGateway; port: number; metrics: () => ReturnType<typeof scrape> }> {
+async function gateway(
+  args: string[],
+): Promise<{ t: TestGateway; port: number; metrics: () => ReturnType<typeof scrape> }> {
   const t = await startTestGateway(args);
   gateways.push(t);
   const id = await createApi(t, { name: 'a', path: '/a/*', algorithm: 'round_robin' });
@@ -79,7 +85,12 @@ describe('the per-process connection limit', () => {
     await new Promise((r) => setTimeout(r, EVICT_AFTER_IDLE_MS + 50));
     // Each new connection (kept open, idle again once answered, and the newest) closes the oldest idle one.
     for (let i = 0; i < 30; i++) expect(await getOnce(port, '/a/x', true)).toEqual({ status: 200, code: undefined });
-    await until(async () => idle.slice(0, 30).every((c) => c.closed()), (ok) => ok, 100, 20);
+    await until(
+      async () => idle.slice(0, 30).every((c) => c.closed()),
+      (ok) => ok,
+      100,
+      20,
+    );
     expect(idle.slice(30).filter((c) => c.closed())).toHaveLength(0);
     const m = await metrics();
     expect(m.sum('isogate_client_connections_evicted_total')).toBe(30);
@@ -91,7 +102,10 @@ describe('the per-process connection limit', () => {
     // Busy connections (a request head in progress) are never closed to make room.
     const busy = await openIdle(port, 100);
     for (const { socket } of busy) socket.write('GET /a/x HTTP/1.1\r\nHost: h\r\n');
-    await until(metrics, (m) => m.sum('isogate_client_connections_idle') === 0 && m.sum('isogate_client_connections') === 100);
+    await until(
+      metrics,
+      (m) => m.sum('isogate_client_connections_idle') === 0 && m.sum('isogate_client_connections') === 100,
+    );
     const c = await RawClient.connect(port);
     c.write(get('/a/x'));
     const [res] = await c.read(1);
@@ -134,7 +148,13 @@ describe('the memory of unfinished request heads', () => {
       c.write(partial);
       clients.push(c);
     }
-    await until(metrics, (m) => m.sum('isogate_client_refusals_total', { limit: 'head_memory' }) + Math.floor(m.sum('isogate_client_head_memory_bytes') / 16_384) >= 100);
+    await until(
+      metrics,
+      (m) =>
+        m.sum('isogate_client_refusals_total', { limit: 'head_memory' }) +
+          Math.floor(m.sum('isogate_client_head_memory_bytes') / 16_384) >=
+        100,
+    );
     const m = await metrics();
     const held = m.sum('isogate_client_head_memory_bytes');
     expect(held).toBeLessThanOrEqual(1024 * 1024);
@@ -143,12 +163,18 @@ describe('the memory of unfinished request heads', () => {
     expect(refused).toBe(100 - held / 16_384);
     expect(m.sum('isogate_gateway_errors_total', { code: 'HEAD_MEMORY_FULL' })).toBe(refused);
     // The refused ones were answered 503 HEAD_MEMORY_FULL and closed.
-    const answers = await Promise.all(clients.map((c) => c.waitClosed(200).then((closed) => (closed ? c.received : null))));
+    const answers = await Promise.all(
+      clients.map((c) => c.waitClosed(200).then((closed) => (closed ? c.received : null))),
+    );
     const closed = answers.filter((a): a is string => a !== null);
     expect(closed).toHaveLength(refused);
-    for (const text of closed) expect(text).toMatch(/^HTTP\/1\.1 503 [^\r]*\r\n[\s\S]*x-isogate-error: HEAD_MEMORY_FULL\r\n/);
+    for (const text of closed)
+      expect(text).toMatch(/^HTTP\/1\.1 503 [^\r]*\r\n[\s\S]*x-isogate-error: HEAD_MEMORY_FULL\r\n/);
     for (const c of clients) c.destroy();
-    await until(metrics, (m2) => m2.sum('isogate_client_head_memory_bytes') === 0 && m2.sum('isogate_client_connections') === 0);
+    await until(
+      metrics,
+      (m2) => m2.sum('isogate_client_head_memory_bytes') === 0 && m2.sum('isogate_client_connections') === 0,
+    );
     expect(await getOnce(port, '/a/x')).toEqual({ status: 200, code: undefined });
   });
 });

@@ -13,7 +13,12 @@ const LONG_AGO = -10 * EVICT_AFTER_IDLE_MS;
 
 describe('Admission', () => {
   it('closes the connection idle the longest to make room, never a busy one, and refuses when none is idle', () => {
-    const a = new Admission({ maxConnections: 3, maxConnectionsPerIp: 10, maxHeadMemoryBytes: 1e6, maxBufferedResponses: 1 });
+    const a = new Admission({
+      maxConnections: 3,
+      maxConnectionsPerIp: 10,
+      maxHeadMemoryBytes: 1e6,
+      maxBufferedResponses: 1,
+    });
     const evicted: string[] = [];
     const [x, y, z] = ['x', 'y', 'z'].map((n) => admitted(a, '10.0.0.1', evicted, n));
     a.markIdle(y!, LONG_AGO);
@@ -25,11 +30,21 @@ describe('Admission', () => {
     admitted(a, '10.0.0.2', evicted, 'v');
     expect(evicted).toEqual(['x', 'z']);
     expect(a.admit('10.0.0.3')).toBe('TOO_MANY_CONNECTIONS');
-    expect({ open: a.open, idle: a.idle, evicted: a.evicted, refusedProcess: a.refusedProcess }).toEqual({ open: 3, idle: 0, evicted: 2, refusedProcess: 1 });
+    expect({ open: a.open, idle: a.idle, evicted: a.evicted, refusedProcess: a.refusedProcess }).toEqual({
+      open: 3,
+      idle: 0,
+      evicted: 2,
+      refusedProcess: 1,
+    });
   });
 
   it('does not close a connection idle for less than EVICT_AFTER_IDLE_MS (its request may be on its way)', () => {
-    const a = new Admission({ maxConnections: 1, maxConnectionsPerIp: 10, maxHeadMemoryBytes: 1e6, maxBufferedResponses: 1 });
+    const a = new Admission({
+      maxConnections: 1,
+      maxConnectionsPerIp: 10,
+      maxHeadMemoryBytes: 1e6,
+      maxBufferedResponses: 1,
+    });
     const evicted: string[] = [];
     const x = admitted(a, '10.0.0.1', evicted, 'x');
     a.markIdle(x, performance.now());
@@ -38,7 +53,10 @@ describe('Admission', () => {
   });
 
   it('counts per address (a closed-to-make-room connection of the same address frees its place), trusted proxies not at all', () => {
-    const a = new Admission({ maxConnections: 2, maxConnectionsPerIp: 2, maxHeadMemoryBytes: 1e6, maxBufferedResponses: 1 }, ['10.9.0.0/16']);
+    const a = new Admission(
+      { maxConnections: 2, maxConnectionsPerIp: 2, maxHeadMemoryBytes: 1e6, maxBufferedResponses: 1 },
+      ['10.9.0.0/16'],
+    );
     const evicted: string[] = [];
     const x = admitted(a, '10.0.0.1', evicted, 'x');
     const y = admitted(a, '10.0.0.1', evicted, 'y');
@@ -50,13 +68,21 @@ describe('Admission', () => {
     admitted(a, '10.0.0.2', evicted, 'w'); // evicts x, which was 10.0.0.1's
     expect(evicted).toEqual(['x']);
     expect(a.connectionsFrom('10.0.0.1')).toBe(1);
-    const big = new Admission({ maxConnections: 100, maxConnectionsPerIp: 2, maxHeadMemoryBytes: 1e6, maxBufferedResponses: 1 }, ['10.9.0.0/16']);
+    const big = new Admission(
+      { maxConnections: 100, maxConnectionsPerIp: 2, maxHeadMemoryBytes: 1e6, maxBufferedResponses: 1 },
+      ['10.9.0.0/16'],
+    );
     for (let i = 0; i < 5; i++) admitted(big, '::ffff:10.9.1.1', evicted, 'p');
     expect(big.open).toBe(5);
   });
 
   it('bounds the head memory of all connections, and gives it back when a connection goes', () => {
-    const a = new Admission({ maxConnections: 10, maxConnectionsPerIp: 10, maxHeadMemoryBytes: 4096, maxBufferedResponses: 1 });
+    const a = new Admission({
+      maxConnections: 10,
+      maxConnectionsPerIp: 10,
+      maxHeadMemoryBytes: 4096,
+      maxBufferedResponses: 1,
+    });
     const evicted: string[] = [];
     const x = admitted(a, '10.0.0.1', evicted, 'x');
     const y = admitted(a, '10.0.0.1', evicted, 'y');

@@ -24,7 +24,9 @@ afterAll(async () => {
 });
 
 /** An upstream that holds every request until `release()`, and answers at once from then on. */
-async function holdingUpstream(name: string): Promise<{ name: string; url: string; held: ServerResponse[]; release(): void }> {
+async function holdingUpstream(
+  name: string,
+): Promise<{ name: string; url: string; held: ServerResponse[]; release(): void }> {
   const held: ServerResponse[] = [];
   let holding = true;
   const server = createServer((req, res) => {
@@ -83,7 +85,11 @@ describe('hash', () => {
     return id;
   }
 
-  async function stickiness(path: string, keys: string[], init: (key: string) => RequestInit | string): Promise<Map<string, string>> {
+  async function stickiness(
+    path: string,
+    keys: string[],
+    init: (key: string) => RequestInit | string,
+  ): Promise<Map<string, string>> {
     const owner = new Map<string, string>();
     for (let round = 0; round < 3; round++) {
       for (const key of keys) {

@@ -117,7 +117,9 @@ describe('selector', () => {
   it('a selector that returns nothing answers SELECTOR_EMPTY', async () => {
     const id = await api({ name: 'empty', path: '/empty', algorithm: 'round_robin' });
     await addNode(t, id, up('a'));
-    await setSelector(t, id, { code: 'function select(request, env, nodes) { return request.query.none ? [] : nodes; }' });
+    await setSelector(t, id, {
+      code: 'function select(request, env, nodes) { return request.query.none ? [] : nodes; }',
+    });
     expect(await t.nodeOf('/empty')).toBe('a');
     const res = await t.get('/empty?none=1');
     expect(res.status).toBe(503);
@@ -147,7 +149,7 @@ describe('selector', () => {
 });
 
 describe('algorithms through real traffic', () => {
-  const ips = Array.from({ length: 200 }, (_, i) => `198.51.${(i * 7) % 256}.${(i * 13) % 251 + 1}`);
+  const ips = Array.from({ length: 200 }, (_, i) => `198.51.${(i * 7) % 256}.${((i * 13) % 251) + 1}`);
   const from = (ip: string) => ({ headers: { 'x-forwarded-for': ip } });
 
   it('ip_hash is sticky per client and unticking one of four nodes moves only its clients', async () => {

@@ -25,17 +25,19 @@ async function openFlood(port: number, n: number): Promise<number> {
   let connected = 0;
   for (let at = 0; at < n; at += 100) {
     await Promise.all(
-      Array.from({ length: Math.min(100, n - at) }, () =>
-        new Promise<void>((resolve) => {
-          const s = connect({ host: '127.0.0.1', port });
-          flood.push(s);
-          s.on('error', () => resolve());
-          s.once('connect', () => {
-            connected++;
-            resolve();
-          });
-          s.once('close', () => resolve());
-        }),
+      Array.from(
+        { length: Math.min(100, n - at) },
+        () =>
+          new Promise<void>((resolve) => {
+            const s = connect({ host: '127.0.0.1', port });
+            flood.push(s);
+            s.on('error', () => resolve());
+            s.once('connect', () => {
+              connected++;
+              resolve();
+            });
+            s.once('close', () => resolve());
+          }),
       ),
     );
   }
@@ -66,7 +68,11 @@ describe('a flood of idle connections past the open-file limit', () => {
     expect(connected).toBe(FLOOD);
     const metrics = async () => {
       const m = await scrape(`http://127.0.0.1:${gw.status}/metrics`);
-      return { open: m.sum('isogate_client_connections'), evicted: m.sum('isogate_client_connections_evicted_total'), refused: m.sum('isogate_client_refusals_total') };
+      return {
+        open: m.sum('isogate_client_connections'),
+        evicted: m.sum('isogate_client_connections_evicted_total'),
+        refused: m.sum('isogate_client_refusals_total'),
+      };
     };
     // Once the gateway has taken every connection of the flood (held, closed to make room, or refused) …
     const { open } = await until(metrics, (m) => m.open + m.evicted + m.refused >= FLOOD);

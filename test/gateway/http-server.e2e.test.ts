@@ -40,7 +40,12 @@ import {
  * Sends `bytes` on a fresh connection and expects one HTTP-layer error answer for `code`, with
  * `Connection: close`, after which the server closes the connection and sends nothing else.
  */
-async function expectRejected(port: number, bytes: string, code: GatewayErrorCode, timeoutMs = 5000): Promise<WireResponse> {
+async function expectRejected(
+  port: number,
+  bytes: string,
+  code: GatewayErrorCode,
+  timeoutMs = 5000,
+): Promise<WireResponse> {
   const c = await RawClient.connect(port);
   c.write(bytes);
   const [res] = await c.read(1, { timeoutMs });
@@ -68,7 +73,9 @@ const up = (name: string) => ups.find((u) => u.name === name)!;
 function rawUpstream(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
   const server = createServer(handler);
   rawServers.push(server);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  );
 }
 
 /** What the echo upstream saw of the last request. */
@@ -87,7 +94,12 @@ function echoHandler(req: IncomingMessage, res: ServerResponse): void {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     echoCount++;
-    const echo: Echo = { method: req.method ?? '', url: req.url ?? '', body: Buffer.concat(chunks).toString('base64'), headers: req.headers };
+    const echo: Echo = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      body: Buffer.concat(chunks).toString('base64'),
+      headers: req.headers,
+    };
     const body = Buffer.from(JSON.stringify(echo));
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'x-node': 'echo' });
     res.end(body);
@@ -151,7 +163,13 @@ beforeAll(async () => {
   });
   await addNode(t, big, { name: 'big', url: bigUrl });
 
-  const small = await createApi(t, { name: 'small', path: '/small', algorithm: 'round_robin', methods: ['POST'], maxBodyBytes: 10 });
+  const small = await createApi(t, {
+    name: 'small',
+    path: '/small',
+    algorithm: 'round_robin',
+    methods: ['POST'],
+    maxBodyBytes: 10,
+  });
   await addNode(t, small, up('b'));
 });
 
@@ -322,7 +340,11 @@ describe('pipelining', () => {
     const inner = get('/b/smuggled-by-body');
     const hitsB = up('b').hits;
     const c = await RawClient.connect(port);
-    c.write(post('/echo/cl', inner) + msg('POST /echo/ch HTTP/1.1', [HOST, 'Transfer-Encoding: chunked'], chunked(['ab', 'cd'])) + get('/c/after'));
+    c.write(
+      post('/echo/cl', inner) +
+        msg('POST /echo/ch HTTP/1.1', [HOST, 'Transfer-Encoding: chunked'], chunked(['ab', 'cd'])) +
+        get('/c/after'),
+    );
     const [one, two, three] = await c.read(3);
     expect(echoBody(one!)).toBe(inner);
     expect(echoOf(one!).url).toBe('/echo/cl');
@@ -361,12 +383,21 @@ describe('request bodies', () => {
   });
 
   it('binary bytes, CRLFs and a fake last chunk inside the data are forwarded as they are', async () => {
-    const payload = Buffer.concat([Buffer.from('0\r\n\r\nGET / HTTP/1.1\r\n\r\n', 'latin1'), Buffer.from([0, 1, 2, 0xff, 0xfe, 13, 10, 13])]);
+    const payload = Buffer.concat([
+      Buffer.from('0\r\n\r\nGET / HTTP/1.1\r\n\r\n', 'latin1'),
+      Buffer.from([0, 1, 2, 0xff, 0xfe, 13, 10, 13]),
+    ]);
     const text = payload.toString('latin1');
     const c = await RawClient.connect(port);
     c.write(post('/echo/bin', text));
     expect(echoBody((await c.read(1))[0]!)).toBe(text);
-    c.write(msg('POST /echo/bin2 HTTP/1.1', [HOST, 'Transfer-Encoding:  Chunked '], chunked([text.slice(0, 7), text.slice(7)])));
+    c.write(
+      msg(
+        'POST /echo/bin2 HTTP/1.1',
+        [HOST, 'Transfer-Encoding:  Chunked '],
+        chunked([text.slice(0, 7), text.slice(7)]),
+      ),
+    );
     const [res] = await c.read(1);
     expect(res!.status).toBe(200);
     expect(echoBody(res!)).toBe(text);
@@ -525,7 +556,10 @@ describe('HTTP-layer errors: JSON, x-isogate-error, Connection: close, then clos
     ['a non-numeric Content-Length', msg('POST /a/ HTTP/1.1', [HOST, 'Content-Length: 1x'], '1x')],
     ['a negative Content-Length', msg('POST /a/ HTTP/1.1', [HOST, 'Content-Length: -1'])],
     ['a Content-Length of 16 digits', msg('POST /a/ HTTP/1.1', [HOST, 'Content-Length: 1000000000000000'])],
-    ['Content-Length twice, even identical', msg('POST /a/ HTTP/1.1', [HOST, 'Content-Length: 2', 'Content-Length: 2'], 'ab')],
+    [
+      'Content-Length twice, even identical',
+      msg('POST /a/ HTTP/1.1', [HOST, 'Content-Length: 2', 'Content-Length: 2'], 'ab'),
+    ],
     ['Transfer-Encoding on HTTP/1.0', msg('POST /a/ HTTP/1.0', ['Transfer-Encoding: chunked'], chunked(['ab']))],
     ['a chunk size that is not hex', chunkedPost('zz\r\nab\r\n0\r\n\r\n')],
     ['a chunk size of 13 hex digits', chunkedPost('0000000000002\r\nab\r\n0\r\n\r\n')],
@@ -590,17 +624,31 @@ describe('HTTP-layer errors: JSON, x-isogate-error, Connection: close, then clos
   });
 
   it('EXPECTATION_FAILED: an Expect other than 100-continue', async () => {
-    await expectRejected(port, msg('POST /echo/x HTTP/1.1', [HOST, 'Content-Length: 2', 'Expect: 200-ok'], 'ab'), 'EXPECTATION_FAILED');
+    await expectRejected(
+      port,
+      msg('POST /echo/x HTTP/1.1', [HOST, 'Content-Length: 2', 'Expect: 200-ok'], 'ab'),
+      'EXPECTATION_FAILED',
+    );
     await expectRejected(port, msg('GET /a/ HTTP/1.1', [HOST, 'Expect: something']), 'EXPECTATION_FAILED');
   });
 
-  it.each<[string]>([['gzip'], ['gzip, chunked'], ['chunked, gzip'], ['identity']])('TRANSFER_CODING_UNSUPPORTED: Transfer-Encoding: %s', async (te) => {
-    await expectRejected(port, msg('POST /echo/x HTTP/1.1', [HOST, `Transfer-Encoding: ${te}`], chunked(['ab'])), 'TRANSFER_CODING_UNSUPPORTED');
-  });
+  it.each<[string]>([['gzip'], ['gzip, chunked'], ['chunked, gzip'], ['identity']])(
+    'TRANSFER_CODING_UNSUPPORTED: Transfer-Encoding: %s',
+    async (te) => {
+      await expectRejected(
+        port,
+        msg('POST /echo/x HTTP/1.1', [HOST, `Transfer-Encoding: ${te}`], chunked(['ab'])),
+        'TRANSFER_CODING_UNSUPPORTED',
+      );
+    },
+  );
 
-  it.each<[string]>([['HTTP/2.0'], ['HTTP/1.2'], ['HTTP/3.0'], ['HTTP/0.9']])('HTTP_VERSION_UNSUPPORTED: %s', async (version) => {
-    await expectRejected(port, msg(`GET /a/ ${version}`, [HOST]), 'HTTP_VERSION_UNSUPPORTED');
-  });
+  it.each<[string]>([['HTTP/2.0'], ['HTTP/1.2'], ['HTTP/3.0'], ['HTTP/0.9']])(
+    'HTTP_VERSION_UNSUPPORTED: %s',
+    async (version) => {
+      await expectRejected(port, msg(`GET /a/ ${version}`, [HOST]), 'HTTP_VERSION_UNSUPPORTED');
+    },
+  );
 
   it('the gateway keeps serving after all those rejections', async () => {
     const c = await RawClient.connect(port);
@@ -616,7 +664,11 @@ describe('request smuggling', () => {
   ])('CL + TE (%s) is 400 BAD_REQUEST and no node sees any request', async (_name, framing) => {
     const before = { a: up('a').hits, b: up('b').hits, echo: echoCount };
     const smuggled = get('/b/smuggled');
-    await expectRejected(port, msg('POST /echo/front HTTP/1.1', [HOST, ...framing], `0\r\n\r\n${smuggled}`), 'BAD_REQUEST');
+    await expectRejected(
+      port,
+      msg('POST /echo/front HTTP/1.1', [HOST, ...framing], `0\r\n\r\n${smuggled}`),
+      'BAD_REQUEST',
+    );
     await sleep(200);
     expect({ a: up('a').hits, b: up('b').hits, echo: echoCount }).toEqual(before);
   });

@@ -39,7 +39,14 @@ describe('memoized selector', () => {
 
     const { body } = await t.admin('GET', `/admin/apis/${id}/selector`);
     // One run per distinct select_code (temp_node, absent, other); everything else replayed.
-    expect(body.status.cache).toMatchObject({ hits: 67, misses: 3, entries: 3, refused: 0, uncacheable: 0, mismatches: 0 });
+    expect(body.status.cache).toMatchObject({
+      hits: 67,
+      misses: 3,
+      entries: 3,
+      refused: 0,
+      uncacheable: 0,
+      mismatches: 0,
+    });
     expect(body.status).toMatchObject({ state: 'active', calls: 70, failures: 0 });
   });
 
@@ -66,7 +73,11 @@ describe('memoized selector', () => {
     await setSelector(t, id, { code: counting });
     expect(await spread(t, '/memo-auto/q', 30)).toEqual({ a: 20, temp: 10 });
     ({ body } = await t.admin('GET', `/admin/apis/${id}/selector`));
-    expect(body.status.memoization).toEqual({ mode: 'auto', active: false, reason: 'line 3: assigns to `count`, which is kept between calls' });
+    expect(body.status.memoization).toEqual({
+      mode: 'auto',
+      active: false,
+      reason: 'line 3: assigns to `count`, which is kept between calls',
+    });
     expect(body.status.cache).toBeUndefined();
   });
 
@@ -86,7 +97,11 @@ describe('memoized selector', () => {
     await setSelector(t, id, { code: aliased });
     expect(await spread(t, '/memo-alias/q', 30)).toEqual({ a: 20, temp: 10 });
     const { body } = await t.admin('GET', `/admin/apis/${id}/selector`);
-    expect(body.status.memoization).toEqual({ mode: 'auto', active: false, reason: 'a call changed `hits`, which the top level kept' });
+    expect(body.status.memoization).toEqual({
+      mode: 'auto',
+      active: false,
+      reason: 'a call changed `hits`, which the top level kept',
+    });
     const m = await scrape(`${t.statusUrl}/metrics`);
     expect(m.sum('isogate_selector_memo_ended_total', { api: 'memo-alias', cause: 'stateful' })).toBe(1);
   });

@@ -31,10 +31,17 @@ const up = (name: string) => ups.find((u) => u.name === name)!;
 function rawUpstream(handler: Parameters<typeof createServer>[1]): Promise<string> {
   const server = createServer(handler);
   extra.push(server);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  );
 }
 
-function rawRequest(url: string, method: string, headers: Record<string, string>, body: string): Promise<{ status: number; headers: Record<string, unknown> }> {
+function rawRequest(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method, headers }, (res) => {
       res.resume();
@@ -56,15 +63,20 @@ describe('forwarding', () => {
     const id = await createApi(t, { name: 'fwd', path: '/fwd/*', algorithm: 'round_robin' });
     await addNode(t, id, up('a'));
     // node:http, since fetch refuses to send hop-by-hop headers at all.
-    const res = await rawRequest(`${t.gatewayUrl}/fwd/x/y?z=1&z=2`, 'POST', {
-      'x-custom': 'kept',
-      'keep-alive': 'timeout=5',
-      connection: 'keep-alive, x-drop-me',
-      'x-drop-me': 'gone',
-      'Proxy-Authorization': 'Basic Zm9vOmJhcg==',
-      'TE': 'trailers',
-      'content-type': 'text/plain',
-    }, 'hello body');
+    const res = await rawRequest(
+      `${t.gatewayUrl}/fwd/x/y?z=1&z=2`,
+      'POST',
+      {
+        'x-custom': 'kept',
+        'keep-alive': 'timeout=5',
+        connection: 'keep-alive, x-drop-me',
+        'x-drop-me': 'gone',
+        'Proxy-Authorization': 'Basic Zm9vOmJhcg==',
+        TE: 'trailers',
+        'content-type': 'text/plain',
+      },
+      'hello body',
+    );
     expect(res.status).toBe(200);
     expect(res.headers['x-node']).toBe('a');
     const seen = up('a').last!;
@@ -150,7 +162,9 @@ describe('forwarding', () => {
       req.end();
     });
     expect(received.length).toBe(payload.length);
-    expect(createHash('sha256').update(received).digest('hex')).toBe(createHash('sha256').update(payload).digest('hex'));
+    expect(createHash('sha256').update(received).digest('hex')).toBe(
+      createHash('sha256').update(payload).digest('hex'),
+    );
   });
 
   it('streams a large chunked upload through, and HEAD and 204 answers carry no body', async () => {
@@ -159,10 +173,19 @@ describe('forwarding', () => {
       req.on('data', (c: Buffer) => (size += c.length));
       req.on('end', () => {
         if (req.url === '/up/empty') res.writeHead(204).end();
-        else res.writeHead(200, { 'content-type': 'application/json', 'x-node': 'up' }).end(JSON.stringify({ size, te: req.headers['transfer-encoding'] ?? null }));
+        else
+          res
+            .writeHead(200, { 'content-type': 'application/json', 'x-node': 'up' })
+            .end(JSON.stringify({ size, te: req.headers['transfer-encoding'] ?? null }));
       });
     });
-    const id = await createApi(t, { name: 'upload', path: '/up/*', algorithm: 'round_robin', methods: ['POST', 'HEAD', 'GET'], maxBodyBytes: 16 * 1024 * 1024 });
+    const id = await createApi(t, {
+      name: 'upload',
+      path: '/up/*',
+      algorithm: 'round_robin',
+      methods: ['POST', 'HEAD', 'GET'],
+      maxBodyBytes: 16 * 1024 * 1024,
+    });
     await addNode(t, id, { name: 'up', url });
     const chunk = Buffer.alloc(256 * 1024, 1);
     const body = new ReadableStream<Uint8Array>({
@@ -232,7 +255,12 @@ describe('gateway errors', () => {
 
   it('UPSTREAM_TIMEOUT when the node does not answer in time', async () => {
     const url = await rawUpstream(() => undefined); // never answers
-    const id = await createApi(t, { name: 'slow', path: '/slow', algorithm: 'round_robin', timeouts: { headersMs: 200 } });
+    const id = await createApi(t, {
+      name: 'slow',
+      path: '/slow',
+      algorithm: 'round_robin',
+      timeouts: { headersMs: 200 },
+    });
     await addNode(t, id, { name: 'slow', url });
     await expectError(await t.get('/slow'), 'UPSTREAM_TIMEOUT');
   });

@@ -47,7 +47,9 @@ function node(answerEarly: boolean): Promise<string> {
     }
   });
   servers.push(server);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  );
 }
 
 /** `size` bytes of chunked coding, in chunks of `chunk` bytes, and the last chunk. */
@@ -60,9 +62,21 @@ function chunkedBody(size: number, chunk: number): Buffer {
 beforeAll(async () => {
   t = await startTestGateway();
   port = t.app.gateway!.port;
-  const small = await createApi(t, { name: 'small', path: '/small', algorithm: 'round_robin', maxBodyBytes: 64 * 1024, retries: 0 });
+  const small = await createApi(t, {
+    name: 'small',
+    path: '/small',
+    algorithm: 'round_robin',
+    maxBodyBytes: 64 * 1024,
+    retries: 0,
+  });
   await addNode(t, small, { name: 'reader', url: await node(false) });
-  const early = await createApi(t, { name: 'early', path: '/early', algorithm: 'round_robin', maxBodyBytes: 64 * 1024, retries: 0 });
+  const early = await createApi(t, {
+    name: 'early',
+    path: '/early',
+    algorithm: 'round_robin',
+    maxBodyBytes: 64 * 1024,
+    retries: 0,
+  });
   await addNode(t, early, { name: 'early', url: await node(true) });
   const big = await createApi(t, { name: 'big', path: '/big', algorithm: 'round_robin', retries: 0 });
   await addNode(t, big, { name: 'counter', url: await node(false) });
@@ -91,7 +105,12 @@ describe('a chunked request body past the API maxBodyBytes', () => {
     const [res] = await c.read(1);
     expectErrorBody(res!, 'BODY_TOO_LARGE');
     expect(await c.waitClosed()).toBe(true);
-    await until(async () => seen[0]?.aborted ?? false, (a) => a, 100, 20);
+    await until(
+      async () => seen[0]?.aborted ?? false,
+      (a) => a,
+      100,
+      20,
+    );
     expect(seen[0]!.ended).toBe(false);
     expect(seen[0]!.bytes).toBeLessThanOrEqual(64 * 1024);
   });
@@ -100,13 +119,23 @@ describe('a chunked request body past the API maxBodyBytes', () => {
     const c = await RawClient.connect(port);
     c.write(chunkedHead('/early'));
     c.write(chunkedBody(32 * 1024, 4096).subarray(0, -5)); // within the limit, without the last chunk
-    await until(async () => c.received, (r) => r.includes('started'), 100, 20);
+    await until(
+      async () => c.received,
+      (r) => r.includes('started'),
+      100,
+      20,
+    );
     c.write(chunkedBody(1024 * 1024, 4096));
     expect(await c.waitClosed(5_000)).toBe(true);
     // The head and the start of the answer went out; its end never does.
     expect(c.received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(c.received).not.toMatch(/done/);
-    await until(async () => seen[0]?.aborted ?? false, (a) => a, 100, 20);
+    await until(
+      async () => seen[0]?.aborted ?? false,
+      (a) => a,
+      100,
+      20,
+    );
     expect(seen[0]!.ended).toBe(false);
   });
 

@@ -26,7 +26,9 @@ function chunkedPut(url: string, body: string): Promise<{ status: number; code: 
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: 'PUT', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, code: res.headers[ERROR_HEADER] as string | undefined }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, code: res.headers[ERROR_HEADER] as string | undefined }),
+      );
     });
     req.on('error', reject);
     req.write(body.slice(0, 5));
@@ -57,7 +59,13 @@ describe('retries after the request reached a node', () => {
   it('passes a status that is not in retry.statuses on as is', async () => {
     const [bad, good] = await upstreams('bad', 'good2');
     bad!.mode = 'fail500';
-    const id = await createApi(t, { name: 'st500', path: '/st500', algorithm: 'round_robin', retries: 1, health: noPassive });
+    const id = await createApi(t, {
+      name: 'st500',
+      path: '/st500',
+      algorithm: 'round_robin',
+      retries: 1,
+      health: noPassive,
+    });
     await addNode(t, id, bad!);
     await addNode(t, id, good!);
     const res = await t.get('/st500');
@@ -73,7 +81,13 @@ describe('retries after the request reached a node', () => {
   it('retries at most nodes − 1 times, whatever `retries` says, and passes the last answer on', async () => {
     const list = await upstreams('x1', 'x2', 'x3');
     for (const u of list) u.mode = 'fail503';
-    const id = await createApi(t, { name: 'cap', path: '/cap', algorithm: 'round_robin', retries: 10, health: noPassive });
+    const id = await createApi(t, {
+      name: 'cap',
+      path: '/cap',
+      algorithm: 'round_robin',
+      retries: 10,
+      health: noPassive,
+    });
     for (const u of list) await addNode(t, id, u);
     const res = await t.get('/cap');
     expect(res.status).toBe(503);
@@ -84,7 +98,14 @@ describe('retries after the request reached a node', () => {
   it('retries a timed-out GET, resends a small PUT body, and never resends a streamed body', async () => {
     const [hung, ok] = await upstreams('hung', 'ok');
     hung!.mode = 'hang';
-    const id = await createApi(t, { name: 'to', path: '/to', algorithm: 'round_robin', retries: 1, timeouts: { headersMs: 200 }, health: noPassive });
+    const id = await createApi(t, {
+      name: 'to',
+      path: '/to',
+      algorithm: 'round_robin',
+      retries: 1,
+      timeouts: { headersMs: 200 },
+      health: noPassive,
+    });
     await addNode(t, id, hung!);
     await addNode(t, id, ok!);
     expect(await t.nodeOf('/to')).toBe('ok'); // hung first (round robin), then ok
@@ -152,7 +173,14 @@ describe('retries after a connect failure', () => {
   it('retries every method, POST included (the node never saw the request)', async () => {
     const [ok] = await upstreams('okc');
     const { closedPort } = await import('../helpers/upstreams.js');
-    const id = await createApi(t, { name: 'conn', path: '/conn', algorithm: 'round_robin', retries: 1, retry: { deadlineMs: 2_000 }, health: noPassive });
+    const id = await createApi(t, {
+      name: 'conn',
+      path: '/conn',
+      algorithm: 'round_robin',
+      retries: 1,
+      retry: { deadlineMs: 2_000 },
+      health: noPassive,
+    });
     await addNode(t, id, { name: 'dead', url: `http://127.0.0.1:${await closedPort()}` });
     await addNode(t, id, ok!);
     for (let i = 0; i < 4; i++) {

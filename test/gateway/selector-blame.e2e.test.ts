@@ -75,7 +75,8 @@ describe('lifting a quarantine', () => {
   ].join('\n');
 
   async function quarantine(id: string): Promise<void> {
-    for (let i = 0; i < 5; i++) expect(await t.nodeOf('/lift/x', { headers: { 'x-boom': '1' } })).toBe('error:SELECTOR_FAILED');
+    for (let i = 0; i < 5; i++)
+      expect(await t.nodeOf('/lift/x', { headers: { 'x-boom': '1' } })).toBe('error:SELECTOR_FAILED');
     const { body } = await t.admin('GET', `/admin/apis/${id}/selector`);
     expect(body.status.state).toBe('quarantined');
     // Now even a harmless request gets the onError answer without running.
@@ -104,7 +105,12 @@ describe('lifting a quarantine', () => {
     ({ body } = await t.admin('GET', `/admin/apis/${id}/selector`));
     expect(body.versions.length).toBe(3);
 
-    const none = await createApi(t, { name: 'lift-none', path: '/lift-none/*', algorithm: 'round_robin', selector: null });
+    const none = await createApi(t, {
+      name: 'lift-none',
+      path: '/lift-none/*',
+      algorithm: 'round_robin',
+      selector: null,
+    });
     expect((await t.admin('POST', `/admin/apis/${none}/selector/restart`)).body.error.code).toBe('SELECTOR_NOT_FOUND');
   });
 });

@@ -36,7 +36,10 @@ const hostile = [
 ].join('\n');
 
 /** Answers of `n` requests, at most `concurrency` at a time, with each one's latency in ms. */
-async function load(paths: readonly string[], concurrency: number): Promise<Array<{ path: string; node: string; ms: number }>> {
+async function load(
+  paths: readonly string[],
+  concurrency: number,
+): Promise<Array<{ path: string; node: string; ms: number }>> {
   const out: Array<{ path: string; node: string; ms: number }> = [];
   let next = 0;
   await Promise.all(
@@ -61,7 +64,12 @@ function percentiles(ms: number[]): string {
 describe('a hostile selector next to other APIs', () => {
   it('other APIs, with and without a selector, keep answering right while it is attacked', async () => {
     const plain = await createApi(t, { name: 'plain', path: '/plain/*', algorithm: 'round_robin', selector: null });
-    const canaryApi = await createApi(t, { name: 'canary', path: '/canary/*', algorithm: 'round_robin', selector: null });
+    const canaryApi = await createApi(t, {
+      name: 'canary',
+      path: '/canary/*',
+      algorithm: 'round_robin',
+      selector: null,
+    });
     const bad = await createApi(t, { name: 'bad', path: '/bad/*', algorithm: 'round_robin', selector: null });
     for (const id of [plain, canaryApi, bad]) {
       await addNode(t, id, up('a'));
@@ -70,10 +78,16 @@ describe('a hostile selector next to other APIs', () => {
     await setSelector(t, canaryApi, { code: canary, memoize: false });
     await setSelector(t, bad, { code: hostile, memoize: false, timeoutMs: 200, memoryMb: 64 });
 
-    const others = Array.from({ length: 160 }, (_, i) => (i % 2 === 0 ? '/plain/x' : i % 4 === 1 ? '/canary/x?select_code=temp_node' : '/canary/x'));
+    const others = Array.from({ length: 160 }, (_, i) =>
+      i % 2 === 0 ? '/plain/x' : i % 4 === 1 ? '/canary/x?select_code=temp_node' : '/canary/x',
+    );
     const check = (answers: Awaited<ReturnType<typeof load>>) => {
       const wrong = answers.filter(({ path, node }) =>
-        path.startsWith('/plain') ? node !== 'a' && node !== 'temp' : path.includes('temp_node') ? node !== 'temp' : node !== 'a',
+        path.startsWith('/plain')
+          ? node !== 'a' && node !== 'temp'
+          : path.includes('temp_node')
+            ? node !== 'temp'
+            : node !== 'a',
       );
       expect(wrong).toEqual([]);
     };
@@ -81,7 +95,9 @@ describe('a hostile selector next to other APIs', () => {
     check(before);
 
     const attack = ['console', 'message', 'encode'].flatMap((mode) =>
-      Array.from({ length: 4 }, () => t.nodeOf('/bad/x', { headers: { 'x-mode': mode }, signal: AbortSignal.timeout(20_000) })),
+      Array.from({ length: 4 }, () =>
+        t.nodeOf('/bad/x', { headers: { 'x-mode': mode }, signal: AbortSignal.timeout(20_000) }),
+      ),
     );
     const during = await load(others, 8);
     const attacked = await Promise.all(attack);
@@ -89,9 +105,15 @@ describe('a hostile selector next to other APIs', () => {
     // The bad API's own requests end (use-all: every node, or the quarantine's answer), none hangs.
     expect(attacked.every((node) => node === 'a' || node === 'temp')).toBe(true);
 
-    for (const [name, prefix] of [['without selector', '/plain'], ['with selector', '/canary']] as const) {
-      const of = (answers: Awaited<ReturnType<typeof load>>) => answers.filter((a) => a.path.startsWith(prefix)).map((a) => a.ms);
-      console.log(`API ${name}: before ${percentiles(of(before))}; during 12 hostile requests ${percentiles(of(during))}`);
+    for (const [name, prefix] of [
+      ['without selector', '/plain'],
+      ['with selector', '/canary'],
+    ] as const) {
+      const of = (answers: Awaited<ReturnType<typeof load>>) =>
+        answers.filter((a) => a.path.startsWith(prefix)).map((a) => a.ms);
+      console.log(
+        `API ${name}: before ${percentiles(of(before))}; during 12 hostile requests ${percentiles(of(during))}`,
+      );
     }
     const { body } = await t.admin('GET', `/admin/apis/${canaryApi}/selector`);
     expect(body.status).toMatchObject({ state: 'active', failures: 0 });

@@ -38,7 +38,14 @@ beforeAll(async () => {
     res.end(ANSWER);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t = await startTestGateway(['--upstream-connections', String(CONNECTIONS), '--client-send-timeout-ms', '1000', '--upstream-wait-ms', '3000']);
+  t = await startTestGateway([
+    '--upstream-connections',
+    String(CONNECTIONS),
+    '--client-send-timeout-ms',
+    '1000',
+    '--upstream-wait-ms',
+    '3000',
+  ]);
   port = t.app.gateway!.port;
   const id = await createApi(t, { name: 's', path: '/*', algorithm: 'round_robin', retries: 0 });
   await addNode(t, id, { name: 'n', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
@@ -95,7 +102,12 @@ describe('a client that stops reading an answer larger than the gateway buffers 
     await slowReader('/huge', 1);
     // (The client itself does not see the close: it reads nothing.)
     await until(metrics, (m) => m.sum('isogate_client_slow_readers_cut_total') === before + 1, 200, 25);
-    await until(async () => huge[0]?.closed ?? false, (c) => c, 100, 20);
+    await until(
+      async () => huge[0]?.closed ?? false,
+      (c) => c,
+      100,
+      20,
+    );
     // The node's connection is free again for others.
     const other = await RawClient.connect(port);
     other.write(get('/x'));

@@ -23,11 +23,20 @@ function node(name: string, delayMs: number): Promise<string> {
     }, delayMs);
   });
   servers.push(server);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  );
 }
 
 beforeAll(async () => {
-  t = await startTestGateway(['--upstream-connections', '4', '--upstream-max-waiting', String(WAITING), '--upstream-wait-ms', '500']);
+  t = await startTestGateway([
+    '--upstream-connections',
+    '4',
+    '--upstream-max-waiting',
+    String(WAITING),
+    '--upstream-wait-ms',
+    '500',
+  ]);
   const id = await createApi(t, { name: 'three', path: '/three', algorithm: 'round_robin', retries: 0 });
   await addNode(t, id, { name: 'slow', url: await node('slow', SLOW_MS) });
   await addNode(t, id, { name: 'fast1', url: await node('fast1', 0) });
@@ -67,15 +76,21 @@ describe('a slow node beside two fast ones, under load', () => {
     await watch;
     const count = (what: string) => outcomes.filter((o) => o === what).length;
     expect(outcomes).toHaveLength(288);
-    expect(outcomes.filter((o) => !['slow', 'fast1', 'fast2', 'UPSTREAM_QUEUE_FULL', 'UPSTREAM_QUEUE_TIMEOUT'].includes(o))).toEqual([]);
+    expect(
+      outcomes.filter((o) => !['slow', 'fast1', 'fast2', 'UPSTREAM_QUEUE_FULL', 'UPSTREAM_QUEUE_TIMEOUT'].includes(o)),
+    ).toEqual([]);
     // Round robin sends every third request to the slow node; only those can be refused.
     expect(count('fast1') + count('fast2')).toBe(192);
     expect(count('UPSTREAM_QUEUE_TIMEOUT')).toBeGreaterThan(0);
     expect(count('slow') + count('UPSTREAM_QUEUE_FULL') + count('UPSTREAM_QUEUE_TIMEOUT')).toBe(96);
     expect(maxWaiting).toBeLessThanOrEqual(WAITING);
     const m = await scrape(`${t.statusUrl}/metrics`);
-    expect(m.sum('isogate_gateway_errors_total', { code: 'UPSTREAM_QUEUE_TIMEOUT' })).toBe(count('UPSTREAM_QUEUE_TIMEOUT'));
+    expect(m.sum('isogate_gateway_errors_total', { code: 'UPSTREAM_QUEUE_TIMEOUT' })).toBe(
+      count('UPSTREAM_QUEUE_TIMEOUT'),
+    );
     expect(m.sum('isogate_gateway_errors_total', { code: 'UPSTREAM_QUEUE_FULL' })).toBe(count('UPSTREAM_QUEUE_FULL'));
-    console.log(`slow node: ${count('slow')} answered, ${count('UPSTREAM_QUEUE_FULL')} queue full, ${count('UPSTREAM_QUEUE_TIMEOUT')} waited too long; most waiting ${maxWaiting}`);
+    console.log(
+      `slow node: ${count('slow')} answered, ${count('UPSTREAM_QUEUE_FULL')} queue full, ${count('UPSTREAM_QUEUE_TIMEOUT')} waited too long; most waiting ${maxWaiting}`,
+    );
   }, 60_000);
 });

@@ -32,7 +32,9 @@ async function httpsUpstream(cert: 'trusted' | 'untrusted'): Promise<string> {
 }
 
 beforeAll(async () => {
-  const start = await procs.start('start', ['--workers', '0', '--no-demo'], { env: { NODE_EXTRA_CA_CERTS: join(tlsDir, 'trusted-cert.pem') } });
+  const start = await procs.start('start', ['--workers', '0', '--no-demo'], {
+    env: { NODE_EXTRA_CA_CERTS: join(tlsDir, 'trusted-cert.pem') },
+  });
   ({ gateway: gw, admin } = start);
 });
 
@@ -54,7 +56,11 @@ describe('https nodes', () => {
     for (let i = 0; i < 3; i++) {
       const res = await fetch(`http://127.0.0.1:${gw}/secure/x?i=${i}`);
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ cert: 'trusted', path: `/secure/x?i=${i}`, host: url.slice('https://'.length) });
+      expect(await res.json()).toEqual({
+        cert: 'trusted',
+        path: `/secure/x?i=${i}`,
+        host: url.slice('https://'.length),
+      });
     }
     expect(handshakes.trusted).toBe(1);
   });

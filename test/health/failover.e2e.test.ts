@@ -19,7 +19,15 @@ afterAll(async () => {
   await flaky.stopAll();
 });
 
-type NodeHealth = { name: string; state: string; reason: string | null; since: string | null; ejections: number; ejectedUntil: string | null; lastProbe: { ok: boolean } | null };
+type NodeHealth = {
+  name: string;
+  state: string;
+  reason: string | null;
+  since: string | null;
+  ejections: number;
+  ejectedUntil: string | null;
+  lastProbe: { ok: boolean } | null;
+};
 
 async function health(apiId: string): Promise<Record<string, NodeHealth>> {
   const res = await t.admin('GET', `/admin/apis/${apiId}/health`);
@@ -44,9 +52,15 @@ describe('a node whose port closes mid-load', () => {
     await addNode(t, id, a!);
     await addNode(t, id, b!);
     const load = startLoad(t, '/portclose', { concurrency: 4, maxMs: 25_000 });
-    await waitFor(async () => load.result.byNode['b'] ?? 0, (n) => n >= 20);
+    await waitFor(
+      async () => load.result.byNode['b'] ?? 0,
+      (n) => n >= 20,
+    );
     await b!.stop();
-    const out = await waitFor(() => health(id), (h) => h['b']!.state !== 'healthy');
+    const out = await waitFor(
+      () => health(id),
+      (h) => h['b']!.state !== 'healthy',
+    );
     expect(['ejected', 'unhealthy']).toContain(out['b']!.state);
     expect(out['b']!.reason).toMatch(/in a row/);
     const servedWhileDown = load.result.byNode['b'] ?? 0;
@@ -54,11 +68,18 @@ describe('a node whose port closes mid-load', () => {
     expect(load.result.byNode['b'] ?? 0).toBe(servedWhileDown); // no traffic reached a closed port as an answer
 
     await b!.start(); // same port
-    const back = await waitFor(() => health(id), (h) => h['b']!.state === 'healthy', 10_000);
+    const back = await waitFor(
+      () => health(id),
+      (h) => h['b']!.state === 'healthy',
+      10_000,
+    );
     expect(back['b']!.lastProbe?.ok).toBe(true);
     expect(back['b']!.reason).toMatch(/probe/);
     const hitsBack = b!.hits;
-    await waitFor(async () => b!.hits, (n) => n >= hitsBack + 20);
+    await waitFor(
+      async () => b!.hits,
+      (n) => n >= hitsBack + 20,
+    );
     const result = await load.stop();
     expect(result.failures).toEqual([]);
     expect(result.sent).toBeGreaterThan(100);
@@ -124,8 +145,13 @@ describe('a node that answers 500 for a while', () => {
     for (let i = 0; i < 4; i++) expect(await t.nodeOf('/five')).toBe('ok');
 
     // Still failing when the ejection ends: three more 500s eject it again, for 2 × 400 ms.
-    await waitFor(() => health(id), (x) => x['bad']!.state === 'healthy', 3_000);
-    for (let i = 0; i < 12 && (await health(id))['bad']!.state === 'healthy'; i++) await (await t.get('/five')).arrayBuffer();
+    await waitFor(
+      () => health(id),
+      (x) => x['bad']!.state === 'healthy',
+      3_000,
+    );
+    for (let i = 0; i < 12 && (await health(id))['bad']!.state === 'healthy'; i++)
+      await (await t.get('/five')).arrayBuffer();
     h = await health(id);
     expect(h['bad']!.state).toBe('ejected');
     expect(h['bad']!.ejections).toBe(2);
@@ -133,7 +159,11 @@ describe('a node that answers 500 for a while', () => {
 
     // Recovered: back in rotation when the ejection ends.
     bad!.mode = 'ok';
-    await waitFor(() => health(id), (x) => x['bad']!.state === 'healthy', 3_000);
+    await waitFor(
+      () => health(id),
+      (x) => x['bad']!.state === 'healthy',
+      3_000,
+    );
     expect((await health(id))['bad']!.reason).toBe('ejection ended');
     const picks = [];
     for (let i = 0; i < 6; i++) picks.push(await t.nodeOf('/five'));
@@ -151,7 +181,8 @@ describe('panic mode when every node is down', () => {
       retries: 1,
       health: { passive: { consecutiveFailures: 1, baseEjectionMs: 60_000 }, panic },
     });
-    for (const [i, port] of ports.entries()) await addNode(t, id, { name: `${name}-${i}`, url: `http://127.0.0.1:${port}` });
+    for (const [i, port] of ports.entries())
+      await addNode(t, id, { name: `${name}-${i}`, url: `http://127.0.0.1:${port}` });
     return { id, ports };
   }
 
@@ -177,7 +208,12 @@ describe('panic mode when every node is down', () => {
     const res = await t.get('/panicreject');
     expect(res.status).toBe(503);
     expect(res.headers.get(ERROR_HEADER)).toBe('NO_HEALTHY_NODE');
-    expect(await res.json()).toEqual({ error: { code: 'NO_HEALTHY_NODE', message: 'Every candidate node is unhealthy and the API rejects in panic mode.' } });
+    expect(await res.json()).toEqual({
+      error: {
+        code: 'NO_HEALTHY_NODE',
+        message: 'Every candidate node is unhealthy and the API rejects in panic mode.',
+      },
+    });
   });
 });
 

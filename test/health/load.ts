@@ -19,7 +19,11 @@ export interface Load {
  * Sends GETs with `concurrency` loops until stopped, bounded by `maxRequests` and `maxMs` whatever
  * happens (a test that forgets to stop it still ends).
  */
-export function startLoad(t: TestGateway, path: string, options: { concurrency?: number; maxRequests?: number; maxMs?: number; init?: RequestInit } = {}): Load {
+export function startLoad(
+  t: TestGateway,
+  path: string,
+  options: { concurrency?: number; maxRequests?: number; maxMs?: number; init?: RequestInit } = {},
+): Load {
   const { concurrency = 4, maxRequests = 20_000, maxMs = 30_000 } = options;
   const result: LoadResult = { sent: 0, byNode: {}, failures: [] };
   const endAt = Date.now() + maxMs;
@@ -50,7 +54,12 @@ export function startLoad(t: TestGateway, path: string, options: { concurrency?:
 }
 
 /** Polls `fn` until `ok` holds, every `intervalMs`, at most `maxMs`; returns the last value or throws. */
-export async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, maxMs = 10_000, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  maxMs = 10_000,
+  intervalMs = 50,
+): Promise<T> {
   const endAt = Date.now() + maxMs;
   let last: T | undefined;
   while (Date.now() < endAt) {

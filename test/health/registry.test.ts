@@ -4,7 +4,13 @@ import { ActiveCheck, PassiveCheck } from '../../src/model/health.js';
 
 const passive = PassiveCheck.parse({ consecutiveFailures: 2, baseEjectionMs: 1_000, maxEjectionMs: 2_500 });
 const active = ActiveCheck.parse({ healthyThreshold: 2, unhealthyThreshold: 3 });
-const probe = (ok: boolean, at: number) => ({ at: new Date(at).toISOString(), ok, status: ok ? 200 : 500, error: null, ms: 1 });
+const probe = (ok: boolean, at: number) => ({
+  at: new Date(at).toISOString(),
+  ok,
+  status: ok ? 200 : 500,
+  error: null,
+  ms: 1,
+});
 
 /** Fails the node until it is ejected at `now`; returns how long the ejection lasts. */
 function eject(entry: ReturnType<HealthRegistry['entry']>, now: number): number {

@@ -16,9 +16,12 @@ export const CHROMIUM = '/usr/bin/chromium';
 /** Fails with a clear message unless the console is built and Chromium is installed. */
 export function requireConsoleAndBrowser(): void {
   if (!existsSync(join(root, 'web', 'dist', 'index.html'))) {
-    throw new Error('web/dist/index.html is missing: build the console first with `npm run build` (npm test does this).');
+    throw new Error(
+      'web/dist/index.html is missing: build the console first with `npm run build` (npm test does this).',
+    );
   }
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium).`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium).`);
 }
 
 /** Starts headless Chromium with the flags that keep it quiet and off the network. */
@@ -26,7 +29,15 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -48,7 +59,8 @@ export function watchPage(page: Page): PageWatch {
     consoleErrors: [],
     pageErrors: [],
     failures: [],
-    unexpectedConsoleErrors: () => watch.consoleErrors.filter((m) => !/^Failed to load resource: the server responded with a status of \d+/.test(m)),
+    unexpectedConsoleErrors: () =>
+      watch.consoleErrors.filter((m) => !/^Failed to load resource: the server responded with a status of \d+/.test(m)),
     takeFailures: () => watch.failures.splice(0),
   };
   page.on('console', (msg) => {
@@ -75,7 +87,9 @@ export async function screenshot(page: Page, name: string, options: { fullPage?:
   const file = join(SCREENSHOT_DIR, `${name}.png`);
   await page.screenshot({ path: file, fullPage: options.fullPage ?? true });
   updateDocScreenshot(name, file);
-  await page.evaluate(() => document.querySelectorAll('style').forEach((s) => s.textContent?.startsWith('.toasts{display:none') && s.remove()));
+  await page.evaluate(() =>
+    document.querySelectorAll('style').forEach((s) => s.textContent?.startsWith('.toasts{display:none') && s.remove()),
+  );
 }
 
 /** A browser context of the given size. */
@@ -84,7 +98,12 @@ export function newContext(browser: Browser, width: number, height: number): Pro
 }
 
 /** A desktop-sized page (1280×800, 10 s default timeout) in a fresh headless Chromium, with its watch. */
-export async function openDesktopPage(): Promise<{ browser: Browser; context: BrowserContext; page: Page; watch: PageWatch }> {
+export async function openDesktopPage(): Promise<{
+  browser: Browser;
+  context: BrowserContext;
+  page: Page;
+  watch: PageWatch;
+}> {
   const browser = await launchChromium();
   const context = await newContext(browser, 1280, 800);
   const page = await context.newPage();

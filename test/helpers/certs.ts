@@ -19,9 +19,27 @@ export class TestCa {
   readonly cert: string;
 
   constructor() {
-    this.openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', this.path('ca.key'),
-      '-out', this.path('ca.pem'), '-days', '3650', '-subj', '/CN=isogate test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,keyCertSign');
+    this.openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      this.path('ca.key'),
+      '-out',
+      this.path('ca.pem'),
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=isogate test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign',
+    );
     this.cert = readFileSync(this.path('ca.pem'), 'utf8');
   }
 
@@ -34,9 +52,38 @@ export class TestCa {
     const ext = this.path(`leaf${n}.ext`);
     const san = names.length === 0 ? '' : `subjectAltName=${names.map((name) => `DNS:${name}`).join(',')}\n`;
     writeFileSync(ext, `${san}basicConstraints=CA:FALSE\n`);
-    this.openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${names[0] ?? 'none'}`);
-    this.openssl('x509', '-req', '-in', csr, '-CA', this.path('ca.pem'), '-CAkey', this.path('ca.key'), '-set_serial', String(n),
-      '-days', String(days), '-extfile', ext, '-out', pem);
+    this.openssl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      csr,
+      '-subj',
+      `/CN=${names[0] ?? 'none'}`,
+    );
+    this.openssl(
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      this.path('ca.pem'),
+      '-CAkey',
+      this.path('ca.key'),
+      '-set_serial',
+      String(n),
+      '-days',
+      String(days),
+      '-extfile',
+      ext,
+      '-out',
+      pem,
+    );
     const leaf = readFileSync(pem, 'utf8');
     return { certificate: leaf + this.cert, leaf, privateKey: readFileSync(key, 'utf8'), ca: this.cert };
   }

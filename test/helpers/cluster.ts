@@ -59,19 +59,41 @@ export class IsogateProcesses {
       dir = mkdtempSync(join(tmpdir(), 'isogate-cluster-'));
       this.dirs.push(dir);
     }
-    const { gateway, admin, status } = options.ports ?? { gateway: await freePort(), admin: await freePort(), status: await freePort() };
+    const { gateway, admin, status } = options.ports ?? {
+      gateway: await freePort(),
+      admin: await freePort(),
+      status: await freePort(),
+    };
     const argv = [
-      '--no-node-snapshot', CLI, command,
-      '--data-dir', dir, '--log-level', 'warn', '--no-access-log',
-      '--gateway-host', '127.0.0.1', '--gateway-port', String(gateway),
-      '--admin-port', String(admin),
-      '--status-host', '127.0.0.1', '--status-port', String(status),
+      '--no-node-snapshot',
+      CLI,
+      command,
+      '--data-dir',
+      dir,
+      '--log-level',
+      'warn',
+      '--no-access-log',
+      '--gateway-host',
+      '127.0.0.1',
+      '--gateway-port',
+      String(gateway),
+      '--admin-port',
+      String(admin),
+      '--status-host',
+      '127.0.0.1',
+      '--status-port',
+      String(status),
       ...args,
     ];
     const child = spawn(
       options.openFiles === undefined ? process.execPath : 'sh',
-      options.openFiles === undefined ? argv : ['-c', `ulimit -n ${options.openFiles} && exec "$0" "$@"`, process.execPath, ...argv],
-      { env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: this.token, ...env }, stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'] },
+      options.openFiles === undefined
+        ? argv
+        : ['-c', `ulimit -n ${options.openFiles} && exec "$0" "$@"`, process.execPath, ...argv],
+      {
+        env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: this.token, ...env },
+        stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'],
+      },
     );
     let err = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -98,7 +120,10 @@ export class IsogateProcesses {
     this.started.push(proc);
     const ready =
       command === 'admin'
-        ? () => fetch(`http://127.0.0.1:${admin}/admin/config/version`, { headers: { authorization: `Bearer ${this.token}` } }).then((r) => r.status)
+        ? () =>
+            fetch(`http://127.0.0.1:${admin}/admin/config/version`, {
+              headers: { authorization: `Bearer ${this.token}` },
+            }).then((r) => r.status)
         : () => fetch(`http://127.0.0.1:${status}/status/ready`).then((r) => r.status);
     try {
       await until(
@@ -163,7 +188,14 @@ export interface Load {
 export function startLoad(
   port: number,
   path: string,
-  options: { clients: number; maxMs?: number; maxRequests?: number; pauseMs?: number; method?: 'GET' | 'POST'; reconnectEvery?: number },
+  options: {
+    clients: number;
+    maxMs?: number;
+    maxRequests?: number;
+    pauseMs?: number;
+    method?: 'GET' | 'POST';
+    reconnectEvery?: number;
+  },
 ): Load {
   const answers: LoadAnswer[] = [];
   let held = false;
@@ -209,7 +241,8 @@ function once(agent: Agent, port: number, path: string, client: number, method: 
     let localPort: number | null = null;
     const done = (outcome: string, ok: boolean) => resolve({ client, localPort, outcome, ok, at: Date.now() });
     const body = method === 'POST' ? JSON.stringify({ client, at: Date.now() }) : null;
-    const headers = body === null ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    const headers =
+      body === null ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
     const req = request({ host: '127.0.0.1', port, path, agent, method, headers }, (res) => {
       localPort = res.socket?.localPort ?? localPort;
       res.resume();
@@ -283,7 +316,11 @@ export function percentile(values: readonly number[], p: number): number {
  * The API the HA tests flip, at `/<name>` round robin: node `ip1` (on `ups[0]`) takes traffic while
  * `IP1_enable` is "true" (set so first), node `ip2` (on `ups[1]`) always.
  */
-export async function createFlipApi(call: ReturnType<typeof adminClient>, name: string, ups: readonly TestUpstream[]): Promise<void> {
+export async function createFlipApi(
+  call: ReturnType<typeof adminClient>,
+  name: string,
+  ups: readonly TestUpstream[],
+): Promise<void> {
   await call('PUT', '/admin/variables/IP1_enable', { value: 'true' });
   const api = await call('POST', '/admin/apis', { name, path: `/${name}`, algorithm: 'round_robin' });
   await call('POST', `/admin/apis/${api.id}/nodes`, {
@@ -291,5 +328,8 @@ export async function createFlipApi(call: ReturnType<typeof adminClient>, name: 
     connector: { kind: 'simple-url', url: ups[0]!.url },
     rules: [{ variable: 'IP1_enable', op: 'eq', value: 'true' }],
   });
-  await call('POST', `/admin/apis/${api.id}/nodes`, { name: 'ip2', connector: { kind: 'simple-url', url: ups[1]!.url } });
+  await call('POST', `/admin/apis/${api.id}/nodes`, {
+    name: 'ip2',
+    connector: { kind: 'simple-url', url: ups[1]!.url },
+  });
 }

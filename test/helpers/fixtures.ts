@@ -27,7 +27,8 @@ export async function addNode(
 /** Sets a variable (PUT), failing on errors. */
 export async function setVariable(t: TestGateway, name: string, value: string): Promise<void> {
   const res = await t.admin('PUT', `/admin/variables/${name}`, { value });
-  if (res.status !== 200 && res.status !== 201) throw new Error(`set variable: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 200 && res.status !== 201)
+    throw new Error(`set variable: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
 /** Saves a selector, failing on errors. */

@@ -18,7 +18,11 @@ export function h2Session(port: number, host: string, ca: string): Promise<Clien
 }
 
 /** One request on a session; bounded to 10 s. */
-export function h2Request(session: ClientHttp2Session, headers: OutgoingHttpHeaders, body?: Buffer | string): Promise<H2Answer> {
+export function h2Request(
+  session: ClientHttp2Session,
+  headers: OutgoingHttpHeaders,
+  body?: Buffer | string,
+): Promise<H2Answer> {
   return new Promise((resolve) => {
     const stream = session.request(headers, { endStream: body === undefined });
     let status = 0;

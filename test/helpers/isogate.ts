@@ -22,15 +22,33 @@ export interface TestGateway {
 }
 
 /** Starts isogate in this process on 127.0.0.1 with port 0 everywhere, no demo unless asked (silent unless given a logger). */
-export async function startTestGateway(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, logger?: Logger): Promise<TestGateway> {
+export async function startTestGateway(
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  logger?: Logger,
+): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'isogate-test-'));
   const options = parseOptions(
     [
-      '--data-dir', dataDir,
-      '--gateway-host', '127.0.0.1', '--gateway-port', '0',
-      '--admin-port', '0',
-      '--status-host', '127.0.0.1', '--status-port', '0',
-      '--no-demo', '--poll-ms', '200', '--drain-ms', '2000', '--workers', '0',
+      '--data-dir',
+      dataDir,
+      '--gateway-host',
+      '127.0.0.1',
+      '--gateway-port',
+      '0',
+      '--admin-port',
+      '0',
+      '--status-host',
+      '127.0.0.1',
+      '--status-port',
+      '0',
+      '--no-demo',
+      '--poll-ms',
+      '200',
+      '--drain-ms',
+      '2000',
+      '--workers',
+      '0',
       ...extraArgs,
     ],
     {},
@@ -76,7 +94,12 @@ export async function startTestGateway(extraArgs: string[] = [], env: NodeJS.Pro
 }
 
 /** Sends `n` requests one after another and counts answers per node (or error code). */
-export async function spread(t: TestGateway, path: string, n: number, init?: RequestInit): Promise<Record<string, number>> {
+export async function spread(
+  t: TestGateway,
+  path: string,
+  n: number,
+  init?: RequestInit,
+): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (let i = 0; i < n; i++) {
     const who = await t.nodeOf(path, init);

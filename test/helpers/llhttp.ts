@@ -41,7 +41,16 @@ interface NodeHttpParser {
 
 const require = createRequire(import.meta.url);
 const { HTTPParser, methods } = require('node:_http_common') as {
-  HTTPParser: { new (): NodeHttpParser; REQUEST: number; RESPONSE: number; kOnHeaders: number; kOnHeadersComplete: number; kOnBody: number; kOnMessageComplete: number; kOnExecute: number };
+  HTTPParser: {
+    new (): NodeHttpParser;
+    REQUEST: number;
+    RESPONSE: number;
+    kOnHeaders: number;
+    kOnHeadersComplete: number;
+    kOnBody: number;
+    kOnMessageComplete: number;
+    kOnExecute: number;
+  };
   methods: string[];
 };
 
@@ -50,7 +59,11 @@ const { HTTPParser, methods } = require('node:_http_common') as {
  * `headRequests[i]` says whether the i-th final (non-1xx) response answers a HEAD (no body). Ends the
  * stream as a closed connection would (a body delimited by the close ends there).
  */
-export function llhttpParse(kind: 'request' | 'response', input: Buffer, headRequests: readonly boolean[] = []): Parsed {
+export function llhttpParse(
+  kind: 'request' | 'response',
+  input: Buffer,
+  headRequests: readonly boolean[] = [],
+): Parsed {
   const parser = new HTTPParser();
   const frames: Frame[] = [];
   let headers: string[] = [];

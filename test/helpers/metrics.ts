@@ -32,7 +32,8 @@ export function parseMetrics(text: string): Scrape {
     const m = LINE.exec(line);
     if (!m) throw new Error(`not a sample line: ${line}`);
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    for (const l of (m[2] ?? '').matchAll(LABEL))
+      labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     samples.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   const matching = (name: string, labels: Record<string, string> = {}) =>
@@ -50,6 +51,7 @@ export async function scrape(url: string): Promise<Scrape> {
   const res = await fetch(url);
   const text = await res.text();
   if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${text}`);
-  if (!res.headers.get('content-type')?.startsWith('text/plain; version=0.0.4')) throw new Error(`content type ${res.headers.get('content-type')}`);
+  if (!res.headers.get('content-type')?.startsWith('text/plain; version=0.0.4'))
+    throw new Error(`content type ${res.headers.get('content-type')}`);
   return parseMetrics(text);
 }

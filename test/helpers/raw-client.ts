@@ -36,9 +36,15 @@ export class IncompleteResponse extends Error {}
  * answer to a HEAD; `closed` says the peer has closed (so a close-delimited body is complete, and a
  * partial response is an error).
  */
-export function parseResponse(buf: Buffer, start: number, bodiless: boolean, closed: boolean): { response: WireResponse; end: number } | null {
+export function parseResponse(
+  buf: Buffer,
+  start: number,
+  bodiless: boolean,
+  closed: boolean,
+): { response: WireResponse; end: number } | null {
   const more = (): null => {
-    if (closed) throw new IncompleteResponse(`connection closed in the middle of a response: ${show(buf.subarray(start))}`);
+    if (closed)
+      throw new IncompleteResponse(`connection closed in the middle of a response: ${show(buf.subarray(start))}`);
     return null;
   };
   const headEnd = buf.indexOf('\r\n\r\n', start, 'latin1');
@@ -64,7 +70,8 @@ export function parseResponse(buf: Buffer, start: number, bodiless: boolean, clo
     response: { statusLine, status, headers, rawHeaders, body, text: body.toString('latin1'), framing },
     end,
   });
-  if (bodiless || (status >= 100 && status < 200) || status === 204 || status === 304) return done(Buffer.alloc(0), pos, 'none');
+  if (bodiless || (status >= 100 && status < 200) || status === 204 || status === 304)
+    return done(Buffer.alloc(0), pos, 'none');
 
   const te = headers['transfer-encoding'];
   if (te !== undefined && /(^|,)\s*chunked\s*$/i.test(te)) {
@@ -87,7 +94,8 @@ export function parseResponse(buf: Buffer, start: number, bodiless: boolean, clo
       }
       if (buf.length < pos + size + 2) return more();
       chunks.push(buf.subarray(pos, pos + size));
-      if (buf.toString('latin1', pos + size, pos + size + 2) !== '\r\n') throw new Error('chunk data not followed by CRLF');
+      if (buf.toString('latin1', pos + size, pos + size + 2) !== '\r\n')
+        throw new Error('chunk data not followed by CRLF');
       pos += size + 2;
     }
   }
@@ -195,7 +203,12 @@ export class RawClient {
         }
       };
       const timer = setTimeout(
-        () => finish(new Error(`timed out after ${timeoutMs} ms waiting for response ${out.length + 1} of ${n}; unparsed: ${this.leftover()}`)),
+        () =>
+          finish(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for response ${out.length + 1} of ${n}; unparsed: ${this.leftover()}`,
+            ),
+          ),
         timeoutMs,
       );
       this.wakers.add(attempt);
@@ -269,7 +282,10 @@ export function post(path: string, body: string, ...headers: string[]): string {
 
 /** Chunked coding of some pieces, with the last chunk (and optional trailer lines). */
 export function chunked(pieces: readonly string[], trailers: readonly string[] = []): string {
-  return pieces.map((p) => `${p.length.toString(16)}\r\n${p}\r\n`).join('') + `0\r\n${trailers.map((t) => `${t}\r\n`).join('')}\r\n`;
+  return (
+    pieces.map((p) => `${p.length.toString(16)}\r\n${p}\r\n`).join('') +
+    `0\r\n${trailers.map((t) => `${t}\r\n`).join('')}\r\n`
+  );
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -277,7 +293,9 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /** `promise`, or a rejection naming `what` after `ms`. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)),
+  );
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -293,13 +311,19 @@ export async function writeInPieces(c: RawClient, bytes: string, cuts: readonly 
 
 /** The tokens of the Connection header, lower-cased. */
 export function connectionTokens(res: WireResponse): string[] {
-  return (res.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean);
+  return (res.headers.connection ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** A `Date` header in IMF-fixdate form, close to now. */
 export function expectDate(res: WireResponse): void {
   const date = res.headers.date;
-  expect(date, 'Date header').toMatch(/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+  expect(date, 'Date header').toMatch(
+    /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/,
+  );
   expect(Math.abs(Date.parse(date!) - Date.now())).toBeLessThan(10_000);
 }
 
@@ -316,4 +340,3 @@ export function expectGatewayError(res: WireResponse, code: GatewayErrorCode): v
   expectErrorBody(res, code);
   expectDate(res);
 }
-

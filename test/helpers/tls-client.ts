@@ -15,7 +15,11 @@ export interface Handshake {
 }
 
 /** One TLS handshake to 127.0.0.1:`port` (SNI `servername` unless undefined); bounded to 5 s. */
-export function handshake(port: number, servername: string | undefined, options: ConnectionOptions = {}): Promise<Handshake> {
+export function handshake(
+  port: number,
+  servername: string | undefined,
+  options: ConnectionOptions = {},
+): Promise<Handshake> {
   return new Promise((resolve) => {
     let session: Buffer | null = null;
     const socket = connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, ...options });
@@ -41,7 +45,16 @@ export function handshake(port: number, servername: string | undefined, options:
     });
     socket.once('error', (err) => {
       clearTimeout(timer);
-      resolve({ ok: false, san: null, fingerprint: null, protocol: null, alpn: null, reused: false, session: null, error: err.message });
+      resolve({
+        ok: false,
+        san: null,
+        fingerprint: null,
+        protocol: null,
+        alpn: null,
+        reused: false,
+        session: null,
+        error: err.message,
+      });
     });
   });
 }
@@ -54,14 +67,31 @@ export interface HttpsAnswer {
 }
 
 /** One HTTPS request to 127.0.0.1:`port` with SNI and Host `host`, trusting `ca`; bounded to 5 s. */
-export function httpsGet(port: number, host: string, path: string, ca: string, options: { method?: string; body?: string } = {}): Promise<HttpsAnswer> {
+export function httpsGet(
+  port: number,
+  host: string,
+  path: string,
+  ca: string,
+  options: { method?: string; body?: string } = {},
+): Promise<HttpsAnswer> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
-      { host: '127.0.0.1', port, path, method: options.method ?? 'GET', servername: host, headers: { host }, ca, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: options.method ?? 'GET',
+        servername: host,
+        headers: { host },
+        ca,
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
       },
     );
     req.setTimeout(5_000, () => req.destroy(new Error('no answer in 5 s')));

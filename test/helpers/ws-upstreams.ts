@@ -33,7 +33,9 @@ export function startWsUpstream(name: string, options: { refuse?: number } = {})
     seen.push({ url: req.url ?? '', headers: req.headers });
     if (options.refuse !== undefined) {
       const body = `refused by ${name}`;
-      socket.end(`HTTP/1.1 ${options.refuse} Refused\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nx-node: ${name}\r\nconnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${options.refuse} Refused\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nx-node: ${name}\r\nconnection: close\r\n\r\n${body}`,
+      );
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {

@@ -39,7 +39,10 @@ function decoded(side: Side, chunks: string): string {
     let body = '';
     let ended = false;
     try {
-      const feed = side.start((c) => (body += c.toString('latin1')), () => (ended = true));
+      const feed = side.start(
+        (c) => (body += c.toString('latin1')),
+        () => (ended = true),
+      );
       for (const p of pieces) feed(Buffer.from(p, 'latin1'));
     } catch (err) {
       if (err instanceof side.failure) return err.code;
@@ -58,8 +61,16 @@ const responseBody = (chunks: string) => decoded(RESPONSE, chunks);
 describe('chunked bodies, both directions', () => {
   it.each([
     ['plain chunks', '2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n', 'abcde'],
-    ['hex in either case, leading zeros', 'A\r\n0123456789\r\n00b\r\nabcdefghijk\r\n0\r\n\r\n', '0123456789abcdefghijk'],
-    ['extensions: a name, a token value, a quoted value with an escaped quote', '2;a;b=c;d="x \\"y\\" ;z"\r\nab\r\n0;last\r\n\r\n', 'ab'],
+    [
+      'hex in either case, leading zeros',
+      'A\r\n0123456789\r\n00b\r\nabcdefghijk\r\n0\r\n\r\n',
+      '0123456789abcdefghijk',
+    ],
+    [
+      'extensions: a name, a token value, a quoted value with an escaped quote',
+      '2;a;b=c;d="x \\"y\\" ;z"\r\nab\r\n0;last\r\n\r\n',
+      'ab',
+    ],
     ['trailers', '2\r\nab\r\n0\r\nX-T: 1\r\nY:\r\n\r\n', 'ab'],
   ])('decode %s', (_name, chunks, body) => {
     expect(requestBody(chunks)).toBe(body);
@@ -99,7 +110,8 @@ describe('chunked bodies, both directions', () => {
     expect(requestBody(longExtension(5000))).toBe('BAD_REQUEST');
     expect(responseBody(longExtension(5000))).toBe('ab');
     expect(responseBody(longExtension(9000))).toBe('UPSTREAM_BAD_RESPONSE');
-    const trailers = (n: number) => `2\r\nab\r\n0\r\n${Array.from({ length: n }, (_, i) => `X-T${i}: ${'t'.repeat(990)}\r\n`).join('')}\r\n`;
+    const trailers = (n: number) =>
+      `2\r\nab\r\n0\r\n${Array.from({ length: n }, (_, i) => `X-T${i}: ${'t'.repeat(990)}\r\n`).join('')}\r\n`;
     expect(requestBody(trailers(12))).toBe('ab');
     expect(requestBody(trailers(17))).toBe('HEADERS_TOO_LARGE');
     expect(responseBody(trailers(7))).toBe('ab');
@@ -111,6 +123,8 @@ describe('a node repeating Content-Length', () => {
   it('is refused, even with the same value (it would reach the client twice)', () => {
     const parser = new ResponseParser({ onHead: () => {}, onBody: () => {}, onEnd: () => {} });
     parser.expect(false);
-    expect(() => parser.execute(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok'))).toThrow(BadResponseError);
+    expect(() =>
+      parser.execute(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok')),
+    ).toThrow(BadResponseError);
   });
 });

@@ -73,7 +73,8 @@ function chunkedBody(r: Rand, data: string): string {
     at += n;
   }
   out += `0${chunkExtensions(r)}\r\n`;
-  if (chance(r, 0.3)) for (let i = 1 + int(r, 2); i > 0; i--) out += `X-T${token(r, 1, 3)}:${ows(r)}${value(r)}${ows(r)}\r\n`;
+  if (chance(r, 0.3))
+    for (let i = 1 + int(r, 2); i > 0; i--) out += `X-T${token(r, 1, 3)}:${ows(r)}${value(r)}${ows(r)}\r\n`;
   return out + '\r\n';
 }
 
@@ -97,8 +98,32 @@ function bodyText(r: Rand): string {
 
 /** One request: line, headers (Host, framing, connection), body. */
 function request(r: Rand): string {
-  const method = pick(r, ['GET', 'GET', 'POST', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS', 'PATCH', 'PURGE', 'CONNECT', 'get', 'FOO']);
-  const target = pick(r, ['/', '/a/b?c=d&e', '/x%20y', '*', 'http://h.test/p?q', 'h.test:443', '/a#f', '/q"<>{}|^`', '/caf\xe9']);
+  const method = pick(r, [
+    'GET',
+    'GET',
+    'POST',
+    'POST',
+    'PUT',
+    'HEAD',
+    'DELETE',
+    'OPTIONS',
+    'PATCH',
+    'PURGE',
+    'CONNECT',
+    'get',
+    'FOO',
+  ]);
+  const target = pick(r, [
+    '/',
+    '/a/b?c=d&e',
+    '/x%20y',
+    '*',
+    'http://h.test/p?q',
+    'h.test:443',
+    '/a#f',
+    '/q"<>{}|^`',
+    '/caf\xe9',
+  ]);
   const version = pick(r, ['HTTP/1.1', 'HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/1.2', 'http/1.1']);
   const headers: string[] = [];
   const hosts = version === 'HTTP/1.0' ? int(r, 2) : chance(r, 0.9) ? 1 : int(r, 3);
@@ -111,10 +136,13 @@ function request(r: Rand): string {
     headers.push(`${pick(r, ['Content-Length', 'content-length', 'CONTENT-LENGTH'])}:${ows(r)}${data.length}${ows(r)}`);
     body = data;
   } else if (framing === 2) {
-    headers.push(`Transfer-Encoding:${ows(r)}${pick(r, ['chunked', 'chunked', 'Chunked', 'gzip, chunked', 'chunked, gzip'])}${ows(r)}`);
+    headers.push(
+      `Transfer-Encoding:${ows(r)}${pick(r, ['chunked', 'chunked', 'Chunked', 'gzip, chunked', 'chunked, gzip'])}${ows(r)}`,
+    );
     body = chunkedBody(r, data);
   }
-  if (chance(r, 0.2)) headers.push(`Connection: ${pick(r, ['close', 'keep-alive', 'Keep-Alive', 'upgrade', 'close, te'])}`);
+  if (chance(r, 0.2))
+    headers.push(`Connection: ${pick(r, ['close', 'keep-alive', 'Keep-Alive', 'upgrade', 'close, te'])}`);
   if (chance(r, 0.05)) headers.push('Upgrade: websocket');
   if (chance(r, 0.05)) headers.push(`Expect: ${pick(r, ['100-continue', 'other'])}`);
   shuffle(r, headers);
@@ -124,7 +152,8 @@ function request(r: Rand): string {
 /** One response (to a HEAD or not), sometimes after interim 1xx ones. */
 function response(r: Rand, head: boolean): string {
   let out = '';
-  if (chance(r, 0.1)) out += `HTTP/1.1 ${pick(r, ['100 Continue', '103 Early Hints'])}\r\n${chance(r, 0.5) ? 'Link: </a>\r\n' : ''}\r\n`;
+  if (chance(r, 0.1))
+    out += `HTTP/1.1 ${pick(r, ['100 Continue', '103 Early Hints'])}\r\n${chance(r, 0.5) ? 'Link: </a>\r\n' : ''}\r\n`;
   const status = pick(r, [200, 200, 201, 204, 304, 404, 500, 101, 99, 999]);
   const version = pick(r, ['HTTP/1.1', 'HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0']);
   const reason = pick(r, [' OK', ' OK', '', ' ', ' Some Reason', ' r\x80']);
@@ -157,7 +186,29 @@ function shuffle<T>(r: Rand, list: T[]): void {
   }
 }
 
-const INSERTS = ['\r', '\n', '\r\n', ' ', '\t', ':', ';', '"', '\\', '\x00', '\x7f', '\x80', '0', 'a', 'F', '=', ',', '\r\n\r\n', 'Content-Length: 3\r\n', 'Transfer-Encoding: chunked\r\n', '0\r\n\r\n'];
+const INSERTS = [
+  '\r',
+  '\n',
+  '\r\n',
+  ' ',
+  '\t',
+  ':',
+  ';',
+  '"',
+  '\\',
+  '\x00',
+  '\x7f',
+  '\x80',
+  '0',
+  'a',
+  'F',
+  '=',
+  ',',
+  '\r\n\r\n',
+  'Content-Length: 3\r\n',
+  'Transfer-Encoding: chunked\r\n',
+  '0\r\n\r\n',
+];
 
 /** `text` with one to three random edits. */
 function mutate(r: Rand, text: string): string {
@@ -239,7 +290,8 @@ function feedPieces(input: Buffer, at: number[], step: (rest: Buffer) => number)
 function gatewayRequests(input: Buffer, at: number[]): Parsed {
   const frames = new Frames();
   const parser = new RequestParser({
-    onHead: (h) => frames.head({ method: h.method, url: h.url, headers: h.rawHeaders, keepAlive: h.keepAlive, complete: false }),
+    onHead: (h) =>
+      frames.head({ method: h.method, url: h.url, headers: h.rawHeaders, keepAlive: h.keepAlive, complete: false }),
     onBody: frames.onBody,
     onEnd: frames.onEnd,
   });
@@ -265,7 +317,14 @@ function gatewayResponses(input: Buffer, heads: readonly boolean[], at: number[]
   let index = 0;
   let ended = false;
   const parser = new ResponseParser({
-    onHead: (h) => frames.head({ status: h.status, headers: h.headers, keepAlive: h.keepAlive, complete: h.status < 200, head: h.status >= 200 && heads[index] === true }),
+    onHead: (h) =>
+      frames.head({
+        status: h.status,
+        headers: h.headers,
+        keepAlive: h.keepAlive,
+        complete: h.status < 200,
+        head: h.status >= 200 && heads[index] === true,
+      }),
     onBody: frames.onBody,
     onEnd: () => {
       frames.onEnd();
@@ -311,17 +370,21 @@ function disagreement(ours: Parsed, theirs: Parsed): string | null {
       return `the gateway completed message ${i + 1}, llhttp did not (${theirs.error ?? 'needs more bytes'})`;
     }
     for (const key of ['method', 'url', 'status'] as const) {
-      if (a[key] !== b[key]) return `message ${i + 1}: ${key} ${JSON.stringify(a[key])} vs llhttp ${JSON.stringify(b[key])}`;
+      if (a[key] !== b[key])
+        return `message ${i + 1}: ${key} ${JSON.stringify(a[key])} vs llhttp ${JSON.stringify(b[key])}`;
     }
-    if (JSON.stringify(a.headers) !== JSON.stringify(b.headers)) return `message ${i + 1}: headers ${JSON.stringify(a.headers)} vs llhttp ${JSON.stringify(b.headers)}`;
+    if (JSON.stringify(a.headers) !== JSON.stringify(b.headers))
+      return `message ${i + 1}: headers ${JSON.stringify(a.headers)} vs llhttp ${JSON.stringify(b.headers)}`;
     // After an upgrade (CONNECT, Upgrade) llhttp reads no body: the connection is another protocol's.
     // The gateway does not upgrade (it drops Upgrade as hop-by-hop); nothing more to compare.
     if (b.upgrade) return null;
     // Keeping a connection that llhttp would not is a desync; closing one it would keep is only
     // stricter (`close` wins over `keep-alive` on HTTP/1.0 here, as RFC 9112 §9.6 says). llhttp
     // computes its flag before it is told that a response answers a HEAD.
-    if (a.keepAlive && !b.keepAlive && !a.head) return `message ${i + 1}: keepAlive ${a.keepAlive} vs llhttp ${b.keepAlive}`;
-    if (!a.body.equals(b.body)) return `message ${i + 1}: body ${JSON.stringify(a.body.toString('latin1'))} vs llhttp ${JSON.stringify(b.body.toString('latin1'))}`;
+    if (a.keepAlive && !b.keepAlive && !a.head)
+      return `message ${i + 1}: keepAlive ${a.keepAlive} vs llhttp ${b.keepAlive}`;
+    if (!a.body.equals(b.body))
+      return `message ${i + 1}: body ${JSON.stringify(a.body.toString('latin1'))} vs llhttp ${JSON.stringify(b.body.toString('latin1'))}`;
   }
   return null;
 }
@@ -351,7 +414,10 @@ function run(direction: 'request' | 'response', seed: number): { tally: Tally; f
     if (i % 2 === 1) text = mutate(r, text);
     const input = Buffer.from(text, 'latin1');
     const theirs = llhttpParse(direction, input, heads);
-    const ours = direction === 'request' ? gatewayRequests(input, cuts(r, input.length)) : gatewayResponses(input, heads, cuts(r, input.length));
+    const ours =
+      direction === 'request'
+        ? gatewayRequests(input, cuts(r, input.length))
+        : gatewayResponses(input, heads, cuts(r, input.length));
     tally.cases++;
     const problem = disagreement(ours, theirs);
     if (problem !== null) failures.push(`seed ${seed} case ${i}: ${problem}\n  bytes: ${JSON.stringify(text)}`);
@@ -363,12 +429,18 @@ function run(direction: 'request' | 'response', seed: number): { tally: Tally; f
 
 describe('the gateway parsers against llhttp (strict), on seeded generated and mutated messages', () => {
   for (const direction of ['request', 'response'] as const) {
-    it.each(SEEDS)(`${direction}s, seed %i: nothing llhttp refuses is accepted, nothing it accepts is framed differently`, (seed) => {
-      const { tally, failures } = run(direction, seed);
-      expect(failures).toEqual([]);
-      // The generator must produce messages both accept, or the comparison proves little.
-      expect(tally.bothAccepted).toBeGreaterThan(tally.cases / 10);
-      console.log(`${direction}s seed ${seed}: ${tally.cases} cases, ${tally.bothAccepted} with messages both accepted, ${tally.gatewayStricter} refused by the gateway alone`);
-    }, 60_000);
+    it.each(SEEDS)(
+      `${direction}s, seed %i: nothing llhttp refuses is accepted, nothing it accepts is framed differently`,
+      (seed) => {
+        const { tally, failures } = run(direction, seed);
+        expect(failures).toEqual([]);
+        // The generator must produce messages both accept, or the comparison proves little.
+        expect(tally.bothAccepted).toBeGreaterThan(tally.cases / 10);
+        console.log(
+          `${direction}s seed ${seed}: ${tally.cases} cases, ${tally.bothAccepted} with messages both accepted, ${tally.gatewayStricter} refused by the gateway alone`,
+        );
+      },
+      60_000,
+    );
   }
 });

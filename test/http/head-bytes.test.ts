@@ -26,7 +26,21 @@ describe('hasBadHeadByte', () => {
   });
 
   it('agrees on line ends at the edges of the range', () => {
-    for (const text of ['', '\r', '\n', '\r\n', 'a\r', '\na', 'a\r\n', '\r\na', 'a\r\r\n', 'a\n\r', 'a\r\n\n', 'GET / HTTP/1.1\r\nHost: x', 'a:\tb\r\nc: d']) {
+    for (const text of [
+      '',
+      '\r',
+      '\n',
+      '\r\n',
+      'a\r',
+      '\na',
+      'a\r\n',
+      '\r\na',
+      'a\r\r\n',
+      'a\n\r',
+      'a\r\n\n',
+      'GET / HTTP/1.1\r\nHost: x',
+      'a:\tb\r\nc: d',
+    ]) {
       check(text);
     }
   });

@@ -17,8 +17,10 @@ describe('header names', () => {
 
   it('tests membership in a set of names whatever their case or length', () => {
     const hop = headerNameSet(['te', 'connection', 'keep-alive', 'proxy-authorization']);
-    for (const name of ['TE', 'te', 'Connection', 'KEEP-ALIVE', 'Proxy-Authorization', 'proxy-authorization']) expect(hop(name)).toBe(true);
-    for (const name of ['', 't', 'tea', 'Connections', 'X-Connection', 'host', 'proxy-authorizatio']) expect(hop(name)).toBe(false);
+    for (const name of ['TE', 'te', 'Connection', 'KEEP-ALIVE', 'Proxy-Authorization', 'proxy-authorization'])
+      expect(hop(name)).toBe(true);
+    for (const name of ['', 't', 'tea', 'Connections', 'X-Connection', 'host', 'proxy-authorizatio'])
+      expect(hop(name)).toBe(false);
   });
 
   it('checks tokens byte by byte as the RFC 9110 grammar does', () => {
@@ -44,7 +46,8 @@ describe('header names', () => {
     expect(decimal('0', 15)).toBe(0);
     expect(decimal('1234', 15)).toBe(1234);
     expect(decimal('999999999999999', 15)).toBe(999999999999999);
-    for (const bad of ['', '1000000000000000', '+1', '-1', ' 1', '1 ', '1e3', '0x10', '١']) expect(decimal(bad, 15)).toBe(-1);
+    for (const bad of ['', '1000000000000000', '+1', '-1', ' 1', '1 ', '1e3', '0x10', '١'])
+      expect(decimal(bad, 15)).toBe(-1);
     expect(decimal('200', 3)).toBe(200);
     expect(decimal('2000', 3)).toBe(-1);
   });
@@ -70,7 +73,7 @@ describe('FieldLines', () => {
     ['a line without a name', 'X\r\n: empty', 'invalid header line'],
     ['a space in the name', 'X\r\nSp ace: 1', 'invalid header name'],
     ['obsolete line folding', 'X\r\nA: 1\r\n folded: 2', 'invalid header name'],
-  ])('throws the parser\'s error for %s', (_name, head, message) => {
+  ])("throws the parser's error for %s", (_name, head, message) => {
     expect(() => walk(head, 1)).toThrow(message);
   });
 });

@@ -78,7 +78,11 @@ describe('GET /metrics', () => {
 
     const lone = await createApi(t, { name: 'lone', path: '/lone', algorithm: 'round_robin' });
     await addNode(t, lone, { name: 'dead2', url: dead.url });
-    expect(await send('/lone', 3)).toEqual(['error:UPSTREAM_CONNECT_FAILED', 'error:UPSTREAM_CONNECT_FAILED', 'error:UPSTREAM_CONNECT_FAILED']);
+    expect(await send('/lone', 3)).toEqual([
+      'error:UPSTREAM_CONNECT_FAILED',
+      'error:UPSTREAM_CONNECT_FAILED',
+      'error:UPSTREAM_CONNECT_FAILED',
+    ]);
     const n = await metrics();
     expect(n.sum('isogate_upstream_connect_failures_total', { api: 'lone', node: 'dead2' })).toBe(3);
     expect(n.sum('isogate_requests_total', { api: 'lone', node: 'dead2', class: '5xx' })).toBe(3);
@@ -153,7 +157,10 @@ describe('GET /metrics', () => {
   it('a selector error on an API that rejects is a SELECTOR_FAILED answer, not a fallback', async () => {
     const api = await createApi(t, { name: 'r', path: '/r', algorithm: 'round_robin' });
     await addNode(t, api, up('a'));
-    await setSelector(t, api, { code: `function select(request, env, nodes) { if (request.query.boom) throw new Error('x'); return nodes; }`, onError: 'reject' });
+    await setSelector(t, api, {
+      code: `function select(request, env, nodes) { if (request.query.boom) throw new Error('x'); return nodes; }`,
+      onError: 'reject',
+    });
     expect(await send('/r?boom=1', 2)).toEqual(['error:SELECTOR_FAILED', 'error:SELECTOR_FAILED']);
     const m = await metrics();
     expect(m.sum('isogate_selector_errors_total', { api: 'r', kind: 'throw' })).toBe(2);

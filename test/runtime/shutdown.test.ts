@@ -55,9 +55,25 @@ async function start(args: string[] = []): Promise<Gateway> {
   const child = spawn(
     process.execPath,
     [
-      '--no-node-snapshot', CLI, 'start', '--workers', '0', '--no-demo', '--data-dir', dir,
-      '--gateway-host', '127.0.0.1', '--gateway-port', String(gateway), '--admin-port', String(admin),
-      '--status-host', '127.0.0.1', '--status-port', String(status), ...args,
+      '--no-node-snapshot',
+      CLI,
+      'start',
+      '--workers',
+      '0',
+      '--no-demo',
+      '--data-dir',
+      dir,
+      '--gateway-host',
+      '127.0.0.1',
+      '--gateway-port',
+      String(gateway),
+      '--admin-port',
+      String(admin),
+      '--status-host',
+      '127.0.0.1',
+      '--status-port',
+      String(status),
+      ...args,
     ],
     { env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -68,14 +84,23 @@ async function start(args: string[] = []): Promise<Gateway> {
   });
   child.stderr!.resume();
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await until(() => fetch(`http://127.0.0.1:${status}/status/ready`).then((r) => r.status), (s) => s === 200, 600, 50);
+  await until(
+    () => fetch(`http://127.0.0.1:${status}/status/ready`).then((r) => r.status),
+    (s) => s === 200,
+    600,
+    50,
+  );
   return { child, gateway, admin, status, out: () => out, exit };
 }
 
 /** `n` requests (404s: no API), each a line of access log; bounded, 20 at a time. */
 async function traffic(port: number, n: number): Promise<void> {
   for (let i = 0; i < n; i += 20) {
-    await Promise.all(Array.from({ length: Math.min(20, n - i) }, () => fetch(`http://127.0.0.1:${port}/nothing/${'x'.repeat(200)}`).then((r) => r.arrayBuffer())));
+    await Promise.all(
+      Array.from({ length: Math.min(20, n - i) }, () =>
+        fetch(`http://127.0.0.1:${port}/nothing/${'x'.repeat(200)}`).then((r) => r.arrayBuffer()),
+      ),
+    );
   }
 }
 
@@ -106,21 +131,47 @@ describe('SIGTERM', () => {
   it('on a live pipe: lines show while it runs (a timed flush), and the last lines before it exits are not lost', async () => {
     const g = await start();
     // No request: the start line alone must arrive, not wait for 4 KiB of lines or the shutdown.
-    await until(async () => g.out(), (o) => o.includes('"msg":"isogate serving"'), 100, 50);
+    await until(
+      async () => g.out(),
+      (o) => o.includes('"msg":"isogate serving"'),
+      100,
+      50,
+    );
     await traffic(g.gateway, 3);
-    await until(async () => g.out().split('"component":"access"').length - 1, (n) => n === 3, 100, 50);
+    await until(
+      async () => g.out().split('"component":"access"').length - 1,
+      (n) => n === 3,
+      100,
+      50,
+    );
     g.child.kill('SIGTERM');
     expect(await exitWithin(g, 15_000)).toBe(0);
-    const lines = g.out().trim().split('\n').map((l) => JSON.parse(l) as { msg?: string });
+    const lines = g
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg?: string });
     expect(lines.at(-1)!.msg).toBe('stopped');
   }, 60_000);
 
   it('a second SIGTERM during a long drain stops at once and says what it cut', async () => {
     const g = await start(['--drain-ms', '60000']);
     const call = (method: string, path: string, body: unknown) =>
-      fetch(`http://127.0.0.1:${g.admin}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
-    const api = await call('POST', '/admin/apis', { name: 'slow', path: '/slow', algorithm: 'round_robin', retries: 0 });
-    await call('POST', `/admin/apis/${api.id}/nodes`, { name: 'slow', connector: { kind: 'simple-url', url: slowUrl } });
+      fetch(`http://127.0.0.1:${g.admin}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then((r) => r.json());
+    const api = await call('POST', '/admin/apis', {
+      name: 'slow',
+      path: '/slow',
+      algorithm: 'round_robin',
+      retries: 0,
+    });
+    await call('POST', `/admin/apis/${api.id}/nodes`, {
+      name: 'slow',
+      connector: { kind: 'simple-url', url: slowUrl },
+    });
     const inFlight = new Promise<string>((resolve) => {
       const req = request({ host: '127.0.0.1', port: g.gateway, path: '/slow', agent: false }, (res) => {
         res.resume();
@@ -132,11 +183,21 @@ describe('SIGTERM', () => {
     });
     await new Promise((r) => setTimeout(r, 300));
     g.child.kill('SIGTERM');
-    await until(async () => g.out(), (o) => o.includes('stopping: draining'), 100, 50);
+    await until(
+      async () => g.out(),
+      (o) => o.includes('stopping: draining'),
+      100,
+      50,
+    );
     g.child.kill('SIGTERM');
     expect(await exitWithin(g, 5_000)).toBe(1);
     expect(await inFlight).toBe('cut');
-    const cut = g.out().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.msg).includes('stopping at once'));
+    const cut = g
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => String(l.msg).includes('stopping at once'));
     expect(cut).toMatchObject({ reason: 'SIGTERM', clientConnections: 1, requestsInProgress: 1 });
   }, 60_000);
 });

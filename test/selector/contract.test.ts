@@ -35,9 +35,24 @@ function failure(outcome: SelectOutcome) {
 describe('selector results', () => {
   it.each([
     ['node ids', 'function select(r, env, nodes) { return ["c", "a"]; }', [0, 1, 2, 3], [2, 0]],
-    ['node objects', 'function select(r, env, nodes) { return nodes.filter(n => n.id !== "b"); }', [0, 1, 2, 3], [0, 2, 3]],
-    ['copies of node objects', 'function select(r, env, nodes) { return nodes.map(n => ({ ...n })).slice(1); }', [3, 1], [1]],
-    ['ids and objects mixed, duplicates once', 'function select(r, env, nodes) { return ["d", nodes[1], "d"]; }', [3, 2], [3, 2]],
+    [
+      'node objects',
+      'function select(r, env, nodes) { return nodes.filter(n => n.id !== "b"); }',
+      [0, 1, 2, 3],
+      [0, 2, 3],
+    ],
+    [
+      'copies of node objects',
+      'function select(r, env, nodes) { return nodes.map(n => ({ ...n })).slice(1); }',
+      [3, 1],
+      [1],
+    ],
+    [
+      'ids and objects mixed, duplicates once',
+      'function select(r, env, nodes) { return ["d", nodes[1], "d"]; }',
+      [3, 2],
+      [3, 2],
+    ],
     ['an empty array', 'function select() { return []; }', [0, 1], []],
     ['an arrow function bound with const', 'const select = (r, env, nodes) => nodes.slice(0, 1);', [2, 3], [2]],
   ])('accepts %s and returns catalog indices', async (_label, code, candidates, expected) => {
@@ -46,7 +61,11 @@ describe('selector results', () => {
   });
 
   it.each([
-    ['an id it was not given (in the catalog, not a candidate)', 'function select() { return ["a"]; }', /"a" is not one of the nodes given/],
+    [
+      'an id it was not given (in the catalog, not a candidate)',
+      'function select() { return ["a"]; }',
+      /"a" is not one of the nodes given/,
+    ],
     ['an unknown id', 'function select() { return ["zzz"]; }', /"zzz" is not one of the nodes given/],
     ['a number', 'function select() { return 1; }', /must return an array/],
     ['undefined', 'function select() {}', /must return an array/],
@@ -70,7 +89,14 @@ describe('selector results', () => {
       }`,
       { IP1_enable: 'true' },
     );
-    const sample = request({ method: 'POST', path: '/x', query: { q: '1' }, headers: { 'x-h': 'v' }, body: 'hi', clientIp: '10.0.0.1' });
+    const sample = request({
+      method: 'POST',
+      path: '/x',
+      query: { q: '1' },
+      headers: { 'x-h': 'v' },
+      body: 'hi',
+      clientIp: '10.0.0.1',
+    });
     expect(picked(await handle.select(sample, [2, 1]))).toEqual([1]);
   });
 
@@ -115,13 +141,29 @@ describe('selector failures', () => {
 
   it('reports a refused ArrayBuffer allocation as memory', async () => {
     // The engine collects garbage before it gives up, which takes longer than the default limit.
-    const handle = await load('function select() { new ArrayBuffer(512 * 1024 * 1024); return []; }', {}, { timeoutMs: 500 });
+    const handle = await load(
+      'function select() { new ArrayBuffer(512 * 1024 * 1024); return []; }',
+      {},
+      { timeoutMs: 500 },
+    );
     expect(failure(await handle.select(request(), all)).kind).toBe('memory');
   });
 
   it('offers no require, process, timers, fetch, SharedArrayBuffer, Atomics or WebAssembly', async () => {
-    const names = ['require', 'process', 'setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'fetch',
-      'SharedArrayBuffer', 'Atomics', 'WebAssembly', 'module', 'global'];
+    const names = [
+      'require',
+      'process',
+      'setTimeout',
+      'setInterval',
+      'setImmediate',
+      'queueMicrotask',
+      'fetch',
+      'SharedArrayBuffer',
+      'Atomics',
+      'WebAssembly',
+      'module',
+      'global',
+    ];
     const handle = await load(
       `function select(r, env, nodes) {
         const present = ${JSON.stringify(names)}.filter(n => { try { return typeof eval(n) !== 'undefined'; } catch (e) { return false; } });
@@ -147,15 +189,21 @@ describe('loading', () => {
   });
 
   it('rejects a script whose top level throws, with the line', async () => {
-    const err = await load('const table = {};\ntable.x.y = 1;\nfunction select() { return []; }').catch((e: unknown) => e);
+    const err = await load('const table = {};\ntable.x.y = 1;\nfunction select() { return []; }').catch(
+      (e: unknown) => e,
+    );
     expect((err as SelectorCompileError).failure).toMatchObject({ kind: 'throw', line: 2 });
   });
 
   it('reuses the compiled version for a new catalog and env; each handle keeps its own', async () => {
     const apiId = `contract-${++apiSeq}`;
     const code = 'function select(r, env, nodes) { return nodes.filter(n => n.tags.includes(env.TAG)); }';
-    const first = await sandbox.load({ apiId, config: config(code) }, [node('x', ['a']), node('y', ['b'])], { TAG: 'a' });
-    const second = await sandbox.load({ apiId, config: config(code) }, [node('y', ['b']), node('z', ['a'])], { TAG: 'b' });
+    const first = await sandbox.load({ apiId, config: config(code) }, [node('x', ['a']), node('y', ['b'])], {
+      TAG: 'a',
+    });
+    const second = await sandbox.load({ apiId, config: config(code) }, [node('y', ['b']), node('z', ['a'])], {
+      TAG: 'b',
+    });
     expect(picked(await first.select(request(), [0, 1]))).toEqual([0]);
     expect(picked(await second.select(request(), [0, 1]))).toEqual([0]);
     expect(sandbox.status(apiId)?.calls).toBe(2); // one version, counted together
@@ -178,7 +226,9 @@ describe('loading', () => {
 describe('trials', () => {
   it('returns picked ids, duration and console output', async () => {
     const result = await sandbox.trial(
-      config('console.log("top level");\nfunction select(r, env, nodes) { console.log("q", r.query, env.X); return nodes.slice(1); }'),
+      config(
+        'console.log("top level");\nfunction select(r, env, nodes) { console.log("q", r.query, env.X); return nodes.slice(1); }',
+      ),
       request({ query: { a: '1' } }),
       { X: 'y' },
       catalog,
@@ -192,7 +242,12 @@ describe('trials', () => {
     expect(broken).toMatchObject({ ok: false, picked: [], error: { kind: 'compile', line: 2, column: 10 } });
     const missing = await sandbox.trial(config('var x = 1;'), request(), {}, catalog);
     expect(missing.error?.kind).toBe('compile');
-    const thrown = await sandbox.trial(config('function select() { console.log("before"); throw new Error("no"); }'), request(), {}, catalog);
+    const thrown = await sandbox.trial(
+      config('function select() { console.log("before"); throw new Error("no"); }'),
+      request(),
+      {},
+      catalog,
+    );
     expect(thrown).toMatchObject({ ok: false, error: { kind: 'throw', line: 1 }, console: ['before'] });
   });
 
@@ -209,7 +264,12 @@ describe('console in serving', () => {
   it('forwards console.log to the gateway log, rate-limited per API, counting drops', async () => {
     const apiId = `contract-${++apiSeq}`;
     const handle = await sandbox.load(
-      { apiId, config: config('function select(r, env, nodes) { for (let i = 0; i < 30; i++) console.log("line", i); return nodes; }') },
+      {
+        apiId,
+        config: config(
+          'function select(r, env, nodes) { for (let i = 0; i < 30; i++) console.log("line", i); return nodes; }',
+        ),
+      },
       catalog,
       {},
     );
@@ -223,7 +283,11 @@ describe('console in serving', () => {
 describe('quarantine and status', () => {
   it('quarantines after repeated failures until a new version is loaded', async () => {
     const apiId = `contract-${++apiSeq}`;
-    const bad = await sandbox.load({ apiId, config: config('function select() { throw new Error("x"); }') }, catalog, {});
+    const bad = await sandbox.load(
+      { apiId, config: config('function select() { throw new Error("x"); }') },
+      catalog,
+      {},
+    );
     const kinds: string[] = [];
     for (let i = 0; i < 7; i++) kinds.push(failure(await bad.select(request(), all)).kind);
     expect(kinds).toEqual(['throw', 'throw', 'throw', 'throw', 'throw', 'quarantined', 'quarantined']);
@@ -232,14 +296,26 @@ describe('quarantine and status', () => {
     expect(status.quarantinedAt).not.toBeNull();
     expect(status.lastErrors[0]).toMatchObject({ kind: 'throw', message: 'Error: x' });
     expect(records.some((r) => r.apiId === apiId && r.msg === 'selector quarantined')).toBe(true);
-    expect(records.filter((r) => r.apiId === apiId && r.msg === 'selector call failed').length).toBeGreaterThanOrEqual(5);
+    expect(records.filter((r) => r.apiId === apiId && r.msg === 'selector call failed').length).toBeGreaterThanOrEqual(
+      5,
+    );
 
     // The same code and limits again stay quarantined; new code starts clean.
-    const same = await sandbox.load({ apiId, config: config('function select() { throw new Error("x"); }') }, catalog, {});
+    const same = await sandbox.load(
+      { apiId, config: config('function select() { throw new Error("x"); }') },
+      catalog,
+      {},
+    );
     expect(failure(await same.select(request(), all)).kind).toBe('quarantined');
     const fixed = await sandbox.load({ apiId, config: config(CANARY) }, catalog, {});
     expect(picked(await fixed.select(request(), all))).toEqual([0, 2, 3]);
-    expect(sandbox.status(apiId)).toMatchObject({ state: 'active', calls: 1, failures: 0, quarantinedAt: null, lastErrors: [] });
+    expect(sandbox.status(apiId)).toMatchObject({
+      state: 'active',
+      calls: 1,
+      failures: 0,
+      quarantinedAt: null,
+      lastErrors: [],
+    });
   });
 
   it('has no status for an API without a loaded selector', () => {

@@ -29,21 +29,61 @@ const desktop = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Ch
 // Buckets of by-user-percent.js's hash: u10 → 9, u5 → 11, alice → 79, user-42 → 99.
 const table: Record<string, Row[]> = {
   'canary-by-query.js': [
-    { name: 'select_code=temp_node → only temp nodes', nodes: canary, request: { query: { select_code: 'temp_node' } }, picks: ['t1', 't2'] },
+    {
+      name: 'select_code=temp_node → only temp nodes',
+      nodes: canary,
+      request: { query: { select_code: 'temp_node' } },
+      picks: ['t1', 't2'],
+    },
     { name: 'no parameter → never temp nodes', nodes: canary, request: {}, picks: ['s1', 's2'] },
-    { name: 'another value → never temp nodes', nodes: canary, request: { query: { select_code: 'x' } }, picks: ['s1', 's2'] },
-    { name: 'no temp node left → empty (503)', nodes: [node('s1')], request: { query: { select_code: 'temp_node' } }, picks: [] },
+    {
+      name: 'another value → never temp nodes',
+      nodes: canary,
+      request: { query: { select_code: 'x' } },
+      picks: ['s1', 's2'],
+    },
+    {
+      name: 'no temp node left → empty (503)',
+      nodes: [node('s1')],
+      request: { query: { select_code: 'temp_node' } },
+      picks: [],
+    },
   ],
   'canary-by-header.js': [
-    { name: 'x-canary: 1 → only temp nodes', nodes: canary, request: { headers: { 'x-canary': '1' } }, picks: ['t1', 't2'] },
-    { name: 'repeated header, first is 1', nodes: canary, request: { headers: { 'x-canary': ['1', '0'] } }, picks: ['t1', 't2'] },
-    { name: 'x-canary: 0 → never temp nodes', nodes: canary, request: { headers: { 'x-canary': '0' } }, picks: ['s1', 's2'] },
+    {
+      name: 'x-canary: 1 → only temp nodes',
+      nodes: canary,
+      request: { headers: { 'x-canary': '1' } },
+      picks: ['t1', 't2'],
+    },
+    {
+      name: 'repeated header, first is 1',
+      nodes: canary,
+      request: { headers: { 'x-canary': ['1', '0'] } },
+      picks: ['t1', 't2'],
+    },
+    {
+      name: 'x-canary: 0 → never temp nodes',
+      nodes: canary,
+      request: { headers: { 'x-canary': '0' } },
+      picks: ['s1', 's2'],
+    },
     { name: 'no header → never temp nodes', nodes: canary, request: {}, picks: ['s1', 's2'] },
   ],
   'by-client-type.js': [
     { name: 'iPhone → mobile nodes', nodes: byType, request: { headers: { 'user-agent': iphone } }, picks: ['m1'] },
-    { name: 'Android phone → mobile nodes', nodes: byType, request: { headers: { 'user-agent': android } }, picks: ['m1'] },
-    { name: 'desktop browser → pc nodes', nodes: byType, request: { headers: { 'user-agent': desktop } }, picks: ['pc1', 'pc2'] },
+    {
+      name: 'Android phone → mobile nodes',
+      nodes: byType,
+      request: { headers: { 'user-agent': android } },
+      picks: ['m1'],
+    },
+    {
+      name: 'desktop browser → pc nodes',
+      nodes: byType,
+      request: { headers: { 'user-agent': desktop } },
+      picks: ['pc1', 'pc2'],
+    },
     { name: 'no User-Agent → pc nodes', nodes: byType, request: {}, picks: ['pc1', 'pc2'] },
     {
       name: 'no mobile node available → all nodes',
@@ -55,12 +95,46 @@ const table: Record<string, Row[]> = {
   'by-user-percent.js': [
     { name: 'bucket 9 < default 10 → temp', nodes: canary, request: { query: { uid: 'u10' } }, picks: ['t1', 't2'] },
     { name: 'bucket 11 ≥ default 10 → stable', nodes: canary, request: { query: { uid: 'u5' } }, picks: ['s1', 's2'] },
-    { name: 'bucket 11 < 20 → temp', nodes: canary, request: { query: { uid: 'u5' } }, env: { CANARY_PERCENT: '20' }, picks: ['t1', 't2'] },
-    { name: 'header x-user-id when no query', nodes: canary, request: { headers: { 'x-user-id': 'u10' } }, picks: ['t1', 't2'] },
-    { name: 'query uid wins over the header', nodes: canary, request: { query: { uid: 'alice' }, headers: { 'x-user-id': 'u10' } }, picks: ['s1', 's2'] },
-    { name: '0 percent → nobody on the canary', nodes: canary, request: { query: { uid: 'u10' } }, env: { CANARY_PERCENT: '0' }, picks: ['s1', 's2'] },
-    { name: '100 percent → everybody', nodes: canary, request: { query: { uid: 'user-42' } }, env: { CANARY_PERCENT: '100' }, picks: ['t1', 't2'] },
-    { name: 'not a number → default 10', nodes: canary, request: { query: { uid: 'u10' } }, env: { CANARY_PERCENT: 'lots' }, picks: ['t1', 't2'] },
+    {
+      name: 'bucket 11 < 20 → temp',
+      nodes: canary,
+      request: { query: { uid: 'u5' } },
+      env: { CANARY_PERCENT: '20' },
+      picks: ['t1', 't2'],
+    },
+    {
+      name: 'header x-user-id when no query',
+      nodes: canary,
+      request: { headers: { 'x-user-id': 'u10' } },
+      picks: ['t1', 't2'],
+    },
+    {
+      name: 'query uid wins over the header',
+      nodes: canary,
+      request: { query: { uid: 'alice' }, headers: { 'x-user-id': 'u10' } },
+      picks: ['s1', 's2'],
+    },
+    {
+      name: '0 percent → nobody on the canary',
+      nodes: canary,
+      request: { query: { uid: 'u10' } },
+      env: { CANARY_PERCENT: '0' },
+      picks: ['s1', 's2'],
+    },
+    {
+      name: '100 percent → everybody',
+      nodes: canary,
+      request: { query: { uid: 'user-42' } },
+      env: { CANARY_PERCENT: '100' },
+      picks: ['t1', 't2'],
+    },
+    {
+      name: 'not a number → default 10',
+      nodes: canary,
+      request: { query: { uid: 'u10' } },
+      env: { CANARY_PERCENT: 'lots' },
+      picks: ['t1', 't2'],
+    },
     { name: 'no user id → stable', nodes: canary, request: {}, env: { CANARY_PERCENT: '100' }, picks: ['s1', 's2'] },
   ],
 };
@@ -76,7 +150,10 @@ describe.each(Object.keys(table))('scripts-examples/%s', (file) => {
     const env = row.env ?? {};
     const handle = await sandbox.load({ apiId: file, config: config(example(file)) }, row.nodes, env);
     try {
-      const outcome = await handle.select(request(row.request), row.nodes.map((_, i) => i));
+      const outcome = await handle.select(
+        request(row.request),
+        row.nodes.map((_, i) => i),
+      );
       expect(outcome.ok).toBe(true);
       if (outcome.ok) expect(outcome.picked.map((i) => row.nodes[i]!.id)).toEqual(row.picks);
       // A trial of the same script on the same input agrees.

@@ -37,7 +37,11 @@ const cases: HostileCase[] = [
     timeoutMs: 1000,
   },
   { name: 'garbage result', code: 'function select() { return { nodes: "all" }; }', kinds: ['bad-result'] },
-  { name: 'foreign ids', code: 'function select(r, env, nodes) { return nodes.concat(["intruder"]); }', kinds: ['bad-result'] },
+  {
+    name: 'foreign ids',
+    code: 'function select(r, env, nodes) { return nodes.concat(["intruder"]); }',
+    kinds: ['bad-result'],
+  },
   {
     name: 'new Array(5e7).fill(0) (V8 aborts the process)',
     code: 'function select(r, env, nodes) { new Array(5e7).fill(0); return nodes; }',
@@ -84,7 +88,10 @@ afterEach(async () => {
 });
 
 /** Fires CALLS calls at each API, interleaved, in small bursts, all in flight together. */
-async function fire(good: SelectorHandle, bad: SelectorHandle): Promise<{ goodOut: SelectOutcome[]; badOut: SelectOutcome[] }> {
+async function fire(
+  good: SelectorHandle,
+  bad: SelectorHandle,
+): Promise<{ goodOut: SelectOutcome[]; badOut: SelectOutcome[] }> {
   const goodCalls: Array<SelectOutcome | Promise<SelectOutcome>> = [];
   const badCalls: Array<SelectOutcome | Promise<SelectOutcome>> = [];
   for (let i = 0; i < CALLS; i++) {
@@ -135,7 +142,11 @@ describe.each([
     const started = await startSandbox({ maxHosts, hangGraceMs: c.hangGraceMs });
     sandbox = started.sandbox;
     const good = await sandbox.load({ apiId: 'good', config: config(CANARY) }, catalog, {});
-    const bad = await sandbox.load({ apiId: 'bad', config: config(c.code, { timeoutMs: c.timeoutMs ?? 20 }) }, catalog, {});
+    const bad = await sandbox.load(
+      { apiId: 'bad', config: config(c.code, { timeoutMs: c.timeoutMs ?? 20 }) },
+      catalog,
+      {},
+    );
     const before = sandbox.hosts();
 
     const { goodOut, badOut } = await fire(good, bad);
@@ -179,7 +190,12 @@ describe('trials', () => {
     const before = sandbox.hosts();
     const goodCalls: Array<SelectOutcome | Promise<SelectOutcome>> = [];
     for (let i = 0; i < CALLS; i++) goodCalls.push(good.select(goodRequest(i), all));
-    const trial = sandbox.trial(config('function select(r, env, nodes) { new Array(5e7).fill(0); return nodes; }'), request(), {}, catalog);
+    const trial = sandbox.trial(
+      config('function select(r, env, nodes) { new Array(5e7).fill(0); return nodes; }'),
+      request(),
+      {},
+      catalog,
+    );
     for (let i = CALLS; i < 2 * CALLS; i++) goodCalls.push(good.select(goodRequest(i), all));
     const result = await trial;
     expect(result).toMatchObject({ ok: false, picked: [], error: { kind: 'crash' } });
@@ -212,7 +228,11 @@ describe('loading hostile code', () => {
     const good = await sandbox.load({ apiId: 'good', config: config(CANARY) }, catalog, {});
     const calls = [0, 1, 2, 3, 4, 5].map((i) => good.select(goodRequest(i), all));
     const err = await sandbox
-      .load({ apiId: 'bad', config: config('new Array(5e7).fill(0);\nfunction select(r, e, nodes) { return nodes; }') }, catalog, {})
+      .load(
+        { apiId: 'bad', config: config('new Array(5e7).fill(0);\nfunction select(r, e, nodes) { return nodes; }') },
+        catalog,
+        {},
+      )
       .catch((e: { failure?: { kind: string } }) => e);
     expect(err).toMatchObject({ failure: { kind: 'crash' } });
     const more = [6, 7, 8, 9].map((i) => good.select(goodRequest(i), all));
@@ -220,14 +240,18 @@ describe('loading hostile code', () => {
     expect(sandbox.hosts().exits).toBe(1);
     // Loading it again (the next config version) answers from memory instead of crashing a host again.
     const again = await sandbox
-      .load({ apiId: 'bad', config: config('new Array(5e7).fill(0);\nfunction select(r, e, nodes) { return nodes; }') }, catalog, {})
+      .load(
+        { apiId: 'bad', config: config('new Array(5e7).fill(0);\nfunction select(r, e, nodes) { return nodes; }') },
+        catalog,
+        {},
+      )
       .catch((e: { failure?: { kind: string } }) => e);
     expect(again).toMatchObject({ failure: { kind: 'crash' } });
     expect(sandbox.hosts().exits).toBe(1);
   });
 });
 
-describe('built-ins rewritten to defeat the sandbox\'s own code', () => {
+describe("built-ins rewritten to defeat the sandbox's own code", () => {
   // The realm is locked down before the script loads and the sandbox's code captured what it uses,
   // so these only break the script itself; the host caps what comes back whatever happened inside.
   // Limits generous enough that a loaded machine finishes the 5 MB strings in time.
@@ -269,34 +293,46 @@ describe('built-ins rewritten to defeat the sandbox\'s own code', () => {
     },
   ];
 
-  it.each(rewrites)('$name: the good API is answered right, and nothing over the caps leaves the sandbox', async (c) => {
-    const started = await startSandbox({ maxHosts: 1, quarantine: { failures: 1000, windowMs: 10_000 } });
-    sandbox = started.sandbox;
-    const good = await sandbox.load({ apiId: 'good', config: config(CANARY, { memoize: false }) }, catalog, {});
-    const bad = await sandbox.load({ apiId: 'bad', config: config(c.code, { timeoutMs: c.timeoutMs, memoize: false }) }, catalog, {});
-    const latencies: number[] = [];
-    const goodCalls: Array<Promise<SelectOutcome>> = [];
-    const badCalls: Array<SelectOutcome | Promise<SelectOutcome>> = [];
-    for (let i = 0; i < 40; i++) {
-      const t0 = performance.now();
-      goodCalls.push(Promise.resolve(good.select(goodRequest(i), all)).then((o) => (latencies.push(performance.now() - t0), o)));
-      badCalls.push(bad.select(request({ query: i % 2 ? { n: '1' } : {} }), all));
-      if (i % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
-    }
-    expectGoodAllCorrect(await Promise.all(goodCalls));
-    const badOut = await Promise.all(badCalls);
-    for (const o of badOut) {
-      const kind = o.ok ? 'ok' : o.error.kind;
-      // A busy machine may stop a looping call before its CPU limit (not the script's fault).
-      expect([c.expect, ...(c.expect === 'timeout' ? ['unavailable'] : [])]).toContain(kind);
-      if (!o.ok) expect(o.error.message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS + 1);
-    }
-    const lines = started.records.filter((r) => r.msg === 'selector console').map((r) => String(r.line));
-    expect(lines.every((line) => line.length <= MAX_LINE_CHARS + 1)).toBe(true);
-    for (const e of sandbox.status('bad')!.lastErrors) expect(e.message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS + 1);
-    const sorted = latencies.sort((a, b) => a - b);
-    console.log(`${c.name}: good API p50 ${sorted[20]!.toFixed(1)} ms, max ${sorted[39]!.toFixed(1)} ms over 40 calls sharing the host`);
-  });
+  it.each(rewrites)(
+    '$name: the good API is answered right, and nothing over the caps leaves the sandbox',
+    async (c) => {
+      const started = await startSandbox({ maxHosts: 1, quarantine: { failures: 1000, windowMs: 10_000 } });
+      sandbox = started.sandbox;
+      const good = await sandbox.load({ apiId: 'good', config: config(CANARY, { memoize: false }) }, catalog, {});
+      const bad = await sandbox.load(
+        { apiId: 'bad', config: config(c.code, { timeoutMs: c.timeoutMs, memoize: false }) },
+        catalog,
+        {},
+      );
+      const latencies: number[] = [];
+      const goodCalls: Array<Promise<SelectOutcome>> = [];
+      const badCalls: Array<SelectOutcome | Promise<SelectOutcome>> = [];
+      for (let i = 0; i < 40; i++) {
+        const t0 = performance.now();
+        goodCalls.push(
+          Promise.resolve(good.select(goodRequest(i), all)).then((o) => (latencies.push(performance.now() - t0), o)),
+        );
+        badCalls.push(bad.select(request({ query: i % 2 ? { n: '1' } : {} }), all));
+        if (i % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
+      }
+      expectGoodAllCorrect(await Promise.all(goodCalls));
+      const badOut = await Promise.all(badCalls);
+      for (const o of badOut) {
+        const kind = o.ok ? 'ok' : o.error.kind;
+        // A busy machine may stop a looping call before its CPU limit (not the script's fault).
+        expect([c.expect, ...(c.expect === 'timeout' ? ['unavailable'] : [])]).toContain(kind);
+        if (!o.ok) expect(o.error.message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS + 1);
+      }
+      const lines = started.records.filter((r) => r.msg === 'selector console').map((r) => String(r.line));
+      expect(lines.every((line) => line.length <= MAX_LINE_CHARS + 1)).toBe(true);
+      for (const e of sandbox.status('bad')!.lastErrors)
+        expect(e.message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS + 1);
+      const sorted = latencies.sort((a, b) => a - b);
+      console.log(
+        `${c.name}: good API p50 ${sorted[20]!.toFixed(1)} ms, max ${sorted[39]!.toFixed(1)} ms over 40 calls sharing the host`,
+      );
+    },
+  );
 
   it('a trial of such a script reports capped console lines and errors', async () => {
     const started = await startSandbox();

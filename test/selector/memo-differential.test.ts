@@ -43,7 +43,11 @@ const rows: Row[] = [
   // ---- stateless: must be memoized, with the script's own answers ----
   { name: 'canary by query (scripts-examples)', kind: 'stateless', code: CANARY },
   { name: 'canary by header (scripts-examples)', kind: 'stateless', code: example('canary-by-header.js') },
-  { name: 'user id hashed into a percentage (scripts-examples)', kind: 'stateless', code: example('by-user-percent.js') },
+  {
+    name: 'user id hashed into a percentage (scripts-examples)',
+    kind: 'stateless',
+    code: example('by-user-percent.js'),
+  },
   { name: 'client type from the User-Agent (scripts-examples)', kind: 'stateless', code: example('by-client-type.js') },
   {
     name: 'a frozen lookup table and a non-global regular expression',
@@ -56,7 +60,10 @@ const rows: Row[] = [
   {
     name: 'a kept Map and Set read, never written',
     kind: 'stateless',
-    code: sel('const id = M.get(request.headers["x-user"]); return id && !BLOCKED.has(id) ? [id] : ["a"];', 'const M = new Map([["u1", "c"], ["u2", "b"]]);\nconst BLOCKED = new Set(["b"]);'),
+    code: sel(
+      'const id = M.get(request.headers["x-user"]); return id && !BLOCKED.has(id) ? [id] : ["a"];',
+      'const M = new Map([["u1", "c"], ["u2", "b"]]);\nconst BLOCKED = new Set(["b"]);',
+    ),
   },
   {
     name: 'helpers, a class, iterators and closures made per call',
@@ -69,13 +76,22 @@ const rows: Row[] = [
   {
     name: 'a Date built from a request value, JSON.parse and try/catch',
     kind: 'stateless',
-    code: sel('try { const y = new Date(request.headers.since).getUTCFullYear(); JSON.parse(request.headers.since || "{"); return [y > 2020 ? "c" : "a"]; } catch (e) { return [String(e.name).length % 2 ? "b" : "d"]; }'),
+    code: sel(
+      'try { const y = new Date(request.headers.since).getUTCFullYear(); JSON.parse(request.headers.since || "{"); return [y > 2020 ? "c" : "a"]; } catch (e) { return [String(e.name).length % 2 ? "b" : "d"]; }',
+    ),
   },
-  { name: 'env read per call', kind: 'stateless', code: sel('return [env.PICK || "a", request.query.select_code ? "b" : "c"];') },
+  {
+    name: 'env read per call',
+    kind: 'stateless',
+    code: sel('return [env.PICK || "a", request.query.select_code ? "b" : "c"];'),
+  },
   {
     name: 'a method of a kept object and a registered symbol',
     kind: 'stateless',
-    code: sel('const k = Symbol.for("k"); const o = { [k]: 1 }; return [CFG.pick(request.query.select_code), o[Symbol.for("k")] ? "c" : "d"];', 'const CFG = { pick(code) { return code === "temp_node" ? "b" : "a"; } };'),
+    code: sel(
+      'const k = Symbol.for("k"); const o = { [k]: 1 }; return [CFG.pick(request.query.select_code), o[Symbol.for("k")] ? "c" : "d"];',
+      'const CFG = { pick(code) { return code === "temp_node" ? "b" : "a"; } };',
+    ),
   },
   {
     name: 'an error thrown and caught per call, with its stack read',
@@ -85,7 +101,11 @@ const rows: Row[] = [
 
   // ---- state kept between calls ----
   { name: 'a top-level let counter', kind: 'stateful', code: sel('n++; ' + pickBy('n'), 'let n = 0;') },
-  { name: 'a counter in a kept object, written through an alias', kind: 'stateful', code: sel('bump(hits); ' + pickBy('hits.n'), 'const hits = { n: 0 };\nfunction bump(c) { c.n++; }') },
+  {
+    name: 'a counter in a kept object, written through an alias',
+    kind: 'stateful',
+    code: sel('bump(hits); ' + pickBy('hits.n'), 'const hits = { n: 0 };\nfunction bump(c) { c.n++; }'),
+  },
   {
     name: 'a closure counter made by an immediately called function',
     kind: 'stateful',
@@ -99,42 +119,87 @@ const rows: Row[] = [
   {
     name: 'a closure made by a getter run while the top level loads',
     kind: 'stateful',
-    code: sel(pickBy('holder.f()'), 'const holder = {};\nconst maker = { get x() { let n = 0; const h = holder; h.f = () => ++n; return 1; } };\nconst one = maker.x;'),
+    code: sel(
+      pickBy('holder.f()'),
+      'const holder = {};\nconst maker = { get x() { let n = 0; const h = holder; h.f = () => ++n; return 1; } };\nconst one = maker.x;',
+    ),
   },
   {
     name: 'a closure over a block-scoped let at the top level',
     kind: 'stateful',
     code: sel(pickBy('tick()'), 'var tick;\n{ let n = 0; tick = function () { return ++n; }; }'),
   },
-  { name: 'an array iterator kept at the top level (its position is internal)', kind: 'stateful', code: sel('const s = t.next(); ' + pickBy('s.done ? 7 : s.value'), 'const t = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24].keys();') },
-  { name: 'a string iterator kept, advanced by spreading one step', kind: 'stateful', code: sel('const [c] = [it.next().value]; ' + pickBy('c ? c.charCodeAt(0) : 5'), 'const it = "abcdefghijklmnopqrstuvwxyz0123456789"[Symbol.iterator]();') },
+  {
+    name: 'an array iterator kept at the top level (its position is internal)',
+    kind: 'stateful',
+    code: sel(
+      'const s = t.next(); ' + pickBy('s.done ? 7 : s.value'),
+      'const t = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24].keys();',
+    ),
+  },
+  {
+    name: 'a string iterator kept, advanced by spreading one step',
+    kind: 'stateful',
+    code: sel(
+      'const [c] = [it.next().value]; ' + pickBy('c ? c.charCodeAt(0) : 5'),
+      'const it = "abcdefghijklmnopqrstuvwxyz0123456789"[Symbol.iterator]();',
+    ),
+  },
   {
     name: 'a generator kept at the top level',
     kind: 'stateful',
     code: sel(pickBy('g.next().value'), 'function* count() { let i = 0; for (;;) yield i++; }\nconst g = count();'),
   },
-  { name: 'a kept Map written through a helper', kind: 'stateful', code: sel('put(m, request.headers["x-user"]); ' + pickBy('m.size + m.get(request.headers["x-user"])'), 'const m = new Map();\nfunction put(map, k) { map.set(k, (map.get(k) || 0) + 1); }') },
-  { name: 'a kept Set written through Set.prototype.add.call', kind: 'stateful', code: sel('Set.prototype.add.call(s, request.headers["x-user"] + s.size); ' + pickBy('s.size'), 'const s = new Set();') },
-  { name: 'a kept Date moved with a setter (its time is internal)', kind: 'stateful', code: sel('Date.prototype.setTime.call(d, d.getTime() + 1); ' + pickBy('d.getTime()'), 'const d = new Date(0);') },
+  {
+    name: 'a kept Map written through a helper',
+    kind: 'stateful',
+    code: sel(
+      'put(m, request.headers["x-user"]); ' + pickBy('m.size + m.get(request.headers["x-user"])'),
+      'const m = new Map();\nfunction put(map, k) { map.set(k, (map.get(k) || 0) + 1); }',
+    ),
+  },
+  {
+    name: 'a kept Set written through Set.prototype.add.call',
+    kind: 'stateful',
+    code: sel(
+      'Set.prototype.add.call(s, request.headers["x-user"] + s.size); ' + pickBy('s.size'),
+      'const s = new Set();',
+    ),
+  },
+  {
+    name: 'a kept Date moved with a setter (its time is internal)',
+    kind: 'stateful',
+    code: sel('Date.prototype.setTime.call(d, d.getTime() + 1); ' + pickBy('d.getTime()'), 'const d = new Date(0);'),
+  },
   {
     name: 'a WeakMap keyed by the (frozen, shared) node objects',
     kind: 'stateful',
-    code: sel('const k = nodes[0]; add(wm, k); ' + pickBy('wm.get(k)'), 'const wm = new WeakMap();\nfunction add(w, k) { w.set(k, (w.get(k) || 0) + 1); }'),
+    code: sel(
+      'const k = nodes[0]; add(wm, k); ' + pickBy('wm.get(k)'),
+      'const wm = new WeakMap();\nfunction add(w, k) { w.set(k, (w.get(k) || 0) + 1); }',
+    ),
   },
   {
     name: 'RegExp lastIndex of a sticky expression built at run time',
     kind: 'stateful',
-    code: sel('const m = RegExp.prototype.exec.call(R, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"); ' + pickBy('m ? R.lastIndex : 3'), 'const R = new RegExp("a", ["y"].join(""));'),
+    code: sel(
+      'const m = RegExp.prototype.exec.call(R, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"); ' +
+        pickBy('m ? R.lastIndex : 3'),
+      'const R = new RegExp("a", ["y"].join(""));',
+    ),
   },
   {
-    name: 'the global object reached through a sloppy function\'s this',
+    name: "the global object reached through a sloppy function's this",
     kind: 'stateful',
     code: sel('const g = (0, function () { return this; })(); g.count = (g.count || 0) + 1; ' + pickBy('g.count')),
   },
   {
     name: 'a global written under a computed name',
     kind: 'stateful',
-    code: sel('const g = (function () { return this; })(); const k = ["co", "unt"].join(""); g[k] = (g[k] || 0) + 1; ' + pickBy('g[k]')),
+    code: sel(
+      'const g = (function () { return this; })(); const k = ["co", "unt"].join(""); g[k] = (g[k] || 0) + 1; ' +
+        pickBy('g[k]'),
+    ),
   },
   {
     name: 'a getter that counts its reads',
@@ -157,12 +222,18 @@ const rows: Row[] = [
   {
     name: 'Error.stackTraceLimit changed through the prototype of a built-in',
     kind: 'stateful',
-    code: sel('const E = Reflect.getPrototypeOf(RangeError); E.stackTraceLimit = (E.stackTraceLimit % 9) + 1; ' + pickBy('E.stackTraceLimit')),
+    code: sel(
+      'const E = Reflect.getPrototypeOf(RangeError); E.stackTraceLimit = (E.stackTraceLimit % 9) + 1; ' +
+        pickBy('E.stackTraceLimit'),
+    ),
   },
   {
     name: 'state kept in a default parameter value',
     kind: 'stateful',
-    code: sel('', 'const STATE = { n: 0 };').replace('function select(request, env, nodes) {\n', 'function select(request, env, nodes, s = STATE) {\ns.n++; ' + pickBy('s.n') + '\n'),
+    code: sel('', 'const STATE = { n: 0 };').replace(
+      'function select(request, env, nodes) {\n',
+      'function select(request, env, nodes, s = STATE) {\ns.n++; ' + pickBy('s.n') + '\n',
+    ),
   },
   {
     name: 'a kept array grown with Array.prototype.push.call',
@@ -172,25 +243,42 @@ const rows: Row[] = [
   {
     name: 'a kept object made non-extensible once',
     kind: 'stateful',
-    code: sel('const was = Object.isExtensible(box); Object.preventExtensions(box); return [was ? "a" : "b"];', 'const box = {};'),
+    code: sel(
+      'const was = Object.isExtensible(box); Object.preventExtensions(box); return [was ? "a" : "b"];',
+      'const box = {};',
+    ),
   },
   {
     name: 'built-ins rewritten by the top level (the realm is locked down, so in both modes alike)',
     kind: 'defeated',
-    code: sel('return [typeof nodes.last === "function" ? nodes.last().id : "c"];', 'try { Array.prototype.last = function () { return this[this.length - 1]; }; } catch (e) {}'),
+    code: sel(
+      'return [typeof nodes.last === "function" ? nodes.last().id : "c"];',
+      'try { Array.prototype.last = function () { return this[this.length - 1]; }; } catch (e) {}',
+    ),
   },
   {
     name: 'the Function constructor reached through a prototype',
     kind: 'defeated',
-    code: sel('let g; try { g = (function () {}).constructor("return this")(); } catch (e) { return ["d"]; } g.k = (g.k || 0) + 1; ' + pickBy('g.k')),
+    code: sel(
+      'let g; try { g = (function () {}).constructor("return this")(); } catch (e) { return ["d"]; } g.k = (g.k || 0) + 1; ' +
+        pickBy('g.k'),
+    ),
   },
 
   // ---- non-determinism: never answered from a record ----
   { name: 'Math.random', kind: 'nondeterministic', code: sel(pickBy('Math.floor(Math.random() * 1000)')) },
-  { name: 'Math.random reached under a computed name', kind: 'nondeterministic', code: sel(pickBy('Math[["ran", "dom"].join("")]() * 1000 | 0')) },
+  {
+    name: 'Math.random reached under a computed name',
+    kind: 'nondeterministic',
+    code: sel(pickBy('Math[["ran", "dom"].join("")]() * 1000 | 0')),
+  },
   { name: 'Date.now', kind: 'nondeterministic', code: sel(pickBy('Date.now()')) },
   { name: 'new Date() without arguments', kind: 'nondeterministic', code: sel(pickBy('new Date().getMilliseconds()')) },
-  { name: 'Date() called as a function', kind: 'nondeterministic', code: sel(pickBy('Date().length + new Date(Date()).getSeconds()')) },
+  {
+    name: 'Date() called as a function',
+    kind: 'nondeterministic',
+    code: sel(pickBy('Date().length + new Date(Date()).getSeconds()')),
+  },
   {
     name: 'Intl date formatting without a date (time-of-day routing)',
     kind: 'nondeterministic',
@@ -203,7 +291,11 @@ const rows: Row[] = [
     code: sel(pickBy('Number(new Intl.DateTimeFormat("en", { second: "numeric" }).formatToParts()[0].value)')),
     timeoutMs: 2000,
   },
-  { name: 'randomness read once by the top level', kind: 'nondeterministic', code: sel(pickBy('SEED'), 'const SEED = Math.floor(Math.random() * 1000);') },
+  {
+    name: 'randomness read once by the top level',
+    kind: 'nondeterministic',
+    code: sel(pickBy('SEED'), 'const SEED = Math.floor(Math.random() * 1000);'),
+  },
 ];
 
 let sandbox: SelectorSandbox;
@@ -226,7 +318,11 @@ function shape(outcome: SelectOutcome): string {
 let seq = 0;
 async function run(sandbox: SelectorSandbox, row: Row, memoize: boolean | 'auto') {
   const apiId = `diff-${++seq}`;
-  const handle = await sandbox.load({ apiId, config: config(row.code, { memoize, timeoutMs: row.timeoutMs ?? 500 }) }, catalog, { PICK: 'd' });
+  const handle = await sandbox.load(
+    { apiId, config: config(row.code, { memoize, timeoutMs: row.timeoutMs ?? 500 }) },
+    catalog,
+    { PICK: 'd' },
+  );
   const outcomes: SelectOutcome[] = [];
   for (const req of sequence) outcomes.push(await handle.select(req, all));
   const status = sandbox.status(apiId);

@@ -52,14 +52,17 @@ async function until(done: () => boolean, ms = 10_000): Promise<void> {
 }
 
 describe('the verifier (answers from the cache run again, off the request path)', () => {
-  it('catches hidden state the sandbox was told to trust (memoize: true on a closure counter) at an entry\'s first hits', async () => {
-    const code = 'const next = (() => { let n = 0; return () => ++n; })();\nfunction select(request, env, nodes) { return [nodes[next() % 2]]; }';
+  it("catches hidden state the sandbox was told to trust (memoize: true on a closure counter) at an entry's first hits", async () => {
+    const code =
+      'const next = (() => { let n = 0; return () => ++n; })();\nfunction select(request, env, nodes) { return [nodes[next() % 2]]; }';
     const { handle, apiId } = await load(code, true);
     expect(await call(handle)).toEqual({ picked: [1], cached: false });
     // Answered from the record (wrongly, the script would now say [0]), then re-run and compared.
     expect(await call(handle)).toEqual({ picked: [1], cached: true });
     await until(() => sandbox.status(apiId)?.memoization.active === false);
-    expect(sandbox.status(apiId)?.memoization.reason).toBe('the verifier ran a recorded request again and got [a] where the record says [b]');
+    expect(sandbox.status(apiId)?.memoization.reason).toBe(
+      'the verifier ran a recorded request again and got [a] where the record says [b]',
+    );
     expect(cache(apiId)).toMatchObject({ mismatches: 1 });
     // From then on every call runs: the script's own rotation.
     const later = [];
@@ -95,7 +98,10 @@ describe('memoized selector results', () => {
       expect(await call(handle, {})).toEqual({ picked: [0, 2, 3], cached: true });
     }
     // Unrelated fields are not part of the key: the script never read them.
-    expect(await call(handle, { ...temp, headers: { 'x-other': '1' }, path: '/elsewhere' })).toEqual({ picked: [1], cached: true });
+    expect(await call(handle, { ...temp, headers: { 'x-other': '1' }, path: '/elsewhere' })).toEqual({
+      picked: [1],
+      cached: true,
+    });
     expect(cache(apiId)).toMatchObject({ hits: 17, misses: 3, entries: 3, refused: 0, uncacheable: 0, mismatches: 0 });
     expect(sandbox.status(apiId)).toMatchObject({ calls: 20, failures: 0 });
     // The verifier ran the first two hits of each entry again, off the request path, and agreed.
@@ -125,11 +131,19 @@ describe('memoized selector results', () => {
       [{ query: { mode: 'q' }, headers: { 'x-a': '1' } }, [2]],
       [{ query: {} }, [2]],
     ];
-    for (const [fields, expected] of cases) expect(await call(handle, fields)).toEqual({ picked: expected, cached: false });
-    for (const [fields, expected] of cases) expect(await call(handle, fields)).toEqual({ picked: expected, cached: true });
+    for (const [fields, expected] of cases)
+      expect(await call(handle, fields)).toEqual({ picked: expected, cached: false });
+    for (const [fields, expected] of cases)
+      expect(await call(handle, fields)).toEqual({ picked: expected, cached: true });
     // Another x-a in mode q does not matter; in mode h it is a new leaf.
-    expect(await call(handle, { query: { mode: 'q' }, headers: { 'x-a': '9' } })).toEqual({ picked: [2], cached: true });
-    expect(await call(handle, { query: { mode: 'h' }, headers: { 'x-a': '9' } })).toEqual({ picked: [1], cached: false });
+    expect(await call(handle, { query: { mode: 'q' }, headers: { 'x-a': '9' } })).toEqual({
+      picked: [2],
+      cached: true,
+    });
+    expect(await call(handle, { query: { mode: 'h' }, headers: { 'x-a': '9' } })).toEqual({
+      picked: [1],
+      cached: false,
+    });
     expect(cache(apiId)).toMatchObject({ entries: 6 });
   });
 
@@ -152,7 +166,9 @@ describe('memoized selector results', () => {
     expect(await call(first.handle)).toEqual({ picked: [0], cached: false });
     expect(await call(first.handle)).toEqual({ picked: [0], cached: true });
     // A new config version (new env, same code) gets a new handle and starts with an empty cache.
-    const second = await sandbox.load({ apiId: first.apiId, config: config(code, { memoize: true }) }, catalog, { PICK: 'c' });
+    const second = await sandbox.load({ apiId: first.apiId, config: config(code, { memoize: true }) }, catalog, {
+      PICK: 'c',
+    });
     expect(await call(second)).toEqual({ picked: [2], cached: false });
     expect(await call(second)).toEqual({ picked: [2], cached: true });
     first.handle.release();
@@ -162,12 +178,15 @@ describe('memoized selector results', () => {
 
   it('with memoize: false runs every call', async () => {
     const { handle, apiId } = await load(CANARY, false);
-    for (let i = 0; i < 3; i++) expect(await call(handle, { query: { select_code: 'temp_node' } })).toEqual({ picked: [1], cached: false });
+    for (let i = 0; i < 3; i++)
+      expect(await call(handle, { query: { select_code: 'temp_node' } })).toEqual({ picked: [1], cached: false });
     expect(sandbox.status(apiId)?.cache).toBeUndefined();
   });
 
   it('stops storing at the bound and keeps answering uncached, and right', async () => {
-    const { handle, apiId } = await load('function select(request, env, nodes) { return request.query.n.length % 2 ? ["a"] : ["b"]; }');
+    const { handle, apiId } = await load(
+      'function select(request, env, nodes) { return request.query.n.length % 2 ? ["a"] : ["b"]; }',
+    );
     const value = (i: number) => 'x'.repeat(i % 7) + String(i);
     const outcomes = await Promise.all(
       Array.from({ length: MAX_MEMO_ENTRIES + 20 }, (_, i) => handle.select(request({ query: { n: value(i) } }), all)),
@@ -175,9 +194,15 @@ describe('memoized selector results', () => {
     outcomes.forEach((o, i) => expect(picked(o)).toEqual(value(i).length % 2 ? [0] : [1]));
     expect(cache(apiId)).toMatchObject({ entries: MAX_MEMO_ENTRIES, misses: MAX_MEMO_ENTRIES + 20, refused: 20 });
     // Stored values still hit; values past the bound are run every time, with the right answer.
-    expect(await call(handle, { query: { n: value(5) } })).toEqual({ picked: value(5).length % 2 ? [0] : [1], cached: true });
+    expect(await call(handle, { query: { n: value(5) } })).toEqual({
+      picked: value(5).length % 2 ? [0] : [1],
+      cached: true,
+    });
     for (const i of [MAX_MEMO_ENTRIES + 30, MAX_MEMO_ENTRIES + 31]) {
-      expect(await call(handle, { query: { n: value(i) } })).toEqual({ picked: value(i).length % 2 ? [0] : [1], cached: false });
+      expect(await call(handle, { query: { n: value(i) } })).toEqual({
+        picked: value(i).length % 2 ? [0] : [1],
+        cached: false,
+      });
     }
     expect(cache(apiId)).toMatchObject({ entries: MAX_MEMO_ENTRIES, hits: 1 });
   });
@@ -212,11 +237,17 @@ describe('runs that are never cached', () => {
   });
 
   it('a script that keeps the request in a global stops being memoized at its first run, and answers as unmemoized', async () => {
-    const { handle, apiId } = await load('function select(request) { globalThis.kept ??= request; return globalThis.kept.query.k === "1" ? ["a"] : ["b"]; }');
+    const { handle, apiId } = await load(
+      'function select(request) { globalThis.kept ??= request; return globalThis.kept.query.k === "1" ? ["a"] : ["b"]; }',
+    );
     expect(await call(handle, { query: { k: '1' } })).toEqual({ picked: [0], cached: false });
     expect(await call(handle, { query: { k: '2' } })).toEqual({ picked: [0], cached: false });
     expect(await call(handle, { query: { k: '1' } })).toEqual({ picked: [0], cached: false });
-    expect(sandbox.status(apiId)?.memoization).toEqual({ mode: true, active: false, reason: 'a call added the global `kept`' });
+    expect(sandbox.status(apiId)?.memoization).toEqual({
+      mode: true,
+      active: false,
+      reason: 'a call added the global `kept`',
+    });
     expect(cache(apiId)).toMatchObject({ entries: 0, hits: 0 });
   });
 
@@ -249,7 +280,9 @@ describe('runs that are never cached', () => {
   });
 
   it('a bad result is a failure, never cached', async () => {
-    const { handle, apiId } = await load('function select(request) { return request.query.k === "1" ? ["zzz"] : ["a"]; }');
+    const { handle, apiId } = await load(
+      'function select(request) { return request.query.k === "1" ? ["zzz"] : ["a"]; }',
+    );
     for (let i = 0; i < 2; i++) {
       const outcome = await handle.select(request({ query: { k: '1' } }), all);
       expect(outcome.ok ? null : outcome.error.kind).toBe('bad-result');
@@ -298,7 +331,7 @@ describe('runs that are never cached', () => {
       handle.release();
     });
 
-    it('state kept through an alias ends memoization at the first run that changes it; every answer is the script\'s own', async () => {
+    it("state kept through an alias ends memoization at the first run that changes it; every answer is the script's own", async () => {
       const code = [
         'const hits = { n: 0 };',
         'function bump(counter) { counter.n++; }',
@@ -312,32 +345,44 @@ describe('runs that are never cached', () => {
       const seen: number[][] = [];
       for (let i = 0; i < 5; i++) seen.push((await call(handle, {})).picked);
       expect(seen).toEqual([[1], [2], [3], [0], [1]]);
-      expect(sandbox.status(apiId)?.memoization).toEqual({ mode: 'auto', active: false, reason: 'a call changed `hits`, which the top level kept' });
+      expect(sandbox.status(apiId)?.memoization).toEqual({
+        mode: 'auto',
+        active: false,
+        reason: 'a call changed `hits`, which the top level kept',
+      });
       expect(sandbox.status(apiId)?.cache).toMatchObject({ entries: 0, hits: 0 });
       handle.release();
     });
 
     it('notices a write to a kept Set through an alias (its hidden state), and answers as unmemoized', async () => {
-      const code = 'const seen = new Set(["x"]);\nfunction remember(s, v) { s.add(v); }\nfunction select(request, env, nodes) { remember(seen, request.headers.id); return [nodes[seen.size % nodes.length]]; }';
+      const code =
+        'const seen = new Set(["x"]);\nfunction remember(s, v) { s.add(v); }\nfunction select(request, env, nodes) { remember(seen, request.headers.id); return [nodes[seen.size % nodes.length]]; }';
       const { handle, apiId } = await load(code, 'auto');
       const picks: number[][] = [];
       for (const id of ['a', 'b', 'a', 'c']) picks.push((await call(handle, { headers: { id } })).picked);
       expect(picks).toEqual([[2], [3], [3], [0]]);
-      expect(sandbox.status(apiId)?.memoization.reason).toBe('a call changed the hidden state of a kept value (Set.prototype.add)');
+      expect(sandbox.status(apiId)?.memoization.reason).toBe(
+        'a call changed the hidden state of a kept value (Set.prototype.add)',
+      );
       handle.release();
     });
 
     it('does not memoize a script keeping a value whose contents the sandbox does not compare (a typed array)', async () => {
       const code = 'const buf = new Uint8Array(4);\nfunction select(request, env, nodes) { return nodes.slice(0, 1); }';
       const { handle, apiId } = await load(code, 'auto');
-      expect(sandbox.status(apiId)?.memoization).toEqual({ mode: 'auto', active: false, reason: 'keeps a typed array or DataView (`buf`)' });
+      expect(sandbox.status(apiId)?.memoization).toEqual({
+        mode: 'auto',
+        active: false,
+        reason: 'keeps a typed array or DataView (`buf`)',
+      });
       expect(await call(handle, {})).toEqual({ picked: [0], cached: false });
       expect(await call(handle, {})).toEqual({ picked: [0], cached: false });
       handle.release();
     });
 
     it('checks a script loaded with memoize: true too, where it can: a visible change still ends memoization', async () => {
-      const code = 'const hits = { n: 0 };\nfunction bump(c) { c.n++; }\nfunction select(request, env, nodes) { bump(hits); return nodes.slice(0, 1); }';
+      const code =
+        'const hits = { n: 0 };\nfunction bump(c) { c.n++; }\nfunction select(request, env, nodes) { bump(hits); return nodes.slice(0, 1); }';
       const { handle, apiId } = await load(code, true);
       expect(sandbox.status(apiId)?.memoization).toEqual({ mode: true, active: true, reason: null });
       expect(await call(handle, {})).toEqual({ picked: [0], cached: false });

@@ -13,7 +13,11 @@ describe('frames', () => {
     const bytes = Buffer.concat(texts.map(encodeFrame));
     for (const cut of [1, 2, 3, 5, 7, bytes.length]) {
       const got: string[] = [];
-      const reader = new FrameReader((buf, start, end) => got.push(buf.toString('utf8', start, end)), 1024, noOversized);
+      const reader = new FrameReader(
+        (buf, start, end) => got.push(buf.toString('utf8', start, end)),
+        1024,
+        noOversized,
+      );
       for (let i = 0; i < bytes.length; i += cut) reader.push(bytes.subarray(i, i + cut));
       expect(got).toEqual(texts);
     }
@@ -25,7 +29,11 @@ describe('frames', () => {
     for (const cut of [1, 3, 64, 1000, bytes.length]) {
       const got: string[] = [];
       const over: Array<[string, number]> = [];
-      const reader = new FrameReader((buf, start, end) => got.push(buf.toString('utf8', start, end)), 1024, (head, size) => over.push([head.toString(), size]));
+      const reader = new FrameReader(
+        (buf, start, end) => got.push(buf.toString('utf8', start, end)),
+        1024,
+        (head, size) => over.push([head.toString(), size]),
+      );
       for (let i = 0; i < bytes.length; i += cut) reader.push(bytes.subarray(i, i + cut));
       expect(got).toEqual(['A1', 'A2']);
       expect(over).toEqual([[big.slice(0, OVERSIZED_HEAD_BYTES), Buffer.byteLength(big)]]);
@@ -45,7 +53,11 @@ describe('frames', () => {
       console.log(`frame of ${mb} MB in 64 KiB chunks: ${((used.user + used.system) / 1000).toFixed(1)} ms CPU`);
 
       let over = 0;
-      const capped = new FrameReader(() => {}, 1024 * 1024, (_head, size) => (over = size));
+      const capped = new FrameReader(
+        () => {},
+        1024 * 1024,
+        (_head, size) => (over = size),
+      );
       for (let i = 0; i < frame.length; i += 65536) capped.push(frame.subarray(i, i + 65536));
       expect(over).toBe(frame.length - 4);
       expect(capped.copiedBytes).toBe(4 + OVERSIZED_HEAD_BYTES);

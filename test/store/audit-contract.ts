@@ -12,11 +12,16 @@ const alice: Actor = { id: 'tok-alice', name: 'alice', role: 'editor' };
 const bob: Actor = { id: 'tok-bob', name: 'bob', role: 'operator' };
 
 /** Runs `fn` as `actor` (with the rest of the scope). */
-const as = <T>(actor: Actor, fn: () => Promise<T>, scope: Partial<WriteScope> = {}) => withWriteScope({ actor, ...scope }, fn);
+const as = <T>(actor: Actor, fn: () => Promise<T>, scope: Partial<WriteScope> = {}) =>
+  withWriteScope({ actor, ...scope }, fn);
 
 /** The config without timestamps, for comparing states across writes. */
 function content(config: ConfigState): unknown {
-  return JSON.parse(JSON.stringify({ apis: config.apis, nodes: config.nodes, variables: config.variables }, (k, v: unknown) => (k === 'updatedAt' ? undefined : v)));
+  return JSON.parse(
+    JSON.stringify({ apis: config.apis, nodes: config.nodes, variables: config.variables }, (k, v: unknown) =>
+      k === 'updatedAt' ? undefined : v,
+    ),
+  );
 }
 
 /** The StoreRefusedError code a write fails with ('no error' when it went through). */
@@ -64,7 +69,12 @@ export function describeAuditContract(name: string, driver: StoreDriver): void {
         [1, 'alice', 'create', 'api', 'orders'],
       ]);
       const update = entries[1]!;
-      expect(update).toMatchObject({ actor: { id: 'tok-bob', name: 'bob' }, objectId: node.id, apiId: api.id, cause: null });
+      expect(update).toMatchObject({
+        actor: { id: 'tok-bob', name: 'bob' },
+        objectId: node.id,
+        apiId: api.id,
+        cause: null,
+      });
       expect((update.before as { enabled: boolean }).enabled).toBe(true);
       expect(update.after).toEqual(await store.getNode(api.id, node.id));
       expect(entries[3]!.before).toBeNull();
@@ -91,9 +101,15 @@ export function describeAuditContract(name: string, driver: StoreDriver): void {
       await as(bob, () => store.createNode(api.id, nodeInput()));
       await as(alice, () => store.putVariable('x', '1'));
 
-      expect((await store.listAudit({ actor: 'bob', limit: 50 })).entries.map((e) => e.objectName)).toEqual(['orders/n1', 'other']);
+      expect((await store.listAudit({ actor: 'bob', limit: 50 })).entries.map((e) => e.objectName)).toEqual([
+        'orders/n1',
+        'other',
+      ]);
       expect((await store.listAudit({ apiId: api.id, limit: 50 })).entries.map((e) => e.kind)).toEqual(['node', 'api']);
-      expect((await store.listAudit({ kind: 'api', op: 'create', limit: 50 })).entries.map((e) => e.objectId)).toEqual([other.id, api.id]);
+      expect((await store.listAudit({ kind: 'api', op: 'create', limit: 50 })).entries.map((e) => e.objectId)).toEqual([
+        other.id,
+        api.id,
+      ]);
       expect((await store.listAudit({ objectId: 'x', limit: 50 })).entries).toHaveLength(1);
       expect((await store.listAudit({ since: '2999-01-01T00:00:00Z', limit: 50 })).entries).toEqual([]);
 
@@ -131,14 +147,20 @@ export function describeAuditContract(name: string, driver: StoreDriver): void {
     it('If-Match: writes when the ETag is the stored one, refuses (412) and writes nothing when it is not', async () => {
       const api = await store.createApi(apiInput());
       const node = (await store.createNode(api.id, nodeInput()))!;
-      const updated = await as(alice, () => store.updateNode(api.id, node.id, (n) => ({ ...n, weight: 5 })), { ifMatch: [etagOf(node)] });
+      const updated = await as(alice, () => store.updateNode(api.id, node.id, (n) => ({ ...n, weight: 5 })), {
+        ifMatch: [etagOf(node)],
+      });
       expect(updated!.weight).toBe(5);
       const version = await store.version();
 
-      expect(await refusal(as(bob, () => store.updateNode(api.id, node.id, (n) => ({ ...n, weight: 9 })), { ifMatch: [etagOf(node)] }))).toBe(
+      expect(
+        await refusal(
+          as(bob, () => store.updateNode(api.id, node.id, (n) => ({ ...n, weight: 9 })), { ifMatch: [etagOf(node)] }),
+        ),
+      ).toBe('PRECONDITION_FAILED');
+      expect(await refusal(as(bob, () => store.deleteNode(api.id, node.id), { ifMatch: ['"stale"'] }))).toBe(
         'PRECONDITION_FAILED',
       );
-      expect(await refusal(as(bob, () => store.deleteNode(api.id, node.id), { ifMatch: ['"stale"'] }))).toBe('PRECONDITION_FAILED');
       expect(await refusal(as(bob, () => store.putVariable('new', '1'), { ifMatch: '*' }))).toBe('PRECONDITION_FAILED');
       expect(await store.getNode(api.id, node.id)).toEqual(updated);
       expect(await store.getVariable('new')).toBeNull();
@@ -169,9 +191,11 @@ export function describeAuditContract(name: string, driver: StoreDriver): void {
       expect(JSON.parse(record!.body)).toEqual(api);
       expect(await store.findIdempotencyKey('tok-bob', 'k-1')).toBeNull();
 
-      expect(await refusal(as(alice, () => store.createApi(apiInput({ name: 'twice', path: '/twice' })), { idempotency: claim() }))).toBe(
-        'IDEMPOTENCY_KEY_IN_USE',
-      );
+      expect(
+        await refusal(
+          as(alice, () => store.createApi(apiInput({ name: 'twice', path: '/twice' })), { idempotency: claim() }),
+        ),
+      ).toBe('IDEMPOTENCY_KEY_IN_USE');
       expect((await store.listApis()).map((a) => a.name)).toEqual(['orders']);
       // Another actor's key of the same text is another key.
       await as(bob, () => store.createApi(apiInput({ name: 'bobs', path: '/bobs' })), { idempotency: claim() });
@@ -182,7 +206,10 @@ export function describeAuditContract(name: string, driver: StoreDriver): void {
       await store.putVariable('IP1_enable', 'true');
       await as(bob, () => store.putVariable('IP1_enable', 'false'));
       const result = await as(alice, () => store.revertVersion(2));
-      expect(result).toEqual({ version: 3, changes: [{ op: 'update', kind: 'variable', id: 'IP1_enable', name: 'IP1_enable' }] });
+      expect(result).toEqual({
+        version: 3,
+        changes: [{ op: 'update', kind: 'variable', id: 'IP1_enable', name: 'IP1_enable' }],
+      });
       expect((await store.getVariable('IP1_enable'))!.value).toBe('true');
       const [entry] = (await store.listAudit({ version: 3, limit: 50 })).entries;
       expect(entry).toMatchObject({ actor: { name: 'alice' }, cause: 'revert of version 2', op: 'update' });
@@ -201,14 +228,22 @@ export function describeAuditContract(name: string, driver: StoreDriver): void {
       const before = content(await store.loadConfig());
       await store.deleteApi(api.id);
       const result = await store.revertVersion(5);
-      expect(result.changes.map((c) => `${c.op} ${c.kind} ${c.name}`)).toEqual(['create api orders', 'create node orders/a', 'create node orders/b', 'create node orders/c']);
+      expect(result.changes.map((c) => `${c.op} ${c.kind} ${c.name}`)).toEqual([
+        'create api orders',
+        'create node orders/a',
+        'create node orders/b',
+        'create node orders/c',
+      ]);
       expect(content(await store.loadConfig())).toEqual(before);
       expect((await store.listNodes(api.id)).map((n) => n.id)).toEqual(nodes.map((n) => n.id));
     });
 
     it('restores the config of an earlier version in one write, and refuses when the log lacks writes since', async () => {
       const api = await store.createApi(apiInput());
-      await store.createNode(api.id, nodeInput({ name: 'a', rules: [{ variable: 'IP1_enable', op: 'eq', value: 'true' }] }));
+      await store.createNode(
+        api.id,
+        nodeInput({ name: 'a', rules: [{ variable: 'IP1_enable', op: 'eq', value: 'true' }] }),
+      );
       await store.putVariable('IP1_enable', 'true');
       const at3 = content(await store.loadConfig());
       await store.putVariable('IP1_enable', 'false');
@@ -218,9 +253,16 @@ export function describeAuditContract(name: string, driver: StoreDriver): void {
 
       const result = await as(alice, () => store.restoreVersion(3));
       expect(result.version).toBe(8);
-      expect(result.changes.map((c) => `${c.op} ${c.kind}`).sort()).toEqual(['create node', 'delete api', 'update api', 'update variable']);
+      expect(result.changes.map((c) => `${c.op} ${c.kind}`).sort()).toEqual([
+        'create node',
+        'delete api',
+        'update api',
+        'update variable',
+      ]);
       expect(content(await store.loadConfig())).toEqual(at3);
-      expect((await store.listAudit({ version: 8, limit: 50 })).entries.every((e) => e.cause === 'restore of version 3')).toBe(true);
+      expect(
+        (await store.listAudit({ version: 8, limit: 50 })).entries.every((e) => e.cause === 'restore of version 3'),
+      ).toBe(true);
 
       // Restoring the current version changes nothing and makes no version.
       expect(await store.restoreVersion(8)).toEqual({ version: null, changes: [] });
@@ -229,7 +271,10 @@ export function describeAuditContract(name: string, driver: StoreDriver): void {
       await store.putVariable('y', '1');
       expect(await refusal(store.restoreVersion(3))).toBe('AUDIT_INCOMPLETE');
       expect(await refusal(store.revertVersion(8))).toBe('AUDIT_INCOMPLETE');
-      expect(await store.restoreVersion(8)).toMatchObject({ version: 10, changes: [{ op: 'delete', kind: 'variable' }] });
+      expect(await store.restoreVersion(8)).toMatchObject({
+        version: 10,
+        changes: [{ op: 'delete', kind: 'variable' }],
+      });
     });
 
     it('executes a plan in one transaction and one version, or nothing of it', async () => {
@@ -237,7 +282,11 @@ export function describeAuditContract(name: string, driver: StoreDriver): void {
       const now = new Date().toISOString();
       const result = await store.applyPlan(
         () => [
-          { kind: 'node', id: randomUUID(), next: { ...nodeInput({ name: 'n' }), apiId, createdAt: now, updatedAt: now } },
+          {
+            kind: 'node',
+            id: randomUUID(),
+            next: { ...nodeInput({ name: 'n' }), apiId, createdAt: now, updatedAt: now },
+          },
           { kind: 'api', id: apiId, next: { ...apiInput(), id: apiId, createdAt: now, updatedAt: now } },
           { kind: 'variable', id: 'v', next: { name: 'v', value: '1', updatedAt: now } },
         ],
@@ -260,7 +309,12 @@ export function describeAuditContract(name: string, driver: StoreDriver): void {
       expect((await store.getVariable('v'))!.value).toBe('1');
       expect(await store.version()).toBe(1);
       // A plan that changes nothing makes no version.
-      expect(await store.applyPlan((current) => current.variables.map((v) => ({ kind: 'variable' as const, id: v.name, next: v })), 'config apply')).toEqual({
+      expect(
+        await store.applyPlan(
+          (current) => current.variables.map((v) => ({ kind: 'variable' as const, id: v.name, next: v })),
+          'config apply',
+        ),
+      ).toEqual({
         version: null,
         changes: [],
       });

@@ -22,7 +22,9 @@ describe('sqlite migrations', () => {
     }
     const db = new Database(file, { readonly: true });
     try {
-      const rows = db.prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version').all() as Array<{
+      const rows = db
+        .prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version')
+        .all() as Array<{
         version: number;
         name: string;
         applied_at: string;
@@ -39,18 +41,27 @@ describe('sqlite migrations', () => {
   it('migration 2: an API stored before it reads with the default retry and health settings and no hash key', async () => {
     const db = new Database(file);
     migrate(db, migrations.slice(0, 1));
-    db.prepare(`INSERT INTO apis (id, name, name_key, host, methods, path, strip_prefix, algorithm, timeouts, retries, max_body_bytes, selector, created_at, updated_at)
-      VALUES ('old', 'old', 'old', NULL, '["GET"]', '/old', 0, 'round_robin', '{"connectMs":1,"headersMs":2,"bodyMs":3}', 2, 10, NULL, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`).run();
+    db.prepare(
+      `INSERT INTO apis (id, name, name_key, host, methods, path, strip_prefix, algorithm, timeouts, retries, max_body_bytes, selector, created_at, updated_at)
+      VALUES ('old', 'old', 'old', NULL, '["GET"]', '/old', 0, 'round_robin', '{"connectMs":1,"headersMs":2,"bodyMs":3}', 2, 10, NULL, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
+    ).run();
     db.close();
     const store = await openSqliteStore(file);
     try {
       const api = await store.getApi('old');
-      expect(api).toMatchObject({ retries: 2, hashOn: null, retry: { statuses: [502, 503, 504], deadlineMs: null }, health: { active: null, panic: 'use-all' } });
+      expect(api).toMatchObject({
+        retries: 2,
+        hashOn: null,
+        retry: { statuses: [502, 503, 504], deadlineMs: null },
+        health: { active: null, panic: 'use-all' },
+      });
       expect(api!.health.passive).toMatchObject({ consecutiveFailures: 5 });
       // A write stores the settings in full from then on.
       await store.updateApi('old', (a) => ({ ...a, retries: 3 }));
       const raw = new Database(file, { readonly: true });
-      expect(JSON.parse(raw.prepare("SELECT retry FROM apis WHERE id = 'old'").pluck().get() as string)).toEqual(api!.retry);
+      expect(JSON.parse(raw.prepare("SELECT retry FROM apis WHERE id = 'old'").pluck().get() as string)).toEqual(
+        api!.retry,
+      );
       raw.close();
     } finally {
       await store.close();
@@ -92,7 +103,9 @@ describe('sqlite migrations', () => {
     const store = await openSqliteStore(file);
     await store.close();
     const db = new Database(file);
-    db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00.000Z')").run();
+    db.prepare(
+      "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00.000Z')",
+    ).run();
     db.close();
     await expect(openSqliteStore(file)).rejects.toThrow(/newer than this isogate supports/);
   });

@@ -63,9 +63,17 @@ describe('postgres migrations', () => {
     const client = await connect();
     await migrate(client, schema);
     const next = migrations.length + 1;
-    const broken = [...migrations, { version: next, name: 'broken', sql: 'CREATE TABLE extra (x TEXT); INSERT INTO missing_table VALUES (1);' }];
+    const broken = [
+      ...migrations,
+      { version: next, name: 'broken', sql: 'CREATE TABLE extra (x TEXT); INSERT INTO missing_table VALUES (1);' },
+    ];
     await expect(migrate(client, schema, broken)).rejects.toThrow(/missing_table/);
-    expect(await sql('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2', [schema, 'extra'])).toEqual([]);
+    expect(
+      await sql('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2', [
+        schema,
+        'extra',
+      ]),
+    ).toEqual([]);
     expect((await recorded()).map((r) => r.version)).toEqual(migrations.map((m) => m.version));
 
     const fixed = [...migrations, { version: next, name: 'extra', sql: 'CREATE TABLE extra (x TEXT);' }];
@@ -79,7 +87,11 @@ describe('postgres migrations', () => {
   it('refuses a schema migrated by a newer isogate', async () => {
     const store = await openPostgresStore(PG_URL, { schema });
     await store.close();
-    await sql("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00.000Z')", [], schema);
+    await sql(
+      "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00.000Z')",
+      [],
+      schema,
+    );
     await expect(openPostgresStore(PG_URL, { schema })).rejects.toThrow(/newer than this isogate supports/);
   });
 });

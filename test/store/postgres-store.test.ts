@@ -28,12 +28,24 @@ async function freshPostgres(): Promise<StoreFixture> {
     },
     async countRows(table, apiId) {
       const where = apiId === undefined ? '' : ' WHERE api_id = $1';
-      const rows = await sql<{ n: string }>(`SELECT COUNT(*) AS n FROM ${table}${where}`, apiId === undefined ? [] : [apiId], schema);
+      const rows = await sql<{ n: string }>(
+        `SELECT COUNT(*) AS n FROM ${table}${where}`,
+        apiId === undefined ? [] : [apiId],
+        schema,
+      );
       return Number(rows[0]!.n);
     },
     async breakSelectorHistory() {
-      await sql("CREATE FUNCTION fail_history() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$", [], schema);
-      await sql('CREATE TRIGGER fail_history BEFORE INSERT ON selector_versions FOR EACH ROW EXECUTE FUNCTION fail_history()', [], schema);
+      await sql(
+        "CREATE FUNCTION fail_history() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$",
+        [],
+        schema,
+      );
+      await sql(
+        'CREATE TRIGGER fail_history BEFORE INSERT ON selector_versions FOR EACH ROW EXECUTE FUNCTION fail_history()',
+        [],
+        schema,
+      );
     },
     async clearAudit() {
       await sql('DELETE FROM audit_log', [], schema);
@@ -140,7 +152,9 @@ describe('PostgresStore on a shared PostgreSQL', () => {
     await b.putVariable('x', '2');
     await sleep(200);
     expect(seen).toEqual([0, 1, 2]);
-    expect(await sql("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [`isogate-listener:${s}`])).toEqual([]);
+    expect(
+      await sql('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [`isogate-listener:${s}`]),
+    ).toEqual([]);
   });
 
   it('heartbeats neither notify watchers nor wait for a config writer holding the meta lock', async () => {
@@ -151,8 +165,15 @@ describe('PostgresStore on a shared PostgreSQL', () => {
     cleanups.push(async () => stop());
     await waitFor('the initial version', () => seen.includes(0));
     const beat = {
-      id: 'gw', host: 'h', pid: 1, role: 'gateway', worker: null, serves: 'gateway',
-      startedAt: new Date().toISOString(), configVersion: 0, heartbeatMs: 1000,
+      id: 'gw',
+      host: 'h',
+      pid: 1,
+      role: 'gateway',
+      worker: null,
+      serves: 'gateway',
+      startedAt: new Date().toISOString(),
+      configVersion: 0,
+      heartbeatMs: 1000,
     } as const;
     for (let i = 0; i < 5; i++) await store.heartbeat({ ...beat, configVersion: i });
     await store.pruneProcesses(60_000);
@@ -186,7 +207,9 @@ describe('PostgresStore on a shared PostgreSQL', () => {
     await waitFor('version 1', () => seen.includes(1));
 
     const appName = `isogate-listener:${s}`;
-    const before = await sql<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [appName]);
+    const before = await sql<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [
+      appName,
+    ]);
     expect(before).toHaveLength(1);
     const killed = await sql<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [before[0]!.pid]);
     expect(killed).toEqual([{ ok: true }]);
@@ -211,7 +234,11 @@ describe('PostgresStore on a shared PostgreSQL', () => {
     const s = schema();
     const proxy = await startTcpProxy(urlTarget(PG_URL));
     cleanups.push(() => proxy.close());
-    const gateway = await open(s, { reconnect: { initialMs: 50, maxMs: 200 }, connectTimeoutMs: 2_000 }, viaProxy(PG_URL, proxy));
+    const gateway = await open(
+      s,
+      { reconnect: { initialMs: 50, maxMs: 200 }, connectTimeoutMs: 2_000 },
+      viaProxy(PG_URL, proxy),
+    );
     const writer = await open(s);
     const seen: number[] = [];
     const stop = gateway.watch((v) => seen.push(v));
@@ -276,7 +303,10 @@ describe('PostgresStore on a shared PostgreSQL', () => {
       expect(Date.now() - started).toBeLessThan(1_500);
     }
     // The first call timed out on its pooled connection, later ones already on connecting.
-    expect(store.health()).toEqual({ connected: false, lastError: expect.stringMatching(/no answer within 300 ms|connection timeout/) });
+    expect(store.health()).toEqual({
+      connected: false,
+      lastError: expect.stringMatching(/no answer within 300 ms|connection timeout/),
+    });
     proxy.restore();
     // The connections that timed out were dropped, not handed out again.
     expect(await store.version()).toBe(1);
@@ -323,7 +353,8 @@ describe('PostgresStore on a shared PostgreSQL', () => {
 
     const api = await a.createApi(apiInput({ maxBodyBytes: 0 }));
     const perStore = 25;
-    const increment = (store: Store) => store.updateApi(api.id, (cur) => ({ ...cur, maxBodyBytes: cur.maxBodyBytes + 1 }));
+    const increment = (store: Store) =>
+      store.updateApi(api.id, (cur) => ({ ...cur, maxBodyBytes: cur.maxBodyBytes + 1 }));
     await Promise.all(Array.from({ length: perStore }, () => [increment(a), increment(b)]).flat());
 
     expect((await a.getApi(api.id))!.maxBodyBytes).toBe(2 * perStore);

@@ -32,7 +32,10 @@ describe('postgres driver parts', () => {
       new Error('timeout exceeded when trying to connect'),
       new AggregateError([withCode('connect ECONNREFUSED ::1:5432', 'ECONNREFUSED')], ''),
     ]) {
-      expect({ message: err.message, unavailable: isConnectionError(err) }).toEqual({ message: err.message, unavailable: true });
+      expect({ message: err.message, unavailable: isConnectionError(err) }).toEqual({
+        message: err.message,
+        unavailable: true,
+      });
       expect(asStoreError(err)).toBeInstanceOf(StoreUnavailableError);
     }
     for (const err of [
@@ -70,11 +73,22 @@ describe('postgres driver parts', () => {
   });
 
   it('puts the schema on the search_path of every connection and names the connection', () => {
-    const config = clientConfig({ url: 'postgres://u@127.0.0.1/db', schema: 'isogate_prod', connectTimeoutMs: 1_000 }, 'store');
-    expect(config).toMatchObject({ options: '-c search_path="isogate_prod"', application_name: 'isogate-store:isogate_prod' });
-    expect(clientConfig({ url: 'postgres://u@127.0.0.1/db', schema: undefined, connectTimeoutMs: 1_000 }, 'store').options).toBeUndefined();
+    const config = clientConfig(
+      { url: 'postgres://u@127.0.0.1/db', schema: 'isogate_prod', connectTimeoutMs: 1_000 },
+      'store',
+    );
+    expect(config).toMatchObject({
+      options: '-c search_path="isogate_prod"',
+      application_name: 'isogate-store:isogate_prod',
+    });
+    expect(
+      clientConfig({ url: 'postgres://u@127.0.0.1/db', schema: undefined, connectTimeoutMs: 1_000 }, 'store').options,
+    ).toBeUndefined();
     expect(() =>
-      clientConfig({ url: 'postgres://u@127.0.0.1/db?options=-c%20x%3Dy', schema: 's', connectTimeoutMs: 1_000 }, 'store'),
+      clientConfig(
+        { url: 'postgres://u@127.0.0.1/db?options=-c%20x%3Dy', schema: 's', connectTimeoutMs: 1_000 },
+        'store',
+      ),
     ).toThrow(/not both/);
     expect(() => assertSchemaName('a'.repeat(64))).toThrow(/invalid PostgreSQL schema name/);
     expect(() => assertSchemaName('Ok_1')).not.toThrow();

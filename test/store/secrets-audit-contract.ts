@@ -22,9 +22,29 @@ const SECRETS = ['key-material', KEY_HASH, PASSWORD_HASH, JWT_SECRET];
 
 const at = '2026-01-01T00:00:00.000Z';
 const keyCredential: StoredCredential = { id: 'cred-key', kind: 'key', hash: KEY_HASH, hint: 'ffff', createdAt: at };
-const basicCredential: StoredCredential = { id: 'cred-basic', kind: 'basic', username: 'acme', hash: PASSWORD_HASH, createdAt: at };
-const jwtCredential: StoredCredential = { id: 'cred-jwt', kind: 'jwt', subject: 'acme', secret: JWT_SECRET, publicKey: null, createdAt: at };
-const publicKeyCredential: StoredCredential = { id: 'cred-pub', kind: 'jwt', subject: 'acme-rs', secret: null, publicKey: '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n', createdAt: at };
+const basicCredential: StoredCredential = {
+  id: 'cred-basic',
+  kind: 'basic',
+  username: 'acme',
+  hash: PASSWORD_HASH,
+  createdAt: at,
+};
+const jwtCredential: StoredCredential = {
+  id: 'cred-jwt',
+  kind: 'jwt',
+  subject: 'acme',
+  secret: JWT_SECRET,
+  publicKey: null,
+  createdAt: at,
+};
+const publicKeyCredential: StoredCredential = {
+  id: 'cred-pub',
+  kind: 'jwt',
+  subject: 'acme-rs',
+  secret: null,
+  publicKey: '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n',
+  createdAt: at,
+};
 
 /**
  * Certificates and consumers through the audited write helper (issues 15, 16 and 17): every write of
@@ -48,15 +68,27 @@ export function describeSecretsAuditContract(name: string, driver: StoreDriver):
 
     /** Every audit entry and every recorded Idempotency-Key body, as text. */
     const loggedText = async (keys: string[] = []) =>
-      JSON.stringify((await store.listAudit({ limit: 500 })).entries) + (await Promise.all(keys.map((k) => store.findIdempotencyKey(alice.id, k)))).map((r) => r?.body).join('');
+      JSON.stringify((await store.listAudit({ limit: 500 })).entries) +
+      (await Promise.all(keys.map((k) => store.findIdempotencyKey(alice.id, k)))).map((r) => r?.body).join('');
 
     it('audits certificate writes without their private keys; a new default records the previous default losing it', async () => {
       const a = await as(() => store.createCertificate(certRecord(['a.test'], { isDefault: true, privateKey: KEY_A })));
-      const b = await as(() => store.createCertificate(certRecord(['b.test'], { isDefault: true, privateKey: KEY_B })), {
-        idempotency: { key: 'cert-b', fingerprint: 'fp', status: 201, recorded: false },
-      });
+      const b = await as(
+        () => store.createCertificate(certRecord(['b.test'], { isDefault: true, privateKey: KEY_B })),
+        {
+          idempotency: { key: 'cert-b', fingerprint: 'fp', status: 201, recorded: false },
+        },
+      );
       const second = (await store.listAudit({ version: 2, limit: 50 })).entries.reverse();
-      expect(second.map((e) => [e.op, e.kind, e.objectName, (e.before as { isDefault?: boolean } | null)?.isDefault ?? null, (e.after as { isDefault: boolean }).isDefault])).toEqual([
+      expect(
+        second.map((e) => [
+          e.op,
+          e.kind,
+          e.objectName,
+          (e.before as { isDefault?: boolean } | null)?.isDefault ?? null,
+          (e.after as { isDefault: boolean }).isDefault,
+        ]),
+      ).toEqual([
         ['create', 'certificate', 'b.test', null, true],
         ['update', 'certificate', 'a.test', true, false],
       ]);
@@ -66,8 +98,14 @@ export function describeSecretsAuditContract(name: string, driver: StoreDriver):
       // If-Match takes the stored certificate's entity tag (its audit view's).
       const stale = objectEtag('certificate', a);
       const current = (await store.getCertificate(a.id))!;
-      expect(await refusal(as(() => store.updateCertificate(a.id, (c) => ({ ...c, isDefault: true })), { ifMatch: [stale] }))).toBe('PRECONDITION_FAILED');
-      await as(() => store.updateCertificate(a.id, (c) => ({ ...c, isDefault: true })), { ifMatch: [objectEtag('certificate', current)] });
+      expect(
+        await refusal(
+          as(() => store.updateCertificate(a.id, (c) => ({ ...c, isDefault: true })), { ifMatch: [stale] }),
+        ),
+      ).toBe('PRECONDITION_FAILED');
+      await as(() => store.updateCertificate(a.id, (c) => ({ ...c, isDefault: true })), {
+        ifMatch: [objectEtag('certificate', current)],
+      });
       await as(() => store.deleteCertificate(b.id));
       expect(await store.version()).toBe(4);
       const text = await loggedText(['cert-b']);
@@ -76,17 +114,35 @@ export function describeSecretsAuditContract(name: string, driver: StoreDriver):
     });
 
     it('audits consumer writes with credentials as the admin API shows them, never a hash or secret', async () => {
-      const c = await as(() => store.createConsumer({ name: 'acme', tags: [], credentials: [keyCredential, basicCredential, jwtCredential] }), {
-        idempotency: { key: 'acme', fingerprint: 'fp', status: 201, recorded: false },
-      });
-      await as(() => store.updateConsumer(c.id, (x) => ({ ...x, credentials: x.credentials.filter((cr) => cr.id !== 'cred-basic') })));
+      const c = await as(
+        () =>
+          store.createConsumer({
+            name: 'acme',
+            tags: [],
+            credentials: [keyCredential, basicCredential, jwtCredential],
+          }),
+        {
+          idempotency: { key: 'acme', fingerprint: 'fp', status: 201, recorded: false },
+        },
+      );
+      await as(() =>
+        store.updateConsumer(c.id, (x) => ({
+          ...x,
+          credentials: x.credentials.filter((cr) => cr.id !== 'cred-basic'),
+        })),
+      );
       const [update, create] = (await store.listAudit({ kind: 'consumer', limit: 50 })).entries;
       expect(create!.after).toEqual(consumerView(c));
-      expect((update!.after as { credentials: Array<{ id: string }> }).credentials.map((cr) => cr.id)).toEqual(['cred-key', 'cred-jwt']);
+      expect((update!.after as { credentials: Array<{ id: string }> }).credentials.map((cr) => cr.id)).toEqual([
+        'cred-key',
+        'cred-jwt',
+      ]);
       expect(JSON.parse((await store.findIdempotencyKey(alice.id, 'acme'))!.body)).toEqual(consumerView(c));
       // If-Match takes the consumer's view's entity tag (what GET /admin/consumers/:id answers).
       const now = (await store.getConsumer(c.id))!;
-      expect(await refusal(as(() => store.deleteConsumer(c.id), { ifMatch: [objectEtag('consumer', c)] }))).toBe('PRECONDITION_FAILED');
+      expect(await refusal(as(() => store.deleteConsumer(c.id), { ifMatch: [objectEtag('consumer', c)] }))).toBe(
+        'PRECONDITION_FAILED',
+      );
       expect(await as(() => store.deleteConsumer(c.id), { ifMatch: [objectEtag('consumer', now)] })).toBe(true);
       const text = await loggedText(['acme']);
       expect(text).toContain('"hint":"ffff"');
@@ -96,11 +152,19 @@ export function describeSecretsAuditContract(name: string, driver: StoreDriver):
     it('reverts certificate writes while the key is stored; refuses with SECRET_NOT_STORED when it is gone, writing nothing', async () => {
       const a = await store.createCertificate(certRecord(['a.test'], { privateKey: KEY_A }));
       await store.updateCertificate(a.id, (c) => ({ ...c, isDefault: true }));
-      expect(await as(() => store.revertVersion(2))).toMatchObject({ version: 3, changes: [{ op: 'update', kind: 'certificate', name: 'a.test' }] });
+      expect(await as(() => store.revertVersion(2))).toMatchObject({
+        version: 3,
+        changes: [{ op: 'update', kind: 'certificate', name: 'a.test' }],
+      });
       expect(await store.getCertificate(a.id)).toMatchObject({ isDefault: false, privateKey: KEY_A });
 
       // A replaced certificate (another chain and key): the old key is in no log.
-      await store.updateCertificate(a.id, (c) => ({ ...c, certificate: 'another chain', fingerprint: 'EF:01', privateKey: KEY_B }));
+      await store.updateCertificate(a.id, (c) => ({
+        ...c,
+        certificate: 'another chain',
+        fingerprint: 'EF:01',
+        privateKey: KEY_B,
+      }));
       expect(await refusal(store.revertVersion(4))).toBe('SECRET_NOT_STORED');
       await store.deleteCertificate(a.id);
       expect(await refusal(store.revertVersion(5))).toBe('SECRET_NOT_STORED');
@@ -110,7 +174,9 @@ export function describeSecretsAuditContract(name: string, driver: StoreDriver):
 
       // Reverting a creation needs no key.
       const c = await store.createCertificate(certRecord(['c.test'], { privateKey: KEY_B }));
-      expect((await store.revertVersion(6)).changes).toEqual([{ op: 'delete', kind: 'certificate', id: c.id, name: 'c.test' }]);
+      expect((await store.revertVersion(6)).changes).toEqual([
+        { op: 'delete', kind: 'certificate', id: c.id, name: 'c.test' },
+      ]);
       expect(await store.listCertificates()).toEqual([]);
     });
 
@@ -118,7 +184,11 @@ export function describeSecretsAuditContract(name: string, driver: StoreDriver):
       const c = await store.createConsumer({ name: 'acme', tags: [], credentials: [keyCredential, basicCredential] });
       await store.updateConsumer(c.id, (x) => ({ ...x, name: 'acme-corp', tags: ['gold'] }));
       await store.revertVersion(2);
-      expect(await store.getConsumer(c.id)).toMatchObject({ name: 'acme', tags: [], credentials: [keyCredential, basicCredential] });
+      expect(await store.getConsumer(c.id)).toMatchObject({
+        name: 'acme',
+        tags: [],
+        credentials: [keyCredential, basicCredential],
+      });
 
       await store.updateConsumer(c.id, (x) => ({ ...x, credentials: [keyCredential] }));
       expect(await refusal(store.revertVersion(4))).toBe('SECRET_NOT_STORED');
@@ -143,15 +213,47 @@ export function describeSecretsAuditContract(name: string, driver: StoreDriver):
       const now = new Date().toISOString();
       const a = await store.createCertificate(certRecord(['a.test'], { privateKey: KEY_A }));
       const { privateKey: _k, ...withoutKey } = certRecord(['new.test']);
-      expect(await refusal(store.applyPlan(() => [{ kind: 'certificate', id: 'new', next: { ...withoutKey, id: 'new', createdAt: now, updatedAt: now } }], 'config apply'))).toBe(
-        'SECRET_NOT_STORED',
-      );
+      expect(
+        await refusal(
+          store.applyPlan(
+            () => [
+              { kind: 'certificate', id: 'new', next: { ...withoutKey, id: 'new', createdAt: now, updatedAt: now } },
+            ],
+            'config apply',
+          ),
+        ),
+      ).toBe('SECRET_NOT_STORED');
       await expect(
-        store.applyPlan(() => [{ kind: 'certificate', id: 'dup', next: { ...certRecord(['a.test']), id: 'dup', createdAt: now, updatedAt: now } }], 'config apply'),
+        store.applyPlan(
+          () => [
+            {
+              kind: 'certificate',
+              id: 'dup',
+              next: { ...certRecord(['a.test']), id: 'dup', createdAt: now, updatedAt: now },
+            },
+          ],
+          'config apply',
+        ),
       ).rejects.toMatchObject({ code: 'CERTIFICATE_NAME_TAKEN' });
       await store.createConsumer({ name: 'acme', tags: [], credentials: [keyCredential] });
       await expect(
-        store.applyPlan(() => [{ kind: 'consumer', id: 'x', next: { id: 'x', name: 'other', tags: [], credentials: [{ ...keyCredential, id: 'k2' }], createdAt: now, updatedAt: now } }], 'config apply'),
+        store.applyPlan(
+          () => [
+            {
+              kind: 'consumer',
+              id: 'x',
+              next: {
+                id: 'x',
+                name: 'other',
+                tags: [],
+                credentials: [{ ...keyCredential, id: 'k2' }],
+                createdAt: now,
+                updatedAt: now,
+              },
+            },
+          ],
+          'config apply',
+        ),
       ).rejects.toMatchObject({ code: 'CREDENTIAL_TAKEN' });
       expect(await store.version()).toBe(2);
       expect((await store.listCertificates()).map((c) => c.id)).toEqual([a.id]);

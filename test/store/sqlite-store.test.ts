@@ -38,7 +38,11 @@ async function freshSqlite(): Promise<StoreFixture> {
       );
     },
     async breakSelectorHistory() {
-      raw((db) => db.exec("CREATE TRIGGER fail_history BEFORE INSERT ON selector_versions BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"));
+      raw((db) =>
+        db.exec(
+          "CREATE TRIGGER fail_history BEFORE INSERT ON selector_versions BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+        ),
+      );
     },
     async clearAudit() {
       raw((db) => db.exec('DELETE FROM audit_log'));

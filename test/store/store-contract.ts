@@ -46,7 +46,13 @@ export interface StoreDriver {
   fresh(): Promise<StoreFixture>;
 }
 
-const selector = (code: string): SelectorConfig => ({ code, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: 'auto' });
+const selector = (code: string): SelectorConfig => ({
+  code,
+  onError: 'use-all',
+  timeoutMs: 20,
+  memoryMb: 32,
+  memoize: 'auto',
+});
 
 /**
  * The behaviour every Store driver must show, as one suite: registers it under `name` for `driver`.
@@ -81,7 +87,12 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
 
       it('round-trips booleans, the largest body limit and every nested field', async () => {
         const created = await store.createApi(
-          apiInput({ stripPrefix: true, maxBodyBytes: 1024 * 1024 * 1024, host: '*.example.com', methods: ['DELETE', 'OPTIONS'] }),
+          apiInput({
+            stripPrefix: true,
+            maxBodyBytes: 1024 * 1024 * 1024,
+            host: '*.example.com',
+            methods: ['DELETE', 'OPTIONS'],
+          }),
         );
         expect(await store.getApi(created.id)).toEqual(created);
         expect(created).toMatchObject({ stripPrefix: true, maxBodyBytes: 1024 * 1024 * 1024 });
@@ -153,7 +164,9 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
       it('rejects an invalid mutator result with a ZodError and writes nothing', async () => {
         const api = await store.createApi(apiInput());
         const before = await store.version();
-        const err = await store.updateApi(api.id, (a) => ({ ...a, retries: 99, path: 'no-slash' })).catch((e: unknown) => e);
+        const err = await store
+          .updateApi(api.id, (a) => ({ ...a, retries: 99, path: 'no-slash' }))
+          .catch((e: unknown) => e);
         expect(err).toBeInstanceOf(ZodError);
         const paths = (err as ZodError).issues.map((i) => i.path.join('.')).sort();
         expect(paths).toEqual(['path', 'retries']);
@@ -173,7 +186,9 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
 
       it('refuses colliding routes and allows ones that differ in host or methods', async () => {
         await store.createApi(apiInput({ name: 'a', path: '/x', methods: ['GET', 'POST'] }));
-        const clash = await store.createApi(apiInput({ name: 'b', path: '/x', methods: ['POST', 'PUT'] })).catch((e: unknown) => e);
+        const clash = await store
+          .createApi(apiInput({ name: 'b', path: '/x', methods: ['POST', 'PUT'] }))
+          .catch((e: unknown) => e);
         expect(clash).toBeInstanceOf(StoreConflictError);
         expect((clash as StoreConflictError).code).toBe('ROUTE_CONFLICT');
         expect((clash as StoreConflictError).message).toContain('POST');
@@ -192,8 +207,12 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         const b = await store.createApi(apiInput({ name: 'b', path: '/b' }));
         const before = await store.version();
 
-        await expect(store.updateApi(b.id, (cur) => ({ ...cur, path: '/a' }))).rejects.toMatchObject({ code: 'ROUTE_CONFLICT' });
-        await expect(store.updateApi(b.id, (cur) => ({ ...cur, name: 'A' }))).rejects.toMatchObject({ code: 'API_NAME_TAKEN' });
+        await expect(store.updateApi(b.id, (cur) => ({ ...cur, path: '/a' }))).rejects.toMatchObject({
+          code: 'ROUTE_CONFLICT',
+        });
+        await expect(store.updateApi(b.id, (cur) => ({ ...cur, name: 'A' }))).rejects.toMatchObject({
+          code: 'API_NAME_TAKEN',
+        });
         expect(await store.version()).toBe(before);
         expect(await store.getApi(b.id)).toEqual(b);
 
@@ -234,7 +253,13 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         expect(await store.getNode(api.id, first.id)).toEqual(first);
 
         const rules = [{ variable: 'IP1_enable', op: 'eq' as const, value: 'true' }];
-        const updated = await store.updateNode(api.id, first.id, (n) => ({ ...n, enabled: false, tags: ['temp'], rules, apiId: 'x' }));
+        const updated = await store.updateNode(api.id, first.id, (n) => ({
+          ...n,
+          enabled: false,
+          tags: ['temp'],
+          rules,
+          apiId: 'x',
+        }));
         expect(updated).toMatchObject({ enabled: false, tags: ['temp'], rules, apiId: api.id });
         expect(await store.getNode(api.id, first.id)).toEqual(updated);
         // An update keeps the node's place.
@@ -264,7 +289,11 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         const node = await store.createNode(api.id, nodeInput());
         const before = await store.version();
         await expect(
-          store.updateNode(api.id, node!.id, (n) => ({ ...n, weight: 0, connector: { kind: 'simple-url', url: 'ftp://x' } })),
+          store.updateNode(api.id, node!.id, (n) => ({
+            ...n,
+            weight: 0,
+            connector: { kind: 'simple-url', url: 'ftp://x' },
+          })),
         ).rejects.toBeInstanceOf(ZodError);
         expect(await store.version()).toBe(before);
         expect(await store.getNode(api.id, node!.id)).toEqual(node);
@@ -302,7 +331,8 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
     describe('selectors', () => {
       it('records every save, newest first, and keeps only the last 20', async () => {
         const api = await store.createApi(apiInput());
-        for (let i = 1; i <= 25; i++) await store.setSelector(api.id, selector(`function select(r,e,n){return n} // ${i}`));
+        for (let i = 1; i <= 25; i++)
+          await store.setSelector(api.id, selector(`function select(r,e,n){return n} // ${i}`));
         await store.setSelector(api.id, null);
 
         const versions = await store.listSelectorVersions(api.id);
@@ -332,7 +362,9 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         const before = await store.version();
         await fx.breakSelectorHistory();
 
-        await expect(store.setSelector(api.id, selector('function select(r,e,n){return []}'))).rejects.toThrow('disk on fire');
+        await expect(store.setSelector(api.id, selector('function select(r,e,n){return []}'))).rejects.toThrow(
+          'disk on fire',
+        );
         expect(await store.version()).toBe(before);
         expect(await store.getApi(api.id)).toEqual(api);
         expect(await store.listSelectorVersions(api.id)).toHaveLength(1);
@@ -367,7 +399,9 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
       it('never bumps the config version, and lists by role, host and worker', async () => {
         await store.heartbeat(beat({ id: 'w2', worker: 2 }));
         await store.heartbeat(beat({ id: 'w1', worker: 1 }));
-        await store.heartbeat(beat({ id: 'adm', role: 'admin', worker: null, serves: 'admin', host: 'ctl', configVersion: null }));
+        await store.heartbeat(
+          beat({ id: 'adm', role: 'admin', worker: null, serves: 'admin', host: 'ctl', configVersion: null }),
+        );
         await store.heartbeat(beat({ id: 'main', worker: null, host: 'gw-1.internal' }));
         await store.removeProcess('nope');
         await store.pruneProcesses(60_000);
@@ -392,8 +426,12 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
 
       it('refuses an invalid heartbeat without writing', async () => {
         await expect(store.heartbeat(beat({ pid: -1 }))).rejects.toBeInstanceOf(ZodError);
-        await expect(store.heartbeat({ ...beat(), role: 'boss' } as unknown as ProcessBeat)).rejects.toBeInstanceOf(ZodError);
-        await expect(store.heartbeat({ ...beat(), extra: 1 } as unknown as ProcessBeat)).rejects.toBeInstanceOf(ZodError);
+        await expect(store.heartbeat({ ...beat(), role: 'boss' } as unknown as ProcessBeat)).rejects.toBeInstanceOf(
+          ZodError,
+        );
+        await expect(store.heartbeat({ ...beat(), extra: 1 } as unknown as ProcessBeat)).rejects.toBeInstanceOf(
+          ZodError,
+        );
         expect((await store.listProcesses()).processes).toEqual([]);
       });
 
@@ -417,10 +455,18 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         const a = await store.createCertificate(certRecord(['a.test', '*.b.test']));
         await nextMillisecond();
         const b = await store.createCertificate(certRecord(['c.test']));
-        expect(a).toMatchObject({ id: expect.any(String), names: ['a.test', '*.b.test'], privateKey: expect.stringContaining('secret') });
+        expect(a).toMatchObject({
+          id: expect.any(String),
+          names: ['a.test', '*.b.test'],
+          privateKey: expect.stringContaining('secret'),
+        });
         expect((await store.listCertificates()).map((c) => c.id)).toEqual([a.id, b.id]);
         expect(await store.getCertificate(a.id)).toEqual(a);
-        const replaced = await store.updateCertificate(a.id, (cur) => ({ ...cur, names: ['a.test'], fingerprint: 'EF:01' }));
+        const replaced = await store.updateCertificate(a.id, (cur) => ({
+          ...cur,
+          names: ['a.test'],
+          fingerprint: 'EF:01',
+        }));
         expect(replaced).toMatchObject({ id: a.id, createdAt: a.createdAt, names: ['a.test'], fingerprint: 'EF:01' });
         expect((await store.loadConfig()).certificates).toEqual([replaced, b]);
         expect(await store.deleteCertificate(b.id)).toBe(true);
@@ -434,12 +480,23 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         const v = await store.version();
         const err = await store.createCertificate(certRecord(['x.test', '*.b.test'])).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(CertificateConflictError);
-        expect(err).toMatchObject({ code: 'CERTIFICATE_NAME_TAKEN', certificateName: '*.b.test', conflictingCertificateId: a.id });
+        expect(err).toMatchObject({
+          code: 'CERTIFICATE_NAME_TAKEN',
+          certificateName: '*.b.test',
+          conflictingCertificateId: a.id,
+        });
         const b = await store.createCertificate(certRecord(['c.test']));
-        await expect(store.updateCertificate(b.id, (cur) => ({ ...cur, names: ['a.test'] }))).rejects.toBeInstanceOf(CertificateConflictError);
+        await expect(store.updateCertificate(b.id, (cur) => ({ ...cur, names: ['a.test'] }))).rejects.toBeInstanceOf(
+          CertificateConflictError,
+        );
         // By id: two certificates made within one millisecond list in id order.
         const names = new Map((await store.listCertificates()).map((c) => [c.id, c.names]));
-        expect(names).toEqual(new Map([[a.id, ['a.test', '*.b.test']], [b.id, ['c.test']]]));
+        expect(names).toEqual(
+          new Map([
+            [a.id, ['a.test', '*.b.test']],
+            [b.id, ['c.test']],
+          ]),
+        );
         expect(await store.version()).toBe(v + 1);
       });
 
@@ -462,17 +519,42 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
     });
 
     describe('consumers and access', () => {
-      const key = (hash: string) => ({ id: `k-${hash.slice(0, 4)}`, kind: 'key' as const, hash, hint: 'abcd', createdAt: '2026-01-01T00:00:00.000Z' });
-      const basic = (username: string) => ({ id: `b-${username}`, kind: 'basic' as const, username, hash: 'scrypt$16384$8$1$c2FsdA$aGFzaA', createdAt: '2026-01-01T00:00:00.000Z' });
+      const key = (hash: string) => ({
+        id: `k-${hash.slice(0, 4)}`,
+        kind: 'key' as const,
+        hash,
+        hint: 'abcd',
+        createdAt: '2026-01-01T00:00:00.000Z',
+      });
+      const basic = (username: string) => ({
+        id: `b-${username}`,
+        kind: 'basic' as const,
+        username,
+        hash: 'scrypt$16384$8$1$c2FsdA$aGFzaA',
+        createdAt: '2026-01-01T00:00:00.000Z',
+      });
 
       it('creates, lists, updates and deletes consumers, each write one version', async () => {
-        const c = await store.createConsumer({ name: 'acme', tags: ['beta'], credentials: [key('a'.repeat(64)), basic('acme')] });
+        const c = await store.createConsumer({
+          name: 'acme',
+          tags: ['beta'],
+          credentials: [key('a'.repeat(64)), basic('acme')],
+        });
         expect(c.id).toMatch(/^[0-9a-f-]{36}$/);
         expect(await store.getConsumer(c.id)).toEqual(c);
         expect(await store.listConsumers()).toEqual([c]);
         expect(await store.version()).toBe(1);
-        const renamed = await store.updateConsumer(c.id, (x) => ({ ...x, name: 'acme-corp', credentials: x.credentials.slice(1) }));
-        expect(renamed).toMatchObject({ id: c.id, name: 'acme-corp', createdAt: c.createdAt, credentials: [basic('acme')] });
+        const renamed = await store.updateConsumer(c.id, (x) => ({
+          ...x,
+          name: 'acme-corp',
+          credentials: x.credentials.slice(1),
+        }));
+        expect(renamed).toMatchObject({
+          id: c.id,
+          name: 'acme-corp',
+          createdAt: c.createdAt,
+          credentials: [basic('acme')],
+        });
         expect((await store.loadConfig()).consumers).toEqual([renamed]);
         expect(await store.deleteConsumer(c.id)).toBe(true);
         expect(await store.deleteConsumer(c.id)).toBe(false);
@@ -481,23 +563,61 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
       });
 
       it('refuses a taken name or a credential another consumer holds, and writes nothing', async () => {
-        const first = await store.createConsumer({ name: 'Acme', tags: [], credentials: [key('b'.repeat(64)), basic('shared')] });
-        const codeOf = async (p: Promise<unknown>) => p.then(() => 'written', (err: unknown) => (err as StoreConflictError).code);
-        expect(await codeOf(store.createConsumer({ name: 'ACME', tags: [], credentials: [] }))).toBe('CONSUMER_NAME_TAKEN');
-        expect(await codeOf(store.createConsumer({ name: 'other', tags: [], credentials: [key('b'.repeat(64))] }))).toBe('CREDENTIAL_TAKEN');
-        expect(await codeOf(store.createConsumer({ name: 'other', tags: [], credentials: [basic('shared')] }))).toBe('CREDENTIAL_TAKEN');
+        const first = await store.createConsumer({
+          name: 'Acme',
+          tags: [],
+          credentials: [key('b'.repeat(64)), basic('shared')],
+        });
+        const codeOf = async (p: Promise<unknown>) =>
+          p.then(
+            () => 'written',
+            (err: unknown) => (err as StoreConflictError).code,
+          );
+        expect(await codeOf(store.createConsumer({ name: 'ACME', tags: [], credentials: [] }))).toBe(
+          'CONSUMER_NAME_TAKEN',
+        );
+        expect(
+          await codeOf(store.createConsumer({ name: 'other', tags: [], credentials: [key('b'.repeat(64))] })),
+        ).toBe('CREDENTIAL_TAKEN');
+        expect(await codeOf(store.createConsumer({ name: 'other', tags: [], credentials: [basic('shared')] }))).toBe(
+          'CREDENTIAL_TAKEN',
+        );
         const second = await store.createConsumer({ name: 'other', tags: [], credentials: [] });
-        expect(await codeOf(store.updateConsumer(second.id, (x) => ({ ...x, credentials: [basic('shared')] })))).toBe('CREDENTIAL_TAKEN');
+        expect(await codeOf(store.updateConsumer(second.id, (x) => ({ ...x, credentials: [basic('shared')] })))).toBe(
+          'CREDENTIAL_TAKEN',
+        );
         expect(await store.version()).toBe(2);
         expect(await store.getConsumer(first.id)).toEqual(first);
       });
 
       it('stores an API access config and reads rows without one as none', async () => {
         const access = {
-          auth: { methods: [{ kind: 'key', header: 'x-key', query: null }, { kind: 'anonymous' }], forwardCredentials: false, consumers: ['acme'], tags: [] },
-          limits: [{ by: 'consumer', header: null, rate: 10, per: 'second', burst: 20, policy: 'cluster', onRedisDown: 'closed' }],
+          auth: {
+            methods: [{ kind: 'key', header: 'x-key', query: null }, { kind: 'anonymous' }],
+            forwardCredentials: false,
+            consumers: ['acme'],
+            tags: [],
+          },
+          limits: [
+            {
+              by: 'consumer',
+              header: null,
+              rate: 10,
+              per: 'second',
+              burst: 20,
+              policy: 'cluster',
+              onRedisDown: 'closed',
+            },
+          ],
           ip: { allow: ['10.0.0.0/8', '2001:db8::/32'], deny: [] },
-          cors: { origins: ['https://app.example.com'], methods: [], headers: ['x-key'], exposeHeaders: [], credentials: true, maxAgeSec: 60 },
+          cors: {
+            origins: ['https://app.example.com'],
+            methods: [],
+            headers: ['x-key'],
+            exposeHeaders: [],
+            credentials: true,
+            maxAgeSec: 60,
+          },
         };
         const api = await store.createApi(apiInput({ access }));
         expect((await store.getApi(api.id))!.access).toEqual(access);
@@ -510,11 +630,21 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
       it('loads everything at one version and survives a reopen', async () => {
         const api = await store.createApi(apiInput());
         const n1 = await store.createNode(api.id, nodeInput({ name: 'n1', tags: ['temp'] }));
-        const n2 = await store.createNode(api.id, nodeInput({ name: 'n2', rules: [{ variable: 'v', op: 'in', value: ['a', 'b'] }] }));
+        const n2 = await store.createNode(
+          api.id,
+          nodeInput({ name: 'n2', rules: [{ variable: 'v', op: 'in', value: ['a', 'b'] }] }),
+        );
         const v = await store.putVariable('v', 'a');
 
         const config = await store.loadConfig();
-        expect(config).toEqual({ version: 4, apis: [api], nodes: [n1, n2], variables: [v], certificates: [], consumers: [] });
+        expect(config).toEqual({
+          version: 4,
+          apis: [api],
+          nodes: [n1, n2],
+          variables: [v],
+          certificates: [],
+          consumers: [],
+        });
         for (const a of config.apis) Api.parse(a);
         for (const n of config.nodes) Node.parse(n);
 
@@ -531,7 +661,9 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
           expect(await store.version()).toBe(2);
           expect(await other.version()).toBe(2);
           expect((await store.loadConfig()).apis).toHaveLength(1);
-          await expect(store.createApi(apiInput({ path: '/elsewhere' }))).rejects.toMatchObject({ code: 'API_NAME_TAKEN' });
+          await expect(store.createApi(apiInput({ path: '/elsewhere' }))).rejects.toMatchObject({
+            code: 'API_NAME_TAKEN',
+          });
         } finally {
           await other.close();
         }

@@ -30,7 +30,12 @@ afterAll(async () => {
 });
 
 /** A node:http upstream that counts its connections and answers with what it received. */
-async function httpUpstream(handler?: (req: IncomingMessage, body: string) => { status?: number; headers?: Record<string, string>; body?: string }) {
+async function httpUpstream(
+  handler?: (
+    req: IncomingMessage,
+    body: string,
+  ) => { status?: number; headers?: Record<string, string>; body?: string },
+) {
   const sockets = new Set<Socket>();
   let connections = 0;
   const server = createHttpServer((req, res) => {
@@ -50,7 +55,12 @@ async function httpUpstream(handler?: (req: IncomingMessage, body: string) => { 
   });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections, open: () => sockets.size, server };
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections: () => connections,
+    open: () => sockets.size,
+    server,
+  };
 }
 
 /** A TCP upstream that answers every request with `reply(socket)`. */
@@ -73,7 +83,14 @@ async function rawUpstream(reply: (socket: Socket, request: string) => void): Pr
 }
 
 function pool(origin: string, options: Partial<UpstreamPoolOptions> = {}): UpstreamPool {
-  const p = new UpstreamPool(origin, { connections: 8, keepAliveMs: 10_000, connectMs: 1_000, maxWaiting: 1_024, waitMs: 10_000, ...options });
+  const p = new UpstreamPool(origin, {
+    connections: 8,
+    keepAliveMs: 10_000,
+    connectMs: 1_000,
+    maxWaiting: 1_024,
+    waitMs: 10_000,
+    ...options,
+  });
   pools.push(p);
   return p;
 }
@@ -85,11 +102,24 @@ interface Result {
 }
 
 /** Sends one request through the pool and collects the answer (rejects with the pool's error). */
-function send(p: UpstreamPool, req: Partial<UpstreamRequest> = {}, onAbort?: (abort: (err: Error) => void) => void): Promise<Result> {
+function send(
+  p: UpstreamPool,
+  req: Partial<UpstreamRequest> = {},
+  onAbort?: (abort: (err: Error) => void) => void,
+): Promise<Result> {
   return new Promise((resolve, reject) => {
     const out: Result = { status: 0, headers: [], body: '' };
     p.dispatch(
-      { method: 'GET', path: '/', headers: ['host', 'upstream'], body: null, headersTimeout: 2_000, bodyTimeout: 2_000, maxBodyBytes: Infinity, ...req },
+      {
+        method: 'GET',
+        path: '/',
+        headers: ['host', 'upstream'],
+        body: null,
+        headersTimeout: 2_000,
+        bodyTimeout: 2_000,
+        maxBodyBytes: Infinity,
+        ...req,
+      },
       {
         onConnect: (abort) => onAbort?.(abort),
         onHeaders: (status, headers) => {
@@ -118,7 +148,11 @@ describe('UpstreamPool', () => {
       const r = await send(p, { path: `/n/${i}?q=1`, headers: ['host', 'upstream', 'X-Trace', String(i)] });
       expect(r.status).toBe(200);
       const echoed = JSON.parse(r.body);
-      expect(echoed).toMatchObject({ method: 'GET', url: `/n/${i}?q=1`, headers: { host: 'upstream', 'x-trace': String(i) } });
+      expect(echoed).toMatchObject({
+        method: 'GET',
+        url: `/n/${i}?q=1`,
+        headers: { host: 'upstream', 'x-trace': String(i) },
+      });
     }
     expect(up.connections()).toBe(1);
   });
@@ -134,11 +168,29 @@ describe('UpstreamPool', () => {
   it('sends a buffered body with its own length, and a stream with or without one', async () => {
     const up = await httpUpstream();
     const p = pool(up.origin);
-    const buffered = JSON.parse((await send(p, { method: 'POST', headers: ['host', 'u', 'content-length', '999'], body: Buffer.from('abc') })).body);
+    const buffered = JSON.parse(
+      (await send(p, { method: 'POST', headers: ['host', 'u', 'content-length', '999'], body: Buffer.from('abc') }))
+        .body,
+    );
     expect(buffered).toMatchObject({ body: 'abc', headers: { 'content-length': '3' } });
-    const chunked = JSON.parse((await send(p, { method: 'POST', body: Readable.from([Buffer.from('one,'), Buffer.alloc(0), Buffer.from('two')]) })).body);
+    const chunked = JSON.parse(
+      (
+        await send(p, {
+          method: 'POST',
+          body: Readable.from([Buffer.from('one,'), Buffer.alloc(0), Buffer.from('two')]),
+        })
+      ).body,
+    );
     expect(chunked).toMatchObject({ body: 'one,two', headers: { 'transfer-encoding': 'chunked' } });
-    const sized = JSON.parse((await send(p, { method: 'PUT', headers: ['host', 'u', 'Content-Length', '6'], body: Readable.from([Buffer.from('abc'), Buffer.from('def')]) })).body);
+    const sized = JSON.parse(
+      (
+        await send(p, {
+          method: 'PUT',
+          headers: ['host', 'u', 'Content-Length', '6'],
+          body: Readable.from([Buffer.from('abc'), Buffer.from('def')]),
+        })
+      ).body,
+    );
     expect(sized).toMatchObject({ body: 'abcdef', headers: { 'content-length': '6' } });
     expect(sized.headers['transfer-encoding']).toBeUndefined();
     expect(up.connections()).toBe(1);
@@ -165,7 +217,15 @@ describe('UpstreamPool', () => {
       new Promise<Buffer>((resolve, reject) => {
         const kept: Buffer[] = [];
         p.dispatch(
-          { method: 'GET', path, headers: ['host', 'upstream'], body: null, headersTimeout: 2_000, bodyTimeout: 2_000, maxBodyBytes: Infinity },
+          {
+            method: 'GET',
+            path,
+            headers: ['host', 'upstream'],
+            body: null,
+            headersTimeout: 2_000,
+            bodyTimeout: 2_000,
+            maxBodyBytes: Infinity,
+          },
           {
             onConnect: () => {},
             onHeaders: () => true,
@@ -200,9 +260,13 @@ describe('UpstreamPool', () => {
   });
 
   it('passes chunked and close-delimited response bodies through decoded', async () => {
-    const chunkedOrigin = await rawUpstream((s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'));
+    const chunkedOrigin = await rawUpstream((s) =>
+      s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'),
+    );
     expect((await send(pool(chunkedOrigin))).body).toBe('abc');
-    const closeOrigin = await rawUpstream((s) => s.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end'));
+    const closeOrigin = await rawUpstream((s) =>
+      s.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end'),
+    );
     const p = pool(closeOrigin);
     expect((await send(p)).body).toBe('until the end');
     expect((await send(p)).body).toBe('until the end'); // a new connection: the old one ended with its body

@@ -28,14 +28,28 @@ function splits(text: string): string[][] {
 }
 
 const CHUNKED =
-  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n' + '5;ext=1\r\nhello\r\n' + '7\r\n, world\r\n' + '0\r\nTrailer-X: y\r\n\r\n';
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n' +
+  '5;ext=1\r\nhello\r\n' +
+  '7\r\n, world\r\n' +
+  '0\r\nTrailer-X: y\r\n\r\n';
 
 describe('ResponseParser', () => {
   it('parses a Content-Length response and keeps header order and case', () => {
-    const r = parse(['HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-Multi: a\r\nX-Multi: b\r\n\r\nhello']);
+    const r = parse([
+      'HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-Multi: a\r\nX-Multi: b\r\n\r\nhello',
+    ]);
     expect(r.heads).toHaveLength(1);
     expect(r.heads[0]!.status).toBe(201);
-    expect(r.heads[0]!.headers).toEqual(['Content-Type', 'text/plain', 'Content-Length', '5', 'X-Multi', 'a', 'X-Multi', 'b']);
+    expect(r.heads[0]!.headers).toEqual([
+      'Content-Type',
+      'text/plain',
+      'Content-Length',
+      '5',
+      'X-Multi',
+      'a',
+      'X-Multi',
+      'b',
+    ]);
     expect(r.heads[0]!.keepAlive).toBe(true);
     expect(r.body).toBe('hello');
     expect(r.ends).toEqual([false]);
@@ -51,7 +65,9 @@ describe('ResponseParser', () => {
   });
 
   it('reports interim 1xx heads before the final one', () => {
-    const r = parse(['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok']);
+    const r = parse([
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+    ]);
     expect(r.heads.map((h) => h.status)).toEqual([100, 103, 200]);
     expect(r.body).toBe('ok');
   });
@@ -66,7 +82,11 @@ describe('ResponseParser', () => {
     const chunks: string[] = [];
     const ends: boolean[] = [];
     let head: ResponseHead | null = null;
-    const parser = new ResponseParser({ onHead: (h) => (head = h), onBody: (c) => chunks.push(c.toString()), onEnd: (e) => ends.push(e) });
+    const parser = new ResponseParser({
+      onHead: (h) => (head = h),
+      onBody: (c) => chunks.push(c.toString()),
+      onEnd: (e) => ends.push(e),
+    });
     parser.expect(false);
     parser.execute(Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nabc'));
     parser.execute(Buffer.from('def'));
@@ -78,10 +98,16 @@ describe('ResponseParser', () => {
   });
 
   it('says whether the connection may be kept: Connection close, HTTP/1.0, Keep-Alive timeout', () => {
-    expect(parse(['HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n']).heads[0]!.keepAlive).toBe(false);
+    expect(parse(['HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n']).heads[0]!.keepAlive).toBe(
+      false,
+    );
     expect(parse(['HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n']).heads[0]!.keepAlive).toBe(false);
-    expect(parse(['HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n']).heads[0]!.keepAlive).toBe(true);
-    expect(parse(['HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\n\r\n']).heads[0]!.keepAliveHintMs).toBe(5000);
+    expect(parse(['HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n']).heads[0]!.keepAlive).toBe(
+      true,
+    );
+    expect(
+      parse(['HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\n\r\n']).heads[0]!.keepAliveHintMs,
+    ).toBe(5000);
   });
 
   it('flags bytes after a complete response', () => {
@@ -114,13 +140,19 @@ describe('ResponseParser', () => {
     if (text === null) expect(() => parser.execute(Buffer.from('HTTP/1.1 200 OK\r\n\r\n'))).toThrow(/unexpected data/);
     else {
       parser.expect(false);
-      expect(() => parser.execute(Buffer.from(text, 'latin1'))).toThrow(expect.objectContaining({ code: 'UPSTREAM_BAD_RESPONSE' }));
+      expect(() => parser.execute(Buffer.from(text, 'latin1'))).toThrow(
+        expect.objectContaining({ code: 'UPSTREAM_BAD_RESPONSE' }),
+      );
     }
   });
 
   it('reads a status line without a reason phrase, names in any case, and values trimmed of spaces and tabs only', () => {
     const r = parse(['HTTP/1.1 204\r\nCONTENT-LENGTH: 0\r\nX-A: \t a\u00a0 \r\nConnection: Close\r\n\r\n']);
-    expect(r.heads[0]).toMatchObject({ status: 204, keepAlive: false, headers: ['CONTENT-LENGTH', '0', 'X-A', 'a\u00a0', 'Connection', 'Close'] });
+    expect(r.heads[0]).toMatchObject({
+      status: 204,
+      keepAlive: false,
+      headers: ['CONTENT-LENGTH', '0', 'X-A', 'a\u00a0', 'Connection', 'Close'],
+    });
     const chunked = parse(['HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked \r\n\r\n2\r\nok\r\n0\r\n\r\n']);
     expect(chunked.body).toBe('ok');
   });
@@ -128,7 +160,11 @@ describe('ResponseParser', () => {
   it('keeps nothing of its input between calls: a head split across reads survives the reuse of the read buffer', () => {
     const heads: { status: number; headers: string[] }[] = [];
     let body = '';
-    const parser = new ResponseParser({ onHead: (h) => heads.push(h), onBody: (c) => (body += c.toString('latin1')), onEnd: () => {} });
+    const parser = new ResponseParser({
+      onHead: (h) => heads.push(h),
+      onBody: (c) => (body += c.toString('latin1')),
+      onEnd: () => {},
+    });
     parser.expect(false);
     const shared = Buffer.alloc(64);
     const feed = (text: string) => {

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { launchChromium, newContext, requireConsoleAndBrowser, screenshot, watchPage, type PageWatch } from '../helpers/browser.js';
+import {
+  launchChromium,
+  newContext,
+  requireConsoleAndBrowser,
+  screenshot,
+  watchPage,
+  type PageWatch,
+} from '../helpers/browser.js';
 import { addNode, createApi } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
@@ -41,7 +48,11 @@ afterAll(async () => {
 const url = (path: string) => t.adminUrl + path;
 const poll = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 10_000, interval: 50 });
 const errorOf = (scope: Page | Locator, label: string | RegExp) =>
-  scope.locator('.field').filter({ has: typeof label === 'string' ? page.getByLabel(label, { exact: true }) : page.getByLabel(label) }).locator('.field-error').first();
+  scope
+    .locator('.field')
+    .filter({ has: typeof label === 'string' ? page.getByLabel(label, { exact: true }) : page.getByLabel(label) })
+    .locator('.field-error')
+    .first();
 
 describe('console: consumers and access', () => {
   it('creates a consumer: errors at their fields, the generated key shown once, then masked', async () => {
@@ -114,7 +125,9 @@ describe('console: consumers and access', () => {
     const test = page.locator('.test-panel');
     await test.getByLabel('Headers', { exact: true }).fill(`x-api-key: ${secret}`);
     await test.getByRole('button', { name: 'Run test' }).click();
-    await poll(() => test.locator('[data-access="auth"]').textContent()).toContain('consumer acme (tags beta, gold) by key');
+    await poll(() => test.locator('[data-access="auth"]').textContent()).toContain(
+      'consumer acme (tags beta, gold) by key',
+    );
     await poll(() => test.locator('[data-access="limit"]').textContent()).toContain('100/minute');
     await poll(() => test.locator('[data-step="pick"] .pick-name').textContent()).toBe('a');
 

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium, newContext, requireConsoleAndBrowser, screenshot, watchPage, type PageWatch } from '../helpers/browser.js';
+import {
+  launchChromium,
+  newContext,
+  requireConsoleAndBrowser,
+  screenshot,
+  watchPage,
+  type PageWatch,
+} from '../helpers/browser.js';
 import { TestCa, type TestCertificate } from '../helpers/certs.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { handshake } from '../helpers/tls-client.js';
@@ -41,7 +48,12 @@ afterAll(async () => {
 const tlsPort = () => t.app.gatewayTls!.port;
 const poll = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 10_000, interval: 50 });
 const form = () => page.locator('form.cert-form');
-const errorOf = (label: string | RegExp) => form().locator('.field').filter({ has: page.getByLabel(label) }).locator('.field-error').first();
+const errorOf = (label: string | RegExp) =>
+  form()
+    .locator('.field')
+    .filter({ has: page.getByLabel(label) })
+    .locator('.field-error')
+    .first();
 const rowOf = (name: string) => page.locator('tr[data-certificate]').filter({ hasText: name });
 
 async function fill(cert: string, key: string): Promise<void> {
@@ -56,13 +68,20 @@ describe('console: certificates', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/certificates$/);
     await page.getByRole('heading', { name: 'No certificates yet' }).waitFor();
-    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Certificates' }).getAttribute('aria-current')).toBe('page');
+    expect(
+      await page
+        .getByRole('navigation', { name: 'Main' })
+        .getByRole('link', { name: 'Certificates' })
+        .getAttribute('aria-current'),
+    ).toBe('page');
   });
 
   it('shows a refused upload next to its field and stores nothing', async () => {
     await fill(c.shop!.certificate, c.other!.privateKey);
     await form().getByRole('button', { name: 'Upload' }).click();
-    await poll(() => errorOf('Private key (PEM, unencrypted)').textContent()).toMatch(/does not belong to the certificate/);
+    await poll(() => errorOf('Private key (PEM, unencrypted)').textContent()).toMatch(
+      /does not belong to the certificate/,
+    );
     expect(watch.takeFailures()).toEqual(['POST /admin/certificates 400']);
     expect((await t.admin('GET', '/admin/certificates')).body).toEqual([]);
     await screenshot(page, 'desktop-certificates-error');
@@ -102,7 +121,9 @@ describe('console: certificates', () => {
   });
 
   it('deletes a certificate after a confirmation', async () => {
-    await rowOf('shop.test').getByRole('button', { name: /Delete the certificate for shop.test/ }).click();
+    await rowOf('shop.test')
+      .getByRole('button', { name: /Delete the certificate for shop.test/ })
+      .click();
     const dialog = page.getByRole('dialog');
     await dialog.getByRole('button', { name: 'Delete' }).click();
     await poll(() => rowOf('shop.test').count()).toBe(0);
@@ -120,7 +141,9 @@ describe('console: certificates', () => {
     await p.getByRole('button', { name: 'Sign in' }).click();
     await p.waitForURL(/\/certificates$/);
     await p.locator('tr[data-certificate]').first().waitFor();
-    const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await p.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
     expect(overflow).toBeLessThanOrEqual(0);
     await screenshot(p, 'phone-certificates');
     await phone.close();

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { newContext, openDesktopPage, requireConsoleAndBrowser, screenshot, skipAfterFirstFailure, watchPage, type PageWatch } from '../helpers/browser.js';
+import {
+  newContext,
+  openDesktopPage,
+  requireConsoleAndBrowser,
+  screenshot,
+  skipAfterFirstFailure,
+  watchPage,
+  type PageWatch,
+} from '../helpers/browser.js';
 import { spread, startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
@@ -54,11 +62,16 @@ afterAll(async () => {
 const url = (path: string) => t.adminUrl + path;
 const up = (name: string) => ups.find((u) => u.name === name)!;
 const toast = (text: string | RegExp) => page.locator('.toast').filter({ hasText: text }).first();
-const navLink = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+const navLink = (name: string) =>
+  page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 const row = (name: string) => page.locator(`tr[data-node="${name}"]`);
 /** The error line shown next to a field, found through the field's label. */
 const errorOf = (scope: Page | Locator, label: string | RegExp) =>
-  scope.locator('.field').filter({ has: page.getByLabel(label) }).locator('.field-error').first();
+  scope
+    .locator('.field')
+    .filter({ has: page.getByLabel(label) })
+    .locator('.field-error')
+    .first();
 
 /** Polls a value until it matches (the page updates after the admin API answers). */
 const poll = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 10_000, interval: 50 });
@@ -76,7 +89,9 @@ async function typeInEditor(code: string): Promise<void> {
 }
 
 async function editorText(): Promise<string> {
-  return page.locator('.cm-content').evaluate((el) => [...el.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n'));
+  return page
+    .locator('.cm-content')
+    .evaluate((el) => [...el.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n'));
 }
 
 describe('web console', () => {
@@ -95,7 +110,10 @@ describe('web console', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/apis$/);
     await page.getByRole('heading', { name: 'No APIs yet' }).waitFor();
-    expect(await page.evaluate(() => [sessionStorage.getItem('isogate.token'), localStorage.length])).toEqual([TOKEN, 0]);
+    expect(await page.evaluate(() => [sessionStorage.getItem('isogate.token'), localStorage.length])).toEqual([
+      TOKEN,
+      0,
+    ]);
   });
 
   it('creates variables through the form, showing a bad name next to its field without losing the value', async () => {
@@ -115,10 +133,11 @@ describe('web console', () => {
       await form.getByRole('button', { name: 'Create variable' }).click();
       await page.locator(`tr[data-variable="${name}"]`).waitFor();
     }
-    expect((await t.admin('GET', '/admin/variables')).body.map((v: { name: string; value: string }) => `${v.name}=${v.value}`)).toEqual([
-      'IP1_enable=true',
-      'IP2_enable=true',
-    ]);
+    expect(
+      (await t.admin('GET', '/admin/variables')).body.map(
+        (v: { name: string; value: string }) => `${v.name}=${v.value}`,
+      ),
+    ).toEqual(['IP1_enable=true', 'IP2_enable=true']);
   });
 
   it('creates an API through the form; a bad path is shown next to the path field and the rest stays typed', async () => {
@@ -136,7 +155,11 @@ describe('web console', () => {
     await page.getByRole('button', { name: 'Create API' }).click();
     await page.waitForURL(/\/apis\/[^/]+\/nodes$/);
     apiId = page.url().split('/').at(-2)!;
-    expect((await t.admin('GET', `/admin/apis/${apiId}`)).body).toMatchObject({ name: 'shop', path: '/shop/*', algorithm: 'round_robin' });
+    expect((await t.admin('GET', `/admin/apis/${apiId}`)).body).toMatchObject({
+      name: 'shop',
+      path: '/shop/*',
+      algorithm: 'round_robin',
+    });
   });
 
   it('adds three nodes by choosing the connector and filling its form, with rules that show whether they hold', async () => {
@@ -161,7 +184,9 @@ describe('web console', () => {
       await poll(() => dialog.locator('.rule-state').textContent()).toBe(`Holds now: ${n.variable} is "true"`);
       if (i === 0) {
         await dialog.getByLabel('Value', { exact: true }).fill('yes');
-        await poll(() => dialog.locator('.rule-state').textContent()).toBe(`Does not hold now: ${n.variable} is "true"`);
+        await poll(() => dialog.locator('.rule-state').textContent()).toBe(
+          `Does not hold now: ${n.variable} is "true"`,
+        );
         await dialog.getByLabel('Value', { exact: true }).fill('true');
         await screenshot(page, 'desktop-node-form', { fullPage: false });
         await dialog.getByRole('button', { name: 'Add node' }).click();
@@ -174,7 +199,14 @@ describe('web console', () => {
       await row(n.name).waitFor();
     }
     const stored = (await t.admin('GET', `/admin/apis/${apiId}/nodes`)).body;
-    expect(stored.map((n: { name: string; tags: string[]; rules: unknown[]; enabled: boolean }) => [n.name, n.tags, n.rules, n.enabled])).toEqual(
+    expect(
+      stored.map((n: { name: string; tags: string[]; rules: unknown[]; enabled: boolean }) => [
+        n.name,
+        n.tags,
+        n.rules,
+        n.enabled,
+      ]),
+    ).toEqual(
       nodes.map((n) => [n.name, n.tags ? [n.tags] : [], [{ variable: n.variable, op: 'eq', value: 'true' }], true]),
     );
     await poll(() => row('ip1-a').locator('.node-state').textContent()).toBe('Takes traffic');
@@ -193,7 +225,8 @@ describe('web console', () => {
     const tabs = page.getByRole('navigation', { name: 'API sections' });
     await tabs.getByRole('link', { name: 'Traffic' }).click();
     await page.waitForURL(/\/traffic$/);
-    const rps = async (name: string) => Number.parseFloat((await row(name).locator('.traffic-rps-minute').textContent()) ?? '');
+    const rps = async (name: string) =>
+      Number.parseFloat((await row(name).locator('.traffic-rps-minute').textContent()) ?? '');
     for (const name of ['ip1-a', 'ip2-a', 'ip1-temp']) {
       await poll(() => row(name).locator('.sparkline').getAttribute('data-total')).toBe('10');
       expect(await rps(name)).toBeGreaterThan(0);
@@ -206,7 +239,9 @@ describe('web console', () => {
     // No click: the tab polls on its own.
     await poll(() => row('ip1-a').locator('.sparkline').getAttribute('data-total')).toBe('20');
     expect(await rps('ip1-a')).toBeGreaterThan(before);
-    expect(await row('ip1-a').locator('.trend').getAttribute('title')).toMatch(/^Requests per 10 s over the last 5 minutes: peak \d+, latest \d+, 0 errors$/);
+    expect(await row('ip1-a').locator('.trend').getAttribute('title')).toMatch(
+      /^Requests per 10 s over the last 5 minutes: peak \d+, latest \d+, 0 errors$/,
+    );
     await screenshot(page, 'desktop-traffic');
     await tabs.getByRole('link', { name: 'Nodes' }).click();
     await row('ip1-a').locator('.node-state').waitFor();
@@ -215,7 +250,8 @@ describe('web console', () => {
   it('shows each node’s health: a node whose upstream stops is ejected with its reason, and healthy once it is back', async () => {
     const quick = { passive: { consecutiveFailures: 1, baseEjectionMs: 4_000, maxEjectionMs: 4_000 } };
     expect((await t.admin('PATCH', `/admin/apis/${apiId}`, { health: quick })).status).toBe(200);
-    for (const name of ['ip1-a', 'ip2-a', 'ip1-temp']) await poll(() => row(name).locator('.health-badge').textContent()).toBe('Healthy');
+    for (const name of ['ip1-a', 'ip2-a', 'ip1-temp'])
+      await poll(() => row(name).locator('.health-badge').textContent()).toBe('Healthy');
     const stopped = up('ip2-a');
     await stopped.close();
     // Retries hide the stopped node from clients; its first failure ejects it.
@@ -224,14 +260,22 @@ describe('web console', () => {
     expect(Object.values(seen).reduce((a, b) => a + b, 0)).toBe(6);
     await page.getByRole('button', { name: 'Refresh' }).click();
     await poll(() => row('ip2-a').locator('.health-badge').textContent()).toBe('Ejected');
-    expect(await row('ip2-a').locator('.health-reason').textContent()).toMatch(/^1 failed request in a row \(last: connect ECONNREFUSED\) until /);
+    expect(await row('ip2-a').locator('.health-reason').textContent()).toMatch(
+      /^1 failed request in a row \(last: connect ECONNREFUSED\) until /,
+    );
     expect(await row('ip1-a').locator('.health-badge').textContent()).toBe('Healthy');
     await screenshot(page, 'desktop-nodes-health');
     const { startUpstream } = await import('../helpers/upstreams.js');
     ups[ups.indexOf(stopped)] = await startUpstream('ip2-a', stopped.port);
     await poll(() => row('ip2-a').locator('.health-badge').textContent()).toBe('Healthy');
     expect(await row('ip2-a').locator('.health-reason').textContent()).toBe('ejection ended');
-    expect((await t.admin('PATCH', `/admin/apis/${apiId}`, { health: { passive: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000 } } })).status).toBe(200);
+    expect(
+      (
+        await t.admin('PATCH', `/admin/apis/${apiId}`, {
+          health: { passive: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000 } },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('unticking a node (from the keyboard) takes it out from the very next request, and ticking brings it back', async () => {
@@ -259,7 +303,10 @@ describe('web console', () => {
     await dialog.getByRole('button', { name: 'Save node' }).click();
     await toast(/Node ip1-a saved/).waitFor();
     await poll(() => row('ip1-a').locator('td[data-label="Weight"]').textContent()).toBe('3');
-    expect((await t.admin('GET', `/admin/apis/${apiId}/nodes`)).body.find((n: { name: string }) => n.name === 'ip1-a').weight).toBe(3);
+    expect(
+      (await t.admin('GET', `/admin/apis/${apiId}/nodes`)).body.find((n: { name: string }) => n.name === 'ip1-a')
+        .weight,
+    ).toBe(3);
   });
 
   it('flipping IP1_enable with its switch drops every IP1 node on the very next request', async () => {
@@ -289,7 +336,11 @@ describe('web console', () => {
     // A new selector memoizes automatically (when the gateway finds it keeps no state).
     const memoize = page.getByLabel('Memoize results');
     expect(await memoize.inputValue()).toBe('auto');
-    expect(await memoize.locator('option').allTextContents()).toEqual(['Automatic — when the script keeps no state', 'Always — I promise it keeps no state', 'Never']);
+    expect(await memoize.locator('option').allTextContents()).toEqual([
+      'Automatic — when the script keeps no state',
+      'Always — I promise it keeps no state',
+      'Never',
+    ]);
     // The templates of scripts-examples/ are offered; loading one is a change that Ctrl+Z takes back.
     const templates = (await t.admin('GET', '/admin/selector-templates')).body as Array<{ name: string; code: string }>;
     const picker = page.getByLabel('Template');
@@ -326,7 +377,9 @@ describe('web console', () => {
     await poll(() => test.locator('[data-step="pick"] .pick-name').textContent()).toBe('ip1-temp');
     await poll(() => test.locator('[data-step="enabled"] .step-count').textContent()).toBe('3 nodes');
     await poll(() => test.locator('[data-step="rules"] .step-count').textContent()).toBe('3 nodes');
-    await poll(() => test.locator('[data-step="selector"] .step-nodes li:not(.dropped)').allTextContents()).toEqual(['ip1-temp']);
+    await poll(() => test.locator('[data-step="selector"] .step-nodes li:not(.dropped)').allTextContents()).toEqual([
+      'ip1-temp',
+    ]);
     await poll(() => test.locator('.console').textContent()).toBe('select_code=temp_node');
     await poll(() => test.locator('.selector-run').textContent()).toMatch(/Selector time: [\d.]+ (µs|ms)/);
     await screenshot(page, 'desktop-selector');
@@ -334,7 +387,10 @@ describe('web console', () => {
     await test.getByLabel('Query').fill('');
     await test.getByRole('button', { name: 'Run test' }).click();
     await poll(() => test.locator('.console').textContent()).toBe('select_code=undefined');
-    expect(await test.locator('[data-step="selector"] .step-nodes li:not(.dropped)').allTextContents()).toEqual(['ip1-a', 'ip2-a']);
+    expect(await test.locator('[data-step="selector"] .step-nodes li:not(.dropped)').allTextContents()).toEqual([
+      'ip1-a',
+      'ip2-a',
+    ]);
     // Testing saved nothing.
     expect((await t.admin('GET', `/admin/apis/${apiId}/selector`)).body.selector).toBeNull();
 
@@ -356,7 +412,9 @@ describe('web console', () => {
     await poll(() => codeError.textContent()).toMatch(/^⚠?\s*Line 3/);
     await poll(() => page.locator('.form-error').first().textContent()).toMatch(/nothing was saved.*keeps serving/i);
     // The editor marks line 3 itself (line background and lint marker in the gutter).
-    const errorLine = await page.locator('.cm-line').evaluateAll((lines) => lines.findIndex((l) => l.classList.contains('cm-error-line')) + 1);
+    const errorLine = await page
+      .locator('.cm-line')
+      .evaluateAll((lines) => lines.findIndex((l) => l.classList.contains('cm-error-line')) + 1);
     expect(errorLine).toBe(3);
     expect(await page.locator('.cm-gutter-lint .cm-lint-marker-error').count()).toBe(1);
     expect(watch.takeFailures()).toEqual([`PUT /admin/apis/${apiId}/selector 400`]);
@@ -389,7 +447,10 @@ describe('web console', () => {
     await memoize.selectOption('false');
     await page.getByRole('button', { name: 'Save selector' }).click();
     await toast(/Selector saved/).waitFor();
-    expect((await t.admin('GET', `/admin/apis/${apiId}/selector`)).body.selector).toMatchObject({ code: ALL_NODES, memoize: false });
+    expect((await t.admin('GET', `/admin/apis/${apiId}/selector`)).body.selector).toMatchObject({
+      code: ALL_NODES,
+      memoize: false,
+    });
     await poll(() => page.locator('.selector-side dd.memoization').textContent()).toBe('no (memoize is off)');
     expect(await spread(t, '/shop/item?select_code=temp_node', 3)).not.toEqual({ 'ip1-temp': 3 });
     await page.locator('.versions li[data-version="2"]').waitFor();
@@ -397,12 +458,15 @@ describe('web console', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Roll back' }).click();
     await toast(/Rolled back to version 1/).waitFor();
     expect(await spread(t, '/shop/item?select_code=temp_node', 3)).toEqual({ 'ip1-temp': 3 });
-    expect((await t.admin('GET', `/admin/apis/${apiId}/selector`)).body.versions.map((v: { version: number }) => v.version)).toEqual([3, 2, 1]);
+    expect(
+      (await t.admin('GET', `/admin/apis/${apiId}/selector`)).body.versions.map((v: { version: number }) => v.version),
+    ).toEqual([3, 2, 1]);
     await poll(() => page.locator('.selector-side dd.memoization').textContent()).toBe('yes');
   });
 
   it('shows a quarantined selector with a button that lifts the quarantine (the selector starts afresh)', async () => {
-    const boom = 'function select(request, env, nodes) {\n  if (request.headers["x-boom"]) throw new Error("boom");\n  return nodes;\n}';
+    const boom =
+      'function select(request, env, nodes) {\n  if (request.headers["x-boom"]) throw new Error("boom");\n  return nodes;\n}';
     await t.admin('PUT', `/admin/apis/${apiId}/selector`, { code: boom, memoize: false });
     await spread(t, '/shop/item', 5, { headers: { 'x-boom': '1' } });
     const lift = page.getByRole('button', { name: 'Lift quarantine' });
@@ -412,19 +476,39 @@ describe('web console', () => {
     await toast(/Quarantine lifted/).waitFor();
     await poll(() => lift.count()).toBe(0);
     expect(await page.locator('.selector-side .badge-ok', { hasText: 'Active' }).count()).toBe(1);
-    expect((await t.admin('GET', `/admin/apis/${apiId}/selector`)).body.status).toMatchObject({ state: 'active', failures: 0 });
+    expect((await t.admin('GET', `/admin/apis/${apiId}/selector`)).body.status).toMatchObject({
+      state: 'active',
+      failures: 0,
+    });
     await t.admin('PUT', `/admin/apis/${apiId}/selector`, { code: CANARY });
   });
 
   it('lists the API with its algorithm, node counts and selector state', async () => {
     // A second API, set up through the admin API, so the list shows more than one kind of entry.
-    const accounts = (await t.admin('POST', '/admin/apis', { name: 'accounts', host: 'api.example.com', methods: ['GET', 'POST'], path: '/accounts/*', algorithm: 'ip_hash' })).body.id;
-    await t.admin('POST', `/admin/apis/${accounts}/nodes`, { name: 'acc-1', connector: { kind: 'simple-url', url: up('ip1-a').url } });
-    await t.admin('POST', `/admin/apis/${accounts}/nodes`, { name: 'acc-2', connector: { kind: 'simple-url', url: up('ip2-a').url }, enabled: false });
+    const accounts = (
+      await t.admin('POST', '/admin/apis', {
+        name: 'accounts',
+        host: 'api.example.com',
+        methods: ['GET', 'POST'],
+        path: '/accounts/*',
+        algorithm: 'ip_hash',
+      })
+    ).body.id;
+    await t.admin('POST', `/admin/apis/${accounts}/nodes`, {
+      name: 'acc-1',
+      connector: { kind: 'simple-url', url: up('ip1-a').url },
+    });
+    await t.admin('POST', `/admin/apis/${accounts}/nodes`, {
+      name: 'acc-2',
+      connector: { kind: 'simple-url', url: up('ip2-a').url },
+      enabled: false,
+    });
     await navLink('APIs').click();
     const shop = page.locator('tr[data-api="shop"]');
     await shop.waitFor();
-    expect(await shop.locator('td').allInnerTexts()).toEqual(expect.arrayContaining(['Round robin', '3 / 3 enabled', 'Selector active']));
+    expect(await shop.locator('td').allInnerTexts()).toEqual(
+      expect.arrayContaining(['Round robin', '3 / 3 enabled', 'Selector active']),
+    );
     const accountsRow = page.locator('tr[data-api="accounts"]');
     expect(await accountsRow.locator('td').allInnerTexts()).toEqual(
       expect.arrayContaining(['api.example.com/accounts/*\nGET, POST', 'IP hash', '1 / 2 enabled', 'No selector']),
@@ -433,7 +517,8 @@ describe('web console', () => {
   });
 
   it('deletes an API only after a confirmation that names it', async () => {
-    const id = (await t.admin('POST', '/admin/apis', { name: 'scratch', path: '/scratch', algorithm: 'weighted' })).body.id;
+    const id = (await t.admin('POST', '/admin/apis', { name: 'scratch', path: '/scratch', algorithm: 'weighted' })).body
+      .id;
     await page.reload();
     await page.getByRole('button', { name: 'Delete API scratch' }).click();
     const dialog = page.getByRole('dialog');
@@ -494,7 +579,11 @@ describe('web console', () => {
     await retries.fill('2');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await toast(/API shop saved/).waitFor();
-    expect((await t.admin('GET', `/admin/apis/${apiId}`)).body).toMatchObject({ algorithm: 'weighted', retries: 2, path: '/shop/*' });
+    expect((await t.admin('GET', `/admin/apis/${apiId}`)).body).toMatchObject({
+      algorithm: 'weighted',
+      retries: 2,
+      path: '/shop/*',
+    });
     await poll(() => page.locator('.api-summary').textContent()).toContain('Weighted');
   });
 
@@ -556,7 +645,9 @@ describe('web console', () => {
       await phone.getByRole('button', { name: 'Add node' }).click();
       await phone.getByRole('dialog').getByRole('button', { name: 'Next' }).click();
       await phone.getByRole('dialog').getByLabel('Name').waitFor();
-      expect(await phone.evaluate(() => document.querySelector('dialog')!.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+      expect(
+        await phone.evaluate(() => document.querySelector('dialog')!.scrollWidth - window.innerWidth),
+      ).toBeLessThanOrEqual(0);
       await screenshot(phone, 'narrow-node-form', { fullPage: false });
       expect(phoneWatch.pageErrors).toEqual([]);
       expect(phoneWatch.unexpectedConsoleErrors()).toEqual([]);

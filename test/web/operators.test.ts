@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { newContext, openDesktopPage, requireConsoleAndBrowser, screenshot, skipAfterFirstFailure, watchPage, type PageWatch } from '../helpers/browser.js';
+import {
+  newContext,
+  openDesktopPage,
+  requireConsoleAndBrowser,
+  screenshot,
+  skipAfterFirstFailure,
+  watchPage,
+  type PageWatch,
+} from '../helpers/browser.js';
 import { spread, startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
@@ -26,13 +34,32 @@ beforeAll(async () => {
   ups = await startUpstreams(['ip1-a', 'ip2-a', 'ip1-b']);
   const up = (name: string) => ups.find((u) => u.name === name)!.url;
   for (const name of ['IP1_enable', 'IP2_enable']) await t.admin('PUT', `/admin/variables/${name}`, { value: 'true' });
-  ids.demo = (await t.admin('POST', '/admin/apis', { name: 'demo', path: '/demo/*', algorithm: 'round_robin' })).body.id;
-  ids.sticky = (await t.admin('POST', '/admin/apis', { name: 'sticky', path: '/sticky/*', algorithm: 'ip_hash' })).body.id;
+  ids.demo = (
+    await t.admin('POST', '/admin/apis', { name: 'demo', path: '/demo/*', algorithm: 'round_robin' })
+  ).body.id;
+  ids.sticky = (
+    await t.admin('POST', '/admin/apis', { name: 'sticky', path: '/sticky/*', algorithm: 'ip_hash' })
+  ).body.id;
   const rule = (v: string) => [{ variable: v, op: 'eq', value: 'true' }];
-  await t.admin('POST', `/admin/apis/${ids.demo}/nodes`, { name: 'ip1-a', connector: { kind: 'simple-url', url: up('ip1-a') }, rules: rule('IP1_enable') });
-  await t.admin('POST', `/admin/apis/${ids.demo}/nodes`, { name: 'ip2-a', connector: { kind: 'simple-url', url: up('ip2-a') }, rules: rule('IP2_enable') });
-  ids.ip1b = (await t.admin('POST', `/admin/apis/${ids.sticky}/nodes`, { name: 'ip1-b', connector: { kind: 'simple-url', url: up('ip1-b') }, rules: rule('IP1_enable') })).body.id;
-  for (const role of ['viewer', 'operator']) secrets[role] = (await t.admin('POST', '/admin/tokens', { name: `${role}-bot`, role })).body.secret;
+  await t.admin('POST', `/admin/apis/${ids.demo}/nodes`, {
+    name: 'ip1-a',
+    connector: { kind: 'simple-url', url: up('ip1-a') },
+    rules: rule('IP1_enable'),
+  });
+  await t.admin('POST', `/admin/apis/${ids.demo}/nodes`, {
+    name: 'ip2-a',
+    connector: { kind: 'simple-url', url: up('ip2-a') },
+    rules: rule('IP2_enable'),
+  });
+  ids.ip1b = (
+    await t.admin('POST', `/admin/apis/${ids.sticky}/nodes`, {
+      name: 'ip1-b',
+      connector: { kind: 'simple-url', url: up('ip1-b') },
+      rules: rule('IP1_enable'),
+    })
+  ).body.id;
+  for (const role of ['viewer', 'operator'])
+    secrets[role] = (await t.admin('POST', '/admin/tokens', { name: `${role}-bot`, role })).body.secret;
   ({ browser, context, page, watch } = await openDesktopPage());
 });
 
@@ -47,7 +74,8 @@ afterAll(async () => {
 
 const url = (path: string) => t.adminUrl + path;
 const toast = (text: string | RegExp) => page.locator('.toast').filter({ hasText: text }).first();
-const navLink = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+const navLink = (name: string) =>
+  page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 const poll = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 10_000, interval: 50 });
 const variable = async (name: string) => (await t.admin('GET', `/admin/variables/${name}`)).body.value;
 
@@ -70,7 +98,9 @@ describe('the console on a bad night', () => {
     await sw.click();
     const dialog = page.getByRole('dialog');
     await poll(() => dialog.getByRole('heading').textContent()).toBe('Set IP1_enable to false?');
-    expect(await dialog.locator('.impact-loses').textContent()).toBe('This leaves sticky with 0 nodes that take traffic (rules).');
+    expect(await dialog.locator('.impact-loses').textContent()).toBe(
+      'This leaves sticky with 0 nodes that take traffic (rules).',
+    );
     expect(await dialog.locator('.impact-line').allTextContents()).toContain('demo: nodes that take traffic 2 → 1.');
     await screenshot(page, 'desktop-impact-confirm', { fullPage: false });
     await dialog.getByRole('button', { name: 'Cancel' }).click();
@@ -81,7 +111,9 @@ describe('the console on a bad night', () => {
     // The same on a node's tick: unticking sticky's only node asks first.
     await page.goto(url(`/apis/${ids.sticky}/nodes`));
     await page.getByRole('checkbox', { name: 'Enabled: ip1-b' }).click();
-    await poll(() => page.getByRole('dialog').locator('.impact-loses').textContent()).toBe('This leaves sticky with 0 nodes that take traffic (unticked).');
+    await poll(() => page.getByRole('dialog').locator('.impact-loses').textContent()).toBe(
+      'This leaves sticky with 0 nodes that take traffic (unticked).',
+    );
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
     await poll(() => page.getByRole('checkbox', { name: 'Enabled: ip1-b' }).isChecked()).toBe(true);
     expect((await t.admin('GET', `/admin/apis/${ids.sticky}/nodes/${ids.ip1b}`)).body.enabled).toBe(true);
@@ -113,7 +145,9 @@ describe('the console on a bad night', () => {
     await page.getByRole('navigation', { name: 'API sections' }).getByRole('link', { name: 'Traffic' }).click();
     const totals = page.locator('table.api-totals');
     await poll(() => totals.locator('.traffic-errors-minute').first().textContent()).toBe('60%');
-    expect(await totals.locator('li[data-code="RULES_EXCLUDED_ALL"]').textContent()).toMatch(/^RULES_EXCLUDED_ALL 3 — No node's rules hold/);
+    expect(await totals.locator('li[data-code="RULES_EXCLUDED_ALL"]').textContent()).toMatch(
+      /^RULES_EXCLUDED_ALL 3 — No node's rules hold/,
+    );
     // The banner stays on every tab.
     expect(await page.locator('.outage-banner').count()).toBe(1);
     await screenshot(page, 'desktop-traffic-outage');
@@ -131,17 +165,25 @@ describe('the console on a bad night', () => {
     await first.getByRole('button', { name: `Revert version ${version}` }).click();
     const dialog = page.getByRole('dialog');
     await poll(() => dialog.getByRole('heading').textContent()).toBe(`Revert the write that made version ${version}?`);
-    expect(await dialog.locator('.change-list li').allTextContents()).toEqual(['update variable IP1_enablevalue: false → true']);
+    expect(await dialog.locator('.change-list li').allTextContents()).toEqual([
+      'update variable IP1_enablevalue: false → true',
+    ]);
     expect(await dialog.locator('.impact-line').allTextContents()).toContain('sticky: nodes that take traffic 0 → 1.');
     await dialog.getByRole('button', { name: 'Revert' }).click();
     await toast(`Reverted version ${version}`).waitFor();
     expect(await variable('IP1_enable')).toBe('true');
     expect(await spread(t, '/sticky/x', 2)).toEqual({ 'ip1-b': 2 });
-    await poll(() => page.locator('.audit-table tbody tr').first().locator('.audit-cause').textContent()).toBe(`revert of version ${version}`);
+    await poll(() => page.locator('.audit-table tbody tr').first().locator('.audit-cause').textContent()).toBe(
+      `revert of version ${version}`,
+    );
     expect(await page.locator('.audit-table tbody tr').first().getAttribute('data-version')).toBe(String(version + 1));
 
     // Restoring the version before the flip changes nothing now, and says so.
-    await page.locator(`tr[data-version="${version - 1}"]`).first().getByRole('button', { name: `Restore version ${version - 1}` }).click();
+    await page
+      .locator(`tr[data-version="${version - 1}"]`)
+      .first()
+      .getByRole('button', { name: `Restore version ${version - 1}` })
+      .click();
     await toast(`The config is already as it was at version ${version - 1}.`).waitFor();
   });
 
@@ -176,7 +218,10 @@ describe('the console on a bad night', () => {
     await sw.click();
     await toast(/IP2_enable is now false/).waitFor();
     expect(await variable('IP2_enable')).toBe('false');
-    expect((await t.admin('GET', '/admin/audit?limit=1')).body.entries[0]).toMatchObject({ actor: { name: 'operator-bot' }, objectName: 'IP2_enable' });
+    expect((await t.admin('GET', '/admin/audit?limit=1')).body.entries[0]).toMatchObject({
+      actor: { name: 'operator-bot' },
+      objectName: 'IP2_enable',
+    });
 
     await page.goto(url(`/apis/${ids.demo}/selector`));
     const save = page.getByRole('button', { name: 'Save selector' });
@@ -208,7 +253,10 @@ describe('the console on a bad night', () => {
       ] as const) {
         await phone.goto(url(path));
         await phone.locator(ready).first().waitFor();
-        expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), `${path} scrolls sideways`).toBeLessThanOrEqual(0);
+        expect(
+          await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
+          `${path} scrolls sideways`,
+        ).toBeLessThanOrEqual(0);
         await screenshot(phone, name);
       }
       expect(phoneWatch.pageErrors).toEqual([]);

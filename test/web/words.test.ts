@@ -9,7 +9,9 @@ import { fieldMessage, GATEWAY_ERROR_WORDS, sentence } from '../../web/src/words
 
 describe('console words', () => {
   it('explains every gateway error code with the gateway’s own message', () => {
-    expect(GATEWAY_ERROR_WORDS).toEqual(Object.fromEntries(Object.entries(GATEWAY_ERRORS).map(([code, e]) => [code, e.message])));
+    expect(GATEWAY_ERROR_WORDS).toEqual(
+      Object.fromEntries(Object.entries(GATEWAY_ERRORS).map(([code, e]) => [code, e.message])),
+    );
   });
 
   it.each([
@@ -20,9 +22,15 @@ describe('console words', () => {
     ['Too big: expected number to be <=10000', 'Must be at most 10000.'],
     ['Invalid input: expected int, received number', 'Must be a whole number.'],
     ['Invalid input: expected number, received string', 'Must be a number.'],
-    ['Invalid option: expected one of "ip_hash"|"round_robin"|"weighted"', 'Choose one of: ip_hash, round_robin, weighted.'],
+    [
+      'Invalid option: expected one of "ip_hash"|"round_robin"|"weighted"',
+      'Choose one of: ip_hash, round_robin, weighted.',
+    ],
     ['Too small: expected array to have >=1 items', 'Add at least one.'],
-    ['must start with / and contain only URL path characters', 'Must start with / and contain only URL path characters.'],
+    [
+      'must start with / and contain only URL path characters',
+      'Must start with / and contain only URL path characters.',
+    ],
     ['unknown field', 'This field is not accepted here.'],
   ])('turns "%s" into "%s"', (raw, words) => {
     expect(fieldMessage(raw)).toBe(words);
@@ -56,13 +64,20 @@ describe('console rules', () => {
   it('says why a rule holds or not, in words', () => {
     expect(ruleText({ variable: 'REGION', op: 'in', value: ['eu', 'us'] })).toBe('REGION is one of "eu", "us"');
     expect(ruleState(rules[0]!, vars)).toEqual({ holds: true, text: 'Holds now: IP1_enable is "true"' });
-    expect(ruleState(rules[5]!, vars)).toEqual({ holds: false, text: 'MISSING is not defined, so this rule never holds' });
+    expect(ruleState(rules[5]!, vars)).toEqual({
+      holds: false,
+      text: 'MISSING is not defined, so this rule never holds',
+    });
   });
 });
 
 describe('test panel parsing', () => {
   it('reads a query string with repeated keys', () => {
-    expect(parseQuery('?select_code=temp_node&a=1&a=2&empty=')).toEqual({ select_code: 'temp_node', a: ['1', '2'], empty: '' });
+    expect(parseQuery('?select_code=temp_node&a=1&a=2&empty=')).toEqual({
+      select_code: 'temp_node',
+      a: ['1', '2'],
+      empty: '',
+    });
     expect(parseQuery('')).toEqual({});
   });
 

@@ -103,7 +103,11 @@ export async function call<T>(method: string, path: string, body?: unknown, opti
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new ApiError(res.status, 'BAD_RESPONSE', `The admin API answered ${res.status} with something that is not JSON.`);
+      throw new ApiError(
+        res.status,
+        'BAD_RESPONSE',
+        `The admin API answered ${res.status} with something that is not JSON.`,
+      );
     }
   }
   if (res.ok) {
@@ -111,7 +115,12 @@ export async function call<T>(method: string, path: string, body?: unknown, opti
     return parsed as T;
   }
   const error = (parsed as { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | undefined)?.error;
-  const apiError = new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? `The admin API answered ${res.status}.`, error?.details ?? []);
+  const apiError = new ApiError(
+    res.status,
+    error?.code ?? `HTTP_${res.status}`,
+    error?.message ?? `The admin API answered ${res.status}.`,
+    error?.details ?? [],
+  );
   if (res.status === 401 && options.token === undefined) {
     clearToken();
     unauthorized();
@@ -134,47 +143,73 @@ export const admin = {
   deleteApi: (id: string) => call<void>('DELETE', `/admin/apis/${enc(id)}`),
 
   listNodes: (apiId: string, o?: Opt) => call<BackendNode[]>('GET', `/admin/apis/${enc(apiId)}/nodes`, undefined, o),
-  createNode: (apiId: string, body: Record<string, unknown>) => call<BackendNode>('POST', `/admin/apis/${enc(apiId)}/nodes`, body),
+  createNode: (apiId: string, body: Record<string, unknown>) =>
+    call<BackendNode>('POST', `/admin/apis/${enc(apiId)}/nodes`, body),
   patchNode: (apiId: string, nodeId: string, body: Record<string, unknown>) =>
     call<BackendNode>('PATCH', `/admin/apis/${enc(apiId)}/nodes/${enc(nodeId)}`, body),
   deleteNode: (apiId: string, nodeId: string) => call<void>('DELETE', `/admin/apis/${enc(apiId)}/nodes/${enc(nodeId)}`),
   nodeStats: (apiId: string, o?: Opt) =>
-    call<{ api: ApiTraffic; nodes: Record<string, NodeStatsView> }>('GET', `/admin/apis/${enc(apiId)}/stats`, undefined, o),
-  availability: (apiId: string, o?: Opt) => call<Availability>('GET', `/admin/apis/${enc(apiId)}/availability`, undefined, o),
-  nodeHealth: (apiId: string, o?: Opt) => call<ApiHealthReport>('GET', `/admin/apis/${enc(apiId)}/health`, undefined, o),
+    call<{ api: ApiTraffic; nodes: Record<string, NodeStatsView> }>(
+      'GET',
+      `/admin/apis/${enc(apiId)}/stats`,
+      undefined,
+      o,
+    ),
+  availability: (apiId: string, o?: Opt) =>
+    call<Availability>('GET', `/admin/apis/${enc(apiId)}/availability`, undefined, o),
+  nodeHealth: (apiId: string, o?: Opt) =>
+    call<ApiHealthReport>('GET', `/admin/apis/${enc(apiId)}/health`, undefined, o),
   listConnectors: (o?: Opt) => call<ConnectorKindInfo[]>('GET', '/admin/connectors', undefined, o),
 
   listVariables: (o?: Opt) => call<Variable[]>('GET', '/admin/variables', undefined, o),
   variableUsage: (o?: Opt) => call<VariableUsage[]>('GET', '/admin/variable-usage', undefined, o),
   putVariable: (name: string, value: string) => call<Variable>('PUT', `/admin/variables/${enc(name)}`, { value }),
-  deleteVariable: (name: string) => call<{ deleted: string; usedBy: VariableUse[] }>('DELETE', `/admin/variables/${enc(name)}`),
+  deleteVariable: (name: string) =>
+    call<{ deleted: string; usedBy: VariableUse[] }>('DELETE', `/admin/variables/${enc(name)}`),
 
-  getSelector: (apiId: string, o?: Opt) => call<SelectorView>('GET', `/admin/apis/${enc(apiId)}/selector`, undefined, o),
-  putSelector: (apiId: string, body: SelectorConfig & { sample?: SampleRequest }) => call<Api>('PUT', `/admin/apis/${enc(apiId)}/selector`, body),
+  getSelector: (apiId: string, o?: Opt) =>
+    call<SelectorView>('GET', `/admin/apis/${enc(apiId)}/selector`, undefined, o),
+  putSelector: (apiId: string, body: SelectorConfig & { sample?: SampleRequest }) =>
+    call<Api>('PUT', `/admin/apis/${enc(apiId)}/selector`, body),
   deleteSelector: (apiId: string) => call<void>('DELETE', `/admin/apis/${enc(apiId)}/selector`),
-  rollbackSelector: (apiId: string, version: number) => call<Api>('POST', `/admin/apis/${enc(apiId)}/selector/rollback`, { version }),
+  rollbackSelector: (apiId: string, version: number) =>
+    call<Api>('POST', `/admin/apis/${enc(apiId)}/selector/rollback`, { version }),
   restartSelector: (apiId: string) =>
-    call<{ selector: SelectorConfig; status: SelectorView['status'] }>('POST', `/admin/apis/${enc(apiId)}/selector/restart`),
+    call<{ selector: SelectorConfig; status: SelectorView['status'] }>(
+      'POST',
+      `/admin/apis/${enc(apiId)}/selector/restart`,
+    ),
   testSelector: (apiId: string, body: { request: SampleRequest; selector?: SelectorConfig | null }) =>
     call<BalanceExplanation>('POST', `/admin/apis/${enc(apiId)}/selector/test`, body),
   selectorTemplates: (o?: Opt) => call<SelectorTemplate[]>('GET', '/admin/selector-templates', undefined, o),
 
   cluster: (o?: Opt) => call<ClusterView>('GET', '/admin/cluster', undefined, o),
   listCertificates: (o?: Opt) => call<CertificateView[]>('GET', '/admin/certificates', undefined, o),
-  uploadCertificate: (body: { certificate: string; privateKey: string; isDefault?: boolean }) => call<CertificateView>('POST', '/admin/certificates', body),
-  setDefaultCertificate: (id: string) => call<CertificateView>('PATCH', `/admin/certificates/${enc(id)}`, { isDefault: true }),
+  uploadCertificate: (body: { certificate: string; privateKey: string; isDefault?: boolean }) =>
+    call<CertificateView>('POST', '/admin/certificates', body),
+  setDefaultCertificate: (id: string) =>
+    call<CertificateView>('PATCH', `/admin/certificates/${enc(id)}`, { isDefault: true }),
   deleteCertificate: (id: string) => call<void>('DELETE', `/admin/certificates/${enc(id)}`),
 
   listConsumers: (o?: Opt) => call<ConsumerView[]>('GET', '/admin/consumers', undefined, o),
   /** The answer carries generated secrets (`credentials[i].secret`) this once. */
-  createConsumer: (body: Record<string, unknown>) => call<Omit<ConsumerView, 'credentials'> & { credentials: Array<CredentialView & { secret?: string }> }>('POST', '/admin/consumers', body),
-  patchConsumer: (id: string, body: Record<string, unknown>) => call<ConsumerView>('PATCH', `/admin/consumers/${enc(id)}`, body),
+  createConsumer: (body: Record<string, unknown>) =>
+    call<Omit<ConsumerView, 'credentials'> & { credentials: Array<CredentialView & { secret?: string }> }>(
+      'POST',
+      '/admin/consumers',
+      body,
+    ),
+  patchConsumer: (id: string, body: Record<string, unknown>) =>
+    call<ConsumerView>('PATCH', `/admin/consumers/${enc(id)}`, body),
   deleteConsumer: (id: string) => call<void>('DELETE', `/admin/consumers/${enc(id)}`),
-  addCredential: (id: string, body: Record<string, unknown>) => call<CredentialView & { secret?: string }>('POST', `/admin/consumers/${enc(id)}/credentials`, body),
-  deleteCredential: (id: string, credentialId: string) => call<void>('DELETE', `/admin/consumers/${enc(id)}/credentials/${enc(credentialId)}`),
+  addCredential: (id: string, body: Record<string, unknown>) =>
+    call<CredentialView & { secret?: string }>('POST', `/admin/consumers/${enc(id)}/credentials`, body),
+  deleteCredential: (id: string, credentialId: string) =>
+    call<void>('DELETE', `/admin/consumers/${enc(id)}/credentials/${enc(credentialId)}`),
 
   whoami: (o?: Opt) => call<Actor>('GET', '/admin/whoami', undefined, o),
-  audit: (query: Record<string, string>, o?: Opt) => call<AuditPage>('GET', `/admin/audit?${new URLSearchParams(query)}`, undefined, o),
+  audit: (query: Record<string, string>, o?: Opt) =>
+    call<AuditPage>('GET', `/admin/audit?${new URLSearchParams(query)}`, undefined, o),
   revert: (version: number) => call<PlanResult>('POST', '/admin/audit/revert', { version }),
   restore: (version: number) => call<PlanResult>('POST', '/admin/config/restore', { version }),
   /** Any write as a dry run: what it would change and its impact on traffic; nothing is written. */

@@ -50,7 +50,14 @@ export function startApp(mount: HTMLElement): void {
   const header = h(
     'header',
     { class: 'topbar' },
-    h('div', { class: 'topbar-inner' }, h('a', { class: 'brand', href: '/apis' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'isogate'), nav, who, signOut),
+    h(
+      'div',
+      { class: 'topbar-inner' },
+      h('a', { class: 'brand', href: '/apis' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'isogate'),
+      nav,
+      who,
+      signOut,
+    ),
   );
   replace(mount, h('a', { class: 'skip-link', href: '#main' }, 'Skip to content'), header, main, notificationRegion());
 
@@ -70,7 +77,8 @@ export function startApp(mount: HTMLElement): void {
   onUnauthorized(() => {
     clearSession();
     const next = location.pathname + location.search;
-    if (location.pathname !== '/sign-in') navigate(`/sign-in?expired=1&next=${encodeURIComponent(next)}`, { replace: true });
+    if (location.pathname !== '/sign-in')
+      navigate(`/sign-in?expired=1&next=${encodeURIComponent(next)}`, { replace: true });
   });
 
   let controller: AbortController | null = null;
@@ -96,7 +104,9 @@ export function startApp(mount: HTMLElement): void {
       refreshSession().then(render, (err: unknown) => {
         // A 401 has already sent the user to sign-in; anything else is shown where the page would be.
         if (err instanceof ApiError && err.status === 401) return;
-        main.replaceChildren(h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? err.message : String(err)));
+        main.replaceChildren(
+          h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? err.message : String(err)),
+        );
       });
       return;
     }
@@ -122,7 +132,13 @@ export function startApp(mount: HTMLElement): void {
     first = false;
     void Promise.resolve(result).catch((err: unknown) => {
       // Views handle their own errors; anything left is a bug worth seeing in the page, not only the console.
-      main.appendChild(h('div', { class: 'form-error', role: 'alert' }, `This page failed: ${err instanceof Error ? err.message : String(err)}`));
+      main.appendChild(
+        h(
+          'div',
+          { class: 'form-error', role: 'alert' },
+          `This page failed: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
     });
   };
   onNavigate(render);

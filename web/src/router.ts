@@ -65,7 +65,15 @@ export function onNavigate(listener: Listener): void {
  */
 export function interceptLinks(): void {
   document.addEventListener('click', (event) => {
-    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    if (
+      event.defaultPrevented ||
+      event.button !== 0 ||
+      event.metaKey ||
+      event.ctrlKey ||
+      event.shiftKey ||
+      event.altKey
+    )
+      return;
     const a = (event.target as Element | null)?.closest?.('a');
     if (!a || a.target || a.hasAttribute('download')) return;
     const href = a.getAttribute('href');

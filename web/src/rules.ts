@@ -31,14 +31,20 @@ export function ruleHolds(rule: Rule, variables: ReadonlyMap<string, string>): b
 /** A rule in words: `IP1_enable equals "true"`, `REGION is one of "eu", "us"`. */
 export function ruleText(rule: Rule): string {
   const words = OPERATORS.find((o) => o.op === rule.op)?.words ?? rule.op;
-  const value = Array.isArray(rule.value) ? rule.value.map((v) => JSON.stringify(v)).join(', ') : JSON.stringify(rule.value);
+  const value = Array.isArray(rule.value)
+    ? rule.value.map((v) => JSON.stringify(v)).join(', ')
+    : JSON.stringify(rule.value);
   return `${rule.variable} ${words} ${value}`;
 }
 
 /** Why a rule holds or not, in words, for the row that shows it. */
 export function ruleState(rule: Rule, variables: ReadonlyMap<string, string>): { holds: boolean; text: string } {
   const current = variables.get(rule.variable);
-  if (current === undefined) return { holds: false, text: `${rule.variable || 'The variable'} is not defined, so this rule never holds` };
+  if (current === undefined)
+    return { holds: false, text: `${rule.variable || 'The variable'} is not defined, so this rule never holds` };
   const holds = ruleHolds(rule, variables);
-  return { holds, text: `${holds ? 'Holds now' : 'Does not hold now'}: ${rule.variable} is ${JSON.stringify(current)}` };
+  return {
+    holds,
+    text: `${holds ? 'Holds now' : 'Does not hold now'}: ${rule.variable} is ${JSON.stringify(current)}`,
+  };
 }

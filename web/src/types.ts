@@ -13,7 +13,12 @@ export type { BalanceExplanation, NodeRef } from '../../src/admin/runtime.js';
 export type { AccessExplanation } from '../../src/explain/explanation.js';
 export type { ApiAccess, AuthMethod, RateLimit, CorsConfig, IpRules } from '../../src/model/access.js';
 export type { ConsumerView, CredentialView } from '../../src/model/consumer.js';
-export type { SelectorFailure, SelectorMemoization, SelectorStatus, SelectorErrorKind } from '../../src/selector/types.js';
+export type {
+  SelectorFailure,
+  SelectorMemoization,
+  SelectorStatus,
+  SelectorErrorKind,
+} from '../../src/selector/types.js';
 export type { SelectorVersion } from '../../src/store/store.js';
 export type { NodeStatsSlot, NodeStatsView, NodeStatsWindow } from '../../src/gateway/node-stats.js';
 export type { ApiHealthReport, NodeHealthEntry, HealthState } from '../../src/health/view.js';

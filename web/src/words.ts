@@ -103,17 +103,20 @@ export function sentence(text: string): string {
  */
 export function fieldMessage(message: string): string {
   let m: RegExpMatchArray | null;
-  if (/received undefined$/.test(message) || /expected string to have >=1 characters?$/.test(message)) return 'Required.';
+  if (/received undefined$/.test(message) || /expected string to have >=1 characters?$/.test(message))
+    return 'Required.';
   if ((m = message.match(/expected string to have >=(\d+) characters?$/))) return `Use at least ${m[1]} characters.`;
   if ((m = message.match(/expected string to have <=(\d+) characters?$/))) return `Use at most ${m[1]} characters.`;
-  if ((m = message.match(/expected array to have >=(\d+) items?$/))) return m[1] === '1' ? 'Add at least one.' : `Add at least ${m[1]}.`;
+  if ((m = message.match(/expected array to have >=(\d+) items?$/)))
+    return m[1] === '1' ? 'Add at least one.' : `Add at least ${m[1]}.`;
   if ((m = message.match(/expected array to have <=(\d+) items?$/))) return `At most ${m[1]} are allowed.`;
   if ((m = message.match(/expected number to be >=?(-?[\d.]+)$/))) return `Must be at least ${m[1]}.`;
   if ((m = message.match(/expected number to be <=?(-?[\d.]+)$/))) return `Must be at most ${m[1]}.`;
   if (/expected int, received/.test(message)) return 'Must be a whole number.';
   if (/expected number, received/.test(message)) return 'Must be a number.';
   if (/expected boolean, received/.test(message)) return 'Must be on or off.';
-  if ((m = message.match(/expected one of (.+)$/))) return `Choose one of: ${m[1]!.replace(/"/g, '').split('|').join(', ')}.`;
+  if ((m = message.match(/expected one of (.+)$/)))
+    return `Choose one of: ${m[1]!.replace(/"/g, '').split('|').join(', ')}.`;
   if (message === 'unknown field') return 'This field is not accepted here.';
   return sentence(message);
 }

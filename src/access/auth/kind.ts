@@ -12,7 +12,12 @@ export interface AuthRequest {
 /** How one method judged a request that carried its credential. */
 export type AuthOutcome =
   | { readonly ok: true; readonly consumer: CompiledConsumer | null; readonly method: AuthMethod['kind'] }
-  | { readonly ok: false; readonly code: 'AUTH_FAILED' | 'AUTH_BUSY'; readonly method: AuthMethod['kind']; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly code: 'AUTH_FAILED' | 'AUTH_BUSY';
+      readonly method: AuthMethod['kind'];
+      readonly reason: string;
+    };
 
 /**
  * One configured authentication method. `find` is cheap and synchronous (is this method's

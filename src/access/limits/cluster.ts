@@ -99,10 +99,19 @@ export class ClusterLimiter implements Limiter {
   private async fetch(key: string, r: Reservation): Promise<void> {
     const now = performance.now();
     // Ran out before it expired: the next take is bigger; expired unspent: smaller.
-    if (r.expiresAt > 0) r.batch = r.tokens === 0 && now < r.expiresAt + this.lifetimeMs ? Math.min(this.maxBatch, r.batch * 2) : Math.max(1, r.batch >> 1);
+    if (r.expiresAt > 0)
+      r.batch =
+        r.tokens === 0 && now < r.expiresAt + this.lifetimeMs
+          ? Math.min(this.maxBatch, r.batch * 2)
+          : Math.max(1, r.batch >> 1);
     try {
       // Enough for the requests already waiting too (each needs one), within the batch bound.
-      const reply = await this.redis.take(this.keyPrefix + key, this.capacity, this.refillPerMs, Math.min(this.maxBatch, r.batch + r.waiters));
+      const reply = await this.redis.take(
+        this.keyPrefix + key,
+        this.capacity,
+        this.refillPerMs,
+        Math.min(this.maxBatch, r.batch + r.waiters),
+      );
       const at = performance.now();
       r.tokens = reply.granted;
       r.expiresAt = at + this.lifetimeMs;
@@ -128,11 +137,26 @@ export class ClusterLimiter implements Limiter {
   }
 
   private unavailable(): LimitResult {
-    return { allowed: false, remaining: 0, limit: this.capacity, resetMs: 0, retryAfterMs: 1_000, policy: 'local-fallback', unavailable: true };
+    return {
+      allowed: false,
+      remaining: 0,
+      limit: this.capacity,
+      resetMs: 0,
+      retryAfterMs: 1_000,
+      policy: 'local-fallback',
+      unavailable: true,
+    };
   }
 
   private result(allowed: boolean, remaining: number, retryAfterMs: number): LimitResult {
     const left = Math.max(0, Math.floor(remaining));
-    return { allowed, remaining: left, limit: this.capacity, resetMs: (this.capacity - left) / this.refillPerMs, retryAfterMs, policy: 'cluster' };
+    return {
+      allowed,
+      remaining: left,
+      limit: this.capacity,
+      resetMs: (this.capacity - left) / this.refillPerMs,
+      retryAfterMs,
+      policy: 'cluster',
+    };
   }
 }

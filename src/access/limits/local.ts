@@ -38,7 +38,10 @@ export class LocalLimiter implements Limiter {
   peek(key: string): LimitResult {
     const now = this.now();
     const bucket = this.buckets.get(key);
-    const tokens = bucket === undefined ? this.capacity : Math.min(this.capacity, bucket.tokens + (now - bucket.at) * this.refillPerMs);
+    const tokens =
+      bucket === undefined
+        ? this.capacity
+        : Math.min(this.capacity, bucket.tokens + (now - bucket.at) * this.refillPerMs);
     return this.result(tokens >= 1, tokens >= 1 ? tokens - 1 : tokens);
   }
 

@@ -59,7 +59,12 @@ export interface TakeReply {
   waitMs: number;
 }
 
-type TakeCommand = (key: string, capacity: number, refillPerMs: string, want: number) => Promise<[number, string, number]>;
+type TakeCommand = (
+  key: string,
+  capacity: number,
+  refillPerMs: string,
+  want: number,
+) => Promise<[number, string, number]>;
 
 /**
  * The gateway process's one connection to Redis for cluster rate limits (ioredis): commands fail at
@@ -100,7 +105,12 @@ export class RedisLink {
   }
 
   status(): RedisStatus {
-    return { configured: true, connected: this.up, lastError: this.up ? null : this.lastError, downSince: this.up ? null : this.downSince };
+    return {
+      configured: true,
+      connected: this.up,
+      lastError: this.up ? null : this.lastError,
+      downSince: this.up ? null : this.downSince,
+    };
   }
 
   /** Takes up to `want` tokens; rejects at once while Redis is down. */
@@ -123,7 +133,11 @@ export class RedisLink {
 
   private failed(err: Error, reconnect: boolean): void {
     const message = err.message || String(err);
-    if (this.up) this.options.log.warn({ err: message }, 'Redis unreachable: cluster rate limits fall back to each limit\'s onRedisDown');
+    if (this.up)
+      this.options.log.warn(
+        { err: message },
+        "Redis unreachable: cluster rate limits fall back to each limit's onRedisDown",
+      );
     if (this.up || this.downSince === null) this.downSince = new Date().toISOString();
     this.up = false;
     this.lastError = message;

@@ -50,11 +50,23 @@ export class LimitRegistry {
     if (limit.policy === 'local') return new LocalLimiter(capacity, refillPerMs);
     const fallback = new LocalLimiter(capacity, refillPerMs, 'local-fallback');
     if (this.redis === null) {
-      if (!this.warnedNoRedis) this.log?.warn({ apiId }, 'a cluster rate limit is configured but this gateway has no --redis: it counts locally');
+      if (!this.warnedNoRedis)
+        this.log?.warn(
+          { apiId },
+          'a cluster rate limit is configured but this gateway has no --redis: it counts locally',
+        );
       this.warnedNoRedis = true;
       return fallback;
     }
     const key = `${this.keyPrefix}${apiId}:${index}:`;
-    return new ClusterLimiter(this.redis, key, capacity, refillPerMs, periodMs, fallback, limit.onRedisDown === 'closed');
+    return new ClusterLimiter(
+      this.redis,
+      key,
+      capacity,
+      refillPerMs,
+      periodMs,
+      fallback,
+      limit.onRedisDown === 'closed',
+    );
   }
 }

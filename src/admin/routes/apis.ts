@@ -30,7 +30,11 @@ export function registerApiRoutes(app: FastifyInstance, { store, runtime }: Admi
     const config = await store.loadConfig();
     const apiIds = config.apis.map((a) => a.id);
     const [view, traffic, states] = await Promise.all([
-      loadRuntimeView(runtime, apiIds, config.nodes.map((n) => n.id)),
+      loadRuntimeView(
+        runtime,
+        apiIds,
+        config.nodes.map((n) => n.id),
+      ),
       lastMinuteOf(runtime, apiIds),
       Promise.all(config.apis.map(async (api) => (await runtime.selectorStatus(api.id))?.state ?? 'none')),
     ]);
@@ -51,7 +55,11 @@ export function registerApiRoutes(app: FastifyInstance, { store, runtime }: Admi
   app.get<IdParams>('/apis/:id/availability', async (request): Promise<Availability> => {
     const api = await requireApi(store, request.params.id);
     const [nodes, variables] = await Promise.all([store.listNodes(api.id), store.listVariables()]);
-    const view = await loadRuntimeView(runtime, [api.id], nodes.map((n) => n.id));
+    const view = await loadRuntimeView(
+      runtime,
+      [api.id],
+      nodes.map((n) => n.id),
+    );
     return availabilityOf(api, nodes, new Map(variables.map((v) => [v.name, v.value])), view);
   });
 
@@ -72,7 +80,12 @@ export function registerApiRoutes(app: FastifyInstance, { store, runtime }: Admi
     const patch = parseInput(ApiPatch, request.body);
     const current = await requireApi(store, request.params.id);
     if (patch.selector) {
-      await requireSelectorTrial(runtime, current.id, patch.selector, toSelectorRequest(undefined, { path: patch.path ?? current.path }));
+      await requireSelectorTrial(
+        runtime,
+        current.id,
+        patch.selector,
+        toSelectorRequest(undefined, { path: patch.path ?? current.path }),
+      );
     }
     // The merged API is validated again by the store (cross-field checks such as hash → hashOn included).
     const updated = await store.updateApi(current.id, (api) => ({
@@ -88,7 +101,8 @@ export function registerApiRoutes(app: FastifyInstance, { store, runtime }: Admi
   });
 
   app.delete<IdParams>('/apis/:id', async (request, reply) => {
-    if (!(await store.deleteApi(request.params.id))) throw new AdminError('API_NOT_FOUND', `no API with id ${request.params.id}`);
+    if (!(await store.deleteApi(request.params.id)))
+      throw new AdminError('API_NOT_FOUND', `no API with id ${request.params.id}`);
     await awaitApplied(runtime, request.log);
     return reply.code(204).send();
   });

@@ -11,7 +11,11 @@ import { parseInput } from '../validate.js';
  * The answer of a write made of a plan (revert, restore, config apply) once it went through: waits
  * until the gateway serves it; a dry run that found nothing to change answers as a dry run.
  */
-export async function planAnswer(request: FastifyRequest, result: PlanResult, { runtime }: Pick<AdminDeps, 'runtime'>): Promise<PlanResult | DryRunAnswer> {
+export async function planAnswer(
+  request: FastifyRequest,
+  result: PlanResult,
+  { runtime }: Pick<AdminDeps, 'runtime'>,
+): Promise<PlanResult | DryRunAnswer> {
   if (result.version === null) return isDryRun(request) ? nothingToChange() : result;
   await awaitApplied(runtime, request.log);
   return result;

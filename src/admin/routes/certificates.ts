@@ -1,5 +1,12 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { certificateView, CertificatePatch, CertificateUpload, defaultCertificate, type Certificate, type CertificateView } from '../../model/certificate.js';
+import {
+  certificateView,
+  CertificatePatch,
+  CertificateUpload,
+  defaultCertificate,
+  type Certificate,
+  type CertificateView,
+} from '../../model/certificate.js';
 import { checkCertificate } from '../../model/certificate-check.js';
 import { objectEtag } from '../../store/changes.js';
 import type { Store } from '../../store/store.js';

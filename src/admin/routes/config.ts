@@ -1,7 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { applyConfigFile } from '../../config-files/apply.js';
-import { ConfigFile, ConfigSyntaxError, configFileSchema, exportConfig, formatConfig, parseConfigText } from '../../config-files/format.js';
+import {
+  ConfigFile,
+  ConfigSyntaxError,
+  configFileSchema,
+  exportConfig,
+  formatConfig,
+  parseConfigText,
+} from '../../config-files/format.js';
 import type { Role } from '../../model/token.js';
 import type { AdminDeps } from '../deps.js';
 import { AdminError } from '../errors.js';
@@ -49,7 +56,12 @@ export function registerConfigRoutes(app: FastifyInstance, { store, runtime }: A
           done(err as Error, undefined);
           return;
         }
-        const detail = { path: '', message: err.message, ...(err.line === undefined ? {} : { line: err.line }), ...(err.column === undefined ? {} : { column: err.column }) };
+        const detail = {
+          path: '',
+          message: err.message,
+          ...(err.line === undefined ? {} : { line: err.line }),
+          ...(err.column === undefined ? {} : { column: err.column }),
+        };
         done(new AdminError('VALIDATION_FAILED', `the body is not valid YAML: ${err.message}`, [detail]), undefined);
       }
     });

@@ -1,6 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { storeCredential } from '../../access/secrets.js';
-import { ConsumerCreate, ConsumerPatch, consumerView, CredentialInput, credentialView, type Consumer, type ConsumerView, type CredentialView } from '../../model/consumer.js';
+import {
+  ConsumerCreate,
+  ConsumerPatch,
+  consumerView,
+  CredentialInput,
+  credentialView,
+  type Consumer,
+  type ConsumerView,
+  type CredentialView,
+} from '../../model/consumer.js';
 import { objectEtag } from '../../store/changes.js';
 import type { Store } from '../../store/store.js';
 import { awaitApplied } from '../applied.js';
@@ -34,12 +43,19 @@ export function registerConsumerRoutes(app: FastifyInstance, { store, runtime }:
   app.post('/consumers', { config: { successStatus: 201 } }, async (request, reply) => {
     const input = parseInput(ConsumerCreate, request.body);
     const made = await Promise.all(input.credentials.map(storeCredential));
-    const consumer = await store.createConsumer({ name: input.name, tags: input.tags, credentials: made.map((m) => m.stored) });
+    const consumer = await store.createConsumer({
+      name: input.name,
+      tags: input.tags,
+      credentials: made.map((m) => m.stored),
+    });
     await awaitApplied(runtime, request.log);
     const view = consumerView(consumer);
     const credentials: CreatedCredential[] = view.credentials.map((c, i) => withSecret(c, made[i]!.secret));
     // The consumer's own entity tag: the answer also holds the generated secrets, shown this once.
-    return reply.code(201).header('etag', objectEtag('consumer', consumer)).send({ ...view, credentials });
+    return reply
+      .code(201)
+      .header('etag', objectEtag('consumer', consumer))
+      .send({ ...view, credentials });
   });
 
   app.get<IdParams>('/consumers/:id', async (request) => consumerView(await requireConsumer(store, request.params.id)));
@@ -53,7 +69,8 @@ export function registerConsumerRoutes(app: FastifyInstance, { store, runtime }:
   });
 
   app.delete<IdParams>('/consumers/:id', async (request, reply) => {
-    if (!(await store.deleteConsumer(request.params.id))) throw new AdminError('CONSUMER_NOT_FOUND', `no consumer with id ${request.params.id}`);
+    if (!(await store.deleteConsumer(request.params.id)))
+      throw new AdminError('CONSUMER_NOT_FOUND', `no consumer with id ${request.params.id}`);
     await awaitApplied(runtime, request.log);
     return reply.code(204).send();
   });
@@ -62,18 +79,25 @@ export function registerConsumerRoutes(app: FastifyInstance, { store, runtime }:
     const input = parseInput(CredentialInput, request.body);
     await requireConsumer(store, request.params.id);
     const made = await storeCredential(input);
-    const updated = await store.updateConsumer(request.params.id, (c) => ({ ...c, credentials: [...c.credentials, made.stored] }));
+    const updated = await store.updateConsumer(request.params.id, (c) => ({
+      ...c,
+      credentials: [...c.credentials, made.stored],
+    }));
     if (!updated) throw new AdminError('CONSUMER_NOT_FOUND', `no consumer with id ${request.params.id}`);
     await awaitApplied(runtime, request.log);
     // The ETag is the consumer's (the object this write changed), for a following If-Match.
-    return reply.code(201).header('etag', objectEtag('consumer', updated)).send(withSecret(credentialView(made.stored), made.secret));
+    return reply
+      .code(201)
+      .header('etag', objectEtag('consumer', updated))
+      .send(withSecret(credentialView(made.stored), made.secret));
   });
 
   app.delete<CredentialParams>('/consumers/:id/credentials/:credentialId', async (request, reply) => {
     const { id, credentialId } = request.params;
     const updated = await store.updateConsumer(id, (c) => {
       // Thrown inside the transaction, so nothing is written and the version does not move.
-      if (!c.credentials.some((cr) => cr.id === credentialId)) throw new AdminError('CREDENTIAL_NOT_FOUND', `consumer ${id} has no credential ${credentialId}`);
+      if (!c.credentials.some((cr) => cr.id === credentialId))
+        throw new AdminError('CREDENTIAL_NOT_FOUND', `consumer ${id} has no credential ${credentialId}`);
       return { ...c, credentials: c.credentials.filter((cr) => cr.id !== credentialId) };
     });
     if (!updated) throw new AdminError('CONSUMER_NOT_FOUND', `no consumer with id ${id}`);

@@ -13,7 +13,11 @@ type ApiParams = { Params: { id: string } };
 /** A node PATCH that only sets the tick is an operator's; any other change an editor's. */
 export function nodePatchRole(request: FastifyRequest): Role {
   const body = request.body;
-  const onlyTick = typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).every((k) => k === 'enabled');
+  const onlyTick =
+    typeof body === 'object' &&
+    body !== null &&
+    !Array.isArray(body) &&
+    Object.keys(body).every((k) => k === 'enabled');
   return onlyTick ? 'operator' : 'editor';
 }
 type NodeParams = { Params: { id: string; nodeId: string } };
@@ -37,7 +41,10 @@ export function registerNodeRoutes(app: FastifyInstance, { store, runtime }: Adm
   app.get<ApiParams>('/apis/:id/stats', async (request) => {
     const api = await requireApi(store, request.params.id);
     const nodes = await store.listNodes(api.id);
-    const [nodeStats, traffic] = await Promise.all([runtime.nodeStats(nodes.map((n) => n.id)), apiTraffic(runtime, api.id)]);
+    const [nodeStats, traffic] = await Promise.all([
+      runtime.nodeStats(nodes.map((n) => n.id)),
+      apiTraffic(runtime, api.id),
+    ]);
     return { api: traffic, nodes: nodeStats };
   });
 

@@ -61,7 +61,8 @@ export function registerSelectorRoutes(app: FastifyInstance, { store, runtime }:
     const { version, sample } = parseInput(SelectorRollback, request.body);
     const api = await requireApi(store, request.params.id);
     const saved = (await store.listSelectorVersions(api.id)).find((v) => v.version === version);
-    if (!saved) throw new AdminError('SELECTOR_VERSION_NOT_FOUND', `API ${api.id} has no saved selector version ${version}`);
+    if (!saved)
+      throw new AdminError('SELECTOR_VERSION_NOT_FOUND', `API ${api.id} has no saved selector version ${version}`);
     // The nodes may have changed since that version was saved, so it is trialled again like a new one.
     if (saved.selector) await requireSelectorTrial(runtime, api.id, saved.selector, toSelectorRequest(sample, api));
     const restored = await store.setSelector(api.id, saved.selector);

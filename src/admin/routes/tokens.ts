@@ -12,7 +12,9 @@ export type CreatedToken = AdminToken & { secret: string };
 
 function refuseReservedName(name: string | undefined): void {
   if (name !== undefined && RESERVED_TOKEN_NAMES.has(name.toLowerCase())) {
-    throw new AdminError('VALIDATION_FAILED', undefined, [{ path: 'name', message: `"${name}" is reserved for isogate's own writes` }]);
+    throw new AdminError('VALIDATION_FAILED', undefined, [
+      { path: 'name', message: `"${name}" is reserved for isogate's own writes` },
+    ]);
   }
 }
 
@@ -26,13 +28,17 @@ export function registerTokenRoutes(app: FastifyInstance, { store }: AdminDeps):
   const admin = { config: { role: 'admin' as const } };
   app.get('/tokens', admin, async () => store.listTokens());
 
-  app.post('/tokens', { config: { role: 'admin', successStatus: 201 } }, async (request, reply): Promise<CreatedToken> => {
-    const input = parseInput(TokenCreate, request.body);
-    refuseReservedName(input.name);
-    const secret = newTokenSecret();
-    const token = await store.createToken(input, hashTokenSecret(secret));
-    return reply.code(201).send({ ...token, secret });
-  });
+  app.post(
+    '/tokens',
+    { config: { role: 'admin', successStatus: 201 } },
+    async (request, reply): Promise<CreatedToken> => {
+      const input = parseInput(TokenCreate, request.body);
+      refuseReservedName(input.name);
+      const secret = newTokenSecret();
+      const token = await store.createToken(input, hashTokenSecret(secret));
+      return reply.code(201).send({ ...token, secret });
+    },
+  );
 
   app.get<IdParams>('/tokens/:id', admin, async (request) => {
     const token = await store.getToken(request.params.id);
@@ -49,7 +55,8 @@ export function registerTokenRoutes(app: FastifyInstance, { store }: AdminDeps):
   });
 
   app.delete<IdParams>('/tokens/:id', admin, async (request, reply) => {
-    if (!(await store.deleteToken(request.params.id))) throw new AdminError('TOKEN_NOT_FOUND', `no admin token with id ${request.params.id}`);
+    if (!(await store.deleteToken(request.params.id)))
+      throw new AdminError('TOKEN_NOT_FOUND', `no admin token with id ${request.params.id}`);
     return reply.code(204).send();
   });
 }

@@ -43,7 +43,10 @@ export function registerVariableUsageRoutes(app: FastifyInstance, { store }: Adm
     }
     const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     const list = [...usage.values()].sort(byName);
-    for (const entry of list) entry.uses.sort((a, b) => byName({ name: a.apiName + '\0' + a.nodeName }, { name: b.apiName + '\0' + b.nodeName }));
+    for (const entry of list)
+      entry.uses.sort((a, b) =>
+        byName({ name: a.apiName + '\0' + a.nodeName }, { name: b.apiName + '\0' + b.nodeName }),
+      );
     return list;
   });
 }

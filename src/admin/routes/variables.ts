@@ -42,7 +42,12 @@ export function registerVariableRoutes(app: FastifyInstance, { store, runtime }:
     const apiNames = new Map(config.apis.map((a) => [a.id, a.name]));
     const usedBy: VariableUse[] = config.nodes
       .filter((node) => node.rules.some((rule) => rule.variable === name))
-      .map((node) => ({ apiId: node.apiId, apiName: apiNames.get(node.apiId) ?? '', nodeId: node.id, nodeName: node.name }));
+      .map((node) => ({
+        apiId: node.apiId,
+        apiName: apiNames.get(node.apiId) ?? '',
+        nodeId: node.id,
+        nodeName: node.name,
+      }));
     if (!(await store.deleteVariable(name))) throw new AdminError('VARIABLE_NOT_FOUND', `no variable named ${name}`);
     await awaitApplied(runtime, request.log);
     return { deleted: name, usedBy };

@@ -8,7 +8,9 @@ const settings = z.strictObject({
     .refine((value) => {
       try {
         const u = new URL(value);
-        return (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash && !u.username && !u.password;
+        return (
+          (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash && !u.username && !u.password
+        );
       } catch {
         return false;
       }

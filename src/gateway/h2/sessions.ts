@@ -1,4 +1,11 @@
-import { createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import {
+  createServer,
+  type Http2Server,
+  type Http2Session,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { Admission, AdmissionTicket } from '../admission.js';
 import { MAX_REQUEST_HEAD_BYTES } from '../http/request-parser.js';
@@ -62,7 +69,9 @@ export class H2Sessions {
       maxSessionInvalidFrames: H2_LIMITS.maxSessionInvalidFrames,
     });
     this.server.on('session', (session: ServerHttp2Session) => this.track(session));
-    this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) => this.onStream(stream, headers, raw));
+    this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) =>
+      this.onStream(stream, headers, raw),
+    );
   }
 
   /** Starts an HTTP/2 session on a TLS connection whose ALPN chose `h2`, counted by its admission `ticket`. */

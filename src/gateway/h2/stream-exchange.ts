@@ -4,7 +4,15 @@ import { headerNameSet } from '../../http/header-names.js';
 import { ClientClosedError, type GatewayRequest, type GatewayResponse, type UpgradedClient } from '../exchange.js';
 
 // Connection-specific fields may not appear in HTTP/2 (RFC 9113 §8.2.2); node refuses to send them.
-const CONNECTION_SPECIFIC = headerNameSet(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host']);
+const CONNECTION_SPECIFIC = headerNameSet([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'host',
+]);
 
 /**
  * A stream's request body: DATA frames as a Readable. When its reader falls behind, the stream is
@@ -18,7 +26,9 @@ class StreamBody extends Readable {
       if (!this.push(chunk)) stream.pause();
     });
     stream.on('end', () => this.push(null));
-    stream.on('aborted', () => this.destroy(new ClientClosedError('the client reset the stream before its request body was complete')));
+    stream.on('aborted', () =>
+      this.destroy(new ClientClosedError('the client reset the stream before its request body was complete')),
+    );
   }
 
   override _read(): void {

@@ -6,7 +6,13 @@ import { ClientClosedError } from '../exchange.js';
 import { ClientRequest, RequestBody, type BodySource } from './client-request.js';
 import { ClientResponse, dateHeader, type ResponseOwner } from './client-response.js';
 import { SendWatch, type SendLimits } from './send-watch.js';
-import { MAX_REQUEST_HEAD_BYTES, RequestParseError, RequestParser, type RequestHead, type RequestSink } from './request-parser.js';
+import {
+  MAX_REQUEST_HEAD_BYTES,
+  RequestParseError,
+  RequestParser,
+  type RequestHead,
+  type RequestSink,
+} from './request-parser.js';
 
 /** What a client connection needs from its server. */
 export interface ConnectionOwner extends SendLimits {

@@ -55,6 +55,12 @@ export class ClientRequest implements GatewayRequest {
     this.headers = head.headers;
     this.rawHeaders = head.rawHeaders;
     const upgrade = head.headers['upgrade'];
-    if (upgrade !== undefined && head.minor === 1 && body === null && UPGRADE_OPTION.test(head.headers['connection'] ?? '')) this.upgrade = upgrade;
+    if (
+      upgrade !== undefined &&
+      head.minor === 1 &&
+      body === null &&
+      UPGRADE_OPTION.test(head.headers['connection'] ?? '')
+    )
+      this.upgrade = upgrade;
   }
 }

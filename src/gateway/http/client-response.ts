@@ -93,7 +93,8 @@ export class ClientResponse implements GatewayResponse {
     if (Array.isArray(headers)) {
       for (let i = 0; i < headers.length; i += 2) lines += this.headerLine(headers[i]!, headers[i + 1]!);
     } else {
-      for (const name of Object.keys(headers)) lines += this.headerLine(name, String((headers as Record<string, string | number>)[name]));
+      for (const name of Object.keys(headers))
+        lines += this.headerLine(name, String((headers as Record<string, string | number>)[name]));
     }
     this.headerLines = lines;
   }
@@ -101,7 +102,8 @@ export class ClientResponse implements GatewayResponse {
   private headerLine(name: string, value: string): string {
     const kind = headerKind(name);
     if (kind === 'length') this.hasLength = true;
-    else if (kind === 'te' || kind === 'connection') return ''; // framing and connection are this server's to set
+    else if (kind === 'te' || kind === 'connection')
+      return ''; // framing and connection are this server's to set
     else if (kind === 'date') this.hasDate = true;
     return `${name}: ${value}\r\n`;
   }

@@ -1,7 +1,13 @@
 import { METHODS } from 'node:http';
 import { ChunkedDecoder, type ChunkedRules } from '../../http/chunked.js';
 import { hasBadHeadByte } from '../../http/head-bytes.js';
-import { CONNECTION_CLOSE, CONNECTION_KEEP_ALIVE, connectionOptions, decimal, FieldLines } from '../../http/header-names.js';
+import {
+  CONNECTION_CLOSE,
+  CONNECTION_KEEP_ALIVE,
+  connectionOptions,
+  decimal,
+  FieldLines,
+} from '../../http/header-names.js';
 
 /** Longest request head (request line and headers, with their line ends) a client may send. */
 export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
@@ -199,7 +205,8 @@ export class RequestParser {
             return input.length;
           }
           if (end + 4 - off > MAX_REQUEST_HEAD_BYTES) this.headTooLong(input, off, input.length);
-          if (hasBadHeadByte(input, off, end, true)) throw bad('control character or bare line end in the request head');
+          if (hasBadHeadByte(input, off, end, true))
+            throw bad('control character or bare line end in the request head');
           this.head(input.toString('latin1', off, end));
           off = end + 4;
           break;
@@ -281,7 +288,10 @@ export class RequestParser {
   /** Reports the head buffer's new size to the sink; throws HEAD_MEMORY_FULL when it is refused. */
   private hold(bytes: number): void {
     if (this.sink.holdHead !== undefined && !this.sink.holdHead(bytes)) {
-      throw new RequestParseError('HEAD_MEMORY_FULL', 'unfinished request heads hold all the memory the gateway gives them');
+      throw new RequestParseError(
+        'HEAD_MEMORY_FULL',
+        'unfinished request heads hold all the memory the gateway gives them',
+      );
     }
   }
 
@@ -300,7 +310,8 @@ export class RequestParser {
     const lineLength = (lineEnd < 0 ? buf.length : lineEnd - 1) - off;
     if (lineLength > MAX_REQUEST_LINE_BYTES) throw new RequestParseError('URI_TOO_LONG', 'request line too long');
     // Without its end, a head that already fills the limit cannot end within it.
-    if (buf.length - off >= MAX_REQUEST_HEAD_BYTES) throw new RequestParseError('HEADERS_TOO_LARGE', 'request head too large');
+    if (buf.length - off >= MAX_REQUEST_HEAD_BYTES)
+      throw new RequestParseError('HEADERS_TOO_LARGE', 'request head too large');
     // A bare LF would never end the head: fail now rather than at the headers timeout.
     if (from < buf.length && hasBadHeadByte(buf, from, buf.length - (buf[buf.length - 1] === 13 ? 1 : 0), true)) {
       throw bad('control character or bare line feed in the request head');
@@ -315,7 +326,8 @@ export class RequestParser {
     // method SP request-target SP HTTP-version, with exactly these two spaces.
     const sp1 = text.indexOf(' ');
     const sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
-    if (sp1 <= 0 || sp2 < 0 || sp2 >= eol || sp2 === sp1 + 1 || text.lastIndexOf(' ', eol - 1) !== sp2) throw bad('invalid request line');
+    if (sp1 <= 0 || sp2 < 0 || sp2 >= eol || sp2 === sp1 + 1 || text.lastIndexOf(' ', eol - 1) !== sp2)
+      throw bad('invalid request line');
     const method = text.slice(0, sp1);
     const url = text.slice(sp1 + 1, sp2);
     if (!knownMethod(method)) throw bad('invalid method');
@@ -324,10 +336,17 @@ export class RequestParser {
     const v = sp2 + 1;
     const major = text.charCodeAt(v + 5) - 48;
     const minor = text.charCodeAt(v + 7) - 48;
-    if (eol - v !== 8 || !text.startsWith('HTTP/', v) || text.charCodeAt(v + 6) !== 46 || !(major >= 0 && major <= 9) || !(minor >= 0 && minor <= 9)) {
+    if (
+      eol - v !== 8 ||
+      !text.startsWith('HTTP/', v) ||
+      text.charCodeAt(v + 6) !== 46 ||
+      !(major >= 0 && major <= 9) ||
+      !(minor >= 0 && minor <= 9)
+    ) {
       throw bad('invalid HTTP version');
     }
-    if (major !== 1 || minor > 1) throw new RequestParseError('HTTP_VERSION_UNSUPPORTED', `HTTP/${major}.${minor} is not supported`);
+    if (major !== 1 || minor > 1)
+      throw new RequestParseError('HTTP_VERSION_UNSUPPORTED', `HTTP/${major}.${minor} is not supported`);
 
     const rawHeaders: string[] = [];
     // A plain object (a prototype-less one would be a slow dictionary); `__proto__` stays in rawHeaders only.
@@ -381,7 +400,8 @@ export class RequestParser {
     const hasBody = chunked || contentLength > 0;
     let expectContinue = false;
     if (expect !== null) {
-      if (expect.toLowerCase() !== '100-continue') throw new RequestParseError('EXPECTATION_FAILED', 'unsupported expectation');
+      if (expect.toLowerCase() !== '100-continue')
+        throw new RequestParseError('EXPECTATION_FAILED', 'unsupported expectation');
       expectContinue = hasBody && minor === 1;
     }
     let keepAlive = minor === 1;
@@ -394,8 +414,7 @@ export class RequestParser {
     if (chunked) {
       this.chunked.reset();
       this.state = CHUNKED;
-    }
-    else if (contentLength > 0) {
+    } else if (contentLength > 0) {
       this.remaining = contentLength;
       this.state = LENGTH;
     } else this.state = DONE;

@@ -22,7 +22,12 @@ const MAX_REFUSING = 256;
 const REFUSE_LINGER_MS = 1_000;
 
 /** Admission with no limit (for servers built without one). */
-const UNLIMITED = { maxConnections: Infinity, maxConnectionsPerIp: Infinity, maxHeadMemoryBytes: Infinity, maxBufferedResponses: Infinity };
+const UNLIMITED = {
+  maxConnections: Infinity,
+  maxConnectionsPerIp: Infinity,
+  maxHeadMemoryBytes: Infinity,
+  maxBufferedResponses: Infinity,
+};
 
 /**
  * The gateway port's HTTP/1.1 server: a net.Server whose connections are ClientConnections (the
@@ -120,7 +125,10 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
   private startSweep(): void {
     if (this.sweep !== null) return;
     // A quarter of the shortest timeout, at most a second: deadlines are honoured within that.
-    const every = Math.min(1_000, Math.max(10, Math.floor(Math.min(this.headerTimeoutMs, this.keepAliveTimeoutMs, this.sendTimeoutMs) / 4)));
+    const every = Math.min(
+      1_000,
+      Math.max(10, Math.floor(Math.min(this.headerTimeoutMs, this.keepAliveTimeoutMs, this.sendTimeoutMs) / 4)),
+    );
     this.sweep = setInterval(() => {
       const now = performance.now();
       for (const conn of this.clients) {

@@ -17,7 +17,12 @@ export function accessStage(ctx: RequestContext): boolean | Promise<boolean> {
   const access = api.access;
   if (access === null) return true;
   // The context has the decision's input fields (method, clientIp, rawQuery) and the request its headers.
-  const decision = decideAccess(access, { method: ctx.method, headers: ctx.req.headers, rawQuery: ctx.rawQuery, clientIp: ctx.clientIp }, ctx.snapshot.consumers, 'serve');
+  const decision = decideAccess(
+    access,
+    { method: ctx.method, headers: ctx.req.headers, rawQuery: ctx.rawQuery, clientIp: ctx.clientIp },
+    ctx.snapshot.consumers,
+    'serve',
+  );
   return decision instanceof Promise ? decision.then((d) => apply(ctx, d)) : apply(ctx, decision);
 }
 
@@ -38,7 +43,8 @@ function apply(ctx: RequestContext, d: AccessDecision): boolean {
     return false;
   }
   const auth = ctx.api!.access!.auth;
-  if (auth !== null && !auth.config.forwardCredentials) ctx.rawQuery = stripCredentials(ctx.req, ctx.rawQuery, auth.methods);
+  if (auth !== null && !auth.config.forwardCredentials)
+    ctx.rawQuery = stripCredentials(ctx.req, ctx.rawQuery, auth.methods);
   return true;
 }
 
@@ -54,7 +60,10 @@ export function hasBody(ctx: RequestContext): boolean {
 export function withAccessHeaders(ctx: RequestContext, headers: string[]): string[] {
   const extra = ctx.responseHeaders;
   if (extra === null) return headers;
-  const out = ctx.api!.access?.cors == null ? headers : headers.filter((_, i) => i % 2 === 1 ? !isCorsHeader(headers[i - 1]!) : !isCorsHeader(headers[i]!));
+  const out =
+    ctx.api!.access?.cors == null
+      ? headers
+      : headers.filter((_, i) => (i % 2 === 1 ? !isCorsHeader(headers[i - 1]!) : !isCorsHeader(headers[i]!)));
   out.push(...extra);
   return out;
 }

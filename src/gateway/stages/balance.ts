@@ -1,5 +1,12 @@
 import { parse as parseQuery } from 'node:querystring';
-import { afterSelector, filterNodes, hashKeyOf, nextPick, nodesAt, type SelectorDecision } from '../../balance/decision.js';
+import {
+  afterSelector,
+  filterNodes,
+  hashKeyOf,
+  nextPick,
+  nodesAt,
+  type SelectorDecision,
+} from '../../balance/decision.js';
 import type { CompiledApi, CompiledNode } from '../../snapshot/snapshot.js';
 import type { SelectOutcome, SelectorRequest } from '../../selector/types.js';
 import type { RequestContext } from '../context.js';
@@ -20,7 +27,8 @@ export function balanceStage(ctx: RequestContext): boolean | Promise<boolean> {
   if (!filtered.ok) return fail(ctx, filtered.code);
   ctx.panic = filtered.panic;
   const healthy = filtered.nodes;
-  if (api.hashOn !== null) ctx.hashKey = hashKeyOf(api.hashOn, ctx.req.headers, (name) => firstQueryValue(ctx.rawQuery, name), ctx.clientIp);
+  if (api.hashOn !== null)
+    ctx.hashKey = hashKeyOf(api.hashOn, ctx.req.headers, (name) => firstQueryValue(ctx.rawQuery, name), ctx.clientIp);
   // Retries resend small bodies, so they are buffered when another try may need them.
   const buffer = api.api.retries > 0 && ctx.body === null && hasBody(ctx);
   if (api.selector === null && !buffer) {
@@ -30,7 +38,11 @@ export function balanceStage(ctx: RequestContext): boolean | Promise<boolean> {
   return runSelector(ctx, api, healthy);
 }
 
-function runSelector(ctx: RequestContext, api: CompiledApi, healthy: readonly CompiledNode[]): boolean | Promise<boolean> {
+function runSelector(
+  ctx: RequestContext,
+  api: CompiledApi,
+  healthy: readonly CompiledNode[],
+): boolean | Promise<boolean> {
   if (ctx.body === null && hasBody(ctx)) {
     const length = Number(ctx.req.headers['content-length']);
     if (length > 0 && length <= SELECTOR_BODY_LIMIT) {
@@ -54,13 +66,20 @@ function select(ctx: RequestContext, api: CompiledApi, healthy: readonly Compile
   }
   const indices = healthy === api.eligible ? api.eligibleIndices : healthy.map((n) => n.index);
   const outcome = selector.handle.select(selectorRequest(ctx), indices);
-  return outcome instanceof Promise ? outcome.then((o) => selected(ctx, api, healthy, o)) : selected(ctx, api, healthy, outcome);
+  return outcome instanceof Promise
+    ? outcome.then((o) => selected(ctx, api, healthy, o))
+    : selected(ctx, api, healthy, outcome);
 }
 
 const NO_SELECTOR = { kind: 'none' } as const;
 const FAILED = { kind: 'failed' } as const;
 
-function selected(ctx: RequestContext, api: CompiledApi, healthy: readonly CompiledNode[], outcome: SelectOutcome): boolean {
+function selected(
+  ctx: RequestContext,
+  api: CompiledApi,
+  healthy: readonly CompiledNode[],
+  outcome: SelectOutcome,
+): boolean {
   ctx.selectorUs = outcome.durationUs;
   const onError = api.api.selector?.onError ?? 'use-all';
   if (!outcome.ok) {
@@ -84,7 +103,8 @@ const pickedNodes = new WeakMap<readonly number[], { api: CompiledApi; nodes: re
 
 function cachedNodes(api: CompiledApi, indices: readonly number[]): readonly CompiledNode[] {
   let entry = pickedNodes.get(indices);
-  if (entry === undefined || entry.api !== api) pickedNodes.set(indices, (entry = { api, nodes: Object.freeze(nodesAt(api.nodes, indices)) }));
+  if (entry === undefined || entry.api !== api)
+    pickedNodes.set(indices, (entry = { api, nodes: Object.freeze(nodesAt(api.nodes, indices)) }));
   return entry.nodes;
 }
 

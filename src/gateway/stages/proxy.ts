@@ -36,7 +36,15 @@ const HOP_BY_HOP = headerNameSet([
   'x-forwarded-host',
 ]);
 /** Response headers never passed to the client (the connection's own; `upgrade` only in a 101). */
-export const RESPONSE_HOP_BY_HOP = headerNameSet(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+export const RESPONSE_HOP_BY_HOP = headerNameSet([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 /** A try's failure before response headers, by what it means for retries and passive health checks. */
 type TryFailure = 'connect' | 'timeout' | 'reset' | 'client' | 'bad-body' | 'too-large' | 'deadline' | 'queue';
@@ -112,7 +120,12 @@ function attempt(ctx: RequestContext, exchange: Exchange): void {
 }
 
 /** The next node for a retry after `reason`, or null when this request may not be retried (any more). */
-function retryNode(ctx: RequestContext, exchange: Exchange, streamed: boolean, reason: RetryReason): CompiledNode | null {
+function retryNode(
+  ctx: RequestContext,
+  exchange: Exchange,
+  streamed: boolean,
+  reason: RetryReason,
+): CompiledNode | null {
   const api = ctx.api!.api;
   if (streamed || ctx.tried.length > api.retries || ctx.res.destroyed || exchange.expired) return null;
   if (reason !== 'connect' && !api.retry.methods.includes(ctx.method as HttpMethod)) return null;
@@ -132,7 +145,8 @@ function failureKind(err: Error, ctx: RequestContext): TryFailure {
   if (err instanceof RetryDeadlineError) return 'deadline';
   if (err instanceof QueueFullError || err instanceof QueueTimeoutError) return 'queue';
   // The node never saw the request: another node may be tried for any method.
-  if (err instanceof ConnectError || err instanceof ConnectTimeoutError || err instanceof PoolClosedError) return 'connect';
+  if (err instanceof ConnectError || err instanceof ConnectTimeoutError || err instanceof PoolClosedError)
+    return 'connect';
   if (err instanceof HeadersTimeoutError) return 'timeout';
   return 'reset';
 }
@@ -163,7 +177,8 @@ export function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[
     const name = raw[i]!;
     if (HOP_BY_HOP(name)) {
       if (sameName(name, 'connection')) connectionTokens = raw[i + 1];
-      else if (sameName(name, 'x-forwarded-for')) priorForwardedFor = priorForwardedFor ? `${priorForwardedFor}, ${raw[i + 1]}` : raw[i + 1];
+      else if (sameName(name, 'x-forwarded-for'))
+        priorForwardedFor = priorForwardedFor ? `${priorForwardedFor}, ${raw[i + 1]}` : raw[i + 1];
       else if (sameName(name, 'host')) host = raw[i + 1]!;
       continue;
     }

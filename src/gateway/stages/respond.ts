@@ -18,7 +18,14 @@ export function respondStage(ctx: RequestContext): void {
   const { status } = GATEWAY_ERRORS[code];
   const body = errorBody(code);
   ctx.status = status;
-  const headers: string[] = ['content-type', 'application/json', 'content-length', String(body.length), ERROR_HEADER, code];
+  const headers: string[] = [
+    'content-type',
+    'application/json',
+    'content-length',
+    String(body.length),
+    ERROR_HEADER,
+    code,
+  ];
   if (ctx.allow !== null) headers.push('allow', ctx.allow);
   if (ctx.responseHeaders !== null) headers.push(...ctx.responseHeaders);
   res.writeHead(status, headers);

@@ -11,7 +11,11 @@ export interface TlsHandoff {
   /** HTTP/1.1 (ALPN `http/1.1`, or none): the plain port's own server, so its limits and drain apply alike. */
   readonly http: GatewayHttpServer;
   /** HTTP/2 sessions (ALPN `h2`); null offers HTTP/1.1 only. */
-  readonly h2: { adopt(socket: TLSSocket, ticket: AdmissionTicket): void; closeIdleSessions(): void; closeAllSessions(): void } | null;
+  readonly h2: {
+    adopt(socket: TLSSocket, ticket: AdmissionTicket): void;
+    closeIdleSessions(): void;
+    closeAllSessions(): void;
+  } | null;
 }
 
 /** How the TLS port runs. */

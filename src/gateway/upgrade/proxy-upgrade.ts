@@ -12,7 +12,12 @@ import {
   SocketClosedError,
   socketFailure,
 } from '../../upstream/errors.js';
-import { MAX_HEAD_BYTES, ResponseParser, type ResponseHead, type ResponseSink } from '../../upstream/response-parser.js';
+import {
+  MAX_HEAD_BYTES,
+  ResponseParser,
+  type ResponseHead,
+  type ResponseSink,
+} from '../../upstream/response-parser.js';
 import type { RequestContext } from '../context.js';
 import { pickNext } from '../stages/balance.js';
 import { errorCode, forwardHeaders, RESPONSE_HOP_BY_HOP, upstreamPath } from '../stages/proxy.js';
@@ -71,7 +76,9 @@ class UpgradeTry implements ResponseSink {
       : connectTcp({ host, port });
     this.socket = socket;
     socket.setNoDelay(true);
-    this.arm(api.timeouts.connectMs, () => socket.destroy(new ConnectTimeoutError(`connect timeout after ${api.timeouts.connectMs} ms`)));
+    this.arm(api.timeouts.connectMs, () =>
+      socket.destroy(new ConnectTimeoutError(`connect timeout after ${api.timeouts.connectMs} ms`)),
+    );
     socket.once('connect', () => (this.tcpUp = true));
     socket.once(tls ? 'secureConnect' : 'connect', () => {
       this.connected = true;
@@ -160,7 +167,10 @@ class UpgradeTry implements ResponseSink {
     ctx.status = 101;
     ctx.upstreamMs = performance.now() - ctx.startedAt;
     const api = ctx.api!.api;
-    new Tunnel(ctx.tunnels, api.name, this.node, api.timeouts.upgradeIdleMs, client.socket, socket).start(client.head, buf.subarray(end + 4));
+    new Tunnel(ctx.tunnels, api.name, this.node, api.timeouts.upgradeIdleMs, client.socket, socket).start(
+      client.head,
+      buf.subarray(end + 4),
+    );
     this.finish(true, null);
   }
 
@@ -171,7 +181,8 @@ class UpgradeTry implements ResponseSink {
     ctx.status = head.status;
     ctx.upstreamMs = performance.now() - ctx.startedAt;
     const out: string[] = [];
-    for (let i = 0; i < head.headers.length; i += 2) if (!RESPONSE_HOP_BY_HOP(head.headers[i]!)) out.push(head.headers[i]!, head.headers[i + 1]!);
+    for (let i = 0; i < head.headers.length; i += 2)
+      if (!RESPONSE_HOP_BY_HOP(head.headers[i]!)) out.push(head.headers[i]!, head.headers[i + 1]!);
     ctx.res.writeHead(head.status, out);
     const ms = ctx.api!.api.timeouts.bodyMs;
     this.arm(ms, () => this.socket!.destroy(new BodyTimeoutError(`response body paused for over ${ms} ms`)));
@@ -224,7 +235,8 @@ class UpgradeTry implements ResponseSink {
     // By the error's class, as the proxy stage classifies (a TLS handshake failure is not a connect failure: the node is misconfigured).
     const connect = !this.sent && (err instanceof ConnectError || err instanceof ConnectTimeoutError);
     const timeout = err instanceof HeadersTimeoutError;
-    if (passive !== null && (!timeout || passive.timeouts)) this.node.health.failed(connect ? 'connect' : timeout ? 'timeout' : 'reset', code, passive);
+    if (passive !== null && (!timeout || passive.timeouts))
+      this.node.health.failed(connect ? 'connect' : timeout ? 'timeout' : 'reset', code, passive);
     if (connect) {
       // Nothing was sent: another node may be tried (the upgrade itself is never sent twice).
       const next = ctx.tried.length <= api.retries ? pickNext(ctx) : null;

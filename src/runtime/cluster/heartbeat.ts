@@ -58,9 +58,12 @@ export class Heartbeat {
   start(): void {
     void this.beat();
     this.timer = setInterval(() => void this.beat(), this.options.intervalMs);
-    this.versionTimer = setInterval(() => {
-      if (this.options.version() !== this.reported) void this.beat();
-    }, Math.min(VERSION_CHECK_MS, this.options.intervalMs));
+    this.versionTimer = setInterval(
+      () => {
+        if (this.options.version() !== this.reported) void this.beat();
+      },
+      Math.min(VERSION_CHECK_MS, this.options.intervalMs),
+    );
     // Heartbeats alone must not keep a stopping process alive.
     this.timer.unref();
     this.versionTimer.unref();
@@ -78,7 +81,14 @@ export class Heartbeat {
       timeout = setTimeout(resolve, REMOVE_TIMEOUT_MS);
     });
     await Promise.race([
-      this.options.store.removeProcess(this.id).catch((err) => this.options.log.warn({ err: (err as Error).message }, 'could not remove this process from the cluster view; it will show as stale')),
+      this.options.store
+        .removeProcess(this.id)
+        .catch((err) =>
+          this.options.log.warn(
+            { err: (err as Error).message },
+            'could not remove this process from the cluster view; it will show as stale',
+          ),
+        ),
       gaveUp,
     ]);
     clearTimeout(timeout);
@@ -121,9 +131,11 @@ export class Heartbeat {
       await store.heartbeat(beat);
       if (this.failing) log.info({ id: this.id }, 'cluster heartbeat resumed');
       this.failing = false;
-      if (++this.beats % PRUNE_EVERY_BEATS === 1) await store.pruneProcesses(this.options.pruneAfterMs ?? PRUNE_AFTER_MS);
+      if (++this.beats % PRUNE_EVERY_BEATS === 1)
+        await store.pruneProcesses(this.options.pruneAfterMs ?? PRUNE_AFTER_MS);
     } catch (err) {
-      if (!this.failing) log.warn({ err: (err as Error).message, id: this.id }, 'cluster heartbeat failed; retrying every interval');
+      if (!this.failing)
+        log.warn({ err: (err as Error).message, id: this.id }, 'cluster heartbeat failed; retrying every interval');
       this.failing = true;
     }
   }

@@ -28,7 +28,11 @@ export const WORKER_OPTIONS_ENV = 'ISOGATE_WORKER_OPTIONS';
 export function mergeSelectorStatus(parts: ReadonlyArray<SelectorStatus | null>): SelectorStatus | null {
   const present = parts.filter((p): p is SelectorStatus => p !== null);
   if (present.length === 0) return null;
-  const quarantinedAt = present.map((p) => p.quarantinedAt).filter((q): q is string => q !== null).sort()[0] ?? null;
+  const quarantinedAt =
+    present
+      .map((p) => p.quarantinedAt)
+      .filter((q): q is string => q !== null)
+      .sort()[0] ?? null;
   return {
     state: present.some((p) => p.state === 'quarantined') ? 'quarantined' : 'active',
     calls: present.reduce((n, p) => n + p.calls, 0),
@@ -91,7 +95,8 @@ function mergeRecent(parts: ReadonlyArray<readonly NodeStatsSlot[]>): NodeStatsS
       else {
         seen.requests += slot.requests;
         seen.errors += slot.errors;
-        seen.p99Ms = seen.p99Ms === null ? slot.p99Ms : slot.p99Ms === null ? seen.p99Ms : Math.max(seen.p99Ms, slot.p99Ms);
+        seen.p99Ms =
+          seen.p99Ms === null ? slot.p99Ms : slot.p99Ms === null ? seen.p99Ms : Math.max(seen.p99Ms, slot.p99Ms);
       }
     }
   }
@@ -100,7 +105,10 @@ function mergeRecent(parts: ReadonlyArray<readonly NodeStatsSlot[]>): NodeStatsS
 }
 
 /** Node stats summed over workers. */
-export function mergeNodeStats(parts: ReadonlyArray<Record<string, NodeStatsView>>, nodeIds: readonly string[]): Record<string, NodeStatsView> {
+export function mergeNodeStats(
+  parts: ReadonlyArray<Record<string, NodeStatsView>>,
+  nodeIds: readonly string[],
+): Record<string, NodeStatsView> {
   return Object.fromEntries(
     nodeIds.map((id) => {
       const views = parts.map((p) => p[id]).filter((v): v is NodeStatsView => v !== undefined);

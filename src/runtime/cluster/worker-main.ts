@@ -81,7 +81,11 @@ async function main(): Promise<void> {
   const stop = stopOnce({
     log,
     // The row goes first: this worker is leaving, whatever draining still takes.
-    stop: () => heartbeat.stop().then(() => plane.close()).then(() => store.close()),
+    stop: () =>
+      heartbeat
+        .stop()
+        .then(() => plane.close())
+        .then(() => store.close()),
     boundMs: options.drainMs,
     unfinished: () => plane.unfinished(),
     exit,

@@ -66,7 +66,10 @@ export interface WorkerView {
 export class WorkerSet {
   private readonly slots: Slot[];
   private nextId = 1;
-  private readonly pending = new Map<number, { answers: Map<Worker, unknown>; expect: Set<Worker>; done: () => void }>();
+  private readonly pending = new Map<
+    number,
+    { answers: Map<Worker, unknown>; expect: Set<Worker>; done: () => void }
+  >();
   private stopping = false;
   private restarts = 0;
   private readyWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
@@ -81,7 +84,15 @@ export class WorkerSet {
     /** Called with the cluster-view row id of a worker that died, so its row goes at once rather than going stale. */
     private readonly onWorkerGone: (processId: string) => void = () => undefined,
   ) {
-    this.slots = Array.from({ length: options.workers }, () => ({ worker: null, processId: '', startedAt: 0, ready: false, version: 0, earlyDeaths: 0, redis: null }));
+    this.slots = Array.from({ length: options.workers }, () => ({
+      worker: null,
+      processId: '',
+      startedAt: 0,
+      ready: false,
+      version: 0,
+      earlyDeaths: 0,
+      redis: null,
+    }));
     // Workers accept from the shared socket themselves: the primary never holds a connection, so a
     // dying worker cannot strand one it was being handed (round-robin hand-off), and costs no CPU.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -184,7 +195,9 @@ export class WorkerSet {
 
   private onMessage(slot: Slot, worker: Worker, message: FromWorker): void {
     if (message.t === 'failed') {
-      const err = message.flag ? new StartupError(message.flag, message.message.replace(`${message.flag}: `, '')) : new Error(message.message);
+      const err = message.flag
+        ? new StartupError(message.flag, message.message.replace(`${message.flag}: `, ''))
+        : new Error(message.message);
       if (this.readyWaiter) {
         this.stopping = true;
         this.readyWaiter.reject(err);

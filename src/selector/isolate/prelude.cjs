@@ -132,7 +132,8 @@
     for (const name of ['add', 'delete', 'clear']) wrapMethod(Set.prototype, name, watch('Set.prototype.' + name));
     for (const name of ['add', 'delete']) wrapMethod(WeakSet.prototype, name, watch('WeakSet.prototype.' + name));
     for (const name of rOwnKeys(Date.prototype)) {
-      if (typeof name === 'string' && startsWith(name, 'set')) wrapMethod(Date.prototype, name, watch('Date.prototype.' + name));
+      if (typeof name === 'string' && startsWith(name, 'set'))
+        wrapMethod(Date.prototype, name, watch('Date.prototype.' + name));
     }
     // Iterators and generators keep their position in internal slots that freezing does not cover.
     const iteratorProtos = [
@@ -145,10 +146,13 @@
       /** @type {any} */ (rGetProto(async function* () {})).prototype,
     ];
     if (typeof g.Iterator === 'function' && typeof g.Iterator.prototype.map === 'function') {
-      iteratorProtos.push(rGetProto(g.Iterator.prototype.map.call([][Symbol.iterator](), (/** @type {unknown} */ x) => x)));
+      iteratorProtos.push(
+        rGetProto(g.Iterator.prototype.map.call([][Symbol.iterator](), (/** @type {unknown} */ x) => x)),
+      );
     }
     for (const proto of iteratorProtos) {
-      for (const name of ['next', 'return', 'throw']) if (hasOwn(proto, name)) wrapMethod(proto, name, watch('an iterator or generator step'));
+      for (const name of ['next', 'return', 'throw'])
+        if (hasOwn(proto, name)) wrapMethod(proto, name, watch('an iterator or generator step'));
     }
     // Formatting a date without giving one reads the clock.
     const dtf = Intl.DateTimeFormat.prototype;
@@ -216,7 +220,11 @@
       impure = true;
       return rApply(target, self, args);
     };
-    dateTraps.construct = function (/** @type {any} */ target, /** @type {any[]} */ args, /** @type {any} */ newTarget) {
+    dateTraps.construct = function (
+      /** @type {any} */ target,
+      /** @type {any[]} */ args,
+      /** @type {any} */ newTarget,
+    ) {
       if (args.length === 0) impure = true;
       return rConstruct(target, args, newTarget === DateView ? target : newTarget);
     };
@@ -224,8 +232,19 @@
     g.Date = DateView;
 
     for (const name of [
-      'SharedArrayBuffer', 'Atomics', 'WebAssembly', 'WeakRef', 'FinalizationRegistry',
-      'lockdown', 'harden', 'assert', 'repairIntrinsics', 'hardenIntrinsics', 'Compartment', 'ModuleSource', 'StaticModuleRecord',
+      'SharedArrayBuffer',
+      'Atomics',
+      'WebAssembly',
+      'WeakRef',
+      'FinalizationRegistry',
+      'lockdown',
+      'harden',
+      'assert',
+      'repairIntrinsics',
+      'hardenIntrinsics',
+      'Compartment',
+      'ModuleSource',
+      'StaticModuleRecord',
     ]) {
       delete g[name];
     }
@@ -258,7 +277,12 @@
       if (s.length > limits.maxLineChars) s = strSlice(s, 0, limits.maxLineChars) + '\u2026';
       lines[lines.length] = s;
     }
-    defineProperty(g, 'console', { value: freeze({ log, info: log, warn: log, error: log, debug: log }), writable: false, configurable: false, enumerable: false });
+    defineProperty(g, 'console', {
+      value: freeze({ log, info: log, warn: log, error: log, debug: log }),
+      writable: false,
+      configurable: false,
+      enumerable: false,
+    });
 
     // Every global present now is read-only: the script may add its own, never replace these.
     const baseGlobals = rOwnKeys(g);
@@ -405,7 +429,8 @@
       const facts = parse(factsJson);
       checking = false;
       if (topLevelImpure) return 'the top level reads the clock or randomness, so every load could answer differently';
-      if (facts.strict && facts.privateNames) return 'uses private names (#x), which can be attached to any value, frozen ones too';
+      if (facts.strict && facts.privateNames)
+        return 'uses private names (#x), which can be attached to any value, frozen ones too';
       lexicalNames = facts.lexicalNames;
       readBindings = null;
       if (lexicalNames.length > 0) {
@@ -418,7 +443,8 @@
       }
       /** @type {Array<[unknown, string]>} */
       const todo = [];
-      for (let i = 0; i < lexicalNames.length; i++) todo[todo.length] = [bindingValues[i], /** @type {string} */ (lexicalNames[i])];
+      for (let i = 0; i < lexicalNames.length; i++)
+        todo[todo.length] = [bindingValues[i], /** @type {string} */ (lexicalNames[i])];
       globalKeys = rOwnKeys(g);
       scriptGlobals = [];
       scriptGlobalSlots = [];
@@ -448,7 +474,11 @@
         if (wsHas(intrinsics, v) || wsHas(visited, v)) continue;
         wsAdd(visited, v);
         if (found.length >= limits.maxKeptObjects || slotCount > limits.maxKeptSlots) {
-          return 'keeps more values at the top level than the sandbox walks when it loads (' + limits.maxKeptObjects + ' objects)';
+          return (
+            'keeps more values at the top level than the sandbox walks when it loads (' +
+            limits.maxKeptObjects +
+            ' objects)'
+          );
         }
         if (wsHas(proxies, v)) {
           if (facts.strict) return 'keeps a Proxy (`' + path + '`), whose handler cannot be checked';
@@ -469,13 +499,15 @@
           todo[todo.length] = [slots[i + 1], child(path, /** @type {PropertyKey} */ (slots[i]))];
           todo[todo.length] = [slots[i + 2], child(path, /** @type {PropertyKey} */ (slots[i])) + ' (setter)'];
         }
-        if (isMap(v)) mapForEach(v, (/** @type {unknown} */ value, /** @type {unknown} */ key) => {
-          todo[todo.length] = [value, path + ' (a value)'];
-          todo[todo.length] = [key, path + ' (a key)'];
-        });
-        if (isSet(v)) setForEach(v, (/** @type {unknown} */ value) => {
-          todo[todo.length] = [value, path + ' (a member)'];
-        });
+        if (isMap(v))
+          mapForEach(v, (/** @type {unknown} */ value, /** @type {unknown} */ key) => {
+            todo[todo.length] = [value, path + ' (a value)'];
+            todo[todo.length] = [key, path + ' (a key)'];
+          });
+        if (isSet(v))
+          setForEach(v, (/** @type {unknown} */ value) => {
+            todo[todo.length] = [value, path + ' (a member)'];
+          });
       }
       // A frozen object cannot change (its hidden slots are watched by the wrappers above).
       records = [];
@@ -484,7 +516,13 @@
         if (!isFrozen(r.v)) records[records.length] = r;
       }
       if (records.length > limits.maxCheckedObjects) {
-        return 'keeps ' + records.length + ' values a call could change (at most ' + limits.maxCheckedObjects + ' are compared after each run; Object.freeze the tables it only reads)';
+        return (
+          'keeps ' +
+          records.length +
+          ' values a call could change (at most ' +
+          limits.maxCheckedObjects +
+          ' are compared after each run; Object.freeze the tables it only reads)'
+        );
       }
       mutated = '';
       checking = true;
@@ -528,7 +566,8 @@
       let same = keys.length === before.length;
       for (let i = 0; same && i < keys.length; i++) same = keys[i] === before[i];
       if (!same) {
-        for (let i = 0; i < keys.length; i++) if (!includesKey(before, keys[i])) return 'a call added the global `' + toStr(keys[i]) + '`';
+        for (let i = 0; i < keys.length; i++)
+          if (!includesKey(before, keys[i])) return 'a call added the global `' + toStr(keys[i]) + '`';
         return 'a call deleted a global';
       }
       for (let i = 0; i < scriptGlobals.length; i++) {
@@ -538,10 +577,14 @@
       if (readBindings !== null) {
         const values = readBindings();
         for (let i = 0; i < values.length; i++) {
-          if (!is(values[i], bindingValues[i])) return 'a call assigned to the top-level binding `' + lexicalNames[i] + '`';
+          if (!is(values[i], bindingValues[i]))
+            return 'a call assigned to the top-level binding `' + lexicalNames[i] + '`';
         }
       }
-      if (!is(ErrorCtor.stackTraceLimit, errorState[0]) || !is(/** @type {any} */ (ErrorCtor).prepareStackTrace, errorState[1])) {
+      if (
+        !is(ErrorCtor.stackTraceLimit, errorState[0]) ||
+        !is(/** @type {any} */ (ErrorCtor).prepareStackTrace, errorState[1])
+      ) {
         return 'a call changed Error.stackTraceLimit or Error.prepareStackTrace';
       }
       for (let i = 0; i < records.length; i++) {
@@ -640,7 +683,8 @@
     }
     /** @param {unknown} out @param {{ pos: any, mark: number[], gen: number }} entry */
     function convert(out, entry) {
-      if (!isArray(out)) return '!bad-result\t\t\tselect must return an array of nodes or node ids, got ' + describe(out);
+      if (!isArray(out))
+        return '!bad-result\t\t\tselect must return an array of nodes or node ids, got ' + describe(out);
       if (entry.gen > 1e9) {
         entry.mark = [];
         entry.gen = 0;
@@ -654,7 +698,8 @@
         let id;
         if (typeof v === 'string') id = v;
         else if (v !== null && typeof v === 'object') id = v.id;
-        if (typeof id !== 'string') return '!bad-result\t\t\telement ' + i + ' of the result is not a node or a node id (' + describe(v) + ')';
+        if (typeof id !== 'string')
+          return '!bad-result\t\t\telement ' + i + ' of the result is not a node or a node id (' + describe(v) + ')';
         const p = entry.pos[id];
         if (p === undefined) return '!bad-result\t\t\t' + quote(id) + ' is not one of the nodes given';
         if (entry.mark[p] !== gen) {
@@ -677,7 +722,8 @@
           const name = /** @type {any} */ (err).name;
           const msg = /** @type {any} */ (err).message;
           const stack = /** @type {any} */ (err).stack;
-          message = (typeof name === 'string' && name !== '' ? name + ': ' : '') + (typeof msg === 'string' ? msg : show(err));
+          message =
+            (typeof name === 'string' && name !== '' ? name + ': ' : '') + (typeof msg === 'string' ? msg : show(err));
           if (typeof stack === 'string') {
             const m = exec(LOCATION, stack);
             if (m !== null) {
@@ -760,12 +806,28 @@
       };
       traps.has = (/** @type {any} */ t, /** @type {PropertyKey} */ key) => ((impure = true), rHas(t, key));
       traps.ownKeys = (/** @type {any} */ t) => ((impure = true), rOwnKeys(t));
-      traps.getOwnPropertyDescriptor = (/** @type {any} */ t, /** @type {PropertyKey} */ key) => ((impure = true), rGetOwn(t, key));
-      traps.defineProperty = (/** @type {any} */ t, /** @type {PropertyKey} */ key, /** @type {PropertyDescriptor} */ d) => ((impure = true), rDefine(t, key, d));
-      traps.deleteProperty = (/** @type {any} */ t, /** @type {PropertyKey} */ key) => ((impure = true), rDelete(t, key));
-      traps.set = (/** @type {any} */ t, /** @type {PropertyKey} */ key, /** @type {unknown} */ v) => ((impure = true), rSet(t, key, v));
+      traps.getOwnPropertyDescriptor = (/** @type {any} */ t, /** @type {PropertyKey} */ key) => (
+        (impure = true),
+        rGetOwn(t, key)
+      );
+      traps.defineProperty = (
+        /** @type {any} */ t,
+        /** @type {PropertyKey} */ key,
+        /** @type {PropertyDescriptor} */ d,
+      ) => ((impure = true), rDefine(t, key, d));
+      traps.deleteProperty = (/** @type {any} */ t, /** @type {PropertyKey} */ key) => (
+        (impure = true),
+        rDelete(t, key)
+      );
+      traps.set = (/** @type {any} */ t, /** @type {PropertyKey} */ key, /** @type {unknown} */ v) => (
+        (impure = true),
+        rSet(t, key, v)
+      );
       traps.getPrototypeOf = (/** @type {any} */ t) => ((impure = true), rGetProto(t));
-      traps.setPrototypeOf = (/** @type {any} */ t, /** @type {object | null} */ p) => ((impure = true), rSetProto(t, p));
+      traps.setPrototypeOf = (/** @type {any} */ t, /** @type {object | null} */ p) => (
+        (impure = true),
+        rSetProto(t, p)
+      );
       traps.isExtensible = (/** @type {any} */ t) => ((impure = true), rIsExt(t));
       traps.preventExtensions = (/** @type {any} */ t) => ((impure = true), rPrevent(t));
       const p = new RealProxy(target, traps);

@@ -27,7 +27,10 @@ export const MAX_CHECKED_OBJECTS = 1000;
 // Read once per process: SES's lockdown (a plain script defining `lockdown` and `harden`) and the
 // realm prelude, a real source file next to this one (its compiled copy under dist/).
 const require = createRequire(import.meta.url);
-const SES_SOURCE = readFileSync(join(dirname(require.resolve('ses/package.json')), 'dist', 'lockdown.umd.min.js'), 'utf8');
+const SES_SOURCE = readFileSync(
+  join(dirname(require.resolve('ses/package.json')), 'dist', 'lockdown.umd.min.js'),
+  'utf8',
+);
 const PRELUDE_SOURCE = readFileSync(new URL('./prelude.cjs', import.meta.url), 'utf8');
 const LIMITS = JSON.stringify({
   scriptName: SCRIPT_NAME,
@@ -46,7 +49,10 @@ const codeCache = new Map<string, ivm.ExternalCopy<ArrayBuffer>>();
 
 function compileCached(isolate: ivm.Isolate, name: string, source: string): ivm.Script {
   const cachedData = codeCache.get(name);
-  const script = isolate.compileScriptSync(source, cachedData ? { filename: name, cachedData } : { filename: name, produceCachedData: true });
+  const script = isolate.compileScriptSync(
+    source,
+    cachedData ? { filename: name, cachedData } : { filename: name, produceCachedData: true },
+  );
   const produced = (script as ivm.Script & ivm.CachedDataResult).cachedData;
   if (!cachedData && produced) codeCache.set(name, produced);
   return script;
@@ -74,8 +80,14 @@ export interface RealmApi {
 export function buildRealm(isolate: ivm.Isolate, timeoutMs: number): { context: ivm.Context; api: RealmApi } {
   const context = isolate.createContextSync();
   compileCached(isolate, 'ses-lockdown.js', SES_SOURCE).runSync(context, { timeout: timeoutMs });
-  const setup = compileCached(isolate, 'isogate-prelude.js', PRELUDE_SOURCE).runSync(context, { timeout: timeoutMs, reference: true }) as Fn;
-  const api = setup.applySync(undefined, [LIMITS], { timeout: timeoutMs, result: { reference: true } }) as ivm.Reference<Record<string, unknown>>;
+  const setup = compileCached(isolate, 'isogate-prelude.js', PRELUDE_SOURCE).runSync(context, {
+    timeout: timeoutMs,
+    reference: true,
+  }) as Fn;
+  const api = setup.applySync(undefined, [LIMITS], {
+    timeout: timeoutMs,
+    result: { reference: true },
+  }) as ivm.Reference<Record<string, unknown>>;
   const ref = (name: keyof RealmApi) => api.getSync(name, { reference: true }) as Fn;
   return {
     context,

@@ -27,7 +27,14 @@ export type MemoMode = 'off' | 'checked' | 'trusted';
  * state, and memoization ends), else null.
  */
 export type RunResult =
-  | { ok: true; positions: string; runUs: number; console: ConsoleOutput | null; trace: string | null; stateChange: string | null }
+  | {
+      ok: true;
+      positions: string;
+      runUs: number;
+      console: ConsoleOutput | null;
+      trace: string | null;
+      stateChange: string | null;
+    }
   | { ok: false; failure: SelectorFailure; runUs: number; console: ConsoleOutput | null; stateChange: string | null };
 
 interface Session {
@@ -86,12 +93,17 @@ export class IsolateRunner {
       const bound = session.api.bind.applySync(undefined, [], { timeout: this.wallMs });
       const output = readConsole(session);
       if (bound !== true) {
-        const failure: SelectorFailure = { kind: 'compile', message: 'the script does not define a function named select' };
+        const failure: SelectorFailure = {
+          kind: 'compile',
+          message: 'the script does not define a function named select',
+        };
         return { failure, console: output, notMemoized: null };
       }
       let notMemoized: string | null = null;
       if (this.checking) {
-        notMemoized = topLevelImpure ? 'the top level reads the clock or randomness, so every load could answer differently' : this.settle(session, realmMs);
+        notMemoized = topLevelImpure
+          ? 'the top level reads the clock or randomness, so every load could answer differently'
+          : this.settle(session, realmMs);
         if (notMemoized !== null) this.checking = false;
       }
       for (const [id, data] of this.datasets) this.loadInto(session, id, data.catalog, data.env);
@@ -144,7 +156,13 @@ export class IsolateRunner {
       const t0 = performance.now();
       const started = this.start();
       if (started.failure !== null) {
-        return { ok: false, failure: started.failure, runUs: elapsedUs(t0), console: started.console, stateChange: started.notMemoized };
+        return {
+          ok: false,
+          failure: started.failure,
+          runUs: elapsedUs(t0),
+          console: started.console,
+          stateChange: started.notMemoized,
+        };
       }
       if (started.notMemoized !== null) {
         const result = this.call(datasetId, cands, requestJson, traced);
@@ -274,7 +292,13 @@ function decodeCall(raw: string, runUs: number): RunResult {
     if (column !== '') failure.column = Number(column);
     return { ok: false, failure, runUs, console, stateChange: null };
   }
-  return { ok: false, failure: { kind: 'bad-result', message: 'the sandbox returned an unreadable result' }, runUs, console, stateChange: null };
+  return {
+    ok: false,
+    failure: { kind: 'bad-result', message: 'the sandbox returned an unreadable result' },
+    runUs,
+    console,
+    stateChange: null,
+  };
 }
 
 const COMPILE_LOCATION = new RegExp(`\\[${SCRIPT_NAME.replace('.', '\\.')}:(\\d+):(\\d+)\\]$`);

@@ -24,7 +24,13 @@ export interface SourceFacts {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyNode = Node & Record<string, any>;
 
-const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression', 'ClassDeclaration', 'ClassExpression']);
+const FUNCTION_TYPES = new Set([
+  'FunctionDeclaration',
+  'FunctionExpression',
+  'ArrowFunctionExpression',
+  'ClassDeclaration',
+  'ClassExpression',
+]);
 
 /**
  * Node types that may stand between a function literal and the top level without giving it a scope
@@ -32,12 +38,40 @@ const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'Ar
  * scope holds only the class's own name, which cannot be reassigned inside it).
  */
 const TRANSPARENT = new Set([
-  'Program', 'ExpressionStatement', 'VariableDeclaration', 'VariableDeclarator', 'IfStatement', 'LabeledStatement',
-  'ReturnStatement', 'ThrowStatement', 'ClassBody', 'MethodDefinition', 'Property', 'ObjectExpression', 'ArrayExpression',
-  'CallExpression', 'NewExpression', 'MemberExpression', 'ChainExpression', 'ConditionalExpression', 'LogicalExpression',
-  'BinaryExpression', 'UnaryExpression', 'UpdateExpression', 'AssignmentExpression', 'SequenceExpression', 'SpreadElement',
-  'TemplateLiteral', 'TaggedTemplateExpression', 'ParenthesizedExpression', 'ClassDeclaration', 'ClassExpression',
-  'ObjectPattern', 'ArrayPattern', 'AssignmentPattern', 'RestElement',
+  'Program',
+  'ExpressionStatement',
+  'VariableDeclaration',
+  'VariableDeclarator',
+  'IfStatement',
+  'LabeledStatement',
+  'ReturnStatement',
+  'ThrowStatement',
+  'ClassBody',
+  'MethodDefinition',
+  'Property',
+  'ObjectExpression',
+  'ArrayExpression',
+  'CallExpression',
+  'NewExpression',
+  'MemberExpression',
+  'ChainExpression',
+  'ConditionalExpression',
+  'LogicalExpression',
+  'BinaryExpression',
+  'UnaryExpression',
+  'UpdateExpression',
+  'AssignmentExpression',
+  'SequenceExpression',
+  'SpreadElement',
+  'TemplateLiteral',
+  'TaggedTemplateExpression',
+  'ParenthesizedExpression',
+  'ClassDeclaration',
+  'ClassExpression',
+  'ObjectPattern',
+  'ArrayPattern',
+  'AssignmentPattern',
+  'RestElement',
 ]);
 
 /** The facts of `code`, or null when it does not parse (it is then never memoized). */
@@ -65,7 +99,10 @@ function visit(node: AnyNode, ancestors: AnyNode[], facts: SourceFacts): void {
   if (FUNCTION_TYPES.has(node.type)) {
     const parent = ancestors[ancestors.length - 1];
     // A method's or accessor's text starts at its key (or `get`, `async`, `*`): the parent's start.
-    const start = parent && (parent.type === 'Property' || parent.type === 'MethodDefinition') && parent.value === node ? parent.start : node.start;
+    const start =
+      parent && (parent.type === 'Property' || parent.type === 'MethodDefinition') && parent.value === node
+        ? parent.start
+        : node.start;
     const topLevel = ancestors.every((a) => TRANSPARENT.has(a.type));
     facts.functions.push([start, node.end, node.loc?.start.line ?? 0, topLevel]);
   }
@@ -89,7 +126,8 @@ function boundNames(pattern: AnyNode, into: string[]): void {
       into.push(pattern.name);
       return;
     case 'ObjectPattern':
-      for (const p of pattern.properties as AnyNode[]) boundNames(p.type === 'RestElement' ? p.argument : p.value, into);
+      for (const p of pattern.properties as AnyNode[])
+        boundNames(p.type === 'RestElement' ? p.argument : p.value, into);
       return;
     case 'ArrayPattern':
       for (const e of pattern.elements as Array<AnyNode | null>) if (e) boundNames(e, into);

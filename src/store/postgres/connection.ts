@@ -10,7 +10,9 @@ const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** Throws unless `schema` is a plain identifier (a letter or _, then letters, digits, _; at most 63). */
 export function assertSchemaName(schema: string): void {
   if (!SCHEMA_NAME.test(schema)) {
-    throw new Error(`invalid PostgreSQL schema name "${schema}": use letters, digits and _ (not first a digit), at most 63`);
+    throw new Error(
+      `invalid PostgreSQL schema name "${schema}": use letters, digits and _ (not first a digit), at most 63`,
+    );
   }
 }
 
@@ -31,7 +33,9 @@ function parseInt8(text: string): number {
 // Per connection rather than pg.types.setTypeParser, which would change every pg user in the process.
 const types: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+    oid === INT8_OID && format !== 'binary'
+      ? parseInt8
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 /** How every isogate connection to PostgreSQL is made. */

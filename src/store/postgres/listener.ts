@@ -130,7 +130,10 @@ export class ConfigListener {
       inFlight = true;
       let timeout: NodeJS.Timeout | undefined;
       const hang = new Promise<never>((_, reject) => {
-        timeout = setTimeout(() => reject(new Error(`heartbeat got no answer within ${this.options.heartbeatMs} ms`)), this.options.heartbeatMs);
+        timeout = setTimeout(
+          () => reject(new Error(`heartbeat got no answer within ${this.options.heartbeatMs} ms`)),
+          this.options.heartbeatMs,
+        );
       });
       Promise.race([readVersion(client), hang])
         // Doubles as a version check, in case a notification was ever missed.

@@ -218,7 +218,8 @@ export async function migrate(
 ): Promise<number[]> {
   if (schema !== undefined) assertSchemaName(schema);
   const target = schema ?? (await currentSchema(client));
-  if (target === null) throw new Error('none of the schemas on the PostgreSQL search_path exists; give the store a schema');
+  if (target === null)
+    throw new Error('none of the schemas on the PostgreSQL search_path exists; give the store a schema');
 
   const key = lockKey(target);
   await client.query('SELECT pg_advisory_lock($1, $2)', key);
@@ -227,7 +228,10 @@ export async function migrate(
       // Under the lock: concurrent CREATE SCHEMA IF NOT EXISTS can still fail on a duplicate key.
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
       const active = await currentSchema(client);
-      if (active !== schema) throw new Error(`the connection's search_path does not start with schema "${schema}" (it resolves to ${active})`);
+      if (active !== schema)
+        throw new Error(
+          `the connection's search_path does not start with schema "${schema}" (it resolves to ${active})`,
+        );
     }
     await client.query(`
       CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -240,7 +244,9 @@ export async function migrate(
     const newest = rows[0]?.v ?? null;
     const known = list.at(-1)?.version ?? 0;
     if (newest !== null && newest > known) {
-      throw new Error(`database schema version ${newest} is newer than this isogate supports (${known}); upgrade isogate`);
+      throw new Error(
+        `database schema version ${newest} is newer than this isogate supports (${known}); upgrade isogate`,
+      );
     }
 
     const applied: number[] = [];

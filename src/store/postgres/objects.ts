@@ -6,7 +6,12 @@ import type { Node } from '../../model/node.js';
 import type { SelectorConfig } from '../../model/selector.js';
 import type { Variable } from '../../model/variable.js';
 import { change, type Change } from '../changes.js';
-import { apiNameKey, assertNoApiConflict, assertNoCertificateConflict, assertNoConsumerConflict } from '../conflicts.js';
+import {
+  apiNameKey,
+  assertNoApiConflict,
+  assertNoCertificateConflict,
+  assertNoConsumerConflict,
+} from '../conflicts.js';
 import { orderPlan, planStep, type PlannedWrite, type PlanKind } from '../plans.js';
 import {
   apiFromRow,
@@ -50,7 +55,8 @@ export async function readVariable(tx: Tx, name: string): Promise<Variable | nul
 
 /** The stored certificate (with its private key), or null; `forUpdate` locks its row. */
 export async function readCertificate(tx: Tx, id: string, forUpdate = false): Promise<Certificate | null> {
-  const row = (await tx.query<CertificateRow>(forUpdate ? SQL.getCertificateForUpdate : SQL.getCertificate, [id])).rows[0];
+  const row = (await tx.query<CertificateRow>(forUpdate ? SQL.getCertificateForUpdate : SQL.getCertificate, [id]))
+    .rows[0];
   return row ? certificateFromRow(row) : null;
 }
 
@@ -93,8 +99,13 @@ export async function saveApi(tx: Tx, next: Api, current: Api | null, forceHisto
   await assertNoConflict(tx, next);
   const r = apiToRow(next);
   if (current) await tx.query(SQL.updateApi, [r.id, ...API_UPDATE_COLUMNS.map((c) => r[c])]);
-  else await tx.query(SQL.insertApi, API_COLUMN_LIST.map((c) => r[c]));
-  const selectorChanged = current === null ? next.selector !== null : selectorToText(next.selector) !== selectorToText(current.selector);
+  else
+    await tx.query(
+      SQL.insertApi,
+      API_COLUMN_LIST.map((c) => r[c]),
+    );
+  const selectorChanged =
+    current === null ? next.selector !== null : selectorToText(next.selector) !== selectorToText(current.selector);
   if (forceHistory || selectorChanged) await recordSelector(tx, next.id, next.selector, next.updatedAt);
   return change('api', current, next);
 }
@@ -107,7 +118,10 @@ export async function saveNode(tx: Tx, next: Node, current: Node | null): Promis
   } else {
     const position = (await tx.query<{ position: number }>(SQL.nextNodePosition, [next.apiId])).rows[0]!.position;
     const row = nodeToRow(next, position);
-    await tx.query(SQL.insertNode, NODE_COLUMN_LIST.map((c) => row[c]));
+    await tx.query(
+      SQL.insertNode,
+      NODE_COLUMN_LIST.map((c) => row[c]),
+    );
   }
   return change('node', current, next, await nodeName(tx, next));
 }
@@ -149,7 +163,11 @@ export async function saveConsumer(tx: Tx, next: Consumer, current: Consumer | n
   assertNoConsumerConflict(next, await listConsumers(tx));
   const r = consumerToRow(next);
   if (current) await tx.query(SQL.updateConsumer, [r.id, r.name, r.name_key, r.tags, r.credentials, r.updated_at]);
-  else await tx.query(SQL.insertConsumer, CONSUMER_COLUMNS.map((c) => r[c]));
+  else
+    await tx.query(
+      SQL.insertConsumer,
+      CONSUMER_COLUMNS.map((c) => r[c]),
+    );
   return change('consumer', current, next);
 }
 
@@ -206,7 +224,10 @@ export async function execute(tx: Tx, plan: readonly PlannedWrite[]): Promise<Ch
   for (const w of orderPlan(plan, (x) => exists.get(x)!)) {
     const step = planStep(w, await readObject(tx, w.kind, w.id), now);
     if (step.action === 'skip') continue;
-    const made = step.action === 'remove' ? await REMOVE[w.kind](tx, step.current as never) : await SAVE[w.kind](tx, step.next as never, step.current as never);
+    const made =
+      step.action === 'remove'
+        ? await REMOVE[w.kind](tx, step.current as never)
+        : await SAVE[w.kind](tx, step.next as never, step.current as never);
     changes.push(...[made].flat());
   }
   return changes;

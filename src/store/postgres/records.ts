@@ -1,6 +1,12 @@
 import type { AdminToken } from '../../model/token.js';
 import { change, type Change } from '../changes.js';
-import { AUDIT_KEEP, IDEMPOTENCY_COLUMNS, IDEMPOTENCY_KEEP, idempotencyCutoff, type IdempotencyRow } from '../commit.js';
+import {
+  AUDIT_KEEP,
+  IDEMPOTENCY_COLUMNS,
+  IDEMPOTENCY_KEEP,
+  idempotencyCutoff,
+  type IdempotencyRow,
+} from '../commit.js';
 import { StoreRefusedError } from '../errors.js';
 import { TOKEN_COLUMNS, tokenFromRow, tokenToRow, type TokenRow } from '../rows.js';
 import type { Mutator } from '../store.js';
@@ -17,7 +23,10 @@ type TokenStep<T> = Promise<{ value: T; changes: Change[] }>;
 export async function insertToken(tx: Tx, token: AdminToken, secretHash: string): TokenStep<AdminToken> {
   const row = tokenToRow(token, secretHash);
   await assertTokenNameFree(tx, row.name_key, token.id);
-  await tx.query(SQL.insertToken, TOKEN_COLUMNS.map((c) => row[c]));
+  await tx.query(
+    SQL.insertToken,
+    TOKEN_COLUMNS.map((c) => row[c]),
+  );
   return { value: token, changes: [change('token', null, token)] };
 }
 
@@ -43,7 +52,8 @@ export async function removeToken(tx: Tx, id: string): TokenStep<boolean> {
 
 async function assertTokenNameFree(tx: Tx, nameKey: string, id: string): Promise<void> {
   const holder = (await tx.query<{ id: string }>(SQL.tokenByNameKey, [nameKey])).rows[0]?.id;
-  if (holder !== undefined && holder !== id) throw new StoreRefusedError('TOKEN_NAME_TAKEN', 'another admin token has this name');
+  if (holder !== undefined && holder !== id)
+    throw new StoreRefusedError('TOKEN_NAME_TAKEN', 'another admin token has this name');
 }
 
 /** Prunes the oldest audit entries beyond AUDIT_KEEP, a whole write at a time (a restore must never see half of one). */
@@ -58,10 +68,16 @@ export async function pruneAudit(tx: Tx): Promise<void> {
 export async function recordKey(tx: Tx, row: IdempotencyRow): Promise<void> {
   await tx.query(SQL.pruneKeys, [idempotencyCutoff(), IDEMPOTENCY_KEEP]);
   try {
-    await tx.query(SQL.insertKey, IDEMPOTENCY_COLUMNS.map((c) => row[c]));
+    await tx.query(
+      SQL.insertKey,
+      IDEMPOTENCY_COLUMNS.map((c) => row[c]),
+    );
   } catch (err) {
     // 23505 is unique_violation: the (actor, key) pair was committed by a concurrent request.
     if ((err as { code?: string }).code !== '23505') throw err;
-    throw new StoreRefusedError('IDEMPOTENCY_KEY_IN_USE', `another request with Idempotency-Key ${row.idem_key} was saved first; retry to get its answer`);
+    throw new StoreRefusedError(
+      'IDEMPOTENCY_KEY_IN_USE',
+      `another request with Idempotency-Key ${row.idem_key} was saved first; retry to get its answer`,
+    );
   }
 }

@@ -1,5 +1,12 @@
 import { AUDIT_COLUMNS, IDEMPOTENCY_COLUMNS } from '../commit.js';
-import { CERTIFICATE_COLUMNS, CONSUMER_COLUMNS, PROCESS_BEAT_COLUMNS, TOKEN_COLUMNS, type ApiRow, type NodeRow } from '../rows.js';
+import {
+  CERTIFICATE_COLUMNS,
+  CONSUMER_COLUMNS,
+  PROCESS_BEAT_COLUMNS,
+  TOKEN_COLUMNS,
+  type ApiRow,
+  type NodeRow,
+} from '../rows.js';
 
 /** The `apis` columns, in insert order. */
 export const API_COLUMN_LIST = [
@@ -49,7 +56,8 @@ const CONSUMERS = CONSUMER_COLUMNS.join(', ');
 const placeholders = (n: number): string => Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ');
 // The database's clock as ISO 8601 UTC with milliseconds (the format of every timestamp column);
 // clock_timestamp rather than now(), which is frozen at the start of the transaction.
-const isoUtc = (timestamp: string): string => `to_char((${timestamp}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const isoUtc = (timestamp: string): string =>
+  `to_char((${timestamp}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 const PROCESS_COLUMNS = PROCESS_BEAT_COLUMNS.join(', ');
 
 /** Every statement of the PostgreSQL store. */
@@ -92,7 +100,8 @@ export const SQL = {
   getConsumer: `SELECT ${CONSUMERS} FROM consumers WHERE id = $1`,
   getConsumerForUpdate: `SELECT ${CONSUMERS} FROM consumers WHERE id = $1 FOR UPDATE`,
   insertConsumer: `INSERT INTO consumers (${CONSUMERS}) VALUES (${placeholders(CONSUMER_COLUMNS.length)})`,
-  updateConsumer: 'UPDATE consumers SET name = $2, name_key = $3, tags = $4, credentials = $5, updated_at = $6 WHERE id = $1',
+  updateConsumer:
+    'UPDATE consumers SET name = $2, name_key = $3, tags = $4, credentials = $5, updated_at = $6 WHERE id = $1',
   deleteConsumer: 'DELETE FROM consumers WHERE id = $1',
 
   listCertificates: `SELECT ${CERTS} FROM certificates ORDER BY created_at, id`,
@@ -105,7 +114,8 @@ export const SQL = {
   nextSelectorVersion: 'SELECT COALESCE(MAX(version), 0) + 1 AS version FROM selector_versions WHERE api_id = $1',
   insertSelectorVersion: 'INSERT INTO selector_versions (api_id, version, selector, saved_at) VALUES ($1, $2, $3, $4)',
   pruneSelectorVersions: 'DELETE FROM selector_versions WHERE api_id = $1 AND version <= $2',
-  listSelectorVersions: 'SELECT api_id, version, selector, saved_at FROM selector_versions WHERE api_id = $1 ORDER BY version DESC LIMIT $2',
+  listSelectorVersions:
+    'SELECT api_id, version, selector, saved_at FROM selector_versions WHERE api_id = $1 ORDER BY version DESC LIMIT $2',
 
   insertAudit: `INSERT INTO audit_log (${AUDIT_COLUMN_LIST}) VALUES (${placeholders(AUDIT_COLUMNS.length)})`,
   lastAuditId: 'SELECT COALESCE(MAX(id), 0) AS id FROM audit_log',
@@ -124,8 +134,10 @@ export const SQL = {
   deleteToken: 'DELETE FROM admin_tokens WHERE id = $1',
 
   insertKey: `INSERT INTO idempotency_keys (${IDEMPOTENCY_COLUMNS.join(', ')}) VALUES (${placeholders(IDEMPOTENCY_COLUMNS.length)})`,
-  findKey: 'SELECT fingerprint, status, body, created_at FROM idempotency_keys WHERE actor_id = $1 AND idem_key = $2 AND created_at >= $3',
-  pruneKeys: 'DELETE FROM idempotency_keys WHERE created_at < $1 OR seq <= (SELECT MAX(seq) FROM idempotency_keys) - $2',
+  findKey:
+    'SELECT fingerprint, status, body, created_at FROM idempotency_keys WHERE actor_id = $1 AND idem_key = $2 AND created_at >= $3',
+  pruneKeys:
+    'DELETE FROM idempotency_keys WHERE created_at < $1 OR seq <= (SELECT MAX(seq) FROM idempotency_keys) - $2',
 
   upsertProcess: `INSERT INTO processes (${PROCESS_COLUMNS}, last_seen)
     VALUES (${placeholders(PROCESS_BEAT_COLUMNS.length)}, ${isoUtc('clock_timestamp()')})

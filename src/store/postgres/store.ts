@@ -23,7 +23,15 @@ import {
   type IdempotencyRow,
 } from '../commit.js';
 import { StoreOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
-import { objectKey, planRestore, planRevert, requireCompleteHistory, requireLoggedWrite, type PlannedWrite, type PlanKind } from '../plans.js';
+import {
+  objectKey,
+  planRestore,
+  planRevert,
+  requireCompleteHistory,
+  requireLoggedWrite,
+  type PlannedWrite,
+  type PlanKind,
+} from '../plans.js';
 import {
   nodeFromRow,
   apiFromRow,
@@ -148,12 +156,23 @@ export class PostgresStore implements Store {
 
   /** Connects, creates the schema if needed and applies pending migrations (unless told not to). */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
-    const settings: ConnectionSettings = { url, schema: options.schema, connectTimeoutMs: options.connectTimeoutMs ?? 5_000 };
+    const settings: ConnectionSettings = {
+      url,
+      schema: options.schema,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+    };
     const log = options.logger ?? pino({ level: 'silent' });
     const backoff = { initialMs: options.reconnect?.initialMs ?? 100, maxMs: options.reconnect?.maxMs ?? 5_000 };
     if (options.migrate !== false) await migrateOnce(settings);
     const pool = new pg.Pool({ ...clientConfig(settings, 'store'), max: options.poolSize ?? 5 });
-    return new PostgresStore(pool, settings, log, backoff, options.heartbeatMs ?? 15_000, options.operationTimeoutMs ?? 10_000);
+    return new PostgresStore(
+      pool,
+      settings,
+      log,
+      backoff,
+      options.heartbeatMs ?? 15_000,
+      options.operationTimeoutMs ?? 10_000,
+    );
   }
 
   async version(): Promise<number> {
@@ -186,7 +205,12 @@ export class PostgresStore implements Store {
       const current = await readApi(tx, id, true);
       if (!current) return { value: null, changes: [] };
       // Identity and creation time belong to the store, whatever the mutator returns.
-      const next = Api.parse({ ...mutate(structuredClone(current)), id: current.id, createdAt: current.createdAt, updatedAt: nowIso() });
+      const next = Api.parse({
+        ...mutate(structuredClone(current)),
+        id: current.id,
+        createdAt: current.createdAt,
+        updatedAt: nowIso(),
+      });
       return { value: next, changes: [await saveApi(tx, next, current)] };
     });
   }
@@ -223,7 +247,13 @@ export class PostgresStore implements Store {
       const row = (await tx.query<NodeRow>(SQL.getNodeForUpdate, [apiId, nodeId])).rows[0];
       if (!row) return { value: null, changes: [] };
       const current = nodeFromRow(row);
-      const next = Node.parse({ ...mutate(structuredClone(current)), id: current.id, apiId: current.apiId, createdAt: current.createdAt, updatedAt: nowIso() });
+      const next = Node.parse({
+        ...mutate(structuredClone(current)),
+        id: current.id,
+        apiId: current.apiId,
+        createdAt: current.createdAt,
+        updatedAt: nowIso(),
+      });
       return { value: next, changes: [await saveNode(tx, next, current)] };
     });
   }
@@ -279,7 +309,12 @@ export class PostgresStore implements Store {
     return this.write<Consumer | null>(async (tx) => {
       const current = await readConsumer(tx, id, true);
       if (!current) return { value: null, changes: [] };
-      const next = Consumer.parse({ ...mutate(structuredClone(current)), id: current.id, createdAt: current.createdAt, updatedAt: nowIso() });
+      const next = Consumer.parse({
+        ...mutate(structuredClone(current)),
+        id: current.id,
+        createdAt: current.createdAt,
+        updatedAt: nowIso(),
+      });
       return { value: next, changes: [await saveConsumer(tx, next, current)] };
     });
   }
@@ -320,7 +355,12 @@ export class PostgresStore implements Store {
   async createCertificate(record: CertificateRecord): Promise<Certificate> {
     return this.write(async (tx) => {
       const now = nowIso();
-      const cert = Certificate.parse({ ...CertificateRecord.parse(record), id: randomUUID(), createdAt: now, updatedAt: now });
+      const cert = Certificate.parse({
+        ...CertificateRecord.parse(record),
+        id: randomUUID(),
+        createdAt: now,
+        updatedAt: now,
+      });
       return { value: cert, changes: await saveCertificate(tx, cert, null) };
     });
   }
@@ -329,7 +369,12 @@ export class PostgresStore implements Store {
     return this.write<Certificate | null>(async (tx) => {
       const current = await readCertificate(tx, id, true);
       if (!current) return { value: null, changes: [] };
-      const next = Certificate.parse({ ...mutate(structuredClone(current)), id: current.id, createdAt: current.createdAt, updatedAt: nowIso() });
+      const next = Certificate.parse({
+        ...mutate(structuredClone(current)),
+        id: current.id,
+        createdAt: current.createdAt,
+        updatedAt: nowIso(),
+      });
       return { value: next, changes: await saveCertificate(tx, next, current) };
     });
   }
@@ -352,7 +397,8 @@ export class PostgresStore implements Store {
       const entries = (await tx.query<StoredAuditRow>(SQL.auditOfVersion, [version])).rows.map(auditEntryFromRow);
       requireLoggedWrite(version, await currentVersion(tx), entries);
       const current = new Map<string, object | null>();
-      for (const e of entries) current.set(objectKey(e.kind, e.objectId), await readObject(tx, e.kind as PlanKind, e.objectId));
+      for (const e of entries)
+        current.set(objectKey(e.kind, e.objectId), await readObject(tx, e.kind as PlanKind, e.objectId));
       return planRevert(version, entries, current);
     }, `revert of version ${version}`);
   }
@@ -361,7 +407,9 @@ export class PostgresStore implements Store {
     return this.writePlan(async (tx) => {
       const logged = (await tx.query<{ n: number }>(SQL.loggedVersionsAfter, [version])).rows[0]!.n;
       requireCompleteHistory(version, await currentVersion(tx), logged);
-      return planRestore((await tx.query<StoredAuditRow>(SQL.auditAfterVersion, [version])).rows.map(auditEntryFromRow));
+      return planRestore(
+        (await tx.query<StoredAuditRow>(SQL.auditAfterVersion, [version])).rows.map(auditEntryFromRow),
+      );
     }, `restore of version ${version}`);
   }
 
@@ -428,7 +476,9 @@ export class PostgresStore implements Store {
   }
 
   async pruneProcesses(olderThanMs: number): Promise<number> {
-    return this.read(async (c) => (await c.query(SQL.pruneProcesses, [Math.max(0, Math.round(olderThanMs))])).rowCount ?? 0);
+    return this.read(
+      async (c) => (await c.query(SQL.pruneProcesses, [Math.max(0, Math.round(olderThanMs))])).rowCount ?? 0,
+    );
   }
 
   /**
@@ -485,7 +535,10 @@ export class PostgresStore implements Store {
     return (await this.writeVersioned(step, cause)).value;
   }
 
-  private async writeVersioned<T>(step: (tx: Tx) => Promise<WriteOutcome<T>>, cause: string | null): Promise<{ value: T; version: number | null }> {
+  private async writeVersioned<T>(
+    step: (tx: Tx) => Promise<WriteOutcome<T>>,
+    cause: string | null,
+  ): Promise<{ value: T; version: number | null }> {
     const scope = currentWriteScope();
     try {
       return await this.onConnection(
@@ -500,7 +553,11 @@ export class PostgresStore implements Store {
             await tx.query(SQL.notify, [CONFIG_CHANNEL, String(version)]);
           }
           const at = nowIso();
-          for (const row of auditRows(scope, changes, version, cause, at)) await tx.query(SQL.insertAudit, AUDIT_COLUMNS.map((c) => row[c]));
+          for (const row of auditRows(scope, changes, version, cause, at))
+            await tx.query(
+              SQL.insertAudit,
+              AUDIT_COLUMNS.map((c) => row[c]),
+            );
           await pruneAudit(tx);
           const key = idempotencyRow(scope, value, changes, version, at);
           if (key) await recordKey(tx, key);
@@ -566,7 +623,10 @@ export class PostgresStore implements Store {
     })();
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new StoreUnavailableError(`PostgreSQL store unreachable: no answer within ${this.operationTimeoutMs} ms`)),
+        () =>
+          reject(
+            new StoreUnavailableError(`PostgreSQL store unreachable: no answer within ${this.operationTimeoutMs} ms`),
+          ),
         this.operationTimeoutMs,
       );
     });
@@ -584,7 +644,9 @@ export class PostgresStore implements Store {
       }
       if (writes && commitSent && (err instanceof StoreUnavailableError || isConnectionError(err))) {
         this.tracker.poolFailed(describe(err));
-        throw new StoreOutcomeUnknownError(`PostgreSQL connection lost after COMMIT was sent: ${describe(err)}`, { cause: err });
+        throw new StoreOutcomeUnknownError(`PostgreSQL connection lost after COMMIT was sent: ${describe(err)}`, {
+          cause: err,
+        });
       }
       throw err;
     } finally {

@@ -204,7 +204,9 @@ export function migrate(db: BetterSqlite3.Database, list: readonly Migration[] =
   const newest = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
   const known = list.at(-1)?.version ?? 0;
   if (newest.v !== null && newest.v > known) {
-    throw new Error(`database schema version ${newest.v} is newer than this isogate supports (${known}); upgrade isogate`);
+    throw new Error(
+      `database schema version ${newest.v} is newer than this isogate supports (${known}); upgrade isogate`,
+    );
   }
 
   const isApplied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();

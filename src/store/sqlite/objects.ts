@@ -5,7 +5,12 @@ import type { Node } from '../../model/node.js';
 import type { SelectorConfig } from '../../model/selector.js';
 import type { Variable } from '../../model/variable.js';
 import { change, type Change } from '../changes.js';
-import { apiNameKey, assertNoApiConflict, assertNoCertificateConflict, assertNoConsumerConflict } from '../conflicts.js';
+import {
+  apiNameKey,
+  assertNoApiConflict,
+  assertNoCertificateConflict,
+  assertNoConsumerConflict,
+} from '../conflicts.js';
 import { orderPlan, planStep, type PlannedWrite, type PlanKind } from '../plans.js';
 import {
   apiFromRow,
@@ -88,7 +93,8 @@ export function saveApi(stmt: Statements, next: Api, current: Api | null, forceH
   assertNoConflict(stmt, next);
   if (current) stmt.updateApi.run(apiToRow(next));
   else stmt.insertApi.run(apiToRow(next));
-  const selectorChanged = current === null ? next.selector !== null : selectorToText(next.selector) !== selectorToText(current.selector);
+  const selectorChanged =
+    current === null ? next.selector !== null : selectorToText(next.selector) !== selectorToText(current.selector);
   if (forceHistory || selectorChanged) recordSelector(stmt, next.id, next.selector, next.updatedAt);
   return change('api', current, next);
 }
@@ -190,7 +196,10 @@ export function execute(stmt: Statements, plan: readonly PlannedWrite[]): Change
   for (const w of orderPlan(plan, (x) => readObject(stmt, x.kind, x.id) !== null)) {
     const step = planStep(w, readObject(stmt, w.kind, w.id), now);
     if (step.action === 'skip') continue;
-    const made = step.action === 'remove' ? REMOVE[w.kind](stmt, step.current as never) : SAVE[w.kind](stmt, step.next as never, step.current as never);
+    const made =
+      step.action === 'remove'
+        ? REMOVE[w.kind](stmt, step.current as never)
+        : SAVE[w.kind](stmt, step.next as never, step.current as never);
     changes.push(...[made].flat());
   }
   return changes;
@@ -202,7 +211,9 @@ function nodeName(stmt: Statements, node: Node): string {
 }
 
 function assertNoConflict(stmt: Statements, api: Api): void {
-  const rows = stmt.apisByNameOrPath.all(apiNameKey(api.name), api.path) as Array<Pick<ApiRow, 'id' | 'name' | 'host' | 'methods' | 'path'>>;
+  const rows = stmt.apisByNameOrPath.all(apiNameKey(api.name), api.path) as Array<
+    Pick<ApiRow, 'id' | 'name' | 'host' | 'methods' | 'path'>
+  >;
   assertNoApiConflict(
     api,
     rows.map((r) => ({ ...r, methods: JSON.parse(r.methods) as Api['methods'] })),

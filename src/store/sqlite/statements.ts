@@ -17,7 +17,9 @@ const named = (columns: readonly string[]) => columns.map((c) => `@${c}`).join('
 export function prepareStatements(db: Database.Database) {
   return {
     version: db.prepare('SELECT config_version FROM meta WHERE id = 1').pluck(),
-    bumpVersion: db.prepare('UPDATE meta SET config_version = config_version + 1 WHERE id = 1 RETURNING config_version').pluck(),
+    bumpVersion: db
+      .prepare('UPDATE meta SET config_version = config_version + 1 WHERE id = 1 RETURNING config_version')
+      .pluck(),
 
     listApis: db.prepare(`SELECT ${API_COLUMNS} FROM apis ORDER BY created_at, name_key`),
     getApi: db.prepare(`SELECT ${API_COLUMNS} FROM apis WHERE id = ?`),
@@ -51,18 +53,25 @@ export function prepareStatements(db: Database.Database) {
     listConsumers: db.prepare(`SELECT ${CONSUMERS} FROM consumers ORDER BY created_at, name_key`),
     getConsumer: db.prepare(`SELECT ${CONSUMERS} FROM consumers WHERE id = ?`),
     insertConsumer: db.prepare(`INSERT INTO consumers (${CONSUMERS}) VALUES (${named(CONSUMER_COLUMNS)})`),
-    updateConsumer: db.prepare(`UPDATE consumers SET name = @name, name_key = @name_key, tags = @tags, credentials = @credentials,
+    updateConsumer:
+      db.prepare(`UPDATE consumers SET name = @name, name_key = @name_key, tags = @tags, credentials = @credentials,
       updated_at = @updated_at WHERE id = @id`),
     deleteConsumer: db.prepare('DELETE FROM consumers WHERE id = ?'),
 
     listCertificates: db.prepare(`SELECT ${CERT_COLUMNS} FROM certificates ORDER BY created_at, id`),
     getCertificate: db.prepare(`SELECT ${CERT_COLUMNS} FROM certificates WHERE id = ?`),
-    insertCertificate: db.prepare(`INSERT INTO certificates (${CERT_COLUMNS}) VALUES (${CERTIFICATE_COLUMNS.map(() => '?').join(', ')})`),
+    insertCertificate: db.prepare(
+      `INSERT INTO certificates (${CERT_COLUMNS}) VALUES (${CERTIFICATE_COLUMNS.map(() => '?').join(', ')})`,
+    ),
     deleteCertificate: db.prepare('DELETE FROM certificates WHERE id = ?'),
     clearCertificateDefault: db.prepare('UPDATE certificates SET is_default = 0, updated_at = ? WHERE id = ?'),
 
-    nextSelectorVersion: db.prepare('SELECT COALESCE(MAX(version), 0) + 1 FROM selector_versions WHERE api_id = ?').pluck(),
-    insertSelectorVersion: db.prepare('INSERT INTO selector_versions (api_id, version, selector, saved_at) VALUES (?, ?, ?, ?)'),
+    nextSelectorVersion: db
+      .prepare('SELECT COALESCE(MAX(version), 0) + 1 FROM selector_versions WHERE api_id = ?')
+      .pluck(),
+    insertSelectorVersion: db.prepare(
+      'INSERT INTO selector_versions (api_id, version, selector, saved_at) VALUES (?, ?, ?, ?)',
+    ),
     pruneSelectorVersions: db.prepare('DELETE FROM selector_versions WHERE api_id = ? AND version <= ?'),
     listSelectorVersions: db.prepare(
       'SELECT api_id, version, selector, saved_at FROM selector_versions WHERE api_id = ? ORDER BY version DESC LIMIT ?',
@@ -73,19 +82,29 @@ export function prepareStatements(db: Database.Database) {
     lastPrunedVersion: db.prepare('SELECT MAX(config_version) FROM audit_log WHERE id <= ?').pluck(),
     pruneAudit: db.prepare('DELETE FROM audit_log WHERE id <= @id OR config_version <= @version'),
     auditOfVersion: db.prepare(`SELECT id, ${AUDIT_COLUMN_LIST} FROM audit_log WHERE config_version = ? ORDER BY id`),
-    auditAfterVersion: db.prepare(`SELECT id, ${AUDIT_COLUMN_LIST} FROM audit_log WHERE config_version > ? ORDER BY id`),
-    loggedVersionsAfter: db.prepare('SELECT COUNT(DISTINCT config_version) FROM audit_log WHERE config_version > ?').pluck(),
+    auditAfterVersion: db.prepare(
+      `SELECT id, ${AUDIT_COLUMN_LIST} FROM audit_log WHERE config_version > ? ORDER BY id`,
+    ),
+    loggedVersionsAfter: db
+      .prepare('SELECT COUNT(DISTINCT config_version) FROM audit_log WHERE config_version > ?')
+      .pluck(),
 
     listTokens: db.prepare(`SELECT ${TOKEN_COLUMNS.join(', ')} FROM admin_tokens ORDER BY name_key`),
     getToken: db.prepare(`SELECT ${TOKEN_COLUMNS.join(', ')} FROM admin_tokens WHERE id = ?`),
     tokenByHash: db.prepare(`SELECT ${TOKEN_COLUMNS.join(', ')} FROM admin_tokens WHERE secret_hash = ?`),
     tokenByNameKey: db.prepare('SELECT id FROM admin_tokens WHERE name_key = ?').pluck(),
     insertToken: db.prepare(`INSERT INTO admin_tokens (${TOKEN_COLUMNS.join(', ')}) VALUES (${named(TOKEN_COLUMNS)})`),
-    updateToken: db.prepare('UPDATE admin_tokens SET name = @name, name_key = @name_key, role = @role, updated_at = @updated_at WHERE id = @id'),
+    updateToken: db.prepare(
+      'UPDATE admin_tokens SET name = @name, name_key = @name_key, role = @role, updated_at = @updated_at WHERE id = @id',
+    ),
     deleteToken: db.prepare('DELETE FROM admin_tokens WHERE id = ?'),
 
-    insertKey: db.prepare(`INSERT INTO idempotency_keys (${IDEMPOTENCY_COLUMNS.join(', ')}) VALUES (${named(IDEMPOTENCY_COLUMNS)})`),
-    findKey: db.prepare('SELECT fingerprint, status, body, created_at FROM idempotency_keys WHERE actor_id = ? AND idem_key = ? AND created_at >= ?'),
+    insertKey: db.prepare(
+      `INSERT INTO idempotency_keys (${IDEMPOTENCY_COLUMNS.join(', ')}) VALUES (${named(IDEMPOTENCY_COLUMNS)})`,
+    ),
+    findKey: db.prepare(
+      'SELECT fingerprint, status, body, created_at FROM idempotency_keys WHERE actor_id = ? AND idem_key = ? AND created_at >= ?',
+    ),
     pruneKeys: db.prepare(
       'DELETE FROM idempotency_keys WHERE created_at < @cutoff OR seq <= (SELECT MAX(seq) FROM idempotency_keys) - @keep',
     ),

@@ -23,7 +23,15 @@ import {
   type IdempotencyRow,
 } from '../commit.js';
 import { StoreRefusedError } from '../errors.js';
-import { objectKey, planRestore, planRevert, requireCompleteHistory, requireLoggedWrite, type PlannedWrite, type PlanKind } from '../plans.js';
+import {
+  objectKey,
+  planRestore,
+  planRevert,
+  requireCompleteHistory,
+  requireLoggedWrite,
+  type PlannedWrite,
+  type PlanKind,
+} from '../plans.js';
 import {
   apiFromRow,
   nodeFromRow,
@@ -40,7 +48,15 @@ import {
   type TokenRow,
   type VariableRow,
 } from '../rows.js';
-import { SELECTOR_HISTORY_LIMIT, type ConfigState, type Mutator, type NewConsumer, type Planner, type SelectorVersion, type Store } from '../store.js';
+import {
+  SELECTOR_HISTORY_LIMIT,
+  type ConfigState,
+  type Mutator,
+  type NewConsumer,
+  type Planner,
+  type SelectorVersion,
+  type Store,
+} from '../store.js';
 import { newToken, updatedToken } from '../tokens.js';
 import { currentWriteScope } from '../write-scope.js';
 import { migrate } from './migrations.js';
@@ -136,7 +152,12 @@ export class SqliteStore implements Store {
       const current = readApi(this.stmt, id);
       if (!current) return { value: null, changes: [] };
       // Identity and creation time belong to the store, whatever the mutator returns.
-      const next = Api.parse({ ...mutate(structuredClone(current)), id: current.id, createdAt: current.createdAt, updatedAt: nowIso() });
+      const next = Api.parse({
+        ...mutate(structuredClone(current)),
+        id: current.id,
+        createdAt: current.createdAt,
+        updatedAt: nowIso(),
+      });
       return { value: next, changes: [saveApi(this.stmt, next, current)] };
     }).value;
   }
@@ -171,7 +192,13 @@ export class SqliteStore implements Store {
       const row = this.stmt.getNode.get(apiId, nodeId) as NodeRow | undefined;
       if (!row) return { value: null, changes: [] };
       const current = nodeFromRow(row);
-      const next = Node.parse({ ...mutate(structuredClone(current)), id: current.id, apiId: current.apiId, createdAt: current.createdAt, updatedAt: nowIso() });
+      const next = Node.parse({
+        ...mutate(structuredClone(current)),
+        id: current.id,
+        apiId: current.apiId,
+        createdAt: current.createdAt,
+        updatedAt: nowIso(),
+      });
       return { value: next, changes: [saveNode(this.stmt, next, current)] };
     }).value;
   }
@@ -227,7 +254,12 @@ export class SqliteStore implements Store {
     return this.write<Consumer | null>(() => {
       const current = readConsumer(this.stmt, id);
       if (!current) return { value: null, changes: [] };
-      const next = Consumer.parse({ ...mutate(structuredClone(current)), id: current.id, createdAt: current.createdAt, updatedAt: nowIso() });
+      const next = Consumer.parse({
+        ...mutate(structuredClone(current)),
+        id: current.id,
+        createdAt: current.createdAt,
+        updatedAt: nowIso(),
+      });
       return { value: next, changes: [saveConsumer(this.stmt, next, current)] };
     }).value;
   }
@@ -266,7 +298,12 @@ export class SqliteStore implements Store {
   async createCertificate(record: CertificateRecord): Promise<Certificate> {
     return this.write(() => {
       const now = nowIso();
-      const cert = Certificate.parse({ ...CertificateRecord.parse(record), id: randomUUID(), createdAt: now, updatedAt: now });
+      const cert = Certificate.parse({
+        ...CertificateRecord.parse(record),
+        id: randomUUID(),
+        createdAt: now,
+        updatedAt: now,
+      });
       return { value: cert, changes: saveCertificate(this.stmt, cert, null) };
     }).value;
   }
@@ -275,7 +312,12 @@ export class SqliteStore implements Store {
     return this.write<Certificate | null>(() => {
       const current = readCertificate(this.stmt, id);
       if (!current) return { value: null, changes: [] };
-      const next = Certificate.parse({ ...mutate(structuredClone(current)), id: current.id, createdAt: current.createdAt, updatedAt: nowIso() });
+      const next = Certificate.parse({
+        ...mutate(structuredClone(current)),
+        id: current.id,
+        createdAt: current.createdAt,
+        updatedAt: nowIso(),
+      });
       return { value: next, changes: saveCertificate(this.stmt, next, current) };
     }).value;
   }
@@ -297,7 +339,9 @@ export class SqliteStore implements Store {
     return this.writePlan(() => {
       const entries = (this.stmt.auditOfVersion.all(version) as StoredAuditRow[]).map(auditEntryFromRow);
       requireLoggedWrite(version, this.currentVersion(), entries);
-      const current = new Map(entries.map((e) => [objectKey(e.kind, e.objectId), readObject(this.stmt, e.kind as PlanKind, e.objectId)]));
+      const current = new Map(
+        entries.map((e) => [objectKey(e.kind, e.objectId), readObject(this.stmt, e.kind as PlanKind, e.objectId)]),
+      );
       return planRevert(version, entries, current);
     }, `revert of version ${version}`);
   }
@@ -360,7 +404,8 @@ export class SqliteStore implements Store {
   }
 
   async findIdempotencyKey(actorId: string, key: string): Promise<IdempotencyRecord | null> {
-    const row = this.stmt.findKey.get(actorId, key, idempotencyCutoff()) as Pick<IdempotencyRow, 'fingerprint' | 'status' | 'body' | 'created_at'> | undefined;
+    const row = this.stmt.findKey.get(actorId, key, idempotencyCutoff()) as
+      Pick<IdempotencyRow, 'fingerprint' | 'status' | 'body' | 'created_at'> | undefined;
     return row ? idempotencyFromRow(row) : null;
   }
 
@@ -373,12 +418,10 @@ export class SqliteStore implements Store {
   }
 
   async listProcesses(): Promise<ClusterState> {
-    return this.inTransaction.deferred(
-      (): ClusterState => ({
-        now: this.stmt.now.get() as string,
-        processes: (this.stmt.listProcesses.all() as ProcessRow[]).map(processFromRow),
-      }),
-    ) as ClusterState;
+    return this.inTransaction.deferred((): ClusterState => ({
+      now: this.stmt.now.get() as string,
+      processes: (this.stmt.listProcesses.all() as ProcessRow[]).map(processFromRow),
+    })) as ClusterState;
   }
 
   async pruneProcesses(olderThanMs: number): Promise<number> {
@@ -449,13 +492,17 @@ export class SqliteStore implements Store {
       this.stmt.insertKey.run(row);
     } catch (err) {
       if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw err;
-      throw new StoreRefusedError('IDEMPOTENCY_KEY_IN_USE', `another request with Idempotency-Key ${row.idem_key} was saved first; retry to get its answer`);
+      throw new StoreRefusedError(
+        'IDEMPOTENCY_KEY_IN_USE',
+        `another request with Idempotency-Key ${row.idem_key} was saved first; retry to get its answer`,
+      );
     }
   }
 
   private assertTokenNameFree(nameKey: string, id: string): void {
     const holder = this.stmt.tokenByNameKey.get(nameKey) as string | undefined;
-    if (holder !== undefined && holder !== id) throw new StoreRefusedError('TOKEN_NAME_TAKEN', 'another admin token has this name');
+    if (holder !== undefined && holder !== id)
+      throw new StoreRefusedError('TOKEN_NAME_TAKEN', 'another admin token has this name');
   }
 }
 

@@ -13,7 +13,9 @@ describe('basic authentication', () => {
         id: 'c1',
         name: 'acme',
         tags: [],
-        credentials: [{ id: 'b1', kind: 'basic', username: 'acme', hash: await hashPassword('correct horse'), createdAt: '' }],
+        credentials: [
+          { id: 'b1', kind: 'basic', username: 'acme', hash: await hashPassword('correct horse'), createdAt: '' },
+        ],
         createdAt: '',
         updatedAt: '',
       },
@@ -24,7 +26,11 @@ describe('basic authentication', () => {
     // Both take the slow path (a promise of a scrypt check), never a synchronous refusal.
     expect(unknown).toBeInstanceOf(Promise);
     expect(wrong).toBeInstanceOf(Promise);
-    expect(await unknown).toMatchObject({ ok: false, code: 'AUTH_FAILED', reason: 'unknown username or wrong password' });
+    expect(await unknown).toMatchObject({
+      ok: false,
+      code: 'AUTH_FAILED',
+      reason: 'unknown username or wrong password',
+    });
     expect(await wrong).toMatchObject({ ok: false, code: 'AUTH_FAILED', reason: 'unknown username or wrong password' });
     // The right password verifies once, and is then answered from the verified cache.
     expect(await auth.verify(header('acme', 'correct horse'), consumers)).toMatchObject({ ok: true });

@@ -26,8 +26,16 @@ beforeAll(async () => {
   t = await startTestGateway(['--gateway-tls-port', '0']);
   port = t.app.gatewayTls!.port;
   ups = await startUpstreams(['a', 'b', 'c']);
-  expect((await t.admin('POST', '/admin/certificates', { certificate: cert.certificate, privateKey: cert.privateKey })).status).toBe(201);
-  const spread = await createApi(t, { name: 'spread', path: '/spread/*', algorithm: 'round_robin', maxBodyBytes: 1000 });
+  expect(
+    (await t.admin('POST', '/admin/certificates', { certificate: cert.certificate, privateKey: cert.privateKey }))
+      .status,
+  ).toBe(201);
+  const spread = await createApi(t, {
+    name: 'spread',
+    path: '/spread/*',
+    algorithm: 'round_robin',
+    maxBodyBytes: 1000,
+  });
   for (const u of ups) await addNode(t, spread, u);
   const get = await createApi(t, { name: 'get-only', path: '/get-only', algorithm: 'round_robin', methods: ['GET'] });
   await addNode(t, get, ups[0]!);
@@ -92,7 +100,10 @@ describe('HTTP/2 on the TLS port', () => {
       h2Request(s, { ':path': '/spread/big', ':method': 'POST' }, 'x'.repeat(5000)),
     ]);
     expect(ok.status).toBe(200);
-    const codes = [missing, method, empty, dead, tooBig, streamedTooBig].map((a) => [a.status, a.headers['x-isogate-error']]);
+    const codes = [missing, method, empty, dead, tooBig, streamedTooBig].map((a) => [
+      a.status,
+      a.headers['x-isogate-error'],
+    ]);
     expect(codes).toEqual([
       [404, 'ROUTE_NOT_FOUND'],
       [405, 'METHOD_NOT_ALLOWED'],
@@ -157,7 +168,8 @@ async function rawStreams(n: number): Promise<{ result: Promise<RawOutcome> }> {
     head.writeUInt32BE(stream, 5);
     return Buffer.concat([head, payload]);
   };
-  const literal = (index: number, value: string) => Buffer.concat([Buffer.from([index, value.length]), Buffer.from(value)]);
+  const literal = (index: number, value: string) =>
+    Buffer.concat([Buffer.from([index, value.length]), Buffer.from(value)]);
   // :method GET (static 2), :scheme https (7), :path (4) and :authority (1) as literals without indexing.
   const block = Buffer.concat([Buffer.from([0x82, 0x87]), literal(4, '/slow'), literal(1, 'h2.test')]);
   socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0))]));

@@ -75,7 +75,8 @@ function feed(parser: RequestParser, input: Buffer): void {
   while (rest.length > 0) {
     const n = parser.execute(rest);
     if (!parser.complete) {
-      if (n !== rest.length) throw new Error(`execute() consumed ${n} of ${rest.length} bytes without completing a message`);
+      if (n !== rest.length)
+        throw new Error(`execute() consumed ${n} of ${rest.length} bytes without completing a message`);
       return;
     }
     rest = rest.subarray(n);
@@ -91,7 +92,10 @@ function parse(pieces: string[]): Run {
 }
 
 /** Feeds `pieces` until one throws; the error's code and how many bytes had been fed with that piece. */
-function feedUntilError(parser: RequestParser, pieces: Iterable<string>): { code: RequestErrorCode | 'none'; fed: number } {
+function feedUntilError(
+  parser: RequestParser,
+  pieces: Iterable<string>,
+): { code: RequestErrorCode | 'none'; fed: number } {
   let fed = 0;
   for (const p of pieces) {
     fed += p.length;
@@ -145,9 +149,15 @@ function headOf(text: string): RequestHead {
 const SIMPLE_GET = head('GET /index.html?q=1 HTTP/1.1', 'Host: example.com', 'User-Agent: test/1.0', 'Accept: */*');
 
 const CHUNKED_BODY =
-  '5;name=value\r\nhello\r\n' + '7;a;b="x"\r\n, world\r\n' + 'A\r\n0123456789\r\n' + '1a\r\n' + 'abcdefghijklmnopqrstuvwxyz\r\n' + '0;last\r\nTrailer-A: 1\r\nTrailer-B: two\r\n\r\n';
+  '5;name=value\r\nhello\r\n' +
+  '7;a;b="x"\r\n, world\r\n' +
+  'A\r\n0123456789\r\n' +
+  '1a\r\n' +
+  'abcdefghijklmnopqrstuvwxyz\r\n' +
+  '0;last\r\nTrailer-A: 1\r\nTrailer-B: two\r\n\r\n';
 const CHUNKED_DECODED = 'hello, world0123456789abcdefghijklmnopqrstuvwxyz';
-const CHUNKED = head('POST /upload HTTP/1.1', 'Host: example.com', 'Transfer-Encoding: chunked', 'X-After: 1') + CHUNKED_BODY;
+const CHUNKED =
+  head('POST /upload HTTP/1.1', 'Host: example.com', 'Transfer-Encoding: chunked', 'X-After: 1') + CHUNKED_BODY;
 
 describe('RequestParser', () => {
   it('exports the head limits of the spec', () => {
@@ -190,14 +200,22 @@ describe('RequestParser', () => {
         ),
       );
       expect(h.rawHeaders).toEqual([
-        'X-Multi', 'a',
-        'host', 'example.com',
-        'Cookie', 'a=1',
-        'ACCEPT', 'text/html',
-        'x-multi', 'b',
-        'cookie', 'b=2',
-        'Accept', 'application/json',
-        'X-MULTI', 'c',
+        'X-Multi',
+        'a',
+        'host',
+        'example.com',
+        'Cookie',
+        'a=1',
+        'ACCEPT',
+        'text/html',
+        'x-multi',
+        'b',
+        'cookie',
+        'b=2',
+        'Accept',
+        'application/json',
+        'X-MULTI',
+        'c',
       ]);
       expect(h.headers).toEqual({
         'x-multi': 'a, b, c',
@@ -209,10 +227,37 @@ describe('RequestParser', () => {
 
     it('trims optional whitespace around values, keeps inner whitespace, HTAB and obs-text', () => {
       const h = headOf(
-        head('GET / HTTP/1.1', 'Host:example.com', 'X-Spaces:   a  b   ', 'X-Tabs:\t\tc\td\t', 'X-Empty:', 'X-Blank:    ', 'X-Latin: caf\xe9'),
+        head(
+          'GET / HTTP/1.1',
+          'Host:example.com',
+          'X-Spaces:   a  b   ',
+          'X-Tabs:\t\tc\td\t',
+          'X-Empty:',
+          'X-Blank:    ',
+          'X-Latin: caf\xe9',
+        ),
       );
-      expect(h.rawHeaders).toEqual(['Host', 'example.com', 'X-Spaces', 'a  b', 'X-Tabs', 'c\td', 'X-Empty', '', 'X-Blank', '', 'X-Latin', 'caf\u00e9']);
-      expect(h.headers).toMatchObject({ host: 'example.com', 'x-spaces': 'a  b', 'x-tabs': 'c\td', 'x-empty': '', 'x-latin': 'caf\u00e9' });
+      expect(h.rawHeaders).toEqual([
+        'Host',
+        'example.com',
+        'X-Spaces',
+        'a  b',
+        'X-Tabs',
+        'c\td',
+        'X-Empty',
+        '',
+        'X-Blank',
+        '',
+        'X-Latin',
+        'caf\u00e9',
+      ]);
+      expect(h.headers).toMatchObject({
+        host: 'example.com',
+        'x-spaces': 'a  b',
+        'x-tabs': 'c\td',
+        'x-empty': '',
+        'x-latin': 'caf\u00e9',
+      });
     });
 
     it.each([
@@ -227,7 +272,14 @@ describe('RequestParser', () => {
 
     it('accepts HTTP/1.0 without Host', () => {
       const h = headOf(head('GET /old HTTP/1.0', 'User-Agent: x'));
-      expect(h).toMatchObject({ method: 'GET', url: '/old', minor: 0, keepAlive: false, contentLength: 0, chunked: false });
+      expect(h).toMatchObject({
+        method: 'GET',
+        url: '/old',
+        minor: 0,
+        keepAlive: false,
+        contentLength: 0,
+        chunked: false,
+      });
     });
 
     it('skips empty lines (CRLF) before the request line', () => {
@@ -286,7 +338,8 @@ describe('RequestParser', () => {
   describe('bodies', () => {
     it('delivers a Content-Length body, without reading a request inside it, cut at every byte', () => {
       const body = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n\x00\xff';
-      const text = head('POST /submit HTTP/1.1', 'Host: h', `Content-Length: ${body.length}`, 'Content-Type: text/plain') + body;
+      const text =
+        head('POST /submit HTTP/1.1', 'Host: h', `Content-Length: ${body.length}`, 'Content-Type: text/plain') + body;
       const r = parseEveryWay(text);
       expect(r.events).toBe('HBE');
       expect(r.messages).toHaveLength(1);
@@ -319,7 +372,9 @@ describe('RequestParser', () => {
 
     it('accepts Content-Length with OWS and up to 15 digits', () => {
       expect(headOf(head('POST / HTTP/1.1', 'Host: h', 'Content-Length:   3  ') + 'abc').contentLength).toBe(3);
-      expect(headOf(head('POST / HTTP/1.1', 'Host: h', 'Content-Length: 000000000000003') + 'abc').contentLength).toBe(3);
+      expect(headOf(head('POST / HTTP/1.1', 'Host: h', 'Content-Length: 000000000000003') + 'abc').contentLength).toBe(
+        3,
+      );
     });
 
     it('decodes a chunked body with extensions and drops the trailers, cut at every byte', () => {
@@ -328,7 +383,13 @@ describe('RequestParser', () => {
       expect(r.messages).toHaveLength(1);
       const m = r.messages[0]!;
       expect(m.body).toBe(CHUNKED_DECODED);
-      expect(m.head).toMatchObject({ method: 'POST', url: '/upload', contentLength: -1, chunked: true, keepAlive: true });
+      expect(m.head).toMatchObject({
+        method: 'POST',
+        url: '/upload',
+        contentLength: -1,
+        chunked: true,
+        keepAlive: true,
+      });
       expect(m.head.rawHeaders).toEqual(['Host', 'example.com', 'Transfer-Encoding', 'chunked', 'X-After', '1']);
       expect(m.head.headers).not.toHaveProperty('trailer-a');
     });
@@ -336,7 +397,10 @@ describe('RequestParser', () => {
     it('accepts chunked in any case with OWS, upper- and lower-case hex, 12-digit sizes and CRLF inside data', () => {
       const text =
         head('POST / HTTP/1.1', 'Host: h', 'Transfer-Encoding:   ChUnKeD  ') +
-        '000000000005\r\nhello\r\n' + 'e\r\n\r\n0\r\n\r\nabcdefg\r\n' + 'B\r\n0123456789X\r\n' + '0\r\n\r\n';
+        '000000000005\r\nhello\r\n' +
+        'e\r\n\r\n0\r\n\r\nabcdefg\r\n' +
+        'B\r\n0123456789X\r\n' +
+        '0\r\n\r\n';
       const r = parseEveryWay(text);
       expect(r.messages[0]!.head.chunked).toBe(true);
       expect(r.messages[0]!.body).toBe('hello' + '\r\n0\r\n\r\nabcdefg' + '0123456789X');
@@ -555,7 +619,10 @@ describe('RequestParser', () => {
       parser.next();
       sizes.length = 0;
       budget = 2048;
-      expect(feedUntilError(parser, ['GET / HTTP/1.1\r\n', 'x'.repeat(3000)])).toEqual({ code: 'HEAD_MEMORY_FULL', fed: 3016 });
+      expect(feedUntilError(parser, ['GET / HTTP/1.1\r\n', 'x'.repeat(3000)])).toEqual({
+        code: 'HEAD_MEMORY_FULL',
+        fed: 3016,
+      });
       expect(sizes).toEqual([1024]);
     });
 
@@ -623,8 +690,16 @@ describe('RequestParser', () => {
       ['two Host headers', h11('Host: h'), 'BAD_REQUEST'],
       ['two Host headers in different case', h11('host: other'), 'BAD_REQUEST'],
       // Content-Length
-      ['Content-Length with Transfer-Encoding', post('Content-Length: 5', 'Transfer-Encoding: chunked') + '0\r\n\r\n', 'BAD_REQUEST'],
-      ['Transfer-Encoding with Content-Length', post('Transfer-Encoding: chunked', 'Content-Length: 5') + '0\r\n\r\n', 'BAD_REQUEST'],
+      [
+        'Content-Length with Transfer-Encoding',
+        post('Content-Length: 5', 'Transfer-Encoding: chunked') + '0\r\n\r\n',
+        'BAD_REQUEST',
+      ],
+      [
+        'Transfer-Encoding with Content-Length',
+        post('Transfer-Encoding: chunked', 'Content-Length: 5') + '0\r\n\r\n',
+        'BAD_REQUEST',
+      ],
       ['two identical Content-Length', post('Content-Length: 5', 'Content-Length: 5') + 'hello', 'BAD_REQUEST'],
       ['two different Content-Length', post('Content-Length: 5', 'Content-Length: 6') + 'hello!', 'BAD_REQUEST'],
       ['a Content-Length list', post('Content-Length: 5, 5') + 'hello', 'BAD_REQUEST'],
@@ -637,15 +712,31 @@ describe('RequestParser', () => {
       ['an empty Content-Length', post('Content-Length:') + 'hello', 'BAD_REQUEST'],
       ['a 16-digit Content-Length', post('Content-Length: 1000000000000000') + 'hello', 'BAD_REQUEST'],
       // Transfer-Encoding
-      ['Transfer-Encoding on HTTP/1.0', head('POST / HTTP/1.0', 'Transfer-Encoding: chunked') + '0\r\n\r\n', 'BAD_REQUEST'],
+      [
+        'Transfer-Encoding on HTTP/1.0',
+        head('POST / HTTP/1.0', 'Transfer-Encoding: chunked') + '0\r\n\r\n',
+        'BAD_REQUEST',
+      ],
       ['Transfer-Encoding: gzip', post('Transfer-Encoding: gzip') + 'x', 'TRANSFER_CODING_UNSUPPORTED'],
-      ['Transfer-Encoding: gzip, chunked', post('Transfer-Encoding: gzip, chunked') + '0\r\n\r\n', 'TRANSFER_CODING_UNSUPPORTED'],
+      [
+        'Transfer-Encoding: gzip, chunked',
+        post('Transfer-Encoding: gzip, chunked') + '0\r\n\r\n',
+        'TRANSFER_CODING_UNSUPPORTED',
+      ],
       ['Transfer-Encoding: identity', post('Transfer-Encoding: identity') + 'x', 'TRANSFER_CODING_UNSUPPORTED'],
-      ['Transfer-Encoding: chunked, chunked', post('Transfer-Encoding: chunked, chunked') + '0\r\n\r\n', 'TRANSFER_CODING_UNSUPPORTED'],
+      [
+        'Transfer-Encoding: chunked, chunked',
+        post('Transfer-Encoding: chunked, chunked') + '0\r\n\r\n',
+        'TRANSFER_CODING_UNSUPPORTED',
+      ],
       // chunked framing
       ['a non-hex chunk size', chunked('zz\r\nhello\r\n0\r\n\r\n'), 'BAD_REQUEST'],
       ['a chunk size of 13 hex digits', chunked('1000000000000\r\nhello\r\n0\r\n\r\n'), 'BAD_REQUEST'],
-      ['a chunk size of 13 hex digits with leading zeros', chunked('0000000000005\r\nhello\r\n0\r\n\r\n'), 'BAD_REQUEST'],
+      [
+        'a chunk size of 13 hex digits with leading zeros',
+        chunked('0000000000005\r\nhello\r\n0\r\n\r\n'),
+        'BAD_REQUEST',
+      ],
       ['an empty chunk size', chunked('\r\nhello\r\n0\r\n\r\n'), 'BAD_REQUEST'],
       ['an empty chunk size with an extension', chunked(';ext=1\r\nhello\r\n0\r\n\r\n'), 'BAD_REQUEST'],
       ['a signed chunk size', chunked('+5\r\nhello\r\n0\r\n\r\n'), 'BAD_REQUEST'],
@@ -680,7 +771,9 @@ describe('RequestParser', () => {
       expect(parser.execute(buf)).toBe(first.length);
       expect(run.events).toBe('HE');
       parser.next();
-      expect(() => parser.execute(buf.subarray(first.length))).toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }));
+      expect(() => parser.execute(buf.subarray(first.length))).toThrow(
+        expect.objectContaining({ code: 'BAD_REQUEST' }),
+      );
       expect(run.messages.map((m) => m.head.url)).toEqual(['/ok']);
     });
   });

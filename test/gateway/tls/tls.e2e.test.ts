@@ -42,11 +42,19 @@ afterAll(async () => {
 });
 
 async function upload(cert: TestCertificate, isDefault?: boolean): Promise<{ status: number; body: any }> {
-  return t.admin('POST', '/admin/certificates', { certificate: cert.certificate, privateKey: cert.privateKey, ...(isDefault === undefined ? {} : { isDefault }) });
+  return t.admin('POST', '/admin/certificates', {
+    certificate: cert.certificate,
+    privateKey: cert.privateKey,
+    ...(isDefault === undefined ? {} : { isDefault }),
+  });
 }
 
 /** A plain request with the given headers (fetch would not send its own Host). */
-function plainRequest(method: string, path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown> }> {
+function plainRequest(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(`${t.gatewayUrl}${path}`, { method, headers, agent: false }, (res) => {
       res.resume();
@@ -90,7 +98,11 @@ describe('the TLS port', () => {
     expect(v13.protocol).toBe('TLSv1.3');
     const v12 = await handshake(tlsPort, 'a.test', { maxVersion: 'TLSv1.2' });
     expect(v12.protocol).toBe('TLSv1.2');
-    const v11 = await handshake(tlsPort, 'a.test', { maxVersion: 'TLSv1.1', minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' });
+    const v11 = await handshake(tlsPort, 'a.test', {
+      maxVersion: 'TLSv1.1',
+      minVersion: 'TLSv1',
+      ciphers: 'DEFAULT@SECLEVEL=0',
+    });
     expect(v11.ok).toBe(false);
     const rsaKx = await handshake(tlsPort, 'a.test', { maxVersion: 'TLSv1.2', ciphers: 'AES128-GCM-SHA256' });
     expect(rsaKx.ok).toBe(false);
@@ -133,7 +145,11 @@ describe('the TLS port', () => {
     try {
       const id = await createApi(t, { name: 'wss', path: '/wss', algorithm: 'round_robin' });
       await addNode(t, id, node);
-      const ws = new WebSocket(`wss://127.0.0.1:${tlsPort}/wss`, { ca: certs.exact!.ca, servername: 'a.test', headers: { host: 'a.test' } } as WebSocket.ClientOptions);
+      const ws = new WebSocket(`wss://127.0.0.1:${tlsPort}/wss`, {
+        ca: certs.exact!.ca,
+        servername: 'a.test',
+        headers: { host: 'a.test' },
+      } as WebSocket.ClientOptions);
       const hello = await new Promise<string>((resolve, reject) => {
         ws.once('message', (d) => resolve(String(d)));
         ws.once('error', reject);
@@ -149,7 +165,12 @@ describe('the TLS port', () => {
   });
 
   it('redirects plain HTTP to HTTPS for an API that asks for it (301 for GET, 308 otherwise) and serves it over TLS', async () => {
-    const id = await createApi(t, { name: 'redirect', path: '/only-tls/*', algorithm: 'round_robin', httpsRedirect: true });
+    const id = await createApi(t, {
+      name: 'redirect',
+      path: '/only-tls/*',
+      algorithm: 'round_robin',
+      httpsRedirect: true,
+    });
     await addNode(t, id, ups[0]!);
     const get = await plainRequest('GET', '/only-tls/a?b=1', { host: 'Shop.test:8080' });
     expect(get.status).toBe(301);
@@ -164,7 +185,10 @@ describe('the TLS port', () => {
     const list = (await t.admin('GET', '/admin/certificates')).body as Array<{ id: string; names: string[] }>;
     const exact = list.find((c) => c.names.includes('a.test'))!;
     const before = (await handshake(tlsPort, 'a.test')).fingerprint;
-    const put = await t.admin('PUT', `/admin/certificates/${exact.id}`, { certificate: certs.replacement!.certificate, privateKey: certs.replacement!.privateKey });
+    const put = await t.admin('PUT', `/admin/certificates/${exact.id}`, {
+      certificate: certs.replacement!.certificate,
+      privateKey: certs.replacement!.privateKey,
+    });
     expect(put.status).toBe(200);
     const after = (await handshake(tlsPort, 'a.test')).fingerprint;
     expect(after).not.toBe(before);

@@ -55,12 +55,21 @@ function open(path: string, headers: Record<string, string> = {}): Promise<{ ws:
       clearTimeout(timer);
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => reject(Object.assign(new Error(`status ${res.statusCode}`), { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() })));
+      res.on('end', () =>
+        reject(
+          Object.assign(new Error(`status ${res.statusCode}`), {
+            status: res.statusCode,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        ),
+      );
     });
   });
 }
 
-const nextMessage = (ws: WebSocket): Promise<string> => new Promise((resolve) => ws.once('message', (d) => resolve(String(d))));
+const nextMessage = (ws: WebSocket): Promise<string> =>
+  new Promise((resolve) => ws.once('message', (d) => resolve(String(d))));
 const closed = (ws: WebSocket): Promise<{ code: number; reason: string }> =>
   new Promise((resolve) => {
     if (ws.readyState === WebSocket.CLOSED) resolve({ code: 1006, reason: '' });
@@ -90,7 +99,12 @@ describe('WebSocket through the gateway', () => {
     ws.close(1000, 'bye');
     expect((await closed(ws)).code).toBe(1000);
     // The client's close reaches the node.
-    await until(async () => main.closes.at(-1), (c) => c === 1000, 100, 20);
+    await until(
+      async () => main.closes.at(-1),
+      (c) => c === 1000,
+      100,
+      20,
+    );
   });
 
   it('counts open upgraded connections per API and node in /metrics and the node stats', async () => {
@@ -103,7 +117,12 @@ describe('WebSocket through the gateway', () => {
     expect(metrics.sum('isogate_upgraded_connections', { api: 'echo', node: 'main', node_id: nodeId })).toBe(2);
     a.ws.close();
     b.ws.close();
-    await until(async () => (await t.admin('GET', `/admin/apis/${echoApi}/stats`)).body.nodes[nodeId].upgraded, (n) => n === 0, 100, 20);
+    await until(
+      async () => (await t.admin('GET', `/admin/apis/${echoApi}/stats`)).body.nodes[nodeId].upgraded,
+      (n) => n === 0,
+      100,
+      20,
+    );
   });
 
   it('lets the selector route upgrade requests (canary by query)', async () => {
@@ -131,7 +150,9 @@ describe('WebSocket through the gateway', () => {
   it('passes a refused upgrade on as a normal response', async () => {
     const id = await createApi(t, { name: 'refuse', path: '/refuse', algorithm: 'round_robin' });
     await addNode(t, id, refusing);
-    const err = await open('/refuse').catch((e: unknown) => e as { status: number; body: string; headers: Record<string, string> });
+    const err = await open('/refuse').catch(
+      (e: unknown) => e as { status: number; body: string; headers: Record<string, string> },
+    );
     expect(err).toMatchObject({ status: 403, body: 'refused by refusing' });
     expect((err as { headers: Record<string, string> }).headers['x-node']).toBe('refusing');
     // The same connection goes on serving plain requests.
@@ -140,18 +161,33 @@ describe('WebSocket through the gateway', () => {
 
   it('closes the client when the node closes, with the node’s close code', async () => {
     const { ws } = await open('/ws/closing');
-    await until(async () => main.sockets.size, (n) => n > 0, 100, 20);
+    await until(
+      async () => main.sockets.size,
+      (n) => n > 0,
+      100,
+      20,
+    );
     for (const s of main.sockets) s.close(4001, 'node says bye');
     expect(await closed(ws)).toEqual({ code: 4001, reason: 'node says bye' });
   });
 
   it('closes both sides after the API’s idle timeout', async () => {
-    const id = await createApi(t, { name: 'idle', path: '/idle', algorithm: 'round_robin', timeouts: { upgradeIdleMs: 1000 } });
+    const id = await createApi(t, {
+      name: 'idle',
+      path: '/idle',
+      algorithm: 'round_robin',
+      timeouts: { upgradeIdleMs: 1000 },
+    });
     await addNode(t, id, main);
     const { ws } = await open('/idle');
     const open0 = main.sockets.size;
     expect((await closed(ws)).code).toBe(1006);
-    await until(async () => main.sockets.size, (n) => n < open0, 100, 20);
+    await until(
+      async () => main.sockets.size,
+      (n) => n < open0,
+      100,
+      20,
+    );
   });
 
   it('keeps an established connection when its node is unticked later', async () => {
@@ -176,7 +212,12 @@ describe('WebSocket through the gateway', () => {
     const rude = createServer((socket) => socket.once('data', () => socket.destroy()));
     extra.push(rude);
     await new Promise<void>((r) => rude.listen(0, '127.0.0.1', () => r()));
-    const noRetry = await createApi(t, { name: 'no-retry-ws', path: '/no-retry-ws', algorithm: 'round_robin', retries: 3 });
+    const noRetry = await createApi(t, {
+      name: 'no-retry-ws',
+      path: '/no-retry-ws',
+      algorithm: 'round_robin',
+      retries: 3,
+    });
     await addNode(t, noRetry, { name: 'rude', url: `http://127.0.0.1:${(rude.address() as AddressInfo).port}` });
     await addNode(t, noRetry, canary);
     const before = canary.seen.length;

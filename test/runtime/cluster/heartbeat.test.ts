@@ -69,7 +69,15 @@ describe('Heartbeat', () => {
   it('reports a new applied version at once rather than at the next interval', async () => {
     const { store, observer } = await setup();
     let version = 1;
-    const hb = new Heartbeat({ role: 'admin', worker: null, serves: 'admin', store, intervalMs: 60_000, version: () => version, log: pino({ level: 'silent' }) });
+    const hb = new Heartbeat({
+      role: 'admin',
+      worker: null,
+      serves: 'admin',
+      store,
+      intervalMs: 60_000,
+      version: () => version,
+      log: pino({ level: 'silent' }),
+    });
     cleanups.push(() => hb.stop());
     hb.start();
     const row = async () => (await observer.listProcesses()).processes.find((p) => p.id === hb.id);
@@ -81,8 +89,15 @@ describe('Heartbeat', () => {
   it('removes its row on stop, prunes long-dead rows, and stops in bounded time while the store is down', async () => {
     const { proxy, store, observer } = await setup();
     await observer.heartbeat({
-      id: 'dead', host: 'h', pid: 7, role: 'gateway', worker: null, serves: 'gateway',
-      startedAt: new Date().toISOString(), configVersion: 0, heartbeatMs: 50,
+      id: 'dead',
+      host: 'h',
+      pid: 7,
+      role: 'gateway',
+      worker: null,
+      serves: 'gateway',
+      startedAt: new Date().toISOString(),
+      configVersion: 0,
+      heartbeatMs: 50,
     });
     await new Promise((r) => setTimeout(r, 100));
     const hb = heartbeat(store, () => 0, 50);

@@ -56,8 +56,16 @@ describe('the primary killed with SIGKILL while requests are in flight', () => {
   it('leaves its workers to finish every request in flight, stop accepting, and exit', async () => {
     const gw = await procs.start('start', ['--workers', '2', '--no-demo', '--drain-ms', '5000']);
     const call = adminClient(() => gw.admin, TOKEN);
-    const api = await call('POST', '/admin/apis', { name: 'slow', path: '/slow', algorithm: 'round_robin', retries: 0 });
-    await call('POST', `/admin/apis/${api.id}/nodes`, { name: 'slow', connector: { kind: 'simple-url', url: slowUrl } });
+    const api = await call('POST', '/admin/apis', {
+      name: 'slow',
+      path: '/slow',
+      algorithm: 'round_robin',
+      retries: 0,
+    });
+    await call('POST', `/admin/apis/${api.id}/nodes`, {
+      name: 'slow',
+      connector: { kind: 'simple-url', url: slowUrl },
+    });
     const workers = (await getJson(gw.status, '/status')).body.workers as Array<{ pid: number }>;
     expect(workers).toHaveLength(2);
     const inFlight = Array.from({ length: 20 }, () => getOwnConnection(gw.gateway, '/slow'));
@@ -67,7 +75,12 @@ describe('the primary killed with SIGKILL while requests are in flight', () => {
     const answers = await Promise.all(inFlight);
     expect(answers).toEqual(Array(20).fill('200 slow'));
     // Then the workers close the port and exit (bounded by --drain-ms).
-    await until(async () => workers.every((w) => !alive(w.pid)), (gone) => gone, 200, 50);
+    await until(
+      async () => workers.every((w) => !alive(w.pid)),
+      (gone) => gone,
+      200,
+      50,
+    );
     expect(await requestOnce(gw.gateway, '/slow').catch((err: NodeJS.ErrnoException) => err.code)).toBe('ECONNREFUSED');
   }, 60_000);
 });
@@ -88,7 +101,12 @@ describe('one worker killed while /status/ready is polled every 50 ms', () => {
     await new Promise((r) => setTimeout(r, 200));
     process.kill(workers[0]!.pid, 'SIGKILL');
     // Until the worker is back (restarted at once) and both serve again.
-    await until(async () => seen.slice(5).some((s) => s.serving === 2) && seen.some((s) => s.serving === 1), (ok) => ok, 200, 50);
+    await until(
+      async () => seen.slice(5).some((s) => s.serving === 2) && seen.some((s) => s.serving === 1),
+      (ok) => ok,
+      200,
+      50,
+    );
     polling = false;
     await poll;
     expect(seen.filter((s) => s.serving === 1).length).toBeGreaterThan(0);

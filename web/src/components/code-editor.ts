@@ -1,6 +1,12 @@
 import { closeBrackets, closeBracketsKeymap } from '@codemirror/autocomplete';
 import { javascript } from '@codemirror/lang-javascript';
-import { bracketMatching, defaultHighlightStyle, indentOnInput, indentUnit, syntaxHighlighting } from '@codemirror/language';
+import {
+  bracketMatching,
+  defaultHighlightStyle,
+  indentOnInput,
+  indentUnit,
+  syntaxHighlighting,
+} from '@codemirror/language';
 import { lintGutter, setDiagnostics } from '@codemirror/lint';
 import { EditorState, StateEffect, StateField } from '@codemirror/state';
 import {
@@ -37,7 +43,10 @@ const errorLineField = StateField.define<DecorationSet>({
     deco = deco.map(tr.changes);
     for (const e of tr.effects) {
       if (e.is(setErrorLine)) {
-        deco = e.value === null ? Decoration.none : Decoration.set([Decoration.line({ class: 'cm-error-line' }).range(e.value)]);
+        deco =
+          e.value === null
+            ? Decoration.none
+            : Decoration.set([Decoration.line({ class: 'cm-error-line' }).range(e.value)]);
       }
     }
     return deco;
@@ -58,7 +67,10 @@ const theme = EditorView.theme({
  * auto-closed brackets, indentation, undo. `label` names the text box for screen readers; Esc then
  * Tab leaves it (Tab itself indents).
  */
-export function createCodeEditor(parent: HTMLElement, o: { doc: string; label: string; describedBy?: string; onChange: (code: string) => void }): CodeEditor {
+export function createCodeEditor(
+  parent: HTMLElement,
+  o: { doc: string; label: string; describedBy?: string; onChange: (code: string) => void },
+): CodeEditor {
   const view = new EditorView({
     parent,
     state: EditorState.create({

@@ -34,10 +34,19 @@ export function openModal(o: { title: string; content: Child; onClose?: () => vo
 }
 
 /** Asks a yes/no question in a modal; resolves true only when the confirm button was pressed. */
-export function confirmDialog(o: { title: string; message: Child; confirmLabel: string; danger?: boolean }): Promise<boolean> {
+export function confirmDialog(o: {
+  title: string;
+  message: Child;
+  confirmLabel: string;
+  danger?: boolean;
+}): Promise<boolean> {
   return new Promise((resolve) => {
     let answer = false;
-    const yes = h('button', { type: 'button', class: `btn ${o.danger ? 'btn-danger' : 'btn-primary'}` }, o.confirmLabel);
+    const yes = h(
+      'button',
+      { type: 'button', class: `btn ${o.danger ? 'btn-danger' : 'btn-primary'}` },
+      o.confirmLabel,
+    );
     const no = h('button', { type: 'button', class: 'btn' }, 'Cancel');
     const modal = openModal({
       title: o.title,

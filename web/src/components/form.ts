@@ -35,7 +35,12 @@ export function field(o: FieldOptions): HTMLDivElement {
 }
 
 /** A checkbox with its label beside it, as a field whose errors show under it. */
-export function checkboxField(o: { label: string; path: string; control: HTMLInputElement; hint?: Child }): HTMLDivElement {
+export function checkboxField(o: {
+  label: string;
+  path: string;
+  control: HTMLInputElement;
+  hint?: Child;
+}): HTMLDivElement {
   const id = o.control.id || uid('f');
   o.control.id = id;
   const errorId = `${id}-error`;
@@ -51,7 +56,13 @@ export function checkboxField(o: { label: string; path: string; control: HTMLInp
 }
 
 /** A group of controls under a legend (methods, timeouts), with one error line for the group path. */
-export function fieldGroup(o: { legend: string; path: string; children: Child[]; hint?: Child; class?: string }): HTMLFieldSetElement {
+export function fieldGroup(o: {
+  legend: string;
+  path: string;
+  children: Child[];
+  hint?: Child;
+  class?: string;
+}): HTMLFieldSetElement {
   const errorId = uid('g-error');
   return h(
     'fieldset',
@@ -111,7 +122,14 @@ export function showFormError(root: HTMLElement, message: string, extra: string[
   const box = root.querySelector<HTMLElement>('.form-error');
   if (!box) return;
   box.replaceChildren(h('p', null, message));
-  if (extra.length) box.appendChild(h('ul', null, extra.map((e) => h('li', null, e))));
+  if (extra.length)
+    box.appendChild(
+      h(
+        'ul',
+        null,
+        extra.map((e) => h('li', null, e)),
+      ),
+    );
   box.hidden = false;
 }
 

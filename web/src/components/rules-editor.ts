@@ -17,7 +17,11 @@ type RuleDraft = { variable: string; op: string; value: string | string[] };
  * Rows of `variable · operator · value` with a live "holds now" state each. The variable box offers
  * the existing variables and accepts a new name. Paths are `rules.N.field`, matching the API's errors.
  */
-export function rulesEditor(initial: readonly RuleDraft[], variables: ReadonlyMap<string, string>, onInput: () => void): RulesEditor {
+export function rulesEditor(
+  initial: readonly RuleDraft[],
+  variables: ReadonlyMap<string, string>,
+  onInput: () => void,
+): RulesEditor {
   const listId = uid('vars');
   const datalist = h(
     'datalist',
@@ -68,11 +72,37 @@ export function rulesEditor(initial: readonly RuleDraft[], variables: ReadonlyMa
       value: h('label', null, 'Value'),
     };
     const cells = {
-      variable: h('div', { class: 'field rule-cell' }, labels.variable, variable, h('p', { class: 'field-error', 'aria-live': 'polite', hidden: true })),
-      op: h('div', { class: 'field rule-cell' }, labels.op, op, h('p', { class: 'field-error', 'aria-live': 'polite', hidden: true })),
-      value: h('div', { class: 'field rule-cell' }, labels.value, value, h('p', { class: 'field-error', 'aria-live': 'polite', hidden: true })),
+      variable: h(
+        'div',
+        { class: 'field rule-cell' },
+        labels.variable,
+        variable,
+        h('p', { class: 'field-error', 'aria-live': 'polite', hidden: true }),
+      ),
+      op: h(
+        'div',
+        { class: 'field rule-cell' },
+        labels.op,
+        op,
+        h('p', { class: 'field-error', 'aria-live': 'polite', hidden: true }),
+      ),
+      value: h(
+        'div',
+        { class: 'field rule-cell' },
+        labels.value,
+        value,
+        h('p', { class: 'field-error', 'aria-live': 'polite', hidden: true }),
+      ),
     };
-    const row = h('div', { class: 'rule-row', role: 'group' }, cells.variable, cells.op, cells.value, h('div', { class: 'rule-side' }, remove), state) as HTMLElement & {
+    const row = h(
+      'div',
+      { class: 'rule-row', role: 'group' },
+      cells.variable,
+      cells.op,
+      cells.value,
+      h('div', { class: 'rule-side' }, remove),
+      state,
+    ) as HTMLElement & {
       readRule?: () => RuleDraft;
       renumber?: (i: number) => void;
     };
@@ -135,7 +165,11 @@ export function rulesEditor(initial: readonly RuleDraft[], variables: ReadonlyMa
     'fieldset',
     { class: 'field field-group rules-editor', dataset: { path: 'rules' } },
     h('legend', null, 'Rules'),
-    h('p', { class: 'hint' }, 'The node takes traffic only while all its rules hold. A rule on a variable that is not defined never holds.'),
+    h(
+      'p',
+      { class: 'hint' },
+      'The node takes traffic only while all its rules hold. A rule on a variable that is not defined never holds.',
+    ),
     datalist,
     rows,
     empty,

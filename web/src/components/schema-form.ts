@@ -36,7 +36,12 @@ function typeOf(schema: JsonSchema): string {
  * by `pathPrefix.key`, so the API's error details for `connector.url` land next to the URL field.
  * Strings, numbers, booleans, enums and string lists get real controls; anything else a JSON box.
  */
-export function schemaForm(schema: JsonSchema, values: Record<string, unknown>, pathPrefix: string, onInput?: () => void): SchemaForm {
+export function schemaForm(
+  schema: JsonSchema,
+  values: Record<string, unknown>,
+  pathPrefix: string,
+  onInput?: () => void,
+): SchemaForm {
   const required = new Set(schema.required ?? []);
   const readers: Array<[string, () => unknown]> = [];
   const fields: HTMLElement[] = [];
@@ -53,7 +58,9 @@ export function schemaForm(schema: JsonSchema, values: Record<string, unknown>, 
         'select',
         { name: path },
         isRequired ? null : h('option', { value: '' }, '(not set)'),
-        prop.enum.map((v) => h('option', { value: String(v), selected: String(v) === String(initial ?? '') }, String(v))),
+        prop.enum.map((v) =>
+          h('option', { value: String(v), selected: String(v) === String(initial ?? '') }, String(v)),
+        ),
       );
       readers.push([key, () => (select.value === '' ? undefined : prop.enum!.find((v) => String(v) === select.value))]);
       fields.push(field({ label, path, control: select, hint, required: isRequired }));
@@ -72,7 +79,11 @@ export function schemaForm(schema: JsonSchema, values: Record<string, unknown>, 
         value: initial === undefined ? '' : String(initial),
       });
       // A value the browser cannot parse reads as '' — send the raw text so the API names the problem.
-      readers.push([key, () => (input.value.trim() === '' ? (input.validity.badInput ? 'not a number' : undefined) : Number(input.value))]);
+      readers.push([
+        key,
+        () =>
+          input.value.trim() === '' ? (input.validity.badInput ? 'not a number' : undefined) : Number(input.value),
+      ]);
       fields.push(field({ label, path, control: input, hint, required: isRequired }));
     } else if (type === 'array' && typeOfItems(prop) === 'string') {
       const input = h('input', {
@@ -82,7 +93,9 @@ export function schemaForm(schema: JsonSchema, values: Record<string, unknown>, 
         autocomplete: 'off',
       });
       readers.push([key, () => splitList(input.value)]);
-      fields.push(field({ label, path, control: input, hint: hint ?? 'Separate values with commas.', required: isRequired }));
+      fields.push(
+        field({ label, path, control: input, hint: hint ?? 'Separate values with commas.', required: isRequired }),
+      );
     } else if (type === 'string') {
       const isUrl = prop.format === 'uri' || /url$/i.test(key);
       const input = h('input', {
@@ -97,7 +110,11 @@ export function schemaForm(schema: JsonSchema, values: Record<string, unknown>, 
       readers.push([key, () => (input.value.trim() === '' && !isRequired ? undefined : input.value.trim())]);
       fields.push(field({ label, path, control: input, hint, required: isRequired }));
     } else {
-      const area = h('textarea', { name: path, rows: 4, spellcheck: 'false' }, initial === undefined ? '' : JSON.stringify(initial, null, 2));
+      const area = h(
+        'textarea',
+        { name: path, rows: 4, spellcheck: 'false' },
+        initial === undefined ? '' : JSON.stringify(initial, null, 2),
+      );
       readers.push([
         key,
         () => {

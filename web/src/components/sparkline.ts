@@ -24,7 +24,9 @@ export function sparkline(series: readonly SparkSeries[], label: string, width =
     if (n === 0) continue;
     const step = n > 1 ? width / (n - 1) : 0;
     // One pixel of margin so a flat zero line and the peak stay visible.
-    const points = s.values.map((v, i) => `${(i * step).toFixed(1)},${(height - 1 - (v / peak) * (height - 2)).toFixed(1)}`).join(' ');
+    const points = s.values
+      .map((v, i) => `${(i * step).toFixed(1)},${(height - 1 - (v / peak) * (height - 2)).toFixed(1)}`)
+      .join(' ');
     const line = document.createElementNS(SVG, 'polyline');
     line.setAttribute('points', points);
     line.setAttribute('class', s.className);

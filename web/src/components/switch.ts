@@ -4,7 +4,12 @@ import { h } from './dom.js';
  * An on/off switch: a real checkbox with `role="switch"`, so Space toggles it and screen readers say
  * "on"/"off". `label` is its accessible name.
  */
-export function toggleSwitch(o: { checked: boolean; label: string; onchange: (checked: boolean, input: HTMLInputElement) => void; id?: string }): HTMLInputElement {
+export function toggleSwitch(o: {
+  checked: boolean;
+  label: string;
+  onchange: (checked: boolean, input: HTMLInputElement) => void;
+  id?: string;
+}): HTMLInputElement {
   const input = h('input', {
     type: 'checkbox',
     role: 'switch',

@@ -7,7 +7,14 @@ import { bytes } from '../format.js';
 import { navigate, type ViewContext } from '../router.js';
 import { can, gate } from '../session.js';
 import type { Api } from '../types.js';
-import { healthBody, healthDefaults, healthSection, healthValuesOf, numberOf, type HealthValues } from './api-health-form.js';
+import {
+  healthBody,
+  healthDefaults,
+  healthSection,
+  healthValuesOf,
+  numberOf,
+  type HealthValues,
+} from './api-health-form.js';
 import { ALGORITHMS, METHODS } from './words-ui.js';
 
 /** The values of the API form as typed. */
@@ -75,32 +82,91 @@ function valuesOf(api: Api): ApiFormValues {
  * the timeouts, retries and body limit, and under "Health checks and retries" the rest. What is
  * typed is kept as a draft until it is saved.
  */
-function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: string; onSubmit: (body: Record<string, unknown>) => Promise<void>; cancelHref: string }): HTMLFormElement {
+function apiForm(o: {
+  initial: ApiFormValues;
+  draftKey: string;
+  submitLabel: string;
+  onSubmit: (body: Record<string, unknown>) => Promise<void>;
+  cancelHref: string;
+}): HTMLFormElement {
   const draft = loadDraft<ApiFormValues>(o.draftKey);
   const start = { ...o.initial, ...(draft ?? {}) };
   const name = h('input', { type: 'text', name: 'name', value: start.name, autocomplete: 'off', maxlength: 100 });
-  const path = h('input', { type: 'text', name: 'path', value: start.path, autocomplete: 'off', spellcheck: 'false', placeholder: '/orders/*' });
-  const host = h('input', { type: 'text', name: 'host', value: start.host, autocomplete: 'off', spellcheck: 'false', placeholder: 'api.example.com' });
-  const methodBoxes = METHODS.map((m) => h('input', { type: 'checkbox', name: 'methods', value: m, checked: start.methods.includes(m), id: uid('m') }));
+  const path = h('input', {
+    type: 'text',
+    name: 'path',
+    value: start.path,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: '/orders/*',
+  });
+  const host = h('input', {
+    type: 'text',
+    name: 'host',
+    value: start.host,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: 'api.example.com',
+  });
+  const methodBoxes = METHODS.map((m) =>
+    h('input', { type: 'checkbox', name: 'methods', value: m, checked: start.methods.includes(m), id: uid('m') }),
+  );
   const strip = h('input', { type: 'checkbox', name: 'stripPrefix', checked: start.stripPrefix });
   const httpsRedirect = h('input', { type: 'checkbox', name: 'httpsRedirect', checked: start.httpsRedirect });
-  const algorithmRadios = ALGORITHMS.map((a) => h('input', { type: 'radio', name: `algorithm-${o.draftKey}`, value: a.name, checked: start.algorithm === a.name, id: uid('alg') }));
+  const algorithmRadios = ALGORITHMS.map((a) =>
+    h('input', {
+      type: 'radio',
+      name: `algorithm-${o.draftKey}`,
+      value: a.name,
+      checked: start.algorithm === a.name,
+      id: uid('alg'),
+    }),
+  );
   const hashSource = h(
     'select',
     { name: 'hashSource' },
-    ['header', 'query', 'cookie'].map((v) => h('option', { value: v, selected: start.hashSource === v }, v === 'query' ? 'query parameter' : v)),
+    ['header', 'query', 'cookie'].map((v) =>
+      h('option', { value: v, selected: start.hashSource === v }, v === 'query' ? 'query parameter' : v),
+    ),
   );
-  const hashName = h('input', { type: 'text', name: 'hashName', value: start.hashName, autocomplete: 'off', spellcheck: false });
-  const retries = h('input', { type: 'number', name: 'retries', min: 0, max: 10, step: 1, inputmode: 'numeric', value: start.retries });
-  const maxBody = h('input', { type: 'number', name: 'maxBodyBytes', min: 0, step: 1, inputmode: 'numeric', value: start.maxBodyBytes });
+  const hashName = h('input', {
+    type: 'text',
+    name: 'hashName',
+    value: start.hashName,
+    autocomplete: 'off',
+    spellcheck: false,
+  });
+  const retries = h('input', {
+    type: 'number',
+    name: 'retries',
+    min: 0,
+    max: 10,
+    step: 1,
+    inputmode: 'numeric',
+    value: start.retries,
+  });
+  const maxBody = h('input', {
+    type: 'number',
+    name: 'maxBodyBytes',
+    min: 0,
+    step: 1,
+    inputmode: 'numeric',
+    value: start.maxBodyBytes,
+  });
   const maxBodyHint = h('span');
   const timeout = (value: string) => h('input', { type: 'number', min: 1, step: 1, inputmode: 'numeric', value });
   const connectMs = timeout(start.connectMs);
   const headersMs = timeout(start.headersMs);
   const bodyMs = timeout(start.bodyMs);
   const upgradeIdleMs = timeout(start.upgradeIdleMs);
-  const health = healthSection(start.health, draft !== null && JSON.stringify(start.health) !== JSON.stringify(o.initial.health));
-  const submit = gate(h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, o.submitLabel), 'editor');
+  const health = healthSection(
+    start.health,
+    draft !== null && JSON.stringify(start.health) !== JSON.stringify(o.initial.health),
+  );
+  const submit = gate(
+    h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, o.submitLabel),
+    'editor',
+  );
 
   const read = (): ApiFormValues => ({
     name: name.value,
@@ -122,7 +188,10 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
   });
   const showBytes = () => {
     const n = Number(maxBody.value);
-    maxBodyHint.textContent = maxBody.value !== '' && Number.isInteger(n) && n >= 0 ? `${bytes(n)}; larger bodies get 413.` : 'Larger bodies get 413.';
+    maxBodyHint.textContent =
+      maxBody.value !== '' && Number.isInteger(n) && n >= 0
+        ? `${bytes(n)}; larger bodies get 413.`
+        : 'Larger bodies get 413.';
   };
   showBytes();
 
@@ -137,15 +206,38 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
 
   const details = h(
     'details',
-    { class: 'more', open: draft !== null && (start.retries !== o.initial.retries || start.maxBodyBytes !== o.initial.maxBodyBytes) },
+    {
+      class: 'more',
+      open: draft !== null && (start.retries !== o.initial.retries || start.maxBodyBytes !== o.initial.maxBodyBytes),
+    },
     h('summary', null, 'Timeouts and limits'),
     h(
       'div',
       { class: 'grid-3' },
-      field({ label: 'Connect timeout (ms)', path: 'timeouts.connectMs', control: connectMs, hint: 'TCP/TLS connect to a node.' }),
-      field({ label: 'Headers timeout (ms)', path: 'timeouts.headersMs', control: headersMs, hint: 'Until the response headers arrive.' }),
-      field({ label: 'Body timeout (ms)', path: 'timeouts.bodyMs', control: bodyMs, hint: 'Longest pause in the response body.' }),
-      field({ label: 'WebSocket idle timeout (ms)', path: 'timeouts.upgradeIdleMs', control: upgradeIdleMs, hint: 'An upgraded connection with no message either way is closed after this.' }),
+      field({
+        label: 'Connect timeout (ms)',
+        path: 'timeouts.connectMs',
+        control: connectMs,
+        hint: 'TCP/TLS connect to a node.',
+      }),
+      field({
+        label: 'Headers timeout (ms)',
+        path: 'timeouts.headersMs',
+        control: headersMs,
+        hint: 'Until the response headers arrive.',
+      }),
+      field({
+        label: 'Body timeout (ms)',
+        path: 'timeouts.bodyMs',
+        control: bodyMs,
+        hint: 'Longest pause in the response body.',
+      }),
+      field({
+        label: 'WebSocket idle timeout (ms)',
+        path: 'timeouts.upgradeIdleMs',
+        control: upgradeIdleMs,
+        hint: 'An upgraded connection with no message either way is closed after this.',
+      }),
       field({
         label: 'Retries',
         path: 'retries',
@@ -170,11 +262,31 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
         path: 'path',
         control: path,
         required: true,
-        hint: [h('code', null, '/orders/*'), ' matches /orders and everything under it; ', h('code', null, '/orders/list'), ' only itself.'],
+        hint: [
+          h('code', null, '/orders/*'),
+          ' matches /orders and everything under it; ',
+          h('code', null, '/orders/list'),
+          ' only itself.',
+        ],
       }),
-      field({ label: 'Host', path: 'host', control: host, hint: ['Leave empty for any host. ', h('code', null, '*.example.com'), ' matches its subdomains.'] }),
-      checkboxField({ label: 'Strip the prefix', path: 'stripPrefix', control: strip, hint: 'Send /orders/1 upstream as /1 when the path is /orders/*.' }),
-      checkboxField({ label: 'Redirect HTTP to HTTPS', path: 'httpsRedirect', control: httpsRedirect, hint: 'Plain requests get a redirect to the same URL on the TLS port.' }),
+      field({
+        label: 'Host',
+        path: 'host',
+        control: host,
+        hint: ['Leave empty for any host. ', h('code', null, '*.example.com'), ' matches its subdomains.'],
+      }),
+      checkboxField({
+        label: 'Strip the prefix',
+        path: 'stripPrefix',
+        control: strip,
+        hint: 'Send /orders/1 upstream as /1 when the path is /orders/*.',
+      }),
+      checkboxField({
+        label: 'Redirect HTTP to HTTPS',
+        path: 'httpsRedirect',
+        control: httpsRedirect,
+        hint: 'Plain requests get a redirect to the same URL on the TLS port.',
+      }),
     ),
     fieldGroup({
       legend: 'Methods',
@@ -189,14 +301,29 @@ function apiForm(o: { initial: ApiFormValues; draftKey: string; submitLabel: str
       class: 'choice-cards',
       children: algorithmRadios.map((radio, i) => {
         const a = ALGORITHMS[i]!;
-        return h('label', { class: 'choice', for: radio.id }, radio, h('span', null, h('strong', null, a.title), h('span', { class: 'muted small' }, a.words)));
+        return h(
+          'label',
+          { class: 'choice', for: radio.id },
+          radio,
+          h('span', null, h('strong', null, a.title), h('span', { class: 'muted small' }, a.words)),
+        );
       }),
     }),
     h(
       'div',
       { class: 'grid-2' },
-      field({ label: 'Hash key source', path: 'hashOn.source', control: hashSource, hint: 'Used by “Hash on a key” only.' }),
-      field({ label: 'Hash key', path: 'hashOn', control: hashName, hint: ['The header, query parameter or cookie to hash, e.g. ', h('code', null, 'X-User-Id'), '.'] }),
+      field({
+        label: 'Hash key source',
+        path: 'hashOn.source',
+        control: hashSource,
+        hint: 'Used by “Hash on a key” only.',
+      }),
+      field({
+        label: 'Hash key',
+        path: 'hashOn',
+        control: hashName,
+        hint: ['The header, query parameter or cookie to hash, e.g. ', h('code', null, 'X-User-Id'), '.'],
+      }),
     ),
     details,
     health.element,
@@ -276,7 +403,13 @@ export function apiCreateView({ root }: ViewContext): void {
     h(
       'div',
       { class: 'page page-narrow' },
-      h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/apis' }, 'APIs'), h('span', { 'aria-hidden': 'true' }, ' / '), h('span', { 'aria-current': 'page' }, 'New API')),
+      h(
+        'nav',
+        { class: 'crumbs', 'aria-label': 'Breadcrumb' },
+        h('a', { href: '/apis' }, 'APIs'),
+        h('span', { 'aria-hidden': 'true' }, ' / '),
+        h('span', { 'aria-current': 'page' }, 'New API'),
+      ),
       h('h1', null, 'New API'),
       h('section', { class: 'card' }, form),
     ),

@@ -36,7 +36,11 @@ export async function apiPageView(ctx: ViewContext): Promise<void> {
     'nav',
     { class: 'tabs', 'aria-label': 'API sections' },
     TABS.map((t) =>
-      h('a', { href: `/apis/${encodeURIComponent(id)}/${t.tab}`, 'aria-current': t.tab === tab.tab ? 'page' : undefined }, t.title),
+      h(
+        'a',
+        { href: `/apis/${encodeURIComponent(id)}/${t.tab}`, 'aria-current': t.tab === tab.tab ? 'page' : undefined },
+        t.title,
+      ),
     ),
   );
   const crumbName = h('span', { 'aria-current': 'page' }, '…');
@@ -45,7 +49,13 @@ export async function apiPageView(ctx: ViewContext): Promise<void> {
     h(
       'div',
       { class: 'page' },
-      h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/apis' }, 'APIs'), h('span', { 'aria-hidden': 'true' }, ' / '), crumbName),
+      h(
+        'nav',
+        { class: 'crumbs', 'aria-label': 'Breadcrumb' },
+        h('a', { href: '/apis' }, 'APIs'),
+        h('span', { 'aria-hidden': 'true' }, ' / '),
+        crumbName,
+      ),
       h('div', { class: 'page-head' }, title),
       summary,
       banner,
@@ -58,7 +68,11 @@ export async function apiPageView(ctx: ViewContext): Promise<void> {
     title.textContent = api.name;
     crumbName.textContent = api.name;
     document.title = `${api.name} · ${tab.title} · isogate`;
-    replace(summary, h('code', null, routeText(api)), ` · ${methodsText(api.methods)} · ${algorithmTitle(api.algorithm)}`);
+    replace(
+      summary,
+      h('code', null, routeText(api)),
+      ` · ${methodsText(api.methods)} · ${algorithmTitle(api.algorithm)}`,
+    );
   };
 
   let api: Api;
@@ -70,10 +84,26 @@ export async function apiPageView(ctx: ViewContext): Promise<void> {
       title.textContent = 'API not found';
       crumbName.textContent = 'Not found';
       tabs.remove();
-      replace(content, h('p', null, 'There is no API with this id; it may have been deleted. ', h('a', { href: '/apis' }, 'Back to the APIs'), '.'));
+      replace(
+        content,
+        h(
+          'p',
+          null,
+          'There is no API with this id; it may have been deleted. ',
+          h('a', { href: '/apis' }, 'Back to the APIs'),
+          '.',
+        ),
+      );
       return;
     }
-    replace(content, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+    replace(
+      content,
+      h(
+        'div',
+        { class: 'form-error', role: 'alert' },
+        err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
+      ),
+    );
     return;
   }
   showApi(api);

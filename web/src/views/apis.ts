@@ -20,7 +20,12 @@ export async function apisView({ root, signal }: ViewContext): Promise<void> {
     h(
       'div',
       { class: 'page' },
-      h('div', { class: 'page-head' }, h('h1', null, 'APIs'), can('editor') ? h('a', { class: 'btn btn-primary', href: '/apis/new' }, 'New API') : null),
+      h(
+        'div',
+        { class: 'page-head' },
+        h('h1', null, 'APIs'),
+        can('editor') ? h('a', { class: 'btn btn-primary', href: '/apis/new' }, 'New API') : null,
+      ),
       h('p', { class: 'lead' }, 'An API publishes a route and balances its requests over its nodes.'),
       body,
     ),
@@ -34,7 +39,14 @@ export async function apisView({ root, signal }: ViewContext): Promise<void> {
       body.removeAttribute('role');
     } catch (err) {
       if (isAbort(err)) return;
-      replace(body, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+      replace(
+        body,
+        h(
+          'div',
+          { class: 'form-error', role: 'alert' },
+          err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
+        ),
+      );
     }
   }
 
@@ -49,7 +61,9 @@ export async function apisView({ root, signal }: ViewContext): Promise<void> {
         h(
           'tr',
           null,
-          ['Name', 'Route', 'Algorithm', 'Nodes', 'State', 'Last minute', 'Selector'].map((t) => h('th', { scope: 'col' }, t)),
+          ['Name', 'Route', 'Algorithm', 'Nodes', 'State', 'Last minute', 'Selector'].map((t) =>
+            h('th', { scope: 'col' }, t),
+          ),
           h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')),
         ),
       ),
@@ -57,23 +71,58 @@ export async function apisView({ root, signal }: ViewContext): Promise<void> {
         'tbody',
         null,
         apis.map((api) => {
-          const del = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete API ${api.name}` }, 'Delete'), 'editor');
+          const del = gate(
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'btn btn-small btn-quiet btn-danger-text',
+                'aria-label': `Delete API ${api.name}`,
+              },
+              'Delete',
+            ),
+            'editor',
+          );
           del.addEventListener('click', () => void remove(api, del));
           const { enabled, total } = api.nodeCounts;
           return h(
             'tr',
             { dataset: { api: api.name } },
             cell('Name', [h('a', { class: 'strong', href: `/apis/${encodeURIComponent(api.id)}/nodes` }, api.name)]),
-            cell('Route', [h('code', null, routeText(api)), h('div', { class: 'muted small' }, methodsText(api.methods))]),
+            cell('Route', [
+              h('code', null, routeText(api)),
+              h('div', { class: 'muted small' }, methodsText(api.methods)),
+            ]),
             cell('Algorithm', [algorithmTitle(api.algorithm)]),
-            cell('Nodes', [h('span', { class: enabled === 0 && total > 0 ? 'text-warn' : '' }, `${enabled} / ${total} enabled`)], { class: 'node-counts' }),
-            cell('State', [availabilityBadge(api.availability), h('div', { class: 'muted small' }, `${api.availability.usable} take traffic`)], { class: 'api-state', dataset: { state: api.availability.state } }),
+            cell(
+              'Nodes',
+              [h('span', { class: enabled === 0 && total > 0 ? 'text-warn' : '' }, `${enabled} / ${total} enabled`)],
+              { class: 'node-counts' },
+            ),
+            cell(
+              'State',
+              [
+                availabilityBadge(api.availability),
+                h('div', { class: 'muted small' }, `${api.availability.usable} take traffic`),
+              ],
+              { class: 'api-state', dataset: { state: api.availability.state } },
+            ),
             cell('Last minute', [trafficText(api.traffic.lastMinute)], { class: 'api-traffic' }),
             cell('Selector', [selectorBadge(api.selectorState)]),
             h(
               'td',
               { class: 'row-actions' },
-              can('editor') ? h('a', { class: 'btn btn-small btn-quiet', href: `/apis/${encodeURIComponent(api.id)}/settings`, 'aria-label': `Edit API ${api.name}` }, 'Edit') : null,
+              can('editor')
+                ? h(
+                    'a',
+                    {
+                      class: 'btn btn-small btn-quiet',
+                      href: `/apis/${encodeURIComponent(api.id)}/settings`,
+                      'aria-label': `Edit API ${api.name}`,
+                    },
+                    'Edit',
+                  )
+                : null,
               del,
             ),
           );
@@ -86,8 +135,18 @@ export async function apisView({ root, signal }: ViewContext): Promise<void> {
     const ok = await confirmDialog({
       title: `Delete the API “${api.name}”?`,
       message: [
-        h('p', null, `Its ${plural(api.nodeCounts.total, 'node')}${api.selectorState === 'none' ? '' : ' and its selector'} are deleted with it.`),
-        h('p', null, 'Requests to ', h('code', null, routeText(api)), ' get ROUTE_NOT_FOUND (404) from the next request on.'),
+        h(
+          'p',
+          null,
+          `Its ${plural(api.nodeCounts.total, 'node')}${api.selectorState === 'none' ? '' : ' and its selector'} are deleted with it.`,
+        ),
+        h(
+          'p',
+          null,
+          'Requests to ',
+          h('code', null, routeText(api)),
+          ' get ROUTE_NOT_FOUND (404) from the next request on.',
+        ),
       ],
       confirmLabel: 'Delete API',
       danger: true,

@@ -25,7 +25,14 @@ const KINDS = [
 /** One change in words: "update node shop/a" and its fields. */
 function changeItem(c: Pick<PlannedChange, 'op' | 'kind' | 'name' | 'before' | 'after'>): HTMLElement {
   const fields = c.op === 'update' ? fieldChanges(c.before, c.after) : [];
-  return h('li', null, h('span', { class: `op op-${c.op}` }, c.op), ` ${c.kind} `, h('strong', null, c.name), fields.length ? h('div', { class: 'small muted' }, fields.join('; ')) : null);
+  return h(
+    'li',
+    null,
+    h('span', { class: `op op-${c.op}` }, c.op),
+    ` ${c.kind} `,
+    h('strong', null, c.name),
+    fields.length ? h('div', { class: 'small muted' }, fields.join('; ')) : null,
+  );
 }
 
 /**
@@ -35,10 +42,31 @@ function changeItem(c: Pick<PlannedChange, 'op' | 'kind' | 'name' | 'before' | '
  */
 export async function auditView({ root, signal }: ViewContext): Promise<void> {
   document.title = 'Audit log · isogate';
-  const kind = h('select', { name: 'kind', 'aria-label': 'Kind' }, KINDS.map(([v, t]) => h('option', { value: v }, t)));
-  const actor = h('input', { type: 'text', name: 'actor', 'aria-label': 'Token name', placeholder: 'token name', autocomplete: 'off', spellcheck: 'false' });
-  const filter = h('form', { class: 'audit-filter toolbar' }, kind, actor, h('button', { type: 'submit', class: 'btn' }, 'Filter'));
-  const listHost = h('div', { class: 'table-host' }, h('div', { class: 'loading', role: 'status' }, 'Loading the audit log…'));
+  const kind = h(
+    'select',
+    { name: 'kind', 'aria-label': 'Kind' },
+    KINDS.map(([v, t]) => h('option', { value: v }, t)),
+  );
+  const actor = h('input', {
+    type: 'text',
+    name: 'actor',
+    'aria-label': 'Token name',
+    placeholder: 'token name',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
+  const filter = h(
+    'form',
+    { class: 'audit-filter toolbar' },
+    kind,
+    actor,
+    h('button', { type: 'submit', class: 'btn' }, 'Filter'),
+  );
+  const listHost = h(
+    'div',
+    { class: 'table-host' },
+    h('div', { class: 'loading', role: 'status' }, 'Loading the audit log…'),
+  );
   const more = h('button', { type: 'button', class: 'btn', hidden: true }, 'Older entries');
   replace(
     root,
@@ -72,14 +100,29 @@ export async function auditView({ root, signal }: ViewContext): Promise<void> {
       render();
     } catch (err) {
       if (isAbort(err)) return;
-      replace(listHost, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+      replace(
+        listHost,
+        h(
+          'div',
+          { class: 'form-error', role: 'alert' },
+          err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
+        ),
+      );
     }
   }
 
   function render(): void {
     more.hidden = next === null;
     if (entries.length === 0) {
-      replace(listHost, h('div', { class: 'empty card' }, h('h3', null, 'Nothing logged yet'), h('p', null, 'Config writes show here as they are made.')));
+      replace(
+        listHost,
+        h(
+          'div',
+          { class: 'empty card' },
+          h('h3', null, 'Nothing logged yet'),
+          h('p', null, 'Config writes show here as they are made.'),
+        ),
+      );
       return;
     }
     const firstOfVersion = new Set<number>();
@@ -96,23 +139,50 @@ export async function auditView({ root, signal }: ViewContext): Promise<void> {
         'table',
         { class: 'table table-cards audit-table' },
         h('caption', { class: 'sr-only' }, 'Audit log'),
-        h('thead', null, h('tr', null, ['Version', 'When', 'Who', 'Change', 'Details'].map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
-        h('tbody', null, entries.map((e) => row(e, firstOfVersion.has(e.id)))),
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            ['Version', 'When', 'Who', 'Change', 'Details'].map((t) => h('th', { scope: 'col' }, t)),
+            h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')),
+          ),
+        ),
+        h(
+          'tbody',
+          null,
+          entries.map((e) => row(e, firstOfVersion.has(e.id))),
+        ),
       ),
     );
   }
 
   function row(e: AuditEntry, actions: boolean): HTMLTableRowElement {
     const fields = e.op === 'update' ? fieldChanges(e.before, e.after) : [];
-    const revert = gate(h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Revert version ${e.version}` }, 'Revert'), 'editor');
+    const revert = gate(
+      h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Revert version ${e.version}` }, 'Revert'),
+      'editor',
+    );
     revert.addEventListener('click', () => void run('revert', e.version!, revert));
-    const restore = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Restore version ${e.version}` }, 'Restore'), 'editor');
+    const restore = gate(
+      h(
+        'button',
+        { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Restore version ${e.version}` },
+        'Restore',
+      ),
+      'editor',
+    );
     restore.title ||= `Bring the whole config back to how it was right after version ${e.version}`;
     restore.addEventListener('click', () => void run('restore', e.version!, restore));
     return h(
       'tr',
       { dataset: { version: String(e.version ?? ''), entry: String(e.id) } },
-      cell('Version', [e.version === null ? h('span', { class: 'muted' }, '—') : h('strong', null, String(e.version))], { class: 'num' }),
+      cell(
+        'Version',
+        [e.version === null ? h('span', { class: 'muted' }, '—') : h('strong', null, String(e.version))],
+        { class: 'num' },
+      ),
       cell('When', [ago(e.at)], { title: dateTime(e.at), class: 'small' }),
       cell('Who', [h('span', { class: 'audit-actor' }, e.actor.name)]),
       cell('Change', [
@@ -127,7 +197,12 @@ export async function auditView({ root, signal }: ViewContext): Promise<void> {
           'details',
           { class: 'small' },
           h('summary', null, 'Before and after'),
-          h('div', { class: 'json-pair' }, h('pre', null, JSON.stringify(e.before, null, 2) ?? 'null'), h('pre', null, JSON.stringify(e.after, null, 2) ?? 'null')),
+          h(
+            'div',
+            { class: 'json-pair' },
+            h('pre', null, JSON.stringify(e.before, null, 2) ?? 'null'),
+            h('pre', null, JSON.stringify(e.after, null, 2) ?? 'null'),
+          ),
         ),
       ]),
       h('td', { class: 'row-actions' }, actions && e.version !== null ? [revert, restore] : null),
@@ -141,13 +216,26 @@ export async function auditView({ root, signal }: ViewContext): Promise<void> {
       const path = what === 'revert' ? '/admin/audit/revert' : '/admin/config/restore';
       const preview = await admin.preview('POST', path, { version });
       if (preview.changes.length === 0) {
-        notify(what === 'revert' ? `Version ${version} changed nothing that is still there.` : `The config is already as it was at version ${version}.`);
+        notify(
+          what === 'revert'
+            ? `Version ${version} changed nothing that is still there.`
+            : `The config is already as it was at version ${version}.`,
+        );
         return;
       }
       const ok = await confirmDialog({
-        title: what === 'revert' ? `Revert the write that made version ${version}?` : `Restore the config of version ${version}?`,
+        title:
+          what === 'revert'
+            ? `Revert the write that made version ${version}?`
+            : `Restore the config of version ${version}?`,
         message: [
-          h('p', null, what === 'revert' ? 'These objects go back to how they were before it:' : 'Everything changed since goes back to how it was then:'),
+          h(
+            'p',
+            null,
+            what === 'revert'
+              ? 'These objects go back to how they were before it:'
+              : 'Everything changed since goes back to how it was then:',
+          ),
           h('ul', { class: 'plain-list change-list' }, preview.changes.map(changeItem)),
           impactLines(preview.impact),
         ],
@@ -156,7 +244,9 @@ export async function auditView({ root, signal }: ViewContext): Promise<void> {
       });
       if (!ok) return;
       const result = what === 'revert' ? await admin.revert(version) : await admin.restore(version);
-      notify(`${what === 'revert' ? `Reverted version ${version}` : `Restored version ${version}`}: ${result.changes.length} ${result.changes.length === 1 ? 'object' : 'objects'} changed, now version ${result.version}.`);
+      notify(
+        `${what === 'revert' ? `Reverted version ${version}` : `Restored version ${version}`}: ${result.changes.length} ${result.changes.length === 1 ? 'object' : 'objects'} changed, now version ${result.version}.`,
+      );
       await load(false);
     } catch (err) {
       notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');

@@ -28,7 +28,11 @@ export function outageBanner(a: Availability): HTMLElement | null {
   const down = a.state === 'down';
   return h(
     'div',
-    { class: `outage-banner ${down ? 'outage-down' : 'outage-degraded'}`, role: 'alert', dataset: { reason: a.reason ?? '' } },
+    {
+      class: `outage-banner ${down ? 'outage-down' : 'outage-degraded'}`,
+      role: 'alert',
+      dataset: { reason: a.reason ?? '' },
+    },
     h('strong', null, down ? 'This API takes no traffic. ' : 'This API serves only by a fallback. '),
     a.message,
     h(

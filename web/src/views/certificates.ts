@@ -43,8 +43,18 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
         ' name, then the default. A change applies to the next handshake in every gateway process.',
       ),
       warnHost,
-      h('section', { 'aria-labelledby': 'certs-title' }, h('h2', { id: 'certs-title', class: 'sr-only' }, 'All certificates'), listHost),
-      h('section', { class: 'card', 'aria-labelledby': 'upload-title' }, h('h2', { id: 'upload-title' }, 'Upload a certificate'), upload),
+      h(
+        'section',
+        { 'aria-labelledby': 'certs-title' },
+        h('h2', { id: 'certs-title', class: 'sr-only' }, 'All certificates'),
+        listHost,
+      ),
+      h(
+        'section',
+        { class: 'card', 'aria-labelledby': 'upload-title' },
+        h('h2', { id: 'upload-title' }, 'Upload a certificate'),
+        upload,
+      ),
     ),
   );
 
@@ -53,7 +63,14 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
       render(await admin.listCertificates({ signal }));
     } catch (err) {
       if (isAbort(err)) return;
-      replace(listHost, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+      replace(
+        listHost,
+        h(
+          'div',
+          { class: 'form-error', role: 'alert' },
+          err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
+        ),
+      );
     }
   }
 
@@ -66,15 +83,34 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
         : h(
             'section',
             { class: 'card card-warn cert-warning', role: 'status', 'aria-labelledby': 'expiring-title' },
-            h('h2', { id: 'expiring-title' }, `${plural(soon.length, 'certificate')} ${soon.length === 1 ? 'expires' : 'expire'} within 30 days`),
-            h('ul', { class: 'plain-list' }, soon.map((c) => h('li', null, h('strong', null, c.names.join(', ')), ` — ${expiryText(c)} (${dateTime(c.notAfter)})`))),
+            h(
+              'h2',
+              { id: 'expiring-title' },
+              `${plural(soon.length, 'certificate')} ${soon.length === 1 ? 'expires' : 'expire'} within 30 days`,
+            ),
+            h(
+              'ul',
+              { class: 'plain-list' },
+              soon.map((c) =>
+                h('li', null, h('strong', null, c.names.join(', ')), ` — ${expiryText(c)} (${dateTime(c.notAfter)})`),
+              ),
+            ),
             h('p', { class: 'small' }, 'Upload the renewed certificate before then; clients refuse an expired one.'),
           ),
     );
     if (certs.length === 0) {
       replace(
         listHost,
-        h('div', { class: 'empty card' }, h('h3', null, 'No certificates yet'), h('p', null, 'Until one is uploaded the TLS port refuses every handshake. The first one serves as the default.')),
+        h(
+          'div',
+          { class: 'empty card' },
+          h('h3', null, 'No certificates yet'),
+          h(
+            'p',
+            null,
+            'Until one is uploaded the TLS port refuses every handshake. The first one serves as the default.',
+          ),
+        ),
       );
       return;
     }
@@ -87,9 +123,18 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
         h(
           'thead',
           null,
-          h('tr', null, ['Names', 'Expires', 'Issuer', 'Default'].map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions'))),
+          h(
+            'tr',
+            null,
+            ['Names', 'Expires', 'Issuer', 'Default'].map((t) => h('th', { scope: 'col' }, t)),
+            h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')),
+          ),
         ),
-        h('tbody', null, certs.map((c) => row(c))),
+        h(
+          'tbody',
+          null,
+          certs.map((c) => row(c)),
+        ),
       ),
     );
   }
@@ -97,31 +142,74 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
   function row(c: CertificateView): HTMLTableRowElement {
     const actions: HTMLElement[] = [];
     if (!c.servesAsDefault) {
-      const makeDefault = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet', dataset: { busyLabel: 'Saving…' } }, 'Make default'), 'editor');
-      makeDefault.addEventListener('click', () =>
-        void busy(makeDefault, async () => {
-          try {
-            await admin.setDefaultCertificate(c.id);
-            notify(`${c.names[0]} is now the default certificate.`);
-            await load();
-          } catch (err) {
-            notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
-          }
-        }),
+      const makeDefault = gate(
+        h(
+          'button',
+          { type: 'button', class: 'btn btn-small btn-quiet', dataset: { busyLabel: 'Saving…' } },
+          'Make default',
+        ),
+        'editor',
+      );
+      makeDefault.addEventListener(
+        'click',
+        () =>
+          void busy(makeDefault, async () => {
+            try {
+              await admin.setDefaultCertificate(c.id);
+              notify(`${c.names[0]} is now the default certificate.`);
+              await load();
+            } catch (err) {
+              notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+            }
+          }),
       );
       actions.push(makeDefault);
     }
-    const del = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete the certificate for ${c.names.join(', ')}` }, 'Delete'), 'editor');
+    const del = gate(
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn btn-small btn-quiet btn-danger-text',
+          'aria-label': `Delete the certificate for ${c.names.join(', ')}`,
+        },
+        'Delete',
+      ),
+      'editor',
+    );
     del.addEventListener('click', () => void remove(c));
     actions.push(del);
-    const expiry = h('span', { class: c.expiringSoon ? 'text-danger cert-expiry' : 'cert-expiry', title: dateTime(c.notAfter) }, expiryText(c));
+    const expiry = h(
+      'span',
+      { class: c.expiringSoon ? 'text-danger cert-expiry' : 'cert-expiry', title: dateTime(c.notAfter) },
+      expiryText(c),
+    );
     return h(
       'tr',
       { dataset: { certificate: c.id, expiringSoon: String(c.expiringSoon) } },
-      cell('Names', [h('span', { class: 'cert-names' }, c.names.map((n, i) => [i > 0 ? ', ' : '', h('code', null, n)]))], {}, 'th'),
-      cell('Expires', [expiry, c.expiringSoon ? h('span', { class: 'badge badge-warn' }, 'renew soon') : null, h('div', { class: 'muted small' }, dateTime(c.notAfter))]),
+      cell(
+        'Names',
+        [
+          h(
+            'span',
+            { class: 'cert-names' },
+            c.names.map((n, i) => [i > 0 ? ', ' : '', h('code', null, n)]),
+          ),
+        ],
+        {},
+        'th',
+      ),
+      cell('Expires', [
+        expiry,
+        c.expiringSoon ? h('span', { class: 'badge badge-warn' }, 'renew soon') : null,
+        h('div', { class: 'muted small' }, dateTime(c.notAfter)),
+      ]),
       cell('Issuer', [h('span', { class: 'small' }, c.issuer)]),
-      cell('Default', [c.servesAsDefault ? h('span', { class: 'badge badge-ok cert-default' }, c.isDefault ? 'default' : 'default (oldest)') : h('span', { class: 'muted' }, '—')]),
+      cell('Default', [
+        c.servesAsDefault
+          ? h('span', { class: 'badge badge-ok cert-default' }, c.isDefault ? 'default' : 'default (oldest)')
+          : h('span', { class: 'muted' }, '—'),
+      ]),
       h('td', { class: 'row-actions' }, actions),
     );
   }
@@ -131,7 +219,9 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
       title: 'Delete this certificate?',
       message: [
         `Clients asking for ${c.names.join(', ')} will get `,
-        c.servesAsDefault ? 'another certificate as the default, or no handshake at all if none is left.' : 'the default certificate instead.',
+        c.servesAsDefault
+          ? 'another certificate as the default, or no handshake at all if none is left.'
+          : 'the default certificate instead.',
       ],
       confirmLabel: 'Delete',
       danger: true,
@@ -151,25 +241,66 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
 
 /** The upload form: the PEM chain and key pasted or read from files, and whether it becomes the default. */
 function uploadForm(uploaded: () => void): HTMLFormElement {
-  const certificate = h('textarea', { name: 'certificate', rows: 6, spellcheck: 'false', placeholder: '-----BEGIN CERTIFICATE-----', class: 'mono' });
-  const privateKey = h('textarea', { name: 'privateKey', rows: 6, spellcheck: 'false', placeholder: '-----BEGIN PRIVATE KEY-----', class: 'mono', autocomplete: 'off' });
+  const certificate = h('textarea', {
+    name: 'certificate',
+    rows: 6,
+    spellcheck: 'false',
+    placeholder: '-----BEGIN CERTIFICATE-----',
+    class: 'mono',
+  });
+  const privateKey = h('textarea', {
+    name: 'privateKey',
+    rows: 6,
+    spellcheck: 'false',
+    placeholder: '-----BEGIN PRIVATE KEY-----',
+    class: 'mono',
+    autocomplete: 'off',
+  });
   const isDefault = h('input', { type: 'checkbox', name: 'isDefault' });
   const fromFile = (target: HTMLTextAreaElement, label: string) => {
-    const input = h('input', { type: 'file', accept: '.pem,.crt,.key,.cer,text/plain', 'aria-label': label, class: 'file-input' });
+    const input = h('input', {
+      type: 'file',
+      accept: '.pem,.crt,.key,.cer,text/plain',
+      'aria-label': label,
+      class: 'file-input',
+    });
     input.addEventListener('change', () => {
       const file = input.files?.[0];
       if (file) void file.text().then((text) => (target.value = text));
     });
     return input;
   };
-  const submit = gate(h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Checking…' } }, 'Upload'), 'editor');
+  const submit = gate(
+    h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Checking…' } }, 'Upload'),
+    'editor',
+  );
   const form = h(
     'form',
     { class: 'cert-form', novalidate: true },
     formErrorBox(),
-    field({ label: 'Certificate chain (PEM)', path: 'certificate', control: certificate, required: true, hint: ['The certificate first, then each intermediate. ', fromFile(certificate, 'Read the certificate chain from a file')] }),
-    field({ label: 'Private key (PEM, unencrypted)', path: 'privateKey', control: privateKey, required: true, hint: ['Never shown again after upload. ', fromFile(privateKey, 'Read the private key from a file')] }),
-    checkboxField({ label: 'Default certificate', path: 'isDefault', control: isDefault, hint: 'Served to clients whose name no certificate has, and to clients that send none.' }),
+    field({
+      label: 'Certificate chain (PEM)',
+      path: 'certificate',
+      control: certificate,
+      required: true,
+      hint: [
+        'The certificate first, then each intermediate. ',
+        fromFile(certificate, 'Read the certificate chain from a file'),
+      ],
+    }),
+    field({
+      label: 'Private key (PEM, unencrypted)',
+      path: 'privateKey',
+      control: privateKey,
+      required: true,
+      hint: ['Never shown again after upload. ', fromFile(privateKey, 'Read the private key from a file')],
+    }),
+    checkboxField({
+      label: 'Default certificate',
+      path: 'isDefault',
+      control: isDefault,
+      hint: 'Served to clients whose name no certificate has, and to clients that send none.',
+    }),
     h('div', { class: 'actions actions-start' }, submit),
   );
   form.addEventListener('submit', (event) => {
@@ -177,7 +308,11 @@ function uploadForm(uploaded: () => void): HTMLFormElement {
     clearErrors(form);
     void busy(submit, async () => {
       try {
-        const cert = await admin.uploadCertificate({ certificate: certificate.value, privateKey: privateKey.value, isDefault: isDefault.checked });
+        const cert = await admin.uploadCertificate({
+          certificate: certificate.value,
+          privateKey: privateKey.value,
+          isDefault: isDefault.checked,
+        });
         certificate.value = '';
         privateKey.value = '';
         isDefault.checked = false;

@@ -38,7 +38,14 @@ export async function clusterView({ root, signal }: ViewContext): Promise<void> 
       replace(body, view.processes.length === 0 ? emptyState() : table(view));
     } catch (err) {
       if (isAbort(err)) return;
-      replace(body, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+      replace(
+        body,
+        h(
+          'div',
+          { class: 'form-error', role: 'alert' },
+          err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
+        ),
+      );
     }
   }
 
@@ -70,10 +77,16 @@ function table(view: ClusterView): HTMLElement {
       h(
         'tr',
         null,
-        ['Host', 'PID', 'Role', 'Serves', 'Config version', 'State', 'Last seen', 'Started'].map((title) => h('th', { scope: 'col' }, title)),
+        ['Host', 'PID', 'Role', 'Serves', 'Config version', 'State', 'Last seen', 'Started'].map((title) =>
+          h('th', { scope: 'col' }, title),
+        ),
       ),
     ),
-    h('tbody', null, view.processes.map((p) => row(p, view.configVersion))),
+    h(
+      'tbody',
+      null,
+      view.processes.map((p) => row(p, view.configVersion)),
+    ),
   );
 }
 
@@ -86,15 +99,16 @@ function row(p: ClusterProcessView, stored: number): HTMLElement {
     cell('PID', [h('code', null, String(p.pid))]),
     cell('Role', [p.role, p.worker === null ? '' : h('span', { class: 'muted' }, ` · worker ${p.worker}`)]),
     cell('Serves', [p.serves === 'both' ? 'gateway + admin' : p.serves]),
-    cell(
-      'Config version',
-      [
-        h('span', { class: 'config-version' }, p.configVersion === null ? '—' : String(p.configVersion)),
-        ' ',
-        behind ? h('span', { class: 'badge badge-warn' }, 'behind') : h('span', { class: 'badge badge-ok' }, 'current'),
-      ],
-    ),
-    cell('State', [p.state === 'alive' ? h('span', { class: 'badge badge-ok' }, 'alive') : h('span', { class: 'badge badge-danger' }, 'stale')]),
+    cell('Config version', [
+      h('span', { class: 'config-version' }, p.configVersion === null ? '—' : String(p.configVersion)),
+      ' ',
+      behind ? h('span', { class: 'badge badge-warn' }, 'behind') : h('span', { class: 'badge badge-ok' }, 'current'),
+    ]),
+    cell('State', [
+      p.state === 'alive'
+        ? h('span', { class: 'badge badge-ok' }, 'alive')
+        : h('span', { class: 'badge badge-danger' }, 'stale'),
+    ]),
     cell('Last seen', [h('span', { title: dateTime(p.lastSeen) }, seenAgo(p.ageMs))]),
     cell('Started', [h('span', { class: 'muted small' }, dateTime(p.startedAt))]),
   );

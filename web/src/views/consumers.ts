@@ -39,7 +39,10 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
   const listHost = h('div', null, h('div', { class: 'loading', role: 'status' }, 'Loading consumers…'));
   const secretsHost = h('div', { role: 'status', 'aria-live': 'polite' });
   const createForm = newConsumerForm((created) => {
-    showSecrets(created.name, created.credentials.flatMap((c) => (c.secret ? [{ label: credentialText(c), secret: c.secret }] : [])));
+    showSecrets(
+      created.name,
+      created.credentials.flatMap((c) => (c.secret ? [{ label: credentialText(c), secret: c.secret }] : [])),
+    );
     void load();
   });
   replace(
@@ -56,8 +59,18 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
         ' (name and tags), so one customer or every consumer tagged beta can go to a canary.',
       ),
       secretsHost,
-      h('section', { class: 'card', 'aria-labelledby': 'new-consumer-title' }, h('h2', { id: 'new-consumer-title' }, 'New consumer'), createForm),
-      h('section', { 'aria-labelledby': 'consumers-title' }, h('h2', { id: 'consumers-title', class: 'sr-only' }, 'All consumers'), listHost),
+      h(
+        'section',
+        { class: 'card', 'aria-labelledby': 'new-consumer-title' },
+        h('h2', { id: 'new-consumer-title' }, 'New consumer'),
+        createForm,
+      ),
+      h(
+        'section',
+        { 'aria-labelledby': 'consumers-title' },
+        h('h2', { id: 'consumers-title', class: 'sr-only' }, 'All consumers'),
+        listHost,
+      ),
     ),
   );
 
@@ -71,7 +84,12 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
       h(
         'div',
         { class: 'notice secrets' },
-        h('p', null, h('strong', null, `Copy the secrets of ${name} now: `), 'they are shown this once and only their hashes are kept.'),
+        h(
+          'p',
+          null,
+          h('strong', null, `Copy the secrets of ${name} now: `),
+          'they are shown this once and only their hashes are kept.',
+        ),
         h(
           'ul',
           null,
@@ -88,7 +106,14 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
       consumers = await admin.listConsumers({ signal });
     } catch (err) {
       if (isAbort(err)) return;
-      replace(listHost, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+      replace(
+        listHost,
+        h(
+          'div',
+          { class: 'form-error', role: 'alert' },
+          err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
+        ),
+      );
       return;
     }
     if (consumers.length === 0) {
@@ -100,8 +125,23 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
       h(
         'table',
         { class: 'table consumers' },
-        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Tags'), h('th', { scope: 'col' }, 'Credentials'), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
-        h('tbody', null, consumers.map((c) => row(c))),
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            h('th', { scope: 'col' }, 'Name'),
+            h('th', { scope: 'col' }, 'Tags'),
+            h('th', { scope: 'col' }, 'Credentials'),
+            h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')),
+          ),
+        ),
+        h(
+          'tbody',
+          null,
+          consumers.map((c) => row(c)),
+        ),
       ),
     );
   }
@@ -121,7 +161,15 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
     );
     const remove = gate(h('button', { type: 'button', class: 'btn btn-small btn-danger' }, 'Delete'), 'editor');
     remove.addEventListener('click', async () => {
-      if (!(await confirmDialog({ title: `Delete consumer ${c.name}?`, message: 'Its credentials stop working at the next request.', confirmLabel: 'Delete', danger: true }))) return;
+      if (
+        !(await confirmDialog({
+          title: `Delete consumer ${c.name}?`,
+          message: 'Its credentials stop working at the next request.',
+          confirmLabel: 'Delete',
+          danger: true,
+        }))
+      )
+        return;
       try {
         await admin.deleteConsumer(c.id);
         notify(`Consumer ${c.name} deleted`);
@@ -169,7 +217,9 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
       'tr',
       { dataset: { consumer: c.name } },
       cell('Name', [h('strong', null, c.name)], {}, 'th'),
-      cell('Tags', [c.tags.length ? c.tags.map((t) => h('span', { class: 'chip' }, t)) : h('span', { class: 'muted' }, '—')]),
+      cell('Tags', [
+        c.tags.length ? c.tags.map((t) => h('span', { class: 'chip' }, t)) : h('span', { class: 'muted' }, '—'),
+      ]),
       cell('Credentials', [creds]),
       cell('Actions', [h('div', { class: 'actions' }, addKey, remove)]),
     );
@@ -179,14 +229,25 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
 }
 
 /** The new-consumer form: name, tags and the first credentials (a generated key, a Basic login, a JWT subject). */
-function newConsumerForm(onCreated: (created: Awaited<ReturnType<typeof admin.createConsumer>>) => void): HTMLFormElement {
+function newConsumerForm(
+  onCreated: (created: Awaited<ReturnType<typeof admin.createConsumer>>) => void,
+): HTMLFormElement {
   const name = h('input', { type: 'text', name: 'name', autocomplete: 'off', spellcheck: false, maxlength: 100 });
-  const tags = h('input', { type: 'text', name: 'tags', autocomplete: 'off', spellcheck: false, placeholder: 'beta, gold' });
+  const tags = h('input', {
+    type: 'text',
+    name: 'tags',
+    autocomplete: 'off',
+    spellcheck: false,
+    placeholder: 'beta, gold',
+  });
   const withKey = h('input', { type: 'checkbox', name: 'withKey', checked: true, id: 'consumer-with-key' });
   const username = h('input', { type: 'text', name: 'username', autocomplete: 'off', spellcheck: false });
   const password = h('input', { type: 'password', name: 'password', autocomplete: 'new-password' });
   const subject = h('input', { type: 'text', name: 'subject', autocomplete: 'off', spellcheck: false });
-  const submit = gate(h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Creating…' } }, 'Create consumer'), 'editor');
+  const submit = gate(
+    h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Creating…' } }, 'Create consumer'),
+    'editor',
+  );
   const form = h(
     'form',
     { class: 'stack consumer-form', novalidate: true },
@@ -194,16 +255,42 @@ function newConsumerForm(onCreated: (created: Awaited<ReturnType<typeof admin.cr
     h(
       'div',
       { class: 'grid-2' },
-      field({ label: 'Name', path: 'name', control: name, required: true, hint: 'Letters, digits, _ . @ : - (selectors see it as request.consumer.name).' }),
+      field({
+        label: 'Name',
+        path: 'name',
+        control: name,
+        required: true,
+        hint: 'Letters, digits, _ . @ : - (selectors see it as request.consumer.name).',
+      }),
       field({ label: 'Tags', path: 'tags', control: tags, hint: 'Separated by commas or spaces.' }),
     ),
-    h('div', { class: 'field field-check', dataset: { path: 'credentials.0' } }, h('div', { class: 'check' }, withKey, h('label', { for: withKey.id }, 'Generate an API key')), h('p', { class: 'field-error', hidden: true })),
+    h(
+      'div',
+      { class: 'field field-check', dataset: { path: 'credentials.0' } },
+      h('div', { class: 'check' }, withKey, h('label', { for: withKey.id }, 'Generate an API key')),
+      h('p', { class: 'field-error', hidden: true }),
+    ),
     h(
       'div',
       { class: 'grid-3' },
-      field({ label: 'Basic username', path: 'basic.username', control: username, hint: 'Optional: a login for HTTP Basic.' }),
-      field({ label: 'Basic password', path: 'basic.password', control: password, hint: 'At least 8 characters; stored as scrypt.' }),
-      field({ label: 'JWT subject', path: 'jwt.subject', control: subject, hint: 'Optional: the token claim (sub) naming this consumer; verified by the API’s JWKS.' }),
+      field({
+        label: 'Basic username',
+        path: 'basic.username',
+        control: username,
+        hint: 'Optional: a login for HTTP Basic.',
+      }),
+      field({
+        label: 'Basic password',
+        path: 'basic.password',
+        control: password,
+        hint: 'At least 8 characters; stored as scrypt.',
+      }),
+      field({
+        label: 'JWT subject',
+        path: 'jwt.subject',
+        control: subject,
+        hint: 'Optional: the token claim (sub) naming this consumer; verified by the API’s JWKS.',
+      }),
     ),
     h('div', { class: 'actions actions-start' }, submit),
   );

@@ -50,7 +50,11 @@ export function openNodeForm(o: {
   const stored = loadDraft<NodeDraft>(draftKey);
   const draft: NodeDraft = stored ?? draftOf(o.node);
   let restored = stored !== null;
-  const modal = openModal({ title: o.node ? `Edit node ${o.node.name}` : `Add a node to ${o.api.name}`, content: null, wide: true });
+  const modal = openModal({
+    title: o.node ? `Edit node ${o.node.name}` : `Add a node to ${o.api.name}`,
+    content: null,
+    wide: true,
+  });
   const save = () => saveDraft(draftKey, draft);
 
   function discardDraft(): void {
@@ -63,12 +67,25 @@ export function openNodeForm(o: {
 
   function restoredNotice(): HTMLElement | null {
     if (!restored || !loadDraft(draftKey)) return null;
-    return h('div', { class: 'notice', role: 'status' }, 'Restored what you typed before. ', h('button', { type: 'button', class: 'btn-link', onclick: discardDraft }, 'Discard it'));
+    return h(
+      'div',
+      { class: 'notice', role: 'status' },
+      'Restored what you typed before. ',
+      h('button', { type: 'button', class: 'btn-link', onclick: discardDraft }, 'Discard it'),
+    );
   }
 
   function chooseKind(): void {
     const name = uid('kind');
-    const radios = o.connectors.map((c) => h('input', { type: 'radio', name, value: c.kind, id: uid('k'), checked: c.kind === (draft.kind ?? o.connectors[0]?.kind) }));
+    const radios = o.connectors.map((c) =>
+      h('input', {
+        type: 'radio',
+        name,
+        value: c.kind,
+        id: uid('k'),
+        checked: c.kind === (draft.kind ?? o.connectors[0]?.kind),
+      }),
+    );
     const next = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Next');
     const form = h(
       'form',
@@ -84,11 +101,27 @@ export function openNodeForm(o: {
           { class: 'group-body' },
           radios.map((radio, i) => {
             const c = o.connectors[i]!;
-            return h('label', { class: 'choice', for: radio.id }, radio, h('span', null, h('strong', null, c.title), h('span', { class: 'muted small' }, c.description), h('code', { class: 'small' }, c.kind)));
+            return h(
+              'label',
+              { class: 'choice', for: radio.id },
+              radio,
+              h(
+                'span',
+                null,
+                h('strong', null, c.title),
+                h('span', { class: 'muted small' }, c.description),
+                h('code', { class: 'small' }, c.kind),
+              ),
+            );
           }),
         ),
       ),
-      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn', onclick: () => modal.close() }, 'Cancel'), next),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { type: 'button', class: 'btn', onclick: () => modal.close() }, 'Cancel'),
+        next,
+      ),
     );
     form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -109,10 +142,32 @@ export function openNodeForm(o: {
       chooseKind();
       return;
     }
-    const name = h('input', { type: 'text', name: 'name', value: draft.name, autocomplete: 'off', maxlength: 100, placeholder: 'ip1-a' });
+    const name = h('input', {
+      type: 'text',
+      name: 'name',
+      value: draft.name,
+      autocomplete: 'off',
+      maxlength: 100,
+      placeholder: 'ip1-a',
+    });
     const enabled = h('input', { type: 'checkbox', name: 'enabled', checked: draft.enabled });
-    const weight = h('input', { type: 'number', name: 'weight', min: 1, max: 10000, step: 1, inputmode: 'numeric', value: draft.weight });
-    const tags = h('input', { type: 'text', name: 'tags', value: draft.tags, autocomplete: 'off', spellcheck: 'false', placeholder: 'temp, eu' });
+    const weight = h('input', {
+      type: 'number',
+      name: 'weight',
+      min: 1,
+      max: 10000,
+      step: 1,
+      inputmode: 'numeric',
+      value: draft.weight,
+    });
+    const tags = h('input', {
+      type: 'text',
+      name: 'tags',
+      value: draft.tags,
+      autocomplete: 'off',
+      spellcheck: 'false',
+      placeholder: 'temp, eu',
+    });
     const sync = () => {
       draft.name = name.value;
       draft.enabled = enabled.checked;
@@ -124,7 +179,11 @@ export function openNodeForm(o: {
     };
     const settings = schemaForm(kind.settings, draft.settings[kind.kind] ?? {}, 'connector', sync);
     const rules = rulesEditor(draft.rules, o.variables, sync);
-    const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, o.node ? 'Save node' : 'Add node');
+    const submit = h(
+      'button',
+      { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } },
+      o.node ? 'Save node' : 'Add node',
+    );
     const change = h('button', { type: 'button', class: 'btn btn-small btn-quiet' }, 'Change connector');
     change.addEventListener('click', () => {
       sync();
@@ -138,20 +197,51 @@ export function openNodeForm(o: {
       h(
         'div',
         { class: 'connector-chosen', dataset: { path: 'connector' } },
-        h('div', null, h('span', { class: 'muted small' }, o.node ? 'Connector' : 'Step 2 of 2 · connector'), h('strong', null, ` ${kind.title} `), h('code', { class: 'small' }, kind.kind)),
+        h(
+          'div',
+          null,
+          h('span', { class: 'muted small' }, o.node ? 'Connector' : 'Step 2 of 2 · connector'),
+          h('strong', null, ` ${kind.title} `),
+          h('code', { class: 'small' }, kind.kind),
+        ),
         change,
         h('p', { class: 'field-error', 'aria-live': 'polite', hidden: true }),
       ),
-      h('div', { class: 'grid-2' }, field({ label: 'Name', path: 'name', control: name, required: true }), field({ label: 'Weight', path: 'weight', control: weight, hint: '1–10000; used by the weighted and IP hash algorithms.' })),
+      h(
+        'div',
+        { class: 'grid-2' },
+        field({ label: 'Name', path: 'name', control: name, required: true }),
+        field({
+          label: 'Weight',
+          path: 'weight',
+          control: weight,
+          hint: '1–10000; used by the weighted and IP hash algorithms.',
+        }),
+      ),
       h('fieldset', { class: 'field-group plain' }, h('legend', null, `${kind.title} settings`), settings.element),
       h(
         'div',
         { class: 'grid-2' },
-        field({ label: 'Tags', path: 'tags', control: tags, hint: ['Separate with commas. Selectors filter on them (', h('code', null, 'temp'), ' marks a canary).'] }),
-        checkboxField({ label: 'Enabled (ticked)', path: 'enabled', control: enabled, hint: 'An unticked node takes no traffic.' }),
+        field({
+          label: 'Tags',
+          path: 'tags',
+          control: tags,
+          hint: ['Separate with commas. Selectors filter on them (', h('code', null, 'temp'), ' marks a canary).'],
+        }),
+        checkboxField({
+          label: 'Enabled (ticked)',
+          path: 'enabled',
+          control: enabled,
+          hint: 'An unticked node takes no traffic.',
+        }),
       ),
       rules.element,
-      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn', onclick: () => modal.close() }, 'Cancel'), submit),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { type: 'button', class: 'btn', onclick: () => modal.close() }, 'Cancel'),
+        submit,
+      ),
     );
     form.addEventListener('input', sync);
     form.addEventListener('change', sync);
@@ -163,7 +253,8 @@ export function openNodeForm(o: {
         name: name.value.trim(),
         connector: { kind: kind.kind, ...settings.read() },
         enabled: enabled.checked,
-        weight: weight.value.trim() === '' ? 1 : Number.isFinite(Number(weight.value)) ? Number(weight.value) : weight.value,
+        weight:
+          weight.value.trim() === '' ? 1 : Number.isFinite(Number(weight.value)) ? Number(weight.value) : weight.value,
         tags: splitList(tags.value),
         rules: rules.read() as Rule[],
       };
@@ -171,10 +262,18 @@ export function openNodeForm(o: {
         try {
           if (o.node) {
             // A change of tick or rules that leaves an API without a node asks first (issue 17).
-            const { go } = await confirmWithImpact({ method: 'PATCH', path: paths.node(o.api.id, o.node.id), body, title: `Save node ${o.node.name}?`, confirmLabel: 'Save node' });
+            const { go } = await confirmWithImpact({
+              method: 'PATCH',
+              path: paths.node(o.api.id, o.node.id),
+              body,
+              title: `Save node ${o.node.name}?`,
+              confirmLabel: 'Save node',
+            });
             if (!go) return;
           }
-          const saved = o.node ? await admin.patchNode(o.api.id, o.node.id, body) : await admin.createNode(o.api.id, body);
+          const saved = o.node
+            ? await admin.patchNode(o.api.id, o.node.id, body)
+            : await admin.createNode(o.api.id, body);
           clearDraft(draftKey);
           modal.close();
           o.onSaved(saved, !o.node);

@@ -5,7 +5,17 @@ import { notify } from '../components/notify.js';
 import { percent, plural, rate } from '../format.js';
 import { every } from '../router.js';
 import { ruleHolds, ruleText } from '../rules.js';
-import type { Api, ApiHealthReport, BackendNode, ConnectorKindInfo, ConnectorValue, HealthState, NodeHealthEntry, NodeStatsView, Rule } from '../types.js';
+import type {
+  Api,
+  ApiHealthReport,
+  BackendNode,
+  ConnectorKindInfo,
+  ConnectorValue,
+  HealthState,
+  NodeHealthEntry,
+  NodeStatsView,
+  Rule,
+} from '../types.js';
 import { confirmWithImpact, impactText } from '../impact.js';
 import { gate } from '../session.js';
 import { errorSentence } from '../words.js';
@@ -17,11 +27,17 @@ const STATS_EVERY_MS = 3000;
 function nodeState(node: BackendNode, variables: ReadonlyMap<string, string>): { on: boolean; text: string } {
   if (!node.enabled) return { on: false, text: 'Off: not ticked' };
   const failing = node.rules.filter((r) => !ruleHolds(r, variables));
-  if (failing.length > 0) return { on: false, text: `Off: ${failing.length === 1 ? 'a rule does' : `${failing.length} rules do`} not hold` };
+  if (failing.length > 0)
+    return { on: false, text: `Off: ${failing.length === 1 ? 'a rule does' : `${failing.length} rules do`} not hold` };
   return { on: true, text: 'Takes traffic' };
 }
 
-const HEALTH_WORDS: Record<HealthState, string> = { healthy: 'Healthy', unhealthy: 'Unhealthy', ejected: 'Ejected', unknown: 'Unknown' };
+const HEALTH_WORDS: Record<HealthState, string> = {
+  healthy: 'Healthy',
+  unhealthy: 'Unhealthy',
+  ejected: 'Ejected',
+  unknown: 'Unknown',
+};
 
 /** A node's health in words: the state, why, and until when an ejection lasts. */
 function fillHealth(cell: HTMLElement, entry: NodeHealthEntry | undefined): void {
@@ -30,7 +46,10 @@ function fillHealth(cell: HTMLElement, entry: NodeHealthEntry | undefined): void
     return;
   }
   const until = entry.ejectedUntil ? ` until ${new Date(entry.ejectedUntil).toLocaleTimeString()}` : '';
-  const votes = entry.workers && entry.state !== 'healthy' ? ` (${entry.workers[entry.state as 'unhealthy' | 'ejected'] ?? 0} of ${entry.workers.healthy + entry.workers.unhealthy + entry.workers.ejected} workers)` : '';
+  const votes =
+    entry.workers && entry.state !== 'healthy'
+      ? ` (${entry.workers[entry.state as 'unhealthy' | 'ejected'] ?? 0} of ${entry.workers.healthy + entry.workers.unhealthy + entry.workers.ejected} workers)`
+      : '';
   replace(
     cell,
     h('span', { class: `health-badge health-${entry.state}` }, HEALTH_WORDS[entry.state]),
@@ -65,8 +84,17 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
     h(
       'section',
       { 'aria-labelledby': 'nodes-title' },
-      h('div', { class: 'section-head' }, h('h2', { id: 'nodes-title' }, 'Nodes'), h('div', { class: 'toolbar' }, refreshButton, addButton)),
-      h('p', { class: 'lead small' }, 'A ticked node whose rules all hold takes traffic. Changes apply from the next request. Health is what the gateway learned from probes and failed requests: an unhealthy or ejected node takes no traffic until it recovers. Requests and errors are for the last minute, summed over the gateway processes of this machine.'),
+      h(
+        'div',
+        { class: 'section-head' },
+        h('h2', { id: 'nodes-title' }, 'Nodes'),
+        h('div', { class: 'toolbar' }, refreshButton, addButton),
+      ),
+      h(
+        'p',
+        { class: 'lead small' },
+        'A ticked node whose rules all hold takes traffic. Changes apply from the next request. Health is what the gateway learned from probes and failed requests: an unhealthy or ejected node takes no traffic until it recovers. Requests and errors are for the last minute, summed over the gateway processes of this machine.',
+      ),
       summary,
       tableHost,
     ),
@@ -93,7 +121,13 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
   function fillStats(cell: HTMLElement, view: NodeStatsView | undefined): void {
     const m = view?.lastMinute;
     if (!m || m.requests === 0) {
-      replace(cell, h('span', { class: 'muted' }, 'No requests'), view && view.lastFiveMinutes.requests > 0 ? h('div', { class: 'muted small' }, `${view.lastFiveMinutes.requests} in 5 min`) : null);
+      replace(
+        cell,
+        h('span', { class: 'muted' }, 'No requests'),
+        view && view.lastFiveMinutes.requests > 0
+          ? h('div', { class: 'muted small' }, `${view.lastFiveMinutes.requests} in 5 min`)
+          : null,
+      );
       return;
     }
     replace(
@@ -101,7 +135,11 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
       h('span', { class: 'stat-requests' }, plural(m.requests, 'request')),
       ' · ',
       h('span', { class: m.errors > 0 ? 'stat-errors text-danger' : 'stat-errors' }, plural(m.errors, 'error')),
-      h('div', { class: 'muted small' }, `${rate(m.rps)} · ${percent(m.errorRate)} errors${m.p99Ms !== null ? ` · p99 ≤ ${m.p99Ms} ms` : ''}`),
+      h(
+        'div',
+        { class: 'muted small' },
+        `${rate(m.rps)} · ${percent(m.errorRate)} errors${m.p99Ms !== null ? ` · p99 ≤ ${m.p99Ms} ms` : ''}`,
+      ),
     );
   }
 
@@ -109,7 +147,10 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
     statCells.clear();
     healthCells.clear();
     const on = nodes.filter((n) => nodeState(n, variables).on).length;
-    summary.textContent = nodes.length === 0 ? '' : `${plural(nodes.length, 'node')}: ${nodes.filter((n) => n.enabled).length} ticked, ${on} taking traffic.`;
+    summary.textContent =
+      nodes.length === 0
+        ? ''
+        : `${plural(nodes.length, 'node')}: ${nodes.filter((n) => n.enabled).length} ticked, ${on} taking traffic.`;
     if (nodes.length === 0) {
       replace(
         tableHost,
@@ -117,7 +158,11 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
           'div',
           { class: 'empty card' },
           h('h3', null, 'No nodes yet'),
-          h('p', null, 'Requests to this API get NO_ENABLED_NODE (503) until it has a ticked node. Add one by choosing its connector.'),
+          h(
+            'p',
+            null,
+            'Requests to this API get NO_ENABLED_NODE (503) until it has a ticked node. Add one by choosing its connector.',
+          ),
         ),
       );
       return;
@@ -135,11 +180,17 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
           h(
             'tr',
             null,
-            ['Enabled', 'Node', 'Health', 'Weight', 'Connector', 'Tags', 'Rules', 'Last minute'].map((t) => h('th', { scope: 'col' }, t)),
+            ['Enabled', 'Node', 'Health', 'Weight', 'Connector', 'Tags', 'Rules', 'Last minute'].map((t) =>
+              h('th', { scope: 'col' }, t),
+            ),
             h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')),
           ),
         ),
-        h('tbody', null, nodes.map((node) => row(node, kinds))),
+        h(
+          'tbody',
+          null,
+          nodes.map((node) => row(node, kinds)),
+        ),
       ),
     );
   }
@@ -147,11 +198,30 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
   function row(node: BackendNode, kinds: Map<string, string>): HTMLTableRowElement {
     const state = nodeState(node, variables);
     const tickError = h('p', { class: 'field-error', 'aria-live': 'polite', hidden: true });
-    const tick = gate(h('input', { type: 'checkbox', class: 'tick', checked: node.enabled, 'aria-label': `Enabled: ${node.name}`, 'aria-describedby': `state-${node.id}` }), 'operator');
+    const tick = gate(
+      h('input', {
+        type: 'checkbox',
+        class: 'tick',
+        checked: node.enabled,
+        'aria-label': `Enabled: ${node.name}`,
+        'aria-describedby': `state-${node.id}`,
+      }),
+      'operator',
+    );
     tick.addEventListener('change', () => void setEnabled(node, tick, tickError));
-    const edit = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Edit node ${node.name}` }, 'Edit'), 'editor');
+    const edit = gate(
+      h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Edit node ${node.name}` }, 'Edit'),
+      'editor',
+    );
     edit.addEventListener('click', () => openForm(node));
-    const del = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete node ${node.name}` }, 'Delete'), 'editor');
+    const del = gate(
+      h(
+        'button',
+        { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete node ${node.name}` },
+        'Delete',
+      ),
+      'editor',
+    );
     del.addEventListener('click', () => void remove(node, del));
     const connector = node.connector as ConnectorValue;
     return h(
@@ -160,16 +230,37 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
       cell('Enabled', [tick, tickError], { class: 'tick-cell' }),
       cell('Node', [
         h('span', { class: 'strong' }, node.name),
-        h('div', { id: `state-${node.id}`, class: `node-state small ${state.on ? 'text-ok' : 'text-muted'}` }, state.text),
+        h(
+          'div',
+          { id: `state-${node.id}`, class: `node-state small ${state.on ? 'text-ok' : 'text-muted'}` },
+          state.text,
+        ),
       ]),
       healthCell(node.id),
       cell('Weight', [String(node.weight)], { class: 'num' }),
       cell('Connector', [
         h('div', null, kinds.get(connector.kind) ?? connector.kind),
-        connectorSettings(connector).map(([k, v]) => h('div', { class: 'small' }, k === 'url' ? null : h('span', { class: 'muted' }, `${k}: `), h('code', { class: 'wrap' }, v))),
+        connectorSettings(connector).map(([k, v]) =>
+          h(
+            'div',
+            { class: 'small' },
+            k === 'url' ? null : h('span', { class: 'muted' }, `${k}: `),
+            h('code', { class: 'wrap' }, v),
+          ),
+        ),
       ]),
-      cell('Tags', [node.tags.length ? node.tags.map((t) => h('span', { class: 'chip' }, t)) : h('span', { class: 'muted' }, '—')]),
-      cell('Rules', [node.rules.length ? h('ul', { class: 'rule-list' }, node.rules.map((r) => ruleItem(r))) : h('span', { class: 'muted' }, 'None')]),
+      cell('Tags', [
+        node.tags.length ? node.tags.map((t) => h('span', { class: 'chip' }, t)) : h('span', { class: 'muted' }, '—'),
+      ]),
+      cell('Rules', [
+        node.rules.length
+          ? h(
+              'ul',
+              { class: 'rule-list' },
+              node.rules.map((r) => ruleItem(r)),
+            )
+          : h('span', { class: 'muted' }, 'None'),
+      ]),
       statsCell(node.id),
       h('td', { class: 'row-actions' }, edit, del),
     );
@@ -209,7 +300,9 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
       }
       const saved = await admin.patchNode(api.id, node.id, { enabled: want });
       nodes = nodes.map((n) => (n.id === saved.id ? saved : n));
-      notify(`${saved.name} ${want ? 'ticked: it takes traffic' : 'unticked: it takes no traffic'} from the next request.${impactText(impact)}`);
+      notify(
+        `${saved.name} ${want ? 'ticked: it takes traffic' : 'unticked: it takes no traffic'} from the next request.${impactText(impact)}`,
+      );
       render();
       // The row was re-rendered: keep the keyboard user on the same tick.
       container.querySelector<HTMLInputElement>(`tr[data-node="${CSS.escape(saved.name)}"] input.tick`)?.focus();
@@ -255,7 +348,9 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
       onSaved: (saved, created) => {
         // The toast comes once the table shows the change, so what it says is what the page shows.
         void load().then(() => {
-          notify(created ? `Node ${saved.name} added; it takes traffic from the next request.` : `Node ${saved.name} saved.`);
+          notify(
+            created ? `Node ${saved.name} added; it takes traffic from the next request.` : `Node ${saved.name} saved.`,
+          );
           container.querySelector<HTMLElement>(`tr[data-node="${CSS.escape(saved.name)}"] input.tick`)?.focus();
         });
       },
@@ -279,7 +374,14 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
       render();
     } catch (err) {
       if (isAbort(err)) return;
-      replace(tableHost, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+      replace(
+        tableHost,
+        h(
+          'div',
+          { class: 'form-error', role: 'alert' },
+          err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
+        ),
+      );
     }
   }
 

@@ -6,6 +6,11 @@ export function notFoundView({ root }: ViewContext): void {
   document.title = 'Not found · isogate';
   replace(
     root,
-    h('div', { class: 'page' }, h('h1', null, 'Page not found'), h('p', null, 'There is no console page at this address. ', h('a', { href: '/apis' }, 'Go to the APIs'), '.')),
+    h(
+      'div',
+      { class: 'page' },
+      h('h1', null, 'Page not found'),
+      h('p', null, 'There is no console page at this address. ', h('a', { href: '/apis' }, 'Go to the APIs'), '.'),
+    ),
   );
 }

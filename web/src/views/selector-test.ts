@@ -5,7 +5,14 @@ import { loadDraft, saveDraft } from '../drafts.js';
 import { parseHeaders, parseQuery } from '../sample.js';
 import { micros, plural } from '../format.js';
 import type {
-  AccessExplanation, Api, BalanceExplanation, NodeRef, SampleRequest, SelectorConfig, SelectorFailure } from '../types.js';
+  AccessExplanation,
+  Api,
+  BalanceExplanation,
+  NodeRef,
+  SampleRequest,
+  SelectorConfig,
+  SelectorFailure,
+} from '../types.js';
 import { GATEWAY_ERROR_WORDS, SELECTOR_ERROR_KINDS } from '../words.js';
 import { METHODS } from './words-ui.js';
 
@@ -56,21 +63,49 @@ export function selectorTestPanel(o: {
     mode: 'editor',
     ...loadDraft<TestDraft>(draftKey),
   };
-  const method = h('select', { name: 'method' }, METHODS.map((m) => h('option', { value: m, selected: m === d.method }, m)));
+  const method = h(
+    'select',
+    { name: 'method' },
+    METHODS.map((m) => h('option', { value: m, selected: m === d.method }, m)),
+  );
   const path = h('input', { type: 'text', name: 'path', value: d.path, autocomplete: 'off', spellcheck: 'false' });
-  const query = h('input', { type: 'text', name: 'query', value: d.query, autocomplete: 'off', spellcheck: 'false', placeholder: 'select_code=temp_node' });
-  const headers = h('textarea', { name: 'headers', rows: 3, spellcheck: 'false', placeholder: 'X-User-Id: 42\nUser-Agent: Mozilla/5.0 (iPhone)' }, d.headers);
+  const query = h('input', {
+    type: 'text',
+    name: 'query',
+    value: d.query,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: 'select_code=temp_node',
+  });
+  const headers = h(
+    'textarea',
+    { name: 'headers', rows: 3, spellcheck: 'false', placeholder: 'X-User-Id: 42\nUser-Agent: Mozilla/5.0 (iPhone)' },
+    d.headers,
+  );
   const body = h('textarea', { name: 'body', rows: 3, spellcheck: 'false', placeholder: '{"userId": 42}' }, d.body);
-  const clientIp = h('input', { type: 'text', name: 'clientIp', value: d.clientIp, autocomplete: 'off', spellcheck: 'false', inputmode: 'decimal' });
+  const clientIp = h('input', {
+    type: 'text',
+    name: 'clientIp',
+    value: d.clientIp,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    inputmode: 'decimal',
+  });
   const modeName = uid('mode');
   const modes: Array<[TestMode, string]> = [
     ['editor', 'The code in the editor (not saved)'],
     ['saved', 'The saved selector'],
     ['none', 'No selector'],
   ];
-  const modeRadios = modes.map(([value]) => h('input', { type: 'radio', name: modeName, value, id: uid('mode'), checked: d.mode === value }));
+  const modeRadios = modes.map(([value]) =>
+    h('input', { type: 'radio', name: modeName, value, id: uid('mode'), checked: d.mode === value }),
+  );
   const run = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Running…' } }, 'Run test');
-  const results = h('div', { class: 'test-results', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Fill in a request and run the test to see which nodes it would reach.'));
+  const results = h(
+    'div',
+    { class: 'test-results', 'aria-live': 'polite' },
+    h('p', { class: 'muted' }, 'Fill in a request and run the test to see which nodes it would reach.'),
+  );
 
   const read = (): TestDraft => ({
     method: method.value,
@@ -91,9 +126,20 @@ export function selectorTestPanel(o: {
       { class: 'grid-test' },
       field({ label: 'Method', path: 'request.method', control: method }),
       field({ label: 'Path', path: 'request.path', control: path }),
-      field({ label: 'Query', path: 'request.query', control: query, hint: ['As in a URL: ', h('code', null, 'a=1&b=2')] }),
+      field({
+        label: 'Query',
+        path: 'request.query',
+        control: query,
+        hint: ['As in a URL: ', h('code', null, 'a=1&b=2')],
+      }),
       field({ label: 'Client IP', path: 'request.clientIp', control: clientIp }),
-      field({ label: 'Headers', path: 'request.headers', control: headers, hint: 'One "Name: value" per line.', class: 'span-2' }),
+      field({
+        label: 'Headers',
+        path: 'request.headers',
+        control: headers,
+        hint: 'One "Name: value" per line.',
+        class: 'span-2',
+      }),
       field({ label: 'Body', path: 'request.body', control: body, class: 'span-2' }),
     ),
     fieldGroup({
@@ -112,7 +158,13 @@ export function selectorTestPanel(o: {
       showFieldError(form, 'request.headers', `Line ${parsedHeaders.badLine} has no "Name: value" form.`);
       return null;
     }
-    const out: SampleRequest = { method: v.method, path: v.path.trim(), query: parseQuery(v.query), headers: parsedHeaders.headers, body: v.body === '' ? null : v.body };
+    const out: SampleRequest = {
+      method: v.method,
+      path: v.path.trim(),
+      query: parseQuery(v.query),
+      headers: parsedHeaders.headers,
+      body: v.body === '' ? null : v.body,
+    };
     if (v.clientIp.trim() !== '') out.clientIp = v.clientIp.trim();
     return out;
   }
@@ -147,7 +199,11 @@ export function selectorTestPanel(o: {
       'section',
       { class: 'card test-panel', 'aria-labelledby': 'test-title' },
       h('h2', { id: 'test-title' }, 'Test a request'),
-      h('p', { class: 'small muted' }, 'Runs the balance steps for a sample request against the current nodes and variables. Nothing is saved and no traffic is sent.'),
+      h(
+        'p',
+        { class: 'small muted' },
+        'Runs the balance steps for a sample request against the current nodes and variables. Nothing is saved and no traffic is sent.',
+      ),
       h('div', { class: 'test-layout' }, form, results),
     ),
     sample,
@@ -167,7 +223,14 @@ function nodeList(nodes: readonly NodeRef[], previous: readonly NodeRef[] | null
     'ul',
     { class: 'step-nodes' },
     nodes.map((n) => h('li', { title: n.url }, n.name)),
-    dropped.map((n) => h('li', { class: 'dropped', title: n.url }, h('del', null, n.name), h('span', { class: 'sr-only' }, ' (dropped here)'))),
+    dropped.map((n) =>
+      h(
+        'li',
+        { class: 'dropped', title: n.url },
+        h('del', null, n.name),
+        h('span', { class: 'sr-only' }, ' (dropped here)'),
+      ),
+    ),
   );
 }
 
@@ -181,7 +244,11 @@ export function renderExplanation(x: BalanceExplanation, mode: TestMode): HTMLEl
   const stoppedEarly = x.errorCode === 'NO_ENABLED_NODE' || x.errorCode === 'RULES_EXCLUDED_ALL';
   const selectorStep = (() => {
     if (stoppedEarly) return h('p', { class: 'muted small' }, 'Not reached');
-    if (!x.selector.ran) return [h('p', { class: 'muted small' }, mode === 'none' ? 'Not run (no selector)' : 'No selector: all pass'), nodeList(x.steps.selector, x.steps.health)];
+    if (!x.selector.ran)
+      return [
+        h('p', { class: 'muted small' }, mode === 'none' ? 'Not run (no selector)' : 'No selector: all pass'),
+        nodeList(x.steps.selector, x.steps.health),
+      ];
     return nodeList(x.steps.selector, x.steps.health);
   })();
   const steps: Array<[string, Element | Element[]]> = [
@@ -192,8 +259,20 @@ export function renderExplanation(x: BalanceExplanation, mode: TestMode): HTMLEl
   ];
   const counts = [x.steps.enabled, x.steps.rules, x.steps.health, x.steps.selector];
   const outcome = x.pick
-    ? h('p', { class: 'outcome outcome-ok' }, 'A real request would go to ', h('strong', null, x.pick.name), ` (${x.pick.url}).`)
-    : h('p', { class: 'outcome outcome-error' }, 'A real request would get ', h('code', null, x.errorCode ?? 'an error'), `: ${GATEWAY_ERROR_WORDS[x.errorCode ?? ''] ?? 'no node could be picked.'}`);
+    ? h(
+        'p',
+        { class: 'outcome outcome-ok' },
+        'A real request would go to ',
+        h('strong', null, x.pick.name),
+        ` (${x.pick.url}).`,
+      )
+    : h(
+        'p',
+        { class: 'outcome outcome-error' },
+        'A real request would get ',
+        h('code', null, x.errorCode ?? 'an error'),
+        `: ${GATEWAY_ERROR_WORDS[x.errorCode ?? ''] ?? 'no node could be picked.'}`,
+      );
   const sel = x.selector;
   return h(
     'div',
@@ -206,11 +285,27 @@ export function renderExplanation(x: BalanceExplanation, mode: TestMode): HTMLEl
         h(
           'li',
           { class: 'step', dataset: { step: title.toLowerCase() } },
-          h('div', { class: 'step-title' }, title, h('span', { class: 'step-count' }, i === 3 && (stoppedEarly || (!sel.ran && mode === 'none')) ? '' : plural(counts[i]!.length, 'node'))),
+          h(
+            'div',
+            { class: 'step-title' },
+            title,
+            h(
+              'span',
+              { class: 'step-count' },
+              i === 3 && (stoppedEarly || (!sel.ran && mode === 'none')) ? '' : plural(counts[i]!.length, 'node'),
+            ),
+          ),
           body,
         ),
       ),
-      h('li', { class: `step step-pick ${x.pick ? '' : 'step-none'}`, dataset: { step: 'pick' } }, h('div', { class: 'step-title' }, 'Pick'), x.pick ? h('p', { class: 'pick-name' }, x.pick.name) : h('p', { class: 'small' }, h('code', null, x.errorCode ?? '—'))),
+      h(
+        'li',
+        { class: `step step-pick ${x.pick ? '' : 'step-none'}`, dataset: { step: 'pick' } },
+        h('div', { class: 'step-title' }, 'Pick'),
+        x.pick
+          ? h('p', { class: 'pick-name' }, x.pick.name)
+          : h('p', { class: 'small' }, h('code', null, x.errorCode ?? '—')),
+      ),
     ),
     outcome,
     sel.ran
@@ -223,11 +318,17 @@ export function renderExplanation(x: BalanceExplanation, mode: TestMode): HTMLEl
                 'p',
                 { class: 'text-danger small selector-failure' },
                 failureText(sel.error),
-                sel.fallback === 'use-all' ? ' The API goes on with all nodes (onError: use-all).' : sel.fallback === 'reject' ? ' The API rejects the request (onError: reject).' : '',
+                sel.fallback === 'use-all'
+                  ? ' The API goes on with all nodes (onError: use-all).'
+                  : sel.fallback === 'reject'
+                    ? ' The API rejects the request (onError: reject).'
+                    : '',
               )
             : null,
           h('div', { class: 'console-head small' }, 'Console output'),
-          sel.console.length ? h('pre', { class: 'console' }, sel.console.join('\n')) : h('p', { class: 'muted small' }, 'Nothing was logged.'),
+          sel.console.length
+            ? h('pre', { class: 'console' }, sel.console.join('\n'))
+            : h('p', { class: 'muted small' }, 'Nothing was logged.'),
         )
       : null,
   );
@@ -237,17 +338,55 @@ export function renderExplanation(x: BalanceExplanation, mode: TestMode): HTMLEl
 function renderAccess(a: AccessExplanation): HTMLElement {
   const verdict = (ok: boolean, words: string) => h('span', { class: ok ? 'text-ok' : 'text-danger' }, words);
   const items: HTMLElement[] = [];
-  if (a.ip) items.push(h('li', { dataset: { access: 'ip' } }, h('strong', null, 'IP '), `${a.ip.clientIp}: `, verdict(a.ip.verdict === 'allowed', a.ip.verdict === 'allowed' ? 'allowed' : a.ip.verdict === 'denied' ? `denied (${a.ip.deny.join(', ')})` : 'not on the allow list')));
-  if (a.cors) items.push(h('li', { dataset: { access: 'cors' } }, h('strong', null, 'CORS '), a.cors.origin === null ? 'no Origin header' : `${a.cors.origin}: ${a.cors.verdict ?? '—'}`));
+  if (a.ip)
+    items.push(
+      h(
+        'li',
+        { dataset: { access: 'ip' } },
+        h('strong', null, 'IP '),
+        `${a.ip.clientIp}: `,
+        verdict(
+          a.ip.verdict === 'allowed',
+          a.ip.verdict === 'allowed'
+            ? 'allowed'
+            : a.ip.verdict === 'denied'
+              ? `denied (${a.ip.deny.join(', ')})`
+              : 'not on the allow list',
+        ),
+      ),
+    );
+  if (a.cors)
+    items.push(
+      h(
+        'li',
+        { dataset: { access: 'cors' } },
+        h('strong', null, 'CORS '),
+        a.cors.origin === null ? 'no Origin header' : `${a.cors.origin}: ${a.cors.verdict ?? '—'}`,
+      ),
+    );
   if (a.auth) {
     const who = a.auth.consumer
-      ? verdict(true, `consumer ${a.auth.consumer.name}${a.auth.consumer.tags.length ? ` (tags ${a.auth.consumer.tags.join(', ')})` : ''} by ${a.auth.method}`)
+      ? verdict(
+          true,
+          `consumer ${a.auth.consumer.name}${a.auth.consumer.tags.length ? ` (tags ${a.auth.consumer.tags.join(', ')})` : ''} by ${a.auth.method}`,
+        )
       : a.auth.method === 'anonymous'
         ? verdict(true, 'anonymous')
         : a.auth.method === null
-          ? verdict(a.step !== 'auth', a.step === 'auth' ? `no credential for ${a.auth.methods.join(', ')}` : 'not reached')
+          ? verdict(
+              a.step !== 'auth',
+              a.step === 'auth' ? `no credential for ${a.auth.methods.join(', ')}` : 'not reached',
+            )
           : verdict(false, `${a.auth.method} failed: ${a.auth.reason ?? ''}`);
-    items.push(h('li', { dataset: { access: 'auth' } }, h('strong', null, 'Caller '), who, a.step === 'consumer' ? verdict(false, ' — not allowed on this API') : null));
+    items.push(
+      h(
+        'li',
+        { dataset: { access: 'auth' } },
+        h('strong', null, 'Caller '),
+        who,
+        a.step === 'consumer' ? verdict(false, ' — not allowed on this API') : null,
+      ),
+    );
   }
   for (const l of a.limits) {
     items.push(
@@ -257,14 +396,23 @@ function renderAccess(a: AccessExplanation): HTMLElement {
         h('strong', null, `Limit by ${l.by} `),
         `${l.rate}/${l.per}, burst ${l.burst}, ${l.policy}: `,
         verdict(!l.wouldRefuse, l.wouldRefuse ? 'would refuse (429)' : `${l.remaining} left`),
-        l.known ? null : h('span', { class: 'muted' }, ' (this process serves no traffic: its buckets are not the gateways’)'),
+        l.known
+          ? null
+          : h('span', { class: 'muted' }, ' (this process serves no traffic: its buckets are not the gateways’)'),
       ),
     );
   }
   return h(
     'section',
     { class: 'access-explanation', 'aria-label': 'Access' },
-    h('div', { class: 'step-title' }, 'Access', a.errorCode ? h('code', { class: 'step-count' }, a.errorCode) : h('span', { class: 'step-count' }, a.preflight ? 'preflight answered' : 'passes')),
+    h(
+      'div',
+      { class: 'step-title' },
+      'Access',
+      a.errorCode
+        ? h('code', { class: 'step-count' }, a.errorCode)
+        : h('span', { class: 'step-count' }, a.preflight ? 'preflight answered' : 'passes'),
+    ),
     h('ul', { class: 'plain-list small' }, items),
   );
 }

@@ -7,7 +7,14 @@ import { notify } from '../components/notify.js';
 import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { ago, dateTime } from '../format.js';
 import { every } from '../router.js';
-import type { Api, MemoizeMode, SelectorConfig, SelectorMemoization, SelectorTemplate, SelectorView } from '../types.js';
+import type {
+  Api,
+  MemoizeMode,
+  SelectorConfig,
+  SelectorMemoization,
+  SelectorTemplate,
+  SelectorView,
+} from '../types.js';
 import { errorSentence, sentence, SELECTOR_ERROR_KINDS } from '../words.js';
 import { can, gate } from '../session.js';
 import { selectorTestPanel } from './selector-test.js';
@@ -49,7 +56,13 @@ function draftOf(config: SelectorConfig | null, code: string): SelectorDraft {
 }
 
 function same(a: SelectorDraft, b: SelectorDraft): boolean {
-  return a.code === b.code && a.onError === b.onError && a.timeoutMs.trim() === b.timeoutMs.trim() && a.memoryMb.trim() === b.memoryMb.trim() && a.memoize === b.memoize;
+  return (
+    a.code === b.code &&
+    a.onError === b.onError &&
+    a.timeoutMs.trim() === b.timeoutMs.trim() &&
+    a.memoryMb.trim() === b.memoryMb.trim() &&
+    a.memoize === b.memoize
+  );
 }
 
 /** The status panel's memoization verdict: "yes", or "no" with why. */
@@ -86,7 +99,14 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
     ]);
   } catch (err) {
     if (isAbort(err)) return;
-    replace(container, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+    replace(
+      container,
+      h(
+        'div',
+        { class: 'form-error', role: 'alert' },
+        err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
+      ),
+    );
     return;
   }
   if (signal.aborted) return;
@@ -105,8 +125,24 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
     h('option', { value: 'use-all', selected: start.onError === 'use-all' }, 'Go on with all nodes (use-all)'),
     h('option', { value: 'reject', selected: start.onError === 'reject' }, 'Reject the request with 503 (reject)'),
   );
-  const timeoutMs = h('input', { type: 'number', name: 'timeoutMs', min: 1, max: 1000, step: 1, inputmode: 'numeric', value: start.timeoutMs });
-  const memoryMb = h('input', { type: 'number', name: 'memoryMb', min: 8, max: 512, step: 1, inputmode: 'numeric', value: start.memoryMb });
+  const timeoutMs = h('input', {
+    type: 'number',
+    name: 'timeoutMs',
+    min: 1,
+    max: 1000,
+    step: 1,
+    inputmode: 'numeric',
+    value: start.timeoutMs,
+  });
+  const memoryMb = h('input', {
+    type: 'number',
+    name: 'memoryMb',
+    min: 8,
+    max: 512,
+    step: 1,
+    inputmode: 'numeric',
+    value: start.memoryMb,
+  });
   const memoize = h(
     'select',
     { name: 'memoize' },
@@ -119,7 +155,11 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
   // Editor.
   const editorHost = h('div', { class: 'code-editor' });
   const codeError = h('p', { class: 'field-error', id: 'code-error', 'aria-live': 'polite', hidden: true });
-  const codeHint = h('p', { class: 'hint', id: 'code-hint' }, 'Tab indents; press Esc then Tab to leave the editor. Ctrl+Z undoes, also a loaded template.');
+  const codeHint = h(
+    'p',
+    { class: 'hint', id: 'code-hint' },
+    'Tab indents; press Esc then Tab to leave the editor. Ctrl+Z undoes, also a loaded template.',
+  );
   const dirtyBadge = h('span', { class: 'badge', 'aria-live': 'polite' });
   const templatePick = h(
     'select',
@@ -136,24 +176,51 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
     templateInfo.hidden = templateInfo.textContent === '';
   });
 
-  const saveButton = gate(h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Checking and saving…' } }, 'Save selector'), 'editor');
+  const saveButton = gate(
+    h(
+      'button',
+      { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Checking and saving…' } },
+      'Save selector',
+    ),
+    'editor',
+  );
   const revertButton = h('button', { type: 'button', class: 'btn' }, 'Revert to saved');
-  const removeButton = gate(h('button', { type: 'button', class: 'btn btn-quiet btn-danger-text' }, 'Remove selector'), 'editor');
-  const restoredNote = h('div', { class: 'notice', role: 'status', hidden: stored === null || same(stored, savedDraft()) }, 'Restored your unsaved changes from before. "Revert to saved" drops them.');
+  const removeButton = gate(
+    h('button', { type: 'button', class: 'btn btn-quiet btn-danger-text' }, 'Remove selector'),
+    'editor',
+  );
+  const restoredNote = h(
+    'div',
+    { class: 'notice', role: 'status', hidden: stored === null || same(stored, savedDraft()) },
+    'Restored your unsaved changes from before. "Revert to saved" drops them.',
+  );
 
   const form = h(
     'form',
     { class: 'selector-form stack', novalidate: true },
     restoredNote,
     formErrorBox(),
-    h('div', { class: 'editor-toolbar' }, h('h2', { class: 'editor-label', id: 'code-label' }, 'Script'), dirtyBadge, h('span', { class: 'spacer' }), templatePick, loadTemplate),
+    h(
+      'div',
+      { class: 'editor-toolbar' },
+      h('h2', { class: 'editor-label', id: 'code-label' }, 'Script'),
+      dirtyBadge,
+      h('span', { class: 'spacer' }),
+      templatePick,
+      loadTemplate,
+    ),
     templateInfo,
     h('div', { class: 'field code-field', dataset: { path: 'code' } }, editorHost, codeError),
     codeHint,
     h(
       'div',
       { class: 'grid-3' },
-      field({ label: 'When the selector fails', path: 'onError', control: onError, hint: 'A throw, timeout, memory limit or bad result.' }),
+      field({
+        label: 'When the selector fails',
+        path: 'onError',
+        control: onError,
+        hint: 'A throw, timeout, memory limit or bad result.',
+      }),
       field({ label: 'Time limit (ms of CPU per call)', path: 'timeoutMs', control: timeoutMs, hint: '1–1000' }),
       field({ label: 'Memory limit (MB)', path: 'memoryMb', control: memoryMb, hint: '8–512' }),
     ),
@@ -163,7 +230,14 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
       control: memoize,
       hint: 'Repeated requests are answered from a cache without running select(). Automatic: only when the gateway finds the script keeps no state between calls.',
     }),
-    h('div', { class: 'actions actions-start' }, saveButton, revertButton, h('span', { class: 'spacer' }), removeButton),
+    h(
+      'div',
+      { class: 'actions actions-start' },
+      saveButton,
+      revertButton,
+      h('span', { class: 'spacer' }),
+      removeButton,
+    ),
   );
 
   const statusHost = h('div');
@@ -178,16 +252,38 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
       h(
         'aside',
         { class: 'selector-side' },
-        h('section', { class: 'card', 'aria-labelledby': 'status-title' }, h('h2', { id: 'status-title' }, 'State'), statusHost),
-        h('section', { class: 'card', 'aria-labelledby': 'versions-title' }, h('h2', { id: 'versions-title' }, 'Saved versions'), versionsHost),
+        h(
+          'section',
+          { class: 'card', 'aria-labelledby': 'status-title' },
+          h('h2', { id: 'status-title' }, 'State'),
+          statusHost,
+        ),
+        h(
+          'section',
+          { class: 'card', 'aria-labelledby': 'versions-title' },
+          h('h2', { id: 'versions-title' }, 'Saved versions'),
+          versionsHost,
+        ),
       ),
     ),
   );
   replace(container, layout);
 
-  const current = (): SelectorDraft => ({ code: editor.getCode(), onError: onError.value, timeoutMs: timeoutMs.value, memoryMb: memoryMb.value, memoize: memoizeValue() });
+  const current = (): SelectorDraft => ({
+    code: editor.getCode(),
+    onError: onError.value,
+    timeoutMs: timeoutMs.value,
+    memoryMb: memoryMb.value,
+    memoize: memoizeValue(),
+  });
   const configOf = (d: SelectorDraft) =>
-    ({ code: d.code, onError: d.onError, timeoutMs: numberOr(d.timeoutMs), memoryMb: numberOr(d.memoryMb), memoize: d.memoize }) as SelectorConfig;
+    ({
+      code: d.code,
+      onError: d.onError,
+      timeoutMs: numberOr(d.timeoutMs),
+      memoryMb: numberOr(d.memoryMb),
+      memoize: d.memoize,
+    }) as SelectorConfig;
 
   function refreshDirty(): void {
     const dirty = !same(current(), savedDraft());
@@ -220,7 +316,8 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
     errorRoot: () => layout,
     editorSelector: () => configOf(current()),
     onEditorFailure: (f) => {
-      if (f.line !== undefined) editor.showError(f.line, f.column, `${SELECTOR_ERROR_KINDS[f.kind] ?? f.kind}: ${f.message}`);
+      if (f.line !== undefined)
+        editor.showError(f.line, f.column, `${SELECTOR_ERROR_KINDS[f.kind] ?? f.kind}: ${f.message}`);
     },
   });
   layout.appendChild(test.element);
@@ -252,7 +349,11 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
     void (async () => {
       const ok = await confirmDialog({
         title: `Remove the selector of ${api.name}?`,
-        message: h('p', null, 'From the next request every node that is ticked and whose rules hold can be picked. The script stays in the editor and in the saved versions.'),
+        message: h(
+          'p',
+          null,
+          'From the next request every node that is ticked and whose rules hold can be picked. The script stays in the editor and in the saved versions.',
+        ),
         confirmLabel: 'Remove selector',
         danger: true,
       });
@@ -286,12 +387,17 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
         await refreshStatus();
       } catch (err) {
         // sample.* errors belong to the test panel's request fields.
-        showErrors(layout, err, { mapPath: (p) => (p.startsWith('sample.') ? `request.${p.slice('sample.'.length)}` : p) });
+        showErrors(layout, err, {
+          mapPath: (p) => (p.startsWith('sample.') ? `request.${p.slice('sample.'.length)}` : p),
+        });
         if (err instanceof ApiError && err.code === 'SELECTOR_INVALID') {
           const detail = err.details.find((d) => d.path === 'code');
           if (detail?.line !== undefined) editor.showError(detail.line, detail.column, detail.message);
           const kind = /\(([\w-]+)\)/.exec(err.message)?.[1];
-          const why = kind && SELECTOR_ERROR_KINDS[kind] ? `Nothing was saved: the trial run found that the selector ${SELECTOR_ERROR_KINDS[kind]}.` : sentence(err.message);
+          const why =
+            kind && SELECTOR_ERROR_KINDS[kind]
+              ? `Nothing was saved: the trial run found that the selector ${SELECTOR_ERROR_KINDS[kind]}.`
+              : sentence(err.message);
           showFormError(layout, `${why} ${saved ? 'The selector saved before keeps serving.' : ''}`.trim());
           editor.focus();
         }
@@ -302,7 +408,11 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
   function renderStatus(v: SelectorView): void {
     test.setHasSaved(v.selector !== null);
     if (!v.selector) {
-      replace(statusHost, h('p', null, h('span', { class: 'badge badge-off' }, 'No selector')), h('p', { class: 'small muted' }, 'Every request can go to any node that is ticked and whose rules hold.'));
+      replace(
+        statusHost,
+        h('p', null, h('span', { class: 'badge badge-off' }, 'No selector')),
+        h('p', { class: 'small muted' }, 'Every request can go to any node that is ticked and whose rules hold.'),
+      );
       return;
     }
     const s = v.status;
@@ -312,10 +422,20 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
     }
     replace(
       statusHost,
-      h('p', null, s.state === 'active' ? h('span', { class: 'badge badge-ok' }, 'Active') : h('span', { class: 'badge badge-danger' }, 'Quarantined')),
+      h(
+        'p',
+        null,
+        s.state === 'active'
+          ? h('span', { class: 'badge badge-ok' }, 'Active')
+          : h('span', { class: 'badge badge-danger' }, 'Quarantined'),
+      ),
       s.state === 'quarantined'
         ? [
-            h('p', { class: 'small' }, `Quarantined ${s.quarantinedAt ? ago(s.quarantinedAt) : ''}: the gateway stopped running it after repeated failures and treats every request as a selector failure (onError: ${v.selector.onError}). Save a fixed version, or lift the quarantine to start this one afresh.`),
+            h(
+              'p',
+              { class: 'small' },
+              `Quarantined ${s.quarantinedAt ? ago(s.quarantinedAt) : ''}: the gateway stopped running it after repeated failures and treats every request as a selector failure (onError: ${v.selector.onError}). Save a fixed version, or lift the quarantine to start this one afresh.`,
+            ),
             liftButton(),
           ]
         : null,
@@ -334,9 +454,15 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
           ? [
               h('dt', null, 'Answered from the cache'),
               h('dd', null, `${s.cache.hits} of ${s.cache.hits + s.cache.misses} (${s.cache.entries} results kept)`),
-              s.cache.uncacheable ? [h('dt', null, 'Runs not cacheable'), h('dd', null, String(s.cache.uncacheable))] : null,
+              s.cache.uncacheable
+                ? [h('dt', null, 'Runs not cacheable'), h('dd', null, String(s.cache.uncacheable))]
+                : null,
               h('dt', null, 'Checked by running again'),
-              h('dd', { class: s.cache.mismatches > 0 ? 'text-danger' : '' }, `${s.cache.verified} (${s.cache.mismatches} differed)`),
+              h(
+                'dd',
+                { class: s.cache.mismatches > 0 ? 'text-danger' : '' },
+                `${s.cache.verified} (${s.cache.mismatches} differed)`,
+              ),
             ]
           : null,
       ),
@@ -363,7 +489,10 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
 
   function renderVersions(v: SelectorView): void {
     if (v.versions.length === 0) {
-      replace(versionsHost, h('p', { class: 'muted small' }, 'None yet. Every save and removal is kept here (the last 20).'));
+      replace(
+        versionsHost,
+        h('p', { class: 'muted small' }, 'None yet. Every save and removal is kept here (the last 20).'),
+      );
       return;
     }
     replace(
@@ -373,7 +502,15 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
         { class: 'versions' },
         v.versions.map((ver, i) => {
           const isCurrent = i === 0;
-          const open = h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Open version ${ver.version} in the editor` }, 'Open');
+          const open = h(
+            'button',
+            {
+              type: 'button',
+              class: 'btn btn-small btn-quiet',
+              'aria-label': `Open version ${ver.version} in the editor`,
+            },
+            'Open',
+          );
           open.disabled = ver.selector === null;
           open.addEventListener('click', () => {
             if (!ver.selector) return;
@@ -386,7 +523,14 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
             notify(`Version ${ver.version} is in the editor; save to use it, or Ctrl+Z to undo.`);
             editor.focus();
           });
-          const rollback = gate(h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Roll back to version ${ver.version}` }, 'Roll back'), 'editor');
+          const rollback = gate(
+            h(
+              'button',
+              { type: 'button', class: 'btn btn-small', 'aria-label': `Roll back to version ${ver.version}` },
+              'Roll back',
+            ),
+            'editor',
+          );
           rollback.addEventListener('click', () => void doRollback(ver.version, ver.selector === null, rollback));
           return h(
             'li',
@@ -398,7 +542,13 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
               isCurrent ? h('span', { class: 'badge badge-ok' }, 'current') : null,
               h('span', { class: 'small muted', title: dateTime(ver.savedAt) }, ago(ver.savedAt)),
             ),
-            h('div', { class: 'small muted' }, ver.selector ? `${ver.selector.code.split('\n').length} lines · ${ver.selector.onError} · ${ver.selector.timeoutMs} ms · ${ver.selector.memoryMb} MB` : 'Removed the selector'),
+            h(
+              'div',
+              { class: 'small muted' },
+              ver.selector
+                ? `${ver.selector.code.split('\n').length} lines · ${ver.selector.onError} · ${ver.selector.timeoutMs} ms · ${ver.selector.memoryMb} MB`
+                : 'Removed the selector',
+            ),
             isCurrent ? null : h('div', { class: 'version-actions' }, open, rollback),
           );
         }),
@@ -408,7 +558,11 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
 
   /** Lifts a quarantine: the same selector is saved again, and every gateway process starts it afresh. */
   function liftButton(): HTMLButtonElement {
-    const button = h('button', { type: 'button', class: 'btn btn-small', dataset: { busyLabel: 'Restarting…' } }, 'Lift quarantine');
+    const button = h(
+      'button',
+      { type: 'button', class: 'btn btn-small', dataset: { busyLabel: 'Restarting…' } },
+      'Lift quarantine',
+    );
     button.addEventListener('click', () => {
       void busy(button, async () => {
         try {
@@ -426,7 +580,13 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
   async function doRollback(version: number, removes: boolean, button: HTMLButtonElement): Promise<void> {
     const ok = await confirmDialog({
       title: `Roll back to version ${version}?`,
-      message: h('p', null, removes ? 'That version had no selector: the selector is removed from the next request on.' : 'It is trial-run first; if it passes, it serves from the next request on. Your editor text is not touched.'),
+      message: h(
+        'p',
+        null,
+        removes
+          ? 'That version had no selector: the selector is removed from the next request on.'
+          : 'It is trial-run first; if it passes, it serves from the next request on. Your editor text is not touched.',
+      ),
       confirmLabel: 'Roll back',
     });
     if (!ok) return;
@@ -439,7 +599,12 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
       await refreshStatus();
     } catch (err) {
       button.disabled = false;
-      notify(err instanceof ApiError ? `${errorSentence(err.code, err.message)}${err.details[0] ? ` ${err.details[0].message}` : ''}` : String(err), 'error');
+      notify(
+        err instanceof ApiError
+          ? `${errorSentence(err.code, err.message)}${err.details[0] ? ` ${err.details[0].message}` : ''}`
+          : String(err),
+        'error',
+      );
     }
   }
 

@@ -13,12 +13,22 @@ function nextPath(query: URLSearchParams): string {
 /** Sign-in with the admin token; the token is checked against the API before it is kept. */
 export function signInView({ root, query }: ViewContext): void {
   document.title = 'Sign in · isogate';
-  const token = h('input', { type: 'password', name: 'token', autocomplete: 'off', spellcheck: 'false', required: true });
+  const token = h('input', {
+    type: 'password',
+    name: 'token',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    required: true,
+  });
   const show = h('input', { type: 'checkbox', id: 'show-token' });
   show.addEventListener('change', () => {
     token.type = show.checked ? 'text' : 'password';
   });
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Checking…' } }, 'Sign in');
+  const submit = h(
+    'button',
+    { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Checking…' } },
+    'Sign in',
+  );
   const form = h(
     'form',
     { class: 'stack', novalidate: true },
@@ -71,9 +81,19 @@ export function signInView({ root, query }: ViewContext): void {
         'section',
         { class: 'card' },
         h('h1', null, 'Sign in to isogate'),
-        query.get('expired') ? h('p', { class: 'notice', role: 'status' }, 'Your session ended or the token was refused. Sign in again to go on where you were; nothing you typed is lost.') : null,
+        query.get('expired')
+          ? h(
+              'p',
+              { class: 'notice', role: 'status' },
+              'Your session ended or the token was refused. Sign in again to go on where you were; nothing you typed is lost.',
+            )
+          : null,
         form,
-        h('p', { class: 'muted small' }, 'The token is kept in this browser tab only and is forgotten when the tab closes.'),
+        h(
+          'p',
+          { class: 'muted small' },
+          'The token is kept in this browser tab only and is forgotten when the tab closes.',
+        ),
       ),
     ),
   );

@@ -17,11 +17,23 @@ function p99Text(w: NodeStatsWindow): string {
 function windowCells(label: string, w: NodeStatsWindow | undefined, kind: 'minute' | 'five'): HTMLTableCellElement[] {
   const idle = !w || w.requests === 0;
   return [
-    cell(`Requests/s (${label})`, [h('span', { class: `traffic-rps-${kind}` }, idle ? '0/s' : rate(w.rps))], { class: 'num' }),
-    cell(`Errors (${label})`, [
-      h('span', { class: `traffic-errors-${kind}${w && w.errors > 0 ? ' text-danger' : ''}` }, idle ? '—' : percent(w.errorRate)),
-      !idle && w.errors > 0 ? h('div', { class: 'muted small' }, `${plural(w.errors, 'error')} of ${w.requests}`) : null,
-    ], { class: 'num' }),
+    cell(`Requests/s (${label})`, [h('span', { class: `traffic-rps-${kind}` }, idle ? '0/s' : rate(w.rps))], {
+      class: 'num',
+    }),
+    cell(
+      `Errors (${label})`,
+      [
+        h(
+          'span',
+          { class: `traffic-errors-${kind}${w && w.errors > 0 ? ' text-danger' : ''}` },
+          idle ? '—' : percent(w.errorRate),
+        ),
+        !idle && w.errors > 0
+          ? h('div', { class: 'muted small' }, `${plural(w.errors, 'error')} of ${w.requests}`)
+          : null,
+      ],
+      { class: 'num' },
+    ),
     cell(`p99 (${label})`, [h('span', { class: `traffic-p99-${kind}` }, idle ? '—' : p99Text(w))], { class: 'num' }),
   ];
 }
@@ -33,7 +45,13 @@ function trend(view: Pick<NodeStatsView, 'recent'> | undefined): HTMLElement {
   const errors = slots.map((s) => s.errors);
   const total = requests.reduce((a, b) => a + b, 0);
   const peak = Math.max(0, ...requests);
-  const label = total === 0 ? 'No requests in the last 5 minutes' : `Requests per 10 s over the last 5 minutes: peak ${peak}, latest ${requests.at(-1) ?? 0}, ${plural(errors.reduce((a, b) => a + b, 0), 'error')}`;
+  const label =
+    total === 0
+      ? 'No requests in the last 5 minutes'
+      : `Requests per 10 s over the last 5 minutes: peak ${peak}, latest ${requests.at(-1) ?? 0}, ${plural(
+          errors.reduce((a, b) => a + b, 0),
+          'error',
+        )}`;
   const chart = sparkline(
     // Errors first, so the requests line stays on top where both are zero.
     [
@@ -79,7 +97,9 @@ function codesList(codes: ErrorsByCode): HTMLElement {
   return h(
     'ul',
     { class: 'plain-list small api-codes' },
-    entries.map(([code, n]) => h('li', { dataset: { code } }, h('code', null, code), ` ${n} — ${GATEWAY_ERROR_WORDS[code] ?? ''}`)),
+    entries.map(([code, n]) =>
+      h('li', { dataset: { code } }, h('code', null, code), ` ${n} — ${GATEWAY_ERROR_WORDS[code] ?? ''}`),
+    ),
   );
 }
 
@@ -99,12 +119,29 @@ function apiTotals(api: Api, traffic: ApiTraffic): HTMLElement {
       h(
         'tr',
         { dataset: { api: api.name } },
-        cell('API', [h('span', { class: 'strong' }, 'All requests'), h('div', { class: 'muted small' }, 'gateway-made errors included')], {}, 'th'),
+        cell(
+          'API',
+          [
+            h('span', { class: 'strong' }, 'All requests'),
+            h('div', { class: 'muted small' }, 'gateway-made errors included'),
+          ],
+          {},
+          'th',
+        ),
         windowCells('last minute', traffic.lastMinute, 'minute'),
         windowCells('last 5 minutes', traffic.lastFiveMinutes, 'five'),
         cell('Requests per 10 s', [trend(traffic)]),
       ),
-      h('tr', { class: 'codes-row' }, h('td', { colspan: 8 }, h('div', { class: 'small strong' }, 'Gateway-made errors, last 5 minutes'), codesList(traffic.errorsByCode.lastFiveMinutes))),
+      h(
+        'tr',
+        { class: 'codes-row' },
+        h(
+          'td',
+          { colspan: 8 },
+          h('div', { class: 'small strong' }, 'Gateway-made errors, last 5 minutes'),
+          codesList(traffic.errorsByCode.lastFiveMinutes),
+        ),
+      ),
     ),
   );
 }
@@ -115,7 +152,11 @@ function apiTotals(api: Api, traffic: ApiTraffic): HTMLElement {
  */
 export async function trafficPanel(container: HTMLElement, api: Api, signal: AbortSignal): Promise<void> {
   let nodes: BackendNode[] = [];
-  const tableHost = h('div', { class: 'table-host' }, h('div', { class: 'loading', role: 'status' }, 'Loading traffic…'));
+  const tableHost = h(
+    'div',
+    { class: 'table-host' },
+    h('div', { class: 'loading', role: 'status' }, 'Loading traffic…'),
+  );
   const totalsHost = h('div', { class: 'table-host' });
   const updated = h('p', { class: 'muted small traffic-updated', 'aria-live': 'off' });
   replace(
@@ -138,7 +179,15 @@ export async function trafficPanel(container: HTMLElement, api: Api, signal: Abo
   function render(stats: Record<string, NodeStatsView>, traffic: ApiTraffic): void {
     replace(totalsHost, apiTotals(api, traffic));
     if (nodes.length === 0) {
-      replace(tableHost, h('div', { class: 'empty card' }, h('h3', null, 'No nodes yet'), h('p', null, 'Add nodes in the Nodes tab; their traffic shows here.')));
+      replace(
+        tableHost,
+        h(
+          'div',
+          { class: 'empty card' },
+          h('h3', null, 'No nodes yet'),
+          h('p', null, 'Add nodes in the Nodes tab; their traffic shows here.'),
+        ),
+      );
       return;
     }
     replace(
@@ -156,11 +205,21 @@ export async function trafficPanel(container: HTMLElement, api: Api, signal: Abo
             return h(
               'tr',
               { dataset: { node: node.name } },
-              cell('Node', [h('span', { class: 'strong' }, node.name), node.enabled ? null : h('div', { class: 'muted small' }, 'Not ticked')], {}, 'th'),
+              cell(
+                'Node',
+                [
+                  h('span', { class: 'strong' }, node.name),
+                  node.enabled ? null : h('div', { class: 'muted small' }, 'Not ticked'),
+                ],
+                {},
+                'th',
+              ),
               windowCells('last minute', view?.lastMinute, 'minute'),
               windowCells('last 5 minutes', view?.lastFiveMinutes, 'five'),
               // Upgraded connections (WebSockets) open now, over every gateway process of this machine.
-              cell('Open WebSockets', [h('span', { class: 'traffic-upgraded' }, String(view?.upgraded ?? 0))], { class: 'num' }),
+              cell('Open WebSockets', [h('span', { class: 'traffic-upgraded' }, String(view?.upgraded ?? 0))], {
+                class: 'num',
+              }),
               cell('Requests per 10 s', [trend(view)]),
             );
           }),
@@ -183,7 +242,14 @@ export async function trafficPanel(container: HTMLElement, api: Api, signal: Abo
     render(s.nodes, s.api);
   } catch (err) {
     if (isAbort(err)) return;
-    replace(tableHost, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+    replace(
+      tableHost,
+      h(
+        'div',
+        { class: 'form-error', role: 'alert' },
+        err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
+      ),
+    );
     return;
   }
   every(REFRESH_MS, signal, refresh);

@@ -50,9 +50,21 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
         h('code', null, 'IP1_enable'),
         ' to false and every node whose rule wants it true stops taking traffic, in every API, from the next request.',
       ),
-      can('operator') ? h('section', { class: 'card', 'aria-labelledby': 'new-var-title' }, h('h2', { id: 'new-var-title' }, 'New variable'), createForm.form) : null,
+      can('operator')
+        ? h(
+            'section',
+            { class: 'card', 'aria-labelledby': 'new-var-title' },
+            h('h2', { id: 'new-var-title' }, 'New variable'),
+            createForm.form,
+          )
+        : null,
       missingHost,
-      h('section', { 'aria-labelledby': 'vars-title' }, h('h2', { id: 'vars-title', class: 'sr-only' }, 'All variables'), listHost),
+      h(
+        'section',
+        { 'aria-labelledby': 'vars-title' },
+        h('h2', { id: 'vars-title', class: 'sr-only' }, 'All variables'),
+        listHost,
+      ),
     ),
   );
 
@@ -64,7 +76,14 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
       render();
     } catch (err) {
       if (isAbort(err)) return;
-      replace(listHost, h('div', { class: 'form-error', role: 'alert' }, err instanceof ApiError ? errorSentence(err.code, err.message) : String(err)));
+      replace(
+        listHost,
+        h(
+          'div',
+          { class: 'form-error', role: 'alert' },
+          err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
+        ),
+      );
     }
   }
 
@@ -82,7 +101,11 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
             'section',
             { class: 'card card-warn', 'aria-labelledby': 'missing-title' },
             h('h2', { id: 'missing-title' }, 'Used by rules but not defined'),
-            h('p', { class: 'small' }, 'A rule on a variable that does not exist never holds, so these nodes take no traffic.'),
+            h(
+              'p',
+              { class: 'small' },
+              'A rule on a variable that does not exist never holds, so these nodes take no traffic.',
+            ),
             h(
               'ul',
               { class: 'plain-list' },
@@ -92,14 +115,29 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
                   null,
                   h('code', null, m.name),
                   ` — ${usageText(m.uses)} `,
-                  gate(h('button', { type: 'button', class: 'btn btn-small', onclick: () => createForm.prefill(m.name) }, `Define ${m.name}`), 'operator'),
+                  gate(
+                    h(
+                      'button',
+                      { type: 'button', class: 'btn btn-small', onclick: () => createForm.prefill(m.name) },
+                      `Define ${m.name}`,
+                    ),
+                    'operator',
+                  ),
                 ),
               ),
             ),
           ),
     );
     if (variables.length === 0) {
-      replace(listHost, h('div', { class: 'empty card' }, h('h3', null, 'No variables yet'), h('p', null, 'Create one above, for example IP1_enable = true, then give nodes a rule on it.')));
+      replace(
+        listHost,
+        h(
+          'div',
+          { class: 'empty card' },
+          h('h3', null, 'No variables yet'),
+          h('p', null, 'Create one above, for example IP1_enable = true, then give nodes a rule on it.'),
+        ),
+      );
       return;
     }
     replace(
@@ -111,9 +149,18 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
         h(
           'thead',
           null,
-          h('tr', null, ['Name', 'Value', 'Controls', 'Updated'].map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions'))),
+          h(
+            'tr',
+            null,
+            ['Name', 'Value', 'Controls', 'Updated'].map((t) => h('th', { scope: 'col' }, t)),
+            h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')),
+          ),
         ),
-        h('tbody', null, variables.map((v) => row(v))),
+        h(
+          'tbody',
+          null,
+          variables.map((v) => row(v)),
+        ),
       ),
     );
   }
@@ -133,13 +180,27 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
           }),
           'operator',
         );
-        replace(valueCell, h('span', { class: 'switch-line' }, sw, h('code', { class: 'switch-value' }, v.value)), error);
+        replace(
+          valueCell,
+          h('span', { class: 'switch-line' }, sw, h('code', { class: 'switch-value' }, v.value)),
+          error,
+        );
       } else replace(valueCell, h('code', { class: 'wrap' }, v.value === '' ? '""' : v.value), error);
     };
     showValue();
-    const edit = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Edit ${v.name}` }, 'Edit'), 'operator');
+    const edit = gate(
+      h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Edit ${v.name}` }, 'Edit'),
+      'operator',
+    );
     edit.addEventListener('click', () => editValue(v, valueCell, showValue));
-    const del = gate(h('button', { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete ${v.name}` }, 'Delete'), 'operator');
+    const del = gate(
+      h(
+        'button',
+        { type: 'button', class: 'btn btn-small btn-quiet btn-danger-text', 'aria-label': `Delete ${v.name}` },
+        'Delete',
+      ),
+      'operator',
+    );
     del.addEventListener('click', () => void remove(v, del));
     return h(
       'tr',
@@ -172,7 +233,13 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
             ': ',
             list.map((u, i) => [
               i > 0 ? ', ' : '',
-              h('span', { class: u.holds ? 'text-ok' : 'text-muted' }, u.nodeName, h('span', { class: 'sr-only' }, u.holds ? ' (rule holds)' : ' (rule does not hold)'), h('span', { 'aria-hidden': 'true' }, u.holds ? ' ✓' : ' ✗')),
+              h(
+                'span',
+                { class: u.holds ? 'text-ok' : 'text-muted' },
+                u.nodeName,
+                h('span', { class: 'sr-only' }, u.holds ? ' (rule holds)' : ' (rule does not hold)'),
+                h('span', { 'aria-hidden': 'true' }, u.holds ? ' ✓' : ' ✗'),
+              ),
             ]),
           ),
         ),
@@ -201,7 +268,9 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
       await admin.putVariable(v.name, value);
       const uses = usesOf(v.name);
       await load();
-      notify(`${v.name} is now ${value}: ${uses.length ? `${usageText(uses)} follow` : 'no rule uses it'} from the next request.${impactText(impact)}`);
+      notify(
+        `${v.name} is now ${value}: ${uses.length ? `${usageText(uses)} follow` : 'no rule uses it'} from the next request.${impactText(impact)}`,
+      );
       listHost.querySelector<HTMLElement>(`tr[data-variable="${CSS.escape(v.name)}"] [role="switch"]`)?.focus();
     } catch (err) {
       input.checked = !input.checked;
@@ -213,10 +282,32 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
 
   function editValue(v: Variable, cell: HTMLElement, cancel: () => void): void {
     const draftKey = `variable:${v.name}`;
-    const input = h('input', { type: 'text', name: 'value', value: loadDraft<string>(draftKey) ?? v.value, autocomplete: 'off', spellcheck: 'false', 'aria-label': `Value of ${v.name}` });
-    const save = h('button', { type: 'submit', class: 'btn btn-small btn-primary', dataset: { busyLabel: 'Saving…' } }, 'Save');
+    const input = h('input', {
+      type: 'text',
+      name: 'value',
+      value: loadDraft<string>(draftKey) ?? v.value,
+      autocomplete: 'off',
+      spellcheck: 'false',
+      'aria-label': `Value of ${v.name}`,
+    });
+    const save = h(
+      'button',
+      { type: 'submit', class: 'btn btn-small btn-primary', dataset: { busyLabel: 'Saving…' } },
+      'Save',
+    );
     const back = h('button', { type: 'button', class: 'btn btn-small' }, 'Cancel');
-    const form = h('form', { class: 'inline-edit', novalidate: true }, formErrorBox(), h('div', { class: 'field', dataset: { path: 'value' } }, input, h('p', { class: 'field-error', 'aria-live': 'polite', hidden: true })), h('div', { class: 'actions actions-start' }, save, back));
+    const form = h(
+      'form',
+      { class: 'inline-edit', novalidate: true },
+      formErrorBox(),
+      h(
+        'div',
+        { class: 'field', dataset: { path: 'value' } },
+        input,
+        h('p', { class: 'field-error', 'aria-live': 'polite', hidden: true }),
+      ),
+      h('div', { class: 'actions actions-start' }, save, back),
+    );
     input.addEventListener('input', () => saveDraft(draftKey, input.value));
     back.addEventListener('click', () => {
       clearDraft(draftKey);
@@ -265,8 +356,16 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
           ? h('p', null, 'No rule uses it.')
           : [
               h('p', null, `Rules of ${usageText(uses)} read it:`),
-              h('ul', { class: 'plain-list' }, uses.map((u) => h('li', null, h('strong', null, u.apiName), ' › ', u.nodeName))),
-              h('p', null, 'Once it is gone these rules never hold, so those nodes stop taking traffic from the next request.'),
+              h(
+                'ul',
+                { class: 'plain-list' },
+                uses.map((u) => h('li', null, h('strong', null, u.apiName), ' › ', u.nodeName)),
+              ),
+              h(
+                'p',
+                null,
+                'Once it is gone these rules never hold, so those nodes stop taking traffic from the next request.',
+              ),
               impactLines(impact),
             ],
       confirmLabel: 'Delete variable',
@@ -287,10 +386,35 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
   function newVariableForm(): { form: HTMLFormElement; prefill: (name: string) => void } {
     const draftKey = 'variable:new';
     const draft = loadDraft<{ name: string; value: string }>(draftKey) ?? { name: '', value: '' };
-    const name = h('input', { type: 'text', name: 'name', value: draft.name, autocomplete: 'off', spellcheck: 'false', placeholder: 'IP1_enable', maxlength: 64 });
-    const value = h('input', { type: 'text', name: 'value', value: draft.value, autocomplete: 'off', spellcheck: 'false', placeholder: 'true', list: uid('vals') });
-    const values = h('datalist', { id: value.getAttribute('list')! }, h('option', { value: 'true' }), h('option', { value: 'false' }));
-    const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Creating…' } }, 'Create variable');
+    const name = h('input', {
+      type: 'text',
+      name: 'name',
+      value: draft.name,
+      autocomplete: 'off',
+      spellcheck: 'false',
+      placeholder: 'IP1_enable',
+      maxlength: 64,
+    });
+    const value = h('input', {
+      type: 'text',
+      name: 'value',
+      value: draft.value,
+      autocomplete: 'off',
+      spellcheck: 'false',
+      placeholder: 'true',
+      list: uid('vals'),
+    });
+    const values = h(
+      'datalist',
+      { id: value.getAttribute('list')! },
+      h('option', { value: 'true' }),
+      h('option', { value: 'false' }),
+    );
+    const submit = h(
+      'button',
+      { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Creating…' } },
+      'Create variable',
+    );
     const form = h(
       'form',
       { class: 'new-variable', novalidate: true },
@@ -298,7 +422,13 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
       h(
         'div',
         { class: 'grid-inline' },
-        field({ label: 'Name', path: 'name', control: name, required: true, hint: 'Letters, digits and _, not starting with a digit.' }),
+        field({
+          label: 'Name',
+          path: 'name',
+          control: name,
+          required: true,
+          hint: 'Letters, digits and _, not starting with a digit.',
+        }),
         field({ label: 'Value', path: 'value', control: value, hint: 'Always text; true and false show as a switch.' }),
         h('div', { class: 'field field-submit' }, submit),
       ),

@@ -4,10 +4,23 @@ import type { AlgorithmName, Api, ApiSummary } from '../types.js';
 /** Algorithms with their names and what they do, in words. */
 export const ALGORITHMS: Array<{ name: AlgorithmName; title: string; words: string }> = [
   { name: 'round_robin', title: 'Round robin', words: 'Takes the nodes in turn, ignoring weights.' },
-  { name: 'weighted', title: 'Weighted', words: 'Takes the nodes in turn, each as often as its weight says (5:1:1 gives a a b a c a a).' },
+  {
+    name: 'weighted',
+    title: 'Weighted',
+    words: 'Takes the nodes in turn, each as often as its weight says (5:1:1 gives a a b a c a a).',
+  },
   { name: 'ip_hash', title: 'IP hash', words: 'Each client IP keeps going to the same node; weights set the shares.' },
-  { name: 'least_conn', title: 'Least connections', words: 'The node with the fewest requests in flight for its weight; ties take turns.' },
-  { name: 'hash', title: 'Hash on a key', words: 'The same header, query parameter or cookie value keeps going to the same node (the client IP when it is missing).' },
+  {
+    name: 'least_conn',
+    title: 'Least connections',
+    words: 'The node with the fewest requests in flight for its weight; ties take turns.',
+  },
+  {
+    name: 'hash',
+    title: 'Hash on a key',
+    words:
+      'The same header, query parameter or cookie value keeps going to the same node (the client IP when it is missing).',
+  },
 ];
 
 /** The title of an algorithm. */

@@ -20,7 +20,12 @@ export const basicAuth: AuthKindFactory<z.infer<typeof BasicAuth>> = {
   create(_method, realm) {
     const malformed = failed('basic', 'malformed Basic credentials');
     const wrong = failed('basic', 'unknown username or wrong password');
-    const busy: AuthOutcome = Object.freeze({ ok: false, code: 'AUTH_BUSY', method: 'basic', reason: 'too many password checks in flight' });
+    const busy: AuthOutcome = Object.freeze({
+      ok: false,
+      code: 'AUTH_BUSY',
+      method: 'basic',
+      reason: 'too many password checks in flight',
+    });
     return {
       kind: 'basic',
       challenge: `Basic realm=${quoted(realm)}, charset="UTF-8"`,

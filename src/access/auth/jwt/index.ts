@@ -35,12 +35,15 @@ export const jwtAuth: AuthKindFactory<z.infer<typeof JwtAuth>> = {
           const { payload } = await jwtVerify(token, jwks, options);
           const subject = subjectOf(payload);
           const credential = subject === null ? undefined : consumers.byJwtSubject.get(subject);
-          return credential === undefined ? failed('jwt', `no consumer has the ${claim} of this token`) : okOutcome('jwt', credential.consumer);
+          return credential === undefined
+            ? failed('jwt', `no consumer has the ${claim} of this token`)
+            : okOutcome('jwt', credential.consumer);
         }
         // The unverified claim only picks which consumer's key to verify with; nothing is trusted before that.
         const subject = subjectOf(decodeJwt(token));
         const credential = subject === null ? undefined : consumers.byJwtSubject.get(subject);
-        if (credential === undefined || credential.key === null) return failed('jwt', `no consumer with a key has the ${claim} of this token`);
+        if (credential === undefined || credential.key === null)
+          return failed('jwt', `no consumer with a key has the ${claim} of this token`);
         await jwtVerify(token, credential.key, options);
         return okOutcome('jwt', credential.consumer);
       } catch (err) {

@@ -24,7 +24,11 @@ export function jwksFor(url: string): JWTVerifyGetKey {
     return set;
   }
   if (sets.size >= JWKS_MAX_SETS) sets.delete(sets.keys().next().value!);
-  set = createRemoteJWKSet(new URL(url), { timeoutDuration: JWKS_TIMEOUT_MS, cacheMaxAge: JWKS_MAX_AGE_MS, cooldownDuration: JWKS_COOLDOWN_MS });
+  set = createRemoteJWKSet(new URL(url), {
+    timeoutDuration: JWKS_TIMEOUT_MS,
+    cacheMaxAge: JWKS_MAX_AGE_MS,
+    cooldownDuration: JWKS_COOLDOWN_MS,
+  });
   sets.set(url, set);
   return set;
 }

@@ -31,4 +31,3 @@ export const keyAuth: AuthKindFactory<z.infer<typeof KeyAuth>> = {
     };
   },
 };
-
