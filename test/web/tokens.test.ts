@@ -176,7 +176,7 @@ describe('console: admin tokens', () => {
     await row.getByRole('button', { name: 'Revoke token night-shift' }).click();
     const dialog = page.getByRole('dialog');
     await poll(() => dialog.getByRole('heading').textContent()).toBe('Revoke the token “night-shift”?');
-    expect(await dialog.locator('.impact-loses').count()).toBe(0);
+    expect(await dialog.locator('.token-self-warning').count()).toBe(0);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     expect(await tokenNames()).toContain('night-shift');
 
@@ -200,7 +200,7 @@ describe('console: admin tokens', () => {
     expect(await page.locator('tr[data-token="viewer-bot"] .token-self').count()).toBe(0);
     await row.getByRole('button', { name: 'Revoke token ops-admin' }).click();
     const dialog = page.getByRole('dialog');
-    await poll(() => dialog.locator('.impact-loses').textContent()).toBe(
+    await poll(() => dialog.locator('.token-self-warning').textContent()).toBe(
       'This is the token you are signed in with: this tab is signed out once it is revoked.',
     );
     await dialog.getByRole('button', { name: 'Revoke token' }).click();

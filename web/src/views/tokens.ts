@@ -181,7 +181,7 @@ export async function tokensView({ root, signal }: ViewContext): Promise<void> {
         self
           ? h(
               'p',
-              { class: 'impact-line impact-loses' },
+              { class: 'impact-line impact-loses token-self-warning' },
               h('strong', null, 'This is the token you are signed in with: this tab is signed out once it is revoked.'),
             )
           : null,
