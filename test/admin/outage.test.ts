@@ -134,4 +134,22 @@ describe('outages in the admin API', () => {
       usable: 1,
     });
   });
+
+  it('previews deleting an API with its nodes, deleting nothing', async () => {
+    const dry = await t.admin('DELETE', `/admin/apis/${apiId}?dryRun=true`);
+    expect(dry.status).toBe(200);
+    expect(dry.body.dryRun).toBe(true);
+    expect(
+      dry.body.changes.map((c: { op: string; kind: string; name: string }) => `${c.op} ${c.kind} ${c.name}`),
+    ).toEqual(['delete api shop', 'delete node shop/ip1-a', 'delete node shop/ip2-a']);
+    expect(dry.body.impact).toMatchObject({
+      losesLastNode: [],
+      summary: ['deletes shop: its route answers ROUTE_NOT_FOUND'],
+      apis: [{ apiName: 'shop', before: { state: 'ok', usable: 2 }, after: null }],
+    });
+    expect((await t.admin('GET', `/admin/apis/${apiId}`)).status).toBe(200);
+    expect((await t.admin('GET', `/admin/apis/${apiId}/nodes`)).body).toHaveLength(2);
+    expect(await spread(t, '/shop/x', 2)).toEqual({ 'ip1-a': 1, 'ip2-a': 1 });
+    expect((await t.admin('DELETE', '/admin/apis/no-such-api?dryRun=true')).status).toBe(404);
+  });
 });

@@ -1,11 +1,13 @@
 import type {
   Actor,
+  AdminToken,
   Api,
   ApiTraffic,
   AuditPage,
   Availability,
   DryRunAnswer,
   PlanResult,
+  Role,
   ApiSummary,
   BackendNode,
   BalanceExplanation,
@@ -208,6 +210,11 @@ export const admin = {
     call<void>('DELETE', `/admin/consumers/${enc(id)}/credentials/${enc(credentialId)}`),
 
   whoami: (o?: Opt) => call<Actor>('GET', '/admin/whoami', undefined, o),
+  listTokens: (o?: Opt) => call<AdminToken[]>('GET', '/admin/tokens', undefined, o),
+  /** The answer carries the new token's `secret` this once; the store keeps only its hash. */
+  createToken: (body: { name: string; role: Role }) =>
+    call<AdminToken & { secret: string }>('POST', '/admin/tokens', body),
+  deleteToken: (id: string) => call<void>('DELETE', `/admin/tokens/${enc(id)}`),
   audit: (query: Record<string, string>, o?: Opt) =>
     call<AuditPage>('GET', `/admin/audit?${new URLSearchParams(query)}`, undefined, o),
   revert: (version: number) => call<PlanResult>('POST', '/admin/audit/revert', { version }),

@@ -13,6 +13,7 @@ import { clusterView } from './views/cluster.js';
 import { consumersView } from './views/consumers.js';
 import { notFoundView } from './views/not-found.js';
 import { signInView } from './views/sign-in.js';
+import { tokensView } from './views/tokens.js';
 import { variablesView } from './views/variables.js';
 
 const routes: Route[] = [
@@ -25,6 +26,7 @@ const routes: Route[] = [
   { pattern: '/consumers', view: consumersView },
   { pattern: '/cluster', view: clusterView },
   { pattern: '/audit', view: auditView },
+  { pattern: '/tokens', view: tokensView },
 ];
 
 /** Builds the page shell (skip link, header with navigation, main, notifications) and starts routing. */
@@ -38,13 +40,17 @@ export function startApp(mount: HTMLElement): void {
     h('a', { href: '/consumers', dataset: { section: 'consumers' } }, 'Consumers'),
     h('a', { href: '/cluster', dataset: { section: 'cluster' } }, 'Cluster'),
     h('a', { href: '/audit', dataset: { section: 'audit' } }, 'Audit'),
+    h('a', { href: '/tokens', dataset: { section: 'tokens' }, hidden: true }, 'Tokens'),
   );
+  // Only admins manage tokens; other roles do not see the link (the page itself says it needs the role).
+  const tokensLink = nav.querySelector<HTMLAnchorElement>('a[data-section="tokens"]')!;
   const signOut = h('button', { type: 'button', class: 'btn btn-small btn-quiet sign-out' }, 'Sign out');
   // Who is signed in, so an operator sharing a screen knows which token acts (and the audit log names it).
   const who = h('span', { class: 'who', 'aria-live': 'polite' });
   onSession((actor) => {
     who.textContent = actor ? `${actor.name} · ${actor.role}` : '';
     who.title = actor ? `Signed in with the admin token "${actor.name}" (role: ${actor.role})` : '';
+    tokensLink.hidden = actor?.role !== 'admin';
   });
   const main = h('main', { id: 'main', tabindex: '-1' });
   const header = h(

@@ -27,7 +27,7 @@ export type { ApiImpact, Impact } from '../../src/admin/impact.js';
 export type { ApiTraffic, ErrorsByCode } from '../../src/admin/traffic.js';
 export type { DryRunAnswer, PlannedChange } from '../../src/admin/dry-run.js';
 export type { AuditEntry, AuditPage, ChangeOp, ObjectKind, PlanResult } from '../../src/model/audit.js';
-export type { Actor, Role } from '../../src/model/token.js';
+export type { Actor, AdminToken, Role } from '../../src/model/token.js';
 
 /** A node of an API ("Node" is the DOM's name, so the console calls it BackendNode). */
 export type BackendNode = Node;

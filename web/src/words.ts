@@ -63,6 +63,7 @@ const CODE_FIELDS: Record<string, string> = {
   CERTIFICATE_NAME_TAKEN: 'certificate',
   PRIVATE_KEY_INVALID: 'privateKey',
   KEY_MISMATCH: 'privateKey',
+  TOKEN_NAME_TAKEN: 'name',
 };
 
 /** The form field an admin error without details is about, if any. */
@@ -78,6 +79,8 @@ const CODE_WORDS: Record<string, string> = {
   VARIABLE_NOT_FOUND: 'This variable no longer exists.',
   SELECTOR_VERSION_NOT_FOUND: 'That selector version is no longer kept.',
   SELECTOR_NOT_FOUND: 'This API has no selector any more; someone may have removed it.',
+  TOKEN_NOT_FOUND: 'This admin token no longer exists; someone may have revoked it.',
+  TOKEN_NAME_TAKEN: 'Another admin token has this name (names are unique regardless of case).',
   BODY_TOO_LARGE: 'What you sent is too large.',
   INTERNAL_ERROR: 'The admin API failed; see the isogate log.',
 };

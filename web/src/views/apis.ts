@@ -1,8 +1,8 @@
-import { admin, ApiError, isAbort } from '../api.js';
-import { confirmDialog } from '../components/dialog.js';
+import { admin, ApiError, isAbort, paths } from '../api.js';
 import { h, replace } from '../components/dom.js';
 import { cell } from '../components/table.js';
 import { notify } from '../components/notify.js';
+import { confirmWithImpact, impactText } from '../impact.js';
 import { errorSentence } from '../words.js';
 import { plural } from '../format.js';
 import type { ViewContext } from '../router.js';
@@ -132,31 +132,32 @@ export async function apisView({ root, signal }: ViewContext): Promise<void> {
   }
 
   async function remove(api: ApiSummary, button: HTMLButtonElement): Promise<void> {
-    const ok = await confirmDialog({
-      title: `Delete the API “${api.name}”?`,
-      message: [
-        h(
+    button.disabled = true;
+    try {
+      // A dry run first, as a node delete does: the dialog says what it would do to traffic.
+      const { go, impact } = await confirmWithImpact({
+        method: 'DELETE',
+        path: paths.api(api.id),
+        title: `Delete the API “${api.name}”?`,
+        message: h(
           'p',
           null,
-          `Its ${plural(api.nodeCounts.total, 'node')}${api.selectorState === 'none' ? '' : ' and its selector'} are deleted with it.`,
-        ),
-        h(
-          'p',
-          null,
+          goesWith(api),
           'Requests to ',
           h('code', null, routeText(api)),
           ' get ROUTE_NOT_FOUND (404) from the next request on.',
         ),
-      ],
-      confirmLabel: 'Delete API',
-      danger: true,
-    });
-    if (!ok) return;
-    button.disabled = true;
-    try {
+        confirmLabel: 'Delete API',
+        always: true,
+        danger: true,
+      });
+      if (!go) {
+        button.disabled = false;
+        return;
+      }
       await admin.deleteApi(api.id);
       await load();
-      notify(`API ${api.name} deleted.`);
+      notify(`API ${api.name} deleted.${impactText(impact)}`);
     } catch (err) {
       button.disabled = false;
       notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
@@ -164,6 +165,16 @@ export async function apisView({ root, signal }: ViewContext): Promise<void> {
   }
 
   await load();
+}
+
+/** "Its 2 nodes and its selector are deleted with it. " (nothing when it has neither). */
+function goesWith(api: ApiSummary): string {
+  const total = api.nodeCounts.total;
+  const parts = total === 0 ? [] : [total === 1 ? 'its node' : `its ${plural(total, 'node')}`];
+  if (api.selectorState !== 'none') parts.push('its selector');
+  if (parts.length === 0) return '';
+  const text = parts.join(' and ');
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)} ${parts.length === 1 && total === 1 ? 'is' : 'are'} deleted with it. `;
 }
 
 function emptyState(): HTMLElement {
