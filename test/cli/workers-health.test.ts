@@ -35,7 +35,8 @@ describe('health with --workers 2', () => {
       name: 'wh',
       path: '/wh',
       algorithm: 'round_robin',
-      health: { active: { path: '/health', intervalMs: 150, timeoutMs: 100, unhealthyThreshold: 2 } },
+      // A probe's timeout generous enough that a loaded machine does not fail the healthy node's probes.
+      health: { active: { path: '/health', intervalMs: 400, timeoutMs: 400, unhealthyThreshold: 2 } },
     });
     for (const u of ups)
       await adminCall('POST', `/admin/apis/${api.id}/nodes`, {

@@ -8,6 +8,9 @@ import { CANARY, config, node, request, startSandbox } from './fixtures.js';
 const catalog = [node('a'), node('b', ['temp']), node('c')];
 const all = [0, 1, 2];
 const CALLS = 200;
+// The good API's own time limit: generous, so that a loaded machine (the suite runs tests in parallel on
+// few cores) cannot time its calls out; what is tested is that the bad API never makes it fail.
+const GOOD_LIMITS = { timeoutMs: 1000 };
 
 interface HostileCase {
   name: string;
@@ -141,7 +144,7 @@ describe.each([
   it.each(cases)('$name: the good API is always answered right, the bad one fails and is quarantined', async (c) => {
     const started = await startSandbox({ maxHosts, hangGraceMs: c.hangGraceMs });
     sandbox = started.sandbox;
-    const good = await sandbox.load({ apiId: 'good', config: config(CANARY) }, catalog, {});
+    const good = await sandbox.load({ apiId: 'good', config: config(CANARY, GOOD_LIMITS) }, catalog, {});
     const bad = await sandbox.load(
       { apiId: 'bad', config: config(c.code, { timeoutMs: c.timeoutMs ?? 20 }) },
       catalog,
@@ -186,7 +189,7 @@ describe('trials', () => {
   it('a trial that kills its process never disturbs serving hosts', async () => {
     const started = await startSandbox({ maxHosts: 1, hangGraceMs: 10_000 });
     sandbox = started.sandbox;
-    const good = await sandbox.load({ apiId: 'good', config: config(CANARY) }, catalog, {});
+    const good = await sandbox.load({ apiId: 'good', config: config(CANARY, GOOD_LIMITS) }, catalog, {});
     const before = sandbox.hosts();
     const goodCalls: Array<SelectOutcome | Promise<SelectOutcome>> = [];
     for (let i = 0; i < CALLS; i++) goodCalls.push(good.select(goodRequest(i), all));
@@ -225,7 +228,7 @@ describe('loading hostile code', () => {
   it('a top level that aborts V8 rejects the load as crash, once, and leaves the other APIs running', async () => {
     const started = await startSandbox({ maxHosts: 1, hangGraceMs: 10_000 });
     sandbox = started.sandbox;
-    const good = await sandbox.load({ apiId: 'good', config: config(CANARY) }, catalog, {});
+    const good = await sandbox.load({ apiId: 'good', config: config(CANARY, GOOD_LIMITS) }, catalog, {});
     const calls = [0, 1, 2, 3, 4, 5].map((i) => good.select(goodRequest(i), all));
     const err = await sandbox
       .load(
