@@ -11,25 +11,13 @@ import { SelectorConfig } from '../../model/selector.js';
 import { AdminToken, type TokenCreate } from '../../model/token.js';
 import { Variable } from '../../model/variable.js';
 import { auditEntryFromRow, auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
-import { isConfigWrite, summarize, type Change } from '../changes.js';
-import {
-  AUDIT_COLUMNS,
-  auditRows,
-  checkBeforeCommit,
-  idempotencyCutoff,
-  idempotencyFromRow,
-  idempotencyRow,
-  type IdempotencyRecord,
-  type IdempotencyRow,
-} from '../commit.js';
-import { StoreOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
+import { idempotencyCutoff, idempotencyFromRow, type IdempotencyRecord, type IdempotencyRow } from '../commit.js';
 import {
   objectKey,
   planRestore,
   planRevert,
   requireCompleteHistory,
   requireLoggedWrite,
-  type PlannedWrite,
   type PlanKind,
 } from '../plans.js';
 import {
@@ -58,13 +46,12 @@ import {
   type StoreHealth,
 } from '../store.js';
 import { newToken } from '../tokens.js';
-import { currentWriteScope } from '../write-scope.js';
-import { CONFIG_CHANNEL, clientConfig, type ConnectionSettings } from './connection.js';
+import { clientConfig, type ConnectionSettings } from './connection.js';
 import { HealthTracker } from './health.js';
 import { ConfigListener, type Backoff } from './listener.js';
+import { currentVersion, nowIso, Transactions } from './transactions.js';
 import { migrate } from './migrations.js';
 import {
-  execute,
   listCertificates,
   listConsumers,
   readApi,
@@ -84,9 +71,9 @@ import {
   saveVariable,
   type Tx,
 } from './objects.js';
-import { changeToken, insertToken, pruneAudit, recordKey, removeToken } from './records.js';
+import { changeToken, insertToken, removeToken } from './records.js';
 import { AUDIT_COLUMN_LIST, SQL } from './sql.js';
-import { asStoreError, describe, isConnectionError } from './unavailable.js';
+import { asStoreError, describe } from './unavailable.js';
 
 /** Options of `openPostgresStore`. */
 export interface PostgresStoreOptions {
@@ -118,14 +105,6 @@ export interface PostgresStoreOptions {
 /** How long `close` waits for pooled connections to end. */
 const CLOSE_TIMEOUT_MS = 5_000;
 
-/** What a write step reports: its result and the objects it changed (none: no version, no audit row). */
-interface WriteOutcome<T> {
-  value: T;
-  changes: Change[];
-}
-
-const nowIso = (): string => new Date().toISOString();
-
 /**
  * The PostgreSQL driver of the Store: a small pool, every write one READ COMMITTED transaction
  * serialized on the meta row that bumps the version and NOTIFYs listeners on commit. Connection
@@ -134,6 +113,7 @@ const nowIso = (): string => new Date().toISOString();
 export class PostgresStore implements Store {
   private readonly tracker = new HealthTracker();
   private readonly listeners = new Set<ConfigListener>();
+  private readonly tx: Transactions;
   private closed = false;
 
   private constructor(
@@ -142,8 +122,9 @@ export class PostgresStore implements Store {
     private readonly log: Logger,
     private readonly backoff: Backoff,
     private readonly heartbeatMs: number,
-    private readonly operationTimeoutMs: number,
+    operationTimeoutMs: number,
   ) {
+    this.tx = new Transactions(pool, this.tracker, log, operationTimeoutMs);
     // An idle pooled connection the server drops emits here; without a listener it would crash the
     // process. The pool discards that connection itself, and health is left alone: an idle connection
     // closing (server restart, proxy idle timeout) says nothing about whether the next one will work.
@@ -176,24 +157,24 @@ export class PostgresStore implements Store {
   }
 
   async version(): Promise<number> {
-    return this.read((c) => currentVersion(c));
+    return this.tx.read((c) => currentVersion(c));
   }
 
   async loadConfig(): Promise<ConfigState> {
     // One snapshot for the version and every row; read only, so it never waits for writers.
-    return this.read(readConfig, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    return this.tx.read(readConfig, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   }
 
   async listApis(): Promise<Api[]> {
-    return this.read(async (c) => (await c.query<ApiRow>(SQL.listApis)).rows.map(apiFromRow));
+    return this.tx.read(async (c) => (await c.query<ApiRow>(SQL.listApis)).rows.map(apiFromRow));
   }
 
   async getApi(id: string): Promise<Api | null> {
-    return this.read((c) => readApi(c, id));
+    return this.tx.read((c) => readApi(c, id));
   }
 
   async createApi(input: ApiCreate): Promise<Api> {
-    return this.write(async (tx) => {
+    return this.tx.write(async (tx) => {
       const now = nowIso();
       const api = Api.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
       return { value: api, changes: [await saveApi(tx, api, null)] };
@@ -201,7 +182,7 @@ export class PostgresStore implements Store {
   }
 
   async updateApi(id: string, mutate: Mutator<Api>): Promise<Api | null> {
-    return this.write<Api | null>(async (tx) => {
+    return this.tx.write<Api | null>(async (tx) => {
       const current = await readApi(tx, id, true);
       if (!current) return { value: null, changes: [] };
       // Identity and creation time belong to the store, whatever the mutator returns.
@@ -216,25 +197,25 @@ export class PostgresStore implements Store {
   }
 
   async deleteApi(id: string): Promise<boolean> {
-    return this.write(async (tx) => {
+    return this.tx.write(async (tx) => {
       const changes = await removeApi(tx, id);
       return { value: changes.length > 0, changes };
     });
   }
 
   async listNodes(apiId: string): Promise<Node[]> {
-    return this.read(async (c) => (await c.query<NodeRow>(SQL.listNodes, [apiId])).rows.map(nodeFromRow));
+    return this.tx.read(async (c) => (await c.query<NodeRow>(SQL.listNodes, [apiId])).rows.map(nodeFromRow));
   }
 
   async getNode(apiId: string, nodeId: string): Promise<Node | null> {
-    return this.read(async (c) => {
+    return this.tx.read(async (c) => {
       const row = (await c.query<NodeRow>(SQL.getNode, [apiId, nodeId])).rows[0];
       return row ? nodeFromRow(row) : null;
     });
   }
 
   async createNode(apiId: string, input: NodeCreate): Promise<Node | null> {
-    return this.write<Node | null>(async (tx) => {
+    return this.tx.write<Node | null>(async (tx) => {
       if (!(await readApi(tx, apiId))) return { value: null, changes: [] };
       const now = nowIso();
       const node = Node.parse({ ...input, id: randomUUID(), apiId, createdAt: now, updatedAt: now });
@@ -243,7 +224,7 @@ export class PostgresStore implements Store {
   }
 
   async updateNode(apiId: string, nodeId: string, mutate: Mutator<Node>): Promise<Node | null> {
-    return this.write<Node | null>(async (tx) => {
+    return this.tx.write<Node | null>(async (tx) => {
       const row = (await tx.query<NodeRow>(SQL.getNodeForUpdate, [apiId, nodeId])).rows[0];
       if (!row) return { value: null, changes: [] };
       const current = nodeFromRow(row);
@@ -259,7 +240,7 @@ export class PostgresStore implements Store {
   }
 
   async deleteNode(apiId: string, nodeId: string): Promise<boolean> {
-    return this.write(async (tx) => {
+    return this.tx.write(async (tx) => {
       const row = (await tx.query<NodeRow>(SQL.getNodeForUpdate, [apiId, nodeId])).rows[0];
       const changes = row ? [await removeNode(tx, nodeFromRow(row))] : [];
       return { value: changes.length > 0, changes };
@@ -267,22 +248,22 @@ export class PostgresStore implements Store {
   }
 
   async listVariables(): Promise<Variable[]> {
-    return this.read(async (c) => (await c.query<VariableRow>(SQL.listVariables)).rows.map(variableFromRow));
+    return this.tx.read(async (c) => (await c.query<VariableRow>(SQL.listVariables)).rows.map(variableFromRow));
   }
 
   async getVariable(name: string): Promise<Variable | null> {
-    return this.read((c) => readVariable(c, name));
+    return this.tx.read((c) => readVariable(c, name));
   }
 
   async putVariable(name: string, value: string): Promise<Variable> {
-    return this.write(async (tx) => {
+    return this.tx.write(async (tx) => {
       const variable = Variable.parse({ name, value, updatedAt: nowIso() });
       return { value: variable, changes: [await saveVariable(tx, variable, await readVariable(tx, variable.name))] };
     });
   }
 
   async deleteVariable(name: string): Promise<boolean> {
-    return this.write(async (tx) => {
+    return this.tx.write(async (tx) => {
       const current = await readVariable(tx, name);
       const changes = current ? [await removeVariable(tx, current)] : [];
       return { value: changes.length > 0, changes };
@@ -290,15 +271,15 @@ export class PostgresStore implements Store {
   }
 
   async listConsumers(): Promise<Consumer[]> {
-    return this.read(listConsumers);
+    return this.tx.read(listConsumers);
   }
 
   async getConsumer(id: string): Promise<Consumer | null> {
-    return this.read((c) => readConsumer(c, id));
+    return this.tx.read((c) => readConsumer(c, id));
   }
 
   async createConsumer(input: NewConsumer): Promise<Consumer> {
-    return this.write(async (tx) => {
+    return this.tx.write(async (tx) => {
       const now = nowIso();
       const consumer = Consumer.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
       return { value: consumer, changes: [await saveConsumer(tx, consumer, null)] };
@@ -306,7 +287,7 @@ export class PostgresStore implements Store {
   }
 
   async updateConsumer(id: string, mutate: Mutator<Consumer>): Promise<Consumer | null> {
-    return this.write<Consumer | null>(async (tx) => {
+    return this.tx.write<Consumer | null>(async (tx) => {
       const current = await readConsumer(tx, id, true);
       if (!current) return { value: null, changes: [] };
       const next = Consumer.parse({
@@ -320,7 +301,7 @@ export class PostgresStore implements Store {
   }
 
   async deleteConsumer(id: string): Promise<boolean> {
-    return this.write(async (tx) => {
+    return this.tx.write(async (tx) => {
       const current = await readConsumer(tx, id, true);
       const changes = current ? [await removeConsumer(tx, current)] : [];
       return { value: changes.length > 0, changes };
@@ -328,7 +309,7 @@ export class PostgresStore implements Store {
   }
 
   async setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null> {
-    return this.write<Api | null>(async (tx) => {
+    return this.tx.write<Api | null>(async (tx) => {
       const valid = SelectorConfig.nullable().parse(selector);
       const current = await readApi(tx, apiId, true);
       if (!current) return { value: null, changes: [] };
@@ -338,22 +319,22 @@ export class PostgresStore implements Store {
   }
 
   async listSelectorVersions(apiId: string): Promise<SelectorVersion[]> {
-    return this.read(async (c) => {
+    return this.tx.read(async (c) => {
       const rows = (await c.query<SelectorVersionRow>(SQL.listSelectorVersions, [apiId, SELECTOR_HISTORY_LIMIT])).rows;
       return rows.map(selectorVersionFromRow);
     });
   }
 
   async listCertificates(): Promise<Certificate[]> {
-    return this.read(listCertificates);
+    return this.tx.read(listCertificates);
   }
 
   async getCertificate(id: string): Promise<Certificate | null> {
-    return this.read((c) => readCertificate(c, id));
+    return this.tx.read((c) => readCertificate(c, id));
   }
 
   async createCertificate(record: CertificateRecord): Promise<Certificate> {
-    return this.write(async (tx) => {
+    return this.tx.write(async (tx) => {
       const now = nowIso();
       const cert = Certificate.parse({
         ...CertificateRecord.parse(record),
@@ -366,7 +347,7 @@ export class PostgresStore implements Store {
   }
 
   async updateCertificate(id: string, mutate: Mutator<Certificate>): Promise<Certificate | null> {
-    return this.write<Certificate | null>(async (tx) => {
+    return this.tx.write<Certificate | null>(async (tx) => {
       const current = await readCertificate(tx, id, true);
       if (!current) return { value: null, changes: [] };
       const next = Certificate.parse({
@@ -380,7 +361,7 @@ export class PostgresStore implements Store {
   }
 
   async deleteCertificate(id: string): Promise<boolean> {
-    return this.write(async (tx) => {
+    return this.tx.write(async (tx) => {
       const current = await readCertificate(tx, id, true);
       const changes = current ? [await removeCertificate(tx, current)] : [];
       return { value: changes.length > 0, changes };
@@ -389,11 +370,11 @@ export class PostgresStore implements Store {
 
   async listAudit(query: AuditQuery): Promise<AuditPage> {
     const { sql, values } = auditSelect(AUDIT_COLUMN_LIST, query, (i) => `$${i}`);
-    return this.read(async (c) => auditPage((await c.query<StoredAuditRow>(sql, values)).rows, query.limit));
+    return this.tx.read(async (c) => auditPage((await c.query<StoredAuditRow>(sql, values)).rows, query.limit));
   }
 
   async revertVersion(version: number): Promise<PlanResult> {
-    return this.writePlan(async (tx) => {
+    return this.tx.writePlan(async (tx) => {
       const entries = (await tx.query<StoredAuditRow>(SQL.auditOfVersion, [version])).rows.map(auditEntryFromRow);
       requireLoggedWrite(version, await currentVersion(tx), entries);
       const current = new Map<string, object | null>();
@@ -404,7 +385,7 @@ export class PostgresStore implements Store {
   }
 
   async restoreVersion(version: number): Promise<PlanResult> {
-    return this.writePlan(async (tx) => {
+    return this.tx.writePlan(async (tx) => {
       const logged = (await tx.query<{ n: number }>(SQL.loggedVersionsAfter, [version])).rows[0]!.n;
       requireCompleteHistory(version, await currentVersion(tx), logged);
       return planRestore(
@@ -414,41 +395,41 @@ export class PostgresStore implements Store {
   }
 
   async applyPlan(planner: Planner, cause: string): Promise<PlanResult> {
-    return this.writePlan(async (tx) => planner(await readConfig(tx)), cause);
+    return this.tx.writePlan(async (tx) => planner(await readConfig(tx)), cause);
   }
 
   async listTokens(): Promise<AdminToken[]> {
-    return this.read(async (c) => (await c.query<TokenRow>(SQL.listTokens)).rows.map(tokenFromRow));
+    return this.tx.read(async (c) => (await c.query<TokenRow>(SQL.listTokens)).rows.map(tokenFromRow));
   }
 
   async getToken(id: string): Promise<AdminToken | null> {
-    return this.read(async (c) => {
+    return this.tx.read(async (c) => {
       const row = (await c.query<TokenRow>(SQL.getToken, [id])).rows[0];
       return row ? tokenFromRow(row) : null;
     });
   }
 
   async findTokenByHash(secretHash: string): Promise<AdminToken | null> {
-    return this.read(async (c) => {
+    return this.tx.read(async (c) => {
       const row = (await c.query<TokenRow>(SQL.tokenByHash, [secretHash])).rows[0];
       return row ? tokenFromRow(row) : null;
     });
   }
 
   async createToken(input: TokenCreate, secretHash: string): Promise<AdminToken> {
-    return this.write((tx) => insertToken(tx, newToken(input), secretHash));
+    return this.tx.write((tx) => insertToken(tx, newToken(input), secretHash));
   }
 
   async updateToken(id: string, mutate: Mutator<AdminToken>): Promise<AdminToken | null> {
-    return this.write((tx) => changeToken(tx, id, mutate));
+    return this.tx.write((tx) => changeToken(tx, id, mutate));
   }
 
   async deleteToken(id: string): Promise<boolean> {
-    return this.write((tx) => removeToken(tx, id));
+    return this.tx.write((tx) => removeToken(tx, id));
   }
 
   async findIdempotencyKey(actorId: string, key: string): Promise<IdempotencyRecord | null> {
-    return this.read(async (c) => {
+    return this.tx.read(async (c) => {
       const row = (await c.query<IdempotencyRow>(SQL.findKey, [actorId, key, idempotencyCutoff()])).rows[0];
       return row ? idempotencyFromRow(row) : null;
     });
@@ -459,15 +440,15 @@ export class PostgresStore implements Store {
 
   async heartbeat(beat: ProcessBeat): Promise<void> {
     const values = processBeatValues(ProcessBeat.parse(beat));
-    await this.read(async (c) => c.query(SQL.upsertProcess, values));
+    await this.tx.read(async (c) => c.query(SQL.upsertProcess, values));
   }
 
   async removeProcess(id: string): Promise<boolean> {
-    return this.read(async (c) => ((await c.query(SQL.deleteProcess, [id])).rowCount ?? 0) > 0);
+    return this.tx.read(async (c) => ((await c.query(SQL.deleteProcess, [id])).rowCount ?? 0) > 0);
   }
 
   async listProcesses(): Promise<ClusterState> {
-    return this.read(async (c) => {
+    return this.tx.read(async (c) => {
       const { rows } = await c.query<ProcessRow & { now: string }>(SQL.listProcesses);
       // With no rows, the clock still has to come from the database.
       const now = rows[0]?.now ?? (await c.query<{ now: string }>(SQL.now)).rows[0]!.now;
@@ -476,7 +457,7 @@ export class PostgresStore implements Store {
   }
 
   async pruneProcesses(olderThanMs: number): Promise<number> {
-    return this.read(
+    return this.tx.read(
       async (c) => (await c.query(SQL.pruneProcesses, [Math.max(0, Math.round(olderThanMs))])).rowCount ?? 0,
     );
   }
@@ -524,144 +505,6 @@ export class PostgresStore implements Store {
     clearTimeout(timer);
     if (!ended) this.log.warn(`store connections did not close within ${CLOSE_TIMEOUT_MS} ms; leaving them`);
   }
-
-  /**
-   * Runs one write transaction, serialized on the meta row. When the step changed something, the
-   * audit rows, If-Match, dry run and Idempotency-Key of the current write scope are handled here
-   * (src/store/commit.ts), and a config change bumps the version once and notifies listeners on
-   * commit. A throw anywhere (validation, conflict, constraint) rolls everything back.
-   */
-  private async write<T>(step: (tx: Tx) => Promise<WriteOutcome<T>>, cause: string | null = null): Promise<T> {
-    return (await this.writeVersioned(step, cause)).value;
-  }
-
-  private async writeVersioned<T>(
-    step: (tx: Tx) => Promise<WriteOutcome<T>>,
-    cause: string | null,
-  ): Promise<{ value: T; version: number | null }> {
-    const scope = currentWriteScope();
-    try {
-      return await this.onConnection(
-        async (tx) => {
-          await tx.query(SQL.lockMeta);
-          const { value, changes } = await step(tx);
-          if (changes.length === 0) return { value, version: null };
-          checkBeforeCommit(scope, changes, value);
-          let version: number | null = null;
-          if (isConfigWrite(changes)) {
-            version = (await tx.query<{ config_version: number }>(SQL.bumpVersion)).rows[0]!.config_version;
-            await tx.query(SQL.notify, [CONFIG_CHANNEL, String(version)]);
-          }
-          const at = nowIso();
-          for (const row of auditRows(scope, changes, version, cause, at))
-            await tx.query(
-              SQL.insertAudit,
-              AUDIT_COLUMNS.map((c) => row[c]),
-            );
-          await pruneAudit(tx);
-          const key = idempotencyRow(scope, value, changes, version, at);
-          if (key) await recordKey(tx, key);
-          return { value, version };
-        },
-        'BEGIN',
-        true,
-      );
-    } catch (err) {
-      // Never retried: a connection lost during COMMIT leaves the outcome unknown.
-      throw this.failure(err);
-    }
-  }
-
-  /** A write that executes a plan (revert, restore, config apply) and answers with what it changed. */
-  private async writePlan(plan: (tx: Tx) => Promise<PlannedWrite[]>, cause: string): Promise<PlanResult> {
-    const { value, version } = await this.writeVersioned(async (tx) => {
-      const changes = await execute(tx, await plan(tx));
-      return { value: changes, changes };
-    }, cause);
-    return summarize(value, version);
-  }
-
-  /** Runs a read; retried once on a fresh connection when a pooled one turns out to be dead. */
-  private async read<T>(work: (client: Tx) => Promise<T>, begin: string | null = null): Promise<T> {
-    try {
-      return await this.onConnection(work, begin);
-    } catch (err) {
-      // A StoreUnavailableError here means no connection could be made at all: retrying would only wait again.
-      if (err instanceof StoreUnavailableError || !isConnectionError(err)) throw this.failure(err);
-      this.log.debug({ err: describe(err) }, 'store connection dropped; retrying the read once');
-      try {
-        return await this.onConnection(work, begin);
-      } catch (again) {
-        throw this.failure(again);
-      }
-    }
-  }
-
-  /**
-   * Runs `work` on one pooled connection, in a transaction opened with `begin` when given. For a
-   * write, a connection lost (or timed out) once COMMIT was sent is StoreOutcomeUnknownError: the
-   * server may have committed before the answer was lost, so "nothing was written" would be a lie.
-   */
-  private async onConnection<T>(work: (client: Tx) => Promise<T>, begin: string | null, writes = false): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw this.failure(err);
-    }
-    let broken = false;
-    let commitSent = false;
-    let timer: NodeJS.Timeout | undefined;
-    const run = (async () => {
-      if (begin !== null) await client.query(begin);
-      const result = await work(client);
-      if (begin !== null) {
-        commitSent = true;
-        await client.query('COMMIT');
-      }
-      return result;
-    })();
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StoreUnavailableError(`PostgreSQL store unreachable: no answer within ${this.operationTimeoutMs} ms`),
-          ),
-        this.operationTimeoutMs,
-      );
-    });
-    try {
-      const result = await Promise.race([run, deadline]);
-      this.tracker.poolSucceeded();
-      return result;
-    } catch (err) {
-      // A timed-out connection is in an unknown state (maybe mid-transaction): never reused, and its late outcome ignored.
-      if (err instanceof StoreUnavailableError) {
-        run.catch(() => undefined);
-        broken = true;
-      } else {
-        broken = isConnectionError(err) || (begin !== null && !(await rollback(client)));
-      }
-      if (writes && commitSent && (err instanceof StoreUnavailableError || isConnectionError(err))) {
-        this.tracker.poolFailed(describe(err));
-        throw new StoreOutcomeUnknownError(`PostgreSQL connection lost after COMMIT was sent: ${describe(err)}`, {
-          cause: err,
-        });
-      }
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      // A broken connection is destroyed rather than handed to the next caller.
-      client.release(broken ? true : undefined);
-    }
-  }
-
-  /** Maps a connection failure to StoreUnavailableError (and records it); any other error unchanged. */
-  private failure(err: unknown): unknown {
-    const mapped = asStoreError(err);
-    if (mapped instanceof StoreUnavailableError) this.tracker.poolFailed(describe(mapped.cause ?? mapped));
-    return mapped;
-  }
 }
 
 /** Opens the PostgreSQL store at `url` (e.g. `postgres://user@host/db`), applying pending migrations. */
@@ -681,22 +524,6 @@ async function migrateOnce(settings: ConnectionSettings): Promise<void> {
     throw asStoreError(err);
   } finally {
     await client.end().catch(() => undefined);
-  }
-}
-
-async function currentVersion(client: Tx): Promise<number> {
-  const version = (await client.query<{ config_version: number }>(SQL.version)).rows[0]?.config_version;
-  if (version === undefined) throw new Error('the store schema has no meta row; is it migrated?');
-  return version;
-}
-
-/** Rolls back; false when that failed too (the connection is then unusable). */
-async function rollback(client: Tx): Promise<boolean> {
-  try {
-    await client.query('ROLLBACK');
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -1,0 +1,193 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { PlanResult } from '../../model/audit.js';
+import { isConfigWrite, summarize, type Change } from '../changes.js';
+import { AUDIT_COLUMNS, auditRows, checkBeforeCommit, idempotencyRow } from '../commit.js';
+import { StoreOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
+import type { PlannedWrite } from '../plans.js';
+import { currentWriteScope } from '../write-scope.js';
+import { CONFIG_CHANNEL } from './connection.js';
+import type { HealthTracker } from './health.js';
+import { execute, type Tx } from './objects.js';
+import { pruneAudit, recordKey } from './records.js';
+import { SQL } from './sql.js';
+import { asStoreError, describe, isConnectionError } from './unavailable.js';
+
+/** What a write step reports: its result and the objects it changed (none: no version, no audit row). */
+export interface WriteOutcome<T> {
+  value: T;
+  changes: Change[];
+}
+
+/** Now, as stored (ISO 8601). */
+export const nowIso = (): string => new Date().toISOString();
+
+/**
+ * How the PostgreSQL store talks to its pool: reads retried once on a dead pooled connection, every
+ * write one READ COMMITTED transaction serialized on the meta row (audit rows, If-Match, dry run and
+ * Idempotency-Key of the write scope, one version bump and NOTIFY on commit), each bounded by the
+ * operation timeout, and the outcome of a COMMIT whose answer was lost reported as unknown.
+ */
+export class Transactions {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly tracker: HealthTracker,
+    private readonly log: Logger,
+    private readonly operationTimeoutMs: number,
+  ) {}
+
+  /**
+   * Runs one write transaction, serialized on the meta row. When the step changed something, the
+   * audit rows, If-Match, dry run and Idempotency-Key of the current write scope are handled here
+   * (src/store/commit.ts), and a config change bumps the version once and notifies listeners on
+   * commit. A throw anywhere (validation, conflict, constraint) rolls everything back.
+   */
+  async write<T>(step: (tx: Tx) => Promise<WriteOutcome<T>>, cause: string | null = null): Promise<T> {
+    return (await this.writeVersioned(step, cause)).value;
+  }
+
+  private async writeVersioned<T>(
+    step: (tx: Tx) => Promise<WriteOutcome<T>>,
+    cause: string | null,
+  ): Promise<{ value: T; version: number | null }> {
+    const scope = currentWriteScope();
+    try {
+      return await this.onConnection(
+        async (tx) => {
+          await tx.query(SQL.lockMeta);
+          const { value, changes } = await step(tx);
+          if (changes.length === 0) return { value, version: null };
+          checkBeforeCommit(scope, changes, value);
+          let version: number | null = null;
+          if (isConfigWrite(changes)) {
+            version = (await tx.query<{ config_version: number }>(SQL.bumpVersion)).rows[0]!.config_version;
+            await tx.query(SQL.notify, [CONFIG_CHANNEL, String(version)]);
+          }
+          const at = nowIso();
+          for (const row of auditRows(scope, changes, version, cause, at))
+            await tx.query(
+              SQL.insertAudit,
+              AUDIT_COLUMNS.map((c) => row[c]),
+            );
+          await pruneAudit(tx);
+          const key = idempotencyRow(scope, value, changes, version, at);
+          if (key) await recordKey(tx, key);
+          return { value, version };
+        },
+        'BEGIN',
+        true,
+      );
+    } catch (err) {
+      // Never retried: a connection lost during COMMIT leaves the outcome unknown.
+      throw this.failure(err);
+    }
+  }
+
+  /** A write that executes a plan (revert, restore, config apply) and answers with what it changed. */
+  async writePlan(plan: (tx: Tx) => Promise<PlannedWrite[]>, cause: string): Promise<PlanResult> {
+    const { value, version } = await this.writeVersioned(async (tx) => {
+      const changes = await execute(tx, await plan(tx));
+      return { value: changes, changes };
+    }, cause);
+    return summarize(value, version);
+  }
+
+  /** Runs a read; retried once on a fresh connection when a pooled one turns out to be dead. */
+  async read<T>(work: (client: Tx) => Promise<T>, begin: string | null = null): Promise<T> {
+    try {
+      return await this.onConnection(work, begin);
+    } catch (err) {
+      // A StoreUnavailableError here means no connection could be made at all: retrying would only wait again.
+      if (err instanceof StoreUnavailableError || !isConnectionError(err)) throw this.failure(err);
+      this.log.debug({ err: describe(err) }, 'store connection dropped; retrying the read once');
+      try {
+        return await this.onConnection(work, begin);
+      } catch (again) {
+        throw this.failure(again);
+      }
+    }
+  }
+
+  /**
+   * Runs `work` on one pooled connection, in a transaction opened with `begin` when given. For a
+   * write, a connection lost (or timed out) once COMMIT was sent is StoreOutcomeUnknownError: the
+   * server may have committed before the answer was lost, so "nothing was written" would be a lie.
+   */
+  private async onConnection<T>(work: (client: Tx) => Promise<T>, begin: string | null, writes = false): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.failure(err);
+    }
+    let broken = false;
+    let commitSent = false;
+    let timer: NodeJS.Timeout | undefined;
+    const run = (async () => {
+      if (begin !== null) await client.query(begin);
+      const result = await work(client);
+      if (begin !== null) {
+        commitSent = true;
+        await client.query('COMMIT');
+      }
+      return result;
+    })();
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new StoreUnavailableError(`PostgreSQL store unreachable: no answer within ${this.operationTimeoutMs} ms`),
+          ),
+        this.operationTimeoutMs,
+      );
+    });
+    try {
+      const result = await Promise.race([run, deadline]);
+      this.tracker.poolSucceeded();
+      return result;
+    } catch (err) {
+      // A timed-out connection is in an unknown state (maybe mid-transaction): never reused, and its late outcome ignored.
+      if (err instanceof StoreUnavailableError) {
+        run.catch(() => undefined);
+        broken = true;
+      } else {
+        broken = isConnectionError(err) || (begin !== null && !(await rollback(client)));
+      }
+      if (writes && commitSent && (err instanceof StoreUnavailableError || isConnectionError(err))) {
+        this.tracker.poolFailed(describe(err));
+        throw new StoreOutcomeUnknownError(`PostgreSQL connection lost after COMMIT was sent: ${describe(err)}`, {
+          cause: err,
+        });
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      // A broken connection is destroyed rather than handed to the next caller.
+      client.release(broken ? true : undefined);
+    }
+  }
+
+  /** Maps a connection failure to StoreUnavailableError (and records it); any other error unchanged. */
+  failure(err: unknown): unknown {
+    const mapped = asStoreError(err);
+    if (mapped instanceof StoreUnavailableError) this.tracker.poolFailed(describe(mapped.cause ?? mapped));
+    return mapped;
+  }
+}
+
+/** The config version in the meta row. */
+export async function currentVersion(client: Tx): Promise<number> {
+  const version = (await client.query<{ config_version: number }>(SQL.version)).rows[0]?.config_version;
+  if (version === undefined) throw new Error('the store schema has no meta row; is it migrated?');
+  return version;
+}
+
+/** Rolls back; false when that failed too (the connection is then unusable). */
+async function rollback(client: Tx): Promise<boolean> {
+  try {
+    await client.query('ROLLBACK');
+    return true;
+  } catch {
+    return false;
+  }
+}
