@@ -58,6 +58,8 @@ export function apiErrorKey(apiId: string, code: string): string {
 export class NodeStats {
   private readonly byNode = new Map<string, Float64Array>();
   private readonly upgraded = new Map<string, number>();
+  /** When `record` next drops the keys with nothing in the window (deleted nodes and APIs, old codes). */
+  private nextSweep = 0;
 
   /** An upgraded connection to a node opened (+1) or closed (−1). */
   upgrade(nodeId: string, delta: 1 | -1): void {
@@ -69,7 +71,10 @@ export class NodeStats {
   /** Counts one finished request under a key (a node, an API, an API's error code); `error` for gateway errors and upstream 5xx. */
   record(nodeId: string, error: boolean, ms: number, now = Date.now()): void {
     let slots = this.byNode.get(nodeId);
-    if (!slots) this.byNode.set(nodeId, (slots = new Float64Array(SLOTS * WIDTH)));
+    if (!slots) {
+      if (now >= this.nextSweep) this.sweep(now);
+      this.byNode.set(nodeId, (slots = new Float64Array(SLOTS * WIDTH)));
+    }
     const slotId = Math.floor(now / SLOT_MS);
     const base = (slotId % SLOTS) * WIDTH;
     if (slots[base] !== slotId) {
@@ -81,6 +86,26 @@ export class NodeStats {
     let bucket = 0;
     while (bucket < LATENCY_BOUNDS.length && ms > LATENCY_BOUNDS[bucket]!) bucket++;
     slots[base + 3 + bucket]!++;
+  }
+
+  /** How many keys hold slots (tests; each is SLOTS × WIDTH numbers). */
+  get size(): number {
+    return this.byNode.size;
+  }
+
+  /**
+   * Drops every key with no slot inside the window: what it would show is zeros anyway. Runs at most
+   * once per slot length, when a key is added, so the keys of deleted nodes and APIs (and API error
+   * codes seen once) do not pile up for the life of the process.
+   */
+  private sweep(now: number): void {
+    this.nextSweep = now + SLOT_MS;
+    const oldest = Math.floor(now / SLOT_MS) - SLOTS + 1;
+    for (const [key, slots] of this.byNode) {
+      let live = false;
+      for (let base = 0; base < slots.length && !live; base += WIDTH) live = slots[base]! >= oldest;
+      if (!live) this.byNode.delete(key);
+    }
   }
 
   /** The recent traffic of one node (zeros when it has none). */

@@ -62,4 +62,21 @@ describe('NodeStats.recent', () => {
     expect(merged.recent.at(-1)).toEqual({ at: t0 + 10_000, requests: 1, errors: 0, p99Ms: 1 });
     expect(merged.recent.at(-2)).toEqual({ at: t0, requests: 2, errors: 1, p99Ms: 50 });
   });
+
+  it('forgets keys with nothing in the window (deleted nodes, APIs, codes) when a new key comes, at most once per slot', () => {
+    const stats = new NodeStats();
+    stats.record('gone', false, 1, t0);
+    stats.record('kept', false, 1, t0);
+    // Five minutes on, `kept` still answers and `gone` (a deleted node) does not.
+    const later = t0 + 300_000;
+    stats.record('kept', false, 1, later);
+    expect(stats.size).toBe(2); // no new key yet: nothing swept
+    stats.record('new', false, 1, later);
+    expect(stats.size).toBe(2);
+    expect(stats.view('gone', later).lastFiveMinutes.requests).toBe(0);
+    expect(stats.view('kept', later).lastFiveMinutes.requests).toBe(1);
+    // A key that went quiet just now is swept only after its slots leave the window.
+    stats.record('other', false, 1, later + 10_000);
+    expect(stats.size).toBe(3);
+  });
 });
