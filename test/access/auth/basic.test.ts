@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { basicAuth } from '../../../src/access/auth/basic/index.js';
+import { basicAuth, MAX_PENDING_VERIFICATIONS } from '../../../src/access/auth/basic/index.js';
 import { compileConsumers } from '../../../src/access/consumers.js';
 import { hashPassword } from '../../../src/access/secrets.js';
 
@@ -36,4 +36,36 @@ describe('basic authentication', () => {
     expect(await auth.verify(header('acme', 'correct horse'), consumers)).toMatchObject({ ok: true });
     expect(auth.verify(header('acme', 'correct horse'), consumers)).toMatchObject({ ok: true });
   });
+
+  it('answers AUTH_BUSY at once past the bound on password checks in flight, and checks again once they end', async () => {
+    const consumers = compileConsumers([
+      {
+        id: 'c1',
+        name: 'acme',
+        tags: [],
+        credentials: [
+          { id: 'b1', kind: 'basic', username: 'acme', hash: await hashPassword('correct horse'), createdAt: '' },
+        ],
+        createdAt: '',
+        updatedAt: '',
+      },
+    ]);
+    const auth = basicAuth.create({ kind: 'basic' }, 'test');
+    // A password that verified once is answered from the cache, never counted against the bound.
+    expect(await auth.verify(header('acme', 'correct horse'), consumers)).toMatchObject({ ok: true });
+    const flood = Array.from({ length: MAX_PENDING_VERIFICATIONS }, (_, i) =>
+      auth.verify(header('acme', `guess-${i}-xx`), consumers),
+    );
+    expect(flood.every((o) => o instanceof Promise)).toBe(true);
+    // One more is refused synchronously (no scrypt queued), with AUTH_BUSY, whoever asks.
+    expect(auth.verify(header('acme', 'another guess'), consumers)).toMatchObject({ ok: false, code: 'AUTH_BUSY' });
+    expect(auth.verify(header('nobody', 'another guess'), consumers)).toMatchObject({ ok: false, code: 'AUTH_BUSY' });
+    expect(auth.verify(header('acme', 'correct horse'), consumers)).toMatchObject({ ok: true });
+    const outcomes = await Promise.all(flood);
+    expect(outcomes.every((o) => !o.ok && o.code === 'AUTH_FAILED')).toBe(true);
+    // The bound is free again: the next check runs (a promise), and fails as a wrong password.
+    const next = auth.verify(header('acme', 'after the flood'), consumers);
+    expect(next).toBeInstanceOf(Promise);
+    expect(await next).toMatchObject({ ok: false, code: 'AUTH_FAILED' });
+  }, 60_000);
 });
