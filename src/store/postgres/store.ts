@@ -113,7 +113,7 @@ const CLOSE_TIMEOUT_MS = 5_000;
 export class PostgresStore implements Store {
   private readonly tracker = new HealthTracker();
   private readonly listeners = new Set<ConfigListener>();
-  private readonly tx: Transactions;
+  private readonly transactions: Transactions;
   private closed = false;
 
   private constructor(
@@ -124,7 +124,7 @@ export class PostgresStore implements Store {
     private readonly heartbeatMs: number,
     operationTimeoutMs: number,
   ) {
-    this.tx = new Transactions(pool, this.tracker, log, operationTimeoutMs);
+    this.transactions = new Transactions(pool, this.tracker, log, operationTimeoutMs);
     // An idle pooled connection the server drops emits here; without a listener it would crash the
     // process. The pool discards that connection itself, and health is left alone: an idle connection
     // closing (server restart, proxy idle timeout) says nothing about whether the next one will work.
@@ -157,24 +157,24 @@ export class PostgresStore implements Store {
   }
 
   async version(): Promise<number> {
-    return this.tx.read((c) => currentVersion(c));
+    return this.transactions.read((c) => currentVersion(c));
   }
 
   async loadConfig(): Promise<ConfigState> {
     // One snapshot for the version and every row; read only, so it never waits for writers.
-    return this.tx.read(readConfig, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    return this.transactions.read(readConfig, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   }
 
   async listApis(): Promise<Api[]> {
-    return this.tx.read(async (c) => (await c.query<ApiRow>(SQL.listApis)).rows.map(apiFromRow));
+    return this.transactions.read(async (c) => (await c.query<ApiRow>(SQL.listApis)).rows.map(apiFromRow));
   }
 
   async getApi(id: string): Promise<Api | null> {
-    return this.tx.read((c) => readApi(c, id));
+    return this.transactions.read((c) => readApi(c, id));
   }
 
   async createApi(input: ApiCreate): Promise<Api> {
-    return this.tx.write(async (tx) => {
+    return this.transactions.write(async (tx) => {
       const now = nowIso();
       const api = Api.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
       return { value: api, changes: [await saveApi(tx, api, null)] };
@@ -182,7 +182,7 @@ export class PostgresStore implements Store {
   }
 
   async updateApi(id: string, mutate: Mutator<Api>): Promise<Api | null> {
-    return this.tx.write<Api | null>(async (tx) => {
+    return this.transactions.write<Api | null>(async (tx) => {
       const current = await readApi(tx, id, true);
       if (!current) return { value: null, changes: [] };
       // Identity and creation time belong to the store, whatever the mutator returns.
@@ -197,25 +197,25 @@ export class PostgresStore implements Store {
   }
 
   async deleteApi(id: string): Promise<boolean> {
-    return this.tx.write(async (tx) => {
+    return this.transactions.write(async (tx) => {
       const changes = await removeApi(tx, id);
       return { value: changes.length > 0, changes };
     });
   }
 
   async listNodes(apiId: string): Promise<Node[]> {
-    return this.tx.read(async (c) => (await c.query<NodeRow>(SQL.listNodes, [apiId])).rows.map(nodeFromRow));
+    return this.transactions.read(async (c) => (await c.query<NodeRow>(SQL.listNodes, [apiId])).rows.map(nodeFromRow));
   }
 
   async getNode(apiId: string, nodeId: string): Promise<Node | null> {
-    return this.tx.read(async (c) => {
+    return this.transactions.read(async (c) => {
       const row = (await c.query<NodeRow>(SQL.getNode, [apiId, nodeId])).rows[0];
       return row ? nodeFromRow(row) : null;
     });
   }
 
   async createNode(apiId: string, input: NodeCreate): Promise<Node | null> {
-    return this.tx.write<Node | null>(async (tx) => {
+    return this.transactions.write<Node | null>(async (tx) => {
       if (!(await readApi(tx, apiId))) return { value: null, changes: [] };
       const now = nowIso();
       const node = Node.parse({ ...input, id: randomUUID(), apiId, createdAt: now, updatedAt: now });
@@ -224,7 +224,7 @@ export class PostgresStore implements Store {
   }
 
   async updateNode(apiId: string, nodeId: string, mutate: Mutator<Node>): Promise<Node | null> {
-    return this.tx.write<Node | null>(async (tx) => {
+    return this.transactions.write<Node | null>(async (tx) => {
       const row = (await tx.query<NodeRow>(SQL.getNodeForUpdate, [apiId, nodeId])).rows[0];
       if (!row) return { value: null, changes: [] };
       const current = nodeFromRow(row);
@@ -240,7 +240,7 @@ export class PostgresStore implements Store {
   }
 
   async deleteNode(apiId: string, nodeId: string): Promise<boolean> {
-    return this.tx.write(async (tx) => {
+    return this.transactions.write(async (tx) => {
       const row = (await tx.query<NodeRow>(SQL.getNodeForUpdate, [apiId, nodeId])).rows[0];
       const changes = row ? [await removeNode(tx, nodeFromRow(row))] : [];
       return { value: changes.length > 0, changes };
@@ -248,22 +248,24 @@ export class PostgresStore implements Store {
   }
 
   async listVariables(): Promise<Variable[]> {
-    return this.tx.read(async (c) => (await c.query<VariableRow>(SQL.listVariables)).rows.map(variableFromRow));
+    return this.transactions.read(async (c) =>
+      (await c.query<VariableRow>(SQL.listVariables)).rows.map(variableFromRow),
+    );
   }
 
   async getVariable(name: string): Promise<Variable | null> {
-    return this.tx.read((c) => readVariable(c, name));
+    return this.transactions.read((c) => readVariable(c, name));
   }
 
   async putVariable(name: string, value: string): Promise<Variable> {
-    return this.tx.write(async (tx) => {
+    return this.transactions.write(async (tx) => {
       const variable = Variable.parse({ name, value, updatedAt: nowIso() });
       return { value: variable, changes: [await saveVariable(tx, variable, await readVariable(tx, variable.name))] };
     });
   }
 
   async deleteVariable(name: string): Promise<boolean> {
-    return this.tx.write(async (tx) => {
+    return this.transactions.write(async (tx) => {
       const current = await readVariable(tx, name);
       const changes = current ? [await removeVariable(tx, current)] : [];
       return { value: changes.length > 0, changes };
@@ -271,15 +273,15 @@ export class PostgresStore implements Store {
   }
 
   async listConsumers(): Promise<Consumer[]> {
-    return this.tx.read(listConsumers);
+    return this.transactions.read(listConsumers);
   }
 
   async getConsumer(id: string): Promise<Consumer | null> {
-    return this.tx.read((c) => readConsumer(c, id));
+    return this.transactions.read((c) => readConsumer(c, id));
   }
 
   async createConsumer(input: NewConsumer): Promise<Consumer> {
-    return this.tx.write(async (tx) => {
+    return this.transactions.write(async (tx) => {
       const now = nowIso();
       const consumer = Consumer.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
       return { value: consumer, changes: [await saveConsumer(tx, consumer, null)] };
@@ -287,7 +289,7 @@ export class PostgresStore implements Store {
   }
 
   async updateConsumer(id: string, mutate: Mutator<Consumer>): Promise<Consumer | null> {
-    return this.tx.write<Consumer | null>(async (tx) => {
+    return this.transactions.write<Consumer | null>(async (tx) => {
       const current = await readConsumer(tx, id, true);
       if (!current) return { value: null, changes: [] };
       const next = Consumer.parse({
@@ -301,7 +303,7 @@ export class PostgresStore implements Store {
   }
 
   async deleteConsumer(id: string): Promise<boolean> {
-    return this.tx.write(async (tx) => {
+    return this.transactions.write(async (tx) => {
       const current = await readConsumer(tx, id, true);
       const changes = current ? [await removeConsumer(tx, current)] : [];
       return { value: changes.length > 0, changes };
@@ -309,7 +311,7 @@ export class PostgresStore implements Store {
   }
 
   async setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null> {
-    return this.tx.write<Api | null>(async (tx) => {
+    return this.transactions.write<Api | null>(async (tx) => {
       const valid = SelectorConfig.nullable().parse(selector);
       const current = await readApi(tx, apiId, true);
       if (!current) return { value: null, changes: [] };
@@ -319,22 +321,22 @@ export class PostgresStore implements Store {
   }
 
   async listSelectorVersions(apiId: string): Promise<SelectorVersion[]> {
-    return this.tx.read(async (c) => {
+    return this.transactions.read(async (c) => {
       const rows = (await c.query<SelectorVersionRow>(SQL.listSelectorVersions, [apiId, SELECTOR_HISTORY_LIMIT])).rows;
       return rows.map(selectorVersionFromRow);
     });
   }
 
   async listCertificates(): Promise<Certificate[]> {
-    return this.tx.read(listCertificates);
+    return this.transactions.read(listCertificates);
   }
 
   async getCertificate(id: string): Promise<Certificate | null> {
-    return this.tx.read((c) => readCertificate(c, id));
+    return this.transactions.read((c) => readCertificate(c, id));
   }
 
   async createCertificate(record: CertificateRecord): Promise<Certificate> {
-    return this.tx.write(async (tx) => {
+    return this.transactions.write(async (tx) => {
       const now = nowIso();
       const cert = Certificate.parse({
         ...CertificateRecord.parse(record),
@@ -347,7 +349,7 @@ export class PostgresStore implements Store {
   }
 
   async updateCertificate(id: string, mutate: Mutator<Certificate>): Promise<Certificate | null> {
-    return this.tx.write<Certificate | null>(async (tx) => {
+    return this.transactions.write<Certificate | null>(async (tx) => {
       const current = await readCertificate(tx, id, true);
       if (!current) return { value: null, changes: [] };
       const next = Certificate.parse({
@@ -361,7 +363,7 @@ export class PostgresStore implements Store {
   }
 
   async deleteCertificate(id: string): Promise<boolean> {
-    return this.tx.write(async (tx) => {
+    return this.transactions.write(async (tx) => {
       const current = await readCertificate(tx, id, true);
       const changes = current ? [await removeCertificate(tx, current)] : [];
       return { value: changes.length > 0, changes };
@@ -370,11 +372,13 @@ export class PostgresStore implements Store {
 
   async listAudit(query: AuditQuery): Promise<AuditPage> {
     const { sql, values } = auditSelect(AUDIT_COLUMN_LIST, query, (i) => `$${i}`);
-    return this.tx.read(async (c) => auditPage((await c.query<StoredAuditRow>(sql, values)).rows, query.limit));
+    return this.transactions.read(async (c) =>
+      auditPage((await c.query<StoredAuditRow>(sql, values)).rows, query.limit),
+    );
   }
 
   async revertVersion(version: number): Promise<PlanResult> {
-    return this.tx.writePlan(async (tx) => {
+    return this.transactions.writePlan(async (tx) => {
       const entries = (await tx.query<StoredAuditRow>(SQL.auditOfVersion, [version])).rows.map(auditEntryFromRow);
       requireLoggedWrite(version, await currentVersion(tx), entries);
       const current = new Map<string, object | null>();
@@ -385,7 +389,7 @@ export class PostgresStore implements Store {
   }
 
   async restoreVersion(version: number): Promise<PlanResult> {
-    return this.tx.writePlan(async (tx) => {
+    return this.transactions.writePlan(async (tx) => {
       const logged = (await tx.query<{ n: number }>(SQL.loggedVersionsAfter, [version])).rows[0]!.n;
       requireCompleteHistory(version, await currentVersion(tx), logged);
       return planRestore(
@@ -395,41 +399,41 @@ export class PostgresStore implements Store {
   }
 
   async applyPlan(planner: Planner, cause: string): Promise<PlanResult> {
-    return this.tx.writePlan(async (tx) => planner(await readConfig(tx)), cause);
+    return this.transactions.writePlan(async (tx) => planner(await readConfig(tx)), cause);
   }
 
   async listTokens(): Promise<AdminToken[]> {
-    return this.tx.read(async (c) => (await c.query<TokenRow>(SQL.listTokens)).rows.map(tokenFromRow));
+    return this.transactions.read(async (c) => (await c.query<TokenRow>(SQL.listTokens)).rows.map(tokenFromRow));
   }
 
   async getToken(id: string): Promise<AdminToken | null> {
-    return this.tx.read(async (c) => {
+    return this.transactions.read(async (c) => {
       const row = (await c.query<TokenRow>(SQL.getToken, [id])).rows[0];
       return row ? tokenFromRow(row) : null;
     });
   }
 
   async findTokenByHash(secretHash: string): Promise<AdminToken | null> {
-    return this.tx.read(async (c) => {
+    return this.transactions.read(async (c) => {
       const row = (await c.query<TokenRow>(SQL.tokenByHash, [secretHash])).rows[0];
       return row ? tokenFromRow(row) : null;
     });
   }
 
   async createToken(input: TokenCreate, secretHash: string): Promise<AdminToken> {
-    return this.tx.write((tx) => insertToken(tx, newToken(input), secretHash));
+    return this.transactions.write((tx) => insertToken(tx, newToken(input), secretHash));
   }
 
   async updateToken(id: string, mutate: Mutator<AdminToken>): Promise<AdminToken | null> {
-    return this.tx.write((tx) => changeToken(tx, id, mutate));
+    return this.transactions.write((tx) => changeToken(tx, id, mutate));
   }
 
   async deleteToken(id: string): Promise<boolean> {
-    return this.tx.write((tx) => removeToken(tx, id));
+    return this.transactions.write((tx) => removeToken(tx, id));
   }
 
   async findIdempotencyKey(actorId: string, key: string): Promise<IdempotencyRecord | null> {
-    return this.tx.read(async (c) => {
+    return this.transactions.read(async (c) => {
       const row = (await c.query<IdempotencyRow>(SQL.findKey, [actorId, key, idempotencyCutoff()])).rows[0];
       return row ? idempotencyFromRow(row) : null;
     });
@@ -440,15 +444,15 @@ export class PostgresStore implements Store {
 
   async heartbeat(beat: ProcessBeat): Promise<void> {
     const values = processBeatValues(ProcessBeat.parse(beat));
-    await this.tx.read(async (c) => c.query(SQL.upsertProcess, values));
+    await this.transactions.read(async (c) => c.query(SQL.upsertProcess, values));
   }
 
   async removeProcess(id: string): Promise<boolean> {
-    return this.tx.read(async (c) => ((await c.query(SQL.deleteProcess, [id])).rowCount ?? 0) > 0);
+    return this.transactions.read(async (c) => ((await c.query(SQL.deleteProcess, [id])).rowCount ?? 0) > 0);
   }
 
   async listProcesses(): Promise<ClusterState> {
-    return this.tx.read(async (c) => {
+    return this.transactions.read(async (c) => {
       const { rows } = await c.query<ProcessRow & { now: string }>(SQL.listProcesses);
       // With no rows, the clock still has to come from the database.
       const now = rows[0]?.now ?? (await c.query<{ now: string }>(SQL.now)).rows[0]!.now;
@@ -457,7 +461,7 @@ export class PostgresStore implements Store {
   }
 
   async pruneProcesses(olderThanMs: number): Promise<number> {
-    return this.tx.read(
+    return this.transactions.read(
       async (c) => (await c.query(SQL.pruneProcesses, [Math.max(0, Math.round(olderThanMs))])).rowCount ?? 0,
     );
   }
