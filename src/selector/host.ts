@@ -60,6 +60,24 @@ function writeAll(frame: Buffer): void {
 }
 
 let answered = 0;
+/**
+ * Frames of the batch being answered, written together in one write when it is done (and always
+ * before the next isolate entry, so a host that dies has still delivered every answer it computed);
+ * null outside a batch, where each frame is written at once.
+ */
+let held: Buffer[] | null = null;
+
+function send(frame: Buffer): void {
+  if (held !== null) held.push(frame);
+  else writeAll(frame);
+}
+
+/** Writes the held frames in one write. */
+function release(): void {
+  const frames = held;
+  held = null;
+  if (frames !== null && frames.length > 0) writeAll(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+}
 
 /**
  * Writes the one answer (R, E, A or J) a request gets. Everything put in one is capped already; an
@@ -72,14 +90,14 @@ function reply(text: string): void {
     const failure = { kind: 'bad-result', message: `the answer was ${frame.length - 4} bytes, over the sandbox's cap` };
     frame = encodeFrame(`${Tag.failed}${text.slice(1, tab < 0 ? 20 : tab)}\t0\t${JSON.stringify(failure)}`);
   }
-  writeAll(frame);
+  send(frame);
   answered++;
 }
 
 /** Writes a notice (console lines, ready), which answers no request; one over the frame cap is dropped. */
 function notice(text: string): void {
   const frame = encodeFrame(text);
-  if (frame.length - 4 <= MAX_REPLY_FRAME_BYTES) writeAll(frame);
+  if (frame.length - 4 <= MAX_REPLY_FRAME_BYTES) send(frame);
 }
 
 function failed(opId: string, runUs: number, failure: SelectorFailure): void {
@@ -167,17 +185,26 @@ function answer(program: Program, msg: string, result: RunResult): void {
 
 /**
  * Runs consecutive calls of one version (queue[from, to)) in as few isolate entries as its limits
- * allow, answering each in order; a bug here still answers every one of them. Stops starting entries
- * after TURN_BUDGET_MS: how many it answered.
+ * allow, writing the answers of each entry in one write before the next entry starts; a bug here
+ * still answers every one of them. Starts no entry after TURN_BUDGET_MS: how many it answered.
  */
 function onCalls(program: Program, from: number, to: number): number {
   const msgs = queue.slice(from, to);
+  const t0 = performance.now();
   let done = 0;
   try {
-    const results = program.runner.callBatch(msgs, TURN_BUDGET_MS);
-    for (; done < results.length; done++) answer(program, msgs[done]!, results[done]!);
+    while (done < msgs.length && (done === 0 || performance.now() - t0 < TURN_BUDGET_MS)) {
+      const results = program.runner.callSome(done === 0 ? msgs : msgs.slice(done));
+      held = [];
+      for (const result of results) {
+        answer(program, msgs[done]!, result);
+        done++;
+      }
+      release();
+    }
     return done;
   } catch (err) {
+    release();
     for (; done < msgs.length; done++) {
       const msg = msgs[done]!;
       failed(msg.slice(1, msg.indexOf('\t')), 0, {

@@ -213,20 +213,24 @@ export class IsolateRunner {
    * (the calls before it keep their answers, it fails as it would alone, the rest go on in a new
    * entry); when the isolate is lost to its memory limit, the shared progress cell says which call
    * was running: it fails, and the calls before it, whose answers were lost with the isolate, run
-   * again in the rebuilt one (which starts from the top level, as after any memory failure). Past
-   * `budgetMs` no new entry is started: the results then cover the first calls only.
+   * again in the rebuilt one (which starts from the top level, as after any memory failure).
    */
-  callBatch(msgs: readonly string[], budgetMs = Infinity): RunResult[] {
+  callBatch(msgs: readonly string[]): RunResult[] {
     const results: RunResult[] = [];
-    const t0 = performance.now();
-    let from = 0;
-    while (from < msgs.length && (from === 0 || performance.now() - t0 < budgetMs)) {
-      const session = this.session;
-      if (!this.batching || from === msgs.length - 1 || session === null || session.isolate.isDisposed) {
-        results.push(this.callMessage(msgs[from]!));
-        from++;
-      } else from += this.enter(session, msgs.slice(from, from + MAX_BATCH_CALLS), results);
-    }
+    while (results.length < msgs.length) results.push(...this.callSome(msgs.slice(results.length)));
+    return results;
+  }
+
+  /**
+   * One step of callBatch: the results of the first calls of `msgs` (at least one), run in one isolate
+   * entry (or a few, after a memory failure), so the host can write them before it runs more.
+   */
+  callSome(msgs: readonly string[]): RunResult[] {
+    const results: RunResult[] = [];
+    const session = this.session;
+    if (!this.batching || msgs.length === 1 || session === null || session.isolate.isDisposed)
+      results.push(this.callMessage(msgs[0]!));
+    else this.enter(session, msgs.slice(0, MAX_BATCH_CALLS), results);
     return results;
   }
 
