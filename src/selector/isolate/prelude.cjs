@@ -611,6 +611,9 @@
       for (let i = 0, j = 0; i < keys.length; i++, j += 4) {
         const key = keys[i];
         if (key !== slots[j]) return false;
+        // A data property neither writable nor configurable can never change (and reading the
+        // descriptor of V8's `arguments` and `caller` on a sloppy function walks the stack).
+        if (slots[j + 3] === 0 || slots[j + 3] === 1) continue;
         const d = /** @type {PropertyDescriptor} */ (rGetOwn(v, key));
         const flags = (d.enumerable ? 1 : 0) | (d.configurable ? 2 : 0) | (d.writable ? 4 : 0);
         if ('value' in d) {
