@@ -405,7 +405,7 @@ async function main() {
     for (const r of rows) {
       const around = r.direct === undefined ? '(mean of the round)' : String(Math.round(r.direct));
       console.log(
-        `| ${i + 1} | ${r.name} | ${Math.round(r.rps)} | ${around} | ${r.ratio.toFixed(3)} | ${r.vsNginx.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx}${r.sockErr ? ' ' + r.sockErr : ''} |`,
+        `| ${i + 1} | ${r.name} | ${Math.round(r.rps)} | ${around} | ${r.ratio.toFixed(3)} | ${fixed(r.vsNginx, 2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx}${r.sockErr ? ' ' + r.sockErr : ''} |`,
       );
     }
   });
@@ -424,7 +424,7 @@ async function main() {
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const r of summary)
     console.log(
-      `| ${r.name} | ${Math.round(r.rps)} | ${r.ratio.toFixed(3)} | ${r.vsNginx.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`,
+      `| ${r.name} | ${Math.round(r.rps)} | ${r.ratio.toFixed(3)} | ${fixed(r.vsNginx, 2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`,
     );
   if (cost)
     console.log(
@@ -438,7 +438,7 @@ async function main() {
       `  ${api} (a sandbox round trip incl. queueing): ${c.calls} calls, mean ${c.mean.toFixed(1)} µs, p50 ≤ ${c.p50} µs, p99 ≤ ${c.p99} µs`,
     );
   }
-  if (byUserStatus?.cache)
+  if (at('by-user') > 0 && byUserStatus?.cache)
     console.log(
       `  by-user (memoize "auto", ${byUserStatus.memoization?.active ? 'memoized' : 'not memoized'}): ${byUserStatus.cache.hits} answers from the cache, ${byUserStatus.cache.misses} runs in the sandbox, ${byUserStatus.cache.entries} entries`,
     );
@@ -482,6 +482,9 @@ async function main() {
     );
   }
 }
+
+/** `x` with `digits` decimals, or – when it was not measured (no nginx row in the run). */
+const fixed = (x, digits) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
 
 /** The target lines, printed last. */
 const verdicts = [];

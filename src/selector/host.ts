@@ -2,31 +2,19 @@
  * Sandbox host: the child process that runs selectors (started by host-process.ts, never imported).
  *
  * It answers requests strictly in arrival order and writes every reply with a synchronous write the
- * moment it is known, so that when a script takes the process down (a V8 abort cannot be caught)
- * every earlier answer has already reached the gateway and the oldest unanswered request is the one
- * that killed it.
+ * moment it is known (the answers of one batch entry together, before the next entry), so that when
+ * a script takes the process down (a V8 abort cannot be caught) every earlier answer has already
+ * reached the gateway and the oldest unanswered request is the one that killed it, or the first of
+ * its batch.
  */
-import { writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Socket } from 'node:net';
 import { IsolateRunner, MAX_BATCH_CALLS, type ConsoleOutput, type MemoMode, type RunResult } from './isolate/runner.js';
 import { capConsole, capFailure, capText, capTrace, validPositions } from './host-limits.js';
-import {
-  FrameReader,
-  HOST_PROTOCOL_EXIT_CODE,
-  MAX_REPLY_FRAME_BYTES,
-  MAX_REQUEST_FRAME_BYTES,
-  REPLY_FD,
-  REQUEST_FD,
-  Tag,
-  encodeFrame,
-} from './protocol.js';
+import { answeredCount, failed, hold, notice, release, reply } from './host-output.js';
+import { trial, type TrialPayload } from './host-trial.js';
+import { FrameReader, HOST_PROTOCOL_EXIT_CODE, MAX_REQUEST_FRAME_BYTES, REQUEST_FD, Tag } from './protocol.js';
 import { LineBudget } from './rate-limit.js';
-import type { SelectorConfig } from '../model/selector.js';
-import type { SelectorFailure, SelectorNode, SelectorRequest, TrialResult } from './types.js';
-
-/** How long a reply write may wait for the gateway to drain the pipe before the host gives up. */
-const WRITE_STALL_LIMIT_MS = 30_000;
 
 interface Program {
   id: number;
@@ -42,67 +30,6 @@ interface Program {
 
 const programs = new Map<number, Program>();
 const datasets = new Map<number, Program>();
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-/** Writes all of `frame`; the reply fd is a blocking socket, so EAGAIN only comes if a platform made it non-blocking. */
-function writeAll(frame: Buffer): void {
-  let off = 0;
-  let stalledMs = 0;
-  while (off < frame.length) {
-    try {
-      off += writeSync(REPLY_FD, frame, off, frame.length - off);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || stalledMs >= WRITE_STALL_LIMIT_MS) throw err;
-      Atomics.wait(sleeper, 0, 0, 1);
-      stalledMs++;
-    }
-  }
-}
-
-let answered = 0;
-/**
- * Frames of the batch being answered, written together in one write when it is done (and always
- * before the next isolate entry, so a host that dies has still delivered every answer it computed);
- * null outside a batch, where each frame is written at once.
- */
-let held: Buffer[] | null = null;
-
-function send(frame: Buffer): void {
-  if (held !== null) held.push(frame);
-  else writeAll(frame);
-}
-
-/** Writes the held frames in one write. */
-function release(): void {
-  const frames = held;
-  held = null;
-  if (frames !== null && frames.length > 0) writeAll(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
-}
-
-/**
- * Writes the one answer (R, E, A or J) a request gets. Everything put in one is capped already; an
- * answer still over the frame cap is replaced by that request's failure, so the cap holds here.
- */
-function reply(text: string): void {
-  let frame = encodeFrame(text);
-  if (frame.length - 4 > MAX_REPLY_FRAME_BYTES) {
-    const tab = text.indexOf('\t');
-    const failure = { kind: 'bad-result', message: `the answer was ${frame.length - 4} bytes, over the sandbox's cap` };
-    frame = encodeFrame(`${Tag.failed}${text.slice(1, tab < 0 ? 20 : tab)}\t0\t${JSON.stringify(failure)}`);
-  }
-  send(frame);
-  answered++;
-}
-
-/** Writes a notice (console lines, ready), which answers no request; one over the frame cap is dropped. */
-function notice(text: string): void {
-  const frame = encodeFrame(text);
-  if (frame.length - 4 <= MAX_REPLY_FRAME_BYTES) send(frame);
-}
-
-function failed(opId: string, runUs: number, failure: SelectorFailure): void {
-  reply(`${Tag.failed}${opId}\t${runUs}\t${JSON.stringify(capFailure(failure))}`);
-}
 
 function forwardConsole(program: Program, raw: ConsoleOutput, now: number): void {
   const output = capConsole(raw);
@@ -195,7 +122,7 @@ function onCalls(program: Program, from: number, to: number): number {
   try {
     while (done < msgs.length && (done === 0 || performance.now() - t0 < TURN_BUDGET_MS)) {
       const results = program.runner.callSome(done === 0 ? msgs : msgs.slice(done));
-      held = [];
+      hold();
       for (const result of results) {
         answer(program, msgs[done]!, result);
         done++;
@@ -306,52 +233,6 @@ function onQuarantine(msg: string): void {
   reply(`${Tag.ack}${opId}`);
 }
 
-interface TrialPayload {
-  config: Pick<SelectorConfig, 'code' | 'timeoutMs' | 'memoryMb'>;
-  request: SelectorRequest;
-  env: Record<string, string>;
-  nodes: SelectorNode[];
-}
-
-function consoleLines(raw: ConsoleOutput | null, into: string[]): void {
-  if (raw === null) return;
-  const output = capConsole(raw);
-  into.push(...output.lines);
-  if (output.dropped > 0) into.push(`… ${output.dropped} more console lines dropped`);
-}
-
-/** Compiles fresh, runs once, disposes; nothing is kept between trials. */
-function trial(payload: TrialPayload): TrialResult {
-  const { config, request, env, nodes } = payload;
-  const printed: string[] = [];
-  // The realm is the same whether a selector is memoized or not, so a trial runs it plainly.
-  const runner = new IsolateRunner(config.code, config.timeoutMs, config.memoryMb);
-  try {
-    const started = runner.start();
-    consoleLines(started.console, printed);
-    if (started.failure !== null)
-      return { ok: false, picked: [], error: started.failure, durationUs: 0, console: printed };
-    const loadFailure = runner.loadDataset(0, JSON.stringify(nodes), JSON.stringify(env));
-    if (loadFailure !== null) return { ok: false, picked: [], error: loadFailure, durationUs: 0, console: printed };
-    const result = runner.call(0, nodes.map((_, i) => i).join(','), JSON.stringify(request));
-    consoleLines(result.console, printed);
-    if (!result.ok) return { ok: false, picked: [], error: result.failure, durationUs: result.runUs, console: printed };
-    if (!validPositions(result.positions, nodes.length)) {
-      return {
-        ok: false,
-        picked: [],
-        error: { kind: 'bad-result', message: 'the sandbox returned an invalid node position' },
-        durationUs: result.runUs,
-        console: printed,
-      };
-    }
-    const picked = result.positions === '' ? [] : result.positions.split(',').map((p) => nodes[Number(p)]!.id);
-    return { ok: true, picked, durationUs: result.runUs, console: printed };
-  } finally {
-    runner.dispose();
-  }
-}
-
 function onTrial(msg: string): void {
   const [opId = '', payloadJson = '{}'] = fields(msg, 2);
   const result = trial(JSON.parse(payloadJson) as TrialPayload);
@@ -392,11 +273,11 @@ function dispatch(msg: string): void {
 
 /** Runs one request; a bug here still answers it, so the gateway's request order stays in step. */
 function dispatchSafely(msg: string): void {
-  const before = answered;
+  const before = answeredCount();
   try {
     dispatch(msg);
   } catch (err) {
-    if (answered !== before) throw err;
+    if (answeredCount() !== before) throw err;
     const tab = msg.indexOf('\t');
     failed(msg.slice(1, tab < 0 ? msg.length : tab), 0, {
       kind: 'unavailable',

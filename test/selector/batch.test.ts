@@ -81,6 +81,18 @@ describe('a batch of calls in one isolate entry', () => {
     expect(kinds.map((k) => `!${k}`)).toContain(got[4]);
   });
 
+  it('a promise job failing after the batch fails one call, and the version then runs its calls one by one', () => {
+    const code =
+      'function select(r, env, nodes) { if (r.query.reject) Promise.reject(new Error("later")); return nodes; }';
+    const r = runner(code, {}, 'off', true);
+    const results = r.callBatch(Array.from({ length: 5 }, (_, i) => msg(i, i === 2 ? { reject: '1' } : {})));
+    // Alone, the call that left the job fails; in a batch the job runs after every call answered.
+    expect(positions(results)).toEqual(['0,1,2', '0,1,2', '0,1,2', '0,1,2', '!throw']);
+    const entries = r.entries;
+    expect(positions(r.callBatch(Array.from({ length: 4 }, (_, i) => msg(i, {}))))).toEqual(Array(4).fill('0,1,2'));
+    expect(r.entries - entries).toBe(4);
+  });
+
   it('reports a memoized version changing its kept state at the call that changed it', () => {
     const code = 'var seen = {};\nfunction select(r, env, nodes) { if (r.query.mark) seen.x = 1; return nodes; }';
     const r = runner(code, {}, 'checked');

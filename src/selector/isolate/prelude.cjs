@@ -86,7 +86,7 @@
     const lockdown = g.lockdown;
     // The real clock, for the batch's start window only (the script's Date.now is wrapped below).
     const realNow = Date.now;
-    /** Shared with the host: the index of the batch call running (read after the isolate is lost). */
+    /** Shared with the host: the index of the batch call running, and 1 once the batch's calls are done. */
     const progress = new Int32Array(progressBuffer);
 
     /** @type {{ scriptName: string, maxLines: number, maxLineChars: number, maxCachedCandidateSets: number, maxTraceReads: number, maxTraceChars: number, maxKeptObjects: number, maxKeptSlots: number, maxCheckedObjects: number }} */
@@ -935,6 +935,7 @@
         if (why !== '') break;
       }
       progress[0] = index;
+      progress[1] = 1;
       return batchOut;
     }
 

@@ -55,8 +55,8 @@ export class IsolateRunner {
   private readonly wallMs: number;
   /** Memoized and not found stateful yet: every run is followed by a check. */
   private checking: boolean;
-  /** Shared with the realm: the index of the batch call it is running. */
-  private readonly progress = new Int32Array(new SharedArrayBuffer(4));
+  /** Shared with the realm: the index of the batch call it is running, and 1 once its calls are done. */
+  private readonly progress = new Int32Array(new SharedArrayBuffer(8));
   /**
    * Calls are batched until an entry fails after all its calls ran (a promise job a call left threw
    * or ran out of time or memory): no call can be blamed for sure, so from then on they run one by one.
@@ -246,6 +246,7 @@ export class IsolateRunner {
   private enter(session: Session, part: readonly string[], results: RunResult[]): number {
     const isolate = session.isolate;
     this.progress[0] = 0;
+    this.progress[1] = 0;
     this.entries++;
     const cpu0 = isolate.cpuTime;
     const t0 = performance.now();
@@ -289,11 +290,15 @@ export class IsolateRunner {
   ): number {
     const isolate = session.isolate;
     let failure = runFailure(err, isolate, this.timeoutMs, this.memoryMb);
+    // Finished: every call the entry started had answered, and what failed was a promise job one of
+    // them left (run after the entry's calls). No call can be blamed for sure: the last one takes
+    // it, and this version's calls run one by one from now on.
+    const finished = this.progress[1] === 1;
+    if (finished) this.batching = false;
     if (isolate.isDisposed) {
       this.session = null;
       const ran = this.progress[0]!;
-      if (ran >= part.length) this.batching = false; // lost after its calls: a promise job
-      const k = Math.min(ran, part.length - 1);
+      const k = Math.max(0, Math.min(finished ? ran - 1 : ran, part.length - 1));
       results.push(...this.callBatch(part.slice(0, k)));
       results.push({ ok: false, failure, runUs, console: null, stateChange: null });
       return k + 1;
@@ -304,13 +309,13 @@ export class IsolateRunner {
     } catch {
       // Nothing is taken: the running call is the first.
     }
-    const done = Math.min(decodeBatch(taken, runUs, results), part.length);
+    const before = results.length;
+    const done = decodeBatch(taken, runUs, results);
+    for (let i = before; i < results.length; i++) if (results[i]!.stateChange !== null) this.checking = false;
     let k = done;
-    if (done >= part.length) {
-      // Every call had answered: what failed was a promise job one of them left, after the batch.
-      this.batching = false;
+    if (finished && done > 0) {
       results.pop();
-      k = part.length - 1;
+      k = done - 1;
     }
     // The CPU the running call used at least: the calls before it ran within the start window.
     failure = busyOrTimeout(failure, k > 0 ? cpuMs - this.windowMs - 1 : cpuMs, cpuMs, this.timeoutMs, this.wallMs);
