@@ -1,7 +1,11 @@
-// `npm run bench`: direct upstream vs isogate (no selector) vs isogate (canary selector over 20 nodes),
-// loaded by wrk on 127.0.0.1 for a bounded time. Not a test: it prints figures.
+// `npm run bench`: direct upstream vs nginx as a reverse proxy (1 worker) vs isogate (no selector,
+// canary selector over 20 nodes memoized and not, the by-user-percent example with a different user
+// id on every request, key auth rows), loaded by wrk on 127.0.0.1 for a bounded time. Not a test: it
+// prints figures.
 //
 // Env: DUR (10s) WARM (3s) CONNS (50) THREADS (2) ROUNDS (3) SELECTOR_COST (0: skip bench/selector-cost.ts)
+// ONLY (a comma-separated list of row keys to run: nginx, plain, canary, canary-run, by-user, keyed-local,
+// keyed-cluster; all by default; the direct row always runs) for a short run.
 // REDIS (redis://127.0.0.1:6379; 0: no cluster-limit row) for the access rows: key authentication with
 // a local rate limit that never triggers, and the same with a cluster limit on Redis.
 // ACCESS_LOG (1: keep the per-request log line on),
@@ -12,8 +16,10 @@
 // and a target's ratio is its rate over the mean of the two direct runs around it: on a shared 2-core
 // VM the direct rate alone moves by 2× from one run to the next, so one direct run per round made
 // each round's ratios mostly noise. The summary gives each target's median over the rounds.
+// The nginx reverse proxy is one more target measured the same way; a target's "× nginx" is its ratio
+// to direct over nginx's ratio to direct in the same round.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -30,6 +36,9 @@ const ACCESS_LOG = process.env.ACCESS_LOG !== '0';
 const LOG_TO = process.env.LOG_TO === 'file' ? 'file' : 'null';
 const HOST = '127.0.0.1';
 const UP_PORTS = [18281, 18282, 18283];
+/** nginx as a reverse proxy to the same upstreams, the yardstick of the selector targets. */
+const NGINX_PROXY = 18289;
+const ONLY = process.env.ONLY ? new Set(process.env.ONLY.split(',').map((k) => k.trim())) : null;
 const GW = 18290,
   ADMIN = 18291,
   STATUS = 18292;
@@ -60,6 +69,31 @@ function ensureTools() {
 function startUpstreams() {
   // Same shape as the shared anchors: nginx `return 200` with a 100-byte JSON body per port.
   started.push(startNginx(work, nginxEchoServers(HOST, UP_PORTS), { detached: true }));
+  // A second nginx, 1 worker, proxying round-robin to them over kept-alive connections.
+  const proxyWork = join(work, 'proxy');
+  mkdirSync(proxyWork);
+  const proxy = [
+    `upstream echo { ${UP_PORTS.map((p) => `server ${HOST}:${p};`).join(' ')} keepalive 64; }`,
+    `server { listen ${HOST}:${NGINX_PROXY} backlog=4096; location / { proxy_pass http://echo; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+  ];
+  started.push(startNginx(proxyWork, proxy, { detached: true }));
+}
+
+/** A wrk script giving every request its own user id (`?uid=`), unique across wrk's threads and runs. */
+function uniqueUserScript() {
+  const file = join(work, 'unique-user.lua');
+  writeFileSync(
+    file,
+    [
+      // A random prefix per thread and wrk run: the warm-up and every round must not repeat ids.
+      'math.randomseed(os.time() + math.floor(os.clock() * 1e6))',
+      'function setup(thread) thread:set("tid", math.random(1, 1e9)) end',
+      'local n = 0',
+      'function request() n = n + 1; return wrk.format(nil, wrk.path .. "?uid=u" .. tid .. "-" .. n) end',
+      '',
+    ].join('\n'),
+  );
+  return file;
 }
 
 function startGateway() {
@@ -140,6 +174,24 @@ async function configure() {
     });
   }
   await admin('PUT', `/admin/apis/${memo.id}/selector`, { code, memoize: false });
+  // The by-user-percent example as a user saves it (memoize "auto"): with a different user id on every
+  // request, every call is a miss and runs in the sandbox (the records fill up at their cap).
+  const byUser = await admin('POST', '/admin/apis', {
+    name: 'by-user',
+    path: '/by-user',
+    algorithm: 'round_robin',
+    methods: ['GET'],
+  });
+  for (let i = 0; i < 20; i++) {
+    await admin('POST', `/admin/apis/${byUser.id}/nodes`, {
+      name: `u${i + 1}`,
+      connector: { kind: 'simple-url', url: `http://${HOST}:${UP_PORTS[i % 3]}` },
+      tags: i >= 18 ? ['temp'] : [],
+    });
+  }
+  await admin('PUT', `/admin/apis/${byUser.id}/selector`, {
+    code: readFileSync(join(root, 'scripts-examples', 'by-user-percent.js'), 'utf8'),
+  });
   // The access rows: the plain API's nodes behind key authentication (the key in the query, so wrk
   // needs no header) and a per-consumer limit far above any rate reached, local or on Redis.
   const consumer = await admin('POST', '/admin/consumers', { name: 'bench', credentials: [{ kind: 'key' }] });
@@ -161,7 +213,7 @@ async function configure() {
         connector: { kind: 'simple-url', url: `http://${HOST}:${p}` },
       });
   }
-  return { canaryId: canary.id, key };
+  return { canaryId: canary.id, byUserId: byUser.id, key };
 }
 
 /** Redis's count of script calls (EVALSHA/EVAL), to show the cluster limit takes batches, not one call per request. */
@@ -198,9 +250,9 @@ async function dropRedisKeys() {
   }
 }
 
-function measure(name, url) {
-  wrk(url, { threads: THREADS, conns: CONNS, dur: WARM });
-  const r = wrk(url, { threads: THREADS, conns: CONNS, dur: DUR });
+function measure(name, url, args = []) {
+  wrk(url, { threads: THREADS, conns: CONNS, dur: WARM, args });
+  const r = wrk(url, { threads: THREADS, conns: CONNS, dur: DUR, args });
   log(
     `${name}: ${Math.round(r.rps)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx} ${r.sockErr}`,
   );
@@ -270,7 +322,7 @@ async function main() {
   for (const p of UP_PORTS) await waitOk(`http://${HOST}:${p}/`);
   startGateway();
   await waitOk(`http://${HOST}:${STATUS}/status/ready`);
-  const { canaryId, key } = await configure();
+  const { canaryId, byUserId, key } = await configure();
   const canaryCheck = await fetch(`http://${HOST}:${GW}/canary?select_code=temp_node`);
   if (canaryCheck.status !== 200) throw new Error(`canary route answers ${canaryCheck.status}`);
   const memoization = (await admin('GET', `/admin/apis/${canaryId}/selector`)).status?.memoization;
@@ -278,22 +330,37 @@ async function main() {
   log(
     `wrk -t${THREADS} -c${CONNS} -d${DUR} (after ${WARM} warm-up), ${ROUNDS} rounds, node ${process.version}, access log ${ACCESS_LOG ? `on, to ${LOG_TO === 'null' ? '/dev/null' : 'a file'}` : 'off'}`,
   );
+  const byUserScript = uniqueUserScript();
+  /** [key, name, url, wrk args] per row; the first is the direct run measured around every other. */
   const targets = [
-    ['direct (one upstream)', `http://${HOST}:${UP_PORTS[0]}/echo`],
-    ['isogate, no selector', `http://${HOST}:${GW}/plain`],
-    ['isogate, canary selector, 20 nodes (memoize "auto", the default)', `http://${HOST}:${GW}/canary`],
-    ['isogate, canary selector, 20 nodes, memoize false', `http://${HOST}:${GW}/canary-run`],
-    ['isogate, key auth + local limit (never triggers)', `http://${HOST}:${GW}/keyed-local?apikey=${key}`],
+    ['direct', 'direct (one upstream)', `http://${HOST}:${UP_PORTS[0]}/echo`],
+    ['nginx', 'nginx reverse proxy, 1 worker', `http://${HOST}:${NGINX_PROXY}/echo`],
+    ['plain', 'isogate, no selector', `http://${HOST}:${GW}/plain`],
+    ['canary', 'isogate, canary selector, 20 nodes (memoize "auto", the default)', `http://${HOST}:${GW}/canary`],
+    ['canary-run', 'isogate, canary selector, 20 nodes, memoize false', `http://${HOST}:${GW}/canary-run`],
+    [
+      'by-user',
+      'isogate, by-user-percent, 20 nodes (memoize "auto"), a new user id on every request',
+      `http://${HOST}:${GW}/by-user`,
+      ['-s', byUserScript],
+    ],
+    [
+      'keyed-local',
+      'isogate, key auth + local limit (never triggers)',
+      `http://${HOST}:${GW}/keyed-local?apikey=${key}`,
+    ],
     ...(REDIS
       ? [
           [
+            'keyed-cluster',
             'isogate, key auth + cluster limit on Redis (never triggers)',
             `http://${HOST}:${GW}/keyed-cluster?apikey=${key}`,
           ],
         ]
       : []),
-  ];
-  for (const [, url] of targets.slice(4)) {
+  ].filter(([k], i) => i === 0 || ONLY === null || ONLY.has(k));
+  const at = (k) => targets.findIndex(([key]) => key === k);
+  for (const [, , url] of targets.slice(1)) {
     const check = await fetch(url);
     if (check.status !== 200) throw new Error(`${url.replace(key, '…')} answers ${check.status}`);
   }
@@ -302,11 +369,11 @@ async function main() {
   const directs = [];
   for (let round = 1; round <= ROUNDS; round++) {
     log(`round ${round}/${ROUNDS}`);
-    const [directName, directUrl] = targets[0];
+    const [, directName, directUrl] = targets[0];
     const own = [measure(directName, directUrl)]; // this round's direct runs, in order
     const rows = [own[0]];
-    for (const [name, url] of targets.slice(1)) {
-      const row = measure(name, url);
+    for (const [, name, url, args] of targets.slice(1)) {
+      const row = measure(name, url, args);
       own.push(measure(directName, directUrl));
       row.direct = (own.at(-2).rps + own.at(-1).rps) / 2;
       row.ratio = row.rps / row.direct;
@@ -321,36 +388,43 @@ async function main() {
       p99: median(own.map((r) => r.p99)),
       ratio: 1,
     };
+    // Against nginx in the same round: ratio over ratio, so the drift of the direct rate cancels.
+    const nginxRatio = at('nginx') > 0 ? rows[at('nginx')].ratio : NaN;
+    for (const r of rows) r.vsNginx = r.ratio / nginxRatio;
     rounds.push(rows);
   }
   const scriptCallsAfter = await redisScriptCalls();
   const cost = ACCESS_LOG && LOG_TO === 'file' ? await selectorCostFromLog() : null;
-  const perApi = [['canary-run', await selectorCostFromMetrics('canary-run')]];
+  const perApi = [];
+  for (const api of ['canary-run', 'by-user']) if (at(api) > 0) perApi.push([api, await selectorCostFromMetrics(api)]);
   const memoCache = (await admin('GET', `/admin/apis/${canaryId}/selector`)).status?.cache;
-  console.log('\n| round | target | req/s | direct around it | × direct | p50 ms | p99 ms | errors |');
-  console.log('|---:|---|---:|---:|---:|---:|---:|---:|');
+  const byUserStatus = (await admin('GET', `/admin/apis/${byUserId}/selector`)).status;
+  console.log('\n| round | target | req/s | direct around it | × direct | × nginx | p50 ms | p99 ms | errors |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   rounds.forEach((rows, i) => {
     for (const r of rows) {
       const around = r.direct === undefined ? '(mean of the round)' : String(Math.round(r.direct));
       console.log(
-        `| ${i + 1} | ${r.name} | ${Math.round(r.rps)} | ${around} | ${r.ratio.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx}${r.sockErr ? ' ' + r.sockErr : ''} |`,
+        `| ${i + 1} | ${r.name} | ${Math.round(r.rps)} | ${around} | ${r.ratio.toFixed(3)} | ${fixed(r.vsNginx, 2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.non2xx}${r.sockErr ? ' ' + r.sockErr : ''} |`,
       );
     }
   });
   console.log(`\nevery direct run, in order: ${directs.map((r) => Math.round(r.rps)).join(', ')} req/s`);
-  const summary = targets.map(([name], t) => ({
+  const summary = targets.map(([key, name], t) => ({
+    key,
     name,
     rps: median(rounds.map((rows) => rows[t].rps)),
     ratio: median(rounds.map((rows) => rows[t].ratio)),
+    vsNginx: median(rounds.map((rows) => rows[t].vsNginx)),
     p50: median(rounds.map((rows) => rows[t].p50)),
     p99: median(rounds.map((rows) => rows[t].p99)),
   }));
   console.log(`\nmedian of ${ROUNDS} rounds:\n`);
-  console.log('| target | req/s | × direct | p50 ms | p99 ms |');
-  console.log('|---|---:|---:|---:|---:|');
+  console.log('| target | req/s | × direct | × nginx | p50 ms | p99 ms |');
+  console.log('|---|---:|---:|---:|---:|---:|');
   for (const r of summary)
     console.log(
-      `| ${r.name} | ${Math.round(r.rps)} | ${r.ratio.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`,
+      `| ${r.name} | ${Math.round(r.rps)} | ${r.ratio.toFixed(3)} | ${fixed(r.vsNginx, 2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`,
     );
   if (cost)
     console.log(
@@ -361,9 +435,13 @@ async function main() {
   );
   for (const [api, c] of perApi) {
     console.log(
-      `  ${api} (memoize false, a sandbox round trip incl. queueing): ${c.calls} calls, mean ${c.mean.toFixed(1)} µs, p50 ≤ ${c.p50} µs, p99 ≤ ${c.p99} µs`,
+      `  ${api} (a sandbox round trip incl. queueing): ${c.calls} calls, mean ${c.mean.toFixed(1)} µs, p50 ≤ ${c.p50} µs, p99 ≤ ${c.p99} µs`,
     );
   }
+  if (at('by-user') > 0 && byUserStatus?.cache)
+    console.log(
+      `  by-user (memoize "auto", ${byUserStatus.memoization?.active ? 'memoized' : 'not memoized'}): ${byUserStatus.cache.hits} answers from the cache, ${byUserStatus.cache.misses} runs in the sandbox, ${byUserStatus.cache.entries} entries`,
+    );
   if (memoCache) {
     console.log(
       `  canary (memoize "auto"): ${memoCache.hits} answers from the cache, ${memoCache.misses} runs in the sandbox, ${memoCache.entries} entries`,
@@ -375,26 +453,38 @@ async function main() {
   }
   const verifications = await verificationsFromMetrics();
   if (verifications) console.log(`  all selectors, from isogate_selector_memo_verifications_total: ${verifications}`);
-  for (const sel of summary.slice(2, 4)) {
+  for (const sel of summary.filter((r) => r.key === 'canary' || r.key === 'canary-run')) {
     verdicts.push(
       `target (${sel.name}): ≥ 25% of direct: ${(sel.ratio * 100).toFixed(1)}% ${sel.ratio >= 0.25 ? 'MET' : 'MISSED'}; p99 < 5 ms: ${sel.p99.toFixed(2)} ms ${sel.p99 < 5 ? 'MET' : 'MISSED'}`,
     );
   }
-  // Access: the cost against the plain API, each round's ratios compared within the round.
-  const plainAt = 1;
-  for (const t of [4, 5].filter((i) => i < targets.length)) {
-    const cost = median(rounds.map((rows) => 1 - rows[t].ratio / rows[plainAt].ratio));
+  // Issue 18: an unmemoized selector at ≥ half of nginx's rate, p99 ≤ 5 ms.
+  for (const sel of summary.filter((r) => r.key === 'canary-run' || r.key === 'by-user')) {
     verdicts.push(
-      `target (${targets[t][0]}): cost ≤ 10% of the plain API's throughput: ${(cost * 100).toFixed(1)}% ${t === 4 ? (cost <= 0.1 ? 'MET' : 'MISSED') : '(no target; reported)'}`,
+      `target (${sel.name}): ≥ 0.5 × nginx: ${sel.vsNginx.toFixed(2)} ${sel.vsNginx >= 0.5 ? 'MET' : 'MISSED'}; p99 ≤ 5 ms: ${sel.p99.toFixed(2)} ms ${sel.p99 <= 5 ? 'MET' : 'MISSED'}`,
     );
   }
-  if (scriptCallsBefore !== null && scriptCallsAfter !== null) {
-    const requests = rounds.reduce((n, rows) => n + (rows[5] ? rows[5].rps * parseFloat(DUR) : 0), 0);
+  // Access: the cost against the plain API, each round's ratios compared within the round.
+  const plainAt = at('plain');
+  for (const k of ['keyed-local', 'keyed-cluster']) {
+    const t = at(k);
+    if (t < 0 || plainAt < 0) continue;
+    const cost = median(rounds.map((rows) => 1 - rows[t].ratio / rows[plainAt].ratio));
+    verdicts.push(
+      `target (${targets[t][1]}): cost ≤ 10% of the plain API's throughput: ${(cost * 100).toFixed(1)}% ${k === 'keyed-local' ? (cost <= 0.1 ? 'MET' : 'MISSED') : '(no target; reported)'}`,
+    );
+  }
+  const clusterAt = at('keyed-cluster');
+  if (scriptCallsBefore !== null && scriptCallsAfter !== null && clusterAt > 0) {
+    const requests = rounds.reduce((n, rows) => n + rows[clusterAt].rps * parseFloat(DUR), 0);
     verdicts.push(
       `cluster limit: ${scriptCallsAfter - scriptCallsBefore} Redis script calls (token reservations) for about ${Math.round(requests)} requests in the measured runs (warm-ups, other runs and other clients of this Redis add some): no round trip per request`,
     );
   }
 }
+
+/** `x` with `digits` decimals, or – when it was not measured (no nginx row in the run). */
+const fixed = (x, digits) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
 
 /** The target lines, printed last. */
 const verdicts = [];

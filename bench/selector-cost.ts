@@ -55,6 +55,18 @@ function processCpuMs(pid: number | null): number | null {
   }
 }
 
+/** CPU ms of all the sandbox's host processes (the idle ones add nothing while one serves). */
+function hostsCpuMs(sandbox: SelectorSandbox): number | null {
+  let sum = 0;
+  for (const pid of sandbox.hosts().slots) {
+    if (pid === null) continue;
+    const ms = processCpuMs(pid);
+    if (ms === null) return null;
+    sum += ms;
+  }
+  return sum;
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
@@ -82,11 +94,11 @@ interface Throughput {
 async function throughput(
   sandbox: SelectorSandbox,
   handle: SelectorHandle,
-  hostPid: number | null,
   busyUs: number,
+  requestFor: (i: number) => SelectorRequest = () => request,
 ): Promise<Throughput> {
   const cpu0 = process.cpuUsage();
-  const host0 = processCpuMs(hostPid);
+  const host0 = hostsCpuMs(sandbox);
   const frames0 = sandbox.hosts().written.frames;
   let issued = 0;
   let isolateUs = 0;
@@ -94,21 +106,21 @@ async function throughput(
   const t0 = performance.now();
   const worker = async () => {
     while (issued < CALLS) {
-      issued++;
+      const i = issued++;
       if (busyUs > 0) {
         const s0 = performance.now();
         spin(busyUs);
         spunUs += (performance.now() - s0) * 1000;
       }
-      const outcome = await handle.select(request, candidates);
-      check(outcome);
+      const outcome = await handle.select(requestFor(i), candidates);
+      if (!outcome.ok) throw new Error(`unexpected outcome ${JSON.stringify(outcome)}`);
       isolateUs += outcome.runUs ?? 0;
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  const host1 = processCpuMs(hostPid);
+  const host1 = hostsCpuMs(sandbox);
   return {
     ms,
     gatewayUs: (cpu.user + cpu.system - spunUs) / CALLS,
@@ -116,6 +128,30 @@ async function throughput(
     isolateUs: isolateUs / CALLS,
     perWrite: CALLS / Math.max(1, sandbox.hosts().written.frames - frames0),
   };
+}
+
+/**
+ * scripts-examples/by-user-percent.js as saved by default (memoize "auto"), a new user id on every
+ * call: every call misses and runs in the sandbox, checked for kept state after each run.
+ */
+async function byUser(sandbox: SelectorSandbox): Promise<string> {
+  const code = readFileSync(new URL('../scripts-examples/by-user-percent.js', import.meta.url), 'utf8');
+  const handle = await sandbox.load(
+    { apiId: 'bench-by-user', config: { code, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: 'auto' } },
+    nodes,
+    {},
+  );
+  const run = Date.now();
+  const r = await throughput(sandbox, handle, 0, (i) => ({
+    ...request,
+    query: { uid: `u${run}-${i}` },
+  }));
+  handle.release();
+  return (
+    `by-user-percent (memoize "auto"), a new user id per call, ${CONCURRENCY} in flight: ${Math.round((CALLS / r.ms) * 1000)} calls/s;` +
+    ` gateway CPU ${r.gatewayUs.toFixed(2)} µs/call; host CPU ${r.hostUs === null ? 'n/a' : r.hostUs.toFixed(1)} µs/call;` +
+    ` in isolate ${r.isolateUs.toFixed(1)} µs/call; ${r.perWrite.toFixed(1)} calls per write`
+  );
 }
 
 /** Sequential calls of the same selector with `memoize: true`: all but the first are cache hits. */
@@ -155,7 +191,6 @@ async function main(): Promise<void> {
       nodes,
       { IP1_enable: 'true' },
     );
-    const hostPid = sandbox.hosts().slots[0] ?? null;
     for (let i = 0; i < 2000; i++) check(await handle.select(request, candidates));
 
     // Sequential: one call at a time.
@@ -173,9 +208,9 @@ async function main(): Promise<void> {
     latencies.sort((a, b) => a - b);
 
     // Throughput: CONCURRENCY calls in flight.
-    const free = await throughput(sandbox, handle, hostPid, 0);
+    const free = await throughput(sandbox, handle, 0);
     // The same with ~30 µs of other work per call, as a busy gateway would do: batches grow.
-    const busy = await throughput(sandbox, handle, hostPid, BUSY_US);
+    const busy = await throughput(sandbox, handle, BUSY_US);
 
     const us = (ms: number, n: number) => ((ms * 1000) / n).toFixed(1);
     console.log(`selector call cost (${nodes.length} nodes, ${candidates.length} candidates, Node ${process.version})`);
@@ -194,6 +229,7 @@ async function main(): Promise<void> {
           ` in isolate ${r.isolateUs.toFixed(1)} µs/call; ${r.perWrite.toFixed(1)} calls per write`,
       );
     }
+    console.log(await byUser(sandbox));
     console.log(await memoizedHits(sandbox));
   } finally {
     await sandbox.close();

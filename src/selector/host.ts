@@ -2,31 +2,19 @@
  * Sandbox host: the child process that runs selectors (started by host-process.ts, never imported).
  *
  * It answers requests strictly in arrival order and writes every reply with a synchronous write the
- * moment it is known, so that when a script takes the process down (a V8 abort cannot be caught)
- * every earlier answer has already reached the gateway and the oldest unanswered request is the one
- * that killed it.
+ * moment it is known (the answers of one batch entry together, before the next entry), so that when
+ * a script takes the process down (a V8 abort cannot be caught) every earlier answer has already
+ * reached the gateway and the oldest unanswered request is the one that killed it, or the first of
+ * its batch.
  */
-import { writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Socket } from 'node:net';
-import { IsolateRunner, type ConsoleOutput, type MemoMode } from './isolate/runner.js';
+import { IsolateRunner, MAX_BATCH_CALLS, type ConsoleOutput, type MemoMode, type RunResult } from './isolate/runner.js';
 import { capConsole, capFailure, capText, capTrace, validPositions } from './host-limits.js';
-import {
-  FrameReader,
-  HOST_PROTOCOL_EXIT_CODE,
-  MAX_REPLY_FRAME_BYTES,
-  MAX_REQUEST_FRAME_BYTES,
-  REPLY_FD,
-  REQUEST_FD,
-  Tag,
-  encodeFrame,
-} from './protocol.js';
+import { answeredCount, failed, hold, notice, release, reply } from './host-output.js';
+import { trial, type TrialPayload } from './host-trial.js';
+import { FrameReader, HOST_PROTOCOL_EXIT_CODE, MAX_REQUEST_FRAME_BYTES, REQUEST_FD, Tag } from './protocol.js';
 import { LineBudget } from './rate-limit.js';
-import type { SelectorConfig } from '../model/selector.js';
-import type { SelectorFailure, SelectorNode, SelectorRequest, TrialResult } from './types.js';
-
-/** How long a reply write may wait for the gateway to drain the pipe before the host gives up. */
-const WRITE_STALL_LIMIT_MS = 30_000;
 
 interface Program {
   id: number;
@@ -42,49 +30,6 @@ interface Program {
 
 const programs = new Map<number, Program>();
 const datasets = new Map<number, Program>();
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-/** Writes all of `frame`; the reply fd is a blocking socket, so EAGAIN only comes if a platform made it non-blocking. */
-function writeAll(frame: Buffer): void {
-  let off = 0;
-  let stalledMs = 0;
-  while (off < frame.length) {
-    try {
-      off += writeSync(REPLY_FD, frame, off, frame.length - off);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || stalledMs >= WRITE_STALL_LIMIT_MS) throw err;
-      Atomics.wait(sleeper, 0, 0, 1);
-      stalledMs++;
-    }
-  }
-}
-
-let answered = 0;
-
-/**
- * Writes the one answer (R, E, A or J) a request gets. Everything put in one is capped already; an
- * answer still over the frame cap is replaced by that request's failure, so the cap holds here.
- */
-function reply(text: string): void {
-  let frame = encodeFrame(text);
-  if (frame.length - 4 > MAX_REPLY_FRAME_BYTES) {
-    const tab = text.indexOf('\t');
-    const failure = { kind: 'bad-result', message: `the answer was ${frame.length - 4} bytes, over the sandbox's cap` };
-    frame = encodeFrame(`${Tag.failed}${text.slice(1, tab < 0 ? 20 : tab)}\t0\t${JSON.stringify(failure)}`);
-  }
-  writeAll(frame);
-  answered++;
-}
-
-/** Writes a notice (console lines, ready), which answers no request; one over the frame cap is dropped. */
-function notice(text: string): void {
-  const frame = encodeFrame(text);
-  if (frame.length - 4 <= MAX_REPLY_FRAME_BYTES) writeAll(frame);
-}
-
-function failed(opId: string, runUs: number, failure: SelectorFailure): void {
-  reply(`${Tag.failed}${opId}\t${runUs}\t${JSON.stringify(capFailure(failure))}`);
-}
 
 function forwardConsole(program: Program, raw: ConsoleOutput, now: number): void {
   const output = capConsole(raw);
@@ -119,19 +64,37 @@ function onCall(msg: string, traced: boolean): void {
   const t1 = msg.indexOf('\t');
   const t2 = msg.indexOf('\t', t1 + 1);
   const t3 = msg.indexOf('\t', t2 + 1);
-  const opId = msg.slice(1, t1);
+  const program = runnable(msg);
+  if (program === null) return;
+  const cands = msg.slice(t2 + 1, t3);
   const datasetId = Number(msg.slice(t1 + 1, t2));
-  const program = datasets.get(datasetId);
+  answer(program, msg, program.runner.call(datasetId, cands, msg.slice(t3 + 1), traced));
+}
+
+/** The program a call message's dataset belongs to, or null after answering the call as failed. */
+function runnable(msg: string): Program | null {
+  const t1 = msg.indexOf('\t');
+  const program = datasets.get(Number(msg.slice(t1 + 1, msg.indexOf('\t', t1 + 1))));
   if (program === undefined) {
-    failed(opId, 0, { kind: 'unavailable', message: 'the selector is not loaded in this sandbox process' });
-    return;
+    failed(msg.slice(1, t1), 0, { kind: 'unavailable', message: 'the selector is not loaded in this sandbox process' });
+    return null;
   }
   if (program.quarantined) {
-    failed(opId, 0, { kind: 'quarantined', message: 'the selector is quarantined after repeated failures' });
-    return;
+    failed(msg.slice(1, t1), 0, {
+      kind: 'quarantined',
+      message: 'the selector is quarantined after repeated failures',
+    });
+    return null;
   }
-  const cands = msg.slice(t2 + 1, t3);
-  const result = program.runner.call(datasetId, cands, msg.slice(t3 + 1), traced);
+  return program;
+}
+
+/** Writes a call's answer, with its console lines and state change first. */
+function answer(program: Program, msg: string, result: RunResult): void {
+  const t1 = msg.indexOf('\t');
+  const t2 = msg.indexOf('\t', t1 + 1);
+  const opId = msg.slice(1, t1);
+  const cands = msg.slice(t2 + 1, msg.indexOf('\t', t2 + 1));
   if (result.console !== null) forwardConsole(program, result.console, Date.now());
   if (result.stateChange !== null)
     notice(`${Tag.stateful}${program.id}\t${JSON.stringify(capText(result.stateChange))}`);
@@ -145,6 +108,46 @@ function onCall(msg: string, traced: boolean): void {
     return;
   }
   failed(opId, result.runUs, result.failure);
+}
+
+/**
+ * Runs consecutive calls of one version (queue[from, to)) in as few isolate entries as its limits
+ * allow, writing the answers of each entry in one write before the next entry starts; a bug here
+ * still answers every one of them. Starts no entry after TURN_BUDGET_MS: how many it answered.
+ */
+function onCalls(program: Program, from: number, to: number): number {
+  const msgs = queue.slice(from, to);
+  const t0 = performance.now();
+  let done = 0;
+  try {
+    while (done < msgs.length && (done === 0 || performance.now() - t0 < TURN_BUDGET_MS)) {
+      const results = program.runner.callSome(done === 0 ? msgs : msgs.slice(done));
+      hold();
+      for (const result of results) {
+        answer(program, msgs[done]!, result);
+        done++;
+      }
+      release();
+    }
+    return done;
+  } catch (err) {
+    release();
+    for (; done < msgs.length; done++) {
+      const msg = msgs[done]!;
+      failed(msg.slice(1, msg.indexOf('\t')), 0, {
+        kind: 'unavailable',
+        message: `sandbox error: ${err instanceof Error ? err.message : String(err)}`,
+      });
+    }
+    return done;
+  }
+}
+
+/** A C or M message: its dataset's program (undefined for any other message). */
+function batchable(msg: string): Program | undefined {
+  if (msg[0] !== Tag.call && msg[0] !== Tag.tracedCall) return undefined;
+  const t1 = msg.indexOf('\t');
+  return datasets.get(Number(msg.slice(t1 + 1, msg.indexOf('\t', t1 + 1))));
 }
 
 function onProgram(msg: string): void {
@@ -230,52 +233,6 @@ function onQuarantine(msg: string): void {
   reply(`${Tag.ack}${opId}`);
 }
 
-interface TrialPayload {
-  config: Pick<SelectorConfig, 'code' | 'timeoutMs' | 'memoryMb'>;
-  request: SelectorRequest;
-  env: Record<string, string>;
-  nodes: SelectorNode[];
-}
-
-function consoleLines(raw: ConsoleOutput | null, into: string[]): void {
-  if (raw === null) return;
-  const output = capConsole(raw);
-  into.push(...output.lines);
-  if (output.dropped > 0) into.push(`… ${output.dropped} more console lines dropped`);
-}
-
-/** Compiles fresh, runs once, disposes; nothing is kept between trials. */
-function trial(payload: TrialPayload): TrialResult {
-  const { config, request, env, nodes } = payload;
-  const printed: string[] = [];
-  // The realm is the same whether a selector is memoized or not, so a trial runs it plainly.
-  const runner = new IsolateRunner(config.code, config.timeoutMs, config.memoryMb);
-  try {
-    const started = runner.start();
-    consoleLines(started.console, printed);
-    if (started.failure !== null)
-      return { ok: false, picked: [], error: started.failure, durationUs: 0, console: printed };
-    const loadFailure = runner.loadDataset(0, JSON.stringify(nodes), JSON.stringify(env));
-    if (loadFailure !== null) return { ok: false, picked: [], error: loadFailure, durationUs: 0, console: printed };
-    const result = runner.call(0, nodes.map((_, i) => i).join(','), JSON.stringify(request));
-    consoleLines(result.console, printed);
-    if (!result.ok) return { ok: false, picked: [], error: result.failure, durationUs: result.runUs, console: printed };
-    if (!validPositions(result.positions, nodes.length)) {
-      return {
-        ok: false,
-        picked: [],
-        error: { kind: 'bad-result', message: 'the sandbox returned an invalid node position' },
-        durationUs: result.runUs,
-        console: printed,
-      };
-    }
-    const picked = result.positions === '' ? [] : result.positions.split(',').map((p) => nodes[Number(p)]!.id);
-    return { ok: true, picked, durationUs: result.runUs, console: printed };
-  } finally {
-    runner.dispose();
-  }
-}
-
 function onTrial(msg: string): void {
   const [opId = '', payloadJson = '{}'] = fields(msg, 2);
   const result = trial(JSON.parse(payloadJson) as TrialPayload);
@@ -316,11 +273,11 @@ function dispatch(msg: string): void {
 
 /** Runs one request; a bug here still answers it, so the gateway's request order stays in step. */
 function dispatchSafely(msg: string): void {
-  const before = answered;
+  const before = answeredCount();
   try {
     dispatch(msg);
   } catch (err) {
-    if (answered !== before) throw err;
+    if (answeredCount() !== before) throw err;
     const tab = msg.indexOf('\t');
     failed(msg.slice(1, tab < 0 ? msg.length : tab), 0, {
       kind: 'unavailable',
@@ -366,8 +323,18 @@ function drain(): void {
   const t0 = performance.now();
   while (queueHead < queue.length) {
     const msg = queue[queueHead]!;
-    queue[queueHead++] = '';
-    dispatchSafely(msg);
+    // Calls of one version in a row run together (see IsolateRunner.callBatch).
+    const program = batchable(msg);
+    let to = queueHead + 1;
+    if (program !== undefined && !program.quarantined)
+      while (to < queue.length && to - queueHead < MAX_BATCH_CALLS && batchable(queue[to]!) === program) to++;
+    if (to - queueHead > 1) {
+      const end = queueHead + onCalls(program!, queueHead, to);
+      while (queueHead < end) queue[queueHead++] = '';
+    } else {
+      queue[queueHead++] = '';
+      dispatchSafely(msg);
+    }
     if (performance.now() - t0 > TURN_BUDGET_MS && queueHead < queue.length) {
       // Keep the queue from growing under a steady stream: drop what has run.
       if (queueHead >= 1024) {

@@ -2,8 +2,8 @@
 /**
  * The selector realm's own code (a plain script, loaded as text by realm.ts): evaluated in every
  * selector isolate after SES and before the user's script. Its completion value is `setup`, which
- * the host calls once with the limits; `setup` returns the frozen functions the host calls through
- * references: bind, settle, load, drop, call, check, takeConsole.
+ * the host calls once with the limits and the batch progress cell; `setup` returns the frozen functions
+ * the host calls through references: bind, settle, load, drop, call, batch, takeBatch, check, takeConsole.
  *
  * What it builds, in this order, and why (docs/selector-sandbox.md has the whole design):
  *
@@ -28,8 +28,8 @@
  */
 (function () {
   'use strict';
-  /** @param {string} configJson */
-  return function setup(configJson) {
+  /** @param {string} configJson @param {SharedArrayBuffer} progressBuffer */
+  return function setup(configJson, progressBuffer) {
     /** @type {any} */
     const g = globalThis;
     const FunctionProto = Function.prototype;
@@ -84,6 +84,10 @@
     const isView = ArrayBuffer.isView;
     const ErrorCtor = Error;
     const lockdown = g.lockdown;
+    // The real clock, for the batch's start window only (the script's Date.now is wrapped below).
+    const realNow = Date.now;
+    /** Shared with the host: the index of the batch call running, and 1 once the batch's calls are done. */
+    const progress = new Int32Array(progressBuffer);
 
     /** @type {{ scriptName: string, maxLines: number, maxLineChars: number, maxCachedCandidateSets: number, maxTraceReads: number, maxTraceChars: number, maxKeptObjects: number, maxKeptSlots: number, maxCheckedObjects: number }} */
     const limits = parse(configJson);
@@ -607,6 +611,9 @@
       for (let i = 0, j = 0; i < keys.length; i++, j += 4) {
         const key = keys[i];
         if (key !== slots[j]) return false;
+        // A data property neither writable nor configurable can never change (and reading the
+        // descriptor of V8's `arguments` and `caller` on a sloppy function walks the stack).
+        if (slots[j + 3] === 0 || slots[j + 3] === 1) continue;
         const d = /** @type {PropertyDescriptor} */ (rGetOwn(v, key));
         const flags = (d.enumerable ? 1 : 0) | (d.configurable ? 2 : 0) | (d.writable ? 4 : 0);
         if ('value' in d) {
@@ -888,6 +895,57 @@
       return withConsole(body);
     }
 
+    /** What the batch running or last run has answered so far (read by the host after a time limit). */
+    let batchOut = '';
+
+    /**
+     * Runs a batch of calls in one entry: `packed` holds "C|M<opId>\t<datasetId>\t<candidates>\t<request
+     * JSON>" lines (the host's own messages; JSON holds no raw newline). A call is started only within
+     * `windowMs` of the batch's start, so with the host's entry limit of (call limit + window + 1 ms)
+     * every call started has its whole time limit ahead; the rest are left for the next entry. Each
+     * call's index is written to the shared progress cell before it runs, so the host knows which one
+     * was running when the isolate is lost to its memory limit. For a memoized version `check` runs
+     * after each call and a change ends the batch there. Returns, per call run, "<n>:<answer of
+     * call()><m>:<what check found, or ''>".
+     * @param {string} packed @param {number} windowMs
+     */
+    function batch(packed, windowMs) {
+      batchOut = '';
+      const t0 = realNow();
+      let from = 0;
+      let index = 0;
+      while (from < packed.length) {
+        if (index > 0 && realNow() - t0 >= windowMs) break;
+        let nl = indexOf(packed, '\n', from);
+        if (nl < 0) nl = packed.length;
+        const t1 = indexOf(packed, '\t', from);
+        const t2 = indexOf(packed, '\t', t1 + 1);
+        const t3 = indexOf(packed, '\t', t2 + 1);
+        progress[0] = index;
+        const answer = call(
+          +strSlice(packed, t1 + 1, t2),
+          strSlice(packed, t2 + 1, t3),
+          strSlice(packed, t3 + 1, nl),
+          packed[from] === 'M',
+        );
+        const why = checking ? check() : '';
+        batchOut = batchOut + answer.length + ':' + answer + why.length + ':' + why;
+        index++;
+        from = nl + 1;
+        if (why !== '') break;
+      }
+      progress[0] = index;
+      progress[1] = 1;
+      return batchOut;
+    }
+
+    /** The answers of the batch cut off by its time limit, up to the call that was running. */
+    function takeBatch() {
+      const out = batchOut;
+      batchOut = '';
+      return out;
+    }
+
     /** Called by the host right after the top level ran: whether it read the clock or randomness. */
     function afterTopLevel() {
       topLevelImpure = impure;
@@ -897,6 +955,6 @@
 
     // Nothing the setup itself did counts against the script's top level.
     impure = false;
-    return freeze({ bind, afterTopLevel, settle, load, drop, call, check, takeConsole });
+    return freeze({ bind, afterTopLevel, settle, load, drop, call, batch, takeBatch, check, takeConsole });
   };
 })();

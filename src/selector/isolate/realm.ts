@@ -68,6 +68,8 @@ export interface RealmApi {
   load: Fn;
   drop: Fn;
   call: Fn;
+  batch: Fn;
+  takeBatch: Fn;
   check: Fn;
   takeConsole: Fn;
 }
@@ -75,16 +77,22 @@ export interface RealmApi {
 /**
  * Builds the selector realm in a new context of `isolate`: SES, the prelude, `lockdown()`. Throws
  * when the isolate runs out of time or memory doing it. Costs tens of milliseconds of CPU (mostly
- * lockdown), paid once per selector version and per rebuild after a memory failure.
+ * lockdown), paid once per selector version and per rebuild after a memory failure. `progress` is
+ * shared with the prelude, which writes the index of the batch call it runs into its first cell.
  */
-export function buildRealm(isolate: ivm.Isolate, timeoutMs: number): { context: ivm.Context; api: RealmApi } {
+export function buildRealm(
+  isolate: ivm.Isolate,
+  timeoutMs: number,
+  progress: SharedArrayBuffer,
+): { context: ivm.Context; api: RealmApi } {
   const context = isolate.createContextSync();
   compileCached(isolate, 'ses-lockdown.js', SES_SOURCE).runSync(context, { timeout: timeoutMs });
   const setup = compileCached(isolate, 'isogate-prelude.js', PRELUDE_SOURCE).runSync(context, {
     timeout: timeoutMs,
     reference: true,
   }) as Fn;
-  const api = setup.applySync(undefined, [LIMITS], {
+  const shared = new ivm.ExternalCopy(progress).copyInto({ release: true });
+  const api = setup.applySync(undefined, [LIMITS, shared], {
     timeout: timeoutMs,
     result: { reference: true },
   }) as ivm.Reference<Record<string, unknown>>;
@@ -98,6 +106,8 @@ export function buildRealm(isolate: ivm.Isolate, timeoutMs: number): { context: 
       load: ref('load'),
       drop: ref('drop'),
       call: ref('call'),
+      batch: ref('batch'),
+      takeBatch: ref('takeBatch'),
       check: ref('check'),
       takeConsole: ref('takeConsole'),
     },

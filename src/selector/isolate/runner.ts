@@ -1,18 +1,33 @@
 import ivm from 'isolated-vm';
 import { performance } from 'node:perf_hooks';
 import { wallTimeoutMs } from '../limits.js';
-import type { SelectorErrorKind, SelectorFailure } from '../types.js';
+import type { SelectorFailure } from '../types.js';
+import {
+  compileFailure,
+  decodeBatch,
+  decodeCall,
+  readConsole,
+  elapsedUs,
+  busyOrTimeout,
+  runFailure,
+  type ConsoleOutput,
+  type RunResult,
+} from './answers.js';
 import { buildRealm, MAX_ANSWER_CHARS, SCRIPT_NAME, type RealmApi } from './realm.js';
 import { sourceFacts } from './source-facts.js';
 
+export type { ConsoleOutput, RunResult } from './answers.js';
+
 /** Time the realm's own work (building it, freezing a catalog, checking kept state) may take, at least. */
 const REALM_TIMEOUT_FLOOR_MS = 2000;
-
-/** What a script printed during one run: lines kept and how many were dropped. */
-export interface ConsoleOutput {
-  dropped: number;
-  lines: string[];
-}
+/** Calls one isolate entry may run (a longer batch goes on in the next entry). */
+export const MAX_BATCH_CALLS = 64;
+/**
+ * A batch starts a call only within this many ms of its start, and its entry may run this long (and
+ * 1 ms) beyond a call's own limit: every call started has its whole limit ahead, and one that overruns
+ * it is stopped at most this much later than alone.
+ */
+export const BATCH_WINDOW_MS = 2;
 
 /**
  * How a selector version is memoized, as far as its realm is concerned: `off` (never), `checked`
@@ -20,22 +35,6 @@ export interface ConsoleOutput {
  * run), `trusted` (memoize: true: the operator's word for what cannot be compared; what can still is).
  */
 export type MemoMode = 'off' | 'checked' | 'trusted';
-
-/**
- * One call's result inside the host: positions into the candidates, or a failure. `stateChange`
- * says what a run of a memoized selector changed in the state its top level left (it then keeps
- * state, and memoization ends), else null.
- */
-export type RunResult =
-  | {
-      ok: true;
-      positions: string;
-      runUs: number;
-      console: ConsoleOutput | null;
-      trace: string | null;
-      stateChange: string | null;
-    }
-  | { ok: false; failure: SelectorFailure; runUs: number; console: ConsoleOutput | null; stateChange: string | null };
 
 interface Session {
   isolate: ivm.Isolate;
@@ -56,6 +55,15 @@ export class IsolateRunner {
   private readonly wallMs: number;
   /** Memoized and not found stateful yet: every run is followed by a check. */
   private checking: boolean;
+  /** Shared with the realm: the index of the batch call it is running, and 1 once its calls are done. */
+  private readonly progress = new Int32Array(new SharedArrayBuffer(8));
+  /**
+   * Calls are batched until an entry fails after all its calls ran (a promise job a call left threw
+   * or ran out of time or memory): no call can be blamed for sure, so from then on they run one by one.
+   */
+  private batching = true;
+  /** Isolate entries that ran calls (one per call alone, one per batch), for tests and diagnostics. */
+  entries = 0;
 
   constructor(
     readonly code: string,
@@ -63,6 +71,8 @@ export class IsolateRunner {
     readonly timeoutMs: number,
     readonly memoryMb: number,
     readonly memo: MemoMode = 'off',
+    /** The batch start window (BATCH_WINDOW_MS; tests widen it so that their batches never split). */
+    readonly windowMs = BATCH_WINDOW_MS,
   ) {
     this.wallMs = wallTimeoutMs(timeoutMs);
     this.checking = memo !== 'off';
@@ -80,7 +90,7 @@ export class IsolateRunner {
     let started = false;
     const realmMs = Math.max(REALM_TIMEOUT_FLOOR_MS, this.wallMs);
     try {
-      const realm = buildRealm(isolate, realmMs);
+      const realm = buildRealm(isolate, realmMs, this.progress.buffer as SharedArrayBuffer);
       session = { isolate, api: realm.api };
       let script: ivm.Script;
       try {
@@ -91,7 +101,7 @@ export class IsolateRunner {
       script.runSync(realm.context, { timeout: this.wallMs });
       const topLevelImpure = session.api.afterTopLevel.applySync(undefined, [], { timeout: realmMs }) === true;
       const bound = session.api.bind.applySync(undefined, [], { timeout: this.wallMs });
-      const output = readConsole(session);
+      const output = readConsole(session.api);
       if (bound !== true) {
         const failure: SelectorFailure = {
           kind: 'compile',
@@ -111,7 +121,7 @@ export class IsolateRunner {
       started = true;
       return { failure: null, console: output, notMemoized };
     } catch (err) {
-      const output = session !== null && !isolate.isDisposed ? readConsole(session) : null;
+      const output = session !== null && !isolate.isDisposed ? readConsole(session.api) : null;
       return { failure: runFailure(err, isolate, this.timeoutMs, this.memoryMb), console: output, notMemoized: null };
     } finally {
       if (!started && !isolate.isDisposed) isolate.dispose();
@@ -175,19 +185,15 @@ export class IsolateRunner {
     const t0 = performance.now();
     let raw: unknown;
     try {
+      this.entries++;
       raw = session.api.call.applySync(undefined, [datasetId, cands, requestJson, traced], { timeout: this.wallMs });
     } catch (err) {
       const runUs = elapsedUs(t0);
       let failure = runFailure(err, isolate, this.timeoutMs, this.memoryMb);
       if (isolate.isDisposed) this.session = null;
-      else if (failure.kind === 'timeout') {
-        // Stopped by the wall clock having used less CPU than its limit: the machine was too busy,
-        // which must not count towards the script's quarantine.
+      else {
         const cpuMs = Number(isolate.cpuTime - cpu0) / 1e6;
-        if (cpuMs < this.timeoutMs) {
-          const message = `the sandbox was too busy to finish the call in ${this.wallMs} ms (it used ${cpuMs.toFixed(1)} ms of CPU)`;
-          failure = { kind: 'unavailable', message };
-        }
+        failure = busyOrTimeout(failure, cpuMs, cpuMs, this.timeoutMs, this.wallMs);
       }
       // A run cut off halfway is checked like any other (a lost isolate is rebuilt as it was loaded).
       const stateChange = this.checking && this.session !== null ? this.check(session) : null;
@@ -198,6 +204,125 @@ export class IsolateRunner {
     const result = decodeCall(answer, elapsedUs(t0));
     if (this.checking) result.stateChange = this.check(session);
     return result;
+  }
+
+  /**
+   * Runs calls given as the host's C/M messages ("C<opId>\t<datasetId>\t<candidates>\t<request
+   * JSON>") in as few isolate entries as the limits allow; one result per message, in order. Each
+   * call keeps its own limits and failures: an entry is cut off at the call overrunning its time limit
+   * (the calls before it keep their answers, it fails as it would alone, the rest go on in a new
+   * entry); when the isolate is lost to its memory limit, the shared progress cell says which call
+   * was running: it fails, and the calls before it, whose answers were lost with the isolate, run
+   * again in the rebuilt one (which starts from the top level, as after any memory failure).
+   */
+  callBatch(msgs: readonly string[]): RunResult[] {
+    const results: RunResult[] = [];
+    while (results.length < msgs.length) results.push(...this.callSome(msgs.slice(results.length)));
+    return results;
+  }
+
+  /**
+   * One step of callBatch: the results of the first calls of `msgs` (at least one), run in one isolate
+   * entry (or a few, after a memory failure), so the host can write them before it runs more.
+   */
+  callSome(msgs: readonly string[]): RunResult[] {
+    const results: RunResult[] = [];
+    const session = this.session;
+    if (!this.batching || msgs.length === 1 || session === null || session.isolate.isDisposed)
+      results.push(this.callMessage(msgs[0]!));
+    else this.enter(session, msgs.slice(0, MAX_BATCH_CALLS), results);
+    return results;
+  }
+
+  /** One C/M message run on its own. */
+  private callMessage(msg: string): RunResult {
+    const t1 = msg.indexOf('\t');
+    const t2 = msg.indexOf('\t', t1 + 1);
+    const t3 = msg.indexOf('\t', t2 + 1);
+    return this.call(Number(msg.slice(t1 + 1, t2)), msg.slice(t2 + 1, t3), msg.slice(t3 + 1), msg[0] === 'M');
+  }
+
+  /** One isolate entry running the head of `part`; how many of its calls got their result. */
+  private enter(session: Session, part: readonly string[], results: RunResult[]): number {
+    const isolate = session.isolate;
+    this.progress[0] = 0;
+    this.progress[1] = 0;
+    this.entries++;
+    const cpu0 = isolate.cpuTime;
+    const t0 = performance.now();
+    let raw: unknown;
+    try {
+      raw = session.api.batch.applySync(undefined, [part.join('\n'), this.windowMs], {
+        timeout: this.wallMs + this.windowMs + 1,
+      });
+    } catch (err) {
+      // A disposed isolate has no CPU time to read.
+      const cpuMs = isolate.isDisposed ? 0 : Number(isolate.cpuTime - cpu0) / 1e6;
+      return this.failedEntry(session, part, err, cpuMs, elapsedUs(t0), results);
+    }
+    const before = results.length;
+    const done =
+      typeof raw === 'string' && raw.length <= MAX_ANSWER_CHARS * part.length
+        ? decodeBatch(raw, elapsedUs(t0), results)
+        : 0;
+    if (done === 0) {
+      const failure: SelectorFailure = { kind: 'bad-result', message: 'the sandbox returned an unreadable result' };
+      results.push({ ok: false, failure, runUs: elapsedUs(t0), console: null, stateChange: null });
+      return 1;
+    }
+    if (this.checking) {
+      for (let i = before; i < results.length; i++) if (results[i]!.stateChange !== null) this.checking = false;
+      // Checked again once the entry's promise jobs have run (after the whole batch).
+      const why = this.checking ? this.check(session) : null;
+      if (why !== null) results[results.length - 1]!.stateChange ??= why;
+    }
+    return done;
+  }
+
+  /** An entry that threw: the calls answered before it keep their results, and the one running fails. */
+  private failedEntry(
+    session: Session,
+    part: readonly string[],
+    err: unknown,
+    cpuMs: number,
+    runUs: number,
+    results: RunResult[],
+  ): number {
+    const isolate = session.isolate;
+    let failure = runFailure(err, isolate, this.timeoutMs, this.memoryMb);
+    // Finished: every call the entry started had answered, and what failed was a promise job one of
+    // them left (run after the entry's calls). No call can be blamed for sure: the last one takes
+    // it, and this version's calls run one by one from now on.
+    const finished = this.progress[1] === 1;
+    if (finished) this.batching = false;
+    if (isolate.isDisposed) {
+      this.session = null;
+      const ran = this.progress[0]!;
+      const k = Math.max(0, Math.min(finished ? ran - 1 : ran, part.length - 1));
+      results.push(...this.callBatch(part.slice(0, k)));
+      results.push({ ok: false, failure, runUs, console: null, stateChange: null });
+      return k + 1;
+    }
+    let taken: unknown = '';
+    try {
+      taken = session.api.takeBatch.applySync(undefined, [], { timeout: REALM_TIMEOUT_FLOOR_MS });
+    } catch {
+      // Nothing is taken: the running call is the first.
+    }
+    const before = results.length;
+    const done = decodeBatch(taken, runUs, results);
+    for (let i = before; i < results.length; i++) if (results[i]!.stateChange !== null) this.checking = false;
+    let k = done;
+    if (finished && done > 0) {
+      results.pop();
+      k = done - 1;
+    }
+    // The CPU the running call used at least: the calls before it ran within the start window.
+    failure = busyOrTimeout(failure, k > 0 ? cpuMs - this.windowMs - 1 : cpuMs, cpuMs, this.timeoutMs, this.wallMs);
+    if (failure.kind === 'throw') this.batching = false; // a throw no call caught: not the usual path
+    const stateChange = this.checking && this.session !== null ? this.check(session) : null;
+    results.push({ ok: false, failure, runUs, console: null, stateChange });
+    return k + 1;
   }
 
   /** Releases the isolate; the runner must not be used afterwards. */
@@ -239,101 +364,4 @@ export class IsolateRunner {
     this.session = null;
     if (session !== null && !session.isolate.isDisposed) session.isolate.dispose();
   }
-}
-
-function elapsedUs(t0: number): number {
-  return Math.round((performance.now() - t0) * 1000);
-}
-
-function readConsole(session: Session): ConsoleOutput | null {
-  try {
-    const raw = session.api.takeConsole.applySync(undefined, [], { timeout: REALM_TIMEOUT_FLOOR_MS });
-    return typeof raw === 'string' && raw !== '' ? parseConsole(raw) : null;
-  } catch {
-    return null;
-  }
-}
-
-function parseConsole(json: string): ConsoleOutput | null {
-  try {
-    const value: unknown = JSON.parse(json);
-    if (!Array.isArray(value) || !Array.isArray(value[1])) return null;
-    const lines = (value[1] as unknown[]).filter((l): l is string => typeof l === 'string');
-    return { dropped: typeof value[0] === 'number' ? value[0] : 0, lines };
-  } catch {
-    return null;
-  }
-}
-
-const KINDS: ReadonlySet<string> = new Set<SelectorErrorKind>(['throw', 'memory', 'bad-result', 'unavailable']);
-
-/** Decodes the prelude's "-=1,0[\t<trace>]" / "+<n>:<json>!kind\tline\tcol\tmessage" answer. */
-function decodeCall(raw: string, runUs: number): RunResult {
-  let console: ConsoleOutput | null = null;
-  let body = raw.slice(1);
-  if (raw.charCodeAt(0) === 0x2b /* + */) {
-    const colon = raw.indexOf(':');
-    const length = Number(raw.slice(1, colon));
-    console = parseConsole(raw.slice(colon + 1, colon + 1 + length));
-    body = raw.slice(colon + 1 + length);
-  }
-  if (body.charCodeAt(0) === 0x3d /* = */) {
-    const tab = body.indexOf('\t');
-    if (tab < 0) return { ok: true, positions: body.slice(1), runUs, console, trace: null, stateChange: null };
-    return { ok: true, positions: body.slice(1, tab), runUs, console, trace: body.slice(tab + 1), stateChange: null };
-  }
-  if (body.charCodeAt(0) === 0x21 /* ! */) {
-    const [kind = '', line = '', column = '', ...rest] = body.slice(1).split('\t');
-    const failure: SelectorFailure = {
-      kind: KINDS.has(kind) ? (kind as SelectorErrorKind) : 'bad-result',
-      message: rest.join('\t'),
-    };
-    if (line !== '') failure.line = Number(line);
-    if (column !== '') failure.column = Number(column);
-    return { ok: false, failure, runUs, console, stateChange: null };
-  }
-  return {
-    ok: false,
-    failure: { kind: 'bad-result', message: 'the sandbox returned an unreadable result' },
-    runUs,
-    console,
-    stateChange: null,
-  };
-}
-
-const COMPILE_LOCATION = new RegExp(`\\[${SCRIPT_NAME.replace('.', '\\.')}:(\\d+):(\\d+)\\]$`);
-const STACK_LOCATION = new RegExp(`${SCRIPT_NAME.replace('.', '\\.')}:(\\d+):(\\d+)`);
-
-/** A SyntaxError from compiling the user's script, with its line and column. */
-function compileFailure(err: unknown): SelectorFailure {
-  const message = err instanceof Error ? err.message : String(err);
-  const m = COMPILE_LOCATION.exec(message);
-  const failure: SelectorFailure = { kind: 'compile', message: m ? message.slice(0, m.index).trimEnd() : message };
-  if (m) {
-    failure.line = Number(m[1]);
-    failure.column = Number(m[2]);
-  }
-  return failure;
-}
-
-/** Classifies an error thrown out of the isolate: time limit, memory limit, or the script's throw. */
-function runFailure(err: unknown, isolate: ivm.Isolate, timeoutMs: number, memoryMb: number): SelectorFailure {
-  const message = err instanceof Error ? err.message : String(err);
-  if (isolate.isDisposed || /disposed/i.test(message)) {
-    return { kind: 'memory', message: `the script exceeded its memory limit (${memoryMb} MB)` };
-  }
-  if (message === 'Script execution timed out.') {
-    return { kind: 'timeout', message: `the script exceeded its time limit (${timeoutMs} ms)` };
-  }
-  const failure: SelectorFailure = {
-    kind: 'throw',
-    message: err instanceof Error && err.name && err.name !== 'Error' ? `${err.name}: ${message}` : message,
-  };
-  const stack = err instanceof Error && typeof err.stack === 'string' ? err.stack : '';
-  const m = STACK_LOCATION.exec(stack);
-  if (m) {
-    failure.line = Number(m[1]);
-    failure.column = Number(m[2]);
-  }
-  return failure;
 }
