@@ -354,9 +354,10 @@ async function main() {
 
 function cleanup() {
   for (const s of sockets) s.destroy();
+  // SIGTERM, not SIGKILL: an nginx master killed outright leaves its worker behind, holding its port.
   for (const c of children) {
     try {
-      c.kill('SIGKILL');
+      c.kill('SIGTERM');
     } catch {}
   }
   rmSync(work, { recursive: true, force: true });
