@@ -14,6 +14,8 @@ export interface CompiledConsumer {
   readonly tags: readonly string[];
   /** `request.consumer` for selectors (one frozen object per config version). */
   readonly view: ConsumerView;
+  /** Its rate-limit bucket key for limits `by: consumer` (`c:<name>`), made once, not per request. */
+  readonly limitKey: string;
 }
 
 /** A consumer's JWT credential with its verification key resolved. */
@@ -50,6 +52,7 @@ export function compileConsumers(consumers: readonly Consumer[]): CompiledConsum
       name: c.name,
       tags,
       view: Object.freeze({ name: c.name, tags }),
+      limitKey: `c:${c.name}`,
     });
     byName.set(c.name, compiled);
     for (const cred of c.credentials) {

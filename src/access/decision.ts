@@ -186,7 +186,7 @@ export function limitKey(
     case 'api':
       return '';
     case 'consumer':
-      return consumer === null ? `ip:${input.clientIp}` : `c:${consumer.name}`;
+      return consumer === null ? `ip:${input.clientIp}` : consumer.limitKey;
     case 'ip':
       return input.clientIp;
     case 'header': {

@@ -25,12 +25,22 @@ export function stripCredentials(req: StrippableRequest, rawQuery: string, metho
   return query;
 }
 
+/** The query without every `name` or `name=…` parameter (one pass, no copy when it has none). */
 function withoutParam(rawQuery: string, name: string): string {
-  return rawQuery
-    .split('&')
-    .filter((pair) => {
-      const eq = pair.indexOf('=');
-      return (eq < 0 ? pair : pair.slice(0, eq)) !== name;
-    })
-    .join('&');
+  if (rawQuery.indexOf(name) < 0) return rawQuery;
+  let out = '';
+  let first = true;
+  let from = 0;
+  while (from <= rawQuery.length) {
+    let end = rawQuery.indexOf('&', from);
+    if (end < 0) end = rawQuery.length;
+    const eq = rawQuery.indexOf('=', from);
+    const keyEnd = eq >= 0 && eq < end ? eq : end;
+    if (keyEnd - from !== name.length || !rawQuery.startsWith(name, from)) {
+      out = first ? rawQuery.slice(from, end) : `${out}&${rawQuery.slice(from, end)}`;
+      first = false;
+    }
+    from = end + 1;
+  }
+  return out;
 }

@@ -73,6 +73,8 @@ export function queryValue(rawQuery: string, name: string): string | undefined {
     const keyEnd = eq >= 0 && eq < end ? eq : end;
     if (keyEnd - from === name.length && rawQuery.startsWith(name, from)) {
       const raw = keyEnd === end ? '' : rawQuery.slice(keyEnd + 1, end);
+      // Most values need no decoding: skip the regex and decodeURIComponent for them.
+      if (raw.indexOf('%') < 0 && raw.indexOf('+') < 0) return raw;
       try {
         return decodeURIComponent(raw.replace(/\+/g, ' '));
       } catch {
