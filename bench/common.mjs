@@ -94,11 +94,18 @@ export async function waitOk(url, tries = 200) {
 
 /** An admin API client for `base` (`http://host:port`): `(method, path, body?)` → parsed JSON; throws on a status ≥ 300. */
 export function adminClient(base, token) {
-  return async (method, path, body) => {
-    const r = await fetch(`${base}${path}`, {
+  const send = (method, path, body) =>
+    fetch(`${base}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  return async (method, path, body) => {
+    // A GET after minutes of load can meet a kept-alive connection the server has just closed
+    // (EPIPE, reset): it is safe to send once more.
+    const r = await send(method, path, body).catch((err) => {
+      if (method !== 'GET') throw err;
+      return send(method, path, body);
     });
     const json = await r.json();
     if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
