@@ -4,6 +4,7 @@
 // is a unit test unless it reaches for one of these; slow files are listed by hand below.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -56,7 +57,13 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     }
     process.exit(0);
   }
-  const r = spawnSync(process.execPath, [join(root, 'test', 'run.mjs'), ...unitTestFiles(root), ...args], {
+  // Unit test files mostly wait (sandbox processes, timers, sockets), so twice as many forks as
+  // cores finish sooner (on 2 cores: 44 s against 75 s with vitest's default); flags given win.
+  const workers = String(Math.max(2, availableParallelism() * 2));
+  const pool = args.some((a) => a.startsWith('--maxWorkers') || a.startsWith('--minWorkers'))
+    ? []
+    : [`--maxWorkers=${workers}`, `--minWorkers=${workers}`];
+  const r = spawnSync(process.execPath, [join(root, 'test', 'run.mjs'), ...unitTestFiles(root), ...pool, ...args], {
     cwd: root,
     stdio: 'inherit',
   });
