@@ -1,4 +1,5 @@
 import type { Authenticator } from './auth/kind.js';
+import { nameEndIf, pairEnd } from './query.js';
 
 /** The parts of a client request credentials are stripped from (its own parsed head). */
 export interface StrippableRequest {
@@ -32,11 +33,8 @@ function withoutParam(rawQuery: string, name: string): string {
   let first = true;
   let from = 0;
   while (from <= rawQuery.length) {
-    let end = rawQuery.indexOf('&', from);
-    if (end < 0) end = rawQuery.length;
-    const eq = rawQuery.indexOf('=', from);
-    const keyEnd = eq >= 0 && eq < end ? eq : end;
-    if (keyEnd - from !== name.length || !rawQuery.startsWith(name, from)) {
+    const end = pairEnd(rawQuery, from);
+    if (nameEndIf(rawQuery, from, end, name) < 0) {
       out = first ? rawQuery.slice(from, end) : `${out}&${rawQuery.slice(from, end)}`;
       first = false;
     }

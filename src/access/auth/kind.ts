@@ -1,5 +1,6 @@
 import type { AuthMethod } from '../../model/access.js';
 import type { CompiledConsumer, CompiledConsumers } from '../consumers.js';
+import { nameEndIf, pairEnd } from '../query.js';
 
 /** The parts of a request authentication reads. */
 export interface AuthRequest {
@@ -67,11 +68,9 @@ export function queryValue(rawQuery: string, name: string): string | undefined {
   if (rawQuery === '') return undefined;
   let from = 0;
   while (from <= rawQuery.length) {
-    let end = rawQuery.indexOf('&', from);
-    if (end < 0) end = rawQuery.length;
-    const eq = rawQuery.indexOf('=', from);
-    const keyEnd = eq >= 0 && eq < end ? eq : end;
-    if (keyEnd - from === name.length && rawQuery.startsWith(name, from)) {
+    const end = pairEnd(rawQuery, from);
+    const keyEnd = nameEndIf(rawQuery, from, end, name);
+    if (keyEnd >= 0) {
       const raw = keyEnd === end ? '' : rawQuery.slice(keyEnd + 1, end);
       // Most values need no decoding: skip the regex and decodeURIComponent for them.
       if (raw.indexOf('%') < 0 && raw.indexOf('+') < 0) return raw;
