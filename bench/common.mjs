@@ -113,6 +113,27 @@ export function adminClient(base, token) {
   };
 }
 
+/**
+ * Makes a round-robin GET API at `/<name>` (`extra` adds or overrides fields) with one simple-url node
+ * per entry of `nodes` (`{ name, url, tags? }`); returns the API as the admin API answered it.
+ */
+export async function addApi(admin, name, nodes, extra = {}) {
+  const api = await admin('POST', '/admin/apis', {
+    name,
+    path: `/${name}`,
+    algorithm: 'round_robin',
+    methods: ['GET'],
+    ...extra,
+  });
+  for (const n of nodes)
+    await admin('POST', `/admin/apis/${api.id}/nodes`, {
+      name: n.name,
+      connector: { kind: 'simple-url', url: n.url },
+      ...(n.tags === undefined ? {} : { tags: n.tags }),
+    });
+  return api;
+}
+
 /** The median of numbers (NaN ones left out; NaN when none is left). */
 export function median(xs) {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);

@@ -22,7 +22,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { adminClient, freePort, log, runBench, sleep, startNginx, waitOk, wrk } from './common.mjs';
+import { addApi, adminClient, freePort, log, runBench, sleep, startNginx, waitOk, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SMOKE = process.env.SMOKE === '1';
@@ -265,44 +265,11 @@ async function main() {
   const slowPort = await slowNode();
   const g = await startGateway();
   const admin = adminClient(`http://${HOST}:${g.admin}`, TOKEN);
-  const plain = await admin('POST', '/admin/apis', {
-    name: 'plain',
-    path: '/plain',
-    algorithm: 'round_robin',
-    methods: ['GET'],
-  });
-  for (const [i, p] of fast.entries())
-    await admin('POST', `/admin/apis/${plain.id}/nodes`, {
-      name: `fast${i + 1}`,
-      connector: { kind: 'simple-url', url: `http://${HOST}:${p}` },
-    });
+  const fastNodes = fast.map((p, i) => ({ name: `fast${i + 1}`, url: `http://${HOST}:${p}` }));
+  await addApi(admin, 'plain', fastNodes);
   // What slow readers ask for: their own API, so that the nodes they hold are not /plain's.
-  const big = await admin('POST', '/admin/apis', {
-    name: 'big',
-    path: '/big',
-    algorithm: 'round_robin',
-    methods: ['GET'],
-  });
-  await admin('POST', `/admin/apis/${big.id}/nodes`, {
-    name: 'big',
-    connector: { kind: 'simple-url', url: `http://${HOST}:${bigPort}` },
-  });
-  const three = await admin('POST', '/admin/apis', {
-    name: 'three',
-    path: '/three',
-    algorithm: 'round_robin',
-    methods: ['GET'],
-    retries: 0,
-  });
-  for (const [i, p] of fast.entries())
-    await admin('POST', `/admin/apis/${three.id}/nodes`, {
-      name: `fast${i + 1}`,
-      connector: { kind: 'simple-url', url: `http://${HOST}:${p}` },
-    });
-  await admin('POST', `/admin/apis/${three.id}/nodes`, {
-    name: 'slow',
-    connector: { kind: 'simple-url', url: `http://${HOST}:${slowPort}` },
-  });
+  await addApi(admin, 'big', [{ name: 'big', url: `http://${HOST}:${bigPort}` }]);
+  await addApi(admin, 'three', [...fastNodes, { name: 'slow', url: `http://${HOST}:${slowPort}` }], { retries: 0 });
   await waitOk(`http://${HOST}:${g.gw}/plain`);
   log(`gateway pid ${g.child.pid}; ${SMOKE ? 'SMOKE run: small counts' : 'full run'}; node ${process.version}`);
 

@@ -24,7 +24,7 @@ import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { adminClient, log, median, nginxEchoServers, sleep, startNginx, waitOk, wrk } from './common.mjs';
+import { addApi, adminClient, log, median, nginxEchoServers, sleep, startNginx, waitOk, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DUR = process.env.DUR ?? '10s';
@@ -131,64 +131,26 @@ function startGateway() {
 const admin = adminClient(`http://${HOST}:${ADMIN}`, TOKEN);
 
 async function configure() {
-  const plain = await admin('POST', '/admin/apis', {
-    name: 'plain',
-    path: '/plain',
-    algorithm: 'round_robin',
-    methods: ['GET'],
-  });
-  for (const [i, p] of UP_PORTS.entries())
-    await admin('POST', `/admin/apis/${plain.id}/nodes`, {
-      name: `up${i + 1}`,
-      connector: { kind: 'simple-url', url: `http://${HOST}:${p}` },
-    });
-  const canary = await admin('POST', '/admin/apis', {
-    name: 'canary',
-    path: '/canary',
-    algorithm: 'round_robin',
-    methods: ['GET'],
-  });
-  for (let i = 0; i < 20; i++) {
-    await admin('POST', `/admin/apis/${canary.id}/nodes`, {
-      name: `n${i + 1}`,
-      connector: { kind: 'simple-url', url: `http://${HOST}:${UP_PORTS[i % 3]}` },
+  const up = UP_PORTS.map((p, i) => ({ name: `up${i + 1}`, url: `http://${HOST}:${p}` }));
+  // 20 nodes over the three upstreams, the last two tagged temp (the canary's).
+  const twenty = (prefix) =>
+    Array.from({ length: 20 }, (_, i) => ({
+      name: `${prefix}${i + 1}`,
+      url: `http://${HOST}:${UP_PORTS[i % 3]}`,
       tags: i >= 18 ? ['temp'] : [],
-    });
-  }
+    }));
+  await addApi(admin, 'plain', up);
+  const canary = await addApi(admin, 'canary', twenty('n'));
   const code = readFileSync(join(root, 'scripts-examples', 'canary-by-query.js'), 'utf8');
   // As a user saves it: memoize "auto" (the default), which the state analysis turns on for this
   // stateless script.
   await admin('PUT', `/admin/apis/${canary.id}/selector`, { code });
   // The same API and selector again with memoization off: a sandbox round trip on every request.
-  const memo = await admin('POST', '/admin/apis', {
-    name: 'canary-run',
-    path: '/canary-run',
-    algorithm: 'round_robin',
-    methods: ['GET'],
-  });
-  for (let i = 0; i < 20; i++) {
-    await admin('POST', `/admin/apis/${memo.id}/nodes`, {
-      name: `m${i + 1}`,
-      connector: { kind: 'simple-url', url: `http://${HOST}:${UP_PORTS[i % 3]}` },
-      tags: i >= 18 ? ['temp'] : [],
-    });
-  }
+  const memo = await addApi(admin, 'canary-run', twenty('m'));
   await admin('PUT', `/admin/apis/${memo.id}/selector`, { code, memoize: false });
   // The by-user-percent example as a user saves it (memoize "auto"): with a different user id on every
   // request, every call is a miss and runs in the sandbox (the records fill up at their cap).
-  const byUser = await admin('POST', '/admin/apis', {
-    name: 'by-user',
-    path: '/by-user',
-    algorithm: 'round_robin',
-    methods: ['GET'],
-  });
-  for (let i = 0; i < 20; i++) {
-    await admin('POST', `/admin/apis/${byUser.id}/nodes`, {
-      name: `u${i + 1}`,
-      connector: { kind: 'simple-url', url: `http://${HOST}:${UP_PORTS[i % 3]}` },
-      tags: i >= 18 ? ['temp'] : [],
-    });
-  }
+  const byUser = await addApi(admin, 'by-user', twenty('u'));
   await admin('PUT', `/admin/apis/${byUser.id}/selector`, {
     code: readFileSync(join(root, 'scripts-examples', 'by-user-percent.js'), 'utf8'),
   });
@@ -196,23 +158,13 @@ async function configure() {
   // needs no header) and a per-consumer limit far above any rate reached, local or on Redis.
   const consumer = await admin('POST', '/admin/consumers', { name: 'bench', credentials: [{ kind: 'key' }] });
   const key = consumer.credentials[0].secret;
-  for (const policy of ['local', 'cluster']) {
-    const api = await admin('POST', '/admin/apis', {
-      name: `keyed-${policy}`,
-      path: `/keyed-${policy}`,
-      algorithm: 'round_robin',
-      methods: ['GET'],
+  for (const policy of ['local', 'cluster'])
+    await addApi(admin, `keyed-${policy}`, up, {
       access: {
         auth: { methods: [{ kind: 'key', header: null, query: 'apikey' }] },
         limits: [{ by: 'consumer', rate: 1_000_000_000, per: 'second', policy }],
       },
     });
-    for (const [i, p] of UP_PORTS.entries())
-      await admin('POST', `/admin/apis/${api.id}/nodes`, {
-        name: `up${i + 1}`,
-        connector: { kind: 'simple-url', url: `http://${HOST}:${p}` },
-      });
-  }
   return { canaryId: canary.id, byUserId: byUser.id, key };
 }
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { adminClient, log, median, nginxEchoServers, runBench, sleep, waitOk, wrk } from './common.mjs';
+import { addApi, adminClient, log, median, nginxEchoServers, runBench, sleep, waitOk, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DUR = process.env.DUR ?? '10s';
@@ -148,27 +148,12 @@ async function configure({ cert, key }) {
     certificate: readFileSync(cert, 'utf8'),
     privateKey: readFileSync(key, 'utf8'),
   });
-  const plain = await admin('POST', '/admin/apis', {
-    name: 'plain',
-    path: '/plain',
-    algorithm: 'round_robin',
-    methods: ['GET'],
-  });
-  for (const [i, p] of UP_PORTS.entries())
-    await admin('POST', `/admin/apis/${plain.id}/nodes`, {
-      name: `up${i + 1}`,
-      connector: { kind: 'simple-url', url: `http://${HOST}:${p}` },
-    });
-  const ws = await admin('POST', '/admin/apis', {
-    name: 'ws',
-    path: '/ws',
-    algorithm: 'round_robin',
-    methods: ['GET'],
-  });
-  await admin('POST', `/admin/apis/${ws.id}/nodes`, {
-    name: 'echo',
-    connector: { kind: 'simple-url', url: `http://${HOST}:${WS_PORT}` },
-  });
+  await addApi(
+    admin,
+    'plain',
+    UP_PORTS.map((p, i) => ({ name: `up${i + 1}`, url: `http://${HOST}:${p}` })),
+  );
+  await addApi(admin, 'ws', [{ name: 'echo', url: `http://${HOST}:${WS_PORT}` }]);
 }
 
 function runWrk(name, url, headers = []) {
