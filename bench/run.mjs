@@ -8,6 +8,8 @@
 // keyed-cluster; all by default; the direct row always runs) for a short run.
 // REDIS (redis://127.0.0.1:6379; 0: no cluster-limit row) for the access rows: key authentication with
 // a local rate limit that never triggers, and the same with a cluster limit on Redis.
+// WORKERS (the gateway's --workers; one per core by default), NODE_FLAGS (node flags for the gateway's
+// main process: with WORKERS=0, `--cpu-prof --cpu-prof-dir=DIR` profiles the gateway itself),
 // ACCESS_LOG (1: keep the per-request log line on),
 // LOG_TO (null, the default: the gateway's output, access log included, is written to /dev/null, so
 // every line is built and written but the VM's disk is not part of the figures; file: to a file in the
@@ -33,6 +35,10 @@ const CONNS = process.env.CONNS ?? '50';
 const THREADS = process.env.THREADS ?? '2';
 const ROUNDS = Math.max(1, Math.min(10, Number(process.env.ROUNDS ?? 3) || 3));
 const ACCESS_LOG = process.env.ACCESS_LOG !== '0';
+/** The gateway's --workers (its default, one per core, when unset). */
+const WORKERS = process.env.WORKERS ?? null;
+/** More node flags for the gateway's main process, e.g. `--cpu-prof --cpu-prof-dir=prof` with WORKERS=0. */
+const NODE_FLAGS = (process.env.NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 const LOG_TO = process.env.LOG_TO === 'file' ? 'file' : 'null';
 const HOST = '127.0.0.1';
 const UP_PORTS = [18281, 18282, 18283];
@@ -101,6 +107,7 @@ function startGateway() {
   const out = openSync(LOG_TO === 'null' ? '/dev/null' : join(work, 'gateway.log'), 'a');
   const args = [
     '--no-node-snapshot',
+    ...NODE_FLAGS,
     join(root, 'dist/src/cli.js'),
     'start',
     '--no-demo',
@@ -117,6 +124,7 @@ function startGateway() {
     '--status-port',
     String(STATUS),
   ];
+  if (WORKERS !== null) args.push('--workers', WORKERS);
   if (!ACCESS_LOG) args.push('--no-access-log');
   if (REDIS) args.push('--redis', REDIS, '--redis-prefix', REDIS_PREFIX);
   const gw = spawn(process.execPath, args, {
@@ -468,7 +476,8 @@ main()
   .finally(async () => {
     stopAll();
     await dropRedisKeys();
-    await sleep(500);
+    // A profiled gateway writes its profile once its shutdown has ended.
+    await sleep(NODE_FLAGS.length > 0 ? 8_000 : 500);
     for (const c of started) {
       try {
         process.kill(-c.pid, 'SIGKILL');

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
 import type { CredentialInput, StoredCredential } from '../model/consumer.js';
 
 // How consumer secrets are made, stored and checked. API keys are 256 random bits, so SHA-256 of a
@@ -14,9 +14,9 @@ export function generateKey(): string {
   return randomBytes(32).toString('base64url');
 }
 
-/** SHA-256 of a string, hex. */
+/** SHA-256 of a string (UTF-8), hex. One-shot: no Hash object per call (it runs on every keyed request). */
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 function scryptAsync(password: string, salt: Buffer, N: number, r: number, p: number, length: number): Promise<Buffer> {
