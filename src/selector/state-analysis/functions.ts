@@ -2,10 +2,7 @@ import { Found, lineOf, memberName, rootOf, synthetic, walkPattern, patternNames
 import { FORBIDDEN_GLOBALS, FORBIDDEN_MEMBERS, GLOBAL_VALUES, MUTATORS, REGEXP_LEGACY } from './rules.js';
 import { declareLexical, hoistVars, Scope } from './scope.js';
 
-/**
- * The state analysis inside functions (state-analysis.ts): code that runs per call, and what it may
- * not touch. `Analysis` (walker.ts) extends it with the top level.
- */
+/** The walk inside functions: code run per call, and what it may not touch; Analysis (walker.ts) adds the top level. */
 export class FunctionAnalysis {
   // ---- functions: run per call; what they may not touch ----
 
