@@ -32,7 +32,7 @@ export default tseslint.config(
   },
   {
     // The state analysis walks acorn's loosely typed AST, and a scope chain from `this` outwards.
-    files: ['src/selector/state-analysis.ts'],
+    files: ['src/selector/state-analysis.ts', 'src/selector/state-analysis/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-this-alias': 'off' },
   },
   {
