@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ApiCreate } from '../model/api.js';
+import type { PlanResult } from '../model/audit.js';
 import { packageRoot } from '../paths.js';
-import type { Store } from '../store/store.js';
+import type { PlannedWrite } from '../store/plans.js';
+import type { ConfigState, Planner, Store } from '../store/store.js';
 import { startEchoUpstream, type EchoUpstream } from './echo.js';
 
 /** The demo's nodes: two servers (IP1, IP2), one canary; each gets its own echo upstream. */
@@ -18,70 +21,109 @@ export const DEMO_NODES = [
 /** First port of the demo's echo upstreams (one per demo node, in order). */
 export const DEMO_PORT_BASE = 19081;
 
-/**
- * Seeds the demo config into an empty store: variables IP1_enable/IP2_enable, the API `demo`
- * (`/demo/*`, round robin, canary selector) and `demo-sticky` (`/sticky/*`, ip_hash).
- */
-export async function seedDemo(store: Store, portBase: number): Promise<void> {
-  await store.putVariable('IP1_enable', 'true');
-  await store.putVariable('IP2_enable', 'true');
-  const code = readFileSync(join(packageRoot(), 'scripts-examples', 'canary-by-query.js'), 'utf8');
-  const demo = await store.createApi(
-    ApiCreate.parse({
+/** The names of the demo's APIs: the ones `--reset-demo` deletes and seeds again. */
+export const DEMO_APIS = ['demo', 'demo-sticky'] as const;
+
+/** The demo's variables with the value the seed gives them (nodes of server IP1 need `IP1_enable` = "true"). */
+export const DEMO_VARIABLES = { IP1_enable: 'true', IP2_enable: 'true' } as const;
+
+/** The `cause` of the audit rows of the demo's first seed. */
+export const DEMO_SEED_CAUSE = 'demo seed';
+
+/** The `cause` of the audit rows of `--reset-demo`. */
+export const DEMO_RESET_CAUSE = 'demo reset';
+
+/** The demo APIs' settings: `demo` (`/demo/*`, round robin, canary selector) and `demo-sticky` (`/sticky/*`, ip_hash). */
+function demoApiInputs(selectorCode: string): Record<(typeof DEMO_APIS)[number], ApiCreate> {
+  const common = {
+    host: null,
+    stripPrefix: false,
+    timeouts: { connectMs: 3000, headersMs: 30000, bodyMs: 60000 },
+    retries: 1,
+    maxBodyBytes: 1024 * 1024,
+  };
+  return {
+    demo: ApiCreate.parse({
+      ...common,
       name: 'demo',
-      host: null,
       methods: ['GET', 'HEAD', 'POST'],
       path: '/demo/*',
-      stripPrefix: false,
       algorithm: 'round_robin',
-      timeouts: { connectMs: 3000, headersMs: 30000, bodyMs: 60000 },
-      retries: 1,
-      maxBodyBytes: 1024 * 1024,
-      selector: null,
+      selector: { code: selectorCode, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: 'auto' },
     }),
-  );
-  const sticky = await store.createApi(
-    ApiCreate.parse({
+    'demo-sticky': ApiCreate.parse({
+      ...common,
       name: 'demo-sticky',
-      host: null,
       methods: ['GET', 'HEAD'],
       path: '/sticky/*',
-      stripPrefix: false,
       algorithm: 'ip_hash',
-      timeouts: { connectMs: 3000, headersMs: 30000, bodyMs: 60000 },
-      retries: 1,
-      maxBodyBytes: 1024 * 1024,
       selector: null,
     }),
-  );
-  const apiIds: Record<string, string> = { demo: demo.id, 'demo-sticky': sticky.id };
-  for (const [i, n] of DEMO_NODES.entries()) {
-    await store.createNode(apiIds[n.api]!, {
+  };
+}
+
+/**
+ * The plan that makes the demo in `state` as first seeded: delete the stored APIs named `demo` and
+ * `demo-sticky` and their nodes, set IP1_enable and IP2_enable to "true", create both APIs afresh
+ * (new ids) and their five nodes, the i-th of DEMO_NODES on `portBase + i`. Other APIs and variables
+ * are not in it. Creating `demo` with its selector records that selector in its (new) history.
+ */
+export function demoPlan(state: ConfigState, portBase: number, selectorCode: string): PlannedWrite[] {
+  const names: readonly string[] = DEMO_APIS;
+  const old = new Set(state.apis.filter((a) => names.includes(a.name)).map((a) => a.id));
+  const deletes: PlannedWrite[] = [
+    ...state.nodes.filter((n) => old.has(n.apiId)).map((n) => ({ kind: 'node' as const, id: n.id, next: null })),
+    ...[...old].map((id) => ({ kind: 'api' as const, id, next: null })),
+  ];
+  const variables = Object.entries(DEMO_VARIABLES).map(([name, value]) => ({
+    kind: 'variable' as const,
+    id: name,
+    next: { name, value },
+  }));
+  const inputs = demoApiInputs(selectorCode);
+  const apiIds = { demo: randomUUID(), 'demo-sticky': randomUUID() };
+  const apis = DEMO_APIS.map((name) => ({
+    kind: 'api' as const,
+    id: apiIds[name],
+    next: { ...inputs[name], id: apiIds[name] },
+  }));
+  const nodes = DEMO_NODES.map((n, i) => {
+    const id = randomUUID();
+    const node = {
+      id,
+      apiId: apiIds[n.api],
       name: n.name,
       connector: { kind: 'simple-url', url: `http://127.0.0.1:${portBase + i}` },
       enabled: true,
       weight: 1,
       tags: [...n.tags],
       rules: [{ variable: `${n.server}_enable`, op: 'eq', value: 'true' }],
-    });
-  }
-  await store.setSelector(demo.id, { code, onError: 'use-all', timeoutMs: 20, memoryMb: 32, memoize: 'auto' });
+    };
+    return { kind: 'node' as const, id, next: node };
+  });
+  return [...deletes, ...variables, ...apis, ...nodes];
 }
 
-/** The names of the demo's APIs: the ones `--reset-demo` deletes and seeds again. */
-export const DEMO_APIS = ['demo', 'demo-sticky'] as const;
+/** The planner of `demoPlan`, with the canary selector read from scripts-examples/canary-by-query.js now. */
+export function demoPlanner(portBase: number): Planner {
+  const code = readFileSync(join(packageRoot(), 'scripts-examples', 'canary-by-query.js'), 'utf8');
+  return (state) => demoPlan(state, portBase, code);
+}
+
+/** Seeds the demo config into an empty store, in one write (the plan `--reset-demo` applies too). */
+export function seedDemo(store: Store, portBase: number): Promise<PlanResult> {
+  return store.applyPlan(demoPlanner(portBase), DEMO_SEED_CAUSE);
+}
 
 /**
- * Puts the demo back as first seeded: deletes the APIs named `demo` and `demo-sticky` (with their
- * nodes) and seeds them and both variables again. Other APIs and variables are left alone. Each step
- * is its own write, as an operator's would be: a route another API took meanwhile fails the seed
- * with ROUTE_CONFLICT after the old demo APIs are gone.
+ * Puts the demo back as first seeded (`demoPlan`): the old demo APIs and their nodes go, both
+ * variables are set to "true" and the demo APIs and nodes are created again, all in one transaction
+ * and one config version. Other APIs and variables are left alone. When any of it fails (a route
+ * another API took meanwhile is ROUTE_CONFLICT) nothing is written: the old demo stays as it was and
+ * the error is thrown.
  */
-export async function resetDemo(store: Store, portBase: number): Promise<void> {
-  for (const api of await store.listApis()) {
-    if ((DEMO_APIS as readonly string[]).includes(api.name)) await store.deleteApi(api.id);
-  }
-  await seedDemo(store, portBase);
+export function resetDemo(store: Store, portBase: number): Promise<PlanResult> {
+  return store.applyPlan(demoPlanner(portBase), DEMO_RESET_CAUSE);
 }
 
 /** Starts the demo's echo upstreams; a port already in use is logged and skipped. */
