@@ -6,20 +6,25 @@ import { hashPassword } from '../../../src/access/secrets.js';
 // HTTP Basic against real scrypt hashes: what a caller can learn from how the gateway answers.
 const header = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
+/** One consumer, acme, whose Basic password is "correct horse" (a real scrypt hash). */
+async function acmeConsumers() {
+  return compileConsumers([
+    {
+      id: 'c1',
+      name: 'acme',
+      tags: [],
+      credentials: [
+        { id: 'b1', kind: 'basic', username: 'acme', hash: await hashPassword('correct horse'), createdAt: '' },
+      ],
+      createdAt: '',
+      updatedAt: '',
+    },
+  ]);
+}
+
 describe('basic authentication', () => {
   it('checks an unknown username with scrypt like a wrong password, so neither answers at once', async () => {
-    const consumers = compileConsumers([
-      {
-        id: 'c1',
-        name: 'acme',
-        tags: [],
-        credentials: [
-          { id: 'b1', kind: 'basic', username: 'acme', hash: await hashPassword('correct horse'), createdAt: '' },
-        ],
-        createdAt: '',
-        updatedAt: '',
-      },
-    ]);
+    const consumers = await acmeConsumers();
     const auth = basicAuth.create({ kind: 'basic' }, 'test');
     const unknown = auth.verify(header('nobody', 'whatever1'), consumers);
     const wrong = auth.verify(header('acme', 'whatever1'), consumers);
@@ -38,18 +43,7 @@ describe('basic authentication', () => {
   });
 
   it('answers AUTH_BUSY at once past the bound on password checks in flight, and checks again once they end', async () => {
-    const consumers = compileConsumers([
-      {
-        id: 'c1',
-        name: 'acme',
-        tags: [],
-        credentials: [
-          { id: 'b1', kind: 'basic', username: 'acme', hash: await hashPassword('correct horse'), createdAt: '' },
-        ],
-        createdAt: '',
-        updatedAt: '',
-      },
-    ]);
+    const consumers = await acmeConsumers();
     const auth = basicAuth.create({ kind: 'basic' }, 'test');
     // A password that verified once is answered from the cache, never counted against the bound.
     expect(await auth.verify(header('acme', 'correct horse'), consumers)).toMatchObject({ ok: true });
