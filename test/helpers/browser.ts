@@ -97,6 +97,13 @@ export function newContext(browser: Browser, width: number, height: number): Pro
   return browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, reducedMotion: 'reduce' });
 }
 
+/** A new page in `context` with the tests' 10 s default timeout, and its watch. */
+export async function openPage(context: BrowserContext): Promise<{ page: Page; watch: PageWatch }> {
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  return { page, watch: watchPage(page) };
+}
+
 /** A desktop-sized page (1280×800, 10 s default timeout) in a fresh headless Chromium, with its watch. */
 export async function openDesktopPage(): Promise<{
   browser: Browser;
@@ -106,9 +113,7 @@ export async function openDesktopPage(): Promise<{
 }> {
   const browser = await launchChromium();
   const context = await newContext(browser, 1280, 800);
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  return { browser, context, page, watch: watchPage(page) };
+  return { browser, context, ...(await openPage(context)) };
 }
 
 /** A desktop page as `openDesktopPage`, with one `close` that ends its context and browser. */

@@ -5,7 +5,7 @@ import {
   newContext,
   requireConsoleAndBrowser,
   screenshot,
-  watchPage,
+  openPage,
   type PageWatch,
 } from '../helpers/browser.js';
 import { addNode, createApi } from '../helpers/fixtures.js';
@@ -33,9 +33,7 @@ beforeAll(async () => {
   await addNode(t, apiId, ups[0]!);
   browser = await launchChromium();
   context = await newContext(browser, 1280, 900);
-  page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  watch = watchPage(page);
+  ({ page, watch } = await openPage(context));
 }, 60_000);
 
 afterAll(async () => {

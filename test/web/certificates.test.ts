@@ -5,7 +5,7 @@ import {
   newContext,
   requireConsoleAndBrowser,
   screenshot,
-  watchPage,
+  openPage,
   type PageWatch,
 } from '../helpers/browser.js';
 import { TestCa, type TestCertificate } from '../helpers/certs.js';
@@ -33,9 +33,7 @@ beforeAll(async () => {
   t = await startTestGateway(['--gateway-tls-port', '0']);
   browser = await launchChromium();
   context = await newContext(browser, 1280, 800);
-  page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  watch = watchPage(page);
+  ({ page, watch } = await openPage(context));
 }, 60_000);
 
 afterAll(async () => {

@@ -6,7 +6,7 @@ import {
   requireConsoleAndBrowser,
   screenshot,
   skipAfterFirstFailure,
-  watchPage,
+  openPage,
   type PageWatch,
 } from '../helpers/browser.js';
 import { addNode, createApi } from '../helpers/fixtures.js';
@@ -100,9 +100,7 @@ describe('console: admin tokens', () => {
   it('fits the page and a new secret on a 390-px wide screen without sideways scrolling', async () => {
     const narrow = await newContext(browser, 390, 844);
     try {
-      const phone = await narrow.newPage();
-      phone.setDefaultTimeout(10_000);
-      const phoneWatch = watchPage(phone);
+      const { page: phone, watch: phoneWatch } = await openPage(narrow);
       await signIn(phone, ADMIN_TOKEN);
       await phone.goto(url('/tokens'));
       await phone.getByRole('textbox', { name: 'Name' }).fill('phone');
@@ -136,8 +134,7 @@ describe('console: admin tokens', () => {
 
   it('signs in with the new token in another browser context, which shows its role and no tokens page', async () => {
     other = await newContext(browser, 1280, 800);
-    otherPage = await other.newPage();
-    otherPage.setDefaultTimeout(10_000);
+    ({ page: otherPage } = await openPage(other));
     await signIn(otherPage, nightShift);
     await poll(() => otherPage.locator('.topbar .who').textContent()).toBe('night-shift · operator');
     expect(await navLink(otherPage, 'Audit').isVisible()).toBe(true);
@@ -148,9 +145,7 @@ describe('console: admin tokens', () => {
     const viewer = (await t.admin('POST', '/admin/tokens', { name: 'viewer-bot', role: 'viewer' })).body.secret;
     const ctx = await newContext(browser, 1280, 800);
     try {
-      const p = await ctx.newPage();
-      p.setDefaultTimeout(10_000);
-      const w = watchPage(p);
+      const { page: p, watch: w } = await openPage(ctx);
       await signIn(p, viewer);
       await poll(() => p.locator('.topbar .who').textContent()).toBe('viewer-bot · viewer');
       expect(await navLink(p, 'Tokens').count()).toBe(0);
