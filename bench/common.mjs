@@ -79,6 +79,25 @@ export function startNginx(work, servers, { detached = false } = {}) {
   });
 }
 
+/**
+ * The knobs the benchmarks share, from the environment: ONLY (the row keys to run), WORKERS (the
+ * gateway's `--workers`) and NODE_FLAGS (node flags of the gateway's main process, e.g. `--cpu-prof
+ * --cpu-prof-dir=DIR` with WORKERS=0).
+ */
+export function benchKnobs(env = process.env) {
+  const nodeFlags = (env.NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  return {
+    /** The row keys to run, or null for every row. */
+    only: env.ONLY ? new Set(env.ONLY.split(',').map((k) => k.trim())) : null,
+    /** Node flags before the CLI. */
+    nodeFlags,
+    /** The CLI arguments the knobs add: `--workers N` when WORKERS is set. */
+    cliArgs: env.WORKERS === undefined ? [] : ['--workers', env.WORKERS],
+    /** How long a stopped gateway may take to end and write its profile, ms (0: not profiled). */
+    profileWaitMs: nodeFlags.length > 0 ? 8_000 : 0,
+  };
+}
+
 /** Polls `url` until it answers 2xx, every 50 ms, at most `tries` times. */
 export async function waitOk(url, tries = 200) {
   for (let i = 0; i < tries; i++) {

@@ -26,7 +26,18 @@ import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { addApi, adminClient, log, median, nginxEchoServers, sleep, startNginx, waitOk, wrk } from './common.mjs';
+import {
+  addApi,
+  adminClient,
+  benchKnobs,
+  log,
+  median,
+  nginxEchoServers,
+  sleep,
+  startNginx,
+  waitOk,
+  wrk,
+} from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DUR = process.env.DUR ?? '10s';
@@ -35,16 +46,12 @@ const CONNS = process.env.CONNS ?? '50';
 const THREADS = process.env.THREADS ?? '2';
 const ROUNDS = Math.max(1, Math.min(10, Number(process.env.ROUNDS ?? 3) || 3));
 const ACCESS_LOG = process.env.ACCESS_LOG !== '0';
-/** The gateway's --workers (its default, one per core, when unset). */
-const WORKERS = process.env.WORKERS ?? null;
-/** More node flags for the gateway's main process, e.g. `--cpu-prof --cpu-prof-dir=prof` with WORKERS=0. */
-const NODE_FLAGS = (process.env.NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+const KNOBS = benchKnobs();
 const LOG_TO = process.env.LOG_TO === 'file' ? 'file' : 'null';
 const HOST = '127.0.0.1';
 const UP_PORTS = [18281, 18282, 18283];
 /** nginx as a reverse proxy to the same upstreams, the yardstick of the selector targets. */
 const NGINX_PROXY = 18289;
-const ONLY = process.env.ONLY ? new Set(process.env.ONLY.split(',').map((k) => k.trim())) : null;
 const GW = 18290,
   ADMIN = 18291,
   STATUS = 18292;
@@ -107,7 +114,7 @@ function startGateway() {
   const out = openSync(LOG_TO === 'null' ? '/dev/null' : join(work, 'gateway.log'), 'a');
   const args = [
     '--no-node-snapshot',
-    ...NODE_FLAGS,
+    ...KNOBS.nodeFlags,
     join(root, 'dist/src/cli.js'),
     'start',
     '--no-demo',
@@ -124,7 +131,7 @@ function startGateway() {
     '--status-port',
     String(STATUS),
   ];
-  if (WORKERS !== null) args.push('--workers', WORKERS);
+  args.push(...KNOBS.cliArgs);
   if (!ACCESS_LOG) args.push('--no-access-log');
   if (REDIS) args.push('--redis', REDIS, '--redis-prefix', REDIS_PREFIX);
   const gw = spawn(process.execPath, args, {
@@ -318,7 +325,7 @@ async function main() {
           ],
         ]
       : []),
-  ].filter(([k], i) => i === 0 || ONLY === null || ONLY.has(k));
+  ].filter(([k], i) => i === 0 || KNOBS.only === null || KNOBS.only.has(k));
   const at = (k) => targets.findIndex(([key]) => key === k);
   for (const [, , url] of targets.slice(1)) {
     const check = await fetch(url);
@@ -477,7 +484,7 @@ main()
     stopAll();
     await dropRedisKeys();
     // A profiled gateway writes its profile once its shutdown has ended.
-    await sleep(NODE_FLAGS.length > 0 ? 8_000 : 500);
+    await sleep(Math.max(500, KNOBS.profileWaitMs));
     for (const c of started) {
       try {
         process.kill(-c.pid, 'SIGKILL');

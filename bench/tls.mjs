@@ -15,7 +15,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { addApi, adminClient, log, median, nginxEchoServers, runBench, sleep, waitOk, wrk } from './common.mjs';
+import {
+  addApi,
+  adminClient,
+  benchKnobs,
+  log,
+  median,
+  nginxEchoServers,
+  runBench,
+  sleep,
+  waitOk,
+  wrk,
+} from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DUR = process.env.DUR ?? '10s';
@@ -27,9 +38,7 @@ const H2_CLIENTS = process.env.H2_CLIENTS ?? '10';
 const H2_STREAMS = process.env.H2_STREAMS ?? '10';
 const WS_CONNS = Number(process.env.WS_CONNS ?? 50);
 const WS_SECONDS = Number(process.env.WS_SECONDS ?? 10);
-const ONLY = process.env.ONLY ? new Set(process.env.ONLY.split(',').map((k) => k.trim())) : null;
-const WORKERS = process.env.WORKERS ?? null;
-const NODE_FLAGS = (process.env.NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+const KNOBS = benchKnobs();
 const HOST = '127.0.0.1';
 const UP_PORTS = [18381, 18382, 18383];
 const WS_PORT = 18384;
@@ -118,7 +127,7 @@ function startWsEcho() {
 function startGateway() {
   const args = [
     '--no-node-snapshot',
-    ...NODE_FLAGS,
+    ...KNOBS.nodeFlags,
     join(root, 'dist/src/cli.js'),
     'start',
     '--no-demo',
@@ -138,7 +147,7 @@ function startGateway() {
     '--status-port',
     String(STATUS),
   ];
-  if (WORKERS !== null) args.push('--workers', WORKERS);
+  args.push(...KNOBS.cliArgs);
   started.push(
     spawn(process.execPath, args, {
       env: { ...process.env, ISOGATE_ADMIN_TOKEN: TOKEN, NODE_ENV: 'production' },
@@ -276,7 +285,7 @@ async function main() {
       'ws',
     ],
   ];
-  const pairs = all.filter((p) => ONLY === null || ONLY.has(p[5]));
+  const pairs = all.filter((p) => KNOBS.only === null || KNOBS.only.has(p[5]));
   const results = pairs.map(() => []);
   for (let round = 1; round <= ROUNDS; round++) {
     log(`round ${round}/${ROUNDS}`);
@@ -316,7 +325,7 @@ function cleanup() {
     } catch {}
   }
   // A profiled gateway writes its profile once its shutdown has ended.
-  if (NODE_FLAGS.length > 0) spawnSync('sleep', ['8']);
+  if (KNOBS.profileWaitMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, KNOBS.profileWaitMs);
   rmSync(work, { recursive: true, force: true });
 }
 
