@@ -10,11 +10,18 @@ import type { SelectorFailure, SelectorRequest } from './types.js';
  * memoization for that selector version at once.
  *
  * What is sampled: the first FIRST_HITS_VERIFIED hits of every new entry (memo.ts), then 1 in
- * VERIFY_EVERY hits of the version. A hit costs a counter and, when sampled, one enqueue.
+ * VERIFY_EVERY hits of the version, at most one of those per VERIFY_MIN_INTERVAL_MS. A hit costs a
+ * counter and, when sampled, one enqueue.
  */
 
 /** After an entry's first hits, one hit in this many (a power of two) is re-run. */
 export const VERIFY_EVERY = 256;
+/**
+ * Those later samples of one version at most this often (per gateway process). A re-run is a round
+ * trip to the host that wakes two processes: at 20,000 hits a second, 1 in 256 alone was about 80
+ * re-runs a second, which cost the memoized API 8 % of its CPU per request.
+ */
+export const VERIFY_MIN_INTERVAL_MS = 100;
 /** Re-runs in flight at most, over all selectors of a gateway process; further samples are dropped. */
 export const MAX_VERIFICATIONS_IN_FLIGHT = 32;
 
@@ -53,6 +60,8 @@ export function verificationCounts(): VerificationCounts {
  */
 export class MemoVerifier<T extends VerifyTarget> {
   private inFlight = 0;
+  /** When each version's last later sample (after the first hits) was taken. */
+  private readonly lastLater = new WeakMap<T, number>();
   /** Re-runs over all selectors, for the bench output and diagnostics. */
   readonly totals = { verified: 0, mismatches: 0, skipped: 0 };
 
@@ -63,13 +72,24 @@ export class MemoVerifier<T extends VerifyTarget> {
       candidates: readonly number[],
     ) => Promise<Rerun> | null,
     private readonly mismatch: (target: T, reason: string) => void,
+    private readonly minIntervalMs = VERIFY_MIN_INTERVAL_MS,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Called on every memo hit: `hits` is the version's hit count after this one. */
   onHit(target: T, leaf: MemoLeaf, hits: number, request: SelectorRequest, candidates: readonly number[]): void {
     if (leaf.unverified > 0) leaf.unverified--;
-    else if ((hits & (VERIFY_EVERY - 1)) !== 0) return;
+    else if ((hits & (VERIFY_EVERY - 1)) !== 0 || !this.laterDue(target)) return;
     this.sample(target, leaf, request, candidates);
+  }
+
+  /** Whether a later sample of this version is due (none in the last minIntervalMs); if so, it counts as taken. */
+  private laterDue(target: T): boolean {
+    const now = this.now();
+    const last = this.lastLater.get(target);
+    if (last !== undefined && now - last < this.minIntervalMs) return false;
+    this.lastLater.set(target, now);
+    return true;
   }
 
   private sample(target: T, leaf: MemoLeaf, request: SelectorRequest, candidates: readonly number[]): void {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIRST_HITS_VERIFIED, MAX_MEMO_ENTRIES } from '../../src/selector/memo.js';
-import { VERIFY_EVERY } from '../../src/selector/verifier.js';
+import { VERIFY_EVERY, VERIFY_MIN_INTERVAL_MS } from '../../src/selector/verifier.js';
 import type { SelectorSandbox } from '../../src/selector/sandbox.js';
 import type { SelectOutcome, SelectorHandle } from '../../src/selector/types.js';
 import { CANARY, config, node, request, startSandbox } from './fixtures.js';
@@ -71,12 +71,16 @@ describe('the verifier (answers from the cache run again, off the request path)'
     handle.release();
   });
 
-  it('samples one hit in VERIFY_EVERY after the first ones', async () => {
+  it('samples one hit in VERIFY_EVERY after the first ones, at most one per VERIFY_MIN_INTERVAL_MS', async () => {
     const { handle, apiId } = await load(CANARY, 'auto');
     const temp = { query: { select_code: 'temp_node' } };
     await call(handle, temp);
-    for (let i = 0; i < VERIFY_EVERY * 2; i++) await handle.select(request(temp), all);
-    await until(() => cache(apiId)!.verified + cache(apiId)!.skipped === FIRST_HITS_VERIFIED + 2);
+    for (let round = 1; round <= 2; round++) {
+      for (let i = 0; i < VERIFY_EVERY; i++) await handle.select(request(temp), all);
+      await until(() => cache(apiId)!.verified + cache(apiId)!.skipped === FIRST_HITS_VERIFIED + round);
+      // The next later sample is due only once the interval has passed.
+      await new Promise((resolve) => setTimeout(resolve, VERIFY_MIN_INTERVAL_MS + 20));
+    }
     expect(cache(apiId)).toMatchObject({ hits: VERIFY_EVERY * 2, mismatches: 0 });
     handle.release();
   });

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { FrameReader, OVERSIZED_HEAD_BYTES, encodeFrame, parseIndexList } from '../../src/selector/protocol.js';
 import { FailureWindow, SelectorHealth } from '../../src/selector/quarantine.js';
 import { LineBudget } from '../../src/selector/rate-limit.js';
+import { MemoVerifier, VERIFY_EVERY, verificationCounts, type Rerun } from '../../src/selector/verifier.js';
+import { request } from './fixtures.js';
 
 describe('frames', () => {
   const noOversized = () => {
@@ -103,5 +105,52 @@ describe('console budget', () => {
     expect([0, 10, 20, 999].map((t) => budget.take(t))).toEqual([true, true, false, false]);
     expect(budget.take(1000)).toBe(true);
     expect(budget.dropped).toBe(2);
+  });
+});
+
+describe('memo verifier sampling', () => {
+  /** A verifier whose re-runs agree at once, on a clock the test moves; returns it and the re-run count. */
+  function verifier(minIntervalMs: number) {
+    let clock = 0;
+    let reruns = 0;
+    const agree: Rerun = { ok: true, picked: [0], cacheable: true };
+    const v = new MemoVerifier(
+      () => {
+        reruns++;
+        return Promise.resolve(agree);
+      },
+      () => {},
+      minIntervalMs,
+      () => clock,
+    );
+    const target = { verification: verificationCounts(), nodeIds: ['a'], memoized: true };
+    const leaf = { hit: { ok: true as const, picked: [0], cached: true as const, durationUs: 0 }, unverified: 2 };
+    let hits = 0;
+    const hit = (n: number) => {
+      for (let i = 0; i < n; i++) v.onHit(target, leaf, ++hits, request(), [0]);
+    };
+    return { hit, reruns: () => reruns, tick: (ms: number) => (clock += ms) };
+  }
+
+  it('re-runs the first hits of an entry, then one in VERIFY_EVERY, at most one of those per interval', () => {
+    const v = verifier(100);
+    v.hit(2);
+    expect(v.reruns()).toBe(2); // the entry's first two hits
+    v.hit(VERIFY_EVERY * 4 - 2);
+    expect(v.reruns()).toBe(3); // four due at the same instant: one taken
+    v.tick(99);
+    v.hit(VERIFY_EVERY);
+    expect(v.reruns()).toBe(3); // still inside the interval
+    v.tick(1);
+    v.hit(VERIFY_EVERY - 1);
+    expect(v.reruns()).toBe(3); // the interval passed, but this hit is not a multiple of VERIFY_EVERY
+    v.hit(1);
+    expect(v.reruns()).toBe(4);
+  });
+
+  it('with no interval, samples every VERIFY_EVERY-th hit', () => {
+    const v = verifier(0);
+    v.hit(2 + VERIFY_EVERY * 3);
+    expect(v.reruns()).toBe(2 + 3);
   });
 });
