@@ -13,7 +13,16 @@ export interface AdmissionLimits {
    * per-response bound); past it, a slow client's node is paused at the socket's buffer.
    */
   maxBufferedResponses: number;
+  /**
+   * Most refused connections still open to be answered, all listeners together (default
+   * MAX_REFUSING); past it a refused connection is closed without an answer. Each holds a file
+   * descriptor until it closes, so this comes out of the files kept aside beside `maxConnections`.
+   */
+  maxRefusing?: number;
 }
+
+/** Refused connections answered at once by default; past this many still closing, the next ones are closed silently (a flood). */
+export const MAX_REFUSING = 256;
 
 /**
  * An idle connection is closed to make room only once it has been idle this long: a client that has
@@ -89,6 +98,8 @@ export class Admission implements AdmissionStats {
   headMemoryRefused = 0;
   slowReadersCut = 0;
   buffering = 0;
+  /** Refused connections still open to read their answer. */
+  refusing = 0;
   private readonly perIp = new Map<string, number>();
   private oldest: AdmissionTicket | null = null;
   private newest: AdmissionTicket | null = null;
@@ -199,6 +210,21 @@ export class Admission implements AdmissionStats {
   /** The connection's buffer drained (or it closed): its place is free. */
   releaseBuffer(): void {
     this.buffering--;
+  }
+
+  /**
+   * A refused connection would be answered: true (and counted until `endRefusal`) while fewer than
+   * `maxRefusing` are still closing, false when it must be closed without an answer.
+   */
+  startRefusal(): boolean {
+    if (this.refusing >= (this.limits.maxRefusing ?? MAX_REFUSING)) return false;
+    this.refusing++;
+    return true;
+  }
+
+  /** A refused connection that was being answered has closed. */
+  endRefusal(): void {
+    this.refusing--;
   }
 
   /** Open connections from `ip` (for tests and the status details). */

@@ -6,7 +6,7 @@ import { parseStoreSpec } from '../config/store-spec.js';
 import { LimitRegistry } from '../access/limits/registry.js';
 import { RedisLink } from '../access/limits/redis.js';
 import { AccessLog } from '../gateway/access-log.js';
-import { Admission } from '../gateway/admission.js';
+import { Admission, MAX_REFUSING } from '../gateway/admission.js';
 import { clientIpResolver } from '../gateway/client-ip.js';
 import { NodeStats } from '../gateway/node-stats.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -21,7 +21,7 @@ import type { Store } from '../store/store.js';
 import { GatewayTlsServer } from '../gateway/tls/listener.js';
 import { ticketKeys } from '../tls/settings.js';
 import { TunnelRegistry } from '../gateway/upgrade/tunnel.js';
-import { connectionsWithin, openFileLimit } from './fd-limit.js';
+import { connectionsWithin, openFileLimit, refusalsWithin } from './fd-limit.js';
 import { closeHttp, listenHttp } from './listen.js';
 
 /** A running data plane: the gateway server and what serves it. */
@@ -70,6 +70,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
         1,
         Math.floor(options.clientBufferMemoryMb / (options.clientResponseBufferKb / 1024)),
       ),
+      maxRefusing: files === null ? MAX_REFUSING : refusalsWithin(files),
     },
     options.trustProxy,
   );

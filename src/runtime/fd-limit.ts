@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { MAX_REFUSING } from '../gateway/admission.js';
 
 /** This process's soft limit of open files (Linux `/proc/self/limits`), or null where it cannot be read. */
 export function openFileLimit(): number | null {
@@ -17,5 +18,18 @@ export function openFileLimit(): number | null {
  * every client alike, so the admission limit must be reached first.
  */
 export function connectionsWithin(limit: number): number {
-  return Math.max(1, limit - Math.max(256, Math.floor(limit / 4)));
+  return Math.max(1, limit - filesKeptAside(limit));
+}
+
+/**
+ * Refused connections a process can answer at once with `limit` open files: a quarter of the files
+ * kept aside, at most MAX_REFUSING. Each holds a descriptor for up to a second; with more, a flood of
+ * refused connections would use up what the upstream sockets and the store need, and `accept` fail.
+ */
+export function refusalsWithin(limit: number): number {
+  return Math.max(1, Math.min(MAX_REFUSING, Math.floor(filesKeptAside(limit) / 4)));
+}
+
+function filesKeptAside(limit: number): number {
+  return Math.max(256, Math.floor(limit / 4));
 }

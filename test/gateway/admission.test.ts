@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Admission, AdmissionTicket, EVICT_AFTER_IDLE_MS } from '../../src/gateway/admission.js';
+import { Admission, AdmissionTicket, EVICT_AFTER_IDLE_MS, MAX_REFUSING } from '../../src/gateway/admission.js';
+import { connectionsWithin, refusalsWithin } from '../../src/runtime/fd-limit.js';
 
 /** Admits a connection that records its eviction. */
 function admitted(a: Admission, peer: string, evicted: string[], name: string): AdmissionTicket {
@@ -94,5 +95,31 @@ describe('Admission', () => {
     expect(a.holdHead(y, 4096)).toBe(true);
     expect(a.holdHead(y, 0)).toBe(true);
     expect(a.headMemoryBytes).toBe(0);
+  });
+});
+
+describe('refused connections', () => {
+  it('are answered up to maxRefusing at once; past it they are closed without an answer until one has closed', () => {
+    const a = new Admission({
+      maxConnections: 1,
+      maxConnectionsPerIp: 10,
+      maxHeadMemoryBytes: 1e6,
+      maxBufferedResponses: 1,
+      maxRefusing: 2,
+    });
+    expect([a.startRefusal(), a.startRefusal(), a.startRefusal()]).toEqual([true, true, false]);
+    a.endRefusal();
+    expect(a.startRefusal()).toBe(true);
+    expect(a.refusing).toBe(2);
+  });
+
+  it('come out of the open files kept aside, so a flood of them cannot use up what accept and the nodes need', () => {
+    // The gateway's share of 1,024 files: 768 client connections and 64 refusals, 192 files left.
+    expect([connectionsWithin(1024), refusalsWithin(1024)]).toEqual([768, 64]);
+    for (const files of [512, 1024, 4096, 65_536, 1_048_576]) {
+      const left = files - connectionsWithin(files) - refusalsWithin(files);
+      expect(left, `${files} open files`).toBeGreaterThanOrEqual(192);
+    }
+    expect(refusalsWithin(1_048_576)).toBe(MAX_REFUSING);
   });
 });

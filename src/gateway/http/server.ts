@@ -16,8 +16,6 @@ export interface ClientTimeouts {
   responseBufferBytes?: number;
 }
 
-/** Refused connections answered at once; past this many still closing, a refused connection is closed without an answer (a flood). */
-const MAX_REFUSING = 256;
 /** How long a refused connection may take to read its answer before it is closed. */
 const REFUSE_LINGER_MS = 1_000;
 
@@ -47,7 +45,6 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
   private readonly clients = new Set<ClientConnection>();
   private sweep: NodeJS.Timeout | null = null;
   /** Refused connections still closing. */
-  private refusing = 0;
 
   constructor(
     timeouts: ClientTimeouts,
@@ -94,15 +91,14 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
   private refuse(socket: Socket, code: AdmissionRefusal): void {
     this.rejected(code);
     socket.on('error', () => {});
-    if (this.refusing >= MAX_REFUSING) {
+    if (!this.admission.startRefusal()) {
       socket.destroy();
       return;
     }
-    this.refusing++;
     const linger = setTimeout(() => socket.destroy(), REFUSE_LINGER_MS);
     linger.unref();
     socket.on('close', () => {
-      this.refusing--;
+      this.admission.endRefusal();
       clearTimeout(linger);
     });
     socket.end(gatewayErrorAnswer(code));
