@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Admission, AdmissionTicket, EVICT_AFTER_IDLE_MS, MAX_REFUSING } from '../../src/gateway/admission.js';
+import {
+  Admission,
+  AdmissionTicket,
+  EVICT_AFTER_IDLE_MS,
+  MAX_REFUSING,
+  type AdmissionLimits,
+} from '../../src/gateway/admission.js';
 import { connectionsWithin, refusalsWithin } from '../../src/runtime/fd-limit.js';
 
 /** Admits a connection that records its eviction. */
@@ -12,14 +18,17 @@ function admitted(a: Admission, peer: string, evicted: string[], name: string): 
 
 const LONG_AGO = -10 * EVICT_AFTER_IDLE_MS;
 
+/** An admission with roomy limits but for those given (and `--trust-proxy` peers). */
+function admission(limits: Partial<AdmissionLimits>, trustProxy: string[] = []): Admission {
+  return new Admission(
+    { maxConnections: 10, maxConnectionsPerIp: 10, maxHeadMemoryBytes: 1e6, maxBufferedResponses: 1, ...limits },
+    trustProxy,
+  );
+}
+
 describe('Admission', () => {
   it('closes the connection idle the longest to make room, never a busy one, and refuses when none is idle', () => {
-    const a = new Admission({
-      maxConnections: 3,
-      maxConnectionsPerIp: 10,
-      maxHeadMemoryBytes: 1e6,
-      maxBufferedResponses: 1,
-    });
+    const a = admission({ maxConnections: 3 });
     const evicted: string[] = [];
     const [x, y, z] = ['x', 'y', 'z'].map((n) => admitted(a, '10.0.0.1', evicted, n));
     a.markIdle(y!, LONG_AGO);
@@ -40,12 +49,7 @@ describe('Admission', () => {
   });
 
   it('does not close a connection idle for less than EVICT_AFTER_IDLE_MS (its request may be on its way)', () => {
-    const a = new Admission({
-      maxConnections: 1,
-      maxConnectionsPerIp: 10,
-      maxHeadMemoryBytes: 1e6,
-      maxBufferedResponses: 1,
-    });
+    const a = admission({ maxConnections: 1 });
     const evicted: string[] = [];
     const x = admitted(a, '10.0.0.1', evicted, 'x');
     a.markIdle(x, performance.now());
@@ -54,10 +58,7 @@ describe('Admission', () => {
   });
 
   it('counts per address (a closed-to-make-room connection of the same address frees its place), trusted proxies not at all', () => {
-    const a = new Admission(
-      { maxConnections: 2, maxConnectionsPerIp: 2, maxHeadMemoryBytes: 1e6, maxBufferedResponses: 1 },
-      ['10.9.0.0/16'],
-    );
+    const a = admission({ maxConnections: 2, maxConnectionsPerIp: 2 }, ['10.9.0.0/16']);
     const evicted: string[] = [];
     const x = admitted(a, '10.0.0.1', evicted, 'x');
     const y = admitted(a, '10.0.0.1', evicted, 'y');
@@ -69,21 +70,13 @@ describe('Admission', () => {
     admitted(a, '10.0.0.2', evicted, 'w'); // evicts x, which was 10.0.0.1's
     expect(evicted).toEqual(['x']);
     expect(a.connectionsFrom('10.0.0.1')).toBe(1);
-    const big = new Admission(
-      { maxConnections: 100, maxConnectionsPerIp: 2, maxHeadMemoryBytes: 1e6, maxBufferedResponses: 1 },
-      ['10.9.0.0/16'],
-    );
+    const big = admission({ maxConnections: 100, maxConnectionsPerIp: 2 }, ['10.9.0.0/16']);
     for (let i = 0; i < 5; i++) admitted(big, '::ffff:10.9.1.1', evicted, 'p');
     expect(big.open).toBe(5);
   });
 
   it('bounds the head memory of all connections, and gives it back when a connection goes', () => {
-    const a = new Admission({
-      maxConnections: 10,
-      maxConnectionsPerIp: 10,
-      maxHeadMemoryBytes: 4096,
-      maxBufferedResponses: 1,
-    });
+    const a = admission({ maxHeadMemoryBytes: 4096 });
     const evicted: string[] = [];
     const x = admitted(a, '10.0.0.1', evicted, 'x');
     const y = admitted(a, '10.0.0.1', evicted, 'y');
@@ -100,13 +93,7 @@ describe('Admission', () => {
 
 describe('refused connections', () => {
   it('are answered up to maxRefusing at once; past it they are closed without an answer until one has closed', () => {
-    const a = new Admission({
-      maxConnections: 1,
-      maxConnectionsPerIp: 10,
-      maxHeadMemoryBytes: 1e6,
-      maxBufferedResponses: 1,
-      maxRefusing: 2,
-    });
+    const a = admission({ maxConnections: 1, maxRefusing: 2 });
     expect([a.startRefusal(), a.startRefusal(), a.startRefusal()]).toEqual([true, true, false]);
     a.endRefusal();
     expect(a.startRefusal()).toBe(true);
