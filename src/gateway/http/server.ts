@@ -44,7 +44,6 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
   closing = false;
   private readonly clients = new Set<ClientConnection>();
   private sweep: NodeJS.Timeout | null = null;
-  /** Refused connections still closing. */
 
   constructor(
     timeouts: ClientTimeouts,
