@@ -564,6 +564,9 @@ describe('HTTP-layer errors: JSON, x-isogate-error, Connection: close, then clos
     ['a chunk size that is not hex', chunkedPost('zz\r\nab\r\n0\r\n\r\n')],
     ['a chunk size of 13 hex digits', chunkedPost('0000000000002\r\nab\r\n0\r\n\r\n')],
     ['chunk data not followed by CRLF', chunkedPost('2\r\nabX\r\n0\r\n\r\n')],
+    ['an empty chunk extension', chunkedPost('2;\r\nab\r\n0\r\n\r\n')],
+    ['an unbalanced quote in a chunk extension', chunkedPost('2;a="b\r\nab\r\n0\r\n\r\n')],
+    ['a chunk extension name that is not a token', chunkedPost('2;a(b\r\nab\r\n0\r\n\r\n')],
   ])('BAD_REQUEST: %s', async (_name, bytes) => {
     await expectRejected(port, bytes, 'BAD_REQUEST');
   });

@@ -2,7 +2,7 @@
  * Slow clients against one API (real sockets on 127.0.0.1): clients that pipeline requests and never
  * read their answers do not hold the API's upstream connections, so another client of the same API
  * is served meanwhile; a client that stops reading an answer larger than the gateway buffers for it
- * is cut after the send timeout, and the node's request with it.
+ * is cut after the send timeout, and the node's request with it; so is one that trickles its reading.
  */
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
@@ -112,5 +112,29 @@ describe('a client that stops reading an answer larger than the gateway buffers 
     const other = await RawClient.connect(port);
     other.write(get('/x'));
     expect((await other.read(1))[0]!.status).toBe(200);
+  });
+});
+
+/**
+ * Reads `bytes` from the paused socket every `everyMs` for `forMs`. (A cut is seen in the metrics:
+ * the client would see the close only after reading all it was sent.)
+ */
+async function readSlowly(s: Socket, bytes: number, everyMs: number, forMs: number): Promise<void> {
+  for (const end = Date.now() + forMs; Date.now() < end;) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    if (s.read(bytes) === null) s.read();
+  }
+}
+
+describe('a client that trickles its reading of a large answer', () => {
+  it('is cut after the send timeout: reading a little now and then is not progress', async () => {
+    const before = (await metrics()).sum('isogate_client_slow_readers_cut_total');
+    const s = await slowReader('/huge', 1);
+    await until(metrics, (m) => m.sum('isogate_client_responses_buffered') === 1, 100, 50);
+    // 1 KiB every 250 ms: the kernel takes more of the answer only once the client has read about
+    // half of what the gateway's socket buffer holds (megabytes on loopback), so the gateway sees no
+    // progress and the send timeout runs out.
+    await readSlowly(s, 1024, 250, 3_500);
+    expect((await metrics()).sum('isogate_client_slow_readers_cut_total')).toBe(before + 1);
   });
 });

@@ -2,8 +2,8 @@
  * A stop that always ends, whatever happens to the gateway's output (the built CLI as a child
  * process, its stdout and stderr on pipes this test holds): SIGTERM ends it with a full pipe whose
  * reader does not read, and with a pipe whose reader is gone; its log lines reach a live pipe within
- * a flush interval, its last lines too; a second SIGTERM during a long drain stops it at once and
- * says what it cut.
+ * a flush interval, its last lines too; a second SIGTERM (or SIGINT) during a long drain stops it at
+ * once and says what it cut.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -154,50 +154,54 @@ describe('SIGTERM', () => {
     expect(lines.at(-1)!.msg).toBe('stopped');
   }, 60_000);
 
-  it('a second SIGTERM during a long drain stops at once and says what it cut', async () => {
-    const g = await start(['--drain-ms', '60000']);
-    const call = (method: string, path: string, body: unknown) =>
-      fetch(`http://127.0.0.1:${g.admin}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      }).then((r) => r.json());
-    const api = await call('POST', '/admin/apis', {
-      name: 'slow',
-      path: '/slow',
-      algorithm: 'round_robin',
-      retries: 0,
-    });
-    await call('POST', `/admin/apis/${api.id}/nodes`, {
-      name: 'slow',
-      connector: { kind: 'simple-url', url: slowUrl },
-    });
-    const inFlight = new Promise<string>((resolve) => {
-      const req = request({ host: '127.0.0.1', port: g.gateway, path: '/slow', agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(`${res.statusCode}`));
-        res.on('error', () => resolve('cut'));
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'a second %s during a long drain stops at once and says what it cut',
+    async (signal) => {
+      const g = await start(['--drain-ms', '60000']);
+      const call = (method: string, path: string, body: unknown) =>
+        fetch(`http://127.0.0.1:${g.admin}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }).then((r) => r.json());
+      const api = await call('POST', '/admin/apis', {
+        name: 'slow',
+        path: '/slow',
+        algorithm: 'round_robin',
+        retries: 0,
       });
-      req.on('error', () => resolve('cut'));
-      req.end();
-    });
-    await new Promise((r) => setTimeout(r, 300));
-    g.child.kill('SIGTERM');
-    await until(
-      async () => g.out(),
-      (o) => o.includes('stopping: draining'),
-      100,
-      50,
-    );
-    g.child.kill('SIGTERM');
-    expect(await exitWithin(g, 5_000)).toBe(1);
-    expect(await inFlight).toBe('cut');
-    const cut = g
-      .out()
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => String(l.msg).includes('stopping at once'));
-    expect(cut).toMatchObject({ reason: 'SIGTERM', clientConnections: 1, requestsInProgress: 1 });
-  }, 60_000);
+      await call('POST', `/admin/apis/${api.id}/nodes`, {
+        name: 'slow',
+        connector: { kind: 'simple-url', url: slowUrl },
+      });
+      const inFlight = new Promise<string>((resolve) => {
+        const req = request({ host: '127.0.0.1', port: g.gateway, path: '/slow', agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(`${res.statusCode}`));
+          res.on('error', () => resolve('cut'));
+        });
+        req.on('error', () => resolve('cut'));
+        req.end();
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      g.child.kill(signal);
+      await until(
+        async () => g.out(),
+        (o) => o.includes('stopping: draining'),
+        100,
+        50,
+      );
+      g.child.kill(signal);
+      expect(await exitWithin(g, 5_000)).toBe(1);
+      expect(await inFlight).toBe('cut');
+      const cut = g
+        .out()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => String(l.msg).includes('stopping at once'));
+      expect(cut).toMatchObject({ reason: signal, clientConnections: 1, requestsInProgress: 1 });
+    },
+    60_000,
+  );
 });
