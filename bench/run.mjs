@@ -8,6 +8,8 @@
 // keyed-cluster; all by default; the direct row always runs) for a short run.
 // REDIS (redis://127.0.0.1:6379; 0: no cluster-limit row) for the access rows: key authentication with
 // a local rate limit that never triggers, and the same with a cluster limit on Redis.
+// PAIRS (0): after the rounds, the memoized canary and the access rows each against the plain API in
+// this many pairs of PAIR_DUR (3s) runs (bench/paired.mjs), for a cost that separate runs' drift hides.
 // WORKERS (the gateway's --workers; one per core by default), NODE_FLAGS (node flags for the gateway's
 // main process: with WORKERS=0, `--cpu-prof --cpu-prof-dir=DIR` profiles the gateway itself),
 // ACCESS_LOG (1: keep the per-request log line on),
@@ -38,6 +40,7 @@ import {
   waitOk,
   wrk,
 } from './common.mjs';
+import { pairedRatio } from './paired.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DUR = process.env.DUR ?? '10s';
@@ -46,6 +49,8 @@ const CONNS = process.env.CONNS ?? '50';
 const THREADS = process.env.THREADS ?? '2';
 const ROUNDS = Math.max(1, Math.min(10, Number(process.env.ROUNDS ?? 3) || 3));
 const ACCESS_LOG = process.env.ACCESS_LOG !== '0';
+const PAIRS = Math.max(0, Math.min(100, Number(process.env.PAIRS ?? 0) || 0));
+const PAIR_DUR = process.env.PAIR_DUR ?? '3s';
 const KNOBS = benchKnobs();
 const LOG_TO = process.env.LOG_TO === 'file' ? 'file' : 'null';
 const HOST = '127.0.0.1';
@@ -360,6 +365,15 @@ async function main() {
     for (const r of rows) r.vsNginx = r.ratio / nginxRatio;
     rounds.push(rows);
   }
+  // PAIRS=N: each of these rows against the plain API in N pairs (bench/paired.mjs).
+  const paired = [];
+  if (PAIRS > 0 && at('plain') > 0) {
+    const row = (k) => ({ key: k, name: targets[at(k)][1], url: targets[at(k)][2], args: targets[at(k)][3] });
+    for (const k of ['canary', 'keyed-local', 'keyed-cluster'].filter((k) => at(k) > 0)) {
+      const r = pairedRatio(row('plain'), row(k), { pairs: PAIRS, dur: PAIR_DUR, threads: THREADS, conns: CONNS });
+      paired.push({ key: k, name: targets[at(k)][1], ...r });
+    }
+  }
   const scriptCallsAfter = await redisScriptCalls();
   const cost = ACCESS_LOG && LOG_TO === 'file' ? await selectorCostFromLog() : null;
   const perApi = [];
@@ -439,6 +453,12 @@ async function main() {
     const cost = median(rounds.map((rows) => 1 - rows[t].ratio / rows[plainAt].ratio));
     verdicts.push(
       `target (${targets[t][1]}): cost ≤ 10% of the plain API's throughput: ${(cost * 100).toFixed(1)}% ${k === 'keyed-local' ? (cost <= 0.1 ? 'MET' : 'MISSED') : '(no target; reported)'}`,
+    );
+  }
+  for (const p of paired) {
+    const cost = 1 - p.ratio;
+    verdicts.push(
+      `paired (${p.pairs} pairs of ${PAIR_DUR}), ${p.name}: ${p.ratio.toFixed(3)} of the plain API's rate (quartiles ${p.q1.toFixed(3)}–${p.q3.toFixed(3)}), a cost of ${(cost * 100).toFixed(1)}%${p.key === 'keyed-local' ? ` against ≤ 10%: ${cost <= 0.1 ? 'MET' : 'MISSED'}` : ''}`,
     );
   }
   const clusterAt = at('keyed-cluster');
