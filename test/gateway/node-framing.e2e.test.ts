@@ -9,7 +9,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addNode, createApi } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
-import { expectGatewayError, get, RawClient } from '../helpers/raw-client.js';
+import { expectGatewayError, get, IncompleteResponse, RawClient } from '../helpers/raw-client.js';
 
 /** What the node answers, by the request's path after `/n/`. */
 const ANSWERS: Record<string, string> = {
@@ -50,7 +50,7 @@ afterAll(async () => {
   node?.close();
 });
 
-/** One request on a fresh connection; the answers the client could read, and the bytes it got. */
+/** One request on a fresh connection and the answer the client reads (rejects when none is complete). */
 async function ask(path: string) {
   const c = await RawClient.connect(port);
   c.write(get(`/n/${path}`));
@@ -83,8 +83,10 @@ describe("a node's framing", () => {
       let res;
       try {
         res = await ask(path);
-      } catch {
-        return; // the connection was cut before a complete answer: the bad body was not passed on
+      } catch (err) {
+        // Cut before a complete answer (the head had gone on): the bad body was not passed on.
+        expect(err).toBeInstanceOf(IncompleteResponse);
+        return;
       }
       // Refused while the head was still held: the gateway's own error.
       expectGatewayError(res, 'UPSTREAM_ERROR');
