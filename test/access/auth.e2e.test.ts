@@ -13,6 +13,8 @@ let t: TestGateway;
 let ups: TestUpstream[];
 let jwks: Server;
 let jwksUrl: string;
+/** Requests the JWKS server has answered. */
+let jwksFetches = 0;
 const HS_SECRET = 'a-very-long-hs256-secret-of-at-least-32-chars';
 let rsa: Awaited<ReturnType<typeof generateKeyPair>>;
 let ec: Awaited<ReturnType<typeof generateKeyPair>>;
@@ -43,6 +45,7 @@ beforeAll(async () => {
   otherEc = await generateKeyPair('ES256');
   const jwk: JWK = { ...(await exportJWK(ec.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
   jwks = createServer((_req, res) => {
+    jwksFetches++;
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ keys: [jwk] }));
   });
@@ -103,6 +106,9 @@ beforeAll(async () => {
   await mk('fwd', '/fwd/*', { methods: [{ kind: 'key' }], forwardCredentials: true });
   await mk('acl', '/acl/*', { methods: [{ kind: 'key' }], tags: ['beta'] });
   await mk('anon', '/anon/*', { methods: [{ kind: 'key' }, { kind: 'anonymous' }] });
+  await mk('multi', '/multi/*', {
+    methods: [{ kind: 'key' }, { kind: 'basic' }, { kind: 'jwt', algorithms: ['HS256'] }],
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -324,9 +330,23 @@ describe('what the node and the selector see', () => {
     expect(up.last!.headers['x-api-key']).toBe(apiKey);
   });
 
-  it('lists every method in WWW-Authenticate', async () => {
+  it('lists every method in WWW-Authenticate, in the configured order', async () => {
     const res = await t.get('/key/x');
     expect(res.headers.get('www-authenticate')).toBe('ApiKey realm="key", header="x-api-key", query="apikey"');
+    const multi = await t.get('/multi/x');
+    expect(multi.status).toBe(401);
+    expect(multi.headers.get('www-authenticate')).toMatch(
+      /^ApiKey realm="multi"[^,]*(, [a-z]+="[^"]*")*, Basic realm="multi", charset="UTF-8", Bearer realm="multi"$/,
+    );
+  });
+
+  it('fetches a JWKS once and checks later tokens against its cached keys', async () => {
+    const before = jwksFetches;
+    for (let i = 0; i < 5; i++) {
+      const token = await sign(ec.privateKey, 'ES256', { sub: 'jwks-user', jti: `t${i}` }, 'k1');
+      expect((await t.get('/es/x', { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    }
+    expect(jwksFetches - before).toBeLessThanOrEqual(1);
   });
 
   it('passes the consumer to the selector as request.consumer (canary by tag)', async () => {
