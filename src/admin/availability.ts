@@ -2,6 +2,7 @@ import type { Api } from '../model/api.js';
 import type { Node } from '../model/node.js';
 import { rulesHold } from '../model/rule.js';
 import type { HealthState } from '../health/view.js';
+import { afterSelector, filterNodes } from '../balance/decision.js';
 import type { AdminRuntime, HealthReport } from './runtime.js';
 
 /** Why an API takes no traffic, or takes it only by falling back. */
@@ -35,7 +36,11 @@ export interface RuntimeView {
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-/** Availability of one API from its nodes (in any order), the variables and the runtime view. */
+/**
+ * Availability of one API from its nodes (in any order), the variables and the runtime view: the
+ * balance decision's own steps (`filterNodes`, `afterSelector`) on the config as stored, so that what
+ * the console says and what the gateway serves cannot drift apart.
+ */
 export function availabilityOf(
   api: Api,
   nodes: readonly Node[],
@@ -50,68 +55,59 @@ export function availabilityOf(
   });
   const counts = { total: nodes.length, ticked: ticked.length, rulesHold: holding.length, healthy: healthy.length };
   const base = { nodes: counts, variables: [] as string[] };
-  if (nodes.length === 0)
-    return {
-      ...base,
-      state: 'down',
-      reason: 'no-nodes',
-      usable: 0,
-      message: 'No node takes traffic: the API has no nodes (NO_ENABLED_NODE).',
-    };
-  if (ticked.length === 0) {
-    return {
-      ...base,
-      state: 'down',
-      reason: 'unticked',
-      usable: 0,
-      message: `No node takes traffic: none of its ${plural(nodes.length, 'node')} is ticked (NO_ENABLED_NODE).`,
-    };
+  const down = (reason: AvailabilityReason, message: string, variables: string[] = []): Availability => ({
+    ...base,
+    variables,
+    state: 'down',
+    reason,
+    usable: 0,
+    message,
+  });
+  const filtered = filterNodes({ enabled: ticked, eligible: holding }, healthy, api.health.panic);
+  if (!filtered.ok) {
+    switch (filtered.step) {
+      case 'enabled':
+        return nodes.length === 0
+          ? down('no-nodes', 'No node takes traffic: the API has no nodes (NO_ENABLED_NODE).')
+          : down(
+              'unticked',
+              `No node takes traffic: none of its ${plural(nodes.length, 'node')} is ticked (NO_ENABLED_NODE).`,
+            );
+      case 'rules': {
+        const failing = new Set<string>();
+        for (const n of ticked) for (const r of n.rules) if (!rulesHold([r], variables)) failing.add(r.variable);
+        const names = [...failing].sort();
+        return down(
+          'rules',
+          `No node takes traffic: the rules of all ${plural(ticked.length, 'ticked node')} fail (${names.map((v) => `${v} = ${variables.get(v) ?? 'not defined'}`).join(', ')}) (RULES_EXCLUDED_ALL).`,
+          names,
+        );
+      }
+      case 'health':
+        return down(
+          'health',
+          `No node takes traffic: all ${plural(holding.length, 'candidate')} are unhealthy or ejected and panic mode rejects (NO_HEALTHY_NODE).`,
+        );
+    }
   }
-  if (holding.length === 0) {
-    const failing = new Set<string>();
-    for (const n of ticked) for (const r of n.rules) if (!rulesHold([r], variables)) failing.add(r.variable);
-    const names = [...failing].sort();
-    return {
-      ...base,
-      variables: names,
-      state: 'down',
-      reason: 'rules',
-      usable: 0,
-      message: `No node takes traffic: the rules of all ${plural(ticked.length, 'ticked node')} fail (${names.map((v) => `${v} = ${variables.get(v) ?? 'not defined'}`).join(', ')}) (RULES_EXCLUDED_ALL).`,
-    };
-  }
-  let usable = healthy.length;
-  let degraded: Availability | null = null;
-  if (healthy.length === 0) {
-    if (api.health.panic === 'reject') {
-      return {
+  const usable = filtered.nodes.length;
+  let degraded: Availability | null = filtered.panic
+    ? {
         ...base,
-        state: 'down',
+        state: 'degraded',
         reason: 'health',
-        usable: 0,
-        message: `No node takes traffic: all ${plural(holding.length, 'candidate')} are unhealthy or ejected and panic mode rejects (NO_HEALTHY_NODE).`,
-      };
-    }
-    usable = holding.length;
-    degraded = {
-      ...base,
-      state: 'degraded',
-      reason: 'health',
-      usable,
-      message: `Every candidate is unhealthy or ejected; panic mode sends requests to all ${plural(holding.length, 'candidate')} anyway.`,
-    };
-  }
+        usable,
+        message: `Every candidate is unhealthy or ejected; panic mode sends requests to all ${plural(holding.length, 'candidate')} anyway.`,
+      }
+    : null;
   if (api.selector !== null && runtime.quarantined(api.id)) {
-    if (api.selector.onError === 'reject') {
-      return {
-        ...base,
-        state: 'down',
-        reason: 'selector-quarantined',
-        usable: 0,
-        message:
-          'No request gets a node: the selector is quarantined and the API rejects on selector errors (SELECTOR_FAILED).',
-      };
-    }
+    // A quarantined selector fails every call: the API's onError decides, as when serving.
+    const after = afterSelector({ kind: 'failed' }, filtered.nodes, api.selector.onError);
+    if (!after.ok)
+      return down(
+        'selector-quarantined',
+        'No request gets a node: the selector is quarantined and the API rejects on selector errors (SELECTOR_FAILED).',
+      );
     degraded ??= {
       ...base,
       state: 'degraded',
