@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonLine } from '../http/json-line.js';
 import { DryRunResult } from '../store/errors.js';
 import { authenticate } from './auth.js';
 import { registerConsole } from './console.js';
@@ -24,11 +25,6 @@ import { registerVariableUsageRoutes } from './routes/variable-usage.js';
 import { registerVariableRoutes } from './routes/variables.js';
 
 export type { AdminDeps } from './deps.js';
-
-/** Every JSON answer ends with a newline, so `curl` output ends its line in a terminal. */
-function jsonLine(payload: unknown): string {
-  return JSON.stringify(payload) + '\n';
-}
 
 /**
  * Builds the admin API (every route under `/admin`, bearer-token protected) and the web console at `/`.

@@ -1,3 +1,5 @@
+import { jsonLine } from '../http/json-line.js';
+
 /**
  * Every error the gateway itself makes, with its stable code, HTTP status and message (fastify's
  * lib/errors.js is the model). Tests check that this table, docs/errors.md and real responses agree.
@@ -54,11 +56,11 @@ export const ERROR_HEADER = 'x-isogate-error';
 const bodies = new Map<GatewayErrorCode, Buffer>(
   (Object.keys(GATEWAY_ERRORS) as GatewayErrorCode[]).map((code) => [
     code,
-    Buffer.from(JSON.stringify({ error: { code, message: GATEWAY_ERRORS[code].message } })),
+    Buffer.from(jsonLine({ error: { code, message: GATEWAY_ERRORS[code].message } })),
   ]),
 );
 
-/** The prebuilt JSON body for a code: `{ "error": { "code", "message" } }`. */
+/** The prebuilt JSON body for a code: `{ "error": { "code", "message" } }` and a newline. */
 export function errorBody(code: GatewayErrorCode): Buffer {
   return bodies.get(code)!;
 }

@@ -18,6 +18,8 @@ export const DOC_SCREENSHOTS: Readonly<Record<string, string>> = {
   'desktop-selector': 'selector.png',
   'desktop-variables': 'variables.png',
   'desktop-cluster': 'cluster.png',
+  'desktop-audit': 'audit.png',
+  'desktop-outage-banner': 'outage-banner.png',
 };
 
 /** Copies a just-taken screenshot into `docs/screenshots/` when it is one the docs show and UPDATE_SCREENSHOTS=1. */

@@ -13,9 +13,9 @@ import { spread, startTestGateway, type TestGateway } from '../helpers/isogate.j
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
 // What an operator needs on a bad night (issue 17), driven through the console in Chromium against a
-// real isogate and real upstreams: the impact of a flip before it applies, the outage banner and the
-// API's own error rate by code, the audit log with revert, and roles (a viewer cannot flip; an
-// operator can flip but not edit a selector). The tests run in order and share one page.
+// real isogate and real upstreams: the impact of a flip, a tick or a rules edit before it applies, the
+// outage banner and the API's own error rate by code, the audit log with revert, and roles (a viewer
+// cannot flip; an operator can flip but not edit a selector). The tests run in order and share one page.
 
 const ADMIN_TOKEN = 'test-token-0123456789abcdef';
 
@@ -185,6 +185,42 @@ describe('the console on a bad night', () => {
       .getByRole('button', { name: `Restore version ${version - 1}` })
       .click();
     await toast(`The config is already as it was at version ${version - 1}.`).waitFor();
+  });
+
+  it('asks before a rules edit that leaves the API without a node, stores nothing on cancel and the edit on confirm', async () => {
+    const stored = async () => (await t.admin('GET', `/admin/apis/${ids.sticky}/nodes/${ids.ip1b}`)).body.rules;
+    const versionBefore = (await t.admin('GET', '/admin/config/version')).body;
+    await page.goto(url(`/apis/${ids.sticky}/nodes`));
+    await page.getByRole('button', { name: 'Edit node ip1-b' }).click();
+    const form = page.getByRole('dialog', { name: 'Edit node ip1-b' });
+    // sticky's only node: a rule that does not hold now leaves it with none.
+    await form.getByLabel('Value', { exact: true }).fill('false');
+    await poll(() => form.locator('.rule-state').textContent()).toBe('Does not hold now: IP1_enable is "true"');
+    await form.getByRole('button', { name: 'Save node' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Save node ip1-b?' });
+    await poll(() => confirm.locator('.impact-loses').textContent()).toBe(
+      'This leaves sticky with 0 nodes that take traffic (rules).',
+    );
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await confirm.waitFor({ state: 'detached' });
+    expect(await stored()).toEqual([{ variable: 'IP1_enable', op: 'eq', value: 'true' }]);
+    expect((await t.admin('GET', '/admin/config/version')).body).toEqual(versionBefore);
+    expect(await spread(t, '/sticky/x', 2)).toEqual({ 'ip1-b': 2 });
+
+    // The form is still open with the edit; saving again and confirming stores it.
+    expect(await form.getByLabel('Value', { exact: true }).inputValue()).toBe('false');
+    await form.getByRole('button', { name: 'Save node' }).click();
+    await confirm.getByRole('button', { name: 'Save node' }).click();
+    await toast(/Node ip1-b saved/).waitFor();
+    expect(await stored()).toEqual([{ variable: 'IP1_enable', op: 'eq', value: 'false' }]);
+    expect(await spread(t, '/sticky/x', 2)).toEqual({ 'error:RULES_EXCLUDED_ALL': 2 });
+    await poll(() => page.locator('.outage-banner').getAttribute('data-reason')).toBe('rules');
+
+    // Put the rule back for the tests after this one.
+    await t.admin('PATCH', `/admin/apis/${ids.sticky}/nodes/${ids.ip1b}`, {
+      rules: [{ variable: 'IP1_enable', op: 'eq', value: 'true' }],
+    });
+    expect(await spread(t, '/sticky/x', 1)).toEqual({ 'ip1-b': 1 });
   });
 
   it('lets a viewer look but not flip', async () => {
