@@ -64,6 +64,7 @@ const CODE_FIELDS: Record<string, string> = {
   PRIVATE_KEY_INVALID: 'privateKey',
   KEY_MISMATCH: 'privateKey',
   TOKEN_NAME_TAKEN: 'name',
+  CONSUMER_NAME_TAKEN: 'name',
 };
 
 /** The form field an admin error without details is about, if any. */

@@ -3,87 +3,19 @@ import { h, replace, uid } from '../components/dom.js';
 import { busy, checkboxField, clearErrors, field, fieldGroup, formErrorBox, showErrors } from '../components/form.js';
 import { notify } from '../components/notify.js';
 import { gate } from '../session.js';
-import type { Api, ApiAccess, AuthMethod, RateLimit } from '../types.js';
-
-const JWT_ALGORITHMS = [
-  'HS256',
-  'HS384',
-  'HS512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-];
-
-/** Lines or commas → list. */
-function listOf(text: string): string[] {
-  return text
-    .split(/[\n,]+/)
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-}
-
-const text = (value: string, attrs: Record<string, unknown> = {}) =>
-  h('input', { type: 'text', value, autocomplete: 'off', spellcheck: false, ...attrs });
-const area = (lines: readonly string[], placeholder: string) =>
-  h('textarea', { rows: 3, spellcheck: false, placeholder }, lines.join('\n'));
-const select = (options: readonly string[], value: string) =>
-  h(
-    'select',
-    null,
-    options.map((o) => h('option', { value: o, selected: o === value }, o)),
-  );
-const number = (value: number | null, min = 0) =>
-  h('input', { type: 'number', min, step: 1, inputmode: 'numeric', value: value === null ? '' : String(value) });
-
-/** Reads a number input: a number, the raw text when it is not one (the API names it), or null when empty. */
-function numberOf(input: HTMLInputElement): number | string | null {
-  const t = input.value.trim();
-  if (t === '') return null;
-  const n = Number(t);
-  return Number.isFinite(n) ? n : t;
-}
+import type { Api, ApiAccess, RateLimit } from '../types.js';
+import { authSection } from './access-auth.js';
+import { area, listOf, number, numberOf, select, text } from './access-controls.js';
+import { METHODS } from './words-ui.js';
 
 /**
- * The Access tab: authentication (methods in the order key, basic, JWT, anonymous; allowed consumers
- * and tags), rate limits, IP lists and CORS. Saved as the API's whole `access` config; the admin
- * API's errors land at their fields.
+ * The Access tab: authentication (methods in their configured order; allowed consumers and tags),
+ * rate limits, IP lists and CORS. Saved as the API's whole `access` config, each part written over
+ * the stored one so that what the form does not show is kept; the admin API's errors land at their fields.
  */
 export function accessPanel(root: HTMLElement, api: Api): void {
   const a: ApiAccess = api.access;
-  const method = <K extends AuthMethod['kind']>(kind: K) =>
-    a.auth?.methods.find((m): m is Extract<AuthMethod, { kind: K }> => m.kind === kind) ?? null;
-  const key = method('key');
-  const jwt = method('jwt');
-
-  // Authentication
-  const authOn = h('input', { type: 'checkbox', checked: a.auth !== null });
-  const useKey = h('input', { type: 'checkbox', checked: key !== null });
-  const keyHeader = text(key?.header ?? 'x-api-key');
-  const keyQuery = text(key?.query ?? '', { placeholder: 'apikey' });
-  const useBasic = h('input', { type: 'checkbox', checked: method('basic') !== null });
-  const useJwt = h('input', { type: 'checkbox', checked: jwt !== null });
-  const jwtAlgs = JWT_ALGORITHMS.map((alg) =>
-    h('input', {
-      type: 'checkbox',
-      value: alg,
-      checked: jwt?.algorithms.includes(alg as never) ?? alg === 'RS256',
-      id: uid('alg'),
-    }),
-  );
-  const jwksUrl = text(jwt?.jwksUrl ?? '', { placeholder: 'https://idp.example.com/.well-known/jwks.json' });
-  const issuer = text(jwt?.issuer ?? '');
-  const audience = text(jwt?.audience ?? '');
-  const claim = text(jwt?.claim ?? 'sub');
-  const useAnonymous = h('input', { type: 'checkbox', checked: method('anonymous') !== null });
-  const forward = h('input', { type: 'checkbox', checked: a.auth?.forwardCredentials ?? false });
-  const allowConsumers = text((a.auth?.consumers ?? []).join(', '), { placeholder: 'acme, globex' });
-  const allowTags = text((a.auth?.tags ?? []).join(', '), { placeholder: 'paying' });
+  const auth = authSection(a.auth);
 
   // Limits: one row per limit, added and removed in place.
   const limitRows = h('div', { class: 'stack limit-rows' });
@@ -129,6 +61,7 @@ export function accessPanel(root: HTMLElement, api: Api): void {
       ),
     );
     limitReaders.push(() => ({
+      ...l,
       by: by.value,
       header: header.value.trim() === '' ? null : header.value.trim(),
       rate: numberOf(rate),
@@ -150,63 +83,43 @@ export function accessPanel(root: HTMLElement, api: Api): void {
   const corsExpose = text((a.cors?.exposeHeaders ?? []).join(', '));
   const corsCredentials = h('input', { type: 'checkbox', checked: a.cors?.credentials ?? false });
   const corsMaxAge = number(a.cors?.maxAgeSec ?? 600);
+  const corsMethods = METHODS.map((m) =>
+    h('input', { type: 'checkbox', value: m, checked: a.cors?.methods.includes(m) ?? false, id: uid('cm') }),
+  );
 
   const submit = gate(
     h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Saving…' } }, 'Save access'),
     'editor',
   );
-  const methodsError = h('p', { class: 'field-error', hidden: true });
 
-  const read = (): ApiAccess | Record<string, unknown> => {
-    const methods: Array<Record<string, unknown>> = [];
-    if (useKey.checked)
-      methods.push({ kind: 'key', header: keyHeader.value.trim() || null, query: keyQuery.value.trim() || null });
-    if (useBasic.checked) methods.push({ kind: 'basic' });
-    if (useJwt.checked) {
-      methods.push({
-        kind: 'jwt',
-        algorithms: jwtAlgs.filter((b) => b.checked).map((b) => b.value),
-        jwksUrl: jwksUrl.value.trim() || null,
-        issuer: issuer.value.trim() || null,
-        audience: audience.value.trim() || null,
-        claim: claim.value.trim() || 'sub',
-      });
-    }
-    if (useAnonymous.checked) methods.push({ kind: 'anonymous' });
-    return {
-      auth: authOn.checked
-        ? {
-            methods,
-            forwardCredentials: forward.checked,
-            consumers: listOf(allowConsumers.value),
-            tags: listOf(allowTags.value),
-          }
-        : null,
-      limits: limitReaders.map((r) => r()).filter((l) => !('removed' in l)),
-      ip:
-        ipAllow.value.trim() === '' && ipDeny.value.trim() === ''
-          ? null
-          : { allow: listOf(ipAllow.value), deny: listOf(ipDeny.value) },
-      cors: corsOn.checked
-        ? {
-            origins: listOf(corsOrigins.value),
-            headers: listOf(corsHeaders.value),
-            exposeHeaders: listOf(corsExpose.value),
-            credentials: corsCredentials.checked,
-            maxAgeSec: numberOf(corsMaxAge),
-          }
-        : null,
-    };
-  };
+  // Each section is written over its stored form: a field the form does not show survives a save.
+  const read = (): Record<string, unknown> => ({
+    ...a,
+    auth: auth.read(),
+    limits: limitReaders.map((r) => r()).filter((l) => !('removed' in l)),
+    ip:
+      ipAllow.value.trim() === '' && ipDeny.value.trim() === ''
+        ? null
+        : { ...a.ip, allow: listOf(ipAllow.value), deny: listOf(ipDeny.value) },
+    cors: corsOn.checked
+      ? {
+          ...a.cors,
+          origins: listOf(corsOrigins.value),
+          methods: corsMethods.filter((b) => b.checked).map((b) => b.value),
+          headers: listOf(corsHeaders.value),
+          exposeHeaders: listOf(corsExpose.value),
+          credentials: corsCredentials.checked,
+          maxAgeSec: numberOf(corsMaxAge),
+        }
+      : null,
+  });
 
-  // The method positions in the body follow the checked boxes: map `access.auth.methods.N…` back to a kind.
-  const methodPath = (path: string): string => {
-    const m = /^access\.auth\.methods\.(\d+)(.*)$/.exec(path);
+  // Removed limit rows leave the body: map `access.limits.N…` back to the row's own path.
+  const limitPath = (path: string): string => {
+    const m = /^access\.limits\.(\d+)(.*)$/.exec(path);
     if (!m) return path;
-    const kinds = [useKey, useBasic, useJwt, useAnonymous].flatMap((b, i) =>
-      b.checked ? [['key', 'basic', 'jwt', 'anonymous'][i]!] : [],
-    );
-    return `access.auth.${kinds[Number(m[1])] ?? 'methods'}${m[2]}`;
+    const kept = limitReaders.flatMap((r, i) => ('removed' in r() ? [] : [i]));
+    return `access.limits.${kept[Number(m[1])] ?? Number(m[1])}${m[2]}`;
   };
 
   const form = h(
@@ -218,68 +131,7 @@ export function accessPanel(root: HTMLElement, api: Api): void {
       { class: 'lead small' },
       'Checked on every request before a node is picked: client IP, CORS, who is calling, and how often. Leave a section off and it costs nothing.',
     ),
-    h(
-      'section',
-      { class: 'card', 'aria-labelledby': 'access-auth' },
-      h('h2', { id: 'access-auth' }, 'Authentication'),
-      checkboxField({ label: 'Require authentication', path: 'access.auth', control: authOn }),
-      h('div', { class: 'field', dataset: { path: 'access.auth.methods' } }, methodsError),
-      checkboxField({ label: 'API key', path: 'access.auth.key', control: useKey }),
-      h(
-        'div',
-        { class: 'grid-2 indent' },
-        field({ label: 'Key header', path: 'access.auth.key.header', control: keyHeader }),
-        field({ label: 'Key query parameter', path: 'access.auth.key.query', control: keyQuery, hint: 'Optional.' }),
-      ),
-      checkboxField({ label: 'HTTP Basic', path: 'access.auth.basic', control: useBasic }),
-      checkboxField({ label: 'JWT bearer token', path: 'access.auth.jwt', control: useJwt }),
-      h(
-        'div',
-        { class: 'indent stack' },
-        fieldGroup({
-          legend: 'Algorithms accepted',
-          path: 'access.auth.jwt.algorithms',
-          class: 'methods',
-          children: jwtAlgs.map((b) => h('span', { class: 'check' }, b, h('label', { for: b.id }, b.value))),
-        }),
-        h(
-          'div',
-          { class: 'grid-2' },
-          field({
-            label: 'JWKS URL',
-            path: 'access.auth.jwt.jwksUrl',
-            control: jwksUrl,
-            hint: 'Empty: each consumer’s JWT secret or public key.',
-          }),
-          field({ label: 'Claim naming the consumer', path: 'access.auth.jwt.claim', control: claim }),
-          field({ label: 'Issuer (iss)', path: 'access.auth.jwt.issuer', control: issuer, hint: 'Optional.' }),
-          field({ label: 'Audience (aud)', path: 'access.auth.jwt.audience', control: audience, hint: 'Optional.' }),
-        ),
-      ),
-      checkboxField({
-        label: 'Anonymous callers too',
-        path: 'access.auth.anonymous',
-        control: useAnonymous,
-        hint: 'A request without any credential passes without a consumer; a wrong credential still fails.',
-      }),
-      checkboxField({
-        label: 'Forward credentials to the node',
-        path: 'access.auth.forwardCredentials',
-        control: forward,
-        hint: 'Off: the gateway strips them.',
-      }),
-      h(
-        'div',
-        { class: 'grid-2' },
-        field({
-          label: 'Only these consumers',
-          path: 'access.auth.consumers',
-          control: allowConsumers,
-          hint: 'Empty with no tags: every authenticated consumer.',
-        }),
-        field({ label: 'Or consumers with these tags', path: 'access.auth.tags', control: allowTags }),
-      ),
-    ),
+    auth.section,
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'access-limits' },
@@ -323,6 +175,13 @@ export function accessPanel(root: HTMLElement, api: Api): void {
           control: corsOrigins,
           hint: 'One per line: https://app.example.com, https://*.example.com, or *.',
         }),
+        fieldGroup({
+          legend: 'Methods allowed',
+          path: 'access.cors.methods',
+          class: 'methods',
+          hint: 'None checked: the API’s methods.',
+          children: corsMethods.map((b) => h('span', { class: 'check' }, b, h('label', { for: b.id }, b.value))),
+        }),
         field({ label: 'Request headers allowed', path: 'access.cors.headers', control: corsHeaders }),
         field({ label: 'Response headers exposed', path: 'access.cors.exposeHeaders', control: corsExpose }),
         field({ label: 'Preflight max age (s)', path: 'access.cors.maxAgeSec', control: corsMaxAge }),
@@ -340,10 +199,13 @@ export function accessPanel(root: HTMLElement, api: Api): void {
     clearErrors(form);
     void busy(submit, async () => {
       try {
-        await admin.patchApi(api.id, { access: read() });
+        const saved = await admin.patchApi(api.id, { access: read() });
+        // Shown again as stored (normalised, defaults filled in), so the next save starts from it.
+        accessPanel(root, saved);
+        root.querySelector<HTMLButtonElement>('form.access-form button[type="submit"]')?.focus();
         notify(`Access of ${api.name} saved`);
       } catch (err) {
-        showErrors(form, err, { mapPath: methodPath });
+        showErrors(form, err, { mapPath: (path) => limitPath(auth.mapPath(path)) });
       }
     });
   });

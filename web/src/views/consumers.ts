@@ -6,33 +6,14 @@ import { notify } from '../components/notify.js';
 import { cell } from '../components/table.js';
 import type { ViewContext } from '../router.js';
 import { gate } from '../session.js';
-import type { ConsumerView, CredentialView } from '../types.js';
+import type { ConsumerView } from '../types.js';
 import { errorSentence } from '../words.js';
-
-/** A credential in words, masked: nothing in it lets anyone use it. */
-function credentialText(c: CredentialView): string {
-  switch (c.kind) {
-    case 'key':
-      return `API key …${c.hint}`;
-    case 'basic':
-      return `Basic user ${c.username}`;
-    case 'jwt':
-      return `JWT subject ${c.subject}${c.hasSecret ? ' (HS secret)' : c.publicKey ? ' (public key)' : ' (JWKS)'}`;
-  }
-}
-
-/** Splits "a, b c" into tags. */
-function tagsOf(text: string): string[] {
-  return text
-    .split(/[\s,]+/)
-    .map((t) => t.trim())
-    .filter((t) => t !== '');
-}
+import { credentialText, openAddCredential, openEditConsumer, tagsOf } from './consumer-forms.js';
 
 /**
- * The Consumers page: named callers with tags and credentials. A new consumer (or credential) shows
- * its generated API key or JWT secret once, in a box to copy it from; afterwards credentials are
- * listed masked.
+ * The Consumers page: named callers with tags and credentials; each can be renamed, re-tagged and
+ * given credentials of any kind. A new consumer (or credential) shows its generated API key or JWT
+ * secret once, in a box to copy it from; afterwards credentials are listed masked.
  */
 export async function consumersView({ root, signal }: ViewContext): Promise<void> {
   document.title = 'Consumers · isogate';
@@ -147,16 +128,29 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
   }
 
   function row(c: ConsumerView): HTMLTableRowElement {
-    const addKey = gate(h('button', { type: 'button', class: 'btn btn-small' }, 'Add API key'), 'editor');
-    addKey.addEventListener('click', () =>
-      busy(addKey, async () => {
-        try {
-          const made = await admin.addCredential(c.id, { kind: 'key' });
-          showSecrets(c.name, [{ label: credentialText(made), secret: made.secret ?? '' }]);
-          await load();
-        } catch (err) {
-          notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
-        }
+    const edit = gate(
+      h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Edit ${c.name}` }, 'Edit'),
+      'editor',
+    );
+    edit.addEventListener('click', () =>
+      openEditConsumer(c, (saved) => {
+        notify(`Consumer ${saved.name} saved`);
+        void load();
+      }),
+    );
+    const addCredential = gate(
+      h(
+        'button',
+        { type: 'button', class: 'btn btn-small', 'aria-label': `Add a credential to ${c.name}` },
+        'Add credential',
+      ),
+      'editor',
+    );
+    addCredential.addEventListener('click', () =>
+      openAddCredential(c, (made) => {
+        notify(`Added ${credentialText(made)} to ${c.name}`);
+        if (made.secret) showSecrets(c.name, [{ label: credentialText(made), secret: made.secret }]);
+        void load();
       }),
     );
     const remove = gate(h('button', { type: 'button', class: 'btn btn-small btn-danger' }, 'Delete'), 'editor');
@@ -221,7 +215,7 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
         c.tags.length ? c.tags.map((t) => h('span', { class: 'chip' }, t)) : h('span', { class: 'muted' }, '—'),
       ]),
       cell('Credentials', [creds]),
-      cell('Actions', [h('div', { class: 'actions' }, addKey, remove)]),
+      cell('Actions', [h('div', { class: 'actions' }, edit, addCredential, remove)]),
     );
   }
 
