@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { GATEWAY_ERRORS } from '../../src/gateway/errors.js';
 import { ruleHolds as serverRuleHolds, type Rule } from '../../src/model/rule.js';
+import { JwtAlgorithm } from '../../src/model/access.js';
+import { JWT_ALGORITHMS } from '../../web/src/jwt.js';
 import { ruleHolds, ruleState, ruleText } from '../../web/src/rules.js';
 import { parseHeaders, parseQuery } from '../../web/src/sample.js';
 import { fieldMessage, GATEWAY_ERROR_WORDS, sentence } from '../../web/src/words.js';
@@ -34,6 +36,10 @@ describe('console words', () => {
     ['unknown field', 'This field is not accepted here.'],
   ])('turns "%s" into "%s"', (raw, words) => {
     expect(fieldMessage(raw)).toBe(words);
+  });
+
+  it('offers exactly the JWT algorithms the admin API accepts', () => {
+    expect(JWT_ALGORITHMS).toEqual(JwtAlgorithm.options);
   });
 
   it('makes a sentence of a message', () => {

@@ -1,22 +1,8 @@
 import { h, uid } from '../components/dom.js';
 import { checkboxField, field, fieldGroup } from '../components/form.js';
 import type { ApiAccess, AuthMethod } from '../types.js';
+import { JWT_ALGORITHMS } from '../jwt.js';
 import { listOf, number, numberOf, text } from './access-controls.js';
-
-const JWT_ALGORITHMS = [
-  'HS256',
-  'HS384',
-  'HS512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-];
 
 /** The methods the operator may order; anonymous is always last (the admin API requires it). */
 const ORDERED = ['key', 'basic', 'jwt'] as const;
