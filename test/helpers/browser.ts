@@ -122,6 +122,14 @@ export async function openBrowserPage(): Promise<{ page: Page; watch: PageWatch;
   return { page, watch, close: () => context.close().then(() => browser.close()) };
 }
 
+/** Signs `page` in at the console of `adminUrl` with `token` and waits for the APIs list. */
+export async function signIn(page: Page, adminUrl: string, token: string): Promise<void> {
+  await page.goto(`${adminUrl}/sign-in`);
+  await page.getByLabel('Admin token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/apis$/);
+}
+
 /**
  * For files whose tests build on each other (one signed-in page): after a failure the rest are
  * skipped rather than timing out one by one.

@@ -8,6 +8,7 @@ import {
   requireConsoleAndBrowser,
   skipAfterFirstFailure,
   type PageWatch,
+  signIn,
 } from '../helpers/browser.js';
 import { addNode, createApi } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
@@ -60,10 +61,7 @@ beforeAll(async () => {
   browser = await launchChromium();
   context = await newContext(browser, 1280, 900);
   ({ page, watch } = await openPage(context));
-  await page.goto(t.adminUrl + '/sign-in');
-  await page.getByLabel('Admin token').fill(TOKEN);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/apis$/);
+  await signIn(page, t.adminUrl, TOKEN);
 }, 60_000);
 
 afterAll(async () => {

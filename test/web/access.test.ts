@@ -7,6 +7,7 @@ import {
   screenshot,
   openPage,
   type PageWatch,
+  signIn,
 } from '../helpers/browser.js';
 import { addNode, createApi } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
@@ -54,10 +55,7 @@ const errorOf = (scope: Page | Locator, label: string | RegExp) =>
 
 describe('console: consumers and access', () => {
   it('creates a consumer: errors at their fields, the generated key shown once, then masked', async () => {
-    await page.goto(url('/sign-in'));
-    await page.getByLabel('Admin token').fill(TOKEN);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(/\/apis$/);
+    await signIn(page, t.adminUrl, TOKEN);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Consumers', exact: true }).click();
     await page.getByRole('heading', { name: 'Consumers', level: 1 }).waitFor();
     const form = page.locator('form.consumer-form');

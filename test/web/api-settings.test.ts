@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openBrowserPage, requireConsoleAndBrowser, screenshot, type PageWatch } from '../helpers/browser.js';
+import { openBrowserPage, requireConsoleAndBrowser, screenshot, type PageWatch, signIn } from '../helpers/browser.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 
@@ -26,10 +26,7 @@ beforeAll(async () => {
     connector: { kind: 'simple-url', url: ups[0]!.url },
   });
   ({ page, watch, close: closeBrowser } = await openBrowserPage());
-  await page.goto(`${t.adminUrl}/sign-in`);
-  await page.getByLabel('Admin token').fill(TOKEN);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/apis$/);
+  await signIn(page, t.adminUrl, TOKEN);
 });
 
 afterAll(async () => {

@@ -8,6 +8,7 @@ import {
   skipAfterFirstFailure,
   watchPage,
   type PageWatch,
+  signIn,
 } from '../helpers/browser.js';
 import { spread, startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
@@ -623,10 +624,7 @@ describe('web console', () => {
     const phone = await narrow.newPage();
     const phoneWatch = watchPage(phone);
     try {
-      await phone.goto(url('/sign-in'));
-      await phone.getByLabel('Admin token').fill(TOKEN);
-      await phone.getByRole('button', { name: 'Sign in' }).click();
-      await phone.waitForURL(/\/apis$/);
+      await signIn(phone, t.adminUrl, TOKEN);
       for (const [path, name, ready] of [
         ['/apis', 'narrow-apis', 'tr[data-api="shop"]'],
         [`/apis/${apiId}/nodes`, 'narrow-nodes', 'tr[data-node="ip1-a"]'],

@@ -8,6 +8,7 @@ import {
   skipAfterFirstFailure,
   watchPage,
   type PageWatch,
+  signIn,
 } from '../helpers/browser.js';
 import { spread, startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
@@ -79,16 +80,9 @@ const navLink = (name: string) =>
 const poll = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 10_000, interval: 50 });
 const variable = async (name: string) => (await t.admin('GET', `/admin/variables/${name}`)).body.value;
 
-async function signIn(token: string): Promise<void> {
-  await page.goto(url('/sign-in'));
-  await page.getByLabel('Admin token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/apis$/);
-}
-
 describe('the console on a bad night', () => {
   it('shows who is signed in', async () => {
-    await signIn(ADMIN_TOKEN);
+    await signIn(page, t.adminUrl, ADMIN_TOKEN);
     await poll(() => page.locator('.topbar .who').textContent()).toBe('admin-token · admin');
   });
 
@@ -225,7 +219,7 @@ describe('the console on a bad night', () => {
 
   it('lets a viewer look but not flip', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await signIn(secrets.viewer!);
+    await signIn(page, t.adminUrl, secrets.viewer!);
     await poll(() => page.locator('.topbar .who').textContent()).toBe('viewer-bot · viewer');
     expect(await page.getByRole('link', { name: 'New API' }).count()).toBe(0);
     await navLink('Variables').click();
@@ -247,7 +241,7 @@ describe('the console on a bad night', () => {
 
   it('lets an operator flip (audited under its name) but not edit a selector', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await signIn(secrets.operator!);
+    await signIn(page, t.adminUrl, secrets.operator!);
     await poll(() => page.locator('.topbar .who').textContent()).toBe('operator-bot · operator');
     await navLink('Variables').click();
     const sw = page.locator('tr[data-variable="IP2_enable"]').getByRole('switch', { name: 'IP2_enable' });
@@ -278,10 +272,7 @@ describe('the console on a bad night', () => {
     const phone = await narrow.newPage();
     const phoneWatch = watchPage(phone);
     try {
-      await phone.goto(url('/sign-in'));
-      await phone.getByLabel('Admin token').fill(ADMIN_TOKEN);
-      await phone.getByRole('button', { name: 'Sign in' }).click();
-      await phone.waitForURL(/\/apis$/);
+      await signIn(phone, t.adminUrl, ADMIN_TOKEN);
       for (const [path, name, ready] of [
         ['/audit', 'narrow-audit', '.audit-table tbody tr'],
         [`/apis/${ids.sticky}/nodes`, 'narrow-outage-banner', '.outage-banner'],

@@ -8,6 +8,7 @@ import {
   skipAfterFirstFailure,
   openPage,
   type PageWatch,
+  signIn,
 } from '../helpers/browser.js';
 import { addNode, createApi } from '../helpers/fixtures.js';
 import { spread, startTestGateway, type TestGateway } from '../helpers/isogate.js';
@@ -57,16 +58,9 @@ const navLink = (p: Page, name: string) =>
   p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 const tokenNames = async () => (await t.admin('GET', '/admin/tokens')).body.map((x: { name: string }) => x.name);
 
-async function signIn(p: Page, token: string): Promise<void> {
-  await p.goto(url('/sign-in'));
-  await p.getByLabel('Admin token').fill(token);
-  await p.getByRole('button', { name: 'Sign in' }).click();
-  await p.waitForURL(/\/apis$/);
-}
-
 describe('console: admin tokens', () => {
   it('makes a named token and shows its secret once, with a copy button', async () => {
-    await signIn(page, ADMIN_TOKEN);
+    await signIn(page, t.adminUrl, ADMIN_TOKEN);
     await navLink(page, 'Tokens').click();
     await page.getByRole('heading', { name: 'Admin tokens', level: 1 }).waitFor();
     await page.getByText('No named tokens yet.').waitFor();
@@ -101,7 +95,7 @@ describe('console: admin tokens', () => {
     const narrow = await newContext(browser, 390, 844);
     try {
       const { page: phone, watch: phoneWatch } = await openPage(narrow);
-      await signIn(phone, ADMIN_TOKEN);
+      await signIn(phone, t.adminUrl, ADMIN_TOKEN);
       await phone.goto(url('/tokens'));
       await phone.getByRole('textbox', { name: 'Name' }).fill('phone');
       await phone.getByRole('button', { name: 'Create token' }).click();
@@ -135,7 +129,7 @@ describe('console: admin tokens', () => {
   it('signs in with the new token in another browser context, which shows its role and no tokens page', async () => {
     other = await newContext(browser, 1280, 800);
     ({ page: otherPage } = await openPage(other));
-    await signIn(otherPage, nightShift);
+    await signIn(otherPage, t.adminUrl, nightShift);
     await poll(() => otherPage.locator('.topbar .who').textContent()).toBe('night-shift · operator');
     expect(await navLink(otherPage, 'Audit').isVisible()).toBe(true);
     expect(await navLink(otherPage, 'Tokens').count()).toBe(0);
@@ -146,7 +140,7 @@ describe('console: admin tokens', () => {
     const ctx = await newContext(browser, 1280, 800);
     try {
       const { page: p, watch: w } = await openPage(ctx);
-      await signIn(p, viewer);
+      await signIn(p, t.adminUrl, viewer);
       await poll(() => p.locator('.topbar .who').textContent()).toBe('viewer-bot · viewer');
       expect(await navLink(p, 'Tokens').count()).toBe(0);
       await p.goto(url('/tokens'));
@@ -188,7 +182,7 @@ describe('console: admin tokens', () => {
   it('warns when revoking the token this tab is signed in with, then signs out', async () => {
     const own = (await t.admin('POST', '/admin/tokens', { name: 'ops-admin', role: 'admin' })).body.secret;
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await signIn(page, own);
+    await signIn(page, t.adminUrl, own);
     await navLink(page, 'Tokens').click();
     const row = page.locator('tr[data-token="ops-admin"]');
     expect(await row.locator('.token-self').textContent()).toBe('you');
@@ -206,7 +200,7 @@ describe('console: admin tokens', () => {
   });
 
   it('shows what deleting an API would do before deleting it', async () => {
-    await signIn(page, ADMIN_TOKEN);
+    await signIn(page, t.adminUrl, ADMIN_TOKEN);
     const row = page.locator('tr[data-api="doomed"]');
     await row.getByRole('button', { name: 'Delete API doomed' }).click();
     const dialog = page.getByRole('dialog');
