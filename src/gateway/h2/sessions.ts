@@ -125,7 +125,7 @@ export class H2Sessions {
       client.opened();
       stream.once('close', () => client.closed());
     }
-    const req = new StreamRequest(stream, headers, raw);
+    const req = new StreamRequest(stream, headers, raw, client?.remoteAddress ?? '');
     const res = new StreamResponse(stream, req.method === 'HEAD');
     this.options.handler(req, res);
   }
@@ -137,12 +137,15 @@ const EVICT_GOAWAY_MS = 1_000;
 /** One session's place in the admission limits: busy while a stream is open, idle otherwise. */
 class H2Client {
   private streams = 0;
+  /** The client's address, read once: `session.socket` is a Proxy, costly to reach through on every stream. */
+  readonly remoteAddress: string;
 
   constructor(
     private readonly session: ServerHttp2Session,
     private readonly ticket: AdmissionTicket,
     private readonly admission: Admission,
   ) {
+    this.remoteAddress = session.socket.remoteAddress ?? '';
     ticket.conn = this;
     admission.markIdle(ticket, performance.now());
   }

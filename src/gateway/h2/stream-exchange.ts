@@ -48,10 +48,10 @@ export class StreamRequest implements GatewayRequest {
   readonly protocol = 'h2';
   readonly upgrade = null;
 
-  constructor(stream: ServerHttp2Stream, pseudo: IncomingHttpHeaders, raw: readonly string[]) {
+  constructor(stream: ServerHttp2Stream, pseudo: IncomingHttpHeaders, raw: readonly string[], remoteAddress: string) {
     this.method = String(pseudo[':method'] ?? '');
     this.url = String(pseudo[':path'] ?? '');
-    this.remoteAddress = stream.session?.socket?.remoteAddress ?? '';
+    this.remoteAddress = remoteAddress;
     const headers = this.headers;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;
