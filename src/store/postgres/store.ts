@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { Api, type ApiCreate } from '../../model/api.js';
@@ -46,10 +45,11 @@ import {
   type StoreHealth,
 } from '../store.js';
 import { newToken } from '../tokens.js';
+import { deleted, newObject, nowIso, updatedObject } from '../write-steps.js';
 import { clientConfig, type ConnectionSettings } from './connection.js';
 import { HealthTracker } from './health.js';
 import { ConfigListener, type Backoff } from './listener.js';
-import { currentVersion, nowIso, Transactions } from './transactions.js';
+import { currentVersion, Transactions } from './transactions.js';
 import { migrate } from './migrations.js';
 import {
   listCertificates,
@@ -175,8 +175,7 @@ export class PostgresStore implements Store {
 
   async createApi(input: ApiCreate): Promise<Api> {
     return this.transactions.write(async (tx) => {
-      const now = nowIso();
-      const api = Api.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
+      const api = newObject(Api, input);
       return { value: api, changes: [await saveApi(tx, api, null)] };
     });
   }
@@ -185,22 +184,13 @@ export class PostgresStore implements Store {
     return this.transactions.write<Api | null>(async (tx) => {
       const current = await readApi(tx, id, true);
       if (!current) return { value: null, changes: [] };
-      // Identity and creation time belong to the store, whatever the mutator returns.
-      const next = Api.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
+      const next = updatedObject(Api, current, mutate);
       return { value: next, changes: [await saveApi(tx, next, current)] };
     });
   }
 
   async deleteApi(id: string): Promise<boolean> {
-    return this.transactions.write(async (tx) => {
-      const changes = await removeApi(tx, id);
-      return { value: changes.length > 0, changes };
-    });
+    return this.transactions.write(async (tx) => deleted(await removeApi(tx, id)));
   }
 
   async listNodes(apiId: string): Promise<Node[]> {
@@ -217,8 +207,7 @@ export class PostgresStore implements Store {
   async createNode(apiId: string, input: NodeCreate): Promise<Node | null> {
     return this.transactions.write<Node | null>(async (tx) => {
       if (!(await readApi(tx, apiId))) return { value: null, changes: [] };
-      const now = nowIso();
-      const node = Node.parse({ ...input, id: randomUUID(), apiId, createdAt: now, updatedAt: now });
+      const node = newObject(Node, { ...input, apiId });
       return { value: node, changes: [await saveNode(tx, node, null)] };
     });
   }
@@ -228,13 +217,7 @@ export class PostgresStore implements Store {
       const row = (await tx.query<NodeRow>(SQL.getNodeForUpdate, [apiId, nodeId])).rows[0];
       if (!row) return { value: null, changes: [] };
       const current = nodeFromRow(row);
-      const next = Node.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        apiId: current.apiId,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
+      const next = updatedObject(Node, current, mutate, { apiId: current.apiId });
       return { value: next, changes: [await saveNode(tx, next, current)] };
     });
   }
@@ -242,8 +225,7 @@ export class PostgresStore implements Store {
   async deleteNode(apiId: string, nodeId: string): Promise<boolean> {
     return this.transactions.write(async (tx) => {
       const row = (await tx.query<NodeRow>(SQL.getNodeForUpdate, [apiId, nodeId])).rows[0];
-      const changes = row ? [await removeNode(tx, nodeFromRow(row))] : [];
-      return { value: changes.length > 0, changes };
+      return deleted(row ? [await removeNode(tx, nodeFromRow(row))] : []);
     });
   }
 
@@ -267,8 +249,7 @@ export class PostgresStore implements Store {
   async deleteVariable(name: string): Promise<boolean> {
     return this.transactions.write(async (tx) => {
       const current = await readVariable(tx, name);
-      const changes = current ? [await removeVariable(tx, current)] : [];
-      return { value: changes.length > 0, changes };
+      return deleted(current ? [await removeVariable(tx, current)] : []);
     });
   }
 
@@ -282,8 +263,7 @@ export class PostgresStore implements Store {
 
   async createConsumer(input: NewConsumer): Promise<Consumer> {
     return this.transactions.write(async (tx) => {
-      const now = nowIso();
-      const consumer = Consumer.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
+      const consumer = newObject(Consumer, input);
       return { value: consumer, changes: [await saveConsumer(tx, consumer, null)] };
     });
   }
@@ -292,12 +272,7 @@ export class PostgresStore implements Store {
     return this.transactions.write<Consumer | null>(async (tx) => {
       const current = await readConsumer(tx, id, true);
       if (!current) return { value: null, changes: [] };
-      const next = Consumer.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
+      const next = updatedObject(Consumer, current, mutate);
       return { value: next, changes: [await saveConsumer(tx, next, current)] };
     });
   }
@@ -305,8 +280,7 @@ export class PostgresStore implements Store {
   async deleteConsumer(id: string): Promise<boolean> {
     return this.transactions.write(async (tx) => {
       const current = await readConsumer(tx, id, true);
-      const changes = current ? [await removeConsumer(tx, current)] : [];
-      return { value: changes.length > 0, changes };
+      return deleted(current ? [await removeConsumer(tx, current)] : []);
     });
   }
 
@@ -337,13 +311,7 @@ export class PostgresStore implements Store {
 
   async createCertificate(record: CertificateRecord): Promise<Certificate> {
     return this.transactions.write(async (tx) => {
-      const now = nowIso();
-      const cert = Certificate.parse({
-        ...CertificateRecord.parse(record),
-        id: randomUUID(),
-        createdAt: now,
-        updatedAt: now,
-      });
+      const cert = newObject(Certificate, CertificateRecord.parse(record));
       return { value: cert, changes: await saveCertificate(tx, cert, null) };
     });
   }
@@ -352,12 +320,7 @@ export class PostgresStore implements Store {
     return this.transactions.write<Certificate | null>(async (tx) => {
       const current = await readCertificate(tx, id, true);
       if (!current) return { value: null, changes: [] };
-      const next = Certificate.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
+      const next = updatedObject(Certificate, current, mutate);
       return { value: next, changes: await saveCertificate(tx, next, current) };
     });
   }
@@ -365,8 +328,7 @@ export class PostgresStore implements Store {
   async deleteCertificate(id: string): Promise<boolean> {
     return this.transactions.write(async (tx) => {
       const current = await readCertificate(tx, id, true);
-      const changes = current ? [await removeCertificate(tx, current)] : [];
-      return { value: changes.length > 0, changes };
+      return deleted(current ? [await removeCertificate(tx, current)] : []);
     });
   }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { Api, type ApiCreate } from '../../model/api.js';
 import type { AuditPage, AuditQuery, PlanResult } from '../../model/audit.js';
@@ -10,7 +9,7 @@ import { SelectorConfig } from '../../model/selector.js';
 import type { AdminToken, TokenCreate } from '../../model/token.js';
 import { Variable } from '../../model/variable.js';
 import { auditEntryFromRow, auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
-import { change, isConfigWrite, summarize, type Change } from '../changes.js';
+import { change, isConfigWrite, summarize } from '../changes.js';
 import {
   AUDIT_KEEP,
   auditRows,
@@ -59,6 +58,7 @@ import {
 } from '../store.js';
 import { newToken, updatedToken } from '../tokens.js';
 import { currentWriteScope } from '../write-scope.js';
+import { deleted, newObject, nowIso, updatedObject, type WriteOutcome } from '../write-steps.js';
 import { migrate } from './migrations.js';
 import {
   execute,
@@ -84,14 +84,6 @@ import { AUDIT_COLUMN_LIST, prepareStatements, type Statements } from './stateme
 
 /** How long a write waits for another process's write lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5_000;
-
-/** What a write step reports: its result and the objects it changed (none: no version, no audit row). */
-interface WriteOutcome<T> {
-  value: T;
-  changes: Change[];
-}
-
-const nowIso = (): string => new Date().toISOString();
 
 /** The SQLite driver of the Store: one better-sqlite3 connection, WAL mode, every write one IMMEDIATE transaction. */
 export class SqliteStore implements Store {
@@ -141,8 +133,7 @@ export class SqliteStore implements Store {
 
   async createApi(input: ApiCreate): Promise<Api> {
     return this.write(() => {
-      const now = nowIso();
-      const api = Api.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
+      const api = newObject(Api, input);
       return { value: api, changes: [saveApi(this.stmt, api, null)] };
     }).value;
   }
@@ -151,22 +142,13 @@ export class SqliteStore implements Store {
     return this.write<Api | null>(() => {
       const current = readApi(this.stmt, id);
       if (!current) return { value: null, changes: [] };
-      // Identity and creation time belong to the store, whatever the mutator returns.
-      const next = Api.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
+      const next = updatedObject(Api, current, mutate);
       return { value: next, changes: [saveApi(this.stmt, next, current)] };
     }).value;
   }
 
   async deleteApi(id: string): Promise<boolean> {
-    return this.write(() => {
-      const changes = removeApi(this.stmt, id);
-      return { value: changes.length > 0, changes };
-    }).value;
+    return this.write(() => deleted(removeApi(this.stmt, id))).value;
   }
 
   async listNodes(apiId: string): Promise<Node[]> {
@@ -181,8 +163,7 @@ export class SqliteStore implements Store {
   async createNode(apiId: string, input: NodeCreate): Promise<Node | null> {
     return this.write<Node | null>(() => {
       if (!readApi(this.stmt, apiId)) return { value: null, changes: [] };
-      const now = nowIso();
-      const node = Node.parse({ ...input, id: randomUUID(), apiId, createdAt: now, updatedAt: now });
+      const node = newObject(Node, { ...input, apiId });
       return { value: node, changes: [saveNode(this.stmt, node, null)] };
     }).value;
   }
@@ -192,13 +173,7 @@ export class SqliteStore implements Store {
       const row = this.stmt.getNode.get(apiId, nodeId) as NodeRow | undefined;
       if (!row) return { value: null, changes: [] };
       const current = nodeFromRow(row);
-      const next = Node.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        apiId: current.apiId,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
+      const next = updatedObject(Node, current, mutate, { apiId: current.apiId });
       return { value: next, changes: [saveNode(this.stmt, next, current)] };
     }).value;
   }
@@ -206,8 +181,7 @@ export class SqliteStore implements Store {
   async deleteNode(apiId: string, nodeId: string): Promise<boolean> {
     return this.write(() => {
       const node = this.stmt.getNode.get(apiId, nodeId) as NodeRow | undefined;
-      const changes = node ? [removeNode(this.stmt, nodeFromRow(node))] : [];
-      return { value: changes.length > 0, changes };
+      return deleted(node ? [removeNode(this.stmt, nodeFromRow(node))] : []);
     }).value;
   }
 
@@ -229,8 +203,7 @@ export class SqliteStore implements Store {
   async deleteVariable(name: string): Promise<boolean> {
     return this.write(() => {
       const current = readVariable(this.stmt, name);
-      const changes = current ? [removeVariable(this.stmt, current)] : [];
-      return { value: changes.length > 0, changes };
+      return deleted(current ? [removeVariable(this.stmt, current)] : []);
     }).value;
   }
 
@@ -244,8 +217,7 @@ export class SqliteStore implements Store {
 
   async createConsumer(input: NewConsumer): Promise<Consumer> {
     return this.write(() => {
-      const now = nowIso();
-      const consumer = Consumer.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
+      const consumer = newObject(Consumer, input);
       return { value: consumer, changes: [saveConsumer(this.stmt, consumer, null)] };
     }).value;
   }
@@ -254,12 +226,7 @@ export class SqliteStore implements Store {
     return this.write<Consumer | null>(() => {
       const current = readConsumer(this.stmt, id);
       if (!current) return { value: null, changes: [] };
-      const next = Consumer.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
+      const next = updatedObject(Consumer, current, mutate);
       return { value: next, changes: [saveConsumer(this.stmt, next, current)] };
     }).value;
   }
@@ -267,8 +234,7 @@ export class SqliteStore implements Store {
   async deleteConsumer(id: string): Promise<boolean> {
     return this.write(() => {
       const current = readConsumer(this.stmt, id);
-      const changes = current ? [removeConsumer(this.stmt, current)] : [];
-      return { value: changes.length > 0, changes };
+      return deleted(current ? [removeConsumer(this.stmt, current)] : []);
     }).value;
   }
 
@@ -297,13 +263,7 @@ export class SqliteStore implements Store {
 
   async createCertificate(record: CertificateRecord): Promise<Certificate> {
     return this.write(() => {
-      const now = nowIso();
-      const cert = Certificate.parse({
-        ...CertificateRecord.parse(record),
-        id: randomUUID(),
-        createdAt: now,
-        updatedAt: now,
-      });
+      const cert = newObject(Certificate, CertificateRecord.parse(record));
       return { value: cert, changes: saveCertificate(this.stmt, cert, null) };
     }).value;
   }
@@ -312,12 +272,7 @@ export class SqliteStore implements Store {
     return this.write<Certificate | null>(() => {
       const current = readCertificate(this.stmt, id);
       if (!current) return { value: null, changes: [] };
-      const next = Certificate.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
+      const next = updatedObject(Certificate, current, mutate);
       return { value: next, changes: saveCertificate(this.stmt, next, current) };
     }).value;
   }
@@ -325,8 +280,7 @@ export class SqliteStore implements Store {
   async deleteCertificate(id: string): Promise<boolean> {
     return this.write(() => {
       const current = readCertificate(this.stmt, id);
-      const changes = current ? [removeCertificate(this.stmt, current)] : [];
-      return { value: changes.length > 0, changes };
+      return deleted(current ? [removeCertificate(this.stmt, current)] : []);
     }).value;
   }
 
