@@ -7,9 +7,9 @@ import { StoreOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
 import type { PlannedWrite } from '../plans.js';
 import { currentWriteScope } from '../write-scope.js';
 import { nowIso, type WriteOutcome } from '../write-steps.js';
-import { CONFIG_CHANNEL } from './connection.js';
+import { CONFIG_CHANNEL, type Tx } from './connection.js';
 import type { HealthTracker } from './health.js';
-import { execute, type Tx } from './objects.js';
+import { execute } from './objects.js';
 import { pruneAudit, recordKey } from './records.js';
 import { SQL } from './sql.js';
 import { asStoreError, describe, isConnectionError } from './unavailable.js';
@@ -165,13 +165,6 @@ export class Transactions {
     if (mapped instanceof StoreUnavailableError) this.tracker.poolFailed(describe(mapped.cause ?? mapped));
     return mapped;
   }
-}
-
-/** The config version in the meta row. */
-export async function currentVersion(client: Tx): Promise<number> {
-  const version = (await client.query<{ config_version: number }>(SQL.version)).rows[0]?.config_version;
-  if (version === undefined) throw new Error('the store schema has no meta row; is it migrated?');
-  return version;
 }
 
 /** Rolls back; false when that failed too (the connection is then unusable). */
