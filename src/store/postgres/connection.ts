@@ -1,5 +1,8 @@
 import pg from 'pg';
 
+/** One pooled connection, inside a transaction. */
+export type Tx = pg.PoolClient;
+
 /** The NOTIFY channel every write signals on; the payload is `<schema>:<config version>`. */
 export const CONFIG_CHANNEL = 'isogate_config';
 

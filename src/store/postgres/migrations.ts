@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import type { Migration } from '../migration.js';
-import { assertSchemaName, quoteIdent } from './connection.js';
+import { assertSchemaName, clientConfig, quoteIdent, type ConnectionSettings } from './connection.js';
+import { asStoreError } from './unavailable.js';
 
 // The same versions, names and logical schema as the SQLite list (a test holds them equal). Types:
 // TEXT ids; timestamps as ISO 8601 TEXT and nested fields (methods, timeouts, connector, tags, rules,
@@ -257,6 +258,21 @@ export async function migrate(
   } finally {
     // Closing the session would release it too; unlocking keeps a reused connection clean.
     await client.query('SELECT pg_advisory_unlock($1, $2)', key).catch(() => undefined);
+  }
+}
+
+/** Runs the migrations on a dedicated connection, which holds the session-level advisory lock. */
+export async function migrateOnce(settings: ConnectionSettings): Promise<void> {
+  const client = new pg.Client(clientConfig(settings, 'migrate'));
+  // Errors of the idle client are reported by the query that hits them; this only prevents a crash.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await migrate(client, settings.schema);
+  } catch (err) {
+    throw asStoreError(err);
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 

@@ -1,26 +1,44 @@
 import type { AdminToken } from '../../model/token.js';
-import { change, type Change } from '../changes.js';
+import { change } from '../changes.js';
 import {
   AUDIT_KEEP,
   IDEMPOTENCY_COLUMNS,
   IDEMPOTENCY_KEEP,
   idempotencyCutoff,
+  idempotencyFromRow,
+  type IdempotencyRecord,
   type IdempotencyRow,
 } from '../commit.js';
 import { StoreRefusedError } from '../errors.js';
 import { TOKEN_COLUMNS, tokenFromRow, tokenToRow, type TokenRow } from '../rows.js';
 import type { Mutator } from '../store.js';
 import { updatedToken } from '../tokens.js';
-import type { Tx } from './objects.js';
+import type { WriteOutcome } from '../write-steps.js';
+import type { Tx } from './connection.js';
 import { SQL } from './sql.js';
 
 // The PostgreSQL side of what is not config: named tokens, and the audit and Idempotency-Key rows
-// the write helper keeps bounded. Each runs inside a write transaction.
+// the write helper keeps bounded. Each write runs inside a write transaction.
 
-type TokenStep<T> = Promise<{ value: T; changes: Change[] }>;
+/** Every token, by name. */
+export async function listTokens(c: Tx): Promise<AdminToken[]> {
+  return (await c.query<TokenRow>(SQL.listTokens)).rows.map(tokenFromRow);
+}
+
+/** The stored token, or null. */
+export async function readToken(c: Tx, id: string): Promise<AdminToken | null> {
+  const row = (await c.query<TokenRow>(SQL.getToken, [id])).rows[0];
+  return row ? tokenFromRow(row) : null;
+}
+
+/** The token whose secret hashes to `secretHash`, or null. */
+export async function findTokenByHash(c: Tx, secretHash: string): Promise<AdminToken | null> {
+  const row = (await c.query<TokenRow>(SQL.tokenByHash, [secretHash])).rows[0];
+  return row ? tokenFromRow(row) : null;
+}
 
 /** Stores a new token (TOKEN_NAME_TAKEN when its name is in use). */
-export async function insertToken(tx: Tx, token: AdminToken, secretHash: string): TokenStep<AdminToken> {
+export async function insertToken(tx: Tx, token: AdminToken, secretHash: string): Promise<WriteOutcome<AdminToken>> {
   const row = tokenToRow(token, secretHash);
   await assertTokenNameFree(tx, row.name_key, token.id);
   await tx.query(
@@ -31,7 +49,11 @@ export async function insertToken(tx: Tx, token: AdminToken, secretHash: string)
 }
 
 /** Renames a token or changes its role; null when there is none. */
-export async function changeToken(tx: Tx, id: string, mutate: Mutator<AdminToken>): TokenStep<AdminToken | null> {
+export async function changeToken(
+  tx: Tx,
+  id: string,
+  mutate: Mutator<AdminToken>,
+): Promise<WriteOutcome<AdminToken | null>> {
   const row = (await tx.query<TokenRow>(SQL.getToken, [id])).rows[0];
   if (!row) return { value: null, changes: [] };
   const current = tokenFromRow(row);
@@ -43,7 +65,7 @@ export async function changeToken(tx: Tx, id: string, mutate: Mutator<AdminToken
 }
 
 /** Deletes a token; false when there was none. */
-export async function removeToken(tx: Tx, id: string): TokenStep<boolean> {
+export async function removeToken(tx: Tx, id: string): Promise<WriteOutcome<boolean>> {
   const row = (await tx.query<TokenRow>(SQL.getToken, [id])).rows[0];
   if (!row) return { value: false, changes: [] };
   await tx.query(SQL.deleteToken, [id]);
@@ -62,6 +84,12 @@ export async function pruneAudit(tx: Tx): Promise<void> {
   if (cutoff <= 0) return;
   const version = (await tx.query<{ version: number | null }>(SQL.lastPrunedVersion, [cutoff])).rows[0]?.version ?? -1;
   await tx.query(SQL.pruneAudit, [cutoff, version]);
+}
+
+/** The Idempotency-Key `key` of `actorId` when it was recorded within its time to live, else null. */
+export async function findKey(c: Tx, actorId: string, key: string): Promise<IdempotencyRecord | null> {
+  const row = (await c.query<IdempotencyRow>(SQL.findKey, [actorId, key, idempotencyCutoff()])).rows[0];
+  return row ? idempotencyFromRow(row) : null;
 }
 
 /** Records an Idempotency-Key (pruning expired ones); IDEMPOTENCY_KEY_IN_USE when another request saved it first. */

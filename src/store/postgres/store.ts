@@ -1,79 +1,51 @@
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
-import { Api, type ApiCreate } from '../../model/api.js';
+import type { Api, ApiCreate } from '../../model/api.js';
 import type { AuditPage, AuditQuery, PlanResult } from '../../model/audit.js';
-import { Certificate, CertificateRecord } from '../../model/certificate.js';
+import type { Certificate, CertificateRecord } from '../../model/certificate.js';
 import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
-import { Consumer } from '../../model/consumer.js';
-import { Node, type NodeCreate } from '../../model/node.js';
-import { SelectorConfig } from '../../model/selector.js';
-import { AdminToken, type TokenCreate } from '../../model/token.js';
-import { Variable } from '../../model/variable.js';
-import { auditEntryFromRow, auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
-import { idempotencyCutoff, idempotencyFromRow, type IdempotencyRecord, type IdempotencyRow } from '../commit.js';
-import {
-  objectKey,
-  planRestore,
-  planRevert,
-  requireCompleteHistory,
-  requireLoggedWrite,
-  type PlanKind,
-} from '../plans.js';
-import {
-  nodeFromRow,
-  apiFromRow,
-  processBeatValues,
-  processFromRow,
-  selectorVersionFromRow,
-  tokenFromRow,
-  variableFromRow,
-  type ApiRow,
-  type NodeRow,
-  type ProcessRow,
-  type SelectorVersionRow,
-  type TokenRow,
-  type VariableRow,
-} from '../rows.js';
-import {
-  SELECTOR_HISTORY_LIMIT,
-  type ConfigState,
-  type Mutator,
-  type NewConsumer,
-  type Planner,
-  type SelectorVersion,
-  type Store,
-  type StoreHealth,
-} from '../store.js';
+import type { Consumer } from '../../model/consumer.js';
+import type { Node, NodeCreate } from '../../model/node.js';
+import type { SelectorConfig } from '../../model/selector.js';
+import type { AdminToken, TokenCreate } from '../../model/token.js';
+import type { Variable } from '../../model/variable.js';
+import { auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
+import type { IdempotencyRecord } from '../commit.js';
+import type { ConfigState, Mutator, NewConsumer, Planner, SelectorVersion, Store, StoreHealth } from '../store.js';
 import { newToken } from '../tokens.js';
+import {
+  createApi,
+  createNode,
+  deleteApi,
+  deleteNode,
+  listApis,
+  listNodes,
+  listSelectorVersions,
+  readApi,
+  readNode,
+  setSelector,
+  updateApi,
+  updateNode,
+} from './apis.js';
+import {
+  createCertificate,
+  deleteCertificate,
+  listCertificates,
+  readCertificate,
+  updateCertificate,
+} from './certificates.js';
 import { clientConfig, type ConnectionSettings } from './connection.js';
+import { createConsumer, deleteConsumer, listConsumers, readConsumer, updateConsumer } from './consumers.js';
 import { HealthTracker } from './health.js';
 import { ConfigListener, type Backoff } from './listener.js';
-import { currentVersion, nowIso, Transactions } from './transactions.js';
-import { migrate } from './migrations.js';
-import {
-  listCertificates,
-  listConsumers,
-  readApi,
-  readCertificate,
-  readConsumer,
-  readObject,
-  readVariable,
-  removeApi,
-  removeCertificate,
-  removeConsumer,
-  removeNode,
-  removeVariable,
-  saveApi,
-  saveCertificate,
-  saveConsumer,
-  saveNode,
-  saveVariable,
-  type Tx,
-} from './objects.js';
-import { changeToken, insertToken, removeToken } from './records.js';
-import { AUDIT_COLUMN_LIST, SQL } from './sql.js';
-import { asStoreError, describe } from './unavailable.js';
+import { migrateOnce } from './migrations.js';
+import { currentVersion, readConfig, restorePlan, revertPlan } from './objects.js';
+import { deleteProcess, listProcesses, pruneProcesses, upsertProcess } from './processes.js';
+import { changeToken, findKey, findTokenByHash, insertToken, listTokens, readToken, removeToken } from './records.js';
+import { AUDIT_COLUMN_LIST } from './sql.js';
+import { Transactions } from './transactions.js';
+import { describe } from './unavailable.js';
+import { deleteVariable, listVariables, putVariable, readVariable } from './variables.js';
 
 /** Options of `openPostgresStore`. */
 export interface PostgresStoreOptions {
@@ -166,7 +138,7 @@ export class PostgresStore implements Store {
   }
 
   async listApis(): Promise<Api[]> {
-    return this.transactions.read(async (c) => (await c.query<ApiRow>(SQL.listApis)).rows.map(apiFromRow));
+    return this.transactions.read(listApis);
   }
 
   async getApi(id: string): Promise<Api | null> {
@@ -174,83 +146,39 @@ export class PostgresStore implements Store {
   }
 
   async createApi(input: ApiCreate): Promise<Api> {
-    return this.transactions.write(async (tx) => {
-      const now = nowIso();
-      const api = Api.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
-      return { value: api, changes: [await saveApi(tx, api, null)] };
-    });
+    return this.transactions.write((tx) => createApi(tx, input));
   }
 
   async updateApi(id: string, mutate: Mutator<Api>): Promise<Api | null> {
-    return this.transactions.write<Api | null>(async (tx) => {
-      const current = await readApi(tx, id, true);
-      if (!current) return { value: null, changes: [] };
-      // Identity and creation time belong to the store, whatever the mutator returns.
-      const next = Api.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
-      return { value: next, changes: [await saveApi(tx, next, current)] };
-    });
+    return this.transactions.write((tx) => updateApi(tx, id, mutate));
   }
 
   async deleteApi(id: string): Promise<boolean> {
-    return this.transactions.write(async (tx) => {
-      const changes = await removeApi(tx, id);
-      return { value: changes.length > 0, changes };
-    });
+    return this.transactions.write((tx) => deleteApi(tx, id));
   }
 
   async listNodes(apiId: string): Promise<Node[]> {
-    return this.transactions.read(async (c) => (await c.query<NodeRow>(SQL.listNodes, [apiId])).rows.map(nodeFromRow));
+    return this.transactions.read((c) => listNodes(c, apiId));
   }
 
   async getNode(apiId: string, nodeId: string): Promise<Node | null> {
-    return this.transactions.read(async (c) => {
-      const row = (await c.query<NodeRow>(SQL.getNode, [apiId, nodeId])).rows[0];
-      return row ? nodeFromRow(row) : null;
-    });
+    return this.transactions.read((c) => readNode(c, apiId, nodeId));
   }
 
   async createNode(apiId: string, input: NodeCreate): Promise<Node | null> {
-    return this.transactions.write<Node | null>(async (tx) => {
-      if (!(await readApi(tx, apiId))) return { value: null, changes: [] };
-      const now = nowIso();
-      const node = Node.parse({ ...input, id: randomUUID(), apiId, createdAt: now, updatedAt: now });
-      return { value: node, changes: [await saveNode(tx, node, null)] };
-    });
+    return this.transactions.write((tx) => createNode(tx, apiId, input));
   }
 
   async updateNode(apiId: string, nodeId: string, mutate: Mutator<Node>): Promise<Node | null> {
-    return this.transactions.write<Node | null>(async (tx) => {
-      const row = (await tx.query<NodeRow>(SQL.getNodeForUpdate, [apiId, nodeId])).rows[0];
-      if (!row) return { value: null, changes: [] };
-      const current = nodeFromRow(row);
-      const next = Node.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        apiId: current.apiId,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
-      return { value: next, changes: [await saveNode(tx, next, current)] };
-    });
+    return this.transactions.write((tx) => updateNode(tx, apiId, nodeId, mutate));
   }
 
   async deleteNode(apiId: string, nodeId: string): Promise<boolean> {
-    return this.transactions.write(async (tx) => {
-      const row = (await tx.query<NodeRow>(SQL.getNodeForUpdate, [apiId, nodeId])).rows[0];
-      const changes = row ? [await removeNode(tx, nodeFromRow(row))] : [];
-      return { value: changes.length > 0, changes };
-    });
+    return this.transactions.write((tx) => deleteNode(tx, apiId, nodeId));
   }
 
   async listVariables(): Promise<Variable[]> {
-    return this.transactions.read(async (c) =>
-      (await c.query<VariableRow>(SQL.listVariables)).rows.map(variableFromRow),
-    );
+    return this.transactions.read(listVariables);
   }
 
   async getVariable(name: string): Promise<Variable | null> {
@@ -258,18 +186,11 @@ export class PostgresStore implements Store {
   }
 
   async putVariable(name: string, value: string): Promise<Variable> {
-    return this.transactions.write(async (tx) => {
-      const variable = Variable.parse({ name, value, updatedAt: nowIso() });
-      return { value: variable, changes: [await saveVariable(tx, variable, await readVariable(tx, variable.name))] };
-    });
+    return this.transactions.write((tx) => putVariable(tx, name, value));
   }
 
   async deleteVariable(name: string): Promise<boolean> {
-    return this.transactions.write(async (tx) => {
-      const current = await readVariable(tx, name);
-      const changes = current ? [await removeVariable(tx, current)] : [];
-      return { value: changes.length > 0, changes };
-    });
+    return this.transactions.write((tx) => deleteVariable(tx, name));
   }
 
   async listConsumers(): Promise<Consumer[]> {
@@ -281,50 +202,23 @@ export class PostgresStore implements Store {
   }
 
   async createConsumer(input: NewConsumer): Promise<Consumer> {
-    return this.transactions.write(async (tx) => {
-      const now = nowIso();
-      const consumer = Consumer.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
-      return { value: consumer, changes: [await saveConsumer(tx, consumer, null)] };
-    });
+    return this.transactions.write((tx) => createConsumer(tx, input));
   }
 
   async updateConsumer(id: string, mutate: Mutator<Consumer>): Promise<Consumer | null> {
-    return this.transactions.write<Consumer | null>(async (tx) => {
-      const current = await readConsumer(tx, id, true);
-      if (!current) return { value: null, changes: [] };
-      const next = Consumer.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
-      return { value: next, changes: [await saveConsumer(tx, next, current)] };
-    });
+    return this.transactions.write((tx) => updateConsumer(tx, id, mutate));
   }
 
   async deleteConsumer(id: string): Promise<boolean> {
-    return this.transactions.write(async (tx) => {
-      const current = await readConsumer(tx, id, true);
-      const changes = current ? [await removeConsumer(tx, current)] : [];
-      return { value: changes.length > 0, changes };
-    });
+    return this.transactions.write((tx) => deleteConsumer(tx, id));
   }
 
   async setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null> {
-    return this.transactions.write<Api | null>(async (tx) => {
-      const valid = SelectorConfig.nullable().parse(selector);
-      const current = await readApi(tx, apiId, true);
-      if (!current) return { value: null, changes: [] };
-      const next = Api.parse({ ...current, selector: valid, updatedAt: nowIso() });
-      return { value: next, changes: [await saveApi(tx, next, current, true)] };
-    });
+    return this.transactions.write((tx) => setSelector(tx, apiId, selector));
   }
 
   async listSelectorVersions(apiId: string): Promise<SelectorVersion[]> {
-    return this.transactions.read(async (c) => {
-      const rows = (await c.query<SelectorVersionRow>(SQL.listSelectorVersions, [apiId, SELECTOR_HISTORY_LIMIT])).rows;
-      return rows.map(selectorVersionFromRow);
-    });
+    return this.transactions.read((c) => listSelectorVersions(c, apiId));
   }
 
   async listCertificates(): Promise<Certificate[]> {
@@ -336,38 +230,15 @@ export class PostgresStore implements Store {
   }
 
   async createCertificate(record: CertificateRecord): Promise<Certificate> {
-    return this.transactions.write(async (tx) => {
-      const now = nowIso();
-      const cert = Certificate.parse({
-        ...CertificateRecord.parse(record),
-        id: randomUUID(),
-        createdAt: now,
-        updatedAt: now,
-      });
-      return { value: cert, changes: await saveCertificate(tx, cert, null) };
-    });
+    return this.transactions.write((tx) => createCertificate(tx, record));
   }
 
   async updateCertificate(id: string, mutate: Mutator<Certificate>): Promise<Certificate | null> {
-    return this.transactions.write<Certificate | null>(async (tx) => {
-      const current = await readCertificate(tx, id, true);
-      if (!current) return { value: null, changes: [] };
-      const next = Certificate.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
-      return { value: next, changes: await saveCertificate(tx, next, current) };
-    });
+    return this.transactions.write((tx) => updateCertificate(tx, id, mutate));
   }
 
   async deleteCertificate(id: string): Promise<boolean> {
-    return this.transactions.write(async (tx) => {
-      const current = await readCertificate(tx, id, true);
-      const changes = current ? [await removeCertificate(tx, current)] : [];
-      return { value: changes.length > 0, changes };
-    });
+    return this.transactions.write((tx) => deleteCertificate(tx, id));
   }
 
   async listAudit(query: AuditQuery): Promise<AuditPage> {
@@ -378,24 +249,11 @@ export class PostgresStore implements Store {
   }
 
   async revertVersion(version: number): Promise<PlanResult> {
-    return this.transactions.writePlan(async (tx) => {
-      const entries = (await tx.query<StoredAuditRow>(SQL.auditOfVersion, [version])).rows.map(auditEntryFromRow);
-      requireLoggedWrite(version, await currentVersion(tx), entries);
-      const current = new Map<string, object | null>();
-      for (const e of entries)
-        current.set(objectKey(e.kind, e.objectId), await readObject(tx, e.kind as PlanKind, e.objectId));
-      return planRevert(version, entries, current);
-    }, `revert of version ${version}`);
+    return this.transactions.writePlan((tx) => revertPlan(tx, version), `revert of version ${version}`);
   }
 
   async restoreVersion(version: number): Promise<PlanResult> {
-    return this.transactions.writePlan(async (tx) => {
-      const logged = (await tx.query<{ n: number }>(SQL.loggedVersionsAfter, [version])).rows[0]!.n;
-      requireCompleteHistory(version, await currentVersion(tx), logged);
-      return planRestore(
-        (await tx.query<StoredAuditRow>(SQL.auditAfterVersion, [version])).rows.map(auditEntryFromRow),
-      );
-    }, `restore of version ${version}`);
+    return this.transactions.writePlan((tx) => restorePlan(tx, version), `restore of version ${version}`);
   }
 
   async applyPlan(planner: Planner, cause: string): Promise<PlanResult> {
@@ -403,21 +261,15 @@ export class PostgresStore implements Store {
   }
 
   async listTokens(): Promise<AdminToken[]> {
-    return this.transactions.read(async (c) => (await c.query<TokenRow>(SQL.listTokens)).rows.map(tokenFromRow));
+    return this.transactions.read(listTokens);
   }
 
   async getToken(id: string): Promise<AdminToken | null> {
-    return this.transactions.read(async (c) => {
-      const row = (await c.query<TokenRow>(SQL.getToken, [id])).rows[0];
-      return row ? tokenFromRow(row) : null;
-    });
+    return this.transactions.read((c) => readToken(c, id));
   }
 
   async findTokenByHash(secretHash: string): Promise<AdminToken | null> {
-    return this.transactions.read(async (c) => {
-      const row = (await c.query<TokenRow>(SQL.tokenByHash, [secretHash])).rows[0];
-      return row ? tokenFromRow(row) : null;
-    });
+    return this.transactions.read((c) => findTokenByHash(c, secretHash));
   }
 
   async createToken(input: TokenCreate, secretHash: string): Promise<AdminToken> {
@@ -433,37 +285,27 @@ export class PostgresStore implements Store {
   }
 
   async findIdempotencyKey(actorId: string, key: string): Promise<IdempotencyRecord | null> {
-    return this.transactions.read(async (c) => {
-      const row = (await c.query<IdempotencyRow>(SQL.findKey, [actorId, key, idempotencyCutoff()])).rows[0];
-      return row ? idempotencyFromRow(row) : null;
-    });
+    return this.transactions.read((c) => findKey(c, actorId, key));
   }
 
   // Heartbeats go through the read path: one statement each, idempotent, so its single retry on a
   // dead pooled connection is safe; they never take the meta lock, bump the version or notify.
 
   async heartbeat(beat: ProcessBeat): Promise<void> {
-    const values = processBeatValues(ProcessBeat.parse(beat));
-    await this.transactions.read(async (c) => c.query(SQL.upsertProcess, values));
+    const valid = ProcessBeat.parse(beat);
+    await this.transactions.read((c) => upsertProcess(c, valid));
   }
 
   async removeProcess(id: string): Promise<boolean> {
-    return this.transactions.read(async (c) => ((await c.query(SQL.deleteProcess, [id])).rowCount ?? 0) > 0);
+    return this.transactions.read((c) => deleteProcess(c, id));
   }
 
   async listProcesses(): Promise<ClusterState> {
-    return this.transactions.read(async (c) => {
-      const { rows } = await c.query<ProcessRow & { now: string }>(SQL.listProcesses);
-      // With no rows, the clock still has to come from the database.
-      const now = rows[0]?.now ?? (await c.query<{ now: string }>(SQL.now)).rows[0]!.now;
-      return { now, processes: rows.map(processFromRow) };
-    });
+    return this.transactions.read(listProcesses);
   }
 
   async pruneProcesses(olderThanMs: number): Promise<number> {
-    return this.transactions.read(
-      async (c) => (await c.query(SQL.pruneProcesses, [Math.max(0, Math.round(olderThanMs))])).rowCount ?? 0,
-    );
+    return this.transactions.read((c) => pruneProcesses(c, olderThanMs));
   }
 
   /**
@@ -514,31 +356,4 @@ export class PostgresStore implements Store {
 /** Opens the PostgreSQL store at `url` (e.g. `postgres://user@host/db`), applying pending migrations. */
 export async function openPostgresStore(url: string, options?: PostgresStoreOptions): Promise<PostgresStore> {
   return PostgresStore.open(url, options);
-}
-
-/** Runs the migrations on a dedicated connection, which holds the session-level advisory lock. */
-async function migrateOnce(settings: ConnectionSettings): Promise<void> {
-  const client = new pg.Client(clientConfig(settings, 'migrate'));
-  // Errors of the idle client are reported by the query that hits them; this only prevents a crash.
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await migrate(client, settings.schema);
-  } catch (err) {
-    throw asStoreError(err);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/** The whole config, read on `tx` (in one snapshot when `tx` is a repeatable-read transaction). */
-async function readConfig(tx: Tx): Promise<ConfigState> {
-  return {
-    version: await currentVersion(tx),
-    apis: (await tx.query<ApiRow>(SQL.listApis)).rows.map(apiFromRow),
-    nodes: (await tx.query<NodeRow>(SQL.listAllNodes)).rows.map(nodeFromRow),
-    variables: (await tx.query<VariableRow>(SQL.listVariables)).rows.map(variableFromRow),
-    certificates: await listCertificates(tx),
-    consumers: await listConsumers(tx),
-  };
 }

@@ -1,26 +1,18 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { PlanResult } from '../../model/audit.js';
-import { isConfigWrite, summarize, type Change } from '../changes.js';
+import { isConfigWrite, summarize } from '../changes.js';
 import { AUDIT_COLUMNS, auditRows, checkBeforeCommit, idempotencyRow } from '../commit.js';
 import { StoreOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
 import type { PlannedWrite } from '../plans.js';
 import { currentWriteScope } from '../write-scope.js';
-import { CONFIG_CHANNEL } from './connection.js';
+import { nowIso, type WriteOutcome } from '../write-steps.js';
+import { CONFIG_CHANNEL, type Tx } from './connection.js';
 import type { HealthTracker } from './health.js';
-import { execute, type Tx } from './objects.js';
+import { execute } from './objects.js';
 import { pruneAudit, recordKey } from './records.js';
 import { SQL } from './sql.js';
 import { asStoreError, describe, isConnectionError } from './unavailable.js';
-
-/** What a write step reports: its result and the objects it changed (none: no version, no audit row). */
-export interface WriteOutcome<T> {
-  value: T;
-  changes: Change[];
-}
-
-/** Now, as stored (ISO 8601). */
-export const nowIso = (): string => new Date().toISOString();
 
 /**
  * How the PostgreSQL store talks to its pool: reads retried once on a dead pooled connection, every
@@ -173,13 +165,6 @@ export class Transactions {
     if (mapped instanceof StoreUnavailableError) this.tracker.poolFailed(describe(mapped.cause ?? mapped));
     return mapped;
   }
-}
-
-/** The config version in the meta row. */
-export async function currentVersion(client: Tx): Promise<number> {
-  const version = (await client.query<{ config_version: number }>(SQL.version)).rows[0]?.config_version;
-  if (version === undefined) throw new Error('the store schema has no meta row; is it migrated?');
-  return version;
 }
 
 /** Rolls back; false when that failed too (the connection is then unusable). */

@@ -1,97 +1,62 @@
-import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { Api, type ApiCreate } from '../../model/api.js';
+import type { Api, ApiCreate } from '../../model/api.js';
 import type { AuditPage, AuditQuery, PlanResult } from '../../model/audit.js';
-import { Certificate, CertificateRecord } from '../../model/certificate.js';
+import type { Certificate, CertificateRecord } from '../../model/certificate.js';
 import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
-import { Consumer } from '../../model/consumer.js';
-import { Node, type NodeCreate } from '../../model/node.js';
-import { SelectorConfig } from '../../model/selector.js';
+import type { Consumer } from '../../model/consumer.js';
+import type { Node, NodeCreate } from '../../model/node.js';
+import type { SelectorConfig } from '../../model/selector.js';
 import type { AdminToken, TokenCreate } from '../../model/token.js';
-import { Variable } from '../../model/variable.js';
-import { auditEntryFromRow, auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
-import { change, isConfigWrite, summarize, type Change } from '../changes.js';
-import {
-  AUDIT_KEEP,
-  auditRows,
-  checkBeforeCommit,
-  IDEMPOTENCY_KEEP,
-  idempotencyCutoff,
-  idempotencyFromRow,
-  idempotencyRow,
-  type IdempotencyRecord,
-  type IdempotencyRow,
-} from '../commit.js';
-import { StoreRefusedError } from '../errors.js';
-import {
-  objectKey,
-  planRestore,
-  planRevert,
-  requireCompleteHistory,
-  requireLoggedWrite,
-  type PlannedWrite,
-  type PlanKind,
-} from '../plans.js';
-import {
-  apiFromRow,
-  nodeFromRow,
-  processBeatValues,
-  processFromRow,
-  selectorVersionFromRow,
-  tokenFromRow,
-  tokenToRow,
-  variableFromRow,
-  type ApiRow,
-  type NodeRow,
-  type ProcessRow,
-  type SelectorVersionRow,
-  type TokenRow,
-  type VariableRow,
-} from '../rows.js';
-import {
-  SELECTOR_HISTORY_LIMIT,
-  type ConfigState,
-  type Mutator,
-  type NewConsumer,
-  type Planner,
-  type SelectorVersion,
-  type Store,
-} from '../store.js';
-import { newToken, updatedToken } from '../tokens.js';
+import type { Variable } from '../../model/variable.js';
+import { auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
+import { isConfigWrite, summarize } from '../changes.js';
+import { auditRows, checkBeforeCommit, idempotencyRow, type IdempotencyRecord } from '../commit.js';
+import type { PlannedWrite } from '../plans.js';
+import type { ConfigState, Mutator, NewConsumer, Planner, SelectorVersion, Store } from '../store.js';
+import { newToken } from '../tokens.js';
 import { currentWriteScope } from '../write-scope.js';
-import { migrate } from './migrations.js';
+import { nowIso, type WriteOutcome } from '../write-steps.js';
 import {
-  execute,
-  listCertificates,
-  listConsumers,
+  createApi,
+  createNode,
+  deleteApi,
+  deleteNode,
+  listApis,
+  listNodes,
+  listSelectorVersions,
   readApi,
+  readNode,
+  setSelector,
+  updateApi,
+  updateNode,
+} from './apis.js';
+import {
+  createCertificate,
+  deleteCertificate,
+  listCertificates,
   readCertificate,
-  readConsumer,
-  readObject,
-  readVariable,
-  removeApi,
-  removeCertificate,
-  removeConsumer,
-  removeNode,
-  removeVariable,
-  saveApi,
-  saveCertificate,
-  saveConsumer,
-  saveNode,
-  saveVariable,
-} from './objects.js';
+  updateCertificate,
+} from './certificates.js';
+import { createConsumer, deleteConsumer, listConsumers, readConsumer, updateConsumer } from './consumers.js';
+import { migrate } from './migrations.js';
+import { currentVersion, execute, readConfig, restorePlan, revertPlan } from './objects.js';
+import { deleteProcess, listProcesses, pruneProcesses, upsertProcess } from './processes.js';
+import {
+  changeToken,
+  findKey,
+  findTokenByHash,
+  insertToken,
+  listTokens,
+  pruneAudit,
+  readToken,
+  recordKey,
+  removeToken,
+} from './records.js';
 import { AUDIT_COLUMN_LIST, prepareStatements, type Statements } from './statements.js';
+import { deleteVariable, listVariables, putVariable, readVariable } from './variables.js';
 
 /** How long a write waits for another process's write lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5_000;
-
-/** What a write step reports: its result and the objects it changed (none: no version, no audit row). */
-interface WriteOutcome<T> {
-  value: T;
-  changes: Change[];
-}
-
-const nowIso = (): string => new Date().toISOString();
 
 /** The SQLite driver of the Store: one better-sqlite3 connection, WAL mode, every write one IMMEDIATE transaction. */
 export class SqliteStore implements Store {
@@ -123,16 +88,16 @@ export class SqliteStore implements Store {
   }
 
   async version(): Promise<number> {
-    return this.currentVersion();
+    return currentVersion(this.stmt);
   }
 
   async loadConfig(): Promise<ConfigState> {
     // A read transaction so the version and every row come from the same WAL snapshot.
-    return this.inTransaction.deferred(() => this.readConfig()) as ConfigState;
+    return this.inTransaction.deferred(() => readConfig(this.stmt)) as ConfigState;
   }
 
   async listApis(): Promise<Api[]> {
-    return (this.stmt.listApis.all() as ApiRow[]).map(apiFromRow);
+    return listApis(this.stmt);
   }
 
   async getApi(id: string): Promise<Api | null> {
@@ -140,79 +105,39 @@ export class SqliteStore implements Store {
   }
 
   async createApi(input: ApiCreate): Promise<Api> {
-    return this.write(() => {
-      const now = nowIso();
-      const api = Api.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
-      return { value: api, changes: [saveApi(this.stmt, api, null)] };
-    }).value;
+    return this.write(() => createApi(this.stmt, input)).value;
   }
 
   async updateApi(id: string, mutate: Mutator<Api>): Promise<Api | null> {
-    return this.write<Api | null>(() => {
-      const current = readApi(this.stmt, id);
-      if (!current) return { value: null, changes: [] };
-      // Identity and creation time belong to the store, whatever the mutator returns.
-      const next = Api.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
-      return { value: next, changes: [saveApi(this.stmt, next, current)] };
-    }).value;
+    return this.write(() => updateApi(this.stmt, id, mutate)).value;
   }
 
   async deleteApi(id: string): Promise<boolean> {
-    return this.write(() => {
-      const changes = removeApi(this.stmt, id);
-      return { value: changes.length > 0, changes };
-    }).value;
+    return this.write(() => deleteApi(this.stmt, id)).value;
   }
 
   async listNodes(apiId: string): Promise<Node[]> {
-    return (this.stmt.listNodes.all(apiId) as NodeRow[]).map(nodeFromRow);
+    return listNodes(this.stmt, apiId);
   }
 
   async getNode(apiId: string, nodeId: string): Promise<Node | null> {
-    const row = this.stmt.getNode.get(apiId, nodeId) as NodeRow | undefined;
-    return row ? nodeFromRow(row) : null;
+    return readNode(this.stmt, apiId, nodeId);
   }
 
   async createNode(apiId: string, input: NodeCreate): Promise<Node | null> {
-    return this.write<Node | null>(() => {
-      if (!readApi(this.stmt, apiId)) return { value: null, changes: [] };
-      const now = nowIso();
-      const node = Node.parse({ ...input, id: randomUUID(), apiId, createdAt: now, updatedAt: now });
-      return { value: node, changes: [saveNode(this.stmt, node, null)] };
-    }).value;
+    return this.write(() => createNode(this.stmt, apiId, input)).value;
   }
 
   async updateNode(apiId: string, nodeId: string, mutate: Mutator<Node>): Promise<Node | null> {
-    return this.write<Node | null>(() => {
-      const row = this.stmt.getNode.get(apiId, nodeId) as NodeRow | undefined;
-      if (!row) return { value: null, changes: [] };
-      const current = nodeFromRow(row);
-      const next = Node.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        apiId: current.apiId,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
-      return { value: next, changes: [saveNode(this.stmt, next, current)] };
-    }).value;
+    return this.write(() => updateNode(this.stmt, apiId, nodeId, mutate)).value;
   }
 
   async deleteNode(apiId: string, nodeId: string): Promise<boolean> {
-    return this.write(() => {
-      const node = this.stmt.getNode.get(apiId, nodeId) as NodeRow | undefined;
-      const changes = node ? [removeNode(this.stmt, nodeFromRow(node))] : [];
-      return { value: changes.length > 0, changes };
-    }).value;
+    return this.write(() => deleteNode(this.stmt, apiId, nodeId)).value;
   }
 
   async listVariables(): Promise<Variable[]> {
-    return (this.stmt.listVariables.all() as VariableRow[]).map(variableFromRow);
+    return listVariables(this.stmt);
   }
 
   async getVariable(name: string): Promise<Variable | null> {
@@ -220,18 +145,11 @@ export class SqliteStore implements Store {
   }
 
   async putVariable(name: string, value: string): Promise<Variable> {
-    return this.write(() => {
-      const variable = Variable.parse({ name, value, updatedAt: nowIso() });
-      return { value: variable, changes: [saveVariable(this.stmt, variable, readVariable(this.stmt, variable.name))] };
-    }).value;
+    return this.write(() => putVariable(this.stmt, name, value)).value;
   }
 
   async deleteVariable(name: string): Promise<boolean> {
-    return this.write(() => {
-      const current = readVariable(this.stmt, name);
-      const changes = current ? [removeVariable(this.stmt, current)] : [];
-      return { value: changes.length > 0, changes };
-    }).value;
+    return this.write(() => deleteVariable(this.stmt, name)).value;
   }
 
   async listConsumers(): Promise<Consumer[]> {
@@ -243,48 +161,23 @@ export class SqliteStore implements Store {
   }
 
   async createConsumer(input: NewConsumer): Promise<Consumer> {
-    return this.write(() => {
-      const now = nowIso();
-      const consumer = Consumer.parse({ ...input, id: randomUUID(), createdAt: now, updatedAt: now });
-      return { value: consumer, changes: [saveConsumer(this.stmt, consumer, null)] };
-    }).value;
+    return this.write(() => createConsumer(this.stmt, input)).value;
   }
 
   async updateConsumer(id: string, mutate: Mutator<Consumer>): Promise<Consumer | null> {
-    return this.write<Consumer | null>(() => {
-      const current = readConsumer(this.stmt, id);
-      if (!current) return { value: null, changes: [] };
-      const next = Consumer.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
-      return { value: next, changes: [saveConsumer(this.stmt, next, current)] };
-    }).value;
+    return this.write(() => updateConsumer(this.stmt, id, mutate)).value;
   }
 
   async deleteConsumer(id: string): Promise<boolean> {
-    return this.write(() => {
-      const current = readConsumer(this.stmt, id);
-      const changes = current ? [removeConsumer(this.stmt, current)] : [];
-      return { value: changes.length > 0, changes };
-    }).value;
+    return this.write(() => deleteConsumer(this.stmt, id)).value;
   }
 
   async setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null> {
-    return this.write<Api | null>(() => {
-      const valid = SelectorConfig.nullable().parse(selector);
-      const current = readApi(this.stmt, apiId);
-      if (!current) return { value: null, changes: [] };
-      const next = Api.parse({ ...current, selector: valid, updatedAt: nowIso() });
-      return { value: next, changes: [saveApi(this.stmt, next, current, true)] };
-    }).value;
+    return this.write(() => setSelector(this.stmt, apiId, selector)).value;
   }
 
   async listSelectorVersions(apiId: string): Promise<SelectorVersion[]> {
-    const rows = this.stmt.listSelectorVersions.all(apiId, SELECTOR_HISTORY_LIMIT) as SelectorVersionRow[];
-    return rows.map(selectorVersionFromRow);
+    return listSelectorVersions(this.stmt, apiId);
   }
 
   async listCertificates(): Promise<Certificate[]> {
@@ -296,38 +189,15 @@ export class SqliteStore implements Store {
   }
 
   async createCertificate(record: CertificateRecord): Promise<Certificate> {
-    return this.write(() => {
-      const now = nowIso();
-      const cert = Certificate.parse({
-        ...CertificateRecord.parse(record),
-        id: randomUUID(),
-        createdAt: now,
-        updatedAt: now,
-      });
-      return { value: cert, changes: saveCertificate(this.stmt, cert, null) };
-    }).value;
+    return this.write(() => createCertificate(this.stmt, record)).value;
   }
 
   async updateCertificate(id: string, mutate: Mutator<Certificate>): Promise<Certificate | null> {
-    return this.write<Certificate | null>(() => {
-      const current = readCertificate(this.stmt, id);
-      if (!current) return { value: null, changes: [] };
-      const next = Certificate.parse({
-        ...mutate(structuredClone(current)),
-        id: current.id,
-        createdAt: current.createdAt,
-        updatedAt: nowIso(),
-      });
-      return { value: next, changes: saveCertificate(this.stmt, next, current) };
-    }).value;
+    return this.write(() => updateCertificate(this.stmt, id, mutate)).value;
   }
 
   async deleteCertificate(id: string): Promise<boolean> {
-    return this.write(() => {
-      const current = readCertificate(this.stmt, id);
-      const changes = current ? [removeCertificate(this.stmt, current)] : [];
-      return { value: changes.length > 0, changes };
-    }).value;
+    return this.write(() => deleteCertificate(this.stmt, id)).value;
   }
 
   async listAudit(query: AuditQuery): Promise<AuditPage> {
@@ -336,115 +206,63 @@ export class SqliteStore implements Store {
   }
 
   async revertVersion(version: number): Promise<PlanResult> {
-    return this.writePlan(() => {
-      const entries = (this.stmt.auditOfVersion.all(version) as StoredAuditRow[]).map(auditEntryFromRow);
-      requireLoggedWrite(version, this.currentVersion(), entries);
-      const current = new Map(
-        entries.map((e) => [objectKey(e.kind, e.objectId), readObject(this.stmt, e.kind as PlanKind, e.objectId)]),
-      );
-      return planRevert(version, entries, current);
-    }, `revert of version ${version}`);
+    return this.writePlan(() => revertPlan(this.stmt, version), `revert of version ${version}`);
   }
 
   async restoreVersion(version: number): Promise<PlanResult> {
-    return this.writePlan(() => {
-      requireCompleteHistory(version, this.currentVersion(), this.stmt.loggedVersionsAfter.get(version) as number);
-      return planRestore((this.stmt.auditAfterVersion.all(version) as StoredAuditRow[]).map(auditEntryFromRow));
-    }, `restore of version ${version}`);
+    return this.writePlan(() => restorePlan(this.stmt, version), `restore of version ${version}`);
   }
 
   async applyPlan(planner: Planner, cause: string): Promise<PlanResult> {
-    return this.writePlan(() => planner(this.readConfig()), cause);
+    return this.writePlan(() => planner(readConfig(this.stmt)), cause);
   }
 
   async listTokens(): Promise<AdminToken[]> {
-    return (this.stmt.listTokens.all() as TokenRow[]).map(tokenFromRow);
+    return listTokens(this.stmt);
   }
 
   async getToken(id: string): Promise<AdminToken | null> {
-    const row = this.stmt.getToken.get(id) as TokenRow | undefined;
-    return row ? tokenFromRow(row) : null;
+    return readToken(this.stmt, id);
   }
 
   async findTokenByHash(secretHash: string): Promise<AdminToken | null> {
-    const row = this.stmt.tokenByHash.get(secretHash) as TokenRow | undefined;
-    return row ? tokenFromRow(row) : null;
+    return findTokenByHash(this.stmt, secretHash);
   }
 
   async createToken(input: TokenCreate, secretHash: string): Promise<AdminToken> {
-    return this.write(() => {
-      const token = newToken(input);
-      const row = tokenToRow(token, secretHash);
-      this.assertTokenNameFree(row.name_key, token.id);
-      this.stmt.insertToken.run(row);
-      return { value: token, changes: [change('token', null, token)] };
-    }).value;
+    return this.write(() => insertToken(this.stmt, newToken(input), secretHash)).value;
   }
 
   async updateToken(id: string, mutate: Mutator<AdminToken>): Promise<AdminToken | null> {
-    return this.write<AdminToken | null>(() => {
-      const row = this.stmt.getToken.get(id) as TokenRow | undefined;
-      if (!row) return { value: null, changes: [] };
-      const current = tokenFromRow(row);
-      const next = updatedToken(current, mutate);
-      const nextRow = tokenToRow(next, row.secret_hash);
-      this.assertTokenNameFree(nextRow.name_key, id);
-      this.stmt.updateToken.run(nextRow);
-      return { value: next, changes: [change('token', current, next)] };
-    }).value;
+    return this.write(() => changeToken(this.stmt, id, mutate)).value;
   }
 
   async deleteToken(id: string): Promise<boolean> {
-    return this.write(() => {
-      const row = this.stmt.getToken.get(id) as TokenRow | undefined;
-      if (!row) return { value: false, changes: [] };
-      this.stmt.deleteToken.run(id);
-      return { value: true, changes: [change('token', tokenFromRow(row), null)] };
-    }).value;
+    return this.write(() => removeToken(this.stmt, id)).value;
   }
 
   async findIdempotencyKey(actorId: string, key: string): Promise<IdempotencyRecord | null> {
-    const row = this.stmt.findKey.get(actorId, key, idempotencyCutoff()) as
-      Pick<IdempotencyRow, 'fingerprint' | 'status' | 'body' | 'created_at'> | undefined;
-    return row ? idempotencyFromRow(row) : null;
+    return findKey(this.stmt, actorId, key);
   }
 
   async heartbeat(beat: ProcessBeat): Promise<void> {
-    this.stmt.upsertProcess.run(...processBeatValues(ProcessBeat.parse(beat)));
+    upsertProcess(this.stmt, ProcessBeat.parse(beat));
   }
 
   async removeProcess(id: string): Promise<boolean> {
-    return this.stmt.deleteProcess.run(id).changes > 0;
+    return deleteProcess(this.stmt, id);
   }
 
   async listProcesses(): Promise<ClusterState> {
-    return this.inTransaction.deferred((): ClusterState => ({
-      now: this.stmt.now.get() as string,
-      processes: (this.stmt.listProcesses.all() as ProcessRow[]).map(processFromRow),
-    })) as ClusterState;
+    return this.inTransaction.deferred(() => listProcesses(this.stmt)) as ClusterState;
   }
 
   async pruneProcesses(olderThanMs: number): Promise<number> {
-    return this.stmt.pruneProcesses.run(`-${Math.max(0, olderThanMs) / 1000} seconds`).changes;
+    return pruneProcesses(this.stmt, olderThanMs);
   }
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
-  }
-
-  private currentVersion(): number {
-    return this.stmt.version.get() as number;
-  }
-
-  private readConfig(): ConfigState {
-    return {
-      version: this.currentVersion(),
-      apis: (this.stmt.listApis.all() as ApiRow[]).map(apiFromRow),
-      nodes: (this.stmt.listAllNodes.all() as NodeRow[]).map(nodeFromRow),
-      variables: (this.stmt.listVariables.all() as VariableRow[]).map(variableFromRow),
-      certificates: listCertificates(this.stmt),
-      consumers: listConsumers(this.stmt),
-    };
   }
 
   /**
@@ -463,9 +281,9 @@ export class SqliteStore implements Store {
       const version = isConfigWrite(changes) ? (this.stmt.bumpVersion.get() as number) : null;
       const at = nowIso();
       for (const row of auditRows(scope, changes, version, cause, at)) this.stmt.insertAudit.run(row);
-      this.pruneAudit();
+      pruneAudit(this.stmt);
       const key = idempotencyRow(scope, value, changes, version, at);
-      if (key) this.recordKey(key);
+      if (key) recordKey(this.stmt, key);
       return { value, version };
     }) as { value: T; version: number | null };
   }
@@ -477,32 +295,6 @@ export class SqliteStore implements Store {
       return { value: changes, changes };
     }, cause);
     return summarize(value, version);
-  }
-
-  private pruneAudit(): void {
-    const cutoff = (this.stmt.lastAuditId.get() as number) - AUDIT_KEEP;
-    if (cutoff <= 0) return;
-    // A whole write at a time: a restore must never see half of one.
-    this.stmt.pruneAudit.run({ id: cutoff, version: (this.stmt.lastPrunedVersion.get(cutoff) as number | null) ?? -1 });
-  }
-
-  private recordKey(row: IdempotencyRow): void {
-    this.stmt.pruneKeys.run({ cutoff: idempotencyCutoff(), keep: IDEMPOTENCY_KEEP });
-    try {
-      this.stmt.insertKey.run(row);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw err;
-      throw new StoreRefusedError(
-        'IDEMPOTENCY_KEY_IN_USE',
-        `another request with Idempotency-Key ${row.idem_key} was saved first; retry to get its answer`,
-      );
-    }
-  }
-
-  private assertTokenNameFree(nameKey: string, id: string): void {
-    const holder = this.stmt.tokenByNameKey.get(nameKey) as string | undefined;
-    if (holder !== undefined && holder !== id)
-      throw new StoreRefusedError('TOKEN_NAME_TAKEN', 'another admin token has this name');
   }
 }
 
