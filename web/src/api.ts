@@ -27,6 +27,7 @@ import type {
   VariableUsage,
   VariableUse,
 } from './types.js';
+import { errorSentence } from './words.js';
 
 const TOKEN_KEY = 'isogate.token';
 
@@ -60,6 +61,11 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
+}
+
+/** A failed call in words for a notice or an alert: the admin API's sentence for its code, else the error as text. */
+export function errorText(err: unknown): string {
+  return err instanceof ApiError ? errorSentence(err.code, err.message) : String(err);
 }
 
 /** Whether an error is the abort of a request whose page was left; such errors are not shown. */

@@ -3,22 +3,15 @@ import { h, replace, uid } from '../components/dom.js';
 import { busy, checkboxField, clearErrors, field, fieldGroup, formErrorBox, showErrors } from '../components/form.js';
 import { notify } from '../components/notify.js';
 import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
-import { bytes } from '../format.js';
 import { navigate, type ViewContext } from '../router.js';
 import { can, gate } from '../session.js';
 import type { Api } from '../types.js';
-import {
-  healthBody,
-  healthDefaults,
-  healthSection,
-  healthValuesOf,
-  numberOf,
-  type HealthValues,
-} from './api-health-form.js';
+import { healthBody, healthDefaults, healthSection, healthValuesOf, type HealthValues } from './api-health-form.js';
+import { limitDefaults, limitsBody, limitsSection, limitValuesOf, type LimitValues } from './api-limits-form.js';
 import { ALGORITHMS, METHODS } from './words-ui.js';
 
-/** The values of the API form as typed. */
-interface ApiFormValues {
+/** The values of the API form as typed (kept flat as a draft: the limits beside the route). */
+interface ApiFormValues extends LimitValues {
   name: string;
   host: string;
   path: string;
@@ -28,12 +21,6 @@ interface ApiFormValues {
   algorithm: string;
   hashSource: string;
   hashName: string;
-  retries: string;
-  maxBodyBytes: string;
-  connectMs: string;
-  headersMs: string;
-  bodyMs: string;
-  upgradeIdleMs: string;
   health: HealthValues;
 }
 
@@ -47,12 +34,7 @@ const DEFAULTS: ApiFormValues = {
   algorithm: 'round_robin',
   hashSource: 'header',
   hashName: '',
-  retries: '1',
-  maxBodyBytes: String(10 * 1024 * 1024),
-  connectMs: '3000',
-  headersMs: '30000',
-  bodyMs: '60000',
-  upgradeIdleMs: '300000',
+  ...limitDefaults(),
   health: healthDefaults(),
 };
 
@@ -67,12 +49,7 @@ function valuesOf(api: Api): ApiFormValues {
     algorithm: api.algorithm,
     hashSource: api.hashOn?.source ?? 'header',
     hashName: api.hashOn?.name ?? '',
-    retries: String(api.retries),
-    maxBodyBytes: String(api.maxBodyBytes),
-    connectMs: String(api.timeouts.connectMs),
-    headersMs: String(api.timeouts.headersMs),
-    bodyMs: String(api.timeouts.bodyMs),
-    upgradeIdleMs: String(api.timeouts.upgradeIdleMs),
+    ...limitValuesOf(api),
     health: healthValuesOf(api),
   };
 }
@@ -136,29 +113,6 @@ function apiForm(o: {
     autocomplete: 'off',
     spellcheck: false,
   });
-  const retries = h('input', {
-    type: 'number',
-    name: 'retries',
-    min: 0,
-    max: 10,
-    step: 1,
-    inputmode: 'numeric',
-    value: start.retries,
-  });
-  const maxBody = h('input', {
-    type: 'number',
-    name: 'maxBodyBytes',
-    min: 0,
-    step: 1,
-    inputmode: 'numeric',
-    value: start.maxBodyBytes,
-  });
-  const maxBodyHint = h('span');
-  const timeout = (value: string) => h('input', { type: 'number', min: 1, step: 1, inputmode: 'numeric', value });
-  const connectMs = timeout(start.connectMs);
-  const headersMs = timeout(start.headersMs);
-  const bodyMs = timeout(start.bodyMs);
-  const upgradeIdleMs = timeout(start.upgradeIdleMs);
   const health = healthSection(
     start.health,
     draft !== null && JSON.stringify(start.health) !== JSON.stringify(o.initial.health),
@@ -178,22 +132,9 @@ function apiForm(o: {
     algorithm: algorithmRadios.find((r) => r.checked)?.value ?? '',
     hashSource: hashSource.value,
     hashName: hashName.value,
-    retries: retries.value,
-    maxBodyBytes: maxBody.value,
-    connectMs: connectMs.value,
-    headersMs: headersMs.value,
-    bodyMs: bodyMs.value,
-    upgradeIdleMs: upgradeIdleMs.value,
+    ...limits.read(),
     health: health.read(),
   });
-  const showBytes = () => {
-    const n = Number(maxBody.value);
-    maxBodyHint.textContent =
-      maxBody.value !== '' && Number.isInteger(n) && n >= 0
-        ? `${bytes(n)}; larger bodies get 413.`
-        : 'Larger bodies get 413.';
-  };
-  showBytes();
 
   const restored = draft
     ? h(
@@ -204,48 +145,9 @@ function apiForm(o: {
       )
     : null;
 
-  const details = h(
-    'details',
-    {
-      class: 'more',
-      open: draft !== null && (start.retries !== o.initial.retries || start.maxBodyBytes !== o.initial.maxBodyBytes),
-    },
-    h('summary', null, 'Timeouts and limits'),
-    h(
-      'div',
-      { class: 'grid-3' },
-      field({
-        label: 'Connect timeout (ms)',
-        path: 'timeouts.connectMs',
-        control: connectMs,
-        hint: 'TCP/TLS connect to a node.',
-      }),
-      field({
-        label: 'Headers timeout (ms)',
-        path: 'timeouts.headersMs',
-        control: headersMs,
-        hint: 'Until the response headers arrive.',
-      }),
-      field({
-        label: 'Body timeout (ms)',
-        path: 'timeouts.bodyMs',
-        control: bodyMs,
-        hint: 'Longest pause in the response body.',
-      }),
-      field({
-        label: 'WebSocket idle timeout (ms)',
-        path: 'timeouts.upgradeIdleMs',
-        control: upgradeIdleMs,
-        hint: 'An upgraded connection with no message either way is closed after this.',
-      }),
-      field({
-        label: 'Retries',
-        path: 'retries',
-        control: retries,
-        hint: 'Extra tries on another node: after a connect failure, and for GET, HEAD, OPTIONS, PUT, DELETE after a timeout or a 502/503/504.',
-      }),
-      field({ label: 'Largest request body (bytes)', path: 'maxBodyBytes', control: maxBody, hint: maxBodyHint }),
-    ),
+  const limits = limitsSection(
+    start,
+    draft !== null && (start.retries !== o.initial.retries || start.maxBodyBytes !== o.initial.maxBodyBytes),
   );
 
   const form = h(
@@ -325,7 +227,7 @@ function apiForm(o: {
         hint: ['The header, query parameter or cookie to hash, e.g. ', h('code', null, 'X-User-Id'), '.'],
       }),
     ),
-    details,
+    limits.element,
     health.element,
     h('div', { class: 'actions actions-start' }, submit, h('a', { class: 'btn', href: o.cancelHref }, 'Cancel')),
   );
@@ -337,10 +239,7 @@ function apiForm(o: {
     fresh.querySelector<HTMLInputElement>('input')?.focus();
   }
 
-  form.addEventListener('input', () => {
-    saveDraft(o.draftKey, read());
-    showBytes();
-  });
+  form.addEventListener('input', () => saveDraft(o.draftKey, read()));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     clearErrors(form);
@@ -355,17 +254,7 @@ function apiForm(o: {
       ...(v.algorithm ? { algorithm: v.algorithm } : {}),
       hashOn: v.hashName.trim() === '' ? null : { source: v.hashSource, name: v.hashName.trim() },
     };
-    const timeouts: Record<string, unknown> = {};
-    for (const key of ['connectMs', 'headersMs', 'bodyMs', 'upgradeIdleMs'] as const) {
-      const n = numberOf(v[key]);
-      if (n !== undefined) timeouts[key] = n;
-    }
-    body.timeouts = timeouts;
-    const r = numberOf(v.retries);
-    if (r !== undefined) body.retries = r;
-    const m = numberOf(v.maxBodyBytes);
-    if (m !== undefined) body.maxBodyBytes = m;
-    Object.assign(body, healthBody(v.health));
+    Object.assign(body, limitsBody(v), healthBody(v.health));
     if (!can('editor')) return;
     void busy(submit, async () => {
       try {
@@ -375,7 +264,8 @@ function apiForm(o: {
       } catch (err) {
         // Errors under a closed <details> would be invisible: open it when one lands there.
         showErrors(form, err, { focus: false });
-        for (const part of [details, health.element]) if (part.querySelector('[aria-invalid="true"]')) part.open = true;
+        for (const part of [limits.element, health.element])
+          if (part.querySelector('[aria-invalid="true"]')) part.open = true;
         form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
       }
     });

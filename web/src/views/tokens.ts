@@ -1,4 +1,4 @@
-import { admin, ApiError, clearToken, isAbort } from '../api.js';
+import { admin, clearToken, errorText, isAbort } from '../api.js';
 import { copyButton } from '../components/copy.js';
 import { confirmDialog } from '../components/dialog.js';
 import { h, replace } from '../components/dom.js';
@@ -9,7 +9,6 @@ import { ago, dateTime } from '../format.js';
 import { navigate, type ViewContext } from '../router.js';
 import { can, clearSession, currentActor, needsRole } from '../session.js';
 import type { AdminToken, Role } from '../types.js';
-import { errorSentence } from '../words.js';
 
 /** The roles in order, each with what it may do (the same ladder as `src/model/token.ts`). */
 const ROLES: ReadonlyArray<readonly [Role, string]> = [
@@ -18,9 +17,6 @@ const ROLES: ReadonlyArray<readonly [Role, string]> = [
   ['editor', 'also changes any config'],
   ['admin', 'also manages admin tokens and exports secrets'],
 ];
-
-const errorText = (err: unknown): string =>
-  err instanceof ApiError ? errorSentence(err.code, err.message) : String(err);
 
 /**
  * The Admin tokens page (admins only): the named tokens with their role and who made them, a form to
