@@ -8,10 +8,12 @@
 // Env: DUR (10s) WARM (3s) CONNS (50) THREADS (2) ROUNDS (3) H2_CLIENTS (10) H2_STREAMS (10)
 // WS_CONNS (50) WS_SECONDS (10) ONLY (comma-separated rows to run: http, https, handshakes, h2, ws; all by
 // default) WORKERS (the gateway's --workers) NODE_FLAGS (node flags for the gateway's main process: with
-// WORKERS=0, `--cpu-prof --cpu-prof-dir=DIR` profiles the gateway itself). Smoke run: DUR=2s WARM=1s ROUNDS=1 WS_SECONDS=2 npm run bench:tls
+// WORKERS=0, `--cpu-prof --cpu-prof-dir=DIR` profiles the gateway itself) FLOOR=1 (also runs the HTTPS,
+// handshake and HTTP/2 loads against bench/node-floor.mjs: node:tls and node:http2 answering by
+// themselves, the most a Node.js gateway could serve there). Smoke run: DUR=2s WARM=1s ROUNDS=1 WS_SECONDS=2 npm run bench:tls
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -39,6 +41,7 @@ const H2_STREAMS = process.env.H2_STREAMS ?? '10';
 const WS_CONNS = Number(process.env.WS_CONNS ?? 50);
 const WS_SECONDS = Number(process.env.WS_SECONDS ?? 10);
 const KNOBS = benchKnobs();
+const FLOOR = process.env.FLOOR === '1';
 const HOST = '127.0.0.1';
 const UP_PORTS = [18381, 18382, 18383];
 const WS_PORT = 18384;
@@ -48,6 +51,7 @@ const GW = 18390,
   STATUS = 18392;
 const NGX = 18395,
   NGX_TLS = 18396;
+const FLOOR_TLS = 18397;
 const TOKEN = 'bench-token-0123456789abcdef';
 const work = mkdtempSync(join(tmpdir(), 'isogate-bench-tls-'));
 const started = [];
@@ -120,6 +124,18 @@ function startWsEcho() {
     stdio: ['ignore', 'pipe', 'inherit'],
     detached: true,
   });
+  started.push(child);
+  return new Promise((resolve) => child.stdout.once('data', resolve));
+}
+
+/** bench/node-floor.mjs with the gateway's number of workers (FLOOR=1). */
+function startFloor({ cert, key }) {
+  const workers = process.env.WORKERS === undefined ? availableParallelism() : Math.max(1, Number(process.env.WORKERS));
+  const child = spawn(
+    process.execPath,
+    [join(root, 'bench', 'node-floor.mjs'), String(FLOOR_TLS), cert, key, String(workers)],
+    { stdio: ['ignore', 'pipe', 'inherit'], detached: true },
+  );
   started.push(child);
   return new Promise((resolve) => child.stdout.once('data', resolve));
 }
@@ -235,6 +251,7 @@ async function main() {
   const pem = makeCertificate();
   startNginx(pem);
   await startWsEcho();
+  if (FLOOR) await startFloor(pem);
   for (const p of UP_PORTS) await waitOk(`http://${HOST}:${p}/`);
   startGateway();
   await waitOk(`http://${HOST}:${STATUS}/status/ready`, 300);
@@ -259,6 +276,7 @@ async function main() {
       () => runWrk('nginx https', `https://${HOST}:${NGX_TLS}/plain`),
       'nginx',
       'https',
+      () => runWrk('node alone https', `https://${HOST}:${FLOOR_TLS}/plain`),
     ],
     [
       'new TLS handshakes',
@@ -267,6 +285,7 @@ async function main() {
       () => runWrk('nginx handshakes', `https://${HOST}:${NGX_TLS}/plain`, ['Connection: close']),
       'nginx',
       'handshakes',
+      () => runWrk('node alone handshakes', `https://${HOST}:${FLOOR_TLS}/plain`, ['Connection: close']),
     ],
     [
       'HTTP/2',
@@ -275,6 +294,7 @@ async function main() {
       () => runH2load('nginx h2', `https://${HOST}:${NGX_TLS}/plain`),
       'nginx',
       'h2',
+      () => runH2load('node alone h2', `https://${HOST}:${FLOOR_TLS}/plain`),
     ],
     [
       'WebSocket echo',
@@ -289,10 +309,11 @@ async function main() {
   const results = pairs.map(() => []);
   for (let round = 1; round <= ROUNDS; round++) {
     log(`round ${round}/${ROUNDS}`);
-    for (const [i, [, , ours, theirs]] of pairs.entries()) {
+    for (const [i, [, , ours, theirs, , , floor]] of pairs.entries()) {
       const a = await ours();
       const b = await theirs();
-      results[i].push({ a, b, ratio: a.rate / b.rate });
+      const c = FLOOR && floor !== undefined ? await floor() : null;
+      results[i].push({ a, b, c, ratio: a.rate / b.rate });
     }
   }
   console.log(`\nmedian of ${ROUNDS} round(s):\n`);
@@ -306,6 +327,7 @@ async function main() {
       `| ${what} (${unit}) | ${Math.round(median(rs.map((r) => r.a.rate)))} | ${ref} ${Math.round(median(rs.map((r) => r.b.rate)))} | ${median(rs.map((r) => r.ratio)).toFixed(3)} | ${p99(rs.map((r) => r.a.p99))} | ${p99(rs.map((r) => r.b.p99))} | ${errors} |`,
     );
   }
+  if (FLOOR) printFloor(pairs, results);
   const at = (key) => pairs.findIndex((p) => p[5] === key);
   if (at('http') < 0) return;
   const base = median(results[at('http')].map((r) => r.ratio));
@@ -315,6 +337,21 @@ async function main() {
   for (const i of ['https', 'handshakes', 'h2'].map(at).filter((i) => i >= 0)) {
     const ratio = median(results[i].map((r) => r.ratio));
     console.log(`  ${pairs[i][0]}: ${ratio.toFixed(3)} ${ratio >= base ? 'MET' : 'MISSED'}`);
+  }
+}
+
+/** The FLOOR=1 table: node:tls / node:http2 answering by themselves, against nginx and against isogate. */
+function printFloor(pairs, results) {
+  console.log(`\nnode alone (bench/node-floor.mjs: answers every request itself, no routing, no upstream):\n`);
+  console.log('| target | node alone | node alone ÷ nginx | isogate ÷ node alone |');
+  console.log('|---|---:|---:|---:|');
+  for (const [i, [what, unit]] of pairs.entries()) {
+    const rs = results[i].filter((r) => r.c !== null);
+    if (rs.length === 0) continue;
+    const floor = median(rs.map((r) => r.c.rate));
+    const toNginx = median(rs.map((r) => r.c.rate / r.b.rate));
+    const ours = median(rs.map((r) => r.a.rate / r.c.rate));
+    console.log(`| ${what} (${unit}) | ${Math.round(floor)} | ${toNginx.toFixed(3)} | ${ours.toFixed(3)} |`);
   }
 }
 
