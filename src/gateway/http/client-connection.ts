@@ -1,10 +1,9 @@
-import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AdmissionTicket, Evictable } from '../admission.js';
-import { errorBody, ERROR_HEADER, GATEWAY_ERRORS, type GatewayErrorCode } from '../errors.js';
+import { gatewayErrorAnswer, type HeadTimeout, type RejectCode } from './error-answer.js';
 import { ClientClosedError } from '../exchange.js';
 import { ClientRequest, RequestBody, type BodySource } from './client-request.js';
-import { ClientResponse, dateHeader, type ResponseOwner } from './client-response.js';
+import { ClientResponse, type ResponseOwner } from './client-response.js';
 import { SendWatch, type SendLimits } from './send-watch.js';
 import {
   MAX_REQUEST_HEAD_BYTES,
@@ -389,20 +388,3 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** A gateway error as a whole HTTP/1.1 answer that closes its connection (for answers made before any API saw the request). */
-export function gatewayErrorAnswer(code: GatewayErrorCode): Buffer {
-  const status = GATEWAY_ERRORS[code].status;
-  const payload = errorBody(code);
-  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${payload.length}\r\n${ERROR_HEADER}: ${code}\r\n${dateHeader()}connection: close\r\n\r\n`;
-  return Buffer.concat([Buffer.from(head, 'latin1'), payload]);
-}
-
-/** The gateway errors a connection answers by itself, before any API sees the request. */
-export type RejectCode = RequestParseError['code'] | HeadTimeout['code'];
-
-/** A head that did not arrive in time, answered like a parse error. */
-interface HeadTimeout {
-  code: 'REQUEST_TIMEOUT';
-  message: string;
-}

@@ -1,6 +1,7 @@
 import { Server as NetServer, type Socket } from 'node:net';
 import { Admission, type AdmissionRefusal, type AdmissionTicket } from '../admission.js';
-import { ClientConnection, gatewayErrorAnswer, type ConnectionOwner, type RejectCode } from './client-connection.js';
+import { ClientConnection, type ConnectionOwner } from './client-connection.js';
+import { gatewayErrorAnswer, type RejectCode } from './error-answer.js';
 import type { ClientRequest } from './client-request.js';
 import type { ClientResponse } from './client-response.js';
 
