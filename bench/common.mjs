@@ -153,6 +153,13 @@ export async function addApi(admin, name, nodes, extra = {}) {
   return api;
 }
 
+/** The q-quantile (0..1) of `xs` by nearest rank (the smallest value with at least q of them at or below it); NaN when empty. */
+export function percentile(xs, q) {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(s.length * q) - 1))];
+}
+
 /** The median of numbers (NaN ones left out; NaN when none is left). */
 export function median(xs) {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);

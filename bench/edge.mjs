@@ -22,7 +22,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { addApi, adminClient, freePort, log, runBench, sleep, startNginx, waitOk, wrk } from './common.mjs';
+import { addApi, adminClient, freePort, log, percentile, runBench, sleep, startNginx, waitOk, wrk } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SMOKE = process.env.SMOKE === '1';
@@ -252,12 +252,6 @@ async function openLoop(g, path) {
   return results;
 }
 
-function quantile(xs, q) {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-}
-
 async function main() {
   need('nginx');
   need('wrk');
@@ -314,7 +308,7 @@ async function main() {
   }
   for (const [who, ms] of [...by.entries()].sort()) {
     console.log(
-      `${who.padEnd(24)} ${String(ms.length).padStart(6)}  p50 ${quantile(ms, 0.5).toFixed(0)} ms  p99 ${quantile(ms, 0.99).toFixed(0)} ms  max ${Math.max(...ms).toFixed(0)} ms`,
+      `${who.padEnd(24)} ${String(ms.length).padStart(6)}  p50 ${percentile(ms, 0.5).toFixed(0)} ms  p99 ${percentile(ms, 0.99).toFixed(0)} ms  max ${Math.max(...ms).toFixed(0)} ms`,
     );
   }
 }

@@ -14,7 +14,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { freePort, log, sleep } from './common.mjs';
+import { freePort, log, percentile, sleep } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
@@ -103,11 +103,6 @@ async function memory(statusPort) {
       ...(details.workers ?? []).map((w, i) => ({ role: `worker ${i + 1}`, pid: w.pid })),
     ].map((p) => ({ ...p, rss: rssOf(p.pid) })),
   };
-}
-
-function percentile(sorted, q) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * q) - 1)];
 }
 
 const ports = [await freePort(), await freePort(), await freePort()];
