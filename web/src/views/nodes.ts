@@ -1,4 +1,4 @@
-import { admin, ApiError, isAbort, paths } from '../api.js';
+import { admin, errorText, isAbort, paths } from '../api.js';
 import { h, replace } from '../components/dom.js';
 import { cell, cellBody } from '../components/table.js';
 import { notify } from '../components/notify.js';
@@ -18,7 +18,6 @@ import type {
 } from '../types.js';
 import { confirmWithImpact, impactText } from '../impact.js';
 import { gate } from '../session.js';
-import { errorSentence } from '../words.js';
 import { openNodeForm } from './node-form.js';
 
 const STATS_EVERY_MS = 3000;
@@ -309,7 +308,7 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
     } catch (err) {
       tick.checked = !want;
       tick.disabled = false;
-      error.textContent = err instanceof ApiError ? errorSentence(err.code, err.message) : String(err);
+      error.textContent = errorText(err);
       error.hidden = false;
     }
   }
@@ -335,7 +334,7 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
       notify(`Node ${node.name} deleted.`);
     } catch (err) {
       button.disabled = false;
-      notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+      notify(errorText(err), 'error');
     }
   }
 
@@ -374,14 +373,7 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
       render();
     } catch (err) {
       if (isAbort(err)) return;
-      replace(
-        tableHost,
-        h(
-          'div',
-          { class: 'form-error', role: 'alert' },
-          err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
-        ),
-      );
+      replace(tableHost, h('div', { class: 'form-error', role: 'alert' }, errorText(err)));
     }
   }
 
