@@ -1,5 +1,6 @@
 import { admin, errorText, isAbort, paths } from '../api.js';
 import { h, replace } from '../components/dom.js';
+import { loadErrorBox } from '../components/form.js';
 import { cell } from '../components/table.js';
 import { notify } from '../components/notify.js';
 import { confirmWithImpact, impactText } from '../impact.js';
@@ -38,7 +39,7 @@ export async function apisView({ root, signal }: ViewContext): Promise<void> {
       body.removeAttribute('role');
     } catch (err) {
       if (isAbort(err)) return;
-      replace(body, h('div', { class: 'form-error', role: 'alert' }, errorText(err)));
+      replace(body, loadErrorBox(err));
     }
   }
 

@@ -1,6 +1,7 @@
 import { admin, errorText, isAbort } from '../api.js';
 import { confirmDialog } from '../components/dialog.js';
 import { h, replace } from '../components/dom.js';
+import { loadErrorBox } from '../components/form.js';
 import { notify } from '../components/notify.js';
 import { cell } from '../components/table.js';
 import { fieldChanges } from '../../../src/model/field-diff.js';
@@ -99,7 +100,7 @@ export async function auditView({ root, signal }: ViewContext): Promise<void> {
       render();
     } catch (err) {
       if (isAbort(err)) return;
-      replace(listHost, h('div', { class: 'form-error', role: 'alert' }, errorText(err)));
+      replace(listHost, loadErrorBox(err));
     }
   }
 

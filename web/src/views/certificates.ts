@@ -1,7 +1,7 @@
 import { admin, errorText, isAbort } from '../api.js';
 import { confirmDialog } from '../components/dialog.js';
 import { h, replace } from '../components/dom.js';
-import { busy, checkboxField, clearErrors, field, formErrorBox, showErrors } from '../components/form.js';
+import { busy, checkboxField, clearErrors, field, formErrorBox, loadErrorBox, showErrors } from '../components/form.js';
 import { notify } from '../components/notify.js';
 import { cell } from '../components/table.js';
 import { dateTime, plural } from '../format.js';
@@ -62,7 +62,7 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
       render(await admin.listCertificates({ signal }));
     } catch (err) {
       if (isAbort(err)) return;
-      replace(listHost, h('div', { class: 'form-error', role: 'alert' }, errorText(err)));
+      replace(listHost, loadErrorBox(err));
     }
   }
 

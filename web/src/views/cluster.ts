@@ -1,5 +1,6 @@
-import { admin, errorText, isAbort } from '../api.js';
+import { admin, isAbort } from '../api.js';
 import { h, replace } from '../components/dom.js';
+import { loadErrorBox } from '../components/form.js';
 import { cell } from '../components/table.js';
 import { dateTime, plural } from '../format.js';
 import { every, type ViewContext } from '../router.js';
@@ -37,7 +38,7 @@ export async function clusterView({ root, signal }: ViewContext): Promise<void> 
       replace(body, view.processes.length === 0 ? emptyState() : table(view));
     } catch (err) {
       if (isAbort(err)) return;
-      replace(body, h('div', { class: 'form-error', role: 'alert' }, errorText(err)));
+      replace(body, loadErrorBox(err));
     }
   }
 

@@ -1,7 +1,7 @@
 import { admin, errorText, isAbort } from '../api.js';
 import { confirmDialog } from '../components/dialog.js';
 import { h, replace } from '../components/dom.js';
-import { busy, clearErrors, field, formErrorBox, showErrors } from '../components/form.js';
+import { busy, clearErrors, field, formErrorBox, loadErrorBox, showErrors } from '../components/form.js';
 import { notify } from '../components/notify.js';
 import { cell } from '../components/table.js';
 import type { ViewContext } from '../router.js';
@@ -86,7 +86,7 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
       consumers = await admin.listConsumers({ signal });
     } catch (err) {
       if (isAbort(err)) return;
-      replace(listHost, h('div', { class: 'form-error', role: 'alert' }, errorText(err)));
+      replace(listHost, loadErrorBox(err));
       return;
     }
     if (consumers.length === 0) {

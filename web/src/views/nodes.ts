@@ -1,5 +1,6 @@
 import { admin, errorText, isAbort, paths } from '../api.js';
 import { h, replace } from '../components/dom.js';
+import { loadErrorBox } from '../components/form.js';
 import { cell, cellBody } from '../components/table.js';
 import { notify } from '../components/notify.js';
 import { percent, plural, rate } from '../format.js';
@@ -373,7 +374,7 @@ export async function nodesPanel(container: HTMLElement, api: Api, signal: Abort
       render();
     } catch (err) {
       if (isAbort(err)) return;
-      replace(tableHost, h('div', { class: 'form-error', role: 'alert' }, errorText(err)));
+      replace(tableHost, loadErrorBox(err));
     }
   }
 

@@ -1,5 +1,6 @@
-import { admin, errorText, isAbort } from '../api.js';
+import { admin, isAbort } from '../api.js';
 import { h, replace } from '../components/dom.js';
+import { loadErrorBox } from '../components/form.js';
 import { sparkline } from '../components/sparkline.js';
 import { cell } from '../components/table.js';
 import { percent, plural, rate } from '../format.js';
@@ -242,7 +243,7 @@ export async function trafficPanel(container: HTMLElement, api: Api, signal: Abo
     render(s.nodes, s.api);
   } catch (err) {
     if (isAbort(err)) return;
-    replace(tableHost, h('div', { class: 'form-error', role: 'alert' }, errorText(err)));
+    replace(tableHost, loadErrorBox(err));
     return;
   }
   every(REFRESH_MS, signal, refresh);
