@@ -1,4 +1,4 @@
-import { ApiError } from '../api.js';
+import { ApiError, errorText } from '../api.js';
 import { errorSentence, fieldMessage, fieldOfCode } from '../words.js';
 import { h, uid, type Child } from './dom.js';
 
@@ -77,6 +77,11 @@ export function fieldGroup(o: {
 /** The box at the top of a form for errors that are about no single field. */
 export function formErrorBox(): HTMLDivElement {
   return h('div', { class: 'form-error', role: 'alert', hidden: true });
+}
+
+/** The alert shown in place of a list or page that failed to load: the error in words (errorText). */
+export function loadErrorBox(err: unknown): HTMLDivElement {
+  return h('div', { class: 'form-error', role: 'alert' }, errorText(err));
 }
 
 /** Removes every error shown in a form. */

@@ -1,6 +1,6 @@
 import { admin, ApiError, CONFIG_CHANGED, isAbort } from '../api.js';
 import { h, replace } from '../components/dom.js';
-import { errorSentence } from '../words.js';
+import { loadErrorBox } from '../components/form.js';
 import { every, type ViewContext } from '../router.js';
 import type { Api } from '../types.js';
 import { accessPanel } from './access.js';
@@ -96,14 +96,7 @@ export async function apiPageView(ctx: ViewContext): Promise<void> {
       );
       return;
     }
-    replace(
-      content,
-      h(
-        'div',
-        { class: 'form-error', role: 'alert' },
-        err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
-      ),
-    );
+    replace(content, loadErrorBox(err));
     return;
   }
   showApi(api);

@@ -1,9 +1,9 @@
-import { admin, ApiError, isAbort, paths } from '../api.js';
+import { admin, errorText, isAbort, paths } from '../api.js';
 import { h, replace } from '../components/dom.js';
+import { loadErrorBox } from '../components/form.js';
 import { cell } from '../components/table.js';
 import { notify } from '../components/notify.js';
 import { confirmWithImpact, impactText } from '../impact.js';
-import { errorSentence } from '../words.js';
 import { plural } from '../format.js';
 import type { ViewContext } from '../router.js';
 import type { ApiSummary } from '../types.js';
@@ -39,14 +39,7 @@ export async function apisView({ root, signal }: ViewContext): Promise<void> {
       body.removeAttribute('role');
     } catch (err) {
       if (isAbort(err)) return;
-      replace(
-        body,
-        h(
-          'div',
-          { class: 'form-error', role: 'alert' },
-          err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
-        ),
-      );
+      replace(body, loadErrorBox(err));
     }
   }
 
@@ -160,7 +153,7 @@ export async function apisView({ root, signal }: ViewContext): Promise<void> {
       notify(`API ${api.name} deleted.${impactText(impact)}`);
     } catch (err) {
       button.disabled = false;
-      notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+      notify(errorText(err), 'error');
     }
   }
 

@@ -1,6 +1,7 @@
-import { admin, ApiError, isAbort } from '../api.js';
+import { admin, errorText, isAbort } from '../api.js';
 import { confirmDialog } from '../components/dialog.js';
 import { h, replace } from '../components/dom.js';
+import { loadErrorBox } from '../components/form.js';
 import { notify } from '../components/notify.js';
 import { cell } from '../components/table.js';
 import { fieldChanges } from '../../../src/model/field-diff.js';
@@ -9,7 +10,6 @@ import { impactLines } from '../impact.js';
 import type { ViewContext } from '../router.js';
 import { gate } from '../session.js';
 import type { AuditEntry, ObjectKind, PlannedChange } from '../types.js';
-import { errorSentence } from '../words.js';
 
 const PAGE = 50;
 const KINDS = [
@@ -100,14 +100,7 @@ export async function auditView({ root, signal }: ViewContext): Promise<void> {
       render();
     } catch (err) {
       if (isAbort(err)) return;
-      replace(
-        listHost,
-        h(
-          'div',
-          { class: 'form-error', role: 'alert' },
-          err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
-        ),
-      );
+      replace(listHost, loadErrorBox(err));
     }
   }
 
@@ -249,7 +242,7 @@ export async function auditView({ root, signal }: ViewContext): Promise<void> {
       );
       await load(false);
     } catch (err) {
-      notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+      notify(errorText(err), 'error');
     } finally {
       if (button.isConnected) button.disabled = false;
     }

@@ -1,14 +1,13 @@
-import { admin, ApiError, isAbort } from '../api.js';
+import { admin, errorText, isAbort } from '../api.js';
 import { confirmDialog } from '../components/dialog.js';
 import { h, replace } from '../components/dom.js';
-import { busy, checkboxField, clearErrors, field, formErrorBox, showErrors } from '../components/form.js';
+import { busy, checkboxField, clearErrors, field, formErrorBox, loadErrorBox, showErrors } from '../components/form.js';
 import { notify } from '../components/notify.js';
 import { cell } from '../components/table.js';
 import { dateTime, plural } from '../format.js';
 import type { ViewContext } from '../router.js';
 import { gate } from '../session.js';
 import type { CertificateView } from '../types.js';
-import { errorSentence } from '../words.js';
 
 /** "expires in 12 days", "expired 3 days ago". */
 function expiryText(c: CertificateView): string {
@@ -63,14 +62,7 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
       render(await admin.listCertificates({ signal }));
     } catch (err) {
       if (isAbort(err)) return;
-      replace(
-        listHost,
-        h(
-          'div',
-          { class: 'form-error', role: 'alert' },
-          err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
-        ),
-      );
+      replace(listHost, loadErrorBox(err));
     }
   }
 
@@ -159,7 +151,7 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
               notify(`${c.names[0]} is now the default certificate.`);
               await load();
             } catch (err) {
-              notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+              notify(errorText(err), 'error');
             }
           }),
       );
@@ -232,7 +224,7 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
       notify(`Deleted the certificate for ${c.names.join(', ')}.`);
       await load();
     } catch (err) {
-      notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+      notify(errorText(err), 'error');
     }
   }
 

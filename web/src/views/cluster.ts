@@ -1,10 +1,10 @@
-import { admin, ApiError, isAbort } from '../api.js';
+import { admin, isAbort } from '../api.js';
 import { h, replace } from '../components/dom.js';
+import { loadErrorBox } from '../components/form.js';
 import { cell } from '../components/table.js';
 import { dateTime, plural } from '../format.js';
 import { every, type ViewContext } from '../router.js';
 import type { ClusterProcessView, ClusterView } from '../types.js';
-import { errorSentence } from '../words.js';
 
 /** How often the page re-reads the cluster view (a heartbeat is every 5 s by default). */
 const REFRESH_EVERY_MS = 2_000;
@@ -38,14 +38,7 @@ export async function clusterView({ root, signal }: ViewContext): Promise<void> 
       replace(body, view.processes.length === 0 ? emptyState() : table(view));
     } catch (err) {
       if (isAbort(err)) return;
-      replace(
-        body,
-        h(
-          'div',
-          { class: 'form-error', role: 'alert' },
-          err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
-        ),
-      );
+      replace(body, loadErrorBox(err));
     }
   }
 

@@ -1,13 +1,12 @@
-import { admin, ApiError, isAbort } from '../api.js';
+import { admin, errorText, isAbort } from '../api.js';
 import { confirmDialog } from '../components/dialog.js';
 import { h, replace } from '../components/dom.js';
-import { busy, clearErrors, field, formErrorBox, showErrors } from '../components/form.js';
+import { busy, clearErrors, field, formErrorBox, loadErrorBox, showErrors } from '../components/form.js';
 import { notify } from '../components/notify.js';
 import { cell } from '../components/table.js';
 import type { ViewContext } from '../router.js';
 import { gate } from '../session.js';
 import type { ConsumerView } from '../types.js';
-import { errorSentence } from '../words.js';
 import { credentialText, openAddCredential, openEditConsumer, tagsOf } from './consumer-forms.js';
 
 /**
@@ -87,14 +86,7 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
       consumers = await admin.listConsumers({ signal });
     } catch (err) {
       if (isAbort(err)) return;
-      replace(
-        listHost,
-        h(
-          'div',
-          { class: 'form-error', role: 'alert' },
-          err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
-        ),
-      );
+      replace(listHost, loadErrorBox(err));
       return;
     }
     if (consumers.length === 0) {
@@ -169,7 +161,7 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
         notify(`Consumer ${c.name} deleted`);
         await load();
       } catch (err) {
-        notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+        notify(errorText(err), 'error');
       }
     });
     const creds = c.credentials.length
@@ -195,7 +187,7 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
                         notify(`Removed ${credentialText(cr)}`);
                         await load();
                       } catch (err) {
-                        notify(err instanceof ApiError ? errorSentence(err.code, err.message) : String(err), 'error');
+                        notify(errorText(err), 'error');
                       }
                     },
                   },

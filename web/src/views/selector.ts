@@ -1,5 +1,6 @@
-import { admin, errorText, isAbort } from '../api.js';
+import { admin, isAbort } from '../api.js';
 import { h, replace } from '../components/dom.js';
+import { loadErrorBox } from '../components/form.js';
 import { every } from '../router.js';
 import type { Api, SelectorTemplate, SelectorView } from '../types.js';
 import { SELECTOR_ERROR_KINDS } from '../words.js';
@@ -32,7 +33,7 @@ export async function selectorPanel(container: HTMLElement, api: Api, signal: Ab
     ]);
   } catch (err) {
     if (isAbort(err)) return;
-    replace(container, h('div', { class: 'form-error', role: 'alert' }, errorText(err)));
+    replace(container, loadErrorBox(err));
     return;
   }
   if (signal.aborted) return;

@@ -2,7 +2,7 @@ import { admin, clearToken, errorText, isAbort } from '../api.js';
 import { copyButton } from '../components/copy.js';
 import { confirmDialog } from '../components/dialog.js';
 import { h, replace } from '../components/dom.js';
-import { busy, clearErrors, field, formErrorBox, showErrors } from '../components/form.js';
+import { busy, clearErrors, field, formErrorBox, loadErrorBox, showErrors } from '../components/form.js';
 import { notify } from '../components/notify.js';
 import { cell } from '../components/table.js';
 import { ago, dateTime } from '../format.js';
@@ -118,7 +118,7 @@ export async function tokensView({ root, signal }: ViewContext): Promise<void> {
       tokens = await admin.listTokens({ signal });
     } catch (err) {
       if (isAbort(err)) return;
-      replace(listHost, h('div', { class: 'form-error', role: 'alert' }, errorText(err)));
+      replace(listHost, loadErrorBox(err));
       return;
     }
     if (tokens.length === 0) {

@@ -1,11 +1,12 @@
-import { admin, ApiError, isAbort } from '../api.js';
+import { admin, isAbort } from '../api.js';
 import { h, replace } from '../components/dom.js';
+import { loadErrorBox } from '../components/form.js';
 import { sparkline } from '../components/sparkline.js';
 import { cell } from '../components/table.js';
 import { percent, plural, rate } from '../format.js';
 import { every } from '../router.js';
 import type { Api, ApiTraffic, BackendNode, ErrorsByCode, NodeStatsView, NodeStatsWindow } from '../types.js';
-import { errorSentence, GATEWAY_ERROR_WORDS } from '../words.js';
+import { GATEWAY_ERROR_WORDS } from '../words.js';
 
 const REFRESH_MS = 3000;
 
@@ -242,14 +243,7 @@ export async function trafficPanel(container: HTMLElement, api: Api, signal: Abo
     render(s.nodes, s.api);
   } catch (err) {
     if (isAbort(err)) return;
-    replace(
-      tableHost,
-      h(
-        'div',
-        { class: 'form-error', role: 'alert' },
-        err instanceof ApiError ? errorSentence(err.code, err.message) : String(err),
-      ),
-    );
+    replace(tableHost, loadErrorBox(err));
     return;
   }
   every(REFRESH_MS, signal, refresh);

@@ -1,5 +1,6 @@
-import { admin, errorText, isAbort } from '../api.js';
+import { admin, isAbort } from '../api.js';
 import { h, replace } from '../components/dom.js';
+import { loadErrorBox } from '../components/form.js';
 import type { ViewContext } from '../router.js';
 import { can } from '../session.js';
 import type { Variable, VariableUsage } from '../types.js';
@@ -63,7 +64,7 @@ export async function variablesView({ root, signal }: ViewContext): Promise<void
       render();
     } catch (err) {
       if (isAbort(err)) return;
-      replace(listHost, h('div', { class: 'form-error', role: 'alert' }, errorText(err)));
+      replace(listHost, loadErrorBox(err));
     }
   }
 
