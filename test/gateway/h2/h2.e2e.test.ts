@@ -140,6 +140,19 @@ describe('HTTP/2 on the TLS port', () => {
     expect((await pending).status).toBe(200);
     expect((await h2Request(other, { ':path': '/spread/after' })).status).toBe(200);
   });
+
+  it('closes a connection that opens and at once resets streams in a flood (rapid reset), other connections unharmed', async () => {
+    const other = await session();
+    const pending = h2Request(other, { ':path': '/slow' });
+    const before = ups.reduce((n, u) => n + u.hits, 0);
+    const flood = 5_000;
+    const result = await (await rawStreams(flood, { path: '/spread/reset', reset: true })).result;
+    expect(result.goaway !== null || result.closedByServer).toBe(true);
+    // Nearly all of the flood never reached a node: the session was cut long before its last stream.
+    expect(ups.reduce((n, u) => n + u.hits, 0) - before).toBeLessThan(flood / 10);
+    expect((await pending).status).toBe(200);
+    expect((await h2Request(other, { ':path': '/spread/after-reset' })).status).toBe(200);
+  });
 });
 
 /** What a raw connection saw: streams answered, the GOAWAY code if any, whether the server closed it. */
@@ -151,10 +164,14 @@ interface RawOutcome {
 
 /**
  * A client that may ignore the server's SETTINGS_MAX_CONCURRENT_STREAMS: opens `n` streams at once
- * on a raw TLS connection (hand-made frames, RFC 9113 §4 and RFC 7541 literals) to the slow API, and
- * counts the streams answered with HEADERS, and the GOAWAY error code if the server sent one.
+ * on a raw TLS connection (hand-made frames, RFC 9113 §4 and RFC 7541 literals) to `path` (the slow
+ * API unless told), each followed at once by its RST_STREAM (CANCEL) with `reset`, and counts the
+ * streams answered with HEADERS, and the GOAWAY error code if the server sent one.
  */
-async function rawStreams(n: number): Promise<{ result: Promise<RawOutcome> }> {
+async function rawStreams(
+  n: number,
+  { path = '/slow', reset = false }: { path?: string; reset?: boolean } = {},
+): Promise<{ result: Promise<RawOutcome> }> {
   const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'h2.test', ca: cert.ca, ALPNProtocols: ['h2'] });
   await new Promise<void>((resolve, reject) => {
     socket.once('secureConnect', () => resolve());
@@ -171,7 +188,8 @@ async function rawStreams(n: number): Promise<{ result: Promise<RawOutcome> }> {
   const literal = (index: number, value: string) =>
     Buffer.concat([Buffer.from([index, value.length]), Buffer.from(value)]);
   // :method GET (static 2), :scheme https (7), :path (4) and :authority (1) as literals without indexing.
-  const block = Buffer.concat([Buffer.from([0x82, 0x87]), literal(4, '/slow'), literal(1, 'h2.test')]);
+  const block = Buffer.concat([Buffer.from([0x82, 0x87]), literal(4, path), literal(1, 'h2.test')]);
+  const cancel = Buffer.from([0, 0, 0, 8]); // RST_STREAM's error code: CANCEL
   socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0))]));
   let answered = 0;
   let goaway: number | null = null;
@@ -201,7 +219,10 @@ async function rawStreams(n: number): Promise<{ result: Promise<RawOutcome> }> {
           // The server's SETTINGS: acknowledge, then open every stream at once.
           sent = true;
           const frames = [frame(4, 1, 0, Buffer.alloc(0))];
-          for (let i = 0; i < n; i++) frames.push(frame(1, 0x5, 2 * i + 1, block));
+          for (let i = 0; i < n; i++) {
+            frames.push(frame(1, 0x5, 2 * i + 1, block));
+            if (reset) frames.push(frame(3, 0, 2 * i + 1, cancel));
+          }
           socket.write(Buffer.concat(frames));
         } else if (type === 1) answered++;
         else if (type === 7) goaway = payload.readUInt32BE(4);
