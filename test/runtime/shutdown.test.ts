@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/cluster.js';
-import { freePort, until } from '../helpers/processes.js';
+import { adminClient, freePort, until } from '../helpers/processes.js';
 
 const TOKEN = 'shutdown-token-0123456789abcdef';
 const dirs: string[] = [];
@@ -158,12 +158,7 @@ describe('SIGTERM', () => {
     'a second %s during a long drain stops at once and says what it cut',
     async (signal) => {
       const g = await start(['--drain-ms', '60000']);
-      const call = (method: string, path: string, body: unknown) =>
-        fetch(`http://127.0.0.1:${g.admin}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        }).then((r) => r.json());
+      const call = adminClient(() => g.admin, TOKEN);
       const api = await call('POST', '/admin/apis', {
         name: 'slow',
         path: '/slow',
