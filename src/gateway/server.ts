@@ -59,6 +59,7 @@ export function createH2Sessions(deps: GatewayDeps, idleTimeoutMs: number, admis
     handler: (req, res) => {
       void handleRequest(deps, req, res);
     },
+    rejected: (code) => deps.metrics.traffic.rejected(code),
   });
 }
 

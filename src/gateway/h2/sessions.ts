@@ -1,20 +1,18 @@
-import {
-  createServer,
-  type Http2Server,
-  type Http2Session,
-  type IncomingHttpHeaders,
-  type ServerHttp2Session,
-  type ServerHttp2Stream,
-} from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { Admission, AdmissionTicket } from '../admission.js';
-import { MAX_REQUEST_HEAD_BYTES } from '../http/request-parser.js';
-import { StreamRequest, StreamResponse } from './stream-exchange.js';
+import { errorBody, ERROR_HEADER, GATEWAY_ERRORS } from '../errors.js';
 import type { GatewayRequest, GatewayResponse } from '../exchange.js';
+import type { RejectCode } from '../http/error-answer.js';
+import { MAX_REQUEST_HEAD_BYTES } from '../http/request-parser.js';
+import type { DecodedBlock } from './hpack/decoder.js';
+import { readRequestFields } from './request-fields.js';
+import { H2Session, type SessionLimits } from './session.js';
+import type { H2Stream } from './stream.js';
+import { StreamRequest } from './stream-exchange.js';
 
-/** The bounds of every HTTP/2 session (RFC 9113 §6.5.2 settings and node's own limits). */
+/** The bounds of every HTTP/2 session (RFC 9113 §6.5.2 settings, and flood defences). */
 export const H2_LIMITS = {
-  /** Streams open at once per session; more are refused with REFUSED_STREAM. */
+  /** Streams open at once per session (SETTINGS_MAX_CONCURRENT_STREAMS); a client that opens more after acknowledging it is closed. */
   maxConcurrentStreams: 128,
   /** Largest header list (names, values and 32 bytes each, RFC 9113 §6.5.2) a request may send: the HTTP/1.1 head limit. */
   maxHeaderListSize: MAX_REQUEST_HEAD_BYTES,
@@ -22,67 +20,61 @@ export const H2_LIMITS = {
   maxHeaderListPairs: 256,
   /** Flow-control window per stream (bytes a client may send before the gateway reads them). */
   initialWindowSize: 64 * 1024,
-  /** Memory one session may hold (node's nghttp2 accounting, MB); beyond it new streams are refused. */
-  maxSessionMemoryMb: 16,
-  /** Streams a session may have refused before it is closed as abusive (rapid resets among them). */
-  maxSessionRejectedStreams: 200,
-  /** Invalid frames a session may send before it is closed. */
-  maxSessionInvalidFrames: 100,
-} as const;
+  /** The connection's flow-control window for request bodies. */
+  connectionWindowSize: 1024 * 1024,
+  /** Largest compressed header block (HEADERS and CONTINUATION); beyond it the session is closed. */
+  maxHeaderBlockBytes: 4 * MAX_REQUEST_HEAD_BYTES,
+  /** Streams a session may have refused before it is closed as abusive. */
+  maxRefusedStreams: 200,
+  /** Invalid frames and malformed requests a session may send before it is closed. */
+  maxInvalidFrames: 100,
+  /** Streams a client may reset before their answer in a burst (rapid reset, CVE-2023-44487)... */
+  resetBurst: 200,
+  /** ...and then per second; faster, the session is closed with ENHANCE_YOUR_CALM. */
+  resetsPerSecond: 100,
+} as const satisfies SessionLimits;
 
 /** How the HTTP/2 sessions run. */
 export interface H2Options {
-  /** An idle session (no frame either way) is closed with GOAWAY after this long. */
+  /** An idle session (no byte either way) is sent GOAWAY after this long. */
   idleTimeoutMs: number;
   /** The connection limits: a session is one client connection, idle while it has no open stream. */
   admission: Admission;
   /** Runs the lifecycle on one stream's request and response. */
   handler(req: GatewayRequest, res: GatewayResponse): void;
+  /** A request refused before the lifecycle (its header list too large). */
+  rejected?(code: RejectCode): void;
 }
 
 /**
- * HTTP/2 from clients (ALPN `h2` on the TLS port): node:http2 sessions over the TLS port's sockets,
- * each stream one request through the same lifecycle as HTTP/1.1 ones (proxied to nodes over the
- * HTTP/1.1 pools). Streams, header lists, windows and session memory are bounded (H2_LIMITS); a
- * session that breaks a bound is refused or closed alone, other sessions go on. Each session is one
- * client connection of the admission limits (admitted when the TLS port accepted its socket): busy
- * while a stream is open, idle otherwise, and then closed first when the process needs room.
+ * HTTP/2 from clients (ALPN `h2` on the TLS port): isogate's own sessions (`session.ts`) over the TLS
+ * port's sockets, each stream one request through the same lifecycle as HTTP/1.1 ones (proxied to
+ * nodes over the HTTP/1.1 pools). Each session is one client connection of the admission limits
+ * (admitted when the TLS port accepted its socket): busy while a stream is open, idle otherwise, and
+ * then closed first when the process needs room.
  */
 export class H2Sessions {
-  private readonly server: Http2Server;
-  private readonly sessions = new Map<Http2Session, H2Client>();
-  /** The ticket of the socket being adopted: node makes its session synchronously, in `adopt`. */
-  private adopting: AdmissionTicket | null = null;
+  private readonly sessions = new Set<H2Session>();
 
-  constructor(private readonly options: H2Options) {
-    // A plain Http2Server used only as the session factory: the TLS port did the handshake.
-    this.server = createServer({
-      settings: {
-        maxConcurrentStreams: H2_LIMITS.maxConcurrentStreams,
-        maxHeaderListSize: H2_LIMITS.maxHeaderListSize,
-        initialWindowSize: H2_LIMITS.initialWindowSize,
-        enablePush: false,
-      },
-      maxHeaderListPairs: H2_LIMITS.maxHeaderListPairs,
-      maxSessionMemory: H2_LIMITS.maxSessionMemoryMb,
-      maxSessionRejectedStreams: H2_LIMITS.maxSessionRejectedStreams,
-      maxSessionInvalidFrames: H2_LIMITS.maxSessionInvalidFrames,
-    });
-    this.server.on('session', (session: ServerHttp2Session) => this.track(session));
-    this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) =>
-      this.onStream(stream, headers, raw),
-    );
-  }
+  constructor(private readonly options: H2Options) {}
 
   /** Starts an HTTP/2 session on a TLS connection whose ALPN chose `h2`, counted by its admission `ticket`. */
   adopt(socket: TLSSocket, ticket: AdmissionTicket): void {
-    this.adopting = ticket;
-    this.server.emit('connection', socket);
-    if (this.adopting === null) return;
-    // No session came of it (node refused the socket): its place is given back.
-    this.adopting = null;
-    this.options.admission.release(ticket);
-    socket.destroy();
+    const { admission, idleTimeoutMs } = this.options;
+    socket.setNoDelay(true);
+    const remoteAddress = socket.remoteAddress ?? '';
+    const client = new H2Client(ticket, admission);
+    const session = new H2Session(socket, H2_LIMITS, {
+      request: (stream, block) => this.onRequest(session, stream, block, remoteAddress),
+      busy: (busy) => client.busy(busy),
+      closed: () => {
+        this.sessions.delete(session);
+        admission.release(ticket);
+      },
+    });
+    client.session = session;
+    this.sessions.add(session);
+    socket.setTimeout(idleTimeoutMs, () => session.close());
   }
 
   /** Sessions open now. */
@@ -92,43 +84,36 @@ export class H2Sessions {
 
   /** Sends GOAWAY to every session: streams in progress finish, then each session closes. */
   closeIdleSessions(): void {
-    for (const session of this.sessions.keys()) if (!session.closed) session.close();
+    for (const session of this.sessions) session.close();
   }
 
   /** Closes every session now. */
   closeAllSessions(): void {
-    for (const session of this.sessions.keys()) session.destroy();
+    for (const session of this.sessions) session.destroy();
   }
 
-  private track(session: ServerHttp2Session): void {
-    const ticket = this.adopting;
-    const admission = this.options.admission;
-    this.adopting = null;
-    if (ticket === null) {
-      session.destroy(); // not through `adopt`: nothing counts it
+  private onRequest(session: H2Session, stream: H2Stream, block: DecodedBlock, remoteAddress: string): void {
+    if (block.tooLarge) {
+      this.options.rejected?.('HEADERS_TOO_LARGE');
+      answerError(stream, 'HEADERS_TOO_LARGE');
       return;
     }
-    const client = new H2Client(session, ticket, admission);
-    this.sessions.set(session, client);
-    session.setTimeout(this.options.idleTimeoutMs, () => session.close());
-    session.on('error', () => undefined); // a broken session only ends itself; 'close' follows
-    session.on('close', () => {
-      this.sessions.delete(session);
-      admission.release(ticket);
-    });
-  }
-
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, raw: readonly string[]): void {
-    stream.on('error', () => undefined); // a reset stream ends its request; the response sees 'close'
-    const client = this.sessions.get(stream.session!);
-    if (client !== undefined) {
-      client.opened();
-      stream.once('close', () => client.closed());
+    const fields = readRequestFields(block.fields);
+    if (typeof fields === 'string') {
+      session.malformed(stream);
+      return;
     }
-    const req = new StreamRequest(stream, headers, raw, client?.remoteAddress ?? '');
-    const res = new StreamResponse(stream, req.method === 'HEAD');
-    this.options.handler(req, res);
+    stream.expectedLength = fields.contentLength;
+    stream.isHead = fields.method === 'HEAD';
+    this.options.handler(new StreamRequest(fields, stream.body, remoteAddress), stream);
   }
+}
+
+/** Answers a stream with a gateway error (JSON body, its code in `x-isogate-error`). */
+function answerError(stream: H2Stream, code: 'HEADERS_TOO_LARGE'): void {
+  const body = errorBody(code);
+  stream.writeHead(GATEWAY_ERRORS[code].status, { 'content-type': 'application/json', [ERROR_HEADER]: code });
+  stream.end(body);
 }
 
 /** How long an idle session closed to make room may take to send its GOAWAY before it is cut. */
@@ -136,31 +121,25 @@ const EVICT_GOAWAY_MS = 1_000;
 
 /** One session's place in the admission limits: busy while a stream is open, idle otherwise. */
 class H2Client {
-  private streams = 0;
-  /** The client's address, read once: `session.socket` is a Proxy, costly to reach through on every stream. */
-  readonly remoteAddress: string;
+  session: H2Session | null = null;
 
   constructor(
-    private readonly session: ServerHttp2Session,
     private readonly ticket: AdmissionTicket,
     private readonly admission: Admission,
   ) {
-    this.remoteAddress = session.socket.remoteAddress ?? '';
     ticket.conn = this;
     admission.markIdle(ticket, performance.now());
   }
 
-  opened(): void {
-    if (this.streams++ === 0) this.admission.markBusy(this.ticket);
-  }
-
-  closed(): void {
-    if (--this.streams === 0) this.admission.markIdle(this.ticket, performance.now());
+  busy(busy: boolean): void {
+    if (busy) this.admission.markBusy(this.ticket);
+    else this.admission.markIdle(this.ticket, performance.now());
   }
 
   /** Closed to make room (no stream open): GOAWAY, then the socket, which is no longer counted. */
   evict(): void {
     const session = this.session;
+    if (session === null) return;
     session.close();
     setTimeout(() => session.destroy(), EVICT_GOAWAY_MS).unref();
   }
