@@ -184,7 +184,7 @@ export class H2Stream implements GatewayResponse {
         this.host.finished(this);
         return;
       }
-      if (!this.fields.includes('content-length')) this.fields.push('content-length', String(body.length));
+      if (!hasField(this.fields, 'content-length')) this.fields.push('content-length', String(body.length));
       this.sendHead(false);
     }
     this.endQueued = true;
@@ -267,3 +267,9 @@ export class H2Stream implements GatewayResponse {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** True when the flat `[name, value, …]` list has a field `name`. */
+function hasField(fields: readonly string[], name: string): boolean {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return true;
+  return false;
+}

@@ -16,6 +16,8 @@ export interface DecodedBlock {
 const ENTRY_OVERHEAD = 32;
 /** The largest integer a header block may carry (a length or an index); anything larger is an attack. */
 const MAX_INTEGER = 0x00ffffff;
+/** Continuation bits an integer may take: 4 bytes of 7, past MAX_INTEGER's 24 bits. */
+const MAX_INTEGER_SHIFT = 28;
 
 /**
  * An HPACK decoder (RFC 7541) for one connection's request header blocks: the dynamic table, sized by
@@ -126,9 +128,10 @@ export class HpackDecoder {
       if (this.pos >= buf.length) throw new HpackError('an integer runs past the block');
       const b = buf[this.pos++]!;
       value += (b & 0x7f) * 2 ** shift;
-      if (value > MAX_INTEGER) throw new HpackError('an integer is too large');
-      if ((b & 0x80) === 0) return value;
       shift += 7;
+      // Zero continuation bytes would never grow the value: the integer's length is bounded too.
+      if (value > MAX_INTEGER || shift > MAX_INTEGER_SHIFT) throw new HpackError('an integer is too large');
+      if ((b & 0x80) === 0) return value;
     }
   }
 
