@@ -95,7 +95,14 @@ export class H2StreamError extends Error {
 }
 
 /** A frame's 9-byte head written into `out` at `at`. */
-export function writeFrameHead(out: Buffer, at: number, length: number, type: number, flags: number, stream: number): void {
+export function writeFrameHead(
+  out: Buffer,
+  at: number,
+  length: number,
+  type: number,
+  flags: number,
+  stream: number,
+): void {
   out[at] = length >>> 16;
   out[at + 1] = (length >>> 8) & 0xff;
   out[at + 2] = length & 0xff;

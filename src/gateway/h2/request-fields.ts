@@ -16,7 +16,13 @@ export interface RequestFields {
 }
 
 // Connection-specific fields make a request malformed (RFC 9113 §8.2.2); `te` may only be `trailers`.
-const CONNECTION_SPECIFIC = headerNameSet(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+const CONNECTION_SPECIFIC = headerNameSet([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+]);
 const PSEUDO = headerNameSet([':method', ':path', ':scheme', ':authority']);
 const MAX_CONTENT_LENGTH_DIGITS = 15;
 

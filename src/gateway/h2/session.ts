@@ -138,7 +138,7 @@ export class H2Session implements StreamHost {
 
   private onBytes(chunk: Buffer): void {
     if (this.failed) return;
-    let buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+    const buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
     this.pending = null;
     let at = 0;
     try {
@@ -222,7 +222,8 @@ export class H2Session implements StreamHost {
   private onData(flags: number, id: number, payload: Buffer): void {
     if (id === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'DATA on stream 0');
     const flowBytes = payload.length;
-    if (flowBytes > this.recvWindow) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'DATA past the connection window');
+    if (flowBytes > this.recvWindow)
+      throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'DATA past the connection window');
     this.recvWindow -= flowBytes;
     this.recvOwed += flowBytes;
     // The connection's window is granted back at once: each stream's own window bounds what waits.
@@ -245,11 +246,14 @@ export class H2Session implements StreamHost {
   }
 
   private onHeaders(flags: number, id: number, payload: Buffer): void {
-    if (id === 0 || id % 2 === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'HEADERS on a stream id a client may not use');
+    if (id === 0 || id % 2 === 0)
+      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'HEADERS on a stream id a client may not use');
     let fragment = (flags & Flag.PADDED) !== 0 ? unpad(payload) : payload;
     if ((flags & Flag.PRIORITY) !== 0) {
-      if (fragment.length < 5) throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, 'HEADERS too short for its priority');
-      if ((fragment.readUInt32BE(0) & 0x7fffffff) === id) throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'a stream depends on itself');
+      if (fragment.length < 5)
+        throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, 'HEADERS too short for its priority');
+      if ((fragment.readUInt32BE(0) & 0x7fffffff) === id)
+        throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'a stream depends on itself');
       fragment = fragment.subarray(5);
     }
     this.block = { id, endStream: (flags & Flag.END_STREAM) !== 0, parts: [fragment], bytes: fragment.length };
@@ -258,7 +262,8 @@ export class H2Session implements StreamHost {
 
   private onContinuation(flags: number, id: number, payload: Buffer): void {
     const block = this.block;
-    if (block === null || block.id !== id) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'CONTINUATION out of place');
+    if (block === null || block.id !== id)
+      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'CONTINUATION out of place');
     block.parts.push(payload);
     block.bytes += payload.length;
     if (block.bytes > this.limits.maxHeaderBlockBytes || block.parts.length > MAX_BLOCK_FRAMES)
@@ -336,12 +341,14 @@ export class H2Session implements StreamHost {
 
   /** SETTINGS_INITIAL_WINDOW_SIZE changes every open stream's send window by the difference (§6.9.2). */
   private setPeerWindow(value: number): void {
-    if (value > MAX_WINDOW) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE too large');
+    if (value > MAX_WINDOW)
+      throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE too large');
     const delta = value - this.peerInitialWindow;
     this.peerInitialWindow = value;
     for (const stream of this.streams.values()) {
       stream.sendWindow += delta;
-      if (stream.sendWindow > MAX_WINDOW) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'a stream window too large');
+      if (stream.sendWindow > MAX_WINDOW)
+        throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'a stream window too large');
     }
   }
 
@@ -351,7 +358,8 @@ export class H2Session implements StreamHost {
     if (id === 0) {
       if (increment === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'a WINDOW_UPDATE of 0');
       this.sendWindow += increment;
-      if (this.sendWindow > MAX_WINDOW) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'the connection window too large');
+      if (this.sendWindow > MAX_WINDOW)
+        throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'the connection window too large');
       const waiting = [...this.waiting];
       this.waiting.clear();
       for (const stream of waiting) stream.resume();
@@ -359,12 +367,14 @@ export class H2Session implements StreamHost {
     }
     const stream = this.streams.get(id);
     if (stream === undefined) {
-      if (id > this.lastStreamId) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'WINDOW_UPDATE on an idle stream');
+      if (id > this.lastStreamId)
+        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'WINDOW_UPDATE on an idle stream');
       return;
     }
     if (increment === 0) throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'a WINDOW_UPDATE of 0');
     stream.sendWindow += increment;
-    if (stream.sendWindow > MAX_WINDOW) throw new H2StreamError(id, H2Error.FLOW_CONTROL_ERROR, 'a stream window too large');
+    if (stream.sendWindow > MAX_WINDOW)
+      throw new H2StreamError(id, H2Error.FLOW_CONTROL_ERROR, 'a stream window too large');
     stream.resume();
   }
 
@@ -453,7 +463,10 @@ export class H2Session implements StreamHost {
   private spendReset(): void {
     const now = performance.now();
     const limits = this.limits;
-    this.resetTokens = Math.min(limits.resetBurst, this.resetTokens + ((now - this.resetClock) / 1000) * limits.resetsPerSecond);
+    this.resetTokens = Math.min(
+      limits.resetBurst,
+      this.resetTokens + ((now - this.resetClock) / 1000) * limits.resetsPerSecond,
+    );
     this.resetClock = now;
     if (--this.resetTokens < 0) throw new H2ConnectionError(H2Error.ENHANCE_YOUR_CALM, 'streams reset too fast');
   }
@@ -536,7 +549,8 @@ const EMPTY = Buffer.alloc(0);
 
 /** A padded frame's payload without its pad length byte and padding (§6.1); PROTOCOL_ERROR if the padding does not fit. */
 function unpad(payload: Buffer): Buffer {
-  if (payload.length === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'a padded frame without its pad length');
+  if (payload.length === 0)
+    throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'a padded frame without its pad length');
   const pad = payload[0]!;
   if (pad >= payload.length) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'padding longer than the frame');
   return payload.subarray(1, payload.length - pad);

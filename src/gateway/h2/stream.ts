@@ -27,7 +27,15 @@ export interface StreamHost {
 }
 
 // Connection-specific fields may not appear in HTTP/2 (RFC 9113 §8.2.2); a node's are dropped.
-const CONNECTION_SPECIFIC = headerNameSet(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host']);
+const CONNECTION_SPECIFIC = headerNameSet([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'host',
+]);
 
 /** Response bytes a stream holds beyond its window before `write` says wait. */
 const STREAM_HIGH_WATER = 64 * 1024;
@@ -121,7 +129,8 @@ export class H2Stream implements GatewayResponse {
 
   /** A DATA frame for this stream: checks the window and `content-length`, then hands the data on. */
   onData(data: Buffer, flowBytes: number, endStream: boolean): void {
-    if (flowBytes > this.recvWindow) throw new H2StreamError(this.id, H2Error.FLOW_CONTROL_ERROR, 'DATA past the stream window');
+    if (flowBytes > this.recvWindow)
+      throw new H2StreamError(this.id, H2Error.FLOW_CONTROL_ERROR, 'DATA past the stream window');
     this.recvWindow -= flowBytes;
     this.received += data.length;
     const expected = this.expectedLength;
