@@ -9,7 +9,7 @@ export interface RequestFields {
   authority: string | null;
   /** Lower-case names; repeated fields joined (`cookie` with `; `, RFC 9113 §8.2.3). */
   headers: Record<string, string>;
-  /** Flat `[name, value, …]` without pseudo-header fields. */
+  /** Flat `[name, value, …]` without pseudo-header fields; split `cookie` fields as one, joined. */
   rawHeaders: string[];
   /** `content-length` when sent: the DATA frames must add up to it (§8.1.1). */
   contentLength: number | null;
@@ -72,13 +72,16 @@ export function readRequestFields(fields: readonly string[]): RequestFields | st
       if (contentLength !== null && contentLength !== n) return 'conflicting content-length fields';
       contentLength = n;
     }
-    rawHeaders.push(name, value);
+    // Split cookie fields go to the node as one (§8.2.3): added to rawHeaders once, below.
+    if (name !== 'cookie') rawHeaders.push(name, value);
     const seen = headers[name];
     headers[name] = seen === undefined ? value : `${seen}${name === 'cookie' ? '; ' : ', '}${value}`;
   }
   // CONNECT (no :scheme or :path) and extended CONNECT are not offered.
   if (method === null || scheme === null || path === null) return 'a required pseudo-header field is missing';
   if (path.charCodeAt(0) !== 47 /* / */ && !(path === '*' && method === 'OPTIONS')) return 'a :path not in origin form';
+  const cookie = headers['cookie'];
+  if (cookie !== undefined) rawHeaders.push('cookie', cookie);
   if (authority !== null && headers['host'] === undefined) {
     headers['host'] = authority;
     rawHeaders.push('host', authority);
