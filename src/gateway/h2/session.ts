@@ -85,6 +85,8 @@ export class H2Session implements StreamHost {
   maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
   blocked = false;
   private readonly waiting = new Set<H2Stream>();
+  /** The last streams we reset while the client was still sending on them. */
+  private readonly resetByUs: number[] = [];
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushing = false;
@@ -284,11 +286,16 @@ export class H2Session implements StreamHost {
       // Trailers: the request's end; their fields are not passed on.
       if (open.remoteClosed) throw new H2StreamError(id, H2Error.STREAM_CLOSED, 'HEADERS after END_STREAM');
       if (!endStream) throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'trailers without END_STREAM');
+      if (decoded.fields.some((name, i) => i % 2 === 0 && name.charCodeAt(0) === 58 /* : */))
+        throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'a pseudo-header field in trailers');
       open.endRemote();
       return;
     }
-    // A closed stream's frames still in flight (trailers after our reset) are ignored (§5.1).
-    if (id <= this.lastStreamId) return;
+    if (id <= this.lastStreamId) {
+      // A stream we reset may still have the client's frames in flight: they are ignored (§5.1).
+      if (this.resetByUs.includes(id)) return;
+      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'HEADERS on a stream id already passed');
+    }
     this.lastStreamId = id;
     if (this.goawayLastId >= 0) return; // after our GOAWAY: ignored
     if (this.streams.size >= this.limits.maxConcurrentStreams) {
@@ -412,17 +419,25 @@ export class H2Session implements StreamHost {
   finished(stream: H2Stream): void {
     if (stream.closed) return;
     // The answer is complete while the client still sends its request: it may stop (§8.1).
-    if (!stream.remoteClosed) this.queue(rstStreamFrame(stream.id, H2Error.NO_ERROR));
+    if (!stream.remoteClosed) this.sendReset(stream, H2Error.NO_ERROR);
     this.closeStream(stream);
   }
 
   reset(stream: H2Stream, code: H2ErrorCode): void {
     if (stream.closed) return;
-    this.queue(rstStreamFrame(stream.id, code));
+    this.sendReset(stream, code);
     this.closeStream(stream);
   }
 
   // ---- streams and failures ----
+
+  /** Sends RST_STREAM and remembers the id a while, for the client's frames still in flight. */
+  private sendReset(stream: H2Stream, code: H2ErrorCode): void {
+    this.queue(rstStreamFrame(stream.id, code));
+    if (stream.remoteClosed) return;
+    if (this.resetByUs.length === RESET_MEMORY) this.resetByUs.shift();
+    this.resetByUs.push(stream.id);
+  }
 
   private closeStream(stream: H2Stream): void {
     if (!this.streams.delete(stream.id)) return;
@@ -545,6 +560,8 @@ export class H2Session implements StreamHost {
 
 /** Most frames one header block may take (HEADERS and its CONTINUATIONs): a CONTINUATION flood ends the session. */
 const MAX_BLOCK_FRAMES = 64;
+/** How many streams reset by us are remembered, so that frames still in flight on them are ignored. */
+const RESET_MEMORY = 64;
 const EMPTY = Buffer.alloc(0);
 
 /** A padded frame's payload without its pad length byte and padding (§6.1); PROTOCOL_ERROR if the padding does not fit. */

@@ -103,6 +103,11 @@ export class H2Sessions {
       session.malformed(stream);
       return;
     }
+    // END_STREAM on the HEADERS is a body of 0 bytes (RFC 9113 §8.1.1).
+    if (stream.body === null && fields.contentLength !== null && fields.contentLength !== 0) {
+      session.malformed(stream);
+      return;
+    }
     stream.expectedLength = fields.contentLength;
     stream.isHead = fields.method === 'HEAD';
     this.options.handler(new StreamRequest(fields, stream.body, remoteAddress), stream);

@@ -134,8 +134,8 @@ export class H2Stream implements GatewayResponse {
     this.recvWindow -= flowBytes;
     this.received += data.length;
     const expected = this.expectedLength;
-    if (expected !== null && (this.received > expected || (endStream && this.received !== expected)))
-      throw new H2StreamError(this.id, H2Error.PROTOCOL_ERROR, 'DATA does not add up to content-length');
+    if (expected !== null && this.received > expected)
+      throw new H2StreamError(this.id, H2Error.PROTOCOL_ERROR, 'DATA past content-length');
     this.body?.arrive(data, flowBytes);
     if (endStream) this.endRemote();
   }
@@ -143,6 +143,8 @@ export class H2Stream implements GatewayResponse {
   /** The client's END_STREAM (on DATA or trailers). */
   endRemote(): void {
     if (this.remoteClosed) return;
+    if (this.expectedLength !== null && this.received !== this.expectedLength)
+      throw new H2StreamError(this.id, H2Error.PROTOCOL_ERROR, 'DATA does not add up to content-length');
     this.remoteClosed = true;
     this.body?.push(null);
   }
