@@ -1,0 +1,70 @@
+import type { TLSSocket } from 'node:tls';
+import { FRAME_HEAD_BYTES, writeFrameHead } from './frames.js';
+
+/**
+ * What a session writes: frames queued during one event-loop turn leave as one socket write at its
+ * end (every stream answered in that turn shares one TLS record run). While the socket is full the
+ * client is not read either, so a client that does not read cannot make the session queue answers
+ * (PING, SETTINGS) without bound.
+ */
+export class FrameOutput {
+  /** The socket is full: streams wait until `unblocked` is called. */
+  blocked = false;
+  private out: Buffer[] = [];
+  private bytes = 0;
+  private scheduled = false;
+  private closed = false;
+
+  constructor(
+    private readonly socket: TLSSocket,
+    private readonly unblocked: () => void,
+  ) {
+    socket.on('drain', () => this.onDrain());
+  }
+
+  /** Queues a whole frame's bytes. */
+  push(bytes: Buffer): void {
+    if (this.closed) return;
+    this.out.push(bytes);
+    this.bytes += bytes.length;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Queues a frame: its head is made here, its payload is sent as it is (not copied until the write). */
+  frame(type: number, flags: number, id: number, payload: Buffer): void {
+    const head = Buffer.allocUnsafe(FRAME_HEAD_BYTES);
+    writeFrameHead(head, 0, payload.length, type, flags, id);
+    this.push(head);
+    if (payload.length > 0) this.push(payload);
+  }
+
+  /** Writes what is queued now as one buffer. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.out.length === 0 || this.closed) return;
+    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.bytes);
+    this.out = [];
+    this.bytes = 0;
+    if (!this.socket.write(data) && !this.blocked) {
+      this.blocked = true;
+      this.socket.pause();
+    }
+  }
+
+  /** The socket is gone: nothing more is queued. */
+  close(): void {
+    this.closed = true;
+    this.out = [];
+    this.bytes = 0;
+  }
+
+  private onDrain(): void {
+    if (!this.blocked) return;
+    this.blocked = false;
+    this.socket.resume();
+    this.unblocked();
+  }
+}
