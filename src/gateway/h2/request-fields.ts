@@ -15,14 +15,15 @@ export interface RequestFields {
   contentLength: number | null;
 }
 
-// Connection-specific fields make a request malformed (RFC 9113 §8.2.2); `te` may only be `trailers`.
-const CONNECTION_SPECIFIC = headerNameSet([
+/** Connection-specific fields (RFC 9113 §8.2.2): they make a request malformed; `te` may only be `trailers`. */
+export const CONNECTION_SPECIFIC_FIELDS = [
   'connection',
   'keep-alive',
   'proxy-connection',
   'transfer-encoding',
   'upgrade',
-]);
+] as const;
+const CONNECTION_SPECIFIC = headerNameSet(CONNECTION_SPECIFIC_FIELDS);
 const PSEUDO = headerNameSet([':method', ':path', ':scheme', ':authority']);
 const MAX_CONTENT_LENGTH_DIGITS = 15;
 

@@ -3,6 +3,7 @@ import { headerNameSet } from '../../http/header-names.js';
 import { ClientClosedError, type GatewayResponse, type UpgradedClient } from '../exchange.js';
 import { H2Error, H2StreamError, type H2ErrorCode } from './frames.js';
 import { encodeResponseHead } from './hpack/encoder.js';
+import { CONNECTION_SPECIFIC_FIELDS } from './request-fields.js';
 
 /** What a stream needs of its session. */
 export interface StreamHost {
@@ -26,16 +27,9 @@ export interface StreamHost {
   reset(stream: H2Stream, code: H2ErrorCode): void;
 }
 
-// Connection-specific fields may not appear in HTTP/2 (RFC 9113 §8.2.2); a node's are dropped.
-const CONNECTION_SPECIFIC = headerNameSet([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'host',
-]);
+// Connection-specific fields may not appear in HTTP/2 (RFC 9113 §8.2.2): a node's are dropped, with
+// its `te` and `host` (the client named the host in `:authority`).
+const NOT_SENT = headerNameSet([...CONNECTION_SPECIFIC_FIELDS, 'te', 'host']);
 
 /** Response bytes a stream holds beyond its window before `write` says wait. */
 const STREAM_HIGH_WATER = 64 * 1024;
@@ -170,7 +164,7 @@ export class H2Stream implements GatewayResponse {
     const fields: string[] = [];
     const add = (rawName: string, value: string | number) => {
       const name = rawName.toLowerCase();
-      if (!CONNECTION_SPECIFIC(name)) fields.push(name, String(value));
+      if (!NOT_SENT(name)) fields.push(name, String(value));
     };
     if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) add(headers[i]!, headers[i + 1]!);
     else for (const name of Object.keys(headers)) add(name, (headers as Record<string, string | number>)[name]!);

@@ -1,9 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { H2_LIMITS } from '../../../src/gateway/h2/sessions.js';
-import { TestCa, type TestCertificate } from '../../helpers/certs.js';
-import { addNode, createApi } from '../../helpers/fixtures.js';
+import type { TestCertificate } from '../../helpers/certs.js';
+import { startH2TestGateway, type H2TestGateway } from '../../helpers/h2-gateway.js';
 import {
   continuation,
   data,
@@ -25,41 +23,19 @@ import {
   type RawH2,
   type RawH2Options,
 } from '../../helpers/h2-raw.js';
-import { startTestGateway, type TestGateway } from '../../helpers/isogate.js';
-import { startUpstreams, type TestUpstream } from '../../helpers/upstreams.js';
+import type { TestUpstream } from '../../helpers/upstreams.js';
 
 // Conformance of the HTTP/2 server codec (RFC 9113) on the TLS port, with hand-made frames: what the
 // server answers to each frame a client may send, well-formed or not.
-let t: TestGateway;
+let g: H2TestGateway;
 let ups: TestUpstream[];
-let ca: TestCa;
 let cert: TestCertificate;
 let port: number;
-let slow: Server;
 const open: RawH2[] = [];
 
 beforeAll(async () => {
-  ca = new TestCa();
-  cert = ca.issue(['h2.test']);
-  t = await startTestGateway(['--gateway-tls-port', '0']);
-  port = t.app.gatewayTls!.port;
-  ups = await startUpstreams(['a', 'b', 'c']);
-  expect(
-    (await t.admin('POST', '/admin/certificates', { certificate: cert.certificate, privateKey: cert.privateKey }))
-      .status,
-  ).toBe(201);
-  const spread = await createApi(t, {
-    name: 'spread',
-    path: '/spread/*',
-    algorithm: 'round_robin',
-    maxBodyBytes: 1000,
-  });
-  for (const u of ups) await addNode(t, spread, u);
-  // A node that answers after a while, so streams stay open.
-  slow = createServer((_req, res) => setTimeout(() => res.end('slow'), 1_500));
-  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
-  const slowApi = await createApi(t, { name: 'slow', path: '/slow', algorithm: 'round_robin' });
-  await addNode(t, slowApi, { name: 'slow', url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}` });
+  g = await startH2TestGateway();
+  ({ ups, cert, port } = g);
 }, 60_000);
 
 afterEach(() => {
@@ -67,11 +43,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  await t?.stop();
-  await Promise.all((ups ?? []).map((u) => u.close()));
-  slow?.closeAllConnections();
-  slow?.close();
-  ca?.dispose();
+  await g?.stop();
 });
 
 /** A raw HTTP/2 connection to the gateway, closed after the test. */

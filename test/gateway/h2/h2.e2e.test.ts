@@ -1,65 +1,41 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { ClientHttp2Session } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { H2_LIMITS } from '../../../src/gateway/h2/sessions.js';
-import { TestCa, type TestCertificate } from '../../helpers/certs.js';
+import type { TestCertificate } from '../../helpers/certs.js';
 import { addNode, createApi } from '../../helpers/fixtures.js';
 import { h2Request, h2Session } from '../../helpers/h2-client.js';
-import { startTestGateway, type TestGateway } from '../../helpers/isogate.js';
-import { closedPort, startUpstreams, type TestUpstream } from '../../helpers/upstreams.js';
+import { H2_HOST, startH2TestGateway, type H2TestGateway } from '../../helpers/h2-gateway.js';
+import { frame } from '../../helpers/h2-raw.js';
+import type { TestGateway } from '../../helpers/isogate.js';
+import { closedPort, type TestUpstream } from '../../helpers/upstreams.js';
 
 // HTTP/2 from clients on the TLS port (ALPN h2), each stream one request through the lifecycle,
 // proxied to HTTP/1.1 nodes.
+let g: H2TestGateway;
 let t: TestGateway;
 let ups: TestUpstream[];
-let ca: TestCa;
 let cert: TestCertificate;
 let port: number;
-let slow: Server;
 const sessions: ClientHttp2Session[] = [];
 
 beforeAll(async () => {
-  ca = new TestCa();
-  cert = ca.issue(['h2.test']);
-  t = await startTestGateway(['--gateway-tls-port', '0']);
-  port = t.app.gatewayTls!.port;
-  ups = await startUpstreams(['a', 'b', 'c']);
-  expect(
-    (await t.admin('POST', '/admin/certificates', { certificate: cert.certificate, privateKey: cert.privateKey }))
-      .status,
-  ).toBe(201);
-  const spread = await createApi(t, {
-    name: 'spread',
-    path: '/spread/*',
-    algorithm: 'round_robin',
-    maxBodyBytes: 1000,
-  });
-  for (const u of ups) await addNode(t, spread, u);
+  g = await startH2TestGateway();
+  ({ t, ups, cert, port } = g);
   const get = await createApi(t, { name: 'get-only', path: '/get-only', algorithm: 'round_robin', methods: ['GET'] });
   await addNode(t, get, ups[0]!);
   await createApi(t, { name: 'empty', path: '/empty', algorithm: 'round_robin' });
   const dead = await createApi(t, { name: 'dead', path: '/dead', algorithm: 'round_robin', retries: 0 });
   await addNode(t, dead, { name: 'dead', url: `http://127.0.0.1:${await closedPort()}` });
-  // A node that answers after a while, so streams stay open.
-  slow = createServer((_req, res) => setTimeout(() => res.end('slow'), 1_500));
-  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
-  const slowApi = await createApi(t, { name: 'slow', path: '/slow', algorithm: 'round_robin' });
-  await addNode(t, slowApi, { name: 'slow', url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}` });
 }, 60_000);
 
 afterAll(async () => {
   for (const s of sessions) s.destroy();
-  await t?.stop();
-  await Promise.all((ups ?? []).map((u) => u.close()));
-  slow?.closeAllConnections();
-  slow?.close();
-  ca?.dispose();
+  await g?.stop();
 });
 
 async function session(): Promise<ClientHttp2Session> {
-  const s = await h2Session(port, 'h2.test', cert.ca);
+  const s = await h2Session(port, H2_HOST, cert.ca);
   sessions.push(s);
   return s;
 }
@@ -177,14 +153,6 @@ async function rawStreams(
     socket.once('secureConnect', () => resolve());
     socket.once('error', reject);
   });
-  const frame = (type: number, flags: number, stream: number, payload: Buffer) => {
-    const head = Buffer.alloc(9);
-    head.writeUIntBE(payload.length, 0, 3);
-    head[3] = type;
-    head[4] = flags;
-    head.writeUInt32BE(stream, 5);
-    return Buffer.concat([head, payload]);
-  };
   const literal = (index: number, value: string) =>
     Buffer.concat([Buffer.from([index, value.length]), Buffer.from(value)]);
   // :method GET (static 2), :scheme https (7), :path (4) and :authority (1) as literals without indexing.
