@@ -52,9 +52,13 @@ export function createGatewayServer(
 }
 
 /** HTTP/2 sessions for the TLS port, whose streams run the same lifecycle; each session is a client connection of `admission`. */
-export function createH2Sessions(deps: GatewayDeps, idleTimeoutMs: number, admission: Admission): H2Sessions {
+export function createH2Sessions(
+  deps: GatewayDeps,
+  timeouts: { idleTimeoutMs: number; sendTimeoutMs: number },
+  admission: Admission,
+): H2Sessions {
   return new H2Sessions({
-    idleTimeoutMs,
+    ...timeouts,
     admission,
     handler: (req, res) => {
       void handleRequest(deps, req, res);

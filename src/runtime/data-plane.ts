@@ -170,7 +170,14 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     let tlsAddress: AddressInfo | null = null;
     if (options.gatewayTlsPort !== null) {
       tls = new GatewayTlsServer(
-        { http: server, h2: createH2Sessions(deps, options.clientKeepaliveTimeoutMs, admission) },
+        {
+          http: server,
+          h2: createH2Sessions(
+            deps,
+            { idleTimeoutMs: options.clientKeepaliveTimeoutMs, sendTimeoutMs: options.clientSendTimeoutMs },
+            admission,
+          ),
+        },
         {
           handshakeTimeoutMs: options.clientHandshakeTimeoutMs,
           ticketKeys: ticketKeys(),

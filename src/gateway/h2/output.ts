@@ -5,7 +5,8 @@ import { FRAME_HEAD_BYTES, writeFrameHead } from './frames.js';
  * What a session writes: frames queued during one event-loop turn leave as one socket write at its
  * end (every stream answered in that turn shares one TLS record run). While the socket is full the
  * client is not read either, so a client that does not read cannot make the session queue answers
- * (PING, SETTINGS) without bound.
+ * (PING, SETTINGS) without bound; one that reads nothing of it for `sendTimeoutMs` is cut, as on
+ * HTTP/1.1 (`--client-send-timeout-ms`).
  */
 export class FrameOutput {
   /** The socket is full: streams wait until `unblocked` is called. */
@@ -14,9 +15,13 @@ export class FrameOutput {
   private bytes = 0;
   private scheduled = false;
   private closed = false;
+  private stall: NodeJS.Timeout | null = null;
+  /** Bytes unsent when the send timeout was last set: fewer later is progress. */
+  private mark = 0;
 
   constructor(
     private readonly socket: TLSSocket,
+    private readonly sendTimeoutMs: number,
     private readonly unblocked: () => void,
   ) {
     socket.on('drain', () => this.onDrain());
@@ -51,18 +56,39 @@ export class FrameOutput {
     if (!this.socket.write(data) && !this.blocked) {
       this.blocked = true;
       this.socket.pause();
+      this.watchStall();
     }
   }
 
   /** The socket is gone: nothing more is queued. */
   close(): void {
+    this.clearStall();
     this.closed = true;
     this.out = [];
     this.bytes = 0;
   }
 
+  /** Cuts the client if it reads nothing of what waits within the send timeout; progress restarts it. */
+  private watchStall(): void {
+    this.mark = this.socket.writableLength;
+    this.stall = setTimeout(() => {
+      this.stall = null;
+      if (!this.blocked || this.closed) return;
+      if (this.socket.writableLength < this.mark) this.watchStall();
+      else this.socket.destroy();
+    }, this.sendTimeoutMs);
+    this.stall.unref();
+  }
+
+  private clearStall(): void {
+    if (this.stall === null) return;
+    clearTimeout(this.stall);
+    this.stall = null;
+  }
+
   private onDrain(): void {
     if (!this.blocked) return;
+    this.clearStall();
     this.blocked = false;
     this.socket.resume();
     this.unblocked();

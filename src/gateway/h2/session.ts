@@ -35,6 +35,8 @@ export interface SessionLimits {
   maxInvalidFrames: number;
   resetBurst: number;
   resetsPerSecond: number;
+  /** A client that reads nothing of what waits for it this long is cut, ms. */
+  sendTimeoutMs: number;
 }
 
 /** What a session tells its owner. */
@@ -73,6 +75,7 @@ export class H2Session implements StreamHost, FrameHandler {
   private recvOwed = 0;
   sendWindow = DEFAULT_WINDOW;
   maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+  readonly sendTimeoutMs: number;
   private readonly output: FrameOutput;
   private readonly budget: SessionBudget;
   private readonly waiting = new Set<H2Stream>();
@@ -87,7 +90,8 @@ export class H2Session implements StreamHost, FrameHandler {
     this.decoder = new HpackDecoder(4096, limits.maxHeaderListSize, limits.maxHeaderListPairs);
     this.reader = new FrameReader(limits.maxHeaderBlockBytes, this);
     this.budget = new SessionBudget(limits);
-    this.output = new FrameOutput(socket, () => this.onUnblocked());
+    this.sendTimeoutMs = limits.sendTimeoutMs;
+    this.output = new FrameOutput(socket, limits.sendTimeoutMs, () => this.onUnblocked());
     this.recvWindow = limits.connectionWindowSize;
     this.output.push(
       settingsFrame([

@@ -32,12 +32,14 @@ export const H2_LIMITS = {
   resetBurst: 200,
   /** ...and then per second; faster, the session is closed with ENHANCE_YOUR_CALM. */
   resetsPerSecond: 100,
-} as const satisfies SessionLimits;
+} as const satisfies Omit<SessionLimits, 'sendTimeoutMs'>;
 
 /** How the HTTP/2 sessions run. */
 export interface H2Options {
   /** An idle session (no byte either way) is sent GOAWAY after this long. */
   idleTimeoutMs: number;
+  /** A client that reads nothing of what waits for it this long is cut (`--client-send-timeout-ms`). */
+  sendTimeoutMs: number;
   /** The connection limits: a session is one client connection, idle while it has no open stream. */
   admission: Admission;
   /** Runs the lifecycle on one stream's request and response. */
@@ -55,8 +57,11 @@ export interface H2Options {
  */
 export class H2Sessions {
   private readonly sessions = new Set<H2Session>();
+  private readonly limits: SessionLimits;
 
-  constructor(private readonly options: H2Options) {}
+  constructor(private readonly options: H2Options) {
+    this.limits = { ...H2_LIMITS, sendTimeoutMs: options.sendTimeoutMs };
+  }
 
   /** Starts an HTTP/2 session on a TLS connection whose ALPN chose `h2`, counted by its admission `ticket`. */
   adopt(socket: TLSSocket, ticket: AdmissionTicket): void {
@@ -64,7 +69,7 @@ export class H2Sessions {
     socket.setNoDelay(true);
     const remoteAddress = socket.remoteAddress ?? '';
     const client = new H2Client(ticket, admission);
-    const session = new H2Session(socket, H2_LIMITS, {
+    const session = new H2Session(socket, this.limits, {
       request: (stream, block) => this.onRequest(session, stream, block, remoteAddress),
       busy: (busy) => client.busy(busy),
       closed: () => {

@@ -13,6 +13,8 @@ export interface StreamHost {
   readonly sendWindow: number;
   /** The client's SETTINGS_MAX_FRAME_SIZE. */
   readonly maxFrameSize: number;
+  /** How long a stream may wait for the client's window to open before it is reset, ms. */
+  readonly sendTimeoutMs: number;
   /** Queues a header block as HEADERS (and CONTINUATION) frames. */
   sendHeaders(id: number, block: Buffer, endStream: boolean): void;
   /** Queues one DATA frame (within the windows, which it takes from the connection's). */
@@ -102,6 +104,8 @@ export class H2Stream implements GatewayResponse {
   private endQueued = false;
   private onDrainFn: (() => void) | null = null;
   private onCloseFn: (() => void) | null = null;
+  /** Runs while the answer waits for the client's window (RFC 9113 §6.9): a client that never opens it is cut. */
+  private windowStall: NodeJS.Timeout | null = null;
 
   constructor(
     readonly host: StreamHost,
@@ -146,6 +150,7 @@ export class H2Stream implements GatewayResponse {
   /** The stream closed (reset by either side, the session gone, or both sides done). */
   onClosed(): void {
     this.closed = true;
+    this.clearStall();
     this.queue = [];
     this.queued = 0;
     if (this.body !== null && !this.remoteClosed)
@@ -226,6 +231,23 @@ export class H2Stream implements GatewayResponse {
     }
   }
 
+  /** Resets the stream (CANCEL) if the client's window stays shut for the send timeout; progress restarts it. */
+  private watchStall(): void {
+    if (this.windowStall !== null) return;
+    this.windowStall = setTimeout(() => {
+      this.windowStall = null;
+      this.destroyed = true;
+      this.host.reset(this, H2Error.CANCEL);
+    }, this.host.sendTimeoutMs);
+    this.windowStall.unref();
+  }
+
+  private clearStall(): void {
+    if (this.windowStall === null) return;
+    clearTimeout(this.windowStall);
+    this.windowStall = null;
+  }
+
   private sendHead(endStream: boolean): void {
     this.headersSent = true;
     this.host.sendHeaders(this.id, encodeResponseHead(this.statusCode, this.fields), endStream);
@@ -246,6 +268,7 @@ export class H2Stream implements GatewayResponse {
       const room = Math.min(this.sendWindow, host.sendWindow, host.maxFrameSize);
       if (room <= 0) {
         host.awaitWindow(this);
+        this.watchStall();
         return;
       }
       let piece = this.queue[0]!;
@@ -255,6 +278,7 @@ export class H2Stream implements GatewayResponse {
       } else this.queue.shift();
       this.queued -= piece.length;
       this.sendWindow -= piece.length;
+      this.clearStall();
       const last = this.endQueued && this.queued === 0;
       host.sendData(this.id, piece, last);
       if (last) {

@@ -11,9 +11,11 @@ import {
   type Settings,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCa, type TestCertificate } from '../../helpers/certs.js';
 import { addNode, createApi } from '../../helpers/fixtures.js';
+import { F, frame, headers, PREFACE, S, settings, T, windowUpdate } from '../../helpers/h2-raw.js';
 import { startTestGateway, type TestGateway } from '../../helpers/isogate.js';
 
 // HTTP/2 flow control, bodies and session life, end to end: node:http2 clients on the TLS port,
@@ -29,7 +31,12 @@ let gw: TestGateway;
 let port: number;
 const opened: ClientHttp2Session[] = [];
 /** What the node saw: bytes written to the flood answer, and hooks for the drip and slow answers. */
-const seen = { floodWritten: 0, dripClosed: null as (() => void) | null, slowArrived: null as (() => void) | null };
+const seen = {
+  floodWritten: 0,
+  floodCut: null as (() => void) | null,
+  dripClosed: null as (() => void) | null,
+  slowArrived: null as (() => void) | null,
+};
 
 /** Writes `total` bytes of BIG (repeated) with backpressure, counting them in `count`, then ends. */
 function pour(res: ServerResponse, total: number, count: (bytes: number) => void = () => undefined): void {
@@ -75,6 +82,9 @@ function answerNode(req: IncomingMessage, res: ServerResponse): void {
       return pour(res, bytes);
     case '/n/flood':
       seen.floodWritten = 0;
+      res.on('close', () => {
+        if (!res.writableFinished) seen.floodCut?.();
+      });
       return pour(res, bytes, (n) => (seen.floodWritten += n));
     case '/n/sized':
       return void res.writeHead(200, { 'content-length': 1234 }).end(BIG.subarray(0, 1234));
@@ -370,6 +380,68 @@ describe('session life', () => {
     } finally {
       seen.slowArrived = null;
       await g.stop();
+    }
+  });
+});
+
+describe('clients that do not read (--client-send-timeout-ms)', () => {
+  let strict: TestGateway;
+  let strictPort: number;
+
+  beforeAll(async () => {
+    strict = await startTestGateway(['--gateway-tls-port', '0', '--client-send-timeout-ms', '500']);
+    strictPort = await prepare(strict);
+  }, 60_000);
+
+  afterAll(async () => {
+    seen.floodCut = null;
+    await strict?.stop();
+  });
+
+  it("resets a stream whose window the client keeps shut (CANCEL), and the node's answer is cut", async () => {
+    const cut = new Promise<void>((r) => (seen.floodCut = r));
+    const s = await open(strictPort);
+    const stream = s.request({ ':path': `/n/flood?bytes=${50 * MiB}` });
+    stream.on('error', () => undefined);
+    // Never read: the stream's window stays shut once the client's buffer is full.
+    await within(once(stream, 'close'), 5_000, 'the stream reset');
+    expect(stream.rstCode).toBe(constants.NGHTTP2_CANCEL);
+    await within(cut, 5_000, "the node's answer cut");
+    expect((await fetchH2(s, { ':path': '/n/ok' })).status).toBe(200);
+  });
+
+  it('cuts a connection that grants every window but reads nothing of its socket', async () => {
+    const cut = new Promise<void>((r) => (seen.floodCut = r));
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: strictPort,
+      servername: 'h2.test',
+      ca: cert.ca,
+      ALPNProtocols: ['h2'],
+    });
+    socket.on('error', () => undefined);
+    await within(once(socket, 'secureConnect'), 5_000, 'the handshake');
+    const fields: [string, string][] = [
+      [':method', 'GET'],
+      [':scheme', 'https'],
+      [':path', `/n/flood?bytes=${200 * MiB}`],
+      [':authority', 'h2.test'],
+    ];
+    socket.write(
+      Buffer.concat([
+        PREFACE,
+        settings([[S.INITIAL_WINDOW_SIZE, 0x7fffffff]]),
+        windowUpdate(0, 0x7fffffff - 65_535),
+        frame(T.SETTINGS, F.ACK, 0),
+        headers(1, fields, { endStream: true }),
+      ]),
+    );
+    socket.pause(); // reads nothing from here on: the gateway's writes fill the socket
+    try {
+      await within(cut, 10_000, "the node's answer cut with the client's connection");
+      expect(seen.floodWritten).toBeLessThan(200 * MiB);
+    } finally {
+      socket.destroy();
     }
   });
 });
