@@ -1,10 +1,12 @@
-import { Flag, H2ConnectionError, H2Error, H2StreamError } from './frames.js';
+import { Flag, H2ConnectionError, H2Error } from './frames.js';
 
 /** A whole header block (HEADERS and its CONTINUATIONs), not yet decoded. */
 export interface HeaderBlock {
   id: number;
   /** The HEADERS frame carried END_STREAM. */
   endStream: boolean;
+  /** Its priority names the stream itself: a stream error, once the block is decoded (§5.3.1). */
+  selfDependent: boolean;
   block: Buffer;
 }
 
@@ -19,6 +21,7 @@ const MAX_BLOCK_FRAMES = 64;
 export class HeaderBlockReader {
   private id = 0;
   private endStream = false;
+  private selfDependent = false;
   private parts: Buffer[] = [];
   private bytes = 0;
   /** A block is open: only its CONTINUATION frames may come next. */
@@ -31,17 +34,18 @@ export class HeaderBlockReader {
     if (id === 0 || id % 2 === 0)
       throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'HEADERS on a stream id a client may not use');
     let fragment = (flags & Flag.PADDED) !== 0 ? unpad(payload) : payload;
+    let selfDependent = false;
     if ((flags & Flag.PRIORITY) !== 0) {
       if (fragment.length < 5)
         throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, 'HEADERS too short for its priority');
-      if ((fragment.readUInt32BE(0) & 0x7fffffff) === id)
-        throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'a stream depends on itself');
+      selfDependent = (fragment.readUInt32BE(0) & 0x7fffffff) === id;
       fragment = fragment.subarray(5);
     }
     const endStream = (flags & Flag.END_STREAM) !== 0;
-    if ((flags & Flag.END_HEADERS) !== 0) return { id, endStream, block: fragment };
+    if ((flags & Flag.END_HEADERS) !== 0) return { id, endStream, selfDependent, block: fragment };
     this.id = id;
     this.endStream = endStream;
+    this.selfDependent = selfDependent;
     this.parts = [fragment];
     this.bytes = fragment.length;
     this.open = true;
@@ -59,7 +63,7 @@ export class HeaderBlockReader {
     const block = Buffer.concat(this.parts, this.bytes);
     this.parts = [];
     this.open = false;
-    return { id, endStream: this.endStream, block };
+    return { id, endStream: this.endStream, selfDependent: this.selfDependent, block };
   }
 }
 

@@ -1,4 +1,5 @@
 import { headerNameSet, isToken, isTokenByte } from '../../http/header-names.js';
+import { BAD_TARGET_CHAR } from '../http/request-head.js';
 
 /** A request's header list read as RFC 9113 §8.3 says: pseudo-header fields, then the rest. */
 export interface RequestFields {
@@ -81,6 +82,8 @@ export function readRequestFields(fields: readonly string[]): RequestFields | st
   // CONNECT (no :scheme or :path) and extended CONNECT are not offered.
   if (method === null || scheme === null || path === null) return 'a required pseudo-header field is missing';
   if (path.charCodeAt(0) !== 47 /* / */ && !(path === '*' && method === 'OPTIONS')) return 'a :path not in origin form';
+  // What the HTTP/1.1 port refuses in a request target, so the node's request line reads as ours did.
+  if (BAD_TARGET_CHAR.test(path)) return 'a :path with a space, control or non-ASCII character';
   const cookie = headers['cookie'];
   if (cookie !== undefined) rawHeaders.push('cookie', cookie);
   if (authority !== null && headers['host'] === undefined) {

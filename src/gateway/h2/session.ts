@@ -41,7 +41,7 @@ export interface SessionLimits {
 
 /** What a session tells its owner. */
 export interface SessionEvents {
-  /** A request's header list arrived on a new stream (`fields` decoded, or null when over the limits). */
+  /** A request's header list arrived on a new stream (`block.tooLarge` when it passed the limits). */
   request(stream: H2Stream, block: DecodedBlock): void;
   /** The number of open streams went from 0 to 1 (true) or from 1 to 0 (false). */
   busy(busy: boolean): void;
@@ -105,6 +105,8 @@ export class H2Session implements StreamHost, FrameHandler {
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('error', () => undefined); // 'close' follows
     socket.on('close', () => this.onSocketClose());
+    // A socket that closed before it was handed over gets no 'close' any more.
+    if (socket.destroyed) process.nextTick(() => this.onSocketClose());
   }
 
   /** The socket is full: streams wait. */
@@ -177,6 +179,10 @@ export class H2Session implements StreamHost, FrameHandler {
     const { id, endStream, block } = whole;
     // Decoded whatever becomes of it, so that the table stays in step with the client's.
     const decoded = this.decoder.decode(block);
+    if (whole.selfDependent) {
+      if (id > this.lastStreamId) this.lastStreamId = id;
+      throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'a stream depends on itself');
+    }
     const open = this.streams.get(id);
     if (open !== undefined) {
       // Trailers: the request's end; their fields are not passed on.
@@ -379,6 +385,7 @@ export class H2Session implements StreamHost, FrameHandler {
   }
 
   private onSocketClose(): void {
+    if (this.gone) return;
     this.gone = true;
     this.failed = true;
     this.reader.stop();

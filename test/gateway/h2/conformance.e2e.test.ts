@@ -258,6 +258,9 @@ describe('stream errors: that stream reset with PROTOCOL_ERROR, the connection s
     ['a pseudo-header field after a regular one (§8.3)', [get[0]!, ['x-a', '1'], ...get.slice(1)]],
     ['an unknown pseudo-header field :foo (§8.3)', [...get.slice(0, 3), [':foo', 'bar'], get[3]!]],
     ['a value with a leading space (§8.2.1)', [...get, ['x-a', ' v']]],
+    ['a :path with a space, which the node would read as the request line ends', request('/spread/a HTTP/1.0')],
+    ['a :path with a control character', request('/spread/a\x01b')],
+    ['a :path with a non-ASCII byte', request('/spread/\xff')],
     [
       'CONNECT with :scheme and without :path (§8.5)',
       [
@@ -357,6 +360,28 @@ describe('header lists over the limit (§6.5.2, §10.5.1)', () => {
 });
 
 describe('stream identifiers (§5.1, §5.1.1)', () => {
+  it('resets a stream whose priority depends on itself, yet decodes its block (§5.3.1, §4.3)', async () => {
+    const c = await connect();
+    const block = Buffer.concat([
+      encodeFields(request('/spread/self')),
+      literal('x-kept', 'from-the-reset-block', true),
+    ]);
+    c.send(headers(3, block, { endStream: true, priority: { dependsOn: 3, weight: 16 } }));
+    expect(await c.reset(3)).toBe(E.PROTOCOL_ERROR);
+    // The table holds x-kept (index 62), and stream 3 counts as used: stream 1 may not open now.
+    c.send(
+      headers(5, Buffer.concat([encodeFields(request('/spread/after-self')), Buffer.from([0x80 | 62])]), {
+        endStream: true,
+      }),
+    );
+    expect((await c.response(5)).status).toBe(200);
+    expect(
+      ups.some((u) => u.last?.url === '/spread/after-self' && u.last.headers['x-kept'] === 'from-the-reset-block'),
+    ).toBe(true);
+    c.send(headers(1, request('/spread/lower'), { endStream: true }));
+    expect(await c.goaway()).toBe(E.PROTOCOL_ERROR);
+  });
+
   it('ignores a HEADERS on a stream it has reset (frames in flight, §5.1)', async () => {
     const c = await connect();
     c.send(headers(1, [...request('/spread/reset'), ['X-Upper', 'v']]));
