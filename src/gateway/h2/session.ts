@@ -122,6 +122,11 @@ export class H2Session implements StreamHost, FrameHandler {
     if (this.streams.size === 0) this.endSocket();
   }
 
+  /** No byte went either way for the idle timeout: GOAWAY unless a stream is open (its node may just be slow). */
+  idle(): void {
+    if (this.streams.size === 0) this.close();
+  }
+
   /** Closes the connection now. */
   destroy(): void {
     this.socket.destroy();

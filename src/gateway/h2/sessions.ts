@@ -36,7 +36,7 @@ export const H2_LIMITS = {
 
 /** How the HTTP/2 sessions run. */
 export interface H2Options {
-  /** An idle session (no byte either way) is sent GOAWAY after this long. */
+  /** A session without an open stream and with no byte either way this long is sent GOAWAY. */
   idleTimeoutMs: number;
   /** A client that reads nothing of what waits for it this long is cut (`--client-send-timeout-ms`). */
   sendTimeoutMs: number;
@@ -79,7 +79,10 @@ export class H2Sessions {
     });
     client.session = session;
     this.sessions.add(session);
-    socket.setTimeout(idleTimeoutMs, () => session.close());
+    // A listener of its own: setTimeout's callback would be called once only, and an idle socket
+    // with a stream open times out again after its next byte.
+    socket.on('timeout', () => session.idle());
+    socket.setTimeout(idleTimeoutMs);
   }
 
   /** Sessions open now. */

@@ -355,13 +355,18 @@ describe('session life', () => {
     await within(once(s, 'close'), 3_000, 'the session closing');
   });
 
-  it('lets a stream open at the timeout finish: the GOAWAY is graceful', async () => {
+  it('keeps a session whose stream waits on a slow node past the timeout, and sends GOAWAY once idle', async () => {
     const s = await open(idlePort);
+    let answered = false;
+    let goawayFirst = false;
+    s.on('goaway', () => (goawayFirst = !answered));
     const goaway = once(s, 'goaway');
     const a = await fetchH2(s, { ':path': '/n/slow' }, undefined, 5_000);
+    answered = true;
     expect(a.status).toBe(200);
     expect(a.body.toString()).toBe('slow');
     await within(goaway, 3_000, 'GOAWAY');
+    expect(goawayFirst).toBe(false);
     await within(once(s, 'close'), 3_000, 'the session closing');
   });
 
