@@ -1,9 +1,9 @@
-import { admin, errorText, isAbort } from '../api.js';
+import { admin, errorText } from '../api.js';
 import { confirmDialog } from '../components/dialog.js';
-import { h, replace } from '../components/dom.js';
-import { busy, clearErrors, field, formErrorBox, loadErrorBox, showErrors } from '../components/form.js';
+import { h, replace, srOnly } from '../components/dom.js';
+import { busy, clearErrors, field, formErrorBox, showErrors } from '../components/form.js';
 import { notify } from '../components/notify.js';
-import { cell } from '../components/table.js';
+import { cell, listTable } from '../components/table.js';
 import type { ViewContext } from '../router.js';
 import { gate } from '../session.js';
 import type { ConsumerView } from '../types.js';
@@ -16,7 +16,14 @@ import { credentialText, openAddCredential, openEditConsumer, tagsOf } from './c
  */
 export async function consumersView({ root, signal }: ViewContext): Promise<void> {
   document.title = 'Consumers · isogate';
-  const listHost = h('div', null, h('div', { class: 'loading', role: 'status' }, 'Loading consumers…'));
+  const { host: listHost, load } = listTable({
+    loading: 'Loading consumers…',
+    fetch: () => admin.listConsumers({ signal }),
+    empty: 'No consumers yet.',
+    tableClass: 'table consumers',
+    columns: ['Name', 'Tags', 'Credentials', srOnly('Actions')],
+    row,
+  });
   const secretsHost = h('div', { role: 'status', 'aria-live': 'polite' });
   const createForm = newConsumerForm((created) => {
     showSecrets(
@@ -76,45 +83,6 @@ export async function consumersView({ root, signal }: ViewContext): Promise<void
           secrets.map((s) => h('li', null, `${s.label}: `, h('code', { class: 'secret' }, s.secret))),
         ),
         h('button', { type: 'button', class: 'btn', onclick: () => replace(secretsHost) }, 'I have copied them'),
-      ),
-    );
-  }
-
-  async function load(): Promise<void> {
-    let consumers: ConsumerView[];
-    try {
-      consumers = await admin.listConsumers({ signal });
-    } catch (err) {
-      if (isAbort(err)) return;
-      replace(listHost, loadErrorBox(err));
-      return;
-    }
-    if (consumers.length === 0) {
-      replace(listHost, h('p', { class: 'empty muted' }, 'No consumers yet.'));
-      return;
-    }
-    replace(
-      listHost,
-      h(
-        'table',
-        { class: 'table consumers' },
-        h(
-          'thead',
-          null,
-          h(
-            'tr',
-            null,
-            h('th', { scope: 'col' }, 'Name'),
-            h('th', { scope: 'col' }, 'Tags'),
-            h('th', { scope: 'col' }, 'Credentials'),
-            h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')),
-          ),
-        ),
-        h(
-          'tbody',
-          null,
-          consumers.map((c) => row(c)),
-        ),
       ),
     );
   }

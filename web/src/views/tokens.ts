@@ -1,10 +1,10 @@
-import { admin, clearToken, errorText, isAbort } from '../api.js';
+import { admin, clearToken, errorText } from '../api.js';
 import { copyButton } from '../components/copy.js';
 import { confirmDialog } from '../components/dialog.js';
-import { h, replace } from '../components/dom.js';
-import { busy, clearErrors, field, formErrorBox, loadErrorBox, showErrors } from '../components/form.js';
+import { h, replace, srOnly } from '../components/dom.js';
+import { busy, clearErrors, field, formErrorBox, showErrors } from '../components/form.js';
 import { notify } from '../components/notify.js';
-import { cell } from '../components/table.js';
+import { cell, listTable } from '../components/table.js';
 import { ago, dateTime } from '../format.js';
 import { navigate, type ViewContext } from '../router.js';
 import { can, clearSession, currentActor, needsRole } from '../session.js';
@@ -43,7 +43,14 @@ export async function tokensView({ root, signal }: ViewContext): Promise<void> {
     return;
   }
 
-  const listHost = h('div', null, h('div', { class: 'loading', role: 'status' }, 'Loading admin tokens…'));
+  const { host: listHost, load } = listTable({
+    loading: 'Loading admin tokens…',
+    fetch: () => admin.listTokens({ signal }),
+    empty: 'No named tokens yet.',
+    tableClass: 'table table-cards tokens-table',
+    columns: ['Name', 'Role', 'Created', srOnly('Actions')],
+    row,
+  });
   const secretHost = h('div', { role: 'status', 'aria-live': 'polite' });
   replace(
     root,
@@ -108,43 +115,6 @@ export async function tokensView({ root, signal }: ViewContext): Promise<void> {
           '.',
         ),
         h('button', { type: 'button', class: 'btn', onclick: () => replace(secretHost) }, 'I have copied it'),
-      ),
-    );
-  }
-
-  async function load(): Promise<void> {
-    let tokens: AdminToken[];
-    try {
-      tokens = await admin.listTokens({ signal });
-    } catch (err) {
-      if (isAbort(err)) return;
-      replace(listHost, loadErrorBox(err));
-      return;
-    }
-    if (tokens.length === 0) {
-      replace(listHost, h('p', { class: 'empty muted' }, 'No named tokens yet.'));
-      return;
-    }
-    replace(
-      listHost,
-      h(
-        'table',
-        { class: 'table table-cards tokens-table' },
-        h(
-          'thead',
-          null,
-          h(
-            'tr',
-            null,
-            ['Name', 'Role', 'Created'].map((t) => h('th', { scope: 'col' }, t)),
-            h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')),
-          ),
-        ),
-        h(
-          'tbody',
-          null,
-          tokens.map((t) => row(t)),
-        ),
       ),
     );
   }
