@@ -335,9 +335,12 @@ export class H2Session implements StreamHost, FrameHandler {
   /** Sends RST_STREAM and remembers the id a while, for the client's frames still in flight. */
   private sendReset(stream: H2Stream, code: H2ErrorCode): void {
     this.output.push(rstStreamFrame(stream.id, code));
-    if (stream.remoteClosed) return;
+    if (!stream.remoteClosed) this.rememberReset(stream.id);
+  }
+
+  private rememberReset(id: number): void {
     if (this.resetByUs.length === RESET_MEMORY) this.resetByUs.shift();
-    this.resetByUs.push(stream.id);
+    this.resetByUs.push(id);
   }
 
   private closeStream(stream: H2Stream): void {
@@ -354,7 +357,11 @@ export class H2Session implements StreamHost, FrameHandler {
     this.budget.invalid();
     const stream = this.streams.get(err.streamId);
     if (stream !== undefined) this.reset(stream, err.h2Code);
-    else this.output.push(rstStreamFrame(err.streamId, err.h2Code));
+    else {
+      // A stream refused as it opened (its block was faulty): its client may still be sending on it.
+      this.output.push(rstStreamFrame(err.streamId, err.h2Code));
+      this.rememberReset(err.streamId);
+    }
   }
 
   /** Resets a stream whose request is malformed (§8.1.1); too many such end the session. */

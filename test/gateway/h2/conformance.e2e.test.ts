@@ -360,6 +360,19 @@ describe('header lists over the limit (§6.5.2, §10.5.1)', () => {
 });
 
 describe('stream identifiers (§5.1, §5.1.1)', () => {
+  it('ignores the rest of a stream refused as it opened (its body and trailers still in flight)', async () => {
+    const c = await connect();
+    c.send(
+      headers(1, request('/spread/self-body', 'POST'), { priority: { dependsOn: 1, weight: 16 } }),
+      data(1, 'abc'),
+      headers(1, [['x-checksum', 'abc']], { endStream: true }),
+      headers(3, request('/spread/after-self-body'), { endStream: true }),
+    );
+    expect(await c.reset(1)).toBe(E.PROTOCOL_ERROR);
+    expect((await c.response(3)).status).toBe(200);
+    expect(c.frames.some((f) => f.type === T.GOAWAY)).toBe(false);
+  });
+
   it('resets a stream whose priority depends on itself, yet decodes its block (§5.3.1, §4.3)', async () => {
     const c = await connect();
     const block = Buffer.concat([
