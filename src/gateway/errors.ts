@@ -1,4 +1,5 @@
 import { jsonLine } from '../http/json-line.js';
+import type { GatewayResponse } from './exchange.js';
 
 /**
  * Every error the gateway itself makes, with its stable code, HTTP status and message (fastify's
@@ -63,4 +64,15 @@ const bodies = new Map<GatewayErrorCode, Buffer>(
 /** The prebuilt JSON body for a code: `{ "error": { "code", "message" } }` and a newline. */
 export function errorBody(code: GatewayErrorCode): Buffer {
   return bodies.get(code)!;
+}
+
+/** Answers `res` with a gateway error alone: its status, JSON body and ERROR_HEADER (for answers made before any stage ran). */
+export function answerGatewayError(res: GatewayResponse, code: GatewayErrorCode): void {
+  const body = errorBody(code);
+  res.writeHead(GATEWAY_ERRORS[code].status, {
+    'content-type': 'application/json',
+    'content-length': body.length,
+    [ERROR_HEADER]: code,
+  });
+  res.end(body);
 }

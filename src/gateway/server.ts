@@ -7,7 +7,7 @@ import { GatewayHttpServer, type ClientTimeouts } from './http/server.js';
 import { H2Sessions } from './h2/sessions.js';
 import type { ClientIpResolver } from './client-ip.js';
 import { RequestContext } from './context.js';
-import { ERROR_HEADER, errorBody, GATEWAY_ERRORS } from './errors.js';
+import { answerGatewayError } from './errors.js';
 import { runLifecycle } from './lifecycle.js';
 import type { NodeStats } from './node-stats.js';
 import { logStage } from './stages/log.js';
@@ -78,7 +78,7 @@ export async function handleRequest(deps: GatewayDeps, req: GatewayRequest, res:
   if (deps.draining()) res.keepAlive = false;
   const snapshot = deps.holder.acquire();
   if (snapshot === null) {
-    plainError(res, 'NOT_READY');
+    answerGatewayError(res, 'NOT_READY');
     return;
   }
   let url = req.url;
@@ -115,14 +115,4 @@ export async function handleRequest(deps: GatewayDeps, req: GatewayRequest, res:
     deps.holder.release(snapshot);
     logStage(ctx, deps);
   }
-}
-
-function plainError(res: GatewayResponse, code: keyof typeof GATEWAY_ERRORS): void {
-  const body = errorBody(code);
-  res.writeHead(GATEWAY_ERRORS[code].status, {
-    'content-type': 'application/json',
-    'content-length': body.length,
-    [ERROR_HEADER]: code,
-  });
-  res.end(body);
 }

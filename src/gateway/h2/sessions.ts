@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import type { Admission, AdmissionTicket } from '../admission.js';
-import { errorBody, ERROR_HEADER, GATEWAY_ERRORS } from '../errors.js';
+import { answerGatewayError } from '../errors.js';
 import type { GatewayRequest, GatewayResponse } from '../exchange.js';
 import type { RejectCode } from '../http/error-answer.js';
 import { MAX_REQUEST_HEAD_BYTES } from '../http/request-parser.js';
@@ -103,7 +103,7 @@ export class H2Sessions {
   private onRequest(session: H2Session, stream: H2Stream, block: DecodedBlock, remoteAddress: string): void {
     if (block.tooLarge) {
       this.options.rejected?.('HEADERS_TOO_LARGE');
-      answerError(stream, 'HEADERS_TOO_LARGE');
+      answerGatewayError(stream, 'HEADERS_TOO_LARGE');
       return;
     }
     const fields = readRequestFields(block.fields);
@@ -120,13 +120,6 @@ export class H2Sessions {
     stream.isHead = fields.method === 'HEAD';
     this.options.handler(new StreamRequest(fields, stream.body, remoteAddress), stream);
   }
-}
-
-/** Answers a stream with a gateway error (JSON body, its code in `x-isogate-error`). */
-function answerError(stream: H2Stream, code: 'HEADERS_TOO_LARGE'): void {
-  const body = errorBody(code);
-  stream.writeHead(GATEWAY_ERRORS[code].status, { 'content-type': 'application/json', [ERROR_HEADER]: code });
-  stream.end(body);
 }
 
 /** How long an idle session closed to make room may take to send its GOAWAY before it is cut. */
