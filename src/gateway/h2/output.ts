@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import { FRAME_HEAD_BYTES, writeFrameHead } from './frames.js';
+import { Flag, FRAME_HEAD_BYTES, FrameType, writeFrameHead } from './frames.js';
 
 /**
  * What a session writes: frames queued during one event-loop turn leave as one socket write at its
@@ -44,6 +44,20 @@ export class FrameOutput {
     writeFrameHead(head, 0, payload.length, type, flags, id);
     this.push(head);
     if (payload.length > 0) this.push(payload);
+  }
+
+  /** Queues a header block as HEADERS, and CONTINUATION frames past `maxFrameSize` (the client's setting). */
+  headers(id: number, block: Buffer, endStream: boolean, maxFrameSize: number): void {
+    const end = endStream ? Flag.END_STREAM : 0;
+    if (block.length <= maxFrameSize) {
+      this.frame(FrameType.HEADERS, Flag.END_HEADERS | end, id, block);
+      return;
+    }
+    this.frame(FrameType.HEADERS, end, id, block.subarray(0, maxFrameSize));
+    for (let at = maxFrameSize; at < block.length; at += maxFrameSize) {
+      const stop = Math.min(at + maxFrameSize, block.length);
+      this.frame(FrameType.CONTINUATION, stop === block.length ? Flag.END_HEADERS : 0, id, block.subarray(at, stop));
+    }
   }
 
   /** Writes what is queued now as one buffer. */

@@ -227,12 +227,13 @@ export class H2Session implements StreamHost, FrameHandler {
   }
 
   settings(payload: Buffer): void {
+    let grown = false;
     for (let at = 0; at < payload.length; at += 6) {
       const key = payload.readUInt16BE(at);
       const value = payload.readUInt32BE(at + 2);
       if (key === Setting.ENABLE_PUSH && value > 1)
         throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'SETTINGS_ENABLE_PUSH out of range');
-      if (key === Setting.INITIAL_WINDOW_SIZE) this.setPeerWindow(value);
+      if (key === Setting.INITIAL_WINDOW_SIZE) grown = this.setPeerWindow(value) || grown;
       if (key === Setting.MAX_FRAME_SIZE) {
         if (value < DEFAULT_MAX_FRAME_SIZE || value > 0xffffff)
           throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'SETTINGS_MAX_FRAME_SIZE out of range');
@@ -241,11 +242,12 @@ export class H2Session implements StreamHost, FrameHandler {
       // HEADER_TABLE_SIZE: responses use no dynamic table. MAX_CONCURRENT_STREAMS: no push. The rest: advisory or unknown.
     }
     this.output.frame(FrameType.SETTINGS, Flag.ACK, 0, EMPTY);
-    for (const stream of this.streams.values()) stream.resume();
+    // Only after the ACK: the client counts its larger windows from it, and DATA sent before would pass the old ones.
+    if (grown) for (const stream of this.streams.values()) stream.resume();
   }
 
-  /** SETTINGS_INITIAL_WINDOW_SIZE changes every open stream's send window by the difference (§6.9.2). */
-  private setPeerWindow(value: number): void {
+  /** SETTINGS_INITIAL_WINDOW_SIZE changes every open stream's send window by the difference (§6.9.2); true when it grew. */
+  private setPeerWindow(value: number): boolean {
     if (value > MAX_WINDOW)
       throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE too large');
     const delta = value - this.peerInitialWindow;
@@ -255,6 +257,7 @@ export class H2Session implements StreamHost, FrameHandler {
       if (stream.sendWindow > MAX_WINDOW)
         throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'a stream window too large');
     }
+    return delta > 0;
   }
 
   windowUpdate(id: number, increment: number): void {
@@ -284,21 +287,7 @@ export class H2Session implements StreamHost, FrameHandler {
   // ---- StreamHost ----
 
   sendHeaders(id: number, block: Buffer, endStream: boolean): void {
-    const size = this.maxFrameSize;
-    if (block.length <= size) {
-      this.output.frame(FrameType.HEADERS, Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0), id, block);
-      return;
-    }
-    this.output.frame(FrameType.HEADERS, endStream ? Flag.END_STREAM : 0, id, block.subarray(0, size));
-    for (let at = size; at < block.length; at += size) {
-      const end = Math.min(at + size, block.length);
-      this.output.frame(
-        FrameType.CONTINUATION,
-        end === block.length ? Flag.END_HEADERS : 0,
-        id,
-        block.subarray(at, end),
-      );
-    }
+    this.output.headers(id, block, endStream, this.maxFrameSize);
   }
 
   sendData(id: number, chunk: Buffer, endStream: boolean): void {
