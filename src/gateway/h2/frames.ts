@@ -112,7 +112,7 @@ export function writeFrameHead(
 }
 
 /** A whole frame with its payload. */
-export function frame(type: number, flags: number, stream: number, payload?: Buffer): Buffer {
+function frame(type: number, flags: number, stream: number, payload?: Buffer): Buffer {
   const length = payload?.length ?? 0;
   const out = Buffer.allocUnsafe(FRAME_HEAD_BYTES + length);
   writeFrameHead(out, 0, length, type, flags, stream);

@@ -85,11 +85,6 @@ export class H2Sessions {
     socket.setTimeout(idleTimeoutMs);
   }
 
-  /** Sessions open now. */
-  get size(): number {
-    return this.sessions.size;
-  }
-
   /** Sends GOAWAY to every session: streams in progress finish, then each session closes. */
   closeIdleSessions(): void {
     for (const session of this.sessions) session.close();
