@@ -9,7 +9,8 @@ export interface Modal {
 
 /**
  * Opens a native modal `<dialog>`: focus is trapped inside, Escape closes it and focus goes back to
- * the element that opened it. `onClose` runs however it was closed.
+ * the element that opened it. `onClose` runs once however it was closed; `close()` removes the
+ * dialog before it returns.
  */
 export function openModal(o: { title: string; content: Child; onClose?: () => void; wide?: boolean }): Modal {
   const opener = document.activeElement as HTMLElement | null;
@@ -22,15 +23,22 @@ export function openModal(o: { title: string; content: Child; onClose?: () => vo
     h('div', { class: 'modal-head' }, h('h2', { id: titleId }, o.title), closeButton),
     body,
   );
-  closeButton.addEventListener('click', () => dialog.close());
-  dialog.addEventListener('close', () => {
+  let closed = false;
+  // The browser fires 'close' a task later; closing through close() finishes at once, so whatever
+  // runs next (a list redrawn after a save) never sees the dialog still in the page.
+  const finish = () => {
+    if (closed) return;
+    closed = true;
+    if (dialog.open) dialog.close();
     dialog.remove();
     o.onClose?.();
     if (opener?.isConnected) opener.focus();
-  });
+  };
+  closeButton.addEventListener('click', finish);
+  dialog.addEventListener('close', finish);
   document.body.appendChild(dialog);
   dialog.showModal();
-  return { dialog, body, close: () => dialog.close() };
+  return { dialog, body, close: finish };
 }
 
 /** Asks a yes/no question in a modal; resolves true only when the confirm button was pressed. */
