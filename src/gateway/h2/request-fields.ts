@@ -39,6 +39,7 @@ export function readRequestFields(fields: readonly string[]): RequestFields | st
   let scheme: string | null = null;
   let authority: string | null = null;
   let contentLength: number | null = null;
+  let host: string | null = null;
   const headers: Record<string, string> = {};
   const rawHeaders: string[] = [];
   let regular = false;
@@ -68,6 +69,10 @@ export function readRequestFields(fields: readonly string[]): RequestFields | st
     if (!lowerToken(name)) return `the field name ${JSON.stringify(name)} is not a lower-case token`;
     if (CONNECTION_SPECIFIC(name)) return `the connection-specific field ${name}`;
     if (name === 'te' && value !== 'trailers') return 'te other than trailers';
+    if (name === 'host') {
+      if (host !== null) return 'repeated host';
+      host = value;
+    }
     if (name === 'content-length') {
       if (value.length > MAX_CONTENT_LENGTH_DIGITS || !/^\d+$/.test(value)) return 'a bad content-length';
       const n = Number(value);
@@ -76,7 +81,8 @@ export function readRequestFields(fields: readonly string[]): RequestFields | st
     }
     // Split cookie fields go to the node as one (§8.2.3): added to rawHeaders once, below.
     if (name !== 'cookie') rawHeaders.push(name, value);
-    const seen = headers[name];
+    if (name === '__proto__') continue;
+    const seen = Object.hasOwn(headers, name) ? headers[name] : undefined;
     headers[name] = seen === undefined ? value : `${seen}${name === 'cookie' ? '; ' : ', '}${value}`;
   }
   // CONNECT (no :scheme or :path) and extended CONNECT are not offered.
@@ -84,6 +90,8 @@ export function readRequestFields(fields: readonly string[]): RequestFields | st
   if (path.charCodeAt(0) !== 47 /* / */ && !(path === '*' && method === 'OPTIONS')) return 'a :path not in origin form';
   // What the HTTP/1.1 port refuses in a request target, so the node's request line reads as ours did.
   if (BAD_TARGET_CHAR.test(path)) return 'a :path with a space, control or non-ASCII character';
+  const authorityError = checkAuthority(scheme, authority, host);
+  if (authorityError !== null) return authorityError;
   const cookie = headers['cookie'];
   if (cookie !== undefined) rawHeaders.push('cookie', cookie);
   if (authority !== null && headers['host'] === undefined) {
@@ -91,6 +99,21 @@ export function readRequestFields(fields: readonly string[]): RequestFields | st
     rawHeaders.push('host', authority);
   }
   return { method, path, authority, headers, rawHeaders, contentLength };
+}
+
+/**
+ * §8.3.1: an http(s) request names its host by :authority or host; :authority has no userinfo; a
+ * host field that names another host than :authority makes the request malformed (nodes and
+ * routing must not read two different hosts).
+ */
+function checkAuthority(scheme: string, authority: string | null, host: string | null): string | null {
+  if (authority === null) {
+    if (host === null && (scheme === 'https' || scheme === 'http')) return 'neither :authority nor host';
+    return null;
+  }
+  if (authority === '' || authority.includes('@')) return 'an empty :authority, or one with userinfo';
+  if (host !== null && host.toLowerCase() !== authority.toLowerCase()) return 'host differs from :authority';
+  return null;
 }
 
 function lowerToken(text: string): boolean {

@@ -79,8 +79,11 @@ export class H2Session implements StreamHost, FrameHandler {
   private readonly output: FrameOutput;
   private readonly budget: SessionBudget;
   private readonly waiting = new Set<H2Stream>();
-  /** The last streams we reset while the client was still sending on them. */
-  private readonly resetByUs: number[] = [];
+  /**
+   * The last streams closed, in order: true for one we reset while the client was still sending on
+   * it (its frames in flight are ignored), false for one the client may send nothing more on.
+   */
+  private readonly closedIds = new Map<number, boolean>();
 
   constructor(
     private readonly socket: TLSSocket,
@@ -172,7 +175,11 @@ export class H2Session implements StreamHost, FrameHandler {
     const stream = this.streams.get(id);
     if (stream === undefined) {
       if (id > this.lastStreamId) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'DATA on an idle stream');
-      return; // a stream closed since: its frames in flight are dropped
+      // Frames after the client's END_STREAM or RST_STREAM (§5.1): a connection error. A stream we
+      // reset, one above our GOAWAY, or one too old to remember: its frames in flight are dropped.
+      if (this.closedIds.get(id) === false)
+        throw new H2ConnectionError(H2Error.STREAM_CLOSED, 'DATA on a closed stream');
+      return;
     }
     if (stream.remoteClosed) throw new H2StreamError(id, H2Error.STREAM_CLOSED, 'DATA after END_STREAM');
     if (data.length === 0 && !endStream) this.budget.invalid();
@@ -200,7 +207,9 @@ export class H2Session implements StreamHost, FrameHandler {
     }
     if (id <= this.lastStreamId) {
       // A stream we reset may still have the client's frames in flight: they are ignored (§5.1).
-      if (this.resetByUs.includes(id)) return;
+      const closed = this.closedIds.get(id);
+      if (closed === true || this.ignoredAfterGoaway(id)) return;
+      if (closed === false) throw new H2ConnectionError(H2Error.STREAM_CLOSED, 'HEADERS on a closed stream');
       throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'HEADERS on a stream id already passed');
     }
     this.lastStreamId = id;
@@ -324,16 +333,25 @@ export class H2Session implements StreamHost, FrameHandler {
   /** Sends RST_STREAM and remembers the id a while, for the client's frames still in flight. */
   private sendReset(stream: H2Stream, code: H2ErrorCode): void {
     this.output.push(rstStreamFrame(stream.id, code));
-    if (!stream.remoteClosed) this.rememberReset(stream.id);
+    if (!stream.remoteClosed) this.rememberClosed(stream.id, true);
   }
 
-  private rememberReset(id: number): void {
-    if (this.resetByUs.length === RESET_MEMORY) this.resetByUs.shift();
-    this.resetByUs.push(id);
+  /** Remembers a closed stream (`inFlight`: the client may still be sending on it), the oldest forgotten first. */
+  private rememberClosed(id: number, inFlight: boolean): void {
+    if (this.closedIds.get(id) === true) return;
+    this.closedIds.delete(id);
+    if (this.closedIds.size === CLOSED_MEMORY) this.closedIds.delete(this.closedIds.keys().next().value!);
+    this.closedIds.set(id, inFlight);
+  }
+
+  /** A stream the client opened after our GOAWAY: it was never served, and its frames are ignored (§6.8). */
+  private ignoredAfterGoaway(id: number): boolean {
+    return this.goawayLastId >= 0 && id > this.goawayLastId;
   }
 
   private closeStream(stream: H2Stream): void {
     if (!this.streams.delete(stream.id)) return;
+    this.rememberClosed(stream.id, false);
     this.waiting.delete(stream);
     stream.onClosed();
     if (this.streams.size === 0) {
@@ -349,7 +367,7 @@ export class H2Session implements StreamHost, FrameHandler {
     else {
       // A stream refused as it opened (its block was faulty): its client may still be sending on it.
       this.output.push(rstStreamFrame(err.streamId, err.h2Code));
-      this.rememberReset(err.streamId);
+      this.rememberClosed(err.streamId, true);
     }
   }
 
@@ -362,6 +380,7 @@ export class H2Session implements StreamHost, FrameHandler {
   /** Refuses a new stream (REFUSED_STREAM: the client may retry it); too many end the session. */
   private refuse(id: number): void {
     this.output.push(rstStreamFrame(id, H2Error.REFUSED_STREAM));
+    this.rememberClosed(id, true);
     this.budget.refused();
   }
 
@@ -406,6 +425,6 @@ export class H2Session implements StreamHost, FrameHandler {
   }
 }
 
-/** How many streams reset by us are remembered, so that frames still in flight on them are ignored. */
-const RESET_MEMORY = 64;
+/** How many closed streams are remembered: frames in flight on those we reset are ignored, others are errors. */
+const CLOSED_MEMORY = 128;
 const EMPTY = Buffer.alloc(0);

@@ -261,6 +261,10 @@ describe('stream errors: that stream reset with PROTOCOL_ERROR, the connection s
     ['a :path with a space, which the node would read as the request line ends', request('/spread/a HTTP/1.0')],
     ['a :path with a control character', request('/spread/a\x01b')],
     ['a :path with a non-ASCII byte', request('/spread/\xff')],
+    ['a host field naming another host than :authority (§8.3.1)', [...get, ['host', 'other.test']]],
+    ['two host fields', [...get.slice(0, 3), ['host', 'h2.test'], ['host', 'other.test']]],
+    ['neither :authority nor host for https (§8.3.1)', get.slice(0, 3)],
+    ['an :authority with userinfo (§8.3.1)', [...get.slice(0, 3), [':authority', 'user@h2.test']]],
     [
       'CONNECT with :scheme and without :path (§8.5)',
       [
@@ -277,6 +281,27 @@ describe('stream errors: that stream reset with PROTOCOL_ERROR, the connection s
     expect(await c.reset(1)).toBe(E.PROTOCOL_ERROR);
     c.send(headers(3, request('/spread/after-malformed'), { endStream: true }));
     expect((await c.response(3)).status).toBe(200);
+  });
+
+  it('serves a host field equal to :authority in another case, and passes fields named like Object’s own properties', async () => {
+    const c = await connect();
+    c.send(
+      headers(
+        1,
+        [
+          ...request('/spread/same-host'),
+          ['host', 'H2.test'],
+          ['constructor', 'c'],
+          ['tostring', 't'],
+          ['__proto__', 'p'],
+        ],
+        { endStream: true },
+      ),
+    );
+    expect((await c.response(1)).status).toBe(200);
+    const seen = ups.find((u) => u.last?.url === '/spread/same-host')!.last!;
+    expect(seen.headers['constructor']).toBe('c');
+    expect(seen.headers['tostring']).toBe('t');
   });
 
   // The request body against its content-length, and trailers (§8.1, §8.1.1).
@@ -405,6 +430,50 @@ describe('stream identifiers (§5.1, §5.1.1)', () => {
     );
     expect((await c.response(3)).status).toBe(200);
     expect(c.frames.filter((f) => f.stream === 1).map((f) => f.type)).toEqual([T.RST_STREAM]);
+  });
+
+  it('treats DATA on a stream the client ended, once answered, as a connection error STREAM_CLOSED (§5.1)', async () => {
+    const c = await connect();
+    c.send(headers(1, request('/spread/ended'), { endStream: true }));
+    expect((await c.response(1)).status).toBe(200);
+    c.send(data(1, 'late'));
+    expect(await c.goaway()).toBe(E.STREAM_CLOSED);
+    await c.closed;
+  });
+
+  it('treats HEADERS on a stream closed by its answer as a connection error STREAM_CLOSED (§5.1)', async () => {
+    const c = await connect();
+    c.send(headers(1, request('/spread/closed-once'), { endStream: true }));
+    expect((await c.response(1)).status).toBe(200);
+    c.send(headers(1, request('/spread/closed-twice'), { endStream: true }));
+    expect(await c.goaway()).toBe(E.STREAM_CLOSED);
+    expect(nodeGot('closed-twice')).toBe(false);
+  });
+
+  it('treats DATA after the client’s own RST_STREAM as a connection error STREAM_CLOSED (§5.1)', async () => {
+    const c = await connect();
+    c.send(headers(1, request('/slow', 'POST')), rst(1, E.CANCEL), data(1, 'after-reset'));
+    expect(await c.goaway()).toBe(E.STREAM_CLOSED);
+    expect(nodeGot('after-reset')).toBe(false);
+  });
+
+  it('ignores the body still in flight of a stream refused past SETTINGS_MAX_CONCURRENT_STREAMS before the client’s ACK', async () => {
+    // The client's SETTINGS, but no ACK of the server's: past the limit, streams are refused, not a connection error.
+    const c = await connect({ settings: false });
+    c.send(settings([]));
+    const limit = H2_LIMITS.maxConcurrentStreams;
+    const opened: Buffer[] = [];
+    for (let i = 0; i < limit; i++) opened.push(headers(1 + 2 * i, request('/slow'), { endStream: true }));
+    const refused = 1 + 2 * limit;
+    c.send(
+      ...opened,
+      headers(refused, request('/spread/refused', 'POST')),
+      data(refused, 'in-flight', { endStream: true }),
+    );
+    expect(await c.reset(refused)).toBe(E.REFUSED_STREAM);
+    expect((await c.response(1)).status).toBe(200);
+    expect(c.frames.some((f) => f.type === T.GOAWAY)).toBe(false);
+    expect(nodeGot('in-flight')).toBe(false);
   });
 
   it('treats a new stream id lower than one already used as a connection error PROTOCOL_ERROR (§5.1.1)', async () => {
