@@ -39,7 +39,11 @@ export interface FrameHandler {
  * caller stops the reader.
  */
 export class FrameReader {
-  private pending: Buffer | null = null;
+  /** The bytes of a partial frame, as they came: joined once the frame is whole, not once per piece. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** How many bytes `pending` must hold before it is worth joining: the frame's head, then the whole frame. */
+  private needed = 0;
   private prefaceLeft = CLIENT_PREFACE.length;
   private sawSettings = false;
   private stopped = false;
@@ -55,14 +59,22 @@ export class FrameReader {
   /** No more frames are read (the session failed or is gone). */
   stop(): void {
     this.stopped = true;
-    this.pending = null;
+    this.pending = [];
+    this.pendingBytes = 0;
   }
 
   /** Reads what arrived; keeps a partial frame for the next call. Throws H2ConnectionError. */
   read(chunk: Buffer): void {
     if (this.stopped) return;
-    const buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
-    this.pending = null;
+    let buf = chunk;
+    if (this.pendingBytes > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes < this.needed) return;
+      buf = Buffer.concat(this.pending, this.pendingBytes);
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
     let at = 0;
     if (this.prefaceLeft > 0) {
       const offset = CLIENT_PREFACE.length - this.prefaceLeft;
@@ -89,7 +101,17 @@ export class FrameReader {
         this.handler.streamError(err);
       }
     }
-    if (at < buf.length && !this.stopped) this.pending = at === 0 ? buf : Buffer.from(buf.subarray(at));
+    if (at < buf.length && !this.stopped) this.keep(at === 0 ? buf : Buffer.from(buf.subarray(at)));
+  }
+
+  /** Keeps the start of a frame (never of the preface, which is read as it comes). */
+  private keep(rest: Buffer): void {
+    this.pending = [rest];
+    this.pendingBytes = rest.length;
+    this.needed =
+      rest.length < FRAME_HEAD_BYTES
+        ? FRAME_HEAD_BYTES
+        : FRAME_HEAD_BYTES + ((rest[0]! << 16) | (rest[1]! << 8) | rest[2]!);
   }
 
   private frame(type: number, flags: number, id: number, payload: Buffer): void {
@@ -119,6 +141,8 @@ export class FrameReader {
       case FrameType.PRIORITY:
         if (id === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'PRIORITY on stream 0');
         if (payload.length !== 5) throw new H2StreamError(id, H2Error.FRAME_SIZE_ERROR, 'PRIORITY of a wrong size');
+        if ((payload.readUInt32BE(0) & 0x7fffffff) === id)
+          throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'a stream depends on itself');
         return; // priorities are not followed
       case FrameType.RST_STREAM:
         if (id === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'RST_STREAM on stream 0');

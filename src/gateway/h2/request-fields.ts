@@ -86,6 +86,7 @@ export function readRequestFields(fields: readonly string[]): RequestFields | st
     headers[name] = seen === undefined ? value : `${seen}${name === 'cookie' ? '; ' : ', '}${value}`;
   }
   // CONNECT (no :scheme or :path) and extended CONNECT are not offered.
+  if (method === 'CONNECT') return 'CONNECT is not offered';
   if (method === null || scheme === null || path === null) return 'a required pseudo-header field is missing';
   if (path.charCodeAt(0) !== 47 /* / */ && !(path === '*' && method === 'OPTIONS')) return 'a :path not in origin form';
   // What the HTTP/1.1 port refuses in a request target, so the node's request line reads as ours did.

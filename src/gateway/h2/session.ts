@@ -64,7 +64,10 @@ export class H2Session implements StreamHost, FrameHandler {
   private readonly streams = new Map<number, H2Stream>();
   private readonly reader: FrameReader;
   private settingsAcked = false;
+  /** The highest stream id the client has used: ids above are idle (§5.1.1). */
   private lastStreamId = 0;
+  /** The highest stream id served (a request begun): what every GOAWAY names, so it never grows (§6.8). */
+  private lastServedId = 0;
   /** The GOAWAY sent: streams above its last id are ignored; the socket ends once no stream is open. */
   private goawayLastId = -1;
   private failed = false;
@@ -78,7 +81,10 @@ export class H2Session implements StreamHost, FrameHandler {
   readonly sendTimeoutMs: number;
   private readonly output: FrameOutput;
   private readonly budget: SessionBudget;
+  /** Streams waiting for a window, in the order they get the next one. */
   private readonly waiting = new Set<H2Stream>();
+  /** While a connection WINDOW_UPDATE wakes the waiting streams: those that sent, to wait last. */
+  private senders: H2Stream[] | null = null;
   /**
    * The last streams closed, in order: true for one we reset while the client was still sending on
    * it (its frames in flight are ignored), false for one the client may send nothing more on.
@@ -121,7 +127,7 @@ export class H2Session implements StreamHost, FrameHandler {
   close(): void {
     if (this.goawayLastId >= 0 || this.gone) return;
     this.goawayLastId = this.lastStreamId;
-    this.output.push(goawayFrame(this.lastStreamId, H2Error.NO_ERROR));
+    this.output.push(goawayFrame(this.lastServedId, H2Error.NO_ERROR));
     if (this.streams.size === 0) this.endSocket();
   }
 
@@ -175,14 +181,19 @@ export class H2Session implements StreamHost, FrameHandler {
     const stream = this.streams.get(id);
     if (stream === undefined) {
       if (id > this.lastStreamId) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'DATA on an idle stream');
-      // Frames after the client's END_STREAM or RST_STREAM (§5.1): a connection error. A stream we
-      // reset, one above our GOAWAY, or one too old to remember: its frames in flight are dropped.
-      if (this.closedIds.get(id) === false)
-        throw new H2ConnectionError(H2Error.STREAM_CLOSED, 'DATA on a closed stream');
+      // A stream we reset or refused, or one above our GOAWAY: its frames in flight are dropped (§5.1,
+      // §6.8). After the client's END_STREAM or RST_STREAM: a connection error. A stream skipped, or
+      // closed too long ago to remember: that stream is reset (§6.1), the reset not counted as a fault.
+      const closed = this.closedIds.get(id);
+      if (closed === true || this.ignoredAfterGoaway(id)) return;
+      if (closed === false) throw new H2ConnectionError(H2Error.STREAM_CLOSED, 'DATA on a closed stream');
+      this.output.push(rstStreamFrame(id, H2Error.STREAM_CLOSED));
+      this.rememberClosed(id, true);
       return;
     }
     if (stream.remoteClosed) throw new H2StreamError(id, H2Error.STREAM_CLOSED, 'DATA after END_STREAM');
-    if (data.length === 0 && !endStream) this.budget.invalid();
+    // An empty DATA frame without END_STREAM does nothing; one with padding only costs window.
+    if (flowBytes === 0 && !endStream) this.budget.invalid();
     stream.onData(data, flowBytes, endStream);
   }
 
@@ -200,7 +211,7 @@ export class H2Session implements StreamHost, FrameHandler {
       // Trailers: the request's end; their fields are not passed on.
       if (open.remoteClosed) throw new H2StreamError(id, H2Error.STREAM_CLOSED, 'HEADERS after END_STREAM');
       if (!endStream) throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'trailers without END_STREAM');
-      if (decoded.fields.some((name, i) => i % 2 === 0 && name.charCodeAt(0) === 58 /* : */))
+      if (hasPseudoField(decoded.fields))
         throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'a pseudo-header field in trailers');
       open.endRemote();
       return;
@@ -210,7 +221,10 @@ export class H2Session implements StreamHost, FrameHandler {
       const closed = this.closedIds.get(id);
       if (closed === true || this.ignoredAfterGoaway(id)) return;
       if (closed === false) throw new H2ConnectionError(H2Error.STREAM_CLOSED, 'HEADERS on a closed stream');
-      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'HEADERS on a stream id already passed');
+      // A request on an id below one used (§5.1.1); trailers of a stream skipped or long closed (§5.1).
+      if (hasPseudoField(decoded.fields))
+        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'HEADERS on a stream id already passed');
+      throw new H2StreamError(id, H2Error.STREAM_CLOSED, 'trailers on a closed stream');
     }
     this.lastStreamId = id;
     if (this.goawayLastId >= 0) return; // after our GOAWAY: ignored
@@ -220,6 +234,7 @@ export class H2Session implements StreamHost, FrameHandler {
       this.refuse(id);
       return;
     }
+    this.lastServedId = id;
     const stream = new H2Stream(this, id, endStream, this.limits.initialWindowSize, this.peerInitialWindow);
     this.streams.set(id, stream);
     if (this.streams.size === 1) this.events.busy(true);
@@ -275,9 +290,18 @@ export class H2Session implements StreamHost, FrameHandler {
       this.sendWindow += increment;
       if (this.sendWindow > MAX_WINDOW)
         throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'the connection window too large');
+      // Every waiting stream in turn; those that send wait behind those that could not, so that one
+      // large answer does not take each new window before its siblings.
       const waiting = [...this.waiting];
       this.waiting.clear();
-      for (const stream of waiting) stream.resume();
+      const senders: H2Stream[] = [];
+      this.senders = senders;
+      try {
+        for (const stream of waiting) stream.connectionWindowGrew();
+      } finally {
+        this.senders = null;
+      }
+      for (const stream of senders) if (!stream.closed) this.waiting.add(stream);
       return;
     }
     const stream = this.streams.get(id);
@@ -311,8 +335,9 @@ export class H2Session implements StreamHost, FrameHandler {
     this.output.push(windowUpdateFrame(id, bytes));
   }
 
-  awaitWindow(stream: H2Stream): void {
-    this.waiting.add(stream);
+  awaitWindow(stream: H2Stream, sent: boolean): void {
+    if (sent && this.senders !== null) this.senders.push(stream);
+    else this.waiting.add(stream);
   }
 
   finished(stream: H2Stream): void {
@@ -361,6 +386,8 @@ export class H2Session implements StreamHost, FrameHandler {
   }
 
   streamError(err: H2StreamError): void {
+    // No RST_STREAM may name an idle stream (§6.4): a fault on one (a PRIORITY frame) ends the session.
+    if (err.streamId > this.lastStreamId) throw new H2ConnectionError(err.h2Code, err.message);
     this.budget.invalid();
     const stream = this.streams.get(err.streamId);
     if (stream !== undefined) this.reset(stream, err.h2Code);
@@ -389,7 +416,7 @@ export class H2Session implements StreamHost, FrameHandler {
     if (this.failed) return;
     this.failed = true;
     this.reader.stop();
-    this.output.push(goawayFrame(this.lastStreamId, code));
+    this.output.push(goawayFrame(this.lastServedId, code));
     this.output.flush();
     for (const stream of [...this.streams.values()]) this.closeStream(stream);
     this.endSocket();
@@ -428,3 +455,9 @@ export class H2Session implements StreamHost, FrameHandler {
 /** How many closed streams are remembered: frames in flight on those we reset are ignored, others are errors. */
 const CLOSED_MEMORY = 128;
 const EMPTY = Buffer.alloc(0);
+
+/** True when a decoded `[name, value, …]` list has a pseudo-header field. */
+function hasPseudoField(fields: readonly string[]): boolean {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i]!.charCodeAt(0) === 58 /* : */) return true;
+  return false;
+}

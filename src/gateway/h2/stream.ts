@@ -21,8 +21,8 @@ export interface StreamHost {
   sendData(id: number, chunk: Buffer, endStream: boolean): void;
   /** Grants the client `bytes` more of this stream's window. */
   grantStream(id: number, bytes: number): void;
-  /** The stream waits for a WINDOW_UPDATE of the connection. */
-  awaitWindow(stream: H2Stream): void;
+  /** The stream waits for a WINDOW_UPDATE (`sent`: it sent DATA before its windows ran out). */
+  awaitWindow(stream: H2Stream, sent: boolean): void;
   /** The stream is done on our side: closes it, resetting it with NO_ERROR if the client is still sending. */
   finished(stream: H2Stream): void;
   /** Resets the stream with `code` and closes it. */
@@ -231,6 +231,15 @@ export class H2Stream implements GatewayResponse {
     }
   }
 
+  /**
+   * The connection's window grew. A stream held back by it alone (its own window is open) is waiting
+   * its turn, not stalled by the client: its stall restarts.
+   */
+  connectionWindowGrew(): void {
+    if (this.sendWindow > 0) this.clearStall();
+    this.resume();
+  }
+
   /** Resets the stream (CANCEL) if the client's window stays shut for the send timeout; progress restarts it. */
   private watchStall(): void {
     if (this.windowStall !== null) return;
@@ -264,10 +273,11 @@ export class H2Stream implements GatewayResponse {
 
   private flushQueue(): void {
     const host = this.host;
+    let sent = false;
     while (this.queued > 0) {
       const room = Math.min(this.sendWindow, host.sendWindow, host.maxFrameSize);
       if (room <= 0) {
-        host.awaitWindow(this);
+        host.awaitWindow(this, sent);
         this.watchStall();
         return;
       }
@@ -279,6 +289,7 @@ export class H2Stream implements GatewayResponse {
       this.queued -= piece.length;
       this.sendWindow -= piece.length;
       this.clearStall();
+      sent = true;
       const last = this.endQueued && this.queued === 0;
       host.sendData(this.id, piece, last);
       if (last) {
