@@ -139,3 +139,9 @@ function validValue(value: string): boolean {
   }
   return true;
 }
+
+/** True when a decoded `[name, value, …]` list has a pseudo-header field. */
+export function hasPseudoField(fields: readonly string[]): boolean {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i]!.charCodeAt(0) === 58 /* : */) return true;
+  return false;
+}

@@ -18,10 +18,13 @@ import {
 import { SessionBudget } from './budget.js';
 import { FrameReader, type FrameHandler } from './frame-reader.js';
 import type { HeaderBlock } from './header-block.js';
+import { ClosedStreams } from './closed-streams.js';
+import { hasPseudoField } from './request-fields.js';
 import { HpackDecoder, type DecodedBlock } from './hpack/decoder.js';
 import { HpackError } from './hpack/errors.js';
 import { FrameOutput } from './output.js';
 import { H2Stream, type StreamHost } from './stream.js';
+import { WindowQueue } from './window-queue.js';
 
 /** The bounds of one session; see H2_LIMITS in `sessions.ts` for each. */
 export interface SessionLimits {
@@ -81,15 +84,8 @@ export class H2Session implements StreamHost, FrameHandler {
   readonly sendTimeoutMs: number;
   private readonly output: FrameOutput;
   private readonly budget: SessionBudget;
-  /** Streams waiting for a window, in the order they get the next one. */
-  private readonly waiting = new Set<H2Stream>();
-  /** While a connection WINDOW_UPDATE wakes the waiting streams: those that sent, to wait last. */
-  private senders: H2Stream[] | null = null;
-  /**
-   * The last streams closed, in order: true for one we reset while the client was still sending on
-   * it (its frames in flight are ignored), false for one the client may send nothing more on.
-   */
-  private readonly closedIds = new Map<number, boolean>();
+  private readonly waiting = new WindowQueue();
+  private readonly closed = new ClosedStreams();
 
   constructor(
     private readonly socket: TLSSocket,
@@ -184,11 +180,11 @@ export class H2Session implements StreamHost, FrameHandler {
       // A stream we reset or refused, or one above our GOAWAY: its frames in flight are dropped (§5.1,
       // §6.8). After the client's END_STREAM or RST_STREAM: a connection error. A stream skipped, or
       // closed too long ago to remember: that stream is reset (§6.1), the reset not counted as a fault.
-      const closed = this.closedIds.get(id);
-      if (closed === true || this.ignoredAfterGoaway(id)) return;
-      if (closed === false) throw new H2ConnectionError(H2Error.STREAM_CLOSED, 'DATA on a closed stream');
+      const closed = this.closed.state(id);
+      if (closed === 'in-flight' || this.ignoredAfterGoaway(id)) return;
+      if (closed === 'closed') throw new H2ConnectionError(H2Error.STREAM_CLOSED, 'DATA on a closed stream');
       this.output.push(rstStreamFrame(id, H2Error.STREAM_CLOSED));
-      this.rememberClosed(id, true);
+      this.closed.remember(id, true);
       return;
     }
     if (stream.remoteClosed) throw new H2StreamError(id, H2Error.STREAM_CLOSED, 'DATA after END_STREAM');
@@ -218,9 +214,9 @@ export class H2Session implements StreamHost, FrameHandler {
     }
     if (id <= this.lastStreamId) {
       // A stream we reset may still have the client's frames in flight: they are ignored (§5.1).
-      const closed = this.closedIds.get(id);
-      if (closed === true || this.ignoredAfterGoaway(id)) return;
-      if (closed === false) throw new H2ConnectionError(H2Error.STREAM_CLOSED, 'HEADERS on a closed stream');
+      const closed = this.closed.state(id);
+      if (closed === 'in-flight' || this.ignoredAfterGoaway(id)) return;
+      if (closed === 'closed') throw new H2ConnectionError(H2Error.STREAM_CLOSED, 'HEADERS on a closed stream');
       // A request on an id below one used (§5.1.1); trailers of a stream skipped or long closed (§5.1).
       if (hasPseudoField(decoded.fields))
         throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'HEADERS on a stream id already passed');
@@ -290,18 +286,7 @@ export class H2Session implements StreamHost, FrameHandler {
       this.sendWindow += increment;
       if (this.sendWindow > MAX_WINDOW)
         throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'the connection window too large');
-      // Every waiting stream in turn; those that send wait behind those that could not, so that one
-      // large answer does not take each new window before its siblings.
-      const waiting = [...this.waiting];
-      this.waiting.clear();
-      const senders: H2Stream[] = [];
-      this.senders = senders;
-      try {
-        for (const stream of waiting) stream.connectionWindowGrew();
-      } finally {
-        this.senders = null;
-      }
-      for (const stream of senders) if (!stream.closed) this.waiting.add(stream);
+      this.waiting.connectionWindowGrew();
       return;
     }
     const stream = this.streams.get(id);
@@ -336,8 +321,7 @@ export class H2Session implements StreamHost, FrameHandler {
   }
 
   awaitWindow(stream: H2Stream, sent: boolean): void {
-    if (sent && this.senders !== null) this.senders.push(stream);
-    else this.waiting.add(stream);
+    this.waiting.add(stream, sent);
   }
 
   finished(stream: H2Stream): void {
@@ -358,15 +342,7 @@ export class H2Session implements StreamHost, FrameHandler {
   /** Sends RST_STREAM and remembers the id a while, for the client's frames still in flight. */
   private sendReset(stream: H2Stream, code: H2ErrorCode): void {
     this.output.push(rstStreamFrame(stream.id, code));
-    if (!stream.remoteClosed) this.rememberClosed(stream.id, true);
-  }
-
-  /** Remembers a closed stream (`inFlight`: the client may still be sending on it), the oldest forgotten first. */
-  private rememberClosed(id: number, inFlight: boolean): void {
-    if (this.closedIds.get(id) === true) return;
-    this.closedIds.delete(id);
-    if (this.closedIds.size === CLOSED_MEMORY) this.closedIds.delete(this.closedIds.keys().next().value!);
-    this.closedIds.set(id, inFlight);
+    if (!stream.remoteClosed) this.closed.remember(stream.id, true);
   }
 
   /** A stream the client opened after our GOAWAY: it was never served, and its frames are ignored (§6.8). */
@@ -376,7 +352,7 @@ export class H2Session implements StreamHost, FrameHandler {
 
   private closeStream(stream: H2Stream): void {
     if (!this.streams.delete(stream.id)) return;
-    this.rememberClosed(stream.id, false);
+    this.closed.remember(stream.id, false);
     this.waiting.delete(stream);
     stream.onClosed();
     if (this.streams.size === 0) {
@@ -394,7 +370,7 @@ export class H2Session implements StreamHost, FrameHandler {
     else {
       // A stream refused as it opened (its block was faulty): its client may still be sending on it.
       this.output.push(rstStreamFrame(err.streamId, err.h2Code));
-      this.rememberClosed(err.streamId, true);
+      this.closed.remember(err.streamId, true);
     }
   }
 
@@ -407,7 +383,7 @@ export class H2Session implements StreamHost, FrameHandler {
   /** Refuses a new stream (REFUSED_STREAM: the client may retry it); too many end the session. */
   private refuse(id: number): void {
     this.output.push(rstStreamFrame(id, H2Error.REFUSED_STREAM));
-    this.rememberClosed(id, true);
+    this.closed.remember(id, true);
     this.budget.refused();
   }
 
@@ -452,12 +428,4 @@ export class H2Session implements StreamHost, FrameHandler {
   }
 }
 
-/** How many closed streams are remembered: frames in flight on those we reset are ignored, others are errors. */
-const CLOSED_MEMORY = 128;
 const EMPTY = Buffer.alloc(0);
-
-/** True when a decoded `[name, value, …]` list has a pseudo-header field. */
-function hasPseudoField(fields: readonly string[]): boolean {
-  for (let i = 0; i < fields.length; i += 2) if (fields[i]!.charCodeAt(0) === 58 /* : */) return true;
-  return false;
-}
