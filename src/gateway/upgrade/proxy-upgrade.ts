@@ -27,6 +27,15 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 // A 101's own headers that say nothing past this hop; `connection` and `upgrade` are the switch itself and stay.
 const SWITCH_HOP_BY_HOP = headerNameSet(['keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding']);
 const CLIENT_GONE = 'CLIENT_ABORTED';
+/** Interim answers (1xx other than 101) a node may send before its final one. */
+const MAX_INTERIM_ANSWERS = 8;
+const INTERIM_STATUS_LINE = /^HTTP\/1\.1 1\d\d /;
+
+/** True when `buf` starts with an interim status line other than 101. */
+function isInterim(buf: Buffer): boolean {
+  const line = buf.toString('latin1', 0, 13);
+  return INTERIM_STATUS_LINE.test(line) && !line.startsWith('HTTP/1.1 101 ');
+}
 
 function bad(message: string): Error {
   return new BadResponseError(message);
@@ -54,6 +63,7 @@ class UpgradeTry implements ResponseSink {
   private sent = false;
   private settled = false;
   private head: Buffer | null = null;
+  private interim = 0;
   private parser: ResponseParser | null = null;
   private timer: NodeJS.Timeout | null = null;
 
@@ -116,14 +126,24 @@ class UpgradeTry implements ResponseSink {
       this.parse(chunk);
       return;
     }
-    const buf = this.head === null ? chunk : Buffer.concat([this.head, chunk]);
-    const end = buf.indexOf(CRLFCRLF);
+    let buf = this.head === null ? chunk : Buffer.concat([this.head, chunk]);
+    this.head = null;
+    let end = buf.indexOf(CRLFCRLF);
+    // Interim answers before the 101 (100 Continue to a forwarded Expect, 103 Early Hints) are dropped,
+    // as for any request; a bounded number of them.
+    while (end >= 0 && isInterim(buf)) {
+      if (++this.interim > MAX_INTERIM_ANSWERS) {
+        this.socket!.destroy(bad('too many interim responses'));
+        return;
+      }
+      buf = buf.subarray(end + 4);
+      end = buf.indexOf(CRLFCRLF);
+    }
     if (end < 0) {
       if (buf.length > MAX_HEAD_BYTES) this.socket!.destroy(bad('response head too large'));
-      else this.head = buf;
+      else if (buf.length > 0) this.head = buf;
       return;
     }
-    this.head = null;
     if (buf.length >= 12 && buf.toString('latin1', 0, 13) === 'HTTP/1.1 101 ') this.switchProtocols(buf, end);
     else {
       // Not switching: an ordinary answer (the node refused the upgrade), framed as usual.
