@@ -27,6 +27,13 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 // A 101's own headers that say nothing past this hop; `connection` and `upgrade` are the switch itself and stay.
 const SWITCH_HOP_BY_HOP = headerNameSet(['keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding']);
 const CLIENT_GONE = 'CLIENT_ABORTED';
+const EMPTY = Buffer.alloc(0);
+
+/** The last 3 bytes of `before` followed by `chunk`. */
+function lastBytes(before: Buffer, chunk: Buffer): Buffer {
+  return chunk.length >= 3 ? chunk.subarray(chunk.length - 3) : Buffer.concat([before, chunk]).subarray(-3);
+}
+
 /** Interim answers (1xx other than 101) a node may send before its final one. */
 const MAX_INTERIM_ANSWERS = 8;
 const INTERIM_STATUS_LINE = /^HTTP\/1\.1 1\d\d /;
@@ -62,8 +69,14 @@ class UpgradeTry implements ResponseSink {
   private connected = false;
   private sent = false;
   private settled = false;
-  private head: Buffer | null = null;
+  /** The node's answer so far, while its head has not ended: joined once the end is found. */
+  private headChunks: Buffer[] = [];
+  private headBytes = 0;
+  /** The last 3 bytes of `headChunks`. */
+  private headTail: Buffer = EMPTY;
   private interim = 0;
+  /** This try counts in the node's in-flight requests (so least_conn sees upgrades waiting for their 101). */
+  private counted = false;
   private parser: ResponseParser | null = null;
   private timer: NodeJS.Timeout | null = null;
 
@@ -80,6 +93,8 @@ class UpgradeTry implements ResponseSink {
       this.finish(false, CLIENT_GONE);
       return;
     }
+    this.node.health.inFlight++;
+    this.counted = true;
     const { host, port, tls } = this.node.pool.target;
     const socket = tls
       ? connectTls({ host, port, servername: isIP(host) === 0 ? host : undefined, ALPNProtocols: ['http/1.1'] })
@@ -126,8 +141,21 @@ class UpgradeTry implements ResponseSink {
       this.parse(chunk);
       return;
     }
-    let buf = this.head === null ? chunk : Buffer.concat([this.head, chunk]);
-    this.head = null;
+    let buf = chunk;
+    if (this.headBytes > 0) {
+      // The end may straddle the pieces: looked for in the new bytes and the 3 before them only.
+      const seam = Buffer.concat([this.headTail, chunk.subarray(0, 3)]);
+      this.headChunks.push(chunk);
+      this.headBytes += chunk.length;
+      if (seam.indexOf(CRLFCRLF) < 0 && chunk.indexOf(CRLFCRLF) < 0) {
+        if (this.headBytes > MAX_HEAD_BYTES) this.socket!.destroy(bad('response head too large'));
+        else this.headTail = lastBytes(this.headTail, chunk);
+        return;
+      }
+      buf = Buffer.concat(this.headChunks, this.headBytes);
+      this.headChunks = [];
+      this.headBytes = 0;
+    }
     let end = buf.indexOf(CRLFCRLF);
     // Interim answers before the 101 (100 Continue to a forwarded Expect, 103 Early Hints) are dropped,
     // as for any request; a bounded number of them.
@@ -141,7 +169,11 @@ class UpgradeTry implements ResponseSink {
     }
     if (end < 0) {
       if (buf.length > MAX_HEAD_BYTES) this.socket!.destroy(bad('response head too large'));
-      else if (buf.length > 0) this.head = buf;
+      else if (buf.length > 0) {
+        this.headChunks = [buf];
+        this.headBytes = buf.length;
+        this.headTail = lastBytes(EMPTY, buf);
+      }
       return;
     }
     if (buf.length >= 12 && buf.toString('latin1', 0, 13) === 'HTTP/1.1 101 ') this.switchProtocols(buf, end);
@@ -276,6 +308,10 @@ class UpgradeTry implements ResponseSink {
   private settle(): void {
     this.settled = true;
     if (this.timer !== null) clearTimeout(this.timer);
+    if (this.counted) {
+      this.counted = false;
+      this.node.health.inFlight--;
+    }
   }
 
   private finish(ok: boolean, upstreamErrorCode: string | null): void {

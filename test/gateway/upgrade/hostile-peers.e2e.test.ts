@@ -202,6 +202,59 @@ describe('Upgrade proxy under attack', () => {
     cl2.socket.destroy();
   });
 
+  it('switches when the node writes its 101 head a byte at a time across the end of the head', async () => {
+    const node = await rawNode((c) => {
+      c.socket.setNoDelay(true);
+      const head = SWITCH.slice(0, -3);
+      c.socket.write(head);
+      const rest = ['\n', '\r', '\n' + 'BYTE-BY-BYTE'];
+      const next = () => {
+        const piece = rest.shift();
+        if (piece === undefined) return;
+        c.socket.write(piece);
+        setTimeout(next, 30);
+      };
+      setTimeout(next, 30);
+    });
+    const { path } = await apiWith(node);
+    const cl = await rawClient();
+    cl.socket.write(upgradeReq(`${path}/a`));
+    await until(
+      async () => cl.text(),
+      (s) => s.includes('BYTE-BY-BYTE'),
+      100,
+      20,
+    );
+    expect(cl.text()).toMatch(/^HTTP\/1\.1 101 [^]*\r\n\r\nBYTE-BY-BYTE$/);
+    cl.socket.destroy();
+  });
+
+  it('counts an upgrade waiting for its 101 as in flight, so least_conn sends the next ones to the other node', async () => {
+    // a answers its 101 only after 5 s; b switches and closes at once, so its count is back to 0 each time.
+    const a = await rawNode((c) => setTimeout(() => c.socket.write(SWITCH), 5_000));
+    const b = await rawNode((c) => c.socket.end(SWITCH));
+    const name = `atk${++apiSeq}`;
+    const id = await createApi(t, { name, path: `/${name}/*`, algorithm: 'least_conn' });
+    await addNode(t, id, { name: `${name}-a`, url: a.url });
+    await addNode(t, id, { name: `${name}-b`, url: b.url });
+    const clients = [];
+    for (let i = 1; i <= 4; i++) {
+      const cl = await rawClient();
+      clients.push(cl);
+      cl.socket.write(upgradeReq(`/${name}/${i}`));
+      await until(
+        async () => a.conns.length + b.conns.length,
+        (n) => n === i,
+        100,
+        20,
+      );
+      await wait(150); // b's tunnel has closed by now
+    }
+    // Counted, a's waiting upgrade keeps it busy: only the first (a tie) may go there. Uncounted, ties alternate.
+    expect(a.conns.length).toBeLessThanOrEqual(1);
+    for (const cl of clients) cl.socket.destroy();
+  });
+
   it('delivers every byte the node sent before its FIN to a slow-reading client', async () => {
     const big = Buffer.alloc(8 * 1024 * 1024, 0x61);
     const node = await rawNode((c) => {
