@@ -102,6 +102,10 @@ const upgradeReq = (path: string, extra = '') =>
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits (2 s at most) until what `client` has read passes `done`. */
+const readUntil = (client: { text: () => string }, done: (text: string) => boolean) =>
+  until(async () => client.text(), done, 100, 20);
+
 let apiSeq = 0;
 async function apiWith(
   node: { url: string },
@@ -125,12 +129,7 @@ describe('Upgrade proxy under attack', () => {
     const { path } = await apiWith(node);
     const cl = await rawClient();
     cl.socket.write(upgradeReq(`${path}/a`));
-    await until(
-      async () => cl.text(),
-      (s) => s.includes('EARLY-FROM-NODE'),
-      100,
-      20,
-    );
+    await readUntil(cl, (s) => s.includes('EARLY-FROM-NODE'));
     expect(cl.text()).toMatch(/^HTTP\/1\.1 101 /);
     cl.socket.destroy();
   });
@@ -160,12 +159,7 @@ describe('Upgrade proxy under attack', () => {
     const { path } = await apiWith(node);
     const cl = await rawClient();
     cl.socket.write(upgradeReq(`${path}/a`, 'expect: 100-continue\r\n'));
-    await until(
-      async () => cl.text(),
-      (s) => s.includes('TUNNEL-UP') || s.includes('}'),
-      100,
-      20,
-    );
+    await readUntil(cl, (s) => s.includes('TUNNEL-UP') || s.includes('}'));
     expect(node.conns[0]!.head.toLowerCase()).toContain('expect: 100-continue');
     expect(cl.text()).toMatch(/HTTP\/1\.1 101 [^]*TUNNEL-UP/);
     cl.socket.destroy();
@@ -178,12 +172,7 @@ describe('Upgrade proxy under attack', () => {
     const { path } = await apiWith(hinted);
     const cl = await rawClient();
     cl.socket.write(upgradeReq(`${path}/a`));
-    await until(
-      async () => cl.text(),
-      (s) => s.includes('HINTED'),
-      100,
-      20,
-    );
+    await readUntil(cl, (s) => s.includes('HINTED'));
     expect(cl.text()).toMatch(/^HTTP\/1\.1 101 [^]*HINTED$/);
     expect(cl.text()).not.toContain('103');
     cl.socket.destroy();
@@ -192,12 +181,7 @@ describe('Upgrade proxy under attack', () => {
     const other = await apiWith(chatty);
     const cl2 = await rawClient();
     cl2.socket.write(upgradeReq(`${other.path}/a`));
-    await until(
-      async () => cl2.text(),
-      (s) => s.includes('\r\n\r\n'),
-      100,
-      20,
-    );
+    await readUntil(cl2, (s) => s.includes('\r\n\r\n'));
     expect(cl2.text()).toMatch(/^HTTP\/1\.1 502 /);
     cl2.socket.destroy();
   });
@@ -219,12 +203,7 @@ describe('Upgrade proxy under attack', () => {
     const { path } = await apiWith(node);
     const cl = await rawClient();
     cl.socket.write(upgradeReq(`${path}/a`));
-    await until(
-      async () => cl.text(),
-      (s) => s.includes('BYTE-BY-BYTE'),
-      100,
-      20,
-    );
+    await readUntil(cl, (s) => s.includes('BYTE-BY-BYTE'));
     expect(cl.text()).toMatch(/^HTTP\/1\.1 101 [^]*\r\n\r\nBYTE-BY-BYTE$/);
     cl.socket.destroy();
   });
@@ -286,12 +265,7 @@ describe('Upgrade proxy under attack', () => {
     const { id, path } = await apiWith(node);
     const cl = await rawClient();
     cl.socket.write(upgradeReq(`${path}/a`));
-    await until(
-      async () => cl.text(),
-      (s) => s.includes('\r\n\r\n'),
-      100,
-      20,
-    );
+    await readUntil(cl, (s) => s.includes('\r\n\r\n'));
     cl.socket.end('LAST-FROM-CLIENT');
     await until(
       async () => node.conns[0]!.ended,
@@ -325,12 +299,7 @@ describe('Upgrade proxy under attack', () => {
     const { path } = await apiWith(node);
     const cl = await rawClient();
     cl.socket.write(upgradeReq(`${path}/a`, 'content-length: 5\r\n') + 'hello');
-    await until(
-      async () => cl.text(),
-      (s) => s.includes('\r\n\r\n'),
-      100,
-      20,
-    );
+    await readUntil(cl, (s) => s.includes('\r\n\r\n'));
     await wait(100);
     const head = node.conns[0]!.head.toLowerCase();
     expect(head).not.toMatch(/\r\nupgrade:/);
@@ -353,12 +322,7 @@ describe('Upgrade proxy under attack', () => {
     const { path } = await apiWith(node);
     const cl = await rawClient();
     cl.socket.write(upgradeReq(`${path}/a`, 'transfer-encoding: chunked\r\n') + '5\r\nhello\r\n0\r\n\r\n');
-    await until(
-      async () => cl.text(),
-      (s) => /\r\n\r\nok$/.test(s),
-      100,
-      20,
-    );
+    await readUntil(cl, (s) => /\r\n\r\nok$/.test(s));
     expect(cl.text()).toMatch(/^HTTP\/1\.1 200 /);
     const head = node.conns[0]!.head.toLowerCase();
     expect(head).not.toMatch(/\r\nupgrade:/);
@@ -369,12 +333,7 @@ describe('Upgrade proxy under attack', () => {
     const { path } = await apiWith(node);
     const cl = await rawClient();
     cl.socket.write(`GET ${path}/a HTTP/1.0\r\nhost: gw\r\nconnection: upgrade\r\nupgrade: raw\r\n\r\n`);
-    await until(
-      async () => cl.text(),
-      (s) => s.endsWith('ok'),
-      100,
-      20,
-    );
+    await readUntil(cl, (s) => s.endsWith('ok'));
     expect(node.conns[0]!.head.toLowerCase()).not.toMatch(/\r\nupgrade:/);
   });
 
@@ -389,12 +348,7 @@ describe('Upgrade proxy under attack', () => {
     for (const v of variants) {
       const cl = await rawClient();
       cl.socket.write(v);
-      await until(
-        async () => cl.text(),
-        (s) => s.includes('UP') && s.includes('\r\n\r\n'),
-        100,
-        20,
-      );
+      await readUntil(cl, (s) => s.includes('UP') && s.includes('\r\n\r\n'));
       expect(cl.text()).toMatch(/^HTTP\/1\.1 101 /);
       cl.socket.destroy();
     }
@@ -417,12 +371,7 @@ describe('Upgrade proxy under attack', () => {
     for (let i = 0; i < 2; i++) {
       const cl = await rawClient();
       cl.socket.write(upgradeReq(`/${name}/a`));
-      await until(
-        async () => cl.text(),
-        (s) => s.includes('\r\n\r\n'),
-        100,
-        20,
-      );
+      await readUntil(cl, (s) => s.includes('\r\n\r\n'));
       outcomes.push(cl.text().slice(0, 12));
       cl.socket.destroy();
     }
@@ -464,12 +413,7 @@ describe('Upgrade proxy under attack', () => {
     for (let i = 0; i < 4; i++) {
       const cl = await rawClient();
       cl.socket.write(upgradeReq(`${path}/a`));
-      await until(
-        async () => cl.text(),
-        (s) => s.includes('\r\n\r\n'),
-        100,
-        20,
-      );
+      await readUntil(cl, (s) => s.includes('\r\n\r\n'));
       cls.push(cl);
     }
     expect((await nodeStats(id)).upgraded).toBe(4);
@@ -513,12 +457,7 @@ describe('Upgrade proxy under attack', () => {
     const { path } = await apiWith(node);
     const cl = await rawClient();
     cl.socket.write(upgradeReq(`${path}/a`));
-    await until(
-      async () => cl.text(),
-      (s) => s.includes('\r\n\r\n'),
-      100,
-      20,
-    );
+    await readUntil(cl, (s) => s.includes('\r\n\r\n'));
     let pumped = 0;
     void pump(cl.socket, 64 * 1024 * 1024, (n) => (pumped = n));
     await wait(1_500);
