@@ -13,6 +13,8 @@ import {
 
 /** Longest response head (status line and headers) accepted from a node. */
 export const MAX_HEAD_BYTES = 64 * 1024;
+/** Interim answers (1xx) a node may send before its final answer to one request (100 Continue, 103 Early Hints). */
+export const MAX_INTERIM_ANSWERS = 8;
 
 /** What the head of one response says about framing and the connection. */
 export interface ResponseHead {
@@ -75,8 +77,11 @@ export class ResponseParser {
   private readonly fields = new FieldLines(bad);
   private noBody = false;
   private remaining = 0;
-  /** Unfinished head. */
+  /** Unfinished head, in a buffer that doubles as it fills (a head read a byte at a time costs linear copying). */
   private partial: Buffer | null = null;
+  private partialLength = 0;
+  /** Interim (1xx) answers read for the current request. */
+  private interim = 0;
   private stopped = false;
   private readonly chunked: ChunkedDecoder;
 
@@ -89,6 +94,7 @@ export class ResponseParser {
     this.state = HEAD;
     this.noBody = head;
     this.partial = null;
+    this.interim = 0;
     this.stopped = false;
   }
 
@@ -126,18 +132,31 @@ export class ResponseParser {
         case HEAD: {
           let base = off;
           let searchFrom = off;
-          if (this.partial !== null) {
-            searchFrom = Math.max(0, this.partial.length - 3);
-            shift = this.partial.length;
-            buf = Buffer.concat([this.partial, buf.subarray(off)]);
+          const kept = this.partial;
+          let joined: Buffer | null = null;
+          if (kept !== null) {
+            const had = this.partialLength;
+            const length = had + buf.length - off;
+            joined = kept.length >= length ? kept : Buffer.allocUnsafe(Math.max(kept.length * 2, length));
+            if (joined !== kept) kept.copy(joined, 0, 0, had);
+            buf.copy(joined, had, off);
+            searchFrom = Math.max(0, had - 3);
+            shift = had;
+            buf = joined.subarray(0, length);
             base = 0;
             this.partial = null;
           }
           const end = buf.indexOf(CRLFCRLF, searchFrom);
           if (end < 0) {
             if (buf.length - base > MAX_HEAD_BYTES) throw bad('response head too large');
-            // A copy: the input may be a read buffer that is reused once this call returns.
-            this.partial = Buffer.from(buf.subarray(base));
+            const length = buf.length - base;
+            if (joined !== null) this.partial = joined;
+            else {
+              // A copy: the input may be a read buffer that is reused once this call returns.
+              this.partial = Buffer.allocUnsafe(Math.max(1024, length * 2));
+              buf.copy(this.partial, 0, base);
+            }
+            this.partialLength = length;
             return input.length;
           }
           if (end - base > MAX_HEAD_BYTES) throw bad('response head too large');
@@ -241,6 +260,7 @@ export class ResponseParser {
     if (status < 200) {
       // An interim response that closes the connection (HTTP/1.0 has none) leaves no room for the final one.
       if (close) throw bad('an interim response that closes the connection');
+      if (++this.interim > MAX_INTERIM_ANSWERS) throw bad('too many interim responses');
       this.state = HEAD; // an interim response; the final one follows
       this.sink.onHead(head);
       return;

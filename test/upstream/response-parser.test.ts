@@ -188,4 +188,40 @@ describe('ResponseParser', () => {
       for (let i = 0; i < 70; i++) parser.execute(line);
     }).toThrow(/too large/);
   });
+
+  it('joins a head read a byte at a time with linear copying, its body intact after it', () => {
+    const head = `HTTP/1.1 200 OK\r\nX-Pad: ${'p'.repeat(16_000)}\r\nContent-Length: 5\r\n\r\n`;
+    const text = head + 'hello';
+    const { allocUnsafe, concat } = Buffer;
+    let made = 0;
+    Buffer.allocUnsafe = ((size: number) => {
+      made += size;
+      return allocUnsafe(size);
+    }) as typeof Buffer.allocUnsafe;
+    Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+      const out = concat(list, total);
+      made += out.length;
+      return out;
+    }) as typeof Buffer.concat;
+    let r: Parsed;
+    try {
+      r = parse([...text]);
+    } finally {
+      Buffer.allocUnsafe = allocUnsafe;
+      Buffer.concat = concat;
+    }
+    expect(r.heads.map((h) => h.status)).toEqual([200]);
+    expect(r.body).toBe('hello');
+    // Doubling: a few times the head's size in all, not a copy of the head so far per byte (~128 MB).
+    expect(made).toBeLessThan(8 * head.length);
+  });
+
+  it('passes up to 8 interim answers before the final one, and refuses a ninth', () => {
+    const interim = 'HTTP/1.1 100 Continue\r\n\r\n';
+    const final = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    const r = parse([interim.repeat(8) + final]);
+    expect(r.heads.map((h) => h.status)).toEqual([100, 100, 100, 100, 100, 100, 100, 100, 200]);
+    expect(r.body).toBe('ok');
+    expect(() => parse([interim.repeat(9) + final])).toThrow(/too many interim responses/);
+  });
 });

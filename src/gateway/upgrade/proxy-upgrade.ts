@@ -14,6 +14,7 @@ import {
 } from '../../upstream/errors.js';
 import {
   MAX_HEAD_BYTES,
+  MAX_INTERIM_ANSWERS,
   ResponseParser,
   type ResponseHead,
   type ResponseSink,
@@ -34,8 +35,6 @@ function lastBytes(before: Buffer, chunk: Buffer): Buffer {
   return chunk.length >= 3 ? chunk.subarray(chunk.length - 3) : Buffer.concat([before, chunk]).subarray(-3);
 }
 
-/** Interim answers (1xx other than 101) a node may send before its final one. */
-const MAX_INTERIM_ANSWERS = 8;
 const INTERIM_STATUS_LINE = /^HTTP\/1\.1 1\d\d /;
 
 /** True when `buf` starts with an interim status line other than 101. */
