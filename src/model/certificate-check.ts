@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { CertificateName, MAX_CHAIN_LENGTH, type CertificateRecord, type CertificateUpload } from './certificate.js';
+import { secureContextOf } from '../tls/certificates.js';
 
 /** Why an upload was refused; each is a 400 with this code in the admin API. */
 export type CertificateProblemCode =
@@ -9,7 +10,8 @@ export type CertificateProblemCode =
   | 'CHAIN_INVALID'
   | 'CERTIFICATE_EXPIRED'
   | 'CERTIFICATE_NOT_YET_VALID'
-  | 'CERTIFICATE_NO_NAMES';
+  | 'CERTIFICATE_NO_NAMES'
+  | 'CERTIFICATE_WEAK';
 
 /** An upload that cannot be served; the message names the problem (never the key's content). */
 export class CertificateProblem extends Error {
@@ -117,10 +119,22 @@ export function checkCertificate(upload: CertificateUpload, now = new Date()): O
   const names = sanNames(leaf);
   if (names.length === 0)
     throw new CertificateProblem('CERTIFICATE_NO_NAMES', 'the certificate names no DNS host in its subjectAltName');
+  const certificate = chain.map((c) => c.toString().trim()).join('\n') + '\n';
+  const privateKey = key.export({ format: 'pem', type: 'pkcs8' }).toString();
+  try {
+    // What every gateway process will do with it: a chain OpenSSL refuses must not reach the store.
+    secureContextOf(certificate, privateKey);
+  } catch (err) {
+    const reason = /error:[0-9A-F]+:[^:]*:[^:]*:(.+)$/.exec((err as Error).message)?.[1] ?? 'refused';
+    throw new CertificateProblem(
+      'CERTIFICATE_WEAK',
+      `OpenSSL refuses to serve this chain (${reason}): use a stronger key or signature`,
+    );
+  }
   return {
     names,
-    certificate: chain.map((c) => c.toString().trim()).join('\n') + '\n',
-    privateKey: key.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    certificate,
+    privateKey,
     notBefore: new Date(leaf.validFrom).toISOString(),
     notAfter: new Date(leaf.validTo).toISOString(),
     fingerprint: leaf.fingerprint256,

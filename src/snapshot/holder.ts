@@ -121,6 +121,8 @@ export class SnapshotHolder {
     this.held = next;
     this.byVersion.set(next.snapshot.version, next);
     this.log.info({ version: next.snapshot.version, apis: next.snapshot.apis.size }, 'config version serving');
+    for (const { id, names, reason } of next.snapshot.tls.refused)
+      this.log.error({ certificate: id, names, reason }, 'a stored certificate cannot be served (OpenSSL refuses it)');
     this.health.follow(next.snapshot);
     this.limits.retain(new Set(next.snapshot.apis.keys()));
     for (const fn of this.listeners) {

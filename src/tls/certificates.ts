@@ -21,16 +21,29 @@ export class TlsCertificates {
   private readonly entries = new Map<string, TlsEntry>();
   /** The default certificate, or null while no certificate exists (handshakes are then refused). */
   readonly fallback: TlsEntry | null;
+  /**
+   * Stored certificates OpenSSL refused to load (uploads are checked, but a newer OpenSSL may refuse
+   * what an older one took): left out of SNI rather than failing the whole config version.
+   */
+  readonly refused: { id: string; names: readonly string[]; reason: string }[] = [];
 
   constructor(certs: readonly Certificate[], previous: TlsCertificates | null) {
     for (const cert of certs) {
       const key = `${cert.id}|${cert.updatedAt}`;
-      const entry = previous?.entries.get(key) ?? { key, cert, context: contextOf(cert) };
+      let entry = previous?.entries.get(key);
+      if (entry === undefined) {
+        try {
+          entry = { key, cert, context: contextOf(cert) };
+        } catch (err) {
+          this.refused.push({ id: cert.id, names: cert.names, reason: (err as Error).message });
+          continue;
+        }
+      }
       this.entries.set(key, entry);
       for (const name of cert.names) this.byName.set(name, entry);
     }
     const chosen = defaultCertificate(certs);
-    this.fallback = chosen === null ? null : this.entries.get(`${chosen.id}|${chosen.updatedAt}`)!;
+    this.fallback = chosen === null ? null : (this.entries.get(`${chosen.id}|${chosen.updatedAt}`) ?? null);
   }
 
   /** How many certificates there are. */
@@ -65,5 +78,10 @@ export class TlsCertificates {
 }
 
 function contextOf(cert: Certificate): SecureContext {
-  return createSecureContext({ ...TLS_PROTOCOL_OPTIONS, cert: cert.certificate, key: cert.privateKey });
+  return secureContextOf(cert.certificate, cert.privateKey);
+}
+
+/** The context a certificate chain and key serve with; throws OpenSSL's error when it refuses them (a weak key or signature). */
+export function secureContextOf(certificate: string, privateKey: string): SecureContext {
+  return createSecureContext({ ...TLS_PROTOCOL_OPTIONS, cert: certificate, key: privateKey });
 }

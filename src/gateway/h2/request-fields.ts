@@ -1,4 +1,5 @@
 import { headerNameSet, isToken, isTokenByte } from '../../http/header-names.js';
+import { isValidHost } from '../../http/host.js';
 import { BAD_TARGET_CHAR } from '../http/request-head.js';
 
 /** A request's header list read as RFC 9113 §8.3 says: pseudo-header fields, then the rest. */
@@ -110,9 +111,11 @@ export function readRequestFields(fields: readonly string[]): RequestFields | st
 function checkAuthority(scheme: string, authority: string | null, host: string | null): string | null {
   if (authority === null) {
     if (host === null && (scheme === 'https' || scheme === 'http')) return 'neither :authority nor host';
+    if (host !== null && !isValidHost(host)) return 'a host that is not a host name';
     return null;
   }
   if (authority === '' || authority.includes('@')) return 'an empty :authority, or one with userinfo';
+  if (!isValidHost(authority) || (host !== null && !isValidHost(host))) return 'a host that is not a host name';
   if (host !== null && host.toLowerCase() !== authority.toLowerCase()) return 'host differs from :authority';
   return null;
 }

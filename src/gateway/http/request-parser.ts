@@ -1,5 +1,6 @@
 import { ChunkedDecoder } from '../../http/chunked.js';
 import { hasBadHeadByte } from '../../http/head-bytes.js';
+import { isValidHost } from '../../http/host.js';
 import {
   CONNECTION_CLOSE,
   CONNECTION_KEEP_ALIVE,
@@ -275,6 +276,7 @@ export class RequestParser {
       headers[lower] = prior === undefined ? value : `${prior}${lower === 'cookie' ? '; ' : ', '}${value}`;
       switch (lower) {
         case 'host':
+          if (!isValidHost(value)) throw bad('a host that is not a host name, address or port');
           hosts++;
           break;
         case 'content-length':
