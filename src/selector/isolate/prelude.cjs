@@ -313,6 +313,12 @@
         const v = todo.pop();
         if ((typeof v !== 'object' && typeof v !== 'function') || v === null || wsHas(intrinsics, v)) continue;
         wsAdd(intrinsics, v);
+        // `check` never compares built-ins, so each must be frozen, whatever SES left (Intl, the
+        // console's functions, the global object's prototype): the script could keep state in it.
+        if (v !== g && !isFrozen(v)) {
+          freeze(v);
+          if (!isFrozen(v)) throw new TypeError('a built-in the script could change is not frozen');
+        }
         todo[todo.length] = rGetProto(v);
         const keys = rOwnKeys(v);
         for (let k = 0; k < keys.length; k++) {
@@ -355,6 +361,10 @@
     /** Every global's key after the top level ran, in order. */
     /** @type {any[]} */
     let globalKeys = [];
+    /** The global object's prototype and extensibility after the top level ran. */
+    /** @type {object | null} */
+    let globalProto = null;
+    let globalExt = true;
     /** The globals the script added, and their descriptors as settle found them. */
     /** @type {any[]} */
     let scriptGlobals = [];
@@ -450,6 +460,8 @@
       for (let i = 0; i < lexicalNames.length; i++)
         todo[todo.length] = [bindingValues[i], /** @type {string} */ (lexicalNames[i])];
       globalKeys = rOwnKeys(g);
+      globalProto = rGetProto(g);
+      globalExt = rIsExt(g);
       scriptGlobals = [];
       scriptGlobalSlots = [];
       for (let i = 0; i < globalKeys.length; i++) {
@@ -565,6 +577,8 @@
 
     function changed() {
       if (mutated !== '') return 'a call changed the hidden state of a kept value (' + mutated + ')';
+      if (rGetProto(g) !== globalProto || rIsExt(g) !== globalExt)
+        return "a call changed the global object's prototype or made it non-extensible";
       const keys = rOwnKeys(g);
       const before = globalKeys;
       let same = keys.length === before.length;

@@ -186,7 +186,10 @@ export class IsolateRunner {
     let raw: unknown;
     try {
       this.entries++;
-      raw = session.api.call.applySync(undefined, [datasetId, cands, requestJson, traced], { timeout: this.wallMs });
+      // Through the batch entry, as one message: the script's stack (new Error().stack) is the same
+      // whether its call ran alone or with others, so a memoized answer cannot depend on batching.
+      const message = `${traced ? 'M' : 'C'}0\t${datasetId}\t${cands}\t${requestJson}`;
+      raw = session.api.batch.applySync(undefined, [message, 0], { timeout: this.wallMs });
     } catch (err) {
       const runUs = elapsedUs(t0);
       let failure = runFailure(err, isolate, this.timeoutMs, this.memoryMb);
@@ -200,9 +203,12 @@ export class IsolateRunner {
       return { ok: false, failure, runUs, console: null, stateChange };
     }
     // The prelude bounds its answer; this bound holds whatever the realm did.
-    const answer = typeof raw === 'string' && raw.length <= MAX_ANSWER_CHARS ? raw : '';
-    const result = decodeCall(answer, elapsedUs(t0));
-    if (this.checking) result.stateChange = this.check(session);
+    const decoded: RunResult[] = [];
+    if (typeof raw === 'string' && raw.length <= 2 * MAX_ANSWER_CHARS) decodeBatch(raw, elapsedUs(t0), decoded);
+    const result = decoded[0] ?? decodeCall('', elapsedUs(t0));
+    if (result.stateChange !== null) this.checking = false;
+    // Checked again once the run's promise jobs have run (a separate call).
+    else if (this.checking) result.stateChange = this.check(session);
     return result;
   }
 
