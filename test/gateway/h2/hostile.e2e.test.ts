@@ -136,13 +136,17 @@ describe('streams, frames and stream states under a hostile client (RFC 9113)', 
   }, 30_000);
 
   it('never raises the last stream id of a later GOAWAY above that of an earlier one (§6.8)', async () => {
-    const node = createServer((_req, res) => setTimeout(() => res.end('slower'), 5_000));
+    let received = 0;
+    const node = createServer((_req, res) => {
+      received++;
+      setTimeout(() => res.end('slower'), 5_000);
+    });
     const own = await ownGateway(['--drain-ms', '8000'], node);
     try {
       const c = await rawH2(own.port, H2_HOST, own.ca);
       open.push(c);
       c.send(headers(1, request('/n/slower'), { endStream: true }));
-      await sleep(300);
+      for (let i = 0; i < 100 && received === 0; i++) await sleep(20); // stream 1 is served
       const stopping = own.t.app.close(); // drain: GOAWAY NO_ERROR once the idle grace has passed
       const first = await c.waitFor((f) => f.type === T.GOAWAY, 5_000);
       expect(first.payload.readUInt32BE(0)).toBe(1);

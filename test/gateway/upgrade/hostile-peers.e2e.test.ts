@@ -220,6 +220,7 @@ describe('Upgrade proxy under attack', () => {
     for (let i = 1; i <= 4; i++) {
       const cl = await rawClient();
       clients.push(cl);
+      const onB = b.conns.length;
       cl.socket.write(upgradeReq(`/${name}/${i}`));
       await until(
         async () => a.conns.length + b.conns.length,
@@ -227,7 +228,14 @@ describe('Upgrade proxy under attack', () => {
         100,
         20,
       );
-      await wait(150); // b's tunnel has closed by now
+      // Sent to b: its tunnel is closed (and no longer counted) once the client sees its end.
+      if (b.conns.length > onB)
+        await until(
+          async () => cl.ended() || cl.closed(),
+          (ended) => ended,
+          100,
+          20,
+        );
     }
     // Counted, a's waiting upgrade keeps it busy: only the first (a tie) may go there. Uncounted, ties alternate.
     expect(a.conns.length).toBeLessThanOrEqual(1);
@@ -531,18 +539,23 @@ describe('Upgrade proxy and the admission limits', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 429 /);
     expect(open.every((s) => !s.destroyed && !s.readableEnded)).toBe(true);
     open[0]!.destroy();
-    await wait(200);
-    const fifth = connect({ host: '127.0.0.1', port });
-    sockets.push(fifth);
-    fifth.on('error', () => undefined);
-    let a5 = '';
-    fifth.on('data', (d: Buffer) => (a5 += d.toString('latin1')));
-    fifth.write(upgradeReq('/adm/x'));
-    await until(
-      async () => a5,
-      (x) => x.startsWith('HTTP/1.1 101'),
-      100,
-      20,
-    );
+    // Once the gateway has seen that close, a new connection from the address is switched again.
+    const tryAgain = async (): Promise<string> => {
+      const again = connect({ host: '127.0.0.1', port });
+      sockets.push(again);
+      again.on('error', () => undefined);
+      let head = '';
+      again.on('data', (d: Buffer) => (head += d.toString('latin1')));
+      again.write(upgradeReq('/adm/x'));
+      await until(
+        async () => head,
+        (x) => x.includes('\r\n\r\n'),
+        100,
+        20,
+      );
+      if (!head.startsWith('HTTP/1.1 101')) again.destroy();
+      return head;
+    };
+    await until(tryAgain, (head) => head.startsWith('HTTP/1.1 101'), 20, 100);
   });
 });
