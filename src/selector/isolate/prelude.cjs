@@ -3,7 +3,8 @@
  * The selector realm's own code (a plain script, loaded as text by realm.ts): evaluated in every
  * selector isolate after SES and before the user's script. Its completion value is `setup`, which
  * the host calls once with the limits and the batch progress cell; `setup` returns the frozen functions
- * the host calls through references: bind, settle, load, drop, call, batch, takeBatch, check, takeConsole.
+ * the host calls through references: bind, settle, load, drop, batch, takeBatch, check, takeConsole
+ * (a lone call is a batch of one).
  *
  * What it builds, in this order, and why (docs/selector-sandbox.md has the whole design):
  *
@@ -969,6 +970,6 @@
 
     // Nothing the setup itself did counts against the script's top level.
     impure = false;
-    return freeze({ bind, afterTopLevel, settle, load, drop, call, batch, takeBatch, check, takeConsole });
+    return freeze({ bind, afterTopLevel, settle, load, drop, batch, takeBatch, check, takeConsole });
   };
 })();

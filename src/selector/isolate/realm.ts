@@ -67,7 +67,6 @@ export interface RealmApi {
   settle: Fn;
   load: Fn;
   drop: Fn;
-  call: Fn;
   batch: Fn;
   takeBatch: Fn;
   check: Fn;
@@ -105,7 +104,6 @@ export function buildRealm(
       settle: ref('settle'),
       load: ref('load'),
       drop: ref('drop'),
-      call: ref('call'),
       batch: ref('batch'),
       takeBatch: ref('takeBatch'),
       check: ref('check'),
