@@ -61,7 +61,8 @@ const CHUNKED_RULES: ChunkedRules = {
 /**
  * An incremental HTTP/1.1 response parser (RFC 9112): the head, then the body framed by
  * Content-Length, chunked transfer coding (decoded; trailers are read and dropped) or the end of the
- * connection, and none for HEAD, 1xx, 204 and 304. It is strict where leniency would let a node
+ * connection, and none for HEAD, 1xx, 204 and 304; a 101 is accepted only when the request asked for
+ * an upgrade, and ends the parse at its head (the proxy of upgrades reads its node's answer with it too). It is strict where leniency would let a node
  * smuggle a second response or bad bytes to the client: obsolete line folding, control characters,
  * a bare CR or LF in the head, a repeated Content-Length (even with the same value), and
  * Content-Length together with Transfer-Encoding are errors, and its chunked decoder and field-line
@@ -82,6 +83,8 @@ export class ResponseParser {
   private partialLength = 0;
   /** Interim (1xx) answers read for the current request. */
   private interim = 0;
+  /** The request asked for an upgrade: a `101` ends the parse (the bytes after its head are the new protocol's). */
+  private upgrade = false;
   private stopped = false;
   private readonly chunked: ChunkedDecoder;
 
@@ -89,10 +92,14 @@ export class ResponseParser {
     this.chunked = new ChunkedDecoder(CHUNKED_RULES, sink);
   }
 
-  /** Expects the response to a new request (`head`: the request was HEAD, so no body follows). */
-  expect(head: boolean): void {
+  /**
+   * Expects the response to a new request (`head`: the request was HEAD, so no body follows;
+   * `upgrade`: the request asked to switch protocols, so a `101` may answer it).
+   */
+  expect(head: boolean, upgrade = false): void {
     this.state = HEAD;
     this.noBody = head;
+    this.upgrade = upgrade;
     this.partial = null;
     this.interim = 0;
     this.stopped = false;
@@ -120,6 +127,7 @@ export class ResponseParser {
   /**
    * Feeds bytes read from the connection; throws an `UPSTREAM_BAD_RESPONSE` error on invalid input.
    * Returns right after the response completes (the sink may hand the connection to a new request),
+   * or right after the head of a `101` to an upgrade request (what follows is the new protocol's),
    * with the number of bytes of `input` it used.
    */
   execute(input: Buffer): number {
@@ -255,8 +263,14 @@ export class ResponseParser {
       }
     }
     if (transferEncoding && contentLength >= 0) throw bad('both content-length and transfer-encoding');
-    if (status === 101) throw bad('unexpected 101 switching protocols');
     const head: ResponseHead = { status, headers, keepAlive: !close, keepAliveHintMs };
+    if (status === 101) {
+      // Only an upgrade request may be answered so, and HTTP/1.0 has no upgrade.
+      if (!this.upgrade || http10) throw bad('unexpected 101 switching protocols');
+      this.stop(); // the connection is the new protocol's from the end of this head
+      this.sink.onHead(head);
+      return;
+    }
     if (status < 200) {
       // An interim response that closes the connection (HTTP/1.0 has none) leaves no room for the final one.
       if (close) throw bad('an interim response that closes the connection');

@@ -224,4 +224,41 @@ describe('ResponseParser', () => {
     expect(r.body).toBe('ok');
     expect(() => parse([interim.repeat(9) + final])).toThrow(/too many interim responses/);
   });
+
+  it('ends at the head of a 101 to an upgrade request, after interim answers, with the bytes it used, however the reads are cut', () => {
+    const text =
+      'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n';
+    const tunnel = '\x81\x02hi';
+    for (const [a, b] of splits(text + tunnel)) {
+      const heads: ResponseHead[] = [];
+      const parser = new ResponseParser({
+        onHead: (h) => heads.push(h),
+        onBody: () => expect.unreachable('a 101 has no body'),
+        onEnd: () => expect.unreachable('a 101 does not end as a response'),
+      });
+      parser.expect(false, true);
+      let rest = '';
+      for (const piece of [a, b]) {
+        if (heads.some((h) => h.status === 101)) {
+          rest += piece; // the tunnel's bytes: the parser is not fed them
+          continue;
+        }
+        const input = Buffer.from(piece, 'latin1');
+        rest += input.subarray(parser.execute(input)).toString('latin1');
+      }
+      expect(heads.map((h) => h.status)).toEqual([103, 101]);
+      expect(heads[1]!.headers).toEqual(['Upgrade', 'websocket']);
+      expect(rest).toBe(tunnel);
+    }
+  });
+
+  it('refuses a 101 to a request that asked for no upgrade, and an HTTP/1.0 101', () => {
+    const sink = { onHead: () => {}, onBody: () => {}, onEnd: () => {} };
+    const plain = new ResponseParser(sink);
+    plain.expect(false);
+    expect(() => plain.execute(Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n'))).toThrow(/unexpected 101/);
+    const old = new ResponseParser(sink);
+    old.expect(false, true);
+    expect(() => old.execute(Buffer.from('HTTP/1.0 101 Switching Protocols\r\n\r\n'))).toThrow(/unexpected 101/);
+  });
 });

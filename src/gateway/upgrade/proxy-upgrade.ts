@@ -1,10 +1,8 @@
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
-import { hasBadHeadByte } from '../../http/head-bytes.js';
-import { FieldLines, headerNameSet } from '../../http/header-names.js';
+import { headerNameSet } from '../../http/header-names.js';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
 import {
-  BadResponseError,
   BodyTimeoutError,
   ConnectError,
   ConnectTimeoutError,
@@ -12,40 +10,15 @@ import {
   SocketClosedError,
   socketFailure,
 } from '../../upstream/errors.js';
-import {
-  MAX_HEAD_BYTES,
-  MAX_INTERIM_ANSWERS,
-  ResponseParser,
-  type ResponseHead,
-  type ResponseSink,
-} from '../../upstream/response-parser.js';
+import { ResponseParser, type ResponseHead, type ResponseSink } from '../../upstream/response-parser.js';
 import type { RequestContext } from '../context.js';
 import { pickNext } from '../stages/balance.js';
 import { errorCode, forwardHeaders, RESPONSE_HOP_BY_HOP, upstreamPath } from '../stages/proxy.js';
 import { Tunnel } from './tunnel.js';
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 // A 101's own headers that say nothing past this hop; `connection` and `upgrade` are the switch itself and stay.
 const SWITCH_HOP_BY_HOP = headerNameSet(['keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding']);
 const CLIENT_GONE = 'CLIENT_ABORTED';
-const EMPTY = Buffer.alloc(0);
-
-/** The last 3 bytes of `before` followed by `chunk`. */
-function lastBytes(before: Buffer, chunk: Buffer): Buffer {
-  return chunk.length >= 3 ? chunk.subarray(chunk.length - 3) : Buffer.concat([before, chunk]).subarray(-3);
-}
-
-const INTERIM_STATUS_LINE = /^HTTP\/1\.1 1\d\d /;
-
-/** True when `buf` starts with an interim status line other than 101. */
-function isInterim(buf: Buffer): boolean {
-  const line = buf.toString('latin1', 0, 13);
-  return INTERIM_STATUS_LINE.test(line) && !line.startsWith('HTTP/1.1 101 ');
-}
-
-function bad(message: string): Error {
-  return new BadResponseError(message);
-}
 
 /**
  * The proxy stage for an upgrade request (RFC 9110 §7.8; a WebSocket opening handshake, RFC 6455
@@ -68,15 +41,12 @@ class UpgradeTry implements ResponseSink {
   private connected = false;
   private sent = false;
   private settled = false;
-  /** The node's answer so far, while its head has not ended: joined once the end is found. */
-  private headChunks: Buffer[] = [];
-  private headBytes = 0;
-  /** The last 3 bytes of `headChunks`. */
-  private headTail: Buffer = EMPTY;
-  private interim = 0;
   /** This try counts in the node's in-flight requests (so least_conn sees upgrades waiting for their 101). */
   private counted = false;
-  private parser: ResponseParser | null = null;
+  /** Reads the node's answer: interim answers, then a `101` or an ordinary (refusing) response. */
+  private readonly parser = new ResponseParser(this);
+  /** The head of the node's `101`, once read. */
+  private switchHead: ResponseHead | null = null;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -130,85 +100,37 @@ class UpgradeTry implements ResponseSink {
     let head = `${ctx.method} ${upstreamPath(ctx)} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     this.sent = true;
+    this.parser.expect(ctx.method === 'HEAD', true);
     this.socket!.write(head + '\r\n', 'latin1');
     const ms = ctx.api!.api.timeouts.headersMs;
     this.arm(ms, () => this.socket!.destroy(new HeadersTimeoutError(`no response headers within ${ms} ms`)));
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    if (this.parser !== null) {
-      this.parse(chunk);
-      return;
-    }
-    let buf = chunk;
-    if (this.headBytes > 0) {
-      // The end may straddle the pieces: looked for in the new bytes and the 3 before them only.
-      const seam = Buffer.concat([this.headTail, chunk.subarray(0, 3)]);
-      this.headChunks.push(chunk);
-      this.headBytes += chunk.length;
-      if (seam.indexOf(CRLFCRLF) < 0 && chunk.indexOf(CRLFCRLF) < 0) {
-        if (this.headBytes > MAX_HEAD_BYTES) this.socket!.destroy(bad('response head too large'));
-        else this.headTail = lastBytes(this.headTail, chunk);
-        return;
-      }
-      buf = Buffer.concat(this.headChunks, this.headBytes);
-      this.headChunks = [];
-      this.headBytes = 0;
-    }
-    let end = buf.indexOf(CRLFCRLF);
-    // Interim answers before the 101 (100 Continue to a forwarded Expect, 103 Early Hints) are dropped,
-    // as for any request; a bounded number of them.
-    while (end >= 0 && isInterim(buf)) {
-      if (++this.interim > MAX_INTERIM_ANSWERS) {
-        this.socket!.destroy(bad('too many interim responses'));
-        return;
-      }
-      buf = buf.subarray(end + 4);
-      end = buf.indexOf(CRLFCRLF);
-    }
-    if (end < 0) {
-      if (buf.length > MAX_HEAD_BYTES) this.socket!.destroy(bad('response head too large'));
-      else if (buf.length > 0) {
-        this.headChunks = [buf];
-        this.headBytes = buf.length;
-        this.headTail = lastBytes(EMPTY, buf);
-      }
-      return;
-    }
-    if (buf.length >= 12 && buf.toString('latin1', 0, 13) === 'HTTP/1.1 101 ') this.switchProtocols(buf, end);
-    else {
-      // Not switching: an ordinary answer (the node refused the upgrade), framed as usual.
-      this.parser = new ResponseParser(this);
-      this.parser.expect(this.ctx.method === 'HEAD');
-      this.parse(buf);
-    }
-  };
-
-  private parse(chunk: Buffer): void {
+    const parser = this.parser;
+    let used: number;
     try {
-      this.parser!.execute(chunk);
+      used = parser.execute(chunk);
     } catch (err) {
       this.socket!.destroy(err as Error);
-    }
-  }
-
-  private switchProtocols(buf: Buffer, end: number): void {
-    const ctx = this.ctx;
-    const socket = this.socket!;
-    let headers: string[];
-    try {
-      if (hasBadHeadByte(buf, 0, end, true)) throw bad('control character or bare line feed in the response head');
-      headers = switchHeaders(buf.toString('latin1', 0, end));
-    } catch (err) {
-      socket.destroy(err as Error);
       return;
     }
+    if (this.switchHead !== null) this.switchProtocols(this.switchHead, chunk.subarray(used));
+  };
+
+  /** The node switched protocols: the two sockets become a tunnel, `rest` the node's first bytes in it. */
+  private switchProtocols(head: ResponseHead, rest: Buffer): void {
+    const ctx = this.ctx;
+    const socket = this.socket!;
     this.answered(101);
     socket.off('data', this.onData);
     socket.off('end', this.onSocketEnd);
     socket.removeAllListeners('close');
     socket.removeAllListeners('error');
     socket.pause();
+    const headers: string[] = [];
+    for (let i = 0; i < head.headers.length; i += 2)
+      if (!SWITCH_HOP_BY_HOP(head.headers[i]!)) headers.push(head.headers[i]!, head.headers[i + 1]!);
     const client = ctx.res.switchProtocols(headers);
     if (client === null || ctx.tunnels === null) {
       socket.destroy();
@@ -220,13 +142,20 @@ class UpgradeTry implements ResponseSink {
     const api = ctx.api!.api;
     new Tunnel(ctx.tunnels, api.name, this.node, api.timeouts.upgradeIdleMs, client.socket, socket).start(
       client.head,
-      buf.subarray(end + 4),
+      rest,
     );
     this.finish(true, null);
   }
 
   onHead(head: ResponseHead): void {
-    if (head.status < 200) return; // interim answers are not passed on
+    // Interim answers before the 101 (100 Continue to a forwarded Expect, 103 Early Hints) are dropped,
+    // as for any request; the parser bounds how many.
+    if (head.status === 101) {
+      this.switchHead = head; // switched once the parser returns with the bytes it used
+      return;
+    }
+    if (head.status < 200) return;
+    // Not switching: an ordinary answer (the node refused the upgrade), framed as usual.
     const ctx = this.ctx;
     this.answered(head.status);
     ctx.status = head.status;
@@ -254,7 +183,7 @@ class UpgradeTry implements ResponseSink {
   }
 
   private readonly onSocketEnd = (): void => {
-    if (this.parser?.finishAtEof()) return;
+    if (this.parser.finishAtEof()) return;
     this.failed(new SocketClosedError('the node closed the connection before its response was complete'));
   };
 
@@ -319,14 +248,4 @@ class UpgradeTry implements ResponseSink {
     if (upstreamErrorCode !== null) this.ctx.upstreamError = upstreamErrorCode;
     this.done(ok);
   }
-}
-
-/** The headers of a `101` head (checked bytes), as passed to the client. */
-function switchHeaders(text: string): string[] {
-  const eol = text.indexOf('\r\n');
-  const fields = new FieldLines(bad);
-  fields.reset(text, eol < 0 ? text.length : eol);
-  const out: string[] = [];
-  while (fields.next()) if (!SWITCH_HOP_BY_HOP(fields.name)) out.push(fields.name, fields.value);
-  return out;
 }
