@@ -19,6 +19,7 @@ import { SessionBudget } from './budget.js';
 import { FrameReader, type FrameHandler } from './frame-reader.js';
 import type { HeaderBlock } from './header-block.js';
 import { ClosedStreams } from './closed-streams.js';
+import { ConnectionWindow } from './connection-window.js';
 import { hasPseudoField } from './request-fields.js';
 import { HpackDecoder, type DecodedBlock } from './hpack/decoder.js';
 import { HpackError } from './hpack/errors.js';
@@ -76,10 +77,7 @@ export class H2Session implements StreamHost, FrameHandler {
   private failed = false;
   private ending = false;
   private gone = false;
-  private peerInitialWindow = DEFAULT_WINDOW;
-  private recvWindow: number;
-  private recvOwed = 0;
-  sendWindow = DEFAULT_WINDOW;
+  private readonly window: ConnectionWindow;
   maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
   readonly sendTimeoutMs: number;
   private readonly output: FrameOutput;
@@ -97,7 +95,7 @@ export class H2Session implements StreamHost, FrameHandler {
     this.budget = new SessionBudget(limits);
     this.sendTimeoutMs = limits.sendTimeoutMs;
     this.output = new FrameOutput(socket, limits.sendTimeoutMs, () => this.onUnblocked());
-    this.recvWindow = limits.connectionWindowSize;
+    this.window = new ConnectionWindow(limits.connectionWindowSize);
     this.output.push(
       settingsFrame([
         [Setting.MAX_CONCURRENT_STREAMS, limits.maxConcurrentStreams],
@@ -112,6 +110,11 @@ export class H2Session implements StreamHost, FrameHandler {
     socket.on('close', () => this.onSocketClose());
     // A socket that closed before it was handed over gets no 'close' any more.
     if (socket.destroyed) process.nextTick(() => this.onSocketClose());
+  }
+
+  /** What the session may still send on the connection (the client's connection window). */
+  get sendWindow(): number {
+    return this.window.send;
   }
 
   /** The socket is full: streams wait. */
@@ -164,16 +167,8 @@ export class H2Session implements StreamHost, FrameHandler {
   }
 
   data(id: number, data: Buffer, flowBytes: number, endStream: boolean): void {
-    if (flowBytes > this.recvWindow)
-      throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'DATA past the connection window');
-    this.recvWindow -= flowBytes;
-    this.recvOwed += flowBytes;
-    // The connection's window is granted back at once: each stream's own window bounds what waits.
-    if (this.recvOwed >= this.limits.connectionWindowSize / 2) {
-      this.output.push(windowUpdateFrame(0, this.recvOwed));
-      this.recvWindow += this.recvOwed;
-      this.recvOwed = 0;
-    }
+    const grant = this.window.received(flowBytes);
+    if (grant > 0) this.output.push(windowUpdateFrame(0, grant));
     const stream = this.streams.get(id);
     if (stream === undefined) {
       if (id > this.lastStreamId) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'DATA on an idle stream');
@@ -231,7 +226,7 @@ export class H2Session implements StreamHost, FrameHandler {
       return;
     }
     this.lastServedId = id;
-    const stream = new H2Stream(this, id, endStream, this.limits.initialWindowSize, this.peerInitialWindow);
+    const stream = new H2Stream(this, id, endStream, this.limits.initialWindowSize, this.window.peerInitial);
     this.streams.set(id, stream);
     if (this.streams.size === 1) this.events.busy(true);
     this.events.request(stream, decoded);
@@ -268,10 +263,7 @@ export class H2Session implements StreamHost, FrameHandler {
 
   /** SETTINGS_INITIAL_WINDOW_SIZE changes every open stream's send window by the difference (§6.9.2); true when it grew. */
   private setPeerWindow(value: number): boolean {
-    if (value > MAX_WINDOW)
-      throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE too large');
-    const delta = value - this.peerInitialWindow;
-    this.peerInitialWindow = value;
+    const delta = this.window.setPeerInitial(value);
     for (const stream of this.streams.values()) {
       stream.sendWindow += delta;
       if (stream.sendWindow > MAX_WINDOW)
@@ -282,10 +274,7 @@ export class H2Session implements StreamHost, FrameHandler {
 
   windowUpdate(id: number, increment: number): void {
     if (id === 0) {
-      if (increment === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'a WINDOW_UPDATE of 0');
-      this.sendWindow += increment;
-      if (this.sendWindow > MAX_WINDOW)
-        throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'the connection window too large');
+      this.window.grow(increment);
       this.waiting.connectionWindowGrew();
       return;
     }
@@ -309,7 +298,7 @@ export class H2Session implements StreamHost, FrameHandler {
   }
 
   sendData(id: number, chunk: Buffer, endStream: boolean): void {
-    this.sendWindow -= chunk.length;
+    this.window.send -= chunk.length;
     this.output.frame(FrameType.DATA, endStream ? Flag.END_STREAM : 0, id, chunk);
   }
 
