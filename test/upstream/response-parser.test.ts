@@ -229,7 +229,7 @@ describe('ResponseParser', () => {
     const text =
       'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n';
     const tunnel = '\x81\x02hi';
-    for (const [a, b] of splits(text + tunnel)) {
+    for (const pieces of splits(text + tunnel)) {
       const heads: ResponseHead[] = [];
       const parser = new ResponseParser({
         onHead: (h) => heads.push(h),
@@ -238,7 +238,7 @@ describe('ResponseParser', () => {
       });
       parser.expect(false, true);
       let rest = '';
-      for (const piece of [a, b]) {
+      for (const piece of pieces) {
         if (heads.some((h) => h.status === 101)) {
           rest += piece; // the tunnel's bytes: the parser is not fed them
           continue;
