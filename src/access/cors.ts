@@ -49,17 +49,21 @@ export function compileCors(cors: CorsConfig, apiMethods: readonly string[]): Co
       return host.endsWith(w.suffix) && host.length > w.suffix.length;
     });
   };
-  // With credentials the origin is echoed (browsers refuse `*` then); a list of origins is echoed too, hence Vary.
+  // With credentials the origin is echoed (browsers refuse `*` then); a list of origins is echoed too.
+  // Then the answer depends on Origin: every answer says so, with or without CORS headers (Fetch
+  // standard, "CORS protocol and HTTP caches"), or a cache could serve one origin's answer to another.
+  const varies = !any || cors.credentials;
+  const byOrigin: string[] = varies ? ['vary', 'Origin'] : [];
   const originHeaders = (origin: string): string[] => {
     const out = ['access-control-allow-origin', any && !cors.credentials ? '*' : origin];
-    if (!any || cors.credentials) out.push('vary', 'Origin');
+    if (varies) out.push('vary', 'Origin');
     if (cors.credentials) out.push('access-control-allow-credentials', 'true');
     return out;
   };
   return {
     decide(method, headers) {
       const origin = one(headers['origin']);
-      if (origin === undefined) return { verdict: 'none', headers: [] };
+      if (origin === undefined) return { verdict: 'none', headers: [...byOrigin] };
       const requested = one(headers['access-control-request-method']);
       if (method === 'OPTIONS' && requested !== undefined) {
         const wanted = (one(headers['access-control-request-headers']) ?? '')
@@ -71,14 +75,14 @@ export function compileCors(cors: CorsConfig, apiMethods: readonly string[]): Co
           !methods.includes(requested) ||
           !wanted.every((h) => allowHeaders.has(h) || SAFELISTED.has(h))
         ) {
-          return { verdict: 'preflight-refused', headers: [] };
+          return { verdict: 'preflight-refused', headers: [...byOrigin] };
         }
         const out = originHeaders(origin);
         out.push('access-control-allow-methods', allowMethods, 'access-control-max-age', String(cors.maxAgeSec));
         if (allowHeadersText !== '') out.push('access-control-allow-headers', allowHeadersText);
         return { verdict: 'preflight', headers: out };
       }
-      if (!originAllowed(origin)) return { verdict: 'origin-not-allowed', headers: [] };
+      if (!originAllowed(origin)) return { verdict: 'origin-not-allowed', headers: [...byOrigin] };
       const out = originHeaders(origin);
       if (expose !== '') out.push('access-control-expose-headers', expose);
       return { verdict: 'allowed', headers: out };

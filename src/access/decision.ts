@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { LimitKey } from '../model/access.js';
 import type { AuthOutcome } from './auth/kind.js';
 import type { CompiledAccess, CompiledAuth, CompiledLimit } from './compile.js';
@@ -175,6 +176,14 @@ function authenticated(
   return limit(access, input, d, mode);
 }
 
+/** Longest header value used as a bucket key as it is; a longer one is keyed by its SHA-256. */
+export const MAX_PLAIN_LIMIT_KEY = 64;
+
+/** The key of a long header value: its digest (a client must not choose kilobytes of memory or of Redis key per bucket). */
+function hashedKey(value: string): string {
+  return `sha256:${createHash('sha256').update(value, 'latin1').digest('base64url')}`;
+}
+
 /** The bucket key of a limit for this request: `consumer` falls back to the client IP for anonymous callers, a missing header shares one bucket. */
 export function limitKey(
   by: LimitKey,
@@ -191,7 +200,8 @@ export function limitKey(
       return input.clientIp;
     case 'header': {
       const v = input.headers[header!];
-      return (Array.isArray(v) ? v[0] : v) ?? '';
+      const value = (Array.isArray(v) ? v[0] : v) ?? '';
+      return value.length > MAX_PLAIN_LIMIT_KEY ? hashedKey(value) : value;
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { PoolRegistry } from '../gateway/pools.js';
 import { LimitRegistry } from '../access/limits/registry.js';
+import type { Limiter } from '../access/limits/result.js';
 import { HealthRegistry } from '../health/registry.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';
 import type { Store } from '../store/store.js';
@@ -124,7 +125,9 @@ export class SnapshotHolder {
     for (const { id, names, reason } of next.snapshot.tls.refused)
       this.log.error({ certificate: id, names, reason }, 'a stored certificate cannot be served (OpenSSL refuses it)');
     this.health.follow(next.snapshot);
-    this.limits.retain(new Set(next.snapshot.apis.keys()));
+    const serving = new Set<Limiter>();
+    for (const api of next.snapshot.apis.values()) for (const l of api.access?.limits ?? []) serving.add(l.limiter);
+    this.limits.retain(serving);
     for (const fn of this.listeners) {
       try {
         fn(next.snapshot);

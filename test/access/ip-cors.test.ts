@@ -100,13 +100,18 @@ describe('CORS', () => {
     expect(cors.decide('GET', { origin: 'https://app.example.com' }).headers).toContain(
       'access-control-expose-headers',
     );
-    expect(cors.decide('GET', { origin: 'https://evil.test' })).toEqual({ verdict: 'origin-not-allowed', headers: [] });
-    expect(cors.decide('GET', {})).toEqual({ verdict: 'none', headers: [] });
+    // The answer depends on Origin (a list of origins): every answer says so, for caches.
+    expect(cors.decide('GET', { origin: 'https://evil.test' })).toEqual({
+      verdict: 'origin-not-allowed',
+      headers: ['vary', 'Origin'],
+    });
+    expect(cors.decide('GET', {})).toEqual({ verdict: 'none', headers: ['vary', 'Origin'] });
   });
 
   it('uses * without credentials, and refuses * with them', () => {
     const open = compileCors(CorsConfig.parse({ origins: ['*'] }), ['GET']);
     expect(open.decide('GET', { origin: 'https://x.test' }).headers).toEqual(['access-control-allow-origin', '*']);
+    expect(open.decide('GET', {}).headers).toEqual([]); // the same answer for every origin: no Vary
     expect(CorsConfig.safeParse({ origins: ['*'], credentials: true }).success).toBe(false);
   });
 });

@@ -2,6 +2,17 @@ import type { LimitResult, Limiter } from './result.js';
 
 /** Keys one local limit tracks at most; past it, full (idle) buckets go first, then the oldest. */
 export const LOCAL_MAX_KEYS = 100_000;
+/** The share of LOCAL_MAX_KEYS an eviction frees at least, so that it runs once per that many new keys. */
+const EVICT_SHARE = 8;
+
+/**
+ * A copy of `key` that shares no memory with the string it was cut from: a header value is a slice
+ * of its request's head, and as a kept key it would keep the whole head alive (utf16le round-trips
+ * every string exactly).
+ */
+function ownCopy(key: string): string {
+  return key.length < 13 ? key : Buffer.from(key, 'utf16le').toString('utf16le');
+}
 
 class Bucket {
   constructor(
@@ -54,7 +65,7 @@ export class LocalLimiter implements Limiter {
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
       if (this.buckets.size >= this.maxKeys) this.evict(now);
-      this.buckets.set(key, (bucket = new Bucket(this.capacity, now)));
+      this.buckets.set(ownCopy(key), (bucket = new Bucket(this.capacity, now)));
       return bucket;
     }
     if (now > bucket.at) {
@@ -64,13 +75,19 @@ export class LocalLimiter implements Limiter {
     return bucket;
   }
 
-  // A full bucket is the same as none, so dropping those loses nothing; if none is full the oldest
-  // key goes (it starts full when it comes back: the bound errs towards letting through).
+  // A full bucket is the same as none, so dropping those loses nothing; if too few are full the
+  // oldest keys go (each starts full when it comes back: the bound errs towards letting through).
+  // Each eviction frees an eighth of the keys at least, so its scan is paid once per that many new
+  // keys, not once per key (a client rotating a header value would otherwise stall the process).
   private evict(now: number): void {
     for (const [key, b] of this.buckets) {
       if (b.tokens + (now - b.at) * this.refillPerMs >= this.capacity) this.buckets.delete(key);
     }
-    if (this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value!);
+    const keep = this.maxKeys - Math.max(1, Math.ceil(this.maxKeys / EVICT_SHARE));
+    for (const key of this.buckets.keys()) {
+      if (this.buckets.size <= keep) break;
+      this.buckets.delete(key);
+    }
   }
 
   private result(allowed: boolean, tokens: number): LimitResult {

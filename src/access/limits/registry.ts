@@ -29,9 +29,13 @@ export class LimitRegistry {
     return limiter;
   }
 
-  /** Drops the state of the limits of APIs no longer in the config (called with the API ids of each version as it starts serving). */
-  retain(apiIds: ReadonlySet<string>): void {
-    for (const id of this.limiters.keys()) if (!apiIds.has(id.slice(0, id.indexOf(':')))) this.limiters.delete(id);
+  /**
+   * Drops the state of every limit the config version now serving does not use: limits of deleted
+   * APIs, removed limits, and a limit as it was before its settings changed (called with the
+   * limiters of each version as it starts serving; requests still on an older version keep theirs).
+   */
+  retain(serving: ReadonlySet<Limiter>): void {
+    for (const [id, limiter] of this.limiters) if (!serving.has(limiter)) this.limiters.delete(id);
   }
 
   /** Whether cluster limits reach Redis (for `/status`). */

@@ -7,6 +7,9 @@ import { VerifiedCache } from './verified-cache.js';
 /** Password checks (scrypt) in flight at most per process; more fail with AUTH_BUSY (503) rather than queue without bound. */
 export const MAX_PENDING_VERIFICATIONS = 64;
 
+/** Standard base64 with its padding, nothing else. */
+const STRICT_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
 let pending = 0;
 const verified = new VerifiedCache();
 
@@ -35,7 +38,11 @@ export const basicAuth: AuthKindFactory<z.infer<typeof BasicAuth>> = {
         return value !== undefined && /^basic /i.test(value) ? value : null;
       },
       verify(credential, consumers) {
-        const decoded = Buffer.from(credential.slice(6).trim(), 'base64').toString('utf8');
+        // One token68 of strict base64 (RFC 7617): Node's decoder would skip foreign characters and
+        // stop at the first '=', so "<good>, Basic <other>" (a repeated header, joined) would pass.
+        const encoded = credential.slice(6).trim();
+        if (encoded.length % 4 !== 0 || !STRICT_BASE64.test(encoded)) return malformed;
+        const decoded = Buffer.from(encoded, 'base64').toString('utf8');
         const colon = decoded.indexOf(':');
         if (colon <= 0) return malformed;
         const entry = consumers.byUsername.get(decoded.slice(0, colon));

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { JwtAuth } from '../../../model/access.js';
 import type { CompiledConsumers } from '../../consumers.js';
 import { failed, headerValue, okOutcome, quoted, type AuthKindFactory, type AuthOutcome } from '../kind.js';
-import { jwksFor } from './jwks.js';
+import { jwksFor, JwksUnavailableError } from './jwks.js';
 
 /** Longest token accepted, in characters (a header is at most 16 KiB anyway). */
 const MAX_TOKEN = 8192;
@@ -12,7 +12,8 @@ const MAX_TOKEN = 8192;
  * `jwt`: `Authorization: Bearer <JWS>` (RFC 6750, RFC 7519). Only the configured algorithms pass
  * (so `alg: none` never does); `exp` and `nbf` are checked with the clock tolerance, `iss` and
  * `aud` when configured. The key is the API's JWKS, or else the secret or public key of the consumer
- * credential whose subject is the token's `claim`; with a JWKS the claim still names the consumer.
+ * credential whose subject is the token's `claim`; with a JWKS the claim still names the consumer,
+ * whose credential for that subject must then have no key of its own.
  */
 export const jwtAuth: AuthKindFactory<z.infer<typeof JwtAuth>> = {
   kind: 'jwt',
@@ -35,8 +36,10 @@ export const jwtAuth: AuthKindFactory<z.infer<typeof JwtAuth>> = {
           const { payload } = await jwtVerify(token, jwks, options);
           const subject = subjectOf(payload);
           const credential = subject === null ? undefined : consumers.byJwtSubject.get(subject);
-          return credential === undefined
-            ? failed('jwt', `no consumer has the ${claim} of this token`)
+          // A credential with its own secret or key is proven with it, never by the identity provider
+          // naming its subject (else any IdP user called "acme" would be the consumer acme).
+          return credential === undefined || credential.key !== null
+            ? failed('jwt', `no consumer without a key of its own has the ${claim} of this token`)
             : okOutcome('jwt', credential.consumer);
         }
         // The unverified claim only picks which consumer's key to verify with; nothing is trusted before that.
@@ -73,7 +76,7 @@ function reasonOf(err: unknown): string {
   if (err instanceof errors.JOSEAlgNotAllowed) return 'algorithm not allowed';
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'signature does not verify';
   if (err instanceof errors.JWKSNoMatchingKey) return 'no JWKS key matches the token';
-  if (err instanceof errors.JWKSTimeout) return 'JWKS fetch timed out';
+  if (err instanceof JwksUnavailableError) return `JWKS unavailable: ${err.message}`;
   if (err instanceof errors.JOSEError) return `invalid token (${err.code})`;
   return 'invalid token';
 }
