@@ -1,10 +1,14 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { unstorableText } from '../model/text.js';
 import { AdminError } from './errors.js';
 
 /** Largest admin request body accepted (a selector is at most 64 KiB; the rest is small). */
 export const ADMIN_BODY_LIMIT = 1024 * 1024;
 
-/** JSON.parse that refuses keys which could reach an object's prototype when the value is merged later. */
+/**
+ * JSON.parse that refuses keys which could reach an object's prototype when the value is merged
+ * later, and strings no store keeps as they are (U+0000, lone surrogates).
+ */
 export function parseJsonBody(text: string): unknown {
   return JSON.parse(text, (key, value: unknown) => {
     if (
@@ -13,9 +17,14 @@ export function parseJsonBody(text: string): unknown {
     ) {
       throw new SyntaxError(`the key "${key}" is not allowed`);
     }
+    const bad = unstorableText(key) ?? (typeof value === 'string' ? unstorableText(value) : null);
+    if (bad !== null) throw new UnstorableTextError(`the field "${key}" ${bad}`);
     return value;
   });
 }
+
+/** A body's string that no store keeps as it is. */
+class UnstorableTextError extends Error {}
 
 /**
  * Makes `application/json` the only body type of this scope (others get 415). An empty body reads as
@@ -33,7 +42,29 @@ export function acceptJsonBodiesOnly(app: FastifyInstance): void {
     try {
       done(null, parseJsonBody(text));
     } catch (err) {
-      done(new AdminError('VALIDATION_FAILED', `the body is not valid JSON: ${(err as Error).message}`), undefined);
+      const message =
+        err instanceof UnstorableTextError ? err.message : `the body is not valid JSON: ${(err as Error).message}`;
+      done(new AdminError('VALIDATION_FAILED', message), undefined);
     }
   });
+}
+
+/**
+ * A path parameter or query value no store keeps as it is (U+0000, a lone surrogate) is a
+ * VALIDATION_FAILED naming it, before any route looks it up (PostgreSQL would refuse the query).
+ */
+export async function refuseUnstorableParameters(request: FastifyRequest): Promise<void> {
+  for (const [where, values] of [
+    ['params', request.params],
+    ['query', request.query],
+  ] as const) {
+    if (typeof values !== 'object' || values === null) continue;
+    for (const [name, value] of Object.entries(values as Record<string, unknown>)) {
+      for (const one of Array.isArray(value) ? value : [value]) {
+        const bad = typeof one === 'string' ? (unstorableText(name) ?? unstorableText(one)) : null;
+        if (bad !== null)
+          throw new AdminError('VALIDATION_FAILED', undefined, [{ path: `${where}.${name}`, message: bad }]);
+      }
+    }
+  }
 }

@@ -1,12 +1,12 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { jsonLine } from '../http/json-line.js';
 import { DryRunResult } from '../store/errors.js';
 import { authenticate } from './auth.js';
 import { registerConsole } from './console.js';
 import type { AdminDeps } from './deps.js';
 import { dryRunAnswer } from './dry-run.js';
-import { handleAdminError, handleAdminNotFound } from './errors.js';
-import { ADMIN_BODY_LIMIT, acceptJsonBodiesOnly } from './json-body.js';
+import { AdminError, handleAdminError, handleAdminNotFound } from './errors.js';
+import { ADMIN_BODY_LIMIT, acceptJsonBodiesOnly, refuseUnstorableParameters } from './json-body.js';
 import { addEntityTag, openWriteScope, replayIdempotentRequests } from './retry-safety.js';
 import { authorize } from './roles.js';
 import { registerApiRoutes } from './routes/apis.js';
@@ -26,6 +26,11 @@ import { registerVariableRoutes } from './routes/variables.js';
 
 export type { AdminDeps } from './deps.js';
 
+/** Longest an admin request may take to arrive, body included (a slow client holds a socket and a buffer). */
+export const ADMIN_REQUEST_TIMEOUT_MS = 30_000;
+/** Connections the admin port holds at most (a console opens a few; past this, new ones wait in the backlog). */
+export const ADMIN_MAX_CONNECTIONS = 1024;
+
 /**
  * Builds the admin API (every route under `/admin`, bearer-token protected) and the web console at `/`.
  * Not listening yet: the caller may add more routes and then calls `listen`.
@@ -40,7 +45,15 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
     // Typed as fastify's logger interface so the instance has the plain FastifyInstance type callers expect.
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: ADMIN_BODY_LIMIT,
+    requestTimeout: ADMIN_REQUEST_TIMEOUT_MS,
+    // A URL fastify cannot decode never reaches a route: it is answered in the admin error shape too.
+    frameworkErrors: (err, _request, reply) =>
+      (reply as FastifyReply)
+        .code(400)
+        .type('application/json; charset=utf-8')
+        .send(jsonLine(new AdminError('BAD_REQUEST', `the URL cannot be decoded (${err.code})`).toBody())),
   });
+  app.server.maxConnections = ADMIN_MAX_CONNECTIONS;
 
   // One encapsulated scope: its auth hook, JSON-only parser and error shape stay off whatever else the
   // caller registers on this server. The hook runs after routing, so it sees the decoded route,
@@ -62,6 +75,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
         handleAdminNotFound(request, reply.type('application/json; charset=utf-8').serializer(jsonLine)),
       );
       admin.addHook('onRequest', authenticate(deps.token, deps.store));
+      admin.addHook('preValidation', refuseUnstorableParameters);
       admin.addHook('preHandler', authorize);
       admin.addHook('preHandler', replayIdempotentRequests(deps.store));
       admin.addHook('preHandler', openWriteScope);

@@ -4,6 +4,7 @@ import { ApiHealth, ApiHealthPatch } from './health.js';
 import { HttpMethod } from './method.js';
 import { RetryPolicy, RetryPolicyPatch } from './retry.js';
 import { SelectorConfig } from './selector.js';
+import { DisplayName } from './text.js';
 
 export { HttpMethod } from './method.js';
 
@@ -128,6 +129,7 @@ function crossChecks(
 export const ApiCreate = z
   .strictObject({
     ...apiFields,
+    name: DisplayName,
     host: apiFields.host.default(defaults.host),
     methods: apiFields.methods.default(defaults.methods),
     stripPrefix: apiFields.stripPrefix.default(defaults.stripPrefix),
@@ -146,7 +148,13 @@ export type ApiCreate = z.infer<typeof ApiCreate>;
 
 /** Body of `PATCH /admin/apis/:id`: any subset; `timeouts`, `retry` and `health` may be partial (they merge). */
 export const ApiPatch = z
-  .strictObject({ ...apiFields, timeouts: ApiTimeoutsPatch, retry: RetryPolicyPatch, health: ApiHealthPatch })
+  .strictObject({
+    ...apiFields,
+    name: DisplayName,
+    timeouts: ApiTimeoutsPatch,
+    retry: RetryPolicyPatch,
+    health: ApiHealthPatch,
+  })
   .partial();
 export type ApiPatch = z.infer<typeof ApiPatch>;
 

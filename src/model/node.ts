@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConnectorConfig } from '../connectors/registry.js';
 import { Rule } from './rule.js';
+import { DisplayName } from './text.js';
 
 /** A tag: a short label selectors filter on (`temp` marks a canary node). */
 export const Tag = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1–64 of letters, digits, _ . : -');
@@ -17,6 +18,7 @@ const nodeFields = {
 /** Body of `POST /admin/apis/:id/nodes`: `name` and `connector` are required. */
 export const NodeCreate = z.strictObject({
   ...nodeFields,
+  name: DisplayName,
   enabled: nodeFields.enabled.default(true),
   weight: nodeFields.weight.default(1),
   tags: nodeFields.tags.default([]),
@@ -25,7 +27,7 @@ export const NodeCreate = z.strictObject({
 export type NodeCreate = z.infer<typeof NodeCreate>;
 
 /** Body of `PATCH /admin/apis/:id/nodes/:nodeId`: any subset of the fields. */
-export const NodePatch = z.strictObject(nodeFields).partial();
+export const NodePatch = z.strictObject({ ...nodeFields, name: DisplayName }).partial();
 export type NodePatch = z.infer<typeof NodePatch>;
 
 /** One backend of an API, as stored and returned. */

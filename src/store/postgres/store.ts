@@ -95,8 +95,9 @@ export class PostgresStore implements Store {
     private readonly backoff: Backoff,
     private readonly heartbeatMs: number,
     operationTimeoutMs: number,
+    poolSize: number,
   ) {
-    this.transactions = new Transactions(pool, this.tracker, log, operationTimeoutMs);
+    this.transactions = new Transactions(pool, this.tracker, log, operationTimeoutMs, poolSize);
     // An idle pooled connection the server drops emits here; without a listener it would crash the
     // process. The pool discards that connection itself, and health is left alone: an idle connection
     // closing (server restart, proxy idle timeout) says nothing about whether the next one will work.
@@ -117,7 +118,8 @@ export class PostgresStore implements Store {
     const log = options.logger ?? pino({ level: 'silent' });
     const backoff = { initialMs: options.reconnect?.initialMs ?? 100, maxMs: options.reconnect?.maxMs ?? 5_000 };
     if (options.migrate !== false) await migrateOnce(settings);
-    const pool = new pg.Pool({ ...clientConfig(settings, 'store'), max: options.poolSize ?? 5 });
+    const poolSize = options.poolSize ?? 5;
+    const pool = new pg.Pool({ ...clientConfig(settings, 'store'), max: poolSize });
     return new PostgresStore(
       pool,
       settings,
@@ -125,6 +127,7 @@ export class PostgresStore implements Store {
       backoff,
       options.heartbeatMs ?? 15_000,
       options.operationTimeoutMs ?? 10_000,
+      poolSize,
     );
   }
 

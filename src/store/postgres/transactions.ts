@@ -15,18 +15,26 @@ import { SQL } from './sql.js';
 import { asStoreError, describe, isConnectionError } from './unavailable.js';
 
 /**
- * How the PostgreSQL store talks to its pool: reads retried once on a dead pooled connection, every
- * write one READ COMMITTED transaction serialized on the meta row (audit rows, If-Match, dry run and
- * Idempotency-Key of the write scope, one version bump and NOTIFY on commit), each bounded by the
- * operation timeout, and the outcome of a COMMIT whose answer was lost reported as unknown.
+ * How the PostgreSQL store talks to its pool: every write one READ COMMITTED transaction serialized
+ * on the meta row (audit rows, If-Match, dry run and Idempotency-Key of the write scope, one version
+ * bump and NOTIFY on commit), each try bounded by the operation timeout. A pooled connection that
+ * turns out dead (after a failover, a restart, a NAT timeout) costs a retry on the next one, for
+ * reads and for writes whose COMMIT was not sent (the server rolls back what a lost connection left
+ * open); the outcome of a COMMIT whose answer was lost is reported as unknown, never retried.
  */
 export class Transactions {
+  /** Tries of one read or write: each pooled connection may be dead once, then a new one is made. */
+  private readonly maxTries: number;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly tracker: HealthTracker,
     private readonly log: Logger,
     private readonly operationTimeoutMs: number,
-  ) {}
+    poolSize: number,
+  ) {
+    this.maxTries = poolSize + 1;
+  }
 
   /**
    * Runs one write transaction, serialized on the meta row. When the step changed something, the
@@ -43,36 +51,35 @@ export class Transactions {
     cause: string | null,
   ): Promise<{ value: T; version: number | null }> {
     const scope = currentWriteScope();
-    try {
-      return await this.onConnection(
-        async (tx) => {
-          await tx.query(SQL.lockMeta);
-          const { value, changes } = await step(tx);
-          if (changes.length === 0) return { value, version: null };
-          checkBeforeCommit(scope, changes, value);
-          let version: number | null = null;
-          if (isConfigWrite(changes)) {
-            version = (await tx.query<{ config_version: number }>(SQL.bumpVersion)).rows[0]!.config_version;
-            await tx.query(SQL.notify, [CONFIG_CHANNEL, String(version)]);
-          }
-          const at = nowIso();
-          for (const row of auditRows(scope, changes, version, cause, at))
-            await tx.query(
-              SQL.insertAudit,
-              AUDIT_COLUMNS.map((c) => row[c]),
-            );
-          await pruneAudit(tx);
-          const key = idempotencyRow(scope, value, changes, version, at);
-          if (key) await recordKey(tx, key);
-          return { value, version };
-        },
-        'BEGIN',
-        true,
-      );
-    } catch (err) {
-      // Never retried: a connection lost during COMMIT leaves the outcome unknown.
-      throw this.failure(err);
-    }
+    return this.retried(
+      () =>
+        this.onConnection(
+          async (tx) => {
+            await tx.query(SQL.lockMeta);
+            const { value, changes } = await step(tx);
+            if (changes.length === 0) return { value, version: null };
+            checkBeforeCommit(scope, changes, value);
+            let version: number | null = null;
+            if (isConfigWrite(changes)) {
+              version = (await tx.query<{ config_version: number }>(SQL.bumpVersion)).rows[0]!.config_version;
+              await tx.query(SQL.notify, [CONFIG_CHANNEL, String(version)]);
+            }
+            const at = nowIso();
+            for (const row of auditRows(scope, changes, version, cause, at))
+              await tx.query(
+                SQL.insertAudit,
+                AUDIT_COLUMNS.map((c) => row[c]),
+              );
+            await pruneAudit(tx);
+            const key = idempotencyRow(scope, value, changes, version, at);
+            if (key) await recordKey(tx, key);
+            return { value, version };
+          },
+          'BEGIN',
+          true,
+        ),
+      'write',
+    );
   }
 
   /** A write that executes a plan (revert, restore, config apply) and answers with what it changed. */
@@ -84,18 +91,25 @@ export class Transactions {
     return summarize(value, version);
   }
 
-  /** Runs a read; retried once on a fresh connection when a pooled one turns out to be dead. */
+  /** Runs a read; retried when a pooled connection turns out to be dead. */
   async read<T>(work: (client: Tx) => Promise<T>, begin: string | null = null): Promise<T> {
-    try {
-      return await this.onConnection(work, begin);
-    } catch (err) {
-      // A StoreUnavailableError here means no connection could be made at all: retrying would only wait again.
-      if (err instanceof StoreUnavailableError || !isConnectionError(err)) throw this.failure(err);
-      this.log.debug({ err: describe(err) }, 'store connection dropped; retrying the read once');
+    return this.retried(() => this.onConnection(work, begin), 'read');
+  }
+
+  /**
+   * Runs `attempt` again while it fails on a connection that died under it, maxTries in all. A
+   * StoreUnavailableError (no connection could be made, or no answer within the timeout) and a lost
+   * COMMIT (StoreOutcomeUnknownError) are not retried: another try would only wait again, or could
+   * write twice.
+   */
+  private async retried<T>(attempt: () => Promise<T>, what: 'read' | 'write'): Promise<T> {
+    for (let tries = 1; ; tries++) {
       try {
-        return await this.onConnection(work, begin);
-      } catch (again) {
-        throw this.failure(again);
+        return await attempt();
+      } catch (err) {
+        if (err instanceof StoreUnavailableError || !isConnectionError(err) || tries >= this.maxTries)
+          throw this.failure(err);
+        this.log.debug({ err: describe(err), tries }, `store connection dropped; retrying the ${what}`);
       }
     }
   }

@@ -54,9 +54,7 @@ import {
 } from './records.js';
 import { AUDIT_COLUMN_LIST, prepareStatements, type Statements } from './statements.js';
 import { deleteVariable, listVariables, putVariable, readVariable } from './variables.js';
-
-/** How long a write waits for another process's write lock before failing with SQLITE_BUSY. */
-const BUSY_TIMEOUT_MS = 5_000;
+import { BUSY_WAIT_MS, sqliteFault, withWriteLock } from './faults.js';
 
 /** The SQLite driver of the Store: one better-sqlite3 connection, WAL mode, every write one IMMEDIATE transaction. */
 export class SqliteStore implements Store {
@@ -75,7 +73,7 @@ export class SqliteStore implements Store {
     const db = new Database(file);
     try {
       db.pragma('journal_mode = WAL');
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      db.pragma(`busy_timeout = ${BUSY_WAIT_MS}`);
       db.pragma('foreign_keys = ON');
       // NORMAL is durable across application crashes in WAL mode; only an OS crash may lose the last commit.
       db.pragma('synchronous = NORMAL');
@@ -88,12 +86,20 @@ export class SqliteStore implements Store {
   }
 
   async version(): Promise<number> {
-    return currentVersion(this.stmt);
+    try {
+      return currentVersion(this.stmt);
+    } catch (err) {
+      throw sqliteFault(err);
+    }
   }
 
   async loadConfig(): Promise<ConfigState> {
-    // A read transaction so the version and every row come from the same WAL snapshot.
-    return this.inTransaction.deferred(() => readConfig(this.stmt)) as ConfigState;
+    try {
+      // A read transaction so the version and every row come from the same WAL snapshot.
+      return this.inTransaction.deferred(() => readConfig(this.stmt)) as ConfigState;
+    } catch (err) {
+      throw sqliteFault(err);
+    }
   }
 
   async listApis(): Promise<Api[]> {
@@ -105,15 +111,15 @@ export class SqliteStore implements Store {
   }
 
   async createApi(input: ApiCreate): Promise<Api> {
-    return this.write(() => createApi(this.stmt, input)).value;
+    return (await this.write(() => createApi(this.stmt, input))).value;
   }
 
   async updateApi(id: string, mutate: Mutator<Api>): Promise<Api | null> {
-    return this.write(() => updateApi(this.stmt, id, mutate)).value;
+    return (await this.write(() => updateApi(this.stmt, id, mutate))).value;
   }
 
   async deleteApi(id: string): Promise<boolean> {
-    return this.write(() => deleteApi(this.stmt, id)).value;
+    return (await this.write(() => deleteApi(this.stmt, id))).value;
   }
 
   async listNodes(apiId: string): Promise<Node[]> {
@@ -125,15 +131,15 @@ export class SqliteStore implements Store {
   }
 
   async createNode(apiId: string, input: NodeCreate): Promise<Node | null> {
-    return this.write(() => createNode(this.stmt, apiId, input)).value;
+    return (await this.write(() => createNode(this.stmt, apiId, input))).value;
   }
 
   async updateNode(apiId: string, nodeId: string, mutate: Mutator<Node>): Promise<Node | null> {
-    return this.write(() => updateNode(this.stmt, apiId, nodeId, mutate)).value;
+    return (await this.write(() => updateNode(this.stmt, apiId, nodeId, mutate))).value;
   }
 
   async deleteNode(apiId: string, nodeId: string): Promise<boolean> {
-    return this.write(() => deleteNode(this.stmt, apiId, nodeId)).value;
+    return (await this.write(() => deleteNode(this.stmt, apiId, nodeId))).value;
   }
 
   async listVariables(): Promise<Variable[]> {
@@ -145,11 +151,11 @@ export class SqliteStore implements Store {
   }
 
   async putVariable(name: string, value: string): Promise<Variable> {
-    return this.write(() => putVariable(this.stmt, name, value)).value;
+    return (await this.write(() => putVariable(this.stmt, name, value))).value;
   }
 
   async deleteVariable(name: string): Promise<boolean> {
-    return this.write(() => deleteVariable(this.stmt, name)).value;
+    return (await this.write(() => deleteVariable(this.stmt, name))).value;
   }
 
   async listConsumers(): Promise<Consumer[]> {
@@ -161,19 +167,19 @@ export class SqliteStore implements Store {
   }
 
   async createConsumer(input: NewConsumer): Promise<Consumer> {
-    return this.write(() => createConsumer(this.stmt, input)).value;
+    return (await this.write(() => createConsumer(this.stmt, input))).value;
   }
 
   async updateConsumer(id: string, mutate: Mutator<Consumer>): Promise<Consumer | null> {
-    return this.write(() => updateConsumer(this.stmt, id, mutate)).value;
+    return (await this.write(() => updateConsumer(this.stmt, id, mutate))).value;
   }
 
   async deleteConsumer(id: string): Promise<boolean> {
-    return this.write(() => deleteConsumer(this.stmt, id)).value;
+    return (await this.write(() => deleteConsumer(this.stmt, id))).value;
   }
 
   async setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null> {
-    return this.write(() => setSelector(this.stmt, apiId, selector)).value;
+    return (await this.write(() => setSelector(this.stmt, apiId, selector))).value;
   }
 
   async listSelectorVersions(apiId: string): Promise<SelectorVersion[]> {
@@ -189,15 +195,15 @@ export class SqliteStore implements Store {
   }
 
   async createCertificate(record: CertificateRecord): Promise<Certificate> {
-    return this.write(() => createCertificate(this.stmt, record)).value;
+    return (await this.write(() => createCertificate(this.stmt, record))).value;
   }
 
   async updateCertificate(id: string, mutate: Mutator<Certificate>): Promise<Certificate | null> {
-    return this.write(() => updateCertificate(this.stmt, id, mutate)).value;
+    return (await this.write(() => updateCertificate(this.stmt, id, mutate))).value;
   }
 
   async deleteCertificate(id: string): Promise<boolean> {
-    return this.write(() => deleteCertificate(this.stmt, id)).value;
+    return (await this.write(() => deleteCertificate(this.stmt, id))).value;
   }
 
   async listAudit(query: AuditQuery): Promise<AuditPage> {
@@ -230,15 +236,15 @@ export class SqliteStore implements Store {
   }
 
   async createToken(input: TokenCreate, secretHash: string): Promise<AdminToken> {
-    return this.write(() => insertToken(this.stmt, newToken(input), secretHash)).value;
+    return (await this.write(() => insertToken(this.stmt, newToken(input), secretHash))).value;
   }
 
   async updateToken(id: string, mutate: Mutator<AdminToken>): Promise<AdminToken | null> {
-    return this.write(() => changeToken(this.stmt, id, mutate)).value;
+    return (await this.write(() => changeToken(this.stmt, id, mutate))).value;
   }
 
   async deleteToken(id: string): Promise<boolean> {
-    return this.write(() => removeToken(this.stmt, id)).value;
+    return (await this.write(() => removeToken(this.stmt, id))).value;
   }
 
   async findIdempotencyKey(actorId: string, key: string): Promise<IdempotencyRecord | null> {
@@ -246,11 +252,12 @@ export class SqliteStore implements Store {
   }
 
   async heartbeat(beat: ProcessBeat): Promise<void> {
-    upsertProcess(this.stmt, ProcessBeat.parse(beat));
+    const row = ProcessBeat.parse(beat);
+    await withWriteLock(() => upsertProcess(this.stmt, row));
   }
 
   async removeProcess(id: string): Promise<boolean> {
-    return deleteProcess(this.stmt, id);
+    return withWriteLock(() => deleteProcess(this.stmt, id));
   }
 
   async listProcesses(): Promise<ClusterState> {
@@ -258,7 +265,7 @@ export class SqliteStore implements Store {
   }
 
   async pruneProcesses(olderThanMs: number): Promise<number> {
-    return pruneProcesses(this.stmt, olderThanMs);
+    return withWriteLock(() => pruneProcesses(this.stmt, olderThanMs));
   }
 
   async close(): Promise<void> {
@@ -270,27 +277,33 @@ export class SqliteStore implements Store {
    * and Idempotency-Key of the current write scope are handled here (src/store/commit.ts) and the
    * config version is bumped once for a config change. A throw anywhere rolls everything back.
    */
-  private write<T>(step: () => WriteOutcome<T>, cause: string | null = null): { value: T; version: number | null } {
+  private write<T>(
+    step: () => WriteOutcome<T>,
+    cause: string | null = null,
+  ): Promise<{ value: T; version: number | null }> {
     const scope = currentWriteScope();
     // IMMEDIATE takes the write lock up front: a DEFERRED read-then-write can fail with SQLITE_BUSY
     // without waiting when another process wrote in between.
-    return this.inTransaction.immediate(() => {
-      const { value, changes } = step();
-      if (changes.length === 0) return { value, version: null };
-      checkBeforeCommit(scope, changes, value);
-      const version = isConfigWrite(changes) ? (this.stmt.bumpVersion.get() as number) : null;
-      const at = nowIso();
-      for (const row of auditRows(scope, changes, version, cause, at)) this.stmt.insertAudit.run(row);
-      pruneAudit(this.stmt);
-      const key = idempotencyRow(scope, value, changes, version, at);
-      if (key) recordKey(this.stmt, key);
-      return { value, version };
-    }) as { value: T; version: number | null };
+    return withWriteLock(
+      () =>
+        this.inTransaction.immediate(() => {
+          const { value, changes } = step();
+          if (changes.length === 0) return { value, version: null };
+          checkBeforeCommit(scope, changes, value);
+          const version = isConfigWrite(changes) ? (this.stmt.bumpVersion.get() as number) : null;
+          const at = nowIso();
+          for (const row of auditRows(scope, changes, version, cause, at)) this.stmt.insertAudit.run(row);
+          pruneAudit(this.stmt);
+          const key = idempotencyRow(scope, value, changes, version, at);
+          if (key) recordKey(this.stmt, key);
+          return { value, version };
+        }) as { value: T; version: number | null },
+    );
   }
 
   /** A write that executes a plan (revert, restore, config apply) and answers with what it changed. */
   private async writePlan(plan: () => PlannedWrite[], cause: string): Promise<PlanResult> {
-    const { value, version } = this.write(() => {
+    const { value, version } = await this.write(() => {
       const changes = execute(this.stmt, plan());
       return { value: changes, changes };
     }, cause);
