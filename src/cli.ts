@@ -100,8 +100,16 @@ async function main(argv: string[]): Promise<number> {
   });
 }
 
+/**
+ * Exits once what was written to stdout and stderr is out: into a pipe the writes are asynchronous,
+ * and `process.exit` right after a large one (an export piped to another command) would cut it.
+ */
+function exitAfterOutput(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterOutput(code),
   (err) => {
     process.stderr.write(`isogate: ${(err as Error).stack ?? err}\n`);
     process.exit(1);

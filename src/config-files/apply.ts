@@ -48,11 +48,25 @@ export async function previewConfigFile(store: Store, file: ConfigFile, scope: W
   return [];
 }
 
-/** A diff for people: `+ api demo`, `~ node demo/ip1-a` with its changed fields, `- variable X`. */
+// Controls (C0, DEL, C1): a value that holds one would move a terminal's cursor or forge lines of the diff.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** `line` with each control character shown as its `\u` escape. */
+function printable(line: string): string {
+  return line.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * A diff for people: `+ api demo`, `~ node demo/ip1-a` with its changed fields, `- variable X`;
+ * control characters of names and values are printed escaped, so a file cannot rewrite the terminal.
+ */
 export function diffLines(changes: readonly Change[]): string[] {
   const sign = { create: '+', update: '~', delete: '-' } as const;
-  return changes.flatMap((c) => [
-    `${sign[opOf(c)]} ${c.kind} ${c.name}`,
-    ...(opOf(c) === 'update' ? fieldChanges(c.before, c.after, 120).map((l) => `    ${l}`) : []),
-  ]);
+  return changes.flatMap((c) =>
+    [
+      `${sign[opOf(c)]} ${c.kind} ${c.name}`,
+      ...(opOf(c) === 'update' ? fieldChanges(c.before, c.after, 120).map((l) => `    ${l}`) : []),
+    ].map(printable),
+  );
 }

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import pino from 'pino';
 import { ZodError } from 'zod';
@@ -9,7 +9,15 @@ import { StoreOutcomeUnknownError } from '../store/errors.js';
 import { openStore } from '../store/open.js';
 import { withWriteScope } from '../store/write-scope.js';
 import { applyConfigFile, diffLines, parseConfigFile, previewConfigFile } from './apply.js';
-import { ConfigSyntaxError, configFileSchema, exportConfig, formatConfig, parseConfigText } from './format.js';
+import {
+  CONFIG_FILE_MAX_BYTES,
+  ConfigSyntaxError,
+  configFileSchema,
+  decodeConfigBytes,
+  exportConfig,
+  formatConfig,
+  parseConfigText,
+} from './format.js';
 
 /** Where the command writes; the tests pass their own. */
 export interface CommandIo {
@@ -22,8 +30,45 @@ export interface CommandIo {
 const processIo: CommandIo = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
-  read: (file) => readFileSync(file === '-' ? 0 : file, 'utf8'),
+  read: (file) => decodeConfigBytes(readBounded(file)),
 };
+
+/**
+ * FILE's bytes, or standard input's for `-`, read no further than one byte past the size limit: a
+ * FIFO, an endless pipe or a device is refused rather than read until memory runs out.
+ */
+function readBounded(file: string): Buffer {
+  const fd = file === '-' ? 0 : openSync(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) return Buffer.concat(chunks, size);
+      chunks.push(chunk.subarray(0, n));
+      size += n;
+      if (size > CONFIG_FILE_MAX_BYTES) return Buffer.concat(chunks, size); // refused by decodeConfigBytes
+    }
+  } finally {
+    if (fd !== 0) closeSync(fd);
+  }
+}
+
+/**
+ * Writes an export to FILE through a new file renamed over it: FILE never holds half an export, and
+ * an export with secrets is readable by its owner only even when FILE existed with wider rights.
+ */
+function writeExport(file: string, text: string, secrets: boolean): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temporary, text, { mode: secrets ? 0o600 : 0o644, flag: 'wx' });
+    renameSync(temporary, file);
+  } catch (err) {
+    rmSync(temporary, { force: true });
+    throw err;
+  }
+}
 
 /** Usage of `isogate config`. */
 export const CONFIG_USAGE = [
@@ -164,7 +209,7 @@ export async function runConfigCommand(
   try {
     if (args.sub === 'export') {
       const text = formatConfig(exportConfig(await store.loadConfig(), { secrets: args.secrets }), args.format);
-      if (args.output) writeFileSync(args.output, text, { mode: args.secrets ? 0o600 : 0o644 });
+      if (args.output) writeExport(args.output, text, args.secrets);
       else io.out(text);
       return 0;
     }

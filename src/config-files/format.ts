@@ -1,6 +1,7 @@
 import { parse as parseScript } from 'acorn';
 import { z } from 'zod';
-import { parseDocument, stringify } from 'yaml';
+import { isAlias, parseDocument, stringify, visit } from 'yaml';
+import { unstorableText } from '../model/text.js';
 import { routesCollide, apiNameKey } from '../store/conflicts.js';
 import type { ConfigState } from '../store/store.js';
 import { SECTIONS, type ExportOptions, type FileIssue } from './sections.js';
@@ -10,6 +11,11 @@ export const FORMAT_VERSION = 1;
 
 /** Largest config file read (the admin API's body limit is smaller). */
 export const CONFIG_FILE_MAX_BYTES = 16 * 1024 * 1024;
+/**
+ * Anchors and aliases a file may use in all (exports use none). The yaml package resolves each alias
+ * by a scan of those before it, so their number, not only each anchor's alias count, must be bounded.
+ */
+export const CONFIG_FILE_MAX_ANCHORS = 1_000;
 
 /** Checks across entries: unique names, nodes naming an API of the file, no two APIs on one route. */
 function crossChecks(given: {
@@ -80,12 +86,7 @@ function crossChecks(given: {
     if (!apis.has(apiNameKey(n.api)))
       issues.push({ path: ['nodes', i, 'api'], message: `no API named "${n.api}" in this file's apis` });
   });
-  firstOf(
-    file.nodes,
-    (n) => `${apiNameKey(n.api)}\u0000${n.name}`,
-    (i) => ['nodes', i, 'name'],
-    (n, first) => `API ${n.api} already has a node named "${n.name}" (nodes.${first})`,
-  );
+  // Two nodes of one API may share a name, as through the admin API: they match the stored ones in order.
   return issues;
 }
 
@@ -158,14 +159,62 @@ export class ConfigSyntaxError extends Error {
   }
 }
 
-/** Parses a config file's text (JSON is YAML too); throws ConfigSyntaxError with the line of the first error. */
+/** A config file's bytes as text: UTF-8 only (a stray Latin-1 byte would be stored as U+FFFD), at most CONFIG_FILE_MAX_BYTES. */
+export function decodeConfigBytes(bytes: Uint8Array): string {
+  if (bytes.length > CONFIG_FILE_MAX_BYTES)
+    throw new ConfigSyntaxError(`the file is larger than ${CONFIG_FILE_MAX_BYTES} bytes`, undefined, undefined);
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new ConfigSyntaxError('the file is not UTF-8 text', undefined, undefined);
+  }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Parses a config file's text (JSON is YAML too); throws ConfigSyntaxError with the line of the
+ * first error. One document, no custom tags, at most CONFIG_FILE_MAX_ANCHORS anchors and aliases
+ * (100 uses of one anchor: no billion laughs), and no string that a store cannot keep as it is.
+ */
 export function parseConfigText(text: string): unknown {
   if (Buffer.byteLength(text, 'utf8') > CONFIG_FILE_MAX_BYTES)
     throw new ConfigSyntaxError(`the file is larger than ${CONFIG_FILE_MAX_BYTES} bytes`, undefined, undefined);
-  // One document only, no custom tags; aliases are capped by the yaml package (maxAliasCount).
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const error = doc.errors[0];
   if (error)
     throw new ConfigSyntaxError(error.message.split('\n')[0]!, error.linePos?.[0].line, error.linePos?.[0].col);
-  return doc.toJS({ maxAliasCount: 100 });
+  let anchors = 0;
+  visit(doc, {
+    Node(_key, node) {
+      if ((isAlias(node) || node.anchor !== undefined) && ++anchors > CONFIG_FILE_MAX_ANCHORS) return visit.BREAK;
+      return undefined;
+    },
+  });
+  if (anchors > CONFIG_FILE_MAX_ANCHORS)
+    throw new ConfigSyntaxError(`more than ${CONFIG_FILE_MAX_ANCHORS} anchors and aliases`, undefined, undefined);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // Past an anchor's alias count, or an alias that names no anchor before it.
+    throw new ConfigSyntaxError((err as Error).message.split('\n')[0]!, undefined, undefined);
+  }
+  checkStrings(value, []);
+  return value;
+}
+
+/** Refuses a key or string no store keeps as it is, naming where it is. */
+function checkStrings(value: unknown, path: PropertyKey[]): void {
+  if (typeof value === 'string') {
+    const bad = unstorableText(value);
+    if (bad !== null) throw new ConfigSyntaxError(`${path.join('.') || '(top)'} ${bad}`, undefined, undefined);
+  } else if (Array.isArray(value)) value.forEach((v, i) => checkStrings(v, [...path, i]));
+  else if (typeof value === 'object' && value !== null)
+    for (const [k, v] of Object.entries(value)) {
+      const bad = unstorableText(k);
+      if (bad !== null)
+        throw new ConfigSyntaxError(`a key in ${path.join('.') || '(top)'} ${bad}`, undefined, undefined);
+      checkStrings(v, [...path, k]);
+    }
 }

@@ -4,6 +4,7 @@ import { applyConfigFile } from '../../config-files/apply.js';
 import {
   ConfigFile,
   ConfigSyntaxError,
+  decodeConfigBytes,
   configFileSchema,
   exportConfig,
   formatConfig,
@@ -48,9 +49,9 @@ export function registerConfigRoutes(app: FastifyInstance, { store, runtime }: A
 
   // Its own scope, so YAML bodies are taken by this route only.
   void app.register(async (scope) => {
-    scope.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
+    scope.addContentTypeParser(YAML_TYPES, { parseAs: 'buffer' }, (_request, body, done) => {
       try {
-        done(null, parseConfigText(typeof body === 'string' ? body : body.toString('utf8')));
+        done(null, parseConfigText(typeof body === 'string' ? body : decodeConfigBytes(body)));
       } catch (err) {
         if (!(err instanceof ConfigSyntaxError)) {
           done(err as Error, undefined);

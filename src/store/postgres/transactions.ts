@@ -17,7 +17,8 @@ import { asStoreError, describe, isConnectionError } from './unavailable.js';
 /**
  * How the PostgreSQL store talks to its pool: every write one READ COMMITTED transaction serialized
  * on the meta row (audit rows, If-Match, dry run and Idempotency-Key of the write scope, one version
- * bump and NOTIFY on commit), each try bounded by the operation timeout. A pooled connection that
+ * bump and NOTIFY on commit), each try bounded by the operation timeout (of silence: every answer
+ * restarts it). A pooled connection that
  * turns out dead (after a failover, a restart, a NAT timeout) costs a retry on the next one, for
  * reads and for writes whose COMMIT was not sent (the server rolls back what a lost connection left
  * open); the outcome of a COMMIT whose answer was lost is reported as unknown, never retried.
@@ -129,6 +130,18 @@ export class Transactions {
     let broken = false;
     let commitSent = false;
     let timer: NodeJS.Timeout | undefined;
+    // The timeout is one of silence: each answer restarts it, so a long plan (a config apply of
+    // thousands of objects, a query each) runs as long as the server keeps answering.
+    const query = client.query;
+    client.query = function (this: pg.PoolClient, ...args: unknown[]) {
+      const result: unknown = (query as (...a: unknown[]) => unknown).apply(this, args);
+      if (result instanceof Promise)
+        result.then(
+          () => timer?.refresh(),
+          () => undefined,
+        );
+      return result;
+    } as typeof client.query;
     const run = (async () => {
       if (begin !== null) await client.query(begin);
       const result = await work(client);
@@ -168,6 +181,7 @@ export class Transactions {
       throw err;
     } finally {
       clearTimeout(timer);
+      Reflect.deleteProperty(client, 'query'); // the prototype's again
       // A broken connection is destroyed rather than handed to the next caller.
       client.release(broken ? true : undefined);
     }
