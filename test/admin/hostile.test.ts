@@ -104,6 +104,21 @@ describe('hostile bodies', () => {
   });
   afterAll(() => h.close());
 
+  it('refuses a body that is not UTF-8 rather than storing U+FFFD for its stray bytes', async () => {
+    const body = Buffer.concat([Buffer.from('{"value":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const res = await fetch(`${h.base}/admin/variables/LATIN1`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: 'the body is not UTF-8 text',
+    });
+    expect((await h.call('GET', '/admin/variables/LATIN1')).status).toBe(404);
+  });
+
   it('refuses a body nested 200,000 deep with 400, and keeps serving', async () => {
     for (const raw of [
       '['.repeat(200_000) + ']'.repeat(200_000),
