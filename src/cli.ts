@@ -102,14 +102,17 @@ async function main(argv: string[]): Promise<number> {
 
 /**
  * Exits once what was written to stdout and stderr is out: into a pipe the writes are asynchronous,
- * and `process.exit` right after a large one (an export piped to another command) would cut it.
+ * and `process.exit` right after a large one (an export piped to another command) would cut it. A
+ * one-shot command (`config`) waits for its reader however slow; a served role waits LOG_CLOSE_MS at
+ * most, so a reader that reads nothing does not keep a stopped gateway alive.
  */
-function exitAfterOutput(code: number): void {
+function exitAfterOutput(code: number, oneShot: boolean): void {
+  if (!oneShot) setTimeout(() => process.exit(code), LOG_CLOSE_MS);
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
 
 main(process.argv.slice(2)).then(
-  (code) => exitAfterOutput(code),
+  (code) => exitAfterOutput(code, process.argv[2] === 'config'),
   (err) => {
     process.stderr.write(`isogate: ${(err as Error).stack ?? err}\n`);
     process.exit(1);

@@ -27,7 +27,7 @@ async function fetchKeySet(url: string): Promise<JSONWebKeySet> {
     signal: AbortSignal.timeout(JWKS_TIMEOUT_MS),
   });
   if (res.statusCode !== 200) {
-    res.body.destroy();
+    discard(res.body);
     throw new JwksUnavailableError(`the JWKS URL answered HTTP ${res.statusCode}`);
   }
   const chunks: Buffer[] = [];
@@ -35,7 +35,7 @@ async function fetchKeySet(url: string): Promise<JSONWebKeySet> {
   for await (const chunk of res.body as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > JWKS_MAX_BYTES) {
-      res.body.destroy();
+      discard(res.body);
       throw new JwksUnavailableError(`the JWKS document is larger than ${JWKS_MAX_BYTES} bytes`);
     }
     chunks.push(chunk);
@@ -45,6 +45,12 @@ async function fetchKeySet(url: string): Promise<JSONWebKeySet> {
   } catch {
     throw new JwksUnavailableError('the JWKS document is not JSON');
   }
+}
+
+/** Stops reading a body: destroyed, its resulting AbortError heard (unheard, it would end the process). */
+function discard(body: { on(event: 'error', listener: () => void): unknown; destroy(): unknown }): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }
 
 /** Why a fetch failed, in words. */
