@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { runConfigCommand, type CommandIo } from '../../src/config-files/cli.js';
 import { spread, startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
+import { configCli } from '../helpers/config-cli.js';
 
 // Config as files (issue 17): export to YAML or JSON, apply a file in one transaction (CLI and admin
 // API), by name so files move between installations. Real gateways in this process on SQLite, real
@@ -22,18 +22,7 @@ let b: TestGateway;
 let ups: TestUpstream[];
 const dir = mkdtempSync(join(tmpdir(), 'isogate-config-files-'));
 
-/** Runs `isogate config …` in this process; returns its exit code and what it printed. */
-async function cli(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CommandIo = {
-    out: (t) => (out += t),
-    err: (t) => (err += t),
-    read: (f) => (f === '-' ? stdin : readFileSync(f, 'utf8')),
-  };
-  const code = await runConfigCommand(args, {}, io);
-  return { code, out, err };
-}
+const cli = configCli;
 
 const exportText = async (t: TestGateway) =>
   (

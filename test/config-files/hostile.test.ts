@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { runConfigCommand, type CommandIo } from '../../src/config-files/cli.js';
 import { TestCa } from '../helpers/certs.js';
 import { CLI, IsogateProcesses, withSchema } from '../helpers/cluster.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 import { dropSchema, PG_URL, requirePostgres, sql, uniqueSchema } from '../store/pg-fixtures.js';
+import { configCli } from '../helpers/config-cli.js';
 
 // Config as files attacked as a hostile or careless operator would (issue 17): YAML bombs, huge and
 // odd files, bytes that are not UTF-8, files that are not files, secrets on disk and on screen,
@@ -24,18 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), 'isogate-config-hostile-'));
 let seq = 0;
 const tmp = (name: string) => join(dir, `${++seq}-${name}`);
 
-/** `isogate config …` in this process (files read as the existing tests do). */
-async function cli(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CommandIo = {
-    out: (t) => (out += t),
-    err: (t) => (err += t),
-    read: (f) => (f === '-' ? stdin : readFileSync(f, 'utf8')),
-  };
-  const code = await runConfigCommand(args, {}, io);
-  return { code, out, err };
-}
+const cli = configCli;
 
 /**
  * The built `isogate config …` as its own process (the real file reading), killed after `timeoutMs`:
