@@ -13,11 +13,13 @@ interface Probe {
   readonly settings: ActiveCheck;
   readonly health: NodeHealth;
   timer: NodeJS.Timeout | null;
+  /** Aborts the probe in flight (its node went, or the process stops). */
+  abort: AbortController | null;
   stopped: boolean;
 }
 
-/** Probe answers are read and dropped up to this size; a bigger body ends the connection instead. */
-const PROBE_BODY_LIMIT = 64 * 1024;
+/** Probe answers are read and dropped up to this size; a bigger body fails the probe and ends its connection. */
+export const PROBE_BODY_LIMIT = 64 * 1024;
 
 /**
  * Active health checks of one gateway process: a probe loop per enabled node of every API with
@@ -27,8 +29,10 @@ const PROBE_BODY_LIMIT = 64 * 1024;
  */
 export class ActiveChecker {
   readonly #probes = new Map<string, Probe>();
-  // Probes use their own connections, so a node's traffic pool limits never delay (or hide) a probe.
-  readonly #agent = new Agent({ connections: 2, keepAliveTimeout: 4_000, connect: { timeout: 10_000 } });
+  // Probes use their own connections, so a node's traffic pool limits never delay (or hide) a probe;
+  // no cap per origin, so nodes sharing a backend never wait for each other's probes (their timeout
+  // would run while they wait). A node has one probe at a time, so they are bounded by the nodes.
+  readonly #agent = new Agent({ keepAliveTimeout: 4_000, connect: { timeout: 10_000 } });
   #closed = false;
 
   constructor(private readonly log: Logger | null = null) {}
@@ -51,7 +55,7 @@ export class ActiveChecker {
     }
     for (const [id, want] of wanted) {
       if (this.#probes.has(id)) continue;
-      const probe: Probe = { ...want, timer: null, stopped: false };
+      const probe: Probe = { ...want, timer: null, abort: null, stopped: false };
       this.#probes.set(id, probe);
       // At once: a node that is down when the config loads should leave rotation within `unhealthyThreshold` probes.
       void this.#run(probe);
@@ -63,22 +67,25 @@ export class ActiveChecker {
     return this.#probes.size;
   }
 
-  /** Stops every probe and closes the probe connections. */
+  /** Stops every probe, those in flight too, and closes the probe connections at once. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const [id, probe] of this.#probes) this.#stop(id, probe);
-    await this.#agent.close().catch(() => undefined);
+    await this.#agent.destroy().catch(() => undefined);
   }
 
   #stop(id: string, probe: Probe): void {
     probe.stopped = true;
     if (probe.timer) clearTimeout(probe.timer);
+    probe.abort?.abort();
     this.#probes.delete(id);
   }
 
   async #run(probe: Probe): Promise<void> {
     if (probe.stopped) return;
-    const result = await this.#probe(probe.url, probe.settings);
+    probe.abort = new AbortController();
+    const result = await this.#probe(probe.url, probe.settings, probe.abort.signal);
+    probe.abort = null;
     if (probe.stopped) return;
     probe.health.probed(result, probe.settings);
     this.log?.debug({ node: probe.health.nodeId, ...result }, 'health probe');
@@ -87,7 +94,12 @@ export class ActiveChecker {
     probe.timer.unref();
   }
 
-  async #probe(url: string, settings: ActiveCheck): Promise<ProbeResult> {
+  /**
+   * One probe: it passes when the whole answer, at most PROBE_BODY_LIMIT bytes, arrives within the
+   * timeout with an expected status. Headers then a stall, a body cut short, an endless or a larger
+   * body fail it.
+   */
+  async #probe(url: string, settings: ActiveCheck, stop: AbortSignal): Promise<ProbeResult> {
     const started = performance.now();
     const done = (ok: boolean, status: number | null, error: string | null): ProbeResult => ({
       at: new Date().toISOString(),
@@ -103,10 +115,19 @@ export class ActiveChecker {
         headers: { 'user-agent': 'isogate-health-check' },
         headersTimeout: settings.timeoutMs,
         bodyTimeout: settings.timeoutMs,
-        signal: AbortSignal.timeout(settings.timeoutMs),
+        signal: AbortSignal.any([stop, AbortSignal.timeout(settings.timeoutMs)]),
       });
-      // The verdict needs the whole answer in time: a node that sends headers and then stalls is not healthy.
-      await res.body.dump({ limit: PROBE_BODY_LIMIT });
+      // The verdict needs the whole answer in time: read here, as undici's dump() would end quietly on
+      // a stall cut by the timeout, a reset mid-body or the limit, and the status alone would decide.
+      let size = 0;
+      res.body.on('error', () => undefined); // heard here; the loop below rejects with it
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > PROBE_BODY_LIMIT) {
+          res.body.destroy();
+          return done(false, res.statusCode, 'body too large');
+        }
+      }
       const ok = statusExpected(res.statusCode, settings.expectedStatuses);
       return done(ok, res.statusCode, null);
     } catch (err) {

@@ -48,10 +48,13 @@ export class NodeHealth {
     return this.#ejectedUntil;
   }
 
-  /** The state now (an ejection past its end is ended here, lazily). */
+  /**
+   * The state now. An ejection past its end is ended here, lazily, but as of its end: the
+   * multiplier's decay and `since` count from when it ended, not from when someone looked.
+   */
   state(now = Date.now()): Exclude<HealthState, 'unknown'> {
-    if (this.#ejectedUntil !== 0 && now >= this.#ejectedUntil)
-      this.#change(now, 'ejection ended', () => this.#endEjection(now));
+    const end = this.#ejectedUntil;
+    if (end !== 0 && now >= end) this.#change(end, 'ejection ended', () => this.#endEjection(end));
     return this.#rawState();
   }
 
@@ -62,7 +65,8 @@ export class NodeHealth {
 
   /** A request to the node failed; enough in a row eject it for base × ejections (capped). */
   failed(kind: FailureKind, detail: string, passive: PassiveCheck, now = Date.now()): void {
-    if (this.#ejectedUntil !== 0) return; // panic traffic to an ejected node does not lengthen its ejection
+    // Panic traffic to an ejected node does not lengthen its ejection; one already over does not hide a failure.
+    if (this.state(now) === 'ejected') return;
     if (++this.#failures < passive.consecutiveFailures) return;
     const streak = this.#failures;
     this.#failures = 0;

@@ -10,6 +10,7 @@ import {
   QueueFullError,
   QueueTimeoutError,
   RequestBodyTooLargeError,
+  TlsHandshakeError,
 } from '../../upstream/errors.js';
 import type { UpstreamHandler } from '../../upstream/types.js';
 import type { RequestContext, RetryReason } from '../context.js';
@@ -144,8 +145,14 @@ function failureKind(err: Error, ctx: RequestContext): TryFailure {
   if (err instanceof RequestBodyTooLargeError) return 'too-large';
   if (err instanceof RetryDeadlineError) return 'deadline';
   if (err instanceof QueueFullError || err instanceof QueueTimeoutError) return 'queue';
-  // The node never saw the request: another node may be tried for any method.
-  if (err instanceof ConnectError || err instanceof ConnectTimeoutError || err instanceof PoolClosedError)
+  // The node never saw the request (no connection, or no TLS session on it): another node may be
+  // tried for any method.
+  if (
+    err instanceof ConnectError ||
+    err instanceof ConnectTimeoutError ||
+    err instanceof PoolClosedError ||
+    err instanceof TlsHandshakeError
+  )
     return 'connect';
   if (err instanceof HeadersTimeoutError) return 'timeout';
   return 'reset';
@@ -272,7 +279,10 @@ class ProxyHandler implements UpstreamHandler {
     }
     if (kind === 'connect') {
       const allTried = ctx.tried.length > 1 && ctx.candidates.every((n) => ctx.tried.includes(n.index));
-      ctx.fail(allTried ? 'ALL_NODES_TRIED' : 'UPSTREAM_CONNECT_FAILED');
+      // A failed TLS handshake is retried as a connect failure is, but alone it stays what it is: a misconfigured node.
+      ctx.fail(
+        allTried ? 'ALL_NODES_TRIED' : err instanceof TlsHandshakeError ? 'UPSTREAM_ERROR' : 'UPSTREAM_CONNECT_FAILED',
+      );
     } else ctx.fail(kind === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR');
     done(false);
   }

@@ -9,6 +9,7 @@ import {
   HeadersTimeoutError,
   SocketClosedError,
   socketFailure,
+  TlsHandshakeError,
 } from '../../upstream/errors.js';
 import { ResponseParser, type ResponseHead, type ResponseSink } from '../../upstream/response-parser.js';
 import type { RequestContext } from '../context.js';
@@ -212,8 +213,10 @@ class UpgradeTry implements ResponseSink {
       this.finish(false, code);
       return;
     }
-    // By the error's class, as the proxy stage classifies (a TLS handshake failure is not a connect failure: the node is misconfigured).
-    const connect = !this.sent && (err instanceof ConnectError || err instanceof ConnectTimeoutError);
+    // By the error's class, as the proxy stage classifies: nothing sent (no connection, or no TLS session on it) may go to another node.
+    const connect =
+      !this.sent &&
+      (err instanceof ConnectError || err instanceof ConnectTimeoutError || err instanceof TlsHandshakeError);
     const timeout = err instanceof HeadersTimeoutError;
     if (passive !== null && (!timeout || passive.timeouts))
       this.node.health.failed(connect ? 'connect' : timeout ? 'timeout' : 'reset', code, passive);
@@ -228,7 +231,9 @@ class UpgradeTry implements ResponseSink {
         return;
       }
       const allTried = ctx.tried.length > 1 && ctx.candidates.every((n) => ctx.tried.includes(n.index));
-      ctx.fail(allTried ? 'ALL_NODES_TRIED' : 'UPSTREAM_CONNECT_FAILED');
+      ctx.fail(
+        allTried ? 'ALL_NODES_TRIED' : err instanceof TlsHandshakeError ? 'UPSTREAM_ERROR' : 'UPSTREAM_CONNECT_FAILED',
+      );
     } else ctx.fail(timeout ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR');
     this.finish(false, code);
   }
