@@ -108,11 +108,14 @@ export function rulesEditor(
     };
 
     const isList = () => OPERATORS.find((o) => o.op === op.value)?.list === true;
-    const read = (): RuleDraft => ({
-      variable: variable.value.trim(),
-      op: op.value,
-      value: isList() ? splitList(value.value) : value.value,
-    });
+    // A row nobody touched reads back its rule as it came: the boxes cannot hold every value as it
+    // is (a comma or spaces inside a list item, an empty item, a line break), and an edit elsewhere in
+    // the form must not rewrite it.
+    let touched = false;
+    const read = (): RuleDraft =>
+      touched
+        ? { variable: variable.value.trim(), op: op.value, value: isList() ? splitList(value.value) : value.value }
+        : { ...rule, value: Array.isArray(rule.value) ? [...rule.value] : rule.value };
     function refresh(): void {
       value.placeholder = isList() ? 'true, yes' : 'true';
       const r = read();
@@ -139,8 +142,15 @@ export function rulesEditor(
       }
       remove.setAttribute('aria-label', `Remove rule ${i + 1}`);
     };
-    for (const el of [variable, op, value]) el.addEventListener('input', refresh);
-    op.addEventListener('change', refresh);
+    for (const el of [variable, op, value])
+      el.addEventListener('input', () => {
+        touched = true;
+        refresh();
+      });
+    op.addEventListener('change', () => {
+      touched = true;
+      refresh();
+    });
     remove.addEventListener('click', () => {
       const next = (row.nextElementSibling ?? row.previousElementSibling) as HTMLElement | null;
       row.remove();

@@ -7,7 +7,16 @@ import { refreshSession } from '../session.js';
 /** Where to go after signing in: the page that sent the user here, if it is a console page. */
 function nextPath(query: URLSearchParams): string {
   const next = query.get('next');
-  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/sign-in') ? next : '/apis';
+  if (next === null || !next.startsWith('/')) return '/apis';
+  // Resolved as the browser will: `/\host` or a slash, tab, slash are another origin too.
+  let url: URL;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return '/apis';
+  }
+  if (url.origin !== location.origin || url.pathname.startsWith('/sign-in')) return '/apis';
+  return url.pathname + url.search + url.hash;
 }
 
 /** Sign-in with the admin token; the token is checked against the API before it is kept. */

@@ -123,14 +123,24 @@ export function newVariableForm(o: {
  */
 export function editValue(v: Variable, cell: HTMLElement, cancel: () => void, reload: () => Promise<void>): void {
   const draftKey = `variable:${v.name}`;
-  const input = h('input', {
-    type: 'text',
-    name: 'value',
-    value: loadDraft<string>(draftKey) ?? v.value,
-    autocomplete: 'off',
-    spellcheck: 'false',
-    'aria-label': `Value of ${v.name}`,
-  });
+  const current = loadDraft<string>(draftKey) ?? v.value;
+  // A value with line breaks is edited in a text area: a one-line box would drop them on save.
+  const input: HTMLInputElement | HTMLTextAreaElement = /[\r\n]/.test(current)
+    ? h('textarea', {
+        name: 'value',
+        rows: 3,
+        value: current,
+        spellcheck: 'false',
+        'aria-label': `Value of ${v.name}`,
+      })
+    : h('input', {
+        type: 'text',
+        name: 'value',
+        value: current,
+        autocomplete: 'off',
+        spellcheck: 'false',
+        'aria-label': `Value of ${v.name}`,
+      });
   const save = h(
     'button',
     { type: 'submit', class: 'btn btn-small btn-primary', dataset: { busyLabel: 'Saving…' } },
