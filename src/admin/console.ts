@@ -16,6 +16,8 @@ const SECURITY_HEADERS: Record<string, string> = {
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
+  // A page that opened the console in a window of its own cannot steer that window later.
+  'cross-origin-opener-policy': 'same-origin',
 };
 
 const NOT_BUILT_PAGE = `<!doctype html>

@@ -578,6 +578,7 @@ describe('console: the admin token', () => {
       expect(csp, path).toMatch(/script-src 'self'(;|$)/);
       expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
       expect(res.headers.get('referrer-policy'), path).toBe('no-referrer');
+      expect(res.headers.get('cross-origin-opener-policy'), path).toBe('same-origin');
     }
   });
 
