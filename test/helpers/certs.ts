@@ -45,13 +45,18 @@ export class TestCa {
 
   /** A leaf for `names` (SAN DNS entries; none: no SAN at all), valid for `days` (negative: expired that many days ago). */
   issue(names: readonly string[], days = 365): TestCertificate {
+    const san = names.length === 0 ? '' : `subjectAltName=${names.map((name) => `DNS:${name}`).join(',')}\n`;
+    return this.issueAs(`/CN=${names[0] ?? 'none'}`, san, days);
+  }
+
+  /** A leaf with this `subject` (openssl's `-subj`) and extension lines (`subjectAltName=…`), valid for `days`. */
+  issueAs(subject: string, extensions: string, days = 365): TestCertificate {
     const n = this.serial++;
     const key = this.path(`leaf${n}.key`);
     const csr = this.path(`leaf${n}.csr`);
     const pem = this.path(`leaf${n}.pem`);
     const ext = this.path(`leaf${n}.ext`);
-    const san = names.length === 0 ? '' : `subjectAltName=${names.map((name) => `DNS:${name}`).join(',')}\n`;
-    writeFileSync(ext, `${san}basicConstraints=CA:FALSE\n`);
+    writeFileSync(ext, `${extensions}basicConstraints=CA:FALSE\n`);
     this.openssl(
       'req',
       '-newkey',
@@ -64,7 +69,7 @@ export class TestCa {
       '-out',
       csr,
       '-subj',
-      `/CN=${names[0] ?? 'none'}`,
+      subject,
     );
     this.openssl(
       'x509',

@@ -1,11 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { TestCa } from '../helpers/certs.js';
 import { launchChromium, newContext, openPage, requireConsoleAndBrowser, type PageWatch } from '../helpers/browser.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
@@ -32,7 +29,7 @@ let context: BrowserContext;
 let page: Page;
 let watch: PageWatch;
 let apiId: string;
-let certDir: string;
+const ca = new TestCa();
 const secrets: Record<string, string> = {};
 
 async function as(secret: string, method: string, path: string, body?: unknown) {
@@ -48,117 +45,24 @@ async function as(secret: string, method: string, path: string, body?: unknown) 
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-/** A certificate whose CN and SANs hold markup (made with the openssl CLI), plus a valid DNS name. */
+/** A certificate whose CN and SANs hold markup, plus a valid DNS name. */
 function hostileCertificate(): { certificate: string; privateKey: string } {
-  certDir = mkdtempSync(join(tmpdir(), 'isogate-hostile-ca-'));
-  const p = (n: string) => join(certDir, n);
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    p('ca.key'),
-    '-out',
-    p('ca.pem'),
-    '-days',
-    '3650',
-    '-subj',
-    '/CN=hostile CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign',
-  );
-  writeFileSync(
-    p('leaf.ext'),
-    `subjectAltName=DNS:hostile.test,DNS:<b class=pwn>san</b>${MARK},email:<b class=pwn>mail</b>@x.test\nbasicConstraints=CA:FALSE\n`,
-  );
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    p('leaf.key'),
-    '-out',
-    p('leaf.csr'),
-    '-subj',
+  const { certificate, privateKey } = ca.issueAs(
     '/CN=<b class=pwn>cn<\\/b>',
+    `subjectAltName=DNS:hostile.test,DNS:<b class=pwn>san</b>${MARK},email:<b class=pwn>mail</b>@x.test\n`,
+    20,
   );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    p('leaf.csr'),
-    '-CA',
-    p('ca.pem'),
-    '-CAkey',
-    p('ca.key'),
-    '-set_serial',
-    '7',
-    '-days',
-    '20',
-    '-extfile',
-    p('leaf.ext'),
-    '-out',
-    p('leaf.pem'),
-  );
-  return {
-    certificate: readFileSync(p('leaf.pem'), 'utf8') + readFileSync(p('ca.pem'), 'utf8'),
-    privateKey: readFileSync(p('leaf.key'), 'utf8'),
-  };
+  return { certificate, privateKey };
 }
 
 /** A certificate whose only SAN is markup (no usable name): the API refuses it, and the console shows why. */
 function namelessCertificate(): { certificate: string; privateKey: string } {
-  const p = (n: string) => join(certDir, n);
-  writeFileSync(p('bad.ext'), `subjectAltName=DNS:<b class=pwn>only</b>${MARK}\nbasicConstraints=CA:FALSE\n`);
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    p('bad.key'),
-    '-out',
-    p('bad.csr'),
-    '-subj',
+  const { certificate, privateKey } = ca.issueAs(
     '/CN=<b class=pwn>badcn<\\/b>',
+    `subjectAltName=DNS:<b class=pwn>only</b>${MARK}\n`,
+    20,
   );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    p('bad.csr'),
-    '-CA',
-    p('ca.pem'),
-    '-CAkey',
-    p('ca.key'),
-    '-set_serial',
-    '8',
-    '-days',
-    '20',
-    '-extfile',
-    p('bad.ext'),
-    '-out',
-    p('bad.pem'),
-  );
-  return {
-    certificate: readFileSync(p('bad.pem'), 'utf8') + readFileSync(p('ca.pem'), 'utf8'),
-    privateKey: readFileSync(p('bad.key'), 'utf8'),
-  };
+  return { certificate, privateKey };
 }
 
 const SELECTOR = `function select(request, env, nodes) {
@@ -298,7 +202,7 @@ afterAll(async () => {
   await browser?.close();
   await t?.stop();
   await Promise.all((ups ?? []).map((u) => u.close()));
-  if (certDir) rmSync(certDir, { recursive: true, force: true });
+  ca.dispose();
 });
 
 describe('console: stored markup is shown as text on every page', () => {
