@@ -157,6 +157,33 @@ describe('PostgresStore on a shared PostgreSQL', () => {
     ).toEqual([]);
   });
 
+  it('keeps reads answering while more writes than the pool holds wait for a long write', async () => {
+    const s = schema();
+    const store = await open(s, { poolSize: 3 });
+    await store.putVariable('SEEN', 'yes');
+    // Another process's long write holds the meta row; this process's writes queue behind it.
+    const blocker = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${s}` });
+    await blocker.connect();
+    cleanups.push(() => blocker.end());
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT config_version FROM meta WHERE id = 1 FOR UPDATE');
+    const order: string[] = [];
+    const writes = Array.from({ length: 8 }, (_, i) =>
+      store.putVariable(`W${i}`, String(i)).then(() => order.push(`write ${i}`)),
+    );
+    // Five times the pool in writes wait, yet a read finds a connection (they wait for their turn, not on one each).
+    const read = await store.listVariables();
+    order.push('read');
+    expect(read.map((v) => v.name)).toEqual(['SEEN']);
+    await blocker.query('ROLLBACK');
+    await Promise.all(writes);
+    expect(order[0]).toBe('read');
+    expect((await store.listVariables()).map((v) => v.name).sort()).toEqual([
+      'SEEN',
+      ...Array.from({ length: 8 }, (_, i) => `W${i}`),
+    ]);
+  });
+
   it('heartbeats neither notify watchers nor wait for a config writer holding the meta lock', async () => {
     const s = schema();
     const store = await open(s);

@@ -13,6 +13,7 @@ import { execute } from './objects.js';
 import { pruneAudit, recordKey } from './records.js';
 import { SQL } from './sql.js';
 import { asStoreError, describe, isConnectionError } from './unavailable.js';
+import { WriteTurns } from './write-turns.js';
 
 /**
  * How the PostgreSQL store talks to its pool: every write one READ COMMITTED transaction serialized
@@ -26,6 +27,8 @@ import { asStoreError, describe, isConnectionError } from './unavailable.js';
 export class Transactions {
   /** Tries of one read or write: each pooled connection may be dead once, then a new one is made. */
   private readonly maxTries: number;
+  /** This process's writes, one at a time, so waiting writes hold no pooled connection. */
+  private readonly turns: WriteTurns;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -35,6 +38,7 @@ export class Transactions {
     poolSize: number,
   ) {
     this.maxTries = poolSize + 1;
+    this.turns = new WriteTurns(operationTimeoutMs);
   }
 
   /**
@@ -52,34 +56,36 @@ export class Transactions {
     cause: string | null,
   ): Promise<{ value: T; version: number | null }> {
     const scope = currentWriteScope();
-    return this.retried(
-      () =>
-        this.onConnection(
-          async (tx) => {
-            await tx.query(SQL.lockMeta);
-            const { value, changes } = await step(tx);
-            if (changes.length === 0) return { value, version: null };
-            checkBeforeCommit(scope, changes, value);
-            let version: number | null = null;
-            if (isConfigWrite(changes)) {
-              version = (await tx.query<{ config_version: number }>(SQL.bumpVersion)).rows[0]!.config_version;
-              await tx.query(SQL.notify, [CONFIG_CHANNEL, String(version)]);
-            }
-            const at = nowIso();
-            for (const row of auditRows(scope, changes, version, cause, at))
-              await tx.query(
-                SQL.insertAudit,
-                AUDIT_COLUMNS.map((c) => row[c]),
-              );
-            await pruneAudit(tx);
-            const key = idempotencyRow(scope, value, changes, version, at);
-            if (key) await recordKey(tx, key);
-            return { value, version };
-          },
-          'BEGIN',
-          true,
-        ),
-      'write',
+    return this.turns.run(() =>
+      this.retried(
+        () =>
+          this.onConnection(
+            async (tx) => {
+              await tx.query(SQL.lockMeta);
+              const { value, changes } = await step(tx);
+              if (changes.length === 0) return { value, version: null };
+              checkBeforeCommit(scope, changes, value);
+              let version: number | null = null;
+              if (isConfigWrite(changes)) {
+                version = (await tx.query<{ config_version: number }>(SQL.bumpVersion)).rows[0]!.config_version;
+                await tx.query(SQL.notify, [CONFIG_CHANNEL, String(version)]);
+              }
+              const at = nowIso();
+              for (const row of auditRows(scope, changes, version, cause, at))
+                await tx.query(
+                  SQL.insertAudit,
+                  AUDIT_COLUMNS.map((c) => row[c]),
+                );
+              await pruneAudit(tx);
+              const key = idempotencyRow(scope, value, changes, version, at);
+              if (key) await recordKey(tx, key);
+              return { value, version };
+            },
+            'BEGIN',
+            true,
+          ),
+        'write',
+      ),
     );
   }
 
