@@ -15,28 +15,14 @@ export function parseConfigFile(value: unknown): ConfigFile {
   return ConfigFile.parse(value) as ConfigFile;
 }
 
-/** The stored config changed between the diff a command showed and its apply: nothing was applied. */
-export class ConfigChangedError extends Error {
-  override readonly name = 'ConfigChangedError';
-  constructor(
-    readonly shown: number,
-    readonly stored: number,
-  ) {
-    super(`the stored config changed (version ${shown} → ${stored}) since the diff was made; nothing was applied`);
-  }
-}
-
 /**
  * The planner that makes the stored config equal to the file: each section the file lists matches its
  * entries by name, puts what differs and deletes what the list leaves out; a section the file omits
  * is left as stored. Runs inside the store's write transaction, so the decision and the write see
- * the same config. With `expectVersion` (the version a shown diff was made from), a config that has
- * moved since is refused with ConfigChangedError instead of applying a change nobody saw.
+ * the same config.
  */
-export function applyPlanner(file: ConfigFile, expectVersion?: number): Planner {
+export function applyPlanner(file: ConfigFile): Planner {
   return (state) => {
-    if (expectVersion !== undefined && state.version !== expectVersion)
-      throw new ConfigChangedError(expectVersion, state.version);
     const ctx: PlanContext = { state, apiIds: new Map(), now: new Date().toISOString() };
     return SECTIONS.flatMap((section) => {
       const entries = file[section.key];
@@ -45,9 +31,9 @@ export function applyPlanner(file: ConfigFile, expectVersion?: number): Planner 
   };
 }
 
-/** Applies a valid file in one transaction (one config version, audited as `config apply`); see applyPlanner for `expectVersion`. */
-export function applyConfigFile(store: Store, file: ConfigFile, expectVersion?: number): Promise<PlanResult> {
-  return store.applyPlan(applyPlanner(file, expectVersion), APPLY_CAUSE);
+/** Applies a valid file in one transaction (one config version, audited as `config apply`). */
+export function applyConfigFile(store: Store, file: ConfigFile): Promise<PlanResult> {
+  return store.applyPlan(applyPlanner(file), APPLY_CAUSE);
 }
 
 /** What applying a file would change, worked out in a rolled-back transaction; nothing is written. */

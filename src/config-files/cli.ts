@@ -8,7 +8,7 @@ import type { Actor } from '../model/token.js';
 import { StoreOutcomeUnknownError } from '../store/errors.js';
 import { openStore } from '../store/open.js';
 import { withWriteScope } from '../store/write-scope.js';
-import { applyConfigFile, ConfigChangedError, diffLines, parseConfigFile, previewConfigFile } from './apply.js';
+import { applyConfigFile, diffLines, parseConfigFile, previewConfigFile } from './apply.js';
 import {
   CONFIG_FILE_MAX_BYTES,
   ConfigSyntaxError,
@@ -214,8 +214,6 @@ export async function runConfigCommand(
       return 0;
     }
     const scope = { actor: cliActor() };
-    // The diff is made from this version (or a later one): the apply refuses a config that moved since.
-    const shown = await store.version();
     const changes = await previewConfigFile(store, file!, scope);
     for (const line of diffLines(changes)) io.out(line + '\n');
     if (changes.length === 0) {
@@ -226,16 +224,12 @@ export async function runConfigCommand(
       io.out(`${changes.length} ${changes.length === 1 ? 'change' : 'changes'} (dry run: nothing was written).\n`);
       return 0;
     }
-    const result = await withWriteScope(scope, () => applyConfigFile(store, file!, shown));
+    const result = await withWriteScope(scope, () => applyConfigFile(store, file!));
     io.out(
       `Applied ${result.changes.length} ${result.changes.length === 1 ? 'change' : 'changes'} in one transaction: config version ${result.version}.\n`,
     );
     return 0;
   } catch (err) {
-    if (err instanceof ConfigChangedError) {
-      io.err(`isogate config: ${err.message}; run the command again to see the new diff\n`);
-      return 1;
-    }
     // A problem only the stored config shows (an entry whose names are not its certificate's).
     if (err instanceof ZodError) {
       io.err(
