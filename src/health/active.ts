@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
+import { readCapped } from '../http/read-capped.js';
 import { statusExpected, type ActiveCheck } from '../model/health.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { NodeHealth } from './registry.js';
@@ -119,15 +120,7 @@ export class ActiveChecker {
       });
       // The verdict needs the whole answer in time: read here, as undici's dump() would end quietly on
       // a stall cut by the timeout, a reset mid-body or the limit, and the status alone would decide.
-      let size = 0;
-      res.body.on('error', () => undefined); // heard here; the loop below rejects with it
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > PROBE_BODY_LIMIT) {
-          res.body.destroy();
-          return done(false, res.statusCode, 'body too large');
-        }
-      }
+      if ((await readCapped(res.body, PROBE_BODY_LIMIT)) === null) return done(false, res.statusCode, 'body too large');
       const ok = statusExpected(res.statusCode, settings.expectedStatuses);
       return done(ok, res.statusCode, null);
     } catch (err) {

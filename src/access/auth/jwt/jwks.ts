@@ -1,5 +1,6 @@
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { request } from 'undici';
+import { discardBody, readCapped } from '../../../http/read-capped.js';
 
 /** JWKS URLs whose key sets a process keeps (least recently used dropped first). */
 export const JWKS_MAX_SETS = 64;
@@ -27,30 +28,16 @@ async function fetchKeySet(url: string): Promise<JSONWebKeySet> {
     signal: AbortSignal.timeout(JWKS_TIMEOUT_MS),
   });
   if (res.statusCode !== 200) {
-    discard(res.body);
+    discardBody(res.body);
     throw new JwksUnavailableError(`the JWKS URL answered HTTP ${res.statusCode}`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > JWKS_MAX_BYTES) {
-      discard(res.body);
-      throw new JwksUnavailableError(`the JWKS document is larger than ${JWKS_MAX_BYTES} bytes`);
-    }
-    chunks.push(chunk);
-  }
+  const bytes = await readCapped(res.body, JWKS_MAX_BYTES);
+  if (bytes === null) throw new JwksUnavailableError(`the JWKS document is larger than ${JWKS_MAX_BYTES} bytes`);
   try {
-    return JSON.parse(Buffer.concat(chunks, size).toString('utf8')) as JSONWebKeySet;
+    return JSON.parse(bytes.toString('utf8')) as JSONWebKeySet;
   } catch {
     throw new JwksUnavailableError('the JWKS document is not JSON');
   }
-}
-
-/** Stops reading a body: destroyed, its resulting AbortError heard (unheard, it would end the process). */
-function discard(body: { on(event: 'error', listener: () => void): unknown; destroy(): unknown }): void {
-  body.on('error', () => undefined);
-  body.destroy();
 }
 
 /** Why a fetch failed, in words. */
