@@ -1,8 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { unstorableText } from '../model/text.js';
+import { strictUtf8, unstorableText } from '../model/text.js';
 import { AdminError } from './errors.js';
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Largest admin request body accepted (a selector is at most 64 KiB; the rest is small). */
 export const ADMIN_BODY_LIMIT = 1024 * 1024;
@@ -36,11 +34,9 @@ class UnstorableTextError extends Error {}
 export function acceptJsonBodiesOnly(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
-    let text: string;
-    try {
-      // UTF-8 only (RFC 8259): a stray byte would otherwise be stored as U+FFFD, not as it was sent.
-      text = typeof body === 'string' ? body : UTF8.decode(body);
-    } catch {
+    // UTF-8 only (RFC 8259): a stray byte would otherwise be stored as U+FFFD, not as it was sent.
+    const text = typeof body === 'string' ? body : strictUtf8(body);
+    if (text === null) {
       done(new AdminError('VALIDATION_FAILED', 'the body is not UTF-8 text'), undefined);
       return;
     }

@@ -1,7 +1,7 @@
 import { parse as parseScript } from 'acorn';
 import { z } from 'zod';
 import { isAlias, parseDocument, stringify, visit } from 'yaml';
-import { unstorableText } from '../model/text.js';
+import { strictUtf8, unstorableText } from '../model/text.js';
 import { routesCollide, apiNameKey } from '../store/conflicts.js';
 import type { ConfigState } from '../store/store.js';
 import { SECTIONS, type ExportOptions, type FileIssue } from './sections.js';
@@ -163,14 +163,10 @@ export class ConfigSyntaxError extends Error {
 export function decodeConfigBytes(bytes: Uint8Array): string {
   if (bytes.length > CONFIG_FILE_MAX_BYTES)
     throw new ConfigSyntaxError(`the file is larger than ${CONFIG_FILE_MAX_BYTES} bytes`, undefined, undefined);
-  try {
-    return UTF8.decode(bytes);
-  } catch {
-    throw new ConfigSyntaxError('the file is not UTF-8 text', undefined, undefined);
-  }
+  const text = strictUtf8(bytes);
+  if (text === null) throw new ConfigSyntaxError('the file is not UTF-8 text', undefined, undefined);
+  return text;
 }
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Parses a config file's text (JSON is YAML too); throws ConfigSyntaxError with the line of the

@@ -13,6 +13,17 @@ export function unstorableText(s: string): string | null {
   return null;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** `bytes` as UTF-8 text, or null when they are not UTF-8 (a stray byte would otherwise be kept as U+FFFD). */
+export function strictUtf8(bytes: Uint8Array): string | null {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
 // Controls (C0, C1), format characters (zero-width, bidi overrides and isolates), line and paragraph separators.
 const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 

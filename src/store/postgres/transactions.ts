@@ -19,10 +19,10 @@ import { WriteTurns } from './write-turns.js';
  * How the PostgreSQL store talks to its pool: every write one READ COMMITTED transaction serialized
  * on the meta row (audit rows, If-Match, dry run and Idempotency-Key of the write scope, one version
  * bump and NOTIFY on commit), each try bounded by the operation timeout (of silence: every answer
- * restarts it). A pooled connection that
- * turns out dead (after a failover, a restart, a NAT timeout) costs a retry on the next one, for
- * reads and for writes whose COMMIT was not sent (the server rolls back what a lost connection left
- * open); the outcome of a COMMIT whose answer was lost is reported as unknown, never retried.
+ * restarts it). A pooled connection that turns out dead (after a failover, a restart, a NAT timeout)
+ * costs a retry on the next one, for reads and for writes whose COMMIT was not sent (the server rolls
+ * back what a lost connection left open); the outcome of a COMMIT whose answer was lost is reported
+ * as unknown, never retried.
  */
 export class Transactions {
   /** Tries of one read or write: each pooled connection may be dead once, then a new one is made. */
@@ -57,35 +57,7 @@ export class Transactions {
   ): Promise<{ value: T; version: number | null }> {
     const scope = currentWriteScope();
     return this.turns.run(() =>
-      this.retried(
-        () =>
-          this.onConnection(
-            async (tx) => {
-              await tx.query(SQL.lockMeta);
-              const { value, changes } = await step(tx);
-              if (changes.length === 0) return { value, version: null };
-              checkBeforeCommit(scope, changes, value);
-              let version: number | null = null;
-              if (isConfigWrite(changes)) {
-                version = (await tx.query<{ config_version: number }>(SQL.bumpVersion)).rows[0]!.config_version;
-                await tx.query(SQL.notify, [CONFIG_CHANNEL, String(version)]);
-              }
-              const at = nowIso();
-              for (const row of auditRows(scope, changes, version, cause, at))
-                await tx.query(
-                  SQL.insertAudit,
-                  AUDIT_COLUMNS.map((c) => row[c]),
-                );
-              await pruneAudit(tx);
-              const key = idempotencyRow(scope, value, changes, version, at);
-              if (key) await recordKey(tx, key);
-              return { value, version };
-            },
-            'BEGIN',
-            true,
-          ),
-        'write',
-      ),
+      this.retried(() => this.onConnection((tx) => commitWrite(tx, step, scope, cause), 'BEGIN', true), 'write'),
     );
   }
 
@@ -199,6 +171,38 @@ export class Transactions {
     if (mapped instanceof StoreUnavailableError) this.tracker.poolFailed(describe(mapped.cause ?? mapped));
     return mapped;
   }
+}
+
+/**
+ * One write's transaction body, after BEGIN and before COMMIT: the meta row locked, the step, then
+ * (when it changed something) the checks of the write scope, the version bump with its NOTIFY, the
+ * audit rows and the Idempotency-Key.
+ */
+async function commitWrite<T>(
+  tx: Tx,
+  step: (tx: Tx) => Promise<WriteOutcome<T>>,
+  scope: ReturnType<typeof currentWriteScope>,
+  cause: string | null,
+): Promise<{ value: T; version: number | null }> {
+  await tx.query(SQL.lockMeta);
+  const { value, changes } = await step(tx);
+  if (changes.length === 0) return { value, version: null };
+  checkBeforeCommit(scope, changes, value);
+  let version: number | null = null;
+  if (isConfigWrite(changes)) {
+    version = (await tx.query<{ config_version: number }>(SQL.bumpVersion)).rows[0]!.config_version;
+    await tx.query(SQL.notify, [CONFIG_CHANNEL, String(version)]);
+  }
+  const at = nowIso();
+  for (const row of auditRows(scope, changes, version, cause, at))
+    await tx.query(
+      SQL.insertAudit,
+      AUDIT_COLUMNS.map((c) => row[c]),
+    );
+  await pruneAudit(tx);
+  const key = idempotencyRow(scope, value, changes, version, at);
+  if (key) await recordKey(tx, key);
+  return { value, version };
 }
 
 /** Rolls back; false when that failed too (the connection is then unusable). */
