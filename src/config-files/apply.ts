@@ -2,6 +2,7 @@ import { fieldChanges } from '../model/field-diff.js';
 import type { PlanResult } from '../model/audit.js';
 import { opOf, type Change } from '../store/changes.js';
 import { DryRunResult } from '../store/errors.js';
+import { canonical } from '../store/plans.js';
 import type { Planner, Store } from '../store/store.js';
 import { withWriteScope, type WriteScope } from '../store/write-scope.js';
 import { ConfigFile } from './format.js';
@@ -34,6 +35,38 @@ export function applyPlanner(file: ConfigFile): Planner {
 /** Applies a valid file in one transaction (one config version, audited as `config apply`). */
 export function applyConfigFile(store: Store, file: ConfigFile): Promise<PlanResult> {
   return store.applyPlan(applyPlanner(file), APPLY_CAUSE);
+}
+
+/** The changes an apply would commit are not the ones its diff showed (another writer came between): nothing was applied. */
+export class ConfigChangedError extends Error {
+  override readonly name = 'ConfigChangedError';
+  constructor(readonly unshown: readonly string[]) {
+    super(
+      `the stored config changed since the diff was made, so the apply would also do what was not shown (${unshown.slice(0, 3).join('; ')}${unshown.length > 3 ? '; …' : ''}); nothing was applied`,
+    );
+  }
+}
+
+// What may differ between two runs of one plan over the same config: a new object's ids, every save's time.
+const RUN_FIELDS: ReadonlySet<string> = new Set(['id', 'apiId', 'createdAt', 'updatedAt']);
+
+/** One change as a comparable line: its kind, name, op and both sides' content. */
+function changeKey(c: Change): string {
+  return `${opOf(c)} ${c.kind} ${c.name} ${canonical(c.before, RUN_FIELDS)} ${canonical(c.after, RUN_FIELDS)}`;
+}
+
+/**
+ * The write-scope check that makes an apply commit only changes that `shown` (the diff printed before
+ * it) holds, compared whole (content, not just names), inside the apply's transaction: a write by
+ * someone else to what the file touches throws ConfigChangedError. Writes elsewhere do not matter, nor
+ * does another writer having made one of the shown changes already.
+ */
+export function confirmShown(shown: readonly Change[]): (changes: readonly Change[]) => void {
+  const expected = new Set(shown.map(changeKey));
+  return (changes) => {
+    const unshown = changes.filter((c) => !expected.has(changeKey(c))).map((c) => `${opOf(c)} ${c.kind} ${c.name}`);
+    if (unshown.length > 0) throw new ConfigChangedError(unshown);
+  };
 }
 
 /** What applying a file would change, worked out in a rolled-back transaction; nothing is written. */

@@ -8,7 +8,14 @@ import type { Actor } from '../model/token.js';
 import { StoreOutcomeUnknownError } from '../store/errors.js';
 import { openStore } from '../store/open.js';
 import { withWriteScope } from '../store/write-scope.js';
-import { applyConfigFile, diffLines, parseConfigFile, previewConfigFile } from './apply.js';
+import {
+  applyConfigFile,
+  ConfigChangedError,
+  confirmShown,
+  diffLines,
+  parseConfigFile,
+  previewConfigFile,
+} from './apply.js';
 import {
   CONFIG_FILE_MAX_BYTES,
   ConfigSyntaxError,
@@ -224,12 +231,23 @@ export async function runConfigCommand(
       io.out(`${changes.length} ${changes.length === 1 ? 'change' : 'changes'} (dry run: nothing was written).\n`);
       return 0;
     }
-    const result = await withWriteScope(scope, () => applyConfigFile(store, file!));
+    // It applies what it showed: the write is refused if its changes are not the diff above.
+    const result = await withWriteScope({ ...scope, confirm: confirmShown(changes) }, () =>
+      applyConfigFile(store, file!),
+    );
+    if (result.changes.length === 0) {
+      io.out('Another writer made these changes meanwhile: the stored config already matches the file.\n');
+      return 0;
+    }
     io.out(
       `Applied ${result.changes.length} ${result.changes.length === 1 ? 'change' : 'changes'} in one transaction: config version ${result.version}.\n`,
     );
     return 0;
   } catch (err) {
+    if (err instanceof ConfigChangedError) {
+      io.err(`isogate config: ${err.message}; run the command again to see the new diff\n`);
+      return 1;
+    }
     // A problem only the stored config shows (an entry whose names are not its certificate's).
     if (err instanceof ZodError) {
       io.err(

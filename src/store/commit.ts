@@ -15,9 +15,10 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /** Most Idempotency-Keys remembered (the oldest go first). */
 export const IDEMPOTENCY_KEEP = 10_000;
 
-/** Throws, rolling the write back, when `If-Match` fails or the write is a dry run. */
+/** Throws, rolling the write back, when `If-Match` or the scope's `confirm` fails, or the write is a dry run. */
 export function checkBeforeCommit(scope: WriteScope, changes: readonly Change[], value: unknown): void {
   const target = changes[0]!;
+  scope.confirm?.(changes);
   if (scope.ifMatch !== undefined) {
     const current = target.before;
     if (current === null)

@@ -75,7 +75,7 @@ export function objectKey(kind: string, id: string): string {
 const TIMESTAMPS = new Set(['createdAt', 'updatedAt']);
 
 /** JSON with every object's keys sorted (and `skip` keys left out), so equal objects compare equal whatever their key order. */
-function canonical(value: unknown, skip: ReadonlySet<string> = new Set()): string {
+export function canonical(value: unknown, skip: ReadonlySet<string> = new Set()): string {
   return JSON.stringify(value, (k, v: unknown) => {
     if (skip.has(k)) return undefined;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { SYSTEM_ACTOR, type Actor } from '../model/token.js';
+import type { Change } from './changes.js';
 
 /** An `Idempotency-Key` a request claims: recorded with the first write it makes, in the same transaction. */
 export interface IdempotencyClaim {
@@ -25,6 +26,11 @@ export interface WriteScope {
   /** Run the write up to its commit, then roll it back (the store throws DryRunResult). */
   readonly dryRun?: boolean;
   readonly idempotency?: IdempotencyClaim;
+  /**
+   * Sees the changes a write is about to commit, inside its transaction; a throw rolls it back
+   * (`config apply` refuses changes other than the ones it showed).
+   */
+  readonly confirm?: (changes: readonly Change[]) => void;
 }
 
 const scopes = new AsyncLocalStorage<WriteScope>();

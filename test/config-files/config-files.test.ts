@@ -228,6 +228,70 @@ describe('config as files', () => {
     );
   });
 
+  it('applies only what its diff showed: a racing write to what the file touches is refused, one elsewhere is not', async () => {
+    const original = await exportText(b);
+    const file = parseYaml(original);
+    file.variables.push({ name: 'SHOWN', value: 'yes' });
+    const path = join(dir, 'raced.json');
+    writeFileSync(path, JSON.stringify(file));
+    // Another writer lands between the diff (printed first) and the apply: SQLite commits it at once.
+    const raceOn = (line: string, write: () => Promise<unknown>) => {
+      let raced: Promise<unknown> | undefined;
+      const onOut = (text: string) => {
+        if (raced === undefined && text.startsWith(line)) raced = write();
+      };
+      return { onOut, raced: () => raced };
+    };
+    const racer = raceOn('+ variable SHOWN', () => b.app.store.putVariable('RACER', 'x'));
+    const res = await cli(['apply', path, '--data-dir', b.dataDir], '', racer.onOut);
+    await racer.raced();
+    expect(res.code).toBe(1);
+    expect(res.err).toContain(
+      'the stored config changed since the diff was made, so the apply would also do what was not shown (delete variable RACER); nothing was applied',
+    );
+    let variables = (await b.admin('GET', '/admin/variables')).body.map((v: { name: string }) => v.name);
+    expect(variables).toContain('RACER');
+    expect(variables).not.toContain('SHOWN');
+
+    // A racing write to the content of a shown change (not only its name) is refused too.
+    file.variables.find((v: { name: string }) => v.name === 'IP1_enable').value = 'false';
+    file.variables.push({ name: 'RACER', value: 'x' });
+    writeFileSync(path, JSON.stringify(file));
+    const flip = raceOn('~ variable IP1_enable', () => b.app.store.putVariable('IP1_enable', 'maybe'));
+    const flipped = await cli(['apply', path, '--data-dir', b.dataDir], '', flip.onOut);
+    await flip.raced();
+    expect(flipped.code).toBe(1);
+    expect(flipped.err).toContain('(update variable IP1_enable)');
+    variables = (await b.admin('GET', '/admin/variables')).body.map((v: { name: string }) => v.name);
+    expect(variables).not.toContain('SHOWN');
+
+    // A file of variables only: a racing write to a node (a kind the file leaves as stored) does not matter.
+    const before = (await b.admin('GET', '/admin/config/version')).body.version;
+    const only = join(dir, 'raced-variables.yaml');
+    writeFileSync(
+      only,
+      `isogate: 1\nvariables:\n${file.variables.map((v: { name: string; value: string }) => `  - { name: ${v.name}, value: "${v.value}" }`).join('\n')}\n`,
+    );
+    const [shop] = (await b.admin('GET', '/admin/apis')).body.filter((x: { name: string }) => x.name === 'shop');
+    const [node] = (await b.admin('GET', `/admin/apis/${shop.id}/nodes`)).body;
+    const elsewhere = raceOn('+ variable SHOWN', () =>
+      b.app.store.updateNode(shop.id, node.id, (n) => ({ ...n, weight: n.weight + 1 })),
+    );
+    const landed = await cli(['apply', only, '--data-dir', b.dataDir], '', elsewhere.onOut);
+    expect(((await elsewhere.raced()) as { weight: number }).weight).toBe(node.weight + 1);
+    expect(landed.err).toBe('');
+    expect(landed.code).toBe(0);
+    expect(landed.out).toContain(`in one transaction: config version ${before + 2}.`);
+    variables = (await b.admin('GET', '/admin/variables')).body;
+    expect(variables.find((v: { name: string }) => v.name === 'SHOWN').value).toBe('yes');
+    expect(variables.find((v: { name: string }) => v.name === 'IP1_enable').value).toBe('false');
+
+    // Back as it was, for the tests after this one.
+    const back = join(dir, 'raced-back.yaml');
+    writeFileSync(back, original);
+    expect((await cli(['apply', back, '--data-dir', b.dataDir])).code).toBe(0);
+  });
+
   it('a file that lists only some kinds leaves the others as stored; nodes need their apis', async () => {
     const before = parseYaml(await exportText(b));
     const version = (await b.admin('GET', '/admin/config/version')).body.version;
