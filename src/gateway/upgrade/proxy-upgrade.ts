@@ -14,7 +14,8 @@ import {
 import { ResponseParser, type ResponseHead, type ResponseSink } from '../../upstream/response-parser.js';
 import type { RequestContext } from '../context.js';
 import { pickNext } from '../stages/balance.js';
-import { errorCode, forwardHeaders, RESPONSE_HOP_BY_HOP, upstreamPath } from '../stages/proxy.js';
+import { forwardHeaders, RESPONSE_HOP_BY_HOP, upstreamPath } from '../stages/forward.js';
+import { errorCode } from '../stages/proxy.js';
 import { Tunnel } from './tunnel.js';
 
 // A 101's own headers that say nothing past this hop; `connection` and `upgrade` are the switch itself and stay.
