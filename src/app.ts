@@ -110,37 +110,40 @@ export async function startIsogate(
     let status: AddressInfo | null = null;
     let ready = false;
     if (withGateway) {
-      const server = await createStatusServer({
-        // With workers: ready while at least one serves (a load balancer must not pull a machine
-        // whose other workers serve while one restarts); the details say how many do.
-        ready: () => ready && !draining && (workers === null || workers.serving() > 0),
-        details: () => ({
-          role,
-          pid: process.pid,
-          draining,
-          version:
-            plane?.holder.current?.version ?? (workers ? Math.min(...workers.views().map((w) => w.version)) : null),
-          ...(workers
-            ? { workers: workers.views(), workersServing: workers.serving(), workersWanted: options.workers }
-            : {}),
-          store: store.health?.() ?? { connected: true, lastError: null },
-          ...(plane?.limits.redis ? { redis: plane.limits.status() } : {}),
-          // Still 200 for the load balancer: this process serves its last config while the store (or
-          // Redis, where cluster limits then count locally) is away.
-          degraded:
-            !(store.health?.().connected ?? true) ||
-            (plane?.limits.redis ? !plane.limits.status().connected : false) ||
-            (workers?.views().some((w) => w.redis?.connected === false) ?? false),
-        }),
-        async metrics() {
-          if (plane) return plane.metrics.text();
-          // The primary's own process metrics plus every worker's, summed (a worker that does not
-          // answer within the ask timeout is left out; isogate_gateway_processes shows it).
-          const own = await processRegistry().getMetricsAsJSON();
-          const parts = workers ? ((await workers.ask({ t: 'metrics' })) as MetricsJson[]) : [];
-          return aggregateMetrics([own, ...parts]);
+      const server = await createStatusServer(
+        {
+          // With workers: ready while at least one serves (a load balancer must not pull a machine
+          // whose other workers serve while one restarts); the details say how many do.
+          ready: () => ready && !draining && (workers === null || workers.serving() > 0),
+          details: () => ({
+            role,
+            pid: process.pid,
+            draining,
+            version:
+              plane?.holder.current?.version ?? (workers ? Math.min(...workers.views().map((w) => w.version)) : null),
+            ...(workers
+              ? { workers: workers.views(), workersServing: workers.serving(), workersWanted: options.workers }
+              : {}),
+            store: store.health?.() ?? { connected: true, lastError: null },
+            ...(plane?.limits.redis ? { redis: plane.limits.status() } : {}),
+            // Still 200 for the load balancer: this process serves its last config while the store (or
+            // Redis, where cluster limits then count locally) is away.
+            degraded:
+              !(store.health?.().connected ?? true) ||
+              (plane?.limits.redis ? !plane.limits.status().connected : false) ||
+              (workers?.views().some((w) => w.redis?.connected === false) ?? false),
+          }),
+          async metrics() {
+            if (plane) return plane.metrics.text();
+            // The primary's own process metrics plus every worker's, summed (a worker that does not
+            // answer within the ask timeout is left out; isogate_gateway_processes shows it).
+            const own = await processRegistry().getMetricsAsJSON();
+            const parts = workers ? ((await workers.ask({ t: 'metrics' })) as MetricsJson[]) : [];
+            return aggregateMetrics([own, ...parts]);
+          },
         },
-      });
+        { idleMs: options.clientHeaderTimeoutMs },
+      );
       cleanups.push(() => server.close());
       status = await listenFastify(server, options.statusHost, options.statusPort, 'statusPort');
     }

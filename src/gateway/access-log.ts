@@ -33,16 +33,20 @@ function str(value: string | null): string {
   return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
 }
 
+/** Values longer than this are escaped each time, never kept (an HTTP/2 method is any token a client sends). */
+const KEPT_VALUE_CHARS = 128;
+
 /**
  * JSON strings of the fields that take few values (method, API and node names, codes, selector
  * outcome), kept once made: these strings live in the snapshot, so the lookup hashes nothing new.
- * Bounded; cleared when full (names of deleted APIs would otherwise stay).
+ * Bounded in entries and in their length; cleared when full (names of deleted APIs would otherwise stay).
  */
 class JsonStrings {
   private readonly known = new Map<string, string>();
 
   of(value: string | null): string {
     if (value === null) return 'null';
+    if (value.length > KEPT_VALUE_CHARS) return str(value);
     let json = this.known.get(value);
     if (json === undefined) {
       json = str(value);
