@@ -28,6 +28,8 @@ export interface ConnectionOwner {
   release(conn: UpstreamConnection, reusable: boolean, keepAliveHintMs: number): void;
   /** The connection is gone (closed, failed or destroyed); called once. */
   forget(conn: UpstreamConnection): void;
+  /** Sends `p` again on a new connection: the reused one it went out on closed before any byte of its answer. */
+  replay(p: PendingRequest): void;
 }
 
 /** One request from `dispatch` to its end. */
@@ -36,6 +38,8 @@ export class PendingRequest {
   ended = false;
   /** When it started waiting for a connection (performance.now() ms), while it waits. */
   queuedAt = 0;
+  /** It was sent again after a reused connection closed under it (once at most). */
+  replayed = false;
   /** Handed to `onConnect`: ends the request with `err`, wherever it is (queued, connecting, running). */
   readonly abort = (err: Error): void => this.onAbort(this, err);
 
@@ -81,6 +85,10 @@ export class UpstreamConnection implements ResponseSink {
   private tcpUp = false;
   private readonly parser = new ResponseParser(this);
   private phase = IDLE;
+  /** Requests this connection completed: past the first, a request goes out on a reused connection. */
+  private served = 0;
+  /** A byte of the current request's answer arrived. */
+  private answered = false;
   private keepAlive = false;
   private keepAliveHintMs = -1;
   private readonly connectTimer = new PhaseTimer((ms) => {
@@ -156,6 +164,7 @@ export class UpstreamConnection implements ResponseSink {
     p.conn = this;
     const r = p.request;
     this.parser.expect(r.method === 'HEAD');
+    this.answered = false;
     this.keepAlive = false;
     this.keepAliveHintMs = -1;
     const body = r.body;
@@ -200,16 +209,33 @@ export class UpstreamConnection implements ResponseSink {
       this.fail(body.errored ?? new SocketClosedError('the request body was destroyed'));
   }
 
-  /** Ends the current request with `err` and closes the connection. */
+  /**
+   * Ends the current request with `err` and closes the connection; a replayable request that this
+   * reused connection lost before any byte of its answer goes to a new connection instead (as
+   * undici, Go and nginx do: a node closing an idle connection just as it is reused is not a failure).
+   */
   fail(err: Error): void {
     const p = this.current;
+    const replay =
+      p !== null &&
+      err instanceof SocketClosedError &&
+      this.phase === AWAITING_HEADERS &&
+      !this.answered &&
+      this.served > 0 &&
+      p.request.replayable === true &&
+      !p.replayed;
     this.current = null;
     this.phase = IDLE;
     this.held = null;
     this.parser.stop();
     this.detachBody();
     this.destroy();
-    if (p !== null) p.fail(err);
+    if (p === null) return;
+    if (replay) {
+      p.replayed = true;
+      p.conn = null;
+      this.owner.replay(p);
+    } else p.fail(err);
   }
 
   /** Closes the connection (its pool forgets it at once). */
@@ -257,6 +283,7 @@ export class UpstreamConnection implements ResponseSink {
     if (p === null) return;
     this.current = null;
     this.phase = IDLE;
+    this.served++;
     p.ended = true;
     const last = this.held === null ? null : this.leaving(this.held);
     this.held = null;
@@ -300,6 +327,7 @@ export class UpstreamConnection implements ResponseSink {
       this.destroy(); // bytes nobody asked for: this connection cannot be trusted with another request
       return;
     }
+    this.answered = true;
     try {
       this.parser.execute(chunk);
       if (this.held !== null) this.deliverHeld();

@@ -163,6 +163,21 @@ export class UpstreamPool implements ConnectionOwner {
     else if (this.closing && this.all.size === 0) this.onClosed?.();
   }
 
+  replay(p: PendingRequest): void {
+    if (this.closing) {
+      p.fail(new PoolClosedError('the pool is closed'));
+      return;
+    }
+    // On a new connection: the other idle ones may be closing too (a node that restarted closes them all).
+    if (this.all.size < this.options.connections) {
+      this.all.add(new UpstreamConnection(this, p));
+      return;
+    }
+    p.queuedAt = performance.now();
+    this.queue.push(p);
+    this.armWait();
+  }
+
   /** Closes idle connections past their keep-alive time. */
   sweep(now = performance.now()): void {
     for (let i = this.idle.length - 1; i >= 0; i--) {

@@ -18,6 +18,12 @@ export interface UpstreamRequest {
   bodyTimeout: number;
   /** Most bytes a streamed body may have (counted as it goes out; Infinity for no limit). */
   maxBodyBytes: number;
+  /**
+   * May be sent once more, on a new connection, when the reused keep-alive connection it went out on
+   * closed before any byte of its answer (the node closing an idle connection as it was reused): its
+   * method is one the API retries, and its body is buffered or absent. Absent: false.
+   */
+  replayable?: boolean;
 }
 
 /**

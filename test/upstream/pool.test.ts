@@ -345,4 +345,41 @@ describe('UpstreamPool', () => {
     expect(p.size).toBe(0);
     await expect(send(p)).rejects.toBeInstanceOf(PoolClosedError);
   });
+
+  it('sends a replayable request once more on a new connection when a reused one closes before any byte of its answer', async () => {
+    // Each connection answers its first request and closes at its second without a byte: a node
+    // closing an idle keep-alive connection just as the gateway reuses it.
+    let connections = 0;
+    const requests: string[] = [];
+    const origin = await rawUpstream((socket, request) => {
+      requests.push(request.split(' ', 2).join(' '));
+      const n = ((socket as Socket & { n?: number }).n ??= (connections++, 0));
+      (socket as Socket & { n?: number }).n = n + 1;
+      if (n === 0) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      else socket.destroy();
+    });
+    const p = pool(origin);
+    expect((await send(p, { path: '/first' })).body).toBe('ok');
+    // Replayable: sent again on a new connection, answered there.
+    expect((await send(p, { path: '/again', replayable: true })).body).toBe('ok');
+    expect(requests).toEqual(['GET /first', 'GET /again', 'GET /again']);
+    expect(connections).toBe(2);
+    // Not replayable (a POST the API does not retry): the failure is the caller's to handle.
+    await expect(send(p, { method: 'POST', path: '/once', body: Buffer.from('x') })).rejects.toBeInstanceOf(
+      SocketClosedError,
+    );
+    expect(requests.filter((r) => r === 'POST /once')).toHaveLength(1);
+    // A replay whose new connection closes too fails: a request is sent twice at most.
+    let answered = 0;
+    const seen: string[] = [];
+    const once = await rawUpstream((socket, request) => {
+      seen.push(request.split(' ', 2).join(' '));
+      if (answered++ === 0) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      else socket.destroy();
+    });
+    const q = pool(once);
+    expect((await send(q, { path: '/first' })).body).toBe('ok');
+    await expect(send(q, { path: '/twice', replayable: true })).rejects.toBeInstanceOf(SocketClosedError);
+    expect(seen).toEqual(['GET /first', 'GET /twice', 'GET /twice']);
+  });
 });

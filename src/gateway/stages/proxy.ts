@@ -87,6 +87,7 @@ function attempt(ctx: RequestContext, exchange: Exchange): void {
       headersTimeout: api.timeouts.headersMs,
       bodyTimeout: api.timeouts.bodyMs,
       maxBodyBytes: api.maxBodyBytes,
+      replayable: !handler.streamed && api.retry.methods.includes(ctx.method as HttpMethod),
     },
     handler,
   );
