@@ -37,6 +37,8 @@ export class RequestContext {
   readonly tried: number[] = [];
   /** Why each retry happened, in order (`tried.length - 1` entries once the proxy is done). */
   readonly retryReasons: RetryReason[] = [];
+  /** A retry was not made because the API's retry budget was spent. */
+  retryRefused = false;
   /** True when every candidate was unhealthy and the API's panic mode sent the request to all of them. */
   panic = false;
   /** The request body when it was read into memory (for the selector, and so retries can resend it). */

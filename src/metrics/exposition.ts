@@ -155,6 +155,16 @@ export function registerTrafficMetrics(registry: Registry, traffic: Traffic): vo
       () => perApi(traffic, RETRY_REASONS, (cell) => cell.retries, 'reason'),
     ),
     new CellMetric(
+      'isogate_upstream_retries_refused_total',
+      "Retries not made because the API's retry budget was spent (the failure was answered as it was).",
+      'counter',
+      () =>
+        traffic
+          .apis()
+          .filter((cell) => cell.retriesRefused > 0)
+          .map((cell) => ({ labels: { api: cell.api }, value: cell.retriesRefused })),
+    ),
+    new CellMetric(
       'isogate_gateway_errors_total',
       'Answers the gateway made itself, by API (empty when none matched) and error code.',
       'counter',

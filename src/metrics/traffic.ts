@@ -50,6 +50,8 @@ export class NodeCell {
 export class ApiCell {
   readonly errors = new Float64Array(ERROR_CODES.length);
   readonly retries = new Float64Array(RETRY_REASONS.length);
+  /** Retries not made because the API's retry budget was spent. */
+  retriesRefused = 0;
   readonly selectorCalls = new Float64Array(SELECTOR_OUTCOMES.length);
   readonly selectorErrors = new Float64Array(SELECTOR_ERROR_KINDS.length);
   readonly selectorTime = histogramCells(SELECTOR_BOUNDS_US);
@@ -99,6 +101,7 @@ export class Traffic {
     const cell = entry.cell;
     if (code !== null) cell.errors[CODE_INDEX.get(code)!]!++;
 
+    if (ctx.retryRefused) cell.retriesRefused++;
     const tried = ctx.tried;
     if (tried.length > 0) {
       // retryReasons[i] says why the i-th node tried was given up; the last node tried failed to

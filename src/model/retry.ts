@@ -15,6 +15,13 @@ const retryFields = {
   statuses: z.array(z.number().int().min(500).max(599)).max(100).transform(unique),
   /** Total time for all tries until response headers; null: only `retries` and the per-try timeouts bound it. */
   deadlineMs: z.number().int().min(1).max(3_600_000).nullable(),
+  /**
+   * Retry budget: requests of the API being retried at once, as a percentage of its requests in flight
+   * in a gateway process (Envoy's `budget_percent`); null: no budget.
+   */
+  budgetPercent: z.number().min(0).max(100).nullable(),
+  /** Requests that may be retried at once whatever the percentage (Envoy's `min_retry_concurrency`). */
+  budgetMinConcurrent: z.number().int().min(0).max(10_000),
 };
 
 /** When a failed try is retried on another node (how many times is the API's `retries`). */
@@ -25,6 +32,9 @@ export const RetryPolicy = z.strictObject({
   // Envoy's `gateway-error` set: a 500 is usually the application's own answer, the same on every node.
   statuses: retryFields.statuses.default([502, 503, 504]),
   deadlineMs: retryFields.deadlineMs.default(null),
+  // Envoy's retry budget defaults: 20 %, and 3 retries at once whatever the load.
+  budgetPercent: retryFields.budgetPercent.default(20),
+  budgetMinConcurrent: retryFields.budgetMinConcurrent.default(3),
 });
 export type RetryPolicy = z.infer<typeof RetryPolicy>;
 

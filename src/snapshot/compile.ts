@@ -3,6 +3,7 @@ import { compileAccess } from '../access/compile.js';
 import { compileConsumers } from '../access/consumers.js';
 import type { LimitRegistry } from '../access/limits/registry.js';
 import { createAlgorithm } from '../balance/algorithms/index.js';
+import { RetryBudget } from '../balance/retry-budget.js';
 import { allHealthy } from '../balance/decision.js';
 import { connectorTarget } from '../connectors/registry.js';
 import type { PoolRegistry } from '../gateway/pools.js';
@@ -117,6 +118,7 @@ async function compileApi(
     eligibleIndices: eligible.map((n) => n.index),
     strip: api.stripPrefix && api.path.endsWith('/*') ? api.path.slice(0, -2) : '',
     algorithm: sameAlgorithm(deps.previous?.apis.get(api.id), api) ?? createAlgorithm(api.algorithm),
+    retryBudget: deps.previous?.apis.get(api.id)?.retryBudget ?? new RetryBudget(),
     selector: api.selector && deps.loadSelectors ? await loadSelector(api, nodes, env, deps.sandbox) : null,
     hashOn:
       api.algorithm === 'hash' && api.hashOn

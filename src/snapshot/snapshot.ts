@@ -1,3 +1,4 @@
+import type { RetryBudget } from '../balance/retry-budget.js';
 import type { CompiledAccess } from '../access/compile.js';
 import type { CompiledConsumers } from '../access/consumers.js';
 import type { UpstreamPool } from '../upstream/pool.js';
@@ -52,6 +53,8 @@ export interface CompiledApi {
   /** The prefix removed upstream when `stripPrefix` is set (`/a` for `/a/*`), else ''. */
   readonly strip: string;
   readonly algorithm: Algorithm;
+  /** Its requests in flight and in a retry in this process (outlives snapshots, as the algorithm does). */
+  readonly retryBudget: RetryBudget;
   readonly selector: CompiledSelector | null;
   /** The `hash` algorithm's key source; null for the other algorithms. */
   readonly hashOn: CompiledHashOn | null;

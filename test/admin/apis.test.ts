@@ -37,6 +37,8 @@ describe('admin APIs', () => {
         timeouts: true,
         statuses: [502, 503, 504],
         deadlineMs: null,
+        budgetPercent: 20,
+        budgetMinConcurrent: 3,
       },
       health: {
         active: null,

@@ -73,6 +73,8 @@ describe('admin: health, retry and hash settings', () => {
       timeouts: true,
       statuses: [503],
       deadlineMs: null,
+      budgetPercent: 20,
+      budgetMinConcurrent: 3,
     });
     const id = created.body.id;
 
@@ -96,6 +98,8 @@ describe('admin: health, retry and hash settings', () => {
       timeouts: true,
       statuses: [503],
       deadlineMs: 5000,
+      budgetPercent: 20,
+      budgetMinConcurrent: 3,
     });
     expect((await h.call('GET', `/admin/apis/${id}`)).body).toEqual(patched.body);
 

@@ -1,9 +1,11 @@
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_HEADER } from '../../src/gateway/errors.js';
 import { addNode, createApi } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { FlakyFleet } from '../health/flaky-upstream.js';
+import { scrape } from '../helpers/metrics.js';
 
 let t: TestGateway;
 const flaky = new FlakyFleet();
@@ -189,5 +191,93 @@ describe('retries after a connect failure', () => {
       await res.arrayBuffer();
     }
     expect(ok!.bodies).toEqual(['post 0', 'post 1', 'post 2', 'post 3']);
+  });
+});
+
+/** A node that holds every request until the test answers it. */
+async function holdingNode(name: string) {
+  const held: ServerResponse[] = [];
+  let arrived = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    arrived++;
+    held.push(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    name,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    arrived: () => arrived,
+    /** Answers every request held now with `status`. */
+    answerAll(status: number): number {
+      const now = held.splice(0);
+      for (const res of now) res.writeHead(status, { 'content-type': 'text/plain' }).end(`${name} ${status}`);
+      return now.length;
+    },
+    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
+}
+
+const until = async (check: () => boolean | Promise<boolean>, ms = 5_000) => {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('the retry budget', () => {
+  it('retries only as many requests at once as the budget allows; the others get their failure as it is', async () => {
+    const a = await holdingNode('ra');
+    const b = await holdingNode('rb');
+    try {
+      const id = await createApi(t, {
+        name: 'budget',
+        path: '/budget',
+        algorithm: 'round_robin',
+        retries: 1,
+        retry: { budgetPercent: 0, budgetMinConcurrent: 1 },
+        health: noPassive,
+      });
+      await addNode(t, id, a);
+      await addNode(t, id, b);
+      const refused = async () =>
+        (await scrape(`${t.statusUrl}/metrics`)).sum('isogate_upstream_retries_refused_total', { api: 'budget' });
+      const round = async (expectRetried: number) => {
+        const answers: Array<{ status: number; body: string }> = [];
+        const clients = Array.from({ length: 4 }, () =>
+          t.get('/budget').then(async (res) => answers.push({ status: res.status, body: await res.text() })),
+        );
+        await until(() => a.arrived() + b.arrived() === arrivedBefore + 4);
+        // All four first tries fail at once; each wants a retry on the other node.
+        expect(a.answerAll(503) + b.answerAll(503)).toBe(4);
+        await until(
+          () => answers.length === 4 - expectRetried && a.arrived() + b.arrived() === arrivedBefore + 4 + expectRetried,
+        );
+        expect(answers.map((x) => x.status)).toEqual(Array(4 - expectRetried).fill(503));
+        // The retries admitted are held by their node: release them.
+        expect(a.answerAll(200) + b.answerAll(200)).toBe(expectRetried);
+        await Promise.all(clients);
+        expect(answers.filter((x) => x.status === 200)).toHaveLength(expectRetried);
+        arrivedBefore += 4 + expectRetried;
+      };
+      let arrivedBefore = 0;
+      // One retry at a time: the first failure's retry takes the place, the other three are answered 503.
+      await round(1);
+      await until(async () => (await refused()) === 3);
+      // No budget: every failure is retried.
+      expect((await t.admin('PATCH', `/admin/apis/${id}`, { retry: { budgetPercent: null } })).status).toBe(200);
+      await t.app.plane!.holder.refresh();
+      await round(4);
+      expect(await refused()).toBe(3);
+      // The budget's places were all given back: one retry at a time again.
+      expect((await t.admin('PATCH', `/admin/apis/${id}`, { retry: { budgetPercent: 0 } })).status).toBe(200);
+      await t.app.plane!.holder.refresh();
+      await round(1);
+      await until(async () => (await refused()) === 6);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });

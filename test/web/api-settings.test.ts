@@ -107,6 +107,8 @@ describe('API settings: health checks, panic mode and retries', () => {
       timeouts: true,
       statuses: [502, 503],
       deadlineMs: 3000,
+      budgetPercent: 20,
+      budgetMinConcurrent: 3,
     });
     // The gateway serves it: its health view knows the probe's settings.
     expect((await t.admin('GET', `/admin/apis/${apiId}/health`)).body.settings.active.path).toBe('/healthz');

@@ -46,30 +46,46 @@ class DroppedForRetryError extends Error {
  */
 export function proxyStage(ctx: RequestContext): Promise<boolean> {
   const deadlineMs = ctx.api!.api.retry.deadlineMs;
+  const budget = ctx.api!.retryBudget;
+  budget.active++;
   return new Promise((resolve) => {
-    const exchange: Exchange = { done: resolve, deadlineAt: Infinity, expired: false, current: null };
+    let timer: NodeJS.Timeout | undefined;
+    const exchange: Exchange = {
+      done: (ok) => {
+        if (exchange.ended) return;
+        exchange.ended = true;
+        budget.active--;
+        if (exchange.retrying) budget.retrying--;
+        if (timer !== undefined) clearTimeout(timer);
+        resolve(ok);
+      },
+      deadlineAt: Infinity,
+      expired: false,
+      current: null,
+      retrying: false,
+      ended: false,
+    };
     if (deadlineMs !== null) {
       exchange.deadlineAt = performance.now() + deadlineMs;
       // A timer of the request's own: the pool's timeouts are per phase, the deadline spans every try.
-      const timer = setTimeout(() => {
+      timer = setTimeout(() => {
         exchange.expired = true;
         exchange.current?.expire();
       }, deadlineMs);
-      exchange.done = (ok) => {
-        clearTimeout(timer);
-        resolve(ok);
-      };
     }
     attempt(ctx, exchange);
   });
 }
 
-/** One request's tries: how it ends, its deadline, and the try in progress. */
+/** One request's tries: how it ends, its deadline, the try in progress, and its place in the retry budget. */
 interface Exchange {
   done: (ok: boolean) => void;
   deadlineAt: number;
   expired: boolean;
   current: ProxyHandler | null;
+  /** It holds a place in its API's retry budget (taken at its first retry, given back when it ends). */
+  retrying: boolean;
+  ended: boolean;
 }
 
 function attempt(ctx: RequestContext, exchange: Exchange): void {
@@ -106,6 +122,13 @@ function retryNode(
   if (performance.now() >= exchange.deadlineAt) return null;
   const next = nextPick(ctx.api!.algorithm, ctx.candidates, ctx.tried, ctx);
   if (next === null) return null;
+  if (!exchange.retrying) {
+    if (!ctx.api!.retryBudget.admit(api.retry.budgetPercent, api.retry.budgetMinConcurrent)) {
+      ctx.retryRefused = true;
+      return null;
+    }
+    exchange.retrying = true;
+  }
   ctx.tried.push(next.index);
   ctx.retryReasons.push(reason);
   return next;

@@ -23,6 +23,8 @@ export interface HealthValues {
   retryTimeouts: boolean;
   retryStatuses: string;
   deadlineMs: string;
+  budgetPercent: string;
+  budgetMinConcurrent: string;
 }
 
 const list = (items: ReadonlyArray<string | number>) => items.join(', ');
@@ -51,6 +53,8 @@ export function healthValuesOf(api: Pick<Api, 'health' | 'retry'>): HealthValues
     retryTimeouts: api.retry.timeouts,
     retryStatuses: list(api.retry.statuses),
     deadlineMs: api.retry.deadlineMs === null ? '' : String(api.retry.deadlineMs),
+    budgetPercent: api.retry.budgetPercent === null ? '' : String(api.retry.budgetPercent),
+    budgetMinConcurrent: String(api.retry.budgetMinConcurrent),
   };
 }
 
@@ -75,6 +79,8 @@ export function healthDefaults(): HealthValues {
     retryTimeouts: true,
     retryStatuses: '502, 503, 504',
     deadlineMs: '',
+    budgetPercent: '20',
+    budgetMinConcurrent: '3',
   };
 }
 
@@ -129,6 +135,8 @@ export function healthBody(v: HealthValues): { health: Record<string, unknown>; 
       timeouts: v.retryTimeouts,
       statuses: listOf(v.retryStatuses),
       deadlineMs: v.deadlineMs.trim() === '' ? null : numberOf(v.deadlineMs),
+      budgetPercent: v.budgetPercent.trim() === '' ? null : numberOf(v.budgetPercent),
+      ...filled({ budgetMinConcurrent: numberOf(v.budgetMinConcurrent) }),
     },
   };
 }
@@ -179,6 +187,8 @@ export function healthSection(
   const retryTimeouts = box('retryTimeouts', start.retryTimeouts);
   const retryStatuses = text('retryStatuses', start.retryStatuses, '502, 503, 504');
   const deadlineMs = num('deadlineMs', start.deadlineMs);
+  const budgetPercent = num('budgetPercent', start.budgetPercent, 0);
+  const budgetMinConcurrent = num('budgetMinConcurrent', start.budgetMinConcurrent, 0);
 
   const activeFields = h(
     'div',
@@ -277,6 +287,17 @@ export function healthSection(
         control: deadlineMs,
         hint: 'Empty: no deadline of its own.',
       }),
+      field({
+        label: 'Retry budget (% of requests in flight)',
+        path: 'retry.budgetPercent',
+        control: budgetPercent,
+        hint: 'At most this share of the requests in flight is retried at once, per gateway process. Empty: no budget.',
+      }),
+      field({
+        label: 'Retries at once whatever the budget',
+        path: 'retry.budgetMinConcurrent',
+        control: budgetMinConcurrent,
+      }),
     ),
   );
 
@@ -299,6 +320,8 @@ export function healthSection(
     retryTimeouts: retryTimeouts.checked,
     retryStatuses: retryStatuses.value,
     deadlineMs: deadlineMs.value,
+    budgetPercent: budgetPercent.value,
+    budgetMinConcurrent: budgetMinConcurrent.value,
   });
   return { element, read };
 }
