@@ -78,6 +78,20 @@ export function connectionOptions(value: string): number {
   return bits;
 }
 
+/**
+ * Removes from `headers` (flat `[name, value, …]`) every field a Connection value names (RFC 9110
+ * §7.6.1: connection options are hop-by-hop), except `keep` (lower-case; `upgrade` in a 101).
+ */
+export function dropConnectionOptions(headers: string[], connection: string, keep?: string): void {
+  const names = new Set(connection.split(',').map((t) => t.trim().toLowerCase()));
+  if (keep !== undefined) names.delete(keep);
+  names.delete('');
+  if (names.size === 0) return;
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if (names.has(headers[i]!.toLowerCase())) headers.splice(i, 2);
+  }
+}
+
 /** True when `text` is a non-empty token (RFC 9110 §5.6.2), as a header name or method must be. */
 export function isToken(text: string): boolean {
   const n = text.length;

@@ -8,7 +8,6 @@ import {
   decimal,
   FieldLines,
   sameName,
-  trimmedSlice,
 } from '../http/header-names.js';
 
 /** Longest response head (status line and headers) accepted from a node. */
@@ -66,12 +65,14 @@ const CHUNKED_RULES: ChunkedRules = {
  * smuggle a second response or bad bytes to the client: obsolete line folding, control characters,
  * a bare CR or LF in the head, a repeated Content-Length (even with the same value), and
  * Content-Length together with Transfer-Encoding are errors, and its chunked decoder and field-line
- * reader are the request side's (src/http/). What differs from the request side, on purpose: any
- * transfer coding is passed on (a body whose last coding is not chunked is read until the close,
- * RFC 9112 §6.3), there is no Host, and the head may be 64 KiB. Nothing it accepts is refused or
- * framed differently by llhttp (test/http/differential.test.ts). Body chunks are slices of the
- * input, never copies; nothing of the input is kept once `execute` returns (an unfinished head is
- * copied), so the input may be a read buffer that is reused.
+ * reader are the request side's (src/http/). As on the request side, `chunked` is the only transfer
+ * coding accepted (another one could not be passed on: Transfer-Encoding is hop-by-hop, and the
+ * client's framing is the gateway's own), and a Transfer-Encoding on HTTP/1.0 closes the connection
+ * after the response (RFC 9112 §6.1). What differs from the request side, on purpose: HTTP/1.0 with
+ * Transfer-Encoding is read rather than refused, there is no Host, and the head may be 64 KiB.
+ * Nothing it accepts is refused or framed differently by llhttp (test/http/differential.test.ts).
+ * Body chunks are slices of the input, never copies; nothing of the input is kept once `execute`
+ * returns (an unfinished head is copied), so the input may be a read buffer that is reused.
  */
 export class ResponseParser {
   private state: number = DONE;
@@ -232,8 +233,7 @@ export class ResponseParser {
     const http10 = text.charCodeAt(7) === 48;
     const headers: string[] = [];
     let contentLength = -1;
-    let chunked = false;
-    let transferEncoding = false;
+    let transferEncoding: string | null = null;
     let close = http10;
     let keepAliveHintMs = -1;
     const fields = this.fields;
@@ -251,8 +251,7 @@ export class ResponseParser {
         if (contentLength < 0) throw bad('invalid content-length');
       } else if (sameName(name, 'transfer-encoding')) {
         if (fields.tabAfter) throw bad('a tab after transfer-encoding');
-        transferEncoding = true;
-        chunked = sameName(trimmedSlice(value, value.lastIndexOf(',') + 1, value.length), 'chunked');
+        transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
       } else if (sameName(name, 'connection')) {
         const options = connectionOptions(value);
         if (options & CONNECTION_CLOSE) close = true;
@@ -262,7 +261,13 @@ export class ResponseParser {
         if (t) keepAliveHintMs = Number(t[1]) * 1000;
       }
     }
-    if (transferEncoding && contentLength >= 0) throw bad('both content-length and transfer-encoding');
+    if (transferEncoding !== null) {
+      if (contentLength >= 0) throw bad('both content-length and transfer-encoding');
+      // Only chunked is decoded: another coding's bytes would reach the client with no coding named.
+      if (!sameName(transferEncoding, 'chunked')) throw bad('a transfer coding other than chunked');
+      // HTTP/1.0 has no transfer coding: its framing is suspect, and the connection ends with it (RFC 9112 §6.1).
+      if (http10) close = true;
+    }
     const head: ResponseHead = { status, headers, keepAlive: !close, keepAliveHintMs };
     if (status === 101) {
       // Only an upgrade request may be answered so, and HTTP/1.0 has no upgrade.
@@ -280,14 +285,9 @@ export class ResponseParser {
       return;
     }
     if (this.noBody || status === 204 || status === 304) this.state = DONE;
-    else if (transferEncoding) {
-      if (chunked) {
-        this.chunked.reset();
-        this.state = CHUNKED;
-      } else {
-        this.state = UNTIL_CLOSE;
-        head.keepAlive = false;
-      }
+    else if (transferEncoding !== null) {
+      this.chunked.reset();
+      this.state = CHUNKED;
     } else if (contentLength >= 0) {
       this.remaining = contentLength;
       this.state = contentLength === 0 ? DONE : LENGTH;

@@ -108,6 +108,12 @@ describe('ResponseParser', () => {
     expect(
       parse(['HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\n\r\n']).heads[0]!.keepAliveHintMs,
     ).toBe(5000);
+    // RFC 9112 §6.1: HTTP/1.0 with Transfer-Encoding closes after the message, keep-alive or not.
+    const http10Chunked = parse([
+      'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ]);
+    expect(http10Chunked.heads[0]!.keepAlive).toBe(false);
+    expect(http10Chunked.ends).toEqual([false]);
   });
 
   it('flags bytes after a complete response', () => {
@@ -116,6 +122,13 @@ describe('ResponseParser', () => {
 
   it.each([
     ['both lengths', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'],
+    ['a coding besides chunked', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n'],
+    [
+      'a coding besides chunked, on lines of its own',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n',
+    ],
+    ['chunked twice', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n'],
+    ['a coding without chunked', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n'],
     ['conflicting lengths', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n'],
     ['a bad length', 'HTTP/1.1 200 OK\r\nContent-Length: 3x\r\n\r\n'],
     ['obsolete line folding', 'HTTP/1.1 200 OK\r\nX-A: 1\r\n  folded\r\nContent-Length: 0\r\n\r\n'],
@@ -153,7 +166,7 @@ describe('ResponseParser', () => {
       keepAlive: false,
       headers: ['CONTENT-LENGTH', '0', 'X-A', 'a\u00a0', 'Connection', 'Close'],
     });
-    const chunked = parse(['HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked \r\n\r\n2\r\nok\r\n0\r\n\r\n']);
+    const chunked = parse(['HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked \r\n\r\n2\r\nok\r\n0\r\n\r\n']);
     expect(chunked.body).toBe('ok');
   });
 

@@ -166,10 +166,12 @@ export class H2Stream implements GatewayResponse {
   writeHead(status: number, headers: readonly string[] | Record<string, string | number>): void {
     this.statusCode = status;
     if (status === 204 || status === 304) this.noBody = true;
+    // A 204 has no Content-Length (RFC 9110 §8.6), even when a node's answer gave one; a 304 keeps it.
+    const noLength = status === 204;
     const fields: string[] = [];
     const add = (rawName: string, value: string | number) => {
       const name = rawName.toLowerCase();
-      if (!NOT_SENT(name)) fields.push(name, String(value));
+      if (!NOT_SENT(name) && !(noLength && name === 'content-length')) fields.push(name, String(value));
     };
     if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) add(headers[i]!, headers[i + 1]!);
     else for (const name of Object.keys(headers)) add(name, (headers as Record<string, string | number>)[name]!);

@@ -72,6 +72,8 @@ export class ClientResponse implements GatewayResponse {
   private hasDate = false;
   private chunked = false;
   private noBody: boolean;
+  /** A 1xx or 204: no Content-Length may be sent (RFC 9110 §8.6), whatever the headers given say. */
+  private noLength = false;
   private onDrainOnce: (() => void) | null = null;
   private onCloseOnce: (() => void) | null = null;
 
@@ -89,6 +91,7 @@ export class ClientResponse implements GatewayResponse {
   writeHead(status: number, headers: readonly string[] | Record<string, string | number>): void {
     this.statusCode = status;
     if (status < 200 || status === 204 || status === 304) this.noBody = true;
+    this.noLength = status < 200 || status === 204;
     let lines = '';
     if (Array.isArray(headers)) {
       for (let i = 0; i < headers.length; i += 2) lines += this.headerLine(headers[i]!, headers[i + 1]!);
@@ -101,8 +104,10 @@ export class ClientResponse implements GatewayResponse {
 
   private headerLine(name: string, value: string): string {
     const kind = headerKind(name);
-    if (kind === 'length') this.hasLength = true;
-    else if (kind === 'te' || kind === 'connection')
+    if (kind === 'length') {
+      if (this.noLength) return ''; // a node's length on a 204 (304 and HEAD keep theirs)
+      this.hasLength = true;
+    } else if (kind === 'te' || kind === 'connection')
       return ''; // framing and connection are this server's to set
     else if (kind === 'date') this.hasDate = true;
     return `${name}: ${value}\r\n`;
@@ -198,11 +203,22 @@ export class ClientResponse implements GatewayResponse {
     return { socket, head: this.owner.switched() };
   }
 
-  /** Cuts the response and the client's connection (the only signal left once the head is out). */
+  /**
+   * Cuts the response and the client's connection (the only signal left once the head is out) with
+   * a TCP reset: a plain close (FIN) is how a close-delimited body (an HTTP/1.0 client's) ends when it
+   * is complete, so only a reset tells such a client it got part of an answer. Over TLS (no TCP
+   * handle to reset) the socket is destroyed without a close_notify, which says the same.
+   */
   destroy(_err?: Error): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.owner.socket.destroy();
+    const socket = this.owner.socket;
+    if (socket.destroyed) return;
+    try {
+      socket.resetAndDestroy();
+    } catch {
+      socket.destroy(); // ERR_INVALID_HANDLE_TYPE: a TLS socket
+    }
   }
 
   /** Calls `fn` once, when the client's socket has room again. */

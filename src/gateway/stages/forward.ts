@@ -1,4 +1,4 @@
-import { headerNameSet, sameName } from '../../http/header-names.js';
+import { dropConnectionOptions, headerNameSet, sameName } from '../../http/header-names.js';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
 import type { RequestContext } from '../context.js';
 
@@ -22,16 +22,6 @@ const HOP_BY_HOP = headerNameSet([
   'x-forwarded-proto',
   'x-forwarded-host',
 ]);
-/** Response headers never passed to the client (the connection's own; `upgrade` only in a 101). */
-export const RESPONSE_HOP_BY_HOP = headerNameSet([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
 
 /** The path and query sent to the node: the API's prefix stripped if asked, the node's base path in front. */
 export function upstreamPath(ctx: RequestContext): string {
@@ -52,7 +42,8 @@ export function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (HOP_BY_HOP(name)) {
-      if (sameName(name, 'connection')) connectionTokens = raw[i + 1];
+      if (sameName(name, 'connection'))
+        connectionTokens = connectionTokens === undefined ? raw[i + 1] : `${connectionTokens}, ${raw[i + 1]}`;
       else if (sameName(name, 'x-forwarded-for'))
         priorForwardedFor = priorForwardedFor ? `${priorForwardedFor}, ${raw[i + 1]}` : raw[i + 1];
       else if (sameName(name, 'host')) host = raw[i + 1]!;
@@ -60,7 +51,7 @@ export function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[
     }
     out.push(name, raw[i + 1]!);
   }
-  if (connectionTokens !== undefined) dropConnectionTokens(out, connectionTokens);
+  if (connectionTokens !== undefined) dropConnectionOptions(out, connectionTokens);
   const peer = ctx.req.remoteAddress;
   out.push(
     'host',
@@ -73,12 +64,4 @@ export function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[
     host,
   );
   return out;
-}
-
-// Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-function dropConnectionTokens(headers: string[], tokens: string): void {
-  const names = new Set(tokens.split(',').map((t) => t.trim().toLowerCase()));
-  for (let i = headers.length - 2; i >= 0; i -= 2) {
-    if (names.has(headers[i]!.toLowerCase())) headers.splice(i, 2);
-  }
 }

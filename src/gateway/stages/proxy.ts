@@ -17,7 +17,8 @@ import { ClientClosedError } from '../exchange.js';
 import { RequestParseError } from '../http/request-parser.js';
 import { hasBody, withAccessHeaders } from './access.js';
 import { nextPick } from '../../balance/decision.js';
-import { forwardHeaders, RESPONSE_HOP_BY_HOP, upstreamPath } from './forward.js';
+import { answerHeaders } from './answer-headers.js';
+import { forwardHeaders, upstreamPath } from './forward.js';
 
 /** A try's failure before response headers, by what it means for retries and passive health checks. */
 type TryFailure = 'connect' | 'timeout' | 'reset' | 'client' | 'bad-body' | 'too-large' | 'deadline' | 'queue';
@@ -305,14 +306,9 @@ class ProxyHandler implements UpstreamHandler {
     ctx.upstreamMs = performance.now() - ctx.startedAt;
     ctx.node = this.node;
     this.started = true;
-    const out: string[] = [];
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      if (!RESPONSE_HOP_BY_HOP(name)) out.push(name, headers[i + 1]!);
-    }
     const res = ctx.res;
     ctx.status = statusCode;
-    res.writeHead(statusCode, withAccessHeaders(ctx, out));
+    res.writeHead(statusCode, withAccessHeaders(ctx, answerHeaders(headers)));
     this.resume = resume;
     return true;
   }

@@ -1,6 +1,5 @@
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
-import { headerNameSet } from '../../http/header-names.js';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
 import {
   BodyTimeoutError,
@@ -14,12 +13,11 @@ import {
 import { ResponseParser, type ResponseHead, type ResponseSink } from '../../upstream/response-parser.js';
 import type { RequestContext } from '../context.js';
 import { pickNext } from '../stages/balance.js';
-import { forwardHeaders, RESPONSE_HOP_BY_HOP, upstreamPath } from '../stages/forward.js';
+import { answerHeaders, switchHeaders } from '../stages/answer-headers.js';
+import { forwardHeaders, upstreamPath } from '../stages/forward.js';
 import { errorCode } from '../stages/proxy.js';
 import { Tunnel } from './tunnel.js';
 
-// A 101's own headers that say nothing past this hop; `connection` and `upgrade` are the switch itself and stay.
-const SWITCH_HOP_BY_HOP = headerNameSet(['keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding']);
 const CLIENT_GONE = 'CLIENT_ABORTED';
 
 /**
@@ -130,10 +128,7 @@ class UpgradeTry implements ResponseSink {
     socket.removeAllListeners('close');
     socket.removeAllListeners('error');
     socket.pause();
-    const headers: string[] = [];
-    for (let i = 0; i < head.headers.length; i += 2)
-      if (!SWITCH_HOP_BY_HOP(head.headers[i]!)) headers.push(head.headers[i]!, head.headers[i + 1]!);
-    const client = ctx.res.switchProtocols(headers);
+    const client = ctx.res.switchProtocols(switchHeaders(head.headers));
     if (client === null || ctx.tunnels === null) {
       socket.destroy();
       this.finish(false, CLIENT_GONE);
@@ -162,10 +157,7 @@ class UpgradeTry implements ResponseSink {
     this.answered(head.status);
     ctx.status = head.status;
     ctx.upstreamMs = performance.now() - ctx.startedAt;
-    const out: string[] = [];
-    for (let i = 0; i < head.headers.length; i += 2)
-      if (!RESPONSE_HOP_BY_HOP(head.headers[i]!)) out.push(head.headers[i]!, head.headers[i + 1]!);
-    ctx.res.writeHead(head.status, out);
+    ctx.res.writeHead(head.status, answerHeaders(head.headers));
     const ms = ctx.api!.api.timeouts.bodyMs;
     this.arm(ms, () => this.socket!.destroy(new BodyTimeoutError(`response body paused for over ${ms} ms`)));
   }

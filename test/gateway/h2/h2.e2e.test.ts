@@ -1,3 +1,4 @@
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { ClientHttp2Session } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +92,33 @@ describe('HTTP/2 on the TLS port', () => {
     expect(JSON.parse(missing.body)).toMatchObject({ error: { code: 'ROUTE_NOT_FOUND' } });
     expect(method.headers.allow).toBe('GET');
     expect((await h2Request(s, { ':path': '/spread/after' })).status).toBe(200);
+  });
+
+  it('passes a node’s 204 without its Content-Length, what its Connection names or its own x-isogate-error', async () => {
+    const node = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () =>
+        socket.write(
+          'HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nConnection: X-Secret\r\nX-Secret: s\r\n' +
+            'X-Isogate-Error: UPSTREAM_ERROR\r\nX-Kept: yes\r\n\r\n',
+        ),
+      );
+    });
+    await new Promise<void>((r) => node.listen(0, '127.0.0.1', () => r()));
+    try {
+      const api = await createApi(t, { name: 'h2-204', path: '/h2-204', algorithm: 'round_robin' });
+      await addNode(t, api, { name: 'h2-204', url: `http://127.0.0.1:${(node.address() as AddressInfo).port}` });
+      const s = await session();
+      const answer = await h2Request(s, { ':path': '/h2-204' });
+      expect(answer).toMatchObject({ status: 204, body: '', error: null });
+      expect(answer.headers['x-kept']).toBe('yes');
+      expect(answer.headers['content-length']).toBeUndefined();
+      expect(answer.headers['x-secret']).toBeUndefined();
+      expect(answer.headers['x-isogate-error']).toBeUndefined();
+      expect((await h2Request(s, { ':path': '/spread/after-204' })).status).toBe(200);
+    } finally {
+      node.close();
+    }
   });
 
   it('refuses a header list over the limit on that stream only', async () => {

@@ -362,6 +362,47 @@ describe('Upgrade proxy under attack', () => {
     }
   });
 
+  it('drops what a 101’s Connection names (Upgrade and Connection stay) and a node’s own x-isogate-error', async () => {
+    const node = await rawNode((c) =>
+      c.socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade, X-Secret\r\nUpgrade: raw\r\nX-Secret: s\r\n' +
+          'X-Isogate-Error: UPSTREAM_ERROR\r\nX-Kept: yes\r\n\r\nUP',
+      ),
+    );
+    const { path } = await apiWith(node);
+    const cl = await rawClient();
+    cl.socket.write(upgradeReq(`${path}/a`));
+    await readUntil(cl, (s) => s.includes('\r\n\r\nUP'));
+    const head = cl.text().split('\r\n\r\n')[0]!.toLowerCase();
+    expect(head).toMatch(/^http\/1\.1 101 /);
+    expect(head).toContain('\r\nupgrade: raw');
+    expect(head).toContain('\r\nconnection: upgrade');
+    expect(head).toContain('\r\nx-kept: yes');
+    expect(head).not.toContain('x-secret:');
+    expect(head).not.toContain('x-isogate-error');
+    cl.socket.destroy();
+  });
+
+  it('passes a refusal without what its Connection names, its x-isogate-error or a 204’s Content-Length', async () => {
+    const node = await rawNode((c) =>
+      c.socket.end(
+        'HTTP/1.1 204 No Content\r\nConnection: X-Secret\r\nX-Secret: s\r\nX-Isogate-Error: NO_ENABLED_NODE\r\n' +
+          'Content-Length: 5\r\nX-Kept: yes\r\n\r\n',
+      ),
+    );
+    const { path } = await apiWith(node);
+    const cl = await rawClient();
+    cl.socket.write(upgradeReq(`${path}/a`));
+    await readUntil(cl, (s) => s.includes('\r\n\r\n'));
+    const head = cl.text().split('\r\n\r\n')[0]!.toLowerCase();
+    expect(head).toMatch(/^http\/1\.1 204 /);
+    expect(head).toContain('\r\nx-kept: yes');
+    expect(head).not.toContain('x-secret');
+    expect(head).not.toContain('x-isogate-error');
+    expect(head).not.toContain('content-length');
+    cl.socket.destroy();
+  });
+
   it('answers UPSTREAM_TIMEOUT when the 101 never comes, closes the node connection and tries no other node', async () => {
     const silent = await rawNode(() => undefined);
     const backup = await rawNode((c) => c.socket.write(SWITCH));
