@@ -46,6 +46,8 @@ export class RequestContext {
   panic = false;
   /** The request body when it was read into memory (for the selector, and so retries can resend it). */
   body: Buffer | null = null;
+  /** Longest pause while that body is read (`--client-body-timeout-ms`), ms. */
+  bodyTimeoutMs = 60_000;
 
   /** The consumer the access stage authenticated (null: none, or anonymous). */
   consumer: CompiledConsumer | null = null;

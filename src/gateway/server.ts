@@ -31,6 +31,8 @@ export interface GatewayDeps {
   httpsPort: number | null;
   /** Open upgraded connections (WebSockets) of this process. */
   tunnels: TunnelRegistry;
+  /** Longest pause in a request body read into memory before a node is asked, ms (then 408 BODY_TIMEOUT). */
+  clientBodyTimeoutMs: number;
 }
 
 /**
@@ -111,6 +113,7 @@ export async function handleRequest(deps: GatewayDeps, req: GatewayRequest, res:
   if (forwardedHost !== undefined && forwardedHost !== '') ctx.forwardedHost = forwardedHost;
   if (deps.httpsPort !== null) ctx.httpsPort = deps.httpsPort;
   ctx.tunnels = deps.tunnels;
+  ctx.bodyTimeoutMs = deps.clientBodyTimeoutMs;
   try {
     if (path !== null && url.charCodeAt(0) === 47 /* / */) await runLifecycle(ctx);
     else {
