@@ -48,6 +48,8 @@ export const Options = z.strictObject({
   drainWaitMs: z.coerce.number().int().min(0).max(600_000).default(0),
   /** Longest time from a client's first byte of a request (or its new connection) to the end of the request head. */
   clientHeaderTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(60_000),
+  /** Longest wait for more of a request body the gateway reads into memory (nginx's `client_body_timeout`). */
+  clientBodyTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(60_000),
   /** Longest idle time of a client's keep-alive connection between two requests. */
   clientKeepaliveTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(65_000),
   /** Longest time for a TLS handshake on the gateway's TLS port, from accept. */
@@ -108,6 +110,7 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--drain-ms': { key: 'drainMs', value: true },
   '--drain-wait-ms': { key: 'drainWaitMs', value: true },
   '--client-header-timeout-ms': { key: 'clientHeaderTimeoutMs', value: true },
+  '--client-body-timeout-ms': { key: 'clientBodyTimeoutMs', value: true },
   '--client-keepalive-timeout-ms': { key: 'clientKeepaliveTimeoutMs', value: true },
   '--client-handshake-timeout-ms': { key: 'clientHandshakeTimeoutMs', value: true },
   '--max-client-connections': { key: 'maxClientConnections', value: true },
@@ -216,6 +219,7 @@ export function usage(): string {
     '  --drain-ms N                          longest wait for in-flight requests on shutdown (default 10000)',
     '  --drain-wait-ms N                     on shutdown, /status/ready is 503 this long before ports close (default 0)',
     '  --client-header-timeout-ms N          longest wait for a request head from its first byte; then 408 (default 60000)',
+    '  --client-body-timeout-ms N            longest pause in a request body read into memory; then 408 (default 60000)',
     '  --client-keepalive-timeout-ms N       idle client keep-alive connections close after this (default 65000)',
     '  --client-handshake-timeout-ms N       longest TLS handshake on the TLS port, from accept; then closed (default 10000)',
     '  --max-client-connections N            most open client connections per gateway process; idle ones close oldest first (default 10000)',

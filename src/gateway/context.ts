@@ -23,8 +23,13 @@ export class RequestContext {
   /** Everything after `?` (without it), or ''. */
   rawQuery: string;
   readonly method: string;
-  /** Host header without port, lower-cased. */
+  /** The host routed by, without port, lower-cased: the absolute-form target's authority, else the Host header. */
   host: string;
+  /**
+   * The host routed by as the client sent it (port included): what the node is told in
+   * X-Forwarded-Host; null when the request named none (HTTP/1.0 without Host).
+   */
+  forwardedHost: string | null = null;
   clientIp: string;
   /** Key for hashing algorithms. */
   hashKey: string;
@@ -43,6 +48,8 @@ export class RequestContext {
   panic = false;
   /** The request body when it was read into memory (for the selector, and so retries can resend it). */
   body: Buffer | null = null;
+  /** Longest pause while that body is read (`--client-body-timeout-ms`), ms. */
+  bodyTimeoutMs = 60_000;
 
   /** The consumer the access stage authenticated (null: none, or anonymous). */
   consumer: CompiledConsumer | null = null;

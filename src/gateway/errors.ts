@@ -33,6 +33,7 @@ export const GATEWAY_ERRORS = {
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed while handling the request.' },
   BAD_REQUEST: { status: 400, message: 'The request is not valid HTTP/1.1.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request head did not arrive in time.' },
+  BODY_TIMEOUT: { status: 408, message: 'The request body stopped arriving before it was complete.' },
   URI_TOO_LONG: { status: 414, message: 'The request line is longer than the gateway accepts.' },
   EXPECTATION_FAILED: { status: 417, message: 'The gateway supports no expectation but 100-continue.' },
   HEADERS_TOO_LARGE: { status: 431, message: 'The request head is larger than the gateway accepts.' },

@@ -1,3 +1,4 @@
+import { isValidHost } from '../http/host.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { AccessLog } from './access-log.js';
@@ -30,6 +31,8 @@ export interface GatewayDeps {
   httpsPort: number | null;
   /** Open upgraded connections (WebSockets) of this process. */
   tunnels: TunnelRegistry;
+  /** Longest pause in a request body read into memory before a node is asked, ms (then 408 BODY_TIMEOUT). */
+  clientBodyTimeoutMs: number;
 }
 
 /**
@@ -83,12 +86,16 @@ export async function handleRequest(deps: GatewayDeps, req: GatewayRequest, res:
   }
   let url = req.url;
   let host = req.headers.host;
+  // What the node is told in X-Forwarded-Host: the host routed by, as sent (the parsers checked Host).
+  let forwardedHost = host;
   if (url.charCodeAt(0) !== 47 /* / */) {
     // Absolute-form (RFC 9112 §3.2.2): the target's authority is the host, whatever Host says.
     const abs = ABSOLUTE_FORM.exec(url);
     if (abs !== null) {
       host = abs[1]!.slice(abs[1]!.lastIndexOf('@') + 1);
       url = abs[2]!.charCodeAt(0) === 47 ? abs[2]! : `/${abs[2]!}`;
+      // The target's authority is checked only for its characters (`a.test,b.test` passes).
+      forwardedHost = isValidHost(host) ? host : undefined;
     }
   }
   const q = url.indexOf('?');
@@ -103,8 +110,10 @@ export async function handleRequest(deps: GatewayDeps, req: GatewayRequest, res:
     hostOf(host),
     deps.clientIp(peer, req.headers['x-forwarded-for']),
   );
+  if (forwardedHost !== undefined && forwardedHost !== '') ctx.forwardedHost = forwardedHost;
   if (deps.httpsPort !== null) ctx.httpsPort = deps.httpsPort;
   ctx.tunnels = deps.tunnels;
+  ctx.bodyTimeoutMs = deps.clientBodyTimeoutMs;
   try {
     if (path !== null && url.charCodeAt(0) === 47 /* / */) await runLifecycle(ctx);
     else {

@@ -80,14 +80,15 @@ export function connectionOptions(value: string): number {
 
 /**
  * Removes from `headers` (flat `[name, value, …]`) every field a Connection value names (RFC 9110
- * §7.6.1: connection options are hop-by-hop), except `keep` (lower-case; `upgrade` in a 101).
+ * §7.6.1: connection options are hop-by-hop), except `keep` (lower-case; `upgrade` in a 101) and the
+ * fields before index `from` (the gateway's own).
  */
-export function dropConnectionOptions(headers: string[], connection: string, keep?: string): void {
+export function dropConnectionOptions(headers: string[], connection: string, keep?: string, from = 0): void {
   const names = new Set(connection.split(',').map((t) => t.trim().toLowerCase()));
   if (keep !== undefined) names.delete(keep);
   names.delete('');
   if (names.size === 0) return;
-  for (let i = headers.length - 2; i >= 0; i -= 2) {
+  for (let i = headers.length - 2; i >= from; i -= 2) {
     if (names.has(headers[i]!.toLowerCase())) headers.splice(i, 2);
   }
 }

@@ -155,6 +155,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       draining: () => draining,
       httpsPort: options.gatewayTlsPort,
       tunnels,
+      clientBodyTimeoutMs: options.clientBodyTimeoutMs,
     };
     server = createGatewayServer(
       deps,

@@ -13,6 +13,7 @@ const FLAGS = {
   '--client-head-memory-mb': defaults.clientHeadMemoryMb,
   '--client-handshake-timeout-ms': defaults.clientHandshakeTimeoutMs,
   '--client-header-timeout-ms': defaults.clientHeaderTimeoutMs,
+  '--client-body-timeout-ms': defaults.clientBodyTimeoutMs,
   '--client-keepalive-timeout-ms': defaults.clientKeepaliveTimeoutMs,
   '--client-send-timeout-ms': defaults.clientSendTimeoutMs,
   '--client-response-buffer-kb': defaults.clientResponseBufferKb,
@@ -42,6 +43,7 @@ describe('docs/edge-limits.md', () => {
     'UPSTREAM_QUEUE_FULL',
     'UPSTREAM_QUEUE_TIMEOUT',
     'BODY_TOO_LARGE',
+    'BODY_TIMEOUT',
   ] as const)('names %s with its status', (code) => {
     expect(doc).toContain(`${GATEWAY_ERRORS[code].status} ${code}`);
   });

@@ -27,6 +27,7 @@ export const GATEWAY_ERROR_WORDS: Record<string, string> = {
   INTERNAL_ERROR: 'The gateway failed while handling the request.',
   BAD_REQUEST: 'The request is not valid HTTP/1.1.',
   REQUEST_TIMEOUT: 'The request head did not arrive in time.',
+  BODY_TIMEOUT: 'The request body stopped arriving before it was complete.',
   URI_TOO_LONG: 'The request line is longer than the gateway accepts.',
   EXPECTATION_FAILED: 'The gateway supports no expectation but 100-continue.',
   HEADERS_TOO_LARGE: 'The request head is larger than the gateway accepts.',

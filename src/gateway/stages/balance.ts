@@ -12,6 +12,7 @@ import type { SelectOutcome, SelectorRequest } from '../../selector/types.js';
 import type { RequestContext } from '../context.js';
 import type { GatewayErrorCode } from '../errors.js';
 import { hasBody } from './access.js';
+import { bodyFailed, readBody } from './read-body.js';
 
 /** Bodies up to this size are read into memory so the selector sees them (and retries can resend them). */
 export const SELECTOR_BODY_LIMIT = 64 * 1024;
@@ -46,10 +47,13 @@ function runSelector(
   if (ctx.body === null && hasBody(ctx)) {
     const length = Number(ctx.req.headers['content-length']);
     if (length > 0 && length <= SELECTOR_BODY_LIMIT) {
-      return readBody(ctx, length).then((body) => {
-        ctx.body = body;
-        return select(ctx, api, healthy);
-      });
+      return readBody(ctx.req.body, length, ctx.bodyTimeoutMs).then(
+        (body) => {
+          ctx.body = body;
+          return select(ctx, api, healthy);
+        },
+        (err: unknown) => bodyFailed(ctx, err),
+      );
     }
   }
   return select(ctx, api, healthy);
@@ -146,27 +150,4 @@ function firstQueryValue(rawQuery: string, name: string): string | undefined {
   if (rawQuery === '') return undefined;
   const raw = parseQuery(rawQuery)[name];
   return Array.isArray(raw) ? raw[0] : raw;
-}
-
-function readBody(ctx: RequestContext, length: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const req = ctx.req.body;
-    if (req === null) {
-      resolve(Buffer.alloc(0));
-      return;
-    }
-    if (req.destroyed) {
-      reject(req.errored ?? new Error('request body destroyed'));
-      return;
-    }
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > length) req.destroy(new Error('body longer than its content-length'));
-      else chunks.push(chunk);
-    });
-    req.once('end', () => resolve(Buffer.concat(chunks, size)));
-    req.once('error', reject);
-  });
 }

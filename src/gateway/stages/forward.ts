@@ -32,13 +32,26 @@ export function upstreamPath(ctx: RequestContext): string {
   return ctx.rawQuery === '' ? path : `${path}?${ctx.rawQuery}`;
 }
 
-/** The client's headers as the node gets them: hop-by-hop ones dropped, Host the node's, X-Forwarded-* set. */
+/**
+ * The headers the node gets: the gateway's own first (Host the node's, X-Forwarded-For/-Proto, and
+ * X-Forwarded-Host when the request named a host), so a node that keeps only its first N headers
+ * (node:http keeps 2000) still sees them; then the client's, hop-by-hop ones dropped.
+ */
 export function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[] {
   const raw = ctx.req.rawHeaders;
-  const out: string[] = [];
+  const origin = node.target.origin;
+  const out: string[] = [
+    'host',
+    origin.slice(origin.indexOf('//') + 2),
+    'x-forwarded-for',
+    '', // set below, once the client's X-Forwarded-For is read
+    'x-forwarded-proto',
+    ctx.req.tls ? 'https' : 'http',
+  ];
+  if (ctx.forwardedHost !== null) out.push('x-forwarded-host', ctx.forwardedHost);
+  const own = out.length;
   let connectionTokens: string | undefined;
   let priorForwardedFor: string | undefined;
-  let host = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (HOP_BY_HOP(name)) {
@@ -46,22 +59,13 @@ export function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[
         connectionTokens = connectionTokens === undefined ? raw[i + 1] : `${connectionTokens}, ${raw[i + 1]}`;
       else if (sameName(name, 'x-forwarded-for'))
         priorForwardedFor = priorForwardedFor ? `${priorForwardedFor}, ${raw[i + 1]}` : raw[i + 1];
-      else if (sameName(name, 'host')) host = raw[i + 1]!;
       continue;
     }
     out.push(name, raw[i + 1]!);
   }
-  if (connectionTokens !== undefined) dropConnectionOptions(out, connectionTokens);
+  // The gateway's own headers, before `own`, stay whatever Connection names.
+  if (connectionTokens !== undefined) dropConnectionOptions(out, connectionTokens, undefined, own);
   const peer = ctx.req.remoteAddress;
-  out.push(
-    'host',
-    node.target.origin.slice(node.target.origin.indexOf('//') + 2),
-    'x-forwarded-for',
-    priorForwardedFor ? `${priorForwardedFor}, ${peer}` : peer,
-    'x-forwarded-proto',
-    ctx.req.tls ? 'https' : 'http',
-    'x-forwarded-host',
-    host,
-  );
+  out[3] = priorForwardedFor ? `${priorForwardedFor}, ${peer}` : peer;
   return out;
 }

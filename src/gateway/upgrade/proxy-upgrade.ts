@@ -96,7 +96,8 @@ class UpgradeTry implements ResponseSink {
   private send(): void {
     const ctx = this.ctx;
     const headers = forwardHeaders(ctx, this.node);
-    headers.push('connection', 'upgrade', 'upgrade', ctx.req.upgrade!);
+    // In front with the gateway's other own headers (a node may keep only its first N headers).
+    headers.unshift('connection', 'upgrade', 'upgrade', ctx.req.upgrade!);
     let head = `${ctx.method} ${upstreamPath(ctx)} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     this.sent = true;
