@@ -7,6 +7,7 @@ import {
   StoreOutcomeUnknownError,
   StoreRefusedError,
   StoreUnavailableError,
+  StoredDataError,
 } from '../store/errors.js';
 
 /** Every error the admin API answers with: its stable code, HTTP status and default message. */
@@ -66,6 +67,10 @@ export const adminErrors = {
     message: 'this Idempotency-Key was used for another request; use a new key for a new request',
   },
   INTERNAL_ERROR: { status: 500, message: 'internal error' },
+  STORE_DATA_INVALID: {
+    status: 500,
+    message: 'a row stored in the config store is not valid (written outside isogate, or by a newer one); see the log',
+  },
   STORE_UNAVAILABLE: {
     status: 503,
     message: 'the config store cannot be reached; nothing was written; try again shortly',
@@ -136,6 +141,9 @@ function joinPath(path: readonly PropertyKey[]): string {
 /** Maps anything thrown while handling an admin request to the AdminError it is answered with. */
 export function toAdminError(err: unknown): AdminError {
   if (err instanceof AdminError) return err;
+  // Before the ZodError case, and never 400: a stored row that does not read back is the store's
+  // fault, not the request's (the row and the reason stay in the log).
+  if (err instanceof StoredDataError) return new AdminError('STORE_DATA_INVALID');
   if (err instanceof ZodError) return new AdminError('VALIDATION_FAILED', undefined, zodDetails(err));
   if (err instanceof StoreConflictError || err instanceof StoreRefusedError)
     return new AdminError(err.code, err.message);

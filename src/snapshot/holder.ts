@@ -4,12 +4,14 @@ import { LimitRegistry } from '../access/limits/registry.js';
 import type { Limiter } from '../access/limits/result.js';
 import { HealthRegistry } from '../health/registry.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';
-import type { Store } from '../store/store.js';
+import type { ConfigStamp, Store } from '../store/store.js';
 import { compileSnapshot } from './compile.js';
 import type { Snapshot } from './snapshot.js';
 
 interface Held {
   snapshot: Snapshot;
+  /** The identity token of the version it was compiled from (see ConfigStamp). */
+  token: string | null;
   pools: ReadonlySet<unknown>;
   inFlight: number;
   retired: boolean;
@@ -22,7 +24,8 @@ interface Held {
  */
 export class SnapshotHolder {
   private held: Held | null = null;
-  private readonly byVersion = new Map<number, Held>();
+  // By snapshot, not by version number: after a restore or failover two snapshots may share a number.
+  private readonly bySnapshot = new Map<Snapshot, Held>();
   private refreshing: Promise<void> | null = null;
   private again = false;
   private poller: NodeJS.Timeout | null = null;
@@ -61,15 +64,17 @@ export class SnapshotHolder {
 
   /** Ends a request's hold on its snapshot. */
   release(snapshot: Snapshot): void {
-    const held = this.byVersion.get(snapshot.version);
+    const held = this.bySnapshot.get(snapshot);
     if (!held) return;
     held.inFlight--;
     if (held.retired && held.inFlight === 0) this.dispose(held);
   }
 
   /**
-   * Loads the stored config when its version moved and swaps it in. Concurrent calls share one load,
-   * and a call made during a load triggers one more, so a write is never missed.
+   * Loads the stored config when its stamp (version and token) differs from the one served, and
+   * swaps it in; also when the number went down or repeats with another token (a restore, a failover
+   * to a standby that lost the last writes): the store is the source of truth. Concurrent calls share
+   * one load, and a call made during a load triggers one more, so a write is never missed.
    */
   refresh(): Promise<void> {
     if (this.refreshing) {
@@ -105,10 +110,15 @@ export class SnapshotHolder {
   }
 
   private async loadIfChanged(): Promise<void> {
-    const version = await this.store.version();
-    if (this.held && this.held.snapshot.version === version) return;
+    if (this.serves(await this.store.stamp())) return;
     const state = await this.store.loadConfig();
-    if (this.held && this.held.snapshot.version >= state.version) return;
+    if (this.serves(state)) return;
+    const held = this.held;
+    if (held && state.version <= held.snapshot.version)
+      this.log.warn(
+        { serving: held.snapshot.version, stored: state.version },
+        'the stored config version went back or was reused with other content (a restore or a failover?); following the store',
+      );
     const compiled = await compileSnapshot(state, {
       pools: this.pools,
       sandbox: this.sandbox,
@@ -117,10 +127,16 @@ export class SnapshotHolder {
       health: this.health,
       limits: this.limits,
     });
-    const next: Held = { snapshot: compiled.snapshot, pools: compiled.pools, inFlight: 0, retired: false };
+    const next: Held = {
+      snapshot: compiled.snapshot,
+      token: state.token,
+      pools: compiled.pools,
+      inFlight: 0,
+      retired: false,
+    };
     const previous = this.held;
     this.held = next;
-    this.byVersion.set(next.snapshot.version, next);
+    this.bySnapshot.set(next.snapshot, next);
     this.log.info({ version: next.snapshot.version, apis: next.snapshot.apis.size }, 'config version serving');
     for (const { id, names, reason } of next.snapshot.tls.refused)
       this.log.error({ certificate: id, names, reason }, 'a stored certificate cannot be served (OpenSSL refuses it)');
@@ -141,20 +157,25 @@ export class SnapshotHolder {
     }
   }
 
+  /** Whether the snapshot serving now was compiled from the config `stamp` names. */
+  private serves(stamp: ConfigStamp): boolean {
+    return this.held !== null && this.held.snapshot.version === stamp.version && this.held.token === stamp.token;
+  }
+
   private dispose(held: Held): void {
-    this.byVersion.delete(held.snapshot.version);
+    this.bySnapshot.delete(held.snapshot);
     for (const api of held.snapshot.apis.values()) {
       if (api.selector?.state === 'loaded') api.selector.handle.release();
     }
     const inUse = new Set<never>();
-    for (const h of this.byVersion.values()) for (const p of h.pools) inUse.add(p as never);
+    for (const h of this.bySnapshot.values()) for (const p of h.pools) inUse.add(p as never);
     this.pools.prune(inUse);
   }
 
   /** Stops polling and releases every snapshot. */
   close(): void {
     this.stopPolling();
-    for (const held of [...this.byVersion.values()]) this.dispose(held);
+    for (const held of [...this.bySnapshot.values()]) this.dispose(held);
     this.held = null;
   }
 }

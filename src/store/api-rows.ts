@@ -7,6 +7,7 @@ import { SelectorConfig } from '../model/selector.js';
 import type { SelectorVersion } from './store.js';
 import { apiNameKey } from './conflicts.js';
 import { fromSqlBoolean, type SqlBoolean } from './sql-boolean.js';
+import { fromStored } from './stored-data.js';
 
 // The rows of an API's configuration (`apis`, `nodes`, `selector_versions`) and their mapping, shared
 // by every driver (see rows.ts).
@@ -66,26 +67,28 @@ export interface SelectorVersionRow {
 
 /** Maps an `apis` row to the model. */
 export function apiFromRow(row: ApiRow): Api {
-  return Api.parse({
-    id: row.id,
-    name: row.name,
-    host: row.host,
-    methods: JSON.parse(row.methods),
-    path: row.path,
-    stripPrefix: fromSqlBoolean(row.strip_prefix),
-    algorithm: row.algorithm,
-    timeouts: JSON.parse(row.timeouts),
-    retries: row.retries,
-    maxBodyBytes: row.max_body_bytes,
-    selector: row.selector === null ? null : JSON.parse(row.selector),
-    retry: row.retry === null ? RetryPolicy.parse({}) : JSON.parse(row.retry),
-    health: row.health === null ? ApiHealth.parse({}) : JSON.parse(row.health),
-    hashOn: row.hash_on === null ? null : JSON.parse(row.hash_on),
-    httpsRedirect: row.https_redirect === null ? false : fromSqlBoolean(row.https_redirect),
-    access: row.access === null ? NO_ACCESS : JSON.parse(row.access),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  });
+  return fromStored('api', row.id, () =>
+    Api.parse({
+      id: row.id,
+      name: row.name,
+      host: row.host,
+      methods: JSON.parse(row.methods),
+      path: row.path,
+      stripPrefix: fromSqlBoolean(row.strip_prefix),
+      algorithm: row.algorithm,
+      timeouts: JSON.parse(row.timeouts),
+      retries: row.retries,
+      maxBodyBytes: row.max_body_bytes,
+      selector: row.selector === null ? null : JSON.parse(row.selector),
+      retry: row.retry === null ? RetryPolicy.parse({}) : JSON.parse(row.retry),
+      health: row.health === null ? ApiHealth.parse({}) : JSON.parse(row.health),
+      hashOn: row.hash_on === null ? null : JSON.parse(row.hash_on),
+      httpsRedirect: row.https_redirect === null ? false : fromSqlBoolean(row.https_redirect),
+      access: row.access === null ? NO_ACCESS : JSON.parse(row.access),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }),
+  );
 }
 
 /** Maps a validated API to its row. */
@@ -115,18 +118,20 @@ export function apiToRow(api: Api): ApiRow {
 
 /** Maps a `nodes` row to the model. */
 export function nodeFromRow(row: NodeRow): Node {
-  return Node.parse({
-    id: row.id,
-    apiId: row.api_id,
-    name: row.name,
-    connector: JSON.parse(row.connector),
-    enabled: fromSqlBoolean(row.enabled),
-    weight: row.weight,
-    tags: JSON.parse(row.tags),
-    rules: JSON.parse(row.rules),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  });
+  return fromStored('node', row.id, () =>
+    Node.parse({
+      id: row.id,
+      apiId: row.api_id,
+      name: row.name,
+      connector: JSON.parse(row.connector),
+      enabled: fromSqlBoolean(row.enabled),
+      weight: row.weight,
+      tags: JSON.parse(row.tags),
+      rules: JSON.parse(row.rules),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }),
+  );
 }
 
 /** Maps a validated node to its row. */
@@ -148,12 +153,12 @@ export function nodeToRow(node: Node, position: number): NodeRow {
 
 /** Maps a `selector_versions` row to the model. */
 export function selectorVersionFromRow(row: SelectorVersionRow): SelectorVersion {
-  return {
+  return fromStored('selector version', `${row.api_id}/${row.version}`, () => ({
     apiId: row.api_id,
     version: row.version,
     selector: row.selector === null ? null : SelectorConfig.parse(JSON.parse(row.selector)),
     savedAt: row.saved_at,
-  };
+  }));
 }
 
 /** The stored text of a selector (null clears it). */

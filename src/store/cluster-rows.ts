@@ -1,5 +1,7 @@
 import { ClusterProcess, type ProcessBeat } from '../model/cluster.js';
 import { AdminToken } from '../model/token.js';
+import { StoredDataError } from './errors.js';
+import { fromStored } from './stored-data.js';
 
 // The rows of admin tokens and process heartbeats and their mapping, shared by every driver (see
 // rows.ts).
@@ -44,14 +46,16 @@ export const TOKEN_COLUMNS = [
 
 /** Maps an `admin_tokens` row to the model (without the hash). */
 export function tokenFromRow(row: TokenRow): AdminToken {
-  return AdminToken.parse({
-    id: row.id,
-    name: row.name,
-    role: row.role,
-    createdBy: row.created_by,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  });
+  return fromStored('admin token', row.id, () =>
+    AdminToken.parse({
+      id: row.id,
+      name: row.name,
+      role: row.role,
+      createdBy: row.created_by,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }),
+  );
 }
 
 /** Maps a validated token and its secret's hash to its row. */
@@ -98,16 +102,39 @@ export function processBeatValues(beat: ProcessBeat): unknown[] {
 
 /** Maps a `processes` row to the model. */
 export function processFromRow(row: ProcessRow): ClusterProcess {
-  return ClusterProcess.parse({
-    id: row.id,
-    host: row.host,
-    pid: row.pid,
-    role: row.role,
-    worker: row.worker,
-    serves: row.serves,
-    startedAt: row.started_at,
-    configVersion: row.config_version,
-    heartbeatMs: row.heartbeat_ms,
-    lastSeen: row.last_seen,
-  });
+  return fromStored('process', row.id, () =>
+    ClusterProcess.parse({
+      id: row.id,
+      host: row.host,
+      pid: row.pid,
+      role: row.role,
+      worker: row.worker,
+      serves: row.serves,
+      startedAt: row.started_at,
+      configVersion: row.config_version,
+      heartbeatMs: row.heartbeat_ms,
+      lastSeen: row.last_seen,
+    }),
+  );
+}
+
+/**
+ * The processes of `rows` that read back valid, in order. A row that does not (a role a newer isogate
+ * added, a hand-edited row) is handed to `skipped` and left out, so it cannot hide every other process;
+ * the prune removes it once it is stale.
+ */
+export function processesFromRows(
+  rows: readonly ProcessRow[],
+  skipped: (err: StoredDataError) => void,
+): ClusterProcess[] {
+  const processes: ClusterProcess[] = [];
+  for (const row of rows) {
+    try {
+      processes.push(processFromRow(row));
+    } catch (err) {
+      if (!(err instanceof StoredDataError)) throw err;
+      skipped(err);
+    }
+  }
+  return processes;
 }

@@ -90,6 +90,28 @@ export class StoreOutcomeUnknownError extends StoreUnavailableError {
 }
 
 /**
+ * A stored row does not read back as a valid object (broken JSON, an unknown field, a value out of
+ * range): written by hand, by a newer isogate, or damaged. The stored data is wrong, not the request
+ * that read it, so the admin API answers 500 STORE_DATA_INVALID (never 400 VALIDATION_FAILED).
+ */
+export class StoredDataError extends Error {
+  override readonly name = 'StoredDataError';
+  /** Stable code the admin API answers with (500). */
+  readonly code = 'STORE_DATA_INVALID';
+
+  constructor(
+    /** The kind of row (api, node, variable, process, ...). */
+    readonly kind: string,
+    /** Its id (a variable's name), as stored. */
+    readonly id: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
  * Not a failure: a write made in dry-run mode went as far as its commit and was rolled back. Thrown
  * by the store's write helper so that every write, whatever its route, can be tried without effect.
  */

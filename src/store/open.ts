@@ -21,5 +21,5 @@ export async function openStore(spec: string, dataDir: string, log: Logger, time
       ...(schema ? { schema } : {}),
     });
   }
-  return openSqliteStore(spec === '' ? join(dataDir, 'isogate.db') : spec);
+  return openSqliteStore(spec === '' ? join(dataDir, 'isogate.db') : spec, log.child({ component: 'store' }));
 }

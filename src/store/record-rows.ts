@@ -3,6 +3,7 @@ import { Variable } from '../model/variable.js';
 import { Certificate } from '../model/certificate.js';
 import { consumerNameKey } from './conflicts.js';
 import { fromSqlBoolean, type SqlBoolean } from './sql-boolean.js';
+import { fromStored } from './stored-data.js';
 
 // The rows of consumers, variables and certificates and their mapping, shared by every driver (see
 // rows.ts). Rows are validated on the way out too, as in api-rows.ts.
@@ -60,14 +61,16 @@ export const CERTIFICATE_COLUMNS = [
 
 /** Maps a `consumers` row to the model. */
 export function consumerFromRow(row: ConsumerRow): Consumer {
-  return Consumer.parse({
-    id: row.id,
-    name: row.name,
-    tags: JSON.parse(row.tags),
-    credentials: JSON.parse(row.credentials),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  });
+  return fromStored('consumer', row.id, () =>
+    Consumer.parse({
+      id: row.id,
+      name: row.name,
+      tags: JSON.parse(row.tags),
+      credentials: JSON.parse(row.credentials),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }),
+  );
 }
 
 /** Maps a validated consumer to its row. */
@@ -96,25 +99,29 @@ export const CONSUMER_COLUMNS = [
 
 /** Maps a `variables` row to the model. */
 export function variableFromRow(row: VariableRow): Variable {
-  return Variable.parse({ name: row.name, value: row.value, updatedAt: row.updated_at });
+  return fromStored('variable', row.name, () =>
+    Variable.parse({ name: row.name, value: row.value, updatedAt: row.updated_at }),
+  );
 }
 
 /** Maps a `certificates` row to the model. */
 export function certificateFromRow(row: CertificateRow): Certificate {
-  return Certificate.parse({
-    id: row.id,
-    names: JSON.parse(row.names),
-    certificate: row.certificate,
-    privateKey: row.private_key,
-    isDefault: fromSqlBoolean(row.is_default),
-    notBefore: row.not_before,
-    notAfter: row.not_after,
-    fingerprint: row.fingerprint,
-    subject: row.subject,
-    issuer: row.issuer,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  });
+  return fromStored('certificate', row.id, () =>
+    Certificate.parse({
+      id: row.id,
+      names: JSON.parse(row.names),
+      certificate: row.certificate,
+      privateKey: row.private_key,
+      isDefault: fromSqlBoolean(row.is_default),
+      notBefore: row.not_before,
+      notAfter: row.not_after,
+      fingerprint: row.fingerprint,
+      subject: row.subject,
+      issuer: row.issuer,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }),
+  );
 }
 
 /** Maps a validated certificate to its column values, in CERTIFICATE_COLUMNS order. */

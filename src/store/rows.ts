@@ -31,6 +31,7 @@ export {
   TOKEN_COLUMNS,
   processBeatValues,
   processFromRow,
+  processesFromRows,
   tokenFromRow,
   tokenToRow,
   type ProcessRow,

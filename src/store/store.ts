@@ -13,9 +13,22 @@ import type { PlannedWrite } from './plans.js';
 /** How many saved selector versions each API keeps (older ones are pruned on save). */
 export const SELECTOR_HISTORY_LIMIT = 20;
 
+/**
+ * Which config a version number names. The number alone can repeat: after a restore or a failover to
+ * a standby that lost the last writes, the counter hands out numbers already served, with other
+ * content. The token, a random value written with every version bump, tells those apart.
+ */
+export interface ConfigStamp {
+  readonly version: number;
+  /** The identity written with this version; null while no write since migration 7 set one. */
+  readonly token: string | null;
+}
+
 /** The whole configuration at one version, read in one transaction. */
 export interface ConfigState {
   readonly version: number;
+  /** The identity of this version (see ConfigStamp), read in the same transaction as the rows. */
+  readonly token: string | null;
   readonly apis: readonly Api[];
   readonly nodes: readonly Node[];
   readonly variables: readonly Variable[];
@@ -68,6 +81,8 @@ export type Planner = (current: ConfigState) => PlannedWrite[];
 export interface Store {
   /** Current config version; every successful write increases it by one. */
   version(): Promise<number>;
+  /** The current version with its identity token, in one row read (what gateways poll). */
+  stamp(): Promise<ConfigStamp>;
   /** The whole config, consistent at one version. */
   loadConfig(): Promise<ConfigState>;
 

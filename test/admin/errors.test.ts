@@ -1,7 +1,7 @@
 import { ZodError, z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminError, adminErrors, toAdminError } from '../../src/admin/errors.js';
-import { StoreConflictError } from '../../src/store/errors.js';
+import { StoreConflictError, StoredDataError } from '../../src/store/errors.js';
 import { startAdmin, type AdminHarness } from './harness.js';
 
 describe('admin error table', () => {
@@ -24,6 +24,10 @@ describe('admin error table', () => {
     );
     expect(zod.code).toBe('VALIDATION_FAILED');
     expect(zod.details!.map((d) => d.path).sort()).toEqual(['a.b', 'c']);
+
+    // A stored row that does not read back is the store's fault: 500 with a store code, never 400.
+    const stored = toAdminError(new StoredDataError('process', 'p1', 'stored process "p1" is not valid: role'));
+    expect([stored.code, stored.statusCode, stored.details]).toEqual(['STORE_DATA_INVALID', 500, undefined]);
 
     const internal = toAdminError(new Error('secret detail'));
     expect([internal.code, internal.statusCode]).toEqual(['INTERNAL_ERROR', 500]);

@@ -38,9 +38,9 @@ const DRIVERS: Record<string, () => Promise<Store>> = {
   },
 };
 
-/** The config without what a reload would not compare (the version). */
-function content(state: ConfigState): Omit<ConfigState, 'version'> {
-  const { version: _v, ...rest } = state;
+/** The config without what a reload would not compare (the version and its token). */
+function content(state: ConfigState): Omit<ConfigState, 'version' | 'token'> {
+  const { version: _v, token: _t, ...rest } = state;
   return rest;
 }
 

@@ -50,6 +50,9 @@ async function freshPostgres(): Promise<StoreFixture> {
     async clearAudit() {
       await sql('DELETE FROM audit_log', [], schema);
     },
+    async exec(statement) {
+      await sql(statement, [], schema);
+    },
     async dispose() {
       for (const store of opened) await store.close();
       await dropSchema(schema);

@@ -47,6 +47,9 @@ async function freshSqlite(): Promise<StoreFixture> {
     async clearAudit() {
       raw((db) => db.exec('DELETE FROM audit_log'));
     },
+    async exec(statement) {
+      raw((db) => db.exec(statement));
+    },
     async dispose() {
       for (const store of opened) await store.close();
       dir.remove();

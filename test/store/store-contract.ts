@@ -4,7 +4,7 @@ import { Api } from '../../src/model/api.js';
 import { processState, type ProcessBeat } from '../../src/model/cluster.js';
 import { Node } from '../../src/model/node.js';
 import type { SelectorConfig } from '../../src/model/selector.js';
-import { CertificateConflictError, StoreConflictError } from '../../src/store/errors.js';
+import { CertificateConflictError, StoreConflictError, StoredDataError } from '../../src/store/errors.js';
 import type { Store } from '../../src/store/store.js';
 import { apiInput, certRecord, nodeInput } from './fixtures.js';
 
@@ -37,6 +37,8 @@ export interface StoreFixture {
   breakSelectorHistory(): Promise<void>;
   /** Deletes every audit row, as if the writes were made before the log was kept. */
   clearAudit(): Promise<void>;
+  /** Runs one SQL statement beside the store, as a hand edit (or another isogate) would. */
+  exec(statement: string): Promise<void>;
   /** Closes every store it opened and removes the data. */
   dispose(): Promise<void>;
 }
@@ -371,6 +373,40 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
       });
     });
 
+    describe('version identity', () => {
+      it('writes a new token with every version, read with the number and with the config', async () => {
+        const empty = await store.stamp();
+        expect(empty).toEqual({ version: 0, token: null });
+        await store.putVariable('a', '1');
+        const first = await store.stamp();
+        expect(first.version).toBe(1);
+        expect(first.token).toEqual(expect.any(String));
+        const loaded = await store.loadConfig();
+        expect({ version: loaded.version, token: loaded.token }).toEqual(first);
+        await store.putVariable('a', '2');
+        const second = await store.stamp();
+        expect(second.version).toBe(2);
+        expect(second.token).not.toBe(first.token);
+        // A version number handed out again (a restore, a failover) comes with another token.
+        await fx.exec('UPDATE meta SET config_version = 1 WHERE id = 1');
+        await store.putVariable('a', '3');
+        const again = await store.stamp();
+        expect(again.version).toBe(2);
+        expect([first.token, second.token]).not.toContain(again.token);
+      });
+
+      it('answers a stored row that does not read back with StoredDataError, not a validation error', async () => {
+        const api = await store.createApi(apiInput());
+        await fx.exec(`UPDATE apis SET methods = '["GET", ' WHERE id = '${api.id}'`);
+        await expect(store.getApi(api.id)).rejects.toBeInstanceOf(StoredDataError);
+        await fx.exec(`UPDATE apis SET methods = '["BREW"]' WHERE id = '${api.id}'`);
+        const err = await store.listApis().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StoredDataError);
+        expect(err).toMatchObject({ code: 'STORE_DATA_INVALID', kind: 'api', id: api.id });
+        await expect(store.loadConfig()).rejects.toBeInstanceOf(StoredDataError);
+      });
+    });
+
     describe('cluster processes', () => {
       it('registers a process, refreshes it on each beat by the store clock, and removes it', async () => {
         const before = Date.now();
@@ -422,6 +458,16 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         expect(await store.pruneProcesses(60_000)).toBe(0);
         expect(await store.pruneProcesses(150)).toBe(1);
         expect((await store.listProcesses()).processes.map((p) => p.id)).toEqual(['fresh']);
+      });
+
+      it('leaves a row that does not validate out of the list instead of failing it', async () => {
+        await store.heartbeat(beat({ id: 'good' }));
+        await fx.exec(
+          `INSERT INTO processes (id, host, pid, role, worker, serves, started_at, config_version, heartbeat_ms, last_seen)
+           VALUES ('hostile', 'h', 1, 'sidecar', NULL, 'gateway', 'not a date', 0, 0, '2024-01-01T00:00:00.000Z')`,
+        );
+        expect((await store.listProcesses()).processes.map((p) => p.id)).toEqual(['good']);
+        expect((await store.listProcesses()).processes.map((p) => p.id)).toEqual(['good']);
       });
 
       it('refuses an invalid heartbeat without writing', async () => {
@@ -639,6 +685,7 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
         const config = await store.loadConfig();
         expect(config).toEqual({
           version: 4,
+          token: (await store.stamp()).token,
           apis: [api],
           nodes: [n1, n2],
           variables: [v],

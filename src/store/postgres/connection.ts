@@ -50,8 +50,23 @@ export interface ConnectionSettings {
   readonly connectTimeoutMs: number;
 }
 
-/** The pg client config for one connection; `role` names it in pg_stat_activity (`isogate-<role>[:<schema>]`). */
-export function clientConfig(settings: ConnectionSettings, role: string): pg.ClientConfig {
+/**
+ * Limits the server enforces on one connection's own work, so a client that gave up (or vanished)
+ * leaves no backend behind waiting on a lock or holding one. Sent as startup parameters; a URL that
+ * sets the same parameter wins.
+ */
+export interface ServerTimeouts {
+  /** Most one statement may run, and wait for one lock (statement_timeout and lock_timeout). */
+  readonly statementMs: number;
+  /** Most a transaction may sit idle between statements (idle_in_transaction_session_timeout); omit for none. */
+  readonly idleInTransactionMs?: number;
+}
+
+/**
+ * The pg client config for one connection; `role` names it in pg_stat_activity (`isogate-<role>[:<schema>]`).
+ * Without `timeouts` the server's defaults apply (the migration connection waits for its advisory lock).
+ */
+export function clientConfig(settings: ConnectionSettings, role: string, timeouts?: ServerTimeouts): pg.ClientConfig {
   if (settings.schema !== undefined) assertSchemaName(settings.schema);
   // pg lets parameters in the URL override these, so a URL-given `options` would silently drop the
   // search_path: refuse the ambiguity instead.
@@ -66,6 +81,15 @@ export function clientConfig(settings: ConnectionSettings, role: string): pg.Cli
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     types,
+    ...(timeouts === undefined
+      ? {}
+      : {
+          statement_timeout: timeouts.statementMs,
+          lock_timeout: timeouts.statementMs,
+          ...(timeouts.idleInTransactionMs === undefined
+            ? {}
+            : { idle_in_transaction_session_timeout: timeouts.idleInTransactionMs }),
+        }),
     // A startup option, so the search_path is in place before the first query on every connection.
     ...(settings.schema === undefined ? {} : { options: `-c search_path=${quoteIdent(settings.schema)}` }),
   };

@@ -15,8 +15,13 @@ export interface ListenerOptions {
   /** Config of its dedicated connection (search_path set to the store's schema). */
   readonly config: pg.ClientConfig;
   readonly backoff: Backoff;
-  /** How often the idle connection is checked (a query that must answer within the same time). */
+  /** How often the idle connection is checked. */
   readonly heartbeatMs: number;
+  /**
+   * How long a statement on the connection (the set-up after each connect, a heartbeat) may go
+   * unanswered before the connection counts as lost and is made anew.
+   */
+  readonly answerTimeoutMs: number;
   readonly health: HealthTracker;
   readonly log: Logger;
   readonly onVersion: (version: number) => void;
@@ -82,11 +87,10 @@ export class ConfigListener {
     client.on('notification', (msg) => this.notified(msg));
     try {
       await client.connect();
-      const { rows: schemaRows } = await client.query<{ s: string | null }>('SELECT current_schema() AS s');
-      this.schema = schemaRows[0]?.s ?? null;
-      await client.query(`LISTEN ${CONFIG_CHANNEL}`);
-      // Read after LISTEN: anything committed later is notified, anything earlier is in this version.
-      const version = await readVersion(client);
+      // Bounded like a heartbeat: a server (or network) that goes silent right after the connect
+      // would otherwise leave this listener waiting forever, neither listening nor reconnecting, and
+      // (on a first connect) never reported down.
+      const version = await this.answered(this.setUp(client), 'setting up LISTEN');
       if (lost || this.stopped || this.client !== client) return;
       this.attempt = 0;
       this.options.health.listenerUp(this);
@@ -97,6 +101,26 @@ export class ConfigListener {
     } catch (err) {
       onLost(err);
     }
+  }
+
+  /** Learns the connection's schema, LISTENs, then reads the version (after LISTEN, so no commit falls between). */
+  private async setUp(client: pg.Client): Promise<number> {
+    const { rows } = await client.query<{ s: string | null }>('SELECT current_schema() AS s');
+    this.schema = rows[0]?.s ?? null;
+    await client.query(`LISTEN ${CONFIG_CHANNEL}`);
+    // Anything committed later is notified, anything earlier is in this version.
+    return readVersion(client);
+  }
+
+  /** `work`, or a rejection when it does not settle within the answer timeout. */
+  private answered<T>(work: Promise<T>, what: string): Promise<T> {
+    const ms = this.options.answerTimeoutMs;
+    let timeout: NodeJS.Timeout | undefined;
+    const hang = new Promise<never>((_, reject) => {
+      timeout = setTimeout(() => reject(new Error(`${what} got no answer within ${ms} ms`)), ms);
+    });
+    work.catch(() => undefined); // its late failure, once the timeout won, is not news
+    return Promise.race([work, hang]).finally(() => clearTimeout(timeout));
   }
 
   private lost(client: pg.Client, err: unknown): void {
@@ -128,18 +152,10 @@ export class ConfigListener {
     this.heartbeatTimer = setInterval(() => {
       if (inFlight) return;
       inFlight = true;
-      let timeout: NodeJS.Timeout | undefined;
-      const hang = new Promise<never>((_, reject) => {
-        timeout = setTimeout(
-          () => reject(new Error(`heartbeat got no answer within ${this.options.heartbeatMs} ms`)),
-          this.options.heartbeatMs,
-        );
-      });
-      Promise.race([readVersion(client), hang])
+      this.answered(readVersion(client), 'heartbeat')
         // Doubles as a version check, in case a notification was ever missed.
         .then((version) => this.deliver(version, false), onLost)
         .finally(() => {
-          clearTimeout(timeout);
           inFlight = false;
         });
     }, this.options.heartbeatMs);

@@ -194,6 +194,16 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
     `,
   },
+  {
+    version: 7,
+    name: 'version-token',
+    // A random token written with every version bump, so a number reused after a restore or a
+    // failover to a lagging standby is not mistaken for the config already served under it. NULL
+    // until the first write after this migration (read as "no token": the number alone decides).
+    sql: `
+      ALTER TABLE meta ADD COLUMN version_token TEXT;
+    `,
+  },
 ];
 
 // First key of the two-int advisory lock ('isog'); the second is derived from the schema, so stores

@@ -13,7 +13,8 @@ import {
   type PlanKind,
 } from '../plans.js';
 import { nodeFromRow, type NodeRow } from '../rows.js';
-import type { ConfigState } from '../store.js';
+import type { ConfigStamp, ConfigState } from '../store.js';
+import { stampFromRow, type StampRow } from '../version-stamp.js';
 import { listAllNodes, listApis, readApi, removeApi, removeNode, saveApi, saveNode } from './apis.js';
 import { listCertificates, readCertificate, removeCertificate, saveCertificate } from './certificates.js';
 import type { Tx } from './connection.js';
@@ -31,10 +32,15 @@ export async function currentVersion(client: Tx): Promise<number> {
   return version;
 }
 
+/** The config version with its identity token (one read of the meta row). */
+export async function currentStamp(client: Tx): Promise<ConfigStamp> {
+  return stampFromRow((await client.query<StampRow>(SQL.stamp)).rows[0]);
+}
+
 /** The whole config, read on `tx` (in one snapshot when `tx` is a repeatable-read transaction). */
 export async function readConfig(tx: Tx): Promise<ConfigState> {
   return {
-    version: await currentVersion(tx),
+    ...(await currentStamp(tx)),
     apis: await listApis(tx),
     nodes: await listAllNodes(tx),
     variables: await listVariables(tx),

@@ -1,5 +1,6 @@
 import type { ClusterState, ProcessBeat } from '../../model/cluster.js';
-import { processBeatValues, processFromRow, type ProcessRow } from '../rows.js';
+import type { StoredDataError } from '../errors.js';
+import { processBeatValues, processesFromRows, type ProcessRow } from '../rows.js';
 import type { Tx } from './connection.js';
 import { SQL } from './sql.js';
 
@@ -16,12 +17,12 @@ export async function deleteProcess(c: Tx, id: string): Promise<boolean> {
   return ((await c.query(SQL.deleteProcess, [id])).rowCount ?? 0) > 0;
 }
 
-/** Every registered process, with the database's clock at reading. */
-export async function listProcesses(c: Tx): Promise<ClusterState> {
+/** Every registered process whose row validates (the others go to `skipped`), with the database's clock at reading. */
+export async function listProcesses(c: Tx, skipped: (err: StoredDataError) => void): Promise<ClusterState> {
   const { rows } = await c.query<ProcessRow & { now: string }>(SQL.listProcesses);
   // With no rows, the clock still has to come from the database.
   const now = rows[0]?.now ?? (await c.query<{ now: string }>(SQL.now)).rows[0]!.now;
-  return { now, processes: rows.map(processFromRow) };
+  return { now, processes: processesFromRows(rows, skipped) };
 }
 
 /** Deletes the rows not seen for more than `olderThanMs`; returns how many. */

@@ -63,10 +63,13 @@ const PROCESS_COLUMNS = PROCESS_BEAT_COLUMNS.join(', ');
 /** Every statement of the PostgreSQL store. */
 export const SQL = {
   version: 'SELECT config_version FROM meta WHERE id = 1',
+  stamp: 'SELECT config_version, version_token FROM meta WHERE id = 1',
   // Every write locks the meta row first: writers (in any process) queue here, so each one's reads
   // and conflict checks see every write committed before it, and versions move by exactly one.
   lockMeta: 'SELECT config_version FROM meta WHERE id = 1 FOR UPDATE',
-  bumpVersion: 'UPDATE meta SET config_version = config_version + 1 WHERE id = 1 RETURNING config_version',
+  // $1 is a fresh random token: the new version's identity (see ConfigStamp).
+  bumpVersion:
+    'UPDATE meta SET config_version = config_version + 1, version_token = $1 WHERE id = 1 RETURNING config_version',
   // Queued by NOTIFY, sent on COMMIT only; current_schema() tells listeners of other schemas apart.
   notify: "SELECT pg_notify($1, current_schema() || ':' || $2)",
 

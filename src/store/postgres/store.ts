@@ -11,7 +11,17 @@ import type { AdminToken, TokenCreate } from '../../model/token.js';
 import type { Variable } from '../../model/variable.js';
 import { auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
 import type { IdempotencyRecord } from '../commit.js';
-import type { ConfigState, Mutator, NewConsumer, Planner, SelectorVersion, Store, StoreHealth } from '../store.js';
+import type {
+  ConfigStamp,
+  ConfigState,
+  Mutator,
+  NewConsumer,
+  Planner,
+  SelectorVersion,
+  Store,
+  StoreHealth,
+} from '../store.js';
+import { SkippedRows } from '../skipped-rows.js';
 import { newToken } from '../tokens.js';
 import {
   createApi,
@@ -39,7 +49,7 @@ import { createConsumer, deleteConsumer, listConsumers, readConsumer, updateCons
 import { HealthTracker } from './health.js';
 import { ConfigListener, type Backoff } from './listener.js';
 import { migrateOnce } from './migrations.js';
-import { currentVersion, readConfig, restorePlan, revertPlan } from './objects.js';
+import { currentStamp, currentVersion, readConfig, restorePlan, revertPlan } from './objects.js';
 import { deleteProcess, listProcesses, pruneProcesses, upsertProcess } from './processes.js';
 import { changeToken, findKey, findTokenByHash, insertToken, listTokens, readToken, removeToken } from './records.js';
 import { AUDIT_COLUMN_LIST } from './sql.js';
@@ -86,6 +96,7 @@ export class PostgresStore implements Store {
   private readonly tracker = new HealthTracker();
   private readonly listeners = new Set<ConfigListener>();
   private readonly transactions: Transactions;
+  private readonly skippedRows: SkippedRows;
   private closed = false;
 
   private constructor(
@@ -94,10 +105,11 @@ export class PostgresStore implements Store {
     private readonly log: Logger,
     private readonly backoff: Backoff,
     private readonly heartbeatMs: number,
-    operationTimeoutMs: number,
+    private readonly operationTimeoutMs: number,
     poolSize: number,
   ) {
     this.transactions = new Transactions(pool, this.tracker, log, operationTimeoutMs, poolSize);
+    this.skippedRows = new SkippedRows(log);
     // An idle pooled connection the server drops emits here; without a listener it would crash the
     // process. The pool discards that connection itself, and health is left alone: an idle connection
     // closing (server restart, proxy idle timeout) says nothing about whether the next one will work.
@@ -119,20 +131,21 @@ export class PostgresStore implements Store {
     const backoff = { initialMs: options.reconnect?.initialMs ?? 100, maxMs: options.reconnect?.maxMs ?? 5_000 };
     if (options.migrate !== false) await migrateOnce(settings);
     const poolSize = options.poolSize ?? 5;
-    const pool = new pg.Pool({ ...clientConfig(settings, 'store'), max: poolSize });
-    return new PostgresStore(
-      pool,
-      settings,
-      log,
-      backoff,
-      options.heartbeatMs ?? 15_000,
-      options.operationTimeoutMs ?? 10_000,
-      poolSize,
-    );
+    const operationTimeoutMs = options.operationTimeoutMs ?? 10_000;
+    // The server gives up on a statement (or a lock wait) when this process would, so an operation that
+    // timed out leaves no backend waiting behind it; a transaction left idle (a process frozen or cut
+    // off mid-write, holding the meta row) is ended after twice that, well after this process gave up.
+    const timeouts = { statementMs: operationTimeoutMs, idleInTransactionMs: 2 * operationTimeoutMs };
+    const pool = new pg.Pool({ ...clientConfig(settings, 'store', timeouts), max: poolSize });
+    return new PostgresStore(pool, settings, log, backoff, options.heartbeatMs ?? 15_000, operationTimeoutMs, poolSize);
   }
 
   async version(): Promise<number> {
     return this.transactions.read((c) => currentVersion(c));
+  }
+
+  async stamp(): Promise<ConfigStamp> {
+    return this.transactions.read((c) => currentStamp(c));
   }
 
   async loadConfig(): Promise<ConfigState> {
@@ -304,7 +317,7 @@ export class PostgresStore implements Store {
   }
 
   async listProcesses(): Promise<ClusterState> {
-    return this.transactions.read(listProcesses);
+    return this.transactions.read((c) => listProcesses(c, (err) => this.skippedRows.report(err)));
   }
 
   async pruneProcesses(olderThanMs: number): Promise<number> {
@@ -318,10 +331,15 @@ export class PostgresStore implements Store {
    */
   watch(onVersion: (version: number) => void): () => void {
     if (this.closed) throw new Error('the store is closed');
+    // Its statements (schema, LISTEN, version reads) must answer within an operation's time, and within
+    // a heartbeat interval, or the connection is made anew; the server ends them then too. The idle
+    // wait for notifications is no statement, so it is not limited.
+    const answerTimeoutMs = Math.min(this.heartbeatMs, this.operationTimeoutMs);
     const listener = new ConfigListener({
-      config: clientConfig(this.settings, 'listener'),
+      config: clientConfig(this.settings, 'listener', { statementMs: answerTimeoutMs }),
       backoff: this.backoff,
       heartbeatMs: this.heartbeatMs,
+      answerTimeoutMs,
       health: this.tracker,
       log: this.log,
       onVersion,

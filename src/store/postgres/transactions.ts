@@ -5,6 +5,7 @@ import { isConfigWrite, summarize } from '../changes.js';
 import { AUDIT_COLUMNS, auditRows, checkBeforeCommit, idempotencyRow } from '../commit.js';
 import { StoreOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
 import type { PlannedWrite } from '../plans.js';
+import { newVersionToken } from '../version-stamp.js';
 import { currentWriteScope } from '../write-scope.js';
 import { nowIso, type WriteOutcome } from '../write-steps.js';
 import { CONFIG_CHANNEL, type Tx } from './connection.js';
@@ -190,7 +191,8 @@ async function commitWrite<T>(
   checkBeforeCommit(scope, changes, value);
   let version: number | null = null;
   if (isConfigWrite(changes)) {
-    version = (await tx.query<{ config_version: number }>(SQL.bumpVersion)).rows[0]!.config_version;
+    version = (await tx.query<{ config_version: number }>(SQL.bumpVersion, [newVersionToken()])).rows[0]!
+      .config_version;
     await tx.query(SQL.notify, [CONFIG_CHANNEL, String(version)]);
   }
   const at = nowIso();

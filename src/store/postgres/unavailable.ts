@@ -16,8 +16,9 @@ const NETWORK_CODES = new Set([
 ]);
 
 // SQLSTATEs meaning "the server cannot serve you right now" rather than "your request is wrong":
-// shutting down, crashed, still starting, out of connection slots.
-const SERVER_CODES = new Set(['57P01', '57P02', '57P03', '53300']);
+// shutting down, crashed, still starting, out of connection slots, session ended as idle in a
+// transaction (idle_in_transaction_session_timeout).
+const SERVER_CODES = new Set(['57P01', '57P02', '57P03', '53300', '25P03']);
 
 // node-postgres reports some connection losses only by message.
 const CONNECTION_MESSAGES =
@@ -36,9 +37,22 @@ export function isConnectionError(err: unknown): boolean {
   return Array.isArray(errors) && errors.some(isConnectionError);
 }
 
-/** `err` as a StoreUnavailableError when it is a connection failure; any other error unchanged. */
+// SQLSTATEs of the server giving up on a statement under the connection's own limits:
+// statement_timeout (or a cancel) and lock_timeout. The connection itself stays usable.
+const TIMEOUT_CODES = new Set(['57014', '55P03']);
+
+/** Whether `err` is the server ending a statement at its statement_timeout or lock_timeout. */
+export function isServerTimeout(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && TIMEOUT_CODES.has(code);
+}
+
+/** `err` as a StoreUnavailableError when it is a connection failure or a server-side timeout; any other error unchanged. */
 export function asStoreError(err: unknown): unknown {
-  if (err instanceof StoreUnavailableError || !isConnectionError(err)) return err;
+  if (err instanceof StoreUnavailableError) return err;
+  if (isServerTimeout(err))
+    return new StoreUnavailableError(`PostgreSQL store did not answer in time: ${describe(err)}`, { cause: err });
+  if (!isConnectionError(err)) return err;
   return new StoreUnavailableError(`PostgreSQL store unreachable: ${describe(err)}`, { cause: err });
 }
 

@@ -13,7 +13,8 @@ import {
   type PlanKind,
 } from '../plans.js';
 import { nodeFromRow, type NodeRow } from '../rows.js';
-import type { ConfigState } from '../store.js';
+import type { ConfigStamp, ConfigState } from '../store.js';
+import { stampFromRow, type StampRow } from '../version-stamp.js';
 import { listAllNodes, listApis, readApi, removeApi, removeNode, saveApi, saveNode } from './apis.js';
 import { listCertificates, readCertificate, removeCertificate, saveCertificate } from './certificates.js';
 import { listConsumers, readConsumer, removeConsumer, saveConsumer } from './consumers.js';
@@ -28,10 +29,15 @@ export function currentVersion(stmt: Statements): number {
   return stmt.version.get() as number;
 }
 
+/** The config version with its identity token (one read of the meta row). */
+export function currentStamp(stmt: Statements): ConfigStamp {
+  return stampFromRow(stmt.stamp.get() as StampRow | undefined);
+}
+
 /** The whole config (in one snapshot when read inside a transaction). */
 export function readConfig(stmt: Statements): ConfigState {
   return {
-    version: currentVersion(stmt),
+    ...currentStamp(stmt),
     apis: listApis(stmt),
     nodes: listAllNodes(stmt),
     variables: listVariables(stmt),

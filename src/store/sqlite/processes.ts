@@ -1,5 +1,6 @@
 import type { ClusterState, ProcessBeat } from '../../model/cluster.js';
-import { processBeatValues, processFromRow, type ProcessRow } from '../rows.js';
+import type { StoredDataError } from '../errors.js';
+import { processBeatValues, processesFromRows, type ProcessRow } from '../rows.js';
 import type { Statements } from './statements.js';
 
 // The cluster's process rows (heartbeats) on SQLite, timed by the database's clock. Not config: they
@@ -15,11 +16,14 @@ export function deleteProcess(stmt: Statements, id: string): boolean {
   return stmt.deleteProcess.run(id).changes > 0;
 }
 
-/** Every registered process, with the database's clock at reading (read inside a transaction, one snapshot). */
-export function listProcesses(stmt: Statements): ClusterState {
+/**
+ * Every registered process whose row validates (the others go to `skipped`), with the database's
+ * clock at reading (read inside a transaction, one snapshot).
+ */
+export function listProcesses(stmt: Statements, skipped: (err: StoredDataError) => void): ClusterState {
   return {
     now: stmt.now.get() as string,
-    processes: (stmt.listProcesses.all() as ProcessRow[]).map(processFromRow),
+    processes: processesFromRows(stmt.listProcesses.all() as ProcessRow[], skipped),
   };
 }
 

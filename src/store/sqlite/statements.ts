@@ -17,8 +17,12 @@ const named = (columns: readonly string[]) => columns.map((c) => `@${c}`).join('
 export function prepareStatements(db: Database.Database) {
   return {
     version: db.prepare('SELECT config_version FROM meta WHERE id = 1').pluck(),
+    stamp: db.prepare('SELECT config_version, version_token FROM meta WHERE id = 1'),
+    // The parameter is a fresh random token: the new version's identity (see ConfigStamp).
     bumpVersion: db
-      .prepare('UPDATE meta SET config_version = config_version + 1 WHERE id = 1 RETURNING config_version')
+      .prepare(
+        'UPDATE meta SET config_version = config_version + 1, version_token = ? WHERE id = 1 RETURNING config_version',
+      )
       .pluck(),
 
     listApis: db.prepare(`SELECT ${API_COLUMNS} FROM apis ORDER BY created_at, name_key`),

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { pino, type Logger } from 'pino';
 import type { Api, ApiCreate } from '../../model/api.js';
 import type { AuditPage, AuditQuery, PlanResult } from '../../model/audit.js';
 import type { Certificate, CertificateRecord } from '../../model/certificate.js';
@@ -12,7 +13,9 @@ import { auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
 import { isConfigWrite, summarize } from '../changes.js';
 import { auditRows, checkBeforeCommit, idempotencyRow, type IdempotencyRecord } from '../commit.js';
 import type { PlannedWrite } from '../plans.js';
-import type { ConfigState, Mutator, NewConsumer, Planner, SelectorVersion, Store } from '../store.js';
+import type { ConfigStamp, ConfigState, Mutator, NewConsumer, Planner, SelectorVersion, Store } from '../store.js';
+import { newVersionToken } from '../version-stamp.js';
+import { SkippedRows } from '../skipped-rows.js';
 import { newToken } from '../tokens.js';
 import { currentWriteScope } from '../write-scope.js';
 import { nowIso, type WriteOutcome } from '../write-steps.js';
@@ -39,7 +42,7 @@ import {
 } from './certificates.js';
 import { createConsumer, deleteConsumer, listConsumers, readConsumer, updateConsumer } from './consumers.js';
 import { migrate } from './migrations.js';
-import { currentVersion, execute, readConfig, restorePlan, revertPlan } from './objects.js';
+import { currentStamp, currentVersion, execute, readConfig, restorePlan, revertPlan } from './objects.js';
 import { deleteProcess, listProcesses, pruneProcesses, upsertProcess } from './processes.js';
 import {
   changeToken,
@@ -63,13 +66,19 @@ export class SqliteStore implements Store {
   // better-sqlite3's typings cannot carry through a generic function.
   private readonly inTransaction: Database.Transaction<(step: () => unknown) => unknown>;
 
-  private constructor(private readonly db: Database.Database) {
+  private readonly skippedRows: SkippedRows;
+
+  private constructor(
+    private readonly db: Database.Database,
+    log: Logger,
+  ) {
     this.stmt = prepareStatements(db);
+    this.skippedRows = new SkippedRows(log);
     this.inTransaction = db.transaction((step: () => unknown) => step());
   }
 
-  /** Opens (creating if needed) and migrates the database file. */
-  static open(file: string): SqliteStore {
+  /** Opens (creating if needed) and migrates the database file; `log` hears of stored rows skipped as unreadable. */
+  static open(file: string, log: Logger = pino({ level: 'silent' })): SqliteStore {
     const db = new Database(file);
     try {
       db.pragma('journal_mode = WAL');
@@ -78,7 +87,7 @@ export class SqliteStore implements Store {
       // NORMAL is durable across application crashes in WAL mode; only an OS crash may lose the last commit.
       db.pragma('synchronous = NORMAL');
       migrate(db);
-      return new SqliteStore(db);
+      return new SqliteStore(db, log);
     } catch (err) {
       db.close();
       throw err;
@@ -88,6 +97,14 @@ export class SqliteStore implements Store {
   async version(): Promise<number> {
     try {
       return currentVersion(this.stmt);
+    } catch (err) {
+      throw sqliteFault(err);
+    }
+  }
+
+  async stamp(): Promise<ConfigStamp> {
+    try {
+      return currentStamp(this.stmt);
     } catch (err) {
       throw sqliteFault(err);
     }
@@ -261,7 +278,9 @@ export class SqliteStore implements Store {
   }
 
   async listProcesses(): Promise<ClusterState> {
-    return this.inTransaction.deferred(() => listProcesses(this.stmt)) as ClusterState;
+    return this.inTransaction.deferred(() =>
+      listProcesses(this.stmt, (err) => this.skippedRows.report(err)),
+    ) as ClusterState;
   }
 
   async pruneProcesses(olderThanMs: number): Promise<number> {
@@ -290,7 +309,7 @@ export class SqliteStore implements Store {
           const { value, changes } = step();
           if (changes.length === 0) return { value, version: null };
           checkBeforeCommit(scope, changes, value);
-          const version = isConfigWrite(changes) ? (this.stmt.bumpVersion.get() as number) : null;
+          const version = isConfigWrite(changes) ? (this.stmt.bumpVersion.get(newVersionToken()) as number) : null;
           const at = nowIso();
           for (const row of auditRows(scope, changes, version, cause, at)) this.stmt.insertAudit.run(row);
           pruneAudit(this.stmt);
@@ -312,6 +331,6 @@ export class SqliteStore implements Store {
 }
 
 /** Opens the SQLite store at `file` (e.g. `<dataDir>/isogate.db`), applying pending migrations. */
-export async function openSqliteStore(file: string): Promise<Store> {
-  return SqliteStore.open(file);
+export async function openSqliteStore(file: string, log?: Logger): Promise<Store> {
+  return SqliteStore.open(file, log);
 }
