@@ -5,7 +5,7 @@
 // (contents, not mtimes: a checkout, a copy or a touch does not count as a change).
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -68,6 +68,9 @@ function main(args) {
     process.stderr.write('build: up to date (no source changed since the last build)\n');
     return 0;
   }
+  // A failed build may still have written some outputs (tsc emits despite type errors): the stamp
+  // goes first, so those outputs never pass for the last successful build's.
+  rmSync(stampFile(root), { force: true });
   const npm = process.env.npm_execpath;
   const r = npm
     ? spawnSync(process.execPath, [npm, 'run', '--silent', 'build:compile'], { cwd: root, stdio: 'inherit' })
