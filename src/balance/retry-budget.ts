@@ -2,7 +2,8 @@
  * The retry budget of one API in one gateway process (Envoy's `retry_budget`): of the API's requests
  * in the proxy stage, at most `budgetPercent` % may be in a retry at once, though `budgetMinConcurrent`
  * always may. A retry past it is not made: the failure is answered as it is. When a node fails under
- * load, its requests' retries would otherwise double the load on the nodes left. Outlives snapshots,
+ * load, its requests' retries would otherwise double the load on the nodes left. A retry after a
+ * connect failure takes no place: the node never saw the request, so it adds no load. Outlives snapshots,
  * as the algorithm's state does.
  */
 export class RetryBudget {

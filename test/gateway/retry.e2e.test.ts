@@ -6,6 +6,7 @@ import { addNode, createApi } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { FlakyFleet } from '../health/flaky-upstream.js';
 import { scrape } from '../helpers/metrics.js';
+import { closedPort } from '../helpers/upstreams.js';
 
 let t: TestGateway;
 const flaky = new FlakyFleet();
@@ -275,6 +276,25 @@ describe('the retry budget', () => {
       await t.app.plane!.holder.refresh();
       await round(1);
       await until(async () => (await refused()) === 6);
+
+      // A connect failure's retry takes no place (the node never saw the request): with no place at
+      // all, a dead node's requests are still all served by the other.
+      const live = await holdingNode('live');
+      const dead = await createApi(t, {
+        name: 'budget-dead',
+        path: '/budget-dead',
+        algorithm: 'round_robin',
+        retries: 1,
+        retry: { budgetPercent: 0, budgetMinConcurrent: 0 },
+        health: noPassive,
+      });
+      await addNode(t, dead, { name: 'dead', url: `http://127.0.0.1:${await closedPort()}` });
+      await addNode(t, dead, live);
+      const statuses = Array.from({ length: 6 }, () => t.get('/budget-dead').then((res) => res.status));
+      await until(() => live.arrived() === 6);
+      expect(live.answerAll(200)).toBe(6);
+      expect(await Promise.all(statuses)).toEqual(Array(6).fill(200));
+      await live.close();
     } finally {
       await a.close();
       await b.close();

@@ -84,7 +84,7 @@ interface Exchange {
   deadlineAt: number;
   expired: boolean;
   current: ProxyHandler | null;
-  /** It holds a place in its API's retry budget (taken at its first retry, given back when it ends). */
+  /** It holds a place in its API's retry budget (taken at its first retry after a failure other than a connect one, given back when it ends). */
   retrying: boolean;
   ended: boolean;
 }
@@ -123,7 +123,8 @@ function retryNode(
   if (performance.now() >= exchange.deadlineAt) return null;
   const next = nextPick(ctx.api!.algorithm, ctx.candidates, ctx.tried, ctx);
   if (next === null) return null;
-  if (!exchange.retrying) {
+  // A connect failure's retry adds no load (the node never saw the request): only the others take a place.
+  if (reason !== 'connect' && !exchange.retrying) {
     if (!ctx.api!.retryBudget.admit(api.retry.budgetPercent, api.retry.budgetMinConcurrent)) {
       ctx.retryRefused = true;
       return null;

@@ -294,9 +294,10 @@ export function healthSection(
         hint: 'At most this share of the requests in flight is retried at once, per gateway process. Empty: no budget.',
       }),
       field({
-        label: 'Retries at once whatever the budget',
+        label: 'Budget floor (requests retried at once)',
         path: 'retry.budgetMinConcurrent',
         control: budgetMinConcurrent,
+        hint: 'This many may always be retried at once, whatever the percentage.',
       }),
     ),
   );
