@@ -10,6 +10,7 @@ import {
   socketFailure,
 } from './errors.js';
 import { PhaseTimer } from './phase-timer.js';
+import { CHUNKED_END, requestHead } from './request-head.js';
 import { ResponseParser, type ResponseHead, type ResponseSink } from './response-parser.js';
 import type { UpstreamHandler, UpstreamRequest } from './types.js';
 
@@ -168,35 +169,22 @@ export class UpstreamConnection implements ResponseSink {
     this.keepAlive = false;
     this.keepAliveHintMs = -1;
     const body = r.body;
-    const headers = r.headers;
-    let head = `${r.method} ${r.path} HTTP/1.1\r\n`;
+    const head = requestHead(r);
     if (body === null) {
-      for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
       this.bodyDone = true;
-      this.socket.write(head + '\r\n', 'latin1');
+      this.socket.write(head, 'latin1');
     } else if (Buffer.isBuffer(body)) {
-      // The framing is the gateway's own: the buffered body's length.
-      for (let i = 0; i < headers.length; i += 2)
-        if (framing(headers[i]!) === null) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
       this.bodyDone = true;
       this.socket.cork();
-      this.socket.write(`${head}content-length: ${body.length}\r\n\r\n`, 'latin1');
+      this.socket.write(head, 'latin1');
       this.socket.write(body);
       this.socket.uncork();
     } else {
-      let length = false;
-      for (let i = 0; i < headers.length; i += 2) {
-        const name = headers[i]!;
-        const f = framing(name);
-        if (f === 'transfer-encoding') continue;
-        if (f === 'content-length') length = true;
-        head += `${name}: ${headers[i + 1]}\r\n`;
-      }
-      this.bodyChunked = !length;
+      this.bodyChunked = head.endsWith(CHUNKED_END);
       this.bodyDone = false;
       this.bodySent = 0;
       this.bodyLimit = r.maxBodyBytes;
-      this.socket.write(this.bodyChunked ? `${head}transfer-encoding: chunked\r\n\r\n` : `${head}\r\n`, 'latin1');
+      this.socket.write(head, 'latin1');
       this.bodySource = body;
       body.on('data', this.onBodyData);
       body.on('end', this.onBodyEnd);
@@ -406,12 +394,4 @@ export class UpstreamConnection implements ResponseSink {
     this.headersTimer.clear();
     this.bodyTimer.clear();
   }
-}
-
-// The framing headers, by lower-cased name, or null for any other header: the gateway frames a buffered
-// body itself, and a streamed one by its Content-Length or else chunked.
-function framing(name: string): 'content-length' | 'transfer-encoding' | null {
-  if (name.length !== 14 && name.length !== 17) return null;
-  const lower = name.toLowerCase();
-  return lower === 'content-length' || lower === 'transfer-encoding' ? lower : null;
 }
