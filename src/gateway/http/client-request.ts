@@ -27,6 +27,9 @@ export class RequestBody extends Readable {
 
 // `Connection: upgrade` among the connection options (RFC 9110 §7.8).
 const UPGRADE_OPTION = /(?:^|,)[ \t]*upgrade[ \t]*(?:,|$)/i;
+// `h2c` among the protocols asked for: HTTP/2 over a tunnel would carry requests the gateway never
+// routes nor checks ("h2c smuggling"), and RFC 9113 §3.1 retired the upgrade anyway.
+const H2C = /(?:^|,)[ \t]*h2c[ \t]*(?:,|$)/i;
 
 /** One HTTP/1.1 request as the gateway's lifecycle sees it: the parsed head, the peer, and the body stream. */
 export class ClientRequest implements GatewayRequest {
@@ -38,7 +41,10 @@ export class ClientRequest implements GatewayRequest {
   /** Flat `[name, value, …]` as sent. */
   readonly rawHeaders: string[];
   readonly protocol = 'http/1.1';
-  /** What an `Upgrade` request asks for; only HTTP/1.1 requests without a body are switched. */
+  /**
+   * What an `Upgrade` request asks for; only HTTP/1.1 requests without a body are switched, and never
+   * to `h2c` (such a request goes on as a plain one, without its Upgrade header).
+   */
   readonly upgrade: string | null = null;
 
   constructor(
@@ -59,7 +65,8 @@ export class ClientRequest implements GatewayRequest {
       upgrade !== undefined &&
       head.minor === 1 &&
       body === null &&
-      UPGRADE_OPTION.test(head.headers['connection'] ?? '')
+      UPGRADE_OPTION.test(head.headers['connection'] ?? '') &&
+      !H2C.test(upgrade)
     )
       this.upgrade = upgrade;
   }

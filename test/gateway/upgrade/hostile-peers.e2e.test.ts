@@ -345,6 +345,27 @@ describe('Upgrade proxy under attack', () => {
     expect(node.conns[0]!.head.toLowerCase()).not.toMatch(/\r\nupgrade:/);
   });
 
+  it('never tunnels an h2c upgrade (h2c smuggling): the request goes on as a plain one without its Upgrade', async () => {
+    // A node that would switch to h2c and then take requests the gateway never routes nor checks.
+    const node = await rawNode((c) => {
+      if (/\r\nupgrade:[^\r]*h2c/i.test(c.head))
+        c.socket.write('HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: h2c\r\n\r\n');
+      else c.socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+    const { path } = await apiWith(node);
+    for (const [i, protocols] of ['h2c', 'websocket, H2C'].entries()) {
+      const cl = await rawClient();
+      cl.socket.write(
+        `GET ${path}/h2c HTTP/1.1\r\nhost: gw\r\nconnection: Upgrade, HTTP2-Settings\r\nupgrade: ${protocols}\r\nhttp2-settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`,
+      );
+      await readUntil(cl, (s) => s.endsWith('ok'));
+      expect(cl.text()).toMatch(/^HTTP\/1\.1 200 /);
+      const head = node.conns[i]!.head.toLowerCase();
+      expect(head).not.toMatch(/\r\nupgrade:/);
+      expect(head).not.toMatch(/\r\nhttp2-settings:/);
+    }
+  });
+
   it('switches on Connection header variants (keep-alive, Upgrade; upper case; repeated header)', async () => {
     const node = await rawNode((c) => c.socket.write(SWITCH + 'UP'));
     const { path } = await apiWith(node);
