@@ -59,6 +59,22 @@ describe('normalizePath', () => {
     ['/..', null],
     ['/a/../../etc', null],
     ['/.well-known/x', '/.well-known/x'],
+    // A percent-encoded dot is a dot.
+    ['/public/%2e%2e/admin', '/admin'],
+    ['/public/%2E./admin', '/admin'],
+    ['/a/%2e/b', '/a/b'],
+    ['/%2e%2e/etc', null],
+    ['/v1.%2e/x', '/v1../x'],
+    // A dot segment only an encoded slash or a backslash delimits: a node decoding them would climb.
+    ['/public/..%2fadmin', null],
+    ['/public/%2e%2e%2Fadmin', null],
+    ['/public/..%5cadmin', null],
+    ['/public\\..\\admin', null],
+    ['/public/x%2f..', null],
+    // Encoded slashes and backslashes elsewhere are left as they are.
+    ['/files/a%2Fb', '/files/a%2Fb'],
+    ['/files/a\\b', '/files/a\\b'],
+    ['/files/%2F.hidden', '/files/%2F.hidden'],
   ])('%s → %s', (input, expected) => {
     expect(normalizePath(input)).toBe(expected);
   });

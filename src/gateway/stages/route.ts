@@ -11,12 +11,26 @@ export function hostOf(header: string | undefined): string {
   return (colon >= 0 ? header.slice(0, colon) : header).toLowerCase();
 }
 
+// A dot segment that some server would see once it decodes `%2F` or `%5C`, or treats `\` as `/`.
+const HIDDEN_DOT_SEGMENT = /(?:^|[/\\]|%2f|%5c)\.{1,2}(?:$|[/\\]|%2f|%5c)/i;
+
 /**
  * Resolves `.` and `..` segments (RFC 3986 §5.2.4) so `/public/../admin` cannot reach a route it does
- * not name; null when the path climbs above the root. Only paths containing `/.` pay for it.
+ * not name; null when the path climbs above the root. `%2E` is a dot (RFC 3986 §6.2.2.2), so
+ * `/public/%2e%2e/admin` is `/admin` too; a dot segment that only a backslash, `%2F` or `%5C` delimits
+ * (`/public/..%2Fadmin`, which a node that decodes them resolves past the route) is null as well.
+ * Only paths holding `/.`, `%` or a backslash pay for it.
  */
 export function normalizePath(path: string): string | null {
-  if (!path.includes('/.')) return path;
+  if (path.includes('%') || path.includes('\\')) {
+    path = path.replace(/%2e/gi, '.');
+    const resolved = path.includes('/.') ? resolveDots(path) : path;
+    return resolved === null || HIDDEN_DOT_SEGMENT.test(resolved) ? null : resolved;
+  }
+  return path.includes('/.') ? resolveDots(path) : path;
+}
+
+function resolveDots(path: string): string | null {
   const out: string[] = [];
   const segments = path.split('/');
   for (let i = 1; i < segments.length; i++) {
