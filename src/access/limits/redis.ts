@@ -1,5 +1,8 @@
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import type { Logger } from 'pino';
+import { parseTakeReply, RedisBadReplyError, RedisUnreachableError, type TakeReply } from './redis-reply.js';
+
+export type { TakeReply } from './redis-reply.js';
 
 /** Whether the cluster rate limits reach Redis, for `/status`. */
 export interface RedisStatus {
@@ -22,8 +25,15 @@ export interface RedisLinkOptions {
   log: Logger;
 }
 
-/** How often an unreachable Redis is probed (one PING at a time). */
+/** How often an unreachable Redis is probed (one probe at a time). */
 const PROBE_MS = 500;
+/** The key a probe writes (after the link's prefix); it expires at once. */
+const PROBE_KEY = 'probe';
+
+/** Delay before reconnect attempt `attempt` (1, 2, …): 100 ms doubling to 2 s. */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(50 * 2 ** Math.min(attempt, 10), 2_000);
+}
 
 /**
  * Takes up to `ARGV[3]` tokens from the bucket at KEYS[1] (capacity ARGV[1], refill ARGV[2] tokens
@@ -52,25 +62,17 @@ if grant < want then wait = math.ceil((1 - (tokens - math.floor(tokens))) / rate
 return { grant, string.format('%.6f', tokens), wait }
 `;
 
-/** The answer of one take: tokens granted, tokens left, ms until the next one. */
-export interface TakeReply {
-  granted: number;
-  left: number;
-  waitMs: number;
-}
-
-type TakeCommand = (
-  key: string,
-  capacity: number,
-  refillPerMs: string,
-  want: number,
-) => Promise<[number, string, number]>;
+type TakeCommand = (key: string, capacity: number, refillPerMs: string, want: number) => Promise<unknown>;
 
 /**
  * The gateway process's one connection to Redis for cluster rate limits (ioredis): commands fail at
- * once while it is down (offline queue off), each has a timeout, and a failure marks Redis down and
- * drops the connection (a reply that never came would otherwise answer the next command). While
- * down, a PING every 500 ms finds it back; ioredis reconnects with backoff meanwhile.
+ * once while it is down (offline queue off), each has a timeout, and a failure marks Redis down.
+ * A timeout or an I/O error also drops the connection (a reply that never came would otherwise
+ * answer the next command); an error reply (READONLY, OOM, LOADING, BUSY, …) or a malformed reply
+ * keeps it: the connection is fine, Redis is not usable. While down, a probe every 500 ms finds it
+ * back: a write (`SET <prefix>probe 1 PX 1000`), or the take script itself on the probe key once the
+ * script failed with an error reply, so a replica or a full Redis stays down. Reconnects back off
+ * (100 ms doubling to 2 s) on this link's own attempt count, reset only when a probe succeeded.
  */
 export class RedisLink {
   private readonly client: Redis & { isogateTake: TakeCommand };
@@ -79,17 +81,21 @@ export class RedisLink {
   private downSince: string | null = new Date().toISOString();
   private probing: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Reconnect attempts since a probe last succeeded (ioredis resets its own count on every connect). */
+  private attempts = 0;
+  /** The take script failed with an error reply: only the script itself proves Redis usable again. */
+  private probeScript = false;
 
   constructor(private readonly options: RedisLinkOptions) {
     const client = new Redis(options.url, {
       keyPrefix: options.prefix,
       enableOfflineQueue: false,
-      // A ready check's INFO lost to a silent cut would hang the connection; the PING probe does its job.
+      // A ready check's INFO lost to a silent cut would hang the connection; the probe does its job.
       enableReadyCheck: false,
       maxRetriesPerRequest: 0,
       commandTimeout: options.commandTimeoutMs,
       connectTimeout: Math.max(500, options.commandTimeoutMs * 4),
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), 2_000),
+      retryStrategy: () => reconnectDelayMs(++this.attempts),
       lazyConnect: false,
     });
     client.defineCommand('isogateTake', { numberOfKeys: 1, lua: TAKE_LUA });
@@ -104,6 +110,7 @@ export class RedisLink {
     return this.up;
   }
 
+  /** What `/status` shows of this link. */
   status(): RedisStatus {
     return {
       configured: true,
@@ -115,16 +122,17 @@ export class RedisLink {
 
   /** Takes up to `want` tokens; rejects at once while Redis is down. */
   async take(key: string, capacity: number, refillPerMs: number, want: number): Promise<TakeReply> {
-    if (!this.up) throw new Error(`Redis unreachable: ${this.lastError ?? 'unknown'}`);
+    if (!this.up) throw new RedisUnreachableError(`Redis unreachable: ${this.lastError ?? 'unknown'}`);
     try {
-      const [granted, left, waitMs] = await this.client.isogateTake(key, capacity, refillPerMs.toPrecision(17), want);
-      return { granted: Number(granted), left: Number(left), waitMs: Number(waitMs) };
+      return parseTakeReply(await this.client.isogateTake(key, capacity, refillPerMs.toPrecision(17), want), want);
     } catch (err) {
-      this.failed(err as Error, true);
+      if (err instanceof ReplyError) this.probeScript = true;
+      this.failed(err as Error, dropsConnection(err));
       throw err;
     }
   }
 
+  /** Closes the connection; the link stays down. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.probing) clearInterval(this.probing);
@@ -156,21 +164,31 @@ export class RedisLink {
   private probe(): void {
     if (this.up || this.probeInFlight || this.closed || this.client.status !== 'ready') return;
     this.probeInFlight = true;
-    this.client.ping().then(
+    const probe = this.probeScript
+      ? this.client.isogateTake(PROBE_KEY, 1, '1', 0).then((reply) => parseTakeReply(reply, 0))
+      : this.client.set(PROBE_KEY, '1', 'PX', 1_000);
+    probe.then(
       () => {
         this.probeInFlight = false;
         if (this.closed) return;
         this.up = true;
         this.lastError = null;
         this.downSince = null;
+        this.attempts = 0;
+        this.probeScript = false;
         if (this.probing) clearInterval(this.probing);
         this.probing = null;
         this.options.log.info('Redis reachable: cluster rate limits shared again');
       },
       (err: Error) => {
         this.probeInFlight = false;
-        this.failed(err, true);
+        this.failed(err, dropsConnection(err));
       },
     );
   }
+}
+
+/** Whether a failed command leaves the connection unusable: a timeout or an I/O error, not a reply (an error reply or a malformed one) that did come. */
+function dropsConnection(err: unknown): boolean {
+  return !(err instanceof ReplyError) && !(err instanceof RedisBadReplyError);
 }
