@@ -179,9 +179,12 @@ function authenticated(
 /** Longest header value used as a bucket key as it is; a longer one is keyed by its SHA-256. */
 export const MAX_PLAIN_LIMIT_KEY = 64;
 
+/** How a hashed key starts; a value that starts so is hashed too, so a plain key never looks like a hashed one. */
+const HASHED_PREFIX = 'sha256:';
+
 /** The key of a long header value: its digest (a client must not choose kilobytes of memory or of Redis key per bucket). */
 function hashedKey(value: string): string {
-  return `sha256:${createHash('sha256').update(value, 'latin1').digest('base64url')}`;
+  return `${HASHED_PREFIX}${createHash('sha256').update(value, 'latin1').digest('base64url')}`;
 }
 
 /** The bucket key of a limit for this request: `consumer` falls back to the client IP for anonymous callers, a missing header shares one bucket. */
@@ -201,7 +204,7 @@ export function limitKey(
     case 'header': {
       const v = input.headers[header!];
       const value = (Array.isArray(v) ? v[0] : v) ?? '';
-      return value.length > MAX_PLAIN_LIMIT_KEY ? hashedKey(value) : value;
+      return value.length > MAX_PLAIN_LIMIT_KEY || value.startsWith(HASHED_PREFIX) ? hashedKey(value) : value;
     }
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PERIOD_MS, type RateLimit } from '../../model/access.js';
 import { ClusterLimiter } from './cluster.js';
@@ -23,7 +24,7 @@ export class LimitRegistry {
 
   /** The limiter of limit `index` of an API (the same one while the limit's settings stay the same). */
   limiter(apiId: string, index: number, limit: RateLimit): Limiter {
-    const id = `${apiId}:${index}:${limit.rate}/${limit.per}:${limit.burst ?? limit.rate}:${limit.policy}:${limit.onRedisDown}:${limit.by}:${limit.header ?? ''}`;
+    const id = `${apiId}:${index}:${limitSettings(limit)}`;
     let limiter = this.limiters.get(id);
     if (limiter === undefined) this.limiters.set(id, (limiter = this.create(apiId, index, limit)));
     return limiter;
@@ -62,7 +63,8 @@ export class LimitRegistry {
       this.warnedNoRedis = true;
       return fallback;
     }
-    const key = `${this.keyPrefix}${apiId}:${index}:`;
+    // The settings' digest in the key: a changed limit starts afresh on Redis too, as it does locally.
+    const key = `${this.keyPrefix}${apiId}:${index}:${settingsDigest(limit)}:`;
     return new ClusterLimiter(
       this.redis,
       key,
@@ -73,4 +75,14 @@ export class LimitRegistry {
       limit.onRedisDown === 'closed',
     );
   }
+}
+
+/** Everything that makes a limit the same limit (a change in any starts it afresh). */
+function limitSettings(limit: RateLimit): string {
+  return `${limit.rate}/${limit.per}:${limit.burst ?? limit.rate}:${limit.policy}:${limit.onRedisDown}:${limit.by}:${limit.header ?? ''}`;
+}
+
+/** A short digest of a limit's settings (8 base64url characters), part of its Redis key. */
+export function settingsDigest(limit: RateLimit): string {
+  return createHash('sha256').update(limitSettings(limit)).digest('base64url').slice(0, 8);
 }
