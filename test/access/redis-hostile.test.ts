@@ -547,17 +547,7 @@ describe('on a real (throwaway) Redis', () => {
     expect(await run('changed-local', 'local')).toBe(200);
     expect(await run('changed-cluster', 'cluster')).toBe(200);
   }, 30_000);
-  // BUG: `burst` is "how many may come at once" (docs/access.md), and one process alone holds no
-  // reservation that could explain a refusal, yet a burst of concurrent requests on a fresh cluster
-  // bucket is mostly refused. Requests that arrive during a take wait for it; each take asks for at
-  // most max(1, burst/8) tokens (cluster.ts:57, 113; and the first take counts no waiter: fetch()
-  // reads r.waiters before spend() increments it, cluster.ts:85-86), and a request that waited
-  // through MAX_ROUNDS = 4 takes is refused (cluster.ts:84). So with burst 8 only 4 of 8 concurrent
-  // requests pass (1 token per take), with burst 100 about 37 of 100 (1 + 12 + 12 + 12), while the
-  // shared bucket still holds the rest. Fix: size a take by the requests waiting when it is sent (start
-  // it on the next microtask, or let waiters top up the request), allow it above burst/8 when those
-  // tokens are spent at once by waiters, and do not count a round against a request when Redis said
-  // tokens are left (reply.left ≥ 1).
+  // Fixed: a take is sized by the requests waiting when it is sent, and a take after which Redis still had tokens costs no round.
   it('a burst of concurrent requests on a fresh shared bucket all pass (Redis 150 ms away)', async () => {
     const slow = await startDelayProxy(own.port, 150);
     const far = await gatewayOn(slow.port, 2_000);

@@ -6,7 +6,7 @@ import type { LimitResult, Limiter } from './result.js';
 export const CLUSTER_MAX_KEYS = 10_000;
 /** Requests that may wait at once for one key's reservation; more are refused. */
 export const MAX_WAITERS = 1_000;
-/** Takes one request may wait for before it is refused. */
+/** Takes one request may wait for, after which Redis said the shared bucket was empty, before it is refused. */
 export const MAX_ROUNDS = 4;
 
 /** How long a reservation may be spent: L = min(1 s, period / 20). Unspent tokens are then dropped. */
@@ -17,13 +17,14 @@ export function reservationMs(periodMs: number): number {
 class Reservation {
   tokens = 0;
   expiresAt = 0;
-  /** Redis granted none: every request is refused without asking until then. */
+  /** Redis granted fewer than asked (its bucket is empty): every request is refused without asking until then. */
   emptyUntil = 0;
   /** Tokens the shared bucket had left after the last take. */
   left = 0;
   /** Size of the next take: doubles while reservations run out before they expire. */
   batch = 1;
   fetching: Promise<void> | null = null;
+  /** Requests waiting for the take in flight (or about to be sent). */
   waiters = 0;
 }
 
@@ -53,7 +54,8 @@ export class ClusterLimiter implements Limiter {
     private readonly failClosed: boolean,
   ) {
     this.lifetimeMs = reservationMs(periodMs);
-    // A process never holds more than an eighth of the bucket, so others are not starved by one.
+    // A process never holds more than an eighth of the bucket, so others are not starved by one
+    // (a take is bigger only by the requests already waiting for it, which spend it at once).
     this.maxBatch = Math.max(1, Math.floor(capacity / 8));
   }
 
@@ -79,15 +81,18 @@ export class ClusterLimiter implements Limiter {
       return this.result(true, r.tokens + r.left, 0);
     }
     if (now < r.emptyUntil) return this.result(false, r.left, r.emptyUntil - now);
-    // Bounded: a request that lost MAX_ROUNDS races for fresh tokens, or finds MAX_WAITERS ahead of it,
-    // is refused (429) like one that found the bucket empty; the tolerance never depends on contention.
+    // Bounded: a request that waited through MAX_ROUNDS takes after which Redis said the bucket was
+    // empty, or finds MAX_WAITERS ahead of it, is refused (429) like one that found the bucket empty;
+    // the tolerance never depends on contention. A take after which Redis still had tokens does not
+    // count: the request arrived after it was sent, and the next take is sized for it.
     if (round >= MAX_ROUNDS || r.waiters >= MAX_WAITERS) return this.result(false, r.left, this.lifetimeMs);
-    if (r.fetching === null) r.fetching = this.fetch(key, r);
     r.waiters++;
+    if (r.fetching === null) r.fetching = this.fetch(key, r);
     return r.fetching.then(
       () => {
         r.waiters--;
-        return this.redis.connected ? this.spend(key, r, performance.now(), round + 1) : this.down(key);
+        if (!this.redis.connected) return this.down(key);
+        return this.spend(key, r, performance.now(), r.left >= 1 ? round : round + 1);
       },
       () => {
         r.waiters--;
@@ -97,6 +102,8 @@ export class ClusterLimiter implements Limiter {
   }
 
   private async fetch(key: string, r: Reservation): Promise<void> {
+    // Sent on the next microtask, so that requests arriving together are counted among its waiters.
+    await Promise.resolve();
     const now = performance.now();
     // Ran out before it expired: the next take is bigger; expired unspent: smaller.
     if (r.expiresAt > 0)
@@ -105,18 +112,15 @@ export class ClusterLimiter implements Limiter {
           ? Math.min(this.maxBatch, r.batch * 2)
           : Math.max(1, r.batch >> 1);
     try {
-      // Enough for the requests already waiting too (each needs one), within the batch bound.
-      const reply = await this.redis.take(
-        this.keyPrefix + key,
-        this.capacity,
-        this.refillPerMs,
-        Math.min(this.maxBatch, r.batch + r.waiters),
-      );
+      // One for each request waiting now (they spend it at once), and at least the batch (held for later).
+      const want = Math.min(this.capacity, Math.max(Math.min(this.maxBatch, r.batch), r.waiters));
+      const reply = await this.redis.take(this.keyPrefix + key, this.capacity, this.refillPerMs, want);
       const at = performance.now();
       r.tokens = reply.granted;
       r.expiresAt = at + this.lifetimeMs;
       r.left = Math.floor(reply.left);
-      r.emptyUntil = reply.granted === 0 ? at + Math.max(1, reply.waitMs) : 0;
+      // Fewer than asked: the shared bucket is empty until Redis said the next token is due.
+      r.emptyUntil = reply.granted < want ? at + Math.max(1, reply.waitMs) : 0;
     } finally {
       r.fetching = null;
     }
