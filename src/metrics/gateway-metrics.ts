@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { RequestContext } from '../gateway/context.js';
+import type { RedisStatus } from '../access/limits/redis.js';
 import type { MemoEndCause } from '../selector/sandbox.js';
 import type { SelectorStatus } from '../selector/types.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
@@ -24,6 +25,8 @@ export interface MetricsSources {
   memoVerifications(): { verified: number; mismatches: number; skipped: number };
   /** The edge's counters (admission limits, slow clients, waits for a node), when there is a gateway port. */
   edge?: EdgeStats;
+  /** The Redis link of cluster limits (null before it exists). */
+  redis?: () => RedisStatus | null;
 }
 
 /**
@@ -47,6 +50,16 @@ export class GatewayMetrics {
       collect() {
         const snapshot = sources.current();
         if (snapshot) this.set(snapshot.version);
+      },
+    });
+    new Gauge({
+      name: 'isogate_redis_connected',
+      help: 'Whether the Redis of cluster limits is usable (1) or not (0, cluster limits decide locally); absent without --redis. With workers: the lowest.',
+      registers,
+      aggregator: 'min',
+      collect() {
+        const redis = sources.redis?.() ?? null;
+        if (redis?.configured) this.set(redis.connected ? 1 : 0);
       },
     });
     new Gauge({

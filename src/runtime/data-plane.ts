@@ -75,7 +75,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     options.trustProxy,
   );
   // The metrics read the holder and sandbox at scrape time; the sandbox reports quarantines to them.
-  const refs: { holder?: SnapshotHolder; sandbox?: SelectorSandbox; pools?: PoolRegistry } = {};
+  const refs: { holder?: SnapshotHolder; sandbox?: SelectorSandbox; pools?: PoolRegistry; limits?: LimitRegistry } = {};
   const stats = new NodeStats();
   const tunnels = new TunnelRegistry((nodeId, delta) => stats.upgrade(nodeId, delta));
   const metrics = new GatewayMetrics({
@@ -84,6 +84,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     tunnels: () => tunnels.counts(),
     memoVerifications: () => refs.sandbox?.memoVerifications() ?? { verified: 0, mismatches: 0, skipped: 0 },
     edge: { admission, upstreamWaiting: () => refs.pools?.waiting() ?? 0 },
+    redis: () => refs.limits?.status() ?? null,
   });
   const sandbox = await SelectorSandbox.start({
     logger: log.child({ component: 'selector' }),
@@ -115,7 +116,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   holder.onServing((snapshot) => checker.follow(snapshot));
   let tls: GatewayTlsServer | null = null;
   holder.onServing((snapshot) => tls?.serve(snapshot));
-  Object.assign(refs, { holder, sandbox, pools });
+  Object.assign(refs, { holder, sandbox, pools, limits });
   const accessLog = options.accessLog ? AccessLog.of(log) : null;
   let server: GatewayHttpServer | null = null;
   let draining = false;

@@ -6,6 +6,7 @@ import { IsogateProcesses, getJson, startLoad, type IsogateProcess } from '../he
 import { adminClient, until } from '../helpers/processes.js';
 import { startUpstreams, type TestUpstream } from '../helpers/upstreams.js';
 import { startTcpProxy, type TcpProxy } from '../store/tcp-proxy.js';
+import { scrape } from '../helpers/metrics.js';
 
 // The cluster policy across three gateway processes (built CLI: `npm run build` first) sharing one
 // SQLite file and one real Redis, reached through a TCP proxy the test cuts. Keys carry a prefix of
@@ -147,6 +148,10 @@ describe('cluster rate limits on Redis', () => {
     const details = (await getJson(gws[1]!.status, '/status')).body.redis;
     expect(details).toMatchObject({ configured: true, connected: false });
     expect(typeof details.lastError).toBe('string');
+    const redisConnected = async (port: number) =>
+      (await scrape(`http://127.0.0.1:${port}/metrics`)).samples.find((x) => x.name === 'isogate_redis_connected')
+        ?.value;
+    expect(await redisConnected(gws[1]!.status)).toBe(0);
 
     await proxy.start();
     for (const g of gws)
@@ -156,6 +161,7 @@ describe('cluster rate limits on Redis', () => {
         200,
         50,
       );
+    expect(await redisConnected(gws[1]!.status)).toBe(1);
     const [seconds, micros] = await redis.time();
     const recoveredAt = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     const backAt = loads.reduce((n, l) => n + l.answers.length, 0);
