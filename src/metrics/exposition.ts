@@ -158,11 +158,7 @@ export function registerTrafficMetrics(registry: Registry, traffic: Traffic): vo
       'isogate_upstream_retries_refused_total',
       "Retries not made because the API's retry budget was spent (the failure was answered as it was).",
       'counter',
-      () =>
-        traffic
-          .apis()
-          .filter((cell) => cell.retriesRefused > 0)
-          .map((cell) => ({ labels: { api: cell.api }, value: cell.retriesRefused })),
+      () => perApiTotal(traffic, (cell) => cell.retriesRefused),
     ),
     new CellMetric(
       'isogate_gateway_errors_total',
@@ -183,21 +179,13 @@ export function registerTrafficMetrics(registry: Registry, traffic: Traffic): vo
       'isogate_selector_fallbacks_total',
       'Selector failures the API went on from with every candidate (onError use-all).',
       'counter',
-      () =>
-        traffic
-          .apis()
-          .filter((cell) => cell.selectorFallbacks > 0)
-          .map((cell) => ({ labels: { api: cell.api }, value: cell.selectorFallbacks })),
+      () => perApiTotal(traffic, (cell) => cell.selectorFallbacks),
     ),
     new CellMetric(
       'isogate_selector_quarantines_total',
       'Selector versions put in quarantine after repeated failures, by API.',
       'counter',
-      () =>
-        traffic
-          .apis()
-          .filter((cell) => cell.selectorQuarantines > 0)
-          .map((cell) => ({ labels: { api: cell.api }, value: cell.selectorQuarantines })),
+      () => perApiTotal(traffic, (cell) => cell.selectorQuarantines),
     ),
     new CellMetric(
       'isogate_selector_memo_ended_total',
@@ -227,6 +215,14 @@ export function registerTrafficMetrics(registry: Registry, traffic: Traffic): vo
     ),
   ];
   for (const metric of metrics) registry.registerMetric(metric as unknown as Metric);
+}
+
+/** One sample per API whose count is above zero, labelled by API alone. */
+function perApiTotal(traffic: Traffic, count: (cell: ReturnType<Traffic['apis']>[number]) => number): Sample[] {
+  return traffic
+    .apis()
+    .filter((cell) => count(cell) > 0)
+    .map((cell) => ({ labels: { api: cell.api }, value: count(cell) }));
 }
 
 function perApi(
