@@ -768,6 +768,8 @@ describe('retries against hostile nodes', () => {
       path: '/burst',
       algorithm: 'round_robin',
       retries: 2,
+      // Every GET must be retried past the bad nodes: no retry budget (its default would answer some as they failed).
+      retry: { budgetPercent: null },
       timeouts: { headersMs: 200 },
       health: { passive: { consecutiveFailures: 3, baseEjectionMs: 200 } },
     });
