@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { LimitKey } from '../model/access.js';
+import type { LimitKey, RateLimit } from '../model/access.js';
+import { addressKey } from '../http/address-key.js';
 import type { AuthOutcome } from './auth/kind.js';
 import type { CompiledAccess, CompiledAuth, CompiledLimit } from './compile.js';
 import type { CompiledConsumer, CompiledConsumers } from './consumers.js';
@@ -188,21 +189,16 @@ function hashedKey(value: string): string {
 }
 
 /** The bucket key of a limit for this request: `consumer` falls back to the client IP for anonymous callers, a missing header shares one bucket. */
-export function limitKey(
-  by: LimitKey,
-  header: string | null,
-  consumer: CompiledConsumer | null,
-  input: AccessInput,
-): string {
-  switch (by) {
+export function limitKey(limit: RateLimit, consumer: CompiledConsumer | null, input: AccessInput): string {
+  switch (limit.by) {
     case 'api':
       return '';
     case 'consumer':
-      return consumer === null ? `ip:${input.clientIp}` : consumer.limitKey;
+      return consumer === null ? `ip:${addressKey(input.clientIp, limit.ipv6Prefix)}` : consumer.limitKey;
     case 'ip':
-      return input.clientIp;
+      return addressKey(input.clientIp, limit.ipv6Prefix);
     case 'header': {
-      const v = input.headers[header!];
+      const v = input.headers[limit.header!];
       const value = (Array.isArray(v) ? v[0] : v) ?? '';
       return value.length > MAX_PLAIN_LIMIT_KEY || value.startsWith(HASHED_PREFIX) ? hashedKey(value) : value;
     }
@@ -219,7 +215,7 @@ function limit(
   const limits = access.limits;
   for (let i = from; i < limits.length; i++) {
     const l: CompiledLimit = limits[i]!;
-    const key = limitKey(l.config.by, l.config.header, d.consumer, input);
+    const key = limitKey(l.config, d.consumer, input);
     const result = mode === 'serve' ? l.limiter.take(key) : l.limiter.peek(key);
     if (result instanceof Promise) return result.then((r) => limited(access, input, d, mode, i, key, r));
     const stop = record(d, l, key, result);

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../model/token.js';
 import type { Store } from '../store/store.js';
+import type { AuthThrottle } from './auth-throttle.js';
 import { AdminError } from './errors.js';
 
 /** Whether the presented token equals the expected one, in time that does not depend on where they differ. */
@@ -40,18 +41,27 @@ export function hashTokenSecret(secret: string): string {
 /**
  * An onRequest hook that finds who calls: the bootstrap token is an admin (checked first, so it works
  * while the store is away); any other token must be a stored named token. Sets `request.actor`;
- * answers 401 UNAUTHORIZED otherwise.
+ * answers 401 UNAUTHORIZED otherwise, and 429 AUTH_THROTTLED (with `Retry-After`) to a client that
+ * presented too many wrong tokens of late, whatever token it sends now (src/admin/auth-throttle.ts).
  */
-export function authenticate(bootstrapToken: string, store: Store) {
-  return async function identifyCaller(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+export function authenticate(bootstrapToken: string, store: Store, throttle: AuthThrottle) {
+  return async function identifyCaller(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const presented = bearerToken(request.headers.authorization);
     if (presented === null) throw new AdminError('UNAUTHORIZED');
+    const waitMs = throttle.waitMs(request.ip);
+    if (waitMs > 0) {
+      reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
+      throw new AdminError('AUTH_THROTTLED');
+    }
     if (tokenMatches(bootstrapToken, presented)) {
       request.actor = BOOTSTRAP_ACTOR;
       return;
     }
     const token = await store.findTokenByHash(hashTokenSecret(presented));
-    if (token === null) throw new AdminError('UNAUTHORIZED');
+    if (token === null) {
+      throttle.failed(request.ip);
+      throw new AdminError('UNAUTHORIZED');
+    }
     request.actor = { id: token.id, name: token.name, role: token.role };
   };
 }

@@ -66,6 +66,10 @@ export const adminErrors = {
     status: 422,
     message: 'this Idempotency-Key was used for another request; use a new key for a new request',
   },
+  AUTH_THROTTLED: {
+    status: 429,
+    message: 'too many wrong admin tokens from this address; try again after Retry-After seconds',
+  },
   INTERNAL_ERROR: { status: 500, message: 'internal error' },
   STORE_DATA_INVALID: {
     status: 500,

@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import { jsonLine } from '../http/json-line.js';
 import { DryRunResult } from '../store/errors.js';
 import { authenticate } from './auth.js';
+import { AuthThrottle } from './auth-throttle.js';
 import { registerConsole } from './console.js';
 import type { AdminDeps } from './deps.js';
 import { dryRunAnswer } from './dry-run.js';
@@ -74,7 +75,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       admin.setNotFoundHandler((request, reply) =>
         handleAdminNotFound(request, reply.type('application/json; charset=utf-8').serializer(jsonLine)),
       );
-      admin.addHook('onRequest', authenticate(deps.token, deps.store));
+      admin.addHook('onRequest', authenticate(deps.token, deps.store, new AuthThrottle()));
       admin.addHook('preValidation', refuseUnstorableParameters);
       admin.addHook('preHandler', authorize);
       admin.addHook('preHandler', replayIdempotentRequests(deps.store));

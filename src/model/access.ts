@@ -150,6 +150,8 @@ export const RateLimit = z
     burst: z.number().int().min(1).max(1_000_000_000).nullable().default(null),
     policy: z.enum(['local', 'cluster']).default('local'),
     onRedisDown: z.enum(['open', 'closed']).default('open'),
+    /** With `by` "ip" (and "consumer" for anonymous callers): IPv6 clients count by their network of this many bits. */
+    ipv6Prefix: z.number().int().min(32).max(128).default(64),
   })
   .superRefine((limit, ctx) => {
     if (limit.by === 'header' && limit.header === null)

@@ -6,6 +6,7 @@ import { decideAccess, limitKey, type AccessDecision } from '../../src/access/de
 import { LimitRegistry } from '../../src/access/limits/registry.js';
 import { sha256Hex } from '../../src/access/secrets.js';
 import { Api } from '../../src/model/api.js';
+import { RateLimit } from '../../src/model/access.js';
 
 // The access decision as data: an access config, consumers and requests → what it decided and why.
 
@@ -137,7 +138,34 @@ describe('access decision', () => {
     ['header', 'x-missing', null, ''],
   ] as const)('limit key by %s', (by, header, consumer, key) => {
     const c = consumer === null ? null : consumers.byName.get(consumer)!;
-    expect(limitKey(by, header, c, req({ 'x-tenant': 't1' }))).toBe(key);
+    const limit = RateLimit.parse({ by, header, rate: 1, per: 'second' });
+    expect(limitKey(limit, c, req({ 'x-tenant': 't1' }))).toBe(key);
+  });
+
+  it.each([
+    ['2001:db8:0:1:aaaa:bbbb:cccc:dddd', 64, '2001:db8:0:1::/64'],
+    ['2001:DB8:0:1:0:0:0:7', 64, '2001:db8:0:1::/64'],
+    ['2001:db8::1:0:0:0:1', 48, '2001:db8::/48'],
+    ['2001:db8::1', 128, '2001:db8::1'],
+    ['2001:0db8:0000:0000:0000:0000:0000:0001', 128, '2001:db8::1'],
+    ['::ffff:192.0.2.9', 64, '192.0.2.9'],
+    ['::FFFF:c000:0209', 64, '192.0.2.9'],
+    ['fe80::1%eth0', 64, 'fe80::/64'],
+  ] as const)('an IPv6 client %s counts by its /%d network', (clientIp, ipv6Prefix, key) => {
+    const limit = RateLimit.parse({ by: 'ip', rate: 1, per: 'second', ipv6Prefix });
+    expect(limitKey(limit, null, req({}, clientIp))).toBe(key);
+    const anonymous = RateLimit.parse({ by: 'consumer', rate: 1, per: 'second', ipv6Prefix });
+    expect(limitKey(anonymous, null, req({}, clientIp))).toBe(`ip:${key}`);
+  });
+
+  it('one IPv6 client rotating addresses inside its /64 shares one bucket', async () => {
+    const limited = api({ limits: [{ by: 'ip', rate: 2, per: 'hour', burst: 2 }] });
+    const from = (suffix: string) => req({}, `2001:db8:1:2::${suffix}`);
+    expect((await decide(limited, from('1'))).ok).toBe(true);
+    expect((await decide(limited, from('2'))).ok).toBe(true);
+    expect(await decide(limited, from('3'))).toMatchObject({ ok: false, code: 'RATE_LIMITED' });
+    // Another network has its own bucket.
+    expect((await decide(limited, req({}, '2001:db8:1:3::1'))).ok).toBe(true);
   });
 });
 

@@ -79,7 +79,9 @@ export class LimitRegistry {
 
 /** Everything that makes a limit the same limit (a change in any starts it afresh). */
 function limitSettings(limit: RateLimit): string {
-  return `${limit.rate}/${limit.per}:${limit.burst ?? limit.rate}:${limit.policy}:${limit.onRedisDown}:${limit.by}:${limit.header ?? ''}`;
+  const base = `${limit.rate}/${limit.per}:${limit.burst ?? limit.rate}:${limit.policy}:${limit.onRedisDown}:${limit.by}:${limit.header ?? ''}`;
+  // Only limits that key by address depend on the prefix (the others keep their buckets across it).
+  return limit.by === 'ip' || limit.by === 'consumer' ? `${base}:v6/${limit.ipv6Prefix}` : base;
 }
 
 /** A short digest of a limit's settings (8 base64url characters), part of its Redis key. */

@@ -29,6 +29,7 @@ export function accessPanel(root: HTMLElement, api: Api): void {
     const burst = number(l.burst ?? null, 1);
     const policy = select(['local', 'cluster'], l.policy ?? 'local');
     const onDown = select(['open', 'closed'], l.onRedisDown ?? 'open');
+    const v6 = number(l.ipv6Prefix ?? 64, 32, 128);
     const rowEl = h(
       'fieldset',
       { class: 'limit-row grid-3', dataset: { limit: String(i) } },
@@ -50,6 +51,12 @@ export function accessPanel(root: HTMLElement, api: Api): void {
         control: onDown,
         hint: 'open: count locally; closed: 503.',
       }),
+      field({
+        label: 'IPv6 prefix',
+        path: `access.limits.${i}.ipv6Prefix`,
+        control: v6,
+        hint: 'By ip: an IPv6 client counts by its network of this many bits.',
+      }),
       h(
         'button',
         {
@@ -69,6 +76,7 @@ export function accessPanel(root: HTMLElement, api: Api): void {
       burst: numberOf(burst),
       policy: policy.value,
       onRedisDown: onDown.value,
+      ipv6Prefix: numberOf(v6) ?? 64,
     }));
     limitRows.appendChild(rowEl);
   };
