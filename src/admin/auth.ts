@@ -60,6 +60,7 @@ export function authenticate(bootstrapToken: string, store: Store, throttle: Aut
     const token = await store.findTokenByHash(hashTokenSecret(presented));
     if (token === null) {
       throttle.failed(request.ip);
+      if (throttle.waitMs(request.ip) > 0) request.log.warn({ ip: request.ip }, 'admin token guessing throttled');
       throw new AdminError('UNAUTHORIZED');
     }
     request.actor = { id: token.id, name: token.name, role: token.role };

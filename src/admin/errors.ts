@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
+import type { Actor } from '../model/token.js';
 import { CertificateProblem } from '../model/certificate-check.js';
 import {
   CertificateConflictError,
@@ -174,7 +175,33 @@ export function toAdminError(err: unknown): AdminError {
 export function handleAdminError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const adminError = toAdminError(err);
   if (adminError.statusCode >= 500) request.log.error({ err }, 'admin request failed');
+  else if (refusalWorthLogging(adminError.code, request)) logRefusal(adminError.code, request);
   return reply.code(adminError.statusCode).send(adminError.toBody());
+}
+
+/**
+ * Whether a refusal says something about who is probing: a wrong token (a request without one is a
+ * scanner or a signed-out console; a throttled one was logged as its guesses were), or a role
+ * that does not allow the route.
+ */
+function refusalWorthLogging(code: AdminErrorCode, request: FastifyRequest): boolean {
+  return code === 'FORBIDDEN' || (code === 'UNAUTHORIZED' && request.headers.authorization !== undefined);
+}
+
+/** Logs a refused request at warn: the token (never its secret), the method and the path without its query. */
+function logRefusal(code: AdminErrorCode, request: FastifyRequest): void {
+  const actor = request.actor as Actor | null;
+  const path = request.url.split('?', 1)[0];
+  request.log.warn(
+    {
+      code,
+      actor: actor === null ? null : { id: actor.id, name: actor.name, role: actor.role },
+      method: request.method,
+      path,
+      ip: request.ip,
+    },
+    'admin request refused',
+  );
 }
 
 /** The admin scope's 404 handler for unknown routes. */

@@ -81,6 +81,11 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       admin.addHook('preHandler', replayIdempotentRequests(deps.store));
       admin.addHook('preHandler', openWriteScope);
       admin.addHook('onSend', addEntityTag);
+      // Answers may hold secrets (a new token, an export with secrets): no cache keeps any of them.
+      admin.addHook('onSend', async (_request, reply, payload) => {
+        reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
+        return payload;
+      });
       registerTokenRoutes(admin, deps);
       registerAuditRoutes(admin, deps);
       registerApiRoutes(admin, deps);

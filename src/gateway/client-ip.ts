@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { addressKey } from '../http/address-key.js';
 
 /** Decides the client IP: the socket peer, or — when the peer is a trusted proxy — the nearest untrusted X-Forwarded-For hop. */
 export interface ClientIpResolver {
@@ -20,7 +21,8 @@ export function clientIpResolver(trusted: readonly string[]): ClientIpResolver {
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = hops[i]!.trim();
       if (isIP(hop) === 0) return ip;
-      ip = stripMapped(hop);
+      // A proxy may write an address any way it likes (`::FFFF:10.0.0.1`, `2001:DB8::1A`): one client, one text.
+      ip = addressKey(hop, 128);
       if (!isTrusted(ip)) return ip;
     }
     return ip;

@@ -62,6 +62,9 @@ export const AuditQuery = z.strictObject({
 });
 export type AuditQuery = z.infer<typeof AuditQuery>;
 
+/** A listing of the audit log: the query, and whether admin-token entries are left out (for callers below admin). */
+export type AuditListing = AuditQuery & { withoutTokens?: boolean };
+
 /** One page of the audit log: entries newest first, and the cursor of the next (older) page, or null. */
 export interface AuditPage {
   entries: AuditEntry[];

@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditPage, AuditQuery, ChangeOp, ObjectKind } from '../model/audit.js';
+import type { AuditEntry, AuditPage, AuditListing, ChangeOp, ObjectKind } from '../model/audit.js';
 import type { AuditRow } from './commit.js';
 
 /** An `audit_log` row as read back, with its id. */
@@ -29,7 +29,7 @@ export function auditEntryFromRow(row: StoredAuditRow): AuditEntry {
  */
 export function auditSelect(
   columns: string,
-  q: AuditQuery,
+  q: AuditListing,
   param: (index: number) => string,
 ): { sql: string; values: unknown[] } {
   const values: unknown[] = [];
@@ -39,6 +39,7 @@ export function auditSelect(
     where.push(clause.replace('?', param(values.length)));
   };
   if (q.kind !== undefined) add('kind = ?', q.kind);
+  if (q.withoutTokens === true) add('kind <> ?', 'token');
   if (q.objectId !== undefined) add('object_id = ?', q.objectId);
   if (q.apiId !== undefined) add('api_id = ?', q.apiId);
   if (q.actor !== undefined) add('actor_name = ?', q.actor);

@@ -1,5 +1,5 @@
 import type { Api, ApiCreate } from '../model/api.js';
-import type { AuditPage, AuditQuery, PlanResult } from '../model/audit.js';
+import type { AuditPage, AuditListing, PlanResult } from '../model/audit.js';
 import type { Certificate, CertificateRecord } from '../model/certificate.js';
 import type { ClusterState, ProcessBeat } from '../model/cluster.js';
 import type { Consumer } from '../model/consumer.js';
@@ -136,7 +136,7 @@ export interface Store {
   // config version (none when nothing changed), audited like any other write.
 
   /** A page of the audit log, newest first. */
-  listAudit(query: AuditQuery): Promise<AuditPage>;
+  listAudit(query: AuditListing): Promise<AuditPage>;
   /** Undoes the write that made `version` (REVERT_CONFLICT when an object it touched changed since). */
   revertVersion(version: number): Promise<PlanResult>;
   /** Brings every config object back to how it was at `version` (AUDIT_INCOMPLETE when the log lacks writes since). */

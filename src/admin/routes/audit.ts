@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AuditQuery, type AuditPage, type PlanResult } from '../../model/audit.js';
 import { awaitApplied } from '../applied.js';
+import { AdminError } from '../errors.js';
 import type { AdminDeps } from '../deps.js';
 import { nothingToChange, type DryRunAnswer } from '../dry-run.js';
 import { isDryRun } from '../retry-safety.js';
@@ -31,7 +32,14 @@ export const VersionBody = z.strictObject({ version: z.number().int().min(0) });
  */
 export function registerAuditRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const { store } = deps;
-  app.get('/audit', async (request): Promise<AuditPage> => store.listAudit(parseInput(AuditQuery, request.query)));
+  // Token entries are the admin-only list of tokens and their roles: callers below admin do not see them.
+  app.get('/audit', async (request): Promise<AuditPage> => {
+    const query = parseInput(AuditQuery, request.query);
+    if (request.actor.role === 'admin') return store.listAudit(query);
+    if (query.kind === 'token')
+      throw new AdminError('FORBIDDEN', 'audit entries of admin tokens are for the admin role');
+    return store.listAudit({ ...query, withoutTokens: true });
+  });
 
   app.post('/audit/revert', async (request) => {
     const { version } = parseInput(VersionBody, request.body);

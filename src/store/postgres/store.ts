@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import type { Api, ApiCreate } from '../../model/api.js';
-import type { AuditPage, AuditQuery, PlanResult } from '../../model/audit.js';
+import type { AuditPage, AuditListing, PlanResult } from '../../model/audit.js';
 import type { Certificate, CertificateRecord } from '../../model/certificate.js';
 import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
 import type { Consumer } from '../../model/consumer.js';
@@ -257,7 +257,7 @@ export class PostgresStore implements Store {
     return this.transactions.write((tx) => deleteCertificate(tx, id));
   }
 
-  async listAudit(query: AuditQuery): Promise<AuditPage> {
+  async listAudit(query: AuditListing): Promise<AuditPage> {
     const { sql, values } = auditSelect(AUDIT_COLUMN_LIST, query, (i) => `$${i}`);
     return this.transactions.read(async (c) =>
       auditPage((await c.query<StoredAuditRow>(sql, values)).rows, query.limit),

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
 import type { Api, ApiCreate } from '../../model/api.js';
-import type { AuditPage, AuditQuery, PlanResult } from '../../model/audit.js';
+import type { AuditPage, AuditListing, PlanResult } from '../../model/audit.js';
 import type { Certificate, CertificateRecord } from '../../model/certificate.js';
 import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
 import type { Consumer } from '../../model/consumer.js';
@@ -223,7 +223,7 @@ export class SqliteStore implements Store {
     return (await this.write(() => deleteCertificate(this.stmt, id))).value;
   }
 
-  async listAudit(query: AuditQuery): Promise<AuditPage> {
+  async listAudit(query: AuditListing): Promise<AuditPage> {
     const { sql, values } = auditSelect(AUDIT_COLUMN_LIST, query, () => '?');
     return auditPage(this.db.prepare(sql).all(...values) as StoredAuditRow[], query.limit);
   }
