@@ -3,8 +3,8 @@
  * in the proxy stage, at most `budgetPercent` % may be in a retry at once, though `budgetMinConcurrent`
  * always may. A retry past it is not made: the failure is answered as it is. When a node fails under
  * load, its requests' retries would otherwise double the load on the nodes left. A retry after a
- * connect failure takes no place: the node never saw the request, so it adds no load. Outlives snapshots,
- * as the algorithm's state does.
+ * connect failure or a refusal by the node's wait queue takes no place: the node never saw the
+ * request, so it is moved, not repeated. Outlives snapshots, as the algorithm's state does.
  */
 export class RetryBudget {
   /** Requests of the API in the proxy stage now. */

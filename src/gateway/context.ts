@@ -6,8 +6,8 @@ import type { GatewayErrorCode } from './errors.js';
 import type { GatewayRequest, GatewayResponse } from './exchange.js';
 import type { TunnelRegistry } from './upgrade/tunnel.js';
 
-/** Why a try was retried on another node: connect failure, response-headers timeout, reset before the response, a listed status. */
-export type RetryReason = 'connect' | 'timeout' | 'reset' | 'status';
+/** Why a try was retried on another node: connect failure, refusal by the node's wait queue (full or timed out), response-headers timeout, reset before the response, a listed status. */
+export type RetryReason = 'connect' | 'queue' | 'timeout' | 'reset' | 'status';
 
 /** How the selector stage went for one request (for the log line and metrics). */
 export type SelectorOutcomeTag = 'none' | 'ok' | 'empty' | `error:${SelectorErrorKind}`;

@@ -10,7 +10,13 @@ export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx'] as const;
 /** Gateway error codes in table order (the `code` label). */
 export const ERROR_CODES = Object.keys(GATEWAY_ERRORS) as GatewayErrorCode[];
 /** Why an upstream attempt was given up and another node tried (the `reason` label). */
-export const RETRY_REASONS = ['connect', 'timeout', 'reset', 'status'] as const satisfies readonly RetryReason[];
+export const RETRY_REASONS = [
+  'connect',
+  'queue',
+  'timeout',
+  'reset',
+  'status',
+] as const satisfies readonly RetryReason[];
 /** Selector call outcomes (the `outcome` label). */
 export const SELECTOR_OUTCOMES = ['ok', 'empty', 'error'] as const;
 /** Selector failure kinds (the `kind` label), in the order of `SelectorErrorKind`. */

@@ -301,3 +301,186 @@ describe('the retry budget', () => {
     }
   });
 });
+
+describe("retries after the node's wait queue refused the request (the node never saw it)", () => {
+  // One connection per node and one request waiting for it; a wait of at most 400 ms.
+  const WAIT_MS = 400;
+  let q: TestGateway;
+  beforeAll(async () => {
+    q = await startTestGateway([
+      '--upstream-connections',
+      '1',
+      '--upstream-max-waiting',
+      '1',
+      '--upstream-wait-ms',
+      String(WAIT_MS),
+    ]);
+  });
+  afterAll(async () => {
+    await q?.stop();
+  });
+
+  /** In-flight counts (queued requests included) by node name. */
+  const inFlight = async (id: string): Promise<Record<string, number>> => {
+    const res = await q.admin('GET', `/admin/apis/${id}/health`);
+    return Object.fromEntries(
+      (res.body.nodes as Array<{ name: string; inFlight: number }>).map((n) => [n.name, n.inFlight]),
+    );
+  };
+  const states = async (id: string): Promise<Record<string, string>> => {
+    const res = await q.admin('GET', `/admin/apis/${id}/health`);
+    return Object.fromEntries((res.body.nodes as Array<{ name: string; state: string }>).map((n) => [n.name, n.state]));
+  };
+  /** A request's answer as `x-node`, else `error:<code>`, and how long it took. */
+  const timed = async (path: string, init?: RequestInit) => {
+    const started = performance.now();
+    const who = await q.nodeOf(path, init);
+    return { who, ms: performance.now() - started };
+  };
+
+  it('a full queue moves the request to another node at once, a POST too; neither health nor the budget is charged', async () => {
+    const busy = await holdingNode('qf-busy');
+    const [free] = await upstreams('qf-free');
+    try {
+      const id = await createApi(q, {
+        name: 'qfull',
+        path: '/qfull',
+        algorithm: 'weighted',
+        retries: 1,
+        // One failure would eject the node, and no retry that takes a place in the budget is allowed.
+        health: { passive: { consecutiveFailures: 1 } },
+        retry: { budgetPercent: 0, budgetMinConcurrent: 0 },
+      });
+      // Smooth weighted round robin with 10000 : 1 picks qf-busy first for thousands of requests.
+      await addNode(q, id, busy, { weight: 10_000 });
+      await addNode(q, id, free!, { weight: 1 });
+      const held = q.get('/qfull').then((res) => res.text()); // takes qf-busy's one connection
+      await until(() => busy.arrived() === 1);
+      const queued = q.get('/qfull').then((res) => res.text()); // waits for it
+      await until(async () => (await inFlight(id))['qf-busy'] === 2);
+      // The queue is full: each of these is refused by qf-busy's pool and sent to qf-free.
+      const get = await timed('/qfull');
+      const post = await timed('/qfull', { method: 'POST', body: 'moved post' });
+      expect([get.who, post.who]).toEqual(['qf-free', 'qf-free']);
+      expect(Math.max(get.ms, post.ms)).toBeLessThan(WAIT_MS);
+      expect(free!.bodies).toEqual(['', 'moved post']);
+      expect(busy.arrived()).toBe(1);
+      // Busy, not failing: still healthy, so still picked first.
+      expect((await states(id))['qf-busy']).toBe('healthy');
+      expect(busy.answerAll(200)).toBe(1);
+      expect(await held).toBe('qf-busy 200');
+      await until(() => busy.arrived() === 2);
+      expect(busy.answerAll(200)).toBe(1);
+      expect(await queued).toBe('qf-busy 200');
+      const m = await scrape(`${q.statusUrl}/metrics`);
+      expect(m.sum('isogate_upstream_retries_total', { api: 'qfull', reason: 'queue' })).toBe(2);
+      expect(m.sum('isogate_upstream_retries_refused_total', { api: 'qfull' })).toBe(0);
+      expect(m.sum('isogate_upstream_connect_failures_total', { api: 'qfull' })).toBe(0);
+      await until(async () => (await inFlight(id))['qf-busy'] === 0);
+    } finally {
+      await busy.close();
+    }
+  });
+
+  it('with one node only, or no retries, a full queue still answers 503 UPSTREAM_QUEUE_FULL at once', async () => {
+    const busy = await holdingNode('qf-alone');
+    const [other] = await upstreams('qf-other');
+    try {
+      const id = await createApi(q, {
+        name: 'qalone',
+        path: '/qalone',
+        algorithm: 'round_robin',
+        retries: 1,
+        health: noPassive,
+      });
+      await addNode(q, id, busy);
+      const held = q.get('/qalone').then((res) => res.status);
+      await until(() => busy.arrived() === 1);
+      const queued = q.get('/qalone').then((res) => res.status);
+      await until(async () => (await inFlight(id))['qf-alone'] === 2);
+      const res = await q.get('/qalone', { method: 'POST', body: 'x' });
+      expect(res.status).toBe(503);
+      expect(res.headers.get(ERROR_HEADER)).toBe('UPSTREAM_QUEUE_FULL');
+      await res.arrayBuffer();
+      // A second node, but no retries: the refusal as it is.
+      expect((await q.admin('PATCH', `/admin/apis/${id}`, { retries: 0 })).status).toBe(200);
+      await addNode(q, id, other!);
+      await q.app.plane!.holder.refresh();
+      const picks = await Promise.all(Array.from({ length: 4 }, () => q.nodeOf('/qalone')));
+      expect(picks.filter((p) => p !== 'qf-other')).toEqual(Array(2).fill('error:UPSTREAM_QUEUE_FULL'));
+      expect(busy.arrived()).toBe(1);
+      busy.answerAll(200);
+      await until(() => busy.arrived() === 2);
+      busy.answerAll(200);
+      expect(await Promise.all([held, queued])).toEqual([200, 200]);
+    } finally {
+      await busy.close();
+    }
+  });
+
+  it('a queue timeout moves the request to another node (a POST too), within the total deadline', async () => {
+    const busy = await holdingNode('qt-busy');
+    const busy2 = await holdingNode('qt-busy2');
+    const [free] = await upstreams('qt-free');
+    try {
+      const id = await createApi(q, {
+        name: 'qtime',
+        path: '/qtime',
+        algorithm: 'weighted',
+        retries: 1,
+        health: { passive: { consecutiveFailures: 1 } },
+      });
+      await addNode(q, id, busy, { weight: 10_000 });
+      await addNode(q, id, free!, { weight: 1 });
+      const held = q.get('/qtime').then((res) => res.text());
+      await until(() => busy.arrived() === 1);
+      // Waits WAIT_MS for qt-busy's connection, then goes to qt-free.
+      const post = await timed('/qtime', { method: 'POST', body: 'waited post' });
+      expect(post.who).toBe('qt-free');
+      expect(post.ms).toBeGreaterThanOrEqual(WAIT_MS - 10);
+      expect(free!.bodies).toEqual(['waited post']);
+      expect(busy.arrived()).toBe(1);
+      expect((await states(id))['qt-busy']).toBe('healthy');
+      expect(
+        (await scrape(`${q.statusUrl}/metrics`)).sum('isogate_upstream_retries_total', {
+          api: 'qtime',
+          reason: 'queue',
+        }),
+      ).toBe(1);
+
+      // The wait counts against the total deadline: 400 ms waited for qt-busy, then the deadline (600 ms)
+      // ends the second wait, for qt-busy2, which is busy too.
+      const both = await createApi(q, {
+        name: 'qtdead',
+        path: '/qtdead',
+        algorithm: 'weighted',
+        retries: 1,
+        retry: { deadlineMs: 600 },
+        health: noPassive,
+      });
+      await addNode(q, both, busy, { weight: 10_000 });
+      await addNode(q, both, busy2, { weight: 1 });
+      // qt-busy's connection is still held (pools are per origin); hold qt-busy2's through an API of its own.
+      const direct = await createApi(q, {
+        name: 'qtdirect',
+        path: '/qtdirect',
+        algorithm: 'round_robin',
+        retries: 0,
+        health: noPassive,
+      });
+      await addNode(q, direct, busy2);
+      const heldDirect = q.get('/qtdirect').then((res) => res.text());
+      await until(() => busy2.arrived() === 1);
+      const late = await timed('/qtdead');
+      expect(late.who).toBe('error:UPSTREAM_TIMEOUT');
+      expect(late.ms).toBeGreaterThanOrEqual(590);
+      expect(late.ms).toBeLessThan(600 + WAIT_MS);
+      busy.answerAll(200);
+      busy2.answerAll(200);
+      expect(await Promise.all([held, heldDirect])).toEqual(['qt-busy 200', 'qt-busy2 200']);
+    } finally {
+      await busy.close();
+      await busy2.close();
+    }
+  });
+});

@@ -2,12 +2,7 @@ import type { HttpMethod } from '../../model/method.js';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
 import {
   BodyTimeoutError,
-  ConnectError,
-  ConnectTimeoutError,
-  HeadersTimeoutError,
-  PoolClosedError,
   QueueFullError,
-  QueueTimeoutError,
   RequestBodyTooLargeError,
   TlsHandshakeError,
 } from '../../upstream/errors.js';
@@ -19,31 +14,15 @@ import { hasBody, withAccessHeaders } from './access.js';
 import { nextPick } from '../../balance/decision.js';
 import { answerHeaders } from './answer-headers.js';
 import { forwardHeaders, upstreamPath } from './forward.js';
-
-/** A try's failure before response headers, by what it means for retries and passive health checks. */
-type TryFailure = 'connect' | 'timeout' | 'reset' | 'client' | 'bad-body' | 'too-large' | 'deadline' | 'queue';
-
-/** The client went away: the try is aborted. */
-class ClientGoneError extends Error {
-  readonly code = 'CLIENT_ABORTED';
-}
-
-/** The request's total deadline (`retry.deadlineMs`) passed while a try waited for its answer. */
-class RetryDeadlineError extends Error {
-  readonly code = 'RETRY_DEADLINE';
-}
-
-/** A listed status was answered and another node is tried: this answer is dropped. */
-class DroppedForRetryError extends Error {
-  readonly code = 'DROPPED_FOR_RETRY';
-}
+import { ClientGoneError, DroppedForRetryError, errorCode, failureKind, RetryDeadlineError } from './try-failure.js';
 
 /**
  * Stage 4 — proxy: forwards the request to the picked node through its keep-alive pool, streaming
  * both bodies. A failed try moves to another node not tried yet, at most `retries` times and within
- * `retry.deadlineMs`: after a connect failure for any method (the node never saw the request); after
- * a timeout, a reset or a status in `retry.statuses` only for `retry.methods`. A body that is being
- * streamed is never resent. Every try's outcome goes to the node's passive health check.
+ * `retry.deadlineMs`: after a connect failure or a refusal by the node's wait queue (full, or no
+ * connection free in time) for any method (the node never saw the request); after a timeout, a reset
+ * or a status in `retry.statuses` only for `retry.methods`. A body that is being streamed is never
+ * resent. Every try's outcome but a queue refusal goes to the node's passive health check.
  */
 export function proxyStage(ctx: RequestContext): Promise<boolean> {
   const deadlineMs = ctx.api!.api.retry.deadlineMs;
@@ -84,7 +63,7 @@ interface Exchange {
   deadlineAt: number;
   expired: boolean;
   current: ProxyHandler | null;
-  /** It holds a place in its API's retry budget (taken at its first retry after a failure other than a connect one, given back when it ends). */
+  /** It holds a place in its API's retry budget (taken at its first retry after a failure the node saw, given back when it ends). */
   retrying: boolean;
   ended: boolean;
 }
@@ -119,12 +98,15 @@ function retryNode(
 ): CompiledNode | null {
   const api = ctx.api!.api;
   if (streamed || ctx.tried.length > api.retries || ctx.res.destroyed || exchange.expired) return null;
-  if (reason !== 'connect' && !api.retry.methods.includes(ctx.method as HttpMethod)) return null;
+  // The node never saw the request after a connect failure or a queue refusal: any method may go to another.
+  const unseen = reason === 'connect' || reason === 'queue';
+  if (!unseen && !api.retry.methods.includes(ctx.method as HttpMethod)) return null;
   if (performance.now() >= exchange.deadlineAt) return null;
   const next = nextPick(ctx.api!.algorithm, ctx.candidates, ctx.tried, ctx);
   if (next === null) return null;
-  // A connect failure's retry adds no load (the node never saw the request): only the others take a place.
-  if (reason !== 'connect' && !exchange.retrying) {
+  // A retry the failed node never saw adds no load to it (the request is moved, not repeated): only
+  // the others take a place.
+  if (!unseen && !exchange.retrying) {
     if (!ctx.api!.retryBudget.admit(api.retry.budgetPercent, api.retry.budgetMinConcurrent)) {
       ctx.retryRefused = true;
       return null;
@@ -134,32 +116,6 @@ function retryNode(
   ctx.tried.push(next.index);
   ctx.retryReasons.push(reason);
   return next;
-}
-
-/** What a try's failure means, by the error's class (never by its message). */
-function failureKind(err: Error, ctx: RequestContext): TryFailure {
-  if (ctx.res.destroyed || err instanceof ClientGoneError || err instanceof ClientClosedError) return 'client';
-  if (err instanceof RequestParseError) return 'bad-body';
-  if (err instanceof RequestBodyTooLargeError) return 'too-large';
-  if (err instanceof RetryDeadlineError) return 'deadline';
-  if (err instanceof QueueFullError || err instanceof QueueTimeoutError) return 'queue';
-  // The node never saw the request (no connection, or no TLS session on it): another node may be
-  // tried for any method.
-  if (
-    err instanceof ConnectError ||
-    err instanceof ConnectTimeoutError ||
-    err instanceof PoolClosedError ||
-    err instanceof TlsHandshakeError
-  )
-    return 'connect';
-  if (err instanceof HeadersTimeoutError) return 'timeout';
-  return 'reset';
-}
-
-/** The `code` of an error (a system or upstream error code), or UNKNOWN. */
-export function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'UNKNOWN';
 }
 
 /**
@@ -212,20 +168,19 @@ class ProxyHandler implements UpstreamHandler {
       done(false);
       return;
     }
-    if (kind === 'queue') {
-      // Refused by the pool's own bounds: the node is busy, not failing, and another try would wait the same.
-      ctx.fail(err instanceof QueueFullError ? 'UPSTREAM_QUEUE_FULL' : 'UPSTREAM_QUEUE_TIMEOUT');
-      done(false);
-      return;
-    }
-    if (passive !== null && (kind !== 'timeout' || passive.timeouts)) this.node.health.failed(kind, code, passive);
+    // A queue refusal (the node's pool bounds: busy, not failing) says nothing of the node's health.
+    if (passive !== null && kind !== 'queue' && (kind !== 'timeout' || passive.timeouts))
+      this.node.health.failed(kind, code, passive);
     const next = kind === 'timeout' && !api.retry.timeouts ? null : retryNode(ctx, this.exchange, this.streamed, kind);
     if (next !== null) {
       ctx.node = next;
       attempt(ctx, this.exchange);
       return;
     }
-    if (kind === 'connect') {
+    if (kind === 'queue') {
+      // No other node left to try (or retries spent): the refusal as it is.
+      ctx.fail(err instanceof QueueFullError ? 'UPSTREAM_QUEUE_FULL' : 'UPSTREAM_QUEUE_TIMEOUT');
+    } else if (kind === 'connect') {
       const allTried = ctx.tried.length > 1 && ctx.candidates.every((n) => ctx.tried.includes(n.index));
       // A failed TLS handshake is retried as a connect failure is, but alone it stays what it is: a misconfigured node.
       ctx.fail(

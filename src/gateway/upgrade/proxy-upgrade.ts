@@ -15,7 +15,7 @@ import type { RequestContext } from '../context.js';
 import { pickNext } from '../stages/balance.js';
 import { answerHeaders, switchHeaders } from '../stages/answer-headers.js';
 import { forwardHeaders, upstreamPath } from '../stages/forward.js';
-import { errorCode } from '../stages/proxy.js';
+import { errorCode } from '../stages/try-failure.js';
 import { Tunnel } from './tunnel.js';
 
 const CLIENT_GONE = 'CLIENT_ABORTED';
