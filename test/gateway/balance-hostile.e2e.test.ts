@@ -194,7 +194,10 @@ describe('least_conn in-flight counts return to 0 however a request ends', () =>
     await addNode(t, id, p);
     const c = await rawClient(t);
     c.socket.write('GET /lc1 HTTP/1.1\r\nHost: x\r\n\r\n');
-    await until(() => c.data(), (d) => d.includes('part-'));
+    await until(
+      () => c.data(),
+      (d) => d.includes('part-'),
+    );
     expect(c.data()).toContain('part-');
     await waitInFlight(t, id, { 'lc1-partial': 1 });
     c.socket.destroy();
@@ -216,14 +219,20 @@ describe('least_conn in-flight counts return to 0 however a request ends', () =>
     const b = await rawClient(t);
     // A streamed body: 10 of 1,000 bytes, then the client goes.
     b.socket.write('POST /lc2 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789');
-    await until(() => h.seen, (n) => n >= 2);
+    await until(
+      () => h.seen,
+      (n) => n >= 2,
+    );
     expect(h.seen).toBe(2);
     await waitInFlight(t, id, { 'lc2-hold': 2 });
     a.socket.destroy();
     b.socket.destroy();
     await waitInFlight(t, id, { 'lc2-hold': 0 });
     // The node heard of both cancellations (nginx: proxy_ignore_client_abort off).
-    await until(() => h.aborted, (n) => n >= 2);
+    await until(
+      () => h.aborted,
+      (n) => n >= 2,
+    );
     expect(h.aborted).toBe(2);
   });
 
@@ -268,7 +277,10 @@ describe('least_conn in-flight counts return to 0 however a request ends', () =>
         s.on('error', () => {});
         return s;
       });
-      await until(() => h.seen, (n) => n >= 3);
+      await until(
+        () => h.seen,
+        (n) => n >= 3,
+      );
       expect(h.seen).toBe(3);
       await waitInFlight(t, id, { 'lc4-hold': 3 });
       for (const s of streams) s.close(h2c.NGHTTP2_CANCEL);
@@ -290,7 +302,10 @@ describe('least_conn in-flight counts return to 0 however a request ends', () =>
       await addNode(t, id2, hold2);
       for (let i = 0; i < 2; i++)
         session.request({ ':method': 'GET', ':path': '/lc4b', ':authority': H2_HOST }).on('error', () => {});
-      await until(() => hold2.seen, (n) => n >= 2);
+      await until(
+        () => hold2.seen,
+        (n) => n >= 2,
+      );
       await waitInFlight(t, id2, { 'lc4-hold2': 2 });
       session.destroy();
       await waitInFlight(t, id2, { 'lc4-hold2': 0 });
@@ -345,7 +360,10 @@ describe('least_conn in-flight counts return to 0 however a request ends', () =>
     const id = await createApi(t, { name: 'lc6', path: '/lc6', algorithm: 'least_conn', retries: 0 });
     const nodeId = await addNode(t, id, h);
     const pending = [nodeOf(t, '/lc6'), nodeOf(t, '/lc6')];
-    await until(() => h.seen, (n) => n >= 2);
+    await until(
+      () => h.seen,
+      (n) => n >= 2,
+    );
     await waitInFlight(t, id, { 'lc6-hold': 2 });
     // Unticked: requests in flight finish where they are; the count still belongs to the node.
     expect((await t.admin('PATCH', `/admin/apis/${id}/nodes/${nodeId}`, { enabled: false })).status).toBe(200);
@@ -374,7 +392,14 @@ describe('least_conn in-flight counts return to 0 however a request ends', () =>
     for (let i = 0; i < 4 && h.seen === 0; i++) {
       const p = nodeOf(t, '/lc7');
       pending.push(p);
-      await Promise.race([p, until(() => h.seen, (n) => n > 0, 500)]);
+      await Promise.race([
+        p,
+        until(
+          () => h.seen,
+          (n) => n > 0,
+          500,
+        ),
+      ]);
     }
     expect(h.seen).toBe(1);
     for (const patch of [{ algorithm: 'round_robin' }, { algorithm: 'least_conn' }, { retries: 1 }]) {
@@ -399,7 +424,10 @@ describe('the upstream pool and its wait queue (one connection per node)', () =>
     const id = await createApi(q, { name: 'qu1', path: '/qu1', algorithm: 'least_conn', retries: 0 });
     await addNode(q, id, h);
     const first = nodeOf(q, '/qu1');
-    await until(() => h.seen, (n) => n >= 1);
+    await until(
+      () => h.seen,
+      (n) => n >= 1,
+    );
     const c = await rawClient(q);
     c.socket.write('GET /qu1?gone HTTP/1.1\r\nHost: x\r\n\r\n');
     await waitInFlight(q, id, { 'qu1-hold': 2 });
@@ -413,7 +441,7 @@ describe('the upstream pool and its wait queue (one connection per node)', () =>
     await waitInFlight(q, id, { 'qu1-hold': 0 });
   });
 
-  it('a request the node\'s full queue refuses at once goes to another node (the node never saw it)', async () => {
+  it("a request the node's full queue refuses at once goes to another node (the node never saw it)", async () => {
     const h = await holdingNode('qu2-hold');
     const id = await createApi(q, {
       name: 'qu2',
@@ -426,15 +454,14 @@ describe('the upstream pool and its wait queue (one connection per node)', () =>
     await addNode(q, id, h, { weight: 10000 });
     await addNode(q, id, ups[0]!, { weight: 1 });
     const held = nodeOf(q, '/qu2').catch((e: Error) => `failed:${e.message}`); // takes the node's one connection
-    await until(() => h.seen, (n) => n >= 1);
+    await until(
+      () => h.seen,
+      (n) => n >= 1,
+    );
     const queued = nodeOf(q, '/qu2').catch((e: Error) => `failed:${e.message}`); // waits for it (max waiting 1)
     await waitInFlight(q, id, { 'qu2-hold': 2 });
-    // BUG: a third request is refused by qu2-hold's full wait queue with 503 UPSTREAM_QUEUE_FULL although
-    // retries=1 and n1 is idle. The node never saw the request (like a connect failure), so it should be
-    // retried on another node as nginx does for a peer at max_conns (the peer is skipped) — cause:
-    // src/gateway/stages/proxy.ts failed(): kind 'queue' answers at once ("another try would wait the same",
-    // which is only true for the same origin); fix: treat QueueFullError (and QueueTimeoutError) as
-    // 'connect' for retryNode (no passive-health failure), keep UPSTREAM_QUEUE_* only when no node is left.
+    // Fixed: a request the full wait queue refused was answered 503 UPSTREAM_QUEUE_FULL although retries=1
+    // and n1 was idle; the node never saw it, so it now goes to another node (as nginx skips a peer at max_conns).
     const third = await nodeOf(q, '/qu2');
     h.open();
     expect(third).toBe('n1');
@@ -476,12 +503,8 @@ describe('client address and hash keys', () => {
         if (got !== v6base) moved.push(`${alias} -> ${got}, ${v6} -> ${v6base}`);
       }
     }
-    // BUG: src/gateway/client-ip.ts keeps the hop's text as written (stripMapped only knows lower-case
-    // "::ffff:" + dotted quad), so "::FFFF:1.2.3.4", "0:0:0:0:0:ffff:1.2.3.4", upper-case or zero-padded
-    // IPv6 of the same client hash to other nodes (ip_hash stickiness breaks, rate-limit keys split). nginx
-    // hashes the binary address. Fix: canonicalise every address (peer and X-Forwarded-For hops) once,
-    // e.g. parse with net.SocketAddress / BlockList-style parsing and print the canonical form, mapping
-    // any IPv4-mapped IPv6 form to dotted IPv4.
+    // Fixed: a hop's text was kept as written, so these spellings of one client hashed to other nodes
+    // (and split its rate-limit buckets); every hop is now written one way (src/http/address-key.ts).
     expect(moved).toEqual([]);
   });
 
@@ -542,8 +565,12 @@ describe('rotation fairness and the errors when no node is left', () => {
     const wrSeen: Record<string, number> = {};
     for (let i = 0; i < 12; i++) {
       // A reload before every request (an upgrade idle timeout edit: nothing that matters to balancing).
-      expect((await t.admin('PATCH', `/admin/apis/${rr}`, { timeouts: { upgradeIdleMs: 100_000 + i } })).status).toBe(200);
-      expect((await t.admin('PATCH', `/admin/apis/${wr}`, { timeouts: { upgradeIdleMs: 100_000 + i } })).status).toBe(200);
+      expect((await t.admin('PATCH', `/admin/apis/${rr}`, { timeouts: { upgradeIdleMs: 100_000 + i } })).status).toBe(
+        200,
+      );
+      expect((await t.admin('PATCH', `/admin/apis/${wr}`, { timeouts: { upgradeIdleMs: 100_000 + i } })).status).toBe(
+        200,
+      );
       const a = await nodeOf(t, '/rr1');
       rrSeen[a] = (rrSeen[a] ?? 0) + 1;
       const b = await nodeOf(t, '/wr1');
