@@ -23,6 +23,13 @@ interface Probe {
 export const PROBE_BODY_LIMIT = 64 * 1024;
 
 /**
+ * Probes in flight at once in a process. Each holds a socket (an open file the gateway port's clients
+ * also need): a config of thousands of probed nodes, all starting at once on load, would otherwise
+ * open thousands of sockets together. The others wait their turn; a probe's timeout starts when it runs.
+ */
+export const PROBES_AT_ONCE = 64;
+
+/**
  * Active health checks of one gateway process: a probe loop per enabled node of every API with
  * `health.active`, started as soon as a config version serves (not on the first request) and
  * reconciled with every new version: new nodes start, removed or disabled ones stop, changed
@@ -35,8 +42,15 @@ export class ActiveChecker {
   // would run while they wait). A node has one probe at a time, so they are bounded by the nodes.
   readonly #agent = new Agent({ keepAliveTimeout: 4_000, connect: { timeout: 10_000 } });
   #closed = false;
+  /** Probes in flight, at most `probesAtOnce`. */
+  #running = 0;
+  /** Probes waiting for a turn, oldest first (each node has one probe at a time, so at most one per node). */
+  readonly #waiting: Probe[] = [];
 
-  constructor(private readonly log: Logger | null = null) {}
+  constructor(
+    private readonly log: Logger | null = null,
+    private readonly probesAtOnce = PROBES_AT_ONCE,
+  ) {}
 
   /** Starts, restarts and stops probe loops to match the snapshot now serving. */
   follow(snapshot: Snapshot): void {
@@ -59,13 +73,18 @@ export class ActiveChecker {
       const probe: Probe = { ...want, timer: null, abort: null, stopped: false };
       this.#probes.set(id, probe);
       // At once: a node that is down when the config loads should leave rotation within `unhealthyThreshold` probes.
-      void this.#run(probe);
+      this.#queue(probe);
     }
   }
 
   /** Nodes probed now (for tests and the log). */
   get probing(): number {
     return this.#probes.size;
+  }
+
+  /** Probes in flight now (at most PROBES_AT_ONCE), and probes waiting for a turn. */
+  get inFlight(): { running: number; waiting: number } {
+    return { running: this.#running, waiting: this.#waiting.length };
   }
 
   /** Stops every probe, those in flight too, and closes the probe connections at once. */
@@ -82,17 +101,38 @@ export class ActiveChecker {
     this.#probes.delete(id);
   }
 
+  /** Runs the probe now if a turn is free, else when one is. */
+  #queue(probe: Probe): void {
+    probe.timer = null;
+    if (probe.stopped) return;
+    if (this.#running < this.probesAtOnce) void this.#run(probe);
+    else this.#waiting.push(probe);
+  }
+
   async #run(probe: Probe): Promise<void> {
-    if (probe.stopped) return;
-    probe.abort = new AbortController();
-    const result = await this.#probe(probe.url, probe.settings, probe.abort.signal);
-    probe.abort = null;
-    if (probe.stopped) return;
-    probe.health.probed(result, probe.settings);
-    this.log?.debug({ node: probe.health.nodeId, ...result }, 'health probe');
-    // The next probe is timed from the end of this one, so probes of one node never overlap.
-    probe.timer = setTimeout(() => void this.#run(probe), probe.settings.intervalMs);
-    probe.timer.unref();
+    this.#running++;
+    try {
+      probe.abort = new AbortController();
+      const result = await this.#probe(probe.url, probe.settings, probe.abort.signal);
+      probe.abort = null;
+      if (probe.stopped) return;
+      probe.health.probed(result, probe.settings);
+      this.log?.debug({ node: probe.health.nodeId, ...result }, 'health probe');
+      // The next probe is timed from the end of this one, so probes of one node never overlap.
+      probe.timer = setTimeout(() => this.#queue(probe), probe.settings.intervalMs);
+      probe.timer.unref();
+    } finally {
+      this.#running--;
+      this.#next();
+    }
+  }
+
+  /** Gives a freed turn to the oldest waiting probe still wanted. */
+  #next(): void {
+    while (this.#running < this.probesAtOnce && this.#waiting.length > 0) {
+      const probe = this.#waiting.shift()!;
+      if (!probe.stopped) void this.#run(probe);
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ActiveCheck, PassiveCheck } from '../model/health.js';
 import type { HealthState, NodeHealthView, ProbeResult } from './view.js';
+import { MoveLogBudget } from './move-log.js';
 
 /** What `follow` reads of a snapshot (structural, so health imports nothing from the snapshot that holds it). */
 export interface FollowedConfig {
@@ -184,8 +185,13 @@ export class HealthRegistry {
   #generation = 0;
   #nextExpiry = Infinity;
   readonly #cache = new WeakMap<readonly unknown[], Filtered>();
+  /** Each entry's allowance of logged state moves (a flapping node writes a few lines, not one per probe). */
+  readonly #moveLogs = new WeakMap<NodeHealth, MoveLogBudget>();
 
-  constructor(private readonly log: Logger | null = null) {}
+  constructor(
+    private readonly log: Logger | null = null,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   /** The node's entry, created healthy the first time (or when its target changed). */
   entry(nodeId: string, target: string): NodeHealth {
@@ -255,8 +261,14 @@ export class HealthRegistry {
     if (this.#byId.get(entry.nodeId) !== entry) return; // a forgotten entry still held by an old snapshot
     this.#generation++;
     this.#down += (after !== 'healthy' ? 1 : 0) - (before !== 'healthy' ? 1 : 0);
-    if (after === 'healthy') this.log?.info({ node: entry.nodeId, from: before, reason }, 'node healthy again');
-    else this.log?.warn({ node: entry.nodeId, state: after, reason }, 'node out of rotation');
+    if (this.log === null) return;
+    let budget = this.#moveLogs.get(entry);
+    if (budget === undefined) this.#moveLogs.set(entry, (budget = new MoveLogBudget(this.clock())));
+    const skipped = budget.take(this.clock());
+    if (skipped === null) return;
+    const left = skipped > 0 ? { movesNotLogged: skipped } : {};
+    if (after === 'healthy') this.log.info({ node: entry.nodeId, from: before, reason, ...left }, 'node healthy again');
+    else this.log.warn({ node: entry.nodeId, state: after, reason, ...left }, 'node out of rotation');
   }
 
   /** Called by an entry when it was ejected until `at`. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import pino from 'pino';
 import { HealthRegistry } from '../../src/health/registry.js';
 import { ActiveCheck, PassiveCheck } from '../../src/model/health.js';
 
@@ -78,5 +79,38 @@ describe('node health', () => {
     expect(registry.get('b')).toBeUndefined();
     expect(registry.available(nodes)).toBe(nodes); // the forgotten node no longer counts as down
     expect(registry.entry('a', 'http://elsewhere')).not.toBe(nodes[0]!.health);
+  });
+});
+
+describe('state moves in the log', () => {
+  it('a flapping node logs a burst of moves, then one per refill period carrying how many were left out', () => {
+    const lines: Array<{ msg: string; movesNotLogged?: number }> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    let now = 0;
+    const registry = new HealthRegistry(log, () => now);
+    const entry = registry.entry('n', 'http://x');
+    // 100 flaps (in and out on every probe), one per second of the clock.
+    for (let i = 0; i < 100; i++) {
+      now += 1_000;
+      entry.probed(probe(false, now), ActiveCheck.parse({ healthyThreshold: 1, unhealthyThreshold: 1 }), now);
+      now += 1_000;
+      entry.probed(probe(true, now), ActiveCheck.parse({ healthyThreshold: 1, unhealthyThreshold: 1 }), now);
+    }
+    // 200 moves in 200 s: the burst of 6, then one per 10 s.
+    expect(lines.length).toBeGreaterThanOrEqual(6 + 19);
+    expect(lines.length).toBeLessThanOrEqual(6 + 21);
+    expect(lines.slice(0, 6).every((l) => l.movesNotLogged === undefined)).toBe(true);
+    const later = lines.slice(6);
+    expect(later.every((l) => (l.movesNotLogged ?? 0) > 0)).toBe(true);
+    // Every move is either a line or counted on a later one.
+    const counted = lines.length + later.reduce((n, l) => n + (l.movesNotLogged ?? 0), 0);
+    expect(counted).toBeLessThanOrEqual(200);
+    expect(counted).toBeGreaterThan(200 - 10);
+    // Quiet for a while, the node logs its next moves at once again.
+    now += 120_000;
+    const before = lines.length;
+    entry.probed(probe(false, now), ActiveCheck.parse({ healthyThreshold: 1, unhealthyThreshold: 1 }), now);
+    expect(lines.length).toBe(before + 1);
+    expect(lines.at(-1)!.msg).toBe('node out of rotation');
   });
 });
