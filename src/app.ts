@@ -150,8 +150,9 @@ export async function startIsogate(
 
     let demo: Isogate['demo'] = null;
     if (options.demo && role === 'start') {
-      if ((await store.version()) === 0) {
-        await seedDemo(store, options.demoPortBase);
+      // The read spares a write on every start of a stored config; the seed decides again inside its
+      // transaction, so a start racing another one on an empty store keeps the demo that one seeded.
+      if ((await store.version()) === 0 && (await seedDemo(store, options.demoPortBase)).version !== null) {
         demo = 'seeded';
         log.info('seeded the demo config (APIs demo and demo-sticky; variables IP1_enable, IP2_enable)');
       } else if (options.resetDemo) {

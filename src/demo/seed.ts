@@ -110,9 +110,15 @@ export function demoPlanner(portBase: number): Planner {
   return (state) => demoPlan(state, portBase, code);
 }
 
-/** Seeds the demo config into an empty store, in one write (the plan `--reset-demo` applies too). */
+/**
+ * Seeds the demo config into an empty store (config version 0), in one write (the plan `--reset-demo`
+ * applies too). Whether the store is empty is decided inside the write's transaction, so of two
+ * starts racing on an empty store one seeds and the other writes nothing: its result has no version
+ * (`version: null`, no changes) and the demo the first one seeded stays as it is.
+ */
 export function seedDemo(store: Store, portBase: number): Promise<PlanResult> {
-  return store.applyPlan(demoPlanner(portBase), DEMO_SEED_CAUSE);
+  const plan = demoPlanner(portBase);
+  return store.applyPlan((state) => (state.version === 0 ? plan(state) : []), DEMO_SEED_CAUSE);
 }
 
 /**

@@ -1,3 +1,5 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IsogateProcesses, type IsogateProcess } from '../helpers/cluster.js';
 import { adminClient, requestOnce, until } from '../helpers/processes.js';
@@ -40,5 +42,39 @@ describe('two processes on one SQLite file', () => {
     expect(await until(answer, (n) => n === 'RULES_EXCLUDED_ALL', 100, 50)).toBe('RULES_EXCLUDED_ALL');
     await call('PUT', '/admin/variables/IP1_enable', { value: 'true' });
     expect(await until(answer, (n) => n === 'a', 100, 50)).toBe('a');
+  });
+});
+
+describe('the SQLite file removed under a running start', () => {
+  it('writes answer 503 STORE_UNAVAILABLE, /status says degraded with the reason, the gateway serves its last config', async () => {
+    const p = await procs.start('start', ['--no-demo', '--workers', '0']);
+    const own = adminClient(() => p.admin, TOKEN);
+    const api = await own('POST', '/admin/apis', { name: 'kept', path: '/kept', algorithm: 'round_robin' });
+    await own('POST', `/admin/apis/${api.id}/nodes`, {
+      name: 'a',
+      connector: { kind: 'simple-url', url: ups[0]!.url },
+    });
+    expect(
+      await until(
+        () => requestOnce(p.gateway, '/kept'),
+        (n) => n === 'a',
+        100,
+        50,
+      ),
+    ).toBe('a');
+    for (const f of readdirSync(p.dataDir)) if (f.startsWith('isogate.db')) rmSync(join(p.dataDir, f));
+
+    const res = await fetch(`http://127.0.0.1:${p.admin}/admin/variables/X`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ value: '1' }),
+    });
+    expect(res.status).toBe(503);
+    expect((await res.json()).error.code).toBe('STORE_UNAVAILABLE');
+    const status = await (await fetch(`http://127.0.0.1:${p.status}/status`)).json();
+    expect(status.degraded).toBe(true);
+    expect(status.store.lastError).toMatch(/isogate\.db was removed/);
+    expect(await requestOnce(p.gateway, '/kept')).toBe('a');
+    expect(existsSync(join(p.dataDir, 'isogate.db'))).toBe(false);
   });
 });

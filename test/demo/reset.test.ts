@@ -79,6 +79,17 @@ describe.each(Object.keys(DRIVERS))('on %s', (driver) => {
         ]),
       );
     });
+
+    it('writes nothing into a store that is no longer empty (decided inside its transaction), so a racing start keeps the demo', async () => {
+      const store = await freshStore();
+      const first = await seedDemo(store, PORT_BASE);
+      const before = await store.loadConfig();
+      const second = await seedDemo(store, PORT_BASE + 100);
+      expect(second).toEqual({ version: null, changes: [] });
+      const after = await store.loadConfig();
+      expect(after.version).toBe(first.version);
+      expect(content(after)).toEqual(content(before));
+    });
   });
 
   describe('resetDemo', () => {

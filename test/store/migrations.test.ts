@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/store/errors.js';
+import { WRITE_LOCK_WAIT_MS } from '../../src/store/sqlite/faults.js';
 import { migrate, migrations } from '../../src/store/sqlite/migrations.js';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
 import { tempDir } from './fixtures.js';
@@ -119,5 +121,88 @@ describe('sqlite migrations', () => {
     } finally {
       db.close();
     }
+  });
+
+  describe('while another connection holds the write lock', () => {
+    /** A second connection holding the write lock (BEGIN IMMEDIATE); release() commits, idempotently. */
+    function holdWriteLock(): { release: () => void } {
+      const holder = new Database(file);
+      holder.exec('BEGIN IMMEDIATE');
+      return {
+        release() {
+          if (!holder.open) return;
+          holder.exec('COMMIT');
+          holder.close();
+        },
+      };
+    }
+
+    it('an up-to-date file opens at once: nothing pending takes no write lock', async () => {
+      await (await openSqliteStore(file)).close();
+      const lock = holdWriteLock();
+      try {
+        const started = performance.now();
+        const store = await openSqliteStore(file);
+        expect(performance.now() - started).toBeLessThan(1_000);
+        expect(await store.version()).toBe(0);
+        await store.close();
+      } finally {
+        lock.release();
+      }
+    });
+
+    it('pending migrations wait for the lock in short tries, and the event loop runs meanwhile', async () => {
+      const db = new Database(file);
+      migrate(db, migrations.slice(0, 1));
+      db.close();
+      const lock = holdWriteLock();
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 10);
+      try {
+        const released = new Promise<void>((resolve) =>
+          setTimeout(() => {
+            lock.release();
+            resolve();
+          }, 400),
+        );
+        const store = await openSqliteStore(file);
+        await released;
+        expect(ticks).toBeGreaterThan(5);
+        await store.close();
+      } finally {
+        clearInterval(ticker);
+        lock.release();
+      }
+      const check = new Database(file, { readonly: true });
+      try {
+        expect(check.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual(
+          migrations.map((m) => m.version),
+        );
+      } finally {
+        check.close();
+      }
+    });
+
+    it(`a lock held past ${WRITE_LOCK_WAIT_MS} ms fails the open with StoreUnavailableError; nothing is migrated`, async () => {
+      const db = new Database(file);
+      migrate(db, migrations.slice(0, 1));
+      db.close();
+      const lock = holdWriteLock();
+      try {
+        const started = performance.now();
+        const err = await openSqliteStore(file).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StoreUnavailableError);
+        expect((err as Error).message).toMatch(/write lock/);
+        expect(performance.now() - started).toBeGreaterThanOrEqual(WRITE_LOCK_WAIT_MS - 500);
+      } finally {
+        lock.release();
+      }
+      const check = new Database(file, { readonly: true });
+      try {
+        expect(check.prepare('SELECT version FROM schema_migrations').pluck().all()).toEqual([1]);
+      } finally {
+        check.close();
+      }
+    }, 15_000);
   });
 });

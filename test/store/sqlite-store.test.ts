@@ -1,8 +1,12 @@
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ProcessBeat } from '../../src/model/cluster.js';
+import { StoreUnavailableError } from '../../src/store/errors.js';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
 import type { Store } from '../../src/store/store.js';
-import { tempDir } from './fixtures.js';
+import { apiInput, tempDir } from './fixtures.js';
 import { describeAuditContract } from './audit-contract.js';
 import { describeSecretsAuditContract } from './secrets-audit-contract.js';
 import { describeStoreContract, type StoreFixture } from './store-contract.js';
@@ -60,3 +64,92 @@ async function freshSqlite(): Promise<StoreFixture> {
 describeStoreContract('SqliteStore', { fresh: freshSqlite });
 describeAuditContract('SqliteStore', { fresh: freshSqlite });
 describeSecretsAuditContract('SqliteStore', { fresh: freshSqlite });
+
+describe('SqliteStore: its file removed or replaced while open', () => {
+  let dir: { dir: string; remove: () => void };
+  let file: string;
+  const stores: Store[] = [];
+  beforeEach(() => {
+    dir = tempDir();
+    file = join(dir.dir, 'isogate.db');
+  });
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    dir.remove();
+  });
+
+  async function open(): Promise<Store> {
+    const store = await openSqliteStore(file);
+    stores.push(store);
+    return store;
+  }
+
+  /** Removes the database file and its WAL and shared-memory files, as a cleanup script would. */
+  function removeFiles(): void {
+    for (const f of readdirSync(dir.dir)) if (f.startsWith('isogate.db')) rmSync(join(dir.dir, f));
+  }
+
+  it('is healthy while the path names the file it opened', async () => {
+    const store = await open();
+    await store.createApi(apiInput());
+    expect(store.health?.()).toEqual({ connected: true, lastError: null });
+  });
+
+  it('removed: every write is refused with STORE_UNAVAILABLE, health says why, reads still answer', async () => {
+    const store = await open();
+    const api = await store.createApi(apiInput());
+    removeFiles();
+
+    for (const write of [
+      () => store.createApi(apiInput({ name: 'second', path: '/second/*' })),
+      () => store.putVariable('X', '1'),
+      () => store.deleteApi(api.id),
+      () => store.heartbeat(beat()),
+    ]) {
+      const err = await write().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect((err as StoreUnavailableError).code).toBe('STORE_UNAVAILABLE');
+      expect((err as Error).message).toMatch(/was removed/);
+    }
+    expect(store.health?.().connected).toBe(false);
+    expect(store.health?.().lastError).toMatch(/isogate\.db was removed/);
+    // The open file still reads: the last config keeps serving.
+    expect((await store.loadConfig()).apis.map((a) => a.name)).toEqual(['orders']);
+    expect(await store.version()).toBe(1);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('replaced by another database (a restore done with mv): writes are refused, the new file is left as it was', async () => {
+    const store = await open();
+    await store.createApi(apiInput());
+    const other = join(dir.dir, 'restored.db');
+    await (await openSqliteStore(other)).close();
+    // The old file's WAL goes too (it belongs to the old file), then the restored file takes its path.
+    removeFiles();
+    renameSync(other, file);
+
+    const err = await store.putVariable('X', '1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    expect((err as Error).message).toMatch(/was replaced/);
+    expect(store.health?.().lastError).toMatch(/was replaced/);
+    const fresh = await open();
+    expect(await fresh.version()).toBe(0);
+    expect(await fresh.listVariables()).toEqual([]);
+    expect(fresh.health?.()).toEqual({ connected: true, lastError: null });
+  });
+});
+
+/** A heartbeat row of this process. */
+function beat(): ProcessBeat {
+  return {
+    id: 'p1',
+    host: 'localhost',
+    pid: process.pid,
+    role: 'start',
+    worker: null,
+    serves: 'both',
+    startedAt: new Date().toISOString(),
+    configVersion: 0,
+    heartbeatMs: 1000,
+  };
+}

@@ -202,33 +202,54 @@ export const migrations: readonly Migration[] = [
   },
 ];
 
-/** Brings the database to the newest schema, applying each missing migration once; returns the versions applied. */
-export function migrate(db: BetterSqlite3.Database, list: readonly Migration[] = migrations): number[] {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS schema_migrations (
-      version INTEGER PRIMARY KEY,
-      name TEXT NOT NULL,
-      applied_at TEXT NOT NULL
-    )
-  `);
-  const newest = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+/**
+ * The migrations of `list` the database does not have yet, read without taking the write lock (a
+ * start of an up-to-date database then never waits for another writer). Throws when the database
+ * was migrated by a newer isogate.
+ */
+export function pendingMigrations(db: BetterSqlite3.Database, list: readonly Migration[] = migrations): Migration[] {
+  const hasTable = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+    .pluck()
+    .get();
+  if (hasTable === undefined) return [...list];
+  const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+  const newest = Math.max(0, ...applied);
   const known = list.at(-1)?.version ?? 0;
-  if (newest.v !== null && newest.v > known) {
+  if (newest > known) {
     throw new Error(
-      `database schema version ${newest.v} is newer than this isogate supports (${known}); upgrade isogate`,
+      `database schema version ${newest} is newer than this isogate supports (${known}); upgrade isogate`,
     );
   }
+  return list.filter((m) => !applied.has(m.version));
+}
 
-  const isApplied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();
-  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+/**
+ * Brings the database to the newest schema, applying each missing migration once; returns the
+ * versions applied. Takes no write lock when nothing is pending; otherwise each migration is one
+ * IMMEDIATE transaction, and an SQLITE_BUSY (another writer) is thrown for the caller to retry
+ * (SqliteStore.open retries as writes do, withWriteLock): what was applied stays applied.
+ */
+export function migrate(db: BetterSqlite3.Database, list: readonly Migration[] = migrations): number[] {
   const applied: number[] = [];
-  for (const m of list) {
+  for (const m of pendingMigrations(db, list)) {
     // IMMEDIATE takes the write lock before the check, so two processes opening the same file at
     // once cannot both apply a migration.
     db.transaction(() => {
-      if (isApplied.get(m.version) !== undefined) return;
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+          version INTEGER PRIMARY KEY,
+          name TEXT NOT NULL,
+          applied_at TEXT NOT NULL
+        )
+      `);
+      if (db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version) !== undefined) return;
       db.exec(m.sql);
-      record.run(m.version, m.name, new Date().toISOString());
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      );
       applied.push(m.version);
     }).immediate();
   }

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
 import type { Api, ApiCreate } from '../../model/api.js';
 import type { AuditPage, AuditListing, PlanResult } from '../../model/audit.js';
@@ -13,7 +13,16 @@ import { auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
 import { isConfigWrite, summarize } from '../changes.js';
 import { auditRows, checkBeforeCommit, idempotencyRow, type IdempotencyRecord } from '../commit.js';
 import type { PlannedWrite } from '../plans.js';
-import type { ConfigStamp, ConfigState, Mutator, NewConsumer, Planner, SelectorVersion, Store } from '../store.js';
+import type {
+  ConfigStamp,
+  ConfigState,
+  Mutator,
+  NewConsumer,
+  Planner,
+  SelectorVersion,
+  Store,
+  StoreHealth,
+} from '../store.js';
 import { newVersionToken } from '../version-stamp.js';
 import { SkippedRows } from '../skipped-rows.js';
 import { newToken } from '../tokens.js';
@@ -41,7 +50,6 @@ import {
   updateCertificate,
 } from './certificates.js';
 import { createConsumer, deleteConsumer, listConsumers, readConsumer, updateConsumer } from './consumers.js';
-import { migrate } from './migrations.js';
 import { currentStamp, currentVersion, execute, readConfig, restorePlan, revertPlan } from './objects.js';
 import { deleteProcess, listProcesses, pruneProcesses, upsertProcess } from './processes.js';
 import {
@@ -57,7 +65,9 @@ import {
 } from './records.js';
 import { AUDIT_COLUMN_LIST, prepareStatements, type Statements } from './statements.js';
 import { deleteVariable, listVariables, putVariable, readVariable } from './variables.js';
-import { BUSY_WAIT_MS, sqliteFault, withWriteLock } from './faults.js';
+import { connectSqlite } from './connect.js';
+import { sqliteFault, withWriteLock } from './faults.js';
+import type { FileIdentity } from './file-identity.js';
 
 /** The SQLite driver of the Store: one better-sqlite3 connection, WAL mode, every write one IMMEDIATE transaction. */
 export class SqliteStore implements Store {
@@ -70,6 +80,7 @@ export class SqliteStore implements Store {
 
   private constructor(
     private readonly db: Database.Database,
+    private readonly file: FileIdentity,
     log: Logger,
   ) {
     this.stmt = prepareStatements(db);
@@ -77,17 +88,14 @@ export class SqliteStore implements Store {
     this.inTransaction = db.transaction((step: () => unknown) => step());
   }
 
-  /** Opens (creating if needed) and migrates the database file; `log` hears of stored rows skipped as unreadable. */
-  static open(file: string, log: Logger = pino({ level: 'silent' })): SqliteStore {
-    const db = new Database(file);
+  /**
+   * Opens (creating if needed) and migrates the database file (src/store/sqlite/connect.ts: an
+   * up-to-date file is only read); `log` hears of stored rows skipped as unreadable.
+   */
+  static async open(file: string, log: Logger = pino({ level: 'silent' })): Promise<SqliteStore> {
+    const { db, identity } = await connectSqlite(file);
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma(`busy_timeout = ${BUSY_WAIT_MS}`);
-      db.pragma('foreign_keys = ON');
-      // NORMAL is durable across application crashes in WAL mode; only an OS crash may lose the last commit.
-      db.pragma('synchronous = NORMAL');
-      migrate(db);
-      return new SqliteStore(db, log);
+      return new SqliteStore(db, identity, log);
     } catch (err) {
       db.close();
       throw err;
@@ -270,11 +278,11 @@ export class SqliteStore implements Store {
 
   async heartbeat(beat: ProcessBeat): Promise<void> {
     const row = ProcessBeat.parse(beat);
-    await withWriteLock(() => upsertProcess(this.stmt, row));
+    await this.locked(() => upsertProcess(this.stmt, row));
   }
 
   async removeProcess(id: string): Promise<boolean> {
-    return withWriteLock(() => deleteProcess(this.stmt, id));
+    return this.locked(() => deleteProcess(this.stmt, id));
   }
 
   async listProcesses(): Promise<ClusterState> {
@@ -284,7 +292,12 @@ export class SqliteStore implements Store {
   }
 
   async pruneProcesses(olderThanMs: number): Promise<number> {
-    return withWriteLock(() => pruneProcesses(this.stmt, olderThanMs));
+    return this.locked(() => pruneProcesses(this.stmt, olderThanMs));
+  }
+
+  /** Not connected while the database path no longer names the file this store has open (removed or replaced). */
+  health(): StoreHealth {
+    return this.file.health();
   }
 
   async close(): Promise<void> {
@@ -303,7 +316,7 @@ export class SqliteStore implements Store {
     const scope = currentWriteScope();
     // IMMEDIATE takes the write lock up front: a DEFERRED read-then-write can fail with SQLITE_BUSY
     // without waiting when another process wrote in between.
-    return withWriteLock(
+    return this.locked(
       () =>
         this.inTransaction.immediate(() => {
           const { value, changes } = step();
@@ -318,6 +331,17 @@ export class SqliteStore implements Store {
           return { value, version };
         }) as { value: T; version: number | null },
     );
+  }
+
+  /**
+   * Runs a write under the write lock (withWriteLock), refused before each try when the database path
+   * no longer names the open file: what it committed would be lost to every later start.
+   */
+  private locked<T>(tryOnce: () => T): Promise<T> {
+    return withWriteLock(() => {
+      this.file.requireSame();
+      return tryOnce();
+    });
   }
 
   /** A write that executes a plan (revert, restore, config apply) and answers with what it changed. */
