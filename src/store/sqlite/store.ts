@@ -41,6 +41,7 @@ import {
   updateCertificate,
 } from './certificates.js';
 import { createConsumer, deleteConsumer, listConsumers, readConsumer, updateConsumer } from './consumers.js';
+import { openExistingDatabase, type ExistingSqliteOptions } from './existing.js';
 import { migrate } from './migrations.js';
 import { currentStamp, currentVersion, execute, readConfig, restorePlan, revertPlan } from './objects.js';
 import { deleteProcess, listProcesses, pruneProcesses, upsertProcess } from './processes.js';
@@ -77,8 +78,21 @@ export class SqliteStore implements Store {
     this.inTransaction = db.transaction((step: () => unknown) => step());
   }
 
-  /** Opens (creating if needed) and migrates the database file; `log` hears of stored rows skipped as unreadable. */
-  static open(file: string, log: Logger = pino({ level: 'silent' })): SqliteStore {
+  /**
+   * Opens (creating if needed) and migrates the database file; `log` hears of stored rows skipped as
+   * unreadable. With `existing`, opens only an isogate database of this version, as it is (see
+   * openExistingDatabase): for commands that only read.
+   */
+  static open(file: string, log: Logger = pino({ level: 'silent' }), existing?: ExistingSqliteOptions): SqliteStore {
+    if (existing) {
+      const found = openExistingDatabase(file, existing);
+      try {
+        return new SqliteStore(found, log);
+      } catch (err) {
+        found.close();
+        throw err;
+      }
+    }
     const db = new Database(file);
     try {
       db.pragma('journal_mode = WAL');
@@ -330,7 +344,7 @@ export class SqliteStore implements Store {
   }
 }
 
-/** Opens the SQLite store at `file` (e.g. `<dataDir>/isogate.db`), applying pending migrations. */
-export async function openSqliteStore(file: string, log?: Logger): Promise<Store> {
-  return SqliteStore.open(file, log);
+/** Opens the SQLite store at `file` (e.g. `<dataDir>/isogate.db`), applying pending migrations unless `existing`. */
+export async function openSqliteStore(file: string, log?: Logger, existing?: ExistingSqliteOptions): Promise<Store> {
+  return SqliteStore.open(file, log, existing);
 }
