@@ -5,8 +5,8 @@ import { ZodError } from 'zod';
 import { zodDetails } from '../admin/errors.js';
 import { OptionsError, parseOptions } from '../config/options.js';
 import type { Actor } from '../model/token.js';
-import { StoreOutcomeUnknownError } from '../store/errors.js';
-import { openStore } from '../store/open.js';
+import { StoreNotFoundError, StoreOutcomeUnknownError, StoreSchemaVersionError } from '../store/errors.js';
+import { openExistingStore, openStore } from '../store/open.js';
 import { withWriteScope } from '../store/write-scope.js';
 import {
   applyConfigFile,
@@ -86,6 +86,8 @@ export const CONFIG_USAGE = [
   'Store options, as for the other commands: --store URL, --data-dir DIR, --store-timeout-ms N.',
   'apply makes the stored config equal to the file (creates, updates, deletes) in one transaction,',
   'after printing what it changes; --dry-run prints it and writes nothing.',
+  'export and --dry-run only read: they refuse a store that does not exist (nothing is created) or',
+  'whose schema is of another isogate version (they never migrate; starting isogate does).',
   'export leaves secrets (private keys, credential hashes) out unless --secrets; apply keeps the',
   'stored secret of an entry that has none.',
 ].join('\n');
@@ -208,9 +210,16 @@ export async function runConfigCommand(
   const log = pino({ level: options.logLevel === 'info' ? 'warn' : options.logLevel }, pino.destination(2));
   let store;
   try {
-    store = await openStore(options.store, options.dataDir, log, options.storeTimeoutMs);
+    // An export and a dry run only read: they open a store that exists, as it is (never created or
+    // migrated), so a typo in --store fails instead of exporting an empty config from a new store.
+    store =
+      args.sub === 'export' || args.dryRun
+        ? await openExistingStore(options.store, options.dataDir, log, options.storeTimeoutMs, args.sub === 'export')
+        : await openStore(options.store, options.dataDir, log, options.storeTimeoutMs);
   } catch (err) {
-    io.err(`isogate config: cannot open the store (${(err as Error).message})\n`);
+    if (err instanceof StoreNotFoundError || err instanceof StoreSchemaVersionError)
+      io.err(`isogate config: ${err.message}\n`);
+    else io.err(`isogate config: cannot open the store (${(err as Error).message})\n`);
     return 1;
   }
   try {

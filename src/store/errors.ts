@@ -127,3 +127,44 @@ export class DryRunResult extends Error {
     super('dry run: rolled back');
   }
 }
+
+/**
+ * A command that only reads the store (`config export`, `config apply --dry-run`) found no isogate
+ * store where it was pointed: no such file or schema, or one without isogate's tables. Nothing was
+ * created.
+ */
+export class StoreNotFoundError extends Error {
+  override readonly name = 'StoreNotFoundError';
+  /** Stable code of the refusal. */
+  readonly code = 'STORE_NOT_FOUND';
+
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/**
+ * A command that only reads the store found it at another schema version than this isogate's: an
+ * older one it would have to migrate (only a start does that), or a newer one it cannot read.
+ */
+export class StoreSchemaVersionError extends Error {
+  override readonly name = 'StoreSchemaVersionError';
+  /** Stable code of the refusal. */
+  readonly code: 'STORE_SCHEMA_OLDER' | 'STORE_SCHEMA_NEWER';
+
+  constructor(
+    /** Where the store is (a file, or a URL without its password). */
+    readonly where: string,
+    /** The newest migration the store holds. */
+    readonly stored: number,
+    /** The newest migration this isogate knows. */
+    readonly supported: number,
+  ) {
+    super(
+      stored < supported
+        ? `the store at ${where} is at schema version ${stored}, this isogate needs ${supported}: start isogate of this version to upgrade it (this command never migrates)`
+        : `the store at ${where} is at schema version ${stored}, newer than this isogate supports (${supported}): upgrade isogate`,
+    );
+    this.code = stored < supported ? 'STORE_SCHEMA_OLDER' : 'STORE_SCHEMA_NEWER';
+  }
+}

@@ -3,7 +3,7 @@ import { StoreUnavailableError } from '../../src/store/errors.js';
 import { assertSchemaName, clientConfig } from '../../src/store/postgres/connection.js';
 import { HealthTracker } from '../../src/store/postgres/health.js';
 import { backoffDelay } from '../../src/store/postgres/listener.js';
-import { asStoreError, isConnectionError } from '../../src/store/postgres/unavailable.js';
+import { asStoreError, isConnectionError, isSchemaError } from '../../src/store/postgres/unavailable.js';
 
 const withCode = (message: string, code: string): Error => Object.assign(new Error(message), { code });
 
@@ -40,7 +40,6 @@ describe('postgres driver parts', () => {
     }
     for (const err of [
       withCode('duplicate key value violates unique constraint', '23505'),
-      withCode('relation "apis" does not exist', '42P01'),
       withCode('password authentication failed', '28P01'),
       new Error('disk on fire'),
       'a string',
@@ -53,6 +52,23 @@ describe('postgres driver parts', () => {
     expect(wrapped.code).toBe('STORE_UNAVAILABLE');
     expect(wrapped.message).toMatch(/unreachable: connect ECONNREFUSED 127\.0\.0\.1:1/);
     expect(wrapped.cause).toBeInstanceOf(Error);
+  });
+
+  it('takes a missing table, column or schema for a store failure naming the schema, not a connection error', () => {
+    for (const err of [
+      withCode('relation "meta" does not exist', '42P01'),
+      withCode('column "version_token" does not exist', '42703'),
+      withCode('schema "t_gone" does not exist', '3F000'),
+    ]) {
+      expect(isConnectionError(err)).toBe(false);
+      expect(isSchemaError(err)).toBe(true);
+      const mapped = asStoreError(err) as StoreUnavailableError;
+      expect(mapped).toBeInstanceOf(StoreUnavailableError);
+      expect(mapped.code).toBe('STORE_UNAVAILABLE');
+      expect(mapped.message).toContain('schema is missing or incomplete');
+      expect(mapped.message).toContain(err.message);
+    }
+    expect(isSchemaError(withCode('syntax error at or near "x"', '42601'))).toBe(false);
   });
 
   it('reports connected until a source fails, the newest failure, and recovers per source', () => {

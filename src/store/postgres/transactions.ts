@@ -13,7 +13,7 @@ import type { HealthTracker } from './health.js';
 import { execute } from './objects.js';
 import { pruneAudit, recordKey } from './records.js';
 import { SQL } from './sql.js';
-import { asStoreError, describe, isConnectionError } from './unavailable.js';
+import { asStoreError, describe, isConnectionError, isSchemaError } from './unavailable.js';
 import { WriteTurns } from './write-turns.js';
 
 /**
@@ -166,10 +166,14 @@ export class Transactions {
     }
   }
 
-  /** Maps a connection failure to StoreUnavailableError (and records it); any other error unchanged. */
+  /**
+   * Maps a connection failure, a server-side timeout or a missing table, column or schema to
+   * StoreUnavailableError (and records it in the store's health); any other error unchanged.
+   */
   failure(err: unknown): unknown {
     const mapped = asStoreError(err);
-    if (mapped instanceof StoreUnavailableError) this.tracker.poolFailed(describe(mapped.cause ?? mapped));
+    if (mapped instanceof StoreUnavailableError)
+      this.tracker.poolFailed(isSchemaError(mapped.cause) ? mapped.message : describe(mapped.cause ?? mapped));
     return mapped;
   }
 }

@@ -47,11 +47,30 @@ export function isServerTimeout(err: unknown): boolean {
   return typeof code === 'string' && TIMEOUT_CODES.has(code);
 }
 
-/** `err` as a StoreUnavailableError when it is a connection failure or a server-side timeout; any other error unchanged. */
+// SQLSTATEs of isogate's own statements naming what the schema should hold: undefined_table,
+// undefined_column, invalid_schema_name. Its queries are fixed, so these mean the schema was dropped,
+// restored wrong or edited by hand, not that a request was bad.
+const SCHEMA_CODES = new Set(['42P01', '42703', '3F000']);
+
+/** Whether `err` is the server saying a table, column or schema isogate's statements use does not exist. */
+export function isSchemaError(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && SCHEMA_CODES.has(code);
+}
+
+/**
+ * `err` as a StoreUnavailableError when it is a connection failure, a server-side timeout or a schema
+ * that lacks isogate's tables or columns; any other error unchanged.
+ */
 export function asStoreError(err: unknown): unknown {
   if (err instanceof StoreUnavailableError) return err;
   if (isServerTimeout(err))
     return new StoreUnavailableError(`PostgreSQL store did not answer in time: ${describe(err)}`, { cause: err });
+  if (isSchemaError(err))
+    return new StoreUnavailableError(
+      `PostgreSQL store schema is missing or incomplete (dropped, restored wrong or edited by hand?): ${describe(err)}`,
+      { cause: err },
+    );
   if (!isConnectionError(err)) return err;
   return new StoreUnavailableError(`PostgreSQL store unreachable: ${describe(err)}`, { cause: err });
 }

@@ -50,6 +50,7 @@ import {
   updateCertificate,
 } from './certificates.js';
 import { createConsumer, deleteConsumer, listConsumers, readConsumer, updateConsumer } from './consumers.js';
+import { openExistingDatabase, type ExistingSqliteOptions } from './existing.js';
 import { currentStamp, currentVersion, execute, readConfig, restorePlan, revertPlan } from './objects.js';
 import { deleteProcess, listProcesses, pruneProcesses, upsertProcess } from './processes.js';
 import {
@@ -67,7 +68,7 @@ import { AUDIT_COLUMN_LIST, prepareStatements, type Statements } from './stateme
 import { deleteVariable, listVariables, putVariable, readVariable } from './variables.js';
 import { connectSqlite } from './connect.js';
 import { sqliteFault, withWriteLock } from './faults.js';
-import type { FileIdentity } from './file-identity.js';
+import { FileIdentity } from './file-identity.js';
 
 /** The SQLite driver of the Store: one better-sqlite3 connection, WAL mode, every write one IMMEDIATE transaction. */
 export class SqliteStore implements Store {
@@ -90,10 +91,18 @@ export class SqliteStore implements Store {
 
   /**
    * Opens (creating if needed) and migrates the database file (src/store/sqlite/connect.ts: an
-   * up-to-date file is only read); `log` hears of stored rows skipped as unreadable.
+   * up-to-date file is only read); `log` hears of stored rows skipped as unreadable. With `existing`,
+   * opens only an isogate database of this version, as it is (see openExistingDatabase): for commands
+   * that only read.
    */
-  static async open(file: string, log: Logger = pino({ level: 'silent' })): Promise<SqliteStore> {
-    const { db, identity } = await connectSqlite(file);
+  static async open(
+    file: string,
+    log: Logger = pino({ level: 'silent' }),
+    existing?: ExistingSqliteOptions,
+  ): Promise<SqliteStore> {
+    const { db, identity } = existing
+      ? { db: openExistingDatabase(file, existing), identity: FileIdentity.record(file) }
+      : await connectSqlite(file);
     try {
       return new SqliteStore(db, identity, log);
     } catch (err) {
@@ -354,7 +363,7 @@ export class SqliteStore implements Store {
   }
 }
 
-/** Opens the SQLite store at `file` (e.g. `<dataDir>/isogate.db`), applying pending migrations. */
-export async function openSqliteStore(file: string, log?: Logger): Promise<Store> {
-  return SqliteStore.open(file, log);
+/** Opens the SQLite store at `file` (e.g. `<dataDir>/isogate.db`), applying pending migrations unless `existing`. */
+export async function openSqliteStore(file: string, log?: Logger, existing?: ExistingSqliteOptions): Promise<Store> {
+  return SqliteStore.open(file, log, existing);
 }
