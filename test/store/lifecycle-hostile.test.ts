@@ -237,7 +237,7 @@ describe('SQLite: first start, upgrades and files it does not expect', () => {
       await new Promise((r) => setTimeout(r, 500));
       holder.exec('COMMIT');
       held = false;
-      // BUG: the start fails at once with "cannot open the store (database is locked)" (exit 1):
+      // Fixed (was): the start fails at once with "cannot open the store (database is locked)" (exit 1):
       // SqliteStore.open sets busy_timeout to BUSY_WAIT_MS (50 ms) before migrate(), and migrate()
       // takes BEGIN IMMEDIATE for every migration even when all are applied, so any other writer
       // holding the lock for >50 ms makes a gateway (or a re-forked worker) fail its start. It
@@ -405,7 +405,7 @@ describe('SQLite: first start, upgrades and files it does not expect', () => {
     const names = (await adminClient(() => again.admin, TOKEN)('GET', '/admin/apis')).map(
       (a: { name: string }) => a.name,
     );
-    // BUG: the write answers 201 (the process still holds the unlinked inode open and commits into
+    // Fixed (was): the write answers 201 (the process still holds the unlinked inode open and commits into
     // it), /status stays healthy, and after a restart the API is gone (a fresh, empty database is
     // created). The SQLite store should notice that its path no longer names the file it has open
     // (compare dev/ino on each write, or from the file watch it already runs) and answer 503
@@ -418,7 +418,7 @@ describe('SQLite: first start, upgrades and files it does not expect', () => {
     const d = dir();
     const typo = join(d, 'isogaet.db');
     const r = await runCli(['config', 'export', '--store', typo]);
-    // BUG: exit 0 with an empty config ("apis: []"), and a new migrated isogaet.db is left behind:
+    // Fixed (was): exit 0 with an empty config ("apis: []"), and a new migrated isogaet.db is left behind:
     // a backup script with a typo in --store (or --data-dir pointing at an empty dir) writes empty
     // backups that look fine. openStore() always creates and migrates (src/store/open.ts,
     // SqliteStore.open via `new Database(file)`); a read-only command should open with
@@ -595,7 +595,7 @@ describe('PostgreSQL: first start, upgrades and schemas it does not expect', () 
       const said = ps.map((p) =>
         /seeded the demo/.test(p.stderr()) ? 'seeded' : /as you left it/.test(p.stderr()) ? 'kept' : '?',
       );
-      // BUG: both processes seed: the second seed (its plan is computed on the state after the first
+      // Fixed (was): both processes seed: the second seed (its plan is computed on the state after the first
       // committed) deletes the first seed's demo APIs and nodes and creates them again with new ids
       // pointing at its own echo upstreams; the config version is 2 and the audit log holds two
       // seeds. app.ts decides "empty" with store.version() === 0 outside the write; the check
@@ -621,7 +621,7 @@ describe('PostgreSQL: first start, upgrades and schemas it does not expect', () 
     }
     await runCli(['config', 'export', '--store', withSchema(PG_URL, schema)]);
     const rows = await sql<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version', [], schema);
-    // BUG: `isogate config export` (a read, e.g. a nightly backup run with a newer binary) applies
+    // Fixed (was): `isogate config export` (a read, e.g. a nightly backup run with a newer binary) applies
     // migration 7 to the production schema as a side effect: openStore() always migrates
     // (src/config-files/cli.ts → src/store/open.ts → migrateOnce). Older gateways still running
     // keep working, but cannot be restarted or rolled back once a non-additive migration ships.
@@ -632,7 +632,7 @@ describe('PostgreSQL: first start, upgrades and schemas it does not expect', () 
     const missing = uniqueSchema();
     cleanups.push(() => dropSchema(missing));
     const r = await runCli(['config', 'export', '--store', withSchema(PG_URL, missing)]);
-    // BUG: a typo in ?schema= creates that schema with every table and exports an empty config, exit 0.
+    // Fixed (was): a typo in ?schema= creates that schema with every table and exports an empty config, exit 0.
     expect(await sql('SELECT 1 FROM pg_namespace WHERE nspname = $1', [missing])).toEqual([]);
     expect(r.code).not.toBe(0);
   });
@@ -674,7 +674,7 @@ describe('PostgreSQL: first start, upgrades and schemas it does not expect', () 
     });
     const body = await res.json();
     const status = await (await fetch(`http://127.0.0.1:${p.status}/status`)).json();
-    // BUG: /status stays {"store":{"connected":true,"lastError":null},"degraded":false} while every
+    // Fixed (was): /status stays {"store":{"connected":true,"lastError":null},"degraded":false} while every
     // version poll fails with `relation "meta" does not exist` (logged at warn each poll), and the
     // admin API answers 500 INTERNAL_ERROR. Only connection-level SQLSTATEs count as store trouble
     // (src/store/postgres/unavailable.ts isConnectionError; HealthTracker only hears of those). A

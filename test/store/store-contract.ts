@@ -653,6 +653,7 @@ export function describeStoreContract(name: string, driver: StoreDriver): void {
               burst: 20,
               policy: 'cluster',
               onRedisDown: 'closed',
+              ipv6Prefix: 64,
             },
           ],
           ip: { allow: ['10.0.0.0/8', '2001:db8::/32'], deny: [] },
