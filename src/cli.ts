@@ -7,6 +7,7 @@ import { OptionsError, parseOptions, usage, type Options } from './config/option
 import { createLogger } from './log.js';
 import { packageRoot } from './paths.js';
 import { LOG_CLOSE_MS, stopOnce } from './runtime/shutdown.js';
+import { ignoreStraySignals } from './runtime/signals.js';
 
 /** `isogate <version>` from package.json. */
 function version(): string {
@@ -57,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const logger = createLogger(options.logLevel);
   const { log } = logger;
+  // From here on a SIGHUP, SIGUSR1 or SIGUSR2 is logged and ignored (primary and `--workers 0` alike).
+  ignoreStraySignals(log);
   let app;
   try {
     app = await startIsogate(options, log, process.env, command);

@@ -141,8 +141,19 @@ export function envOf(flag: string): string {
   return 'ISOGATE_' + flag.slice(2).toUpperCase().replace(/-/g, '_');
 }
 
+/** Stable codes of an `OptionsError`. */
+export type OptionsErrorCode = 'BAD_OPTION' | 'EMPTY_OPTION_VALUE';
+
 /** Thrown for bad flags or values; the message names the flag. */
-export class OptionsError extends Error {}
+export class OptionsError extends Error {
+  constructor(
+    message: string,
+    /** `EMPTY_OPTION_VALUE` for a flag given an empty value (`--workers=`), `BAD_OPTION` otherwise. */
+    readonly code: OptionsErrorCode = 'BAD_OPTION',
+  ) {
+    super(message);
+  }
+}
 
 /** Parses flags (`--x v` or `--x=v`) over environment variables over defaults. */
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
@@ -173,6 +184,10 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
     }
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new OptionsError(`${flag} needs a value`);
+    // An empty value (`--gateway-port=$PORT` with PORT unset) would read as 0 for a number, or as the
+    // default for a string: neither is what the operator meant. An empty environment variable is
+    // taken as unset instead (above), as shells and unit files leave them so.
+    if (value === '') throw new OptionsError(`${flag}: needs a value, got an empty one`, 'EMPTY_OPTION_VALUE');
     setValue(flag, value);
   }
   const parsed = Options.safeParse(raw);

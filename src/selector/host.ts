@@ -354,6 +354,11 @@ function drain(): void {
 // the request pipe or kills them), so a host must not die under a call it would then be blamed for.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
+// A terminal hang-up reaches the group too; SIGUSR2 would end a host and SIGUSR1 open an inspector in
+// it (runtime/signals.ts says why neither may): a listener of its own keeps Node's default actions away.
+process.on('SIGHUP', () => {});
+process.on('SIGUSR1', () => {});
+process.on('SIGUSR2', () => {});
 
 // The gateway never sends a frame over the cap: one means the stream is broken, and only a new host helps.
 const reader = new FrameReader(onFrame, MAX_REQUEST_FRAME_BYTES, () => process.exit(HOST_PROTOCOL_EXIT_CODE));

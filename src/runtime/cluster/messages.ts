@@ -8,10 +8,13 @@ export type ToWorker =
   | { t: 'selectorStatus'; id: number; apiId: string }
   | { t: 'nodeStats'; id: number; nodeIds: string[] }
   | { t: 'metrics'; id: number }
-  | { t: 'nodeHealth'; id: number; nodeIds: string[] };
+  | { t: 'nodeHealth'; id: number; nodeIds: string[] }
+  /** The primary's liveness check (watchdog.ts): answered with a pong at once. */
+  | { t: 'ping'; id: number };
 
 /** A request to workers before the primary gives it an id. */
-export type WorkerQuery = ToWorker extends infer T ? (T extends ToWorker ? Omit<T, 'id'> : never) : never;
+export type WorkerQuery =
+  Exclude<ToWorker, { t: 'ping' }> extends infer T ? (T extends ToWorker ? Omit<T, 'id'> : never) : never;
 
 /** Worker → primary. */
 export type FromWorker =
@@ -19,7 +22,8 @@ export type FromWorker =
   | { t: 'version'; version: number }
   | { t: 'failed'; flag: string | null; message: string }
   | { t: 'redis'; status: RedisStatus }
-  | { t: 'answer'; id: number; value: unknown; error?: string };
+  | { t: 'answer'; id: number; value: unknown; error?: string }
+  | { t: 'pong'; id: number };
 
 /** Environment variable carrying the parsed options to workers. */
 export const WORKER_OPTIONS_ENV = 'ISOGATE_WORKER_OPTIONS';

@@ -7,6 +7,7 @@ import { openStore } from '../../store/open.js';
 import { startDataPlane } from '../data-plane.js';
 import { StartupError } from '../listen.js';
 import { LOG_CLOSE_MS, stopOnce } from '../shutdown.js';
+import { ignoreStraySignals } from '../signals.js';
 import { Heartbeat, WORKER_IDENTITY_ENV } from './heartbeat.js';
 import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker } from './messages.js';
 
@@ -23,6 +24,12 @@ const send = (message: FromWorker) => {
   if (process.connected) process.send?.(message);
 };
 const exit = (code: number) => void logger.close(LOG_CLOSE_MS).then(() => process.exit(code));
+ignoreStraySignals(log);
+// The primary's watchdog pings from the fork on: answered before the store opens, so a slow start is
+// not taken for a stuck one (only a main thread blocked for the watchdog's whole bound is).
+process.on('message', (message: ToWorker) => {
+  if (message.t === 'ping') send({ t: 'pong', id: message.id });
+});
 
 async function main(): Promise<void> {
   const store = await openStore(options.store, options.dataDir, log, options.storeTimeoutMs);

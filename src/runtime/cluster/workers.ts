@@ -9,6 +9,7 @@ import { StartupError } from '../listen.js';
 import { WORKER_IDENTITY_ENV } from './heartbeat.js';
 import { TICKET_KEYS_ENV, ticketKeys } from '../../tls/settings.js';
 import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker, type WorkerQuery } from './messages.js';
+import { Watchdog } from './watchdog.js';
 
 /** How long the primary waits for a worker's answer before going on without it. */
 const ANSWER_TIMEOUT_MS = 5_000;
@@ -40,9 +41,13 @@ interface Slot {
   /** The worker's row id in the cluster view (new for each fork). */
   processId: string;
   startedAt: number;
+  /** It reported ready (whether it still answers is the watchdog's). */
   ready: boolean;
   version: number;
+  /** Deaths in a row each sooner than EARLY_DEATH_MS after the fork (ready or not); a longer life resets it. */
   earlyDeaths: number;
+  /** Times this slot's worker died and was forked again. */
+  restarts: number;
   /** The worker's Redis link for cluster rate limits, as it last reported (null: not reported). */
   redis: RedisStatus | null;
 }
@@ -52,8 +57,10 @@ export interface WorkerView {
   pid: number | null;
   /** Its row id in the cluster view (`GET /admin/cluster`). */
   processId: string;
+  /** Reported ready and answers the primary's pings. */
   ready: boolean;
   version: number;
+  /** Times this slot's worker was forked again after it died (per slot). */
   restarts: number;
   /** Whether its cluster rate limits reach Redis (present once the worker reported it). */
   redis?: RedisStatus;
@@ -71,7 +78,9 @@ export class WorkerSet {
     { answers: Map<Worker, unknown>; expect: Set<Worker>; done: () => void }
   >();
   private stopping = false;
-  private restarts = 0;
+  private pings = 0;
+  /** Pings every worker; one silent too long is taken out of readiness, then killed and forked again. */
+  private readonly watchdog: Watchdog<Worker>;
   private readyWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
   /** One set of TLS session ticket keys for every worker, so a ticket resumes whichever worker accepts. */
   private readonly ticketKeys = ticketKeys();
@@ -91,8 +100,19 @@ export class WorkerSet {
       ready: false,
       version: 0,
       earlyDeaths: 0,
+      restarts: 0,
       redis: null,
     }));
+    this.watchdog = new Watchdog<Worker>({
+      ping: (worker) => this.ping(worker),
+      onUnresponsive: (worker, silentMs) => this.onUnresponsive(worker, silentMs),
+      onResponsive: (worker) =>
+        this.log.warn({ pid: worker.process.pid }, 'gateway worker answers again; it counts as ready again'),
+      onKill: (worker, silentMs) => {
+        this.log.error({ pid: worker.process.pid, silentMs }, 'gateway worker stuck; killing it to fork it again');
+        worker.process.kill('SIGKILL');
+      },
+    });
     // Workers accept from the shared socket themselves: the primary never holds a connection, so a
     // dying worker cannot strand one it was being handed (round-robin hand-off), and costs no CPU.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -105,17 +125,18 @@ export class WorkerSet {
     return new Promise((resolve, reject) => {
       this.readyWaiter = { resolve, reject };
       for (let i = 0; i < this.slots.length; i++) this.fork(i);
+      this.watchdog.start();
     });
   }
 
   /** True while every worker is up and serving. */
   allReady(): boolean {
-    return this.slots.every((s) => s.ready);
+    return this.slots.every((s) => this.isReady(s));
   }
 
   /** Workers up and serving now. */
   serving(): number {
-    return this.slots.filter((s) => s.ready).length;
+    return this.slots.filter((s) => this.isReady(s)).length;
   }
 
   /** Worker processes still running (serving, starting or draining). */
@@ -126,6 +147,7 @@ export class WorkerSet {
   /** Kills every worker at once (a stop cut short: they would otherwise drain on their own once this process is gone). */
   kill(): void {
     this.stopping = true;
+    this.watchdog.stop();
     for (const s of this.slots) if (s.worker !== null && !s.worker.isDead()) s.worker.process.kill('SIGKILL');
   }
 
@@ -134,9 +156,9 @@ export class WorkerSet {
     return this.slots.map((s) => ({
       pid: s.worker?.process.pid ?? null,
       processId: s.processId,
-      ready: s.ready,
+      ready: this.isReady(s),
       version: s.version,
-      restarts: this.restarts,
+      restarts: s.restarts,
       ...(s.redis === null ? {} : { redis: s.redis }),
     }));
   }
@@ -144,7 +166,7 @@ export class WorkerSet {
   /** Asks every ready worker and collects their answers (a worker that does not answer in time is left out). */
   ask(message: WorkerQuery): Promise<unknown[]> {
     const id = this.nextId++;
-    const expect = new Set(this.slots.filter((s) => s.ready && s.worker).map((s) => s.worker!));
+    const expect = new Set(this.slots.filter((s) => this.isReady(s)).map((s) => s.worker!));
     if (expect.size === 0) return Promise.resolve([]);
     return new Promise((resolve) => {
       const answers = new Map<Worker, unknown>();
@@ -162,6 +184,8 @@ export class WorkerSet {
   /** Stops every worker (each drains its in-flight requests) and waits for them to exit. */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    // A stopped worker is ended by the grace's SIGKILL below, not forked again.
+    this.watchdog.stop();
     const alive = this.slots.map((s) => s.worker).filter((w): w is Worker => w !== null && !w.isDead());
     await Promise.all(
       alive.map(
@@ -189,11 +213,46 @@ export class WorkerSet {
     slot.worker = worker;
     slot.startedAt = Date.now();
     slot.ready = false;
-    worker.on('message', (message: FromWorker) => this.onMessage(slot, worker, message));
+    this.watchdog.track(worker);
+    worker.on('message', (message: FromWorker) => {
+      this.watchdog.seen(worker);
+      this.onMessage(slot, worker, message);
+    });
     worker.on('exit', (code, signal) => this.onExit(index, worker, code, signal));
   }
 
+  /** Reported ready, still running, and answering pings. */
+  private isReady(slot: Slot): boolean {
+    return slot.ready && slot.worker !== null && !this.watchdog.isUnresponsive(slot.worker);
+  }
+
+  private ping(worker: Worker): void {
+    if (worker.isDead() || !worker.isConnected()) return;
+    try {
+      worker.send({ t: 'ping', id: ++this.pings } satisfies ToWorker);
+    } catch {
+      // The channel just closed: its exit follows.
+    }
+  }
+
+  /** A silent worker: out of readiness at once, and asks stop waiting for it. */
+  private onUnresponsive(worker: Worker, silentMs: number): void {
+    this.log.error(
+      { pid: worker.process.pid, silentMs },
+      'gateway worker does not answer; it counts as not ready until it does',
+    );
+    this.forgetInAsks(worker);
+  }
+
+  /** Answers pending from `worker` are no longer awaited. */
+  private forgetInAsks(worker: Worker): void {
+    for (const pending of this.pending.values()) {
+      if (pending.expect.delete(worker) && pending.expect.size === 0) pending.done();
+    }
+  }
+
   private onMessage(slot: Slot, worker: Worker, message: FromWorker): void {
+    if (message.t === 'pong') return;
     if (message.t === 'failed') {
       const err = message.flag
         ? new StartupError(message.flag, message.message.replace(`${message.flag}: `, ''))
@@ -212,8 +271,9 @@ export class WorkerSet {
     if (message.t === 'ready' || message.t === 'version') {
       slot.version = message.version;
       if (message.t === 'ready') {
+        // earlyDeaths is not reset here: a worker that dies a moment after it got ready is in a
+        // crash loop as much as one that never gets there (onExit resets it after a longer life).
         slot.ready = true;
-        slot.earlyDeaths = 0;
         if (this.allReady() && this.readyWaiter) {
           this.readyWaiter.resolve();
           this.readyWaiter = null;
@@ -234,9 +294,8 @@ export class WorkerSet {
     if (slot.worker !== worker) return;
     slot.worker = null;
     slot.ready = false;
-    for (const pending of this.pending.values()) {
-      if (pending.expect.delete(worker) && pending.expect.size === 0) pending.done();
-    }
+    this.watchdog.forget(worker);
+    this.forgetInAsks(worker);
     if (this.stopping) return;
     this.onWorkerGone(slot.processId);
     if (this.readyWaiter) {
@@ -245,7 +304,7 @@ export class WorkerSet {
       this.stopping = true;
       return;
     }
-    this.restarts++;
+    slot.restarts++;
     const early = Date.now() - slot.startedAt < EARLY_DEATH_MS;
     slot.earlyDeaths = early ? slot.earlyDeaths + 1 : 0;
     const delay = slot.earlyDeaths <= 1 ? 0 : Math.min(RESTART_BACKOFF_MAX_MS, 250 * 2 ** (slot.earlyDeaths - 2));
