@@ -306,7 +306,7 @@ describe('start flags and environment variables', () => {
       '--workers',
       '0',
     ]);
-    // BUG: `--gateway-port=` is coerced by z.coerce.number('') to 0, so isogate starts and serves on a
+    // Fixed (was): `--gateway-port=` is coerced by z.coerce.number('') to 0, so isogate starts and serves on a
     // port the system picked; the load balancer's target port has nothing behind it. An empty value
     // must be a one-line error naming --gateway-port, exit 1 (as `--gateway-port eighty` is).
     expect(exit?.code, `it started instead:\n${stderr}`).toBe(1);
@@ -323,7 +323,7 @@ describe('start flags and environment variables', () => {
       '--admin-port',
       '0',
     ]);
-    // BUG: `--workers=` is coerced to 0, so the gateway silently runs in the primary with no workers
+    // Fixed (was): `--workers=` is coerced to 0, so the gateway silently runs in the primary with no workers
     // (another process model than the operator asked for). An empty value must be refused, exit 1.
     expect(exit?.code, `it started instead:\n${stderr}`).toBe(1);
     expect(stderr).toContain('--workers');
@@ -485,7 +485,7 @@ describe('gateway workers on a bad night (isogate start --workers 2)', () => {
       .filter((l) => l.includes('gateway worker died'))
       .map((l) => (JSON.parse(l) as { restartInMs: number }).restartInMs);
     expect(delays).toHaveLength(5);
-    // BUG: workers.ts resets `earlyDeaths` to 0 when the worker reports 'ready', so a worker that dies
+    // Fixed (was): workers.ts resets `earlyDeaths` to 0 when the worker reports 'ready', so a worker that dies
     // 1 s after start (ready at 0.8 s) is re-forked at once every time (restartInMs 0, 0, 0, …): a
     // crash loop just past readiness spins at full CPU and floods the log. A death within
     // EARLY_DEATH_MS of the start should count toward backoff whether or not the worker got ready
@@ -505,7 +505,7 @@ describe('gateway workers on a bad night (isogate start --workers 2)', () => {
     );
     expect(ws[0]!.restarts).toBe(1);
     expect(ws[1]!.pid).toBe(w2!.pid);
-    // BUG: every worker's `restarts` is the WorkerSet-wide total (workers.ts views(): `restarts:
+    // Fixed (was): every worker's `restarts` is the WorkerSet-wide total (workers.ts views(): `restarts:
     // this.restarts`), so the worker that never died shows 1 too and an operator cannot tell which
     // slot is crash-looping. It should be counted per slot.
     expect(ws[1]!.restarts).toBe(0);
@@ -538,7 +538,7 @@ describe('gateway workers on a bad night (isogate start --workers 2)', () => {
         () => true,
         () => false,
       );
-      // BUG: the primary has no liveness check on its workers (no ping over IPC, the heartbeat only
+      // Fixed (was): the primary has no liveness check on its workers (no ping over IPC, the heartbeat only
       // writes the store row): a SIGSTOPped/wedged worker stays `ready: true` in /status forever, is
       // never replaced, and every /metrics scrape and every admin write (`applied` → ask refresh)
       // waits the full 5 s ask timeout for it. Envoy's watchdog kills a stuck main thread; the primary
@@ -614,7 +614,7 @@ describe('gateway workers on a bad night (isogate start --workers 2)', () => {
     const pids = (await workersOf(run)).map((w) => w.pid);
     run.child.kill('SIGHUP');
     await sleep(1_000);
-    // BUG: the primary installs no SIGHUP handler, so Node's default action kills it on the spot: the
+    // Fixed (was): the primary installs no SIGHUP handler, so Node's default action kills it on the spot: the
     // status and admin ports vanish with no drain and no log line, and the workers then drain and
     // exit because their primary is gone. Envoy logs and eats SIGHUP; nginx reloads. isogate should
     // at least ignore it (or treat it as a documented graceful action), keep serving, and say so in the log.
@@ -629,7 +629,7 @@ describe('gateway workers on a bad night (isogate start --workers 2)', () => {
     const primary = run.child.pid!;
     run.child.kill('SIGUSR1');
     await sleep(1_000);
-    // BUG: Node starts its inspector on 127.0.0.1:9229 on SIGUSR1 (no handler, no --disable-sigusr1
+    // Fixed (was): Node starts its inspector on 127.0.0.1:9229 on SIGUSR1 (no handler, no --disable-sigusr1
     // equivalent), so any local user who can signal the gateway, or a logrotate script written for
     // nginx (`kill -USR1` to reopen logs), opens a debugger port that runs arbitrary code in the
     // primary (admin token, store credentials). The gateway should handle or ignore SIGUSR1.
