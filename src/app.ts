@@ -12,6 +12,7 @@ import type { NodeStatsView } from './gateway/node-stats.js';
 import { mergeNodeHealth, unknownHealth, type NodeHealthView } from './health/view.js';
 import { PoolRegistry } from './gateway/pools.js';
 import { aggregateMetrics } from './metrics/cluster.js';
+import { WorkerCounters } from './metrics/worker-counters.js';
 import type { MetricsJson } from './metrics/gateway-metrics.js';
 import { processRegistry } from './metrics/process.js';
 import { Heartbeat } from './runtime/cluster/heartbeat.js';
@@ -107,6 +108,7 @@ export async function startIsogate(
 
     let plane: DataPlane | null = null;
     let workers: WorkerSet | null = null;
+    const workerCounters = new WorkerCounters();
     let status: AddressInfo | null = null;
     let ready = false;
     if (withGateway) {
@@ -135,11 +137,13 @@ export async function startIsogate(
           }),
           async metrics() {
             if (plane) return plane.metrics.text();
-            // The primary's own process metrics plus every worker's, summed (a worker that does not
-            // answer within the ask timeout is left out; isogate_gateway_processes shows it).
+            // The primary's own process metrics plus every worker's, summed; a worker that does not
+            // answer within the ask timeout counts with its last counters only (isogate_gateway_processes
+            // shows it), and a worker gone leaves its counters in the sums (src/metrics/worker-counters.ts).
             const own = await processRegistry().getMetricsAsJSON();
-            const parts = workers ? ((await workers.ask({ t: 'metrics' })) as MetricsJson[]) : [];
-            return aggregateMetrics([own, ...parts]);
+            if (workers === null) return aggregateMetrics([own]);
+            const answers = (await workers.askEach({ t: 'metrics' })) as Map<string, MetricsJson>;
+            return aggregateMetrics([own, ...workerCounters.parts(answers, workers.liveProcessIds())]);
           },
         },
         { idleMs: options.clientHeaderTimeoutMs },
@@ -174,6 +178,7 @@ export async function startIsogate(
     } else if (withGateway) {
       workers = new WorkerSet(options, log, role, (processId) => {
         store.removeProcess(processId).catch(() => undefined);
+        void workerCounters.gone(processId);
       });
       const set = workers;
       cleanups.push(() => set.stop(options.drainMs));

@@ -73,3 +73,26 @@ describe('GET /metrics with --workers 2', () => {
     expect((await metrics()).sum('isogate_config_version')).toBe(version + 1);
   });
 });
+
+describe('GET /metrics when a worker dies', () => {
+  it('keeps the summed counters of a worker killed and forked again: the sums never go back', async () => {
+    const statusOf = async () =>
+      (await (await fetch(`http://127.0.0.1:${status}/status`)).json()) as {
+        workers: Array<{ pid: number | null; ready: boolean }>;
+      };
+    const before = (await metrics()).sum('isogate_requests_total', { api: 'mw' });
+    expect(before).toBeGreaterThanOrEqual(60);
+    const victim = (await statusOf()).workers[0]!.pid!;
+    process.kill(victim, 'SIGKILL');
+    // Bounded wait for the fork that takes its place.
+    for (let i = 0; i < 100; i++) {
+      const w = (await statusOf()).workers;
+      if (w.every((x) => x.ready && x.pid !== null && x.pid !== victim)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await statusOf()).workers.every((x) => x.ready && x.pid !== victim)).toBe(true);
+    expect((await metrics()).sum('isogate_requests_total', { api: 'mw' })).toBe(before);
+    for (let i = 0; i < 10; i++) expect(await requestOnce(gw, '/mw')).toMatch(/^[ab]$/);
+    expect((await metrics()).sum('isogate_requests_total', { api: 'mw' })).toBe(before + 10);
+  });
+});

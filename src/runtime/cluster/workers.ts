@@ -164,17 +164,35 @@ export class WorkerSet {
   }
 
   /** Asks every ready worker and collects their answers (a worker that does not answer in time is left out). */
-  ask(message: WorkerQuery): Promise<unknown[]> {
+  async ask(message: WorkerQuery): Promise<unknown[]> {
+    return [...(await this.collect(message)).values()];
+  }
+
+  /** Like `ask`, each answer under the process id of the worker that gave it. */
+  async askEach(message: WorkerQuery): Promise<Map<string, unknown>> {
+    const answers = await this.collect(message);
+    const byProcess = new Map<string, unknown>();
+    for (const s of this.slots)
+      if (s.worker !== null && answers.has(s.worker)) byProcess.set(s.processId, answers.get(s.worker));
+    return byProcess;
+  }
+
+  /** Process ids of the workers alive now, ready or not. */
+  liveProcessIds(): string[] {
+    return this.slots.filter((s) => s.worker !== null && !s.worker.isDead()).map((s) => s.processId);
+  }
+
+  private collect(message: WorkerQuery): Promise<Map<Worker, unknown>> {
     const id = this.nextId++;
     const expect = new Set(this.slots.filter((s) => this.isReady(s)).map((s) => s.worker!));
-    if (expect.size === 0) return Promise.resolve([]);
+    if (expect.size === 0) return Promise.resolve(new Map());
     return new Promise((resolve) => {
       const answers = new Map<Worker, unknown>();
       const timer = setTimeout(() => finish(), ANSWER_TIMEOUT_MS);
       const finish = () => {
         clearTimeout(timer);
         this.pending.delete(id);
-        resolve([...answers.values()]);
+        resolve(answers);
       };
       this.pending.set(id, { answers, expect, done: finish });
       for (const worker of expect) worker.send({ ...message, id } as ToWorker);
