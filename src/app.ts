@@ -127,13 +127,17 @@ export async function startIsogate(
               ? { workers: workers.views(), workersServing: workers.serving(), workersWanted: options.workers }
               : {}),
             store: store.health?.() ?? { connected: true, lastError: null },
+            // Why this process's loads of the stored config fail (workers: in each worker's view).
+            ...(plane ? { config: { lastError: plane.holder.loadError } } : {}),
             ...(plane?.limits.redis ? { redis: plane.limits.status() } : {}),
             // Still 200 for the load balancer: this process serves its last config while the store (or
             // Redis, where cluster limits then count locally) is away.
             degraded:
               !(store.health?.().connected ?? true) ||
               (plane?.limits.redis ? !plane.limits.status().connected : false) ||
-              (workers?.views().some((w) => w.redis?.connected === false) ?? false),
+              (workers?.views().some((w) => w.redis?.connected === false) ?? false) ||
+              plane?.holder.loadError != null ||
+              (workers?.views().some((w) => w.configError !== undefined) ?? false),
           }),
           async metrics() {
             if (plane) return plane.metrics.text();

@@ -17,6 +17,13 @@ interface Held {
   retired: boolean;
 }
 
+/** Why loading the stored config failed: a store away, a stored row that does not read back, a compile that threw. */
+export interface ConfigLoadError {
+  message: string;
+  /** When loads started failing (ISO 8601). */
+  since: string;
+}
+
 /**
  * Holds the snapshot the data plane serves from. Requests acquire the current one and keep it to
  * the end; a new version is compiled beside it and swapped in whole; the old one is released (its
@@ -29,6 +36,9 @@ export class SnapshotHolder {
   private refreshing: Promise<void> | null = null;
   private again = false;
   private poller: NodeJS.Timeout | null = null;
+  private failure: ConfigLoadError | null = null;
+  /** When the poll last logged a failure, and which (a failing store or row is logged once a minute, not per poll). */
+  private logged: { at: number; message: string } | null = null;
   private readonly listeners: Array<(snapshot: Snapshot) => void> = [];
 
   constructor(
@@ -47,6 +57,11 @@ export class SnapshotHolder {
   /** Calls `fn` with every snapshot as it starts serving (health checks follow the config this way). */
   onServing(fn: (snapshot: Snapshot) => void): void {
     this.listeners.push(fn);
+  }
+
+  /** Why the last load of the stored config failed (the last snapshot serves meanwhile), or null after one that worked. */
+  get loadError(): ConfigLoadError | null {
+    return this.failure;
   }
 
   /** The snapshot serving now, or null before the first load. */
@@ -85,7 +100,14 @@ export class SnapshotHolder {
       try {
         do {
           this.again = false;
-          await this.loadIfChanged();
+          try {
+            await this.loadIfChanged();
+            this.failure = null;
+          } catch (err) {
+            const message = String((err as Error)?.message ?? err).slice(0, 500);
+            this.failure = { message, since: this.failure?.since ?? new Date().toISOString() };
+            throw err;
+          }
         } while (this.again);
       } finally {
         this.refreshing = null;
@@ -98,7 +120,13 @@ export class SnapshotHolder {
   startPolling(intervalMs: number): void {
     this.stopPolling();
     this.poller = setInterval(() => {
-      this.refresh().catch((err) => this.log.warn({ err }, 'config refresh failed; serving the last snapshot'));
+      this.refresh().catch((err) => {
+        const now = Date.now();
+        const message = String((err as Error)?.message ?? err);
+        if (this.logged !== null && this.logged.message === message && now - this.logged.at < 60_000) return;
+        this.logged = { at: now, message };
+        this.log.warn({ err }, 'config refresh failed; serving the last snapshot');
+      });
     }, intervalMs);
     this.poller.unref();
   }

@@ -401,16 +401,20 @@ describe('hostile rows written straight into the tables', () => {
     const status = await statusOf(gw);
     expect(gw.child.exitCode).toBeNull();
     expect(status.version).toBe(before);
+    // Said, not only logged: the process serves an older config than the store holds, and why.
+    expect(status.degraded).toBe(true);
+    expect(status.config.lastError.message).toEqual(expect.any(String));
     expect(await answers(gw.gateway, '/rows')).toEqual(new Set(['ip1', 'ip2']));
     expect(await answers(gw.gateway, '/other', 2)).toEqual(new Set(['ip2']));
     await rawWrite(schema, undo);
     const after = await direct.version();
-    await until(
+    const repaired = await until(
       () => statusOf(gw),
       (s) => s.version === after,
       100,
       50,
     );
+    expect([repaired.degraded, repaired.config.lastError]).toEqual([false, null]);
   }
 
   it('refuses an API row with broken JSON and keeps serving the previous snapshot, then follows once it is repaired', async () => {

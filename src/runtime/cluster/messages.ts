@@ -1,6 +1,7 @@
 import type { NodeStatsSlot, NodeStatsView, NodeStatsWindow } from '../../gateway/node-stats.js';
 import type { RedisStatus } from '../../access/limits/redis.js';
 import type { SelectorStatus } from '../../selector/types.js';
+import type { ConfigLoadError } from '../../snapshot/holder.js';
 
 /** Primary → worker. Every request carries an id its answer repeats. */
 export type ToWorker =
@@ -22,6 +23,8 @@ export type FromWorker =
   | { t: 'version'; version: number }
   | { t: 'failed'; flag: string | null; message: string }
   | { t: 'redis'; status: RedisStatus }
+  /** Why its loads of the stored config fail now, or null once one works. */
+  | { t: 'config'; error: ConfigLoadError | null }
   | { t: 'answer'; id: number; value: unknown; error?: string }
   | { t: 'pong'; id: number };
 

@@ -55,9 +55,16 @@ async function main(): Promise<void> {
     const text = JSON.stringify(status);
     if (text !== lastRedis) send({ t: 'redis', status: JSON.parse((lastRedis = text)) });
   };
+  let lastConfigError: string | null = null;
+  const reportConfigError = () => {
+    const error = plane.holder.loadError;
+    const text = error === null ? null : JSON.stringify(error);
+    if (text !== lastConfigError) send({ t: 'config', error: (lastConfigError = text) === null ? null : error });
+  };
   setInterval(() => {
     reportVersion();
     reportRedis();
+    reportConfigError();
   }, 250).unref();
 
   process.on('message', (message: ToWorker) => {

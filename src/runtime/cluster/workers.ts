@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Options } from '../../config/options.js';
 import type { RedisStatus } from '../../access/limits/redis.js';
+import type { ConfigLoadError } from '../../snapshot/holder.js';
 import type { ProcessRole } from '../../model/cluster.js';
 import { resolveEntry } from '../../paths.js';
 import { StartupError } from '../listen.js';
@@ -50,6 +51,7 @@ interface Slot {
   restarts: number;
   /** The worker's Redis link for cluster rate limits, as it last reported (null: not reported). */
   redis: RedisStatus | null;
+  configError: ConfigLoadError | null;
 }
 
 /** What one worker reported, for /status. */
@@ -64,6 +66,8 @@ export interface WorkerView {
   restarts: number;
   /** Whether its cluster rate limits reach Redis (present once the worker reported it). */
   redis?: RedisStatus;
+  /** Why its loads of the stored config fail (present while they do; it serves its last config). */
+  configError?: ConfigLoadError;
 }
 
 /**
@@ -102,6 +106,7 @@ export class WorkerSet {
       earlyDeaths: 0,
       restarts: 0,
       redis: null,
+      configError: null,
     }));
     this.watchdog = new Watchdog<Worker>({
       ping: (worker) => this.ping(worker),
@@ -160,6 +165,7 @@ export class WorkerSet {
       version: s.version,
       restarts: s.restarts,
       ...(s.redis === null ? {} : { redis: s.redis }),
+      ...(s.configError === null ? {} : { configError: s.configError }),
     }));
   }
 
@@ -231,6 +237,7 @@ export class WorkerSet {
     slot.worker = worker;
     slot.startedAt = Date.now();
     slot.ready = false;
+    slot.configError = null;
     this.watchdog.track(worker);
     worker.on('message', (message: FromWorker) => {
       this.watchdog.seen(worker);
@@ -284,6 +291,10 @@ export class WorkerSet {
     }
     if (message.t === 'redis') {
       slot.redis = message.status;
+      return;
+    }
+    if (message.t === 'config') {
+      slot.configError = message.error;
       return;
     }
     if (message.t === 'ready' || message.t === 'version') {
