@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { LimitKey, RateLimit } from '../model/access.js';
 import { addressKey } from '../http/address-key.js';
-import type { AuthOutcome } from './auth/kind.js';
+import { headerValue, type AuthOutcome } from './auth/kind.js';
 import type { CompiledAccess, CompiledAuth, CompiledLimit } from './compile.js';
 import type { CompiledConsumer, CompiledConsumers } from './consumers.js';
 import type { CorsVerdict } from './cors.js';
@@ -150,9 +150,13 @@ export function authenticate(
   return NONE;
 }
 
-/** Whether the API lets this consumer in (anonymous callers passed the anonymous method already). */
+/**
+ * Whether the API lets this consumer in. With `consumers` or `tags` set an anonymous caller is not
+ * let in either: otherwise a refused consumer would get in by leaving its credential out.
+ */
 export function consumerAllowed(auth: CompiledAuth, consumer: CompiledConsumer | null): boolean {
-  if (consumer === null || auth.allowNames === null) return true;
+  if (auth.allowNames === null) return true;
+  if (consumer === null) return false;
   if (auth.allowNames.has(consumer.name)) return true;
   for (const tag of consumer.tags) if (auth.allowTags!.has(tag)) return true;
   return false;
@@ -198,8 +202,7 @@ export function limitKey(limit: RateLimit, consumer: CompiledConsumer | null, in
     case 'ip':
       return addressKey(input.clientIp, limit.ipv6Prefix);
     case 'header': {
-      const v = input.headers[limit.header!];
-      const value = (Array.isArray(v) ? v[0] : v) ?? '';
+      const value = headerValue(input.headers, limit.header!) ?? '';
       return value.length > MAX_PLAIN_LIMIT_KEY || value.startsWith(HASHED_PREFIX) ? hashedKey(value) : value;
     }
   }

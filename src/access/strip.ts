@@ -16,7 +16,7 @@ export function stripCredentials(req: StrippableRequest, rawQuery: string, metho
   let query = rawQuery;
   for (const m of methods) {
     for (const name of m.carriers.headers) {
-      if (!(name in req.headers)) continue;
+      if (!Object.hasOwn(req.headers, name)) continue;
       delete req.headers[name];
       const raw = req.rawHeaders;
       for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i]!.toLowerCase() === name) raw.splice(i, 2);

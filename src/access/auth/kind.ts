@@ -57,10 +57,14 @@ export function failed(method: AuthMethod['kind'], reason: string): AuthOutcome 
   return { ok: false, code: 'AUTH_FAILED', method, reason };
 }
 
-/** The value of a header that may repeat (the first one). */
+/**
+ * The value of a header that may repeat (the first one). Own headers only: a configured name such as
+ * `constructor` must not find what every object inherits.
+ */
 export function headerValue(headers: AuthRequest['headers'], name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
+  const v = Object.hasOwn(headers, name) ? headers[name] : undefined;
+  const first = Array.isArray(v) ? v[0] : v;
+  return typeof first === 'string' ? first : undefined;
 }
 
 /** A query parameter's first value, percent-decoded; undefined when absent or malformed. */

@@ -23,6 +23,27 @@ const HOP_BY_HOP = headerNameSet([
   'x-forwarded-host',
 ]);
 
+/**
+ * Whether a header names the consumer to the node (Kong's and APISIX's names, which nodes written for
+ * them trust): on an API with authentication only the gateway sets these, so a client's are dropped.
+ */
+function namesConsumer(name: string): boolean {
+  const n = name.length;
+  if (n > 11 && name.slice(0, 11).toLowerCase() === 'x-consumer-') return true;
+  return (n === 23 || n === 20) && /^x-(credential-identifier|anonymous-consumer)$/i.test(name);
+}
+
+/** The headers naming the authenticated consumer (or an anonymous caller) to the node. */
+function consumerHeaders(ctx: RequestContext, out: string[]): void {
+  const consumer = ctx.consumer;
+  if (consumer === null) {
+    out.push('x-anonymous-consumer', 'true');
+    return;
+  }
+  out.push('x-consumer-id', consumer.id, 'x-consumer-username', consumer.name);
+  if (consumer.tags.length > 0) out.push('x-consumer-groups', consumer.tags.join(', '));
+}
+
 /** The path and query sent to the node: the API's prefix stripped if asked, the node's base path in front. */
 export function upstreamPath(ctx: RequestContext): string {
   const api = ctx.api!;
@@ -34,8 +55,10 @@ export function upstreamPath(ctx: RequestContext): string {
 
 /**
  * The headers the node gets: the gateway's own first (Host the node's, X-Forwarded-For/-Proto, and
- * X-Forwarded-Host when the request named a host), so a node that keeps only its first N headers
- * (node:http keeps 2000) still sees them; then the client's, hop-by-hop ones dropped.
+ * X-Forwarded-Host when the request named a host, and on an API with authentication the consumer:
+ * X-Consumer-Id, -Username and -Groups, or X-Anonymous-Consumer), so a node that keeps only its first
+ * N headers (node:http keeps 2000) still sees them; then the client's, hop-by-hop ones dropped (and on
+ * an API with authentication any the client wrote naming a consumer).
  */
 export function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[] {
   const raw = ctx.req.rawHeaders;
@@ -49,6 +72,8 @@ export function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[
     ctx.req.tls ? 'https' : 'http',
   ];
   if (ctx.forwardedHost !== null) out.push('x-forwarded-host', ctx.forwardedHost);
+  const authenticates = (ctx.api!.access?.auth ?? null) !== null;
+  if (authenticates) consumerHeaders(ctx, out);
   const own = out.length;
   let connectionTokens: string | undefined;
   let priorForwardedFor: string | undefined;
@@ -61,6 +86,7 @@ export function forwardHeaders(ctx: RequestContext, node: CompiledNode): string[
         priorForwardedFor = priorForwardedFor ? `${priorForwardedFor}, ${raw[i + 1]}` : raw[i + 1];
       continue;
     }
+    if (authenticates && namesConsumer(name)) continue;
     out.push(name, raw[i + 1]!);
   }
   // The gateway's own headers, before `own`, stay whatever Connection names.
