@@ -17,7 +17,7 @@ import type { MetricsJson } from './metrics/gateway-metrics.js';
 import { processRegistry } from './metrics/process.js';
 import { Heartbeat } from './runtime/cluster/heartbeat.js';
 import { WorkerSet } from './runtime/cluster/workers.js';
-import { mergeNodeStats, mergeSelectorStatus } from './runtime/cluster/messages.js';
+import { mergeNodeStats, mergeSelectorStatuses } from './runtime/cluster/messages.js';
 import { startDataPlane, type DataPlane } from './runtime/data-plane.js';
 import { listenFastify, StartupError } from './runtime/listen.js';
 import { explainer, localAdminRuntime } from './runtime/local-runtime.js';
@@ -333,6 +333,10 @@ async function controlPlaneRuntime(
     >;
     return { source: 'workers', nodes: mergeNodeHealth(parts, nodeIds) };
   };
+  const selectorStatuses: AdminRuntime['selectorStatuses'] = async (apiIds) => {
+    const parts = workers ? await workers.ask({ t: 'selectorStatuses', apiIds: [...apiIds] }) : [];
+    return mergeSelectorStatuses(parts as Array<Record<string, SelectorStatus | null>>, apiIds);
+  };
   // Writes made through other admin processes reach this one's explain view (and cluster row) at once too.
   const unwatch = watchStoreWrites(store, parseStoreSpec(options.store, options.dataDir), log, () => {
     holder.refresh().catch((err) => log.warn({ err }, 'config refresh failed; explaining the last snapshot'));
@@ -358,10 +362,8 @@ async function controlPlaneRuntime(
       false,
     ),
     nodeHealth,
-    async selectorStatus(apiId) {
-      if (!workers) return null;
-      return mergeSelectorStatus((await workers.ask({ t: 'selectorStatus', apiId })) as Array<SelectorStatus | null>);
-    },
+    selectorStatus: async (apiId) => (await selectorStatuses([apiId]))[apiId] ?? null,
+    selectorStatuses,
     async nodeStats(nodeIds) {
       const parts = workers
         ? ((await workers.ask({ t: 'nodeStats', nodeIds: [...nodeIds] })) as Array<Record<string, NodeStatsView>>)

@@ -3,6 +3,7 @@ import type { Node } from '../model/node.js';
 import { rulesHold } from '../model/rule.js';
 import type { HealthState } from '../health/view.js';
 import { afterSelector, filterNodes } from '../balance/decision.js';
+import type { SelectorStatus } from '../selector/types.js';
 import type { AdminRuntime, HealthReport } from './runtime.js';
 
 /** Why an API takes no traffic, or takes it only by falling back. */
@@ -121,19 +122,29 @@ export function availabilityOf(
   );
 }
 
+/** A runtime view that also tells each API's selector state (`none`: the gateway runs no selector for it). */
+export interface LoadedRuntimeView extends RuntimeView {
+  selectorState(apiId: string): 'active' | 'quarantined' | 'none';
+}
+
 /**
- * The runtime view for some APIs and nodes, read once from the gateway processes (health merged over
- * workers: a node any worker took out counts as out).
+ * The runtime view for some APIs and nodes, read from the gateway processes in one ask per kind (node
+ * health, selector states), whatever the number of APIs; health is merged over workers: a node any
+ * worker took out counts as out.
  */
 export async function loadRuntimeView(
   runtime: AdminRuntime,
   apiIds: readonly string[],
   nodeIds: readonly string[],
-): Promise<RuntimeView> {
+): Promise<LoadedRuntimeView> {
   const [health, statuses] = await Promise.all([
     nodeIds.length > 0 ? runtime.nodeHealth(nodeIds) : Promise.resolve<HealthReport>({ source: 'none', nodes: {} }),
-    Promise.all(apiIds.map(async (id) => [id, (await runtime.selectorStatus(id))?.state === 'quarantined'] as const)),
+    apiIds.length > 0 ? runtime.selectorStatuses(apiIds) : Promise.resolve<Record<string, SelectorStatus | null>>({}),
   ]);
-  const quarantined = new Map(statuses);
-  return { health: (id) => health.nodes[id]?.state, quarantined: (id) => quarantined.get(id) ?? false };
+  const selectorState = (id: string) => (Object.hasOwn(statuses, id) ? (statuses[id]?.state ?? 'none') : 'none');
+  return {
+    health: (id) => health.nodes[id]?.state,
+    quarantined: (id) => selectorState(id) === 'quarantined',
+    selectorState,
+  };
 }

@@ -2,7 +2,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { strictUtf8, unstorableText } from '../model/text.js';
 import { AdminError } from './errors.js';
 
-/** Largest admin request body accepted (a selector is at most 64 KiB; the rest is small). */
+/**
+ * Largest admin request body accepted (a selector is at most 64 KiB; the rest is small), except by
+ * `POST /admin/config/apply`, which takes a config file as large as the CLI reads (CONFIG_FILE_MAX_BYTES).
+ */
 export const ADMIN_BODY_LIMIT = 1024 * 1024;
 
 /**

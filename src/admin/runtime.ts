@@ -22,6 +22,8 @@ export interface AdminRuntime {
   explain(apiId: string, request: SelectorRequest, selector?: SelectorConfig | null): Promise<BalanceExplanation>;
   /** Runtime state of the API's selector across the gateway processes, or null when it has none. */
   selectorStatus(apiId: string): Promise<SelectorStatus | null>;
+  /** `selectorStatus` of each given API (by id) in one ask of the gateway processes (the APIs list). */
+  selectorStatuses(apiIds: readonly string[]): Promise<Record<string, SelectorStatus | null>>;
   /** Recent requests, errors and latency of each given node (by id), summed over the gateway processes. */
   nodeStats(nodeIds: readonly string[]): Promise<Record<string, NodeStatsView>>;
   /** Health of each given node (by id), merged over the gateway processes of this machine. */

@@ -9,7 +9,7 @@ import { SECTIONS, type ExportOptions, type FileIssue } from './sections.js';
 /** The version of the file format, the `isogate` key every file starts with. */
 export const FORMAT_VERSION = 1;
 
-/** Largest config file read (the admin API's body limit is smaller). */
+/** Largest config file read, by the CLI and by `POST /admin/config/apply` (the admin API's other bodies are smaller). */
 export const CONFIG_FILE_MAX_BYTES = 16 * 1024 * 1024;
 /**
  * Anchors and aliases a file may use in all (exports use none). The yaml package resolves each alias

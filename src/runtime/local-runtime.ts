@@ -51,6 +51,7 @@ export function localAdminRuntime(plane: DataPlane): AdminRuntime {
     applied: () => plane.holder.refresh(),
     ...explainer(plane.holder, plane.sandbox, async () => (node) => node.health.state() === 'healthy', true),
     selectorStatus: async (apiId) => plane.sandbox.status(apiId),
+    selectorStatuses: async (apiIds) => Object.fromEntries(apiIds.map((id) => [id, plane.sandbox.status(id)])),
     nodeStats: async (nodeIds) => Object.fromEntries(nodeIds.map((id) => [id, plane.stats.view(id)])),
     nodeHealth: async (nodeIds) => ({ source: 'process', nodes: plane.health.view(nodeIds) }),
   };

@@ -18,6 +18,8 @@ export class RuntimeDouble implements AdminRuntime {
   readonly trials: Array<{ apiId: string; config: SelectorConfig; request: SelectorRequest }> = [];
   readonly explains: Array<{ apiId: string; request: SelectorRequest; selector: SelectorConfig | null | undefined }> =
     [];
+  /** Calls of each runtime query (`selectorStatus`, `selectorStatuses`, `nodeStats`, `nodeHealth`): one ask each. */
+  readonly asks = { selectorStatus: 0, selectorStatuses: 0, nodeStats: 0, nodeHealth: 0 };
   private serving = new Map<string, SelectorConfig>();
 
   constructor(private readonly store: Store) {}
@@ -70,6 +72,7 @@ export class RuntimeDouble implements AdminRuntime {
   }
 
   async nodeStats(nodeIds: readonly string[]): Promise<Record<string, NodeStatsView>> {
+    this.asks.nodeStats++;
     const idle = { requests: 0, errors: 0, rps: 0, errorRate: 0, p99Ms: null };
     return Object.fromEntries(
       nodeIds.map((id) => [id, { lastMinute: idle, lastFiveMinutes: idle, recent: [], upgraded: 0 }]),
@@ -78,6 +81,7 @@ export class RuntimeDouble implements AdminRuntime {
 
   /** Like an admin-only process: no data plane, so no health view. */
   async nodeHealth(nodeIds: readonly string[]): Promise<HealthReport> {
+    this.asks.nodeHealth++;
     return {
       source: 'none',
       nodes: Object.fromEntries(nodeIds.map((id) => [id, unknownHealth('no data plane in this double')])),
@@ -85,6 +89,16 @@ export class RuntimeDouble implements AdminRuntime {
   }
 
   async selectorStatus(apiId: string): Promise<SelectorStatus | null> {
+    this.asks.selectorStatus++;
+    return this.statusOf(apiId);
+  }
+
+  async selectorStatuses(apiIds: readonly string[]): Promise<Record<string, SelectorStatus | null>> {
+    this.asks.selectorStatuses++;
+    return Object.fromEntries(apiIds.map((id) => [id, this.statusOf(id)]));
+  }
+
+  private statusOf(apiId: string): SelectorStatus | null {
     if (!this.serving.has(apiId)) return null;
     return {
       state: 'active',

@@ -105,4 +105,43 @@ describe('health with --workers 2', () => {
     expect(explained.health).toEqual({ known: false, panic: false });
     expect(explained.steps.health).toHaveLength(2);
   });
+
+  it('the APIs list and a page of it read the selector state from both workers; the selector route sums their calls', async () => {
+    const api = await adminCall('POST', '/admin/apis', {
+      name: 'ws',
+      path: '/ws',
+      algorithm: 'round_robin',
+      selector: { code: 'function select(r, e, n) { return n; }' },
+    });
+    await adminCall('POST', `/admin/apis/${api.id}/nodes`, {
+      name: 'ok',
+      connector: { kind: 'simple-url', url: ups[0]!.url },
+    });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => requestOnce(gw, '/ws')));
+    expect(new Set(answers)).toEqual(new Set(['ok']));
+    const all = await adminCall('GET', '/admin/apis');
+    expect(all.map((a: { name: string; selectorState: string }) => [a.name, a.selectorState])).toEqual([
+      ['wh', 'none'],
+      ['wp', 'none'],
+      ['ws', 'active'],
+    ]);
+    const page = await adminCall('GET', '/admin/apis?limit=1&after=wp');
+    expect(page.next).toBeNull();
+    expect(page.items).toHaveLength(1);
+    expect(page.items[0]).toMatchObject({
+      name: 'ws',
+      selectorState: 'active',
+      nodeCounts: { enabled: 1, total: 1 },
+      availability: { state: 'ok', usable: 1 },
+    });
+    // Every call the two workers made, summed.
+    const { status } = await adminCall('GET', `/admin/apis/${api.id}/selector`);
+    expect(status).toMatchObject({ state: 'active', calls: 20, failures: 0 });
+    // A process serving no traffic runs no selector.
+    const other = await until(
+      () => adminOnlyCall('GET', '/admin/apis?limit=10&after=wp'),
+      (p) => p.items?.length === 1,
+    );
+    expect(other.items[0]).toMatchObject({ name: 'ws', selectorState: 'none' });
+  });
 });

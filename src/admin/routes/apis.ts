@@ -2,10 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ApiCreate, ApiPatch, type Api } from '../../model/api.js';
 import type { NodeStatsWindow } from '../../gateway/node-stats.js';
+import type { Node } from '../../model/node.js';
 import { mergeHealth } from '../../model/health.js';
 import { availabilityOf, loadRuntimeView, type Availability } from '../availability.js';
 import { awaitApplied } from '../applied.js';
 import type { AdminDeps } from '../deps.js';
+import { pageOf, pagingOf, type ListPage } from '../paging.js';
+import type { AdminRuntime } from '../runtime.js';
 import { AdminError } from '../errors.js';
 import { requireApi } from '../lookup.js';
 import { toSelectorRequest } from '../sample.js';
@@ -24,31 +27,54 @@ export type ApiSummary = Api & {
   traffic: { lastMinute: NodeStatsWindow };
 };
 
+/**
+ * The list entries of some APIs: nodes grouped by API once, and the runtime asked once per kind (node
+ * health, selector states, traffic) for all of them, never once per API.
+ */
+async function summarize(
+  runtime: AdminRuntime,
+  apis: readonly Api[],
+  config: { nodes: readonly Node[]; variables: ReadonlyArray<{ name: string; value: string }> },
+): Promise<ApiSummary[]> {
+  const listed = new Set(apis.map((a) => a.id));
+  const nodesOf = new Map<string, Node[]>();
+  for (const node of config.nodes) {
+    if (!listed.has(node.apiId)) continue;
+    const list = nodesOf.get(node.apiId);
+    if (list) list.push(node);
+    else nodesOf.set(node.apiId, [node]);
+  }
+  const apiIds = [...listed];
+  const [view, traffic] = await Promise.all([
+    loadRuntimeView(
+      runtime,
+      apiIds,
+      [...nodesOf.values()].flatMap((nodes) => nodes.map((n) => n.id)),
+    ),
+    lastMinuteOf(runtime, apiIds),
+  ]);
+  const variables = new Map(config.variables.map((v) => [v.name, v.value]));
+  return apis.map((api) => {
+    const nodes = nodesOf.get(api.id) ?? [];
+    return {
+      ...api,
+      nodeCounts: { enabled: nodes.filter((n) => n.enabled).length, total: nodes.length },
+      selectorState: view.selectorState(api.id),
+      availability: availabilityOf(api, nodes, variables, view),
+      traffic: { lastMinute: traffic[api.id]! },
+    };
+  });
+}
+
 /** `/admin/apis` and `/admin/apis/:id`: list, create, read, patch, delete; and an API's availability. */
 export function registerApiRoutes(app: FastifyInstance, { store, runtime }: AdminDeps): void {
-  app.get('/apis', async (): Promise<ApiSummary[]> => {
+  // The whole list as an array (as before paging), or with `limit`/`after` one page of it by name.
+  app.get('/apis', async (request): Promise<ApiSummary[] | ListPage<ApiSummary>> => {
+    const paging = pagingOf(request.query);
     const config = await store.loadConfig();
-    const apiIds = config.apis.map((a) => a.id);
-    const [view, traffic, states] = await Promise.all([
-      loadRuntimeView(
-        runtime,
-        apiIds,
-        config.nodes.map((n) => n.id),
-      ),
-      lastMinuteOf(runtime, apiIds),
-      Promise.all(config.apis.map(async (api) => (await runtime.selectorStatus(api.id))?.state ?? 'none')),
-    ]);
-    const variables = new Map(config.variables.map((v) => [v.name, v.value]));
-    return config.apis.map((api, i) => {
-      const nodes = config.nodes.filter((n) => n.apiId === api.id);
-      return {
-        ...api,
-        nodeCounts: { enabled: nodes.filter((n) => n.enabled).length, total: nodes.length },
-        selectorState: states[i]!,
-        availability: availabilityOf(api, nodes, variables, view),
-        traffic: { lastMinute: traffic[api.id]! },
-      };
-    });
+    const page = paging === null ? null : pageOf(config.apis, (a) => a.name, paging);
+    const items = await summarize(runtime, page?.items ?? config.apis, config);
+    return page === null ? items : { items, next: page.next };
   });
 
   // Whether the API has a node that could take traffic now, and if not why (the console's banner).

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { applyConfigFile } from '../../config-files/apply.js';
 import {
+  CONFIG_FILE_MAX_BYTES,
   ConfigFile,
   ConfigSyntaxError,
   decodeConfigBytes,
@@ -66,7 +67,9 @@ export function registerConfigRoutes(app: FastifyInstance, { store, runtime }: A
         done(new AdminError('VALIDATION_FAILED', `the body is not valid YAML: ${err.message}`, [detail]), undefined);
       }
     });
-    scope.post('/config/apply', async (request) => {
+    // As large as a config file the CLI reads (an export of a big installation is megabytes); only an
+    // authenticated caller's body is read at all (authentication runs before the body is).
+    scope.post('/config/apply', { bodyLimit: CONFIG_FILE_MAX_BYTES }, async (request) => {
       const file = parseInput(ConfigFile, request.body) as ConfigFile;
       return planAnswer(request, await applyConfigFile(store, file), { runtime });
     });

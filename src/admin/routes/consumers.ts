@@ -15,6 +15,7 @@ import type { Store } from '../../store/store.js';
 import { awaitApplied } from '../applied.js';
 import type { AdminDeps } from '../deps.js';
 import { AdminError } from '../errors.js';
+import { pageOf, pagingOf, type ListPage } from '../paging.js';
 import { parseInput } from '../validate.js';
 
 type IdParams = { Params: { id: string } };
@@ -38,7 +39,14 @@ async function requireConsumer(store: Store, id: string): Promise<Consumer> {
  * its view (`GET /admin/consumers/:id`), which If-Match on PATCH, DELETE and a credential's DELETE takes.
  */
 export function registerConsumerRoutes(app: FastifyInstance, { store, runtime }: AdminDeps): void {
-  app.get('/consumers', async (): Promise<ConsumerView[]> => (await store.listConsumers()).map(consumerView));
+  // The whole list as an array, or with `limit`/`after` one page of it by name.
+  app.get('/consumers', async (request): Promise<ConsumerView[] | ListPage<ConsumerView>> => {
+    const paging = pagingOf(request.query);
+    const all = await store.listConsumers();
+    if (paging === null) return all.map(consumerView);
+    const page = pageOf(all, (c) => c.name, paging);
+    return { items: page.items.map(consumerView), next: page.next };
+  });
 
   app.post('/consumers', { config: { successStatus: 201 } }, async (request, reply) => {
     const input = parseInput(ConsumerCreate, request.body);

@@ -3,9 +3,12 @@ import { VariableInput, VariableName } from '../../model/variable.js';
 import { awaitApplied } from '../applied.js';
 import type { AdminDeps } from '../deps.js';
 import { AdminError } from '../errors.js';
+import { pageOf, pagingOf } from '../paging.js';
 import { parseInput } from '../validate.js';
 
 type NameParams = { Params: { name: string } };
+
+const asIs = (name: string): string => name;
 
 /** A rule that referenced a deleted variable. */
 export interface VariableUse {
@@ -17,7 +20,12 @@ export interface VariableUse {
 
 /** `/admin/variables` and `/admin/variables/:name`: list, read, create or replace, delete (writes are an operator's). */
 export function registerVariableRoutes(app: FastifyInstance, { store, runtime }: AdminDeps): void {
-  app.get('/variables', async () => store.listVariables());
+  // The whole list as an array, or with `limit`/`after` one page of it by name (names are case-sensitive).
+  app.get('/variables', async (request) => {
+    const paging = pagingOf(request.query);
+    const all = await store.listVariables();
+    return paging === null ? all : pageOf(all, (v) => v.name, paging, asIs);
+  });
 
   app.get<NameParams>('/variables/:name', async (request) => {
     const name = parseInput(VariableName, request.params.name, 'name');

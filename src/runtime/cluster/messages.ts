@@ -6,7 +6,7 @@ import type { ConfigLoadError } from '../../snapshot/holder.js';
 /** Primary → worker. Every request carries an id its answer repeats. */
 export type ToWorker =
   | { t: 'refresh'; id: number }
-  | { t: 'selectorStatus'; id: number; apiId: string }
+  | { t: 'selectorStatuses'; id: number; apiIds: string[] }
   | { t: 'nodeStats'; id: number; nodeIds: string[] }
   | { t: 'metrics'; id: number }
   | { t: 'nodeHealth'; id: number; nodeIds: string[] }
@@ -57,6 +57,14 @@ export function mergeSelectorStatus(parts: ReadonlyArray<SelectorStatus | null>)
     },
     ...mergeCache(present),
   };
+}
+
+/** `mergeSelectorStatus` of each API over the workers' answers to one `selectorStatuses` ask. */
+export function mergeSelectorStatuses(
+  parts: ReadonlyArray<Record<string, SelectorStatus | null>>,
+  apiIds: readonly string[],
+): Record<string, SelectorStatus | null> {
+  return Object.fromEntries(apiIds.map((id) => [id, mergeSelectorStatus(parts.map((p) => p[id] ?? null))]));
 }
 
 function mergeCache(present: readonly SelectorStatus[]): Pick<SelectorStatus, 'cache'> {

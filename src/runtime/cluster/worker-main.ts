@@ -77,8 +77,8 @@ async function main(): Promise<void> {
           answer(plane.holder.current?.version ?? 0);
         }, fail);
         break;
-      case 'selectorStatus':
-        answer(plane.sandbox.status(message.apiId));
+      case 'selectorStatuses':
+        answer(Object.fromEntries(message.apiIds.map((id) => [id, plane.sandbox.status(id)])));
         break;
       case 'nodeStats':
         answer(Object.fromEntries(message.nodeIds.map((id) => [id, plane.stats.view(id)])));
