@@ -72,6 +72,11 @@ export const Options = z.strictObject({
   upstreamMaxWaiting: z.coerce.number().int().min(0).max(1_000_000).default(1_024),
   /** Longest wait for a connection to an upstream origin; then UPSTREAM_QUEUE_TIMEOUT. */
   upstreamWaitMs: z.coerce.number().int().min(10).max(600_000).default(2_000),
+  /**
+   * Most upstream sockets per process, all origins together; 0: derived from the open-file limit
+   * (fd-limit.ts). A larger value is lowered to the derived one, with a warning.
+   */
+  upstreamMaxSockets: z.coerce.number().int().min(0).max(10_000_000).default(0),
   /** Redis for cluster rate limits (`redis://host:port/db`); empty: cluster limits count locally. */
   redis: z
     .string()
@@ -122,6 +127,7 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--upstream-connections': { key: 'upstreamConnections', value: true },
   '--upstream-max-waiting': { key: 'upstreamMaxWaiting', value: true },
   '--upstream-wait-ms': { key: 'upstreamWaitMs', value: true },
+  '--upstream-max-sockets': { key: 'upstreamMaxSockets', value: true },
   '--selector-processes': { key: 'selectorProcesses', value: true },
   '--redis': { key: 'redis', value: true },
   '--redis-prefix': { key: 'redisPrefix', value: true },
@@ -246,6 +252,7 @@ export function usage(): string {
     '  --upstream-connections N              most sockets per upstream origin (default 128)',
     '  --upstream-max-waiting N              most requests waiting for a socket of one origin; then 503 (default 1024)',
     '  --upstream-wait-ms N                  longest wait for a socket of an origin; then 503 (default 2000)',
+    '  --upstream-max-sockets N              most upstream sockets per process, all origins (default 0: from the open-file limit)',
     '  --selector-processes N                most selector sandbox processes (default 8)',
     '  --redis URL                           redis://host:port for cluster rate limits (default: none, they count locally)',
     '  --redis-prefix P                      prefix of every Redis key (default isogate:)',

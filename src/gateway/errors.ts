@@ -47,6 +47,11 @@ export const GATEWAY_ERRORS = {
   HEAD_MEMORY_FULL: { status: 503, message: 'Unfinished request heads hold all the memory the gateway gives them.' },
   UPSTREAM_QUEUE_FULL: { status: 503, message: 'Too many requests are waiting for a connection to the chosen node.' },
   UPSTREAM_QUEUE_TIMEOUT: { status: 503, message: 'No connection to the chosen node became free in time.' },
+  UPSTREAM_SOCKETS_EXHAUSTED: {
+    status: 503,
+    message: 'The gateway holds as many connections to nodes as it may, all busy, and none became free in time.',
+  },
+  GATEWAY_OUT_OF_FILES: { status: 503, message: 'The gateway has no open file left for a connection to the node.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A gateway error code. */

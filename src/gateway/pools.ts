@@ -1,4 +1,5 @@
 import { UpstreamPool } from '../upstream/pool.js';
+import { unlimitedBudget, type SocketBudget } from '../upstream/socket-budget.js';
 
 /** Options shared by every upstream pool. */
 export interface PoolOptions {
@@ -17,13 +18,18 @@ const SWEEP_MS = 1_000;
 
 /**
  * Keep-alive pools by origin and connect timeout. Pools outlive snapshots, so a config change (a tick,
- * a variable flip) never drops warm connections; pools no snapshot uses any more are closed.
+ * a variable flip) never drops warm connections; pools no snapshot uses any more are closed. Every
+ * pool's connections hold places in one `SocketBudget`, the process's bound on upstream sockets.
  */
 export class PoolRegistry {
   private readonly pools = new Map<string, UpstreamPool>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly options: PoolOptions) {
+  constructor(
+    private readonly options: PoolOptions,
+    /** The upstream sockets of the process, all pools together. */
+    readonly budget: SocketBudget = unlimitedBudget(),
+  ) {
     this.sweeper = setInterval(() => {
       for (const pool of this.pools.values()) pool.sweep();
     }, SWEEP_MS);
@@ -35,7 +41,7 @@ export class PoolRegistry {
     const key = `${origin}|${connectMs}`;
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = new UpstreamPool(origin, { ...this.options, connectMs });
+      pool = new UpstreamPool(origin, { ...this.options, connectMs }, this.budget);
       this.pools.set(key, pool);
     }
     return pool;

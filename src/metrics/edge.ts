@@ -1,5 +1,6 @@
 import type { Metric, Registry } from 'prom-client';
 import type { AdmissionStats } from '../gateway/admission.js';
+import type { SocketBudgetStats } from '../upstream/socket-budget.js';
 import { CellMetric } from './exposition.js';
 
 /** What the edge metrics read at scrape time. */
@@ -8,12 +9,15 @@ export interface EdgeStats {
   admission: AdmissionStats;
   /** Requests waiting for a connection to a node, all pools together. */
   upstreamWaiting(): number;
+  /** The process's upstream sockets and their budget (absent before the pools exist). */
+  upstreamSockets?(): SocketBudgetStats | null;
 }
 
 /**
  * Registers the edge metrics (docs/edge-limits.md): open, idle and evicted client connections, the
- * admission's refusals by limit, head memory, slow readers cut, requests waiting for a node. Refused
- * requests are also in `isogate_gateway_errors_total` under their error code.
+ * admission's refusals by limit, head memory, slow readers cut, requests waiting for a node, upstream
+ * sockets within their budget. Refused requests are also in `isogate_gateway_errors_total` under
+ * their error code.
  */
 export function registerEdgeMetrics(registry: Registry, edge: EdgeStats): void {
   const stats = edge.admission;
@@ -65,6 +69,49 @@ export function registerEdgeMetrics(registry: Registry, edge: EdgeStats): void {
     new CellMetric('isogate_upstream_waiting', 'Requests waiting for a connection to a node.', 'gauge', () =>
       one(edge.upstreamWaiting()),
     ),
+    ...upstreamSocketMetrics(() => edge.upstreamSockets?.() ?? null),
   ];
   for (const metric of metrics) registry.registerMetric(metric as unknown as Metric);
+}
+
+/** The upstream socket budget's metrics (a budget without limit has no `isogate_upstream_sockets_limit` sample). */
+function upstreamSocketMetrics(read: () => SocketBudgetStats | null): CellMetric[] {
+  const cell = (value: (b: SocketBudgetStats) => number) => () => {
+    const budget = read();
+    if (budget === null) return [];
+    const v = value(budget);
+    return Number.isFinite(v) ? [{ labels: {}, value: v }] : [];
+  };
+  return [
+    new CellMetric(
+      'isogate_upstream_sockets',
+      'Open connections to nodes, all nodes together (connecting, busy or idle).',
+      'gauge',
+      cell((b) => b.open),
+    ),
+    new CellMetric(
+      'isogate_upstream_sockets_idle',
+      'Of those, idle keep-alive connections (closed least recently used first when the budget is spent).',
+      'gauge',
+      cell((b) => b.idle),
+    ),
+    new CellMetric(
+      'isogate_upstream_sockets_limit',
+      'Most connections to nodes open at once (--upstream-max-sockets, by default from the open-file limit).',
+      'gauge',
+      cell((b) => b.limit),
+    ),
+    new CellMetric(
+      'isogate_upstream_sockets_evicted_total',
+      'Idle connections to nodes closed to make room for a connection to another node.',
+      'counter',
+      cell((b) => b.evicted),
+    ),
+    new CellMetric(
+      'isogate_upstream_out_of_files_total',
+      'Connects to nodes that failed because the process or the system had no file descriptor left.',
+      'counter',
+      cell((b) => b.outOfFiles),
+    ),
+  ];
 }

@@ -21,7 +21,8 @@ import type { Store } from '../store/store.js';
 import { GatewayTlsServer } from '../gateway/tls/listener.js';
 import { ticketKeys } from '../tls/settings.js';
 import { TunnelRegistry } from '../gateway/upgrade/tunnel.js';
-import { connectionsWithin, openFileLimit, refusalsWithin } from './fd-limit.js';
+import { SocketBudget } from '../upstream/socket-budget.js';
+import { connectionsWithin, openFileLimit, refusalsWithin, upstreamSocketsWithin } from './fd-limit.js';
 import { closeHttp, listenHttp } from './listen.js';
 
 /** A running data plane: the gateway server and what serves it. */
@@ -83,7 +84,11 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     selectorStatus: (apiId) => refs.sandbox?.status(apiId) ?? null,
     tunnels: () => tunnels.counts(),
     memoVerifications: () => refs.sandbox?.memoVerifications() ?? { verified: 0, mismatches: 0, skipped: 0 },
-    edge: { admission, upstreamWaiting: () => refs.pools?.waiting() ?? 0 },
+    edge: {
+      admission,
+      upstreamWaiting: () => refs.pools?.waiting() ?? 0,
+      upstreamSockets: () => refs.pools?.budget ?? null,
+    },
     redis: () => refs.limits?.status() ?? null,
   });
   const sandbox = await SelectorSandbox.start({
@@ -92,12 +97,15 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     onQuarantine: (apiId) => metrics.quarantined(apiId),
     onMemoEnded: (apiId, cause) => metrics.memoEnded(apiId, cause),
   });
-  const pools = new PoolRegistry({
-    connections: options.upstreamConnections,
-    keepAliveMs: 60_000,
-    maxWaiting: options.upstreamMaxWaiting,
-    waitMs: options.upstreamWaitMs,
-  });
+  const pools = new PoolRegistry(
+    {
+      connections: options.upstreamConnections,
+      keepAliveMs: 60_000,
+      maxWaiting: options.upstreamMaxWaiting,
+      waitMs: options.upstreamWaitMs,
+    },
+    new SocketBudget(upstreamSockets(options, files, maxConnections, log), outOfFilesLog(log, files)),
+  );
   const health = new HealthRegistry(log.child({ component: 'health' }));
   const limitLog = log.child({ component: 'limits' });
   const redis =
@@ -202,4 +210,50 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     await close();
     throw err;
   }
+}
+
+/**
+ * The process's upstream socket budget: `--upstream-max-sockets`, or (0) what the open-file limit
+ * leaves beside the client connections; a larger value is lowered to that, with a warning. No bound
+ * when the limit cannot be read.
+ */
+function upstreamSockets(options: Options, files: number | null, clientConnections: number, log: Logger): number {
+  const within = files === null ? Infinity : upstreamSocketsWithin(files, clientConnections);
+  if (options.upstreamMaxSockets === 0) return within;
+  if (options.upstreamMaxSockets > within) {
+    log.warn(
+      { upstreamMaxSockets: options.upstreamMaxSockets, openFileLimit: files, effective: within },
+      'the open-file limit is too low for --upstream-max-sockets; the gateway holds fewer upstream sockets',
+    );
+    return within;
+  }
+  return options.upstreamMaxSockets;
+}
+
+/** How often, at most, a connect that failed for want of files is logged (each one is counted in /metrics). */
+const OUT_OF_FILES_LOG_MS = 60_000;
+
+/**
+ * Logs connects that failed because the process (EMFILE) or the system (ENFILE) had no file left: at
+ * once, then at most once a minute with how many failed meanwhile. Its own line: the node is fine.
+ */
+function outOfFilesLog(log: Logger, openFileLimit: number | null): (err: Error) => void {
+  let loggedAt = -Infinity;
+  let since = 0;
+  return (err) => {
+    since++;
+    const now = performance.now();
+    if (now - loggedAt < OUT_OF_FILES_LOG_MS) return;
+    loggedAt = now;
+    log.error(
+      {
+        code: 'GATEWAY_OUT_OF_FILES',
+        cause: (err.cause as NodeJS.ErrnoException | undefined)?.code,
+        openFileLimit,
+        failedConnects: since,
+      },
+      'out of open files: connections to nodes cannot be made (not held against the nodes); raise the open-file limit (ulimit -n, LimitNOFILE)',
+    );
+    since = 0;
+  };
 }

@@ -30,6 +30,17 @@ export function refusalsWithin(limit: number): number {
   return Math.max(1, Math.min(MAX_REFUSING, Math.floor(filesKeptAside(limit) / 4)));
 }
 
+/**
+ * Upstream sockets (all nodes together) a process can hold with `limit` open files beside
+ * `clientConnections` client connections: half of what those and the refusals leave (96 with
+ * `ulimit -n 1024`); the other half stays for the store, the log, the status port and the sandbox's
+ * pipes. Past it, idle keep-alive sockets are closed, least recently used first, or requests wait
+ * (docs/edge-limits.md): without the bound, keep-alive sockets to many nodes used up the files.
+ */
+export function upstreamSocketsWithin(limit: number, clientConnections: number): number {
+  return Math.max(1, Math.floor((limit - clientConnections - refusalsWithin(limit)) / 2));
+}
+
 function filesKeptAside(limit: number): number {
   return Math.max(256, Math.floor(limit / 4));
 }

@@ -5,6 +5,7 @@ import {
   BodyTimeoutError,
   ConnectTimeoutError,
   HeadersTimeoutError,
+  OutOfFilesError,
   RequestBodyTooLargeError,
   SocketClosedError,
   socketFailure,
@@ -12,6 +13,7 @@ import {
 import { PhaseTimer } from './phase-timer.js';
 import { CHUNKED_END, requestHead } from './request-head.js';
 import { ResponseParser, type ResponseHead, type ResponseSink } from './response-parser.js';
+import type { IdleSocket } from './socket-budget.js';
 import type { UpstreamHandler, UpstreamRequest } from './types.js';
 
 /** Where a pool connects. */
@@ -31,6 +33,8 @@ export interface ConnectionOwner {
   forget(conn: UpstreamConnection): void;
   /** Sends `p` again on a new connection: the reused one it went out on closed before any byte of its answer. */
   replay(p: PendingRequest): void;
+  /** A connect failed for want of files (EMFILE, ENFILE). */
+  noFiles(err: OutOfFilesError): void;
 }
 
 /** One request from `dispatch` to its end. */
@@ -75,11 +79,14 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
  * has no length), parses the response, enforces the connect, headers and body timeouts, and tells its
  * pool whether it can carry the next request.
  */
-export class UpstreamConnection implements ResponseSink {
+export class UpstreamConnection implements ResponseSink, IdleSocket {
   readonly socket: Socket;
   /** Idle connections past this time (performance.now ms) are closed instead of reused. */
   expiresAt = 0;
   forgotten = false;
+  idlePrev: IdleSocket | null = null;
+  idleNext: IdleSocket | null = null;
+  idleListed = false;
   private current: PendingRequest | null;
   private connected = false;
   /** The TCP connection is up (for TLS, before its handshake is done). */
@@ -337,8 +344,13 @@ export class UpstreamConnection implements ResponseSink {
   }
 
   private onSocketError(err: NodeJS.ErrnoException): void {
-    if (this.current === null) this.destroy();
-    else this.fail(socketFailure(err, this.tcpUp, this.connected));
+    if (this.current === null) {
+      this.destroy();
+      return;
+    }
+    const failure = socketFailure(err, this.tcpUp, this.connected);
+    if (failure instanceof OutOfFilesError) this.owner.noFiles(failure);
+    this.fail(failure);
   }
 
   private onSocketClose(): void {

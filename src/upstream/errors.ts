@@ -68,6 +68,23 @@ export class QueueTimeoutError extends UpstreamError {
   readonly code = 'UPSTREAM_QUEUE_TIMEOUT';
 }
 
+/**
+ * No connection to the node became free within the pool's wait deadline while the process held as
+ * many upstream sockets as its budget allows (docs/edge-limits.md), every one of them busy: the
+ * gateway is short of sockets, not the node.
+ */
+export class SocketsExhaustedError extends UpstreamError {
+  readonly code = 'UPSTREAM_SOCKETS_EXHAUSTED';
+}
+
+/**
+ * A connection to the node could not be made because this process (EMFILE) or the system (ENFILE)
+ * has no file descriptor left: the gateway is out of files, the node is not at fault.
+ */
+export class OutOfFilesError extends UpstreamError {
+  readonly code = 'GATEWAY_OUT_OF_FILES';
+}
+
 /** The client's request body, counted as it streamed to the node, passed the request's limit. */
 export class RequestBodyTooLargeError extends UpstreamError {
   readonly code = 'REQUEST_BODY_TOO_LARGE';
@@ -75,7 +92,7 @@ export class RequestBodyTooLargeError extends UpstreamError {
 
 /**
  * A socket error on a connection to a node as the failure it means, by how far the connection got:
- * before TCP was up a connect failure, between TCP and the end of the TLS handshake a handshake
+ * before TCP was up a connect failure (or, for EMFILE and ENFILE, the gateway out of files), between TCP and the end of the TLS handshake a handshake
  * failure, later a closed connection. An error that is already typed (a timeout the caller destroyed
  * the socket with) is kept.
  */
@@ -83,6 +100,8 @@ export function socketFailure(err: NodeJS.ErrnoException, tcpUp: boolean, connec
   if (err instanceof UpstreamError) return err;
   if (!connected && tcpUp)
     return new TlsHandshakeError(`TLS handshake with the node failed: ${err.message}`, { cause: err });
+  if (!connected && (err.code === 'EMFILE' || err.code === 'ENFILE'))
+    return new OutOfFilesError(`no file descriptor left for a connection to the node (${err.code})`, { cause: err });
   if (!connected) return new ConnectError(err.code ?? 'ECONNECT', err.message, { cause: err });
   return new SocketClosedError(`the connection to the node failed: ${err.message}`, { cause: err });
 }

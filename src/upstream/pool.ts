@@ -1,6 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { PendingRequest, UpstreamConnection, type ConnectionOwner, type UpstreamTarget } from './connection.js';
-import { PoolClosedError, QueueFullError, QueueTimeoutError } from './errors.js';
+import {
+  PoolClosedError,
+  QueueFullError,
+  QueueTimeoutError,
+  SocketsExhaustedError,
+  type OutOfFilesError,
+} from './errors.js';
+import { unlimitedBudget, type BudgetWaiter, type SocketBudget } from './socket-budget.js';
 import type { UpstreamHandler, UpstreamRequest } from './types.js';
 
 /** How a pool connects and keeps connections. */
@@ -25,11 +32,13 @@ const KEEP_ALIVE_MARGIN_MS = 1_000;
  * reused (most recently used first), a new one is opened while fewer than `connections` are open,
  * otherwise the request waits its turn, at most `maxWaiting` of them and each at most `waitMs` (as
  * Envoy bounds pending requests per cluster: a slow node's latency stays its own answer time plus a
- * bounded wait, and the requests beyond are refused rather than queued without end). The gateway's
- * own HTTP/1.1 client: undici cost about as much CPU per proxied request as all of the gateway's
- * stages together (README, Benchmark).
+ * bounded wait, and the requests beyond are refused rather than queued without end). Every connection
+ * also holds a place in the process's `SocketBudget`, shared by all pools: with none free, the idle
+ * socket of any pool unused the longest is closed for a new one, and with none idle the request waits
+ * here as for a busy node (then `SocketsExhaustedError`). The gateway's own HTTP/1.1 client: undici
+ * cost about as much CPU per proxied request as all of the gateway's stages together (README, Benchmark).
  */
-export class UpstreamPool implements ConnectionOwner {
+export class UpstreamPool implements ConnectionOwner, BudgetWaiter {
   readonly target: UpstreamTarget;
   readonly connectMs: number;
   private readonly idle: UpstreamConnection[] = [];
@@ -45,9 +54,19 @@ export class UpstreamPool implements ConnectionOwner {
     const now = performance.now();
     const waitMs = this.options.waitMs;
     while (queue.length > 0 && queue[0]!.queuedAt + waitMs <= now) {
-      queue.shift()!.fail(new QueueTimeoutError(`no connection to ${this.origin} became free within ${waitMs} ms`));
+      // Fewer connections than the pool's own bound: what it waited for is a place in the budget.
+      queue
+        .shift()!
+        .fail(
+          this.all.size < this.options.connections
+            ? new SocketsExhaustedError(
+                `no upstream socket became free within ${waitMs} ms: the process holds ${this.budget.open} of ${this.budget.limit}, all busy`,
+              )
+            : new QueueTimeoutError(`no connection to ${this.origin} became free within ${waitMs} ms`),
+        );
     }
     this.armWait();
+    this.closedIfDone();
   };
   private readonly abortRequest = (p: PendingRequest, err: Error): void => {
     if (p.ended) return;
@@ -56,12 +75,14 @@ export class UpstreamPool implements ConnectionOwner {
       const i = this.queue.indexOf(p);
       if (i >= 0) this.queue.splice(i, 1);
       p.fail(err);
+      this.closedIfDone();
     }
   };
 
   constructor(
     readonly origin: string,
     private readonly options: UpstreamPoolOptions,
+    private readonly budget: SocketBudget = unlimitedBudget(),
   ) {
     const url = new URL(origin);
     const tls = url.protocol === 'https:';
@@ -105,6 +126,7 @@ export class UpstreamPool implements ConnectionOwner {
       const now = performance.now();
       while (idle.length > 0) {
         const conn = idle.pop()!;
+        this.budget.unlistIdle(conn);
         if (conn.expiresAt > now && conn.usable) {
           conn.run(p);
           return;
@@ -112,18 +134,35 @@ export class UpstreamPool implements ConnectionOwner {
         conn.destroy();
       }
     }
-    if (this.all.size < this.options.connections) {
-      const conn = new UpstreamConnection(this, p);
-      this.all.add(conn);
-      return;
-    }
+    if (this.all.size < this.options.connections && this.open(p)) return;
     if (this.queue.length >= this.options.maxWaiting) {
       p.fail(new QueueFullError(`${this.queue.length} requests already wait for a connection to ${this.origin}`));
       return;
     }
+    this.enqueue(p);
+  }
+
+  /** Opens a connection for `p` when the budget has a place; false when it has none (nothing is done). */
+  private open(p: PendingRequest): boolean {
+    if (!this.budget.take()) return false;
+    this.all.add(new UpstreamConnection(this, p));
+    return true;
+  }
+
+  /** `p` waits for a connection: one of the pool's to come free, or (below its own bound) a place in the budget. */
+  private enqueue(p: PendingRequest): void {
     p.queuedAt = performance.now();
     this.queue.push(p);
     this.armWait();
+    if (this.all.size < this.options.connections) this.budget.wait(this);
+  }
+
+  /** A place in the budget is free: the first waiting request takes it, if it still waits for one. */
+  placeFree(): void {
+    if (this.queue.length === 0 || this.all.size >= this.options.connections) return;
+    if (!this.open(this.queue[0]!)) return;
+    this.queue.shift();
+    if (this.queue.length > 0 && this.all.size < this.options.connections) this.budget.wait(this);
   }
 
   release(conn: UpstreamConnection, reusable: boolean, keepAliveHintMs: number): void {
@@ -136,7 +175,8 @@ export class UpstreamPool implements ConnectionOwner {
       conn.run(next);
       return;
     }
-    if (this.closing) {
+    // Requests of other pools wait for a place: this socket's goes to them rather than idling.
+    if (this.closing || this.budget.contended) {
       conn.destroy();
       return;
     }
@@ -150,17 +190,24 @@ export class UpstreamPool implements ConnectionOwner {
     }
     conn.expiresAt = performance.now() + keepMs;
     this.idle.push(conn);
+    this.budget.listIdle(conn);
   }
 
   forget(conn: UpstreamConnection): void {
     if (conn.forgotten) return;
     conn.forgotten = true;
     this.all.delete(conn);
-    const i = this.idle.indexOf(conn);
-    if (i >= 0) this.idle.splice(i, 1);
+    if (conn.idleListed) {
+      this.budget.unlistIdle(conn);
+      const i = this.idle.indexOf(conn);
+      if (i >= 0) this.idle.splice(i, 1);
+    }
+    this.budget.give();
+    // The place goes to this pool's own first waiting request, else to another pool's.
     const next = this.all.size < this.options.connections ? this.queue.shift() : undefined;
     if (next !== undefined) this.start(next);
-    else if (this.closing && this.all.size === 0) this.onClosed?.();
+    else this.budget.handOn();
+    this.closedIfDone();
   }
 
   replay(p: PendingRequest): void {
@@ -169,13 +216,17 @@ export class UpstreamPool implements ConnectionOwner {
       return;
     }
     // On a new connection: the other idle ones may be closing too (a node that restarted closes them all).
-    if (this.all.size < this.options.connections) {
-      this.all.add(new UpstreamConnection(this, p));
-      return;
-    }
-    p.queuedAt = performance.now();
-    this.queue.push(p);
-    this.armWait();
+    if (this.all.size < this.options.connections && this.open(p)) return;
+    this.enqueue(p);
+  }
+
+  noFiles(err: OutOfFilesError): void {
+    this.budget.noFiles(err);
+  }
+
+  /** A closing pool with nothing left open or waiting is closed. */
+  private closedIfDone(): void {
+    if (this.closing && this.all.size === 0 && this.queue.length === 0) this.onClosed?.();
   }
 
   /** Closes idle connections past their keep-alive time. */
@@ -190,6 +241,7 @@ export class UpstreamPool implements ConnectionOwner {
   close(): Promise<void> {
     this.closing = true;
     for (const conn of [...this.idle]) conn.destroy();
+    if (this.queue.length === 0) this.budget.leave(this);
     if (this.all.size === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.onClosed = resolve;
@@ -199,6 +251,7 @@ export class UpstreamPool implements ConnectionOwner {
   /** Closes every connection now; requests in progress or waiting fail. */
   destroy(): void {
     this.closing = true;
+    this.budget.leave(this);
     const err = new PoolClosedError('the pool was destroyed');
     for (const p of this.queue.splice(0)) p.fail(err);
     for (const conn of [...this.all]) conn.fail(err);

@@ -617,12 +617,12 @@ describe('1,200 upstream origins under an open-file limit of 1,024', () => {
           `gateway fds peak ${peakFds}; a fresh connection afterwards → ${after.status} ${after.error ?? after.node}; ` +
           `first failure at request ${outcomes.findIndex((o) => o !== 'ok')}; EMFILE in its log: ${gw.stderr().includes('EMFILE')}`,
       );
-      // BUG: idle keep-alive sockets are kept per origin (up to --upstream-connections each,
-      // 60 s idle) with no bound over all origins (src/gateway/pools.ts, src/upstream/pool.ts); fd-limit.ts
-      // keeps a quarter of the open files aside for "upstream sockets, the store, log and sandbox pipes",
-      // but nothing holds the upstream sockets to that share. Past ~1,000 origins the process runs out
-      // of descriptors (EMFILE): connects fail as 502s and the store/accept fail too. Idle sockets
-      // should be closed (least recently used first) when the total nears the share kept aside.
+      // Fixed: idle keep-alive sockets were kept per origin (up to --upstream-connections each,
+      // 60 s idle) with no bound over all origins, so past ~1,000 origins the process ran out of
+      // descriptors (EMFILE): connects failed as 502s and accept failed too. Every upstream socket now
+      // holds a place in a per-process budget derived from the open-file limit (src/upstream/socket-budget.ts,
+      // upstreamSocketsWithin in src/runtime/fd-limit.ts: 96 with ulimit -n 1024); with none free, the
+      // least recently used idle socket of any origin is closed for the new one.
       expect(failures).toEqual({});
       expect(after.status).toBe(200);
     } finally {

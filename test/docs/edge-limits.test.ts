@@ -21,6 +21,7 @@ const FLAGS = {
   '--upstream-connections': defaults.upstreamConnections,
   '--upstream-max-waiting': defaults.upstreamMaxWaiting,
   '--upstream-wait-ms': defaults.upstreamWaitMs,
+  '--upstream-max-sockets': defaults.upstreamMaxSockets,
 };
 
 describe('docs/edge-limits.md', () => {
@@ -42,6 +43,7 @@ describe('docs/edge-limits.md', () => {
     'HEAD_MEMORY_FULL',
     'UPSTREAM_QUEUE_FULL',
     'UPSTREAM_QUEUE_TIMEOUT',
+    'UPSTREAM_SOCKETS_EXHAUSTED',
     'BODY_TOO_LARGE',
     'BODY_TIMEOUT',
   ] as const)('names %s with its status', (code) => {

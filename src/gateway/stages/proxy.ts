@@ -1,11 +1,6 @@
 import type { HttpMethod } from '../../model/method.js';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
-import {
-  BodyTimeoutError,
-  QueueFullError,
-  RequestBodyTooLargeError,
-  TlsHandshakeError,
-} from '../../upstream/errors.js';
+import { BodyTimeoutError, RequestBodyTooLargeError, TlsHandshakeError } from '../../upstream/errors.js';
 import type { UpstreamHandler } from '../../upstream/types.js';
 import type { RequestContext, RetryReason } from '../context.js';
 import { ClientClosedError } from '../exchange.js';
@@ -14,7 +9,14 @@ import { hasBody, withAccessHeaders } from './access.js';
 import { nextPick } from '../../balance/decision.js';
 import { answerHeaders } from './answer-headers.js';
 import { forwardHeaders, upstreamPath } from './forward.js';
-import { ClientGoneError, DroppedForRetryError, errorCode, failureKind, RetryDeadlineError } from './try-failure.js';
+import {
+  ClientGoneError,
+  DroppedForRetryError,
+  errorCode,
+  failureKind,
+  refusalCode,
+  RetryDeadlineError,
+} from './try-failure.js';
 
 /**
  * Stage 4 — proxy: forwards the request to the picked node through its keep-alive pool, streaming
@@ -168,7 +170,8 @@ class ProxyHandler implements UpstreamHandler {
       done(false);
       return;
     }
-    // A queue refusal (the node's pool bounds: busy, not failing) says nothing of the node's health.
+    // A queue refusal (the pool's or the process's bounds, or no file left: busy or not at fault, not
+    // failing) says nothing of the node's health.
     if (passive !== null && kind !== 'queue' && (kind !== 'timeout' || passive.timeouts))
       this.node.health.failed(kind, code, passive);
     const next = kind === 'timeout' && !api.retry.timeouts ? null : retryNode(ctx, this.exchange, this.streamed, kind);
@@ -179,7 +182,7 @@ class ProxyHandler implements UpstreamHandler {
     }
     if (kind === 'queue') {
       // No other node left to try (or retries spent): the refusal as it is.
-      ctx.fail(err instanceof QueueFullError ? 'UPSTREAM_QUEUE_FULL' : 'UPSTREAM_QUEUE_TIMEOUT');
+      ctx.fail(refusalCode(err));
     } else if (kind === 'connect') {
       const allTried = ctx.tried.length > 1 && ctx.candidates.every((n) => ctx.tried.includes(n.index));
       // A failed TLS handshake is retried as a connect failure is, but alone it stays what it is: a misconfigured node.

@@ -6,6 +6,7 @@ import {
   ConnectError,
   ConnectTimeoutError,
   HeadersTimeoutError,
+  OutOfFilesError,
   SocketClosedError,
   socketFailure,
   TlsHandshakeError,
@@ -211,6 +212,12 @@ class UpgradeTry implements ResponseSink {
     const connect =
       !this.sent &&
       (err instanceof ConnectError || err instanceof ConnectTimeoutError || err instanceof TlsHandshakeError);
+    if (err instanceof OutOfFilesError) {
+      // The gateway is out of files, not the node: no health verdict, and no other node would do better.
+      ctx.fail('GATEWAY_OUT_OF_FILES');
+      this.finish(false, code);
+      return;
+    }
     const timeout = err instanceof HeadersTimeoutError;
     if (passive !== null && (!timeout || passive.timeouts))
       this.node.health.failed(connect ? 'connect' : timeout ? 'timeout' : 'reset', code, passive);
