@@ -25,7 +25,11 @@ export const adminErrors = {
   CERTIFICATE_EXPIRED: { status: 400, message: 'a certificate of the chain has expired' },
   CERTIFICATE_NOT_YET_VALID: { status: 400, message: 'a certificate of the chain is not valid yet' },
   CERTIFICATE_NO_NAMES: { status: 400, message: 'the certificate names no DNS host in its subjectAltName' },
-  CERTIFICATE_WEAK: { status: 400, message: 'OpenSSL refuses to serve this chain (a weak key or signature)' },
+  CERTIFICATE_WEAK: { status: 400, message: 'the chain has a weak key or signature (RSA under 2048 bits, SHA-1, …)' },
+  CERTIFICATE_KEY_UNSUPPORTED: {
+    status: 400,
+    message: 'the key is of a type, curve or size the TLS port does not serve',
+  },
   NOT_FOUND: { status: 404, message: 'no such admin route' },
   API_NOT_FOUND: { status: 404, message: 'no API with this id' },
   NODE_NOT_FOUND: { status: 404, message: 'no node with this id in this API' },

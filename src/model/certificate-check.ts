@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { CertificateName, MAX_CHAIN_LENGTH, type CertificateRecord, type CertificateUpload } from './certificate.js';
 import { secureContextOf } from '../tls/certificates.js';
+import { keyProblem, RSA_MIN_BITS } from '../tls/key-policy.js';
 
 /** Why an upload was refused; each is a 400 with this code in the admin API. */
 export type CertificateProblemCode =
@@ -11,7 +12,8 @@ export type CertificateProblemCode =
   | 'CERTIFICATE_EXPIRED'
   | 'CERTIFICATE_NOT_YET_VALID'
   | 'CERTIFICATE_NO_NAMES'
-  | 'CERTIFICATE_WEAK';
+  | 'CERTIFICATE_WEAK'
+  | 'CERTIFICATE_KEY_UNSUPPORTED';
 
 /** An upload that cannot be served; the message names the problem (never the key's content). */
 export class CertificateProblem extends Error {
@@ -79,7 +81,8 @@ export function sanNames(cert: X509Certificate): string[] {
 
 /**
  * Checks an upload and describes it for the store: the chain parses (leaf first, each certificate
- * issued and signed by the next), the key is the leaf's, every certificate is valid now, and the leaf
+ * issued and signed by the next), the key is the leaf's and of a type and size the TLS port serves
+ * (key-policy.ts; no RSA issuer below 2048 bits), every certificate is valid now, and the leaf
  * has DNS names in its SAN (wildcards allowed). Throws a CertificateProblem naming the first problem.
  */
 export function checkCertificate(upload: CertificateUpload, now = new Date()): Omit<CertificateRecord, 'isDefault'> {
@@ -91,6 +94,17 @@ export function checkCertificate(upload: CertificateUpload, now = new Date()): O
       'KEY_MISMATCH',
       'the private key does not belong to the certificate (the first in the chain)',
     );
+  }
+  const problem = keyProblem(key);
+  if (problem !== null) throw new CertificateProblem(problem.code, `the certificate's key: ${problem.message}`);
+  for (let i = 1; i < chain.length; i++) {
+    const bits = chain[i]!.publicKey.asymmetricKeyDetails?.modulusLength;
+    if (bits !== undefined && bits < RSA_MIN_BITS) {
+      throw new CertificateProblem(
+        'CERTIFICATE_WEAK',
+        `certificate ${i + 1} of the chain has a ${bits}-bit RSA key: clients refuse issuers below ${RSA_MIN_BITS} bits`,
+      );
+    }
   }
   for (let i = 1; i < chain.length; i++) {
     const child = chain[i - 1]!;

@@ -1,4 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
+import { keyProblem } from '../tls/key-policy.js';
 
 /** Largest PEM certificate chain accepted (a leaf and a few intermediates fit many times over). */
 export const MAX_CHAIN_PEM_CHARS = 64 * 1024;
@@ -75,6 +77,11 @@ export type CertificateView = CertificateRecordView & {
   expiringSoon: boolean;
   /** The certificate clients without a matching SNI name get (see `defaultCertificate`). */
   servesAsDefault: boolean;
+  /**
+   * Why an upload of this certificate would be refused today (its key's type or size, key-policy.ts),
+   * null when none: one stored before that check is still served, with this warning.
+   */
+  keyWarning: string | null;
 };
 
 const DAY_MS = 86_400_000;
@@ -98,5 +105,20 @@ export function defaultCertificate<C extends Pick<Certificate, 'isDefault' | 'cr
 export function certificateView(cert: Certificate, servesAsDefault: boolean, now = Date.now()): CertificateView {
   const rest = withoutPrivateKey(cert);
   const expiresInDays = Math.floor((Date.parse(cert.notAfter) - now) / DAY_MS);
-  return { ...rest, expiresInDays, expiringSoon: expiresInDays < EXPIRY_WARNING_DAYS, servesAsDefault };
+  return {
+    ...rest,
+    expiresInDays,
+    expiringSoon: expiresInDays < EXPIRY_WARNING_DAYS,
+    servesAsDefault,
+    keyWarning: certificateKeyWarning(cert.certificate),
+  };
+}
+
+/** What key-policy.ts says of a stored chain's leaf key (null: servable, or a leaf that no longer parses). */
+export function certificateKeyWarning(chainPem: string): string | null {
+  try {
+    return keyProblem(new X509Certificate(chainPem).publicKey)?.message ?? null;
+  } catch {
+    return null;
+  }
 }

@@ -123,7 +123,6 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   // Registered before the first load, so probes start with the config, not with the first request.
   holder.onServing((snapshot) => checker.follow(snapshot));
   let tls: GatewayTlsServer | null = null;
-  holder.onServing((snapshot) => tls?.serve(snapshot));
   Object.assign(refs, { holder, sandbox, pools, limits });
   const accessLog = options.accessLog ? AccessLog.of(log) : null;
   let server: GatewayHttpServer | null = null;
@@ -196,7 +195,6 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
           rejected: (code) => metrics.traffic.rejected(code),
         },
       );
-      tls.serve(holder.current!);
       tlsAddress = await listenHttp(tls, options.gatewayHost, options.gatewayTlsPort, 'gatewayTlsPort');
       deps.httpsPort = tlsAddress.port; // the port bound, when it was given as 0
     }

@@ -168,6 +168,12 @@ export class SnapshotHolder {
     this.log.info({ version: next.snapshot.version, apis: next.snapshot.apis.size }, 'config version serving');
     for (const { id, names, reason } of next.snapshot.tls.refused)
       this.log.error({ certificate: id, names, reason }, 'a stored certificate cannot be served (OpenSSL refuses it)');
+    for (const { id, names, reason } of next.snapshot.tls.warnings) {
+      this.log.warn(
+        { certificate: id, names, reason },
+        'a stored certificate is served, but an upload of it would be refused today: replace it',
+      );
+    }
     this.health.follow(next.snapshot);
     const serving = new Set<Limiter>();
     for (const api of next.snapshot.apis.values()) for (const l of api.access?.limits ?? []) serving.add(l.limiter);

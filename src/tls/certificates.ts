@@ -1,5 +1,5 @@
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { defaultCertificate, type Certificate } from '../model/certificate.js';
+import { certificateKeyWarning, defaultCertificate, type Certificate } from '../model/certificate.js';
 import { TLS_PROTOCOL_OPTIONS } from './settings.js';
 
 /** One certificate ready for handshakes: its context and the key it was built from. */
@@ -26,6 +26,13 @@ export class TlsCertificates {
    * what an older one took): left out of SNI rather than failing the whole config version.
    */
   readonly refused: { id: string; names: readonly string[]; reason: string }[] = [];
+  /**
+   * Certificates first compiled here whose key today's upload check refuses (key-policy.ts: an RSA key
+   * under 2048 or over 8192 bits, a curve or type TLS clients do not take): stored before that check
+   * existed, they are still served (refusing them would take their names offline at an upgrade), and
+   * the caller logs a warning; the admin API shows it as `keyWarning`.
+   */
+  readonly warnings: { id: string; names: readonly string[]; reason: string }[] = [];
 
   constructor(certs: readonly Certificate[], previous: TlsCertificates | null) {
     for (const cert of certs) {
@@ -38,6 +45,8 @@ export class TlsCertificates {
           this.refused.push({ id: cert.id, names: cert.names, reason: (err as Error).message });
           continue;
         }
+        const warning = certificateKeyWarning(cert.certificate);
+        if (warning !== null) this.warnings.push({ id: cert.id, names: cert.names, reason: warning });
       }
       this.entries.set(key, entry);
       for (const name of cert.names) this.byName.set(name, entry);

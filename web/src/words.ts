@@ -62,6 +62,7 @@ const CODE_FIELDS: Record<string, string> = {
   CERTIFICATE_NOT_YET_VALID: 'certificate',
   CERTIFICATE_NO_NAMES: 'certificate',
   CERTIFICATE_WEAK: 'certificate',
+  CERTIFICATE_KEY_UNSUPPORTED: 'certificate',
   CERTIFICATE_NAME_TAKEN: 'certificate',
   PRIVATE_KEY_INVALID: 'privateKey',
   KEY_MISMATCH: 'privateKey',

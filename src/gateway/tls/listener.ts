@@ -1,10 +1,10 @@
-import type { Socket } from 'node:net';
-import { Server as TlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import type { Snapshot } from '../../snapshot/snapshot.js';
+import { Server as NetServer, type Socket } from 'node:net';
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Admission, AdmissionRefusal, AdmissionTicket } from '../admission.js';
 import type { GatewayHttpServer } from '../http/server.js';
 import type { TlsCertificates } from '../../tls/certificates.js';
 import { TLS_PROTOCOL_OPTIONS } from '../../tls/settings.js';
+import { serverTlsSocket } from './server-socket.js';
 
 /** Where the TLS port hands connections after their handshake, by ALPN (RFC 7301). */
 export interface TlsHandoff {
@@ -39,20 +39,21 @@ interface Handshake {
 }
 
 /**
- * The gateway's TLS port: a tls.Server that picks each connection's certificate by SNI from the
- * snapshot serving now (a changed certificate applies to the next handshake), TLS 1.2 and up with
- * forward-secret AEAD suites and session tickets, and hands every connection, once its handshake is
- * done, to HTTP/1.1 or HTTP/2 by ALPN. Clients without SNI get the default certificate, which this
- * server holds as its own context (`serve` swaps it when a config version changes it). With no
- * certificate stored, handshakes are refused.
+ * The gateway's TLS port: a net.Server whose connections are TLS (server-socket.ts), each served the
+ * one certificate chosen for its SNI name from the snapshot serving now (a changed certificate applies
+ * to the next handshake), or the default certificate for a client without SNI or with an unknown name;
+ * TLS 1.2 and up with forward-secret AEAD suites and session tickets. Once its handshake is done, every
+ * connection is handed to HTTP/1.1 or HTTP/2 by ALPN. With no certificate stored, handshakes are refused.
  *
  * Every connection counts against the admission limits from accept, so half-open handshakes are
  * bounded by the same caps as everything else (and by the handshake timeout): one the admission
  * refuses is closed at once (no HTTP answer is possible before the handshake); one in its handshake
  * is idle, closed first when the process needs room, like a plain connection that has sent nothing.
  */
-export class GatewayTlsServer extends TlsServer {
-  private defaultKey: string | null = null;
+export class GatewayTlsServer extends NetServer {
+  /** Protocol settings and session ticket keys of every connection; certificates come per connection. */
+  private readonly base: SecureContext;
+  private readonly alpn: readonly string[];
   /** Connections in their handshake, by peer address and port (a TLSSocket shares its raw socket's peer). */
   private readonly handshaking = new Map<string, Handshake>();
 
@@ -60,38 +61,46 @@ export class GatewayTlsServer extends TlsServer {
     private readonly handoff: TlsHandoff,
     private readonly options: TlsListenerOptions,
   ) {
-    super({
+    super({ noDelay: true });
+    // No certificate here: one in the base context would stay next to the chosen one (server-socket.ts).
+    this.base = createSecureContext({
       ...TLS_PROTOCOL_OPTIONS,
       ticketKeys: options.ticketKeys,
-      handshakeTimeout: options.handshakeTimeoutMs,
-      ALPNProtocols: handoff.h2 === null ? ['http/1.1'] : ['h2', 'http/1.1'],
-      noDelay: true,
-      SNICallback: (servername, done) => {
-        const context = options.certificates()?.contextFor(servername) ?? null;
-        if (context === null) done(new Error('no certificate is configured'), undefined);
-        else done(null, context);
-      },
+      // The same in every worker and process, so a session resumes on any of them (with ticketKeys).
+      sessionIdContext: 'isogate',
     });
-    // Runs after tls.Server's own listener has wrapped the socket; closing the raw socket ends both.
-    this.on('connection', (raw: Socket) => this.admit(raw));
-    this.on('secureConnection', (socket: TLSSocket) => this.handOff(socket));
-    // A failed handshake (no certificate, no shared version or suite, a timeout) only ends its connection.
-    this.on('tlsClientError', (_err, socket) => socket.destroy());
+    this.alpn = handoff.h2 === null ? ['http/1.1'] : ['h2', 'http/1.1'];
+    this.on('connection', (raw: Socket) => this.accept(raw));
   }
 
-  private admit(raw: Socket): void {
+  private accept(raw: Socket): void {
+    if (!this.admit(raw)) return;
+    serverTlsSocket(raw, {
+      server: this,
+      base: this.base,
+      handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+      ALPNProtocols: this.alpn,
+      contextFor: (servername) => this.options.certificates()?.contextFor(servername) ?? null,
+      secure: (socket) => this.handOff(socket),
+      // A failed handshake (no certificate, no shared version or suite, a timeout) only ends its connection.
+      failed: () => raw.destroy(),
+    });
+  }
+
+  /** Counts a new connection against the admission limits; false when it was refused (and closed). */
+  private admit(raw: Socket): boolean {
     const peer = raw.remoteAddress;
     const port = raw.remotePort;
     if (peer === undefined || port === undefined) {
       raw.destroy(); // reset before it was accepted
-      return;
+      return false;
     }
     const admission = this.options.admission;
     const ticket = admission.admit(peer);
     if (typeof ticket === 'string') {
       this.options.rejected(ticket);
       raw.destroy();
-      return;
+      return false;
     }
     const key = `${peer}|${port}`;
     this.handshaking.set(key, { raw, ticket });
@@ -101,6 +110,7 @@ export class GatewayTlsServer extends TlsServer {
       if (this.handshaking.get(key)?.ticket === ticket) this.handshaking.delete(key);
       admission.release(ticket); // a no-op once the connection it was handed to released it
     });
+    return true;
   }
 
   private handOff(socket: TLSSocket): void {
@@ -115,17 +125,6 @@ export class GatewayTlsServer extends TlsServer {
     this.options.admission.markBusy(handshake.ticket);
     if (socket.alpnProtocol === 'h2' && this.handoff.h2 !== null) this.handoff.h2.adopt(socket, handshake.ticket);
     else this.handoff.http.adopt(socket, handshake.ticket);
-  }
-
-  /** Follows a config version: the context for clients without SNI becomes its default certificate's. */
-  serve(snapshot: Snapshot): void {
-    const fallback = snapshot.tls.fallback;
-    const key = fallback?.key ?? null;
-    if (key === this.defaultKey) return;
-    this.defaultKey = key;
-    const context: SecureContextOptions = { ...TLS_PROTOCOL_OPTIONS, ticketKeys: this.options.ticketKeys };
-    if (fallback !== null) Object.assign(context, { cert: fallback.cert.certificate, key: fallback.cert.privateKey });
-    this.setSecureContext(context);
   }
 
   /** Closes connections still in their handshake, idle HTTP/1.1 connections (the plain port's server holds them) and idle HTTP/2 sessions. */
