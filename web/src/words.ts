@@ -38,6 +38,9 @@ export const GATEWAY_ERROR_WORDS: Record<string, string> = {
   HEAD_MEMORY_FULL: 'Unfinished request heads hold all the memory the gateway gives them.',
   UPSTREAM_QUEUE_FULL: 'Too many requests are waiting for a connection to the chosen node.',
   UPSTREAM_QUEUE_TIMEOUT: 'No connection to the chosen node became free in time.',
+  UPSTREAM_SOCKETS_EXHAUSTED:
+    'The gateway holds as many connections to nodes as it may, all busy, and none became free in time.',
+  GATEWAY_OUT_OF_FILES: 'The gateway has no open file left for a connection to the node.',
 };
 
 /** Selector failure kinds in words. */
