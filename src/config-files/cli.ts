@@ -18,6 +18,7 @@ import {
 } from './apply.js';
 import {
   CONFIG_FILE_MAX_BYTES,
+  ConfigCutShortError,
   ConfigSyntaxError,
   configFileSchema,
   decodeConfigBytes,
@@ -182,7 +183,9 @@ export async function runConfigCommand(
     try {
       file = parseConfigFile(parseConfigText(io.read(args.file!)));
     } catch (err) {
-      if (err instanceof ConfigSyntaxError) {
+      if (err instanceof ConfigCutShortError) {
+        io.err(`isogate config: ${args.file} was cut short; nothing was applied: ${err.message}\n`);
+      } else if (err instanceof ConfigSyntaxError) {
         io.err(
           `isogate config: ${args.file} is not YAML or JSON${err.line === undefined ? '' : ` (line ${err.line}, column ${err.column})`}: ${err.message}\n`,
         );

@@ -17,6 +17,16 @@ export const CONFIG_FILE_MAX_BYTES = 16 * 1024 * 1024;
  */
 export const CONFIG_FILE_MAX_ANCHORS = 1_000;
 
+/**
+ * The last line of a YAML export. YAML has no end of its own, so an export cut short between two
+ * entries (a half-written copy, a full disk) would parse as a smaller config and its apply would
+ * delete every entry after the cut; an export's first line says it ends with this line, and a file
+ * that says so and does not is refused (as APISIX's standalone file ends with `#END`).
+ */
+export const END_LINE = '# end of isogate config';
+/** The first line of a YAML export; exports older than END_LINE lacked "with end line" and are not checked. */
+const HEADER_WITH_END = `# isogate config (format ${FORMAT_VERSION}, with end line)`;
+
 /** Checks across entries: unique names, nodes naming an API of the file, no two APIs on one route. */
 function crossChecks(given: {
   variables?: Array<{ name: string }>;
@@ -142,14 +152,15 @@ export function exportConfig(state: ConfigState, options: ExportOptions = { secr
 export function formatConfig(file: unknown, format: 'yaml' | 'json'): string {
   if (format === 'json') return JSON.stringify(file, null, 2) + '\n';
   return (
-    `# isogate config (format ${FORMAT_VERSION}); apply with: isogate config apply FILE\n` +
-    stringify(file, { lineWidth: 0, aliasDuplicateObjects: false })
+    `${HEADER_WITH_END}; apply with: isogate config apply FILE\n` +
+    stringify(file, { lineWidth: 0, aliasDuplicateObjects: false }) +
+    `${END_LINE}\n`
   );
 }
 
 /** A config file's text that is not YAML or JSON at all. */
 export class ConfigSyntaxError extends Error {
-  override readonly name = 'ConfigSyntaxError';
+  override readonly name: string = 'ConfigSyntaxError';
   constructor(
     message: string,
     readonly line: number | undefined,
@@ -157,6 +168,24 @@ export class ConfigSyntaxError extends Error {
   ) {
     super(message);
   }
+}
+
+/** A YAML export whose first line promises END_LINE and whose last line is not it: the file was cut short. */
+export class ConfigCutShortError extends ConfigSyntaxError {
+  override readonly name = 'ConfigCutShortError';
+}
+
+/** Refuses an export cut short: one whose first line promises END_LINE as its last and lacks it. */
+function checkEndLine(text: string): void {
+  if (!text.startsWith(HEADER_WITH_END)) return;
+  const lines = text.trimEnd().split(/\r?\n/);
+  if (lines[lines.length - 1]!.trimEnd() === END_LINE) return;
+  throw new ConfigCutShortError(
+    `its first line says it ends with "${END_LINE}", and its last line (${lines.length}) is not that line: ` +
+      'the file was cut short (restore the whole file; an edited export must keep that line last)',
+    lines.length,
+    1,
+  );
 }
 
 /** A config file's bytes as text: UTF-8 only (a stray Latin-1 byte would be stored as U+FFFD), at most CONFIG_FILE_MAX_BYTES. */
@@ -176,6 +205,7 @@ export function decodeConfigBytes(bytes: Uint8Array): string {
 export function parseConfigText(text: string): unknown {
   if (Buffer.byteLength(text, 'utf8') > CONFIG_FILE_MAX_BYTES)
     throw new ConfigSyntaxError(`the file is larger than ${CONFIG_FILE_MAX_BYTES} bytes`, undefined, undefined);
+  checkEndLine(text);
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const error = doc.errors[0];
   if (error)

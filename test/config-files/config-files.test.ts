@@ -101,7 +101,10 @@ afterAll(async () => {
 describe('config as files', () => {
   it('exports YAML that names objects, not ids, with every setting spelled out', async () => {
     const text = await exportText(a);
-    expect(text.startsWith('# isogate config (format 1)')).toBe(true);
+    expect(text.startsWith('# isogate config (format 1, with end line); apply with: isogate config apply FILE\n')).toBe(
+      true,
+    );
+    expect(text.endsWith('\n# end of isogate config\n')).toBe(true);
     const file = parseYaml(text);
     expect(Object.keys(file)).toEqual(['isogate', 'variables', 'apis', 'nodes', 'certificates', 'consumers']);
     expect(file.variables).toEqual([

@@ -554,17 +554,46 @@ describe('names, the diff and round trips on SQLite', () => {
     expect(await version(h)).toBe(before);
   });
 
-  it('a truncated export (cut at a line end, as a half-written file is) is a valid smaller file: the dry run shows the deletes', async () => {
-    // Documents a hazard, not a bug the code can see: YAML has no end marker, so a cut between two
-    // entries parses, and applying it deletes every entry after the cut.
+  it('an export cut short at a line end (a half-written copy) is refused, not applied as a smaller config', async () => {
+    // Fixed (was): YAML has no end of its own, so a cut between two entries parsed as a valid smaller
+    // file, and applying it deleted every entry after the cut. An export now ends with an end line its
+    // first line promises, and a file that promises it and lacks it is refused.
+    const before = await version(h);
     const exported = await exportText(h);
+    expect(exported.startsWith('# isogate config (format 1, with end line)')).toBe(true);
+    expect(exported.endsWith('\n# end of isogate config\n')).toBe(true);
     const cut = exported.slice(0, exported.indexOf('  - api: prod\n    name: prod-h2'));
     expect(cut.length).toBeGreaterThan(0);
     const path = tmp('cut.yaml');
     writeFileSync(path, cut);
+    for (const extra of [['--dry-run'], []]) {
+      const run = await cliProcess(['apply', path, ...extra, '--data-dir', h.dataDir]);
+      expect(run.code).toBe(1);
+      expect(run.err).toContain('was cut short; nothing was applied');
+      expect(run.out).not.toContain('- node prod/prod-h2');
+    }
+    const api = await postApply(h, cut);
+    expect(api.status).toBe(400);
+    expect(api.body.error.code).toBe('VALIDATION_FAILED');
+    expect(api.body.error.message).toMatch(/^the body was cut short: /);
+    // Something written after the end line is refused the same way (the end line must stay last)...
+    writeFileSync(path, `${exported}variables: []\n`);
+    expect((await cliProcess(['apply', path, '--data-dir', h.dataDir])).err).toContain('was cut short');
+    expect(await version(h)).toBe(before);
+    expect(await exportText(h)).toBe(exported);
+    // ...while the whole export applies (nothing to change), blank lines and CRLF after it included,
+    // and a file without the promise (hand-written, or exported before the end line) is read as it is.
+    writeFileSync(path, `${exported.replace(/\n/g, '\r\n')}\r\n\n`);
+    const whole = await cliProcess(['apply', path, '--data-dir', h.dataDir]);
+    expect(whole.code).toBe(0);
+    const older = exported
+      .replace('# isogate config (format 1, with end line)', '# isogate config (format 1)')
+      .replace('# end of isogate config\n', '');
+    writeFileSync(path, older.slice(0, older.indexOf('  - api: prod\n    name: prod-h2')));
     const dry = await cliProcess(['apply', path, '--dry-run', '--data-dir', h.dataDir]);
     expect(dry.code).toBe(0);
     expect(dry.out).toContain('- node prod/prod-h2');
+    expect(await version(h)).toBe(before);
     // A cut inside a JSON export, or inside a value, is a syntax error instead.
     const json = (await cliProcess(['export', '--format', 'json', '--data-dir', h.dataDir])).out;
     writeFileSync(path, json.slice(0, Math.floor(json.length / 2)));

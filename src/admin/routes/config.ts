@@ -4,6 +4,7 @@ import { applyConfigFile } from '../../config-files/apply.js';
 import {
   CONFIG_FILE_MAX_BYTES,
   ConfigFile,
+  ConfigCutShortError,
   ConfigSyntaxError,
   decodeConfigBytes,
   configFileSchema,
@@ -64,7 +65,8 @@ export function registerConfigRoutes(app: FastifyInstance, { store, runtime }: A
           ...(err.line === undefined ? {} : { line: err.line }),
           ...(err.column === undefined ? {} : { column: err.column }),
         };
-        done(new AdminError('VALIDATION_FAILED', `the body is not valid YAML: ${err.message}`, [detail]), undefined);
+        const what = err instanceof ConfigCutShortError ? 'the body was cut short' : 'the body is not valid YAML';
+        done(new AdminError('VALIDATION_FAILED', `${what}: ${err.message}`, [detail]), undefined);
       }
     });
     // As large as a config file the CLI reads (an export of a big installation is megabytes); only an
