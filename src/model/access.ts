@@ -83,6 +83,11 @@ export const JwtAuth = z.strictObject({
     .default('sub'),
   /** Clock skew allowed on `exp` and `nbf`, in seconds. */
   clockToleranceSec: z.number().int().min(0).max(300).default(30),
+  /**
+   * When set, a token must carry `exp`, at most this many seconds ahead (Kong's `maximum_expiration`):
+   * a token without `exp` would never expire, and one issued for a year outlives any revocation.
+   */
+  maxLifetimeSec: z.number().int().min(1).max(31_536_000).nullable().default(null),
 });
 
 /** No credential needed: a request without any passes as anonymous (an explicit choice, last in the list). */

@@ -103,6 +103,13 @@ beforeAll(async () => {
   });
   await mk('rs', '/rs/*', { methods: [{ kind: 'jwt', algorithms: ['RS256'], audience: 'orders' }] });
   await mk('es', '/es/*', { methods: [{ kind: 'jwt', algorithms: ['ES256'], jwksUrl, audience: 'orders' }] });
+  // Tokens must carry exp, at most an hour ahead (clock tolerance 0, so the bound is exact).
+  await mk('life', '/life/*', {
+    methods: [{ kind: 'jwt', algorithms: ['HS256'], maxLifetimeSec: 3600, clockToleranceSec: 0 }],
+  });
+  await mk('es-life', '/es-life/*', {
+    methods: [{ kind: 'jwt', algorithms: ['ES256'], jwksUrl, audience: 'orders', maxLifetimeSec: 3600 }],
+  });
   await mk('fwd', '/fwd/*', { methods: [{ kind: 'key' }], forwardCredentials: true });
   await mk('acl', '/acl/*', { methods: [{ kind: 'key' }], tags: ['beta'] });
   await mk('anon', '/anon/*', { methods: [{ kind: 'key' }, { kind: 'anonymous' }] });
@@ -126,8 +133,47 @@ type Case = [
   expected: number | string,
 ];
 
+const hs = () => new TextEncoder().encode(HS_SECRET);
+/** An HS256 token for acme without `exp` (the `sign` helper always sets one). */
+const noExp = () => new SignJWT({ sub: 'acme' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(hs());
+
 describe('credential kinds', () => {
   const cases: Case[] = [
+    [
+      'jwt without exp, no maxLifetimeSec: passes (it never expires)',
+      '/hs/x',
+      async () => ({
+        authorization: `Bearer ${await new SignJWT({ sub: 'acme', aud: 'orders', iss: 'https://idp.test' }).setProtectedHeader({ alg: 'HS256' }).sign(hs())}`,
+      }),
+      'stable',
+    ],
+    [
+      'maxLifetimeSec: exp within it',
+      '/life/x',
+      async () => ({ authorization: `Bearer ${await sign(hs(), 'HS256', { sub: 'acme', exp: now() + 3500 })}` }),
+      'stable',
+    ],
+    [
+      'maxLifetimeSec: exp past it',
+      '/life/x',
+      async () => ({ authorization: `Bearer ${await sign(hs(), 'HS256', { sub: 'acme', exp: now() + 3700 })}` }),
+      'AUTH_FAILED',
+    ],
+    ['maxLifetimeSec: no exp', '/life/x', async () => ({ authorization: `Bearer ${await noExp()}` }), 'AUTH_FAILED'],
+    [
+      'maxLifetimeSec with a JWKS: exp within it',
+      '/es-life/x',
+      async () => ({ authorization: `Bearer ${await sign(ec.privateKey, 'ES256', { sub: 'jwks-user' }, 'k1')}` }),
+      'stable',
+    ],
+    [
+      'maxLifetimeSec with a JWKS: a day-long token',
+      '/es-life/x',
+      async () => ({
+        authorization: `Bearer ${await sign(ec.privateKey, 'ES256', { sub: 'jwks-user', exp: now() + 86_400 }, 'k1')}`,
+      }),
+      'AUTH_FAILED',
+    ],
     ['key: good (header)', '/key/x', () => ({ 'x-api-key': apiKey }), 'stable'],
     ['key: missing', '/key/x', () => ({}), 'AUTH_REQUIRED'],
     [

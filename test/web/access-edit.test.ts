@@ -116,6 +116,8 @@ describe('console: access fields the form used to reset, and editing consumers',
     expect((await storedAccess()).auth.methods[0].kind).toBe('jwt');
 
     await form.getByLabel('Clock tolerance (s)').fill('10');
+    expect(await form.getByLabel('Longest token lifetime (s)').inputValue()).toBe('');
+    await form.getByLabel('Longest token lifetime (s)').fill('3600');
     const corsMethods = form.getByRole('group', { name: 'Methods allowed' });
     await corsMethods.getByLabel('POST', { exact: true }).uncheck();
     await corsMethods.getByLabel('DELETE', { exact: true }).check();
@@ -124,7 +126,7 @@ describe('console: access fields the form used to reset, and editing consumers',
     const after = await storedAccess();
     expect(after.auth.methods).toEqual([
       { kind: 'key', header: 'x-key', query: null },
-      expect.objectContaining({ kind: 'jwt', algorithms: ['HS256'], clockToleranceSec: 10 }),
+      expect.objectContaining({ kind: 'jwt', algorithms: ['HS256'], clockToleranceSec: 10, maxLifetimeSec: 3600 }),
       { kind: 'basic' },
     ]);
     expect(after.cors).toMatchObject({ methods: ['GET', 'DELETE'], maxAgeSec: 120 });

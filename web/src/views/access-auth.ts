@@ -47,6 +47,7 @@ export function authSection(auth: ApiAccess['auth']): AuthSection {
   const audience = text(jwt?.audience ?? '');
   const claim = text(jwt?.claim ?? 'sub');
   const tolerance = number(jwt?.clockToleranceSec ?? 30, 0, 300);
+  const maxLifetime = number(jwt?.maxLifetimeSec ?? null, 1, 31_536_000);
   const useAnonymous = h('input', { type: 'checkbox', checked: method('anonymous') !== null });
   const forward = h('input', { type: 'checkbox', checked: auth?.forwardCredentials ?? false });
   const allowConsumers = text((auth?.consumers ?? []).join(', '), { placeholder: 'acme, globex' });
@@ -91,6 +92,12 @@ export function authSection(auth: ApiAccess['auth']): AuthSection {
           path: 'access.auth.jwt.clockToleranceSec',
           control: tolerance,
           hint: 'Skew allowed on exp and nbf: 0 to 300; empty: 30.',
+        }),
+        field({
+          label: 'Longest token lifetime (s)',
+          path: 'access.auth.jwt.maxLifetimeSec',
+          control: maxLifetime,
+          hint: 'Optional: tokens must then carry exp, at most this far ahead.',
         }),
       ),
     ),
@@ -171,6 +178,7 @@ export function authSection(auth: ApiAccess['auth']): AuthSection {
           audience: audience.value.trim() || null,
           claim: claim.value.trim() || 'sub',
           clockToleranceSec: numberOf(tolerance),
+          maxLifetimeSec: numberOf(maxLifetime),
         };
         // Empty: the admin API's default.
         if (m.clockToleranceSec === null) delete m.clockToleranceSec;

@@ -1,7 +1,7 @@
-import { decodeJwt, errors, jwtVerify, type JWTVerifyOptions } from 'jose';
+import { decodeJwt, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import type { z } from 'zod';
 import type { JwtAuth } from '../../../model/access.js';
-import type { CompiledConsumers } from '../../consumers.js';
+import type { CompiledConsumer, CompiledConsumers } from '../../consumers.js';
 import { failed, headerValue, okOutcome, quoted, type AuthKindFactory, type AuthOutcome } from '../kind.js';
 import { jwksFor, JwksUnavailableError } from './jwks.js';
 
@@ -13,7 +13,8 @@ const MAX_TOKEN = 8192;
  * (so `alg: none` never does); `exp` and `nbf` are checked with the clock tolerance, `iss` and
  * `aud` when configured. The key is the API's JWKS, or else the secret or public key of the consumer
  * credential whose subject is the token's `claim`; with a JWKS the claim still names the consumer,
- * whose credential for that subject must then have no key of its own.
+ * whose credential for that subject must then have no key of its own. With `maxLifetimeSec`, a
+ * token must carry `exp`, at most that far ahead (plus the tolerance).
  */
 export const jwtAuth: AuthKindFactory<z.infer<typeof JwtAuth>> = {
   kind: 'jwt',
@@ -23,6 +24,15 @@ export const jwtAuth: AuthKindFactory<z.infer<typeof JwtAuth>> = {
       clockTolerance: method.clockToleranceSec,
       ...(method.issuer === null ? {} : { issuer: method.issuer }),
       ...(method.audience === null ? {} : { audience: method.audience }),
+      ...(method.maxLifetimeSec === null ? {} : { requiredClaims: ['exp'] }),
+    };
+    const longest = method.maxLifetimeSec === null ? null : method.maxLifetimeSec + method.clockToleranceSec;
+    /** The token's claims passed the checks: the consumer, unless its `exp` is further ahead than allowed. */
+    const passed = (payload: JWTPayload, consumer: CompiledConsumer): AuthOutcome => {
+      // jose has checked that `exp`, required when `longest` is set, is a number.
+      if (longest !== null && (payload.exp as number) - Date.now() / 1000 > longest)
+        return failed('jwt', `token lives longer than maxLifetimeSec (${method.maxLifetimeSec} s)`);
+      return okOutcome('jwt', consumer);
     };
     const jwks = method.jwksUrl === null ? null : jwksFor(method.jwksUrl);
     const claim = method.claim;
@@ -40,15 +50,15 @@ export const jwtAuth: AuthKindFactory<z.infer<typeof JwtAuth>> = {
           // naming its subject (else any IdP user called "acme" would be the consumer acme).
           return credential === undefined || credential.key !== null
             ? failed('jwt', `no consumer without a key of its own has the ${claim} of this token`)
-            : okOutcome('jwt', credential.consumer);
+            : passed(payload, credential.consumer);
         }
         // The unverified claim only picks which consumer's key to verify with; nothing is trusted before that.
         const subject = subjectOf(decodeJwt(token));
         const credential = subject === null ? undefined : consumers.byJwtSubject.get(subject);
         if (credential === undefined || credential.key === null)
           return failed('jwt', `no consumer with a key has the ${claim} of this token`);
-        await jwtVerify(token, credential.key, options);
-        return okOutcome('jwt', credential.consumer);
+        const { payload } = await jwtVerify(token, credential.key, options);
+        return passed(payload, credential.consumer);
       } catch (err) {
         return failed('jwt', reasonOf(err));
       }
