@@ -1,7 +1,12 @@
 import type { Logger } from 'pino';
 import type { ActiveCheck, PassiveCheck } from '../model/health.js';
 import type { HealthState, NodeHealthView, ProbeResult } from './view.js';
-import { MoveLogBudget } from './move-log.js';
+import { LogBudget } from '../log-budget.js';
+
+/** State moves of one node logged in a burst; past it, one more line is allowed per MOVE_LOG_REFILL_MS. */
+export const MOVE_LOG_BURST = 6;
+/** How often a flapping node may log one more state move once its burst is spent. */
+export const MOVE_LOG_REFILL_MS = 10_000;
 
 /** What `follow` reads of a snapshot (structural, so health imports nothing from the snapshot that holds it). */
 export interface FollowedConfig {
@@ -185,8 +190,12 @@ export class HealthRegistry {
   #generation = 0;
   #nextExpiry = Infinity;
   readonly #cache = new WeakMap<readonly unknown[], Filtered>();
-  /** Each entry's allowance of logged state moves (a flapping node writes a few lines, not one per probe). */
-  readonly #moveLogs = new WeakMap<NodeHealth, MoveLogBudget>();
+  /**
+   * Each entry's allowance of logged state moves: a node that flaps (in, out, in, … on every probe)
+   * writes a few lines, not one per probe. The moves left out are counted on the next line written
+   * (`movesNotLogged`); the node's state itself is always current in `/status`, the admin API and `/metrics`.
+   */
+  readonly #moveLogs = new WeakMap<NodeHealth, LogBudget>();
 
   constructor(
     private readonly log: Logger | null = null,
@@ -263,8 +272,11 @@ export class HealthRegistry {
     this.#down += (after !== 'healthy' ? 1 : 0) - (before !== 'healthy' ? 1 : 0);
     if (this.log === null) return;
     let budget = this.#moveLogs.get(entry);
-    if (budget === undefined) this.#moveLogs.set(entry, (budget = new MoveLogBudget(this.clock())));
-    const skipped = budget.take(this.clock());
+    if (budget === undefined) {
+      budget = new LogBudget({ burst: MOVE_LOG_BURST, everyMs: MOVE_LOG_REFILL_MS, now: this.clock });
+      this.#moveLogs.set(entry, budget);
+    }
+    const skipped = budget.take();
     if (skipped === null) return;
     const left = skipped > 0 ? { movesNotLogged: skipped } : {};
     if (after === 'healthy') this.log.info({ node: entry.nodeId, from: before, reason, ...left }, 'node healthy again');

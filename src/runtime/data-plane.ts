@@ -21,7 +21,7 @@ import type { Store } from '../store/store.js';
 import { GatewayTlsServer } from '../gateway/tls/listener.js';
 import { ticketKeys } from '../tls/settings.js';
 import { TunnelRegistry } from '../gateway/upgrade/tunnel.js';
-import { SocketBudget } from '../upstream/socket-budget.js';
+import { outOfFilesLog, SocketBudget } from '../upstream/socket-budget.js';
 import { connectionsWithin, openFileLimit, refusalsWithin, upstreamSocketsWithin } from './fd-limit.js';
 import { closeHttp, listenHttp } from './listen.js';
 
@@ -151,9 +151,9 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   try {
     await holder.refresh();
     holder.startPolling(options.pollMs);
-    unwatch = watchStoreWrites(store, parseStoreSpec(options.store, options.dataDir), log, () => {
-      holder.refresh().catch((err) => log.warn({ err }, 'config refresh failed; serving the last snapshot'));
-    });
+    unwatch = watchStoreWrites(store, parseStoreSpec(options.store, options.dataDir), log, () =>
+      holder.refreshInBackground(),
+    );
     const deps: GatewayDeps = {
       holder,
       clientIp: clientIpResolver(options.trustProxy),
@@ -226,32 +226,4 @@ function upstreamSockets(options: Options, files: number | null, clientConnectio
     return within;
   }
   return options.upstreamMaxSockets;
-}
-
-/** How often, at most, a connect that failed for want of files is logged (each one is counted in /metrics). */
-const OUT_OF_FILES_LOG_MS = 60_000;
-
-/**
- * Logs connects that failed because the process (EMFILE) or the system (ENFILE) had no file left: at
- * once, then at most once a minute with how many failed meanwhile. Its own line: the node is fine.
- */
-function outOfFilesLog(log: Logger, openFileLimit: number | null): (err: Error) => void {
-  let loggedAt = -Infinity;
-  let since = 0;
-  return (err) => {
-    since++;
-    const now = performance.now();
-    if (now - loggedAt < OUT_OF_FILES_LOG_MS) return;
-    loggedAt = now;
-    log.error(
-      {
-        code: 'GATEWAY_OUT_OF_FILES',
-        cause: (err.cause as NodeJS.ErrnoException | undefined)?.code,
-        openFileLimit,
-        failedConnects: since,
-      },
-      'out of open files: connections to nodes cannot be made (not held against the nodes); raise the open-file limit (ulimit -n, LimitNOFILE)',
-    );
-    since = 0;
-  };
 }

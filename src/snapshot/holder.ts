@@ -5,6 +5,7 @@ import type { Limiter } from '../access/limits/result.js';
 import { HealthRegistry } from '../health/registry.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';
 import type { ConfigStamp, Store } from '../store/store.js';
+import { LogBudget } from '../log-budget.js';
 import { compileSnapshot } from './compile.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -16,6 +17,11 @@ interface Held {
   inFlight: number;
   retired: boolean;
 }
+
+/** How often, at most, the same failure of a background load is logged (each one shows in `/status` meanwhile). */
+export const LOAD_FAILURE_LOG_MS = 60_000;
+/** Different failures (by message) whose log allowance is tracked at once. */
+const LOAD_FAILURE_KEYS = 16;
 
 /** Why loading the stored config failed: a store away, a stored row that does not read back, a compile that threw. */
 export interface ConfigLoadError {
@@ -37,8 +43,16 @@ export class SnapshotHolder {
   private again = false;
   private poller: NodeJS.Timeout | null = null;
   private failure: ConfigLoadError | null = null;
-  /** When the poll last logged a failure, and which (a failing store or row is logged once a minute, not per poll). */
-  private logged: { at: number; message: string } | null = null;
+  /**
+   * Background loads that failed, logged once a minute per failure: a failing store or row would
+   * otherwise write a line per poll, and on SQLite per heartbeat (the file watch hears each one).
+   */
+  private readonly failureLog = new LogBudget({
+    burst: 1,
+    everyMs: LOAD_FAILURE_LOG_MS,
+    maxKeys: LOAD_FAILURE_KEYS,
+    now: Date.now,
+  });
   private readonly listeners: Array<(snapshot: Snapshot) => void> = [];
 
   constructor(
@@ -116,18 +130,23 @@ export class SnapshotHolder {
     return this.refreshing;
   }
 
+  /**
+   * `refresh` without waiting, for the poll and the store's write notifications: a failure is logged
+   * at once, then the same failure at most once per LOAD_FAILURE_LOG_MS, with how many were left out.
+   */
+  refreshInBackground(): void {
+    this.refresh().catch((err) => {
+      const skipped = this.failureLog.take(String((err as Error)?.message ?? err).slice(0, 500));
+      if (skipped === null) return;
+      const left = skipped > 0 ? { failuresNotLogged: skipped } : {};
+      this.log.warn({ err, ...left }, 'config refresh failed; serving the last snapshot');
+    });
+  }
+
   /** Polls the store's version as a safety net for changes made by other processes. */
   startPolling(intervalMs: number): void {
     this.stopPolling();
-    this.poller = setInterval(() => {
-      this.refresh().catch((err) => {
-        const now = Date.now();
-        const message = String((err as Error)?.message ?? err);
-        if (this.logged !== null && this.logged.message === message && now - this.logged.at < 60_000) return;
-        this.logged = { at: now, message };
-        this.log.warn({ err }, 'config refresh failed; serving the last snapshot');
-      });
-    }, intervalMs);
+    this.poller = setInterval(() => this.refreshInBackground(), intervalMs);
     this.poller.unref();
   }
 

@@ -1,3 +1,6 @@
+import type { Logger } from 'pino';
+import { LogBudget } from '../log-budget.js';
+
 /** A socket the budget can list while it is idle, and close to make room (`UpstreamConnection`). */
 export interface IdleSocket {
   /** Links in the budget's list of idle sockets (null while not listed). */
@@ -144,4 +147,32 @@ export class SocketBudget implements SocketBudgetStats {
 /** A budget with no limit (tests, and processes whose open-file limit cannot be read). */
 export function unlimitedBudget(): SocketBudget {
   return new SocketBudget(Infinity);
+}
+
+/** How often, at most, a connect that failed for want of files is logged (each one is counted in /metrics). */
+export const OUT_OF_FILES_LOG_MS = 60_000;
+
+/**
+ * Logs connects that failed because the process (EMFILE) or the system (ENFILE) had no file left: at
+ * once, then at most once a minute with how many failed meanwhile. Its own line: the node is fine.
+ */
+export function outOfFilesLog(
+  log: Logger,
+  openFileLimit: number | null,
+  now: () => number = () => performance.now(),
+): (err: Error) => void {
+  const budget = new LogBudget({ burst: 1, everyMs: OUT_OF_FILES_LOG_MS, now });
+  return (err) => {
+    const skipped = budget.take();
+    if (skipped === null) return;
+    log.error(
+      {
+        code: 'GATEWAY_OUT_OF_FILES',
+        cause: (err.cause as NodeJS.ErrnoException | undefined)?.code,
+        openFileLimit,
+        failedConnects: skipped + 1,
+      },
+      'out of open files: connections to nodes cannot be made (not held against the nodes); raise the open-file limit (ulimit -n, LimitNOFILE)',
+    );
+  };
 }

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { failureKind, refusalCode } from '../../src/gateway/stages/try-failure.js';
 import type { RequestContext } from '../../src/gateway/context.js';
@@ -12,7 +13,7 @@ import {
   socketFailure,
 } from '../../src/upstream/errors.js';
 import { UpstreamPool } from '../../src/upstream/pool.js';
-import { SocketBudget } from '../../src/upstream/socket-budget.js';
+import { OUT_OF_FILES_LOG_MS, outOfFilesLog, SocketBudget } from '../../src/upstream/socket-budget.js';
 
 // The process-wide budget of upstream sockets: pools of different origins share it; with no place
 // free, the least recently used idle socket of any pool is closed; with none idle, requests wait.
@@ -182,6 +183,42 @@ describe('out of files', () => {
     expect(failureKind(failure, ctx)).toBe('queue');
     expect(refusalCode(failure)).toBe('GATEWAY_OUT_OF_FILES');
     expect(refusalCode(new SocketsExhaustedError('x'))).toBe('UPSTREAM_SOCKETS_EXHAUSTED');
+  });
+
+  it('is logged at once, then at most once a minute with how many connects failed meanwhile; every one is counted', () => {
+    const lines: Array<{ msg: string; code: string; cause: string; openFileLimit: number; failedConnects: number }> =
+      [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    let now = 1_000;
+    const budget = new SocketBudget(
+      10,
+      outOfFilesLog(log, 1024, () => now),
+    );
+    const emfile = socketFailure(
+      Object.assign(new Error('connect EMFILE 127.0.0.1:80 - Local'), { code: 'EMFILE' }),
+      false,
+      false,
+    );
+    budget.noFiles(emfile);
+    expect(lines).toMatchObject([
+      { code: 'GATEWAY_OUT_OF_FILES', cause: 'EMFILE', openFileLimit: 1024, failedConnects: 1 },
+    ]);
+    expect(lines[0]!.msg).toMatch(/^out of open files/);
+    // A storm of failed connects within the minute: counted, not logged.
+    for (let i = 0; i < 500; i++) {
+      now += 100;
+      budget.noFiles(emfile);
+    }
+    expect(lines).toHaveLength(1);
+    expect(budget.outOfFiles).toBe(501);
+    now = 1_000 + OUT_OF_FILES_LOG_MS;
+    budget.noFiles(emfile);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]!.failedConnects).toBe(501);
+    // Quiet since: the next one is logged at once, alone.
+    now += 10 * OUT_OF_FILES_LOG_MS;
+    budget.noFiles(emfile);
+    expect(lines.map((l) => l.failedConnects)).toEqual([1, 501, 1]);
   });
 
   it('the budget is derived from the open-file limit beside the client connections', () => {

@@ -4,22 +4,16 @@ import { h, replace } from '../components/dom.js';
 import { busy, checkboxField, clearErrors, field, formErrorBox, loadErrorBox, showErrors } from '../components/form.js';
 import { notify } from '../components/notify.js';
 import { cell } from '../components/table.js';
-import { dateTime, plural } from '../format.js';
+import { dateTime } from '../format.js';
 import type { ViewContext } from '../router.js';
 import { gate } from '../session.js';
 import type { CertificateView } from '../types.js';
-
-/** "expires in 12 days", "expired 3 days ago". */
-function expiryText(c: CertificateView): string {
-  const d = c.expiresInDays;
-  if (d < 0) return `expired ${plural(-d, 'day')} ago`;
-  if (d === 0) return 'expires today';
-  return `expires in ${plural(d, 'day')}`;
-}
+import { certificateWarnings, expiryText, keyWarningBadge } from './certificate-warnings.js';
 
 /**
  * The Certificates page: every certificate of the TLS port with the names it serves (from its SAN),
- * its expiry (a warning within 30 days), which one is the default, and upload, make default, delete.
+ * its expiry (a warning within 30 days), a key an upload would be refused for today (a warning), which
+ * one is the default, and upload, make default, delete.
  * The private key is never shown, and unlike other forms this one keeps no draft: a key is not
  * written to the browser's storage.
  */
@@ -67,29 +61,7 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
   }
 
   function render(certs: CertificateView[]): void {
-    const soon = certs.filter((c) => c.expiringSoon);
-    replace(
-      warnHost,
-      soon.length === 0
-        ? null
-        : h(
-            'section',
-            { class: 'card card-warn cert-warning', role: 'status', 'aria-labelledby': 'expiring-title' },
-            h(
-              'h2',
-              { id: 'expiring-title' },
-              `${plural(soon.length, 'certificate')} ${soon.length === 1 ? 'expires' : 'expire'} within 30 days`,
-            ),
-            h(
-              'ul',
-              { class: 'plain-list' },
-              soon.map((c) =>
-                h('li', null, h('strong', null, c.names.join(', ')), ` — ${expiryText(c)} (${dateTime(c.notAfter)})`),
-              ),
-            ),
-            h('p', { class: 'small' }, 'Upload the renewed certificate before then; clients refuse an expired one.'),
-          ),
-    );
+    replace(warnHost, certificateWarnings(certs));
     if (certs.length === 0) {
       replace(
         listHost,
@@ -178,7 +150,9 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
     );
     return h(
       'tr',
-      { dataset: { certificate: c.id, expiringSoon: String(c.expiringSoon) } },
+      {
+        dataset: { certificate: c.id, expiringSoon: String(c.expiringSoon), keyRefused: String(c.keyWarning !== null) },
+      },
       cell(
         'Names',
         [
@@ -187,6 +161,7 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
             { class: 'cert-names' },
             c.names.map((n, i) => [i > 0 ? ', ' : '', h('code', null, n)]),
           ),
+          keyWarningBadge(c),
         ],
         {},
         'th',
