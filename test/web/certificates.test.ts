@@ -53,6 +53,7 @@ const errorOf = (label: string | RegExp) =>
     .locator('.field-error')
     .first();
 const rowOf = (name: string) => page.locator('tr[data-certificate]').filter({ hasText: name });
+const idOf = async (name: string) => (await rowOf(name).getAttribute('data-certificate'))!;
 
 async function fill(cert: string, key: string): Promise<void> {
   await form().getByLabel('Certificate chain (PEM)').fill(cert);
@@ -118,6 +119,38 @@ describe('console: certificates', () => {
     expect((await handshake(tlsPort(), 'unknown.test')).san).toBe('DNS:soon.test');
   });
 
+  it('replaces a certificate in place: the renewed chain serves the next handshake, never a gap', async () => {
+    const renewed = ca.issue(['soon.test', 'www.soon.test'], 90);
+    const before = (await handshake(tlsPort(), 'soon.test')).fingerprint;
+    await rowOf('soon.test')
+      .getByRole('button', { name: /Replace the certificate for soon.test/ })
+      .click();
+    await page.getByRole('heading', { name: 'Replace the certificate for soon.test' }).waitFor();
+    expect(await form().getByLabel('Default certificate').isChecked()).toBe(true);
+    // A refused replacement keeps the stored one serving.
+    await fill(renewed.certificate, c.other!.privateKey);
+    await form().getByRole('button', { name: 'Replace' }).click();
+    await poll(() => errorOf('Private key (PEM, unencrypted)').textContent()).toMatch(
+      /does not belong to the certificate/,
+    );
+    expect(watch.takeFailures()).toEqual([`PUT /admin/certificates/${await idOf('soon.test')} 400`]);
+    expect((await handshake(tlsPort(), 'soon.test')).fingerprint).toBe(before);
+
+    await fill(renewed.certificate, renewed.privateKey);
+    await form().getByRole('button', { name: 'Replace' }).click();
+    await poll(() => rowOf('www.soon.test').locator('.cert-names').textContent()).toBe('soon.test, www.soon.test');
+    await page.getByRole('heading', { name: 'Upload a certificate' }).waitFor();
+    expect(await page.locator('tr[data-certificate]').count()).toBe(2);
+    expect(await rowOf('www.soon.test').locator('.cert-default').textContent()).toBe('default');
+    expect(await rowOf('www.soon.test').getAttribute('data-expiring-soon')).toBe('false');
+    await expect.poll(() => page.locator('.cert-warning').count()).toBe(0);
+    const after = await handshake(tlsPort(), 'www.soon.test');
+    expect(after.san).toBe('DNS:soon.test, DNS:www.soon.test');
+    expect(after.fingerprint).not.toBe(before);
+    expect(watch.takeFailures()).toEqual([]);
+    c.soon = renewed;
+  });
+
   it('deletes a certificate after a confirmation', async () => {
     await rowOf('shop.test')
       .getByRole('button', { name: /Delete the certificate for shop.test/ })
@@ -125,7 +158,7 @@ describe('console: certificates', () => {
     const dialog = page.getByRole('dialog');
     await dialog.getByRole('button', { name: 'Delete' }).click();
     await poll(() => rowOf('shop.test').count()).toBe(0);
-    expect((await handshake(tlsPort(), 'a.shop.test')).san).toBe('DNS:soon.test');
+    expect((await handshake(tlsPort(), 'a.shop.test')).san).toBe('DNS:soon.test, DNS:www.soon.test');
     expect(watch.takeFailures()).toEqual([]);
     expect(watch.unexpectedConsoleErrors()).toEqual([]);
     expect(watch.pageErrors).toEqual([]);

@@ -195,6 +195,8 @@ export const admin = {
   listCertificates: (o?: Opt) => call<CertificateView[]>('GET', '/admin/certificates', undefined, o),
   uploadCertificate: (body: { certificate: string; privateKey: string; isDefault?: boolean }) =>
     call<CertificateView>('POST', '/admin/certificates', body),
+  replaceCertificate: (id: string, body: { certificate: string; privateKey: string; isDefault?: boolean }) =>
+    call<CertificateView>('PUT', `/admin/certificates/${enc(id)}`, body),
   setDefaultCertificate: (id: string) =>
     call<CertificateView>('PATCH', `/admin/certificates/${enc(id)}`, { isDefault: true }),
   deleteCertificate: (id: string) => call<void>('DELETE', `/admin/certificates/${enc(id)}`),

@@ -45,7 +45,11 @@ function expiringSoon(certs: readonly CertificateView[]): HTMLElement | null {
         h('li', null, h('strong', null, c.names.join(', ')), ` — ${expiryText(c)} (${dateTime(c.notAfter)})`),
       ),
     ),
-    h('p', { class: 'small' }, 'Upload the renewed certificate before then; clients refuse an expired one.'),
+    h(
+      'p',
+      { class: 'small' },
+      'Replace it with the renewed certificate before then (its Replace button); clients refuse an expired one.',
+    ),
   );
 }
 

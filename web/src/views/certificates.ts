@@ -1,19 +1,21 @@
 import { admin, errorText, isAbort } from '../api.js';
 import { confirmDialog } from '../components/dialog.js';
 import { h, replace } from '../components/dom.js';
-import { busy, checkboxField, clearErrors, field, formErrorBox, loadErrorBox, showErrors } from '../components/form.js';
+import { busy, loadErrorBox } from '../components/form.js';
 import { notify } from '../components/notify.js';
 import { cell } from '../components/table.js';
 import { dateTime } from '../format.js';
 import type { ViewContext } from '../router.js';
 import { gate } from '../session.js';
 import type { CertificateView } from '../types.js';
+import { certificateForm } from './certificate-form.js';
 import { certificateWarnings, expiryText, keyWarningBadge } from './certificate-warnings.js';
 
 /**
  * The Certificates page: every certificate of the TLS port with the names it serves (from its SAN),
  * its expiry (a warning within 30 days), a key an upload would be refused for today (a warning), which
- * one is the default, and upload, make default, delete.
+ * one is the default, and upload, replace (a renewed chain and key for the same entry, with no gap
+ * in service), make default, delete.
  * The private key is never shown, and unlike other forms this one keeps no draft: a key is not
  * written to the browser's storage.
  */
@@ -21,7 +23,7 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
   document.title = 'Certificates · isogate';
   const listHost = h('div', null, h('div', { class: 'loading', role: 'status' }, 'Loading certificates…'));
   const warnHost = h('div');
-  const upload = uploadForm(() => void load());
+  const upload = certificateForm(() => void load());
   replace(
     root,
     h(
@@ -42,12 +44,7 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
         h('h2', { id: 'certs-title', class: 'sr-only' }, 'All certificates'),
         listHost,
       ),
-      h(
-        'section',
-        { class: 'card', 'aria-labelledby': 'upload-title' },
-        h('h2', { id: 'upload-title' }, 'Upload a certificate'),
-        upload,
-      ),
+      h('section', { class: 'card', 'aria-labelledby': 'upload-title' }, upload.title, upload.form),
     ),
   );
 
@@ -129,6 +126,20 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
       );
       actions.push(makeDefault);
     }
+    const replaceButton = gate(
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn btn-small btn-quiet',
+          'aria-label': `Replace the certificate for ${c.names.join(', ')}`,
+        },
+        'Replace',
+      ),
+      'editor',
+    );
+    replaceButton.addEventListener('click', () => upload.replacing(c));
+    actions.push(replaceButton);
     const del = gate(
       h(
         'button',
@@ -196,6 +207,7 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
     if (!ok) return;
     try {
       await admin.deleteCertificate(c.id);
+      upload.forget(c.id);
       notify(`Deleted the certificate for ${c.names.join(', ')}.`);
       await load();
     } catch (err) {
@@ -204,91 +216,4 @@ export async function certificatesView({ root, signal }: ViewContext): Promise<v
   }
 
   await load();
-}
-
-/** The upload form: the PEM chain and key pasted or read from files, and whether it becomes the default. */
-function uploadForm(uploaded: () => void): HTMLFormElement {
-  const certificate = h('textarea', {
-    name: 'certificate',
-    rows: 6,
-    spellcheck: 'false',
-    placeholder: '-----BEGIN CERTIFICATE-----',
-    class: 'mono',
-  });
-  const privateKey = h('textarea', {
-    name: 'privateKey',
-    rows: 6,
-    spellcheck: 'false',
-    placeholder: '-----BEGIN PRIVATE KEY-----',
-    class: 'mono',
-    autocomplete: 'off',
-  });
-  const isDefault = h('input', { type: 'checkbox', name: 'isDefault' });
-  const fromFile = (target: HTMLTextAreaElement, label: string) => {
-    const input = h('input', {
-      type: 'file',
-      accept: '.pem,.crt,.key,.cer,text/plain',
-      'aria-label': label,
-      class: 'file-input',
-    });
-    input.addEventListener('change', () => {
-      const file = input.files?.[0];
-      if (file) void file.text().then((text) => (target.value = text));
-    });
-    return input;
-  };
-  const submit = gate(
-    h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Checking…' } }, 'Upload'),
-    'editor',
-  );
-  const form = h(
-    'form',
-    { class: 'cert-form', novalidate: true },
-    formErrorBox(),
-    field({
-      label: 'Certificate chain (PEM)',
-      path: 'certificate',
-      control: certificate,
-      required: true,
-      hint: [
-        'The certificate first, then each intermediate. ',
-        fromFile(certificate, 'Read the certificate chain from a file'),
-      ],
-    }),
-    field({
-      label: 'Private key (PEM, unencrypted)',
-      path: 'privateKey',
-      control: privateKey,
-      required: true,
-      hint: ['Never shown again after upload. ', fromFile(privateKey, 'Read the private key from a file')],
-    }),
-    checkboxField({
-      label: 'Default certificate',
-      path: 'isDefault',
-      control: isDefault,
-      hint: 'Served to clients whose name no certificate has, and to clients that send none.',
-    }),
-    h('div', { class: 'actions actions-start' }, submit),
-  );
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    clearErrors(form);
-    void busy(submit, async () => {
-      try {
-        const cert = await admin.uploadCertificate({
-          certificate: certificate.value,
-          privateKey: privateKey.value,
-          isDefault: isDefault.checked,
-        });
-        certificate.value = '';
-        privateKey.value = '';
-        isDefault.checked = false;
-        notify(`Uploaded the certificate for ${cert.names.join(', ')}; it serves the next handshake.`);
-        uploaded();
-      } catch (err) {
-        showErrors(form, err);
-      }
-    });
-  });
-  return form;
 }
