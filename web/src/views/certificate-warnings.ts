@@ -48,7 +48,7 @@ function expiringSoon(certs: readonly CertificateView[]): HTMLElement | null {
     h(
       'p',
       { class: 'small' },
-      'Replace it with the renewed certificate before then (its Replace button); clients refuse an expired one.',
+      'Replace each with its renewed certificate before then (Replace, on its row); clients refuse an expired one.',
     ),
   );
 }
