@@ -1,3 +1,5 @@
+import { steadyNow } from '../runtime/clock.js';
+
 /** Upper bounds (ms) of the latency histogram buckets; the last bucket takes everything above. */
 const LATENCY_BOUNDS = [
   0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000,
@@ -69,7 +71,7 @@ export class NodeStats {
   }
 
   /** Counts one finished request under a key (a node, an API, an API's error code); `error` for gateway errors and upstream 5xx. */
-  record(nodeId: string, error: boolean, ms: number, now = Date.now()): void {
+  record(nodeId: string, error: boolean, ms: number, now = steadyNow()): void {
     let slots = this.byNode.get(nodeId);
     if (!slots) {
       if (now >= this.nextSweep) this.sweep(now);
@@ -109,7 +111,7 @@ export class NodeStats {
   }
 
   /** The recent traffic of one node (zeros when it has none). */
-  view(nodeId: string, now = Date.now()): NodeStatsView {
+  view(nodeId: string, now = steadyNow()): NodeStatsView {
     return {
       lastMinute: this.window(nodeId, 6, now),
       lastFiveMinutes: this.window(nodeId, SLOTS, now),

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ActiveCheck, PassiveCheck } from '../model/health.js';
 import type { HealthState, NodeHealthView, ProbeResult } from './view.js';
 import { LogBudget } from '../log-budget.js';
+import { steadyNow } from '../runtime/clock.js';
 
 /** State moves of one node logged in a burst; past it, one more line is allowed per MOVE_LOG_REFILL_MS. */
 export const MOVE_LOG_BURST = 6;
@@ -58,7 +59,7 @@ export class NodeHealth {
    * The state now. An ejection past its end is ended here, lazily, but as of its end: the
    * multiplier's decay and `since` count from when it ended, not from when someone looked.
    */
-  state(now = Date.now()): Exclude<HealthState, 'unknown'> {
+  state(now = steadyNow()): Exclude<HealthState, 'unknown'> {
     const end = this.#ejectedUntil;
     if (end !== 0 && now >= end) this.#change(end, 'ejection ended', () => this.#endEjection(end));
     return this.#rawState();
@@ -70,7 +71,7 @@ export class NodeHealth {
   }
 
   /** A request to the node failed; enough in a row eject it for base × ejections (capped). */
-  failed(kind: FailureKind, detail: string, passive: PassiveCheck, now = Date.now()): void {
+  failed(kind: FailureKind, detail: string, passive: PassiveCheck, now = steadyNow()): void {
     // Panic traffic to an ejected node does not lengthen its ejection; one already over does not hide a failure.
     if (this.state(now) === 'ejected') return;
     if (++this.#failures < passive.consecutiveFailures) return;
@@ -94,7 +95,7 @@ export class NodeHealth {
   }
 
   /** One active probe's outcome, judged by the API's thresholds; a passing probe also ends an ejection. */
-  probed(result: ProbeResult, active: ActiveCheck, now = Date.now()): void {
+  probed(result: ProbeResult, active: ActiveCheck, now = steadyNow()): void {
     this.#lastProbe = result;
     if (result.ok) {
       this.#probeFails = 0;
@@ -123,7 +124,7 @@ export class NodeHealth {
   }
 
   /** Settings changed: without active checks the probes' verdict no longer holds; without passive checks neither does an ejection. */
-  reconcile(active: boolean, passive: boolean, now = Date.now()): void {
+  reconcile(active: boolean, passive: boolean, now = steadyNow()): void {
     if (!active) {
       this.#lastProbe = null;
       this.#probePasses = this.#probeFails = 0;
@@ -136,7 +137,7 @@ export class NodeHealth {
   }
 
   /** The admin/console/metrics view. */
-  view(now = Date.now()): NodeHealthView {
+  view(now = steadyNow()): NodeHealthView {
     const state = this.state(now);
     return {
       state,
@@ -199,7 +200,7 @@ export class HealthRegistry {
 
   constructor(
     private readonly log: Logger | null = null,
-    private readonly clock: () => number = Date.now,
+    private readonly clock: () => number = steadyNow,
   ) {}
 
   /** The node's entry, created healthy the first time (or when its target changed). */
@@ -241,7 +242,7 @@ export class HealthRegistry {
    */
   available<T extends { readonly health: NodeHealth }>(list: readonly T[]): readonly T[] {
     if (this.#down === 0) return list;
-    const now = Date.now();
+    const now = steadyNow();
     if (now >= this.#nextExpiry) this.#expire(now);
     if (this.#down === 0) return list;
     const cached = this.#cache.get(list);
@@ -253,7 +254,7 @@ export class HealthRegistry {
 
   /** The health of the given nodes (a node without an entry has seen nothing: healthy). */
   view(nodeIds: readonly string[]): Record<string, NodeHealthView> {
-    const now = Date.now();
+    const now = steadyNow();
     return Object.fromEntries(
       nodeIds.map((id) => [id, this.#byId.get(id)?.view(now) ?? new NodeHealth(id, '', this).view(now)]),
     );
@@ -261,7 +262,7 @@ export class HealthRegistry {
 
   /** The health of every node this process knows (for a node-health gauge). */
   viewAll(): Record<string, NodeHealthView> {
-    const now = Date.now();
+    const now = steadyNow();
     return Object.fromEntries([...this.#byId].map(([id, entry]) => [id, entry.view(now)]));
   }
 

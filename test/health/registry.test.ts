@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
 import { HealthRegistry } from '../../src/health/registry.js';
 import { ActiveCheck, PassiveCheck } from '../../src/model/health.js';
@@ -22,6 +22,25 @@ function eject(entry: ReturnType<HealthRegistry['entry']>, now: number): number 
 }
 
 describe('node health', () => {
+  it('keeps its deadlines on a steady clock: the wall clock set back an hour does not hold an ejected node out', async () => {
+    // Fixed (was): ejections ended at a Date.now() time, so an NTP step or `date -s` an hour back kept
+    // every ejected node out of rotation an hour longer (and one forward ended them at once).
+    const registry = new HealthRegistry();
+    const entry = registry.entry('n', 'http://x');
+    const short = PassiveCheck.parse({ consecutiveFailures: 1, baseEjectionMs: 100, maxEjectionMs: 100 });
+    entry.failed('connect', 'ECONNREFUSED', short);
+    expect(registry.available([{ health: entry }])).toEqual([]);
+    const wall = Date.now();
+    const stepped = vi.spyOn(Date, 'now').mockImplementation(() => wall - 3_600_000);
+    try {
+      await new Promise((r) => setTimeout(r, 150));
+      expect(entry.state()).toBe('healthy');
+      expect(registry.available([{ health: entry }])).toHaveLength(1);
+    } finally {
+      stepped.mockRestore();
+    }
+  });
+
   it('ejects after consecutive failures only; a success in between resets the streak', () => {
     const entry = new HealthRegistry().entry('n', 'http://x');
     entry.failed('status', 'HTTP 500', passive, 0);

@@ -11,6 +11,7 @@ import { WORKER_IDENTITY_ENV } from './heartbeat.js';
 import { TICKET_KEYS_ENV, ticketKeys } from '../../tls/settings.js';
 import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker, type WorkerQuery } from './messages.js';
 import { Watchdog } from './watchdog.js';
+import { steadyNow } from '../clock.js';
 
 /** How long the primary waits for a worker's answer before going on without it. */
 const ANSWER_TIMEOUT_MS = 5_000;
@@ -235,7 +236,7 @@ export class WorkerSet {
       [TICKET_KEYS_ENV]: this.ticketKeys.toString('hex'),
     });
     slot.worker = worker;
-    slot.startedAt = Date.now();
+    slot.startedAt = steadyNow();
     slot.ready = false;
     slot.configError = null;
     this.watchdog.track(worker);
@@ -334,7 +335,7 @@ export class WorkerSet {
       return;
     }
     slot.restarts++;
-    const early = Date.now() - slot.startedAt < EARLY_DEATH_MS;
+    const early = steadyNow() - slot.startedAt < EARLY_DEATH_MS;
     slot.earlyDeaths = early ? slot.earlyDeaths + 1 : 0;
     const delay = slot.earlyDeaths <= 1 ? 0 : Math.min(RESTART_BACKOFF_MAX_MS, 250 * 2 ** (slot.earlyDeaths - 2));
     this.log.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'gateway worker died; restarting it');

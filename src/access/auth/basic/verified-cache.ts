@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { steadyNow } from '../../../runtime/clock.js';
 
 /** Verified passwords remembered at most (oldest dropped first). */
 export const VERIFIED_MAX_ENTRIES = 10_000;
@@ -25,7 +26,7 @@ export class VerifiedCache {
   has(key: string): boolean {
     const until = this.until.get(key);
     if (until === undefined) return false;
-    if (until > Date.now()) return true;
+    if (until > steadyNow()) return true;
     this.until.delete(key);
     return false;
   }
@@ -33,6 +34,6 @@ export class VerifiedCache {
   add(key: string): void {
     this.until.delete(key);
     if (this.until.size >= this.maxEntries) this.until.delete(this.until.keys().next().value!);
-    this.until.set(key, Date.now() + this.ttlMs);
+    this.until.set(key, steadyNow() + this.ttlMs);
   }
 }
