@@ -2,7 +2,10 @@ import { trustedPeers } from './client-ip.js';
 
 /** The bounds an Admission keeps (docs/edge-limits.md). */
 export interface AdmissionLimits {
-  /** Most open client connections of this process. */
+  /**
+   * Most open client connections of this process; an upgraded connection's own connection to its
+   * node takes a place too (it holds a file as a client connection does).
+   */
   maxConnections: number;
   /** Most open client connections from one address; peers in `--trust-proxy` are not limited by it. */
   maxConnectionsPerIp: number;
@@ -98,6 +101,11 @@ export class Admission implements AdmissionStats {
   headMemoryRefused = 0;
   slowReadersCut = 0;
   buffering = 0;
+  /**
+   * Connections to nodes held by upgraded connections (and by upgrades waiting for their 101). Each
+   * holds an open file as a client connection does, so they take places of `maxConnections` too.
+   */
+  tunnelSockets = 0;
   /** Refused connections still open to read their answer. */
   refusing = 0;
   private readonly perIp = new Map<string, number>();
@@ -126,20 +134,42 @@ export class Admission implements AdmissionStats {
         return 'CLIENT_CONNECTION_LIMIT';
       }
     }
-    while (this.open >= this.limits.maxConnections) {
-      const victim = this.oldest;
-      if (victim === null || victim.idleSince > performance.now() - EVICT_AFTER_IDLE_MS) {
-        this.refusedProcess++;
-        return 'TOO_MANY_CONNECTIONS';
-      }
-      this.evicted++;
-      this.release(victim);
-      victim.conn?.evict();
+    if (!this.makeRoom()) {
+      this.refusedProcess++;
+      return 'TOO_MANY_CONNECTIONS';
     }
     // Read again: a connection closed to make room may have been one of this address's.
     if (ip !== null) this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     this.open++;
     return new AdmissionTicket(ip);
+  }
+
+  /**
+   * An upgrade is about to connect to its node: true when that connection may take a place of
+   * `maxConnections` (closing idle connections oldest first if the process is at its limit), held
+   * until `releaseTunnelSocket`; false when every place is held by a busy connection.
+   */
+  holdTunnelSocket(): boolean {
+    if (!this.makeRoom()) return false;
+    this.tunnelSockets++;
+    return true;
+  }
+
+  /** An upgrade's connection to its node is closed: its place is free. */
+  releaseTunnelSocket(): void {
+    this.tunnelSockets--;
+  }
+
+  /** Closes idle connections, oldest first, until a place is free; false when none may be closed. */
+  private makeRoom(): boolean {
+    while (this.open + this.tunnelSockets >= this.limits.maxConnections) {
+      const victim = this.oldest;
+      if (victim === null || victim.idleSince > performance.now() - EVICT_AFTER_IDLE_MS) return false;
+      this.evicted++;
+      this.release(victim);
+      victim.conn?.evict();
+    }
+    return true;
   }
 
   /** The connection waits for (the first byte of) a request since `now`: it may be evicted, oldest idle first. */

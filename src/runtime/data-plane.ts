@@ -78,7 +78,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   // The metrics read the holder and sandbox at scrape time; the sandbox reports quarantines to them.
   const refs: { holder?: SnapshotHolder; sandbox?: SelectorSandbox; pools?: PoolRegistry; limits?: LimitRegistry } = {};
   const stats = new NodeStats();
-  const tunnels = new TunnelRegistry((nodeId, delta) => stats.upgrade(nodeId, delta));
+  const tunnels = new TunnelRegistry((nodeId, delta) => stats.upgrade(nodeId, delta), admission);
   const metrics = new GatewayMetrics({
     current: () => refs.holder?.current ?? null,
     selectorStatus: (apiId) => refs.sandbox?.status(apiId) ?? null,

@@ -219,7 +219,8 @@ describe('HTTP/2 sessions are client connections', () => {
 
 describe('upgraded connections', () => {
   it('count as busy connections: never closed to make room, refused past the limit until the WebSocket closes', async () => {
-    const { port, metrics } = await gateway(['--max-client-connections', '1']);
+    // Two places: the WebSocket's client connection, and its own connection to the node.
+    const { port, metrics } = await gateway(['--max-client-connections', '2']);
     const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
     webSockets.add(socket);
     const hello = await new Promise<string>((resolve, reject) => {

@@ -30,6 +30,8 @@ const UPGRADE_OPTION = /(?:^|,)[ \t]*upgrade[ \t]*(?:,|$)/i;
 // `h2c` among the protocols asked for: HTTP/2 over a tunnel would carry requests the gateway never
 // routes nor checks ("h2c smuggling"), and RFC 9113 §3.1 retired the upgrade anyway.
 const H2C = /(?:^|,)[ \t]*h2c[ \t]*(?:,|$)/i;
+// Some protocol named at all: an empty `Upgrade` (or only commas) asks to switch to nothing.
+const SOME_PROTOCOL = /[^ \t,]/;
 
 /** One HTTP/1.1 request as the gateway's lifecycle sees it: the parsed head, the peer, and the body stream. */
 export class ClientRequest implements GatewayRequest {
@@ -42,8 +44,8 @@ export class ClientRequest implements GatewayRequest {
   readonly rawHeaders: string[];
   readonly protocol = 'http/1.1';
   /**
-   * What an `Upgrade` request asks for; only HTTP/1.1 requests without a body are switched, and never
-   * to `h2c` (such a request goes on as a plain one, without its Upgrade header).
+   * What an `Upgrade` request asks for; only HTTP/1.1 requests without a body that name a protocol
+   * are switched, and never to `h2c` (such a request goes on as a plain one, without its Upgrade header).
    */
   readonly upgrade: string | null = null;
 
@@ -66,6 +68,7 @@ export class ClientRequest implements GatewayRequest {
       head.minor === 1 &&
       body === null &&
       UPGRADE_OPTION.test(head.headers['connection'] ?? '') &&
+      SOME_PROTOCOL.test(upgrade) &&
       !H2C.test(upgrade)
     )
       this.upgrade = upgrade;

@@ -17,7 +17,9 @@ const NOT_PASSED = headerNameSet([
   ERROR_HEADER,
 ]);
 // A 101's own headers that say nothing past this hop; `connection` and `upgrade` are the switch itself and stay.
+// No 1xx may carry a Content-Length (RFC 9110 §8.6), as the client response drops it from a 1xx or 204.
 const NOT_PASSED_IN_SWITCH = headerNameSet([
+  'content-length',
   'keep-alive',
   'proxy-connection',
   'te',
@@ -36,8 +38,8 @@ export function answerHeaders(headers: readonly string[]): string[] {
 
 /**
  * A node's `101 Switching Protocols` headers as the client gets them: `Connection` and `Upgrade`
- * kept (they are the switch), other hop-by-hop ones, the rest of what Connection names, and
- * `x-isogate-error` dropped.
+ * kept (they are the switch), other hop-by-hop ones, the rest of what Connection names,
+ * `Content-Length` and `x-isogate-error` dropped.
  */
 export function switchHeaders(headers: readonly string[]): string[] {
   return passed(headers, NOT_PASSED_IN_SWITCH, 'upgrade');

@@ -27,10 +27,23 @@ const CLIENT_GONE = 'CLIENT_ABORTED';
  * keep-alive one. A `101` starts a tunnel between the two sockets; any other answer is passed on as a
  * normal response and that connection is closed. A connect failure moves to another node not tried
  * yet (the node never saw the request), within the API's retries; once the request was sent nothing is
- * retried. Outcomes feed the node's passive health check as for other requests.
+ * retried. Outcomes feed the node's passive health check as for other requests. The connection to the
+ * node takes a place of the process's connection limit first (it holds a file as a client connection
+ * does): without one, the upgrade is refused with `503 TOO_MANY_CONNECTIONS` before any node is asked.
  */
 export function proxyUpgrade(ctx: RequestContext): Promise<boolean> {
-  return new Promise((done) => new UpgradeTry(ctx, ctx.node!, done).start());
+  const tunnels = ctx.tunnels;
+  if (tunnels !== null && !tunnels.reserve()) {
+    ctx.fail('TOO_MANY_CONNECTIONS');
+    return Promise.resolve(false);
+  }
+  return new Promise((done) =>
+    new UpgradeTry(ctx, ctx.node!, (ok, switched) => {
+      // A tunnel keeps the place until it closes; any other outcome closed the node's connection.
+      if (!switched) tunnels?.unreserve();
+      done(ok);
+    }).start(),
+  );
 }
 
 /** One try of an upgrade request on one node. */
@@ -49,11 +62,13 @@ class UpgradeTry implements ResponseSink {
   /** The head of the node's `101`, once read. */
   private switchHead: ResponseHead | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** The node's connection became a tunnel. */
+  private switched = false;
 
   constructor(
     private readonly ctx: RequestContext,
     private readonly node: CompiledNode,
-    private readonly done: (ok: boolean) => void,
+    private readonly done: (ok: boolean, switched: boolean) => void,
   ) {}
 
   start(): void {
@@ -130,8 +145,10 @@ class UpgradeTry implements ResponseSink {
     socket.removeAllListeners('close');
     socket.removeAllListeners('error');
     socket.pause();
-    const client = ctx.res.switchProtocols(switchHeaders(head.headers));
-    if (client === null || ctx.tunnels === null) {
+    const tunnels = ctx.tunnels;
+    // Without a registry no tunnel could be made: the client's connection is not handed over.
+    const client = tunnels === null ? null : ctx.res.switchProtocols(switchHeaders(head.headers));
+    if (client === null || tunnels === null) {
       socket.destroy();
       this.finish(false, CLIENT_GONE);
       return;
@@ -139,7 +156,8 @@ class UpgradeTry implements ResponseSink {
     ctx.status = 101;
     ctx.upstreamMs = performance.now() - ctx.startedAt;
     const api = ctx.api!.api;
-    new Tunnel(ctx.tunnels, api.name, this.node, api.timeouts.upgradeIdleMs, client.socket, socket).start(
+    this.switched = true;
+    new Tunnel(tunnels, api.name, this.node, api.timeouts.upgradeIdleMs, client.socket, socket).start(
       client.head,
       rest,
     );
@@ -252,6 +270,6 @@ class UpgradeTry implements ResponseSink {
     if (this.settled) return;
     this.settle();
     if (upstreamErrorCode !== null) this.ctx.upstreamError = upstreamErrorCode;
-    this.done(ok);
+    this.done(ok, this.switched);
   }
 }

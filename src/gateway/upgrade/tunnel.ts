@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
+import type { Admission } from '../admission.js';
 
 /** How often idle tunnels are looked for (their idle timeouts are honoured within this). */
 const SWEEP_MS = 1_000;
@@ -43,6 +44,8 @@ export class Tunnel {
     if (upstreamHead.length > 0) client.write(upstreamHead);
     client.resume();
     upstream.resume();
+    // Switched while the gateway drains (its 101 was awaited when the drain began): ended as the others were.
+    if (this.registry.ending) this.end();
   }
 
   private pipe(from: Duplex, to: Duplex): void {
@@ -76,22 +79,38 @@ export class Tunnel {
 /**
  * The open tunnels of this process: counted per API and node (the node's in-flight count includes
  * them, so `least_conn` weighs open WebSockets), swept for idleness, and ended all at once when the
- * gateway drains.
+ * gateway drains. Each upgrade's connection to its node holds a place of the admission's connection
+ * limit from before it connects until it closes (`reserve`; a tunnel keeps it until `remove`).
  */
 export class TunnelRegistry {
   private readonly open = new Set<Tunnel>();
   private sweeper: NodeJS.Timeout | null = null;
+  /** The gateway drains (`endAll` was called): a tunnel switched from now on is ended at once. */
+  ending = false;
 
   constructor(
     /** Hears of each tunnel opening (+1) and closing (−1), by node id. */
     private readonly onCount: (nodeId: string, delta: 1 | -1) => void = () => undefined,
+    /** Where the upgrades' connections to nodes take their places (none: not bounded). */
+    private readonly places: Pick<Admission, 'holdTunnelSocket' | 'releaseTunnelSocket'> | null = null,
   ) {}
+
+  /** An upgrade is about to connect to its node: false when the process has no place for that connection. */
+  reserve(): boolean {
+    return this.places === null || this.places.holdTunnelSocket();
+  }
+
+  /** An upgrade's connection to its node closed without becoming a tunnel: its place is free. */
+  unreserve(): void {
+    this.places?.releaseTunnelSocket();
+  }
 
   /** Tunnels open now. */
   get size(): number {
     return this.open.size;
   }
 
+  /** A tunnel opened (it holds the place its upgrade reserved). */
   add(tunnel: Tunnel): void {
     this.open.add(tunnel);
     tunnel.node.health.inFlight++;
@@ -102,8 +121,10 @@ export class TunnelRegistry {
     }
   }
 
+  /** A tunnel closed: its place is free. */
   remove(tunnel: Tunnel): void {
     if (!this.open.delete(tunnel)) return;
+    this.unreserve();
     tunnel.node.health.inFlight--;
     this.onCount(tunnel.node.id, -1);
     if (this.open.size === 0 && this.sweeper !== null) {
@@ -126,6 +147,7 @@ export class TunnelRegistry {
 
   /** Ends every tunnel (the gateway is draining: their clients reconnect elsewhere). */
   endAll(): void {
+    this.ending = true;
     for (const t of [...this.open]) t.end();
   }
 
