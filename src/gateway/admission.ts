@@ -185,6 +185,12 @@ export class Admission implements AdmissionStats {
     this.idle++;
   }
 
+  /** Marks the connection idle (evictable; since now, unless it already was) or busy, as it is now. */
+  settle(t: AdmissionTicket, idle: boolean): void {
+    if (!idle) this.markBusy(t);
+    else if (!t.linked) this.markIdle(t, performance.now());
+  }
+
   /** The connection is reading or answering a request. */
   markBusy(t: AdmissionTicket): void {
     if (!t.linked) return;

@@ -1,6 +1,6 @@
-import { connect as connectTcp, isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { connect as connectTls } from 'node:tls';
+import type { ConnectionOwner, PendingRequest } from './connection-owner.js';
 import {
   BodyTimeoutError,
   ConnectTimeoutError,
@@ -10,68 +10,16 @@ import {
   SocketClosedError,
   socketFailure,
 } from './errors.js';
+import { connectNodeTcp, connectNodeTls, READ_BUFFER } from './node-socket.js';
 import { PhaseTimer } from './phase-timer.js';
+import { LAST_CHUNK, writeBodyChunk, writeWholeRequest } from './request-body.js';
 import { CHUNKED_END, requestHead } from './request-head.js';
 import { ResponseParser, type ResponseHead, type ResponseSink } from './response-parser.js';
 import type { IdleSocket } from './socket-budget.js';
-import type { UpstreamHandler, UpstreamRequest } from './types.js';
-
-/** Where a pool connects. */
-export interface UpstreamTarget {
-  host: string;
-  port: number;
-  tls: boolean;
-}
-
-/** What a connection needs from its pool. */
-export interface ConnectionOwner {
-  readonly target: UpstreamTarget;
-  readonly connectMs: number;
-  /** The response is complete; `keepAliveHintMs` is the node's `Keep-Alive: timeout` (ms) or -1. */
-  release(conn: UpstreamConnection, reusable: boolean, keepAliveHintMs: number): void;
-  /** The connection is gone (closed, failed or destroyed); called once. */
-  forget(conn: UpstreamConnection): void;
-  /** Sends `p` again on a new connection: the reused one it went out on closed before any byte of its answer. */
-  replay(p: PendingRequest): void;
-  /** A connect failed for want of files (EMFILE, ENFILE). */
-  noFiles(err: OutOfFilesError): void;
-}
-
-/** One request from `dispatch` to its end. */
-export class PendingRequest {
-  conn: UpstreamConnection | null = null;
-  ended = false;
-  /** When it started waiting for a connection (performance.now() ms), while it waits. */
-  queuedAt = 0;
-  /** It was sent again after a reused connection closed under it (once at most). */
-  replayed = false;
-  /** Handed to `onConnect`: ends the request with `err`, wherever it is (queued, connecting, running). */
-  readonly abort = (err: Error): void => this.onAbort(this, err);
-
-  constructor(
-    readonly request: UpstreamRequest,
-    readonly handler: UpstreamHandler,
-    private readonly onAbort: (p: PendingRequest, err: Error) => void,
-  ) {}
-
-  /** Ends the request with an error, once. */
-  fail(err: Error): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.handler.onError(err);
-  }
-}
 
 const IDLE = 0;
 const AWAITING_HEADERS = 1;
 const RECEIVING_BODY = 2;
-
-/**
- * The one buffer every plain-TCP connection of this process reads into (the socket's `onread`): a
- * read is parsed before the next read can happen, so no read allocates, and no byte of it is kept
- * past its callback (the parser copies an unfinished head; body chunks are copied as they leave).
- */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /**
  * One keep-alive HTTP/1.1 connection to a node, one request at a time: writes the request (head and
@@ -138,15 +86,13 @@ export class UpstreamConnection implements ResponseSink, IdleSocket {
   };
 
   constructor(
-    private readonly owner: ConnectionOwner,
+    private readonly owner: ConnectionOwner<UpstreamConnection>,
     first: PendingRequest,
   ) {
     this.current = first;
     first.conn = this;
-    const { host, port, tls } = owner.target;
-    this.socket = tls
-      ? connectTls({ host, port, servername: isIP(host) === 0 ? host : undefined, ALPNProtocols: ['http/1.1'] })
-      : connectTcp({ host, port, onread: { buffer: READ_BUFFER, callback: (n) => this.onSharedRead(n) } });
+    const tls = owner.target.tls;
+    this.socket = tls ? connectNodeTls(owner.target) : connectNodeTcp(owner.target, (n) => this.onSharedRead(n));
     const socket = this.socket;
     socket.setNoDelay(true);
     socket.once('connect', () => (this.tcpUp = true));
@@ -177,15 +123,9 @@ export class UpstreamConnection implements ResponseSink, IdleSocket {
     this.keepAliveHintMs = -1;
     const body = r.body;
     const head = requestHead(r);
-    if (body === null) {
+    if (body === null || Buffer.isBuffer(body)) {
       this.bodyDone = true;
-      this.socket.write(head, 'latin1');
-    } else if (Buffer.isBuffer(body)) {
-      this.bodyDone = true;
-      this.socket.cork();
-      this.socket.write(head, 'latin1');
-      this.socket.write(body);
-      this.socket.uncork();
+      writeWholeRequest(this.socket, head, body);
     } else {
       this.bodyChunked = head.endsWith(CHUNKED_END);
       this.bodyDone = false;
@@ -212,13 +152,7 @@ export class UpstreamConnection implements ResponseSink, IdleSocket {
   fail(err: Error): void {
     const p = this.current;
     const replay =
-      p !== null &&
-      err instanceof SocketClosedError &&
-      this.phase === AWAITING_HEADERS &&
-      !this.answered &&
-      this.served > 0 &&
-      p.request.replayable === true &&
-      !p.replayed;
+      p !== null && this.phase === AWAITING_HEADERS && !this.answered && this.served > 0 && p.replayableAfter(err);
     this.current = null;
     this.phase = IDLE;
     this.held = null;
@@ -235,7 +169,9 @@ export class UpstreamConnection implements ResponseSink, IdleSocket {
 
   /** Closes the connection (its pool forgets it at once). */
   destroy(): void {
-    this.clearTimers();
+    this.connectTimer.clear();
+    this.headersTimer.clear();
+    this.bodyTimer.clear();
     if (!this.socket.destroyed) this.socket.destroy();
     this.owner.forget(this);
   }
@@ -337,9 +273,8 @@ export class UpstreamConnection implements ResponseSink, IdleSocket {
   }
 
   private onSocketEnd(): void {
-    if (this.current !== null && this.connected && !this.parser.finishAtEof()) {
+    if (this.current !== null && this.connected && !this.parser.finishAtEof())
       this.fail(new SocketClosedError('the node closed the connection before its response was complete'));
-    }
     this.destroy();
   }
 
@@ -366,22 +301,13 @@ export class UpstreamConnection implements ResponseSink, IdleSocket {
       this.fail(new RequestBodyTooLargeError(`the request body passed ${this.bodyLimit} bytes`));
       return;
     }
-    const socket = this.socket;
-    let ok: boolean;
-    if (this.bodyChunked) {
-      socket.cork();
-      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      socket.write(chunk);
-      ok = socket.write('\r\n', 'latin1');
-      socket.uncork();
-    } else ok = socket.write(chunk);
-    if (!ok) this.bodySource?.pause();
+    if (!writeBodyChunk(this.socket, chunk, this.bodyChunked)) this.bodySource?.pause();
     // As undici does: an upload in progress keeps the response-headers timeout from running out.
     if (this.phase === AWAITING_HEADERS) this.headersTimer.refresh();
   };
 
   private readonly onBodyEnd = (): void => {
-    if (this.bodyChunked) this.socket.write('0\r\n\r\n', 'latin1');
+    if (this.bodyChunked) this.socket.write(LAST_CHUNK, 'latin1');
     this.bodyDone = true;
     this.detachBody();
   };
@@ -399,11 +325,5 @@ export class UpstreamConnection implements ResponseSink, IdleSocket {
     body.off('error', this.onBodyError);
     // A body the node no longer reads is left to its server, which discards the rest.
     if (!this.bodyDone) body.resume();
-  }
-
-  private clearTimers(): void {
-    this.connectTimer.clear();
-    this.headersTimer.clear();
-    this.bodyTimer.clear();
   }
 }

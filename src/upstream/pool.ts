@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { PendingRequest, UpstreamConnection, type ConnectionOwner, type UpstreamTarget } from './connection.js';
+import { UpstreamConnection } from './connection.js';
+import { PendingRequest, type ConnectionOwner, type UpstreamTarget } from './connection-owner.js';
 import {
   PoolClosedError,
   QueueFullError,
@@ -38,7 +39,7 @@ const KEEP_ALIVE_MARGIN_MS = 1_000;
  * here as for a busy node (then `SocketsExhaustedError`). The gateway's own HTTP/1.1 client: undici
  * cost about as much CPU per proxied request as all of the gateway's stages together (README, Benchmark).
  */
-export class UpstreamPool implements ConnectionOwner, BudgetWaiter {
+export class UpstreamPool implements ConnectionOwner<UpstreamConnection>, BudgetWaiter {
   readonly target: UpstreamTarget;
   readonly connectMs: number;
   private readonly idle: UpstreamConnection[] = [];

@@ -1,3 +1,5 @@
+import { HpackError } from './hpack/errors.js';
+
 // HTTP/2 framing (RFC 9113 §4, §6): frame types, flags, settings, error codes, and the frames the
 // gateway writes.
 
@@ -92,6 +94,16 @@ export class H2StreamError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * The GOAWAY code of an error that ends a session: an H2ConnectionError's own, COMPRESSION_ERROR for
+ * a header block that cannot be decoded (§4.3); any other error is thrown on.
+ */
+export function connectionErrorCode(err: unknown): H2ErrorCode {
+  if (err instanceof H2ConnectionError) return err.h2Code;
+  if (err instanceof HpackError) return H2Error.COMPRESSION_ERROR;
+  throw err;
 }
 
 /** A frame's 9-byte head written into `out` at `at`. */

@@ -74,6 +74,14 @@ export class FrameOutput {
     }
   }
 
+  /** Writes what is queued and ends the socket; cuts it if it is still open after `lingerMs`. */
+  end(lingerMs: number): void {
+    this.flush();
+    this.socket.end();
+    const socket = this.socket;
+    setTimeout(() => socket.destroy(), lingerMs).unref();
+  }
+
   /** The socket is gone: nothing more is queued. */
   close(): void {
     this.clearStall();

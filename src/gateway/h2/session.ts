@@ -1,17 +1,14 @@
 import type { TLSSocket } from 'node:tls';
 import {
   DEFAULT_MAX_FRAME_SIZE,
-  DEFAULT_WINDOW,
+  connectionErrorCode,
   Flag,
   FrameType,
   goawayFrame,
   H2ConnectionError,
   H2Error,
   H2StreamError,
-  MAX_WINDOW,
   rstStreamFrame,
-  Setting,
-  settingsFrame,
   windowUpdateFrame,
   type H2ErrorCode,
 } from './frames.js';
@@ -20,38 +17,14 @@ import { FrameReader, type FrameHandler } from './frame-reader.js';
 import type { HeaderBlock } from './header-block.js';
 import { ClosedStreams } from './closed-streams.js';
 import { ConnectionWindow } from './connection-window.js';
-import { hasPseudoField } from './request-fields.js';
-import { HpackDecoder, type DecodedBlock } from './hpack/decoder.js';
-import { HpackError } from './hpack/errors.js';
+import { HpackDecoder } from './hpack/decoder.js';
 import { FrameOutput } from './output.js';
+import type { SessionEvents, SessionLimits } from './session-options.js';
+import { announceSettings, applySettings, type SettingsTarget } from './settings.js';
 import { H2Stream, type StreamHost } from './stream.js';
+import { dataOnStreamNotOpen, endWithTrailers, headersOnPassedStream } from './stream-states.js';
+import { growStreamWindow, shiftStreamWindows } from './stream-windows.js';
 import { WindowQueue } from './window-queue.js';
-
-/** The bounds of one session; see H2_LIMITS in `sessions.ts` for each. */
-export interface SessionLimits {
-  maxConcurrentStreams: number;
-  maxHeaderListSize: number;
-  maxHeaderListPairs: number;
-  initialWindowSize: number;
-  connectionWindowSize: number;
-  maxHeaderBlockBytes: number;
-  maxRefusedStreams: number;
-  maxInvalidFrames: number;
-  resetBurst: number;
-  resetsPerSecond: number;
-  /** A client that reads nothing of what waits for it this long is cut, ms. */
-  sendTimeoutMs: number;
-}
-
-/** What a session tells its owner. */
-export interface SessionEvents {
-  /** A request's header list arrived on a new stream (`block.tooLarge` when it passed the limits). */
-  request(stream: H2Stream, block: DecodedBlock): void;
-  /** The number of open streams went from 0 to 1 (true) or from 1 to 0 (false). */
-  busy(busy: boolean): void;
-  /** The connection is gone. */
-  closed(): void;
-}
 
 /** How long a session that failed may take to send its GOAWAY before the socket is cut. */
 const GOAWAY_LINGER_MS = 1_000;
@@ -63,7 +36,7 @@ const GOAWAY_LINGER_MS = 1_000;
  * error (that stream reset) or a connection error (GOAWAY, then closed); floods end the session
  * through SessionBudget.
  */
-export class H2Session implements StreamHost, FrameHandler {
+export class H2Session implements StreamHost, FrameHandler, SettingsTarget {
   private readonly decoder: HpackDecoder;
   private readonly streams = new Map<number, H2Stream>();
   private readonly reader: FrameReader;
@@ -96,15 +69,7 @@ export class H2Session implements StreamHost, FrameHandler {
     this.sendTimeoutMs = limits.sendTimeoutMs;
     this.output = new FrameOutput(socket, limits.sendTimeoutMs, () => this.onUnblocked());
     this.window = new ConnectionWindow(limits.connectionWindowSize);
-    this.output.push(
-      settingsFrame([
-        [Setting.MAX_CONCURRENT_STREAMS, limits.maxConcurrentStreams],
-        [Setting.INITIAL_WINDOW_SIZE, limits.initialWindowSize],
-        [Setting.MAX_HEADER_LIST_SIZE, limits.maxHeaderListSize],
-      ]),
-    );
-    if (limits.connectionWindowSize > DEFAULT_WINDOW)
-      this.output.push(windowUpdateFrame(0, limits.connectionWindowSize - DEFAULT_WINDOW));
+    announceSettings(this.output, limits);
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('error', () => undefined); // 'close' follows
     socket.on('close', () => this.onSocketClose());
@@ -146,9 +111,7 @@ export class H2Session implements StreamHost, FrameHandler {
     try {
       this.reader.read(chunk);
     } catch (err) {
-      if (err instanceof H2ConnectionError) this.fail(err.h2Code);
-      else if (err instanceof HpackError) this.fail(H2Error.COMPRESSION_ERROR);
-      else throw err;
+      this.fail(connectionErrorCode(err));
     }
   }
 
@@ -171,15 +134,8 @@ export class H2Session implements StreamHost, FrameHandler {
     if (grant > 0) this.output.push(windowUpdateFrame(0, grant));
     const stream = this.streams.get(id);
     if (stream === undefined) {
-      if (id > this.lastStreamId) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'DATA on an idle stream');
-      // A stream we reset or refused, or one above our GOAWAY: its frames in flight are dropped (§5.1,
-      // §6.8). After the client's END_STREAM or RST_STREAM: a connection error. A stream skipped, or
-      // closed too long ago to remember: that stream is reset (§6.1), the reset not counted as a fault.
-      const closed = this.closed.state(id);
-      if (closed === 'in-flight' || this.ignoredAfterGoaway(id)) return;
-      if (closed === 'closed') throw new H2ConnectionError(H2Error.STREAM_CLOSED, 'DATA on a closed stream');
-      this.output.push(rstStreamFrame(id, H2Error.STREAM_CLOSED));
-      this.closed.remember(id, true);
+      if (dataOnStreamNotOpen(id, this.lastStreamId, this.goawayLastId, this.closed))
+        this.resetUnopened(id, H2Error.STREAM_CLOSED);
       return;
     }
     if (stream.remoteClosed) throw new H2StreamError(id, H2Error.STREAM_CLOSED, 'DATA after END_STREAM');
@@ -198,30 +154,12 @@ export class H2Session implements StreamHost, FrameHandler {
       throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'a stream depends on itself');
     }
     const open = this.streams.get(id);
-    if (open !== undefined) {
-      // Trailers: the request's end; their fields are not passed on.
-      if (open.remoteClosed) throw new H2StreamError(id, H2Error.STREAM_CLOSED, 'HEADERS after END_STREAM');
-      if (!endStream) throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'trailers without END_STREAM');
-      if (hasPseudoField(decoded.fields))
-        throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'a pseudo-header field in trailers');
-      open.endRemote();
-      return;
-    }
-    if (id <= this.lastStreamId) {
-      // A stream we reset may still have the client's frames in flight: they are ignored (§5.1).
-      const closed = this.closed.state(id);
-      if (closed === 'in-flight' || this.ignoredAfterGoaway(id)) return;
-      if (closed === 'closed') throw new H2ConnectionError(H2Error.STREAM_CLOSED, 'HEADERS on a closed stream');
-      // A request on an id below one used (§5.1.1); trailers of a stream skipped or long closed (§5.1).
-      if (hasPseudoField(decoded.fields))
-        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'HEADERS on a stream id already passed');
-      throw new H2StreamError(id, H2Error.STREAM_CLOSED, 'trailers on a closed stream');
-    }
+    // Trailers: the request's end; their fields are not passed on.
+    if (open !== undefined) return endWithTrailers(open, endStream, decoded.fields);
+    if (id <= this.lastStreamId) return headersOnPassedStream(id, this.goawayLastId, this.closed, decoded.fields);
     this.lastStreamId = id;
     if (this.goawayLastId >= 0) return; // after our GOAWAY: ignored
     if (this.streams.size >= this.limits.maxConcurrentStreams) {
-      if (this.settingsAcked)
-        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'more streams than SETTINGS_MAX_CONCURRENT_STREAMS');
       this.refuse(id);
       return;
     }
@@ -242,33 +180,15 @@ export class H2Session implements StreamHost, FrameHandler {
   }
 
   settings(payload: Buffer): void {
-    let grown = false;
-    for (let at = 0; at < payload.length; at += 6) {
-      const key = payload.readUInt16BE(at);
-      const value = payload.readUInt32BE(at + 2);
-      if (key === Setting.ENABLE_PUSH && value > 1)
-        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'SETTINGS_ENABLE_PUSH out of range');
-      if (key === Setting.INITIAL_WINDOW_SIZE) grown = this.setPeerWindow(value) || grown;
-      if (key === Setting.MAX_FRAME_SIZE) {
-        if (value < DEFAULT_MAX_FRAME_SIZE || value > 0xffffff)
-          throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'SETTINGS_MAX_FRAME_SIZE out of range');
-        this.maxFrameSize = value;
-      }
-      // HEADER_TABLE_SIZE: responses use no dynamic table. MAX_CONCURRENT_STREAMS: no push. The rest: advisory or unknown.
-    }
-    this.output.frame(FrameType.SETTINGS, Flag.ACK, 0, EMPTY);
+    const grown = applySettings(payload, this, this.output);
     // Only after the ACK: the client counts its larger windows from it, and DATA sent before would pass the old ones.
     if (grown) for (const stream of this.streams.values()) stream.resume();
   }
 
   /** SETTINGS_INITIAL_WINDOW_SIZE changes every open stream's send window by the difference (§6.9.2); true when it grew. */
-  private setPeerWindow(value: number): boolean {
+  setPeerWindow(value: number): boolean {
     const delta = this.window.setPeerInitial(value);
-    for (const stream of this.streams.values()) {
-      stream.sendWindow += delta;
-      if (stream.sendWindow > MAX_WINDOW)
-        throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'a stream window too large');
-    }
+    shiftStreamWindows(this.streams, delta);
     return delta > 0;
   }
 
@@ -279,16 +199,9 @@ export class H2Session implements StreamHost, FrameHandler {
       return;
     }
     const stream = this.streams.get(id);
-    if (stream === undefined) {
-      if (id > this.lastStreamId)
-        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'WINDOW_UPDATE on an idle stream');
-      return;
-    }
-    if (increment === 0) throw new H2StreamError(id, H2Error.PROTOCOL_ERROR, 'a WINDOW_UPDATE of 0');
-    stream.sendWindow += increment;
-    if (stream.sendWindow > MAX_WINDOW)
-      throw new H2StreamError(id, H2Error.FLOW_CONTROL_ERROR, 'a stream window too large');
-    stream.resume();
+    if (stream !== undefined) growStreamWindow(stream, increment);
+    else if (id > this.lastStreamId)
+      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'WINDOW_UPDATE on an idle stream');
   }
 
   // ---- StreamHost ----
@@ -334,11 +247,6 @@ export class H2Session implements StreamHost, FrameHandler {
     if (!stream.remoteClosed) this.closed.remember(stream.id, true);
   }
 
-  /** A stream the client opened after our GOAWAY: it was never served, and its frames are ignored (§6.8). */
-  private ignoredAfterGoaway(id: number): boolean {
-    return this.goawayLastId >= 0 && id > this.goawayLastId;
-  }
-
   private closeStream(stream: H2Stream): void {
     if (!this.streams.delete(stream.id)) return;
     this.closed.remember(stream.id, false);
@@ -356,11 +264,8 @@ export class H2Session implements StreamHost, FrameHandler {
     this.budget.invalid();
     const stream = this.streams.get(err.streamId);
     if (stream !== undefined) this.reset(stream, err.h2Code);
-    else {
-      // A stream refused as it opened (its block was faulty): its client may still be sending on it.
-      this.output.push(rstStreamFrame(err.streamId, err.h2Code));
-      this.closed.remember(err.streamId, true);
-    }
+    // A stream refused as it opened (its block was faulty): its client may still be sending on it.
+    else this.resetUnopened(err.streamId, err.h2Code);
   }
 
   /** Resets a stream whose request is malformed (§8.1.1); too many such end the session. */
@@ -369,11 +274,21 @@ export class H2Session implements StreamHost, FrameHandler {
     this.budget.invalid();
   }
 
-  /** Refuses a new stream (REFUSED_STREAM: the client may retry it); too many end the session. */
+  /**
+   * Refuses a new stream past SETTINGS_MAX_CONCURRENT_STREAMS (REFUSED_STREAM: the client may retry
+   * it); too many end the session, and so does one the client opens after acknowledging the setting.
+   */
   private refuse(id: number): void {
-    this.output.push(rstStreamFrame(id, H2Error.REFUSED_STREAM));
-    this.closed.remember(id, true);
+    if (this.settingsAcked)
+      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'more streams than SETTINGS_MAX_CONCURRENT_STREAMS');
+    this.resetUnopened(id, H2Error.REFUSED_STREAM);
     this.budget.refused();
+  }
+
+  /** Resets a stream that has no H2Stream, remembering it a while: the client may still be sending on it. */
+  private resetUnopened(id: number, code: H2ErrorCode): void {
+    this.output.push(rstStreamFrame(id, code));
+    this.closed.remember(id, true);
   }
 
   /** A connection error: GOAWAY with `code`, every stream closed, the socket ended and then cut. */
@@ -390,10 +305,7 @@ export class H2Session implements StreamHost, FrameHandler {
   private endSocket(): void {
     if (this.gone || this.ending) return;
     this.ending = true;
-    this.output.flush();
-    this.socket.end();
-    const socket = this.socket;
-    setTimeout(() => socket.destroy(), GOAWAY_LINGER_MS).unref();
+    this.output.end(GOAWAY_LINGER_MS);
   }
 
   private onSocketClose(): void {
@@ -416,5 +328,3 @@ export class H2Session implements StreamHost, FrameHandler {
     }
   }
 }
-
-const EMPTY = Buffer.alloc(0);

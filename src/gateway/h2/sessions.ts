@@ -6,7 +6,8 @@ import type { RejectCode } from '../http/error-answer.js';
 import { MAX_REQUEST_HEAD_BYTES } from '../http/request-parser.js';
 import type { DecodedBlock } from './hpack/decoder.js';
 import { readRequestFields } from './request-fields.js';
-import { H2Session, type SessionLimits } from './session.js';
+import { H2Session } from './session.js';
+import type { SessionLimits } from './session-options.js';
 import type { H2Stream } from './stream.js';
 import { StreamRequest } from './stream-exchange.js';
 

@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
 import type { AdmissionTicket, Evictable } from '../admission.js';
-import { gatewayErrorAnswer, type HeadTimeout, type RejectCode } from './error-answer.js';
-import { ClientClosedError } from '../exchange.js';
+import { gatewayErrorAnswer, type HeadTimeout } from './error-answer.js';
 import { ClientRequest, RequestBody, type BodySource } from './client-request.js';
 import { ClientResponse, type ResponseOwner } from './client-response.js';
-import { SendWatch, type SendLimits } from './send-watch.js';
+import type { ConnectionOwner } from './connection-owner.js';
+import { SendWatch } from './send-watch.js';
 import {
   MAX_REQUEST_HEAD_BYTES,
   RequestParseError,
@@ -12,21 +12,6 @@ import {
   type RequestHead,
   type RequestSink,
 } from './request-parser.js';
-
-/** What a client connection needs from its server. */
-export interface ConnectionOwner extends SendLimits {
-  /** Runs the gateway's lifecycle for one request. */
-  readonly handler: (req: ClientRequest, res: ClientResponse) => void;
-  readonly headerTimeoutMs: number;
-  readonly keepAliveTimeoutMs: number;
-  readonly keepAliveSeconds: number;
-  /** True once the server is closing: answers then end their connection. */
-  readonly closing: boolean;
-  /** The connection is gone (the server forgets it). */
-  forget(conn: ClientConnection): void;
-  /** A request was refused before any API saw it (for the metrics). */
-  rejected(code: RejectCode): void;
-}
 
 /** How long, after its last answer, a connection whose request body was not read keeps discarding it before it is cut. */
 const LINGER_MS = 2_000;
@@ -36,8 +21,6 @@ const READING = 1; // a head is arriving
 const ACTIVE = 2; // a request is being answered
 const CLOSING = 3; // the last answer is out; the socket is ending
 const SWITCHED = 4; // a 101 went out: the socket belongs to a tunnel (it still counts as this server's connection)
-
-const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 /**
  * One client connection on the gateway port: parses its requests one at a time (pipelined ones wait,
@@ -75,7 +58,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
 
   constructor(
     readonly socket: Socket,
-    private readonly owner: ConnectionOwner,
+    private readonly owner: ConnectionOwner<ClientConnection>,
     /** Its entry in the admission limits. */
     private readonly ticket: AdmissionTicket,
   ) {
@@ -101,12 +84,6 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
     return this.state === WAITING && this.pending === null && !this.stalled;
   }
 
-  /** Tells the admission whether the connection is idle now (evictable) or not. */
-  private settle(): void {
-    if (!this.idle) this.owner.admission.markBusy(this.ticket);
-    else if (!this.ticket.linked) this.owner.admission.markIdle(this.ticket, performance.now());
-  }
-
   /** Keeps bytes of the next request(s) for later (joined once, when they are parsed). */
   private hold(chunk: Buffer): void {
     if (this.pending === null) this.pending = [chunk];
@@ -124,7 +101,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
       return;
     }
     this.feed(chunk);
-    this.settle();
+    this.owner.admission.settle(this.ticket, this.idle);
   }
 
   /** Parses `chunk`, starting as many (pipelined) requests as can start now; the body bytes it held go out as one piece. */
@@ -180,10 +157,8 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
     const body = hasBody ? new RequestBody(this) : null;
     this.body = body;
     this.continueOwed = head.expectContinue;
-    const req = new ClientRequest(head, this.remoteAddress, body, this.tls);
-    const res = new ClientResponse(this, head.minor, head.method === 'HEAD', head.keepAlive && !this.owner.closing);
-    this.req = req;
-    this.res = res;
+    this.req = new ClientRequest(head, this.remoteAddress, body, this.tls);
+    this.res = new ClientResponse(this, head.minor, head.method === 'HEAD', head.keepAlive && !this.owner.closing);
     this.unstarted = true;
   }
 
@@ -220,7 +195,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
   pull(): void {
     if (this.continueOwed) {
       this.continueOwed = false;
-      if (this.res !== null && !this.res.headersSent && !this.socket.destroyed) this.socket.write(CONTINUE, 'latin1');
+      this.res?.writeContinue();
     }
     if (this.paused && this.pendingBytes <= MAX_REQUEST_HEAD_BYTES) this.resume();
   }
@@ -247,10 +222,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
     this.req = null;
     this.res = null;
     this.body = null;
-    if (!keepAlive || !this.parser.complete) {
-      this.finish(body);
-      return;
-    }
+    if (!keepAlive || !this.parser.complete) return this.finish(body);
     this.parser.next();
     this.state = WAITING;
     this.deadline = performance.now() + this.owner.keepAliveTimeoutMs;
@@ -262,7 +234,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
       return;
     }
     this.next();
-    this.settle();
+    this.owner.admission.settle(this.ticket, this.idle);
   }
 
   switched(): Buffer {
@@ -294,26 +266,12 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
     } else this.resume();
   }
 
-  backlogged(): boolean {
-    return this.send.backlogged();
-  }
-
-  /** Called by the server's sweep once the send deadline passed: a client that read nothing since is cut (its node's request with it). */
-  sendExpired(now: number): void {
-    if (!this.send.expired(now)) return;
-    this.owner.admission.slowReadersCut++;
-    // The buffer's place is given back now, not at 'close' (a later turn), so that the cut and the
-    // buffered gauge never disagree in one read of the figures.
-    this.send.drained();
-    this.socket.destroy();
-  }
-
   private onDrain(): void {
     this.send.drained();
     if (this.stalled) {
       this.stalled = false;
       if (this.state === WAITING) this.next();
-      this.settle();
+      this.owner.admission.settle(this.ticket, this.idle);
       return;
     }
     this.res?.drained();
@@ -349,19 +307,15 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
       this.pause();
       return;
     }
-    const code = err.code;
-    this.owner.rejected(code);
-    if (!this.socket.destroyed) this.socket.write(gatewayErrorAnswer(code));
+    this.owner.rejected(err.code);
+    if (!this.socket.destroyed) this.socket.write(gatewayErrorAnswer(err.code));
     this.finish(null);
   }
 
   /** Called by the server's sweep: the head or keep-alive wait ran out (`now` ≥ deadline). */
   expire(): void {
-    if (this.state === READING) {
-      this.reject({ code: 'REQUEST_TIMEOUT', message: 'request head not complete in time' });
-      return;
-    }
-    this.socket.destroy(); // idle keep-alive, a silent new connection, or a lingering close
+    if (this.state === READING) this.reject({ code: 'REQUEST_TIMEOUT', message: 'request head not complete in time' });
+    else this.socket.destroy(); // idle keep-alive, a silent new connection, or a lingering close
   }
 
   /** Closes the connection now (server shutdown). */
@@ -378,10 +332,7 @@ export class ClientConnection implements RequestSink, ResponseOwner, BodySource,
     this.deadline = Infinity;
     this.send.drained();
     this.owner.admission.release(this.ticket);
-    const body = this.body;
-    if (body !== null && !body.readableEnded && !body.destroyed) {
-      body.destroy(new ClientClosedError('the client went away before its request body was complete'));
-    }
+    this.body?.clientGone();
     this.res?.closed();
     this.owner.forget(this);
   }

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { GatewayRequest } from '../exchange.js';
+import { ClientClosedError, type GatewayRequest } from '../exchange.js';
 import type { RequestHead } from './request-parser.js';
 
 /** What a request body's stream asks of its connection. */
@@ -22,6 +22,12 @@ export class RequestBody extends Readable {
 
   override _read(): void {
     this.source.pull();
+  }
+
+  /** The client went away: a body not yet complete fails with ClientClosedError. */
+  clientGone(): void {
+    if (!this.readableEnded && !this.destroyed)
+      this.destroy(new ClientClosedError('the client went away before its request body was complete'));
   }
 }
 

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { sameName } from '../../http/header-names.js';
 import type { GatewayResponse, UpgradedClient } from '../exchange.js';
+import type { SendWatch } from './send-watch.js';
 
 /** What a response needs from its connection. */
 export interface ResponseOwner {
@@ -14,17 +15,15 @@ export interface ResponseOwner {
   responseDone(keepAlive: boolean): void;
   /** A 101 went out: the connection stops speaking HTTP; returns the bytes read past the request head. */
   switched(): Buffer;
-  /**
-   * A write left the client's socket over its own buffer: the client's send timeout starts; true when
-   * the response may go on without waiting for 'drain' (the answer is buffered within its bounds).
-   */
-  backlogged(): boolean;
+  /** Its slow-reader policy: told when a write left the client's socket over its own buffer (`backlogged`). */
+  readonly send: SendWatch;
 }
 
 // Bodies up to this size are copied behind the head so the whole response leaves in one write.
 const COALESCE_BYTES = 16 * 1024;
 const CRLF = '\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 let dateSecond = 0;
 let dateLine = '';
@@ -140,14 +139,14 @@ export class ClientResponse implements GatewayResponse {
     const socket = this.owner.socket;
     if (this.destroyed || this.finished || socket.destroyed) return true;
     if (!this.headersSent) socket.write(this.head(-1), 'latin1');
-    if (this.noBody || chunk.length === 0) return !socket.writableNeedDrain || this.owner.backlogged();
-    if (!this.chunked) return socket.write(chunk) || this.owner.backlogged();
+    if (this.noBody || chunk.length === 0) return !socket.writableNeedDrain || this.owner.send.backlogged();
+    if (!this.chunked) return socket.write(chunk) || this.owner.send.backlogged();
     socket.cork();
     socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
     socket.write(chunk);
     const ok = socket.write(CRLF, 'latin1');
     socket.uncork();
-    return ok || this.owner.backlogged();
+    return ok || this.owner.send.backlogged();
   }
 
   /** Ends the response, with its last body chunk if given. */
@@ -182,7 +181,7 @@ export class ClientResponse implements GatewayResponse {
         socket.uncork();
       }
     } else if (body !== null) socket.write(body);
-    if (socket.writableNeedDrain) this.owner.backlogged();
+    if (socket.writableNeedDrain) this.owner.send.backlogged();
     this.onDrainOnce = null;
     this.onCloseOnce = null;
     this.owner.responseDone(this.keepAlive);
@@ -229,6 +228,12 @@ export class ClientResponse implements GatewayResponse {
   /** Calls `fn` once if the client goes away before the response is complete. */
   onClose(fn: () => void): void {
     this.onCloseOnce = fn;
+  }
+
+  /** Sends `100 Continue` (a client that asked for it waits before it sends its body), unless the answer has begun. */
+  writeContinue(): void {
+    const socket = this.owner.socket;
+    if (!this.headersSent && !socket.destroyed) socket.write(CONTINUE, 'latin1');
   }
 
   /** The connection's socket drained (from the connection). */

@@ -51,10 +51,20 @@ export class SendWatch {
   }
 
   /**
-   * The deadline passed (`now` ≥ deadline): true when the client read nothing since and is to be cut;
-   * a client that read some gets another send timeout.
+   * Called by the server's sweep once the deadline passed (`now` ≥ deadline): a client that read
+   * nothing since is cut (its node's request with it); one that read some gets another send timeout.
    */
-  expired(now: number): boolean {
+  expire(now: number): void {
+    if (!this.expired(now)) return;
+    this.limits.admission.slowReadersCut++;
+    // The buffer's place is given back now, not at 'close' (a later turn), so that the cut and the
+    // buffered gauge never disagree in one read of the figures.
+    this.drained();
+    this.socket.destroy();
+  }
+
+  /** True when the client read nothing since the deadline was set; else the deadline moves on. */
+  private expired(now: number): boolean {
     const left = this.socket.writableLength;
     if (left < this.mark) {
       this.mark = left;

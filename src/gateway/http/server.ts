@@ -1,6 +1,7 @@
 import { Server as NetServer, type Socket } from 'node:net';
 import { Admission, type AdmissionRefusal, type AdmissionTicket } from '../admission.js';
-import { ClientConnection, type ConnectionOwner } from './client-connection.js';
+import { ClientConnection } from './client-connection.js';
+import type { ConnectionOwner } from './connection-owner.js';
 import { gatewayErrorAnswer, type RejectCode } from './error-answer.js';
 import type { ClientRequest } from './client-request.js';
 import type { ClientResponse } from './client-response.js';
@@ -34,7 +35,7 @@ const UNLIMITED = {
  * by one sweep over the connections rather than a timer per request; `closeIdleConnections` and
  * `closeAllConnections` serve the graceful drain as node:http's do.
  */
-export class GatewayHttpServer extends NetServer implements ConnectionOwner {
+export class GatewayHttpServer extends NetServer implements ConnectionOwner<ClientConnection> {
   readonly headerTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   /** The keep-alive timeout announced in `Keep-Alive: timeout=N`. */
@@ -129,7 +130,7 @@ export class GatewayHttpServer extends NetServer implements ConnectionOwner {
       const now = performance.now();
       for (const conn of this.clients) {
         if (now >= conn.deadline) conn.expire();
-        else if (now >= conn.send.deadline) conn.sendExpired(now);
+        else if (now >= conn.send.deadline) conn.send.expire(now);
       }
     }, every);
     this.sweep.unref();

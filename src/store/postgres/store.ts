@@ -1,61 +1,38 @@
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
-import type { Api, ApiCreate } from '../../model/api.js';
 import type { AuditPage, AuditListing, PlanResult } from '../../model/audit.js';
-import type { Certificate, CertificateRecord } from '../../model/certificate.js';
 import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
-import type { Consumer } from '../../model/consumer.js';
-import type { Node, NodeCreate } from '../../model/node.js';
-import type { SelectorConfig } from '../../model/selector.js';
-import type { AdminToken, TokenCreate } from '../../model/token.js';
-import type { Variable } from '../../model/variable.js';
 import { auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
-import type { IdempotencyRecord } from '../commit.js';
-import type {
-  ConfigStamp,
-  ConfigState,
-  Mutator,
-  NewConsumer,
-  Planner,
-  SelectorVersion,
-  Store,
-  StoreHealth,
-} from '../store.js';
+import { DriverStore, type DriverSteps } from '../driver-store.js';
+import type { PlannedWrite } from '../plans.js';
+import type { ConfigStamp, ConfigState, Planner, Store, StoreHealth } from '../store.js';
 import { SkippedRows } from '../skipped-rows.js';
-import { newToken } from '../tokens.js';
-import {
-  createApi,
-  createNode,
-  deleteApi,
-  deleteNode,
-  listApis,
-  listNodes,
-  listSelectorVersions,
-  readApi,
-  readNode,
-  setSelector,
-  updateApi,
-  updateNode,
-} from './apis.js';
-import {
-  createCertificate,
-  deleteCertificate,
-  listCertificates,
-  readCertificate,
-  updateCertificate,
-} from './certificates.js';
-import { clientConfig, type ConnectionSettings } from './connection.js';
-import { createConsumer, deleteConsumer, listConsumers, readConsumer, updateConsumer } from './consumers.js';
+import type { WriteOutcome } from '../write-steps.js';
+import * as apis from './apis.js';
+import * as certificates from './certificates.js';
+import { clientConfig, type ConnectionSettings, type Tx } from './connection.js';
+import * as consumers from './consumers.js';
 import { HealthTracker } from './health.js';
 import { ConfigListener, type Backoff } from './listener.js';
 import { migrateOnce } from './migrations.js';
 import { currentStamp, currentVersion, readConfig, restorePlan, revertPlan } from './objects.js';
 import { deleteProcess, listProcesses, pruneProcesses, upsertProcess } from './processes.js';
-import { changeToken, findKey, findTokenByHash, insertToken, listTokens, readToken, removeToken } from './records.js';
+import * as records from './records.js';
 import { AUDIT_COLUMN_LIST } from './sql.js';
 import { Transactions } from './transactions.js';
 import { describe } from './unavailable.js';
-import { deleteVariable, listVariables, putVariable, readVariable } from './variables.js';
+import * as variables from './variables.js';
+
+/** The PostgreSQL steps of the Store operations both drivers run alike (src/store/driver-store.ts). */
+const STEPS: DriverSteps<Tx, 'async'> = {
+  ...apis,
+  ...certificates,
+  ...consumers,
+  ...records,
+  ...variables,
+  revertPlan,
+  restorePlan,
+};
 
 /** Options of `openPostgresStore`. */
 export interface PostgresStoreOptions {
@@ -92,7 +69,7 @@ const CLOSE_TIMEOUT_MS = 5_000;
  * serialized on the meta row that bumps the version and NOTIFYs listeners on commit. Connection
  * failures surface as StoreUnavailableError.
  */
-export class PostgresStore implements Store {
+export class PostgresStore extends DriverStore<Tx, 'async'> implements Store {
   private readonly tracker = new HealthTracker();
   private readonly listeners = new Set<ConfigListener>();
   private readonly transactions: Transactions;
@@ -108,6 +85,7 @@ export class PostgresStore implements Store {
     private readonly operationTimeoutMs: number,
     poolSize: number,
   ) {
+    super(STEPS);
     this.transactions = new Transactions(pool, this.tracker, log, operationTimeoutMs, poolSize);
     this.skippedRows = new SkippedRows(log);
     // An idle pooled connection the server drops emits here; without a listener it would crash the
@@ -153,110 +131,6 @@ export class PostgresStore implements Store {
     return this.transactions.read(readConfig, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   }
 
-  async listApis(): Promise<Api[]> {
-    return this.transactions.read(listApis);
-  }
-
-  async getApi(id: string): Promise<Api | null> {
-    return this.transactions.read((c) => readApi(c, id));
-  }
-
-  async createApi(input: ApiCreate): Promise<Api> {
-    return this.transactions.write((tx) => createApi(tx, input));
-  }
-
-  async updateApi(id: string, mutate: Mutator<Api>): Promise<Api | null> {
-    return this.transactions.write((tx) => updateApi(tx, id, mutate));
-  }
-
-  async deleteApi(id: string): Promise<boolean> {
-    return this.transactions.write((tx) => deleteApi(tx, id));
-  }
-
-  async listNodes(apiId: string): Promise<Node[]> {
-    return this.transactions.read((c) => listNodes(c, apiId));
-  }
-
-  async getNode(apiId: string, nodeId: string): Promise<Node | null> {
-    return this.transactions.read((c) => readNode(c, apiId, nodeId));
-  }
-
-  async createNode(apiId: string, input: NodeCreate): Promise<Node | null> {
-    return this.transactions.write((tx) => createNode(tx, apiId, input));
-  }
-
-  async updateNode(apiId: string, nodeId: string, mutate: Mutator<Node>): Promise<Node | null> {
-    return this.transactions.write((tx) => updateNode(tx, apiId, nodeId, mutate));
-  }
-
-  async deleteNode(apiId: string, nodeId: string): Promise<boolean> {
-    return this.transactions.write((tx) => deleteNode(tx, apiId, nodeId));
-  }
-
-  async listVariables(): Promise<Variable[]> {
-    return this.transactions.read(listVariables);
-  }
-
-  async getVariable(name: string): Promise<Variable | null> {
-    return this.transactions.read((c) => readVariable(c, name));
-  }
-
-  async putVariable(name: string, value: string): Promise<Variable> {
-    return this.transactions.write((tx) => putVariable(tx, name, value));
-  }
-
-  async deleteVariable(name: string): Promise<boolean> {
-    return this.transactions.write((tx) => deleteVariable(tx, name));
-  }
-
-  async listConsumers(): Promise<Consumer[]> {
-    return this.transactions.read(listConsumers);
-  }
-
-  async getConsumer(id: string): Promise<Consumer | null> {
-    return this.transactions.read((c) => readConsumer(c, id));
-  }
-
-  async createConsumer(input: NewConsumer): Promise<Consumer> {
-    return this.transactions.write((tx) => createConsumer(tx, input));
-  }
-
-  async updateConsumer(id: string, mutate: Mutator<Consumer>): Promise<Consumer | null> {
-    return this.transactions.write((tx) => updateConsumer(tx, id, mutate));
-  }
-
-  async deleteConsumer(id: string): Promise<boolean> {
-    return this.transactions.write((tx) => deleteConsumer(tx, id));
-  }
-
-  async setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null> {
-    return this.transactions.write((tx) => setSelector(tx, apiId, selector));
-  }
-
-  async listSelectorVersions(apiId: string): Promise<SelectorVersion[]> {
-    return this.transactions.read((c) => listSelectorVersions(c, apiId));
-  }
-
-  async listCertificates(): Promise<Certificate[]> {
-    return this.transactions.read(listCertificates);
-  }
-
-  async getCertificate(id: string): Promise<Certificate | null> {
-    return this.transactions.read((c) => readCertificate(c, id));
-  }
-
-  async createCertificate(record: CertificateRecord): Promise<Certificate> {
-    return this.transactions.write((tx) => createCertificate(tx, record));
-  }
-
-  async updateCertificate(id: string, mutate: Mutator<Certificate>): Promise<Certificate | null> {
-    return this.transactions.write((tx) => updateCertificate(tx, id, mutate));
-  }
-
-  async deleteCertificate(id: string): Promise<boolean> {
-    return this.transactions.write((tx) => deleteCertificate(tx, id));
-  }
-
   async listAudit(query: AuditListing): Promise<AuditPage> {
     const { sql, values } = auditSelect(AUDIT_COLUMN_LIST, query, (i) => `$${i}`);
     return this.transactions.read(async (c) =>
@@ -264,44 +138,8 @@ export class PostgresStore implements Store {
     );
   }
 
-  async revertVersion(version: number): Promise<PlanResult> {
-    return this.transactions.writePlan((tx) => revertPlan(tx, version), `revert of version ${version}`);
-  }
-
-  async restoreVersion(version: number): Promise<PlanResult> {
-    return this.transactions.writePlan((tx) => restorePlan(tx, version), `restore of version ${version}`);
-  }
-
   async applyPlan(planner: Planner, cause: string): Promise<PlanResult> {
     return this.transactions.writePlan(async (tx) => planner(await readConfig(tx)), cause);
-  }
-
-  async listTokens(): Promise<AdminToken[]> {
-    return this.transactions.read(listTokens);
-  }
-
-  async getToken(id: string): Promise<AdminToken | null> {
-    return this.transactions.read((c) => readToken(c, id));
-  }
-
-  async findTokenByHash(secretHash: string): Promise<AdminToken | null> {
-    return this.transactions.read((c) => findTokenByHash(c, secretHash));
-  }
-
-  async createToken(input: TokenCreate, secretHash: string): Promise<AdminToken> {
-    return this.transactions.write((tx) => insertToken(tx, newToken(input), secretHash));
-  }
-
-  async updateToken(id: string, mutate: Mutator<AdminToken>): Promise<AdminToken | null> {
-    return this.transactions.write((tx) => changeToken(tx, id, mutate));
-  }
-
-  async deleteToken(id: string): Promise<boolean> {
-    return this.transactions.write((tx) => removeToken(tx, id));
-  }
-
-  async findIdempotencyKey(actorId: string, key: string): Promise<IdempotencyRecord | null> {
-    return this.transactions.read((c) => findKey(c, actorId, key));
   }
 
   // Heartbeats go through the read path: one statement each, idempotent, so its single retry on a
@@ -355,6 +193,18 @@ export class PostgresStore implements Store {
   /** Whether the pool's last use and every watch connection succeeded, and the latest error if not. */
   health(): StoreHealth {
     return this.tracker.snapshot();
+  }
+
+  protected read<T>(step: (c: Tx) => Promise<T>): Promise<T> {
+    return this.transactions.read(step);
+  }
+
+  protected write<T>(step: (tx: Tx) => Promise<WriteOutcome<T>>): Promise<T> {
+    return this.transactions.write(step);
+  }
+
+  protected writePlan(plan: (tx: Tx) => Promise<PlannedWrite[]>, cause: string): Promise<PlanResult> {
+    return this.transactions.writePlan(plan, cause);
   }
 
   async close(): Promise<void> {

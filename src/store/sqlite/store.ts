@@ -1,77 +1,43 @@
 import type Database from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
-import type { Api, ApiCreate } from '../../model/api.js';
 import type { AuditPage, AuditListing, PlanResult } from '../../model/audit.js';
-import type { Certificate, CertificateRecord } from '../../model/certificate.js';
 import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
-import type { Consumer } from '../../model/consumer.js';
-import type { Node, NodeCreate } from '../../model/node.js';
-import type { SelectorConfig } from '../../model/selector.js';
-import type { AdminToken, TokenCreate } from '../../model/token.js';
-import type { Variable } from '../../model/variable.js';
 import { auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
 import { isConfigWrite, summarize } from '../changes.js';
-import { auditRows, checkBeforeCommit, idempotencyRow, type IdempotencyRecord } from '../commit.js';
+import { auditRows, checkBeforeCommit, idempotencyRow } from '../commit.js';
+import { DriverStore, type DriverSteps } from '../driver-store.js';
 import type { PlannedWrite } from '../plans.js';
-import type {
-  ConfigStamp,
-  ConfigState,
-  Mutator,
-  NewConsumer,
-  Planner,
-  SelectorVersion,
-  Store,
-  StoreHealth,
-} from '../store.js';
+import type { ConfigStamp, ConfigState, Planner, Store, StoreHealth } from '../store.js';
 import { newVersionToken } from '../version-stamp.js';
 import { SkippedRows } from '../skipped-rows.js';
-import { newToken } from '../tokens.js';
 import { currentWriteScope } from '../write-scope.js';
 import { nowIso, type WriteOutcome } from '../write-steps.js';
-import {
-  createApi,
-  createNode,
-  deleteApi,
-  deleteNode,
-  listApis,
-  listNodes,
-  listSelectorVersions,
-  readApi,
-  readNode,
-  setSelector,
-  updateApi,
-  updateNode,
-} from './apis.js';
-import {
-  createCertificate,
-  deleteCertificate,
-  listCertificates,
-  readCertificate,
-  updateCertificate,
-} from './certificates.js';
-import { createConsumer, deleteConsumer, listConsumers, readConsumer, updateConsumer } from './consumers.js';
+import * as apis from './apis.js';
+import * as certificates from './certificates.js';
+import * as consumers from './consumers.js';
 import { openExistingDatabase, type ExistingSqliteOptions } from './existing.js';
 import { currentStamp, currentVersion, execute, readConfig, restorePlan, revertPlan } from './objects.js';
 import { deleteProcess, listProcesses, pruneProcesses, upsertProcess } from './processes.js';
-import {
-  changeToken,
-  findKey,
-  findTokenByHash,
-  insertToken,
-  listTokens,
-  pruneAudit,
-  readToken,
-  recordKey,
-  removeToken,
-} from './records.js';
+import * as records from './records.js';
 import { AUDIT_COLUMN_LIST, prepareStatements, type Statements } from './statements.js';
-import { deleteVariable, listVariables, putVariable, readVariable } from './variables.js';
+import * as variables from './variables.js';
 import { connectSqlite } from './connect.js';
 import { sqliteFault, withWriteLock } from './faults.js';
 import { FileIdentity } from './file-identity.js';
 
+/** The SQLite steps of the Store operations both drivers run alike (src/store/driver-store.ts). */
+const STEPS: DriverSteps<Statements, 'sync'> = {
+  ...apis,
+  ...certificates,
+  ...consumers,
+  ...records,
+  ...variables,
+  revertPlan,
+  restorePlan,
+};
+
 /** The SQLite driver of the Store: one better-sqlite3 connection, WAL mode, every write one IMMEDIATE transaction. */
-export class SqliteStore implements Store {
+export class SqliteStore extends DriverStore<Statements, 'sync'> implements Store {
   private readonly stmt: Statements;
   // One transaction wrapper for every step; the casts below restore the step's result type, which
   // better-sqlite3's typings cannot carry through a generic function.
@@ -84,6 +50,7 @@ export class SqliteStore implements Store {
     private readonly file: FileIdentity,
     log: Logger,
   ) {
+    super(STEPS);
     this.stmt = prepareStatements(db);
     this.skippedRows = new SkippedRows(log);
     this.inTransaction = db.transaction((step: () => unknown) => step());
@@ -136,153 +103,13 @@ export class SqliteStore implements Store {
     }
   }
 
-  async listApis(): Promise<Api[]> {
-    return listApis(this.stmt);
-  }
-
-  async getApi(id: string): Promise<Api | null> {
-    return readApi(this.stmt, id);
-  }
-
-  async createApi(input: ApiCreate): Promise<Api> {
-    return (await this.write(() => createApi(this.stmt, input))).value;
-  }
-
-  async updateApi(id: string, mutate: Mutator<Api>): Promise<Api | null> {
-    return (await this.write(() => updateApi(this.stmt, id, mutate))).value;
-  }
-
-  async deleteApi(id: string): Promise<boolean> {
-    return (await this.write(() => deleteApi(this.stmt, id))).value;
-  }
-
-  async listNodes(apiId: string): Promise<Node[]> {
-    return listNodes(this.stmt, apiId);
-  }
-
-  async getNode(apiId: string, nodeId: string): Promise<Node | null> {
-    return readNode(this.stmt, apiId, nodeId);
-  }
-
-  async createNode(apiId: string, input: NodeCreate): Promise<Node | null> {
-    return (await this.write(() => createNode(this.stmt, apiId, input))).value;
-  }
-
-  async updateNode(apiId: string, nodeId: string, mutate: Mutator<Node>): Promise<Node | null> {
-    return (await this.write(() => updateNode(this.stmt, apiId, nodeId, mutate))).value;
-  }
-
-  async deleteNode(apiId: string, nodeId: string): Promise<boolean> {
-    return (await this.write(() => deleteNode(this.stmt, apiId, nodeId))).value;
-  }
-
-  async listVariables(): Promise<Variable[]> {
-    return listVariables(this.stmt);
-  }
-
-  async getVariable(name: string): Promise<Variable | null> {
-    return readVariable(this.stmt, name);
-  }
-
-  async putVariable(name: string, value: string): Promise<Variable> {
-    return (await this.write(() => putVariable(this.stmt, name, value))).value;
-  }
-
-  async deleteVariable(name: string): Promise<boolean> {
-    return (await this.write(() => deleteVariable(this.stmt, name))).value;
-  }
-
-  async listConsumers(): Promise<Consumer[]> {
-    return listConsumers(this.stmt);
-  }
-
-  async getConsumer(id: string): Promise<Consumer | null> {
-    return readConsumer(this.stmt, id);
-  }
-
-  async createConsumer(input: NewConsumer): Promise<Consumer> {
-    return (await this.write(() => createConsumer(this.stmt, input))).value;
-  }
-
-  async updateConsumer(id: string, mutate: Mutator<Consumer>): Promise<Consumer | null> {
-    return (await this.write(() => updateConsumer(this.stmt, id, mutate))).value;
-  }
-
-  async deleteConsumer(id: string): Promise<boolean> {
-    return (await this.write(() => deleteConsumer(this.stmt, id))).value;
-  }
-
-  async setSelector(apiId: string, selector: SelectorConfig | null): Promise<Api | null> {
-    return (await this.write(() => setSelector(this.stmt, apiId, selector))).value;
-  }
-
-  async listSelectorVersions(apiId: string): Promise<SelectorVersion[]> {
-    return listSelectorVersions(this.stmt, apiId);
-  }
-
-  async listCertificates(): Promise<Certificate[]> {
-    return listCertificates(this.stmt);
-  }
-
-  async getCertificate(id: string): Promise<Certificate | null> {
-    return readCertificate(this.stmt, id);
-  }
-
-  async createCertificate(record: CertificateRecord): Promise<Certificate> {
-    return (await this.write(() => createCertificate(this.stmt, record))).value;
-  }
-
-  async updateCertificate(id: string, mutate: Mutator<Certificate>): Promise<Certificate | null> {
-    return (await this.write(() => updateCertificate(this.stmt, id, mutate))).value;
-  }
-
-  async deleteCertificate(id: string): Promise<boolean> {
-    return (await this.write(() => deleteCertificate(this.stmt, id))).value;
-  }
-
   async listAudit(query: AuditListing): Promise<AuditPage> {
     const { sql, values } = auditSelect(AUDIT_COLUMN_LIST, query, () => '?');
     return auditPage(this.db.prepare(sql).all(...values) as StoredAuditRow[], query.limit);
   }
 
-  async revertVersion(version: number): Promise<PlanResult> {
-    return this.writePlan(() => revertPlan(this.stmt, version), `revert of version ${version}`);
-  }
-
-  async restoreVersion(version: number): Promise<PlanResult> {
-    return this.writePlan(() => restorePlan(this.stmt, version), `restore of version ${version}`);
-  }
-
   async applyPlan(planner: Planner, cause: string): Promise<PlanResult> {
-    return this.writePlan(() => planner(readConfig(this.stmt)), cause);
-  }
-
-  async listTokens(): Promise<AdminToken[]> {
-    return listTokens(this.stmt);
-  }
-
-  async getToken(id: string): Promise<AdminToken | null> {
-    return readToken(this.stmt, id);
-  }
-
-  async findTokenByHash(secretHash: string): Promise<AdminToken | null> {
-    return findTokenByHash(this.stmt, secretHash);
-  }
-
-  async createToken(input: TokenCreate, secretHash: string): Promise<AdminToken> {
-    return (await this.write(() => insertToken(this.stmt, newToken(input), secretHash))).value;
-  }
-
-  async updateToken(id: string, mutate: Mutator<AdminToken>): Promise<AdminToken | null> {
-    return (await this.write(() => changeToken(this.stmt, id, mutate))).value;
-  }
-
-  async deleteToken(id: string): Promise<boolean> {
-    return (await this.write(() => removeToken(this.stmt, id))).value;
-  }
-
-  async findIdempotencyKey(actorId: string, key: string): Promise<IdempotencyRecord | null> {
-    return findKey(this.stmt, actorId, key);
+    return this.writePlan((c) => planner(readConfig(c)), cause);
   }
 
   async heartbeat(beat: ProcessBeat): Promise<void> {
@@ -313,12 +140,28 @@ export class SqliteStore implements Store {
     if (this.db.open) this.db.close();
   }
 
+  protected async read<T>(step: (c: Statements) => T): Promise<T> {
+    return step(this.stmt);
+  }
+
+  protected async write<T>(step: (c: Statements) => WriteOutcome<T>): Promise<T> {
+    return (await this.writeVersioned(() => step(this.stmt))).value;
+  }
+
+  protected async writePlan(plan: (c: Statements) => PlannedWrite[], cause: string): Promise<PlanResult> {
+    const { value, version } = await this.writeVersioned(() => {
+      const changes = execute(this.stmt, plan(this.stmt));
+      return { value: changes, changes };
+    }, cause);
+    return summarize(value, version);
+  }
+
   /**
    * Runs one write transaction. When the step changed something, the audit rows, If-Match, dry run
    * and Idempotency-Key of the current write scope are handled here (src/store/commit.ts) and the
    * config version is bumped once for a config change. A throw anywhere rolls everything back.
    */
-  private write<T>(
+  private writeVersioned<T>(
     step: () => WriteOutcome<T>,
     cause: string | null = null,
   ): Promise<{ value: T; version: number | null }> {
@@ -334,9 +177,9 @@ export class SqliteStore implements Store {
           const version = isConfigWrite(changes) ? (this.stmt.bumpVersion.get(newVersionToken()) as number) : null;
           const at = nowIso();
           for (const row of auditRows(scope, changes, version, cause, at)) this.stmt.insertAudit.run(row);
-          pruneAudit(this.stmt);
+          records.pruneAudit(this.stmt);
           const key = idempotencyRow(scope, value, changes, version, at);
-          if (key) recordKey(this.stmt, key);
+          if (key) records.recordKey(this.stmt, key);
           return { value, version };
         }) as { value: T; version: number | null },
     );
@@ -351,15 +194,6 @@ export class SqliteStore implements Store {
       this.file.requireSame();
       return tryOnce();
     });
-  }
-
-  /** A write that executes a plan (revert, restore, config apply) and answers with what it changed. */
-  private async writePlan(plan: () => PlannedWrite[], cause: string): Promise<PlanResult> {
-    const { value, version } = await this.write(() => {
-      const changes = execute(this.stmt, plan());
-      return { value: changes, changes };
-    }, cause);
-    return summarize(value, version);
   }
 }
 

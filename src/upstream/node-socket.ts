@@ -1,0 +1,22 @@
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import type { UpstreamTarget } from './connection-owner.js';
+
+/**
+ * The one buffer every plain-TCP connection of this process reads into (the socket's `onread`): a
+ * read is parsed before the next read can happen, so no read allocates, and no byte of it is kept
+ * past its callback (the parser copies an unfinished head; body chunks are copied as they leave).
+ */
+export const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+/** Opens a TLS connection to a node (ALPN `http/1.1`; SNI when the host is a name). */
+export function connectNodeTls(target: UpstreamTarget): Socket {
+  const { host, port } = target;
+  return connectTls({ host, port, servername: isIP(host) === 0 ? host : undefined, ALPNProtocols: ['http/1.1'] });
+}
+
+/** Opens a plain TCP connection to a node whose reads land in READ_BUFFER: `onRead` gets the bytes read (true: read on). */
+export function connectNodeTcp(target: UpstreamTarget, onRead: (n: number) => boolean): Socket {
+  const { host, port } = target;
+  return connectTcp({ host, port, onread: { buffer: READ_BUFFER, callback: onRead } });
+}
