@@ -51,9 +51,10 @@ export async function controlPlaneRuntime(
     return mergeSelectorStatuses(parts as Array<Record<string, SelectorStatus | null>>, apiIds);
   };
   // Writes made through other admin processes reach this one's explain view (and cluster row) at once too.
-  const unwatch = watchStoreWrites(store, parseStoreSpec(options.store, options.dataDir), log, () => {
-    holder.refresh().catch((err) => log.warn({ err }, 'config refresh failed; explaining the last snapshot'));
-  });
+  // Logged as the gateway's are: a failure at once, then once a minute (SQLite heartbeats touch the file watched).
+  const unwatch = watchStoreWrites(store, parseStoreSpec(options.store, options.dataDir), log, () =>
+    holder.refreshInBackground(),
+  );
   if (unwatch) cleanups.push(unwatch);
   const runtime: AdminRuntime = {
     async applied() {

@@ -139,7 +139,7 @@ export class SnapshotHolder {
       const skipped = this.failureLog.take(String((err as Error)?.message ?? err).slice(0, 500));
       if (skipped === null) return;
       const left = skipped > 0 ? { failuresNotLogged: skipped } : {};
-      this.log.warn({ err, ...left }, 'config refresh failed; serving the last snapshot');
+      this.log.warn({ err, ...left }, 'config refresh failed; keeping the last snapshot');
     });
   }
 
