@@ -49,7 +49,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
     bodyLimit: ADMIN_BODY_LIMIT,
     requestTimeout: ADMIN_REQUEST_TIMEOUT_MS,
     // No "incoming request" / "request completed" lines: the scopes log at warn anyway, and the
-    // lines fastify wrote before any scope (a URL it cannot decode, a path no route has) held the
+    // lines fastify wrote for what it answers before any scope (a URL it cannot decode) held the
     // whole URL, query string and whatever secret a client put there included. Failures and
     // refusals are still logged, with the path only (errors.ts).
     logController: new LogController({ disableRequestLogging: true }),

@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { SelectorConfig } from '../../model/selector.js';
+import type { Role } from '../../model/token.js';
 import { etagOf } from '../../store/changes.js';
 import { awaitApplied } from '../applied.js';
 import type { AdminDeps } from '../deps.js';
 import { AdminError } from '../errors.js';
 import { requireApi } from '../lookup.js';
 import { SampleRequest, toSelectorRequest } from '../sample.js';
-import type { Role } from '../../model/token.js';
 import { requireSelectorTrial, type TrialGate } from '../trial.js';
 import { parseInput } from '../validate.js';
 
