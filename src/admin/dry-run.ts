@@ -41,11 +41,10 @@ export async function dryRunAnswer(
   try {
     const current = await store.loadConfig();
     const next = applyChanges(current, result.changes);
-    const apiIds = [...new Set([...touchedApis(current, result.changes), ...touchedApis(next, result.changes)])];
-    const nodeIds = [
-      ...new Set([...current.nodes, ...next.nodes].filter((n) => apiIds.includes(n.apiId)).map((n) => n.id)),
-    ];
-    impact = impactOf(current, result.changes, await loadRuntimeView(runtime, apiIds, nodeIds));
+    const apiIds = new Set([...touchedApis(current, result.changes), ...touchedApis(next, result.changes)]);
+    const nodeIds = new Set<string>();
+    for (const n of [...current.nodes, ...next.nodes]) if (apiIds.has(n.apiId)) nodeIds.add(n.id);
+    impact = impactOf(current, result.changes, await loadRuntimeView(runtime, [...apiIds], [...nodeIds]));
   } catch (err) {
     log.warn({ err }, 'dry run: could not work out the impact');
   }

@@ -75,6 +75,10 @@ export const adminErrors = {
     status: 429,
     message: 'too many wrong admin tokens from this address; try again after Retry-After seconds',
   },
+  SELECTOR_TRIALS_BUSY: {
+    status: 429,
+    message: 'too many selector runs are going at once; try again after Retry-After seconds',
+  },
   INTERNAL_ERROR: { status: 500, message: 'internal error' },
   STORE_DATA_INVALID: {
     status: 500,
@@ -136,6 +140,9 @@ export function zodDetails(error: ZodError, prefix?: string): ErrorDetail[] {
     // One detail per unknown key, so the path points at the field to remove.
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) details.push({ path: joinPath([...base, key]), message: 'unknown field' });
+    } else if (issue.code === 'invalid_key' && issue.issues[0] !== undefined) {
+      // A record's key (a sample's header name): what is wrong with it, not zod's "Invalid key in record".
+      details.push({ path: joinPath(base), message: `the key ${issue.issues[0].message}` });
     } else {
       details.push({ path: joinPath(base), message: issue.message });
     }

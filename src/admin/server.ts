@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { jsonLine } from '../http/json-line.js';
 import { DryRunResult } from '../store/errors.js';
 import { authenticate } from './auth.js';
@@ -10,6 +10,7 @@ import { AdminError, handleAdminError, handleAdminNotFound } from './errors.js';
 import { ADMIN_BODY_LIMIT, acceptJsonBodiesOnly, refuseUnstorableParameters } from './json-body.js';
 import { addEntityTag, openWriteScope, replayIdempotentRequests } from './retry-safety.js';
 import { authorize } from './roles.js';
+import { TrialGate } from './trial.js';
 import { registerApiRoutes } from './routes/apis.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerCertificateRoutes } from './routes/certificates.js';
@@ -47,6 +48,11 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: ADMIN_BODY_LIMIT,
     requestTimeout: ADMIN_REQUEST_TIMEOUT_MS,
+    // No "incoming request" / "request completed" lines: the scopes log at warn anyway, and the
+    // lines fastify wrote for what it answers before any scope (a URL it cannot decode) held the
+    // whole URL, query string and whatever secret a client put there included. Failures and
+    // refusals are still logged, with the path only (errors.ts).
+    logController: new LogController({ disableRequestLogging: true }),
     // A URL fastify cannot decode never reaches a route: it is answered in the admin error shape too.
     frameworkErrors: (err, _request, reply) =>
       (reply as FastifyReply)
@@ -55,6 +61,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
         .send(jsonLine(new AdminError('BAD_REQUEST', `the URL cannot be decoded (${err.code})`).toBody())),
   });
   app.server.maxConnections = ADMIN_MAX_CONNECTIONS;
+  const trials = new TrialGate();
 
   // One encapsulated scope: its auth hook, JSON-only parser and error shape stay off whatever else the
   // caller registers on this server. The hook runs after routing, so it sees the decoded route,
@@ -88,11 +95,11 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       });
       registerTokenRoutes(admin, deps);
       registerAuditRoutes(admin, deps);
-      registerApiRoutes(admin, deps);
+      registerApiRoutes(admin, deps, trials);
       registerNodeRoutes(admin, deps);
       registerHealthRoutes(admin, deps);
       registerVariableRoutes(admin, deps);
-      registerSelectorRoutes(admin, deps);
+      registerSelectorRoutes(admin, deps, trials);
       registerConnectorRoutes(admin, deps);
       registerConfigRoutes(admin, deps);
       registerClusterRoutes(admin, deps);

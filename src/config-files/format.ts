@@ -1,6 +1,6 @@
 import { parse as parseScript } from 'acorn';
 import { z } from 'zod';
-import { isAlias, parseDocument, stringify, visit } from 'yaml';
+import { Lexer, isAlias, parseDocument, stringify, visit } from 'yaml';
 import { strictUtf8, unstorableText } from '../model/text.js';
 import { routesCollide, apiNameKey } from '../store/conflicts.js';
 import type { ConfigState } from '../store/store.js';
@@ -26,6 +26,53 @@ export const CONFIG_FILE_MAX_ANCHORS = 1_000;
 export const END_LINE = '# end of isogate config';
 /** The first line of a YAML export; exports older than END_LINE lacked "with end line" and are not checked. */
 const HEADER_WITH_END = `# isogate config (format ${FORMAT_VERSION}, with end line)`;
+
+/**
+ * How deep a file may nest: flow collections (`[` and `{`) at most CONFIG_FILE_MAX_DEPTH inside one
+ * another, and block ones indented (a compact `- - -` counts its columns) at most
+ * CONFIG_FILE_MAX_INDENT columns, which bounds their depth too. The yaml package builds a file's
+ * whole syntax tree before it finds it too deep: a few megabytes of `[` or `- ` took a minute and
+ * gigabytes, and ended the process, so the depth is looked at first, on the lexer's tokens (which
+ * know what is inside a string, a comment or a block scalar).
+ */
+export const CONFIG_FILE_MAX_DEPTH = 64;
+/** See CONFIG_FILE_MAX_DEPTH. */
+export const CONFIG_FILE_MAX_INDENT = 128;
+
+/** Why `text` nests too deep to be parsed as a config file, and where (1-based), or null. */
+function yamlTooDeep(text: string): { message: string; line: number; column: number } | null {
+  let flow = 0;
+  let line = 1;
+  let column = 0;
+  let lineStart = true;
+  const at = (message: string) => ({ message, line, column: column + 1 });
+  for (const token of new Lexer().lex(text)) {
+    const first = token.charCodeAt(0);
+    // The lexer's own markers (document start, scalar, flow end) hold no source text.
+    if (token.length === 1 && (first === 0x02 || first === 0x1f || first === 0x18)) continue;
+    if (token === '\n' || token === '\r\n') {
+      line++;
+      column = 0;
+      lineStart = true;
+      continue;
+    }
+    const blank = first === 32 || first === 9;
+    if (flow === 0 && ((lineStart && !blank) || token === '-' || token === '?') && column > CONFIG_FILE_MAX_INDENT)
+      return at(`a block collection indented past column ${CONFIG_FILE_MAX_INDENT}`);
+    if (!blank) lineStart = false;
+    if (token === '[' || token === '{') {
+      if (++flow > CONFIG_FILE_MAX_DEPTH)
+        return at(`more than ${CONFIG_FILE_MAX_DEPTH} nested [ ] and { } collections`);
+    } else if (token === ']' || token === '}') flow = Math.max(0, flow - 1);
+    const newline = token.lastIndexOf('\n');
+    if (newline < 0) column += token.length;
+    else {
+      for (let i = token.indexOf('\n'); i >= 0; i = token.indexOf('\n', i + 1)) line++;
+      column = token.length - newline - 1;
+    }
+  }
+  return null;
+}
 
 /** Checks across entries: unique names, nodes naming an API of the file, no two APIs on one route. */
 function crossChecks(given: {
@@ -200,12 +247,16 @@ export function decodeConfigBytes(bytes: Uint8Array): string {
 /**
  * Parses a config file's text (JSON is YAML too); throws ConfigSyntaxError with the line of the
  * first error. One document, no custom tags, at most CONFIG_FILE_MAX_ANCHORS anchors and aliases
- * (100 uses of one anchor: no billion laughs), and no string that a store cannot keep as it is.
+ * (100 uses of one anchor: no billion laughs), nesting within CONFIG_FILE_MAX_DEPTH and
+ * CONFIG_FILE_MAX_INDENT, and no string that a store cannot keep as it is.
  */
 export function parseConfigText(text: string): unknown {
   if (Buffer.byteLength(text, 'utf8') > CONFIG_FILE_MAX_BYTES)
     throw new ConfigSyntaxError(`the file is larger than ${CONFIG_FILE_MAX_BYTES} bytes`, undefined, undefined);
   checkEndLine(text);
+  const tooDeep = yamlTooDeep(text);
+  if (tooDeep !== null)
+    throw new ConfigSyntaxError(`the file nests too deep: ${tooDeep.message}`, tooDeep.line, tooDeep.column);
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const error = doc.errors[0];
   if (error)

@@ -13,7 +13,7 @@ import { AdminError } from '../errors.js';
 import { requireApi } from '../lookup.js';
 import { toSelectorRequest } from '../sample.js';
 import { lastMinuteOf } from '../traffic.js';
-import { requireSelectorTrial } from '../trial.js';
+import { requireSelectorTrial, type TrialGate } from '../trial.js';
 import { parseInput } from '../validate.js';
 
 type IdParams = { Params: { id: string } };
@@ -67,7 +67,7 @@ async function summarize(
 }
 
 /** `/admin/apis` and `/admin/apis/:id`: list, create, read, patch, delete; and an API's availability. */
-export function registerApiRoutes(app: FastifyInstance, { store, runtime }: AdminDeps): void {
+export function registerApiRoutes(app: FastifyInstance, { store, runtime }: AdminDeps, trials: TrialGate): void {
   // The whole list as an array (as before paging), or with `limit`/`after` one page of it by name.
   app.get('/apis', async (request): Promise<ApiSummary[] | ListPage<ApiSummary>> => {
     const paging = pagingOf(request.query);
@@ -91,9 +91,12 @@ export function registerApiRoutes(app: FastifyInstance, { store, runtime }: Admi
 
   app.post('/apis', { config: { successStatus: 201 } }, async (request, reply) => {
     const input = parseInput(ApiCreate, request.body);
-    if (input.selector !== null) {
+    const selector = input.selector;
+    if (selector !== null) {
       // A new API has no nodes: an id no API has yet makes the runtime trial against an empty list.
-      await requireSelectorTrial(runtime, randomUUID(), input.selector, toSelectorRequest(undefined, input));
+      await trials.run(request, reply, () =>
+        requireSelectorTrial(runtime, randomUUID(), selector, toSelectorRequest(undefined, input)),
+      );
     }
     const api = await store.createApi(input);
     await awaitApplied(runtime, request.log);
@@ -102,15 +105,18 @@ export function registerApiRoutes(app: FastifyInstance, { store, runtime }: Admi
 
   app.get<IdParams>('/apis/:id', async (request) => requireApi(store, request.params.id));
 
-  app.patch<IdParams>('/apis/:id', async (request) => {
+  app.patch<IdParams>('/apis/:id', async (request, reply) => {
     const patch = parseInput(ApiPatch, request.body);
     const current = await requireApi(store, request.params.id);
-    if (patch.selector) {
-      await requireSelectorTrial(
-        runtime,
-        current.id,
-        patch.selector,
-        toSelectorRequest(undefined, { path: patch.path ?? current.path }),
+    const selector = patch.selector;
+    if (selector) {
+      await trials.run(request, reply, () =>
+        requireSelectorTrial(
+          runtime,
+          current.id,
+          selector,
+          toSelectorRequest(undefined, { path: patch.path ?? current.path }),
+        ),
       );
     }
     // The merged API is validated again by the store (cross-field checks such as hash → hashOn included).

@@ -1,13 +1,14 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { SelectorConfig } from '../../model/selector.js';
+import type { Role } from '../../model/token.js';
 import { etagOf } from '../../store/changes.js';
 import { awaitApplied } from '../applied.js';
 import type { AdminDeps } from '../deps.js';
 import { AdminError } from '../errors.js';
 import { requireApi } from '../lookup.js';
 import { SampleRequest, toSelectorRequest } from '../sample.js';
-import { requireSelectorTrial } from '../trial.js';
+import { requireSelectorTrial, type TrialGate } from '../trial.js';
 import { parseInput } from '../validate.js';
 
 type IdParams = { Params: { id: string } };
@@ -27,8 +28,17 @@ export const SelectorTest = z.strictObject({
   selector: SelectorConfig.nullable().optional(),
 });
 
+/**
+ * A test of the stored selector (or of none) is a viewer's; a test of code sent with it is an
+ * editor's, as saving that code would be: a read-only token runs no code of its own choosing.
+ */
+function selectorTestRole(request: FastifyRequest): Role {
+  const selector = (request.body as { selector?: unknown } | undefined)?.selector;
+  return typeof selector === 'object' && selector !== null ? 'editor' : 'viewer';
+}
+
 /** `/admin/apis/:id/selector`: read with status and history, save after a trial, clear, roll back, restart, test. */
-export function registerSelectorRoutes(app: FastifyInstance, { store, runtime }: AdminDeps): void {
+export function registerSelectorRoutes(app: FastifyInstance, { store, runtime }: AdminDeps, trials: TrialGate): void {
   app.get<IdParams>('/apis/:id/selector', async (request, reply) => {
     const api = await requireApi(store, request.params.id);
     // The selector is part of its API: a selector write's If-Match takes the API's entity tag.
@@ -40,10 +50,12 @@ export function registerSelectorRoutes(app: FastifyInstance, { store, runtime }:
     };
   });
 
-  app.put<IdParams>('/apis/:id/selector', async (request) => {
+  app.put<IdParams>('/apis/:id/selector', async (request, reply) => {
     const { sample, ...config } = parseInput(SelectorPut, request.body);
     const api = await requireApi(store, request.params.id);
-    await requireSelectorTrial(runtime, api.id, config, toSelectorRequest(sample, api));
+    await trials.run(request, reply, () =>
+      requireSelectorTrial(runtime, api.id, config, toSelectorRequest(sample, api)),
+    );
     const saved = await store.setSelector(api.id, config);
     if (!saved) throw new AdminError('API_NOT_FOUND', `no API with id ${api.id}`);
     await awaitApplied(runtime, request.log);
@@ -57,14 +69,18 @@ export function registerSelectorRoutes(app: FastifyInstance, { store, runtime }:
     return reply.code(204).send();
   });
 
-  app.post<IdParams>('/apis/:id/selector/rollback', async (request) => {
+  app.post<IdParams>('/apis/:id/selector/rollback', async (request, reply) => {
     const { version, sample } = parseInput(SelectorRollback, request.body);
     const api = await requireApi(store, request.params.id);
     const saved = (await store.listSelectorVersions(api.id)).find((v) => v.version === version);
     if (!saved)
       throw new AdminError('SELECTOR_VERSION_NOT_FOUND', `API ${api.id} has no saved selector version ${version}`);
     // The nodes may have changed since that version was saved, so it is trialled again like a new one.
-    if (saved.selector) await requireSelectorTrial(runtime, api.id, saved.selector, toSelectorRequest(sample, api));
+    const selector = saved.selector;
+    if (selector)
+      await trials.run(request, reply, () =>
+        requireSelectorTrial(runtime, api.id, selector, toSelectorRequest(sample, api)),
+      );
     const restored = await store.setSelector(api.id, saved.selector);
     if (!restored) throw new AdminError('API_NOT_FOUND', `no API with id ${api.id}`);
     await awaitApplied(runtime, request.log);
@@ -82,10 +98,12 @@ export function registerSelectorRoutes(app: FastifyInstance, { store, runtime }:
     return { selector: saved.selector, status: await runtime.selectorStatus(api.id) };
   });
 
-  // Runs nothing that is kept: a viewer may test.
-  app.post<IdParams>('/apis/:id/selector/test', { config: { role: 'viewer' } }, async (request) => {
+  // Runs nothing that is kept: a viewer may test the stored selector, an editor any code.
+  app.post<IdParams>('/apis/:id/selector/test', { config: { role: selectorTestRole } }, async (request, reply) => {
     const body = parseInput(SelectorTest, request.body ?? {});
     const api = await requireApi(store, request.params.id);
-    return runtime.explain(api.id, toSelectorRequest(body.request, api), body.selector);
+    const explain = () => runtime.explain(api.id, toSelectorRequest(body.request, api), body.selector);
+    const runsCode = body.selector === undefined ? api.selector !== null : body.selector !== null;
+    return runsCode ? trials.run(request, reply, explain) : explain();
   });
 }

@@ -2,6 +2,7 @@ import { admin } from '../api.js';
 import { h, replace, uid } from '../components/dom.js';
 import { busy, clearErrors, field, fieldGroup, formErrorBox, showErrors, showFieldError } from '../components/form.js';
 import { loadDraft, saveDraft } from '../drafts.js';
+import { can, gate } from '../session.js';
 import { parseHeaders, parseQuery } from '../sample.js';
 import type { Api, SampleRequest, SelectorConfig, SelectorFailure } from '../types.js';
 import { renderExplanation, type TestMode } from './selector-explanation.js';
@@ -89,6 +90,13 @@ export function selectorTestPanel(o: {
   const modeRadios = modes.map(([value]) =>
     h('input', { type: 'radio', name: modeName, value, id: uid('mode'), checked: d.mode === value }),
   );
+  // Running code that is not saved is an editor's: a viewer tests the saved selector (no selector
+  // while there is none known), whatever mode a draft had.
+  const mayRunEditor = can('editor');
+  gate(modeRadios[0]!, 'editor');
+  let standIn = !mayRunEditor && modeRadios[0]!.checked;
+  if (standIn) modeRadios[2]!.checked = true;
+  for (const r of modeRadios) r.addEventListener('change', () => (standIn = false));
   const run = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { busyLabel: 'Running…' } }, 'Run test');
   const results = h(
     'div',
@@ -199,7 +207,8 @@ export function selectorTestPanel(o: {
     setHasSaved(has) {
       const saved = modeRadios[1]!;
       saved.disabled = !has;
-      if (!has && saved.checked) modeRadios[0]!.checked = true;
+      if (!has && saved.checked) modeRadios[mayRunEditor ? 0 : 2]!.checked = true;
+      else if (has && standIn) saved.checked = true;
     },
   };
 }
