@@ -1,3 +1,4 @@
+import { AdminError } from '../admin/errors.js';
 import type { AdminRuntime } from '../admin/runtime.js';
 import { explainRequest, type HealthLookup } from '../gateway/explain.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';
@@ -28,9 +29,15 @@ export function explainer(
       );
     },
     async explain(apiId, request, selector) {
-      const snapshot = holder.current;
+      let snapshot = holder.current;
+      if (!snapshot?.apis.has(apiId)) {
+        // Written through another admin process a moment ago (this one has not loaded it yet), or
+        // deleted meanwhile: load the stored config once, then say which.
+        await holder.refresh();
+        snapshot = holder.current;
+      }
       const api = snapshot?.apis.get(apiId);
-      if (!snapshot || !api) throw new Error(`API ${apiId} is not in the serving config`);
+      if (!snapshot || !api) throw new AdminError('API_NOT_FOUND', `no API with id ${apiId} in the serving config`);
       const healthy = await health(api.nodes.map((n) => n.id));
       return explainRequest(
         snapshot,
