@@ -1,3 +1,5 @@
+import { steadyNow } from '../clock.js';
+
 /** How often the primary pings each gateway worker over IPC. */
 export const PING_INTERVAL_MS = 1_000;
 /**
@@ -54,7 +56,7 @@ export class Watchdog<K> {
     this.intervalMs = options.intervalMs ?? PING_INTERVAL_MS;
     this.unresponsiveAfterMs = options.unresponsiveAfterMs ?? UNRESPONSIVE_AFTER_MS;
     this.killAfterMs = Math.max(this.unresponsiveAfterMs, options.killAfterMs ?? KILL_AFTER_MS);
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? steadyNow;
   }
 
   /** Starts pinging every interval (the timer does not keep the process alive). */
