@@ -39,3 +39,27 @@ export function resolveEntry(fromUrl: string, name: string): EntryCommand {
   }
   return { entry: ts, execArgv: ['--no-node-snapshot', '--import', pathToFileURL(loader).href] };
 }
+
+/** How to start a sibling module as a worker thread: a file, or (from TypeScript sources) code to eval. */
+export interface ThreadEntry {
+  filename: string;
+  eval: boolean;
+}
+
+/**
+ * Resolves a sibling module of `fromUrl` to run in a worker thread: the compiled `.js` in production;
+ * from the `.ts` sources (tests, development), code that registers tsx's loader in the thread first
+ * (a worker's `execArgv` does not take `--import` loaders).
+ */
+export function resolveThreadEntry(fromUrl: string, name: string): ThreadEntry {
+  const command = resolveEntry(fromUrl, name);
+  if (command.entry.endsWith('.js')) return { filename: command.entry, eval: false };
+  const api = createRequire(fromUrl)
+    .resolve('tsx/esm/api')
+    .replace(/\.cjs$/, '.mjs');
+  if (!existsSync(api)) throw new Error(`running ${name} from TypeScript sources needs tsx's ESM API (${api})`);
+  const code =
+    `import(${JSON.stringify(pathToFileURL(api).href)})` +
+    `.then(({ register }) => { register(); return import(${JSON.stringify(pathToFileURL(command.entry).href)}); });`;
+  return { filename: code, eval: true };
+}

@@ -79,6 +79,10 @@ export const adminErrors = {
     status: 429,
     message: 'too many selector runs are going at once; try again after Retry-After seconds',
   },
+  CONFIG_PARSE_BUSY: {
+    status: 429,
+    message: 'too many large config files are being parsed at once; try again after Retry-After seconds',
+  },
   INTERNAL_ERROR: { status: 500, message: 'internal error' },
   STORE_DATA_INVALID: {
     status: 500,

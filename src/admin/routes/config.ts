@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { applyConfigFile } from '../../config-files/apply.js';
 import {
@@ -10,8 +10,8 @@ import {
   configFileSchema,
   exportConfig,
   formatConfig,
-  parseConfigText,
 } from '../../config-files/format.js';
+import { ConfigParseBusyError, parseConfigTextOffThread } from '../../config-files/parse-off-thread.js';
 import type { Role } from '../../model/token.js';
 import type { AdminDeps } from '../deps.js';
 import { AdminError } from '../errors.js';
@@ -27,6 +27,35 @@ export const ExportQuery = z.strictObject({
 
 /** Media types `POST /admin/config/apply` takes a YAML file as (JSON goes as application/json). */
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
+
+/** A YAML body's text, not parsed yet (a JSON body may be a string itself). */
+class YamlText {
+  constructor(readonly text: string) {}
+}
+
+/** A YAML body parsed, off the event loop when large; its errors as the admin API's. */
+async function parseYaml(text: string, reply: FastifyReply): Promise<unknown> {
+  try {
+    return await parseConfigTextOffThread(text);
+  } catch (err) {
+    if (err instanceof ConfigSyntaxError) throw syntaxError(err);
+    if (!(err instanceof ConfigParseBusyError)) throw err;
+    reply.header('retry-after', '2');
+    throw new AdminError('CONFIG_PARSE_BUSY', `${err.message}; try again after Retry-After seconds`);
+  }
+}
+
+/** A YAML body that is no config file, as a 400 naming where. */
+function syntaxError(err: ConfigSyntaxError): AdminError {
+  const detail = {
+    path: '',
+    message: err.message,
+    ...(err.line === undefined ? {} : { line: err.line }),
+    ...(err.column === undefined ? {} : { column: err.column }),
+  };
+  const what = err instanceof ConfigCutShortError ? 'the body was cut short' : 'the body is not valid YAML';
+  return new AdminError('VALIDATION_FAILED', `${what}: ${err.message}`, [detail]);
+}
 
 function exportRole(request: FastifyRequest): Role {
   return (request.query as { secrets?: string } | undefined)?.secrets === 'true' ? 'admin' : 'viewer';
@@ -51,28 +80,19 @@ export function registerConfigRoutes(app: FastifyInstance, { store, runtime }: A
 
   // Its own scope, so YAML bodies are taken by this route only.
   void app.register(async (scope) => {
+    // The text only: it is parsed in the route, off the event loop when large (parseConfigTextOffThread).
     scope.addContentTypeParser(YAML_TYPES, { parseAs: 'buffer' }, (_request, body, done) => {
       try {
-        done(null, parseConfigText(typeof body === 'string' ? body : decodeConfigBytes(body)));
+        done(null, new YamlText(typeof body === 'string' ? body : decodeConfigBytes(body)));
       } catch (err) {
-        if (!(err instanceof ConfigSyntaxError)) {
-          done(err as Error, undefined);
-          return;
-        }
-        const detail = {
-          path: '',
-          message: err.message,
-          ...(err.line === undefined ? {} : { line: err.line }),
-          ...(err.column === undefined ? {} : { column: err.column }),
-        };
-        const what = err instanceof ConfigCutShortError ? 'the body was cut short' : 'the body is not valid YAML';
-        done(new AdminError('VALIDATION_FAILED', `${what}: ${err.message}`, [detail]), undefined);
+        done(err instanceof ConfigSyntaxError ? syntaxError(err) : (err as Error), undefined);
       }
     });
     // As large as a config file the CLI reads (an export of a big installation is megabytes); only an
     // authenticated caller's body is read at all (authentication runs before the body is).
-    scope.post('/config/apply', { bodyLimit: CONFIG_FILE_MAX_BYTES }, async (request) => {
-      const file = parseInput(ConfigFile, request.body) as ConfigFile;
+    scope.post('/config/apply', { bodyLimit: CONFIG_FILE_MAX_BYTES }, async (request, reply) => {
+      const body = request.body instanceof YamlText ? await parseYaml(request.body.text, reply) : request.body;
+      const file = parseInput(ConfigFile, body) as ConfigFile;
       return planAnswer(request, await applyConfigFile(store, file), { runtime });
     });
   });
