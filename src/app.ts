@@ -6,6 +6,7 @@ import { resolveAdminToken } from './admin/token.js';
 import type { AdminRuntime } from './admin/runtime.js';
 import { prepareDataDir } from './config/data-dir.js';
 import type { Options } from './config/options.js';
+import { selectorBudgetOf } from './config/selector-budget.js';
 import { parseStoreSpec, UnsupportedStoreError } from './config/store-spec.js';
 import { resetDemo, seedDemo, startDemoUpstreams } from './demo/seed.js';
 import type { NodeStatsView } from './gateway/node-stats.js';
@@ -21,6 +22,7 @@ import { mergeNodeStats, mergeSelectorStatuses } from './runtime/cluster/message
 import { startDataPlane, type DataPlane } from './runtime/data-plane.js';
 import { listenFastify, StartupError } from './runtime/listen.js';
 import { explainer, localAdminRuntime } from './runtime/local-runtime.js';
+import { selectorBudgetView } from './runtime/selector-status.js';
 import { SelectorSandbox } from './selector/sandbox.js';
 import type { SelectorStatus } from './selector/types.js';
 import { SnapshotHolder } from './snapshot/holder.js';
@@ -129,6 +131,8 @@ export async function startIsogate(
             store: store.health?.() ?? { connected: true, lastError: null },
             // Why this process's loads of the stored config fail (workers: in each worker's view).
             ...(plane ? { config: { lastError: plane.holder.loadError } } : {}),
+            // The selector budget and the selectors past it (workers: in each worker's view).
+            ...(plane ? { selectors: selectorBudgetView(plane.holder.current) } : {}),
             ...(plane?.limits.redis ? { redis: plane.limits.status() } : {}),
             // Still 200 for the load balancer: this process serves its last config while the store (or
             // Redis, where cluster limits then count locally) is away.
@@ -137,7 +141,9 @@ export async function startIsogate(
               (plane?.limits.redis ? !plane.limits.status().connected : false) ||
               (workers?.views().some((w) => w.redis?.connected === false) ?? false) ||
               plane?.holder.loadError != null ||
-              (workers?.views().some((w) => w.configError !== undefined) ?? false),
+              (workers?.views().some((w) => w.configError !== undefined) ?? false) ||
+              (selectorBudgetView(plane?.holder.current ?? null)?.notStarted ?? 0) > 0 ||
+              (workers?.views().some((w) => (w.selectors?.notStarted ?? 0) > 0) ?? false),
           }),
           async metrics() {
             if (plane) return plane.metrics.text();
@@ -226,6 +232,7 @@ export async function startIsogate(
         token: token!.token,
         runtime,
         logger: log.child({ component: 'admin' }),
+        selectorBudget: selectorBudgetOf(options),
       });
       cleanups.push(() => server.close());
       admin = await listenFastify(server, options.adminHost, options.adminPort, 'adminPort');
@@ -317,7 +324,17 @@ async function controlPlaneRuntime(
   cleanups.push(() => sandbox.close());
   const pools = new PoolRegistry({ connections: 1, keepAliveMs: 1_000, maxWaiting: 0, waitMs: 1_000 });
   cleanups.push(() => pools.close());
-  const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }), false);
+  // Its snapshots say which selectors the gateways leave out for the budget, so explain says so too.
+  const holder = new SnapshotHolder(
+    store,
+    sandbox,
+    pools,
+    log.child({ component: 'config' }),
+    false,
+    undefined,
+    undefined,
+    selectorBudgetOf(options),
+  );
   cleanups.push(() => holder.close());
   await holder.refresh();
   holder.startPolling(options.pollMs);

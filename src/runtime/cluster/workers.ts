@@ -7,6 +7,7 @@ import type { ConfigLoadError } from '../../snapshot/holder.js';
 import type { ProcessRole } from '../../model/cluster.js';
 import { resolveEntry } from '../../paths.js';
 import { StartupError } from '../listen.js';
+import type { SelectorBudgetView } from '../selector-status.js';
 import { WORKER_IDENTITY_ENV } from './heartbeat.js';
 import { TICKET_KEYS_ENV, ticketKeys } from '../../tls/settings.js';
 import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker, type WorkerQuery } from './messages.js';
@@ -52,6 +53,7 @@ interface Slot {
   /** The worker's Redis link for cluster rate limits, as it last reported (null: not reported). */
   redis: RedisStatus | null;
   configError: ConfigLoadError | null;
+  selectors: SelectorBudgetView | null;
 }
 
 /** What one worker reported, for /status. */
@@ -68,6 +70,8 @@ export interface WorkerView {
   redis?: RedisStatus;
   /** Why its loads of the stored config fail (present while they do; it serves its last config). */
   configError?: ConfigLoadError;
+  /** Its selector budget and the selectors past it that it does not start (present once reported). */
+  selectors?: SelectorBudgetView;
 }
 
 /**
@@ -107,6 +111,7 @@ export class WorkerSet {
       restarts: 0,
       redis: null,
       configError: null,
+      selectors: null,
     }));
     this.watchdog = new Watchdog<Worker>({
       ping: (worker) => this.ping(worker),
@@ -166,6 +171,7 @@ export class WorkerSet {
       restarts: s.restarts,
       ...(s.redis === null ? {} : { redis: s.redis }),
       ...(s.configError === null ? {} : { configError: s.configError }),
+      ...(s.selectors === null ? {} : { selectors: s.selectors }),
     }));
   }
 
@@ -238,6 +244,7 @@ export class WorkerSet {
     slot.startedAt = Date.now();
     slot.ready = false;
     slot.configError = null;
+    slot.selectors = null;
     this.watchdog.track(worker);
     worker.on('message', (message: FromWorker) => {
       this.watchdog.seen(worker);
@@ -295,6 +302,10 @@ export class WorkerSet {
     }
     if (message.t === 'config') {
       slot.configError = message.error;
+      return;
+    }
+    if (message.t === 'selectors') {
+      slot.selectors = message.view;
       return;
     }
     if (message.t === 'ready' || message.t === 'version') {

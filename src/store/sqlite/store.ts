@@ -11,7 +11,7 @@ import type { AdminToken, TokenCreate } from '../../model/token.js';
 import type { Variable } from '../../model/variable.js';
 import { auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
 import { isConfigWrite, summarize } from '../changes.js';
-import { auditRows, checkBeforeCommit, idempotencyRow, type IdempotencyRecord } from '../commit.js';
+import { auditRows, checkBeforeCommit, idempotencyRow, selectorGrowth, type IdempotencyRecord } from '../commit.js';
 import type { PlannedWrite } from '../plans.js';
 import type {
   ConfigStamp,
@@ -330,7 +330,8 @@ export class SqliteStore implements Store {
         this.inTransaction.immediate(() => {
           const { value, changes } = step();
           if (changes.length === 0) return { value, version: null };
-          checkBeforeCommit(scope, changes, value);
+          const growth = selectorGrowth(scope, changes);
+          checkBeforeCommit(scope, changes, value, growth && { delta: growth, apis: listApis(this.stmt) });
           const version = isConfigWrite(changes) ? (this.stmt.bumpVersion.get(newVersionToken()) as number) : null;
           const at = nowIso();
           for (const row of auditRows(scope, changes, version, cause, at)) this.stmt.insertAudit.run(row);
