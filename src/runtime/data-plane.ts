@@ -94,9 +94,11 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     },
     redis: () => refs.limits?.status() ?? null,
   });
+  const selectorBudget = selectorBudgetOf(options);
   const sandbox = await SelectorSandbox.start({
     logger: log.child({ component: 'selector' }),
     maxHosts: options.selectorProcesses,
+    selectorBudget,
     onQuarantine: (apiId) => metrics.quarantined(apiId),
     onMemoEnded: (apiId, cause) => metrics.memoEnded(apiId, cause),
   });
@@ -129,7 +131,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     true,
     health,
     limits,
-    selectorBudgetOf(options),
+    selectorBudget,
   );
   const checker = new ActiveChecker(log.child({ component: 'health' }));
   // Registered before the first load, so probes start with the config, not with the first request.

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { SelectorBudget } from '../model/selector-budget.js';
 import type { SelectorConfig } from '../model/selector.js';
 import { HostExits } from './blame.js';
 import { Calls } from './calls.js';
@@ -47,6 +48,13 @@ export interface SandboxOptions {
    * realm's own record and checks decide alone, which is what the guarantee rests on.
    */
   stateAnalysis?: boolean;
+  /**
+   * The selector budget of this process (src/model/selector-budget.ts). The config's selectors are
+   * held to it when a snapshot is compiled; the sandbox holds every live version (those of configs
+   * still finishing requests, and idle ones, too) to twice it, dropping idle and superseded versions
+   * first. Absent: no bound.
+   */
+  selectorBudget?: SelectorBudget;
   /** Told when a selector version goes into quarantine (for metrics). */
   onQuarantine?: (apiId: string, kind: SelectorFailure['kind']) => void;
   /** Told when memoization of a selector version ends: a run changed kept state, or the verifier disagreed. */
@@ -68,6 +76,8 @@ export interface SandboxHosts {
   killedFromOutside: number;
   /** Frames and requests written to hosts by this gateway process (batching = requests / frames). */
   written: { frames: number; requests: number };
+  /** Selector versions it holds: loading, serving, idle, or kept for requests of an older config. */
+  versions: number;
 }
 
 /**
@@ -138,6 +148,9 @@ export class SelectorSandbox {
       },
       options.quarantine ?? DEFAULT_QUARANTINE,
       this.consoleRate,
+      options.selectorBudget === undefined
+        ? null
+        : { programs: options.selectorBudget.programs * 2, memoryMb: options.selectorBudget.memoryMb * 2 },
     );
     this.failures = new FailureRecorder<Program>(this.logger, (program, kind) => {
       this.onQuarantine?.(program.apiId, kind);
@@ -232,6 +245,7 @@ export class SelectorSandbox {
       exits: this.exits.count,
       killedFromOutside: this.exits.outside,
       written: { ...HostProcess.written },
+      versions: this.programs.live,
     };
   }
 

@@ -170,7 +170,7 @@ export class SnapshotHolder {
     this.held = next;
     this.bySnapshot.set(next.snapshot, next);
     this.log.info({ version: next.snapshot.version, apis: next.snapshot.apis.size }, 'config version serving');
-    this.logOverBudget(next.snapshot, previous?.snapshot ?? null);
+    if (this.loadSelectors) this.logOverBudget(next.snapshot, previous?.snapshot ?? null);
     for (const { id, names, reason } of next.snapshot.tls.refused)
       this.log.error({ certificate: id, names, reason }, 'a stored certificate cannot be served (OpenSSL refuses it)');
     for (const { id, names, reason } of next.snapshot.tls.warnings) {
