@@ -325,16 +325,8 @@ async function controlPlaneRuntime(
   const pools = new PoolRegistry({ connections: 1, keepAliveMs: 1_000, maxWaiting: 0, waitMs: 1_000 });
   cleanups.push(() => pools.close());
   // Its snapshots say which selectors the gateways leave out for the budget, so explain says so too.
-  const holder = new SnapshotHolder(
-    store,
-    sandbox,
-    pools,
-    log.child({ component: 'config' }),
-    false,
-    undefined,
-    undefined,
-    selectorBudgetOf(options),
-  );
+  const [config, budget] = [log.child({ component: 'config' }), selectorBudgetOf(options)];
+  const holder = new SnapshotHolder(store, sandbox, pools, config, false, undefined, undefined, budget);
   cleanups.push(() => holder.close());
   await holder.refresh();
   holder.startPolling(options.pollMs);

@@ -70,7 +70,7 @@ export interface WorkerView {
   redis?: RedisStatus;
   /** Why its loads of the stored config fail (present while they do; it serves its last config). */
   configError?: ConfigLoadError;
-  /** Its selector budget and the selectors past it that it does not start (present once reported). */
+  /** Its selector budget and the selectors it left out (present once reported). */
   selectors?: SelectorBudgetView;
 }
 
