@@ -5,6 +5,7 @@ import { resolveAdminToken } from './admin/token.js';
 import type { AdminRuntime } from './admin/runtime.js';
 import { prepareDataDir } from './config/data-dir.js';
 import type { Options } from './config/options.js';
+import { selectorBudgetOf } from './config/selector-budget.js';
 import { parseStoreSpec, UnsupportedStoreError } from './config/store-spec.js';
 import { resetDemo, seedDemo, startDemoUpstreams } from './demo/seed.js';
 import { aggregateMetrics } from './metrics/cluster.js';
@@ -18,6 +19,7 @@ import { controlPlaneRuntime } from './runtime/control-plane.js';
 import { startDataPlane, type DataPlane } from './runtime/data-plane.js';
 import { listenFastify, StartupError } from './runtime/listen.js';
 import { localAdminRuntime } from './runtime/local-runtime.js';
+import { selectorBudgetView } from './runtime/selector-status.js';
 import { createStatusServer } from './status/server.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
@@ -122,6 +124,8 @@ export async function startIsogate(
             store: store.health?.() ?? { connected: true, lastError: null },
             // Why this process's loads of the stored config fail (workers: in each worker's view).
             ...(plane ? { config: { lastError: plane.holder.loadError } } : {}),
+            // The selector budget and the selectors past it (workers: in each worker's view).
+            ...(plane ? { selectors: selectorBudgetView(plane.holder.current) } : {}),
             ...(plane?.limits.redis ? { redis: plane.limits.status() } : {}),
             // Still 200 for the load balancer: this process serves its last config while the store (or
             // Redis, where cluster limits then count locally) is away.
@@ -130,7 +134,9 @@ export async function startIsogate(
               (plane?.limits.redis ? !plane.limits.status().connected : false) ||
               (workers?.views().some((w) => w.redis?.connected === false) ?? false) ||
               plane?.holder.loadError != null ||
-              (workers?.views().some((w) => w.configError !== undefined) ?? false),
+              (workers?.views().some((w) => w.configError !== undefined) ?? false) ||
+              (selectorBudgetView(plane?.holder.current ?? null)?.notStarted ?? 0) > 0 ||
+              (workers?.views().some((w) => (w.selectors?.notStarted ?? 0) > 0) ?? false),
           }),
           async metrics() {
             if (plane) return plane.metrics.text();
@@ -219,6 +225,7 @@ export async function startIsogate(
         token: token!.token,
         runtime,
         logger: log.child({ component: 'admin' }),
+        selectorBudget: selectorBudgetOf(options),
       });
       cleanups.push(() => server.close());
       admin = await listenFastify(server, options.adminHost, options.adminPort, 'adminPort');

@@ -7,7 +7,8 @@ import type { SelectorStatus } from '../selector/types.js';
 import type { AdminRuntime, HealthReport } from './runtime.js';
 
 /** Why an API takes no traffic, or takes it only by falling back. */
-export type AvailabilityReason = 'no-nodes' | 'unticked' | 'rules' | 'health' | 'selector-quarantined';
+export type AvailabilityReason =
+  'no-nodes' | 'unticked' | 'rules' | 'health' | 'selector-quarantined' | 'selector-over-budget';
 
 /**
  * Whether an API has a node that could take traffic now: `down` when it has none (every request is a
@@ -33,6 +34,8 @@ export interface RuntimeView {
   health(nodeId: string): HealthState | undefined;
   /** Whether the API's selector is quarantined now. */
   quarantined(apiId: string): boolean;
+  /** Whether the API's selector is not started, past the gateway's selector budget. */
+  overBudget(apiId: string): boolean;
 }
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -101,6 +104,11 @@ export function availabilityOf(
         message: `Every candidate is unhealthy or ejected; panic mode sends requests to all ${plural(holding.length, 'candidate')} anyway.`,
       }
     : null;
+  if (api.selector !== null && runtime.overBudget(api.id))
+    return down(
+      'selector-over-budget',
+      'No request gets a node: the gateway does not run the selector, which is past its selector budget (SELECTOR_OVER_BUDGET); delete a selector or lower a memoryMb, or raise --selector-max-programs / --selector-memory-mb.',
+    );
   if (api.selector !== null && runtime.quarantined(api.id)) {
     // A quarantined selector fails every call: the API's onError decides, as when serving.
     const after = afterSelector({ kind: 'failed' }, filtered.nodes, api.selector.onError);
@@ -124,7 +132,7 @@ export function availabilityOf(
 
 /** A runtime view that also tells each API's selector state (`none`: the gateway runs no selector for it). */
 export interface LoadedRuntimeView extends RuntimeView {
-  selectorState(apiId: string): 'active' | 'quarantined' | 'none';
+  selectorState(apiId: string): SelectorStatus['state'] | 'none';
 }
 
 /**
@@ -145,6 +153,7 @@ export async function loadRuntimeView(
   return {
     health: (id) => health.nodes[id]?.state,
     quarantined: (id) => selectorState(id) === 'quarantined',
+    overBudget: (id) => selectorState(id) === 'over-budget',
     selectorState,
   };
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { SelectorBudget } from '../model/selector-budget.js';
 import type { Store } from '../store/store.js';
 import type { AdminRuntime } from './runtime.js';
 
@@ -13,4 +14,9 @@ export interface AdminDeps {
   consoleDir?: string;
   /** Where `GET /admin/selector-templates` reads its `*.js` files (default `scripts-examples/`). */
   templatesDir?: string;
+  /**
+   * The selector budget of the gateway processes (src/model/selector-budget.ts): a write that adds
+   * selectors past it is refused with SELECTOR_BUDGET_EXCEEDED. Absent: not checked.
+   */
+  selectorBudget?: SelectorBudget;
 }

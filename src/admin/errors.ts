@@ -61,6 +61,11 @@ export const adminErrors = {
     message:
       'this would put a certificate or credential whose private key or secret is no longer stored (the audit log and exports without secrets never hold one); nothing was changed',
   },
+  SELECTOR_BUDGET_EXCEEDED: {
+    status: 409,
+    message:
+      'this would store more selectors, or more selector memory, than each gateway process runs (--selector-max-programs, --selector-memory-mb); nothing was saved',
+  },
   PRECONDITION_FAILED: {
     status: 412,
     message: 'If-Match does not name the stored version of the object; nothing was written',

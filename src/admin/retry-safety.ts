@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { etagOfText } from '../store/changes.js';
 import type { Store } from '../store/store.js';
-import { withWriteScope, type IdempotencyClaim } from '../store/write-scope.js';
+import type { SelectorBudget } from '../model/selector-budget.js';
+import { withWriteScope, type IdempotencyClaim, type WriteScope } from '../store/write-scope.js';
 import { AdminError } from './errors.js';
 
 // What makes the admin API safe to retry (issue 17), for every route at once: a creating POST with
@@ -111,21 +112,29 @@ export function replayIdempotentRequests(store: Store) {
   };
 }
 
-/** The last preHandler hook: runs the route inside the write scope of this request (actor, If-Match, dry run, Idempotency-Key). */
-export function openWriteScope(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  let scope;
-  try {
-    scope = {
-      actor: request.actor,
-      ifMatch: parseIfMatch(request.headers['if-match'], request.method),
-      dryRun: isDryRun(request),
-      idempotency: request.idempotency,
-    };
-  } catch (err) {
-    done(err as Error);
-    return;
-  }
-  withWriteScope(scope, () => done());
+/**
+ * The last preHandler hook: runs the route inside the write scope of this request (actor, If-Match,
+ * dry run, Idempotency-Key, and the selector budget its writes must stay within, when given).
+ */
+export function openWriteScope(
+  selectorBudget?: SelectorBudget,
+): (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void {
+  return (request, _reply, done) => {
+    let scope: WriteScope;
+    try {
+      scope = {
+        actor: request.actor,
+        ifMatch: parseIfMatch(request.headers['if-match'], request.method),
+        dryRun: isDryRun(request),
+        idempotency: request.idempotency,
+        ...(selectorBudget === undefined ? {} : { selectorBudget }),
+      };
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    withWriteScope(scope, () => done());
+  };
 }
 
 /**

@@ -86,7 +86,7 @@ export async function createAdminServer(deps: AdminDeps): Promise<FastifyInstanc
       admin.addHook('preValidation', refuseUnstorableParameters);
       admin.addHook('preHandler', authorize);
       admin.addHook('preHandler', replayIdempotentRequests(deps.store));
-      admin.addHook('preHandler', openWriteScope);
+      admin.addHook('preHandler', openWriteScope(deps.selectorBudget));
       admin.addHook('onSend', addEntityTag);
       // Answers may hold secrets (a new token, an export with secrets): no cache keeps any of them.
       admin.addHook('onSend', async (_request, reply, payload) => {

@@ -4,8 +4,14 @@ import pino from 'pino';
 import { ZodError } from 'zod';
 import { zodDetails } from '../admin/errors.js';
 import { OptionsError, parseOptions } from '../config/options.js';
+import { selectorBudgetOf } from '../config/selector-budget.js';
 import type { Actor } from '../model/token.js';
-import { StoreNotFoundError, StoreOutcomeUnknownError, StoreSchemaVersionError } from '../store/errors.js';
+import {
+  StoreNotFoundError,
+  StoreOutcomeUnknownError,
+  StoreRefusedError,
+  StoreSchemaVersionError,
+} from '../store/errors.js';
 import { openExistingStore, openStore } from '../store/open.js';
 import { withWriteScope } from '../store/write-scope.js';
 import {
@@ -85,6 +91,8 @@ export const CONFIG_USAGE = [
   '       isogate config schema                                      (the file format as JSON Schema)',
   '',
   'Store options, as for the other commands: --store URL, --data-dir DIR, --store-timeout-ms N.',
+  'apply refuses a file whose selectors would not all run in a gateway process: --selector-max-programs N',
+  'and --selector-memory-mb N (or their ISOGATE_ variables) as the gateways have them.',
   'apply makes the stored config equal to the file (creates, updates, deletes) in one transaction,',
   'after printing what it changes; --dry-run prints it and writes nothing.',
   'export and --dry-run only read: they refuse a store that does not exist (nothing is created) or',
@@ -103,6 +111,16 @@ function cliActor(): Actor {
   }
   return { id: 'cli', name: `cli (${user}@${hostname()})`, role: 'admin' };
 }
+
+/** Process options `config` takes, as the other commands do: where the store is, and the selector budget. */
+const OPTION_FLAGS: ReadonlySet<string> = new Set([
+  '--store',
+  '--data-dir',
+  '--store-timeout-ms',
+  '--log-level',
+  '--selector-max-programs',
+  '--selector-memory-mb',
+]);
 
 interface Parsed {
   sub: string | undefined;
@@ -144,8 +162,7 @@ function parseArgs(argv: readonly string[]): Parsed {
     } else if (flag === '--secrets') parsed.secrets = true;
     else if (flag === '--output' || flag === '-o') parsed.output = value();
     else if (flag === '--dry-run') parsed.dryRun = true;
-    else if (flag === '--store' || flag === '--data-dir' || flag === '--store-timeout-ms' || flag === '--log-level')
-      parsed.storeFlags.push(flag, value());
+    else if (OPTION_FLAGS.has(flag)) parsed.storeFlags.push(flag, value());
     else if (!arg.startsWith('--') && parsed.file === undefined) parsed.file = arg;
     else throw new OptionsError(`unknown option ${arg} (see isogate config --help)`);
   }
@@ -232,7 +249,8 @@ export async function runConfigCommand(
       else io.out(text);
       return 0;
     }
-    const scope = { actor: cliActor() };
+    // Held to the selector budget of the gateways, inside the apply's transaction.
+    const scope = { actor: cliActor(), selectorBudget: selectorBudgetOf(options) };
     const changes = await previewConfigFile(store, file!, scope);
     for (const line of diffLines(changes)) io.out(line + '\n');
     if (changes.length === 0) {
@@ -267,6 +285,10 @@ export async function runConfigCommand(
           .map((d) => `  ${d.path}: ${d.message}\n`)
           .join('')}`,
       );
+      return 1;
+    }
+    if (err instanceof StoreRefusedError && err.code === 'SELECTOR_BUDGET_EXCEEDED') {
+      io.err(`isogate config: ${args.file ?? ''} was not applied (${err.code}): ${err.message}\n`);
       return 1;
     }
     const outcome =

@@ -88,6 +88,13 @@ export const Options = z.strictObject({
   redisTimeoutMs: z.coerce.number().int().min(10).max(60_000).default(250),
   /** Most sandbox processes for selectors (APIs beyond share them). */
   selectorProcesses: z.coerce.number().int().min(1).max(64).default(8),
+  /** Most selector programs (APIs with a selector) one gateway process runs; saves past it are refused. */
+  selectorMaxPrograms: z.coerce.number().int().min(1).max(100_000).default(256),
+  /**
+   * Most memory the selectors of one gateway process may be given, their `memoryMb` added up (MB);
+   * 0: half the machine's memory shared by the gateway processes (selector-budget.ts).
+   */
+  selectorMemoryMb: z.coerce.number().int().min(0).max(16_777_216).default(0),
 });
 export type Options = z.infer<typeof Options>;
 
@@ -129,6 +136,8 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--upstream-wait-ms': { key: 'upstreamWaitMs', value: true },
   '--upstream-max-sockets': { key: 'upstreamMaxSockets', value: true },
   '--selector-processes': { key: 'selectorProcesses', value: true },
+  '--selector-max-programs': { key: 'selectorMaxPrograms', value: true },
+  '--selector-memory-mb': { key: 'selectorMemoryMb', value: true },
   '--redis': { key: 'redis', value: true },
   '--redis-prefix': { key: 'redisPrefix', value: true },
   '--redis-timeout-ms': { key: 'redisTimeoutMs', value: true },
@@ -254,6 +263,9 @@ export function usage(): string {
     '  --upstream-wait-ms N                  longest wait for a socket of an origin; then 503 (default 2000)',
     '  --upstream-max-sockets N              most upstream sockets per process, all origins (default 0: from the open-file limit)',
     '  --selector-processes N                most selector sandbox processes (default 8)',
+    '  --selector-max-programs N             most selectors one gateway process runs; saves past it are refused (default 256)',
+    '  --selector-memory-mb N                most memoryMb of all selectors of one gateway process (default 0: half the',
+    "                                        machine's memory shared by the gateway processes)",
     '  --redis URL                           redis://host:port for cluster rate limits (default: none, they count locally)',
     '  --redis-prefix P                      prefix of every Redis key (default isogate:)',
     '  --redis-timeout-ms N                  longest wait for one Redis command (default 250)',

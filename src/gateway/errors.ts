@@ -24,6 +24,10 @@ export const GATEWAY_ERRORS = {
   RULES_EXCLUDED_ALL: { status: 503, message: "No node's rules hold for the current variables." },
   SELECTOR_EMPTY: { status: 503, message: 'The selector returned no node for this request.' },
   SELECTOR_FAILED: { status: 503, message: 'The selector failed and the API rejects on selector errors.' },
+  SELECTOR_OVER_BUDGET: {
+    status: 503,
+    message: "The API's selector is not running: it is past this gateway process's selector budget.",
+  },
   NO_HEALTHY_NODE: { status: 503, message: 'Every candidate node is unhealthy and the API rejects in panic mode.' },
   UPSTREAM_CONNECT_FAILED: { status: 502, message: 'Could not connect to the chosen node.' },
   ALL_NODES_TRIED: { status: 502, message: 'Every candidate node was tried and none could be reached.' },

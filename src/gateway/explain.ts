@@ -36,6 +36,11 @@ export async function explainBalance(
   const filtered = filterNodes(api, afterHealth, api.api.health.panic);
   if (!filtered.ok) return { ...out, errorCode: filtered.code };
   out.health.panic = filtered.panic;
+  // The stored selector of an API past the budget does not run when serving: nor does it here.
+  if (selector !== null && selector === api.api.selector && api.selector?.state === 'over-budget') {
+    out.selector.error = { kind: 'unavailable', message: api.selector.reason };
+    return { ...out, errorCode: 'SELECTOR_OVER_BUDGET' };
+  }
   let run: SelectorRun<CompiledNode> = { kind: 'none' };
   if (selector) {
     const env = Object.fromEntries(snapshot.variables);

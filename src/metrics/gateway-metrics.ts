@@ -87,6 +87,20 @@ export class GatewayMetrics {
         }
       },
     });
+    new Gauge({
+      name: 'isogate_selector_over_budget',
+      help: "1 while the API's selector is not started because it is past the process's selector budget (its requests answer SELECTOR_OVER_BUDGET), else 0 (with workers: in any).",
+      labelNames: ['api'],
+      registers,
+      aggregator: 'max',
+      collect() {
+        this.reset();
+        for (const api of sources.current()?.apis.values() ?? []) {
+          if (api.selector === null) continue;
+          this.set({ api: api.api.name }, api.selector.state === 'over-budget' ? 1 : 0);
+        }
+      },
+    });
     new Counter({
       name: 'isogate_selector_memo_verifications_total',
       help: 'Memoized selector answers run again by the verifier, by outcome (verified: compared; mismatch: differed, memoization ended; skipped: sampled but not run, the sandbox busy).',

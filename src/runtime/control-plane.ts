@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AdminRuntime } from '../admin/runtime.js';
 import { parseStoreSpec } from '../config/store-spec.js';
 import type { Options } from '../config/options.js';
+import { selectorBudgetOf } from '../config/selector-budget.js';
 import type { NodeStatsView } from '../gateway/node-stats.js';
 import { PoolRegistry } from '../gateway/pools.js';
 import { mergeNodeHealth, unknownHealth, type NodeHealthView } from '../health/view.js';
@@ -30,7 +31,9 @@ export async function controlPlaneRuntime(
   cleanups.push(() => sandbox.close());
   const pools = new PoolRegistry({ connections: 1, keepAliveMs: 1_000, maxWaiting: 0, waitMs: 1_000 });
   cleanups.push(() => pools.close());
-  const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }), false);
+  // Its snapshots say which selectors the gateways leave out for the budget, so explain says so too.
+  const [config, budget] = [log.child({ component: 'config' }), selectorBudgetOf(options)];
+  const holder = new SnapshotHolder(store, sandbox, pools, config, false, undefined, undefined, budget);
   cleanups.push(() => holder.close());
   await holder.refresh();
   holder.startPolling(options.pollMs);

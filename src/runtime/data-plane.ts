@@ -15,6 +15,7 @@ import { createGatewayServer, createH2Sessions, type GatewayDeps } from '../gate
 import { ActiveChecker } from '../health/active.js';
 import { HealthRegistry } from '../health/registry.js';
 import { SelectorSandbox } from '../selector/sandbox.js';
+import { selectorBudgetOf } from '../config/selector-budget.js';
 import { SnapshotHolder } from '../snapshot/holder.js';
 import { watchStoreWrites } from '../snapshot/store-watch.js';
 import type { Store } from '../store/store.js';
@@ -24,6 +25,7 @@ import { TunnelRegistry } from '../gateway/upgrade/tunnel.js';
 import { outOfFilesLog, SocketBudget } from '../upstream/socket-budget.js';
 import { connectionsWithin, openFileLimit, refusalsWithin, upstreamSocketsWithin } from './fd-limit.js';
 import { closeHttp, listenHttp } from './listen.js';
+import { selectorStatusOf } from './selector-status.js';
 
 /** A running data plane: the gateway server and what serves it. */
 export interface DataPlane {
@@ -81,7 +83,8 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   const tunnels = new TunnelRegistry((nodeId, delta) => stats.upgrade(nodeId, delta), admission);
   const metrics = new GatewayMetrics({
     current: () => refs.holder?.current ?? null,
-    selectorStatus: (apiId) => refs.sandbox?.status(apiId) ?? null,
+    selectorStatus: (apiId) =>
+      refs.sandbox ? selectorStatusOf(refs.holder?.current ?? null, refs.sandbox, apiId) : null,
     tunnels: () => tunnels.counts(),
     memoVerifications: () => refs.sandbox?.memoVerifications() ?? { verified: 0, mismatches: 0, skipped: 0 },
     edge: {
@@ -91,9 +94,11 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     },
     redis: () => refs.limits?.status() ?? null,
   });
+  const selectorBudget = selectorBudgetOf(options);
   const sandbox = await SelectorSandbox.start({
     logger: log.child({ component: 'selector' }),
     maxHosts: options.selectorProcesses,
+    selectorBudget,
     onQuarantine: (apiId) => metrics.quarantined(apiId),
     onMemoEnded: (apiId, cause) => metrics.memoEnded(apiId, cause),
   });
@@ -118,7 +123,16 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
           log: limitLog,
         });
   const limits = new LimitRegistry(redis, limitLog);
-  const holder = new SnapshotHolder(store, sandbox, pools, log.child({ component: 'config' }), true, health, limits);
+  const holder = new SnapshotHolder(
+    store,
+    sandbox,
+    pools,
+    log.child({ component: 'config' }),
+    true,
+    health,
+    limits,
+    selectorBudget,
+  );
   const checker = new ActiveChecker(log.child({ component: 'health' }));
   // Registered before the first load, so probes start with the config, not with the first request.
   holder.onServing((snapshot) => checker.follow(snapshot));

@@ -4,6 +4,7 @@ import { explainRequest, type HealthLookup } from '../gateway/explain.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { DataPlane } from './data-plane.js';
+import { selectorStatusOf } from './selector-status.js';
 
 /**
  * The admin runtime's trial and explain, over a snapshot holder and a sandbox of this process;
@@ -57,8 +58,9 @@ export function localAdminRuntime(plane: DataPlane): AdminRuntime {
   return {
     applied: () => plane.holder.refresh(),
     ...explainer(plane.holder, plane.sandbox, async () => (node) => node.health.state() === 'healthy', true),
-    selectorStatus: async (apiId) => plane.sandbox.status(apiId),
-    selectorStatuses: async (apiIds) => Object.fromEntries(apiIds.map((id) => [id, plane.sandbox.status(id)])),
+    selectorStatus: async (apiId) => selectorStatusOf(plane.holder.current, plane.sandbox, apiId),
+    selectorStatuses: async (apiIds) =>
+      Object.fromEntries(apiIds.map((id) => [id, selectorStatusOf(plane.holder.current, plane.sandbox, id)])),
     nodeStats: async (nodeIds) => Object.fromEntries(nodeIds.map((id) => [id, plane.stats.view(id)])),
     nodeHealth: async (nodeIds) => ({ source: 'process', nodes: plane.health.view(nodeIds) }),
   };

@@ -1,3 +1,4 @@
+import type { SelectorBudget } from '../model/selector-budget.js';
 import type { SelectorConfig } from '../model/selector.js';
 import type { MemoMode } from './isolate/runner.js';
 import { MemoCache } from './memo.js';
@@ -25,6 +26,9 @@ export interface ProgramLink {
  * code, limits and memoization mode, compiled once; a Dataset per config version; the current
  * version of each API; versions nobody uses dropped (at once when superseded, after PROGRAM_IDLE_MS
  * when current); versions whose load killed a host remembered (poisoned) so they are not loaded again.
+ * With a ceiling, the live versions (loading, serving, idle, and superseded ones kept for requests of
+ * an older config still in flight) never take more: a new one first makes room by dropping idle
+ * versions, then superseded ones, oldest first, and fails `unavailable` when even that leaves none.
  */
 export class Programs {
   private readonly byKey = new Map<string, Program>();
@@ -37,6 +41,8 @@ export class Programs {
     private readonly link: ProgramLink,
     private readonly policy: QuarantinePolicy,
     private readonly consoleRate: number,
+    /** Most the live versions may take (null: no bound); see the class comment. */
+    private readonly ceiling: SelectorBudget | null = null,
   ) {}
 
   /**
@@ -100,6 +106,11 @@ export class Programs {
     this.maybeIdle(program);
   }
 
+  /** How many versions are live: loading, serving, idle, or kept for an older config's requests. */
+  get live(): number {
+    return this.byId.size;
+  }
+
   /** The program with this id, if still known. */
   get(id: number): Program | undefined {
     return this.byId.get(id);
@@ -138,6 +149,7 @@ export class Programs {
   }
 
   private create(apiId: string, config: SelectorConfig, key: string, memo: MemoMode): Program {
+    this.makeRoom(config.memoryMb);
     const program = new Program(
       this.link.nextId(),
       key,
@@ -189,10 +201,45 @@ export class Programs {
     if (previous !== undefined && previous !== program) this.maybeIdle(previous);
   }
 
+  /**
+   * Under the ceiling, drops what a new version of `memoryMb` needs: idle versions first, then
+   * superseded ones still held by an older config (whose requests not yet at their selector then get
+   * `unavailable`, their API's onError), oldest first; throws `unavailable` when that is not enough.
+   */
+  private makeRoom(memoryMb: number): void {
+    const ceiling = this.ceiling;
+    if (ceiling === null) return;
+    const live = { programs: this.byId.size, memoryMb: 0 };
+    for (const p of this.byId.values()) live.memoryMb += p.config.memoryMb;
+    const fits = () => live.programs + 1 <= ceiling.programs && live.memoryMb + memoryMb <= ceiling.memoryMb;
+    if (fits()) return;
+    const ready = [...this.byId.values()].filter((p) => p.state === 'ready');
+    const idle = ready.filter((p) => p.datasets.size === 0);
+    const superseded = ready.filter((p) => p.datasets.size > 0 && this.current.get(p.apiId) !== p);
+    for (const victim of [...idle, ...superseded]) {
+      if (fits()) return;
+      for (const dataset of victim.datasets) {
+        dataset.released = true;
+        dataset.memo = null;
+      }
+      victim.datasets.clear();
+      this.drop(victim);
+      live.programs--;
+      live.memoryMb -= victim.config.memoryMb;
+    }
+    if (!fits())
+      throw unavailable(
+        `the sandbox holds as many selector versions as it may (${ceiling.programs} versions, ${ceiling.memoryMb} MB of memoryMb: twice the selector budget)`,
+      );
+  }
+
   /** Drops a version nobody uses: at once when superseded, after PROGRAM_IDLE_MS when current. */
   private maybeIdle(program: Program): void {
-    if (program.datasets.size > 0 || program.state !== 'ready' || program.idleTimer !== null) return;
+    if (program.datasets.size > 0 || program.state !== 'ready') return;
+    // Superseded: dropped even while an idle timer runs (a selector removed and added again, over and
+    // over, would otherwise keep every version for PROGRAM_IDLE_MS).
     if (this.current.get(program.apiId) !== program) return this.drop(program);
+    if (program.idleTimer !== null) return;
     program.idleTimer = setTimeout(() => {
       program.idleTimer = null;
       if (program.datasets.size === 0) this.drop(program);

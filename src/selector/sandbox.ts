@@ -1,20 +1,21 @@
 import type { Logger } from 'pino';
+import type { SelectorBudget } from '../model/selector-budget.js';
 import type { SelectorConfig } from '../model/selector.js';
 import { HostExits } from './blame.js';
 import { Calls } from './calls.js';
+import { ConsoleSink } from './console-sink.js';
 import { SelectorCompileError } from './errors.js';
 import { resolveHostCommand } from './host-command.js';
 import { HostProcess } from './host-process.js';
-import { wallTimeoutMs } from './limits.js';
 import { MemoModes } from './memo-mode.js';
 import { DEFAULT_HANG_GRACE_MS, DEFAULT_MAX_HOSTS, HostPool } from './pool.js';
-import { TOO_LARGE, unavailable, type Dataset, type LoadOp, type Program, type SandboxOp } from './program.js';
+import { unavailable, type Dataset, type Program, type SandboxOp } from './program.js';
 import { Programs } from './programs.js';
 import { MAX_REPLY_FRAME_BYTES } from './protocol.js';
 import { DEFAULT_QUARANTINE, FailureRecorder, type QuarantinePolicy } from './quarantine.js';
-import { CONSOLE_LINES_PER_SECOND, LineBudget } from './rate-limit.js';
-import { replaySlot } from './replay.js';
-import { COMPILE_ALLOWANCE_MS, runTrial } from './trials.js';
+import { CONSOLE_LINES_PER_SECOND } from './rate-limit.js';
+import { SlotLink } from './slots.js';
+import { runTrial } from './trials.js';
 import type {
   SelectorFailure,
   SelectorHandle,
@@ -30,9 +31,6 @@ export { SelectorCompileError } from './errors.js';
 export type { SelectorHandle } from './types.js';
 export { MAX_PENDING_PER_HOST } from './calls.js';
 export { PROGRAM_IDLE_MS } from './programs.js';
-
-/** Time a housekeeping request (drop, quarantine) may take before the watchdog counts the host as hung. */
-const HOUSEKEEPING_TIMEOUT_MS = 1000;
 
 /** Settings of the sandbox. */
 export interface SandboxOptions {
@@ -50,6 +48,13 @@ export interface SandboxOptions {
    * realm's own record and checks decide alone, which is what the guarantee rests on.
    */
   stateAnalysis?: boolean;
+  /**
+   * The selector budget of this process (src/model/selector-budget.ts). The config's selectors are
+   * held to it when a snapshot is compiled; the sandbox holds every live version (those of configs
+   * still finishing requests, and idle ones, too) to twice it, dropping idle and superseded versions
+   * first. Absent: no bound.
+   */
+  selectorBudget?: SelectorBudget;
   /** Told when a selector version goes into quarantine (for metrics). */
   onQuarantine?: (apiId: string, kind: SelectorFailure['kind']) => void;
   /** Told when memoization of a selector version ends: a run changed kept state, or the verifier disagreed. */
@@ -71,6 +76,8 @@ export interface SandboxHosts {
   killedFromOutside: number;
   /** Frames and requests written to hosts by this gateway process (batching = requests / frames). */
   written: { frames: number; requests: number };
+  /** Selector versions it holds: loading, serving, idle, or kept for requests of an older config. */
+  versions: number;
 }
 
 /**
@@ -78,8 +85,9 @@ export interface SandboxHosts {
  * script does (throw, loop, exhaust memory, abort V8), other APIs keep being answered and its own
  * calls resolve with a failure. This class wires the parts, each in its own file: the versions and
  * their catalogs (programs.ts), the call path (calls.ts), memoization (memo-mode.ts, memo.ts,
- * verifier.ts), quarantine (quarantine.ts), blame when a host ends (blame.ts), reloading a
- * replacement host (replay.ts) and admin trials (trials.ts).
+ * verifier.ts), quarantine (quarantine.ts), blame when a host ends (blame.ts), the requests to each
+ * slot's host and reloading a replacement (slots.ts, replay.ts), console lines (console-sink.ts) and
+ * admin trials (trials.ts).
  */
 export class SelectorSandbox {
   private readonly logger: Logger;
@@ -92,7 +100,8 @@ export class SelectorSandbox {
   private readonly failures: FailureRecorder<Program>;
   private readonly verifier: MemoVerifier<Dataset>;
   private readonly calls: Calls;
-  private readonly consoleBudgets = new Map<string, LineBudget>();
+  private readonly console: ConsoleSink;
+  private readonly slots: SlotLink;
   private exits!: HostExits;
   private seq = 0;
   closed = false;
@@ -123,19 +132,29 @@ export class SelectorSandbox {
         onExit: (host, role, unanswered, exit) => this.exits.onExit(host, role, unanswered, exit),
       },
     );
+    this.console = new ConsoleSink(this.logger, this.consoleRate);
+    this.slots = new SlotLink(this.pool, {
+      nextId: () => ++this.seq,
+      isClosed: () => this.closed,
+      programs: () => this.programs,
+      failures: () => this.failures,
+    });
     this.programs = new Programs(
       {
         nextId: () => ++this.seq,
         slotFor: (apiId) => this.pool.slotFor(apiId),
-        sendLoad: (program, dataset, replay, done) => this.sendLoad(program, dataset, replay, done),
-        sendDrop: (slot, tag, target) => this.sendHousekeeping(slot, `${tag}`, target),
+        sendLoad: (program, dataset, replay, done) => this.slots.sendLoad(program, dataset, replay, done),
+        sendDrop: (slot, tag, target) => this.slots.sendHousekeeping(slot, `${tag}`, target),
       },
       options.quarantine ?? DEFAULT_QUARANTINE,
       this.consoleRate,
+      options.selectorBudget === undefined
+        ? null
+        : { programs: options.selectorBudget.programs * 2, memoryMb: options.selectorBudget.memoryMb * 2 },
     );
     this.failures = new FailureRecorder<Program>(this.logger, (program, kind) => {
       this.onQuarantine?.(program.apiId, kind);
-      this.sendHousekeeping(program.slot, 'q', program.id);
+      this.slots.sendHousekeeping(program.slot, 'q', program.id);
     });
     this.verifier = new MemoVerifier<Dataset>(
       (dataset, request, candidates) => this.calls.rerun(dataset, request, candidates),
@@ -143,13 +162,13 @@ export class SelectorSandbox {
     );
     this.exits = new HostExits(this.logger, this.pool, this.programs, this.failures, {
       isClosed: () => this.closed,
-      hostForSlot: (slot) => this.hostForSlot(slot),
+      hostForSlot: (slot) => this.slots.hostForSlot(slot),
     });
     this.calls = new Calls(
       {
         isClosed: () => this.closed,
         nextId: () => ++this.seq,
-        hostForSlot: (slot) => this.hostForSlot(slot),
+        hostForSlot: (slot) => this.slots.hostForSlot(slot),
         hostOf: (slot) => this.pool.hostOf(slot),
       },
       this.failures,
@@ -226,6 +245,7 @@ export class SelectorSandbox {
       exits: this.exits.count,
       killedFromOutside: this.exits.outside,
       written: { ...HostProcess.written },
+      versions: this.programs.live,
     };
   }
 
@@ -234,56 +254,6 @@ export class SelectorSandbox {
     this.closed = true;
     this.programs.stopTimers();
     await this.pool.close();
-  }
-
-  private sendLoad(program: Program, dataset: Dataset | null, replay: boolean, done: LoadOp['done']): void {
-    const host = replay ? this.pool.hostOf(program.slot) : this.hostForSlot(program.slot);
-    if (host === null) return done(unavailable('no sandbox process is available'));
-    const timeoutMs = wallTimeoutMs(program.config.timeoutMs);
-    const id = ++this.seq;
-    const sent = host.send({
-      kind: 'load',
-      id,
-      msg: dataset === null ? `P${id}\t${program.payload()}` : `D${id}\t${dataset.payload}`,
-      timeoutMs: dataset === null ? timeoutMs * 2 + COMPILE_ALLOWANCE_MS : timeoutMs + COMPILE_ALLOWANCE_MS,
-      resends: 0,
-      program,
-      dataset,
-      replay,
-      done,
-    });
-    if (!sent) done(unavailable(TOO_LARGE));
-  }
-
-  /** Sends a drop (d, p) or the quarantine of a version (q) to the slot's host, if it has one. */
-  private sendHousekeeping(slot: number, tag: string, target: number): void {
-    const host = this.pool.hostOf(slot);
-    if (host === null || !host.alive || this.closed) return;
-    const id = ++this.seq;
-    host.send({
-      kind: 'housekeeping',
-      id,
-      msg: `${tag}${id}\t${target}`,
-      timeoutMs: HOUSEKEEPING_TIMEOUT_MS,
-      resends: 0,
-    });
-  }
-
-  /** The slot's host; a new one (the spare) gets every live selector of the slot loaded first. */
-  private hostForSlot(slot: number): HostProcess<SandboxOp> | null {
-    const existing = this.pool.hostOf(slot);
-    if (existing !== null && existing.alive) return existing;
-    if (this.closed) return null;
-    const host = this.pool.attach(slot);
-    if (host !== null) {
-      replaySlot(
-        this.programs,
-        slot,
-        (program, dataset, done) => this.sendLoad(program, dataset, true, done),
-        (program, failure) => this.failures.record(program, failure, 0, undefined, true),
-      );
-    }
-    return host;
   }
 
   private onOk(op: SandboxOp, runUs: number, positions: number[] | null, trace: string | null): void {
@@ -351,15 +321,6 @@ export class SelectorSandbox {
 
   private onConsole(programId: number, dropped: number, lines: string[]): void {
     const program = this.programs.get(programId);
-    if (program === undefined) return;
-    let budget = this.consoleBudgets.get(program.apiId);
-    if (!budget) this.consoleBudgets.set(program.apiId, (budget = new LineBudget(this.consoleRate)));
-    const now = Date.now();
-    let lost = dropped;
-    for (const line of lines) {
-      if (budget.take(now)) this.logger.info({ apiId: program.apiId, line }, 'selector console');
-      else lost++;
-    }
-    program.health.consoleDropped += lost;
+    if (program !== undefined) this.console.lines(program, dropped, lines);
   }
 }

@@ -70,7 +70,10 @@ export interface TrialResult {
 
 /** Runtime state of one API's selector, for the admin API. */
 export interface SelectorStatus {
-  state: 'active' | 'quarantined';
+  /** `over-budget`: not started, past this process's selector budget (`notStarted` says why). */
+  state: 'active' | 'quarantined' | 'over-budget';
+  /** Why the selector is not started (`over-budget` only). */
+  notStarted?: string;
   /** Calls and failures since this version was loaded. */
   calls: number;
   failures: number;

@@ -12,12 +12,13 @@ import { TlsCertificates } from '../tls/certificates.js';
 import { rulesHold } from '../model/rule.js';
 import type { Api } from '../model/api.js';
 import type { Node } from '../model/node.js';
+import { admitSelectors, type SelectorBudget } from '../model/selector-budget.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';
 import { SelectorCompileError } from '../selector/sandbox.js';
 import type { SelectorNode } from '../selector/types.js';
 import type { ConfigState } from '../store/store.js';
 import { compileRouter } from './router.js';
-import type { CompiledApi, CompiledNode, CompiledSelector, Snapshot } from './snapshot.js';
+import type { CompiledApi, CompiledNode, CompiledSelector, Snapshot, SnapshotSelectors } from './snapshot.js';
 
 /** What compiling needs besides the config. */
 export interface CompileDeps {
@@ -31,6 +32,11 @@ export interface CompileDeps {
   health: HealthRegistry;
   /** Rate-limit buckets outlive snapshots too (and hold the Redis link of cluster limits). */
   limits: LimitRegistry;
+  /**
+   * The selector budget of this process: selectors past it are not started (src/model/selector-budget.ts
+   * decides which). Null: every selector is started.
+   */
+  selectorBudget: SelectorBudget | null;
 }
 
 /** A compiled snapshot and the pools it holds (so unused ones can be closed when it retires). */
@@ -54,8 +60,13 @@ export async function compileSnapshot(state: ConfigState, deps: CompileDeps): Pr
     else nodesByApi.set(node.apiId, [node]);
   }
   const pools = new Set<UpstreamPool>();
+  const budget = deps.selectorBudget;
+  const selectors: SnapshotSelectors | null =
+    budget === null ? null : { budget, ...admitSelectors(state.apis, budget) };
   const apis = await Promise.all(
-    state.apis.map((api) => compileApi(api, nodesByApi.get(api.id) ?? [], variables, env, deps, pools)),
+    state.apis.map((api) =>
+      compileApi(api, nodesByApi.get(api.id) ?? [], variables, env, deps, pools, selectors?.overBudget.get(api.id)),
+    ),
   );
   const byId = new Map(apis.map((a) => [a.api.id, a]));
   return {
@@ -68,6 +79,7 @@ export async function compileSnapshot(state: ConfigState, deps: CompileDeps): Pr
       tls: new TlsCertificates(state.certificates, deps.previous?.tls ?? null),
       consumers: compileConsumers(state.consumers),
       health: deps.health,
+      selectors,
     }),
     pools,
   };
@@ -80,6 +92,8 @@ async function compileApi(
   env: Record<string, string>,
   deps: CompileDeps,
   pools: Set<UpstreamPool>,
+  /** Why its selector is past the budget and not started, else undefined. */
+  overBudget: string | undefined,
 ): Promise<CompiledApi> {
   const nodes: CompiledNode[] = stored.map((node, index) => {
     const target = connectorTarget(node.connector);
@@ -119,7 +133,14 @@ async function compileApi(
     strip: api.stripPrefix && api.path.endsWith('/*') ? api.path.slice(0, -2) : '',
     algorithm: sameAlgorithm(deps.previous?.apis.get(api.id), api) ?? createAlgorithm(api.algorithm),
     retryBudget: deps.previous?.apis.get(api.id)?.retryBudget ?? new RetryBudget(),
-    selector: api.selector && deps.loadSelectors ? await loadSelector(api, nodes, env, deps.sandbox) : null,
+    selector:
+      api.selector === null
+        ? null
+        : overBudget !== undefined
+          ? ({ state: 'over-budget', reason: overBudget } as const)
+          : deps.loadSelectors
+            ? await loadSelector(api, nodes, env, deps.sandbox)
+            : null,
     hashOn:
       api.algorithm === 'hash' && api.hashOn
         ? Object.freeze({

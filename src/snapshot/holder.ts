@@ -3,6 +3,7 @@ import type { PoolRegistry } from '../gateway/pools.js';
 import { LimitRegistry } from '../access/limits/registry.js';
 import type { Limiter } from '../access/limits/result.js';
 import { HealthRegistry } from '../health/registry.js';
+import type { SelectorBudget } from '../model/selector-budget.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';
 import type { ConfigStamp, Store } from '../store/store.js';
 import { LogBudget } from '../log-budget.js';
@@ -66,6 +67,8 @@ export class SnapshotHolder {
     readonly health: HealthRegistry = new HealthRegistry(),
     /** Rate-limit buckets (a control plane's only explain them). */
     readonly limits: LimitRegistry = new LimitRegistry(null),
+    /** The selector budget of this process (null: every selector is started). */
+    private readonly selectorBudget: SelectorBudget | null = null,
   ) {}
 
   /** Calls `fn` with every snapshot as it starts serving (health checks follow the config this way). */
@@ -173,6 +176,7 @@ export class SnapshotHolder {
       loadSelectors: this.loadSelectors,
       health: this.health,
       limits: this.limits,
+      selectorBudget: this.selectorBudget,
     });
     const next: Held = {
       snapshot: compiled.snapshot,
@@ -185,6 +189,7 @@ export class SnapshotHolder {
     this.held = next;
     this.bySnapshot.set(next.snapshot, next);
     this.log.info({ version: next.snapshot.version, apis: next.snapshot.apis.size }, 'config version serving');
+    if (this.loadSelectors) this.logOverBudget(next.snapshot, previous?.snapshot ?? null);
     for (const { id, names, reason } of next.snapshot.tls.refused)
       this.log.error({ certificate: id, names, reason }, 'a stored certificate cannot be served (OpenSSL refuses it)');
     for (const { id, names, reason } of next.snapshot.tls.warnings) {
@@ -208,6 +213,22 @@ export class SnapshotHolder {
       previous.retired = true;
       if (previous.inFlight === 0) this.dispose(previous);
     }
+  }
+
+  /** Warns when the set of selectors left out by the budget changes (a config past it, from another writer). */
+  private logOverBudget(next: Snapshot, previous: Snapshot | null): void {
+    const out = next.selectors?.overBudget ?? new Map<string, string>();
+    const before = previous?.selectors?.overBudget ?? new Map<string, string>();
+    if (out.size === before.size && [...out.keys()].every((id) => before.has(id))) return;
+    if (out.size === 0) {
+      this.log.info('every selector of the config runs again: the config is within the selector budget');
+      return;
+    }
+    const names = [...out.keys()].slice(0, 10).map((id) => next.apis.get(id)?.api.name ?? id);
+    this.log.warn(
+      { notStarted: out.size, apis: names, budget: next.selectors!.budget, started: next.selectors!.started },
+      "selectors past this process's selector budget are not started: their APIs answer SELECTOR_OVER_BUDGET",
+    );
   }
 
   /** Whether the snapshot serving now was compiled from the config `stamp` names. */

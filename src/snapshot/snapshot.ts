@@ -9,6 +9,7 @@ import type { HttpTarget } from '../connectors/kind.js';
 import type { HealthRegistry, NodeHealth } from '../health/registry.js';
 import type { Api } from '../model/api.js';
 import type { Node } from '../model/node.js';
+import type { SelectorAdmission, SelectorBudget } from '../model/selector-budget.js';
 import type { SelectorFailure, SelectorHandle, SelectorNode } from '../selector/types.js';
 import type { TlsCertificates } from '../tls/certificates.js';
 
@@ -31,10 +32,20 @@ export interface CompiledHashOn {
   readonly name: string;
 }
 
-/** An API's selector as the snapshot holds it: loaded in the sandbox, or broken (compile failed at load). */
+/**
+ * An API's selector as the snapshot holds it: loaded in the sandbox, broken (compile failed at load),
+ * or not started because it is past this process's selector budget (its requests are answered
+ * SELECTOR_OVER_BUDGET; `reason` says which bound).
+ */
 export type CompiledSelector =
   | { readonly state: 'loaded'; readonly handle: SelectorHandle }
-  | { readonly state: 'broken'; readonly error: SelectorFailure };
+  | { readonly state: 'broken'; readonly error: SelectorFailure }
+  | { readonly state: 'over-budget'; readonly reason: string };
+
+/** The selector budget a snapshot's selectors were started within, and what they took. */
+export interface SnapshotSelectors extends SelectorAdmission {
+  readonly budget: SelectorBudget;
+}
 
 /** One API, compiled: its nodes in catalog order and the candidates that survive the static filters. */
 export interface CompiledApi {
@@ -84,4 +95,6 @@ export interface Snapshot {
   readonly consumers: CompiledConsumers;
   /** The process's node health (live, outlives this snapshot): the balance stage filters with it. */
   readonly health: HealthRegistry;
+  /** The selector budget and which selectors it left out; null when this process has none (it runs no selectors). */
+  readonly selectors: SnapshotSelectors | null;
 }

@@ -1,3 +1,5 @@
+import type { Api } from '../model/api.js';
+import { budgetRefusal, selectorUse, useDelta, type SelectorUse } from '../model/selector-budget.js';
 import type { Change } from './changes.js';
 import { etagOf, isConfigWrite, OBJECT_KINDS, opOf } from './changes.js';
 import { DryRunResult, StoreRefusedError } from './errors.js';
@@ -15,8 +17,37 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /** Most Idempotency-Keys remembered (the oldest go first). */
 export const IDEMPOTENCY_KEEP = 10_000;
 
-/** Throws, rolling the write back, when `If-Match` or the scope's `confirm` fails, or the write is a dry run. */
-export function checkBeforeCommit(scope: WriteScope, changes: readonly Change[], value: unknown): void {
+/**
+ * What a write adds to the selectors' use (src/model/selector-budget.ts) when its scope holds a
+ * selector budget and it adds programs or memory; then the driver reads the APIs as the write left
+ * them, in its transaction, for checkBeforeCommit. Null: nothing to check (no read).
+ */
+export function selectorGrowth(scope: WriteScope, changes: readonly Change[]): SelectorUse | null {
+  if (scope.selectorBudget === undefined) return null;
+  const delta = useDelta(
+    changes
+      .filter((c) => c.kind === 'api')
+      .map((c) => ({ before: c.before as Api | null, after: c.after as Api | null })),
+  );
+  return delta.programs > 0 || delta.memoryMb > 0 ? delta : null;
+}
+
+/** A write's growth of the selectors' use with the APIs as it left them (see selectorGrowth). */
+export interface SelectorCheck {
+  readonly delta: SelectorUse;
+  readonly apis: readonly Api[];
+}
+
+/**
+ * Throws, rolling the write back, when `If-Match` or the scope's `confirm` fails, the write adds
+ * selectors past the scope's budget (`selectors`, see selectorGrowth), or the write is a dry run.
+ */
+export function checkBeforeCommit(
+  scope: WriteScope,
+  changes: readonly Change[],
+  value: unknown,
+  selectors: SelectorCheck | null = null,
+): void {
   const target = changes[0]!;
   scope.confirm?.(changes);
   if (scope.ifMatch !== undefined) {
@@ -29,6 +60,10 @@ export function checkBeforeCommit(scope: WriteScope, changes: readonly Change[],
         `If-Match: ${target.kind} ${target.name} was changed since that version (its ETag is now ${etagOf(current)})`,
       );
     }
+  }
+  if (selectors !== null && scope.selectorBudget !== undefined) {
+    const refusal = budgetRefusal(selectors.delta, selectorUse(selectors.apis), scope.selectorBudget);
+    if (refusal !== null) throw new StoreRefusedError('SELECTOR_BUDGET_EXCEEDED', refusal);
   }
   if (scope.dryRun) throw new DryRunResult(value, changes);
 }

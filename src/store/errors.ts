@@ -51,7 +51,12 @@ export type StoreRefusalCode =
    * (private key, credential hash) is no longer stored and not given: the audit log and files exported
    * without secrets never hold one (409).
    */
-  | 'SECRET_NOT_STORED';
+  | 'SECRET_NOT_STORED'
+  /**
+   * The write adds selectors or selector memory past the selector budget of the write scope (see
+   * src/model/selector-budget.ts) (409).
+   */
+  | 'SELECTOR_BUDGET_EXCEEDED';
 
 /** A write the store refused; nothing was written. */
 export class StoreRefusedError extends Error {

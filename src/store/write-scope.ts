@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { SelectorBudget } from '../model/selector-budget.js';
 import { SYSTEM_ACTOR, type Actor } from '../model/token.js';
 import type { Change } from './changes.js';
 
@@ -31,6 +32,12 @@ export interface WriteScope {
    * (`config apply` refuses changes other than the ones it showed).
    */
   readonly confirm?: (changes: readonly Change[]) => void;
+  /**
+   * The selector budget of the gateway processes this writer serves (`--selector-max-programs`,
+   * `--selector-memory-mb`): a write that adds selectors or memory past it is refused inside its
+   * transaction (SELECTOR_BUDGET_EXCEEDED). Absent: not checked (the system's own writes).
+   */
+  readonly selectorBudget?: SelectorBudget;
 }
 
 const scopes = new AsyncLocalStorage<WriteScope>();

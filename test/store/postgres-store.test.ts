@@ -7,6 +7,7 @@ import { apiInput } from './fixtures.js';
 import { dropSchema, PG_URL, requirePostgres, sql, uniqueSchema, waitFor } from './pg-fixtures.js';
 import { describeAuditContract } from './audit-contract.js';
 import { describeSecretsAuditContract } from './secrets-audit-contract.js';
+import { describeSelectorBudgetContract } from './selector-budget-contract.js';
 import { describeStoreContract, type StoreFixture } from './store-contract.js';
 import { startTcpProxy, urlTarget, viaProxy } from './tcp-proxy.js';
 
@@ -63,6 +64,7 @@ async function freshPostgres(): Promise<StoreFixture> {
 describeStoreContract('PostgresStore', { fresh: freshPostgres });
 describeAuditContract('PostgresStore', { fresh: freshPostgres });
 describeSecretsAuditContract('PostgresStore', { fresh: freshPostgres });
+describeSelectorBudgetContract('PostgresStore', { fresh: freshPostgres });
 
 describe('PostgresStore on a shared PostgreSQL', () => {
   // Run in reverse order: stores close before their schema is dropped.

@@ -9,6 +9,7 @@ import type { Store } from '../../src/store/store.js';
 import { apiInput, tempDir } from './fixtures.js';
 import { describeAuditContract } from './audit-contract.js';
 import { describeSecretsAuditContract } from './secrets-audit-contract.js';
+import { describeSelectorBudgetContract } from './selector-budget-contract.js';
 import { describeStoreContract, type StoreFixture } from './store-contract.js';
 
 /** A fresh SQLite file in its own temp directory. */
@@ -64,6 +65,7 @@ async function freshSqlite(): Promise<StoreFixture> {
 describeStoreContract('SqliteStore', { fresh: freshSqlite });
 describeAuditContract('SqliteStore', { fresh: freshSqlite });
 describeSecretsAuditContract('SqliteStore', { fresh: freshSqlite });
+describeSelectorBudgetContract('SqliteStore', { fresh: freshSqlite });
 
 describe('SqliteStore: its file removed or replaced while open', () => {
   let dir: { dir: string; remove: () => void };

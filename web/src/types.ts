@@ -38,7 +38,7 @@ export type ConnectorValue = { kind: string } & Record<string, unknown>;
 /** An API as `GET /admin/apis` lists it (the same shape as `ApiSummary` in src/admin/routes/apis.ts). */
 export type ApiSummary = Api & {
   nodeCounts: { enabled: number; total: number };
-  selectorState: 'active' | 'quarantined' | 'none';
+  selectorState: 'active' | 'quarantined' | 'over-budget' | 'none';
   availability: import('../../src/admin/availability.js').Availability;
   traffic: { lastMinute: import('../../src/gateway/node-stats.js').NodeStatsWindow };
 };

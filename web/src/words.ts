@@ -18,6 +18,7 @@ export const GATEWAY_ERROR_WORDS: Record<string, string> = {
   RULES_EXCLUDED_ALL: "No node's rules hold for the current variables.",
   SELECTOR_EMPTY: 'The selector returned no node for this request.',
   SELECTOR_FAILED: 'The selector failed and the API rejects on selector errors.',
+  SELECTOR_OVER_BUDGET: "The API's selector is not running: it is past this gateway process's selector budget.",
   NO_HEALTHY_NODE: 'Every candidate node is unhealthy and the API rejects in panic mode.',
   UPSTREAM_CONNECT_FAILED: 'Could not connect to the chosen node.',
   ALL_NODES_TRIED: 'Every candidate node was tried and none could be reached.',

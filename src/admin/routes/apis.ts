@@ -21,7 +21,7 @@ type IdParams = { Params: { id: string } };
 /** An API as `GET /admin/apis` lists it: with its node counts, selector state, availability and last minute of traffic. */
 export type ApiSummary = Api & {
   nodeCounts: { enabled: number; total: number };
-  selectorState: 'active' | 'quarantined' | 'none';
+  selectorState: 'active' | 'quarantined' | 'over-budget' | 'none';
   availability: Availability;
   /** Every request the API answered in the last minute, gateway-made errors included. */
   traffic: { lastMinute: NodeStatsWindow };

@@ -44,6 +44,9 @@ function runSelector(
   api: CompiledApi,
   healthy: readonly CompiledNode[],
 ): boolean | Promise<boolean> {
+  // Not onError's to decide: the selector may keep requests off nodes for a reason (a canary, a
+  // tenant), and it never ran; the API answers with the cause until the config fits the budget.
+  if (api.selector?.state === 'over-budget') return fail(ctx, 'SELECTOR_OVER_BUDGET');
   if (ctx.body === null && hasBody(ctx)) {
     const length = Number(ctx.req.headers['content-length']);
     if (length > 0 && length <= SELECTOR_BODY_LIMIT) {
@@ -64,6 +67,7 @@ function runSelector(
 function select(ctx: RequestContext, api: CompiledApi, healthy: readonly CompiledNode[]): boolean | Promise<boolean> {
   const selector = api.selector;
   if (selector === null) return decided(ctx, afterSelector(NO_SELECTOR, healthy, 'use-all'));
+  if (selector.state === 'over-budget') return fail(ctx, 'SELECTOR_OVER_BUDGET');
   if (selector.state === 'broken') {
     ctx.selectorOutcome = `error:${selector.error.kind}`;
     return decided(ctx, afterSelector(FAILED, healthy, api.api.selector?.onError ?? 'use-all'));

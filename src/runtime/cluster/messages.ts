@@ -2,6 +2,7 @@ import type { NodeStatsSlot, NodeStatsView, NodeStatsWindow } from '../../gatewa
 import type { RedisStatus } from '../../access/limits/redis.js';
 import type { SelectorStatus } from '../../selector/types.js';
 import type { ConfigLoadError } from '../../snapshot/holder.js';
+import type { SelectorBudgetView } from '../selector-status.js';
 
 /** Primary → worker. Every request carries an id its answer repeats. */
 export type ToWorker =
@@ -25,13 +26,18 @@ export type FromWorker =
   | { t: 'redis'; status: RedisStatus }
   /** Why its loads of the stored config fail now, or null once one works. */
   | { t: 'config'; error: ConfigLoadError | null }
+  /** Its selector budget and the selectors it left out, when that changes. */
+  | { t: 'selectors'; view: SelectorBudgetView | null }
   | { t: 'answer'; id: number; value: unknown; error?: string }
   | { t: 'pong'; id: number };
 
 /** Environment variable carrying the parsed options to workers. */
 export const WORKER_OPTIONS_ENV = 'ISOGATE_WORKER_OPTIONS';
 
-/** One selector status for the whole machine: quarantined where any worker quarantined it, counts summed. */
+/**
+ * One selector status for the whole machine: quarantined where any worker quarantined it, else not
+ * started where any worker left it out for its budget, counts summed.
+ */
 export function mergeSelectorStatus(parts: ReadonlyArray<SelectorStatus | null>): SelectorStatus | null {
   const present = parts.filter((p): p is SelectorStatus => p !== null);
   if (present.length === 0) return null;
@@ -40,8 +46,14 @@ export function mergeSelectorStatus(parts: ReadonlyArray<SelectorStatus | null>)
       .map((p) => p.quarantinedAt)
       .filter((q): q is string => q !== null)
       .sort()[0] ?? null;
+  const notStarted = present.find((p) => p.state === 'over-budget')?.notStarted;
   return {
-    state: present.some((p) => p.state === 'quarantined') ? 'quarantined' : 'active',
+    state: present.some((p) => p.state === 'quarantined')
+      ? 'quarantined'
+      : notStarted !== undefined
+        ? 'over-budget'
+        : 'active',
+    ...(notStarted === undefined ? {} : { notStarted }),
     calls: present.reduce((n, p) => n + p.calls, 0),
     failures: present.reduce((n, p) => n + p.failures, 0),
     quarantinedAt,

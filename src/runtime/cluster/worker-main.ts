@@ -5,6 +5,7 @@ import { createLogger } from '../../log.js';
 import { ProcessRole } from '../../model/cluster.js';
 import { openStore } from '../../store/open.js';
 import { startDataPlane } from '../data-plane.js';
+import { selectorBudgetView, selectorStatusOf } from '../selector-status.js';
 import { StartupError } from '../listen.js';
 import { LOG_CLOSE_MS, stopOnce } from '../shutdown.js';
 import { ignoreStraySignals } from '../signals.js';
@@ -61,10 +62,17 @@ async function main(): Promise<void> {
     const text = error === null ? null : JSON.stringify(error);
     if (text !== lastConfigError) send({ t: 'config', error: (lastConfigError = text) === null ? null : error });
   };
+  let lastSelectors = '';
+  const reportSelectors = () => {
+    const view = selectorBudgetView(plane.holder.current);
+    const text = JSON.stringify(view);
+    if (text !== lastSelectors) send({ t: 'selectors', view: JSON.parse((lastSelectors = text)) });
+  };
   setInterval(() => {
     reportVersion();
     reportRedis();
     reportConfigError();
+    reportSelectors();
   }, 250).unref();
 
   process.on('message', (message: ToWorker) => {
@@ -78,7 +86,11 @@ async function main(): Promise<void> {
         }, fail);
         break;
       case 'selectorStatuses':
-        answer(Object.fromEntries(message.apiIds.map((id) => [id, plane.sandbox.status(id)])));
+        answer(
+          Object.fromEntries(
+            message.apiIds.map((id) => [id, selectorStatusOf(plane.holder.current, plane.sandbox, id)]),
+          ),
+        );
         break;
       case 'nodeStats':
         answer(Object.fromEntries(message.nodeIds.map((id) => [id, plane.stats.view(id)])));

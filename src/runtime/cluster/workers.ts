@@ -7,6 +7,7 @@ import type { ConfigLoadError } from '../../snapshot/holder.js';
 import type { ProcessRole } from '../../model/cluster.js';
 import { resolveEntry } from '../../paths.js';
 import { StartupError } from '../listen.js';
+import type { SelectorBudgetView } from '../selector-status.js';
 import { WORKER_IDENTITY_ENV } from './heartbeat.js';
 import { TICKET_KEYS_ENV, ticketKeys } from '../../tls/settings.js';
 import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker, type WorkerQuery } from './messages.js';
@@ -53,6 +54,7 @@ interface Slot {
   /** The worker's Redis link for cluster rate limits, as it last reported (null: not reported). */
   redis: RedisStatus | null;
   configError: ConfigLoadError | null;
+  selectors: SelectorBudgetView | null;
 }
 
 /** What one worker reported, for /status. */
@@ -69,6 +71,8 @@ export interface WorkerView {
   redis?: RedisStatus;
   /** Why its loads of the stored config fail (present while they do; it serves its last config). */
   configError?: ConfigLoadError;
+  /** Its selector budget and the selectors it left out (present once reported). */
+  selectors?: SelectorBudgetView;
 }
 
 /**
@@ -108,6 +112,7 @@ export class WorkerSet {
       restarts: 0,
       redis: null,
       configError: null,
+      selectors: null,
     }));
     this.watchdog = new Watchdog<Worker>({
       ping: (worker) => this.ping(worker),
@@ -167,6 +172,7 @@ export class WorkerSet {
       restarts: s.restarts,
       ...(s.redis === null ? {} : { redis: s.redis }),
       ...(s.configError === null ? {} : { configError: s.configError }),
+      ...(s.selectors === null ? {} : { selectors: s.selectors }),
     }));
   }
 
@@ -239,6 +245,7 @@ export class WorkerSet {
     slot.startedAt = steadyNow();
     slot.ready = false;
     slot.configError = null;
+    slot.selectors = null;
     this.watchdog.track(worker);
     worker.on('message', (message: FromWorker) => {
       this.watchdog.seen(worker);
@@ -296,6 +303,10 @@ export class WorkerSet {
     }
     if (message.t === 'config') {
       slot.configError = message.error;
+      return;
+    }
+    if (message.t === 'selectors') {
+      slot.selectors = message.view;
       return;
     }
     if (message.t === 'ready' || message.t === 'version') {

@@ -2,12 +2,13 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { PlanResult } from '../../model/audit.js';
 import { isConfigWrite, summarize } from '../changes.js';
-import { AUDIT_COLUMNS, auditRows, checkBeforeCommit, idempotencyRow } from '../commit.js';
+import { AUDIT_COLUMNS, auditRows, checkBeforeCommit, idempotencyRow, selectorGrowth } from '../commit.js';
 import { StoreOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
 import type { PlannedWrite } from '../plans.js';
 import { newVersionToken } from '../version-stamp.js';
 import { currentWriteScope } from '../write-scope.js';
 import { nowIso, type WriteOutcome } from '../write-steps.js';
+import { listApis } from './apis.js';
 import { CONFIG_CHANNEL, type Tx } from './connection.js';
 import type { HealthTracker } from './health.js';
 import { execute } from './objects.js';
@@ -192,7 +193,8 @@ async function commitWrite<T>(
   await tx.query(SQL.lockMeta);
   const { value, changes } = await step(tx);
   if (changes.length === 0) return { value, version: null };
-  checkBeforeCommit(scope, changes, value);
+  const growth = selectorGrowth(scope, changes);
+  checkBeforeCommit(scope, changes, value, growth && { delta: growth, apis: await listApis(tx) });
   let version: number | null = null;
   if (isConfigWrite(changes)) {
     version = (await tx.query<{ config_version: number }>(SQL.bumpVersion, [newVersionToken()])).rows[0]!

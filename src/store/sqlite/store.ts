@@ -4,7 +4,7 @@ import type { AuditPage, AuditListing, PlanResult } from '../../model/audit.js';
 import { ProcessBeat, type ClusterState } from '../../model/cluster.js';
 import { auditPage, auditSelect, type StoredAuditRow } from '../audit-log.js';
 import { isConfigWrite, summarize } from '../changes.js';
-import { auditRows, checkBeforeCommit, idempotencyRow } from '../commit.js';
+import { auditRows, checkBeforeCommit, idempotencyRow, selectorGrowth } from '../commit.js';
 import { DriverStore, type DriverSteps } from '../driver-store.js';
 import type { PlannedWrite } from '../plans.js';
 import type { ConfigStamp, ConfigState, Planner, Store, StoreHealth } from '../store.js';
@@ -173,7 +173,8 @@ export class SqliteStore extends DriverStore<Statements, 'sync'> implements Stor
         this.inTransaction.immediate(() => {
           const { value, changes } = step();
           if (changes.length === 0) return { value, version: null };
-          checkBeforeCommit(scope, changes, value);
+          const growth = selectorGrowth(scope, changes);
+          checkBeforeCommit(scope, changes, value, growth && { delta: growth, apis: apis.listApis(this.stmt) });
           const version = isConfigWrite(changes) ? (this.stmt.bumpVersion.get(newVersionToken()) as number) : null;
           const at = nowIso();
           for (const row of auditRows(scope, changes, version, cause, at)) this.stmt.insertAudit.run(row);

@@ -9,6 +9,7 @@ export const REASON_WORDS: Record<AvailabilityReason, string> = {
   rules: 'rules exclude all',
   health: 'all unhealthy',
   'selector-quarantined': 'selector quarantined',
+  'selector-over-budget': 'selector not started (budget)',
 };
 
 /** A badge for an API's availability: "Takes traffic", "Down: rules exclude all", "Degraded: all unhealthy". */

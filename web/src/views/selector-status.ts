@@ -6,8 +6,8 @@ import { ago, dateTime } from '../format.js';
 import type { Api, SelectorMemoization, SelectorView } from '../types.js';
 import { SELECTOR_ERROR_KINDS } from '../words.js';
 
-// The State card of the Selector tab: whether the saved selector runs or is quarantined, its counts,
-// memoization and cache, and its last errors.
+// The State card of the Selector tab: whether the saved selector runs, is quarantined or is not started
+// (past the gateway's selector budget), its counts, memoization and cache, and its last errors.
 
 /** The status panel's memoization verdict: "yes", or "no" with why. */
 function memoizationText(m: SelectorMemoization): string {
@@ -42,8 +42,17 @@ export function renderStatus(host: HTMLElement, v: SelectorView, api: Api, refre
       null,
       s.state === 'active'
         ? h('span', { class: 'badge badge-ok' }, 'Active')
-        : h('span', { class: 'badge badge-danger' }, 'Quarantined'),
+        : s.state === 'over-budget'
+          ? h('span', { class: 'badge badge-danger' }, 'Not started')
+          : h('span', { class: 'badge badge-danger' }, 'Quarantined'),
     ),
+    s.state === 'over-budget'
+      ? h(
+          'p',
+          { class: 'small' },
+          `The gateway does not run this selector, ${s.notStarted?.replace(/^not started: /, '') ?? 'past its selector budget'}. Every request to this API is answered 503 SELECTOR_OVER_BUDGET until the selectors fit: delete one or lower a memoryMb (or raise the gateway's --selector-max-programs / --selector-memory-mb).`,
+        )
+      : null,
     s.state === 'quarantined'
       ? [
           h(

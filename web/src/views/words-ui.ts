@@ -45,5 +45,6 @@ export function routeText(api: Pick<Api, 'host' | 'path'>): string {
 export function selectorBadge(state: ApiSummary['selectorState']): HTMLElement {
   if (state === 'active') return h('span', { class: 'badge badge-ok' }, 'Selector active');
   if (state === 'quarantined') return h('span', { class: 'badge badge-danger' }, 'Selector quarantined');
+  if (state === 'over-budget') return h('span', { class: 'badge badge-danger' }, 'Selector not started');
   return h('span', { class: 'badge badge-off' }, 'No selector');
 }
