@@ -6,6 +6,7 @@ import type { Programs } from './programs.js';
 import { HOST_PROTOCOL_EXIT_CODE } from './protocol.js';
 import { OUTSIDE_KILLS, OUTSIDE_KILLS_WINDOW_MS, type FailureRecorder } from './quarantine.js';
 import type { SelectorFailure } from './types.js';
+import { steadyNow } from '../runtime/clock.js';
 
 /**
  * Who is blamed when a sandbox host process ends, and for what. Answers are written synchronously
@@ -181,7 +182,7 @@ export class HostExits {
   private killedFromOutside(op: SandboxOp, exit: HostExit): void {
     const program =
       op.kind === 'call' || op.kind === 'verify' ? op.dataset.program : op.kind === 'load' ? op.program : null;
-    if (program === null || !program.health.killedFromOutside(Date.now())) return;
+    if (program === null || !program.health.killedFromOutside(steadyNow())) return;
     this.failures.record(
       program,
       outsideKillsFailure(exit, OUTSIDE_KILLS, OUTSIDE_KILLS_WINDOW_MS),

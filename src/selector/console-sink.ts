@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Program } from './program.js';
 import { LineBudget } from './rate-limit.js';
+import { steadyNow } from '../runtime/clock.js';
 
 /**
  * Where serving selectors' console.log lines go: the gateway log, at most `rate` lines a second per
@@ -19,7 +20,7 @@ export class ConsoleSink {
   lines(program: Program, dropped: number, lines: readonly string[]): void {
     let budget = this.budgets.get(program.apiId);
     if (!budget) this.budgets.set(program.apiId, (budget = new LineBudget(this.rate)));
-    const now = Date.now();
+    const now = steadyNow();
     let lost = dropped;
     for (const line of lines) {
       if (budget.take(now)) this.logger.info({ apiId: program.apiId, line }, 'selector console');

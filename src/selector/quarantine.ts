@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { SelectOutcome, SelectorErrorKind, SelectorFailure, SelectorStatus } from './types.js';
+import { steadyNow } from '../runtime/clock.js';
 
 /**
  * Quarantine, decided here and nowhere else: SelectorHealth.fail() is the one decision, and
@@ -149,7 +150,7 @@ export class FailureRecorder<P extends Quarantinable> {
    * kind (its host died or hung running it, or wrote an answer over the cap).
    */
   record(program: P, failure: SelectorFailure, durationUs: number, runUs?: number, atOnce = false): SelectOutcome {
-    const now = program.health.fail(failure, Date.now(), atOnce);
+    const now = program.health.fail(failure, steadyNow(), atOnce);
     this.logger.warn({ apiId: program.apiId, ...failure }, 'selector call failed');
     if (now) {
       this.logger.error({ apiId: program.apiId, kind: failure.kind }, 'selector quarantined');
