@@ -3,7 +3,7 @@ import type { RequestContext } from '../gateway/context.js';
 import type { RedisStatus } from '../access/limits/redis.js';
 import type { MemoEndCause } from '../selector/sandbox.js';
 import type { SelectorStatus } from '../selector/types.js';
-import type { Snapshot } from '../snapshot/snapshot.js';
+import type { CompiledApi, Snapshot } from '../snapshot/snapshot.js';
 import type { TunnelCount } from '../gateway/upgrade/tunnel.js';
 import { registerEdgeMetrics, type EdgeStats } from './edge.js';
 import { registerTrafficMetrics } from './exposition.js';
@@ -72,35 +72,20 @@ export class GatewayMetrics {
         if (snapshot) this.set((Date.now() - snapshot.loadedAt) / 1000);
       },
     });
-    new Gauge({
-      name: 'isogate_selector_quarantined',
-      help: '1 while the current selector version of the API is quarantined, else 0 (with workers: quarantined in any).',
-      labelNames: ['api'],
+    selectorFlagGauge(
       registers,
-      aggregator: 'max',
-      collect() {
-        this.reset();
-        for (const api of sources.current()?.apis.values() ?? []) {
-          if (api.selector === null) continue;
-          const status = sources.selectorStatus(api.api.id);
-          this.set({ api: api.api.name }, status?.state === 'quarantined' ? 1 : 0);
-        }
-      },
-    });
-    new Gauge({
-      name: 'isogate_selector_over_budget',
-      help: "1 while the API's selector is not started because it is past the process's selector budget (its requests answer SELECTOR_OVER_BUDGET), else 0 (with workers: in any).",
-      labelNames: ['api'],
+      sources,
+      'isogate_selector_quarantined',
+      '1 while the current selector version of the API is quarantined, else 0 (with workers: quarantined in any).',
+      (api) => sources.selectorStatus(api.api.id)?.state === 'quarantined',
+    );
+    selectorFlagGauge(
       registers,
-      aggregator: 'max',
-      collect() {
-        this.reset();
-        for (const api of sources.current()?.apis.values() ?? []) {
-          if (api.selector === null) continue;
-          this.set({ api: api.api.name }, api.selector.state === 'over-budget' ? 1 : 0);
-        }
-      },
-    });
+      sources,
+      'isogate_selector_over_budget',
+      "1 while the API's selector is not started because it is past the process's selector budget (its requests answer SELECTOR_OVER_BUDGET), else 0 (with workers: in any).",
+      (api) => api.selector?.state === 'over-budget',
+    );
     new Counter({
       name: 'isogate_selector_memo_verifications_total',
       help: 'Memoized selector answers run again by the verifier, by outcome (verified: compared; mismatch: differed, memoization ended; skipped: sampled but not run, the sandbox busy).',
@@ -182,4 +167,26 @@ export class GatewayMetrics {
     this.traffic.prune(this.sources.current());
     return Registry.merge([this.registry, processRegistry()]).metrics();
   }
+}
+
+/** A gauge of 1 or 0 per API with a selector (by name), from `on`, max over workers. */
+function selectorFlagGauge(
+  registers: Registry[],
+  sources: Pick<MetricsSources, 'current'>,
+  name: string,
+  help: string,
+  on: (api: CompiledApi) => boolean,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ['api'],
+    registers,
+    aggregator: 'max',
+    collect() {
+      this.reset();
+      for (const api of sources.current()?.apis.values() ?? [])
+        if (api.selector !== null) this.set({ api: api.api.name }, on(api) ? 1 : 0);
+    },
+  });
 }
