@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CertificateRecord } from '../../src/model/certificate.js';
 
 /** A certificate made at test time: the PEM chain (leaf, then the CA), its key, and the CA to trust. */
 export interface TestCertificate {
@@ -105,4 +107,23 @@ export class TestCa {
   private openssl(...args: string[]): void {
     execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   }
+}
+
+/**
+ * The stored record of a PEM pair as an upload would have made it, without the upload's checks: for
+ * tests that write the store directly (a certificate since expired, a key the rules now refuse).
+ */
+export function storedRecord(names: string[], pair: { certificate: string; privateKey: string }): CertificateRecord {
+  const leaf = new X509Certificate(pair.certificate);
+  return {
+    names,
+    certificate: pair.certificate,
+    privateKey: createPrivateKey(pair.privateKey).export({ format: 'pem', type: 'pkcs8' }).toString(),
+    isDefault: false,
+    notBefore: new Date(leaf.validFrom).toISOString(),
+    notAfter: new Date(leaf.validTo).toISOString(),
+    fingerprint: leaf.fingerprint256,
+    subject: leaf.subject,
+    issuer: leaf.issuer,
+  };
 }

@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import {
   skipAfterFirstFailure,
   type PageWatch,
 } from '../helpers/browser.js';
-import { TestCa } from '../helpers/certs.js';
+import { storedRecord, TestCa } from '../helpers/certs.js';
 import { startTestGateway, type TestGateway } from '../helpers/isogate.js';
 import { handshake } from '../helpers/tls-client.js';
 
@@ -54,19 +53,7 @@ function legacyPair(name: string): { certificate: string; privateKey: string } {
  * API refuses its key); returns the leaf's fingerprint.
  */
 async function storeDirectly(name: string, pair: { certificate: string; privateKey: string }): Promise<string> {
-  const leaf = new X509Certificate(pair.certificate);
-  await t.app.store.createCertificate({
-    names: [name],
-    certificate: pair.certificate,
-    privateKey: createPrivateKey(pair.privateKey).export({ format: 'pem', type: 'pkcs8' }).toString(),
-    isDefault: false,
-    notBefore: new Date(leaf.validFrom).toISOString(),
-    notAfter: new Date(leaf.validTo).toISOString(),
-    fingerprint: leaf.fingerprint256,
-    subject: leaf.subject,
-    issuer: leaf.issuer,
-  });
-  return leaf.fingerprint256;
+  return (await t.app.store.createCertificate(storedRecord([name], pair))).fingerprint;
 }
 
 skipAfterFirstFailure();

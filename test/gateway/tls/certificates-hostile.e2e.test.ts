@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCa, type TestCertificate } from '../../helpers/certs.js';
+import { storedRecord, TestCa, type TestCertificate } from '../../helpers/certs.js';
 import { startTestGateway, type TestGateway } from '../../helpers/isogate.js';
 import { handshake } from '../../helpers/tls-client.js';
 
@@ -298,29 +298,18 @@ describe('lifecycle', () => {
     // Written to the store directly, as an upload a day old whose certificate has since expired.
     const expired = ca.issue(['gone.test'], -1);
     keysSeen.push(expired.privateKey);
-    const leaf = new X509Certificate(expired.leaf);
-    const stored = await t.app.store.createCertificate({
-      names: ['gone.test'],
-      certificate: expired.certificate,
-      privateKey: createPrivateKey(expired.privateKey).export({ format: 'pem', type: 'pkcs8' }).toString(),
-      isDefault: false,
-      notBefore: new Date(leaf.validFrom).toISOString(),
-      notAfter: new Date(leaf.validTo).toISOString(),
-      fingerprint: leaf.fingerprint256,
-      subject: leaf.subject,
-      issuer: leaf.issuer,
-    });
+    const stored = await t.app.store.createCertificate(storedRecord(['gone.test'], expired));
     const view = (await t.admin('GET', `/admin/certificates/${stored.id}`)).body;
     expect(view.expiresInDays).toBeLessThan(0);
     expect(view.expiringSoon).toBe(true);
     expect(view).not.toHaveProperty('privateKey');
     // As nginx does: the name keeps its own certificate (the client reports it expired), the rest still serves.
     let h = await handshake(tlsPort, 'gone.test');
-    for (let i = 0; i < 20 && h.fingerprint !== leaf.fingerprint256; i++) {
+    for (let i = 0; i < 20 && h.fingerprint !== stored.fingerprint; i++) {
       await new Promise((r) => setTimeout(r, 100));
       h = await handshake(tlsPort, 'gone.test');
     }
-    expect(h.fingerprint).toBe(leaf.fingerprint256);
+    expect(h.fingerprint).toBe(stored.fingerprint);
     expect((await handshake(tlsPort, 'base.test')).san).toBe('DNS:base.test');
     expect((await t.admin('DELETE', `/admin/certificates/${stored.id}`)).status).toBe(204);
   }, 30_000);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyProblem } from '../../../src/tls/key-policy.js';
+import { storedRecord } from '../../helpers/certs.js';
 import { startTestGateway, type TestGateway } from '../../helpers/isogate.js';
 import { handshake } from '../../helpers/tls-client.js';
 
@@ -141,19 +142,8 @@ describe('key policy', () => {
 
   it('keeps serving a stored certificate the new rules refuse (a 1024-bit RSA key), with a warning in the list and the log', async () => {
     const legacy = make('legacy.test', ['-newkey', 'rsa:1024']);
-    const leaf = new X509Certificate(legacy.certificate);
     // Written to the store directly, as an upload accepted before the key policy existed.
-    const stored = await t.app.store.createCertificate({
-      names: ['legacy.test'],
-      certificate: legacy.certificate,
-      privateKey: createPrivateKey(legacy.privateKey).export({ format: 'pem', type: 'pkcs8' }).toString(),
-      isDefault: false,
-      notBefore: new Date(leaf.validFrom).toISOString(),
-      notAfter: new Date(leaf.validTo).toISOString(),
-      fingerprint: leaf.fingerprint256,
-      subject: leaf.subject,
-      issuer: leaf.issuer,
-    });
+    const stored = await t.app.store.createCertificate(storedRecord(['legacy.test'], legacy));
     let h = await handshake(tlsPort, 'legacy.test');
     for (let i = 0; i < 20 && h.fingerprint !== legacy.fingerprint; i++) {
       await new Promise((r) => setTimeout(r, 100));
