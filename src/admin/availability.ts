@@ -41,6 +41,21 @@ export interface RuntimeView {
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /**
+ * The nodes of the APIs in `apiIds`, grouped by API in one pass (each API's in their order): a
+ * filter of every node per API was quadratic, seconds for a config of thousands of APIs.
+ */
+export function nodesByApi(nodes: readonly Node[], apiIds: ReadonlySet<string>): Map<string, Node[]> {
+  const nodesOf = new Map<string, Node[]>();
+  for (const node of nodes) {
+    if (!apiIds.has(node.apiId)) continue;
+    const list = nodesOf.get(node.apiId);
+    if (list) list.push(node);
+    else nodesOf.set(node.apiId, [node]);
+  }
+  return nodesOf;
+}
+
+/**
  * Availability of one API from its nodes (in any order), the variables and the runtime view: the
  * balance decision's own steps (`filterNodes`, `afterSelector`) on the config as stored, so that what
  * the console says and what the gateway serves cannot drift apart.

@@ -3,7 +3,7 @@ import type { Node } from '../model/node.js';
 import type { Variable } from '../model/variable.js';
 import type { Change } from '../store/changes.js';
 import type { ConfigState } from '../store/store.js';
-import { availabilityOf, type Availability, type RuntimeView } from './availability.js';
+import { availabilityOf, nodesByApi, type Availability, type RuntimeView } from './availability.js';
 
 /** How a write would change one API's availability; null before: it is new, null after: it is deleted. */
 export interface ApiImpact {
@@ -63,15 +63,7 @@ function availabilities(
   runtime: RuntimeView,
 ): Map<string, { api: Api; availability: Availability }> {
   const values = new Map(objects.variables.map((v) => [v.name, v.value]));
-  // Grouped in one pass: a filter of every node per API was quadratic, seconds of a blocked event
-  // loop for a config file of thousands of APIs (the nodes keep their order within each API).
-  const nodesOf = new Map<string, Node[]>();
-  for (const node of objects.nodes) {
-    if (!ids.has(node.apiId)) continue;
-    const list = nodesOf.get(node.apiId);
-    if (list) list.push(node);
-    else nodesOf.set(node.apiId, [node]);
-  }
+  const nodesOf = nodesByApi(objects.nodes, ids);
   const out = new Map<string, { api: Api; availability: Availability }>();
   for (const api of objects.apis) {
     if (!ids.has(api.id)) continue;

@@ -4,7 +4,7 @@ import { ApiCreate, ApiPatch, type Api } from '../../model/api.js';
 import type { NodeStatsWindow } from '../../gateway/node-stats.js';
 import type { Node } from '../../model/node.js';
 import { mergeHealth } from '../../model/health.js';
-import { availabilityOf, loadRuntimeView, type Availability } from '../availability.js';
+import { availabilityOf, loadRuntimeView, nodesByApi, type Availability } from '../availability.js';
 import { awaitApplied } from '../applied.js';
 import type { AdminDeps } from '../deps.js';
 import { pageOf, pagingOf, type ListPage } from '../paging.js';
@@ -37,13 +37,7 @@ async function summarize(
   config: { nodes: readonly Node[]; variables: ReadonlyArray<{ name: string; value: string }> },
 ): Promise<ApiSummary[]> {
   const listed = new Set(apis.map((a) => a.id));
-  const nodesOf = new Map<string, Node[]>();
-  for (const node of config.nodes) {
-    if (!listed.has(node.apiId)) continue;
-    const list = nodesOf.get(node.apiId);
-    if (list) list.push(node);
-    else nodesOf.set(node.apiId, [node]);
-  }
+  const nodesOf = nodesByApi(config.nodes, listed);
   const apiIds = [...listed];
   const [view, traffic] = await Promise.all([
     loadRuntimeView(
