@@ -4,7 +4,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Logs to stderr with the time of day, so stdout keeps only the figures. */
 export const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -96,6 +98,19 @@ export function benchKnobs(env = process.env) {
     /** How long a stopped gateway may take to end and write its profile, ms (0: not profiled). */
     profileWaitMs: nodeFlags.length > 0 ? 8_000 : 0,
   };
+}
+
+/**
+ * bench/node-floor.mjs (FLOOR=1) with the gateway's number of workers (WORKERS, else one per core):
+ * Node answering by itself on `tlsPort` (0: none, with `pem` {cert, key} files) and `plainPort` (0:
+ * none). Resolves with the detached child once every worker listens.
+ */
+export function startNodeFloor({ tlsPort = 0, pem = null, plainPort = 0 }, env = process.env) {
+  const workers = env.WORKERS === undefined ? availableParallelism() : Math.max(1, Number(env.WORKERS));
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'node-floor.mjs');
+  const args = [script, String(tlsPort), pem?.cert ?? '-', pem?.key ?? '-', String(workers), String(plainPort)];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  return new Promise((resolve) => child.stdout.once('data', () => resolve(child)));
 }
 
 /** Polls `url` until it answers 2xx, every 50 ms, at most `tries` times. */

@@ -4,7 +4,7 @@
 // prints figures.
 //
 // Env: DUR (10s) WARM (3s) CONNS (50) THREADS (2) ROUNDS (3) SELECTOR_COST (0: skip bench/selector-cost.ts)
-// ONLY (a comma-separated list of row keys to run: nginx, plain, canary, canary-run, by-user, keyed-local,
+// ONLY (a comma-separated list of row keys to run: nginx, floor, plain, canary, canary-run, by-user, keyed-local,
 // keyed-cluster; all by default; the direct row always runs) for a short run.
 // REDIS (redis://127.0.0.1:6379; 0: no cluster-limit row) for the access rows: key authentication with
 // a local rate limit that never triggers, and the same with a cluster limit on Redis.
@@ -12,7 +12,9 @@
 // this many pairs of PAIR_DUR (3s) runs (bench/paired.mjs), for a cost that separate runs' drift hides.
 // WORKERS (the gateway's --workers; one per core by default), NODE_FLAGS (node flags for the gateway's
 // main process: with WORKERS=0, `--cpu-prof --cpu-prof-dir=DIR` profiles the gateway itself),
-// ACCESS_LOG (1: keep the per-request log line on),
+// ACCESS_LOG (1: keep the per-request log line on), FLOOR (1: one more row, bench/node-floor.mjs on
+// plain HTTP, node:net answering every request itself in the gateway's number of workers: the rate
+// and p99 a Node.js process reaches on this machine before any proxying, the floor under isogate's),
 // LOG_TO (null, the default: the gateway's output, access log included, is written to /dev/null, so
 // every line is built and written but the VM's disk is not part of the figures; file: to a file in the
 // work dir, whose writeback bursts land in the later rounds).
@@ -38,6 +40,7 @@ import {
   sleep,
   startNginx,
   waitOk,
+  startNodeFloor,
   wrk,
 } from './common.mjs';
 import { pairedRatio } from './paired.mjs';
@@ -51,6 +54,7 @@ const ROUNDS = Math.max(1, Math.min(10, Number(process.env.ROUNDS ?? 3) || 3));
 const ACCESS_LOG = process.env.ACCESS_LOG !== '0';
 const PAIRS = Math.max(0, Math.min(100, Number(process.env.PAIRS ?? 0) || 0));
 const PAIR_DUR = process.env.PAIR_DUR ?? '3s';
+const FLOOR = process.env.FLOOR === '1';
 const KNOBS = benchKnobs();
 const LOG_TO = process.env.LOG_TO === 'file' ? 'file' : 'null';
 const HOST = '127.0.0.1';
@@ -60,6 +64,8 @@ const NGINX_PROXY = 18289;
 const GW = 18290,
   ADMIN = 18291,
   STATUS = 18292;
+/** bench/node-floor.mjs's plain HTTP port (FLOOR=1). */
+const FLOOR_PLAIN = 18294;
 const TOKEN = 'bench-token-0123456789abcdef';
 const REDIS = process.env.REDIS === '0' ? null : (process.env.REDIS ?? 'redis://127.0.0.1:6379');
 // This run's keys only, removed at the end.
@@ -292,6 +298,7 @@ async function main() {
   ensureTools();
   startUpstreams();
   for (const p of UP_PORTS) await waitOk(`http://${HOST}:${p}/`);
+  if (FLOOR) started.push(await startNodeFloor({ plainPort: FLOOR_PLAIN }));
   startGateway();
   await waitOk(`http://${HOST}:${STATUS}/status/ready`);
   const { canaryId, byUserId, key } = await configure();
@@ -307,6 +314,9 @@ async function main() {
   const targets = [
     ['direct', 'direct (one upstream)', `http://${HOST}:${UP_PORTS[0]}/echo`],
     ['nginx', 'nginx reverse proxy, 1 worker', `http://${HOST}:${NGINX_PROXY}/echo`],
+    ...(FLOOR
+      ? [['floor', "node alone, the gateway's workers (answers itself)", `http://${HOST}:${FLOOR_PLAIN}/`]]
+      : []),
     ['plain', 'isogate, no selector', `http://${HOST}:${GW}/plain`],
     ['canary', 'isogate, canary selector, 20 nodes (memoize "auto", the default)', `http://${HOST}:${GW}/canary`],
     ['canary-run', 'isogate, canary selector, 20 nodes, memoize false', `http://${HOST}:${GW}/canary-run`],
@@ -434,6 +444,11 @@ async function main() {
   }
   const verifications = await verificationsFromMetrics();
   if (verifications) console.log(`  all selectors, from isogate_selector_memo_verifications_total: ${verifications}`);
+  const floor = summary.find((r) => r.key === 'floor');
+  if (floor)
+    verdicts.push(
+      `floor (${floor.name}): ${(floor.ratio * 100).toFixed(1)}% of direct, p99 ${floor.p99.toFixed(2)} ms: no Node.js process in this setup answers under that p99`,
+    );
   for (const sel of summary.filter((r) => r.key === 'canary' || r.key === 'canary-run')) {
     verdicts.push(
       `target (${sel.name}): ≥ 25% of direct: ${(sel.ratio * 100).toFixed(1)}% ${sel.ratio >= 0.25 ? 'MET' : 'MISSED'}; p99 < 5 ms: ${sel.p99.toFixed(2)} ms ${sel.p99 < 5 ? 'MET' : 'MISSED'}`,

@@ -13,7 +13,7 @@
 // themselves, the most a Node.js gateway could serve there). Smoke run: DUR=2s WARM=1s ROUNDS=1 WS_SECONDS=2 npm run bench:tls
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -26,6 +26,7 @@ import {
   nginxEchoServers,
   runBench,
   sleep,
+  startNodeFloor,
   waitOk,
   wrk,
 } from './common.mjs';
@@ -124,18 +125,6 @@ function startWsEcho() {
     stdio: ['ignore', 'pipe', 'inherit'],
     detached: true,
   });
-  started.push(child);
-  return new Promise((resolve) => child.stdout.once('data', resolve));
-}
-
-/** bench/node-floor.mjs with the gateway's number of workers (FLOOR=1). */
-function startFloor({ cert, key }) {
-  const workers = process.env.WORKERS === undefined ? availableParallelism() : Math.max(1, Number(process.env.WORKERS));
-  const child = spawn(
-    process.execPath,
-    [join(root, 'bench', 'node-floor.mjs'), String(FLOOR_TLS), cert, key, String(workers)],
-    { stdio: ['ignore', 'pipe', 'inherit'], detached: true },
-  );
   started.push(child);
   return new Promise((resolve) => child.stdout.once('data', resolve));
 }
@@ -251,7 +240,7 @@ async function main() {
   const pem = makeCertificate();
   startNginx(pem);
   await startWsEcho();
-  if (FLOOR) await startFloor(pem);
+  if (FLOOR) started.push(await startNodeFloor({ tlsPort: FLOOR_TLS, pem }));
   for (const p of UP_PORTS) await waitOk(`http://${HOST}:${p}/`);
   startGateway();
   await waitOk(`http://${HOST}:${STATUS}/status/ready`, 300);
