@@ -17,8 +17,9 @@ export interface TunnelCount {
 /**
  * One upgraded connection (a WebSocket, or any protocol an `Upgrade` switched to): the client's
  * socket and the dedicated socket to the node, piped both ways with backpressure (a side that cannot
- * take more pauses the other). Either side ending ends the other; either side failing closes both; no
- * byte either way for the API's `upgradeIdleMs` closes both. It does not follow the config: a node
+ * take more pauses the other). Either side ending ends the other, as nginx does (no half-close), once
+ * what it sent and what is queued for the other one are delivered; either side failing closes both;
+ * no byte either way for the API's `upgradeIdleMs` closes both. It does not follow the config: a node
  * unticked or ejected later keeps the connections it has (as nginx does).
  */
 export class Tunnel {
@@ -53,10 +54,32 @@ export class Tunnel {
       this.lastActivity = performance.now();
       if (!to.write(chunk)) from.pause();
     });
-    to.on('drain', () => from.resume());
+    to.on('drain', () => {
+      this.lastActivity = performance.now();
+      from.resume();
+    });
     from.on('end', () => to.end());
     from.on('error', () => this.close());
-    from.on('close', () => this.close());
+    from.on('close', () => this.closedBy(from, to));
+  }
+
+  /**
+   * `from` closed (both its ways are done): `to` still gets what is queued for it, then its FIN, as
+   * nginx flushes before it finalizes; what `to` still sends has nowhere to go and is read and
+   * dropped (unread bytes would make the kernel answer with a reset that discards what is queued).
+   * The idle sweep bounds the wait: a peer that takes nothing more for `idleMs` is cut.
+   */
+  private closedBy(from: Duplex, to: Duplex): void {
+    if (this.closed) return;
+    if (to.destroyed || to.writableFinished || from.errored) {
+      this.close();
+      return;
+    }
+    to.removeAllListeners('data');
+    to.on('data', () => undefined);
+    to.resume();
+    to.once('finish', () => this.close());
+    to.end();
   }
 
   /** Ends both sides gracefully (a FIN each way), and cuts them if they linger. */

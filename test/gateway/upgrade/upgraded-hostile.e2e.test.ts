@@ -347,6 +347,48 @@ describe('upgraded connections through one gateway', () => {
     );
   });
 
+  it('hands a slow reader every byte its peer sent before closing, then the FIN, either way', async () => {
+    const SIZE = 3 * 1024 * 1024;
+    const payload = Buffer.alloc(SIZE, 0x61);
+    /** Reads in small sips: a pause after every chunk, so the gateway always has bytes queued for this side. */
+    const sip = (socket: Socket) =>
+      socket.on('data', () => {
+        socket.pause();
+        setTimeout(() => socket.resume(), 2);
+      });
+    const node = await rawNode((c) => {
+      c.socket.write(SWITCH);
+      if (c.head.includes('/node-talks')) c.socket.end(payload);
+      else sip(c.socket);
+    });
+    const { path } = await apiFor(node.url);
+
+    // Client → node: the client writes it all and closes at once; the node reads slowly.
+    const up = await rawClient(port);
+    up.socket.write(upgradeReq(`${path}/client-talks`));
+    await eventually(() => up.text().includes('\r\n\r\n'));
+    up.socket.end(payload);
+    const toNode = node.conns.at(-1)!;
+    await eventually(() => toNode.ended || toNode.closed, 400, 50);
+    expect(toNode.bytes).toBe(SIZE);
+    expect(toNode.ended).toBe(true);
+
+    // Node → client: the node writes it all and closes at once; the client reads slowly.
+    const down = await rawClient(port);
+    sip(down.socket);
+    down.socket.write(upgradeReq(`${path}/node-talks`));
+    await eventually(() => down.ended() || down.closed(), 400, 50);
+    const head = down.text().indexOf('\r\n\r\n') + 4;
+    expect(down.bytes() - head).toBe(SIZE);
+    expect(down.ended()).toBe(true);
+    await until(
+      () => upgraded(path.slice(1)),
+      (n) => n === 0,
+      50,
+      50,
+    );
+  });
+
   it('forwards an upgrade’s headers as any request’s: X-Forwarded-* the gateway’s, hop-by-hop ones dropped, and X-Consumer-* a client wrote dropped on an API with auth', async () => {
     const node = await rawNode((c) => c.socket.write(SWITCH));
     const consumer = await t.admin('POST', '/admin/consumers', { name: 'ws-user', credentials: [{ kind: 'key' }] });
@@ -643,12 +685,13 @@ describe('a gateway process: memory under slow readers, its open-file limit, SIG
       stalled.push(writer);
       void pump(writer.socket, OFFERED).then((p) => pumped.push(p));
     }
-    await eventually(() => pumped.length === 8, 300, 50);
+    await eventually(() => pumped.length === 8, 500, 50);
     const grown = rss(gw) - baseline;
-    // Every sender was stopped by backpressure, long before its 256 MiB: what it got rid of sits in
-    // the kernel's socket buffers (their size is the kernel's) and in the tunnels' own bounded buffers.
+    // Every sender was stopped by backpressure before its 256 MiB: what it got rid of sits in the
+    // kernel's socket buffers and in the tunnels' own bounded buffers. How much the kernel holds is
+    // the kernel's (a machine with much memory autotunes a socket that was read fast to tens of MiB,
+    // and one pump was seen to get 138 MiB into them), so the bound is on the gateway's own memory.
     expect(pumped.map((p) => p.stalled)).toEqual(Array.from({ length: 8 }, () => true));
-    for (const p of pumped) expect(p.taken).toBeLessThan(OFFERED / 2);
     expect(grown).toBeLessThan(48 * 1024 * 1024);
     // Nothing moves either way any more: the idle timeout closes them all.
     await until(
