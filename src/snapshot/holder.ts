@@ -7,6 +7,7 @@ import type { SelectorBudget } from '../model/selector-budget.js';
 import type { SelectorSandbox } from '../selector/sandbox.js';
 import type { ConfigStamp, Store } from '../store/store.js';
 import { LogBudget } from '../log-budget.js';
+import { steadyNow } from '../runtime/clock.js';
 import { compileSnapshot } from './compile.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -52,7 +53,7 @@ export class SnapshotHolder {
     burst: 1,
     everyMs: LOAD_FAILURE_LOG_MS,
     maxKeys: LOAD_FAILURE_KEYS,
-    now: Date.now,
+    now: steadyNow,
   });
   private readonly listeners: Array<(snapshot: Snapshot) => void> = [];
 
