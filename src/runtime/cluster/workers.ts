@@ -12,32 +12,13 @@ import { WORKER_IDENTITY_ENV } from './heartbeat.js';
 import { TICKET_KEYS_ENV, ticketKeys } from '../../tls/settings.js';
 import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker, type WorkerQuery } from './messages.js';
 import { Watchdog } from './watchdog.js';
+import { GATEWAY_NODE_FLAGS } from './node-flags.js';
+import { WorkerAsks } from './worker-asks.js';
 import { steadyNow } from '../clock.js';
 
-/** How long the primary waits for a worker's answer before going on without it. */
-const ANSWER_TIMEOUT_MS = 5_000;
 /** A worker that dies sooner than this after starting counts towards crash-loop backoff. */
 const EARLY_DEATH_MS = 5_000;
 const RESTART_BACKOFF_MAX_MS = 30_000;
-/**
- * V8 flags of a gateway worker. A young generation of 64 MiB semi-spaces (V8's default is 16 MiB at
- * most, starting at 1) keeps each request's short-lived objects out of old space, and a scavenge's
- * pause depends on what is alive (the requests in flight), not on the space's size, so a larger
- * space means fewer pauses of the same length: on the proxy benchmark 16 → 32 MiB cut the worker's
- * CPU per request by about a tenth, and 32 → 64 MiB took its p99 from 4.5–14 ms to 4–5 ms. The
- * space grows only as far as the allocation rate needs (about 135 MB of RSS per worker under the
- * benchmark's load with either size).
- *
- * No allocation-site pretenuring: when requests that wait on a sandbox round trip outlive a few
- * scavenges, V8 starts allocating the objects of the sites they share with every other request
- * straight into old space, and keeps doing so after that traffic stops. Each of those objects, dead
- * a millisecond later, then keeps the young objects it points to alive until the next full GC: every
- * scavenge promoted about 9 MB and took 15–35 ms instead of 1–2, and p99 went from 3 to 20–27 ms on
- * routes that never call a sandbox. Without the flag 3 of 4 workers degraded so in two trials;
- * with it none did, in eight load phases after such traffic (README, Benchmark). `npm start` and `bin/isogate.js` pass the same flags to the process that
- * serves with `--workers 0`.
- */
-export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=64', '--no-allocation-site-pretenuring'];
 
 interface Slot {
   worker: Worker | null;
@@ -81,11 +62,8 @@ export interface WorkerView {
  */
 export class WorkerSet {
   private readonly slots: Slot[];
-  private nextId = 1;
-  private readonly pending = new Map<
-    number,
-    { answers: Map<Worker, unknown>; expect: Set<Worker>; done: () => void }
-  >();
+  /** Questions to the workers waiting for their answers. */
+  private readonly asks = new WorkerAsks<Worker>();
   private stopping = false;
   private pings = 0;
   /** Pings every worker; one silent too long is taken out of readiness, then killed and forked again. */
@@ -196,20 +174,8 @@ export class WorkerSet {
   }
 
   private collect(message: WorkerQuery): Promise<Map<Worker, unknown>> {
-    const id = this.nextId++;
-    const expect = new Set(this.slots.filter((s) => this.isReady(s)).map((s) => s.worker!));
-    if (expect.size === 0) return Promise.resolve(new Map());
-    return new Promise((resolve) => {
-      const answers = new Map<Worker, unknown>();
-      const timer = setTimeout(() => finish(), ANSWER_TIMEOUT_MS);
-      const finish = () => {
-        clearTimeout(timer);
-        this.pending.delete(id);
-        resolve(answers);
-      };
-      this.pending.set(id, { answers, expect, done: finish });
-      for (const worker of expect) worker.send({ ...message, id } as ToWorker);
-    });
+    const ready = this.slots.filter((s) => this.isReady(s)).map((s) => s.worker!);
+    return this.asks.ask(ready, (worker, id) => worker.send({ ...message, id } as ToWorker));
   }
 
   /** Stops every worker (each drains its in-flight requests) and waits for them to exit. */
@@ -274,14 +240,7 @@ export class WorkerSet {
       { pid: worker.process.pid, silentMs },
       'gateway worker does not answer; it counts as not ready until it does',
     );
-    this.forgetInAsks(worker);
-  }
-
-  /** Answers pending from `worker` are no longer awaited. */
-  private forgetInAsks(worker: Worker): void {
-    for (const pending of this.pending.values()) {
-      if (pending.expect.delete(worker) && pending.expect.size === 0) pending.done();
-    }
+    this.asks.forget(worker);
   }
 
   private onMessage(slot: Slot, worker: Worker, message: FromWorker): void {
@@ -322,12 +281,8 @@ export class WorkerSet {
       }
       return;
     }
-    const pending = this.pending.get(message.id);
-    if (!pending) return;
     if (message.error) this.log.warn({ pid: worker.process.pid, error: message.error }, 'worker could not answer');
-    else pending.answers.set(worker, message.value);
-    pending.expect.delete(worker);
-    if (pending.expect.size === 0) pending.done();
+    this.asks.answer(message.id, worker, message.error ? undefined : message.value, !message.error);
   }
 
   private onExit(index: number, worker: Worker, code: number | null, signal: string | null): void {
@@ -336,7 +291,7 @@ export class WorkerSet {
     slot.worker = null;
     slot.ready = false;
     this.watchdog.forget(worker);
-    this.forgetInAsks(worker);
+    this.asks.forget(worker);
     if (this.stopping) return;
     this.onWorkerGone(slot.processId);
     if (this.readyWaiter) {
