@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { ACCESS_LOG_FIELDS, type AccessLogField } from '../gateway/access-log-fields.js';
 import { checkTrustedProxy } from '../gateway/client-ip.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -38,6 +39,20 @@ export const Options = z.strictObject({
     }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   accessLog: z.boolean().default(true),
+  /** Opt-in fields of the access log line (comma-separated in flags); none by default. */
+  accessLogFields: z
+    .array(z.string().trim())
+    .default([])
+    .superRefine((list, ctx) => {
+      for (const name of list) {
+        if (!(ACCESS_LOG_FIELDS as readonly string[]).includes(name))
+          ctx.addIssue({
+            code: 'custom',
+            message: `unknown field "${name}"; the fields are ${ACCESS_LOG_FIELDS.join(', ')}`,
+          });
+      }
+    })
+    .transform((list) => [...new Set(list)] as AccessLogField[]),
   /** How often the config version is checked as a safety net for writes from other processes. */
   pollMs: z.coerce.number().int().min(50).max(60_000).default(1000),
   /** How often each process refreshes its row in the cluster view (stale after three missed). */
@@ -117,6 +132,7 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--trust-proxy': { key: 'trustProxy', value: true },
   '--log-level': { key: 'logLevel', value: true },
   '--no-access-log': { key: 'accessLog', value: false, negate: true },
+  '--access-log-fields': { key: 'accessLogFields', value: true },
   '--poll-ms': { key: 'pollMs', value: true },
   '--heartbeat-ms': { key: 'heartbeatMs', value: true },
   '--drain-ms': { key: 'drainMs', value: true },
@@ -142,6 +158,9 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--redis-prefix': { key: 'redisPrefix', value: true },
   '--redis-timeout-ms': { key: 'redisTimeoutMs', value: true },
 };
+
+/** Options given as comma-separated lists. */
+const LIST_OPTIONS = new Set<keyof Options>(['trustProxy', 'accessLogFields']);
 
 /** The flag that sets an option (for error messages). */
 export function flagOf(key: keyof Options): string {
@@ -178,7 +197,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
     const f = FLAGS[flag]!;
     if (f.negate) raw[f.key] = !isTrue(value) ? true : false;
     else if (!f.value) raw[f.key] = isTrue(value);
-    else raw[f.key] = f.key === 'trustProxy' ? value.split(',').filter((s) => s.trim() !== '') : value;
+    else raw[f.key] = LIST_OPTIONS.has(f.key) ? value.split(',').filter((s) => s.trim() !== '') : value;
     source[f.key] = flag;
   };
   for (const flag of Object.keys(FLAGS)) {
@@ -244,6 +263,8 @@ export function usage(): string {
     '  --trust-proxy LIST                    IPs/CIDRs whose X-Forwarded-For is trusted',
     '  --log-level L                         fatal|error|warn|info|debug|trace|silent (default info)',
     '  --no-access-log                       no per-request log line',
+    '  --access-log-fields LIST              add to it: query,host,user-agent,referer (credentials redacted,',
+    '                                        each at most 512 characters; default none)',
     '  --poll-ms N                           config version check interval (default 1000)',
     '  --heartbeat-ms N                      cluster view heartbeat interval; stale after 3 missed (default 5000)',
     '  --drain-ms N                          longest wait for in-flight requests on shutdown (default 10000)',

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import type { AccessLogFields } from './access-log-fields.js';
 
 /** One finished request, as the access log records it. */
 export interface AccessRecord {
@@ -28,7 +29,7 @@ export interface AccessRecord {
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /** `value` as a JSON string (or null). */
-function str(value: string | null): string {
+export function jsonString(value: string | null): string {
   if (value === null) return 'null';
   return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
 }
@@ -46,10 +47,10 @@ class JsonStrings {
 
   of(value: string | null): string {
     if (value === null) return 'null';
-    if (value.length > KEPT_VALUE_CHARS) return str(value);
+    if (value.length > KEPT_VALUE_CHARS) return jsonString(value);
     let json = this.known.get(value);
     if (json === undefined) {
-      json = str(value);
+      json = jsonString(value);
       if (this.known.size >= 4096) this.known.clear();
       this.known.set(value, json);
     }
@@ -93,18 +94,23 @@ export class AccessLog {
   private constructor(
     private readonly stream: { write(line: string): unknown },
     private readonly prefix: string,
+    /** The opt-in fields (`--access-log-fields`) the log stage renders for each line; null: none. */
+    readonly fields: AccessLogFields | null,
   ) {}
 
-  /** An access log writing to `log`'s destination, or null when `log` does not log at info level. */
-  static of(log: Logger): AccessLog | null {
+  /**
+   * An access log writing to `log`'s destination, with the opt-in `fields` if given; null when `log`
+   * does not log at info level.
+   */
+  static of(log: Logger, fields: AccessLogFields | null = null): AccessLog | null {
     if (!log.isLevelEnabled('info')) return null;
     const stream = (log as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym];
     if (!stream) return null;
-    return new AccessLog(stream, `{"level":30,"time":`);
+    return new AccessLog(stream, `{"level":30,"time":`, fields);
   }
 
-  /** Writes one line. */
-  write(r: AccessRecord): void {
+  /** Writes one line; `extra` (`,"key":value…`, the rendered opt-in fields) goes at its end. */
+  write(r: AccessRecord, extra = ''): void {
     const now = Date.now();
     if (now !== this.lastMs) {
       this.lastMs = now;
@@ -113,10 +119,10 @@ export class AccessLog {
     const names = this.names;
     // The path and client address vary per request: escaped as needed, not kept.
     const line =
-      `${this.prefix}${this.lastTime}${this.fixed}${names.of(r.method)},"path":${str(r.path)},` +
-      `"clientIp":${str(r.clientIp)},"consumer":${names.of(r.consumer)},"api":${names.of(r.api)},"node":${names.of(r.node)},"status":${r.status},"code":${names.of(r.code)},` +
+      `${this.prefix}${this.lastTime}${this.fixed}${names.of(r.method)},"path":${jsonString(r.path)},` +
+      `"clientIp":${jsonString(r.clientIp)},"consumer":${names.of(r.consumer)},"api":${names.of(r.api)},"node":${names.of(r.node)},"status":${r.status},"code":${names.of(r.code)},` +
       `"tries":${r.tries},"upstreamError":${names.of(r.upstreamError)},"ms":${round(r.ms)},"upstreamMs":${round(r.upstreamMs)},` +
-      `"selector":${names.of(r.selector)},"selectorUs":${r.selectorUs},"version":${r.version},"tls":${r.tls},"proto":${names.of(r.proto)}}\n`;
+      `"selector":${names.of(r.selector)},"selectorUs":${r.selectorUs},"version":${r.version},"tls":${r.tls},"proto":${names.of(r.proto)}${extra}}\n`;
     this.pending.push(line);
     this.pendingChars += line.length;
     if (this.pendingChars >= ACCESS_LOG_BATCH_CHARS) this.flush();

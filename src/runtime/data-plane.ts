@@ -6,6 +6,7 @@ import { parseStoreSpec } from '../config/store-spec.js';
 import { LimitRegistry } from '../access/limits/registry.js';
 import { RedisLink } from '../access/limits/redis.js';
 import { AccessLog } from '../gateway/access-log.js';
+import { AccessLogFields } from '../gateway/access-log-fields.js';
 import { Admission, MAX_REFUSING } from '../gateway/admission.js';
 import { clientIpResolver } from '../gateway/client-ip.js';
 import { NodeStats } from '../gateway/node-stats.js';
@@ -138,7 +139,9 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   holder.onServing((snapshot) => checker.follow(snapshot));
   let tls: GatewayTlsServer | null = null;
   Object.assign(refs, { holder, sandbox, pools, limits });
-  const accessLog = options.accessLog ? AccessLog.of(log) : null;
+  const accessLog = options.accessLog
+    ? AccessLog.of(log, options.accessLogFields.length === 0 ? null : new AccessLogFields(options.accessLogFields))
+    : null;
   let server: GatewayHttpServer | null = null;
   let draining = false;
   let unwatch: (() => void) | null = null;

@@ -96,6 +96,19 @@ describe('AccessLog', () => {
     expect(writes).toBe(3);
   });
 
+  it('puts the opt-in fields at the end of the line, and leaves the line as it was without them', async () => {
+    const { log, lines } = capture();
+    const access = AccessLog.of(log)!;
+    expect(access.fields).toBeNull();
+    access.write(record);
+    access.write(record, ',"query":"a=1","host":null');
+    access.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(lines[0]!.endsWith('"tls":true,"proto":"h2"}')).toBe(true);
+    expect(lines[1]!.endsWith('"tls":true,"proto":"h2","query":"a=1","host":null}')).toBe(true);
+    expect(JSON.parse(lines[1]!)).toMatchObject({ ...record, ms: 1.23, query: 'a=1', host: null });
+  });
+
   it('is off when the logger does not log at info level', () => {
     expect(AccessLog.of(capture('warn').log)).toBeNull();
   });

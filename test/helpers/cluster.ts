@@ -37,7 +37,8 @@ export class IsogateProcesses {
   constructor(private readonly token: string) {}
 
   /**
-   * Runs `isogate <command> …args` on free gateway/admin/status ports (127.0.0.1), log level warn.
+   * Runs `isogate <command> …args` on free gateway/admin/status ports (127.0.0.1), log level warn
+   * and no access log unless `accessLog`.
    * Resolves once it is ready: `/status/ready` 200 for gateway and start, the admin API for admin.
    */
   async start(
@@ -51,6 +52,8 @@ export class IsogateProcesses {
       openFiles?: number;
       /** Where its stdout goes (default: ignored). */
       stdout?: 'ignore' | 'pipe';
+      /** Log at info with the access log on (default: warn, access log off). */
+      accessLog?: boolean;
     } = {},
   ): Promise<IsogateProcess> {
     const env = options.env ?? {};
@@ -71,8 +74,8 @@ export class IsogateProcesses {
       '--data-dir',
       dir,
       '--log-level',
-      'warn',
-      '--no-access-log',
+      options.accessLog ? 'info' : 'warn',
+      ...(options.accessLog ? [] : ['--no-access-log']),
       '--gateway-host',
       '127.0.0.1',
       '--gateway-port',

@@ -12,7 +12,10 @@ export interface LogSinks {
   metrics: GatewayMetrics;
 }
 
-/** Stage 6 — log: the access-log line (API, node, status, durations, selector time and outcome), per-node stats and metrics. */
+/**
+ * Stage 6 — log: the access-log line (API, node, status, durations, selector time and outcome, the
+ * opt-in fields), per-node stats and metrics.
+ */
 export function logStage(ctx: RequestContext, sinks: LogSinks): void {
   const ms = performance.now() - ctx.startedAt;
   const error = ctx.errorCode !== null || ctx.status >= 500 || ctx.status === 0;
@@ -25,23 +28,28 @@ export function logStage(ctx: RequestContext, sinks: LogSinks): void {
   sinks.metrics.record(ctx, ms);
   const log = sinks.accessLog;
   if (log === null) return;
-  log.write({
-    method: ctx.method,
-    path: ctx.path,
-    clientIp: ctx.clientIp,
-    consumer: ctx.consumer === null ? null : ctx.consumer.name,
-    api: ctx.api?.api.name ?? null,
-    node: ctx.node?.name ?? null,
-    status: ctx.res.destroyed && ctx.status === 0 ? 499 : ctx.status,
-    code: ctx.errorCode,
-    tries: ctx.tried.length,
-    upstreamError: ctx.upstreamError,
-    ms,
-    upstreamMs: ctx.upstreamMs,
-    selector: ctx.selectorOutcome,
-    selectorUs: ctx.selectorUs,
-    version: ctx.snapshot.version,
-    tls: ctx.req.tls,
-    proto: ctx.req.protocol,
-  });
+  const fields = log.fields;
+  log.write(
+    {
+      method: ctx.method,
+      path: ctx.path,
+      clientIp: ctx.clientIp,
+      consumer: ctx.consumer === null ? null : ctx.consumer.name,
+      api: ctx.api?.api.name ?? null,
+      node: ctx.node?.name ?? null,
+      status: ctx.res.destroyed && ctx.status === 0 ? 499 : ctx.status,
+      code: ctx.errorCode,
+      tries: ctx.tried.length,
+      upstreamError: ctx.upstreamError,
+      ms,
+      upstreamMs: ctx.upstreamMs,
+      selector: ctx.selectorOutcome,
+      selectorUs: ctx.selectorUs,
+      version: ctx.snapshot.version,
+      tls: ctx.req.tls,
+      proto: ctx.req.protocol,
+    },
+    // The opt-in fields (`--access-log-fields`): one check when there are none.
+    fields === null ? '' : fields.render(ctx),
+  );
 }
