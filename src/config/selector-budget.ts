@@ -23,7 +23,8 @@ export function machineMemoryMb(): number {
 /**
  * The selector budget of one gateway process from the options: `--selector-max-programs`, and
  * `--selector-memory-mb` or, when that is 0, SELECTOR_MEMORY_SHARE of the machine's memory divided
- * among its gateway processes (`--workers`, 1 when the gateway serves in the main process).
+ * among its gateway processes (`--workers`, 1 when the gateway serves in the main process), which
+ * refuses saves but leaves no stored selector out (`memoryDerived`).
  */
 export function selectorBudgetOf(
   options: Pick<Options, 'selectorMaxPrograms' | 'selectorMemoryMb' | 'workers'>,
@@ -33,8 +34,7 @@ export function selectorBudgetOf(
     MIN_DERIVED_MB,
     Math.floor((memoryMb * SELECTOR_MEMORY_SHARE) / Math.max(1, options.workers)),
   );
-  return {
-    programs: options.selectorMaxPrograms,
-    memoryMb: options.selectorMemoryMb > 0 ? options.selectorMemoryMb : derived,
-  };
+  if (options.selectorMemoryMb > 0)
+    return { programs: options.selectorMaxPrograms, memoryMb: options.selectorMemoryMb };
+  return { programs: options.selectorMaxPrograms, memoryMb: derived, memoryDerived: true };
 }

@@ -11,6 +11,13 @@ export interface SelectorBudget {
   readonly programs: number;
   /** Most memory their limits add up to, in MB (`--selector-memory-mb`). */
   readonly memoryMb: number;
+  /**
+   * `memoryMb` was derived from the machine's memory (no `--selector-memory-mb`): it refuses saves
+   * past it, but a stored config past it still starts every selector the programs bound admits.
+   * Machines of different sizes derive different figures, so a derived bound is not a reason to
+   * leave out a selector that another process stored. Unset: the bound was given, and holds.
+   */
+  readonly memoryDerived?: boolean;
 }
 
 /** What some selectors take of a budget. */
@@ -47,7 +54,8 @@ export interface SelectorAdmission {
  * The selectors a gateway process starts within `budget`: the APIs' selectors in the order the APIs
  * were created (then by id), each that still fits, so an API that served keeps its selector when a
  * newer one is added; one that does not fit is skipped, and newer ones that still fit are started.
- * Every process with the same budget decides the same for the same config.
+ * Every process with the same budget decides the same for the same config. A derived memory bound
+ * (`memoryDerived`) leaves nothing out: only the programs bound does then.
  */
 export function admitSelectors(apis: readonly Api[], budget: SelectorBudget): SelectorAdmission {
   const ordered = apis
@@ -57,7 +65,8 @@ export function admitSelectors(apis: readonly Api[], budget: SelectorBudget): Se
   const overBudget = new Map<string, string>();
   for (const api of ordered) {
     const memoryMb = api.selector!.memoryMb;
-    if (started.programs + 1 <= budget.programs && started.memoryMb + memoryMb <= budget.memoryMb) {
+    const memoryFits = budget.memoryDerived === true || started.memoryMb + memoryMb <= budget.memoryMb;
+    if (started.programs + 1 <= budget.programs && memoryFits) {
       started.programs++;
       started.memoryMb += memoryMb;
       continue;

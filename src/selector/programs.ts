@@ -211,7 +211,9 @@ export class Programs {
     if (ceiling === null) return;
     const live = { programs: this.byId.size, memoryMb: 0 };
     for (const p of this.byId.values()) live.memoryMb += p.config.memoryMb;
-    const fits = () => live.programs + 1 <= ceiling.programs && live.memoryMb + memoryMb <= ceiling.memoryMb;
+    const fits = () =>
+      live.programs + 1 <= ceiling.programs &&
+      (ceiling.memoryDerived === true || live.memoryMb + memoryMb <= ceiling.memoryMb);
     if (fits()) return;
     const ready = [...this.byId.values()].filter((p) => p.state === 'ready');
     const idle = ready.filter((p) => p.datasets.size === 0);

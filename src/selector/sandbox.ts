@@ -150,7 +150,11 @@ export class SelectorSandbox {
       this.consoleRate,
       options.selectorBudget === undefined
         ? null
-        : { programs: options.selectorBudget.programs * 2, memoryMb: options.selectorBudget.memoryMb * 2 },
+        : {
+            programs: options.selectorBudget.programs * 2,
+            memoryMb: options.selectorBudget.memoryMb * 2,
+            ...(options.selectorBudget.memoryDerived ? { memoryDerived: true } : {}),
+          },
     );
     this.failures = new FailureRecorder<Program>(this.logger, (program, kind) => {
       this.onQuarantine?.(program.apiId, kind);

@@ -218,6 +218,7 @@ export class SnapshotHolder {
 
   /** Warns when the set of selectors left out by the budget changes (a config past it, from another writer). */
   private logOverBudget(next: Snapshot, previous: Snapshot | null): void {
+    this.logPastDerivedMemory(next, previous);
     const out = next.selectors?.overBudget ?? new Map<string, string>();
     const before = previous?.selectors?.overBudget ?? new Map<string, string>();
     if (out.size === before.size && [...out.keys()].every((id) => before.has(id))) return;
@@ -229,6 +230,20 @@ export class SnapshotHolder {
     this.log.warn(
       { notStarted: out.size, apis: names, budget: next.selectors!.budget, started: next.selectors!.started },
       "selectors past this process's selector budget are not started: their APIs answer SELECTOR_OVER_BUDGET",
+    );
+  }
+
+  /**
+   * Warns when the selectors started come to take more memoryMb than a derived memory bound (one
+   * `--selector-memory-mb` did not set): they all run, but this machine was not sized for them.
+   */
+  private logPastDerivedMemory(next: Snapshot, previous: Snapshot | null): void {
+    const past = (s: Snapshot | null) =>
+      s?.selectors?.budget.memoryDerived === true && s.selectors.started.memoryMb > s.selectors.budget.memoryMb;
+    if (!past(next) || past(previous)) return;
+    this.log.warn(
+      { budget: next.selectors!.budget, started: next.selectors!.started },
+      "the selectors' memoryMb adds up to more than this machine's derived selector memory (half its memory over the gateway processes); they all run, but set --selector-memory-mb (the same on every process) to bound them, or give the machine more memory",
     );
   }
 

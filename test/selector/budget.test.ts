@@ -42,6 +42,15 @@ describe('admitSelectors', () => {
     );
   });
 
+  it('leaves nothing out on a derived memory bound (a machine of another size stored them), only past the programs', () => {
+    const apis = [api('a', '2024-01-01', 64), api('b', '2024-01-02', 64), api('c', '2024-01-03', 32)];
+    const derived = admitSelectors(apis, { programs: 10, memoryMb: 100, memoryDerived: true });
+    expect(derived.started).toEqual({ programs: 3, memoryMb: 160 });
+    expect(derived.overBudget.size).toBe(0);
+    const fewer = admitSelectors(apis, { programs: 2, memoryMb: 100, memoryDerived: true });
+    expect([...fewer.overBudget.keys()]).toEqual(['c']);
+  });
+
   it('orders APIs made in the same instant by id, so every process decides the same', () => {
     const apis = [api('z', '2024-01-01', 32), api('m', '2024-01-01', 32)];
     expect([...admitSelectors(apis, { programs: 1, memoryMb: 1000 }).overBudget.keys()]).toEqual(['z']);
@@ -79,9 +88,10 @@ describe('budgetRefusal', () => {
 describe('the selector budget options', () => {
   it('derives the memory from half the machine over the gateway processes unless it is given', () => {
     const options = { selectorMaxPrograms: 256, selectorMemoryMb: 0 };
-    expect(selectorBudgetOf({ ...options, workers: 2 }, 24_000)).toEqual({ programs: 256, memoryMb: 6000 });
-    expect(selectorBudgetOf({ ...options, workers: 0 }, 24_000)).toEqual({ programs: 256, memoryMb: 12_000 });
-    expect(selectorBudgetOf({ ...options, workers: 64 }, 1000)).toEqual({ programs: 256, memoryMb: 32 });
+    const derived = { programs: 256, memoryDerived: true };
+    expect(selectorBudgetOf({ ...options, workers: 2 }, 24_000)).toEqual({ ...derived, memoryMb: 6000 });
+    expect(selectorBudgetOf({ ...options, workers: 0 }, 24_000)).toEqual({ ...derived, memoryMb: 12_000 });
+    expect(selectorBudgetOf({ ...options, workers: 64 }, 1000)).toEqual({ ...derived, memoryMb: 32 });
     expect(selectorBudgetOf({ selectorMaxPrograms: 3, selectorMemoryMb: 96, workers: 2 }, 24_000)).toEqual({
       programs: 3,
       memoryMb: 96,
