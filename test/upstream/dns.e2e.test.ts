@@ -9,6 +9,8 @@ import { CLI } from '../helpers/cluster.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { adminClient, freePort, until } from '../helpers/processes.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstreams.js';
+import { startWsUpstream, type WsUpstream } from '../helpers/ws-upstreams.js';
+import WebSocket from 'ws';
 
 // Node names through the built gateway (`dist/src/cli.js start`), resolved by c-ares against a real
 // DNS server on 127.0.0.1 (`--dns-server`): one query for a burst of first connections, the last
@@ -19,6 +21,7 @@ const TOKEN = 'test-token-0123456789abcdef';
 let dns: TestDnsServer;
 let closing: { server: Server; port: number; connections: number };
 let ipNode: TestUpstream;
+let wsNode: WsUpstream;
 let gateway: ChildProcess;
 let dataDir: string;
 let out = '';
@@ -52,12 +55,14 @@ function get(path: string): Promise<string> {
   });
 }
 
-async function api(name: string, nodeUrl: string): Promise<void> {
-  const created = await admin('POST', '/admin/apis', { name, path: `/${name}/*`, algorithm: 'round_robin' });
+/** Creates an API `/name/*` with one node at `nodeUrl`; returns the API's id. */
+async function api(name: string, nodeUrl: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const created = await admin('POST', '/admin/apis', { name, path: `/${name}/*`, algorithm: 'round_robin', ...extra });
   await admin('POST', `/admin/apis/${created.id}/nodes`, {
     name: `${name}-node`,
     connector: { kind: 'simple-url', url: nodeUrl },
   });
+  return created.id;
 }
 
 /** The access log lines written so far for requests under `/name/`. */
@@ -78,6 +83,7 @@ beforeAll(async () => {
   dns = await startDnsServer();
   closing = await closingUpstream();
   ipNode = await startUpstream('ip');
+  wsNode = await startWsUpstream('ws');
   dns.set('svc.test', ['127.0.0.1'], 1);
   dns.set('burst.test', ['127.0.0.1'], 300);
   Object.assign(ports, { gateway: await freePort(), admin: await freePort(), status: await freePort() });
@@ -125,10 +131,41 @@ afterAll(async () => {
   closing?.server.close();
   closing?.server.closeAllConnections();
   await ipNode?.close();
+  await wsNode?.close();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('node names through the gateway (--dns-server)', () => {
+  // Names only the test DNS server knows: the system's getaddrinfo could not have found them.
+  it('a WebSocket upgrade and active health probes reach a named node', async () => {
+    dns.set('ws.test', ['127.0.0.1']);
+    dns.set('probe.test', ['127.0.0.1']);
+    await api('ws', `http://ws.test:${wsNode.port}`);
+    const probed = await api('probed', `http://probe.test:${ipNode.port}`, {
+      health: { active: { path: '/health', intervalMs: 200, timeoutMs: 200 } },
+    });
+    const hello = await until(
+      () =>
+        new Promise<string>((resolve, reject) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${ports.gateway}/ws/chat`);
+          ws.once('message', (data: Buffer) => {
+            resolve(data.toString());
+            ws.close();
+          });
+          ws.once('error', reject);
+        }),
+      (text) => text === 'hello ws',
+    );
+    expect(hello).toBe('hello ws');
+    expect(dns.queries('ws.test', 'A')).toBe(1);
+    const health = await until(
+      () => admin('GET', `/admin/apis/${probed}/health`),
+      (h: any) => h.nodes?.[0]?.lastProbe?.ok === true || h[0]?.lastProbe?.ok === true,
+    );
+    expect(JSON.stringify(health)).toContain('"ok":true');
+    expect(dns.queries('probe.test', 'A')).toBeGreaterThanOrEqual(1);
+  });
+
   it('a request to a named node reaches it', async () => {
     expect(await get('/svc/a')).toBe('svc');
     expect(dns.queries('svc.test', 'A')).toBeGreaterThanOrEqual(1);
