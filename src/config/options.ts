@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ACCESS_LOG_FIELDS, type AccessLogField } from '../gateway/access-log-fields.js';
 import { checkTrustedProxy } from '../gateway/client-ip.js';
+import { checkDnsServer } from '../upstream/dns-query.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const host = z.string().min(1).max(255);
@@ -92,6 +93,23 @@ export const Options = z.strictObject({
    * (fd-limit.ts). A larger value is lowered to the derived one, with a warning.
    */
   upstreamMaxSockets: z.coerce.number().int().min(0).max(10_000_000).default(0),
+  /** How long a node name's addresses are fresh (a record's TTL, with --dns-server, is honoured within [1 s, this]). */
+  dnsValidMs: z.coerce.number().int().min(1_000).max(86_400_000).default(30_000),
+  /** How long past that the last good addresses of a name keep serving while its lookups fail. */
+  dnsStaleMs: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+  /** Longest wait for one lookup of a node name. */
+  dnsTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** DNS servers for node names (`ip[:port]`, `[ipv6]:port`), asked by c-ares; empty: the system's getaddrinfo. */
+  dnsServer: z
+    .array(z.string().trim().min(1))
+    .max(16)
+    .default([])
+    .superRefine((list, ctx) => {
+      for (const entry of list) {
+        const problem = checkDnsServer(entry);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }
+    }),
   /** Redis for cluster rate limits (`redis://host:port/db`); empty: cluster limits count locally. */
   redis: z
     .string()
@@ -151,6 +169,10 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--upstream-max-waiting': { key: 'upstreamMaxWaiting', value: true },
   '--upstream-wait-ms': { key: 'upstreamWaitMs', value: true },
   '--upstream-max-sockets': { key: 'upstreamMaxSockets', value: true },
+  '--dns-valid-ms': { key: 'dnsValidMs', value: true },
+  '--dns-stale-ms': { key: 'dnsStaleMs', value: true },
+  '--dns-timeout-ms': { key: 'dnsTimeoutMs', value: true },
+  '--dns-server': { key: 'dnsServer', value: true },
   '--selector-processes': { key: 'selectorProcesses', value: true },
   '--selector-max-programs': { key: 'selectorMaxPrograms', value: true },
   '--selector-memory-mb': { key: 'selectorMemoryMb', value: true },
@@ -159,8 +181,8 @@ const FLAGS: Record<string, { key: keyof Options; value: boolean; negate?: boole
   '--redis-timeout-ms': { key: 'redisTimeoutMs', value: true },
 };
 
-/** Options given as comma-separated lists. */
-const LIST_OPTIONS = new Set<keyof Options>(['trustProxy', 'accessLogFields']);
+/** Options given as comma-separated lists (a repeated flag adds to the list). */
+const LISTS: ReadonlySet<keyof Options> = new Set(['trustProxy', 'accessLogFields', 'dnsServer']);
 
 /** The flag that sets an option (for error messages). */
 export function flagOf(key: keyof Options): string {
@@ -193,11 +215,17 @@ export class OptionsError extends Error {
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
   const raw: Record<string, unknown> = {};
   const source: Record<string, string> = {};
-  const setValue = (flag: string, value: string) => {
+  const listedByFlag = new Set<keyof Options>();
+  const setValue = (flag: string, value: string, fromFlag = false) => {
     const f = FLAGS[flag]!;
     if (f.negate) raw[f.key] = !isTrue(value) ? true : false;
     else if (!f.value) raw[f.key] = isTrue(value);
-    else raw[f.key] = LIST_OPTIONS.has(f.key) ? value.split(',').filter((s) => s.trim() !== '') : value;
+    else if (LISTS.has(f.key)) {
+      const list = value.split(',').filter((s) => s.trim() !== '');
+      // A list flag may be repeated (each adds); given as a flag at all, it replaces the environment's.
+      raw[f.key] = fromFlag && listedByFlag.has(f.key) ? [...(raw[f.key] as string[]), ...list] : list;
+      if (fromFlag) listedByFlag.add(f.key);
+    } else raw[f.key] = value;
     source[f.key] = flag;
   };
   for (const flag of Object.keys(FLAGS)) {
@@ -222,7 +250,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
     // default for a string: neither is what the operator meant. An empty environment variable is
     // taken as unset instead (above), as shells and unit files leave them so.
     if (value === '') throw new OptionsError(`${flag}: needs a value, got an empty one`, 'EMPTY_OPTION_VALUE');
-    setValue(flag, value);
+    setValue(flag, value, true);
   }
   const parsed = Options.safeParse(raw);
   if (!parsed.success) {
@@ -287,6 +315,12 @@ export function usage(): string {
     '  --selector-max-programs N             most selectors one gateway process runs; saves past it are refused (default 256)',
     '  --selector-memory-mb N                most memoryMb of all selectors of one gateway process (default 0: half the',
     "                                        machine's memory shared by the gateway processes)",
+    '  --dns-server LIST                     DNS servers (ip[:port], comma list or repeated) for node names, asked with c-ares',
+    '                                        (default: none, the system resolver with /etc/hosts)',
+    "  --dns-valid-ms N                      a node name's addresses are fresh this long; with --dns-server the TTL",
+    '                                        within [1 s, N] (default 30000)',
+    '  --dns-stale-ms N                      the last addresses keep serving this long past that while lookups fail (default 300000)',
+    '  --dns-timeout-ms N                    longest wait for one lookup of a node name (default 5000)',
     '  --redis URL                           redis://host:port for cluster rate limits (default: none, they count locally)',
     '  --redis-prefix P                      prefix of every Redis key (default isogate:)',
     '  --redis-timeout-ms N                  longest wait for one Redis command (default 250)',

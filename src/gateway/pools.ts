@@ -1,4 +1,5 @@
 import { UpstreamPool } from '../upstream/pool.js';
+import type { NodeResolver } from '../upstream/resolver.js';
 import { unlimitedBudget, type SocketBudget } from '../upstream/socket-budget.js';
 
 /** Options shared by every upstream pool. */
@@ -19,7 +20,8 @@ const SWEEP_MS = 1_000;
 /**
  * Keep-alive pools by origin and connect timeout. Pools outlive snapshots, so a config change (a tick,
  * a variable flip) never drops warm connections; pools no snapshot uses any more are closed. Every
- * pool's connections hold places in one `SocketBudget`, the process's bound on upstream sockets.
+ * pool's connections hold places in one `SocketBudget`, the process's bound on upstream sockets, and
+ * resolve node names through one `NodeResolver`.
  */
 export class PoolRegistry {
   private readonly pools = new Map<string, UpstreamPool>();
@@ -29,6 +31,8 @@ export class PoolRegistry {
     private readonly options: PoolOptions,
     /** The upstream sockets of the process, all pools together. */
     readonly budget: SocketBudget = unlimitedBudget(),
+    /** Resolves node names for every pool (null: the system's lookup, uncached). */
+    private readonly resolver: NodeResolver | null = null,
   ) {
     this.sweeper = setInterval(() => {
       for (const pool of this.pools.values()) pool.sweep();
@@ -41,7 +45,7 @@ export class PoolRegistry {
     const key = `${origin}|${connectMs}`;
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = new UpstreamPool(origin, { ...this.options, connectMs }, this.budget);
+      pool = new UpstreamPool(origin, { ...this.options, connectMs }, this.budget, this.resolver);
       this.pools.set(key, pool);
     }
     return pool;

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { readCapped } from '../http/read-capped.js';
@@ -40,7 +41,8 @@ export class ActiveChecker {
   // Probes use their own connections, so a node's traffic pool limits never delay (or hide) a probe;
   // no cap per origin, so nodes sharing a backend never wait for each other's probes (their timeout
   // would run while they wait). A node has one probe at a time, so they are bounded by the nodes.
-  readonly #agent = new Agent({ keepAliveTimeout: 4_000, connect: { timeout: 10_000 } });
+  // Names resolve through the process's node resolver, as the traffic's connections do.
+  readonly #agent: Agent;
   #closed = false;
   /** Probes in flight, at most `probesAtOnce`. */
   #running = 0;
@@ -50,7 +52,14 @@ export class ActiveChecker {
   constructor(
     private readonly log: Logger | null = null,
     private readonly probesAtOnce = PROBES_AT_ONCE,
-  ) {}
+    /** How node names are resolved (the NodeResolver's `lookup`); null: the system's lookup. */
+    lookup: LookupFunction | null = null,
+  ) {
+    this.#agent = new Agent({
+      keepAliveTimeout: 4_000,
+      connect: lookup === null ? { timeout: 10_000 } : { timeout: 10_000, lookup },
+    });
+  }
 
   /** Starts, restarts and stops probe loops to match the snapshot now serving. */
   follow(snapshot: Snapshot): void {

@@ -5,6 +5,8 @@ import type { MemoEndCause } from '../selector/sandbox.js';
 import type { SelectorStatus } from '../selector/types.js';
 import type { CompiledApi, Snapshot } from '../snapshot/snapshot.js';
 import type { TunnelCount } from '../gateway/upgrade/tunnel.js';
+import type { ResolverStats } from '../upstream/resolver.js';
+import { registerDnsMetrics } from './dns.js';
 import { registerEdgeMetrics, type EdgeStats } from './edge.js';
 import { registerTrafficMetrics } from './exposition.js';
 import { processRegistry } from './process.js';
@@ -27,6 +29,8 @@ export interface MetricsSources {
   edge?: EdgeStats;
   /** The Redis link of cluster limits (null before it exists). */
   redis?: () => RedisStatus | null;
+  /** The node-name resolver's counters (null before it exists). */
+  dns?: () => ResolverStats | null;
 }
 
 /**
@@ -41,6 +45,8 @@ export class GatewayMetrics {
   constructor(private readonly sources: MetricsSources) {
     registerTrafficMetrics(this.registry, this.traffic);
     if (sources.edge !== undefined) registerEdgeMetrics(this.registry, sources.edge);
+    const dns = sources.dns;
+    if (dns !== undefined) registerDnsMetrics(this.registry, dns);
     const registers = [this.registry];
     new Gauge({
       name: 'isogate_config_version',

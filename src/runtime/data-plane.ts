@@ -23,6 +23,8 @@ import type { Store } from '../store/store.js';
 import { GatewayTlsServer } from '../gateway/tls/listener.js';
 import { ticketKeys } from '../tls/settings.js';
 import { TunnelRegistry } from '../gateway/upgrade/tunnel.js';
+import { caresBackend, getaddrinfoBackend } from '../upstream/dns-query.js';
+import { NodeResolver } from '../upstream/resolver.js';
 import { outOfFilesLog, SocketBudget } from '../upstream/socket-budget.js';
 import { connectionsWithin, openFileLimit, refusalsWithin, upstreamSocketsWithin } from './fd-limit.js';
 import { closeHttp, listenHttp } from './listen.js';
@@ -80,6 +82,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
   );
   // The metrics read the holder and sandbox at scrape time; the sandbox reports quarantines to them.
   const refs: { holder?: SnapshotHolder; sandbox?: SelectorSandbox; pools?: PoolRegistry; limits?: LimitRegistry } = {};
+  const resolver = nodeResolverOf(options, log.child({ component: 'dns' }));
   const stats = new NodeStats();
   const tunnels = new TunnelRegistry((nodeId, delta) => stats.upgrade(nodeId, delta), admission);
   const metrics = new GatewayMetrics({
@@ -94,6 +97,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       upstreamSockets: () => refs.pools?.budget ?? null,
     },
     redis: () => refs.limits?.status() ?? null,
+    dns: () => resolver.stats(),
   });
   const selectorBudget = selectorBudgetOf(options);
   const sandbox = await SelectorSandbox.start({
@@ -111,6 +115,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
       waitMs: options.upstreamWaitMs,
     },
     new SocketBudget(upstreamSockets(options, files, maxConnections, log), outOfFilesLog(log, files)),
+    resolver,
   );
   const health = new HealthRegistry(log.child({ component: 'health' }));
   const limitLog = log.child({ component: 'limits' });
@@ -134,7 +139,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     limits,
     selectorBudget,
   );
-  const checker = new ActiveChecker(log.child({ component: 'health' }));
+  const checker = new ActiveChecker(log.child({ component: 'health' }), undefined, resolver.lookup);
   // Registered before the first load, so probes start with the config, not with the first request.
   holder.onServing((snapshot) => checker.follow(snapshot));
   let tls: GatewayTlsServer | null = null;
@@ -164,6 +169,7 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     await pools.close();
     await sandbox.close();
     await limits.close();
+    resolver.close();
   };
   try {
     await holder.refresh();
@@ -225,6 +231,14 @@ export async function startDataPlane(options: Options, store: Store, log: Logger
     await close();
     throw err;
   }
+}
+
+/** The process's node-name resolver: c-ares against `--dns-server` when given, else the system's getaddrinfo. */
+function nodeResolverOf(options: Options, log: Logger): NodeResolver {
+  const timeoutMs = options.dnsTimeoutMs;
+  const backend =
+    options.dnsServer.length > 0 ? caresBackend(options.dnsServer, timeoutMs) : getaddrinfoBackend(timeoutMs);
+  return new NodeResolver(backend, { validMs: options.dnsValidMs, staleMs: options.dnsStaleMs, timeoutMs, log });
 }
 
 /**

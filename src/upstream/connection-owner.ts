@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import { SocketClosedError, type OutOfFilesError } from './errors.js';
 import type { UpstreamHandler, UpstreamRequest } from './types.js';
 
@@ -9,6 +10,8 @@ export interface UpstreamTarget {
   host: string;
   port: number;
   tls: boolean;
+  /** How `host` is resolved when it is a name (the process's NodeResolver); null for an IP literal, or the system's lookup. */
+  lookup: LookupFunction | null;
 }
 
 /** What a connection (`C`) needs from its pool. */

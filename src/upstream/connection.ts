@@ -3,14 +3,13 @@ import type { Readable } from 'node:stream';
 import type { ConnectionOwner, PendingRequest } from './connection-owner.js';
 import {
   BodyTimeoutError,
-  ConnectTimeoutError,
   HeadersTimeoutError,
   OutOfFilesError,
   RequestBodyTooLargeError,
   SocketClosedError,
   socketFailure,
 } from './errors.js';
-import { connectNodeTcp, connectNodeTls, READ_BUFFER } from './node-socket.js';
+import { connectNodeTcp, connectNodeTls, connectTimeout, READ_BUFFER } from './node-socket.js';
 import { PhaseTimer } from './phase-timer.js';
 import { LAST_CHUNK, writeBodyChunk, writeWholeRequest } from './request-body.js';
 import { CHUNKED_END, requestHead } from './request-head.js';
@@ -47,8 +46,10 @@ export class UpstreamConnection implements ResponseSink, IdleSocket {
   private answered = false;
   private keepAlive = false;
   private keepAliveHintMs = -1;
+  /** The node's name is still being resolved (false for an IP literal). */
+  private resolving: boolean;
   private readonly connectTimer = new PhaseTimer((ms) => {
-    if (!this.connected) this.fail(new ConnectTimeoutError(`connect timeout after ${ms} ms`));
+    if (!this.connected) this.fail(connectTimeout(this.owner.target, ms, this.resolving));
   });
   private readonly headersTimer = new PhaseTimer((ms) => {
     if (this.phase === AWAITING_HEADERS) this.fail(new HeadersTimeoutError(`no response headers within ${ms} ms`));
@@ -95,6 +96,8 @@ export class UpstreamConnection implements ResponseSink, IdleSocket {
     this.socket = tls ? connectNodeTls(owner.target) : connectNodeTcp(owner.target, (n) => this.onSharedRead(n));
     const socket = this.socket;
     socket.setNoDelay(true);
+    this.resolving = owner.target.lookup !== null;
+    if (this.resolving) socket.once('lookup', () => (this.resolving = false));
     socket.once('connect', () => (this.tcpUp = true));
     socket.on(tls ? 'secureConnect' : 'connect', () => this.onConnected());
     if (tls) socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));

@@ -1,6 +1,8 @@
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { UpstreamTarget } from './connection-owner.js';
+import { DnsTimeoutError } from './dns-errors.js';
+import { ConnectTimeoutError } from './errors.js';
 
 /**
  * The one buffer every plain-TCP connection of this process reads into (the socket's `onread`): a
@@ -11,12 +13,32 @@ export const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** Opens a TLS connection to a node (ALPN `http/1.1`; SNI when the host is a name). */
 export function connectNodeTls(target: UpstreamTarget): Socket {
-  const { host, port } = target;
-  return connectTls({ host, port, servername: isIP(host) === 0 ? host : undefined, ALPNProtocols: ['http/1.1'] });
+  const { host, port, lookup } = target;
+  return connectTls({
+    host,
+    port,
+    lookup: lookup ?? undefined,
+    servername: isIP(host) === 0 ? host : undefined,
+    ALPNProtocols: ['http/1.1'],
+  });
 }
 
 /** Opens a plain TCP connection to a node whose reads land in READ_BUFFER: `onRead` gets the bytes read (true: read on). */
 export function connectNodeTcp(target: UpstreamTarget, onRead: (n: number) => boolean): Socket {
-  const { host, port } = target;
-  return connectTcp({ host, port, onread: { buffer: READ_BUFFER, callback: onRead } });
+  const { host, port, lookup } = target;
+  return connectTcp({ host, port, lookup: lookup ?? undefined, onread: { buffer: READ_BUFFER, callback: onRead } });
+}
+
+/** Opens a plain TCP connection to a node that emits its reads as 'data' (an upgrade's tunnel). */
+export function connectNodeStream(target: UpstreamTarget): Socket {
+  const { host, port, lookup } = target;
+  return connectTcp({ host, port, lookup: lookup ?? undefined });
+}
+
+/**
+ * The failure of a connect that did not finish within `ms`: while the node's name was still being
+ * resolved (`resolving`) a DNS timeout, else a connect timeout.
+ */
+export function connectTimeout(target: UpstreamTarget, ms: number, resolving: boolean): Error {
+  return resolving ? new DnsTimeoutError(target.host, ms) : new ConnectTimeoutError(`connect timeout after ${ms} ms`);
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { UpstreamConnection } from './connection.js';
 import { PendingRequest, type ConnectionOwner, type UpstreamTarget } from './connection-owner.js';
@@ -8,6 +9,7 @@ import {
   SocketsExhaustedError,
   type OutOfFilesError,
 } from './errors.js';
+import type { NodeResolver } from './resolver.js';
 import { unlimitedBudget, type BudgetWaiter, type SocketBudget } from './socket-budget.js';
 import type { UpstreamHandler, UpstreamRequest } from './types.js';
 
@@ -84,11 +86,15 @@ export class UpstreamPool implements ConnectionOwner<UpstreamConnection>, Budget
     readonly origin: string,
     private readonly options: UpstreamPoolOptions,
     private readonly budget: SocketBudget = unlimitedBudget(),
+    /** Resolves the origin's host when it is a name (else the system's lookup, uncached). */
+    resolver: NodeResolver | null = null,
   ) {
     const url = new URL(origin);
     const tls = url.protocol === 'https:';
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    this.target = { host, port: url.port === '' ? (tls ? 443 : 80) : Number(url.port), tls };
+    // Decided once per pool: an IP literal never goes through the resolver (nor does net call it).
+    const lookup = resolver !== null && isIP(host) === 0 ? resolver.lookup : null;
+    this.target = { host, port: url.port === '' ? (tls ? 443 : 80) : Number(url.port), tls, lookup };
     this.connectMs = options.connectMs;
   }
 

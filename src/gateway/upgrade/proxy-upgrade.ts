@@ -1,5 +1,4 @@
-import { connect as connectTcp, isIP, type Socket } from 'node:net';
-import { connect as connectTls } from 'node:tls';
+import type { Socket } from 'node:net';
 import type { CompiledNode } from '../../snapshot/snapshot.js';
 import {
   BodyTimeoutError,
@@ -11,6 +10,7 @@ import {
   socketFailure,
   TlsHandshakeError,
 } from '../../upstream/errors.js';
+import { connectNodeStream, connectNodeTls, connectTimeout } from '../../upstream/node-socket.js';
 import { ResponseParser, type ResponseHead, type ResponseSink } from '../../upstream/response-parser.js';
 import type { RequestContext } from '../context.js';
 import { pickNext } from '../stages/balance.js';
@@ -80,15 +80,15 @@ class UpgradeTry implements ResponseSink {
     }
     this.node.health.inFlight++;
     this.counted = true;
-    const { host, port, tls } = this.node.pool.target;
-    const socket = tls
-      ? connectTls({ host, port, servername: isIP(host) === 0 ? host : undefined, ALPNProtocols: ['http/1.1'] })
-      : connectTcp({ host, port });
+    const target = this.node.pool.target;
+    const tls = target.tls;
+    // The pool's target: a name goes through the process's resolver, as the pool's own connections do.
+    const socket = tls ? connectNodeTls(target) : connectNodeStream(target);
     this.socket = socket;
     socket.setNoDelay(true);
-    this.arm(api.timeouts.connectMs, () =>
-      socket.destroy(new ConnectTimeoutError(`connect timeout after ${api.timeouts.connectMs} ms`)),
-    );
+    let resolving = target.lookup !== null;
+    if (resolving) socket.once('lookup', () => (resolving = false));
+    this.arm(api.timeouts.connectMs, () => socket.destroy(connectTimeout(target, api.timeouts.connectMs, resolving)));
     socket.once('connect', () => (this.tcpUp = true));
     socket.once(tls ? 'secureConnect' : 'connect', () => {
       this.connected = true;
