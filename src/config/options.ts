@@ -314,7 +314,7 @@ export function usage(): string {
     '  --selector-processes N                most selector sandbox processes (default 8)',
     '  --selector-max-programs N             most selectors one gateway process runs; saves past it are refused (default 256)',
     '  --selector-memory-mb N                most memoryMb of all selectors of one gateway process (default 0: half the',
-    "                                        machine's memory shared by the gateway processes)",
+    "                                        machine's memory shared by the gateway processes, for saves only)",
     '  --dns-server LIST                     DNS servers (ip[:port], comma list or repeated) for node names, asked with c-ares',
     '                                        (default: none, the system resolver with /etc/hosts)',
     "  --dns-valid-ms N                      a node name's addresses are fresh this long; with --dns-server the TTL",
