@@ -1,7 +1,7 @@
 // The access log's opt-in fields (`--access-log-fields`): parts of the request a line leaves out by
 // default because credentials travel in them, each redacted, bounded and escaped when asked for.
 
-import { jsonString } from './access-log.js';
+import { jsonString } from './json-string.js';
 import type { RequestContext } from './context.js';
 import { redactQuery, redactUrl, snapshotSecretNames } from './log-redact.js';
 

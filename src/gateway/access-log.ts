@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
 import type { AccessLogFields } from './access-log-fields.js';
+import { jsonString } from './json-string.js';
 
 /** One finished request, as the access log records it. */
 export interface AccessRecord {
@@ -23,15 +24,6 @@ export interface AccessRecord {
   tls: boolean;
   /** `http/1.1` or `h2`. */
   proto: string;
-}
-
-// Characters that may stand in a JSON string as they are (no quote, backslash or control character).
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
-/** `value` as a JSON string (or null). */
-export function jsonString(value: string | null): string {
-  if (value === null) return 'null';
-  return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
 }
 
 /** Values longer than this are escaped each time, never kept (an HTTP/2 method is any token a client sends). */
