@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCa } from '../helpers/certs.js';
 import { CLI } from '../helpers/cluster.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { adminClient, freePort, until } from '../helpers/processes.js';
@@ -23,6 +26,9 @@ let closing: { server: Server; port: number; connections: number };
 let ipNode: TestUpstream;
 let wsNode: WsUpstream;
 let gateway: ChildProcess;
+let ca: TestCa;
+/** An https node whose certificate names `secure.test` only (issued by a CA the gateway is told to trust). */
+let secure: { server: Server; port: number; servernames: string[] };
 let dataDir: string;
 let out = '';
 const ports = { gateway: 0, admin: 0, status: 0 };
@@ -88,6 +94,19 @@ beforeAll(async () => {
   dns.set('burst.test', ['127.0.0.1'], 300);
   Object.assign(ports, { gateway: await freePort(), admin: await freePort(), status: await freePort() });
   dataDir = mkdtempSync(join(tmpdir(), 'isogate-dns-'));
+  ca = new TestCa();
+  const caFile = join(dataDir, 'test-ca.pem');
+  writeFileSync(caFile, ca.cert);
+  const leaf = ca.issue(['secure.test']);
+  const servernames: string[] = [];
+  const https = createHttpsServer({ cert: leaf.certificate, key: leaf.privateKey }, (req, res) => {
+    servernames.push((req.socket as TLSSocket).servername || '');
+    res.writeHead(200, { 'x-node': 'secure' });
+    res.end('ok');
+  });
+  await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
+  secure = { server: https as unknown as Server, port: (https.address() as AddressInfo).port, servernames };
+  dns.set('secure.test', ['127.0.0.1']);
   // prettier-ignore
   const args = [
     '--no-node-snapshot', CLI, 'start', '--data-dir', dataDir, '--no-demo', '--workers', '0', '--poll-ms', '200',
@@ -96,7 +115,7 @@ beforeAll(async () => {
     '--dns-server', dns.address, '--dns-valid-ms', '1000', '--dns-stale-ms', '120000', '--dns-timeout-ms', '500',
   ];
   gateway = spawn(process.execPath, args, {
-    env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: TOKEN },
+    env: { PATH: process.env.PATH, ISOGATE_ADMIN_TOKEN: TOKEN, NODE_EXTRA_CA_CERTS: caFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   gateway.stdout!.on('data', (c: Buffer) => {
@@ -132,6 +151,8 @@ afterAll(async () => {
   closing?.server.closeAllConnections();
   await ipNode?.close();
   await wsNode?.close();
+  secure?.server.close();
+  ca?.dispose();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -164,6 +185,13 @@ describe('node names through the gateway (--dns-server)', () => {
     );
     expect(JSON.stringify(health)).toContain('"ok":true');
     expect(dns.queries('probe.test', 'A')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an https node reached by a name only the DNS server knows: connected by address, verified and sent SNI by name', async () => {
+    await api('secure', `https://secure.test:${secure.port}`);
+    expect(await get('/secure/x')).toBe('secure');
+    expect(secure.servernames).toContain('secure.test');
+    expect(dns.queries('secure.test', 'A')).toBeGreaterThanOrEqual(1);
   });
 
   it('a request to a named node reaches it', async () => {
