@@ -47,8 +47,10 @@ interface Entry {
   querying: boolean;
   /** The last query failed (what serves is stale). */
   failing: boolean;
-  /** No background refresh before this (after a failure). */
+  /** No background refresh before this (after a failure); nor, with nothing to serve, a new query. */
   retryAt: number;
+  /** Why the last query failed, answered again until `retryAt` when nothing is left to serve (a negative cache). */
+  lastError: DnsError | null;
   /** Connections waiting for the query (nothing usable was cached). */
   waiters: Answer[];
   /** Rotation: the address the next connection starts with. */
@@ -133,6 +135,12 @@ export class NodeResolver {
       process.nextTick(answer, null, list);
       return;
     }
+    if (e !== undefined && e.lastError !== null && !e.querying && now < e.retryAt) {
+      // Failed a moment ago with nothing to serve: the same answer, not one query per new connection.
+      this.#lookups.failed++;
+      process.nextTick(answer, e.lastError, null);
+      return;
+    }
     if (e === undefined) {
       e = {
         name,
@@ -142,6 +150,7 @@ export class NodeResolver {
         querying: false,
         failing: false,
         retryAt: 0,
+        lastError: null,
         waiters: [],
         next: 0,
       };
@@ -253,6 +262,7 @@ export class NodeResolver {
     e.querying = false;
     e.failing = false;
     e.retryAt = 0;
+    e.lastError = null;
     // Most recently answered last, so the bound drops the least recently answered first.
     if (this.#entries.get(e.name) === e) {
       this.#entries.delete(e.name);
@@ -269,6 +279,8 @@ export class NodeResolver {
     e.failing = true;
     e.retryAt = now + this.#retryMs;
     const usable = e.addresses !== null && now < e.staleUntil;
+    // A full queue says nothing of the name: only an answer (or its absence) is cached.
+    if (ran) e.lastError = err;
     const waiters = e.waiters.splice(0);
     if (usable) this.#lookups.stale += waiters.length;
     else this.#lookups.failed += waiters.length;

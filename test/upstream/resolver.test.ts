@@ -126,7 +126,27 @@ describe('NodeResolver (c-ares against a real DNS server)', () => {
     expect(first(await resolve(r, name))).toBe('DNS_TIMEOUT');
     expect(r.stats().lookups.failed).toBe(1);
     dns.mode = 'answer';
+    // Within the retry pace the failure is answered again without a query (a negative cache)…
+    const asked = dns.queries(name, 'A');
+    expect(first(await resolve(r, name))).toBe('DNS_TIMEOUT');
+    expect(dns.queries(name, 'A')).toBe(asked);
+    // …then the name is asked again.
+    clock += 1_000;
     expect(first(await resolve(r, name))).toBe('127.0.0.1');
+  });
+
+  it('answers a name that just failed with that failure for the retry pace, one query for many connections in a row', async () => {
+    const r = resolverOf({ validMs: 30_000, timeoutMs: 200 });
+    const name = unique('gone');
+    for (let i = 0; i < 20; i++) expect(first(await resolve(r, name))).toBe('DNS_NOT_FOUND');
+    expect(dns.queries(name, 'A')).toBe(1);
+    expect(r.stats().lookups.failed).toBe(20);
+    dns.set(name, ['127.0.0.1']);
+    clock += 4_999;
+    expect(first(await resolve(r, name))).toBe('DNS_NOT_FOUND');
+    clock += 1; // min(valid-ms, 5 s) after the failure
+    expect(first(await resolve(r, name))).toBe('127.0.0.1');
+    expect(dns.queries(name, 'A')).toBe(2);
   });
 
   it('names the failure: unknown name, SERVFAIL, no answer in time', async () => {
