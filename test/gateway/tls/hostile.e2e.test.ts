@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect as netConnect } from 'node:net';
@@ -7,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCa, type TestCertificate } from '../../helpers/certs.js';
+import { storedRecord, TestCa, type TestCertificate } from '../../helpers/certs.js';
 import { addNode, createApi } from '../../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../../helpers/isogate.js';
 import { handshake } from '../../helpers/tls-client.js';
@@ -244,18 +243,9 @@ describe('a stored certificate OpenSSL will not load (stored before a stricter O
     try {
       expect((await first.admin('POST', '/admin/certificates', body(certs.shop!))).status).toBe(201);
       // Written to the store directly, as an upload checked by a more lenient OpenSSL would have been.
-      const leaf = new X509Certificate(certs.weakRsa!.leaf);
-      await first.app.store.createCertificate({
-        names: ['weak.test'],
-        certificate: leaf.toString(),
-        privateKey: createPrivateKey(certs.weakRsa!.privateKey).export({ format: 'pem', type: 'pkcs8' }).toString(),
-        isDefault: false,
-        notBefore: new Date(leaf.validFrom).toISOString(),
-        notAfter: new Date(leaf.validTo).toISOString(),
-        fingerprint: leaf.fingerprint256,
-        subject: leaf.subject,
-        issuer: leaf.issuer,
-      });
+      await first.app.store.createCertificate(
+        storedRecord(['weak.test'], { certificate: certs.weakRsa!.leaf, privateKey: certs.weakRsa!.privateKey }),
+      );
     } finally {
       await first.app.close();
     }
