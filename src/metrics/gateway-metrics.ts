@@ -29,8 +29,8 @@ export interface MetricsSources {
   edge?: EdgeStats;
   /** The Redis link of cluster limits (null before it exists). */
   redis?: () => RedisStatus | null;
-  /** The node-name resolver's counters (null before it exists). */
-  dns?: () => ResolverStats | null;
+  /** The node-name resolver's counters (none: no DNS metrics). */
+  dns?: () => ResolverStats;
 }
 
 /**
