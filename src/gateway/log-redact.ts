@@ -4,6 +4,7 @@
 
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { pairEnd } from '../access/query.js';
+import { hexValue } from '../http/chunked.js';
 
 /** What a redacted value reads as in the log. */
 export const REDACTED = '[redacted]';
@@ -64,12 +65,6 @@ export function snapshotSecretNames(snapshot: Snapshot): SecretNames {
     bySnapshot.set(snapshot, (known = secretNames(configured)));
   }
   return known;
-}
-
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  const lower = c | 0x20;
-  return lower >= 97 && lower <= 102 ? lower - 87 : -1;
 }
 
 /**

@@ -45,7 +45,7 @@ const DONE = 17;
 const MAX_SIZE_DIGITS = 12;
 
 /** The value of a hex digit byte, or -1. */
-function hexValue(c: number): number {
+export function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   const l = c | 0x20;
   return l >= 97 && l <= 102 ? l - 87 : -1;
