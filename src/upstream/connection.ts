@@ -46,10 +46,8 @@ export class UpstreamConnection implements ResponseSink, IdleSocket {
   private answered = false;
   private keepAlive = false;
   private keepAliveHintMs = -1;
-  /** The node's name is still being resolved (false for an IP literal). */
-  private resolving: boolean;
   private readonly connectTimer = new PhaseTimer((ms) => {
-    if (!this.connected) this.fail(connectTimeout(this.owner.target, ms, this.resolving));
+    if (!this.connected) this.fail(connectTimeout(this.owner.target, this.socket, ms));
   });
   private readonly headersTimer = new PhaseTimer((ms) => {
     if (this.phase === AWAITING_HEADERS) this.fail(new HeadersTimeoutError(`no response headers within ${ms} ms`));
@@ -96,8 +94,6 @@ export class UpstreamConnection implements ResponseSink, IdleSocket {
     this.socket = tls ? connectNodeTls(owner.target) : connectNodeTcp(owner.target, (n) => this.onSharedRead(n));
     const socket = this.socket;
     socket.setNoDelay(true);
-    this.resolving = owner.target.lookup !== null;
-    if (this.resolving) socket.once('lookup', () => (this.resolving = false));
     socket.once('connect', () => (this.tcpUp = true));
     socket.on(tls ? 'secureConnect' : 'connect', () => this.onConnected());
     if (tls) socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));

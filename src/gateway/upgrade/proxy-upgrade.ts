@@ -86,9 +86,7 @@ class UpgradeTry implements ResponseSink {
     const socket = tls ? connectNodeTls(target) : connectNodeStream(target);
     this.socket = socket;
     socket.setNoDelay(true);
-    let resolving = target.lookup !== null;
-    if (resolving) socket.once('lookup', () => (resolving = false));
-    this.arm(api.timeouts.connectMs, () => socket.destroy(connectTimeout(target, api.timeouts.connectMs, resolving)));
+    this.arm(api.timeouts.connectMs, () => socket.destroy(connectTimeout(target, socket, api.timeouts.connectMs)));
     socket.once('connect', () => (this.tcpUp = true));
     socket.once(tls ? 'secureConnect' : 'connect', () => {
       this.connected = true;
